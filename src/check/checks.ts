@@ -28,6 +28,7 @@ import {
   recommendedCrashBytes,
   rpmvercmp,
   shrinkerProduct,
+  sysctlValuesEqual,
   versionBefore,
 } from './parse.js';
 import { cmdlineAdd, cmdlineRemove, pkgInstall, serviceEnable, sysctlRemedy } from './remedies.js';
@@ -339,7 +340,7 @@ const sysrqPersisted: CheckDef = {
     if (!ps.collected) return finding(this.id, this.title, 'unknown', 'sysctl configuration files not collected', ev, why, null);
     const rt = d.text.trim();
     if (!p) return finding(this.id, this.title, sysrqAllowsDumps(Number(rt)) ? 'info' : 'warn', `kernel.sysrq=${rt} comes from the kernel default; no sysctl file sets it`, ev, why, sysrqAllowsDumps(Number(rt)) ? null : remedy);
-    if (p.value.trim() === rt) return finding(this.id, this.title, 'ok', `runtime and persisted kernel.sysrq agree (${rt}, ${p.file})`, ev, why, null);
+    if (sysctlValuesEqual(p.value, rt)) return finding(this.id, this.title, 'ok', `runtime and persisted kernel.sysrq agree (${rt}, ${p.file})`, ev, why, null);
     const better = sysrqAllowsDumps(Number(rt)) && !sysrqAllowsDumps(Number(p.value));
     return finding(this.id, this.title, 'warn', `runtime kernel.sysrq=${rt} but ${p.file}:${p.line} sets ${p.value}${better ? ': the next boot loses the dump functions' : ''}`, ev, why, better || sysrqAllowsDumps(Number(rt)) ? remedy : sysctlRemedy('kernel.sysrq', '1', 'Persist kernel.sysrq=1 and apply it now.'));
   },

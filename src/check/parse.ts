@@ -193,6 +193,14 @@ export interface SysctlSetting {
   line: number;
 }
 
+/** Whether two sysctl values are the same setting ("0x01b6" and "438" are; whitespace is not significant). */
+export function sysctlValuesEqual(a: string, b: string): boolean {
+  const x = a.trim().split(/\s+/);
+  const y = b.trim().split(/\s+/);
+  if (x.length !== y.length) return false;
+  return x.every((v, i) => v === y[i] || (v !== '' && Number.isFinite(Number(v)) && Number(v) === Number(y[i])));
+}
+
 /** Normalise a sysctl key: "kernel/sysrq" and "kernel.sysrq" are the same. */
 export function sysctlKey(k: string): string {
   return k.trim().replace(/\//g, '.');
@@ -206,6 +214,8 @@ export function parseSysctlConf(text: string, file: string): { settings: SysctlS
     const line = raw.trim();
     if (!line || line.startsWith('#') || line.startsWith(';')) return;
     const eq = line.indexOf('=');
+    // "-key" alone is valid systemd syntax (exclude key from a glob assignment): not malformed.
+    if (eq < 0 && /^-[\w.*/-]+$/.test(line)) return;
     if (eq <= 0) {
       bad++;
       return;
