@@ -263,8 +263,10 @@ const kdumpTarget: CheckDef = {
       return finding(this.id, this.title, 'ok', `vmcore goes to ${remote ?? `local ${dir}`}`, ev, why, null);
     }
     const ev = [f.src.evidence('/etc/kdump.conf', conf), f.src.evidence('/etc/default/kdump-tools', deb)];
-    if (!conf.notCollected || !deb.notCollected || f.src.kind === 'live') {
-      if (f.src.kind !== 'sosreport' || f.service(kdumpUnits(f).units, kdumpUnits(f).sysv).installed === false) {
+    {
+      const svc = f.service(kdumpUnits(f).units, kdumpUnits(f).sysv);
+      if (f.src.kind === 'live' || svc.installed === false) {
+        ev.push(...svc.evidence);
         return finding(this.id, this.title, 'fail', 'no kdump configuration (/etc/kdump.conf or /etc/default/kdump-tools)', ev, why, {
           kind: 'package',
           text: 'Install kdump; its package ships the configuration with a local /var/crash target.',

@@ -367,6 +367,11 @@ export class Facts {
         break;
       }
     }
+    if (installed === null && uf.ok) {
+      // list-unit-files lists every installed unit: absence there means not installed.
+      installed = false;
+      evidence.push(this.src.evidence(`${units.join('/')} unit file`, uf, 'not listed'));
+    }
     if (installed === null) {
       for (const s of sysv) {
         if (this.src.exists(`/etc/init.d/${s}`) || this.src.exists(`/etc/rc.d/init.d/${s}`)) {
@@ -377,6 +382,15 @@ export class Facts {
       }
     }
 
+    if (installed === null && this.src.kind !== 'sosreport') {
+      // A root whose unit directory and init.d we can list, holding neither: not installed.
+      const unitDir = ['/usr/lib/systemd/system', '/lib/systemd/system'].find((d) => (this.src.list(d)?.length ?? 0) > 0);
+      const initd = this.src.list('/etc/init.d') ?? this.src.list('/etc/rc.d/init.d');
+      if (unitDir || initd) {
+        installed = false;
+        evidence.push({ what: `${units.join('/')} unit or init script`, value: 'none', path: this.src.host.mapPath(unitDir ?? '/etc/init.d') });
+      }
+    }
     const lu = this.src.get('listUnits');
     if (lu.ok) {
       const m = parseListUnits(lu.text);
