@@ -194,6 +194,15 @@ test('console.capture: serial from cmdline and /proc/consoles, netconsole config
   const f2 = check(t2, 'console.capture');
   assert.equal(f2.status, 'ok');
   assert.match(f2.summary, /broadcast/);
+  const t3 = copyFixture('debian12');
+  put(t3, '/etc/modprobe.d/netconsole.conf', 'options netconsole netconsole=6665@192.0.2.5/eth0,6666@192.0.2.10/00:16:3e:12:34:56\n');
+  assert.match(check(t3, 'console.capture').summary, /netconsole 6666@192\.0\.2\.10\/00:16:3e:12:34:56 \(modprobe options\)/);
+  // RHEL netconsole service configuration, service not enabled: still a warning, with the reason
+  const t4 = copyFixture('rhel6');
+  put(t4, '/etc/sysconfig/netconsole', '# This is the configuration file for the netconsole service.\nSYSLOGADDR=192.0.2.10\n# SYSLOGPORT=514\n');
+  const f4 = check(t4, 'console.capture');
+  assert.equal(f4.status, 'warn');
+  assert.match(f4.summary, /names 192\.0\.2\.10 but the netconsole service is not enabled/);
 });
 
 test('oom.panic: 0 ok, 2 info with kdump, 2 warn without a crash kernel, oom_dump_tasks=0 warn', () => {

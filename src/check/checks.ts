@@ -510,6 +510,17 @@ const consoleCapture: CheckDef = {
       ev.push(f.src.evidence('netconsole module', mods, 'loaded'));
       if (!dests.some((x) => x.startsWith('netconsole'))) dests.push('netconsole (module loaded; target set by module options)');
     }
+    // Module options persisted for netconsole (loaded at boot via modules-load.d or an alias).
+    for (const name of f.src.list('/etc/modprobe.d') ?? []) {
+      if (!/^[\w.-]+\.conf$/.test(name)) continue; // the file name becomes part of a path
+      const md = f.src.file(`/etc/modprobe.d/${name}`);
+      if (!md.ok) continue;
+      const m = /^\s*options\s+netconsole\s+.*\bnetconsole=(\S+)/m.exec(md.text);
+      if (m) {
+        ev.push(f.src.evidence('options netconsole', md, m[1]!));
+        if (!dests.some((x) => x.startsWith('netconsole'))) dests.push(`netconsole ${m[1]!.replace(/^.*,/, '')} (modprobe options)`);
+      }
+    }
     const sc = f.src.get('netconsoleSysconfig');
     if (sc.ok) {
       const v = parseShellVars(sc.text);
