@@ -848,6 +848,12 @@ export const RHEL6_UPTIME_FIX = '358.23.2.el6';
 const DAY = 86400;
 const SCHED_CLOCK_DAYS = 208.5;
 
+function formatUptime(secs: number): string {
+  if (secs >= DAY) return `${(secs / DAY).toFixed(1)} days`;
+  if (secs >= 3600) return `${(secs / 3600).toFixed(1)} hours`;
+  return `${Math.floor(secs / 60)} min`;
+}
+
 const uptimeBugs: CheckDef = {
   id: 'uptime.bugs',
   title: 'known uptime bugs (208.5 days)',
@@ -869,9 +875,9 @@ const uptimeBugs: CheckDef = {
       const when = date.ok ? Date.parse(date.text.trim().split('\n')[0]!.replace(/\s+[A-Z]{3,4}\s+(\d{4})$/, ' $1')) : NaN;
       if (Number.isFinite(when)) boot = new Date(when - secs * 1000);
     }
-    ev.push(f.src.evidence('uptime', up, secs !== null ? `${(secs / DAY).toFixed(1)} days` : undefined));
+    ev.push(f.src.evidence('uptime', up, secs !== null ? formatUptime(secs) : undefined));
     if (boot) ev.push({ what: 'boot time', value: boot.toISOString(), path: btime !== null && bt.ok ? bt.path : up.ok ? up.path : null });
-    const upText = secs !== null ? `up ${(secs / DAY).toFixed(1)} days${boot ? ` since ${boot.toISOString().replace(/\.\d+Z$/, 'Z')}` : ''}` : 'uptime unknown';
+    const upText = secs !== null ? `up ${formatUptime(secs)}${boot ? ` since ${boot.toISOString().replace(/\.\d+Z$/, 'Z')}` : ''}` : 'uptime unknown';
     if (!k.k) return finding(this.id, this.title, 'unknown', `kernel release unknown; ${upText}`, ev, why, null);
     const rel = k.k;
     let affected: string | null = null;

@@ -61,7 +61,8 @@ export function renderHuman(r: CheckReport, p: Paint, width = 120): string {
 
 /** A comment line for the script: host-derived text cannot end the comment or inject a command. */
 function comment(s: string): string {
-  return '# ' + printable(s).replace(/[^\x20-\x7e]/g, '?');
+  // Only a line break could end a shell comment; printable() turns every control character into '?'.
+  return '# ' + printable(s).replace(/[\u2028\u2029]/g, '?');
 }
 
 function wrapComment(prefix: string, text: string, width = 100): string[] {
