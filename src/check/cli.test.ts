@@ -39,6 +39,8 @@ test('human output: table grouped by severity, summary line, exit code by worst 
   assert.deepEqual(rows, [...rows].sort((a, b) => ['FAIL', 'WARN', 'UNKNOWN', 'INFO', 'OK'].indexOf(a) - ['FAIL', 'WARN', 'UNKNOWN', 'INFO', 'OK'].indexOf(b)));
   assert.match(r.out, /lantern check: 0 fail, 2 warn, 0 unknown, 0 info, 17 ok — tree .*rhel9 \(app02\.example\.com, kernel 5\.14\.0/);
   assert.doesNotMatch(r.out, /\x1b\[/, 'no colour when not a TTY');
+  const forced = spawnSync(process.execPath, [BIN, 'check', '--root', fixture('rhel9'), '--only', 'sysrq.mask'], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '', FORCE_COLOR: '1' } });
+  assert.match(forced.stdout, /\x1b\[33mWARN/, 'FORCE_COLOR paints as a TTY would');
   assert.equal(lantern('check', '--root', fixture('rhel6')).code, 2);
   assert.equal(lantern('check', '--root', fixture('rhel9'), '--only', 'hung,oom.panic').code, 0);
 });
