@@ -44,6 +44,8 @@ test('kdump.crashkernel: present, absent, and ranges that match no RAM size', ()
   assert.match(check(RHEL9, 'kdump.crashkernel').summary, /256 MiB/);
   const t = copyFixture('rhel9');
   put(t, '/proc/cmdline', 'BOOT_IMAGE=(hd0,gpt2)/vmlinuz-5.14.0-362.8.1.el9_3.x86_64 root=/dev/mapper/rhel-root ro\n');
+  assert.match(check(t, 'kdump.crashkernel').summary, /reboot pending/, 'the BLS entry already has it');
+  del(t, '/boot/loader');
   const f = check(t, 'kdump.crashkernel');
   assert.equal(f.status, 'fail');
   assert.deepEqual(f.remedy!.commands, ['kdumpctl reset-crashkernel --kernel=ALL']);
@@ -354,4 +356,33 @@ test('malformed evidence gives unknown with a reason, never a crash', () => {
   assert.equal(check(t, 'hung.timeout').status, 'unknown');
   assert.equal(check(t, 'vfs.cache-pressure').status, 'unknown');
   for (const f of r.findings) assert.ok(!/internal error/.test(f.summary), `${f.id}: ${f.summary}`);
+});
+
+test('next boot: BLS entry of the running kernel, $kernelopts from grubenv, grub.conf, /etc/default/grub + grub.d', () => {
+  // RHEL 9: the running kernel's BLS entry is chosen, not the rescue entry (which has rhgb quiet)
+  assert.equal(status(RHEL9, 'boot.quiet'), 'ok');
+  const t = copyFixture('rhel9');
+  const bls = '/boot/loader/entries/4c1e0d5a2b3f4e6a9d8c7b6a5f4e3d2c-5.14.0-362.8.1.el9_3.x86_64.conf';
+  put(t, bls, 'title RHEL\nversion 5.14.0-362.8.1.el9_3.x86_64\nlinux /vmlinuz-5.14.0-362.8.1.el9_3.x86_64\noptions root=/dev/mapper/rhel-root ro quiet $tuned_params\n');
+  const q = check(t, 'boot.quiet');
+  assert.equal(q.status, 'warn');
+  assert.match(q.summary, /come back at the next boot/);
+  const k = check(t, 'kdump.crashkernel');
+  assert.equal(k.status, 'warn');
+  assert.match(k.summary, /missing from the next-boot configuration/);
+  // RHEL 6: quiet/rhgb removed in grub.conf but not rebooted yet
+  const t6 = copyFixture('rhel6');
+  put(t6, '/boot/grub/grub.conf', 'default=0\ntimeout=5\ntitle Red Hat Enterprise Linux Server (2.6.32-358.el6.x86_64)\n\troot (hd0,0)\n\tkernel /vmlinuz-2.6.32-358.el6.x86_64 ro root=/dev/mapper/vg_db01-lv_root crashkernel=auto\n');
+  const i = check(t6, 'boot.quiet');
+  assert.equal(i.status, 'info');
+  assert.match(i.summary, /reboot pending/);
+  // Debian: crashkernel comes from /etc/default/grub.d/kdump-tools.cfg
+  const d = copyFixture('debian12');
+  put(d, '/proc/cmdline', 'BOOT_IMAGE=/boot/vmlinuz-6.1.0-18-amd64 root=UUID=4b0c5a3e ro quiet\n');
+  const dk = check(d, 'kdump.crashkernel');
+  assert.equal(dk.status, 'fail');
+  assert.match(dk.summary, /next boot has crashkernel=384M-:128M \(reboot pending\)/);
+  // RHEL 8 sosreport: options "$kernelopts $tuned_params" expanded from boot/grub2/grubenv
+  const s = check(SOS, 'boot.quiet');
+  assert.ok(s.evidence.some((e) => e.what === 'next boot (BLS entry options)' && /crashkernel=auto .* rhgb quiet$/.test(e.value!)));
 });

@@ -144,9 +144,18 @@ const kdumpCrashkernel: CheckDef = {
     };
     if (!c || !d.ok) return finding(this.id, this.title, 'unknown', (d as { reason: string }).reason, [f.src.evidence('/proc/cmdline', d)], why, remedy);
     const v = cmdlineValue(c, 'crashkernel');
-    if (v === undefined) return finding(this.id, this.title, 'fail', 'no crashkernel= on the running kernel command line', [f.src.evidence('crashkernel=', d, '(absent)')], why, remedy);
+    const next = f.nextBoot();
+    const nextV = next ? cmdlineValue(next.c, 'crashkernel') : undefined;
+    if (v === undefined) {
+      const ev0 = [f.src.evidence('crashkernel=', d, '(absent)')];
+      if (next) ev0.push(next.ev);
+      if (nextV !== undefined) return finding(this.id, this.title, 'fail', `no crashkernel= on the running kernel command line; the next boot has crashkernel=${nextV} (reboot pending)`, ev0, why, { kind: 'manual', text: 'Reboot into the configured command line to reserve the crash kernel memory.', commands: [], safe: false });
+      return finding(this.id, this.title, 'fail', 'no crashkernel= on the running kernel command line', ev0, why, remedy);
+    }
     const parsed = parseCrashkernel(v, ram.bytes);
     const ev = [f.src.evidence('crashkernel=', d, v), ram.ev];
+    if (next) ev.push(next.ev);
+    if (next && nextV === undefined) return finding(this.id, this.title, 'warn', `crashkernel=${v} is on the running command line but missing from the next-boot configuration`, ev, why, remedy);
     if (parsed.kind === 'invalid') return finding(this.id, this.title, 'warn', `crashkernel=${v} is malformed: ${parsed.reason}`, ev, why, remedy);
     if (parsed.kind === 'ranges' && parsed.bytes === null) return finding(this.id, this.title, 'fail', `crashkernel=${v} has no range matching this host's RAM: nothing is reserved`, ev, why, remedy);
     const size = parsed.kind === 'auto' ? 'auto' : formatBytes(parsed.kind === 'ranges' ? parsed.bytes! : parsed.bytes);
@@ -361,7 +370,14 @@ const bootQuiet: CheckDef = {
     const ev: Evidence[] = [f.src.evidence('kernel command line', d, c.tokens.join(' '))];
     const lvl = f.src.sysctl('kernel.printk');
     if (lvl.ok) ev.push(f.src.evidence('kernel.printk (console loglevel first)', lvl, lvl.text.trim().replace(/\s+/g, ' ')));
-    if (!found.length) return finding(this.id, this.title, 'ok', 'neither quiet nor rhgb on the command line', ev, why, null);
+    const next = f.nextBoot();
+    const nextFound = next ? ['quiet', 'rhgb'].filter((t) => next.c.params.has(t)) : null;
+    if (next) ev.push(next.ev);
+    if (!found.length) {
+      if (nextFound?.length) return finding(this.id, this.title, 'warn', `not on the running command line, but ${nextFound.join(' and ')} come back at the next boot (boot loader configuration)`, ev, why, { kind: 'cmdline', text: `Remove ${nextFound.join(' and ')} from the boot loader configuration.`, commands: cmdlineRemove(f.distro(), nextFound), safe: true });
+      return finding(this.id, this.title, 'ok', 'neither quiet nor rhgb on the command line', ev, why, null);
+    }
+    if (nextFound && nextFound.length === 0) return finding(this.id, this.title, 'info', `${found.join(' and ')} on the running command line, already removed for the next boot (reboot pending)`, ev, why, null);
     return finding(this.id, this.title, 'warn', `${found.join(' and ')} on the kernel command line`, ev, why, {
       kind: 'cmdline',
       text: `Remove ${found.join(' and ')} from the kernel command line of every kernel (effective at next boot); 'dmesg -n 8' raises the console level now.`,

@@ -8,6 +8,11 @@ import {
   type KernelRelease,
   dpkgListInstalled,
   dpkgStatusInstalled,
+  expandGrubVars,
+  grubDefaultArgs,
+  grubLegacyDefault,
+  parseBlsEntry,
+  parseGrubenv,
   rpmInstalled,
   parseChkconfig,
   parseCmdline,
@@ -178,6 +183,48 @@ export class Facts {
         rhelMajor ??= k.rhelMajor;
       }
       return { family, rhelMajor, name, evidence };
+    });
+  }
+
+  /**
+   * The kernel arguments of the next boot, from the boot loader configuration: BLS entries
+   * (RHEL 8+, `$kernelopts` from grubenv), legacy grub.conf (RHEL 6), or /etc/default/grub
+   * with /etc/default/grub.d/*.cfg (Debian, RHEL 7). null when none was found.
+   */
+  nextBoot(): { c: Cmdline; ev: Evidence } | null {
+    return this.once('nextBoot', () => {
+      const running = this.kernel().k?.raw ?? null;
+      const entries = (this.src.list('/boot/loader/entries') ?? []).filter((n) => /^[\w.+~-]+\.conf$/.test(n));
+      if (entries.length) {
+        const parsed = entries.map((n) => ({ n, d: this.src.file(`/boot/loader/entries/${n}`) })).filter((e) => e.d.ok);
+        const pick = parsed.find((e) => e.d.ok && running !== null && (parseBlsEntry(e.d.text).version === running || (parseBlsEntry(e.d.text).linux ?? '').endsWith(`vmlinuz-${running}`))) ?? parsed[parsed.length - 1];
+        if (pick && pick.d.ok) {
+          let opts = parseBlsEntry(pick.d.text).options ?? '';
+          if (opts.includes('$')) {
+            const env = this.src.file('/boot/grub2/grubenv');
+            opts = expandGrubVars(opts, env.ok ? parseGrubenv(env.text) : new Map());
+          }
+          return { c: parseCmdline(opts), ev: { what: 'next boot (BLS entry options)', value: opts.trim(), path: pick.d.path } };
+        }
+      }
+      for (const p of ['/boot/grub/grub.conf', '/boot/grub/menu.lst']) {
+        const d = this.src.file(p);
+        if (!d.ok) continue;
+        const e = grubLegacyDefault(d.text);
+        if (e) return { c: parseCmdline(e.args), ev: { what: `next boot (grub.conf default: ${e.title})`, value: e.args, path: d.path } };
+      }
+      const dg = this.src.file('/etc/default/grub');
+      if (dg.ok) {
+        const texts = [dg.text];
+        for (const n of this.src.list('/etc/default/grub.d') ?? []) {
+          if (!/^[\w.-]+\.cfg$/.test(n)) continue;
+          const s = this.src.file(`/etc/default/grub.d/${n}`);
+          if (s.ok) texts.push(s.text);
+        }
+        const args = grubDefaultArgs(texts);
+        if (args !== null) return { c: parseCmdline(args), ev: { what: 'next boot (/etc/default/grub)', value: args, path: dg.path } };
+      }
+      return null;
     });
   }
 
