@@ -351,7 +351,7 @@ test('malformed evidence gives unknown with a reason, never a crash', () => {
   put(t, '/proc/1/oom_score_adj', 'not a number\n');
   link(t, '/etc/kdump.conf', '/etc/kdump.conf');
   const r = report(t);
-  assert.equal(r.findings.length, 19);
+  assert.equal(r.findings.length, 20);
   assert.equal(check(t, 'sysrq.mask').status, 'unknown');
   assert.equal(check(t, 'hung.timeout').status, 'unknown');
   assert.equal(check(t, 'vfs.cache-pressure').status, 'unknown');
@@ -385,4 +385,20 @@ test('next boot: BLS entry of the running kernel, $kernelopts from grubenv, grub
   // RHEL 8 sosreport: options "$kernelopts $tuned_params" expanded from boot/grub2/grubenv
   const s = check(SOS, 'boot.quiet');
   assert.ok(s.evidence.some((e) => e.what === 'next boot (BLS entry options)' && /crashkernel=auto .* rhgb quiet$/.test(e.value!)));
+});
+
+test('panic.settings: explained as info; suggests panic_on_oops=1 only when kdump is loaded', () => {
+  const r6 = check(RHEL6, 'panic.settings');
+  assert.equal(r6.status, 'info');
+  assert.match(r6.summary, /a panic leaves the server stopped \(kernel\.panic=0\); an oops panics; soft lockups are reported only; soft lockup after 20 s/);
+  assert.equal(r6.remedy, null);
+  const r9 = check(RHEL9, 'panic.settings');
+  assert.match(r9.summary, /panic_on_oops=1 would capture a vmcore/);
+  assert.equal(r9.remedy!.safe, false);
+  const t = copyFixture('rhel9');
+  put(t, '/sys/kernel/kexec_crash_loaded', '0\n');
+  assert.equal(check(t, 'panic.settings').remedy, null);
+  const e = copyFixture('rhel9');
+  for (const k of ['panic', 'panic_on_oops', 'softlockup_panic', 'watchdog_thresh', 'nmi_watchdog']) del(e, `/proc/sys/kernel/${k}`);
+  assert.equal(check(e, 'panic.settings').status, 'unknown');
 });

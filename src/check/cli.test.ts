@@ -21,7 +21,7 @@ test('lantern check --json on this live machine: a valid document, exit 0/1/2', 
   const doc = JSON.parse(r.out);
   assert.equal(doc.schemaVersion, 1);
   assert.equal(doc.host.kind, 'live');
-  assert.equal(doc.findings.length, 19);
+  assert.equal(doc.findings.length, 20);
   assert.equal(doc.summary.exitCode, r.code);
   const statuses = new Set(['ok', 'info', 'warn', 'fail', 'unknown']);
   for (const f of doc.findings) {
@@ -37,7 +37,7 @@ test('human output: table grouped by severity, summary line, exit code by worst 
   assert.equal(r.code, 1);
   const rows = r.out.split('\n').filter((l) => /^│ (FAIL|WARN|UNKNOWN|INFO|OK)/.test(l)).map((l) => l.split('│')[1]!.trim());
   assert.deepEqual(rows, [...rows].sort((a, b) => ['FAIL', 'WARN', 'UNKNOWN', 'INFO', 'OK'].indexOf(a) - ['FAIL', 'WARN', 'UNKNOWN', 'INFO', 'OK'].indexOf(b)));
-  assert.match(r.out, /lantern check: 0 fail, 2 warn, 0 unknown, 0 info, 17 ok — tree .*rhel9 \(app02\.example\.com, kernel 5\.14\.0/);
+  assert.match(r.out, /lantern check: 0 fail, 2 warn, 0 unknown, 1 info, 17 ok — tree .*rhel9 \(app02\.example\.com, kernel 5\.14\.0/);
   assert.doesNotMatch(r.out, /\x1b\[/, 'no colour when not a TTY');
   const forced = spawnSync(process.execPath, [BIN, 'check', '--root', fixture('rhel9'), '--only', 'sysrq.mask'], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '', FORCE_COLOR: '1' } });
   assert.match(forced.stdout, /\x1b\[33mWARN/, 'FORCE_COLOR paints as a TTY would');
