@@ -192,7 +192,10 @@ const kdumpReserved: CheckDef = {
       if (lines.failed.length) {
         ev.push(f.src.evidence('boot message', dm, lines.failed[0]!));
         if (reserved === null) reserved = 0;
-      } else if (lines.reserved.length) ev.push(f.src.evidence('boot message', dm, lines.reserved[0]!));
+      } else if (lines.reserved.length) {
+        ev.push(f.src.evidence('boot message', dm, lines.reserved[0]!));
+        if (reserved === null && lines.bytes !== null && !noKexec) reserved = lines.bytes;
+      }
     }
     const dist = f.distro();
     const remedyCmd = dist.family === 'rhel' && dist.rhelMajor !== null && dist.rhelMajor >= 9 ? ['kdumpctl reset-crashkernel --kernel=ALL'] : null;

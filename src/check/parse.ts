@@ -173,14 +173,20 @@ export function iomemCrashBytes(text: string): { bytes: number; zeroed: boolean 
 }
 
 /** Boot messages about the crash kernel reservation (success or failure). */
-export function dmesgCrashLines(text: string): { reserved: string[]; failed: string[] } {
+export function dmesgCrashLines(text: string): { reserved: string[]; failed: string[]; bytes: number | null } {
   const reserved: string[] = [];
   const failed: string[] = [];
+  let bytes: number | null = null;
   for (const line of text.split('\n')) {
     if (/crashkernel=auto resulted in zero bytes|crashkernel reservation failed|memory is in use|No suitable area found.*crash/i.test(line)) failed.push(line.trim());
-    else if (/Reserving \d+MB of memory at \d+MB for crashkernel|crashkernel reserved:|Reserving \d+MB of low memory.*crashkernel/i.test(line)) reserved.push(line.trim());
+    else if (/Reserving \d+MB of memory at \d+MB for crashkernel|crashkernel reserved:|Reserving \d+MB of low memory.*crashkernel/i.test(line)) {
+      reserved.push(line.trim());
+      // "Reserving 129MB of memory at 48MB for crashkernel" / "crashkernel reserved: 0x… - 0x… (256 MB)"
+      const mb = /Reserving (\d+)MB of memory at/.exec(line) ?? /crashkernel reserved:.*\((\d+) MB\)/.exec(line);
+      if (mb) bytes = (bytes ?? 0) + Number(mb[1]) * 2 ** 20;
+    }
   }
-  return { reserved, failed };
+  return { reserved, failed, bytes };
 }
 
 /* ------------------------------------------------------------------ sysctl */

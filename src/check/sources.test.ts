@@ -82,3 +82,16 @@ test('live-only commands are never run against a tree or sosreport', () => {
 function readRel(rel: string, root: string): string {
   return readFileSync(join(root, rel), 'utf8');
 }
+
+test('kdumpctl estimate (sos >= 4.10) sets the recommendation; boot messages give the size when nothing else was collected', () => {
+  const t = copyFixture('sosreport');
+  put(t, '/sos_commands/kdump/kdumpctl_estimate', 'Encrypted kdump target requires extra memory, assuming using the keyslot with minimum memory requirement\n   Reserved crashkernel:    160M\n   Recommended crashkernel: 256M\n\n   Kernel image size:   47M\n   Kernel modules size: 8M\n   Initramfs size:      20M\n   Runtime reservation: 64M\n   Large modules: <none>\nWARNING: Current crashkernel size is lower than recommended size 256M.\n');
+  const f = check(t, 'kdump.reserved');
+  assert.equal(f.status, 'warn');
+  assert.match(f.summary, /below the 256 MiB recommended \(kdumpctl estimate\)/);
+  del(t, '/sys/kernel/kexec_crash_size');
+  del(t, '/proc/iomem');
+  const g = check(t, 'kdump.reserved');
+  assert.match(g.summary, /^160 MiB reserved/);
+  assert.ok(g.evidence.some((e) => /Reserving 160MB/.test(e.value ?? '')));
+});
