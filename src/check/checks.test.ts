@@ -247,6 +247,15 @@ test('hung.timeout: on, off, slower than the cluster token, missing', () => {
   const t2 = copyFixture('rhel9');
   put(t2, '/etc/corosync/corosync.conf', 'totem {\n    version: 2\n    token: 300000\n}\n');
   assert.equal(status(t2, 'hung.timeout'), 'ok');
+  const w = copyFixture('rhel9');
+  put(w, '/etc/watchdog.conf', '#ping\t\t\t= 172.31.14.1\nwatchdog-device\t= /dev/watchdog\nwatchdog-timeout\t= 60\n');
+  assert.equal(check(w, 'hung.timeout').status, 'ok', 'configured but the watchdog daemon is not installed');
+  put(w, '/usr/lib/systemd/system/watchdog.service', '[Unit]\nDescription=watchdog daemon\n\n[Install]\nWantedBy=default.target\n');
+  link(w, '/etc/systemd/system/default.target.wants/watchdog.service', '/usr/lib/systemd/system/watchdog.service');
+  assert.match(check(w, 'hung.timeout').summary, /watchdog daemon timeout \(60 s\)/);
+  const w2 = copyFixture('rhel9');
+  put(w2, '/etc/systemd/system.conf', '[Manager]\n#LogLevel=info\nRuntimeWatchdogSec=2min\n');
+  assert.match(check(w2, 'hung.timeout').summary, /not shorter than the systemd RuntimeWatchdogSec \(120 s\)/);
   const s2 = copyFixture('sosreport');
   put(s2, '/sos_commands/kernel/sysctl_-a', 'kernel.sysrq = 16\n');
   assert.equal(status(s2, 'hung.timeout'), 'unknown');

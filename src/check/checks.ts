@@ -656,6 +656,21 @@ function clusterTimeouts(f: Facts): { secs: number; what: string; ev: Evidence }
     const ms = corosyncTokenMs(cs.text);
     if (ms !== null) out.push({ secs: ms / 1000, what: 'corosync token', ev: f.src.evidence('corosync totem token', cs, `${ms} ms`) });
   }
+  // A hardware watchdog fed by the watchdog daemon or by systemd resets a hung box after its timeout.
+  const wd = f.src.get('watchdogConf');
+  if (wd.ok && /^\s*watchdog-device\s*=/m.test(wd.text)) {
+    const t = Number(/^\s*watchdog-timeout\s*=\s*(\d+)/m.exec(wd.text)?.[1] ?? 60);
+    const svc = f.service(['watchdog.service'], ['watchdog'], ['watchdog']);
+    if (svc.enabled === true || svc.active === true || (svc.enabled === null && svc.active === null)) out.push({ secs: t, what: 'watchdog daemon timeout', ev: f.src.evidence('watchdog-timeout', wd, `${t} s`) });
+  }
+  const sc = f.src.get('systemdSystemConf');
+  if (sc.ok) {
+    const m = /^\s*RuntimeWatchdogSec\s*=\s*(\d+)\s*(s|sec|min)?\s*$/m.exec(sc.text);
+    if (m && Number(m[1]) > 0) {
+      const secs = Number(m[1]) * (m[2] === 'min' ? 60 : 1);
+      out.push({ secs, what: 'systemd RuntimeWatchdogSec', ev: f.src.evidence('RuntimeWatchdogSec', sc, `${secs} s`) });
+    }
+  }
   const sbd = f.src.get('sbdSysconfig');
   if (sbd.ok) {
     const v = parseShellVars(sbd.text).get('SBD_WATCHDOG_TIMEOUT');
@@ -676,7 +691,7 @@ const hungTimeout: CheckDef = {
     ev.push(...cluster.map((c) => c.ev));
     const fastest = cluster.length ? Math.min(...cluster.map((c) => c.secs)) : null;
     const target = fastest !== null ? Math.max(1, Math.floor(fastest / 2)) : 120;
-    const remedy = sysctlRemedy('kernel.hung_task_timeout_secs', String(target), fastest !== null ? `Report hung tasks before the cluster fences this node (half of the fastest timeout, ${fastest} s).` : 'Turn the hung-task detector on with the kernel default of 120 s (lower it to report sooner).');
+    const remedy = sysctlRemedy('kernel.hung_task_timeout_secs', String(target), fastest !== null ? `Report hung tasks before this node is fenced or reset (half of the fastest timeout, ${fastest} s).` : 'Turn the hung-task detector on with the kernel default of 120 s (lower it to report sooner).');
     if (!d.ok) {
       if (f.src.kind === 'live' && !d.notCollected) return finding(this.id, this.title, 'warn', 'no kernel.hung_task_timeout_secs: kernel built without CONFIG_DETECT_HUNG_TASK', ev, why, null);
       return finding(this.id, this.title, 'unknown', d.reason, ev, why, null);
@@ -686,7 +701,7 @@ const hungTimeout: CheckDef = {
     if (v === 0) return finding(this.id, this.title, 'warn', 'hung-task detection is off (hung_task_timeout_secs=0)', ev, why, remedy);
     if (fastest !== null && v >= fastest) {
       const c = cluster.find((x) => x.secs === fastest)!;
-      return finding(this.id, this.title, 'warn', `hung_task_timeout_secs=${v} is not shorter than the ${c.what} (${fastest} s): the node is fenced before a hang is reported`, ev, why, remedy);
+      return finding(this.id, this.title, 'warn', `hung_task_timeout_secs=${v} is not shorter than the ${c.what} (${fastest} s): the node is fenced or reset before a hang is reported`, ev, why, remedy);
     }
     return finding(this.id, this.title, 'ok', `hung tasks reported after ${v} s${fastest !== null ? ` (fastest fail-over timeout ${fastest} s)` : ''}`, ev, why, null);
   },

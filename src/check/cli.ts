@@ -35,7 +35,7 @@ export function register(program: Command): void {
     .option('--json', 'print the report as one JSON document (schema: docs/check.md)')
     .option('--only <ids>', 'run only these checks (comma-separated ids or groups, e.g. kdump,sysrq.mask)')
     .option('--fix-script', 'print an idempotent shell script with the safe remedies (never applied by lantern)')
-    .option('--no-commands', 'on a live host, read files only (do not run dmesg, systemctl, rpm, auditctl)')
+    .option('--no-commands', 'on a live host, read files only (do not run dmesg, systemctl, rpm, auditctl, zcat)')
     .addHelpText(
       'after',
       `

@@ -139,6 +139,10 @@ export class Facts {
       // The release becomes part of a path: accept only what a kernel release looks like.
       if (!k || !/^[\w.+~-]+$/.test(k.raw) || k.raw.includes('..')) return { config: null, ev: null };
       const d = this.src.file(`/boot/config-${k.raw}`);
+      if (!d.ok && this.src.kind === 'live') {
+        const z = this.src.get('procConfigGz');
+        if (z.ok) return { config: parseKernelConfig(z.text), ev: { what: 'kernel config', value: '/proc/config.gz', path: z.path } };
+      }
       if (!d.ok) return { config: null, ev: this.src.evidence('kernel config', d) };
       return { config: parseKernelConfig(d.text), ev: { what: 'kernel config', value: `/boot/config-${k.raw}`, path: d.path } };
     });

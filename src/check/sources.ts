@@ -75,6 +75,10 @@ export const CATALOG = {
   debianVersion: { file: '/etc/debian_version' },
   corosyncConf: { file: '/etc/corosync/corosync.conf' },
   sbdSysconfig: { file: '/etc/sysconfig/sbd', tree: ['/etc/default/sbd'] },
+  watchdogConf: { file: '/etc/watchdog.conf' },
+  systemdSystemConf: { file: '/etc/systemd/system.conf' },
+  /** Live only: the running kernel's config when /boot has none (gzip, so read by a fixed command). */
+  procConfigGz: { cmd: ['zcat', '/proc/config.gz'] },
   cronSysstat: { file: '/etc/cron.d/sysstat' },
   defaultSysstat: { file: '/etc/default/sysstat' },
   sosVersion: { sos: ['/version.txt'] },
