@@ -377,7 +377,10 @@ export class Facts {
         if (links) {
           installed = true;
           enabled = true;
-          evidence.push({ what: `${u} enabled`, value: 'wants link', path: this.src.host.mapPath(links[0]!) });
+          // The link itself is the evidence: map its directory, do not follow it to the unit file.
+          const link = links[0]!;
+          const slash = link.lastIndexOf('/');
+          evidence.push({ what: `${u} enabled`, value: 'wants link', path: `${this.src.host.mapPath(link.slice(0, slash))}${link.slice(slash)}` });
         } else {
           for (const dir of ['/etc/systemd/system', '/usr/lib/systemd/system', '/lib/systemd/system']) {
             if (this.src.exists(`${dir}/${u}`)) {
@@ -412,7 +415,7 @@ export class Facts {
           if (link) {
             installed = true;
             enabled = link.startsWith('S');
-            evidence.push({ what: `SysV ${s}`, value: link, path: this.src.host.mapPath(`${rc}/${link}`) });
+            evidence.push({ what: `SysV ${s}`, value: link, path: `${this.src.host.mapPath(rc)}/${link}` });
           }
         }
         break;
