@@ -5,7 +5,7 @@ import { CliError, EXIT } from '../common/exit.js';
 import { printJson } from '../common/json.js';
 import { paint } from '../common/term.js';
 import { Host } from '../host/host.js';
-import { CHECKS } from './checks.js';
+import { CHECKS } from './checks/index.js';
 import { renderFixScript, renderHuman } from './render.js';
 import { runChecks, selectChecks } from './run.js';
 

@@ -1,6 +1,6 @@
 /** Runs the checks over a host and assembles the report document (schema in docs/check.md). */
 import type { Host } from '../host/host.js';
-import { CHECKS, type CheckDef } from './checks.js';
+import { CHECKS, type CheckDef } from './checks/index.js';
 import { Facts } from './facts.js';
 import { countByStatus, exitCodeForFindings, type Finding, type Status, worstStatus } from './model.js';
 import { Sources, type SourcesOptions } from './sources.js';
