@@ -81,6 +81,9 @@ try {
   /* printed below as ? */
 }
 stop();
+// Wait (up to 15 s) for the killed sleeps to be reaped, so the machine is left as it was found.
+const t1 = Date.now();
+while (pidCount() > before + 100 && Date.now() - t1 < 15_000) await new Promise((r) => setTimeout(r, 200));
 
 const w = Math.max(...rows.map((r) => r.label.length));
 console.log(`${'what'.padEnd(w)}  median ms   min ms   max ms`);
