@@ -109,3 +109,26 @@ test('--sosreport on the sosreport fixture, and a live run with --no-commands', 
   assert.ok([0, 1, 2].includes(live.code!));
   assert.equal(JSON.parse(live.out).findings.length, 4);
 });
+
+test('--fix-script grub edits on Debian are idempotent and replace an existing value', () => {
+  const t = copyFixture('debian12');
+  put(t, '/proc/cmdline', 'BOOT_IMAGE=/boot/vmlinuz-6.1.0-18-amd64 ro quiet log_buf_len=64K crashkernel=384M-:128M\n');
+  const r = lantern('check', '--root', t, '--fix-script');
+  const lines = r.out.split('\n');
+  const grubLines = lines.filter((l) => /\/etc\/default\/grub/.test(l) && !/console=/.test(l)).map((l) => l.replace(/^# /, ''));
+  assert.ok(lines.filter((l) => l === 'update-grub').length >= 2, 'update-grub after each active grub edit');
+  const dir = mkdtempSync(join(tmpdir(), 'lantern-grub-'));
+  const body = grubLines.map((l) => l.replaceAll('/etc/default/grub', join(dir, 'grub'))).join('\n') + '\n';
+  writeFileSync(join(dir, 'grub'), readFileSync(join(t, 'etc/default/grub')));
+  spawnSync('mkdir', ['-p', join(dir, 'grub.d')]);
+  writeFileSync(join(dir, 'grub.d/kdump-tools.cfg'), readFileSync(join(t, 'etc/default/grub.d/kdump-tools.cfg')));
+  writeFileSync(join(dir, 'grub'), readFileSync(join(dir, 'grub'), 'utf8').replace('GRUB_CMDLINE_LINUX_DEFAULT="quiet"', 'GRUB_CMDLINE_LINUX_DEFAULT="quiet log_buf_len=64K"'));
+  const run = () => spawnSync('sh', ['-e'], { input: body, encoding: 'utf8' });
+  assert.equal(run().status, 0);
+  const once = readFileSync(join(dir, 'grub'), 'utf8') + readFileSync(join(dir, 'grub.d/kdump-tools.cfg'), 'utf8');
+  assert.equal(run().status, 0);
+  assert.equal(readFileSync(join(dir, 'grub'), 'utf8') + readFileSync(join(dir, 'grub.d/kdump-tools.cfg'), 'utf8'), once);
+  assert.match(once, /^GRUB_CMDLINE_LINUX_DEFAULT=" ?log_buf_len=1M"$/m, 'quiet removed, log_buf_len replaced, not duplicated');
+  assert.match(once, /crashkernel=256M"$/m, 'kdump-tools snippet carries the new crashkernel');
+  assert.doesNotMatch(once, /crashkernel=384M/);
+});

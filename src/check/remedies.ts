@@ -45,6 +45,24 @@ export function cmdlineAdd(d: Distro, args: string, key: string): string[] {
   return [`# add ${args} to the kernel command line in your boot loader configuration`];
 }
 
+/**
+ * Set `key=value` on the kernel command line of every installed kernel, replacing any value
+ * already configured (applies at next boot). On Debian, crashkernel= lives in kdump-tools' own
+ * grub snippet when that exists (it is appended last, so it would win over /etc/default/grub).
+ */
+export function cmdlineSet(d: Distro, key: string, value: string): string[] {
+  if (!/^[a-z_.]+$/.test(key) || !/^[\w.,:@-]+$/.test(value)) throw new Error(`bad kernel parameter ${key}=${value}`);
+  if (d.family === 'rhel') return [`grubby --update-kernel=ALL --args="${key}=${value}"`];
+  if (d.family === 'debian') {
+    const k = key.replace(/\./g, '\\.');
+    const inGrub = `if grep -qE '^GRUB_CMDLINE_LINUX(_DEFAULT)?=.*\\b${k}=' /etc/default/grub; then sed -i -E '/^GRUB_CMDLINE_LINUX(_DEFAULT)?=/s/\\b${k}=[^" ]*/${key}=${value}/' /etc/default/grub; else sed -i -E 's/^GRUB_CMDLINE_LINUX_DEFAULT="/&${key}=${value} /' /etc/default/grub; fi`;
+    if (key === 'crashkernel')
+      return [`if [ -f /etc/default/grub.d/kdump-tools.cfg ]; then sed -i -E 's/\\bcrashkernel=[^" ]*/crashkernel=${value}/' /etc/default/grub.d/kdump-tools.cfg; else ${inGrub}; fi`, 'update-grub'];
+    return [inGrub, 'update-grub'];
+  }
+  return [`# set ${key}=${value} on the kernel command line in your boot loader configuration`];
+}
+
 /** Remove kernel parameters (flags) for every installed kernel (applies at next boot). */
 export function cmdlineRemove(d: Distro, flags: string[]): string[] {
   if (d.family === 'rhel') return [`grubby --update-kernel=ALL --remove-args="${flags.join(' ')}"`];

@@ -96,7 +96,11 @@ export function renderFixScript(r: CheckReport): string {
     '[ "$(id -u)" = 0 ] || { echo "run this script as root" >&2; exit 1; }',
     '',
   ];
-  const seen = new Set<string>();
+  // A command shared by two findings is written once; `update-grub` is repeated after every edit
+  // so each block is complete on its own; a command first written commented out is written again
+  // when a later finding needs it active.
+  const seenActive = new Set<string>();
+  const seenAny = new Set<string>();
   let active = 0;
   let manual = 0;
   const sorted = [...r.findings].sort((a, b) => STATUS_ORDER.indexOf(a.status) - STATUS_ORDER.indexOf(b.status));
@@ -106,10 +110,12 @@ export function renderFixScript(r: CheckReport): string {
     out.push(...wrapComment('why: ', f.why));
     out.push(...wrapComment('fix: ', f.remedy.text));
     if (f.tradeoff) out.push(...wrapComment('trade-off: ', f.tradeoff));
-    const cmds = f.remedy.commands.filter((c) => !seen.has(c));
+    const safe = f.remedy.safe;
+    const cmds = f.remedy.commands.filter((c) => c === 'update-grub' || !(safe ? seenActive : seenAny).has(c));
     if (!cmds.length) out.push(comment('(same commands as above)'));
     for (const c of cmds) {
-      seen.add(c);
+      seenAny.add(c);
+      if (safe) seenActive.add(c);
       if (c.startsWith('#')) out.push(c);
       else if (f.remedy.safe) {
         out.push(c);

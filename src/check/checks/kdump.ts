@@ -14,7 +14,7 @@ import {
   parseShellVars,
   recommendedCrashBytes,
 } from '../parse.js';
-import { cmdlineAdd, pkgInstall, serviceEnable } from '../remedies.js';
+import { cmdlineSet, pkgInstall, serviceEnable } from '../remedies.js';
 
 export const kdumpService: CheckDef = {
   id: 'kdump.service',
@@ -86,7 +86,7 @@ export const kdumpCrashkernel: CheckDef = {
     const remedy: Remedy = {
       kind: 'cmdline',
       text: 'Reserve crash kernel memory on the kernel command line, then reboot (this takes the reserved memory away from applications).',
-      commands: value === null ? ['kdumpctl reset-crashkernel --kernel=ALL'] : cmdlineAdd(dist, `crashkernel=${value}`, 'crashkernel'),
+      commands: value === null ? ['kdumpctl reset-crashkernel --kernel=ALL'] : cmdlineSet(dist, 'crashkernel', value),
       safe: false,
     };
     if (!c || !d.ok) return finding(this.id, this.title, 'unknown', (d as { reason: string }).reason, [f.src.evidence('/proc/cmdline', d)], why, remedy);
@@ -151,7 +151,7 @@ export const kdumpReserved: CheckDef = {
     const remedy: Remedy = {
       kind: 'cmdline',
       text: `Reserve at least ${rec.bytes !== null ? formatBytes(rec.bytes) : '256 MiB'} (${rec.how}) and reboot; then check that kdump loads the crash kernel.`,
-      commands: remedyCmd ?? cmdlineAdd(dist, `crashkernel=${recText}`, 'crashkernel'),
+      commands: remedyCmd ?? cmdlineSet(dist, 'crashkernel', recText),
       safe: false,
     };
     if (noKexec) {

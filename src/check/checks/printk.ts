@@ -2,7 +2,7 @@
 import { type CheckDef, finding, MiB } from './common.js';
 import type { Evidence, Remedy } from '../model.js';
 import { cmdlineValue, dmesgLogBufBytes, formatBytes, parseLoadavgThreads, parseSize } from '../parse.js';
-import { cmdlineAdd, cmdlineRemove } from '../remedies.js';
+import { cmdlineRemove, cmdlineSet } from '../remedies.js';
 
 export const bootQuiet: CheckDef = {
   id: 'boot.quiet',
@@ -97,7 +97,7 @@ export const printkLogbuf: CheckDef = {
     return finding(this.id, this.title, 'warn', estimate, ev, why, {
       kind: 'cmdline',
       text: `Boot with log_buf_len=${want / MiB}M (a power of two with room for twice today's threads).`,
-      commands: cmdlineAdd(dist, `log_buf_len=${want / MiB}M`, 'log_buf_len'),
+      commands: cmdlineSet(dist, 'log_buf_len', `${want / MiB}M`),
       safe: true,
     });
   },
@@ -114,7 +114,7 @@ export const printkTime: CheckDef = {
     const remedy: Remedy = {
       kind: 'cmdline',
       text: 'Turn timestamps on now and at every boot (printk.time=1).',
-      commands: ['echo Y > /sys/module/printk/parameters/time', ...cmdlineAdd(dist, 'printk.time=1', 'printk.time')],
+      commands: ['echo Y > /sys/module/printk/parameters/time', ...cmdlineSet(dist, 'printk.time', '1')],
       safe: true,
     };
     if (!d.ok) return finding(this.id, this.title, 'unknown', d.reason, ev, why, remedy);
