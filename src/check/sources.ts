@@ -224,8 +224,12 @@ export class Sources {
         }
       }
     }
-    if (paths.length === 0 && !(this.kind === 'live' && spec.cmd)) {
-      return { ok: false, reason: `only collected in sosreports (${(spec.sos ?? []).join(', ')})`, tried, notCollected: true };
+    if (this.kind === 'live' && spec.cmd && this.opts.commands === false) {
+      return { ok: false, reason: `${firstReason ? firstReason + '; ' : ''}\`${spec.cmd.join(' ')}\` not run (--no-commands)`, tried, notCollected: false };
+    }
+    if (paths.length === 0) {
+      const where = spec.cmd ? `a live command (${spec.cmd.join(' ')}) or sosreports` : 'sosreports';
+      return { ok: false, reason: `only available from ${where}${spec.sos ? ` (${spec.sos.join(', ')})` : ''}`, tried, notCollected: true };
     }
     const notCollected = this.kind !== 'live' && allMissing;
     const reason = notCollected ? `not collected: tried ${tried.map((t) => this.rel(t)).join(', ')}` : (firstReason ?? 'not available');

@@ -61,7 +61,7 @@ export const printkLogbuf: CheckDef = {
         how = 'boot message';
         ev.push(f.src.evidence('boot message', dm, m.line));
       }
-    }
+    } else if (bytes === null) ev.push(f.src.evidence('boot messages', dm));
     if (bytes === null) {
       const { config, ev: cev } = f.kernelConfig();
       const shift = Number(config?.get('CONFIG_LOG_BUF_SHIFT'));
