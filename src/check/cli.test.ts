@@ -42,6 +42,9 @@ test('human output: table grouped by severity, summary line, exit code by worst 
   const forced = spawnSync(process.execPath, [BIN, 'check', '--root', fixture('rhel9'), '--only', 'sysrq.mask'], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '', FORCE_COLOR: '1' } });
   assert.match(forced.stdout, /\x1b\[33mWARN/, 'FORCE_COLOR paints as a TTY would');
   assert.equal(lantern('check', '--root', fixture('rhel6')).code, 2);
+  const v = lantern('check', '--root', fixture('rhel9'), '-v', '--only', 'sysrq.mask');
+  assert.match(v.out, /evidence: kernel\.sysrq \(runtime\) = 16 \(sync\)  \(.*rhel9\/proc\/sys\/kernel\/sysrq\)/);
+  assert.match(v.out, /why: On a hung server/);
   assert.equal(lantern('check', '--root', fixture('rhel9'), '--only', 'hung,oom.panic').code, 0);
 });
 

@@ -16,6 +16,7 @@ interface CheckOptions {
   only?: string;
   fixScript?: boolean;
   commands?: boolean;
+  verbose?: boolean;
 }
 
 function version(): string {
@@ -35,6 +36,7 @@ export function register(program: Command): void {
     .option('--json', 'print the report as one JSON document (schema: docs/check.md)')
     .option('--only <ids>', 'run only these checks (comma-separated ids or groups, e.g. kdump,sysrq.mask)')
     .option('--fix-script', 'print an idempotent shell script with the safe remedies (never applied by lantern)')
+    .option('-v, --verbose', 'human output: also print why each check matters and the evidence it read')
     .option('--no-commands', 'on a live host, read files only (do not run dmesg, systemctl, rpm, auditctl, zcat)')
     .addHelpText(
       'after',
@@ -55,7 +57,7 @@ Exit status: 0 nothing at warn or fail, 1 at least one warn, 2 at least one fail
       const report = runChecks(host, sel.checks, { version: version(), commands: opts.commands !== false });
       if (opts.json) printJson(report);
       else if (opts.fixScript) process.stdout.write(renderFixScript(report));
-      else process.stdout.write(renderHuman(report, paint(process.stdout), process.stdout.columns ?? 120));
+      else process.stdout.write(renderHuman(report, paint(process.stdout), process.stdout.columns ?? 120, opts.verbose === true));
       process.exitCode = report.summary.exitCode;
     });
 }

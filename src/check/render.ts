@@ -31,7 +31,12 @@ export function summaryLine(r: CheckReport): string {
   return `lantern check: ${c.fail} fail, ${c.warn} warn, ${c.unknown} unknown, ${c.info} info, ${c.ok} ok — ${where}${who ? ` (${who})` : ''}`;
 }
 
-export function renderHuman(r: CheckReport, p: Paint, width = 120): string {
+/** Evidence lines of one finding: "what = value  (path)" or "what: reason". */
+function evidenceLines(f: CheckReport['findings'][number]): string[] {
+  return f.evidence.map((e) => (e.value !== null ? `${printable(e.what)} = ${printable(e.value)}${e.path ? `  (${printable(e.path)})` : ''}` : `${printable(e.what)}: ${printable(e.reason ?? 'not available')}`));
+}
+
+export function renderHuman(r: CheckReport, p: Paint, width = 120, verbose = false): string {
   const statusW = 9;
   const idW = 20;
   const textW = Math.max(30, Math.min(width, 200) - statusW - idW - 10);
@@ -44,6 +49,14 @@ export function renderHuman(r: CheckReport, p: Paint, width = 120): string {
   const sorted = [...r.findings].sort((a, b) => STATUS_ORDER.indexOf(a.status) - STATUS_ORDER.indexOf(b.status));
   for (const f of sorted) table.push([colourFor(p, f.status)(f.status.toUpperCase()), f.id, printable(f.summary)]);
   const out: string[] = [table.toString()];
+  if (verbose) {
+    out.push('', p.bold('Details:'));
+    for (const f of sorted) {
+      out.push(`  ${colourFor(p, f.status)(f.id)} (${f.status}): ${printable(f.summary)}`);
+      if (f.why) out.push(`      why: ${printable(f.why)}`);
+      for (const e of evidenceLines(f)) out.push(`      evidence: ${e}`);
+    }
+  }
   const todo = sorted.filter((f) => f.remedy && (f.status === 'fail' || f.status === 'warn'));
   if (todo.length) {
     out.push('', p.bold('What to change:'));
@@ -55,7 +68,7 @@ export function renderHuman(r: CheckReport, p: Paint, width = 120): string {
   }
   if (r.inputProblems.length) out.push('', `Malformed input (skipped): ${r.inputProblems.length}`, ...r.inputProblems.map((x) => `  ${printable(x)}`));
   out.push('', summaryLine(r));
-  out.push("Run with --json for evidence and reasons, --fix-script for a shell script of the safe remedies.");
+  out.push(verbose ? 'Run with --fix-script for a shell script of the safe remedies.' : 'Run with -v for evidence and reasons, --json for machines, --fix-script for a shell script of the safe remedies.');
   return out.join('\n') + '\n';
 }
 
