@@ -62,6 +62,7 @@ test('usage errors exit 64; a path that is not a host root or sosreport is one c
   assert.equal(s.code, 66);
   assert.match(s.err, /not a sosreport/);
   assert.equal(lantern('check', '--root', join(empty, 'missing')).code, 66);
+  assert.equal(lantern('check', '--root', '/proc').code, 66, '/proc has a sys/ but is no host root');
 });
 
 test('--fix-script: valid sh, safe steps active, reboot steps commented, no host data can inject', () => {

@@ -54,6 +54,10 @@ Exit status: 0 nothing at warn or fail, 1 at least one warn, 2 at least one fail
       const sel = selectChecks(only);
       if (sel.unknown.length) throw new CliError(`unknown check id(s): ${sel.unknown.join(', ')} (known: ${CHECKS.map((c) => c.id).join(', ')})`, EXIT.USAGE);
       const host = Host.open({ root: opts.sosreport ?? opts.root ?? '/', requireSosreport: opts.sosreport !== undefined });
+      // A copied root has etc/ or proc/; a lone sys/ (e.g. --root /proc) is not a host.
+      if (host.kind === 'tree' && !host.isDirectory('/etc') && !host.isDirectory('/proc')) {
+        throw new CliError(`${host.root}: not a host root or sosreport (no etc/ or proc/ inside)`, EXIT.NOINPUT);
+      }
       const report = runChecks(host, sel.checks, { version: version(), commands: opts.commands !== false });
       if (opts.json) printJson(report);
       else if (opts.fixScript) process.stdout.write(renderFixScript(report));
