@@ -1,12 +1,67 @@
-/** `lantern check`: placeholder until the capability lands. */
+/** `lantern check`: is this server ready to be troubleshot? */
 import type { Command } from 'commander';
+import { readFileSync } from 'node:fs';
 import { CliError, EXIT } from '../common/exit.js';
+import { printJson } from '../common/json.js';
+import { paint } from '../common/term.js';
+import { Host } from '../host/host.js';
+import { CHECKS } from './checks/index.js';
+import { renderFixScript, renderHuman } from './render.js';
+import { runChecks, selectChecks } from './run.js';
+
+interface CheckOptions {
+  root?: string;
+  sosreport?: string;
+  json?: boolean;
+  only?: string;
+  fixScript?: boolean;
+  commands?: boolean;
+  verbose?: boolean;
+}
+
+function version(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
 
 export function register(program: Command): void {
   program
     .command('check')
-    .description('(not implemented yet)')
-    .action(() => {
-      throw new CliError('check is not implemented yet', EXIT.UNAVAILABLE);
+    .description('audit whether this host (or a copied root, or a sosreport) will keep the evidence of a panic, hang, reboot or OOM kill')
+    .option('--root <dir>', 'audit a copied root tree instead of this host')
+    .option('--sosreport <dir>', 'audit an extracted sosreport directory')
+    .option('--json', 'print the report as one JSON document (schema: docs/check.md)')
+    .option('--only <ids>', 'run only these checks (comma-separated ids or groups, e.g. kdump,sysrq.mask)')
+    .option('--fix-script', 'print an idempotent shell script with the safe remedies (never applied by lantern)')
+    .option('-v, --verbose', 'human output: also print why each check matters and the evidence it read')
+    .option('--no-commands', 'on a live host, read files only (do not run dmesg, systemctl, rpm, auditctl, zcat)')
+    .addHelpText(
+      'after',
+      `
+Checks: ${CHECKS.map((c) => c.id).join(', ')}
+
+Exit status: 0 nothing at warn or fail, 1 at least one warn, 2 at least one fail,
+64 usage error, 66 the root is not a host root or sosreport.`,
+    )
+    .action((opts: CheckOptions) => {
+      if (opts.root !== undefined && opts.sosreport !== undefined) throw new CliError('--root and --sosreport are mutually exclusive', EXIT.USAGE);
+      if (opts.json && opts.fixScript) throw new CliError('--json and --fix-script are mutually exclusive', EXIT.USAGE);
+      const only = opts.only !== undefined ? opts.only.split(',').map((s) => s.trim()).filter(Boolean) : null;
+      if (only !== null && only.length === 0) throw new CliError('--only needs at least one check id', EXIT.USAGE);
+      const sel = selectChecks(only);
+      if (sel.unknown.length) throw new CliError(`unknown check id(s): ${sel.unknown.join(', ')} (known: ${CHECKS.map((c) => c.id).join(', ')})`, EXIT.USAGE);
+      const host = Host.open({ root: opts.sosreport ?? opts.root ?? '/', requireSosreport: opts.sosreport !== undefined });
+      // A copied root has etc/ or proc/; a lone sys/ (e.g. --root /proc) is not a host.
+      if (host.kind === 'tree' && !host.isDirectory('/etc') && !host.isDirectory('/proc')) {
+        throw new CliError(`${host.root}: not a host root or sosreport (no etc/ or proc/ inside)`, EXIT.NOINPUT);
+      }
+      const report = runChecks(host, sel.checks, { version: version(), commands: opts.commands !== false });
+      if (opts.json) printJson(report);
+      else if (opts.fixScript) process.stdout.write(renderFixScript(report));
+      else process.stdout.write(renderHuman(report, paint(process.stdout), process.stdout.columns ?? 120, opts.verbose === true));
+      process.exitCode = report.summary.exitCode;
     });
 }

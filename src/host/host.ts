@@ -215,10 +215,9 @@ export class Host {
   }
 
   /** Walk `clean` component by component under the root, re-rooting absolute symlinks. */
-  private resolveInside(clean: string, followLast = true): string {
+  private resolveInside(clean: string, followLast = true, hops = 0): string {
     const parts = clean.split('/').filter(Boolean);
     let cur = this.root;
-    let hops = 0;
     for (let i = 0; i < parts.length; i++) {
       const part = parts[i]!;
       if (part === '..') {
@@ -234,11 +233,12 @@ export class Host {
       } catch {
         /* missing: the rest is joined as-is */
       }
-      if (target !== null && hops++ < 40) {
+      // The hop count travels through the recursion so a symlink loop ends (ELOOP on open).
+      if (target !== null && hops < 40) {
         const rest = parts.slice(i + 1);
         // A relative target is relative to the link's directory, in the host's own terms.
         const base = target.startsWith('/') ? target : posix.join('/' + posix.relative(this.root, cur), target);
-        return this.resolveInside(posix.join(posix.normalize(base), ...rest), followLast);
+        return this.resolveInside(posix.join(posix.normalize(base), ...rest), followLast, hops + 1);
       }
       cur = next;
     }

@@ -1,0 +1,92 @@
+#!/usr/bin/env node
+// Benchmark for `lantern check`: a full run on a live host with ~10,000 processes, against a shell
+// loop that reads the same per-process files. Prints figures; asserts nothing (bench/README.md).
+//   npm run bench -- check            (root not required; LANTERN_BENCH_PROCS=N to change the count)
+import { spawn, spawnSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const BIN = fileURLToPath(new URL('../../bin/lantern.js', import.meta.url));
+const want = Number(process.env.LANTERN_BENCH_PROCS ?? 10000);
+const runs = Number(process.env.LANTERN_BENCH_RUNS ?? 5);
+
+const pidCount = () => readdirSync('/proc').filter((e) => /^\d+$/.test(e)).length;
+const pidMax = Number(readFileSync('/proc/sys/kernel/pid_max', 'utf8'));
+// ulimit -u, as this process sees it (dash has no `ulimit -u`).
+const ulimitU = /^Max processes\s+(\S+)/m.exec(readFileSync('/proc/self/limits', 'utf8'))?.[1] ?? 'unlimited';
+const before = pidCount();
+const room = Math.min(pidMax, ulimitU === 'unlimited' ? Infinity : Number(ulimitU)) - before - 2000;
+const extra = Math.max(0, Math.min(want - before, room));
+console.log(`processes now: ${before}; pid_max ${pidMax}; ulimit -u ${ulimitU}; starting ${extra} sleep processes`);
+
+// One shell forks the sleeps (a fixed script, no data in it); its process group is killed at the end.
+const group = spawn('sh', ['-c', `i=0; while [ $i -lt ${extra} ]; do sleep 900 & i=$((i+1)); done; wait`], { detached: true, stdio: 'ignore' });
+let stopped = false;
+const stop = () => {
+  if (stopped) return;
+  stopped = true;
+  try {
+    process.kill(-group.pid, 'SIGKILL');
+  } catch {
+    /* already gone */
+  }
+};
+process.on('exit', stop);
+process.on('SIGINT', () => process.exit(130));
+process.on('SIGTERM', () => process.exit(143));
+
+const t0 = Date.now();
+while (pidCount() < before + extra - 50 && Date.now() - t0 < 180_000) await new Promise((r) => setTimeout(r, 500));
+const procs = pidCount();
+console.log(`processes during the benchmark: ${procs} (spawned in ${((Date.now() - t0) / 1000).toFixed(1)} s)\n`);
+
+function timeIt(label, argv, n = runs) {
+  const times = [];
+  let last = null;
+  for (let i = 0; i < n; i++) {
+    const s = process.hrtime.bigint();
+    last = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
+    times.push(Number(process.hrtime.bigint() - s) / 1e6);
+  }
+  times.sort((a, b) => a - b);
+  return { label, median: times[Math.floor(times.length / 2)], min: times[0], max: times[times.length - 1], last };
+}
+
+const rows = [];
+const full = timeIt('lantern check --json (all 20 checks)', [process.execPath, BIN, 'check', '--json']);
+rows.push(full);
+rows.push(timeIt('lantern check --json --only oom.exempt', [process.execPath, BIN, 'check', '--json', '--only', 'oom.exempt']));
+rows.push(timeIt('node -e 0 (Node start-up alone)', [process.execPath, '-e', '0']));
+rows.push(timeIt('sh: cat /proc/*/oom_score_adj (one cat per process)', ['sh', '-c', 'for p in /proc/[0-9]*; do cat "$p/oom_score_adj"; done 2>/dev/null | grep -c -- -1000'], 1));
+rows.push(timeIt('sh: read builtin per process (no fork)', ['sh', '-c', 'n=0; for p in /proc/[0-9]*; do read v < "$p/oom_score_adj" 2>/dev/null && [ "$v" = -1000 ] && n=$((n+1)); done; echo $n']));
+rows.push(timeIt('grep -l -- -1000 /proc/*/oom_score_adj', ['sh', '-c', 'grep -l -x -- -1000 /proc/[0-9]*/oom_score_adj 2>/dev/null | wc -l']));
+
+// In-process: the checks alone, without Node start-up.
+const { Host } = await import('../../dist/host/host.js');
+const { runChecks } = await import('../../dist/check/run.js');
+const inproc = [];
+for (let i = 0; i < runs; i++) {
+  const s = process.hrtime.bigint();
+  runChecks(new Host(), undefined, { version: 'bench' });
+  inproc.push(Number(process.hrtime.bigint() - s) / 1e6);
+}
+inproc.sort((a, b) => a - b);
+rows.push({ label: 'runChecks() in-process (no Node start-up)', median: inproc[Math.floor(inproc.length / 2)], min: inproc[0], max: inproc[inproc.length - 1] });
+
+let scanned = '?';
+try {
+  const doc = JSON.parse(full.last.stdout);
+  scanned = doc.findings.find((f) => f.id === 'oom.exempt')?.evidence?.[0]?.value ?? '?';
+} catch {
+  /* printed below as ? */
+}
+stop();
+// Wait (up to 15 s) for the killed sleeps to be reaped, so the machine is left as it was found.
+const t1 = Date.now();
+while (pidCount() > before + 100 && Date.now() - t1 < 15_000) await new Promise((r) => setTimeout(r, 200));
+
+const w = Math.max(...rows.map((r) => r.label.length));
+console.log(`${'what'.padEnd(w)}  median ms   min ms   max ms`);
+for (const r of rows) console.log(`${r.label.padEnd(w)}  ${r.median.toFixed(0).padStart(9)}  ${r.min.toFixed(0).padStart(7)}  ${r.max.toFixed(0).padStart(7)}`);
+console.log(`\nprocesses scanned by oom.exempt: ${scanned}; runs per row: ${runs} (cat loop: 1); peak RSS of this process: ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`);
+console.log(`goal: full run on a live host with ${procs} processes under 1 s: ${(full.median / 1000).toFixed(2)} s median wall time (${full.median < 1000 ? 'met' : 'NOT met'})`);

@@ -1,0 +1,112 @@
+/** Hung-task detector: timeout against fail-over timeouts, warnings left, panic. */
+import { type CheckDef, finding, crashLoaded } from './common.js';
+import { type Facts, num } from '../facts.js';
+import type { Evidence } from '../model.js';
+import { corosyncTokenMs, parseShellVars, versionBefore } from '../parse.js';
+import { sysctlRemedy } from '../remedies.js';
+
+function clusterTimeouts(f: Facts): { secs: number; what: string; ev: Evidence }[] {
+  const out: { secs: number; what: string; ev: Evidence }[] = [];
+  const cs = f.src.get('corosyncConf');
+  if (cs.ok) {
+    const ms = corosyncTokenMs(cs.text);
+    if (ms !== null) out.push({ secs: ms / 1000, what: 'corosync token', ev: f.src.evidence('corosync totem token', cs, `${ms} ms`) });
+  }
+  // A hardware watchdog fed by the watchdog daemon or by systemd resets a hung box after its timeout.
+  const wd = f.src.get('watchdogConf');
+  if (wd.ok && /^\s*watchdog-device\s*=/m.test(wd.text)) {
+    const t = Number(/^\s*watchdog-timeout\s*=\s*(\d+)/m.exec(wd.text)?.[1] ?? 60);
+    const svc = f.service(['watchdog.service'], ['watchdog'], ['watchdog']);
+    if (svc.enabled === true || svc.active === true || (svc.enabled === null && svc.active === null)) out.push({ secs: t, what: 'watchdog daemon timeout', ev: f.src.evidence('watchdog-timeout', wd, `${t} s`) });
+  }
+  const sc = f.src.get('systemdSystemConf');
+  if (sc.ok) {
+    const m = /^\s*RuntimeWatchdogSec\s*=\s*(\d+)\s*(s|sec|min)?\s*$/m.exec(sc.text);
+    if (m && Number(m[1]) > 0) {
+      const secs = Number(m[1]) * (m[2] === 'min' ? 60 : 1);
+      out.push({ secs, what: 'systemd RuntimeWatchdogSec', ev: f.src.evidence('RuntimeWatchdogSec', sc, `${secs} s`) });
+    }
+  }
+  const sbd = f.src.get('sbdSysconfig');
+  if (sbd.ok) {
+    const v = parseShellVars(sbd.text).get('SBD_WATCHDOG_TIMEOUT');
+    const secs = v !== undefined ? Number(v) : 5;
+    if (Number.isFinite(secs) && secs > 0) out.push({ secs, what: 'SBD watchdog timeout', ev: f.src.evidence('SBD_WATCHDOG_TIMEOUT', sbd, `${secs} s${v === undefined ? ' (default)' : ''}`) });
+  }
+  return out;
+}
+
+export const hungTimeout: CheckDef = {
+  id: 'hung.timeout',
+  title: 'hung-task detector on, and faster than fail-over',
+  run(f) {
+    const why = 'khungtaskd reports tasks stuck in D state longer than kernel.hung_task_timeout_secs with their stacks; it is off at 0, and if a cluster fences the node sooner, the report is never written.';
+    const d = f.src.sysctl('kernel.hung_task_timeout_secs');
+    const ev: Evidence[] = [f.src.evidence('kernel.hung_task_timeout_secs', d)];
+    const cluster = clusterTimeouts(f);
+    ev.push(...cluster.map((c) => c.ev));
+    const fastest = cluster.length ? Math.min(...cluster.map((c) => c.secs)) : null;
+    const target = fastest !== null ? Math.max(1, Math.floor(fastest / 2)) : 120;
+    const remedy = sysctlRemedy('kernel.hung_task_timeout_secs', String(target), fastest !== null ? `Report hung tasks before this node is fenced or reset (half of the fastest timeout, ${fastest} s).` : 'Turn the hung-task detector on with the kernel default of 120 s (lower it to report sooner).');
+    if (!d.ok) {
+      if (f.src.kind === 'live' && !d.notCollected) return finding(this.id, this.title, 'warn', 'no kernel.hung_task_timeout_secs: kernel built without CONFIG_DETECT_HUNG_TASK', ev, why, null);
+      return finding(this.id, this.title, 'unknown', d.reason, ev, why, null);
+    }
+    const v = Number(d.text.trim());
+    if (!Number.isFinite(v)) return finding(this.id, this.title, 'unknown', `unparseable value "${d.text.trim()}"`, ev, why, null);
+    if (v === 0) return finding(this.id, this.title, 'warn', 'hung-task detection is off (hung_task_timeout_secs=0)', ev, why, remedy);
+    if (fastest !== null && v >= fastest) {
+      const c = cluster.find((x) => x.secs === fastest)!;
+      return finding(this.id, this.title, 'warn', `hung_task_timeout_secs=${v} is not shorter than the ${c.what} (${fastest} s): the node is fenced or reset before a hang is reported`, ev, why, remedy);
+    }
+    return finding(this.id, this.title, 'ok', `hung tasks reported after ${v} s${fastest !== null ? ` (fastest fail-over timeout ${fastest} s)` : ''}`, ev, why, null);
+  },
+};
+
+export const hungWarnings: CheckDef = {
+  id: 'hung.warnings',
+  title: 'hung-task warnings not exhausted',
+  run(f) {
+    const why = 'kernel.hung_task_warnings counts down with each report and reporting stops at 0; the default 10 can be used up by one incident, hiding the next.';
+    const d = f.src.sysctl('kernel.hung_task_warnings');
+    const ev: Evidence[] = [f.src.evidence('kernel.hung_task_warnings', d)];
+    const k = f.kernel().k;
+    // -1 (unlimited) exists since 3.14 and RHEL 7.4 (3.10.0-548); older kernels take a large count.
+    const unlimited = k && versionBefore(k.version, [3, 10, 0]) ? '1000000' : '-1';
+    const remedy = sysctlRemedy('kernel.hung_task_warnings', unlimited, unlimited === '-1' ? 'Report every hung task (-1 = unlimited).' : 'Report many more hung tasks (this kernel predates the unlimited value -1).');
+    if (!d.ok) return finding(this.id, this.title, 'unknown', d.reason, ev, why, null);
+    const v = Number(d.text.trim());
+    if (!Number.isFinite(v)) return finding(this.id, this.title, 'unknown', `unparseable value "${d.text.trim()}"`, ev, why, null);
+    if (v === -1 || v >= 2 ** 31) return finding(this.id, this.title, 'ok', 'unlimited hung-task reports', ev, why, null);
+    const p = f.persisted('kernel.hung_task_warnings');
+    const configured = p && Number.isFinite(Number(p.value)) ? Number(p.value) : 10;
+    if (p) ev.push({ what: 'kernel.hung_task_warnings (persisted)', value: `${p.value} (${p.file}:${p.line})`, path: p.realPath });
+    if (v === 0) return finding(this.id, this.title, 'warn', 'hung_task_warnings=0: no more hung-task reports until reboot', ev, why, remedy);
+    if (v < configured && configured > 0) return finding(this.id, this.title, 'info', `hung_task_warnings=${v} of ${configured}: ${configured - v} hung-task report(s) already since boot`, ev, why, remedy);
+    if (v < 10) return finding(this.id, this.title, 'warn', `only ${v} hung-task reports allowed`, ev, why, remedy);
+    return finding(this.id, this.title, 'ok', `${v} hung-task reports left`, ev, why, null);
+  },
+};
+
+export const hungPanic: CheckDef = {
+  id: 'hung.panic',
+  title: 'hung_task_panic',
+  run(f) {
+    const why = 'hung_task_panic=1 turns a hung task into a panic (and a vmcore with kdump); with a short timeout, an I/O stall on a busy SAN then reboots a healthy server.';
+    const d = f.src.sysctl('kernel.hung_task_panic');
+    const t = f.src.sysctl('kernel.hung_task_timeout_secs');
+    const ev = [f.src.evidence('kernel.hung_task_panic', d), f.src.evidence('kernel.hung_task_timeout_secs', t)];
+    if (!d.ok) {
+      if (f.src.kind === 'live' && !d.notCollected) return finding(this.id, this.title, 'info', 'no kernel.hung_task_panic (kernel without the hung-task detector)', ev, why, null);
+      return finding(this.id, this.title, 'unknown', d.reason, ev, why, null);
+    }
+    const v = Number(d.text.trim());
+    const timeout = num(t);
+    if (v === 0) return finding(this.id, this.title, 'ok', 'hung tasks are reported, not turned into panics (hung_task_panic=0)', ev, why, null);
+    const cl = crashLoaded(f);
+    ev.push(cl.ev);
+    if (timeout !== null && timeout > 0 && timeout < 60) return finding(this.id, this.title, 'warn', `hung_task_panic=${v} with a ${timeout} s timeout: an I/O stall can panic the server`, ev, why, sysctlRemedy('kernel.hung_task_panic', '0', 'Report hung tasks without panicking (or raise the timeout).', false));
+    if (cl.loaded === false) return finding(this.id, this.title, 'warn', `hung_task_panic=${v} but no crash kernel is loaded: the panic leaves no vmcore`, ev, why, null);
+    return finding(this.id, this.title, 'info', `hung_task_panic=${v}: a hung task panics the server (with a vmcore if kdump works)`, ev, why, null);
+  },
+};

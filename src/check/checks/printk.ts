@@ -1,0 +1,125 @@
+/** Boot messages and printk: quiet/rhgb, log buffer size, timestamps. */
+import { type CheckDef, finding, MiB } from './common.js';
+import type { Evidence, Remedy } from '../model.js';
+import { cmdlineValue, dmesgLogBufBytes, formatBytes, parseLoadavgThreads, parseSize } from '../parse.js';
+import { cmdlineRemove, cmdlineSet } from '../remedies.js';
+
+export const bootQuiet: CheckDef = {
+  id: 'boot.quiet',
+  title: 'boot messages not silenced (quiet, rhgb)',
+  run(f) {
+    const { c, d } = f.cmdline();
+    const why = '"quiet" lowers the console log level so hung-task reports, SysRq output and oopses never reach the serial or VGA console; "rhgb" hides boot messages behind a splash screen.';
+    if (!c) return finding(this.id, this.title, 'unknown', (d as { reason: string }).reason, [f.src.evidence('/proc/cmdline', d)], why, null);
+    const found = ['quiet', 'rhgb'].filter((t) => c.params.has(t));
+    const ev: Evidence[] = [f.src.evidence('kernel command line', d, c.tokens.join(' '))];
+    const lvl = f.src.sysctl('kernel.printk');
+    if (lvl.ok) ev.push(f.src.evidence('kernel.printk (console loglevel first)', lvl, lvl.text.trim().replace(/\s+/g, ' ')));
+    const next = f.nextBoot();
+    const nextFound = next ? ['quiet', 'rhgb'].filter((t) => next.c.params.has(t)) : null;
+    if (next) ev.push(next.ev);
+    if (!found.length) {
+      if (nextFound?.length) return finding(this.id, this.title, 'warn', `not on the running command line, but ${nextFound.join(' and ')} come back at the next boot (boot loader configuration)`, ev, why, { kind: 'cmdline', text: `Remove ${nextFound.join(' and ')} from the boot loader configuration.`, commands: cmdlineRemove(f.distro(), nextFound), safe: true });
+      return finding(this.id, this.title, 'ok', 'neither quiet nor rhgb on the command line', ev, why, null);
+    }
+    if (nextFound && nextFound.length === 0) return finding(this.id, this.title, 'info', `${found.join(' and ')} on the running command line, already removed for the next boot (reboot pending)`, ev, why, null);
+    return finding(this.id, this.title, 'warn', `${found.join(' and ')} on the kernel command line`, ev, why, {
+      kind: 'cmdline',
+      text: `Remove ${found.join(' and ')} from the kernel command line of every kernel (effective at next boot); 'dmesg -n 8' raises the console level now.`,
+      commands: [...cmdlineRemove(f.distro(), found), 'dmesg -n 8'],
+      safe: true,
+    });
+  },
+};
+
+/** Bytes a SysRq-T dump needs per thread: one header line plus a ~15-frame stack (Lantern's estimate). */
+export const SYSRQ_T_BYTES_PER_THREAD = 1536;
+
+export const printkLogbuf: CheckDef = {
+  id: 'printk.logbuf',
+  title: 'kernel log buffer holds a SysRq-T dump',
+  run(f) {
+    const why = 'SysRq-T prints every thread\'s stack into the kernel ring buffer; when the buffer is smaller than the dump, its beginning is overwritten before syslog or a console can save it.';
+    const ev: Evidence[] = [];
+    let bytes: number | null = null;
+    let how = '';
+    const { c, d: cd } = f.cmdline();
+    const lbl = c ? cmdlineValue(c, 'log_buf_len') : undefined;
+    if (lbl !== undefined) {
+      const b = parseSize(lbl);
+      if (b !== null) {
+        bytes = b;
+        how = 'log_buf_len= on the command line';
+        ev.push(f.src.evidence('log_buf_len=', cd, lbl));
+      }
+    }
+    const dm = f.src.get('dmesg');
+    if (dm.ok) {
+      const m = dmesgLogBufBytes(dm.text);
+      if (m) {
+        bytes = Math.max(bytes ?? 0, m.bytes);
+        how = 'boot message';
+        ev.push(f.src.evidence('boot message', dm, m.line));
+      }
+    } else if (bytes === null) ev.push(f.src.evidence('boot messages', dm));
+    if (bytes === null) {
+      const { config, ev: cev } = f.kernelConfig();
+      const shift = Number(config?.get('CONFIG_LOG_BUF_SHIFT'));
+      if (config && Number.isInteger(shift) && shift > 0) {
+        bytes = 2 ** shift;
+        how = `CONFIG_LOG_BUF_SHIFT=${shift}`;
+        ev.push({ ...cev!, value: `CONFIG_LOG_BUF_SHIFT=${shift}` });
+      } else if (cev) ev.push(cev);
+    }
+    let threads: number | null = null;
+    let threadsHow = '';
+    const la = f.src.get('loadavg');
+    if (la.ok && (threads = parseLoadavgThreads(la.text)) !== null) {
+      threadsHow = '/proc/loadavg';
+      ev.push(f.src.evidence('threads', la, String(threads)));
+    } else {
+      const ps = f.src.get('psThreads');
+      if (ps.ok) {
+        threads = Math.max(0, ps.text.trim().split('\n').length - 1);
+        threadsHow = 'ps -elfL';
+        ev.push(f.src.evidence('threads', ps, String(threads)));
+      }
+    }
+    const dist = f.distro();
+    if (bytes === null || threads === null) {
+      return finding(this.id, this.title, 'unknown', bytes === null ? 'log buffer size unknown: no log_buf_len=, boot message or kernel config' : 'thread count unknown: no /proc/loadavg or ps -elfL', ev, why, null);
+    }
+    const needed = threads * SYSRQ_T_BYTES_PER_THREAD;
+    const estimate = `${threads} threads (${threadsHow}) × ${SYSRQ_T_BYTES_PER_THREAD} B ≈ ${formatBytes(needed)} needed; buffer ${formatBytes(bytes)} (${how})`;
+    if (bytes >= needed) return finding(this.id, this.title, 'ok', estimate, ev, why, null);
+    let want = 2 ** 20;
+    while (want < needed * 2) want *= 2;
+    return finding(this.id, this.title, 'warn', estimate, ev, why, {
+      kind: 'cmdline',
+      text: `Boot with log_buf_len=${want / MiB}M (a power of two with room for twice today's threads).`,
+      commands: cmdlineSet(dist, 'log_buf_len', `${want / MiB}M`),
+      safe: true,
+    });
+  },
+};
+
+export const printkTime: CheckDef = {
+  id: 'printk.time',
+  title: 'printk timestamps on',
+  run(f) {
+    const why = 'Without timestamps kernel messages cannot be ordered against application logs or each other across a hang (RHEL 6 shipped with them off).';
+    const d = f.src.get('printkTime');
+    const ev = [f.src.evidence('printk.time', d)];
+    const dist = f.distro();
+    const remedy: Remedy = {
+      kind: 'cmdline',
+      text: 'Turn timestamps on now and at every boot (printk.time=1).',
+      commands: ['echo Y > /sys/module/printk/parameters/time', ...cmdlineSet(dist, 'printk.time', '1')],
+      safe: true,
+    };
+    if (!d.ok) return finding(this.id, this.title, 'unknown', d.reason, ev, why, remedy);
+    const v = d.text.trim();
+    if (/^(N|0|disabled?)$/i.test(v)) return finding(this.id, this.title, 'warn', `printk timestamps are off (${v})`, ev, why, remedy);
+    return finding(this.id, this.title, 'ok', `printk timestamps are on (${v})`, ev, why, null);
+  },
+};

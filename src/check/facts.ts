@@ -1,0 +1,509 @@
+/**
+ * Facts several checks share (command line, kernel, RAM, distro, services, processes),
+ * derived once per run from `Sources`. Each fact carries the evidence it came from.
+ */
+import type { Evidence } from './model.js';
+import {
+  type Cmdline,
+  type KernelRelease,
+  dpkgListInstalled,
+  dpkgStatusInstalled,
+  expandGrubVars,
+  grubDefaultArgs,
+  grubLegacyDefault,
+  parseBlsEntry,
+  parseGrubenv,
+  rpmInstalled,
+  parseChkconfig,
+  parseCmdline,
+  parseKernelConfig,
+  parseKernelRelease,
+  parseListUnits,
+  parseMemTotal,
+  parseOsRelease,
+  parsePsCommands,
+  parseSysctlConf,
+  parseUnitFiles,
+  SYSCTL_DIRS,
+  sysctlApplyOrder,
+  sysctlKey,
+} from './parse.js';
+import type { Datum, Sources } from './sources.js';
+
+export type Family = 'rhel' | 'debian' | 'other';
+
+export interface Distro {
+  family: Family;
+  /** RHEL (or clone) major release, when known. */
+  rhelMajor: number | null;
+  name: string | null;
+  evidence: Evidence[];
+}
+
+export interface ExemptProcess {
+  pid: number;
+  comm: string;
+  ppid: number | null;
+  /** oom_score_adj (-1000), or the legacy oom_adj (-17) when only that exists. */
+  value: number;
+  legacy: boolean;
+  path: string;
+}
+
+export interface ProcessScan {
+  /** null when the root holds no per-process data at all */
+  pids: number | null;
+  scanned: number;
+  /** Processes that exited between the listing and the read (live) or were unreadable. */
+  unreadable: number;
+  exempt: ExemptProcess[];
+  /** Command names seen (for "is daemon X running"). */
+  names: Set<string>;
+  /** Where names came from when no per-process dirs were collected (sosreport ps listing). */
+  namesFrom: string | null;
+}
+
+export interface ServiceState {
+  installed: boolean | null;
+  enabled: boolean | null;
+  active: boolean | null;
+  evidence: Evidence[];
+}
+
+export interface PersistedSysctl {
+  value: string;
+  file: string;
+  line: number;
+  realPath: string;
+}
+
+/** Kernel threads and daemons that legitimately (or unavoidably) run with OOM_SCORE_ADJ_MIN. */
+export const OOM_EXEMPT_EXPECTED = new Set([
+  'systemd',
+  'init',
+  'auditd',
+  'systemd-udevd',
+  'udevd',
+  'multipathd',
+  'iscsid',
+  'iscsiuio',
+  'dmeventd',
+  'lvmetad',
+  'corosync',
+  'sbd',
+  'watchdog',
+  'kdump',
+]);
+
+export class Facts {
+  private memo = new Map<string, unknown>();
+
+  constructor(readonly src: Sources) {}
+
+  private once<T>(key: string, f: () => T): T {
+    if (!this.memo.has(key)) this.memo.set(key, f());
+    return this.memo.get(key) as T;
+  }
+
+  cmdline(): { c: Cmdline | null; d: Datum } {
+    return this.once('cmdline', () => {
+      const d = this.src.get('cmdline');
+      return { c: d.ok ? parseCmdline(d.text) : null, d };
+    });
+  }
+
+  kernel(): { k: KernelRelease | null; ev: Evidence } {
+    return this.once('kernel', () => {
+      const d = this.src.get('osrelease');
+      if (d.ok) return { k: parseKernelRelease(d.text), ev: this.src.evidence('kernel release', d) };
+      const u = this.src.get('uname');
+      if (u.ok) {
+        const rel = u.text.trim().split(/\s+/)[2] ?? '';
+        return { k: parseKernelRelease(rel), ev: this.src.evidence('kernel release (uname -a)', u, rel) };
+      }
+      return { k: null, ev: this.src.evidence('kernel release', d) };
+    });
+  }
+
+  ram(): { bytes: number | null; ev: Evidence } {
+    return this.once('ram', () => {
+      const d = this.src.get('meminfo');
+      const bytes = d.ok ? parseMemTotal(d.text) : null;
+      return { bytes, ev: this.src.evidence('MemTotal', d, d.ok ? (bytes === null ? 'unparseable' : `${Math.round(bytes / 2 ** 20)} MiB`) : undefined) };
+    });
+  }
+
+  kernelConfig(): { config: Map<string, string> | null; ev: Evidence | null } {
+    return this.once('kconfig', () => {
+      const k = this.kernel().k;
+      // The release becomes part of a path: accept only what a kernel release looks like.
+      if (!k || !/^[\w.+~-]+$/.test(k.raw) || k.raw.includes('..')) return { config: null, ev: null };
+      const d = this.src.file(`/boot/config-${k.raw}`);
+      if (!d.ok && this.src.kind === 'live') {
+        const z = this.src.get('procConfigGz');
+        if (z.ok) return { config: parseKernelConfig(z.text), ev: { what: 'kernel config', value: '/proc/config.gz', path: z.path } };
+      }
+      if (!d.ok) return { config: null, ev: this.src.evidence('kernel config', d) };
+      return { config: parseKernelConfig(d.text), ev: { what: 'kernel config', value: `/boot/config-${k.raw}`, path: d.path } };
+    });
+  }
+
+  distro(): Distro {
+    return this.once('distro', () => {
+      const evidence: Evidence[] = [];
+      let family: Family = 'other';
+      let rhelMajor: number | null = null;
+      let name: string | null = null;
+      const os = this.src.get('osRelease');
+      if (os.ok) {
+        const m = parseOsRelease(os.text);
+        name = m.get('PRETTY_NAME') ?? m.get('NAME') ?? null;
+        const ids = `${m.get('ID') ?? ''} ${m.get('ID_LIKE') ?? ''}`;
+        if (/\b(rhel|fedora|centos|rocky|almalinux|ol)\b/.test(ids)) {
+          family = 'rhel';
+          const v = /^(\d+)/.exec(m.get('VERSION_ID') ?? '');
+          if (v && /\b(rhel|centos|rocky|almalinux|ol)\b/.test(ids)) rhelMajor = Number(v[1]);
+        } else if (/\b(debian|ubuntu)\b/.test(ids)) family = 'debian';
+        evidence.push(this.src.evidence('os-release', os, name));
+      }
+      const rr = this.src.get('redhatRelease');
+      if (rr.ok) {
+        family = 'rhel';
+        name ??= rr.text.trim();
+        const v = /release (\d+)/.exec(rr.text);
+        if (v) rhelMajor ??= Number(v[1]);
+        evidence.push(this.src.evidence('redhat-release', rr));
+      }
+      if (family === 'other') {
+        const dv = this.src.get('debianVersion');
+        if (dv.ok) {
+          family = 'debian';
+          evidence.push(this.src.evidence('debian_version', dv));
+        }
+      }
+      const k = this.kernel().k;
+      if (k?.rhelMajor) {
+        if (family === 'other') family = 'rhel';
+        rhelMajor ??= k.rhelMajor;
+      }
+      return { family, rhelMajor, name, evidence };
+    });
+  }
+
+  /**
+   * The kernel arguments of the next boot, from the boot loader configuration: BLS entries
+   * (RHEL 8+, `$kernelopts` from grubenv), legacy grub.conf (RHEL 6), or /etc/default/grub
+   * with /etc/default/grub.d/*.cfg (Debian, RHEL 7). null when none was found.
+   */
+  nextBoot(): { c: Cmdline; ev: Evidence } | null {
+    return this.once('nextBoot', () => {
+      const running = this.kernel().k?.raw ?? null;
+      const entries = (this.src.list('/boot/loader/entries') ?? []).filter((n) => /^[\w.+~-]+\.conf$/.test(n));
+      if (entries.length) {
+        const parsed = entries.map((n) => ({ n, d: this.src.file(`/boot/loader/entries/${n}`) })).filter((e) => e.d.ok);
+        const pick = parsed.find((e) => e.d.ok && running !== null && (parseBlsEntry(e.d.text).version === running || (parseBlsEntry(e.d.text).linux ?? '').endsWith(`vmlinuz-${running}`))) ?? parsed[parsed.length - 1];
+        if (pick && pick.d.ok) {
+          let opts = parseBlsEntry(pick.d.text).options ?? '';
+          if (opts.includes('$')) {
+            const env = this.src.file('/boot/grub2/grubenv');
+            opts = expandGrubVars(opts, env.ok ? parseGrubenv(env.text) : new Map());
+          }
+          return { c: parseCmdline(opts), ev: { what: 'next boot (BLS entry options)', value: opts.trim(), path: pick.d.path } };
+        }
+      }
+      for (const p of ['/boot/grub/grub.conf', '/boot/grub/menu.lst']) {
+        const d = this.src.file(p);
+        if (!d.ok) continue;
+        const e = grubLegacyDefault(d.text);
+        if (e) return { c: parseCmdline(e.args), ev: { what: `next boot (grub.conf default: ${e.title})`, value: e.args, path: d.path } };
+      }
+      const dg = this.src.file('/etc/default/grub');
+      if (dg.ok) {
+        const texts = [dg.text];
+        for (const n of this.src.list('/etc/default/grub.d') ?? []) {
+          if (!/^[\w.-]+\.cfg$/.test(n)) continue;
+          const s = this.src.file(`/etc/default/grub.d/${n}`);
+          if (s.ok) texts.push(s.text);
+        }
+        const args = grubDefaultArgs(texts);
+        if (args !== null) return { c: parseCmdline(args), ev: { what: 'next boot (/etc/default/grub)', value: args, path: dg.path } };
+      }
+      return null;
+    });
+  }
+
+  /** The sysctl drop-ins in application order, with the last setting of each key. */
+  persistedSysctls(): { settings: Map<string, PersistedSysctl>; files: string[]; collected: boolean } {
+    return this.once('persisted', () => {
+      const files: { dir: string; name: string }[] = [];
+      let collected = false;
+      for (const dir of SYSCTL_DIRS) {
+        const names = this.src.list(dir);
+        if (names) {
+          collected = true;
+          for (const n of names) files.push({ dir, name: n });
+        }
+      }
+      const order = sysctlApplyOrder(files);
+      order.push('/etc/sysctl.conf');
+      const settings = new Map<string, PersistedSysctl>();
+      const read: string[] = [];
+      for (const f of order) {
+        const d = this.src.file(f);
+        if (!d.ok) continue;
+        collected = true;
+        read.push(f);
+        const parsed = parseSysctlConf(d.text, f);
+        if (parsed.bad) this.src.malformed.push(`${f}: ${parsed.bad} unparseable line(s)`);
+        for (const s of parsed.settings) settings.set(s.key, { value: s.value, file: s.file, line: s.line, realPath: d.path });
+      }
+      return { settings, files: read, collected };
+    });
+  }
+
+  persisted(key: string): PersistedSysctl | null {
+    return this.persistedSysctls().settings.get(sysctlKey(key)) ?? null;
+  }
+
+  /**
+   * Scan the process table: every /proc/<pid>/oom_score_adj (or oom_adj), and the command
+   * name of each process. Synchronous small reads: thousands of them take well under a second.
+   */
+  processes(): ProcessScan {
+    return this.once('procs', () => {
+      const names = new Set<string>();
+      const exempt: ExemptProcess[] = [];
+      const entries = this.src.list('/proc');
+      const pidDirs = (entries ?? []).filter((e) => /^\d+$/.test(e));
+      let scanned = 0;
+      let unreadable = 0;
+      for (const pid of pidDirs) {
+        const base = `/proc/${pid}`;
+        let value: number | null = null;
+        let legacy = false;
+        let path = `${base}/oom_score_adj`;
+        const adj = this.src.value(path);
+        if (adj !== null) value = Number(adj);
+        else {
+          path = `${base}/oom_adj`;
+          const old = this.src.value(path);
+          if (old !== null) {
+            value = Number(old);
+            legacy = true;
+          }
+        }
+        let comm = this.src.value(`${base}/comm`);
+        let status: string | null = null;
+        if (comm === null || (value !== null && isExempt(value, legacy))) {
+          status = this.src.value(`${base}/status`);
+          comm ??= status ? (/^Name:\s*(.*)$/m.exec(status)?.[1] ?? null) : null;
+        }
+        if (value === null && comm === null) {
+          unreadable++;
+          continue;
+        }
+        scanned++;
+        if (comm) names.add(comm);
+        if (value !== null && Number.isFinite(value) && isExempt(value, legacy)) {
+          const ppid = status ? Number(/^PPid:\s*(\d+)/m.exec(status)?.[1] ?? NaN) : NaN;
+          exempt.push({ pid: Number(pid), comm: comm ?? '?', ppid: Number.isFinite(ppid) ? ppid : null, value, legacy, path: this.src.host.mapPath(path) });
+        }
+      }
+      let namesFrom: string | null = null;
+      if (this.src.kind === 'sosreport') {
+        const ps = this.src.get('ps');
+        if (ps.ok) {
+          for (const n of parsePsCommands(ps.text)) names.add(n);
+          namesFrom = ps.path;
+        }
+      }
+      return { pids: pidDirs.length || scanned ? pidDirs.length : null, scanned, unreadable, exempt, names, namesFrom };
+    });
+  }
+
+  /** Whether a daemon runs: the process table (live or copied), or the sosreport's ps listing. */
+  daemonRunning(names: string[]): { running: boolean | null; ev: Evidence } {
+    const p = this.processes();
+    const found = names.find((n) => p.names.has(n));
+    const where = p.namesFrom ?? (this.src.kind === 'live' ? '/proc/*/comm' : this.src.host.mapPath('/proc'));
+    if (found) return { running: true, ev: { what: `process ${found}`, value: 'running', path: where } };
+    if (p.names.size === 0) return { running: null, ev: { what: `process ${names.join('/')}`, value: null, path: null, reason: 'no process list collected' } };
+    return { running: false, ev: { what: `process ${names.join('/')}`, value: 'not running', path: where } };
+  }
+
+  /** Systemd "wants" links: unit name -> the .wants directories that hold it. */
+  private wants(): Map<string, string[]> {
+    return this.once('wants', () => {
+      const m = new Map<string, string[]>();
+      for (const base of ['/etc/systemd/system']) {
+        for (const e of this.src.list(base) ?? []) {
+          if (!e.endsWith('.wants')) continue;
+          for (const u of this.src.list(`${base}/${e}`) ?? []) {
+            const l = m.get(u) ?? [];
+            l.push(`${base}/${e}/${u}`);
+            m.set(u, l);
+          }
+        }
+      }
+      return m;
+    });
+  }
+
+  /**
+   * Enabled / active / installed state of a service, from whatever this root offers:
+   * sosreport systemctl listings, systemd wants links, chkconfig, SysV rc links, live systemctl.
+   */
+  service(units: string[], sysv: string[], daemons: string[] = []): ServiceState {
+    const evidence: Evidence[] = [];
+    let installed: boolean | null = null;
+    let enabled: boolean | null = null;
+    let active: boolean | null = null;
+
+    const uf = this.src.get('unitFiles');
+    if (uf.ok) {
+      const m = parseUnitFiles(uf.text);
+      for (const u of units) {
+        const st = m.get(u);
+        if (st === undefined) continue;
+        installed = true;
+        enabled = st === 'enabled' || st === 'static' || st === 'alias' ? true : enabled ?? false;
+        evidence.push(this.src.evidence(`${u} unit file state`, uf, st));
+      }
+    }
+    if (enabled === null) {
+      const w = this.wants();
+      for (const u of units) {
+        const links = w.get(u);
+        if (links) {
+          installed = true;
+          enabled = true;
+          // The link itself is the evidence: map its directory, do not follow it to the unit file.
+          const link = links[0]!;
+          const slash = link.lastIndexOf('/');
+          evidence.push({ what: `${u} enabled`, value: 'wants link', path: `${this.src.host.mapPath(link.slice(0, slash))}${link.slice(slash)}` });
+        } else {
+          for (const dir of ['/etc/systemd/system', '/usr/lib/systemd/system', '/lib/systemd/system']) {
+            if (this.src.exists(`${dir}/${u}`)) {
+              installed = true;
+              enabled ??= false;
+              evidence.push({ what: `${u} unit file`, value: 'present, no wants link', path: this.src.host.mapPath(`${dir}/${u}`) });
+              break;
+            }
+          }
+        }
+      }
+    }
+    if (enabled !== true) {
+      const ck = this.src.get('chkconfig');
+      if (ck.ok) {
+        const m = parseChkconfig(ck.text);
+        for (const s of sysv) {
+          const on = m.get(s);
+          if (on === undefined) continue;
+          installed = true;
+          enabled = on;
+          evidence.push(this.src.evidence(`chkconfig ${s}`, ck, on ? 'on (runlevel 3/5)' : 'off'));
+        }
+      }
+    }
+    if (enabled === null) {
+      for (const rc of ['/etc/rc.d/rc3.d', '/etc/rc3.d']) {
+        const names = this.src.list(rc);
+        if (!names) continue;
+        for (const s of sysv) {
+          const link = names.find((n) => new RegExp(`^[SK]\\d\\d${s.replace(/[-.]/g, '\\$&')}$`).test(n));
+          if (link) {
+            installed = true;
+            enabled = link.startsWith('S');
+            evidence.push({ what: `SysV ${s}`, value: link, path: `${this.src.host.mapPath(rc)}/${link}` });
+          }
+        }
+        break;
+      }
+    }
+    if (installed === null && uf.ok) {
+      // list-unit-files lists every installed unit: absence there means not installed.
+      installed = false;
+      evidence.push(this.src.evidence(`${units.join('/')} unit file`, uf, 'not listed'));
+    }
+    if (installed === null) {
+      for (const s of sysv) {
+        if (this.src.exists(`/etc/init.d/${s}`) || this.src.exists(`/etc/rc.d/init.d/${s}`)) {
+          installed = true;
+          enabled ??= false;
+          evidence.push({ what: `init script ${s}`, value: 'present', path: this.src.host.mapPath(`/etc/init.d/${s}`) });
+        }
+      }
+    }
+
+    if (installed === null && this.src.kind !== 'sosreport') {
+      // A root whose unit directory and init.d we can list, holding neither: not installed.
+      const unitDir = ['/usr/lib/systemd/system', '/lib/systemd/system'].find((d) => (this.src.list(d)?.length ?? 0) > 0);
+      const initd = this.src.list('/etc/init.d') ?? this.src.list('/etc/rc.d/init.d');
+      if (unitDir || initd) {
+        installed = false;
+        evidence.push({ what: `${units.join('/')} unit or init script`, value: 'none', path: this.src.host.mapPath(unitDir ?? '/etc/init.d') });
+      }
+    }
+    const lu = this.src.get('listUnits');
+    if (lu.ok) {
+      const m = parseListUnits(lu.text);
+      for (const u of units) {
+        const st = m.get(u);
+        if (!st) continue;
+        installed = true;
+        active = st.active === 'active';
+        evidence.push(this.src.evidence(`${u} state`, lu, `${st.active} (${st.sub})`));
+      }
+    }
+    if (active === null && daemons.length) {
+      const d = this.daemonRunning(daemons);
+      if (d.running !== null) {
+        active = d.running;
+        if (d.running) installed = true;
+      }
+      evidence.push(d.ev);
+    }
+    return { installed, enabled, active, evidence };
+  }
+
+  /** Whether a package is installed (dpkg status, dpkg -l, rpm): version string, false, or null when unknown. */
+  pkg(names: string[]): { version: string | false | null; ev: Evidence | null } {
+    const ds = this.src.get('dpkgStatus');
+    if (ds.ok) {
+      for (const n of names) {
+        const v = dpkgStatusInstalled(ds.text, n);
+        if (v !== null) return { version: v, ev: this.src.evidence(`package ${n}`, ds, v) };
+      }
+    }
+    const dl = this.src.get('dpkgList');
+    if (dl.ok) {
+      for (const n of names) {
+        const v = dpkgListInstalled(dl.text, n);
+        if (v !== null) return { version: v, ev: this.src.evidence(`package ${n}`, dl, v) };
+      }
+    }
+    const rl = this.src.get('rpmList');
+    if (rl.ok) {
+      for (const n of names) {
+        const v = rpmInstalled(rl.text, n);
+        if (v.length) return { version: v[v.length - 1]!, ev: this.src.evidence(`package ${n}`, rl, v.join(', ')) };
+      }
+    }
+    const anyList = ds.ok ? ds : dl.ok ? dl : rl.ok ? rl : null;
+    if (anyList) return { version: false, ev: this.src.evidence(`package ${names.join('/')}`, anyList, 'not installed') };
+    return { version: null, ev: null };
+  }
+}
+
+
+export function isExempt(value: number, legacy: boolean): boolean {
+  return legacy ? value <= -17 : value <= -1000;
+}
+
+/** The numeric value of a datum, or null. */
+export function num(d: Datum): number | null {
+  if (!d.ok) return null;
+  const n = Number(d.text.trim().split(/\s+/)[0]);
+  return Number.isFinite(n) ? n : null;
+}

@@ -1,0 +1,75 @@
+/** Runs the checks over a host and assembles the report document (schema in docs/check.md). */
+import type { Host } from '../host/host.js';
+import { CHECKS, type CheckDef } from './checks/index.js';
+import { Facts } from './facts.js';
+import { countByStatus, exitCodeForFindings, type Finding, type Status, worstStatus } from './model.js';
+import { Sources, type SourcesOptions } from './sources.js';
+
+export const SCHEMA_VERSION = 1;
+
+export interface CheckReport {
+  schemaVersion: number;
+  generator: { name: 'lantern'; command: 'check'; version: string };
+  generatedAt: string;
+  host: {
+    kind: Host['kind'];
+    root: string;
+    hostname: string | null;
+    kernel: string | null;
+    distro: string | null;
+    family: string;
+    sosVersion: string | null;
+  };
+  summary: { verdict: Status; exitCode: 0 | 1 | 2; counts: Record<Status, number>; total: number };
+  /** Inputs that were present but malformed (counted, skipped). */
+  inputProblems: string[];
+  findings: Finding[];
+}
+
+/** Resolve `--only a,b` against the check ids; a group prefix ("kdump") selects all its checks. */
+export function selectChecks(only: string[] | null): { checks: CheckDef[]; unknown: string[] } {
+  if (!only || only.length === 0) return { checks: CHECKS, unknown: [] };
+  const unknown: string[] = [];
+  const chosen = new Set<CheckDef>();
+  for (const want of only) {
+    const hits = CHECKS.filter((c) => c.id === want || c.id.startsWith(want + '.'));
+    if (!hits.length) unknown.push(want);
+    for (const h of hits) chosen.add(h);
+  }
+  return { checks: CHECKS.filter((c) => chosen.has(c)), unknown };
+}
+
+export function runChecks(host: Host, checks: CheckDef[] = CHECKS, opts: SourcesOptions & { version?: string; now?: Date } = {}): CheckReport {
+  const src = new Sources(host, opts);
+  const facts = new Facts(src);
+  const findings: Finding[] = [];
+  for (const c of checks) {
+    try {
+      findings.push(c.run(facts));
+    } catch (e) {
+      // A bug in one check must not hide the others: report it as unknown with the reason.
+      findings.push({ id: c.id, title: c.title, status: 'unknown', summary: `internal error in this check: ${(e as Error)?.message ?? String(e)}`, evidence: [], why: '', remedy: null });
+    }
+  }
+  const hn = src.get('hostname');
+  const sosv = host.kind === 'sosreport' ? src.get('sosVersion') : null;
+  const counts = countByStatus(findings);
+  const d = facts.distro();
+  return {
+    schemaVersion: SCHEMA_VERSION,
+    generator: { name: 'lantern', command: 'check', version: opts.version ?? 'unknown' },
+    generatedAt: (opts.now ?? new Date()).toISOString(),
+    host: {
+      kind: host.kind,
+      root: host.root,
+      hostname: hn.ok ? hn.text.trim().split('\n')[0]! : null,
+      kernel: facts.kernel().k?.raw ?? null,
+      distro: d.name,
+      family: d.family,
+      sosVersion: sosv?.ok ? (/sos(?:report)?[^\n]*?(\d+\.\d+(?:\.\d+)?)/i.exec(sosv.text)?.[1] ?? null) : null,
+    },
+    summary: { verdict: worstStatus(findings.map((f) => f.status)), exitCode: exitCodeForFindings(findings), counts, total: findings.length },
+    inputProblems: [...src.malformed],
+    findings,
+  };
+}

@@ -1,0 +1,58 @@
+/** Test helpers: copy a fixture tree to a temp dir, change one file, run one check. (Used only by *.test.ts.) */
+import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Host } from '../host/host.js';
+import { selectChecks, runChecks, type CheckReport } from './run.js';
+import type { Finding } from './model.js';
+
+export const DATA = fileURLToPath(new URL('../../test/data/check/', import.meta.url));
+
+export function fixture(name: string): string {
+  return join(DATA, name);
+}
+
+const made: string[] = [];
+
+/** A private copy of a fixture (symlinks kept as they are), removed at process exit. */
+export function copyFixture(name: string): string {
+  const dir = mkdtempSync(join(tmpdir(), `lantern-check-${name}-`));
+  made.push(dir);
+  cpSync(fixture(name), dir, { recursive: true, verbatimSymlinks: true });
+  return dir;
+}
+
+process.on('exit', () => {
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
+
+export function put(root: string, livePath: string, text: string): void {
+  const p = join(root, livePath);
+  mkdirSync(dirname(p), { recursive: true });
+  rmSync(p, { force: true });
+  writeFileSync(p, text);
+}
+
+export function link(root: string, livePath: string, target: string): void {
+  const p = join(root, livePath);
+  mkdirSync(dirname(p), { recursive: true });
+  rmSync(p, { force: true });
+  symlinkSync(target, p);
+}
+
+export function del(root: string, livePath: string): void {
+  rmSync(join(root, livePath), { recursive: true, force: true });
+}
+
+export function report(root: string, only?: string[]): CheckReport {
+  const host = Host.open({ root });
+  return runChecks(host, selectChecks(only ?? null).checks, { version: 'test', commands: false });
+}
+
+export function check(root: string, id: string): Finding {
+  const r = report(root, [id]);
+  const f = r.findings.find((x) => x.id === id);
+  if (!f) throw new Error(`no finding ${id}`);
+  return f;
+}
