@@ -96,8 +96,11 @@ interface OpenReport {
   sysrq?: { curTask?: { comm: string; pid?: number; ppid?: number; state: string; frames: string[] }; groups: Map<string, { count: number; frames: string[]; examples: string[] }> };
   /** The victim line arrived: an OOM report is complete. */
   oomDone?: boolean;
+  /** Last lines of a report longer than the excerpt (the end of a report matters as much as its start). */
+  tail: string[];
 }
 
+const TAIL_LINES = 20;
 const SINGLE_LINE: ReadonlySet<IncidentKind> = new Set(['shrink_slab', 'segfault', 'io_error', 'fs_error', 'hw_error', 'boot']);
 
 export interface DetectorStats {
@@ -211,7 +214,7 @@ export class Detector {
   }
 
   private open(st: Stream, inc: Incident, line: NormLine): OpenReport {
-    const r: OpenReport = { inc, lines: 1, inTrace: false, nonBody: 0, allFrames: [], afterEoe: [], sawEoe: false };
+    const r: OpenReport = { inc, lines: 1, inTrace: false, nonBody: 0, allFrames: [], afterEoe: [], sawEoe: false, tail: [] };
     if (line.caller) r.caller = line.caller;
     st.report = r;
     this.openCount++;
@@ -452,7 +455,13 @@ export class Detector {
   private addLine(r: OpenReport, line: NormLine): void {
     r.lines++;
     if (r.inc.excerpt.length < this.excerptLines) r.inc.excerpt.push(line.raw);
-    else r.inc.excerptOmitted++;
+    else {
+      r.tail.push(line.raw);
+      if (r.tail.length > TAIL_LINES) {
+        r.tail.shift();
+        r.inc.excerptOmitted++;
+      }
+    }
   }
 
   private body(line: NormLine, st: Stream, r: OpenReport): void {
@@ -698,6 +707,13 @@ export class Detector {
 
   private finalize(r: OpenReport, truncatedBy: string | undefined): void {
     const inc = r.inc;
+    if (r.tail.length) {
+      if (inc.excerptOmitted) inc.excerpt.push(`[… ${inc.excerptOmitted} lines omitted …]`);
+      inc.excerpt.push(...r.tail);
+    }
+    // The module involved: of the faulting instruction, else the top-most module frame.
+    const mod = inc.facts['module'] ?? r.allFrames.find((f) => f.reliable && f.module)?.module;
+    if (mod !== undefined) inc.facts['module'] = mod;
     const frames = r.allFrames;
     inc.frames = frames.filter((f) => f.reliable).slice(0, 32);
     const first = firstMeaningful(frames);
