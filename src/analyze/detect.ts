@@ -67,13 +67,13 @@ const SPLIT_PID_TAIL_RE = /^(\d+) Comm: (\S+)/;
 const OLD_PID_RE = /^Pid: (\d+), comm: (\S+)/;
 const PROCESS_RE = /^Process (\S+) \(pid: (\d+)/;
 const NEW_TASK_RE = /^task:(.+?)\s+state:(\S)(?:\s+running task)?\s+stack:\s*(\d+)\s+pid:\s*(\d+)\s+(?:tgid:\s*(\d+)\s+)?ppid:\s*(\d+)/;
-const OLD_TASK_RE = /^(\S.{0,14}?)\s+([RSDTtXZPIKWN])(?: +running task +| *(?:[0-9a-f]{8,16} +)?)(\d+) +(\d+) +(\d+)(?: +\d+)*(?: +0x[0-9a-f]+| +\(\w+\))? *$/;
+const OLD_TASK_RE = /^(\S.{0,14}?)\s+([RSDTtXZPIKWN])(?: +running task +| *(?:[0-9a-f]{8,16} +)?)(\d+) +(\d+) +(\d+)(?: +\d+)*(?: +0x[0-9a-f]+| +\([\w-]+\))? *$/;
 const TAINTED_RE = /^\s*(?:Not tainted|Tainted: ([A-Z ]+?))\s+\d+\.\d+/;
 const WORKQUEUE_RE = /^Workqueue: (.+)$/;
 const RCU_T_RE = /t=(\d+) jiffies/;
 const RCU_DETECTED_BY_RE = /detected by (\d+)/;
 const RCU_SELF_CPU_RE = /^\s*(\d+)-\.\.\.|^\s*(\d+)-\S+: \(\d+ ticks/;
-const BODY_RE = /^(?:\s|Call Trace|Call trace|Backtrace|Stack:|Code:|Modules linked in|CPU: \d|Hardware name|Workqueue:|task: |task:|Pid: \d|Process \S|RIP|EIP|IP:|NIP|RSP|ESP|R[A-Z0-9]{1,2}: |E[A-Z]{2}: |FS: |CS: |DS: |CR[0-4]|DR[0-7]|pc : |lr : |sp : |x\d+ ?: |PC is at|LR is at|pstate|Exception stack|Kernel Offset|Rebooting in|Shutting down cpus|---\[|<(?:IRQ|EOI|NMI|TASK)>|<\/(?:IRQ|TASK|NMI)>|<<EOE>>|Sending NMI|NMI backtrace|Tainted|Not tainted|Oops|invalid opcode|#PF|PGD|PUD|PMD|PTE|\*pdpt|\*pde|irq event stamp|hardirqs|softirqs|INFO: lockdep|Instruction dump|Disabling lock debugging|"echo 0|caller is|preempt_count|Mem-Info|Node \d|active_anon|Free swap|Total swap|\d+ pages|\d+ total pagecache|Tasks state|\[\s*pid\s*\]|\[\s*\d+\]|lowmem_reserve|Swap cache|Unreclaimable|oom-kill:|oom_reaper|Memory cgroup|Bank \d|TSC |ADDR |MISC |PROCESSOR |rcu: |\(detected by|All QSes|rcu_\w+ kthread|Tasks blocked|\(t=|Showing|workqueue |pool \d|Sched Debug|cpu#\d|runnable tasks|cfs_rq|rt_rq|dl_rq|KASAN|Read of size|Write of size|The buggy|Allocated by|Freed by|Memory state|page:|raw: |page dumped|r\d+ ?: |[a-z]{2}: [0-9a-f]{8}|Internal error|Unable to handle|pgd = |\[[0-9a-f]{8}\] \*pgd|Last Breaking|Krnl|mce: |Hardware Error|Kernel panic|Dumping ftrace|\d+-\.\.\.|\t)/;
+const BODY_RE = /^(?:\s|Call Trace|Call trace|Backtrace|Stack:|Code:|Modules linked in|CPU: \d|Hardware name|Workqueue:|task: |task:|Pid: \d|Process \S|RIP|EIP|IP:|NIP|RSP|ESP|R[A-Z0-9]{1,2}: |E[A-Z]{2}: |FS: |CS: |DS: |CR[0-4]|DR[0-7]|pc : |lr : |sp : |x\d+ ?: |PC is at|LR is at|pstate|Exception stack|Kernel Offset|Rebooting in|Shutting down cpus|---\[|<(?:IRQ|EOI|NMI|TASK)>|<\/(?:IRQ|TASK|NMI)>|<<EOE>>|Sending NMI|NMI backtrace|Tainted|Not tainted|Oops|invalid opcode|#PF|PGD|PUD|PMD|PTE|\*pdpt|\*pde|irq event stamp|hardirqs|softirqs|INFO: lockdep|Instruction dump|Disabling lock debugging|"echo 0|caller is|preempt_count|Mem-Info|Node \d|active_anon|Free swap|Total swap|\d+ pages|\d+ total pagecache|Tasks state|\[\s*pid\s*\]|\[\s*\d+\]|lowmem_reserve|Swap cache|Unreclaimable|oom-kill:|oom_reaper|Memory cgroup|Bank \d|TSC |ADDR |MISC |PROCESSOR |rcu: |\(detected by|All QSes|rcu_\w+ kthread|Tasks blocked|\(t=|Showing|workqueue |pool \d|Sched Debug|cpu#\d|runnable tasks|cfs_rq|rt_rq|dl_rq|KASAN|Read of size|Write of size|The buggy|Allocated by|Freed by|Memory state|page:|raw: |page dumped|r\d+ ?: |[a-z]{2}: [0-9a-f]{8}|Internal error|Unable to handle|pgd = |\[[0-9a-f]{8}\] \*pgd|Last Breaking|Krnl|mce: |Hardware Error|Kernel panic|Dumping ftrace|\{\d+\}\[Hardware Error\]|\d+-\.\.\.|\t)/;
 
 interface Stream {
   boot: number;
@@ -90,6 +90,8 @@ interface OpenReport {
   allFrames: Frame[];
   afterEoe: Frame[];
   sawEoe: boolean;
+  /** The NMI stack ended (`<<EOE>>`, `</NMI>`): frames before it are watchdog plumbing. */
+  sawNmiEnd: boolean;
   pidPrefix?: { cpu: number; pid: string };
   warnFunc?: string;
   panicReason?: string;
@@ -101,7 +103,9 @@ interface OpenReport {
 }
 
 const TAIL_LINES = 20;
-const SINGLE_LINE: ReadonlySet<IncidentKind> = new Set(['shrink_slab', 'segfault', 'io_error', 'fs_error', 'hw_error', 'boot']);
+/** Kinds whose report is incomplete without a call trace. */
+const NEEDS_TRACE: ReadonlySet<IncidentKind> = new Set(['oops', 'warning', 'hung_task', 'soft_lockup', 'hard_lockup', 'rcu_stall']);
+const SINGLE_LINE: ReadonlySet<IncidentKind> = new Set(['shrink_slab', 'segfault', 'io_error', 'fs_error', 'boot']);
 
 export interface DetectorStats {
   lines: number;
@@ -214,7 +218,7 @@ export class Detector {
   }
 
   private open(st: Stream, inc: Incident, line: NormLine): OpenReport {
-    const r: OpenReport = { inc, lines: 1, inTrace: false, nonBody: 0, allFrames: [], afterEoe: [], sawEoe: false, tail: [] };
+    const r: OpenReport = { inc, lines: 1, inTrace: false, nonBody: 0, allFrames: [], afterEoe: [], sawEoe: false, sawNmiEnd: false, tail: [] };
     if (line.caller) r.caller = line.caller;
     st.report = r;
     this.openCount++;
@@ -248,6 +252,7 @@ export class Detector {
         this.addLine(r, line);
         return true;
       }
+      if (k === 'hw_error' && /^\{\d+\}\[Hardware Error\]/.test(text)) return false;
       if (k === 'sysrq_show_state' && !/Kernel panic|BUG:|INFO: |WARNING:|Linux version|invoked oom-killer/.test(text)) return false;
       if (/^(?:BUG: KASAN|BUG: KMSAN|BUG: KFENCE)/.test(text) && (k === 'oops')) return false;
       if (END_TRACE_RE.test(text)) return false;
@@ -400,12 +405,15 @@ export class Detector {
         mk('hw_error', `EDAC: ${m[4] === 'UE' ? 'uncorrected' : 'corrected'} memory error on ${m[2]}`);
         inc!.subkind = m[4] === 'UE' ? 'uncorrected' : 'corrected';
       } else {
-        const what = (m[1] ?? m[6] ?? '').replace(/^event severity: /, '');
-        mk('hw_error', `Hardware Error: ${sanitizeTitle(what).slice(0, 80)}`);
+        const what = m[1] ?? m[6] ?? '';
+        if (/^Hardware error from APEI/.test(what)) {
+          mk('hw_error', 'Hardware Error: APEI GHES');
+          inc!.subkind = 'ghes';
+        } else mk('hw_error', `Hardware Error: ${sanitizeTitle(what).slice(0, 80)}`);
       }
     } else if ((m = IO_ERROR_RE.exec(text))) {
       const dev = m[3] ?? m[5] ?? m[7] ?? '?';
-      const what = m[2] ? `${m[1] ?? ''}${m[2]} error` : 'I/O error';
+      const what = m[2] ? `${m[1] ?? ''}${m[2]} error` : m[7] ? 'Buffer I/O error' : 'I/O error';
       mk('io_error', `${what} on ${dev}`);
       inc!.facts['device'] = dev;
       const sector = m[4] ?? m[6];
@@ -439,7 +447,7 @@ export class Detector {
     const incident: Incident = inc;
     // Another report in this stream is still open: a new header ends it.
     this.close(st, undefined);
-    if (SINGLE_LINE.has(incident.kind)) {
+    if (SINGLE_LINE.has(incident.kind) || (incident.kind === 'hw_error' && incident.subkind !== 'ghes')) {
       this.emit(incident);
       return true;
     }
@@ -551,9 +559,10 @@ export class Detector {
       r.inTrace = true;
       return;
     }
-    if (/<<EOE>>|<EOI>|<\/IRQ>/.test(text)) {
+    if (/<<EOE>>|<EOI>|<\/IRQ>|<\/NMI>/.test(text)) {
       r.sawEoe = true;
       r.afterEoe = [];
+      if (/<<EOE>>|<\/NMI>/.test(text)) r.sawNmiEnd = true;
     }
     const rip = /^\s*(?:RIP|EIP|IP|NIP|pc|PC is at|EIP is at)\b/.test(text) ? parseRip(text.trim()) : null;
     if (rip) {
@@ -584,6 +593,10 @@ export class Detector {
       if ((m = RCU_T_RE.exec(text)) && inc.facts['stallJiffies'] === undefined) inc.facts['stallJiffies'] = Number(m[1]);
       if ((m = RCU_DETECTED_BY_RE.exec(text)) && inc.facts['detectedByCpu'] === undefined) inc.facts['detectedByCpu'] = Number(m[1]);
       if ((m = RCU_SELF_CPU_RE.exec(text)) && inc.cpu === undefined) inc.cpu = Number(m[1] ?? m[2]);
+    }
+    if (inc.kind === 'hw_error' && (m = /event severity: (\w+)/.exec(text))) {
+      inc.facts['severity'] = m[1]!;
+      if (inc.subkind === 'ghes') inc.title = `Hardware Error: APEI GHES ${m[1]}`;
     }
     if (inc.kind === 'mce') {
       if ((m = /Bank (\d+): ([0-9a-f]+)/.exec(text)) && inc.facts['bank'] === undefined) {
@@ -719,7 +732,7 @@ export class Detector {
     const first = firstMeaningful(frames);
     const ripFunc = inc.rip && !isGenericFrame(inc.rip) ? normalizeSyscall(inc.rip) : undefined;
     const alt = new Set<string>();
-    const needsTrace = inc.kind !== 'mce' && inc.kind !== 'sysrq_show_state' && inc.kind !== 'oom_kill' && inc.kind !== 'panic';
+    const needsTrace = NEEDS_TRACE.has(inc.kind);
     switch (inc.kind) {
       case 'hung_task': {
         inc.guiltyFrame = hangGuilty(frames);
@@ -735,8 +748,9 @@ export class Detector {
         break;
       }
       case 'hard_lockup': {
-        const after = r.afterEoe.length ? firstMeaningful(r.afterEoe) : undefined;
-        inc.guiltyFrame = after ?? stallGuilty(frames) ?? first;
+        // After an NMI stack (3.x: the watchdog's own frames come first) the interrupted code is what spun.
+        const after = r.sawNmiEnd && r.afterEoe.length ? firstMeaningful(r.afterEoe) : undefined;
+        inc.guiltyFrame = after ?? ripFunc ?? first;
         inc.title = inc.guiltyFrame ? `hard LOCKUP in ${inc.guiltyFrame}` : 'hard LOCKUP';
         if (r.afterEoe.length) inc.facts['framesAfterNmi'] = r.afterEoe.filter((f) => f.reliable).map((f) => f.func).join(' ');
         break;
@@ -773,7 +787,7 @@ export class Detector {
           inc.title = 'OOM: oom-killer invoked, no victim logged';
           markPartial(inc, truncatedBy ?? 'no "Killed process" line');
         }
-        inc.guiltyFrame = first;
+        // The allocation path of an OOM report explains nothing: no guilty frame.
         break;
       }
       case 'sysrq_show_state': {

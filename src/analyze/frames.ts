@@ -6,7 +6,7 @@
  */
 import type { Frame } from './model.js';
 
-const ADDR_FRAME_RE = /^\s*(?:<(?:IRQ|NMI|EOI|TASK)>\s*|<<EOE>>\s*)*(?:\[<?(?:0x)?[0-9a-f]+>?\]\s*)+(\? )?([A-Za-z_][\w.$]*)\+0x[0-9a-f]+\/0x[0-9a-f]+(?:\s+\[([\w-]+)[^\]]*\])?/;
+const ADDR_FRAME_RE = /^\s*(?:<(?:IRQ|NMI|EOI|TASK)>\s*|<<EOE>>\s*)*(?:\[<?(?:0x)?[0-9a-f]+>?\]\s*)+(\? )?(?::(\w+):)?([A-Za-z_][\w.$]*)\+0x[0-9a-f]+\/0x[0-9a-f]+(?:\s+\[([\w-]+)[^\]]*\])?/;
 const PLAIN_FRAME_RE = /^\s*(?:<(?:IRQ|NMI|EOI|TASK)>\s*|<<EOE>>\s*)*(\? )?([A-Za-z_][\w.$]*)(?:\+0x[0-9a-f]+\/0x[0-9a-f]+(?:\s+\[([\w-]+)[^\]]*\])?|(?= \S+\.[chS]:\d+))/;
 const ARM_FRAME_RE = /^\s*\[<[0-9a-f]+>\] \(([A-Za-z_][\w.$]*)(?:\+0x[0-9a-f]+\/0x[0-9a-f]+)?(?: \[([\w-]+)\])?\) from \[<[0-9a-f]+>\]/;
 const RIP_RE = /^(?:RIP|EIP|IP|NIP|pc|PC is at|EIP is at|RIP is at)\s*:?\s*(?:[0-9a-f]{4}:)?(?:\[<[0-9a-f]+>\]\s*)*(?:\[<[0-9a-f]+>\]\s+)?([A-Za-z_][\w.$]*)\+0x[0-9a-f]+\/0x[0-9a-f]+(?:\s+\[([\w-]+)[^\]]*\])?/;
@@ -27,7 +27,11 @@ export function normalizeSyscall(func: string): string {
 /** Parses a call-trace line; null when the line is not a frame. */
 export function parseFrame(text: string): Frame | null {
   let m = ADDR_FRAME_RE.exec(text);
-  if (m) return { func: cleanFunc(m[2]!), reliable: m[1] === undefined, ...(m[3] ? { module: m[3] } : {}) };
+  if (m) {
+    // 2.6 kernels prefix module symbols: `:jbd:journal_commit_transaction`.
+    const mod = m[4] ?? m[2];
+    return { func: cleanFunc(m[3]!), reliable: m[1] === undefined, ...(mod ? { module: mod } : {}) };
+  }
   m = ARM_FRAME_RE.exec(text);
   if (m) return { func: cleanFunc(m[1]!), reliable: true, ...(m[2] ? { module: m[2] } : {}) };
   m = PLAIN_FRAME_RE.exec(text);
