@@ -162,7 +162,8 @@ export class Detector {
       st.boot++;
       st.pendingBoot = this.newIncident('boot', line, st, 'boot: journal boot separator', line.text);
       st.pendingBoot.subkind = 'journal_separator';
-      return;
+      // A text separator line ends here; a JSON record with a new boot id is also a message.
+      if (line.text.startsWith('-- ')) return;
     }
     const text = line.text;
     const r = st.report;
