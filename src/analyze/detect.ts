@@ -22,8 +22,15 @@ export interface DetectorOptions {
 
 export type IncidentSink = (incident: Incident) => void;
 
-/** Cheap test run on every kernel line: only lines that match can start a report. */
-export const TRIGGER_RE = /BUG|WARNING|INFO: |Oops|general protection|Kernel panic|Unable to handle|invoked oom-killer|Out of memory|oom-kill:|Killed process|LOCKUP|lockup|detected stall|shrink_slab|Machine [Cc]heck|Hardware Error|EDAC|I\/O error|medium error|-fs error|EXT4-fs|XFS|BTRFS|Remounting filesystem|segfault at|traps: |Linux version|Show State|Show Blocked State|invalid opcode|divide error|double fault|stack segment|blocked for more than|end trace|-- Boot|-- Reboot/;
+/**
+ * Trigger words: only lines containing one can start a report. Two sets, because V8's regex
+ * engine skips fast over text when every alternative starts with a rare character (capitals,
+ * punctuation) and slowly when some start with common lower-case letters; two passes over a
+ * chunk are ~2.5x faster than one pass with the union (see bench/analyze).
+ */
+export const TRIGGER_UPPER = /BUG|WARNING|INFO: |Oops|Kernel panic|Unable to handle|Out of memory|Kill(?:ed)? process|LOCKUP|Machine [Cc]heck|Hardware Error|EDAC|I\/O error|, dev |EXT[234]-fs|XFS|BTRFS|Remounting filesystem|Linux version|Show State|Show Blocked State|Internal error|---\[ end|-- Boot|-- Reboot/;
+export const TRIGGER_LOWER = /general protection|invoked oom-killer|oom-kill:|shrink_slab|segfault at|traps: |invalid opcode|divide error|double fault|stack segment/;
+export const TRIGGER_RE = new RegExp(`${TRIGGER_UPPER.source}|${TRIGGER_LOWER.source}`);
 
 // ---- header patterns ----
 const LINUX_VERSION_RE = /^Linux version (\S+)/;

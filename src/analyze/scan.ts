@@ -4,8 +4,7 @@
  * Speed comes from a prefilter: while no report is open, whole stretches of the chunk are
  * skipped with one regex search for trigger words; only lines around a hit are normalised.
  */
-import { StringDecoder } from 'node:string_decoder';
-import { Detector, TRIGGER_RE } from './detect.js';
+import { Detector, TRIGGER_LOWER, TRIGGER_UPPER } from './detect.js';
 import { Normalizer, detectFormat, type LogFormat } from './normalize.js';
 
 export interface ScanResult {
@@ -29,26 +28,32 @@ export interface ScanOptions {
   maxLineChars?: number;
 }
 
-const TRIGGER_G = new RegExp(TRIGGER_RE.source, 'g');
+const UPPER_G = new RegExp(TRIGGER_UPPER.source, 'g');
+const LOWER_G = new RegExp(TRIGGER_LOWER.source, 'g');
 const FORMAT_SAMPLE = 200;
+const HIGH_BYTE = /[\x80-\xff]/;
 
 export async function scanStream(chunks: AsyncIterable<Buffer | string>, detector: Detector, opts: ScanOptions): Promise<ScanResult> {
-  const decoder = new StringDecoder('utf8');
   const normalizer = new Normalizer({ file: opts.name, refYear: opts.refYear, refMonth: opts.refMonth });
   const maxLine = opts.maxLineChars ?? 1 << 20;
   const res: ScanResult = { format: 'unknown', bytes: 0, lines: 0, malformedLines: 0, overlongLines: 0, invalidUtf8Lines: 0 };
   const sample: string[] = [];
-  let carry = '';
+  let carry: Buffer | null = null;
   let lineNo = 0;
 
-  const feedLine = (raw: string) => {
-    let line = raw;
-    if (line.length > maxLine) {
-      line = line.slice(0, maxLine);
+  // The chunk is decoded as latin1 (fast, one char per byte, so string offsets are byte offsets);
+  // only the lines actually analysed are decoded as UTF-8, from the bytes.
+  const lineText = (s: string, buf: Buffer, start: number, end: number): string => {
+    let e = end;
+    if (e - start > maxLine) {
+      e = start + maxLine;
       res.overlongLines++;
     }
-    if (line.indexOf('\ufffd') !== -1) res.invalidUtf8Lines++;
-    detector.feed(normalizer.normalize(line, lineNo));
+    const latin = s.slice(start, e);
+    if (!HIGH_BYTE.test(latin)) return latin;
+    const text = buf.toString('utf8', start, e);
+    if (text.indexOf('\ufffd') !== -1) res.invalidUtf8Lines++;
+    return text;
   };
 
   const countLines = (s: string, from: number, to: number) => {
@@ -61,8 +66,8 @@ export async function scanStream(chunks: AsyncIterable<Buffer | string>, detecto
     return n;
   };
 
-  // Processes s[0, end) where end is just past a '\n' (or the end of input).
-  const process = (s: string, end: number) => {
+  // Processes s[0, end) (end just past a newline, or the end of input).
+  const process = (s: string, buf: Buffer, end: number) => {
     let pos = 0;
     if (sample.length < FORMAT_SAMPLE) {
       let p = 0;
@@ -73,48 +78,58 @@ export async function scanStream(chunks: AsyncIterable<Buffer | string>, detecto
         p = e + 1;
       }
     }
+    let nextUp = -2;
+    let nextLo = -2;
     while (pos < end) {
       if (!detector.hasOpen()) {
-        TRIGGER_G.lastIndex = pos;
-        const m = TRIGGER_G.exec(s);
-        if (m === null || m.index >= end) {
+        // Skip to the next line holding a trigger word; nothing before it can start a report.
+        if (nextUp !== -1 && nextUp < pos) {
+          UPPER_G.lastIndex = pos;
+          const m = UPPER_G.exec(s);
+          nextUp = m === null || m.index >= end ? -1 : m.index;
+        }
+        if (nextLo !== -1 && nextLo < pos) {
+          LOWER_G.lastIndex = pos;
+          const m = LOWER_G.exec(s);
+          nextLo = m === null || m.index >= end ? -1 : m.index;
+        }
+        const hit = nextUp === -1 ? nextLo : nextLo === -1 ? nextUp : Math.min(nextUp, nextLo);
+        if (hit === -1) {
           lineNo += countLines(s, pos, end);
           if (end > 0 && s.charCodeAt(end - 1) !== 10) lineNo++; // final line without newline
           return;
         }
-        const ls = Math.max(pos, s.lastIndexOf('\n', m.index) + 1);
+        const ls = Math.max(pos, s.lastIndexOf('\n', hit) + 1);
         lineNo += countLines(s, pos, ls);
         pos = ls;
       }
       const nl = s.indexOf('\n', pos);
       const e = nl === -1 || nl >= end ? end : nl;
       lineNo++;
-      feedLine(s.slice(pos, e));
+      detector.feed(normalizer.normalize(lineText(s, buf, pos, e), lineNo));
       pos = e + 1;
     }
   };
 
   for await (const chunk of chunks) {
-    const buf = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
-    res.bytes += buf.length;
-    const text = carry + decoder.write(buf);
-    const last = text.lastIndexOf('\n');
+    const data = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    res.bytes += data.length;
+    const buf: Buffer = carry ? Buffer.concat([carry, data]) : data;
+    carry = null;
+    const last = buf.lastIndexOf(10);
     if (last === -1) {
-      carry = text;
-      if (carry.length > maxLine * 4) {
-        // A "line" of megabytes without a newline: cut it rather than hold it.
-        process(carry, carry.length);
-        lineNo--; // the cut piece continues on the next chunk as the same line
-        carry = '';
-      }
+      if (buf.length > maxLine * 4) {
+        // Megabytes without a newline: cut rather than hold it.
+        process(buf.toString('latin1', 0, buf.length), buf, buf.length);
+        lineNo--; // the rest continues the same line
+      } else carry = buf;
     } else {
-      process(text, last + 1);
-      carry = text.slice(last + 1);
+      process(buf.toString('latin1', 0, last + 1), buf, last + 1);
+      if (last + 1 < buf.length) carry = Buffer.from(buf.subarray(last + 1));
     }
     opts.onProgress?.(res.bytes);
   }
-  const tail = carry + decoder.end();
-  if (tail.length > 0) process(tail, tail.length);
+  if (carry && carry.length > 0) process(carry.toString('latin1', 0, carry.length), carry, carry.length);
   res.lines = lineNo;
   res.malformedLines = normalizer.malformed;
   res.format = detectFormat(sample, opts.name);
