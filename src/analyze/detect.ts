@@ -482,7 +482,8 @@ export class Detector {
 
   private body(line: NormLine, st: Stream, r: OpenReport): void {
     const text = line.text;
-    if (r.lines >= this.maxReportLines) {
+    // A SysRq-T dump of a big machine is legitimately huge (tens of thousands of tasks).
+    if (r.lines >= (r.inc.kind === 'sysrq_show_state' ? this.maxReportLines * 50 : this.maxReportLines)) {
       this.close(st, `report longer than ${this.maxReportLines} lines; cut`);
       return;
     }
