@@ -49,8 +49,9 @@ export async function scanStream(chunks: AsyncIterable<Buffer | string>, detecto
       e = start + maxLine;
       res.overlongLines++;
     }
-    const latin = s.slice(start, e);
-    if (!HIGH_BYTE.test(latin)) return latin;
+    // Decode from the bytes rather than slicing `s`: a slice would keep the whole 1 MiB chunk
+    // string alive for as long as an incident holds the line.
+    if (!HIGH_BYTE.test(s.slice(start, e))) return buf.toString('latin1', start, e);
     const text = buf.toString('utf8', start, e);
     if (text.indexOf('\ufffd') !== -1) res.invalidUtf8Lines++;
     return text;
@@ -74,7 +75,7 @@ export async function scanStream(chunks: AsyncIterable<Buffer | string>, detecto
       while (sample.length < FORMAT_SAMPLE && p < end) {
         const nl = s.indexOf('\n', p);
         const e = nl === -1 || nl >= end ? end : nl;
-        sample.push(s.slice(p, Math.min(e, p + 4096)));
+        sample.push(buf.toString('latin1', p, Math.min(e, p + 4096)));
         p = e + 1;
       }
     }
