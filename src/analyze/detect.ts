@@ -28,11 +28,12 @@ export type IncidentSink = (incident: Incident) => void;
  * punctuation) and slowly when some start with common lower-case letters; two passes over a
  * chunk are ~2.5x faster than one pass with the union (see bench/analyze).
  */
-export const TRIGGER_UPPER = /BUG|WARNING|INFO: |Oops|Kernel panic|Unable to handle|Out of memory|Kill(?:ed)? process|LOCKUP|Machine [Cc]heck|Hardware Error|EDAC|I\/O error|, dev |EXT[234]-fs|XFS|BTRFS|Remounting filesystem|Linux version|Show State|Show Blocked State|Internal error|---\[ end|-- Boot|-- Reboot/;
+export const TRIGGER_UPPER = /BUG|WARNING|INFO: |Oops|Kernel panic|Unable to handle|Out of memory|Kill(?:ed)? process|LOCKUP|Machine [Cc]heck|Hardware Error|EDAC|I\/O error|, dev |EXT[234]-fs|XFS|BTRFS|Remounting filesystem|Linux version|Show State|Show Blocked State|Internal error|---\[ end|-- Boot|-- Reboot|UTC \(/;
 export const TRIGGER_LOWER = /general protection|invoked oom-killer|oom-kill:|shrink_slab|segfault at|traps: |invalid opcode|divide error|double fault|stack segment/;
 export const TRIGGER_RE = new RegExp(`${TRIGGER_UPPER.source}|${TRIGGER_LOWER.source}`);
 
 // ---- header patterns ----
+const RTC_RE = /setting system clock to \S+ \S*\s*UTC \((\d+)\)/;
 const LINUX_VERSION_RE = /^Linux version (\S+)/;
 const PANIC_RE = /Kernel panic - not syncing: ?(.*?)\s*$/;
 const HUNG_RE = /INFO: task (.+):(\d+) (blocked|can't die) (in I\/O wait )?for more than (\d+) seconds/;
@@ -84,6 +85,8 @@ const BODY_RE = /^(?:\s|Call Trace|Call trace|Backtrace|Stack:|Code:|Modules lin
 
 interface Stream {
   boot: number;
+  /** Wall-clock ms of kernel time 0 in this boot, when the log told us (RTC line). */
+  bootEpochMs?: number;
   report?: OpenReport;
   pendingBoot?: Incident;
 }
@@ -167,12 +170,22 @@ export class Detector {
       this.close(st, 'the log shows a reboot before the report ended');
       this.flushBoot(st);
       st.boot++;
+      st.bootEpochMs = undefined;
       st.pendingBoot = this.newIncident('boot', line, st, 'boot: journal boot separator', line.text);
       st.pendingBoot.subkind = 'journal_separator';
       // A text separator line ends here; a JSON record with a new boot id is also a message.
       if (line.text.startsWith('-- ')) return;
     }
     const text = line.text;
+    let rtc: RegExpExecArray | null;
+    if (line.kernelTime !== undefined && (rtc = RTC_RE.exec(text))) {
+      // `rtc_cmos 00:00: setting system clock to 2024-05-03T06:00:00 UTC (1714716000)`: the boot's wall clock.
+      st.bootEpochMs = Number(rtc[1]) * 1000 - Math.round(line.kernelTime * 1000);
+    }
+    if (!line.wall && line.kernelTime !== undefined && st.bootEpochMs !== undefined) {
+      const ms = st.bootEpochMs + Math.round(line.kernelTime * 1000);
+      line.wall = { ms, iso: new Date(ms).toISOString(), zoned: true };
+    }
     const r = st.report;
     if (r && r.caller && line.caller && line.caller !== r.caller && !r.inTrace && r.inc.kind !== 'sysrq_show_state') {
       // Another printk context interleaving before the report has its trace: ignore it for this report.
@@ -271,6 +284,7 @@ export class Detector {
       const pending = st.pendingBoot;
       st.pendingBoot = undefined;
       if (!pending) st.boot++;
+      st.bootEpochMs = undefined;
       const inc = this.newIncident('boot', line, st, `boot: Linux ${sanitizeVersion(m[1]!)}`, text);
       inc.facts['version'] = m[1]!;
       this.emit(inc);
