@@ -814,6 +814,9 @@ export class Detector {
         break;
       }
       case 'sysrq_show_state': {
+        // Frames of a dump belong to its many tasks (kept per task), not to the incident.
+        inc.frames = [];
+        delete inc.facts['module'];
         this.endSysrqTask(r);
         const groups = [...r.sysrq!.groups.values()].sort((a, b) => b.count - a.count);
         inc.sysrq!.blockedGroups = groups.slice(0, 20);
@@ -833,7 +836,7 @@ export class Detector {
     const stall = stallGuilty(frames);
     if (stall && stall !== inc.guiltyFrame) alt.add(stall);
     if (inc.guiltyFrame) alt.delete(inc.guiltyFrame);
-    inc.altFrames = [...alt];
+    inc.altFrames = inc.kind === 'sysrq_show_state' ? [] : [...alt];
     if (inc.guiltyFrame === undefined) delete inc.guiltyFrame;
     if (needsTrace && frames.length === 0 && !inc.rip) {
       markPartial(inc, truncatedBy ?? 'no call trace in the report');
