@@ -33,6 +33,7 @@ export const TRIGGER_LOWER = /general protection|invoked oom-killer|oom-kill:|sh
 export const TRIGGER_RE = new RegExp(`${TRIGGER_UPPER.source}|${TRIGGER_LOWER.source}`);
 
 // ---- header patterns ----
+const BLOCKER_RE = /^INFO: task .+:\d+ is blocked on an? ([\w-]+) likely owned by task (.+):(\d+)/;
 const RTC_RE = /setting system clock to \S+ \S*\s*UTC \((\d+)\)/;
 const LINUX_VERSION_RE = /^Linux version (\S+)/;
 const PANIC_RE = /Kernel panic - not syncing: ?(.*?)\s*$/;
@@ -81,7 +82,7 @@ const WORKQUEUE_RE = /^Workqueue: (.+)$/;
 const RCU_T_RE = /t=(\d+) jiffies/;
 const RCU_DETECTED_BY_RE = /detected by (\d+)/;
 const RCU_SELF_CPU_RE = /^\s*(\d+)-\.\.\.|^\s*(\d+)-\S+: \(\d+ ticks/;
-const BODY_RE = /^(?:\s|Call Trace|Call trace|Backtrace|Stack:|Code:|Modules linked in|CPU: \d|Hardware name|Workqueue:|task: |task:|Pid: \d|Process \S|RIP|EIP|IP:|NIP|RSP|ESP|R[A-Z0-9]{1,2}: |E[A-Z]{2}: |FS: |CS: |DS: |CR[0-4]|DR[0-7]|pc : |lr : |sp : |x\d+ ?: |PC is at|LR is at|pstate|Exception stack|Kernel Offset|Rebooting in|Shutting down cpus|---\[|<(?:IRQ|EOI|NMI|TASK)>|<\/(?:IRQ|TASK|NMI)>|<<EOE>>|Sending NMI|NMI backtrace|Tainted|Not tainted|Oops|invalid opcode|#PF|PGD|PUD|PMD|PTE|\*pdpt|\*pde|irq event stamp|hardirqs|softirqs|INFO: lockdep|Instruction dump|Disabling lock debugging|"echo 0|caller is|preempt_count|Mem-Info|Node \d|active_anon|Free swap|Total swap|\d+ pages|\d+ total pagecache|Tasks state|\[\s*pid\s*\]|\[\s*\d+\]|lowmem_reserve|Swap cache|Unreclaimable|oom-kill:|oom_reaper|Memory cgroup|Bank \d|TSC |ADDR |MISC |PROCESSOR |rcu: |\(detected by|All QSes|rcu_\w+ kthread|Tasks blocked|\(t=|Showing|workqueue |pool \d|Sched Debug|cpu#\d|runnable tasks|cfs_rq|rt_rq|dl_rq|KASAN|Read of size|Write of size|The buggy|Allocated by|Freed by|Memory state|page:|raw: |page dumped|r\d+ ?: |[a-z]{2}: [0-9a-f]{8}|Internal error|Unable to handle|pgd = |\[[0-9a-f]{8}\] \*pgd|Last Breaking|Krnl|mce: |Hardware Error|Kernel panic|Dumping ftrace|\{\d+\}\[Hardware Error\]|\d+-\.\.\.|\t)/;
+const BODY_RE = /^(?:\s|INFO: task .+ is blocked on |Call Trace|Call trace|Backtrace|Stack:|Code:|Modules linked in|CPU: \d|Hardware name|Workqueue:|task: |task:|Pid: \d|Process \S|RIP|EIP|IP:|NIP|RSP|ESP|R[A-Z0-9]{1,2}: |E[A-Z]{2}: |FS: |CS: |DS: |CR[0-4]|DR[0-7]|pc : |lr : |sp : |x\d+ ?: |PC is at|LR is at|pstate|Exception stack|Kernel Offset|Rebooting in|Shutting down cpus|---\[|<(?:IRQ|EOI|NMI|TASK)>|<\/(?:IRQ|TASK|NMI)>|<<EOE>>|Sending NMI|NMI backtrace|Tainted|Not tainted|Oops|invalid opcode|#PF|PGD|PUD|PMD|PTE|\*pdpt|\*pde|irq event stamp|hardirqs|softirqs|INFO: lockdep|Instruction dump|Disabling lock debugging|"echo 0|caller is|preempt_count|Mem-Info|Node \d|active_anon|Free swap|Total swap|\d+ pages|\d+ total pagecache|Tasks state|\[\s*pid\s*\]|\[\s*\d+\]|lowmem_reserve|Swap cache|Unreclaimable|oom-kill:|oom_reaper|Memory cgroup|Bank \d|TSC |ADDR |MISC |PROCESSOR |rcu: |\(detected by|All QSes|rcu_\w+ kthread|Tasks blocked|\(t=|Showing|workqueue |pool \d|Sched Debug|cpu#\d|runnable tasks|cfs_rq|rt_rq|dl_rq|KASAN|Read of size|Write of size|The buggy|Allocated by|Freed by|Memory state|page:|raw: |page dumped|r\d+ ?: |[a-z]{2}: [0-9a-f]{8}|Internal error|Unable to handle|pgd = |\[[0-9a-f]{8}\] \*pgd|Last Breaking|Krnl|mce: |Hardware Error|Kernel panic|Dumping ftrace|\{\d+\}\[Hardware Error\]|\d+-\.\.\.|\t)/;
 
 interface Stream {
   boot: number;
@@ -611,6 +612,12 @@ export class Detector {
         } else inc.tasks.push({ role: 'current', comm, pid, ppid, state });
         return;
       }
+    }
+    if (inc.kind === 'hung_task' && (m = BLOCKER_RE.exec(text))) {
+      // 6.x names the likely owner of the lock the task waits for.
+      inc.facts['blockedOn'] = m[1]!;
+      inc.facts['blockerTask'] = `${m[2]}:${m[3]}`;
+      return;
     }
     if (inc.kind === 'rcu_stall') {
       if ((m = RCU_T_RE.exec(text)) && inc.facts['stallJiffies'] === undefined) inc.facts['stallJiffies'] = Number(m[1]);
