@@ -141,14 +141,37 @@ export class Collector {
   }
 
   /**
-   * Orders the timeline: entries with a wall clock by time; entries known only relative to boot
-   * keep their order of appearance and follow the dated ones of the same input.
+   * Orders the timeline by wall clock. An incident known only relative to boot takes the time of
+   * the next dated incident of the same input (else the previous one), so it keeps its place in
+   * that input's order; inputs with no dated incident at all follow, in input order.
    */
   sortedTimeline(): TimelineEntry[] {
+    const effective = new Map<TimelineEntry, number>();
+    const byFile = new Map<string, TimelineEntry[]>();
+    for (const e of this.timeline) {
+      const list = byFile.get(e.time.file);
+      if (list) list.push(e);
+      else byFile.set(e.time.file, [e]);
+    }
+    for (const list of byFile.values()) {
+      let next: number | undefined;
+      for (let i = list.length - 1; i >= 0; i--) {
+        const e = list[i]!;
+        if (e.sortMs !== undefined) next = e.sortMs;
+        else if (next !== undefined) effective.set(e, next);
+      }
+      let prev: number | undefined;
+      for (const e of list) {
+        if (e.sortMs !== undefined) prev = e.sortMs;
+        else if (!effective.has(e) && prev !== undefined) effective.set(e, prev);
+      }
+    }
+    const key = (e: TimelineEntry) => e.sortMs ?? effective.get(e) ?? Number.POSITIVE_INFINITY;
     return [...this.timeline].sort((a, b) => {
-      if (a.sortMs !== undefined && b.sortMs !== undefined) return a.sortMs - b.sortMs || a.seq - b.seq;
-      if (a.sortMs === undefined && b.sortMs === undefined) return a.seq - b.seq;
-      return a.sortMs !== undefined ? -1 : 1;
+      const ka = key(a);
+      const kb = key(b);
+      if (ka !== kb) return ka < kb ? -1 : 1;
+      return a.seq - b.seq;
     });
   }
 

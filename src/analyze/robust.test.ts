@@ -150,3 +150,15 @@ test('a boot-relative log gets wall-clock times from the RTC line of its boot', 
   assert.equal(lockups[1]!.wall, undefined, 'a new boot forgets the old boot time');
   assert.equal(lockups[1]!.boot, 2);
 });
+
+test('timeline: an undated incident keeps its place among the dated ones of its input', async () => {
+  const { Collector } = await import('./group.js');
+  const { incs } = await run(
+    '[    0.000000] Linux version 5.14.0-70.el9.x86_64 (mockbuild@x86-vm-07) (gcc 11) #1 SMP\n' +
+      '[    1.402233] rtc_cmos 00:00: setting system clock to 2024-05-03T06:00:01 UTC (1714716001)\n' +
+      '[  100.500000] BUG: soft lockup - CPU#0 stuck for 22s! [a:1]\n[  100.500001]  foo_bar+0x1/0x2\n',
+  );
+  const c = new Collector();
+  for (const i of incs) c.add(i);
+  assert.deepEqual(c.sortedTimeline().map((e) => e.kind), ['boot', 'soft_lockup']);
+});
