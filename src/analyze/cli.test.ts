@@ -175,3 +175,10 @@ test('an empty input and a log without incidents exit 0 and say so', () => {
   assert.equal(e.code, 0);
   assert.match(e.out, /no incidents found/);
 });
+
+test('text timeline: a run of identical incidents takes one line', () => {
+  const r = lantern([join(cases, 'shrink_slab_3.10.log')]);
+  assert.equal(r.code, 0);
+  assert.match(r.out, /shrink_slab: negative objects to delete in nfs_access_cache_scan +#1 +×3 until boot 0 \+86013\.011927s/);
+  assert.match(r.out, /#1 shrink_slab: negative objects to delete in nfs_access_cache_scan +\(shrink_slab, ×3\)/);
+});

@@ -105,8 +105,15 @@ export function renderText(res: AnalysisResult, p: Paint): string {
   if (total === 0) return out.join('\n') + '\n';
   out.push('');
   out.push(p.bold('TIMELINE'));
+  // Runs of the same group (a disk failing, a flood of segfaults) take one line.
   const tl = c.sortedTimeline();
-  for (const e of tl) out.push('  ' + timelineLine(e, p));
+  for (let i = 0; i < tl.length; ) {
+    let j = i + 1;
+    while (j < tl.length && tl[j]!.group === tl[i]!.group && tl[j]!.host === tl[i]!.host) j++;
+    const run = j - i;
+    out.push('  ' + timelineLine(tl[i]!, p) + (run > 1 ? `  ×${run} until ${formatTime(tl[j - 1]!.time)}` : ''));
+    i = j;
+  }
   if (c.timelineOmitted) out.push(`  … ${c.timelineOmitted} more incidents not listed (timeline cap)`);
   out.push('');
   out.push(p.bold('DETAILS'));
