@@ -182,3 +182,18 @@ test('text timeline: a run of identical incidents takes one line', () => {
   assert.match(r.out, /shrink_slab: negative objects to delete in nfs_access_cache_scan +#1 +×3 until boot 0 \+86013\.011927s/);
   assert.match(r.out, /#1 shrink_slab: negative objects to delete in nfs_access_cache_scan +\(shrink_slab, ×3\)/);
 });
+
+test('on a terminal: progress on stderr and colour on stdout', (t) => {
+  if (spawnSync('script', ['--version'], { stdio: 'ignore' }).status !== 0) {
+    t.skip('script(1) from util-linux is not installed (CI installs util-linux)');
+    return;
+  }
+  const cmd = `${JSON.stringify(process.execPath)} ${JSON.stringify(bin)} analyze ${JSON.stringify(join(cases, 'shrink_slab_3.10.log'))}`;
+  const env = { ...process.env };
+  delete env.NO_COLOR;
+  delete env.FORCE_COLOR;
+  const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { encoding: 'utf8', env });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /\r\x1b\[Kanalyze: .*shrink_slab_3\.10\.log 0 MiB/);
+  assert.match(r.stdout, /\x1b\[1mSUMMARY/);
+});
