@@ -86,6 +86,8 @@ const BODY_RE = /^(?:\s|INFO: task .+ is blocked on |Call Trace|Call trace|Backt
 
 interface Stream {
   boot: number;
+  /** The last report closed in this stream and its last line: a panic right after it is its consequence. */
+  lastClosed?: { title: string; lineNo: number };
   /** Wall-clock ms of kernel time 0 in this boot, when the log told us (RTC line). */
   bootEpochMs?: number;
   report?: OpenReport;
@@ -109,6 +111,8 @@ interface OpenReport {
   sysrq?: { curTask?: { comm: string; pid?: number; ppid?: number; state: string; frames: string[] }; groups: Map<string, { count: number; frames: string[]; examples: string[] }> };
   /** The victim line arrived: an OOM report is complete. */
   oomDone?: boolean;
+  /** Line number of the last line taken into the report. */
+  lastLineNo: number;
   /** Last lines of a report longer than the excerpt (the end of a report matters as much as its start). */
   tail: string[];
 }
@@ -240,7 +244,7 @@ export class Detector {
   }
 
   private open(st: Stream, inc: Incident, line: NormLine): OpenReport {
-    const r: OpenReport = { inc, lines: 1, inTrace: false, nonBody: 0, allFrames: [], afterEoe: [], sawEoe: false, sawNmiEnd: false, tail: [] };
+    const r: OpenReport = { inc, lastLineNo: line.lineNo, lines: 1, inTrace: false, nonBody: 0, allFrames: [], afterEoe: [], sawEoe: false, sawNmiEnd: false, tail: [] };
     if (line.caller) r.caller = line.caller;
     st.report = r;
     this.openCount++;
@@ -470,6 +474,10 @@ export class Detector {
     const incident: Incident = inc;
     // Another report in this stream is still open: a new header ends it.
     this.close(st, undefined);
+    if (incident.kind === 'panic' && st.lastClosed && line.lineNo - st.lastClosed.lineNo <= 20) {
+      // `Kernel panic - not syncing: Fatal exception` right after an oops is that oops' consequence.
+      incident.facts['after'] = st.lastClosed.title;
+    }
     if (SINGLE_LINE.has(incident.kind) || (incident.kind === 'hw_error' && incident.subkind !== 'ghes')) {
       this.emit(incident);
       return true;
@@ -485,6 +493,7 @@ export class Detector {
 
   private addLine(r: OpenReport, line: NormLine): void {
     r.lines++;
+    r.lastLineNo = line.lineNo;
     if (r.inc.excerpt.length < this.excerptLines) r.inc.excerpt.push(line.raw);
     else {
       r.tail.push(line.raw);
@@ -745,6 +754,7 @@ export class Detector {
     st.report = undefined;
     this.openCount--;
     this.finalize(r, truncatedBy);
+    st.lastClosed = { title: r.inc.title, lineNo: r.lastLineNo };
     this.emit(r.inc);
   }
 

@@ -162,3 +162,9 @@ test('timeline: an undated incident keeps its place among the dated ones of its 
   for (const i of incs) c.add(i);
   assert.deepEqual(c.sortedTimeline().map((e) => e.kind), ['boot', 'soft_lockup']);
 });
+
+test('a panic right after an oops names it', async () => {
+  const { incs } = await run(readFileSync(new URL('gpf_02.log', real)));
+  const panic = incs.find((i) => i.kind === 'panic')!;
+  assert.equal(panic.facts['after'], 'general protection fault in dup_mm');
+});
