@@ -9,12 +9,12 @@ export const NETCONSOLE_SENDER = '10.1.2.3';
 
 export type CaseFormat =
   | 'dmesg' | 'dmesg-raw' | 'vmcore-dmesg' | 'dmesg-T' | 'syslog' | 'syslog-ktime' | 'syslog-rfc3339'
-  | 'journal-short' | 'journal-short-iso' | 'journal-short-precise' | 'journal-json'
+  | 'journal-short' | 'journal-short-iso' | 'journal-short-precise' | 'journal-short-full' | 'journal-short-monotonic' | 'journal-json'
   | 'netconsole' | 'netconsole-extended' | 'udplogger' | 'serial' | 'serial-multihost';
 
 export const CASE_FORMATS: CaseFormat[] = [
   'dmesg', 'dmesg-raw', 'vmcore-dmesg', 'dmesg-T', 'syslog', 'syslog-ktime', 'syslog-rfc3339',
-  'journal-short', 'journal-short-iso', 'journal-short-precise', 'journal-json',
+  'journal-short', 'journal-short-iso', 'journal-short-precise', 'journal-short-full', 'journal-short-monotonic', 'journal-json',
   'netconsole', 'netconsole-extended', 'udplogger', 'serial', 'serial-multihost',
 ];
 
@@ -30,6 +30,8 @@ export const FORMAT_TRAITS: Record<CaseFormat, { wall: boolean; kernelTime: bool
   'journal-short': { wall: true, kernelTime: false, host: HOST },
   'journal-short-iso': { wall: true, kernelTime: false, host: HOST },
   'journal-short-precise': { wall: true, kernelTime: false, host: HOST },
+  'journal-short-full': { wall: true, kernelTime: false, host: HOST },
+  'journal-short-monotonic': { wall: false, kernelTime: true, host: HOST },
   'journal-json': { wall: true, kernelTime: true, host: HOST },
   netconsole: { wall: true, kernelTime: true, host: NETCONSOLE_SENDER },
   'netconsole-extended': { wall: true, kernelTime: true, host: NETCONSOLE_SENDER },
@@ -138,6 +140,15 @@ export function renderCase(content: string, format: CaseFormat): string {
         break;
       case 'journal-short-precise':
         out.push(`${syslogStamp(ms, true, true)} ${HOST} kernel: ${l.text}`);
+        break;
+      case 'journal-short-full':
+        out.push(`${DAY[d.getUTCDay()]} ${d.getUTCFullYear()}-${p2(d.getUTCMonth() + 1)}-${p2(d.getUTCDate())} ${p2(d.getUTCHours())}:${p2(d.getUTCMinutes())}:${p2(d.getUTCSeconds())} UTC ${HOST} kernel: ${l.text}`);
+        break;
+      case 'journal-short-monotonic':
+        // journalctl prints the monotonic time of every entry; a line without a kernel stamp has none here.
+        if (l.ts !== undefined) out.push(`[${l.ts.padStart(12, ' ')}] ${HOST} kernel: ${l.text}`);
+        else out.push(`[${'0.000000'.padStart(12, ' ')}] ${HOST} kernel: ${l.text}`);
+        if (i % 4 === 1) out.push(`[${(l.ts ?? '0.000000').padStart(12, ' ')}] ${HOST} sshd[2211]: Connection closed by 10.0.0.9 port 52144`);
         break;
       case 'journal-json': {
         const rec: Record<string, string> = {

@@ -101,6 +101,8 @@ test('format detection names each format from its first lines', () => {
   assert.equal(detectFormat(['Linux version 6.1', 'Command line: x'], 'vmcore-dmesg.txt'), 'dmesg-raw');
   assert.equal(detectFormat(['May  3 06:00:39 h kernel: x', 'May  3 06:00:39 h sshd[1]: y'], 'messages'), 'syslog');
   assert.equal(detectFormat(['May 03 06:00:39 h kernel: x'], 'j'), 'journal-short');
+  assert.equal(detectFormat(['Fri 2024-05-03 06:00:39 CEST h kernel: x'], 'j'), 'journal-short');
+  assert.equal(detectFormat(['[ 1234.567890] h kernel: x'], 'j'), 'journal-short');
   assert.equal(detectFormat(['2024-05-03T06:00:39+0200 h kernel: x'], 'j'), 'syslog-rfc3339');
   assert.equal(detectFormat(['{"MESSAGE":"x"}'], 'j'), 'journal-json');
   assert.equal(detectFormat(['[Tue May  3 06:00:39 2022] x'], 'd'), 'dmesg-T');

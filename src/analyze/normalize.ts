@@ -35,6 +35,10 @@ const SYSLOG_RE = /^(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) ([ \d]\d) 
 const RFC3339_RE = /^(?:<(\d{1,3})>(?:1 )?)?(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(\.\d{1,9})?(Z|[+-]\d\d:?\d\d)? (\S+) ([^\s:[]+)(?:\[\d+\])?: ?(.*)$/;
 const NETCONSOLE_RE = /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(\.\d{1,9})?(Z|[+-]\d\d:?\d\d)? (\d{1,3}(?:\.\d{1,3}){3}|\[[0-9A-Fa-f:.]+\]):(\d{1,5}) ?(.*)$/;
 const UDPLOGGER_RE = /^(\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)(\.\d{1,9})? (\d{1,3}(?:\.\d{1,3}){3}|\[[0-9A-Fa-f:.]+\]|[0-9A-Fa-f:]+):(\d{1,5}) ?(.*)$/;
+// journalctl -o short-full: `Fri 2024-05-03 06:00:39 CEST web01 kernel: …` (zone as an abbreviation).
+const SHORT_FULL_RE = /^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) (\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)(\.\d{1,9})? ([A-Z][A-Za-z0-9+-]{0,5}) (\S+) ([^\s:[]+)(?:\[\d+\])?: ?(.*)$/;
+// journalctl -o short-monotonic: `[ 1234.567890] web01 kernel: …`.
+const SHORT_MONO_RE = /^([A-Za-z0-9][\w.-]*) ([^\s:[]+)(?:\[\d+\])?: ?(.*)$/;
 const DMESG_T_RE = /^\[(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) ([ \d]\d) (\d\d):(\d\d):(\d\d) (\d{4})\] ?(.*)$/;
 // Kernel-side prefixes inside any envelope.
 const LEVEL_RE = /^<(\d)>/;
@@ -130,9 +134,17 @@ export class Normalizer {
     } else if (c0 === 60 /* < */ && /^<\d{1,3}>(?:1 )?\d{4}-/.test(raw)) {
       const m = RFC3339_RE.exec(raw);
       if (m) body = this.fromRfc3339(m, line);
-    } else if (c0 >= 65 && c0 <= 83 /* A..S: month names */) {
-      const m = SYSLOG_RE.exec(raw);
-      if (m) {
+    } else if (c0 >= 65 && c0 <= 87 /* A..W: month and day names */) {
+      let m = SYSLOG_RE.exec(raw);
+      if (!m && (m = SHORT_FULL_RE.exec(raw))) {
+        const zone = m[8] === 'UTC' || m[8] === 'GMT' ? 'Z' : undefined;
+        line.wall = zonedWall(m[1]!, m[2]!, m[3]!, m[4]!, m[5]!, m[6]!, m[7], zone);
+        line.wallText = raw.slice(0, raw.indexOf(' ' + m[9]! + ' '));
+        line.host = m[9]!;
+        line.kernel = m[10] === 'kernel';
+        body = m[11]!;
+        m = null;
+      } else if (m) {
         const month = MONTHS[m[1]!]!;
         line.wall = naiveWall(this.yearFor(month), month, Number(m[2]!.trim()), +m[3]!, +m[4]!, +m[5]!, m[6]);
         line.wallText = raw.slice(0, 15 + (m[6]?.length ?? 0));
@@ -220,6 +232,15 @@ export class Normalizer {
         line.kernelTimeText = m[1]!;
         line.kernelTime = Number(m[1]);
         body = body.slice(m[0].length);
+        if (line.host === undefined && body.indexOf(': ') !== -1 && / kernel: |^ \S+ \S+\[\d+\]: /.test(body)) {
+          const j = SHORT_MONO_RE.exec(body.slice(1));
+          if (j && (j[2] === 'kernel' || /\[\d+\]:/.test(body))) {
+            line.host = j[1]!;
+            line.kernel = j[2] === 'kernel';
+            line.text = j[3]!;
+            return j[3]!;
+          }
+        }
         const c = CALLER_RE.exec(body);
         if (c) {
           line.caller = c[1]!;
@@ -289,6 +310,7 @@ export function detectFormat(lines: string[], fileName: string): LogFormat {
     else if (UDPLOGGER_RE.test(l)) bump('udplogger');
     else if (RFC3339_RE.test(l)) bump('syslog-rfc3339');
     else if (SYSLOG_RE.test(l)) bump(/^\S+ \d\d /.test(l) ? 'journal-short' : 'syslog');
+    else if (SHORT_FULL_RE.test(l) || /^\[\s*\d+\.\d+\] [\w.-]+ kernel: /.test(l)) bump('journal-short');
     else if (DMESG_T_RE.test(l)) bump('dmesg-T');
     else if (/^(?:<\d>)?\[\s*\d+\.\d+\]/.test(l)) bump('dmesg');
     else if (HOST_PREFIX_RE.test(l) || GLUED_LOGIN_RE.test(l)) {
