@@ -370,7 +370,11 @@ export class Detector {
       inc!.subkind = 'kernel_bug';
       inc!.facts['sourceLocation'] = m[2] ? `${m[1]}:${m[2]}` : m[1]!;
     } else if ((m = BUG_RE.exec(text)) && !/^BUG: soft lockup/.test(text)) {
-      mk('oops', `BUG: ${sanitizeTitle(m[1]!.replace(/ \[.*$/, '').replace(/:.*$/, ''))}`);
+      const what = m[1]!;
+      const kasan = /^(KASAN|KMSAN|KFENCE|KCSAN): ([\w-]+(?: [\w-]+)?)/.exec(what);
+      // Keep the sanitizer's bug type (`KASAN: use-after-free`); cut the rest at its first colon or " in process".
+      const short = kasan ? `${kasan[1]}: ${kasan[2]!.replace(/ in$/, '')}` : what.replace(/ \[.*$/, '').replace(/ in process .*$/, '').replace(/:.*$/, '');
+      mk('oops', `BUG: ${sanitizeTitle(short)}`);
       inc!.subkind = 'bug';
     } else if ((m = TRAP_RE.exec(text))) {
       const what = m[1] === 'PANIC: double fault' ? 'double fault' : m[1]!;

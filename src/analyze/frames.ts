@@ -73,7 +73,7 @@ const GENERIC_SKIP = new RegExp(
     '^entry_SYSCALL', '^entry_INT80', '^do_syscall_', '^syscall_', '^ret_from_fork', '^kthread$', '^worker_thread',
     '^process_one_work', '^ret_from_intr', '^retint_', '^apic_timer_interrupt', '^irq_exit', '^do_IRQ', '^common_interrupt',
     '^asm_', '^sysvec_', '^__sysvec', '^el0_', '^el1_', '^invoke_syscall', '^sysenter_', '^system_call',
-    '^__fentry__', '^mcount', '^ftrace_', '^\\?\\?',
+    '^__fentry__', '^mcount', '^ftrace_', '^\\?\\?', '^bad_page$', '^free_pages_check',
   ].join('|'),
 );
 
