@@ -113,11 +113,14 @@ interface OpenReport {
   oomDone?: boolean;
   /** Line number of the last line taken into the report. */
   lastLineNo: number;
+  /** Detector line count when this report's stream last sent a line. */
+  lastSeen: number;
   /** Last lines of a report longer than the excerpt (the end of a report matters as much as its start). */
   tail: string[];
 }
 
 const TAIL_LINES = 20;
+const STALE_LINES = 5000;
 /** Kinds whose report is incomplete without a call trace. */
 const NEEDS_TRACE: ReadonlySet<IncidentKind> = new Set(['oops', 'warning', 'hung_task', 'soft_lockup', 'hard_lockup', 'rcu_stall']);
 const SINGLE_LINE: ReadonlySet<IncidentKind> = new Set(['shrink_slab', 'segfault', 'io_error', 'fs_error', 'boot']);
@@ -165,6 +168,9 @@ export class Detector {
 
   feed(line: NormLine): void {
     this.stats.lines++;
+    // A report whose stream went quiet (its host stopped talking) would keep the prefilter off
+    // for the rest of a multi-host file: close it after STALE_LINES lines of other streams.
+    if ((this.stats.lines & 1023) === 0 && this.openCount > 0) this.closeStale();
     if (!line.kernel) {
       this.stats.nonKernelLines++;
       return;
@@ -199,6 +205,12 @@ export class Detector {
     if (TRIGGER_RE.test(text) && this.header(line, st)) return;
     if (st.pendingBoot) this.flushBoot(st);
     if (r) this.body(line, st, r);
+  }
+
+  private closeStale(): void {
+    for (const st of this.streams.values()) {
+      if (st.report && this.stats.lines - st.report.lastSeen > STALE_LINES) this.close(st, `no line from this stream in the next ${STALE_LINES} lines`);
+    }
   }
 
   /** Closes every open report (end of input: what is still open is truncated). */
@@ -244,7 +256,7 @@ export class Detector {
   }
 
   private open(st: Stream, inc: Incident, line: NormLine): OpenReport {
-    const r: OpenReport = { inc, lastLineNo: line.lineNo, lines: 1, inTrace: false, nonBody: 0, allFrames: [], afterEoe: [], sawEoe: false, sawNmiEnd: false, tail: [] };
+    const r: OpenReport = { inc, lastLineNo: line.lineNo, lastSeen: this.stats.lines, lines: 1, inTrace: false, nonBody: 0, allFrames: [], afterEoe: [], sawEoe: false, sawNmiEnd: false, tail: [] };
     if (line.caller) r.caller = line.caller;
     st.report = r;
     this.openCount++;
@@ -510,6 +522,7 @@ export class Detector {
 
   private body(line: NormLine, st: Stream, r: OpenReport): void {
     const text = line.text;
+    r.lastSeen = this.stats.lines;
     // A SysRq-T dump of a big machine is legitimately huge (tens of thousands of tasks).
     if (r.lines >= (r.inc.kind === 'sysrq_show_state' ? this.maxReportLines * 50 : this.maxReportLines)) {
       this.close(st, `report longer than ${this.maxReportLines} lines; cut`);

@@ -177,3 +177,15 @@ test('BUG titles keep the sanitizer bug type and drop run details', async () => 
   );
   assert.deepEqual(incs.map((i) => i.title), ['BUG: KASAN: use-after-free in tcp_retransmit_timer', 'BUG: scheduling while atomic in acme_poll']);
 });
+
+test('a report of a host that went quiet is closed after 5000 lines of other hosts', async () => {
+  const lines = ['May  3 06:00:00 alpha kernel: INFO: task df:77 blocked for more than 120 seconds.', 'May  3 06:00:00 alpha kernel: Call Trace:', 'May  3 06:00:00 alpha kernel:  fuse_simple_request+0x1/0x2'];
+  for (let i = 0; i < 7000; i++) lines.push(`May  3 06:00:01 beta kernel: e1000e: eth0 link up ${i}`);
+  const incs: Incident[] = [];
+  const det = new Detector((i) => incs.push(i));
+  await scanStream(Readable.from([Buffer.from(lines.join('\n') + '\n')]), det, { name: 't', refYear: 2024, refMonth: 11 });
+  assert.equal(incs.length, 1, 'closed before the end of the input');
+  assert.equal(incs[0]!.title, 'INFO: task hung in fuse_simple_request');
+  assert.equal(det.hasOpen(), false);
+  det.finish();
+});
