@@ -120,6 +120,7 @@ interface OpenReport {
 }
 
 const TAIL_LINES = 20;
+const MAX_HEADER_CHARS = 4096;
 const STALE_LINES = 5000;
 /** Kinds whose report is incomplete without a call trace. */
 const NEEDS_TRACE: ReadonlySet<IncidentKind> = new Set(['oops', 'warning', 'hung_task', 'soft_lockup', 'hard_lockup', 'rcu_stall']);
@@ -271,7 +272,9 @@ export class Detector {
 
   /** Handles a line that may start a report; returns true when it was consumed. */
   private header(line: NormLine, st: Stream): boolean {
-    const text = line.text;
+    // Kernel messages are at most 1 KiB (LOG_LINE_MAX); a longer "line" is not one, and matching
+    // header patterns on megabytes of it could take long.
+    const text = line.text.length > MAX_HEADER_CHARS ? line.text.slice(0, MAX_HEADER_CHARS) : line.text;
     const r = st.report;
     let m: RegExpExecArray | null;
 
@@ -521,7 +524,7 @@ export class Detector {
   }
 
   private body(line: NormLine, st: Stream, r: OpenReport): void {
-    const text = line.text;
+    const text = line.text.length > MAX_HEADER_CHARS ? line.text.slice(0, MAX_HEADER_CHARS) : line.text;
     r.lastSeen = this.stats.lines;
     // A SysRq-T dump of a big machine is legitimately huge (tens of thousands of tasks).
     if (r.lines >= (r.inc.kind === 'sysrq_show_state' ? this.maxReportLines * 50 : this.maxReportLines)) {
@@ -566,7 +569,7 @@ export class Detector {
 
   /** Extracts facts from a report line: tasks, CPU, frames, RIP, kind-specific fields. */
   private details(r: OpenReport, line: NormLine): void {
-    const text = line.text;
+    const text = line.text.length > MAX_HEADER_CHARS ? line.text.slice(0, MAX_HEADER_CHARS) : line.text;
     const inc = r.inc;
     let m: RegExpExecArray | null;
     if (r.pidPrefix) {

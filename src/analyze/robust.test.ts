@@ -189,3 +189,11 @@ test('a report of a host that went quiet is closed after 5000 lines of other hos
   assert.equal(det.hasOpen(), false);
   det.finish();
 });
+
+test('adversarial long lines full of header words finish quickly', async () => {
+  const t0 = Date.now();
+  const evil = 'INFO: task '.repeat(6000) + ' BUG: soft lockup - CPU#'.repeat(2000) + ' invoked oom-killer: ' + '['.repeat(5000);
+  await run(`[ 1.0] ${evil}\n`.repeat(20), 1 << 16);
+  // Generous bound for a loaded machine; without the cap this takes minutes.
+  assert.ok(Date.now() - t0 < 20000, `took ${Date.now() - t0} ms`);
+});

@@ -24,7 +24,7 @@ export interface ScanOptions {
   refYear: number;
   refMonth: number;
   onProgress?: (bytes: number) => void;
-  /** Longest line kept (characters); longer lines are cut and counted. */
+  /** Longest line kept (bytes, default 64 KiB); longer lines are cut and counted. */
   maxLineChars?: number;
 }
 
@@ -35,7 +35,7 @@ const HIGH_BYTE = /[\x80-\xff]/;
 
 export async function scanStream(chunks: AsyncIterable<Buffer | string>, detector: Detector, opts: ScanOptions): Promise<ScanResult> {
   const normalizer = new Normalizer({ file: opts.name, refYear: opts.refYear, refMonth: opts.refMonth });
-  const maxLine = opts.maxLineChars ?? 1 << 20;
+  const maxLine = opts.maxLineChars ?? 1 << 16;
   const res: ScanResult = { format: 'unknown', bytes: 0, lines: 0, malformedLines: 0, overlongLines: 0, invalidUtf8Lines: 0 };
   const sample: string[] = [];
   let carry: Buffer | null = null;
