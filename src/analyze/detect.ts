@@ -6,7 +6,7 @@
  *
  * Memory stays bounded per report: excerpts, frames and SysRq task lists are capped (and counted).
  */
-import type { Frame, Incident, IncidentKind, NormLine, OomDetails, SysrqDetails, TaskRef } from './model.js';
+import type { Frame, Incident, IncidentKind, NormLine, OomDetails } from './model.js';
 import { firstMeaningful, hangGuilty, isGenericFrame, normalizeSyscall, parseFrame, parseRip, stallGuilty } from './frames.js';
 
 export interface DetectorOptions {
@@ -305,7 +305,7 @@ export class Detector {
       st.pendingBoot = undefined;
       if (!pending) st.boot++;
       st.bootEpochMs = undefined;
-      const inc = this.newIncident('boot', line, st, `boot: Linux ${sanitizeVersion(m[1]!)}`, text);
+      const inc = this.newIncident('boot', line, st, `boot: Linux ${m[1]!.slice(0, 80)}`, text);
       inc.facts['version'] = m[1]!;
       this.emit(inc);
       return true;
@@ -912,8 +912,3 @@ export function sanitizeTitle(s: string): string {
     .slice(0, 120);
 }
 
-function sanitizeVersion(v: string): string {
-  return v.slice(0, 80);
-}
-
-export type { TaskRef, SysrqDetails };
