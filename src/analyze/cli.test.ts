@@ -197,3 +197,17 @@ test('on a terminal: progress on stderr and colour on stdout', (t) => {
   assert.match(r.stdout, /\r\x1b\[Kanalyze: .*shrink_slab_3\.10\.log 0 MiB/);
   assert.match(r.stdout, /\x1b\[1mSUMMARY/);
 });
+
+test('a missing decompressor is named, with the package to install', (t) => {
+  if (!hasProgram('xz')) {
+    t.skip('xz is not installed (needed to make the test file; listed in .ci/packages)');
+    return;
+  }
+  const p = join(tmp, 'needs-xz.log.xz');
+  writeFileSync(p, execFileSync('xz', ['-q', '-c', join(real, 'panic_01.log')]));
+  const r = spawnSync(process.execPath, [bin, 'analyze', '--json', p, join(real, 'panic_03.log')], { encoding: 'utf8', env: { ...process.env, PATH: '/nonexistent' } });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stderr, /needs-xz\.log\.xz: xz-compressed, but xz is not installed \(apt-get install xz-utils\)/);
+  const doc = JSON.parse(r.stdout) as JsonDoc;
+  assert.deepEqual(doc.summary.byKind, { panic: 1 });
+});
