@@ -1,12 +1,87 @@
-/** `lantern analyze`: placeholder until the capability lands. */
+/** `lantern analyze PATH…`: incidents and a timeline from kernel logs. */
 import type { Command } from 'commander';
 import { CliError, EXIT } from '../common/exit.js';
+import { printJson } from '../common/json.js';
+import { paint } from '../common/term.js';
+import { analyzePaths } from './analyze.js';
+import type { Filters } from './group.js';
+import { INCIDENT_KINDS, type IncidentKind } from './model.js';
+import { renderText, toJson } from './render.js';
+
+interface AnalyzeCliOptions {
+  json?: boolean;
+  since?: string;
+  until?: string;
+  kind?: string[];
+  host?: string[];
+}
+
+/** Parses --since/--until: ISO 8601 (a zone-less value is read like zone-less log stamps, as UTC), or a relative `-2h`/`30m ago`. */
+export function parseTimeArg(value: string, now: Date = new Date()): number {
+  const v = value.trim();
+  const rel = /^-?(\d+(?:\.\d+)?)\s*(s|m|h|d)(?:\s+ago)?$/.exec(v);
+  if (rel) {
+    const mult = { s: 1e3, m: 60e3, h: 3600e3, d: 86400e3 }[rel[2] as 's' | 'm' | 'h' | 'd'];
+    return now.getTime() - Number(rel[1]) * mult;
+  }
+  const iso = /^(\d{4})-(\d\d)-(\d\d)(?:[T ](\d\d):(\d\d)(?::(\d\d)(\.\d+)?)?)?(Z|[+-]\d\d:?\d\d)?$/.exec(v);
+  if (!iso) throw new CliError(`bad time '${value}': use ISO 8601 (2024-05-03T06:00:00, 2024-05-03 06:00Z) or a relative time (2h, 30m ago)`, EXIT.USAGE);
+  const [, y, mo, d, h = '00', mi = '00', s = '00', frac, zone] = iso;
+  let ms = Date.UTC(+y!, +mo! - 1, +d!, +h, +mi, +s) + (frac ? Math.round(Number('0' + frac) * 1000) : 0);
+  if (zone && zone !== 'Z') {
+    const sign = zone[0] === '-' ? -1 : 1;
+    const digits = zone.slice(1).replace(':', '');
+    ms -= sign * (Number(digits.slice(0, 2)) * 60 + Number(digits.slice(2, 4))) * 60000;
+  }
+  if (!Number.isFinite(ms)) throw new CliError(`bad time '${value}'`, EXIT.USAGE);
+  return ms;
+}
+
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, ...value.split(',').map((s) => s.trim()).filter(Boolean)];
+}
+
+export function buildFilters(o: AnalyzeCliOptions): Filters {
+  const f: Filters = {};
+  if (o.since !== undefined) f.sinceMs = parseTimeArg(o.since);
+  if (o.until !== undefined) f.untilMs = parseTimeArg(o.until);
+  if (o.kind && o.kind.length) {
+    for (const k of o.kind) if (!INCIDENT_KINDS.includes(k as IncidentKind)) throw new CliError(`unknown kind '${k}': one of ${INCIDENT_KINDS.join(', ')}`, EXIT.USAGE);
+    f.kinds = new Set(o.kind as IncidentKind[]);
+  }
+  if (o.host && o.host.length) f.hosts = new Set(o.host);
+  return f;
+}
 
 export function register(program: Command): void {
   program
     .command('analyze')
-    .description('(not implemented yet)')
-    .action(() => {
-      throw new CliError('analyze is not implemented yet', EXIT.UNAVAILABLE);
+    .description('read kernel logs (dmesg, syslog, journal, netconsole, serial, vmcore-dmesg; gz/xz/zst) and report incidents on a timeline')
+    .argument('[paths...]', 'files or directories (read recursively); - or nothing reads stdin')
+    .option('--json', 'print one JSON document (schema: docs/analyze.md)')
+    .option('--since <time>', 'only incidents at or after this wall-clock time (ISO 8601, or 2h / 30m ago)')
+    .option('--until <time>', 'only incidents at or before this wall-clock time')
+    .option('--kind <kind>', `only these kinds (repeat or comma-separate): ${INCIDENT_KINDS.join(', ')}`, collect)
+    .option('--host <host>', 'only incidents from this host (repeat or comma-separate)', collect)
+    .addHelpText('after', '\nExit status: 0 analysed (with or without incidents), 64 usage error, 66 no input could be read.\nSee docs/analyze.md for the formats, kinds and the --json schema.')
+    .action(async (paths: string[], o: AnalyzeCliOptions) => {
+      const filters = buildFilters(o);
+      const tty = Boolean(process.stderr.isTTY);
+      let lastTick = 0;
+      const onProgress = tty
+        ? (name: string, bytes: number) => {
+            const now = Date.now();
+            if (now - lastTick < 500) return;
+            lastTick = now;
+            process.stderr.write(`\r\x1b[Kanalyze: ${name.slice(-50)} ${(bytes / (1 << 20)).toFixed(0)} MiB`);
+          }
+        : undefined;
+      const res = await analyzePaths(paths, { filters, ...(onProgress ? { onProgress } : {}) });
+      if (tty && lastTick) process.stderr.write('\r\x1b[K');
+      const readable = res.inputs.filter((i) => i.format !== 'unreadable');
+      for (const i of res.inputs) if (i.error) process.stderr.write(`lantern analyze: ${i.name}: ${i.error}\n`);
+      if (readable.length === 0) throw new CliError('no input could be read', EXIT.NOINPUT);
+      if (o.json) printJson(toJson(res));
+      else process.stdout.write(renderText(res, paint(process.stdout)));
     });
 }

@@ -1,0 +1,101 @@
+/**
+ * Every case file (test/data/analyze/cases/<case>.log, one per incident kind and kernel era, with
+ * <case>.expected.json) is analysed in every input format Lantern reads: the case is re-enveloped
+ * by casegen.ts (syslog, RFC 3339, journal short/iso/precise/json, dmesg -T, netconsole, udplogger,
+ * serial with CR/ANSI/glued prompt, several hosts on one console …) with noise lines of other
+ * programs or hosts interleaved. Each format must yield the same incidents, at the right time, on the right host.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { Readable } from 'node:stream';
+import { Detector } from './detect.js';
+import { scanStream } from './scan.js';
+import { mainTask } from './group.js';
+import type { Incident } from './model.js';
+import { CASE_FORMATS, FORMAT_TRAITS, renderCase, wallOfKernelTime, type CaseFormat } from './casegen.js';
+
+const dir = new URL('../../test/data/analyze/cases/', import.meta.url);
+
+async function analyzeText(text: string, name: string): Promise<Incident[]> {
+  const out: Incident[] = [];
+  const det = new Detector((i) => out.push(i));
+  // Feed in small chunks so that lines straddle chunk boundaries.
+  const buf = Buffer.from(text);
+  const chunks: Buffer[] = [];
+  for (let i = 0; i < buf.length; i += 777) chunks.push(buf.subarray(i, i + 777));
+  await scanStream(Readable.from(chunks), det, { name, refYear: 2024, refMonth: 11 });
+  det.finish();
+  return out;
+}
+
+interface Expected {
+  kind: string;
+  subkind?: string;
+  title: string;
+  headline: string;
+  kernelTime?: string;
+  task?: string;
+  guiltyFrame?: string;
+  partial: boolean;
+  oom?: { invoker?: unknown; constraint?: string; victim?: unknown };
+  sysrq?: { tasks: number; byState: Record<string, number>; blockedGroups: Array<{ count: number; frames: string[] }> };
+}
+
+const cases = readdirSync(dir).filter((f) => f.endsWith('.log')).sort();
+
+test('every incident kind has a case file', () => {
+  const kinds = new Set<string>();
+  for (const c of cases) {
+    const exp = JSON.parse(readFileSync(new URL(c.replace(/\.log$/, '.expected.json'), dir), 'utf8')) as { incidents: Expected[] };
+    for (const e of exp.incidents) kinds.add(e.kind);
+  }
+  for (const k of ['panic', 'oops', 'warning', 'hung_task', 'sysrq_show_state', 'oom_kill', 'soft_lockup', 'hard_lockup', 'rcu_stall', 'shrink_slab', 'mce', 'hw_error', 'io_error', 'fs_error', 'segfault', 'boot']) {
+    assert.ok(kinds.has(k), `no case for ${k}`);
+  }
+});
+
+for (const c of cases) {
+  const content = readFileSync(new URL(c, dir), 'utf8');
+  const exp = JSON.parse(readFileSync(new URL(c.replace(/\.log$/, '.expected.json'), dir), 'utf8')) as { incidents: Expected[] };
+  for (const format of CASE_FORMATS) {
+    test(`case ${c} as ${format}`, async () => {
+      const traits = FORMAT_TRAITS[format as CaseFormat];
+      const name = format === 'vmcore-dmesg' ? 'vmcore-dmesg.txt' : `${c}.${format}`;
+      const got = await analyzeText(renderCase(content, format), name);
+      assert.deepEqual(
+        got.map((i) => `${i.kind}: ${i.title}`),
+        exp.incidents.map((e) => `${e.kind}: ${e.title}`),
+        `${c} as ${format}: incidents`,
+      );
+      got.forEach((inc, n) => {
+        const e = exp.incidents[n]!;
+        const what = `${c} as ${format}, incident ${n} (${e.kind})`;
+        assert.equal(inc.headline, e.headline, `${what}: headline`);
+        assert.equal(inc.subkind, e.subkind, `${what}: subkind`);
+        assert.equal(mainTask(inc), e.task, `${what}: task`);
+        assert.equal(inc.guiltyFrame, e.guiltyFrame, `${what}: guilty frame`);
+        assert.equal(inc.partial, e.partial, `${what}: partial ${inc.partialReasons.join('; ')}`);
+        if (e.oom) {
+          assert.deepEqual(inc.oom?.invoker, e.oom.invoker, `${what}: oom invoker`);
+          assert.equal(inc.oom?.constraint, e.oom.constraint, `${what}: oom constraint`);
+          assert.deepEqual(inc.oom?.victim, e.oom.victim, `${what}: oom victim`);
+        }
+        if (e.sysrq) {
+          assert.equal(inc.sysrq?.tasks, e.sysrq.tasks, `${what}: sysrq tasks`);
+          assert.deepEqual(inc.sysrq?.byState, e.sysrq.byState);
+          assert.deepEqual(inc.sysrq?.blockedGroups.map((g) => ({ count: g.count, frames: g.frames })), e.sysrq.blockedGroups);
+        }
+        if (traits.kernelTime && e.kernelTime !== undefined) assert.equal(inc.kernelTime?.toFixed(6), Number(e.kernelTime).toFixed(6), `${what}: kernel time`);
+        if (!traits.kernelTime) assert.equal(inc.kernelTime, undefined);
+        if (traits.wall && e.kernelTime !== undefined) {
+          const want = wallOfKernelTime(content, e.kernelTime)!;
+          assert.ok(inc.wall, `${what}: no wall time`);
+          assert.equal(Math.floor(inc.wall.ms / 1000), Math.floor(want / 1000), `${what}: wall time ${inc.wall.iso}`);
+        }
+        if (!traits.wall) assert.equal(inc.wall, undefined, `${what}: unexpected wall time`);
+        assert.equal(inc.host, traits.host, `${what}: host`);
+      });
+    });
+  }
+}

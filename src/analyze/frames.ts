@@ -1,0 +1,123 @@
+/**
+ * Stack frames: the grammar of kernel call-trace lines and the choice of a "guilty" frame.
+ * Grammar after the kernel's scripts/decode_stacktrace.sh: `[<addr>] ? func+0xOFF/0xLEN [module]`,
+ * symbolised `func+0x1/0x2 file.c:12`, `func file.c:12 [inline]`, ARM `[<pc>] (func) from [<lr>] (caller)`,
+ * arm64 `func+0x1/0x2 (T)`. Skip lists after syzkaller's pkg/report and satyr's koops normaliser.
+ */
+import type { Frame } from './model.js';
+
+const ADDR_FRAME_RE = /^\s*(?:<(?:IRQ|NMI|EOI|TASK)>\s*|<<EOE>>\s*)*(?:\[<?(?:0x)?[0-9a-f]+>?\]\s*)+(\? )?(?::(\w+):)?([A-Za-z_][\w.$]*)\+0x[0-9a-f]+\/0x[0-9a-f]+(?:\s+\[([\w-]+)[^\]]*\])?/;
+const PLAIN_FRAME_RE = /^\s*(?:<(?:IRQ|NMI|EOI|TASK)>\s*|<<EOE>>\s*)*(\? )?([A-Za-z_][\w.$]*)(?:\+0x[0-9a-f]+\/0x[0-9a-f]+(?:\s+\[([\w-]+)[^\]]*\])?|(?= \S+\.[chS]:\d+))/;
+const ARM_FRAME_RE = /^\s*\[<[0-9a-f]+>\] \(([A-Za-z_][\w.$]*)(?:\+0x[0-9a-f]+\/0x[0-9a-f]+)?(?: \[([\w-]+)\])?\) from \[<[0-9a-f]+>\]/;
+const RIP_RE = /^(?:RIP|EIP|IP|NIP|pc|PC is at|EIP is at|RIP is at)\s*:?\s*(?:[0-9a-f]{4}:)?(?:\[<[0-9a-f]+>\]\s*)*(?:\[<[0-9a-f]+>\]\s+)?([A-Za-z_][\w.$]*)\+0x[0-9a-f]+\/0x[0-9a-f]+(?:\s+\[([\w-]+)[^\]]*\])?/;
+
+/** Drops compiler suffixes (`.isra.3`, `.constprop.0`, `.cold`, `.part.7`). */
+export function cleanFunc(name: string): string {
+  const dot = name.indexOf('.');
+  return dot > 0 ? name.slice(0, dot) : name;
+}
+
+/** Syscall wrappers spelled per arch/era map to one name, so titles group across kernels (`__x64_sys_rmdir` → `sys_rmdir`). */
+export function normalizeSyscall(func: string): string {
+  return func
+    .replace(/^(?:__x64_|__ia32_|__arm64_|__s390x_|__riscv_|__se_|__do_|compat_|___|__)+sys_/, 'sys_')
+    .replace(/^(?:SyS_|SYSC_|ksys_)/, 'sys_');
+}
+
+/** Parses a call-trace line; null when the line is not a frame. */
+export function parseFrame(text: string): Frame | null {
+  let m = ADDR_FRAME_RE.exec(text);
+  if (m) {
+    // 2.6 kernels prefix module symbols: `:jbd:journal_commit_transaction`.
+    const mod = m[4] ?? m[2];
+    return { func: cleanFunc(m[3]!), reliable: m[1] === undefined, ...(mod ? { module: mod } : {}) };
+  }
+  m = ARM_FRAME_RE.exec(text);
+  if (m) return { func: cleanFunc(m[1]!), reliable: true, ...(m[2] ? { module: m[2] } : {}) };
+  m = PLAIN_FRAME_RE.exec(text);
+  if (m) {
+    // Register dumps and prose can look like `word+0x1/0x2`; real frames are short and start indented or bare.
+    return { func: cleanFunc(m[2]!), reliable: m[1] === undefined, ...(m[3] ? { module: m[3] } : {}) };
+  }
+  return null;
+}
+
+/** The function named by an `RIP:` / `EIP is at` / `IP:` / `pc :` line. */
+export function parseRip(text: string): { func: string; module?: string } | null {
+  const m = RIP_RE.exec(text);
+  if (!m) return null;
+  return { func: cleanFunc(m[1]!), ...(m[2] ? { module: m[2] } : {}) };
+}
+
+// Frames that never explain a report: reporting, scheduling, locking, allocation, generic helpers, entry code.
+const GENERIC_SKIP = new RegExp(
+  [
+    '^(?:__)?dump_stack', '^show_stack', '^show_regs', '^dump_backtrace', '^sched_show_task', '^show_trace',
+    '^(?:__)?panic$', '^nmi_panic', '^oops_', '^die$', '^__die', '^do_trap', '^do_error_trap', '^do_invalid_op',
+    '^do_general_protection', '^exc_', '^asm_exc_', '^handle_bug', '^report_bug', '^__warn', '^warn_slowpath',
+    '^do_page_fault', '^__do_page_fault', '^page_fault', '^no_context', '^__bad_area', '^bad_area', '^do_user_addr_fault',
+    '^do_kern_addr_fault', '^kernelmode_fixup', '^page_fault_oops', '^spurious_fault', '^fixup_exception',
+    '^(?:__)?schedule', '^preempt_schedule', '^io_schedule', '^__switch_to', '^context_switch', '^__cond_resched', '^_cond_resched',
+    '^__might_sleep', '^___might_sleep', '^__might_fault', '^might_fault',
+    'spin_lock', 'spin_unlock', 'spin_trylock', '^_raw_', '^do_raw_', '^queued_spin', '^native_queued', '^__pv_queued',
+    '^lock_acquire', '^lock_release', '^__lock_acquire', '^lock_', '^lockdep', '^mutex_', '^__mutex_', '^rwsem_', '^__rwsem',
+    '^down_', '^__down', '^up_read', '^up_write', '^rt_mutex', '^_?atomic_', '^refcount_', '^percpu_down',
+    '^kasan', '^__kasan', '^kmsan', '^__asan', '^__msan', '^__sanitizer', '^check_memory_region', '^memory_is_poisoned',
+    '^print_address', '^print_report', '^kmem_cache', '^__kmem_cache', '^kmalloc', '^__kmalloc', '^kzalloc', '^kcalloc',
+    '^kvmalloc', '^kvzalloc', '^krealloc', '^vmalloc', '^__vmalloc', '^kfree', '^kvfree', '^slab_', '^__slab', '^___slab',
+    '^cache_alloc', '^alloc_pages', '^__alloc_pages', '^alloc_page', '^__get_free_pages', '^get_page_from_freelist',
+    '^__rb_', '^rb_', '^memcpy', '^memmove', '^memset', '^__memcpy', '^__memset', '^str[a-z]*cmp', '^strlen', '^strnlen',
+    '^strcpy', '^strscpy', '^copy_from_user', '^copy_to_user', '^_copy_', '^__copy_', '^raw_copy', '^copy_user',
+    '^list_', '^__list_', '^__raw_', '^rcu_read_lock', '^rcu_read_unlock', '^trace_hardirqs', '^debug_', '^__debug',
+    '^ioread', '^iowrite', '^readl', '^writel', '^__readl', '^__writel', '^smp_call_function_single$',
+    '^entry_SYSCALL', '^entry_INT80', '^do_syscall_', '^syscall_', '^ret_from_fork', '^kthread$', '^worker_thread',
+    '^process_one_work', '^ret_from_intr', '^retint_', '^apic_timer_interrupt', '^irq_exit', '^do_IRQ', '^common_interrupt',
+    '^asm_', '^sysvec_', '^__sysvec', '^el0_', '^el1_', '^invoke_syscall', '^sysenter_', '^system_call',
+    '^__fentry__', '^mcount', '^ftrace_', '^\\?\\?', '^bad_page$', '^free_pages_check',
+  ].join('|'),
+);
+
+/** True when a frame is plumbing that never explains a report. */
+export function isGenericFrame(func: string): boolean {
+  return GENERIC_SKIP.test(func);
+}
+
+// Hung tasks: wait, lock and scheduler frames (syzkaller's hang extractor, narrowed so that
+// subsystem functions with "wait" in the middle of the name, like request_wait_answer, stay).
+const HANG_SKIP = /sched|_lock|_slowlock|down|rwsem|completion|kthread|synchronize|context_switch|__switch_to|cancel_delayed_work|rcu_barrier|wait_on_|_wait_bit|wait_for_|wait_event|^(?:__)?wait_|_wait$|^bit_wait|^do_read_cache|^(?:__)?filemap_fdatawait|^folio_wait|^io_wait|^__?lock_page|^(?:__)?lock_/;
+
+export function hangGuilty(frames: Frame[]): string | undefined {
+  const rel = frames.filter((f) => f.reliable).map((f) => f.func);
+  if (rel.some((f) => f === 'rtnl_lock')) return 'rtnl_lock';
+  for (const f of rel) if (/^synchronize_(?:rcu|srcu|net|sched)/.test(f)) return 'synchronize_rcu';
+  for (const f of rel) if (!HANG_SKIP.test(f) && !isGenericFrame(f)) return normalizeSyscall(f);
+  return undefined;
+}
+
+// Stall anchors (syzkaller's stall extractor): the frame just above one of these is the most specific caller.
+const STALL_ANCHOR = /^(?:do_syscall_|__do_fast_syscall|do_fast_syscall|do_int80_syscall|el0_svc|invoke_syscall|entry_SYSCALL|system_call_fastpath|sysenter_do_call|syscall_call|process_one_work|netif_receive_skb|__netif_receive_skb|do_softirq|__do_softirq|call_timer_fn|expire_timers|__run_timers|run_timer_softirq|ret_from_fork|kthread$|worker_thread|smp_call_function_many_cond|__?vfs_(?:write|read|ioctl|iter_read|iter_write|readv|writev)$|vfs_(?:write|read|ioctl)|do_dentry_open|new_sync_read|new_sync_write|sock_sendmsg|__sock_sendmsg|sock_recvmsg|__sys_sendmsg|___sys_sendmsg|sock_write_iter|sock_read_iter|__do_fault|task_work_run|tasklet_action|irq_work_run|rcu_do_batch|rcu_core)/;
+
+export function stallGuilty(frames: Frame[]): string | undefined {
+  const rel = frames.filter((f) => f.reliable).map((f) => f.func);
+  for (let i = 0; i < rel.length; i++) {
+    if (!STALL_ANCHOR.test(rel[i]!)) continue;
+    for (let j = i - 1; j >= 0; j--) {
+      const f = rel[j]!;
+      if (STALL_ANCHOR.test(f)) continue;
+      if (!isGenericFrame(f) || /sys_/.test(f)) return normalizeSyscall(f);
+    }
+    if (i > 0) continue;
+  }
+  return undefined;
+}
+
+/** First reliable frame that is not generic plumbing (optionally with extra skips). */
+export function firstMeaningful(frames: Frame[], extraSkip?: RegExp): string | undefined {
+  for (const f of frames) {
+    if (!f.reliable) continue;
+    if (isGenericFrame(f.func)) continue;
+    if (extraSkip && extraSkip.test(f.func)) continue;
+    return normalizeSyscall(f.func);
+  }
+  return undefined;
+}

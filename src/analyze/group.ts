@@ -1,0 +1,183 @@
+/**
+ * Grouping and the timeline: identical incidents (same kind and title) become one group with a
+ * count and first/last times; every incident also gets a short timeline entry. Pure and bounded:
+ * a group keeps its first incident in full, the timeline keeps at most `maxTimeline` entries.
+ */
+import type { Incident, IncidentKind } from './model.js';
+
+export interface TimeRef {
+  /** Wall clock (ISO 8601) when the log gave one. */
+  wall?: string;
+  /** False when `wall` has no zone (classic syslog, dmesg -T): the logging host's local time. */
+  wallZoned?: boolean;
+  /** Seconds since boot as printed. */
+  kernel?: string;
+  /** Boot number within its stream (0 = before any boot banner in that stream). */
+  boot: number;
+  file: string;
+  line: number;
+}
+
+export interface TimelineEntry {
+  time: TimeRef;
+  kind: IncidentKind;
+  title: string;
+  host?: string;
+  /** The main task ("comm:pid"), if any. */
+  task?: string;
+  partial: boolean;
+  group: number;
+  sortMs?: number;
+  seq: number;
+}
+
+export interface Group {
+  id: number;
+  kind: IncidentKind;
+  title: string;
+  count: number;
+  partialCount: number;
+  first: TimeRef;
+  last: TimeRef;
+  hosts: string[];
+  example: Incident;
+  firstMs?: number;
+  lastMs?: number;
+}
+
+export interface Filters {
+  sinceMs?: number;
+  untilMs?: number;
+  kinds?: Set<IncidentKind>;
+  hosts?: Set<string>;
+}
+
+export function timeOf(inc: Incident): TimeRef {
+  const t: TimeRef = { boot: inc.boot, file: inc.file, line: inc.lineNo };
+  if (inc.wall) {
+    t.wall = inc.wall.iso;
+    t.wallZoned = inc.wall.zoned;
+  }
+  if (inc.kernelTimeText !== undefined) t.kernel = inc.kernelTimeText;
+  return t;
+}
+
+export function mainTask(inc: Incident): string | undefined {
+  const order = ['victim', 'blocked', 'stuck', 'faulting', 'current', 'invoker'];
+  const sorted = [...inc.tasks].sort((a, b) => order.indexOf(a.role) - order.indexOf(b.role));
+  const t = sorted[0];
+  return t ? `${t.comm}${t.pid !== undefined ? ':' + t.pid : ''}` : undefined;
+}
+
+export class Collector {
+  readonly groups: Group[] = [];
+  private readonly byKey = new Map<string, Group>();
+  readonly timeline: TimelineEntry[] = [];
+  timelineOmitted = 0;
+  /** Incidents dropped by --since/--until because they carry no wall-clock time. */
+  undatedExcluded = 0;
+  filteredOut = 0;
+  private seq = 0;
+
+  constructor(
+    private readonly filters: Filters = {},
+    private readonly maxTimeline = 100_000,
+    private readonly maxHostsPerGroup = 50,
+  ) {}
+
+  accepts(inc: Incident): boolean {
+    const f = this.filters;
+    if (f.kinds && !f.kinds.has(inc.kind)) return false;
+    if (f.hosts && (inc.host === undefined || !f.hosts.has(inc.host))) return false;
+    if (f.sinceMs !== undefined || f.untilMs !== undefined) {
+      if (!inc.wall) {
+        this.undatedExcluded++;
+        return false;
+      }
+      if (f.sinceMs !== undefined && inc.wall.ms < f.sinceMs) return false;
+      if (f.untilMs !== undefined && inc.wall.ms > f.untilMs) return false;
+    }
+    return true;
+  }
+
+  add(inc: Incident): void {
+    if (!this.accepts(inc)) {
+      this.filteredOut++;
+      return;
+    }
+    const key = `${inc.kind}\u0000${inc.title}`;
+    let g = this.byKey.get(key);
+    const t = timeOf(inc);
+    if (!g) {
+      g = { id: this.groups.length + 1, kind: inc.kind, title: inc.title, count: 0, partialCount: 0, first: t, last: t, hosts: [], example: inc };
+      if (inc.wall) g.firstMs = g.lastMs = inc.wall.ms;
+      this.byKey.set(key, g);
+      this.groups.push(g);
+    } else if (g.example.partial && !inc.partial) {
+      // Show the most complete report as the group's example.
+      g.example = inc;
+    }
+    g.count++;
+    if (inc.partial) g.partialCount++;
+    if (inc.wall) {
+      if (g.firstMs === undefined || inc.wall.ms < g.firstMs) {
+        g.firstMs = inc.wall.ms;
+        g.first = t;
+      }
+      if (g.lastMs === undefined || inc.wall.ms >= g.lastMs) {
+        g.lastMs = inc.wall.ms;
+        g.last = t;
+      }
+    } else if (g.firstMs === undefined) g.last = t;
+    if (inc.host !== undefined && !g.hosts.includes(inc.host) && g.hosts.length < this.maxHostsPerGroup) g.hosts.push(inc.host);
+    if (this.timeline.length < this.maxTimeline) {
+      const e: TimelineEntry = { time: t, kind: inc.kind, title: inc.title, partial: inc.partial, group: g.id, seq: this.seq++ };
+      if (inc.host !== undefined) e.host = inc.host;
+      const task = mainTask(inc);
+      if (task) e.task = task;
+      if (inc.wall) e.sortMs = inc.wall.ms;
+      this.timeline.push(e);
+    } else this.timelineOmitted++;
+  }
+
+  /**
+   * Orders the timeline by wall clock. An incident known only relative to boot takes the time of
+   * the next dated incident of the same input (else the previous one), so it keeps its place in
+   * that input's order; inputs with no dated incident at all follow, in input order.
+   */
+  sortedTimeline(): TimelineEntry[] {
+    const effective = new Map<TimelineEntry, number>();
+    const byFile = new Map<string, TimelineEntry[]>();
+    for (const e of this.timeline) {
+      const list = byFile.get(e.time.file);
+      if (list) list.push(e);
+      else byFile.set(e.time.file, [e]);
+    }
+    for (const list of byFile.values()) {
+      let next: number | undefined;
+      for (let i = list.length - 1; i >= 0; i--) {
+        const e = list[i]!;
+        if (e.sortMs !== undefined) next = e.sortMs;
+        else if (next !== undefined) effective.set(e, next);
+      }
+      let prev: number | undefined;
+      for (const e of list) {
+        if (e.sortMs !== undefined) prev = e.sortMs;
+        else if (!effective.has(e) && prev !== undefined) effective.set(e, prev);
+      }
+    }
+    const key = (e: TimelineEntry) => e.sortMs ?? effective.get(e) ?? Number.POSITIVE_INFINITY;
+    return [...this.timeline].sort((a, b) => {
+      const ka = key(a);
+      const kb = key(b);
+      if (ka !== kb) return ka < kb ? -1 : 1;
+      return a.seq - b.seq;
+    });
+  }
+
+  byKind(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const g of this.groups) out[g.kind] = (out[g.kind] ?? 0) + g.count;
+    return out;
+  }
+}

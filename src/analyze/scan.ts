@@ -1,0 +1,138 @@
+/**
+ * The streaming scan of one input: chunks of bytes in, normalised lines to the detector.
+ * Memory is flat in the input size: only the current chunk and one partial line are held.
+ * Speed comes from a prefilter: while no report is open, whole stretches of the chunk are
+ * skipped with one regex search for trigger words; only lines around a hit are normalised.
+ */
+import { Detector, TRIGGER_LOWER, TRIGGER_UPPER } from './detect.js';
+import { Normalizer, detectFormat, type LogFormat } from './normalize.js';
+
+export interface ScanResult {
+  format: LogFormat;
+  bytes: number;
+  lines: number;
+  /** Lines the normaliser could not parse although their format promised structure (bad JSON). */
+  malformedLines: number;
+  /** Lines longer than the line cap, cut to it. */
+  overlongLines: number;
+  /** Lines with bytes that are not UTF-8 (shown with U+FFFD). */
+  invalidUtf8Lines: number;
+}
+
+export interface ScanOptions {
+  name: string;
+  refYear: number;
+  refMonth: number;
+  onProgress?: (bytes: number) => void;
+  /** Longest line kept (bytes, default 64 KiB); longer lines are cut and counted. */
+  maxLineChars?: number;
+}
+
+const UPPER_G = new RegExp(TRIGGER_UPPER.source, 'g');
+const LOWER_G = new RegExp(TRIGGER_LOWER.source, 'g');
+const FORMAT_SAMPLE = 200;
+const HIGH_BYTE = /[\x80-\xff]/;
+
+export async function scanStream(chunks: AsyncIterable<Buffer | string>, detector: Detector, opts: ScanOptions): Promise<ScanResult> {
+  const normalizer = new Normalizer({ file: opts.name, refYear: opts.refYear, refMonth: opts.refMonth });
+  const maxLine = opts.maxLineChars ?? 1 << 16;
+  const res: ScanResult = { format: 'unknown', bytes: 0, lines: 0, malformedLines: 0, overlongLines: 0, invalidUtf8Lines: 0 };
+  const sample: string[] = [];
+  let carry: Buffer | null = null;
+  let lineNo = 0;
+
+  // The chunk is decoded as latin1 (fast, one char per byte, so string offsets are byte offsets);
+  // only the lines actually analysed are decoded as UTF-8, from the bytes.
+  const lineText = (s: string, buf: Buffer, start: number, end: number): string => {
+    let e = end;
+    if (e - start > maxLine) {
+      e = start + maxLine;
+      res.overlongLines++;
+    }
+    // Decode from the bytes rather than slicing `s`: a slice would keep the whole 1 MiB chunk
+    // string alive for as long as an incident holds the line.
+    if (!HIGH_BYTE.test(s.slice(start, e))) return buf.toString('latin1', start, e);
+    const text = buf.toString('utf8', start, e);
+    if (text.indexOf('\ufffd') !== -1) res.invalidUtf8Lines++;
+    return text;
+  };
+
+  const countLines = (s: string, from: number, to: number) => {
+    let n = 0;
+    let p = s.indexOf('\n', from);
+    while (p !== -1 && p < to) {
+      n++;
+      p = s.indexOf('\n', p + 1);
+    }
+    return n;
+  };
+
+  // Processes s[0, end) (end just past a newline, or the end of input).
+  const process = (s: string, buf: Buffer, end: number) => {
+    let pos = 0;
+    if (sample.length < FORMAT_SAMPLE) {
+      let p = 0;
+      while (sample.length < FORMAT_SAMPLE && p < end) {
+        const nl = s.indexOf('\n', p);
+        const e = nl === -1 || nl >= end ? end : nl;
+        sample.push(buf.toString('latin1', p, Math.min(e, p + 4096)));
+        p = e + 1;
+      }
+    }
+    let nextUp = -2;
+    let nextLo = -2;
+    while (pos < end) {
+      if (!detector.hasOpen()) {
+        // Skip to the next line holding a trigger word; nothing before it can start a report.
+        if (nextUp !== -1 && nextUp < pos) {
+          UPPER_G.lastIndex = pos;
+          const m = UPPER_G.exec(s);
+          nextUp = m === null || m.index >= end ? -1 : m.index;
+        }
+        if (nextLo !== -1 && nextLo < pos) {
+          LOWER_G.lastIndex = pos;
+          const m = LOWER_G.exec(s);
+          nextLo = m === null || m.index >= end ? -1 : m.index;
+        }
+        const hit = nextUp === -1 ? nextLo : nextLo === -1 ? nextUp : Math.min(nextUp, nextLo);
+        if (hit === -1) {
+          lineNo += countLines(s, pos, end);
+          if (end > 0 && s.charCodeAt(end - 1) !== 10) lineNo++; // final line without newline
+          return;
+        }
+        const ls = Math.max(pos, s.lastIndexOf('\n', hit) + 1);
+        lineNo += countLines(s, pos, ls);
+        pos = ls;
+      }
+      const nl = s.indexOf('\n', pos);
+      const e = nl === -1 || nl >= end ? end : nl;
+      lineNo++;
+      detector.feed(normalizer.normalize(lineText(s, buf, pos, e), lineNo));
+      pos = e + 1;
+    }
+  };
+
+  for await (const chunk of chunks) {
+    const data = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+    res.bytes += data.length;
+    const buf: Buffer = carry ? Buffer.concat([carry, data]) : data;
+    carry = null;
+    const last = buf.lastIndexOf(10);
+    if (last === -1) {
+      if (buf.length > maxLine * 4) {
+        // Megabytes without a newline: cut rather than hold it.
+        process(buf.toString('latin1', 0, buf.length), buf, buf.length);
+        lineNo--; // the rest continues the same line
+      } else carry = buf;
+    } else {
+      process(buf.toString('latin1', 0, last + 1), buf, last + 1);
+      if (last + 1 < buf.length) carry = Buffer.from(buf.subarray(last + 1));
+    }
+    opts.onProgress?.(res.bytes);
+  }
+  if (carry && carry.length > 0) process(carry.toString('latin1', 0, carry.length), carry, carry.length);
+  res.lines = lineNo;
+  res.malformedLines = normalizer.malformed;
+  res.format = detectFormat(sample, opts.name);
+  return res;
+}
