@@ -1,0 +1,153 @@
+/**
+ * Edges to /proc (through the Host): the start-up scan that reconstructs the existing tree,
+ * uid lookup, liveness checks, and TOMOYO-style normalisation of exec'd file names.
+ * Parsers are pure and exported for tests; the functions taking a Host do the reading.
+ */
+import { realpathSync } from 'node:fs';
+import { posix } from 'node:path';
+import type { Host } from '../../host/host.js';
+import type { ScannedProcess } from './model.js';
+
+export interface StatFields {
+  pid: number;
+  comm: string;
+  ppid: number;
+  /** Field 22: start time in clock ticks after boot. */
+  startTicks: number;
+}
+
+/** Parse /proc/<pid>/stat. comm may hold spaces and parentheses, so split at the last ')'. */
+export function parseStat(text: string): StatFields | null {
+  const open = text.indexOf('(');
+  const close = text.lastIndexOf(')');
+  if (open < 0 || close < open) return null;
+  const pid = Number(text.slice(0, open).trim());
+  const rest = text.slice(close + 2).split(' ');
+  // rest[0] is field 3 (state): ppid is field 4, starttime field 22.
+  const ppid = Number(rest[1]);
+  const startTicks = Number(rest[19]);
+  if (!Number.isInteger(pid) || !Number.isInteger(ppid) || !Number.isFinite(startTicks)) return null;
+  return { pid, comm: text.slice(open + 1, close), ppid, startTicks };
+}
+
+/** Real uid from /proc/<pid>/status. */
+export function parseStatusUid(text: string): number | null {
+  const m = /^Uid:\s+(\d+)/m.exec(text);
+  return m ? Number(m[1]) : null;
+}
+
+export interface Clocks {
+  /** Wall-clock µs of boot (now − uptime). */
+  bootWallUs: number;
+  /** Clock ticks per second (USER_HZ), 100 on every mainstream Linux. */
+  ticksPerSec: number;
+  /** Current trace-clock time in ns (CLOCK_MONOTONIC). */
+  nowTs(): number;
+}
+
+export function liveClocks(host: Host): Clocks {
+  const up = host.readValue('/proc/uptime');
+  const uptimeSec = up.ok ? Number(up.text.split(/\s+/)[0]) : 0;
+  return {
+    bootWallUs: Date.now() * 1000 - uptimeSec * 1e6,
+    ticksPerSec: 100,
+    nowTs: () => Number(process.hrtime.bigint()),
+  };
+}
+
+/** Read every process under /proc. Races (a process exiting mid-read) are skipped, as Laurel does. */
+export function scanProc(host: Host, clocks: Clocks): ScannedProcess[] {
+  const list = host.list('/proc');
+  if (!list.ok) return [];
+  const out: ScannedProcess[] = [];
+  for (const name of list.entries) {
+    if (!/^\d+$/.test(name)) continue;
+    const pid = Number(name);
+    const scannedTs = clocks.nowTs();
+    const st = host.readText(`/proc/${pid}/stat`);
+    if (!st.ok) continue;
+    const stat = parseStat(st.text);
+    if (!stat) continue;
+    const status = host.readText(`/proc/${pid}/status`);
+    const cmd = host.readText(`/proc/${pid}/cmdline`);
+    const tasks = host.list(`/proc/${pid}/task`);
+    // Kernel threads have no exe link (and an empty cmdline).
+    const exe = host.readLink(`/proc/${pid}/exe`);
+    out.push({
+      pid,
+      ppid: stat.ppid,
+      startUs: Math.round(clocks.bootWallUs + (stat.startTicks / clocks.ticksPerSec) * 1e6),
+      comm: stat.comm,
+      exe: exe ? exe.replace(/ \(deleted\)$/, '') : null,
+      cmdline: cmd.ok ? cmd.text.replace(/\0+$/, '').replace(/\0/g, ' ').slice(0, 4096) : '',
+      uid: status.ok ? parseStatusUid(status.text) : null,
+      tids: tasks.ok ? tasks.entries.filter((t) => /^\d+$/.test(t)).map(Number) : [pid],
+      scannedTs,
+    });
+  }
+  return out;
+}
+
+/** Is pid alive with (about) this start time? Used to sweep processes whose exit was lost. */
+export function isAlive(host: Host, clocks: Clocks, pid: number, startUs: number): boolean {
+  const st = host.readText(`/proc/${pid}/stat`);
+  if (!st.ok) return false;
+  const stat = parseStat(st.text);
+  if (!stat) return false;
+  const scannedStart = clocks.bootWallUs + (stat.startTicks / clocks.ticksPerSec) * 1e6;
+  // Trace-clock and tick-based start times differ by a tick or two; a reused pid differs by far more
+  // unless reuse happened within the same second, which the sweep tolerates.
+  return Math.abs(scannedStart - startUs) < 2_000_000;
+}
+
+/**
+ * TOMOYO-style program names. TOMOYO names a domain after realpath_nofollow(filename): the
+ * path made absolute with directories resolved but the final symlink kept (/bin/sh stays
+ * .../sh, not dash). Here: absolute paths get their directory resolved (cached; /bin -> /usr/bin
+ * on merged-/usr systems), relative ones are anchored at the process's cwd while it still
+ * exists, and fexecve-style /dev/fd/N names fall back to /proc/<pid>/exe as TOMOYO does.
+ * Only read-only lookups are made; a failed lookup keeps the lexically normalised name.
+ */
+export class ProgramNamer {
+  private readonly dirCache = new Map<string, string>();
+  constructor(private readonly host: Host, private readonly maxCache = 10_000) {}
+
+  name(pid: number, filename: string): string {
+    if (filename === '') return '<empty>';
+    if (/^\/(dev\/fd|proc\/self\/fd|proc\/\d+\/fd)\//.test(filename)) {
+      const exe = this.host.readLink(`/proc/${pid}/exe`);
+      return exe ? exe.replace(/ \(deleted\)$/, '') : posix.normalize(filename);
+    }
+    let abs = filename;
+    if (!filename.startsWith('/')) {
+      const cwd = this.host.readLink(`/proc/${pid}/cwd`);
+      if (!cwd) return filename; // the process is gone: keep what it asked for
+      abs = posix.join(cwd, filename);
+    }
+    abs = posix.normalize(abs);
+    const dir = posix.dirname(abs);
+    const base = posix.basename(abs);
+    return posix.join(this.resolveDir(dir), base);
+  }
+
+  private resolveDir(dir: string): string {
+    const hit = this.dirCache.get(dir);
+    if (hit !== undefined) return hit;
+    let real = dir;
+    if (this.host.isLive) {
+      try {
+        real = realpathSync.native(dir);
+      } catch {
+        real = dir;
+      }
+    }
+    if (this.dirCache.size >= this.maxCache) this.dirCache.clear();
+    this.dirCache.set(dir, real);
+    return real;
+  }
+}
+
+export function uidOf(host: Host, pid: number): number | null {
+  const r = host.readText(`/proc/${pid}/status`);
+  return r.ok ? parseStatusUid(r.text) : null;
+}
