@@ -7,7 +7,7 @@
 import { Host } from '../host/host.js';
 import { closeSync, openSync, writeSync } from 'node:fs';
 import type { DecodedEvent } from './tracefs/decode.js';
-import { TraceInstance, type EventSpec } from './tracefs/instance.js';
+import { requireRoot, TraceInstance, type EventSpec } from './tracefs/instance.js';
 import { ProcessModel, type ProcessRecord } from './process/model.js';
 import { isAlive, liveClocks, ProgramNamer, scanProc, uidOf, type Clocks } from './process/procfs.js';
 import { NON_FATAL_BY_DEFAULT } from './process/signals.js';
@@ -137,6 +137,7 @@ export class Recorder {
 
   /** Enable tracing first, then scan /proc, so no process falls between the two. */
   static start(opts: RecorderOptions): Recorder {
+    requireRoot(); // before anything is created on disk
     const host = opts.host ?? new Host();
     const store = Store.open(opts.storePath);
     let instance: TraceInstance;

@@ -1,0 +1,172 @@
+/**
+ * The recorder on the real kernel: known process trees, exit codes, fatal signals with a known
+ * sender, and lost-event reporting with a tiny buffer. Needs root and tracefs (CI has both).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { chmodSync, realpathSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { DEFAULT_OPTIONS, Recorder } from './recorder.js';
+import { Store, type StoredEvent } from './store/store.js';
+import { TraceInstance } from './tracefs/instance.js';
+import { CliError, EXIT } from '../common/exit.js';
+import { historyOf, pidHistory } from './query.js';
+import { exited, liveSkipReason, sleep, tempDir, uniqueName } from './live.testutil.js';
+
+const skip = liveSkipReason();
+if (skip) console.log(`# skipping live recorder tests: ${skip}`);
+
+function startRecorder(dir: string, tag: string, extra: Partial<typeof DEFAULT_OPTIONS> = {}): Recorder {
+  const rec = Recorder.start({ ...DEFAULT_OPTIONS, storePath: join(dir, 'record.db'), name: uniqueName(tag), pollMs: 50, ...extra });
+  rec.run();
+  return rec;
+}
+
+function script(dir: string, name: string, body: string): string {
+  const p = join(dir, name);
+  writeFileSync(p, `#!/bin/sh\n${body}\n`);
+  chmodSync(p, 0o755);
+  return p;
+}
+
+/** The shell's own path as TOMOYO names it: directory resolved, last component kept. */
+function shName(): string {
+  return join(realpathSync('/bin'), 'sh');
+}
+
+test('a known tree: domains follow exec chains, ancestry and exit codes are right', { skip, timeout: 60_000 }, async () => {
+  const { dir, cleanup } = tempDir();
+  const rec = startRecorder(dir, 'tree');
+  try {
+    const c = script(dir, 'c.sh', 'exit 6');
+    const b = script(dir, 'b.sh', `"${c}"\nexit 4`);
+    const a = script(dir, 'a.sh', `exec "${b}"`);
+    const child = spawn(a, [], { stdio: 'ignore' });
+    assert.deepEqual(await exited(child), { code: 4, signal: null });
+    const seven = spawn('sh', ['-c', 'exit 7'], { stdio: 'ignore' });
+    assert.equal((await exited(seven)).code, 7);
+    await sleep(200);
+    rec.stop();
+    const store = Store.open(join(dir, 'record.db'), { readonly: true });
+    try {
+      const node = realpathSync(process.execPath);
+      const [outer] = pidHistory(store, child.pid!);
+      assert.ok(outer, 'the spawned script was recorded');
+      assert.deepEqual(outer.images.map((i) => i.program), [a, b], 'exec without fork is a transition in the same pid');
+      assert.ok(outer.domain!.endsWith(`${node} ${a} ${b}`), outer.domain!);
+      assert.equal(outer.ppid, process.pid);
+      assert.equal(outer.end!.type, 'exit');
+      assert.equal(outer.end!.exit_code, 4);
+      assert.equal(outer.children.length, 1);
+      const grand = outer.children[0]!;
+      assert.equal(grand.program, c);
+      assert.equal(grand.end!.exit_code, 6);
+      const [g] = pidHistory(store, grand.pid);
+      assert.ok(g!.domain!.endsWith(`${node} ${a} ${b} ${c}`), g!.domain!);
+      assert.match(g!.history, /node\(\d{4}\/\d\d\/\d\d-\d\d:\d\d:\d\d\)=>a\.sh\(.*\)=>b\.sh\(.*\)=>c\.sh\(/);
+      const [s7] = pidHistory(store, seven.pid!);
+      assert.equal(s7!.end!.exit_code, 7);
+      assert.equal(s7!.images[0]!.program, shName());
+      assert.equal(s7!.uid, 0);
+    } finally {
+      store.close();
+    }
+  } finally {
+    rec.stop();
+    cleanup();
+  }
+});
+
+test('fatal signals: victim, signal and sender for SIGTERM, SIGKILL and SIGSEGV', { skip, timeout: 60_000 }, async () => {
+  const { dir, cleanup } = tempDir();
+  const rec = startRecorder(dir, 'sig');
+  try {
+    // SIGTERM from a known sender process (a shell running kill).
+    const termVictim = spawn('sleep', ['30'], { stdio: 'ignore' });
+    await sleep(100);
+    const killer = spawnSync('sh', ['-c', `kill -TERM ${termVictim.pid}`]);
+    assert.equal(killer.status, 0);
+    assert.equal((await exited(termVictim)).signal, 'SIGTERM');
+    // SIGKILL from this test process.
+    const killVictim = spawn('sleep', ['30'], { stdio: 'ignore' });
+    await sleep(100);
+    process.kill(killVictim.pid!, 'SIGKILL');
+    assert.equal((await exited(killVictim)).signal, 'SIGKILL');
+    // SIGSEGV sent to itself, and a real crash: a fault the kernel turns into SIGSEGV.
+    const selfSegv = spawn('sh', ['-c', 'kill -SEGV $$'], { stdio: 'ignore' });
+    assert.equal((await exited(selfSegv)).signal, 'SIGSEGV');
+    const crash = spawn('python3', ['-c', 'import ctypes; ctypes.string_at(0)'], { stdio: 'ignore' });
+    assert.equal((await exited(crash)).signal, 'SIGSEGV');
+    // A handled SIGTERM is not a death: the process exits normally afterwards.
+    const trapper = spawn('sh', ['-c', 'trap "exit 9" TERM; kill -TERM $$; exit 1'], { stdio: 'ignore' });
+    assert.equal((await exited(trapper)).code, 9);
+    await sleep(200);
+    rec.stop();
+    const store = Store.open(join(dir, 'record.db'), { readonly: true });
+    try {
+      const end = (pid: number): StoredEvent => {
+        const rows = store.query({ pid, types: ['exit', 'signal'] });
+        assert.equal(rows.length, 1, `one end record for pid ${pid}`);
+        return rows[0]!;
+      };
+      const t = end(termVictim.pid!);
+      assert.deepEqual([t.type, t.signal, t.sender_pid, t.sender_kind, t.program], ['signal', 15, killer.pid, 'process', join(realpathSync('/bin'), 'sleep')]);
+      assert.equal(t.sender_program, shName());
+      const k = end(killVictim.pid!);
+      assert.deepEqual([k.type, k.signal, k.sender_pid, k.sender_kind], ['signal', 9, process.pid, 'process']);
+      assert.equal(k.sender_comm, 'node');
+      const s = end(selfSegv.pid!);
+      assert.deepEqual([s.type, s.signal, s.sender_pid, s.sender_kind, s.tid], ['signal', 11, selfSegv.pid, 'process', selfSegv.pid]);
+      const c = end(crash.pid!);
+      assert.deepEqual([c.type, c.signal, c.sender_pid, c.sender_kind], ['signal', 11, crash.pid, 'kernel']);
+      assert.ok((c.sig_code ?? 0) > 0, 'a fault code such as SEGV_MAPERR');
+      const tr = end(trapper.pid!);
+      assert.deepEqual([tr.type, tr.exit_code], ['exit', 9]);
+      assert.match(historyOf(store, t), /=>sleep\(/);
+    } finally {
+      store.close();
+    }
+  } finally {
+    rec.stop();
+    cleanup();
+  }
+});
+
+test('lost events are reported, never silent: tiny buffer, nobody reading for a moment', { skip, timeout: 60_000 }, async () => {
+  const { dir, cleanup } = tempDir();
+  // Not run(): no timer drains the buffer while the storm runs.
+  const rec = Recorder.start({ ...DEFAULT_OPTIONS, storePath: join(dir, 'record.db'), name: uniqueName('lost'), bufferKb: 4 });
+  try {
+    const storm = spawnSync('sh', ['-c', 'i=0; while [ $i -lt 400 ]; do /bin/true; i=$((i+1)); done']);
+    assert.equal(storm.status, 0);
+    rec.tick();
+    const st = rec.stop();
+    assert.ok(st.lost.stats > 0, `per-CPU stats report overruns (${JSON.stringify(st.lost)})`);
+    const store = Store.open(join(dir, 'record.db'), { readonly: true });
+    try {
+      const lost = store.query({ types: ['lost'] });
+      assert.ok(lost.length > 0, 'lost records are stored');
+      assert.equal(lost.filter((l) => /stats/.test(l.detail ?? '')).reduce((n, l) => n + (l.lost ?? 0), 0), st.lost.stats);
+      assert.equal(store.getMeta<{ lost: { stats: number } }>('status')!.lost.stats, st.lost.stats);
+    } finally {
+      store.close();
+    }
+  } finally {
+    rec.stop();
+    cleanup();
+  }
+});
+
+test('a missing kernel event is a clear error naming it; nothing is left behind', { skip }, () => {
+  const name = uniqueName('missing');
+  assert.throws(
+    () => TraceInstance.create({ name, bufferKb: 64, events: [{ system: 'sched', event: 'sched_process_exec' }, { system: 'nosuch', event: 'no_such_event' }] }),
+    (e: unknown) => e instanceof CliError && e.exitCode === EXIT.UNAVAILABLE && /nosuch\/no_such_event/.test(e.message),
+  );
+  assert.throws(() => TraceInstance.create({ name: 'bad/name', bufferKb: 64, events: [] }), (e: unknown) => e instanceof CliError && e.exitCode === EXIT.USAGE);
+  assert.throws(
+    () => TraceInstance.create({ name, bufferKb: 64, events: [], tracefs: '/nonexistent-tracefs' }),
+    (e: unknown) => e instanceof CliError,
+  );
+});
