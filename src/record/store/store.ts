@@ -285,11 +285,9 @@ export class Store implements DomainRegistry {
     }
     if (q.domainIds) {
       if (q.domainIds.length === 0) return [];
-      this.db.exec('CREATE TEMP TABLE IF NOT EXISTS want_domains(id INTEGER PRIMARY KEY)');
-      this.db.exec('DELETE FROM want_domains');
-      const ins = this.db.prepare('INSERT OR IGNORE INTO want_domains(id) VALUES(?)');
-      this.db.transaction((ids: number[]) => ids.forEach((id) => ins.run(id)))(q.domainIds);
-      where.push('domain_id IN (SELECT id FROM want_domains)');
+      // One JSON parameter, however many domains match (works on read-only opens).
+      args.push(JSON.stringify(q.domainIds));
+      where.push('domain_id IN (SELECT value FROM json_each(?))');
     }
     const sql = `SELECT * FROM events ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY time_us, id ${q.limit ? 'LIMIT ' + Math.floor(q.limit) : ''}`;
     return this.db.prepare(sql).all(...args) as StoredEvent[];

@@ -1,0 +1,117 @@
+/**
+ * `lantern record` as a process: instance cleanup after SIGTERM and after SIGKILL + restart,
+ * the root check, and the query commands on the store it leaves. Real kernel, root, tracefs.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, readdirSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { exited, liveSkipReason, tempDir, tracefsRoot, uniqueName, waitFor } from './live.testutil.js';
+
+const skip = liveSkipReason();
+if (skip) console.log(`# skipping recorder CLI tests: ${skip}`);
+const bin = new URL('../../bin/lantern.js', import.meta.url).pathname;
+
+function lantern(args: string[], opts: { uid?: number; gid?: number } = {}) {
+  return spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 30_000, ...opts });
+}
+
+function startDaemon(store: string, name: string): { child: ChildProcess; stderr: () => string } {
+  const child = spawn(process.execPath, [bin, 'record', '--store', store, '--name', name, '--poll-ms', '50', '--buffer-kb', '512'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  child.stderr!.on('data', (d) => (err += d));
+  return { child, stderr: () => err };
+}
+
+const instanceDir = (name: string, pid: number) => join(tracefsRoot(), 'instances', `lantern.${name}.${pid}`);
+const ours = (name: string) => readdirSync(join(tracefsRoot(), 'instances')).filter((d) => d.startsWith(`lantern.${name}.`));
+
+test('SIGTERM: flushes, removes its instance, exits 0; the store answers queries', { skip, timeout: 60_000 }, async () => {
+  const { dir, cleanup } = tempDir();
+  const name = uniqueName('term');
+  const store = join(dir, 'r.db');
+  try {
+    const d = startDaemon(store, name);
+    await waitFor(() => existsSync(instanceDir(name, d.child.pid!)) && /recording into/.test(d.stderr()), 15_000, 'the instance');
+    const marker = spawnSync('sh', ['-c', 'sh -c "exit 42"']);
+    assert.equal(marker.status, 42);
+    await new Promise((r) => setTimeout(r, 300));
+    d.child.kill('SIGTERM');
+    assert.deepEqual(await exited(d.child), { code: 0, signal: null });
+    assert.equal(existsSync(instanceDir(name, d.child.pid!)), false, 'instance removed');
+    assert.match(d.stderr(), /SIGTERM; \d+ events, \d+ records, lost 0; instance removed/);
+
+    const status = lantern(['record', 'status', '--store', store, '--json']);
+    assert.equal(status.status, 0, status.stderr);
+    const st = JSON.parse(status.stdout);
+    assert.equal(st.state, 'stopped');
+    assert.equal(st.running, false);
+    assert.ok(st.events > 0);
+    assert.ok(st.enabledEvents.includes('sched_process_exec'));
+    const text = lantern(['record', 'status', '--store', store]);
+    assert.match(text.stdout, /^recorder +not running/m);
+    assert.match(text.stdout, /^lost +0 /m);
+
+    const ev = lantern(['events', '--store', store, '--type', 'exit', '--json']);
+    assert.equal(ev.status, 0, ev.stderr);
+    const exits = ev.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const e42 = exits.find((e) => e.exit_code === 42);
+    assert.ok(e42, 'the exit 42 is there');
+    assert.match(e42.domain, /^<kernel> .*sh$/);
+    assert.match(e42.history, /=>sh\(/);
+    const byDomain = lantern(['events', '--store', store, '--domain', '*sh', '--type', 'exit']);
+    assert.match(byDomain.stdout, /exit .*sh pid=\d+ tid=\d+ code=42/);
+    const tree = lantern(['history', 'tree', '--store', store]);
+    assert.match(tree.stdout, /^ *\d+ <kernel>/);
+    const domains = lantern(['history', 'domains', '--store', store, '--json']);
+    assert.ok(JSON.parse(domains.stdout).some((r: { domain: string }) => r.domain === e42.domain));
+    const pid = lantern(['history', 'pid', String(e42.pid), '--store', store]);
+    assert.match(pid.stdout, /end +exit code 42/);
+    // Bad input: clear errors, stable codes.
+    assert.equal(lantern(['events', '--store', store, '--type', 'fork']).status, 64);
+    assert.equal(lantern(['events', '--store', store, '--since', 'yesterday']).status, 64);
+    assert.equal(lantern(['events', '--store', join(dir, 'none.db')]).status, 66);
+    assert.equal(lantern(['history', 'pid', '4000000', '--store', store]).status, 65);
+  } finally {
+    cleanup();
+  }
+});
+
+test('SIGKILL leaves a stale instance; the next start removes it; SIGINT cleans up', { skip, timeout: 60_000 }, async () => {
+  const { dir, cleanup } = tempDir();
+  const name = uniqueName('kill');
+  const store = join(dir, 'r.db');
+  try {
+    const first = startDaemon(store, name);
+    await waitFor(() => existsSync(instanceDir(name, first.child.pid!)), 15_000, 'the first instance');
+    first.child.kill('SIGKILL');
+    await exited(first.child);
+    assert.equal(existsSync(instanceDir(name, first.child.pid!)), true, 'SIGKILL cannot clean up');
+    const second = startDaemon(store, name);
+    await waitFor(() => existsSync(instanceDir(name, second.child.pid!)) && /recording into/.test(second.stderr()), 15_000, 'the second instance');
+    assert.equal(existsSync(instanceDir(name, first.child.pid!)), false, 'stale instance removed');
+    assert.match(second.stderr(), new RegExp(`removed stale lantern\\.${name}\\.${first.child.pid}`));
+    // A second recorder with the same name while one runs is refused.
+    const third = lantern(['record', '--store', join(dir, 'other.db'), '--name', name]);
+    assert.equal(third.status, 69);
+    assert.match(third.stderr, /already running as pid/);
+    second.child.kill('SIGINT');
+    assert.equal((await exited(second.child)).code, 0);
+    assert.deepEqual(ours(name), []);
+  } finally {
+    cleanup();
+  }
+});
+
+test('not root: a clear error and exit 77, nothing created', { skip, timeout: 30_000 }, () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const r = lantern(['record', '--store', join(dir, 'r.db'), '--name', uniqueName('uid')], { uid: 65534, gid: 65534 });
+    assert.equal(r.status, 77, r.stderr);
+    assert.match(r.stderr, /needs root/);
+    assert.equal(existsSync(join(dir, 'r.db')), false);
+  } finally {
+    cleanup();
+  }
+});
