@@ -5,7 +5,7 @@
 // Not a test: it asserts nothing. Needs root; bpftrace is optional (`apt-get install bpftrace`).
 //
 //   npm run bench -- record                  20,000 execs, 2 workers
-//   LANTERN_BENCH_EXECS=40000 LANTERN_BENCH_WORKERS=1 npm run bench -- record
+//   LANTERN_BENCH_EXECS=40000 LANTERN_BENCH_WORKERS=1 LANTERN_BENCH_ROUNDS=3 npm run bench -- record
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, realpathSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,6 +15,8 @@ const root = new URL('../../', import.meta.url).pathname;
 const bin = join(root, 'bin/lantern.js');
 const EXECS = Number(process.env.LANTERN_BENCH_EXECS ?? 20000);
 const WORKERS = Number(process.env.LANTERN_BENCH_WORKERS ?? 2);
+// Modes are interleaved over rounds, so load from other users of the machine hits all of them.
+const ROUNDS = Number(process.env.LANTERN_BENCH_ROUNDS ?? 2);
 const perWorker = Math.ceil(EXECS / WORKERS);
 const expected = perWorker * WORKERS;
 
@@ -37,6 +39,7 @@ async function storm() {
   const workers = [];
   for (let w = 0; w < WORKERS; w++) {
     const child = spawn('/bin/sh', ['-c', `i=0; while [ $i -lt ${perWorker} ]; do /bin/true; i=$((i+1)); done`], { stdio: 'ignore' });
+    // Listen at once: a fast worker may be gone before we would look.
     workers.push({ pid: child.pid, done: new Promise((r) => child.on('exit', r)) });
   }
   await Promise.all(workers.map((w) => w.done));
@@ -70,6 +73,7 @@ async function withNothing() {
 async function withLantern() {
   const store = join(dir, 'record.db');
   const child = spawn(process.execPath, [bin, 'record', '--store', store, '--name', `bench${process.pid}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const gone = new Promise((r) => child.on('exit', r));
   let err = '';
   child.stderr.on('data', (d) => (err += d));
   for (let i = 0; i < 400 && !/recording into/.test(err); i++) await sleep(25);
@@ -80,7 +84,7 @@ async function withLantern() {
   const rss = peakRss(child.pid);
   const cpu = cpuSeconds(child.pid);
   child.kill('SIGTERM');
-  await new Promise((r) => child.on('exit', r));
+  await gone;
   const { Store } = await import(join(root, 'dist/record/store/store.js'));
   const db = Store.open(store, { readonly: true });
   const ppids = JSON.stringify(s.pids);
@@ -92,12 +96,12 @@ async function withLantern() {
 }
 
 const BT = `
-tracepoint:task:task_newtask { printf("fork %d %d %x\\n", pid, args.pid, args.clone_flags); }
-tracepoint:sched:sched_process_exec { printf("exec %d %d %s\\n", pid, curtask->real_parent->tgid, str(args.filename)); }
-tracepoint:syscalls:sys_enter_exit_group { printf("exit_group %d %d\\n", pid, args.error_code); }
-tracepoint:sched:sched_process_exit { printf("exit %d %d\\n", args.pid, args.group_dead); }
-tracepoint:signal:signal_generate /args.result == 0 && args.sig != 17/ { printf("gen %d %d %d\\n", pid, args.pid, args.sig); }
-tracepoint:signal:signal_deliver /args.sa_handler == 0 && args.sig != 17/ { printf("deliver %d %d\\n", pid, args.sig); }
+tracepoint:task:task_newtask { printf("fork %d %d %x\\n", pid, args->pid, args->clone_flags); }
+tracepoint:sched:sched_process_exec { printf("exec %d %d %s\\n", pid, curtask->real_parent->tgid, str(args->filename)); }
+tracepoint:syscalls:sys_enter_exit_group { printf("exit_group %d %d\\n", pid, args->error_code); }
+tracepoint:sched:sched_process_exit { printf("exit %d %d\\n", args->pid, args->group_dead); }
+tracepoint:signal:signal_generate /args->result == 0 && args->sig != 17/ { printf("gen %d %d %d\\n", pid, args->pid, args->sig); }
+tracepoint:signal:signal_deliver /args->sa_handler == 0 && args->sig != 17/ { printf("deliver %d %d\\n", pid, args->sig); }
 `;
 
 async function withBpftrace() {
@@ -107,11 +111,17 @@ async function withBpftrace() {
   writeFileSync(script, BT);
   const out = join(dir, 'bpftrace.out');
   const child = spawn('sh', ['-c', `exec bpftrace "${script}" > "${out}"`], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const gone = new Promise((r) => child.on('exit', r));
   let err = '';
   child.stderr.on('data', (d) => (err += d));
   for (let i = 0; i < 1200; i++) {
     if (existsSync(out) && readFileSync(out, 'utf8').includes('Attaching')) break;
+    if (child.exitCode !== null) break;
     await sleep(25);
+  }
+  if (child.exitCode !== null) {
+    console.log(`(bpftrace failed to start: ${err.trim().split('\n').pop()})`);
+    return null;
   }
   await sleep(500);
   const s = await storm();
@@ -119,7 +129,7 @@ async function withBpftrace() {
   const rss = peakRss(child.pid);
   const cpu = cpuSeconds(child.pid);
   child.kill('SIGINT');
-  await new Promise((r) => child.on('exit', r));
+  await gone;
   const workers = new Set(s.pids.map(String));
   let captured = 0;
   for (const line of readFileSync(out, 'utf8').split('\n')) {
@@ -134,11 +144,32 @@ const fmt = (n, d = 0) => (n === null || n === undefined ? '-' : Number(n).toFix
 const mib = (b) => (b ? `${(b / 1048576).toFixed(1)} MiB` : '-');
 
 try {
-  console.log(`exec storm: ${expected} fork+exec of /bin/true from ${WORKERS} parallel workers; ${spawnSync('nproc').stdout.toString().trim()} CPUs; kernel ${spawnSync('uname', ['-r']).stdout.toString().trim()}`);
-  const runs = [await withNothing(), await withLantern()];
-  const bt = await withBpftrace();
-  if (bt) runs.push(bt);
-  else console.log('(bpftrace not installed: apt-get install bpftrace to compare)');
+  console.log(`exec storm: ${ROUNDS} rounds of ${expected} fork+exec of /bin/true from ${WORKERS} parallel workers; ${spawnSync('nproc').stdout.toString().trim()} CPUs; kernel ${spawnSync('uname', ['-r']).stdout.toString().trim()}`);
+  const byMode = new Map();
+  let haveBt = true;
+  for (let round = 0; round < ROUNDS; round++) {
+    const got = [await withNothing(), await withLantern()];
+    if (haveBt) {
+      const bt = await withBpftrace();
+      if (bt) got.push(bt);
+      else haveBt = false;
+    }
+    for (const r of got) (byMode.get(r.name) ?? byMode.set(r.name, []).get(r.name)).push(r);
+    console.log(`round ${round + 1}/${ROUNDS}: ${got.map((r) => `${r.name} ${fmt(r.rate)}/s`).join(', ')}`);
+  }
+  if (!haveBt) console.log('(bpftrace not available: apt-get install bpftrace to compare)');
+  // Aggregate rounds: rate over the summed time; captured, lost and CPU summed; RSS the peak.
+  const runs = [...byMode.values()].map((rs) => ({
+    name: rs[0].name,
+    rate: (expected * rs.length) / rs.reduce((n, r) => n + r.sec, 0),
+    captured: rs[0].captured === null ? null : rs.reduce((n, r) => n + r.captured, 0),
+    exits: rs.reduce((n, r) => n + (r.exits ?? 0), 0),
+    lost: rs[0].lost === null ? null : rs.reduce((n, r) => n + r.lost, 0),
+    cpu: rs[0].cpu === null ? null : rs.reduce((n, r) => n + (r.cpu ?? 0), 0),
+    rss: rs[0].rss === null ? null : Math.max(...rs.map((r) => r.rss ?? 0)),
+  }));
+  const bt = runs.find((r) => r.name === 'bpftrace printing');
+  const total = expected * ROUNDS;
   const base = runs[0].rate;
   const rows = [['mode', 'execs/s', 'overhead', 'captured/expected', 'lost', 'tracer CPU s', 'tracer peak RSS']];
   for (const r of runs) {
@@ -146,7 +177,7 @@ try {
       r.name,
       fmt(r.rate),
       r === runs[0] ? '-' : `${fmt((1 - r.rate / base) * 100, 1)} %`,
-      r.captured === null ? '-' : `${r.captured}/${expected}`,
+      r.captured === null ? '-' : `${r.captured}/${total}`,
       fmt(r.lost),
       fmt(r.cpu, 2),
       mib(r.rss),
@@ -156,7 +187,7 @@ try {
   for (const r of rows) console.log(r.map((c, i) => (i === 0 ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join('  '));
   const lantern = runs[1];
   const lo = 1 - lantern.rate / base;
-  console.log(`goal: 0 events lost and missed: lantern lost ${lantern.lost}, missed ${expected - lantern.captured} execs (exits recorded ${lantern.exits}/${expected})`);
+  console.log(`goal: 0 events lost and missed: lantern lost ${lantern.lost}, missed ${total - lantern.captured} execs (exits recorded ${lantern.exits}/${total})`);
   if (bt) {
     const bo = 1 - bt.rate / base;
     console.log(`goal: lantern overhead at most half of bpftrace's: lantern ${fmt(lo * 100, 1)} %, bpftrace ${fmt(bo * 100, 1)} % (ratio ${bo > 0 ? fmt(lo / bo, 2) : '-'})`);
