@@ -147,7 +147,8 @@ export class ProgramNamer {
   }
 }
 
+/** Real uid of a live process; the Uid: line sits in the first few hundred bytes of status. */
 export function uidOf(host: Host, pid: number): number | null {
-  const r = host.readText(`/proc/${pid}/status`);
-  return r.ok ? parseStatusUid(r.text) : null;
+  const head = host.readHead(`/proc/${pid}/status`, 1024);
+  return head === null ? null : parseStatusUid(head);
 }
