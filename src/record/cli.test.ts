@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { exited, liveSkipReason, tempDir, tracefsRoot, uniqueName, waitFor } from './live.testutil.js';
@@ -111,6 +111,29 @@ test('not root: a clear error and exit 77, nothing created', { skip, timeout: 30
     assert.equal(r.status, 77, r.stderr);
     assert.match(r.stderr, /needs root/);
     assert.equal(existsSync(join(dir, 'r.db')), false);
+  } finally {
+    cleanup();
+  }
+});
+
+test('config file: values are used, options override them, a broken file is a clear error', { skip, timeout: 30_000 }, () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const name = uniqueName('cfg');
+    const cfg = join(dir, 'record.toml');
+    writeFileSync(cfg, `[record]\nstore = "${join(dir, 'from-config.db')}"\nname = "${name}"\nbuffer_kb = 256\npoll_ms = 100\n`);
+    const r = lantern(['record', '--config', cfg, '--duration', '1']);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, new RegExp(`recording into ${join(dir, 'from-config.db')} \\(instance .*lantern\\.${name}\\.`));
+    const st = JSON.parse(lantern(['record', 'status', '--json', '--store', join(dir, 'from-config.db')]).stdout);
+    assert.deepEqual([st.bufferKb, st.pollMs, st.name], [256, 100, name]);
+    const over = lantern(['record', '--config', cfg, '--store', join(dir, 'override.db'), '--duration', '1']);
+    assert.equal(over.status, 0, over.stderr);
+    assert.ok(existsSync(join(dir, 'override.db')));
+    writeFileSync(cfg, '[record\nstore = ');
+    assert.equal(lantern(['record', '--config', cfg]).status, 65);
+    assert.equal(lantern(['record', '--config', join(dir, 'absent.toml')]).status, 66);
+    assert.equal(lantern(['record', '--buffer-kb', 'lots']).status, 64);
   } finally {
     cleanup();
   }
