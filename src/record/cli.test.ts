@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { exited, liveSkipReason, tempDir, tracefsRoot, uniqueName, waitFor } from './live.testutil.js';
@@ -134,6 +134,31 @@ test('config file: values are used, options override them, a broken file is a cl
     assert.equal(lantern(['record', '--config', cfg]).status, 65);
     assert.equal(lantern(['record', '--config', join(dir, 'absent.toml')]).status, 66);
     assert.equal(lantern(['record', '--buffer-kb', 'lots']).status, 64);
+  } finally {
+    cleanup();
+  }
+});
+
+test('SIGHUP reopens the text log after it was rotated away', { skip, timeout: 60_000 }, async () => {
+  const { dir, cleanup } = tempDir();
+  const name = uniqueName('hup');
+  const log = join(dir, 'record.log');
+  try {
+    const child = spawn(process.execPath, [bin, 'record', '--store', join(dir, 'r.db'), '--name', name, '--poll-ms', '50', '--log', log], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr!.on('data', (d) => (err += d));
+    await waitFor(() => /recording into/.test(err), 15_000, 'the recorder');
+    spawnSync('sh', ['-c', 'exit 11']);
+    await waitFor(() => existsSync(log) && /code=11/.test(readFileSync(log, 'utf8')), 10_000, 'the first line');
+    renameSync(log, `${log}.1`);
+    child.kill('SIGHUP');
+    await new Promise((r) => setTimeout(r, 200));
+    spawnSync('sh', ['-c', 'exit 12']);
+    await waitFor(() => existsSync(log) && /code=12/.test(readFileSync(log, 'utf8')), 10_000, 'a line in the reopened log');
+    assert.doesNotMatch(readFileSync(`${log}.1`, 'utf8'), /code=12/);
+    assert.match(readFileSync(log, 'utf8'), /^\[\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d\] exit \S+ pid=\d+ tid=\d+ code=12 <kernel> /m);
+    child.kill('SIGTERM');
+    assert.equal((await exited(child)).code, 0);
   } finally {
     cleanup();
   }

@@ -170,3 +170,47 @@ test('a missing kernel event is a clear error naming it; nothing is left behind'
     (e: unknown) => e instanceof CliError,
   );
 });
+
+test('exec from a thread, a deep exec chain and a wide fan-out', { skip, timeout: 60_000 }, async () => {
+  const { dir, cleanup } = tempDir();
+  const rec = startRecorder(dir, 'shape');
+  try {
+    // A non-leader thread execs: the kernel gives it the leader's pid (old_pid says which thread).
+    const threaded = spawn('python3', ['-c', "import os,threading,time\nthreading.Thread(target=lambda: os.execv('/bin/true', ['true'])).start()\ntime.sleep(10)"], { stdio: 'ignore' });
+    assert.equal((await exited(threaded)).code, 0);
+    // 60 levels of fork+exec, each level one more program in the domain.
+    const deep = script(dir, 'deep.sh', 'if [ "$1" -gt 0 ]; then "$0" $(($1 - 1)); exit $?; fi; exit 3');
+    const d = spawn(deep, ['60'], { stdio: 'ignore' });
+    assert.equal((await exited(d)).code, 3);
+    // 200 children of one shell at once.
+    const wide = spawn('sh', ['-c', 'i=0; while [ $i -lt 200 ]; do /bin/true & i=$((i+1)); done; wait'], { stdio: 'ignore' });
+    assert.equal((await exited(wide)).code, 0);
+    await sleep(300);
+    const st = rec.stop();
+    assert.equal(st.lost.stats, 0);
+    const store = Store.open(join(dir, 'record.db'), { readonly: true });
+    try {
+      const t = store.query({ pid: threaded.pid!, types: ['exec'] });
+      const last = t[t.length - 1]!;
+      assert.equal(last.program, join(realpathSync('/bin'), 'true'));
+      assert.notEqual(last.tid, threaded.pid, 'the exec came from a thread (old_pid)');
+      const tEnd = store.query({ pid: threaded.pid!, types: ['exit', 'signal'] });
+      assert.deepEqual(tEnd.map((e) => [e.type, e.exit_code]), [['exit', 0]]);
+      const deepExecs = store.query({ types: ['exec'] }).filter((e) => e.program === deep);
+      assert.equal(deepExecs.length, 61);
+      const deepest = deepExecs[deepExecs.length - 1]!;
+      assert.equal(store.name(deepest.domain_id!).split(' ').filter((p) => p === deep).length, 61);
+      const deepEnds = store.query({ types: ['exit'] }).filter((e) => e.program === deep);
+      assert.equal(deepEnds.length, 61);
+      assert.ok(deepEnds.every((e) => e.exit_code === 3));
+      const [w] = pidHistory(store, wide.pid!);
+      assert.equal(w!.children.length, 200);
+      assert.ok(w!.children.every((c) => c.end?.type === 'exit' && c.end.exit_code === 0));
+    } finally {
+      store.close();
+    }
+  } finally {
+    rec.stop();
+    cleanup();
+  }
+});

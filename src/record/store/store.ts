@@ -88,6 +88,7 @@ export class Store implements DomainRegistry {
   private readonly domainFind: Database.Statement;
   private readonly domainInsert: Database.Statement;
   private readonly domainGet: Database.Statement;
+  private dupeStmt: Database.Statement | null = null;
 
   private constructor(db: DB, path: string) {
     this.db = db;
@@ -192,7 +193,7 @@ export class Store implements DomainRegistry {
   /** Write a batch in one transaction. Reconstructed duplicates (same pid, start, from a restart) are skipped. */
   write(records: ProcessRecord[]): number {
     if (records.length === 0) return 0;
-    const dupe = this.db.prepare("SELECT 1 FROM events WHERE pid = ? AND type = 'exec' AND abs(pstart_us - ?) < 1000000 LIMIT 1");
+    const dupe = (this.dupeStmt ??= this.db.prepare("SELECT 1 FROM events WHERE pid = ? AND type = 'exec' AND abs(pstart_us - ?) < 1000000 LIMIT 1"));
     let n = 0;
     const tx = this.db.transaction((rows: ProcessRecord[]) => {
       for (const r of rows) {
