@@ -44,6 +44,7 @@ test('a known tree: domains follow exec chains, ancestry and exit codes are righ
     const a = script(dir, 'a.sh', `exec "${b}"`);
     const child = spawn(a, [], { stdio: 'ignore' });
     assert.deepEqual(await exited(child), { code: 4, signal: null });
+    const endedMs = Date.now();
     const seven = spawn('sh', ['-c', 'exit 7'], { stdio: 'ignore' });
     assert.equal((await exited(seven)).code, 7);
     await sleep(200);
@@ -58,6 +59,9 @@ test('a known tree: domains follow exec chains, ancestry and exit codes are righ
       assert.equal(outer.ppid, process.pid);
       assert.equal(outer.end!.type, 'exit');
       assert.equal(outer.end!.exit_code, 4);
+      // Trace-clock timestamps map to wall time (boot clock + offsets) to well within a second.
+      assert.ok(Math.abs(outer.end!.time_us / 1000 - endedMs) < 1000, `exit at ${outer.end!.time_us / 1000}, seen ${endedMs}`);
+      assert.ok(outer.startUs! <= outer.end!.time_us);
       assert.equal(outer.children.length, 1);
       const grand = outer.children[0]!;
       assert.equal(grand.program, c);

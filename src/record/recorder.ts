@@ -39,7 +39,7 @@ export const DEFAULT_OPTIONS: Omit<RecorderOptions, 'storePath'> = {
   name: 'default',
   bufferKb: 4096,
   pollMs: 250,
-  holdMs: 20,
+  holdMs: 50,
   retentionDays: 90,
   retentionMb: 1024,
   sweepMs: 300_000,
@@ -101,7 +101,6 @@ export class Recorder {
   readonly model: ProcessModel;
   private readonly host: Host;
   private readonly clocks: Clocks;
-  private wallOffsetUs: number;
   private pending: DecodedEvent[] = [];
   private timer: NodeJS.Timeout | null = null;
   private logFd: number | null = null;
@@ -122,13 +121,12 @@ export class Recorder {
     this.instance = instance;
     this.store = store;
     this.host = host;
-    this.clocks = liveClocks(host);
-    this.wallOffsetUs = Date.now() * 1000 - Number(process.hrtime.bigint()) / 1000;
+    this.clocks = liveClocks(host, instance.clock);
     const namer = new ProgramNamer(host);
     this.model = new ProcessModel({
       domains: store,
       nextId: () => store.nextId(),
-      toWallUs: (ts) => ts / 1000 + this.wallOffsetUs,
+      toWallUs: (ts) => this.clocks.toWallUs(ts),
       normalizeProgram: (pid, filename) => namer.name(pid, filename),
       uidOf: (pid) => uidOf(host, pid),
     });
@@ -195,7 +193,7 @@ export class Recorder {
   /** One drain-decode-model-store round. `final` processes everything held back. */
   tick(final = false): void {
     if (this.stopped && !final) return;
-    const nowTs = Number(process.hrtime.bigint());
+    const nowTs = this.clocks.nowTs();
     const batch: DecodedEvent[] = [];
     const drained = this.instance.drain(batch);
     const lostRecords: ProcessRecord[] = [];
@@ -271,13 +269,13 @@ export class Recorder {
       const ev = this.model.counters.events;
       this.eventsPerSec = ((ev - this.lastStatus.events) * 1000) / (nowMs - this.lastStatus.atMs);
       this.lastStatus = { atMs: nowMs, events: ev };
-      // Re-anchor wall time to the monotonic clock (NTP steps the wall clock, not the trace clock).
-      this.wallOffsetUs = Date.now() * 1000 - Number(process.hrtime.bigint()) / 1000;
+      // Re-anchor: NTP steps move the wall clock, a suspend moves the boot clock.
+      this.clocks.refresh();
       this.writeStatus('running');
     }
     if (nowMs - this.lastSweepMs >= this.opts.sweepMs) {
       this.lastSweepMs = nowMs;
-      this.model.sweep((pid, startUs) => isAlive(this.host, this.clocks, pid, startUs));
+      this.model.sweep((pid, startTs) => isAlive(this.host, this.clocks, pid, startTs));
     }
     if (nowMs - this.lastRetainMs >= 600_000) {
       this.lastRetainMs = nowMs;

@@ -14,7 +14,7 @@ function setup(scan: Partial<ScannedProcess>[] = [{ pid: 1, ppid: 0, exe: '/sbin
     uidOf: () => 0,
   });
   const seeded = model.seed(
-    scan.map((s) => ({ pid: s.pid!, ppid: s.ppid ?? 0, startUs: 1_600_000_000_000_000, comm: s.comm ?? 'x', exe: s.exe ?? null, cmdline: '', uid: 0, tids: s.tids ?? [s.pid!], scannedTs: 0 })),
+    scan.map((s) => ({ pid: s.pid!, ppid: s.ppid ?? 0, startTs: 0, startUs: 1_600_000_000_000_000, comm: s.comm ?? 'x', exe: s.exe ?? null, cmdline: '', uid: 0, tids: s.tids ?? [s.pid!], scannedTs: 0 })),
   );
   let ts = 1000;
   const out: ProcessRecord[] = [];

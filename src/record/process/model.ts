@@ -89,6 +89,8 @@ interface PendingSignal {
 
 export interface Proc {
   pid: number;
+  /** Start in trace-clock ns (CLOCK_BOOTTIME, like /proc starttime): the identity used by sweeps. */
+  startTs: number;
   startUs: number;
   ppid: number;
   ppstartUs: number | null;
@@ -129,6 +131,8 @@ const MAX_PENDING_SIGNALS = 4;
 export interface ScannedProcess {
   pid: number;
   ppid: number;
+  /** Start in trace-clock ns (starttime ticks of /proc/<pid>/stat). */
+  startTs: number;
   startUs: number;
   comm: string;
   /** /proc/<pid>/exe target, or null for kernel threads. */
@@ -174,6 +178,7 @@ export class ProcessModel {
       const domainId = s.exe ? this.env.domains.intern(parentDomain, s.exe) : parentDomain;
       const proc: Proc = {
         pid: s.pid,
+        startTs: s.startTs,
         startUs: s.startUs,
         ppid: s.ppid,
         ppstartUs: parent ? parent.startUs : null,
@@ -243,7 +248,7 @@ export class ProcessModel {
     this.counters.unknownProcess++;
     const domainId = this.env.domains.intern(this.env.domains.root, UNKNOWN_PROGRAM);
     const p: Proc = {
-      pid, startUs: this.env.toWallUs(ts), ppid: 0, ppstartUs: null, comm, program: null, domainId, lastExecId: null,
+      pid, startTs: ts, startUs: this.env.toWallUs(ts), ppid: 0, ppstartUs: null, comm, program: null, domainId, lastExecId: null,
       uid: null, reconstructed: false, knownSinceTs: ts, threads: new Set(), exitCode: null, fatal: null, signals: [], threadExitCodes: null,
     };
     this.procs.set(pid, p);
@@ -305,6 +310,7 @@ export class ProcessModel {
     if (!parent) parent = this.adopt(creatorTgid, ev.ts, comm);
     const p: Proc = {
       pid: child,
+      startTs: ev.ts,
       startUs: this.env.toWallUs(ev.ts),
       ppid: parent.pid,
       ppstartUs: parent.startUs,
@@ -449,12 +455,12 @@ export class ProcessModel {
 
   /**
    * Forget processes that are gone without an exit event (events were lost): `alive` says
-   * whether pid with that start time still runs. Keeps memory bounded over months.
+   * whether pid with that start time (trace clock) still runs. Keeps memory bounded over months.
    */
-  sweep(alive: (pid: number, startUs: number) => boolean): number {
+  sweep(alive: (pid: number, startTs: number) => boolean): number {
     let n = 0;
     for (const p of [...this.procs.values()]) {
-      if (!alive(p.pid, p.startUs)) {
+      if (!alive(p.pid, p.startTs)) {
         this.drop(p);
         n++;
       }

@@ -34,6 +34,13 @@ test('live /proc scan, uid and liveness', { skip: process.platform !== 'linux' ?
   assert.ok(me.tids.includes(process.pid));
   assert.equal(uidOf(host, process.pid), process.getuid!());
   assert.equal(uidOf(host, 2 ** 22 + 5), null);
-  assert.equal(isAlive(host, clocks, process.pid, me.startUs), true);
-  assert.equal(isAlive(host, clocks, process.pid, me.startUs - 3_600e6), false, 'same pid, another start time');
+  assert.equal(isAlive(host, clocks, process.pid, me.startTs), true);
+  assert.equal(isAlive(host, clocks, process.pid, me.startTs - 3_600e9), false, 'the pid now belongs to a newer process');
+  assert.equal(isAlive(host, clocks, process.pid, me.startTs + 3_600e9), true, 'first met mid-life: kept');
+  assert.equal(isAlive(host, clocks, 2 ** 22 + 5, me.startTs), false);
+  // The scanned start, in wall time, is when this process started (to a few ticks).
+  const expectedUs = (Date.now() - process.uptime() * 1000) * 1000;
+  assert.ok(Math.abs(me.startUs - expectedUs) < 1_000_000, `${me.startUs} vs ${expectedUs}`);
+  // The trace clock (boot) runs ahead of or with CLOCK_MONOTONIC, never behind.
+  assert.ok(clocks.nowTs() >= Number(process.hrtime.bigint()) - 20e6);
 });

@@ -36,23 +36,54 @@ export function parseStatusUid(text: string): number | null {
   return m ? Number(m[1]) : null;
 }
 
+/**
+ * The recorder's clocks. The trace clock is `boot` (CLOCK_BOOTTIME), the clock of
+ * /proc/<pid>/stat's starttime, so a traced start and a scanned start compare exactly.
+ * Node reads only CLOCK_MONOTONIC (process.hrtime); the boot offset (time spent suspended)
+ * is estimated from /proc/uptime, to 10 ms, which only matters for the hold-back cutoff
+ * and for wall-clock display.
+ */
 export interface Clocks {
-  /** Wall-clock µs of boot (now − uptime). */
-  bootWallUs: number;
   /** Clock ticks per second (USER_HZ), 100 on every mainstream Linux. */
   ticksPerSec: number;
-  /** Current trace-clock time in ns (CLOCK_MONOTONIC). */
+  /** Now, in trace-clock ns. */
   nowTs(): number;
+  /** Trace-clock ns to wall-clock µs since the epoch. */
+  toWallUs(ts: number): number;
+  /** Re-anchor to the wall clock (after NTP steps) and the boot clock (after a suspend). */
+  refresh(): void;
 }
 
-export function liveClocks(host: Host): Clocks {
-  const up = host.readValue('/proc/uptime');
-  const uptimeSec = up.ok ? Number(up.text.split(/\s+/)[0]) : 0;
-  return {
-    bootWallUs: Date.now() * 1000 - uptimeSec * 1e6,
-    ticksPerSec: 100,
-    nowTs: () => Number(process.hrtime.bigint()),
-  };
+export class LiveClocks implements Clocks {
+  readonly ticksPerSec = 100;
+  private bootOffsetNs = 0;
+  private wallOffsetUs = 0;
+  /** `traceClock` is the instance's clock: with `mono` there is no boot offset to add. */
+  constructor(private readonly host: Host, private readonly traceClock = 'boot') {
+    this.refresh();
+  }
+
+  refresh(): void {
+    const mono = Number(process.hrtime.bigint());
+    const up = this.host.readValue('/proc/uptime');
+    const uptimeNs = up.ok ? Number(up.text.split(/\s+/)[0]) * 1e9 : mono;
+    const offset = this.traceClock === 'mono' ? 0 : Math.max(0, uptimeNs - mono);
+    // /proc/uptime has 10 ms resolution: only move the offset for a real change (a suspend).
+    if (this.bootOffsetNs === 0 || offset === 0 || Math.abs(offset - this.bootOffsetNs) > 20e6) this.bootOffsetNs = offset;
+    this.wallOffsetUs = Date.now() * 1000 - this.nowTs() / 1000;
+  }
+
+  nowTs(): number {
+    return Number(process.hrtime.bigint()) + this.bootOffsetNs;
+  }
+
+  toWallUs(ts: number): number {
+    return ts / 1000 + this.wallOffsetUs;
+  }
+}
+
+export function liveClocks(host: Host, traceClock = 'boot'): Clocks {
+  return new LiveClocks(host, traceClock);
 }
 
 /** Read every process under /proc. Races (a process exiting mid-read) are skipped, as Laurel does. */
@@ -76,7 +107,8 @@ export function scanProc(host: Host, clocks: Clocks): ScannedProcess[] {
     out.push({
       pid,
       ppid: stat.ppid,
-      startUs: Math.round(clocks.bootWallUs + (stat.startTicks / clocks.ticksPerSec) * 1e6),
+      startTs: (stat.startTicks / clocks.ticksPerSec) * 1e9,
+      startUs: Math.round(clocks.toWallUs((stat.startTicks / clocks.ticksPerSec) * 1e9)),
       comm: stat.comm,
       exe: exe ? exe.replace(/ \(deleted\)$/, '') : null,
       cmdline: cmd.ok ? cmd.text.replace(/\0+$/, '').replace(/\0/g, ' ').slice(0, 4096) : '',
@@ -88,16 +120,20 @@ export function scanProc(host: Host, clocks: Clocks): ScannedProcess[] {
   return out;
 }
 
-/** Is pid alive with (about) this start time? Used to sweep processes whose exit was lost. */
-export function isAlive(host: Host, clocks: Clocks, pid: number, startUs: number): boolean {
+/**
+ * Is the process that started at `startTs` (trace clock = boot clock) still holding `pid`?
+ * No when the pid is gone, or when it is held by a process that started after ours (reuse).
+ * The kernel's start_boottime is taken just before task_newtask fires; /proc rounds it down
+ * to a tick, hence the small tolerance. A process first met mid-life (startTs later than its
+ * real start) is kept.
+ */
+export function isAlive(host: Host, clocks: Clocks, pid: number, startTs: number): boolean {
   const st = host.readText(`/proc/${pid}/stat`);
   if (!st.ok) return false;
   const stat = parseStat(st.text);
   if (!stat) return false;
-  const scannedStart = clocks.bootWallUs + (stat.startTicks / clocks.ticksPerSec) * 1e6;
-  // Trace-clock and tick-based start times differ by a tick or two; a reused pid differs by far more
-  // unless reuse happened within the same second, which the sweep tolerates.
-  return Math.abs(scannedStart - startUs) < 2_000_000;
+  const procStartTs = (stat.startTicks / clocks.ticksPerSec) * 1e9;
+  return procStartTs <= startTs + 50e6;
 }
 
 /**

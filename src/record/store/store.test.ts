@@ -23,7 +23,7 @@ function withStore(fn: (store: Store, dir: string) => void): void {
 /** Drive the real model into the store: init -> sh -> (sleep killed by kill, true exit 3). */
 function populate(store: Store, baseUs = Date.now() * 1000): ProcessRecord[] {
   const model = new ProcessModel({ domains: store, nextId: () => store.nextId(), toWallUs: (ts) => baseUs + ts / 1000, normalizeProgram: (_p, f) => f, uidOf: () => 0 });
-  const recs: ProcessRecord[] = model.seed([{ pid: 1, ppid: 0, startUs: baseUs - 1e9, comm: 'init', exe: '/sbin/init', cmdline: '/sbin/init', uid: 0, tids: [1], scannedTs: 0 }]);
+  const recs: ProcessRecord[] = model.seed([{ pid: 1, ppid: 0, startTs: 0, startUs: baseUs - 1e9, comm: 'init', exe: '/sbin/init', cmdline: '/sbin/init', uid: 0, tids: [1], scannedTs: 0 }]);
   let ts = 0;
   const h = (name: string, cp: number, fields: Record<string, number | string>) => recs.push(...model.handle({ ts: (ts += 1e6), name, commonPid: cp, fields }));
   h('task_newtask', 1, { pid: 10, comm: 'init', clone_flags: 0 });

@@ -35,7 +35,10 @@ export interface InstanceOptions {
   /** Per-CPU ring buffer size in KiB. */
   bufferKb: number;
   events: EventSpec[];
-  /** Trace clock; `mono` is CLOCK_MONOTONIC, comparable across CPUs and with process.hrtime. */
+  /**
+   * Trace clock (default `boot`, CLOCK_BOOTTIME: global across CPUs, counts suspend, and is the
+   * clock of /proc/<pid>/stat starttime; `mono` where the kernel has no `boot`).
+   */
   clock?: string;
   /** Tracefs mount point; found (or mounted) when absent. */
   tracefs?: string;
@@ -163,6 +166,8 @@ export class TraceInstance {
   private readonly page: Buffer;
   private destroyed = false;
   readonly tracefs: string;
+  /** The trace clock in use (`boot` or `mono`). */
+  clock = 'boot';
 
   private constructor(tracefs: string, dirName: string, opts: InstanceOptions, host: Host, staleRemoved: string[]) {
     this.tracefs = tracefs;
@@ -188,6 +193,9 @@ export class TraceInstance {
     requireRoot();
     const host = opts.host ?? new Host();
     const tracefs = opts.tracefs ?? findTracefs(host);
+    if (opts.tracefs && !host.exists(posix.join(tracefs, 'instances'))) {
+      throw new CliError(`no tracefs at ${tracefs} (no instances/ directory)`, EXIT.UNAVAILABLE);
+    }
     // Check every needed event before touching anything, and name the missing one.
     for (const ev of opts.events) {
       if (!ev.optional && !host.exists(posix.join(tracefs, 'events', ev.system, ev.event, 'format'))) {
@@ -215,7 +223,10 @@ export class TraceInstance {
   private configure(opts: InstanceOptions, host: Host): void {
     const d = this.dir;
     writeControl(posix.join(d, 'tracing_on'), '0');
-    writeControl(posix.join(d, 'trace_clock'), opts.clock ?? 'mono');
+    const clocks = host.readValue(posix.join(d, 'trace_clock'));
+    const offered = clocks.ok ? clocks.text.replace(/[[\]]/g, '').split(/\s+/) : [];
+    this.clock = opts.clock ?? (offered.includes('boot') ? 'boot' : 'mono');
+    writeControl(posix.join(d, 'trace_clock'), this.clock);
     writeControl(posix.join(d, 'buffer_size_kb'), String(Math.max(4, Math.floor(opts.bufferKb))));
     // Overwrite mode: when full, the oldest page goes and the reader is told how many events it lost.
     tryWrite(posix.join(d, 'options/overwrite'), '1');
