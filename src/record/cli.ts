@@ -132,6 +132,7 @@ SIGHUP reopens --log. Needs root. Query with: lantern record status, lantern his
           `events     ${st.enabledEvents.join(' ')}${st.missingEvents.length ? ` (absent: ${st.missingEvents.join(' ')})` : ''}`,
           `rate       ${st.eventsPerSec} events/s; ${st.events} events since start`,
           `lost       ${st.lost.stats ? c.red(String(st.lost.stats)) : '0'} (per-CPU overrun/dropped), ${st.lost.markers} page loss markers, ${st.decodeErrors} undecodable`,
+          ...(st.storeErrors ? [`store      ${c.red(`${st.storeErrors} failed writes`)}, ${st.unwrittenRecords} records waiting, ${st.droppedRecords} dropped`] : []),
           `processes  ${st.liveProcesses} live, ${st.liveThreads} threads; unknown-origin ${st.counters.unknownProcess ?? 0}, pid reuse ${st.counters.pidReuse ?? 0}`,
           `records    ${Object.entries(counts).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}`,
           `store      ${store.path}, ${mib(out.storeBytes)}`,
@@ -253,9 +254,9 @@ SIGHUP reopens --log. Needs root. Query with: lantern record status, lantern his
       try {
         const names = domainNames(store);
         const domainIds = opts.domain ? matchDomains(names, opts.domain) : undefined;
-        const rows = store.query({ sinceUs: since, untilUs: until, types, domainIds, limit: opts.limit });
         const nameOf = (id: number) => names.get(id) ?? store.name(id);
-        for (const e of rows) {
+        // Streamed: a store holds months of records.
+        for (const e of store.iterate({ sinceUs: since, untilUs: until, types, domainIds, limit: opts.limit })) {
           if (opts.json) {
             const j = eventJson(e, nameOf);
             if (e.type !== 'lost') j.history = historyOf(store, e);

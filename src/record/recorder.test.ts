@@ -218,3 +218,34 @@ test('exec from a thread, a deep exec chain and a wide fan-out', { skip, timeout
     cleanup();
   }
 });
+
+test('a failing store write is counted and retried, records are not lost', { skip, timeout: 60_000 }, async () => {
+  const { dir, cleanup } = tempDir();
+  const rec = Recorder.start({ ...DEFAULT_OPTIONS, storePath: join(dir, 'record.db'), name: uniqueName('disk') });
+  try {
+    const realWrite = rec.store.write.bind(rec.store);
+    rec.store.write = () => {
+      throw new Error('SQLITE_FULL: database or disk is full (simulated)');
+    };
+    const p = spawn('sh', ['-c', 'exit 21'], { stdio: 'ignore' });
+    assert.equal((await exited(p)).code, 21);
+    await sleep(100);
+    rec.tick();
+    const during = rec.status();
+    assert.equal(during.storeErrors, 1);
+    assert.ok(during.unwrittenRecords > 0);
+    rec.store.write = realWrite;
+    const st = rec.stop();
+    assert.equal(st.unwrittenRecords, 0);
+    assert.equal(st.droppedRecords, 0);
+    const store = Store.open(join(dir, 'record.db'), { readonly: true });
+    try {
+      assert.deepEqual(store.query({ pid: p.pid!, types: ['exit'] }).map((e) => e.exit_code), [21]);
+    } finally {
+      store.close();
+    }
+  } finally {
+    rec.stop();
+    cleanup();
+  }
+});

@@ -45,6 +45,9 @@ export const DEFAULT_OPTIONS: Omit<RecorderOptions, 'storePath'> = {
   sweepMs: 300_000,
 };
 
+/** Records kept in memory while the store cannot be written (then the oldest are dropped, counted). */
+const MAX_UNWRITTEN = 200_000;
+
 const NON_FATAL = NON_FATAL_BY_DEFAULT.map((s) => `sig != ${s}`).join(' && ');
 
 /** The events we enable, with in-kernel filters that drop what can never end a process. */
@@ -82,6 +85,10 @@ export interface RecorderStatus {
   records: number;
   lost: LostSummary;
   decodeErrors: number;
+  /** Failed store writes, records waiting for a retry, and records dropped after too many waited. */
+  storeErrors: number;
+  unwrittenRecords: number;
+  droppedRecords: number;
   liveProcesses: number;
   liveThreads: number;
   storeBytes: number;
@@ -107,6 +114,10 @@ export class Recorder {
   private readonly statsBase = new Map<number, number>();
   private readonly lost: LostSummary = { stats: 0, markers: 0, markerEvents: 0, perCpu: {} };
   private decodeErrors = 0;
+  private unwritten: ProcessRecord[] = [];
+  private storeErrors = 0;
+  private droppedRecords = 0;
+  private lastStoreComplaintMs = 0;
   private records = 0;
   private readonly startedUs = Date.now() * 1000;
   private lastStatus = { atMs: Date.now(), events: 0 };
@@ -241,9 +252,26 @@ export class Recorder {
     };
   }
 
+  /**
+   * Write records; when the store fails (disk full, I/O error) keep them, bounded, and retry on
+   * the next tick: counted and reported, never a crash.
+   */
   private emit(records: ProcessRecord[]): void {
-    if (!records.length) return;
-    this.records += this.store.write(records);
+    if (!records.length && !this.unwritten.length) return;
+    const batch = this.unwritten.length ? this.unwritten.concat(records) : records;
+    try {
+      this.records += this.store.write(batch);
+      this.unwritten = [];
+    } catch (e) {
+      this.storeErrors++;
+      this.unwritten = batch.length > MAX_UNWRITTEN ? batch.slice(batch.length - MAX_UNWRITTEN) : batch;
+      this.droppedRecords += batch.length - this.unwritten.length;
+      const nowMs = Date.now();
+      if (nowMs - this.lastStoreComplaintMs > 60_000) {
+        this.lastStoreComplaintMs = nowMs;
+        process.stderr.write(`lantern record: cannot write the store (${(e as Error).message}); keeping ${this.unwritten.length} records in memory and retrying\n`);
+      }
+    }
     if (this.logFd !== null || this.opts.onLine) {
       for (const r of records) {
         const line = renderLine(
@@ -302,6 +330,9 @@ export class Recorder {
       records: this.records,
       lost: this.lost,
       decodeErrors: this.decodeErrors,
+      storeErrors: this.storeErrors,
+      unwrittenRecords: this.unwritten.length,
+      droppedRecords: this.droppedRecords,
       liveProcesses: this.model.procs.size,
       liveThreads: threads,
       storeBytes: this.store.sizeBytes(),

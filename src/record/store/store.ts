@@ -266,6 +266,20 @@ export class Store implements DomainRegistry {
   }
 
   query(q: EventQuery): StoredEvent[] {
+    const { sql, args } = this.buildQuery(q);
+    if (sql === null) return [];
+    return this.db.prepare(sql).all(...args) as StoredEvent[];
+  }
+
+  /** Like query, one row at a time. */
+  *iterate(q: EventQuery): Generator<StoredEvent> {
+    const { sql, args } = this.buildQuery(q);
+    if (sql === null) return;
+    // A second statement (historyOf's lookups) may run while this one iterates: fine in better-sqlite3 for reads.
+    yield* this.db.prepare(sql).iterate(...args) as IterableIterator<StoredEvent>;
+  }
+
+  private buildQuery(q: EventQuery): { sql: string | null; args: unknown[] } {
     const where: string[] = [];
     const args: unknown[] = [];
     if (q.sinceUs !== undefined) {
@@ -285,13 +299,13 @@ export class Store implements DomainRegistry {
       args.push(q.pid);
     }
     if (q.domainIds) {
-      if (q.domainIds.length === 0) return [];
+      if (q.domainIds.length === 0) return { sql: null, args };
       // One JSON parameter, however many domains match (works on read-only opens).
       args.push(JSON.stringify(q.domainIds));
       where.push('domain_id IN (SELECT value FROM json_each(?))');
     }
     const sql = `SELECT * FROM events ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY time_us, id ${q.limit ? 'LIMIT ' + Math.floor(q.limit) : ''}`;
-    return this.db.prepare(sql).all(...args) as StoredEvent[];
+    return { sql, args };
   }
 
   get(id: number): StoredEvent | null {
