@@ -12,7 +12,7 @@ import { Store, type StoredEvent } from './store/store.js';
 import { TraceInstance } from './tracefs/instance.js';
 import { CliError, EXIT } from '../common/exit.js';
 import { historyOf, pidHistory } from './query.js';
-import { exited, liveSkipReason, sleep, tempDir, uniqueName } from './live.testutil.js';
+import { exited, liveSkipReason, sleep, smallMemcg, tempDir, uniqueName } from './live.testutil.js';
 
 const skip = liveSkipReason();
 if (skip) console.log(`# skipping live recorder tests: ${skip}`);
@@ -246,6 +246,35 @@ test('a failing store write is counted and retried, records are not lost', { ski
     }
   } finally {
     rec.stop();
+    cleanup();
+  }
+});
+
+test('an OOM kill is attributed to the kernel\'s OOM killer', { skip, timeout: 60_000 }, async (t) => {
+  const cg = smallMemcg(uniqueName('oom'), 48 * 1024 * 1024);
+  if ('reason' in cg) {
+    t.skip(cg.reason);
+    return;
+  }
+  const { dir, cleanup } = tempDir();
+  const rec = startRecorder(dir, 'oom');
+  try {
+    // The shell moves itself into the small cgroup, then becomes a python that wants 256 MiB.
+    const hog = spawn('sh', ['-c', `echo $$ > "${cg.procs}" && exec python3 -c "x = b'x' * (256 * 1024 * 1024)"`], { stdio: 'ignore' });
+    assert.equal((await exited(hog)).signal, 'SIGKILL');
+    await sleep(200);
+    rec.stop();
+    const store = Store.open(join(dir, 'record.db'), { readonly: true });
+    try {
+      const [end] = store.query({ pid: hog.pid!, types: ['signal', 'exit'] });
+      assert.deepEqual([end!.type, end!.signal, end!.sender_kind, end!.detail], ['signal', 9, 'kernel', 'oom-killer']);
+      assert.match(end!.program!, /python3/);
+    } finally {
+      store.close();
+    }
+  } finally {
+    rec.stop();
+    cg.remove();
     cleanup();
   }
 });

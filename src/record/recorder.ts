@@ -59,6 +59,8 @@ export const RECORD_EVENTS: EventSpec[] = [
   { system: 'syscalls', event: 'sys_enter_exit', optional: true },
   { system: 'signal', event: 'signal_generate', filter: `result == 0 && ${NON_FATAL}` },
   { system: 'signal', event: 'signal_deliver', filter: `sa_handler == 0 && ${NON_FATAL}` },
+  // Names the OOM killer's victims, so their SIGKILL is attributed to it (rare: costs nothing).
+  { system: 'oom', event: 'mark_victim', optional: true },
 ];
 
 export interface LostSummary {

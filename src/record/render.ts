@@ -11,6 +11,8 @@ export function isoTime(us: number): string {
 export function senderText(e: StoredEvent): string {
   if (e.sender_kind === null || e.sender_kind === 'unknown' || e.sender_pid === null) return 'an unknown sender';
   const who = `${e.sender_comm ?? '?'}(${e.sender_pid})`;
+  if (e.detail === 'oom-killer') return `the kernel's OOM killer (in the context of ${who})`;
+  if (e.sender_pid === e.pid && e.sender_kind === 'process') return `itself, ${who}${e.sender_program ? ' ' + e.sender_program : ''}`;
   if (e.sender_kind === 'kernel') {
     return `the kernel (${siCodeName(e.sig_code ?? 0x80, e.signal ?? 0)}, in the context of ${who})`;
   }
@@ -62,7 +64,10 @@ export function eventJson(e: StoredEvent, domainName: (id: number) => string): R
       signal: e.signal,
       signal_name: signalName(e.signal ?? 0),
       si_code: e.sig_code,
-      sender: e.sender_kind === null || e.sender_kind === 'unknown' ? null : { kind: e.sender_kind, pid: e.sender_pid, comm: e.sender_comm, program: e.sender_program },
+      sender:
+        e.sender_kind === null || e.sender_kind === 'unknown'
+          ? null
+          : { kind: e.sender_kind, pid: e.sender_pid, comm: e.sender_comm, program: e.sender_program, ...(e.detail === 'oom-killer' ? { reason: 'oom-killer' } : {}) },
     });
   }
   if (e.type === 'exec' && e.detail) base.cmdline = e.detail;

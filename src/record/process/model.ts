@@ -107,6 +107,8 @@ export interface Proc {
   fatal: { sig: number; tid: number; ts: number } | null;
   signals: PendingSignal[];
   threadExitCodes: Map<number, number> | null;
+  /** oom/mark_victim named this process: its SIGKILL comes from the OOM killer. */
+  oomVictim?: boolean;
 }
 
 export interface ModelCounters {
@@ -280,6 +282,11 @@ export class ProcessModel {
         return [];
       case 'sched_process_exit':
         return this.onExit(ev);
+      case 'mark_victim': {
+        const p = this.procs.get(this.tgidOf(Number(ev.fields.pid)));
+        if (p) p.oomVictim = true;
+        return [];
+      }
       default:
         this.counters.ignored++;
         return [];
@@ -438,6 +445,10 @@ export class ProcessModel {
         rec.senderKind = senderKindOf(cause.code);
       } else {
         rec.senderKind = 'unknown';
+      }
+      if (rec.signal === 9 && p.oomVictim) {
+        rec.senderKind = 'kernel';
+        rec.detail = 'oom-killer';
       }
       this.counters.signals++;
     } else {
