@@ -9,7 +9,7 @@
  * Reads never throw: they return a `ReadResult` saying what was read from where, or why
  * nothing could be, so a missing datum becomes an "unknown" finding instead of a crash.
  */
-import { closeSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, statSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, statSync, writeSync } from 'node:fs';
 import { posix } from 'node:path';
 
 export type HostKind = 'live' | 'tree' | 'sosreport';
@@ -159,6 +159,9 @@ export class Host {
   readHead(livePath: string, maxBytes = 1024): string | null {
     const real = this.mapPath(livePath);
     if (headBuf.length < maxBytes) headBuf = Buffer.allocUnsafe(maxBytes);
+    // existsSync reports absence without building an exception: the common case for a
+    // /proc/<pid> that is already gone.
+    if (!existsSync(real)) return null;
     let fd: number | null = null;
     try {
       fd = openSync(real, 'r');

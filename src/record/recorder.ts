@@ -117,6 +117,8 @@ export class Recorder {
   private readonly lost: LostSummary = { stats: 0, markers: 0, markerEvents: 0, perCpu: {} };
   private decodeErrors = 0;
   private unwritten: ProcessRecord[] = [];
+  /** Pids whose group exit is among the events being processed this tick. */
+  private readonly exiting = new Set<number>();
   private storeErrors = 0;
   private droppedRecords = 0;
   private lastStoreComplaintMs = 0;
@@ -141,7 +143,8 @@ export class Recorder {
       nextId: () => store.nextId(),
       toWallUs: (ts) => this.clocks.toWallUs(ts),
       normalizeProgram: (pid, filename) => namer.name(pid, filename),
-      uidOf: (pid) => uidOf(host, pid),
+      // A process whose exit is already in hand is gone from /proc: don't look (it inherits).
+      uidOf: (pid) => (this.exiting.has(pid) ? null : uidOf(host, pid)),
     });
     this.openLog();
   }
@@ -235,6 +238,8 @@ export class Recorder {
     if (batch.length) this.pending = this.pending.length ? this.pending.concat(batch) : batch;
     this.pending.sort((a, b) => a.ts - b.ts);
     const cutoff = final ? Infinity : nowTs - this.opts.holdMs * 1e6;
+    this.exiting.clear();
+    for (const ev of this.pending) if (ev.name === 'sched_process_exit' && Number(ev.fields.group_dead) === 1) this.exiting.add(Number(ev.fields.pid));
     let i = 0;
     const out: ProcessRecord[] = lostRecords;
     for (; i < this.pending.length && this.pending[i]!.ts <= cutoff; i++) {

@@ -97,8 +97,7 @@ export class Store implements DomainRegistry {
     this.nextEventId = (max.m ?? 0) + 1;
     this.insertStmt = db.prepare(`INSERT OR IGNORE INTO events(id,type,time_us,pid,tid,ppid,pstart_us,ppstart_us,uid,program,comm,parent_comm,domain_id,from_id,
       exit_code,signal,sig_code,sender_pid,sender_comm,sender_program,sender_kind,reconstructed,cpu,lost,detail)
-      VALUES(@id,@type,@time_us,@pid,@tid,@ppid,@pstart_us,@ppstart_us,@uid,@program,@comm,@parent_comm,@domain_id,@from_id,
-      @exit_code,@signal,@sig_code,@sender_pid,@sender_comm,@sender_program,@sender_kind,@reconstructed,@cpu,@lost,@detail)`);
+      VALUES(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`);
     this.domainFind = db.prepare('SELECT id FROM domains WHERE parent = ? AND program = ?');
     this.domainInsert = db.prepare('INSERT INTO domains(parent, program) VALUES(?, ?)');
     this.domainGet = db.prepare('SELECT parent, program FROM domains WHERE id = ?');
@@ -198,7 +197,12 @@ export class Store implements DomainRegistry {
     const tx = this.db.transaction((rows: ProcessRecord[]) => {
       for (const r of rows) {
         if (r.reconstructed && dupe.get(r.pid, r.pstartUs)) continue;
-        n += this.insertStmt.run(toRow(r)).changes;
+        // Positional binding: markedly cheaper than a 25-key object per row.
+        n += this.insertStmt.run(
+          r.id, r.type, Math.round(r.timeUs), r.pid, r.tid, r.ppid, Math.round(r.pstartUs), r.ppstartUs === null ? null : Math.round(r.ppstartUs),
+          r.uid, r.program, r.comm, r.parentComm, r.domainId, r.fromId, r.exitCode, r.signal, r.sigCode, r.senderPid, r.senderComm,
+          r.senderProgram, r.senderKind, r.reconstructed ? 1 : 0, r.cpu, r.lost, r.detail,
+        ).changes;
       }
     });
     tx(records);
@@ -327,34 +331,4 @@ export class Store implements DomainRegistry {
     const rows = this.db.prepare('SELECT type, count(*) AS n FROM events GROUP BY type').all() as Array<{ type: string; n: number }>;
     return Object.fromEntries(rows.map((r) => [r.type, r.n]));
   }
-}
-
-function toRow(r: ProcessRecord): Record<string, unknown> {
-  return {
-    id: r.id,
-    type: r.type,
-    time_us: Math.round(r.timeUs),
-    pid: r.pid,
-    tid: r.tid,
-    ppid: r.ppid,
-    pstart_us: Math.round(r.pstartUs),
-    ppstart_us: r.ppstartUs === null ? null : Math.round(r.ppstartUs),
-    uid: r.uid,
-    program: r.program,
-    comm: r.comm,
-    parent_comm: r.parentComm,
-    domain_id: r.domainId,
-    from_id: r.fromId,
-    exit_code: r.exitCode,
-    signal: r.signal,
-    sig_code: r.sigCode,
-    sender_pid: r.senderPid,
-    sender_comm: r.senderComm,
-    sender_program: r.senderProgram,
-    sender_kind: r.senderKind,
-    reconstructed: r.reconstructed ? 1 : 0,
-    cpu: r.cpu,
-    lost: r.lost,
-    detail: r.detail,
-  };
 }
