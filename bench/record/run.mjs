@@ -140,11 +140,13 @@ async function withBpftrace() {
   await gone;
   const workers = new Set(s.pids.map(String));
   let captured = 0;
-  for (const line of readFileSync(out, 'utf8').split('\n')) {
+  const text = readFileSync(out, 'utf8');
+  for (const line of text.split('\n')) {
     const f = line.split(' ');
     if (f[0] === 'exec' && workers.has(f[2]) && f[3] === '/bin/true') captured++;
   }
-  const lost = [...err.matchAll(/Lost (\d+) events/g)].reduce((n, m) => n + Number(m[1]), 0);
+  // bpftrace reports perf-buffer loss as "Lost N events" (stdout in 0.17, stderr in newer ones).
+  const lost = [...(err + text).matchAll(/Lost (\d+) events/g)].reduce((n, m) => n + Number(m[1]), 0);
   return { name: 'bpftrace printing', ...s, captured, lost, rss, cpu };
 }
 

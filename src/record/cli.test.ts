@@ -31,9 +31,10 @@ test('SIGTERM: flushes, removes its instance, exits 0; the store answers queries
   const { dir, cleanup } = tempDir();
   const name = uniqueName('term');
   const store = join(dir, 'r.db');
+  let d: ReturnType<typeof startDaemon> | null = null;
   try {
-    const d = startDaemon(store, name);
-    await waitFor(() => existsSync(instanceDir(name, d.child.pid!)) && /recording into/.test(d.stderr()), 15_000, 'the instance');
+    d = startDaemon(store, name);
+    await waitFor(() => existsSync(instanceDir(name, d!.child.pid!)) && /recording into/.test(d!.stderr()), 15_000, 'the instance');
     const marker = spawnSync('sh', ['-c', 'sh -c "exit 42"']);
     assert.equal(marker.status, 42);
     await new Promise((r) => setTimeout(r, 300));
@@ -74,6 +75,7 @@ test('SIGTERM: flushes, removes its instance, exits 0; the store answers queries
     assert.equal(lantern(['events', '--store', join(dir, 'none.db')]).status, 66);
     assert.equal(lantern(['history', 'pid', '4000000', '--store', store]).status, 65);
   } finally {
+    if (d && d.child.exitCode === null && d.child.signalCode === null) d.child.kill('SIGTERM');
     cleanup();
   }
 });
@@ -82,13 +84,16 @@ test('SIGKILL leaves a stale instance; the next start removes it; SIGINT cleans 
   const { dir, cleanup } = tempDir();
   const name = uniqueName('kill');
   const store = join(dir, 'r.db');
+  const started: ChildProcess[] = [];
   try {
     const first = startDaemon(store, name);
+    started.push(first.child);
     await waitFor(() => existsSync(instanceDir(name, first.child.pid!)), 15_000, 'the first instance');
     first.child.kill('SIGKILL');
     await exited(first.child);
     assert.equal(existsSync(instanceDir(name, first.child.pid!)), true, 'SIGKILL cannot clean up');
     const second = startDaemon(store, name);
+    started.push(second.child);
     await waitFor(() => existsSync(instanceDir(name, second.child.pid!)) && /recording into/.test(second.stderr()), 15_000, 'the second instance');
     assert.equal(existsSync(instanceDir(name, first.child.pid!)), false, 'stale instance removed');
     assert.match(second.stderr(), new RegExp(`removed stale lantern\\.${name}\\.${first.child.pid}`));
@@ -100,6 +105,7 @@ test('SIGKILL leaves a stale instance; the next start removes it; SIGINT cleans 
     assert.equal((await exited(second.child)).code, 0);
     assert.deepEqual(ours(name), []);
   } finally {
+    for (const c of started) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
     cleanup();
   }
 });
@@ -143,8 +149,9 @@ test('SIGHUP reopens the text log after it was rotated away', { skip, timeout: 6
   const { dir, cleanup } = tempDir();
   const name = uniqueName('hup');
   const log = join(dir, 'record.log');
+  let child: ChildProcess | null = null;
   try {
-    const child = spawn(process.execPath, [bin, 'record', '--store', join(dir, 'r.db'), '--name', name, '--poll-ms', '50', '--log', log], { stdio: ['ignore', 'ignore', 'pipe'] });
+    child = spawn(process.execPath, [bin, 'record', '--store', join(dir, 'r.db'), '--name', name, '--poll-ms', '50', '--log', log], { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     child.stderr!.on('data', (d) => (err += d));
     await waitFor(() => /recording into/.test(err), 15_000, 'the recorder');
@@ -160,6 +167,7 @@ test('SIGHUP reopens the text log after it was rotated away', { skip, timeout: 6
     child.kill('SIGTERM');
     assert.equal((await exited(child)).code, 0);
   } finally {
+    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
     cleanup();
   }
 });

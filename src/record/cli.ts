@@ -10,7 +10,7 @@ import { jsonLine, printJson } from '../common/json.js';
 import { paint } from '../common/term.js';
 import { Host } from '../host/host.js';
 import { DEFAULT_OPTIONS, Recorder, type RecorderOptions, type RecorderStatus } from './recorder.js';
-import { DEFAULT_STORE, Store } from './store/store.js';
+import { DEFAULT_STORE, Store, type StoredEvent } from './store/store.js';
 import { isLiveRecorder } from './tracefs/instance.js';
 import { domainNames, domainTree, historyOf, matchDomains, parseTimeArg, parseTypes, pidHistory, renderTree, type DomainNode } from './query.js';
 import { eventJson, isoTime, renderLine, senderText } from './render.js';
@@ -271,7 +271,6 @@ SIGHUP reopens --log. Needs root. Query with: lantern record status, lantern his
     });
 }
 
-type StoredEvent = import('./store/store.js').StoredEvent;
 
 /** Run until SIGTERM/SIGINT (or --duration), cleaning up the tracefs instance on every way out. */
 async function runRecorder(ro: RecorderOptions, durationSec?: number): Promise<void> {
