@@ -8,6 +8,8 @@ import { existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { exited, liveSkipReason, tempDir, tracefsRoot, uniqueName, waitFor } from './live.testutil.js';
+import { Store } from './store/store.js';
+import type { ProcessRecord } from './process/model.js';
 
 const skip = liveSkipReason();
 if (skip) console.log(`# skipping recorder CLI tests: ${skip}`);
@@ -168,6 +170,33 @@ test('SIGHUP reopens the text log after it was rotated away', { skip, timeout: 6
     assert.equal((await exited(child)).code, 0);
   } finally {
     if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    cleanup();
+  }
+});
+
+test('a reader that stops early (lantern events | head) ends the command quietly', { timeout: 30_000 }, async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const store = Store.open(join(dir, 'big.db'));
+    const now = Date.now() * 1000;
+    const recs: ProcessRecord[] = [];
+    for (let i = 0; i < 20_000; i++) {
+      recs.push({
+        id: store.nextId(), type: 'exec', timeUs: now + i, pid: 1000 + i, tid: 1000 + i, ppid: 1, pstartUs: now + i, ppstartUs: null, uid: 0,
+        program: '/bin/true', comm: 'true', domainId: store.intern(store.root, '/bin/true'), fromId: null, exitCode: null, signal: null, sigCode: null,
+        senderPid: null, senderComm: null, senderProgram: null, senderKind: null, reconstructed: false, cpu: null, lost: null, detail: null, parentComm: 'init',
+      });
+    }
+    store.write(recs);
+    store.close();
+    const child = spawn(process.execPath, [bin, 'events', '--store', join(dir, 'big.db')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    child.stderr!.on('data', (d) => (err += d));
+    child.stdout!.once('data', () => child.stdout!.destroy());
+    const r = await exited(child);
+    assert.equal(r.code, 0, err);
+    assert.doesNotMatch(err, /internal error|EPIPE/);
+  } finally {
     cleanup();
   }
 });

@@ -65,6 +65,15 @@ function mib(n: number): string {
   return `${(n / 1048576).toFixed(1)} MiB`;
 }
 
+/** `lantern events | head` closes the pipe early: that is the reader's choice, not an error. */
+function quietOnClosedStdout(): void {
+  if (process.stdout.listenerCount('error') > 0) return;
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+    throw e;
+  });
+}
+
 export function register(program: Command): void {
   const record = program
     .command('record')
@@ -153,6 +162,7 @@ SIGHUP reopens --log. Needs root. Query with: lantern record status, lantern his
     .option('--depth <n>', 'show at most this many levels', intOpt('--depth', 0, 1_000_000))
     .option('--json', 'machine-readable output (nested)')
     .action((opts) => {
+      quietOnClosedStdout();
       const store = openForRead(opts.store);
       try {
         const root = domainTree(store);
@@ -172,6 +182,7 @@ SIGHUP reopens --log. Needs root. Query with: lantern record status, lantern his
     .addOption(storeOption())
     .option('--json', 'machine-readable output')
     .action((opts) => {
+      quietOnClosedStdout();
       const store = openForRead(opts.store);
       try {
         const names = domainNames(store);
@@ -195,6 +206,7 @@ SIGHUP reopens --log. Needs root. Query with: lantern record status, lantern his
     .addOption(storeOption())
     .option('--json', 'machine-readable output')
     .action((pid: number, opts) => {
+      quietOnClosedStdout();
       const store = openForRead(opts.store);
       try {
         const views = pidHistory(store, pid);
@@ -247,9 +259,11 @@ SIGHUP reopens --log. Needs root. Query with: lantern record status, lantern his
     .option('--history', 'add each record\'s timestamped history (init(..)=>sh(..)) to text output')
     .option('--json', 'one JSON object per line')
     .action((opts) => {
+      quietOnClosedStdout();
       const since = opts.since ? parseTimeArg(opts.since) : undefined;
       const until = opts.until ? parseTimeArg(opts.until) : undefined;
       const types = opts.type ? parseTypes(opts.type as string[]) : undefined;
+      quietOnClosedStdout();
       const store = openForRead(opts.store);
       try {
         const names = domainNames(store);
