@@ -7,7 +7,7 @@
 //   npm run bench -- record                  20,000 execs, 2 workers
 //   LANTERN_BENCH_EXECS=40000 LANTERN_BENCH_WORKERS=1 LANTERN_BENCH_ROUNDS=3 npm run bench -- record
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, realpathSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, realpathSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -133,7 +133,15 @@ async function withBpftrace() {
   await sleep(500);
   const cpu0 = cpuSeconds(child.pid); // start-up (compiling, attaching) is not the storm's cost
   const s = await storm();
-  await sleep(1000);
+  // bpftrace prints from its perf buffers at its own pace: wait until the output stops growing,
+  // or it is stopped before it printed everything (and looks lossy when it is not).
+  let last = -1;
+  for (let i = 0; i < 100; i++) {
+    await sleep(500);
+    const size = statSync(out).size;
+    if (size === last) break;
+    last = size;
+  }
   const rss = peakRss(child.pid);
   const cpu = cpuSeconds(child.pid) - cpu0;
   child.kill('SIGINT');
