@@ -39,7 +39,11 @@ test('SIGTERM: flushes, removes its instance, exits 0; the store answers queries
     await waitFor(() => existsSync(instanceDir(name, d!.child.pid!)) && /recording into/.test(d!.stderr()), 15_000, 'the instance');
     const marker = spawnSync('sh', ['-c', 'sh -c "exit 42"']);
     assert.equal(marker.status, 42);
-    await new Promise((r) => setTimeout(r, 300));
+    await new Promise((r) => setTimeout(r, 1300)); // the status is refreshed every second
+    const live = JSON.parse(lantern(['record', 'status', '--store', store, '--json']).stdout);
+    assert.deepEqual([live.state, live.running, live.pid, live.instance], ['running', true, d.child.pid, instanceDir(name, d.child.pid!)]);
+    assert.equal(live.lost.stats, 0);
+    assert.ok(live.liveProcesses > 0 && live.events > 0);
     d.child.kill('SIGTERM');
     assert.deepEqual(await exited(d.child), { code: 0, signal: null });
     assert.equal(existsSync(instanceDir(name, d.child.pid!)), false, 'instance removed');

@@ -178,7 +178,7 @@ SIGHUP reopens --log. Needs root. Query with: lantern record status, lantern his
 
   history
     .command('domains')
-    .description('every domain with its number of execs, first and last seen')
+    .description('every domain with its number of execs and its last exec (--json: first and last)')
     .addOption(storeOption())
     .option('--json', 'machine-readable output')
     .action((opts) => {
