@@ -12,7 +12,7 @@ import { Host } from '../host/host.js';
 import { DEFAULT_OPTIONS, Recorder, type RecorderOptions, type RecorderStatus } from './recorder.js';
 import { DEFAULT_STORE, Store, type StoredEvent } from './store/store.js';
 import { isLiveRecorder } from './tracefs/instance.js';
-import { domainNames, domainTree, historyOf, matchDomains, parseTimeArg, parseTypes, pidHistory, renderTree, type DomainNode } from './query.js';
+import { domainNames, domainTree, HistoryCache, matchDomains, parseTimeArg, parseTypes, pidHistory, renderTree, type DomainNode } from './query.js';
 import { eventJson, isoTime, renderLine, senderText } from './render.js';
 import { signalName } from './process/signals.js';
 
@@ -269,14 +269,15 @@ SIGHUP reopens --log. Needs root. Query with: lantern record status, lantern his
         const names = domainNames(store);
         const domainIds = opts.domain ? matchDomains(names, opts.domain) : undefined;
         const nameOf = (id: number) => names.get(id) ?? store.name(id);
+        const histories = new HistoryCache(store);
         // Streamed: a store holds months of records.
         for (const e of store.iterate({ sinceUs: since, untilUs: until, types, domainIds, limit: opts.limit })) {
           if (opts.json) {
             const j = eventJson(e, nameOf);
-            if (e.type !== 'lost') j.history = historyOf(store, e);
+            if (e.type !== 'lost') j.history = histories.of(e);
             process.stdout.write(jsonLine(j));
           } else {
-            process.stdout.write(renderLine(e, nameOf) + (opts.history && e.type !== 'lost' ? `\n    ${historyOf(store, e)}` : '') + '\n');
+            process.stdout.write(renderLine(e, nameOf) + (opts.history && e.type !== 'lost' ? `\n    ${histories.of(e)}` : '') + '\n');
           }
         }
       } finally {

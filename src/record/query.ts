@@ -148,6 +148,41 @@ export function historyOf(store: Store, e: StoredEvent): string {
   return renderHistory(execChain(store, e));
 }
 
+/**
+ * Histories for many records: each exec's history is its parent image's plus one step, so
+ * they are memoised by exec id (bounded), and a stream of records costs one lookup per new exec.
+ */
+export class HistoryCache {
+  private readonly byExec = new Map<number, string>();
+  constructor(private readonly store: Store, private readonly max = 100_000) {}
+
+  of(e: StoredEvent): string {
+    const start = e.type === 'exec' ? e : e.from_id !== null ? this.store.get(e.from_id) : null;
+    if (!start) return '';
+    // Walk up until a memoised ancestor (or the start of the chain), then build back down.
+    const path: StoredEvent[] = [];
+    let base = '';
+    let cur: StoredEvent | null = start;
+    while (cur && path.length < 1000) {
+      const hit = this.byExec.get(cur.id);
+      if (hit !== undefined) {
+        base = hit;
+        break;
+      }
+      path.push(cur);
+      cur = cur.from_id !== null ? this.store.get(cur.from_id) : null;
+    }
+    if (this.byExec.size + path.length > this.max) this.byExec.clear();
+    let h = base;
+    for (let i = path.length - 1; i >= 0; i--) {
+      const step = renderHistory([path[i]!]);
+      h = h ? `${h}=>${step}` : step;
+      this.byExec.set(path[i]!.id, h);
+    }
+    return h;
+  }
+}
+
 export interface ProcessView {
   pid: number;
   startUs: number | null;

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Store } from './store.js';
 import { ProcessModel, type ProcessRecord } from '../process/model.js';
 
-import { domainNames, domainTree, matchDomains, parseTimeArg, parseTypes, pidHistory, renderTree, historyOf } from '../query.js';
+import { domainNames, domainTree, HistoryCache, matchDomains, parseTimeArg, parseTypes, pidHistory, renderTree, historyOf } from '../query.js';
 import { CliError } from '../../common/exit.js';
 
 function withStore(fn: (store: Store, dir: string) => void): void {
@@ -76,6 +76,9 @@ test('pid history: images, end, children, timestamped history', () => {
     assert.equal(sleep!.end!.signal, 15);
     const exit = store.query({ types: ['exit'] })[0]!;
     assert.match(historyOf(store, exit), /=>kill\(/);
+    // The memoised histories of a stream equal the walked ones.
+    const cache = new HistoryCache(store, 3);
+    for (const e of store.query({})) assert.equal(cache.of(e), historyOf(store, e));
   });
 });
 
