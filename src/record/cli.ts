@@ -12,7 +12,7 @@ import { Host } from '../host/host.js';
 import { DEFAULT_OPTIONS, Recorder, type RecorderOptions, type RecorderStatus } from './recorder.js';
 import { DEFAULT_STORE, Store, type StoredEvent } from './store/store.js';
 import { isLiveRecorder } from './tracefs/instance.js';
-import { domainNames, domainTree, HistoryCache, matchDomains, parseTimeArg, parseTypes, pidHistory, renderTree, type DomainNode } from './query.js';
+import { domainNames, domainTree, HistoryCache, matchDomains, priorImages, parseTimeArg, parseTypes, pidHistory, renderTree, type DomainNode } from './query.js';
 import { eventJson, isoTime, renderLine, senderText } from './render.js';
 import { signalName } from './process/signals.js';
 
@@ -277,7 +277,7 @@ SIGHUP reopens --log. Needs root. Query with: lantern record status, lantern his
             if (e.type !== 'lost') j.history = histories.of(e);
             process.stdout.write(jsonLine(j));
           } else {
-            process.stdout.write(renderLine(e, nameOf) + (opts.history && e.type !== 'lost' ? `\n    ${histories.of(e)}` : '') + '\n');
+            process.stdout.write(renderLine(e, nameOf, priorImages(store, e)) + (opts.history && e.type !== 'lost' ? `\n    ${histories.of(e)}` : '') + '\n');
           }
         }
       } finally {

@@ -144,6 +144,18 @@ export function execChain(store: Store, e: StoredEvent, max = 1000): StoredEvent
   return chain.reverse();
 }
 
+/** The programs an exec'ing process ran before this exec, since its fork (same pid and start). */
+export function priorImages(store: Store, e: StoredEvent, max = 16): string[] {
+  if (e.type !== 'exec' || e.from_id === null) return [];
+  const out: string[] = [];
+  let cur = store.get(e.from_id);
+  while (cur && cur.type === 'exec' && cur.pid === e.pid && cur.pstart_us === e.pstart_us && !cur.reconstructed && out.length < max) {
+    out.push(cur.program ?? '?');
+    cur = cur.from_id !== null ? store.get(cur.from_id) : null;
+  }
+  return out.reverse();
+}
+
 export function historyOf(store: Store, e: StoredEvent): string {
   return renderHistory(execChain(store, e));
 }

@@ -11,7 +11,8 @@ import { DEFAULT_OPTIONS, Recorder } from './recorder.js';
 import { Store, type StoredEvent } from './store/store.js';
 import { TraceInstance } from './tracefs/instance.js';
 import { CliError, EXIT } from '../common/exit.js';
-import { historyOf, pidHistory } from './query.js';
+import { historyOf, pidHistory, priorImages } from './query.js';
+import { renderLine } from './render.js';
 import { exited, liveSkipReason, sleep, smallMemcg, tempDir, uniqueName } from './live.testutil.js';
 
 const skip = liveSkipReason();
@@ -55,6 +56,11 @@ test('a known tree: domains follow exec chains, ancestry and exit codes are righ
       const [outer] = pidHistory(store, child.pid!);
       assert.ok(outer, 'the spawned script was recorded');
       assert.deepEqual(outer.images.map((i) => i.program), [a, b], 'exec without fork is a transition in the same pid');
+      assert.deepEqual(priorImages(store, outer.images[1]!), [a]);
+      assert.match(
+        renderLine(outer.images[1]!, (id) => store.name(id), priorImages(store, outer.images[1]!)),
+        new RegExp(`^\\[\\d{4}/\\d\\d/\\d\\d \\d\\d:\\d\\d:\\d\\d\\] starting ${b} by uid=0 from node\\(${process.pid}\\) ${a}; pid=${child.pid} domain <kernel> `),
+      );
       assert.ok(outer.domain!.endsWith(`${node} ${a} ${b}`), outer.domain!);
       assert.equal(outer.ppid, process.pid);
       assert.equal(outer.end!.type, 'exit');

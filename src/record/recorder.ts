@@ -289,6 +289,7 @@ export class Recorder {
             sender_kind: r.senderKind, reconstructed: r.reconstructed ? 1 : 0, cpu: r.cpu, lost: r.lost, detail: r.detail,
           },
           this.logName,
+          r.priorImages,
         );
         if (this.logFd !== null) writeSync(this.logFd, line + '\n');
         this.opts.onLine?.(line);

@@ -21,16 +21,19 @@ export function senderText(e: StoredEvent): string {
 
 /**
  * One line per record, in the style of the classic SystemTap recorder:
- * `[2014/05/04 01:07:03] starting /bin/login by uid=0 from init(1) <kernel> /sbin/init /sbin/mingetty`.
+ * `[2014/05/04 01:07:03] starting /bin/login by uid=0 from init(1) /bin/sh /sbin/mingetty; pid=1234 domain <kernel> …`
+ * — the parent's comm(pid), then the programs this process exec'd before since its fork,
+ * then its pid and new domain. `priorImages` comes from the model (live) or the store (queries).
  */
-export function renderLine(e: StoredEvent, domainName: (id: number) => string): string {
+export function renderLine(e: StoredEvent, domainName: (id: number) => string, priorImages: string[] = []): string {
   const t = `[${logTime(e.time_us)}]`;
   const domain = e.domain_id !== null ? shortDomain(domainName(e.domain_id)) : '?';
   switch (e.type) {
     case 'exec': {
       const from = e.parent_comm !== null ? `${e.parent_comm}(${e.ppid})` : `pid ${e.ppid}`;
       const uid = e.uid === null ? '?' : String(e.uid);
-      return `${t} ${e.reconstructed ? 'running (reconstructed)' : 'starting'} ${e.program ?? '?'} by uid=${uid} pid=${e.pid} from ${from} ${domain}`;
+      const prior = priorImages.length ? ' ' + priorImages.join(' ') : '';
+      return `${t} ${e.reconstructed ? 'running (reconstructed)' : 'starting'} ${e.program ?? '?'} by uid=${uid} from ${from}${prior}; pid=${e.pid} domain ${domain}`;
     }
     case 'exit':
       return `${t} exit ${e.program ?? e.comm ?? '?'} pid=${e.pid} tid=${e.tid} code=${e.exit_code === null ? 'unknown' : e.exit_code} ${domain}`;

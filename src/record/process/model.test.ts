@@ -55,6 +55,8 @@ test('domains follow exec chains through forks (TOMOYO naming)', () => {
   assert.equal(execs[0]!.fromId, m.seeded[0]!.id);
   assert.equal(m.seeded[0]!.reconstructed, true);
   assert.equal(execs[0]!.parentComm, 'init');
+  // The log line lists what this pid ran before since its fork.
+  assert.deepEqual(execs.map((r) => r.priorImages), [[], [], ['/etc/rc.d/rc']]);
 });
 
 test('exit codes come from exit_group, and survive the SIGKILLs that zap other threads', () => {

@@ -63,6 +63,8 @@ export interface ProcessRecord {
   detail: string | null;
   /** Parent's comm and pid at exec (for the log line). */
   parentComm: string | null;
+  /** For exec records: the programs this process exec'd before, since its fork (not stored). */
+  priorImages?: string[];
 }
 
 export interface ModelEnv {
@@ -109,6 +111,8 @@ export interface Proc {
   threadExitCodes: Map<number, number> | null;
   /** oom/mark_victim named this process: its SIGKILL comes from the OOM killer. */
   oomVictim?: boolean;
+  /** Programs exec'd since the fork (the last few), for the exec log line. */
+  images?: string[];
 }
 
 export interface ModelCounters {
@@ -128,6 +132,7 @@ export interface ModelCounters {
 const CLONE_PARENT = 0x8000;
 const CLONE_THREAD = 0x10000;
 const MAX_PENDING_SIGNALS = 4;
+const MAX_IMAGES = 16;
 
 /** A snapshot entry used to seed the table from /proc. */
 export interface ScannedProcess {
@@ -365,6 +370,9 @@ export class ProcessModel {
     const rec = this.blank('exec', this.env.toWallUs(ev.ts), p);
     rec.tid = oldPid;
     rec.parentComm = parent?.comm ?? null;
+    rec.priorImages = p.images ? [...p.images] : [];
+    (p.images ??= []).push(program);
+    if (p.images.length > MAX_IMAGES) p.images.shift();
     p.lastExecId = rec.id;
     this.counters.execs++;
     return [rec];
