@@ -109,6 +109,11 @@ test('SIGKILL leaves a stale instance; the next start removes it; SIGINT cleans 
     const third = lantern(['record', '--store', join(dir, 'other.db'), '--name', name]);
     assert.equal(third.status, 69);
     assert.match(third.stderr, /already running as pid/);
+    // ... and so is a second writer of the same store under another name.
+    await waitFor(() => JSON.parse(lantern(['record', 'status', '--store', store, '--json']).stdout || '{}').pid === second.child.pid, 10_000, 'the status');
+    const fourth = lantern(['record', '--store', store, '--name', `${name}x`]);
+    assert.equal(fourth.status, 69);
+    assert.match(fourth.stderr, /is being written by the recorder running as pid/);
     second.child.kill('SIGINT');
     assert.equal((await exited(second.child)).code, 0);
     assert.deepEqual(ours(name), []);

@@ -7,7 +7,8 @@
 import { Host } from '../host/host.js';
 import { closeSync, openSync, writeSync } from 'node:fs';
 import type { DecodedEvent } from './tracefs/decode.js';
-import { requireRoot, TraceInstance, type EventSpec } from './tracefs/instance.js';
+import { isLiveRecorder, requireRoot, TraceInstance, type EventSpec } from './tracefs/instance.js';
+import { CliError, EXIT } from '../common/exit.js';
 import { ProcessModel, type ProcessRecord } from './process/model.js';
 import { isAlive, liveClocks, ProgramNamer, scanProc, uidOf, type Clocks } from './process/procfs.js';
 import { NON_FATAL_BY_DEFAULT } from './process/signals.js';
@@ -156,6 +157,11 @@ export class Recorder {
     const store = Store.open(opts.storePath);
     let instance: TraceInstance;
     try {
+      // One writer per store: record ids are allocated by the writer.
+      const prev = store.getMeta<RecorderStatus>('status');
+      if (prev && prev.state === 'running' && prev.pid !== process.pid && isLiveRecorder(host, prev.pid)) {
+        throw new CliError(`store ${opts.storePath} is being written by the recorder running as pid ${prev.pid} (name ${prev.name})`, EXIT.UNAVAILABLE);
+      }
       const events = RECORD_EVENTS.map((e) => ({ ...e }));
       instance = TraceInstance.create({ name: opts.name, bufferKb: opts.bufferKb, events, tracefs: opts.tracefs, host });
       if (!instance.formats.has('task_newtask')) {
