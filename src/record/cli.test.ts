@@ -153,6 +153,11 @@ test('config file: values are used, options override them, a broken file is a cl
     assert.equal(lantern(['record', '--config', cfg]).status, 65);
     assert.equal(lantern(['record', '--config', join(dir, 'absent.toml')]).status, 66);
     assert.equal(lantern(['record', '--buffer-kb', 'lots']).status, 64);
+    // A log that cannot be opened: a clear error, and no instance left behind.
+    const badLog = lantern(['record', '--store', join(dir, 'l.db'), '--name', `${name}l`, '--log', join(dir, 'no', 'such', 'dir', 'x.log')]);
+    assert.equal(badLog.status, 74, badLog.stderr);
+    assert.match(badLog.stderr, /cannot open log/);
+    assert.deepEqual(ours(`${name}l`), []);
   } finally {
     cleanup();
   }

@@ -179,13 +179,20 @@ export class Recorder {
       store.close();
       throw e;
     }
-    const rec = new Recorder(opts, instance, store, host);
-    for (const s of instance.stats(host)) rec.statsBase.set(s.cpu, s.overrun + s.dropped);
-    const seeded = rec.model.seed(scanProc(host, rec.clocks));
-    rec.emit(seeded);
-    rec.store.retain({ maxAgeUs: opts.retentionDays * 86_400e6, maxBytes: opts.retentionMb * 1024 * 1024 });
-    rec.writeStatus('running');
-    return rec;
+    try {
+      const rec = new Recorder(opts, instance, store, host);
+      for (const s of instance.stats(host)) rec.statsBase.set(s.cpu, s.overrun + s.dropped);
+      const seeded = rec.model.seed(scanProc(host, rec.clocks));
+      rec.emit(seeded);
+      rec.store.retain({ maxAgeUs: opts.retentionDays * 86_400e6, maxBytes: opts.retentionMb * 1024 * 1024 });
+      rec.writeStatus('running');
+      return rec;
+    } catch (e) {
+      // Nothing may be left behind by a failed start.
+      instance.destroy();
+      store.close();
+      throw e;
+    }
   }
 
   /** Start the drain timer. */
@@ -196,7 +203,11 @@ export class Recorder {
 
   private openLog(): void {
     if (!this.opts.logPath) return;
-    this.logFd = openSync(this.opts.logPath, 'a');
+    try {
+      this.logFd = openSync(this.opts.logPath, 'a');
+    } catch (e) {
+      throw new CliError(`cannot open log ${this.opts.logPath}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, EXIT.IOERR);
+    }
   }
 
   /** SIGHUP: reopen the log file (after logrotate moved it). */
@@ -209,7 +220,12 @@ export class Recorder {
       }
       this.logFd = null;
     }
-    this.openLog();
+    try {
+      this.openLog();
+    } catch (e) {
+      // Keep recording into the store; say why the text log stopped.
+      process.stderr.write(`lantern record: ${(e as Error).message}; the text log is off until the next SIGHUP\n`);
+    }
   }
 
   /** One drain-decode-model-store round. `final` processes everything held back. */
