@@ -197,3 +197,15 @@ test('seeding from /proc orders parents first and handles events that predate th
   assert.equal(m.model.sweep((pid) => pid !== 20), 1);
   assert.equal(m.model.procs.has(20), false);
 });
+
+test('older kernels: sched_process_fork instead of task_newtask, sched_process_exit without group_dead', () => {
+  const m = setup();
+  const ev = (name: string, commonPid: number, fields: Record<string, number | string>) => m.model.handle({ ts: 1e12 + m.out.length, name, commonPid, fields });
+  ev('sched_process_fork', 1, { parent_pid: 1, child_pid: 800, child_comm: 'init', parent_comm: 'init' });
+  const [exec] = ev('sched_process_exec', 800, { pid: 800, old_pid: 800, filename: '/bin/old' });
+  assert.equal(m.domains.name(exec!.domainId), '<kernel> /sbin/init /bin/old');
+  ev('sys_enter_exit_group', 800, { error_code: 5 });
+  const [end] = ev('sched_process_exit', 800, { pid: 800, comm: 'old', prio: 120 }); // no group_dead field
+  assert.deepEqual([end!.type, end!.exitCode], ['exit', 5]);
+  assert.equal(m.model.procs.has(800), false);
+});
