@@ -184,7 +184,7 @@ export class Recorder {
       for (const s of instance.stats(host)) rec.statsBase.set(s.cpu, s.overrun + s.dropped);
       const seeded = rec.model.seed(scanProc(host, rec.clocks));
       rec.emit(seeded);
-      rec.store.retain({ maxAgeUs: opts.retentionDays * 86_400e6, maxBytes: opts.retentionMb * 1024 * 1024 });
+      rec.retain();
       rec.writeStatus('running');
       return rec;
     } catch (e) {
@@ -337,8 +337,20 @@ export class Recorder {
     }
     if (nowMs - this.lastRetainMs >= 600_000) {
       this.lastRetainMs = nowMs;
-      this.store.retain({ maxAgeUs: this.opts.retentionDays * 86_400e6, maxBytes: this.opts.retentionMb * 1024 * 1024 });
+      this.retain();
     }
+  }
+
+  /** Retention by age and size; then domains nothing uses any more (live processes' are kept). */
+  retain(): number {
+    const deleted = this.store.retain({ maxAgeUs: this.opts.retentionDays * 86_400e6, maxBytes: this.opts.retentionMb * 1024 * 1024 });
+    if (deleted > 0) {
+      const live = new Set<number>();
+      for (const p of this.model.procs.values()) live.add(p.domainId);
+      for (const r of this.unwritten) live.add(r.domainId); // records waiting for the store
+      this.store.pruneDomains(live);
+    }
+    return deleted;
   }
 
   status(state: 'running' | 'stopped' = this.stopped ? 'stopped' : 'running'): RecorderStatus {

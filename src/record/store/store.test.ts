@@ -139,3 +139,23 @@ test('time and type arguments', () => {
   assert.deepEqual(parseTypes(['exec,exit', 'lost']), ['exec', 'exit', 'lost']);
   assert.throws(() => parseTypes(['fork']), /bad --type/);
 });
+
+test('domains nothing uses any more are pruned; live ones and ancestors stay', () => {
+  withStore((store) => {
+    const now = Date.now() * 1000;
+    populate(store, now - 10 * 86_400e6);
+    const sleepDomain = store.query({ types: ['signal'] })[0]!.domain_id!;
+    const orphan = store.intern(store.intern(store.root, '/gone'), '/gone/child');
+    const live = store.intern(store.intern(store.root, '/live'), '/live/child');
+    store.retain({ maxAgeUs: 86_400e6, nowUs: now });
+    assert.equal(store.query({}).length, 0);
+    const pruned = store.pruneDomains([live]);
+    assert.ok(pruned >= 5, `pruned ${pruned}`);
+    assert.equal(store.name(live), '<kernel> /live /live/child');
+    assert.equal(store.name(orphan).includes('<?>'), true, 'the orphan is gone');
+    assert.equal(store.name(sleepDomain).includes('<?>'), true);
+    // New domains still work after pruning.
+    const again = store.intern(store.root, '/sbin/init');
+    assert.equal(store.name(again), '<kernel> /sbin/init');
+  });
+});

@@ -269,6 +269,33 @@ export class Store implements DomainRegistry {
     return deleted;
   }
 
+  /**
+   * Delete domains no record uses any more, keeping `live` (domains of running processes) and
+   * every ancestor of a kept domain. Run after retention so the size limit also bounds the
+   * trie. Caches are dropped, as a deleted id may be given to a new domain later.
+   */
+  pruneDomains(live: Iterable<number>): number {
+    const rows = this.db.prepare('SELECT id, parent FROM domains').all() as Array<{ id: number; parent: number }>;
+    const parentOf = new Map(rows.map((r) => [r.id, r.parent]));
+    const keep = new Set<number>([this.root]);
+    const used = this.db.prepare('SELECT DISTINCT domain_id AS id FROM events WHERE domain_id IS NOT NULL').all() as Array<{ id: number }>;
+    const mark = (id: number) => {
+      for (let cur: number | undefined = id, guard = 0; cur !== undefined && !keep.has(cur) && guard < 1_000_000; guard++) {
+        keep.add(cur);
+        cur = parentOf.get(cur);
+      }
+    };
+    for (const u of used) mark(u.id);
+    for (const id of live) mark(id);
+    const doomed = rows.filter((r) => !keep.has(r.id)).map((r) => r.id);
+    if (doomed.length === 0) return 0;
+    const del = this.db.prepare('DELETE FROM domains WHERE id = ?');
+    this.db.transaction((ids: number[]) => ids.forEach((id) => del.run(id)))(doomed);
+    this.keyCache.clear();
+    this.nodeCache.clear();
+    return doomed.length;
+  }
+
   query(q: EventQuery): StoredEvent[] {
     const { sql, args } = this.buildQuery(q);
     if (sql === null) return [];
