@@ -91,7 +91,7 @@ export function isLiveRecorder(host: Host, pid: number): boolean {
   const r = host.readText(`/proc/${pid}/cmdline`);
   if (!r.ok) return false;
   const cmd = r.text.replace(/\0/g, ' ');
-  return /\bnode\b|lantern/.test(cmd);
+  return /\bnode(js)?\b|lantern/.test(cmd);
 }
 
 function sleepSync(ms: number): void {
