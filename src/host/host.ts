@@ -9,7 +9,7 @@
  * Reads never throw: they return a `ReadResult` saying what was read from where, or why
  * nothing could be, so a missing datum becomes an "unknown" finding instead of a crash.
  */
-import { closeSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, statSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, statSync, writeSync } from 'node:fs';
 import { posix } from 'node:path';
 
 export type HostKind = 'live' | 'tree' | 'sosreport';
@@ -42,6 +42,8 @@ export interface HostOptions {
 export const SYSRQ_KEYS = new Set(['t', 'w', 'm', 'l', 'd', 'p', 'q', 's', 'u', 'c', 'b', 'o', 'f']);
 
 const DEFAULT_MAX_READ = 64 * 1024 * 1024;
+/** Shared buffer of readHead (single-threaded: never used concurrently). */
+let headBuf = Buffer.allocUnsafe(4096);
 
 /** Recognise a sosreport root by the markers `sos` always leaves. */
 export function looksLikeSosreport(root: string): boolean {
@@ -147,6 +149,29 @@ export class Host {
       return { ...miss, code: 'NOTCOLLECTED', reason: `${clean} not collected in this ${this.kind === 'sosreport' ? 'sosreport' : 'tree'}` };
     }
     return miss;
+  }
+
+  /**
+   * Read at most the first `maxBytes` of a file with one read into a reused buffer: for hot
+   * paths that need only a file's head (e.g. the Uid: line of /proc/<pid>/status per exec).
+   * Null when it cannot be read. No alternates, no snapshot semantics.
+   */
+  readHead(livePath: string, maxBytes = 1024): string | null {
+    const real = this.mapPath(livePath);
+    if (headBuf.length < maxBytes) headBuf = Buffer.allocUnsafe(maxBytes);
+    // existsSync reports absence without building an exception: the common case for a
+    // /proc/<pid> that is already gone.
+    if (!existsSync(real)) return null;
+    let fd: number | null = null;
+    try {
+      fd = openSync(real, 'r');
+      const n = readSync(fd, headBuf, 0, maxBytes, 0);
+      return headBuf.toString('utf8', 0, n);
+    } catch {
+      return null;
+    } finally {
+      if (fd !== null) closeSync(fd);
+    }
   }
 
   /** Read a file and trim trailing whitespace: the usual shape of /proc/sys and /sys values. */

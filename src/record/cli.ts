@@ -1,12 +1,328 @@
-/** `lantern record`: placeholder until the capability lands. */
-import type { Command } from 'commander';
+/**
+ * `lantern record` (the recorder daemon, and `record status`), `lantern history`
+ * (tree, domains, pid) and `lantern events`.
+ */
+import { Command, Option } from 'commander';
+import { existsSync, readFileSync } from 'node:fs';
+import { parse as parseToml } from 'smol-toml';
 import { CliError, EXIT } from '../common/exit.js';
+import { jsonLine, printJson } from '../common/json.js';
+import { paint } from '../common/term.js';
+import { Host } from '../host/host.js';
+import { DEFAULT_OPTIONS, Recorder, type RecorderOptions, type RecorderStatus } from './recorder.js';
+import { DEFAULT_STORE, Store, type StoredEvent } from './store/store.js';
+import { isLiveRecorder } from './tracefs/instance.js';
+import { domainNames, domainTree, HistoryCache, matchDomains, priorImages, parseTimeArg, parseTypes, pidHistory, renderTree, type DomainNode } from './query.js';
+import { eventJson, isoTime, renderLine, senderText } from './render.js';
+import { signalName } from './process/signals.js';
+
+function intOpt(name: string, min: number, max: number) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!/^\d+$/.test(v.trim()) || n < min || n > max) throw new CliError(`bad ${name} ${JSON.stringify(v)}: an integer from ${min} to ${max}`, EXIT.USAGE);
+    return n;
+  };
+}
+
+interface ConfigFile {
+  store?: string;
+  name?: string;
+  buffer_kb?: number;
+  poll_ms?: number;
+  retention_days?: number;
+  retention_mb?: number;
+  log?: string;
+  tracefs?: string;
+}
+
+function readConfig(path: string | undefined): ConfigFile {
+  if (!path) return {};
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new CliError(`cannot read config ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, EXIT.NOINPUT);
+  }
+  try {
+    const doc = parseToml(text) as Record<string, unknown>;
+    const sect = (doc.record ?? doc) as Record<string, unknown>;
+    return sect as ConfigFile;
+  } catch (e) {
+    throw new CliError(`config ${path}: ${(e as Error).message.split('\n')[0]}`, EXIT.DATAERR);
+  }
+}
+
+function storeOption(): Option {
+  return new Option('--store <path>', 'record store (SQLite file)').default(DEFAULT_STORE).env('LANTERN_RECORD_STORE');
+}
+
+function openForRead(path: string): Store {
+  if (!existsSync(path)) throw new CliError(`no record store at ${path} (is lantern record running? see --store)`, EXIT.NOINPUT);
+  return Store.open(path, { readonly: true });
+}
+
+function mib(n: number): string {
+  return `${(n / 1048576).toFixed(1)} MiB`;
+}
+
+/** `lantern events | head` closes the pipe early: that is the reader's choice, not an error. */
+function quietOnClosedStdout(): void {
+  if (process.stdout.listenerCount('error') > 0) return;
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+    throw e;
+  });
+}
 
 export function register(program: Command): void {
-  program
+  const record = program
     .command('record')
-    .description('(not implemented yet)')
-    .action(() => {
-      throw new CliError('record is not implemented yet', EXIT.UNAVAILABLE);
+    .description('record process history (exec, exit, fatal signals with their sender) from kernel tracepoints, into a local store')
+    .addOption(storeOption())
+    .option('--config <file>', 'TOML config ([record] store, name, buffer_kb, poll_ms, retention_days, retention_mb, log, tracefs)')
+    .option('--name <name>', `recorder name; the tracefs instance is lantern.<name>.<pid> (default "${DEFAULT_OPTIONS.name}")`)
+    .option('--buffer-kb <kib>', `per-CPU ring buffer size (default ${DEFAULT_OPTIONS.bufferKb})`, intOpt('--buffer-kb', 4, 1_048_576))
+    .option('--poll-ms <ms>', `how often the per-CPU buffers are drained (default ${DEFAULT_OPTIONS.pollMs})`, intOpt('--poll-ms', 10, 10_000))
+    .option('--retention-days <days>', `delete records older than this (default ${DEFAULT_OPTIONS.retentionDays})`, intOpt('--retention-days', 1, 36_500))
+    .option('--retention-mb <mib>', `keep the store under this size (default ${DEFAULT_OPTIONS.retentionMb})`, intOpt('--retention-mb', 1, 10_000_000))
+    .option('--log <file>', 'also append one text line per record to this file (reopened on SIGHUP)')
+    .option('--print', 'print one line per record on stdout')
+    .option('--duration <seconds>', 'stop after this many seconds (default: until SIGTERM/SIGINT)', intOpt('--duration', 1, 100_000_000))
+    .option('--tracefs <dir>', 'tracefs mount point (default: found, or mounted at /sys/kernel/tracing)')
+    // `record status --store X`: options after a subcommand belong to the subcommand.
+    .enablePositionalOptions()
+    .addHelpText(
+      'after',
+      `
+Runs in the foreground until SIGTERM or SIGINT (it flushes and removes its tracefs instance),
+SIGHUP reopens --log. Needs root. Query with: lantern record status, lantern history, lantern events.`,
+    )
+    .action(async (opts) => {
+      const cfg = readConfig(opts.config as string | undefined);
+      const storeExplicit = record.getOptionValueSource('store') !== 'default';
+      const ro: RecorderOptions = {
+        ...DEFAULT_OPTIONS,
+        storePath: storeExplicit ? opts.store : (cfg.store ?? opts.store),
+        name: opts.name ?? cfg.name ?? DEFAULT_OPTIONS.name,
+        bufferKb: opts.bufferKb ?? cfg.buffer_kb ?? DEFAULT_OPTIONS.bufferKb,
+        pollMs: opts.pollMs ?? cfg.poll_ms ?? DEFAULT_OPTIONS.pollMs,
+        retentionDays: opts.retentionDays ?? cfg.retention_days ?? DEFAULT_OPTIONS.retentionDays,
+        retentionMb: opts.retentionMb ?? cfg.retention_mb ?? DEFAULT_OPTIONS.retentionMb,
+        logPath: opts.log ?? cfg.log,
+        tracefs: opts.tracefs ?? cfg.tracefs,
+      };
+      if (opts.print) ro.onLine = (line) => process.stdout.write(line + '\n');
+      await runRecorder(ro, opts.duration as number | undefined);
     });
+
+  record
+    .command('status')
+    .description('show what the recorder records, events per second, lost events and store size')
+    .addOption(storeOption())
+    .option('--json', 'machine-readable output')
+    .action((opts, cmd: Command) => {
+      // The program parses options before dispatching, so `record status --store X` may land
+      // on the parent `record`: take the explicit one wherever it went.
+      const parent = cmd.parent!;
+      const storePath = cmd.getOptionValueSource('store') === 'default' && parent.getOptionValueSource('store') !== 'default' ? parent.opts().store : opts.store;
+      const store = openForRead(storePath);
+      try {
+        const st = store.getMeta<RecorderStatus>('status');
+        if (!st) throw new CliError(`store ${storePath} has no recorder status yet`, EXIT.DATAERR);
+        const host = new Host();
+        const running = st.state === 'running' && isLiveRecorder(host, st.pid) && existsSync(st.instance);
+        const counts = store.counts();
+        const out = { ...st, running, storeBytes: store.sizeBytes(), records: counts };
+        if (opts.json) return printJson(out);
+        const c = paint();
+        const lines = [
+          `recorder   ${running ? c.green('running') : c.yellow('not running')} (pid ${st.pid}, name ${st.name}, since ${isoTime(st.startedUs)}, last update ${isoTime(st.updatedUs)})`,
+          `instance   ${st.instance}${running ? '' : ' (removed)'}`,
+          `events     ${st.enabledEvents.join(' ')}${st.missingEvents.length ? ` (absent: ${st.missingEvents.join(' ')})` : ''}`,
+          `rate       ${st.eventsPerSec} events/s; ${st.events} events since start`,
+          `lost       ${st.lost.stats ? c.red(String(st.lost.stats)) : '0'} (per-CPU overrun/dropped), ${st.lost.markers} page loss markers, ${st.decodeErrors} undecodable`,
+          ...(st.storeErrors ? [`store      ${c.red(`${st.storeErrors} failed writes`)}, ${st.unwrittenRecords} records waiting, ${st.droppedRecords} dropped`] : []),
+          `processes  ${st.liveProcesses} live, ${st.liveThreads} threads; unknown-origin ${st.counters.unknownProcess ?? 0}, pid reuse ${st.counters.pidReuse ?? 0}`,
+          `records    ${Object.entries(counts).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}`,
+          `store      ${store.path}, ${mib(out.storeBytes)}`,
+          `memory     RSS ${mib(st.rssBytes)} (peak ${mib(st.peakRssBytes)}); buffer ${st.bufferKb} KiB/CPU, drained every ${st.pollMs} ms`,
+        ];
+        process.stdout.write(lines.join('\n') + '\n');
+      } finally {
+        store.close();
+      }
+    });
+
+  const history = program.command('history').description('process history kept by lantern record: domain tree, domains, one pid');
+
+  history
+    .command('tree')
+    .description('the domain tree like TOMOYO: one program per line, indented, with exec counts')
+    .addOption(storeOption())
+    .option('--depth <n>', 'show at most this many levels', intOpt('--depth', 0, 1_000_000))
+    .option('--json', 'machine-readable output (nested)')
+    .action((opts) => {
+      quietOnClosedStdout();
+      const store = openForRead(opts.store);
+      try {
+        const root = domainTree(store);
+        if (opts.json) {
+          const strip = (n: DomainNode): unknown => ({ program: n.program, execs: n.execs, total: n.total, children: n.children.map(strip) });
+          return printJson(strip(root));
+        }
+        process.stdout.write(renderTree(root, opts.depth ?? Infinity).join('\n') + '\n');
+      } finally {
+        store.close();
+      }
+    });
+
+  history
+    .command('domains')
+    .description('every domain with its number of execs and its last exec (--json: first and last)')
+    .addOption(storeOption())
+    .option('--json', 'machine-readable output')
+    .action((opts) => {
+      quietOnClosedStdout();
+      const store = openForRead(opts.store);
+      try {
+        const names = domainNames(store);
+        const rows = store
+          .domainCounts()
+          .filter((r) => r.execs > 0)
+          .map((r) => ({ domain: names.get(r.id)!, execs: r.execs, first: r.first_us ? isoTime(r.first_us) : null, last: r.last_us ? isoTime(r.last_us) : null }))
+          .sort((a, b) => a.domain.localeCompare(b.domain));
+        if (opts.json) return printJson(rows);
+        const w = Math.max(5, ...rows.map((r) => String(r.execs).length));
+        for (const r of rows) process.stdout.write(`${String(r.execs).padStart(w)}  ${r.last ?? ''}  ${r.domain}\n`);
+      } finally {
+        store.close();
+      }
+    });
+
+  history
+    .command('pid')
+    .description('everything recorded about a pid: each process that held it, its history and children')
+    .argument('<pid>', 'process id', intOpt('pid', 0, 4_194_304))
+    .addOption(storeOption())
+    .option('--json', 'machine-readable output')
+    .action((pid: number, opts) => {
+      quietOnClosedStdout();
+      const store = openForRead(opts.store);
+      try {
+        const views = pidHistory(store, pid);
+        if (views.length === 0) throw new CliError(`no records for pid ${pid} in ${store.path}`, EXIT.DATAERR);
+        const names = (id: number) => store.name(id);
+        if (opts.json) {
+          return printJson(
+            views.map((v) => ({
+              pid: v.pid,
+              start: v.startUs ? isoTime(v.startUs) : null,
+              ppid: v.ppid,
+              uid: v.uid,
+              reconstructed: v.reconstructed,
+              domain: v.domain,
+              history: v.history,
+              images: v.images.map((i) => eventJson(i, names)),
+              end: v.end ? eventJson(v.end, names) : null,
+              children: v.children.map((c) => ({ pid: c.pid, start: c.startUs ? isoTime(c.startUs) : null, program: c.program, end: c.end ? eventJson(c.end, names) : null })),
+            })),
+          );
+        }
+        const endText = (e: StoredEvent | null): string =>
+          !e ? 'no exit recorded (running, or recorder stopped)' : e.type === 'signal' ? `killed by ${signalName(e.signal ?? 0)} at ${isoTime(e.time_us)} (tid ${e.tid}) from ${senderText(e)}` : `exit code ${e.exit_code ?? 'unknown'} at ${isoTime(e.time_us)}`;
+        const out: string[] = [];
+        for (const v of views) {
+          out.push(`pid ${v.pid} started ${v.startUs ? isoTime(v.startUs) : '?'}${v.reconstructed ? ' (reconstructed from /proc)' : ''}`);
+          out.push(`  ppid      ${v.ppid ?? '?'}`);
+          out.push(`  uid       ${v.uid ?? '?'}`);
+          out.push(`  domain    ${v.domain ?? '?'}`);
+          out.push(`  history   ${v.history || '?'}`);
+          for (const i of v.images) out.push(`  exec      ${isoTime(i.time_us)} ${i.program}${i.detail ? `  [${i.detail}]` : ''}`);
+          out.push(`  end       ${endText(v.end)}`);
+          for (const c of v.children) out.push(`  child     ${c.pid} ${c.program ?? '?'}: ${c.end ? (c.end.type === 'signal' ? signalName(c.end.signal ?? 0) : `exit ${c.end.exit_code ?? '?'}`) : 'no exit recorded'}`);
+        }
+        process.stdout.write(out.join('\n') + '\n');
+      } finally {
+        store.close();
+      }
+    });
+
+  program
+    .command('events')
+    .description('recorded events: exec, exit, signal (fatal, with sender), lost')
+    .addOption(storeOption())
+    .option('--since <time>', 'from this time (ISO 8601, "now", or a duration ago: 10m, 2h, 3d)')
+    .option('--until <time>', 'up to this time')
+    .option('--type <types...>', 'only these types: exec, exit, signal, lost (comma-separated or repeated)')
+    .option('--domain <pattern>', 'only this domain and its subtree, or a glob over the full domain name ("*sshd*")')
+    .option('--limit <n>', 'at most n events', intOpt('--limit', 1, 100_000_000))
+    .option('--history', 'add each record\'s timestamped history (init(..)=>sh(..)) to text output')
+    .option('--json', 'one JSON object per line')
+    .action((opts) => {
+      quietOnClosedStdout();
+      const since = opts.since ? parseTimeArg(opts.since) : undefined;
+      const until = opts.until ? parseTimeArg(opts.until) : undefined;
+      const types = opts.type ? parseTypes(opts.type as string[]) : undefined;
+      quietOnClosedStdout();
+      const store = openForRead(opts.store);
+      try {
+        const names = domainNames(store);
+        const domainIds = opts.domain ? matchDomains(names, opts.domain) : undefined;
+        const nameOf = (id: number) => names.get(id) ?? store.name(id);
+        const histories = new HistoryCache(store);
+        // Streamed: a store holds months of records.
+        for (const e of store.iterate({ sinceUs: since, untilUs: until, types, domainIds, limit: opts.limit })) {
+          if (opts.json) {
+            const j = eventJson(e, nameOf);
+            if (e.type !== 'lost') j.history = histories.of(e);
+            process.stdout.write(jsonLine(j));
+          } else {
+            process.stdout.write(renderLine(e, nameOf, priorImages(store, e)) + (opts.history && e.type !== 'lost' ? `\n    ${histories.of(e)}` : '') + '\n');
+          }
+        }
+      } finally {
+        store.close();
+      }
+    });
+}
+
+
+/** Run until SIGTERM/SIGINT (or --duration), cleaning up the tracefs instance on every way out. */
+async function runRecorder(ro: RecorderOptions, durationSec?: number): Promise<void> {
+  const rec = Recorder.start(ro);
+  const st0 = rec.status();
+  process.stderr.write(
+    `lantern record: recording into ${ro.storePath} (instance ${rec.instance.dir}, ${st0.liveProcesses} processes reconstructed${
+      rec.instance.staleRemoved.length ? `, removed stale ${rec.instance.staleRemoved.join(' ')}` : ''
+    })\n`,
+  );
+  rec.run();
+  await new Promise<void>((resolve) => {
+    let done = false;
+    const finish = (why: string) => {
+      if (done) return;
+      done = true;
+      process.off('SIGTERM', onTerm);
+      process.off('SIGINT', onInt);
+      process.off('SIGHUP', onHup);
+      process.off('uncaughtException', onCrash);
+      if (timer) clearTimeout(timer);
+      const st = rec.stop();
+      process.stderr.write(`lantern record: ${why}; ${st.events} events, ${st.records} records, lost ${st.lost.stats}; instance removed\n`);
+      resolve();
+    };
+    const onTerm = () => finish('SIGTERM');
+    const onInt = () => finish('SIGINT');
+    const onHup = () => rec.reopenLog();
+    const onCrash = (err: Error) => {
+      rec.abort();
+      process.stderr.write(`lantern: internal error: ${err.stack ?? err}\n`);
+      process.exit(EXIT.SOFTWARE);
+    };
+    process.on('SIGTERM', onTerm);
+    process.on('SIGINT', onInt);
+    process.on('SIGHUP', onHup);
+    process.on('uncaughtException', onCrash);
+    const timer = durationSec ? setTimeout(() => finish(`${durationSec}s elapsed`), durationSec * 1000) : null;
+  });
 }

@@ -1,0 +1,288 @@
+/**
+ * The recorder on the real kernel: known process trees, exit codes, fatal signals with a known
+ * sender, and lost-event reporting with a tiny buffer. Needs root and tracefs (CI has both).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { chmodSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { DEFAULT_OPTIONS, Recorder } from './recorder.js';
+import { Store, type StoredEvent } from './store/store.js';
+import { TraceInstance } from './tracefs/instance.js';
+import { CliError, EXIT } from '../common/exit.js';
+import { historyOf, pidHistory, priorImages } from './query.js';
+import { renderLine } from './render.js';
+import { exited, liveSkipReason, sleep, smallMemcg, tempDir, uniqueName } from './live.testutil.js';
+
+const skip = liveSkipReason();
+/** This test process's comm as the kernel knows it ("node", or "nodejs" on some distributions). */
+const selfComm = readFileSync('/proc/self/comm', 'utf8').trim();
+if (skip) console.log(`# skipping live recorder tests: ${skip}`);
+
+function startRecorder(dir: string, tag: string, extra: Partial<typeof DEFAULT_OPTIONS> = {}): Recorder {
+  const rec = Recorder.start({ ...DEFAULT_OPTIONS, storePath: join(dir, 'record.db'), name: uniqueName(tag), pollMs: 50, ...extra });
+  rec.run();
+  return rec;
+}
+
+function script(dir: string, name: string, body: string): string {
+  const p = join(dir, name);
+  writeFileSync(p, `#!/bin/sh\n${body}\n`);
+  chmodSync(p, 0o755);
+  return p;
+}
+
+/** The shell's own path as TOMOYO names it: directory resolved, last component kept. */
+function shName(): string {
+  return join(realpathSync('/bin'), 'sh');
+}
+
+test('a known tree: domains follow exec chains, ancestry and exit codes are right', { skip, timeout: 60_000 }, async () => {
+  const { dir, cleanup } = tempDir();
+  const rec = startRecorder(dir, 'tree');
+  try {
+    const c = script(dir, 'c.sh', 'exit 6');
+    const b = script(dir, 'b.sh', `"${c}"\nexit 4`);
+    const a = script(dir, 'a.sh', `exec "${b}"`);
+    const child = spawn(a, [], { stdio: 'ignore' });
+    assert.deepEqual(await exited(child), { code: 4, signal: null });
+    const endedMs = Date.now();
+    const seven = spawn('sh', ['-c', 'exit 7'], { stdio: 'ignore' });
+    assert.equal((await exited(seven)).code, 7);
+    await sleep(200);
+    rec.stop();
+    const store = Store.open(join(dir, 'record.db'), { readonly: true });
+    try {
+      const node = realpathSync(process.execPath);
+      const [outer] = pidHistory(store, child.pid!);
+      assert.ok(outer, 'the spawned script was recorded');
+      assert.deepEqual(outer.images.map((i) => i.program), [a, b], 'exec without fork is a transition in the same pid');
+      assert.deepEqual(priorImages(store, outer.images[1]!), [a]);
+      assert.match(
+        renderLine(outer.images[1]!, (id) => store.name(id), priorImages(store, outer.images[1]!)),
+        new RegExp(`^\\[\\d{4}/\\d\\d/\\d\\d \\d\\d:\\d\\d:\\d\\d\\] starting ${b} by uid=0 from ${selfComm}\\(${process.pid}\\) ${a}; pid=${child.pid} domain <kernel> `),
+      );
+      assert.ok(outer.domain!.endsWith(`${node} ${a} ${b}`), outer.domain!);
+      assert.equal(outer.ppid, process.pid);
+      assert.equal(outer.end!.type, 'exit');
+      assert.equal(outer.end!.exit_code, 4);
+      // Trace-clock timestamps map to wall time (boot clock + offsets) to well within a second.
+      assert.ok(Math.abs(outer.end!.time_us / 1000 - endedMs) < 3000, `exit at ${outer.end!.time_us / 1000}, seen ${endedMs}`);
+      assert.ok(outer.startUs! <= outer.end!.time_us);
+      assert.equal(outer.children.length, 1);
+      const grand = outer.children[0]!;
+      assert.equal(grand.program, c);
+      assert.equal(grand.end!.exit_code, 6);
+      const [g] = pidHistory(store, grand.pid);
+      assert.ok(g!.domain!.endsWith(`${node} ${a} ${b} ${c}`), g!.domain!);
+      assert.match(g!.history, new RegExp(`${selfComm}\\(\\d{4}/\\d\\d/\\d\\d-\\d\\d:\\d\\d:\\d\\d\\)=>a\\.sh\\(.*\\)=>b\\.sh\\(.*\\)=>c\\.sh\\(`));
+      const [s7] = pidHistory(store, seven.pid!);
+      assert.equal(s7!.end!.exit_code, 7);
+      assert.equal(s7!.images[0]!.program, shName());
+      assert.equal(s7!.uid, 0);
+    } finally {
+      store.close();
+    }
+  } finally {
+    rec.stop();
+    cleanup();
+  }
+});
+
+test('fatal signals: victim, signal and sender for SIGTERM, SIGKILL and SIGSEGV', { skip, timeout: 60_000 }, async () => {
+  const { dir, cleanup } = tempDir();
+  const rec = startRecorder(dir, 'sig');
+  try {
+    // SIGTERM from a known sender process (a shell running kill).
+    const termVictim = spawn('sleep', ['30'], { stdio: 'ignore' });
+    await sleep(100);
+    const killer = spawnSync('sh', ['-c', `kill -TERM ${termVictim.pid}`]);
+    assert.equal(killer.status, 0);
+    assert.equal((await exited(termVictim)).signal, 'SIGTERM');
+    // SIGKILL from this test process.
+    const killVictim = spawn('sleep', ['30'], { stdio: 'ignore' });
+    await sleep(100);
+    process.kill(killVictim.pid!, 'SIGKILL');
+    assert.equal((await exited(killVictim)).signal, 'SIGKILL');
+    // SIGSEGV sent to itself, and a real crash: a fault the kernel turns into SIGSEGV.
+    const selfSegv = spawn('sh', ['-c', 'kill -SEGV $$'], { stdio: 'ignore' });
+    assert.equal((await exited(selfSegv)).signal, 'SIGSEGV');
+    const crash = spawn('python3', ['-c', 'import ctypes; ctypes.string_at(0)'], { stdio: 'ignore' });
+    assert.equal((await exited(crash)).signal, 'SIGSEGV');
+    // A handled SIGTERM is not a death: the process exits normally afterwards.
+    const trapper = spawn('sh', ['-c', 'trap "exit 9" TERM; kill -TERM $$; exit 1'], { stdio: 'ignore' });
+    assert.equal((await exited(trapper)).code, 9);
+    await sleep(200);
+    rec.stop();
+    const store = Store.open(join(dir, 'record.db'), { readonly: true });
+    try {
+      const end = (pid: number): StoredEvent => {
+        const rows = store.query({ pid, types: ['exit', 'signal'] });
+        assert.equal(rows.length, 1, `one end record for pid ${pid}`);
+        return rows[0]!;
+      };
+      const t = end(termVictim.pid!);
+      assert.deepEqual([t.type, t.signal, t.sender_pid, t.sender_kind, t.program], ['signal', 15, killer.pid, 'process', join(realpathSync('/bin'), 'sleep')]);
+      assert.equal(t.sender_program, shName());
+      const k = end(killVictim.pid!);
+      assert.deepEqual([k.type, k.signal, k.sender_pid, k.sender_kind], ['signal', 9, process.pid, 'process']);
+      assert.equal(k.sender_comm, selfComm);
+      const s = end(selfSegv.pid!);
+      assert.deepEqual([s.type, s.signal, s.sender_pid, s.sender_kind, s.tid], ['signal', 11, selfSegv.pid, 'process', selfSegv.pid]);
+      const c = end(crash.pid!);
+      assert.deepEqual([c.type, c.signal, c.sender_pid, c.sender_kind], ['signal', 11, crash.pid, 'kernel']);
+      assert.ok((c.sig_code ?? 0) > 0, 'a fault code such as SEGV_MAPERR');
+      const tr = end(trapper.pid!);
+      assert.deepEqual([tr.type, tr.exit_code], ['exit', 9]);
+      assert.match(historyOf(store, t), /=>sleep\(/);
+    } finally {
+      store.close();
+    }
+  } finally {
+    rec.stop();
+    cleanup();
+  }
+});
+
+test('lost events are reported, never silent: tiny buffer, nobody reading for a moment', { skip, timeout: 60_000 }, async () => {
+  const { dir, cleanup } = tempDir();
+  // Not run(): no timer drains the buffer while the storm runs.
+  const rec = Recorder.start({ ...DEFAULT_OPTIONS, storePath: join(dir, 'record.db'), name: uniqueName('lost'), bufferKb: 4 });
+  try {
+    const storm = spawnSync('sh', ['-c', 'i=0; while [ $i -lt 400 ]; do /bin/true; i=$((i+1)); done']);
+    assert.equal(storm.status, 0);
+    rec.tick();
+    const st = rec.stop();
+    assert.ok(st.lost.stats > 0, `per-CPU stats report overruns (${JSON.stringify(st.lost)})`);
+    const store = Store.open(join(dir, 'record.db'), { readonly: true });
+    try {
+      const lost = store.query({ types: ['lost'] });
+      assert.ok(lost.length > 0, 'lost records are stored');
+      assert.equal(lost.filter((l) => /stats/.test(l.detail ?? '')).reduce((n, l) => n + (l.lost ?? 0), 0), st.lost.stats);
+      assert.equal(store.getMeta<{ lost: { stats: number } }>('status')!.lost.stats, st.lost.stats);
+    } finally {
+      store.close();
+    }
+  } finally {
+    rec.stop();
+    cleanup();
+  }
+});
+
+test('a missing kernel event is a clear error naming it; nothing is left behind', { skip }, () => {
+  const name = uniqueName('missing');
+  assert.throws(
+    () => TraceInstance.create({ name, bufferKb: 64, events: [{ system: 'sched', event: 'sched_process_exec' }, { system: 'nosuch', event: 'no_such_event' }] }),
+    (e: unknown) => e instanceof CliError && e.exitCode === EXIT.UNAVAILABLE && /nosuch\/no_such_event/.test(e.message),
+  );
+  assert.throws(() => TraceInstance.create({ name: 'bad/name', bufferKb: 64, events: [] }), (e: unknown) => e instanceof CliError && e.exitCode === EXIT.USAGE);
+  assert.throws(
+    () => TraceInstance.create({ name, bufferKb: 64, events: [], tracefs: '/nonexistent-tracefs' }),
+    (e: unknown) => e instanceof CliError,
+  );
+});
+
+test('exec from a thread, a deep exec chain and a wide fan-out', { skip, timeout: 60_000 }, async () => {
+  const { dir, cleanup } = tempDir();
+  const rec = startRecorder(dir, 'shape');
+  try {
+    // A non-leader thread execs: the kernel gives it the leader's pid (old_pid says which thread).
+    const threaded = spawn('python3', ['-c', "import os,threading,time\nthreading.Thread(target=lambda: os.execv('/bin/true', ['true'])).start()\ntime.sleep(10)"], { stdio: 'ignore' });
+    assert.equal((await exited(threaded)).code, 0);
+    // 60 levels of fork+exec, each level one more program in the domain.
+    const deep = script(dir, 'deep.sh', 'if [ "$1" -gt 0 ]; then "$0" $(($1 - 1)); exit $?; fi; exit 3');
+    const d = spawn(deep, ['60'], { stdio: 'ignore' });
+    assert.equal((await exited(d)).code, 3);
+    // 200 children of one shell at once.
+    const wide = spawn('sh', ['-c', 'i=0; while [ $i -lt 200 ]; do /bin/true & i=$((i+1)); done; wait'], { stdio: 'ignore' });
+    assert.equal((await exited(wide)).code, 0);
+    await sleep(300);
+    const st = rec.stop();
+    assert.equal(st.lost.stats, 0);
+    const store = Store.open(join(dir, 'record.db'), { readonly: true });
+    try {
+      const t = store.query({ pid: threaded.pid!, types: ['exec'] });
+      const last = t[t.length - 1]!;
+      assert.equal(last.program, join(realpathSync('/bin'), 'true'));
+      assert.notEqual(last.tid, threaded.pid, 'the exec came from a thread (old_pid)');
+      const tEnd = store.query({ pid: threaded.pid!, types: ['exit', 'signal'] });
+      assert.deepEqual(tEnd.map((e) => [e.type, e.exit_code]), [['exit', 0]]);
+      const deepExecs = store.query({ types: ['exec'] }).filter((e) => e.program === deep);
+      assert.equal(deepExecs.length, 61);
+      const deepest = deepExecs[deepExecs.length - 1]!;
+      assert.equal(store.name(deepest.domain_id!).split(' ').filter((p) => p === deep).length, 61);
+      const deepEnds = store.query({ types: ['exit'] }).filter((e) => e.program === deep);
+      assert.equal(deepEnds.length, 61);
+      assert.ok(deepEnds.every((e) => e.exit_code === 3));
+      const [w] = pidHistory(store, wide.pid!);
+      assert.equal(w!.children.length, 200);
+      assert.ok(w!.children.every((c) => c.end?.type === 'exit' && c.end.exit_code === 0));
+    } finally {
+      store.close();
+    }
+  } finally {
+    rec.stop();
+    cleanup();
+  }
+});
+
+test('a failing store write is counted and retried, records are not lost', { skip, timeout: 60_000 }, async () => {
+  const { dir, cleanup } = tempDir();
+  const rec = Recorder.start({ ...DEFAULT_OPTIONS, storePath: join(dir, 'record.db'), name: uniqueName('disk') });
+  try {
+    const realWrite = rec.store.write.bind(rec.store);
+    rec.store.write = () => {
+      throw new Error('SQLITE_FULL: database or disk is full (simulated)');
+    };
+    const p = spawn('sh', ['-c', 'exit 21'], { stdio: 'ignore' });
+    assert.equal((await exited(p)).code, 21);
+    await sleep(100);
+    rec.tick();
+    const during = rec.status();
+    assert.equal(during.storeErrors, 1);
+    assert.ok(during.unwrittenRecords > 0);
+    rec.store.write = realWrite;
+    const st = rec.stop();
+    assert.equal(st.unwrittenRecords, 0);
+    assert.equal(st.droppedRecords, 0);
+    const store = Store.open(join(dir, 'record.db'), { readonly: true });
+    try {
+      assert.deepEqual(store.query({ pid: p.pid!, types: ['exit'] }).map((e) => e.exit_code), [21]);
+    } finally {
+      store.close();
+    }
+  } finally {
+    rec.stop();
+    cleanup();
+  }
+});
+
+test('an OOM kill is attributed to the kernel\'s OOM killer', { skip, timeout: 60_000 }, async (t) => {
+  const cg = smallMemcg(uniqueName('oom'), 48 * 1024 * 1024);
+  if ('reason' in cg) {
+    t.skip(cg.reason);
+    return;
+  }
+  const { dir, cleanup } = tempDir();
+  const rec = startRecorder(dir, 'oom');
+  try {
+    // The shell moves itself into the small cgroup, then becomes a python that wants 256 MiB.
+    const hog = spawn('sh', ['-c', `echo $$ > "${cg.procs}" && exec python3 -c "x = b'x' * (256 * 1024 * 1024)"`], { stdio: 'ignore' });
+    assert.equal((await exited(hog)).signal, 'SIGKILL');
+    await sleep(200);
+    rec.stop();
+    const store = Store.open(join(dir, 'record.db'), { readonly: true });
+    try {
+      const [end] = store.query({ pid: hog.pid!, types: ['signal', 'exit'] });
+      assert.deepEqual([end!.type, end!.signal, end!.sender_kind, end!.detail], ['signal', 9, 'kernel', 'oom-killer']);
+      assert.match(end!.program!, /python3/);
+    } finally {
+      store.close();
+    }
+  } finally {
+    rec.stop();
+    cg.remove();
+    cleanup();
+  }
+});

@@ -1,0 +1,83 @@
+/** Text and JSON renderings of stored records. Pure. */
+import { historyStep, logTime, shortDomain } from './process/domains.js';
+import { signalName, siCodeName } from './process/signals.js';
+import type { StoredEvent } from './store/store.js';
+
+export function isoTime(us: number): string {
+  return new Date(Math.floor(us / 1000)).toISOString();
+}
+
+/** Who sent a fatal signal, in words: `kill(4242) /usr/bin/kill`, or `the kernel (SI_KERNEL, in oom(12))`. */
+export function senderText(e: StoredEvent): string {
+  if (e.sender_kind === null || e.sender_kind === 'unknown' || e.sender_pid === null) return 'an unknown sender';
+  const who = `${e.sender_comm ?? '?'}(${e.sender_pid})`;
+  if (e.detail === 'oom-killer') return `the kernel's OOM killer (in the context of ${who})`;
+  if (e.sender_pid === e.pid && e.sender_kind === 'process') return `itself, ${who}${e.sender_program ? ' ' + e.sender_program : ''}`;
+  if (e.sender_kind === 'kernel') {
+    return `the kernel (${siCodeName(e.sig_code ?? 0x80, e.signal ?? 0)}, in the context of ${who})`;
+  }
+  return `${who}${e.sender_program ? ' ' + e.sender_program : ''}`;
+}
+
+/**
+ * One line per record, in the style of the classic SystemTap recorder:
+ * `[2014/05/04 01:07:03] starting /bin/login by uid=0 from init(1) /bin/sh /sbin/mingetty; pid=1234 domain <kernel> …`
+ * — the parent's comm(pid), then the programs this process exec'd before since its fork,
+ * then its pid and new domain. `priorImages` comes from the model (live) or the store (queries).
+ */
+export function renderLine(e: StoredEvent, domainName: (id: number) => string, priorImages: string[] = []): string {
+  const t = `[${logTime(e.time_us)}]`;
+  const domain = e.domain_id !== null ? shortDomain(domainName(e.domain_id)) : '?';
+  switch (e.type) {
+    case 'exec': {
+      const from = e.parent_comm !== null ? `${e.parent_comm}(${e.ppid})` : `pid ${e.ppid}`;
+      const uid = e.uid === null ? '?' : String(e.uid);
+      const prior = priorImages.length ? ' ' + priorImages.join(' ') : '';
+      return `${t} ${e.reconstructed ? 'running (reconstructed)' : 'starting'} ${e.program ?? '?'} by uid=${uid} from ${from}${prior}; pid=${e.pid} domain ${domain}`;
+    }
+    case 'exit':
+      return `${t} exit ${e.program ?? e.comm ?? '?'} pid=${e.pid} tid=${e.tid} code=${e.exit_code === null ? 'unknown' : e.exit_code} ${domain}`;
+    case 'signal':
+      return `${t} killed ${e.program ?? e.comm ?? '?'} pid=${e.pid} tid=${e.tid} by ${signalName(e.signal ?? 0)} (${e.signal}) from ${senderText(e)} ${domain}`;
+    case 'lost':
+      return `${t} LOST ${e.lost === null ? 'an unknown number of' : e.lost} events on cpu ${e.cpu ?? '?'} (${e.detail ?? ''})`;
+    default:
+      return `${t} ${e.type}`;
+  }
+}
+
+/** The JSON shape of one record (`--json`), with the domain spelled out and names for signals. */
+export function eventJson(e: StoredEvent, domainName: (id: number) => string): Record<string, unknown> {
+  const base: Record<string, unknown> = { id: e.id, type: e.type, time: isoTime(e.time_us), time_us: e.time_us };
+  if (e.type === 'lost') return { ...base, cpu: e.cpu, lost: e.lost, detail: e.detail };
+  Object.assign(base, {
+    pid: e.pid,
+    tid: e.tid,
+    ppid: e.ppid,
+    start: e.pstart_us === null ? null : isoTime(e.pstart_us),
+    uid: e.uid,
+    program: e.program,
+    comm: e.comm,
+    domain: e.domain_id === null ? null : domainName(e.domain_id),
+    reconstructed: e.reconstructed === 1,
+  });
+  if (e.type === 'exit') base.exit_code = e.exit_code;
+  if (e.type === 'signal') {
+    Object.assign(base, {
+      signal: e.signal,
+      signal_name: signalName(e.signal ?? 0),
+      si_code: e.sig_code,
+      sender:
+        e.sender_kind === null || e.sender_kind === 'unknown'
+          ? null
+          : { kind: e.sender_kind, pid: e.sender_pid, comm: e.sender_comm, program: e.sender_program, ...(e.detail === 'oom-killer' ? { reason: 'oom-killer' } : {}) },
+    });
+  }
+  if (e.type === 'exec' && e.detail) base.cmdline = e.detail;
+  return base;
+}
+
+/** `init(2014/05/04-01:04:33)=>sh(2014/05/04-01:07:03)` from an exec chain, oldest first. */
+export function renderHistory(chain: Array<{ comm: string | null; program: string | null; time_us: number }>): string {
+  return chain.map((c) => historyStep(c.comm ?? (c.program ? c.program.slice(c.program.lastIndexOf('/') + 1) : '?'), c.time_us)).join('=>');
+}
