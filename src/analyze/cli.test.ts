@@ -2,6 +2,7 @@
  * End-to-end: the real `lantern analyze` binary on real files (plain, gzip, xz, zstd, directories,
  * stdin), its --json document, filters, exit codes and error messages.
  */
+import { skipUnlessCI } from '../common/testenv.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync, execFileSync } from 'node:child_process';
@@ -89,7 +90,7 @@ test('directories are read recursively; gzip is decompressed; binary files are s
 for (const [prog, ext, pkg] of [['xz', 'xz', 'xz-utils'], ['zstd', 'zst', 'zstd']] as const) {
   test(`${prog}-compressed input via the system decompressor`, (t) => {
     if (!hasProgram(prog)) {
-      t.skip(`${prog} is not installed (apt-get install ${pkg}; listed in .ci/packages)`);
+      skipUnlessCI(t, `${prog} is not installed (apt-get install ${pkg}; listed in .ci/packages)`);
       return;
     }
     // A name with shell metacharacters: it must reach the decompressor as one argv element.
@@ -185,7 +186,7 @@ test('text timeline: a run of identical incidents takes one line', () => {
 
 test('on a terminal: progress on stderr and colour on stdout', (t) => {
   if (spawnSync('script', ['--version'], { stdio: 'ignore' }).status !== 0) {
-    t.skip('script(1) from util-linux is not installed (CI installs util-linux)');
+    skipUnlessCI(t, 'script(1) from util-linux is not installed (CI installs util-linux)');
     return;
   }
   const cmd = `${JSON.stringify(process.execPath)} ${JSON.stringify(bin)} analyze ${JSON.stringify(join(cases, 'shrink_slab_3.10.log'))}`;
@@ -200,7 +201,7 @@ test('on a terminal: progress on stderr and colour on stdout', (t) => {
 
 test('a missing decompressor is named, with the package to install', (t) => {
   if (!hasProgram('xz')) {
-    t.skip('xz is not installed (needed to make the test file; listed in .ci/packages)');
+    skipUnlessCI(t, 'xz is not installed (needed to make the test file; listed in .ci/packages)');
     return;
   }
   const p = join(tmp, 'needs-xz.log.xz');

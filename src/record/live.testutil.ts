@@ -1,4 +1,5 @@
 /** Helpers shared by the recorder's live tests (real kernel, root, tracefs). */
+import { facilitySkip } from '../common/testenv.js';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,6 +7,10 @@ import type { ChildProcess } from 'node:child_process';
 
 /** Why live tests cannot run here, or undefined when they can. */
 export function liveSkipReason(): string | undefined {
+  return facilitySkip(liveMissing());
+}
+
+function liveMissing(): string | undefined {
   if (typeof process.geteuid === 'function' && process.geteuid() !== 0) return 'needs root (tracefs instances are root-only); CI runs as root';
   if (!existsSync('/sys/kernel/tracing/instances') && !existsSync('/sys/kernel/debug/tracing/instances')) return 'tracefs is not mounted (mount -t tracefs nodev /sys/kernel/tracing)';
   return undefined;

@@ -1,0 +1,28 @@
+/**
+ * Test-environment policy shared by every capability's tests.
+ *
+ * A test that needs root, tracefs or a package may skip on a developer's machine, with a
+ * printed reason; on CI (CI=true, root, packages from .ci/packages installed) it must run, so
+ * there a missing facility is a failure that names it, never a silent skip.
+ */
+import assert from 'node:assert/strict';
+
+export const onCI = (): boolean => Boolean(process.env.CI) && process.env.CI !== 'false';
+
+/** For `test(name, { skip: facilitySkip(reason) }, …)`: the reason off CI, a failure on CI. */
+export function facilitySkip(reason: string | undefined): string | undefined {
+  if (reason === undefined) return undefined;
+  if (onCI()) {
+    // Let the test run: it fails on the missing facility, and this line says why.
+    console.log(`# CI must run this test, but: ${reason}`);
+    return undefined;
+  }
+  return reason;
+}
+
+/** Inside a test: skip with the reason off CI; fail with it on CI. Returns true when the caller should return. */
+export function skipUnlessCI(t: { skip: (msg?: string) => void }, reason: string): true {
+  if (onCI()) assert.fail(`CI must run this test, but: ${reason}`);
+  t.skip(reason);
+  return true;
+}
