@@ -1,0 +1,316 @@
+/**
+ * The network edge and the running receiver: UDP sockets in, Decoder in the middle, Writer
+ * (files) and stdout out, plus counters, the stats file and the receive-buffer report.
+ *
+ * The receive handler does only: allow-list check (cached per address), clock read, and the
+ * decoder's in-memory work. Disk writes are queued and done asynchronously by the Writer, so
+ * a slow or failing disk never holds up reading the sockets.
+ */
+import dgram from 'node:dgram';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { Host } from '../host/host.js';
+import { CliError, EXIT } from '../common/exit.js';
+import { Decoder, DEFAULT_DECODER_OPTIONS, type RxEvent } from './decoder.js';
+import { Formatter } from './format.js';
+import { Writer, senderDirName } from './writer.js';
+import { buildAllowList, isAllowed, type ListenAddress, type ReceiverConfig } from './config.js';
+import { ownSocketInodes, readKernelDrops } from './procnet.js';
+
+export interface ListenerInfo {
+  listen: string;
+  family: 'udp4' | 'udp6';
+  port: number;
+  rcvbufRequested: number;
+  rcvbufGranted: number;
+}
+
+export interface StatsSnapshot {
+  version: 1;
+  pid: number;
+  startedAt: string;
+  writtenAt: string;
+  uptimeSeconds: number;
+  listeners: ListenerInfo[];
+  rmemMax: number | null;
+  counters: Record<string, number | null>;
+  sendersTracked: number;
+  bufferedBytes: number;
+  openFiles: number;
+  troubles: Array<{ stream: string; error: string; since: string; queuedBytes: number; lostLines: number }>;
+}
+
+export interface Receiver {
+  listeners: ListenerInfo[];
+  snapshot(): StatsSnapshot;
+  writeStatsFile(): void;
+  reopen(): void;
+  stop(): Promise<{ unwritten: number }>;
+}
+
+function fmtAddr(a: ListenAddress): string {
+  return a.family === 'udp6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
+}
+
+export function mib(n: number): string {
+  return `${(n / 1048576).toFixed(n % 1048576 === 0 ? 0 : 1)} MiB`;
+}
+
+function readRmemMax(host: Host): number | null {
+  const r = host.readValue('/proc/sys/net/core/rmem_max');
+  return r.ok && /^\d+$/.test(r.text) ? Number(r.text) : null;
+}
+
+function bindOne(a: ListenAddress, rcvbuf: number, onMessage: (msg: Buffer, rinfo: dgram.RemoteInfo) => void): Promise<dgram.Socket> {
+  return new Promise((resolve, reject) => {
+    const sock = dgram.createSocket({ type: a.family, recvBufferSize: rcvbuf });
+    const onError = (e: NodeJS.ErrnoException) => {
+      sock.close();
+      reject(e);
+    };
+    sock.once('error', onError);
+    sock.on('message', onMessage);
+    sock.bind({ address: a.address, port: a.port, exclusive: true }, () => {
+      sock.off('error', onError);
+      resolve(sock);
+    });
+  });
+}
+
+export async function startReceiver(cfg: ReceiverConfig, log: (line: string) => void, host = new Host()): Promise<Receiver> {
+  const startedAt = new Date();
+  const formatter = new Formatter(cfg.format, cfg.utc);
+  // Wall clock with microseconds: performance.now() between periodic re-syncs to Date.now().
+  let offsetUs = Date.now() * 1000 - Math.round(performance.now() * 1000);
+  const nowUs = () => offsetUs + Math.round(performance.now() * 1000);
+
+  const writer = new Writer({
+    dir: cfg.dir,
+    maxFileBytes: cfg.maxFileBytes,
+    maxBufferedBytes: cfg.maxBufferBytes,
+    maxOpenFiles: cfg.maxOpenFiles,
+    idleCloseMs: cfg.idleCloseMs,
+    retryMs: cfg.retryMs,
+    fileMode: cfg.fileMode,
+    note: (t, text) => formatter.note(t, text),
+    now: nowUs,
+  });
+  let stdoutDropped = 0;
+  const stdoutLimit = Math.max(1 << 20, cfg.maxBufferBytes / 4);
+  const perSenderDirs = new Map<string, string>();
+
+  const onEvent = (ev: RxEvent) => {
+    const f = formatter.event(ev);
+    if (cfg.perSender) {
+      let rel = perSenderDirs.get(ev.sender.address);
+      if (rel === undefined) {
+        rel = senderDirName(ev.sender.address);
+        if (perSenderDirs.size > 65536) perSenderDirs.clear();
+        perSenderDirs.set(ev.sender.address, rel);
+      }
+      writer.write(rel, f);
+    }
+    if (cfg.combined) writer.write('', f);
+    if (cfg.stdout) {
+      // stdout may be a slow pipe: bounded like the files, the excess is counted.
+      if (process.stdout.writableLength > stdoutLimit) stdoutDropped += f.lines;
+      else process.stdout.write(f.text);
+    }
+  };
+  const decoder = new Decoder(onEvent, {
+    ...DEFAULT_DECODER_OPTIONS,
+    partialQuietUs: cfg.partialTimeoutMs * 1000,
+    maxLineBytes: cfg.maxLineBytes,
+    fragTimeoutUs: cfg.fragTimeoutMs * 1000,
+    maxSenders: cfg.maxSenders,
+    senderIdleUs: cfg.senderIdleMs * 1000,
+  });
+
+  const allow = buildAllowList(cfg.allow);
+  const allowCache = new Map<string, boolean>();
+  let disallowed = 0;
+  const onMessage = (msg: Buffer, rinfo: dgram.RemoteInfo) => {
+    let addr = rinfo.address;
+    // A dual-stack socket reports IPv4 senders as ::ffff:a.b.c.d; write them as plain IPv4.
+    if (addr.startsWith('::ffff:') && addr.indexOf('.') > 0) addr = addr.slice(7);
+    if (allow) {
+      let ok = allowCache.get(addr);
+      if (ok === undefined) {
+        ok = isAllowed(allow, addr);
+        if (allowCache.size >= 65536) allowCache.clear();
+        allowCache.set(addr, ok);
+      }
+      if (!ok) {
+        disallowed++;
+        return;
+      }
+    }
+    decoder.datagram(addr, rinfo.port, msg, nowUs());
+  };
+
+  // Receive buffer: optionally lift net.core.rmem_max just long enough to size our sockets.
+  const rmemBefore = readRmemMax(host);
+  let raised = false;
+  if (cfg.raiseRmemMax && rmemBefore !== null && rmemBefore < cfg.rcvbufBytes) {
+    const w = host.writeSetting('/proc/sys/net/core/rmem_max', String(cfg.rcvbufBytes));
+    if (w.ok) {
+      raised = true;
+      log(`raised net.core.rmem_max from ${rmemBefore} to ${cfg.rcvbufBytes} to size the sockets (restored right after)`);
+    } else log(`warning: could not raise net.core.rmem_max (${w.reason}); run as root or set it with sysctl`);
+  }
+
+  const sockets: dgram.Socket[] = [];
+  const listeners: ListenerInfo[] = [];
+  try {
+    for (const a of cfg.listen) {
+      let sock: dgram.Socket;
+      let used = a;
+      try {
+        sock = await bindOne(a, cfg.rcvbufBytes, onMessage);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        // No IPv6 on this host: the default [::] falls back to IPv4 (as udplogger does).
+        if (a.address === '::' && (code === 'EAFNOSUPPORT' || code === 'EADDRNOTAVAIL')) {
+          used = { address: '0.0.0.0', port: a.port, family: 'udp4' };
+          sock = await bindOne(used, cfg.rcvbufBytes, onMessage).catch((e2: NodeJS.ErrnoException) => {
+            throw new CliError(`cannot listen on ${fmtAddr(used)}: ${e2.code ?? e2.message}`, EXIT.UNAVAILABLE);
+          });
+        } else {
+          const hint = code === 'EACCES' ? ' (ports below 1024 need root or CAP_NET_BIND_SERVICE)' : code === 'EADDRINUSE' ? ' (another receiver is running?)' : '';
+          throw new CliError(`cannot listen on ${fmtAddr(a)}: ${code ?? (e as Error).message}${hint}`, EXIT.UNAVAILABLE);
+        }
+      }
+      sockets.push(sock);
+      const granted = Math.floor(sock.getRecvBufferSize() / 2);
+      listeners.push({ listen: fmtAddr(used), family: used.family, port: sock.address().port, rcvbufRequested: cfg.rcvbufBytes, rcvbufGranted: granted });
+    }
+  } catch (e) {
+    for (const s of sockets) s.close();
+    if (raised) host.writeSetting('/proc/sys/net/core/rmem_max', String(rmemBefore));
+    throw e;
+  } finally {
+    // net.core.rmem_max only caps setsockopt(); our sockets keep their size after it is restored.
+  }
+  if (raised) host.writeSetting('/proc/sys/net/core/rmem_max', String(rmemBefore));
+  const rmemMax = readRmemMax(host);
+  for (const l of listeners) {
+    log(`listening on ${l.listen}${l.listen.startsWith('[::]') ? ' (IPv6 and IPv4)' : ''}; receive buffer ${mib(l.rcvbufGranted)} granted of ${mib(l.rcvbufRequested)} asked`);
+  }
+  const smallest = Math.min(...listeners.map((l) => l.rcvbufGranted));
+  if (smallest < cfg.rcvbufBytes) {
+    log(
+      `warning: the kernel granted ${mib(smallest)}, not ${mib(cfg.rcvbufBytes)}: net.core.rmem_max is ${rmemMax ?? 'unknown'}; ` +
+        `a burst of more than about ${Math.floor(smallest / 2304)} full 1000-byte datagrams while the receiver is busy can be dropped. ` +
+        `Remedy: sysctl -w net.core.rmem_max=${cfg.rcvbufBytes} (persist it in /etc/sysctl.d/), or start with --raise-rmem-max (as root).`,
+    );
+  }
+  const outputs = [cfg.perSender ? `${join(cfg.dir, '<address>', 'YYYY-MM-DD.log')}` : null, cfg.combined ? join(cfg.dir, 'YYYY-MM-DD.log') : null, cfg.stdout ? 'stdout' : null].filter(Boolean);
+  log(`writing ${outputs.join(', ')} (${cfg.format}, ${cfg.utc ? 'UTC' : 'local time'}${cfg.maxFileBytes ? `, switching files at ${mib(cfg.maxFileBytes)}` : ''})`);
+
+  const inodes = ownSocketInodes(host);
+
+  const tickMs = Math.max(20, Math.min(250, cfg.partialTimeoutMs / 4, cfg.fragTimeoutMs / 4));
+  const ticker = setInterval(() => {
+    offsetUs = Date.now() * 1000 - Math.round(performance.now() * 1000);
+    decoder.tick(nowUs());
+  }, tickMs);
+
+  let lastDrops: { drops: number | null; rxQueueBytes: number } = { drops: null, rxQueueBytes: 0 };
+  const snapshot = (): StatsSnapshot => {
+    // After stop() the sockets are gone from /proc/net/udp*: keep the last reading.
+    const kd = stopped ? lastDrops : readKernelDrops(host, inodes);
+    lastDrops = kd;
+    const d = decoder.counters;
+    const w = writer.counters;
+    const now = new Date();
+    return {
+      version: 1,
+      pid: process.pid,
+      startedAt: startedAt.toISOString(),
+      writtenAt: now.toISOString(),
+      uptimeSeconds: Math.round((now.getTime() - startedAt.getTime()) / 1000),
+      listeners,
+      rmemMax,
+      counters: {
+        datagrams: d.datagrams,
+        bytes: d.bytes,
+        lines: d.lines,
+        partialLines: d.partialLines,
+        gaps: d.gaps,
+        lostMessages: d.lostMessages,
+        restarts: d.restarts,
+        late: d.late,
+        malformed: d.malformed,
+        disallowed,
+        fragments: d.fragments,
+        fragmentsExpired: d.fragmentsExpired,
+        sendersEvicted: d.sendersEvicted,
+        linesWritten: w.linesWritten,
+        bytesWritten: w.bytesWritten,
+        writeErrors: w.writeErrors,
+        fdErrors: w.fdErrors,
+        linesLost: w.linesLost,
+        stdoutDropped,
+        reopened: w.reopened,
+        kernelDrops: kd.drops,
+        kernelQueuedBytes: kd.rxQueueBytes,
+      },
+      sendersTracked: decoder.trackedSenders,
+      bufferedBytes: writer.buffered,
+      openFiles: writer.openFiles,
+      troubles: writer.troubles().map((t) => ({ stream: t.stream, error: t.error, since: new Date(t.sinceUs / 1000).toISOString(), queuedBytes: t.queuedBytes, lostLines: t.lostLines })),
+    };
+  };
+
+  let stopped = false;
+  let statsWarned = false;
+  const writeStatsFile = () => {
+    const path = join(cfg.stateDir, 'stats.json');
+    try {
+      mkdirSync(cfg.stateDir, { recursive: true, mode: 0o755 });
+      const tmp = `${path}.${process.pid}.tmp`;
+      writeFileSync(tmp, JSON.stringify(snapshot(), null, 2) + '\n');
+      renameSync(tmp, path);
+    } catch (e) {
+      if (!statsWarned) log(`warning: cannot write ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} (stats stay available on SIGUSR1)`);
+      statsWarned = true;
+    }
+  };
+  writeStatsFile();
+  const statsTimer = setInterval(writeStatsFile, cfg.statsIntervalMs);
+  let lastLogged = '';
+  const statsLogTimer = setInterval(() => {
+    const line = statsLine(snapshot());
+    if (line !== lastLogged) log(line);
+    lastLogged = line;
+  }, cfg.statsLogIntervalMs);
+
+  return {
+    listeners,
+    snapshot,
+    writeStatsFile,
+    reopen: () => writer.reopen(),
+    async stop() {
+      if (stopped) return { unwritten: 0 };
+      snapshot();
+      stopped = true;
+      clearInterval(ticker);
+      clearInterval(statsTimer);
+      clearInterval(statsLogTimer);
+      for (const s of sockets) s.close();
+      decoder.flushAll(nowUs());
+      const r = await writer.drain(Math.max(2000, cfg.retryMs * 3));
+      writeStatsFile();
+      if (cfg.stdout) await new Promise<void>((res) => (process.stdout.writableLength ? process.stdout.once('drain', res) : res()));
+      return r;
+    },
+  };
+}
+
+/** One log line with the counters that matter (SIGUSR1 and the periodic log). */
+export function statsLine(s: StatsSnapshot): string {
+  const c = s.counters;
+  const keys = ['datagrams', 'bytes', 'lines', 'partialLines', 'gaps', 'lostMessages', 'restarts', 'malformed', 'disallowed', 'linesWritten', 'writeErrors', 'fdErrors', 'linesLost', 'kernelDrops'];
+  return 'stats: ' + keys.map((k) => `${k}=${c[k] ?? 'unknown'}`).join(' ') + ` senders=${s.sendersTracked} buffered=${s.bufferedBytes}`;
+}

@@ -1,0 +1,4 @@
+import type { Command } from 'commander';
+export function registerSetup(nc: Command): void {
+  void nc;
+}

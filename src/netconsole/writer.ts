@@ -1,0 +1,428 @@
+/**
+ * The disk edge: lines are queued in memory (bounded) and written asynchronously, so a slow
+ * or failing disk never stalls the receive path. One stream per sender directory plus an
+ * optional combined file; files switch by day and by size.
+ *
+ * Failures are survived, not fatal: ENOSPC/EIO keep lines queued and retry; a removed
+ * directory or file is recreated; EMFILE/ENFILE close idle files and retry. When the queue
+ * limit is reached the oldest queued lines are dropped and counted, and once writing works
+ * again a marker line says what was delayed and what was lost.
+ */
+import { promises as fsp, constants as fsc } from 'node:fs';
+import { join } from 'node:path';
+import type { Formatted } from './format.js';
+
+export interface WriterOptions {
+  dir: string;
+  /** Bytes after which a file switches to the next `.N` name (0: only by day). */
+  maxFileBytes: number;
+  /** Most bytes held in memory across all streams while the disk is slow or failing. */
+  maxBufferedBytes: number;
+  /** Most files kept open at once (least recently written closed first). */
+  maxOpenFiles: number;
+  /** Close a file not written for this long (ms). */
+  idleCloseMs: number;
+  /** Wait this long before retrying after a write error (ms). */
+  retryMs: number;
+  /** Mode of created files. */
+  fileMode: number;
+  /** Marker text for a recovery (formatted by the caller so it matches the output format). */
+  note: (timeUs: number, text: string) => Formatted;
+  now: () => number;
+}
+
+export interface WriterCounters {
+  linesWritten: number;
+  bytesWritten: number;
+  writeErrors: number;
+  linesLost: number;
+  bytesLost: number;
+  fdErrors: number;
+  filesOpened: number;
+  reopened: number;
+}
+
+interface Chunk {
+  day: string;
+  data: string | Buffer;
+  lines: number;
+  bytes: number;
+}
+
+interface Stream {
+  /** Directory relative to the output dir ('' for the combined file). */
+  rel: string;
+  pending: Chunk[];
+  pendingBytes: number;
+  fd: fsp.FileHandle | null;
+  fileDay: string | null;
+  fileIndex: number;
+  fileSize: number;
+  filePath: string | null;
+  writing: boolean;
+  retryTimer: NodeJS.Timeout | null;
+  closeAfterWrite: boolean;
+  lastWriteMs: number;
+  /** Current trouble, if any. */
+  errorCode: string | null;
+  errorSinceUs: number;
+  errorTries: number;
+  lostLines: number;
+  lostBytes: number;
+}
+
+const CHUNK_MAX = 256 * 1024;
+
+/** Directory name for a sender: from its address only (never from packet content). */
+export function senderDirName(address: string): string {
+  // IP literals are [0-9a-fA-F.:]; a zone id (fe80::1%eth0) or anything else is made inert.
+  const safe = address.toLowerCase().replace(/[^0-9a-f.:]/g, '_');
+  return safe === '' || safe === '.' || safe === '..' ? '_' + safe : safe;
+}
+
+export function fileName(day: string, index: number): string {
+  return index === 0 ? `${day}.log` : `${day}.${index}.log`;
+}
+
+export class Writer {
+  readonly counters: WriterCounters = {
+    linesWritten: 0,
+    bytesWritten: 0,
+    writeErrors: 0,
+    linesLost: 0,
+    bytesLost: 0,
+    fdErrors: 0,
+    filesOpened: 0,
+    reopened: 0,
+  };
+  private readonly streams = new Map<string, Stream>();
+  private bufferedBytes = 0;
+  private openCount = 0;
+  private flushScheduled = false;
+  private idleTimer: NodeJS.Timeout;
+  private closed = false;
+  private drainWaiters: Array<() => void> = [];
+
+  constructor(readonly opts: WriterOptions) {
+    this.idleTimer = setInterval(() => this.closeIdle(this.opts.idleCloseMs), Math.min(1000, Math.max(50, opts.idleCloseMs / 2)));
+    this.idleTimer.unref();
+  }
+
+  get buffered(): number {
+    return this.bufferedBytes;
+  }
+
+  get openFiles(): number {
+    return this.openCount;
+  }
+
+  /** Queue formatted lines for the stream `rel` ('' = combined file in the output dir). */
+  write(rel: string, f: Formatted): void {
+    let s = this.streams.get(rel);
+    if (!s) {
+      s = {
+        rel,
+        pending: [],
+        pendingBytes: 0,
+        fd: null,
+        fileDay: null,
+        fileIndex: 0,
+        fileSize: 0,
+        filePath: null,
+        writing: false,
+        retryTimer: null,
+        closeAfterWrite: false,
+        lastWriteMs: 0,
+        errorCode: null,
+        errorSinceUs: 0,
+        errorTries: 0,
+        lostLines: 0,
+        lostBytes: 0,
+      };
+      this.streams.set(rel, s);
+    }
+    const bytes = f.text.length; // close enough for the bound (UTF-8 may be a little longer)
+    const last = s.pending[s.pending.length - 1];
+    if (last && last.day === f.day && typeof last.data === 'string' && last.bytes < CHUNK_MAX) {
+      last.data += f.text;
+      last.lines += f.lines;
+      last.bytes += bytes;
+    } else {
+      s.pending.push({ day: f.day, data: f.text, lines: f.lines, bytes });
+    }
+    s.pendingBytes += bytes;
+    this.bufferedBytes += bytes;
+    if (this.bufferedBytes > this.opts.maxBufferedBytes) this.shed(s);
+    this.schedule();
+  }
+
+  /** Over the memory bound: drop this stream's oldest queued chunks (newest lines matter most after a crash). */
+  private shed(s: Stream): void {
+    const victims = s.pending.length > 1 ? s : this.largestStream() ?? s;
+    while (this.bufferedBytes > this.opts.maxBufferedBytes && victims.pending.length > (victims.writing ? 1 : 0)) {
+      const idx = victims.writing ? 1 : 0;
+      const c = victims.pending.splice(idx, 1)[0]!;
+      victims.pendingBytes -= c.bytes;
+      this.bufferedBytes -= c.bytes;
+      victims.lostLines += c.lines;
+      victims.lostBytes += c.bytes;
+      this.counters.linesLost += c.lines;
+      this.counters.bytesLost += c.bytes;
+      if (victims.errorCode === null) {
+        victims.errorCode = 'backlog';
+        victims.errorSinceUs = this.opts.now();
+      }
+    }
+  }
+
+  private largestStream(): Stream | null {
+    let best: Stream | null = null;
+    for (const s of this.streams.values()) if (!best || s.pendingBytes > best.pendingBytes) best = s;
+    return best;
+  }
+
+  private schedule(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    // A short delay batches many lines into one write() per file.
+    setTimeout(() => {
+      this.flushScheduled = false;
+      for (const s of this.streams.values()) if (s.pending.length && !s.writing && !s.retryTimer) void this.pump(s);
+    }, 10);
+  }
+
+  /** SIGHUP: close every file; the next line reopens (a new file if logrotate moved the old one). */
+  reopen(): void {
+    for (const s of this.streams.values()) {
+      if (s.writing) s.closeAfterWrite = true;
+      else void this.closeStream(s);
+    }
+    this.counters.reopened++;
+  }
+
+  /** Write everything queued (or give up after timeoutMs), then close all files. */
+  async drain(timeoutMs: number): Promise<{ unwritten: number }> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const pending = [...this.streams.values()].filter((s) => s.pending.length > 0);
+      if (pending.length === 0 || Date.now() >= deadline) break;
+      for (const s of pending) {
+        if (s.retryTimer) {
+          clearTimeout(s.retryTimer);
+          s.retryTimer = null;
+        }
+        if (!s.writing) void this.pump(s);
+      }
+      await new Promise<void>((r) => {
+        this.drainWaiters.push(r);
+        setTimeout(r, 50);
+      });
+    }
+    let unwritten = 0;
+    for (const s of this.streams.values()) {
+      while (s.writing) await new Promise((r) => setTimeout(r, 5));
+      for (const c of s.pending) unwritten += c.lines;
+      await this.closeStream(s);
+    }
+    this.closed = true;
+    clearInterval(this.idleTimer);
+    return { unwritten };
+  }
+
+  private async closeStream(s: Stream): Promise<void> {
+    const fd = s.fd;
+    if (!fd) return;
+    s.fd = null;
+    s.filePath = null;
+    s.fileDay = null;
+    this.openCount--;
+    await fd.close().catch(() => undefined);
+  }
+
+  /** Close files idle for at least `ms` (also used to free descriptors on EMFILE). */
+  closeIdle(ms: number, keep?: Stream): number {
+    const now = Date.now();
+    let n = 0;
+    for (const s of this.streams.values()) {
+      if (s !== keep && s.fd && !s.writing && now - s.lastWriteMs >= ms) {
+        void this.closeStream(s);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  private closeLeastRecent(count: number, keep: Stream): void {
+    const open = [...this.streams.values()].filter((s) => s !== keep && s.fd && !s.writing).sort((a, b) => a.lastWriteMs - b.lastWriteMs);
+    for (const s of open.slice(0, count)) void this.closeStream(s);
+  }
+
+  private async open(s: Stream, day: string, need: number): Promise<void> {
+    const dir = s.rel === '' ? this.opts.dir : join(this.opts.dir, s.rel);
+    let index = s.fileDay === day ? s.fileIndex : 0;
+    if (this.openCount >= this.opts.maxOpenFiles) this.closeLeastRecent(Math.max(1, this.openCount - this.opts.maxOpenFiles + 1), s);
+    for (let attempt = 0; ; attempt++) {
+      const path = join(dir, fileName(day, index));
+      let size = 0;
+      try {
+        size = (await fsp.stat(path)).size;
+      } catch {
+        size = 0;
+      }
+      if (this.opts.maxFileBytes > 0 && size > 0 && size + need > this.opts.maxFileBytes) {
+        index++;
+        continue;
+      }
+      try {
+        s.fd = await fsp.open(path, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_APPEND | fsc.O_NOFOLLOW, this.opts.fileMode);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT' && attempt < 3) {
+          await fsp.mkdir(dir, { recursive: true, mode: 0o750 });
+          continue;
+        }
+        throw e;
+      }
+      this.openCount++;
+      this.counters.filesOpened++;
+      s.filePath = path;
+      s.fileDay = day;
+      s.fileIndex = index;
+      s.fileSize = size;
+      return;
+    }
+  }
+
+  private async pump(s: Stream): Promise<void> {
+    if (s.writing || this.closed) return;
+    s.writing = true;
+    try {
+      while (s.pending.length) {
+        const first = s.pending[0]!;
+        // Gather queued chunks of the same day into one write.
+        let take = 1;
+        let bytes = first.bytes;
+        while (take < s.pending.length && s.pending[take]!.day === first.day && bytes + s.pending[take]!.bytes <= 4 * CHUNK_MAX) bytes += s.pending[take++]!.bytes;
+        const parts = s.pending.slice(0, take);
+        let lines = 0;
+        for (const p of parts) lines += p.lines;
+        let marker = '';
+        if (s.errorCode !== null) marker = this.recoveryNote(s).text;
+        const buf = Buffer.from(marker + parts.map((p) => (typeof p.data === 'string' ? p.data : p.data.toString('utf8'))).join(''));
+
+        // Switch file by day or size; reopen when the file or its directory was removed under us.
+        if (s.fd && (s.fileDay !== first.day || (this.opts.maxFileBytes > 0 && s.fileSize > 0 && s.fileSize + buf.length > this.opts.maxFileBytes))) {
+          if (s.fileDay === first.day) s.fileIndex++;
+          const keepIndex = s.fileIndex;
+          const keepDay = s.fileDay;
+          await this.closeStream(s);
+          s.fileDay = keepDay;
+          s.fileIndex = keepIndex;
+        }
+        if (s.fd) {
+          const st = await s.fd.stat();
+          if (st.nlink === 0) {
+            await this.closeStream(s);
+            this.counters.reopened++;
+          }
+        }
+        if (!s.fd) await this.open(s, first.day, buf.length);
+
+        let off = 0;
+        try {
+          while (off < buf.length) {
+            const { bytesWritten } = await s.fd!.write(buf, off, buf.length - off);
+            off += bytesWritten;
+            s.fileSize += bytesWritten;
+          }
+        } catch (e) {
+          if (off > 0) {
+            // Keep only what did not reach the disk (the marker, if any, is rebuilt next time).
+            const rest = buf.subarray(Math.max(off, Buffer.byteLength(marker)));
+            const restLines = countLines(rest);
+            s.pending.splice(0, take, { day: first.day, data: Buffer.from(rest), lines: restLines, bytes: rest.length });
+            this.recount(s);
+            if (off >= Buffer.byteLength(marker)) this.clearError(s);
+          }
+          throw e;
+        }
+        s.pending.splice(0, take);
+        s.pendingBytes -= bytes;
+        this.bufferedBytes -= bytes;
+        this.counters.linesWritten += lines;
+        this.counters.bytesWritten += buf.length;
+        s.lastWriteMs = Date.now();
+        if (marker) this.clearError(s);
+      }
+      if (s.closeAfterWrite) {
+        s.closeAfterWrite = false;
+        await this.closeStream(s);
+      }
+    } catch (e) {
+      this.failed(s, e as NodeJS.ErrnoException);
+    } finally {
+      s.writing = false;
+      for (const w of this.drainWaiters.splice(0)) w();
+    }
+  }
+
+  private recount(s: Stream): void {
+    let total = 0;
+    for (const c of s.pending) total += c.bytes;
+    this.bufferedBytes += total - s.pendingBytes;
+    s.pendingBytes = total;
+  }
+
+  private clearError(s: Stream): void {
+    s.errorCode = null;
+    s.errorTries = 0;
+    s.lostLines = 0;
+    s.lostBytes = 0;
+  }
+
+  private recoveryNote(s: Stream): Formatted {
+    const now = this.opts.now();
+    const what = s.errorCode === 'backlog' ? 'output fell behind' : `output failed (${s.errorCode}) ${s.errorTries} time${s.errorTries === 1 ? '' : 's'}`;
+    const secs = ((now - s.errorSinceUs) / 1e6).toFixed(1);
+    const lost = s.lostLines > 0 ? `${s.lostLines} line${s.lostLines === 1 ? '' : 's'} (${s.lostBytes} bytes) lost to the memory bound` : 'no lines lost';
+    return this.opts.note(now, `${what} for ${secs} s; queued lines were written late; ${lost}`);
+  }
+
+  private failed(s: Stream, e: NodeJS.ErrnoException): void {
+    const code = e.code ?? 'EIO';
+    if (code === 'EMFILE' || code === 'ENFILE') {
+      this.counters.fdErrors++;
+      // Out of descriptors: give some back and try again soon.
+      if (this.closeIdle(0, s) === 0) this.closeLeastRecent(Math.max(1, Math.floor(this.openCount / 2)), s);
+    } else {
+      this.counters.writeErrors++;
+    }
+    if (s.errorCode === null || s.errorCode === 'backlog') {
+      if (s.errorCode === null) s.errorSinceUs = this.opts.now();
+      s.errorCode = code;
+    }
+    s.errorTries++;
+    // A file that failed is closed so the retry reopens (and recreates a removed directory).
+    void this.closeStream(s);
+    const delay = code === 'EMFILE' || code === 'ENFILE' ? Math.min(100, this.opts.retryMs) : this.opts.retryMs;
+    s.retryTimer = setTimeout(() => {
+      s.retryTimer = null;
+      void this.pump(s);
+    }, delay);
+    s.retryTimer.unref();
+  }
+
+  /** Streams currently in trouble, for stats. */
+  troubles(): Array<{ stream: string; error: string; sinceUs: number; queuedBytes: number; lostLines: number }> {
+    const out = [];
+    for (const s of this.streams.values()) {
+      if (s.errorCode !== null) out.push({ stream: s.rel || '(combined)', error: s.errorCode, sinceUs: s.errorSinceUs, queuedBytes: s.pendingBytes, lostLines: s.lostLines });
+    }
+    return out;
+  }
+}
+
+function countLines(b: Buffer): number {
+  let n = 0;
+  for (let i = b.indexOf(10); i >= 0; i = b.indexOf(10, i + 1)) n++;
+  return n;
+}
