@@ -47,6 +47,8 @@ interface Chunk {
   data: string | Buffer;
   lines: number;
   bytes: number;
+  /** Taken by a write in progress: no more lines may be appended to it. */
+  sealed?: boolean;
 }
 
 interface Stream {
@@ -143,7 +145,7 @@ export class Writer {
     }
     const bytes = f.text.length; // close enough for the bound (UTF-8 may be a little longer)
     const last = s.pending[s.pending.length - 1];
-    if (last && last.day === f.day && typeof last.data === 'string' && last.bytes < CHUNK_MAX) {
+    if (last && !last.sealed && last.day === f.day && typeof last.data === 'string' && last.bytes < CHUNK_MAX) {
       last.data += f.text;
       last.lines += f.lines;
       last.bytes += bytes;
@@ -159,8 +161,10 @@ export class Writer {
   /** Over the memory bound: drop this stream's oldest queued chunks (newest lines matter most after a crash). */
   private shed(s: Stream): void {
     const victims = s.pending.length > 1 ? s : this.largestStream() ?? s;
-    while (this.bufferedBytes > this.opts.maxBufferedBytes && victims.pending.length > (victims.writing ? 1 : 0)) {
-      const idx = victims.writing ? 1 : 0;
+    while (this.bufferedBytes > this.opts.maxBufferedBytes) {
+      // Chunks taken by a write in progress stay; the oldest of the rest go.
+      const idx = victims.pending.findIndex((c) => !c.sealed);
+      if (idx < 0) break;
       const c = victims.pending.splice(idx, 1)[0]!;
       victims.pendingBytes -= c.bytes;
       this.bufferedBytes -= c.bytes;
@@ -303,6 +307,7 @@ export class Writer {
         let bytes = first.bytes;
         while (take < s.pending.length && s.pending[take]!.day === first.day && bytes + s.pending[take]!.bytes <= 4 * CHUNK_MAX) bytes += s.pending[take++]!.bytes;
         const parts = s.pending.slice(0, take);
+        for (const p of parts) p.sealed = true;
         let lines = 0;
         for (const p of parts) lines += p.lines;
         let marker = '';
