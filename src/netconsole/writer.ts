@@ -71,9 +71,18 @@ interface Stream {
   errorTries: number;
   lostLines: number;
   lostBytes: number;
+  /** When the open file was last checked for removal (ms). */
+  lastCheckMs: number;
+  /** What was written since that check: rewritten if the file turns out to be removed meanwhile. */
+  tail: Buffer[];
+  tailBytes: number;
 }
 
 const CHUNK_MAX = 256 * 1024;
+/** How often an open file is checked for having been removed (ms). */
+const CHECK_MS = 200;
+/** Most bytes remembered for rewriting after such a removal. */
+const TAIL_MAX = 16 * 1024 * 1024;
 
 /** Directory name for a sender: from its address only (never from packet content). */
 export function senderDirName(address: string): string {
@@ -103,6 +112,7 @@ export class Writer {
   private flushScheduled = false;
   private idleTimer: NodeJS.Timeout;
   private closed = false;
+  private draining = false;
   private drainWaiters: Array<() => void> = [];
 
   constructor(readonly opts: WriterOptions) {
@@ -140,6 +150,9 @@ export class Writer {
         errorTries: 0,
         lostLines: 0,
         lostBytes: 0,
+        lastCheckMs: 0,
+        tail: [],
+        tailBytes: 0,
       };
       this.streams.set(rel, s);
     }
@@ -207,6 +220,7 @@ export class Writer {
   /** Write everything queued (or give up after timeoutMs), then close all files. */
   async drain(timeoutMs: number): Promise<{ unwritten: number }> {
     const deadline = Date.now() + timeoutMs;
+    this.draining = true;
     for (;;) {
       const pending = [...this.streams.values()].filter((s) => s.pending.length > 0);
       if (pending.length === 0 || Date.now() >= deadline) break;
@@ -312,7 +326,7 @@ export class Writer {
         for (const p of parts) lines += p.lines;
         let marker = '';
         if (s.errorCode !== null) marker = this.recoveryNote(s).text;
-        const buf = Buffer.from(marker + parts.map((p) => (typeof p.data === 'string' ? p.data : p.data.toString('utf8'))).join(''));
+        let buf = Buffer.from(marker + parts.map((p) => (typeof p.data === 'string' ? p.data : p.data.toString('utf8'))).join(''));
 
         // Switch file by day or size; reopen when the file or its directory was removed under us.
         if (s.fd && (s.fileDay !== first.day || (this.opts.maxFileBytes > 0 && s.fileSize > 0 && s.fileSize + buf.length > this.opts.maxFileBytes))) {
@@ -323,14 +337,25 @@ export class Writer {
           s.fileDay = keepDay;
           s.fileIndex = keepIndex;
         }
-        if (s.fd) {
+        // A file removed under us (rm -r of the output dir) still accepts writes: check it
+        // now and then, and rewrite what went into it since the last good check.
+        if (s.fd && Date.now() - s.lastCheckMs >= CHECK_MS) {
           const st = await s.fd.stat();
           if (st.nlink === 0) {
             await this.closeStream(s);
             this.counters.reopened++;
+            if (s.tail.length) buf = Buffer.concat([...s.tail, buf]);
           }
+          s.tail = [];
+          s.tailBytes = 0;
+          s.lastCheckMs = Date.now();
         }
-        if (!s.fd) await this.open(s, first.day, buf.length);
+        if (!s.fd) {
+          await this.open(s, first.day, buf.length);
+          s.tail = [];
+          s.tailBytes = 0;
+          s.lastCheckMs = Date.now();
+        }
 
         let off = 0;
         try {
@@ -356,7 +381,13 @@ export class Writer {
         this.counters.linesWritten += lines;
         this.counters.bytesWritten += buf.length;
         s.lastWriteMs = Date.now();
+        if (s.tailBytes < TAIL_MAX) {
+          s.tail.push(buf);
+          s.tailBytes += buf.length;
+        }
         if (marker) this.clearError(s);
+        // Little left: let more lines gather for one bigger write (the scheduler comes back).
+        if (s.pendingBytes < CHUNK_MAX / 4 && !this.draining) break;
       }
       if (s.closeAfterWrite) {
         s.closeAfterWrite = false;
@@ -366,6 +397,7 @@ export class Writer {
       this.failed(s, e as NodeJS.ErrnoException);
     } finally {
       s.writing = false;
+      if (s.pending.length && !s.retryTimer) this.schedule();
       for (const w of this.drainWaiters.splice(0)) w();
     }
   }
