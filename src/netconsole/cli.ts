@@ -144,16 +144,18 @@ async function runListen(cfg: ReturnType<typeof resolveConfig>): Promise<void> {
       log('SIGHUP: reopening log files');
     };
     const onUsr1 = () => {
-      rx.writeStatsFile();
-      log(statsLine(rx.snapshot()));
+      void rx.snapshot().then(async (snap) => {
+        await rx.writeStatsFile();
+        log(statsLine(snap));
+      });
     };
     let stopping = false;
     const onStop = (sig: string) => {
       if (stopping) return;
       stopping = true;
       log(`${sig}: writing out partial lines and queued output`);
-      void rx.stop().then(({ unwritten }) => {
-        log(statsLine(rx.snapshot()));
+      void rx.stop().then(async ({ unwritten }) => {
+        log(statsLine(await rx.snapshot()));
         if (unwritten > 0) {
           log(`error: ${unwritten} lines could not be written before exit`);
           process.exitCode = EXIT.IOERR;

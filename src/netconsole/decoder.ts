@@ -265,7 +265,8 @@ export class Decoder {
     }
     if (pos < buf.length) {
       if (st.pendingBytes === 0) st.pendingSinceUs = timeUs;
-      st.pending.push(buf.subarray(pos));
+      // Copied: the datagram may be a view into a large batch that must not stay alive.
+      st.pending.push(Buffer.from(buf.subarray(pos)));
       st.pendingBytes += buf.length - pos;
       this.busy.add(st);
       // A runaway line is cut at the cap so memory per sender stays bounded.

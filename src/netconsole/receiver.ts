@@ -12,9 +12,8 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Host } from '../host/host.js';
 import { CliError, EXIT } from '../common/exit.js';
-import { Decoder, DEFAULT_DECODER_OPTIONS, type RxEvent } from './decoder.js';
-import { Formatter } from './format.js';
-import { Writer, senderDirName } from './writer.js';
+import { Worker } from 'node:worker_threads';
+import { BatchBuilder } from './batch.js';
 import { buildAllowList, isAllowed, type ListenAddress, type ReceiverConfig } from './config.js';
 import { ownSocketInodes, readKernelDrops } from './procnet.js';
 
@@ -43,8 +42,8 @@ export interface StatsSnapshot {
 
 export interface Receiver {
   listeners: ListenerInfo[];
-  snapshot(): StatsSnapshot;
-  writeStatsFile(): void;
+  snapshot(): Promise<StatsSnapshot>;
+  writeStatsFile(): Promise<void>;
   reopen(): void;
   stop(): Promise<{ unwritten: number }>;
 }
@@ -80,52 +79,52 @@ function bindOne(a: ListenAddress, rcvbuf: number, onMessage: (msg: Buffer, rinf
 
 export async function startReceiver(cfg: ReceiverConfig, log: (line: string) => void, host = new Host()): Promise<Receiver> {
   const startedAt = new Date();
-  const formatter = new Formatter(cfg.format, cfg.utc);
   // Wall clock with microseconds: performance.now() between periodic re-syncs to Date.now().
   let offsetUs = Date.now() * 1000 - Math.round(performance.now() * 1000);
   const nowUs = () => offsetUs + Math.round(performance.now() * 1000);
 
-  const writer = new Writer({
-    dir: cfg.dir,
-    maxFileBytes: cfg.maxFileBytes,
-    maxBufferedBytes: cfg.maxBufferBytes,
-    maxOpenFiles: cfg.maxOpenFiles,
-    idleCloseMs: cfg.idleCloseMs,
-    retryMs: cfg.retryMs,
-    fileMode: cfg.fileMode,
-    note: (t, text) => formatter.note(t, text),
-    now: nowUs,
+  // Decoding, formatting and writing run in a worker thread; this thread only reads sockets.
+  const worker = new Worker(new URL('./pipeline-worker.js', import.meta.url), { workerData: { cfg } });
+  let workerError: Error | null = null;
+  worker.on('error', (e) => {
+    workerError = e;
+    log(`internal error in the pipeline thread: ${e.stack ?? e.message}`);
   });
-  let stdoutDropped = 0;
-  const stdoutLimit = Math.max(1 << 20, cfg.maxBufferBytes / 4);
-  const perSenderDirs = new Map<string, string>();
+  const replies = new Map<number, (m: WorkerReply) => void>();
+  let nextReq = 0;
+  let stoppedReply: ((m: WorkerReply) => void) | null = null;
+  worker.on('message', (m: WorkerReply) => {
+    if (m.type === 'counters') replies.get(m.reqId!)?.(m);
+    else if (m.type === 'stopped') stoppedReply?.(m);
+  });
+  const ask = (): Promise<WorkerReply> =>
+    new Promise((resolve) => {
+      const reqId = nextReq++;
+      const timer = setTimeout(() => {
+        replies.delete(reqId);
+        resolve({ type: 'counters', counters: lastCounters, troubles: [] });
+      }, 2000);
+      replies.set(reqId, (m) => {
+        clearTimeout(timer);
+        replies.delete(reqId);
+        resolve(m);
+      });
+      worker.postMessage({ type: 'counters', reqId });
+    });
 
-  const onEvent = (ev: RxEvent) => {
-    const f = formatter.event(ev);
-    if (cfg.perSender) {
-      let rel = perSenderDirs.get(ev.sender.address);
-      if (rel === undefined) {
-        rel = senderDirName(ev.sender.address);
-        if (perSenderDirs.size > 65536) perSenderDirs.clear();
-        perSenderDirs.set(ev.sender.address, rel);
-      }
-      writer.write(rel, f);
+  const batch = new BatchBuilder();
+  let flushTimer: NodeJS.Timeout | null = null;
+  let datagrams = 0;
+  const flush = () => {
+    if (flushTimer) {
+      clearTimeout(flushTimer);
+      flushTimer = null;
     }
-    if (cfg.combined) writer.write('', f);
-    if (cfg.stdout) {
-      // stdout may be a slow pipe: bounded like the files, the excess is counted.
-      if (process.stdout.writableLength > stdoutLimit) stdoutDropped += f.lines;
-      else process.stdout.write(f.text);
-    }
+    if (batch.count === 0 && batch.intros.length === 0 && !batch.resetSenders) return;
+    const b = batch.take();
+    const u8 = new Uint8Array(b.buf.buffer, b.buf.byteOffset, b.buf.byteLength);
+    worker.postMessage({ type: 'batch', buf: u8, intros: b.intros, resetSenders: b.resetSenders }, [b.buf.buffer as ArrayBuffer]);
   };
-  const decoder = new Decoder(onEvent, {
-    ...DEFAULT_DECODER_OPTIONS,
-    partialQuietUs: cfg.partialTimeoutMs * 1000,
-    maxLineBytes: cfg.maxLineBytes,
-    fragTimeoutUs: cfg.fragTimeoutMs * 1000,
-    maxSenders: cfg.maxSenders,
-    senderIdleUs: cfg.senderIdleMs * 1000,
-  });
 
   const allow = buildAllowList(cfg.allow);
   const allowCache = new Map<string, boolean>();
@@ -146,7 +145,19 @@ export async function startReceiver(cfg: ReceiverConfig, log: (line: string) => 
         return;
       }
     }
-    decoder.datagram(addr, rinfo.port, msg, nowUs());
+    datagrams++;
+    let id = batch.lookup(addr, rinfo.port);
+    if (id === undefined) {
+      if (batch.full) flush();
+      id = batch.introduce(addr, rinfo.port);
+    }
+    const t = nowUs();
+    if (!batch.add(id, t, msg)) {
+      flush();
+      batch.add(id, t, msg);
+    }
+    // Small batches go out within a few ms; a busy receiver fills 1 MiB batches first.
+    if (!flushTimer) flushTimer = setTimeout(flush, 2);
   };
 
   // Receive buffer: optionally lift net.core.rmem_max just long enough to size our sockets.
@@ -209,20 +220,17 @@ export async function startReceiver(cfg: ReceiverConfig, log: (line: string) => 
   log(`writing ${outputs.join(', ')} (${cfg.format}, ${cfg.utc ? 'UTC' : 'local time'}${cfg.maxFileBytes ? `, switching files at ${mib(cfg.maxFileBytes)}` : ''})`);
 
   const inodes = ownSocketInodes(host);
+  const clockTimer = setInterval(() => (offsetUs = Date.now() * 1000 - Math.round(performance.now() * 1000)), 1000);
 
-  const tickMs = Math.max(20, Math.min(250, cfg.partialTimeoutMs / 4, cfg.fragTimeoutMs / 4));
-  const ticker = setInterval(() => {
-    offsetUs = Date.now() * 1000 - Math.round(performance.now() * 1000);
-    decoder.tick(nowUs());
-  }, tickMs);
-
+  let stopped = false;
+  let lastCounters: Record<string, number> = {};
   let lastDrops: { drops: number | null; rxQueueBytes: number } = { drops: null, rxQueueBytes: 0 };
-  const snapshot = (): StatsSnapshot => {
+  const snapshot = async (): Promise<StatsSnapshot> => {
     // After stop() the sockets are gone from /proc/net/udp*: keep the last reading.
     const kd = stopped ? lastDrops : readKernelDrops(host, inodes);
     lastDrops = kd;
-    const d = decoder.counters;
-    const w = writer.counters;
+    const reply = stopped ? { counters: lastCounters, troubles: [] } : await ask();
+    const c = (lastCounters = reply.counters ?? lastCounters);
     const now = new Date();
     return {
       version: 1,
@@ -233,79 +241,93 @@ export async function startReceiver(cfg: ReceiverConfig, log: (line: string) => 
       listeners,
       rmemMax,
       counters: {
-        datagrams: d.datagrams,
-        bytes: d.bytes,
-        lines: d.lines,
-        partialLines: d.partialLines,
-        gaps: d.gaps,
-        lostMessages: d.lostMessages,
-        restarts: d.restarts,
-        late: d.late,
-        malformed: d.malformed,
+        datagrams,
+        bytes: c.bytes ?? 0,
+        lines: c.lines ?? 0,
+        partialLines: c.partialLines ?? 0,
+        gaps: c.gaps ?? 0,
+        lostMessages: c.lostMessages ?? 0,
+        restarts: c.restarts ?? 0,
+        late: c.late ?? 0,
+        malformed: c.malformed ?? 0,
         disallowed,
-        fragments: d.fragments,
-        fragmentsExpired: d.fragmentsExpired,
-        sendersEvicted: d.sendersEvicted,
-        linesWritten: w.linesWritten,
-        bytesWritten: w.bytesWritten,
-        writeErrors: w.writeErrors,
-        fdErrors: w.fdErrors,
-        linesLost: w.linesLost,
-        stdoutDropped,
-        reopened: w.reopened,
+        fragments: c.fragments ?? 0,
+        fragmentsExpired: c.fragmentsExpired ?? 0,
+        sendersEvicted: c.sendersEvicted ?? 0,
+        linesWritten: c.linesWritten ?? 0,
+        bytesWritten: c.bytesWritten ?? 0,
+        writeErrors: c.writeErrors ?? 0,
+        fdErrors: c.fdErrors ?? 0,
+        linesLost: c.linesLost ?? 0,
+        stdoutDropped: c.stdoutDropped ?? 0,
+        reopened: c.reopened ?? 0,
         kernelDrops: kd.drops,
         kernelQueuedBytes: kd.rxQueueBytes,
+        decodedDatagrams: c.datagrams ?? 0,
       },
-      sendersTracked: decoder.trackedSenders,
-      bufferedBytes: writer.buffered,
-      openFiles: writer.openFiles,
-      troubles: writer.troubles().map((t) => ({ stream: t.stream, error: t.error, since: new Date(t.sinceUs / 1000).toISOString(), queuedBytes: t.queuedBytes, lostLines: t.lostLines })),
+      sendersTracked: c.sendersTracked ?? 0,
+      bufferedBytes: c.bufferedBytes ?? 0,
+      openFiles: c.openFiles ?? 0,
+      troubles: (reply.troubles ?? []).map((t) => ({ stream: t.stream, error: t.error, since: new Date(t.sinceUs / 1000).toISOString(), queuedBytes: t.queuedBytes, lostLines: t.lostLines })),
     };
   };
 
-  let stopped = false;
   let statsWarned = false;
-  const writeStatsFile = () => {
+  const writeStatsFile = async (snap?: StatsSnapshot) => {
     const path = join(cfg.stateDir, 'stats.json');
     try {
+      const doc = snap ?? (await snapshot());
       mkdirSync(cfg.stateDir, { recursive: true, mode: 0o755 });
       const tmp = `${path}.${process.pid}.tmp`;
-      writeFileSync(tmp, JSON.stringify(snapshot(), null, 2) + '\n');
+      writeFileSync(tmp, JSON.stringify(doc, null, 2) + '\n');
       renameSync(tmp, path);
     } catch (e) {
       if (!statsWarned) log(`warning: cannot write ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} (stats stay available on SIGUSR1)`);
       statsWarned = true;
     }
   };
-  writeStatsFile();
-  const statsTimer = setInterval(writeStatsFile, cfg.statsIntervalMs);
+  await writeStatsFile();
+  const statsTimer = setInterval(() => void writeStatsFile(), cfg.statsIntervalMs);
   let lastLogged = '';
   const statsLogTimer = setInterval(() => {
-    const line = statsLine(snapshot());
-    if (line !== lastLogged) log(line);
-    lastLogged = line;
+    void snapshot().then((snap) => {
+      const line = statsLine(snap);
+      if (line !== lastLogged) log(line);
+      lastLogged = line;
+    });
   }, cfg.statsLogIntervalMs);
 
   return {
     listeners,
     snapshot,
     writeStatsFile,
-    reopen: () => writer.reopen(),
+    reopen: () => worker.postMessage({ type: 'reopen' }),
     async stop() {
       if (stopped) return { unwritten: 0 };
-      snapshot();
-      stopped = true;
-      clearInterval(ticker);
+      await snapshot();
       clearInterval(statsTimer);
       clearInterval(statsLogTimer);
+      clearInterval(clockTimer);
       for (const s of sockets) s.close();
-      decoder.flushAll(nowUs());
-      const r = await writer.drain(Math.max(2000, cfg.retryMs * 3));
-      writeStatsFile();
-      if (cfg.stdout) await new Promise<void>((res) => (process.stdout.writableLength ? process.stdout.once('drain', res) : res()));
-      return r;
+      flush();
+      const done = new Promise<WorkerReply>((r) => (stoppedReply = r));
+      worker.postMessage({ type: 'stop' });
+      const reply = workerError ? ({ type: 'stopped', unwritten: -1, counters: lastCounters } as WorkerReply) : await done;
+      lastCounters = reply.counters ?? lastCounters;
+      stopped = true;
+      await writeStatsFile(await snapshot());
+      await worker.terminate();
+      return { unwritten: reply.unwritten ?? 0 };
     },
   };
+}
+
+interface WorkerReply {
+  type: 'counters' | 'stopped';
+  reqId?: number;
+  counters?: Record<string, number>;
+  troubles?: Array<{ stream: string; error: string; sinceUs: number; queuedBytes: number; lostLines: number }>;
+  unwritten?: number;
 }
 
 /** One log line with the counters that matter (SIGUSR1 and the periodic log). */

@@ -111,6 +111,7 @@ export class Writer {
   private openCount = 0;
   private flushScheduled = false;
   private idleTimer: NodeJS.Timeout;
+  private checkTimer: NodeJS.Timeout;
   private closed = false;
   private draining = false;
   private drainWaiters: Array<() => void> = [];
@@ -118,6 +119,37 @@ export class Writer {
   constructor(readonly opts: WriterOptions) {
     this.idleTimer = setInterval(() => this.closeIdle(this.opts.idleCloseMs), Math.min(1000, Math.max(50, opts.idleCloseMs / 2)));
     this.idleTimer.unref();
+    this.checkTimer = setInterval(() => void this.checkRemoved(), CHECK_MS);
+    this.checkTimer.unref();
+  }
+
+  /** Files written lately but quiet now: make sure they still exist, else rewrite their tail. */
+  private async checkRemoved(): Promise<void> {
+    const now = Date.now();
+    for (const s of this.streams.values()) {
+      if (!s.fd || s.writing || s.tailBytes === 0 || now - s.lastCheckMs < CHECK_MS) continue;
+      const fd = s.fd;
+      let gone = false;
+      try {
+        gone = (await fd.stat()).nlink === 0;
+      } catch {
+        gone = true;
+      }
+      if (s.fd !== fd || s.writing) continue;
+      if (gone) {
+        const tail = Buffer.concat(s.tail);
+        s.pending.unshift({ day: s.fileDay ?? '', data: tail, lines: countLines(tail), bytes: tail.length, sealed: true });
+        s.pendingBytes += tail.length;
+        this.bufferedBytes += tail.length;
+        this.counters.linesWritten -= countLines(tail);
+        this.counters.reopened++;
+        await this.closeStream(s);
+        this.schedule();
+      }
+      s.tail = [];
+      s.tailBytes = 0;
+      s.lastCheckMs = Date.now();
+    }
   }
 
   get buffered(): number {
@@ -244,6 +276,7 @@ export class Writer {
     }
     this.closed = true;
     clearInterval(this.idleTimer);
+    clearInterval(this.checkTimer);
     return { unwritten };
   }
 
