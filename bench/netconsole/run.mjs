@@ -143,7 +143,7 @@ function totalSize(dir) {
 }
 
 /** Poll until `count()` stops growing for `quietMs` after the sender finished; returns [count, time of last growth]. */
-async function settle(count, quietMs = 2000) {
+async function settle(count, quietMs = 4000) {
   let last = -1;
   let lastChange = Date.now();
   for (;;) {

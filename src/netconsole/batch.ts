@@ -73,10 +73,14 @@ export class BatchBuilder {
     return true;
   }
 
-  /** Hand over the filled part and start a fresh batch. */
-  take(): { buf: Buffer; intros: SenderIntro[]; resetSenders: boolean; count: number } {
+  /**
+   * Hand over the filled part and start a fresh batch. With `transfer` the buffer itself goes
+   * (a new one is allocated); without, the caller must copy it now (postMessage without a
+   * transfer list does) and the buffer is reused.
+   */
+  take(transfer = true): { buf: Buffer; intros: SenderIntro[]; resetSenders: boolean; count: number } {
     const out = { buf: this.buf.subarray(0, this.used), intros: this.intros, resetSenders: this.resetSenders, count: this.count };
-    this.buf = Buffer.allocUnsafeSlow(BATCH_BYTES);
+    if (transfer || this.buf.length !== BATCH_BYTES) this.buf = Buffer.allocUnsafeSlow(BATCH_BYTES);
     this.used = 0;
     this.count = 0;
     this.intros = [];

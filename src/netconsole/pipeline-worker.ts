@@ -21,10 +21,29 @@ let offsetUs = Date.now() * 1000 - Math.round(performance.now() * 1000);
 setInterval(() => (offsetUs = Date.now() * 1000 - Math.round(performance.now() * 1000)), 1000).unref();
 const pipeline = new Pipeline(cfg, () => offsetUs + Math.round(performance.now() * 1000));
 
+// Batches are queued and decoded one per event-loop turn, so file writes (their callbacks
+// and timers) keep making progress while a burst floods in.
+const queue: Array<Extract<In, { type: 'batch' }>> = [];
+let draining = false;
+function drainQueue(): void {
+  const m = queue.shift();
+  if (!m) {
+    draining = false;
+    return;
+  }
+  pipeline.ingest(Buffer.from(m.buf.buffer, m.buf.byteOffset, m.buf.byteLength), m.intros, m.resetSenders);
+  if (queue.length) setImmediate(drainQueue);
+  else draining = false;
+}
+
 port.on('message', (m: In) => {
   switch (m.type) {
     case 'batch':
-      pipeline.ingest(Buffer.from(m.buf.buffer, m.buf.byteOffset, m.buf.byteLength), m.intros, m.resetSenders);
+      queue.push(m);
+      if (!draining) {
+        draining = true;
+        setImmediate(drainQueue);
+      }
       break;
     case 'counters':
       port.postMessage({ type: 'counters', reqId: m.reqId, counters: pipeline.counters(), troubles: pipeline.writer.troubles() });
@@ -33,6 +52,7 @@ port.on('message', (m: In) => {
       pipeline.reopen();
       break;
     case 'stop':
+      while (queue.length) drainQueue();
       void pipeline.stop().then((r) => {
         port.postMessage({ type: 'stopped', unwritten: r.unwritten, counters: pipeline.counters() });
         port.close();

@@ -52,6 +52,9 @@ function fmtAddr(a: ListenAddress): string {
   return a.family === 'udp6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
 }
 
+/** Batches up to this size are copied to the worker rather than transferred. */
+const SMALL_BATCH = 128 * 1024;
+
 export function mib(n: number): string {
   return `${(n / 1048576).toFixed(n % 1048576 === 0 ? 0 : 1)} MiB`;
 }
@@ -121,9 +124,11 @@ export async function startReceiver(cfg: ReceiverConfig, log: (line: string) => 
       flushTimer = null;
     }
     if (batch.count === 0 && batch.intros.length === 0 && !batch.resetSenders) return;
-    const b = batch.take();
+    // Small batches are copied (the 1 MiB buffer is reused); full ones are transferred whole.
+    const transfer = batch.used > SMALL_BATCH;
+    const b = batch.take(transfer);
     const u8 = new Uint8Array(b.buf.buffer, b.buf.byteOffset, b.buf.byteLength);
-    worker.postMessage({ type: 'batch', buf: u8, intros: b.intros, resetSenders: b.resetSenders }, [b.buf.buffer as ArrayBuffer]);
+    worker.postMessage({ type: 'batch', buf: u8, intros: b.intros, resetSenders: b.resetSenders }, transfer ? [b.buf.buffer as ArrayBuffer] : []);
   };
 
   const allow = buildAllowList(cfg.allow);

@@ -200,7 +200,9 @@ export class Writer {
     s.pendingBytes += bytes;
     this.bufferedBytes += bytes;
     if (this.bufferedBytes > this.opts.maxBufferedBytes) this.shed(s);
-    this.schedule();
+    // Enough for a big write: start now rather than waiting for the timer.
+    if (s.pendingBytes >= CHUNK_MAX && !s.writing && !s.retryTimer) void this.pump(s);
+    else this.schedule();
   }
 
   /** Over the memory bound: drop this stream's oldest queued chunks (newest lines matter most after a crash). */
