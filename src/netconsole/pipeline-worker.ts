@@ -32,6 +32,8 @@ function drainQueue(): void {
     return;
   }
   pipeline.ingest(Buffer.from(m.buf.buffer, m.buf.byteOffset, m.buf.byteLength), m.intros, m.resetSenders);
+  // Tell the receiving thread this much is off its books (it pauses reading when too much is in flight).
+  port.postMessage({ type: 'ack', bytes: m.buf.byteLength });
   if (queue.length) setImmediate(drainQueue);
   else draining = false;
 }

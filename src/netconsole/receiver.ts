@@ -52,6 +52,20 @@ function fmtAddr(a: ListenAddress): string {
   return a.family === 'udp6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
 }
 
+/** Most bytes of undecoded datagrams handed to the pipeline thread before reading pauses. */
+const MAX_IN_FLIGHT = 16 * 1024 * 1024;
+
+/**
+ * Stop or restart reading a socket. Node 20's dgram has no public pause(); its handle's
+ * recvStop()/recvStart() do exactly that. Without them reading simply never pauses.
+ */
+function recvControl(sock: dgram.Socket, on: boolean): void {
+  const sym = Object.getOwnPropertySymbols(sock).find((x) => x.description === 'state symbol');
+  const handle = sym ? (sock as unknown as Record<symbol, { handle?: { recvStart?: () => number; recvStop?: () => number } }>)[sym]?.handle : undefined;
+  if (on) handle?.recvStart?.();
+  else handle?.recvStop?.();
+}
+
 /** Batches up to this size are copied to the worker rather than transferred. */
 const SMALL_BATCH = 128 * 1024;
 
@@ -99,6 +113,10 @@ export async function startReceiver(cfg: ReceiverConfig, log: (line: string) => 
   worker.on('message', (m: WorkerReply) => {
     if (m.type === 'counters') replies.get(m.reqId!)?.(m);
     else if (m.type === 'stopped') stoppedReply?.(m);
+    else if (m.type === 'ack') {
+      inFlight -= m.bytes ?? 0;
+      if (paused && inFlight <= MAX_IN_FLIGHT / 2) resume();
+    }
   });
   const ask = (): Promise<WorkerReply> =>
     new Promise((resolve) => {
@@ -115,6 +133,21 @@ export async function startReceiver(cfg: ReceiverConfig, log: (line: string) => 
       worker.postMessage({ type: 'counters', reqId });
     });
 
+  // Backpressure: when the pipeline thread is this far behind, stop reading the sockets and let
+  // the kernel's socket buffer hold the burst (it does not count against our memory).
+  let inFlight = 0;
+  let paused = false;
+  let pauses = 0;
+  const pause = () => {
+    paused = true;
+    pauses++;
+    for (const s of sockets) recvControl(s, false);
+  };
+  const resume = () => {
+    paused = false;
+    for (const s of sockets) recvControl(s, true);
+  };
+
   const batch = new BatchBuilder();
   let flushTimer: NodeJS.Timeout | null = null;
   let datagrams = 0;
@@ -129,6 +162,8 @@ export async function startReceiver(cfg: ReceiverConfig, log: (line: string) => 
     const b = batch.take(transfer);
     const u8 = new Uint8Array(b.buf.buffer, b.buf.byteOffset, b.buf.byteLength);
     worker.postMessage({ type: 'batch', buf: u8, intros: b.intros, resetSenders: b.resetSenders }, transfer ? [b.buf.buffer as ArrayBuffer] : []);
+    inFlight += u8.byteLength;
+    if (!paused && inFlight > MAX_IN_FLIGHT) pause();
   };
 
   const allow = buildAllowList(cfg.allow);
@@ -269,6 +304,7 @@ export async function startReceiver(cfg: ReceiverConfig, log: (line: string) => 
         kernelDrops: kd.drops,
         kernelQueuedBytes: kd.rxQueueBytes,
         decodedDatagrams: c.datagrams ?? 0,
+        readPauses: pauses,
       },
       sendersTracked: c.sendersTracked ?? 0,
       bufferedBytes: c.bufferedBytes ?? 0,
@@ -328,7 +364,8 @@ export async function startReceiver(cfg: ReceiverConfig, log: (line: string) => 
 }
 
 interface WorkerReply {
-  type: 'counters' | 'stopped';
+  type: 'counters' | 'stopped' | 'ack';
+  bytes?: number;
   reqId?: number;
   counters?: Record<string, number>;
   troubles?: Array<{ stream: string; error: string; sinceUs: number; queuedBytes: number; lostLines: number }>;

@@ -86,8 +86,8 @@ const TAIL_MAX = 16 * 1024 * 1024;
 
 /** Directory name for a sender: from its address only (never from packet content). */
 export function senderDirName(address: string): string {
-  // IP literals are [0-9a-fA-F.:]; a zone id (fe80::1%eth0) or anything else is made inert.
-  const safe = address.toLowerCase().replace(/[^0-9a-f.:]/g, '_');
+  // IP literals are [0-9a-f.:] (plus a zone id like %eth0); '/' and the like are made inert.
+  const safe = address.toLowerCase().replace(/[^0-9a-z.:]/g, '_');
   return safe === '' || safe === '.' || safe === '..' ? '_' + safe : safe;
 }
 
@@ -392,6 +392,25 @@ export class Writer {
           s.lastCheckMs = Date.now();
         }
 
+        // Respect the size limit: write the whole lines that fit; the rest goes to the next file.
+        let rest: Buffer | null = null;
+        if (this.opts.maxFileBytes > 0 && s.fileSize + buf.length > this.opts.maxFileBytes) {
+          const room = this.opts.maxFileBytes - s.fileSize;
+          let cut = room > 0 ? buf.lastIndexOf(10, room - 1) + 1 : 0;
+          // Not even one line fits: a fresh file takes one line whatever its size.
+          if (cut <= 0 && s.fileSize === 0) cut = buf.indexOf(10) + 1 || buf.length;
+          if (cut > 0 && cut < buf.length) {
+            rest = Buffer.from(buf.subarray(cut));
+            buf = buf.subarray(0, cut);
+          } else if (cut <= 0) {
+            s.fileIndex++;
+            const keepDay = s.fileDay;
+            await this.closeStream(s);
+            s.fileDay = keepDay;
+            continue;
+          }
+        }
+
         let off = 0;
         try {
           while (off < buf.length) {
@@ -410,9 +429,21 @@ export class Writer {
           }
           throw e;
         }
-        s.pending.splice(0, take);
-        s.pendingBytes -= bytes;
-        this.bufferedBytes -= bytes;
+        if (rest) {
+          const restLines = countLines(rest);
+          s.pending.splice(0, take, { day: first.day, data: rest, lines: restLines, bytes: rest.length, sealed: true });
+          this.recount(s);
+          lines -= restLines;
+          // This file is full: the next write opens the next index.
+          s.fileIndex++;
+          const keepDay = s.fileDay;
+          await this.closeStream(s);
+          s.fileDay = keepDay;
+        } else {
+          s.pending.splice(0, take);
+          s.pendingBytes -= bytes;
+          this.bufferedBytes -= bytes;
+        }
         this.counters.linesWritten += lines;
         this.counters.bytesWritten += buf.length;
         s.lastWriteMs = Date.now();
