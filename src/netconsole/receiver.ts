@@ -52,6 +52,8 @@ function fmtAddr(a: ListenAddress): string {
   return a.family === 'udp6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
 }
 
+const YOUNG_GEN_MB = Number(process.env.LANTERN_NC_YOUNG_MB ?? 8);
+
 /** Most bytes of undecoded datagrams handed to the pipeline thread before reading pauses. */
 const MAX_IN_FLIGHT = 16 * 1024 * 1024;
 
@@ -101,7 +103,8 @@ export async function startReceiver(cfg: ReceiverConfig, log: (line: string) => 
   const nowUs = () => offsetUs + Math.round(performance.now() * 1000);
 
   // Decoding, formatting and writing run in a worker thread; this thread only reads sockets.
-  const worker = new Worker(new URL('./pipeline-worker.js', import.meta.url), { workerData: { cfg } });
+  // A small young generation keeps the resident size low: the garbage of a burst is short-lived.
+  const worker = new Worker(new URL('./pipeline-worker.js', import.meta.url), { workerData: { cfg }, resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GEN_MB } });
   let workerError: Error | null = null;
   worker.on('error', (e) => {
     workerError = e;
