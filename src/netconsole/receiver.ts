@@ -161,10 +161,12 @@ export async function startReceiver(cfg: ReceiverConfig, log: (line: string) => 
     }
     if (batch.count === 0 && batch.intros.length === 0 && !batch.resetSenders) return;
     // Small batches are copied (the 1 MiB buffer is reused); full ones are transferred whole.
+    // (A view would be cloned with its whole 1 MiB ArrayBuffer: copy exactly the used bytes.)
     const transfer = batch.used > SMALL_BATCH;
     const b = batch.take(transfer);
-    const u8 = new Uint8Array(b.buf.buffer, b.buf.byteOffset, b.buf.byteLength);
-    worker.postMessage({ type: 'batch', buf: u8, intros: b.intros, resetSenders: b.resetSenders }, transfer ? [b.buf.buffer as ArrayBuffer] : []);
+    const ab = transfer ? (b.buf.buffer as ArrayBuffer) : (b.buf.buffer.slice(b.buf.byteOffset, b.buf.byteOffset + b.buf.byteLength) as ArrayBuffer);
+    const u8 = transfer ? new Uint8Array(ab, b.buf.byteOffset, b.buf.byteLength) : new Uint8Array(ab);
+    worker.postMessage({ type: 'batch', buf: u8, intros: b.intros, resetSenders: b.resetSenders }, [ab]);
     inFlight += u8.byteLength;
     if (!paused && inFlight > MAX_IN_FLIGHT) pause();
   };
