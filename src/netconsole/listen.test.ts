@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dataFile } from './test-helpers.js';
@@ -344,6 +344,76 @@ test('listen: file-descriptor exhaustion (EMFILE under a lowered limit) closes i
     assert.equal(await rx.stop(), 0);
   } finally {
     if (rx.proc.exitCode === null) rx.proc.kill('SIGKILL');
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('listen: IPv6 listener, udplogger format in the combined file, and `lantern netconsole stats`', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'nc-v6-'));
+  const rx = new Rx(root, await freePort());
+  const port6 = await freePort();
+  await rx.start(['-l', `[::1]:${port6}`, '--format', 'udplogger', '--no-per-sender', '--combined', '--time', 'local']);
+  try {
+    const s6 = dgram.createSocket('udp6');
+    await new Promise<void>((r) => s6.bind(0, '::1', () => r()));
+    await new Promise<void>((r, j) => s6.send('6,7,8000000,-;over IPv6\n', port6, '::1', (e) => (e ? j(e) : r())));
+    const s4 = await sender();
+    await send(s4, rx.port, 'over IPv4\n');
+    const day = (() => {
+      const d = new Date();
+      return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
+    })();
+    await waitFor('both lines', () => rx.file(`${day}.log`).split('\n').length >= 3);
+    const lines = rx.file(`${day}.log`).trim().split('\n');
+    const p6 = s6.address().port;
+    assert.ok(lines.some((l) => new RegExp(`^\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d \\[::1\\]:${p6} 6,7,8000000,-;over IPv6$`).test(l)), lines.join('\n'));
+    assert.ok(lines.some((l) => /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d 127\.0\.0\.1:\d+ over IPv4$/.test(l)), lines.join('\n'));
+    assert.ok(!existsSync(join(rx.dir, '127.0.0.1')), 'no per-sender directories');
+
+    const stats = spawnSync(process.execPath, [LANTERN, 'netconsole', 'stats', '--state-dir', rx.state, '--refresh'], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+    assert.equal(stats.status, 0, stats.stderr);
+    assert.match(stats.stdout, /^receiver pid \d+ running/);
+    assert.match(stats.stdout, /listening \[::1\]:\d+: receive buffer \d+ of \d+ bytes asked/);
+    assert.match(stats.stdout, /^ {2}datagrams +2$/m);
+    const js = spawnSync(process.execPath, [LANTERN, 'netconsole', 'stats', '--state-dir', rx.state, '--json'], { encoding: 'utf8' });
+    const doc = JSON.parse(js.stdout);
+    assert.equal(doc.running, true);
+    assert.equal(doc.listeners.length, 2);
+    s6.close();
+    s4.close();
+    assert.equal(await rx.stop(), 0);
+    const after = spawnSync(process.execPath, [LANTERN, 'netconsole', 'stats', '--state-dir', rx.state], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+    assert.match(after.stdout, /not running/);
+    const none = spawnSync(process.execPath, [LANTERN, 'netconsole', 'stats', '--state-dir', join(root, 'nowhere')], { encoding: 'utf8' });
+    assert.equal(none.status, 66);
+    assert.match(none.stderr, /no stats at .*is the receiver running/);
+  } finally {
+    if (rx.proc.exitCode === null) rx.proc.kill('SIGKILL');
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('listen: bad options and a port in use are clear errors with stable exit codes', async () => {
+  const run = (...args: string[]) => spawnSync(process.execPath, [LANTERN, 'netconsole', 'listen', ...args], { encoding: 'utf8', timeout: 10_000 });
+  const bad = run('--format', 'xml');
+  assert.equal(bad.status, 64);
+  const badListen = run('-l', 'receiver.example:6666');
+  assert.equal(badListen.status, 64);
+  assert.match(badListen.stderr, /not an IP address/);
+  const root = mkdtempSync(join(tmpdir(), 'nc-inuse-'));
+  const busy = dgram.createSocket('udp4');
+  await new Promise<void>((r) => busy.bind(0, '127.0.0.1', () => r()));
+  try {
+    const inUse = run('-l', `127.0.0.1:${busy.address().port}`, '-d', join(root, 'out'), '--state-dir', join(root, 'st'));
+    assert.equal(inUse.status, 69);
+    assert.match(inUse.stderr, /cannot listen on 127\.0\.0\.1:\d+: EADDRINUSE/);
+    const cfg = join(root, 'bad.toml');
+    writeFileSync(cfg, 'colour = "red"\n');
+    const badCfg = run('-c', cfg);
+    assert.equal(badCfg.status, 65);
+    assert.match(badCfg.stderr, /unknown setting "colour"/);
+  } finally {
+    busy.close();
     rmSync(root, { recursive: true, force: true });
   }
 });

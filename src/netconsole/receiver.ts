@@ -68,6 +68,9 @@ function recvControl(sock: dgram.Socket, on: boolean): void {
   else handle?.recvStop?.();
 }
 
+/** A batch goes to the pipeline thread at most this long after its first datagram (ms). */
+const FLUSH_MS = 5;
+
 /** Batches up to this size are copied to the worker rather than transferred. */
 const SMALL_BATCH = 128 * 1024;
 
@@ -201,8 +204,8 @@ export async function startReceiver(cfg: ReceiverConfig, log: (line: string) => 
       flush();
       batch.add(id, t, msg);
     }
-    // Small batches go out within a few ms; a busy receiver fills 1 MiB batches first.
-    if (!flushTimer) flushTimer = setTimeout(flush, 2);
+    // A batch goes out within FLUSH_MS; a busy receiver fills 1 MiB batches first.
+    if (!flushTimer) flushTimer = setTimeout(flush, FLUSH_MS);
   };
 
   // Receive buffer: optionally lift net.core.rmem_max just long enough to size our sockets.
@@ -244,6 +247,7 @@ export async function startReceiver(cfg: ReceiverConfig, log: (line: string) => 
   } catch (e) {
     for (const s of sockets) s.close();
     if (raised) host.writeSetting('/proc/sys/net/core/rmem_max', String(rmemBefore));
+    await worker.terminate();
     throw e;
   } finally {
     // net.core.rmem_max only caps setsockopt(); our sockets keep their size after it is restored.
