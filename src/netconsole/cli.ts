@@ -161,7 +161,7 @@ async function runListen(cfg: ReturnType<typeof resolveConfig>): Promise<void> {
           process.exitCode = EXIT.IOERR;
         }
         process.off('SIGHUP', onHup);
-        process.off('SIGUSR1', onUsr1);
+        process.off("SIGUSR1", onUsr1);
         resolve();
       });
     };

@@ -107,7 +107,11 @@ export class Pipeline {
     clearInterval(this.ticker);
     this.decoder.flushAll(this.nowUs());
     const r = await this.writer.drain(Math.max(2000, this.cfg.retryMs * 3));
-    if (this.cfg.stdout && process.stdout.writableLength) await new Promise<void>((res) => process.stdout.once('drain', res));
+    // In a worker thread stdout is forwarded to the main thread; give it a moment to pass on.
+    // ('drain' is not dependable there: poll the backlog, for at most 2 s.)
+    for (let waited = 0; this.cfg.stdout && process.stdout.writableLength > 0 && waited < 2000; waited += 10) {
+      await new Promise((res) => setTimeout(res, 10));
+    }
     return r;
   }
 }
