@@ -172,10 +172,11 @@ function runBlast(port, burst, senders) {
   return { t0, sent: Number(m[1]), seconds: Number(m[2]), rate: Number(m[3]) };
 }
 
-async function benchLantern(burst, senders, port) {
-  const dir = join(work, `lantern-${senders}`);
-  const state = join(work, `lantern-state-${senders}`);
-  const args = ['--max-old-space-size=512', join(repo, 'bin', 'lantern.js'), 'netconsole', 'listen', '-l', `127.0.0.1:${port}`, '-d', dir, '--state-dir', state, '--rcvbuf', RCVBUF, '--raise-rmem-max', '--stats-interval', '1s'];
+async function benchLantern(burst, senders, port, raise = true) {
+  const dir = join(work, `lantern-${senders}-${raise}`);
+  const state = join(work, `lantern-state-${senders}-${raise}`);
+  const buf = raise ? ['--rcvbuf', RCVBUF, '--raise-rmem-max'] : [];
+  const args = [join(repo, 'bin', 'lantern.js'), 'netconsole', 'listen', '-l', `127.0.0.1:${port}`, '-d', dir, '--state-dir', state, ...buf, '--stats-interval', '1s'];
   const p = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   started.push(p);
   let err = '';
@@ -190,7 +191,7 @@ async function benchLantern(burst, senders, port) {
   const drops = udpDrops(port);
   p.kill('SIGTERM');
   await new Promise((r) => p.on('exit', r));
-  return { name: `lantern (rcvbuf ${granted})`, sent: s.sent, senderRate: s.rate, written, drops, seconds: (tEnd - s.t0) / 1000, rss };
+  return { name: `lantern (rcvbuf ${granted}${raise ? '' : ', defaults'})`, sent: s.sent, senderRate: s.rate, written, drops, seconds: (tEnd - s.t0) / 1000, rss };
 }
 
 async function benchRsyslog(burst, senders, port) {
@@ -236,7 +237,9 @@ for (const senders of SENDER_COUNTS) {
   const burst = makeBurst(senders);
   const l = await benchLantern(burst, senders, 26666 + senders);
   const r = await benchRsyslog(burst, senders, 27666 + senders);
-  for (const x of [l, r]) rows.push({ senders, ...x });
+  // The same burst with Lantern's defaults (no --raise-rmem-max): what a small kernel buffer costs.
+  const d = senders === SENDER_COUNTS[0] ? await benchLantern(burst, senders, 28666 + senders, false) : null;
+  for (const x of [l, r, d]) if (x) rows.push({ senders, ...x });
   if (senders === 64) {
     goals.push(`goal: 0 lines lost with 64 senders: lantern lost ${l.sent - l.written} (kernel drops ${l.drops}); rsyslog lost ${r.sent - r.written} (kernel drops ${r.drops})`);
     goals.push(`goal: throughput >= rsyslog: lantern ${Math.round(l.written / l.seconds)} lines/s vs rsyslog ${Math.round(r.written / r.seconds)} lines/s; sender reached ${l.senderRate} datagrams/s`);

@@ -104,3 +104,22 @@ test('setup --apply writes the target through configfs (enabled last); clear err
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+test('Host.writeSetting/makeSettingDir only write under /proc/sys/ and /sys/kernel/config/', async () => {
+  const { Host } = await import('../host/host.js');
+  const root = tree();
+  try {
+    mkdirSync(join(root, 'proc/sys/net/core'), { recursive: true });
+    const host = new Host({ root });
+    assert.equal(host.writeSetting('/proc/sys/net/core/rmem_max', '33554432').ok, true);
+    assert.equal(readFileSync(join(root, 'proc/sys/net/core/rmem_max'), 'utf8'), '33554432');
+    const refused = host.writeSetting('/etc/passwd', 'x');
+    assert.ok(!refused.ok && /refusing/.test(refused.reason));
+    const sneaky = host.writeSetting('/proc/sys/../../etc/passwd', 'x');
+    assert.equal(sneaky.ok, false);
+    assert.equal(host.makeSettingDir('/sys/kernel/config/netconsole/t1').ok, true);
+    assert.equal(host.makeSettingDir('/tmp/x').ok, false);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
