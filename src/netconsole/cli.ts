@@ -42,7 +42,7 @@ export function register(program: Command): void {
     .option('--stats-interval <time>', 'rewrite stats.json this often (default 10s)')
     .option('--stats-log-interval <time>', 'log a stats line to stderr this often (default 5m)')
     .option('--max-buffer <size>', 'most bytes held in memory while the disk is slow or failing (default 64M)')
-    .option('--max-open-files <n>', 'most log files open at once (default 256)')
+    .option('--max-open-files <n>', 'most log files open at once (default 4096)')
     .option('--idle-close <time>', 'close a log file unused for this long (default 60s)')
     .option('--retry <time>', 'retry a failed write after this long (default 1s)')
     .option('--file-mode <octal>', 'mode of created log files (default 0640)')

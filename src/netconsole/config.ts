@@ -62,7 +62,7 @@ export const DEFAULTS: ReceiverConfig = {
   statsIntervalMs: 10_000,
   statsLogIntervalMs: 300_000,
   maxBufferBytes: 64 * 1024 * 1024,
-  maxOpenFiles: 256,
+  maxOpenFiles: 4096,
   idleCloseMs: 60_000,
   retryMs: 1_000,
   fileMode: 0o640,

@@ -109,9 +109,16 @@ export async function startReceiver(cfg: ReceiverConfig, log: (line: string) => 
   // A small young generation keeps the resident size low: the garbage of a burst is short-lived.
   const worker = new Worker(new URL('./pipeline-worker.js', import.meta.url), { workerData: { cfg }, resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GEN_MB } });
   let workerError: Error | null = null;
+  let stopping = false;
   worker.on('error', (e) => {
     workerError = e;
     log(`internal error in the pipeline thread: ${e.stack ?? e.message}`);
+  });
+  // Without its pipeline the receiver would read and drop: exit instead (systemd restarts it).
+  worker.on('exit', (code) => {
+    if (stopping) return;
+    log(`error: the pipeline thread ended (code ${code}); exiting so that the service manager restarts the receiver`);
+    process.exit(EXIT.SOFTWARE);
   });
   const replies = new Map<number, (m: WorkerReply) => void>();
   let nextReq = 0;
@@ -247,6 +254,7 @@ export async function startReceiver(cfg: ReceiverConfig, log: (line: string) => 
   } catch (e) {
     for (const s of sockets) s.close();
     if (raised) host.writeSetting('/proc/sys/net/core/rmem_max', String(rmemBefore));
+    stopping = true;
     await worker.terminate();
     throw e;
   } finally {
@@ -353,7 +361,8 @@ export async function startReceiver(cfg: ReceiverConfig, log: (line: string) => 
     writeStatsFile,
     reopen: () => worker.postMessage({ type: 'reopen' }),
     async stop() {
-      if (stopped) return { unwritten: 0 };
+      if (stopped || stopping) return { unwritten: 0 };
+      stopping = true;
       await snapshot();
       clearInterval(statsTimer);
       clearInterval(statsLogTimer);
