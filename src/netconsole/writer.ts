@@ -44,7 +44,8 @@ export interface WriterCounters {
 
 interface Chunk {
   day: string;
-  data: string | Buffer;
+  /** Encoded lines; only the first `bytes` bytes are used (the rest is room to append). */
+  data: Buffer;
   lines: number;
   bytes: number;
   /** Taken by a write in progress: no more lines may be appended to it. */
@@ -188,14 +189,22 @@ export class Writer {
       };
       this.streams.set(rel, s);
     }
-    const bytes = f.text.length; // close enough for the bound (UTF-8 may be a little longer)
+    // Lines are encoded into byte chunks at once: no strings survive until the write (cheaper GC).
+    const bytes = Buffer.byteLength(f.text);
     const last = s.pending[s.pending.length - 1];
-    if (last && !last.sealed && last.day === f.day && typeof last.data === 'string' && last.bytes < CHUNK_MAX) {
-      last.data += f.text;
+    if (last && !last.sealed && last.day === f.day && last.bytes + bytes <= CHUNK_MAX) {
+      if (last.bytes + bytes > last.data.length) {
+        const grown = Buffer.allocUnsafe(Math.min(CHUNK_MAX, Math.max(last.data.length * 2, last.bytes + bytes)));
+        last.data.copy(grown, 0, 0, last.bytes);
+        last.data = grown;
+      }
+      last.data.write(f.text, last.bytes);
       last.lines += f.lines;
       last.bytes += bytes;
     } else {
-      s.pending.push({ day: f.day, data: f.text, lines: f.lines, bytes });
+      const data = Buffer.allocUnsafe(Math.max(bytes, 4096));
+      data.write(f.text, 0);
+      s.pending.push({ day: f.day, data, lines: f.lines, bytes });
     }
     s.pendingBytes += bytes;
     this.bufferedBytes += bytes;
@@ -361,7 +370,9 @@ export class Writer {
         for (const p of parts) lines += p.lines;
         let marker = '';
         if (s.errorCode !== null) marker = this.recoveryNote(s).text;
-        let buf = Buffer.from(marker + parts.map((p) => (typeof p.data === 'string' ? p.data : p.data.toString('utf8'))).join(''));
+        const pieces = parts.map((p) => p.data.subarray(0, p.bytes));
+        if (marker) pieces.unshift(Buffer.from(marker));
+        let buf = pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces);
 
         // Switch file by day or size; reopen when the file or its directory was removed under us.
         if (s.fd && (s.fileDay !== first.day || (this.opts.maxFileBytes > 0 && s.fileSize > 0 && s.fileSize + buf.length > this.opts.maxFileBytes))) {
