@@ -176,7 +176,7 @@ test('extended: gaps are counted and marked; a restart (seq and boot time go bac
   send(106, 1006);
   send(3, 50); // rebooted
   send(4, 51);
-  send(2, 60); // late
+  send(2, 49); // late: a little older than the last
   const markers = events.filter((e) => e.type === 'marker');
   assert.deepEqual(
     markers.map((m) => m.type === 'marker' && [m.kind, m.count]),
@@ -190,6 +190,11 @@ test('extended: gaps are counted and marked; a restart (seq and boot time go bac
   assert.equal(dec.counters.lostMessages, 3);
   assert.equal(dec.counters.restarts, 1);
   assert.equal(events.filter((e) => e.type === 'record').length, 7);
+  // A new boot whose first seq seen is above the old last one: boot time going back gives it away.
+  send(500, 9_000_000);
+  send(900, 1_000);
+  assert.equal(dec.counters.restarts, 2);
+  assert.equal(dec.counters.gaps, 2); // 4 -> 500 was a gap
 });
 
 test('malformed input never throws, is counted, and its bytes are kept', () => {

@@ -362,7 +362,11 @@ export class Decoder {
     const last = st.lastSeq;
     if (last >= 0) {
       const releaseChanged = h.release !== null && st.lastRelease !== null && h.release !== st.lastRelease;
-      if (releaseChanged || (h.seq <= last && h.tsUsec < st.lastTsUsec)) {
+      // Within one boot seq and boot time rise together. Boot time going back means a new boot,
+      // unless it is a message just a little older than the last (reordered on the way).
+      const clockBack = h.tsUsec < st.lastTsUsec;
+      const slightlyOlder = h.seq <= last && last - h.seq <= LATE_SEQ_WINDOW && st.lastTsUsec - h.tsUsec <= LATE_TS_WINDOW_US;
+      if (releaseChanged || (clockBack && !slightlyOlder)) {
         this.counters.restarts++;
         const why = releaseChanged ? `release ${st.lastRelease} -> ${h.release}` : `boot time ${fmtTs(st.lastTsUsec)} -> ${fmtTs(h.tsUsec)}`;
         this.emit({ type: 'marker', sender: st.sender, timeUs, kind: 'restart', count: 1, text: `sequence restart: seq ${last} -> ${h.seq}, ${why}: the sender rebooted` });
@@ -390,6 +394,10 @@ export class Decoder {
     if (h.release !== null) st.lastRelease = h.release;
   }
 }
+
+/** A message at most this many seqs and this much boot time older than the last one is "late", not a reboot. */
+const LATE_SEQ_WINDOW = 64;
+const LATE_TS_WINDOW_US = 2_000_000;
 
 function fmtTs(us: number): string {
   return (us / 1e6).toFixed(6);
