@@ -310,6 +310,8 @@ test('listen: disk full (ENOSPC on a small tmpfs): keeps receiving, holds lines,
     await waitFor('all lines after recovery', () => (rx.senderFiles('127.0.0.1').match(/ line \d{5} /g)?.length ?? 0) === n, 15_000);
     const text = rx.senderFiles('127.0.0.1');
     assert.match(text, /lantern -- output failed \(ENOSPC\) \d+ times? for [\d.]+ s; queued lines were written late; no lines lost --/);
+    assert.match(rx.stderr, /cannot write .*: ENOSPC .*holding lines in memory/);
+    assert.match(rx.stderr, /writing again: output failed \(ENOSPC\)/);
     const got = text.match(/ line (\d{5}) /g)!.map((x) => Number(x.trim().split(' ')[1]));
     assert.deepEqual(got, Array.from({ length: n }, (_, i) => i), 'every line once, in order');
     s.close();

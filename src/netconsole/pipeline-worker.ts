@@ -19,7 +19,11 @@ const cfg = workerData.cfg as ReceiverConfig;
 // Receive times come stamped from the receiving thread; this clock is for timeouts and markers.
 let offsetUs = Date.now() * 1000 - Math.round(performance.now() * 1000);
 setInterval(() => (offsetUs = Date.now() * 1000 - Math.round(performance.now() * 1000)), 1000).unref();
-const pipeline = new Pipeline(cfg, () => offsetUs + Math.round(performance.now() * 1000));
+const pipeline = new Pipeline(
+  cfg,
+  () => offsetUs + Math.round(performance.now() * 1000),
+  (text) => port.postMessage({ type: 'log', text }),
+);
 
 // Batches are queued and decoded one per event-loop turn, so file writes (their callbacks
 // and timers) keep making progress while a burst floods in.

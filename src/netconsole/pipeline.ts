@@ -26,6 +26,7 @@ export class Pipeline {
   constructor(
     readonly cfg: ReceiverConfig,
     private readonly nowUs: () => number,
+    log: (text: string) => void = () => undefined,
   ) {
     this.formatter = new Formatter(cfg.format, cfg.utc);
     this.stdoutLimit = Math.max(1 << 20, cfg.maxBufferBytes / 4);
@@ -39,6 +40,7 @@ export class Pipeline {
       fileMode: cfg.fileMode,
       note: (t, text) => this.formatter.note(t, text),
       now: nowUs,
+      onTrouble: log,
     });
     this.decoder = new Decoder((ev) => this.onEvent(ev), {
       ...DEFAULT_DECODER_OPTIONS,

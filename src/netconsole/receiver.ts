@@ -126,6 +126,7 @@ export async function startReceiver(cfg: ReceiverConfig, log: (line: string) => 
   worker.on('message', (m: WorkerReply) => {
     if (m.type === 'counters') replies.get(m.reqId!)?.(m);
     else if (m.type === 'stopped') stoppedReply?.(m);
+    else if (m.type === 'log') log(m.text ?? '');
     else if (m.type === 'ack') {
       inFlight -= m.bytes ?? 0;
       if (paused && inFlight <= MAX_IN_FLIGHT / 2) resume();
@@ -382,7 +383,8 @@ export async function startReceiver(cfg: ReceiverConfig, log: (line: string) => 
 }
 
 interface WorkerReply {
-  type: 'counters' | 'stopped' | 'ack';
+  type: 'counters' | 'stopped' | 'ack' | 'log';
+  text?: string;
   bytes?: number;
   reqId?: number;
   counters?: Record<string, number>;

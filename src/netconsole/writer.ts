@@ -29,6 +29,8 @@ export interface WriterOptions {
   /** Marker text for a recovery (formatted by the caller so it matches the output format). */
   note: (timeUs: number, text: string) => Formatted;
   now: () => number;
+  /** Told once when a file starts failing and once when it works again (for the daemon's log). */
+  onTrouble?: (text: string) => void;
 }
 
 export interface WriterCounters {
@@ -462,7 +464,10 @@ export class Writer {
           s.tail.push(buf);
           s.tailBytes += buf.length;
         }
-        if (marker) this.clearError(s);
+        if (marker) {
+          this.opts.onTrouble?.(`${join(this.opts.dir, s.rel)}: writing again: ${this.recoveryText(s)}`);
+          this.clearError(s);
+        }
         // Little left: let more lines gather for one bigger write (the scheduler comes back).
         if (s.pendingBytes < CHUNK_MAX / 4 && !this.draining) break;
       }
@@ -493,12 +498,16 @@ export class Writer {
     s.lostBytes = 0;
   }
 
-  private recoveryNote(s: Stream): Formatted {
+  private recoveryText(s: Stream): string {
     const now = this.opts.now();
     const what = s.errorCode === 'backlog' ? 'output fell behind' : `output failed (${s.errorCode}) ${s.errorTries} time${s.errorTries === 1 ? '' : 's'}`;
     const secs = ((now - s.errorSinceUs) / 1e6).toFixed(1);
     const lost = s.lostLines > 0 ? `${s.lostLines} line${s.lostLines === 1 ? '' : 's'} (${s.lostBytes} bytes) lost to the memory bound` : 'no lines lost';
-    return this.opts.note(now, `${what} for ${secs} s; queued lines were written late; ${lost}`);
+    return `${what} for ${secs} s; queued lines were written late; ${lost}`;
+  }
+
+  private recoveryNote(s: Stream): Formatted {
+    return this.opts.note(this.opts.now(), this.recoveryText(s));
   }
 
   private failed(s: Stream, e: NodeJS.ErrnoException): void {
@@ -512,6 +521,8 @@ export class Writer {
     }
     if (s.errorCode === null || s.errorCode === 'backlog') {
       if (s.errorCode === null) s.errorSinceUs = this.opts.now();
+      const where = join(this.opts.dir, s.rel, s.fileDay ? fileName(s.fileDay, s.fileIndex) : '');
+      this.opts.onTrouble?.(`cannot write ${where}: ${code} (${e.message.split(',')[0]}); holding lines in memory (up to the --max-buffer bound) and retrying`);
       s.errorCode = code;
     }
     s.errorTries++;
