@@ -9,7 +9,7 @@
  * Reads never throw: they return a `ReadResult` saying what was read from where, or why
  * nothing could be, so a missing datum becomes an "unknown" finding instead of a crash.
  */
-import { closeSync, existsSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, statSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readlinkSync, readSync, statSync, writeSync } from 'node:fs';
 import { posix } from 'node:path';
 
 export type HostKind = 'live' | 'tree' | 'sosreport';
@@ -44,6 +44,9 @@ export const SYSRQ_KEYS = new Set(['t', 'w', 'm', 'l', 'd', 'p', 'q', 's', 'u', 
 const DEFAULT_MAX_READ = 64 * 1024 * 1024;
 /** Shared buffer of readHead (single-threaded: never used concurrently). */
 let headBuf = Buffer.allocUnsafe(4096);
+
+/** The only places writeSetting() may write. */
+const WRITABLE_PREFIXES = ['/proc/sys/', '/sys/kernel/config/'];
 
 /** Recognise a sosreport root by the markers `sos` always leaves. */
 export function looksLikeSosreport(root: string): boolean {
@@ -236,6 +239,41 @@ export class Host {
       return { ok: false, path, reason: `${path}: ${describe(errCode(e), e)}` };
     } finally {
       if (fd !== null) closeSync(fd);
+    }
+  }
+
+  /**
+   * Write a value to a kernel settings file: only under /proc/sys/ (sysctls) and
+   * /sys/kernel/config/ (configfs, e.g. netconsole targets). The path is a fixed, configured
+   * one, never taken from event content. Tests point a tree Host at a temp dir.
+   */
+  writeSetting(livePath: string, value: string): { ok: true; path: string } | { ok: false; path: string; reason: string } {
+    const clean = normaliseLive(livePath);
+    const path = this.mapPath(clean);
+    if (!WRITABLE_PREFIXES.some((p) => clean.startsWith(p))) return { ok: false, path, reason: `refusing to write ${clean}` };
+    let fd: number | null = null;
+    try {
+      fd = openSync(path, 'w');
+      writeSync(fd, value);
+      return { ok: true, path };
+    } catch (e) {
+      return { ok: false, path, reason: `${clean}: ${describe(errCode(e), e)}` };
+    } finally {
+      if (fd !== null) closeSync(fd);
+    }
+  }
+
+  /** mkdir under /sys/kernel/config/ (creating a configfs item, e.g. a netconsole target). */
+  makeSettingDir(livePath: string): { ok: true; path: string } | { ok: false; path: string; reason: string } {
+    const clean = normaliseLive(livePath);
+    const path = this.mapPath(clean);
+    if (!clean.startsWith('/sys/kernel/config/')) return { ok: false, path, reason: `refusing to create ${clean}` };
+    try {
+      mkdirSync(path);
+      return { ok: true, path };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') return { ok: true, path };
+      return { ok: false, path, reason: `${clean}: ${describe(errCode(e), e)}` };
     }
   }
 

@@ -1,12 +1,173 @@
-/** `lantern netconsole`: placeholder until the capability lands. */
-import type { Command } from 'commander';
+/** `lantern netconsole`: receive kernel messages sent over UDP by netconsole; set up the sender side. */
+import { Command, Option } from 'commander';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { CliError, EXIT } from '../common/exit.js';
+import { printJson } from '../common/json.js';
+import { paint } from '../common/term.js';
+import { DEFAULT_CONFIG_PATH, DEFAULTS, parseConfigToml, resolveConfig, type RawOptions } from './config.js';
+import { startReceiver, statsLine, type StatsSnapshot } from './receiver.js';
+import { registerSetup } from './setup-cli.js';
+
+const collect = (v: string, prev: string[] | undefined) => [...(prev ?? []), v];
 
 export function register(program: Command): void {
-  program
+  const nc = program
     .command('netconsole')
-    .description('(not implemented yet)')
-    .action(() => {
-      throw new CliError('netconsole is not implemented yet', EXIT.UNAVAILABLE);
+    .description('receive kernel messages sent by netconsole over UDP (lossless, per-sender logs); set up the sender side')
+    .addHelpText('after', '\nSubcommands: listen (the receiver), stats (its counters), setup (configure netconsole on this host).\nSee docs/netconsole.md.');
+
+  nc.command('listen')
+    .description('receive netconsole datagrams (legacy and extended format) and write timestamped lines per sender')
+    .option('-c, --config <file>', `TOML configuration file (default ${DEFAULT_CONFIG_PATH} when it exists); options given here override it`)
+    .option('-l, --listen <addr>', 'address:port to listen on, repeatable: 6666, 0.0.0.0:6666, [::]:6666, [::1]:7000 (default [::]:6666, IPv6 and IPv4)', collect)
+    .option('-d, --dir <dir>', `output directory (default ${DEFAULTS.dir})`)
+    .addOption(new Option('--format <format>', 'line format (default text)').choices(['text', 'json', 'udplogger']))
+    .option('--json', 'JSON lines (same as --format json)')
+    .addOption(new Option('--time <zone>', 'timestamps and day switching in UTC or local time (default utc)').choices(['utc', 'local']))
+    .option('--per-sender', 'write <dir>/<address>/YYYY-MM-DD.log (default)')
+    .option('--no-per-sender', 'do not write per-sender files')
+    .option('--combined', 'also write every sender into <dir>/YYYY-MM-DD.log (udplogger layout)')
+    .option('--stdout', 'also stream lines to standard output')
+    .option('--max-file-size <size>', 'switch to the next file (YYYY-MM-DD.N.log) at this size; 0 = by day only (default 100M)')
+    .option('--partial-timeout <time>', 'write a line without newline, marked partial, after this much quiet from its sender (default 10s)')
+    .option('--max-line <size>', 'write a line without newline, marked partial, at this length (default 64k)')
+    .option('--frag-timeout <time>', 'give up waiting for missing ncfrag fragments after this long (default 5s)')
+    .option('--max-senders <n>', 'most senders tracked at once; the least recently active is evicted (default 16384)')
+    .option('--sender-idle <time>', 'forget a quiet sender after this long (default 10m)')
+    .option('--allow <cidr>', 'accept datagrams only from these addresses/CIDRs, repeatable (others are dropped and counted)', collect)
+    .option('--rcvbuf <size>', 'socket receive buffer to ask for (default 32M; capped by net.core.rmem_max)')
+    .option('--raise-rmem-max', 'as root, lift net.core.rmem_max to --rcvbuf while the sockets are sized, then restore it')
+    .option('--state-dir <dir>', `where stats.json is kept (default ${DEFAULTS.stateDir})`)
+    .option('--stats-interval <time>', 'rewrite stats.json this often (default 10s)')
+    .option('--stats-log-interval <time>', 'log a stats line to stderr this often (default 5m)')
+    .option('--max-buffer <size>', 'most bytes held in memory while the disk is slow or failing (default 64M)')
+    .option('--max-open-files <n>', 'most log files open at once (default 4096)')
+    .option('--idle-close <time>', 'close a log file unused for this long (default 60s)')
+    .option('--retry <time>', 'retry a failed write after this long (default 1s)')
+    .option('--file-mode <octal>', 'mode of created log files (default 0640)')
+    .addHelpText(
+      'after',
+      `
+Signals: SIGHUP reopens the log files (after logrotate), SIGUSR1 writes stats.json and logs the
+counters, SIGTERM/SIGINT write out every partial line and exit.
+Exit codes: 0 stopped cleanly, 64 bad option, 65 bad config file, 69 cannot listen, 74 lines left unwritten.`,
+    )
+    .action(async (opts: RawOptions & { config?: string; json?: boolean }) => {
+      const layers: RawOptions[] = [];
+      const cfgPath = opts.config ?? (existsSync(DEFAULT_CONFIG_PATH) ? DEFAULT_CONFIG_PATH : null);
+      if (cfgPath) {
+        let text: string;
+        try {
+          text = readFileSync(cfgPath, 'utf8');
+        } catch (e) {
+          throw new CliError(`${cfgPath}: cannot read (${(e as NodeJS.ErrnoException).code ?? e})`, EXIT.NOINPUT);
+        }
+        layers.push(parseConfigToml(text, cfgPath));
+      }
+      const cli: RawOptions = { ...opts };
+      delete cli.config;
+      delete cli.json;
+      if (opts.json) cli.format = 'json';
+      layers.push(cli);
+      const cfg = resolveConfig(...layers);
+      await runListen(cfg);
     });
+
+  nc.command('stats')
+    .description("print the running receiver's counters (from <state-dir>/stats.json)")
+    .option('--state-dir <dir>', `the receiver's state directory (default ${DEFAULTS.stateDir})`)
+    .option('--refresh', 'ask the receiver (SIGUSR1) to write fresh counters first')
+    .option('--json', 'print the stats document as JSON')
+    .action(async (opts: { stateDir?: string; refresh?: boolean; json?: boolean }) => {
+      const path = join(opts.stateDir ?? DEFAULTS.stateDir, 'stats.json');
+      let s = readStats(path);
+      const alive = isAlive(s.pid);
+      if (opts.refresh && alive) {
+        const before = s.writtenAt;
+        process.kill(s.pid, 'SIGUSR1');
+        for (let i = 0; i < 40 && s.writtenAt === before; i++) {
+          await new Promise((r) => setTimeout(r, 50));
+          s = readStats(path);
+        }
+      }
+      if (opts.json) {
+        printJson({ ...s, running: alive });
+        return;
+      }
+      const p = paint();
+      const age = Math.round((Date.now() - Date.parse(s.writtenAt)) / 1000);
+      console.log(`receiver pid ${s.pid} ${alive ? p.green('running') : p.red('not running')}, up ${s.uptimeSeconds} s, counters written ${age} s ago`);
+      for (const l of s.listeners) console.log(`  listening ${l.listen}: receive buffer ${l.rcvbufGranted} of ${l.rcvbufRequested} bytes asked`);
+      const width = Math.max(...Object.keys(s.counters).map((k) => k.length));
+      for (const [k, v] of Object.entries(s.counters)) {
+        const bad = ['gaps', 'lostMessages', 'malformed', 'writeErrors', 'fdErrors', 'linesLost', 'kernelDrops', 'stdoutDropped'].includes(k) && typeof v === 'number' && v > 0;
+        console.log(`  ${k.padEnd(width)}  ${bad ? p.yellow(String(v)) : String(v ?? 'unknown')}`);
+      }
+      console.log(`  ${'sendersTracked'.padEnd(width)}  ${s.sendersTracked}`);
+      console.log(`  ${'bufferedBytes'.padEnd(width)}  ${s.bufferedBytes}`);
+      for (const t of s.troubles) console.log(p.yellow(`  output trouble: ${t.stream}: ${t.error} since ${t.since}, ${t.queuedBytes} bytes queued, ${t.lostLines} lines lost`));
+    });
+
+  registerSetup(nc);
+}
+
+function readStats(path: string): StatsSnapshot {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new CliError(`no stats at ${path} (${(e as NodeJS.ErrnoException).code ?? e}): is the receiver running? (lantern netconsole listen, or --state-dir)`, EXIT.NOINPUT);
+  }
+  try {
+    return JSON.parse(text) as StatsSnapshot;
+  } catch {
+    throw new CliError(`${path}: not a stats document`, EXIT.DATAERR);
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+async function runListen(cfg: ReturnType<typeof resolveConfig>): Promise<void> {
+  const log = (line: string) => process.stderr.write(`lantern netconsole: ${line}\n`);
+  const rx = await startReceiver(cfg, log);
+  await new Promise<void>((resolve) => {
+    const onHup = () => {
+      rx.reopen();
+      log('SIGHUP: reopening log files');
+    };
+    const onUsr1 = () => {
+      void rx.snapshot().then(async (snap) => {
+        await rx.writeStatsFile();
+        log(statsLine(snap));
+      });
+    };
+    let stopping = false;
+    const onStop = (sig: string) => {
+      if (stopping) return;
+      stopping = true;
+      log(`${sig}: writing out partial lines and queued output`);
+      void rx.stop().then(async ({ unwritten }) => {
+        log(statsLine(await rx.snapshot()));
+        if (unwritten > 0) {
+          log(`error: ${unwritten} lines could not be written before exit`);
+          process.exitCode = EXIT.IOERR;
+        }
+        process.off('SIGHUP', onHup);
+        process.off("SIGUSR1", onUsr1);
+        resolve();
+      });
+    };
+    process.on('SIGHUP', onHup);
+    process.on('SIGUSR1', onUsr1);
+    process.once('SIGTERM', () => onStop('SIGTERM'));
+    process.once('SIGINT', () => onStop('SIGINT'));
+  });
 }

@@ -1,0 +1,267 @@
+#!/usr/bin/env node
+// bench/netconsole: a SysRq-T burst over loopback against `lantern netconsole listen` and
+// against rsyslog's imudp writing to a file. Prints lines sent/written/lost (loss read from
+// the kernel's per-socket drop counters in /proc/net/udp), throughput and peak RSS.
+// Needs root (for --raise-rmem-max and rsyslog's SO_RCVBUFFORCE), gcc, rsyslog (apt-get install rsyslog).
+// Asserts nothing. Env: NC_BENCH_LINES (default 300000), NC_BENCH_SENDERS (default 64,1000).
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const here = new URL('.', import.meta.url).pathname;
+const repo = join(here, '..', '..');
+const LINES = Number(process.env.NC_BENCH_LINES ?? 300_000);
+const SENDER_COUNTS = (process.env.NC_BENCH_SENDERS ?? '64,1000').split(',').map(Number);
+const RCVBUF = process.env.NC_BENCH_RCVBUF ?? '256M';
+
+function need(cond, msg) {
+  if (!cond) {
+    console.log(`bench/netconsole cannot run: ${msg}`);
+    process.exit(1);
+  }
+}
+need(process.getuid?.() === 0, 'needs root (rsyslog SO_RCVBUFFORCE, --raise-rmem-max)');
+need(spawnSync('gcc', ['--version']).status === 0, 'gcc is missing (apt-get install gcc)');
+const rsyslogd = ['/usr/sbin/rsyslogd', '/sbin/rsyslogd'].find(existsSync);
+need(rsyslogd, 'rsyslogd is missing (apt-get install rsyslog)');
+need(existsSync(join(repo, 'dist', 'netconsole', 'receiver.js')), 'not built: run npm run build');
+
+const work = mkdtempSync(join(tmpdir(), 'lantern-bench-netconsole-'));
+const started = [];
+process.on('exit', () => {
+  for (const p of started) if (p.exitCode === null) p.kill('SIGKILL');
+  rmSync(work, { recursive: true, force: true });
+});
+
+// ---- the burst: a SysRq-T task dump, one printk line per datagram ----
+const FRAMES = [
+  '__schedule+0x3c4/0xb20', 'schedule+0x2b/0xa0', 'schedule_hrtimeout_range_clock+0xb9/0x130', 'do_epoll_wait+0x4c6/0x5f0',
+  '__x64_sys_epoll_wait+0x60/0x100', 'do_syscall_64+0x5b/0x80', 'entry_SYSCALL_64_after_hwframe+0x6e/0xd8', 'worker_thread+0xbd/0x3b0',
+  'kthread+0xe5/0x120', 'ret_from_fork+0x31/0x50', 'ret_from_fork_asm+0x1b/0x30', 'io_schedule+0x42/0x70', 'folio_wait_bit_common+0x13d/0x350',
+  'jbd2_journal_commit_transaction+0x1567/0x1a10 [jbd2]', 'kjournald2+0xaf/0x280 [jbd2]', 'rcu_gp_fqs_loop+0x10c/0x4e0',
+];
+const COMMS = ['systemd', 'kthreadd', 'rcu_gp', 'kworker/0:1', 'ksoftirqd/1', 'jbd2/sda1-8', 'sshd', 'postgres', 'java', 'nginx', 'containerd'];
+function dumpLines(sender, count) {
+  const out = [];
+  let pid = 1 + sender * 7;
+  while (out.length < count) {
+    const comm = COMMS[pid % COMMS.length];
+    out.push(`task:${comm.padEnd(15)} state:${'SDRI'[pid % 4]} stack:0     pid:${String(pid).padEnd(5)} tgid:${String(pid).padEnd(5)} ppid:2      flags:0x00004000`);
+    out.push('Call Trace:', ' <TASK>');
+    for (let f = 0; f < 6 + (pid % 5); f++) out.push(' ' + FRAMES[(pid + f) % FRAMES.length]);
+    out.push(' </TASK>');
+    pid += 3;
+  }
+  return out.slice(0, count);
+}
+
+/** Write the blast file: [u16 sender][u16 len][payload]; senders below half send legacy, the rest extended. */
+function makeBurst(senders) {
+  const parts = [];
+  let total = 0;
+  const per = Math.floor(LINES / senders);
+  const extra = LINES - per * senders;
+  for (let s = 0; s < senders; s++) {
+    const lines = dumpLines(s, per + (s < extra ? 1 : 0));
+    const extended = s >= senders / 2;
+    let ts = 1234_000_000 + s;
+    lines.forEach((text, seq) => {
+      ts += 7;
+      const sec = Math.floor(ts / 1e6);
+      const us = String(ts % 1e6).padStart(6, '0');
+      const payload = Buffer.from(extended ? `6,${1000 + seq},${ts},-;${text}\n` : `[${String(sec).padStart(5)}.${us}] ${text}\n`);
+      const head = Buffer.alloc(4);
+      head.writeUInt16LE(s, 0);
+      head.writeUInt16LE(payload.length, 2);
+      parts.push(head, payload);
+      total++;
+    });
+  }
+  const file = join(work, `burst-${senders}.bin`);
+  writeFileSync(file, Buffer.concat(parts));
+  return { file, total };
+}
+
+const blast = join(work, 'blast');
+const cc = spawnSync('gcc', ['-O2', '-o', blast, join(here, 'blast.c')], { encoding: 'utf8' });
+need(cc.status === 0, `gcc failed: ${cc.stderr}`);
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function vmHWM(pid) {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Kernel drops and queue for the UDP socket(s) bound to `port` (from /proc/net/udp and udp6). */
+function udpDrops(port) {
+  let drops = 0;
+  for (const f of ['/proc/net/udp', '/proc/net/udp6']) {
+    for (const line of readFileSync(f, 'utf8').split('\n').slice(1)) {
+      const c = line.trim().split(/\s+/);
+      if (c.length >= 13 && parseInt(c[1].split(':').pop(), 16) === port) drops += Number(c[12]);
+    }
+  }
+  return drops;
+}
+
+function countLines(dir, filter) {
+  let n = 0;
+  const walk = (d) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.name.endsWith('.log')) {
+        const text = readFileSync(p, 'latin1');
+        if (!filter) {
+          for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) n++;
+        } else for (const l of text.split('\n')) if (l && filter(l)) n++;
+      }
+    }
+  };
+  if (existsSync(dir)) walk(dir);
+  return n;
+}
+
+/** Total size of the .log files under dir (cheap to poll, unlike counting lines). */
+function totalSize(dir) {
+  let n = 0;
+  const walk = (d) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.name.endsWith('.log')) n += statSync(p).size;
+    }
+  };
+  if (existsSync(dir)) walk(dir);
+  return n;
+}
+
+/** Poll until `count()` stops growing for `quietMs` after the sender finished; returns [count, time of last growth]. */
+async function settle(count, quietMs = 4000) {
+  let last = -1;
+  let lastChange = Date.now();
+  for (;;) {
+    const n = count();
+    if (n !== last) {
+      last = n;
+      lastChange = Date.now();
+    } else if (Date.now() - lastChange >= quietMs) return [last, lastChange];
+    await sleep(100);
+  }
+}
+
+async function waitOutput(proc, pattern, getText, ms = 10000) {
+  const end = Date.now() + ms;
+  while (!pattern.test(getText())) {
+    if (proc.exitCode !== null || Date.now() > end) throw new Error(`receiver did not start: ${getText()}`);
+    await sleep(50);
+  }
+}
+
+function runBlast(port, burst, senders) {
+  const t0 = Date.now();
+  const r = spawnSync(blast, ['127.0.0.1', String(port), burst.file, String(senders)], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`sender failed: ${r.stderr}`);
+  const m = /sent=(\d+) seconds=([\d.]+) rate=(\d+)/.exec(r.stdout);
+  return { t0, sent: Number(m[1]), seconds: Number(m[2]), rate: Number(m[3]) };
+}
+
+async function benchLantern(burst, senders, port, raise = true) {
+  const dir = join(work, `lantern-${senders}-${raise}`);
+  const state = join(work, `lantern-state-${senders}-${raise}`);
+  const buf = raise ? ['--rcvbuf', RCVBUF, '--raise-rmem-max'] : [];
+  const args = [join(repo, 'bin', 'lantern.js'), 'netconsole', 'listen', '-l', `127.0.0.1:${port}`, '-d', dir, '--state-dir', state, ...buf, '--stats-interval', '1s'];
+  const p = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  started.push(p);
+  let err = '';
+  p.stderr.on('data', (d) => (err += d));
+  await waitOutput(p, /writing /, () => err);
+  const granted = /receive buffer (\S+ MiB) granted/.exec(err)?.[1];
+  const s = runBlast(port, burst, senders);
+  const isData = (l) => !l.includes(' -- lantern: ');
+  const [, tEnd] = await settle(() => totalSize(dir));
+  const written = countLines(dir, isData);
+  const rss = vmHWM(p.pid);
+  const drops = udpDrops(port);
+  p.kill('SIGTERM');
+  await new Promise((r) => p.on('exit', r));
+  return { name: `lantern (rcvbuf ${granted}${raise ? '' : ', defaults'})`, sent: s.sent, senderRate: s.rate, written, drops, seconds: (tEnd - s.t0) / 1000, rss };
+}
+
+async function benchRsyslog(burst, senders, port) {
+  const dir = join(work, `rsyslog-${senders}`);
+  mkdirSync(join(dir, 'work'), { recursive: true });
+  const out = join(dir, 'out.log');
+  const conf = join(dir, 'rsyslog.conf');
+  writeFileSync(
+    conf,
+    `global(workDirectory="${dir}/work")
+module(load="imudp")
+input(type="imudp" address="127.0.0.1" port="${port}" rcvbufSize="${RCVBUF.toLowerCase()}")
+template(name="raw" type="string" string="%timegenerated:::date-rfc3339% %fromhost-ip% %rawmsg%\\n")
+*.* action(type="omfile" file="${out}" template="raw")
+`,
+  );
+  const p = spawn(rsyslogd, ['-n', '-f', conf, '-i', join(dir, 'rsyslogd.pid')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  started.push(p);
+  let err = '';
+  p.stderr.on('data', (d) => (err += d));
+  // rsyslog prints nothing when it is ready: wait for its socket to appear.
+  const end = Date.now() + 10000;
+  while (!readFileSync('/proc/net/udp', 'utf8').includes(`:${port.toString(16).toUpperCase().padStart(4, '0')} `)) {
+    if (p.exitCode !== null || Date.now() > end) throw new Error(`rsyslogd did not start: ${err}`);
+    await sleep(50);
+  }
+  const s = runBlast(port, burst, senders);
+  const [, tEnd] = await settle(() => totalSize(dir));
+  const written = countLines(dir);
+  const rss = vmHWM(p.pid);
+  const drops = udpDrops(port);
+  p.kill('SIGTERM');
+  await new Promise((r) => p.on('exit', r));
+  return { name: 'rsyslog imudp -> omfile', sent: s.sent, senderRate: s.rate, written, drops, seconds: (tEnd - s.t0) / 1000, rss };
+}
+
+const rows = [];
+const goals = [];
+const rsyslogVersion = (spawnSync(rsyslogd, ['-v'], { encoding: 'utf8' }).stdout.split('\n')[0] ?? '').trim();
+console.log(`burst: ${LINES} lines of a SysRq-T task dump, half the senders legacy format, half extended; loopback; ${RCVBUF} receive buffer asked by both`);
+console.log(`node ${process.version}; ${rsyslogVersion}; ${readFileSync('/proc/sys/net/core/rmem_max', 'utf8').trim()} = net.core.rmem_max`);
+for (const senders of SENDER_COUNTS) {
+  const burst = makeBurst(senders);
+  const l = await benchLantern(burst, senders, 26666 + senders);
+  const r = await benchRsyslog(burst, senders, 27666 + senders);
+  // The same burst with Lantern's defaults (no --raise-rmem-max): what a small kernel buffer costs.
+  const d = senders === SENDER_COUNTS[0] ? await benchLantern(burst, senders, 28666 + senders, false) : null;
+  for (const x of [l, r, d]) if (x) rows.push({ senders, ...x });
+  if (senders === 64) {
+    goals.push(`goal: 0 lines lost with 64 senders: lantern lost ${l.sent - l.written} (kernel drops ${l.drops}); rsyslog lost ${r.sent - r.written} (kernel drops ${r.drops})`);
+    goals.push(`goal: throughput >= rsyslog: lantern ${Math.round(l.written / l.seconds)} lines/s vs rsyslog ${Math.round(r.written / r.seconds)} lines/s; sender reached ${l.senderRate} datagrams/s`);
+  }
+  if (senders === 1000) goals.push(`goal: RSS < 150 MiB with 1000 senders: lantern peak RSS ${(l.rss / 1048576).toFixed(1)} MiB`);
+}
+
+const hdr = ['senders', 'receiver', 'lines sent', 'written', 'lost', 'kernel drops', 'sender rate/s', 'seconds', 'lines/s', 'peak RSS'];
+const table = rows.map((x) => [
+  String(x.senders),
+  x.name,
+  String(x.sent),
+  String(x.written),
+  String(x.sent - x.written),
+  String(x.drops),
+  String(x.senderRate),
+  x.seconds.toFixed(2),
+  String(Math.round(x.written / x.seconds)),
+  x.rss ? `${(x.rss / 1048576).toFixed(1)} MiB` : '?',
+]);
+const widths = hdr.map((h, i) => Math.max(h.length, ...table.map((r) => r[i].length)));
+console.log(hdr.map((h, i) => h.padEnd(widths[i])).join('  '));
+for (const r of table) console.log(r.map((c, i) => c.padEnd(widths[i])).join('  '));
+console.log('(seconds: from the first datagram sent until the last line reached the file; lost = sent - written)');
+for (const g of goals) console.log(g);

@@ -1,0 +1,256 @@
+/**
+ * Receiver configuration: defaults < TOML file < command-line options. Pure parsing only.
+ */
+import { BlockList, isIP } from 'node:net';
+import { parse as parseToml } from 'smol-toml';
+import { CliError, EXIT } from '../common/exit.js';
+import type { LineFormat } from './format.js';
+
+export const DEFAULT_CONFIG_PATH = '/etc/lantern/netconsole.toml';
+
+export interface ListenAddress {
+  address: string;
+  port: number;
+  family: 'udp4' | 'udp6';
+}
+
+export interface ReceiverConfig {
+  listen: ListenAddress[];
+  dir: string;
+  format: LineFormat;
+  utc: boolean;
+  perSender: boolean;
+  combined: boolean;
+  stdout: boolean;
+  maxFileBytes: number;
+  partialTimeoutMs: number;
+  maxLineBytes: number;
+  fragTimeoutMs: number;
+  maxSenders: number;
+  senderIdleMs: number;
+  allow: string[];
+  rcvbufBytes: number;
+  raiseRmemMax: boolean;
+  stateDir: string;
+  statsIntervalMs: number;
+  statsLogIntervalMs: number;
+  maxBufferBytes: number;
+  maxOpenFiles: number;
+  idleCloseMs: number;
+  retryMs: number;
+  fileMode: number;
+}
+
+export const DEFAULTS: ReceiverConfig = {
+  listen: [{ address: '::', port: 6666, family: 'udp6' }],
+  dir: '/var/log/netconsole',
+  format: 'text',
+  utc: true,
+  perSender: true,
+  combined: false,
+  stdout: false,
+  maxFileBytes: 100 * 1024 * 1024,
+  partialTimeoutMs: 10_000,
+  maxLineBytes: 65536,
+  fragTimeoutMs: 5_000,
+  maxSenders: 16384,
+  senderIdleMs: 600_000,
+  allow: [],
+  rcvbufBytes: 32 * 1024 * 1024,
+  raiseRmemMax: false,
+  stateDir: '/run/lantern-netconsole',
+  statsIntervalMs: 10_000,
+  statsLogIntervalMs: 300_000,
+  maxBufferBytes: 64 * 1024 * 1024,
+  maxOpenFiles: 4096,
+  idleCloseMs: 60_000,
+  retryMs: 1_000,
+  fileMode: 0o640,
+};
+
+/** `32M`, `64k`, `1G`, `4096` → bytes. */
+export function parseSize(v: string | number, what: string): number {
+  if (typeof v === 'number' && Number.isInteger(v) && v >= 0) return v;
+  const m = /^(\d+(?:\.\d+)?)\s*([kmg]i?b?|b)?$/i.exec(String(v).trim());
+  if (!m) throw new CliError(`${what}: not a size: ${JSON.stringify(v)} (use e.g. 65536, 64k, 32M, 1G)`, EXIT.USAGE);
+  const mult = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[(m[2] ?? '').toLowerCase().charAt(0) as '' | 'b' | 'k' | 'm' | 'g'];
+  return Math.round(Number(m[1]) * mult);
+}
+
+/** `10s`, `500ms`, `5m`, `1h`, plain number = seconds → milliseconds. */
+export function parseDuration(v: string | number, what: string): number {
+  if (typeof v === 'number' && v >= 0) return Math.round(v * 1000);
+  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/.exec(String(v).trim());
+  if (!m) throw new CliError(`${what}: not a duration: ${JSON.stringify(v)} (use e.g. 10s, 500ms, 5m)`, EXIT.USAGE);
+  const mult = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h'];
+  return Math.round(Number(m[1]) * mult);
+}
+
+/** `6666`, `:6666`, `0.0.0.0:6666`, `[::]:6666`, `::1` (port defaults to 6666). */
+export function parseListen(spec: string): ListenAddress {
+  const s = spec.trim();
+  let address: string;
+  let portStr: string | undefined;
+  const v6 = /^\[([^\]]+)\](?::(\d+))?$/.exec(s);
+  if (v6) {
+    address = v6[1]!;
+    portStr = v6[2];
+  } else if (/^\d+$/.test(s)) {
+    address = '::';
+    portStr = s;
+  } else if (s.startsWith(':') && /^:\d+$/.test(s)) {
+    address = '::';
+    portStr = s.slice(1);
+  } else if (isIP(s) === 6) {
+    address = s;
+  } else {
+    const i = s.lastIndexOf(':');
+    address = i >= 0 ? s.slice(0, i) : s;
+    portStr = i >= 0 ? s.slice(i + 1) : undefined;
+  }
+  const port = portStr === undefined ? 6666 : Number(portStr);
+  const fam = isIP(address);
+  if (!fam) throw new CliError(`--listen ${JSON.stringify(spec)}: not an IP address (use e.g. 0.0.0.0:6666, [::]:6666, 6666)`, EXIT.USAGE);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new CliError(`--listen ${JSON.stringify(spec)}: port must be 1..65535`, EXIT.USAGE);
+  return { address, port, family: fam === 4 ? 'udp4' : 'udp6' };
+}
+
+/** Build a BlockList (used as an allow-list) from addresses and CIDRs; throws a usage error on a bad entry. */
+export function buildAllowList(entries: string[]): BlockList | null {
+  if (entries.length === 0) return null;
+  const list = new BlockList();
+  for (const raw of entries) {
+    const e = raw.trim();
+    const [addr, bits] = e.split('/');
+    const fam = isIP(addr ?? '');
+    if (!fam) throw new CliError(`--allow ${JSON.stringify(raw)}: not an address or CIDR`, EXIT.USAGE);
+    const type = fam === 4 ? 'ipv4' : 'ipv6';
+    if (bits === undefined) list.addAddress(addr!, type);
+    else {
+      const n = Number(bits);
+      if (!Number.isInteger(n) || n < 0 || n > (fam === 4 ? 32 : 128)) throw new CliError(`--allow ${JSON.stringify(raw)}: bad prefix length`, EXIT.USAGE);
+      list.addSubnet(addr!, n, type);
+    }
+  }
+  return list;
+}
+
+export function isAllowed(list: BlockList, address: string): boolean {
+  return list.check(address, isIP(address) === 6 ? 'ipv6' : 'ipv4');
+}
+
+/** Option values as they come from the TOML file or commander (strings, numbers, booleans, lists). */
+export type RawOptions = Record<string, unknown>;
+
+const KEYS: Record<string, string> = {
+  listen: 'listen',
+  dir: 'dir',
+  format: 'format',
+  time: 'time',
+  per_sender: 'perSender',
+  combined: 'combined',
+  stdout: 'stdout',
+  max_file_size: 'maxFileSize',
+  partial_timeout: 'partialTimeout',
+  max_line: 'maxLine',
+  frag_timeout: 'fragTimeout',
+  max_senders: 'maxSenders',
+  sender_idle: 'senderIdle',
+  allow: 'allow',
+  rcvbuf: 'rcvbuf',
+  raise_rmem_max: 'raiseRmemMax',
+  state_dir: 'stateDir',
+  stats_interval: 'statsInterval',
+  stats_log_interval: 'statsLogInterval',
+  max_buffer: 'maxBuffer',
+  max_open_files: 'maxOpenFiles',
+  idle_close: 'idleClose',
+  retry: 'retry',
+  file_mode: 'fileMode',
+};
+
+/** TOML text → option values in commander's camelCase; unknown keys are a usage error. */
+export function parseConfigToml(text: string, path: string): RawOptions {
+  let doc: Record<string, unknown>;
+  try {
+    doc = parseToml(text) as Record<string, unknown>;
+  } catch (e) {
+    throw new CliError(`${path}: not valid TOML: ${(e as Error).message.split('\n')[0]}`, EXIT.DATAERR);
+  }
+  // Settings may sit at the top level or under a [netconsole] table.
+  const nested = doc['netconsole'];
+  const src = nested && typeof nested === 'object' && !Array.isArray(nested) ? (nested as Record<string, unknown>) : doc;
+  const out: RawOptions = {};
+  for (const [k, v] of Object.entries(src)) {
+    const key = KEYS[k];
+    if (!key) throw new CliError(`${path}: unknown setting ${JSON.stringify(k)} (known: ${Object.keys(KEYS).join(', ')})`, EXIT.DATAERR);
+    out[key] = v;
+  }
+  return out;
+}
+
+function list(v: unknown): string[] {
+  if (Array.isArray(v)) return v.map(String);
+  if (typeof v === 'string') return v.split(',').map((s) => s.trim()).filter(Boolean);
+  return [];
+}
+
+function bool(v: unknown, what: string): boolean {
+  if (typeof v === 'boolean') return v;
+  if (v === 'true' || v === 'yes' || v === '1') return true;
+  if (v === 'false' || v === 'no' || v === '0') return false;
+  throw new CliError(`${what}: expected true or false, got ${JSON.stringify(v)}`, EXIT.USAGE);
+}
+
+function int(v: unknown, what: string, min: number): number {
+  const n = typeof v === 'number' ? v : Number(v);
+  if (!Number.isInteger(n) || n < min) throw new CliError(`${what}: expected an integer >= ${min}, got ${JSON.stringify(v)}`, EXIT.USAGE);
+  return n;
+}
+
+/** Merge option layers (later wins) over the defaults and validate. */
+export function resolveConfig(...layers: RawOptions[]): ReceiverConfig {
+  const o: RawOptions = {};
+  for (const l of layers) for (const [k, v] of Object.entries(l)) if (v !== undefined) o[k] = v;
+  const c: ReceiverConfig = { ...DEFAULTS };
+  if (o.listen !== undefined) c.listen = list(o.listen).map(parseListen);
+  if (c.listen.length === 0) throw new CliError('--listen: at least one address is needed', EXIT.USAGE);
+  if (o.dir !== undefined) c.dir = String(o.dir);
+  if (o.format !== undefined) {
+    const f = String(o.format);
+    if (f !== 'text' && f !== 'json' && f !== 'udplogger') throw new CliError(`--format: expected text, json or udplogger, got ${JSON.stringify(f)}`, EXIT.USAGE);
+    c.format = f;
+  }
+  if (o.time !== undefined) {
+    const t = String(o.time);
+    if (t !== 'utc' && t !== 'local') throw new CliError(`--time: expected utc or local, got ${JSON.stringify(t)}`, EXIT.USAGE);
+    c.utc = t === 'utc';
+  }
+  if (o.perSender !== undefined) c.perSender = bool(o.perSender, '--per-sender');
+  if (o.combined !== undefined) c.combined = bool(o.combined, '--combined');
+  if (o.stdout !== undefined) c.stdout = bool(o.stdout, '--stdout');
+  if (o.maxFileSize !== undefined) c.maxFileBytes = parseSize(o.maxFileSize as string, '--max-file-size');
+  if (o.partialTimeout !== undefined) c.partialTimeoutMs = parseDuration(o.partialTimeout as string, '--partial-timeout');
+  if (o.maxLine !== undefined) c.maxLineBytes = Math.max(1024, parseSize(o.maxLine as string, '--max-line'));
+  if (o.fragTimeout !== undefined) c.fragTimeoutMs = parseDuration(o.fragTimeout as string, '--frag-timeout');
+  if (o.maxSenders !== undefined) c.maxSenders = int(o.maxSenders, '--max-senders', 1);
+  if (o.senderIdle !== undefined) c.senderIdleMs = parseDuration(o.senderIdle as string, '--sender-idle');
+  if (o.allow !== undefined) c.allow = list(o.allow);
+  if (o.rcvbuf !== undefined) c.rcvbufBytes = parseSize(o.rcvbuf as string, '--rcvbuf');
+  if (o.raiseRmemMax !== undefined) c.raiseRmemMax = bool(o.raiseRmemMax, '--raise-rmem-max');
+  if (o.stateDir !== undefined) c.stateDir = String(o.stateDir);
+  if (o.statsInterval !== undefined) c.statsIntervalMs = parseDuration(o.statsInterval as string, '--stats-interval');
+  if (o.statsLogInterval !== undefined) c.statsLogIntervalMs = parseDuration(o.statsLogInterval as string, '--stats-log-interval');
+  if (o.maxBuffer !== undefined) c.maxBufferBytes = parseSize(o.maxBuffer as string, '--max-buffer');
+  if (o.maxOpenFiles !== undefined) c.maxOpenFiles = int(o.maxOpenFiles, '--max-open-files', 2);
+  if (o.idleClose !== undefined) c.idleCloseMs = parseDuration(o.idleClose as string, '--idle-close');
+  if (o.retry !== undefined) c.retryMs = parseDuration(o.retry as string, '--retry');
+  if (o.fileMode !== undefined) {
+    const m = typeof o.fileMode === 'number' ? o.fileMode : parseInt(String(o.fileMode), 8);
+    if (!Number.isInteger(m) || m < 0 || m > 0o666) throw new CliError(`--file-mode: expected an octal mode like 0640`, EXIT.USAGE);
+    c.fileMode = m;
+  }
+  buildAllowList(c.allow); // validate early
+  if (!c.perSender && !c.combined && !c.stdout) throw new CliError('no output: enable at least one of per-sender files, --combined or --stdout', EXIT.USAGE);
+  return c;
+}

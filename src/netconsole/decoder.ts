@@ -1,0 +1,421 @@
+/**
+ * The receiver's pure core: per-sender line assembly (legacy), ncfrag reassembly and
+ * sequence tracking (extended). Datagrams go in with their receive time; complete lines,
+ * records and markers come out through `emit`. No sockets, no files, no clocks of its own
+ * (time is passed in), so everything here is tested directly and fuzzed.
+ */
+import { parseExtended, splitBody, type ExtendedHeader } from './extended.js';
+import { kernelText, safeText } from './text.js';
+
+/** Who sent a datagram: address and source port (as udplogger keys its buffers). */
+export interface Sender {
+  address: string;
+  port: number;
+  /** `1.2.3.4:6665` or `[::1]:6665`. */
+  label: string;
+}
+
+export type PartialReason = 'timeout' | 'max-length' | 'shutdown' | 'evicted';
+
+export type RxEvent =
+  | { type: 'line'; sender: Sender; timeUs: number; text: string; partial: PartialReason | null; malformed: string | null }
+  | {
+      type: 'record';
+      sender: Sender;
+      timeUs: number;
+      header: ExtendedHeader;
+      text: string;
+      dict: string[];
+      /** Set when fragments never completed: what was missing. */
+      incomplete: string | null;
+    }
+  | { type: 'marker'; sender: Sender; timeUs: number; kind: 'gap' | 'restart' | 'late'; text: string; count: number };
+
+export interface DecoderOptions {
+  /** Flush a partial legacy line after this much quiet (µs). */
+  partialQuietUs: number;
+  /** Flush a partial legacy line when it reaches this many bytes. */
+  maxLineBytes: number;
+  /** Give up on an incomplete ncfrag message after this long (µs). */
+  fragTimeoutUs: number;
+  /** Most messages being reassembled at once per sender. */
+  maxFragsPerSender: number;
+  /** Forget a sender with nothing pending after this much quiet (µs). */
+  senderIdleUs: number;
+  /** Most senders tracked at once; the least recently active is evicted (its partial line flushed). */
+  maxSenders: number;
+}
+
+export const DEFAULT_DECODER_OPTIONS: DecoderOptions = {
+  partialQuietUs: 10_000_000,
+  maxLineBytes: 65536,
+  fragTimeoutUs: 5_000_000,
+  maxFragsPerSender: 16,
+  senderIdleUs: 600_000_000,
+  maxSenders: 16384,
+};
+
+export interface DecoderCounters {
+  datagrams: number;
+  bytes: number;
+  lines: number;
+  records: number;
+  partialLines: number;
+  gaps: number;
+  lostMessages: number;
+  restarts: number;
+  late: number;
+  malformed: number;
+  fragments: number;
+  fragmentsExpired: number;
+  sendersEvicted: number;
+}
+
+export function newDecoderCounters(): DecoderCounters {
+  return {
+    datagrams: 0,
+    bytes: 0,
+    lines: 0,
+    records: 0,
+    partialLines: 0,
+    gaps: 0,
+    lostMessages: 0,
+    restarts: 0,
+    late: 0,
+    malformed: 0,
+    fragments: 0,
+    fragmentsExpired: 0,
+    sendersEvicted: 0,
+  };
+}
+
+interface FragState {
+  header: ExtendedHeader;
+  total: number;
+  data: Buffer;
+  /** Received [start, end) ranges, unmerged (a message has few fragments). */
+  ranges: Array<[number, number]>;
+  firstUs: number;
+  lastUs: number;
+}
+
+interface SenderState {
+  sender: Sender;
+  lastActivityUs: number;
+  /** Legacy bytes waiting for a newline. */
+  pending: Buffer[];
+  pendingBytes: number;
+  pendingSinceUs: number;
+  frags: Map<number, FragState>;
+  lastSeq: number;
+  lastTsUsec: number;
+  lastRelease: string | null;
+}
+
+export function senderLabel(address: string, port: number): string {
+  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
+}
+
+export class Decoder {
+  readonly counters: DecoderCounters = newDecoderCounters();
+  private readonly senders = new Map<string, Map<number, SenderState>>();
+  private senderCount = 0;
+  private lastIdleSweepUs = 0;
+  /** Senders holding a partial line or fragments: the only ones tick() must visit often. */
+  private readonly busy = new Set<SenderState>();
+
+  constructor(
+    private readonly emit: (ev: RxEvent) => void,
+    readonly opts: DecoderOptions = DEFAULT_DECODER_OPTIONS,
+  ) {}
+
+  get trackedSenders(): number {
+    return this.senderCount;
+  }
+
+  /** One datagram from `address`:`port`, received at `timeUs` (µs since the epoch). */
+  datagram(address: string, port: number, buf: Buffer, timeUs: number): void {
+    this.counters.datagrams++;
+    this.counters.bytes += buf.length;
+    const st = this.state(address, port, timeUs);
+    st.lastActivityUs = timeUs;
+    if (buf.length === 0) return;
+    const p = parseExtended(buf);
+    if (p.kind === 'extended') this.extended(st, p.header, buf, p.bodyStart, timeUs);
+    else if (p.kind === 'legacy') this.legacy(st, buf, timeUs);
+    else {
+      // Looks extended but is broken: count it and keep its bytes as a line, tagged.
+      this.counters.malformed++;
+      this.counters.lines++;
+      const end = buf[buf.length - 1] === 0x0a ? buf.length - 1 : buf.length;
+      this.emit({ type: 'line', sender: st.sender, timeUs, text: safeText(buf, 0, end), partial: null, malformed: p.reason });
+    }
+  }
+
+  /** Flush partial lines that went quiet, expire fragments, forget idle senders. */
+  tick(nowUs: number): void {
+    for (const st of this.busy) {
+      if (st.pendingBytes > 0 && nowUs - st.lastActivityUs >= this.opts.partialQuietUs) {
+        this.flushPending(st, 'timeout', nowUs);
+      }
+      for (const [seq, f] of st.frags) {
+        if (nowUs - f.lastUs >= this.opts.fragTimeoutUs) {
+          st.frags.delete(seq);
+          this.finishFrag(st, f, true);
+        }
+      }
+      if (st.pendingBytes === 0 && st.frags.size === 0) this.busy.delete(st);
+    }
+    // Idle senders: a full sweep at most once a second.
+    if (nowUs - this.lastIdleSweepUs >= 1_000_000) {
+      this.lastIdleSweepUs = nowUs;
+      for (const [addr, ports] of this.senders) {
+        for (const [port, st] of ports) {
+          if (nowUs - st.lastActivityUs >= this.opts.senderIdleUs && st.pendingBytes === 0 && st.frags.size === 0) {
+            ports.delete(port);
+            this.senderCount--;
+          }
+        }
+        if (ports.size === 0) this.senders.delete(addr);
+      }
+    }
+  }
+
+  /** Flush every partial line and incomplete message (shutdown). */
+  flushAll(nowUs: number): void {
+    for (const st of [...this.busy]) {
+      for (const [seq, f] of st.frags) {
+        st.frags.delete(seq);
+        this.finishFrag(st, f, true);
+      }
+      this.flushPending(st, 'shutdown', nowUs);
+      this.busy.delete(st);
+    }
+  }
+
+  private state(address: string, port: number, timeUs: number): SenderState {
+    let ports = this.senders.get(address);
+    let st = ports?.get(port);
+    if (st) return st;
+    if (this.senderCount >= this.opts.maxSenders) this.evictOne(timeUs);
+    if (!ports) {
+      ports = new Map();
+      this.senders.set(address, ports);
+    }
+    st = {
+      sender: { address, port, label: senderLabel(address, port) },
+      lastActivityUs: timeUs,
+      pending: [],
+      pendingBytes: 0,
+      pendingSinceUs: 0,
+      frags: new Map(),
+      lastSeq: -1,
+      lastTsUsec: 0,
+      lastRelease: null,
+    };
+    ports.set(port, st);
+    this.senderCount++;
+    return st;
+  }
+
+  /** Table full: drop the least recently active of the oldest few senders, flushing what it holds. */
+  private evictOne(nowUs: number): void {
+    let victim: SenderState | null = null;
+    let seen = 0;
+    outer: for (const ports of this.senders.values()) {
+      for (const st of ports.values()) {
+        if (!victim || st.lastActivityUs < victim.lastActivityUs) victim = st;
+        if (++seen >= 64) break outer;
+      }
+    }
+    if (!victim) return;
+    for (const [seq, f] of victim.frags) {
+      victim.frags.delete(seq);
+      this.finishFrag(victim, f, true);
+    }
+    this.flushPending(victim, 'evicted', nowUs);
+    this.busy.delete(victim);
+    const ports = this.senders.get(victim.sender.address)!;
+    ports.delete(victim.sender.port);
+    if (ports.size === 0) this.senders.delete(victim.sender.address);
+    this.senderCount--;
+    this.counters.sendersEvicted++;
+  }
+
+  // ---- legacy: raw console text, lines split or joined arbitrarily across datagrams ----
+
+  private legacy(st: SenderState, buf: Buffer, timeUs: number): void {
+    let pos = 0;
+    for (;;) {
+      const nl = buf.indexOf(0x0a, pos);
+      if (nl < 0) break;
+      if (st.pendingBytes === 0) {
+        this.counters.lines++;
+        this.emit({ type: 'line', sender: st.sender, timeUs, text: safeText(buf, pos, nl), partial: null, malformed: null });
+      } else {
+        st.pending.push(buf.subarray(pos, nl));
+        const whole = Buffer.concat(st.pending);
+        const since = st.pendingSinceUs;
+        st.pending = [];
+        st.pendingBytes = 0;
+        this.counters.lines++;
+        this.emit({ type: 'line', sender: st.sender, timeUs: since, text: safeText(whole), partial: null, malformed: null });
+      }
+      pos = nl + 1;
+    }
+    if (pos < buf.length) {
+      if (st.pendingBytes === 0) st.pendingSinceUs = timeUs;
+      // Copied: the datagram may be a view into a large batch that must not stay alive.
+      st.pending.push(Buffer.from(buf.subarray(pos)));
+      st.pendingBytes += buf.length - pos;
+      this.busy.add(st);
+      // A runaway line is cut at the cap so memory per sender stays bounded.
+      while (st.pendingBytes >= this.opts.maxLineBytes) {
+        const whole = Buffer.concat(st.pending);
+        const cut = this.opts.maxLineBytes;
+        st.pending = whole.length > cut ? [whole.subarray(cut)] : [];
+        st.pendingBytes = whole.length - cut;
+        this.counters.lines++;
+        this.counters.partialLines++;
+        this.emit({ type: 'line', sender: st.sender, timeUs: st.pendingSinceUs, text: safeText(whole, 0, cut), partial: 'max-length', malformed: null });
+        st.pendingSinceUs = timeUs;
+      }
+    }
+  }
+
+  private flushPending(st: SenderState, reason: PartialReason, _nowUs: number): void {
+    if (st.pendingBytes === 0) return;
+    const whole = Buffer.concat(st.pending);
+    st.pending = [];
+    st.pendingBytes = 0;
+    this.counters.lines++;
+    this.counters.partialLines++;
+    this.emit({ type: 'line', sender: st.sender, timeUs: st.pendingSinceUs, text: safeText(whole), partial: reason, malformed: null });
+  }
+
+  // ---- extended: one record per datagram, or ncfrag fragments of one record ----
+
+  private extended(st: SenderState, header: ExtendedHeader, buf: Buffer, bodyStart: number, timeUs: number): void {
+    if (!header.frag) {
+      this.record(st, header, buf.subarray(bodyStart), timeUs, null);
+      return;
+    }
+    this.counters.fragments++;
+    const { offset, total } = header.frag;
+    let f = st.frags.get(header.seq);
+    if (f && f.total !== total) {
+      // Same seq, different total: a different message (sender rebooted meanwhile). Finish the old one.
+      st.frags.delete(header.seq);
+      this.finishFrag(st, f, true);
+      f = undefined;
+    }
+    if (!f) {
+      if (st.frags.size >= this.opts.maxFragsPerSender) {
+        const [oldSeq, oldest] = st.frags.entries().next().value as [number, FragState];
+        st.frags.delete(oldSeq);
+        this.finishFrag(st, oldest, true);
+      }
+      f = { header: { ...header, frag: null }, total, data: Buffer.alloc(total), ranges: [], firstUs: timeUs, lastUs: timeUs };
+      st.frags.set(header.seq, f);
+      this.busy.add(st);
+    }
+    const len = buf.length - bodyStart;
+    buf.copy(f.data, offset, bodyStart, buf.length);
+    f.ranges.push([offset, offset + len]);
+    f.lastUs = timeUs;
+    if (covered(f.ranges) >= total) {
+      st.frags.delete(header.seq);
+      this.finishFrag(st, f, false);
+    }
+  }
+
+  private finishFrag(st: SenderState, f: FragState, expired: boolean): void {
+    if (!expired) {
+      this.record(st, f.header, f.data, f.firstUs, null);
+      return;
+    }
+    this.counters.fragmentsExpired++;
+    // Keep every byte we did get, holes shown as " [...] ".
+    const merged = merge(f.ranges);
+    const parts: Buffer[] = [];
+    let got = 0;
+    merged.forEach(([s, e], i) => {
+      if (i > 0 || s > 0) parts.push(Buffer.from(' [...] '));
+      parts.push(f.data.subarray(s, e));
+      got += e - s;
+    });
+    if (merged.length && merged[merged.length - 1]![1] < f.total) parts.push(Buffer.from(' [...]'));
+    this.record(st, f.header, Buffer.concat(parts), f.firstUs, `fragments incomplete: got ${got} of ${f.total} bytes`);
+  }
+
+  private record(st: SenderState, header: ExtendedHeader, body: Buffer, timeUs: number, incomplete: string | null): void {
+    this.sequence(st, header, timeUs);
+    const split = splitBody(body);
+    const dict = split.dict.map(([s, e]) => kernelText(body, s, e));
+    this.counters.records++;
+    this.counters.lines++;
+    this.emit({ type: 'record', sender: st.sender, timeUs, header, text: kernelText(body, 0, split.textEnd), dict, incomplete });
+  }
+
+  /** Gap and restart detection from the kernel's own sequence numbers. */
+  private sequence(st: SenderState, h: ExtendedHeader, timeUs: number): void {
+    const last = st.lastSeq;
+    if (last >= 0) {
+      const releaseChanged = h.release !== null && st.lastRelease !== null && h.release !== st.lastRelease;
+      // Within one boot seq and boot time rise together. Boot time going back means a new boot,
+      // unless it is a message just a little older than the last (reordered on the way).
+      const clockBack = h.tsUsec < st.lastTsUsec;
+      const slightlyOlder = h.seq <= last && last - h.seq <= LATE_SEQ_WINDOW && st.lastTsUsec - h.tsUsec <= LATE_TS_WINDOW_US;
+      if (releaseChanged || (clockBack && !slightlyOlder)) {
+        this.counters.restarts++;
+        const why = releaseChanged ? `release ${st.lastRelease} -> ${h.release}` : `boot time ${fmtTs(st.lastTsUsec)} -> ${fmtTs(h.tsUsec)}`;
+        this.emit({ type: 'marker', sender: st.sender, timeUs, kind: 'restart', count: 1, text: `sequence restart: seq ${last} -> ${h.seq}, ${why}: the sender rebooted` });
+      } else if (h.seq > last + 1) {
+        const n = h.seq - last - 1;
+        this.counters.gaps++;
+        this.counters.lostMessages += n;
+        this.emit({
+          type: 'marker',
+          sender: st.sender,
+          timeUs,
+          kind: 'gap',
+          count: n,
+          text: `gap: ${n} message${n === 1 ? '' : 's'} lost (seq ${last + 1}${n > 1 ? `..${h.seq - 1}` : ''})`,
+        });
+      } else if (h.seq <= last) {
+        // Arrived after a later one (or twice): still written, marked, seq state unchanged.
+        this.counters.late++;
+        this.emit({ type: 'marker', sender: st.sender, timeUs, kind: 'late', count: 1, text: `late message: seq ${h.seq} arrived after seq ${last}` });
+        return;
+      }
+    }
+    st.lastSeq = h.seq;
+    st.lastTsUsec = h.tsUsec;
+    if (h.release !== null) st.lastRelease = h.release;
+  }
+}
+
+/** A message at most this many seqs and this much boot time older than the last one is "late", not a reboot. */
+const LATE_SEQ_WINDOW = 64;
+const LATE_TS_WINDOW_US = 2_000_000;
+
+function fmtTs(us: number): string {
+  return (us / 1e6).toFixed(6);
+}
+
+function merge(ranges: Array<[number, number]>): Array<[number, number]> {
+  const sorted = [...ranges].sort((a, b) => a[0] - b[0]);
+  const out: Array<[number, number]> = [];
+  for (const [s, e] of sorted) {
+    const last = out[out.length - 1];
+    if (last && s <= last[1]) last[1] = Math.max(last[1], e);
+    else out.push([s, e]);
+  }
+  return out;
+}
+
+function covered(ranges: Array<[number, number]>): number {
+  let n = 0;
+  for (const [s, e] of merge(ranges)) n += e - s;
+  return n;
+}

@@ -1,0 +1,119 @@
+/**
+ * Everything after the socket: Decoder -> Formatter -> Writer/stdout. Runs in a worker thread
+ * (pipeline-worker.ts) so that decoding, formatting and file I/O never delay the thread that
+ * reads the sockets. Datagrams arrive in batches (see batch.ts for the layout).
+ */
+import { Decoder, DEFAULT_DECODER_OPTIONS, type RxEvent } from './decoder.js';
+import { Formatter } from './format.js';
+import { Writer, senderDirName } from './writer.js';
+import type { ReceiverConfig } from './config.js';
+import { forEachDatagram, type SenderIntro } from './batch.js';
+
+export interface PipelineCounters {
+  [k: string]: number;
+}
+
+export class Pipeline {
+  readonly decoder: Decoder;
+  readonly writer: Writer;
+  private readonly formatter: Formatter;
+  private readonly senders = new Map<number, { address: string; port: number }>();
+  private readonly dirs = new Map<string, string>();
+  private stdoutDropped = 0;
+  private readonly stdoutLimit: number;
+  private readonly ticker: NodeJS.Timeout;
+
+  constructor(
+    readonly cfg: ReceiverConfig,
+    private readonly nowUs: () => number,
+    log: (text: string) => void = () => undefined,
+  ) {
+    this.formatter = new Formatter(cfg.format, cfg.utc);
+    this.stdoutLimit = Math.max(1 << 20, cfg.maxBufferBytes / 4);
+    this.writer = new Writer({
+      dir: cfg.dir,
+      maxFileBytes: cfg.maxFileBytes,
+      maxBufferedBytes: cfg.maxBufferBytes,
+      maxOpenFiles: cfg.maxOpenFiles,
+      idleCloseMs: cfg.idleCloseMs,
+      retryMs: cfg.retryMs,
+      fileMode: cfg.fileMode,
+      note: (t, text) => this.formatter.note(t, text),
+      now: nowUs,
+      onTrouble: log,
+    });
+    this.decoder = new Decoder((ev) => this.onEvent(ev), {
+      ...DEFAULT_DECODER_OPTIONS,
+      partialQuietUs: cfg.partialTimeoutMs * 1000,
+      maxLineBytes: cfg.maxLineBytes,
+      fragTimeoutUs: cfg.fragTimeoutMs * 1000,
+      maxSenders: cfg.maxSenders,
+      senderIdleUs: cfg.senderIdleMs * 1000,
+    });
+    const tickMs = Math.max(20, Math.min(250, cfg.partialTimeoutMs / 4, cfg.fragTimeoutMs / 4));
+    this.ticker = setInterval(() => this.decoder.tick(this.nowUs()), tickMs);
+  }
+
+  private onEvent(ev: RxEvent): void {
+    const f = this.formatter.event(ev);
+    if (this.cfg.perSender) {
+      let rel = this.dirs.get(ev.sender.address);
+      if (rel === undefined) {
+        rel = senderDirName(ev.sender.address);
+        if (this.dirs.size > 65536) this.dirs.clear();
+        this.dirs.set(ev.sender.address, rel);
+      }
+      this.writer.write(rel, f);
+    }
+    if (this.cfg.combined) this.writer.write('', f);
+    if (this.cfg.stdout) {
+      // stdout may be a slow pipe: bounded like the files, the excess is counted.
+      if (process.stdout.writableLength > this.stdoutLimit) this.stdoutDropped += f.lines;
+      else process.stdout.write(f.text);
+    }
+  }
+
+  /** One batch from the receiving thread: first learn new senders, then decode in order. */
+  ingest(batch: Buffer, intros: SenderIntro[], resetSenders: boolean): void {
+    if (resetSenders) this.senders.clear();
+    for (const s of intros) this.senders.set(s.id, { address: s.address, port: s.port });
+    forEachDatagram(batch, (id, timeUs, payload) => {
+      const s = this.senders.get(id);
+      if (s) this.decoder.datagram(s.address, s.port, payload, timeUs);
+    });
+  }
+
+  counters(): PipelineCounters {
+    const d = this.decoder.counters;
+    const w = this.writer.counters;
+    return {
+      ...d,
+      linesWritten: w.linesWritten,
+      bytesWritten: w.bytesWritten,
+      writeErrors: w.writeErrors,
+      fdErrors: w.fdErrors,
+      linesLost: w.linesLost,
+      stdoutDropped: this.stdoutDropped,
+      reopened: w.reopened,
+      sendersTracked: this.decoder.trackedSenders,
+      bufferedBytes: this.writer.buffered,
+      openFiles: this.writer.openFiles,
+    };
+  }
+
+  reopen(): void {
+    this.writer.reopen();
+  }
+
+  async stop(): Promise<{ unwritten: number }> {
+    clearInterval(this.ticker);
+    this.decoder.flushAll(this.nowUs());
+    const r = await this.writer.drain(Math.max(2000, this.cfg.retryMs * 3));
+    // In a worker thread stdout is forwarded to the main thread; give it a moment to pass on.
+    // ('drain' is not dependable there: poll the backlog, for at most 2 s.)
+    for (let waited = 0; this.cfg.stdout && process.stdout.writableLength > 0 && waited < 2000; waited += 10) {
+      await new Promise((res) => setTimeout(res, 10));
+    }
+    return r;
+  }
+}
