@@ -1,0 +1,148 @@
+/** `lantern baseline save|list|show`, `lantern diff` and `lantern report`. */
+import type { Command } from 'commander';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { CliError, EXIT } from '../common/exit.js';
+import { printJson } from '../common/json.js';
+import { paint } from '../common/term.js';
+import { Host } from '../host/host.js';
+import { collectSnapshot } from './collect.js';
+import { diffSnapshots } from './diff.js';
+import type { Snapshot } from './model.js';
+import { renderDiff, renderList, renderShow } from './render.js';
+import { buildReport, REPORT_FORMATS, type ReportFormat, renderReport, scanLogFiles } from './report.js';
+import { DEFAULT_BASELINE_DIR, listSnapshots, loadSnapshot, saveSnapshot } from './store.js';
+
+function version(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+interface SourceOptions {
+  root?: string;
+  sosreport?: string;
+  commands?: boolean;
+}
+
+/** Open the host named by --root / --sosreport (live `/` otherwise), as `lantern check` does. */
+function openHost(opts: SourceOptions): Host {
+  if (opts.root !== undefined && opts.sosreport !== undefined) throw new CliError('--root and --sosreport are mutually exclusive', EXIT.USAGE);
+  const host = Host.open({ root: opts.sosreport ?? opts.root ?? '/', requireSosreport: opts.sosreport !== undefined });
+  if (host.kind === 'tree' && !host.isDirectory('/etc') && !host.isDirectory('/proc')) {
+    throw new CliError(`${host.root}: not a host root or sosreport (no etc/ or proc/ inside)`, EXIT.NOINPUT);
+  }
+  return host;
+}
+
+function collect(opts: SourceOptions): Snapshot {
+  return collectSnapshot(openHost(opts), { commands: opts.commands !== false, version: version() });
+}
+
+const collect_ = (v: string, prev: string[]) => [...prev, v];
+
+export function register(program: Command): void {
+  const baseline = program.command('baseline').description('record the normal state of a host (sysctls, cmdline, modules, packages, units, mounts, readiness) to compare later');
+
+  baseline
+    .command('save')
+    .description('collect a state snapshot of this host (or a copied root, or a sosreport) and write it as JSON')
+    .option('--root <dir>', 'snapshot a copied root tree instead of this host')
+    .option('--sosreport <dir>', 'snapshot an extracted sosreport directory')
+    .option('--out <file>', `write here instead of ${DEFAULT_BASELINE_DIR}/<host>-<UTC time>.json`)
+    .option('--json', 'also print the snapshot on stdout')
+    .option('--no-commands', 'on a live host, read files only (no rpm -qa, no dmesg/systemctl for the checks)')
+    .addHelpText('after', '\nExit status: 0 saved, 64 usage error, 66 the root is not a host root or sosreport, 74 cannot write.')
+    .action((opts: SourceOptions & { out?: string; json?: boolean }) => {
+      const s = collect(opts);
+      const path = saveSnapshot(s, opts.out);
+      if (opts.json) printJson(s);
+      else {
+        const unknown = Object.entries(s.sections).filter(([, v]) => v.status !== 'ok').map(([k]) => k);
+        process.stdout.write(`saved ${path}${unknown.length ? ` (unknown: ${unknown.join(', ')})` : ''}\n`);
+      }
+    });
+
+  baseline
+    .command('list')
+    .description('list the saved snapshots, oldest first')
+    .option('--dir <dir>', 'where to look', DEFAULT_BASELINE_DIR)
+    .option('--json', 'print the list as JSON')
+    .action((opts: { dir: string; json?: boolean }) => {
+      const r = listSnapshots(opts.dir);
+      if (opts.json) printJson({ dir: opts.dir, ...r });
+      else process.stdout.write(renderList(opts.dir, r.snapshots, r.skipped, paint(process.stdout)));
+    });
+
+  baseline
+    .command('show')
+    .description('summarise a saved snapshot (each section, where it came from, or why it is unknown)')
+    .argument('<file>', 'snapshot JSON file')
+    .option('--json', 'print the whole snapshot')
+    .addHelpText('after', '\nExit status: 0 shown, 65 not a snapshot, 66 cannot read the file.')
+    .action((file: string, opts: { json?: boolean }) => {
+      const s = loadSnapshot(file);
+      if (opts.json) printJson(s);
+      else process.stdout.write(renderShow(s, paint(process.stdout)));
+    });
+
+  program
+    .command('diff')
+    .description('compare a saved baseline with another snapshot, or with this host / a root / a sosreport now')
+    .argument('<baseline>', 'baseline snapshot JSON file')
+    .argument('[current]', 'snapshot JSON file to compare with (default: collect now)')
+    .option('--root <dir>', 'compare with a copied root tree')
+    .option('--sosreport <dir>', 'compare with an extracted sosreport (e.g. taken during the incident)')
+    .option('--ignore <glob>', 'hide changes whose key matches (repeatable); "section:glob" limits it, e.g. packages:linux-image-*', collect_, [])
+    .option('--no-builtin-ignore', 'also show the volatile sysctls (kernel.random.*, fs.dentry-state, ...)')
+    .option('--json', 'print the comparison as one JSON document')
+    .option('--no-commands', 'when collecting from the live host, read files only')
+    .addHelpText(
+      'after',
+      `
+Exit status: 0 no differences, 1 differences found, 2 a readiness finding became fail,
+64 usage error, 65 a file is not a snapshot, 66 cannot read an input.`,
+    )
+    .action((basePath: string, curPath: string | undefined, opts: SourceOptions & { ignore: string[]; builtinIgnore?: boolean; json?: boolean }) => {
+      if (curPath !== undefined && (opts.root !== undefined || opts.sosreport !== undefined)) throw new CliError('give either a CURRENT snapshot file or --root/--sosreport, not both', EXIT.USAGE);
+      const base = loadSnapshot(basePath);
+      const cur = curPath !== undefined ? loadSnapshot(curPath) : collect(opts);
+      const d = diffSnapshots(base, cur, { ignore: opts.ignore, builtinIgnore: opts.builtinIgnore !== false });
+      if (opts.json) printJson(d);
+      else process.stdout.write(renderDiff(d, paint(process.stdout)));
+      process.exitCode = d.summary.exitCode;
+    });
+
+  program
+    .command('report')
+    .description('write a readable document for whoever must act: host summary, readiness findings needing action, differences from a baseline')
+    .option('--root <dir>', 'report on a copied root tree')
+    .option('--sosreport <dir>', 'report on an extracted sosreport')
+    .option('--snapshot <file>', 'report on a saved snapshot instead of collecting')
+    .option('--baseline <file>', 'add the differences from this baseline snapshot')
+    .option('--logs <path...>', 'kernel log files to scan for trouble lines (panic, oops, hung task, OOM kill)')
+    .option('--format <fmt>', `output format: ${REPORT_FORMATS.join(', ')}`, 'md')
+    .option('--out <file>', 'write the report here instead of stdout')
+    .option('--ignore <glob>', 'as for diff (repeatable)', collect_, [])
+    .option('--no-commands', 'when collecting from the live host, read files only')
+    .addHelpText('after', '\nExit status: 0 written, 64 usage error, 65 a file is not a snapshot, 66 cannot read an input, 74 cannot write.')
+    .action((opts: SourceOptions & { snapshot?: string; baseline?: string; logs?: string[]; format: string; out?: string; ignore: string[] }) => {
+      if (!(REPORT_FORMATS as readonly string[]).includes(opts.format)) throw new CliError(`--format must be one of ${REPORT_FORMATS.join(', ')}`, EXIT.USAGE);
+      if (opts.snapshot !== undefined && (opts.root !== undefined || opts.sosreport !== undefined)) throw new CliError('--snapshot and --root/--sosreport are mutually exclusive', EXIT.USAGE);
+      const base = opts.baseline !== undefined ? loadSnapshot(opts.baseline) : null;
+      const cur = opts.snapshot !== undefined ? loadSnapshot(opts.snapshot) : collect(opts);
+      const diff = base ? diffSnapshots(base, cur, { ignore: opts.ignore }) : null;
+      const doc = buildReport({ snapshot: cur, baseline: base, diff, logs: scanLogFiles(opts.logs ?? []), now: new Date() });
+      const text = renderReport(doc, opts.format as ReportFormat);
+      if (opts.out === undefined) process.stdout.write(text);
+      else {
+        try {
+          writeFileSync(opts.out, text, { mode: 0o640 });
+        } catch (e) {
+          throw new CliError(`${opts.out}: cannot write (${(e as NodeJS.ErrnoException).code ?? String(e)})`, EXIT.IOERR);
+        }
+        process.stderr.write(`wrote ${opts.out}\n`);
+      }
+    });
+}

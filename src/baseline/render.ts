@@ -1,0 +1,128 @@
+/** Human output of `baseline show`, `baseline list` and `diff`. Pure: data in, text out. */
+import { printable } from '../check/render.js';
+import type { Paint } from '../common/term.js';
+import type { Change, DiffResult, SnapshotRef } from './diff.js';
+import { type SectionName, SECTION_NAMES, type Snapshot } from './model.js';
+import type { ListedSnapshot } from './store.js';
+
+export const SECTION_TITLES: Record<SectionName, string> = {
+  kernel: 'kernel',
+  cmdline: 'kernel command line',
+  sysctls: 'sysctls',
+  modules: 'modules',
+  mounts: 'mounts',
+  packages: 'packages',
+  units: 'enabled units',
+  memory: 'memory',
+  cpus: 'CPUs',
+  oomExempt: 'processes exempt from the OOM killer',
+  check: 'readiness (lantern check)',
+};
+
+/** One-line size of a section's data, for `show` and the report. */
+export function sectionSize(s: Snapshot, name: SectionName): string {
+  const sec = s.sections[name];
+  if (sec.status !== 'ok') return `unknown: ${sec.reason}`;
+  const d = sec.data as never as Record<string, unknown>;
+  switch (name) {
+    case 'kernel':
+      return String(d.release);
+    case 'cmdline':
+      return `${(d.params as string[]).length} parameters`;
+    case 'sysctls':
+      return `${Object.keys(d.values as object).length} values${d.skipped ? `, ${d.skipped} unreadable skipped` : ''}`;
+    case 'modules':
+      return `${(d.names as string[]).length} loaded`;
+    case 'mounts':
+      return `${(d.entries as unknown[]).length} mounted`;
+    case 'packages':
+      return `${Object.keys(d.installed as object).length} installed (${d.format})`;
+    case 'units':
+      return `${Object.keys(d.enabled as object).length} enabled`;
+    case 'memory':
+      return `MemTotal ${d.memTotalKiB ?? '?'} kB, SwapTotal ${d.swapTotalKiB ?? '?'} kB`;
+    case 'cpus':
+      return `${d.count}`;
+    case 'oomExempt':
+      return `${(d.processes as unknown[]).length} process(es)`;
+    case 'check': {
+      const c = (d as { summary: { verdict: string; counts: Record<string, number> } }).summary;
+      return `verdict ${c.verdict}: ${c.counts.fail} fail, ${c.counts.warn} warn, ${c.counts.unknown} unknown`;
+    }
+  }
+}
+
+function sourceOf(s: Snapshot): string {
+  return s.host.source.kind === 'live' ? 'live host' : `${s.host.source.kind} ${s.host.source.root}`;
+}
+
+export function renderShow(s: Snapshot, p: Paint): string {
+  const lines = [`${p.bold('snapshot')} ${printable(s.host.name ?? 'unknown host')}  taken ${s.takenAt}  from ${printable(sourceOf(s))}  (schema ${s.schemaVersion})`, ''];
+  const w = Math.max(...SECTION_NAMES.map((n) => SECTION_TITLES[n].length));
+  for (const n of SECTION_NAMES) {
+    const sec = s.sections[n];
+    const size = printable(sectionSize(s, n));
+    lines.push(`  ${SECTION_TITLES[n].padEnd(w)}  ${sec.status === 'ok' ? size : p.magenta(size)}`);
+    if (sec.status === 'ok') {
+      lines.push(`  ${''.padEnd(w)}  ${p.dim('from ' + printable(sec.sources.join(', ')))}`);
+      for (const note of sec.notes ?? []) lines.push(`  ${''.padEnd(w)}  ${p.dim(printable(note))}`);
+    }
+  }
+  if (s.inputProblems.length) {
+    lines.push('', `input problems (${s.inputProblems.length}, skipped):`);
+    for (const x of s.inputProblems) lines.push(`  ${printable(x)}`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+export function renderList(dir: string, snaps: ListedSnapshot[], skipped: { file: string; reason: string }[], p: Paint): string {
+  if (!snaps.length && !skipped.length) return `no snapshots in ${printable(dir)}\n`;
+  const lines = snaps.map((s) => `${s.takenAt}  ${printable(s.host ?? '?').padEnd(20)}  ${s.source.padEnd(9)}  ${printable(s.kernel ?? '?').padEnd(28)}  check ${s.verdict ?? '?'}  ${printable(s.file)}`);
+  for (const x of skipped) lines.push(p.yellow(`skipped ${printable(x.file)}: ${printable(x.reason)}`));
+  return lines.join('\n') + '\n';
+}
+
+function ref(label: string, r: SnapshotRef): string {
+  return `${label}  ${printable(r.host ?? '?')}  ${r.takenAt}  ${printable(r.source)}${r.kernel ? `  kernel ${printable(r.kernel)}` : ''}`;
+}
+
+/** A change as one line: "~ kernel.panic: 0 → 10  (note)". */
+export function changeText(c: Change): string {
+  const key = printable(c.key);
+  const note = c.note ? `  (${c.note})` : '';
+  const v = (s: string | undefined) => printable(s ?? '').replace(/\t/g, ' ');
+  // Modules and units have nothing beyond the key; cmdline + and - show the token as the key.
+  if (c.op === '~') return `${key}: ${v(c.old)} → ${v(c.new)}${note}`;
+  const value = c.op === '+' ? c.new : c.old;
+  return `${key}${value !== undefined && value !== c.key ? `: ${v(value)}` : ''}${note}`;
+}
+
+export function sectionCounts(changes: Change[]): string {
+  const n = { '+': 0, '-': 0, '~': 0 };
+  for (const c of changes) n[c.op]++;
+  const parts = [n['+'] ? `${n['+']} added` : '', n['-'] ? `${n['-']} removed` : '', n['~'] ? `${n['~']} changed` : ''].filter(Boolean);
+  const worse = changes.filter((c) => c.worse).length;
+  if (worse) parts.push(`${worse} new fail`);
+  return parts.join(', ');
+}
+
+export function renderDiff(d: DiffResult, p: Paint): string {
+  const lines = [ref('baseline', d.baseline), ref('current ', d.current), ''];
+  const mark = (c: Change) => (c.worse ? p.bold(p.red('!')) : c.op === '+' ? p.green('+') : c.op === '-' ? p.red('-') : p.yellow('~'));
+  for (const s of d.sections) {
+    if (!s.changes.length) continue;
+    lines.push(p.bold(`${SECTION_TITLES[s.section]} (${sectionCounts(s.changes)})`));
+    for (const c of s.changes) lines.push(`  ${mark(c)} ${c.worse ? p.red(changeText(c)) : changeText(c)}`);
+    lines.push('');
+  }
+  const nc = d.sections.filter((s) => s.notCompared);
+  if (nc.length) {
+    lines.push(p.magenta('not compared (unknown on one side):'));
+    for (const s of nc) lines.push(`  ? ${SECTION_TITLES[s.section]}: ${printable(s.notCompared!)}`);
+    lines.push('');
+  }
+  const sm = d.summary;
+  const verdict = sm.exitCode === 2 ? p.bold(p.red('a check finding became fail')) : sm.exitCode === 1 ? 'differences found' : p.green('no differences');
+  lines.push(`${sm.differences} difference(s), ${d.ignored.count} volatile or ignored change(s) hidden — ${verdict}`);
+  return lines.join('\n') + '\n';
+}
