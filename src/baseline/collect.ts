@@ -185,7 +185,7 @@ function collectMounts(host: Host, problems: string[]): Sections['mounts'] {
       from = l.path;
     }
   }
-  if (!entries) return unknown(m.ok ? 'no mount table' : m.reason, tried);
+  if (!entries) return unknown(host.kind === 'sosreport' ? 'not collected: /proc/mounts, sos_commands/filesys/mount_-l' : m.ok ? 'no mount table' : m.reason, tried);
   return ok({ entries }, [from]);
 }
 
@@ -277,7 +277,7 @@ function collectCpus(host: Host): Sections['cpus'] {
     const n = f(r.text);
     if (n !== null) return ok({ count: n }, [r.path]);
   }
-  return unknown('no CPU count: ' + tried.join(', ') + ' missing or unparseable', tried);
+  return unknown(`no CPU count: ${attempts.map(([p]) => p).join(', ')} missing or unparseable`, tried);
 }
 
 function sortRecord<V>(r: Record<string, V>): Record<string, V> {

@@ -187,9 +187,16 @@ function line(s: string): string {
   return s.replace(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/g, '?').replace(/\n/g, ' ');
 }
 
+/** Markdown inside a line or table cell: escape emphasis, code, links, raw HTML and cell bars. */
+export function mdInline(s: string): string {
+  return line(s).replace(/[\\`*_[\]<>|~&]/g, '\\$&');
+}
+
 /** Markdown: backslash-escape everything that could become markup or raw HTML. */
 export function mdEscape(s: string): string {
-  return line(s).replace(/[\\`*_{}[\]()<>#+!|~&-]/g, '\\$&');
+  return mdInline(s)
+    // Only at the start can these begin a heading, list, quote or numbered item.
+    .replace(/^(\s*)([#+=>-]|\d+\.)/, '$1\\$2');
 }
 
 function mdFence(text: string): string {
@@ -217,7 +224,7 @@ export function renderMarkdown(doc: ReportDoc): string {
           out.push(mdFence(b.text), '');
           break;
         case 'table':
-          out.push(`| ${b.head.map(mdEscape).join(' | ')} |`, `|${b.head.map(() => '---').join('|')}|`, ...b.rows.map((r) => `| ${r.map(mdEscape).join(' | ')} |`), '');
+          out.push(`| ${b.head.map(mdInline).join(' | ')} |`, `|${b.head.map(() => '---').join('|')}|`, ...b.rows.map((r) => `| ${r.map(mdInline).join(' | ')} |`), '');
           break;
       }
     }
