@@ -37,6 +37,9 @@ export interface CollectOptions {
 /** Fixed argv for the live RHEL package list: never built from data. */
 export const RPM_QA = ['rpm', '-qa', '--qf', '%{NAME}\t%{EPOCHNUM}:%{VERSION}-%{RELEASE}\n'];
 
+/** Sysctls that hold secret keys (mode 0600): never written into a snapshot. */
+export const SECRET_SYSCTLS = new Set(['net.ipv4.tcp_fastopen_key']);
+
 /** Cap on /proc/sys recursion: the tree is 4-6 levels deep; a loop in a copied tree must end. */
 const MAX_SYSCTL_DEPTH = 12;
 
@@ -118,6 +121,7 @@ function collectSysctls(host: Host, src: Sources, problems: string[]): Sections[
   const skipped: string[] = [];
   const sources: string[] = [];
   let fromFiles = 0;
+  let secrets = 0;
   const walk = (dir: string, depth: number) => {
     if (depth > MAX_SYSCTL_DEPTH) {
       problems.push(`${dir}: deeper than ${MAX_SYSCTL_DEPTH} levels, not followed`);
@@ -131,8 +135,12 @@ function collectSysctls(host: Host, src: Sources, problems: string[]): Sections[
         walk(p, depth + 1);
         continue;
       }
-      const r = host.readValue(p);
       const key = p.slice('/proc/sys/'.length).replace(/\//g, '.');
+      if (SECRET_SYSCTLS.has(key)) {
+        secrets++;
+        continue;
+      }
+      const r = host.readValue(p);
       if (r.ok) {
         // Multi-line values (e.g. dev.cdrom.info) keep their lines; tabs as sysctl prints them.
         values[key] = r.text;
@@ -147,6 +155,7 @@ function collectSysctls(host: Host, src: Sources, problems: string[]): Sections[
     const all = src.get('sysctlA');
     if (all.ok) {
       for (const [k, v] of parseSysctlA(all.text)) {
+        if (SECRET_SYSCTLS.has(k)) continue;
         if (values[k] === undefined) {
           values[k] = v;
           fromSysctlA++;
@@ -160,6 +169,7 @@ function collectSysctls(host: Host, src: Sources, problems: string[]): Sections[
   }
   const notes: string[] = [];
   if (skipped.length) notes.push(`${skipped.length} write-only or unreadable sysctl(s) skipped`);
+  if (secrets) notes.push(`${secrets} secret key(s) not recorded (${[...SECRET_SYSCTLS].join(', ')})`);
   if (fromFiles && fromSysctlA) notes.push(`${fromFiles} from /proc/sys files, ${fromSysctlA} from sysctl -a`);
   return ok({ values: sortRecord(values), skipped: skipped.length, skippedExamples: skipped.slice(0, 10) }, sources, notes);
 }
