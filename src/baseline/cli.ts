@@ -50,13 +50,14 @@ export function register(program: Command): void {
     .description('collect a state snapshot of this host (or a copied root, or a sosreport) and write it as JSON')
     .option('--root <dir>', 'snapshot a copied root tree instead of this host')
     .option('--sosreport <dir>', 'snapshot an extracted sosreport directory')
-    .option('--out <file>', `write here instead of ${DEFAULT_BASELINE_DIR}/<host>-<UTC time>.json`)
+    .option('--out <file>', 'write the snapshot to this file')
+    .option('--dir <dir>', 'without --out: write <dir>/<host>-<UTC time>.json (created if missing)', DEFAULT_BASELINE_DIR)
     .option('--json', 'also print the snapshot on stdout')
     .option('--no-commands', 'on a live host, read files only (no rpm -qa, no dmesg/systemctl for the checks)')
     .addHelpText('after', '\nExit status: 0 saved, 64 usage error, 66 the root is not a host root or sosreport, 74 cannot write.')
-    .action((opts: SourceOptions & { out?: string; json?: boolean }) => {
+    .action((opts: SourceOptions & { out?: string; dir: string; json?: boolean }) => {
       const s = collect(opts);
-      const path = saveSnapshot(s, opts.out);
+      const path = saveSnapshot(s, opts.out, opts.dir);
       if (opts.json) printJson(s);
       else {
         const unknown = Object.entries(s.sections).filter(([, v]) => v.status !== 'ok').map(([k]) => k);

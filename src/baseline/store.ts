@@ -8,7 +8,11 @@ export const DEFAULT_BASELINE_DIR = '/var/lib/lantern/baselines';
 
 /** A file-name-safe form of a host name taken from host data (never trusted as a path). */
 export function safeName(name: string | null): string {
-  const s = (name ?? '').replace(/[^A-Za-z0-9._-]/g, '_').replace(/^[.]+/, '').slice(0, 64);
+  const s = (name ?? '')
+    .replace(/[^A-Za-z0-9._-]+/g, '_')
+    .replace(/\.{2,}/g, '.')
+    .replace(/^[._-]+/, '')
+    .slice(0, 64);
   return s || 'unknown-host';
 }
 
