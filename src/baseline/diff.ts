@@ -29,6 +29,8 @@ export interface SectionDiff {
   changes: Change[];
   /** Set when either side could not read this section: nothing was compared. */
   notCompared?: string;
+  /** Which side could not read it. */
+  unknownOn?: 'baseline' | 'current' | 'both';
 }
 
 export interface SnapshotRef {
@@ -140,7 +142,8 @@ export function diffSnapshots(base: Snapshot, cur: Snapshot, opts: DiffOptions =
     const b = cur.sections[name];
     if (a.status !== 'ok' || b.status !== 'ok') {
       const why = [a.status !== 'ok' ? `baseline: ${a.reason}` : null, b.status !== 'ok' ? `current: ${b.reason}` : null].filter(Boolean).join('; ');
-      sections.push({ section: name, changes: [], notCompared: why });
+      const unknownOn = a.status !== 'ok' && b.status !== 'ok' ? 'both' : a.status !== 'ok' ? 'baseline' : 'current';
+      sections.push({ section: name, changes: [], notCompared: why, unknownOn });
       continue;
     }
     const all = COMPARE[name](a.data as never, b.data as never);

@@ -115,12 +115,15 @@ export function renderDiff(d: DiffResult, p: Paint): string {
     for (const c of s.changes) lines.push(`  ${mark(c)} ${c.worse ? p.red(changeText(c)) : changeText(c)}`);
     lines.push('');
   }
-  const nc = d.sections.filter((s) => s.notCompared);
-  if (nc.length) {
+  // A section read on one side only may hide a change; one unknown on both sides is just not collected.
+  const oneSided = d.sections.filter((s) => s.notCompared && s.unknownOn !== 'both');
+  if (oneSided.length) {
     lines.push(p.magenta('not compared (unknown on one side):'));
-    for (const s of nc) lines.push(`  ? ${SECTION_TITLES[s.section]}: ${printable(s.notCompared!)}`);
+    for (const s of oneSided) lines.push(`  ? ${SECTION_TITLES[s.section]}: ${printable(s.notCompared!)}`);
     lines.push('');
   }
+  const neither = d.sections.filter((s) => s.unknownOn === 'both');
+  if (neither.length) lines.push(p.dim(`unknown on both sides (see baseline show): ${neither.map((s) => SECTION_TITLES[s.section]).join(', ')}`), '');
   const sm = d.summary;
   const verdict = sm.exitCode === 2 ? p.bold(p.red('a check finding became fail')) : sm.exitCode === 1 ? 'differences found' : p.green('no differences');
   lines.push(`${sm.differences} difference(s), ${d.ignored.count} volatile or ignored change(s) hidden — ${verdict}`);
