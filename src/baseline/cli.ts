@@ -42,6 +42,15 @@ function collect(opts: SourceOptions): Snapshot {
 
 const collect_ = (v: string, prev: string[]) => [...prev, v];
 
+/** `lantern diff ... | head` closes the pipe early: end quietly with the verdict, not with a stack trace. */
+function quietOnClosedPipe(): void {
+  if (process.stdout.listenerCount('error') > 0) return;
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw e;
+  });
+}
+
 export function register(program: Command): void {
   const baseline = program.command('baseline').description('record the normal state of a host (sysctls, cmdline, modules, packages, units, mounts, readiness) to compare later');
 
@@ -56,6 +65,7 @@ export function register(program: Command): void {
     .option('--no-commands', 'on a live host, read files only (no rpm -qa, no dmesg/systemctl for the checks)')
     .addHelpText('after', '\nExit status: 0 saved, 64 usage error, 66 the root is not a host root or sosreport, 74 cannot write.')
     .action((opts: SourceOptions & { out?: string; dir: string; json?: boolean }) => {
+      quietOnClosedPipe();
       const s = collect(opts);
       const path = saveSnapshot(s, opts.out, opts.dir);
       if (opts.json) printJson(s);
@@ -71,6 +81,7 @@ export function register(program: Command): void {
     .option('--dir <dir>', 'where to look', DEFAULT_BASELINE_DIR)
     .option('--json', 'print the list as JSON')
     .action((opts: { dir: string; json?: boolean }) => {
+      quietOnClosedPipe();
       const r = listSnapshots(opts.dir);
       if (opts.json) printJson({ dir: opts.dir, ...r });
       else process.stdout.write(renderList(opts.dir, r.snapshots, r.skipped, paint(process.stdout)));
@@ -83,6 +94,7 @@ export function register(program: Command): void {
     .option('--json', 'print the whole snapshot')
     .addHelpText('after', '\nExit status: 0 shown, 65 not a snapshot, 66 cannot read the file.')
     .action((file: string, opts: { json?: boolean }) => {
+      quietOnClosedPipe();
       const s = loadSnapshot(file);
       if (opts.json) printJson(s);
       else process.stdout.write(renderShow(s, paint(process.stdout)));
@@ -106,6 +118,7 @@ Exit status: 0 no differences, 1 differences found, 2 a readiness finding became
 64 usage error, 65 a file is not a snapshot, 66 cannot read an input.`,
     )
     .action((basePath: string, curPath: string | undefined, opts: SourceOptions & { ignore: string[]; builtinIgnore?: boolean; json?: boolean }) => {
+      quietOnClosedPipe();
       if (curPath !== undefined && (opts.root !== undefined || opts.sosreport !== undefined)) throw new CliError('give either a CURRENT snapshot file or --root/--sosreport, not both', EXIT.USAGE);
       const base = loadSnapshot(basePath);
       const cur = curPath !== undefined ? loadSnapshot(curPath) : collect(opts);
@@ -129,6 +142,7 @@ Exit status: 0 no differences, 1 differences found, 2 a readiness finding became
     .option('--no-commands', 'when collecting from the live host, read files only')
     .addHelpText('after', '\nExit status: 0 written, 64 usage error, 65 a file is not a snapshot, 66 cannot read an input, 74 cannot write.')
     .action((opts: SourceOptions & { snapshot?: string; baseline?: string; logs?: string[]; format: string; out?: string; ignore: string[] }) => {
+      quietOnClosedPipe();
       if (!(REPORT_FORMATS as readonly string[]).includes(opts.format)) throw new CliError(`--format must be one of ${REPORT_FORMATS.join(', ')}`, EXIT.USAGE);
       if (opts.snapshot !== undefined && (opts.root !== undefined || opts.sosreport !== undefined)) throw new CliError('--snapshot and --root/--sosreport are mutually exclusive', EXIT.USAGE);
       const base = opts.baseline !== undefined ? loadSnapshot(opts.baseline) : null;

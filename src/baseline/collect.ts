@@ -6,7 +6,6 @@
 import { execFileSync } from 'node:child_process';
 import { CHECKS } from '../check/checks/index.js';
 import { Facts } from '../check/facts.js';
-import { parseSysctlA } from '../check/parse.js';
 import { runChecks } from '../check/run.js';
 import { type Datum, Sources } from '../check/sources.js';
 import type { Host } from '../host/host.js';
@@ -24,6 +23,7 @@ import {
   parseMounts,
   parseRpmList,
   parseRpmQf,
+  parseSysctlAll,
   procStatCpuCount,
 } from './parse.js';
 
@@ -154,7 +154,7 @@ function collectSysctls(host: Host, src: Sources, problems: string[]): Sections[
   if (host.kind === 'sosreport') {
     const all = src.get('sysctlA');
     if (all.ok) {
-      for (const [k, v] of parseSysctlA(all.text)) {
+      for (const [k, v] of parseSysctlAll(all.text)) {
         if (SECRET_SYSCTLS.has(k)) continue;
         if (values[k] === undefined) {
           values[k] = v;

@@ -143,3 +143,19 @@ test('sections unknown on one side are listed as not compared, not as difference
   assert.equal(d.summary.differences, 0);
   assert.match(d.sections.find((s) => s.section === 'packages')!.notCompared!, /current: test: not collected/);
 });
+
+test('a check finding unknown on one side is listed apart, not counted; unknown -> fail still counts', () => {
+  const a = snap(fixture('rhel9'));
+  const b: Snapshot = JSON.parse(JSON.stringify(a));
+  const c: Snapshot = JSON.parse(JSON.stringify(a));
+  if (b.sections.check.status !== 'ok' || c.sections.check.status !== 'ok' || a.sections.check.status !== 'ok') throw new Error('check not run');
+  b.sections.check.data.findings[0]!.status = 'unknown';
+  const d = diffSnapshots(a, b);
+  assert.equal(d.summary.differences, 0);
+  const sec = d.sections.find((s) => s.section === 'check')!;
+  assert.equal(sec.undetermined?.length, 1);
+  assert.equal(sec.undetermined?.[0]?.note, 'not determined now');
+  c.sections.check.data.findings[0]!.status = 'fail';
+  const w = diffSnapshots(b, c);
+  assert.equal(w.summary.exitCode, 2);
+});

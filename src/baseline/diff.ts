@@ -22,6 +22,8 @@ export interface Change {
   note?: string;
   /** A check finding that became fail. */
   worse?: boolean;
+  /** A check finding unknown on one side: listed apart, not a difference. */
+  undetermined?: boolean;
 }
 
 export interface SectionDiff {
@@ -31,6 +33,8 @@ export interface SectionDiff {
   notCompared?: string;
   /** Which side could not read it. */
   unknownOn?: 'baseline' | 'current' | 'both';
+  /** Check findings unknown on one side (status not determined there): not differences. */
+  undetermined?: Change[];
 }
 
 export interface SnapshotRef {
@@ -146,13 +150,15 @@ export function diffSnapshots(base: Snapshot, cur: Snapshot, opts: DiffOptions =
       sections.push({ section: name, changes: [], notCompared: why, unknownOn });
       continue;
     }
-    const all = COMPARE[name](a.data as never, b.data as never);
+    const compared = COMPARE[name](a.data as never, b.data as never);
+    const undetermined = compared.filter((c) => c.undetermined);
+    const all = compared.filter((c) => !c.undetermined);
     const kept = all.filter((c) => {
       const hit = rules.some((r) => (r.section === null || r.section === name) && r.re.test(c.key));
       if (hit) ignoredCount++;
       return !hit;
     });
-    sections.push({ section: name, changes: kept });
+    sections.push(undetermined.length ? { section: name, changes: kept, undetermined } : { section: name, changes: kept });
   }
   const differences = sections.reduce((n, s) => n + s.changes.length, 0);
   const worse = sections.reduce((n, s) => n + s.changes.filter((c) => c.worse).length, 0);
@@ -301,6 +307,9 @@ const COMPARE: Comparers = {
         out.push({ op: '+', key: id, new: `${y!.status}: ${y!.summary}`, note: `new ${y!.status}`, ...(y!.status === 'fail' ? { worse: true } : {}) });
       } else if (!y) {
         out.push({ op: '-', key: id, old: `${x.status}: ${x.summary}`, note: 'no longer checked' });
+      } else if (x.status !== y.status && (x.status === 'unknown' || y.status === 'unknown') && y.status !== 'fail') {
+        // "Could not tell" on one side (often a sosreport that lacks the file) is not a change of the host.
+        out.push({ op: '~', key: id, old: `${x.status}: ${x.summary}`, new: `${y.status}: ${y.summary}`, note: y.status === 'unknown' ? 'not determined now' : 'not determined in the baseline', undetermined: true });
       } else if (x.status !== y.status) {
         out.push({ op: '~', key: id, old: `${x.status}: ${x.summary}`, new: `${y.status}: ${y.summary}`, note: statusNote(x.status, y.status), ...(y.status === 'fail' ? { worse: true } : {}) });
       }

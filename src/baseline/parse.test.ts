@@ -15,6 +15,7 @@ import {
   parseMounts,
   parseRpmList,
   parseRpmQf,
+  parseSysctlAll,
   splitNvra,
 } from './parse.js';
 
@@ -78,4 +79,12 @@ test('version compare: epoch first, then rpm segments', () => {
   assert.equal(compareVersions('1:1.0', '2.0', rpmvercmp), 1);
   assert.equal(compareVersions('5.2-1', '5.2-2', rpmvercmp), -1);
   assert.equal(compareVersions('4.18.0-513.el8', '4.18.0-513.el8', rpmvercmp), 0);
+});
+
+test('sysctl -a: multi-line values joined, empty values kept, slashes normalised', () => {
+  const m = parseSysctlAll('dev.cdrom.info = CD-ROM information\ndev.cdrom.info = \ndev.cdrom.info = drive name:\tsr0\nkernel.domainname = \nkernel/sysrq = 16\nnet.ipv4.conf.all.forwarding =\n');
+  assert.equal(m.get('dev.cdrom.info'), 'CD-ROM information\n\ndrive name:\tsr0');
+  assert.equal(m.get('kernel.domainname'), '');
+  assert.equal(m.get('kernel.sysrq'), '16');
+  assert.equal(m.get('net.ipv4.conf.all.forwarding'), '');
 });

@@ -209,3 +209,22 @@ export function compareVersions(a: string, b: string, cmp: (x: string, y: string
   if (na !== nb) return na < nb ? -1 : 1;
   return cmp(a.replace(/^\d+:/, ''), b.replace(/^\d+:/, ''));
 }
+
+/**
+ * `sysctl -a` output, keeping multi-line values: procps prints one "key = line" per line of a
+ * value (dev.cdrom.info), so repeated keys are joined with newlines, as the /proc/sys file reads.
+ */
+export function parseSysctlAll(text: string): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    const eq = line.indexOf(' = ');
+    const bare = eq < 0 && / =$/.test(line) ? line.length - 2 : -1;
+    const at = eq >= 0 ? eq : bare;
+    if (at <= 0) continue;
+    const key = line.slice(0, at).trim().replace(/\//g, '.');
+    const value = eq >= 0 ? line.slice(eq + 3).trim() : '';
+    const prev = m.get(key);
+    m.set(key, prev === undefined ? value : `${prev}\n${value}`);
+  }
+  return m;
+}

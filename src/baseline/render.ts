@@ -122,6 +122,12 @@ export function renderDiff(d: DiffResult, p: Paint): string {
     for (const s of oneSided) lines.push(`  ? ${SECTION_TITLES[s.section]}: ${printable(s.notCompared!)}`);
     lines.push('');
   }
+  const und = d.sections.flatMap((s) => s.undetermined ?? []);
+  if (und.length) {
+    lines.push(p.magenta(`readiness not determined on one side (${und.length}, not counted):`));
+    for (const c of und) lines.push(`  ? ${changeText(c)}`);
+    lines.push('');
+  }
   const neither = d.sections.filter((s) => s.unknownOn === 'both');
   if (neither.length) lines.push(p.dim(`unknown on both sides (see baseline show): ${neither.map((s) => SECTION_TITLES[s.section]).join(', ')}`), '');
   const sm = d.summary;

@@ -103,6 +103,11 @@ export function differencesSection({ diff, baseline }: ReportInput): ReportSecti
     blocks.push({ kind: 'subheading', text: `${SECTION_TITLES[sd.section]} (${sectionCounts(sd.changes)})` });
     blocks.push({ kind: 'table', head: ['', 'what', 'before', 'now', 'note'], rows: sd.changes.map((c) => [c.worse ? '!' : c.op, c.key, c.old ?? '', c.new ?? '', c.note ?? '']) });
   }
+  const und = diff.sections.flatMap((x) => x.undetermined ?? []);
+  if (und.length) {
+    blocks.push({ kind: 'subheading', text: 'Readiness not determined on one side (not counted)' });
+    blocks.push({ kind: 'table', head: ['check', 'before', 'now'], rows: und.map((c) => [c.key, c.old ?? '', c.new ?? '']) });
+  }
   const nc = diff.sections.filter((x) => x.notCompared);
   if (nc.length) {
     blocks.push({ kind: 'subheading', text: 'Not compared' });
