@@ -27,6 +27,12 @@ test('baseline save --root writes a snapshot; show and list read it back', () =>
   assert.equal(show.code, 0);
   assert.match(show.out, /kernel\s+5\.14\.0-362\.8\.1\.el9_3\.x86_64/);
   assert.match(show.out, /packages\s+unknown: /);
+  const sys = lantern('baseline', 'show', out, '--section', 'sysctl');
+  assert.equal(sys.code, 0);
+  assert.match(sys.out, /^kernel\.sysrq = 16$/m);
+  assert.match(lantern('baseline', 'show', out, '--section', 'units').out, /^sysstat-collect\.timer \(sysstat\.service\)$/m);
+  assert.equal(JSON.parse(lantern('baseline', 'show', out, '--section', 'modules', '--json').out).status, 'ok');
+  assert.equal(lantern('baseline', 'show', out, '--section', 'nosuch').code, 64);
   writeFileSync(join(dir, 'junk.json'), '{"not": "a snapshot"}');
   const list = lantern('baseline', 'list', '--dir', dir);
   assert.equal(list.code, 0);

@@ -7,8 +7,8 @@ import { paint } from '../common/term.js';
 import { Host } from '../host/host.js';
 import { collectSnapshot } from './collect.js';
 import { diffSnapshots } from './diff.js';
-import type { Snapshot } from './model.js';
-import { renderDiff, renderList, renderShow } from './render.js';
+import { SECTION_NAMES, type Snapshot } from './model.js';
+import { renderDiff, renderList, renderSectionData, renderShow, sectionByName } from './render.js';
 import { buildReport, REPORT_FORMATS, type ReportFormat, renderReport, scanLogFiles } from './report.js';
 import { DEFAULT_BASELINE_DIR, listSnapshots, loadSnapshot, saveSnapshot } from './store.js';
 
@@ -91,12 +91,18 @@ export function register(program: Command): void {
     .command('show')
     .description('summarise a saved snapshot (each section, where it came from, or why it is unknown)')
     .argument('<file>', 'snapshot JSON file')
-    .option('--json', 'print the whole snapshot')
-    .addHelpText('after', '\nExit status: 0 shown, 65 not a snapshot, 66 cannot read the file.')
-    .action((file: string, opts: { json?: boolean }) => {
+    .option('--json', 'print the whole snapshot (or, with --section, that section)')
+    .option('--section <name>', `print one section's data, one item a line (${SECTION_NAMES.join(', ')})`)
+    .addHelpText('after', '\nExit status: 0 shown, 64 unknown section, 65 not a snapshot, 66 cannot read the file.')
+    .action((file: string, opts: { json?: boolean; section?: string }) => {
       quietOnClosedPipe();
+      const section = opts.section !== undefined ? sectionByName(opts.section) : null;
+      if (opts.section !== undefined && !section) throw new CliError(`unknown section ${JSON.stringify(opts.section)} (known: ${SECTION_NAMES.join(', ')})`, EXIT.USAGE);
       const s = loadSnapshot(file);
-      if (opts.json) printJson(s);
+      if (section) {
+        if (opts.json) printJson(s.sections[section]);
+        else process.stdout.write(renderSectionData(s, section));
+      } else if (opts.json) printJson(s);
       else process.stdout.write(renderShow(s, paint(process.stdout)));
     });
 

@@ -135,3 +135,55 @@ export function renderDiff(d: DiffResult, p: Paint): string {
   lines.push(`${sm.differences} difference(s), ${d.ignored.count} volatile or ignored change(s) hidden — ${verdict}`);
   return lines.join('\n') + '\n';
 }
+
+/** Accept the section names and their singular / CLI-friendly forms ("sysctl", "oom-exempt"). */
+export function sectionByName(name: string): SectionName | null {
+  const n = name.trim();
+  if ((SECTION_NAMES as string[]).includes(n)) return n as SectionName;
+  const alias: Record<string, SectionName> = { sysctl: 'sysctls', module: 'modules', mount: 'mounts', package: 'packages', unit: 'units', cpu: 'cpus', oom: 'oomExempt', 'oom-exempt': 'oomExempt' };
+  return alias[n] ?? null;
+}
+
+/** The lines of one section's data, one item per line (`baseline show FILE --section NAME`). */
+export function renderSectionData(s: Snapshot, name: SectionName): string {
+  const sec = s.sections[name];
+  if (sec.status !== 'ok') return `${SECTION_TITLES[name]}: unknown: ${printable(sec.reason)}\n`;
+  const lines: string[] = [];
+  const sx = s.sections;
+  switch (name) {
+    case 'kernel':
+      if (sx.kernel.status === 'ok') lines.push(sx.kernel.data.release);
+      break;
+    case 'cmdline':
+      if (sx.cmdline.status === 'ok') lines.push(...sx.cmdline.data.params);
+      break;
+    case 'sysctls':
+      if (sx.sysctls.status === 'ok') for (const [k, v] of Object.entries(sx.sysctls.data.values)) lines.push(`${k} = ${v.replace(/\n/g, ' | ')}`);
+      break;
+    case 'modules':
+      if (sx.modules.status === 'ok') lines.push(...sx.modules.data.names);
+      break;
+    case 'mounts':
+      if (sx.mounts.status === 'ok') for (const m of sx.mounts.data.entries) lines.push(`${m.mountpoint} ${m.device} ${m.fstype} ${m.options}`);
+      break;
+    case 'packages':
+      if (sx.packages.status === 'ok') for (const [k, v] of Object.entries(sx.packages.data.installed)) lines.push(`${k} ${v.join(' ')}`);
+      break;
+    case 'units':
+      if (sx.units.status === 'ok') for (const [k, v] of Object.entries(sx.units.data.enabled)) lines.push(v.length ? `${k} (${v.join(', ')})` : k);
+      break;
+    case 'memory':
+      if (sx.memory.status === 'ok') lines.push(`MemTotal ${sx.memory.data.memTotalKiB ?? 'unknown'} kB`, `SwapTotal ${sx.memory.data.swapTotalKiB ?? 'unknown'} kB`);
+      break;
+    case 'cpus':
+      if (sx.cpus.status === 'ok') lines.push(String(sx.cpus.data.count));
+      break;
+    case 'oomExempt':
+      if (sx.oomExempt.status === 'ok') for (const p of sx.oomExempt.data.processes) lines.push(`${p.comm} pid ${p.pid} (${p.value})`);
+      break;
+    case 'check':
+      if (sx.check.status === 'ok') for (const f of sx.check.data.findings) lines.push(`${f.status.padEnd(7)} ${f.id.padEnd(18)} ${f.summary}`);
+      break;
+  }
+  return lines.map(printable).join('\n') + (lines.length ? '\n' : '');
+}
