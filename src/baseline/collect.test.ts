@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Host } from '../host/host.js';
-import { collectSnapshot } from './collect.js';
+import { collectSnapshot, rpmQaSection } from './collect.js';
+import { execFileSync } from 'node:child_process';
 import { SECTION_NAMES, snapshotProblem } from './model.js';
 import { copyFixture, del, fixture, put, snap } from './testkit.js';
 
@@ -105,4 +106,18 @@ test('live host: collects sysctls, counting the write-only ones it skips', (t) =
   assert.ok(s.sections.sysctls.data.skipped > 0);
   assert.ok(s.sections.cpus.status === 'ok' && s.sections.cpus.data.count >= 1);
   assert.ok(s.sections.packages.status === 'ok' || s.sections.packages.status === 'unknown');
+});
+
+test('live RHEL package list: the fixed rpm -qa --qf query runs and parses', (t) => {
+  try {
+    execFileSync('rpm', ['--version'], { stdio: 'ignore' });
+  } catch {
+    return t.skip('rpm not installed (CI installs it from .ci/packages)');
+  }
+  const problems: string[] = [];
+  const sec = rpmQaSection(problems);
+  assert.equal(sec.status, 'ok', JSON.stringify(sec));
+  assert.ok(sec.status === 'ok' && sec.data.format === 'rpm' && typeof sec.data.installed === 'object');
+  assert.ok(sec.status === 'ok' && sec.sources[0]!.startsWith('command: rpm -qa --qf'));
+  assert.deepEqual(problems, []);
 });

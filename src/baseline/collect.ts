@@ -229,20 +229,25 @@ function collectPackages(host: Host, src: Sources, problems: string[], opts: Col
   const rpmDb = host.isDirectory('/var/lib/rpm') || host.isDirectory('/usr/lib/sysimage/rpm');
   if (host.kind === 'live' && rpmDb) {
     if (opts.commands === false) return unknown('RPM host: `rpm -qa` not run (--no-commands)', tried);
-    const label = 'command: ' + RPM_QA.join(' ');
-    tried.push(label);
-    try {
-      const out = execFileSync(RPM_QA[0]!, RPM_QA.slice(1), { encoding: 'utf8', timeout: 60_000, maxBuffer: 64 * 1024 * 1024, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' } });
-      const p = parseRpmQf(out);
-      if (p.bad) problems.push(`rpm -qa: ${p.bad} unparseable line(s)`);
-      return ok({ format: 'rpm', installed: record(p.value) }, [label]);
-    } catch (e) {
-      const err = e as NodeJS.ErrnoException & { status?: number | null };
-      return unknown(`rpm -qa: ${err.code === 'ENOENT' ? 'rpm not installed' : err.code === 'ETIMEDOUT' ? 'timed out' : `exit status ${err.status ?? '?'}`}`, tried);
-    }
+    return rpmQaSection(problems, tried);
   }
   if (rpmDb) return unknown('RPM database in a copied tree: not read (lantern runs no rpm against a foreign root)', tried);
   return unknown(`no package database (${dpkg.ok ? '' : dpkg.reason})`, tried);
+}
+
+/** The live RHEL package list from the fixed `rpm -qa --qf` query (execFile, no shell). */
+export function rpmQaSection(problems: string[], tried: string[] = []): Sections['packages'] {
+  const label = 'command: ' + RPM_QA.join(' ');
+  tried.push(label);
+  try {
+    const out = execFileSync(RPM_QA[0]!, RPM_QA.slice(1), { encoding: 'utf8', timeout: 60_000, maxBuffer: 64 * 1024 * 1024, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' } });
+    const p = parseRpmQf(out);
+    if (p.bad) problems.push(`rpm -qa: ${p.bad} unparseable line(s)`);
+    return ok({ format: 'rpm', installed: sortRecord(Object.fromEntries(p.value)) }, [label]);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException & { status?: number | null };
+    return unknown(`rpm -qa: ${err.code === 'ENOENT' ? 'rpm not installed' : err.code === 'ETIMEDOUT' ? 'timed out' : `exit status ${err.status ?? '?'}`}`, tried);
+  }
 }
 
 function collectUnits(host: Host, src: Sources): Sections['units'] {
