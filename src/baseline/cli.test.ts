@@ -69,6 +69,10 @@ test('diff exit codes: 0 same, 1 differences, 2 a finding became fail; --json do
   assert.equal(one.code, 1);
   assert.match(one.out, /sysctls \(1 changed\)\n {2}~ kernel\.panic: 0 → 10/);
   assert.equal(lantern('diff', base, '--root', t, '--ignore', 'kernel.panic').code, 0);
+  put(t, '/proc/sys/kernel/shmmni', '8192\n');
+  const lim = lantern('diff', base, '--root', t, '--limit', '1');
+  assert.match(lim.out, /sysctls \(1 added, 1 changed\)\n {2}~ kernel\.panic: 0 → 10\n {2}… 1 more \(--limit 0 or --json for all\)/);
+  assert.equal(lantern('diff', base, '--root', t, '--limit', 'x').code, 64);
   put(t, '/proc/sys/vm/vfs_cache_pressure', '0\n');
   const cur = join(dir, 'cur.json');
   assert.equal(lantern('baseline', 'save', '--root', t, '--out', cur).code, 0);

@@ -116,6 +116,7 @@ export function register(program: Command): void {
     .option('--ignore <glob>', 'hide changes whose key matches (repeatable); "section:glob" limits it, e.g. packages:linux-image-*', collect_, [])
     .option('--no-builtin-ignore', 'also show the volatile sysctls (kernel.random.*, fs.dentry-state, ...)')
     .option('--json', 'print the comparison as one JSON document')
+    .option('--limit <n>', 'human output: at most this many changes per section (0: all)', '50')
     .option('--no-commands', 'when collecting from the live host, read files only')
     .addHelpText(
       'after',
@@ -123,14 +124,16 @@ export function register(program: Command): void {
 Exit status: 0 no differences, 1 differences found, 2 a readiness finding became fail,
 64 usage error, 65 a file is not a snapshot, 66 cannot read an input.`,
     )
-    .action((basePath: string, curPath: string | undefined, opts: SourceOptions & { ignore: string[]; builtinIgnore?: boolean; json?: boolean }) => {
+    .action((basePath: string, curPath: string | undefined, opts: SourceOptions & { ignore: string[]; builtinIgnore?: boolean; json?: boolean; limit: string }) => {
       quietOnClosedPipe();
+      const limit = Number(opts.limit);
+      if (!Number.isInteger(limit) || limit < 0) throw new CliError(`--limit must be a whole number >= 0, not ${JSON.stringify(opts.limit)}`, EXIT.USAGE);
       if (curPath !== undefined && (opts.root !== undefined || opts.sosreport !== undefined)) throw new CliError('give either a CURRENT snapshot file or --root/--sosreport, not both', EXIT.USAGE);
       const base = loadSnapshot(basePath);
       const cur = curPath !== undefined ? loadSnapshot(curPath) : collect(opts);
       const d = diffSnapshots(base, cur, { ignore: opts.ignore, builtinIgnore: opts.builtinIgnore !== false });
       if (opts.json) printJson(d);
-      else process.stdout.write(renderDiff(d, paint(process.stdout)));
+      else process.stdout.write(renderDiff(d, paint(process.stdout), limit));
       process.exitCode = d.summary.exitCode;
     });
 

@@ -106,13 +106,18 @@ export function sectionCounts(changes: Change[]): string {
   return parts.join(', ');
 }
 
-export function renderDiff(d: DiffResult, p: Paint): string {
+/** `limit`: changes shown per section (0 = all); the rest are counted. */
+export function renderDiff(d: DiffResult, p: Paint, limit = 0): string {
   const lines = [ref('baseline', d.baseline), ref('current ', d.current), ''];
   const mark = (c: Change) => (c.worse ? p.bold(p.red('!')) : c.op === '+' ? p.green('+') : c.op === '-' ? p.red('-') : p.yellow('~'));
   for (const s of d.sections) {
     if (!s.changes.length) continue;
     lines.push(p.bold(`${SECTION_TITLES[s.section]} (${sectionCounts(s.changes)})`));
-    for (const c of s.changes) lines.push(`  ${mark(c)} ${c.worse ? p.red(changeText(c)) : changeText(c)}`);
+    // Findings that became fail are shown first so a limit never hides them.
+    const ordered = [...s.changes.filter((c) => c.worse), ...s.changes.filter((c) => !c.worse)];
+    const shown = limit > 0 ? ordered.slice(0, limit) : ordered;
+    for (const c of shown) lines.push(`  ${mark(c)} ${c.worse ? p.red(changeText(c)) : changeText(c)}`);
+    if (shown.length < ordered.length) lines.push(p.dim(`  … ${ordered.length - shown.length} more (--limit 0 or --json for all)`));
     lines.push('');
   }
   // A section read on one side only may hide a change; one unknown on both sides is just not collected.

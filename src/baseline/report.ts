@@ -93,6 +93,9 @@ export function actionSection({ snapshot: s }: ReportInput): ReportSection {
   return { id: 'action', title: `Readiness findings needing action (${need.length})`, blocks };
 }
 
+/** Rows per differences table: a report is read by a person; the JSON diff has everything. */
+const MAX_ROWS = 200;
+
 export function differencesSection({ diff, baseline }: ReportInput): ReportSection | null {
   if (!diff || !baseline) return null;
   const blocks: Block[] = [
@@ -101,7 +104,9 @@ export function differencesSection({ diff, baseline }: ReportInput): ReportSecti
   for (const sd of diff.sections) {
     if (!sd.changes.length) continue;
     blocks.push({ kind: 'subheading', text: `${SECTION_TITLES[sd.section]} (${sectionCounts(sd.changes)})` });
-    blocks.push({ kind: 'table', head: ['', 'what', 'before', 'now', 'note'], rows: sd.changes.map((c) => [c.worse ? '!' : c.op, c.key, c.old ?? '', c.new ?? '', c.note ?? '']) });
+    const ordered = [...sd.changes.filter((c) => c.worse), ...sd.changes.filter((c) => !c.worse)];
+    blocks.push({ kind: 'table', head: ['', 'what', 'before', 'now', 'note'], rows: ordered.slice(0, MAX_ROWS).map((c) => [c.worse ? '!' : c.op, c.key, c.old ?? '', c.new ?? '', c.note ?? '']) });
+    if (ordered.length > MAX_ROWS) blocks.push({ kind: 'para', text: `${ordered.length - MAX_ROWS} more change(s) in this section not listed; run lantern diff --json for all.` });
   }
   const und = diff.sections.flatMap((x) => x.undetermined ?? []);
   if (und.length) {
