@@ -77,12 +77,49 @@ export function snapshotProblem(doc: unknown): string | null {
   if (typeof d.schemaVersion !== 'number') return 'no schemaVersion';
   if (d.schemaVersion > SNAPSHOT_SCHEMA_VERSION) return `schemaVersion ${d.schemaVersion} is newer than this lantern understands (${SNAPSHOT_SCHEMA_VERSION})`;
   if (typeof d.sections !== 'object' || d.sections === null) return 'no sections';
+  if (d.host === null || typeof d.host !== 'object' || typeof d.host.source !== 'object' || d.host.source === null) return 'no host';
+  if (d.host.name !== null && typeof d.host.name !== 'string') return 'host name is not a string';
+  if (typeof d.host.source.kind !== 'string' || typeof d.host.source.root !== 'string') return 'host source malformed';
+  if (typeof d.takenAt !== 'string') return 'no takenAt';
+  if (!Array.isArray(d.inputProblems)) return 'no inputProblems';
   for (const name of SECTION_NAMES) {
     const s = (d.sections as unknown as Record<string, unknown>)[name];
     if (typeof s !== 'object' || s === null) return `section ${name} missing`;
-    const st = (s as { status?: unknown }).status;
-    if (st !== 'ok' && st !== 'unknown') return `section ${name}: bad status`;
-    if (st === 'ok' && typeof (s as { data?: unknown }).data !== 'object') return `section ${name}: no data`;
+    const sec = s as { status?: unknown; data?: unknown; reason?: unknown; sources?: unknown };
+    if (sec.status === 'unknown') {
+      if (typeof sec.reason !== 'string') return `section ${name}: unknown without a reason`;
+      continue;
+    }
+    if (sec.status !== 'ok') return `section ${name}: bad status`;
+    if (!Array.isArray(sec.sources)) return `section ${name}: no sources`;
+    if (typeof sec.data !== 'object' || sec.data === null) return `section ${name}: no data`;
+    const bad = DATA_SHAPE[name](sec.data as Record<string, unknown>);
+    if (bad) return `section ${name}: ${bad}`;
   }
   return null;
 }
+
+const isStr = (v: unknown): v is string => typeof v === 'string';
+const isNum = (v: unknown): boolean => typeof v === 'number' && Number.isFinite(v);
+const isNumOrNull = (v: unknown): boolean => v === null || isNum(v);
+const strArray = (v: unknown): boolean => Array.isArray(v) && v.every(isStr);
+const recordOf = (v: unknown, ok: (x: unknown) => boolean): boolean => typeof v === 'object' && v !== null && !Array.isArray(v) && Object.values(v).every(ok);
+const arrayOf = (v: unknown, ok: (x: Record<string, unknown>) => boolean): boolean => Array.isArray(v) && v.every((x) => typeof x === 'object' && x !== null && ok(x as Record<string, unknown>));
+
+/** The shape each section's data must have before a diff may touch it; a reason when it does not. */
+const DATA_SHAPE: Record<SectionName, (d: Record<string, unknown>) => string | null> = {
+  kernel: (d) => (isStr(d.release) ? null : 'release is not a string'),
+  cmdline: (d) => (isStr(d.raw) && strArray(d.params) ? null : 'raw/params malformed'),
+  sysctls: (d) => (recordOf(d.values, isStr) ? null : 'values is not a map of strings'),
+  modules: (d) => (strArray(d.names) ? null : 'names is not a list of strings'),
+  mounts: (d) => (arrayOf(d.entries, (m) => isStr(m.device) && isStr(m.mountpoint) && isStr(m.fstype) && isStr(m.options)) ? null : 'entries malformed'),
+  packages: (d) => ((d.format === 'dpkg' || d.format === 'rpm') && recordOf(d.installed, strArray) ? null : 'format/installed malformed'),
+  units: (d) => (recordOf(d.enabled, strArray) ? null : 'enabled malformed'),
+  memory: (d) => (isNumOrNull(d.memTotalKiB) && isNumOrNull(d.swapTotalKiB) ? null : 'totals are not numbers'),
+  cpus: (d) => (isNum(d.count) ? null : 'count is not a number'),
+  oomExempt: (d) => (arrayOf(d.processes, (p) => isStr(p.comm) && isNum(p.pid) && isNum(p.value)) ? null : 'processes malformed'),
+  check: (d) =>
+    arrayOf(d.findings, (f) => isStr(f.id) && isStr(f.status) && isStr(f.summary)) && typeof d.summary === 'object' && d.summary !== null
+      ? null
+      : 'findings malformed',
+};

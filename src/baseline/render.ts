@@ -46,8 +46,15 @@ export function sectionSize(s: Snapshot, name: SectionName): string {
     case 'oomExempt':
       return `${(d.processes as unknown[]).length} process(es)`;
     case 'check': {
-      const c = (d as { summary: { verdict: string; counts: Record<string, number> } }).summary;
-      return `verdict ${c.verdict}: ${c.counts.fail} fail, ${c.counts.warn} warn, ${c.counts.unknown} unknown`;
+      // Counted from the findings (validated on load) rather than trusting the stored summary.
+      const n: Record<string, number> = { fail: 0, warn: 0, unknown: 0 };
+      let worst = 'ok';
+      const rank: Record<string, number> = { ok: 0, info: 1, unknown: 2, warn: 3, fail: 4 };
+      for (const f of (d as { findings: { status: string }[] }).findings) {
+        n[f.status] = (n[f.status] ?? 0) + 1;
+        if ((rank[f.status] ?? 0) > (rank[worst] ?? 0)) worst = f.status;
+      }
+      return `verdict ${worst}: ${n.fail} fail, ${n.warn} warn, ${n.unknown} unknown`;
     }
   }
 }

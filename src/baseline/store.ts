@@ -103,7 +103,7 @@ export function listSnapshots(dir: string): { snapshots: ListedSnapshot[]; skipp
       const s = loadSnapshot(file);
       const k = s.sections.kernel;
       const c = s.sections.check;
-      snapshots.push({ file, host: s.host.name, takenAt: s.takenAt, source: s.host.source.kind, kernel: k.status === 'ok' ? k.data.release : null, verdict: c.status === 'ok' ? c.data.summary.verdict : null });
+      snapshots.push({ file, host: s.host.name, takenAt: s.takenAt, source: s.host.source.kind, kernel: k.status === 'ok' ? k.data.release : null, verdict: c.status === 'ok' && typeof c.data.summary?.verdict === 'string' ? c.data.summary.verdict : null });
     } catch (e) {
       skipped.push({ file, reason: (e as Error).message.replace(file + ': ', '') });
     }
