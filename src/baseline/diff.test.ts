@@ -159,3 +159,21 @@ test('a check finding unknown on one side is listed apart, not counted; unknown 
   const w = diffSnapshots(b, c);
   assert.equal(w.summary.exitCode, 2);
 });
+
+test('human diff: +/-/~ markers, colour only when asked for (TTY), control characters neutralised', async () => {
+  const pc = (await import('picocolors')).default;
+  const { renderDiff } = await import('./render.js');
+  const base = snap(fixture('debian12'));
+  const t = copyFixture('debian12');
+  put(t, '/proc/sys/kernel/panic', '10\n');
+  put(t, '/var/lib/dpkg/status', 'Package: kdump-tools\nStatus: install ok installed\nVersion: 1:1.8.1\n\nPackage: evil\u001b[2J\nStatus: install ok installed\nVersion: 1\n');
+  const d = diffSnapshots(base, snap(t));
+  const plain = renderDiff(d, pc.createColors(false));
+  assert.ok(!plain.includes('\u001b'), 'no escape sequences without colour');
+  assert.match(plain, /^ {2}~ kernel\.panic: 0 → 10$/m);
+  assert.match(plain, /^ {2}\+ evil\?\[2J: 1 {2}\(installed\)$/m);
+  assert.match(plain, /^ {2}- sysstat: 12\.6\.1-1 {2}\(removed\)$/m);
+  const colour = renderDiff(d, pc.createColors(true));
+  assert.ok(colour.includes('\u001b[32m+\u001b[39m'));
+  assert.ok(!colour.includes('\u001b[2J'));
+});
