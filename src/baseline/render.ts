@@ -116,6 +116,9 @@ export function sectionCounts(changes: Change[]): string {
 /** `limit`: changes shown per section (0 = all); the rest are counted. */
 export function renderDiff(d: DiffResult, p: Paint, limit = 0): string {
   const lines = [ref('baseline', d.baseline), ref('current ', d.current), ''];
+  if (d.baseline.host && d.current.host && d.baseline.host !== d.current.host) {
+    lines.splice(2, 0, p.yellow(`note: these are different hosts (${printable(d.baseline.host)}, ${printable(d.current.host)})`));
+  }
   const mark = (c: Change) => (c.worse ? p.bold(p.red('!')) : c.op === '+' ? p.green('+') : c.op === '-' ? p.red('-') : p.yellow('~'));
   for (const s of d.sections) {
     if (!s.changes.length) continue;
