@@ -131,3 +131,21 @@ test('live host: baseline save then diff against itself shows nothing beyond the
     else assert.fail(`${sec.section} changed between two runs a second apart: ${JSON.stringify(sec.changes)}`);
   }
 });
+
+test('diff with a directory as BASELINE: the newest snapshot of the same host', () => {
+  const dir = tmpDir('dirbase');
+  const older = join(dir, 'a.json');
+  const newer = join(dir, 'b.json');
+  assert.equal(lantern('baseline', 'save', '--root', fixture('debian12'), '--out', older).code, 0);
+  const t = copyFixture('debian12');
+  put(t, '/proc/sys/kernel/panic', '10\n');
+  assert.equal(lantern('baseline', 'save', '--root', t, '--out', newer).code, 0);
+  assert.equal(lantern('baseline', 'save', '--root', fixture('rhel9'), '--out', join(dir, 'c.json')).code, 0);
+  const r = lantern('diff', dir, '--root', t);
+  assert.equal(r.code, 0, r.out + r.err);
+  assert.match(r.out, /^baseline file .*b\.json\n/);
+  assert.equal(JSON.parse(lantern('diff', dir, '--root', t, '--json').out).baselineFile, newer);
+  const none = lantern('diff', dir, '--sosreport', fixture('sosreport'));
+  assert.equal(none.code, 66);
+  assert.match(none.err, /no snapshot of host "rhel8host" \(found: web03, app02\.example\.com\)/);
+});

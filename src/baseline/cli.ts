@@ -10,7 +10,7 @@ import { diffSnapshots } from './diff.js';
 import { SECTION_NAMES, type Snapshot } from './model.js';
 import { renderDiff, renderList, renderSectionData, renderShow, sectionByName } from './render.js';
 import { buildReport, REPORT_FORMATS, type ReportFormat, renderReport, scanLogFiles } from './report.js';
-import { DEFAULT_BASELINE_DIR, listSnapshots, loadSnapshot, saveSnapshot } from './store.js';
+import { DEFAULT_BASELINE_DIR, listSnapshots, loadSnapshot, resolveBaseline, saveSnapshot } from './store.js';
 
 function version(): string {
   try {
@@ -109,7 +109,7 @@ export function register(program: Command): void {
   program
     .command('diff')
     .description('compare a saved baseline with another snapshot, or with this host / a root / a sosreport now')
-    .argument('<baseline>', 'baseline snapshot JSON file')
+    .argument('<baseline>', 'baseline snapshot JSON file, or a directory: its newest snapshot of the same host')
     .argument('[current]', 'snapshot JSON file to compare with (default: collect now)')
     .option('--root <dir>', 'compare with a copied root tree')
     .option('--sosreport <dir>', 'compare with an extracted sosreport (e.g. taken during the incident)')
@@ -129,11 +129,11 @@ Exit status: 0 no differences, 1 differences found, 2 a readiness finding became
       const limit = Number(opts.limit);
       if (!Number.isInteger(limit) || limit < 0) throw new CliError(`--limit must be a whole number >= 0, not ${JSON.stringify(opts.limit)}`, EXIT.USAGE);
       if (curPath !== undefined && (opts.root !== undefined || opts.sosreport !== undefined)) throw new CliError('give either a CURRENT snapshot file or --root/--sosreport, not both', EXIT.USAGE);
-      const base = loadSnapshot(basePath);
       const cur = curPath !== undefined ? loadSnapshot(curPath) : collect(opts);
-      const d = diffSnapshots(base, cur, { ignore: opts.ignore, builtinIgnore: opts.builtinIgnore !== false });
-      if (opts.json) printJson(d);
-      else process.stdout.write(renderDiff(d, paint(process.stdout), limit));
+      const base = resolveBaseline(basePath, cur.host.name);
+      const d = diffSnapshots(base.snapshot, cur, { ignore: opts.ignore, builtinIgnore: opts.builtinIgnore !== false });
+      if (opts.json) printJson({ ...d, baselineFile: base.file });
+      else process.stdout.write((base.file !== basePath ? `baseline file ${base.file}\n` : '') + renderDiff(d, paint(process.stdout), limit));
       process.exitCode = d.summary.exitCode;
     });
 
@@ -143,7 +143,7 @@ Exit status: 0 no differences, 1 differences found, 2 a readiness finding became
     .option('--root <dir>', 'report on a copied root tree')
     .option('--sosreport <dir>', 'report on an extracted sosreport')
     .option('--snapshot <file>', 'report on a saved snapshot instead of collecting')
-    .option('--baseline <file>', 'add the differences from this baseline snapshot')
+    .option('--baseline <file>', 'add the differences from this baseline snapshot (or the newest of this host in a directory)')
     .option('--logs <path...>', 'kernel log files to scan for trouble lines (panic, oops, hung task, OOM kill)')
     .option('--format <fmt>', `output format: ${REPORT_FORMATS.join(', ')}`, 'md')
     .option('--out <file>', 'write the report here instead of stdout')
@@ -154,8 +154,8 @@ Exit status: 0 no differences, 1 differences found, 2 a readiness finding became
       quietOnClosedPipe();
       if (!(REPORT_FORMATS as readonly string[]).includes(opts.format)) throw new CliError(`--format must be one of ${REPORT_FORMATS.join(', ')}`, EXIT.USAGE);
       if (opts.snapshot !== undefined && (opts.root !== undefined || opts.sosreport !== undefined)) throw new CliError('--snapshot and --root/--sosreport are mutually exclusive', EXIT.USAGE);
-      const base = opts.baseline !== undefined ? loadSnapshot(opts.baseline) : null;
       const cur = opts.snapshot !== undefined ? loadSnapshot(opts.snapshot) : collect(opts);
+      const base = opts.baseline !== undefined ? resolveBaseline(opts.baseline, cur.host.name).snapshot : null;
       const diff = base ? diffSnapshots(base, cur, { ignore: opts.ignore }) : null;
       const doc = buildReport({ snapshot: cur, baseline: base, diff, logs: scanLogFiles(opts.logs ?? []), now: new Date() });
       const text = renderReport(doc, opts.format as ReportFormat);

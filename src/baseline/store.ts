@@ -1,5 +1,5 @@
 /** Where snapshots live on disk: save (atomically), load (validated) and list. Thin edge. */
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { CliError, EXIT } from '../common/exit.js';
 import { type Snapshot, snapshotProblem } from './model.js';
@@ -110,4 +110,26 @@ export function listSnapshots(dir: string): { snapshots: ListedSnapshot[]; skipp
   }
   snapshots.sort((a, b) => a.takenAt.localeCompare(b.takenAt) || a.file.localeCompare(b.file));
   return { snapshots, skipped };
+}
+
+/**
+ * A baseline named on the command line: a snapshot file, or a directory, meaning the newest
+ * snapshot in it of the host being compared (by host name).
+ */
+export function resolveBaseline(path: string, hostName: string | null): { snapshot: Snapshot; file: string } {
+  let isDir = false;
+  try {
+    isDir = statSync(path).isDirectory();
+  } catch {
+    /* loadSnapshot gives the error */
+  }
+  if (!isDir) return { snapshot: loadSnapshot(path), file: path };
+  const { snapshots } = listSnapshots(path);
+  const mine = snapshots.filter((s) => s.host === hostName);
+  const pick = mine[mine.length - 1];
+  if (!pick) {
+    const hosts = [...new Set(snapshots.map((s) => s.host ?? '?'))];
+    throw new CliError(`${path}: no snapshot of host ${JSON.stringify(hostName)} (found: ${hosts.length ? hosts.join(', ') : 'none'})`, EXIT.NOINPUT);
+  }
+  return { snapshot: loadSnapshot(pick.file), file: pick.file };
 }
