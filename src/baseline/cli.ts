@@ -1,6 +1,6 @@
 /** `lantern baseline save|list|show`, `lantern diff` and `lantern report`. */
 import type { Command } from 'commander';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { CliError, EXIT } from '../common/exit.js';
 import { printJson } from '../common/json.js';
 import { paint } from '../common/term.js';
@@ -10,7 +10,7 @@ import { diffSnapshots } from './diff.js';
 import { SECTION_NAMES, type Snapshot } from './model.js';
 import { renderDiff, renderList, renderSectionData, renderShow, sectionByName } from './render.js';
 import { buildReport, REPORT_FORMATS, type ReportFormat, renderReport, scanLogFiles } from './report.js';
-import { DEFAULT_BASELINE_DIR, listSnapshots, loadSnapshot, resolveBaseline, saveSnapshot } from './store.js';
+import { DEFAULT_BASELINE_DIR, listSnapshots, loadSnapshot, resolveBaseline, saveSnapshot, writeTextAtomic } from './store.js';
 
 function version(): string {
   try {
@@ -40,7 +40,8 @@ function collect(opts: SourceOptions): Snapshot {
   return collectSnapshot(openHost(opts), { commands: opts.commands !== false, version: version() });
 }
 
-const collect_ = (v: string, prev: string[]) => [...prev, v];
+/** Commander collector for a repeatable option. */
+const repeatable = (v: string, prev: string[]) => [...prev, v];
 
 /** `lantern diff ... | head` closes the pipe early: end quietly with the verdict, not with a stack trace. */
 function quietOnClosedPipe(): void {
@@ -113,7 +114,7 @@ export function register(program: Command): void {
     .argument('[current]', 'snapshot JSON file to compare with (default: collect now)')
     .option('--root <dir>', 'compare with a copied root tree')
     .option('--sosreport <dir>', 'compare with an extracted sosreport (e.g. taken during the incident)')
-    .option('--ignore <glob>', 'hide changes whose key matches (repeatable); "section:glob" limits it, e.g. packages:linux-image-*', collect_, [])
+    .option('--ignore <glob>', 'hide changes whose key matches (repeatable); "section:glob" limits it, e.g. packages:linux-image-*', repeatable, [])
     .option('--no-builtin-ignore', 'also show the volatile sysctls (kernel.random.*, fs.dentry-state, ...)')
     .option('--json', 'print the comparison as one JSON document')
     .option('--limit <n>', 'human output: at most this many changes per section (0: all)', '50')
@@ -147,7 +148,7 @@ Exit status: 0 no differences, 1 differences found, 2 a readiness finding became
     .option('--logs <path...>', 'kernel log files to scan for trouble lines (panic, oops, hung task, OOM kill)')
     .option('--format <fmt>', `output format: ${REPORT_FORMATS.join(', ')}`, 'md')
     .option('--out <file>', 'write the report here instead of stdout')
-    .option('--ignore <glob>', 'as for diff (repeatable)', collect_, [])
+    .option('--ignore <glob>', 'as for diff (repeatable)', repeatable, [])
     .option('--no-commands', 'when collecting from the live host, read files only')
     .addHelpText('after', '\nExit status: 0 written, 64 usage error, 65 a file is not a snapshot, 66 cannot read an input, 74 cannot write.')
     .action((opts: SourceOptions & { snapshot?: string; baseline?: string; logs?: string[]; format: string; out?: string; ignore: string[] }) => {
@@ -161,11 +162,7 @@ Exit status: 0 no differences, 1 differences found, 2 a readiness finding became
       const text = renderReport(doc, opts.format as ReportFormat);
       if (opts.out === undefined) process.stdout.write(text);
       else {
-        try {
-          writeFileSync(opts.out, text, { mode: 0o640 });
-        } catch (e) {
-          throw new CliError(`${opts.out}: cannot write (${(e as NodeJS.ErrnoException).code ?? String(e)})`, EXIT.IOERR);
-        }
+        writeTextAtomic(opts.out, text);
         process.stderr.write(`wrote ${opts.out}\n`);
       }
     });

@@ -1,5 +1,5 @@
 /** Where snapshots live on disk: save (atomically), load (validated) and list. Thin edge. */
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CliError, EXIT } from '../common/exit.js';
 import { type Snapshot, snapshotProblem } from './model.js';
@@ -27,11 +27,16 @@ export function defaultFileName(s: Snapshot): string {
 
 /** Write JSON to `path` through a temporary file and rename, so a reader never sees half a snapshot. */
 export function writeJsonAtomic(path: string, doc: unknown): void {
+  writeTextAtomic(path, JSON.stringify(doc, null, 2) + '\n');
+}
+
+/** Write text through a temporary file beside `path`, fsync, rename. */
+export function writeTextAtomic(path: string, text: string): void {
   const tmp = `${path}.tmp-${process.pid}`;
   let fd: number | null = null;
   try {
     fd = openSync(tmp, 'w', 0o640);
-    writeSync(fd, JSON.stringify(doc, null, 2) + '\n');
+    writeFileSync(fd, text);
     fsyncSync(fd);
     closeSync(fd);
     fd = null;
