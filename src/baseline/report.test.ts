@@ -24,9 +24,11 @@ test('markdown report: host summary, findings needing action with remedy, differ
   const base = snap(fixture('debian12'));
   const cur = snap(hostileTree());
   const doc = buildReport({ snapshot: cur, baseline: base, diff: diffSnapshots(base, cur), logs: [], now: new Date('2026-03-01T00:00:00Z') });
-  assert.deepEqual(doc.sections.map((s) => s.id), ['host', 'action', 'differences', 'gaps']);
+  assert.deepEqual(doc.sections.map((s) => s.id), ['glance', 'host', 'action', 'differences', 'gaps']);
   const md = renderMarkdown(doc);
   assert.match(md, /^# Lantern report: web03\n/);
+  assert.match(md, /## At a glance\n\n- Readiness: \d+ fail, \d+ warn/);
+  assert.match(md, /- Since the baseline of 2026-01-01T00:00:00\.000Z: \d+ difference\(s\)\./);
   assert.match(md, /## Host summary/);
   assert.match(md, /## Readiness findings needing action \(\d+\)/);
   assert.match(md, /### (FAIL|WARN) /);
@@ -69,7 +71,7 @@ test('a failing section does not cost the rest of the report; sections are indep
     throw new Error('boom');
   };
   const doc = buildReport(input, [REPORT_SECTIONS[0]!, broken, REPORT_SECTIONS[1]!]);
-  assert.deepEqual(doc.sections.map((s) => s.id), ['host', 'error', 'action']);
+  assert.deepEqual(doc.sections.map((s) => s.id), ['glance', 'error', 'host']);
   assert.match(renderMarkdown(doc), /internal error in broken: boom/);
 });
 
@@ -96,6 +98,7 @@ test('lantern report CLI: --logs (one missing), --format html --out, --baseline'
   const r = spawnSync(process.execPath, [BIN, 'report', '--sosreport', fixture('sosreport-debian'), '--baseline', base, '--logs', join(DATA, 'logs/oom_01.log'), join(dir, 'missing.log')], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /## Kernel trouble in the logs/);
+  assert.match(r.stdout, /- Logs: \d+ kernel trouble line\(s\) in 1 of 2 file\(s\)\./);
   assert.match(r.stdout, /oom\\_01\.log \(\d+ lines: \d+ oom\\_kill/);
   assert.match(r.stdout, /missing\.log\n\nNot read: does not exist/);
   assert.match(r.stdout, /0 difference\(s\)/);

@@ -54,6 +54,27 @@ export type ReportFormat = (typeof REPORT_FORMATS)[number];
 
 /* ------------------------------------------------------------------ sections */
 
+/** One paragraph with the numbers that decide what to read first. */
+export function glanceSection({ snapshot: s, diff, logs }: ReportInput): ReportSection {
+  const items: string[] = [];
+  const c = s.sections.check;
+  if (c.status === 'ok') {
+    const fail = c.data.findings.filter((f) => f.status === 'fail').length;
+    const warn = c.data.findings.filter((f) => f.status === 'warn').length;
+    items.push(fail + warn ? `Readiness: ${fail} fail, ${warn} warn — evidence of the next incident may be lost; see "Readiness findings needing action".` : 'Readiness: nothing at warn or fail.');
+  } else items.push(`Readiness: not audited (${c.reason}).`);
+  if (diff) {
+    const worse = diff.sections.flatMap((x) => x.changes.filter((ch) => ch.worse)).map((ch) => ch.key);
+    items.push(`Since the baseline of ${diff.baseline.takenAt}: ${diff.summary.differences} difference(s)${worse.length ? `, readiness became fail: ${worse.join(', ')}` : ''}.`);
+  }
+  const scanned = logs.filter((l) => l.scan);
+  if (logs.length) {
+    const hits = scanned.reduce((n, l) => n + Object.values(l.scan!.counts).reduce((a, b) => a + (b ?? 0), 0), 0);
+    items.push(`Logs: ${hits} kernel trouble line(s) in ${scanned.length} of ${logs.length} file(s).`);
+  }
+  return { id: 'glance', title: 'At a glance', blocks: [{ kind: 'list', items }] };
+}
+
 export function hostSummarySection({ snapshot: s }: ReportInput): ReportSection {
   const sec = s.sections;
   const rows: string[][] = [
@@ -148,7 +169,7 @@ export function dataGapsSection({ snapshot: s }: ReportInput): ReportSection | n
 }
 
 /** The report, in order. Each builder is independent; a null result leaves its section out. */
-export const REPORT_SECTIONS: SectionBuilder[] = [hostSummarySection, actionSection, differencesSection, logsSection, dataGapsSection];
+export const REPORT_SECTIONS: SectionBuilder[] = [glanceSection, hostSummarySection, actionSection, differencesSection, logsSection, dataGapsSection];
 
 export function buildReport(input: ReportInput, builders: SectionBuilder[] = REPORT_SECTIONS): ReportDoc {
   const sections: ReportSection[] = [];
