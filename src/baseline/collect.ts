@@ -40,6 +40,15 @@ export const RPM_QA = ['rpm', '-qa', '--qf', '%{NAME}\t%{EPOCHNUM}:%{VERSION}-%{
 /** Sysctls that hold secret keys (mode 0600): never written into a snapshot. */
 export const SECRET_SYSCTLS = new Set(['net.ipv4.tcp_fastopen_key']);
 
+/**
+ * Keys procps `sysctl -a` leaves out, left out here too so a live snapshot and a sosreport's
+ * `sysctl -a` hold the same keys: the deprecated neighbour-table aliases of *_ms keys, and
+ * vm.stat_refresh (a trigger, not a setting).
+ */
+export function skippedLikeSysctlA(key: string): boolean {
+  return key === 'vm.stat_refresh' || /\.neigh\.[^.]+\.(base_reachable_time|retrans_time)$/.test(key);
+}
+
 /** Cap on /proc/sys recursion: the tree is 4-6 levels deep; a loop in a copied tree must end. */
 const MAX_SYSCTL_DEPTH = 12;
 
@@ -87,6 +96,7 @@ export function collectSnapshot(host: Host, opts: CollectOptions = {}): Snapshot
     oomExempt: section('oomExempt', () => {
       const scan = facts.processes();
       if (scan.pids === null) return unknown(`no per-process oom_score_adj in this ${host.kind === 'live' ? 'host' : host.kind}`, [host.mapPath('/proc')]);
+      if (scan.scanned === 0) return unknown(`no process's oom_score_adj could be read (${scan.unreadable} unreadable)`, [host.mapPath('/proc') + '/<pid>/oom_score_adj']);
       const processes = scan.exempt.map((e) => ({ comm: e.comm, pid: e.pid, value: e.value })).sort((a, b) => a.comm.localeCompare(b.comm) || a.pid - b.pid);
       const notes = scan.unreadable ? [`${scan.unreadable} process(es) exited or were unreadable during the scan`] : undefined;
       return ok({ processes }, [host.mapPath('/proc') + '/<pid>/oom_score_adj'], notes);
@@ -122,6 +132,7 @@ function collectSysctls(host: Host, src: Sources, problems: string[]): Sections[
   const sources: string[] = [];
   let fromFiles = 0;
   let secrets = 0;
+  let aliases = 0;
   const walk = (dir: string, depth: number) => {
     if (depth > MAX_SYSCTL_DEPTH) {
       problems.push(`${dir}: deeper than ${MAX_SYSCTL_DEPTH} levels, not followed`);
@@ -138,6 +149,10 @@ function collectSysctls(host: Host, src: Sources, problems: string[]): Sections[
       const key = p.slice('/proc/sys/'.length).replace(/\//g, '.');
       if (SECRET_SYSCTLS.has(key)) {
         secrets++;
+        continue;
+      }
+      if (skippedLikeSysctlA(key)) {
+        aliases++;
         continue;
       }
       const r = host.readValue(p);
@@ -169,6 +184,7 @@ function collectSysctls(host: Host, src: Sources, problems: string[]): Sections[
   }
   const notes: string[] = [];
   if (skipped.length) notes.push(`${skipped.length} write-only or unreadable sysctl(s) skipped`);
+  if (aliases) notes.push(`${aliases} deprecated alias(es) left out, as sysctl -a does (neigh.*.base_reachable_time, retrans_time, vm.stat_refresh)`);
   if (secrets) notes.push(`${secrets} secret key(s) not recorded (${[...SECRET_SYSCTLS].join(', ')})`);
   if (fromFiles && fromSysctlA) notes.push(`${fromFiles} from /proc/sys files, ${fromSysctlA} from sysctl -a`);
   return ok({ values: sortRecord(values), skipped: skipped.length, skippedExamples: skipped.slice(0, 10) }, sources, notes);
@@ -271,7 +287,13 @@ function collectUnits(host: Host, src: Sources): Sections['units'] {
     const l = host.list(`${base}/${dir}`);
     if (!l.ok) continue;
     const by = dir.replace(/\.(wants|requires)$/, '');
-    for (const unit of l.entries) (enabled[unit] ??= []).push(by);
+    for (const unit of l.entries) {
+      // systemctl list-unit-files (sosreports) names the template "getty@.service", not the
+      // instance "getty@tty1.service": key by template, keep the instance beside what wants it.
+      const inst = /^([^@]+)@([^.]+)(\.[a-z]+)$/.exec(unit);
+      if (inst) (enabled[`${inst[1]}@${inst[3]}`] ??= []).push(`${by} (${unit})`);
+      else (enabled[unit] ??= []).push(by);
+    }
   }
   for (const k of Object.keys(enabled)) enabled[k]!.sort();
   return ok({ enabled: sortRecord(enabled) }, [host.mapPath(base) + '/*.wants']);
