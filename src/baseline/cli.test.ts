@@ -149,3 +149,18 @@ test('diff with a directory as BASELINE: the newest snapshot of the same host', 
   assert.equal(none.code, 66);
   assert.match(none.err, /no snapshot of host "rhel8host" \(found: web03, app02\.example\.com\)/);
 });
+
+test('baseline prune keeps the newest N of each host and leaves other files alone', () => {
+  const dir = tmpDir('prune');
+  for (const n of ['1', '2', '3']) assert.equal(lantern('baseline', 'save', '--root', fixture('debian12'), '--out', join(dir, `web-${n}.json`)).code, 0);
+  assert.equal(lantern('baseline', 'save', '--root', fixture('rhel9'), '--out', join(dir, 'app.json')).code, 0);
+  writeFileSync(join(dir, 'notes.json'), '{"mine": true}');
+  const dry = lantern('baseline', 'prune', '--dir', dir, '--keep', '1', '--dry-run');
+  assert.equal(dry.code, 0);
+  assert.match(dry.out, /would delete .*web-1\.json\nwould delete .*web-2\.json\n2 would delete, 2 kept, 1 file\(s\) not snapshots left alone/);
+  assert.equal(readdirSync(dir).length, 5);
+  assert.equal(lantern('baseline', 'prune', '--dir', dir, '--keep', '1').code, 0);
+  assert.deepEqual(readdirSync(dir).sort(), ['app.json', 'notes.json', 'web-3.json']);
+  assert.equal(lantern('baseline', 'prune', '--dir', dir, '--keep', '0').code, 64);
+  assert.equal(lantern('baseline', 'prune', '--dir', dir).code, 64);
+});

@@ -10,7 +10,7 @@ import { diffSnapshots } from './diff.js';
 import { SECTION_NAMES, type Snapshot } from './model.js';
 import { renderDiff, renderList, renderSectionData, renderShow, sectionByName } from './render.js';
 import { buildReport, REPORT_FORMATS, type ReportFormat, renderReport, scanLogFiles } from './report.js';
-import { DEFAULT_BASELINE_DIR, listSnapshots, loadSnapshot, resolveBaseline, saveSnapshot, writeTextAtomic } from './store.js';
+import { DEFAULT_BASELINE_DIR, listSnapshots, loadSnapshot, pruneSnapshots, resolveBaseline, saveSnapshot, writeTextAtomic } from './store.js';
 
 function version(): string {
   try {
@@ -86,6 +86,27 @@ export function register(program: Command): void {
       const r = listSnapshots(opts.dir);
       if (opts.json) printJson({ dir: opts.dir, ...r });
       else process.stdout.write(renderList(opts.dir, r.snapshots, r.skipped, paint(process.stdout)));
+    });
+
+  baseline
+    .command('prune')
+    .description('delete old snapshots, keeping the newest N of each host (only files that are lantern snapshots)')
+    .requiredOption('--keep <n>', 'how many snapshots of each host to keep')
+    .option('--dir <dir>', 'the snapshot directory', DEFAULT_BASELINE_DIR)
+    .option('--dry-run', 'print what would be deleted, delete nothing')
+    .option('--json', 'print the result as JSON')
+    .addHelpText('after', '\nExit status: 0 done, 64 usage error, 66 cannot list the directory, 74 cannot delete a file.')
+    .action((opts: { keep: string; dir: string; dryRun?: boolean; json?: boolean }) => {
+      quietOnClosedPipe();
+      const keep = Number(opts.keep);
+      if (!Number.isInteger(keep) || keep < 1) throw new CliError(`--keep must be a whole number >= 1, not ${JSON.stringify(opts.keep)}`, EXIT.USAGE);
+      const r = pruneSnapshots(opts.dir, keep, opts.dryRun === true);
+      if (opts.json) printJson({ dir: opts.dir, dryRun: opts.dryRun === true, ...r });
+      else {
+        const verb = opts.dryRun ? 'would delete' : 'deleted';
+        for (const f of r.removed) process.stdout.write(`${verb} ${f}\n`);
+        process.stdout.write(`${r.removed.length} ${verb}, ${r.kept} kept${r.skipped.length ? `, ${r.skipped.length} file(s) not snapshots left alone` : ''}\n`);
+      }
     });
 
   baseline

@@ -138,3 +138,38 @@ export function resolveBaseline(path: string, hostName: string | null): { snapsh
   }
   return { snapshot: loadSnapshot(pick.file), file: pick.file };
 }
+
+/**
+ * Which snapshot files to delete to keep the newest `keep` of each host. Pure: works on the
+ * listing, so only files that parsed as snapshots can ever be chosen.
+ */
+export function pruneChoice(snaps: ListedSnapshot[], keep: number): ListedSnapshot[] {
+  const byHost = new Map<string, ListedSnapshot[]>();
+  for (const s of snaps) {
+    const k = s.host ?? '';
+    (byHost.get(k) ?? byHost.set(k, []).get(k)!).push(s);
+  }
+  const out: ListedSnapshot[] = [];
+  for (const list of byHost.values()) {
+    // listSnapshots sorts oldest first: everything before the last `keep` goes.
+    out.push(...list.slice(0, Math.max(0, list.length - keep)));
+  }
+  return out.sort((a, b) => a.file.localeCompare(b.file));
+}
+
+export function pruneSnapshots(dir: string, keep: number, dryRun = false): { removed: string[]; kept: number; skipped: { file: string; reason: string }[] } {
+  const { snapshots, skipped } = listSnapshots(dir);
+  const gone = pruneChoice(snapshots, keep);
+  const removed: string[] = [];
+  for (const s of gone) {
+    if (!dryRun) {
+      try {
+        rmSync(s.file);
+      } catch (e) {
+        throw new CliError(`${s.file}: cannot remove (${(e as NodeJS.ErrnoException).code ?? String(e)})`, EXIT.IOERR);
+      }
+    }
+    removed.push(s.file);
+  }
+  return { removed, kept: snapshots.length - gone.length, skipped };
+}
