@@ -11,6 +11,7 @@ import { register as registerCheck } from '../check/cli.js';
 import { register as registerNetconsole } from '../netconsole/cli.js';
 import { register as registerRecord } from '../record/cli.js';
 import { register as registerAnalyze } from '../analyze/cli.js';
+import { register as registerBaseline } from '../baseline/cli.js';
 
 function version(): string {
   try {
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
   registerNetconsole(program);
   registerRecord(program);
   registerAnalyze(program);
+  registerBaseline(program);
   // Subcommands inherit exitOverride so usage errors come back to us as exceptions.
   const inherit = (cmd: Command) => {
     for (const sub of cmd.commands) {

@@ -1,0 +1,327 @@
+/**
+ * The thin edge of `lantern baseline`: collects a `Snapshot` through a `Host` (live host,
+ * copied root tree or sosreport), reusing `lantern check`'s catalog, facts and run.
+ * Every section is read or marked unknown with the reason and the paths tried.
+ */
+import { execFileSync } from 'node:child_process';
+import { CHECKS } from '../check/checks/index.js';
+import { Facts } from '../check/facts.js';
+import { parseUnitFiles } from '../check/parse.js';
+import { runChecks } from '../check/run.js';
+import { type Datum, Sources } from '../check/sources.js';
+import type { Host } from '../host/host.js';
+import { type Mount, ok, type Section, type Sections, type Snapshot, SNAPSHOT_SCHEMA_VERSION, unknown } from './model.js';
+import {
+  cpuinfoCount,
+  cpuListCount,
+  enabledFromUnitFiles,
+  lscpuCount,
+  meminfoKiB,
+  parseDpkgL,
+  parseDpkgStatus,
+  parseModules,
+  parseMountL,
+  parseMounts,
+  parseRpmList,
+  parseRpmQf,
+  parseSysctlAll,
+  procStatCpuCount,
+} from './parse.js';
+
+export interface CollectOptions {
+  /** Run fixed commands (rpm -qa, and check's own) on a live host. Default true. */
+  commands?: boolean;
+  version?: string;
+  now?: Date;
+}
+
+/** Fixed argv for the live RHEL package list: never built from data. */
+export const RPM_QA = ['rpm', '-qa', '--qf', '%{NAME}\t%{EPOCHNUM}:%{VERSION}-%{RELEASE}\n'];
+
+/** Sysctls that hold secret keys (mode 0600): never written into a snapshot. */
+export const SECRET_SYSCTLS = new Set(['net.ipv4.tcp_fastopen_key']);
+
+/**
+ * Keys procps `sysctl -a` leaves out, left out here too so a live snapshot and a sosreport's
+ * `sysctl -a` hold the same keys: the deprecated neighbour-table aliases of *_ms keys, and
+ * vm.stat_refresh (a trigger, not a setting).
+ */
+export function skippedLikeSysctlA(key: string): boolean {
+  return key === 'vm.stat_refresh' || /\.neigh\.[^.]+\.(base_reachable_time|retrans_time)$/.test(key);
+}
+
+/** Cap on /proc/sys recursion: the tree is 4-6 levels deep; a loop in a copied tree must end. */
+const MAX_SYSCTL_DEPTH = 12;
+
+export function collectSnapshot(host: Host, opts: CollectOptions = {}): Snapshot {
+  const src = new Sources(host, { commands: opts.commands });
+  const facts = new Facts(src);
+  const problems: string[] = [];
+  const section = <T>(name: string, f: () => Section<T>): Section<T> => {
+    try {
+      return f();
+    } catch (e) {
+      // A bug while reading one section must not lose the others.
+      return unknown(`internal error while reading ${name}: ${(e as Error)?.message ?? String(e)}`);
+    }
+  };
+  const sections: Sections = {
+    kernel: section('kernel', () => {
+      const k = facts.kernel();
+      return k.k ? ok({ release: k.k.raw }, [k.ev.path ?? '?']) : unknown(k.ev.reason ?? 'kernel release not readable', k.ev.path ? [k.ev.path] : []);
+    }),
+    cmdline: section('cmdline', () => {
+      const { c, d } = facts.cmdline();
+      if (!d.ok || !c) return fromFailed(d);
+      return ok({ raw: d.text.trim(), params: c.tokens }, [d.path]);
+    }),
+    sysctls: section('sysctls', () => collectSysctls(host, src, problems)),
+    modules: section('modules', () => {
+      const d = src.get('modules');
+      if (!d.ok) return fromFailed(d);
+      const p = parseModules(d.text);
+      if (p.bad) problems.push(`${d.path}: ${p.bad} unparseable line(s)`);
+      return ok({ names: p.value }, [d.path]);
+    }),
+    mounts: section('mounts', () => collectMounts(host, problems)),
+    packages: section('packages', () => collectPackages(host, src, problems, opts)),
+    units: section('units', () => collectUnits(host, src)),
+    memory: section('memory', () => {
+      const d = src.get('meminfo');
+      if (!d.ok) return fromFailed(d);
+      const total = meminfoKiB(d.text, 'MemTotal');
+      if (total === null) problems.push(`${d.path}: no MemTotal line`);
+      return ok({ memTotalKiB: total, swapTotalKiB: meminfoKiB(d.text, 'SwapTotal') }, [d.path]);
+    }),
+    cpus: section('cpus', () => collectCpus(host)),
+    oomExempt: section('oomExempt', () => {
+      const scan = facts.processes();
+      if (scan.pids === null) return unknown(`no per-process oom_score_adj in this ${host.kind === 'live' ? 'host' : host.kind}`, [host.mapPath('/proc')]);
+      if (scan.scanned === 0) return unknown(`no process's oom_score_adj could be read (${scan.unreadable} unreadable)`, [host.mapPath('/proc') + '/<pid>/oom_score_adj']);
+      const processes = scan.exempt.map((e) => ({ comm: e.comm, pid: e.pid, value: e.value })).sort((a, b) => a.comm.localeCompare(b.comm) || a.pid - b.pid);
+      const notes = scan.unreadable ? [`${scan.unreadable} process(es) exited or were unreadable during the scan`] : undefined;
+      return ok({ processes }, [host.mapPath('/proc') + '/<pid>/oom_score_adj'], notes);
+    }),
+    check: section('check', () => {
+      const report = runChecks(host, CHECKS, { commands: opts.commands, version: opts.version, now: opts.now });
+      return ok(report, [`lantern check (${report.findings.length} checks)`]);
+    }),
+  };
+  problems.push(...src.malformed);
+  const hn = src.get('hostname');
+  const name = hn.ok ? (hn.text.trim().split('\n')[0] ?? '').trim() || null : null;
+  return {
+    schemaVersion: SNAPSHOT_SCHEMA_VERSION,
+    kind: 'lantern-snapshot',
+    generator: { name: 'lantern', command: 'baseline', version: opts.version ?? 'unknown' },
+    takenAt: (opts.now ?? new Date()).toISOString(),
+    host: { name, source: { kind: host.kind, root: host.root } },
+    sections,
+    inputProblems: [...new Set(problems)],
+  };
+}
+
+function fromFailed<T>(d: Datum): Section<T> {
+  if (d.ok) throw new Error('fromFailed on a datum that was read');
+  return unknown(d.reason, d.tried);
+}
+
+/** Every readable file under /proc/sys, then (sosreport) `sysctl -a` for keys not collected as files. */
+function collectSysctls(host: Host, src: Sources, problems: string[]): Sections['sysctls'] {
+  const values: Record<string, string> = {};
+  const skipped: string[] = [];
+  const sources: string[] = [];
+  let fromFiles = 0;
+  let secrets = 0;
+  let aliases = 0;
+  const walk = (dir: string, depth: number) => {
+    if (depth > MAX_SYSCTL_DEPTH) {
+      problems.push(`${dir}: deeper than ${MAX_SYSCTL_DEPTH} levels, not followed`);
+      return;
+    }
+    const l = host.list(dir);
+    if (!l.ok) return;
+    for (const name of l.entries) {
+      const p = `${dir}/${name}`;
+      if (host.isDirectory(p)) {
+        walk(p, depth + 1);
+        continue;
+      }
+      const key = p.slice('/proc/sys/'.length).replace(/\//g, '.');
+      if (SECRET_SYSCTLS.has(key)) {
+        secrets++;
+        continue;
+      }
+      if (skippedLikeSysctlA(key)) {
+        aliases++;
+        continue;
+      }
+      const r = host.readValue(p);
+      if (r.ok) {
+        // Multi-line values (e.g. dev.cdrom.info) keep their lines; tabs as sysctl prints them.
+        values[key] = r.text;
+        fromFiles++;
+      } else skipped.push(`${key} (${r.code})`);
+    }
+  };
+  if (host.isDirectory('/proc/sys')) walk('/proc/sys', 0);
+  if (fromFiles) sources.push(host.mapPath('/proc/sys'));
+  let fromSysctlA = 0;
+  if (host.kind === 'sosreport') {
+    const all = src.get('sysctlA');
+    if (all.ok) {
+      for (const [k, v] of parseSysctlAll(all.text)) {
+        if (SECRET_SYSCTLS.has(k)) continue;
+        if (values[k] === undefined) {
+          values[k] = v;
+          fromSysctlA++;
+        }
+      }
+      if (fromSysctlA) sources.push(all.path);
+    }
+  }
+  if (!fromFiles && !fromSysctlA) {
+    return unknown(host.kind === 'sosreport' ? 'neither /proc/sys nor sos_commands/kernel/sysctl_-a collected in this sosreport' : `no readable sysctl under ${host.mapPath('/proc/sys')}`, [host.mapPath('/proc/sys')]);
+  }
+  const notes: string[] = [];
+  if (skipped.length) notes.push(`${skipped.length} write-only or unreadable sysctl(s) skipped`);
+  if (aliases) notes.push(`${aliases} deprecated alias(es) left out, as sysctl -a does (neigh.*.base_reachable_time, retrans_time, vm.stat_refresh)`);
+  if (secrets) notes.push(`${secrets} secret key(s) not recorded (${[...SECRET_SYSCTLS].join(', ')})`);
+  if (fromFiles && fromSysctlA) notes.push(`${fromFiles} from /proc/sys files, ${fromSysctlA} from sysctl -a`);
+  return ok({ values: sortRecord(values), skipped: skipped.length, skippedExamples: skipped.slice(0, 10) }, sources, notes);
+}
+
+function collectMounts(host: Host, problems: string[]): Sections['mounts'] {
+  const tried: string[] = [];
+  const m = host.readText('/proc/mounts');
+  tried.push(m.path ?? '/proc/mounts');
+  let entries: Mount[] | null = null;
+  let from = '';
+  if (m.ok) {
+    const p = parseMounts(m.text);
+    if (p.bad) problems.push(`${m.path}: ${p.bad} unparseable line(s)`);
+    entries = p.value;
+    from = m.path;
+  } else if (host.kind === 'sosreport') {
+    const l = host.readText('/sos_commands/filesys/mount_-l');
+    tried.push(l.path ?? '/sos_commands/filesys/mount_-l');
+    if (l.ok) {
+      const p = parseMountL(l.text);
+      if (p.bad) problems.push(`${l.path}: ${p.bad} unparseable line(s)`);
+      entries = p.value;
+      from = l.path;
+    }
+  }
+  if (!entries) return unknown(host.kind === 'sosreport' ? 'not collected: /proc/mounts, sos_commands/filesys/mount_-l' : m.ok ? 'no mount table' : m.reason, tried);
+  return ok({ entries }, [from]);
+}
+
+function collectPackages(host: Host, src: Sources, problems: string[], opts: CollectOptions): Sections['packages'] {
+  const tried: string[] = [];
+  const record = (m: Map<string, string[]>) => sortRecord(Object.fromEntries(m));
+  const dpkg = src.get('dpkgStatus');
+  if (dpkg.ok) {
+    const p = parseDpkgStatus(dpkg.text);
+    if (p.bad) problems.push(`${dpkg.path}: ${p.bad} unparseable stanza(s)`);
+    return ok({ format: 'dpkg', installed: record(p.value) }, [dpkg.path]);
+  }
+  tried.push(...dpkg.tried);
+  if (host.kind === 'sosreport') {
+    const rpms = host.readText('/installed-rpms');
+    tried.push(rpms.path ?? '/installed-rpms');
+    if (rpms.ok) {
+      const p = parseRpmList(rpms.text);
+      if (p.bad) problems.push(`${rpms.path}: ${p.bad} unparseable line(s)`);
+      return ok({ format: 'rpm', installed: record(p.value) }, [rpms.path]);
+    }
+    const dl = src.get('dpkgList');
+    if (dl.ok) {
+      const p = parseDpkgL(dl.text);
+      if (p.bad) problems.push(`${dl.path}: ${p.bad} unparseable line(s)`);
+      return ok({ format: 'dpkg', installed: record(p.value) }, [dl.path]);
+    }
+    tried.push(...dl.tried);
+    return unknown('no package list in this sosreport (installed-rpms, sos_commands/dpkg/dpkg_-l)', tried);
+  }
+  const rpmDb = host.isDirectory('/var/lib/rpm') || host.isDirectory('/usr/lib/sysimage/rpm');
+  if (host.kind === 'live' && rpmDb) {
+    if (opts.commands === false) return unknown('RPM host: `rpm -qa` not run (--no-commands)', tried);
+    return rpmQaSection(problems, tried);
+  }
+  if (rpmDb) return unknown('RPM database in a copied tree: not read (lantern runs no rpm against a foreign root)', tried);
+  return unknown(`no package database (${dpkg.ok ? '' : dpkg.reason})`, tried);
+}
+
+/** The live RHEL package list from the fixed `rpm -qa --qf` query (execFile, no shell). */
+export function rpmQaSection(problems: string[], tried: string[] = []): Sections['packages'] {
+  const label = 'command: ' + RPM_QA.join(' ');
+  tried.push(label);
+  try {
+    const out = execFileSync(RPM_QA[0]!, RPM_QA.slice(1), { encoding: 'utf8', timeout: 60_000, maxBuffer: 64 * 1024 * 1024, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' } });
+    const p = parseRpmQf(out);
+    if (p.bad) problems.push(`rpm -qa: ${p.bad} unparseable line(s)`);
+    return ok({ format: 'rpm', installed: sortRecord(Object.fromEntries(p.value)) }, [label]);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException & { status?: number | null };
+    return unknown(`rpm -qa: ${err.code === 'ENOENT' ? 'rpm not installed' : err.code === 'ETIMEDOUT' ? 'timed out' : `exit status ${err.status ?? '?'}`}`, tried);
+  }
+}
+
+function collectUnits(host: Host, src: Sources): Sections['units'] {
+  const tried: string[] = [];
+  if (host.kind === 'sosreport') {
+    const uf = src.get('unitFiles');
+    // Without a running systemd (containers) sos stores systemctl's error message: no unit lines.
+    if (uf.ok && parseUnitFiles(uf.text).size === 0) tried.push(`${uf.path} (no unit listed)`);
+    else if (uf.ok) {
+      const enabled: Record<string, string[]> = {};
+      for (const u of enabledFromUnitFiles(uf.text)) enabled[u] = [];
+      return ok({ enabled }, [uf.path]);
+    }
+    else tried.push(...uf.tried);
+  }
+  const base = '/etc/systemd/system';
+  const top = host.list(base);
+  tried.push(top.path ?? base);
+  if (!top.ok) return unknown(`${top.reason}${host.kind === 'sosreport' ? '; no systemctl list-unit-files either' : ''} (not a systemd host?)`, tried);
+  const enabled: Record<string, string[]> = {};
+  for (const dir of top.entries) {
+    if (!/\.(wants|requires)$/.test(dir)) continue;
+    const l = host.list(`${base}/${dir}`);
+    if (!l.ok) continue;
+    const by = dir.replace(/\.(wants|requires)$/, '');
+    for (const unit of l.entries) {
+      // systemctl list-unit-files (sosreports) names the template "getty@.service", not the
+      // instance "getty@tty1.service": key by template, keep the instance beside what wants it.
+      const inst = /^([^@]+)@([^.]+)(\.[a-z]+)$/.exec(unit);
+      if (inst) (enabled[`${inst[1]}@${inst[3]}`] ??= []).push(`${by} (${unit})`);
+      else (enabled[unit] ??= []).push(by);
+    }
+  }
+  for (const k of Object.keys(enabled)) enabled[k]!.sort();
+  return ok({ enabled: sortRecord(enabled) }, [host.mapPath(base) + '/*.wants']);
+}
+
+function collectCpus(host: Host): Sections['cpus'] {
+  const tried: string[] = [];
+  const attempts: [string, (t: string) => number | null][] = [
+    ['/proc/cpuinfo', cpuinfoCount],
+    ['/proc/stat', procStatCpuCount],
+    ['/sys/devices/system/cpu/online', cpuListCount],
+  ];
+  if (host.kind === 'sosreport') attempts.push(['/sos_commands/processor/lscpu', lscpuCount]);
+  for (const [p, f] of attempts) {
+    const r = host.readText(p);
+    tried.push(r.path ?? p);
+    if (!r.ok) continue;
+    const n = f(r.text);
+    if (n !== null) return ok({ count: n }, [r.path]);
+  }
+  return unknown(`no CPU count: ${attempts.map(([p]) => p).join(', ')} missing or unparseable`, tried);
+}
+
+function sortRecord<V>(r: Record<string, V>): Record<string, V> {
+  const out: Record<string, V> = {};
+  for (const k of Object.keys(r).sort()) out[k] = r[k]!;
+  return out;
+}

@@ -1,0 +1,348 @@
+/**
+ * `lantern report`: a document for whoever must act. The document is a list of independent
+ * sections, each built by its own function from the same input (snapshot, optional baseline
+ * and diff, scanned logs); renderers turn it into Markdown, self-contained HTML or plain text.
+ * A future "incidents" section from `lantern analyze` is one more builder in REPORT_SECTIONS.
+ * Pure: no I/O here except `scanLogFiles`, the thin edge that reads --logs files.
+ */
+import { closeSync, openSync, readSync } from 'node:fs';
+import type { Finding } from '../check/model.js';
+import type { DiffResult } from './diff.js';
+import { type LogScan, scanLogText } from './logscan.js';
+import type { Snapshot } from './model.js';
+import { SECTION_TITLES, sectionCounts, sectionSize } from './render.js';
+import { SECTION_NAMES } from './model.js';
+
+export type Block =
+  | { kind: 'para'; text: string }
+  | { kind: 'list'; items: string[] }
+  | { kind: 'table'; head: string[]; rows: string[][] }
+  | { kind: 'code'; text: string }
+  | { kind: 'subheading'; text: string };
+
+export interface ReportSection {
+  id: string;
+  title: string;
+  blocks: Block[];
+}
+
+export interface ReportDoc {
+  title: string;
+  generatedAt: string;
+  sections: ReportSection[];
+}
+
+export interface LogInput {
+  path: string;
+  scan: LogScan | null;
+  /** Why the file could not be read. */
+  error?: string;
+}
+
+export interface ReportInput {
+  snapshot: Snapshot;
+  baseline: Snapshot | null;
+  diff: DiffResult | null;
+  logs: LogInput[];
+  now: Date;
+}
+
+export type SectionBuilder = (input: ReportInput) => ReportSection | null;
+
+export const REPORT_FORMATS = ['md', 'html', 'text'] as const;
+export type ReportFormat = (typeof REPORT_FORMATS)[number];
+
+/* ------------------------------------------------------------------ sections */
+
+/** One paragraph with the numbers that decide what to read first. */
+export function glanceSection({ snapshot: s, diff, logs }: ReportInput): ReportSection {
+  const items: string[] = [];
+  const c = s.sections.check;
+  if (c.status === 'ok') {
+    const fail = c.data.findings.filter((f) => f.status === 'fail').length;
+    const warn = c.data.findings.filter((f) => f.status === 'warn').length;
+    items.push(fail + warn ? `Readiness: ${fail} fail, ${warn} warn — evidence of the next incident may be lost; see "Readiness findings needing action".` : 'Readiness: nothing at warn or fail.');
+  } else items.push(`Readiness: not audited (${c.reason}).`);
+  if (diff) {
+    const worse = diff.sections.flatMap((x) => x.changes.filter((ch) => ch.worse)).map((ch) => ch.key);
+    items.push(`Since the baseline of ${diff.baseline.takenAt}: ${diff.summary.differences} difference(s)${worse.length ? `, readiness became fail: ${worse.join(', ')}` : ''}.`);
+  }
+  const scanned = logs.filter((l) => l.scan);
+  if (logs.length) {
+    const hits = scanned.reduce((n, l) => n + Object.values(l.scan!.counts).reduce((a, b) => a + (b ?? 0), 0), 0);
+    items.push(`Logs: ${hits} kernel trouble line(s) in ${scanned.length} of ${logs.length} file(s).`);
+  }
+  return { id: 'glance', title: 'At a glance', blocks: [{ kind: 'list', items }] };
+}
+
+export function hostSummarySection({ snapshot: s }: ReportInput): ReportSection {
+  const sec = s.sections;
+  const rows: string[][] = [
+    ['Host', s.host.name ?? 'unknown'],
+    ['Source', s.host.source.kind === 'live' ? 'live host' : `${s.host.source.kind} ${s.host.source.root}`],
+    ['State taken at', s.takenAt],
+  ];
+  if (sec.check.status === 'ok' && sec.check.data.host.distro) rows.push(['Distribution', sec.check.data.host.distro]);
+  for (const n of ['kernel', 'cpus', 'memory', 'packages', 'modules', 'units', 'mounts', 'sysctls'] as const) rows.push([SECTION_TITLES[n], sectionSize(s, n)]);
+  if (sec.cmdline.status === 'ok') rows.push([SECTION_TITLES.cmdline, sec.cmdline.data.raw]);
+  if (sec.check.status === 'ok') rows.push(['Readiness verdict', sectionSize(s, 'check')]);
+  return { id: 'host', title: 'Host summary', blocks: [{ kind: 'table', head: ['', ''], rows }] };
+}
+
+function findingBlocks(f: Finding): Block[] {
+  const blocks: Block[] = [{ kind: 'subheading', text: `${f.status.toUpperCase()} ${f.id}: ${f.title}` }, { kind: 'para', text: f.summary }];
+  if (f.why) blocks.push({ kind: 'para', text: `Why it matters: ${f.why}` });
+  if (f.remedy) {
+    blocks.push({ kind: 'para', text: `What to do: ${f.remedy.text}${f.remedy.safe ? '' : ' (review before running: needs a reboot, reserves memory or stops a process)'}` });
+    if (f.remedy.commands.length) blocks.push({ kind: 'code', text: f.remedy.commands.join('\n') });
+  }
+  const ev = f.evidence.filter((e) => e.value !== null || e.reason).map((e) => (e.value !== null ? `${e.what} = ${e.value}${e.path ? ` (${e.path})` : ''}` : `${e.what}: ${e.reason}`));
+  if (ev.length) blocks.push({ kind: 'list', items: ev });
+  return blocks;
+}
+
+export function actionSection({ snapshot: s }: ReportInput): ReportSection {
+  const c = s.sections.check;
+  if (c.status !== 'ok') return { id: 'action', title: 'Readiness findings needing action', blocks: [{ kind: 'para', text: `The readiness audit could not run: ${c.reason}` }] };
+  const need = c.data.findings.filter((f) => f.status === 'fail' || f.status === 'warn').sort((a, b) => (a.status === b.status ? a.id.localeCompare(b.id) : a.status === 'fail' ? -1 : 1));
+  const blocks: Block[] = need.length ? need.flatMap(findingBlocks) : [{ kind: 'para', text: 'No readiness finding at warn or fail.' }];
+  const unknown = c.data.findings.filter((f) => f.status === 'unknown');
+  if (unknown.length) {
+    blocks.push({ kind: 'subheading', text: `Not determined (${unknown.length})` });
+    blocks.push({ kind: 'list', items: unknown.map((f) => `${f.id}: ${f.summary}`) });
+  }
+  return { id: 'action', title: `Readiness findings needing action (${need.length})`, blocks };
+}
+
+/** Rows per differences table: a report is read by a person; the JSON diff has everything. */
+const MAX_ROWS = 200;
+
+export function differencesSection({ diff, baseline }: ReportInput): ReportSection | null {
+  if (!diff || !baseline) return null;
+  const blocks: Block[] = [
+    { kind: 'para', text: `Compared with the baseline of ${diff.baseline.host ?? 'unknown host'} taken ${diff.baseline.takenAt} (${diff.baseline.source}): ${diff.summary.differences} difference(s), ${diff.summary.worse} readiness finding(s) became fail, ${diff.ignored.count} volatile or ignored change(s) hidden.` },
+  ];
+  for (const sd of diff.sections) {
+    if (!sd.changes.length) continue;
+    blocks.push({ kind: 'subheading', text: `${SECTION_TITLES[sd.section]} (${sectionCounts(sd.changes)})` });
+    const ordered = [...sd.changes.filter((c) => c.worse), ...sd.changes.filter((c) => !c.worse)];
+    blocks.push({ kind: 'table', head: ['', 'what', 'before', 'now', 'note'], rows: ordered.slice(0, MAX_ROWS).map((c) => [c.worse ? '!' : c.op, c.key, c.old ?? '', c.new ?? '', c.note ?? '']) });
+    if (ordered.length > MAX_ROWS) blocks.push({ kind: 'para', text: `${ordered.length - MAX_ROWS} more change(s) in this section not listed; run lantern diff --json for all.` });
+  }
+  const und = diff.sections.flatMap((x) => x.undetermined ?? []);
+  if (und.length) {
+    blocks.push({ kind: 'subheading', text: 'Readiness not determined on one side (not counted)' });
+    blocks.push({ kind: 'table', head: ['check', 'before', 'now'], rows: und.map((c) => [c.key, c.old ?? '', c.new ?? '']) });
+  }
+  const nc = diff.sections.filter((x) => x.notCompared);
+  if (nc.length) {
+    blocks.push({ kind: 'subheading', text: 'Not compared' });
+    blocks.push({ kind: 'list', items: nc.map((x) => `${SECTION_TITLES[x.section]}: ${x.notCompared}`) });
+  }
+  return { id: 'differences', title: 'Differences from the baseline', blocks };
+}
+
+/** Placeholder for `lantern analyze`: lists kernel trouble lines found in --logs files. */
+export function logsSection({ logs }: ReportInput): ReportSection | null {
+  if (!logs.length) return null;
+  const blocks: Block[] = [];
+  for (const l of logs) {
+    if (!l.scan) {
+      blocks.push({ kind: 'subheading', text: l.path });
+      blocks.push({ kind: 'para', text: `Not read: ${l.error ?? 'unknown error'}` });
+      continue;
+    }
+    const counts = Object.entries(l.scan.counts).map(([k, n]) => `${n} ${k}`).join(', ');
+    blocks.push({ kind: 'subheading', text: `${l.path} (${l.scan.lines} lines${counts ? `: ${counts}` : ''})` });
+    if (!l.scan.hits.length) blocks.push({ kind: 'para', text: 'No kernel trouble line (panic, oops, BUG, hung task, lockup, RCU stall, OOM kill, MCE, WARNING).' });
+    else blocks.push({ kind: 'table', head: ['line', 'kind', 'text'], rows: l.scan.hits.map((h) => [String(h.line), h.kind, h.text]) });
+    if (l.scan.truncated) blocks.push({ kind: 'para', text: `${l.scan.truncated} more trouble line(s) not listed.` });
+  }
+  return { id: 'incidents', title: 'Kernel trouble in the logs', blocks };
+}
+
+export function dataGapsSection({ snapshot: s }: ReportInput): ReportSection | null {
+  const items = SECTION_NAMES.filter((n) => s.sections[n].status !== 'ok').map((n) => `${SECTION_TITLES[n]}: ${sectionSize(s, n).replace(/^unknown: /, '')}`);
+  items.push(...s.inputProblems.map((p) => `malformed input (skipped): ${p}`));
+  if (!items.length) return null;
+  return { id: 'gaps', title: 'What could not be read', blocks: [{ kind: 'list', items }] };
+}
+
+/** The report, in order. Each builder is independent; a null result leaves its section out. */
+export const REPORT_SECTIONS: SectionBuilder[] = [glanceSection, hostSummarySection, actionSection, differencesSection, logsSection, dataGapsSection];
+
+export function buildReport(input: ReportInput, builders: SectionBuilder[] = REPORT_SECTIONS): ReportDoc {
+  const sections: ReportSection[] = [];
+  for (const b of builders) {
+    try {
+      const sec = b(input);
+      if (sec) sections.push(sec);
+    } catch (e) {
+      // One broken section must not cost the reader the rest of the report.
+      sections.push({ id: 'error', title: 'Section error', blocks: [{ kind: 'para', text: `internal error in ${b.name}: ${(e as Error)?.message ?? String(e)}` }] });
+    }
+  }
+  return { title: `Lantern report: ${input.snapshot.host.name ?? 'unknown host'}`, generatedAt: input.now.toISOString(), sections };
+}
+
+/** Read and scan --logs files (edge). A file that cannot be read is reported in the section, not fatal. */
+export function scanLogFiles(paths: string[], maxBytes = 256 * 1024 * 1024): LogInput[] {
+  return paths.map((path) => {
+    let fd: number | null = null;
+    try {
+      fd = openSync(path, 'r');
+      const chunks: Buffer[] = [];
+      let total = 0;
+      const buf = Buffer.allocUnsafe(1024 * 1024);
+      for (;;) {
+        const n = readSync(fd, buf, 0, buf.length, null);
+        if (n === 0) break;
+        chunks.push(Buffer.from(buf.subarray(0, n)));
+        total += n;
+        if (total > maxBytes) return { path, scan: null, error: `larger than ${maxBytes} bytes; cut it to the incident first` };
+      }
+      return { path, scan: scanLogText(Buffer.concat(chunks, total).toString('utf8'), path) };
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      return { path, scan: null, error: code === 'ENOENT' ? 'does not exist' : code === 'EISDIR' ? 'is a directory' : code === 'EACCES' ? 'permission denied' : String((e as Error).message) };
+    } finally {
+      if (fd !== null) closeSync(fd);
+    }
+  });
+}
+
+/* ------------------------------------------------------------------ renderers */
+
+/** One line of host text: control characters (terminal escapes, newlines) become '?'. */
+function line(s: string): string {
+  return s.replace(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/g, '?').replace(/\n/g, ' ');
+}
+
+/** Markdown inside a line or table cell: escape emphasis, code, links, raw HTML and cell bars. */
+export function mdInline(s: string): string {
+  return line(s).replace(/[\\`*_[\]<>|~&]/g, '\\$&');
+}
+
+/** Markdown: backslash-escape everything that could become markup or raw HTML. */
+export function mdEscape(s: string): string {
+  return mdInline(s)
+    // Only at the start can these begin a heading, list, quote or numbered item.
+    .replace(/^(\s*)([#+=>-]|\d+\.)/, '$1\\$2');
+}
+
+function mdFence(text: string): string {
+  const longest = Math.max(2, ...(text.match(/`+/g) ?? []).map((m) => m.length));
+  const fence = '`'.repeat(longest + 1);
+  return `${fence}sh\n${text.replace(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/g, '?')}\n${fence}`;
+}
+
+export function renderMarkdown(doc: ReportDoc): string {
+  const out = [`# ${mdEscape(doc.title)}`, '', `Generated ${doc.generatedAt} by lantern.`, ''];
+  for (const s of doc.sections) {
+    out.push(`## ${mdEscape(s.title)}`, '');
+    for (const b of s.blocks) {
+      switch (b.kind) {
+        case 'para':
+          out.push(mdEscape(b.text), '');
+          break;
+        case 'subheading':
+          out.push(`### ${mdEscape(b.text)}`, '');
+          break;
+        case 'list':
+          out.push(...b.items.map((i) => `- ${mdEscape(i)}`), '');
+          break;
+        case 'code':
+          out.push(mdFence(b.text), '');
+          break;
+        case 'table':
+          out.push(`| ${b.head.map(mdInline).join(' | ')} |`, `|${b.head.map(() => '---').join('|')}|`, ...b.rows.map((r) => `| ${r.map(mdInline).join(' | ')} |`), '');
+          break;
+      }
+    }
+  }
+  return out.join('\n');
+}
+
+export function htmlEscape(s: string): string {
+  return s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!).replace(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/g, '?');
+}
+
+const CSS = `body{font:15px/1.45 system-ui,sans-serif;max-width:72em;margin:2em auto;padding:0 1em;color:#222}
+h1{font-size:1.6em}h2{border-bottom:1px solid #ccc;margin-top:2em}h3{font-size:1.05em;margin-bottom:.3em}
+table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ddd;padding:.2em .5em;text-align:left;vertical-align:top;word-break:break-word}
+pre{background:#f4f4f4;padding:.6em;overflow-x:auto}.fail{color:#b00}.warn{color:#a60}`;
+
+export function renderHtml(doc: ReportDoc): string {
+  // Self-contained: inline CSS, no scripts, no external resources; every text node is escaped.
+  const out = [
+    '<!DOCTYPE html>',
+    '<html lang="en"><head><meta charset="utf-8">',
+    `<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">`,
+    `<title>${htmlEscape(doc.title)}</title><style>${CSS}</style></head><body>`,
+    `<h1>${htmlEscape(doc.title)}</h1>`,
+    `<p>Generated ${htmlEscape(doc.generatedAt)} by lantern.</p>`,
+  ];
+  for (const s of doc.sections) {
+    out.push(`<section id="${htmlEscape(s.id)}"><h2>${htmlEscape(s.title)}</h2>`);
+    for (const b of s.blocks) {
+      switch (b.kind) {
+        case 'para':
+          out.push(`<p>${htmlEscape(b.text)}</p>`);
+          break;
+        case 'subheading': {
+          const cls = /^FAIL /.test(b.text) ? ' class="fail"' : /^WARN /.test(b.text) ? ' class="warn"' : '';
+          out.push(`<h3${cls}>${htmlEscape(b.text)}</h3>`);
+          break;
+        }
+        case 'list':
+          out.push('<ul>', ...b.items.map((i) => `<li>${htmlEscape(i)}</li>`), '</ul>');
+          break;
+        case 'code':
+          out.push(`<pre><code>${htmlEscape(b.text)}</code></pre>`);
+          break;
+        case 'table':
+          out.push('<table>');
+          if (b.head.some((h) => h)) out.push(`<tr>${b.head.map((h) => `<th>${htmlEscape(h)}</th>`).join('')}</tr>`);
+          out.push(...b.rows.map((r) => `<tr>${r.map((c) => `<td>${htmlEscape(c)}</td>`).join('')}</tr>`), '</table>');
+          break;
+      }
+    }
+    out.push('</section>');
+  }
+  out.push('</body></html>', '');
+  return out.join('\n');
+}
+
+export function renderText(doc: ReportDoc): string {
+  const out = [line(doc.title), '='.repeat(Math.min(78, doc.title.length)), `Generated ${doc.generatedAt} by lantern.`, ''];
+  for (const s of doc.sections) {
+    out.push(line(s.title), '-'.repeat(Math.min(78, s.title.length)), '');
+    for (const b of s.blocks) {
+      switch (b.kind) {
+        case 'para':
+          out.push(line(b.text), '');
+          break;
+        case 'subheading':
+          out.push(`* ${line(b.text)}`);
+          break;
+        case 'list':
+          out.push(...b.items.map((i) => `    - ${line(i)}`), '');
+          break;
+        case 'code':
+          out.push(...b.text.split('\n').map((l) => `    $ ${line(l)}`), '');
+          break;
+        case 'table': {
+          const w = b.head.map((_, i) => Math.min(40, Math.max(b.head[i]!.length, ...b.rows.map((r) => line(r[i] ?? '').length))));
+          if (b.head.some((h) => h)) out.push('  ' + b.head.map((h, i) => h.padEnd(w[i]!)).join('  ').trimEnd());
+          out.push(...b.rows.map((r) => '  ' + r.map((c, i) => (i === r.length - 1 ? line(c) : line(c).padEnd(w[i]!))).join('  ').trimEnd()), '');
+          break;
+        }
+      }
+    }
+  }
+  return out.join('\n');
+}
+
+export function renderReport(doc: ReportDoc, format: ReportFormat): string {
+  return format === 'html' ? renderHtml(doc) : format === 'text' ? renderText(doc) : renderMarkdown(doc);
+}
