@@ -7,11 +7,30 @@ import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { CliError, EXIT } from '../common/exit.js';
 import { HostError } from '../host/host.js';
-import { register as registerCheck } from '../check/cli.js';
-import { register as registerNetconsole } from '../netconsole/cli.js';
-import { register as registerRecord } from '../record/cli.js';
-import { register as registerAnalyze } from '../analyze/cli.js';
-import { register as registerBaseline } from '../baseline/cli.js';
+
+type Capability = { register(program: Command): void };
+
+/** Each capability's CLI module, loaded only when needed: start-up stays fast and light. */
+const CAPABILITIES: Record<string, () => Promise<Capability>> = {
+  check: () => import('../check/cli.js'),
+  netconsole: () => import('../netconsole/cli.js'),
+  record: () => import('../record/cli.js'),
+  analyze: () => import('../analyze/cli.js'),
+  baseline: () => import('../baseline/cli.js'),
+};
+
+/** Which capability registers each top-level command. */
+const COMMAND_OWNER: Record<string, string> = {
+  check: 'check',
+  netconsole: 'netconsole',
+  record: 'record',
+  history: 'record',
+  events: 'record',
+  analyze: 'analyze',
+  baseline: 'baseline',
+  diff: 'baseline',
+  report: 'baseline',
+};
 
 function version(): string {
   try {
@@ -22,17 +41,20 @@ function version(): string {
   }
 }
 
-export function buildProgram(): Command {
+/**
+ * Build the command tree. Given argv, only the capability that owns the command is loaded
+ * (a daemon started under a low file limit must not spend descriptors on modules it never
+ * uses); without a known command (help, unknown names) every capability is loaded.
+ */
+export async function buildProgram(argv?: string[]): Promise<Command> {
   const program = new Command('lantern')
     .description('Bring a Linux server out of the black box: keep, capture and explain the evidence of kernel trouble.')
     .version(version())
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride();
-  registerCheck(program);
-  registerNetconsole(program);
-  registerRecord(program);
-  registerAnalyze(program);
-  registerBaseline(program);
+  const first = argv?.slice(2).find((a) => !a.startsWith('-'));
+  const owner = first !== undefined ? COMMAND_OWNER[first] : undefined;
+  for (const name of owner ? [owner] : Object.keys(CAPABILITIES)) (await CAPABILITIES[name]!()).register(program);
   // Subcommands inherit exitOverride so usage errors come back to us as exceptions.
   const inherit = (cmd: Command) => {
     for (const sub of cmd.commands) {
@@ -46,8 +68,8 @@ export function buildProgram(): Command {
 }
 
 export async function main(argv: string[]): Promise<void> {
-  const program = buildProgram();
   try {
+    const program = await buildProgram(argv);
     await program.parseAsync(argv);
   } catch (err) {
     process.exitCode = exitCodeFor(err);
