@@ -9,7 +9,7 @@ import { collectSnapshot } from './collect.js';
 import { diffSnapshots } from './diff.js';
 import { SECTION_NAMES, type Snapshot } from './model.js';
 import { renderDiff, renderList, renderSectionData, renderShow, sectionByName } from './render.js';
-import { buildReport, REPORT_FORMATS, type ReportFormat, renderReport, scanLogFiles } from './report.js';
+import { analyzeLogs, buildReport, REPORT_FORMATS, type ReportFormat, renderReport } from './report.js';
 import { DEFAULT_BASELINE_DIR, listSnapshots, loadSnapshot, pruneSnapshots, resolveBaseline, saveSnapshot, writeTextAtomic } from './store.js';
 
 function version(): string {
@@ -166,20 +166,20 @@ Exit status: 0 no differences, 1 differences found, 2 a readiness finding became
     .option('--sosreport <dir>', 'report on an extracted sosreport')
     .option('--snapshot <file>', 'report on a saved snapshot instead of collecting')
     .option('--baseline <file>', 'add the differences from this baseline snapshot (or the newest of this host in a directory)')
-    .option('--logs <path...>', 'kernel log files to scan for trouble lines (panic, oops, hung task, OOM kill)')
+    .option('--logs <path...>', 'kernel logs (files or directories, as for lantern analyze) whose incidents go into the report')
     .option('--format <fmt>', `output format: ${REPORT_FORMATS.join(', ')}`, 'md')
     .option('--out <file>', 'write the report here instead of stdout')
     .option('--ignore <glob>', 'as for diff (repeatable)', repeatable, [])
     .option('--no-commands', 'when collecting from the live host, read files only')
     .addHelpText('after', '\nExit status: 0 written, 64 usage error, 65 a file is not a snapshot, 66 cannot read an input, 74 cannot write.')
-    .action((opts: SourceOptions & { snapshot?: string; baseline?: string; logs?: string[]; format: string; out?: string; ignore: string[] }) => {
+    .action(async (opts: SourceOptions & { snapshot?: string; baseline?: string; logs?: string[]; format: string; out?: string; ignore: string[] }) => {
       quietOnClosedPipe();
       if (!(REPORT_FORMATS as readonly string[]).includes(opts.format)) throw new CliError(`--format must be one of ${REPORT_FORMATS.join(', ')}`, EXIT.USAGE);
       if (opts.snapshot !== undefined && (opts.root !== undefined || opts.sosreport !== undefined)) throw new CliError('--snapshot and --root/--sosreport are mutually exclusive', EXIT.USAGE);
       const cur = opts.snapshot !== undefined ? loadSnapshot(opts.snapshot) : collect(opts);
       const base = opts.baseline !== undefined ? resolveBaseline(opts.baseline, cur.host.name).snapshot : null;
       const diff = base ? diffSnapshots(base, cur, { ignore: opts.ignore }) : null;
-      const doc = buildReport({ snapshot: cur, baseline: base, diff, logs: scanLogFiles(opts.logs ?? []), now: new Date() });
+      const doc = buildReport({ snapshot: cur, baseline: base, diff, logs: await analyzeLogs(opts.logs ?? []), now: new Date() });
       const text = renderReport(doc, opts.format as ReportFormat);
       if (opts.out === undefined) process.stdout.write(text);
       else {

@@ -61,7 +61,7 @@ test('damaged snapshot files: a clear error or a working diff and report, never 
       renderDiff(d, noColour);
       renderDiff(diffSnapshots(s, base), noColour);
       renderShow(s, noColour);
-      const doc2 = buildReport({ snapshot: s, baseline: base, diff: d, logs: [], now: new Date() });
+      const doc2 = buildReport({ snapshot: s, baseline: base, diff: d, logs: null, now: new Date() });
       renderMarkdown(doc2);
       renderHtml(doc2);
     }),

@@ -4,8 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { diffSnapshots } from './diff.js';
-import { scanLogText } from './logscan.js';
-import { buildReport, htmlEscape, mdInline, renderHtml, renderMarkdown, renderText, REPORT_SECTIONS, scanLogFiles } from './report.js';
+import { buildReport, htmlEscape, mdInline, renderHtml, renderMarkdown, renderText, REPORT_SECTIONS, analyzeLogs } from './report.js';
 import { BIN, copyFixture, DATA, fixture, put, snap, tmpDir } from './testkit.js';
 
 const HOSTILE = '<script>alert(1)</script>';
@@ -23,7 +22,7 @@ function hostileTree(): string {
 test('markdown report: host summary, findings needing action with remedy, differences from the baseline', () => {
   const base = snap(fixture('debian12'));
   const cur = snap(hostileTree());
-  const doc = buildReport({ snapshot: cur, baseline: base, diff: diffSnapshots(base, cur), logs: [], now: new Date('2026-03-01T00:00:00Z') });
+  const doc = buildReport({ snapshot: cur, baseline: base, diff: diffSnapshots(base, cur), logs: null, now: new Date('2026-03-01T00:00:00Z') });
   assert.deepEqual(doc.sections.map((s) => s.id), ['glance', 'host', 'action', 'differences', 'gaps']);
   const md = renderMarkdown(doc);
   assert.match(md, /^# Lantern report: web03\n/);
@@ -45,7 +44,7 @@ test('html report: self-contained, everything from the host escaped', () => {
   const cur = snap(hostileTree());
   const diff = diffSnapshots(base, cur);
   assert.ok(diff.sections.find((s) => s.section === 'oomExempt')!.changes.some((c) => c.key.includes('<img')));
-  const html = renderHtml(buildReport({ snapshot: cur, baseline: base, diff, logs: [], now: new Date() }));
+  const html = renderHtml(buildReport({ snapshot: cur, baseline: base, diff, logs: null, now: new Date() }));
   assert.match(html, /^<!DOCTYPE html>/);
   assert.ok(!html.includes('<script'), 'no script element');
   assert.ok(!html.includes('<img'), 'no img element');
@@ -56,7 +55,7 @@ test('html report: self-contained, everything from the host escaped', () => {
 });
 
 test('text report and the escapers', () => {
-  const doc = buildReport({ snapshot: snap(fixture('rhel9')), baseline: null, diff: null, logs: [], now: new Date() });
+  const doc = buildReport({ snapshot: snap(fixture('rhel9')), baseline: null, diff: null, logs: null, now: new Date() });
   const txt = renderText(doc);
   assert.match(txt, /^Lantern report: app02\.example\.com\n=+\n/);
   assert.match(txt, /Readiness findings needing action/);
@@ -66,7 +65,7 @@ test('text report and the escapers', () => {
 });
 
 test('a failing section does not cost the rest of the report; sections are independent builders', () => {
-  const input = { snapshot: snap(fixture('rhel9')), baseline: null, diff: null, logs: [], now: new Date() };
+  const input = { snapshot: snap(fixture('rhel9')), baseline: null, diff: null, logs: null, now: new Date() };
   const broken = () => {
     throw new Error('boom');
   };
@@ -75,20 +74,22 @@ test('a failing section does not cost the rest of the report; sections are indep
   assert.match(renderMarkdown(doc), /internal error in broken: boom/);
 });
 
-test('log scan: trouble lines by kind, with line numbers; a quiet log has none', () => {
-  const oom = scanLogText(readFileSync(join(DATA, 'logs/oom_01.log'), 'utf8'), 'oom_01.log');
-  assert.ok((oom.counts.oom_kill ?? 0) >= 1);
-  assert.match(oom.hits[0]!.text, /invoked oom-killer/);
-  assert.equal(oom.hits[0]!.line, 1);
-  const hung = scanLogText(readFileSync(join(DATA, 'logs/hung_task_01.log'), 'utf8'), 'hung');
-  assert.equal(hung.counts.hung_task, 1);
-  const panic = scanLogText(readFileSync(join(DATA, 'logs/panic_01.log'), 'utf8'), 'panic');
-  assert.ok((panic.counts.panic ?? 0) >= 1);
-  const quiet = scanLogText(readFileSync(join(DATA, 'logs/noincident_iso_01.log'), 'utf8'), 'quiet');
-  assert.deepEqual(quiet.hits, []);
-  const capped = scanLogText('Kernel panic - not syncing: x\n'.repeat(10), 'x', 3);
-  assert.equal(capped.hits.length, 3);
-  assert.equal(capped.truncated, 7);
+test('--logs: the analyser\'s incidents, grouped, with the inputs it read', async () => {
+  const logs = await analyzeLogs([join(DATA, 'logs/oom_01.log'), join(DATA, 'logs/hung_task_01.log'), join(DATA, 'logs/panic_01.log'), join(DATA, 'logs/noincident_iso_01.log')]);
+  assert.ok(logs);
+  const kinds = logs.groups.map((g) => g.kind);
+  // noincident_iso_01 holds no crash, but a disk medium error: an io_error incident.
+  for (const k of ['oom_kill', 'hung_task', 'panic', 'io_error']) assert.ok(kinds.includes(k), `${k} in ${kinds.join(',')}`);
+  const oom = logs.groups.find((g) => g.kind === 'oom_kill')!;
+  assert.match(oom.title, /gnome-shell/);
+  assert.equal(oom.task, 'gnome-shell:955');
+  assert.equal(logs.inputs.length, 4);
+  assert.match(logs.groups.find((g) => g.kind === 'io_error')!.title, /sdb/);
+  assert.equal(await analyzeLogs([]), null);
+  const doc = buildReport({ snapshot: snap(fixture('rhel9')), baseline: null, diff: null, logs, now: new Date() });
+  const md = renderMarkdown(doc);
+  assert.match(md, /## Kernel incidents in the logs/);
+  assert.match(md, /\| oom\\_kill \| OOM kill: gnome-shell/);
 });
 
 test('lantern report CLI: --logs (one missing), --format html --out, --baseline', () => {
@@ -97,14 +98,13 @@ test('lantern report CLI: --logs (one missing), --format html --out, --baseline'
   assert.equal(spawnSync(process.execPath, [BIN, 'baseline', 'save', '--sosreport', fixture('sosreport-debian'), '--out', base]).status, 0);
   const r = spawnSync(process.execPath, [BIN, 'report', '--sosreport', fixture('sosreport-debian'), '--baseline', base, '--logs', join(DATA, 'logs/oom_01.log'), join(dir, 'missing.log')], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
-  assert.match(r.stdout, /## Kernel trouble in the logs/);
-  assert.match(r.stdout, /- Logs: \d+ kernel trouble line\(s\) in 1 of 2 file\(s\)\./);
-  assert.match(r.stdout, /oom\\_01\.log \(\d+ lines: \d+ oom\\_kill/);
-  assert.match(r.stdout, /missing\.log\n\nNot read: does not exist/);
+  assert.match(r.stdout, /## Kernel incidents in the logs/);
+  assert.match(r.stdout, /- Logs: 1 kernel incident\(s\) in 1 group\(s\) \(oom\\_kill\), from 1 of 2 input\(s\)\./);
+  assert.match(r.stdout, /oom\\_01\.log: dmesg, 207 lines, 1 incident\(s\)/);
+  assert.match(r.stdout, /missing\.log: not read: /);
   assert.match(r.stdout, /0 difference\(s\)/);
   const out = join(dir, 'r.html');
   const h = spawnSync(process.execPath, [BIN, 'report', '--root', fixture('rhel6'), '--format', 'html', '--out', out], { encoding: 'utf8' });
   assert.equal(h.status, 0, h.stderr);
   assert.match(readFileSync(out, 'utf8'), /<h2>Readiness findings needing action/);
-  assert.deepEqual(scanLogFiles([dir]).map((l) => l.error), ['is a directory']);
 });

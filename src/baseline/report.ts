@@ -1,14 +1,15 @@
 /**
  * `lantern report`: a document for whoever must act. The document is a list of independent
  * sections, each built by its own function from the same input (snapshot, optional baseline
- * and diff, scanned logs); renderers turn it into Markdown, self-contained HTML or plain text.
- * A future "incidents" section from `lantern analyze` is one more builder in REPORT_SECTIONS.
- * Pure: no I/O here except `scanLogFiles`, the thin edge that reads --logs files.
+ * and diff, incidents that `lantern analyze` found in --logs); renderers turn it into Markdown,
+ * self-contained HTML or plain text.
+ * Pure: no I/O here except `analyzeLogs`, the thin edge that runs the analyser over --logs paths.
  */
-import { closeSync, openSync, readSync } from 'node:fs';
+import { analyzePaths } from '../analyze/analyze.js';
+import { formatTime } from '../analyze/render.js';
+import { mainTask } from '../analyze/group.js';
 import type { Finding } from '../check/model.js';
 import type { DiffResult } from './diff.js';
-import { type LogScan, scanLogText } from './logscan.js';
 import type { Snapshot } from './model.js';
 import { SECTION_TITLES, sectionCounts, sectionSize } from './render.js';
 import { SECTION_NAMES } from './model.js';
@@ -32,18 +33,19 @@ export interface ReportDoc {
   sections: ReportSection[];
 }
 
-export interface LogInput {
-  path: string;
-  scan: LogScan | null;
-  /** Why the file could not be read. */
-  error?: string;
+/** What `lantern analyze` found in the --logs inputs, reduced to what a report shows. */
+export interface LogIncidents {
+  inputs: { name: string; format: string; lines: number; incidents: number; error?: string }[];
+  groups: { kind: string; title: string; count: number; partial: number; first: string; last: string; hosts: string[]; task?: string }[];
+  incidents: number;
 }
 
 export interface ReportInput {
   snapshot: Snapshot;
   baseline: Snapshot | null;
   diff: DiffResult | null;
-  logs: LogInput[];
+  /** Incidents from --logs, or null when no logs were given. */
+  logs: LogIncidents | null;
   now: Date;
 }
 
@@ -67,10 +69,10 @@ export function glanceSection({ snapshot: s, diff, logs }: ReportInput): ReportS
     const worse = diff.sections.flatMap((x) => x.changes.filter((ch) => ch.worse)).map((ch) => ch.key);
     items.push(`Since the baseline of ${diff.baseline.takenAt}: ${diff.summary.differences} difference(s)${worse.length ? `, readiness became fail: ${worse.join(', ')}` : ''}.`);
   }
-  const scanned = logs.filter((l) => l.scan);
-  if (logs.length) {
-    const hits = scanned.reduce((n, l) => n + Object.values(l.scan!.counts).reduce((a, b) => a + (b ?? 0), 0), 0);
-    items.push(`Logs: ${hits} kernel trouble line(s) in ${scanned.length} of ${logs.length} file(s).`);
+  if (logs) {
+    const read = logs.inputs.filter((i) => !i.error).length;
+    const kinds = [...new Set(logs.groups.map((g) => g.kind))];
+    items.push(`Logs: ${logs.incidents} kernel incident(s) in ${logs.groups.length} group(s)${kinds.length ? ` (${kinds.join(', ')})` : ''}, from ${read} of ${logs.inputs.length} input(s).`);
   }
   return { id: 'glance', title: 'At a glance', blocks: [{ kind: 'list', items }] };
 }
@@ -142,23 +144,23 @@ export function differencesSection({ diff, baseline }: ReportInput): ReportSecti
   return { id: 'differences', title: 'Differences from the baseline', blocks };
 }
 
-/** Placeholder for `lantern analyze`: lists kernel trouble lines found in --logs files. */
+/** Incidents `lantern analyze` found in the --logs inputs: one row per group of identical incidents. */
 export function logsSection({ logs }: ReportInput): ReportSection | null {
-  if (!logs.length) return null;
+  if (!logs) return null;
   const blocks: Block[] = [];
-  for (const l of logs) {
-    if (!l.scan) {
-      blocks.push({ kind: 'subheading', text: l.path });
-      blocks.push({ kind: 'para', text: `Not read: ${l.error ?? 'unknown error'}` });
-      continue;
-    }
-    const counts = Object.entries(l.scan.counts).map(([k, n]) => `${n} ${k}`).join(', ');
-    blocks.push({ kind: 'subheading', text: `${l.path} (${l.scan.lines} lines${counts ? `: ${counts}` : ''})` });
-    if (!l.scan.hits.length) blocks.push({ kind: 'para', text: 'No kernel trouble line (panic, oops, BUG, hung task, lockup, RCU stall, OOM kill, MCE, WARNING).' });
-    else blocks.push({ kind: 'table', head: ['line', 'kind', 'text'], rows: l.scan.hits.map((h) => [String(h.line), h.kind, h.text]) });
-    if (l.scan.truncated) blocks.push({ kind: 'para', text: `${l.scan.truncated} more trouble line(s) not listed.` });
-  }
-  return { id: 'incidents', title: 'Kernel trouble in the logs', blocks };
+  if (!logs.groups.length) blocks.push({ kind: 'para', text: 'No kernel incident (panic, oops, BUG, WARNING, hung task, lockup, RCU stall, OOM kill, MCE, I/O error, reboot) in these logs.' });
+  else
+    blocks.push({
+      kind: 'table',
+      head: ['kind', 'incident', 'count', 'first', 'last', 'task'],
+      rows: logs.groups.map((g) => [g.kind, g.title + (g.partial ? ` (${g.partial} partial)` : ''), String(g.count), g.first, g.last, g.task ?? '']),
+    });
+  blocks.push({ kind: 'para', text: 'Details, stacks and the timeline: lantern analyze on the same paths.' });
+  blocks.push({
+    kind: 'list',
+    items: logs.inputs.map((i) => (i.error ? `${i.name}: not read: ${i.error}` : `${i.name}: ${i.format}, ${i.lines} lines, ${i.incidents} incident(s)`)),
+  });
+  return { id: 'incidents', title: 'Kernel incidents in the logs', blocks };
 }
 
 export function dataGapsSection({ snapshot: s }: ReportInput): ReportSection | null {
@@ -185,30 +187,28 @@ export function buildReport(input: ReportInput, builders: SectionBuilder[] = REP
   return { title: `Lantern report: ${input.snapshot.host.name ?? 'unknown host'}`, generatedAt: input.now.toISOString(), sections };
 }
 
-/** Read and scan --logs files (edge). A file that cannot be read is reported in the section, not fatal. */
-export function scanLogFiles(paths: string[], maxBytes = 256 * 1024 * 1024): LogInput[] {
-  return paths.map((path) => {
-    let fd: number | null = null;
-    try {
-      fd = openSync(path, 'r');
-      const chunks: Buffer[] = [];
-      let total = 0;
-      const buf = Buffer.allocUnsafe(1024 * 1024);
-      for (;;) {
-        const n = readSync(fd, buf, 0, buf.length, null);
-        if (n === 0) break;
-        chunks.push(Buffer.from(buf.subarray(0, n)));
-        total += n;
-        if (total > maxBytes) return { path, scan: null, error: `larger than ${maxBytes} bytes; cut it to the incident first` };
-      }
-      return { path, scan: scanLogText(Buffer.concat(chunks, total).toString('utf8'), path) };
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      return { path, scan: null, error: code === 'ENOENT' ? 'does not exist' : code === 'EISDIR' ? 'is a directory' : code === 'EACCES' ? 'permission denied' : String((e as Error).message) };
-    } finally {
-      if (fd !== null) closeSync(fd);
-    }
+/** Run `lantern analyze` over --logs paths (edge). Unreadable inputs are listed in the section, never fatal. */
+export async function analyzeLogs(paths: string[]): Promise<LogIncidents | null> {
+  if (!paths.length) return null;
+  const res = await analyzePaths(paths);
+  const groups = res.collector.groups.map((g) => {
+    const task = mainTask(g.example);
+    return {
+      kind: g.kind,
+      title: g.title,
+      count: g.count,
+      partial: g.partialCount,
+      first: formatTime(g.first),
+      last: formatTime(g.last),
+      hosts: g.hosts,
+      ...(task !== undefined ? { task } : {}),
+    };
   });
+  return {
+    inputs: res.inputs.map((i) => ({ name: i.name, format: i.format, lines: i.lines, incidents: i.incidents, ...(i.error !== undefined ? { error: i.error } : {}) })),
+    groups,
+    incidents: groups.reduce((n, g) => n + g.count, 0),
+  };
 }
 
 /* ------------------------------------------------------------------ renderers */
