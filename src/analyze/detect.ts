@@ -214,10 +214,10 @@ export class Detector {
     }
   }
 
-  /** Closes every open report (end of input: what is still open is truncated). */
-  finish(): void {
+  /** Closes every open report (end of input, or a gap in it: what is still open is truncated). */
+  finish(reason = 'the log ends before the report does'): void {
     for (const st of this.streams.values()) {
-      this.close(st, 'the log ends before the report does');
+      this.close(st, reason);
       this.flushBoot(st);
     }
     this.streams.clear();

@@ -78,12 +78,19 @@ export class Collector {
   undatedExcluded = 0;
   filteredOut = 0;
   private seq = 0;
+  /** Input file → the unit it was read in (a rotation set), for ordering undated incidents. */
+  private readonly inputUnit = new Map<string, string>();
 
   constructor(
     private readonly filters: Filters = {},
     private readonly maxTimeline = 100_000,
     private readonly maxHostsPerGroup = 50,
   ) {}
+
+  /** Declares that `file` was read as a piece of `unit` (a rotation set read as one input). */
+  setInputUnit(file: string, unit: string): void {
+    this.inputUnit.set(file, unit);
+  }
 
   accepts(inc: Incident): boolean {
     const f = this.filters;
@@ -143,15 +150,17 @@ export class Collector {
   /**
    * Orders the timeline by wall clock. An incident known only relative to boot takes the time of
    * the next dated incident of the same input (else the previous one), so it keeps its place in
-   * that input's order; inputs with no dated incident at all follow, in input order.
+   * that input's order; inputs with no dated incident at all follow, in input order. The pieces
+   * of a rotation set are one input.
    */
   sortedTimeline(): TimelineEntry[] {
     const effective = new Map<TimelineEntry, number>();
     const byFile = new Map<string, TimelineEntry[]>();
     for (const e of this.timeline) {
-      const list = byFile.get(e.time.file);
+      const unit = this.inputUnit.get(e.time.file) ?? e.time.file;
+      const list = byFile.get(unit);
       if (list) list.push(e);
-      else byFile.set(e.time.file, [e]);
+      else byFile.set(unit, [e]);
     }
     for (const list of byFile.values()) {
       let next: number | undefined;

@@ -89,6 +89,7 @@ export function renderText(res: AnalysisResult, p: Paint): string {
   for (const i of res.inputs) {
     const notes: string[] = [];
     if (i.compression && i.compression !== 'none') notes.push(i.compression);
+    if (i.rotationSet) notes.push(`rotation set ${i.rotationSet}`);
     if (i.malformedLines) notes.push(`${i.malformedLines} malformed lines`);
     if (i.overlongLines) notes.push(`${i.overlongLines} overlong lines cut`);
     if (i.invalidUtf8Lines) notes.push(`${i.invalidUtf8Lines} lines with invalid UTF-8`);
