@@ -57,6 +57,8 @@ const OOM_CONSTRAINT_RE = /^oom-kill:constraint=(\w+),nodemask=[^,]*,cpuset=[^,]
 const OOM_KILLED_RE = /(?:^|: )Killed process (\d+),? (?:UID (\d+), )?\((.+?)\),? total-vm:(\d+)kB, anon-rss:(\d+)kB, file-rss:(\d+)kB(?:, shmem-rss:(\d+)kB)?(?:, UID:(\d+))?(?: pgtables:(\d+)kB)?(?: oom_score_adj:(-?\d+))?/;
 const OOM_KILL_OLD_RE = /^(Out of memory|Memory cgroup out of memory): Kill process (\d+) \((.+?)\) score (\d+) or sacrifice child/;
 const OOM_MEMCG_TASK_RE = /^Task in (\S+) killed as a result of limit of (\S+)/;
+/** A row of the OOM task table: `[  pid]   uid  tgid total_vm      rss … name` (the columns between vary by era). */
+export const OOM_TABLE_ROW_RE = /^\[\s*(\d+)\]\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s.*\s(\S+)\s*$/;
 const SYSRQ_RE = /(?:^|: )(?:SysRq ?: )?Show (Blocked )?State\s*$/;
 const SHRINK_RE = /shrink_slab: ([\w.]+)(?:\+0x[0-9a-f]+\/0x[0-9a-f]+)?(?: \[\w+\])? negative objects to delete nr=(-?\d+)/;
 const MCE_FATAL_RE = /(?:CPU (\d+): )?Machine Check Exception: ?([0-9a-fx]+)?(?: Bank (\d+): ([0-9a-f]+))?/;
@@ -92,6 +94,11 @@ interface Stream {
   bootEpochMs?: number;
   report?: OpenReport;
   pendingBoot?: Incident;
+  /**
+   * OOM task-table rows seen while no report was open (a log that starts mid table, or a table
+   * whose header was lost): a `panic_on_oom` panic right after them takes their largest task.
+   */
+  orphanTable?: { rows: number; largest?: { pid: number; comm: string; rssPages: number } };
 }
 
 interface OpenReport {
@@ -206,6 +213,20 @@ export class Detector {
     if (TRIGGER_RE.test(text) && this.header(line, st)) return;
     if (st.pendingBoot) this.flushBoot(st);
     if (r) this.body(line, st, r);
+    else this.orphanRow(st, text);
+  }
+
+  /** Keeps the largest task of OOM table rows outside a report; any other line forgets them. */
+  private orphanRow(st: Stream, text: string): void {
+    const m = text.length < MAX_HEADER_CHARS ? OOM_TABLE_ROW_RE.exec(text) : null;
+    if (!m) {
+      if (text.trim() !== '') st.orphanTable = undefined;
+      return;
+    }
+    const t = (st.orphanTable ??= { rows: 0 });
+    t.rows++;
+    const rss = Number(m[5]);
+    if (!t.largest || rss > t.largest.rssPages) t.largest = { pid: Number(m[1]), comm: m[6]!, rssPages: rss };
   }
 
   private closeStale(): void {
@@ -340,7 +361,15 @@ export class Detector {
       mk('panic', 'kernel panic');
       inc!.facts['reason'] = panicReason;
       if (/Machine check|machine check/.test(panicReason)) inc!.subkind = 'machine_check';
-      else if (/^Out of memory/.test(panicReason)) inc!.subkind = 'panic_on_oom';
+      else if (/^Out of memory/.test(panicReason)) {
+        inc!.subkind = 'panic_on_oom';
+        // The task table printed just before the panic: from the OOM report it ended, or rows
+        // seen with no report open (the log starts mid table).
+        const prev = r?.inc.kind === 'oom_kill' ? r.inc.oom : undefined;
+        const rows = prev?.taskTableRows ?? st.orphanTable?.rows;
+        const largest = prev?.largestRssTask ?? st.orphanTable?.largest;
+        if (rows !== undefined) inc!.oom = { taskTableRows: rows, ...(largest ? { largestRssTask: largest } : {}) };
+      }
       else if (/^hung_task/.test(panicReason)) inc!.subkind = 'hung_task_panic';
       else if (/^softlockup/.test(panicReason)) inc!.subkind = 'softlockup_panic';
       else if (/^Fatal exception/.test(panicReason)) inc!.subkind = 'fatal_exception';
@@ -490,6 +519,7 @@ export class Detector {
     }
 
     if (!inc) return false;
+    st.orphanTable = undefined;
     const incident: Incident = inc;
     // Another report in this stream is still open: a new header ends it.
     this.close(st, undefined);
@@ -760,7 +790,7 @@ export class Detector {
     else if ((m = /Total swap\s*=\s*(\d+)kB/.exec(text))) (oom.memory ??= {}).totalSwapKb = Number(m[1]);
     else if ((m = /^(\d+) pages RAM/.exec(text))) (oom.memory ??= {}).ramPages = Number(m[1]);
     else if ((m = /^\s*active_anon:\d+.* free:(\d+)/.exec(text)) || (m = /^\s*free:(\d+) free_pcp/.exec(text))) (oom.memory ??= {}).freePages = Number(m[1]);
-    else if ((m = /^\[\s*(\d+)\]\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s.*\s(\S+)\s*$/.exec(text))) {
+    else if ((m = OOM_TABLE_ROW_RE.exec(text))) {
       oom.taskTableRows = (oom.taskTableRows ?? 0) + 1;
       const rss = Number(m[5]);
       if (!oom.largestRssTask || rss > oom.largestRssTask.rssPages) oom.largestRssTask = { pid: Number(m[1]), comm: m[6]!, rssPages: rss };

@@ -32,6 +32,8 @@ const UPPER_G = new RegExp(TRIGGER_UPPER.source, 'g');
 const LOWER_G = new RegExp(TRIGGER_LOWER.source, 'g');
 const FORMAT_SAMPLE = 200;
 const HIGH_BYTE = /[\x80-\xff]/;
+/** An OOM task-table row in any envelope: `… [ 1804]    89  1804    25638        3 … qmgr`. */
+const TABLE_ROW_RAW = /\[\s*\d+\]\s+\d+\s+\d+\s+\d+\s+\d+\s.*\S\s*$/;
 
 export async function scanStream(chunks: AsyncIterable<Buffer | string>, detector: Detector, opts: ScanOptions): Promise<ScanResult> {
   const normalizer = new Normalizer({ file: opts.name, refYear: opts.refYear, refMonth: opts.refMonth });
@@ -101,7 +103,23 @@ export async function scanStream(chunks: AsyncIterable<Buffer | string>, detecto
           return;
         }
         const ls = Math.max(pos, s.lastIndexOf('\n', hit) + 1);
-        lineNo += countLines(s, pos, ls);
+        // A panic (panic_on_oom) may follow an OOM task table whose header the log lost: the
+        // rows just before it, skipped so far, are fed too (within this chunk).
+        let bs = ls;
+        if (s.startsWith('Kernel panic', hit)) {
+          while (bs > pos) {
+            const ps = Math.max(pos, s.lastIndexOf('\n', bs - 2) + 1);
+            if (!TABLE_ROW_RAW.test(s.slice(ps, Math.min(bs - 1, ps + 4096)))) break;
+            bs = ps;
+          }
+        }
+        lineNo += countLines(s, pos, bs);
+        for (pos = bs; pos < ls; ) {
+          const nl = s.indexOf('\n', pos);
+          lineNo++;
+          detector.feed(normalizer.normalize(lineText(s, buf, pos, nl), lineNo));
+          pos = nl + 1;
+        }
         pos = ls;
       }
       const nl = s.indexOf('\n', pos);
