@@ -50,7 +50,15 @@ export async function analyzePaths(paths: string[], opts: AnalyzeOptions = {}): 
   }));
   for (const set of groupRotations(files, (f) => f.path)) {
     // One detector per set: what is open at the end of one piece continues in the next.
-    const detector = new Detector((inc) => collector.add(inc));
+    // Incidents are counted for the piece where they start (a report may close in a later piece).
+    const started = new Map<string, { incidents: number; partial: number }>();
+    const detector = new Detector((inc) => {
+      const c = started.get(inc.file) ?? { incidents: 0, partial: 0 };
+      c.incidents++;
+      if (inc.partial) c.partial++;
+      started.set(inc.file, c);
+      collector.add(inc);
+    });
     const reports: InputReport[] = [];
     for (const [n, f] of set.items.entries()) {
       // A piece is missing (rotated away, not copied): a report cannot continue across the gap.
@@ -61,11 +69,11 @@ export async function analyzePaths(paths: string[], opts: AnalyzeOptions = {}): 
       reports.push(rep);
     }
     // What is still open at the end of the (last piece of the) input is truncated: close it as such.
-    const before = { ...detector.stats };
     detector.finish();
-    const last = reports[reports.length - 1]!;
-    last.incidents += detector.stats.incidents - before.incidents;
-    last.partialIncidents += detector.stats.partialIncidents - before.partialIncidents;
+    for (const rep of reports) {
+      rep.incidents = started.get(rep.name)?.incidents ?? 0;
+      rep.partialIncidents = started.get(rep.name)?.partial ?? 0;
+    }
     inputs.push(...reports);
   }
   return { inputs, collector };
@@ -109,7 +117,5 @@ async function analyzeOne(f: InputFile, detector: Detector, opts: AnalyzeOptions
   const failure = await opened.done;
   if (failure && !rep.error) rep.error = failure;
   rep.kernelLines = detector.stats.kernelLines - before.kernelLines;
-  rep.incidents = detector.stats.incidents - before.incidents;
-  rep.partialIncidents = detector.stats.partialIncidents - before.partialIncidents;
   return rep;
 }
