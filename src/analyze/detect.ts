@@ -111,6 +111,8 @@ interface Stream {
    * whose header was lost): a `panic_on_oom` panic right after them takes their largest task.
    */
   orphanTable?: { rows: number; largest?: { pid: number; comm: string; rssPages: number } };
+  /** A WARN message printed before its header with no report open (5.x: `refcount_t: underflow; …`). */
+  preface?: string;
 }
 
 interface OpenReport {
@@ -232,6 +234,13 @@ export class Detector {
 
   /** Keeps the largest task of OOM table rows outside a report; any other line forgets them. */
   private orphanRow(st: Stream, text: string): void {
+    if (/^(?:refcount_t: |list_(?:add|del) corruption)/.test(text)) {
+      st.preface = text.trim().slice(0, 200);
+      st.orphanTable = undefined;
+      return;
+    }
+    // `------------[ cut here ]------------` sits between the message and the header.
+    if (!/^-+\[ cut here \]-+\s*$/.test(text)) st.preface = undefined;
     const m = text.length < MAX_HEADER_CHARS ? OOM_TABLE_ROW_RE.exec(text) : null;
     if (!m) {
       if (text.trim() !== '') st.orphanTable = undefined;
@@ -552,6 +561,14 @@ export class Detector {
     if (!inc) return false;
     st.orphanTable = undefined;
     const incident: Incident = inc;
+    if (st.preface !== undefined) {
+      if (incident.kind === 'warning' || incident.kind === 'oops') {
+        const m2 = /^refcount_t: (.+?)\.?\s*$/.exec(st.preface);
+        if (m2) incident.facts['refcount'] = m2[1]!;
+        else incident.facts['listCorruption'] = st.preface;
+      }
+      st.preface = undefined;
+    }
     // Another report in this stream is still open: a new header ends it.
     this.close(st, undefined);
     if (incident.kind === 'panic' && st.lastClosed && line.lineNo - st.lastClosed.lineNo <= 20) {

@@ -33,6 +33,8 @@ const LOWER_G = new RegExp(TRIGGER_LOWER.source, 'g');
 const FORMAT_SAMPLE = 200;
 const HIGH_BYTE = /[\x80-\xff]/;
 /** An OOM task-table row in any envelope: `… [ 1804]    89  1804    25638        3 … qmgr`. */
+/** Lines that 5.x prints before a WARNING or `kernel BUG at` header and that name what went wrong. */
+const PREFACE_RAW = /refcount_t: |list_(?:add|del) corruption|-{4,}\[ cut here \]-{4,}/;
 const TABLE_ROW_RAW = /\[\s*\d+\]\s+\d+\s+\d+\s+\d+\s+\d+\s.*\S\s*$/;
 
 export async function scanStream(chunks: AsyncIterable<Buffer | string>, detector: Detector, opts: ScanOptions): Promise<ScanResult> {
@@ -111,6 +113,17 @@ export async function scanStream(chunks: AsyncIterable<Buffer | string>, detecto
             const ps = Math.max(pos, s.lastIndexOf('\n', bs - 2) + 1);
             if (!TABLE_ROW_RAW.test(s.slice(ps, Math.min(bs - 1, ps + 4096)))) break;
             bs = ps;
+          }
+        } else if (s.startsWith('WARNING', hit) || (hit >= 7 && s.startsWith('kernel BUG at', hit - 7))) {
+          // 5.x prints a WARN's message (`refcount_t: underflow; …`, `list_add corruption. …`)
+          // before the WARNING / `kernel BUG at` line: feed those few lines too.
+          // Up to 6 lines back, as other programs' syslog lines may sit in between; the detector
+          // drops those and forgets the message if another kernel line came between.
+          let back = ls;
+          for (let n = 0; n < 6 && back > pos; n++) {
+            const ps = Math.max(pos, s.lastIndexOf('\n', back - 2) + 1);
+            if (PREFACE_RAW.test(s.slice(ps, Math.min(back - 1, ps + 4096)))) bs = ps;
+            back = ps;
           }
         }
         lineNo += countLines(s, pos, bs);

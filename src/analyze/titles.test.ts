@@ -12,6 +12,7 @@ import { Readable } from 'node:stream';
 import { Detector } from './detect.js';
 import { scanStream } from './scan.js';
 import type { Incident } from './model.js';
+import { CASE_FORMATS, renderCase } from './casegen.js';
 
 const titles = new URL('../../test/data/analyze/titles/', import.meta.url);
 const cases = new URL('../../test/data/analyze/cases/', import.meta.url);
@@ -53,4 +54,19 @@ test('a new report header inside an unfinished lockdep report ends it', async ()
     ['possible deadlock in nfsd_lookup_dentry', true],
     ['BUG: soft lockup in nfsd_lookup_dentry', false],
   ]);
+});
+
+test('the WARN message printed before its header (5.x) is kept, in every input format', async () => {
+  const refcount = readFileSync(new URL('refcount_5.14.log', cases), 'utf8');
+  const list = readFileSync(new URL('list_corruption_5.14.log', cases), 'utf8');
+  const list310 = readFileSync(new URL('list_corruption_3.10.log', cases), 'utf8');
+  for (const format of CASE_FORMATS) {
+    const r = (await run(renderCase(refcount, format))).find((i) => i.subkind === 'refcount');
+    assert.equal(r?.facts['refcount'], 'underflow; use-after-free', `refcount as ${format}`);
+    const l = (await run(renderCase(list, format))).find((i) => i.subkind === 'list_corruption');
+    assert.match(String(l?.facts['listCorruption']), /^list_del corruption\. next->prev should be/, `list_del as ${format}`);
+    // ≤4.x: the message follows the WARNING line.
+    const o = (await run(renderCase(list310, format))).find((i) => i.subkind === 'list_corruption');
+    assert.match(String(o?.facts['listCorruption']), /^list_add corruption\. prev->next should be next/, `list_add as ${format}`);
+  }
 });
