@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { analyzePaths } from './analyze.js';
 import { groupRotations, rotationPiece } from './rotation.js';
 
@@ -40,6 +41,19 @@ test('a set is ordered oldest first and takes the place of its first member', ()
   assert.deepEqual(groupRotations(['/l/k.3', '/l/k.1', '/l/k'], (n) => n)[0]!.gapsBefore, [1]);
   assert.deepEqual(groupRotations(['/l/k.2', '/l/k'], (n) => n)[0]!.gapsBefore, [1]);
   assert.deepEqual(groupRotations(['/l/dmesg.0', '/l/dmesg'], (n) => n)[0]!.gapsBefore, []);
+});
+
+test('the order of a set does not depend on the order of the paths given', () => {
+  const names = ['/l/messages-20231224.xz', '/l/messages-20231231.gz', '/l/messages.3.gz', '/l/messages.2', '/l/messages.1', '/l/messages'];
+  fc.assert(
+    fc.property(fc.shuffledSubarray(names, { minLength: names.length, maxLength: names.length }), (shuffled) => {
+      const sets = groupRotations(shuffled, (n) => n);
+      assert.equal(sets.length, 1);
+      assert.deepEqual(sets[0]!.items, names);
+      assert.deepEqual(sets[0]!.gapsBefore, []);
+    }),
+    { numRuns: 200 },
+  );
 });
 
 async function hungTasks(paths: string[]) {
