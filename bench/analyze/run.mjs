@@ -2,7 +2,9 @@
 // bench/analyze: `lantern analyze --json` on a generated syslog file (realistic noise with embedded
 // kernel incidents) beside `grep -E` with the equivalent set of trigger patterns on the same file.
 // Prints MB/s, the time ratio and peak RSS. Asserts nothing.
-// Usage: node bench/analyze/run.mjs [--size-mb N] [--keep]   (default 1024 MiB; needs dist/: npm run build)
+// Usage: node bench/analyze/run.mjs [--size-mb N] [--format syslog|dmesg] [--keep]
+//   (default 1024 MiB of syslog; --format dmesg writes `dmesg` output instead: `[  sec.usec] text`
+//   kernel lines only, the input of a vmcore-dmesg or a saved dmesg; needs dist/: npm run build)
 import { mkdtempSync, rmSync, openSync, writeSync, closeSync, statSync, readFileSync, statfsSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +14,12 @@ const root = new URL('../../', import.meta.url).pathname;
 const args = process.argv.slice(2);
 const sizeMb = Number(args[args.indexOf('--size-mb') + 1] ?? 0) || Number(process.env.BENCH_ANALYZE_MB ?? 1024);
 const keep = args.includes('--keep');
+const formatArg = args.includes('--format') ? args[args.indexOf('--format') + 1] : process.env.BENCH_ANALYZE_FORMAT ?? 'syslog';
+if (formatArg !== 'syslog' && formatArg !== 'dmesg') {
+  console.error(`bench/analyze: --format must be syslog or dmesg, not ${formatArg}`);
+  process.exit(64);
+}
+const DMESG = formatArg === 'dmesg';
 if (!existsSync(join(root, 'dist/analyze/cli.js'))) {
   console.error('bench/analyze: dist/ is missing; run npm run build first');
   process.exit(69);
@@ -22,7 +30,7 @@ const { TRIGGER_UPPER, TRIGGER_LOWER } = await import(join(root, 'dist/analyze/d
 const GREP_PATTERN = `${TRIGGER_UPPER.source}|${TRIGGER_LOWER.source}`.replace(/\(\?:/g, '(').replace(/\\\//g, '/');
 
 const dir = mkdtempSync(join(tmpdir(), 'lantern-bench-analyze-'));
-const file = join(dir, 'messages');
+const file = join(dir, DMESG ? 'dmesg.txt' : 'messages');
 const cleanup = () => {
   if (!keep) rmSync(dir, { recursive: true, force: true });
 };
@@ -65,6 +73,23 @@ const noise = [
   (i) => `systemd-logind[733]: New session ${i % 9000} of user deploy.`,
   (i) => `dbus-daemon[702]: [system] Successfully activated service 'org.freedesktop.nm_dispatcher'`,
 ];
+// dmesg holds kernel messages only: a busy host's routine kernel chatter (containers, firewall
+// logging, audit, NICs, USB, TCP), none of it an incident.
+const ktime = (i) => `[${(i / 10).toFixed(6).padStart(12, ' ')}]`;
+const kernelNoise = [
+  (i) => `audit: type=1400 audit(${1714700000 + i}.${i % 1000}:${i}): apparmor="DENIED" operation="open" profile="snap.lxd" name="/proc/${i % 4000}/mountinfo" pid=${i % 4000} comm="lxd" requested_mask="r" denied_mask="r" fsuid=0 ouid=0`,
+  (i) => `IN=ens192 OUT= MAC=00:50:56:a1:${p2(i % 100)}:0c:00:50:56:a1:2b:3c:08:00 SRC=10.20.${i % 250}.${(i * 7) % 250} DST=10.20.1.15 LEN=60 TOS=0x00 PREC=0x00 TTL=64 ID=${i % 65535} DF PROTO=TCP SPT=${30000 + (i % 30000)} DPT=5432 WINDOW=29200 RES=0x00 SYN URGP=0`,
+  (i) => `docker0: port ${1 + (i % 8)}(veth${(i * 2654435761 % 0xfffffff).toString(16)}) entered forwarding state`,
+  (i) => `device veth${(i * 2654435761 % 0xfffffff).toString(16)} entered promiscuous mode`,
+  (i) => `IPv6: ADDRCONF(NETDEV_CHANGE): veth${(i * 40503 % 0xfffffff).toString(16)}: link becomes ready`,
+  (i) => `e1000e 0000:00:19.0 eno1: NIC Link is Up 1000 Mbps Full Duplex, Flow Control: Rx/Tx`,
+  (i) => `usb 1-${1 + (i % 4)}: new high-speed USB device number ${i % 127} using xhci_hcd`,
+  (i) => `TCP: request_sock_TCP: Possible SYN flooding on port ${8000 + (i % 100)}. Sending cookies.  Check SNMP counters.`,
+  (i) => `perf: interrupt took too long (${2500 + (i % 1000)} > ${2400 + (i % 1000)}), lowering kernel.perf_event_max_sample_rate to ${50000 - (i % 1000)}`,
+  (i) => `nfs: server filer01 OK`,
+  (i) => `sd ${i % 4}:0:0:0: [sd${'abcd'[i % 4]}] Synchronizing SCSI cache`,
+  (i) => `cgroup: fork rejected by pids controller in /system.slice/app${i % 50}.service`,
+];
 const caseDir = join(root, 'test/data/analyze/cases/');
 const incidentFiles = ['hung_task_3.10.log', 'oom_memcg_5.14.log', 'soft_lockup_3.10.log', 'segfault_6.x.log', 'warning_4.18.log', 'io_fs_errors_6.x.log', 'rcu_stall_5.14.log'];
 const incidents = incidentFiles.map((f) => readFileSync(join(caseDir, f), 'utf8').trimEnd().split('\n'));
@@ -83,14 +108,17 @@ while (written < target) {
   let blockBytes = 0;
   while (blockBytes < 1 << 20) {
     ms += 37;
-    const line = `${stamp(ms)} ${HOSTNAME} ${noise[(i * 7 + (i >> 3)) % noise.length](i)}\n`;
+    const line = DMESG
+      ? `${ktime(i)} ${kernelNoise[(i * 7 + (i >> 3)) % kernelNoise.length](i)}\n`
+      : `${stamp(ms)} ${HOSTNAME} ${noise[(i * 7 + (i >> 3)) % noise.length](i)}\n`;
     i++;
     parts.push(line);
     blockBytes += line.length;
   }
   if (written + blockBytes >= nextIncident) {
     for (const l of incidents[embedded % incidents.length]) {
-      const line = `${stamp(ms)} ${HOSTNAME} kernel: ${l}\n`;
+      // In dmesg the report takes the current kernel time (its own stamps would jump back).
+      const line = DMESG ? `${l.replace(/^\[\s*\d+\.\d+\]/, ktime(i))}\n` : `${stamp(ms)} ${HOSTNAME} kernel: ${l}\n`;
       parts.push(line);
       blockBytes += line.length;
     }
@@ -103,7 +131,7 @@ while (written < target) {
 }
 closeSync(fd);
 const bytes = statSync(file).size;
-console.log(`generated ${(bytes / (1 << 20)).toFixed(0)} MiB syslog file (${i} noise lines, ${embedded} embedded incident reports) in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+console.log(`generated ${(bytes / (1 << 20)).toFixed(0)} MiB ${DMESG ? 'dmesg' : 'syslog'} file (${i} noise lines, ${embedded} embedded incident reports) in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 
 // ---- run ----
 function run(cmd, argv, env = {}) {

@@ -1,11 +1,14 @@
 /**
  * `lantern analyze` pipeline: inputs → scan (normalise + detect) → group + timeline.
- * Each input is scanned on its own (its own detector state, so reports never span files).
+ * Each input is scanned with its own detector state, except the pieces of one rotation set
+ * (`kern.log.2.gz`, `kern.log.1`, `kern.log`): they are read oldest first through one detector,
+ * so a report cut by rotation is one complete incident.
  */
 import { Detector } from './detect.js';
 import { Collector, type Filters } from './group.js';
 import type { LogFormat } from './normalize.js';
 import { scanStream } from './scan.js';
+import { groupRotations } from './rotation.js';
 import { errText, expandInputs, openInput, type Compression, type InputFile } from './source.js';
 
 export interface InputReport {
@@ -22,6 +25,8 @@ export interface InputReport {
   partialIncidents: number;
   /** Why the input could not be read (fully). */
   error?: string;
+  /** The rotation set this file was read in (directory + base name), when it has more than one piece. */
+  rotationSet?: string;
 }
 
 export interface AnalysisResult {
@@ -43,22 +48,52 @@ export async function analyzePaths(paths: string[], opts: AnalyzeOptions = {}): 
     name: s.name, format: 'unreadable', bytes: 0, lines: 0, kernelLines: 0, malformedLines: 0, overlongLines: 0,
     invalidUtf8Lines: 0, incidents: 0, partialIncidents: 0, error: s.reason,
   }));
-  for (const f of files) inputs.push(await analyzeOne(f, collector, opts));
+  for (const set of groupRotations(files, (f) => f.path)) {
+    // One detector per set: what is open at the end of one piece continues in the next.
+    // Incidents are counted for the piece where they start (a report may close in a later piece).
+    const started = new Map<string, { incidents: number; partial: number }>();
+    const detector = new Detector((inc) => {
+      const c = started.get(inc.file) ?? { incidents: 0, partial: 0 };
+      c.incidents++;
+      if (inc.partial) c.partial++;
+      started.set(inc.file, c);
+      collector.add(inc);
+    });
+    const reports: InputReport[] = [];
+    for (const [n, f] of set.items.entries()) {
+      // A piece is missing (rotated away, not copied): a report cannot continue across the gap.
+      if (set.gapsBefore.includes(n)) detector.finish(`a piece of the rotated log before ${f.name} is missing`);
+      if (set.items.length > 1) collector.setInputUnit(f.name, set.key!);
+      const rep = await analyzeOne(f, detector, opts);
+      if (set.items.length > 1) rep.rotationSet = set.key!;
+      reports.push(rep);
+    }
+    // What is still open at the end of the (last piece of the) input is truncated: close it as such.
+    detector.finish();
+    for (const rep of reports) {
+      rep.incidents = started.get(rep.name)?.incidents ?? 0;
+      rep.partialIncidents = started.get(rep.name)?.partial ?? 0;
+    }
+    inputs.push(...reports);
+  }
   return { inputs, collector };
 }
 
-async function analyzeOne(f: InputFile, collector: Collector, opts: AnalyzeOptions): Promise<InputReport> {
+async function analyzeOne(f: InputFile, detector: Detector, opts: AnalyzeOptions): Promise<InputReport> {
   const rep: InputReport = {
     name: f.name, format: 'unreadable', bytes: 0, lines: 0, kernelLines: 0, malformedLines: 0, overlongLines: 0,
     invalidUtf8Lines: 0, incidents: 0, partialIncidents: 0,
   };
   const ref = f.mtime ?? opts.now ?? new Date();
-  const detector = new Detector((inc) => collector.add(inc));
+  // The detector may be shared by the pieces of a rotation set: count this file's share.
+  const before = { ...detector.stats };
   let opened;
   try {
     opened = await openInput(f);
   } catch (e) {
     rep.error = errText(e);
+    // A missing piece of a rotation set: a report open at its start cannot continue across the gap.
+    detector.finish(`the next piece of the log (${f.name}) could not be read`);
     return rep;
   }
   rep.compression = opened.compression;
@@ -77,13 +112,10 @@ async function analyzeOne(f: InputFile, collector: Collector, opts: AnalyzeOptio
     rep.invalidUtf8Lines = res.invalidUtf8Lines;
   } catch (e) {
     rep.error = `read failed part way: ${errText(e)}`;
+    detector.finish('the log could not be read to its end');
   }
-  // What is still open at the end of this input is truncated: close it as such.
-  detector.finish();
   const failure = await opened.done;
   if (failure && !rep.error) rep.error = failure;
-  rep.kernelLines = detector.stats.kernelLines;
-  rep.incidents = detector.stats.incidents;
-  rep.partialIncidents = detector.stats.partialIncidents;
+  rep.kernelLines = detector.stats.kernelLines - before.kernelLines;
   return rep;
 }

@@ -150,6 +150,33 @@ test('--kind, --host, --since, --until filter; undated incidents are counted whe
   assert.equal(undated.summary.undatedExcluded, 1);
 });
 
+test('--since/--until boot+N filter boot-relative incidents by kernel time; the summary says what was left out and why', () => {
+  // hung_task_02: five incidents at kernel times 1431.92 … 1432.31, no wall clock.
+  const log = join(real, 'hung_task_02.log');
+  let r = lantern(['--json', '--since', 'boot+1432', '--until', 'boot+30m', log]);
+  assert.equal(r.code, 0, r.err);
+  let doc = JSON.parse(r.out) as JsonDoc & { summary: { filteredBy: Record<string, number> } };
+  assert.deepEqual(doc.timeline.map((e) => e.time.kernel), ['1432.090262', '1432.174341', '1432.309388']);
+  assert.equal(doc.summary.filteredOut, 2);
+  assert.deepEqual(doc.summary.filteredBy, { kind: 0, host: 0, beforeSince: 2, afterUntil: 0, noWallClock: 0, noKernelTime: 0 });
+  r = lantern(['--until', 'boot+1432.1', log]);
+  assert.match(r.out, /2 incidents left out: 2 after --until/);
+  // A wall-clock bound on a log without wall clock: all left out, and the report says how to filter it.
+  r = lantern(['--since', '2024-01-01', log]);
+  assert.match(r.out, /5 incidents left out: 5 without wall-clock time \(boot-relative only: try --since boot\+SECONDS\)/);
+  // A boot+ bound on a syslog without kernel stamps: left out, counted.
+  const p = join(tmp, 'nostamp.log');
+  writeFileSync(p, renderCase(readFileSync(join(cases, 'segfault_6.x.log'), 'utf8'), 'syslog'));
+  doc = JSON.parse(lantern(['--json', '--since', 'boot+1', p]).out) as typeof doc;
+  assert.equal(doc.summary.incidents, 0);
+  assert.equal(doc.summary.filteredBy['noKernelTime'], doc.summary.filteredOut);
+  assert.ok(doc.summary.filteredOut > 0);
+  // A bare number is ambiguous (kernel seconds? epoch?): a usage error that says how to write it.
+  r = lantern(['--since', '600', log]);
+  assert.equal(r.code, 64);
+  assert.match(r.err, /boot\+600/);
+});
+
 test('usage errors exit 64, unreadable input exits 66, help exits 0', () => {
   let r = lantern(['--kind', 'nonsense', join(real, 'panic_01.log')]);
   assert.equal(r.code, 64);
@@ -211,4 +238,14 @@ test('a missing decompressor is named, with the package to install', (t) => {
   assert.match(r.stderr, /needs-xz\.log\.xz: xz-compressed, but xz is not installed \(apt-get install xz-utils\)/);
   const doc = JSON.parse(r.stdout) as JsonDoc;
   assert.deepEqual(doc.summary.byKind, { panic: 1 });
+});
+
+test('a rotated log given as a directory is one input: the report cut by rotation is one complete incident', () => {
+  const dir = new URL('../../test/data/analyze/rotation/log', import.meta.url).pathname;
+  const r = lantern([dir]);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /kern\.log\.2\.gz: syslog, 4 lines, 1 incidents \(gzip, rotation set .*kern\.log\)/);
+  assert.match(r.out, /SUMMARY\n\s+hung_task\s+1\n/);
+  assert.match(r.out, /INFO: task hung in fanotify_handle_event \[controller:1428\]  #1/);
+  assert.doesNotMatch(r.out, /partial/);
 });

@@ -37,14 +37,39 @@ export function parseTimeArg(value: string, now: Date = new Date()): number {
   return ms;
 }
 
+export type TimeBound = { wallMs: number } | { bootSec: number };
+
+const BOOT_REL_RE = /^boot\s*\+\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)?$/;
+
+/**
+ * Parses a --since/--until value: `boot+SECONDS` (also `boot+10m`, `boot+2h`): time since the boot
+ * of each incident's stream, compared with the kernel stamp `[ 600.000000]`; anything else is a
+ * wall-clock time (parseTimeArg). A bare number is refused: it could mean kernel seconds or epoch.
+ */
+export function parseTimeBound(value: string, now: Date = new Date()): TimeBound {
+  const v = value.trim();
+  const b = BOOT_REL_RE.exec(v);
+  if (b) return { bootSec: Number(b[1]) * { s: 1, m: 60, h: 3600, d: 86400 }[(b[2] ?? 's') as 's' | 'm' | 'h' | 'd'] };
+  if (/^\d+(?:\.\d+)?$/.test(v)) throw new CliError(`bad time '${value}': for seconds since boot write boot+${v}; for a wall-clock time use ISO 8601; for a relative time ${v}s or ${v}m`, EXIT.USAGE);
+  return { wallMs: parseTimeArg(v, now) };
+}
+
 function collect(value: string, previous: string[] = []): string[] {
   return [...previous, ...value.split(',').map((s) => s.trim()).filter(Boolean)];
 }
 
 export function buildFilters(o: AnalyzeCliOptions): Filters {
   const f: Filters = {};
-  if (o.since !== undefined) f.sinceMs = parseTimeArg(o.since);
-  if (o.until !== undefined) f.untilMs = parseTimeArg(o.until);
+  if (o.since !== undefined) {
+    const b = parseTimeBound(o.since);
+    if ('bootSec' in b) f.sinceBootSec = b.bootSec;
+    else f.sinceMs = b.wallMs;
+  }
+  if (o.until !== undefined) {
+    const b = parseTimeBound(o.until);
+    if ('bootSec' in b) f.untilBootSec = b.bootSec;
+    else f.untilMs = b.wallMs;
+  }
   if (o.kind && o.kind.length) {
     for (const k of o.kind) if (!INCIDENT_KINDS.includes(k as IncidentKind)) throw new CliError(`unknown kind '${k}': one of ${INCIDENT_KINDS.join(', ')}`, EXIT.USAGE);
     f.kinds = new Set(o.kind as IncidentKind[]);
@@ -59,8 +84,8 @@ export function register(program: Command): void {
     .description('read kernel logs (dmesg, syslog, journal, netconsole, serial, vmcore-dmesg; gz/xz/zst) and report incidents on a timeline')
     .argument('[paths...]', 'files or directories (read recursively); - or nothing reads stdin')
     .option('--json', 'print one JSON document (schema: docs/analyze.md)')
-    .option('--since <time>', 'only incidents at or after this wall-clock time (ISO 8601, or 2h / 30m ago)')
-    .option('--until <time>', 'only incidents at or before this wall-clock time')
+    .option('--since <time>', 'only incidents at or after this time: wall clock (ISO 8601, or 2h / 30m ago) or seconds since boot (boot+600, boot+10m)')
+    .option('--until <time>', 'only incidents at or before this time (same forms as --since)')
     .option('--kind <kind>', `only these kinds (repeat or comma-separate): ${INCIDENT_KINDS.join(', ')}`, collect)
     .option('--host <host>', 'only incidents from this host (repeat or comma-separate)', collect)
     .addHelpText('after', '\nExit status: 0 analysed (with or without incidents), 64 usage error, 66 no input could be read.\nSee docs/analyze.md for the formats, kinds and the --json schema.')

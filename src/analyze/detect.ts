@@ -52,11 +52,25 @@ const WARN_OLD_RE = /^WARNING: at (\S+) ([\w.]+)\+0x/;
 const WARN_CPU_RE = /^WARNING: CPU: (\d+) PID: (\d+) at (\S+) ([\w.]+)\+0x/;
 const WARN_NEW_RE = /^WARNING: (\S+:\d+) at ([\w.]+)\+0x\S+, CPU#(\d+): (.+)\/(\d+)/;
 const WARN_ANY_RE = /^WARNING: (.+)$/;
+// Lockdep: `WARNING: possible circular locking dependency detected` (4.14+), `[ INFO: possible … ]` (≤4.13).
+const LOCKDEP_RE = /^(?:WARNING: |\[ ?INFO: |INFO: )possible (circular locking dependency|recursive locking) detected/;
+// `comm/pid is trying to acquire lock:`; the next line names the lock and the acquiring function.
+const LOCKDEP_TASK_RE = /^(.+)\/(\d+) is trying to acquire lock:/;
+const LOCKDEP_AT_RE = /, at: (?:\[<[0-9a-f]+>\] )?(?:[0-9a-f]{8,16}\s+)?([\w.]+)\+0x/;
+// `BUG: sleeping function called from invalid context at mm/slab.c:2960` → `… in_atomic(): 1, irqs_disabled(): 0, pid: 1234, name: foo`.
+const MIGHT_SLEEP_TASK_RE = /in_atomic\(\): \d+, irqs_disabled\(\): \d+, (?:non_block: \d+, )?pid: (\d+), name: (.+?)\s*$/;
+/** Message lines some reports print after their header (≤4.x WARN messages, might_sleep details). */
+const EXTRA_BODY_RE = /^(?:list_(?:add|del) corruption|refcount_t: |in_atomic\(\)|Preemption disabled at|no locks held by|\d+ locks? held by|INFO: lockdep)/;
+const LIST_CORRUPTION_RE = /^(list_(?:add|del)) corruption[.,]/;
+/** Reports raised by the list debugging checks (lib/list_debug.c): syzkaller titles them `BUG: corrupted list in F`. */
+const LIST_DEBUG_RE = /(?:^|\/)list_debug\.c|^__list_(?:add|del)|^__list_del_entry|^list_del/;
 const OOM_HEADER_RE = /^(.+?) invoked oom-killer: gfp_mask=(0x[0-9a-f]+(?:\([^)]*\))?),? (?:nodemask=\S+?,? )?order=(-?\d+),? (?:oom_adj=-?\d+,? )?oom_score_adj=(-?\d+)/;
 const OOM_CONSTRAINT_RE = /^oom-kill:constraint=(\w+),nodemask=[^,]*,cpuset=[^,]*,mems_allowed=[^,]*,(?:(global_oom)|oom_memcg=([^,]*)),task_memcg=([^,]*),task=(.+?),pid=(\d+),uid=(\d+)/;
 const OOM_KILLED_RE = /(?:^|: )Killed process (\d+),? (?:UID (\d+), )?\((.+?)\),? total-vm:(\d+)kB, anon-rss:(\d+)kB, file-rss:(\d+)kB(?:, shmem-rss:(\d+)kB)?(?:, UID:(\d+))?(?: pgtables:(\d+)kB)?(?: oom_score_adj:(-?\d+))?/;
 const OOM_KILL_OLD_RE = /^(Out of memory|Memory cgroup out of memory): Kill process (\d+) \((.+?)\) score (\d+) or sacrifice child/;
 const OOM_MEMCG_TASK_RE = /^Task in (\S+) killed as a result of limit of (\S+)/;
+/** A row of the OOM task table: `[  pid]   uid  tgid total_vm      rss … name` (the columns between vary by era). */
+export const OOM_TABLE_ROW_RE = /^\[\s*(\d+)\]\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s.*\s(\S+)\s*$/;
 const SYSRQ_RE = /(?:^|: )(?:SysRq ?: )?Show (Blocked )?State\s*$/;
 const SHRINK_RE = /shrink_slab: ([\w.]+)(?:\+0x[0-9a-f]+\/0x[0-9a-f]+)?(?: \[\w+\])? negative objects to delete nr=(-?\d+)/;
 const MCE_FATAL_RE = /(?:CPU (\d+): )?Machine Check Exception: ?([0-9a-fx]+)?(?: Bank (\d+): ([0-9a-f]+))?/;
@@ -92,6 +106,13 @@ interface Stream {
   bootEpochMs?: number;
   report?: OpenReport;
   pendingBoot?: Incident;
+  /**
+   * OOM task-table rows seen while no report was open (a log that starts mid table, or a table
+   * whose header was lost): a `panic_on_oom` panic right after them takes their largest task.
+   */
+  orphanTable?: { rows: number; largest?: { pid: number; comm: string; rssPages: number } };
+  /** A WARN message printed before its header with no report open (5.x: `refcount_t: underflow; …`). */
+  preface?: string;
 }
 
 interface OpenReport {
@@ -117,6 +138,8 @@ interface OpenReport {
   lastSeen: number;
   /** Last lines of a report longer than the excerpt (the end of a report matters as much as its start). */
   tail: string[];
+  /** Lockdep report: set once `stack backtrace:` is seen; frames before it belong to the dependency chains. */
+  lockdep?: { backtrace: boolean; acquireFunc?: string; expectAt: boolean };
 }
 
 const TAIL_LINES = 20;
@@ -206,6 +229,27 @@ export class Detector {
     if (TRIGGER_RE.test(text) && this.header(line, st)) return;
     if (st.pendingBoot) this.flushBoot(st);
     if (r) this.body(line, st, r);
+    else this.orphanRow(st, text);
+  }
+
+  /** Keeps the largest task of OOM table rows outside a report; any other line forgets them. */
+  private orphanRow(st: Stream, text: string): void {
+    if (/^(?:refcount_t: |list_(?:add|del) corruption)/.test(text)) {
+      st.preface = text.trim().slice(0, 200);
+      st.orphanTable = undefined;
+      return;
+    }
+    // `------------[ cut here ]------------` sits between the message and the header.
+    if (!/^-+\[ cut here \]-+\s*$/.test(text)) st.preface = undefined;
+    const m = text.length < MAX_HEADER_CHARS ? OOM_TABLE_ROW_RE.exec(text) : null;
+    if (!m) {
+      if (text.trim() !== '') st.orphanTable = undefined;
+      return;
+    }
+    const t = (st.orphanTable ??= { rows: 0 });
+    t.rows++;
+    const rss = Number(m[5]);
+    if (!t.largest || rss > t.largest.rssPages) t.largest = { pid: Number(m[1]), comm: m[6]!, rssPages: rss };
   }
 
   private closeStale(): void {
@@ -214,10 +258,10 @@ export class Detector {
     }
   }
 
-  /** Closes every open report (end of input: what is still open is truncated). */
-  finish(): void {
+  /** Closes every open report (end of input, or a gap in it: what is still open is truncated). */
+  finish(reason = 'the log ends before the report does'): void {
     for (const st of this.streams.values()) {
-      this.close(st, 'the log ends before the report does');
+      this.close(st, reason);
       this.flushBoot(st);
     }
     this.streams.clear();
@@ -297,6 +341,8 @@ export class Detector {
       if (k === 'sysrq_show_state' && !/Kernel panic|BUG:|INFO: |WARNING:|Linux version|invoked oom-killer/.test(text)) return false;
       if (/^(?:BUG: KASAN|BUG: KMSAN|BUG: KFENCE)/.test(text) && (k === 'oops')) return false;
       if (END_TRACE_RE.test(text)) return false;
+      // Lockdep's own lines (`INFO: lockdep is turned off.`) inside its report.
+      if (r.lockdep && /^INFO: lockdep/.test(text)) return false;
     }
 
     if ((m = LINUX_VERSION_RE.exec(text))) {
@@ -340,7 +386,15 @@ export class Detector {
       mk('panic', 'kernel panic');
       inc!.facts['reason'] = panicReason;
       if (/Machine check|machine check/.test(panicReason)) inc!.subkind = 'machine_check';
-      else if (/^Out of memory/.test(panicReason)) inc!.subkind = 'panic_on_oom';
+      else if (/^Out of memory/.test(panicReason)) {
+        inc!.subkind = 'panic_on_oom';
+        // The task table printed just before the panic: from the OOM report it ended, or rows
+        // seen with no report open (the log starts mid table).
+        const prev = r?.inc.kind === 'oom_kill' ? r.inc.oom : undefined;
+        const rows = prev?.taskTableRows ?? st.orphanTable?.rows;
+        const largest = prev?.largestRssTask ?? st.orphanTable?.largest;
+        if (rows !== undefined) inc!.oom = { taskTableRows: rows, ...(largest ? { largestRssTask: largest } : {}) };
+      }
       else if (/^hung_task/.test(panicReason)) inc!.subkind = 'hung_task_panic';
       else if (/^softlockup/.test(panicReason)) inc!.subkind = 'softlockup_panic';
       else if (/^Fatal exception/.test(panicReason)) inc!.subkind = 'fatal_exception';
@@ -388,13 +442,28 @@ export class Detector {
       const what = m[1]!;
       const kasan = /^(KASAN|KMSAN|KFENCE|KCSAN): ([\w-]+(?: [\w-]+)?)/.exec(what);
       // Keep the sanitizer's bug type (`KASAN: use-after-free`); cut the rest at its first colon or " in process".
-      const short = kasan ? `${kasan[1]}: ${kasan[2]!.replace(/ in$/, '')}` : what.replace(/ \[.*$/, '').replace(/ in process .*$/, '').replace(/:.*$/, '');
+      const short = kasan
+        ? `${kasan[1]}: ${kasan[2]!.replace(/ in$/, '')}`
+        : what.replace(/ \[.*$/, '').replace(/ in process .*$/, '').replace(/ at \S+:\d+\s*$/, '').replace(/:.*$/, '');
       mk('oops', `BUG: ${sanitizeTitle(short)}`);
       inc!.subkind = 'bug';
+      if (/^scheduling while atomic: (.+)\/(\d+)\/0x[0-9a-f]+/.test(what)) {
+        const t = /^scheduling while atomic: (.+)\/(\d+)\/0x[0-9a-f]+/.exec(what)!;
+        inc!.subkind = 'scheduling_while_atomic';
+        inc!.tasks.push({ role: 'current', comm: t[1]!, pid: Number(t[2]) });
+      } else if (/^sleeping function called from invalid context/.test(what)) {
+        inc!.subkind = 'sleeping_in_atomic';
+        const at = / at (\S+:\d+)\s*$/.exec(what);
+        if (at) inc!.facts['sourceLocation'] = at[1]!;
+      }
     } else if ((m = TRAP_RE.exec(text))) {
       const what = m[1] === 'PANIC: double fault' ? 'double fault' : m[1]!;
       mk('oops', what);
       inc!.subkind = what.replace(/ /g, '_').toLowerCase();
+    } else if ((m = LOCKDEP_RE.exec(text))) {
+      // syzkaller: `possible deadlock in F`, F the function acquiring the lock (LOCKDEP type).
+      mk('warning', 'possible deadlock');
+      inc!.subkind = m[1] === 'recursive locking' ? 'lockdep_recursive' : 'lockdep_circular';
     } else if ((m = WARN_NEW_RE.exec(text))) {
       mk('warning', 'WARNING');
       warnFunc = m[2]!;
@@ -490,7 +559,16 @@ export class Detector {
     }
 
     if (!inc) return false;
+    st.orphanTable = undefined;
     const incident: Incident = inc;
+    if (st.preface !== undefined) {
+      if (incident.kind === 'warning' || incident.kind === 'oops') {
+        const m2 = /^refcount_t: (.+?)\.?\s*$/.exec(st.preface);
+        if (m2) incident.facts['refcount'] = m2[1]!;
+        else incident.facts['listCorruption'] = st.preface;
+      }
+      st.preface = undefined;
+    }
     // Another report in this stream is still open: a new header ends it.
     this.close(st, undefined);
     if (incident.kind === 'panic' && st.lastClosed && line.lineNo - st.lastClosed.lineNo <= 20) {
@@ -502,6 +580,7 @@ export class Detector {
       return true;
     }
     const rep = this.open(st, incident, line);
+    if (incident.subkind === 'lockdep_circular' || incident.subkind === 'lockdep_recursive') rep.lockdep = { backtrace: false, expectAt: false };
     if (warnFunc) rep.warnFunc = cleanName(warnFunc);
     if (panicReason !== undefined) rep.panicReason = panicReason;
     if (incident.kind === 'sysrq_show_state') rep.sysrq = { groups: new Map() };
@@ -538,6 +617,17 @@ export class Detector {
       return;
     }
     const k = r.inc.kind;
+    if (r.lockdep && !r.lockdep.backtrace && /^(?:CPU: \d+ (?:UID: \d+ )?PID: |\s*Call Trace:)/.test(text)) {
+      // The task's backtrace starts (also when a console lost the `stack backtrace:` line).
+      r.lockdep.backtrace = true;
+    }
+    if (r.lockdep && !r.lockdep.backtrace) {
+      // The dependency chains are many line shapes (lock names, `-> #1`, chain frames, the
+      // unsafe-locking scenario): take all until the backtrace of the task.
+      this.addLine(r, line);
+      this.lockdepLine(r, text);
+      return;
+    }
     if (k === 'oom_kill') {
       // An OOM report is many line shapes (Mem-Info, zones, task table): take all until the victim.
       this.addLine(r, line);
@@ -555,6 +645,7 @@ export class Detector {
       frame !== null ||
       r.pidPrefix !== undefined ||
       BODY_RE.test(text) ||
+      EXTRA_BODY_RE.test(text) ||
       ((k === 'sysrq_show_state' || k === 'hung_task' || k === 'rcu_stall') && (OLD_TASK_RE.test(text) || NEW_TASK_RE.test(text)));
     if (!isBody) {
       r.nonBody++;
@@ -642,6 +733,19 @@ export class Detector {
         return;
       }
     }
+    if ((m = LIST_CORRUPTION_RE.exec(text.trim()))) {
+      // ≤4.x prints the message after the WARNING line: keep it.
+      inc.facts['listCorruption'] = text.trim().slice(0, 200);
+      return;
+    }
+    if ((m = /^refcount_t: (.+?)\.?\s*$/.exec(text)) && inc.kind === 'warning') {
+      inc.facts['refcount'] = m[1]!;
+      return;
+    }
+    if (inc.subkind === 'sleeping_in_atomic' && (m = MIGHT_SLEEP_TASK_RE.exec(text))) {
+      if (!inc.tasks.some((t) => t.role === 'current')) inc.tasks.push({ role: 'current', comm: m[2]!, pid: Number(m[1]) });
+      return;
+    }
     if (inc.kind === 'hung_task' && (m = BLOCKER_RE.exec(text))) {
       // 6.x names the likely owner of the lock the task waits for.
       inc.facts['blockedOn'] = m[1]!;
@@ -669,6 +773,27 @@ export class Detector {
       if (r.allFrames.length < this.maxFrames) r.allFrames.push(frame);
       if (r.sawEoe && r.afterEoe.length < this.maxFrames) r.afterEoe.push(frame);
       if (r.sysrq?.curTask && r.sysrq.curTask.frames.length < 24 && frame.reliable) r.sysrq.curTask.frames.push(frame.func);
+    }
+  }
+
+  /** A line of a lockdep report before its backtrace: the acquiring task and function. */
+  private lockdepLine(r: OpenReport, text: string): void {
+    const ld = r.lockdep!;
+    let m: RegExpExecArray | null;
+    if (/^\s*stack backtrace:/.test(text)) {
+      ld.backtrace = true;
+      return;
+    }
+    if ((m = LOCKDEP_TASK_RE.exec(text)) && ld.acquireFunc === undefined) {
+      if (!r.inc.tasks.some((t) => t.role === 'current')) r.inc.tasks.push({ role: 'current', comm: m[1]!, pid: Number(m[2]) });
+      ld.expectAt = true;
+      return;
+    }
+    if (ld.expectAt && (m = LOCKDEP_AT_RE.exec(text))) {
+      ld.acquireFunc = cleanName(m[1]!);
+      ld.expectAt = false;
+      const lock = /\((.+?)\)\{/.exec(text);
+      if (lock) r.inc.facts['lock'] = lock[1]!;
     }
   }
 
@@ -760,7 +885,7 @@ export class Detector {
     else if ((m = /Total swap\s*=\s*(\d+)kB/.exec(text))) (oom.memory ??= {}).totalSwapKb = Number(m[1]);
     else if ((m = /^(\d+) pages RAM/.exec(text))) (oom.memory ??= {}).ramPages = Number(m[1]);
     else if ((m = /^\s*active_anon:\d+.* free:(\d+)/.exec(text)) || (m = /^\s*free:(\d+) free_pcp/.exec(text))) (oom.memory ??= {}).freePages = Number(m[1]);
-    else if ((m = /^\[\s*(\d+)\]\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s.*\s(\S+)\s*$/.exec(text))) {
+    else if ((m = OOM_TABLE_ROW_RE.exec(text))) {
       oom.taskTableRows = (oom.taskTableRows ?? 0) + 1;
       const rss = Number(m[5]);
       if (!oom.largestRssTask || rss > oom.largestRssTask.rssPages) oom.largestRssTask = { pid: Number(m[1]), comm: m[6]!, rssPages: rss };
@@ -817,6 +942,12 @@ export class Detector {
       }
       case 'oops': {
         inc.guiltyFrame = ripFunc ?? first;
+        if (inc.subkind === 'kernel_bug' && LIST_DEBUG_RE.test(String(inc.facts['sourceLocation'] ?? ''))) {
+          // CONFIG_BUG_ON_DATA_CORRUPTION: `kernel BUG at lib/list_debug.c:N!` (RIP in __list_add_valid).
+          inc.subkind = 'list_corruption';
+          inc.guiltyFrame = firstMeaningful(frames) ?? inc.guiltyFrame;
+          inc.title = 'BUG: corrupted list';
+        }
         if (inc.guiltyFrame) inc.title = `${inc.title} in ${inc.guiltyFrame}`;
         break;
       }
@@ -826,6 +957,24 @@ export class Detector {
         if (r.warnFunc) {
           inc.facts['warnFunction'] = r.warnFunc;
           alt.add(r.warnFunc);
+        }
+        const src = String(inc.facts['sourceLocation'] ?? '');
+        if (r.lockdep) {
+          inc.guiltyFrame = r.lockdep.acquireFunc ?? firstMeaningful(frames);
+          inc.title = inc.guiltyFrame ? `possible deadlock in ${inc.guiltyFrame}` : 'possible deadlock';
+          if (!r.lockdep.backtrace) markPartial(inc, truncatedBy ?? 'no stack backtrace in the lockdep report');
+          break;
+        }
+        if (LIST_DEBUG_RE.test(src) || (r.warnFunc && LIST_DEBUG_RE.test(r.warnFunc))) {
+          inc.subkind = 'list_corruption';
+          inc.title = inc.guiltyFrame ? `BUG: corrupted list in ${inc.guiltyFrame}` : 'BUG: corrupted list';
+          break;
+        }
+        if (/(?:^|\/)refcount\.c/.test(src) || (r.warnFunc && /^refcount_/.test(r.warnFunc))) {
+          // `refcount_t: underflow; use-after-free.` + WARNING in refcount_warn_saturate (syzkaller: `WARNING: refcount bug in F`).
+          inc.subkind = 'refcount';
+          inc.title = inc.guiltyFrame ? `WARNING: refcount bug in ${inc.guiltyFrame}` : 'WARNING: refcount bug';
+          break;
         }
         if (inc.title === 'WARNING') inc.title = inc.guiltyFrame ? `WARNING in ${inc.guiltyFrame}` : 'WARNING';
         break;

@@ -58,7 +58,7 @@ const GENERIC_SKIP = new RegExp(
     '^do_page_fault', '^__do_page_fault', '^page_fault', '^no_context', '^__bad_area', '^bad_area', '^do_user_addr_fault',
     '^do_kern_addr_fault', '^kernelmode_fixup', '^page_fault_oops', '^spurious_fault', '^fixup_exception',
     '^(?:__)?schedule', '^preempt_schedule', '^io_schedule', '^__switch_to', '^context_switch', '^__cond_resched', '^_cond_resched',
-    '^__might_sleep', '^___might_sleep', '^__might_fault', '^might_fault',
+    '^check_noncircular', '^check_prevs\?_add', '^print_circular_bug', '^validate_chain', '^__might_sleep', '^___might_sleep', '^__might_fault', '^might_fault', '^msleep', '^ssleep', '^usleep_range',
     'spin_lock', 'spin_unlock', 'spin_trylock', '^_raw_', '^do_raw_', '^queued_spin', '^native_queued', '^__pv_queued',
     '^lock_acquire', '^lock_release', '^__lock_acquire', '^lock_', '^lockdep', '^mutex_', '^__mutex_', '^rwsem_', '^__rwsem',
     '^down_', '^__down', '^up_read', '^up_write', '^rt_mutex', '^_?atomic_', '^refcount_', '^percpu_down',

@@ -46,10 +46,26 @@ export interface Group {
 }
 
 export interface Filters {
+  /** Wall-clock bounds (ms since the epoch; zone-less log stamps compare as if UTC). */
   sinceMs?: number;
   untilMs?: number;
+  /** Boot-relative bounds: seconds since the boot of the incident's stream (`boot+600`), compared with the kernel stamp. */
+  sinceBootSec?: number;
+  untilBootSec?: number;
   kinds?: Set<IncidentKind>;
   hosts?: Set<string>;
+}
+
+export interface FilteredBy {
+  kind: number;
+  host: number;
+  /** Earlier than --since (on the clock --since names: wall clock, or kernel seconds for boot+N). */
+  beforeSince: number;
+  afterUntil: number;
+  /** A wall-clock bound was given but the incident has no wall-clock time (dmesg before the RTC line). */
+  noWallClock: number;
+  /** A boot-relative bound was given but the incident has no kernel stamp (syslog without `[ sec]`). */
+  noKernelTime: number;
 }
 
 export function timeOf(inc: Incident): TimeRef {
@@ -77,7 +93,11 @@ export class Collector {
   /** Incidents dropped by --since/--until because they carry no wall-clock time. */
   undatedExcluded = 0;
   filteredOut = 0;
+  /** Why incidents were left out (the first filter that refused each one). */
+  readonly filteredBy: FilteredBy = { kind: 0, host: 0, beforeSince: 0, afterUntil: 0, noWallClock: 0, noKernelTime: 0 };
   private seq = 0;
+  /** Input file → the unit it was read in (a rotation set), for ordering undated incidents. */
+  private readonly inputUnit = new Map<string, string>();
 
   constructor(
     private readonly filters: Filters = {},
@@ -85,19 +105,34 @@ export class Collector {
     private readonly maxHostsPerGroup = 50,
   ) {}
 
+  /** Declares that `file` was read as a piece of `unit` (a rotation set read as one input). */
+  setInputUnit(file: string, unit: string): void {
+    this.inputUnit.set(file, unit);
+  }
+
   accepts(inc: Incident): boolean {
+    const why = this.refusal(inc);
+    if (why === null) return true;
+    this.filteredBy[why]++;
+    if (why === 'noWallClock') this.undatedExcluded++;
+    return false;
+  }
+
+  private refusal(inc: Incident): keyof FilteredBy | null {
     const f = this.filters;
-    if (f.kinds && !f.kinds.has(inc.kind)) return false;
-    if (f.hosts && (inc.host === undefined || !f.hosts.has(inc.host))) return false;
+    if (f.kinds && !f.kinds.has(inc.kind)) return 'kind';
+    if (f.hosts && (inc.host === undefined || !f.hosts.has(inc.host))) return 'host';
     if (f.sinceMs !== undefined || f.untilMs !== undefined) {
-      if (!inc.wall) {
-        this.undatedExcluded++;
-        return false;
-      }
-      if (f.sinceMs !== undefined && inc.wall.ms < f.sinceMs) return false;
-      if (f.untilMs !== undefined && inc.wall.ms > f.untilMs) return false;
+      if (!inc.wall) return 'noWallClock';
+      if (f.sinceMs !== undefined && inc.wall.ms < f.sinceMs) return 'beforeSince';
+      if (f.untilMs !== undefined && inc.wall.ms > f.untilMs) return 'afterUntil';
     }
-    return true;
+    if (f.sinceBootSec !== undefined || f.untilBootSec !== undefined) {
+      if (inc.kernelTime === undefined) return 'noKernelTime';
+      if (f.sinceBootSec !== undefined && inc.kernelTime < f.sinceBootSec) return 'beforeSince';
+      if (f.untilBootSec !== undefined && inc.kernelTime > f.untilBootSec) return 'afterUntil';
+    }
+    return null;
   }
 
   add(inc: Incident): void {
@@ -143,15 +178,17 @@ export class Collector {
   /**
    * Orders the timeline by wall clock. An incident known only relative to boot takes the time of
    * the next dated incident of the same input (else the previous one), so it keeps its place in
-   * that input's order; inputs with no dated incident at all follow, in input order.
+   * that input's order; inputs with no dated incident at all follow, in input order. The pieces
+   * of a rotation set are one input.
    */
   sortedTimeline(): TimelineEntry[] {
     const effective = new Map<TimelineEntry, number>();
     const byFile = new Map<string, TimelineEntry[]>();
     for (const e of this.timeline) {
-      const list = byFile.get(e.time.file);
+      const unit = this.inputUnit.get(e.time.file) ?? e.time.file;
+      const list = byFile.get(unit);
       if (list) list.push(e);
-      else byFile.set(e.time.file, [e]);
+      else byFile.set(unit, [e]);
     }
     for (const list of byFile.values()) {
       let next: number | undefined;

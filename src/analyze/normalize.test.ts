@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Normalizer, detectFormat } from './normalize.js';
-import { parseTimeArg } from './cli.js';
+import { parseTimeArg, parseTimeBound } from './cli.js';
 import { parseFrame, parseRip, normalizeSyscall } from './frames.js';
 import { sanitizeTitle } from './detect.js';
 
@@ -139,4 +139,11 @@ test('--since/--until values', () => {
   assert.equal(parseTimeArg('2h', now), Date.UTC(2024, 4, 3, 10));
   assert.equal(parseTimeArg('30m ago', now), Date.UTC(2024, 4, 3, 11, 30));
   assert.throws(() => parseTimeArg('last tuesday', now), /bad time/);
+  assert.deepEqual(parseTimeBound('boot+600', now), { bootSec: 600 });
+  assert.deepEqual(parseTimeBound('boot+600s', now), { bootSec: 600 });
+  assert.deepEqual(parseTimeBound('boot + 10m', now), { bootSec: 600 });
+  assert.deepEqual(parseTimeBound('boot+1.5h', now), { bootSec: 5400 });
+  assert.deepEqual(parseTimeBound('2h', now), { wallMs: Date.UTC(2024, 4, 3, 10) });
+  assert.throws(() => parseTimeBound('600', now), /boot\+600/);
+  assert.throws(() => parseTimeBound('boot-5', now), /bad time/);
 });

@@ -102,6 +102,11 @@ for (const f of files) {
         if (/syzkaller/.test(basis)) assert.equal(inc.guiltyFrame, g, `${what}: guilty frame (${basis})`);
         else assert.ok(inc.guiltyFrame === g || inc.altFrames.includes(g), `${what}: guilty ${g} not ${inc.guiltyFrame} nor in ${JSON.stringify(inc.altFrames)}`);
       }
+      if (e['largest_rss_task_in_table']) {
+        // panic_on_oom: the largest task of the OOM table printed before the panic line.
+        const want = e['largest_rss_task_in_table'] as Exp;
+        assert.deepEqual(inc.oom?.largestRssTask, { pid: want['pid'], comm: want['name'], rssPages: want['rss_pages'] }, `${what}: largest task in the OOM table`);
+      }
       if (e['complete'] === false) assert.equal(inc.partial, true, `${what}: should be partial`);
       if (e['must_not_include_in_stack']) for (const s of e['must_not_include_in_stack'] as string[]) assert.ok(!inc.excerpt.some((l) => l.includes(s)), `${what}: excerpt includes ${s}`);
       // OOM details

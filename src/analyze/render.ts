@@ -4,7 +4,7 @@
  */
 import type { Paint } from '../common/term.js';
 import type { AnalysisResult } from './analyze.js';
-import type { Group, TimeRef, TimelineEntry } from './group.js';
+import type { FilteredBy, Group, TimeRef, TimelineEntry } from './group.js';
 import type { Incident } from './model.js';
 
 export const SCHEMA_VERSION = 1;
@@ -28,6 +28,7 @@ export function toJson(res: AnalysisResult): unknown {
       partialIncidents: c.groups.reduce((n, g) => n + g.partialCount, 0),
       byKind: c.byKind(),
       filteredOut: c.filteredOut,
+      filteredBy: c.filteredBy,
       undatedExcluded: c.undatedExcluded,
       timelineOmitted: c.timelineOmitted,
     },
@@ -89,6 +90,7 @@ export function renderText(res: AnalysisResult, p: Paint): string {
   for (const i of res.inputs) {
     const notes: string[] = [];
     if (i.compression && i.compression !== 'none') notes.push(i.compression);
+    if (i.rotationSet) notes.push(`rotation set ${i.rotationSet}`);
     if (i.malformedLines) notes.push(`${i.malformedLines} malformed lines`);
     if (i.overlongLines) notes.push(`${i.overlongLines} overlong lines cut`);
     if (i.invalidUtf8Lines) notes.push(`${i.invalidUtf8Lines} lines with invalid UTF-8`);
@@ -96,7 +98,7 @@ export function renderText(res: AnalysisResult, p: Paint): string {
     const err = i.error ? p.red(` error: ${i.error}`) : '';
     out.push(`  ${i.name}: ${i.format}, ${i.lines} lines, ${i.incidents} incidents${notes.length ? ' (' + notes.join(', ') + ')' : ''}${err}`);
   }
-  if (c.filteredOut) out.push(`  ${c.filteredOut} incidents left out by --since/--until/--kind/--host${c.undatedExcluded ? ` (${c.undatedExcluded} had no wall-clock time)` : ''}`);
+  if (c.filteredOut) out.push(`  ${c.filteredOut} incident${c.filteredOut === 1 ? '' : 's'} left out: ${filterReasons(c.filteredBy)}`);
   out.push('');
   out.push(p.bold('SUMMARY'));
   const byKind = Object.entries(c.byKind()).sort((a, b) => b[1] - a[1]);
@@ -119,6 +121,17 @@ export function renderText(res: AnalysisResult, p: Paint): string {
   out.push(p.bold('DETAILS'));
   for (const g of c.groups) out.push(...groupDetails(g, p), '');
   return out.join('\n');
+}
+
+function filterReasons(f: FilteredBy): string {
+  const parts: string[] = [];
+  if (f.kind) parts.push(`${f.kind} by --kind`);
+  if (f.host) parts.push(`${f.host} by --host`);
+  if (f.beforeSince) parts.push(`${f.beforeSince} before --since`);
+  if (f.afterUntil) parts.push(`${f.afterUntil} after --until`);
+  if (f.noWallClock) parts.push(`${f.noWallClock} without wall-clock time (boot-relative only: try --since boot+SECONDS)`);
+  if (f.noKernelTime) parts.push(`${f.noKernelTime} without a kernel time stamp (a boot+ bound needs one)`);
+  return parts.join(', ');
 }
 
 function timelineLine(e: TimelineEntry, p: Paint): string {

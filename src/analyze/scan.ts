@@ -32,6 +32,10 @@ const UPPER_G = new RegExp(TRIGGER_UPPER.source, 'g');
 const LOWER_G = new RegExp(TRIGGER_LOWER.source, 'g');
 const FORMAT_SAMPLE = 200;
 const HIGH_BYTE = /[\x80-\xff]/;
+/** An OOM task-table row in any envelope: `… [ 1804]    89  1804    25638        3 … qmgr`. */
+/** Lines that 5.x prints before a WARNING or `kernel BUG at` header and that name what went wrong. */
+const PREFACE_RAW = /refcount_t: |list_(?:add|del) corruption|-{4,}\[ cut here \]-{4,}/;
+const TABLE_ROW_RAW = /\[\s*\d+\]\s+\d+\s+\d+\s+\d+\s+\d+\s.*\S\s*$/;
 
 export async function scanStream(chunks: AsyncIterable<Buffer | string>, detector: Detector, opts: ScanOptions): Promise<ScanResult> {
   const normalizer = new Normalizer({ file: opts.name, refYear: opts.refYear, refMonth: opts.refMonth });
@@ -101,7 +105,34 @@ export async function scanStream(chunks: AsyncIterable<Buffer | string>, detecto
           return;
         }
         const ls = Math.max(pos, s.lastIndexOf('\n', hit) + 1);
-        lineNo += countLines(s, pos, ls);
+        // A panic (panic_on_oom) may follow an OOM task table whose header the log lost: the
+        // rows just before it, skipped so far, are fed too (within this chunk).
+        let bs = ls;
+        if (s.startsWith('Kernel panic', hit)) {
+          while (bs > pos) {
+            const ps = Math.max(pos, s.lastIndexOf('\n', bs - 2) + 1);
+            if (!TABLE_ROW_RAW.test(s.slice(ps, Math.min(bs - 1, ps + 4096)))) break;
+            bs = ps;
+          }
+        } else if (s.startsWith('WARNING', hit) || (hit >= 7 && s.startsWith('kernel BUG at', hit - 7))) {
+          // 5.x prints a WARN's message (`refcount_t: underflow; …`, `list_add corruption. …`)
+          // before the WARNING / `kernel BUG at` line: feed those few lines too.
+          // Up to 6 lines back, as other programs' syslog lines may sit in between; the detector
+          // drops those and forgets the message if another kernel line came between.
+          let back = ls;
+          for (let n = 0; n < 6 && back > pos; n++) {
+            const ps = Math.max(pos, s.lastIndexOf('\n', back - 2) + 1);
+            if (PREFACE_RAW.test(s.slice(ps, Math.min(back - 1, ps + 4096)))) bs = ps;
+            back = ps;
+          }
+        }
+        lineNo += countLines(s, pos, bs);
+        for (pos = bs; pos < ls; ) {
+          const nl = s.indexOf('\n', pos);
+          lineNo++;
+          detector.feed(normalizer.normalize(lineText(s, buf, pos, nl), lineNo));
+          pos = nl + 1;
+        }
         pos = ls;
       }
       const nl = s.indexOf('\n', pos);
