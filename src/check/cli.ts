@@ -32,7 +32,7 @@ export function register(program: Command): void {
     .command('check')
     .description('audit whether this host (or a copied root, or a sosreport) will keep the evidence of a panic, hang, reboot or OOM kill')
     .option('--root <dir>', 'audit a copied root tree instead of this host')
-    .option('--sosreport <dir>', 'audit an extracted sosreport directory')
+    .option('--sosreport <path>', 'audit a sosreport: its directory, or its .tar.xz/.tar.gz/.tar.bz2/.tar.zst tarball (unpacked to a temporary directory)')
     .option('--json', 'print the report as one JSON document (schema: docs/check.md)')
     .option('--only <ids>', 'run only these checks (comma-separated ids or groups, e.g. kdump,sysrq.mask)')
     .option('--fix-script', 'print an idempotent shell script with the safe remedies (never applied by lantern)')

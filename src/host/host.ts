@@ -11,6 +11,10 @@
  */
 import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readlinkSync, readSync, statSync, writeSync } from 'node:fs';
 import { posix } from 'node:path';
+import { unpackSosreport } from './archive.js';
+import { HostError, looksLikeHostRoot, looksLikeSosreport } from './roots.js';
+
+export { HostError, looksLikeHostRoot, looksLikeSosreport };
 
 export type HostKind = 'live' | 'tree' | 'sosreport';
 
@@ -48,32 +52,6 @@ let headBuf = Buffer.allocUnsafe(4096);
 /** The only places writeSetting() may write. */
 const WRITABLE_PREFIXES = ['/proc/sys/', '/sys/kernel/config/'];
 
-/** Recognise a sosreport root by the markers `sos` always leaves. */
-export function looksLikeSosreport(root: string): boolean {
-  for (const marker of ['sos_commands', 'sos_reports', 'sos_logs']) {
-    try {
-      if (statSync(posix.join(root, marker)).isDirectory()) return true;
-    } catch {
-      /* not this marker */
-    }
-  }
-  return false;
-}
-
-/** Recognise something that can serve as a host root: it has at least one of proc, etc, sys. */
-export function looksLikeHostRoot(root: string): boolean {
-  for (const d of ['proc', 'etc', 'sys']) {
-    try {
-      if (statSync(posix.join(root, d)).isDirectory()) return true;
-    } catch {
-      /* keep looking */
-    }
-  }
-  return false;
-}
-
-export class HostError extends Error {}
-
 export class Host {
   readonly root: string;
   readonly kind: HostKind;
@@ -99,14 +77,19 @@ export class Host {
     } catch (e) {
       throw new HostError(`${root}: cannot open (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
     }
-    if (!st.isDirectory()) throw new HostError(`${root}: not a directory`);
+    if (!st.isDirectory()) {
+      // A sosreport tarball is extracted to a private temporary directory first.
+      if (opts.requireSosreport && st.isFile()) return Host.open({ ...opts, root: unpackSosreport(root) });
+      throw new HostError(`${root}: not a directory`);
+    }
     if (opts.requireSosreport && !looksLikeSosreport(root)) {
       throw new HostError(`${root}: not a sosreport (no sos_commands/, sos_reports/ or sos_logs/ inside)`);
     }
     if (root !== '/' && !looksLikeSosreport(root) && !looksLikeHostRoot(root)) {
       throw new HostError(`${root}: not a host root or sosreport (no proc/, etc/ or sys/ inside)`);
     }
-    return new Host({ ...opts, root, kind: opts.requireSosreport ? 'sosreport' : opts.kind });
+    const { requireSosreport, ...hostOpts } = opts;
+    return new Host({ ...hostOpts, root, kind: requireSosreport ? 'sosreport' : opts.kind });
   }
 
   get isLive(): boolean {
