@@ -9,7 +9,8 @@
 //
 //   npm run bench -- record                  3 rounds of 20,000 execs, 2 workers
 //   LANTERN_BENCH_EXECS=40000 LANTERN_BENCH_WORKERS=1 LANTERN_BENCH_ROUNDS=5 npm run bench -- record
-//   LANTERN_BENCH_MODES=nothing,bpftrace     only these modes (nothing, lantern, bpftrace)
+//   LANTERN_BENCH_MODES=nothing,bpftrace     only these modes (nothing, lantern, bpftrace; and
+//                                            waker: an idle process waking every 0.2 ms, a control)
 //   LANTERN_BENCH_BT_PAGES=1024              bpftrace's perf buffer per CPU, in 4 KiB pages
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, realpathSync } from 'node:fs';
@@ -83,6 +84,23 @@ function cpuSeconds(pid) {
 
 async function withNothing() {
   return { name: 'nothing recording', ...(await storm()), captured: null, lost: null, rss: null, cpu: null };
+}
+
+/**
+ * A control, not a tracer: nothing recording, but a process that wakes every 0.2 ms and does
+ * nothing. On a VM, a vCPU kept out of idle hands the fork/exec/wait ping-pong of the storm over
+ * faster, so a tracer woken per event (bpftrace) can make the storm *faster* in wall time.
+ */
+async function withWaker() {
+  const child = spawn('python3', ['-c', 'import time\nwhile True: time.sleep(0.0002)'], { stdio: 'ignore' });
+  const gone = new Promise((r) => child.on('exit', r));
+  await sleep(300);
+  const cpu0 = cpuSeconds(child.pid);
+  const s = await storm();
+  const cpu = cpuSeconds(child.pid) - cpu0;
+  child.kill('SIGTERM');
+  await gone;
+  return { name: 'nothing + 0.2 ms waker', ...s, captured: null, lost: null, rss: null, cpu };
 }
 
 async function withLantern() {
@@ -201,6 +219,7 @@ try {
   );
   const modes = [
     ['nothing', withNothing],
+    ['waker', withWaker],
     ['lantern', withLantern],
     ['bpftrace', withBpftrace],
   ].filter(([m]) => MODES.includes(m));
