@@ -152,11 +152,16 @@ async function withBpftrace() {
   child.stderr.on('data', (d) => (err += d));
   // Ready when BEGIN has printed: bpftrace prints "Attaching N probes..." before it attaches
   // them, and BEGIN fires only once every probe is attached.
+  // Attaching can take from under a second to tens of seconds on a loaded machine.
   const ready = () => existsSync(out) && readFileSync(out, 'utf8').includes('ready');
-  for (let i = 0; i < 2400 && !ready() && child.exitCode === null; i++) await sleep(25);
+  const t0 = Date.now();
+  for (let i = 0; i < 4800 && !ready() && child.exitCode === null; i++) await sleep(25);
+  const attachSec = (Date.now() - t0) / 1000;
   if (!ready()) {
     child.kill('SIGINT');
-    console.log(`(bpftrace failed to start: ${err.trim().split('\n').pop()})`);
+    // bpftrace 0.17 always warns about RLIMIT_MEMLOCK: not the reason.
+    const why = err.trim().split('\n').filter((l) => l && !/RLIMIT_MEMLOCK/.test(l)).pop();
+    console.log(`(bpftrace failed to start: ${why ?? (child.exitCode !== null ? `exit ${child.exitCode}` : `BEGIN not reached after ${attachSec.toFixed(0)} s`)})`);
     return null;
   }
   await sleep(500);
@@ -193,7 +198,7 @@ async function withBpftrace() {
   for (const p of forked) if (exited.has(p)) exitsOfForked++;
   // bpftrace reports perf-buffer loss as "Lost N events" (stdout in 0.17, stderr in newer ones).
   const lost = [...(err + text).matchAll(/Lost (\d+) events/g)].reduce((n, m) => n + Number(m[1]), 0);
-  return { name: 'bpftrace printing', ...s, captured: execd.size, lost, rss, cpu, forked: forked.size, exitsOfForked, stopped: end ? (end.signal ?? `exit ${end.code}`) : 'SIGKILL after 60 s' };
+  return { name: 'bpftrace printing', ...s, captured: execd.size, lost, rss, cpu, forked: forked.size, exitsOfForked, stopped: end ? (end.signal ?? `exit ${end.code}`) : 'SIGKILL after 60 s', attachSec };
 }
 
 const fmt = (n, d = 0) => (n === null || n === undefined ? '-' : Number(n).toFixed(d));
@@ -246,7 +251,7 @@ try {
       r.cpuOverhead = m === 'nothing' ? null : (r.cpuPerExec / (base.workCpu / expected * 1e6) - 1) * 100;
       (byMode.get(m) ?? byMode.set(m, []).get(m)).push(r);
     }
-    console.log(`round ${round + 1}/${ROUNDS}: ${order.filter(([m]) => got.has(m)).map(([m]) => { const r = got.get(m); return `${r.name} ${fmt(r.rate)}/s${r.cpu !== null ? ` (tracer ${fmt((r.cpu / expected) * 1e6)} µs/exec)` : ''}`; }).join(', ')}`);
+    console.log(`round ${round + 1}/${ROUNDS}: ${order.filter(([m]) => got.has(m)).map(([m]) => { const r = got.get(m); return `${r.name} ${fmt(r.rate)}/s${r.cpu !== null ? ` (tracer ${fmt((r.cpu / expected) * 1e6)} µs/exec${r.attachSec !== undefined ? `, attached in ${fmt(r.attachSec, 1)} s` : ''})` : ''}`; }).join(', ')}`);
     const bt = got.get('bpftrace');
     if (bt && bt.captured < expected) {
       console.log(`  bpftrace missed ${expected - bt.captured} execs: ${bt.forked}/${expected} forks and ${bt.exitsOfForked} exits of them printed, "Lost" reported ${bt.lost}, stopped by ${bt.stopped}`);
