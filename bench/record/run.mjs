@@ -1,11 +1,17 @@
 #!/usr/bin/env node
 // bench/record: an exec storm (fork+exec of /bin/true from parallel shell workers) run three ways:
 // with nothing recording, with `lantern record`, and with a bpftrace script printing the same
-// events. Prints execs/s, overhead, events captured versus expected, events lost, recorder RSS.
+// events. Modes are interleaved round by round (the order rotates each round), and every figure is
+// given as the median over rounds with its spread (min–max); overheads are paired with the
+// baseline of the same round. Prints execs/s, CPU per exec (the storm's and the tracer's own
+// utime+stime from /proc/<pid>/stat), events captured versus expected, events lost, tracer RSS.
 // Not a test: it asserts nothing. Needs root; bpftrace is optional (`apt-get install bpftrace`).
 //
-//   npm run bench -- record                  20,000 execs, 2 workers
-//   LANTERN_BENCH_EXECS=40000 LANTERN_BENCH_WORKERS=1 LANTERN_BENCH_ROUNDS=3 npm run bench -- record
+//   npm run bench -- record                  3 rounds of 20,000 execs, 2 workers
+//   LANTERN_BENCH_EXECS=40000 LANTERN_BENCH_WORKERS=1 LANTERN_BENCH_ROUNDS=5 npm run bench -- record
+//   LANTERN_BENCH_MODES=nothing,bpftrace     only these modes (nothing, lantern, bpftrace; and
+//                                            waker: an idle process waking every 0.2 ms, a control)
+//   LANTERN_BENCH_BT_PAGES=1024              bpftrace's perf buffer per CPU, in 4 KiB pages
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, realpathSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,7 +22,11 @@ const bin = join(root, 'bin/lantern.js');
 const EXECS = Number(process.env.LANTERN_BENCH_EXECS ?? 20000);
 const WORKERS = Number(process.env.LANTERN_BENCH_WORKERS ?? 2);
 // Modes are interleaved over rounds, so load from other users of the machine hits all of them.
-const ROUNDS = Number(process.env.LANTERN_BENCH_ROUNDS ?? 2);
+const ROUNDS = Number(process.env.LANTERN_BENCH_ROUNDS ?? 3);
+const MODES = (process.env.LANTERN_BENCH_MODES ?? 'nothing,lantern,bpftrace').split(',').map((m) => m.trim());
+// Lantern's per-CPU buffer is 4096 KiB by default: give bpftrace's perf buffer the same room
+// (its default is 64 pages, 256 KiB), so a loss would not be down to a smaller buffer.
+const BT_PAGES = Number(process.env.LANTERN_BENCH_BT_PAGES ?? 1024);
 const perWorker = Math.ceil(EXECS / WORKERS);
 const expected = perWorker * WORKERS;
 
@@ -76,6 +86,23 @@ async function withNothing() {
   return { name: 'nothing recording', ...(await storm()), captured: null, lost: null, rss: null, cpu: null };
 }
 
+/**
+ * A control, not a tracer: nothing recording, but a process that wakes every 0.2 ms and does
+ * nothing. On a VM, a vCPU kept out of idle hands the fork/exec/wait ping-pong of the storm over
+ * faster, so a tracer woken per event (bpftrace) can make the storm *faster* in wall time.
+ */
+async function withWaker() {
+  const child = spawn('python3', ['-c', 'import time\nwhile True: time.sleep(0.0002)'], { stdio: 'ignore' });
+  const gone = new Promise((r) => child.on('exit', r));
+  await sleep(300);
+  const cpu0 = cpuSeconds(child.pid);
+  const s = await storm();
+  const cpu = cpuSeconds(child.pid) - cpu0;
+  child.kill('SIGTERM');
+  await gone;
+  return { name: 'nothing + 0.2 ms waker', ...s, captured: null, lost: null, rss: null, cpu };
+}
+
 async function withLantern() {
   const store = join(dir, 'record.db');
   const child = spawn(process.execPath, [bin, 'record', '--store', store, '--name', `bench${process.pid}`], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -102,7 +129,11 @@ async function withLantern() {
   return { name: 'lantern record', ...s, captured: execs, exits, lost: status.lost.stats + status.lost.markerEvents, rss, cpu };
 }
 
+// BEGIN runs once every probe is attached; it touches a file (__READY__ is replaced by a path in
+// our temporary directory) because its printf would sit in bpftrace's output buffer: writing to a
+// file, bpftrace buffers fully, so "ready" shows up only when kilobytes of events follow it.
 const BT = `
+BEGIN { system("touch __READY__"); }
 tracepoint:task:task_newtask { printf("fork %d %d %x\\n", pid, args->pid, args->clone_flags); }
 tracepoint:sched:sched_process_exec { printf("exec %d %d %s\\n", pid, curtask->real_parent->tgid, str(args->filename)); }
 tracepoint:syscalls:sys_enter_exit_group { printf("exit_group %d %d\\n", pid, args->error_code); }
@@ -115,26 +146,32 @@ async function withBpftrace() {
   const which = spawnSync('sh', ['-c', 'command -v bpftrace']);
   if (which.status !== 0) return null;
   const script = join(dir, 'events.bt');
-  writeFileSync(script, BT);
+  const readyFile = join(dir, 'bpftrace.ready');
+  rmSync(readyFile, { force: true });
+  writeFileSync(script, BT.replace('__READY__', readyFile));
   const out = join(dir, 'bpftrace.out');
-  const child = spawn('sh', ['-c', `exec bpftrace "${script}" > "${out}"`], { stdio: ['ignore', 'ignore', 'pipe'] });
-  const gone = new Promise((r) => child.on('exit', r));
+  rmSync(out, { force: true });
+  // --unsafe: for system() in BEGIN, the readiness signal.
+  const child = spawn('bpftrace', ['--unsafe', '-o', out, script], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, BPFTRACE_PERF_RB_PAGES: String(BT_PAGES) } });
+  const gone = new Promise((r) => child.on('exit', (code, signal) => r({ code, signal })));
   let err = '';
   child.stderr.on('data', (d) => (err += d));
-  for (let i = 0; i < 1200; i++) {
-    if (existsSync(out) && readFileSync(out, 'utf8').includes('Attaching')) break;
-    if (child.exitCode !== null) break;
-    await sleep(25);
-  }
-  if (child.exitCode !== null) {
-    console.log(`(bpftrace failed to start: ${err.trim().split('\n').pop()})`);
+  // Ready when BEGIN has run: bpftrace prints "Attaching N probes..." before it attaches them.
+  const ready = () => existsSync(readyFile);
+  const t0 = Date.now();
+  for (let i = 0; i < 4800 && !ready() && child.exitCode === null; i++) await sleep(25);
+  const attachSec = (Date.now() - t0) / 1000;
+  if (!ready()) {
+    child.kill('SIGINT');
+    // bpftrace 0.17 always warns about RLIMIT_MEMLOCK: not the reason.
+    const why = err.trim().split('\n').filter((l) => l && !/RLIMIT_MEMLOCK/.test(l)).pop();
+    console.log(`(bpftrace failed to start: ${why ?? (child.exitCode !== null ? `exit ${child.exitCode}` : `BEGIN not reached after ${attachSec.toFixed(0)} s`)})`);
     return null;
   }
   await sleep(500);
   const cpu0 = cpuSeconds(child.pid); // start-up (compiling, attaching) is not the storm's cost
   const s = await storm();
-  // bpftrace prints from its perf buffers at its own pace: wait until the output stops growing,
-  // or it is stopped before it printed everything (and looks lossy when it is not).
+  // bpftrace prints from its perf buffers at its own pace: wait until the output stops growing.
   let last = -1;
   for (let i = 0; i < 100; i++) {
     await sleep(500);
@@ -144,83 +181,129 @@ async function withBpftrace() {
   }
   const rss = peakRss(child.pid);
   const cpu = cpuSeconds(child.pid) - cpu0;
+  // SIGINT is bpftrace's orderly stop: it drains its perf buffers, flushes the output and
+  // prints its own loss count; wait for it to exit.
   child.kill('SIGINT');
-  await gone;
+  const end = await Promise.race([gone, sleep(60_000).then(() => null)]);
+  if (!end) child.kill('SIGKILL');
   const workers = new Set(s.pids.map(String));
-  let captured = 0;
+  // Per worker: children forked, children that exec'd /bin/true, children whose exit was printed.
+  const forked = new Set();
+  const execd = new Set();
+  const exited = new Set();
   const text = readFileSync(out, 'utf8');
   for (const line of text.split('\n')) {
     const f = line.split(' ');
-    if (f[0] === 'exec' && workers.has(f[2]) && f[3] === '/bin/true') captured++;
+    if (f[0] === 'fork' && workers.has(f[1]) && (parseInt(f[3], 16) & 0x10000) === 0) forked.add(f[2]);
+    else if (f[0] === 'exec' && workers.has(f[2]) && f[3] === '/bin/true') execd.add(f[1]);
+    else if (f[0] === 'exit' && f[2] === '1') exited.add(f[1]);
   }
+  let exitsOfForked = 0;
+  for (const p of forked) if (exited.has(p)) exitsOfForked++;
   // bpftrace reports perf-buffer loss as "Lost N events" (stdout in 0.17, stderr in newer ones).
   const lost = [...(err + text).matchAll(/Lost (\d+) events/g)].reduce((n, m) => n + Number(m[1]), 0);
-  return { name: 'bpftrace printing', ...s, captured, lost, rss, cpu };
+  return { name: 'bpftrace printing', ...s, captured: execd.size, lost, rss, cpu, forked: forked.size, exitsOfForked, stopped: end ? (end.signal ?? `exit ${end.code}`) : 'SIGKILL after 60 s', attachSec };
 }
 
 const fmt = (n, d = 0) => (n === null || n === undefined ? '-' : Number(n).toFixed(d));
 const mib = (b) => (b ? `${(b / 1048576).toFixed(1)} MiB` : '-');
 
+const median = (xs) => {
+  const v = xs.filter((x) => x !== null && x !== undefined && Number.isFinite(x)).sort((a, b) => a - b);
+  if (!v.length) return null;
+  const m = Math.floor(v.length / 2);
+  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
+};
+/** "median (min–max)" over rounds. */
+const spread = (xs, d = 0, unit = '') => {
+  const v = xs.filter((x) => x !== null && x !== undefined && Number.isFinite(x));
+  if (!v.length) return '-';
+  const med = `${fmt(median(v), d)}${unit}`;
+  return v.length === 1 ? med : `${med} (${fmt(Math.min(...v), d)}–${fmt(Math.max(...v), d)})`;
+};
+
 try {
-  console.log(`exec storm: ${ROUNDS} rounds of ${expected} fork+exec of /bin/true from ${WORKERS} parallel workers; ${spawnSync('nproc').stdout.toString().trim()} CPUs; kernel ${spawnSync('uname', ['-r']).stdout.toString().trim()}`);
+  console.log(
+    `exec storm: ${ROUNDS} rounds of ${expected} fork+exec of /bin/true from ${WORKERS} parallel workers; ${spawnSync('nproc').stdout.toString().trim()} CPUs; kernel ${spawnSync('uname', ['-r']).stdout.toString().trim()}; load average ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`,
+  );
+  const modes = [
+    ['nothing', withNothing],
+    ['waker', withWaker],
+    ['lantern', withLantern],
+    ['bpftrace', withBpftrace],
+  ].filter(([m]) => MODES.includes(m));
+  if (!modes.some(([m]) => m === 'nothing')) modes.unshift(['nothing', withNothing]); // overheads need the baseline
   const byMode = new Map();
-  let haveBt = true;
+  const dead = new Set();
   for (let round = 0; round < ROUNDS; round++) {
-    const got = [await withNothing(), await withLantern()];
-    if (haveBt) {
-      const bt = await withBpftrace();
-      if (bt) got.push(bt);
-      else haveBt = false;
+    // Rotate the order each round (A B C, B C A, C A B, ...): no mode always runs first or
+    // right after another one's teardown.
+    const order = modes.map((_, i) => modes[(i + round) % modes.length]);
+    const got = new Map();
+    for (const [m, run] of order) {
+      if (dead.has(m)) continue;
+      const r = await run();
+      if (r) got.set(m, r);
+      else dead.add(m);
     }
-    for (const r of got) (byMode.get(r.name) ?? byMode.set(r.name, []).get(r.name)).push(r);
-    console.log(`round ${round + 1}/${ROUNDS}: ${got.map((r) => `${r.name} ${fmt(r.rate)}/s`).join(', ')}`);
+    const base = got.get('nothing');
+    for (const [m, r] of got) {
+      r.round = round;
+      // Paired with this round's baseline: the load of other users at that moment hits both.
+      r.overhead = m === 'nothing' ? null : (1 - r.rate / base.rate) * 100;
+      r.cpuPerExec = ((r.workCpu + (r.cpu ?? 0)) / expected) * 1e6;
+      r.cpuOverhead = m === 'nothing' ? null : (r.cpuPerExec / (base.workCpu / expected * 1e6) - 1) * 100;
+      (byMode.get(m) ?? byMode.set(m, []).get(m)).push(r);
+    }
+    console.log(`round ${round + 1}/${ROUNDS}: ${order.filter(([m]) => got.has(m)).map(([m]) => { const r = got.get(m); return `${r.name} ${fmt(r.rate)}/s${r.cpu !== null ? ` (tracer ${fmt((r.cpu / expected) * 1e6)} µs/exec${r.attachSec !== undefined ? `, ready in ${fmt(r.attachSec, 1)} s` : ''})` : ''}`; }).join(', ')}`);
+    const bt = got.get('bpftrace');
+    if (bt && bt.captured < expected) {
+      console.log(`  bpftrace missed ${expected - bt.captured} execs: ${bt.forked}/${expected} forks and ${bt.exitsOfForked} exits of them printed, "Lost" reported ${bt.lost}, stopped by ${bt.stopped}`);
+    }
   }
-  if (!haveBt) console.log('(bpftrace not available: apt-get install bpftrace to compare)');
-  // Aggregate rounds: rate over the summed time; captured, lost and CPU summed; RSS the peak.
-  const runs = [...byMode.values()].map((rs) => ({
-    name: rs[0].name,
-    rate: (expected * rs.length) / rs.reduce((n, r) => n + r.sec, 0),
-    captured: rs[0].captured === null ? null : rs.reduce((n, r) => n + r.captured, 0),
-    exits: rs.reduce((n, r) => n + (r.exits ?? 0), 0),
-    lost: rs[0].lost === null ? null : rs.reduce((n, r) => n + r.lost, 0),
-    cpu: rs[0].cpu === null ? null : rs.reduce((n, r) => n + (r.cpu ?? 0), 0),
-    workCpu: rs.reduce((n, r) => n + r.workCpu, 0),
-    rss: rs[0].rss === null ? null : Math.max(...rs.map((r) => r.rss ?? 0)),
-  }));
-  const bt = runs.find((r) => r.name === 'bpftrace printing');
-  const total = expected * ROUNDS;
-  const base = runs[0].rate;
-  // CPU per exec: the storm's own (worker shells + /bin/true, including the kernel-side cost
-  // of tracepoints) plus the tracer's. Its growth over the baseline is the CPU overhead.
-  const perExec = (r) => ((r.workCpu + (r.cpu ?? 0)) / total) * 1e6;
-  const baseCpu = perExec(runs[0]);
-  const rows = [['mode', 'execs/s', 'overhead', 'storm CPU µs/exec', 'tracer CPU µs/exec', 'CPU overhead', 'captured/expected', 'lost', 'tracer peak RSS']];
-  for (const r of runs) {
+  if (dead.has('bpftrace') && MODES.includes('bpftrace')) console.log('(bpftrace not available: apt-get install bpftrace to compare)');
+  const rows = [['mode', 'execs/s', 'overhead %', 'storm CPU µs/exec', 'tracer CPU µs/exec', 'CPU overhead %', 'captured/expected', 'lost', 'tracer peak RSS']];
+  const agg = new Map();
+  for (const [m, rs] of byMode) {
+    const a = {
+      name: rs[0].name,
+      rounds: rs.length,
+      captured: rs[0].captured === null ? null : rs.reduce((n, r) => n + r.captured, 0),
+      exits: rs.reduce((n, r) => n + (r.exits ?? 0), 0),
+      lost: rs[0].lost === null ? null : rs.reduce((n, r) => n + r.lost, 0),
+      rss: rs[0].rss === null ? null : Math.max(...rs.map((r) => r.rss ?? 0)),
+      overhead: median(rs.map((r) => r.overhead)),
+      cpuOverhead: median(rs.map((r) => r.cpuOverhead)),
+    };
+    agg.set(m, a);
     rows.push([
-      r.name,
-      fmt(r.rate),
-      r === runs[0] ? '-' : `${fmt((1 - r.rate / base) * 100, 1)} %`,
-      fmt((r.workCpu / total) * 1e6),
-      r.cpu === null ? '-' : fmt((r.cpu / total) * 1e6),
-      r === runs[0] ? '-' : `${fmt((perExec(r) / baseCpu - 1) * 100, 1)} %`,
-      r.captured === null ? '-' : `${r.captured}/${total}`,
-      fmt(r.lost),
-      mib(r.rss),
+      a.name,
+      spread(rs.map((r) => r.rate)),
+      m === 'nothing' ? '-' : spread(rs.map((r) => r.overhead), 1),
+      spread(rs.map((r) => (r.workCpu / expected) * 1e6)),
+      rs[0].cpu === null ? '-' : spread(rs.map((r) => (r.cpu / expected) * 1e6)),
+      m === 'nothing' ? '-' : spread(rs.map((r) => r.cpuOverhead), 1),
+      a.captured === null ? '-' : `${a.captured}/${expected * rs.length}`,
+      fmt(a.lost),
+      mib(a.rss),
     ]);
   }
+  console.log('figures: median over rounds (min–max); overheads paired with the same round\'s baseline');
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => String(r[i]).length)));
   for (const r of rows) console.log(r.map((c, i) => (i === 0 ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join('  '));
-  const lantern = runs[1];
-  const lo = 1 - lantern.rate / base;
-  console.log(`goal: 0 events lost and missed: lantern lost ${lantern.lost}, missed ${total - lantern.captured} execs (exits recorded ${lantern.exits}/${total})`);
-  if (bt) {
-    const bo = 1 - bt.rate / base;
-    console.log(`goal: lantern overhead at most half of bpftrace's (execs/s): lantern ${fmt(lo * 100, 1)} %, bpftrace ${fmt(bo * 100, 1)} % (ratio ${bo > 0 ? fmt(lo / bo, 2) : '-'})`);
-    const lc = perExec(lantern) / baseCpu - 1;
-    const bc = perExec(bt) / baseCpu - 1;
-    console.log(`goal: lantern overhead at most half of bpftrace's (CPU per exec): lantern ${fmt(lc * 100, 1)} %, bpftrace ${fmt(bc * 100, 1)} % (ratio ${bc > 0 ? fmt(lc / bc, 2) : '-'})`);
+  const lantern = agg.get('lantern');
+  const bt = agg.get('bpftrace');
+  if (lantern) console.log(`goal: 0 events lost and missed: lantern lost ${lantern.lost}, missed ${expected * lantern.rounds - lantern.captured} execs (exits recorded ${lantern.exits}/${expected * lantern.rounds})`);
+  if (lantern && bt) {
+    const ratio = (l, b) => (b > 0 ? fmt(l / b, 2) : '- (bpftrace not above the baseline)');
+    console.log(`goal: lantern overhead at most half of bpftrace's (execs/s, median): lantern ${fmt(lantern.overhead, 1)} %, bpftrace ${fmt(bt.overhead, 1)} % (ratio ${ratio(lantern.overhead, bt.overhead)})`);
+    console.log(`goal: lantern overhead at most half of bpftrace's (CPU per exec, median): lantern ${fmt(lantern.cpuOverhead, 1)} %, bpftrace ${fmt(bt.cpuOverhead, 1)} % (ratio ${ratio(lantern.cpuOverhead, bt.cpuOverhead)})`);
+    const lt = median(byMode.get('lantern').map((r) => r.cpu / expected));
+    const btc = median(byMode.get('bpftrace').map((r) => r.cpu / expected));
+    console.log(`goal: tracer's own CPU per exec (median): lantern ${fmt(lt * 1e6)} µs, bpftrace ${fmt(btc * 1e6)} µs (ratio ${fmt(lt / btc, 2)})`);
+    console.log(`bpftrace: perf buffer ${BT_PAGES} pages/CPU, stopped by SIGINT and waited for; captured ${bt.captured}/${expected * bt.rounds}, reported lost ${bt.lost}`);
   }
-  console.log(`goal: recorder peak RSS over the run: ${mib(lantern.rss)}`);
+  if (lantern) console.log(`goal: recorder peak RSS over the run: ${mib(lantern.rss)}`);
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

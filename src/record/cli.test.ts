@@ -77,6 +77,31 @@ test('SIGTERM: flushes, removes its instance, exits 0; the store answers queries
     assert.ok(JSON.parse(domains.stdout).some((r: { domain: string }) => r.domain === e42.domain));
     const pid = lantern(['history', 'pid', String(e42.pid), '--store', store]);
     assert.match(pid.stdout, /end +exit code 42/);
+    // The part of the history from before the recorder started is marked reconstructed: this test
+    // process (running when the daemon started) and its ancestors; then the traced sh.
+    const selfComm = readFileSync('/proc/self/comm', 'utf8').trim();
+    const steps = e42.history.split('=>');
+    assert.equal(steps.length, e42.domain.split(' ').length - 1, 'one history step per domain component');
+    const k = e42.reconstructed_history;
+    assert.ok(k >= 1 && k < steps.length, `reconstructed_history ${k} of ${steps.length}`);
+    assert.ok(steps[k - 1].startsWith(`${selfComm}(`), `last reconstructed step is this test process: ${e42.history}`);
+    assert.ok(steps[k].startsWith('sh('), `first traced step is sh: ${e42.history}`);
+    assert.match(pid.stdout, new RegExp(`^  note +first ${k} steps? reconstructed from /proc at recorder start`, 'm'));
+    const withHistory = lantern(['events', '--store', store, '--type', 'exit', '--history', '--since', new Date(testStart).toISOString()]);
+    assert.match(withHistory.stdout, new RegExp(`code=42 .*\\n    .*=>sh\\(.*\\n    \\(first ${k} steps? reconstructed from /proc`));
+    const selfExec = JSON.parse(lantern(['history', 'pid', String(process.pid), '--store', store, '--json']).stdout)[0];
+    assert.equal(selfExec.reconstructed, true, 'the test process itself is a reconstructed entry');
+    assert.equal(selfExec.images[0].reconstructed, true);
+    assert.equal(selfExec.reconstructed_history, k);
+    const db = Store.open(store, { readonly: true });
+    try {
+      // In the store: the reconstructed exec rows carry reconstructed = 1, traced ones 0.
+      assert.deepEqual(db.query({ pid: process.pid, types: ['exec'] }).map((r) => r.reconstructed), [1]);
+      const traced = db.query({ pid: e42.pid, types: ['exec'] });
+      assert.ok(traced.length >= 1 && traced.every((r) => r.reconstructed === 0));
+    } finally {
+      db.close();
+    }
     // Bad input: clear errors, stable codes.
     assert.equal(lantern(['events', '--store', store, '--type', 'fork']).status, 64);
     assert.equal(lantern(['events', '--store', store, '--since', 'yesterday']).status, 64);
@@ -183,7 +208,9 @@ test('SIGHUP reopens the text log after it was rotated away', { skip, timeout: 6
     await waitFor(() => existsSync(log) && /code=11/.test(readFileSync(log, 'utf8')), 10_000, 'the first line');
     renameSync(log, `${log}.1`);
     child.kill('SIGHUP');
-    await new Promise((r) => setTimeout(r, 200));
+    // Reopening creates the file: wait for that rather than a fixed delay (a loaded machine may
+    // take longer than any delay to run the handler).
+    await waitFor(() => existsSync(log), 10_000, 'the reopened log');
     spawnSync('sh', ['-c', 'exit 12']);
     await waitFor(() => existsSync(log) && /code=12/.test(readFileSync(log, 'utf8')), 10_000, 'a line in the reopened log');
     assert.doesNotMatch(readFileSync(`${log}.1`, 'utf8'), /code=12/);

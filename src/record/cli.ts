@@ -12,7 +12,7 @@ import { Host } from '../host/host.js';
 import { DEFAULT_OPTIONS, Recorder, type RecorderOptions, type RecorderStatus } from './recorder.js';
 import { DEFAULT_STORE, Store, type StoredEvent } from './store/store.js';
 import { isLiveRecorder } from './tracefs/instance.js';
-import { domainNames, domainTree, HistoryCache, matchDomains, priorImages, parseTimeArg, parseTypes, pidHistory, renderTree, type DomainNode } from './query.js';
+import { domainNames, domainTree, HistoryCache, matchDomains, priorImages, reconstructedNote, parseTimeArg, parseTypes, pidHistory, renderTree, type DomainNode } from './query.js';
 import { eventJson, isoTime, renderLine, senderText } from './render.js';
 import { signalName } from './process/signals.js';
 
@@ -222,6 +222,7 @@ SIGHUP reopens --log. Needs root. Query with: lantern record status, lantern his
               reconstructed: v.reconstructed,
               domain: v.domain,
               history: v.history,
+              reconstructed_history: v.reconstructedSteps,
               images: v.images.map((i) => eventJson(i, names)),
               end: v.end ? eventJson(v.end, names) : null,
               children: v.children.map((c) => ({ pid: c.pid, start: c.startUs ? isoTime(c.startUs) : null, program: c.program, end: c.end ? eventJson(c.end, names) : null })),
@@ -237,6 +238,7 @@ SIGHUP reopens --log. Needs root. Query with: lantern record status, lantern his
           out.push(`  uid       ${v.uid ?? '?'}`);
           out.push(`  domain    ${v.domain ?? '?'}`);
           out.push(`  history   ${v.history || '?'}`);
+          if (v.reconstructedSteps > 0) out.push(`  note      ${reconstructedNote(v.reconstructedSteps)}`);
           for (const i of v.images) out.push(`  exec      ${isoTime(i.time_us)} ${i.program}${i.detail ? `  [${i.detail}]` : ''}`);
           out.push(`  end       ${endText(v.end)}`);
           for (const c of v.children) out.push(`  child     ${c.pid} ${c.program ?? '?'}: ${c.end ? (c.end.type === 'signal' ? signalName(c.end.signal ?? 0) : `exit ${c.end.exit_code ?? '?'}`) : 'no exit recorded'}`);
@@ -274,10 +276,18 @@ SIGHUP reopens --log. Needs root. Query with: lantern record status, lantern his
         for (const e of store.iterate({ sinceUs: since, untilUs: until, types, domainIds, limit: opts.limit })) {
           if (opts.json) {
             const j = eventJson(e, nameOf);
-            if (e.type !== 'lost') j.history = histories.of(e);
+            if (e.type !== 'lost') {
+              j.history = histories.of(e);
+              j.reconstructed_history = histories.reconstructedSteps(e);
+            }
             process.stdout.write(jsonLine(j));
           } else {
-            process.stdout.write(renderLine(e, nameOf, priorImages(store, e)) + (opts.history && e.type !== 'lost' ? `\n    ${histories.of(e)}` : '') + '\n');
+            let text = renderLine(e, nameOf, priorImages(store, e));
+            if (opts.history && e.type !== 'lost') {
+              const steps = histories.reconstructedSteps(e);
+              text += `\n    ${histories.of(e)}${steps > 0 ? `\n    (${reconstructedNote(steps)})` : ''}`;
+            }
+            process.stdout.write(text + '\n');
           }
         }
       } finally {

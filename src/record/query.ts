@@ -161,19 +161,42 @@ export function historyOf(store: Store, e: StoredEvent): string {
 }
 
 /**
+ * How many leading steps of a record's history (and components of its domain after `<kernel>`)
+ * were reconstructed from /proc when the recorder started rather than traced: the executables of
+ * the ancestors it found running, with their process start times.
+ */
+export function reconstructedSteps(store: Store, e: StoredEvent): number {
+  return execChain(store, e).filter((c) => c.reconstructed === 1).length;
+}
+
+/** The note printed beside a history that starts with reconstructed steps. */
+export function reconstructedNote(steps: number): string {
+  return `first ${steps} step${steps === 1 ? '' : 's'} reconstructed from /proc at recorder start (ancestors' executables and start times; their earlier execs are unknown)`;
+}
+
+/**
  * Histories for many records: each exec's history is its parent image's plus one step, so
  * they are memoised by exec id (bounded), and a stream of records costs one lookup per new exec.
  */
 export class HistoryCache {
-  private readonly byExec = new Map<number, string>();
+  private readonly byExec = new Map<number, { text: string; reconstructed: number }>();
   constructor(private readonly store: Store, private readonly max = 100_000) {}
 
   of(e: StoredEvent): string {
+    return this.entry(e).text;
+  }
+
+  /** Leading steps reconstructed from /proc (see reconstructedSteps). */
+  reconstructedSteps(e: StoredEvent): number {
+    return this.entry(e).reconstructed;
+  }
+
+  private entry(e: StoredEvent): { text: string; reconstructed: number } {
     const start = e.type === 'exec' ? e : e.from_id !== null ? this.store.get(e.from_id) : null;
-    if (!start) return '';
+    if (!start) return { text: '', reconstructed: 0 };
     // Walk up until a memoised ancestor (or the start of the chain), then build back down.
     const path: StoredEvent[] = [];
-    let base = '';
+    let base = { text: '', reconstructed: 0 };
     let cur: StoredEvent | null = start;
     while (cur && path.length < 1000) {
       const hit = this.byExec.get(cur.id);
@@ -188,7 +211,7 @@ export class HistoryCache {
     let h = base;
     for (let i = path.length - 1; i >= 0; i--) {
       const step = renderHistory([path[i]!]);
-      h = h ? `${h}=>${step}` : step;
+      h = { text: h.text ? `${h.text}=>${step}` : step, reconstructed: h.reconstructed + (path[i]!.reconstructed === 1 ? 1 : 0) };
       this.byExec.set(path[i]!.id, h);
     }
     return h;
@@ -203,6 +226,8 @@ export interface ProcessView {
   reconstructed: boolean;
   domain: string | null;
   history: string;
+  /** Leading steps of history and domain reconstructed from /proc (see reconstructedSteps). */
+  reconstructedSteps: number;
   images: StoredEvent[];
   end: StoredEvent | null;
   children: Array<{ pid: number; startUs: number | null; program: string | null; end: StoredEvent | null }>;
@@ -241,6 +266,7 @@ export function pidHistory(store: Store, pid: number): ProcessView[] {
       reconstructed: images.some((i) => i.reconstructed === 1),
       domain: last.domain_id !== null ? store.name(last.domain_id) : null,
       history: historyOf(store, last),
+      reconstructedSteps: reconstructedSteps(store, last),
       images,
       end,
       children: [...children.values()],

@@ -51,6 +51,8 @@ const MAX_UNWRITTEN = 200_000;
 
 const NON_FATAL = NON_FATAL_BY_DEFAULT.map((s) => `sig != ${s}`).join(' && ');
 
+export const CRED_EVENTS = ['sys_enter_setuid', 'sys_exit_setuid', 'sys_enter_setreuid', 'sys_exit_setreuid', 'sys_enter_setresuid', 'sys_exit_setresuid'];
+
 /** The events we enable, with in-kernel filters that drop what can never end a process. */
 export const RECORD_EVENTS: EventSpec[] = [
   { system: 'task', event: 'task_newtask', optional: true },
@@ -60,6 +62,9 @@ export const RECORD_EVENTS: EventSpec[] = [
   { system: 'syscalls', event: 'sys_enter_exit', optional: true },
   { system: 'signal', event: 'signal_generate', filter: `result == 0 && ${NON_FATAL}` },
   { system: 'signal', event: 'signal_deliver', filter: `sa_handler == 0 && ${NON_FATAL}` },
+  // Real-uid changes, so the uid of an exec is known from kernel data even when the process is
+  // gone before it can be looked up (rare calls: they cost nothing).
+  ...CRED_EVENTS.map((event) => ({ system: 'syscalls', event, optional: true })),
   // Names the OOM killer's victims, so their SIGKILL is attributed to it (rare: costs nothing).
   { system: 'oom', event: 'mark_victim', optional: true },
 ];
@@ -146,6 +151,7 @@ export class Recorder {
       normalizeProgram: (pid, filename) => namer.name(pid, filename),
       // A process whose exit is already in hand is gone from /proc: don't look (it inherits).
       uidOf: (pid) => (this.exiting.has(pid) ? null : uidOf(host, pid)),
+      credsTraced: CRED_EVENTS.every((e) => instance.formats.has(e)),
     });
     this.openLog();
   }

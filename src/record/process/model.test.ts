@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { MemoryDomains } from './domains.js';
 import { ProcessModel, type ProcessRecord, type ScannedProcess, type TraceEvent } from './model.js';
 
-function setup(scan: Partial<ScannedProcess>[] = [{ pid: 1, ppid: 0, exe: '/sbin/init', comm: 'init' }]) {
+function setup(scan: Partial<ScannedProcess>[] = [{ pid: 1, ppid: 0, exe: '/sbin/init', comm: 'init' }], env: { credsTraced?: boolean; uidOf?: (pid: number) => number | null } = {}) {
   const domains = new MemoryDomains();
   let id = 1;
   const model = new ProcessModel({
@@ -11,7 +11,8 @@ function setup(scan: Partial<ScannedProcess>[] = [{ pid: 1, ppid: 0, exe: '/sbin
     nextId: () => id++,
     toWallUs: (ts) => 1_700_000_000_000_000 + ts / 1000,
     normalizeProgram: (_pid, f) => f,
-    uidOf: () => 0,
+    uidOf: env.uidOf ?? (() => 0),
+    credsTraced: env.credsTraced,
   });
   const seeded = model.seed(
     scan.map((s) => ({ pid: s.pid!, ppid: s.ppid ?? 0, startTs: 0, startUs: 1_600_000_000_000_000, comm: s.comm ?? 'x', exe: s.exe ?? null, cmdline: '', uid: 0, tids: s.tids ?? [s.pid!], scannedTs: 0 })),
@@ -29,7 +30,12 @@ function setup(scan: Partial<ScannedProcess>[] = [{ pid: 1, ppid: 0, exe: '/sbin
   const exit = (tid: number, groupDead = true) => ev('sched_process_exit', tid, { pid: tid, comm: 'x', group_dead: groupDead ? 1 : 0 });
   const generate = (sender: number, target: number, sig: number, code = 0) => ev('signal_generate', sender, { sig, code, pid: target, result: 0, comm: 'x' });
   const deliver = (tid: number, sig: number) => ev('signal_deliver', tid, { sig, code: 0, sa_handler: 0 });
-  return { model, domains, seeded, out, fork, exec, exitGroup, exit, generate, deliver };
+  /** An id-changing syscall by thread `tid` and its return. */
+  const cred = (tid: number, call: 'setuid' | 'setreuid' | 'setresuid', args: Record<string, number>, ret = 0) => {
+    ev(`sys_enter_${call}`, tid, args);
+    ev(`sys_exit_${call}`, tid, { ret });
+  };
+  return { model, domains, seeded, out, fork, exec, exitGroup, exit, generate, deliver, cred };
 }
 
 test('domains follow exec chains through forks (TOMOYO naming)', () => {
@@ -208,4 +214,39 @@ test('older kernels: sched_process_fork instead of task_newtask, sched_process_e
   const [end] = ev('sched_process_exit', 800, { pid: 800, comm: 'old', prio: 120 }); // no group_dead field
   assert.deepEqual([end!.type, end!.exitCode], ['exit', 5]);
   assert.equal(m.model.procs.has(800), false);
+});
+
+test('uid at exec follows setuid/setreuid/setresuid from the trace, even for a process already gone', () => {
+  const lookups: number[] = [];
+  // /proc says nothing: every process here is gone by the time its exec is processed.
+  const m = setup(undefined, { credsTraced: true, uidOf: (pid) => (lookups.push(pid), null) });
+  const uidOfExec = (pid: number) => m.out.filter((r) => r.type === 'exec' && r.pid === pid).map((r) => r.uid);
+  m.fork(1, 100);
+  m.cred(100, 'setresuid', { ruid: 65534, euid: 65534, suid: 65534 }); // setpriv --reuid
+  m.exec(100, '/bin/true');
+  m.fork(1, 101);
+  m.cred(101, 'setuid', { uid: 1000 }); // root: real uid changes (su, os.setuid)
+  m.exec(101, '/bin/true');
+  m.fork(101, 102); // inherits 1000
+  m.exec(102, '/bin/id');
+  m.fork(1, 103);
+  m.cred(103, 'setreuid', { ruid: 0xffffffff, euid: 5 }); // ruid -1: unchanged
+  m.cred(103, 'setresuid', { ruid: 7, euid: 7, suid: 7 }, -1); // failed (EPERM): unchanged
+  m.cred(103, 'setresuid', { ruid: 2 ** 64 - 1, euid: 7, suid: 7 }); // -1 passed as 64 bits
+  m.exec(103, '/bin/true');
+  assert.deepEqual([uidOfExec(100), uidOfExec(101), uidOfExec(102), uidOfExec(103)], [[65534], [1000], [1000], [0]]);
+  assert.deepEqual(lookups, [], 'no /proc lookup while the uid is known from kernel data');
+  // A non-root setuid(u) may change only the effective uid: the next exec asks /proc.
+  m.fork(102, 104);
+  m.cred(104, 'setuid', { uid: 33 });
+  m.exec(104, '/bin/true');
+  assert.deepEqual(lookups, [104]);
+  assert.deepEqual(uidOfExec(104), [1000], '/proc had nothing: the last known uid stays');
+});
+
+test('without the id-changing syscall events the uid is read from /proc at exec', () => {
+  const m = setup(undefined, { uidOf: (pid) => (pid === 100 ? 42 : null) });
+  m.fork(1, 100);
+  m.exec(100, '/bin/true');
+  assert.equal(m.out.find((r) => r.type === 'exec' && r.pid === 100)!.uid, 42);
 });

@@ -77,7 +77,24 @@ export interface ModelEnv {
   normalizeProgram(pid: number, filename: string): string;
   /** Real uid of a live process, or null when it cannot be read any more. */
   uidOf(pid: number): number | null;
+  /**
+   * True when the setuid/setreuid/setresuid syscall events are traced: then a process's real uid
+   * is followed from kernel data (inherited at fork, changed by those calls) and /proc is read
+   * only when that chain is broken. False: the uid is read from /proc at each exec.
+   */
+  credsTraced?: boolean;
 }
+
+/** An id-changing syscall entered by a thread, applied when it returns 0. */
+interface PendingCred {
+  call: 'setuid' | 'setreuid' | 'setresuid';
+  /** setuid's uid, or the ruid of setreuid/setresuid (null: -1, unchanged). */
+  uid: number | null;
+}
+
+/** uid_t -1 ("unchanged"), whether the 8-byte syscall argument holds it as 32 or 64 bits. */
+const UID_UNCHANGED = 0xffffffff;
+const MAX_PENDING_CREDS = 10_000;
 
 interface PendingSignal {
   sig: number;
@@ -101,6 +118,12 @@ export interface Proc {
   domainId: number;
   lastExecId: number | null;
   uid: number | null;
+  /**
+   * The uid comes from kernel data: read from /proc at the scan (or at an exec) and carried by
+   * traced forks and id-changing syscalls since. False for processes of unknown origin and after
+   * a setuid() whose effect on the real uid cannot be told from the trace.
+   */
+  uidKnown: boolean;
   reconstructed: boolean;
   /** Trace time (ns) when the /proc scan read this process: older events are already reflected. */
   knownSinceTs: number;
@@ -155,6 +178,8 @@ export class ProcessModel {
   readonly procs = new Map<number, Proc>();
   /** Thread id to thread-group id, for every live thread that is not a group leader. */
   readonly tidToTgid = new Map<number, number>();
+  /** Id-changing syscalls entered and not yet returned, by thread id. */
+  private readonly pendingCreds = new Map<number, PendingCred>();
   readonly counters: ModelCounters = { events: 0, execs: 0, exits: 0, signals: 0, forks: 0, threads: 0, unknownProcess: 0, pidReuse: 0, ignored: 0 };
 
   constructor(private readonly env: ModelEnv) {}
@@ -194,6 +219,7 @@ export class ProcessModel {
         domainId,
         lastExecId: parent?.lastExecId ?? null,
         uid: s.uid,
+        uidKnown: s.uid !== null,
         reconstructed: true,
         knownSinceTs: s.scannedTs,
         threads: new Set(s.tids.filter((t) => t !== s.pid)),
@@ -256,7 +282,7 @@ export class ProcessModel {
     const domainId = this.env.domains.intern(this.env.domains.root, UNKNOWN_PROGRAM);
     const p: Proc = {
       pid, startTs: ts, startUs: this.env.toWallUs(ts), ppid: 0, ppstartUs: null, comm, program: null, domainId, lastExecId: null,
-      uid: null, reconstructed: false, knownSinceTs: ts, threads: new Set(), exitCode: null, fatal: null, signals: [], threadExitCodes: null,
+      uid: null, uidKnown: false, reconstructed: false, knownSinceTs: ts, threads: new Set(), exitCode: null, fatal: null, signals: [], threadExitCodes: null,
     };
     this.procs.set(pid, p);
     return p;
@@ -287,6 +313,20 @@ export class ProcessModel {
         return [];
       case 'sched_process_exit':
         return this.onExit(ev);
+      case 'sys_enter_setuid':
+        this.onCredEnter(ev, 'setuid', ev.fields.uid);
+        return [];
+      case 'sys_enter_setreuid':
+        this.onCredEnter(ev, 'setreuid', ev.fields.ruid);
+        return [];
+      case 'sys_enter_setresuid':
+        this.onCredEnter(ev, 'setresuid', ev.fields.ruid);
+        return [];
+      case 'sys_exit_setuid':
+      case 'sys_exit_setreuid':
+      case 'sys_exit_setresuid':
+        this.onCredExit(ev);
+        return [];
       case 'mark_victim': {
         const p = this.procs.get(this.tgidOf(Number(ev.fields.pid)));
         if (p) p.oomVictim = true;
@@ -331,6 +371,7 @@ export class ProcessModel {
       domainId: parent.domainId,
       lastExecId: parent.lastExecId,
       uid: parent.uid,
+      uidKnown: parent.uidKnown,
       reconstructed: false,
       knownSinceTs: ev.ts,
       threads: new Set(),
@@ -358,8 +399,15 @@ export class ProcessModel {
     }
     const parent = this.procs.get(p.ppid);
     const program = this.env.normalizeProgram(pid, filename);
-    const uid = this.env.uidOf(pid);
-    if (uid !== null) p.uid = uid;
+    // The uid at exec: from kernel data when the chain is intact (exact even when the process is
+    // gone by now); otherwise from /proc while the process still exists.
+    if (!this.env.credsTraced || !p.uidKnown || p.uid === null) {
+      const uid = this.env.uidOf(pid);
+      if (uid !== null) {
+        p.uid = uid;
+        p.uidKnown = true;
+      }
+    }
     p.domainId = this.env.domains.intern(p.domainId, program);
     p.program = program;
     p.comm = basename(filename).slice(0, 15);
@@ -376,6 +424,37 @@ export class ProcessModel {
     p.lastExecId = rec.id;
     this.counters.execs++;
     return [rec];
+  }
+
+  private onCredEnter(ev: TraceEvent, call: PendingCred['call'], arg: unknown): void {
+    if (this.pendingCreds.size >= MAX_PENDING_CREDS) this.pendingCreds.clear(); // returns lost: never grow
+    const n = Number(arg ?? UID_UNCHANGED);
+    this.pendingCreds.set(ev.commonPid, { call, uid: Number.isFinite(n) && n >= 0 && n < UID_UNCHANGED ? n : null });
+  }
+
+  /**
+   * Apply a successful id change to the process's real uid. setreuid/setresuid name the new real
+   * uid (-1: unchanged). setuid(u) sets it only with CAP_SETUID: assumed for uid 0 (root dropping
+   * privileges, as su, setpriv and daemons do); for another uid the effect is unknown (it may have
+   * changed only the effective uid), so the next exec reads /proc instead.
+   */
+  private onCredExit(ev: TraceEvent): void {
+    const pending = this.pendingCreds.get(ev.commonPid);
+    if (!pending) return;
+    this.pendingCreds.delete(ev.commonPid);
+    if (Number(ev.fields.ret ?? -1) !== 0 || pending.uid === null) return;
+    const p = this.procs.get(this.tgidOf(ev.commonPid));
+    if (!p) return;
+    if (pending.call !== 'setuid') {
+      p.uid = pending.uid;
+      p.uidKnown = true;
+    } else if (p.uid === pending.uid) {
+      // setuid to the real uid changes nothing that we record.
+    } else if (p.uid === 0 && p.uidKnown) {
+      p.uid = pending.uid;
+    } else {
+      p.uidKnown = false;
+    }
   }
 
   private onExitCall(ev: TraceEvent, group: boolean): void {
@@ -423,6 +502,7 @@ export class ProcessModel {
     const tid = Number(ev.fields.pid ?? ev.commonPid);
     const tgid = this.tgidOf(tid);
     const p = this.procs.get(tgid);
+    this.pendingCreds.delete(tid);
     // Kernels before 6.16 have no group_dead: then the group is dead when its last known task goes.
     const groupDead = ev.fields.group_dead !== undefined ? Number(ev.fields.group_dead) !== 0 : tid === tgid ? (p?.threads.size ?? 0) === 0 : false;
     if (tid !== tgid) {

@@ -146,6 +146,8 @@ export function isAlive(host: Host, clocks: Clocks, pid: number, startTs: number
  */
 export class ProgramNamer {
   private readonly dirCache = new Map<string, string>();
+  /** Absolute exec'd names already resolved: an exec storm runs the same few programs. */
+  private readonly absCache = new Map<string, string>();
   constructor(private readonly host: Host, private readonly maxCache = 10_000) {}
 
   name(pid: number, filename: string): string {
@@ -154,13 +156,22 @@ export class ProgramNamer {
       const exe = this.host.readLink(`/proc/${pid}/exe`);
       return exe ? exe.replace(/ \(deleted\)$/, '') : posix.normalize(filename);
     }
-    let abs = filename;
-    if (!filename.startsWith('/')) {
-      const cwd = this.host.readLink(`/proc/${pid}/cwd`);
-      if (!cwd) return filename; // the process is gone: keep what it asked for
-      abs = posix.join(cwd, filename);
+    if (filename.startsWith('/')) {
+      const hit = this.absCache.get(filename);
+      if (hit !== undefined) return hit;
+      const named = this.resolve(filename);
+      if (this.absCache.size >= this.maxCache) this.absCache.clear();
+      this.absCache.set(filename, named);
+      return named;
     }
-    abs = posix.normalize(abs);
+    const cwd = this.host.readLink(`/proc/${pid}/cwd`);
+    if (!cwd) return filename; // the process is gone: keep what it asked for
+    return this.resolve(posix.join(cwd, filename));
+  }
+
+  /** Directories resolved, last component kept. */
+  private resolve(path: string): string {
+    const abs = posix.normalize(path);
     const dir = posix.dirname(abs);
     const base = posix.basename(abs);
     return posix.join(this.resolveDir(dir), base);

@@ -159,3 +159,26 @@ test('domains nothing uses any more are pruned; live ones and ancestors stay', (
     assert.equal(store.name(again), '<kernel> /sbin/init');
   });
 });
+
+test('batched writes: 50-row statements and the remainder store every field; reconstructed duplicates are skipped', () => {
+  withStore((store) => {
+    const dom = store.intern(store.root, '/usr/bin/true');
+    const rec = (i: number, reconstructed = false): ProcessRecord => ({
+      id: store.nextId(), type: i % 2 ? 'exit' : 'exec', timeUs: 1_700_000_000_000_000 + i, pid: 1000 + i, tid: 1000 + i, ppid: 1, pstartUs: 1_700_000_000_000_000 + i * 2_000_000,
+      ppstartUs: null, uid: i, program: '/usr/bin/true', comm: 'true', domainId: dom, fromId: null, exitCode: i % 2 ? i % 256 : null, signal: null, sigCode: null,
+      senderPid: null, senderComm: null, senderProgram: null, senderKind: null, reconstructed, cpu: null, lost: null, detail: `row ${i}`, parentComm: 'sh',
+    });
+    const first = Array.from({ length: 123 }, (_, i) => rec(i));
+    assert.equal(store.write(first), 123);
+    // A restart re-seeds a process already stored (same pid and start): skipped, in the middle of a batch.
+    const again = { ...rec(4, true), pid: 1004, pstartUs: first[4]!.pstartUs, type: 'exec' as const };
+    const second = [...Array.from({ length: 60 }, (_, i) => rec(200 + i)), again, rec(300)];
+    assert.equal(store.write(second), 61);
+    assert.equal(store.counts().exec + store.counts().exit, 184);
+    for (const r of [...first, ...second.slice(0, 60), second[61]!]) {
+      const got = store.get(r.id)!;
+      assert.deepEqual([got.pid, got.uid, got.exit_code, got.detail, got.type], [r.pid, r.uid, r.exitCode, r.detail, r.type]);
+    }
+    assert.equal(store.get(again.id), null);
+  });
+});
