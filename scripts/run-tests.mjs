@@ -23,7 +23,9 @@ if (chosen.length === 0) {
   process.exit(1);
 }
 const concurrency = process.env.LANTERN_TEST_CONCURRENCY ?? '2';
-const r = spawnSync(process.execPath, ['--enable-source-maps', '--test', `--test-concurrency=${concurrency}`, ...chosen], {
+// No test may hang the suite: one that runs past this (unless it sets its own timeout) fails, named.
+const timeoutMs = process.env.LANTERN_TEST_TIMEOUT_MS ?? '180000';
+const r = spawnSync(process.execPath, ['--enable-source-maps', '--test', `--test-concurrency=${concurrency}`, `--test-timeout=${timeoutMs}`, ...chosen], {
   cwd: root,
   stdio: 'inherit',
 });
