@@ -96,6 +96,8 @@ function today(): string {
 async function sender(address = '127.0.0.1'): Promise<dgram.Socket> {
   const s = dgram.createSocket('udp4');
   await new Promise<void>((r) => s.bind(0, address, () => r()));
+  // A failed assertion skips the test's close(): an open socket must not keep the file's process alive.
+  s.unref();
   return s;
 }
 
@@ -358,6 +360,7 @@ test('listen: IPv6 listener, udplogger format in the combined file, and `lantern
   try {
     const s6 = dgram.createSocket('udp6');
     await new Promise<void>((r) => s6.bind(0, '::1', () => r()));
+    s6.unref();
     await new Promise<void>((r, j) => s6.send('6,7,8000000,-;over IPv6\n', port6, '::1', (e) => (e ? j(e) : r())));
     const s4 = await sender();
     await send(s4, rx.port, 'over IPv4\n');
@@ -405,6 +408,7 @@ test('listen: bad options and a port in use are clear errors with stable exit co
   const root = mkdtempSync(join(tmpdir(), 'nc-inuse-'));
   const busy = dgram.createSocket('udp4');
   await new Promise<void>((r) => busy.bind(0, '127.0.0.1', () => r()));
+  busy.unref();
   try {
     const inUse = run('-l', `127.0.0.1:${busy.address().port}`, '-d', join(root, 'out'), '--state-dir', join(root, 'st'));
     assert.equal(inUse.status, 69);
