@@ -110,15 +110,40 @@ static void batch_free(batch_t *b) {
 
 static size_t batch_size(const batch_t *b) { return (size_t)b->count * ENTRY + b->payload_used; }
 
-/* Hand a batch to JS; waits while too much is queued (unless stopping). NULL = end marker. */
+/* A filled batch as handed over: exactly its bytes (entries, then payloads), so a queue of
+   small batches costs their size and not the working batch's capacity. */
+typedef struct packed {
+  uint32_t count;
+  size_t size;
+  uint8_t data[];
+} packed_t;
+
+/* Hand the batch's content to JS and empty it; waits while too much is queued (unless
+   stopping). b NULL = end marker. */
 static void emit(receiver_t *r, batch_t *b) {
-  size_t size = b ? batch_size(b) : 0;
+  packed_t *pk = NULL;
+  size_t size = 0;
+  if (b) {
+    size = batch_size(b);
+    pk = malloc(sizeof(packed_t) + size);
+    if (!pk) {
+      b->count = 0; /* out of memory: this batch is lost (rare; nothing else to do) */
+      b->payload_used = 0;
+      return;
+    }
+    pk->count = b->count;
+    pk->size = size;
+    memcpy(pk->data, b->entries, (size_t)b->count * ENTRY);
+    memcpy(pk->data + (size_t)b->count * ENTRY, b->payload, b->payload_used);
+    b->count = 0;
+    b->payload_used = 0;
+  }
   pthread_mutex_lock(&r->lock);
-  if (b && r->queued + size > r->max_queued && r->queued > 0) r->waits++;
-  while (b && !r->stopping && r->queued > 0 && r->queued + size > r->max_queued) pthread_cond_wait(&r->room, &r->lock);
+  if (pk && r->queued + size > r->max_queued && r->queued > 0) r->waits++;
+  while (pk && !r->stopping && r->queued > 0 && r->queued + size > r->max_queued) pthread_cond_wait(&r->room, &r->lock);
   r->queued += size;
   pthread_mutex_unlock(&r->lock);
-  if (napi_call_threadsafe_function(r->tsfn, b, napi_tsfn_blocking) != napi_ok) batch_free(b);
+  if (napi_call_threadsafe_function(r->tsfn, pk, napi_tsfn_blocking) != napi_ok) free(pk);
 }
 
 static uint32_t total_drops(receiver_t *r) {
@@ -128,20 +153,13 @@ static uint32_t total_drops(receiver_t *r) {
 }
 
 /* Append the datagrams of one recvmmsg() to the batch, emitting full batches. */
-static batch_t *take_messages(receiver_t *r, int fdi, int n, batch_t *b) {
+static void take_messages(receiver_t *r, int fdi, int n, batch_t *b) {
   double fallback_time = now_us();
   for (int i = 0; i < n; i++) {
     struct msghdr *h = &r->msgs[i].msg_hdr;
     uint32_t wire = r->msgs[i].msg_len; /* with MSG_TRUNC: the real length */
     uint32_t stored = wire > r->slot_bytes ? (uint32_t)r->slot_bytes : wire;
-    if (b && (b->count >= b->max_entries || b->payload_used + stored > b->payload_cap)) {
-      emit(r, b);
-      b = NULL;
-    }
-    if (!b) {
-      b = batch_new(r);
-      if (!b) return NULL; /* out of memory: drop this read (counted by the kernel? no: rare) */
-    }
+    if (b->count >= b->max_entries || b->payload_used + stored > b->payload_cap) emit(r, b);
     double t = fallback_time;
     for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR(h, c)) {
       if (c->cmsg_level != SOL_SOCKET) continue;
@@ -181,7 +199,6 @@ static batch_t *take_messages(receiver_t *r, int fdi, int n, batch_t *b) {
     b->payload_used += stored;
     b->count++;
   }
-  return b;
 }
 
 static void reset_headers(receiver_t *r) {
@@ -208,7 +225,12 @@ static void *run(void *arg) {
   }
   pfds[r->nfds].fd = r->wake[0];
   pfds[r->nfds].events = POLLIN;
-  batch_t *b = NULL;
+  batch_t *b = batch_new(r); /* the working batch, reused */
+  if (!b) {
+    emit(r, NULL);
+    napi_release_threadsafe_function(r->tsfn, napi_tsfn_release);
+    return NULL;
+  }
   for (;;) {
     int p = poll(pfds, (nfds_t)r->nfds + 1, -1);
     if (p < 0) {
@@ -228,7 +250,7 @@ static void *run(void *arg) {
           pfds[i].revents = 0; /* empty (EAGAIN) or an error: back to poll() */
           continue;
         }
-        b = take_messages(r, i, n, b);
+        take_messages(r, i, n, b);
         if ((unsigned)n == r->vlen) busy = 1;
         else pfds[i].revents = 0;
       }
@@ -237,13 +259,10 @@ static void *run(void *arg) {
       pthread_mutex_unlock(&r->lock);
       if (stop) break;
     }
-    if (b && b->count) {
-      emit(r, b);
-      b = NULL;
-    }
+    if (b->count) emit(r, b);
   }
-  if (b && b->count) emit(r, b);
-  else batch_free(b);
+  if (b->count) emit(r, b);
+  batch_free(b);
   emit(r, NULL); /* end marker: JS learns that nothing more comes */
   napi_release_threadsafe_function(r->tsfn, napi_tsfn_release);
   return NULL;
@@ -276,9 +295,9 @@ static napi_value throw_errno(napi_env env, int err, const char *what) {
 
 static void call_js(napi_env env, napi_value cb, void *context, void *data) {
   receiver_t *r = context;
-  batch_t *b = data;
+  packed_t *b = data;
   if (!env) {
-    batch_free(b);
+    free(b);
     return;
   }
   napi_value argv[3], undef;
@@ -288,13 +307,9 @@ static void call_js(napi_env env, napi_value cb, void *context, void *data) {
     napi_get_null(env, &argv[0]);
     napi_create_uint32(env, 0, &argv[1]);
   } else {
-    size_t size = batch_size(b);
-    void *dst;
-    napi_create_buffer(env, size, &dst, &argv[0]);
-    memcpy(dst, b->entries, (size_t)b->count * ENTRY);
-    memcpy((uint8_t *)dst + (size_t)b->count * ENTRY, b->payload, b->payload_used);
+    napi_create_buffer_copy(env, b->size, b->data, NULL, &argv[0]);
     napi_create_uint32(env, b->count, &argv[1]);
-    batch_free(b);
+    free(b);
   }
   napi_create_uint32(env, drops, &argv[2]);
   napi_call_function(env, undef, cb, 3, argv, NULL);
