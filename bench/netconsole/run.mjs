@@ -14,6 +14,7 @@ const repo = join(here, '..', '..');
 const LINES = Number(process.env.NC_BENCH_LINES ?? 300_000);
 const SENDER_COUNTS = (process.env.NC_BENCH_SENDERS ?? '64,1000').split(',').map(Number);
 const RCVBUF = process.env.NC_BENCH_RCVBUF ?? '256M';
+// Lantern's receive path: native when built (the start-up log says which; each row names it).
 
 function need(cond, msg) {
   if (!cond) {
@@ -172,10 +173,12 @@ function runBlast(port, burst, senders) {
   return { t0, sent: Number(m[1]), seconds: Number(m[2]), rate: Number(m[3]) };
 }
 
-async function benchLantern(burst, senders, port, raise = true) {
-  const dir = join(work, `lantern-${senders}-${raise}`);
-  const state = join(work, `lantern-state-${senders}-${raise}`);
-  const buf = raise ? ['--rcvbuf', RCVBUF, '--raise-rmem-max'] : [];
+/** variant: 'native' (default receive path), 'dgram' (--receiver dgram), 'defaults' (no buffer options). */
+async function benchLantern(burst, senders, port, variant = 'native') {
+  const raise = variant !== 'defaults';
+  const dir = join(work, `lantern-${senders}-${variant}`);
+  const state = join(work, `lantern-state-${senders}-${variant}`);
+  const buf = [...(raise ? ['--rcvbuf', RCVBUF, '--raise-rmem-max'] : []), ...(variant === 'dgram' ? ['--receiver', 'dgram'] : [])];
   const args = [join(repo, 'bin', 'lantern.js'), 'netconsole', 'listen', '-l', `127.0.0.1:${port}`, '-d', dir, '--state-dir', state, ...buf, '--stats-interval', '1s'];
   const p = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   started.push(p);
@@ -183,6 +186,7 @@ async function benchLantern(burst, senders, port, raise = true) {
   p.stderr.on('data', (d) => (err += d));
   await waitOutput(p, /writing /, () => err);
   const granted = /receive buffer (\S+ MiB) granted/.exec(err)?.[1];
+  const path = /receive path: native/.test(err) ? 'native' : 'dgram';
   const s = runBlast(port, burst, senders);
   const isData = (l) => !l.includes(' -- lantern: ');
   const [, tEnd] = await settle(() => totalSize(dir));
@@ -191,7 +195,7 @@ async function benchLantern(burst, senders, port, raise = true) {
   const drops = udpDrops(port);
   p.kill('SIGTERM');
   await new Promise((r) => p.on('exit', r));
-  return { name: `lantern (rcvbuf ${granted}${raise ? '' : ', defaults'})`, sent: s.sent, senderRate: s.rate, written, drops, seconds: (tEnd - s.t0) / 1000, rss };
+  return { name: `lantern ${path} (rcvbuf ${granted}${raise ? '' : ', defaults'})`, sent: s.sent, senderRate: s.rate, written, drops, seconds: (tEnd - s.t0) / 1000, rss };
 }
 
 async function benchRsyslog(burst, senders, port) {
@@ -237,9 +241,12 @@ for (const senders of SENDER_COUNTS) {
   const burst = makeBurst(senders);
   const l = await benchLantern(burst, senders, 26666 + senders);
   const r = await benchRsyslog(burst, senders, 27666 + senders);
-  // The same burst with Lantern's defaults (no --raise-rmem-max): what a small kernel buffer costs.
-  const d = senders === SENDER_COUNTS[0] ? await benchLantern(burst, senders, 28666 + senders, false) : null;
-  for (const x of [l, r, d]) if (x) rows.push({ senders, ...x });
+  // The first sender count also runs the pure-Node fallback (--receiver dgram) and Lantern's
+  // defaults (no --rcvbuf / --raise-rmem-max: 32 MiB, forced past rmem_max by the native path as root).
+  const g = senders === SENDER_COUNTS[0] ? await benchLantern(burst, senders, 29666 + senders, 'dgram') : null;
+  const d = senders === SENDER_COUNTS[0] ? await benchLantern(burst, senders, 28666 + senders, 'defaults') : null;
+  for (const x of [l, g, r, d]) if (x) rows.push({ senders, ...x });
+  if (g) goals.push(`pure-Node fallback (--receiver dgram), ${senders} senders: lost ${g.sent - g.written}, ${Math.round(g.written / g.seconds)} lines/s`);
   if (senders === 64) {
     goals.push(`goal: 0 lines lost with 64 senders: lantern lost ${l.sent - l.written} (kernel drops ${l.drops}); rsyslog lost ${r.sent - r.written} (kernel drops ${r.drops})`);
     goals.push(`goal: throughput >= rsyslog: lantern ${Math.round(l.written / l.seconds)} lines/s vs rsyslog ${Math.round(r.written / r.seconds)} lines/s; sender reached ${l.senderRate} datagrams/s`);
