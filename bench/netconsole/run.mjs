@@ -99,6 +99,16 @@ function vmHWM(pid) {
   }
 }
 
+/** CPU seconds (user + system, all threads) the process has used so far. */
+function cpuSeconds(pid) {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+  } catch {
+    return null;
+  }
+}
+
 /** Kernel drops and queue for the UDP socket(s) bound to `port` (from /proc/net/udp and udp6). */
 function udpDrops(port) {
   let drops = 0;
@@ -144,15 +154,17 @@ function totalSize(dir) {
 }
 
 /** Poll until `count()` stops growing for `quietMs` after the sender finished; returns [count, time of last growth]. */
-async function settle(count, quietMs = 4000) {
+async function settle(count, pid, quietMs = 4000) {
   let last = -1;
   let lastChange = Date.now();
+  let cpuAtChange = cpuSeconds(pid);
   for (;;) {
     const n = count();
     if (n !== last) {
       last = n;
       lastChange = Date.now();
-    } else if (Date.now() - lastChange >= quietMs) return [last, lastChange];
+      cpuAtChange = cpuSeconds(pid); // CPU up to the last write, not the idle wait after it
+    } else if (Date.now() - lastChange >= quietMs) return [last, lastChange, cpuAtChange];
     await sleep(100);
   }
 }
@@ -186,16 +198,18 @@ async function benchLantern(burst, senders, port, variant = 'native') {
   p.stderr.on('data', (d) => (err += d));
   await waitOutput(p, /writing /, () => err);
   const granted = /receive buffer (\S+ MiB) granted/.exec(err)?.[1];
+  const cpu0 = cpuSeconds(p.pid);
   const path = /receive path: native/.test(err) ? 'native' : 'dgram';
   const s = runBlast(port, burst, senders);
   const isData = (l) => !l.includes(' -- lantern: ');
-  const [, tEnd] = await settle(() => totalSize(dir));
+  const [, tEnd, cpu1] = await settle(() => totalSize(dir), p.pid);
   const written = countLines(dir, isData);
   const rss = vmHWM(p.pid);
+  const cpu = cpu1 - cpu0;
   const drops = udpDrops(port);
   p.kill('SIGTERM');
   await new Promise((r) => p.on('exit', r));
-  return { name: `lantern ${path} (rcvbuf ${granted}${raise ? '' : ', defaults'})`, sent: s.sent, senderRate: s.rate, written, drops, seconds: (tEnd - s.t0) / 1000, rss };
+  return { name: `lantern ${path} (rcvbuf ${granted}${raise ? '' : ', defaults'})`, sent: s.sent, senderRate: s.rate, written, drops, seconds: (tEnd - s.t0) / 1000, rss, cpu };
 }
 
 async function benchRsyslog(burst, senders, port) {
@@ -222,14 +236,16 @@ template(name="raw" type="string" string="%timegenerated:::date-rfc3339% %fromho
     if (p.exitCode !== null || Date.now() > end) throw new Error(`rsyslogd did not start: ${err}`);
     await sleep(50);
   }
+  const cpu0 = cpuSeconds(p.pid);
   const s = runBlast(port, burst, senders);
-  const [, tEnd] = await settle(() => totalSize(dir));
+  const [, tEnd, cpu1] = await settle(() => totalSize(dir), p.pid);
   const written = countLines(dir);
   const rss = vmHWM(p.pid);
+  const cpu = cpu1 - cpu0;
   const drops = udpDrops(port);
   p.kill('SIGTERM');
   await new Promise((r) => p.on('exit', r));
-  return { name: 'rsyslog imudp -> omfile', sent: s.sent, senderRate: s.rate, written, drops, seconds: (tEnd - s.t0) / 1000, rss };
+  return { name: 'rsyslog imudp -> omfile', sent: s.sent, senderRate: s.rate, written, drops, seconds: (tEnd - s.t0) / 1000, rss, cpu };
 }
 
 const rows = [];
@@ -254,7 +270,7 @@ for (const senders of SENDER_COUNTS) {
   if (senders === 1000) goals.push(`goal: RSS < 150 MiB with 1000 senders: lantern peak RSS ${(l.rss / 1048576).toFixed(1)} MiB`);
 }
 
-const hdr = ['senders', 'receiver', 'lines sent', 'written', 'lost', 'kernel drops', 'sender rate/s', 'seconds', 'lines/s', 'peak RSS'];
+const hdr = ['senders', 'receiver', 'lines sent', 'written', 'lost', 'kernel drops', 'sender rate/s', 'seconds', 'lines/s', 'CPU µs/line', 'peak RSS'];
 const table = rows.map((x) => [
   String(x.senders),
   x.name,
@@ -265,10 +281,12 @@ const table = rows.map((x) => [
   String(x.senderRate),
   x.seconds.toFixed(2),
   String(Math.round(x.written / x.seconds)),
+  x.cpu === null ? '?' : ((x.cpu * 1e6) / x.written).toFixed(2),
   x.rss ? `${(x.rss / 1048576).toFixed(1)} MiB` : '?',
 ]);
 const widths = hdr.map((h, i) => Math.max(h.length, ...table.map((r) => r[i].length)));
 console.log(hdr.map((h, i) => h.padEnd(widths[i])).join('  '));
 for (const r of table) console.log(r.map((c, i) => c.padEnd(widths[i])).join('  '));
-console.log('(seconds: from the first datagram sent until the last line reached the file; lost = sent - written)');
+console.log('(seconds: from the first datagram sent until the last line reached the file; lost = sent - written;');
+console.log(' CPU µs/line: user+system CPU of the receiver process, all threads, from the burst to the last write / lines written)');
 for (const g of goals) console.log(g);
