@@ -95,6 +95,8 @@ function today(): string {
 
 async function sender(address = '127.0.0.1'): Promise<dgram.Socket> {
   const s = dgram.createSocket('udp4');
+  // A test that fails before closing its senders must not keep the test process alive.
+  s.unref();
   await new Promise<void>((r) => s.bind(0, address, () => r()));
   return s;
 }
