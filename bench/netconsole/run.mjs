@@ -14,6 +14,7 @@ const repo = join(here, '..', '..');
 const LINES = Number(process.env.NC_BENCH_LINES ?? 300_000);
 const SENDER_COUNTS = (process.env.NC_BENCH_SENDERS ?? '64,1000').split(',').map(Number);
 const RCVBUF = process.env.NC_BENCH_RCVBUF ?? '256M';
+// Lantern's receive path: native when built (the start-up log says which; each row names it).
 
 function need(cond, msg) {
   if (!cond) {
@@ -98,6 +99,16 @@ function vmHWM(pid) {
   }
 }
 
+/** CPU seconds (user + system, all threads) the process has used so far. */
+function cpuSeconds(pid) {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+  } catch {
+    return null;
+  }
+}
+
 /** Kernel drops and queue for the UDP socket(s) bound to `port` (from /proc/net/udp and udp6). */
 function udpDrops(port) {
   let drops = 0;
@@ -143,15 +154,17 @@ function totalSize(dir) {
 }
 
 /** Poll until `count()` stops growing for `quietMs` after the sender finished; returns [count, time of last growth]. */
-async function settle(count, quietMs = 4000) {
+async function settle(count, pid, quietMs = 4000) {
   let last = -1;
   let lastChange = Date.now();
+  let cpuAtChange = cpuSeconds(pid);
   for (;;) {
     const n = count();
     if (n !== last) {
       last = n;
       lastChange = Date.now();
-    } else if (Date.now() - lastChange >= quietMs) return [last, lastChange];
+      cpuAtChange = cpuSeconds(pid); // CPU up to the last write, not the idle wait after it
+    } else if (Date.now() - lastChange >= quietMs) return [last, lastChange, cpuAtChange];
     await sleep(100);
   }
 }
@@ -172,10 +185,12 @@ function runBlast(port, burst, senders) {
   return { t0, sent: Number(m[1]), seconds: Number(m[2]), rate: Number(m[3]) };
 }
 
-async function benchLantern(burst, senders, port, raise = true) {
-  const dir = join(work, `lantern-${senders}-${raise}`);
-  const state = join(work, `lantern-state-${senders}-${raise}`);
-  const buf = raise ? ['--rcvbuf', RCVBUF, '--raise-rmem-max'] : [];
+/** variant: 'native' (default receive path), 'dgram' (--receiver dgram), 'defaults' (no buffer options). */
+async function benchLantern(burst, senders, port, variant = 'native') {
+  const raise = variant !== 'defaults';
+  const dir = join(work, `lantern-${senders}-${variant}`);
+  const state = join(work, `lantern-state-${senders}-${variant}`);
+  const buf = [...(raise ? ['--rcvbuf', RCVBUF, '--raise-rmem-max'] : []), ...(variant === 'dgram' ? ['--receiver', 'dgram'] : [])];
   const args = [join(repo, 'bin', 'lantern.js'), 'netconsole', 'listen', '-l', `127.0.0.1:${port}`, '-d', dir, '--state-dir', state, ...buf, '--stats-interval', '1s'];
   const p = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   started.push(p);
@@ -183,15 +198,18 @@ async function benchLantern(burst, senders, port, raise = true) {
   p.stderr.on('data', (d) => (err += d));
   await waitOutput(p, /writing /, () => err);
   const granted = /receive buffer (\S+ MiB) granted/.exec(err)?.[1];
+  const cpu0 = cpuSeconds(p.pid);
+  const path = /receive path: native/.test(err) ? 'native' : 'dgram';
   const s = runBlast(port, burst, senders);
   const isData = (l) => !l.includes(' -- lantern: ');
-  const [, tEnd] = await settle(() => totalSize(dir));
+  const [, tEnd, cpu1] = await settle(() => totalSize(dir), p.pid);
   const written = countLines(dir, isData);
   const rss = vmHWM(p.pid);
+  const cpu = cpu1 - cpu0;
   const drops = udpDrops(port);
   p.kill('SIGTERM');
   await new Promise((r) => p.on('exit', r));
-  return { name: `lantern (rcvbuf ${granted}${raise ? '' : ', defaults'})`, sent: s.sent, senderRate: s.rate, written, drops, seconds: (tEnd - s.t0) / 1000, rss };
+  return { name: `lantern ${path} (rcvbuf ${granted}${raise ? '' : ', defaults'})`, sent: s.sent, senderRate: s.rate, written, drops, seconds: (tEnd - s.t0) / 1000, rss, cpu };
 }
 
 async function benchRsyslog(burst, senders, port) {
@@ -218,14 +236,16 @@ template(name="raw" type="string" string="%timegenerated:::date-rfc3339% %fromho
     if (p.exitCode !== null || Date.now() > end) throw new Error(`rsyslogd did not start: ${err}`);
     await sleep(50);
   }
+  const cpu0 = cpuSeconds(p.pid);
   const s = runBlast(port, burst, senders);
-  const [, tEnd] = await settle(() => totalSize(dir));
+  const [, tEnd, cpu1] = await settle(() => totalSize(dir), p.pid);
   const written = countLines(dir);
   const rss = vmHWM(p.pid);
+  const cpu = cpu1 - cpu0;
   const drops = udpDrops(port);
   p.kill('SIGTERM');
   await new Promise((r) => p.on('exit', r));
-  return { name: 'rsyslog imudp -> omfile', sent: s.sent, senderRate: s.rate, written, drops, seconds: (tEnd - s.t0) / 1000, rss };
+  return { name: 'rsyslog imudp -> omfile', sent: s.sent, senderRate: s.rate, written, drops, seconds: (tEnd - s.t0) / 1000, rss, cpu };
 }
 
 const rows = [];
@@ -237,9 +257,12 @@ for (const senders of SENDER_COUNTS) {
   const burst = makeBurst(senders);
   const l = await benchLantern(burst, senders, 26666 + senders);
   const r = await benchRsyslog(burst, senders, 27666 + senders);
-  // The same burst with Lantern's defaults (no --raise-rmem-max): what a small kernel buffer costs.
-  const d = senders === SENDER_COUNTS[0] ? await benchLantern(burst, senders, 28666 + senders, false) : null;
-  for (const x of [l, r, d]) if (x) rows.push({ senders, ...x });
+  // The first sender count also runs the pure-Node fallback (--receiver dgram) and Lantern's
+  // defaults (no --rcvbuf / --raise-rmem-max: 32 MiB, forced past rmem_max by the native path as root).
+  const g = senders === SENDER_COUNTS[0] ? await benchLantern(burst, senders, 29666 + senders, 'dgram') : null;
+  const d = senders === SENDER_COUNTS[0] ? await benchLantern(burst, senders, 28666 + senders, 'defaults') : null;
+  for (const x of [l, g, r, d]) if (x) rows.push({ senders, ...x });
+  if (g) goals.push(`pure-Node fallback (--receiver dgram), ${senders} senders: lost ${g.sent - g.written}, ${Math.round(g.written / g.seconds)} lines/s`);
   if (senders === 64) {
     goals.push(`goal: 0 lines lost with 64 senders: lantern lost ${l.sent - l.written} (kernel drops ${l.drops}); rsyslog lost ${r.sent - r.written} (kernel drops ${r.drops})`);
     goals.push(`goal: throughput >= rsyslog: lantern ${Math.round(l.written / l.seconds)} lines/s vs rsyslog ${Math.round(r.written / r.seconds)} lines/s; sender reached ${l.senderRate} datagrams/s`);
@@ -247,7 +270,7 @@ for (const senders of SENDER_COUNTS) {
   if (senders === 1000) goals.push(`goal: RSS < 150 MiB with 1000 senders: lantern peak RSS ${(l.rss / 1048576).toFixed(1)} MiB`);
 }
 
-const hdr = ['senders', 'receiver', 'lines sent', 'written', 'lost', 'kernel drops', 'sender rate/s', 'seconds', 'lines/s', 'peak RSS'];
+const hdr = ['senders', 'receiver', 'lines sent', 'written', 'lost', 'kernel drops', 'sender rate/s', 'seconds', 'lines/s', 'CPU µs/line', 'peak RSS'];
 const table = rows.map((x) => [
   String(x.senders),
   x.name,
@@ -258,10 +281,12 @@ const table = rows.map((x) => [
   String(x.senderRate),
   x.seconds.toFixed(2),
   String(Math.round(x.written / x.seconds)),
+  x.cpu === null ? '?' : ((x.cpu * 1e6) / x.written).toFixed(2),
   x.rss ? `${(x.rss / 1048576).toFixed(1)} MiB` : '?',
 ]);
 const widths = hdr.map((h, i) => Math.max(h.length, ...table.map((r) => r[i].length)));
 console.log(hdr.map((h, i) => h.padEnd(widths[i])).join('  '));
 for (const r of table) console.log(r.map((c, i) => c.padEnd(widths[i])).join('  '));
-console.log('(seconds: from the first datagram sent until the last line reached the file; lost = sent - written)');
+console.log('(seconds: from the first datagram sent until the last line reached the file; lost = sent - written;');
+console.log(' CPU µs/line: user+system CPU of the receiver process, all threads, from the burst to the last write / lines written)');
 for (const g of goals) console.log(g);

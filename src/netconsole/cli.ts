@@ -38,6 +38,7 @@ export function register(program: Command): void {
     .option('--allow <cidr>', 'accept datagrams only from these addresses/CIDRs, repeatable (others are dropped and counted)', collect)
     .option('--rcvbuf <size>', 'socket receive buffer to ask for (default 32M; capped by net.core.rmem_max)')
     .option('--raise-rmem-max', 'as root, lift net.core.rmem_max to --rcvbuf while the sockets are sized, then restore it')
+    .option('--receiver <path>', 'receive path: native (recvmmsg in its own thread), dgram (Node), auto = native when built (default auto; env LANTERN_NETCONSOLE_RECV)')
     .option('--state-dir <dir>', `where stats.json is kept (default ${DEFAULTS.stateDir})`)
     .option('--stats-interval <time>', 'rewrite stats.json this often (default 10s)')
     .option('--stats-log-interval <time>', 'log a stats line to stderr this often (default 5m)')
@@ -69,6 +70,9 @@ Exit codes: 0 stopped cleanly, 64 bad option, 65 bad config file, 69 cannot list
       delete cli.config;
       delete cli.json;
       if (opts.json) cli.format = 'json';
+      // The environment sits between the file and the command line (tests and the service use it).
+      const envRecv = process.env.LANTERN_NETCONSOLE_RECV;
+      if (envRecv) layers.push({ receiver: envRecv });
       layers.push(cli);
       const cfg = resolveConfig(...layers);
       await runListen(cfg);

@@ -31,6 +31,8 @@ export interface ReceiverConfig {
   allow: string[];
   rcvbufBytes: number;
   raiseRmemMax: boolean;
+  /** Receive path: native recvmmsg addon, Node's dgram, or auto (native when built). */
+  receiver: 'auto' | 'native' | 'dgram';
   stateDir: string;
   statsIntervalMs: number;
   statsLogIntervalMs: number;
@@ -58,6 +60,7 @@ export const DEFAULTS: ReceiverConfig = {
   allow: [],
   rcvbufBytes: 32 * 1024 * 1024,
   raiseRmemMax: false,
+  receiver: 'auto',
   stateDir: '/run/lantern-netconsole',
   statsIntervalMs: 10_000,
   statsLogIntervalMs: 300_000,
@@ -159,6 +162,7 @@ const KEYS: Record<string, string> = {
   allow: 'allow',
   rcvbuf: 'rcvbuf',
   raise_rmem_max: 'raiseRmemMax',
+  receiver: 'receiver',
   state_dir: 'stateDir',
   stats_interval: 'statsInterval',
   stats_log_interval: 'statsLogInterval',
@@ -238,6 +242,11 @@ export function resolveConfig(...layers: RawOptions[]): ReceiverConfig {
   if (o.allow !== undefined) c.allow = list(o.allow);
   if (o.rcvbuf !== undefined) c.rcvbufBytes = parseSize(o.rcvbuf as string, '--rcvbuf');
   if (o.raiseRmemMax !== undefined) c.raiseRmemMax = bool(o.raiseRmemMax, '--raise-rmem-max');
+  if (o.receiver !== undefined) {
+    const r = String(o.receiver);
+    if (r !== 'auto' && r !== 'native' && r !== 'dgram') throw new CliError(`--receiver: expected auto, native or dgram, got ${JSON.stringify(r)}`, EXIT.USAGE);
+    c.receiver = r;
+  }
   if (o.stateDir !== undefined) c.stateDir = String(o.stateDir);
   if (o.statsInterval !== undefined) c.statsIntervalMs = parseDuration(o.statsInterval as string, '--stats-interval');
   if (o.statsLogInterval !== undefined) c.statsLogIntervalMs = parseDuration(o.statsLogInterval as string, '--stats-log-interval');

@@ -95,6 +95,8 @@ function today(): string {
 
 async function sender(address = '127.0.0.1'): Promise<dgram.Socket> {
   const s = dgram.createSocket('udp4');
+  // A test that fails before closing its senders must not keep the test process alive.
+  s.unref();
   await new Promise<void>((r) => s.bind(0, address, () => r()));
   // A failed assertion skips the test's close(): an open socket must not keep the file's process alive.
   s.unref();
@@ -146,7 +148,9 @@ test('listen: legacy and extended streams from 20 interleaved senders, split lin
     await send(ext, rx.port, '6.18.0,6,0,12,-;Linux version 6.18.0 booting again\n');
 
     const total = socks.length * expected.length + 5 + 2 + 1;
-    await waitFor(`all ${total} lines written`, () => (rx.file(`${today()}.log`).match(/\n/g)?.length ?? 0) >= total).catch((e) => {
+    // The combined file and the per-sender file are written separately: wait for both.
+    const lineCount = (t: string) => t.match(/\n/g)?.length ?? 0;
+    await waitFor(`all ${total} lines written`, () => lineCount(rx.file(`${today()}.log`)) >= total && lineCount(rx.senderFiles('127.0.0.1')) >= total).catch((e) => {
       throw new Error(`${(e as Error).message}: got ${rx.file(`${today()}.log`).match(/\n/g)?.length} lines; stderr: ${rx.stderr}`);
     });
     for (const s of socks) {

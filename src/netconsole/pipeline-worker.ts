@@ -1,22 +1,29 @@
 /**
- * Worker-thread entry: runs the Pipeline (decode, format, write) for the receiving thread.
- * Messages in: batch, counters, reopen, stop. Messages out: counters, stopped, log.
+ * Worker-thread entry: runs the Pipeline (decode, format, write).
+ * Datagrams come either in batches from the main thread (Node dgram receive path) or straight
+ * from the native receive thread (recvmmsg, native/netconsole-recv), which this thread starts.
+ * Messages in: batch, native-start, counters, reopen, stop. Messages out: counters, stopped,
+ * log, ack, native-started, native-failed.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import { Pipeline } from './pipeline.js';
 import type { ReceiverConfig } from './config.js';
 import type { SenderIntro } from './batch.js';
+import { loadNative, type NativeRecv } from './native.js';
 
 type In =
   | { type: 'batch'; buf: Uint8Array; intros: SenderIntro[]; resetSenders: boolean }
+  | { type: 'native-start'; fds: number[]; maxQueuedBytes: number }
   | { type: 'counters'; reqId: number }
   | { type: 'reopen' }
   | { type: 'stop' };
 
+type Queued = Extract<In, { type: 'batch' }> | { type: 'native'; buf: Buffer; count: number };
+
 const port = parentPort!;
 const cfg = workerData.cfg as ReceiverConfig;
-// Receive times come stamped from the receiving thread; this clock is for timeouts and markers.
+// Receive times come stamped from the receiving side; this clock is for timeouts and markers.
 let offsetUs = Date.now() * 1000 - Math.round(performance.now() * 1000);
 setInterval(() => (offsetUs = Date.now() * 1000 - Math.round(performance.now() * 1000)), 1000).unref();
 const pipeline = new Pipeline(
@@ -25,9 +32,11 @@ const pipeline = new Pipeline(
   (text) => port.postMessage({ type: 'log', text }),
 );
 
+let native: { mod: NativeRecv; handle: object; ended: Promise<void> } | null = null;
+
 // Batches are queued and decoded one per event-loop turn, so file writes (their callbacks
 // and timers) keep making progress while a burst floods in.
-const queue: Array<Extract<In, { type: 'batch' }>> = [];
+const queue: Queued[] = [];
 let draining = false;
 function drainQueue(): void {
   const m = queue.shift();
@@ -35,34 +44,78 @@ function drainQueue(): void {
     draining = false;
     return;
   }
-  pipeline.ingest(Buffer.from(m.buf.buffer, m.buf.byteOffset, m.buf.byteLength), m.intros, m.resetSenders);
-  // Tell the receiving thread this much is off its books (it pauses reading when too much is in flight).
-  port.postMessage({ type: 'ack', bytes: m.buf.byteLength });
+  if (m.type === 'native') {
+    pipeline.ingestNative(m.buf, m.count);
+    // The receive thread reads on while less than maxQueuedBytes wait for this thread.
+    native?.mod.ack(native.handle, m.buf.length);
+  } else {
+    pipeline.ingest(Buffer.from(m.buf.buffer, m.buf.byteOffset, m.buf.byteLength), m.intros, m.resetSenders);
+    // Tell the receiving thread this much is off its books (it pauses reading when too much is in flight).
+    port.postMessage({ type: 'ack', bytes: m.buf.byteLength });
+  }
   if (queue.length) setImmediate(drainQueue);
   else draining = false;
+}
+function enqueue(m: Queued): void {
+  queue.push(m);
+  if (!draining) {
+    draining = true;
+    setImmediate(drainQueue);
+  }
+}
+
+function startNative(fds: number[], maxQueuedBytes: number): void {
+  const l = loadNative();
+  if ('error' in l) {
+    port.postMessage({ type: 'native-failed', error: l.error });
+    return;
+  }
+  let ended!: () => void;
+  const endedP = new Promise<void>((r) => (ended = r));
+  try {
+    const handle = l.mod.start(fds, { maxQueuedBytes }, (buf, count) => {
+      if (buf === null) {
+        // The receive thread has stopped: nothing more comes from these sockets.
+        for (const fd of fds) l.mod.closeFd(fd);
+        ended();
+        return;
+      }
+      enqueue({ type: 'native', buf, count });
+    });
+    native = { mod: l.mod, handle, ended: endedP };
+    port.postMessage({ type: 'native-started' });
+  } catch (e) {
+    port.postMessage({ type: 'native-failed', error: (e as Error).message });
+  }
 }
 
 port.on('message', (m: In) => {
   switch (m.type) {
     case 'batch':
-      queue.push(m);
-      if (!draining) {
-        draining = true;
-        setImmediate(drainQueue);
-      }
+      enqueue(m);
+      break;
+    case 'native-start':
+      startNative(m.fds, m.maxQueuedBytes);
       break;
     case 'counters':
+      if (native) pipeline.readWaits = native.mod.stats(native.handle).waits;
       port.postMessage({ type: 'counters', reqId: m.reqId, counters: pipeline.counters(), troubles: pipeline.writer.troubles() });
       break;
     case 'reopen':
       pipeline.reopen();
       break;
     case 'stop':
-      while (queue.length) drainQueue();
-      void pipeline.stop().then((r) => {
+      void (async () => {
+        if (native) {
+          native.mod.stop(native.handle);
+          await native.ended;
+          pipeline.readWaits = native.mod.stats(native.handle).waits;
+        }
+        while (queue.length) drainQueue();
+        const r = await pipeline.stop();
         port.postMessage({ type: 'stopped', unwritten: r.unwritten, counters: pipeline.counters() });
         port.close();
-      });
+      })();
       break;
   }
 });

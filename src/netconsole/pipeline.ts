@@ -8,6 +8,8 @@ import { Formatter } from './format.js';
 import { Writer, senderDirName } from './writer.js';
 import type { ReceiverConfig } from './config.js';
 import { forEachDatagram, type SenderIntro } from './batch.js';
+import { forEachNativeDatagram, SenderTable } from './native-batch.js';
+import { buildAllowList, isAllowed } from './config.js';
 
 export interface PipelineCounters {
   [k: string]: number;
@@ -22,12 +24,22 @@ export class Pipeline {
   private stdoutDropped = 0;
   private readonly stdoutLimit: number;
   private readonly ticker: NodeJS.Timeout;
+  // Native receive path: the checks the dgram path does on the reading thread happen here.
+  private readonly nativeSenders = new SenderTable();
+  private readonly allow;
+  private readonly allowCache = new Map<string, boolean>();
+  private received = 0;
+  private disallowed = 0;
+  private truncated = 0;
+  private truncatedLogged = false;
+  readWaits = 0;
 
   constructor(
     readonly cfg: ReceiverConfig,
     private readonly nowUs: () => number,
-    log: (text: string) => void = () => undefined,
+    private readonly log: (text: string) => void = () => undefined,
   ) {
+    this.allow = buildAllowList(cfg.allow);
     this.formatter = new Formatter(cfg.format, cfg.utc);
     this.stdoutLimit = Math.max(1 << 20, cfg.maxBufferBytes / 4);
     this.writer = new Writer({
@@ -83,6 +95,32 @@ export class Pipeline {
     });
   }
 
+  /** One batch from the native receive path (see native-batch.ts for the layout). */
+  ingestNative(batch: Buffer, count: number): void {
+    forEachNativeDatagram(batch, count, this.nativeSenders, (sender, timeUs, payload, truncated, wireLength) => {
+      if (this.allow) {
+        let ok = this.allowCache.get(sender.address);
+        if (ok === undefined) {
+          ok = isAllowed(this.allow, sender.address);
+          if (this.allowCache.size >= 65536) this.allowCache.clear();
+          this.allowCache.set(sender.address, ok);
+        }
+        if (!ok) {
+          this.disallowed++;
+          return;
+        }
+      }
+      this.received++;
+      if (truncated) {
+        // Only a datagram larger than the receive slot (64 KiB, more than UDP carries) gets here.
+        this.truncated++;
+        if (!this.truncatedLogged) this.log(`warning: a datagram of ${wireLength} bytes from ${sender.address}:${sender.port} was truncated to ${payload.length} bytes (counted as truncated; its first bytes are kept)`);
+        this.truncatedLogged = true;
+      }
+      this.decoder.datagram(sender.address, sender.port, payload, timeUs);
+    });
+  }
+
   counters(): PipelineCounters {
     const d = this.decoder.counters;
     const w = this.writer.counters;
@@ -98,6 +136,10 @@ export class Pipeline {
       sendersTracked: this.decoder.trackedSenders,
       bufferedBytes: this.writer.buffered,
       openFiles: this.writer.openFiles,
+      received: this.received,
+      disallowed: this.disallowed,
+      truncated: this.truncated,
+      readWaits: this.readWaits,
     };
   }
 

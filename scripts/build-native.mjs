@@ -1,0 +1,37 @@
+#!/usr/bin/env node
+// Builds the optional native receive path of `lantern netconsole listen` (native/netconsole-recv)
+// with the node-gyp that ships inside npm. Never fails the install: on any failure it prints one
+// line and the receiver uses its pure-Node dgram path instead.
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const repo = join(dirname(fileURLToPath(import.meta.url)), '..');
+const dir = join(repo, 'native', 'netconsole-recv');
+
+function findNodeGyp() {
+  const candidates = [];
+  // npm sets npm_execpath to its npm-cli.js while running install scripts.
+  if (process.env.npm_execpath) candidates.push(join(dirname(process.env.npm_execpath), '..', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'));
+  candidates.push(join(dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js'));
+  candidates.push('/usr/lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js', '/usr/share/nodejs/node-gyp/bin/node-gyp.js');
+  return candidates.find((p) => existsSync(p));
+}
+
+try {
+  if (process.platform !== 'linux') throw new Error(`not Linux (${process.platform})`);
+  const gyp = findNodeGyp();
+  if (!gyp) throw new Error('node-gyp not found next to npm');
+  const args = [gyp, 'rebuild', '--release'];
+  // Build against the installed Node headers when present (no download, works offline).
+  if (!process.env.npm_config_nodedir && existsSync('/usr/include/node/node_api.h')) args.push('--nodedir=/usr');
+  const r = spawnSync(process.execPath, args, { cwd: dir, encoding: 'utf8', timeout: 300_000 });
+  if (r.status !== 0) {
+    const why = `${r.stderr ?? ''}${r.stdout ?? ''}`.split('\n').filter((l) => /error/i.test(l)).slice(0, 1).join('').trim();
+    throw new Error(`node-gyp exited ${r.status ?? r.signal}${why ? `: ${why}` : ''}`);
+  }
+  console.log('lantern: built the native netconsole receive path (native/netconsole-recv)');
+} catch (e) {
+  console.log(`lantern: native netconsole receive path not built (${e.message}); lantern netconsole listen will use the Node dgram path`);
+}

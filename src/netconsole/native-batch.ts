@@ -1,0 +1,144 @@
+/**
+ * Pure reading of the batches the native receive path (native/netconsole-recv) hands over:
+ * `count` entries of ENTRY_BYTES, then the payloads. Entry layout (little endian):
+ *   0 u32 payload offset (from the start of the payload area)   4 u32 stored length
+ *   8 u32 length on the wire (> stored: truncated)              12 u8 family (4|6)  13 u8 flags (1 = truncated)
+ *  14 u16 sender port   16 u8[16] sender address (IPv4 in the first 4 bytes)   32 f64 receive time (µs)
+ */
+export const ENTRY_BYTES = 40;
+export const FLAG_TRUNCATED = 1;
+
+export interface NativeSender {
+  address: string;
+  port: number;
+}
+
+/**
+ * Sender (address, port) from a batch entry, cached so that a busy sender costs a Map lookup,
+ * not a string build. IPv4-mapped IPv6 senders (a dual-stack [::] socket) are written as
+ * plain IPv4, as the dgram path does.
+ */
+export class SenderTable {
+  private readonly v4 = new Map<number, NativeSender>();
+  private readonly v6 = new Map<string, NativeSender>();
+  constructor(private readonly max = 65536) {}
+
+  lookup(buf: Buffer, entry: number): NativeSender {
+    const family = buf[entry + 12];
+    const port = buf.readUInt16LE(entry + 14);
+    const a = entry + 16;
+    const mapped = family === 6 && buf.readUInt32LE(a) === 0 && buf.readUInt32LE(a + 4) === 0 && buf.readUInt32BE(a + 8) === 0xffff;
+    if (family === 4 || mapped) {
+      const off = mapped ? a + 12 : a;
+      // address * 65536 + port stays below 2^48: an exact number key.
+      const key = buf.readUInt32BE(off) * 65536 + port;
+      let s = this.v4.get(key);
+      if (s === undefined) {
+        s = { address: `${buf[off]}.${buf[off + 1]}.${buf[off + 2]}.${buf[off + 3]}`, port };
+        if (this.v4.size >= this.max) this.v4.clear();
+        this.v4.set(key, s);
+      }
+      return s;
+    }
+    const key = `${buf.readUInt32LE(a)},${buf.readUInt32LE(a + 4)},${buf.readUInt32LE(a + 8)},${buf.readUInt32LE(a + 12)},${port}`;
+    let s = this.v6.get(key);
+    if (s === undefined) {
+      s = { address: ipv6Text(buf.subarray(a, a + 16)), port };
+      if (this.v6.size >= this.max) this.v6.clear();
+      this.v6.set(key, s);
+    }
+    return s;
+  }
+}
+
+/**
+ * IPv6 text as libuv's uv_inet_ntop (hence Node's rinfo.address) writes it: lower-case hex,
+ * the longest run of two or more zero groups (the first of equals) as "::", and the
+ * IPv4-compatible / IPv4-mapped forms with a dotted quad.
+ */
+export function ipv6Text(b: Uint8Array): string {
+  const words: number[] = [];
+  for (let i = 0; i < 16; i += 2) words.push((b[i]! << 8) | b[i + 1]!);
+  let bestBase = -1;
+  let bestLen = 0;
+  let curBase = -1;
+  let curLen = 0;
+  for (let i = 0; i < 8; i++) {
+    if (words[i] === 0) {
+      if (curBase === -1) {
+        curBase = i;
+        curLen = 1;
+      } else curLen++;
+    } else if (curBase !== -1) {
+      if (bestBase === -1 || curLen > bestLen) {
+        bestBase = curBase;
+        bestLen = curLen;
+      }
+      curBase = -1;
+    }
+  }
+  if (curBase !== -1 && (bestBase === -1 || curLen > bestLen)) {
+    bestBase = curBase;
+    bestLen = curLen;
+  }
+  if (bestBase !== -1 && bestLen < 2) bestBase = -1;
+  let out = '';
+  for (let i = 0; i < 8; i++) {
+    if (bestBase !== -1 && i >= bestBase && i < bestBase + bestLen) {
+      if (i === bestBase) out += ':';
+      continue;
+    }
+    if (i !== 0) out += ':';
+    if (i === 6 && bestBase === 0 && (bestLen === 6 || (bestLen === 5 && words[5] === 0xffff))) {
+      out += `${b[12]}.${b[13]}.${b[14]}.${b[15]}`;
+      break;
+    }
+    out += words[i]!.toString(16);
+  }
+  if (bestBase !== -1 && bestBase + bestLen === 8) out += ':';
+  return out;
+}
+
+export interface NativeDatagram {
+  sender: NativeSender;
+  timeUs: number;
+  payload: Buffer;
+  wireLength: number;
+  truncated: boolean;
+}
+
+/** Calls fn for each datagram of a batch, in arrival order. Payloads are views into buf. */
+export function forEachNativeDatagram(buf: Buffer, count: number, senders: SenderTable, fn: (sender: NativeSender, timeUs: number, payload: Buffer, truncated: boolean, wireLength: number) => void): void {
+  const base = count * ENTRY_BYTES;
+  if (base > buf.length) return;
+  for (let i = 0; i < count; i++) {
+    const e = i * ENTRY_BYTES;
+    const off = base + buf.readUInt32LE(e);
+    const len = buf.readUInt32LE(e + 4);
+    if (off + len > buf.length) break; // cannot happen with the addon's batches; never read past the end
+    const truncated = (buf[e + 13]! & FLAG_TRUNCATED) !== 0;
+    fn(senders.lookup(buf, e), buf.readDoubleLE(e + 32), buf.subarray(off, off + len), truncated, buf.readUInt32LE(e + 8));
+  }
+}
+
+/** Builds a batch in the addon's layout (tests and benchmarks: the pure side without the addon). */
+export function encodeNativeBatch(items: Array<{ family: 4 | 6; address: Uint8Array; port: number; timeUs: number; payload: Uint8Array; wireLength?: number }>): Buffer {
+  const payloadBytes = items.reduce((n, x) => n + x.payload.length, 0);
+  const buf = Buffer.alloc(items.length * ENTRY_BYTES + payloadBytes);
+  let off = 0;
+  items.forEach((x, i) => {
+    const e = i * ENTRY_BYTES;
+    const wire = x.wireLength ?? x.payload.length;
+    buf.writeUInt32LE(off, e);
+    buf.writeUInt32LE(x.payload.length, e + 4);
+    buf.writeUInt32LE(wire, e + 8);
+    buf[e + 12] = x.family;
+    buf[e + 13] = wire > x.payload.length ? FLAG_TRUNCATED : 0;
+    buf.writeUInt16LE(x.port, e + 14);
+    buf.set(x.address, e + 16);
+    buf.writeDoubleLE(x.timeUs, e + 32);
+    buf.set(x.payload, items.length * ENTRY_BYTES + off);
+    off += x.payload.length;
+  });
+  return buf;
+}

@@ -1,0 +1,35 @@
+/**
+ * Loader of the optional native receive path (native/netconsole-recv, built by
+ * scripts/build-native.mjs at install). When it is missing the receiver uses Node's dgram.
+ */
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+export interface NativeRecv {
+  ENTRY_BYTES: number;
+  openSocket(family: 4 | 6, address: string, port: number, rcvbuf: number): { fd: number; port: number; rcvbuf: number; forced: boolean };
+  closeFd(fd: number): void;
+  start(fds: number[], opts: { vlen?: number; slotBytes?: number; batchBytes?: number; maxQueuedBytes?: number }, onBatch: (buf: Buffer | null, count: number, drops: number) => void): object;
+  ack(handle: object, bytes: number): void;
+  stop(handle: object): void;
+  stats(handle: object): { queuedBytes: number; waits: number; drops: number };
+}
+
+/** Where the addon is built (from dist/netconsole/ or src/netconsole/). */
+export const NATIVE_PATH = fileURLToPath(new URL('../../native/netconsole-recv/build/Release/netconsole_recv.node', import.meta.url));
+
+let cached: { mod: NativeRecv } | { error: string } | undefined;
+
+/** The addon, or why it cannot be used. Loaded once per thread. */
+export function loadNative(): { mod: NativeRecv } | { error: string } {
+  if (cached) return cached;
+  if (process.platform !== 'linux') return (cached = { error: `not Linux (${process.platform})` });
+  if (!existsSync(NATIVE_PATH)) return (cached = { error: `not built (${NATIVE_PATH} missing; npm install builds it with node-gyp, or run: node scripts/build-native.mjs)` });
+  try {
+    const mod = createRequire(import.meta.url)(NATIVE_PATH) as NativeRecv;
+    return (cached = { mod });
+  } catch (e) {
+    return (cached = { error: `cannot load ${NATIVE_PATH}: ${(e as Error).message.split('\n')[0]}` });
+  }
+}
