@@ -1,4 +1,5 @@
 /** The real CLI: baseline save/list/show, diff exit codes, usage errors, and the live host against itself. */
+import { skipUnlessCI } from '../common/testenv.js';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -114,7 +115,7 @@ test('usage and input errors: clear one-line message and stable exit code', () =
 });
 
 test('live host: baseline save then diff against itself shows nothing beyond the volatile list', (t) => {
-  if (process.getuid?.() !== 0) return t.skip('needs root to read all of /proc/sys and every process');
+  if (process.getuid?.() !== 0) return skipUnlessCI(t, 'needs root to read all of /proc/sys and every process');
   const dir = tmpDir('live');
   const base = join(dir, 'live.json');
   const s = lantern('baseline', 'save', '--out', base);

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { skipUnlessCI } from '../common/testenv.js';
 import { test } from 'node:test';
 import { Host } from '../host/host.js';
 import { collectSnapshot, rpmQaSection } from './collect.js';
@@ -96,7 +97,7 @@ test('malformed inputs are counted in inputProblems, the rest still read', () =>
 });
 
 test('live host: collects sysctls, counting the write-only ones it skips', (t) => {
-  if (process.getuid?.() !== 0) return t.skip('needs root to read every /proc/sys entry');
+  if (process.getuid?.() !== 0) return skipUnlessCI(t, 'needs root to read every /proc/sys entry');
   const s = collectSnapshot(new Host(), { commands: false, version: 'test' });
   assert.equal(s.host.source.kind, 'live');
   assert.ok(s.sections.sysctls.status === 'ok');
@@ -112,7 +113,7 @@ test('live RHEL package list: the fixed rpm -qa --qf query runs and parses', (t)
   try {
     execFileSync('rpm', ['--version'], { stdio: 'ignore' });
   } catch {
-    return t.skip('rpm not installed (CI installs it from .ci/packages)');
+    return skipUnlessCI(t, 'rpm not installed (CI installs it from .ci/packages)');
   }
   const problems: string[] = [];
   const sec = rpmQaSection(problems);

@@ -3,6 +3,7 @@
  * datagrams over loopback, real files (and a real small tmpfs for ENOSPC, a real lowered
  * descriptor limit for EMFILE).
  */
+import { skipUnlessCI } from '../common/testenv.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
@@ -291,12 +292,12 @@ test('listen: kernel receive-buffer drops are read from /proc/net/udp and accoun
 });
 
 test('listen: disk full (ENOSPC on a small tmpfs): keeps receiving, holds lines, writes them and a marker once space returns', async (t) => {
-  if (!isRoot) return t.skip('needs root to mount a tmpfs');
+  if (!isRoot) return skipUnlessCI(t, 'needs root to mount a tmpfs');
   const root = mkdtempSync(join(tmpdir(), 'nc-enospc-'));
   const mnt = join(root, 'mnt');
   mkdirSync(mnt);
   const m = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', mnt]);
-  if (m.status !== 0) return t.skip(`cannot mount tmpfs: ${m.stderr}`);
+  if (m.status !== 0) return skipUnlessCI(t, `cannot mount tmpfs: ${m.stderr}`);
   const rx = new Rx(root, await freePort());
   (rx as { dir: string }).dir = join(mnt, 'out');
   try {
@@ -330,7 +331,7 @@ test('listen: disk full (ENOSPC on a small tmpfs): keeps receiving, holds lines,
 
 test('listen: file-descriptor exhaustion (EMFILE under a lowered limit) closes idle files and retries', async (t) => {
   const prlimit = spawnSync('prlimit', ['--version']);
-  if (prlimit.status !== 0) return t.skip('prlimit (util-linux) is not installed');
+  if (prlimit.status !== 0) return skipUnlessCI(t, 'prlimit (util-linux) is not installed');
   const root = mkdtempSync(join(tmpdir(), 'nc-emfile-'));
   const rx = new Rx(root, await freePort());
   try {
