@@ -192,8 +192,17 @@ export class Writer {
       this.streams.set(rel, s);
     }
     // Lines are encoded into byte chunks at once: no strings survive until the write (cheaper GC).
-    const bytes = Buffer.byteLength(f.text);
     const last = s.pending[s.pending.length - 1];
+    // Fast path, one UTF-8 pass instead of two: a string of n UTF-16 units is at most 3n bytes,
+    // so when that much room is left the text is encoded straight in and its size is what write() returns.
+    if (last && !last.sealed && last.day === f.day && last.bytes + f.text.length * 3 <= last.data.length) {
+      const written = last.data.write(f.text, last.bytes);
+      last.lines += f.lines;
+      last.bytes += written;
+      this.queued(s, written);
+      return;
+    }
+    const bytes = Buffer.byteLength(f.text);
     if (last && !last.sealed && last.day === f.day && last.bytes + bytes <= CHUNK_MAX) {
       if (last.bytes + bytes > last.data.length) {
         const grown = Buffer.allocUnsafe(Math.min(CHUNK_MAX, Math.max(last.data.length * 2, last.bytes + bytes)));
@@ -208,6 +217,10 @@ export class Writer {
       data.write(f.text, 0);
       s.pending.push({ day: f.day, data, lines: f.lines, bytes });
     }
+    this.queued(s, bytes);
+  }
+
+  private queued(s: Stream, bytes: number): void {
     s.pendingBytes += bytes;
     this.bufferedBytes += bytes;
     if (this.bufferedBytes > this.opts.maxBufferedBytes) this.shed(s);
