@@ -33,6 +33,8 @@ export class Pipeline {
   private truncated = 0;
   private truncatedLogged = false;
   readWaits = 0;
+  /** Lines may take the direct path (encodeDirect): text format, files only. */
+  private readonly direct: boolean;
 
   constructor(
     readonly cfg: ReceiverConfig,
@@ -40,6 +42,7 @@ export class Pipeline {
     private readonly log: (text: string) => void = () => undefined,
   ) {
     this.allow = buildAllowList(cfg.allow);
+    this.direct = cfg.format === 'text' && !cfg.stdout && (cfg.perSender || cfg.combined);
     this.formatter = new Formatter(cfg.format, cfg.utc);
     this.stdoutLimit = Math.max(1 << 20, cfg.maxBufferBytes / 4);
     this.writer = new Writer({
@@ -66,17 +69,47 @@ export class Pipeline {
     this.ticker = setInterval(() => this.decoder.tick(this.nowUs()), tickMs);
   }
 
-  private onEvent(ev: RxEvent): void {
-    const f = this.formatter.event(ev);
-    if (this.cfg.perSender) {
-      let rel = this.dirs.get(ev.sender.address);
-      if (rel === undefined) {
-        rel = senderDirName(ev.sender.address);
-        if (this.dirs.size > 65536) this.dirs.clear();
-        this.dirs.set(ev.sender.address, rel);
-      }
-      this.writer.write(rel, f);
+  private dirOf(address: string): string {
+    let rel = this.dirs.get(address);
+    if (rel === undefined) {
+      rel = senderDirName(address);
+      if (this.dirs.size > 65536) this.dirs.clear();
+      this.dirs.set(address, rel);
     }
+    return rel;
+  }
+
+  /**
+   * Hot path for the text format's plain lines: encoded straight into the files' queued bytes
+   * (no line string, no Formatted object, one UTF-8 encoding). False: not such a line.
+   */
+  private encodeDirect(ev: RxEvent): boolean {
+    if (!this.formatter.encodable(ev)) return false;
+    const day = this.formatter.clock.day(ev.timeUs);
+    const max = Formatter.encodedMax(ev);
+    const first = this.cfg.perSender ? this.dirOf(ev.sender.address) : '';
+    const out = this.writer.reserve(first, day, max);
+    if (!out) return false;
+    const start = out.bytes;
+    const end = this.formatter.encodeText(ev, out.data, start);
+    this.writer.commit(end < 0 ? 0 : end - start, end < 0 ? 0 : 1);
+    if (end < 0) return false;
+    if (this.cfg.perSender && this.cfg.combined) {
+      const both = this.writer.reserve('', day, end - start);
+      if (!both) {
+        this.writer.write('', { day, text: out.data.toString('utf8', start, end), lines: 1 });
+        return true;
+      }
+      out.data.copy(both.data, both.bytes, start, end);
+      this.writer.commit(end - start, 1);
+    }
+    return true;
+  }
+
+  private onEvent(ev: RxEvent): void {
+    if (this.direct && this.encodeDirect(ev)) return;
+    const f = this.formatter.event(ev);
+    if (this.cfg.perSender) this.writer.write(this.dirOf(ev.sender.address), f);
     if (this.cfg.combined) this.writer.write('', f);
     if (this.cfg.stdout) {
       // stdout may be a slow pipe: bounded like the files, the excess is counted.
