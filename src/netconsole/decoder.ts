@@ -350,6 +350,14 @@ export class Decoder {
 
   private record(st: SenderState, header: ExtendedHeader, body: Buffer, timeUs: number, incomplete: string | null): void {
     this.sequence(st, header, timeUs);
+    // Usual record: one line, ending at the body's only newline (no dictionary to split off).
+    const nl = body.indexOf(0x0a);
+    if (nl < 0 || nl === body.length - 1) {
+      this.counters.records++;
+      this.counters.lines++;
+      this.emit({ type: 'record', sender: st.sender, timeUs, header, text: kernelText(body, 0, nl < 0 ? body.length : nl), dict: [], incomplete });
+      return;
+    }
     const split = splitBody(body);
     const dict = split.dict.map(([s, e]) => kernelText(body, s, e));
     this.counters.records++;
