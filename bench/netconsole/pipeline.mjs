@@ -2,7 +2,7 @@
 // SysRq-T burst as run.mjs, 64 senders, half legacy, half extended) fed straight into
 // Pipeline.ingestNative, writing per-sender files to a temporary directory. No UDP, no
 // receive thread: µs of JavaScript per line for decode -> assemble -> format -> write.
-// Usage: node --max-semi-space-size=8 bench/netconsole/pipeline.mjs [lines] [rounds]   (after npm run build;
+// Usage: node --max-semi-space-size=8 bench/netconsole/pipeline.mjs [lines] [rounds] [senders]   (after npm run build;
 // the semi-space size is the pipeline worker's: 24 MiB young generation)
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,7 +13,7 @@ import { encodeNativeBatch } from '../../dist/netconsole/native-batch.js';
 
 const LINES = Number(process.argv[2] ?? 300000);
 const ROUNDS = Number(process.argv[3] ?? 3);
-const SENDERS = 64;
+const SENDERS = Number(process.argv[4] ?? 64);
 const FRAMES = ['__schedule+0x3c4/0xb20', 'schedule+0x2b/0xa0', 'schedule_hrtimeout_range_clock+0xb9/0x130', 'do_epoll_wait+0x4c6/0x5f0', '__x64_sys_epoll_wait+0x60/0x100', 'do_syscall_64+0x5b/0x80', 'entry_SYSCALL_64_after_hwframe+0x6e/0xd8', 'worker_thread+0xbd/0x3b0', 'kthread+0xe5/0x120', 'ret_from_fork+0x31/0x50'];
 const COMMS = ['systemd', 'kthreadd', 'rcu_gp', 'kworker/0:1', 'ksoftirqd/1', 'jbd2/sda1-8', 'sshd', 'postgres'];
 function dumpLines(sender, count) {
