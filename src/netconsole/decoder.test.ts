@@ -333,3 +333,41 @@ test('format: encodeText (the direct byte path) writes exactly what event().text
     assert.equal(out.toString('utf8', 0, f.encodeText(e, out, 0)), f.event(e).text);
   }
 });
+
+test('decoder: the plain-line sink gets exactly the lines whose text is their bytes, and the output is unchanged', () => {
+  const datagram = fc.oneof(
+    fc.uint8Array({ maxLength: 200 }).map((b) => Buffer.concat([Buffer.from(b), Buffer.from('\n')])),
+    fc.string({ maxLength: 100 }).map((s) => Buffer.from(`[ 1.000001] ${s}\nsecond ${s}\n`)),
+    fc
+      .tuple(fc.nat(200), fc.nat(2 ** 40), fc.nat(2 ** 40), fc.constantFrom('-', 'c'), fc.string({ maxLength: 80 }), fc.boolean())
+      .map(([p, s, t, f, txt, dict]) => Buffer.from(`${p},${s},${t},${f};${txt}\n${dict ? ' KEY=v\n' : ''}`)),
+  );
+  fc.assert(
+    fc.property(fc.array(fc.tuple(fc.nat(2), datagram), { maxLength: 20 }), (items) => {
+      const f = new Formatter('text', true);
+      const viaEvents: string[] = [];
+      const ref = new Decoder((e) => viaEvents.push(f.event(e).text));
+      const mixed: string[] = [];
+      const g = new Formatter('text', true);
+      const put = (sender: RxEvent['sender'], timeUs: number, h: Parameters<Formatter['encodeHead']>[2], buf: Buffer, s: number, e: number) => {
+        const out = Buffer.alloc(200 + sender.label.length * 3 + (e - s));
+        const p = g.encodeHead(sender, timeUs, h, out, 0);
+        mixed.push(out.toString('utf8', 0, p) + buf.toString('utf8', s, e) + '\n');
+        return true;
+      };
+      const dec = new Decoder((e) => mixed.push(g.event(e).text), DEFAULT_DECODER_OPTIONS, {
+        line: (sender, t, buf, s, e) => put(sender, t, null, buf, s, e),
+        record: (sender, t, h, buf, s, e) => put(sender, t, h, buf, s, e),
+      });
+      items.forEach(([who, d], i) => {
+        ref.datagram(`10.0.0.${who}`, 6665, d, T0 + i * 1001);
+        dec.datagram(`10.0.0.${who}`, 6665, d, T0 + i * 1001);
+      });
+      ref.flushAll(T0 + 1e9);
+      dec.flushAll(T0 + 1e9);
+      assert.deepEqual(mixed, viaEvents);
+      assert.deepEqual(dec.counters, ref.counters);
+    }),
+    { numRuns: 300 },
+  );
+});

@@ -6,7 +6,8 @@
  *   json       {"time":"…","sender":"10.0.0.5:6665","type":"record","seq":444,…,"text":"…"}
  *   udplogger  2026-11-26 17:48:34 10.0.0.5:6665 [   12.345678] e1000e: eth0 NIC Link is Up
  */
-import type { RxEvent } from './decoder.js';
+import type { RxEvent, Sender } from './decoder.js';
+import type { ExtendedHeader } from './extended.js';
 
 export type LineFormat = 'text' | 'json' | 'udplogger';
 
@@ -187,16 +188,26 @@ export class Formatter {
    */
   encodeText(ev: RxEvent, out: Buffer, pos: number): number {
     if (!this.encodable(ev)) return -1;
-    const sec = Math.floor(ev.timeUs / 1e6);
-    let p = putText(out, pos, this.clock.isoSecond(ev.timeUs));
+    let p = this.encodeHead(ev.sender, ev.timeUs, ev.type === 'record' ? ev.header : null, out, pos);
+    p = putText(out, p, ev.text);
+    out[p++] = 0x0a;
+    return p;
+  }
+
+  /**
+   * Everything of a text-format line before its text: receive time, sender and, for a record,
+   * `<prefix>#seq[flag] [kernel time] `. The caller checked encodable() (or the same conditions).
+   */
+  encodeHead(sender: Sender, timeUs: number, h: ExtendedHeader | null, out: Buffer, pos: number): number {
+    const sec = Math.floor(timeUs / 1e6);
+    let p = putText(out, pos, this.clock.isoSecond(timeUs));
     out[p++] = 0x2e; // .
-    p = putSix(out, p, ev.timeUs - sec * 1e6);
+    p = putSix(out, p, timeUs - sec * 1e6);
     p = putText(out, p, this.clock.zone);
     out[p++] = 0x20;
-    p = putText(out, p, ev.sender.label);
+    p = putText(out, p, sender.label);
     out[p++] = 0x20;
-    if (ev.type === 'record') {
-      const h = ev.header;
+    if (h !== null) {
       out[p++] = 0x3c; // <
       p = putUint(out, p, (h.facility << 3) | h.level);
       out[p++] = 0x3e; // >
@@ -214,18 +225,20 @@ export class Formatter {
       out[p++] = 0x5d; // ]
       out[p++] = 0x20;
     }
-    p = putText(out, p, ev.text);
-    out[p++] = 0x0a;
     return p;
+  }
+
+  /** Whether encodeHead() can write this receive time and header. */
+  headEncodable(timeUs: number, h: ExtendedHeader | null): boolean {
+    if (this.format !== 'text' || !Number.isInteger(timeUs) || timeUs < 0) return false;
+    return h === null || (Number.isInteger(h.tsUsec) && Number.isInteger(h.seq) && h.tsUsec >= 0 && h.seq >= 0);
   }
 
   /** Whether encodeText() handles ev (the rest, and the other formats, go through event()). */
   encodable(ev: RxEvent): boolean {
-    if (this.format !== 'text' || !Number.isInteger(ev.timeUs) || ev.timeUs < 0) return false;
-    if (ev.type === 'line') return ev.partial === null && ev.malformed === null;
+    if (ev.type === 'line') return ev.partial === null && ev.malformed === null && this.headEncodable(ev.timeUs, null);
     if (ev.type !== 'record' || ev.dict.length !== 0 || ev.incomplete !== null) return false;
-    const h = ev.header;
-    return Number.isInteger(h.tsUsec) && Number.isInteger(h.seq) && h.tsUsec >= 0 && h.seq >= 0;
+    return this.headEncodable(ev.timeUs, ev.header);
   }
 
   /** Most bytes encodeText() can write for ev. */

@@ -3,7 +3,8 @@
  * (pipeline-worker.ts) so that decoding, formatting and file I/O never delay the thread that
  * reads the sockets. Datagrams arrive in batches (see batch.ts for the layout).
  */
-import { Decoder, DEFAULT_DECODER_OPTIONS, type RxEvent } from './decoder.js';
+import { Decoder, DEFAULT_DECODER_OPTIONS, type PlainSink, type RxEvent, type Sender } from './decoder.js';
+import type { ExtendedHeader } from './extended.js';
 import { Formatter } from './format.js';
 import { Writer, senderDirName } from './writer.js';
 import type { ReceiverConfig } from './config.js';
@@ -57,6 +58,10 @@ export class Pipeline {
       now: nowUs,
       onTrouble: log,
     });
+    const plain: PlainSink = {
+      line: (sender, timeUs, buf, start, end) => this.plainLine(sender, timeUs, null, buf, start, end),
+      record: (sender, timeUs, header, buf, start, end) => this.plainLine(sender, timeUs, header, buf, start, end),
+    };
     this.decoder = new Decoder((ev) => this.onEvent(ev), {
       ...DEFAULT_DECODER_OPTIONS,
       partialQuietUs: cfg.partialTimeoutMs * 1000,
@@ -64,7 +69,7 @@ export class Pipeline {
       fragTimeoutUs: cfg.fragTimeoutMs * 1000,
       maxSenders: cfg.maxSenders,
       senderIdleUs: cfg.senderIdleMs * 1000,
-    });
+    }, this.direct ? plain : null);
     const tickMs = Math.max(20, Math.min(250, cfg.partialTimeoutMs / 4, cfg.fragTimeoutMs / 4));
     this.ticker = setInterval(() => this.decoder.tick(this.nowUs()), tickMs);
   }
@@ -102,6 +107,34 @@ export class Pipeline {
       }
       out.data.copy(both.data, both.bytes, start, end);
       this.writer.commit(end - start, 1);
+    }
+    return true;
+  }
+
+  /** A plain line's bytes copied straight behind its encoded head: no string at all (see PlainSink). */
+  private plainLine(sender: Sender, timeUs: number, header: ExtendedHeader | null, buf: Buffer, start: number, end: number): boolean {
+    if (!this.formatter.headEncodable(timeUs, header)) return false;
+    const day = this.formatter.clock.day(timeUs);
+    const first = this.cfg.perSender ? this.dirOf(sender.address) : '';
+    const out = this.writer.reserve(first, day, 160 + 3 * (sender.label.length + (header ? header.flag.length : 0)) + (end - start));
+    if (!out) return false;
+    const from = out.bytes;
+    const data = out.data;
+    let p = this.formatter.encodeHead(sender, timeUs, header, data, from);
+    const n = end - start;
+    // Short copies are cheaper in JavaScript than through a native call.
+    if (n < 48) for (let i = 0; i < n; i++) data[p + i] = buf[start + i]!;
+    else buf.copy(data, p, start, end);
+    p += n;
+    data[p++] = 0x0a;
+    this.writer.commit(p - from, 1);
+    if (this.cfg.perSender && this.cfg.combined) {
+      const both = this.writer.reserve('', day, p - from);
+      if (!both) this.writer.write('', { day, text: data.toString('utf8', from, p), lines: 1 });
+      else {
+        data.copy(both.data, both.bytes, from, p);
+        this.writer.commit(p - from, 1);
+      }
     }
     return true;
   }
