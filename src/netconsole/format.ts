@@ -60,6 +60,16 @@ export class Clock {
     this.cachedIso = `${this.cachedDay}T${pad2(h)}:${pad2(mi)}:${pad2(s)}`;
     this.cachedPlain = `${this.cachedDay} ${pad2(h)}:${pad2(mi)}:${pad2(s)}`;
     this.cachedSec = sec;
+    this.cachedIsoBytes = Buffer.from(this.cachedIso + '.', 'latin1');
+  }
+
+  /** `YYYY-MM-DDTHH:MM:SS.` as bytes (the direct path copies it per line). */
+  private cachedIsoBytes: Uint8Array = new Uint8Array(0);
+
+  isoSecondBytes(timeUs: number): Uint8Array {
+    const sec = Math.floor(timeUs / 1e6);
+    if (sec !== this.cachedSec) this.fill(sec);
+    return this.cachedIsoBytes;
   }
 
   /** ISO 8601 with microseconds: 2026-11-26T17:48:34.123456Z (or +01:00). */
@@ -200,8 +210,10 @@ export class Formatter {
    */
   encodeHead(sender: Sender, timeUs: number, h: ExtendedHeader | null, out: Buffer, pos: number): number {
     const sec = Math.floor(timeUs / 1e6);
-    let p = putText(out, pos, this.clock.isoSecond(timeUs));
-    out[p++] = 0x2e; // .
+    const second = this.clock.isoSecondBytes(timeUs);
+    const n = second.length;
+    for (let i = 0; i < n; i++) out[pos + i] = second[i]!;
+    let p = pos + n;
     p = putSix(out, p, timeUs - sec * 1e6);
     p = putText(out, p, this.clock.zone);
     out[p++] = 0x20;
