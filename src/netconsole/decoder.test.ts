@@ -289,3 +289,85 @@ test('fuzz: extended round trip of any text through the kernel escaping', () => 
     { numRuns: 300 },
   );
 });
+
+test('format: encodeText (the direct byte path) writes exactly what event().text holds, in UTF-8', () => {
+  const datagram = fc.oneof(
+    fc.uint8Array({ maxLength: 300 }).map((b) => Buffer.concat([Buffer.from(b), Buffer.from('\n')])),
+    fc
+      .tuple(fc.nat(300), fc.nat(2 ** 40), fc.oneof(fc.nat(2 ** 40), fc.nat(99_999_999)), fc.constantFrom('-', 'c', '+'), fc.string({ maxLength: 80 }), fc.option(fc.constantFrom('6.4.0', 'x')))
+      .map(([p, s, t, f, txt, rel]) => Buffer.from(`${rel ? rel + ',' : ''}${p},${s},${t},${f};${txt}\n`)),
+    fc.string({ maxLength: 120, unit: 'grapheme' }).map((s) => Buffer.from(s + '\n')),
+  );
+  const addresses = ['10.0.0.1', '::1', 'fe80::1%eth0', '2001:db8::42'];
+  fc.assert(
+    fc.property(fc.array(fc.tuple(fc.nat(3), datagram, fc.nat(2 ** 45)), { maxLength: 20 }), fc.boolean(), (items, utc) => {
+      const { dec, events } = collect();
+      for (const [who, d, t] of items) dec.datagram(addresses[who]!, 6665, d, T0 + t);
+      const f = new Formatter('text', utc);
+      let encoded = 0;
+      for (const e of events) {
+        const want = Buffer.from(f.event(e).text);
+        const out = Buffer.alloc(Formatter.encodedMax(e) + 8, 0xee);
+        const end = f.encodeText(e, out, 3);
+        if (!f.encodable(e)) {
+          assert.equal(end, -1);
+          continue;
+        }
+        encoded++;
+        assert.ok(end - 3 <= Formatter.encodedMax(e));
+        assert.equal(out.toString('utf8', 3, end), want.toString('utf8'));
+        assert.ok(out.subarray(3, end).equals(want));
+      }
+      assert.ok(encoded <= events.length);
+    }),
+    { numRuns: 400 },
+  );
+  // kernel timestamps of every width, fraction 0 and large sequence numbers
+  const { dec, events } = collect();
+  [0, 5, 9_999_999, 10_000_000, 99_999_000_001, 123456_000001].forEach((ts, i) => dec.datagram('10.0.0.9', 1, Buffer.from(`14,${2 ** 40 + i},${ts},-;x\n`), 1_780_000_000_000_000));
+  const f = new Formatter('text', true);
+  assert.equal(events.length, 6);
+  for (const e of events) {
+    assert.ok(f.encodable(e));
+    const out = Buffer.alloc(Formatter.encodedMax(e));
+    assert.equal(out.toString('utf8', 0, f.encodeText(e, out, 0)), f.event(e).text);
+  }
+});
+
+test('decoder: the plain-line sink gets exactly the lines whose text is their bytes, and the output is unchanged', () => {
+  const datagram = fc.oneof(
+    fc.uint8Array({ maxLength: 200 }).map((b) => Buffer.concat([Buffer.from(b), Buffer.from('\n')])),
+    fc.string({ maxLength: 100 }).map((s) => Buffer.from(`[ 1.000001] ${s}\nsecond ${s}\n`)),
+    fc
+      .tuple(fc.nat(200), fc.nat(2 ** 40), fc.nat(2 ** 40), fc.constantFrom('-', 'c'), fc.string({ maxLength: 80 }), fc.boolean())
+      .map(([p, s, t, f, txt, dict]) => Buffer.from(`${p},${s},${t},${f};${txt}\n${dict ? ' KEY=v\n' : ''}`)),
+  );
+  fc.assert(
+    fc.property(fc.array(fc.tuple(fc.nat(2), datagram), { maxLength: 20 }), (items) => {
+      const f = new Formatter('text', true);
+      const viaEvents: string[] = [];
+      const ref = new Decoder((e) => viaEvents.push(f.event(e).text));
+      const mixed: string[] = [];
+      const g = new Formatter('text', true);
+      const put = (sender: RxEvent['sender'], timeUs: number, h: Parameters<Formatter['encodeHead']>[2], buf: Buffer, s: number, e: number) => {
+        const out = Buffer.alloc(200 + sender.label.length * 3 + (e - s));
+        const p = g.encodeHead(sender, timeUs, h, out, 0);
+        mixed.push(out.toString('utf8', 0, p) + buf.toString('utf8', s, e) + '\n');
+        return true;
+      };
+      const dec = new Decoder((e) => mixed.push(g.event(e).text), DEFAULT_DECODER_OPTIONS, {
+        line: (sender, t, buf, s, e) => put(sender, t, null, buf, s, e),
+        record: (sender, t, h, buf, s, e) => put(sender, t, h, buf, s, e),
+      });
+      items.forEach(([who, d], i) => {
+        ref.datagram(`10.0.0.${who}`, 6665, d, T0 + i * 1001);
+        dec.datagram(`10.0.0.${who}`, 6665, d, T0 + i * 1001);
+      });
+      ref.flushAll(T0 + 1e9);
+      dec.flushAll(T0 + 1e9);
+      assert.deepEqual(mixed, viaEvents);
+      assert.deepEqual(dec.counters, ref.counters);
+    }),
+    { numRuns: 300 },
+  );
+});

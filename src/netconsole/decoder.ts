@@ -116,6 +116,26 @@ export function senderLabel(address: string, port: number): string {
   return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
 }
 
+/**
+ * Optional fast lane for the common case: a complete line (or one-line record without
+ * dictionary) whose bytes [start, end) are plain printable ASCII and tab, so its text would be
+ * exactly those bytes. A sink that takes it returns true and no event is built; false falls
+ * back to `emit`. Counters are kept the same either way.
+ */
+export interface PlainSink {
+  line(sender: Sender, timeUs: number, buf: Buffer, start: number, end: number): boolean;
+  record(sender: Sender, timeUs: number, header: ExtendedHeader, buf: Buffer, start: number, end: number): boolean;
+}
+
+/** True when safeText() would return bytes [start, end) unchanged (and, with noBackslash, kernelText() too). */
+function isPlain(buf: Buffer, start: number, end: number, noBackslash: boolean): boolean {
+  for (let i = start; i < end; i++) {
+    const b = buf[i]!;
+    if (b < 0x20 ? b !== 0x09 : b >= 0x7f || (noBackslash && b === 0x5c)) return false;
+  }
+  return true;
+}
+
 export class Decoder {
   readonly counters: DecoderCounters = newDecoderCounters();
   private readonly senders = new Map<string, Map<number, SenderState>>();
@@ -127,6 +147,7 @@ export class Decoder {
   constructor(
     private readonly emit: (ev: RxEvent) => void,
     readonly opts: DecoderOptions = DEFAULT_DECODER_OPTIONS,
+    private readonly plain: PlainSink | null = null,
   ) {}
 
   get trackedSenders(): number {
@@ -251,6 +272,10 @@ export class Decoder {
       if (nl < 0) break;
       if (st.pendingBytes === 0) {
         this.counters.lines++;
+        if (this.plain !== null && isPlain(buf, pos, nl, false) && this.plain.line(st.sender, timeUs, buf, pos, nl)) {
+          pos = nl + 1;
+          continue;
+        }
         this.emit({ type: 'line', sender: st.sender, timeUs, text: safeText(buf, pos, nl), partial: null, malformed: null });
       } else {
         st.pending.push(buf.subarray(pos, nl));
@@ -350,6 +375,16 @@ export class Decoder {
 
   private record(st: SenderState, header: ExtendedHeader, body: Buffer, timeUs: number, incomplete: string | null): void {
     this.sequence(st, header, timeUs);
+    // Usual record: one line, ending at the body's only newline (no dictionary to split off).
+    const nl = body.indexOf(0x0a);
+    if (nl < 0 || nl === body.length - 1) {
+      this.counters.records++;
+      this.counters.lines++;
+      const end = nl < 0 ? body.length : nl;
+      if (this.plain !== null && incomplete === null && isPlain(body, 0, end, true) && this.plain.record(st.sender, timeUs, header, body, 0, end)) return;
+      this.emit({ type: 'record', sender: st.sender, timeUs, header, text: kernelText(body, 0, nl < 0 ? body.length : nl), dict: [], incomplete });
+      return;
+    }
     const split = splitBody(body);
     const dict = split.dict.map(([s, e]) => kernelText(body, s, e));
     this.counters.records++;

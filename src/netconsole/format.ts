@@ -6,7 +6,8 @@
  *   json       {"time":"…","sender":"10.0.0.5:6665","type":"record","seq":444,…,"text":"…"}
  *   udplogger  2026-11-26 17:48:34 10.0.0.5:6665 [   12.345678] e1000e: eth0 NIC Link is Up
  */
-import type { RxEvent } from './decoder.js';
+import type { RxEvent, Sender } from './decoder.js';
+import type { ExtendedHeader } from './extended.js';
 
 export type LineFormat = 'text' | 'json' | 'udplogger';
 
@@ -59,6 +60,16 @@ export class Clock {
     this.cachedIso = `${this.cachedDay}T${pad2(h)}:${pad2(mi)}:${pad2(s)}`;
     this.cachedPlain = `${this.cachedDay} ${pad2(h)}:${pad2(mi)}:${pad2(s)}`;
     this.cachedSec = sec;
+    this.cachedIsoBytes = Buffer.from(this.cachedIso + '.', 'latin1');
+  }
+
+  /** `YYYY-MM-DDTHH:MM:SS.` as bytes (the direct path copies it per line). */
+  private cachedIsoBytes: Uint8Array = new Uint8Array(0);
+
+  isoSecondBytes(timeUs: number): Uint8Array {
+    const sec = Math.floor(timeUs / 1e6);
+    if (sec !== this.cachedSec) this.fill(sec);
+    return this.cachedIsoBytes;
   }
 
   /** ISO 8601 with microseconds: 2026-11-26T17:48:34.123456Z (or +01:00). */
@@ -67,6 +78,18 @@ export class Clock {
     if (sec !== this.cachedSec) this.fill(sec);
     const us = String(timeUs - sec * 1e6);
     return this.cachedIso + '.' + '000000'.slice(us.length) + us + this.cachedZone;
+  }
+
+  /** `YYYY-MM-DDTHH:MM:SS` of the second holding timeUs (iso() without fraction and zone). */
+  isoSecond(timeUs: number): string {
+    const sec = Math.floor(timeUs / 1e6);
+    if (sec !== this.cachedSec) this.fill(sec);
+    return this.cachedIso;
+  }
+
+  /** Zone suffix of the last second formatted: `Z` or `+01:00`. */
+  get zone(): string {
+    return this.cachedZone;
   }
 
   /** udplogger's `YYYY-MM-DD HH:MM:SS`. */
@@ -89,6 +112,45 @@ export function kernelTs(tsUsec: number): string {
   const us = String(tsUsec - s * 1e6);
   const ss = String(s);
   return '[' + (ss.length < 5 ? '     '.slice(ss.length) : '') + ss + '.' + '000000'.slice(us.length) + us + ']';
+}
+
+/**
+ * Byte writers for the hot path (encodeText): a few dozen bytes are cheaper to store one by one
+ * from JavaScript than through a native Buffer call, and no intermediate string is built.
+ */
+
+/** `text` as UTF-8 at pos; returns the end. ASCII is stored directly, anything else by Buffer.write. */
+function putText(out: Buffer, pos: number, text: string): number {
+  const n = text.length;
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c >= 0x80) return pos + out.write(text.slice(i), pos + i, 'utf8') + i;
+    out[pos + i] = c;
+  }
+  return pos + n;
+}
+
+/** A non-negative safe integer in decimal, as String(n) writes it; returns the end. */
+function putUint(out: Buffer, pos: number, n: number): number {
+  let digits = 1;
+  for (let p = 10; p <= n; p *= 10) digits++;
+  let end = pos + digits;
+  for (let i = end - 1; i >= pos; i--) {
+    const q = Math.floor(n / 10);
+    out[i] = 0x30 + (n - q * 10);
+    n = q;
+  }
+  return end;
+}
+
+/** Exactly six digits with leading zeros (0 <= n < 1e6). */
+function putSix(out: Buffer, pos: number, n: number): number {
+  for (let i = pos + 5; i >= pos; i--) {
+    const q = Math.floor(n / 10);
+    out[i] = 0x30 + (n - q * 10);
+    n = q;
+  }
+  return pos + 6;
 }
 
 export class Formatter {
@@ -126,6 +188,74 @@ export class Formatter {
         return { day, text, lines: 1 + ev.dict.length };
       }
     }
+  }
+
+  /**
+   * The text format's common lines, encoded straight into `out` at `pos` (room for
+   * encodedMax(ev) bytes): an untagged line, or a record without dictionary or fragment trouble.
+   * Byte for byte what event().text gives in UTF-8; returns the end, or -1 when ev is not such a
+   * line (the caller then uses event()).
+   */
+  encodeText(ev: RxEvent, out: Buffer, pos: number): number {
+    if (!this.encodable(ev)) return -1;
+    let p = this.encodeHead(ev.sender, ev.timeUs, ev.type === 'record' ? ev.header : null, out, pos);
+    p = putText(out, p, ev.text);
+    out[p++] = 0x0a;
+    return p;
+  }
+
+  /**
+   * Everything of a text-format line before its text: receive time, sender and, for a record,
+   * `<prefix>#seq[flag] [kernel time] `. The caller checked encodable() (or the same conditions).
+   */
+  encodeHead(sender: Sender, timeUs: number, h: ExtendedHeader | null, out: Buffer, pos: number): number {
+    const sec = Math.floor(timeUs / 1e6);
+    const second = this.clock.isoSecondBytes(timeUs);
+    const n = second.length;
+    for (let i = 0; i < n; i++) out[pos + i] = second[i]!;
+    let p = pos + n;
+    p = putSix(out, p, timeUs - sec * 1e6);
+    p = putText(out, p, this.clock.zone);
+    out[p++] = 0x20;
+    p = putText(out, p, sender.label);
+    out[p++] = 0x20;
+    if (h !== null) {
+      out[p++] = 0x3c; // <
+      p = putUint(out, p, (h.facility << 3) | h.level);
+      out[p++] = 0x3e; // >
+      out[p++] = 0x23; // #
+      p = putUint(out, p, h.seq);
+      if (h.flag !== '-') p = putText(out, p, h.flag);
+      out[p++] = 0x20;
+      // kernelTs(): [%5d.%06d]
+      const ks = Math.floor(h.tsUsec / 1e6);
+      out[p++] = 0x5b; // [
+      for (let d = ks < 10 ? 1 : ks < 100 ? 2 : ks < 1000 ? 3 : ks < 10000 ? 4 : 5; d < 5; d++) out[p++] = 0x20;
+      p = putUint(out, p, ks);
+      out[p++] = 0x2e;
+      p = putSix(out, p, h.tsUsec - ks * 1e6);
+      out[p++] = 0x5d; // ]
+      out[p++] = 0x20;
+    }
+    return p;
+  }
+
+  /** Whether encodeHead() can write this receive time and header. */
+  headEncodable(timeUs: number, h: ExtendedHeader | null): boolean {
+    if (this.format !== 'text' || !Number.isInteger(timeUs) || timeUs < 0) return false;
+    return h === null || (Number.isInteger(h.tsUsec) && Number.isInteger(h.seq) && h.tsUsec >= 0 && h.seq >= 0);
+  }
+
+  /** Whether encodeText() handles ev (the rest, and the other formats, go through event()). */
+  encodable(ev: RxEvent): boolean {
+    if (ev.type === 'line') return ev.partial === null && ev.malformed === null && this.headEncodable(ev.timeUs, null);
+    if (ev.type !== 'record' || ev.dict.length !== 0 || ev.incomplete !== null) return false;
+    return this.headEncodable(ev.timeUs, ev.header);
+  }
+
+  /** Most bytes encodeText() can write for ev. */
+  static encodedMax(ev: RxEvent): number {
+    return 160 + 3 * (ev.sender.label.length + ev.text.length + (ev.type === 'record' ? ev.header.flag.length : 0));
   }
 
   /** A receiver-side marker (disk trouble, start, stop) that belongs to no sender. */

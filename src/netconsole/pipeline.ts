@@ -3,7 +3,8 @@
  * (pipeline-worker.ts) so that decoding, formatting and file I/O never delay the thread that
  * reads the sockets. Datagrams arrive in batches (see batch.ts for the layout).
  */
-import { Decoder, DEFAULT_DECODER_OPTIONS, type RxEvent } from './decoder.js';
+import { Decoder, DEFAULT_DECODER_OPTIONS, type PlainSink, type RxEvent, type Sender } from './decoder.js';
+import type { ExtendedHeader } from './extended.js';
 import { Formatter } from './format.js';
 import { Writer, senderDirName } from './writer.js';
 import type { ReceiverConfig } from './config.js';
@@ -33,6 +34,8 @@ export class Pipeline {
   private truncated = 0;
   private truncatedLogged = false;
   readWaits = 0;
+  /** Lines may take the direct path (encodeDirect): text format, files only. */
+  private readonly direct: boolean;
 
   constructor(
     readonly cfg: ReceiverConfig,
@@ -40,6 +43,7 @@ export class Pipeline {
     private readonly log: (text: string) => void = () => undefined,
   ) {
     this.allow = buildAllowList(cfg.allow);
+    this.direct = cfg.format === 'text' && !cfg.stdout && (cfg.perSender || cfg.combined);
     this.formatter = new Formatter(cfg.format, cfg.utc);
     this.stdoutLimit = Math.max(1 << 20, cfg.maxBufferBytes / 4);
     this.writer = new Writer({
@@ -54,6 +58,10 @@ export class Pipeline {
       now: nowUs,
       onTrouble: log,
     });
+    const plain: PlainSink = {
+      line: (sender, timeUs, buf, start, end) => this.plainLine(sender, timeUs, null, buf, start, end),
+      record: (sender, timeUs, header, buf, start, end) => this.plainLine(sender, timeUs, header, buf, start, end),
+    };
     this.decoder = new Decoder((ev) => this.onEvent(ev), {
       ...DEFAULT_DECODER_OPTIONS,
       partialQuietUs: cfg.partialTimeoutMs * 1000,
@@ -61,22 +69,80 @@ export class Pipeline {
       fragTimeoutUs: cfg.fragTimeoutMs * 1000,
       maxSenders: cfg.maxSenders,
       senderIdleUs: cfg.senderIdleMs * 1000,
-    });
+    }, this.direct ? plain : null);
     const tickMs = Math.max(20, Math.min(250, cfg.partialTimeoutMs / 4, cfg.fragTimeoutMs / 4));
     this.ticker = setInterval(() => this.decoder.tick(this.nowUs()), tickMs);
   }
 
-  private onEvent(ev: RxEvent): void {
-    const f = this.formatter.event(ev);
-    if (this.cfg.perSender) {
-      let rel = this.dirs.get(ev.sender.address);
-      if (rel === undefined) {
-        rel = senderDirName(ev.sender.address);
-        if (this.dirs.size > 65536) this.dirs.clear();
-        this.dirs.set(ev.sender.address, rel);
-      }
-      this.writer.write(rel, f);
+  private dirOf(address: string): string {
+    let rel = this.dirs.get(address);
+    if (rel === undefined) {
+      rel = senderDirName(address);
+      if (this.dirs.size > 65536) this.dirs.clear();
+      this.dirs.set(address, rel);
     }
+    return rel;
+  }
+
+  /**
+   * Hot path for the text format's plain lines: encoded straight into the files' queued bytes
+   * (no line string, no Formatted object, one UTF-8 encoding). False: not such a line.
+   */
+  private encodeDirect(ev: RxEvent): boolean {
+    if (!this.formatter.encodable(ev)) return false;
+    const day = this.formatter.clock.day(ev.timeUs);
+    const max = Formatter.encodedMax(ev);
+    const first = this.cfg.perSender ? this.dirOf(ev.sender.address) : '';
+    const out = this.writer.reserve(first, day, max);
+    if (!out) return false;
+    const start = out.bytes;
+    const end = this.formatter.encodeText(ev, out.data, start);
+    this.writer.commit(end < 0 ? 0 : end - start, end < 0 ? 0 : 1);
+    if (end < 0) return false;
+    if (this.cfg.perSender && this.cfg.combined) {
+      const both = this.writer.reserve('', day, end - start);
+      if (!both) {
+        this.writer.write('', { day, text: out.data.toString('utf8', start, end), lines: 1 });
+        return true;
+      }
+      out.data.copy(both.data, both.bytes, start, end);
+      this.writer.commit(end - start, 1);
+    }
+    return true;
+  }
+
+  /** A plain line's bytes copied straight behind its encoded head: no string at all (see PlainSink). */
+  private plainLine(sender: Sender, timeUs: number, header: ExtendedHeader | null, buf: Buffer, start: number, end: number): boolean {
+    if (!this.formatter.headEncodable(timeUs, header)) return false;
+    const day = this.formatter.clock.day(timeUs);
+    const first = this.cfg.perSender ? this.dirOf(sender.address) : '';
+    const out = this.writer.reserve(first, day, 160 + 3 * (sender.label.length + (header ? header.flag.length : 0)) + (end - start));
+    if (!out) return false;
+    const from = out.bytes;
+    const data = out.data;
+    let p = this.formatter.encodeHead(sender, timeUs, header, data, from);
+    const n = end - start;
+    // Short copies are cheaper in JavaScript than through a native call.
+    if (n < 48) for (let i = 0; i < n; i++) data[p + i] = buf[start + i]!;
+    else buf.copy(data, p, start, end);
+    p += n;
+    data[p++] = 0x0a;
+    this.writer.commit(p - from, 1);
+    if (this.cfg.perSender && this.cfg.combined) {
+      const both = this.writer.reserve('', day, p - from);
+      if (!both) this.writer.write('', { day, text: data.toString('utf8', from, p), lines: 1 });
+      else {
+        data.copy(both.data, both.bytes, from, p);
+        this.writer.commit(p - from, 1);
+      }
+    }
+    return true;
+  }
+
+  private onEvent(ev: RxEvent): void {
+    if (this.direct && this.encodeDirect(ev)) return;
+    const f = this.formatter.event(ev);
+    if (this.cfg.perSender) this.writer.write(this.dirOf(ev.sender.address), f);
     if (this.cfg.combined) this.writer.write('', f);
     if (this.cfg.stdout) {
       // stdout may be a slow pipe: bounded like the files, the excess is counted.

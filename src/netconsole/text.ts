@@ -110,5 +110,8 @@ export function unescapeKernel(buf: Buffer, start = 0, end = buf.length): Buffer
 
 /** Kernel-escaped text as a safe line: unescape, then re-escape only what is unsafe. */
 export function kernelText(buf: Buffer, start = 0, end = buf.length): string {
+  // Usually nothing is escaped: skip the copy (and the view) unescaping would make.
+  const bs = buf.indexOf(0x5c, start);
+  if (bs < 0 || bs >= end) return safeText(buf, start, end);
   return safeText(unescapeKernel(buf, start, end));
 }

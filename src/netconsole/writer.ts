@@ -163,8 +163,44 @@ export class Writer {
     return this.openCount;
   }
 
-  /** Queue formatted lines for the stream `rel` ('' = combined file in the output dir). */
-  write(rel: string, f: Formatted): void {
+  private reservedStream: Stream | null = null;
+  private reservedChunk: Chunk | null = null;
+
+  /**
+   * Room for up to `maxBytes` more bytes of day `day` at the end of `rel`'s queue, for a caller
+   * that encodes a line straight into it (no string, no second copy): the buffer to write into
+   * from `chunk.bytes` on; then commit() with what was written. Null when it cannot (use write()).
+   */
+  reserve(rel: string, day: string, maxBytes: number): { data: Buffer; bytes: number } | null {
+    if (maxBytes > CHUNK_MAX) return null;
+    const s = this.stream(rel);
+    let last = s.pending[s.pending.length - 1];
+    if (!last || last.sealed || last.day !== day || last.bytes + maxBytes > CHUNK_MAX) {
+      last = { day, data: Buffer.allocUnsafe(4096), lines: 0, bytes: 0 };
+      s.pending.push(last);
+    }
+    if (last.bytes + maxBytes > last.data.length) {
+      const grown = Buffer.allocUnsafe(Math.min(CHUNK_MAX, Math.max(last.data.length * 2, last.bytes + maxBytes)));
+      last.data.copy(grown, 0, 0, last.bytes);
+      last.data = grown;
+    }
+    this.reservedStream = s;
+    this.reservedChunk = last;
+    return last;
+  }
+
+  /** After reserve(): `bytes` bytes holding `lines` complete lines were written into the chunk. */
+  commit(bytes: number, lines: number): void {
+    const s = this.reservedStream!;
+    const c = this.reservedChunk!;
+    this.reservedStream = null;
+    this.reservedChunk = null;
+    c.bytes += bytes;
+    c.lines += lines;
+    this.queued(s, bytes);
+  }
+
+  private stream(rel: string): Stream {
     let s = this.streams.get(rel);
     if (!s) {
       s = {
@@ -191,9 +227,24 @@ export class Writer {
       };
       this.streams.set(rel, s);
     }
+    return s;
+  }
+
+  /** Queue formatted lines for the stream `rel` ('' = combined file in the output dir). */
+  write(rel: string, f: Formatted): void {
+    const s = this.stream(rel);
     // Lines are encoded into byte chunks at once: no strings survive until the write (cheaper GC).
-    const bytes = Buffer.byteLength(f.text);
     const last = s.pending[s.pending.length - 1];
+    // Fast path, one UTF-8 pass instead of two: a string of n UTF-16 units is at most 3n bytes,
+    // so when that much room is left the text is encoded straight in and its size is what write() returns.
+    if (last && !last.sealed && last.day === f.day && last.bytes + f.text.length * 3 <= last.data.length) {
+      const written = last.data.write(f.text, last.bytes);
+      last.lines += f.lines;
+      last.bytes += written;
+      this.queued(s, written);
+      return;
+    }
+    const bytes = Buffer.byteLength(f.text);
     if (last && !last.sealed && last.day === f.day && last.bytes + bytes <= CHUNK_MAX) {
       if (last.bytes + bytes > last.data.length) {
         const grown = Buffer.allocUnsafe(Math.min(CHUNK_MAX, Math.max(last.data.length * 2, last.bytes + bytes)));
@@ -208,6 +259,10 @@ export class Writer {
       data.write(f.text, 0);
       s.pending.push({ day: f.day, data, lines: f.lines, bytes });
     }
+    this.queued(s, bytes);
+  }
+
+  private queued(s: Stream, bytes: number): void {
     s.pendingBytes += bytes;
     this.bufferedBytes += bytes;
     if (this.bufferedBytes > this.opts.maxBufferedBytes) this.shed(s);
