@@ -10,25 +10,11 @@ import { join } from 'node:path';
 import { Pipeline } from '../../dist/netconsole/pipeline.js';
 import { DEFAULTS } from '../../dist/netconsole/config.js';
 import { encodeNativeBatch } from '../../dist/netconsole/native-batch.js';
+import { dumpLines } from './sysrq-dump.mjs';
 
 const LINES = Number(process.argv[2] ?? 300000);
 const ROUNDS = Number(process.argv[3] ?? 3);
 const SENDERS = Number(process.argv[4] ?? 64);
-const FRAMES = ['__schedule+0x3c4/0xb20', 'schedule+0x2b/0xa0', 'schedule_hrtimeout_range_clock+0xb9/0x130', 'do_epoll_wait+0x4c6/0x5f0', '__x64_sys_epoll_wait+0x60/0x100', 'do_syscall_64+0x5b/0x80', 'entry_SYSCALL_64_after_hwframe+0x6e/0xd8', 'worker_thread+0xbd/0x3b0', 'kthread+0xe5/0x120', 'ret_from_fork+0x31/0x50'];
-const COMMS = ['systemd', 'kthreadd', 'rcu_gp', 'kworker/0:1', 'ksoftirqd/1', 'jbd2/sda1-8', 'sshd', 'postgres'];
-function dumpLines(sender, count) {
-  const out = [];
-  let pid = 1 + sender * 7;
-  while (out.length < count) {
-    const comm = COMMS[pid % COMMS.length];
-    out.push(`task:${comm.padEnd(15)} state:${'SDRI'[pid % 4]} stack:0     pid:${String(pid).padEnd(5)} tgid:${String(pid).padEnd(5)} ppid:2      flags:0x00004000`);
-    out.push('Call Trace:', ' <TASK>');
-    for (let f = 0; f < 6 + (pid % 5); f++) out.push(' ' + FRAMES[(pid + f) % FRAMES.length]);
-    out.push(' </TASK>');
-    pid += 3;
-  }
-  return out.slice(0, count);
-}
 
 function makeBatches() {
   const per = Math.ceil(LINES / SENDERS);
