@@ -8,6 +8,7 @@ import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { timeCommand } from '../lib.mjs';
 
 const BIN = fileURLToPath(new URL('../../bin/lantern.js', import.meta.url));
 const runs = Number(process.env.LANTERN_BENCH_RUNS ?? 5);
@@ -25,17 +26,7 @@ const shellSnap = (out) =>
   `ls /etc/systemd/system/*.wants/ 2>/dev/null; grep -E '^(MemTotal|SwapTotal):' /proc/meminfo; nproc; ` +
   `grep -lx -- -1000 /proc/[0-9]*/oom_score_adj 2>/dev/null | wc -l; } > ${out}`;
 
-function timeIt(label, argv, n = runs) {
-  const times = [];
-  let last = null;
-  for (let i = 0; i < n; i++) {
-    const s = process.hrtime.bigint();
-    last = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
-    times.push(Number(process.hrtime.bigint() - s) / 1e6);
-  }
-  times.sort((a, b) => a - b);
-  return { label, median: times[Math.floor(times.length / 2)], min: times[0], max: times[times.length - 1], last };
-}
+const timeIt = (label, argv, n = runs) => timeCommand(label, argv, n);
 
 const a = join(dir, 'base.json');
 const rows = [];

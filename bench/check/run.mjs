@@ -2,9 +2,10 @@
 // Benchmark for `lantern check`: a full run on a live host with ~10,000 processes, against a shell
 // loop that reads the same per-process files. Prints figures; asserts nothing (bench/README.md).
 //   npm run bench -- check            (root not required; LANTERN_BENCH_PROCS=N to change the count)
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { timeCommand } from '../lib.mjs';
 
 const BIN = fileURLToPath(new URL('../../bin/lantern.js', import.meta.url));
 const want = Number(process.env.LANTERN_BENCH_PROCS ?? 10000);
@@ -40,17 +41,7 @@ while (pidCount() < before + extra - 50 && Date.now() - t0 < 180_000) await new 
 const procs = pidCount();
 console.log(`processes during the benchmark: ${procs} (spawned in ${((Date.now() - t0) / 1000).toFixed(1)} s)\n`);
 
-function timeIt(label, argv, n = runs) {
-  const times = [];
-  let last = null;
-  for (let i = 0; i < n; i++) {
-    const s = process.hrtime.bigint();
-    last = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
-    times.push(Number(process.hrtime.bigint() - s) / 1e6);
-  }
-  times.sort((a, b) => a - b);
-  return { label, median: times[Math.floor(times.length / 2)], min: times[0], max: times[times.length - 1], last };
-}
+const timeIt = (label, argv, n = runs) => timeCommand(label, argv, n);
 
 const rows = [];
 const full = timeIt('lantern check --json (all 20 checks)', [process.execPath, BIN, 'check', '--json']);
