@@ -11,18 +11,10 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { dataFile } from './test-helpers.js';
+import { dataFile, freePort } from './test-helpers.js';
 
 const LANTERN = new URL('../../bin/lantern.js', import.meta.url).pathname;
 const isRoot = process.getuid?.() === 0;
-
-async function freePort(): Promise<number> {
-  const s = dgram.createSocket('udp4');
-  await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
-  const p = s.address().port;
-  s.close();
-  return p;
-}
 
 async function waitFor(what: string, cond: () => boolean, ms = 10_000): Promise<void> {
   const end = Date.now() + ms;

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { ENTRY_BYTES, SenderTable, encodeNativeBatch, forEachNativeDatagram, ipv6Text } from './native-batch.js';
 import { loadNative, type NativeRecv } from './native.js';
+import { freePort } from './test-helpers.js';
 
 const LANTERN = new URL('../../bin/lantern.js', import.meta.url).pathname;
 const loaded = loadNative();
@@ -162,14 +163,6 @@ test('native receiver: stop wakes an idle receive thread at once; bind errors ca
   assert.ok(Date.now() - t0 < 2000);
   m.closeFd(s4.fd);
 });
-
-async function freePort(): Promise<number> {
-  const s = dgram.createSocket('udp4');
-  await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
-  const p = s.address().port;
-  s.close();
-  return p;
-}
 
 async function runListen(env: Record<string, string>, extra: string[] = []): Promise<{ code: number | null; stderr: string }> {
   const root = mkdtempSync(join(tmpdir(), 'lantern-nc-native-'));

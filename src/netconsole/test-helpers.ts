@@ -1,4 +1,5 @@
 /** Helpers shared by the netconsole tests (not used at run time). */
+import dgram from 'node:dgram';
 import { readFileSync } from 'node:fs';
 
 export const dataDir = new URL('../../test/data/netconsole/', import.meta.url);
@@ -27,4 +28,13 @@ export function kernelEscape(buf: Buffer): string {
   let s = '';
   for (const b of buf) s += b < 0x20 || b >= 0x7f || b === 0x5c ? '\\x' + b.toString(16).padStart(2, '0') : String.fromCharCode(b);
   return s;
+}
+
+/** A UDP port on 127.0.0.1 that was free a moment ago (bound, read, released). */
+export async function freePort(): Promise<number> {
+  const s = dgram.createSocket('udp4');
+  await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
+  const p = s.address().port;
+  s.close();
+  return p;
 }
