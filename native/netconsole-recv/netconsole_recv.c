@@ -8,11 +8,28 @@
  * socket buffer then holds the rest).
  *
  * Batch buffer layout handed to JS (little endian), `count` entries of ENTRY bytes, then payloads:
- *   u32 payload offset (from the start of the payload area)   u32 stored length
- *   u32 length on the wire (> stored length: truncated)       u8 family (4 or 6)   u8 flags
- *   u16 sender port                                           u8[16] sender address (v4 in the first 4)
- *   f64 receive time, µs since the epoch (kernel timestamp, SO_TIMESTAMPNS)
- * Nothing here interprets payload bytes.
+ *    0 u32 payload offset (from the start of the payload area)   4 u32 stored length
+ *    8 u32 length on the wire (> stored length: truncated)      12 u8 family (4 or 6)  13 u8 flags
+ *   14 u16 sender port                                          16 u8[16] sender address (v4 in the first 4)
+ *   32 f64 receive time, µs since the epoch (kernel timestamp, SO_TIMESTAMPNS)
+ *   40 u32 preformatted offset (payload area)                   44 u32 preformatted length
+ *   48 u8 preformat kind (0 none, 1 plain legacy lines, 2 plain extended record)  49 u8 0
+ *   50 u16 lines in the preformatted bytes                      52 u32 run length (see below)
+ *   56 f64 extended sequence number                             64 f64 extended boot time (µs)
+ *   72 u32 lines in the run                                     76 u32 raw payload bytes of the run
+ * The payload area holds the raw payloads, then the preformatted texts. A run is a series of
+ * consecutive preformatted datagrams of one sender, of one kind and one UTC day, whose extended
+ * sequence numbers follow each other (seq + 1, boot time not going back): their texts are
+ * contiguous, and the first entry carries the run's length (others 0) and totals, so the
+ * common case of a burst costs JavaScript one step and one copy per run instead of per line.
+ *
+ * Preformatting (optional, `preformat: 1`): the text format of `lantern netconsole listen` for the
+ * common case, done here because it is a pure function of the datagram, its sender and its receive
+ * time: a legacy datagram of whole printable lines, or an extended record of one printable line
+ * without release prefix, fragments or dictionary. Everything that needs a sender's state (a
+ * partial line waiting, sequence gaps) stays in JavaScript, which decides per datagram whether to
+ * use these bytes (src/netconsole/pipeline.ts) and otherwise decodes the raw payload as usual.
+ * The rules mirror src/netconsole/extended.ts and format.ts; a property test pins them together.
  */
 #include <node_api.h>
 #include <errno.h>
@@ -34,7 +51,7 @@
 #define SO_RXQ_OVFL 40
 #endif
 
-#define ENTRY 40
+#define ENTRY 80
 #define MAX_FDS 64
 #define FLAG_TRUNCATED 1
 
@@ -43,9 +60,26 @@ typedef struct batch {
   uint32_t max_entries;
   uint32_t payload_used;
   uint32_t payload_cap;
+  uint32_t text_used;
+  uint32_t text_cap;
   uint8_t *entries;  /* max_entries * ENTRY */
-  uint8_t *payload;  /* payload_cap */
+  uint8_t *payload;  /* payload_cap: raw payloads */
+  uint8_t *text;     /* text_cap: preformatted texts (offsets fixed up at emit) */
+  /* The open run (see the top of this file): its first entry, sender and where it stands. */
+  int64_t run_first;
+  struct sockaddr_storage run_sender;
+  int run_kind;
+  uint64_t run_seq, run_ts;
+  int64_t run_day;
+  struct batch *next; /* free list */
 } batch_t;
+
+/* UTC second formatting cache of the receive thread (`YYYY-MM-DDTHH:MM:SS.`). */
+typedef struct clock_cache {
+  int64_t sec;
+  char iso[32];
+  size_t len;
+} clock_cache_t;
 
 typedef struct receiver {
   int fds[MAX_FDS];
@@ -70,6 +104,14 @@ typedef struct receiver {
   size_t queued;         /* bytes of batches not yet acknowledged by JS */
   int stopping;
   uint64_t waits;        /* times the thread waited for JS (queue full) */
+  batch_t *free_batches;  /* emptied batches for reuse (under lock) */
+  int free_count;
+  uint64_t lost_batches;  /* batches lost to a failed allocation (reported by stats()) */
+  int preformat;          /* 1: preformat the text format in UTC (see the top of this file) */
+  clock_cache_t clock;
+  struct sockaddr_storage label_sender; /* whose label `label` is */
+  char label[64];
+  size_t label_len;       /* 0: none yet */
   napi_threadsafe_function tsfn;
   napi_env env;
 } receiver_t;
@@ -88,13 +130,19 @@ static batch_t *batch_new(receiver_t *r) {
   b->count = 0;
   b->payload_used = 0;
   b->payload_cap = (uint32_t)r->batch_bytes;
+  b->text_used = 0;
+  b->text_cap = (uint32_t)r->batch_bytes * 2;
+  b->run_first = -1;
+  b->next = NULL;
   /* Every datagram needs at least 0 payload bytes: bound entries separately. */
   b->max_entries = 16384;
   b->entries = malloc((size_t)b->max_entries * ENTRY);
   b->payload = malloc(b->payload_cap);
-  if (!b->entries || !b->payload) {
+  b->text = malloc(b->text_cap);
+  if (!b->entries || !b->payload || !b->text) {
     free(b->entries);
     free(b->payload);
+    free(b->text);
     free(b);
     return NULL;
   }
@@ -105,45 +153,86 @@ static void batch_free(batch_t *b) {
   if (!b) return;
   free(b->entries);
   free(b->payload);
+  free(b->text);
   free(b);
 }
 
-static size_t batch_size(const batch_t *b) { return (size_t)b->count * ENTRY + b->payload_used; }
+static size_t batch_size(const batch_t *b) { return (size_t)b->count * ENTRY + b->payload_used + b->text_used; }
 
-/* A filled batch as handed over: exactly its bytes (entries, then payloads), so a queue of
-   small batches costs their size and not the working batch's capacity. */
-typedef struct packed {
-  uint32_t count;
-  size_t size;
-  uint8_t data[];
-} packed_t;
+static void batch_clear(batch_t *b) {
+  b->count = 0;
+  b->payload_used = 0;
+  b->text_used = 0;
+  b->run_first = -1;
+}
 
-/* Hand the batch's content to JS and empty it; waits while too much is queued (unless
-   stopping). b NULL = end marker. */
-static void emit(receiver_t *r, batch_t *b) {
-  packed_t *pk = NULL;
-  size_t size = 0;
-  if (b) {
-    size = batch_size(b);
-    pk = malloc(sizeof(packed_t) + size);
-    if (!pk) {
-      b->count = 0; /* out of memory: this batch is lost (rare; nothing else to do) */
-      b->payload_used = 0;
-      return;
-    }
-    pk->count = b->count;
-    pk->size = size;
-    memcpy(pk->data, b->entries, (size_t)b->count * ENTRY);
-    memcpy(pk->data + (size_t)b->count * ENTRY, b->payload, b->payload_used);
-    b->count = 0;
-    b->payload_used = 0;
+/* Preformatted offsets become offsets in the payload area as JS sees it (texts after payloads). */
+static void batch_seal(batch_t *b) {
+  for (uint32_t i = 0; i < b->count; i++) {
+    uint8_t *e = b->entries + (size_t)i * ENTRY;
+    if (e[48] == 0) continue;
+    uint32_t off;
+    memcpy(&off, e + 40, 4);
+    off += b->payload_used;
+    memcpy(e + 40, &off, 4);
   }
+}
+
+/* An empty batch: a recycled one when JS has handed one back, else a new one. */
+static batch_t *batch_get(receiver_t *r) {
   pthread_mutex_lock(&r->lock);
-  if (pk && r->queued + size > r->max_queued && r->queued > 0) r->waits++;
-  while (pk && !r->stopping && r->queued > 0 && r->queued + size > r->max_queued) pthread_cond_wait(&r->room, &r->lock);
+  batch_t *b = r->free_batches;
+  if (b) {
+    r->free_batches = b->next;
+    r->free_count--;
+  }
+  pthread_mutex_unlock(&r->lock);
+  if (b) {
+    batch_clear(b);
+    b->next = NULL;
+    return b;
+  }
+  return batch_new(r);
+}
+
+/* Back to the free list (a few are kept: enough to cycle without malloc while a burst lasts). */
+static void batch_put(receiver_t *r, batch_t *b) {
+  pthread_mutex_lock(&r->lock);
+  if (r->free_count < 4) {
+    b->next = r->free_batches;
+    r->free_batches = b;
+    r->free_count++;
+    b = NULL;
+  }
+  pthread_mutex_unlock(&r->lock);
+  batch_free(b);
+}
+
+/* Hand the batch itself to JS (the JS thread copies it once into a Buffer and recycles it) and
+   return an empty one to go on with; waits while too much is queued (unless stopping).
+   b NULL = end marker (returns NULL). When no new batch can be had, the full one is emptied
+   and reused: its datagrams are lost (out of memory: nothing else to do). */
+static batch_t *emit(receiver_t *r, batch_t *b) {
+  size_t size = b ? batch_size(b) : 0;
+  batch_t *next = NULL;
+  if (b) {
+    next = batch_get(r);
+    if (!next) {
+      batch_clear(b);
+      pthread_mutex_lock(&r->lock);
+      r->lost_batches++;
+      pthread_mutex_unlock(&r->lock);
+      return b;
+    }
+  }
+  if (b) batch_seal(b);
+  pthread_mutex_lock(&r->lock);
+  if (b && r->queued + size > r->max_queued && r->queued > 0) r->waits++;
+  while (b && !r->stopping && r->queued > 0 && r->queued + size > r->max_queued) pthread_cond_wait(&r->room, &r->lock);
   r->queued += size;
   pthread_mutex_unlock(&r->lock);
-  if (napi_call_threadsafe_function(r->tsfn, pk, napi_tsfn_blocking) != napi_ok) free(pk);
+  if (napi_call_threadsafe_function(r->tsfn, b, napi_tsfn_blocking) != napi_ok && b) batch_free(b);
+  return next;
 }
 
 static uint32_t total_drops(receiver_t *r) {
@@ -152,14 +241,292 @@ static uint32_t total_drops(receiver_t *r) {
   return t;
 }
 
-/* Append the datagrams of one recvmmsg() to the batch, emitting full batches. */
-static void take_messages(receiver_t *r, int fdi, int n, batch_t *b) {
+/* ---- preformatting: mirrors src/netconsole/extended.ts (classification) and format.ts (text) ---- */
+
+#define PF_NONE 0
+#define PF_LINES 1
+#define PF_RECORD 2
+#define MAX_SAFE 9007199254740991ULL
+/* Boot times from here on go to JavaScript (its floor(ts / 1e6) is exact far beyond this). */
+#define MAX_PF_TS 1000000000000000ULL
+
+typedef struct pf_scan {
+  int kind;
+  uint32_t lines;
+  uint64_t prefix, seq, ts;
+  uint8_t flag;
+  size_t text_start, text_end; /* the record's text */
+  size_t size;                 /* bytes the formatted lines take */
+} pf_scan_t;
+
+static int is_digit(uint8_t c) { return c >= '0' && c <= '9'; }
+
+static int all_digits(const uint8_t *b, size_t s, size_t e) {
+  if (s >= e) return 0;
+  for (size_t i = s; i < e; i++)
+    if (!is_digit(b[i])) return 0;
+  return 1;
+}
+
+/* Unsigned decimal in [s, e); -1 when empty, not digits, longer than 16 or beyond 2^53 - 1. */
+static int64_t parse_uint(const uint8_t *b, size_t s, size_t e) {
+  if (s >= e || e - s > 16) return -1;
+  uint64_t v = 0;
+  for (size_t i = s; i < e; i++) {
+    if (!is_digit(b[i])) return -1;
+    v = v * 10 + (uint64_t)(b[i] - '0');
+  }
+  return v <= MAX_SAFE ? (int64_t)v : -1;
+}
+
+/* Bytes that safeText()/kernelText() would keep unchanged: printable ASCII and tab
+   (and, for an extended record, no backslash: kernelText() decodes \xNN escapes). */
+static int plain_byte(uint8_t c, int no_backslash) {
+  return c < 0x20 ? c == 0x09 : c < 0x7f && !(no_backslash && c == 0x5c);
+}
+
+/* What parseExtended() says of a datagram, for the cases preformatting takes: 1 and the header
+   fields when it is an extended record without release prefix and fragments, 0 when it is
+   legacy text, -1 for anything else (malformed, release prefix, ncfrag: JavaScript decides). */
+static int classify(const uint8_t *b, size_t n, pf_scan_t *pf) {
+  size_t limit = n < 256 ? n : 256;
+  size_t semi = (size_t)-1;
+  for (size_t i = 0; i < limit; i++) {
+    uint8_t c = b[i];
+    if (c == ';') {
+      semi = i;
+      break;
+    }
+    if (c < 0x20 || c > 0x7e) return 0;
+  }
+  if (semi == (size_t)-1) return 0;
+  size_t starts[257];
+  size_t nf = 1;
+  starts[0] = 0;
+  for (size_t i = 0; i < semi; i++)
+    if (b[i] == ',') starts[nf++] = i + 1;
+#define FEND(k) ((k) + 1 < nf ? starts[(k) + 1] - 1 : semi)
+  if (nf < 4) return 0;
+  size_t k = 0;
+  if (!all_digits(b, starts[0], FEND(0))) {
+    if (nf < 5 || !all_digits(b, starts[1], FEND(1)) || FEND(1) - starts[1] > 3) return 0;
+    size_t rl = FEND(0);
+    if (rl == 0 || rl > 64 || memchr(b, ' ', rl)) return 0;
+    return -1; /* a release prefix: JavaScript tracks it */
+  }
+  size_t ps = starts[k], pe = FEND(k);
+  if (pe - ps > 3) return 0;
+  int64_t prefix = parse_uint(b, ps, pe);
+  if (prefix < 0) return 0;
+  if (nf < k + 4 || prefix > 255) return -1;
+  int64_t seq = parse_uint(b, starts[k + 1], FEND(k + 1));
+  int64_t ts = parse_uint(b, starts[k + 2], FEND(k + 2));
+  if (seq < 0 || ts < 0 || FEND(k + 3) - starts[k + 3] != 1) return -1;
+  for (size_t j = k + 4; j < nf; j++) {
+    size_t s = starts[j], e = FEND(j);
+    if (e - s > 7 && memcmp(b + s, "ncfrag=", 7) == 0) return -1;
+  }
+#undef FEND
+  pf->prefix = (uint64_t)prefix;
+  pf->seq = (uint64_t)seq;
+  pf->ts = (uint64_t)ts;
+  pf->flag = b[starts[k + 3]];
+  pf->text_start = semi + 1;
+  return 1;
+}
+
+static size_t uint_digits(uint64_t v) {
+  size_t d = 1;
+  while (v >= 10) {
+    v /= 10;
+    d++;
+  }
+  return d;
+}
+
+/* Decides whether a datagram is preformatted and how many bytes that takes (label_len: the
+   sender label's length). Sets pf->kind to PF_NONE when JavaScript must decode it. */
+static void pf_scan(const uint8_t *b, size_t n, size_t label_len, pf_scan_t *pf) {
+  pf->kind = PF_NONE;
+  if (n == 0) return;
+  /* receive time `YYYY-MM-DDTHH:MM:SS.uuuuuuZ ` + label + ` ` (a year of up to 6 digits) */
+  size_t head = 30 + label_len + 1;
+  int c = classify(b, n, pf);
+  if (c == 0) {
+    if (b[n - 1] != '\n') return; /* ends in a partial line: the sender's state decides */
+    uint32_t lines = 0;
+    for (size_t i = 0; i < n; i++) {
+      if (b[i] == '\n') lines++;
+      else if (!plain_byte(b[i], 0)) return;
+    }
+    if (lines > 65535) return;
+    pf->kind = PF_LINES;
+    pf->lines = lines;
+    pf->size = n + (size_t)lines * head;
+    return;
+  }
+  if (c < 0 || pf->ts >= MAX_PF_TS) return;
+  size_t s = pf->text_start, e = n;
+  const uint8_t *nl = memchr(b + s, '\n', n - s);
+  if (nl) {
+    if ((size_t)(nl - b) != n - 1) return; /* dictionary lines follow */
+    e = n - 1;
+  }
+  for (size_t i = s; i < e; i++)
+    if (!plain_byte(b[i], 1)) return;
+  pf->kind = PF_RECORD;
+  pf->lines = 1;
+  pf->text_end = e;
+  /* `<255>#` seq flag ` [` %5u `.` 6 digits `] ` */
+  pf->size = head + 6 + uint_digits(pf->seq) + (pf->flag != '-') + 2 + 5 + uint_digits(pf->ts / 1000000) + 1 + 6 + 2 + (e - s) + 1;
+}
+
+static char *put_uint(char *p, uint64_t v) {
+  char tmp[24];
+  size_t n = 0;
+  do {
+    tmp[n++] = (char)('0' + v % 10);
+    v /= 10;
+  } while (v);
+  while (n) *p++ = tmp[--n];
+  return p;
+}
+
+static char *put_six(char *p, uint32_t v) {
+  for (int i = 5; i >= 0; i--) {
+    p[i] = (char)('0' + v % 10);
+    v /= 10;
+  }
+  return p + 6;
+}
+
+/* `YYYY-MM-DDTHH:MM:SS.uuuuuuZ ` for a receive time (µs since the epoch, UTC). */
+static char *put_time(receiver_t *r, char *p, int64_t time_us) {
+  int64_t sec = time_us / 1000000;
+  if (sec != r->clock.sec) {
+    time_t t = (time_t)sec;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    int len = snprintf(r->clock.iso, sizeof r->clock.iso, "%d-%02d-%02dT%02d:%02d:%02d.", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    r->clock.len = len > 0 && (size_t)len < sizeof r->clock.iso ? (size_t)len : 0;
+    r->clock.sec = sec;
+  }
+  memcpy(p, r->clock.iso, r->clock.len);
+  p += r->clock.len;
+  p = put_six(p, (uint32_t)(time_us % 1000000));
+  *p++ = 'Z';
+  *p++ = ' ';
+  return p;
+}
+
+/* `a.b.c.d:port` by hand (the hot path: snprintf costs more than the rest of a line). */
+static size_t v4_label(const uint8_t *a, uint16_t port, char *buf) {
+  char *p = buf;
+  for (int i = 0; i < 4; i++) {
+    p = put_uint(p, a[i]);
+    *p++ = i < 3 ? '.' : ':';
+  }
+  p = put_uint(p, port);
+  return (size_t)(p - buf);
+}
+
+/* Sender label as the JavaScript side writes it: `1.2.3.4:6665` (also for IPv4-mapped IPv6
+   senders) or `[2001:db8::1]:6665`. Returns its length (buf has 64 bytes). */
+static size_t sender_label(const struct sockaddr_storage *sa, char *buf) {
+  if (sa->ss_family == AF_INET) {
+    const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
+    return v4_label((const uint8_t *)&s4->sin_addr, ntohs(s4->sin_port), buf);
+  }
+  const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
+  uint16_t port = ntohs(s6->sin6_port);
+  if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) return v4_label(&s6->sin6_addr.s6_addr[12], port, buf);
+  char addr[INET6_ADDRSTRLEN];
+  inet_ntop(AF_INET6, &s6->sin6_addr, addr, sizeof addr);
+  return (size_t)snprintf(buf, 64, "[%s]:%u", addr, port);
+}
+
+/* Writes the formatted lines of a scanned datagram at out; returns the bytes written. */
+static size_t pf_write(receiver_t *r, const pf_scan_t *pf, const uint8_t *b, size_t n, const char *label, size_t label_len, int64_t time_us, uint8_t *out) {
+  char *p = (char *)out;
+  if (pf->kind == PF_LINES) {
+    size_t pos = 0;
+    while (pos < n) {
+      const uint8_t *nl = memchr(b + pos, '\n', n - pos);
+      size_t end = (size_t)(nl - b);
+      p = put_time(r, p, time_us);
+      memcpy(p, label, label_len);
+      p += label_len;
+      *p++ = ' ';
+      memcpy(p, b + pos, end - pos);
+      p += end - pos;
+      *p++ = '\n';
+      pos = end + 1;
+    }
+  } else {
+    p = put_time(r, p, time_us);
+    memcpy(p, label, label_len);
+    p += label_len;
+    *p++ = ' ';
+    *p++ = '<';
+    p = put_uint(p, pf->prefix);
+    *p++ = '>';
+    *p++ = '#';
+    p = put_uint(p, pf->seq);
+    if (pf->flag != '-') *p++ = (char)pf->flag;
+    *p++ = ' ';
+    *p++ = '[';
+    uint64_t ks = pf->ts / 1000000;
+    for (size_t d = uint_digits(ks); d < 5; d++) *p++ = ' ';
+    p = put_uint(p, ks);
+    *p++ = '.';
+    p = put_six(p, (uint32_t)(pf->ts % 1000000));
+    *p++ = ']';
+    *p++ = ' ';
+    memcpy(p, b + pf->text_start, pf->text_end - pf->text_start);
+    p += pf->text_end - pf->text_start;
+    *p++ = '\n';
+  }
+  return (size_t)(p - (char *)out);
+}
+
+/* Same sender (family, address, port)? */
+static int same_sender(const struct sockaddr_storage *a, const struct sockaddr_storage *b) {
+  if (a->ss_family != b->ss_family) return 0;
+  if (a->ss_family == AF_INET) {
+    const struct sockaddr_in *x = (const struct sockaddr_in *)a, *y = (const struct sockaddr_in *)b;
+    return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
+  }
+  if (a->ss_family == AF_INET6) {
+    const struct sockaddr_in6 *x = (const struct sockaddr_in6 *)a, *y = (const struct sockaddr_in6 *)b;
+    return x->sin6_port == y->sin6_port && memcmp(&x->sin6_addr, &y->sin6_addr, 16) == 0;
+  }
+  return 0;
+}
+
+/* Append the datagrams of one recvmmsg() to the batch, emitting full batches. Returns the
+   working batch (a new one after an emit). */
+static batch_t *take_messages(receiver_t *r, int fdi, int n, batch_t *b) {
   double fallback_time = now_us();
   for (int i = 0; i < n; i++) {
     struct msghdr *h = &r->msgs[i].msg_hdr;
     uint32_t wire = r->msgs[i].msg_len; /* with MSG_TRUNC: the real length */
     uint32_t stored = wire > r->slot_bytes ? (uint32_t)r->slot_bytes : wire;
-    if (b->count >= b->max_entries || b->payload_used + stored > b->payload_cap) emit(r, b);
+    int truncated = wire > stored || (h->msg_flags & MSG_TRUNC);
+    const uint8_t *data = r->arena + (size_t)i * r->slot_bytes;
+    struct sockaddr_storage *sa = &r->addrs[i];
+    pf_scan_t pf;
+    pf.kind = PF_NONE;
+    if (r->preformat && !truncated && (sa->ss_family == AF_INET || sa->ss_family == AF_INET6)) {
+      /* The label is the same for a run of datagrams from one sender: made once per change. */
+      if (!r->label_len || !same_sender(sa, &r->label_sender)) {
+        r->label_len = sender_label(sa, r->label);
+        r->label_sender = *sa;
+        if (r->label_len >= 64) r->label_len = 0;
+      }
+      if (r->label_len) pf_scan(data, stored, r->label_len, &pf);
+    }
+    if (pf.kind != PF_NONE && pf.size > b->text_cap) pf.kind = PF_NONE; /* JavaScript formats it */
+    if (b->count >= b->max_entries || b->payload_used + stored > b->payload_cap || (pf.kind != PF_NONE && b->text_used + pf.size > b->text_cap)) b = emit(r, b);
     double t = fallback_time;
     for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR(h, c)) {
       if (c->cmsg_level != SOL_SOCKET) continue;
@@ -179,7 +546,6 @@ static void take_messages(receiver_t *r, int fdi, int n, batch_t *b) {
     memcpy(e, &off, 4);
     memcpy(e + 4, &stored, 4);
     memcpy(e + 8, &wire, 4);
-    struct sockaddr_storage *sa = &r->addrs[i];
     uint16_t port = 0;
     if (sa->ss_family == AF_INET) {
       struct sockaddr_in *s4 = (struct sockaddr_in *)sa;
@@ -192,13 +558,59 @@ static void take_messages(receiver_t *r, int fdi, int n, batch_t *b) {
       port = ntohs(s6->sin6_port);
       memcpy(e + 16, &s6->sin6_addr, 16);
     }
-    e[13] = (wire > stored || (h->msg_flags & MSG_TRUNC)) ? FLAG_TRUNCATED : 0;
+    e[13] = truncated ? FLAG_TRUNCATED : 0;
     memcpy(e + 14, &port, 2);
     memcpy(e + 32, &t, 8);
-    memcpy(b->payload + off, r->arena + (size_t)i * r->slot_bytes, stored);
+    memcpy(b->payload + off, data, stored);
     b->payload_used += stored;
+    if (pf.kind == PF_NONE) {
+      b->run_first = -1; /* a datagram JavaScript decodes ends the run */
+    } else {
+      int64_t time_us = (int64_t)t;
+      uint32_t foff = b->text_used;
+      uint32_t flen = (uint32_t)pf_write(r, &pf, data, stored, r->label, r->label_len, time_us, b->text + foff);
+      uint16_t lines = (uint16_t)pf.lines;
+      memcpy(e + 40, &foff, 4);
+      memcpy(e + 44, &flen, 4);
+      e[48] = (uint8_t)pf.kind;
+      memcpy(e + 50, &lines, 2);
+      if (pf.kind == PF_RECORD) {
+        double seq = (double)pf.seq, ts = (double)pf.ts;
+        memcpy(e + 56, &seq, 8);
+        memcpy(e + 64, &ts, 8);
+      }
+      b->text_used += flen;
+      int64_t day = time_us / 86400000000LL;
+      int goes_on = b->run_first >= 0 && b->run_kind == pf.kind && b->run_day == day && same_sender(sa, &b->run_sender) &&
+                    (pf.kind == PF_LINES || (pf.seq == b->run_seq + 1 && pf.ts >= b->run_ts));
+      uint32_t one = 1, rlines = pf.lines;
+      if (goes_on) {
+        uint8_t *first = b->entries + (size_t)b->run_first * ENTRY;
+        uint32_t count, total_lines, raw;
+        memcpy(&count, first + 52, 4);
+        memcpy(&total_lines, first + 72, 4);
+        memcpy(&raw, first + 76, 4);
+        count++;
+        total_lines += pf.lines;
+        raw += stored;
+        memcpy(first + 52, &count, 4);
+        memcpy(first + 72, &total_lines, 4);
+        memcpy(first + 76, &raw, 4);
+      } else {
+        b->run_first = b->count;
+        b->run_kind = pf.kind;
+        b->run_day = day;
+        b->run_sender = *sa;
+        memcpy(e + 52, &one, 4);
+        memcpy(e + 72, &rlines, 4);
+        memcpy(e + 76, &stored, 4);
+      }
+      b->run_seq = pf.seq;
+      b->run_ts = pf.ts;
+    }
     b->count++;
   }
+  return b;
 }
 
 static void reset_headers(receiver_t *r) {
@@ -225,7 +637,7 @@ static void *run(void *arg) {
   }
   pfds[r->nfds].fd = r->wake[0];
   pfds[r->nfds].events = POLLIN;
-  batch_t *b = batch_new(r); /* the working batch, reused */
+  batch_t *b = batch_get(r); /* the working batch */
   if (!b) {
     emit(r, NULL);
     napi_release_threadsafe_function(r->tsfn, napi_tsfn_release);
@@ -250,7 +662,7 @@ static void *run(void *arg) {
           pfds[i].revents = 0; /* empty (EAGAIN) or an error: back to poll() */
           continue;
         }
-        take_messages(r, i, n, b);
+        b = take_messages(r, i, n, b);
         if ((unsigned)n == r->vlen) busy = 1;
         else pfds[i].revents = 0;
       }
@@ -259,9 +671,9 @@ static void *run(void *arg) {
       pthread_mutex_unlock(&r->lock);
       if (stop) break;
     }
-    if (b->count) emit(r, b);
+    if (b->count) b = emit(r, b);
   }
-  if (b->count) emit(r, b);
+  if (b->count) b = emit(r, b);
   batch_free(b);
   emit(r, NULL); /* end marker: JS learns that nothing more comes */
   napi_release_threadsafe_function(r->tsfn, napi_tsfn_release);
@@ -295,9 +707,9 @@ static napi_value throw_errno(napi_env env, int err, const char *what) {
 
 static void call_js(napi_env env, napi_value cb, void *context, void *data) {
   receiver_t *r = context;
-  packed_t *b = data;
+  batch_t *b = data;
   if (!env) {
-    free(b);
+    batch_free(b);
     return;
   }
   napi_value argv[3], undef;
@@ -307,9 +719,24 @@ static void call_js(napi_env env, napi_value cb, void *context, void *data) {
     napi_get_null(env, &argv[0]);
     napi_create_uint32(env, 0, &argv[1]);
   } else {
-    napi_create_buffer_copy(env, b->size, b->data, NULL, &argv[0]);
+    /* One copy: entries, then the payload area, into a Buffer that JavaScript owns. */
+    size_t esize = (size_t)b->count * ENTRY;
+    size_t size = batch_size(b);
+    void *dst = NULL;
+    if (napi_create_buffer(env, size, &dst, &argv[0]) != napi_ok) {
+      batch_put(r, b);
+      pthread_mutex_lock(&r->lock); /* out of memory in JavaScript: this batch is lost */
+      r->queued = r->queued > size ? r->queued - size : 0;
+      r->lost_batches++;
+      pthread_cond_broadcast(&r->room);
+      pthread_mutex_unlock(&r->lock);
+      return;
+    }
+    memcpy(dst, b->entries, esize);
+    memcpy((uint8_t *)dst + esize, b->payload, b->payload_used);
+    memcpy((uint8_t *)dst + esize + b->payload_used, b->text, b->text_used);
     napi_create_uint32(env, b->count, &argv[1]);
-    free(b);
+    batch_put(r, b);
   }
   napi_create_uint32(env, drops, &argv[2]);
   napi_call_function(env, undef, cb, 3, argv, NULL);
@@ -328,6 +755,11 @@ static void stop_thread(receiver_t *r) {
 }
 
 static void free_receiver(receiver_t *r) {
+  while (r->free_batches) {
+    batch_t *b = r->free_batches;
+    r->free_batches = b->next;
+    batch_free(b);
+  }
   if (r->arena) munmap(r->arena, (size_t)r->vlen * r->slot_bytes);
   free(r->msgs);
   free(r->iovs);
@@ -456,7 +888,7 @@ static napi_value close_fd(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* start(fds[], { vlen, slotBytes, batchBytes, maxQueuedBytes }, onBatch(buf|null, count, drops)) -> handle */
+/* start(fds[], { vlen, slotBytes, batchBytes, maxQueuedBytes, preformat }, onBatch(buf|null, count, drops)) -> handle */
 static napi_value start(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3];
@@ -489,6 +921,10 @@ static napi_value start(napi_env env, napi_callback_info info) {
   get_u32_prop(env, argv[1], "slotBytes", 65536, &slot);
   get_u32_prop(env, argv[1], "batchBytes", 1 << 20, &batch);
   get_u32_prop(env, argv[1], "maxQueuedBytes", 64u << 20, &maxq);
+  uint32_t preformat = 0;
+  get_u32_prop(env, argv[1], "preformat", 0, &preformat);
+  r->preformat = preformat == 1;
+  r->clock.sec = -1;
   if (vlen < 1) vlen = 1;
   if (vlen > 4096) vlen = 4096;
   if (slot < 16) slot = 16;
@@ -574,7 +1010,7 @@ static napi_value stats(napi_env env, napi_callback_info info) {
   receiver_t *r = get_receiver(env, info, &argc, argv);
   if (!r) return NULL;
   pthread_mutex_lock(&r->lock);
-  double queued = (double)r->queued, waits = (double)r->waits;
+  double queued = (double)r->queued, waits = (double)r->waits, lost = (double)r->lost_batches;
   pthread_mutex_unlock(&r->lock);
   napi_value out, v;
   napi_create_object(env, &out);
@@ -584,6 +1020,72 @@ static napi_value stats(napi_env env, napi_callback_info info) {
   napi_set_named_property(env, out, "waits", v);
   napi_create_uint32(env, total_drops(r), &v);
   napi_set_named_property(env, out, "drops", v);
+  napi_create_double(env, lost, &v);
+  napi_set_named_property(env, out, "lostBatches", v);
+  return out;
+}
+
+/* preformat(payload, family 4|6, address bytes, port, timeUs) -> { kind, lines, seq, tsUsec, text } | null:
+   the receive thread's preformatting of one datagram (the property tests compare it with the
+   JavaScript decoder and formatter). */
+static napi_value preformat_one(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  void *data = NULL, *abytes = NULL;
+  size_t len = 0, alen = 0;
+  uint32_t family = 0, port = 0;
+  double time_us = 0;
+  if (argc < 5 || napi_get_buffer_info(env, argv[0], &data, &len) != napi_ok || napi_get_value_uint32(env, argv[1], &family) != napi_ok ||
+      napi_get_buffer_info(env, argv[2], &abytes, &alen) != napi_ok || napi_get_value_uint32(env, argv[3], &port) != napi_ok ||
+      napi_get_value_double(env, argv[4], &time_us) != napi_ok || (family == 4 ? alen != 4 : family == 6 ? alen != 16 : 1) || port > 65535 ||
+      !(time_us >= 0 && time_us < 9e15)) {
+    napi_throw_type_error(env, "EINVAL", "preformat(payload, family 4|6, address, port, timeUs)");
+    return NULL;
+  }
+  struct sockaddr_storage ss;
+  memset(&ss, 0, sizeof ss);
+  if (family == 4) {
+    struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+    s4->sin_family = AF_INET;
+    s4->sin_port = htons((uint16_t)port);
+    memcpy(&s4->sin_addr, abytes, 4);
+  } else {
+    struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+    s6->sin6_family = AF_INET6;
+    s6->sin6_port = htons((uint16_t)port);
+    memcpy(&s6->sin6_addr, abytes, 16);
+  }
+  receiver_t r;
+  memset(&r, 0, sizeof r);
+  r.clock.sec = -1;
+  char label[64];
+  size_t label_len = sender_label(&ss, label);
+  pf_scan_t pf;
+  pf.kind = PF_NONE;
+  if (label_len < 64) pf_scan(data, len, label_len, &pf);
+  napi_value out, v;
+  if (pf.kind == PF_NONE) {
+    napi_get_null(env, &out);
+    return out;
+  }
+  uint8_t *buf = malloc(pf.size);
+  if (!buf) return throw_errno(env, ENOMEM, "preformat");
+  size_t n = pf_write(&r, &pf, data, len, label, label_len, (int64_t)time_us, buf);
+  napi_create_object(env, &out);
+  napi_create_uint32(env, (uint32_t)pf.kind, &v);
+  napi_set_named_property(env, out, "kind", v);
+  napi_create_uint32(env, pf.lines, &v);
+  napi_set_named_property(env, out, "lines", v);
+  napi_create_double(env, pf.kind == PF_RECORD ? (double)pf.seq : 0, &v);
+  napi_set_named_property(env, out, "seq", v);
+  napi_create_double(env, pf.kind == PF_RECORD ? (double)pf.ts : 0, &v);
+  napi_set_named_property(env, out, "tsUsec", v);
+  napi_create_uint32(env, (uint32_t)pf.size, &v);
+  napi_set_named_property(env, out, "reserved", v);
+  napi_create_buffer_copy(env, n, buf, NULL, &v);
+  napi_set_named_property(env, out, "text", v);
+  free(buf);
   return out;
 }
 
@@ -595,6 +1097,7 @@ NAPI_MODULE_INIT() {
       {"ack", NULL, ack, NULL, NULL, NULL, napi_default, NULL},
       {"stop", NULL, stop, NULL, NULL, NULL, napi_default, NULL},
       {"stats", NULL, stats, NULL, NULL, NULL, napi_default, NULL},
+      {"preformat", NULL, preformat_one, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_value entry;
   napi_create_uint32(env, ENTRY, &entry);

@@ -173,6 +173,47 @@ export class Decoder {
     }
   }
 
+  /**
+   * `count` consecutive datagrams of one sender whose lines the receive thread already formatted
+   * (native path, see native/netconsole-recv): whole plain legacy lines (kind 1), or plain
+   * extended records without release, fragments or dictionary (kind 2) whose seqs follow each
+   * other from firstSeq to lastSeq with boot time never going back. Does the bookkeeping
+   * datagram() would do for each and returns true when those bytes are exactly what the
+   * PlainSink would have written; false (nothing touched) when the sender's state makes a
+   * difference — a partial legacy line is waiting, or a run of records does not simply continue
+   * the sender's sequence — and the datagrams must go through datagram() or one at a time.
+   * Markers for a sequence gap or restart before the first record are emitted as usual, before
+   * the caller writes.
+   */
+  preformatted(address: string, port: number, kind: 1 | 2, count: number, bytes: number, lines: number, firstUs: number, lastUs: number, firstSeq: number, firstTs: number, lastSeq: number, lastTs: number): boolean {
+    const st = this.state(address, port, firstUs);
+    if (kind === 1) {
+      if (st.pendingBytes !== 0) return false;
+      this.counters.lines += lines;
+    } else {
+      // A run is taken whole only when its first record cannot be "late" (which leaves the
+      // state as it was and makes the next records late too).
+      if (count > 1 && st.lastSeq >= 0 && firstSeq <= st.lastSeq) return false;
+      const h = this.preHeader;
+      h.seq = firstSeq;
+      h.tsUsec = firstTs;
+      this.sequence(st, h, firstUs);
+      if (count > 1) {
+        st.lastSeq = lastSeq;
+        st.lastTsUsec = lastTs;
+      }
+      this.counters.records += count;
+      this.counters.lines += count;
+    }
+    this.counters.datagrams += count;
+    this.counters.bytes += bytes;
+    st.lastActivityUs = lastUs;
+    return true;
+  }
+
+  /** The header preformatted() hands to sequence() (only seq, tsUsec and release are read). */
+  private readonly preHeader: ExtendedHeader = { release: null, facility: 0, level: 0, seq: 0, tsUsec: 0, flag: '-', frag: null };
+
   /** Flush partial lines that went quiet, expire fragments, forget idle senders. */
   tick(nowUs: number): void {
     for (const st of this.busy) {

@@ -4,13 +4,42 @@
  *   0 u32 payload offset (from the start of the payload area)   4 u32 stored length
  *   8 u32 length on the wire (> stored: truncated)              12 u8 family (4|6)  13 u8 flags (1 = truncated)
  *  14 u16 sender port   16 u8[16] sender address (IPv4 in the first 4 bytes)   32 f64 receive time (µs)
+ *  40 u32 preformatted offset (payload area)  44 u32 preformatted length  48 u8 preformat kind
+ *     (0 none, 1 plain legacy lines, 2 plain extended record)  50 u16 lines preformatted
+ *  52 u32 run length (first entry of a run; 0 elsewhere)
+ *  56 f64 extended seq  64 f64 extended boot time (µs)  (preformat kind 2 only)
+ *  72 u32 lines of the run  76 u32 raw payload bytes of the run  (first entry of a run)
+ * The payload area holds the raw payloads, then the preformatted texts. A run: consecutive
+ * preformatted datagrams of one sender, one kind and one UTC day, extended seqs following each
+ * other; their texts are contiguous (native/netconsole-recv has the rules).
  */
-export const ENTRY_BYTES = 40;
+export const ENTRY_BYTES = 80;
 export const FLAG_TRUNCATED = 1;
+/** Entry offsets of the preformatted text (see native/netconsole-recv). */
+export const PF_OFFSET = 40;
+export const PF_LENGTH = 44;
+export const PF_KIND = 48;
+export const PF_LINES = 50;
+export const PF_RUN = 52;
+export const PF_SEQ = 56;
+export const PF_TS = 64;
+export const PF_RUN_LINES = 72;
+export const PF_RUN_BYTES = 76;
+
+/** What the receive thread preformatted of a datagram (encodeNativeBatch, tests). */
+export interface Preformatted {
+  kind: 1 | 2;
+  lines: number;
+  seq: number;
+  tsUsec: number;
+  text: Uint8Array;
+}
 
 export interface NativeSender {
   address: string;
   port: number;
+  /** The allow-list's verdict, cached by the pipeline (undefined: not asked yet). */
+  allowed?: boolean;
 }
 
 /**
@@ -121,11 +150,17 @@ export function forEachNativeDatagram(buf: Buffer, count: number, senders: Sende
   }
 }
 
-/** Builds a batch in the addon's layout (tests and benchmarks: the pure side without the addon). */
-export function encodeNativeBatch(items: Array<{ family: 4 | 6; address: Uint8Array; port: number; timeUs: number; payload: Uint8Array; wireLength?: number }>): Buffer {
-  const payloadBytes = items.reduce((n, x) => n + x.payload.length, 0);
-  const buf = Buffer.alloc(items.length * ENTRY_BYTES + payloadBytes);
+/**
+ * Builds a batch in the addon's layout (tests and benchmarks: the pure side without the addon).
+ * `run` on an item with `pre` starts a run of that many items (default 1; 0 = inside a run).
+ */
+export function encodeNativeBatch(items: Array<{ family: 4 | 6; address: Uint8Array; port: number; timeUs: number; payload: Uint8Array; wireLength?: number; pre?: Preformatted | null; run?: number }>): Buffer {
+  const rawBytes = items.reduce((n, x) => n + x.payload.length, 0);
+  const textBytes = items.reduce((n, x) => n + (x.pre ? x.pre.text.length : 0), 0);
+  const base = items.length * ENTRY_BYTES;
+  const buf = Buffer.alloc(base + rawBytes + textBytes);
   let off = 0;
+  let textOff = rawBytes;
   items.forEach((x, i) => {
     const e = i * ENTRY_BYTES;
     const wire = x.wireLength ?? x.payload.length;
@@ -137,8 +172,25 @@ export function encodeNativeBatch(items: Array<{ family: 4 | 6; address: Uint8Ar
     buf.writeUInt16LE(x.port, e + 14);
     buf.set(x.address, e + 16);
     buf.writeDoubleLE(x.timeUs, e + 32);
-    buf.set(x.payload, items.length * ENTRY_BYTES + off);
+    buf.set(x.payload, base + off);
     off += x.payload.length;
+    if (x.pre) {
+      const run = x.run ?? 1;
+      buf.writeUInt32LE(textOff, e + PF_OFFSET);
+      buf.writeUInt32LE(x.pre.text.length, e + PF_LENGTH);
+      buf[e + PF_KIND] = x.pre.kind;
+      buf.writeUInt16LE(x.pre.lines, e + PF_LINES);
+      buf.writeUInt32LE(run, e + PF_RUN);
+      buf.writeDoubleLE(x.pre.seq, e + PF_SEQ);
+      buf.writeDoubleLE(x.pre.tsUsec, e + PF_TS);
+      if (run > 0) {
+        const members = items.slice(i, i + run);
+        buf.writeUInt32LE(members.reduce((n, m) => n + (m.pre?.lines ?? 0), 0), e + PF_RUN_LINES);
+        buf.writeUInt32LE(members.reduce((n, m) => n + m.payload.length, 0), e + PF_RUN_BYTES);
+      }
+      buf.set(x.pre.text, base + textOff);
+      textOff += x.pre.text.length;
+    }
   });
   return buf;
 }

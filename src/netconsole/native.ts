@@ -10,10 +10,13 @@ export interface NativeRecv {
   ENTRY_BYTES: number;
   openSocket(family: 4 | 6, address: string, port: number, rcvbuf: number): { fd: number; port: number; rcvbuf: number; forced: boolean };
   closeFd(fd: number): void;
-  start(fds: number[], opts: { vlen?: number; slotBytes?: number; batchBytes?: number; maxQueuedBytes?: number }, onBatch: (buf: Buffer | null, count: number, drops: number) => void): object;
+  /** preformat 1: the receive thread formats plain lines in the text format, UTC (see native-batch.ts). */
+  start(fds: number[], opts: { vlen?: number; slotBytes?: number; batchBytes?: number; maxQueuedBytes?: number; preformat?: 0 | 1 }, onBatch: (buf: Buffer | null, count: number, drops: number) => void): object;
   ack(handle: object, bytes: number): void;
   stop(handle: object): void;
-  stats(handle: object): { queuedBytes: number; waits: number; drops: number };
+  stats(handle: object): { queuedBytes: number; waits: number; drops: number; lostBatches: number };
+  /** The receive thread's preformatting of one datagram (tests); reserved = bytes it set aside. */
+  preformat(payload: Buffer, family: 4 | 6, address: Buffer, port: number, timeUs: number): { kind: 1 | 2; lines: number; seq: number; tsUsec: number; reserved: number; text: Buffer } | null;
 }
 
 /** Where the addon is built (from dist/netconsole/ or src/netconsole/). */

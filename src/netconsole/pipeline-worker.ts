@@ -73,7 +73,7 @@ function startNative(fds: number[], maxQueuedBytes: number): void {
   let ended!: () => void;
   const endedP = new Promise<void>((r) => (ended = r));
   try {
-    const handle = l.mod.start(fds, { maxQueuedBytes }, (buf, count) => {
+    const handle = l.mod.start(fds, { maxQueuedBytes, preformat: pipeline.nativePreformat ? 1 : 0 }, (buf, count) => {
       if (buf === null) {
         // The receive thread has stopped: nothing more comes from these sockets.
         for (const fd of fds) l.mod.closeFd(fd);

@@ -9,7 +9,7 @@ import { Formatter } from './format.js';
 import { Writer, senderDirName } from './writer.js';
 import type { ReceiverConfig } from './config.js';
 import { forEachDatagram, type SenderIntro } from './batch.js';
-import { forEachNativeDatagram, SenderTable } from './native-batch.js';
+import { ENTRY_BYTES, FLAG_TRUNCATED, PF_KIND, PF_LENGTH, PF_LINES, PF_OFFSET, PF_RUN, PF_RUN_BYTES, PF_RUN_LINES, PF_SEQ, PF_TS, SenderTable } from './native-batch.js';
 import { buildAllowList, isAllowed } from './config.js';
 
 export interface PipelineCounters {
@@ -28,7 +28,6 @@ export class Pipeline {
   // Native receive path: the checks the dgram path does on the reading thread happen here.
   private readonly nativeSenders = new SenderTable();
   private readonly allow;
-  private readonly allowCache = new Map<string, boolean>();
   private received = 0;
   private disallowed = 0;
   private truncated = 0;
@@ -161,30 +160,101 @@ export class Pipeline {
     });
   }
 
+  /**
+   * The native receive thread may preformat plain lines (text format, UTC, files only: the
+   * same lines plainLine() writes); then ingestNative() copies those bytes when the sender's
+   * state allows (Decoder.preformatted) instead of decoding the datagram here.
+   */
+  get nativePreformat(): boolean {
+    return this.direct && this.cfg.utc;
+  }
+
   /** One batch from the native receive path (see native-batch.ts for the layout). */
   ingestNative(batch: Buffer, count: number): void {
-    forEachNativeDatagram(batch, count, this.nativeSenders, (sender, timeUs, payload, truncated, wireLength) => {
+    const base = count * ENTRY_BYTES;
+    if (base > batch.length) return;
+    for (let i = 0; i < count; i++) {
+      const e = i * ENTRY_BYTES;
+      const off = base + batch.readUInt32LE(e);
+      const len = batch.readUInt32LE(e + 4);
+      if (off + len > batch.length) break; // cannot happen with the addon's batches; never read past the end
+      const sender = this.nativeSenders.lookup(batch, e);
+      const kind = batch[e + PF_KIND]!;
+      const run = kind === 0 ? 0 : batch.readUInt32LE(e + PF_RUN);
       if (this.allow) {
-        let ok = this.allowCache.get(sender.address);
-        if (ok === undefined) {
-          ok = isAllowed(this.allow, sender.address);
-          if (this.allowCache.size >= 65536) this.allowCache.clear();
-          this.allowCache.set(sender.address, ok);
-        }
+        let ok = sender.allowed;
+        if (ok === undefined) ok = sender.allowed = isAllowed(this.allow, sender.address);
         if (!ok) {
-          this.disallowed++;
-          return;
+          // A run is one sender's: all of it goes.
+          const n = run > 1 && i + run <= count ? run : 1;
+          this.disallowed += n;
+          i += n - 1;
+          continue;
         }
+      }
+      const timeUs = batch.readDoubleLE(e + 32);
+      if (run > 1 && i + run <= count) {
+        // The common case of a burst: a run of one sender's preformatted datagrams at once.
+        const l = (i + run - 1) * ENTRY_BYTES;
+        const from = base + batch.readUInt32LE(e + PF_OFFSET);
+        const to = base + batch.readUInt32LE(l + PF_OFFSET) + batch.readUInt32LE(l + PF_LENGTH);
+        const lines = batch.readUInt32LE(e + PF_RUN_LINES);
+        const rec = kind === 2;
+        if (
+          to <= batch.length &&
+          (kind === 1 || rec) &&
+          this.decoder.preformatted(sender.address, sender.port, kind, run, batch.readUInt32LE(e + PF_RUN_BYTES), lines, timeUs, batch.readDoubleLE(l + 32), rec ? batch.readDoubleLE(e + PF_SEQ) : 0, rec ? batch.readDoubleLE(e + PF_TS) : 0, rec ? batch.readDoubleLE(l + PF_SEQ) : 0, rec ? batch.readDoubleLE(l + PF_TS) : 0)
+        ) {
+          this.received += run;
+          this.putText(sender.address, timeUs, batch, from, to, lines);
+          i += run - 1;
+          continue;
+        }
+        // Otherwise its datagrams go one by one (the next ones carry run length 0).
       }
       this.received++;
-      if (truncated) {
+      if (kind === 1 || kind === 2) {
+        const from = base + batch.readUInt32LE(e + PF_OFFSET);
+        const to = from + batch.readUInt32LE(e + PF_LENGTH);
+        const lines = batch.readUInt16LE(e + PF_LINES);
+        const seq = kind === 2 ? batch.readDoubleLE(e + PF_SEQ) : 0;
+        const ts = kind === 2 ? batch.readDoubleLE(e + PF_TS) : 0;
+        if (to <= batch.length && this.decoder.preformatted(sender.address, sender.port, kind, 1, len, lines, timeUs, timeUs, seq, ts, seq, ts)) {
+          this.putText(sender.address, timeUs, batch, from, to, lines);
+          continue;
+        }
+      }
+      if ((batch[e + 13]! & FLAG_TRUNCATED) !== 0) {
         // Only a datagram larger than the receive slot (64 KiB, more than UDP carries) gets here.
         this.truncated++;
-        if (!this.truncatedLogged) this.log(`warning: a datagram of ${wireLength} bytes from ${sender.address}:${sender.port} was truncated to ${payload.length} bytes (counted as truncated; its first bytes are kept)`);
+        if (!this.truncatedLogged) this.log(`warning: a datagram of ${batch.readUInt32LE(e + 8)} bytes from ${sender.address}:${sender.port} was truncated to ${len} bytes (counted as truncated; its first bytes are kept)`);
         this.truncatedLogged = true;
       }
-      this.decoder.datagram(sender.address, sender.port, payload, timeUs);
-    });
+      this.decoder.datagram(sender.address, sender.port, batch.subarray(off, off + len), timeUs);
+    }
+  }
+
+  /** Preformatted lines of a sender to its file and/or the combined file. */
+  private putText(address: string, timeUs: number, buf: Buffer, from: number, to: number, lines: number): void {
+    const day = this.formatter.clock.day(timeUs);
+    if (this.cfg.perSender) this.putBytes(this.dirOf(address), day, buf, from, to, lines);
+    if (this.cfg.combined) this.putBytes('', day, buf, from, to, lines);
+  }
+
+  /** Whole formatted lines (bytes [start, end) of buf) queued for stream `rel`. */
+  private putBytes(rel: string, day: string, buf: Buffer, start: number, end: number, lines: number): void {
+    const n = end - start;
+    const out = this.writer.reserve(rel, day, n);
+    if (!out) {
+      this.writer.write(rel, { day, text: buf.toString('latin1', start, end), lines });
+      return;
+    }
+    const data = out.data;
+    const at = out.bytes;
+    // A line or two: a byte loop is cheaper than Buffer#copy, which builds a view per call.
+    if (n < 512) for (let i = 0; i < n; i++) data[at + i] = buf[start + i]!;
+    else buf.copy(data, at, start, end);
+    this.writer.commit(n, lines);
   }
 
   counters(): PipelineCounters {

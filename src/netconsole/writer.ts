@@ -51,7 +51,7 @@ interface Chunk {
   lines: number;
   bytes: number;
   /** Taken by a write in progress: no more lines may be appended to it. */
-  sealed?: boolean;
+  sealed: boolean;
 }
 
 interface Stream {
@@ -174,9 +174,10 @@ export class Writer {
   reserve(rel: string, day: string, maxBytes: number): { data: Buffer; bytes: number } | null {
     if (maxBytes > CHUNK_MAX) return null;
     const s = this.stream(rel);
-    let last = s.pending[s.pending.length - 1];
-    if (!last || last.sealed || last.day !== day || last.bytes + maxBytes > CHUNK_MAX) {
-      last = { day, data: Buffer.allocUnsafe(4096), lines: 0, bytes: 0 };
+    // (No read past the end of an empty array: it would cost the optimised code a deopt.)
+    let last = s.pending.length > 0 ? s.pending[s.pending.length - 1] : undefined;
+    if (last === undefined || last.sealed || last.day !== day || last.bytes + maxBytes > CHUNK_MAX) {
+      last = { day, data: Buffer.allocUnsafe(4096), lines: 0, bytes: 0, sealed: false };
       s.pending.push(last);
     }
     if (last.bytes + maxBytes > last.data.length) {
@@ -234,7 +235,7 @@ export class Writer {
   write(rel: string, f: Formatted): void {
     const s = this.stream(rel);
     // Lines are encoded into byte chunks at once: no strings survive until the write (cheaper GC).
-    const last = s.pending[s.pending.length - 1];
+    const last = s.pending.length > 0 ? s.pending[s.pending.length - 1] : undefined;
     // Fast path, one UTF-8 pass instead of two: a string of n UTF-16 units is at most 3n bytes,
     // so when that much room is left the text is encoded straight in and its size is what write() returns.
     if (last && !last.sealed && last.day === f.day && last.bytes + f.text.length * 3 <= last.data.length) {
@@ -257,7 +258,7 @@ export class Writer {
     } else {
       const data = Buffer.allocUnsafe(Math.max(bytes, 4096));
       data.write(f.text, 0);
-      s.pending.push({ day: f.day, data, lines: f.lines, bytes });
+      s.pending.push({ day: f.day, data, lines: f.lines, bytes, sealed: false });
     }
     this.queued(s, bytes);
   }
@@ -491,7 +492,7 @@ export class Writer {
             // Keep only what did not reach the disk (the marker, if any, is rebuilt next time).
             const rest = buf.subarray(Math.max(off, Buffer.byteLength(marker)));
             const restLines = countLines(rest);
-            s.pending.splice(0, take, { day: first.day, data: Buffer.from(rest), lines: restLines, bytes: rest.length });
+            s.pending.splice(0, take, { day: first.day, data: Buffer.from(rest), lines: restLines, bytes: rest.length, sealed: false });
             this.recount(s);
             if (off >= Buffer.byteLength(marker)) this.clearError(s);
           }
