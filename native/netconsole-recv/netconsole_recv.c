@@ -60,17 +60,8 @@ typedef struct batch {
   uint32_t max_entries;
   uint32_t payload_used;
   uint32_t payload_cap;
-  uint32_t text_used;
-  uint32_t text_cap;
   uint8_t *entries;  /* max_entries * ENTRY */
   uint8_t *payload;  /* payload_cap: raw payloads */
-  uint8_t *text;     /* text_cap: preformatted texts (offsets fixed up at emit) */
-  /* The open run (see the top of this file): its first entry, sender and where it stands. */
-  int64_t run_first;
-  struct sockaddr_storage run_sender;
-  int run_kind;
-  uint64_t run_seq, run_ts;
-  int64_t run_day;
   struct batch *next; /* free list */
 } batch_t;
 
@@ -80,6 +71,15 @@ typedef struct clock_cache {
   char iso[32];
   size_t len;
 } clock_cache_t;
+
+typedef struct pf_scan {
+  int kind;
+  uint32_t lines;
+  uint64_t prefix, seq, ts;
+  uint8_t flag;
+  size_t text_start, text_end; /* the record's text */
+  size_t size;                 /* bytes the formatted lines take */
+} pf_scan_t;
 
 typedef struct receiver {
   int fds[MAX_FDS];
@@ -109,9 +109,11 @@ typedef struct receiver {
   uint64_t lost_batches;  /* batches lost to a failed allocation (reported by stats()) */
   int preformat;          /* 1: preformat the text format in UTC (see the top of this file) */
   clock_cache_t clock;
-  struct sockaddr_storage label_sender; /* whose label `label` is */
+  /* JS thread only (call_js): the preformatting's sender label cache and per-entry scans. */
+  uint8_t label_entry[ENTRY]; /* whose label `label` is */
   char label[64];
   size_t label_len;       /* 0: none yet */
+  pf_scan_t *scans;       /* max entries of a batch */
   napi_threadsafe_function tsfn;
   napi_env env;
 } receiver_t;
@@ -130,19 +132,14 @@ static batch_t *batch_new(receiver_t *r) {
   b->count = 0;
   b->payload_used = 0;
   b->payload_cap = (uint32_t)r->batch_bytes;
-  b->text_used = 0;
-  b->text_cap = (uint32_t)r->batch_bytes * 2;
-  b->run_first = -1;
   b->next = NULL;
   /* Every datagram needs at least 0 payload bytes: bound entries separately. */
   b->max_entries = 16384;
   b->entries = malloc((size_t)b->max_entries * ENTRY);
   b->payload = malloc(b->payload_cap);
-  b->text = malloc(b->text_cap);
-  if (!b->entries || !b->payload || !b->text) {
+  if (!b->entries || !b->payload) {
     free(b->entries);
     free(b->payload);
-    free(b->text);
     free(b);
     return NULL;
   }
@@ -153,29 +150,14 @@ static void batch_free(batch_t *b) {
   if (!b) return;
   free(b->entries);
   free(b->payload);
-  free(b->text);
   free(b);
 }
 
-static size_t batch_size(const batch_t *b) { return (size_t)b->count * ENTRY + b->payload_used + b->text_used; }
+static size_t batch_size(const batch_t *b) { return (size_t)b->count * ENTRY + b->payload_used; }
 
 static void batch_clear(batch_t *b) {
   b->count = 0;
   b->payload_used = 0;
-  b->text_used = 0;
-  b->run_first = -1;
-}
-
-/* Preformatted offsets become offsets in the payload area as JS sees it (texts after payloads). */
-static void batch_seal(batch_t *b) {
-  for (uint32_t i = 0; i < b->count; i++) {
-    uint8_t *e = b->entries + (size_t)i * ENTRY;
-    if (e[48] == 0) continue;
-    uint32_t off;
-    memcpy(&off, e + 40, 4);
-    off += b->payload_used;
-    memcpy(e + 40, &off, 4);
-  }
 }
 
 /* An empty batch: a recycled one when JS has handed one back, else a new one. */
@@ -225,7 +207,6 @@ static batch_t *emit(receiver_t *r, batch_t *b) {
       return b;
     }
   }
-  if (b) batch_seal(b);
   pthread_mutex_lock(&r->lock);
   if (b && r->queued + size > r->max_queued && r->queued > 0) r->waits++;
   while (b && !r->stopping && r->queued > 0 && r->queued + size > r->max_queued) pthread_cond_wait(&r->room, &r->lock);
@@ -250,14 +231,6 @@ static uint32_t total_drops(receiver_t *r) {
 /* Boot times from here on go to JavaScript (its floor(ts / 1e6) is exact far beyond this). */
 #define MAX_PF_TS 1000000000000000ULL
 
-typedef struct pf_scan {
-  int kind;
-  uint32_t lines;
-  uint64_t prefix, seq, ts;
-  uint8_t flag;
-  size_t text_start, text_end; /* the record's text */
-  size_t size;                 /* bytes the formatted lines take */
-} pf_scan_t;
 
 static int is_digit(uint8_t c) { return c >= '0' && c <= '9'; }
 
@@ -489,44 +462,15 @@ static size_t pf_write(receiver_t *r, const pf_scan_t *pf, const uint8_t *b, siz
   return (size_t)(p - (char *)out);
 }
 
-/* Same sender (family, address, port)? */
-static int same_sender(const struct sockaddr_storage *a, const struct sockaddr_storage *b) {
-  if (a->ss_family != b->ss_family) return 0;
-  if (a->ss_family == AF_INET) {
-    const struct sockaddr_in *x = (const struct sockaddr_in *)a, *y = (const struct sockaddr_in *)b;
-    return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
-  }
-  if (a->ss_family == AF_INET6) {
-    const struct sockaddr_in6 *x = (const struct sockaddr_in6 *)a, *y = (const struct sockaddr_in6 *)b;
-    return x->sin6_port == y->sin6_port && memcmp(&x->sin6_addr, &y->sin6_addr, 16) == 0;
-  }
-  return 0;
-}
-
 /* Append the datagrams of one recvmmsg() to the batch, emitting full batches. Returns the
-   working batch (a new one after an emit). */
+   working batch (a new one after an emit). Nothing here looks into the payloads. */
 static batch_t *take_messages(receiver_t *r, int fdi, int n, batch_t *b) {
   double fallback_time = now_us();
   for (int i = 0; i < n; i++) {
     struct msghdr *h = &r->msgs[i].msg_hdr;
     uint32_t wire = r->msgs[i].msg_len; /* with MSG_TRUNC: the real length */
     uint32_t stored = wire > r->slot_bytes ? (uint32_t)r->slot_bytes : wire;
-    int truncated = wire > stored || (h->msg_flags & MSG_TRUNC);
-    const uint8_t *data = r->arena + (size_t)i * r->slot_bytes;
-    struct sockaddr_storage *sa = &r->addrs[i];
-    pf_scan_t pf;
-    pf.kind = PF_NONE;
-    if (r->preformat && !truncated && (sa->ss_family == AF_INET || sa->ss_family == AF_INET6)) {
-      /* The label is the same for a run of datagrams from one sender: made once per change. */
-      if (!r->label_len || !same_sender(sa, &r->label_sender)) {
-        r->label_len = sender_label(sa, r->label);
-        r->label_sender = *sa;
-        if (r->label_len >= 64) r->label_len = 0;
-      }
-      if (r->label_len) pf_scan(data, stored, r->label_len, &pf);
-    }
-    if (pf.kind != PF_NONE && pf.size > b->text_cap) pf.kind = PF_NONE; /* JavaScript formats it */
-    if (b->count >= b->max_entries || b->payload_used + stored > b->payload_cap || (pf.kind != PF_NONE && b->text_used + pf.size > b->text_cap)) b = emit(r, b);
+    if (b->count >= b->max_entries || b->payload_used + stored > b->payload_cap) b = emit(r, b);
     double t = fallback_time;
     for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR(h, c)) {
       if (c->cmsg_level != SOL_SOCKET) continue;
@@ -546,6 +490,7 @@ static batch_t *take_messages(receiver_t *r, int fdi, int n, batch_t *b) {
     memcpy(e, &off, 4);
     memcpy(e + 4, &stored, 4);
     memcpy(e + 8, &wire, 4);
+    struct sockaddr_storage *sa = &r->addrs[i];
     uint16_t port = 0;
     if (sa->ss_family == AF_INET) {
       struct sockaddr_in *s4 = (struct sockaddr_in *)sa;
@@ -558,59 +503,125 @@ static batch_t *take_messages(receiver_t *r, int fdi, int n, batch_t *b) {
       port = ntohs(s6->sin6_port);
       memcpy(e + 16, &s6->sin6_addr, 16);
     }
-    e[13] = truncated ? FLAG_TRUNCATED : 0;
+    e[13] = (wire > stored || (h->msg_flags & MSG_TRUNC)) ? FLAG_TRUNCATED : 0;
     memcpy(e + 14, &port, 2);
     memcpy(e + 32, &t, 8);
-    memcpy(b->payload + off, data, stored);
+    memcpy(b->payload + off, r->arena + (size_t)i * r->slot_bytes, stored);
     b->payload_used += stored;
-    if (pf.kind == PF_NONE) {
-      b->run_first = -1; /* a datagram JavaScript decodes ends the run */
-    } else {
-      int64_t time_us = (int64_t)t;
-      uint32_t foff = b->text_used;
-      uint32_t flen = (uint32_t)pf_write(r, &pf, data, stored, r->label, r->label_len, time_us, b->text + foff);
-      uint16_t lines = (uint16_t)pf.lines;
-      memcpy(e + 40, &foff, 4);
-      memcpy(e + 44, &flen, 4);
-      e[48] = (uint8_t)pf.kind;
-      memcpy(e + 50, &lines, 2);
-      if (pf.kind == PF_RECORD) {
-        double seq = (double)pf.seq, ts = (double)pf.ts;
-        memcpy(e + 56, &seq, 8);
-        memcpy(e + 64, &ts, 8);
-      }
-      b->text_used += flen;
-      int64_t day = time_us / 86400000000LL;
-      int goes_on = b->run_first >= 0 && b->run_kind == pf.kind && b->run_day == day && same_sender(sa, &b->run_sender) &&
-                    (pf.kind == PF_LINES || (pf.seq == b->run_seq + 1 && pf.ts >= b->run_ts));
-      uint32_t one = 1, rlines = pf.lines;
-      if (goes_on) {
-        uint8_t *first = b->entries + (size_t)b->run_first * ENTRY;
-        uint32_t count, total_lines, raw;
-        memcpy(&count, first + 52, 4);
-        memcpy(&total_lines, first + 72, 4);
-        memcpy(&raw, first + 76, 4);
-        count++;
-        total_lines += pf.lines;
-        raw += stored;
-        memcpy(first + 52, &count, 4);
-        memcpy(first + 72, &total_lines, 4);
-        memcpy(first + 76, &raw, 4);
-      } else {
-        b->run_first = b->count;
-        b->run_kind = pf.kind;
-        b->run_day = day;
-        b->run_sender = *sa;
-        memcpy(e + 52, &one, 4);
-        memcpy(e + 72, &rlines, 4);
-        memcpy(e + 76, &stored, 4);
-      }
-      b->run_seq = pf.seq;
-      b->run_ts = pf.ts;
-    }
     b->count++;
   }
   return b;
+}
+
+/* The sender of an entry: family, port and address bytes (12, 14..31; byte 13 is flags). */
+static int same_entry_sender(const uint8_t *a, const uint8_t *b) { return a[12] == b[12] && memcmp(a + 14, b + 14, 18) == 0; }
+
+/* Label of an entry's sender, cached while the sender stays the same (runs). 0: none. */
+static size_t entry_label(receiver_t *r, const uint8_t *e) {
+  if (r->label_len && same_entry_sender(e, r->label_entry)) return r->label_len;
+  struct sockaddr_storage ss;
+  memset(&ss, 0, sizeof ss);
+  uint16_t port;
+  memcpy(&port, e + 14, 2);
+  if (e[12] == 4) {
+    struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+    s4->sin_family = AF_INET;
+    s4->sin_port = htons(port);
+    memcpy(&s4->sin_addr, e + 16, 4);
+  } else if (e[12] == 6) {
+    struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+    s6->sin6_family = AF_INET6;
+    s6->sin6_port = htons(port);
+    memcpy(&s6->sin6_addr, e + 16, 16);
+  } else
+    return 0;
+  r->label_len = sender_label(&ss, r->label);
+  if (r->label_len >= 64) r->label_len = 0;
+  memcpy(r->label_entry, e, ENTRY);
+  return r->label_len;
+}
+
+/* Bytes the preformatted texts of a batch take (and each entry's scan in r->scans). Runs on
+   the JS thread, which copies the batch anyway: the receive thread only reads sockets. */
+static size_t preformat_size(receiver_t *r, const batch_t *b) {
+  size_t total = 0;
+  for (uint32_t i = 0; i < b->count; i++) {
+    const uint8_t *e = b->entries + (size_t)i * ENTRY;
+    pf_scan_t *pf = &r->scans[i];
+    pf->kind = PF_NONE;
+    if (e[13] & FLAG_TRUNCATED) continue;
+    size_t label_len = entry_label(r, e);
+    if (!label_len) continue;
+    uint32_t off, len;
+    memcpy(&off, e, 4);
+    memcpy(&len, e + 4, 4);
+    pf_scan(b->payload + off, len, label_len, pf);
+    if (pf->kind != PF_NONE) total += pf->size;
+  }
+  return total;
+}
+
+/* Write the texts scanned by preformat_size() at `text` (offsets from `text_base` in the payload
+   area as JS sees it) and fill the entries at `entries` (JS's copy), runs included. */
+static void preformat_write(receiver_t *r, const batch_t *b, uint8_t *entries, uint8_t *text, uint32_t text_base) {
+  uint32_t used = 0;
+  int64_t run_first = -1;
+  int run_kind = 0;
+  int64_t run_day = 0;
+  uint64_t run_seq = 0, run_ts = 0;
+  for (uint32_t i = 0; i < b->count; i++) {
+    uint8_t *e = entries + (size_t)i * ENTRY;
+    const pf_scan_t *pf = &r->scans[i];
+    if (pf->kind == PF_NONE) {
+      run_first = -1; /* a datagram JavaScript decodes ends the run */
+      continue;
+    }
+    size_t label_len = entry_label(r, e);
+    uint32_t off, len;
+    memcpy(&off, e, 4);
+    memcpy(&len, e + 4, 4);
+    double t;
+    memcpy(&t, e + 32, 8);
+    int64_t time_us = (int64_t)t;
+    uint32_t flen = (uint32_t)pf_write(r, pf, b->payload + off, len, r->label, label_len, time_us, text + used);
+    uint32_t foff = text_base + used;
+    uint16_t lines = (uint16_t)pf->lines;
+    memcpy(e + 40, &foff, 4);
+    memcpy(e + 44, &flen, 4);
+    e[48] = (uint8_t)pf->kind;
+    memcpy(e + 50, &lines, 2);
+    if (pf->kind == PF_RECORD) {
+      double seq = (double)pf->seq, ts = (double)pf->ts;
+      memcpy(e + 56, &seq, 8);
+      memcpy(e + 64, &ts, 8);
+    }
+    used += flen;
+    int64_t day = time_us / 86400000000LL;
+    uint8_t *first = run_first >= 0 ? entries + (size_t)run_first * ENTRY : NULL;
+    int goes_on = first && run_kind == pf->kind && run_day == day && same_entry_sender(e, first) && (pf->kind == PF_LINES || (pf->seq == run_seq + 1 && pf->ts >= run_ts));
+    if (goes_on) {
+      uint32_t count, total_lines, raw;
+      memcpy(&count, first + 52, 4);
+      memcpy(&total_lines, first + 72, 4);
+      memcpy(&raw, first + 76, 4);
+      count++;
+      total_lines += pf->lines;
+      raw += len;
+      memcpy(first + 52, &count, 4);
+      memcpy(first + 72, &total_lines, 4);
+      memcpy(first + 76, &raw, 4);
+    } else {
+      uint32_t one = 1, rlines = pf->lines;
+      run_first = i;
+      run_kind = pf->kind;
+      run_day = day;
+      memcpy(e + 52, &one, 4);
+      memcpy(e + 72, &rlines, 4);
+      memcpy(e + 76, &len, 4);
+    }
+    run_seq = pf->seq;
+    run_ts = pf->ts;
+  }
 }
 
 static void reset_headers(receiver_t *r) {
@@ -712,18 +723,24 @@ static void call_js(napi_env env, napi_value cb, void *context, void *data) {
     batch_free(b);
     return;
   }
-  napi_value argv[3], undef;
+  napi_value argv[4], undef;
   napi_get_undefined(env, &undef);
   uint32_t drops = total_drops(r);
   if (!b) {
     napi_get_null(env, &argv[0]);
     napi_create_uint32(env, 0, &argv[1]);
+    napi_create_double(env, 0, &argv[3]);
   } else {
-    /* One copy: entries, then the payload area, into a Buffer that JavaScript owns. */
+    /* One copy: entries, then the payload area (raw payloads, then preformatted texts), into
+       a Buffer that JavaScript owns; the texts are written straight into it. */
     size_t esize = (size_t)b->count * ENTRY;
+    size_t text = 0;
+    if (r->preformat && !r->scans) r->scans = malloc(sizeof(pf_scan_t) * 16384);
+    int pre = r->preformat && r->scans && b->count <= 16384;
+    if (pre) text = preformat_size(r, b);
     size_t size = batch_size(b);
     void *dst = NULL;
-    if (napi_create_buffer(env, size, &dst, &argv[0]) != napi_ok) {
+    if (napi_create_buffer(env, size + text, &dst, &argv[0]) != napi_ok) {
       batch_put(r, b);
       pthread_mutex_lock(&r->lock); /* out of memory in JavaScript: this batch is lost */
       r->queued = r->queued > size ? r->queued - size : 0;
@@ -734,12 +751,19 @@ static void call_js(napi_env env, napi_value cb, void *context, void *data) {
     }
     memcpy(dst, b->entries, esize);
     memcpy((uint8_t *)dst + esize, b->payload, b->payload_used);
-    memcpy((uint8_t *)dst + esize + b->payload_used, b->text, b->text_used);
+    if (pre) preformat_write(r, b, dst, (uint8_t *)dst + size, b->payload_used);
+    if (text) {
+      /* The texts are held by JavaScript too: they count against maxQueuedBytes until acked. */
+      pthread_mutex_lock(&r->lock);
+      r->queued += text;
+      pthread_mutex_unlock(&r->lock);
+    }
     napi_create_uint32(env, b->count, &argv[1]);
+    napi_create_double(env, (double)(size + text), &argv[3]);
     batch_put(r, b);
   }
   napi_create_uint32(env, drops, &argv[2]);
-  napi_call_function(env, undef, cb, 3, argv, NULL);
+  napi_call_function(env, undef, cb, 4, argv, NULL);
 }
 
 static void stop_thread(receiver_t *r) {
@@ -755,6 +779,7 @@ static void stop_thread(receiver_t *r) {
 }
 
 static void free_receiver(receiver_t *r) {
+  free(r->scans);
   while (r->free_batches) {
     batch_t *b = r->free_batches;
     r->free_batches = b->next;
@@ -888,7 +913,8 @@ static napi_value close_fd(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* start(fds[], { vlen, slotBytes, batchBytes, maxQueuedBytes, preformat }, onBatch(buf|null, count, drops)) -> handle */
+/* start(fds[], { vlen, slotBytes, batchBytes, maxQueuedBytes, preformat }, onBatch(buf|null, count, drops, bytes)) -> handle
+   bytes: what the batch counts against maxQueuedBytes; JS acks exactly that. */
 static napi_value start(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3];

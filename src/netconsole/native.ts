@@ -10,8 +10,9 @@ export interface NativeRecv {
   ENTRY_BYTES: number;
   openSocket(family: 4 | 6, address: string, port: number, rcvbuf: number): { fd: number; port: number; rcvbuf: number; forced: boolean };
   closeFd(fd: number): void;
-  /** preformat 1: the receive thread formats plain lines in the text format, UTC (see native-batch.ts). */
-  start(fds: number[], opts: { vlen?: number; slotBytes?: number; batchBytes?: number; maxQueuedBytes?: number; preformat?: 0 | 1 }, onBatch: (buf: Buffer | null, count: number, drops: number) => void): object;
+  /** preformat 1: the addon formats plain lines in the text format, UTC (see native-batch.ts). */
+  start(fds: number[], opts: { vlen?: number; slotBytes?: number; batchBytes?: number; maxQueuedBytes?: number; preformat?: 0 | 1 }, onBatch: (buf: Buffer | null, count: number, drops: number, bytes: number) => void): object;
+  /** JS has processed a batch: `bytes` as onBatch gave them (the receive thread may read on). */
   ack(handle: object, bytes: number): void;
   stop(handle: object): void;
   stats(handle: object): { queuedBytes: number; waits: number; drops: number; lostBatches: number };

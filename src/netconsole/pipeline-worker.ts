@@ -19,7 +19,7 @@ type In =
   | { type: 'reopen' }
   | { type: 'stop' };
 
-type Queued = Extract<In, { type: 'batch' }> | { type: 'native'; buf: Buffer; count: number };
+type Queued = Extract<In, { type: 'batch' }> | { type: 'native'; buf: Buffer; count: number; bytes: number };
 
 const port = parentPort!;
 const cfg = workerData.cfg as ReceiverConfig;
@@ -47,7 +47,7 @@ function drainQueue(): void {
   if (m.type === 'native') {
     pipeline.ingestNative(m.buf, m.count);
     // The receive thread reads on while less than maxQueuedBytes wait for this thread.
-    native?.mod.ack(native.handle, m.buf.length);
+    native?.mod.ack(native.handle, m.bytes);
   } else {
     pipeline.ingest(Buffer.from(m.buf.buffer, m.buf.byteOffset, m.buf.byteLength), m.intros, m.resetSenders);
     // Tell the receiving thread this much is off its books (it pauses reading when too much is in flight).
@@ -73,14 +73,14 @@ function startNative(fds: number[], maxQueuedBytes: number): void {
   let ended!: () => void;
   const endedP = new Promise<void>((r) => (ended = r));
   try {
-    const handle = l.mod.start(fds, { maxQueuedBytes, preformat: pipeline.nativePreformat ? 1 : 0 }, (buf, count) => {
+    const handle = l.mod.start(fds, { maxQueuedBytes, preformat: pipeline.nativePreformat ? 1 : 0 }, (buf, count, _drops, bytes) => {
       if (buf === null) {
         // The receive thread has stopped: nothing more comes from these sockets.
         for (const fd of fds) l.mod.closeFd(fd);
         ended();
         return;
       }
-      enqueue({ type: 'native', buf, count });
+      enqueue({ type: 'native', buf, count, bytes });
     });
     native = { mod: l.mod, handle, ended: endedP };
     port.postMessage({ type: 'native-started' });

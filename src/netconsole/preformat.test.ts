@@ -14,10 +14,11 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import dgram from 'node:dgram';
 import fc from 'fast-check';
 import { Decoder, DEFAULT_DECODER_OPTIONS, senderLabel, type PlainSink } from './decoder.js';
 import { Formatter } from './format.js';
-import { encodeNativeBatch, ipv6Text, type Preformatted } from './native-batch.js';
+import { ENTRY_BYTES, PF_KIND, encodeNativeBatch, ipv6Text, type Preformatted } from './native-batch.js';
 import { loadNative, type NativeRecv } from './native.js';
 import { Pipeline } from './pipeline.js';
 import { resolveConfig } from './config.js';
@@ -312,6 +313,67 @@ test('preformat: runs that start late, after a gap, after a restart or behind a 
     assert.deepEqual(a.files, b.files, name);
     assert.deepEqual(a.counters, b.counters, name);
   }
+});
+
+test('preformat: real batches from the addon (runs formed by the receive path) give the same files as decoding every datagram', { skip }, async () => {
+  const m = mod!;
+  const s4 = m.openSocket(4, '127.0.0.1', 0, 8 << 20);
+  const batches: Array<{ buf: Buffer; count: number }> = [];
+  let ended!: () => void;
+  const end = new Promise<void>((r) => (ended = r));
+  const handle = m.start([s4.fd], { preformat: 1 }, (buf, count, _drops, bytes) => {
+    if (buf === null) return ended();
+    assert.ok(bytes === buf.length, 'a batch counts what JavaScript holds');
+    batches.push({ buf, count });
+    m.ack(handle, bytes);
+  });
+  // Two senders, each: a run of records, a gap, a late one, legacy lines with a partial one, a dictionary record.
+  const streams = [0, 1].map((k) => [
+    ...Array.from({ length: 40 }, (_, i) => `6,${10 + i},${1_000_000 + i},-;sender ${k} record ${i}\n`),
+    `6,60,2000000,-;after a gap\n`,
+    `6,55,2000001,-;late\n`,
+    `6,61,2000002,-;text\n SUBSYSTEM=pci\n`,
+    ...Array.from({ length: 20 }, (_, i) => `[ 12.${String(i).padStart(6, '0')}] legacy ${k} line ${i}\n`),
+    '[ 13.000000] this line goes on',
+    ' in the next datagram\n',
+    'and one more\n',
+  ]);
+  const socks = await Promise.all(
+    [0, 1].map(
+      () =>
+        new Promise<dgram.Socket>((resolve) => {
+          const c = dgram.createSocket('udp4');
+          c.bind(0, '127.0.0.1', () => resolve(c));
+        }),
+    ),
+  );
+  let sent = 0;
+  for (let i = 0; i < streams[0]!.length; i++) {
+    for (let k = 0; k < 2; k++) {
+      await new Promise<void>((r, j) => socks[k]!.send(Buffer.from(streams[k]![i]!), s4.port, '127.0.0.1', (e) => (e ? j(e) : r())));
+      sent++;
+    }
+  }
+  for (const c of socks) c.close();
+  const got = () => batches.reduce((n, b) => n + b.count, 0);
+  for (let i = 0; i < 300 && got() < sent; i++) await new Promise((r) => setTimeout(r, 10));
+  m.stop(handle);
+  await end;
+  m.closeFd(s4.fd);
+  assert.equal(got(), sent);
+  const preformatted = batches.reduce((n, b) => n + Array.from({ length: b.count }, (_, i) => b.buf[i * ENTRY_BYTES + PF_KIND]).filter((k) => k !== 0).length, 0);
+  assert.ok(preformatted >= 100, `most datagrams were preformatted (${preformatted} of ${sent})`);
+  // The same batches with the preformatting taken out: the JavaScript decoder does everything.
+  const plain = batches.map((b) => {
+    const c = Buffer.from(b.buf);
+    for (let i = 0; i < b.count; i++) c[i * ENTRY_BYTES + PF_KIND] = 0;
+    return c;
+  });
+  const a = await runPipeline(batches.map((b) => b.buf), batches.map((b) => b.count), true);
+  const b = await runPipeline(plain, batches.map((x) => x.count), true);
+  assert.deepEqual(a.files, b.files);
+  assert.deepEqual(a.counters, b.counters);
+  assert.ok(Object.values(a.files).join('').includes('-- lantern: gap: 10 messages lost (seq 50..59) --'));
 });
 
 test('preformat: an IPv6 sender label matches the decoder label', () => {
