@@ -52,6 +52,7 @@
 #endif
 
 #define ENTRY 80
+#define POOL_MAX 4
 #define MAX_FDS 64
 #define FLAG_TRUNCATED 1
 
@@ -62,6 +63,7 @@ typedef struct batch {
   uint32_t payload_cap;
   uint8_t *entries;  /* max_entries * ENTRY */
   uint8_t *payload;  /* payload_cap: raw payloads */
+  int64_t first_ms;  /* monotonic time of its first datagram */
   struct batch *next; /* free list */
 } batch_t;
 
@@ -114,11 +116,23 @@ typedef struct receiver {
   char label[64];
   size_t label_len;       /* 0: none yet */
   pf_scan_t *scans;       /* max entries of a batch */
+  /* JS thread only: ArrayBuffers JS handed back with ack(), reused for the next batches so a
+     burst does not churn multi-megabyte allocations (and the heap does not grow with them). */
+  napi_ref pool[POOL_MAX];
+  int pool_count;
+  int ended;              /* the end marker went to JS: nothing more is pooled */
   napi_threadsafe_function tsfn;
   napi_env env;
 } receiver_t;
 
 #define CONTROL_BYTES 128
+#define HOLD_MS 5
+
+static int64_t mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static double now_us(void) {
   struct timespec ts;
@@ -154,6 +168,14 @@ static void batch_free(batch_t *b) {
 }
 
 static size_t batch_size(const batch_t *b) { return (size_t)b->count * ENTRY + b->payload_used; }
+
+/* What a batch is charged against maxQueuedBytes while it waits: what JavaScript will hold for
+   it. With preformatting the texts are not made yet: charged as twice the payloads plus a head
+   per datagram (a fair upper bound for log lines); call_js() settles the difference. */
+static size_t batch_charge(const receiver_t *r, const batch_t *b) {
+  size_t size = batch_size(b);
+  return r->preformat ? size + 2 * (size_t)b->payload_used + (size_t)b->count * 96 : size;
+}
 
 static void batch_clear(batch_t *b) {
   b->count = 0;
@@ -195,7 +217,7 @@ static void batch_put(receiver_t *r, batch_t *b) {
    b NULL = end marker (returns NULL). When no new batch can be had, the full one is emptied
    and reused: its datagrams are lost (out of memory: nothing else to do). */
 static batch_t *emit(receiver_t *r, batch_t *b) {
-  size_t size = b ? batch_size(b) : 0;
+  size_t size = b ? batch_charge(r, b) : 0;
   batch_t *next = NULL;
   if (b) {
     next = batch_get(r);
@@ -471,6 +493,7 @@ static batch_t *take_messages(receiver_t *r, int fdi, int n, batch_t *b) {
     uint32_t wire = r->msgs[i].msg_len; /* with MSG_TRUNC: the real length */
     uint32_t stored = wire > r->slot_bytes ? (uint32_t)r->slot_bytes : wire;
     if (b->count >= b->max_entries || b->payload_used + stored > b->payload_cap) b = emit(r, b);
+    if (b->count == 0) b->first_ms = mono_ms();
     double t = fallback_time;
     for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR(h, c)) {
       if (c->cmsg_level != SOL_SOCKET) continue;
@@ -655,7 +678,13 @@ static void *run(void *arg) {
     return NULL;
   }
   for (;;) {
-    int p = poll(pfds, (nfds_t)r->nfds + 1, -1);
+    /* A batch in hand waits at most HOLD_MS for more datagrams (see below). */
+    int timeout = -1;
+    if (b->count) {
+      int64_t left = b->first_ms + HOLD_MS - mono_ms();
+      timeout = left > 0 ? (int)left : 0;
+    }
+    int p = poll(pfds, (nfds_t)r->nfds + 1, timeout);
     if (p < 0) {
       if (errno == EINTR) continue;
       break;
@@ -663,7 +692,7 @@ static void *run(void *arg) {
     if (pfds[r->nfds].revents) break;
     int busy = 1;
     /* Drain every readable socket until it is empty (or a stop is asked). */
-    while (busy) {
+    while (busy && p > 0) {
       busy = 0;
       for (int i = 0; i < r->nfds; i++) {
         if (!(pfds[i].revents & POLLIN)) continue;
@@ -682,7 +711,16 @@ static void *run(void *arg) {
       pthread_mutex_unlock(&r->lock);
       if (stop) break;
     }
-    if (b->count) b = emit(r, b);
+    /* Sockets drained. Hand the batch over at once when JavaScript has nothing waiting (low
+       latency); while it is still busy with earlier batches, keep filling this one for up to
+       HOLD_MS: a burst then goes over in few large batches instead of many small ones, which
+       costs JavaScript less per datagram and lets it catch up. */
+    if (b->count) {
+      pthread_mutex_lock(&r->lock);
+      int idle = r->queued == 0;
+      pthread_mutex_unlock(&r->lock);
+      if (idle || mono_ms() - b->first_ms >= HOLD_MS) b = emit(r, b);
+    }
   }
   if (b->count) b = emit(r, b);
   batch_free(b);
@@ -716,6 +754,27 @@ static napi_value throw_errno(napi_env env, int err, const char *what) {
   return NULL;
 }
 
+/* An ArrayBuffer of at least `bytes` for a batch: a pooled one JS gave back, else a new one
+   with its size rounded up to a power of two (64 KiB at least), so that later batches fit. */
+static napi_status take_buffer(napi_env env, receiver_t *r, size_t bytes, void **data, size_t *cap, napi_value *out) {
+  for (int i = r->pool_count - 1; i >= 0; i--) {
+    napi_value ab;
+    void *p = NULL;
+    size_t len = 0;
+    if (napi_get_reference_value(env, r->pool[i], &ab) != napi_ok || !ab || napi_get_arraybuffer_info(env, ab, &p, &len) != napi_ok || len < bytes) continue;
+    napi_delete_reference(env, r->pool[i]);
+    r->pool[i] = r->pool[--r->pool_count];
+    *data = p;
+    *cap = len;
+    *out = ab;
+    return napi_ok;
+  }
+  size_t size = 65536;
+  while (size < bytes) size *= 2;
+  *cap = size;
+  return napi_create_arraybuffer(env, size, data, out);
+}
+
 static void call_js(napi_env env, napi_value cb, void *context, void *data) {
   receiver_t *r = context;
   batch_t *b = data;
@@ -723,13 +782,16 @@ static void call_js(napi_env env, napi_value cb, void *context, void *data) {
     batch_free(b);
     return;
   }
-  napi_value argv[4], undef;
+  napi_value argv[5], undef;
   napi_get_undefined(env, &undef);
   uint32_t drops = total_drops(r);
   if (!b) {
     napi_get_null(env, &argv[0]);
     napi_create_uint32(env, 0, &argv[1]);
     napi_create_double(env, 0, &argv[3]);
+    napi_create_uint32(env, 0, &argv[4]);
+    r->ended = 1;
+    while (r->pool_count > 0) napi_delete_reference(env, r->pool[--r->pool_count]);
   } else {
     /* One copy: entries, then the payload area (raw payloads, then preformatted texts), into
        a Buffer that JavaScript owns; the texts are written straight into it. */
@@ -739,11 +801,13 @@ static void call_js(napi_env env, napi_value cb, void *context, void *data) {
     int pre = r->preformat && r->scans && b->count <= 16384;
     if (pre) text = preformat_size(r, b);
     size_t size = batch_size(b);
+    size_t charged = batch_charge(r, b);
     void *dst = NULL;
-    if (napi_create_buffer(env, size + text, &dst, &argv[0]) != napi_ok) {
+    size_t cap = 0;
+    if (take_buffer(env, r, size + text, &dst, &cap, &argv[0]) != napi_ok) {
       batch_put(r, b);
       pthread_mutex_lock(&r->lock); /* out of memory in JavaScript: this batch is lost */
-      r->queued = r->queued > size ? r->queued - size : 0;
+      r->queued = r->queued > charged ? r->queued - charged : 0;
       r->lost_batches++;
       pthread_cond_broadcast(&r->room);
       pthread_mutex_unlock(&r->lock);
@@ -752,18 +816,19 @@ static void call_js(napi_env env, napi_value cb, void *context, void *data) {
     memcpy(dst, b->entries, esize);
     memcpy((uint8_t *)dst + esize, b->payload, b->payload_used);
     if (pre) preformat_write(r, b, dst, (uint8_t *)dst + size, b->payload_used);
-    if (text) {
-      /* The texts are held by JavaScript too: they count against maxQueuedBytes until acked. */
-      pthread_mutex_lock(&r->lock);
-      r->queued += text;
-      pthread_mutex_unlock(&r->lock);
-    }
+    /* JavaScript holds the whole buffer (texts and spare room too): that is what counts
+       against maxQueuedBytes until acked. */
+    pthread_mutex_lock(&r->lock);
+    r->queued = r->queued + cap > charged ? r->queued + cap - charged : 0;
+    pthread_cond_broadcast(&r->room);
+    pthread_mutex_unlock(&r->lock);
     napi_create_uint32(env, b->count, &argv[1]);
-    napi_create_double(env, (double)(size + text), &argv[3]);
+    napi_create_double(env, (double)cap, &argv[3]);
+    napi_create_uint32(env, (uint32_t)(size + text), &argv[4]);
     batch_put(r, b);
   }
   napi_create_uint32(env, drops, &argv[2]);
-  napi_call_function(env, undef, cb, 4, argv, NULL);
+  napi_call_function(env, undef, cb, 5, argv, NULL);
 }
 
 static void stop_thread(receiver_t *r) {
@@ -805,6 +870,9 @@ static void unref(receiver_t *r) {
 static void tsfn_finalize(napi_env env, void *data, void *hint) {
   receiver_t *r = data;
   if (r->thread_started && !r->joined) {
+    /* The environment is going away (its thread ended): wake the receive thread, which may be
+       waiting in poll() or for room, before joining it. */
+    stop_thread(r);
     pthread_join(r->thread, NULL);
     r->joined = 1;
   }
@@ -913,8 +981,9 @@ static napi_value close_fd(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* start(fds[], { vlen, slotBytes, batchBytes, maxQueuedBytes, preformat }, onBatch(buf|null, count, drops, bytes)) -> handle
-   bytes: what the batch counts against maxQueuedBytes; JS acks exactly that. */
+/* start(fds[], { vlen, slotBytes, batchBytes, maxQueuedBytes, preformat }, onBatch(arraybuffer|null, count, drops, bytes, length)) -> handle
+   The batch is the first `length` bytes of the ArrayBuffer; bytes: what it counts against
+   maxQueuedBytes, JS acks exactly that. */
 static napi_value start(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3];
@@ -1005,14 +1074,19 @@ static receiver_t *get_receiver(napi_env env, napi_callback_info info, size_t *a
   return p;
 }
 
-/* ack(handle, bytes): JS has processed this many batch bytes; the thread may read on. */
+/* ack(handle, bytes[, arraybuffer]): JS has processed this many batch bytes; the thread may read
+   on. The batch's ArrayBuffer, given back, is reused for a later batch: JS must keep no view of it. */
 static napi_value ack(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
+  size_t argc = 3;
+  napi_value argv[3];
   receiver_t *r = get_receiver(env, info, &argc, argv);
   if (!r) return NULL;
   double bytes = 0;
   if (argc >= 2) napi_get_value_double(env, argv[1], &bytes);
+  bool is_ab = false;
+  if (argc >= 3 && !r->ended && r->pool_count < POOL_MAX && napi_is_arraybuffer(env, argv[2], &is_ab) == napi_ok && is_ab) {
+    if (napi_create_reference(env, argv[2], 1, &r->pool[r->pool_count]) == napi_ok) r->pool_count++;
+  }
   pthread_mutex_lock(&r->lock);
   r->queued = (double)r->queued > bytes ? r->queued - (size_t)bytes : 0;
   pthread_cond_broadcast(&r->room);

@@ -93,8 +93,9 @@ test('native receiver: v4 and v6 datagrams in batches with sender, length and tr
   let batches = 0;
   let ended!: () => void;
   const end = new Promise<void>((r) => (ended = r));
-  const handle = m.start([s4.fd, s6.fd], { slotBytes: 1024, vlen: 8 }, (buf, count) => {
-    if (buf === null) return ended();
+  const handle = m.start([s4.fd, s6.fd], { slotBytes: 1024, vlen: 8 }, (ab, count, _drops, _bytes, length) => {
+    if (ab === null) return ended();
+    const buf = Buffer.from(ab, 0, length);
     batches++;
     forEachNativeDatagram(buf, count, senders, (s, t, p, truncated, wire) => {
       assert.ok(Math.abs(t / 1000 - Date.now()) < 60_000, 'receive time is the wall clock in µs');
@@ -123,14 +124,14 @@ test('native receiver: v4 and v6 datagrams in batches with sender, length and tr
 test('native receiver: stops reading while too much waits for JS, reads on after ack, loses nothing', { skip: mod ? false : missing }, async () => {
   const m = mod!;
   const s4 = m.openSocket(4, '127.0.0.1', 0, 4 << 20);
-  const held: Buffer[] = [];
+  const held: number[] = [];
   let received = 0;
   let ended!: () => void;
   const end = new Promise<void>((r) => (ended = r));
   // 2 KiB of batches at most in flight: with no ack the thread must wait.
-  const handle = m.start([s4.fd], { vlen: 4, maxQueuedBytes: 2048, batchBytes: 1024, slotBytes: 1024 }, (buf, count) => {
-    if (buf === null) return ended();
-    held.push(buf);
+  const handle = m.start([s4.fd], { vlen: 4, maxQueuedBytes: 2048, batchBytes: 1024, slotBytes: 1024 }, (ab, count, _drops, bytes) => {
+    if (ab === null) return ended();
+    held.push(bytes);
     received += count;
   });
   const payloads = Array.from({ length: 300 }, (_, i) => Buffer.from(`line ${i} ${'x'.repeat(40)}\n`));
@@ -139,7 +140,7 @@ test('native receiver: stops reading while too much waits for JS, reads on after
   assert.ok(received < 300, `reading paused (got ${received} of 300 before any ack)`);
   assert.ok(m.stats(handle).waits > 0);
   for (let i = 0; i < 500 && received < 300; i++) {
-    while (held.length) m.ack(handle, held.shift()!.length);
+    while (held.length) m.ack(handle, held.shift()!);
     await new Promise((r) => setTimeout(r, 5));
   }
   assert.equal(received, 300);
@@ -156,7 +157,7 @@ test('native receiver: stop wakes an idle receive thread at once; bind errors ca
   assert.throws(() => m.openSocket(4, 'not-an-address', 1, 65536), (e: NodeJS.ErrnoException) => e.code === 'EINVAL');
   let ended!: () => void;
   const end = new Promise<void>((r) => (ended = r));
-  const handle = m.start([s4.fd], {}, (buf) => buf === null && ended());
+  const handle = m.start([s4.fd], {}, (ab) => ab === null && ended());
   const t0 = Date.now();
   m.stop(handle);
   await end;

@@ -19,7 +19,7 @@ type In =
   | { type: 'reopen' }
   | { type: 'stop' };
 
-type Queued = Extract<In, { type: 'batch' }> | { type: 'native'; buf: Buffer; count: number; bytes: number };
+type Queued = Extract<In, { type: 'batch' }> | { type: 'native'; ab: ArrayBuffer; length: number; count: number; bytes: number };
 
 const port = parentPort!;
 const cfg = workerData.cfg as ReceiverConfig;
@@ -34,25 +34,30 @@ const pipeline = new Pipeline(
 
 let native: { mod: NativeRecv; handle: object; ended: Promise<void> } | null = null;
 
-// Batches are queued and decoded one per event-loop turn, so file writes (their callbacks
-// and timers) keep making progress while a burst floods in.
+// Batches are queued and decoded a few milliseconds' worth per event-loop turn, so file writes
+// (their callbacks and timers) keep making progress while a burst floods in.
 const queue: Queued[] = [];
 let draining = false;
-function drainQueue(): void {
-  const m = queue.shift();
-  if (!m) {
-    draining = false;
-    return;
-  }
+const TURN_MS = 4;
+function ingestOne(m: Queued): void {
   if (m.type === 'native') {
-    pipeline.ingestNative(m.buf, m.count);
-    // The receive thread reads on while less than maxQueuedBytes wait for this thread.
-    native?.mod.ack(native.handle, m.bytes);
+    pipeline.ingestNative(Buffer.from(m.ab, 0, m.length), m.count);
+    // The receive thread reads on while less than maxQueuedBytes wait for this thread; the
+    // buffer goes back for reuse (the pipeline keeps no view of a batch once ingested).
+    native?.mod.ack(native.handle, m.bytes, m.ab);
   } else {
     pipeline.ingest(Buffer.from(m.buf.buffer, m.buf.byteOffset, m.buf.byteLength), m.intros, m.resetSenders);
     // Tell the receiving thread this much is off its books (it pauses reading when too much is in flight).
     port.postMessage({ type: 'ack', bytes: m.buf.byteLength });
   }
+}
+function drainQueue(): void {
+  const until = performance.now() + TURN_MS;
+  do {
+    const m = queue.shift();
+    if (!m) break;
+    ingestOne(m);
+  } while (queue.length && performance.now() < until);
   if (queue.length) setImmediate(drainQueue);
   else draining = false;
 }
@@ -73,14 +78,14 @@ function startNative(fds: number[], maxQueuedBytes: number): void {
   let ended!: () => void;
   const endedP = new Promise<void>((r) => (ended = r));
   try {
-    const handle = l.mod.start(fds, { maxQueuedBytes, preformat: pipeline.nativePreformat ? 1 : 0 }, (buf, count, _drops, bytes) => {
-      if (buf === null) {
+    const handle = l.mod.start(fds, { maxQueuedBytes, preformat: pipeline.nativePreformat ? 1 : 0 }, (ab, count, _drops, bytes, length) => {
+      if (ab === null) {
         // The receive thread has stopped: nothing more comes from these sockets.
         for (const fd of fds) l.mod.closeFd(fd);
         ended();
         return;
       }
-      enqueue({ type: 'native', buf, count, bytes });
+      enqueue({ type: 'native', ab, length, count, bytes });
     });
     native = { mod: l.mod, handle, ended: endedP };
     port.postMessage({ type: 'native-started' });
@@ -111,7 +116,7 @@ port.on('message', (m: In) => {
           await native.ended;
           pipeline.readWaits = native.mod.stats(native.handle).waits;
         }
-        while (queue.length) drainQueue();
+        while (queue.length) ingestOne(queue.shift()!);
         const r = await pipeline.stop();
         port.postMessage({ type: 'stopped', unwritten: r.unwritten, counters: pipeline.counters() });
         port.close();
