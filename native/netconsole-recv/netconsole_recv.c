@@ -11,7 +11,7 @@
  *    0 u32 payload offset (from the start of the payload area)   4 u32 stored length
  *    8 u32 length on the wire (> stored length: truncated)      12 u8 family (4 or 6)  13 u8 flags
  *   14 u16 sender port                                          16 u8[16] sender address (v4 in the first 4)
- *   32 f64 receive time, µs since the epoch (kernel timestamp, SO_TIMESTAMPNS)
+ *   32 f64 receive time, µs since the epoch (when the receive thread read it, see take_messages)
  *   40 u32 preformatted offset (payload area)                   44 u32 preformatted length
  *   48 u8 preformat kind (0 none, 1 plain legacy lines, 2 plain extended record)  49 u8 0
  *   50 u16 lines in the preformatted bytes                      52 u32 run length (see below)
@@ -47,9 +47,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#ifndef SO_RXQ_OVFL
-#define SO_RXQ_OVFL 40
-#endif
 
 #define ENTRY 80
 #define POOL_MAX 4
@@ -95,8 +92,6 @@ typedef struct receiver {
   struct mmsghdr *msgs;
   struct iovec *iovs;
   struct sockaddr_storage *addrs;
-  uint8_t *controls;     /* vlen * CONTROL_BYTES */
-  uint32_t drops[MAX_FDS];
   pthread_t thread;
   int thread_started;
   int joined;
@@ -125,7 +120,6 @@ typedef struct receiver {
   napi_env env;
 } receiver_t;
 
-#define CONTROL_BYTES 128
 #define HOLD_MS 5
 #define NAP_US 1000
 
@@ -239,11 +233,6 @@ static batch_t *emit(receiver_t *r, batch_t *b) {
   return next;
 }
 
-static uint32_t total_drops(receiver_t *r) {
-  uint32_t t = 0;
-  for (int i = 0; i < r->nfds; i++) t += r->drops[i];
-  return t;
-}
 
 /* ---- preformatting: mirrors src/netconsole/extended.ts (classification) and format.ts (text) ---- */
 
@@ -486,28 +475,19 @@ static size_t pf_write(receiver_t *r, const pf_scan_t *pf, const uint8_t *b, siz
 }
 
 /* Append the datagrams of one recvmmsg() to the batch, emitting full batches. Returns the
-   working batch (a new one after an emit). Nothing here looks into the payloads. */
-static batch_t *take_messages(receiver_t *r, int fdi, int n, batch_t *b) {
-  double fallback_time = now_us();
+   working batch (a new one after an emit). Nothing here looks into the payloads.
+   Receive time: the clock when recvmmsg() returned, one reading for its datagrams. Kernel
+   timestamps (SO_TIMESTAMPNS) cost a control message per datagram, about a fifth of the
+   kernel's whole receive cost here; read time is within the receive thread's nap (1 ms) of
+   arrival, later only while a backlog in the socket buffer is worked off. */
+static batch_t *take_messages(receiver_t *r, int n, batch_t *b) {
+  double t = now_us();
   for (int i = 0; i < n; i++) {
     struct msghdr *h = &r->msgs[i].msg_hdr;
     uint32_t wire = r->msgs[i].msg_len; /* with MSG_TRUNC: the real length */
     uint32_t stored = wire > r->slot_bytes ? (uint32_t)r->slot_bytes : wire;
     if (b->count >= b->max_entries || b->payload_used + stored > b->payload_cap) b = emit(r, b);
     if (b->count == 0) b->first_ms = mono_ms();
-    double t = fallback_time;
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(h); c; c = CMSG_NXTHDR(h, c)) {
-      if (c->cmsg_level != SOL_SOCKET) continue;
-      if (c->cmsg_type == SO_TIMESTAMPNS) {
-        struct timespec ts;
-        memcpy(&ts, CMSG_DATA(c), sizeof ts);
-        t = (double)ts.tv_sec * 1e6 + (double)(ts.tv_nsec / 1000);
-      } else if (c->cmsg_type == SO_RXQ_OVFL) {
-        uint32_t d;
-        memcpy(&d, CMSG_DATA(c), sizeof d);
-        r->drops[fdi] = d;
-      }
-    }
     uint8_t *e = b->entries + (size_t)b->count * ENTRY;
     memset(e, 0, ENTRY);
     uint32_t off = b->payload_used;
@@ -657,8 +637,8 @@ static void reset_headers(receiver_t *r) {
     h->msg_namelen = sizeof(struct sockaddr_storage);
     h->msg_iov = &r->iovs[i];
     h->msg_iovlen = 1;
-    h->msg_control = r->controls + (size_t)i * CONTROL_BYTES;
-    h->msg_controllen = CONTROL_BYTES;
+    h->msg_control = NULL;
+    h->msg_controllen = 0;
     h->msg_flags = 0;
   }
 }
@@ -704,7 +684,7 @@ static void *run(void *arg) {
           pfds[i].revents = 0; /* empty (EAGAIN) or an error: back to poll() */
           continue;
         }
-        b = take_messages(r, i, n, b);
+        b = take_messages(r, n, b);
         if ((unsigned)n == r->vlen) busy = 1;
         else pfds[i].revents = 0;
       }
@@ -792,14 +772,13 @@ static void call_js(napi_env env, napi_value cb, void *context, void *data) {
     batch_free(b);
     return;
   }
-  napi_value argv[5], undef;
+  napi_value argv[4], undef;
   napi_get_undefined(env, &undef);
-  uint32_t drops = total_drops(r);
   if (!b) {
     napi_get_null(env, &argv[0]);
     napi_create_uint32(env, 0, &argv[1]);
-    napi_create_double(env, 0, &argv[3]);
-    napi_create_uint32(env, 0, &argv[4]);
+    napi_create_double(env, 0, &argv[2]);
+    napi_create_uint32(env, 0, &argv[3]);
     r->ended = 1;
     while (r->pool_count > 0) napi_delete_reference(env, r->pool[--r->pool_count]);
   } else {
@@ -833,12 +812,11 @@ static void call_js(napi_env env, napi_value cb, void *context, void *data) {
     pthread_cond_broadcast(&r->room);
     pthread_mutex_unlock(&r->lock);
     napi_create_uint32(env, b->count, &argv[1]);
-    napi_create_double(env, (double)cap, &argv[3]);
-    napi_create_uint32(env, (uint32_t)(size + text), &argv[4]);
+    napi_create_double(env, (double)cap, &argv[2]);
+    napi_create_uint32(env, (uint32_t)(size + text), &argv[3]);
     batch_put(r, b);
   }
-  napi_create_uint32(env, drops, &argv[2]);
-  napi_call_function(env, undef, cb, 5, argv, NULL);
+  napi_call_function(env, undef, cb, 4, argv, NULL);
 }
 
 static void stop_thread(receiver_t *r) {
@@ -864,7 +842,6 @@ static void free_receiver(receiver_t *r) {
   free(r->msgs);
   free(r->iovs);
   free(r->addrs);
-  free(r->controls);
   if (r->wake[0] >= 0) close(r->wake[0]);
   if (r->wake[1] >= 0) close(r->wake[1]);
   pthread_mutex_destroy(&r->lock);
@@ -949,9 +926,6 @@ static napi_value open_socket(napi_env env, napi_callback_info info) {
     if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &want, sizeof want) == 0) forced = 1;
     else setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &want, sizeof want);
   }
-  int one = 1;
-  setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof one);
-  setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);
   if (family == 6) {
     int zero = 0; /* [::] takes IPv4 too, as Node's dgram does */
     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
@@ -991,7 +965,7 @@ static napi_value close_fd(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* start(fds[], { vlen, slotBytes, batchBytes, maxQueuedBytes, preformat }, onBatch(arraybuffer|null, count, drops, bytes, length)) -> handle
+/* start(fds[], { vlen, slotBytes, batchBytes, maxQueuedBytes, preformat }, onBatch(arraybuffer|null, count, bytes, length)) -> handle
    The batch is the first `length` bytes of the ArrayBuffer; bytes: what it counts against
    maxQueuedBytes, JS acks exactly that. */
 static napi_value start(napi_env env, napi_callback_info info) {
@@ -1048,8 +1022,7 @@ static napi_value start(napi_env env, napi_callback_info info) {
   r->msgs = calloc(vlen, sizeof(struct mmsghdr));
   r->iovs = calloc(vlen, sizeof(struct iovec));
   r->addrs = calloc(vlen, sizeof(struct sockaddr_storage));
-  r->controls = calloc(vlen, CONTROL_BYTES);
-  if (!r->msgs || !r->iovs || !r->addrs || !r->controls || pipe2(r->wake, O_CLOEXEC) != 0) {
+  if (!r->msgs || !r->iovs || !r->addrs || pipe2(r->wake, O_CLOEXEC) != 0) {
     free_receiver(r);
     return throw_errno(env, ENOMEM, "start");
   }
@@ -1113,7 +1086,7 @@ static napi_value stop(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* stats(handle) -> { queuedBytes, waits, drops } */
+/* stats(handle) -> { queuedBytes, waits, lostBatches } (kernel drops: /proc/net/udp) */
 static napi_value stats(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -1128,8 +1101,6 @@ static napi_value stats(napi_env env, napi_callback_info info) {
   napi_set_named_property(env, out, "queuedBytes", v);
   napi_create_double(env, waits, &v);
   napi_set_named_property(env, out, "waits", v);
-  napi_create_uint32(env, total_drops(r), &v);
-  napi_set_named_property(env, out, "drops", v);
   napi_create_double(env, lost, &v);
   napi_set_named_property(env, out, "lostBatches", v);
   return out;

@@ -93,7 +93,7 @@ test('native receiver: v4 and v6 datagrams in batches with sender, length and tr
   let batches = 0;
   let ended!: () => void;
   const end = new Promise<void>((r) => (ended = r));
-  const handle = m.start([s4.fd, s6.fd], { slotBytes: 1024, vlen: 8 }, (ab, count, _drops, _bytes, length) => {
+  const handle = m.start([s4.fd, s6.fd], { slotBytes: 1024, vlen: 8 }, (ab, count, _bytes, length) => {
     if (ab === null) return ended();
     const buf = Buffer.from(ab, 0, length);
     batches++;
@@ -118,7 +118,7 @@ test('native receiver: v4 and v6 datagrams in batches with sender, length and tr
   assert.deepEqual(got.find((g) => g[0] === '127.0.0.1|'), ['127.0.0.1|', p4, 0, 0, false]);
   assert.deepEqual(got.find((g) => g[0].startsWith('::1|')), ['::1|six\n', p6, 4, 4, false]);
   assert.ok(batches >= 1 && batches <= 23);
-  assert.equal(m.stats(handle).drops, 0);
+  assert.equal(m.stats(handle).lostBatches, 0);
 });
 
 test('native receiver: stops reading while too much waits for JS, reads on after ack, loses nothing', { skip: mod ? false : missing }, async () => {
@@ -129,7 +129,7 @@ test('native receiver: stops reading while too much waits for JS, reads on after
   let ended!: () => void;
   const end = new Promise<void>((r) => (ended = r));
   // 2 KiB of batches at most in flight: with no ack the thread must wait.
-  const handle = m.start([s4.fd], { vlen: 4, maxQueuedBytes: 2048, batchBytes: 1024, slotBytes: 1024 }, (ab, count, _drops, bytes) => {
+  const handle = m.start([s4.fd], { vlen: 4, maxQueuedBytes: 2048, batchBytes: 1024, slotBytes: 1024 }, (ab, count, bytes) => {
     if (ab === null) return ended();
     held.push(bytes);
     received += count;
@@ -144,7 +144,7 @@ test('native receiver: stops reading while too much waits for JS, reads on after
     await new Promise((r) => setTimeout(r, 5));
   }
   assert.equal(received, 300);
-  assert.equal(m.stats(handle).drops, 0);
+  assert.equal(m.stats(handle).lostBatches, 0);
   m.stop(handle);
   await end;
   m.closeFd(s4.fd);

@@ -78,7 +78,7 @@ function startNative(fds: number[], maxQueuedBytes: number): void {
   let ended!: () => void;
   const endedP = new Promise<void>((r) => (ended = r));
   try {
-    const handle = l.mod.start(fds, { maxQueuedBytes, preformat: pipeline.nativePreformat ? 1 : 0 }, (ab, count, _drops, bytes, length) => {
+    const handle = l.mod.start(fds, { maxQueuedBytes, preformat: pipeline.nativePreformat ? 1 : 0 }, (ab, count, bytes, length) => {
       if (ab === null) {
         // The receive thread has stopped: nothing more comes from these sockets.
         for (const fd of fds) l.mod.closeFd(fd);
@@ -103,7 +103,11 @@ port.on('message', (m: In) => {
       startNative(m.fds, m.maxQueuedBytes);
       break;
     case 'counters':
-      if (native) pipeline.readWaits = native.mod.stats(native.handle).waits;
+      if (native) {
+        const st = native.mod.stats(native.handle);
+        pipeline.readWaits = st.waits;
+        pipeline.lostBatches = st.lostBatches;
+      }
       port.postMessage({ type: 'counters', reqId: m.reqId, counters: pipeline.counters(), troubles: pipeline.writer.troubles() });
       break;
     case 'reopen':
@@ -114,7 +118,9 @@ port.on('message', (m: In) => {
         if (native) {
           native.mod.stop(native.handle);
           await native.ended;
-          pipeline.readWaits = native.mod.stats(native.handle).waits;
+          const st = native.mod.stats(native.handle);
+          pipeline.readWaits = st.waits;
+          pipeline.lostBatches = st.lostBatches;
         }
         while (queue.length) ingestOne(queue.shift()!);
         const r = await pipeline.stop();

@@ -33,6 +33,8 @@ export class Pipeline {
   private truncated = 0;
   private truncatedLogged = false;
   readWaits = 0;
+  /** Native path: batches of datagrams lost to a failed memory allocation (never seen in practice). */
+  lostBatches = 0;
   /** Lines may take the direct path (encodeDirect): text format, files only. */
   private readonly direct: boolean;
 
@@ -276,6 +278,7 @@ export class Pipeline {
       disallowed: this.disallowed,
       truncated: this.truncated,
       readWaits: this.readWaits,
+      lostBatches: this.lostBatches,
     };
   }
 

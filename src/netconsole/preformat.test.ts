@@ -323,7 +323,7 @@ test('preformat: real batches from the addon (runs formed by the receive path) g
   const end = new Promise<void>((r) => (ended = r));
   let reused = 0;
   const seen = new Set<ArrayBuffer>();
-  const handle = m.start([s4.fd], { preformat: 1, vlen: 4 }, (ab, count, _drops, bytes, length) => {
+  const handle = m.start([s4.fd], { preformat: 1, vlen: 4 }, (ab, count, bytes, length) => {
     if (ab === null) return ended();
     assert.ok(bytes >= length && bytes === ab.byteLength, 'a batch counts what JavaScript holds');
     if (seen.has(ab)) reused++;

@@ -397,6 +397,7 @@ export async function startReceiver(cfg: ReceiverConfig, log: (line: string) => 
         kernelQueuedBytes: kd.rxQueueBytes,
         decodedDatagrams: c.datagrams ?? 0,
         readPauses: nativeMod ? (c.readWaits ?? 0) : pauses,
+        lostBatches: c.lostBatches ?? 0,
       },
       sendersTracked: c.sendersTracked ?? 0,
       bufferedBytes: c.bufferedBytes ?? 0,
