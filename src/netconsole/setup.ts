@@ -256,7 +256,7 @@ export function detectLocalIp(host: Host, fam: 4 | 6, dev: string, remoteIp: str
     const near = candidates.filter((c) => inPrefix(fam, target, c));
     if (near.length === 1) return { ip: near[0]!.ip, files, note: `detected on ${dev} from ${from}: of its addresses ${list}, the one on the subnet of ${target === nextHop && nextHop !== remoteIp ? 'the next hop' : 'the receiver'} ${target}` };
   }
-  return { ip: null, files, note: `not detected: ${dev} has several IPv${fam} addresses (${list}) and ${from} do not say which is primary; ${kernelPicks}; give --local-ip to choose` };
+  return { ip: null, files, note: `not detected: ${dev} has several IPv${fam} addresses (${list}), none alone on the receiver's or next hop's subnet, and ${from} ${files.length > 1 ? 'do' : 'does'} not show which one the kernel takes; ${kernelPicks}; give --local-ip to choose` };
 }
 
 const MAC_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
