@@ -101,13 +101,14 @@ function spray(port: number, count: number): Promise<void> {
   });
 }
 
-// 24 MiB of heap holds the state of about 20,000 senders; 400,000 are sent.
-const HEAP = { NODE_OPTIONS: '--max-old-space-size=24' };
+// 16 MiB of heap holds the state of about 14,000 senders; up to 150,000 are sent.
+const HEAP = { NODE_OPTIONS: '--max-old-space-size=16' };
+const SENDERS = 150_000;
 const manySenders = ['--max-senders', '2000000', '--no-per-sender', '--combined'];
 
 test('listen: the pipeline thread running out of heap at run time (dgram path) exits 70 and says so', { skip: facilitySkip(noPython) }, async () => {
   const port = await freePort();
-  const r = await listen(['-l', `127.0.0.1:${port}`, '--receiver', 'dgram', ...manySenders], HEAP, (p) => spray(p, 400_000));
+  const r = await listen(['-l', `127.0.0.1:${port}`, '--receiver', 'dgram', ...manySenders], HEAP, (p) => spray(p, SENDERS));
   assert.equal(r.code, 70, r.stderr);
   assert.match(r.stderr, /internal error in the pipeline thread: Error \[ERR_WORKER_OUT_OF_MEMORY\]/);
   assert.match(r.stderr, /error: the pipeline thread ended \(code 1\); exiting so that the service manager restarts the receiver/);
@@ -115,7 +116,7 @@ test('listen: the pipeline thread running out of heap at run time (dgram path) e
 
 test('listen: the pipeline thread running out of heap at run time (native path) ends the receiver instead of leaving it deaf', { skip: facilitySkip(noPython ?? noNative) }, async (t) => {
   const port = await freePort();
-  const r = await listen(['-l', `127.0.0.1:${port}`, '--receiver', 'native', ...manySenders], HEAP, (p) => spray(p, 400_000));
+  const r = await listen(['-l', `127.0.0.1:${port}`, '--receiver', 'native', ...manySenders], HEAP, (p) => spray(p, SENDERS));
   if (r.code === 70) {
     assert.match(r.stderr, /the pipeline thread (ended|has not answered)/);
     return;
