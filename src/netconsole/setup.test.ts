@@ -271,6 +271,12 @@ test('setup on the live kernel (own network namespace): detects the address `ip 
   const two = inNetns('ip addr add 198.51.100.7/24 dev lt0\nip addr add 203.0.113.9/24 dev lt0\nip route add default via 203.0.113.1', ['-r', '10.9.8.7', '--json']);
   assert.equal(two.code, 0, two.err);
   assert.equal(JSON.parse(two.out).localIp, '203.0.113.9');
+  // A primary and a secondary address on one subnet: only netlink (`ip`) tells them apart, /proc does not.
+  const same = inNetns('ip addr add 198.51.100.7/24 dev lt0\nip addr add 198.51.100.8/24 dev lt0', ['-r', '198.51.100.1', '--json']);
+  assert.equal(same.code, 0, same.err);
+  assert.match(same.ip, /inet 198\.51\.100\.8\/24 scope global secondary lt0/);
+  assert.equal(JSON.parse(same.out).localIpSource, 'kernel');
+  assert.match(JSON.parse(same.out).localIpNote, /several IPv4 addresses \(198\.51\.100\.7\/24, 198\.51\.100\.8\/24\)/);
   // No address at all: nothing detected, the kernel (which will refuse) is left to choose.
   const none = inNetns('', ['-r', '10.9.8.7', '--dev', 'lt0']);
   assert.equal(none.code, 0, none.err);
