@@ -282,3 +282,25 @@ test('setup on the live kernel (own network namespace): detects the address `ip 
   assert.equal(none.code, 0, none.err);
   assert.match(none.out, /^# source address: not detected: no usable IPv4 address of lt0 in \/proc\/net\/fib_trie and \/proc\/net\/route/m);
 });
+
+test("setup on the live host's own network: the detected source address is the one `ip -4 addr` lists on the route's interface", (t) => {
+  if (spawnSync('ip', ['-V']).status !== 0) return skipUnlessCI(t, 'ip (iproute2) is not installed');
+  // 198.18.0.1 (benchmarking range) goes through the default route, if the host has one.
+  const route = routeV4(readFileSync('/proc/net/route', 'utf8'), '198.18.0.1');
+  const r = lantern('-r', '198.18.0.1', '--remote-mac', '02:00:00:00:00:01', '--json');
+  if (!route) {
+    assert.equal(r.code, 69, r.err);
+    assert.match(r.err, /no route to 198\.18\.0\.1/);
+    return;
+  }
+  assert.equal(r.code, 0, r.err);
+  const plan = JSON.parse(r.out);
+  assert.equal(plan.dev, route.iface);
+  const listed = [...spawnSync('ip', ['-o', '-4', 'addr', 'show', 'dev', route.iface], { encoding: 'utf8' }).stdout.matchAll(/ inet (\d+\.\d+\.\d+\.\d+)\//g)].map((m) => m[1]);
+  if (listed.length === 1) {
+    assert.equal(plan.localIp, listed[0], plan.localIpNote);
+    assert.equal(plan.localIpSource, 'detected');
+    assert.equal(plan.localIpNote, `detected on ${route.iface} from /proc/net/fib_trie and /proc/net/route`);
+  } else if (listed.length === 0) assert.equal(plan.localIpSource, 'kernel');
+  else assert.ok(plan.localIp === null || listed.includes(plan.localIp), `${plan.localIp} is one of ${listed.join(', ')}`);
+});
