@@ -52,7 +52,8 @@ export function register(program: Command): void {
       `
 Signals: SIGHUP reopens the log files (after logrotate), SIGUSR1 writes stats.json and logs the
 counters, SIGTERM/SIGINT write out every partial line and exit.
-Exit codes: 0 stopped cleanly, 64 bad option, 65 bad config file, 69 cannot listen, 74 lines left unwritten.`,
+Exit codes: 0 stopped cleanly, 64 bad option, 65 bad config file, 69 cannot listen, 70 the receive path
+failed to start (try --receiver dgram) or the pipeline thread died, 74 lines left unwritten.`,
     )
     .action(async (opts: RawOptions & { config?: string; json?: boolean }) => {
       const layers: RawOptions[] = [];

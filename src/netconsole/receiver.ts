@@ -83,6 +83,12 @@ function recvControl(sock: dgram.Socket, on: boolean): void {
  */
 const NATIVE_MAX_QUEUED = Number(process.env.LANTERN_NC_NATIVE_QUEUE_MB ?? 64) * 1024 * 1024;
 
+/** The pipeline thread is pinged this often (ms) and declared dead after this many silent pings. */
+const PIPELINE_PING_MS = 2000;
+const PIPELINE_SILENT_TICKS = 6;
+/** After terminate(), how long the pipeline thread gets to end before the process kills itself (ms). */
+const PIPELINE_END_GRACE_MS = 5000;
+
 /** A batch goes to the pipeline thread at most this long after its first datagram (ms). */
 const FLUSH_MS = 5;
 
@@ -153,7 +159,9 @@ export async function startReceiver(cfg: ReceiverConfig, log: (line: string) => 
   let nextReq = 0;
   let stoppedReply: ((m: WorkerReply) => void) | null = null;
   let nativeStarted: ((error: string | null) => void) | null = null;
+  let heardFromWorker = false;
   worker.on('message', (m: WorkerReply) => {
+    heardFromWorker = true;
     if (m.type === 'native-started') nativeStarted?.(null);
     else if (m.type === 'native-failed') nativeStarted?.(m.error ?? 'unknown error');
     else if (m.type === 'counters') replies.get(m.reqId!)?.(m);
@@ -331,7 +339,7 @@ export async function startReceiver(cfg: ReceiverConfig, log: (line: string) => 
       for (const fd of nativeFds) nativeMod.closeFd(fd);
       stopping = true;
       await worker.terminate();
-      throw new CliError(`cannot start the native receive path: ${err} (try --receiver dgram)`, EXIT.SOFTWARE);
+      throw new CliError(`the native receive path failed to start: ${err}; run with --receiver dgram (receiver = "dgram" in the configuration file) to receive with Node's dgram instead`, EXIT.SOFTWARE);
     }
   }
   log(`receive path: ${pathWhy}`);
@@ -348,6 +356,31 @@ export async function startReceiver(cfg: ReceiverConfig, log: (line: string) => 
   }
   const outputs = [cfg.perSender ? `${join(cfg.dir, '<address>', 'YYYY-MM-DD.log')}` : null, cfg.combined ? join(cfg.dir, 'YYYY-MM-DD.log') : null, cfg.stdout ? 'stdout' : null].filter(Boolean);
   log(`writing ${outputs.join(', ')} (${cfg.format}, ${cfg.utc ? 'UTC' : 'local time'}${cfg.maxFileBytes ? `, switching files at ${mib(cfg.maxFileBytes)}` : ''})`);
+
+  // Liveness of the pipeline thread. It answers a counters request within one batch, so a
+  // thread silent for PIPELINE_SILENT_TICKS pings is stuck in a loop or wedged while ending (a
+  // thread whose heap ran out never reaches 'exit' while the native receive thread it started
+  // is still polling). Either way the receiver would read into nothing: end it so that the
+  // service manager restarts it. Ticks, not wall time, so a stall of this thread is not mistaken
+  // for one of the pipeline's.
+  let silentTicks = 0;
+  const livenessTimer = setInterval(() => {
+    if (stopping) return;
+    silentTicks = heardFromWorker ? 0 : silentTicks + 1;
+    heardFromWorker = false;
+    if (silentTicks < PIPELINE_SILENT_TICKS) {
+      worker.postMessage({ type: 'counters', reqId: -1 }); // the reply only proves it is alive
+      return;
+    }
+    clearInterval(livenessTimer);
+    log(`error: the pipeline thread has not answered for ${(PIPELINE_SILENT_TICKS * PIPELINE_PING_MS) / 1000} s; ending it and exiting so that the service manager restarts the receiver`);
+    void worker.terminate(); // 'exit' follows and exits 70, unless the thread cannot even end:
+    setTimeout(() => {
+      log('error: the pipeline thread does not end (wedged in its shutdown); killing the process (SIGKILL) so that the service manager restarts it');
+      process.kill(process.pid, 'SIGKILL');
+    }, PIPELINE_END_GRACE_MS).unref();
+  }, PIPELINE_PING_MS);
+  livenessTimer.unref();
 
   const inodes = ownSocketInodes(host);
   const clockTimer = setInterval(() => (offsetUs = Date.now() * 1000 - Math.round(performance.now() * 1000)), 1000);
@@ -443,6 +476,7 @@ export async function startReceiver(cfg: ReceiverConfig, log: (line: string) => 
       clearInterval(statsTimer);
       clearInterval(statsLogTimer);
       clearInterval(clockTimer);
+      clearInterval(livenessTimer);
       for (const s of sockets) s.close();
       flush();
       const done = new Promise<WorkerReply>((r) => (stoppedReply = r));

@@ -31,7 +31,7 @@ export function registerSetup(nc: Command): void {
     .description('configure this host to send its kernel messages to a receiver (netconsole via configfs); dry run unless --apply')
     .requiredOption('-r, --remote <ip[:port]>', 'the receiver: 10.0.0.2, 10.0.0.2:6666, [fd00::2]:6666 (port default 6666)')
     .option('--dev <iface>', 'local interface to send from (default: the route to the receiver)')
-    .option('--local-ip <ip>', "source address (default: the interface's own, chosen by the kernel)")
+    .option('--local-ip <ip>', "source address (default: the interface's address, detected from /proc/net/fib_trie and /proc/net/route, or /proc/net/if_inet6; when it cannot be told, the kernel chooses)")
     .option('--local-port <port>', 'source port (default 6665)', '6665')
     .option('--remote-mac <mac>', 'MAC of the receiver or of the gateway (default: from the neighbour table, else broadcast)')
     .option('--name <name>', 'configfs target name', 'lantern')
@@ -70,6 +70,7 @@ export function registerSetup(nc: Command): void {
         p.bold(`# netconsole target "${plan.name}": ${plan.dev} -> ${plan.remoteIp.includes(':') ? `[${plan.remoteIp}]` : plan.remoteIp}:${plan.remotePort}`) +
           ` via ${plan.nextHop} (${plan.remoteMac}), ${plan.extended ? 'extended' : 'legacy'} format, source port ${plan.localPort}`,
       );
+      console.log(`# source address${plan.localIp ? ` ${plan.localIp}` : ''}: ${plan.localIpNote}`);
       for (const w of plan.warnings) console.log(p.yellow(`# warning: ${w}`));
       if (applied) {
         console.log(`# applied through ${plan.configfsPath}:`);
