@@ -77,6 +77,7 @@ typedef struct pf_scan {
   uint64_t prefix, seq, ts;
   uint8_t flag;
   size_t text_start, text_end; /* the record's text */
+  size_t printable;            /* legacy: leading bytes classify() found printable */
   size_t size;                 /* bytes the formatted lines take */
 } pf_scan_t;
 
@@ -275,6 +276,7 @@ static int plain_byte(uint8_t c, int no_backslash) {
    legacy text, -1 for anything else (malformed, release prefix, ncfrag: JavaScript decides). */
 static int classify(const uint8_t *b, size_t n, pf_scan_t *pf) {
   size_t limit = n < 256 ? n : 256;
+  pf->printable = 0;
   size_t semi = (size_t)-1;
   for (size_t i = 0; i < limit; i++) {
     uint8_t c = b[i];
@@ -282,9 +284,15 @@ static int classify(const uint8_t *b, size_t n, pf_scan_t *pf) {
       semi = i;
       break;
     }
-    if (c < 0x20 || c > 0x7e) return 0;
+    if (c < 0x20 || c > 0x7e) {
+      pf->printable = i; /* legacy; its first i bytes are printable */
+      return 0;
+    }
   }
-  if (semi == (size_t)-1) return 0;
+  if (semi == (size_t)-1) {
+    pf->printable = limit;
+    return 0;
+  }
   size_t starts[257];
   size_t nf = 1;
   starts[0] = 0;
@@ -340,7 +348,7 @@ static void pf_scan(const uint8_t *b, size_t n, size_t label_len, pf_scan_t *pf)
   if (c == 0) {
     if (b[n - 1] != '\n') return; /* ends in a partial line: the sender's state decides */
     uint32_t lines = 0;
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = pf->printable; i < n; i++) { /* (classify() saw the first bytes) */
       if (b[i] == '\n') lines++;
       else if (!plain_byte(b[i], 0)) return;
     }
