@@ -241,6 +241,8 @@ static batch_t *emit(receiver_t *r, batch_t *b) {
 #define PF_LINES 1
 #define PF_RECORD 2
 #define MAX_SAFE 9007199254740991ULL
+/* Most bytes put_time() writes (its cached prefix is cut at 31, then 6 digits, `Z `). */
+#define TIME_MAX 40
 /* Boot times from here on go to JavaScript (its floor(ts / 1e6) is exact far beyond this). */
 #define MAX_PF_TS 1000000000000000ULL
 
@@ -342,8 +344,8 @@ static size_t uint_digits(uint64_t v) {
 static void pf_scan(const uint8_t *b, size_t n, size_t label_len, pf_scan_t *pf) {
   pf->kind = PF_NONE;
   if (n == 0) return;
-  /* receive time `YYYY-MM-DDTHH:MM:SS.uuuuuuZ ` + label + ` ` (a year of up to 6 digits) */
-  size_t head = 30 + label_len + 1;
+  /* receive time `YYYY-MM-DDTHH:MM:SS.uuuuuuZ ` + label + ` ` */
+  size_t head = TIME_MAX + label_len + 1;
   int c = classify(b, n, pf);
   if (c == 0) {
     if (b[n - 1] != '\n') return; /* ends in a partial line: the sender's state decides */
@@ -439,13 +441,18 @@ static size_t sender_label(const struct sockaddr_storage *sa, char *buf) {
 }
 
 /* Writes the formatted lines of a scanned datagram at out; returns the bytes written. */
-static size_t pf_write(receiver_t *r, const pf_scan_t *pf, const uint8_t *b, size_t n, const char *label, size_t label_len, int64_t time_us, uint8_t *out) {
+/* Writes the formatted lines of a scanned datagram at out; returns the bytes written, or
+   (size_t)-1 when they would not fit before out_end (cannot happen when the scan is right:
+   a guard, so that a mistake costs the fast path and never memory). */
+static size_t pf_write(receiver_t *r, const pf_scan_t *pf, const uint8_t *b, size_t n, const char *label, size_t label_len, int64_t time_us, uint8_t *out, const uint8_t *out_end) {
   char *p = (char *)out;
   if (pf->kind == PF_LINES) {
     size_t pos = 0;
     while (pos < n) {
       const uint8_t *nl = memchr(b + pos, '\n', n - pos);
+      if (!nl) return (size_t)-1;
       size_t end = (size_t)(nl - b);
+      if ((size_t)((const char *)out_end - p) < TIME_MAX + label_len + 1 + (end - pos) + 1) return (size_t)-1;
       p = put_time(r, p, time_us);
       memcpy(p, label, label_len);
       p += label_len;
@@ -456,6 +463,7 @@ static size_t pf_write(receiver_t *r, const pf_scan_t *pf, const uint8_t *b, siz
       pos = end + 1;
     }
   } else {
+    if ((size_t)((const char *)out_end - p) < pf->size) return (size_t)-1;
     p = put_time(r, p, time_us);
     memcpy(p, label, label_len);
     p += label_len;
@@ -575,7 +583,7 @@ static size_t preformat_size(receiver_t *r, const batch_t *b) {
 
 /* Write the texts scanned by preformat_size() at `text` (offsets from `text_base` in the payload
    area as JS sees it) and fill the entries at `entries` (JS's copy), runs included. */
-static void preformat_write(receiver_t *r, const batch_t *b, uint8_t *entries, uint8_t *text, uint32_t text_base) {
+static void preformat_write(receiver_t *r, const batch_t *b, uint8_t *entries, uint8_t *text, size_t text_room, uint32_t text_base) {
   uint32_t used = 0;
   int64_t run_first = -1;
   int run_kind = 0;
@@ -595,7 +603,12 @@ static void preformat_write(receiver_t *r, const batch_t *b, uint8_t *entries, u
     double t;
     memcpy(&t, e + 32, 8);
     int64_t time_us = (int64_t)t;
-    uint32_t flen = (uint32_t)pf_write(r, pf, b->payload + off, len, r->label, label_len, time_us, text + used);
+    size_t written = pf_write(r, pf, b->payload + off, len, r->label, label_len, time_us, text + used, text + text_room);
+    if (written == (size_t)-1) {
+      run_first = -1; /* left to JavaScript */
+      continue;
+    }
+    uint32_t flen = (uint32_t)written;
     uint32_t foff = text_base + used;
     uint16_t lines = (uint16_t)pf->lines;
     memcpy(e + 40, &foff, 4);
@@ -812,7 +825,7 @@ static void call_js(napi_env env, napi_value cb, void *context, void *data) {
     }
     memcpy(dst, b->entries, esize);
     memcpy((uint8_t *)dst + esize, b->payload, b->payload_used);
-    if (pre) preformat_write(r, b, dst, (uint8_t *)dst + size, b->payload_used);
+    if (pre) preformat_write(r, b, dst, (uint8_t *)dst + size, text, b->payload_used);
     /* JavaScript holds the whole buffer (texts and spare room too): that is what counts
        against maxQueuedBytes until acked. */
     pthread_mutex_lock(&r->lock);
@@ -1160,7 +1173,11 @@ static napi_value preformat_one(napi_env env, napi_callback_info info) {
   }
   uint8_t *buf = malloc(pf.size);
   if (!buf) return throw_errno(env, ENOMEM, "preformat");
-  size_t n = pf_write(&r, &pf, data, len, label, label_len, (int64_t)time_us, buf);
+  size_t n = pf_write(&r, &pf, data, len, label, label_len, (int64_t)time_us, buf, buf + pf.size);
+  if (n == (size_t)-1) {
+    free(buf);
+    return throw_errno(env, EOVERFLOW, "preformat: the scan under-counted the room");
+  }
   napi_create_object(env, &out);
   napi_create_uint32(env, (uint32_t)pf.kind, &v);
   napi_set_named_property(env, out, "kind", v);
