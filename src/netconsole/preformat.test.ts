@@ -381,6 +381,28 @@ test('preformat: real batches from the addon (runs formed by the receive path) g
   assert.ok(Object.values(a.files).join('').includes('-- lantern: gap: 10 messages lost (seq 50..59) --'));
 });
 
+test('preformat: a run from a sender outside the allow-list is dropped whole and counted per datagram', { skip }, async () => {
+  const m = mod!;
+  const peers: Peer[] = [
+    { family: 4, address: Uint8Array.from([10, 0, 0, 5]), port: 6665 },
+    { family: 4, address: Uint8Array.from([192, 0, 2, 9]), port: 6665 },
+  ];
+  const dgs = [0, 0, 0, 1, 1, 1, 1, 0].map((peer, i) => ({ peer, payload: Buffer.from(`6,${i},${1000 + i},-;line ${i}\n`), timeUs: 1_764_178_200_000_000 + i }));
+  const items = withRuns(m, peers, dgs);
+  assert.ok(items.some((x) => x.peer === 1 && x.run === 4), 'the disallowed sender sent a run');
+  const dir = mkdtempSync(join(tmpdir(), 'lantern-nc-pre-'));
+  const p = new Pipeline(resolveConfig({ dir, allow: ['10.0.0.0/8'] }), () => 1_764_178_200_000_000);
+  p.ingestNative(encodeNativeBatch(items), items.length);
+  await p.stop();
+  const files = readTree(dir);
+  rmSync(dir, { recursive: true, force: true });
+  const c = p.counters();
+  assert.equal(c.disallowed, 4);
+  assert.equal(c.received, 4);
+  assert.equal(c.linesWritten, 5); // its 4 records and a gap marker (seqs 3..6 are in the other sender's datagrams)
+  assert.deepEqual(Object.keys(files).map((f) => f.split('/')[1]), ['10.0.0.5']);
+});
+
 test('preformat: an IPv6 sender label matches the decoder label', () => {
   assert.equal(senderLabel(ipv6Text(Buffer.from('20010db8000000000000000000000007', 'hex')), 6665), '[2001:db8::7]:6665');
 });
