@@ -5,7 +5,8 @@
  * JavaScript in batches: one threadsafe-function call per batch instead of one callback, Buffer
  * and rinfo object per datagram. Draining never waits for JavaScript; only when more than
  * maxQueuedBytes of batches are waiting for JS does the thread stop reading (the kernel's
- * socket buffer then holds the rest).
+ * socket buffer then holds the rest). On the JS thread (call_js) a batch is copied once into an
+ * ArrayBuffer (reused when JS gives it back with ack()), preformatting on the way.
  *
  * Batch buffer layout handed to JS (little endian), `count` entries of ENTRY bytes, then payloads:
  *    0 u32 payload offset (from the start of the payload area)   4 u32 stored length
@@ -23,9 +24,9 @@
  * contiguous, and the first entry carries the run's length (others 0) and totals, so the
  * common case of a burst costs JavaScript one step and one copy per run instead of per line.
  *
- * Preformatting (optional, `preformat: 1`): the text format of `lantern netconsole listen` for the
- * common case, done here because it is a pure function of the datagram, its sender and its receive
- * time: a legacy datagram of whole printable lines, or an extended record of one printable line
+ * Preformatting (optional, `preformat: 1`): the text format of `lantern netconsole listen` (UTC) for
+ * the common case, done here because it is a pure function of the datagram, its sender and its
+ * receive time: a legacy datagram of whole printable lines, or an extended record of one printable line
  * without release prefix, fragments or dictionary. Everything that needs a sender's state (a
  * partial line waiting, sequence gaps) stays in JavaScript, which decides per datagram whether to
  * use these bytes (src/netconsole/pipeline.ts) and otherwise decodes the raw payload as usual.
