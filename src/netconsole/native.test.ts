@@ -150,6 +150,40 @@ test('native receiver: stops reading while too much waits for JS, reads on after
   m.closeFd(s4.fd);
 });
 
+test('native receiver: a batch buffer given back with ack() carries a later batch; one not given back is not reused', { skip: mod ? false : missing }, async () => {
+  const m = mod!;
+  const s4 = m.openSocket(4, '127.0.0.1', 0, 1 << 20);
+  const got: Array<{ ab: ArrayBuffer; text: string }> = [];
+  let ended!: () => void;
+  const end = new Promise<void>((r) => (ended = r));
+  let giveBack = true;
+  const handle = m.start([s4.fd], {}, (ab, _count, bytes, length) => {
+    if (ab === null) return ended();
+    const buf = Buffer.from(ab, 0, length);
+    got.push({ ab, text: buf.toString('latin1', 80, length) });
+    m.ack(handle, bytes, giveBack ? ab : undefined);
+  });
+  const c = dgram.createSocket('udp4');
+  const send = async (text: string) => {
+    const n = got.length;
+    await new Promise<void>((r, j) => c.send(Buffer.from(text), s4.port, '127.0.0.1', (e) => (e ? j(e) : r())));
+    for (let i = 0; i < 300 && got.length === n; i++) await new Promise((r) => setTimeout(r, 5));
+  };
+  await send('one\n');
+  await send('two\n');
+  giveBack = false;
+  await send('three\n');
+  await send('four\n');
+  c.close();
+  m.stop(handle);
+  await end;
+  m.closeFd(s4.fd);
+  assert.deepEqual(got.map((g) => g.text), ['one\n', 'two\n', 'three\n', 'four\n']);
+  assert.equal(got[1]!.ab, got[0]!.ab, 'the buffer given back carried the next batch');
+  assert.equal(got[2]!.ab, got[0]!.ab);
+  assert.notEqual(got[3]!.ab, got[2]!.ab, 'a buffer kept by JavaScript is never written again');
+});
+
 test('native receiver: stop wakes an idle receive thread at once; bind errors carry the errno code', { skip: mod ? false : missing }, async () => {
   const m = mod!;
   const s4 = m.openSocket(4, '127.0.0.1', 0, 65536);
