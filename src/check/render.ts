@@ -76,6 +76,7 @@ export function renderHuman(r: CheckReport, p: Paint, width = 120, verbose = fal
     for (const f of sorted) {
       out.push(`  ${colourFor(p, f.status)(f.id)} (${f.status}): ${printable(f.summary)}`);
       if (f.why) out.push(`      why: ${printable(f.why)}`);
+      if (f.waiver) out.push(`      waiver: ${f.waiver.state === 'applied' ? `waived (was ${f.waiver.waivedStatus})` : 'expired, not applied'}${waiverText(f.waiver)}`);
       for (const e of evidenceLines(f)) out.push(`      evidence: ${e}`);
     }
   }
