@@ -87,7 +87,7 @@ export function parseWaiverFile(text: string, name: string): Waiver[] {
   try {
     doc = parseToml(text) as Record<string, unknown>;
   } catch (e) {
-    if (e instanceof TomlError) throw new WaiverFileError(`${name}:${e.line}:${e.column}: not valid TOML: ${e.message.split('\n')[0]}`);
+    if (e instanceof TomlError) throw new WaiverFileError(`${name}:${e.line}:${e.column}: not valid TOML: ${e.message.split('\n')[0]!.replace(/^Invalid TOML document: /, '')}`);
     throw new WaiverFileError(`${name}: not valid TOML: ${(e as Error)?.message ?? String(e)}`);
   }
   for (const k of Object.keys(doc)) if (k !== 'waiver') throw new WaiverFileError(`${name}: unknown key "${k}" (expected [[waiver]] tables)`);
