@@ -95,6 +95,10 @@ test('precedence: --waive over the file, an exact id over a group; --only leaves
   assert.equal(r2.findings[0]!.waiver?.reason, 'exact in file');
   const r3 = applyPolicy([f('kdump.service', 'fail')], 'standard', [w('audit')], IDS, NOW);
   assert.equal(r3.waivers[0]!.state, 'not-selected');
+  // An expired waiver of a check that did not run is listed, but is no problem of this run.
+  const r4 = applyPolicy([f('kdump.service', 'fail')], 'standard', [w('audit', { expires: '2020-01-31', expiresAt: Date.parse('2020-02-01T00:00:00Z') }), w('kdmup')], IDS, NOW);
+  assert.deepEqual(r4.waivers.map((x) => x.state), ['expired', 'unknown-id']);
+  assert.match(r4.findings.find((x) => x.id === WAIVERS_FINDING_ID)!.summary, /^1 waiver to review: kdmup names no check/);
 });
 
 test('--waive ID[=reason]: the reason may hold "="; a bad id is refused', () => {
