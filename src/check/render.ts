@@ -36,7 +36,7 @@ export function summaryLine(r: CheckReport): string {
   return `lantern check: ${c.fail} fail, ${c.warn} warn${waived}, ${c.unknown} unknown, ${c.info} info, ${c.ok} ok — ${where}${who ? ` (${who})` : ''}${profile}`;
 }
 
-/** "by X, until D, <where>: reason" for a waiver (all of it written by a person or read from a file). */
+/** " by X until D (<where>): reason" for a waiver; printable() because all of it comes from a person or a file. */
 export function waiverText(w: FindingWaiver): string {
   const by = w.by ? ` by ${w.by}` : '';
   const until = w.expires ? (w.state === 'expired' ? ` expired ${w.expires}` : ` until ${w.expires}`) : '';
