@@ -1,13 +1,19 @@
 /** `lantern check`: is this server ready to be troubleshot? */
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { CliError, EXIT } from '../common/exit.js';
 import { printJson } from '../common/json.js';
 import { paint } from '../common/term.js';
 import { Host } from '../host/host.js';
 import { CHECKS } from './checks/index.js';
 import { renderFixScript, renderHuman } from './render.js';
+import { PROFILES, type Profile } from './policy.js';
 import { runChecks, selectChecks } from './run.js';
+import { parseWaiveArg, parseWaiverFile, type Waiver, WaiverFileError } from './waivers.js';
+
+/** The waiver file read (through the Host, so a --root tree brings its own) when --waivers is not given. */
+export const DEFAULT_WAIVERS = '/etc/lantern/check-waivers.toml';
 
 interface CheckOptions {
   root?: string;
@@ -17,6 +23,32 @@ interface CheckOptions {
   fixScript?: boolean;
   commands?: boolean;
   verbose?: boolean;
+  profile?: Profile;
+  waive?: string[];
+  /** A path, or false for --no-waivers. */
+  waivers?: string | false;
+}
+
+/**
+ * Read the waiver file: --waivers FILE (a path on this machine), else DEFAULT_WAIVERS under the
+ * host's root when present. A file that is there but cannot be read is an error, not "no
+ * waivers": that would turn accepted findings back into failures without saying why.
+ */
+function loadWaiverFile(host: Host, opt: string | false | undefined): Waiver[] {
+  if (opt === false) return [];
+  const explicit = opt !== undefined;
+  const src = explicit ? new Host({ root: '/' }) : host;
+  const r = src.readText(explicit ? resolve(opt) : DEFAULT_WAIVERS);
+  if (!r.ok) {
+    if (!explicit && (r.code === 'ENOENT' || r.code === 'NOTCOLLECTED')) return [];
+    throw new CliError(`waiver file ${r.reason}`, EXIT.NOINPUT);
+  }
+  try {
+    return parseWaiverFile(r.text, r.path);
+  } catch (e) {
+    if (e instanceof WaiverFileError) throw new CliError(`waiver file ${e.message}`, EXIT.DATAERR);
+    throw e;
+  }
 }
 
 function version(): string {
@@ -38,13 +70,18 @@ export function register(program: Command): void {
     .option('--fix-script', 'print an idempotent shell script with the safe remedies (never applied by lantern)')
     .option('-v, --verbose', 'human output: also print why each check matters and the evidence it read')
     .option('--no-commands', 'on a live host, read files only (do not run dmesg, systemctl, rpm, auditctl, zcat)')
+    .addOption(new Option('--profile <name>', 'which checks fail and which only warn: minimal (only kdump, sysrq, console.capture, hung can fail), standard, strict (every warn fails)').choices([...PROFILES]).default('standard'))
+    .option('--waive <id[=reason]>', 'accept the findings of this check id or group (repeatable): shown as waived, not counted in the exit status', (v: string, prev: string[] = []) => [...prev, v])
+    .option('--waivers <file>', `waiver file (TOML, docs/check.md); default ${DEFAULT_WAIVERS} under the root, when present`)
+    .option('--no-waivers', 'ignore the waiver file (--waive still applies)')
     .addHelpText(
       'after',
       `
 Checks: ${CHECKS.map((c) => c.id).join(', ')}
 
-Exit status: 0 nothing at warn or fail, 1 at least one warn, 2 at least one fail,
-64 usage error, 66 the root is not a host root or sosreport.`,
+Exit status (waived findings do not count): 0 nothing at warn or fail, 1 at least one warn,
+2 at least one fail, 64 usage error, 65 the waiver file is not valid, 66 the root is not a
+host root or sosreport, or the waiver file cannot be read.`,
     )
     .action((opts: CheckOptions) => {
       if (opts.root !== undefined && opts.sosreport !== undefined) throw new CliError('--root and --sosreport are mutually exclusive', EXIT.USAGE);
@@ -58,7 +95,14 @@ Exit status: 0 nothing at warn or fail, 1 at least one warn, 2 at least one fail
       if (host.kind === 'tree' && !host.isDirectory('/etc') && !host.isDirectory('/proc')) {
         throw new CliError(`${host.root}: not a host root or sosreport (no etc/ or proc/ inside)`, EXIT.NOINPUT);
       }
-      const report = runChecks(host, sel.checks, { version: version(), commands: opts.commands !== false });
+      let cliWaivers: Waiver[];
+      try {
+        cliWaivers = (opts.waive ?? []).map(parseWaiveArg);
+      } catch (e) {
+        throw new CliError((e as Error).message, EXIT.USAGE);
+      }
+      const waivers = [...cliWaivers, ...loadWaiverFile(host, opts.waivers)];
+      const report = runChecks(host, sel.checks, { version: version(), commands: opts.commands !== false, profile: opts.profile ?? 'standard', waivers });
       if (opts.json) printJson(report);
       else if (opts.fixScript) process.stdout.write(renderFixScript(report));
       else process.stdout.write(renderHuman(report, paint(process.stdout), process.stdout.columns ?? 120, opts.verbose === true));

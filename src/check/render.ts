@@ -1,7 +1,7 @@
 /** Human output (a compact table grouped by severity) and the fix script. Pure: report in, text out. */
 import Table from 'cli-table3';
 import type { Paint } from '../common/term.js';
-import { type Status, STATUS_ORDER } from './model.js';
+import { type Finding, type FindingWaiver, type Status, STATUS_ORDER } from './model.js';
 import type { CheckReport } from './run.js';
 
 /** Keep host-derived text printable on one line (no terminal escapes, no newlines). */
@@ -19,6 +19,8 @@ function colourFor(p: Paint, s: Status): (t: string) => string {
       return p.magenta;
     case 'info':
       return p.cyan;
+    case 'waived':
+      return p.blue;
     default:
       return p.green;
   }
@@ -28,7 +30,27 @@ export function summaryLine(r: CheckReport): string {
   const c = r.summary.counts;
   const where = r.host.kind === 'live' ? 'live host' : `${r.host.kind} ${r.host.root}`;
   const who = [r.host.hostname, r.host.kernel ? `kernel ${r.host.kernel}` : null].filter(Boolean).map((x) => printable(x!)).join(', ');
-  return `lantern check: ${c.fail} fail, ${c.warn} warn, ${c.unknown} unknown, ${c.info} info, ${c.ok} ok — ${where}${who ? ` (${who})` : ''}`;
+  // waived and the profile only when used, so the line of a plain run stays as it was.
+  const waived = c.waived ? `, ${c.waived} waived` : '';
+  const profile = r.profile !== 'standard' ? `; profile ${r.profile}` : '';
+  return `lantern check: ${c.fail} fail, ${c.warn} warn${waived}, ${c.unknown} unknown, ${c.info} info, ${c.ok} ok — ${where}${who ? ` (${who})` : ''}${profile}`;
+}
+
+/** " by X until D (<where>): reason" for a waiver; printable() because all of it comes from a person or a file. */
+export function waiverText(w: FindingWaiver): string {
+  const by = w.by ? ` by ${w.by}` : '';
+  const until = w.expires ? (w.state === 'expired' ? ` expired ${w.expires}` : ` until ${w.expires}`) : '';
+  return printable(`${by}${until} (${w.where}): ${w.reason ?? '(no reason given)'}`);
+}
+
+/** The table's text for a finding: its summary, then what the profile and a waiver did to it. */
+function findingText(r: CheckReport, f: Finding): string {
+  let t = printable(f.summary);
+  const shown = f.waiver?.state === 'applied' ? f.waiver.waivedStatus : f.status;
+  if (f.checkStatus && shown && f.checkStatus !== shown) t += ` [profile ${r.profile}: ${f.checkStatus} → ${shown}]`;
+  if (f.waiver?.state === 'applied') t += ` — waived, was ${f.waiver.waivedStatus}${waiverText(f.waiver)}`;
+  else if (f.waiver?.state === 'expired') t += ` — waiver${waiverText(f.waiver)}`;
+  return t;
 }
 
 /** Evidence lines of one finding: "what = value  (path)" or "what: reason". */
@@ -47,13 +69,14 @@ export function renderHuman(r: CheckReport, p: Paint, width = 120, verbose = fal
     style: { head: [], border: [], compact: true },
   });
   const sorted = [...r.findings].sort((a, b) => STATUS_ORDER.indexOf(a.status) - STATUS_ORDER.indexOf(b.status));
-  for (const f of sorted) table.push([colourFor(p, f.status)(f.status.toUpperCase()), f.id, printable(f.summary)]);
+  for (const f of sorted) table.push([colourFor(p, f.status)(f.status.toUpperCase()), f.id, findingText(r, f)]);
   const out: string[] = [table.toString()];
   if (verbose) {
     out.push('', p.bold('Details:'));
     for (const f of sorted) {
       out.push(`  ${colourFor(p, f.status)(f.id)} (${f.status}): ${printable(f.summary)}`);
       if (f.why) out.push(`      why: ${printable(f.why)}`);
+      if (f.waiver) out.push(`      waiver: ${f.waiver.state === 'applied' ? `waived (was ${f.waiver.waivedStatus})` : 'expired, not applied'}${waiverText(f.waiver)}`);
       for (const e of evidenceLines(f)) out.push(`      evidence: ${e}`);
     }
   }
@@ -116,8 +139,17 @@ export function renderFixScript(r: CheckReport): string {
   const seenAny = new Set<string>();
   let active = 0;
   let manual = 0;
+  let waived = 0;
   const sorted = [...r.findings].sort((a, b) => STATUS_ORDER.indexOf(a.status) - STATUS_ORDER.indexOf(b.status));
   for (const f of sorted) {
+    if (f.status === 'waived' && f.remedy && f.waiver) {
+      // Accepted on purpose: say so, and leave the remedy out entirely.
+      out.push(comment(`--- ${f.id} (waived ${f.waiver.waivedStatus}): ${f.summary}`));
+      out.push(...wrapComment('waived', waiverText(f.waiver)));
+      out.push(comment('(remedy left out: this finding is waived)'), '');
+      waived++;
+      continue;
+    }
     if (!f.remedy || (f.status !== 'fail' && f.status !== 'warn')) continue;
     out.push(comment(`--- ${f.id} (${f.status}): ${f.summary}`));
     out.push(...wrapComment('why: ', f.why));
@@ -125,7 +157,8 @@ export function renderFixScript(r: CheckReport): string {
     if (f.tradeoff) out.push(...wrapComment('trade-off: ', f.tradeoff));
     const safe = f.remedy.safe;
     const cmds = f.remedy.commands.filter((c) => c === 'update-grub' || !(safe ? seenActive : seenAny).has(c));
-    if (!cmds.length) out.push(comment('(same commands as above)'));
+    if (!f.remedy.commands.length) out.push(comment('(no command: a change to make by hand)'));
+    else if (!cmds.length) out.push(comment('(same commands as above)'));
     for (const c of cmds) {
       seenAny.add(c);
       if (safe) seenActive.add(c);
@@ -142,6 +175,6 @@ export function renderFixScript(r: CheckReport): string {
     out.push('');
   }
   if (!active && !manual) out.push(comment('Nothing to fix: no warn or fail finding has a remedy.'));
-  out.push(`echo "lantern fix script: ${active} step(s) applied, ${manual} left for review (commented out)"`);
+  out.push(`echo "lantern fix script: ${active} step(s) applied, ${manual} left for review (commented out)${waived ? `, ${waived} waived (left out)` : ''}"`);
   return out.join('\n') + '\n';
 }

@@ -3,7 +3,9 @@ import type { Host } from '../host/host.js';
 import { CHECKS, type CheckDef } from './checks/index.js';
 import { Facts } from './facts.js';
 import { countByStatus, exitCodeForFindings, type Finding, type Status, worstStatus } from './model.js';
+import { applyPolicy, type Profile, type WaiverReport } from './policy.js';
 import { Sources, type SourcesOptions } from './sources.js';
+import type { Waiver } from './waivers.js';
 
 export const SCHEMA_VERSION = 1;
 
@@ -20,7 +22,12 @@ export interface CheckReport {
     family: string;
     sosVersion: string | null;
   };
+  /** Which checks fail and which only warn (policy.ts); `standard` is the checks' own judgement. */
+  profile: Profile;
+  /** Verdict and exit code leave waived findings out; counts has one entry per status, `waived` included. */
   summary: { verdict: Status; exitCode: 0 | 1 | 2; counts: Record<Status, number>; total: number };
+  /** Every waiver given (file and --waive) and what became of it. */
+  waivers: WaiverReport[];
   /** Inputs that were present but malformed (counted, skipped). */
   inputProblems: string[];
   findings: Finding[];
@@ -39,18 +46,29 @@ export function selectChecks(only: string[] | null): { checks: CheckDef[]; unkno
   return { checks: CHECKS.filter((c) => chosen.has(c)), unknown };
 }
 
-export function runChecks(host: Host, checks: CheckDef[] = CHECKS, opts: SourcesOptions & { version?: string; now?: Date } = {}): CheckReport {
+export interface RunOptions extends SourcesOptions {
+  version?: string;
+  now?: Date;
+  profile?: Profile;
+  waivers?: Waiver[];
+}
+
+export function runChecks(host: Host, checks: CheckDef[] = CHECKS, opts: RunOptions = {}): CheckReport {
   const src = new Sources(host, opts);
   const facts = new Facts(src);
-  const findings: Finding[] = [];
+  const raw: Finding[] = [];
   for (const c of checks) {
     try {
-      findings.push(c.run(facts));
+      raw.push(c.run(facts));
     } catch (e) {
       // A bug in one check must not hide the others: report it as unknown with the reason.
-      findings.push({ id: c.id, title: c.title, status: 'unknown', summary: `internal error in this check: ${(e as Error)?.message ?? String(e)}`, evidence: [], why: '', remedy: null });
+      raw.push({ id: c.id, title: c.title, status: 'unknown', summary: `internal error in this check: ${(e as Error)?.message ?? String(e)}`, evidence: [], why: '', remedy: null });
     }
   }
+  const now = opts.now ?? new Date();
+  const profile = opts.profile ?? 'standard';
+  const policy = applyPolicy(raw, profile, opts.waivers ?? [], CHECKS.map((c) => c.id), now);
+  const findings = policy.findings;
   const hn = src.get('hostname');
   const sosv = host.kind === 'sosreport' ? src.get('sosVersion') : null;
   const counts = countByStatus(findings);
@@ -58,7 +76,7 @@ export function runChecks(host: Host, checks: CheckDef[] = CHECKS, opts: Sources
   return {
     schemaVersion: SCHEMA_VERSION,
     generator: { name: 'lantern', command: 'check', version: opts.version ?? 'unknown' },
-    generatedAt: (opts.now ?? new Date()).toISOString(),
+    generatedAt: now.toISOString(),
     host: {
       kind: host.kind,
       root: host.root,
@@ -68,7 +86,9 @@ export function runChecks(host: Host, checks: CheckDef[] = CHECKS, opts: Sources
       family: d.family,
       sosVersion: sosv?.ok ? (/sos(?:report)?[^\n]*?(\d+\.\d+(?:\.\d+)?)/i.exec(sosv.text)?.[1] ?? null) : null,
     },
+    profile,
     summary: { verdict: worstStatus(findings.map((f) => f.status)), exitCode: exitCodeForFindings(findings), counts, total: findings.length },
+    waivers: policy.waivers,
     inputProblems: [...src.malformed],
     findings,
   };
