@@ -111,6 +111,52 @@ export function stallGuilty(frames: Frame[]): string | undefined {
   return undefined;
 }
 
+// syzkaller's stall anchors (google/syzkaller pkg/report/linux.go, linuxStallAnchorFrames), matched
+// the way it matches them: as substrings unless written with ^/$ (so `vfs_ioctl` also matches `do_vfs_ioctl`).
+const LOCKUP_ANCHOR = new RegExp(
+  [
+    'process_one_work', 'do_syscall_', 'do_fast_syscall_', 'sysenter_dispatch', 'tracesys_phase2', 'el0_svc_handler',
+    'invoke_syscall', 'ret_fast_syscall', 'netif_receive_skb', 'do_softirq', 'call_timer_fn', '_run_timers',
+    'run_timer_softirq', 'hrtimer_run', 'run_ksoftirqd', 'smpboot_thread_fn', '^kthread$', 'start_secondary',
+    'cpu_startup_entry', 'ret_from_fork', 'vfs_write', 'vfs_read', 'vfs_iter_read', 'vfs_iter_write', 'do_iter_read',
+    'do_iter_write', 'call_read_iter', 'call_write_iter', 'new_sync_read', 'new_sync_write', 'vfs_ioctl', 'ksys_ioctl',
+    'compat_ioctl', 'compat_sys_ioctl', 'blkdev_driver_ioctl', 'blkdev_ioctl', 'do_iter_readv_writev', '^call_mmap',
+    'mmap_region', 'do_mmap', 'do_dentry_open', 'vfs_open', '^sock_sendmsg', '^sock_recvmsg', '^sock_release',
+    '^__sock_release', '^setsockopt$', 'kernel_setsockopt', 'sock_common_setsockopt', '^listen$', 'kernel_listen',
+    'sk_common_release', '^sock_mmap', '^accept$', 'kernel_accept', '^sock_do_ioctl', '^sock_ioctl', '^compat_sock_ioctl',
+    '^nfnetlink_rcv_msg', '^rtnetlink_rcv_msg', '^netlink_dump', '^(?:sys_)?(?:socketpair|connect|ioctl)', '__do_fault',
+    'do_page_fault', '^page_fault$', '__fput', 'task_work_run', 'exit_to_usermode', 'smp_call_function', 'tasklet_action',
+    'tasklet_hi_action',
+    // Entry points of the 2.6-4.x kernels that enterprise logs still carry (syzkaller only sees new kernels).
+    '^system_call_fastpath$', '^sysenter_do_call$', '^syscall_call$', '^entry_SYSCALL',
+  ].join('|'),
+);
+
+/**
+ * Guilty frame of a soft lockup, by syzkaller's rule for lockups (linux.go: the `BUG: soft lockup`
+ * format reads the RIP frame, then the call trace, and applies linuxStallFrameExtractor): the
+ * frames are the RIP function (unless it is plumbing) followed by the reliable call-trace frames;
+ * the answer is the frame just before the first anchor (for ioctl, the driver's handler; for a
+ * syscall, the syscall); when the anchor is `smp_call_function*`, it is `smp_call_function`
+ * itself (one title for its variants). Frames Lantern treats as plumbing are skipped, except anchors.
+ */
+export function lockupGuilty(rip: string | undefined, frames: Frame[]): string | undefined {
+  const seq: string[] = [];
+  if (rip && !isGenericFrame(rip)) seq.push(normalizeSyscall(rip));
+  for (const f of frames) {
+    if (!f.reliable) continue;
+    const name = normalizeSyscall(f.func);
+    if (LOCKUP_ANCHOR.test(name) || !isGenericFrame(name) || /^sys_/.test(name)) seq.push(name);
+  }
+  if (seq.length === 0) return undefined;
+  let prev = seq[0]!;
+  for (const f of seq) {
+    if (LOCKUP_ANCHOR.test(f)) return /smp_call_function/.test(f) ? 'smp_call_function' : prev;
+    prev = f;
+  }
+  return undefined;
+}
+
 /** First reliable frame that is not generic plumbing (optionally with extra skips). */
 export function firstMeaningful(frames: Frame[], extraSkip?: RegExp): string | undefined {
   for (const f of frames) {

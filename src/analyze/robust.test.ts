@@ -169,13 +169,13 @@ test('a panic right after an oops names it', async () => {
   assert.equal(panic.facts['after'], 'general protection fault in dup_mm');
 });
 
-test('BUG titles keep the sanitizer bug type and drop run details', async () => {
+test('sanitizer titles follow syzkaller (bug type and access, no `BUG: `) and drop run details', async () => {
   const { incs } = await run(
     '[ 1.0] BUG: KASAN: use-after-free in tcp_retransmit_timer+0x2a/0x50\n[ 1.1] Read of size 8 at addr ffff8880 by task swapper/0/0\n[ 1.2] Call Trace:\n' +
       '[ 1.3]  dump_stack+0x1/0x2\n[ 1.4]  kasan_report+0x1/0x2\n[ 1.5]  tcp_retransmit_timer+0x2a/0x50\n[ 1.6]  tcp_write_timer_handler+0x1/0x2\n' +
       '[ 2.0] BUG: scheduling while atomic: swapper/0/0/0x00000100\n[ 2.1] Call Trace:\n[ 2.2]  dump_stack+0x1/0x2\n[ 2.3]  __schedule_bug+0x1/0x2\n[ 2.4]  acme_poll+0x1/0x2 [acme]\n',
   );
-  assert.deepEqual(incs.map((i) => i.title), ['BUG: KASAN: use-after-free in tcp_retransmit_timer', 'BUG: scheduling while atomic in acme_poll']);
+  assert.deepEqual(incs.map((i) => i.title), ['KASAN: use-after-free Read in tcp_retransmit_timer', 'BUG: scheduling while atomic in acme_poll']);
 });
 
 test('a report of a host that went quiet is closed after 5000 lines of other hosts', async () => {
