@@ -62,10 +62,10 @@ const UBSAN_RE = /^UBSAN: (.+?) in (\S+)/;
 /** KASAN's access line: `Read of size 8 at addr ffff… by task comm/pid` (≤4.x without `at addr`). */
 const KASAN_ACCESS_RE = /^(Read|Write) (?:of size (\d+)|at addr)/;
 /** Lines that start a stack which is not the report's own (allocation/free stacks of sanitizers). */
-const OTHER_STACK_RE = /^(?:Allocated by task|Freed by task|Last potentially related work creation|Second to last potentially related|The buggy address|Memory state around|Uninit was (?:created|stored)|Local variable .* created at|kfence-#\d+ .*(?:allocated|freed) by task|freed by task)/;
+const OTHER_STACK_RE = /^(?:Allocated by task|Freed by task|Last potentially related work creation|Second to last potentially related|The buggy address|Memory state around|Uninit was (?:created|stored)|Local variable .* created at|kfence-#\d+|(?:allocated|freed) by task \d+ on cpu)/;
 // CONFIG_DEBUG_OBJECTS (lib/debugobjects.c debug_print_object):
 // `ODEBUG: free active (active state 0) [object: ADDR ]object type: timer_list hint: F+0x0/0x…`, as a WARN.
-const ODEBUG_RE = /^ODEBUG: (\w+) (\w+) \(active state (\d+)\) (?:object: \S+ )?object type: (\S+) hint: ([\w.]+)/;
+const ODEBUG_RE = /^ODEBUG: (\w+) (\w+) \(active state (\d+)\) (?:object: \S+ )?object type: (\S+) hint: +(\S+)/;
 // CONFIG_HARDENED_USERCOPY (mm/usercopy.c): `usercopy: Kernel memory exposure attempt detected from SLUB
 // object 'kmalloc-64' (offset 12, size 100)!` (4.16+, BUG); `Bad or missing usercopy whitelist? …` (WARN);
 // 4.8–4.15: `usercopy: kernel memory exposure attempt detected from ffff… (kmalloc-64) (100 bytes)`.
@@ -1179,7 +1179,7 @@ function warnMessage(inc: Incident, text: string): void {
   else if ((m = ODEBUG_RE.exec(text))) {
     inc.facts['odebug'] = `${m[1]} ${m[2]}`;
     inc.facts['odebugObjectType'] = m[4]!;
-    inc.facts['odebugHint'] = cleanName(m[5]!);
+    inc.facts['odebugHint'] = cleanName(m[5]!.replace(/\+0x.*$/, ''));
   } else if ((m = USERCOPY_RE.exec(text))) inc.facts['usercopy'] = m[1]!.slice(0, 200);
   else if (/^list_(?:add|del) corruption/.test(text)) inc.facts['listCorruption'] = text.slice(0, 200);
 }

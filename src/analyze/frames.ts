@@ -62,7 +62,7 @@ const GENERIC_SKIP = new RegExp(
     'spin_lock', 'spin_unlock', 'spin_trylock', '^_raw_', '^do_raw_', '^queued_spin', '^native_queued', '^__pv_queued',
     '^lock_acquire', '^lock_release', '^__lock_acquire', '^lock_', '^lockdep', '^mutex_', '^__mutex_', '^rwsem_', '^__rwsem',
     '^down_', '^__down', '^up_read', '^up_write', '^rt_mutex', '^_?atomic_', '^refcount_', '^percpu_down',
-    '^kasan', '^__kasan', '^kmsan', '^__asan', '^__msan', '^__sanitizer', '^check_memory_region', '^memory_is_poisoned',
+    '^_*kasan', '^_*kmsan', '^_*asan', '^__msan', '^_*ubsan', '^__sanitizer', '^check_memory_region', '^memory_is_poisoned',
     '^print_address', '^print_report', '^kmem_cache', '^__kmem_cache', '^kmalloc', '^__kmalloc', '^kzalloc', '^kcalloc',
     '^kvmalloc', '^kvzalloc', '^krealloc', '^vmalloc', '^__vmalloc', '^kfree', '^kvfree', '^slab_', '^__slab', '^___slab',
     '^cache_alloc', '^alloc_pages', '^__alloc_pages', '^alloc_page', '^__get_free_pages', '^get_page_from_freelist',
