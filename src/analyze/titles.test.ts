@@ -70,3 +70,58 @@ test('the WARN message printed before its header (5.x) is kept, in every input f
     assert.match(String(o?.facts['listCorruption']), /^list_add corruption\. prev->next should be next/, `list_add as ${format}`);
   }
 });
+
+test('ODEBUG and usercopy messages are kept as facts, before (5.x) or after (3.10) the header, in every input format', async () => {
+  const odebug514 = readFileSync(new URL('odebug_5.14.log', cases), 'utf8');
+  const odebug310 = readFileSync(new URL('odebug_3.10.log', cases), 'utf8');
+  const usercopy = readFileSync(new URL('usercopy_5.14.log', cases), 'utf8');
+  for (const format of CASE_FORMATS) {
+    const a = (await run(renderCase(odebug514, format))).find((i) => i.subkind === 'odebug');
+    assert.deepEqual([a?.facts['odebug'], a?.facts['odebugObjectType'], a?.facts['odebugHint']], ['free active', 'timer_list', 'bnxt_timer'], `ODEBUG 5.14 as ${format}`);
+    const b = (await run(renderCase(odebug310, format))).find((i) => i.subkind === 'odebug');
+    assert.deepEqual([b?.facts['odebug'], b?.facts['odebugObjectType'], b?.facts['odebugHint']], ['free active', 'work_struct', 'nfs4_renew_state'], `ODEBUG 3.10 as ${format}`);
+    const u = (await run(renderCase(usercopy, format))).find((i) => i.subkind === 'usercopy');
+    assert.equal(u?.facts['usercopy'], "Kernel memory exposure attempt detected from SLUB object 'kmalloc-512' (offset 408, size 160)!", `usercopy as ${format}`);
+  }
+});
+
+test('a KASAN report: the access from its access line, its own stack only (not the Allocated/Freed stacks)', async () => {
+  const [i] = await run(readFileSync(new URL('kasan_uaf_5.14.log', cases), 'utf8'));
+  assert.deepEqual([i!.facts['access'], i!.facts['accessSize'], i!.facts['bugType']], ['Read', 8, 'use-after-free']);
+  const funcs = i!.frames.map((f) => f.func);
+  assert.ok(funcs.includes('rpc_free_task'));
+  assert.ok(!funcs.includes('nfs4_alloc_stid') && !funcs.includes('nfs4_put_stid'), JSON.stringify(funcs));
+});
+
+test('KASAN title shapes: newer double-free header, 4.x `on address`, plumbing in the header, two reports in a row', async () => {
+  const incs = await run(
+    [
+      '[ 1.000000] BUG: KASAN: double-free in kvfree+0x1/0x2',
+      '[ 1.000001] Call Trace:',
+      '[ 1.000002]  kvfree+0x1/0x2',
+      '[ 1.000003]  xt_free_table_info+0x1/0x2',
+      '[ 1.000004] ==================================================================',
+      '[ 2.000000] BUG: KASAN: null-ptr-deref on address 0000000000000010',
+      '[ 2.000001] Read of size 8 by task syz-executor/4242',
+      '[ 2.000002] Call Trace:',
+      '[ 2.000003]  dump_stack+0x1/0x2',
+      '[ 2.000004]  tun_chr_close+0x1/0x2',
+      '[ 2.000005] ==================================================================',
+      '[ 3.000000] BUG: KASAN: stack-out-of-bounds in strnlen+0x1/0x2',
+      '[ 3.000001] Read of size 1 at addr ffffc90001 by task modprobe/77',
+      '[ 3.000002] Call Trace:',
+      '[ 3.000003]  kasan_report+0x1/0x2',
+      '[ 3.000004]  strnlen+0x1/0x2',
+      '[ 3.000005]  acme_parse_name+0x1/0x2 [acme]',
+      '[ 3.000006] BUG: KASAN: use-after-free in acme_poll+0x1/0x2 [acme]',
+      '[ 3.000007] Write of size 4 at addr ffff8880 by task acmed/78',
+      '[ 3.000008] Call Trace:',
+      '[ 3.000009]  acme_poll+0x1/0x2 [acme]',
+    ].join('\n'),
+  );
+  assert.deepEqual(
+    incs.map((i) => i.title),
+    ['KASAN: invalid-free in xt_free_table_info', 'KASAN: null-ptr-deref Read', 'KASAN: stack-out-of-bounds Read in acme_parse_name', 'KASAN: use-after-free Write in acme_poll'],
+  );
+  assert.deepEqual(incs[1]!.tasks[0], { role: 'current', comm: 'syz-executor', pid: 4242 });
+});
