@@ -125,3 +125,23 @@ test('KASAN title shapes: newer double-free header, 4.x `on address`, plumbing i
   );
   assert.deepEqual(incs[1]!.tasks[0], { role: 'current', comm: 'syz-executor', pid: 4242 });
 });
+
+test('KFENCE and KCSAN title shapes', async () => {
+  const incs = await run(
+    [
+      '[ 1.000000] BUG: KFENCE: out-of-bounds write in acme_fill+0x1/0x2 [acme]',
+      '[ 1.000001] Out-of-bounds write at 0x000000001234abcd (1B right of kfence-#3):',
+      '[ 1.000002]  acme_fill+0x1/0x2 [acme]',
+      '[ 1.000003] ==================================================================',
+      '[ 2.000000] BUG: KFENCE: invalid free in kfree+0x1/0x2',
+      '[ 2.000001] Invalid free of 0x000000001234abcd (in kfence-#4):',
+      '[ 2.000002]  kfree+0x1/0x2',
+      '[ 2.000003]  acme_release+0x1/0x2 [acme]',
+      '[ 2.000004] ==================================================================',
+      '[ 3.000000] BUG: KCSAN: data-race in acme_read / acme_write',
+      '[ 3.000001] write to 0xffff888 of 4 bytes by task 12 on cpu 1:',
+      '[ 3.000002]  acme_write+0x1/0x2',
+    ].join('\n'),
+  );
+  assert.deepEqual(incs.map((i) => i.title), ['KFENCE: out-of-bounds write in acme_fill', 'KFENCE: invalid free in acme_release', 'KCSAN: data-race in acme_read / acme_write']);
+});
