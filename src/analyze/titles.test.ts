@@ -145,3 +145,25 @@ test('KFENCE and KCSAN title shapes', async () => {
   );
   assert.deepEqual(incs.map((i) => i.title), ['KFENCE: out-of-bounds write in acme_fill', 'KFENCE: invalid free in acme_release', 'KCSAN: data-race in acme_read / acme_write']);
 });
+
+test('UBSAN 4.x `Undefined behaviour in file:line` is titled `UBSAN: undefined-behaviour in F`', async () => {
+  const incs = await run(
+    [
+      '[ 7.000000] ================================================================================',
+      '[ 7.000001] UBSAN: Undefined behaviour in drivers/acme/acme.c:123:9',
+      '[ 7.000002] signed integer overflow:',
+      '[ 7.000003] 2147483647 + 1 cannot be represented in type \'int\'',
+      '[ 7.000004] CPU: 0 PID: 1 Comm: swapper/0 Not tainted 4.19.0 #1',
+      '[ 7.000005] Call Trace:',
+      '[ 7.000006]  dump_stack+0x1/0x2',
+      '[ 7.000007]  ubsan_epilogue+0x1/0x2',
+      '[ 7.000008]  handle_overflow+0x1/0x2',
+      '[ 7.000009]  __ubsan_handle_add_overflow+0x1/0x2',
+      '[ 7.000010]  acme_count+0x1/0x2 [acme]',
+      '[ 7.000011]  acme_probe+0x1/0x2 [acme]',
+      '[ 7.000012] ================================================================================',
+      '[ 8.000000] acme 0000:01:00.0: probe done',
+    ].join('\n'),
+  );
+  assert.deepEqual(incs.map((i) => [i.kind, i.subkind, i.title, i.facts['sourceLocation'], i.partial]), [['warning', 'ubsan', 'UBSAN: undefined-behaviour in acme_count', 'drivers/acme/acme.c:123:9', false]]);
+});
