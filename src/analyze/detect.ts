@@ -1138,15 +1138,21 @@ const ODEBUG_SKIP = /debug_|rcu|hrtimer_|timer_|work_|percpu_|vunmap|vfree|__fre
 const USERCOPY_SKIP = /usercopy|__check|check_object|check_heap_object|check_copy_size|copy_to_iter|copy_from_iter/;
 const FREE_SKIP = /slab_|kfree|vunmap|vfree|kmem_cache_free|free_pages|__free/;
 
+/** A function named by a header; a raw address (`in 0xffffffffc0123456`, no symbols) names none. */
+function symbol(s: string): { func?: string } {
+  return /^[A-Za-z_]/.test(s) ? { func: cleanName(s) } : {};
+}
+
 /** Reads a sanitizer header (`KASAN: …`, `KFENCE: …`, `KMSAN: …`, `KCSAN: …`, after `BUG: `). */
 function sanitizerHeader(what: string): SanitizerHeader | undefined {
   let m: RegExpExecArray | null;
   if ((m = KASAN_RE.exec(what))) {
     const type = /free/.test(m[1]!) && /invalid|double/.test(m[1]!) ? 'invalid-free' : m[1]!;
-    return { tool: 'KASAN', type, ...(m[2] ? { func: cleanName(m[2]) } : { noFunc: true }) };
+    if (!m[2]) return { tool: 'KASAN', type, noFunc: true };
+    return { tool: 'KASAN', type, ...symbol(m[2]) };
   }
-  if ((m = KFENCE_RE.exec(what))) return { tool: 'KFENCE', type: m[1]!, ...(m[2] ? { access: m[2] } : {}), func: cleanName(m[3]!) };
-  if ((m = KMSAN_RE.exec(what))) return { tool: 'KMSAN', type: m[1]!, func: cleanName(m[2]!) };
+  if ((m = KFENCE_RE.exec(what))) return { tool: 'KFENCE', type: m[1]!, ...(m[2] ? { access: m[2] } : {}), ...symbol(m[3]!) };
+  if ((m = KMSAN_RE.exec(what))) return { tool: 'KMSAN', type: m[1]!, ...symbol(m[2]!) };
   if ((m = /^(KASAN|KFENCE|KMSAN|KCSAN): (.+)$/.exec(what))) {
     // KCSAN titles keep the whole header (`data-race in F / G`); other shapes are kept, sanitised.
     return { tool: m[1] as SanitizerHeader['tool'], type: sanitizeTitle(m[2]!.replace(/\+0x[0-9a-f]+\/0x[0-9a-f]+/g, '')), noFunc: true };

@@ -197,3 +197,17 @@ test('adversarial long lines full of header words finish quickly', async () => {
   // Generous bound for a loaded machine; without the cap this takes minutes.
   assert.ok(Date.now() - t0 < 20000, `took ${Date.now() - t0} ms`);
 });
+
+test('sanitizer and debug headers with arbitrary tails never throw and give titles without addresses', async () => {
+  const heads = ['BUG: KASAN: ', 'BUG: KFENCE: ', 'BUG: KMSAN: ', 'BUG: KCSAN: ', 'UBSAN: ', 'ODEBUG: ', 'usercopy: '];
+  const word = fc.constantFrom('use-after-free', 'in', 'on address', 'read', 'write', 'invalid free', 'acme_fn+0x1/0x2', '0xffffffffc0123456', 'ffff888012345678', 'x.c:12:3', '[acme]', '', ' ', ':', '(offset 4, size 8)!');
+  await fc.assert(
+    fc.asyncProperty(fc.constantFrom(...heads), fc.array(word, { maxLength: 6 }), fc.boolean(), async (head, words, withTrace) => {
+      const lines = [`[ 1.000000] ${head}${words.join(' ')}`, '[ 1.000001] Read of size 8 at addr ffff888012345678 by task a/1'];
+      if (withTrace) lines.push('[ 1.000002] Call Trace:', '[ 1.000003]  acme_caller+0x1/0x2 [acme]', '[ 1.000004] ======================================================');
+      const { incs } = await run(lines.join('\n') + '\n');
+      for (const i of incs) assert.doesNotMatch(i.title, /[0-9a-f]{6,}|0x[0-9a-f]+|\+0x/, `${head}${words.join(' ')} -> ${i.title}`);
+    }),
+    { numRuns: 300 },
+  );
+});
