@@ -496,11 +496,8 @@ export class Detector {
       inc!.facts['sourceLocation'] = m[2]!;
     } else if ((m = BUG_RE.exec(text)) && !/^BUG: soft lockup/.test(text)) {
       const what = m[1]!;
-      const kasan = /^(KASAN|KMSAN|KFENCE|KCSAN): ([\w-]+(?: [\w-]+)?)/.exec(what);
-      // Keep the sanitizer's bug type (`KASAN: use-after-free`); cut the rest at its first colon or " in process".
-      const short = kasan
-        ? `${kasan[1]}: ${kasan[2]!.replace(/ in$/, '')}`
-        : what.replace(/ \[.*$/, '').replace(/ in process .*$/, '').replace(/ at \S+:\d+\s*$/, '').replace(/:.*$/, '');
+      // Sanitizer headers went to sanitizerHeader above; cut the rest at its first colon or " in process".
+      const short = what.replace(/ \[.*$/, '').replace(/ in process .*$/, '').replace(/ at \S+:\d+\s*$/, '').replace(/:.*$/, '');
       mk('oops', `BUG: ${sanitizeTitle(short)}`);
       inc!.subkind = 'bug';
       if (/^scheduling while atomic: (.+)\/(\d+)\/0x[0-9a-f]+/.test(what)) {
