@@ -704,6 +704,13 @@ export class Detector {
       BODY_RE.test(text) ||
       EXTRA_BODY_RE.test(text) ||
       ((k === 'sysrq_show_state' || k === 'hung_task' || k === 'rcu_stall') && (OLD_TASK_RE.test(text) || NEW_TASK_RE.test(text)));
+    if (!isBody && r.inc.subkind === 'ubsan' && !r.inTrace && r.lines < 4 && text.trim() !== '' && !/^=+\s*$/.test(text)) {
+      // UBSAN's detail right after its header (`shift exponent 64 is too large for 64-bit type …`).
+      const prev = r.inc.facts['detail'];
+      r.inc.facts['detail'] = (prev === undefined ? text.trim() : `${prev} ${text.trim()}`).slice(0, 200);
+      this.addLine(r, line);
+      return;
+    }
     if (!isBody) {
       r.nonBody++;
       const limit = k === 'sysrq_show_state' ? 12 : r.inTrace ? 3 : 8;
@@ -805,6 +812,10 @@ export class Detector {
     }
     if (r.san && OTHER_STACK_RE.test(text)) {
       r.otherStacks = true;
+      return;
+    }
+    if (r.san && (m = /which belongs to the cache (\S+) of size (\d+)/.exec(text))) {
+      inc.facts['slabCache'] = m[1]!;
       return;
     }
     if (inc.subkind === 'sleeping_in_atomic' && (m = MIGHT_SLEEP_TASK_RE.exec(text))) {

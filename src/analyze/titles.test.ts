@@ -167,3 +167,15 @@ test('UBSAN 4.x `Undefined behaviour in file:line` is titled `UBSAN: undefined-b
   );
   assert.deepEqual(incs.map((i) => [i.kind, i.subkind, i.title, i.facts['sourceLocation'], i.partial]), [['warning', 'ubsan', 'UBSAN: undefined-behaviour in acme_count', 'drivers/acme/acme.c:123:9', false]]);
 });
+
+test('UBSAN detail lines and the KASAN object cache are kept as facts, in every input format', async () => {
+  const shift = readFileSync(new URL('ubsan_shift_6.x.log', cases), 'utf8');
+  const uaf = readFileSync(new URL('kasan_uaf_5.14.log', cases), 'utf8');
+  for (const format of CASE_FORMATS) {
+    const u = (await run(renderCase(shift, format))).find((i) => i.subkind === 'ubsan');
+    assert.equal(u?.facts['detail'], "shift exponent 64 is too large for 64-bit type 'long long unsigned int'", `UBSAN as ${format}`);
+    assert.ok(u?.excerpt.some((l) => l.includes('shift exponent 64')), `UBSAN excerpt as ${format}`);
+    const k = (await run(renderCase(uaf, format))).find((i) => i.subkind === 'kasan');
+    assert.equal(k?.facts['slabCache'], 'nfsd4_delegations', `KASAN as ${format}`);
+  }
+});
