@@ -1,6 +1,7 @@
 /**
  * syzkaller's special titles for enterprise logs (lockdep, refcount, scheduling while atomic,
- * sleeping function, list corruption): a real syzbot lockdep report gets syzbot's own title, and
+ * sleeping function, list corruption; KASAN, KFENCE, KMSAN, KCSAN, UBSAN, ODEBUG, usercopy — after
+ * google/syzkaller pkg/report/linux.go): a real syzbot lockdep report gets syzbot's own title, and
  * a lockdep report cut before its backtrace is kept, partial. The per-era case files under
  * test/data/analyze/cases/ (lockdep_*, refcount_*, sched_atomic_*, might_sleep_*, list_corruption_*)
  * are checked in every input format by cases.test.ts.
@@ -178,4 +179,24 @@ test('UBSAN detail lines and the KASAN object cache are kept as facts, in every 
     const k = (await run(renderCase(uaf, format))).find((i) => i.subkind === 'kasan');
     assert.equal(k?.facts['slabCache'], 'nfsd4_delegations', `KASAN as ${format}`);
   }
+});
+
+test('the usercopy WARN (whitelist fallback, 4.16+) is `WARNING: bad usercopy in F`', async () => {
+  const incs = await run(
+    [
+      "[ 9.000000] Bad or missing usercopy whitelist? Kernel memory overwrite attempt detected to SLAB object 'acme_cache' (offset 16, size 8)!",
+      '[ 9.000001] ------------[ cut here ]------------',
+      '[ 9.000002] WARNING: CPU: 1 PID: 4242 at mm/usercopy.c:81 usercopy_warn+0x7d/0xa0',
+      '[ 9.000003] RIP: 0010:usercopy_warn+0x7d/0xa0',
+      '[ 9.000004] Call Trace:',
+      '[ 9.000005]  __check_heap_object+0xb8/0x11b',
+      '[ 9.000006]  __check_object_size+0xb9/0x1c0',
+      '[ 9.000007]  acme_set_config+0x1/0x2 [acme]',
+      '[ 9.000008]  acme_ioctl+0x1/0x2 [acme]',
+      '[ 9.000009] ---[ end trace 0123456789abcdef ]---',
+    ].join('\n'),
+  );
+  assert.deepEqual(incs.map((i) => [i.title, i.subkind, i.facts['usercopy']]), [
+    ['WARNING: bad usercopy in acme_set_config', 'usercopy', "Kernel memory overwrite attempt detected to SLAB object 'acme_cache' (offset 16, size 8)!"],
+  ]);
 });
