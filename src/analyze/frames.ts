@@ -143,8 +143,16 @@ const LOCKUP_ANCHOR = new RegExp(
 export function lockupGuilty(rip: string | undefined, frames: Frame[]): string | undefined {
   const seq: string[] = [];
   if (rip && !isGenericFrame(rip)) seq.push(normalizeSyscall(rip));
-  for (const f of frames) {
-    if (!f.reliable) continue;
+  // With a reliable unwinder the watchdog's own timer interrupt may be printed unmarked
+  // (`watchdog_timer_fn` … `sysvec_apic_timer_interrupt`): the lockup is in what it interrupted.
+  const reliable = frames.filter((f) => f.reliable);
+  const wd = reliable.findIndex((f) => /^watchdog_timer_fn/.test(f.func));
+  let from = 0;
+  if (wd !== -1) {
+    from = wd + 1;
+    while (from < reliable.length && /hrtimer|apic_timer_interrupt|sysvec|irq_exit|^tick_/.test(reliable[from]!.func)) from++;
+  }
+  for (const f of reliable.slice(from)) {
     const name = normalizeSyscall(f.func);
     if (LOCKUP_ANCHOR.test(name) || !isGenericFrame(name) || /^sys_/.test(name)) seq.push(name);
   }

@@ -28,3 +28,8 @@ test('a plumbing RIP (a spin lock) is skipped; syscalls are normalised; no ancho
   assert.equal(lockupGuilty('native_queued_spin_lock_slowpath', fr('_raw_spin_lock', 'acme_lookup', '__x64_sys_acme', 'do_syscall_64')), 'sys_acme');
   assert.equal(lockupGuilty('acme_spin', fr('acme_loop')), undefined);
 });
+
+test('the watchdog timer interrupt printed without `?` marks is not the lockup', () => {
+  const frames = fr('watchdog_timer_fn', '__hrtimer_run_queues', 'hrtimer_interrupt', '__sysvec_apic_timer_interrupt', 'sysvec_apic_timer_interrupt', 'asm_sysvec_apic_timer_interrupt', 'isolate_migratepages', 'compact_zone', 'kcompactd', 'kthread', 'ret_from_fork');
+  assert.equal(lockupGuilty('isolate_migratepages_block', frames), 'kcompactd');
+});
