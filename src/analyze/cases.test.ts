@@ -55,6 +55,17 @@ test('every incident kind has a case file', () => {
   }
 });
 
+test('every syzkaller special title has a case file', () => {
+  const subkinds = new Set<string>();
+  for (const c of cases) {
+    const exp = JSON.parse(readFileSync(new URL(c.replace(/\.log$/, '.expected.json'), dir), 'utf8')) as { incidents: Expected[] };
+    for (const e of exp.incidents) if (e.subkind) subkinds.add(e.subkind);
+  }
+  for (const k of ['kasan', 'kfence', 'kmsan', 'ubsan', 'odebug', 'usercopy', 'refcount', 'list_corruption', 'lockdep_circular', 'lockdep_recursive', 'scheduling_while_atomic', 'sleeping_in_atomic']) {
+    assert.ok(subkinds.has(k), `no case for ${k}`);
+  }
+});
+
 for (const c of cases) {
   const content = readFileSync(new URL(c, dir), 'utf8');
   const exp = JSON.parse(readFileSync(new URL(c.replace(/\.log$/, '.expected.json'), dir), 'utf8')) as { incidents: Expected[] };

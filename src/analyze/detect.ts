@@ -7,7 +7,7 @@
  * Memory stays bounded per report: excerpts, frames and SysRq task lists are capped (and counted).
  */
 import type { Frame, Incident, IncidentKind, NormLine, OomDetails } from './model.js';
-import { firstMeaningful, hangGuilty, isGenericFrame, normalizeSyscall, parseFrame, parseRip, stallGuilty } from './frames.js';
+import { firstMeaningful, hangGuilty, isGenericFrame, lockupGuilty, normalizeSyscall, parseFrame, parseRip, stallGuilty } from './frames.js';
 
 export interface DetectorOptions {
   /** Lines of raw excerpt kept per incident (head); the rest is counted. */
@@ -28,7 +28,7 @@ export type IncidentSink = (incident: Incident) => void;
  * punctuation) and slowly when some start with common lower-case letters; two passes over a
  * chunk are ~2.5x faster than one pass with the union (see bench/analyze).
  */
-export const TRIGGER_UPPER = /BUG|WARNING|INFO: |Oops|Kernel panic|Unable to handle|Out of memory|Kill(?:ed)? process|LOCKUP|Machine [Cc]heck|Hardware Error|EDAC|I\/O error|, dev |EXT[234]-fs|XFS|BTRFS|Remounting filesystem|Linux version|Show State|Show Blocked State|Internal error|---\[ end|-- Boot|-- Reboot|UTC \(/;
+export const TRIGGER_UPPER = /BUG|WARNING|UBSAN: |INFO: |Oops|Kernel panic|Unable to handle|Out of memory|Kill(?:ed)? process|LOCKUP|Machine [Cc]heck|Hardware Error|EDAC|I\/O error|, dev |EXT[234]-fs|XFS|BTRFS|Remounting filesystem|Linux version|Show State|Show Blocked State|Internal error|---\[ end|-- Boot|-- Reboot|UTC \(/;
 export const TRIGGER_LOWER = /general protection|invoked oom-killer|oom-kill:|shrink_slab|segfault at|traps: |invalid opcode|divide error|double fault|stack segment/;
 export const TRIGGER_RE = new RegExp(`${TRIGGER_UPPER.source}|${TRIGGER_LOWER.source}`);
 
@@ -47,6 +47,31 @@ const GPF_RE = /^general protection fault(?:, probably for non-canonical address
 const KBUG_RE = /^kernel BUG at (\S+?):?(\d+)?!/;
 const ARM_UNABLE_RE = /^Unable to handle kernel (NULL pointer dereference|paging request) at virtual address ([0-9a-f]+)/;
 const BUG_RE = /^BUG: (.+)$/;
+// Sanitizer reports (titles after google/syzkaller pkg/report/linux.go). KASAN (mm/kasan/report.c):
+// `BUG: KASAN: slab-out-of-bounds in F+0x1/0x2` then `Read of size 8 at addr … by task comm/pid`
+// (≤4.x: `Read of size 8 by task …`); `BUG: KASAN: double-free or invalid-free in F` (≤5.x),
+// `double-free in F` / `invalid-free in F` (newer); 4.x `BUG: KASAN: null-ptr-deref on address 0…`.
+const KASAN_RE = /^KASAN: (double-free or invalid-free|double-free|invalid-free|[a-z-]+) (?:in ([\w.]+)|on address)/;
+// KFENCE (mm/kfence/report.c): `BUG: KFENCE: use-after-free read in F`, `out-of-bounds write in F`,
+// `invalid free in F`, `invalid read in F`, `memory corruption in F`.
+const KFENCE_RE = /^KFENCE: (use-after-free|out-of-bounds|invalid|memory corruption|invalid free)(?: (read|write))? in ([\w.]+)/;
+// KMSAN (mm/kmsan/report.c): `BUG: KMSAN: uninit-value in F`, `kernel-infoleak in F`, …
+const KMSAN_RE = /^KMSAN: ([a-z-]+) in ([\w.]+)/;
+// UBSAN (lib/ubsan.c): `UBSAN: shift-out-of-bounds in net/x.c:12:3` (5.x+), `UBSAN: Undefined behaviour in x.c:12:3` (4.x).
+const UBSAN_RE = /^UBSAN: (.+?) in (\S+)/;
+/** KASAN's access line: `Read of size 8 at addr ffff… by task comm/pid` (≤4.x without `at addr`). */
+const KASAN_ACCESS_RE = /^(Read|Write) (?:of size (\d+)|at addr)/;
+/** Lines that start a stack which is not the report's own (allocation/free stacks of sanitizers). */
+const OTHER_STACK_RE = /^(?:Allocated by task|Freed by task|Last potentially related work creation|Second to last potentially related|The buggy address|Memory state around|Uninit was (?:created|stored)|Local variable .* created at|kfence-#\d+|(?:allocated|freed) by task \d+ on cpu)/;
+// CONFIG_DEBUG_OBJECTS (lib/debugobjects.c debug_print_object):
+// `ODEBUG: free active (active state 0) [object: ADDR ]object type: timer_list hint: F+0x0/0x…`, as a WARN.
+const ODEBUG_RE = /^ODEBUG: (\w+) (\w+) \(active state (\d+)\) (?:object: \S+ )?object type: (\S+) hint: +(\S+)/;
+// CONFIG_HARDENED_USERCOPY (mm/usercopy.c): `usercopy: Kernel memory exposure attempt detected from SLUB
+// object 'kmalloc-64' (offset 12, size 100)!` (4.16+, BUG); `Bad or missing usercopy whitelist? …` (WARN);
+// 4.8–4.15: `usercopy: kernel memory exposure attempt detected from ffff… (kmalloc-64) (100 bytes)`.
+const USERCOPY_RE = /^(?:usercopy: |Bad or missing usercopy whitelist\? )([Kk]ernel memory (?:exposure|overwrite) attempt detected .*?)\s*$/;
+/** A WARN/BUG message printed before its header in 5.x+ (or right after it in ≤4.x). */
+const PREFACE_RE = /^(?:refcount_t: |list_(?:add|del) corruption|ODEBUG: |usercopy: |Bad or missing usercopy)/;
 const TRAP_RE = /^(divide error|invalid opcode|stack segment|PANIC: double fault|double fault|Oops|Internal error): /;
 const WARN_OLD_RE = /^WARNING: at (\S+) ([\w.]+)\+0x/;
 const WARN_CPU_RE = /^WARNING: CPU: (\d+) PID: (\d+) at (\S+) ([\w.]+)\+0x/;
@@ -60,7 +85,7 @@ const LOCKDEP_AT_RE = /, at: (?:\[<[0-9a-f]+>\] )?(?:[0-9a-f]{8,16}\s+)?([\w.]+)
 // `BUG: sleeping function called from invalid context at mm/slab.c:2960` → `… in_atomic(): 1, irqs_disabled(): 0, pid: 1234, name: foo`.
 const MIGHT_SLEEP_TASK_RE = /in_atomic\(\): \d+, irqs_disabled\(\): \d+, (?:non_block: \d+, )?pid: (\d+), name: (.+?)\s*$/;
 /** Message lines some reports print after their header (≤4.x WARN messages, might_sleep details). */
-const EXTRA_BODY_RE = /^(?:list_(?:add|del) corruption|refcount_t: |in_atomic\(\)|Preemption disabled at|no locks held by|\d+ locks? held by|INFO: lockdep)/;
+const EXTRA_BODY_RE = /^(?:list_(?:add|del) corruption|refcount_t: |ODEBUG: |usercopy: |Bad or missing usercopy|in_atomic\(\)|Preemption disabled at|no locks held by|\d+ locks? held by|INFO: lockdep)/;
 const LIST_CORRUPTION_RE = /^(list_(?:add|del)) corruption[.,]/;
 /** Reports raised by the list debugging checks (lib/list_debug.c): syzkaller titles them `BUG: corrupted list in F`. */
 const LIST_DEBUG_RE = /(?:^|\/)list_debug\.c|^__list_(?:add|del)|^__list_del_entry|^list_del/;
@@ -140,6 +165,22 @@ interface OpenReport {
   tail: string[];
   /** Lockdep report: set once `stack backtrace:` is seen; frames before it belong to the dependency chains. */
   lockdep?: { backtrace: boolean; acquireFunc?: string; expectAt: boolean };
+  /** Sanitizer report (KASAN, KFENCE, KMSAN, KCSAN): what its header said. */
+  san?: SanitizerHeader;
+  /** A sanitizer's allocation/free/origin stack started: its frames are not the report's stack. */
+  otherStacks?: boolean;
+}
+
+interface SanitizerHeader {
+  tool: 'KASAN' | 'KFENCE' | 'KMSAN' | 'KCSAN';
+  /** Bug type as syzkaller titles it (`use-after-free`, `invalid-free`, `uninit-value`, …). */
+  type: string;
+  /** `Read` / `Write` (KASAN: from the access line; KFENCE: from the header, lower case). */
+  access?: string;
+  /** The function the header names. */
+  func?: string;
+  /** KASAN 4.x `… on address ADDR`: no function in the title. */
+  noFunc?: boolean;
 }
 
 const TAIL_LINES = 20;
@@ -234,7 +275,7 @@ export class Detector {
 
   /** Keeps the largest task of OOM table rows outside a report; any other line forgets them. */
   private orphanRow(st: Stream, text: string): void {
-    if (/^(?:refcount_t: |list_(?:add|del) corruption)/.test(text)) {
+    if (PREFACE_RE.test(text)) {
       st.preface = text.trim().slice(0, 200);
       st.orphanTable = undefined;
       return;
@@ -339,7 +380,8 @@ export class Detector {
       }
       if (k === 'hw_error' && /^\{\d+\}\[Hardware Error\]/.test(text)) return false;
       if (k === 'sysrq_show_state' && !/Kernel panic|BUG:|INFO: |WARNING:|Linux version|invoked oom-killer/.test(text)) return false;
-      if (/^(?:BUG: KASAN|BUG: KMSAN|BUG: KFENCE)/.test(text) && (k === 'oops')) return false;
+      // A sanitizer line inside an oops (`… KASAN` GPF) continues it; a second sanitizer report does not.
+      if (/^(?:BUG: KASAN|BUG: KMSAN|BUG: KFENCE)/.test(text) && k === 'oops' && !r.san) return false;
       if (END_TRACE_RE.test(text)) return false;
       // Lockdep's own lines (`INFO: lockdep is turned off.`) inside its report.
       if (r.lockdep && /^INFO: lockdep/.test(text)) return false;
@@ -362,6 +404,7 @@ export class Detector {
     const mk = (kind: IncidentKind, title: string) => (inc = this.newIncident(kind, line, st, title, text));
     let panicReason: string | undefined;
     let warnFunc: string | undefined;
+    let san: SanitizerHeader | undefined;
 
     if ((m = OOM_HEADER_RE.exec(text))) {
       const oom: OomDetails = { invoker: { comm: m[1]!.trim() }, gfpMask: m[2]!, order: Number(m[3]) };
@@ -438,13 +481,23 @@ export class Detector {
       mk('oops', 'kernel BUG');
       inc!.subkind = 'kernel_bug';
       inc!.facts['sourceLocation'] = m[2] ? `${m[1]}:${m[2]}` : m[1]!;
+    } else if ((m = BUG_RE.exec(text)) && !/^BUG: soft lockup/.test(text) && (san = sanitizerHeader(m[1]!))) {
+      // syzkaller titles sanitizer reports without `BUG: ` (`KASAN: use-after-free Read in F`); finalize composes it.
+      mk('oops', `${san.tool}: ${san.type}`);
+      inc!.subkind = san.tool.toLowerCase();
+      inc!.facts['bugType'] = san.type;
+      if (san.access) inc!.facts['access'] = san.access;
+    } else if ((m = UBSAN_RE.exec(text))) {
+      // `UBSAN: shift-out-of-bounds in net/x.c:12:3`: a source location, not a function; the title takes the stack's.
+      const type = /^Undefined behaviou?r$/i.test(m[1]!) ? 'undefined-behaviour' : m[1]!;
+      mk('warning', `UBSAN: ${sanitizeTitle(type)}`);
+      inc!.subkind = 'ubsan';
+      inc!.facts['bugType'] = type;
+      inc!.facts['sourceLocation'] = m[2]!;
     } else if ((m = BUG_RE.exec(text)) && !/^BUG: soft lockup/.test(text)) {
       const what = m[1]!;
-      const kasan = /^(KASAN|KMSAN|KFENCE|KCSAN): ([\w-]+(?: [\w-]+)?)/.exec(what);
-      // Keep the sanitizer's bug type (`KASAN: use-after-free`); cut the rest at its first colon or " in process".
-      const short = kasan
-        ? `${kasan[1]}: ${kasan[2]!.replace(/ in$/, '')}`
-        : what.replace(/ \[.*$/, '').replace(/ in process .*$/, '').replace(/ at \S+:\d+\s*$/, '').replace(/:.*$/, '');
+      // Sanitizer headers went to sanitizerHeader above; cut the rest at its first colon or " in process".
+      const short = what.replace(/ \[.*$/, '').replace(/ in process .*$/, '').replace(/ at \S+:\d+\s*$/, '').replace(/:.*$/, '');
       mk('oops', `BUG: ${sanitizeTitle(short)}`);
       inc!.subkind = 'bug';
       if (/^scheduling while atomic: (.+)\/(\d+)\/0x[0-9a-f]+/.test(what)) {
@@ -562,11 +615,7 @@ export class Detector {
     st.orphanTable = undefined;
     const incident: Incident = inc;
     if (st.preface !== undefined) {
-      if (incident.kind === 'warning' || incident.kind === 'oops') {
-        const m2 = /^refcount_t: (.+?)\.?\s*$/.exec(st.preface);
-        if (m2) incident.facts['refcount'] = m2[1]!;
-        else incident.facts['listCorruption'] = st.preface;
-      }
+      if (incident.kind === 'warning' || incident.kind === 'oops') warnMessage(incident, st.preface);
       st.preface = undefined;
     }
     // Another report in this stream is still open: a new header ends it.
@@ -581,6 +630,7 @@ export class Detector {
     }
     const rep = this.open(st, incident, line);
     if (incident.subkind === 'lockdep_circular' || incident.subkind === 'lockdep_recursive') rep.lockdep = { backtrace: false, expectAt: false };
+    if (san) rep.san = san;
     if (warnFunc) rep.warnFunc = cleanName(warnFunc);
     if (panicReason !== undefined) rep.panicReason = panicReason;
     if (incident.kind === 'sysrq_show_state') rep.sysrq = { groups: new Map() };
@@ -640,13 +690,27 @@ export class Detector {
       // Lines of another printk context (another CPU's NMI backtrace) interleave: not ours.
       return;
     }
+    if ((r.san || r.inc.subkind === 'ubsan') && r.inTrace && /^={20,}\s*$/.test(text)) {
+      // Sanitizer reports end with a rule of `=` signs.
+      this.addLine(r, line);
+      this.close(st);
+      return;
+    }
     const frame = BODY_RE.test(text) ? null : parseFrame(text);
     const isBody =
+      (r.san !== undefined && (OTHER_STACK_RE.test(text) || KASAN_ACCESS_RE.test(text) || /^(?:Use-after-free|Out-of-bounds|Invalid) (?:read|write|free)/.test(text))) ||
       frame !== null ||
       r.pidPrefix !== undefined ||
       BODY_RE.test(text) ||
       EXTRA_BODY_RE.test(text) ||
       ((k === 'sysrq_show_state' || k === 'hung_task' || k === 'rcu_stall') && (OLD_TASK_RE.test(text) || NEW_TASK_RE.test(text)));
+    if (!isBody && r.inc.subkind === 'ubsan' && !r.inTrace && r.lines < 4 && text.trim() !== '' && !/^=+\s*$/.test(text)) {
+      // UBSAN's detail right after its header (`shift exponent 64 is too large for 64-bit type …`).
+      const prev = r.inc.facts['detail'];
+      r.inc.facts['detail'] = (prev === undefined ? text.trim() : `${prev} ${text.trim()}`).slice(0, 200);
+      this.addLine(r, line);
+      return;
+    }
     if (!isBody) {
       r.nonBody++;
       const limit = k === 'sysrq_show_state' ? 12 : r.inTrace ? 3 : 8;
@@ -733,13 +797,25 @@ export class Detector {
         return;
       }
     }
-    if ((m = LIST_CORRUPTION_RE.exec(text.trim()))) {
+    if (LIST_CORRUPTION_RE.test(text.trim()) || ((inc.kind === 'warning' || inc.kind === 'oops') && PREFACE_RE.test(text))) {
       // ≤4.x prints the message after the WARNING line: keep it.
-      inc.facts['listCorruption'] = text.trim().slice(0, 200);
+      if (!/^refcount_t: /.test(text) || inc.kind === 'warning') warnMessage(inc, text.trim());
       return;
     }
-    if ((m = /^refcount_t: (.+?)\.?\s*$/.exec(text)) && inc.kind === 'warning') {
-      inc.facts['refcount'] = m[1]!;
+    if (r.san?.tool === 'KASAN' && r.san.access === undefined && (m = KASAN_ACCESS_RE.exec(text))) {
+      r.san.access = m[1]!;
+      inc.facts['access'] = m[1]!;
+      if (m[2]) inc.facts['accessSize'] = Number(m[2]);
+      const by = / by task (.+)\/(\d+)\s*$/.exec(text);
+      if (by && !inc.tasks.some((t) => t.role === 'current')) inc.tasks.push({ role: 'current', comm: by[1]!, pid: Number(by[2]) });
+      return;
+    }
+    if (r.san && OTHER_STACK_RE.test(text)) {
+      r.otherStacks = true;
+      return;
+    }
+    if (r.san && (m = /which belongs to the cache (\S+) of size (\d+)/.exec(text))) {
+      inc.facts['slabCache'] = m[1]!;
       return;
     }
     if (inc.subkind === 'sleeping_in_atomic' && (m = MIGHT_SLEEP_TASK_RE.exec(text))) {
@@ -767,7 +843,7 @@ export class Detector {
         inc.facts['status'] = m[2]!;
       }
     }
-    const frame = parseFrame(text);
+    const frame = r.otherStacks ? null : parseFrame(text);
     if (frame) {
       r.inTrace = true;
       if (r.allFrames.length < this.maxFrames) r.allFrames.push(frame);
@@ -927,7 +1003,8 @@ export class Detector {
       }
       case 'soft_lockup':
       case 'rcu_stall': {
-        inc.guiltyFrame = stallGuilty(frames) ?? ripFunc ?? first;
+        // Soft lockups: syzkaller's lockup rule, which reads the RIP frame first (see lockupGuilty).
+        inc.guiltyFrame = (inc.kind === 'soft_lockup' ? lockupGuilty(inc.rip, frames) : stallGuilty(frames)) ?? ripFunc ?? first;
         const base = inc.kind === 'soft_lockup' ? 'BUG: soft lockup' : 'INFO: rcu detected stall';
         inc.title = inc.guiltyFrame ? `${base} in ${inc.guiltyFrame}` : base;
         break;
@@ -941,12 +1018,22 @@ export class Detector {
         break;
       }
       case 'oops': {
+        if (r.san) {
+          sanitizerTitle(inc, r.san, frames);
+          break;
+        }
         inc.guiltyFrame = ripFunc ?? first;
         if (inc.subkind === 'kernel_bug' && LIST_DEBUG_RE.test(String(inc.facts['sourceLocation'] ?? ''))) {
           // CONFIG_BUG_ON_DATA_CORRUPTION: `kernel BUG at lib/list_debug.c:N!` (RIP in __list_add_valid).
           inc.subkind = 'list_corruption';
           inc.guiltyFrame = firstMeaningful(frames) ?? inc.guiltyFrame;
           inc.title = 'BUG: corrupted list';
+        } else if (inc.subkind === 'kernel_bug' && /(?:^|\/)usercopy\.c/.test(String(inc.facts['sourceLocation'] ?? ''))) {
+          // CONFIG_HARDENED_USERCOPY: `kernel BUG at mm/usercopy.c:N!` after `usercopy: Kernel memory exposure
+          // attempt detected …`; syzkaller: `BUG: bad usercopy in F`, skipping the usercopy checks.
+          inc.subkind = 'usercopy';
+          inc.guiltyFrame = firstMeaningful(frames, USERCOPY_SKIP) ?? inc.guiltyFrame;
+          inc.title = 'BUG: bad usercopy';
         }
         if (inc.guiltyFrame) inc.title = `${inc.title} in ${inc.guiltyFrame}`;
         break;
@@ -968,6 +1055,27 @@ export class Detector {
         if (LIST_DEBUG_RE.test(src) || (r.warnFunc && LIST_DEBUG_RE.test(r.warnFunc))) {
           inc.subkind = 'list_corruption';
           inc.title = inc.guiltyFrame ? `BUG: corrupted list in ${inc.guiltyFrame}` : 'BUG: corrupted list';
+          break;
+        }
+        if (inc.subkind === 'ubsan') {
+          // syzkaller: `UBSAN: T in F`, F the first frame that is not UBSAN's own (skips ubsan, overflow).
+          inc.guiltyFrame = firstMeaningful(frames, /ubsan|overflow/);
+          const type = String(inc.facts['bugType']);
+          inc.title = `UBSAN: ${sanitizeTitle(type)}${inc.guiltyFrame ? ` in ${inc.guiltyFrame}` : ''}`;
+          break;
+        }
+        if (/(?:^|\/)debugobjects\.c/.test(src) || (r.warnFunc && /^debug_print_object/.test(r.warnFunc))) {
+          // ODEBUG: syzkaller titles the WARNING at lib/debugobjects.c `WARNING: ODEBUG bug in F`, F from
+          // the stack without ODEBUG's users (timers, work, RCU, frees); the message's hint is kept apart.
+          inc.subkind = 'odebug';
+          inc.guiltyFrame = firstMeaningful(frames, ODEBUG_SKIP);
+          inc.title = inc.guiltyFrame ? `WARNING: ODEBUG bug in ${inc.guiltyFrame}` : 'WARNING: ODEBUG bug';
+          break;
+        }
+        if (/(?:^|\/)usercopy\.c/.test(src) || (r.warnFunc && /^usercopy_warn/.test(r.warnFunc))) {
+          inc.subkind = 'usercopy';
+          inc.guiltyFrame = firstMeaningful(frames, USERCOPY_SKIP);
+          inc.title = inc.guiltyFrame ? `WARNING: bad usercopy in ${inc.guiltyFrame}` : 'WARNING: bad usercopy';
           break;
         }
         if (/(?:^|\/)refcount\.c/.test(src) || (r.warnFunc && /^refcount_/.test(r.warnFunc))) {
@@ -1031,6 +1139,63 @@ export class Detector {
     }
     if (inc.facts['interleaved']) markPartial(inc, 'lines of another report are interleaved');
   }
+}
+
+// syzkaller's extra skips (linux.go): ODEBUG's users, the usercopy checks, KASAN's free paths.
+const ODEBUG_SKIP = /debug_|rcu|hrtimer_|timer_|work_|percpu_|vunmap|vfree|__free_|kobject_/;
+const USERCOPY_SKIP = /usercopy|__check|check_object|check_heap_object|check_copy_size|copy_to_iter|copy_from_iter/;
+const FREE_SKIP = /slab_|kfree|vunmap|vfree|kmem_cache_free|free_pages|__free/;
+
+/** A function named by a header; a raw address (`in 0xffffffffc0123456`, no symbols) names none. */
+function symbol(s: string): { func?: string } {
+  return /^[A-Za-z_]/.test(s) ? { func: cleanName(s) } : {};
+}
+
+/** Reads a sanitizer header (`KASAN: …`, `KFENCE: …`, `KMSAN: …`, `KCSAN: …`, after `BUG: `). */
+function sanitizerHeader(what: string): SanitizerHeader | undefined {
+  let m: RegExpExecArray | null;
+  if ((m = KASAN_RE.exec(what))) {
+    const type = /free/.test(m[1]!) && /invalid|double/.test(m[1]!) ? 'invalid-free' : m[1]!;
+    if (!m[2]) return { tool: 'KASAN', type, noFunc: true };
+    return { tool: 'KASAN', type, ...symbol(m[2]) };
+  }
+  if ((m = KFENCE_RE.exec(what))) return { tool: 'KFENCE', type: m[1]!, ...(m[2] ? { access: m[2] } : {}), ...symbol(m[3]!) };
+  if ((m = KMSAN_RE.exec(what))) return { tool: 'KMSAN', type: m[1]!, ...symbol(m[2]!) };
+  if ((m = /^(KASAN|KFENCE|KMSAN|KCSAN): (.+)$/.exec(what))) {
+    // KCSAN titles keep the whole header (`data-race in F / G`); other shapes are kept, sanitised.
+    return { tool: m[1] as SanitizerHeader['tool'], type: sanitizeTitle(m[2]!.replace(/\+0x[0-9a-f]+\/0x[0-9a-f]+/g, '')), noFunc: true };
+  }
+  return undefined;
+}
+
+/**
+ * Title of a sanitizer report, as syzkaller composes it: `KASAN: T Read|Write in F`, `KASAN: invalid-free in F`,
+ * `KFENCE: T read|write in F`, `KMSAN: T in F`. F is the header's function unless it is plumbing
+ * (memcpy, a KASAN helper, kfree for a free), else the first meaningful frame of the report's own stack.
+ */
+function sanitizerTitle(inc: Incident, san: SanitizerHeader, frames: Frame[]): void {
+  const skip = san.type === 'invalid-free' || san.type === 'invalid free' ? FREE_SKIP : undefined;
+  const usable = (f: string | undefined) => f !== undefined && !isGenericFrame(f) && !(skip && skip.test(f));
+  if (!san.noFunc) {
+    inc.guiltyFrame = usable(san.func) ? normalizeSyscall(san.func!) : firstMeaningful(frames, skip) ?? san.func;
+  }
+  let what: string;
+  if (san.tool === 'KASAN') what = san.type === 'invalid-free' ? 'invalid-free' : `${san.type}${san.access ? ` ${san.access}` : ''}`;
+  else if (san.tool === 'KFENCE') what = `${san.type}${san.access ? ` ${san.access}` : ''}`;
+  else what = san.type;
+  inc.title = `${san.tool}: ${what}${inc.guiltyFrame ? ` in ${inc.guiltyFrame}` : ''}`;
+}
+
+/** Keeps a WARN/BUG message (printed before the header in 5.x+, after it in ≤4.x) as a fact. */
+function warnMessage(inc: Incident, text: string): void {
+  let m: RegExpExecArray | null;
+  if ((m = /^refcount_t: (.+?)\.?\s*$/.exec(text))) inc.facts['refcount'] = m[1]!;
+  else if ((m = ODEBUG_RE.exec(text))) {
+    inc.facts['odebug'] = `${m[1]} ${m[2]}`;
+    inc.facts['odebugObjectType'] = m[4]!;
+    inc.facts['odebugHint'] = cleanName(m[5]!.replace(/\+0x.*$/, ''));
+  } else if ((m = USERCOPY_RE.exec(text))) inc.facts['usercopy'] = m[1]!.slice(0, 200);
+  else if (/^list_(?:add|del) corruption/.test(text)) inc.facts['listCorruption'] = text.slice(0, 200);
 }
 
 // WARNINGs about reference counts fire in the put helper; the caller is the interesting frame.

@@ -62,7 +62,7 @@ const GENERIC_SKIP = new RegExp(
     'spin_lock', 'spin_unlock', 'spin_trylock', '^_raw_', '^do_raw_', '^queued_spin', '^native_queued', '^__pv_queued',
     '^lock_acquire', '^lock_release', '^__lock_acquire', '^lock_', '^lockdep', '^mutex_', '^__mutex_', '^rwsem_', '^__rwsem',
     '^down_', '^__down', '^up_read', '^up_write', '^rt_mutex', '^_?atomic_', '^refcount_', '^percpu_down',
-    '^kasan', '^__kasan', '^kmsan', '^__asan', '^__msan', '^__sanitizer', '^check_memory_region', '^memory_is_poisoned',
+    '^_*kasan', '^_*kmsan', '^_*asan', '^__msan', '^_*ubsan', '^__sanitizer', '^check_memory_region', '^memory_is_poisoned',
     '^print_address', '^print_report', '^kmem_cache', '^__kmem_cache', '^kmalloc', '^__kmalloc', '^kzalloc', '^kcalloc',
     '^kvmalloc', '^kvzalloc', '^krealloc', '^vmalloc', '^__vmalloc', '^kfree', '^kvfree', '^slab_', '^__slab', '^___slab',
     '^cache_alloc', '^alloc_pages', '^__alloc_pages', '^alloc_page', '^__get_free_pages', '^get_page_from_freelist',
@@ -107,6 +107,60 @@ export function stallGuilty(frames: Frame[]): string | undefined {
       if (!isGenericFrame(f) || /sys_/.test(f)) return normalizeSyscall(f);
     }
     if (i > 0) continue;
+  }
+  return undefined;
+}
+
+// syzkaller's stall anchors (google/syzkaller pkg/report/linux.go, linuxStallAnchorFrames), matched
+// the way it matches them: as substrings unless written with ^/$ (so `vfs_ioctl` also matches `do_vfs_ioctl`).
+const LOCKUP_ANCHOR = new RegExp(
+  [
+    'process_one_work', 'do_syscall_', 'do_fast_syscall_', 'sysenter_dispatch', 'tracesys_phase2', 'el0_svc_handler',
+    'invoke_syscall', 'ret_fast_syscall', 'netif_receive_skb', 'do_softirq', 'call_timer_fn', '_run_timers',
+    'run_timer_softirq', 'hrtimer_run', 'run_ksoftirqd', 'smpboot_thread_fn', '^kthread$', 'start_secondary',
+    'cpu_startup_entry', 'ret_from_fork', 'vfs_write', 'vfs_read', 'vfs_iter_read', 'vfs_iter_write', 'do_iter_read',
+    'do_iter_write', 'call_read_iter', 'call_write_iter', 'new_sync_read', 'new_sync_write', 'vfs_ioctl', 'ksys_ioctl',
+    'compat_ioctl', 'compat_sys_ioctl', 'blkdev_driver_ioctl', 'blkdev_ioctl', 'do_iter_readv_writev', '^call_mmap',
+    'mmap_region', 'do_mmap', 'do_dentry_open', 'vfs_open', '^sock_sendmsg', '^sock_recvmsg', '^sock_release',
+    '^__sock_release', '^setsockopt$', 'kernel_setsockopt', 'sock_common_setsockopt', '^listen$', 'kernel_listen',
+    'sk_common_release', '^sock_mmap', '^accept$', 'kernel_accept', '^sock_do_ioctl', '^sock_ioctl', '^compat_sock_ioctl',
+    '^nfnetlink_rcv_msg', '^rtnetlink_rcv_msg', '^netlink_dump', '^(?:sys_)?(?:socketpair|connect|ioctl)', '__do_fault',
+    'do_page_fault', '^page_fault$', '__fput', 'task_work_run', 'exit_to_usermode', 'smp_call_function', 'tasklet_action',
+    'tasklet_hi_action',
+    // Entry points of the 2.6-4.x kernels that enterprise logs still carry (syzkaller only sees new kernels).
+    '^system_call_fastpath$', '^sysenter_do_call$', '^syscall_call$', '^entry_SYSCALL',
+  ].join('|'),
+);
+
+/**
+ * Guilty frame of a soft lockup, by syzkaller's rule for lockups (linux.go: the `BUG: soft lockup`
+ * format reads the RIP frame, then the call trace, and applies linuxStallFrameExtractor): the
+ * frames are the RIP function (unless it is plumbing) followed by the reliable call-trace frames;
+ * the answer is the frame just before the first anchor (for ioctl, the driver's handler; for a
+ * syscall, the syscall); when the anchor is `smp_call_function*`, it is `smp_call_function`
+ * itself (one title for its variants). Frames Lantern treats as plumbing are skipped, except anchors.
+ */
+export function lockupGuilty(rip: string | undefined, frames: Frame[]): string | undefined {
+  const seq: string[] = [];
+  if (rip && !isGenericFrame(rip)) seq.push(normalizeSyscall(rip));
+  // With a reliable unwinder the watchdog's own timer interrupt may be printed unmarked
+  // (`watchdog_timer_fn` … `sysvec_apic_timer_interrupt`): the lockup is in what it interrupted.
+  const reliable = frames.filter((f) => f.reliable);
+  const wd = reliable.findIndex((f) => /^watchdog_timer_fn/.test(f.func));
+  let from = 0;
+  if (wd !== -1) {
+    from = wd + 1;
+    while (from < reliable.length && /hrtimer|apic_timer_interrupt|sysvec|irq_exit|^tick_/.test(reliable[from]!.func)) from++;
+  }
+  for (const f of reliable.slice(from)) {
+    const name = normalizeSyscall(f.func);
+    if (LOCKUP_ANCHOR.test(name) || !isGenericFrame(name) || /^sys_/.test(name)) seq.push(name);
+  }
+  if (seq.length === 0) return undefined;
+  let prev = seq[0]!;
+  for (const f of seq) {
+    if (LOCKUP_ANCHOR.test(f)) return /smp_call_function/.test(f) ? 'smp_call_function' : prev;
+    prev = f;
   }
   return undefined;
 }

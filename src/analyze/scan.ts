@@ -34,7 +34,7 @@ const FORMAT_SAMPLE = 200;
 const HIGH_BYTE = /[\x80-\xff]/;
 /** An OOM task-table row in any envelope: `… [ 1804]    89  1804    25638        3 … qmgr`. */
 /** Lines that 5.x prints before a WARNING or `kernel BUG at` header and that name what went wrong. */
-const PREFACE_RAW = /refcount_t: |list_(?:add|del) corruption|-{4,}\[ cut here \]-{4,}/;
+const PREFACE_RAW = /refcount_t: |list_(?:add|del) corruption|ODEBUG: |usercopy: |Bad or missing usercopy|-{4,}\[ cut here \]-{4,}/;
 const TABLE_ROW_RAW = /\[\s*\d+\]\s+\d+\s+\d+\s+\d+\s+\d+\s.*\S\s*$/;
 
 export async function scanStream(chunks: AsyncIterable<Buffer | string>, detector: Detector, opts: ScanOptions): Promise<ScanResult> {
