@@ -31,7 +31,7 @@ test('baseline save --root writes a snapshot; show and list read it back', () =>
   const sys = lantern('baseline', 'show', out, '--section', 'sysctl');
   assert.equal(sys.code, 0);
   assert.match(sys.out, /^kernel\.sysrq = 16$/m);
-  assert.match(lantern('baseline', 'show', out, '--section', 'units').out, /^sysstat-collect\.timer \(sysstat\.service\)$/m);
+  assert.match(lantern('baseline', 'show', out, '--section', 'units').out, /^sysstat-collect\.timer enabled \(sysstat\.service\)$/m);
   assert.equal(JSON.parse(lantern('baseline', 'show', out, '--section', 'modules', '--json').out).status, 'ok');
   assert.equal(lantern('baseline', 'show', out, '--section', 'nosuch').code, 64);
   writeFileSync(join(dir, 'junk.json'), '{"not": "a snapshot"}');
