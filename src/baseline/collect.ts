@@ -4,7 +4,7 @@
  * Every section is read or marked unknown with the reason and the paths tried.
  */
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, lstatSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, lstatSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
 import { CHECKS } from '../check/checks/index.js';
@@ -433,8 +433,9 @@ function maskedFromDirs(host: Host): { masked: Record<string, MaskState>; source
   for (const [dir, state] of UNIT_DIRS) {
     const l = host.list(dir);
     // /lib/systemd/system is /usr/lib/systemd/system on merged-/usr hosts: read it once.
-    if (!l.ok || seenDirs.has(l.path)) continue;
-    seenDirs.add(l.path);
+    const key = l.ok ? realKey(l.path) : '';
+    if (!l.ok || seenDirs.has(key)) continue;
+    seenDirs.add(key);
     sources.push(`${l.path}/* (symlinks to /dev/null)`);
     for (const name of l.entries) {
       if (!UNIT_NAME.test(name) || decided.has(name)) continue;
@@ -446,6 +447,15 @@ function maskedFromDirs(host: Host): { masked: Record<string, MaskState>; source
     }
   }
   return { masked, sources };
+}
+
+/** A directory's real path, only to notice one directory reached twice (/lib -> usr/lib); never read from. */
+function realKey(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return path;
+  }
 }
 
 /**
