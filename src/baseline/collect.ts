@@ -385,6 +385,13 @@ function collectUnits(host: Host, src: Sources, problems: string[]): Sections['u
     if (top.ok) {
       enabled = enabledFromWants(host, base, top.entries);
       sources.push(host.mapPath(base) + '/*.wants');
+      // `systemctl enable --runtime` links live in /run until reboot (list-unit-files: enabled-runtime).
+      const run = host.list('/run/systemd/system');
+      if (run.ok) {
+        const rt = enabledFromWants(host, '/run/systemd/system', run.entries);
+        for (const [u, by] of Object.entries(rt)) enabled[u] = [...(enabled[u] ?? []), ...by.map((b) => `${b} (runtime)`)].sort();
+        if (Object.keys(rt).length) sources.push(host.mapPath('/run/systemd/system') + '/*.wants');
+      }
       const m = maskedFromDirs(host);
       masked = m.masked;
       sources.push(...m.sources);

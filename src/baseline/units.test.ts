@@ -106,8 +106,11 @@ test('diff: masking, unmasking, a runtime mask gone, SysV start links removed an
   link(t, '/etc/rc.d/rc3.d/K90network', '../init.d/network');
   link(t, '/etc/rc.d/rc3.d/S50netconsole', '../init.d/netconsole'); // chkconfig --level 3 netconsole on
   del(t, '/etc/rc.d/rc3.d/K50netconsole');
+  link(t, '/run/systemd/system/multi-user.target.wants/chronyd.service', '/usr/lib/systemd/system/chronyd.service'); // systemctl enable --runtime chronyd
   const d = diffSnapshots(base, snap(t));
+  assert.deepEqual(units(snap(t)).enabled['chronyd.service'], ['multi-user.target (runtime)']);
   assert.deepEqual(unitLines(d), [
+    '+ chronyd.service  (enabled)',
     '~ irqbalance.service: enabled → masked-runtime  (until reboot)',
     '~ kdump.service: masked → enabled  (unmasked)',
     '+ netconsole: runlevel 3  (SysV start link added)',
