@@ -119,6 +119,8 @@ test('units in the report: masked, masked-runtime and SysV-enabled rows in md, h
   assert.deepEqual(doc.sections.map((s) => s.id), ['glance', 'host', 'action', 'units', 'differences', 'gaps']);
   const md = renderMarkdown(doc);
   assert.match(md, /\| units \| 7 enabled, 3 masked, 1 SysV-enabled \|/);
+  // kdump.service is masked: named at a glance; sshd and tuned capture no evidence, so they are not.
+  assert.match(md, /^- Masked units that capture evidence: kdump\.service \(masked\) — a masked unit cannot start at all; see "Units and services"\.$/m);
   assert.match(md, /## Units and services\n/);
   assert.match(md, /^\| kdump\.service \| masked \| still wanted by multi-user\.target \|$/m);
   assert.match(md, /^\| tuned\.service \| masked-runtime \| until reboot; still wanted by multi-user\.target \|$/m);

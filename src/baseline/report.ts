@@ -57,6 +57,20 @@ export type ReportFormat = (typeof REPORT_FORMATS)[number];
 
 /* ------------------------------------------------------------------ sections */
 
+/** Units whose mask loses the evidence of the next incident: named in "At a glance". */
+export const EVIDENCE_UNITS = new Set([
+  'kdump.service',
+  'kdump-tools.service',
+  'auditd.service',
+  'sysstat.service',
+  'sysstat-collect.timer',
+  'rsyslog.service',
+  'systemd-journald.service',
+  'systemd-pstore.service',
+  'netconsole.service',
+  'lantern-baseline.service',
+]);
+
 /** One paragraph with the numbers that decide what to read first. */
 export function glanceSection({ snapshot: s, diff, logs }: ReportInput): ReportSection {
   const items: string[] = [];
@@ -66,6 +80,11 @@ export function glanceSection({ snapshot: s, diff, logs }: ReportInput): ReportS
     const warn = c.data.findings.filter((f) => f.status === 'warn').length;
     items.push(fail + warn ? `Readiness: ${fail} fail, ${warn} warn — evidence of the next incident may be lost; see "Readiness findings needing action".` : 'Readiness: nothing at warn or fail.');
   } else items.push(`Readiness: not audited (${c.reason}).`);
+  const u = s.sections.units;
+  if (u.status === 'ok') {
+    const masked = unitRows(u.data).filter((r) => (r.state === 'masked' || r.state === 'masked-runtime') && EVIDENCE_UNITS.has(r.unit));
+    if (masked.length) items.push(`Masked units that capture evidence: ${masked.map((r) => `${r.unit} (${r.state})`).join(', ')} — a masked unit cannot start at all; see "Units and services".`);
+  }
   if (diff) {
     const worse = diff.sections.flatMap((x) => x.changes.filter((ch) => ch.worse)).map((ch) => ch.key);
     items.push(`Since the baseline of ${diff.baseline.takenAt}: ${diff.summary.differences} difference(s)${worse.length ? `, readiness became fail: ${worse.join(', ')}` : ''}.`);
