@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { BIN, copyFixture, fixture, put, tmpDir } from './testkit.js';
+import { BIN, copyFixture, del, fixture, link, put, tmpDir } from './testkit.js';
 
 function lantern(...args: string[]) {
   const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' }, timeout: 120_000 });
@@ -31,7 +31,7 @@ test('baseline save --root writes a snapshot; show and list read it back', () =>
   const sys = lantern('baseline', 'show', out, '--section', 'sysctl');
   assert.equal(sys.code, 0);
   assert.match(sys.out, /^kernel\.sysrq = 16$/m);
-  assert.match(lantern('baseline', 'show', out, '--section', 'units').out, /^sysstat-collect\.timer \(sysstat\.service\)$/m);
+  assert.match(lantern('baseline', 'show', out, '--section', 'units').out, /^sysstat-collect\.timer enabled \(sysstat\.service\)$/m);
   assert.equal(JSON.parse(lantern('baseline', 'show', out, '--section', 'modules', '--json').out).status, 'ok');
   assert.equal(lantern('baseline', 'show', out, '--section', 'nosuch').code, 64);
   writeFileSync(join(dir, 'junk.json'), '{"not": "a snapshot"}');
@@ -168,4 +168,29 @@ test('baseline prune keeps the newest N of each host and leaves other files alon
   assert.deepEqual(readdirSync(dir).sort(), ['app.json', 'notes.json', 'web-3.json']);
   assert.equal(lantern('baseline', 'prune', '--dir', dir, '--keep', '0').code, 64);
   assert.equal(lantern('baseline', 'prune', '--dir', dir).code, 64);
+});
+
+test('lantern diff --root: "kdump.service masked" and "sysstat SysV start link removed", human and JSON', () => {
+  const dir = tmpDir('units');
+  const b9 = join(dir, 'rhel9.json');
+  assert.equal(lantern('baseline', 'save', '--root', fixture('rhel9'), '--out', b9).code, 0);
+  const t9 = copyFixture('rhel9');
+  link(t9, '/etc/systemd/system/kdump.service', '/dev/null');
+  const d9 = lantern('diff', b9, '--root', t9);
+  assert.equal(d9.code, 1, d9.err);
+  assert.match(d9.out, /^units \(1 changed\)\n {2}~ kdump\.service: enabled → masked$/m);
+  const j = JSON.parse(lantern('diff', b9, '--root', t9, '--json').out);
+  assert.deepEqual(j.sections.find((s: { section: string }) => s.section === 'units').changes, [{ op: '~', key: 'kdump.service', old: 'enabled', new: 'masked' }]);
+  const b6 = join(dir, 'rhel6.json');
+  assert.equal(lantern('baseline', 'save', '--root', fixture('rhel6'), '--out', b6).code, 0);
+  assert.match(lantern('baseline', 'show', b6, '--section', 'units').out, /^sysstat sysv-enabled \(runlevel 3\)$/m);
+  const t6 = copyFixture('rhel6');
+  del(t6, '/etc/rc.d/rc3.d/S01sysstat');
+  const d6 = lantern('diff', b6, '--root', t6);
+  assert.equal(d6.code, 1, d6.err);
+  assert.match(d6.out, /^units \(1 removed\)\n {2}- sysstat: runlevel 3 {2}\(SysV start link removed\)$/m);
+  // A RHEL 6 sosreport: chkconfig --list read, shown with the states.
+  const s6 = lantern('baseline', 'save', '--sosreport', fixture('sosreport-rhel6'), '--out', join(dir, 'sos6.json'));
+  assert.equal(s6.code, 0, s6.err);
+  assert.match(lantern('baseline', 'show', join(dir, 'sos6.json')).out, /^ {2}units +0 enabled, 15 SysV-enabled$/m);
 });

@@ -63,7 +63,7 @@ export function register(program: Command): void {
     .option('--out <file>', 'write the snapshot to this file')
     .option('--dir <dir>', 'without --out: write <dir>/<host>-<UTC time>.json (created if missing)', DEFAULT_BASELINE_DIR)
     .option('--json', 'also print the snapshot on stdout')
-    .option('--no-commands', 'on a live host, read files only (no rpm -qa, no dmesg/systemctl for the checks)')
+    .option('--no-commands', 'on a live host, read files only (no rpm -qa, no dmesg/systemctl for the checks); on a copied tree, no rpm --dbpath')
     .addHelpText('after', '\nExit status: 0 saved, 64 usage error, 66 the root is not a host root or sosreport, 74 cannot write.')
     .action((opts: SourceOptions & { out?: string; dir: string; json?: boolean }) => {
       quietOnClosedPipe();

@@ -31,10 +31,16 @@ test('rhel9 tree: every section read or unknown with a reason', () => {
   assert.equal(sec.packages.status, 'unknown');
 });
 
-test('rhel6 tree: no systemd, so units unknown with a reason; legacy oom_adj exemptions read', () => {
+test('rhel6 tree: no systemd, so units are the SysV start links only; legacy oom_adj exemptions read', () => {
   const s = snap(fixture('rhel6'));
-  assert.equal(s.sections.units.status, 'unknown');
-  assert.match(s.sections.units.status === 'unknown' ? s.sections.units.reason : '', /systemd/);
+  assert.ok(s.sections.units.status === 'ok' && s.sections.units.data.sysv?.['kdump']);
+  // Neither systemd nor SysV directories: unknown, with a reason.
+  const bare = copyFixture('rhel6');
+  del(bare, '/etc/rc.d');
+  del(bare, '/etc/rc3.d');
+  const u = snap(bare).sections.units;
+  assert.equal(u.status, 'unknown');
+  assert.match(u.status === 'unknown' ? u.reason : '', /not a systemd or SysV host/);
   assert.equal(s.sections.oomExempt.status, 'ok');
   assert.ok(s.sections.oomExempt.status === 'ok' && s.sections.oomExempt.data.processes.length > 0);
 });

@@ -4,17 +4,22 @@
  * Every section is read or marked unknown with the reason and the paths tried.
  */
 import { execFileSync } from 'node:child_process';
+import { copyFileSync, lstatSync, mkdtempSync, realpathSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, posix } from 'node:path';
 import { CHECKS } from '../check/checks/index.js';
 import { Facts } from '../check/facts.js';
 import { parseUnitFiles } from '../check/parse.js';
 import { runChecks } from '../check/run.js';
 import { type Datum, Sources } from '../check/sources.js';
 import type { Host } from '../host/host.js';
-import { type Mount, ok, type Section, type Sections, type Snapshot, SNAPSHOT_SCHEMA_VERSION, unknown } from './model.js';
+import { type MaskState, type Mount, ok, type Section, type Sections, type Snapshot, SNAPSHOT_SCHEMA_VERSION, type Units, unknown } from './model.js';
 import {
   cpuinfoCount,
   cpuListCount,
   enabledFromUnitFiles,
+  maskedFromUnitFiles,
+  parseChkconfigList,
   lscpuCount,
   meminfoKiB,
   parseDpkgL,
@@ -26,6 +31,8 @@ import {
   parseRpmQf,
   parseSysctlAll,
   procStatCpuCount,
+  sysvStartService,
+  UNIT_NAME,
 } from './parse.js';
 
 export interface CollectOptions {
@@ -33,6 +40,8 @@ export interface CollectOptions {
   commands?: boolean;
   version?: string;
   now?: Date;
+  /** The rpm binary for a copied tree's RPM database (tests point it elsewhere). Default "rpm". */
+  rpmCommand?: string;
 }
 
 /** Fixed argv for the live RHEL package list: never built from data. */
@@ -85,7 +94,7 @@ export function collectSnapshot(host: Host, opts: CollectOptions = {}): Snapshot
     }),
     mounts: section('mounts', () => collectMounts(host, problems)),
     packages: section('packages', () => collectPackages(host, src, problems, opts)),
-    units: section('units', () => collectUnits(host, src)),
+    units: section('units', () => collectUnits(host, src, problems)),
     memory: section('memory', () => {
       const d = src.get('meminfo');
       if (!d.ok) return fromFailed(d);
@@ -248,8 +257,78 @@ function collectPackages(host: Host, src: Sources, problems: string[], opts: Col
     if (opts.commands === false) return unknown('RPM host: `rpm -qa` not run (--no-commands)', tried);
     return rpmQaSection(problems, tried);
   }
-  if (rpmDb) return unknown('RPM database in a copied tree: not read (lantern runs no rpm against a foreign root)', tried);
+  if (rpmDb) {
+    if (opts.commands === false) return unknown('RPM database in a copied tree: rpm not run (--no-commands)', tried);
+    return rpmTreeSection(host, problems, tried, opts.rpmCommand);
+  }
   return unknown(`no package database (${dpkg.ok ? '' : dpkg.reason})`, tried);
+}
+
+/** Where RPM keeps its database: /var/lib/rpm (RHEL <= 8; a link to the next on RHEL 9), /usr/lib/sysimage/rpm. */
+export const RPM_DB_DIRS = ['/var/lib/rpm', '/usr/lib/sysimage/rpm'];
+
+/**
+ * The files of an RPM database that `rpm -qa` reads: sqlite (RHEL 9), Berkeley DB (RHEL 5-8: Packages
+ * and its indexes), ndb. A fixed list, so no name from the tree ever becomes a path here.
+ */
+export const RPM_DB_FILES = [
+  'rpmdb.sqlite', 'rpmdb.sqlite-wal',
+  'Packages', 'Name', 'Basenames', 'Group', 'Requirename', 'Providename', 'Conflictname', 'Obsoletename', 'Triggername',
+  'Dirnames', 'Installtid', 'Sigmd5', 'Sha1header', 'Filetriggername', 'Transfiletriggername', 'Recommendname',
+  'Suggestname', 'Supplementname', 'Enhancename',
+  'Packages.db', 'Index.db',
+];
+const RPM_DB_MAIN = ['rpmdb.sqlite', 'Packages', 'Packages.db'];
+
+/** Fixed argv of the package query on a copied tree's RPM database (the directory is our private copy). */
+export function rpmDbQuery(dbpath: string): string[] {
+  return ['--dbpath', dbpath, ...RPM_QA.slice(1)];
+}
+
+/**
+ * The package list of a copied RHEL tree. rpm writes into the database directory it opens (lock
+ * file, sqlite -shm/-wal, even a new empty database), so the database files are copied to a
+ * private temporary directory and `rpm --dbpath <copy> -qa --qf ...` runs there (execFile, no
+ * shell): the tree, which may be evidence, is never written.
+ */
+export function rpmTreeSection(host: Host, problems: string[], tried: string[] = [], rpm = 'rpm'): Sections['packages'] {
+  let dbDir: string | null = null;
+  let files: string[] = [];
+  for (const d of RPM_DB_DIRS) {
+    const l = host.list(d);
+    tried.push(l.path ?? d);
+    if (!l.ok) continue;
+    const present = RPM_DB_FILES.filter((f) => l.entries.includes(f));
+    if (present.some((f) => RPM_DB_MAIN.includes(f))) {
+      dbDir = d;
+      files = present;
+      break;
+    }
+  }
+  if (dbDir === null) return unknown(`RPM database directory without a database file (${RPM_DB_MAIN.join(', ')})`, tried);
+  const realDir = host.mapPath(dbDir);
+  const label = `${realDir} (private copy read by: rpm --dbpath <copy> -qa --qf '%{NAME}\\t%{EPOCHNUM}:%{VERSION}-%{RELEASE}\\n')`;
+  tried.push(label);
+  const copy = mkdtempSync(join(tmpdir(), 'lantern-rpmdb-'));
+  try {
+    for (const f of files) {
+      const from = host.mapPath(`${dbDir}/${f}`);
+      // Regular files only: a symlink or device in a copied tree is not followed out of it.
+      if (!lstatSync(from).isFile()) continue;
+      copyFileSync(from, join(copy, f));
+    }
+    const out = execFileSync(rpm, rpmDbQuery(copy), { encoding: 'utf8', timeout: 120_000, maxBuffer: 64 * 1024 * 1024, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' } });
+    const p = parseRpmQf(out);
+    if (p.bad) problems.push(`rpm --dbpath ${realDir}: ${p.bad} unparseable line(s)`);
+    return ok({ format: 'rpm', installed: sortRecord(Object.fromEntries(p.value)) }, [label]);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException & { status?: number | null; stderr?: string | Buffer };
+    const stderr = String(err.stderr ?? '').split('\n').find((l) => /^error:/.test(l));
+    const why = err.code === 'ENOENT' && err.syscall?.startsWith('spawn') ? `${rpm} not installed` : err.code === 'ETIMEDOUT' ? 'timed out' : err.status != null ? `exit status ${err.status}${stderr ? `: ${stderr}` : ''}` : (err.message ?? String(e));
+    return unknown(`rpm could not read the RPM database in ${realDir}: ${why}`, tried);
+  } finally {
+    rmSync(copy, { recursive: true, force: true });
+  }
 }
 
 /** The live RHEL package list from the fixed `rpm -qa --qf` query (execFile, no shell). */
@@ -267,25 +346,75 @@ export function rpmQaSection(problems: string[], tried: string[] = []): Sections
   }
 }
 
-function collectUnits(host: Host, src: Sources): Sections['units'] {
+/**
+ * Unit directories in systemd's precedence order: the first one holding a unit's file decides
+ * whether it is masked (a symlink to /dev/null). /lib is /usr/lib on merged-/usr systems.
+ */
+export const UNIT_DIRS: [string, MaskState][] = [
+  ['/etc/systemd/system', 'masked'],
+  ['/run/systemd/system', 'masked-runtime'],
+  ['/usr/local/lib/systemd/system', 'masked'],
+  ['/usr/lib/systemd/system', 'masked'],
+  ['/lib/systemd/system', 'masked'],
+];
+
+/** SysV runlevel directories: Debian /etc/rcN.d, RHEL /etc/rc.d/rcN.d (with /etc/rcN.d links to them). */
+export const RUNLEVELS = ['0', '1', '2', '3', '4', '5', '6', 'S'];
+
+function collectUnits(host: Host, src: Sources, problems: string[]): Sections['units'] {
   const tried: string[] = [];
+  const sources: string[] = [];
+  const notes: string[] = [];
+  let enabled: Record<string, string[]> | null = null;
+  let masked: Record<string, MaskState> | undefined;
   if (host.kind === 'sosreport') {
     const uf = src.get('unitFiles');
     // Without a running systemd (containers) sos stores systemctl's error message: no unit lines.
     if (uf.ok && parseUnitFiles(uf.text).size === 0) tried.push(`${uf.path} (no unit listed)`);
     else if (uf.ok) {
-      const enabled: Record<string, string[]> = {};
+      enabled = {};
       for (const u of enabledFromUnitFiles(uf.text)) enabled[u] = [];
-      return ok({ enabled }, [uf.path]);
-    }
-    else tried.push(...uf.tried);
+      masked = Object.fromEntries(maskedFromUnitFiles(uf.text));
+      sources.push(uf.path);
+    } else tried.push(...uf.tried);
   }
-  const base = '/etc/systemd/system';
-  const top = host.list(base);
-  tried.push(top.path ?? base);
-  if (!top.ok) return unknown(`${top.reason}${host.kind === 'sosreport' ? '; no systemctl list-unit-files either' : ''} (not a systemd host?)`, tried);
+  if (enabled === null) {
+    const base = '/etc/systemd/system';
+    const top = host.list(base);
+    tried.push(top.path ?? base);
+    if (top.ok) {
+      enabled = enabledFromWants(host, base, top.entries);
+      sources.push(host.mapPath(base) + '/*.wants');
+      // `systemctl enable --runtime` links live in /run until reboot (list-unit-files: enabled-runtime).
+      const run = host.list('/run/systemd/system');
+      if (run.ok) {
+        const rt = enabledFromWants(host, '/run/systemd/system', run.entries);
+        for (const [u, by] of Object.entries(rt)) enabled[u] = [...(enabled[u] ?? []), ...by.map((b) => `${b} (runtime)`)].sort();
+        if (Object.keys(rt).length) sources.push(host.mapPath('/run/systemd/system') + '/*.wants');
+      }
+      const m = maskedFromDirs(host);
+      masked = m.masked;
+      sources.push(...m.sources);
+    }
+  }
+  const sysv = collectSysv(host, src, problems);
+  tried.push(...sysv.tried);
+  sources.push(...sysv.sources);
+  if (sysv.reason) notes.push(sysv.reason);
+  if (enabled === null && !sysv.sources.length) {
+    return unknown(`no /etc/systemd/system and no SysV runlevel directories${host.kind === 'sosreport' ? ', no systemctl list-unit-files or chkconfig --list either' : ''} (not a systemd or SysV host?)`, tried);
+  }
+  if (enabled === null) notes.push('no /etc/systemd/system: not a systemd host, SysV start links only');
+  const data: Units = { enabled: sortRecord(enabled ?? {}) };
+  if (masked) data.masked = sortRecord(masked);
+  if (sysv.value) data.sysv = sortRecord(sysv.value);
+  return ok(data, sources, notes);
+}
+
+/** Symlinks in /etc/systemd/system/*.wants and *.requires: unit -> what wants it. */
+function enabledFromWants(host: Host, base: string, entries: string[]): Record<string, string[]> {
   const enabled: Record<string, string[]> = {};
-  for (const dir of top.entries) {
+  for (const dir of entries) {
     if (!/\.(wants|requires)$/.test(dir)) continue;
     const l = host.list(`${base}/${dir}`);
     if (!l.ok) continue;
@@ -299,7 +428,82 @@ function collectUnits(host: Host, src: Sources): Sections['units'] {
     }
   }
   for (const k of Object.keys(enabled)) enabled[k]!.sort();
-  return ok({ enabled: sortRecord(enabled) }, [host.mapPath(base) + '/*.wants']);
+  return enabled;
+}
+
+/** Units whose highest-precedence file is a symlink to /dev/null (what `systemctl mask` makes). */
+function maskedFromDirs(host: Host): { masked: Record<string, MaskState>; sources: string[] } {
+  const masked: Record<string, MaskState> = {};
+  const decided = new Set<string>();
+  const sources: string[] = [];
+  const seenDirs = new Set<string>();
+  for (const [dir, state] of UNIT_DIRS) {
+    const l = host.list(dir);
+    // /lib/systemd/system is /usr/lib/systemd/system on merged-/usr hosts: read it once.
+    const key = l.ok ? realKey(l.path) : '';
+    if (!l.ok || seenDirs.has(key)) continue;
+    seenDirs.add(key);
+    sources.push(`${l.path}/* (symlinks to /dev/null)`);
+    for (const name of l.entries) {
+      if (!UNIT_NAME.test(name) || decided.has(name)) continue;
+      decided.add(name);
+      const target = host.readLink(`${dir}/${name}`);
+      if (target !== null && posix.resolve(dir, target) === '/dev/null') {
+        masked[name] = state;
+      }
+    }
+  }
+  return { masked, sources };
+}
+
+/** A directory's real path, only to notice one directory reached twice (/lib -> usr/lib); never read from. */
+function realKey(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return path;
+  }
+}
+
+/**
+ * SysV services with start links: from `chkconfig --list` in a sosreport, else the runlevel
+ * directories. A sosreport with neither did not record them (value null, with the reason); a
+ * live host or tree without runlevel directories has none ({}).
+ */
+function collectSysv(host: Host, src: Sources, problems: string[]): { value: Record<string, string[]> | null; sources: string[]; tried: string[]; reason?: string } {
+  const tried: string[] = [];
+  if (host.kind === 'sosreport') {
+    const ck = src.get('chkconfig');
+    if (ck.ok) {
+      const p = parseChkconfigList(ck.text);
+      if (p.bad) problems.push(`${ck.path}: ${p.bad} unparseable line(s)`);
+      if (p.value.size || !p.bad) return { value: Object.fromEntries(p.value), sources: [ck.path], tried };
+    } else tried.push(...ck.tried);
+  }
+  const value: Record<string, string[]> = {};
+  const dirs: string[] = [];
+  for (const rl of RUNLEVELS) {
+    for (const d of [`/etc/rc${rl}.d`, `/etc/rc.d/rc${rl}.d`]) {
+      const l = host.list(d);
+      if (!l.ok) continue;
+      dirs.push(l.path);
+      let odd = 0;
+      for (const e of l.entries) {
+        const svc = sysvStartService(e);
+        if (svc) (value[svc] ??= []).push(rl);
+        else if (/^S\d/.test(e)) odd++;
+      }
+      if (odd) problems.push(`${l.path}: ${odd} start link(s) with a name no init script has, skipped`);
+      break;
+    }
+  }
+  if (dirs.length) {
+    for (const k of Object.keys(value)) value[k] = [...new Set(value[k])];
+    return { value, sources: [dirs.length === 1 ? `${dirs[0]} (S links)` : `${dirs[0]} … ${dirs[dirs.length - 1]} (S links, ${dirs.length} runlevel directories)`], tried };
+  }
+  tried.push(host.mapPath('/etc') + '/rc?.d', host.mapPath('/etc') + '/rc.d/rc?.d');
+  if (host.kind === 'sosreport') return { value: null, sources: [], tried, reason: 'SysV start links not recorded: no chkconfig --list and no etc/rc?.d in this sosreport' };
+  return { value, sources: [], tried, reason: 'no SysV runlevel directories (/etc/rc?.d, /etc/rc.d/rc?.d): no SysV start links' };
 }
 
 function collectCpus(host: Host): Sections['cpus'] {

@@ -9,7 +9,7 @@ function changes(d: ReturnType<typeof diffSnapshots>, section: string): Change[]
 }
 
 test('the same fixture twice: no differences, exit 0', () => {
-  for (const name of ['rhel6', 'rhel9', 'debian12', 'sosreport', 'sosreport-debian']) {
+  for (const name of ['rhel6', 'rhel9', 'debian12', 'sosreport', 'sosreport-debian', 'rhel7-tree', 'sosreport-rhel6', 'sosreport-rhel7']) {
     const d = diffSnapshots(snap(fixture(name)), snap(fixture(name), new Date('2026-02-01T00:00:00Z')));
     assert.equal(d.summary.differences, 0, `${name}: ${JSON.stringify(d.sections.filter((s) => s.changes.length))}`);
     assert.equal(d.summary.exitCode, 0);

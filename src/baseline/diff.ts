@@ -7,6 +7,7 @@ import { STATUS_RANK, type Status } from '../check/model.js';
 import { rpmvercmp, sysctlValuesEqual } from '../check/parse.js';
 import { type Mount, type SectionName, type Sections, type Snapshot, SECTION_NAMES } from './model.js';
 import { compareVersions } from './parse.js';
+import { unitChanges } from './units.js';
 
 export const DIFF_SCHEMA_VERSION = 1;
 
@@ -35,6 +36,8 @@ export interface SectionDiff {
   unknownOn?: 'baseline' | 'current' | 'both';
   /** Check findings unknown on one side (status not determined there): not differences. */
   undetermined?: Change[];
+  /** Parts of a compared section that one side did not record (e.g. masked units in an older snapshot). */
+  notes?: string[];
 }
 
 export interface SnapshotRef {
@@ -150,7 +153,8 @@ export function diffSnapshots(base: Snapshot, cur: Snapshot, opts: DiffOptions =
       sections.push({ section: name, changes: [], notCompared: why, unknownOn });
       continue;
     }
-    const compared = COMPARE[name](a.data as never, b.data as never);
+    const notes: string[] = [];
+    const compared = COMPARE[name](a.data as never, b.data as never, notes);
     const undetermined = compared.filter((c) => c.undetermined);
     const all = compared.filter((c) => !c.undetermined);
     const kept = all.filter((c) => {
@@ -158,7 +162,7 @@ export function diffSnapshots(base: Snapshot, cur: Snapshot, opts: DiffOptions =
       if (hit) ignoredCount++;
       return !hit;
     });
-    sections.push(undetermined.length ? { section: name, changes: kept, undetermined } : { section: name, changes: kept });
+    sections.push({ section: name, changes: kept, ...(undetermined.length ? { undetermined } : {}), ...(notes.length ? { notes } : {}) });
   }
   const differences = sections.reduce((n, s) => n + s.changes.length, 0);
   const worse = sections.reduce((n, s) => n + s.changes.filter((c) => c.worse).length, 0);
@@ -178,7 +182,7 @@ function refOf(s: Snapshot): SnapshotRef {
   return { host: s.host.name, takenAt: s.takenAt, source: `${s.host.source.kind}:${s.host.source.root}`, kernel: k.status === 'ok' ? k.data.release : null };
 }
 
-type Comparers = { [K in SectionName]: (a: DataOf<K>, b: DataOf<K>) => Change[] };
+type Comparers = { [K in SectionName]: (a: DataOf<K>, b: DataOf<K>, notes: string[]) => Change[] };
 type DataOf<K extends SectionName> = Extract<Sections[K], { status: 'ok' }>['data'];
 
 /** Keyed comparison: + for keys only in b, - only in a, ~ when `same` says they differ. */
@@ -279,7 +283,7 @@ const COMPARE: Comparers = {
     keyed(new Map(Object.entries(a.installed)), new Map(Object.entries(b.installed)), (v) => v.join(' '), undefined, versionNote).map((c) =>
       c.op === '+' ? { ...c, note: 'installed' } : c.op === '-' ? { ...c, note: 'removed' } : c,
     ),
-  units: (a, b) => keyed(new Map(Object.entries(a.enabled)), new Map(Object.entries(b.enabled)), (v) => v.join(' '), () => true).map(({ op, key }) => ({ op, key, note: op === '+' ? 'enabled' : 'disabled' })),
+  units: (a, b, notes) => unitChanges(a, b, notes),
   memory: (a, b) => {
     const out: Change[] = [];
     if (a.memTotalKiB !== b.memTotalKiB) out.push({ op: '~', key: 'MemTotal', old: kib(a.memTotalKiB), new: kib(b.memTotalKiB) });

@@ -29,6 +29,23 @@ export interface OomExempt {
   value: number;
 }
 
+/** How a unit is masked: "masked" (/etc, /usr/lib) or "masked-runtime" (/run: until reboot). */
+export type MaskState = 'masked' | 'masked-runtime';
+
+/**
+ * Unit and service start states. `masked` and `sysv` were added after the first snapshots:
+ * absent means "not recorded" (an older lantern, or a sosreport that did not collect them),
+ * never "none"; an empty record means "none".
+ */
+export interface Units {
+  /** Enabled unit -> the targets/units that want it (empty when only a listing said so). */
+  enabled: Record<string, string[]>;
+  /** Masked unit -> how (a symlink to /dev/null, or systemctl list-unit-files). */
+  masked?: Record<string, MaskState>;
+  /** SysV init script -> the runlevels with an S (start) link ("0"-"6", "S" for Debian's rcS.d). */
+  sysv?: Record<string, string[]>;
+}
+
 export interface Sections {
   kernel: Section<{ release: string }>;
   cmdline: Section<{ raw: string; params: string[] }>;
@@ -38,8 +55,7 @@ export interface Sections {
   mounts: Section<{ entries: Mount[] }>;
   /** name -> installed versions (several for install-only packages such as kernels). */
   packages: Section<{ format: 'dpkg' | 'rpm'; installed: Record<string, string[]> }>;
-  /** Enabled unit -> the targets/units that want it ("sosreport" when only the listing said so). */
-  units: Section<{ enabled: Record<string, string[]> }>;
+  units: Section<Units>;
   memory: Section<{ memTotalKiB: number | null; swapTotalKiB: number | null }>;
   cpus: Section<{ count: number }>;
   oomExempt: Section<{ processes: OomExempt[] }>;
@@ -91,7 +107,8 @@ export function snapshotProblem(doc: unknown): string | null {
       continue;
     }
     if (sec.status !== 'ok') return `section ${name}: bad status`;
-    if (!Array.isArray(sec.sources)) return `section ${name}: no sources`;
+    if (!strArray(sec.sources)) return `section ${name}: no sources`;
+    if ((sec as { notes?: unknown }).notes !== undefined && !strArray((sec as { notes?: unknown }).notes)) return `section ${name}: notes malformed`;
     if (typeof sec.data !== 'object' || sec.data === null) return `section ${name}: no data`;
     const bad = DATA_SHAPE[name](sec.data as Record<string, unknown>);
     if (bad) return `section ${name}: ${bad}`;
@@ -114,7 +131,14 @@ const DATA_SHAPE: Record<SectionName, (d: Record<string, unknown>) => string | n
   modules: (d) => (strArray(d.names) ? null : 'names is not a list of strings'),
   mounts: (d) => (arrayOf(d.entries, (m) => isStr(m.device) && isStr(m.mountpoint) && isStr(m.fstype) && isStr(m.options)) ? null : 'entries malformed'),
   packages: (d) => ((d.format === 'dpkg' || d.format === 'rpm') && recordOf(d.installed, strArray) ? null : 'format/installed malformed'),
-  units: (d) => (recordOf(d.enabled, strArray) ? null : 'enabled malformed'),
+  units: (d) =>
+    !recordOf(d.enabled, strArray)
+      ? 'enabled malformed'
+      : d.masked !== undefined && !recordOf(d.masked, (v) => v === 'masked' || v === 'masked-runtime')
+        ? 'masked malformed'
+        : d.sysv !== undefined && !recordOf(d.sysv, strArray)
+          ? 'sysv malformed'
+          : null,
   memory: (d) => (isNumOrNull(d.memTotalKiB) && isNumOrNull(d.swapTotalKiB) ? null : 'totals are not numbers'),
   cpus: (d) => (isNum(d.count) ? null : 'count is not a number'),
   oomExempt: (d) => (arrayOf(d.processes, (p) => isStr(p.comm) && isNum(p.pid) && isNum(p.value)) ? null : 'processes malformed'),

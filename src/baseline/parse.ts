@@ -2,7 +2,7 @@
  * Pure parsers for the state files `lantern baseline` reads that `lantern check` does not
  * parse whole. Text in, values out; bad lines are counted, never thrown on.
  */
-import type { Mount } from './model.js';
+import type { MaskState, Mount } from './model.js';
 
 export interface Parsed<T> {
   value: T;
@@ -153,6 +153,9 @@ export function parseRpmQf(text: string): Parsed<Map<string, string[]>> {
   return { value: map, bad };
 }
 
+/** The unit types `systemctl list-unit-files` lists and unit directories hold. */
+export const UNIT_NAME = /^[^/\s]+\.(?:service|socket|timer|target|path|mount|automount|swap|slice|scope|device)$/;
+
 /** Enabled units from `systemctl list-unit-files` ("enabled" and "enabled-runtime"). */
 export function enabledFromUnitFiles(text: string): string[] {
   const out: string[] = [];
@@ -161,6 +164,46 @@ export function enabledFromUnitFiles(text: string): string[] {
     if (m) out.push(m[1]!);
   }
   return out.sort();
+}
+
+/** Masked units from `systemctl list-unit-files`: "masked" (in /etc or /usr/lib) or "masked-runtime" (/run, until reboot). */
+export function maskedFromUnitFiles(text: string): Map<string, MaskState> {
+  const out = new Map<string, MaskState>();
+  for (const line of text.split('\n')) {
+    const m = /^(\S+\.(?:service|socket|timer|target|path|mount|automount|swap|slice|scope))\s+(masked-runtime|masked)\b/.exec(line);
+    if (m) out.set(m[1]!, m[2] as MaskState);
+  }
+  return new Map([...out].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+/**
+ * `chkconfig --list` (RHEL 5/6, and RHEL 7+ for the SysV services left): "name  0:off 1:off 2:on ...".
+ * Returns each service with the runlevels it starts in (services off everywhere are left out, as
+ * a service with only K links is when the rc directories are read). The xinetd block and the
+ * RHEL 7+ "Note:" paragraph are not services; other lines that start like one but do not parse are bad.
+ */
+export function parseChkconfigList(text: string): Parsed<Map<string, string[]>> {
+  const map = new Map<string, string[]>();
+  let bad = 0;
+  let xinetd = false;
+  for (const line of text.split('\n')) {
+    if (/^xinetd based services:/.test(line)) xinetd = true;
+    if (xinetd || !line.trim() || /^\s/.test(line) || /^Note:/.test(line)) continue;
+    const m = /^(\S+)\s+((?:[0-6]:(?:on|off)\s*){7})$/.exec(line.trimEnd());
+    if (!m) {
+      bad++;
+      continue;
+    }
+    const on = [...m[2]!.matchAll(/([0-6]):on/g)].map((x) => x[1]!);
+    if (on.length) map.set(m[1]!, on);
+  }
+  return { value: map, bad };
+}
+
+/** The service a SysV start link names ("S26kdump" -> "kdump", Debian "S01dbus" -> "dbus"); null for K links and other files. */
+export function sysvStartService(entry: string): string | null {
+  const m = /^S\d{1,3}([A-Za-z0-9_.@+-]+)$/.exec(entry);
+  return m ? m[1]! : null;
 }
 
 /** Number of "processor" lines in /proc/cpuinfo; null when there are none. */

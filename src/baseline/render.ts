@@ -2,7 +2,8 @@
 import { printable } from '../check/render.js';
 import type { Paint } from '../common/term.js';
 import type { Change, DiffResult, SnapshotRef } from './diff.js';
-import { type SectionName, SECTION_NAMES, type Snapshot } from './model.js';
+import { type SectionName, SECTION_NAMES, type Snapshot, type Units } from './model.js';
+import { unitCounts, unitRows } from './units.js';
 import type { ListedSnapshot } from './store.js';
 
 export const SECTION_TITLES: Record<SectionName, string> = {
@@ -12,7 +13,7 @@ export const SECTION_TITLES: Record<SectionName, string> = {
   modules: 'modules',
   mounts: 'mounts',
   packages: 'packages',
-  units: 'enabled units',
+  units: 'units',
   memory: 'memory',
   cpus: 'CPUs',
   oomExempt: 'processes exempt from the OOM killer',
@@ -38,7 +39,7 @@ export function sectionSize(s: Snapshot, name: SectionName): string {
     case 'packages':
       return `${Object.keys(d.installed as object).length} installed (${d.format})`;
     case 'units':
-      return `${Object.keys(d.enabled as object).length} enabled`;
+      return unitCounts(d as never as Units);
     case 'memory':
       return `MemTotal ${d.memTotalKiB ?? '?'} kB, SwapTotal ${d.swapTotalKiB ?? '?'} kB`;
     case 'cpus':
@@ -132,9 +133,11 @@ export function renderDiff(d: DiffResult, p: Paint, limit = 0): string {
   }
   // A section read on one side only may hide a change; one unknown on both sides is just not collected.
   const oneSided = d.sections.filter((s) => s.notCompared && s.unknownOn !== 'both');
-  if (oneSided.length) {
+  const partly = d.sections.filter((s) => s.notes?.length);
+  if (oneSided.length || partly.length) {
     lines.push(p.magenta('not compared (unknown on one side):'));
     for (const s of oneSided) lines.push(`  ? ${SECTION_TITLES[s.section]}: ${printable(s.notCompared!)}`);
+    for (const s of partly) for (const n of s.notes!) lines.push(`  ? ${SECTION_TITLES[s.section]}: ${printable(n)}`);
     lines.push('');
   }
   const und = d.sections.flatMap((s) => s.undetermined ?? []);
@@ -185,7 +188,7 @@ export function renderSectionData(s: Snapshot, name: SectionName): string {
       if (sx.packages.status === 'ok') for (const [k, v] of Object.entries(sx.packages.data.installed)) lines.push(`${k} ${v.join(' ')}`);
       break;
     case 'units':
-      if (sx.units.status === 'ok') for (const [k, v] of Object.entries(sx.units.data.enabled)) lines.push(v.length ? `${k} (${v.join(', ')})` : k);
+      if (sx.units.status === 'ok') for (const r of unitRows(sx.units.data)) lines.push(`${r.unit} ${r.state}${r.detail ? ` (${r.detail})` : ''}`);
       break;
     case 'memory':
       if (sx.memory.status === 'ok') lines.push(`MemTotal ${sx.memory.data.memTotalKiB ?? 'unknown'} kB`, `SwapTotal ${sx.memory.data.swapTotalKiB ?? 'unknown'} kB`);

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { diffSnapshots } from './diff.js';
 import { buildReport, htmlEscape, mdInline, renderHtml, renderMarkdown, renderText, REPORT_SECTIONS, analyzeLogs } from './report.js';
-import { BIN, copyFixture, DATA, fixture, put, snap, tmpDir } from './testkit.js';
+import { BIN, copyFixture, DATA, del, fixture, link, put, snap, tmpDir } from './testkit.js';
 
 const HOSTILE = '<script>alert(1)</script>';
 
@@ -23,7 +23,7 @@ test('markdown report: host summary, findings needing action with remedy, differ
   const base = snap(fixture('debian12'));
   const cur = snap(hostileTree());
   const doc = buildReport({ snapshot: cur, baseline: base, diff: diffSnapshots(base, cur), logs: null, now: new Date('2026-03-01T00:00:00Z') });
-  assert.deepEqual(doc.sections.map((s) => s.id), ['glance', 'host', 'action', 'differences', 'gaps']);
+  assert.deepEqual(doc.sections.map((s) => s.id), ['glance', 'host', 'action', 'units', 'differences', 'gaps']);
   const md = renderMarkdown(doc);
   assert.match(md, /^# Lantern report: web03\n/);
   assert.match(md, /## At a glance\n\n- Readiness: \d+ fail, \d+ warn/);
@@ -107,4 +107,45 @@ test('lantern report CLI: --logs (one missing), --format html --out, --baseline'
   const h = spawnSync(process.execPath, [BIN, 'report', '--root', fixture('rhel6'), '--format', 'html', '--out', out], { encoding: 'utf8' });
   assert.equal(h.status, 0, h.stderr);
   assert.match(readFileSync(out, 'utf8'), /<h2>Readiness findings needing action/);
+});
+
+test('units in the report: masked, masked-runtime and SysV-enabled rows in md, html and text, escaped; unit changes in the differences', () => {
+  const base = snap(fixture('rhel7-tree'));
+  const t = copyFixture('rhel7-tree');
+  link(t, '/etc/systemd/system/sshd.service', '/dev/null');
+  del(t, '/etc/rc.d/rc3.d/S10network');
+  const cur = snap(t);
+  const doc = buildReport({ snapshot: cur, baseline: base, diff: diffSnapshots(base, cur), logs: null, now: new Date('2026-03-01T00:00:00Z') });
+  assert.deepEqual(doc.sections.map((s) => s.id), ['glance', 'host', 'action', 'units', 'differences', 'gaps']);
+  const md = renderMarkdown(doc);
+  assert.match(md, /\| units \| 7 enabled, 3 masked, 1 SysV-enabled \|/);
+  // kdump.service is masked: named at a glance; sshd and tuned capture no evidence, so they are not.
+  assert.match(md, /^- Masked units that capture evidence: kdump\.service \(masked\) — a masked unit cannot start at all; see "Units and services"\.$/m);
+  assert.match(md, /## Units and services\n/);
+  assert.match(md, /^\| kdump\.service \| masked \| still wanted by multi-user\.target \|$/m);
+  assert.match(md, /^\| tuned\.service \| masked-runtime \| until reboot; still wanted by multi-user\.target \|$/m);
+  assert.match(md, /^\| network \| sysv-enabled \| runlevels 2 4 5 \|$/m);
+  assert.match(md, /### units \(2 changed\)/);
+  assert.match(md, /^\| \\~ \| sshd\.service \| enabled \| masked \|  \|$/m);
+  assert.match(md, /^\| \\~ \| network \| runlevels 2 3 4 5 \| runlevels 2 4 5 \| SysV start link removed from runlevel 3 \|$/m);
+  const html = renderHtml(doc);
+  assert.match(html, /<tr><td>kdump\.service<\/td><td>masked<\/td><td>still wanted by multi-user\.target<\/td><\/tr>/);
+  assert.match(html, /<tr><td>network<\/td><td>sysv-enabled<\/td><td>runlevels 2 4 5<\/td><\/tr>/);
+  const txt = renderText(doc);
+  assert.match(txt, /^ {2}kdump\.service +masked +still wanted by multi-user\.target$/m);
+  assert.match(txt, /^ {2}network +sysv-enabled +runlevels 2 4 5$/m);
+  // A sosreport whose listings carry markup: escaped like every other host string.
+  const sos = copyFixture('sosreport-rhel7');
+  put(sos, '/sos_commands/systemd/systemctl_list-unit-files', `UNIT FILE STATE\n<img_src=x>.service masked\nsshd.service enabled\n`);
+  put(sos, '/sos_commands/services/chkconfig_--list', `${HOSTILE}\t0:off\t1:off\t2:on\t3:on\t4:on\t5:on\t6:off\n`);
+  del(sos, '/chkconfig');
+  const hs = snap(sos);
+  const hdoc = buildReport({ snapshot: hs, baseline: null, diff: null, logs: null, now: new Date() });
+  const hh = renderHtml(hdoc);
+  assert.ok(!hh.includes('<img') && !hh.includes('<script'));
+  assert.ok(hh.includes('<td>&lt;img_src=x&gt;.service</td><td>masked</td>'));
+  assert.ok(hh.includes('<td>&lt;script&gt;alert(1)&lt;/script&gt;</td><td>sysv-enabled</td>'));
+  const hm = renderMarkdown(hdoc);
+  assert.ok(hm.includes('| \\<img\\_src=x\\>.service | masked |'));
+  assert.ok(hm.includes('| \\<script\\>alert(1)\\</script\\> | sysv-enabled | runlevels 2 3 4 5 |'));
 });

@@ -13,6 +13,7 @@ import type { DiffResult } from './diff.js';
 import type { Snapshot } from './model.js';
 import { SECTION_TITLES, sectionCounts, sectionSize } from './render.js';
 import { SECTION_NAMES } from './model.js';
+import { unitCounts, unitRows } from './units.js';
 
 export type Block =
   | { kind: 'para'; text: string }
@@ -56,6 +57,20 @@ export type ReportFormat = (typeof REPORT_FORMATS)[number];
 
 /* ------------------------------------------------------------------ sections */
 
+/** Units whose mask loses the evidence of the next incident: named in "At a glance". */
+export const EVIDENCE_UNITS = new Set([
+  'kdump.service',
+  'kdump-tools.service',
+  'auditd.service',
+  'sysstat.service',
+  'sysstat-collect.timer',
+  'rsyslog.service',
+  'systemd-journald.service',
+  'systemd-pstore.service',
+  'netconsole.service',
+  'lantern-baseline.service',
+]);
+
 /** One paragraph with the numbers that decide what to read first. */
 export function glanceSection({ snapshot: s, diff, logs }: ReportInput): ReportSection {
   const items: string[] = [];
@@ -65,6 +80,11 @@ export function glanceSection({ snapshot: s, diff, logs }: ReportInput): ReportS
     const warn = c.data.findings.filter((f) => f.status === 'warn').length;
     items.push(fail + warn ? `Readiness: ${fail} fail, ${warn} warn — evidence of the next incident may be lost; see "Readiness findings needing action".` : 'Readiness: nothing at warn or fail.');
   } else items.push(`Readiness: not audited (${c.reason}).`);
+  const u = s.sections.units;
+  if (u.status === 'ok') {
+    const masked = unitRows(u.data).filter((r) => (r.state === 'masked' || r.state === 'masked-runtime') && EVIDENCE_UNITS.has(r.unit));
+    if (masked.length) items.push(`Masked units that capture evidence: ${masked.map((r) => `${r.unit} (${r.state})`).join(', ')} — a masked unit cannot start at all; see "Units and services".`);
+  }
   if (diff) {
     const worse = diff.sections.flatMap((x) => x.changes.filter((ch) => ch.worse)).map((ch) => ch.key);
     items.push(`Since the baseline of ${diff.baseline.takenAt}: ${diff.summary.differences} difference(s)${worse.length ? `, readiness became fail: ${worse.join(', ')}` : ''}.`);
@@ -119,6 +139,25 @@ export function actionSection({ snapshot: s }: ReportInput): ReportSection {
 /** Rows per differences table: a report is read by a person; the JSON diff has everything. */
 const MAX_ROWS = 200;
 
+/** Every unit with its state: masked first (a masked kdump.service never starts), then SysV, then enabled. */
+export function unitsSection({ snapshot: s }: ReportInput): ReportSection | null {
+  const u = s.sections.units;
+  // Unknown: "What could not be read" says why.
+  if (u.status !== 'ok') return null;
+  const rows = unitRows(u.data);
+  const blocks: Block[] = [
+    { kind: 'para', text: `${unitCounts(u.data)}. A masked unit (symlinked to /dev/null) cannot be started at all, not even as a dependency; masked-runtime lasts until reboot. A SysV-enabled service has start (S) links in the runlevel directories, as chkconfig sets them.` },
+  ];
+  const notRecorded = [u.data.masked ? '' : 'masked units', u.data.sysv ? '' : 'SysV start links'].filter(Boolean);
+  if (notRecorded.length) blocks.push({ kind: 'para', text: `Not recorded in this snapshot: ${notRecorded.join(', ')}.` });
+  if (rows.length) {
+    blocks.push({ kind: 'table', head: ['unit', 'state', 'detail'], rows: rows.slice(0, MAX_ROWS).map((r) => [r.unit, r.state, r.detail]) });
+    if (rows.length > MAX_ROWS) blocks.push({ kind: 'para', text: `${rows.length - MAX_ROWS} more unit(s) not listed; run lantern baseline show FILE --section units for all.` });
+  }
+  blocks.push({ kind: 'para', text: `From ${u.sources.join('; ')}.` });
+  return { id: 'units', title: 'Units and services', blocks };
+}
+
 export function differencesSection({ diff, baseline }: ReportInput): ReportSection | null {
   if (!diff || !baseline) return null;
   const blocks: Block[] = [
@@ -137,9 +176,10 @@ export function differencesSection({ diff, baseline }: ReportInput): ReportSecti
     blocks.push({ kind: 'table', head: ['check', 'before', 'now'], rows: und.map((c) => [c.key, c.old ?? '', c.new ?? '']) });
   }
   const nc = diff.sections.filter((x) => x.notCompared);
-  if (nc.length) {
+  const partly = diff.sections.flatMap((x) => (x.notes ?? []).map((n) => `${SECTION_TITLES[x.section]}: ${n}`));
+  if (nc.length || partly.length) {
     blocks.push({ kind: 'subheading', text: 'Not compared' });
-    blocks.push({ kind: 'list', items: nc.map((x) => `${SECTION_TITLES[x.section]}: ${x.notCompared}`) });
+    blocks.push({ kind: 'list', items: [...nc.map((x) => `${SECTION_TITLES[x.section]}: ${x.notCompared}`), ...partly] });
   }
   return { id: 'differences', title: 'Differences from the baseline', blocks };
 }
@@ -171,7 +211,7 @@ export function dataGapsSection({ snapshot: s }: ReportInput): ReportSection | n
 }
 
 /** The report, in order. Each builder is independent; a null result leaves its section out. */
-export const REPORT_SECTIONS: SectionBuilder[] = [glanceSection, hostSummarySection, actionSection, differencesSection, logsSection, dataGapsSection];
+export const REPORT_SECTIONS: SectionBuilder[] = [glanceSection, hostSummarySection, actionSection, unitsSection, differencesSection, logsSection, dataGapsSection];
 
 export function buildReport(input: ReportInput, builders: SectionBuilder[] = REPORT_SECTIONS): ReportDoc {
   const sections: ReportSection[] = [];

@@ -42,6 +42,12 @@ test('a real sosreport of this host (sos report --build) reads like the live hos
     assert.equal(sos.sections[name].status, live.sections[name].status, `${name}: ${JSON.stringify(sos.sections[name]).slice(0, 300)}`);
   }
   assert.ok(sos.sections.sysctls.status === 'ok' && sos.sections.sysctls.sources.some((p) => p.endsWith('sos_commands/kernel/sysctl_-a')));
+  // Masks read from the unit directories must be what systemctl list-unit-files itself says.
+  const lu = live.sections.units;
+  const su = sos.sections.units;
+  if (lu.status === 'ok' && su.status === 'ok' && lu.data.masked && su.data.masked && su.sources.some((p) => p.endsWith('systemctl_list-unit-files'))) {
+    assert.deepEqual(lu.data.masked, su.data.masked, 'masked units: unit directories vs systemctl list-unit-files');
+  }
   const d = diffSnapshots(live, sos);
   const strict = new Set(['kernel', 'cmdline', 'sysctls', 'packages', 'memory', 'cpus']);
   for (const sec of d.sections.filter((x) => x.changes.length)) {

@@ -13,9 +13,12 @@ export { put, del, link } from '../check/testkit.js';
 export const DATA = fileURLToPath(new URL('../../test/data/baseline/', import.meta.url));
 export const BIN = fileURLToPath(new URL('../../bin/lantern.js', import.meta.url));
 
+/** Fixtures of test/data/baseline (the others come from test/data/check). */
+const OURS = new Set(['sosreport-debian', 'sosreport-rhel6', 'sosreport-rhel7', 'rhel7-tree']);
+
 /** A fixture by name: the check trees (rhel6, rhel9, debian12, sosreport) or one of ours. */
 export function fixture(name: string): string {
-  return name === 'sosreport-debian' ? join(DATA, name) : checkFixture(name);
+  return OURS.has(name) ? join(DATA, name) : checkFixture(name);
 }
 
 const made: string[] = [];
