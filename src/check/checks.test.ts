@@ -39,6 +39,22 @@ test('kdump.service: enabled + loaded on RHEL 9 (wants link), RHEL 6 (SysV rc li
   assert.equal(status(t3, 'kdump.service'), 'unknown', 'nothing says either way');
 });
 
+test('kdump.service: a masked unit (link to /dev/null) fails even with its wants link, and the remedy unmasks it', () => {
+  const t = copyFixture('rhel9');
+  put(t, '/sys/kernel/kexec_crash_loaded', '0\n');
+  link(t, '/etc/systemd/system/kdump.service', '/dev/null');
+  const f = check(t, 'kdump.service');
+  assert.equal(f.status, 'fail');
+  assert.match(f.summary, /masked/);
+  assert.ok(f.evidence.some((e) => e.what === 'kdump.service masked' && e.value === 'link to /dev/null'));
+  assert.deepEqual(f.remedy!.commands, ['systemctl unmask kdump.service && systemctl enable --now kdump.service']);
+  // A runtime mask (/run) counts the same.
+  const r = copyFixture('rhel9');
+  put(r, '/sys/kernel/kexec_crash_loaded', '0\n');
+  link(r, '/run/systemd/system/kdump.service', '/dev/null');
+  assert.match(check(r, 'kdump.service').summary, /masked/);
+});
+
 test('kdump.crashkernel: present, absent, and ranges that match no RAM size', () => {
   assert.equal(status(RHEL9, 'kdump.crashkernel'), 'ok');
   assert.match(check(RHEL9, 'kdump.crashkernel').summary, /256 MiB/);

@@ -67,6 +67,8 @@ export interface ServiceState {
   installed: boolean | null;
   enabled: boolean | null;
   active: boolean | null;
+  /** A unit is masked (linked to /dev/null): `systemctl enable` refuses it until unmasked. */
+  masked: boolean;
   evidence: Evidence[];
 }
 
@@ -358,6 +360,7 @@ export class Facts {
     let installed: boolean | null = null;
     let enabled: boolean | null = null;
     let active: boolean | null = null;
+    let masked = false;
 
     const uf = this.src.get('unitFiles');
     if (uf.ok) {
@@ -367,7 +370,21 @@ export class Facts {
         if (st === undefined) continue;
         installed = true;
         enabled = st === 'enabled' || st === 'static' || st === 'alias' ? true : enabled ?? false;
+        if (st === 'masked' || st === 'masked-runtime') masked = true;
         evidence.push(this.src.evidence(`${u} unit file state`, uf, st));
+      }
+    }
+    if (enabled === null) {
+      // A mask (a link to /dev/null in /etc or /run) wins over any wants link: systemd will not start it.
+      for (const u of units) {
+        for (const dir of ['/etc/systemd/system', '/run/systemd/system']) {
+          if (this.src.host.readLink(`${dir}/${u}`) !== '/dev/null') continue;
+          installed = true;
+          enabled = false;
+          masked = true;
+          evidence.push({ what: `${u} masked`, value: 'link to /dev/null', path: `${this.src.host.mapPath(dir)}/${u}` });
+          break;
+        }
       }
     }
     if (enabled === null) {
@@ -464,7 +481,7 @@ export class Facts {
       }
       evidence.push(d.ev);
     }
-    return { installed, enabled, active, evidence };
+    return { installed, enabled, active, masked, evidence };
   }
 
   /** Whether a package is installed (dpkg status, dpkg -l, rpm): version string, false, or null when unknown. */

@@ -28,10 +28,11 @@ export function pkgInstall(d: Distro, rhelPkg: string, debPkg: string): string {
   return `# install the ${rhelPkg} (RHEL) / ${debPkg} (Debian) package with your package manager`;
 }
 
-export function serviceEnable(d: Distro, unit: string): string {
+/** Enable and start a service at once; a masked unit is unmasked first (enable refuses it otherwise). */
+export function serviceEnable(d: Distro, unit: string, masked = false): string {
   const name = unit.replace(/\.service$/, '');
   if (d.family === 'rhel' && d.rhelMajor !== null && d.rhelMajor <= 6) return `chkconfig ${name} on && service ${name} start`;
-  return `systemctl enable --now ${unit}`;
+  return masked ? `systemctl unmask ${unit} && systemctl enable --now ${unit}` : `systemctl enable --now ${unit}`;
 }
 
 /** Add kernel parameters for every installed kernel (applies at next boot). */

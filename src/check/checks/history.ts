@@ -80,7 +80,7 @@ export const audit: CheckDef = {
     const pkg = f.pkg(['audit', 'auditd']);
     if (pkg.ev) ev.push(pkg.ev);
     const installed = s.installed === true || !!bin || !!pkg.version ? true : pkg.version === false || s.installed === false ? false : null;
-    const remedy: Remedy = { kind: 'package', text: 'Install auditd and enable it at boot.', commands: [pkgInstall(dist, 'audit', 'auditd'), serviceEnable(dist, 'auditd.service')], safe: true };
+    const remedy: Remedy = { kind: 'package', text: s.masked ? 'auditd.service is masked: unmask and enable it (ask first why it was masked).' : 'Install auditd and enable it at boot.', commands: [pkgInstall(dist, 'audit', 'auditd'), serviceEnable(dist, 'auditd.service', s.masked)], safe: true };
     const running = kernelOn ?? s.active;
     if (installed === false && running !== true) return finding(this.id, this.title, 'warn', 'auditd is not installed', ev, why, remedy);
     if (running === true) return finding(this.id, this.title, s.enabled === false ? 'warn' : 'ok', s.enabled === false ? 'auditd is running but not enabled at boot' : 'auditd is running', ev, why, s.enabled === false ? remedy : null);

@@ -31,6 +31,14 @@ export const kdumpService: CheckDef = {
     const install = pkgInstall(d, d.rhelMajor !== null && d.rhelMajor >= 10 ? 'kdump-utils' : 'kexec-tools', 'kdump-tools');
     const why = 'Without a running kdump service a panic leaves no vmcore: the only record of the crash is whatever reached a console.';
     const remedy: Remedy = { kind: 'service', text: `Install kdump and enable the ${unit} so a crash kernel is loaded at every boot.`, commands: [install, serviceEnable(d, unit)], safe: true };
+    if (s.masked && active !== true) {
+      return finding(this.id, this.title, 'fail', 'kdump is masked: systemd will not start it', ev, why, {
+        kind: 'service',
+        text: `Unmask and enable the ${unit} (someone masked it on purpose: ask why first).`,
+        commands: [serviceEnable(d, unit, true)],
+        safe: true,
+      });
+    }
     if (s.installed === false || (s.installed === null && s.enabled === null && active === false)) {
       return finding(this.id, this.title, 'fail', 'kdump is not installed', ev, why, remedy);
     }
