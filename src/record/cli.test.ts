@@ -73,8 +73,12 @@ test('SIGTERM: flushes, removes its instance, exits 0; the store answers queries
     assert.match(byDomain.stdout, /exit .*sh pid=\d+ tid=\d+ code=42/);
     const tree = lantern(['history', 'tree', '--store', store]);
     assert.match(tree.stdout, /^ *\d+ <kernel>/);
+    // Processes alive when the recorder started are marked: their exec was not traced.
+    assert.match(tree.stdout, /\[(?:\d+ )?from \/proc\]$/m);
     const domains = lantern(['history', 'domains', '--store', store, '--json']);
-    assert.ok(JSON.parse(domains.stdout).some((r: { domain: string }) => r.domain === e42.domain));
+    const drows = JSON.parse(domains.stdout) as Array<{ domain: string; execs: number; reconstructed: number }>;
+    assert.ok(drows.some((r) => r.domain === e42.domain && r.reconstructed === 0), 'the traced sh: no reconstructed execs');
+    assert.ok(drows.some((r) => r.reconstructed > 0 && r.reconstructed <= r.execs), 'the processes running at start are counted as reconstructed');
     const pid = lantern(['history', 'pid', String(e42.pid), '--store', store]);
     assert.match(pid.stdout, /end +exit code 42/);
     // The part of the history from before the recorder started is marked reconstructed: this test

@@ -12,7 +12,7 @@ import { Host } from '../host/host.js';
 import { DEFAULT_OPTIONS, Recorder, type RecorderOptions, type RecorderStatus } from './recorder.js';
 import { DEFAULT_STORE, Store, type StoredEvent } from './store/store.js';
 import { isLiveRecorder } from './tracefs/instance.js';
-import { domainNames, domainTree, HistoryCache, matchDomains, priorImages, reconstructedNote, parseTimeArg, parseTypes, pidHistory, renderTree, type DomainNode } from './query.js';
+import { domainNames, domainTree, HistoryCache, matchDomains, priorImages, reconstructedMark, reconstructedNote, parseTimeArg, parseTypes, pidHistory, renderTree, type DomainNode } from './query.js';
 import { eventJson, isoTime, renderLine, senderText } from './render.js';
 import { signalName } from './process/signals.js';
 
@@ -167,7 +167,7 @@ SIGHUP reopens --log. Needs root. Query with: lantern record status, lantern his
       try {
         const root = domainTree(store);
         if (opts.json) {
-          const strip = (n: DomainNode): unknown => ({ program: n.program, execs: n.execs, total: n.total, children: n.children.map(strip) });
+          const strip = (n: DomainNode): unknown => ({ program: n.program, execs: n.execs, reconstructed: n.reconstructed, total: n.total, children: n.children.map(strip) });
           return printJson(strip(root));
         }
         process.stdout.write(renderTree(root, opts.depth ?? Infinity).join('\n') + '\n');
@@ -189,11 +189,11 @@ SIGHUP reopens --log. Needs root. Query with: lantern record status, lantern his
         const rows = store
           .domainCounts()
           .filter((r) => r.execs > 0)
-          .map((r) => ({ domain: names.get(r.id)!, execs: r.execs, first: r.first_us ? isoTime(r.first_us) : null, last: r.last_us ? isoTime(r.last_us) : null }))
+          .map((r) => ({ domain: names.get(r.id)!, execs: r.execs, reconstructed: r.reconstructed, first: r.first_us ? isoTime(r.first_us) : null, last: r.last_us ? isoTime(r.last_us) : null }))
           .sort((a, b) => a.domain.localeCompare(b.domain));
         if (opts.json) return printJson(rows);
         const w = Math.max(5, ...rows.map((r) => String(r.execs).length));
-        for (const r of rows) process.stdout.write(`${String(r.execs).padStart(w)}  ${r.last ?? ''}  ${r.domain}\n`);
+        for (const r of rows) process.stdout.write(`${String(r.execs).padStart(w)}  ${r.last ?? ''}  ${r.domain}${reconstructedMark(r)}\n`);
       } finally {
         store.close();
       }

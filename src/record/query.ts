@@ -8,6 +8,8 @@ export interface DomainNode {
   id: number;
   program: string;
   execs: number;
+  /** Of `execs`, those reconstructed from /proc when the recorder started (running then, exec not traced). */
+  reconstructed: number;
   /** Execs in this domain and every domain below it. */
   total: number;
   children: DomainNode[];
@@ -17,8 +19,8 @@ export interface DomainNode {
 export function domainTree(store: Store): DomainNode {
   const rows = store.domainCounts();
   const nodes = new Map<number, DomainNode>();
-  for (const r of rows) nodes.set(r.id, { id: r.id, program: r.program, execs: r.execs, total: r.execs, children: [] });
-  const root = nodes.get(store.root) ?? { id: store.root, program: '<kernel>', execs: 0, total: 0, children: [] };
+  for (const r of rows) nodes.set(r.id, { id: r.id, program: r.program, execs: r.execs, reconstructed: r.reconstructed, total: r.execs, children: [] });
+  const root = nodes.get(store.root) ?? { id: store.root, program: '<kernel>', execs: 0, reconstructed: 0, total: 0, children: [] };
   for (const r of rows) {
     if (r.id === store.root) continue;
     const parent = nodes.get(r.parent);
@@ -49,11 +51,21 @@ export function renderTree(root: DomainNode, maxDepth = Infinity): string[] {
     const { n, depth } = stack.pop()!;
     const count = String(n.execs).padStart(width);
     const sub = n.children.length ? `  (${n.total} in subtree)` : '';
-    lines.push(`${count} ${'  '.repeat(depth)}${n.program}${sub}`);
+    lines.push(`${count} ${'  '.repeat(depth)}${n.program}${sub}${reconstructedMark(n)}`);
     if (depth + 1 > maxDepth) continue;
     for (let i = n.children.length - 1; i >= 0; i--) stack.push({ n: n.children[i]!, depth: depth + 1 });
   }
   return lines;
+}
+
+/**
+ * Marks a domain whose execs were (partly) reconstructed from /proc at recorder start: those
+ * processes were already running, so their exec was not seen and the count is "alive then", not
+ * "execs traced".
+ */
+export function reconstructedMark(n: { execs: number; reconstructed: number }): string {
+  if (n.reconstructed <= 0) return '';
+  return n.reconstructed >= n.execs ? '  [from /proc]' : `  [${n.reconstructed} from /proc]`;
 }
 
 /** Every domain's full name (memoised walk up the trie). */

@@ -368,14 +368,15 @@ export class Store implements DomainRegistry {
   }
 
   /** Every domain with its number of exec records (processes that entered it). */
-  domainCounts(): Array<{ id: number; parent: number; program: string; execs: number; first_us: number | null; last_us: number | null }> {
+  /** Per domain: execs recorded, how many of them were reconstructed from /proc at recorder start, first and last. */
+  domainCounts(): Array<{ id: number; parent: number; program: string; execs: number; reconstructed: number; first_us: number | null; last_us: number | null }> {
     return this.db
       .prepare(
-        `SELECT d.id, d.parent, d.program, coalesce(c.n, 0) AS execs, c.first_us, c.last_us FROM domains d
-         LEFT JOIN (SELECT domain_id, count(*) AS n, min(time_us) AS first_us, max(time_us) AS last_us FROM events WHERE type = 'exec' GROUP BY domain_id) c
+        `SELECT d.id, d.parent, d.program, coalesce(c.n, 0) AS execs, coalesce(c.r, 0) AS reconstructed, c.first_us, c.last_us FROM domains d
+         LEFT JOIN (SELECT domain_id, count(*) AS n, sum(reconstructed) AS r, min(time_us) AS first_us, max(time_us) AS last_us FROM events WHERE type = 'exec' GROUP BY domain_id) c
          ON c.domain_id = d.id ORDER BY d.id`,
       )
-      .all() as Array<{ id: number; parent: number; program: string; execs: number; first_us: number | null; last_us: number | null }>;
+      .all() as Array<{ id: number; parent: number; program: string; execs: number; reconstructed: number; first_us: number | null; last_us: number | null }>;
   }
 
   counts(): Record<string, number> {
