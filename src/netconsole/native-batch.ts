@@ -136,7 +136,11 @@ export interface NativeDatagram {
   truncated: boolean;
 }
 
-/** Calls fn for each datagram of a batch, in arrival order. Payloads are views into buf. */
+/**
+ * Calls fn for each datagram of a batch, in arrival order. Payloads are views into buf.
+ * (Tests and tools; Pipeline.ingestNative walks the same layout itself, with the preformatted
+ * runs, because a callback per datagram is what its hot loop must not pay.)
+ */
 export function forEachNativeDatagram(buf: Buffer, count: number, senders: SenderTable, fn: (sender: NativeSender, timeUs: number, payload: Buffer, truncated: boolean, wireLength: number) => void): void {
   const base = count * ENTRY_BYTES;
   if (base > buf.length) return;
