@@ -1146,9 +1146,12 @@ const ODEBUG_SKIP = /debug_|rcu|hrtimer_|timer_|work_|percpu_|vunmap|vfree|__fre
 const USERCOPY_SKIP = /usercopy|__check|check_object|check_heap_object|check_copy_size|copy_to_iter|copy_from_iter/;
 const FREE_SKIP = /slab_|kfree|vunmap|vfree|kmem_cache_free|free_pages|__free/;
 
-/** A function named by a header; a raw address (`in 0xffffffffc0123456`, no symbols) names none. */
+/**
+ * A function named by a header; a raw address (`in 0xffffffffc0123456` or `in ffff888012345678`,
+ * no symbols) names none.
+ */
 function symbol(s: string): { func?: string } {
-  return /^[A-Za-z_]/.test(s) ? { func: cleanName(s) } : {};
+  return /^[A-Za-z_]/.test(s) && !/^(?:0x)?[0-9a-f]{8,}$/i.test(s) ? { func: cleanName(s) } : {};
 }
 
 /** Reads a sanitizer header (`KASAN: …`, `KFENCE: …`, `KMSAN: …`, `KCSAN: …`, after `BUG: `). */

@@ -52,7 +52,7 @@ test('records round-trip; domains as a trie; tree and domain matching', () => {
     const tree = renderTree(domainTree(store));
     assert.deepEqual(tree, [
       '0 <kernel>  (4 in subtree)',
-      '1   /sbin/init  (4 in subtree)',
+      '1   /sbin/init  (4 in subtree)  [from /proc]',
       '1     /bin/sh  (3 in subtree)',
       '1       /bin/kill',
       '1       /bin/sleep',
