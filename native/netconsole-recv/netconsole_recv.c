@@ -51,6 +51,7 @@
 
 #define ENTRY 80
 #define POOL_MAX 4
+#define MAX_BATCH_ENTRIES 16384
 #define MAX_FDS 64
 #define FLAG_TRUNCATED 1
 
@@ -112,7 +113,7 @@ typedef struct receiver {
   uint8_t label_entry[ENTRY]; /* whose label `label` is */
   char label[64];
   size_t label_len;       /* 0: none yet */
-  pf_scan_t *scans;       /* max entries of a batch */
+  pf_scan_t *scans;       /* MAX_BATCH_ENTRIES */
   /* JS thread only: ArrayBuffers JS handed back with ack(), reused for the next batches so a
      burst does not churn multi-megabyte allocations (and the heap does not grow with them). */
   napi_ref pool[POOL_MAX];
@@ -145,7 +146,7 @@ static batch_t *batch_new(receiver_t *r) {
   b->payload_cap = (uint32_t)r->batch_bytes;
   b->next = NULL;
   /* Every datagram needs at least 0 payload bytes: bound entries separately. */
-  b->max_entries = 16384;
+  b->max_entries = MAX_BATCH_ENTRIES;
   b->entries = malloc((size_t)b->max_entries * ENTRY);
   b->payload = malloc(b->payload_cap);
   if (!b->entries || !b->payload) {
@@ -426,22 +427,19 @@ static size_t v4_label(const uint8_t *a, uint16_t port, char *buf) {
   return (size_t)(p - buf);
 }
 
-/* Sender label as the JavaScript side writes it: `1.2.3.4:6665` (also for IPv4-mapped IPv6
-   senders) or `[2001:db8::1]:6665`. Returns its length (buf has 64 bytes). */
-static size_t sender_label(const struct sockaddr_storage *sa, char *buf) {
-  if (sa->ss_family == AF_INET) {
-    const struct sockaddr_in *s4 = (const struct sockaddr_in *)sa;
-    return v4_label((const uint8_t *)&s4->sin_addr, ntohs(s4->sin_port), buf);
-  }
-  const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)sa;
-  uint16_t port = ntohs(s6->sin6_port);
-  if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr)) return v4_label(&s6->sin6_addr.s6_addr[12], port, buf);
+/* Sender label as the JavaScript side writes it, from a batch entry's family (4|6), address
+   bytes and port: `1.2.3.4:6665` (also for IPv4-mapped IPv6 senders) or `[2001:db8::1]:6665`.
+   Returns its length (buf has 64 bytes), 0 for an unknown family. */
+static size_t addr_label(int family, const uint8_t *a, uint16_t port, char *buf) {
+  if (family == 4) return v4_label(a, port, buf);
+  if (family != 6) return 0;
+  static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  if (memcmp(a, mapped, 12) == 0) return v4_label(a + 12, port, buf);
   char addr[INET6_ADDRSTRLEN];
-  inet_ntop(AF_INET6, &s6->sin6_addr, addr, sizeof addr);
+  inet_ntop(AF_INET6, a, addr, sizeof addr);
   return (size_t)snprintf(buf, 64, "[%s]:%u", addr, port);
 }
 
-/* Writes the formatted lines of a scanned datagram at out; returns the bytes written. */
 /* Writes the formatted lines of a scanned datagram at out; returns the bytes written, or
    (size_t)-1 when they would not fit before out_end (cannot happen when the scan is right:
    a guard, so that a mistake costs the fast path and never memory). */
@@ -540,23 +538,9 @@ static int same_entry_sender(const uint8_t *a, const uint8_t *b) { return a[12] 
 /* Label of an entry's sender, cached while the sender stays the same (runs). 0: none. */
 static size_t entry_label(receiver_t *r, const uint8_t *e) {
   if (r->label_len && same_entry_sender(e, r->label_entry)) return r->label_len;
-  struct sockaddr_storage ss;
-  memset(&ss, 0, sizeof ss);
   uint16_t port;
   memcpy(&port, e + 14, 2);
-  if (e[12] == 4) {
-    struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-    s4->sin_family = AF_INET;
-    s4->sin_port = htons(port);
-    memcpy(&s4->sin_addr, e + 16, 4);
-  } else if (e[12] == 6) {
-    struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-    s6->sin6_family = AF_INET6;
-    s6->sin6_port = htons(port);
-    memcpy(&s6->sin6_addr, e + 16, 16);
-  } else
-    return 0;
-  r->label_len = sender_label(&ss, r->label);
+  r->label_len = addr_label(e[12], e + 16, port, r->label);
   if (r->label_len >= 64) r->label_len = 0;
   memcpy(r->label_entry, e, ENTRY);
   return r->label_len;
@@ -808,8 +792,8 @@ static void call_js(napi_env env, napi_value cb, void *context, void *data) {
        a Buffer that JavaScript owns; the texts are written straight into it. */
     size_t esize = (size_t)b->count * ENTRY;
     size_t text = 0;
-    if (r->preformat && !r->scans) r->scans = malloc(sizeof(pf_scan_t) * 16384);
-    int pre = r->preformat && r->scans && b->count <= 16384;
+    if (r->preformat && !r->scans) r->scans = malloc(sizeof(pf_scan_t) * MAX_BATCH_ENTRIES);
+    int pre = r->preformat && r->scans && b->count <= MAX_BATCH_ENTRIES;
     if (pre) text = preformat_size(r, b);
     size_t size = batch_size(b);
     size_t charged = batch_charge(r, b);
@@ -1146,24 +1130,11 @@ static napi_value preformat_one(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, "EINVAL", "preformat(payload, family 4|6, address, port, timeUs)");
     return NULL;
   }
-  struct sockaddr_storage ss;
-  memset(&ss, 0, sizeof ss);
-  if (family == 4) {
-    struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-    s4->sin_family = AF_INET;
-    s4->sin_port = htons((uint16_t)port);
-    memcpy(&s4->sin_addr, abytes, 4);
-  } else {
-    struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
-    s6->sin6_family = AF_INET6;
-    s6->sin6_port = htons((uint16_t)port);
-    memcpy(&s6->sin6_addr, abytes, 16);
-  }
   receiver_t r;
   memset(&r, 0, sizeof r);
   r.clock.sec = -1;
   char label[64];
-  size_t label_len = sender_label(&ss, label);
+  size_t label_len = addr_label((int)family, abytes, (uint16_t)port, label);
   pf_scan_t pf;
   pf.kind = PF_NONE;
   if (label_len < 64) pf_scan(data, len, label_len, &pf);
