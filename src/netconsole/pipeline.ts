@@ -100,15 +100,7 @@ export class Pipeline {
     const end = this.formatter.encodeText(ev, out.data, start);
     this.writer.commit(end < 0 ? 0 : end - start, end < 0 ? 0 : 1);
     if (end < 0) return false;
-    if (this.cfg.perSender && this.cfg.combined) {
-      const both = this.writer.reserve('', day, end - start);
-      if (!both) {
-        this.writer.write('', { day, text: out.data.toString('utf8', start, end), lines: 1 });
-        return true;
-      }
-      out.data.copy(both.data, both.bytes, start, end);
-      this.writer.commit(end - start, 1);
-    }
+    if (this.cfg.perSender && this.cfg.combined) this.putBytes('', day, out.data, start, end, 1);
     return true;
   }
 
@@ -129,14 +121,7 @@ export class Pipeline {
     p += n;
     data[p++] = 0x0a;
     this.writer.commit(p - from, 1);
-    if (this.cfg.perSender && this.cfg.combined) {
-      const both = this.writer.reserve('', day, p - from);
-      if (!both) this.writer.write('', { day, text: data.toString('utf8', from, p), lines: 1 });
-      else {
-        data.copy(both.data, both.bytes, from, p);
-        this.writer.commit(p - from, 1);
-      }
-    }
+    if (this.cfg.perSender && this.cfg.combined) this.putBytes('', day, data, from, p, 1);
     return true;
   }
 
@@ -243,12 +228,15 @@ export class Pipeline {
     if (this.cfg.combined) this.putBytes('', day, buf, from, to, lines);
   }
 
-  /** Whole formatted lines (bytes [start, end) of buf) queued for stream `rel`. */
+  /**
+   * Whole formatted lines (UTF-8 bytes [start, end) of buf) queued for stream `rel`: preformatted
+   * runs, and the combined file's copy of a line just encoded for its sender's file.
+   */
   private putBytes(rel: string, day: string, buf: Buffer, start: number, end: number, lines: number): void {
     const n = end - start;
     const out = this.writer.reserve(rel, day, n);
     if (!out) {
-      this.writer.write(rel, { day, text: buf.toString('latin1', start, end), lines });
+      this.writer.write(rel, { day, text: buf.toString('utf8', start, end), lines });
       return;
     }
     const data = out.data;
