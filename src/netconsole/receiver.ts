@@ -358,9 +358,9 @@ export async function startReceiver(cfg: ReceiverConfig, log: (line: string) => 
   log(`writing ${outputs.join(', ')} (${cfg.format}, ${cfg.utc ? 'UTC' : 'local time'}${cfg.maxFileBytes ? `, switching files at ${mib(cfg.maxFileBytes)}` : ''})`);
 
   // Liveness of the pipeline thread. It answers a counters request within one batch, so a
-  // thread silent for PIPELINE_SILENT_TICKS pings is stuck in a loop or wedged while ending (a
-  // thread whose heap ran out never reaches 'exit' while the native receive thread it started
-  // is still polling). Either way the receiver would read into nothing: end it so that the
+  // thread silent for PIPELINE_SILENT_TICKS pings is stuck in a loop or wedged while ending (as
+  // it once was when its heap ran out: the addon's finalizer joined the receive thread without
+  // waking it). Either way the receiver would read into nothing: end it so that the
   // service manager restarts it. Ticks, not wall time, so a stall of this thread is not mistaken
   // for one of the pipeline's.
   let silentTicks = 0;
