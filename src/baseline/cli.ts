@@ -5,6 +5,7 @@ import { CliError, EXIT } from '../common/exit.js';
 import { printJson } from '../common/json.js';
 import { paint } from '../common/term.js';
 import { Host } from '../host/host.js';
+import { maxUnpackedOption, unpackLimitsFrom } from '../host/options.js';
 import { collectSnapshot } from './collect.js';
 import { diffSnapshots } from './diff.js';
 import { SECTION_NAMES, type Snapshot } from './model.js';
@@ -23,13 +24,14 @@ function version(): string {
 interface SourceOptions {
   root?: string;
   sosreport?: string;
+  maxUnpacked?: number;
   commands?: boolean;
 }
 
 /** Open the host named by --root / --sosreport (live `/` otherwise), as `lantern check` does. */
 function openHost(opts: SourceOptions): Host {
   if (opts.root !== undefined && opts.sosreport !== undefined) throw new CliError('--root and --sosreport are mutually exclusive', EXIT.USAGE);
-  const host = Host.open({ root: opts.sosreport ?? opts.root ?? '/', requireSosreport: opts.sosreport !== undefined });
+  const host = Host.open({ root: opts.sosreport ?? opts.root ?? '/', requireSosreport: opts.sosreport !== undefined, unpackLimits: unpackLimitsFrom(opts.maxUnpacked) });
   if (host.kind === 'tree' && !host.isDirectory('/etc') && !host.isDirectory('/proc')) {
     throw new CliError(`${host.root}: not a host root or sosreport (no etc/ or proc/ inside)`, EXIT.NOINPUT);
   }
@@ -60,6 +62,7 @@ export function register(program: Command): void {
     .description('collect a state snapshot of this host (or a copied root, or a sosreport) and write it as JSON')
     .option('--root <dir>', 'snapshot a copied root tree instead of this host')
     .option('--sosreport <path>', 'snapshot a sosreport (directory, or .tar.xz/.tar.gz/... tarball)')
+    .addOption(maxUnpackedOption())
     .option('--out <file>', 'write the snapshot to this file')
     .option('--dir <dir>', 'without --out: write <dir>/<host>-<UTC time>.json (created if missing)', DEFAULT_BASELINE_DIR)
     .option('--json', 'also print the snapshot on stdout')
@@ -135,6 +138,7 @@ export function register(program: Command): void {
     .argument('[current]', 'snapshot JSON file to compare with (default: collect now)')
     .option('--root <dir>', 'compare with a copied root tree')
     .option('--sosreport <path>', 'compare with a sosreport, directory or tarball (e.g. taken during the incident)')
+    .addOption(maxUnpackedOption())
     .option('--ignore <glob>', 'hide changes whose key matches (repeatable); "section:glob" limits it, e.g. packages:linux-image-*', repeatable, [])
     .option('--no-builtin-ignore', 'also show the volatile sysctls (kernel.random.*, fs.dentry-state, ...)')
     .option('--json', 'print the comparison as one JSON document')
@@ -164,6 +168,7 @@ Exit status: 0 no differences, 1 differences found, 2 a readiness finding became
     .description('write a readable document for whoever must act: host summary, readiness findings needing action, differences from a baseline')
     .option('--root <dir>', 'report on a copied root tree')
     .option('--sosreport <path>', 'report on a sosreport (directory or tarball)')
+    .addOption(maxUnpackedOption())
     .option('--snapshot <file>', 'report on a saved snapshot instead of collecting')
     .option('--baseline <file>', 'add the differences from this baseline snapshot (or the newest of this host in a directory)')
     .option('--logs <path...>', 'kernel logs (files or directories, as for lantern analyze) whose incidents go into the report')

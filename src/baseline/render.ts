@@ -77,7 +77,7 @@ export function renderShow(s: Snapshot, p: Paint): string {
     }
   }
   if (s.inputProblems.length) {
-    lines.push('', `input problems (${s.inputProblems.length}, skipped):`);
+    lines.push('', `input problems (${s.inputProblems.length}: malformed parts skipped, over-long data cut):`);
     for (const x of s.inputProblems) lines.push(`  ${printable(x)}`);
   }
   return lines.join('\n') + '\n';

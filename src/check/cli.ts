@@ -6,6 +6,7 @@ import { CliError, EXIT } from '../common/exit.js';
 import { printJson } from '../common/json.js';
 import { paint } from '../common/term.js';
 import { Host } from '../host/host.js';
+import { maxUnpackedOption, unpackLimitsFrom } from '../host/options.js';
 import { CHECKS } from './checks/index.js';
 import { renderFixScript, renderHuman } from './render.js';
 import { PROFILES, type Profile } from './policy.js';
@@ -18,6 +19,7 @@ export const DEFAULT_WAIVERS = '/etc/lantern/check-waivers.toml';
 interface CheckOptions {
   root?: string;
   sosreport?: string;
+  maxUnpacked?: number;
   json?: boolean;
   only?: string;
   fixScript?: boolean;
@@ -65,6 +67,7 @@ export function register(program: Command): void {
     .description('audit whether this host (or a copied root, or a sosreport) will keep the evidence of a panic, hang, reboot or OOM kill')
     .option('--root <dir>', 'audit a copied root tree instead of this host')
     .option('--sosreport <path>', 'audit a sosreport: its directory, or its .tar.xz/.tar.gz/.tar.bz2/.tar.zst tarball (unpacked to a temporary directory)')
+    .addOption(maxUnpackedOption())
     .option('--json', 'print the report as one JSON document (schema: docs/check.md)')
     .option('--only <ids>', 'run only these checks (comma-separated ids or groups, e.g. kdump,sysrq.mask)')
     .option('--fix-script', 'print an idempotent shell script with the safe remedies (never applied by lantern)')
@@ -90,7 +93,7 @@ host root or sosreport, or the waiver file cannot be read.`,
       if (only !== null && only.length === 0) throw new CliError('--only needs at least one check id', EXIT.USAGE);
       const sel = selectChecks(only);
       if (sel.unknown.length) throw new CliError(`unknown check id(s): ${sel.unknown.join(', ')} (known: ${CHECKS.map((c) => c.id).join(', ')})`, EXIT.USAGE);
-      const host = Host.open({ root: opts.sosreport ?? opts.root ?? '/', requireSosreport: opts.sosreport !== undefined });
+      const host = Host.open({ root: opts.sosreport ?? opts.root ?? '/', requireSosreport: opts.sosreport !== undefined, unpackLimits: unpackLimitsFrom(opts.maxUnpacked) });
       // A copied root has etc/ or proc/; a lone sys/ (e.g. --root /proc) is not a host.
       if (host.kind === 'tree' && !host.isDirectory('/etc') && !host.isDirectory('/proc')) {
         throw new CliError(`${host.root}: not a host root or sosreport (no etc/ or proc/ inside)`, EXIT.NOINPUT);

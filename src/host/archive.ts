@@ -1,16 +1,38 @@
 /**
  * Sosreports arrive as tarballs (`sosreport-<host>-<date>.tar.xz`, .tar.gz, .tar.bz2, .tar.zst).
- * `unpackSosreport` extracts one into a private temporary directory with the system's tar (a fixed
- * argv: the archive path is one argument, never shell text) and returns the report's root, removed
- * again when the process exits. GNU tar strips leading '/' and refuses '..' members by default.
+ * `unpackSosreport` extracts one into a private temporary directory (0700) and returns the
+ * report's root. The extraction runs in a child process (unpack-child.ts, node-tar) that writes
+ * only regular files, directories and links, no owner or permission bits from the archive, and
+ * stops at a size, member-count and compression-ratio limit: a customer's tarball can neither
+ * plant a device node nor fill the disk. The directory is removed on exit, on SIGINT, SIGTERM
+ * and SIGHUP, and at once when the extraction fails.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readdirSync, readSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { formatBytes } from '../common/evidence.js';
 import { HostError, looksLikeSosreport } from './roots.js';
 
 export const SOS_ARCHIVE_RE = /\.(tar|tar\.(xz|gz|bz2|zst)|tgz|txz)$/;
+
+export interface UnpackLimits {
+  /** Most bytes the members may add up to. */
+  maxBytes: number;
+  /** Most members. */
+  maxFiles: number;
+  /** Most unpacked bytes per archive byte past 256 MiB; 0 turns the check off. */
+  maxRatio: number;
+}
+
+/**
+ * Real sosreports unpack to tens of MiB up to a few GiB (sos cuts each log at 25 MiB by default)
+ * with tens of thousands of members, at ratios of 5-20 (xz). A bomb is thousands to one.
+ */
+export const DEFAULT_UNPACK_LIMITS: UnpackLimits = { maxBytes: 8 * 1024 ** 3, maxFiles: 1_000_000, maxRatio: 100 };
+
+const CHILD = fileURLToPath(new URL('./unpack-child.js', import.meta.url));
 
 const unpacked: string[] = [];
 let cleanupRegistered = false;
@@ -19,32 +41,96 @@ function removeUnpacked(): void {
   for (const dir of unpacked.splice(0)) rmSync(dir, { recursive: true, force: true });
 }
 
+/** Remove the extraction directories, then die of the signal as if it had not been caught. */
+function onSignal(sig: NodeJS.Signals): void {
+  removeUnpacked();
+  for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.removeListener(s, onSignal);
+  process.kill(process.pid, sig);
+}
+
+function registerCleanup(): void {
+  if (cleanupRegistered) return;
+  cleanupRegistered = true;
+  process.once('exit', removeUnpacked);
+  // Only where nobody else handles the signal: a daemon's own handlers exit through 'exit'.
+  for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) if (process.listenerCount(s) === 0) process.once(s, onSignal);
+}
+
+/** The compression of an archive by its magic bytes (its name may lie). */
+function compressionOf(archive: string): 'xz' | 'gzip' | 'bzip2' | 'zstd' | 'none' {
+  const head = Buffer.alloc(6);
+  let n = 0;
+  let fd: number | null = null;
+  try {
+    fd = openSync(archive, 'r');
+    n = readSync(fd, head, 0, 6, 0);
+  } catch {
+    return 'none';
+  } finally {
+    if (fd !== null) closeSync(fd);
+  }
+  const h = head.subarray(0, n);
+  if (h.length >= 6 && h.equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))) return 'xz';
+  if (h.length >= 2 && h[0] === 0x1f && h[1] === 0x8b) return 'gzip';
+  if (h.length >= 3 && h.toString('latin1', 0, 3) === 'BZh') return 'bzip2';
+  if (h.length >= 4 && h.readUInt32LE(0) === 0xfd2fb528) return 'zstd';
+  return 'none';
+}
+
+export interface Unpacked {
+  root: string;
+  /** What the extraction left out or could not finish, for the report's notes. */
+  notes: string[];
+}
+
 /** Extract a sosreport tarball; returns the directory that holds sos_commands/ etc. */
-export function unpackSosreport(archive: string, tmpParent: string = tmpdir()): string {
+export function unpackSosreport(archive: string, limits: Partial<UnpackLimits> = {}, tmpParent: string = tmpdir()): Unpacked {
   if (!SOS_ARCHIVE_RE.test(archive)) throw new HostError(`${archive}: not a sosreport directory or tarball (.tar, .tar.xz, .tar.gz, .tar.bz2, .tar.zst)`);
+  const lim = { ...DEFAULT_UNPACK_LIMITS, ...limits };
+  let st;
+  try {
+    st = statSync(archive);
+  } catch (e) {
+    throw new HostError(`${archive}: cannot open (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+  }
+  if (!st.isFile()) throw new HostError(`${archive}: not a regular file`);
+  registerCleanup();
   const dir = mkdtempSync(join(tmpParent, 'lantern-sos-'));
   unpacked.push(dir);
-  if (!cleanupRegistered) {
-    cleanupRegistered = true;
-    process.once('exit', removeUnpacked);
+  const fail = (msg: string): never => {
+    rmSync(dir, { recursive: true, force: true });
+    throw new HostError(msg);
+  };
+  const r = spawnSync(process.execPath, [CHILD, archive, dir, String(lim.maxBytes), String(lim.maxFiles), String(lim.maxRatio), compressionOf(archive)], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    encoding: 'utf8',
+    timeout: 30 * 60_000,
+    maxBuffer: 1 << 20,
+  });
+  if (r.signal) {
+    // Interrupted (Ctrl-C reaches the whole process group): the directory goes, then the signal is ours.
+    rmSync(dir, { recursive: true, force: true });
+    if (r.signal === 'SIGINT' || r.signal === 'SIGTERM' || r.signal === 'SIGHUP') onSignal(r.signal);
+    fail(`${archive}: extraction stopped by ${r.signal}`);
   }
+  let outcome: { ok: boolean; error?: string; kind?: string; files: number; bytes: number; skipped: Record<string, number>; warnings: string[] };
   try {
-    // -a is not needed on extraction: GNU tar detects the compression itself (xz, gzip, bzip2, zstd).
-    execFileSync('tar', ['-x', '-f', archive, '-C', dir, '--no-same-owner', '--no-same-permissions'], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-      timeout: 10 * 60_000,
-      maxBuffer: 1 << 20,
-    });
-  } catch (e) {
-    const err = e as NodeJS.ErrnoException & { stderr?: Buffer };
-    if (err.code === 'ENOENT') throw new HostError('tar is not installed (apt-get install tar / dnf install tar)');
-    const why = err.stderr?.toString().trim().split('\n').slice(-2).join('; ') || err.message;
-    // sos collects /proc and /sys copies whose odd entries can make tar complain; keep what was extracted.
-    if (!findSosRoot(dir)) throw new HostError(`${archive}: cannot extract (${why})`);
+    outcome = JSON.parse(r.stdout.trim().split('\n').pop() ?? '');
+  } catch {
+    return fail(`${archive}: cannot extract (${(r.stderr || r.error?.message || `exit ${r.status}`).trim().split('\n').pop()})`);
+  }
+  if (!outcome.ok && outcome.kind === 'limit') {
+    fail(`${archive}: not unpacked: ${outcome.error}; limits: ${formatBytes(lim.maxBytes)}, ${lim.maxFiles.toLocaleString('en-US')} members, ratio ${lim.maxRatio || 'off'} (raise with --max-unpacked SIZE)`);
   }
   const root = findSosRoot(dir);
-  if (!root) throw new HostError(`${archive}: extracted, but it holds no sosreport (no sos_commands/, sos_reports/ or sos_logs/)`);
-  return root;
+  // A truncated or odd archive: keep what was extracted when it is a sosreport, and say so.
+  if (!outcome.ok && !root) fail(`${archive}: cannot extract (${outcome.error})`);
+  if (!root) fail(`${archive}: extracted, but it holds no sosreport (no sos_commands/, sos_reports/ or sos_logs/)`);
+  const notes: string[] = [];
+  const skipped = Object.entries(outcome.skipped);
+  if (skipped.length) notes.push(`${archive}: ${skipped.map(([t, n]) => `${n} ${t}`).join(', ')} member(s) not unpacked (only regular files, directories and links are)`);
+  if (!outcome.ok) notes.push(`${archive}: extraction incomplete (${outcome.error}); ${outcome.files} member(s) read`);
+  return { root: root!, notes };
 }
 
 /** The report root is the archive's top directory (sosreport-host-date/), or the extraction dir itself. */
@@ -59,4 +145,14 @@ function findSosRoot(dir: string): string | null {
     }
   }
   return null;
+}
+
+/** Parse a size given on the command line: 4G, 512M, 1000000 (bytes). */
+export function parseSize(text: string): number | null {
+  const m = /^(\d+(?:\.\d+)?)\s*([KMGT]i?B?|B)?$/i.exec(text.trim());
+  if (!m) return null;
+  const unit = (m[2] ?? 'B').toUpperCase()[0]!;
+  const mult = { B: 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 }[unit as 'B'];
+  const n = Math.floor(Number(m[1]) * mult);
+  return Number.isFinite(n) && n > 0 ? n : null;
 }

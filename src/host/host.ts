@@ -9,9 +9,11 @@
  * Reads never throw: they return a `ReadResult` saying what was read from where, or why
  * nothing could be, so a missing datum becomes an "unknown" finding instead of a crash.
  */
-import { closeSync, existsSync, lstatSync, mkdirSync, openSync, readdirSync, readlinkSync, readSync, statSync, writeSync } from 'node:fs';
+import { closeSync, constants as fsc, existsSync, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readlinkSync, readSync, realpathSync, statSync, writeSync } from 'node:fs';
 import { posix } from 'node:path';
-import { unpackSosreport } from './archive.js';
+import { descriptorPath, entryKind, isInside, readEvidence, type EvidenceErrorCode } from '../common/evidence.js';
+import { unpackSosreport, type UnpackLimits } from './archive.js';
+import { cutNote, readCapFor } from './caps.js';
 import { HostError, looksLikeHostRoot, looksLikeSosreport } from './roots.js';
 
 export { HostError, looksLikeHostRoot, looksLikeSosreport };
@@ -19,10 +21,13 @@ export { HostError, looksLikeHostRoot, looksLikeSosreport };
 export type HostKind = 'live' | 'tree' | 'sosreport';
 
 export type ReadResult =
-  | { ok: true; text: string; path: string; livePath: string }
+  | { ok: true; text: string; path: string; livePath: string; /** the file's size when it was longer than its cap (text holds the first cap bytes) */ cut?: number }
   | { ok: false; reason: string; code: ReadErrorCode; path: string | null; livePath: string };
 
-export type ReadErrorCode = 'ENOENT' | 'EACCES' | 'NOTCOLLECTED' | 'EISDIR' | 'EIO' | 'TOOBIG' | 'INVALID';
+export type ReadErrorCode = 'ENOENT' | 'EACCES' | 'NOTCOLLECTED' | 'EISDIR' | 'EIO' | 'TOOBIG' | 'INVALID' | 'NOTREGULAR' | 'ELOOP' | 'ESCAPE';
+
+/** The most symbolic links one resolution follows, as the kernel's MAXSYMLINKS. */
+export const MAX_SYMLINK_HOPS = 40;
 
 export type ListResult =
   | { ok: true; entries: string[]; path: string; livePath: string }
@@ -38,8 +43,13 @@ export interface HostOptions {
    * Relative to nothing: this is a real path on the machine running Lantern.
    */
   sysrqTrigger?: string;
-  /** Largest file read in one go by readText (bytes). /proc files report size 0, so this caps reads. */
+  /**
+   * Largest file read by readText (bytes), over every per-datum cap of caps.ts. /proc files
+   * report size 0, so this caps reads; tests lower it.
+   */
   maxReadBytes?: number;
+  /** Limits for unpacking a sosreport tarball (Host.open). */
+  unpackLimits?: Partial<UnpackLimits>;
 }
 
 /** Keys SysRq accepts that Lantern may ever send; anything else is refused. */
@@ -59,9 +69,15 @@ export class Host {
   private readonly maxReadBytes: number;
   /** Optional per-live-path alternates (e.g. sosreport historic locations), consulted in order. */
   private readonly alternates = new Map<string, string[]>();
+  /** Data read only in part because they were longer than their cap (caps.ts): one note each. */
+  readonly cuts: string[] = [];
+  /** Notes about the root itself (e.g. what unpacking a sosreport tarball left out). */
+  readonly notes: string[] = [];
 
   constructor(opts: HostOptions = {}) {
-    const root = posix.resolve(opts.root ?? '/');
+    // The root's own real name: a root given through a symlink is still one directory, and the
+    // check that an opened file lies inside it compares real names.
+    const root = realRoot(posix.resolve(opts.root ?? '/'));
     this.root = root;
     this.kind = opts.kind ?? (root === '/' ? 'live' : looksLikeSosreport(root) ? 'sosreport' : 'tree');
     this.sysrqTriggerPath = opts.sysrqTrigger ?? (this.kind === 'live' ? '/proc/sysrq-trigger' : this.mapPath('/proc/sysrq-trigger'));
@@ -71,6 +87,10 @@ export class Host {
   /** Open a root given on the command line, with one clear error when it is not a host root. */
   static open(opts: HostOptions & { requireSosreport?: boolean }): Host {
     const root = posix.resolve(opts.root ?? '/');
+    return Host.openRoot(root, opts, []);
+  }
+
+  private static openRoot(root: string, opts: HostOptions & { requireSosreport?: boolean }, notes: string[]): Host {
     let st;
     try {
       st = statSync(root);
@@ -79,7 +99,10 @@ export class Host {
     }
     if (!st.isDirectory()) {
       // A sosreport tarball is extracted to a private temporary directory first.
-      if (opts.requireSosreport && st.isFile()) return Host.open({ ...opts, root: unpackSosreport(root) });
+      if (opts.requireSosreport && st.isFile()) {
+        const u = unpackSosreport(root, opts.unpackLimits);
+        return Host.openRoot(u.root, opts, u.notes);
+      }
       throw new HostError(`${root}: not a directory`);
     }
     if (opts.requireSosreport && !looksLikeSosreport(root)) {
@@ -89,7 +112,9 @@ export class Host {
       throw new HostError(`${root}: not a host root or sosreport (no proc/, etc/ or sys/ inside)`);
     }
     const { requireSosreport, ...hostOpts } = opts;
-    return new Host({ ...hostOpts, root, kind: requireSosreport ? 'sosreport' : opts.kind });
+    const host = new Host({ ...hostOpts, root, kind: requireSosreport ? 'sosreport' : opts.kind });
+    host.notes.push(...notes);
+    return host;
   }
 
   get isLive(): boolean {
@@ -109,7 +134,22 @@ export class Host {
   mapPath(livePath: string): string {
     const clean = normaliseLive(livePath);
     if (this.root === '/') return clean;
-    return this.resolveInside(clean);
+    const r = this.resolve(clean);
+    // A path that cannot be resolved (a link loop) is shown under the root as given; nothing opens it.
+    return r.ok ? r.path : posix.join(this.root, clean);
+  }
+
+  /**
+   * Resolve a live path to a real one under the root, following links inside it (re-rooted, as
+   * chroot would), at most MAX_SYMLINK_HOPS of them. On the live host the kernel resolves.
+   */
+  resolve(livePath: string, followLast = true): { ok: true; path: string } | { ok: false; code: 'ELOOP'; reason: string; path: string } {
+    const clean = normaliseLive(livePath);
+    if (this.root === '/') return { ok: true, path: clean };
+    const hops = { n: 0 };
+    const path = this.resolveInside(clean, followLast, hops);
+    if (path === null) return { ok: false, code: 'ELOOP', reason: `${clean}: more than ${MAX_SYMLINK_HOPS} symbolic links on the way (not followed)`, path: posix.join(this.root, clean) };
+    return { ok: true, path };
   }
 
   /** All candidate real paths for a live path, primary first. */
@@ -124,8 +164,8 @@ export class Host {
   readText(livePath: string): ReadResult {
     const clean = normaliseLive(livePath);
     let first: ReadResult | null = null;
-    for (const real of this.candidates(clean)) {
-      const r = readOne(real, clean, this.maxReadBytes);
+    for (const live of [clean, ...(this.alternates.get(clean) ?? [])]) {
+      const r = this.readOne(live, clean);
       if (r.ok) return r;
       if (!first || (first.code === 'ENOENT' && r.code !== 'ENOENT')) first = r;
     }
@@ -143,14 +183,21 @@ export class Host {
    * Null when it cannot be read. No alternates, no snapshot semantics.
    */
   readHead(livePath: string, maxBytes = 1024): string | null {
-    const real = this.mapPath(livePath);
+    const clean = normaliseLive(livePath);
+    // The hot path (the recorder, per exec) reads the live /proc, whose files are all regular:
+    // no checks to pay there. Anything else gets the full treatment.
+    if (!(this.root === '/' && clean.startsWith('/proc/'))) {
+      const r = this.readOne(clean, clean, maxBytes);
+      return r.ok ? r.text : null;
+    }
+    const real = clean;
     if (headBuf.length < maxBytes) headBuf = Buffer.allocUnsafe(maxBytes);
     // existsSync reports absence without building an exception: the common case for a
     // /proc/<pid> that is already gone.
     if (!existsSync(real)) return null;
     let fd: number | null = null;
     try {
-      fd = openSync(real, 'r');
+      fd = openSync(real, fsc.O_RDONLY | fsc.O_NONBLOCK);
       const n = readSync(fd, headBuf, 0, maxBytes, 0);
       return headBuf.toString('utf8', 0, n);
     } catch {
@@ -167,29 +214,38 @@ export class Host {
   }
 
   exists(livePath: string): boolean {
-    return this.candidates(livePath).some((p) => {
-      try {
-        statSync(p);
-        return true;
-      } catch {
-        return false;
-      }
-    });
+    const clean = normaliseLive(livePath);
+    return [clean, ...(this.alternates.get(clean) ?? [])].some((p) => this.statInside(p) !== null);
   }
 
   isDirectory(livePath: string): boolean {
+    return this.statInside(livePath)?.isDirectory() ?? false;
+  }
+
+  /** stat of what a live path resolves to, null when absent or unresolvable; never follows a link out of the root. */
+  private statInside(livePath: string) {
+    const r = this.resolve(livePath);
+    if (!r.ok) return null;
     try {
-      return statSync(this.mapPath(livePath)).isDirectory();
+      return this.root === '/' ? statSync(r.path) : lstatSync(r.path);
     } catch {
-      return false;
+      return null;
     }
   }
 
   /** List a directory's entries (names only, sorted). */
   list(livePath: string): ListResult {
     const clean = normaliseLive(livePath);
-    const real = this.mapPath(clean);
+    const res = this.resolve(clean);
+    const real = res.path;
+    if (!res.ok) return { ok: false, code: 'ELOOP', reason: res.reason, path: real, livePath: clean };
     try {
+      if (this.root !== '/') {
+        // The directory actually listed must be inside the root, whatever changed meanwhile.
+        const st = lstatSync(real);
+        if (!st.isDirectory()) return { ok: false, code: st.isFile() ? 'EIO' : 'NOTREGULAR', reason: `${clean}: is a ${entryKind(st)}, not a directory`, path: real, livePath: clean };
+        if (!isInside(realpathSync(real), this.root)) return { ok: false, code: 'ESCAPE', reason: `${clean}: resolves outside ${this.root} (not listed)`, path: real, livePath: clean };
+      }
       return { ok: true, entries: readdirSync(real).sort(), path: real, livePath: clean };
     } catch (e) {
       const code = errCode(e);
@@ -200,7 +256,8 @@ export class Host {
   /** Read a symlink's target as the host sees it (e.g. /proc/<pid>/exe). */
   readLink(livePath: string): string | null {
     try {
-      return readlinkSync(this.root === '/' ? normaliseLive(livePath) : this.resolveInside(normaliseLive(livePath), false));
+      const r = this.resolve(livePath, false);
+      return r.ok ? readlinkSync(r.path) : null;
     } catch {
       return null;
     }
@@ -213,55 +270,83 @@ export class Host {
   triggerSysrq(key: string): { ok: true; path: string } | { ok: false; path: string; reason: string } {
     const path = this.sysrqTriggerPath;
     if (key.length !== 1 || !SYSRQ_KEYS.has(key)) return { ok: false, path, reason: `refusing SysRq key ${JSON.stringify(key)}` };
-    let fd: number | null = null;
-    try {
-      fd = openSync(path, 'a');
-      writeSync(fd, key);
-      return { ok: true, path };
-    } catch (e) {
-      return { ok: false, path, reason: `${path}: ${describe(errCode(e), e)}` };
-    } finally {
-      if (fd !== null) closeSync(fd);
-    }
+    // The trigger of a copied tree (tests) is inside the root: written like a setting there.
+    const inRoot = this.root !== '/' && isInside(path, this.root);
+    return writeNoFollow(path, key, fsc.O_WRONLY | fsc.O_APPEND | fsc.O_CREAT, inRoot ? this.root : null);
   }
 
   /**
    * Write a value to a kernel settings file: only under /proc/sys/ (sysctls) and
    * /sys/kernel/config/ (configfs, e.g. netconsole targets). The path is a fixed, configured
-   * one, never taken from event content. Tests point a tree Host at a temp dir.
+   * one, never taken from event content. Tests point a tree Host at a temp dir; there the write
+   * never follows a link out of the root and never opens anything but a regular file.
    */
   writeSetting(livePath: string, value: string): { ok: true; path: string } | { ok: false; path: string; reason: string } {
     const clean = normaliseLive(livePath);
-    const path = this.mapPath(clean);
-    if (!WRITABLE_PREFIXES.some((p) => clean.startsWith(p))) return { ok: false, path, reason: `refusing to write ${clean}` };
-    let fd: number | null = null;
-    try {
-      fd = openSync(path, 'w');
-      writeSync(fd, value);
-      return { ok: true, path };
-    } catch (e) {
-      return { ok: false, path, reason: `${clean}: ${describe(errCode(e), e)}` };
-    } finally {
-      if (fd !== null) closeSync(fd);
-    }
+    const res = this.resolve(clean);
+    if (!WRITABLE_PREFIXES.some((p) => clean.startsWith(p))) return { ok: false, path: res.path, reason: `refusing to write ${clean}` };
+    if (!res.ok) return { ok: false, path: res.path, reason: res.reason };
+    const r = writeNoFollow(res.path, value, fsc.O_WRONLY | fsc.O_TRUNC | fsc.O_CREAT, this.root === '/' ? null : this.root);
+    return r.ok ? r : { ...r, reason: r.reason.replace(res.path, clean) };
   }
 
   /** mkdir under /sys/kernel/config/ (creating a configfs item, e.g. a netconsole target). */
   makeSettingDir(livePath: string): { ok: true; path: string } | { ok: false; path: string; reason: string } {
     const clean = normaliseLive(livePath);
-    const path = this.mapPath(clean);
+    const res = this.resolve(clean);
+    const path = res.path;
     if (!clean.startsWith('/sys/kernel/config/')) return { ok: false, path, reason: `refusing to create ${clean}` };
+    if (!res.ok) return { ok: false, path, reason: res.reason };
+    if (this.root !== '/') {
+      // The parent must really be inside the root (mkdir itself never follows a last-component link).
+      try {
+        if (!isInside(realpathSync(posix.dirname(path)), this.root)) return { ok: false, path, reason: `${clean}: resolves outside ${this.root} (not created)` };
+      } catch (e) {
+        return { ok: false, path, reason: `${clean}: ${describe(errCode(e), e)}` };
+      }
+    }
     try {
       mkdirSync(path);
       return { ok: true, path };
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'EEXIST') return { ok: true, path };
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') {
+        try {
+          if (lstatSync(path).isDirectory()) return { ok: true, path };
+        } catch {
+          /* fall through */
+        }
+        return { ok: false, path, reason: `${clean}: exists and is not a directory` };
+      }
       return { ok: false, path, reason: `${clean}: ${describe(errCode(e), e)}` };
     }
   }
 
-  /** Walk `clean` component by component under the root, re-rooting absolute symlinks. */
-  private resolveInside(clean: string, followLast = true, hops = 0): string {
+  /** Read one live path (no alternates) under its cap; the cut, if any, is noted once. */
+  private readOne(live: string, shown: string, maxBytes?: number): ReadResult {
+    const res = this.resolve(live);
+    const real = res.path;
+    if (!res.ok) return { ok: false, code: 'ELOOP', reason: res.reason, path: real, livePath: shown };
+    const cap = Math.min(maxBytes ?? readCapFor(live).maxBytes, this.maxReadBytes);
+    const r = readEvidence(real, this.root === '/' ? { maxBytes: cap } : { maxBytes: cap, noFollow: true, within: this.root });
+    if (!r.ok) {
+      const code = evidenceCode(r.code);
+      return { ok: false, code, reason: `${shown}: ${code === 'ENOENT' ? 'does not exist' : r.reason}`, path: real, livePath: shown };
+    }
+    const text = r.bytes.toString('utf8');
+    if (r.cut === null) return { ok: true, text, path: real, livePath: shown };
+    if (maxBytes === undefined) {
+      const note = cutNote(live, r.cut, cap);
+      if (!this.cuts.includes(note)) this.cuts.push(note);
+    }
+    return { ok: true, text, path: real, livePath: shown, cut: r.cut };
+  }
+
+  /**
+   * Walk `clean` component by component under the root, re-rooting absolute symlinks and
+   * clamping '..' at the root. Null when more than MAX_SYMLINK_HOPS links were met (a loop or a
+   * long chain): the caller reports ELOOP and opens nothing.
+   */
+  private resolveInside(clean: string, followLast: boolean, hops: { n: number }): string | null {
     const parts = clean.split('/').filter(Boolean);
     let cur = this.root;
     for (let i = 0; i < parts.length; i++) {
@@ -270,6 +355,7 @@ export class Host {
         if (cur !== this.root) cur = posix.dirname(cur);
         continue;
       }
+      if (part === '.') continue;
       const next = posix.join(cur, part);
       const isLast = i === parts.length - 1;
       if (isLast && !followLast) return next;
@@ -279,12 +365,12 @@ export class Host {
       } catch {
         /* missing: the rest is joined as-is */
       }
-      // The hop count travels through the recursion so a symlink loop ends (ELOOP on open).
-      if (target !== null && hops < 40) {
+      if (target !== null) {
+        if (++hops.n > MAX_SYMLINK_HOPS) return null;
         const rest = parts.slice(i + 1);
         // A relative target is relative to the link's directory, in the host's own terms.
         const base = target.startsWith('/') ? target : posix.join('/' + posix.relative(this.root, cur), target);
-        return this.resolveInside(posix.join(posix.normalize(base), ...rest), followLast, hops + 1);
+        return this.resolveInside(posix.join(posix.normalize(base), ...rest), followLast, hops);
       }
       cur = next;
     }
@@ -298,28 +384,48 @@ function normaliseLive(p: string): string {
   return posix.normalize(p);
 }
 
-function readOne(real: string, livePath: string, max: number): ReadResult {
+/** The real name of a root directory (a root given through links); as given when it does not exist. */
+function realRoot(root: string): string {
+  if (root === '/') return root;
+  try {
+    return realpathSync(root);
+  } catch {
+    return root;
+  }
+}
+
+/**
+ * Open for writing without following a link as the last component and without opening anything
+ * but a regular file (a FIFO planted there would block, a device would be written to); with
+ * `within`, the opened file must lie inside it.
+ */
+function writeNoFollow(path: string, value: string, flags: number, within: string | null): { ok: true; path: string } | { ok: false; path: string; reason: string } {
   let fd: number | null = null;
   try {
-    fd = openSync(real, 'r');
-    // /proc and /sys report st_size 0 or 4096, so read in chunks until EOF, capped.
-    const chunks: Buffer[] = [];
-    let total = 0;
-    const buf = Buffer.allocUnsafe(64 * 1024);
-    for (;;) {
-      const n = readSync(fd, buf, 0, buf.length, null);
-      if (n === 0) break;
-      chunks.push(Buffer.from(buf.subarray(0, n)));
-      total += n;
-      if (total > max) return { ok: false, code: 'TOOBIG', reason: `${livePath}: larger than ${max} bytes`, path: real, livePath };
+    if (within !== null) {
+      let st = null;
+      try {
+        st = lstatSync(path);
+      } catch {
+        /* absent: created below */
+      }
+      if (st && !st.isFile()) return { ok: false, path, reason: `${path}: is a ${entryKind(st)}, not a regular file (not written)` };
+      fd = openSync(path, flags | fsc.O_NOFOLLOW | fsc.O_NONBLOCK, 0o644);
+      if (!fstatSync(fd).isFile() || !isInside(descriptorPath(fd), within)) return { ok: false, path, reason: `${path}: not a regular file inside ${within} (not written)` };
+    } else {
+      fd = openSync(path, flags);
     }
-    return { ok: true, text: Buffer.concat(chunks, total).toString('utf8'), path: real, livePath };
+    writeSync(fd, value);
+    return { ok: true, path };
   } catch (e) {
-    const code = errCode(e);
-    return { ok: false, code, reason: `${livePath}: ${describe(code, e)}`, path: real, livePath };
+    return { ok: false, path, reason: `${path}: ${describe(errCode(e), e)}` };
   } finally {
     if (fd !== null) closeSync(fd);
   }
+}
+
+function evidenceCode(c: EvidenceErrorCode): ReadErrorCode {
+  return c;
 }
 
 function errCode(e: unknown): ReadErrorCode {
@@ -327,6 +433,7 @@ function errCode(e: unknown): ReadErrorCode {
   if (c === 'ENOENT' || c === 'ENOTDIR') return 'ENOENT';
   if (c === 'EACCES' || c === 'EPERM') return 'EACCES';
   if (c === 'EISDIR') return 'EISDIR';
+  if (c === 'ELOOP') return 'ELOOP';
   return 'EIO';
 }
 
@@ -338,8 +445,9 @@ function describe(code: ReadErrorCode, e: unknown): string {
       return 'permission denied';
     case 'EISDIR':
       return 'is a directory';
+    case 'ELOOP':
+      return 'is a symbolic link (not followed)';
     default:
       return (e as Error)?.message ?? String(e);
   }
 }
-
