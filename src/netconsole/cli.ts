@@ -107,7 +107,7 @@ failed to start (try --receiver dgram) or the pipeline thread died, 74 lines lef
       for (const l of s.listeners) console.log(`  listening ${l.listen}: receive buffer ${l.rcvbufGranted} of ${l.rcvbufRequested} bytes asked`);
       const width = Math.max(...Object.keys(s.counters).map((k) => k.length));
       for (const [k, v] of Object.entries(s.counters)) {
-        const bad = ['gaps', 'lostMessages', 'malformed', 'writeErrors', 'fdErrors', 'linesLost', 'kernelDrops', 'stdoutDropped'].includes(k) && typeof v === 'number' && v > 0;
+        const bad = ['gaps', 'lostMessages', 'malformed', 'fragmentsEvicted', 'writeErrors', 'fdErrors', 'linesLost', 'linesUnwritten', 'filesTerminated', 'kernelDrops', 'stdoutDropped'].includes(k) && typeof v === 'number' && v > 0;
         console.log(`  ${k.padEnd(width)}  ${bad ? p.yellow(String(v)) : String(v ?? 'unknown')}`);
       }
       console.log(`  ${'sendersTracked'.padEnd(width)}  ${s.sendersTracked}`);

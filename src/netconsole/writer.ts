@@ -371,9 +371,11 @@ export class Writer {
         }
         if (!s.writing) void this.pump(s);
       }
+      // A stream in trouble (disk full) is retried every 100 ms at most, not as fast as it fails.
+      const trouble = pending.some((s) => s.errorCode !== null && s.errorCode !== 'backlog');
       await new Promise<void>((r) => {
-        this.drainWaiters.push(r);
-        setTimeout(r, 50);
+        if (!trouble) this.drainWaiters.push(r);
+        setTimeout(r, trouble ? Math.min(100, this.opts.retryMs) : 50);
       });
     }
     let unwritten = 0;
