@@ -444,8 +444,9 @@ export class Writer {
       }
       let fd: fsp.FileHandle;
       try {
-        // Read as well as append: the last byte is checked (see endWithNewline).
-        fd = await fsp.open(path, fsc.O_RDWR | fsc.O_CREAT | fsc.O_APPEND | fsc.O_NOFOLLOW, this.opts.fileMode);
+        // Read as well as append: the last byte is checked (see endWithNewline). Non-blocking, so
+        // that a FIFO or device planted at the name cannot hang the open (it is refused below).
+        fd = await fsp.open(path, fsc.O_RDWR | fsc.O_NONBLOCK | fsc.O_CREAT | fsc.O_APPEND | fsc.O_NOFOLLOW, this.opts.fileMode);
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code === 'ENOENT' && attempt < 3) {
           await fsp.mkdir(dir, { recursive: true, mode: 0o750 });
@@ -476,7 +477,10 @@ export class Writer {
    * Returns the file's size after that.
    */
   private async endWithNewline(fd: fsp.FileHandle, path: string): Promise<number> {
-    const size = (await fd.stat()).size;
+    const st = await fd.stat();
+    // Log files are regular files: anything else at the name is refused (and retried, counted).
+    if (!st.isFile()) throw Object.assign(new Error(`${path} is not a regular file`), { code: 'EFTYPE' });
+    const size = st.size;
     if (size === 0) return 0;
     const last = Buffer.alloc(1);
     await fd.read(last, 0, 1, size - 1);
