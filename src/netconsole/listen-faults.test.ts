@@ -43,7 +43,7 @@ async function statsWhen(rx: Rx, cond: (c: Record<string, number | null>) => boo
   return c;
 }
 
-test('listen --stdout | head -1: the closed pipe stops the stdout copy only; the receiver goes on writing its files and counts what stdout missed', async () => {
+for (const receiver of ['auto', 'dgram']) test(`listen --stdout | head -1 (--receiver ${receiver}): the closed pipe stops the stdout copy only; the receiver goes on writing its files and counts what stdout missed`, async () => {
   const root = mkdtempSync(join(tmpdir(), 'nc-epipe-'));
   const head = spawn('head', ['-1'], { stdio: ['pipe', 'pipe', 'inherit'] });
   let headOut = '';
@@ -51,7 +51,7 @@ test('listen --stdout | head -1: the closed pipe stops the stdout copy only; the
   const headExit = new Promise((r) => head.on('exit', r));
   const rx = new Rx(root, await freePort());
   try {
-    await rx.start(['--stdout'], [], head.stdin!);
+    await rx.start(['--stdout', '--receiver', receiver], [], head.stdin!);
     // Only the receiver holds the pipe's write end now: head's exit closes the pipe for real.
     head.stdin!.destroy();
     const s = await sender();
