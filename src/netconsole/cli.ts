@@ -42,6 +42,7 @@ export function register(program: Command): void {
     .option('--state-dir <dir>', `where stats.json is kept (default ${DEFAULTS.stateDir})`)
     .option('--stats-interval <time>', 'rewrite stats.json this often (default 10s)')
     .option('--stats-log-interval <time>', 'log a stats line to stderr this often (default 5m)')
+    .option('--max-fragment-memory <size>', 'most bytes held for ncfrag messages being reassembled, all senders together; the oldest is given up first (default 16M)')
     .option('--max-buffer <size>', 'most bytes held in memory while the disk is slow or failing (default 64M)')
     .option('--max-open-files <n>', 'most log files open at once (default 4096)')
     .option('--idle-close <time>', 'close a log file unused for this long (default 60s)')
@@ -106,7 +107,7 @@ failed to start (try --receiver dgram) or the pipeline thread died, 74 lines lef
       for (const l of s.listeners) console.log(`  listening ${l.listen}: receive buffer ${l.rcvbufGranted} of ${l.rcvbufRequested} bytes asked`);
       const width = Math.max(...Object.keys(s.counters).map((k) => k.length));
       for (const [k, v] of Object.entries(s.counters)) {
-        const bad = ['gaps', 'lostMessages', 'malformed', 'writeErrors', 'fdErrors', 'linesLost', 'kernelDrops', 'stdoutDropped'].includes(k) && typeof v === 'number' && v > 0;
+        const bad = ['gaps', 'lostMessages', 'malformed', 'fragmentsEvicted', 'writeErrors', 'fdErrors', 'linesLost', 'linesUnwritten', 'filesTerminated', 'kernelDrops', 'stdoutDropped'].includes(k) && typeof v === 'number' && v > 0;
         console.log(`  ${k.padEnd(width)}  ${bad ? p.yellow(String(v)) : String(v ?? 'unknown')}`);
       }
       console.log(`  ${'sendersTracked'.padEnd(width)}  ${s.sendersTracked}`);

@@ -26,6 +26,8 @@ export interface ReceiverConfig {
   partialTimeoutMs: number;
   maxLineBytes: number;
   fragTimeoutMs: number;
+  /** Most bytes held for fragmented messages being reassembled, all senders together. */
+  maxFragBytes: number;
   maxSenders: number;
   senderIdleMs: number;
   allow: string[];
@@ -55,6 +57,7 @@ export const DEFAULTS: ReceiverConfig = {
   partialTimeoutMs: 10_000,
   maxLineBytes: 65536,
   fragTimeoutMs: 5_000,
+  maxFragBytes: 16 * 1024 * 1024,
   maxSenders: 16384,
   senderIdleMs: 600_000,
   allow: [],
@@ -157,6 +160,7 @@ const KEYS: Record<string, string> = {
   partial_timeout: 'partialTimeout',
   max_line: 'maxLine',
   frag_timeout: 'fragTimeout',
+  max_fragment_memory: 'maxFragmentMemory',
   max_senders: 'maxSenders',
   sender_idle: 'senderIdle',
   allow: 'allow',
@@ -250,6 +254,7 @@ export function resolveConfig(...layers: RawOptions[]): ReceiverConfig {
   if (o.stateDir !== undefined) c.stateDir = String(o.stateDir);
   if (o.statsInterval !== undefined) c.statsIntervalMs = parseDuration(o.statsInterval as string, '--stats-interval');
   if (o.statsLogInterval !== undefined) c.statsLogIntervalMs = parseDuration(o.statsLogInterval as string, '--stats-log-interval');
+  if (o.maxFragmentMemory !== undefined) c.maxFragBytes = parseSize(o.maxFragmentMemory as string, '--max-fragment-memory');
   if (o.maxBuffer !== undefined) c.maxBufferBytes = parseSize(o.maxBuffer as string, '--max-buffer');
   if (o.maxOpenFiles !== undefined) c.maxOpenFiles = int(o.maxOpenFiles, '--max-open-files', 2);
   if (o.idleClose !== undefined) c.idleCloseMs = parseDuration(o.idleClose as string, '--idle-close');

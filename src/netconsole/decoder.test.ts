@@ -167,6 +167,43 @@ test('extended: fragment state is bounded per sender', () => {
   assert.equal(events.filter((e) => e.type === 'record').length, 100);
 });
 
+test('extended: fragment memory follows the bytes received, within a global budget; the oldest incomplete message is evicted and counted', () => {
+  const budget = 64 * 1024;
+  const opts = { ...DEFAULT_DECODER_OPTIONS, maxFragBytes: budget };
+  const { dec, events } = collect(opts);
+  // 5000 fake fragments (40 bytes each announcing 128 KiB) from 500 senders: a total-sized
+  // buffer each would be 640 MiB; what is held is charged by the bytes that arrived.
+  let peak = 0;
+  for (let i = 0; i < 5000; i++) {
+    dec.datagram(`10.9.${i % 250}.${1 + (i % 2)}`, 6665, Buffer.from(`6,${i},1,-,ncfrag=0/131072;${'f'.repeat(40)}`), T0 + i);
+    peak = Math.max(peak, dec.counters.fragmentBytes);
+  }
+  assert.ok(peak <= budget, `held ${peak} bytes, budget ${budget}`);
+  assert.ok(dec.counters.fragmentsEvicted > 4000, String(dec.counters.fragmentsEvicted));
+  // Every evicted message was written once, with what arrived and why it is incomplete.
+  const records = events.filter((e) => e.type === 'record');
+  assert.equal(records.length, dec.counters.fragmentsExpired);
+  assert.ok(records.every((r) => r.type === 'record' && r.incomplete === 'fragments incomplete: got 40 of 131072 bytes' && r.text === `${'f'.repeat(40)} [...]`));
+  dec.flushAll(T0 + 10_000);
+  assert.equal(dec.counters.fragmentsExpired, 5000);
+  assert.equal(events.filter((e) => e.type === 'record').length, 5000);
+  assert.equal(dec.counters.fragmentBytes, 0);
+
+  // Repeated and overlapping fragments add only what is new; a real message still reassembles.
+  const body = Array.from({ length: 3000 }, (_, i) => String.fromCharCode(65 + (i % 26))).join('') + '\n';
+  const total = body.length;
+  const frag = (off: number, len: number) => Buffer.from(`6,9000,5,-,ncfrag=${off}/${total};` + body.slice(off, off + len));
+  const before = events.length;
+  for (let k = 0; k < 50; k++) dec.datagram('10.8.0.1', 6665, frag(0, 1000), T0 + 20_000 + k);
+  assert.equal(dec.counters.fragmentBytes, 512 + 96 + 1000);
+  dec.datagram('10.8.0.1', 6665, frag(500, 1500), T0 + 20_100);
+  dec.datagram('10.8.0.1', 6665, frag(1900, total - 1900), T0 + 20_200);
+  assert.equal(events.length, before + 1);
+  const whole = events[before]!;
+  assert.ok(whole.type === 'record' && whole.incomplete === null && whole.text === body.slice(0, -1));
+  assert.equal(dec.counters.fragmentBytes, 0);
+});
+
 test('extended: gaps are counted and marked; a restart (seq and boot time go back) is marked', () => {
   const { dec, events } = collect();
   const send = (seq: number, ts: number) => dec.datagram('10.0.0.9', 6665, Buffer.from(`6,${seq},${ts},-;m${seq}\n`), T0 + seq);

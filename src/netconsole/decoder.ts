@@ -40,6 +40,12 @@ export interface DecoderOptions {
   fragTimeoutUs: number;
   /** Most messages being reassembled at once per sender. */
   maxFragsPerSender: number;
+  /**
+   * Most bytes held for messages being reassembled, across all senders: the fragments' bytes
+   * as received plus a fixed cost per message and per piece (FRAG_MESSAGE_COST, FRAG_PIECE_COST).
+   * Over it, the oldest incomplete message is given up (written with what arrived).
+   */
+  maxFragBytes: number;
   /** Forget a sender with nothing pending after this much quiet (µs). */
   senderIdleUs: number;
   /** Most senders tracked at once; the least recently active is evicted (its partial line flushed). */
@@ -51,6 +57,7 @@ export const DEFAULT_DECODER_OPTIONS: DecoderOptions = {
   maxLineBytes: 65536,
   fragTimeoutUs: 5_000_000,
   maxFragsPerSender: 16,
+  maxFragBytes: 16 * 1024 * 1024,
   senderIdleUs: 600_000_000,
   maxSenders: 16384,
 };
@@ -67,7 +74,12 @@ export interface DecoderCounters {
   late: number;
   malformed: number;
   fragments: number;
+  /** Fragmented messages given up incomplete (timeout, shutdown, eviction): each still written once, with what arrived. */
   fragmentsExpired: number;
+  /** Of those, the ones given up for memory (per-sender or global fragment bound), not for time. */
+  fragmentsEvicted: number;
+  /** Bytes held now for messages being reassembled (as charged against maxFragBytes). */
+  fragmentBytes: number;
   sendersEvicted: number;
 }
 
@@ -85,19 +97,41 @@ export function newDecoderCounters(): DecoderCounters {
     malformed: 0,
     fragments: 0,
     fragmentsExpired: 0,
+    fragmentsEvicted: 0,
+    fragmentBytes: 0,
     sendersEvicted: 0,
   };
 }
 
+interface FragPiece {
+  start: number;
+  data: Buffer;
+}
+
 interface FragState {
+  owner: SenderState;
+  seq: number;
   header: ExtendedHeader;
   total: number;
-  data: Buffer;
-  /** Received [start, end) ranges, unmerged (a message has few fragments). */
-  ranges: Array<[number, number]>;
+  /**
+   * The bytes received so far, sorted by offset and never overlapping (a repeated or
+   * overlapping fragment adds only what is new): memory follows what arrived, not what a
+   * header announces.
+   */
+  pieces: FragPiece[];
+  /** Bytes in pieces. */
+  got: number;
+  /** What this message is charged against maxFragBytes. */
+  cost: number;
   firstUs: number;
   lastUs: number;
 }
+
+/** Charged per message being reassembled and per piece held, beyond the bytes (objects, map entries). */
+export const FRAG_MESSAGE_COST = 512;
+export const FRAG_PIECE_COST = 96;
+/** Most pieces one message is held in (a real one has at most 132: 128 KiB in 1000-byte fragments). */
+const MAX_FRAG_PIECES = 512;
 
 interface SenderState {
   sender: Sender;
@@ -143,6 +177,8 @@ export class Decoder {
   private lastIdleSweepUs = 0;
   /** Senders holding a partial line or fragments: the only ones tick() must visit often. */
   private readonly busy = new Set<SenderState>();
+  /** Every message being reassembled, oldest first (insertion order): evicted from the front. */
+  private readonly fragsByAge = new Set<FragState>();
 
   constructor(
     private readonly emit: (ev: RxEvent) => void,
@@ -220,11 +256,8 @@ export class Decoder {
       if (st.pendingBytes > 0 && nowUs - st.lastActivityUs >= this.opts.partialQuietUs) {
         this.flushPending(st, 'timeout', nowUs);
       }
-      for (const [seq, f] of st.frags) {
-        if (nowUs - f.lastUs >= this.opts.fragTimeoutUs) {
-          st.frags.delete(seq);
-          this.finishFrag(st, f, true);
-        }
+      for (const f of st.frags.values()) {
+        if (nowUs - f.lastUs >= this.opts.fragTimeoutUs) this.giveUp(f, false);
       }
       if (st.pendingBytes === 0 && st.frags.size === 0) this.busy.delete(st);
     }
@@ -246,10 +279,7 @@ export class Decoder {
   /** Flush every partial line and incomplete message (shutdown). */
   flushAll(nowUs: number): void {
     for (const st of [...this.busy]) {
-      for (const [seq, f] of st.frags) {
-        st.frags.delete(seq);
-        this.finishFrag(st, f, true);
-      }
+      for (const f of st.frags.values()) this.giveUp(f, false);
       this.flushPending(st, 'shutdown', nowUs);
       this.busy.delete(st);
     }
@@ -291,10 +321,7 @@ export class Decoder {
       }
     }
     if (!victim) return;
-    for (const [seq, f] of victim.frags) {
-      victim.frags.delete(seq);
-      this.finishFrag(victim, f, true);
-    }
+    for (const f of victim.frags.values()) this.giveUp(f, false);
     this.flushPending(victim, 'evicted', nowUs);
     this.busy.delete(victim);
     const ports = this.senders.get(victim.sender.address)!;
@@ -371,47 +398,65 @@ export class Decoder {
     let f = st.frags.get(header.seq);
     if (f && f.total !== total) {
       // Same seq, different total: a different message (sender rebooted meanwhile). Finish the old one.
-      st.frags.delete(header.seq);
-      this.finishFrag(st, f, true);
+      this.giveUp(f, false);
       f = undefined;
     }
     if (!f) {
-      if (st.frags.size >= this.opts.maxFragsPerSender) {
-        const [oldSeq, oldest] = st.frags.entries().next().value as [number, FragState];
-        st.frags.delete(oldSeq);
-        this.finishFrag(st, oldest, true);
-      }
-      f = { header: { ...header, frag: null }, total, data: Buffer.alloc(total), ranges: [], firstUs: timeUs, lastUs: timeUs };
+      if (st.frags.size >= this.opts.maxFragsPerSender) this.giveUp(st.frags.values().next().value as FragState, true);
+      f = { owner: st, seq: header.seq, header: { ...header, frag: null }, total, pieces: [], got: 0, cost: FRAG_MESSAGE_COST, firstUs: timeUs, lastUs: timeUs };
       st.frags.set(header.seq, f);
+      this.fragsByAge.add(f);
+      this.counters.fragmentBytes += f.cost;
       this.busy.add(st);
     }
-    const len = buf.length - bodyStart;
-    buf.copy(f.data, offset, bodyStart, buf.length);
-    f.ranges.push([offset, offset + len]);
     f.lastUs = timeUs;
-    if (covered(f.ranges) >= total) {
-      st.frags.delete(header.seq);
-      this.finishFrag(st, f, false);
+    const added = addPiece(f.pieces, offset, buf, bodyStart, buf.length);
+    f.got += added.bytes;
+    const cost = added.bytes + added.pieces * FRAG_PIECE_COST;
+    f.cost += cost;
+    this.counters.fragmentBytes += cost;
+    if (f.got >= total) {
+      this.dropFrag(f);
+      this.record(st, f.header, joinPieces(f.pieces, total), f.firstUs, null);
+      return;
+    }
+    if (f.pieces.length > MAX_FRAG_PIECES) {
+      // Chopped into more pieces than any real message: give it up now rather than grow.
+      this.giveUp(f, true);
+      return;
+    }
+    // Over the global bound: the oldest incomplete messages go first (this one last).
+    while (this.counters.fragmentBytes > this.opts.maxFragBytes) {
+      const oldest = this.fragsByAge.values().next().value as FragState | undefined;
+      if (!oldest) break;
+      this.giveUp(oldest, true);
     }
   }
 
-  private finishFrag(st: SenderState, f: FragState, expired: boolean): void {
-    if (!expired) {
-      this.record(st, f.header, f.data, f.firstUs, null);
-      return;
-    }
+  /** Forget a message being reassembled (complete or given up) and its charge. */
+  private dropFrag(f: FragState): void {
+    f.owner.frags.delete(f.seq);
+    this.fragsByAge.delete(f);
+    this.counters.fragmentBytes -= f.cost;
+  }
+
+  /**
+   * An incomplete message is given up (timed out, superseded, at shutdown, or `forMemory`):
+   * written once with every byte that did arrive, holes shown as " [...] ", and counted.
+   */
+  private giveUp(f: FragState, forMemory: boolean): void {
+    this.dropFrag(f);
     this.counters.fragmentsExpired++;
-    // Keep every byte we did get, holes shown as " [...] ".
-    const merged = merge(f.ranges);
+    if (forMemory) this.counters.fragmentsEvicted++;
     const parts: Buffer[] = [];
-    let got = 0;
-    merged.forEach(([s, e], i) => {
-      if (i > 0 || s > 0) parts.push(Buffer.from(' [...] '));
-      parts.push(f.data.subarray(s, e));
-      got += e - s;
-    });
-    if (merged.length && merged[merged.length - 1]![1] < f.total) parts.push(Buffer.from(' [...]'));
-    this.record(st, f.header, Buffer.concat(parts), f.firstUs, `fragments incomplete: got ${got} of ${f.total} bytes`);
+    let end = 0;
+    for (const p of f.pieces) {
+      if (p.start > end || (parts.length === 0 && p.start > 0)) parts.push(HOLE);
+      parts.push(p.data);
+      end = p.start + p.data.length;
+    }
+    if (end < f.total) parts.push(HOLE_AT_END);
+    this.record(f.owner, f.header, Buffer.concat(parts), f.firstUs, `fragments incomplete: got ${f.got} of ${f.total} bytes`);
   }
 
   private record(st: SenderState, header: ExtendedHeader, body: Buffer, timeUs: number, incomplete: string | null): void {
@@ -479,19 +524,42 @@ function fmtTs(us: number): string {
   return (us / 1e6).toFixed(6);
 }
 
-function merge(ranges: Array<[number, number]>): Array<[number, number]> {
-  const sorted = [...ranges].sort((a, b) => a[0] - b[0]);
-  const out: Array<[number, number]> = [];
-  for (const [s, e] of sorted) {
-    const last = out[out.length - 1];
-    if (last && s <= last[1]) last[1] = Math.max(last[1], e);
-    else out.push([s, e]);
+const HOLE = Buffer.from(' [...] ');
+const HOLE_AT_END = Buffer.from(' [...]');
+
+/**
+ * Add bytes [from, to) of buf, which belong at `offset` of the message, to sorted,
+ * non-overlapping pieces: only the parts not held yet are copied. What was added.
+ */
+function addPiece(pieces: FragPiece[], offset: number, buf: Buffer, from: number, to: number): { bytes: number; pieces: number } {
+  let bytes = 0;
+  let added = 0;
+  let at = offset;
+  const end = offset + (to - from);
+  let i = 0;
+  // Skip pieces wholly before the new bytes.
+  while (i < pieces.length && pieces[i]!.start + pieces[i]!.data.length <= at) i++;
+  while (at < end) {
+    const next = pieces[i];
+    if (next && next.start <= at) {
+      // Already held up to the end of this piece.
+      at = next.start + next.data.length;
+      i++;
+      continue;
+    }
+    const stop = next ? Math.min(end, next.start) : end;
+    // Copied: the datagram may be a view into a large batch that must not stay alive.
+    pieces.splice(i, 0, { start: at, data: Buffer.from(buf.subarray(from + (at - offset), from + (stop - offset))) });
+    i++;
+    bytes += stop - at;
+    added++;
+    at = stop;
   }
-  return out;
+  return { bytes, pieces: added };
 }
 
-function covered(ranges: Array<[number, number]>): number {
-  let n = 0;
-  for (const [s, e] of merge(ranges)) n += e - s;
-  return n;
+/** A complete message's pieces (they cover [0, total) exactly) as one buffer. */
+function joinPieces(pieces: FragPiece[], total: number): Buffer {
+  if (pieces.length === 1) return pieces[0]!.data;
+  return Buffer.concat(pieces.map((p) => p.data), total);
 }

@@ -7,96 +7,13 @@ import { skipUnlessCI } from '../common/testenv.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { dataFile, freePort } from './test-helpers.js';
+import { LANTERN, Rx, dataFile, freePort, send, sender, today, waitFor } from './test-helpers.js';
 
-const LANTERN = new URL('../../bin/lantern.js', import.meta.url).pathname;
 const isRoot = process.getuid?.() === 0;
-
-async function waitFor(what: string, cond: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
-class Rx {
-  proc!: ChildProcess;
-  stderr = '';
-  stdout = '';
-  exit: Promise<number | null> = Promise.resolve(null);
-  readonly dir: string;
-  readonly state: string;
-  constructor(
-    readonly root: string,
-    readonly port: number,
-  ) {
-    this.dir = join(root, 'out');
-    this.state = join(root, 'state');
-  }
-
-  async start(extra: string[] = [], prefix: string[] = []): Promise<void> {
-    const args = [LANTERN, 'netconsole', 'listen', '-l', `127.0.0.1:${this.port}`, '-d', this.dir, '--state-dir', this.state, ...extra];
-    const [cmd, ...rest] = prefix.length ? [...prefix, process.execPath, ...args] : [process.execPath, ...args];
-    this.proc = spawn(cmd!, rest, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
-    this.proc.stderr!.on('data', (d) => (this.stderr += d));
-    this.proc.stdout!.on('data', (d) => (this.stdout += d));
-    this.exit = new Promise((r) => this.proc.on('exit', (code) => r(code)));
-    await waitFor('the receiver to listen', () => this.stderr.includes('writing ') || this.proc.exitCode !== null);
-    assert.equal(this.proc.exitCode, null, this.stderr);
-  }
-
-  async stop(sig: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
-    this.proc.kill(sig);
-    return this.exit;
-  }
-
-  file(rel: string): string {
-    const p = join(this.dir, rel);
-    return existsSync(p) ? readFileSync(p, 'utf8') : '';
-  }
-
-  senderFiles(address: string): string {
-    const d = join(this.dir, address);
-    if (!existsSync(d)) return '';
-    return readdirSync(d)
-      .sort()
-      .map((f) => readFileSync(join(d, f), 'utf8'))
-      .join('');
-  }
-
-  stats(): Record<string, number | null> {
-    return (JSON.parse(readFileSync(join(this.state, 'stats.json'), 'utf8')) as { counters: Record<string, number | null> }).counters;
-  }
-
-  async freshStats(): Promise<Record<string, number | null>> {
-    const p = join(this.state, 'stats.json');
-    const before = existsSync(p) ? readFileSync(p, 'utf8') : '';
-    this.proc.kill('SIGUSR1');
-    await waitFor('fresh stats', () => existsSync(p) && readFileSync(p, 'utf8') !== before);
-    return this.stats();
-  }
-}
-
-function today(): string {
-  return new Date().toISOString().slice(0, 10);
-}
-
-async function sender(address = '127.0.0.1'): Promise<dgram.Socket> {
-  const s = dgram.createSocket('udp4');
-  // A test that fails before closing its senders must not keep the test process alive.
-  s.unref();
-  await new Promise<void>((r) => s.bind(0, address, () => r()));
-  return s;
-}
-
-function send(s: dgram.Socket, port: number, payload: string | Buffer): Promise<void> {
-  return new Promise((r, j) => s.send(payload, port, '127.0.0.1', (e) => (e ? j(e) : r())));
-}
 
 function bodyLines(text: string): string[] {
   // strip "<time> <sender> " from each line

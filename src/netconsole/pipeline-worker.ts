@@ -2,7 +2,7 @@
  * Worker-thread entry: runs the Pipeline (decode, format, write).
  * Datagrams come either in batches from the main thread (Node dgram receive path) or straight
  * from the native receive thread (recvmmsg, native/netconsole-recv), which this thread starts.
- * Messages in: batch, native-start, counters, reopen, stop. Messages out: counters, stopped,
+ * Messages in: batch, native-start, counters, reopen, stdout-closed, stop. Messages out: counters, stopped,
  * log, ack, native-started, native-failed.
  */
 import { parentPort, workerData } from 'node:worker_threads';
@@ -17,6 +17,7 @@ type In =
   | { type: 'native-start'; fds: number[]; maxQueuedBytes: number }
   | { type: 'counters'; reqId: number }
   | { type: 'reopen' }
+  | { type: 'stdout-closed' }
   | { type: 'stop' };
 
 type Queued = Extract<In, { type: 'batch' }> | { type: 'native'; ab: ArrayBuffer; length: number; count: number; bytes: number };
@@ -112,6 +113,9 @@ port.on('message', (m: In) => {
       break;
     case 'reopen':
       pipeline.reopen();
+      break;
+    case 'stdout-closed':
+      pipeline.stdoutGone();
       break;
     case 'stop':
       void (async () => {

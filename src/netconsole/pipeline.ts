@@ -22,7 +22,10 @@ export class Pipeline {
   private readonly formatter: Formatter;
   private readonly senders = new Map<number, { address: string; port: number }>();
   private readonly dirs = new Map<string, string>();
+  /** Lines not copied to stdout: it fell behind (bounded like the files) or was closed. */
   private stdoutDropped = 0;
+  /** The reader of stdout went away (EPIPE, seen by the main thread): no more copies. */
+  private stdoutClosed = false;
   private readonly stdoutLimit: number;
   private readonly ticker: NodeJS.Timeout;
   // Native receive path: the checks the dgram path does on the reading thread happen here.
@@ -68,6 +71,7 @@ export class Pipeline {
       partialQuietUs: cfg.partialTimeoutMs * 1000,
       maxLineBytes: cfg.maxLineBytes,
       fragTimeoutUs: cfg.fragTimeoutMs * 1000,
+      maxFragBytes: cfg.maxFragBytes,
       maxSenders: cfg.maxSenders,
       senderIdleUs: cfg.senderIdleMs * 1000,
     }, this.direct ? plain : null);
@@ -132,7 +136,7 @@ export class Pipeline {
     if (this.cfg.combined) this.writer.write('', f);
     if (this.cfg.stdout) {
       // stdout may be a slow pipe: bounded like the files, the excess is counted.
-      if (process.stdout.writableLength > this.stdoutLimit) this.stdoutDropped += f.lines;
+      if (this.stdoutClosed || process.stdout.writableLength > this.stdoutLimit) this.stdoutDropped += f.lines;
       else process.stdout.write(f.text);
     }
   }
@@ -247,12 +251,21 @@ export class Pipeline {
     this.writer.commit(n, lines);
   }
 
+  /** stdout's reader is gone: stop copying lines there (the files go on), count them dropped. */
+  stdoutGone(): void {
+    this.stdoutClosed = true;
+  }
+
   counters(): PipelineCounters {
     const d = this.decoder.counters;
     const w = this.writer.counters;
     return {
       ...d,
+      linesAccepted: w.linesAccepted,
       linesWritten: w.linesWritten,
+      linesQueued: this.writer.queuedLines,
+      linesUnwritten: w.linesUnwritten,
+      filesTerminated: w.filesTerminated,
       bytesWritten: w.bytesWritten,
       writeErrors: w.writeErrors,
       fdErrors: w.fdErrors,
@@ -280,7 +293,7 @@ export class Pipeline {
     const r = await this.writer.drain(Math.max(2000, this.cfg.retryMs * 3));
     // In a worker thread stdout is forwarded to the main thread; give it a moment to pass on.
     // ('drain' is not dependable there: poll the backlog, for at most 2 s.)
-    for (let waited = 0; this.cfg.stdout && process.stdout.writableLength > 0 && waited < 2000; waited += 10) {
+    for (let waited = 0; this.cfg.stdout && !this.stdoutClosed && process.stdout.writableLength > 0 && waited < 2000; waited += 10) {
       await new Promise((res) => setTimeout(res, 10));
     }
     return r;

@@ -142,7 +142,9 @@ export async function startReceiver(cfg: ReceiverConfig, log: (line: string) => 
 
   // Decoding, formatting and writing run in a worker thread; this thread only reads sockets.
   // A small young generation keeps the resident size low: the garbage of a burst is short-lived.
-  const worker = new Worker(new URL('./pipeline-worker.js', import.meta.url), { workerData: { cfg }, resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GEN_MB } });
+  // With --stdout the thread's stdout is copied here by hand: see copyStdout.
+  const worker = new Worker(new URL('./pipeline-worker.js', import.meta.url), { workerData: { cfg }, stdout: cfg.stdout, resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GEN_MB } });
+  const stdoutCopy = cfg.stdout ? copyStdout(worker, log) : null;
   let workerError: Error | null = null;
   let stopping = false;
   worker.on('error', (e) => {
@@ -418,13 +420,19 @@ export async function startReceiver(cfg: ReceiverConfig, log: (line: string) => 
         truncated: c.truncated ?? 0,
         fragments: c.fragments ?? 0,
         fragmentsExpired: c.fragmentsExpired ?? 0,
+        fragmentsEvicted: c.fragmentsEvicted ?? 0,
+        fragmentBytes: c.fragmentBytes ?? 0,
         sendersEvicted: c.sendersEvicted ?? 0,
+        linesAccepted: c.linesAccepted ?? 0,
         linesWritten: c.linesWritten ?? 0,
+        linesQueued: c.linesQueued ?? 0,
+        linesUnwritten: c.linesUnwritten ?? 0,
+        filesTerminated: c.filesTerminated ?? 0,
         bytesWritten: c.bytesWritten ?? 0,
         writeErrors: c.writeErrors ?? 0,
         fdErrors: c.fdErrors ?? 0,
         linesLost: c.linesLost ?? 0,
-        stdoutDropped: c.stdoutDropped ?? 0,
+        stdoutDropped: (c.stdoutDropped ?? 0) + (stdoutCopy?.dropped ?? 0),
         reopened: c.reopened ?? 0,
         kernelDrops: kd.drops,
         kernelQueuedBytes: kd.rxQueueBytes,
@@ -505,6 +513,41 @@ interface WorkerReply {
 /** One log line with the counters that matter (SIGUSR1 and the periodic log). */
 export function statsLine(s: StatsSnapshot): string {
   const c = s.counters;
-  const keys = ['datagrams', 'bytes', 'lines', 'partialLines', 'gaps', 'lostMessages', 'restarts', 'malformed', 'disallowed', 'linesWritten', 'writeErrors', 'fdErrors', 'linesLost', 'kernelDrops'];
+  const keys = ['datagrams', 'bytes', 'lines', 'partialLines', 'gaps', 'lostMessages', 'restarts', 'malformed', 'disallowed', 'fragmentsExpired', 'fragmentsEvicted', 'linesWritten', 'linesQueued', 'linesUnwritten', 'writeErrors', 'fdErrors', 'linesLost', 'stdoutDropped', 'kernelDrops'];
   return 'stats: ' + keys.map((k) => `${k}=${c[k] ?? 'unknown'}`).join(' ') + ` senders=${s.sendersTracked} buffered=${s.bufferedBytes}`;
+}
+
+/**
+ * --stdout: the pipeline thread's stdout copied to ours. When our reader goes away (EPIPE:
+ * `listen --stdout | head -1`), the copy stops for good, the pipeline thread is told to stop
+ * writing there, and every line not delivered is counted; the files are not affected.
+ */
+function copyStdout(worker: Worker, log: (line: string) => void): { readonly dropped: number } {
+  const state = { dropped: 0, closed: false };
+  const limit = 4 * 1024 * 1024;
+  const close = (e: NodeJS.ErrnoException) => {
+    if (state.closed) return;
+    state.closed = true;
+    worker.postMessage({ type: 'stdout-closed' });
+    log(`stdout closed (${e.code ?? e.message}): no longer copying lines to it (counted as stdoutDropped); the files go on`);
+  };
+  process.stdout.on('error', close);
+  worker.stdout.on('data', (chunk: Buffer) => {
+    if (state.closed || process.stdout.writableLength > limit) {
+      state.dropped += countNewlines(chunk);
+      return;
+    }
+    process.stdout.write(chunk, (e) => {
+      if (!e) return;
+      state.dropped += countNewlines(chunk);
+      close(e as NodeJS.ErrnoException);
+    });
+  });
+  return state;
+}
+
+function countNewlines(b: Buffer): number {
+  let n = 0;
+  for (let i = b.indexOf(10); i >= 0; i = b.indexOf(10, i + 1)) n++;
+  return n;
 }

@@ -1,6 +1,10 @@
 /** Helpers shared by the netconsole tests (not used at run time). */
+import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
-import { readFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Writable } from 'node:stream';
 
 export const dataDir = new URL('../../test/data/netconsole/', import.meta.url);
 
@@ -38,3 +42,89 @@ export async function freePort(): Promise<number> {
   s.close();
   return p;
 }
+
+export const LANTERN = new URL('../../bin/lantern.js', import.meta.url).pathname;
+export async function waitFor(what: string, cond: () => boolean, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** A real `lantern netconsole listen` child process with its output and state directories under `root`. */
+export class Rx {
+  proc!: ChildProcess;
+  stderr = '';
+  stdout = '';
+  exit: Promise<number | null> = Promise.resolve(null);
+  readonly dir: string;
+  readonly state: string;
+  constructor(
+    readonly root: string,
+    readonly port: number,
+  ) {
+    this.dir = join(root, 'out');
+    this.state = join(root, 'state');
+  }
+
+  /** `stdout`: a stream for the receiver's standard output (a pipe to another process) instead of one read here. */
+  async start(extra: string[] = [], prefix: string[] = [], stdout?: Writable): Promise<void> {
+    const args = [LANTERN, 'netconsole', 'listen', '-l', `127.0.0.1:${this.port}`, '-d', this.dir, '--state-dir', this.state, ...extra];
+    const [cmd, ...rest] = prefix.length ? [...prefix, process.execPath, ...args] : [process.execPath, ...args];
+    this.proc = spawn(cmd!, rest, { stdio: ['ignore', stdout ?? 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
+    this.proc.stderr!.on('data', (d) => (this.stderr += d));
+    this.proc.stdout?.on('data', (d) => (this.stdout += d));
+    this.exit = new Promise((r) => this.proc.on('exit', (code) => r(code)));
+    await waitFor('the receiver to listen', () => this.stderr.includes('writing ') || this.proc.exitCode !== null);
+    assert.equal(this.proc.exitCode, null, this.stderr);
+  }
+
+  async stop(sig: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+    this.proc.kill(sig);
+    return this.exit;
+  }
+
+  file(rel: string): string {
+    const p = join(this.dir, rel);
+    return existsSync(p) ? readFileSync(p, 'utf8') : '';
+  }
+
+  senderFiles(address: string): string {
+    const d = join(this.dir, address);
+    if (!existsSync(d)) return '';
+    return readdirSync(d)
+      .sort()
+      .map((f) => readFileSync(join(d, f), 'utf8'))
+      .join('');
+  }
+
+  stats(): Record<string, number | null> {
+    return (JSON.parse(readFileSync(join(this.state, 'stats.json'), 'utf8')) as { counters: Record<string, number | null> }).counters;
+  }
+
+  async freshStats(): Promise<Record<string, number | null>> {
+    const p = join(this.state, 'stats.json');
+    const before = existsSync(p) ? readFileSync(p, 'utf8') : '';
+    this.proc.kill('SIGUSR1');
+    await waitFor('fresh stats', () => existsSync(p) && readFileSync(p, 'utf8') !== before);
+    return this.stats();
+  }
+}
+
+export function today(): string {
+  return new Date().toISOString().slice(0, 10);
+}
+
+export async function sender(address = '127.0.0.1'): Promise<dgram.Socket> {
+  const s = dgram.createSocket('udp4');
+  // A test that fails before closing its senders must not keep the test process alive.
+  s.unref();
+  await new Promise<void>((r) => s.bind(0, address, () => r()));
+  return s;
+}
+
+export function send(s: dgram.Socket, port: number, payload: string | Buffer): Promise<void> {
+  return new Promise((r, j) => s.send(payload, port, '127.0.0.1', (e) => (e ? j(e) : r())));
+}
+

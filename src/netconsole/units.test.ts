@@ -1,7 +1,8 @@
 /** Unit tests of the netconsole edges' pure parts and of the Writer on real files. */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildAllowList, isAllowed, parseConfigToml, parseDuration, parseListen, parseSize, resolveConfig } from './config.js';
@@ -173,6 +174,45 @@ test('writer: over the memory bound the oldest queued lines are dropped, counted
     assert.match(text, /lantern -- output fell behind for [\d.]+ s; queued lines were written late; \d+ lines \(\d+ bytes\) lost to the memory bound --/);
     assert.ok(text.includes('line 099'), 'the newest line is kept');
     assert.ok(!text.includes('line 000'), 'the oldest went');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('writer: a file not ending in a newline gets one before the first line; a FIFO at the name is refused, not waited on, and its lines stay counted', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'nc-writer-'));
+  try {
+    const f = new Formatter('text', true);
+    const troubles: string[] = [];
+    const opts = {
+      dir,
+      maxFileBytes: 0,
+      maxBufferedBytes: 1 << 20,
+      maxOpenFiles: 4,
+      idleCloseMs: 60_000,
+      retryMs: 50,
+      fileMode: 0o640,
+      note: (t: number, text: string) => f.note(t, text),
+      now: () => Date.now() * 1000,
+      onTrouble: (t: string) => troubles.push(t),
+    };
+    writeFileSync(join(dir, '2026-11-26.log'), 'whole line\nhalf a li');
+    const w = new Writer(opts);
+    w.write('', { day: '2026-11-26', text: 'next line\n', lines: 1 });
+    assert.equal((await w.drain(2000)).unwritten, 0);
+    assert.equal(readFileSync(join(dir, '2026-11-26.log'), 'utf8'), 'whole line\nhalf a li\nnext line\n');
+    assert.equal(w.counters.filesTerminated, 1);
+    assert.match(troubles.join('\n'), /did not end in a newline/);
+
+    // A FIFO where the log file goes: an open without O_NONBLOCK would wait for a reader forever.
+    execFileSync('mkfifo', [join(dir, '2026-11-27.log')]);
+    const w2 = new Writer(opts);
+    for (let i = 0; i < 3; i++) w2.write('', { day: '2026-11-27', text: `line ${i}\n`, lines: 1 });
+    const { unwritten } = await w2.drain(300);
+    assert.equal(unwritten, 3);
+    assert.equal(w2.counters.linesAccepted, w2.counters.linesWritten + w2.counters.linesLost + w2.counters.linesUnwritten);
+    assert.ok(w2.counters.writeErrors > 0);
+    assert.match(troubles.join('\n'), /2026-11-27\.log is not a regular file/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

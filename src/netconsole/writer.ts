@@ -7,6 +7,14 @@
  * directory or file is recreated; EMFILE/ENFILE close idle files and retry. When the queue
  * limit is reached the oldest queued lines are dropped and counted, and once writing works
  * again a marker line says what was delayed and what was lost.
+ *
+ * Files hold whole lines only: a write cut short (disk full) is truncated back to its last
+ * whole line (the rest stays queued), so a marker never lands inside a line; and a file found
+ * not ending in a newline when opened (a predecessor killed mid-line, or a truncation that
+ * failed) gets one first, so the next line is never glued onto a partial one.
+ *
+ * Every line handed in is, at any moment, exactly one of: written, lost (memory bound),
+ * queued (in memory) or, after drain(), unwritten: linesAccepted is their sum.
  */
 import { promises as fsp, constants as fsc } from 'node:fs';
 import { join } from 'node:path';
@@ -34,6 +42,8 @@ export interface WriterOptions {
 }
 
 export interface WriterCounters {
+  /** Lines handed to write()/commit(): linesWritten + linesLost + queued + linesUnwritten. */
+  linesAccepted: number;
   linesWritten: number;
   bytesWritten: number;
   writeErrors: number;
@@ -42,6 +52,10 @@ export interface WriterCounters {
   fdErrors: number;
   filesOpened: number;
   reopened: number;
+  /** Lines still queued when drain() gave up (the disk stayed full or broken). */
+  linesUnwritten: number;
+  /** Files found not ending in a newline when opened: a newline was written first. */
+  filesTerminated: number;
 }
 
 interface Chunk {
@@ -76,12 +90,14 @@ interface Stream {
   lostBytes: number;
   /** When the open file was last checked for removal (ms). */
   lastCheckMs: number;
-  /** What was written since that check: rewritten if the file turns out to be removed meanwhile. */
+  /** Lines written since that check (no markers): rewritten if the file turns out to be removed meanwhile. */
   tail: Buffer[];
   tailBytes: number;
+  tailLines: number;
 }
 
 const CHUNK_MAX = 256 * 1024;
+const NEWLINE = Buffer.from('\n');
 /** How often an open file is checked for having been removed (ms). */
 const CHECK_MS = 200;
 /** Most bytes remembered for rewriting after such a removal. */
@@ -100,6 +116,7 @@ export function fileName(day: string, index: number): string {
 
 export class Writer {
   readonly counters: WriterCounters = {
+    linesAccepted: 0,
     linesWritten: 0,
     bytesWritten: 0,
     writeErrors: 0,
@@ -108,6 +125,8 @@ export class Writer {
     fdErrors: 0,
     filesOpened: 0,
     reopened: 0,
+    linesUnwritten: 0,
+    filesTerminated: 0,
   };
   private readonly streams = new Map<string, Stream>();
   private bufferedBytes = 0;
@@ -140,19 +159,36 @@ export class Writer {
       }
       if (s.fd !== fd || s.writing) continue;
       if (gone) {
-        const tail = Buffer.concat(s.tail);
-        s.pending.unshift({ day: s.fileDay ?? '', data: tail, lines: countLines(tail), bytes: tail.length, sealed: true });
-        s.pendingBytes += tail.length;
-        this.bufferedBytes += tail.length;
-        this.counters.linesWritten -= countLines(tail);
-        this.counters.reopened++;
+        this.requeueTail(s);
         await this.closeStream(s);
         this.schedule();
       }
       s.tail = [];
       s.tailBytes = 0;
+      s.tailLines = 0;
       s.lastCheckMs = Date.now();
     }
+  }
+
+  /** The open file was removed: what went into it since the last check is queued again (first). */
+  private requeueTail(s: Stream): void {
+    if (s.tailBytes > 0) {
+      const tail = Buffer.concat(s.tail);
+      s.pending.unshift({ day: s.fileDay ?? '', data: tail, lines: s.tailLines, bytes: tail.length, sealed: true });
+      this.counters.linesWritten -= s.tailLines;
+      this.recount(s);
+    }
+    s.tail = [];
+    s.tailBytes = 0;
+    s.tailLines = 0;
+    this.counters.reopened++;
+  }
+
+  /** Lines held in memory, not yet written. */
+  get queuedLines(): number {
+    let n = 0;
+    for (const s of this.streams.values()) for (const c of s.pending) n += c.lines;
+    return n;
   }
 
   get buffered(): number {
@@ -198,6 +234,7 @@ export class Writer {
     this.reservedChunk = null;
     c.bytes += bytes;
     c.lines += lines;
+    this.counters.linesAccepted += lines;
     this.queued(s, bytes);
   }
 
@@ -225,6 +262,7 @@ export class Writer {
         lastCheckMs: 0,
         tail: [],
         tailBytes: 0,
+        tailLines: 0,
       };
       this.streams.set(rel, s);
     }
@@ -234,6 +272,7 @@ export class Writer {
   /** Queue formatted lines for the stream `rel` ('' = combined file in the output dir). */
   write(rel: string, f: Formatted): void {
     const s = this.stream(rel);
+    this.counters.linesAccepted += f.lines;
     // Lines are encoded into byte chunks at once: no strings survive until the write (cheaper GC).
     const last = s.pending.length > 0 ? s.pending[s.pending.length - 1] : undefined;
     // Fast path, one UTF-8 pass instead of two: a string of n UTF-16 units is at most 3n bytes,
@@ -332,17 +371,27 @@ export class Writer {
         }
         if (!s.writing) void this.pump(s);
       }
+      // A stream in trouble (disk full) is retried every 100 ms at most, not as fast as it fails.
+      const trouble = pending.some((s) => s.errorCode !== null && s.errorCode !== 'backlog');
       await new Promise<void>((r) => {
-        this.drainWaiters.push(r);
-        setTimeout(r, 50);
+        if (!trouble) this.drainWaiters.push(r);
+        setTimeout(r, trouble ? Math.min(100, this.opts.retryMs) : 50);
       });
     }
     let unwritten = 0;
     for (const s of this.streams.values()) {
       while (s.writing) await new Promise((r) => setTimeout(r, 5));
+      if (s.retryTimer) {
+        clearTimeout(s.retryTimer);
+        s.retryTimer = null;
+      }
+      // Queued lines the disk never took: counted as unwritten (no longer as queued).
       for (const c of s.pending) unwritten += c.lines;
+      s.pending = [];
+      this.recount(s);
       await this.closeStream(s);
     }
+    this.counters.linesUnwritten += unwritten;
     this.closed = true;
     clearInterval(this.idleTimer);
     clearInterval(this.checkTimer);
@@ -393,8 +442,11 @@ export class Writer {
         index++;
         continue;
       }
+      let fd: fsp.FileHandle;
       try {
-        s.fd = await fsp.open(path, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_APPEND | fsc.O_NOFOLLOW, this.opts.fileMode);
+        // Read as well as append: the last byte is checked (see endWithNewline). Non-blocking, so
+        // that a FIFO or device planted at the name cannot hang the open (it is refused below).
+        fd = await fsp.open(path, fsc.O_RDWR | fsc.O_NONBLOCK | fsc.O_CREAT | fsc.O_APPEND | fsc.O_NOFOLLOW, this.opts.fileMode);
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code === 'ENOENT' && attempt < 3) {
           await fsp.mkdir(dir, { recursive: true, mode: 0o750 });
@@ -402,6 +454,13 @@ export class Writer {
         }
         throw e;
       }
+      try {
+        size = await this.endWithNewline(fd, path);
+      } catch (e) {
+        await fd.close().catch(() => undefined);
+        throw e;
+      }
+      s.fd = fd;
       this.openCount++;
       this.counters.filesOpened++;
       s.filePath = path;
@@ -412,11 +471,46 @@ export class Writer {
     }
   }
 
+  /**
+   * A file that does not end in a newline (a predecessor was killed mid-line, or a truncation
+   * after a short write failed) gets one, so our first line is not glued onto that partial one.
+   * Returns the file's size after that.
+   */
+  private async endWithNewline(fd: fsp.FileHandle, path: string): Promise<number> {
+    const st = await fd.stat();
+    // Log files are regular files: anything else at the name is refused (and retried, counted).
+    if (!st.isFile()) throw Object.assign(new Error(`${path} is not a regular file`), { code: 'EFTYPE' });
+    const size = st.size;
+    if (size === 0) return 0;
+    const last = Buffer.alloc(1);
+    await fd.read(last, 0, 1, size - 1);
+    if (last[0] === 0x0a) return size;
+    const { bytesWritten } = await fd.write(NEWLINE, 0, 1);
+    if (bytesWritten !== 1) throw Object.assign(new Error('short write of a newline'), { code: 'EIO' });
+    this.counters.bytesWritten++;
+    this.counters.filesTerminated++;
+    this.opts.onTrouble?.(`${path} did not end in a newline (its last line was cut short before): ended that line before appending`);
+    return size + 1;
+  }
+
   private async pump(s: Stream): Promise<void> {
     if (s.writing || this.closed) return;
     s.writing = true;
     try {
       while (s.pending.length) {
+        // A file removed under us (rm -r of the output dir) still accepts writes: check it
+        // now and then, and queue again what went into it since the last good check.
+        if (s.fd && Date.now() - s.lastCheckMs >= CHECK_MS) {
+          const st = await s.fd.stat();
+          if (st.nlink === 0) {
+            this.requeueTail(s);
+            await this.closeStream(s);
+          }
+          s.tail = [];
+          s.tailBytes = 0;
+          s.tailLines = 0;
+          s.lastCheckMs = Date.now();
+        }
         const first = s.pending[0]!;
         // Gather queued chunks of the same day into one write.
         let take = 1;
@@ -426,13 +520,15 @@ export class Writer {
         for (const p of parts) p.sealed = true;
         let lines = 0;
         for (const p of parts) lines += p.lines;
-        let marker = '';
-        if (s.errorCode !== null) marker = this.recoveryNote(s).text;
+        const takenLines = lines;
+        // The recovery marker goes first, a whole line of its own: bytes [0, head) of buf.
+        const marker = s.errorCode !== null ? Buffer.from(this.recoveryNote(s).text) : null;
+        const head = marker ? marker.length : 0;
         const pieces = parts.map((p) => p.data.subarray(0, p.bytes));
-        if (marker) pieces.unshift(Buffer.from(marker));
+        if (marker) pieces.unshift(marker);
         let buf = pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces);
 
-        // Switch file by day or size; reopen when the file or its directory was removed under us.
+        // Switch file by day or size.
         if (s.fd && (s.fileDay !== first.day || (this.opts.maxFileBytes > 0 && s.fileSize > 0 && s.fileSize + buf.length > this.opts.maxFileBytes))) {
           if (s.fileDay === first.day) s.fileIndex++;
           const keepIndex = s.fileIndex;
@@ -441,35 +537,23 @@ export class Writer {
           s.fileDay = keepDay;
           s.fileIndex = keepIndex;
         }
-        // A file removed under us (rm -r of the output dir) still accepts writes: check it
-        // now and then, and rewrite what went into it since the last good check.
-        if (s.fd && Date.now() - s.lastCheckMs >= CHECK_MS) {
-          const st = await s.fd.stat();
-          if (st.nlink === 0) {
-            await this.closeStream(s);
-            this.counters.reopened++;
-            if (s.tail.length) buf = Buffer.concat([...s.tail, buf]);
-          }
-          s.tail = [];
-          s.tailBytes = 0;
-          s.lastCheckMs = Date.now();
-        }
         if (!s.fd) {
           await this.open(s, first.day, buf.length);
           s.tail = [];
           s.tailBytes = 0;
+          s.tailLines = 0;
           s.lastCheckMs = Date.now();
         }
 
         // Respect the size limit: write the whole lines that fit; the rest goes to the next file.
-        let rest: Buffer | null = null;
+        let nextFile: Buffer | null = null;
         if (this.opts.maxFileBytes > 0 && s.fileSize + buf.length > this.opts.maxFileBytes) {
           const room = this.opts.maxFileBytes - s.fileSize;
           let cut = room > 0 ? buf.lastIndexOf(10, room - 1) + 1 : 0;
           // Not even one line fits: a fresh file takes one line whatever its size.
           if (cut <= 0 && s.fileSize === 0) cut = buf.indexOf(10) + 1 || buf.length;
           if (cut > 0 && cut < buf.length) {
-            rest = Buffer.from(buf.subarray(cut));
+            nextFile = Buffer.from(buf.subarray(cut));
             buf = buf.subarray(0, cut);
           } else if (cut <= 0) {
             s.fileIndex++;
@@ -488,38 +572,25 @@ export class Writer {
             s.fileSize += bytesWritten;
           }
         } catch (e) {
-          if (off > 0) {
-            // Keep only what did not reach the disk (the marker, if any, is rebuilt next time).
-            const rest = buf.subarray(Math.max(off, Buffer.byteLength(marker)));
-            const restLines = countLines(rest);
-            s.pending.splice(0, take, { day: first.day, data: Buffer.from(rest), lines: restLines, bytes: rest.length, sealed: false });
-            this.recount(s);
-            if (off >= Buffer.byteLength(marker)) this.clearError(s);
-          }
+          if (off > 0) await this.shortWrite(s, buf, off, head, marker !== null, take, takenLines, first.day, nextFile);
           throw e;
         }
-        if (rest) {
-          const restLines = countLines(rest);
-          s.pending.splice(0, take, { day: first.day, data: rest, lines: restLines, bytes: rest.length, sealed: true });
-          this.recount(s);
-          lines -= restLines;
+        const nextLines = nextFile ? countLines(nextFile) : 0;
+        if (nextFile) s.pending.splice(0, take, { day: first.day, data: nextFile, lines: nextLines, bytes: nextFile.length, sealed: true });
+        else s.pending.splice(0, take);
+        this.recount(s);
+        lines -= nextLines;
+        if (nextFile) {
           // This file is full: the next write opens the next index.
           s.fileIndex++;
           const keepDay = s.fileDay;
           await this.closeStream(s);
           s.fileDay = keepDay;
-        } else {
-          s.pending.splice(0, take);
-          s.pendingBytes -= bytes;
-          this.bufferedBytes -= bytes;
         }
         this.counters.linesWritten += lines;
         this.counters.bytesWritten += buf.length;
         s.lastWriteMs = Date.now();
-        if (s.tailBytes < TAIL_MAX) {
-          s.tail.push(buf);
-          s.tailBytes += buf.length;
-        }
+        this.remember(s, buf.subarray(head), lines);
         if (marker) {
           this.opts.onTrouble?.(`${join(this.opts.dir, s.rel)}: writing again: ${this.recoveryText(s)}`);
           this.clearError(s);
@@ -538,6 +609,48 @@ export class Writer {
       if (s.pending.length && !s.retryTimer) this.schedule();
       for (const w of this.drainWaiters.splice(0)) w();
     }
+  }
+
+  /** Written lines (no marker) remembered for a rewrite should the file turn out removed. */
+  private remember(s: Stream, written: Buffer, lines: number): void {
+    if (written.length === 0 || s.tailBytes >= TAIL_MAX) return;
+    s.tail.push(written);
+    s.tailBytes += written.length;
+    s.tailLines += lines;
+  }
+
+  /**
+   * A write failed after `off` of buf's bytes reached the file (a full disk takes what fits).
+   * The file is truncated back to its last whole line: a torn line cannot be completed while
+   * the disk is full, and left in place the next write (or the recovery marker) would continue
+   * it. The whole lines written are counted; everything after them is queued again in place of
+   * the `take` chunks it came from (with `nextFile`, the part meant for the next file).
+   */
+  private async shortWrite(s: Stream, buf: Buffer, off: number, head: number, hadMarker: boolean, take: number, takenLines: number, day: string, nextFile: Buffer | null): Promise<void> {
+    const cut = buf.lastIndexOf(10, off - 1) + 1;
+    if (cut < off) {
+      try {
+        const size = (await s.fd!.stat()).size;
+        await s.fd!.truncate(size - (off - cut));
+        s.fileSize -= off - cut;
+      } catch (e) {
+        // The next open ends the torn line with a newline (endWithNewline): the line is then
+        // in the file twice, cut short once and whole once, rather than glued to another.
+        this.opts.onTrouble?.(`cannot truncate ${s.filePath ?? join(this.opts.dir, s.rel)} back to its last whole line: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      }
+    }
+    const written = cut > head ? buf.subarray(head, cut) : buf.subarray(0, 0);
+    const writtenLines = countLines(written);
+    const left = buf.subarray(Math.max(cut, head));
+    const rest = nextFile ? Buffer.concat([left, nextFile]) : Buffer.from(left);
+    s.pending.splice(0, take, { day, data: rest, lines: takenLines - writtenLines, bytes: rest.length, sealed: false });
+    this.recount(s);
+    this.counters.linesWritten += writtenLines;
+    this.counters.bytesWritten += cut;
+    if (cut > 0) s.lastWriteMs = Date.now();
+    this.remember(s, written, writtenLines);
+    // The marker made it: the next one reports only what happens from now on.
+    if (hadMarker && cut >= head) this.clearError(s);
   }
 
   private recount(s: Stream): void {
