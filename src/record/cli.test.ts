@@ -48,7 +48,7 @@ test('SIGTERM: flushes, removes its instance, exits 0; the store answers queries
     d.child.kill('SIGTERM');
     assert.deepEqual(await exited(d.child), { code: 0, signal: null });
     assert.equal(existsSync(instanceDir(name, d.child.pid!)), false, 'instance removed');
-    assert.match(d.stderr(), /SIGTERM; \d+ events, \d+ records, lost 0; instance removed/);
+    assert.match(d.stderr(), /SIGTERM; \d+ events, \d+ records, lost 0 events, 0 records; instance removed\n/);
 
     const status = lantern(['record', 'status', '--store', store, '--json']);
     assert.equal(status.status, 0, status.stderr);
