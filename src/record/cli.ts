@@ -96,7 +96,8 @@ function queryStore(path: string, run: (store: Store) => boolean): void {
 
 /** The recorder's last line: what it saw, wrote and lost (kernel events and records alike). */
 export function exitLine(why: string, st: RecorderStatus, statusError: string | null): string {
-  const parts = [`lantern record: ${why}; ${st.events} events, ${st.records} records, lost ${st.lost.stats} events, ${st.droppedRecords} records`];
+  const seen = st.records === st.recordsSeen ? '' : ` written of ${st.recordsSeen}${st.duplicateRecords ? ` (${st.duplicateRecords} duplicates skipped)` : ''}`;
+  const parts = [`lantern record: ${why}; ${st.events} events, ${st.records} records${seen}, lost ${st.lost.stats} events, ${st.droppedRecords} records`];
   if (st.droppedRecords > 0 || st.storeErrors > 0) {
     parts.push(
       ` (store: ${st.storeErrors} failed writes${st.lastStoreError ? `, last: ${st.lastStoreError}` : ''}; ${st.droppedOverBacklog} records dropped over the backlog bound of ${st.backlogRecords}, ${st.droppedAtExit} unwritten at exit)`,

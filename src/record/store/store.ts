@@ -511,10 +511,11 @@ export class Store implements DomainRegistry {
 /** `PRAGMA quick_check`'s finding (first lines), or null when it says ok. Never throws. */
 function quickCheck(db: DB): string | null {
   try {
-    const rows = db.pragma('quick_check(5)', { simple: false }) as Array<{ quick_check: string }>;
-    const found = rows.map((r) => r.quick_check);
-    if (found.length === 1 && found[0] === 'ok') return null;
-    return found.join('; ');
+    const rows = db.pragma('quick_check(20)', { simple: false }) as Array<{ quick_check: string }>;
+    if (rows.length === 1 && rows[0]!.quick_check === 'ok') return null;
+    // One line: its first findings (a row can hold several lines; the header line says nothing).
+    const found = rows.flatMap((r) => r.quick_check.split('\n')).map((l) => l.trim()).filter((l) => l && !/^\*\*\* in database \w+ \*\*\*$/.test(l));
+    return found.slice(0, 3).join('; ') + (found.length > 3 ? `; and ${found.length >= 20 ? 'at least ' : ''}${found.length - 3} more` : '');
   } catch (e) {
     return (e as Error).message;
   }
