@@ -419,3 +419,63 @@ test('queries open the store read-only: no -wal/-shm next to it, and a store on 
     cleanup();
   }
 });
+
+test('SIGINT on a full disk: flushed first, what the store could not take is counted as lost in the exit line', { skip, timeout: 90_000 }, async (t) => {
+  const { dir, cleanup } = tempDir();
+  const mnt = join(dir, 'small');
+  mkdirSync(mnt);
+  const m = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', mnt], { encoding: 'utf8' });
+  if (m.status !== 0) {
+    cleanup();
+    return skipUnlessCI(t, `cannot mount a tmpfs: ${m.stderr.trim()}`);
+  }
+  const name = uniqueName('fullint');
+  let child: ChildProcess | null = null;
+  try {
+    const store = join(mnt, 'r.db');
+    child = spawn(process.execPath, [bin, 'record', '--store', store, '--name', name, '--poll-ms', '50', '--backlog-records', '200'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr!.on('data', (d) => (err += d));
+    await waitFor(() => /recording into/.test(err), 15_000, 'the recorder');
+    // Fill the tmpfs to its last byte.
+    const fd = openSync(join(mnt, 'filler'), 'w');
+    try {
+      for (;;) writeSync(fd, Buffer.alloc(4096));
+    } catch (e) {
+      assert.equal((e as NodeJS.ErrnoException).code, 'ENOSPC');
+    }
+    try {
+      for (;;) writeSync(fd, Buffer.alloc(1));
+    } catch (e) {
+      assert.equal((e as NodeJS.ErrnoException).code, 'ENOSPC');
+    }
+    closeSync(fd);
+    assert.equal(spawnSync('sh', ['-c', 'i=0; while [ $i -lt 300 ]; do /bin/true; i=$((i+1)); done']).status, 0);
+    await waitFor(() => /cannot write the store \(database or disk is full\)/.test(err), 15_000, 'the store to fail');
+    assert.equal(spawnSync('sh', ['-c', 'exit 5']).status, 5);
+    await new Promise((r) => setTimeout(r, 300));
+    child.kill('SIGINT');
+    assert.deepEqual(await exited(child), { code: 0, signal: null }, err);
+    assert.doesNotMatch(err, /internal error|SqliteError|    at /);
+    const line = err.trim().split('\n').at(-1)!;
+    const f = line.match(
+      /^lantern record: SIGINT; \d+ events, (\d+) records written of (\d+) seen(?: \((\d+) duplicates skipped\))?, lost \d+ events, (\d+) records \(store: \d+ failed writes, last: database or disk is full; (\d+) records dropped over the backlog bound of 200, (\d+) unwritten at exit\); instance removed/,
+    );
+    assert.ok(f, line);
+    const [written, seen, dups, lost, over, atExit] = [f[1], f[2], f[3] ?? '0', f[4], f[5], f[6]].map(Number);
+    assert.equal(written + dups + lost, seen, line);
+    assert.equal(over + atExit, lost, line);
+    assert.ok(over > 0, 'more than the backlog bound arrived');
+    assert.ok(atExit > 0 && atExit <= 200, 'the backlog, unwritten at exit, is counted');
+    assert.deepEqual(ours(name), []);
+    // The store can still be queried; a status it could not store is said, not hidden.
+    const st = lantern(['record', 'status', '--store', store]);
+    assert.equal(st.status, 0, st.stderr);
+    if (/final status could not be stored/.test(line)) assert.match(st.stdout, /^note +the recorder ended without storing a final status/m);
+    else assert.match(st.stdout, new RegExp(`lost ${lost} \\(${over} over the bound, ${atExit} unwritten at exit\\)`));
+  } finally {
+    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    spawnSync('umount', ['-l', mnt]);
+    cleanup();
+  }
+});

@@ -96,7 +96,7 @@ function queryStore(path: string, run: (store: Store) => boolean): void {
 
 /** The recorder's last line: what it saw, wrote and lost (kernel events and records alike). */
 export function exitLine(why: string, st: RecorderStatus, statusError: string | null): string {
-  const seen = st.records === st.recordsSeen ? '' : ` written of ${st.recordsSeen}${st.duplicateRecords ? ` (${st.duplicateRecords} duplicates skipped)` : ''}`;
+  const seen = st.records === st.recordsSeen ? '' : ` written of ${st.recordsSeen} seen${st.duplicateRecords ? ` (${st.duplicateRecords} duplicates skipped)` : ''}`;
   const parts = [`lantern record: ${why}; ${st.events} events, ${st.records} records${seen}, lost ${st.lost.stats} events, ${st.droppedRecords} records`];
   if (st.droppedRecords > 0 || st.storeErrors > 0) {
     parts.push(

@@ -13,7 +13,7 @@ import { ProcessModel, type ProcessRecord } from './process/model.js';
 import { isAlive, liveClocks, ProgramNamer, scanProc, uidOf, type Clocks } from './process/procfs.js';
 import { NON_FATAL_BY_DEFAULT } from './process/signals.js';
 import { Store } from './store/store.js';
-import { renderLine } from './render.js';
+import { renderLine, STORE_LOSS_PREFIX } from './render.js';
 
 export interface RecorderOptions {
   storePath: string;
@@ -340,7 +340,7 @@ export class Recorder {
     // A loss the store has not been told of yet goes first; it is only made for this attempt.
     const marker =
       this.droppedUnmarked > 0
-        ? this.lostRecord(null, this.droppedUnmarked, `store: ${this.droppedUnmarked} records dropped while the store could not be written (backlog bound ${this.opts.backlogRecords})`)
+        ? this.lostRecord(null, this.droppedUnmarked, `${STORE_LOSS_PREFIX}${this.droppedUnmarked} records dropped while the store could not be written (backlog bound ${this.opts.backlogRecords})`)
         : null;
     try {
       const written = this.store.write(marker ? [marker, ...batch] : batch);

@@ -3,6 +3,9 @@ import { historyStep, logTime, shortDomain } from './process/domains.js';
 import { signalName, siCodeName } from './process/signals.js';
 import type { StoredEvent } from './store/store.js';
 
+/** Starts the detail of a `lost` record for records the store could not take (their count is in `lost`). */
+export const STORE_LOSS_PREFIX = 'store: ';
+
 export function isoTime(us: number): string {
   return new Date(Math.floor(us / 1000)).toISOString();
 }
@@ -40,6 +43,8 @@ export function renderLine(e: StoredEvent, domainName: (id: number) => string, p
     case 'signal':
       return `${t} killed ${e.program ?? e.comm ?? '?'} pid=${e.pid} tid=${e.tid} by ${signalName(e.signal ?? 0)} (${e.signal}) from ${senderText(e)} ${domain}`;
     case 'lost':
+      // The recorder's own loss (records the store could not take) has no CPU: it counts records.
+      if (e.cpu === null && e.detail?.startsWith(STORE_LOSS_PREFIX)) return `${t} LOST ${e.lost ?? 'an unknown number of'} records (${e.detail})`;
       return `${t} LOST ${e.lost === null ? 'an unknown number of' : e.lost} events on cpu ${e.cpu ?? '?'} (${e.detail ?? ''})`;
     default:
       return `${t} ${e.type}`;
