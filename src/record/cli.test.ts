@@ -316,6 +316,17 @@ test('a damaged store: one clear error with quick_check\'s finding (exit 65), ne
     const t = lantern(['events', '--store', join(dir, 'text.db')]);
     assert.equal(t.status, 65);
     assert.match(t.stderr, /not an SQLite database/);
+    // Not a regular file (a FIFO nobody writes): refused before it is opened, no hang.
+    spawnSync('mkfifo', [join(dir, 'fifo.db')]);
+    const fifo = lantern(['events', '--store', join(dir, 'fifo.db')]);
+    assert.equal(fifo.status, 66, fifo.stderr);
+    assert.match(fifo.stderr, /is a FIFO, not a regular file/);
+    // ... nor a -wal beside a store that is one.
+    buildStore(join(dir, 'w.db'), 10);
+    spawnSync('mkfifo', [join(dir, 'w.db-wal')]);
+    const fifoWal = lantern(['events', '--store', join(dir, 'w.db')]);
+    assert.equal(fifoWal.status, 66, fifoWal.stderr);
+    assert.match(fifoWal.stderr, /w\.db-wal is a FIFO, not a regular file/);
     // A healthy store that holds nothing for a query is still a quiet, empty answer.
     buildStore(join(dir, 'ok.db'), 10);
     const empty = lantern(['events', '--store', join(dir, 'ok.db'), '--since', 'now']);

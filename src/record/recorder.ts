@@ -49,12 +49,12 @@ export const DEFAULT_OPTIONS: Omit<RecorderOptions, 'storePath'> = {
   retentionDays: 90,
   retentionMb: 1024,
   sweepMs: 300_000,
-  // About 40 MiB of records (a record in memory is ~400 bytes): minutes of an exec storm, hours
-  // of a busy server.
+  // 35-40 MiB (a record measured ~340 bytes in memory): ~12 s of a 4,000 execs/s storm, hours of
+  // a busy server.
   backlogRecords: 100_000,
 };
 
-/** While the store fails, retry after 250 ms, doubling up to this (each retry rebuilds the whole backlog's transaction). */
+/** While the store fails, retry after --poll-ms, doubling up to this (each retry rebuilds the whole backlog's transaction). */
 const MAX_RETRY_MS = 4000;
 
 const NON_FATAL = NON_FATAL_BY_DEFAULT.map((s) => `sig != ${s}`).join(' && ');

@@ -9,10 +9,10 @@
  * exactly one call, which the recorder retries (nothing else on that path touches the disk).
  */
 import Database from 'better-sqlite3';
-import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, lstatSync, mkdirSync, mkdtempSync, openSync, readSync, rmSync, statSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
-import { openEvidence } from '../../common/evidence.js';
+import { entryKind, openEvidence } from '../../common/evidence.js';
 import { CliError, EXIT } from '../../common/exit.js';
 import { KERNEL_DOMAIN, type DomainRegistry } from '../process/domains.js';
 import type { ProcessRecord, RecordType } from '../process/model.js';
@@ -182,6 +182,16 @@ export class Store implements DomainRegistry {
     const wal = `${path}-wal`;
     const shm = `${path}-shm`;
     const walMode = main.header.length >= 20 && main.header[18] === 2 && main.header[19] === 2;
+    // SQLite opens these itself when reading in place: they must be what they claim to be.
+    for (const side of [wal, shm]) {
+      let st;
+      try {
+        st = lstatSync(side);
+      } catch {
+        continue; // absent
+      }
+      if (!st.isFile()) throw new CliError(`cannot read store ${path}: ${side} is a ${entryKind(st)}, not a regular file (not read)`, EXIT.NOINPUT);
+    }
     const inPlace = !walMode || (existsSync(wal) && existsSync(shm));
     if (inPlace) {
       try {
@@ -530,7 +540,7 @@ function regularFileOrThrow(path: string): { header: Buffer } {
   const opened = openEvidence(path);
   if (!opened.ok) {
     if (opened.code === 'ENOENT') throw new CliError(`no record store at ${path}`, EXIT.NOINPUT);
-    throw new CliError(`cannot read store ${path}: ${opened.reason}`, opened.code === 'NOTREGULAR' || opened.code === 'EISDIR' ? EXIT.DATAERR : EXIT.NOINPUT);
+    throw new CliError(`cannot read store ${path}: ${opened.reason}`, EXIT.NOINPUT);
   }
   try {
     const header = Buffer.alloc(100);
