@@ -150,9 +150,19 @@ export class Store implements DomainRegistry {
       throw new CliError(`cannot open store ${path}: ${(e as Error).message}`, EXIT.IOERR);
     }
     try {
-      // auto_vacuum must be chosen before the first table exists.
-      db.pragma('auto_vacuum = INCREMENTAL');
-      db.pragma('journal_mode = WAL');
+      // auto_vacuum must be chosen before the first table exists (and setting it writes, which
+      // a full disk refuses: only for a new store).
+      const tables = (db.prepare('SELECT count(*) AS n FROM sqlite_master').get() as { n: number }).n;
+      if (tables === 0) db.pragma('auto_vacuum = INCREMENTAL');
+      try {
+        db.pragma('journal_mode = WAL');
+      } catch (e) {
+        // A stopped store is in rollback mode; switching needs room (a full disk) and no reader.
+        // Record in rollback mode meanwhile (readers wait for the short write transactions); the
+        // next start switches. Damage is not this case: the schema statement below says it.
+        if (isDamageError(e)) throw e;
+        process.stderr.write(`lantern record: store ${path} stays in rollback-journal mode for now (${(e as Error).message})\n`);
+      }
       db.pragma('synchronous = NORMAL');
       db.exec(SCHEMA);
       db.prepare('INSERT OR IGNORE INTO domains(id, parent, program) VALUES(1, 0, ?)').run(KERNEL_DOMAIN);
