@@ -13,7 +13,7 @@ import { Store, type StoredEvent } from './store/store.js';
 import { TraceInstance } from './tracefs/instance.js';
 import { CliError, EXIT } from '../common/exit.js';
 import { historyOf, pidHistory, priorImages } from './query.js';
-import { renderLine } from './render.js';
+import { eventJson, renderLine } from './render.js';
 import { exited, liveSkipReason, sleep, smallMemcg, tempDir, uniqueName, waitFor } from './live.testutil.js';
 
 const skip = liveSkipReason();
@@ -450,6 +450,8 @@ test('a full disk: the recorder survives, keeps a bounded backlog, counts every 
       // What was counted as written is in the store, with one loss record per run of drops.
       const markers = store.query({ types: ['lost'] }).filter((l) => /records dropped while the store could not be written/.test(l.detail ?? ''));
       assert.ok(markers.length >= 1);
+      assert.match(renderLine(markers[0]!, (id) => store.name(id)), /LOST \d+ records \(store: \d+ records dropped while the store could not be written \(backlog bound 300\)\)$/);
+      assert.equal(eventJson(markers[0]!, (id) => store.name(id)).lost_unit, 'records');
       assert.equal(markers.reduce((n, l) => n + (l.lost ?? 0), 0), droppedBeforeStop, 'the loss is in the store too');
       const total = Object.values(store.counts()).reduce((a, b) => a + b, 0);
       assert.equal(total, first.records + st.records + markers.length, 'rows in the store = records counted as written (+ the loss markers)');
