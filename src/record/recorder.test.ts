@@ -403,12 +403,14 @@ test('a full disk: the recorder survives, keeps a bounded backlog, counts every 
   const storePath = join(fs.mnt, 'record.db');
   const backlog = 300;
   const lines: string[] = [];
-  // A store left by a stopped recorder, then the disk fills: the next recorder still starts.
-  const first = Recorder.start({ ...DEFAULT_OPTIONS, storePath, name: uniqueName('full0') }).stop();
-  fs.fill();
-  const rec = Recorder.start({ ...DEFAULT_OPTIONS, storePath, name: uniqueName('full'), pollMs: 50, backlogRecords: backlog, onLine: (l) => lines.push(l) });
-  rec.run();
+  let started: Recorder | null = null;
   try {
+    // A store left by a stopped recorder, then the disk fills: the next recorder still starts.
+    const first = Recorder.start({ ...DEFAULT_OPTIONS, storePath, name: uniqueName('full0') }).stop();
+    fs.fill();
+    const rec = Recorder.start({ ...DEFAULT_OPTIONS, storePath, name: uniqueName('full'), pollMs: 50, backlogRecords: backlog, onLine: (l) => lines.push(l) });
+    started = rec;
+    rec.run();
     assertAccounted(rec.status(), 'after start on the full disk');
     // A script the store has never seen: its domains are new while the disk is full (Store.intern).
     const storm = script(dir, 'storm-on-full.sh', 'i=0; while [ $i -lt 400 ]; do /bin/true; i=$((i+1)); done; exit 31');
@@ -465,7 +467,7 @@ test('a full disk: the recorder survives, keeps a bounded backlog, counts every 
       store.close();
     }
   } finally {
-    rec.stop();
+    started?.stop();
     fs.umount();
     cleanup();
   }
