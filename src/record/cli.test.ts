@@ -4,7 +4,8 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { skipUnlessCI } from '../common/testenv.js';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { exited, liveSkipReason, tempDir, tracefsRoot, uniqueName, waitFor } from './live.testutil.js';
@@ -48,7 +49,7 @@ test('SIGTERM: flushes, removes its instance, exits 0; the store answers queries
     d.child.kill('SIGTERM');
     assert.deepEqual(await exited(d.child), { code: 0, signal: null });
     assert.equal(existsSync(instanceDir(name, d.child.pid!)), false, 'instance removed');
-    assert.match(d.stderr(), /SIGTERM; \d+ events, \d+ records, lost 0; instance removed/);
+    assert.match(d.stderr(), /SIGTERM; \d+ events, \d+ records, lost 0 events, 0 records; instance removed\n/);
 
     const status = lantern(['record', 'status', '--store', store, '--json']);
     assert.equal(status.status, 0, status.stderr);
@@ -250,6 +251,242 @@ test('a reader that stops early (lantern events | head) ends the command quietly
     assert.equal(r.code, 0, err);
     assert.doesNotMatch(err, /internal error|EPIPE/);
   } finally {
+    cleanup();
+  }
+});
+
+/** A store of `n` exec records in one domain, as a stopped recorder leaves it (with a status). */
+function buildStore(path: string, n: number, keepOpen = false): Store {
+  const store = Store.open(path);
+  const now = Date.now() * 1000;
+  const recs: ProcessRecord[] = [];
+  for (let i = 0; i < n; i++) {
+    recs.push({
+      id: store.nextId(), type: 'exec', timeUs: now - n + i, pid: 1000 + i, tid: 1000 + i, ppid: 1, pstartUs: now - n + i, ppstartUs: null, uid: 0,
+      program: '/bin/true', comm: 'true', domainId: store.intern(store.intern(store.root, '/sbin/init'), `/bin/true${i % 50}`), fromId: null, exitCode: null, signal: null,
+      sigCode: null, senderPid: null, senderComm: null, senderProgram: null, senderKind: null, reconstructed: false, cpu: null, lost: null, detail: null, parentComm: 'init',
+    });
+  }
+  store.write(recs);
+  store.setMeta('status', {
+    state: 'stopped', pid: 1, name: 'x', instance: '/nonexistent', tracefs: '/sys/kernel/tracing', store: path, startedUs: now, updatedUs: now, events: n, eventsPerSec: 0,
+    records: n, lost: { stats: 0, markers: 0, markerEvents: 0, perCpu: {} }, decodeErrors: 0, recordsSeen: n, duplicateRecords: 0, storeErrors: 0, lastStoreError: null,
+    unwrittenRecords: 0, droppedRecords: 0, droppedOverBacklog: 0, droppedAtExit: 0, backlogRecords: 100000, logLinesLost: 0, liveProcesses: 0, liveThreads: 0,
+    storeBytes: 0, rssBytes: 0, peakRssBytes: 0, bufferKb: 4096, pollMs: 250, enabledEvents: [], missingEvents: [], staleRemoved: [], counters: {},
+  });
+  if (!keepOpen) store.close();
+  return store;
+}
+
+const QUERIES: Array<[string, string[]]> = [
+  ['events', ['events']],
+  ['events --since now', ['events', '--since', 'now']],
+  ['events --json', ['events', '--json']],
+  ['history tree', ['history', 'tree']],
+  ['history domains', ['history', 'domains']],
+  ['history pid', ['history', 'pid', '1100']],
+  ['record status', ['record', 'status']],
+];
+
+test('a damaged store: one clear error with quick_check\'s finding (exit 65), never a stack trace or a silent "no records"', { timeout: 60_000 }, () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const path = join(dir, 'r.db');
+    buildStore(path, 6000);
+    const pageSize = 4096;
+    const pages = statSync(path).size / pageSize;
+    assert.ok(pages > 40, `${pages} pages`);
+    // Garbage over a third of the pages after the first (the header page stays: it is still an SQLite file).
+    const fd = openSync(path, 'r+');
+    const garbage = Buffer.alloc(pageSize);
+    for (let p = 2; p < pages; p += 3) {
+      for (let i = 0; i < pageSize; i++) garbage[i] = (i * 7919 + p * 104729) & 0xff;
+      writeSync(fd, garbage, 0, pageSize, p * pageSize);
+    }
+    closeSync(fd);
+    for (const [what, args] of QUERIES) {
+      const r = lantern([...args, '--store', path]);
+      assert.equal(r.status, 65, `${what}: ${r.status} ${r.stderr}`);
+      assert.match(r.stderr, new RegExp(`^lantern: store ${path} is damaged \\(PRAGMA quick_check: .+\\)\\n$`), what);
+      assert.doesNotMatch(r.stderr, /internal error|    at |SqliteError/, what);
+      assert.doesNotMatch(r.stdout, /no records/, what);
+    }
+    // Not an SQLite file at all: the same exit code, said as such.
+    writeFileSync(join(dir, 'text.db'), 'hello\n'.repeat(100));
+    const t = lantern(['events', '--store', join(dir, 'text.db')]);
+    assert.equal(t.status, 65);
+    assert.match(t.stderr, /not an SQLite database/);
+    // Not a regular file (a FIFO nobody writes): refused before it is opened, no hang.
+    spawnSync('mkfifo', [join(dir, 'fifo.db')]);
+    const fifo = lantern(['events', '--store', join(dir, 'fifo.db')]);
+    assert.equal(fifo.status, 66, fifo.stderr);
+    assert.match(fifo.stderr, /is a FIFO, not a regular file/);
+    // ... nor a -wal beside a store that is one.
+    buildStore(join(dir, 'w.db'), 10);
+    spawnSync('mkfifo', [join(dir, 'w.db-wal')]);
+    const fifoWal = lantern(['events', '--store', join(dir, 'w.db')]);
+    assert.equal(fifoWal.status, 66, fifoWal.stderr);
+    assert.match(fifoWal.stderr, /w\.db-wal is a FIFO, not a regular file/);
+    // A healthy store that holds nothing for a query is still a quiet, empty answer.
+    buildStore(join(dir, 'ok.db'), 10);
+    const empty = lantern(['events', '--store', join(dir, 'ok.db'), '--since', 'now']);
+    assert.deepEqual([empty.status, empty.stdout, empty.stderr], [0, '', '']);
+  } finally {
+    cleanup();
+  }
+});
+
+/** Everything in a directory, with sizes, to prove a query changed nothing beside the store. */
+function listing(dir: string): string {
+  return readdirSync(dir).sort().map((n) => `${n}:${statSync(join(dir, n)).size}`).join(' ');
+}
+
+test('queries open the store read-only: no -wal/-shm next to it, and a store on read-only media can be queried', { timeout: 90_000 }, async (t) => {
+  if (process.geteuid?.() !== 0) return skipUnlessCI(t, 'needs root to mount a tmpfs and remount it read-only');
+  const { dir, cleanup } = tempDir();
+  const mnt = join(dir, 'media');
+  mkdirSync(mnt);
+  const m = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64m', 'tmpfs', mnt], { encoding: 'utf8' });
+  if (m.status !== 0) {
+    cleanup();
+    return skipUnlessCI(t, `cannot mount a tmpfs: ${m.stderr.trim()}`);
+  }
+  const storeMod = new URL('./store/store.js', import.meta.url).href;
+  try {
+    // 1. Stopped cleanly: one plain file (the recorder leaves it in rollback-journal mode).
+    mkdirSync(join(mnt, 'clean'));
+    buildStore(join(mnt, 'clean', 'r.db'), 200);
+    assert.equal(listing(join(mnt, 'clean')).split(' ').length, 1, listing(join(mnt, 'clean')));
+    // 2. The writer was killed: -wal (holding records not yet in the main file) and -shm stay.
+    mkdirSync(join(mnt, 'killed'));
+    const writer = spawnSync(
+      process.execPath,
+      ['--input-type=module', '-e', `import { Store } from '${storeMod}';
+        const s = Store.open(${JSON.stringify(join(mnt, 'killed', 'r.db'))});
+        s.db.pragma('wal_autocheckpoint = 0');
+        const now = Date.now() * 1000;
+        const d = s.intern(s.root, '/bin/killed');
+        s.write(Array.from({ length: 300 }, (_, i) => ({ id: s.nextId(), type: 'exit', timeUs: now + i, pid: 5000 + i, tid: 5000 + i, ppid: 1, pstartUs: now, ppstartUs: null, uid: 0,
+          program: '/bin/killed', comm: 'killed', domainId: d, fromId: null, exitCode: 9, signal: null, sigCode: null, senderPid: null, senderComm: null, senderProgram: null,
+          senderKind: null, reconstructed: false, cpu: null, lost: null, detail: null, parentComm: 'init' })));
+        s.setMeta('status', { state: 'running', pid: process.pid });
+        process.kill(process.pid, 'SIGKILL');`],
+      { encoding: 'utf8' },
+    );
+    assert.equal(writer.signal, 'SIGKILL', writer.stderr);
+    assert.match(listing(join(mnt, 'killed')), /^r\.db:\d+ r\.db-shm:\d+ r\.db-wal:[1-9]\d*$/);
+    // 3. Copied evidence: the store and its -wal, without the -shm.
+    mkdirSync(join(mnt, 'copied'));
+    for (const f of ['r.db', 'r.db-wal']) writeFileSync(join(mnt, 'copied', f), readFileSync(join(mnt, 'killed', f)));
+
+    const exits9 = (d: string) => {
+      const r = lantern(['events', '--store', join(mnt, d, 'r.db'), '--type', 'exit', '--json']);
+      assert.equal(r.status, 0, `${d}: ${r.stderr}`);
+      return r.stdout.trim().split('\n').filter((l) => l && JSON.parse(l).exit_code === 9).length;
+    };
+    const check = (medium: string) => {
+      for (const d of ['clean', 'killed', 'copied']) {
+        const before = listing(join(mnt, d));
+        for (const [what, args] of QUERIES.filter(([w]) => w !== 'record status')) {
+          const r = lantern([...args, '--store', join(mnt, d, 'r.db')]);
+          // history pid 1100 exists only in the clean store: elsewhere a clear "no records" (65).
+          const expected = what === 'history pid' && d !== 'clean' ? 65 : 0;
+          assert.equal(r.status, expected, `${medium} ${d} ${what}: ${r.stderr}`);
+          assert.doesNotMatch(r.stderr, /internal error|damaged/, `${medium} ${d} ${what}`);
+        }
+        assert.equal(listing(join(mnt, d)), before, `${medium} ${d}: nothing created or changed in size beside the store`);
+      }
+      // The records only in the -wal are read, with or without the -shm.
+      assert.equal(exits9('killed'), 300, medium);
+      assert.equal(exits9('copied'), 300, medium);
+      assert.equal(lantern(['events', '--store', join(mnt, 'clean', 'r.db')]).stdout.trim().split('\n').length, 200, medium);
+      const st = lantern(['record', 'status', '--store', join(mnt, 'clean', 'r.db')]);
+      assert.equal(st.status, 0, st.stderr);
+      assert.match(st.stdout, /^backlog +0 records waiting \(bound 100000\); lost 0 /m);
+    };
+    check('writable');
+    const ro = spawnSync('mount', ['-o', 'remount,ro', mnt], { encoding: 'utf8' });
+    assert.equal(ro.status, 0, ro.stderr);
+    assert.throws(() => writeFileSync(join(mnt, 'probe'), 'x'), /EROFS/);
+    check('read-only');
+    // A read-only bind mount of a writable directory: the same.
+    spawnSync('mount', ['-o', 'remount,rw', mnt]);
+    const bind = join(dir, 'bind');
+    mkdirSync(bind);
+    assert.equal(spawnSync('mount', ['--bind', '-o', 'ro', join(mnt, 'copied'), bind]).status, 0);
+    try {
+      spawnSync('mount', ['-o', 'remount,bind,ro', bind]);
+      const before = listing(join(mnt, 'copied'));
+      assert.throws(() => writeFileSync(join(bind, 'probe'), 'x'), /EROFS/);
+      const r = lantern(['events', '--store', join(bind, 'r.db'), '--type', 'exit']);
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(r.stdout.trim().split('\n').filter((l) => /code=9 /.test(l)).length, 300);
+      assert.equal(listing(join(mnt, 'copied')), before);
+    } finally {
+      spawnSync('umount', [bind]);
+    }
+  } finally {
+    spawnSync('umount', ['-l', mnt]);
+    cleanup();
+  }
+});
+
+test('SIGINT on a full disk: flushed first, what the store could not take is counted as lost in the exit line', { skip, timeout: 90_000 }, async (t) => {
+  const { dir, cleanup } = tempDir();
+  const mnt = join(dir, 'small');
+  mkdirSync(mnt);
+  const m = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', mnt], { encoding: 'utf8' });
+  if (m.status !== 0) {
+    cleanup();
+    return skipUnlessCI(t, `cannot mount a tmpfs: ${m.stderr.trim()}`);
+  }
+  const name = uniqueName('fullint');
+  let child: ChildProcess | null = null;
+  try {
+    const store = join(mnt, 'r.db');
+    child = spawn(process.execPath, [bin, 'record', '--store', store, '--name', name, '--poll-ms', '50', '--backlog-records', '200'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr!.on('data', (d) => (err += d));
+    await waitFor(() => /recording into/.test(err), 15_000, 'the recorder');
+    // Fill the tmpfs to its last byte.
+    const fd = openSync(join(mnt, 'filler'), 'w');
+    try {
+      for (;;) writeSync(fd, Buffer.alloc(4096));
+    } catch (e) {
+      assert.equal((e as NodeJS.ErrnoException).code, 'ENOSPC');
+    }
+    try {
+      for (;;) writeSync(fd, Buffer.alloc(1));
+    } catch (e) {
+      assert.equal((e as NodeJS.ErrnoException).code, 'ENOSPC');
+    }
+    closeSync(fd);
+    assert.equal(spawnSync('sh', ['-c', 'i=0; while [ $i -lt 300 ]; do /bin/true; i=$((i+1)); done']).status, 0);
+    await waitFor(() => /cannot write the store \(database or disk is full\)/.test(err), 15_000, 'the store to fail');
+    assert.equal(spawnSync('sh', ['-c', 'exit 5']).status, 5);
+    await new Promise((r) => setTimeout(r, 300));
+    child.kill('SIGINT');
+    assert.deepEqual(await exited(child), { code: 0, signal: null }, err);
+    assert.doesNotMatch(err, /internal error|SqliteError|    at /);
+    const line = err.trim().split('\n').at(-1)!;
+    const f = line.match(
+      /^lantern record: SIGINT; \d+ events, (\d+) records written of (\d+) seen(?: \((\d+) duplicates skipped\))?, lost \d+ events, (\d+) records \(store: \d+ failed writes, last: database or disk is full; (\d+) records dropped over the backlog bound of 200, (\d+) unwritten at exit\); instance removed/,
+    );
+    assert.ok(f, line);
+    const [written, seen, dups, lost, over, atExit] = [f[1], f[2], f[3] ?? '0', f[4], f[5], f[6]].map(Number);
+    assert.equal(written + dups + lost, seen, line);
+    assert.equal(over + atExit, lost, line);
+    assert.ok(over > 0, 'more than the backlog bound arrived');
+    assert.ok(atExit > 0 && atExit <= 200, 'the backlog, unwritten at exit, is counted');
+    assert.deepEqual(ours(name), []);
+    // The store can still be queried; a status it could not store is said, not hidden.
+    const st = lantern(['record', 'status', '--store', store]);
+    assert.equal(st.status, 0, st.stderr);
+    if (/final status could not be stored/.test(line)) assert.match(st.stdout, /^note +the recorder ended without storing a final status/m);
+    else assert.match(st.stdout, new RegExp(`lost ${lost} \\(${over} over the bound, ${atExit} unwritten at exit\\)`));
+  } finally {
+    if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    spawnSync('umount', ['-l', mnt]);
     cleanup();
   }
 });

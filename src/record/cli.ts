@@ -10,7 +10,7 @@ import { jsonLine, printJson } from '../common/json.js';
 import { paint } from '../common/term.js';
 import { Host } from '../host/host.js';
 import { DEFAULT_OPTIONS, Recorder, type RecorderOptions, type RecorderStatus } from './recorder.js';
-import { DEFAULT_STORE, Store, type StoredEvent } from './store/store.js';
+import { damagedError, DEFAULT_STORE, Store, type StoredEvent } from './store/store.js';
 import { isLiveRecorder } from './tracefs/instance.js';
 import { domainNames, domainTree, HistoryCache, matchDomains, priorImages, reconstructedMark, reconstructedNote, parseTimeArg, parseTypes, pidHistory, renderTree, type DomainNode } from './query.js';
 import { eventJson, isoTime, renderLine, senderText } from './render.js';
@@ -31,6 +31,7 @@ interface ConfigFile {
   poll_ms?: number;
   retention_days?: number;
   retention_mb?: number;
+  backlog_records?: number;
   log?: string;
   tracefs?: string;
 }
@@ -52,6 +53,12 @@ function readConfig(path: string | undefined): ConfigFile {
   }
 }
 
+function configInt(v: unknown, key: string, min: number, max: number): number | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw new CliError(`config: ${key} must be an integer from ${min} to ${max}`, EXIT.DATAERR);
+  return v;
+}
+
 function storeOption(): Option {
   return new Option('--store <path>', 'record store (SQLite file)').default(DEFAULT_STORE).env('LANTERN_RECORD_STORE');
 }
@@ -59,6 +66,47 @@ function storeOption(): Option {
 function openForRead(path: string): Store {
   if (!existsSync(path)) throw new CliError(`no record store at ${path} (is lantern record running? see --store)`, EXIT.NOINPUT);
   return Store.open(path, { readonly: true });
+}
+
+/**
+ * Run a query over the store, read-only. A damaged store is one clear error (exit 65) with
+ * `PRAGMA quick_check`'s finding: when the query fails, and when it finds nothing (a damaged
+ * page can hide rows without an error), so damage is never a stack trace nor a silent "no records".
+ * `run` returns whether it found anything.
+ */
+function queryStore(path: string, run: (store: Store) => boolean): void {
+  const store = openForRead(path);
+  try {
+    let found: boolean;
+    try {
+      found = run(store);
+    } catch (e) {
+      const finding = store.damage();
+      if (finding) throw damagedError(path, finding);
+      throw e;
+    }
+    if (!found) {
+      const finding = store.damage();
+      if (finding) throw damagedError(path, finding);
+    }
+  } finally {
+    store.close();
+  }
+}
+
+/** The recorder's last line: what it saw, wrote and lost (kernel events and records alike). */
+export function exitLine(why: string, st: RecorderStatus, statusError: string | null): string {
+  const seen = st.records === st.recordsSeen ? '' : ` written of ${st.recordsSeen} seen${st.duplicateRecords ? ` (${st.duplicateRecords} duplicates skipped)` : ''}`;
+  const parts = [`lantern record: ${why}; ${st.events} events, ${st.records} records${seen}, lost ${st.lost.stats} events, ${st.droppedRecords} records`];
+  if (st.droppedRecords > 0 || st.storeErrors > 0) {
+    parts.push(
+      ` (store: ${st.storeErrors} failed writes${st.lastStoreError ? `, last: ${st.lastStoreError}` : ''}; ${st.droppedOverBacklog} records dropped over the backlog bound of ${st.backlogRecords}, ${st.droppedAtExit} unwritten at exit)`,
+    );
+  }
+  if (st.logLinesLost > 0) parts.push(`, ${st.logLinesLost} log lines not written`);
+  parts.push('; instance removed');
+  if (statusError) parts.push(`; the final status could not be stored (${statusError})`);
+  return parts.join('');
 }
 
 function mib(n: number): string {
@@ -79,12 +127,17 @@ export function register(program: Command): void {
     .command('record')
     .description('record process history (exec, exit, fatal signals with their sender) from kernel tracepoints, into a local store')
     .addOption(storeOption())
-    .option('--config <file>', 'TOML config ([record] store, name, buffer_kb, poll_ms, retention_days, retention_mb, log, tracefs)')
+    .option('--config <file>', 'TOML config ([record] store, name, buffer_kb, poll_ms, retention_days, retention_mb, backlog_records, log, tracefs)')
     .option('--name <name>', `recorder name; the tracefs instance is lantern.<name>.<pid> (default "${DEFAULT_OPTIONS.name}")`)
     .option('--buffer-kb <kib>', `per-CPU ring buffer size (default ${DEFAULT_OPTIONS.bufferKb})`, intOpt('--buffer-kb', 4, 1_048_576))
     .option('--poll-ms <ms>', `how often the per-CPU buffers are drained (default ${DEFAULT_OPTIONS.pollMs})`, intOpt('--poll-ms', 10, 10_000))
     .option('--retention-days <days>', `delete records older than this (default ${DEFAULT_OPTIONS.retentionDays})`, intOpt('--retention-days', 1, 36_500))
     .option('--retention-mb <mib>', `keep the store under this size (default ${DEFAULT_OPTIONS.retentionMb})`, intOpt('--retention-mb', 1, 10_000_000))
+    .option(
+      '--backlog-records <n>',
+      `records kept in memory while the store cannot be written; beyond, the oldest are dropped and counted as lost (default ${DEFAULT_OPTIONS.backlogRecords})`,
+      intOpt('--backlog-records', 1, 100_000_000),
+    )
     .option('--log <file>', 'also append one text line per record to this file (reopened on SIGHUP)')
     .option('--print', 'print one line per record on stdout')
     .option('--duration <seconds>', 'stop after this many seconds (default: until SIGTERM/SIGINT)', intOpt('--duration', 1, 100_000_000))
@@ -108,6 +161,7 @@ SIGHUP reopens --log. Needs root. Query with: lantern record status, lantern his
         pollMs: opts.pollMs ?? cfg.poll_ms ?? DEFAULT_OPTIONS.pollMs,
         retentionDays: opts.retentionDays ?? cfg.retention_days ?? DEFAULT_OPTIONS.retentionDays,
         retentionMb: opts.retentionMb ?? cfg.retention_mb ?? DEFAULT_OPTIONS.retentionMb,
+        backlogRecords: opts.backlogRecords ?? configInt(cfg.backlog_records, 'backlog_records', 1, 100_000_000) ?? DEFAULT_OPTIONS.backlogRecords,
         logPath: opts.log ?? cfg.log,
         tracefs: opts.tracefs ?? cfg.tracefs,
       };
@@ -125,32 +179,38 @@ SIGHUP reopens --log. Needs root. Query with: lantern record status, lantern his
       // on the parent `record`: take the explicit one wherever it went.
       const parent = cmd.parent!;
       const storePath = cmd.getOptionValueSource('store') === 'default' && parent.getOptionValueSource('store') !== 'default' ? parent.opts().store : opts.store;
-      const store = openForRead(storePath);
-      try {
+      queryStore(storePath, (store) => {
         const st = store.getMeta<RecorderStatus>('status');
         if (!st) throw new CliError(`store ${storePath} has no recorder status yet`, EXIT.DATAERR);
         const host = new Host();
         const running = st.state === 'running' && isLiveRecorder(host, st.pid) && existsSync(st.instance);
         const counts = store.counts();
         const out = { ...st, running, storeBytes: store.sizeBytes(), records: counts };
-        if (opts.json) return printJson(out);
+        if (opts.json) {
+          printJson(out);
+          return true;
+        }
         const c = paint();
+        // Statuses written before these counters existed lack them.
+        const dropped = st.droppedRecords ?? 0;
         const lines = [
           `recorder   ${running ? c.green('running') : c.yellow('not running')} (pid ${st.pid}, name ${st.name}, since ${isoTime(st.startedUs)}, last update ${isoTime(st.updatedUs)})`,
+          ...(st.state === 'running' && !running ? [`note       ${c.yellow('the recorder ended without storing a final status (killed, or the store was full): the figures are as of the last update')}`] : []),
           `instance   ${st.instance}${running ? '' : ' (removed)'}`,
           `events     ${st.enabledEvents.join(' ')}${st.missingEvents.length ? ` (absent: ${st.missingEvents.join(' ')})` : ''}`,
           `rate       ${st.eventsPerSec} events/s; ${st.events} events since start`,
-          `lost       ${st.lost.stats ? c.red(String(st.lost.stats)) : '0'} (per-CPU overrun/dropped), ${st.lost.markers} page loss markers, ${st.decodeErrors} undecodable`,
-          ...(st.storeErrors ? [`store      ${c.red(`${st.storeErrors} failed writes`)}, ${st.unwrittenRecords} records waiting, ${st.droppedRecords} dropped`] : []),
+          `lost       ${st.lost.stats ? c.red(String(st.lost.stats)) : '0'} (per-CPU overrun/dropped), ${st.lost.markers} page loss markers, ${st.decodeErrors} undecodable; ${dropped ? c.red(String(dropped)) : '0'} records the store could not take`,
+          `backlog    ${st.unwrittenRecords ?? 0} records waiting (bound ${st.backlogRecords ?? '?'}); lost ${dropped} (${st.droppedOverBacklog ?? dropped} over the bound, ${st.droppedAtExit ?? 0} unwritten at exit); ${
+            st.storeErrors ? c.red(`${st.storeErrors} failed store writes`) : '0 failed store writes'
+          }${st.lastStoreError ? ` (last: ${st.lastStoreError})` : ''}${st.logLinesLost ? `; ${st.logLinesLost} log lines not written` : ''}`,
           `processes  ${st.liveProcesses} live, ${st.liveThreads} threads; unknown-origin ${st.counters.unknownProcess ?? 0}, pid reuse ${st.counters.pidReuse ?? 0}`,
           `records    ${Object.entries(counts).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}`,
-          `store      ${store.path}, ${mib(out.storeBytes)}`,
+          `store      ${store.path}, ${mib(out.storeBytes)}${store.readMode === 'private-copy' ? ' (read from a private copy: no -shm beside it)' : ''}`,
           `memory     RSS ${mib(st.rssBytes)} (peak ${mib(st.peakRssBytes)}); buffer ${st.bufferKb} KiB/CPU, drained every ${st.pollMs} ms`,
         ];
         process.stdout.write(lines.join('\n') + '\n');
-      } finally {
-        store.close();
-      }
+        return true;
+      });
     });
 
   const history = program.command('history').description('process history kept by lantern record: domain tree, domains, one pid');
@@ -163,17 +223,16 @@ SIGHUP reopens --log. Needs root. Query with: lantern record status, lantern his
     .option('--json', 'machine-readable output (nested)')
     .action((opts) => {
       quietOnClosedStdout();
-      const store = openForRead(opts.store);
-      try {
+      queryStore(opts.store, (store) => {
         const root = domainTree(store);
         if (opts.json) {
           const strip = (n: DomainNode): unknown => ({ program: n.program, execs: n.execs, reconstructed: n.reconstructed, total: n.total, children: n.children.map(strip) });
-          return printJson(strip(root));
+          printJson(strip(root));
+        } else {
+          process.stdout.write(renderTree(root, opts.depth ?? Infinity).join('\n') + '\n');
         }
-        process.stdout.write(renderTree(root, opts.depth ?? Infinity).join('\n') + '\n');
-      } finally {
-        store.close();
-      }
+        return root.total > 0;
+      });
     });
 
   history
@@ -183,20 +242,21 @@ SIGHUP reopens --log. Needs root. Query with: lantern record status, lantern his
     .option('--json', 'machine-readable output')
     .action((opts) => {
       quietOnClosedStdout();
-      const store = openForRead(opts.store);
-      try {
+      queryStore(opts.store, (store) => {
         const names = domainNames(store);
         const rows = store
           .domainCounts()
           .filter((r) => r.execs > 0)
           .map((r) => ({ domain: names.get(r.id)!, execs: r.execs, reconstructed: r.reconstructed, first: r.first_us ? isoTime(r.first_us) : null, last: r.last_us ? isoTime(r.last_us) : null }))
           .sort((a, b) => a.domain.localeCompare(b.domain));
-        if (opts.json) return printJson(rows);
-        const w = Math.max(5, ...rows.map((r) => String(r.execs).length));
-        for (const r of rows) process.stdout.write(`${String(r.execs).padStart(w)}  ${r.last ?? ''}  ${r.domain}${reconstructedMark(r)}\n`);
-      } finally {
-        store.close();
-      }
+        if (opts.json) {
+          printJson(rows);
+        } else {
+          const w = Math.max(5, ...rows.map((r) => String(r.execs).length));
+          for (const r of rows) process.stdout.write(`${String(r.execs).padStart(w)}  ${r.last ?? ''}  ${r.domain}${reconstructedMark(r)}\n`);
+        }
+        return rows.length > 0;
+      });
     });
 
   history
@@ -207,13 +267,12 @@ SIGHUP reopens --log. Needs root. Query with: lantern record status, lantern his
     .option('--json', 'machine-readable output')
     .action((pid: number, opts) => {
       quietOnClosedStdout();
-      const store = openForRead(opts.store);
-      try {
+      queryStore(opts.store, (store) => {
         const views = pidHistory(store, pid);
         if (views.length === 0) throw new CliError(`no records for pid ${pid} in ${store.path}`, EXIT.DATAERR);
         const names = (id: number) => store.name(id);
         if (opts.json) {
-          return printJson(
+          printJson(
             views.map((v) => ({
               pid: v.pid,
               start: v.startUs ? isoTime(v.startUs) : null,
@@ -228,6 +287,7 @@ SIGHUP reopens --log. Needs root. Query with: lantern record status, lantern his
               children: v.children.map((c) => ({ pid: c.pid, start: c.startUs ? isoTime(c.startUs) : null, program: c.program, end: c.end ? eventJson(c.end, names) : null })),
             })),
           );
+          return true;
         }
         const endText = (e: StoredEvent | null): string =>
           !e ? 'no exit recorded (running, or recorder stopped)' : e.type === 'signal' ? `killed by ${signalName(e.signal ?? 0)} at ${isoTime(e.time_us)} (tid ${e.tid}) from ${senderText(e)}` : `exit code ${e.exit_code ?? 'unknown'} at ${isoTime(e.time_us)}`;
@@ -244,9 +304,8 @@ SIGHUP reopens --log. Needs root. Query with: lantern record status, lantern his
           for (const c of v.children) out.push(`  child     ${c.pid} ${c.program ?? '?'}: ${c.end ? (c.end.type === 'signal' ? signalName(c.end.signal ?? 0) : `exit ${c.end.exit_code ?? '?'}`) : 'no exit recorded'}`);
         }
         process.stdout.write(out.join('\n') + '\n');
-      } finally {
-        store.close();
-      }
+        return true;
+      });
     });
 
   program
@@ -265,15 +324,15 @@ SIGHUP reopens --log. Needs root. Query with: lantern record status, lantern his
       const since = opts.since ? parseTimeArg(opts.since) : undefined;
       const until = opts.until ? parseTimeArg(opts.until) : undefined;
       const types = opts.type ? parseTypes(opts.type as string[]) : undefined;
-      quietOnClosedStdout();
-      const store = openForRead(opts.store);
-      try {
+      queryStore(opts.store, (store) => {
+        let found = false;
         const names = domainNames(store);
         const domainIds = opts.domain ? matchDomains(names, opts.domain) : undefined;
         const nameOf = (id: number) => names.get(id) ?? store.name(id);
         const histories = new HistoryCache(store);
         // Streamed: a store holds months of records.
         for (const e of store.iterate({ sinceUs: since, untilUs: until, types, domainIds, limit: opts.limit })) {
+          found = true;
           if (opts.json) {
             const j = eventJson(e, nameOf);
             if (e.type !== 'lost') {
@@ -290,9 +349,8 @@ SIGHUP reopens --log. Needs root. Query with: lantern record status, lantern his
             process.stdout.write(text + '\n');
           }
         }
-      } finally {
-        store.close();
-      }
+        return found;
+      });
     });
 }
 
@@ -318,7 +376,7 @@ async function runRecorder(ro: RecorderOptions, durationSec?: number): Promise<v
       process.off('uncaughtException', onCrash);
       if (timer) clearTimeout(timer);
       const st = rec.stop();
-      process.stderr.write(`lantern record: ${why}; ${st.events} events, ${st.records} records, lost ${st.lost.stats}; instance removed\n`);
+      process.stderr.write(exitLine(why, st, rec.statusError) + '\n');
       resolve();
     };
     const onTerm = () => finish('SIGTERM');

@@ -5,16 +5,16 @@
 import { skipUnlessCI } from '../common/testenv.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync, readFileSync, realpathSync, writeFileSync, writeSync } from 'node:fs';
 import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { DEFAULT_OPTIONS, Recorder } from './recorder.js';
+import { DEFAULT_OPTIONS, Recorder, type RecorderStatus } from './recorder.js';
 import { Store, type StoredEvent } from './store/store.js';
 import { TraceInstance } from './tracefs/instance.js';
 import { CliError, EXIT } from '../common/exit.js';
 import { historyOf, pidHistory, priorImages } from './query.js';
-import { renderLine } from './render.js';
-import { exited, liveSkipReason, sleep, smallMemcg, tempDir, uniqueName } from './live.testutil.js';
+import { eventJson, renderLine } from './render.js';
+import { exited, liveSkipReason, sleep, smallMemcg, tempDir, uniqueName, waitFor } from './live.testutil.js';
 
 const skip = liveSkipReason();
 /** This test process's comm as the kernel knows it ("node", or "nodejs" on some distributions). */
@@ -339,6 +339,136 @@ test('an OOM kill is attributed to the kernel\'s OOM killer', { skip, timeout: 6
   } finally {
     rec.stop();
     cg.remove();
+    cleanup();
+  }
+});
+
+/** A real small tmpfs for the store, filled to the last byte and grown again (root). */
+function smallTmpfs(dir: string, size: string): { mnt: string; fill: () => number; resize: (size: string) => void; umount: () => void } | { reason: string } {
+  const mnt = join(dir, 'small');
+  mkdirSync(mnt);
+  const m = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', mnt], { encoding: 'utf8' });
+  if (m.status !== 0) return { reason: `cannot mount a tmpfs: ${m.stderr.trim()}` };
+  let n = 0;
+  return {
+    mnt,
+    /** Append to a filler file until ENOSPC; returns the bytes added. */
+    fill: () => {
+      const fd = openSync(join(mnt, `filler${n++}`), 'w');
+      const chunk = Buffer.alloc(16384, 0x55);
+      let bytes = 0;
+      try {
+        for (;;) bytes += writeSync(fd, chunk);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOSPC') throw e;
+      } finally {
+        closeSync(fd);
+      }
+      // The last partial page too, down to single bytes.
+      const fd1 = openSync(join(mnt, `filler${n++}`), 'w');
+      try {
+        for (;;) bytes += writeSync(fd1, Buffer.alloc(1));
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'ENOSPC') throw e;
+      } finally {
+        closeSync(fd1);
+      }
+      return bytes;
+    },
+    resize: (s: string) => {
+      const r = spawnSync('mount', ['-o', `remount,size=${s}`, mnt], { encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+    },
+    umount: () => {
+      spawnSync('umount', ['-l', mnt]);
+    },
+  };
+}
+
+/** Every record the model produced is written, skipped as a duplicate, waiting, or counted as lost. */
+function assertAccounted(st: RecorderStatus, when: string): void {
+  assert.equal(st.records + st.duplicateRecords + st.unwrittenRecords + st.droppedRecords, st.recordsSeen, `${when}: ${JSON.stringify({ ...st, enabledEvents: undefined, counters: undefined })}`);
+  assert.equal(st.droppedRecords, st.droppedOverBacklog + st.droppedAtExit, when);
+  assert.ok(st.unwrittenRecords <= st.backlogRecords, `${when}: backlog ${st.unwrittenRecords} within its bound ${st.backlogRecords}`);
+}
+
+test('a full disk: the recorder survives, keeps a bounded backlog, counts every drop, writes again when the disk grows', { skip, timeout: 120_000 }, async (t) => {
+  const { dir, cleanup } = tempDir();
+  const fs = smallTmpfs(dir, '4m');
+  if ('reason' in fs) {
+    cleanup();
+    skipUnlessCI(t, fs.reason);
+    return;
+  }
+  const storePath = join(fs.mnt, 'record.db');
+  const backlog = 300;
+  const lines: string[] = [];
+  let started: Recorder | null = null;
+  try {
+    // A store left by a stopped recorder, then the disk fills: the next recorder still starts.
+    const first = Recorder.start({ ...DEFAULT_OPTIONS, storePath, name: uniqueName('full0') }).stop();
+    fs.fill();
+    const rec = Recorder.start({ ...DEFAULT_OPTIONS, storePath, name: uniqueName('full'), pollMs: 50, backlogRecords: backlog, onLine: (l) => lines.push(l) });
+    started = rec;
+    rec.run();
+    assertAccounted(rec.status(), 'after start on the full disk');
+    // A script the store has never seen: its domains are new while the disk is full (Store.intern).
+    const storm = script(dir, 'storm-on-full.sh', 'i=0; while [ $i -lt 400 ]; do /bin/true; i=$((i+1)); done; exit 31');
+    const s1 = spawn(storm, [], { stdio: 'ignore' });
+    assert.equal((await exited(s1)).code, 31);
+    await waitFor(() => rec.status().droppedOverBacklog > 0, 20_000, 'records dropped over the backlog bound');
+    const full = rec.status();
+    assert.equal(full.state, 'running');
+    assert.ok(full.storeErrors > 0, 'the store failed');
+    assert.match(full.lastStoreError ?? '', /full/);
+    assert.ok(full.unwrittenRecords > 0 && full.unwrittenRecords <= backlog, `waiting ${full.unwrittenRecords}`);
+    assertAccounted(full, 'disk full');
+
+    // The disk grows: the backlog is written, and then the records made after it.
+    fs.resize('16m');
+    await waitFor(() => rec.status().unwrittenRecords === 0, 20_000, 'the backlog to be written');
+    const later = spawn('sh', ['-c', 'exit 32'], { stdio: 'ignore' });
+    assert.equal((await exited(later)).code, 32);
+    const exit32 = new RegExp(`^\\S+ \\S+ exit \\S+ pid=${later.pid} .*code=32 `);
+    await waitFor(() => lines.some((l) => exit32.test(l)) && rec.status().unwrittenRecords === 0, 20_000, 'the exit 32 record written');
+    const grown = rec.status();
+    assertAccounted(grown, 'after the disk grew');
+    const droppedBeforeStop = grown.droppedOverBacklog;
+
+    // Full again, and stopped (the SIGTERM/SIGINT path) with records still waiting: flushed
+    // first, and what the store could not take is counted as lost at exit.
+    fs.fill();
+    const s2 = spawn('sh', ['-c', 'i=0; while [ $i -lt 50 ]; do /bin/true; i=$((i+1)); done; exit 33'], { stdio: 'ignore' });
+    assert.equal((await exited(s2)).code, 33);
+    await waitFor(() => rec.status().unwrittenRecords > 0, 20_000, 'records waiting on the full disk');
+    const st = rec.stop();
+    assert.ok(st.droppedAtExit > 0, `unwritten at exit counted: ${st.droppedAtExit}`);
+    assert.equal(st.unwrittenRecords, 0);
+    assertAccounted(st, 'stopped on a full disk');
+
+    fs.resize('32m');
+    const store = Store.open(storePath, { readonly: true });
+    try {
+      // What was counted as written is in the store, with one loss record per run of drops.
+      const markers = store.query({ types: ['lost'] }).filter((l) => /records dropped while the store could not be written/.test(l.detail ?? ''));
+      assert.ok(markers.length >= 1);
+      assert.match(renderLine(markers[0]!, (id) => store.name(id)), /LOST \d+ records \(store: \d+ records dropped while the store could not be written \(backlog bound 300\)\)$/);
+      assert.equal(eventJson(markers[0]!, (id) => store.name(id)).lost_unit, 'records');
+      assert.equal(markers.reduce((n, l) => n + (l.lost ?? 0), 0), droppedBeforeStop, 'the loss is in the store too');
+      const total = Object.values(store.counts()).reduce((a, b) => a + b, 0);
+      assert.equal(total, first.records + st.records + markers.length, 'rows in the store = records counted as written (+ the loss markers)');
+      assert.deepEqual(store.query({ pid: later.pid!, types: ['exit'] }).map((e) => e.exit_code), [32], 'written after the disk grew');
+      // Domains made while the disk was full were written with the records that use them.
+      const unnamed = store.query({ types: ['exec'] }).filter((e) => store.name(e.domain_id!).includes('<?>'));
+      assert.deepEqual(unnamed, []);
+      // (The storm's own exec was among the oldest, dropped; its children's domains run through it.)
+      assert.ok(store.query({ types: ['exec'] }).some((e) => store.name(e.domain_id!).includes(` ${storm} `)), 'a domain first met on the full disk is named');
+    } finally {
+      store.close();
+    }
+  } finally {
+    started?.stop();
+    fs.umount();
     cleanup();
   }
 });

@@ -13,7 +13,7 @@ import { ProcessModel, type ProcessRecord } from './process/model.js';
 import { isAlive, liveClocks, ProgramNamer, scanProc, uidOf, type Clocks } from './process/procfs.js';
 import { NON_FATAL_BY_DEFAULT } from './process/signals.js';
 import { Store } from './store/store.js';
-import { renderLine } from './render.js';
+import { renderLine, STORE_LOSS_PREFIX } from './render.js';
 
 export interface RecorderOptions {
   storePath: string;
@@ -28,6 +28,11 @@ export interface RecorderOptions {
   retentionMb: number;
   /** How often dead-without-exit processes are swept from memory, ms. */
   sweepMs: number;
+  /**
+   * Records kept in memory while the store cannot be written (disk full, I/O error); beyond
+   * this the oldest are dropped and counted as lost.
+   */
+  backlogRecords: number;
   /** Text log of records (one line each); reopened on SIGHUP by the CLI. */
   logPath?: string;
   /** Also write each record's line here (e.g. stdout with --print). */
@@ -44,10 +49,13 @@ export const DEFAULT_OPTIONS: Omit<RecorderOptions, 'storePath'> = {
   retentionDays: 90,
   retentionMb: 1024,
   sweepMs: 300_000,
+  // 35-40 MiB (a record measured ~340 bytes in memory): ~12 s of a 4,000 execs/s storm, hours of
+  // a busy server.
+  backlogRecords: 100_000,
 };
 
-/** Records kept in memory while the store cannot be written (then the oldest are dropped, counted). */
-const MAX_UNWRITTEN = 200_000;
+/** While the store fails, retry after --poll-ms, doubling up to this (each retry rebuilds the whole backlog's transaction). */
+const MAX_RETRY_MS = 4000;
 
 const NON_FATAL = NON_FATAL_BY_DEFAULT.map((s) => `sig != ${s}`).join(' && ');
 
@@ -93,10 +101,25 @@ export interface RecorderStatus {
   records: number;
   lost: LostSummary;
   decodeErrors: number;
-  /** Failed store writes, records waiting for a retry, and records dropped after too many waited. */
+  /**
+   * Every record the model produced is written (`records`), skipped as the duplicate of a
+   * stored one (`duplicateRecords`, a restart's reconstruction), still waiting in memory
+   * (`unwrittenRecords`), or lost (`droppedRecords` = `droppedOverBacklog` + `droppedAtExit`):
+   * recordsSeen = records + duplicateRecords + unwrittenRecords + droppedRecords.
+   */
+  recordsSeen: number;
+  duplicateRecords: number;
+  /** Failed store writes (batches, retention), and the last error. */
   storeErrors: number;
+  lastStoreError: string | null;
   unwrittenRecords: number;
   droppedRecords: number;
+  droppedOverBacklog: number;
+  /** Still unwritten at SIGTERM/SIGINT after the final flush failed. */
+  droppedAtExit: number;
+  backlogRecords: number;
+  /** Lines the --log file could not take (it may share the full disk). */
+  logLinesLost: number;
   liveProcesses: number;
   liveThreads: number;
   storeBytes: number;
@@ -126,9 +149,20 @@ export class Recorder {
   /** Pids whose group exit is among the events being processed this tick. */
   private readonly exiting = new Set<number>();
   private storeErrors = 0;
-  private droppedRecords = 0;
+  private lastStoreError: string | null = null;
+  private droppedOverBacklog = 0;
+  private droppedAtExit = 0;
+  /** Dropped records not yet told by a `lost` record in the store. */
+  private droppedUnmarked = 0;
+  private retryAtMs = 0;
+  private retryDelayMs = 0;
   private lastStoreComplaintMs = 0;
+  private lastLogComplaintMs = 0;
+  private logLinesLost = 0;
   private records = 0;
+  private recordsSeen = 0;
+  private duplicateRecords = 0;
+  private statusWriteError: string | null = null;
   private readonly startedUs = Date.now() * 1000;
   private lastStatus = { atMs: Date.now(), events: 0 };
   private eventsPerSec = 0;
@@ -274,11 +308,11 @@ export class Recorder {
       for (const r of this.model.handle(this.pending[i]!)) out.push(r);
     }
     this.pending = i === this.pending.length ? [] : this.pending.slice(i);
-    this.emit(out);
+    this.emit(out, final);
     this.housekeeping();
   }
 
-  private lostRecord(cpu: number, count: number | null, detail: string): ProcessRecord {
+  private lostRecord(cpu: number | null, count: number | null, detail: string): ProcessRecord {
     const nowUs = Date.now() * 1000;
     return {
       id: this.store.nextId(), type: 'lost', timeUs: nowUs, pid: 0, tid: 0, ppid: 0, pstartUs: 0, ppstartUs: null, uid: null, program: null,
@@ -288,40 +322,90 @@ export class Recorder {
   }
 
   /**
-   * Write records; when the store fails (disk full, I/O error) keep them, bounded, and retry on
-   * the next tick: counted and reported, never a crash.
+   * Write records; when the store fails (disk full, I/O error) keep them in memory, at most
+   * backlogRecords (the oldest beyond are dropped and counted), and retry with a growing delay:
+   * counted and reported, never a crash. `force` tries at once (the final flush).
    */
-  private emit(records: ProcessRecord[]): void {
-    if (!records.length && !this.unwritten.length) return;
-    const batch = this.unwritten.length ? this.unwritten.concat(records) : records;
-    try {
-      this.records += this.store.write(batch);
-      this.unwritten = [];
-    } catch (e) {
-      this.storeErrors++;
-      this.unwritten = batch.length > MAX_UNWRITTEN ? batch.slice(batch.length - MAX_UNWRITTEN) : batch;
-      this.droppedRecords += batch.length - this.unwritten.length;
-      const nowMs = Date.now();
-      if (nowMs - this.lastStoreComplaintMs > 60_000) {
-        this.lastStoreComplaintMs = nowMs;
-        process.stderr.write(`lantern record: cannot write the store (${(e as Error).message}); keeping ${this.unwritten.length} records in memory and retrying\n`);
-      }
+  private emit(records: ProcessRecord[], force = false): void {
+    this.recordsSeen += records.length;
+    if (records.length || this.unwritten.length) {
+      const batch = this.unwritten.length ? this.unwritten.concat(records) : records;
+      if (this.unwritten.length && !force && Date.now() < this.retryAtMs) this.keepUnwritten(batch);
+      else this.tryWrite(batch);
     }
-    if (this.logFd !== null || this.opts.onLine) {
-      for (const r of records) {
-        const line = renderLine(
-          {
-            id: r.id, type: r.type, time_us: r.timeUs, pid: r.pid, tid: r.tid, ppid: r.ppid, pstart_us: r.pstartUs, ppstart_us: r.ppstartUs, uid: r.uid,
-            program: r.program, comm: r.comm, parent_comm: r.parentComm, domain_id: r.domainId, from_id: r.fromId, exit_code: r.exitCode,
-            signal: r.signal, sig_code: r.sigCode, sender_pid: r.senderPid, sender_comm: r.senderComm, sender_program: r.senderProgram,
-            sender_kind: r.senderKind, reconstructed: r.reconstructed ? 1 : 0, cpu: r.cpu, lost: r.lost, detail: r.detail,
-          },
-          this.logName,
-          r.priorImages,
-        );
-        if (this.logFd !== null) writeSync(this.logFd, line + '\n');
-        this.opts.onLine?.(line);
+    this.writeLines(records);
+  }
+
+  private tryWrite(batch: ProcessRecord[]): void {
+    // A loss the store has not been told of yet goes first; it is only made for this attempt.
+    const marker =
+      this.droppedUnmarked > 0
+        ? this.lostRecord(null, this.droppedUnmarked, `${STORE_LOSS_PREFIX}${this.droppedUnmarked} records dropped while the store could not be written (backlog bound ${this.opts.backlogRecords})`)
+        : null;
+    try {
+      const written = this.store.write(marker ? [marker, ...batch] : batch);
+      const stored = marker ? written - 1 : written;
+      this.records += stored;
+      this.duplicateRecords += batch.length - stored;
+      this.unwritten = [];
+      this.droppedUnmarked = 0;
+      this.retryDelayMs = 0;
+    } catch (e) {
+      this.storeFailed(e);
+      this.keepUnwritten(batch);
+      this.retryDelayMs = Math.min(MAX_RETRY_MS, this.retryDelayMs ? this.retryDelayMs * 2 : this.opts.pollMs);
+      this.retryAtMs = Date.now() + this.retryDelayMs;
+    }
+  }
+
+  private keepUnwritten(batch: ProcessRecord[]): void {
+    const over = batch.length - this.opts.backlogRecords;
+    this.unwritten = over > 0 ? batch.slice(over) : batch;
+    if (over > 0) {
+      this.droppedOverBacklog += over;
+      this.droppedUnmarked += over;
+    }
+  }
+
+  private storeFailed(e: unknown): void {
+    this.storeErrors++;
+    this.lastStoreError = (e as Error).message;
+    const nowMs = Date.now();
+    if (nowMs - this.lastStoreComplaintMs > 60_000) {
+      this.lastStoreComplaintMs = nowMs;
+      process.stderr.write(
+        `lantern record: cannot write the store (${this.lastStoreError}); keeping up to ${this.opts.backlogRecords} records in memory and retrying (dropped so far: ${this.droppedOverBacklog})\n`,
+      );
+    }
+  }
+
+  private writeLines(records: ProcessRecord[]): void {
+    if (this.logFd === null && !this.opts.onLine) return;
+    for (const r of records) {
+      const line = renderLine(
+        {
+          id: r.id, type: r.type, time_us: r.timeUs, pid: r.pid, tid: r.tid, ppid: r.ppid, pstart_us: r.pstartUs, ppstart_us: r.ppstartUs, uid: r.uid,
+          program: r.program, comm: r.comm, parent_comm: r.parentComm, domain_id: r.domainId, from_id: r.fromId, exit_code: r.exitCode,
+          signal: r.signal, sig_code: r.sigCode, sender_pid: r.senderPid, sender_comm: r.senderComm, sender_program: r.senderProgram,
+          sender_kind: r.senderKind, reconstructed: r.reconstructed ? 1 : 0, cpu: r.cpu, lost: r.lost, detail: r.detail,
+        },
+        this.logName,
+        r.priorImages,
+      );
+      if (this.logFd !== null) {
+        try {
+          writeSync(this.logFd, line + '\n');
+        } catch (e) {
+          // The log may share the full disk: count the line, keep recording into the store.
+          this.logLinesLost++;
+          const nowMs = Date.now();
+          if (nowMs - this.lastLogComplaintMs > 60_000) {
+            this.lastLogComplaintMs = nowMs;
+            process.stderr.write(`lantern record: cannot write the log ${this.opts.logPath} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); lines are counted as lost\n`);
+          }
+        }
       }
+      this.opts.onLine?.(line);
     }
   }
 
@@ -347,16 +431,21 @@ export class Recorder {
     }
   }
 
-  /** Retention by age and size; then domains nothing uses any more (live processes' are kept). */
+  /** Retention by age and size; then domains nothing uses any more (live processes' are kept). A failure is counted, never fatal. */
   retain(): number {
-    const deleted = this.store.retain({ maxAgeUs: this.opts.retentionDays * 86_400e6, maxBytes: this.opts.retentionMb * 1024 * 1024 });
-    if (deleted > 0) {
-      const live = new Set<number>();
-      for (const p of this.model.procs.values()) live.add(p.domainId);
-      for (const r of this.unwritten) live.add(r.domainId); // records waiting for the store
-      this.store.pruneDomains(live);
+    try {
+      const deleted = this.store.retain({ maxAgeUs: this.opts.retentionDays * 86_400e6, maxBytes: this.opts.retentionMb * 1024 * 1024 });
+      if (deleted > 0) {
+        const live = new Set<number>();
+        for (const p of this.model.procs.values()) live.add(p.domainId);
+        for (const r of this.unwritten) live.add(r.domainId); // records waiting for the store
+        this.store.pruneDomains(live);
+      }
+      return deleted;
+    } catch (e) {
+      this.storeFailed(e);
+      return 0;
     }
-    return deleted;
   }
 
   status(state: 'running' | 'stopped' = this.stopped ? 'stopped' : 'running'): RecorderStatus {
@@ -378,9 +467,16 @@ export class Recorder {
       records: this.records,
       lost: this.lost,
       decodeErrors: this.decodeErrors,
+      recordsSeen: this.recordsSeen,
+      duplicateRecords: this.duplicateRecords,
       storeErrors: this.storeErrors,
+      lastStoreError: this.lastStoreError,
       unwrittenRecords: this.unwritten.length,
-      droppedRecords: this.droppedRecords,
+      droppedRecords: this.droppedOverBacklog + this.droppedAtExit,
+      droppedOverBacklog: this.droppedOverBacklog,
+      droppedAtExit: this.droppedAtExit,
+      backlogRecords: this.opts.backlogRecords,
+      logLinesLost: this.logLinesLost,
       liveProcesses: this.model.procs.size,
       liveThreads: threads,
       storeBytes: this.store.sizeBytes(),
@@ -395,12 +491,21 @@ export class Recorder {
     };
   }
 
-  private writeStatus(state: 'running' | 'stopped'): void {
+  /** The status row; a failure (full disk) is kept to be said at exit, the next second retries. */
+  private writeStatus(state: 'running' | 'stopped'): boolean {
     try {
       this.store.setMeta('status', this.status(state));
-    } catch {
-      /* status is advisory */
+      this.statusWriteError = null;
+      return true;
+    } catch (e) {
+      this.statusWriteError = (e as Error).message;
+      return false;
     }
+  }
+
+  /** Why the last status could not be stored (then `record status` shows an older one), or null. */
+  get statusError(): string | null {
+    return this.statusWriteError;
   }
 
   /** SIGTERM path: drain what the kernel still holds, flush, remove the instance, close the store. */
@@ -413,6 +518,11 @@ export class Recorder {
     } finally {
       this.stopped = true;
       this.instance.destroy();
+    }
+    // The final flush was tried: what the store still could not take is lost, and counted.
+    if (this.unwritten.length) {
+      this.droppedAtExit += this.unwritten.length;
+      this.unwritten = [];
     }
     const st = this.status('stopped');
     this.writeStatus('stopped');

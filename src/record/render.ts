@@ -3,6 +3,13 @@ import { historyStep, logTime, shortDomain } from './process/domains.js';
 import { signalName, siCodeName } from './process/signals.js';
 import type { StoredEvent } from './store/store.js';
 
+/** Starts the detail of a `lost` record for records the store could not take (their count is in `lost`). */
+export const STORE_LOSS_PREFIX = 'store: ';
+
+function isStoreLoss(e: StoredEvent): boolean {
+  return e.cpu === null && (e.detail?.startsWith(STORE_LOSS_PREFIX) ?? false);
+}
+
 export function isoTime(us: number): string {
   return new Date(Math.floor(us / 1000)).toISOString();
 }
@@ -40,6 +47,8 @@ export function renderLine(e: StoredEvent, domainName: (id: number) => string, p
     case 'signal':
       return `${t} killed ${e.program ?? e.comm ?? '?'} pid=${e.pid} tid=${e.tid} by ${signalName(e.signal ?? 0)} (${e.signal}) from ${senderText(e)} ${domain}`;
     case 'lost':
+      // The recorder's own loss (records the store could not take) has no CPU: it counts records.
+      if (isStoreLoss(e)) return `${t} LOST ${e.lost ?? 'an unknown number of'} records (${e.detail})`;
       return `${t} LOST ${e.lost === null ? 'an unknown number of' : e.lost} events on cpu ${e.cpu ?? '?'} (${e.detail ?? ''})`;
     default:
       return `${t} ${e.type}`;
@@ -49,7 +58,7 @@ export function renderLine(e: StoredEvent, domainName: (id: number) => string, p
 /** The JSON shape of one record (`--json`), with the domain spelled out and names for signals. */
 export function eventJson(e: StoredEvent, domainName: (id: number) => string): Record<string, unknown> {
   const base: Record<string, unknown> = { id: e.id, type: e.type, time: isoTime(e.time_us), time_us: e.time_us };
-  if (e.type === 'lost') return { ...base, cpu: e.cpu, lost: e.lost, detail: e.detail };
+  if (e.type === 'lost') return { ...base, cpu: e.cpu, lost: e.lost, lost_unit: isStoreLoss(e) ? 'records' : 'events', detail: e.detail };
   Object.assign(base, {
     pid: e.pid,
     tid: e.tid,

@@ -1,11 +1,18 @@
 /**
- * The recorder's store: one SQLite file (better-sqlite3, WAL so queries run beside the
- * recorder). Records are written in batches, one transaction each; retention deletes by age
+ * The recorder's store: one SQLite file (better-sqlite3, WAL while the recorder runs so queries
+ * run beside it; switched back to a rollback journal when it stops, so a stopped store is one
+ * plain file). Records are written in batches, one transaction each; retention deletes by age
  * and by size. Domains are a trie table (id, parent, program) shared by all records.
+ *
+ * Every write of the recorder's hot path goes through write(): new domains get their id in
+ * memory and their row is written in the same transaction as the records, so a full disk fails
+ * exactly one call, which the recorder retries (nothing else on that path touches the disk).
  */
 import Database from 'better-sqlite3';
-import { mkdirSync, statSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { closeSync, existsSync, lstatSync, mkdirSync, mkdtempSync, openSync, readSync, rmSync, statSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
+import { entryKind, openEvidence } from '../../common/evidence.js';
 import { CliError, EXIT } from '../../common/exit.js';
 import { KERNEL_DOMAIN, type DomainRegistry } from '../process/domains.js';
 import type { ProcessRecord, RecordType } from '../process/model.js';
@@ -84,13 +91,31 @@ export interface EventQuery {
   limit?: number;
 }
 
+/** SQLite result codes that mean the file itself is damaged or is not a database. */
+const DAMAGED_CODES = new Set(['SQLITE_CORRUPT', 'SQLITE_NOTADB', 'SQLITE_CORRUPT_INDEX', 'SQLITE_CORRUPT_SEQUENCE', 'SQLITE_CORRUPT_VTAB']);
+
+export function isDamageError(e: unknown): boolean {
+  const code = (e as { code?: unknown })?.code;
+  return typeof code === 'string' && (DAMAGED_CODES.has(code) || code.startsWith('SQLITE_CORRUPT'));
+}
+
+/** How a query opened the store (said in docs/record.md, "Limits and guarantees"). */
+export type ReadMode = 'direct' | 'private-copy';
+
 export class Store implements DomainRegistry {
   readonly db: DB;
   readonly path: string;
   readonly root = 1;
+  /** For read-only opens: read in place, or from a private copy (see openReadonly). */
+  readMode: ReadMode = 'direct';
+  private copyDir: string | null = null;
   private nextEventId: number;
+  private nextDomainId: number;
   private readonly keyCache = new Map<string, number>();
   private readonly nodeCache = new Map<number, { parent: number; program: string }>();
+  /** Domains given an id but not yet written: written with the next batch of records. */
+  private readonly pendingDomains = new Map<number, { parent: number; program: string }>();
+  private readonly pendingKeys = new Map<string, number>();
   private readonly insertStmt: Database.Statement;
   private readonly domainFind: Database.Statement;
   private readonly domainInsert: Database.Statement;
@@ -104,49 +129,147 @@ export class Store implements DomainRegistry {
     this.path = path;
     const max = db.prepare('SELECT max(id) AS m FROM events').get() as { m: number | null };
     this.nextEventId = (max.m ?? 0) + 1;
+    const maxDomain = db.prepare('SELECT max(id) AS m FROM domains').get() as { m: number | null };
+    this.nextDomainId = (maxDomain.m ?? this.root) + 1;
     this.insertStmt = db.prepare(`${INSERT_HEAD} ${ROW_PLACEHOLDERS}`);
     this.domainFind = db.prepare('SELECT id FROM domains WHERE parent = ? AND program = ?');
-    this.domainInsert = db.prepare('INSERT INTO domains(parent, program) VALUES(?, ?)');
+    // The sole writer allocates ids, so a conflict can only come from a lookup that failed on a
+    // damaged store: keep the batch (its records are worth more than one domain name).
+    this.domainInsert = db.prepare('INSERT INTO domains(id, parent, program) VALUES(?, ?, ?) ON CONFLICT DO NOTHING');
     this.domainGet = db.prepare('SELECT parent, program FROM domains WHERE id = ?');
   }
 
-  /** Open (creating when writable) a store. Read-only opens fail clearly when the file is absent. */
+  /** Open (creating when writable) a store. Read-only opens: see openReadonly. */
   static open(path: string, opts: { readonly?: boolean } = {}): Store {
+    if (opts.readonly) return Store.openReadonly(path);
     let db: DB;
     try {
-      if (!opts.readonly) mkdirSync(dirname(path), { recursive: true });
-      db = new Database(path, { readonly: !!opts.readonly, fileMustExist: !!opts.readonly });
+      mkdirSync(dirname(path), { recursive: true });
+      db = new Database(path);
     } catch (e) {
-      throw new CliError(`cannot open store ${path}: ${(e as Error).message}`, opts.readonly ? EXIT.NOINPUT : EXIT.IOERR);
+      throw new CliError(`cannot open store ${path}: ${(e as Error).message}`, EXIT.IOERR);
     }
     try {
-      if (!opts.readonly) {
-        // auto_vacuum must be chosen before the first table exists.
-        db.pragma('auto_vacuum = INCREMENTAL');
+      // auto_vacuum must be chosen before the first table exists (and setting it writes, which
+      // a full disk refuses: only for a new store).
+      const tables = (db.prepare('SELECT count(*) AS n FROM sqlite_master').get() as { n: number }).n;
+      if (tables === 0) db.pragma('auto_vacuum = INCREMENTAL');
+      try {
         db.pragma('journal_mode = WAL');
-        db.pragma('synchronous = NORMAL');
-        db.exec(SCHEMA);
-        db.prepare('INSERT OR IGNORE INTO domains(id, parent, program) VALUES(1, 0, ?)').run(KERNEL_DOMAIN);
-      } else {
-        db.pragma('query_only = 1');
-        const t = db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name IN ('events','domains','meta')").get() as { n: number };
-        if (t.n < 3) throw new Error('not a lantern record store (tables missing)');
+      } catch (e) {
+        // A stopped store is in rollback mode; switching needs room (a full disk) and no reader.
+        // Record in rollback mode meanwhile (readers wait for the short write transactions); the
+        // next start switches. Damage is not this case: the schema statement below says it.
+        if (isDamageError(e)) throw e;
+        process.stderr.write(`lantern record: store ${path} stays in rollback-journal mode for now (${(e as Error).message})\n`);
       }
+      db.pragma('synchronous = NORMAL');
+      db.exec(SCHEMA);
+      db.prepare('INSERT OR IGNORE INTO domains(id, parent, program) VALUES(1, 0, ?)').run(KERNEL_DOMAIN);
+      return new Store(db, path);
     } catch (e) {
+      const damaged = isDamageError(e) ? quickCheck(db) : null;
       db.close();
-      if (e instanceof CliError) throw e;
-      throw new CliError(`cannot use store ${path}: ${(e as Error).message}`, opts.readonly ? EXIT.DATAERR : EXIT.IOERR);
+      if (damaged) throw new CliError(`store ${path} is damaged (PRAGMA quick_check: ${damaged}); move it away to start a new one`, EXIT.DATAERR);
+      throw new CliError(`cannot use store ${path}: ${(e as Error).message}`, EXIT.IOERR);
     }
-    return new Store(db, path);
+  }
+
+  /**
+   * Open for queries, never changing what lies next to the store (it may be evidence, or on
+   * read-only media). SQLite can only do that itself in some cases (its `immutable` URI is not
+   * available through better-sqlite3, which opens without SQLITE_OPEN_URI):
+   *  - a rollback-journal store (how the recorder leaves it when it stops): opened read-only
+   *    in place, which creates nothing, on read-only media too;
+   *  - a WAL store with its -wal and -shm (a recorder is running, or was killed): read-only in
+   *    place, sharing the running recorder's wal-index; creates nothing (works read-only too);
+   *  - a WAL store without its -shm (copied evidence, a store closed on a full disk): SQLite
+   *    would create -shm and -wal, or fail on read-only media, so the store and its -wal are
+   *    copied into a private temporary directory and read there (removed on close).
+   */
+  static openReadonly(path: string): Store {
+    const main = regularFileOrThrow(path);
+    const wal = `${path}-wal`;
+    const shm = `${path}-shm`;
+    const walMode = main.header.length >= 20 && main.header[18] === 2 && main.header[19] === 2;
+    // SQLite opens these itself when reading in place: they must be what they claim to be.
+    for (const side of [wal, shm]) {
+      let st;
+      try {
+        st = lstatSync(side);
+      } catch {
+        continue; // absent
+      }
+      if (!st.isFile()) throw new CliError(`cannot read store ${path}: ${side} is a ${entryKind(st)}, not a regular file (not read)`, EXIT.NOINPUT);
+    }
+    const inPlace = !walMode || (existsSync(wal) && existsSync(shm));
+    if (inPlace) {
+      try {
+        return Store.fromReadonlyDb(new Database(path, { readonly: true, fileMustExist: true }), path);
+      } catch (e) {
+        if (e instanceof CliError) throw e;
+        // e.g. a stale -shm on read-only media that SQLite cannot use: read a private copy.
+      }
+    }
+    const copyDir = mkdtempSync(join(tmpdir(), 'lantern-store-'));
+    try {
+      const copy = join(copyDir, basename(path));
+      copyEvidence(path, copy);
+      if (existsSync(wal)) copyEvidence(wal, `${copy}-wal`);
+      if (!walMode && existsSync(`${path}-journal`)) copyEvidence(`${path}-journal`, `${copy}-journal`);
+      const store = Store.fromReadonlyDb(new Database(copy, { fileMustExist: true }), path);
+      store.readMode = 'private-copy';
+      store.copyDir = copyDir;
+      return store;
+    } catch (e) {
+      rmSync(copyDir, { recursive: true, force: true });
+      if (e instanceof CliError) throw e;
+      throw new CliError(`cannot read store ${path}: ${(e as Error).message}`, EXIT.NOINPUT);
+    }
+  }
+
+  /** Checks the tables; damage is a CliError (65) with quick_check's finding, other errors are thrown as they are. */
+  private static fromReadonlyDb(db: DB, path: string): Store {
+    try {
+      db.pragma('query_only = 1');
+      const t = db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name IN ('events','domains','meta')").get() as { n: number };
+      if (t.n < 3) throw new CliError(`cannot use store ${path}: not a lantern record store (tables missing)`, EXIT.DATAERR);
+      return new Store(db, path);
+    } catch (e) {
+      const damaged = !(e instanceof CliError) && isDamageError(e) ? (quickCheck(db) ?? (e as Error).message) : null;
+      db.close();
+      if (damaged) throw damagedError(path, damaged);
+      throw e;
+    }
+  }
+
+  /**
+   * After a query failed or found nothing: what `PRAGMA quick_check` says about the store, or
+   * null when it is sound. So damage is one clear error, never a stack trace or a silent "no records".
+   */
+  damage(): string | null {
+    return quickCheck(this.db);
   }
 
   close(): void {
-    try {
-      if (!this.db.readonly) this.db.pragma('wal_checkpoint(TRUNCATE)');
-    } catch {
-      /* a reader may hold the WAL: fine */
+    if (!this.db.readonly && !this.db.pragma('query_only', { simple: true })) {
+      try {
+        this.write([]); // domains given an id since the last batch
+      } catch {
+        /* disk full or broken: nothing refers to them on disk */
+      }
+      try {
+        this.db.pragma('wal_checkpoint(TRUNCATE)');
+        // A stopped store is one plain file that a read-only open leaves alone (see openReadonly).
+        // Needs the only connection; with a reader active it stays WAL, which queries also handle.
+        this.db.pragma('journal_mode = DELETE');
+      } catch {
+        /* a reader holds the WAL, or the disk is full: fine */
+      }
     }
     this.db.close();
+    if (this.copyDir) rmSync(this.copyDir, { recursive: true, force: true });
+    this.copyDir = null;
   }
 
   /** Record ids are allocated here so records can reference one another before they are written. */
@@ -154,16 +277,31 @@ export class Store implements DomainRegistry {
     return this.nextEventId++;
   }
 
+  /** Never writes (a full disk must not fail the model): a new domain's row waits for write(). */
   intern(parent: number, program: string): number {
     const key = `${parent}\0${program}`;
-    const hit = this.keyCache.get(key);
+    const hit = this.keyCache.get(key) ?? this.pendingKeys.get(key);
     if (hit !== undefined) return hit;
-    let row = this.domainFind.get(parent, program) as { id: number } | undefined;
-    if (!row) row = { id: Number(this.domainInsert.run(parent, program).lastInsertRowid) };
+    let id: number | undefined;
+    try {
+      id = (this.domainFind.get(parent, program) as { id: number } | undefined)?.id;
+    } catch {
+      /* an unreadable page: a new id keeps the records (see domainInsert) */
+    }
+    if (id === undefined) {
+      id = this.nextDomainId++;
+      this.pendingDomains.set(id, { parent, program });
+      this.pendingKeys.set(key, id);
+    }
     if (this.keyCache.size >= 200_000) this.keyCache.clear(); // bounded: misses fall back to the table
-    this.keyCache.set(key, row.id);
-    this.cacheNode(row.id, parent, program);
-    return row.id;
+    this.keyCache.set(key, id);
+    this.cacheNode(id, parent, program);
+    return id;
+  }
+
+  /** Domains waiting to be written with the next batch (bounded by the distinct domains met). */
+  get pendingDomainCount(): number {
+    return this.pendingDomains.size;
   }
 
   private cacheNode(id: number, parent: number, program: string): void {
@@ -172,7 +310,7 @@ export class Store implements DomainRegistry {
   }
 
   private node(id: number): { parent: number; program: string } | null {
-    const hit = this.nodeCache.get(id);
+    const hit = this.nodeCache.get(id) ?? this.pendingDomains.get(id);
     if (hit) return hit;
     const row = this.domainGet.get(id) as { parent: number; program: string } | undefined;
     if (!row) return null;
@@ -198,11 +336,12 @@ export class Store implements DomainRegistry {
 
   /** Write a batch in one transaction. Reconstructed duplicates (same pid, start, from a restart) are skipped. */
   write(records: ProcessRecord[]): number {
-    if (records.length === 0) return 0;
+    if (records.length === 0 && this.pendingDomains.size === 0) return 0;
     const dupe = (this.dupeStmt ??= this.db.prepare("SELECT 1 FROM events WHERE pid = ? AND type = 'exec' AND abs(pstart_us - ?) < 1000000 LIMIT 1"));
     const bulk = (this.bulkStmt ??= this.db.prepare(`${INSERT_HEAD} ${Array(BULK_ROWS).fill(ROW_PLACEHOLDERS).join(',')}`));
     let n = 0;
     const tx = this.db.transaction((rows: ProcessRecord[]) => {
+      for (const [id, d] of this.pendingDomains) this.domainInsert.run(id, d.parent, d.program);
       // Positional binding, and BULK_ROWS rows per statement where the batch allows.
       let pending: unknown[] = [];
       let pendingRows = 0;
@@ -230,6 +369,8 @@ export class Store implements DomainRegistry {
       flush();
     });
     tx(records);
+    this.pendingDomains.clear(); // committed
+    this.pendingKeys.clear();
     return n;
   }
 
@@ -299,6 +440,8 @@ export class Store implements DomainRegistry {
    * trie. Caches are dropped, as a deleted id may be given to a new domain later.
    */
   pruneDomains(live: Iterable<number>): number {
+    // A domain waiting to be written may hang below any stored one: store it first.
+    this.write([]);
     const rows = this.db.prepare('SELECT id, parent FROM domains').all() as Array<{ id: number; parent: number }>;
     const parentOf = new Map(rows.map((r) => [r.id, r.parent]));
     const keep = new Set<number>([this.root]);
@@ -382,5 +525,59 @@ export class Store implements DomainRegistry {
   counts(): Record<string, number> {
     const rows = this.db.prepare('SELECT type, count(*) AS n FROM events GROUP BY type').all() as Array<{ type: string; n: number }>;
     return Object.fromEntries(rows.map((r) => [r.type, r.n]));
+  }
+}
+
+/** `PRAGMA quick_check`'s finding (first lines), or null when it says ok. Never throws. */
+function quickCheck(db: DB): string | null {
+  try {
+    const rows = db.pragma('quick_check(20)', { simple: false }) as Array<{ quick_check: string }>;
+    if (rows.length === 1 && rows[0]!.quick_check === 'ok') return null;
+    // One line: its first findings (a row can hold several lines; the header line says nothing).
+    const found = rows.flatMap((r) => r.quick_check.split('\n')).map((l) => l.trim()).filter((l) => l && !/^\*\*\* in database \w+ \*\*\*$/.test(l));
+    return found.slice(0, 3).join('; ') + (found.length > 3 ? `; and ${found.length >= 20 ? 'at least ' : ''}${found.length - 3} more` : '');
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
+export function damagedError(path: string, finding: string): CliError {
+  return new CliError(`store ${path} is damaged (PRAGMA quick_check: ${finding})`, EXIT.DATAERR);
+}
+
+/** The store as evidence: a regular file (never a FIFO or device: SQLite's open would block or read it), with its header. */
+function regularFileOrThrow(path: string): { header: Buffer } {
+  const opened = openEvidence(path);
+  if (!opened.ok) {
+    if (opened.code === 'ENOENT') throw new CliError(`no record store at ${path}`, EXIT.NOINPUT);
+    throw new CliError(`cannot read store ${path}: ${opened.reason}`, EXIT.NOINPUT);
+  }
+  try {
+    const header = Buffer.alloc(100);
+    const n = readSync(opened.fd, header, 0, 100, 0);
+    if (n < 100 || header.toString('latin1', 0, 16) !== 'SQLite format 3\0') {
+      throw new CliError(`cannot use store ${path}: not a lantern record store (not an SQLite database)`, EXIT.DATAERR);
+    }
+    return { header };
+  } finally {
+    closeSync(opened.fd);
+  }
+}
+
+/** Copy a regular file through openEvidence (so a FIFO or device swapped in is refused, not read). */
+function copyEvidence(from: string, to: string): void {
+  const opened = openEvidence(from);
+  if (!opened.ok) throw new CliError(`cannot read ${from}: ${opened.reason}`, EXIT.NOINPUT);
+  const out = openSync(to, 'wx', 0o600);
+  try {
+    const buf = Buffer.allocUnsafe(1 << 20);
+    for (;;) {
+      const n = readSync(opened.fd, buf, 0, buf.length, null);
+      if (n === 0) break;
+      for (let off = 0; off < n; ) off += writeSync(out, buf, off, n - off);
+    }
+  } finally {
+    closeSync(out);
+    closeSync(opened.fd);
   }
 }
