@@ -81,8 +81,7 @@ const DAEMONS = new Set(['netconsole listen', 'record']);
  */
 function onOutputError(this: NodeJS.WriteStream, e: NodeJS.ErrnoException): void {
   if (e.code === 'EPIPE') process.exit(EXIT.PIPE);
-  const which = this === process.stderr ? 'stderr' : 'stdout';
-  if (which === 'stdout') {
+  if (this === process.stdout) {
     try {
       process.stderr.write(`lantern: cannot write to stdout (${e.code ?? e.message})\n`);
     } catch {
