@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { CliError, EXIT } from '../common/exit.js';
 import { printJson } from '../common/json.js';
+import { writeOutput } from '../common/output.js';
 import { paint } from '../common/term.js';
 import { Host } from '../host/host.js';
 import { maxUnpackedOption, unpackLimitsFrom } from '../host/options.js';
@@ -11,7 +12,7 @@ import { diffSnapshots } from './diff.js';
 import { SECTION_NAMES, type Snapshot } from './model.js';
 import { renderDiff, renderList, renderSectionData, renderShow, sectionByName } from './render.js';
 import { analyzeLogs, buildReport, REPORT_FORMATS, type ReportFormat, renderReport } from './report.js';
-import { DEFAULT_BASELINE_DIR, listSnapshots, loadSnapshot, pruneSnapshots, resolveBaseline, saveSnapshot, writeTextAtomic } from './store.js';
+import { DEFAULT_BASELINE_DIR, listSnapshots, loadSnapshot, pruneSnapshots, resolveBaseline, saveSnapshot } from './store.js';
 
 function version(): string {
   try {
@@ -45,15 +46,6 @@ function collect(opts: SourceOptions): Snapshot {
 /** Commander collector for a repeatable option. */
 const repeatable = (v: string, prev: string[]) => [...prev, v];
 
-/** `lantern diff ... | head` closes the pipe early: end quietly with the verdict, not with a stack trace. */
-function quietOnClosedPipe(): void {
-  if (process.stdout.listenerCount('error') > 0) return;
-  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-    if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
-    throw e;
-  });
-}
-
 export function register(program: Command): void {
   const baseline = program.command('baseline').description('record the normal state of a host (sysctls, cmdline, modules, packages, units, mounts, readiness) to compare later');
 
@@ -69,7 +61,6 @@ export function register(program: Command): void {
     .option('--no-commands', 'on a live host, read files only (no rpm -qa, no dmesg/systemctl for the checks); on a copied tree, no rpm --dbpath')
     .addHelpText('after', '\nExit status: 0 saved, 64 usage error, 66 the root is not a host root or sosreport, 74 cannot write.')
     .action((opts: SourceOptions & { out?: string; dir: string; json?: boolean }) => {
-      quietOnClosedPipe();
       const s = collect(opts);
       const path = saveSnapshot(s, opts.out, opts.dir);
       if (opts.json) printJson(s);
@@ -85,7 +76,6 @@ export function register(program: Command): void {
     .option('--dir <dir>', 'where to look', DEFAULT_BASELINE_DIR)
     .option('--json', 'print the list as JSON')
     .action((opts: { dir: string; json?: boolean }) => {
-      quietOnClosedPipe();
       const r = listSnapshots(opts.dir);
       if (opts.json) printJson({ dir: opts.dir, ...r });
       else process.stdout.write(renderList(opts.dir, r.snapshots, r.skipped, paint(process.stdout)));
@@ -100,7 +90,6 @@ export function register(program: Command): void {
     .option('--json', 'print the result as JSON')
     .addHelpText('after', '\nExit status: 0 done, 64 usage error, 66 cannot list the directory, 74 cannot delete a file.')
     .action((opts: { keep: string; dir: string; dryRun?: boolean; json?: boolean }) => {
-      quietOnClosedPipe();
       const keep = Number(opts.keep);
       if (!Number.isInteger(keep) || keep < 1) throw new CliError(`--keep must be a whole number >= 1, not ${JSON.stringify(opts.keep)}`, EXIT.USAGE);
       const r = pruneSnapshots(opts.dir, keep, opts.dryRun === true);
@@ -120,7 +109,6 @@ export function register(program: Command): void {
     .option('--section <name>', `print one section's data, one item a line (${SECTION_NAMES.join(', ')})`)
     .addHelpText('after', '\nExit status: 0 shown, 64 unknown section, 65 not a snapshot, 66 cannot read the file.')
     .action((file: string, opts: { json?: boolean; section?: string }) => {
-      quietOnClosedPipe();
       const section = opts.section !== undefined ? sectionByName(opts.section) : null;
       if (opts.section !== undefined && !section) throw new CliError(`unknown section ${JSON.stringify(opts.section)} (known: ${SECTION_NAMES.join(', ')})`, EXIT.USAGE);
       const s = loadSnapshot(file);
@@ -151,7 +139,6 @@ Exit status: 0 no differences, 1 differences found, 2 a readiness finding became
 64 usage error, 65 a file is not a snapshot, 66 cannot read an input.`,
     )
     .action((basePath: string, curPath: string | undefined, opts: SourceOptions & { ignore: string[]; builtinIgnore?: boolean; json?: boolean; limit: string }) => {
-      quietOnClosedPipe();
       const limit = Number(opts.limit);
       if (!Number.isInteger(limit) || limit < 0) throw new CliError(`--limit must be a whole number >= 0, not ${JSON.stringify(opts.limit)}`, EXIT.USAGE);
       if (curPath !== undefined && (opts.root !== undefined || opts.sosreport !== undefined)) throw new CliError('give either a CURRENT snapshot file or --root/--sosreport, not both', EXIT.USAGE);
@@ -178,7 +165,6 @@ Exit status: 0 no differences, 1 differences found, 2 a readiness finding became
     .option('--no-commands', 'when collecting from the live host, read files only')
     .addHelpText('after', '\nExit status: 0 written, 64 usage error, 65 a file is not a snapshot, 66 cannot read an input, 74 cannot write.')
     .action(async (opts: SourceOptions & { snapshot?: string; baseline?: string; logs?: string[]; format: string; out?: string; ignore: string[] }) => {
-      quietOnClosedPipe();
       if (!(REPORT_FORMATS as readonly string[]).includes(opts.format)) throw new CliError(`--format must be one of ${REPORT_FORMATS.join(', ')}`, EXIT.USAGE);
       if (opts.snapshot !== undefined && (opts.root !== undefined || opts.sosreport !== undefined)) throw new CliError('--snapshot and --root/--sosreport are mutually exclusive', EXIT.USAGE);
       const cur = opts.snapshot !== undefined ? loadSnapshot(opts.snapshot) : collect(opts);
@@ -188,7 +174,7 @@ Exit status: 0 no differences, 1 differences found, 2 a readiness finding became
       const text = renderReport(doc, opts.format as ReportFormat);
       if (opts.out === undefined) process.stdout.write(text);
       else {
-        writeTextAtomic(opts.out, text);
+        writeOutput(opts.out, text, { mode: 0o640 });
         process.stderr.write(`wrote ${opts.out}\n`);
       }
     });

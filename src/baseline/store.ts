@@ -1,7 +1,9 @@
-/** Where snapshots live on disk: save (atomically), load (validated) and list. Thin edge. */
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+/** Where snapshots live on disk: save (through src/common/output.ts), load (validated, regular files only, capped) and list. Thin edge. */
+import { readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { type EvidenceRead, formatBytes, readEvidence } from '../common/evidence.js';
 import { CliError, EXIT } from '../common/exit.js';
+import { ensureDirectory, writeOutput } from '../common/output.js';
 import { type Snapshot, snapshotProblem } from './model.js';
 
 export const DEFAULT_BASELINE_DIR = '/var/lib/lantern/baselines';
@@ -25,51 +27,37 @@ export function defaultFileName(s: Snapshot): string {
   return `${safeName(s.host.name)}-${compactUtc(s.takenAt)}.json`;
 }
 
-/** Write JSON to `path` through a temporary file and rename, so a reader never sees half a snapshot. */
-export function writeJsonAtomic(path: string, doc: unknown): void {
-  writeTextAtomic(path, JSON.stringify(doc, null, 2) + '\n');
+/**
+ * Write JSON to `path` (see src/common/output.ts): a reader never sees half a snapshot, nothing
+ * planted beside it is followed, a device or FIFO is written straight and never replaced.
+ */
+export function writeJsonOutput(path: string, doc: unknown): void {
+  writeOutput(path, JSON.stringify(doc, null, 2) + '\n', { mode: SNAPSHOT_MODE });
 }
 
-/** Write text through a temporary file beside `path`, fsync, rename. */
-export function writeTextAtomic(path: string, text: string): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  let fd: number | null = null;
-  try {
-    fd = openSync(tmp, 'w', 0o640);
-    writeFileSync(fd, text);
-    fsyncSync(fd);
-    closeSync(fd);
-    fd = null;
-    renameSync(tmp, path);
-  } catch (e) {
-    if (fd !== null) closeSync(fd);
-    rmSync(tmp, { force: true });
-    throw new CliError(`${path}: cannot write (${(e as NodeJS.ErrnoException).code ?? String(e)})`, EXIT.IOERR);
-  }
-}
+/** Snapshots describe the host in detail: readable by root's group, not by everyone. */
+const SNAPSHOT_MODE = 0o640;
+
+/**
+ * The largest snapshot file read (list, show, diff, report). A real one is about 150 KiB; a host
+ * with every package of a distribution installed stays under 10 MiB. A larger file is skipped
+ * unread: it is not a snapshot Lantern wrote, and reading it would cost its size in memory.
+ */
+export const MAX_SNAPSHOT_BYTES = 64 * 1024 * 1024;
 
 export function saveSnapshot(s: Snapshot, out: string | undefined, dir = DEFAULT_BASELINE_DIR): string {
   let path = out;
   if (path === undefined) {
-    try {
-      mkdirSync(dir, { recursive: true, mode: 0o750 });
-    } catch (e) {
-      throw new CliError(`${dir}: cannot create (${(e as NodeJS.ErrnoException).code ?? String(e)}); use --out FILE`, EXIT.IOERR);
-    }
+    ensureDirectory(dir, 0o750);
     path = join(dir, defaultFileName(s));
   }
-  writeJsonAtomic(path, s);
+  writeJsonOutput(path, s);
   return path;
 }
 
 /** Read and validate a snapshot file; a clear error (not a crash) when it is not one. */
 export function loadSnapshot(path: string): Snapshot {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new CliError(`${path}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e)})`, EXIT.NOINPUT);
-  }
+  const text = readSnapshotText(path);
   let doc: unknown;
   try {
     doc = JSON.parse(text);
@@ -79,6 +67,26 @@ export function loadSnapshot(path: string): Snapshot {
   const problem = snapshotProblem(doc);
   if (problem) throw new CliError(`${path}: ${problem}`, EXIT.DATAERR);
   return doc as Snapshot;
+}
+
+/**
+ * A snapshot file's text, read through readEvidence: a regular file only (a FIFO, a device or a link
+ * to one is refused unopened: `zero.json -> /dev/zero` must not fill memory, `fifo.json` must not
+ * hang), at most MAX_SNAPSHOT_BYTES (the size is checked before any byte is read).
+ */
+function readSnapshotText(path: string): string {
+  let size = 0;
+  try {
+    size = statSync(path).size;
+  } catch {
+    /* readEvidence gives the reason */
+  }
+  const r: EvidenceRead =
+    size > MAX_SNAPSHOT_BYTES
+      ? { ok: false, code: 'TOOBIG', reason: `${formatBytes(size)}, larger than ${formatBytes(MAX_SNAPSHOT_BYTES)} (not read)` }
+      : readEvidence(path, { maxBytes: MAX_SNAPSHOT_BYTES, whenLonger: 'fail' });
+  if (!r.ok) throw new CliError(`${path}: cannot read: ${r.reason}`, EXIT.NOINPUT);
+  return r.bytes.toString('utf8');
 }
 
 export interface ListedSnapshot {

@@ -6,6 +6,7 @@
 import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { CliError, EXIT } from '../common/exit.js';
+import { ClosedPipeError } from '../common/output.js';
 import { HostError } from '../host/host.js';
 
 type Capability = { register(program: Command): void };
@@ -67,9 +68,46 @@ export async function buildProgram(argv?: string[]): Promise<Command> {
   return program;
 }
 
+/**
+ * Daemons decide themselves what a closed stdout means (stop the copy, keep receiving): the
+ * one-shot rule below is taken off for them. Paths of commands as typed, without "lantern".
+ */
+const DAEMONS = new Set(['netconsole listen', 'record']);
+
+/**
+ * stdout or stderr failed. A closed pipe (`lantern check | head -1`) ends a one-shot command as a
+ * Unix filter killed by SIGPIPE would: no message, status 141 (EXIT.PIPE). Any other failure (a
+ * full disk under `> file`, EIO on a vanished terminal) is one line on stderr and EXIT.IOERR.
+ */
+function onOutputError(this: NodeJS.WriteStream, e: NodeJS.ErrnoException): void {
+  if (e.code === 'EPIPE') process.exit(EXIT.PIPE);
+  if (this === process.stdout) {
+    try {
+      process.stderr.write(`lantern: cannot write to stdout (${e.code ?? e.message})\n`);
+    } catch {
+      /* nowhere left to say it */
+    }
+  }
+  process.exit(EXIT.IOERR);
+}
+
+function guardOutput(): void {
+  for (const s of [process.stdout, process.stderr]) if (!s.listeners('error').includes(onOutputError)) s.on('error', onOutputError);
+}
+
+function releaseOutputFor(actionCommand: Command): void {
+  const names: string[] = [];
+  for (let c: Command | null = actionCommand; c?.parent; c = c.parent) names.unshift(c.name());
+  if (!DAEMONS.has(names.join(' '))) return;
+  process.stdout.off('error', onOutputError);
+  process.stderr.off('error', onOutputError);
+}
+
 export async function main(argv: string[]): Promise<void> {
+  guardOutput();
   try {
     const program = await buildProgram(argv);
+    program.hook('preAction', (_self, actionCommand) => releaseOutputFor(actionCommand));
     await program.parseAsync(argv);
   } catch (err) {
     process.exitCode = exitCodeFor(err);
@@ -77,6 +115,8 @@ export async function main(argv: string[]): Promise<void> {
 }
 
 function exitCodeFor(err: unknown): number {
+  // A reader that went away (stdout named as --out /dev/stdout, a FIFO): quiet, as for stdout.
+  if (err instanceof ClosedPipeError || (err as NodeJS.ErrnoException)?.code === 'EPIPE') return EXIT.PIPE;
   if (err instanceof CommanderError) {
     // help and version are not errors
     if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return EXIT.OK;

@@ -20,6 +20,12 @@ export const EXIT = {
   IOERR: 74,
   /** Needs root (EX_NOPERM). */
   NOPERM: 77,
+  /**
+   * The reader closed the pipe (`lantern check | head -1`): the command stopped quietly, as a Unix
+   * filter killed by SIGPIPE does; 128 + 13 is what a shell shows for one. Node ignores SIGPIPE, so
+   * it cannot be re-raised with its default action.
+   */
+  PIPE: 141,
 } as const;
 
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
