@@ -104,7 +104,9 @@ export function register(program: Command): void {
       const res = await analyzePaths(paths, { filters, ...(onProgress ? { onProgress } : {}) });
       if (tty && lastTick) process.stderr.write('\r\x1b[K');
       const readable = res.inputs.filter((i) => i.format !== 'unreadable');
-      for (const i of res.inputs) if (i.error) process.stderr.write(`lantern analyze: ${i.name}: ${i.error}\n`);
+      for (const i of res.inputs) {
+        if (i.error) process.stderr.write(`lantern analyze: ${i.name}: ${i.error}${i.truncated ? ` (truncated: the ${i.lines} lines before the cut were analysed)` : ''}\n`);
+      }
       if (readable.length === 0) throw new CliError('no input could be read', EXIT.NOINPUT);
       if (o.json) printJson(toJson(res));
       else process.stdout.write(renderText(res, paint(process.stdout)));
