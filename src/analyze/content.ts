@@ -41,12 +41,16 @@ export function judgeContent(sample: Buffer): Judgement {
   }
   const other = sample.length - nulBytes;
   if (control > 0 && (control * 10 > other || (control > 8 && control * 100 > other))) {
-    return { binary: true, reason: `binary file (${pct(control, other)} control bytes; not a text log; ${JOURNAL_HINT})` };
+    return { binary: true, reason: `binary file (${pct(control, other)} control bytes in the first ${sampleText(sample)}; not a text log)` };
   }
   if (nulRuns > 16 && nulRuns > 2 * newlines + 16) {
-    return { binary: true, reason: `binary file (${nulRuns} NUL runs between ${newlines} line ends; not a text log; ${JOURNAL_HINT})` };
+    return { binary: true, reason: `binary file (${nulRuns} NUL runs among ${newlines} line ends in the first ${sampleText(sample)}; not a text log)` };
   }
   return { binary: false };
+}
+
+function sampleText(sample: Buffer): string {
+  return sample.length >= JUDGE_SAMPLE_BYTES ? 'MiB' : `${sample.length} bytes`;
 }
 
 function pct(n: number, of: number): string {
