@@ -340,11 +340,25 @@ export function decompressorMessage(cmd: string, stderr: string): string {
     .slice(0, 300);
 }
 
-/** Opens a FIFO or pipe without blocking; gives a FIFO nobody writes to a short grace, then refuses it. */
+/** O_PATH (Linux, the same value on every architecture Node runs on): a handle that opens nothing. */
+const O_PATH = 0o10000000;
+
+/**
+ * Opens a FIFO or pipe without blocking; gives a FIFO nobody writes to a short grace, then
+ * refuses it. The name is resolved once, to an O_PATH handle (which opens nothing, so no device
+ * acts); only when that handle is a FIFO is the same inode opened for reading, through it.
+ */
 async function openFifo(path: string): Promise<{ fd: number; head: Buffer }> {
   let fd: number;
   try {
-    fd = openSync(path, fsc.O_RDONLY | fsc.O_NONBLOCK | fsc.O_NOCTTY);
+    const handle = openSync(path, O_PATH);
+    try {
+      const st = fstatSync(handle);
+      if (!st.isFIFO()) throw new Error(`is a ${entryKind(st)} (not opened: only regular files, FIFOs and pipes are read)`);
+      fd = openSync(`/proc/self/fd/${handle}`, fsc.O_RDONLY | fsc.O_NONBLOCK | fsc.O_NOCTTY);
+    } finally {
+      closeSync(handle);
+    }
   } catch (e) {
     throw new Error(errText(e));
   }
