@@ -149,6 +149,27 @@ test("a truncated or corrupt .bz2 gives bzip2's own diagnosis and keeps what it 
   assert.match(inp.error!, /^bzip2 -dc failed \(exit 2\): (Data integrity error when decompressing\.|Compressed file ends unexpectedly)$/);
 });
 
+for (const [prog, pkg, message] of [['xz', 'xz-utils', 'xz -dc failed (exit 1): Unexpected end of input'], ['zstd', 'zstd', 'zstd -dc failed (exit 1): Read error (39) : premature end']] as const) {
+  test(`a truncated ${prog} file keeps what was decompressed, marked truncated with ${prog}'s diagnosis`, (t) => {
+    if (!hasProgram(prog)) {
+      skipUnlessCI(t, `${prog} is not installed (apt-get install ${pkg}; listed in .ci/packages)`);
+      return;
+    }
+    // The log, then lines that do not compress: the cut falls in them, after the log's incidents.
+    let seed = 7;
+    const noise = Array.from({ length: 40000 }, () => `noise ${((seed = (seed * 48271) % 2147483647) * 2654435761).toString(36)}${seed.toString(16)}`).join('\n');
+    const packed = execFileSync(prog, ['-q', '-c'], { input: readFileSync(LOG, 'latin1') + noise + '\n', maxBuffer: 64 << 20 });
+    const cut = join(tmp, `cut.log.${prog}`);
+    writeFileSync(cut, packed.subarray(0, Math.floor(packed.length / 2)));
+    const r = lantern(['--json', cut]);
+    assert.equal(r.code, 0, r.err);
+    const inp = doc(r).inputs[0]!;
+    assert.equal(inp.truncated, true);
+    assert.equal(inp.error, message);
+    assert.ok(inp.lines > 0 && inp.incidents > 0, `${inp.lines} lines, ${inp.incidents} incidents kept`);
+  });
+}
+
 test('process substitution <(cat log) and <(gzip -c log) are read as pipes', () => {
   let r = bashLantern(`"$NODE" "$BIN" analyze --json <(cat ${JSON.stringify(LOG)})`);
   assert.equal(r.code, 0, r.err);
