@@ -33,7 +33,7 @@ test('judgeContent: text logs are text, also with the zero runs a crash leaves a
 test('judgeContent: journal, ELF and binary records are refused, also without their magic', () => {
   const j = judgeContent(journalLike(200));
   assert.equal(j.binary, true);
-  assert.match((j as { reason: string }).reason, /systemd journal file; for a journal file use journalctl --file FILE/);
+  assert.match((j as { reason: string }).reason, /systemd journal file: read it with journalctl --file FILE/);
   const noMagic = judgeContent(journalLike(200, false));
   assert.equal(noMagic.binary, true, 'judged by proportion');
   const elf = Buffer.concat([Buffer.from('\x7fELF\x02\x01\x01', 'latin1'), Buffer.alloc(60)]);

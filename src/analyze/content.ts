@@ -15,7 +15,6 @@ export const HOLE_MIN_BYTES = 16;
 
 export type Judgement = { binary: false } | { binary: true; reason: string };
 
-const JOURNAL_HINT = 'for a journal file use journalctl --file FILE -o short-precise | lantern analyze';
 
 /**
  * Binary or text, from the first bytes of the content. Known binary formats go by their magic;
@@ -25,7 +24,7 @@ const JOURNAL_HINT = 'for a journal file use journalctl --file FILE -o short-pre
  */
 export function judgeContent(sample: Buffer): Judgement {
   const magic = knownBinary(sample);
-  if (magic) return { binary: true, reason: `binary file (${magic}, not a text log)` };
+  if (magic) return { binary: true, reason: `binary file (${magic})` };
   let nulBytes = 0;
   let nulRuns = 0;
   let control = 0;
@@ -59,8 +58,8 @@ function pct(n: number, of: number): string {
 
 /** Formats whose first bytes say they are binary (compressed formats are recognised before). */
 function knownBinary(head: Buffer): string | null {
-  if (head.length >= 8 && head.toString('latin1', 0, 8) === 'LPKSHHRH') return `a systemd journal file; ${JOURNAL_HINT}`;
-  if (head.length >= 4 && head[0] === 0x7f && head.toString('latin1', 1, 4) === 'ELF') return 'an ELF file: a core dump or a program';
+  if (head.length >= 8 && head.toString('latin1', 0, 8) === 'LPKSHHRH') return 'a systemd journal file: read it with journalctl --file FILE -o json | lantern analyze';
+  if (head.length >= 4 && head[0] === 0x7f && head.toString('latin1', 1, 4) === 'ELF') return 'an ELF file: a core dump or a program, not a text log';
   return null;
 }
 

@@ -333,7 +333,7 @@ test('binary files are refused by content: a real core dump, wtmp from utmpdump,
   assert.equal(refused.length, 3 + (journals.length ? 1 : 0), r.err);
   for (const line of refused) assert.match(line, /^lantern analyze: \S+: binary file \(/);
   assert.match(r.err, /lantern: no input could be read/);
-  assert.match(r.err, /system\.journal: binary file \(a systemd journal file; for a journal file use journalctl --file FILE/);
+  assert.match(r.err, /system\.journal: binary file \(a systemd journal file: read it with journalctl --file FILE/);
   assert.match(r.err, /wtmp: binary file \([\d.]+% control bytes in the first \d+ bytes; not a text log\)/);
   // The same content compressed or on stdin: judged after decompression.
   const gz = lantern(['--json', '-'], { input: gzipSync(wtmp.stdout) });
