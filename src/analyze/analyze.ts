@@ -7,7 +7,7 @@
 import { Detector } from './detect.js';
 import { Collector, type Filters } from './group.js';
 import type { LogFormat } from './normalize.js';
-import { scanStream } from './scan.js';
+import { NotTextError, scanStream } from './scan.js';
 import { groupRotations } from './rotation.js';
 import { errText, expandInputs, openInput, type Compression, type InputFile } from './source.js';
 
@@ -20,9 +20,16 @@ export interface InputReport {
   kernelLines: number;
   malformedLines: number;
   overlongLines: number;
+  /** Bytes dropped from overlong lines beyond the part kept. */
+  overlongBytesCut: number;
   invalidUtf8Lines: number;
+  /** NUL bytes dropped (zeros a crash left in the log), and in how many runs. */
+  nulBytes: number;
+  nulRuns: number;
   incidents: number;
   partialIncidents: number;
+  /** The input ended early (cut or corrupt archive, read error): what came before was analysed. */
+  truncated?: true;
   /** Why the input could not be read (fully). */
   error?: string;
   /** The rotation set this file was read in (directory + base name), when it has more than one piece. */
@@ -44,10 +51,7 @@ export interface AnalyzeOptions {
 export async function analyzePaths(paths: string[], opts: AnalyzeOptions = {}): Promise<AnalysisResult> {
   const { files, skipped } = await expandInputs(paths.length ? paths : ['-']);
   const collector = new Collector(opts.filters ?? {});
-  const inputs: InputReport[] = skipped.map((s) => ({
-    name: s.name, format: 'unreadable', bytes: 0, lines: 0, kernelLines: 0, malformedLines: 0, overlongLines: 0,
-    invalidUtf8Lines: 0, incidents: 0, partialIncidents: 0, error: s.reason,
-  }));
+  const inputs: InputReport[] = skipped.map((s) => ({ ...emptyReport(s.name), error: s.reason }));
   for (const set of groupRotations(files, (f) => f.path)) {
     // One detector per set: what is open at the end of one piece continues in the next.
     // Incidents are counted for the piece where they start (a report may close in a later piece).
@@ -79,11 +83,15 @@ export async function analyzePaths(paths: string[], opts: AnalyzeOptions = {}): 
   return { inputs, collector };
 }
 
-async function analyzeOne(f: InputFile, detector: Detector, opts: AnalyzeOptions): Promise<InputReport> {
-  const rep: InputReport = {
-    name: f.name, format: 'unreadable', bytes: 0, lines: 0, kernelLines: 0, malformedLines: 0, overlongLines: 0,
-    invalidUtf8Lines: 0, incidents: 0, partialIncidents: 0,
+function emptyReport(name: string): InputReport {
+  return {
+    name, format: 'unreadable', bytes: 0, lines: 0, kernelLines: 0, malformedLines: 0, overlongLines: 0, overlongBytesCut: 0,
+    invalidUtf8Lines: 0, nulBytes: 0, nulRuns: 0, incidents: 0, partialIncidents: 0,
   };
+}
+
+async function analyzeOne(f: InputFile, detector: Detector, opts: AnalyzeOptions): Promise<InputReport> {
+  const rep = emptyReport(f.name);
   const ref = f.mtime ?? opts.now ?? new Date();
   // The detector may be shared by the pieces of a rotation set: count this file's share.
   const before = { ...detector.stats };
@@ -97,25 +105,41 @@ async function analyzeOne(f: InputFile, detector: Detector, opts: AnalyzeOptions
     return rep;
   }
   rep.compression = opened.compression;
+  let res;
   try {
-    const res = await scanStream(opened.stream, detector, {
+    res = await scanStream(opened.stream, detector, {
       name: f.name,
       refYear: ref.getUTCFullYear(),
       refMonth: ref.getUTCMonth(),
       ...(opts.onProgress ? { onProgress: (b: number) => opts.onProgress!(f.name, b) } : {}),
     });
-    rep.format = res.format;
-    rep.bytes = res.bytes;
-    rep.lines = res.lines;
-    rep.malformedLines = res.malformedLines;
-    rep.overlongLines = res.overlongLines;
-    rep.invalidUtf8Lines = res.invalidUtf8Lines;
   } catch (e) {
-    rep.error = `read failed part way: ${errText(e)}`;
+    // Refused before any line was parsed (binary content): stop the reader and the decompressor.
+    opened.close();
+    await opened.done;
+    rep.error = e instanceof NotTextError ? e.message : `read failed: ${errText(e)}`;
+    detector.finish(`the next piece of the log (${f.name}) could not be read`);
+    return rep;
+  }
+  rep.format = res.format;
+  rep.bytes = res.bytes;
+  rep.lines = res.lines;
+  rep.malformedLines = res.malformedLines;
+  rep.overlongLines = res.overlongLines;
+  rep.overlongBytesCut = res.overlongBytesCut;
+  rep.invalidUtf8Lines = res.invalidUtf8Lines;
+  rep.nulBytes = res.nulBytes;
+  rep.nulRuns = res.nulRuns;
+  const failure = await opened.done;
+  if (failure && !failure.truncated && res.bytes === 0) {
+    // Nothing could be read at all (the decompressor is missing): unreadable, not an empty log.
+    rep.format = 'unreadable';
+    rep.error = failure.message;
+  } else if (failure || res.readError) {
+    rep.truncated = true;
+    rep.error = failure?.message ?? `read failed part way: ${res.readError}`;
     detector.finish('the log could not be read to its end');
   }
-  const failure = await opened.done;
-  if (failure && !rep.error) rep.error = failure;
   rep.kernelLines = detector.stats.kernelLines - before.kernelLines;
   return rep;
 }

@@ -82,7 +82,7 @@ export function register(program: Command): void {
   program
     .command('analyze')
     .description('read kernel logs (dmesg, syslog, journal, netconsole, serial, vmcore-dmesg; gz/xz/zst) and report incidents on a timeline')
-    .argument('[paths...]', 'files or directories (read recursively); - or nothing reads stdin')
+    .argument('[paths...]', 'files, directories (read recursively, regular files only), FIFOs and pipes (<(cmd), /dev/stdin); - or nothing reads stdin')
     .option('--json', 'print one JSON document (schema: docs/analyze.md)')
     .option('--since <time>', 'only incidents at or after this time: wall clock (ISO 8601, or 2h / 30m ago) or seconds since boot (boot+600, boot+10m)')
     .option('--until <time>', 'only incidents at or before this time (same forms as --since)')
@@ -104,7 +104,9 @@ export function register(program: Command): void {
       const res = await analyzePaths(paths, { filters, ...(onProgress ? { onProgress } : {}) });
       if (tty && lastTick) process.stderr.write('\r\x1b[K');
       const readable = res.inputs.filter((i) => i.format !== 'unreadable');
-      for (const i of res.inputs) if (i.error) process.stderr.write(`lantern analyze: ${i.name}: ${i.error}\n`);
+      for (const i of res.inputs) {
+        if (i.error) process.stderr.write(`lantern analyze: ${i.name}: ${i.error}${i.truncated ? ` (truncated: the ${i.lines} lines before the cut were analysed)` : ''}\n`);
+      }
       if (readable.length === 0) throw new CliError('no input could be read', EXIT.NOINPUT);
       if (o.json) printJson(toJson(res));
       else process.stdout.write(renderText(res, paint(process.stdout)));

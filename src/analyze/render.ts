@@ -91,8 +91,10 @@ export function renderText(res: AnalysisResult, p: Paint): string {
     const notes: string[] = [];
     if (i.compression && i.compression !== 'none') notes.push(i.compression);
     if (i.rotationSet) notes.push(`rotation set ${i.rotationSet}`);
+    if (i.truncated) notes.push('truncated: read up to the cut');
     if (i.malformedLines) notes.push(`${i.malformedLines} malformed lines`);
-    if (i.overlongLines) notes.push(`${i.overlongLines} overlong lines cut`);
+    if (i.overlongLines) notes.push(`${i.overlongLines} overlong lines cut (${fmtBytes(i.overlongBytesCut)} dropped)`);
+    if (i.nulBytes) notes.push(`${i.nulBytes} NUL bytes in ${i.nulRuns} runs skipped`);
     if (i.invalidUtf8Lines) notes.push(`${i.invalidUtf8Lines} lines with invalid UTF-8`);
     if (i.partialIncidents) notes.push(`${i.partialIncidents} partial incidents`);
     const err = i.error ? p.red(` error: ${i.error}`) : '';

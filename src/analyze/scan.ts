@@ -1,22 +1,37 @@
 /**
  * The streaming scan of one input: chunks of bytes in, normalised lines to the detector.
- * Memory is flat in the input size: only the current chunk and one partial line are held.
+ * Memory is flat in the input size: only the current chunk and one partial line (at most the
+ * line cap) are held. Before any line is parsed, the first MiB is judged text or binary
+ * (content.ts); NUL runs are dropped and counted; every line is counted, whatever its length.
  * Speed comes from a prefilter: while no report is open, whole stretches of the chunk are
  * skipped with one regex search for trigger words; only lines around a hit are normalised.
  */
 import { Detector, TRIGGER_LOWER, TRIGGER_UPPER } from './detect.js';
 import { Normalizer, detectFormat, type LogFormat } from './normalize.js';
+import { JUDGE_SAMPLE_BYTES, LineAssembler, NulFilter, judgeContent } from './content.js';
+
+/** The content is not a text log: nothing of it was parsed. */
+export class NotTextError extends Error {}
 
 export interface ScanResult {
   format: LogFormat;
+  /** Bytes of content read (after decompression), NUL bytes included. */
   bytes: number;
+  /** Every line: terminated or not, overlong or not. */
   lines: number;
   /** Lines the normaliser could not parse although their format promised structure (bad JSON). */
   malformedLines: number;
-  /** Lines longer than the line cap, cut to it. */
+  /** Lines longer than the line cap, cut to it (each counted once). */
   overlongLines: number;
-  /** Lines with bytes that are not UTF-8 (shown with U+FFFD). */
+  /** Bytes dropped from overlong lines (beyond the part kept). */
+  overlongBytesCut: number;
+  /** Lines with bytes that are not UTF-8 (shown with U+FFFD), one each. */
   invalidUtf8Lines: number;
+  /** NUL bytes dropped (the zeros a crash leaves in a log), and in how many runs. */
+  nulBytes: number;
+  nulRuns: number;
+  /** The stream failed part way: what came before was scanned, this says why it stopped. */
+  readError?: string;
 }
 
 export interface ScanOptions {
@@ -40,25 +55,22 @@ const TABLE_ROW_RAW = /\[\s*\d+\]\s+\d+\s+\d+\s+\d+\s+\d+\s.*\S\s*$/;
 export async function scanStream(chunks: AsyncIterable<Buffer | string>, detector: Detector, opts: ScanOptions): Promise<ScanResult> {
   const normalizer = new Normalizer({ file: opts.name, refYear: opts.refYear, refMonth: opts.refMonth });
   const maxLine = opts.maxLineChars ?? 1 << 16;
-  const res: ScanResult = { format: 'unknown', bytes: 0, lines: 0, malformedLines: 0, overlongLines: 0, invalidUtf8Lines: 0 };
+  const res: ScanResult = {
+    format: 'unknown', bytes: 0, lines: 0, malformedLines: 0, overlongLines: 0, overlongBytesCut: 0, invalidUtf8Lines: 0, nulBytes: 0, nulRuns: 0,
+  };
   const sample: string[] = [];
-  let carry: Buffer | null = null;
+  const nul = new NulFilter();
+  const assembler = new LineAssembler(maxLine);
   let lineNo = 0;
 
-  // The chunk is decoded as latin1 (fast, one char per byte, so string offsets are byte offsets);
-  // only the lines actually analysed are decoded as UTF-8, from the bytes.
+  // The block is decoded as latin1 (fast, one char per byte, so string offsets are byte offsets);
+  // only the lines actually analysed are decoded as UTF-8, from the bytes. The assembler has
+  // cut every line to the cap and counted the overlong and invalid ones.
   const lineText = (s: string, buf: Buffer, start: number, end: number): string => {
-    let e = end;
-    if (e - start > maxLine) {
-      e = start + maxLine;
-      res.overlongLines++;
-    }
     // Decode from the bytes rather than slicing `s`: a slice would keep the whole 1 MiB chunk
     // string alive for as long as an incident holds the line.
-    if (!HIGH_BYTE.test(s.slice(start, e))) return buf.toString('latin1', start, e);
-    const text = buf.toString('utf8', start, e);
-    if (text.indexOf('\ufffd') !== -1) res.invalidUtf8Lines++;
-    return text;
+    if (!HIGH_BYTE.test(s.slice(start, end))) return buf.toString('latin1', start, end);
+    return buf.toString('utf8', start, end);
   };
 
   const countLines = (s: string, from: number, to: number) => {
@@ -143,25 +155,45 @@ export async function scanStream(chunks: AsyncIterable<Buffer | string>, detecto
     }
   };
 
-  for await (const chunk of chunks) {
-    const data = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+  const processBlock = (block: Buffer) => {
+    if (block.length) process(block.toString('latin1', 0, block.length), block, block.length);
+  };
+  const feed = (data: Buffer) => {
     res.bytes += data.length;
-    const buf: Buffer = carry ? Buffer.concat([carry, data]) : data;
-    carry = null;
-    const last = buf.lastIndexOf(10);
-    if (last === -1) {
-      if (buf.length > maxLine * 4) {
-        // Megabytes without a newline: cut rather than hold it.
-        process(buf.toString('latin1', 0, buf.length), buf, buf.length);
-        lineNo--; // the rest continues the same line
-      } else carry = buf;
-    } else {
-      process(buf.toString('latin1', 0, last + 1), buf, last + 1);
-      if (last + 1 < buf.length) carry = Buffer.from(buf.subarray(last + 1));
-    }
+    processBlock(assembler.push(nul.filter(data)));
     opts.onProgress?.(res.bytes);
+  };
+  // Nothing is parsed before the first MiB (or the whole input, when shorter) is judged text.
+  let pending: Buffer[] | null = [];
+  let pendingBytes = 0;
+  const judge = () => {
+    const held = pending!;
+    pending = null;
+    const verdict = judgeContent(Buffer.concat(held).subarray(0, JUDGE_SAMPLE_BYTES));
+    if (verdict.binary) throw new NotTextError(verdict.reason);
+    for (const p of held) feed(p);
+  };
+  try {
+    for await (const chunk of chunks) {
+      const data = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+      if (pending === null) feed(data);
+      else {
+        pending.push(data);
+        pendingBytes += data.length;
+        if (pendingBytes >= JUDGE_SAMPLE_BYTES) judge();
+      }
+    }
+  } catch (e) {
+    if (e instanceof NotTextError) throw e;
+    res.readError = (e as Error)?.message ?? String(e);
   }
-  if (carry && carry.length > 0) process(carry.toString('latin1', 0, carry.length), carry, carry.length);
+  if (pending !== null) judge();
+  processBlock(assembler.end());
+  res.overlongLines = assembler.overlongLines;
+  res.overlongBytesCut = assembler.overlongBytesCut;
+  res.invalidUtf8Lines = assembler.invalidUtf8Lines;
+  res.nulBytes = nul.nulBytes;
+  res.nulRuns = nul.nulRuns;
   res.lines = lineNo;
   res.malformedLines = normalizer.malformed;
   res.format = detectFormat(sample, opts.name);
