@@ -116,7 +116,7 @@ export function collectSnapshot(host: Host, opts: CollectOptions = {}): Snapshot
       return ok(report, [`lantern check (${report.findings.length} checks)`]);
     }),
   };
-  problems.push(...host.notes, ...src.malformed, ...host.cuts);
+  problems.push(...host.notes, ...src.malformed, ...host.cuts, ...host.refused);
   const hn = src.get('hostname');
   const name = hn.ok ? (hn.text.trim().split('\n')[0] ?? '').trim() || null : null;
   return {

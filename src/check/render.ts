@@ -89,7 +89,7 @@ export function renderHuman(r: CheckReport, p: Paint, width = 120, verbose = fal
       if (f.tradeoff) out.push(`      note: ${printable(f.tradeoff)}`);
     }
   }
-  if (r.inputProblems.length) out.push('', `Input problems (malformed parts skipped, over-long data cut): ${r.inputProblems.length}`, ...r.inputProblems.map((x) => `  ${printable(x)}`));
+  if (r.inputProblems.length) out.push('', `Input problems (malformed parts skipped, over-long data cut, special files and link chains refused): ${r.inputProblems.length}`, ...r.inputProblems.map((x) => `  ${printable(x)}`));
   out.push('', summaryLine(r));
   out.push(verbose ? 'Run with --fix-script for a shell script of the safe remedies.' : 'Run with -v for evidence and reasons, --json for machines, --fix-script for a shell script of the safe remedies.');
   return out.join('\n') + '\n';

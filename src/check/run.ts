@@ -89,7 +89,7 @@ export function runChecks(host: Host, checks: CheckDef[] = CHECKS, opts: RunOpti
     profile,
     summary: { verdict: worstStatus(findings.map((f) => f.status)), exitCode: exitCodeForFindings(findings), counts, total: findings.length },
     waivers: policy.waivers,
-    inputProblems: [...host.notes, ...src.malformed, ...host.cuts],
+    inputProblems: [...host.notes, ...src.malformed, ...host.cuts, ...host.refused],
     findings,
   };
 }

@@ -31,6 +31,8 @@ export interface EvidenceReadOptions {
   noFollow?: boolean;
   /** A real directory the opened file must lie inside (checked on the open descriptor). */
   within?: string;
+  /** The path is on the live procfs or sysfs: skip the check before open (fstat after still runs). */
+  kernelFs?: boolean;
 }
 
 /** What kind of file system entry a Stats describes, in words for a reason text. */
@@ -51,16 +53,20 @@ const minor = (dev: number): number => (dev & 0xff) | ((dev >>> 12) & ~0xff);
 const OPEN_FLAGS = fsc.O_RDONLY | fsc.O_NONBLOCK | fsc.O_NOCTTY;
 
 /** Open a regular file for reading under the guarantees above; the caller closes the descriptor. */
-export function openEvidence(path: string, opts: { noFollow?: boolean; within?: string } = {}): { ok: true; fd: number; stat: Stats } | { ok: false; code: EvidenceErrorCode; reason: string } {
-  let pre: Stats;
-  try {
-    pre = opts.noFollow ? lstatSync(path) : statSync(path);
-  } catch (e) {
-    return failure(e);
+export function openEvidence(path: string, opts: { noFollow?: boolean; within?: string; kernelFs?: boolean } = {}): { ok: true; fd: number; stat: Stats } | { ok: false; code: EvidenceErrorCode; reason: string } {
+  // The live /proc and /sys hold no FIFOs or devices (their files open without side effects):
+  // there the check after open is enough, and the hot per-process scans save a stat per file.
+  if (!opts.kernelFs) {
+    let pre: Stats;
+    try {
+      pre = opts.noFollow ? lstatSync(path) : statSync(path);
+    } catch (e) {
+      return failure(e);
+    }
+    if (pre.isSymbolicLink()) return { ok: false, code: 'ELOOP', reason: 'is a symbolic link (not followed)' };
+    if (pre.isDirectory()) return { ok: false, code: 'EISDIR', reason: 'is a directory' };
+    if (!pre.isFile()) return { ok: false, code: 'NOTREGULAR', reason: `is a ${entryKind(pre)}, not a regular file (not read)` };
   }
-  if (pre.isSymbolicLink()) return { ok: false, code: 'ELOOP', reason: 'is a symbolic link (not followed)' };
-  if (pre.isDirectory()) return { ok: false, code: 'EISDIR', reason: 'is a directory' };
-  if (!pre.isFile()) return { ok: false, code: 'NOTREGULAR', reason: `is a ${entryKind(pre)}, not a regular file (not read)` };
   let fd: number;
   try {
     fd = openSync(path, OPEN_FLAGS | (opts.noFollow ? fsc.O_NOFOLLOW : 0));

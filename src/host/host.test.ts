@@ -1,12 +1,23 @@
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, mkdirSync, writeFileSync, symlinkSync, readFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, writeFileSync, symlinkSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Host, HostError } from './host.js';
 
+const madeDirs: string[] = [];
+after(() => {
+  for (const d of madeDirs) rmSync(d, { recursive: true, force: true });
+});
+/** A temporary directory, removed when this file's tests end. */
+function tracked(prefix: string): string {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  madeDirs.push(d);
+  return d;
+}
+
 function tree(): string {
-  const root = mkdtempSync(join(tmpdir(), 'lantern-host-'));
+  const root = tracked('lantern-host-');
   mkdirSync(join(root, 'proc/sys/kernel'), { recursive: true });
   mkdirSync(join(root, 'etc/sysctl.d'), { recursive: true });
   writeFileSync(join(root, 'proc/cmdline'), 'BOOT_IMAGE=/vmlinuz root=/dev/sda1 quiet\n');
@@ -82,7 +93,7 @@ test('SysRq writes go to the configured trigger and only for known keys', () => 
 });
 
 test('Host.open gives one clear error for a path that is not a root', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'lantern-empty-'));
+  const dir = tracked('lantern-empty-');
   assert.throws(() => Host.open({ root: dir }), (e: unknown) => e instanceof HostError && /not a host root or sosreport/.test((e as Error).message));
   assert.throws(() => Host.open({ root: join(dir, 'missing') }), HostError);
   assert.throws(() => Host.open({ root: tree(), requireSosreport: true }), /not a sosreport/);

@@ -59,6 +59,13 @@ const DEFAULT_MAX_READ = 64 * 1024 * 1024;
 /** Shared buffer of readHead (single-threaded: never used concurrently). */
 let headBuf = Buffer.allocUnsafe(4096);
 
+/**
+ * Live kernel files opened without the check before open (fstat after still runs): /sys, and
+ * /proc files one level below /proc or a pid (status, stat, io, ...). Not /proc/<pid>/fd/N,
+ * root/, cwd/: those are magic links into the real file system, where FIFOs and devices live.
+ */
+const KERNEL_FS_FILE = /^\/sys\/|^\/proc\/sys\/|^\/proc\/(?:\d+\/|self\/|thread-self\/)?[a-z_]+$/;
+
 /** The only places writeSetting() may write. */
 const WRITABLE_PREFIXES = ['/proc/sys/', '/sys/kernel/config/'];
 
@@ -71,6 +78,8 @@ export class Host {
   private readonly alternates = new Map<string, string[]>();
   /** Data read only in part because they were longer than their cap (caps.ts): one note each. */
   readonly cuts: string[] = [];
+  /** Files refused as evidence (FIFOs, devices, link chains, paths leading outside): one note each. */
+  readonly refused: string[] = [];
   /** Notes about the root itself (e.g. what unpacking a sosreport tarball left out). */
   readonly notes: string[] = [];
 
@@ -238,13 +247,13 @@ export class Host {
     const clean = normaliseLive(livePath);
     const res = this.resolve(clean);
     const real = res.path;
-    if (!res.ok) return { ok: false, code: 'ELOOP', reason: res.reason, path: real, livePath: clean };
+    if (!res.ok) return this.refuse({ ok: false, code: 'ELOOP', reason: res.reason, path: real, livePath: clean });
     try {
       if (this.root !== '/') {
         // The directory actually listed must be inside the root, whatever changed meanwhile.
         const st = lstatSync(real);
         if (!st.isDirectory()) return { ok: false, code: st.isFile() ? 'EIO' : 'NOTREGULAR', reason: `${clean}: is a ${entryKind(st)}, not a directory`, path: real, livePath: clean };
-        if (!isInside(realpathSync(real), this.root)) return { ok: false, code: 'ESCAPE', reason: `${clean}: resolves outside ${this.root} (not listed)`, path: real, livePath: clean };
+        if (!isInside(realpathSync(real), this.root)) return this.refuse({ ok: false, code: 'ESCAPE', reason: `${clean}: resolves outside ${this.root} (not listed)`, path: real, livePath: clean });
       }
       return { ok: true, entries: readdirSync(real).sort(), path: real, livePath: clean };
     } catch (e) {
@@ -325,12 +334,12 @@ export class Host {
   private readOne(live: string, shown: string, maxBytes?: number): ReadResult {
     const res = this.resolve(live);
     const real = res.path;
-    if (!res.ok) return { ok: false, code: 'ELOOP', reason: res.reason, path: real, livePath: shown };
+    if (!res.ok) return this.refuse({ ok: false, code: 'ELOOP', reason: res.reason, path: real, livePath: shown });
     const cap = Math.min(maxBytes ?? readCapFor(live).maxBytes, this.maxReadBytes);
-    const r = readEvidence(real, this.root === '/' ? { maxBytes: cap } : { maxBytes: cap, noFollow: true, within: this.root });
+    const r = readEvidence(real, this.root === '/' ? { maxBytes: cap, kernelFs: KERNEL_FS_FILE.test(real) } : { maxBytes: cap, noFollow: true, within: this.root });
     if (!r.ok) {
       const code = evidenceCode(r.code);
-      return { ok: false, code, reason: `${shown}: ${code === 'ENOENT' ? 'does not exist' : r.reason}`, path: real, livePath: shown };
+      return this.refuse({ ok: false, code, reason: `${shown}: ${code === 'ENOENT' ? 'does not exist' : r.reason}`, path: real, livePath: shown });
     }
     const text = r.bytes.toString('utf8');
     if (r.cut === null) return { ok: true, text, path: real, livePath: shown };
@@ -339,6 +348,12 @@ export class Host {
       if (!this.cuts.includes(note)) this.cuts.push(note);
     }
     return { ok: true, text, path: real, livePath: shown, cut: r.cut };
+  }
+
+  /** Note a refusal that says something about the root (not a plain absence), once per path. */
+  private refuse<T extends { ok: false; code: ReadErrorCode; reason: string }>(r: T): T {
+    if ((r.code === 'NOTREGULAR' || r.code === 'ELOOP' || r.code === 'ESCAPE') && !this.refused.includes(r.reason)) this.refused.push(r.reason);
+    return r;
   }
 
   /**

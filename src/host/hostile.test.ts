@@ -2,7 +2,7 @@
  * Hostile roots: trees and sosreports made by somebody else, as an attacker or a careless user
  * would make them. Real links, FIFOs, device nodes and tarballs (root: CI runs these as root).
  */
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
@@ -17,8 +17,16 @@ const BIN = fileURLToPath(new URL('../../bin/lantern.js', import.meta.url));
 const SOS = fileURLToPath(new URL('../../test/data/check/sosreport', import.meta.url));
 const isRoot = process.getuid?.() === 0;
 
+const made: string[] = [];
+after(() => {
+  for (const d of made) rmSync(d, { recursive: true, force: true });
+});
+
+/** A temporary directory, removed when the file's tests end. */
 function tmp(prefix: string): string {
-  return mkdtempSync(join(tmpdir(), prefix));
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  made.push(d);
+  return d;
 }
 
 /** A minimal copied root with the files `check` reads first. */
@@ -168,9 +176,12 @@ test('a FIFO or a device node in a tree is refused before it is opened: no hang,
   assert.equal(out.signal, null, 'check hung on a FIFO');
   assert.ok([0, 1, 2].includes(out.status!), out.stderr);
   assert.ok(Date.now() - start < 30_000);
-  const doc = JSON.parse(out.stdout) as { findings: { evidence: { reason?: string }[] }[] };
+  const doc = JSON.parse(out.stdout) as { findings: { evidence: { reason?: string }[] }[]; inputProblems: string[] };
   const reasons = doc.findings.flatMap((f) => f.evidence.map((e) => e.reason ?? '')).join('\n');
   assert.match(reasons, /FIFO, not a regular file/);
+  // Every refusal is listed once with the run, whichever check met it.
+  assert.match(doc.inputProblems.join('\n'), /\/etc\/os-release: is a character device 1:11, not a regular file \(not read\)/);
+  assert.match(doc.inputProblems.join('\n'), /\/proc\/cmdline: is a FIFO/);
 });
 
 test('a sosreport tarball with FIFOs and device nodes unpacks without them, and says so', { timeout: 60_000 }, (t) => {

@@ -138,4 +138,5 @@ test('resolution never leaves the root and never blocks, on random hostile trees
     }),
     { numRuns: Number(process.env.PROP_RUNS ?? 200), endOnFailure: true },
   );
+  rmSync(out, { recursive: true, force: true });
 });
