@@ -143,7 +143,25 @@ function isAlive(pid: number): boolean {
 
 async function runListen(cfg: ReturnType<typeof resolveConfig>): Promise<void> {
   const log = (line: string) => process.stderr.write(`lantern netconsole: ${line}\n`);
-  const rx = await startReceiver(cfg, log);
+  // One set of signal listeners from before the start to the end: a signal that arrives while the
+  // receiver starts (sockets, worker, files) is held and acted on once it runs, so an early SIGTERM
+  // still flushes. (Removing a listener and adding another would drop a signal libuv has caught
+  // but not yet delivered.)
+  const handled = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGUSR1'] as const;
+  const held: NodeJS.Signals[] = [];
+  let dispatch: ((sig: NodeJS.Signals) => void) | null = null;
+  const onSignal = (sig: NodeJS.Signals) => (dispatch ? dispatch(sig) : held.push(sig));
+  const release = () => {
+    for (const s of handled) process.off(s, onSignal);
+  };
+  for (const s of handled) process.on(s, onSignal);
+  let rx: Awaited<ReturnType<typeof startReceiver>>;
+  try {
+    rx = await startReceiver(cfg, log);
+  } catch (e) {
+    release();
+    throw e;
+  }
   await new Promise<void>((resolve) => {
     const onHup = () => {
       rx.reopen();
@@ -166,14 +184,20 @@ async function runListen(cfg: ReturnType<typeof resolveConfig>): Promise<void> {
           log(`error: ${unwritten} lines could not be written before exit`);
           process.exitCode = EXIT.IOERR;
         }
-        process.off('SIGHUP', onHup);
-        process.off("SIGUSR1", onUsr1);
+        release();
         resolve();
       });
     };
-    process.on('SIGHUP', onHup);
-    process.on('SIGUSR1', onUsr1);
-    process.once('SIGTERM', () => onStop('SIGTERM'));
-    process.once('SIGINT', () => onStop('SIGINT'));
+    dispatch = (sig) => {
+      if (sig === 'SIGHUP') onHup();
+      else if (sig === 'SIGUSR1') onUsr1();
+      else if (!stopping) onStop(sig);
+      else {
+        // A second SIGTERM/SIGINT while flushing: stop now, as the default action would.
+        release();
+        process.kill(process.pid, sig);
+      }
+    };
+    for (const sig of held.splice(0)) dispatch(sig);
   });
 }

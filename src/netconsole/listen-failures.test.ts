@@ -122,3 +122,26 @@ test('listen: the pipeline thread running out of heap at run time (native path) 
   assert.equal(r.code, 70, r.stderr);
   assert.match(r.stderr, /error: the pipeline thread ended \(code 1\); exiting so that the service manager restarts the receiver/);
 });
+
+test('listen: a SIGTERM that arrives while the receiver is still starting is held, then flushes and exits 0', async () => {
+  const root = mkdtempSync(join(tmpdir(), 'lantern-nc-early-'));
+  try {
+    const port = await freePort();
+    const proc = spawn(process.execPath, [LANTERN, 'netconsole', 'listen', '-l', `127.0.0.1:${port}`, '-d', join(root, 'out'), '--state-dir', join(root, 'state')], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    proc.stderr!.on('data', (d) => (stderr += d));
+    const exit = new Promise<[number | null, NodeJS.Signals | null]>((r) => proc.on('exit', (c, s) => r([c, s])));
+    // Signal as soon as the receiver logs its first start-up line: it still has the stats file and
+    // its handlers to set up (an early SIGTERM used to kill it there, without a flush).
+    for (let i = 0; i < 20_000 && !stderr.includes('receive path:') && proc.exitCode === null; i++) await new Promise((r) => setTimeout(r, 1));
+    const startedBefore = stderr.includes('writing ');
+    proc.kill('SIGTERM');
+    const [code, signal] = await exit;
+    assert.equal(signal, null, `killed by ${signal} during start-up: ${stderr}`);
+    assert.equal(code, 0, stderr);
+    assert.match(stderr, /SIGTERM: writing out partial lines/);
+    if (startedBefore) console.log('# note: the receiver had already started when the signal was sent');
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
