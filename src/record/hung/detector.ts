@@ -96,6 +96,8 @@ export class HungDetector {
   private remembered: { bootId: string; lastSeq: number } | null;
   private readonly bootId: string;
   private said = new Set<string>();
+  /** kmsg INFO lines already paired with a tracepoint report. */
+  private readonly usedSeqs = new Set<number>();
   /** Records made outside poll() (the backlog handled at start), returned by the next poll. */
   private readonly early: ProcessRecord[] = [];
 
@@ -251,14 +253,33 @@ export class HungDetector {
     this.status.kmsg.captured++;
   }
 
+  /**
+   * The tracepoint carries no duration; khungtaskd prints its INFO line right after it, so the
+   * line is usually read in the same tick: take the seconds from it.
+   */
+  private secondsFromLog(tid: number): number | null {
+    for (let i = this.ring.length - 1, n = 0; i >= 0 && n < 256; i--, n++) {
+      const rec = this.ring[i]!;
+      if (this.usedSeqs.has(rec.seq)) continue;
+      const m = matchHungLine(rec.text);
+      if (m && m.tid === tid) {
+        this.usedSeqs.add(rec.seq);
+        if (this.usedSeqs.size > 4096) this.usedSeqs.clear();
+        return m.blockedSecs;
+      }
+    }
+    return null;
+  }
+
   private report(r: HungReport, nowMs: number, records: ProcessRecord[]): void {
     this.status.reports++;
+    if (r.blockedSecs === null && r.source === 'tracepoint') r = { ...r, blockedSecs: this.secondsFromLog(r.tid) };
     const { model, store } = this.env;
     const tgid = model.tidToTgid.get(r.tid) ?? r.tid;
     const proc = model.procs.get(tgid);
     const id = store.nextId();
     const decision = this.limiter.decide(nowMs, () => id);
-    const what = `blocked for more than ${r.blockedSecs ?? '?'} s (${r.source}${r.seq !== null ? ` seq ${r.seq}` : ''})`;
+    const what = `${r.blockedSecs === null ? 'blocked (duration not in the kernel log)' : `blocked for more than ${r.blockedSecs} s`} (${r.source}${r.seq !== null ? ` seq ${r.seq}` : ''})`;
     const record: ProcessRecord = {
       id, type: 'hung', timeUs: nowMs * 1000, pid: tgid, tid: r.tid, ppid: proc?.ppid ?? 0, pstartUs: proc?.startUs ?? 0, ppstartUs: proc?.ppstartUs ?? null,
       uid: proc?.uid ?? null, program: proc?.program ?? null, comm: r.comm, domainId: proc?.domainId ?? store.root, fromId: proc?.lastExecId ?? null,

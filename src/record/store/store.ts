@@ -443,12 +443,11 @@ export class Store implements DomainRegistry {
         const row = this.db.prepare('SELECT time_us FROM events ORDER BY time_us LIMIT 1 OFFSET ?').get(cut - 1) as { time_us: number } | undefined;
         if (!row) break;
         deleted += this.db.prepare('DELETE FROM events WHERE time_us <= ?').run(row.time_us).changes;
+        this.deleteOrphanEvidence(); // it counts toward the size the loop measures
       }
     }
     if (deleted > 0) {
-      // Evidence of hung records that went with them.
-      this.db.prepare('DELETE FROM hung_evidence WHERE event_id NOT IN (SELECT id FROM events)').run();
-      this.db.prepare('DELETE FROM kmsg WHERE event_id NOT IN (SELECT id FROM events)').run();
+      this.deleteOrphanEvidence();
       this.db.pragma('incremental_vacuum');
       try {
         this.db.pragma('wal_checkpoint(TRUNCATE)');
@@ -529,6 +528,12 @@ export class Store implements DomainRegistry {
     }
     const sql = `SELECT * FROM events ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY time_us, id ${q.limit ? 'LIMIT ' + Math.floor(q.limit) : ''}`;
     return { sql, args };
+  }
+
+  /** Evidence of hung records that retention deleted goes with them. */
+  private deleteOrphanEvidence(): void {
+    this.db.prepare('DELETE FROM hung_evidence WHERE event_id NOT IN (SELECT id FROM events)').run();
+    this.db.prepare('DELETE FROM kmsg WHERE event_id NOT IN (SELECT id FROM events)').run();
   }
 
   /** The evidence of one hung-task incident (snapshot JSON and captured kernel-log records), in one transaction. */
