@@ -210,7 +210,7 @@ test('kmsg source: an injected report is acted on once; after a restart old seqs
   }
 });
 
-test('SIGKILL of a recorder with --hung-timeout: the next start on its store restores the sysctls', { skip, timeout: 30_000 }, async () => {
+test('SIGKILL of a recorder with --hung-timeout: the next start on its store restores the sysctls; abort() restores them too', { skip, timeout: 30_000 }, async () => {
   const { dir, cleanup } = tempDir();
   const restoreSysctls = keepSysctls();
   const original = readSysctl(HUNG_TIMEOUT);
@@ -230,6 +230,13 @@ test('SIGKILL of a recorder with --hung-timeout: the next start on its store res
     assert.equal(readSysctl(HUNG_TIMEOUT), original, 'restored by the next start');
     rec.stop();
     rec = null;
+    // The uncaught-error path (abort) gives them back too.
+    rec = Recorder.start({ ...DEFAULT_OPTIONS, storePath, name: uniqueName('habort'), pollMs: 50, hung: hungOpts(dir, { source: 'kmsg', timeoutSecs: Number(lowered) }), say: () => {} });
+    assert.equal(readSysctl(HUNG_TIMEOUT), lowered);
+    rec.abort();
+    rec.store.close();
+    rec = null;
+    assert.equal(readSysctl(HUNG_TIMEOUT), original, 'restored by abort()');
     const again = Store.open(storePath, { readonly: true });
     assert.equal(again.getMeta('hung.sysctl'), null, 'nothing left to restore');
     again.close();
