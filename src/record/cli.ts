@@ -12,9 +12,11 @@ import { Host } from '../host/host.js';
 import { DEFAULT_OPTIONS, Recorder, type RecorderOptions, type RecorderStatus } from './recorder.js';
 import { damagedError, DEFAULT_STORE, Store, type StoredEvent } from './store/store.js';
 import { isLiveRecorder } from './tracefs/instance.js';
-import { domainNames, domainTree, HistoryCache, matchDomains, priorImages, reconstructedMark, reconstructedNote, parseTimeArg, parseTypes, pidHistory, renderTree, type DomainNode } from './query.js';
+import { hungKmsgLines, domainNames, domainTree, HistoryCache, matchDomains, priorImages, reconstructedMark, reconstructedNote, parseTimeArg, parseTypes, pidHistory, renderTree, type DomainNode } from './query.js';
 import { eventJson, isoTime, renderLine, senderText } from './render.js';
 import { signalName } from './process/signals.js';
+import { DEFAULT_HUNG, type HungOptions, type HungStatus } from './hung/detector.js';
+import { parseInterval, parseSysrqLetters } from './hung/core.js';
 
 function intOpt(name: string, min: number, max: number) {
   return (v: string): number => {
@@ -34,6 +36,8 @@ interface ConfigFile {
   backlog_records?: number;
   log?: string;
   tracefs?: string;
+  /** The [hung] section (see hungOptions). */
+  hung?: Record<string, unknown>;
 }
 
 function readConfig(path: string | undefined): ConfigFile {
@@ -47,7 +51,9 @@ function readConfig(path: string | undefined): ConfigFile {
   try {
     const doc = parseToml(text) as Record<string, unknown>;
     const sect = (doc.record ?? doc) as Record<string, unknown>;
-    return sect as ConfigFile;
+    const hung = doc.hung;
+    if (hung !== undefined && (typeof hung !== 'object' || hung === null || Array.isArray(hung))) throw new CliError(`config ${path}: [hung] must be a table`, EXIT.DATAERR);
+    return { ...(sect as ConfigFile), hung: hung as Record<string, unknown> | undefined };
   } catch (e) {
     throw new CliError(`config ${path}: ${(e as Error).message.split('\n')[0]}`, EXIT.DATAERR);
   }
@@ -57,6 +63,50 @@ function configInt(v: unknown, key: string, min: number, max: number): number | 
   if (v === undefined) return undefined;
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw new CliError(`config: ${key} must be an integer from ${min} to ${max}`, EXIT.DATAERR);
   return v;
+}
+
+const HUNG_KEYS = ['enabled', 'source', 'timeout', 'warnings', 'min_interval', 'sysrq', 'capture_secs'];
+
+/** The hung-task detector's options from [hung] and the flags (flags win); null when it is off. */
+export function hungOptions(cfg: Record<string, unknown> | undefined, flags: { hung?: boolean; hungTimeout?: number; hungSource?: string }): HungOptions | null {
+  const c = cfg ?? {};
+  for (const k of Object.keys(c)) if (!HUNG_KEYS.includes(k)) throw new CliError(`config: unknown key [hung] ${k} (expected one of ${HUNG_KEYS.join(', ')})`, EXIT.DATAERR);
+  if (c.enabled !== undefined && typeof c.enabled !== 'boolean') throw new CliError('config: [hung] enabled must be true or false', EXIT.DATAERR);
+  if (flags.hung === false || (c.enabled === false && flags.hungTimeout === undefined && flags.hungSource === undefined)) return null;
+  const o: HungOptions = { ...DEFAULT_HUNG };
+  const source = flags.hungSource ?? c.source;
+  if (source !== undefined) {
+    if (source !== 'auto' && source !== 'tracepoint' && source !== 'kmsg') throw new CliError(`bad hung source ${JSON.stringify(source)}: auto, tracepoint or kmsg`, flags.hungSource !== undefined ? EXIT.USAGE : EXIT.DATAERR);
+    o.source = source;
+  }
+  o.timeoutSecs = flags.hungTimeout ?? configInt(c.timeout, '[hung] timeout', 1, 86_400) ?? null;
+  o.warnings = configInt(c.warnings, '[hung] warnings', 1, 1_000_000) ?? o.warnings;
+  if (c.min_interval !== undefined) {
+    const ms = parseInterval(c.min_interval);
+    if (ms === null) throw new CliError('config: [hung] min_interval must be a duration like "5m", "30s", "1h" or a number of seconds', EXIT.DATAERR);
+    o.minIntervalMs = ms;
+  }
+  if (c.capture_secs !== undefined) o.captureMs = (configInt(c.capture_secs, '[hung] capture_secs', 0, 600) ?? 0) * 1000;
+  if (c.sysrq !== undefined) {
+    const letters = parseSysrqLetters(c.sysrq);
+    if (typeof letters === 'string') throw new CliError(`config: [hung] sysrq must be ${letters}`, EXIT.DATAERR);
+    o.sysrq = letters;
+  }
+  return o;
+}
+
+/** The `hung` line of `record status`. */
+export function hungStatusText(h: HungStatus): string {
+  const src = h.source === 'tracepoint' ? 'tracepoint sched:sched_process_hang' : `kmsg (${h.kmsg.path})`;
+  const sysrq = h.sysrq.available
+    ? `SysRq ${h.sysrq.letters.join(',')} to ${h.sysrq.trigger}: ${h.sysrq.sent} sent, ${h.sysrq.failed} failed`
+    : `SysRq unavailable (${h.sysrq.note ?? 'off'})`;
+  const timeout = h.timeout.secs === null ? 'hung_task_timeout_secs left alone' : `hung_task_timeout_secs ${h.timeout.secs} while recording (${h.timeout.active ? 'in force' : 'restored'}${h.timeout.original ? `; original ${Object.entries(h.timeout.original).map(([k, v]) => `${k.slice(k.lastIndexOf('/') + 1)}=${v}`).join(' ')}` : ''})`;
+  return [
+    `${src}; ${h.reports} reports: ${h.incidents} incidents acted on, ${h.suppressed} within min_interval, ${h.oldSkipped} old kmsg records skipped`,
+    `${sysrq}; ${h.snapshots} snapshots; kmsg ${h.kmsg.open ? `${h.kmsg.captured} records captured` : `not read${h.kmsg.note ? ` (${h.kmsg.note})` : ''}`}${h.kmsg.lostReads ? `, ${h.kmsg.lostReads} overwritten before read` : ''}${h.kmsg.captureCut ? `, ${h.kmsg.captureCut} beyond the capture bound` : ''}${h.evidenceLost ? `; ${h.evidenceLost} evidence writes failed` : ''}`,
+    `${timeout}${h.timeout.note ? `; ${h.timeout.note}` : ''}${h.restoredStale ? `; at start: ${h.restoredStale}` : ''}`,
+  ].join('\n           ');
 }
 
 function storeOption(): Option {
@@ -127,7 +177,7 @@ export function register(program: Command): void {
     .command('record')
     .description('record process history (exec, exit, fatal signals with their sender) from kernel tracepoints, into a local store')
     .addOption(storeOption())
-    .option('--config <file>', 'TOML config ([record] store, name, buffer_kb, poll_ms, retention_days, retention_mb, backlog_records, log, tracefs)')
+    .option('--config <file>', 'TOML config ([record] store, name, buffer_kb, poll_ms, retention_days, retention_mb, backlog_records, log, tracefs; [hung] enabled, source, timeout, warnings, min_interval, sysrq, capture_secs)')
     .option('--name <name>', `recorder name; the tracefs instance is lantern.<name>.<pid> (default "${DEFAULT_OPTIONS.name}")`)
     .option('--buffer-kb <kib>', `per-CPU ring buffer size (default ${DEFAULT_OPTIONS.bufferKb})`, intOpt('--buffer-kb', 4, 1_048_576))
     .option('--poll-ms <ms>', `how often the per-CPU buffers are drained (default ${DEFAULT_OPTIONS.pollMs})`, intOpt('--poll-ms', 10, 10_000))
@@ -142,6 +192,9 @@ export function register(program: Command): void {
     .option('--print', 'print one line per record on stdout')
     .option('--duration <seconds>', 'stop after this many seconds (default: until SIGTERM/SIGINT)', intOpt('--duration', 1, 100_000_000))
     .option('--tracefs <dir>', 'tracefs mount point (default: found, or mounted at /sys/kernel/tracing)')
+    .option('--hung-timeout <secs>', 'lower kernel.hung_task_timeout_secs to this (and raise hung_task_warnings) while recording; restored on exit, or at the next start after a crash', intOpt('--hung-timeout', 1, 86_400))
+    .option('--hung-source <source>', 'hung-task reports from: auto (the tracepoint where present), tracepoint, kmsg')
+    .option('--no-hung', 'turn the hung-task detector off (SysRq letters, D-state snapshot, kernel-log capture)')
     // `record status --store X`: options after a subcommand belong to the subcommand.
     .enablePositionalOptions()
     .addHelpText(
@@ -165,6 +218,8 @@ SIGHUP reopens --log. Needs root. Query with: lantern record status, lantern his
         logPath: opts.log ?? cfg.log,
         tracefs: opts.tracefs ?? cfg.tracefs,
       };
+      const hung = hungOptions(cfg.hung, { hung: opts.hung as boolean | undefined, hungTimeout: opts.hungTimeout as number | undefined, hungSource: opts.hungSource as string | undefined });
+      if (hung) ro.hung = hung;
       if (opts.print) ro.onLine = (line) => process.stdout.write(line + '\n');
       await runRecorder(ro, opts.duration as number | undefined);
     });
@@ -207,6 +262,7 @@ SIGHUP reopens --log. Needs root. Query with: lantern record status, lantern his
           `records    ${Object.entries(counts).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}`,
           `store      ${store.path}, ${mib(out.storeBytes)}${store.readMode === 'private-copy' ? ' (read from a private copy: no -shm beside it)' : ''}`,
           `memory     RSS ${mib(st.rssBytes)} (peak ${mib(st.peakRssBytes)}); buffer ${st.bufferKb} KiB/CPU, drained every ${st.pollMs} ms`,
+          `hung       ${st.hung ? hungStatusText(st.hung) : 'detector off'}`,
         ];
         process.stdout.write(lines.join('\n') + '\n');
         return true;
@@ -284,6 +340,7 @@ SIGHUP reopens --log. Needs root. Query with: lantern record status, lantern his
               reconstructed_history: v.reconstructedSteps,
               images: v.images.map((i) => eventJson(i, names)),
               end: v.end ? eventJson(v.end, names) : null,
+              hung: v.hung.map((h) => eventJson(h, names)),
               children: v.children.map((c) => ({ pid: c.pid, start: c.startUs ? isoTime(c.startUs) : null, program: c.program, end: c.end ? eventJson(c.end, names) : null })),
             })),
           );
@@ -300,6 +357,7 @@ SIGHUP reopens --log. Needs root. Query with: lantern record status, lantern his
           out.push(`  history   ${v.history || '?'}`);
           if (v.reconstructedSteps > 0) out.push(`  note      ${reconstructedNote(v.reconstructedSteps)}`);
           for (const i of v.images) out.push(`  exec      ${isoTime(i.time_us)} ${i.program}${i.detail ? `  [${i.detail}]` : ''}`);
+          for (const h of v.hung) out.push(`  hung      ${isoTime(h.time_us)} tid ${h.tid} (${h.comm ?? '?'}): ${h.detail ?? ''}`);
           out.push(`  end       ${endText(v.end)}`);
           for (const c of v.children) out.push(`  child     ${c.pid} ${c.program ?? '?'}: ${c.end ? (c.end.type === 'signal' ? signalName(c.end.signal ?? 0) : `exit ${c.end.exit_code ?? '?'}`) : 'no exit recorded'}`);
         }
@@ -310,14 +368,15 @@ SIGHUP reopens --log. Needs root. Query with: lantern record status, lantern his
 
   program
     .command('events')
-    .description('recorded events: exec, exit, signal (fatal, with sender), lost')
+    .description('recorded events: exec, exit, signal (fatal, with sender), lost, hung (hung-task reports)')
     .addOption(storeOption())
     .option('--since <time>', 'from this time (ISO 8601, "now", or a duration ago: 10m, 2h, 3d)')
     .option('--until <time>', 'up to this time')
-    .option('--type <types...>', 'only these types: exec, exit, signal, lost (comma-separated or repeated)')
+    .option('--type <types...>', 'only these types: exec, exit, signal, lost, hung (comma-separated or repeated)')
     .option('--domain <pattern>', 'only this domain and its subtree, or a glob over the full domain name ("*sshd*")')
     .option('--limit <n>', 'at most n events', intOpt('--limit', 1, 100_000_000))
     .option('--history', 'add each record\'s timestamped history (init(..)=>sh(..)) to text output')
+    .option('--kmsg', 'print the kernel-log records captured with each hung-task incident, in dmesg format (for lantern analyze -), instead of the records')
     .option('--json', 'one JSON object per line')
     .action((opts) => {
       quietOnClosedStdout();
@@ -333,8 +392,17 @@ SIGHUP reopens --log. Needs root. Query with: lantern record status, lantern his
         // Streamed: a store holds months of records.
         for (const e of store.iterate({ sinceUs: since, untilUs: until, types, domainIds, limit: opts.limit })) {
           found = true;
+          if (opts.kmsg) {
+            const lines = hungKmsgLines(store, e);
+            if (lines.length) process.stdout.write(lines.join('\n') + '\n');
+            continue;
+          }
           if (opts.json) {
             const j = eventJson(e, nameOf);
+            if (e.type === 'hung') {
+              const ev = store.hungEvidence(e.id);
+              if (ev) j.evidence = { incident: ev.incident, snapshot: ev.snapshot, kmsg_records: ev.kmsg.length };
+            }
             if (e.type !== 'lost') {
               j.history = histories.of(e);
               j.reconstructed_history = histories.reconstructedSteps(e);

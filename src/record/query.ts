@@ -3,6 +3,18 @@ import { CliError, EXIT } from '../common/exit.js';
 import type { Store, StoredEvent } from './store/store.js';
 import type { RecordType } from './process/model.js';
 import { renderHistory } from './render.js';
+import { dmesgLine } from './hung/core.js';
+
+/**
+ * The kernel-log records captured with a hung-task incident, in dmesg's text format
+ * (`[ sec.usec] text`), which `lantern analyze` reads like any other kernel log. Empty when
+ * the record has no capture (a suppressed report, or a store older than schema version 2).
+ */
+export function hungKmsgLines(store: Store, e: StoredEvent): string[] {
+  if (e.type !== 'hung') return [];
+  const ev = store.hungEvidence(e.id);
+  return ev ? ev.kmsg.map((k) => dmesgLine({ tsUs: k.ts_us, text: k.text })) : [];
+}
 
 export interface DomainNode {
   id: number;
@@ -132,7 +144,7 @@ export function parseTimeArg(text: string, nowMs = Date.now()): number {
   throw new CliError(`bad time ${JSON.stringify(text)}: use ISO 8601 (2026-11-26T17:00:00Z), "now", or a duration ago like 10m, 2h, 3d`, EXIT.USAGE);
 }
 
-export const RECORD_TYPES: RecordType[] = ['exec', 'exit', 'signal', 'lost'];
+export const RECORD_TYPES: RecordType[] = ['exec', 'exit', 'signal', 'lost', 'hung'];
 
 export function parseTypes(values: string[]): RecordType[] {
   const out: RecordType[] = [];
@@ -242,6 +254,8 @@ export interface ProcessView {
   reconstructedSteps: number;
   images: StoredEvent[];
   end: StoredEvent | null;
+  /** Hung-task reports of this process (its tasks blocked in D state), oldest first. */
+  hung: StoredEvent[];
   children: Array<{ pid: number; startUs: number | null; program: string | null; end: StoredEvent | null }>;
 }
 
@@ -281,6 +295,7 @@ export function pidHistory(store: Store, pid: number): ProcessView[] {
       reconstructedSteps: reconstructedSteps(store, last),
       images,
       end,
+      hung: evs.filter((e) => e.type === 'hung'),
       children: [...children.values()],
     });
   }

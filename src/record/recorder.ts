@@ -14,6 +14,7 @@ import { isAlive, liveClocks, ProgramNamer, scanProc, uidOf, type Clocks } from 
 import { NON_FATAL_BY_DEFAULT } from './process/signals.js';
 import { Store } from './store/store.js';
 import { renderLine, STORE_LOSS_PREFIX } from './render.js';
+import { HungDetector, type HungEvidence, type HungOptions, type HungStatus } from './hung/detector.js';
 
 export interface RecorderOptions {
   storePath: string;
@@ -39,6 +40,10 @@ export interface RecorderOptions {
   onLine?: (line: string) => void;
   tracefs?: string;
   host?: Host;
+  /** The hung-task detector (src/record/hung/); off when absent. The CLI turns it on by default. */
+  hung?: HungOptions;
+  /** Where the recorder's one-line notices go (default stderr). */
+  say?: (line: string) => void;
 }
 
 export const DEFAULT_OPTIONS: Omit<RecorderOptions, 'storePath'> = {
@@ -76,6 +81,9 @@ export const RECORD_EVENTS: EventSpec[] = [
   // Names the OOM killer's victims, so their SIGKILL is attributed to it (rare: costs nothing).
   { system: 'oom', event: 'mark_victim', optional: true },
 ];
+
+/** khungtaskd's report of a task blocked in D state (added when the hung-task detector is on; rare). */
+export const HUNG_EVENT: EventSpec = { system: 'sched', event: 'sched_process_hang', optional: true };
 
 export interface LostSummary {
   /** Sum over CPUs of overrun + dropped from per_cpu/cpuN/stats since we started. */
@@ -131,6 +139,8 @@ export interface RecorderStatus {
   missingEvents: string[];
   staleRemoved: string[];
   counters: Record<string, number>;
+  /** The hung-task detector, when on. */
+  hung?: HungStatus;
 }
 
 export class Recorder {
@@ -171,6 +181,7 @@ export class Recorder {
   private peakRss = 0;
   private stopped = false;
   private readonly logName = (id: number) => this.store.name(id);
+  readonly hung: HungDetector | null = null;
 
   private constructor(readonly opts: RecorderOptions, instance: TraceInstance, store: Store, host: Host) {
     this.instance = instance;
@@ -188,6 +199,15 @@ export class Recorder {
       credsTraced: CRED_EVENTS.every((e) => instance.formats.has(e)),
     });
     this.openLog();
+    if (opts.hung) {
+      const say = opts.say ?? ((line: string) => process.stderr.write(line + '\n'));
+      const sysrqHost = opts.hung.sysrqTrigger ? new Host({ sysrqTrigger: opts.hung.sysrqTrigger }) : host;
+      const source = opts.hung.source === 'kmsg' || !instance.formats.has('sched_process_hang') ? 'kmsg' : 'tracepoint';
+      if (opts.hung.source === 'tracepoint' && source !== 'tracepoint') {
+        throw new CliError('hung-task detector: the sched:sched_process_hang tracepoint does not exist on this kernel (use source = "kmsg" or "auto")', EXIT.UNAVAILABLE);
+      }
+      this.hung = new HungDetector(opts.hung, { store, model: this.model, host, sysrqHost, say }, source);
+    }
   }
 
   /** Enable tracing first, then scan /proc, so no process falls between the two. */
@@ -203,6 +223,7 @@ export class Recorder {
         throw new CliError(`store ${opts.storePath} is being written by the recorder running as pid ${prev.pid} (name ${prev.name})`, EXIT.UNAVAILABLE);
       }
       const events = RECORD_EVENTS.map((e) => ({ ...e }));
+      if (opts.hung && opts.hung.source !== 'kmsg') events.push({ ...HUNG_EVENT });
       instance = TraceInstance.create({ name: opts.name, bufferKb: opts.bufferKb, events, tracefs: opts.tracefs, host });
       if (!instance.formats.has('task_newtask')) {
         // Older kernels: fall back to sched_process_fork (no clone flags, so threads look like forks).
@@ -219,8 +240,22 @@ export class Recorder {
       store.close();
       throw e;
     }
+    // A predecessor killed with its hung-task settings lowered: give them back first.
+    let restoredStale: string | null = null;
+    try {
+      restoredStale = HungDetector.restoreStale(store, host);
+      if (restoredStale) (opts.say ?? ((l: string) => process.stderr.write(l + '\n')))(`lantern record: ${restoredStale}`);
+    } catch {
+      /* a store that cannot be read is said by what follows */
+    }
+    let made: Recorder | null = null;
     try {
       const rec = new Recorder(opts, instance, store, host);
+      made = rec;
+      if (rec.hung) {
+        rec.hung.status.restoredStale = restoredStale;
+        rec.hung.start();
+      }
       for (const s of instance.stats(host)) rec.statsBase.set(s.cpu, s.overrun + s.dropped);
       const seeded = rec.model.seed(scanProc(host, rec.clocks));
       rec.emit(seeded);
@@ -229,6 +264,7 @@ export class Recorder {
       return rec;
     } catch (e) {
       // Nothing may be left behind by a failed start.
+      made?.hung?.finish();
       instance.destroy();
       store.close();
       throw e;
@@ -272,8 +308,17 @@ export class Recorder {
   tick(final = false): void {
     if (this.stopped && !final) return;
     const nowTs = this.clocks.nowTs();
-    const batch: DecodedEvent[] = [];
-    const drained = this.instance.drain(batch);
+    const raw: DecodedEvent[] = [];
+    const drained = this.instance.drain(raw);
+    // Hung-task reports go to the detector (they describe no process lifecycle step).
+    let batch = raw;
+    if (this.hung) {
+      batch = [];
+      for (const ev of raw) {
+        if (ev.name === 'sched_process_hang') this.hung.onTracepoint(ev.fields);
+        else batch.push(ev);
+      }
+    }
     const lostRecords: ProcessRecord[] = [];
     for (const r of drained.results) {
       if (r.missed !== 0) {
@@ -308,8 +353,27 @@ export class Recorder {
       for (const r of this.model.handle(this.pending[i]!)) out.push(r);
     }
     this.pending = i === this.pending.length ? [] : this.pending.slice(i);
+    let evidence: HungEvidence[] = [];
+    if (this.hung) {
+      const h = final ? this.hung.finish() : this.hung.poll();
+      for (const r of h.records) out.push(r);
+      evidence = h.evidence;
+    }
     this.emit(out, final);
+    this.writeEvidence(evidence);
     this.housekeeping();
+  }
+
+  /** A hung incident's snapshot and kernel-log capture; a failed write is counted (status hung.evidenceLost). */
+  private writeEvidence(list: HungEvidence[]): void {
+    for (const ev of list) {
+      try {
+        this.store.writeHungEvidence(ev);
+      } catch (e) {
+        this.storeFailed(e);
+        if (this.hung) this.hung.status.evidenceLost++;
+      }
+    }
   }
 
   private lostRecord(cpu: number | null, count: number | null, detail: string): ProcessRecord {
@@ -488,6 +552,7 @@ export class Recorder {
       missingEvents: this.instance.missing,
       staleRemoved: this.instance.staleRemoved,
       counters: { ...this.model.counters },
+      ...(this.hung ? { hung: { ...this.hung.status, kmsg: { ...this.hung.status.kmsg }, sysrq: { ...this.hung.status.sysrq }, timeout: { ...this.hung.status.timeout } } } : {}),
     };
   }
 
@@ -517,6 +582,7 @@ export class Recorder {
       this.tick(true);
     } finally {
       this.stopped = true;
+      this.hung?.restoreSettings(); // also when the final tick failed
       this.instance.destroy();
     }
     // The final flush was tried: what the store still could not take is lost, and counted.
@@ -536,6 +602,7 @@ export class Recorder {
   abort(): void {
     if (this.timer) clearInterval(this.timer);
     this.stopped = true;
+    this.hung?.restoreSettings();
     this.instance.destroy();
   }
 }

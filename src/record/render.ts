@@ -50,6 +50,8 @@ export function renderLine(e: StoredEvent, domainName: (id: number) => string, p
       // The recorder's own loss (records the store could not take) has no CPU: it counts records.
       if (isStoreLoss(e)) return `${t} LOST ${e.lost ?? 'an unknown number of'} records (${e.detail})`;
       return `${t} LOST ${e.lost === null ? 'an unknown number of' : e.lost} events on cpu ${e.cpu ?? '?'} (${e.detail ?? ''})`;
+    case 'hung':
+      return `${t} hung ${e.program ?? e.comm ?? '?'} pid=${e.pid} tid=${e.tid} comm=${e.comm ?? '?'}: ${e.detail ?? ''} ${domain}`;
     default:
       return `${t} ${e.type}`;
   }
@@ -83,6 +85,7 @@ export function eventJson(e: StoredEvent, domainName: (id: number) => string): R
     });
   }
   if (e.type === 'exec' && e.detail) base.cmdline = e.detail;
+  if (e.type === 'hung') base.detail = e.detail;
   return base;
 }
 

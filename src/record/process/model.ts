@@ -29,7 +29,8 @@ export interface TraceEvent {
   fields: Record<string, number | string>;
 }
 
-export type RecordType = 'exec' | 'exit' | 'signal' | 'lost';
+/** `hung`: a hung-task report (src/record/hung/); the incident's evidence is in the store's hung_evidence and kmsg tables. */
+export type RecordType = 'exec' | 'exit' | 'signal' | 'lost' | 'hung';
 
 export interface ProcessRecord {
   id: number;

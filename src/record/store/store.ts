@@ -45,7 +45,28 @@ CREATE INDEX IF NOT EXISTS events_time ON events(time_us);
 CREATE INDEX IF NOT EXISTS events_pid ON events(pid, pstart_us);
 CREATE INDEX IF NOT EXISTS events_ppid ON events(ppid, ppstart_us);
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS hung_evidence(
+  event_id INTEGER PRIMARY KEY,
+  incident INTEGER NOT NULL,
+  snapshot TEXT
+);
+CREATE TABLE IF NOT EXISTS kmsg(
+  event_id INTEGER NOT NULL,
+  seq INTEGER NOT NULL,
+  ts_us INTEGER NOT NULL,
+  level INTEGER NOT NULL,
+  facility INTEGER NOT NULL,
+  text TEXT NOT NULL,
+  PRIMARY KEY(event_id, seq)
+);
 `;
+
+/**
+ * PRAGMA user_version of the schema: 1 = events, domains, meta; 2 = plus hung_evidence and kmsg
+ * (the hung-task detector). A writer's open creates what is missing (CREATE … IF NOT EXISTS),
+ * so a version-1 store is migrated in place; readers of a version-1 store find no evidence.
+ */
+export const SCHEMA_VERSION = 2;
 
 const INSERT_HEAD = `INSERT OR IGNORE INTO events(id,type,time_us,pid,tid,ppid,pstart_us,ppstart_us,uid,program,comm,parent_comm,domain_id,from_id,
   exit_code,signal,sig_code,sender_pid,sender_comm,sender_program,sender_kind,reconstructed,cpu,lost,detail) VALUES`;
@@ -165,6 +186,7 @@ export class Store implements DomainRegistry {
       }
       db.pragma('synchronous = NORMAL');
       db.exec(SCHEMA);
+      if ((db.pragma('user_version', { simple: true }) as number) < SCHEMA_VERSION) db.pragma(`user_version = ${SCHEMA_VERSION}`);
       db.prepare('INSERT OR IGNORE INTO domains(id, parent, program) VALUES(1, 0, ?)').run(KERNEL_DOMAIN);
       return new Store(db, path);
     } catch (e) {
@@ -421,9 +443,11 @@ export class Store implements DomainRegistry {
         const row = this.db.prepare('SELECT time_us FROM events ORDER BY time_us LIMIT 1 OFFSET ?').get(cut - 1) as { time_us: number } | undefined;
         if (!row) break;
         deleted += this.db.prepare('DELETE FROM events WHERE time_us <= ?').run(row.time_us).changes;
+        this.deleteOrphanEvidence(); // it counts toward the size the loop measures
       }
     }
     if (deleted > 0) {
+      this.deleteOrphanEvidence();
       this.db.pragma('incremental_vacuum');
       try {
         this.db.pragma('wal_checkpoint(TRUNCATE)');
@@ -504,6 +528,43 @@ export class Store implements DomainRegistry {
     }
     const sql = `SELECT * FROM events ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY time_us, id ${q.limit ? 'LIMIT ' + Math.floor(q.limit) : ''}`;
     return { sql, args };
+  }
+
+  /** Evidence of hung records that retention deleted goes with them. */
+  private deleteOrphanEvidence(): void {
+    this.db.prepare('DELETE FROM hung_evidence WHERE event_id NOT IN (SELECT id FROM events)').run();
+    this.db.prepare('DELETE FROM kmsg WHERE event_id NOT IN (SELECT id FROM events)').run();
+  }
+
+  /** The evidence of one hung-task incident (snapshot JSON and captured kernel-log records), in one transaction. */
+  writeHungEvidence(ev: { eventId: number; incident: number; snapshot: unknown; kmsg: Array<{ seq: number; tsUs: number; level: number; facility: number; text: string }> }): void {
+    const ins = this.db.prepare('INSERT OR REPLACE INTO hung_evidence(event_id, incident, snapshot) VALUES(?, ?, ?)');
+    const k = this.db.prepare('INSERT OR IGNORE INTO kmsg(event_id, seq, ts_us, level, facility, text) VALUES(?, ?, ?, ?, ?, ?)');
+    this.db.transaction(() => {
+      ins.run(ev.eventId, ev.incident, ev.snapshot === null ? null : JSON.stringify(ev.snapshot));
+      for (const r of ev.kmsg) k.run(ev.eventId, r.seq, r.tsUs, r.level, r.facility, r.text);
+    })();
+  }
+
+  private hasTable(name: string): boolean {
+    return Boolean(this.db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(name));
+  }
+
+  /** A hung record's evidence, or null (none, or a store older than schema version 2). */
+  hungEvidence(eventId: number): { incident: number; snapshot: unknown; kmsg: Array<{ seq: number; ts_us: number; level: number; facility: number; text: string }> } | null {
+    if (!this.hasTable('hung_evidence')) return null;
+    const row = this.db.prepare('SELECT incident, snapshot FROM hung_evidence WHERE event_id = ?').get(eventId) as { incident: number; snapshot: string | null } | undefined;
+    if (!row) return null;
+    let snapshot: unknown = null;
+    try {
+      snapshot = row.snapshot === null ? null : JSON.parse(row.snapshot);
+    } catch {
+      snapshot = null;
+    }
+    const kmsg = this.hasTable('kmsg')
+      ? (this.db.prepare('SELECT seq, ts_us, level, facility, text FROM kmsg WHERE event_id = ? ORDER BY seq').all(eventId) as Array<{ seq: number; ts_us: number; level: number; facility: number; text: string }>)
+      : [];
+    return { incident: row.incident, snapshot, kmsg };
   }
 
   get(id: number): StoredEvent | null {
