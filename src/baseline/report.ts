@@ -86,12 +86,15 @@ export const EVIDENCE_UNITS = new Set([
   'lantern-baseline.service',
 ]);
 
+/** Starts the At a glance line naming the inputs that were not read (shown in red in HTML). */
+export const UNREAD_PREFIX = 'NOT READ: ';
+
 /** One paragraph with the numbers that decide what to read first. */
 export function glanceSection({ snapshot: s, diff, logs, store }: ReportInput): ReportSection {
   const items: string[] = [];
   // First: a report whose inputs were not read must never read as a clean bill.
   const unread = logs ? unreadInputs(logs) : [];
-  if (unread.length) items.push(`NOT READ: ${unread.length} of ${logs!.inputs.length} log input(s) could not be read, so their incidents are missing from this report: ${unread.join(', ')}.`);
+  if (unread.length) items.push(`${UNREAD_PREFIX}${unread.length} of ${logs!.inputs.length} log input(s) could not be read, so their incidents are missing from this report: ${unread.join(', ')}.`);
   const c = s.sections.check;
   if (c.status === 'ok') {
     const fail = c.data.findings.filter((f) => f.status === 'fail').length;
@@ -233,6 +236,7 @@ export function timelineChart(logs: LogIncidents): { chart: TimelineChart | null
     title: `Kernel incidents by host over time: ${incidents.length} incident(s) on ${lanes.length} host(s), ${boots.length} reboot(s)`,
     lanes,
     legend,
+    axisNote: "time (UTC, or the logging host's clock where the log gave no zone)",
     marks: incidents.map((e) => ({ lane: e.host ?? NO_HOST_LANE, ms: e.ms!, kind: e.kind, label: `${e.when} ${e.kind}: ${e.title}${e.task ? ` (${e.task})` : ''}` })),
     lines: boots.map((e) => ({ lane: e.host ?? NO_HOST_LANE, ms: e.ms!, label: `${e.when} ${e.title}` })),
   };
@@ -287,6 +291,7 @@ export function storeSection({ store }: ReportInput): ReportSection | null {
         title: `Signal deaths by program over time: ${store.deaths.length} death(s) of ${lanes.length} program(s)`,
         lanes,
         legend,
+        axisNote: 'time (UTC, from the recorder)',
         marks: store.deaths.map((d) => ({ lane: d.program, ms: Math.floor(d.timeUs / 1000), kind: deathKind(d), label: `${isoUs(d.timeUs)} ${d.comm}(${d.pid}) ${d.signal} from ${d.sender}` })),
         lines: [],
       },
@@ -325,8 +330,8 @@ export function dataGapsSection({ snapshot: s }: ReportInput): ReportSection | n
   return { id: 'gaps', title: 'What could not be read', blocks: [{ kind: 'list', items }] };
 }
 
-/** The report, in order. Each builder is independent; a null result leaves its section out. */
-export const REPORT_SECTIONS: SectionBuilder[] = [glanceSection, hostSummarySection, actionSection, unitsSection, differencesSection, logsSection, storeSection, dataGapsSection];
+/** The report, in order: what happened (incidents, deaths: the pictures) comes before what to fix. */
+export const REPORT_SECTIONS: SectionBuilder[] = [glanceSection, hostSummarySection, logsSection, storeSection, actionSection, unitsSection, differencesSection, dataGapsSection];
 
 export function buildReport(input: ReportInput, builders: SectionBuilder[] = REPORT_SECTIONS): ReportDoc {
   const sections: ReportSection[] = [];
@@ -438,7 +443,8 @@ export function htmlEscape(s: string): string {
 const CSS = `body{font:15px/1.45 system-ui,sans-serif;max-width:72em;margin:2em auto;padding:0 1em;color:#222}
 h1{font-size:1.6em}h2{border-bottom:1px solid #ccc;margin-top:2em}h3{font-size:1.05em;margin-bottom:.3em}
 table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ddd;padding:.2em .5em;text-align:left;vertical-align:top;word-break:break-word}
-pre{background:#f4f4f4;padding:.6em;overflow-x:auto}.fail{color:#b00}.warn{color:#a60}`;
+pre{background:#f4f4f4;padding:.6em;overflow-x:auto}.fail{color:#b00;font-weight:bold}.warn{color:#a60}
+figure{margin:1em 0}figcaption{color:#555;font-size:.9em}`;
 
 export function renderHtml(doc: ReportDoc): string {
   // Self-contained: inline CSS, no scripts, no external resources; every text node is escaped.
@@ -463,7 +469,7 @@ export function renderHtml(doc: ReportDoc): string {
           break;
         }
         case 'list':
-          out.push('<ul>', ...b.items.map((i) => `<li>${htmlEscape(i)}</li>`), '</ul>');
+          out.push('<ul>', ...b.items.map((i) => `<li${i.startsWith(UNREAD_PREFIX) ? ' class="fail"' : ''}>${htmlEscape(i)}</li>`), '</ul>');
           break;
         case 'code':
           out.push(`<pre><code>${htmlEscape(b.text)}</code></pre>`);

@@ -27,6 +27,8 @@ export interface TimelineChart {
   lines: { lane: string; ms: number; label: string }[];
   /** Legend order; marks of a kind not listed get the last style. */
   legend: string[];
+  /** Under the axis: which clock the times are on. */
+  axisNote: string;
 }
 
 export interface TreeRow {
@@ -102,6 +104,17 @@ function tickLabel(ms: number, spanMs: number): string {
   return iso.slice(11, 19);
 }
 
+/** Tick steps a reader counts in: seconds, minutes, hours, days. */
+const STEPS_MS = [1, 5, 15, 30, 60, 300, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800, 604800, 1209600, 2592000, 7776000, 31536000].map((s) => s * 1000);
+
+/** Ticks at whole multiples (UTC) of the smallest step that gives at most 8 of them. */
+export function niceTicks(lo: number, hi: number): number[] {
+  const step = STEPS_MS.find((s) => (hi - lo) / s <= 8) ?? Math.ceil((hi - lo) / 8);
+  const out: number[] = [];
+  for (let t = Math.ceil(lo / step) * step; t <= hi && out.length < 20; t += step) out.push(t);
+  return out;
+}
+
 const WIDTH = 1000;
 const LEFT = 190;
 const RIGHT = 20;
@@ -140,7 +153,7 @@ export function timelineSvg(c: TimelineChart): string {
     out.push(`<text x="${lx + 16}" y="18" fill="#222">${xmlEscape(clip(k, 24))}</text>`);
     lx += 26 + Math.min(24, [...k].length) * 7;
   }
-  out.push(`<line x1="${lx + 4}" y1="6" x2="${lx + 4}" y2="22" stroke="#555" stroke-width="2" stroke-dasharray="4 2"/><text x="${lx + 12}" y="18" fill="#222">reboot</text>`);
+  if (c.lines.length) out.push(`<line x1="${lx + 4}" y1="6" x2="${lx + 4}" y2="22" stroke="#555" stroke-width="2" stroke-dasharray="4 2"/><text x="${lx + 12}" y="18" fill="#222">reboot</text>`);
   out.push('</g>');
   // Lanes.
   c.lanes.forEach((lane, i) => {
@@ -151,14 +164,14 @@ export function timelineSvg(c: TimelineChart): string {
   // Axis with ticks.
   const axisY = top + lanesH;
   out.push(`<line x1="${LEFT}" y1="${axisY}" x2="${WIDTH - RIGHT}" y2="${axisY}" stroke="#444"/>`);
-  const TICKS = 6;
-  for (let i = 0; i <= TICKS; i++) {
-    const ms = lo + ((hi - lo) * i) / TICKS;
+  const ticks = niceTicks(lo, hi);
+  ticks.forEach((ms, i) => {
     const tx = x(ms);
+    const anchor = ticks.length > 1 && i === ticks.length - 1 && tx > WIDTH - RIGHT - 40 ? 'end' : 'middle';
     out.push(`<line x1="${tx.toFixed(1)}" y1="${top}" x2="${tx.toFixed(1)}" y2="${axisY + 4}" stroke="#ccc" stroke-width="0.5"/>`);
-    out.push(`<text class="tick" x="${tx.toFixed(1)}" y="${axisY + 18}" text-anchor="middle" fill="#444">${xmlEscape(tickLabel(ms, hi - lo))}</text>`);
-  }
-  out.push(`<text x="${WIDTH - RIGHT}" y="${axisY + 34}" text-anchor="end" fill="#666" font-size="11">time (UTC, or the logging host's clock where the log gave no zone)</text>`);
+    out.push(`<text class="tick" x="${tx.toFixed(1)}" y="${axisY + 18}" text-anchor="${anchor}" fill="#444">${xmlEscape(tickLabel(ms, hi - lo))}</text>`);
+  });
+  out.push(`<text x="${WIDTH - RIGHT}" y="${axisY + 34}" text-anchor="end" fill="#666" font-size="11">${xmlEscape(c.axisNote)}</text>`);
   // Reboots under the marks.
   for (const l of c.lines) {
     const y = laneY.get(l.lane);
