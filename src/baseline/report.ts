@@ -451,7 +451,7 @@ export function renderHtml(doc: ReportDoc): string {
   const out = [
     '<!DOCTYPE html>',
     '<html lang="en"><head><meta charset="utf-8">',
-    `<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">`,
+    `<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'">`,
     `<title>${htmlEscape(doc.title)}</title><style>${CSS}</style></head><body>`,
     `<h1>${htmlEscape(doc.title)}</h1>`,
     `<p>Generated ${htmlEscape(doc.generatedAt)} by lantern.</p>`,
