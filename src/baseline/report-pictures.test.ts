@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { analyzeLogs, buildReport, renderHtml, renderMarkdown, renderText, unreadInputs, UNREAD_PREFIX } from './report.js';
+import { analyzeLogs, buildReport, renderHtml, renderMarkdown, renderText, timelineChart, unreadInputs, UNREAD_PREFIX } from './report.js';
 import { readStore } from './report-store.js';
 import { hostileStrings, TIMELINE_LOGS, writeDeathStore, writeHostileLog } from './reportkit.js';
 import { niceTicks, timelineSvg, treeSvg, xmlEscape } from './svg.js';
@@ -133,4 +133,19 @@ test('report --store on a missing or non-SQLite file: one clear line, exit 66 / 
   assert.ok(bad.status === 65 || bad.status === 66, `${bad.status} ${bad.stderr}`);
   assert.match(bad.stderr, /^lantern: .*oom_01\.log/);
   assert.doesNotMatch(bad.stderr, /\n./);
+});
+
+test('timeline picture is bounded: 40 hosts, 2000 marks; what is left out is counted, and the counts add up', () => {
+  const timeline = [];
+  for (let h = 0; h < 50; h++) for (let i = 0; i < 100; i++) timeline.push({ kind: i % 10 ? 'oops' : 'boot', title: 't', host: `host${h}`, ms: 1e12 + i * 1000 + h, when: 'w' });
+  timeline.push({ kind: 'oops', title: 'undated', when: 'boot 0 +1s' });
+  const { chart, words } = timelineChart({ inputs: [], groups: [], incidents: timeline.length, timeline, timelineOmitted: 7 });
+  assert.equal(chart!.lanes.length, 40);
+  const drawn = chart!.marks.length + chart!.lines.length;
+  assert.equal(drawn, 2000);
+  const left = Number(words.find((w) => /not drawn or counted above/.test(w))!.match(/^(\d+) /)![1]);
+  assert.equal(drawn + left, 5000);
+  assert.ok(words.some((w) => /^1 incident\(s\) without a wall-clock time/.test(w)));
+  assert.ok(words.some((w) => /^7 incident\(s\) beyond the analyser's timeline cap/.test(w)));
+  assert.ok(timelineSvg(chart!).length < 1_000_000);
 });

@@ -209,14 +209,23 @@ export function differencesSection({ diff, baseline }: ReportInput): ReportSecti
   return { id: 'differences', title: 'Differences from the baseline', blocks };
 }
 
+/** Bounds of the timeline picture (an SVG of 100,000 marks helps nobody and weighs megabytes). */
+const MAX_LANES = 40;
+const MAX_MARKS = 2000;
+
 /** Lane name for incidents whose log lines carry no host (dmesg, a bare console capture). */
 export const NO_HOST_LANE = '(host not in the log)';
 
 /** The timeline picture's data: one lane per host, a mark per dated incident, a line per reboot. */
 export function timelineChart(logs: LogIncidents): { chart: TimelineChart | null; words: string[] } {
-  const dated = logs.timeline.filter((e) => e.ms !== undefined);
-  const undated = logs.timeline.length - dated.length;
-  const lanes = [...new Set(dated.map((e) => e.host ?? NO_HOST_LANE))];
+  const allDated = logs.timeline.filter((e) => e.ms !== undefined);
+  const undated = logs.timeline.length - allDated.length;
+  const allLanes = [...new Set(allDated.map((e) => e.host ?? NO_HOST_LANE))];
+  // A picture a person can read: the first MAX_LANES hosts, the first MAX_MARKS marks; the rest is counted.
+  const lanes = allLanes.slice(0, MAX_LANES);
+  const drawn = new Set(lanes);
+  const dated = allDated.filter((e) => drawn.has(e.host ?? NO_HOST_LANE)).slice(0, MAX_MARKS);
+  const notDrawn = allDated.length - dated.length;
   const incidents = dated.filter((e) => e.kind !== 'boot');
   const boots = dated.filter((e) => e.kind === 'boot');
   const legend = [...new Set(incidents.map((e) => e.kind))];
@@ -228,6 +237,7 @@ export function timelineChart(logs: LogIncidents): { chart: TimelineChart | null
     const span = mine.length ? ` from ${mine[0]!.when} to ${mine[mine.length - 1]!.when}` : '';
     words.push(`${lane}: ${mine.length} incident(s)${byKind.length ? ` (${byKind.map(([k, n]) => `${n} ${k}`).join(', ')})` : ''}${span}; ${nBoots} reboot(s) logged`);
   }
+  if (notDrawn) words.push(`${notDrawn} dated incident(s) or reboot(s) not drawn or counted above: the picture shows the first ${MAX_LANES} host(s) and ${MAX_MARKS} mark(s)${allLanes.length > lanes.length ? `; hosts left out: ${allLanes.slice(MAX_LANES, MAX_LANES + 20).join(', ')}${allLanes.length > MAX_LANES + 20 ? ', …' : ''}` : ''}.`);
   if (undated) words.push(`${undated} incident(s) without a wall-clock time (kernel seconds only) are not in the picture; the table lists them.`);
   if (logs.timelineOmitted) words.push(`${logs.timelineOmitted} incident(s) beyond the analyser's timeline cap are neither drawn nor listed here; lantern analyze --json has them.`);
   if (!dated.length) return { chart: null, words };
