@@ -153,7 +153,7 @@ Exit status: 0 no differences, 1 differences found, 2 a readiness finding became
 
   program
     .command('report')
-    .description('write a readable document for whoever must act: host summary, readiness findings needing action, differences from a baseline')
+    .description('write a readable document for whoever must act: host summary, kernel incidents in logs, deaths in a recorder store, readiness findings needing action, differences from a baseline')
     .option('--root <dir>', 'report on a copied root tree')
     .option('--sosreport <path>', 'report on a sosreport (directory or tarball)')
     .addOption(maxUnpackedOption())

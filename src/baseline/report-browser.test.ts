@@ -42,7 +42,10 @@ async function chromiumRun(url: string, extra: string[], timeoutMs = 90_000): Pr
         process.kill(-child.pid!, 'SIGKILL');
       } catch {}
     }, timeoutMs);
-    const code = await new Promise<number | null>((res) => child.on('close', (c) => res(c)));
+    const code = await new Promise<number | string | null>((res) => {
+      child.on('error', (e) => res(`not started: ${e.message}`));
+      child.on('close', (c) => res(c));
+    });
     clearTimeout(timer);
     assert.equal(code, 0, `chromium exited ${code}: ${err.slice(-2000)}`);
     return out;
