@@ -11,7 +11,8 @@ import { collectSnapshot } from './collect.js';
 import { diffSnapshots } from './diff.js';
 import { SECTION_NAMES, type Snapshot } from './model.js';
 import { renderDiff, renderList, renderSectionData, renderShow, sectionByName } from './render.js';
-import { analyzeLogs, buildReport, REPORT_FORMATS, type ReportFormat, renderReport } from './report.js';
+import { analyzeLogs, buildReport, REPORT_FORMATS, type ReportFormat, renderReport, unreadInputs } from './report.js';
+import { readStore } from './report-store.js';
 import { DEFAULT_BASELINE_DIR, listSnapshots, loadSnapshot, pruneSnapshots, resolveBaseline, saveSnapshot } from './store.js';
 
 function version(): string {
@@ -152,25 +153,38 @@ Exit status: 0 no differences, 1 differences found, 2 a readiness finding became
 
   program
     .command('report')
-    .description('write a readable document for whoever must act: host summary, readiness findings needing action, differences from a baseline')
+    .description('write a readable document for whoever must act: host summary, kernel incidents in logs, deaths in a recorder store, readiness findings needing action, differences from a baseline')
     .option('--root <dir>', 'report on a copied root tree')
     .option('--sosreport <path>', 'report on a sosreport (directory or tarball)')
     .addOption(maxUnpackedOption())
     .option('--snapshot <file>', 'report on a saved snapshot instead of collecting')
     .option('--baseline <file>', 'add the differences from this baseline snapshot (or the newest of this host in a directory)')
     .option('--logs <path...>', 'kernel logs (files or directories, as for lantern analyze) whose incidents go into the report')
+    .option('--store <path>', "the recorder's store (lantern record): adds signal deaths, OOM kills, hung-task records and the domains involved")
     .option('--format <fmt>', `output format: ${REPORT_FORMATS.join(', ')}`, 'md')
     .option('--out <file>', 'write the report here instead of stdout')
     .option('--ignore <glob>', 'as for diff (repeatable)', repeatable, [])
     .option('--no-commands', 'when collecting from the live host, read files only')
-    .addHelpText('after', '\nExit status: 0 written, 64 usage error, 65 a file is not a snapshot, 66 cannot read an input, 74 cannot write.')
-    .action(async (opts: SourceOptions & { snapshot?: string; baseline?: string; logs?: string[]; format: string; out?: string; ignore: string[] }) => {
+    .addHelpText(
+      'after',
+      `
+Exit status: 0 written (log inputs that could not be read are named first, in "At a glance"),
+64 usage error, 65 a file is not a snapshot or the store is damaged, 66 cannot read an input:
+the snapshot, the baseline, the store, or every one of the --logs inputs; 74 cannot write.`,
+    )
+    .action(async (opts: SourceOptions & { snapshot?: string; baseline?: string; logs?: string[]; store?: string; format: string; out?: string; ignore: string[] }) => {
       if (!(REPORT_FORMATS as readonly string[]).includes(opts.format)) throw new CliError(`--format must be one of ${REPORT_FORMATS.join(', ')}`, EXIT.USAGE);
       if (opts.snapshot !== undefined && (opts.root !== undefined || opts.sosreport !== undefined)) throw new CliError('--snapshot and --root/--sosreport are mutually exclusive', EXIT.USAGE);
       const cur = opts.snapshot !== undefined ? loadSnapshot(opts.snapshot) : collect(opts);
       const base = opts.baseline !== undefined ? resolveBaseline(opts.baseline, cur.host.name).snapshot : null;
       const diff = base ? diffSnapshots(base, cur, { ignore: opts.ignore }) : null;
-      const doc = buildReport({ snapshot: cur, baseline: base, diff, logs: await analyzeLogs(opts.logs ?? []), now: new Date() });
+      const logs = await analyzeLogs(opts.logs ?? []);
+      // With nothing read, a page saying "no incident" would be a clean bill nobody earned.
+      if (logs && logs.inputs.length === unreadInputs(logs).length) {
+        throw new CliError(`none of the --logs inputs could be read: ${unreadInputs(logs).join(', ') || 'no files found'}`, EXIT.NOINPUT);
+      }
+      const store = opts.store !== undefined ? readStore(opts.store) : null;
+      const doc = buildReport({ snapshot: cur, baseline: base, diff, logs, store, now: new Date() });
       const text = renderReport(doc, opts.format as ReportFormat);
       if (opts.out === undefined) process.stdout.write(text);
       else {
