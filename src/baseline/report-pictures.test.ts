@@ -106,7 +106,7 @@ test('report --store: deaths, OOM kills and the domain tree in every format; hun
   assert.equal(incidents.match(/class="mark"/g)?.length, 3);
   assert.equal(incidents.match(/class="reboot"/g)?.length, 2);
   assert.ok(!html.includes('<script') && !html.includes('<img'), 'nothing from the logs or the store became markup');
-  assert.match(html, /hung_tasks/);
+  assert.match(html, /blocked for more than 120 s \(tracepoint\)/);
   for (const text of [renderMarkdown(doc), renderText(doc)]) {
     assert.ok(!text.includes('<svg'), 'pictures are HTML only');
     assert.match(text, /DELRHIUCBM002V: 1 incident\(s\) \(1 hung\\?_task\) from 2026-02-04 15:40:27 to 2026-02-04 15:40:27; 2 reboot\(s\) logged/);
@@ -115,7 +115,8 @@ test('report --store: deaths, OOM kills and the domain tree in every format; hun
     assert.match(text, /SIGKILL \(OOM kill\)/);
     assert.match(text, /the kernel \(SEGV\\?_MAPERR, in the context of server\(1000\)\)/);
     assert.match(text, /\\?<kernel\\?> \/usr\/sbin\/sshd \/bin\/bash \/usr\/bin\/java: 1 death\(s\): OOM kill/);
-    assert.match(text, /1 record\(s\) in table hung\\?_tasks/);
+    assert.match(text, /1 hung-task record\(s\)/);
+    assert.match(text, /percpu|D tasks/);
     assert.match(text, /Recorder store: 3 signal death\(s\), 1 of them OOM kills, 1 hung-task record\(s\)/);
   }
   const plain = renderText(buildReport({ ...base, store: readStore(without) }));

@@ -135,26 +135,27 @@ function deathTree(store: Store, deaths: StoreDeath[]): { rows: TreeRow[]; omitt
 }
 
 /**
- * Hung-task records, if this store's recorder wrote them: any table whose name says "hung".
- * Older stores have none, which is said, not an error. Columns are shown as the table has them
- * (times in µs as ISO 8601), since the recorder owns that schema.
+ * Hung-task records (type 'hung', written by the recorder's hung-task detector) with what their
+ * evidence holds: the D-state tasks snapshotted and the kernel-log records captured.
  */
 function hungTasks(store: Store): StoreFacts['hung'] {
-  const t = store.db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE '%hung%' ORDER BY name").get() as { name: string } | undefined;
-  if (!t) return { table: null, rows: 0, columns: [], sample: [] };
-  const q = `"${t.name.replace(/"/g, '""')}"`;
-  const rows = (store.db.prepare(`SELECT count(*) AS n FROM ${q}`).get() as { n: number }).n;
-  const columns = (store.db.prepare(`PRAGMA table_info(${q})`).all() as { name: string }[]).map((c) => c.name);
-  let newest: Record<string, unknown>[];
-  try {
-    newest = (store.db.prepare(`SELECT * FROM ${q} ORDER BY rowid DESC LIMIT ${MAX_HUNG_ROWS}`).all() as Record<string, unknown>[]).reverse();
-  } catch {
-    // A WITHOUT ROWID table: its own order.
-    newest = store.db.prepare(`SELECT * FROM ${q} LIMIT ${MAX_HUNG_ROWS}`).all() as Record<string, unknown>[];
-  }
-  const sample = newest
-    .map((r) => columns.map((c) => cell(c, r[c])));
-  return { table: t.name, rows, columns, sample };
+  const rows = store.counts().hung ?? 0;
+  const columns = ['time', 'pid', 'comm', 'domain', 'what', 'D tasks', 'kernel-log records'];
+  if (rows === 0) return { table: null, rows: 0, columns, sample: [] };
+  const names = domainNames(store);
+  // The newest MAX_HUNG_ROWS, oldest of them first.
+  const newest = store.query({ types: ['hung'], sinceUs: nthNewestHungUs(store, MAX_HUNG_ROWS) });
+  const sample = newest.slice(-MAX_HUNG_ROWS).map((e) => {
+    const ev = store.hungEvidence(e.id);
+    const tasks = (ev?.snapshot as { dTasks?: unknown[] } | null | undefined)?.dTasks;
+    return [cell('time_us', e.time_us), String(e.pid ?? ''), e.comm ?? '', e.domain_id !== null ? (names.get(e.domain_id) ?? `domain ${e.domain_id}`) : '', e.detail ?? '', ev ? String(tasks?.length ?? 0) : 'none', ev ? String(ev.kmsg.length) : 'none'];
+  });
+  return { table: 'hung', rows, columns, sample };
+}
+
+function nthNewestHungUs(store: Store, n: number): number {
+  const r = store.db.prepare("SELECT time_us FROM events WHERE type = 'hung' ORDER BY time_us DESC, id DESC LIMIT 1 OFFSET ?").get(n - 1) as { time_us: number } | undefined;
+  return r?.time_us ?? 0;
 }
 
 function cell(column: string, v: unknown): string {

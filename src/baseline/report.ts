@@ -317,9 +317,9 @@ export function storeSection({ store }: ReportInput): ReportSection | null {
     if (store.treeOmitted) blocks.push({ kind: 'para', text: `${store.treeOmitted} more domain(s) not drawn; lantern history tree --store ${store.path} has them all.` });
   } else blocks.push({ kind: 'para', text: 'No process died of a signal while the recorder ran.' });
   blocks.push({ kind: 'subheading', text: 'Hung-task evidence' });
-  if (!store.hung.table) blocks.push({ kind: 'para', text: 'This store holds no hung-task records (it was written by a recorder that does not record them).' });
+  if (!store.hung.table) blocks.push({ kind: 'para', text: 'This store holds no hung-task records.' });
   else {
-    blocks.push({ kind: 'para', text: `${store.hung.rows} record(s) in table ${store.hung.table}${store.hung.rows > store.hung.sample.length ? `, the newest ${store.hung.sample.length} listed` : ''}.` });
+    blocks.push({ kind: 'para', text: `${store.hung.rows} hung-task record(s)${store.hung.rows > store.hung.sample.length ? `, the newest ${store.hung.sample.length} listed` : ''}.` });
     if (store.hung.sample.length) blocks.push({ kind: 'table', head: store.hung.columns, rows: store.hung.sample });
   }
   return { id: 'store', title: 'Deaths in the recorder store', blocks };

@@ -66,10 +66,12 @@ export function writeDeathStore(path: string, probe: string, opts: { hung?: bool
   const evilD = store.intern(bashD, evilProgram);
   const evil = rec({ type: 'exec', pid: 1200, ppid: 900, comm: h.img.slice(0, 15), program: evilProgram, domainId: evilD, fromId: bash.id, parentComm: 'bash' });
   rec({ type: 'signal', pid: 1200, comm: h.quotes, program: evilProgram, domainId: evilD, fromId: evil.id, signal: 15, sigCode: 0, senderKind: 'process', senderPid: 1300, senderComm: h.img, senderProgram: '/usr/bin/kill' });
+  // A hung-task record as the recorder's detector writes it (type 'hung' + its evidence row).
+  const hung = opts.hung ? rec({ type: 'hung', pid: 4242, comm: h.img.slice(0, 15), program: '/usr/bin/writer', domainId: bashD, detail: 'blocked for more than 120 s (tracepoint)' }) : null;
   store.write(recs);
-  if (opts.hung) {
-    store.db.exec('CREATE TABLE hung_tasks(id INTEGER PRIMARY KEY, time_us INTEGER NOT NULL, pid INTEGER, comm TEXT, blocked_s INTEGER)');
-    store.db.prepare('INSERT INTO hung_tasks(time_us, pid, comm, blocked_s) VALUES(?, ?, ?, ?)').run(t0 + 30_000_000, 4242, h.img, 120);
+  if (hung) {
+    const dTask = { pid: 4242, tid: 4242, comm: h.img.slice(0, 15), state: 'D (disk sleep)', wchan: 'percpu_rwsem_wait', stack: null, cmdline: 'sh -c echo x > /mnt/f', domain: null };
+    store.writeHungEvidence({ eventId: hung.id, incident: 1, snapshot: { atUs: hung.timeUs, dTasks: [dTask], dTasksOmitted: 0, files: {}, unreadable: [] }, kmsg: [{ seq: 1, tsUs: 4_904_445_285, level: 3, facility: 0, text: `INFO: task ${h.img.slice(0, 15)}:4242 blocked for more than 120 seconds.` }] });
   }
   store.close();
   return { deaths: 3, oom: 1 };
