@@ -11,6 +11,8 @@ const RHEL6 = fixture('rhel6');
 const RHEL9 = fixture('rhel9');
 const DEB = fixture('debian12');
 const SOS = fixture('sosreport');
+/** A Debian 12 sosreport: sysstat installed and its timer enabled, /etc/default/sysstat not collected. */
+const SOS_DEB = fixture('sosreport-debian12');
 
 function status(root: string, id: string): string {
   return check(root, id).status;
@@ -375,6 +377,76 @@ test('sysstat: cron (RHEL 6), timer (RHEL 9), Debian ENABLED=false, not installe
   const t = copyFixture('debian12');
   put(t, '/etc/default/sysstat', 'ENABLED="true"\n');
   assert.equal(status(t, 'sysstat'), 'ok');
+});
+
+test('sysstat on a Debian sosreport: an enabled timer without /etc/default/sysstat is unknown; data files or ENABLED decide', () => {
+  const u = check(SOS_DEB, 'sysstat');
+  assert.equal(u.status, 'unknown', 'debian-sa1 collects only with ENABLED="true", which the sosreport did not collect');
+  assert.match(u.summary, /its schedule is enabled, but \/etc\/default\/sysstat \(ENABLED\) was not collected/);
+  assert.ok(u.evidence.some((e) => e.what === '/etc/default/sysstat ENABLED' && e.value === null && /not collected/.test(e.reason!)));
+  const off = copyFixture('sosreport-debian12');
+  put(off, '/etc/default/sysstat', 'ENABLED="false"\n');
+  assert.equal(status(off, 'sysstat'), 'warn', 'the same answer as the live host gives');
+  const on = copyFixture('sosreport-debian12');
+  put(on, '/etc/default/sysstat', 'ENABLED="true"\n');
+  assert.equal(status(on, 'sysstat'), 'ok');
+  const data = copyFixture('sosreport-debian12');
+  put(data, '/var/log/sysstat/sa20261119', 'x');
+  put(data, '/var/log/sysstat/sa20261120', 'x');
+  const d = check(data, 'sysstat');
+  assert.equal(d.status, 'ok');
+  assert.match(d.summary, /sysstat has collected: 2 daily data files \(\/etc\/default\/sysstat not collected: the data files decide\)/);
+  // Data files from an earlier collection do not outvote ENABLED="false".
+  put(data, '/etc/default/sysstat', 'ENABLED="false"\n');
+  assert.equal(status(data, 'sysstat'), 'warn');
+  // A Debian tree (not a sosreport) without the file: not collected there either.
+  const tree = copyFixture('debian12');
+  del(tree, '/etc/default/sysstat');
+  assert.equal(status(tree, 'sysstat'), 'unknown');
+});
+
+test('not collected never becomes ok: auditd running with its enablement unknown is info; oom.panic without oom_dump_tasks is unknown', () => {
+  const t = copyFixture('rhel9');
+  del(t, '/etc/systemd/system/multi-user.target.wants/auditd.service');
+  del(t, '/usr/lib/systemd/system/auditd.service');
+  const a = check(t, 'audit');
+  assert.equal(a.status, 'info');
+  assert.match(a.summary, /auditd is running; whether it starts at boot was not collected/);
+  const o = copyFixture('rhel9');
+  del(o, '/proc/sys/vm/oom_dump_tasks');
+  const f = check(o, 'oom.panic');
+  assert.equal(f.status, 'unknown');
+  assert.match(f.summary, /vm\.oom_dump_tasks .*not collected/);
+  const s = copyFixture('sosreport-debian12');
+  put(s, '/sos_commands/kernel/sysctl_-a', 'vm.panic_on_oom = 0\n');
+  assert.equal(status(s, 'oom.panic'), 'unknown');
+});
+
+test('service remedies follow PID 1: systemctl under systemd, chkconfig (RHEL 6) or update-rc.d (Debian with sysvinit) otherwise', () => {
+  const sysv = copyFixture('debian12');
+  put(sysv, '/proc/1/comm', 'init\n');
+  const k = check(sysv, 'audit');
+  assert.ok(k.remedy!.commands.includes('update-rc.d auditd defaults && update-rc.d auditd enable && service auditd start'), k.remedy!.commands.join(' | '));
+  assert.ok(!k.remedy!.commands.some((c) => /systemctl/.test(c)));
+  const sd = copyFixture('debian12');
+  put(sd, '/run/systemd/system/.keep', '');
+  put(sd, '/proc/1/comm', 'init\n');
+  assert.ok(check(sd, 'audit').remedy!.commands.includes('systemctl enable --now auditd.service'), '/run/systemd/system wins (sd_booted)');
+  const r6 = copyFixture('rhel6');
+  put(r6, '/proc/sys/kernel/hung_task_warnings', '0\n');
+  del(r6, '/proc/1450');
+  put(r6, '/proc/4000/comm', 'java\n');
+  put(r6, '/proc/4000/oom_score_adj', '-1000\n');
+  const r = report(r6);
+  const cmds = r.findings.flatMap((f) => f.remedy?.commands ?? []);
+  assert.ok(!cmds.some((c) => /systemctl/.test(c)), cmds.join('\n'));
+  assert.ok(cmds.includes('chkconfig auditd on && service auditd start'), cmds.join('\n'));
+  assert.ok(cmds.some((c) => c.startsWith('grep -rnE "oom_(score_)?adj" /etc/init.d')), 'OOM exemptions looked for in init scripts');
+  // A Debian sosreport whose ps shows /sbin/init is still systemd: sos ran its systemd plugin.
+  assert.ok(check(SOS_DEB, 'audit').remedy!.commands.includes('systemctl enable --now auditd.service'));
+  const sosSysv = copyFixture('sosreport-debian12');
+  del(sosSysv, '/sos_commands/systemd');
+  assert.ok(check(sosSysv, 'audit').remedy!.commands.some((c) => c.startsWith('update-rc.d auditd defaults')));
 });
 
 test('audit: running (process, auditctl -s), not running, not installed', () => {

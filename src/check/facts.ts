@@ -383,14 +383,19 @@ export class Facts {
         return { init: c === 'systemd' ? ('systemd' as const) : ('sysv' as const), ev: this.src.evidence('PID 1', comm, c) };
       }
       if (this.src.kind === 'sosreport') {
+        // sos runs its systemd plugin only where systemd is PID 1. ps shows argv, and a systemd
+        // started as /sbin/init (Debian's symlink) reads "/sbin/init" there, so ps decides only
+        // when it names systemd or when the systemd plugin left nothing.
+        for (const id of ['unitFiles', 'listUnits'] as const) {
+          const u = this.src.get(id);
+          if (u.ok) return { init: 'systemd' as const, ev: this.src.evidence('init system', u, 'systemd (the sosreport has systemctl output)') };
+        }
         const ps = this.src.get('ps');
         if (ps.ok) {
           const one = ps.text.split('\n').find((l) => /^\S+\s+1\s/.test(l));
           const cmd = one?.trim().split(/\s+/).slice(10).join(' ') ?? '';
           if (cmd) return { init: /systemd/.test(cmd) ? ('systemd' as const) : ('sysv' as const), ev: this.src.evidence('PID 1 (ps)', ps, cmd.slice(0, 80)) };
         }
-        const uf = this.src.get('unitFiles');
-        if (uf.ok) return { init: 'systemd' as const, ev: this.src.evidence('init system', uf, 'systemd (systemctl output collected)') };
       }
       if (this.src.kind === 'live') return { init: 'sysv' as const, ev: { what: 'init system', value: 'not systemd (no /run/systemd/system)', path: '/run/systemd/system' } };
       return { init: null, ev: { what: 'init system', value: null, path: null, reason: 'no /run/systemd/system, /proc/1/comm or ps listing collected' } };

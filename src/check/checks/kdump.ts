@@ -14,7 +14,7 @@ import {
   parseShellVars,
   recommendedCrashBytes,
 } from '../parse.js';
-import { cmdlineSet, pkgInstall, serviceEnable } from '../remedies.js';
+import { cmdlineSet, pkgInstall, serviceEnable, serviceRestart } from '../remedies.js';
 
 export const kdumpService: CheckDef = {
   id: 'kdump.service',
@@ -224,7 +224,7 @@ export const kdumpTarget: CheckDef = {
         return finding(this.id, this.title, 'fail', 'kdump-tools is installed but disabled (USE_KDUMP is not 1)', ev, why, {
           kind: 'file',
           text: 'Set USE_KDUMP=1 in /etc/default/kdump-tools and restart kdump-tools.',
-          commands: [`sed -i -E 's/^#?[[:space:]]*USE_KDUMP=.*/USE_KDUMP=1/' /etc/default/kdump-tools`, 'systemctl restart kdump-tools.service'],
+          commands: [`sed -i -E 's/^#?[[:space:]]*USE_KDUMP=.*/USE_KDUMP=1/' /etc/default/kdump-tools`, serviceRestart(dist, 'kdump-tools.service')],
           safe: true,
         });
       return finding(this.id, this.title, 'ok', `vmcore goes to ${remote ?? `local ${dir}`}`, ev, why, null);
