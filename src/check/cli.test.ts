@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -135,4 +135,39 @@ test('--fix-script grub edits on Debian are idempotent and replace an existing v
   assert.match(once, /^GRUB_CMDLINE_LINUX_DEFAULT=" ?log_buf_len=1M"$/m, 'quiet removed, log_buf_len replaced, not duplicated');
   assert.match(once, /crashkernel=256M"$/m, 'kdump-tools snippet carries the new crashkernel');
   assert.doesNotMatch(once, /crashkernel=384M/);
+});
+
+test('check --sosreport on a tarball: evidence paths are named relative to the sosreport, never inside the deleted temporary directory', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'lantern-check-tarball-'));
+  try {
+    const top = 'sosreport-db02-2026-11-20-abcdefg';
+    cpSync(fixture('sosreport-debian12'), join(dir, top), { recursive: true });
+    const tarball = join(dir, `${top}.tar.gz`);
+    const t = spawnSync('tar', ['-czf', tarball, '-C', dir, top], { encoding: 'utf8' });
+    assert.equal(t.status, 0, t.stderr);
+    const r = lantern('check', '--sosreport', tarball, '--json');
+    assert.ok([0, 1, 2].includes(r.code!), r.err);
+    const doc = JSON.parse(r.out);
+    assert.equal(doc.host.kind, 'sosreport');
+    assert.equal(doc.host.root, tarball, 'the report names what the user gave');
+    assert.doesNotMatch(r.out, /lantern-sos-/, 'no path into the temporary directory');
+    const paths = doc.findings.flatMap((f: { evidence: { path: string | null }[] }) => f.evidence.map((e) => e.path)).filter((p: string | null) => p !== null && !p.startsWith('command:'));
+    assert.ok(paths.length > 5);
+    for (const p of paths) assert.ok(p.startsWith(`${top}/`), p);
+    assert.ok(paths.includes(`${top}/proc/cmdline`));
+    const v = lantern('check', '--sosreport', tarball, '-v');
+    assert.match(v.out, new RegExp(`kernel command line = .*\\(${top}/proc/cmdline\\)`));
+    assert.doesNotMatch(v.out + v.err, /lantern-sos-/);
+    const fix = lantern('check', '--sosreport', tarball, '--fix-script');
+    assert.match(fix.out, new RegExp(`for sosreport ${tarball.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}\\.`));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('check --sosreport on a directory keeps the real paths', () => {
+  const r = lantern('check', '--sosreport', fixture('sosreport-debian12'), '--json');
+  const doc = JSON.parse(r.out);
+  assert.equal(doc.host.root, fixture('sosreport-debian12'));
+  assert.ok(doc.findings.some((f: { evidence: { path: string | null }[] }) => f.evidence.some((e) => e.path === join(fixture('sosreport-debian12'), 'proc/cmdline'))));
 });
