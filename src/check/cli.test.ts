@@ -171,3 +171,13 @@ test('check --sosreport on a directory keeps the real paths', () => {
   assert.equal(doc.host.root, fixture('sosreport-debian12'));
   assert.ok(doc.findings.some((f: { evidence: { path: string | null }[] }) => f.evidence.some((e) => e.path === join(fixture('sosreport-debian12'), 'proc/cmdline'))));
 });
+
+test('-v shows the advice and trade-off of an info finding (hung.timeout at 120 s)', () => {
+  const r = lantern('check', '--root', fixture('rhel9'), '--only', 'hung.timeout', '-v');
+  assert.equal(r.code, 0, 'info does not change the exit status');
+  assert.match(r.out, /hung\.timeout \(info\): hung tasks reported only after 120 s/);
+  assert.match(r.out, /advice: Report tasks stuck 10 s in D state \(see the trade-off\)\.\n {10}grep -qxF 'kernel\.hung_task_timeout_secs = 10'/);
+  assert.match(r.out, /trade-off: A short timeout also reports tasks that are only slow/);
+  const fix = lantern('check', '--root', fixture('rhel9'), '--only', 'hung.timeout', '--fix-script');
+  assert.doesNotMatch(fix.out, /hung_task_timeout_secs/, 'an info is advice, not a step of the fix script');
+});
