@@ -422,6 +422,24 @@ test('not collected never becomes ok: auditd running with its enablement unknown
   assert.equal(status(s, 'oom.panic'), 'unknown');
 });
 
+test('not collected never becomes ok: crashkernel= and boot.quiet without a next-boot configuration are info; a partial sosreport process table is info', () => {
+  const t = copyFixture('rhel9');
+  del(t, '/boot/loader');
+  del(t, '/boot/grub2');
+  const k = check(t, 'kdump.crashkernel');
+  assert.equal(k.status, 'info');
+  assert.match(k.summary, /on the running command line; the next boot's configuration was not found/);
+  const q = check(t, 'boot.quiet');
+  assert.equal(q.status, 'info');
+  assert.match(q.summary, /neither quiet nor rhgb on the running command line; the next boot's configuration was not found/);
+  const s = copyFixture('sosreport');
+  del(s, '/proc/2345');
+  for (let pid = 5000; pid < 7048; pid++) put(s, `/proc/${pid}/oom_score_adj`, '0\n');
+  const o = check(s, 'oom.exempt');
+  assert.equal(o.status, 'info', 'sos collects only the first 2048 processes: the rest may be exempt');
+  assert.match(o.summary, /sosreport holds only the first 2048 processes/);
+});
+
 test('service remedies follow PID 1: systemctl under systemd, chkconfig (RHEL 6) or update-rc.d (Debian with sysvinit) otherwise', () => {
   const sysv = copyFixture('debian12');
   put(sysv, '/proc/1/comm', 'init\n');

@@ -114,6 +114,8 @@ export const kdumpCrashkernel: CheckDef = {
     if (parsed.kind === 'invalid') return finding(this.id, this.title, 'warn', `crashkernel=${v} is malformed: ${parsed.reason}`, ev, why, remedy);
     if (parsed.kind === 'ranges' && parsed.bytes === null) return finding(this.id, this.title, 'fail', `crashkernel=${v} has no range matching this host's RAM: nothing is reserved`, ev, why, remedy);
     const size = parsed.kind === 'auto' ? 'auto' : formatBytes(parsed.kind === 'ranges' ? parsed.bytes! : parsed.bytes);
+    // Whether the next boot keeps it is half of this check: not found, it cannot be ok.
+    if (!next) return finding(this.id, this.title, 'info', `crashkernel=${v} (${size}) on the running command line; the next boot's configuration was not found (BLS entries, grub.conf, /etc/default/grub)`, ev, why, null);
     return finding(this.id, this.title, 'ok', `crashkernel=${v} (${size})`, ev, why, null);
   },
 };

@@ -78,8 +78,10 @@ export const oomExempt: CheckDef = {
     };
     if (apps.length) return finding(this.id, this.title, 'warn', `application processes excluded from the OOM killer: ${apps.join(', ')}${unexpected.length ? `; also ${unexpected.join(', ')}` : ''}${partial}`, ev, why, remedy);
     if (unexpected.length) return finding(this.id, this.title, 'warn', `unexpected processes excluded from the OOM killer: ${unexpected.join(', ')}${partial}`, ev, why, remedy);
-    if (p.exempt.length) return finding(this.id, this.title, 'ok', `${p.exempt.length} process(es) excluded, all expected system daemons (${[...groups.keys()].map(safeName).join(', ')})${partial}`, ev, why, null);
-    return finding(this.id, this.title, 'ok', `no process is excluded from the OOM killer (${p.scanned} scanned)${partial}`, ev, why, null);
+    // Processes the sosreport left out may be the exempt ones: a partial scan is not ok.
+    const clean = partial ? 'info' : 'ok';
+    if (p.exempt.length) return finding(this.id, this.title, clean, `${p.exempt.length} process(es) excluded, all expected system daemons (${[...groups.keys()].map(safeName).join(', ')})${partial}`, ev, why, null);
+    return finding(this.id, this.title, clean, `no process is excluded from the OOM killer (${p.scanned} scanned)${partial}`, ev, why, null);
   },
 };
 

@@ -20,6 +20,7 @@ export const bootQuiet: CheckDef = {
     if (next) ev.push(next.ev);
     if (!found.length) {
       if (nextFound?.length) return finding(this.id, this.title, 'warn', `not on the running command line, but ${nextFound.join(' and ')} come back at the next boot (boot loader configuration)`, ev, why, { kind: 'cmdline', text: `Remove ${nextFound.join(' and ')} from the boot loader configuration.`, commands: cmdlineRemove(f.distro(), nextFound), safe: true });
+      if (!next) return finding(this.id, this.title, 'info', "neither quiet nor rhgb on the running command line; the next boot's configuration was not found (BLS entries, grub.conf, /etc/default/grub)", ev, why, null);
       return finding(this.id, this.title, 'ok', 'neither quiet nor rhgb on the command line', ev, why, null);
     }
     if (nextFound && nextFound.length === 0) return finding(this.id, this.title, 'info', `${found.join(' and ')} on the running command line, already removed for the next boot (reboot pending)`, ev, why, null);
