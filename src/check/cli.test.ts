@@ -6,7 +6,7 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { copyFixture, fixture, put } from './testkit.js';
+import { copyFixture, fixture, put, tempDir } from './testkit.js';
 
 const BIN = fileURLToPath(new URL('../../bin/lantern.js', import.meta.url));
 
@@ -53,7 +53,7 @@ test('usage errors exit 64; a path that is not a host root or sosreport is one c
   assert.match(lantern('check', '--only', 'nope').err, /unknown check id\(s\): nope/);
   assert.equal(lantern('check', '--root', '/tmp', '--sosreport', '/tmp').code, 64);
   assert.equal(lantern('check', '--bogus').code, 64);
-  const empty = mkdtempSync(join(tmpdir(), 'lantern-notaroot-'));
+  const empty = tempDir('lantern-notaroot-');
   const r = lantern('check', '--root', empty);
   assert.equal(r.code, 66);
   assert.equal(r.err.trim().split('\n').length, 1);
@@ -89,7 +89,7 @@ test('--fix-script sysctl steps are idempotent (run twice on a copy of sysctl.co
   const r = lantern('check', '--root', fixture('rhel6'), '--fix-script');
   const steps = r.out.split('\n').filter((l) => l.startsWith('grep -qxF'));
   assert.ok(steps.length >= 2);
-  const dir = mkdtempSync(join(tmpdir(), 'lantern-fix-'));
+  const dir = tempDir('lantern-fix-');
   const conf = join(dir, 'sysctl.conf');
   writeFileSync(conf, readFileSync(join(fixture('rhel6'), 'etc/sysctl.conf')));
   const body = steps.map((s) => s.replaceAll('/etc/sysctl.conf', conf)).join('\n') + '\n';
@@ -121,7 +121,7 @@ test('--fix-script grub edits on Debian are idempotent and replace an existing v
   const lines = r.out.split('\n');
   const grubLines = lines.filter((l) => /\/etc\/default\/grub/.test(l) && !/console=/.test(l)).map((l) => l.replace(/^# /, ''));
   assert.ok(lines.filter((l) => l === 'update-grub').length >= 2, 'update-grub after each active grub edit');
-  const dir = mkdtempSync(join(tmpdir(), 'lantern-grub-'));
+  const dir = tempDir('lantern-grub-');
   const body = grubLines.map((l) => l.replaceAll('/etc/default/grub', join(dir, 'grub'))).join('\n') + '\n';
   writeFileSync(join(dir, 'grub'), readFileSync(join(t, 'etc/default/grub')));
   spawnSync('mkdir', ['-p', join(dir, 'grub.d')]);
