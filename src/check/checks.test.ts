@@ -328,6 +328,11 @@ test('hung.warnings: the default 10 warns with the remedy; -1 and large ok; used
   assert.match(used.summary, /only 7 .* 3 of 10 already used since boot/);
   put(t, '/proc/sys/kernel/hung_task_warnings', '1000000\n');
   assert.equal(status(t, 'hung.warnings'), 'ok');
+  put(t, '/etc/sysctl.d/90-hung.conf', 'kernel.hung_task_warnings = 1000000\n');
+  put(t, '/proc/sys/kernel/hung_task_warnings', '999988\n');
+  const counted = check(t, 'hung.warnings');
+  assert.equal(counted.status, 'info', 'plenty left, but 12 hangs were reported since boot');
+  assert.match(counted.summary, /999988 hung-task reports left; 12 of 1000000 already used since boot/);
   const t6 = copyFixture('rhel6');
   put(t6, '/proc/sys/kernel/hung_task_warnings', '0\n');
   assert.equal(check(t6, 'hung.warnings').remedy!.commands[1], 'sysctl -q -w kernel.hung_task_warnings=1000000', 'no -1 on 2.6.32');

@@ -120,6 +120,8 @@ export const hungWarnings: CheckDef = {
     const configured = p && Number.isFinite(Number(p.value)) ? Number(p.value) : 10;
     if (p) ev.push({ what: 'kernel.hung_task_warnings (persisted)', value: `${p.value} (${p.file}:${p.line})`, path: p.realPath });
     if (v === 0) return finding(this.id, this.title, 'warn', 'hung_task_warnings=0: no more hung-task reports until reboot', ev, why, remedy);
+    // Plenty left, but counted down: hung tasks were already reported since boot, worth a look.
+    if (v >= HUNG_WARNINGS_ENOUGH && v < configured) return finding(this.id, this.title, 'info', `${v} hung-task reports left; ${configured - v} of ${configured} already used since boot (see the kernel log)`, ev, why, null);
     if (v >= HUNG_WARNINGS_ENOUGH) return finding(this.id, this.title, 'ok', `${v} hung-task reports left`, ev, why, null);
     const used = v < configured && configured > 0 ? `, ${configured - v} of ${configured} already used since boot` : '';
     const dflt = v === 10 && !used ? ' (the kernel default)' : '';
