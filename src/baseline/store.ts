@@ -133,8 +133,10 @@ export function resolveBaseline(path: string, hostName: string | null): { snapsh
   let isDir = false;
   try {
     isDir = statSync(path).isDirectory();
-  } catch {
-    /* loadSnapshot gives the error */
+  } catch (e) {
+    // The usual first diff: nothing saved yet. Say what to do rather than just ENOENT.
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw new CliError(`${path}: does not exist: no baseline saved yet? Save one first with: lantern baseline save`, EXIT.NOINPUT);
+    /* loadSnapshot gives the other errors */
   }
   if (!isDir) return { snapshot: loadSnapshot(path), file: path };
   const { snapshots } = listSnapshots(path);
@@ -142,7 +144,7 @@ export function resolveBaseline(path: string, hostName: string | null): { snapsh
   const pick = mine[mine.length - 1];
   if (!pick) {
     const hosts = [...new Set(snapshots.map((s) => s.host ?? '?'))];
-    throw new CliError(`${path}: no snapshot of host ${JSON.stringify(hostName)} (found: ${hosts.length ? hosts.join(', ') : 'none'})`, EXIT.NOINPUT);
+    throw new CliError(`${path}: no snapshot of host ${JSON.stringify(hostName)} (found: ${hosts.length ? hosts.join(', ') : 'none'}); save one first with: lantern baseline save`, EXIT.NOINPUT);
   }
   return { snapshot: loadSnapshot(pick.file), file: pick.file };
 }

@@ -11,6 +11,8 @@ const RHEL6 = fixture('rhel6');
 const RHEL9 = fixture('rhel9');
 const DEB = fixture('debian12');
 const SOS = fixture('sosreport');
+/** A Debian 12 sosreport: sysstat installed and its timer enabled, /etc/default/sysstat not collected. */
+const SOS_DEB = fixture('sosreport-debian12');
 
 function status(root: string, id: string): string {
   return check(root, id).status;
@@ -172,10 +174,12 @@ test('boot.quiet: quiet and rhgb flagged as exact tokens only', () => {
   assert.equal(status(t, 'boot.quiet'), 'ok');
 });
 
-test('printk.logbuf: estimate from threads against config, cmdline and boot-message sizes', () => {
+test('printk.logbuf: estimate from threads against config, cmdline and boot-message sizes, with room for twice the threads', () => {
   const ok = check(RHEL9, 'printk.logbuf');
   assert.equal(ok.status, 'ok');
-  assert.match(ok.summary, /540 threads .* 1 MiB \(CONFIG_LOG_BUF_SHIFT=20\)/);
+  assert.match(ok.summary, /^320 threads \(the most of \/proc\/loadavg 320, Threads: in \/proc\/<pid>\/status \(8 processes\) 8\) × 1536 B ≈ 480 KiB per SysRq-T dump, 960 KiB with room for 2× the threads; buffer 1 MiB \(CONFIG_LOG_BUF_SHIFT=20\)$/);
+  assert.ok(ok.evidence.some((e) => e.what === 'threads (/proc/loadavg, 4th field)' && e.value === '320'));
+  assert.ok(ok.evidence.some((e) => /sum of Threads: over 8 of 8 \/proc\/<pid>\/status/.test(e.what) && e.value === '8'));
   const w = check(DEB, 'printk.logbuf');
   assert.equal(w.status, 'warn');
   assert.match(w.remedy!.commands[0]!, /log_buf_len=1M/);
@@ -188,7 +192,27 @@ test('printk.logbuf: estimate from threads against config, cmdline and boot-mess
   del(t2, '/var/log/dmesg');
   del(t2, '/boot');
   assert.equal(status(t2, 'printk.logbuf'), 'unknown');
-  assert.match(check(SOS, 'printk.logbuf').summary, /480 threads \(ps -elfL\)/);
+  assert.match(check(SOS, 'printk.logbuf').summary, /^480 threads \(the most of Threads: in \/proc\/<pid>\/status \(3 processes\) 3, ps -elfL 480\)/);
+});
+
+test('printk.logbuf: a copied root without /proc/loadavg counts Threads: over /proc/<pid>/status; the most of all sources wins', () => {
+  const t = copyFixture('rhel9');
+  del(t, '/proc/loadavg');
+  // 8 processes in the fixture (1 thread each); one java with 300 threads makes 308.
+  put(t, '/proc/4242/status', 'Name:\tjava\nState:\tS (sleeping)\nPid:\t4242\nPPid:\t1\nThreads:\t300\n');
+  put(t, '/proc/4242/comm', 'java\n');
+  const f = check(t, 'printk.logbuf');
+  assert.equal(f.status, 'ok', '308 threads × 1536 B × 2 = 924 KiB fits 1 MiB');
+  assert.match(f.summary, /^308 threads \(Threads: in \/proc\/<pid>\/status \(9 processes\)\)/);
+  assert.ok(f.evidence.some((e) => e.what === 'threads (/proc/loadavg)' && e.value === null), 'the missing loadavg is shown');
+  // The momentary count of loadavg (132) and the status sum (400) disagree: the larger is used.
+  put(t, '/proc/loadavg', '0.00 0.01 0.05 1/132 4242\n');
+  put(t, '/proc/4242/status', 'Name:\tjava\nPid:\t4242\nPPid:\t1\nThreads:\t392\n');
+  const m = check(t, 'printk.logbuf');
+  assert.equal(m.status, 'warn', '400 threads × 1536 B × 2 = 1.2 MiB > 1 MiB');
+  assert.match(m.summary, /^400 threads \(the most of \/proc\/loadavg 132, Threads: in \/proc\/<pid>\/status \(9 processes\) 400\)/);
+  assert.match(m.summary, /today's dump fits, with no room for more threads/);
+  assert.match(m.remedy!.text, /log_buf_len=2M .*2× today's threads/);
 });
 
 test('printk.time: Y ok, N warn, not collected unknown', () => {
@@ -252,8 +276,16 @@ test('oom.exempt: expected daemons ok; java, redis and inherited sshd sessions w
   assert.equal(status(t3, 'oom.exempt'), 'unknown');
 });
 
-test('hung.timeout: on, off, slower than the cluster token, missing', () => {
-  assert.equal(status(RHEL9, 'hung.timeout'), 'ok');
+test('hung.timeout: on, off, slower than the cluster token, missing; 120 s with nothing to compare is info with the short-timeout advice', () => {
+  const r = check(RHEL9, 'hung.timeout');
+  assert.equal(r.status, 'info', '120 s and no cluster or watchdog timeout found');
+  assert.match(r.summary, /only after 120 s, and no cluster or watchdog timeout was found .* a few seconds \(e\.g\. 10\)/);
+  assert.match(r.tradeoff!, /only slow .*hung_task_warnings.*hung_task_panic=1 they panic a healthy server/);
+  assert.equal(r.remedy!.safe, false, 'a shorter timeout is a choice, not applied by the fix script');
+  assert.equal(r.remedy!.commands[1], 'sysctl -q -w kernel.hung_task_timeout_secs=10');
+  const short = copyFixture('rhel9');
+  put(short, '/proc/sys/kernel/hung_task_timeout_secs', '10\n');
+  assert.equal(status(short, 'hung.timeout'), 'ok');
   const t = copyFixture('rhel9');
   put(t, '/proc/sys/kernel/hung_task_timeout_secs', '0\n');
   assert.equal(status(t, 'hung.timeout'), 'warn');
@@ -265,7 +297,7 @@ test('hung.timeout: on, off, slower than the cluster token, missing', () => {
   assert.equal(status(t2, 'hung.timeout'), 'ok');
   const w = copyFixture('rhel9');
   put(w, '/etc/watchdog.conf', '#ping\t\t\t= 172.31.14.1\nwatchdog-device\t= /dev/watchdog\nwatchdog-timeout\t= 60\n');
-  assert.equal(check(w, 'hung.timeout').status, 'ok', 'configured but the watchdog daemon is not installed');
+  assert.equal(check(w, 'hung.timeout').status, 'info', 'configured but the watchdog daemon is not installed: nothing to compare with');
   put(w, '/usr/lib/systemd/system/watchdog.service', '[Unit]\nDescription=watchdog daemon\n\n[Install]\nWantedBy=default.target\n');
   link(w, '/etc/systemd/system/default.target.wants/watchdog.service', '/usr/lib/systemd/system/watchdog.service');
   assert.match(check(w, 'hung.timeout').summary, /watchdog daemon timeout \(60 s\)/);
@@ -277,18 +309,38 @@ test('hung.timeout: on, off, slower than the cluster token, missing', () => {
   assert.equal(status(s2, 'hung.timeout'), 'unknown');
 });
 
-test('hung.warnings: 10 ok, -1 ok, used up 0 warn, partly used info', () => {
-  assert.equal(status(RHEL9, 'hung.warnings'), 'ok');
-  assert.equal(status(SOS, 'hung.warnings'), 'ok');
+test('hung.warnings: the default 10 warns with the remedy; -1 and large ok; used up 0 warn; partly used warn; -1 only from 3.14', () => {
+  assert.equal(status(RHEL9, 'hung.warnings'), 'ok', 'the fixture runs with -1');
+  const d = check(DEB, 'hung.warnings');
+  assert.equal(d.status, 'warn', 'the kernel default 10');
+  assert.match(d.summary, /only 10 hung-task report\(s\) left \(the kernel default\)/);
+  assert.equal(d.remedy!.commands[1], 'sysctl -q -w kernel.hung_task_warnings=-1', 'Debian 12 runs 6.1: -1 is accepted');
+  assert.match(d.remedy!.commands[0]!, /echo 'kernel\.hung_task_warnings = -1' >> \/etc\/sysctl\.conf/);
+  assert.equal(d.remedy!.safe, true);
+  assert.equal(status(SOS, 'hung.warnings'), 'ok', 'sosreport: -1 from sysctl -a');
+  assert.equal(status(RHEL6, 'hung.warnings'), 'warn', 'RHEL 6 at the default 10');
   const t = copyFixture('rhel9');
   put(t, '/proc/sys/kernel/hung_task_warnings', '0\n');
   assert.equal(status(t, 'hung.warnings'), 'warn');
   put(t, '/proc/sys/kernel/hung_task_warnings', '7\n');
-  assert.match(check(t, 'hung.warnings').summary, /3 hung-task report\(s\) already/);
-  assert.equal(check(RHEL6, 'hung.warnings').remedy, null);
+  const used = check(t, 'hung.warnings');
+  assert.equal(used.status, 'warn');
+  assert.match(used.summary, /only 7 .* 3 of 10 already used since boot/);
+  put(t, '/proc/sys/kernel/hung_task_warnings', '1000000\n');
+  assert.equal(status(t, 'hung.warnings'), 'ok');
+  put(t, '/etc/sysctl.d/90-hung.conf', 'kernel.hung_task_warnings = 1000000\n');
+  put(t, '/proc/sys/kernel/hung_task_warnings', '999988\n');
+  const counted = check(t, 'hung.warnings');
+  assert.equal(counted.status, 'info', 'plenty left, but 12 hangs were reported since boot');
+  assert.match(counted.summary, /999988 hung-task reports left; 12 of 1000000 already used since boot/);
   const t6 = copyFixture('rhel6');
   put(t6, '/proc/sys/kernel/hung_task_warnings', '0\n');
   assert.equal(check(t6, 'hung.warnings').remedy!.commands[1], 'sysctl -q -w kernel.hung_task_warnings=1000000', 'no -1 on 2.6.32');
+  const t3 = copyFixture('debian12');
+  put(t3, '/proc/sys/kernel/osrelease', '3.13.11-generic\n');
+  assert.equal(check(t3, 'hung.warnings').remedy!.commands[1], 'sysctl -q -w kernel.hung_task_warnings=1000000', '3.13 refuses -1');
+  put(t3, '/proc/sys/kernel/osrelease', '3.14.0-1-amd64\n');
+  assert.equal(check(t3, 'hung.warnings').remedy!.commands[1], 'sysctl -q -w kernel.hung_task_warnings=-1');
 });
 
 test('hung.panic: 0 ok, 1 info, 1 with a short timeout warn', () => {
@@ -330,6 +382,94 @@ test('sysstat: cron (RHEL 6), timer (RHEL 9), Debian ENABLED=false, not installe
   const t = copyFixture('debian12');
   put(t, '/etc/default/sysstat', 'ENABLED="true"\n');
   assert.equal(status(t, 'sysstat'), 'ok');
+});
+
+test('sysstat on a Debian sosreport: an enabled timer without /etc/default/sysstat is unknown; data files or ENABLED decide', () => {
+  const u = check(SOS_DEB, 'sysstat');
+  assert.equal(u.status, 'unknown', 'debian-sa1 collects only with ENABLED="true", which the sosreport did not collect');
+  assert.match(u.summary, /its schedule is enabled, but \/etc\/default\/sysstat \(ENABLED\) was not collected/);
+  assert.ok(u.evidence.some((e) => e.what === '/etc/default/sysstat ENABLED' && e.value === null && /not collected/.test(e.reason!)));
+  const off = copyFixture('sosreport-debian12');
+  put(off, '/etc/default/sysstat', 'ENABLED="false"\n');
+  assert.equal(status(off, 'sysstat'), 'warn', 'the same answer as the live host gives');
+  const on = copyFixture('sosreport-debian12');
+  put(on, '/etc/default/sysstat', 'ENABLED="true"\n');
+  assert.equal(status(on, 'sysstat'), 'ok');
+  const data = copyFixture('sosreport-debian12');
+  put(data, '/var/log/sysstat/sa20261119', 'x');
+  put(data, '/var/log/sysstat/sa20261120', 'x');
+  const d = check(data, 'sysstat');
+  assert.equal(d.status, 'ok');
+  assert.match(d.summary, /sysstat has collected: 2 daily data files \(\/etc\/default\/sysstat not collected: the data files decide\)/);
+  // Data files from an earlier collection do not outvote ENABLED="false".
+  put(data, '/etc/default/sysstat', 'ENABLED="false"\n');
+  assert.equal(status(data, 'sysstat'), 'warn');
+  // A Debian tree (not a sosreport) without the file: not collected there either.
+  const tree = copyFixture('debian12');
+  del(tree, '/etc/default/sysstat');
+  assert.equal(status(tree, 'sysstat'), 'unknown');
+});
+
+test('not collected never becomes ok: auditd running with its enablement unknown is info; oom.panic without oom_dump_tasks is unknown', () => {
+  const t = copyFixture('rhel9');
+  del(t, '/etc/systemd/system/multi-user.target.wants/auditd.service');
+  del(t, '/usr/lib/systemd/system/auditd.service');
+  const a = check(t, 'audit');
+  assert.equal(a.status, 'info');
+  assert.match(a.summary, /auditd is running; whether it starts at boot was not collected/);
+  const o = copyFixture('rhel9');
+  del(o, '/proc/sys/vm/oom_dump_tasks');
+  const f = check(o, 'oom.panic');
+  assert.equal(f.status, 'unknown');
+  assert.match(f.summary, /vm\.oom_dump_tasks .*not collected/);
+  const s = copyFixture('sosreport-debian12');
+  put(s, '/sos_commands/kernel/sysctl_-a', 'vm.panic_on_oom = 0\n');
+  assert.equal(status(s, 'oom.panic'), 'unknown');
+});
+
+test('not collected never becomes ok: crashkernel= and boot.quiet without a next-boot configuration are info; a partial sosreport process table is info', () => {
+  const t = copyFixture('rhel9');
+  del(t, '/boot/loader');
+  del(t, '/boot/grub2');
+  const k = check(t, 'kdump.crashkernel');
+  assert.equal(k.status, 'info');
+  assert.match(k.summary, /on the running command line; the next boot's configuration was not found/);
+  const q = check(t, 'boot.quiet');
+  assert.equal(q.status, 'info');
+  assert.match(q.summary, /neither quiet nor rhgb on the running command line; the next boot's configuration was not found/);
+  const s = copyFixture('sosreport');
+  del(s, '/proc/2345');
+  for (let pid = 5000; pid < 7048; pid++) put(s, `/proc/${pid}/oom_score_adj`, '0\n');
+  const o = check(s, 'oom.exempt');
+  assert.equal(o.status, 'info', 'sos collects only the first 2048 processes: the rest may be exempt');
+  assert.match(o.summary, /sosreport holds only the first 2048 processes/);
+});
+
+test('service remedies follow PID 1: systemctl under systemd, chkconfig (RHEL 6) or update-rc.d (Debian with sysvinit) otherwise', () => {
+  const sysv = copyFixture('debian12');
+  put(sysv, '/proc/1/comm', 'init\n');
+  const k = check(sysv, 'audit');
+  assert.ok(k.remedy!.commands.includes('update-rc.d auditd defaults && update-rc.d auditd enable && service auditd start'), k.remedy!.commands.join(' | '));
+  assert.ok(!k.remedy!.commands.some((c) => /systemctl/.test(c)));
+  const sd = copyFixture('debian12');
+  put(sd, '/run/systemd/system/.keep', '');
+  put(sd, '/proc/1/comm', 'init\n');
+  assert.ok(check(sd, 'audit').remedy!.commands.includes('systemctl enable --now auditd.service'), '/run/systemd/system wins (sd_booted)');
+  const r6 = copyFixture('rhel6');
+  put(r6, '/proc/sys/kernel/hung_task_warnings', '0\n');
+  del(r6, '/proc/1450');
+  put(r6, '/proc/4000/comm', 'java\n');
+  put(r6, '/proc/4000/oom_score_adj', '-1000\n');
+  const r = report(r6);
+  const cmds = r.findings.flatMap((f) => f.remedy?.commands ?? []);
+  assert.ok(!cmds.some((c) => /systemctl/.test(c)), cmds.join('\n'));
+  assert.ok(cmds.includes('chkconfig auditd on && service auditd start'), cmds.join('\n'));
+  assert.ok(cmds.some((c) => c.startsWith('grep -rnE "oom_(score_)?adj" /etc/init.d')), 'OOM exemptions looked for in init scripts');
+  // A Debian sosreport whose ps shows /sbin/init is still systemd: sos ran its systemd plugin.
+  assert.ok(check(SOS_DEB, 'audit').remedy!.commands.includes('systemctl enable --now auditd.service'));
+  const sosSysv = copyFixture('sosreport-debian12');
+  del(sosSysv, '/sos_commands/systemd');
+  assert.ok(check(sosSysv, 'audit').remedy!.commands.some((c) => c.startsWith('update-rc.d auditd defaults')));
 });
 
 test('audit: running (process, auditctl -s), not running, not installed', () => {

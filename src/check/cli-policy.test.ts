@@ -2,11 +2,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { copyFixture, fixture, put } from './testkit.js';
+import { copyFixture, fixture, put, tempDir } from './testkit.js';
 
 const BIN = fileURLToPath(new URL('../../bin/lantern.js', import.meta.url));
 const FLEET = fixture('waivers/fleet.toml');
@@ -84,7 +83,7 @@ test('waiver file: applied, expired (reported, not applied) and unknown id (repo
   const text = (id: string) => rows.find((x) => x.id === id)!.text;
   assert.match(text('sysrq.mask'), /— waived, was warn by secops@example\.com \(.*fleet\.toml:4\): CIS 1\.5\.x policy/);
   assert.match(text('kdump.reserved'), /— waived, was warn by j\.doe until 2099-12-31 \(/);
-  assert.match(t.out, /lantern check: 0 fail, 1 warn, 2 waived, 0 unknown, 1 info, 17 ok — tree /);
+  assert.match(t.out, /lantern check: 0 fail, 1 warn, 2 waived, 0 unknown, 2 info, 16 ok — tree /);
   assert.doesNotMatch(t.out, /What to change:\n(.*\n)*\s+sysrq\.mask:/, 'no remedy for a waived finding');
 
   // An expired waiver hides nothing: debian12 has no auditd, the warning stays and shows the expired waiver.
@@ -105,7 +104,7 @@ test('default waiver file /etc/lantern/check-waivers.toml is read through the Ho
   assert.equal(byId(r.doc, 'sysrq.mask').waiver!.where, `${join(tree, 'etc/lantern/check-waivers.toml')}:1`);
   assert.equal(json('--root', tree, '--no-waivers').code, 1);
   assert.equal(json('--root', tree, '--no-waivers', '--waive', 'sysrq.mask', '--waive', 'kdump.reserved').code, 0, '--waive still applies');
-  const other = mkdtempSync(join(tmpdir(), 'lantern-waivers-'));
+  const other = tempDir('lantern-waivers-');
   copyFileSync(FLEET, join(other, 'w.toml'));
   const replaced = json('--root', tree, '--waivers', join(other, 'w.toml'));
   assert.ok(replaced.doc.waivers.every((w) => w.where.startsWith(join(other, 'w.toml'))), 'only the given file is read');
@@ -186,19 +185,23 @@ test('--fix-script leaves waived remedies out with a comment', () => {
 test('live host: waiving every open finding exits 0; strict never exits lower than standard', () => {
   const base = json();
   assert.ok([0, 1, 2].includes(base.code!), base.err);
-  const open = base.doc.findings.filter((f) => f.status === 'warn' || f.status === 'fail').map((f) => f.id);
+  // Every check is waived, not only those open in the first run: a live host changes between two
+  // runs (a thread count, a process exempt from the OOM killer while another test runs).
+  const open = base.doc.findings.map((f) => f.id);
   const args = open.flatMap((id) => ['--waive', `${id}=accepted for the test`]);
   const w = json(...args);
   assert.equal(w.code, 0, w.err);
-  assert.equal(w.doc.summary.counts.waived, open.length);
-  for (const id of open) assert.equal(byId(w.doc, id).status, 'waived', id);
+  const waived = w.doc.findings.filter((f) => f.status === 'waived');
+  assert.equal(w.doc.summary.counts.waived, waived.length);
+  for (const f of waived) assert.ok(f.waiver?.waivedStatus === 'warn' || f.waiver?.waivedStatus === 'fail', f.id);
+  assert.ok(!w.doc.findings.some((f) => f.status === 'warn' || f.status === 'fail'));
   assert.equal(w.doc.findings.length, 20);
   const strict = json('--profile', 'strict');
   assert.ok(strict.code! >= base.code!);
   const minimal = json('--profile', 'minimal');
   assert.ok(minimal.code! <= base.code!);
   // A waiver file on this machine (not under /etc: tests leave the host alone) applies the same way.
-  const dir = mkdtempSync(join(tmpdir(), 'lantern-live-waivers-'));
+  const dir = tempDir('lantern-live-waivers-');
   const file = join(dir, 'w.toml');
   const text = open.map((id) => `[[waiver]]\nid = "${id}"\nreason = "accepted for the test"\nexpires = 2099-01-01\n`).join('\n');
   writeFileSync(file, text);

@@ -2,11 +2,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { copyFixture, fixture, put } from './testkit.js';
+import { copyFixture, fixture, put, tempDir } from './testkit.js';
 
 const BIN = fileURLToPath(new URL('../../bin/lantern.js', import.meta.url));
 
@@ -37,7 +37,7 @@ test('human output: table grouped by severity, summary line, exit code by worst 
   assert.equal(r.code, 1);
   const rows = r.out.split('\n').filter((l) => /^│ (FAIL|WARN|UNKNOWN|INFO|OK)/.test(l)).map((l) => l.split('│')[1]!.trim());
   assert.deepEqual(rows, [...rows].sort((a, b) => ['FAIL', 'WARN', 'UNKNOWN', 'INFO', 'OK'].indexOf(a) - ['FAIL', 'WARN', 'UNKNOWN', 'INFO', 'OK'].indexOf(b)));
-  assert.match(r.out, /lantern check: 0 fail, 2 warn, 0 unknown, 1 info, 17 ok — tree .*rhel9 \(app02\.example\.com, kernel 5\.14\.0/);
+  assert.match(r.out, /lantern check: 0 fail, 2 warn, 0 unknown, 2 info, 16 ok — tree .*rhel9 \(app02\.example\.com, kernel 5\.14\.0/);
   assert.doesNotMatch(r.out, /\x1b\[/, 'no colour when not a TTY');
   const forced = spawnSync(process.execPath, [BIN, 'check', '--root', fixture('rhel9'), '--only', 'sysrq.mask'], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '', FORCE_COLOR: '1' } });
   assert.match(forced.stdout, /\x1b\[33mWARN/, 'FORCE_COLOR paints as a TTY would');
@@ -53,7 +53,7 @@ test('usage errors exit 64; a path that is not a host root or sosreport is one c
   assert.match(lantern('check', '--only', 'nope').err, /unknown check id\(s\): nope/);
   assert.equal(lantern('check', '--root', '/tmp', '--sosreport', '/tmp').code, 64);
   assert.equal(lantern('check', '--bogus').code, 64);
-  const empty = mkdtempSync(join(tmpdir(), 'lantern-notaroot-'));
+  const empty = tempDir('lantern-notaroot-');
   const r = lantern('check', '--root', empty);
   assert.equal(r.code, 66);
   assert.equal(r.err.trim().split('\n').length, 1);
@@ -89,7 +89,7 @@ test('--fix-script sysctl steps are idempotent (run twice on a copy of sysctl.co
   const r = lantern('check', '--root', fixture('rhel6'), '--fix-script');
   const steps = r.out.split('\n').filter((l) => l.startsWith('grep -qxF'));
   assert.ok(steps.length >= 2);
-  const dir = mkdtempSync(join(tmpdir(), 'lantern-fix-'));
+  const dir = tempDir('lantern-fix-');
   const conf = join(dir, 'sysctl.conf');
   writeFileSync(conf, readFileSync(join(fixture('rhel6'), 'etc/sysctl.conf')));
   const body = steps.map((s) => s.replaceAll('/etc/sysctl.conf', conf)).join('\n') + '\n';
@@ -121,7 +121,7 @@ test('--fix-script grub edits on Debian are idempotent and replace an existing v
   const lines = r.out.split('\n');
   const grubLines = lines.filter((l) => /\/etc\/default\/grub/.test(l) && !/console=/.test(l)).map((l) => l.replace(/^# /, ''));
   assert.ok(lines.filter((l) => l === 'update-grub').length >= 2, 'update-grub after each active grub edit');
-  const dir = mkdtempSync(join(tmpdir(), 'lantern-grub-'));
+  const dir = tempDir('lantern-grub-');
   const body = grubLines.map((l) => l.replaceAll('/etc/default/grub', join(dir, 'grub'))).join('\n') + '\n';
   writeFileSync(join(dir, 'grub'), readFileSync(join(t, 'etc/default/grub')));
   spawnSync('mkdir', ['-p', join(dir, 'grub.d')]);
@@ -135,4 +135,49 @@ test('--fix-script grub edits on Debian are idempotent and replace an existing v
   assert.match(once, /^GRUB_CMDLINE_LINUX_DEFAULT=" ?log_buf_len=1M"$/m, 'quiet removed, log_buf_len replaced, not duplicated');
   assert.match(once, /crashkernel=256M"$/m, 'kdump-tools snippet carries the new crashkernel');
   assert.doesNotMatch(once, /crashkernel=384M/);
+});
+
+test('check --sosreport on a tarball: evidence paths are named relative to the sosreport, never inside the deleted temporary directory', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'lantern-check-tarball-'));
+  try {
+    const top = 'sosreport-db02-2026-11-20-abcdefg';
+    cpSync(fixture('sosreport-debian12'), join(dir, top), { recursive: true });
+    const tarball = join(dir, `${top}.tar.gz`);
+    const t = spawnSync('tar', ['-czf', tarball, '-C', dir, top], { encoding: 'utf8' });
+    assert.equal(t.status, 0, t.stderr);
+    const r = lantern('check', '--sosreport', tarball, '--json');
+    assert.ok([0, 1, 2].includes(r.code!), r.err);
+    const doc = JSON.parse(r.out);
+    assert.equal(doc.host.kind, 'sosreport');
+    assert.equal(doc.host.root, tarball, 'the report names what the user gave');
+    assert.doesNotMatch(r.out, /lantern-sos-/, 'no path into the temporary directory');
+    const paths = doc.findings.flatMap((f: { evidence: { path: string | null }[] }) => f.evidence.map((e) => e.path)).filter((p: string | null) => p !== null && !p.startsWith('command:'));
+    assert.ok(paths.length > 5);
+    for (const p of paths) assert.ok(p.startsWith(`${top}/`), p);
+    assert.ok(paths.includes(`${top}/proc/cmdline`));
+    const v = lantern('check', '--sosreport', tarball, '-v');
+    assert.match(v.out, new RegExp(`kernel command line = .*\\(${top}/proc/cmdline\\)`));
+    assert.doesNotMatch(v.out + v.err, /lantern-sos-/);
+    const fix = lantern('check', '--sosreport', tarball, '--fix-script');
+    assert.match(fix.out, new RegExp(`for sosreport ${tarball.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}\\.`));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('check --sosreport on a directory keeps the real paths', () => {
+  const r = lantern('check', '--sosreport', fixture('sosreport-debian12'), '--json');
+  const doc = JSON.parse(r.out);
+  assert.equal(doc.host.root, fixture('sosreport-debian12'));
+  assert.ok(doc.findings.some((f: { evidence: { path: string | null }[] }) => f.evidence.some((e) => e.path === join(fixture('sosreport-debian12'), 'proc/cmdline'))));
+});
+
+test('-v shows the advice and trade-off of an info finding (hung.timeout at 120 s)', () => {
+  const r = lantern('check', '--root', fixture('rhel9'), '--only', 'hung.timeout', '-v');
+  assert.equal(r.code, 0, 'info does not change the exit status');
+  assert.match(r.out, /hung\.timeout \(info\): hung tasks reported only after 120 s/);
+  assert.match(r.out, /advice: Report tasks stuck 10 s in D state \(see the trade-off\)\.\n {10}grep -qxF 'kernel\.hung_task_timeout_secs = 10'/);
+  assert.match(r.out, /trade-off: A short timeout also reports tasks that are only slow/);
+  const fix = lantern('check', '--root', fixture('rhel9'), '--only', 'hung.timeout', '--fix-script');
+  assert.doesNotMatch(fix.out, /hung_task_timeout_secs/, 'an info is advice, not a step of the fix script');
 });

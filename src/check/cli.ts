@@ -1,6 +1,6 @@
 /** `lantern check`: is this server ready to be troubleshot? */
 import { type Command, Option } from 'commander';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { CliError, EXIT } from '../common/exit.js';
 import { printJson } from '../common/json.js';
@@ -11,6 +11,7 @@ import { CHECKS } from './checks/index.js';
 import { renderFixScript, renderHuman } from './render.js';
 import { PROFILES, type Profile } from './policy.js';
 import { runChecks, selectChecks } from './run.js';
+import { unpackedDisplay } from './sources.js';
 import { parseWaiveArg, parseWaiverFile, type Waiver, WaiverFileError } from './waivers.js';
 
 /** The waiver file read (through the Host, so a --root tree brings its own) when --waivers is not given. */
@@ -50,6 +51,14 @@ function loadWaiverFile(host: Host, opt: string | false | undefined): Waiver[] {
   } catch (e) {
     if (e instanceof WaiverFileError) throw new CliError(`waiver file ${e.message}`, EXIT.DATAERR);
     throw e;
+  }
+}
+
+function isFile(p: string): boolean {
+  try {
+    return statSync(p).isFile();
+  } catch {
+    return false;
   }
 }
 
@@ -105,7 +114,9 @@ host root or sosreport, or the waiver file cannot be read.`,
         throw new CliError((e as Error).message, EXIT.USAGE);
       }
       const waivers = [...cliWaivers, ...loadWaiverFile(host, opts.waivers)];
-      const report = runChecks(host, sel.checks, { version: version(), commands: opts.commands !== false, profile: opts.profile ?? 'standard', waivers });
+      // A tarball was unpacked into a temporary directory that is gone after the run: name paths after the sosreport.
+      const display = opts.sosreport !== undefined && isFile(opts.sosreport) ? unpackedDisplay(host.root, opts.sosreport) : undefined;
+      const report = runChecks(host, sel.checks, { version: version(), commands: opts.commands !== false, profile: opts.profile ?? 'standard', waivers, display });
       if (opts.json) printJson(report);
       else if (opts.fixScript) process.stdout.write(renderFixScript(report));
       else process.stdout.write(renderHuman(report, paint(process.stdout), process.stdout.columns ?? 120, opts.verbose === true));

@@ -18,6 +18,7 @@ import {
   parseCmdline,
   parseKernelConfig,
   parseKernelRelease,
+  parseLoadavgThreads,
   parseListUnits,
   parseMemTotal,
   parseOsRelease,
@@ -37,6 +38,8 @@ export interface Distro {
   /** RHEL (or clone) major release, when known. */
   rhelMajor: number | null;
   name: string | null;
+  /** What manages services (PID 1): remedies say systemctl only for systemd. null: unknown. */
+  init: 'systemd' | 'sysv' | null;
   evidence: Evidence[];
 }
 
@@ -188,7 +191,8 @@ export class Facts {
         if (family === 'other') family = 'rhel';
         rhelMajor ??= k.rhelMajor;
       }
-      return { family, rhelMajor, name, evidence };
+      const init = this.initSystem().init;
+      return { family, rhelMajor, name, init, evidence };
     });
   }
 
@@ -320,6 +324,81 @@ export class Facts {
         }
       }
       return { pids: pidDirs.length || scanned ? pidDirs.length : null, scanned, unreadable, exempt, names, namesFrom };
+    });
+  }
+
+  /**
+   * How many threads the host runs, from every source the root has: /proc/loadavg's 4th field
+   * (runnable/total), the sum of `Threads:` over /proc/<pid>/status, and a sosreport's
+   * `ps -elfL` (one line per thread). Each is a moment, taken at a different one: the largest
+   * is kept, since a SysRq-T dump prints every thread there is.
+   */
+  threadCount(): { threads: number | null; sources: { how: string; threads: number }[]; evidence: Evidence[] } {
+    return this.once('threads', () => {
+      const sources: { how: string; threads: number }[] = [];
+      const evidence: Evidence[] = [];
+      const la = this.src.get('loadavg');
+      const fromLoadavg = la.ok ? parseLoadavgThreads(la.text) : null;
+      if (fromLoadavg !== null) {
+        sources.push({ how: '/proc/loadavg', threads: fromLoadavg });
+        evidence.push(this.src.evidence('threads (/proc/loadavg, 4th field)', la, String(fromLoadavg)));
+      } else evidence.push(this.src.evidence('threads (/proc/loadavg)', la, la.ok ? 'unparseable' : undefined));
+      let sum = 0;
+      let read = 0;
+      const pids = (this.src.list('/proc') ?? []).filter((e) => /^\d+$/.test(e));
+      for (const pid of pids) {
+        const st = this.src.value(`/proc/${pid}/status`);
+        const n = st === null ? null : /^Threads:\s*(\d+)/m.exec(st)?.[1];
+        if (n === null || n === undefined) continue;
+        sum += Number(n);
+        read++;
+      }
+      if (read) {
+        sources.push({ how: `Threads: in /proc/<pid>/status (${read} processes)`, threads: sum });
+        evidence.push({ what: `threads (sum of Threads: over ${read} of ${pids.length} /proc/<pid>/status)`, value: String(sum), path: this.src.host.mapPath('/proc') });
+      }
+      const ps = this.src.get('psThreads');
+      if (ps.ok) {
+        const lines = ps.text.split('\n').filter((l) => l.trim() !== '');
+        const n = Math.max(0, lines.length - (lines.length && /\bLWP\b/.test(lines[0]!) ? 1 : 0));
+        sources.push({ how: 'ps -elfL', threads: n });
+        evidence.push(this.src.evidence('threads (ps -elfL lines)', ps, String(n)));
+      } else if (this.src.kind === 'sosreport') evidence.push(this.src.evidence('threads (ps -elfL)', ps));
+      const threads = sources.length ? Math.max(...sources.map((x) => x.threads)) : null;
+      return { threads, sources, evidence };
+    });
+  }
+
+  /**
+   * What runs as PID 1, so remedies say `systemctl` only where systemd manages services:
+   * /run/systemd/system (systemd's own test, sd_booted), /proc/1/comm, a sosreport's ps listing
+   * or its systemd plugin output. null when the root says nothing about it.
+   */
+  initSystem(): { init: 'systemd' | 'sysv' | null; ev: Evidence } {
+    return this.once('init', () => {
+      if (this.src.host.isDirectory('/run/systemd/system')) return { init: 'systemd' as const, ev: { what: 'init system', value: 'systemd (/run/systemd/system exists)', path: this.src.host.mapPath('/run/systemd/system') } };
+      const comm = this.src.file('/proc/1/comm');
+      if (comm.ok) {
+        const c = comm.text.trim();
+        return { init: c === 'systemd' ? ('systemd' as const) : ('sysv' as const), ev: this.src.evidence('PID 1', comm, c) };
+      }
+      if (this.src.kind === 'sosreport') {
+        // sos runs its systemd plugin only where systemd is PID 1. ps shows argv, and a systemd
+        // started as /sbin/init (Debian's symlink) reads "/sbin/init" there, so ps decides only
+        // when it names systemd or when the systemd plugin left nothing.
+        for (const id of ['unitFiles', 'listUnits'] as const) {
+          const u = this.src.get(id);
+          if (u.ok) return { init: 'systemd' as const, ev: this.src.evidence('init system', u, 'systemd (the sosreport has systemctl output)') };
+        }
+        const ps = this.src.get('ps');
+        if (ps.ok) {
+          const one = ps.text.split('\n').find((l) => /^\S+\s+1\s/.test(l));
+          const cmd = one?.trim().split(/\s+/).slice(10).join(' ') ?? '';
+          if (cmd) return { init: /systemd/.test(cmd) ? ('systemd' as const) : ('sysv' as const), ev: this.src.evidence('PID 1 (ps)', ps, cmd.slice(0, 80)) };
+        }
+      }
+      if (this.src.kind === 'live') return { init: 'sysv' as const, ev: { what: 'init system', value: 'not systemd (no /run/systemd/system)', path: '/run/systemd/system' } };
+      return { init: null, ev: { what: 'init system', value: null, path: null, reason: 'no /run/systemd/system, /proc/1/comm or ps listing collected' } };
     });
   }
 

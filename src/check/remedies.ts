@@ -28,11 +28,26 @@ export function pkgInstall(d: Distro, rhelPkg: string, debPkg: string): string {
   return `# install the ${rhelPkg} (RHEL) / ${debPkg} (Debian) package with your package manager`;
 }
 
-/** Enable and start a service at once; a masked unit is unmasked first (enable refuses it otherwise). */
+/**
+ * Enable and start a service at once; a masked unit is unmasked first (enable refuses it
+ * otherwise). Where PID 1 is not systemd (RHEL 6, a Debian booted with sysvinit) the SysV tools
+ * do it: chkconfig on the RHEL family, update-rc.d on Debian. An unknown init on RHEL 6 is SysV.
+ */
 export function serviceEnable(d: Distro, unit: string, masked = false): string {
-  const name = unit.replace(/\.service$/, '');
-  if (d.family === 'rhel' && d.rhelMajor !== null && d.rhelMajor <= 6) return `chkconfig ${name} on && service ${name} start`;
+  const name = unit.replace(/\.(service|timer)$/, '');
+  const sysv = d.init === 'sysv' || (d.init === null && d.family === 'rhel' && d.rhelMajor !== null && d.rhelMajor <= 6);
+  if (sysv) {
+    if (d.family === 'debian') return `update-rc.d ${name} defaults && update-rc.d ${name} enable && service ${name} start`;
+    if (d.family === 'rhel') return `chkconfig ${name} on && service ${name} start`;
+    return `# enable ${name} in your init system's runlevels and start it (PID 1 is not systemd)`;
+  }
   return masked ? `systemctl unmask ${unit} && systemctl enable --now ${unit}` : `systemctl enable --now ${unit}`;
+}
+
+/** Restart a running service (after a configuration change), by the host's init system. */
+export function serviceRestart(d: Distro, unit: string): string {
+  const name = unit.replace(/\.(service|timer)$/, '');
+  return d.init === 'sysv' || (d.init === null && d.family === 'rhel' && d.rhelMajor !== null && d.rhelMajor <= 6) ? `service ${name} restart` : `systemctl restart ${unit}`;
 }
 
 /** Add kernel parameters for every installed kernel (applies at next boot). */

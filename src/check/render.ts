@@ -78,6 +78,9 @@ export function renderHuman(r: CheckReport, p: Paint, width = 120, verbose = fal
       if (f.why) out.push(`      why: ${printable(f.why)}`);
       if (f.waiver) out.push(`      waiver: ${f.waiver.state === 'applied' ? `waived (was ${f.waiver.waivedStatus})` : 'expired, not applied'}${waiverText(f.waiver)}`);
       for (const e of evidenceLines(f)) out.push(`      evidence: ${e}`);
+      // warn/fail remedies are listed under "What to change"; an info's advice is shown here.
+      if (f.remedy && f.status === 'info') out.push(`      advice: ${printable(f.remedy.text)}`, ...f.remedy.commands.map((c) => `          ${c}`));
+      if (f.tradeoff && f.status !== 'warn' && f.status !== 'fail') out.push(`      trade-off: ${printable(f.tradeoff)}`);
     }
   }
   const todo = sorted.filter((f) => f.remedy && (f.status === 'fail' || f.status === 'warn'));

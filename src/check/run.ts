@@ -4,7 +4,7 @@ import { CHECKS, type CheckDef } from './checks/index.js';
 import { Facts } from './facts.js';
 import { countByStatus, exitCodeForFindings, type Finding, type Status, worstStatus } from './model.js';
 import { applyPolicy, type Profile, type WaiverReport } from './policy.js';
-import { Sources, type SourcesOptions } from './sources.js';
+import { type DisplayRoot, displayText, Sources, type SourcesOptions } from './sources.js';
 import type { Waiver } from './waivers.js';
 
 export const SCHEMA_VERSION = 1;
@@ -51,6 +51,8 @@ export interface RunOptions extends SourcesOptions {
   now?: Date;
   profile?: Profile;
   waivers?: Waiver[];
+  /** An unpacked sosreport tarball: name paths relative to the sosreport, not the temporary directory. */
+  display?: DisplayRoot;
 }
 
 export function runChecks(host: Host, checks: CheckDef[] = CHECKS, opts: RunOptions = {}): CheckReport {
@@ -68,7 +70,7 @@ export function runChecks(host: Host, checks: CheckDef[] = CHECKS, opts: RunOpti
   const now = opts.now ?? new Date();
   const profile = opts.profile ?? 'standard';
   const policy = applyPolicy(raw, profile, opts.waivers ?? [], CHECKS.map((c) => c.id), now);
-  const findings = policy.findings;
+  const findings = opts.display ? policy.findings.map((f) => displayFinding(f, opts.display!)) : policy.findings;
   const hn = src.get('hostname');
   const sosv = host.kind === 'sosreport' ? src.get('sosVersion') : null;
   const counts = countByStatus(findings);
@@ -79,7 +81,7 @@ export function runChecks(host: Host, checks: CheckDef[] = CHECKS, opts: RunOpti
     generatedAt: now.toISOString(),
     host: {
       kind: host.kind,
-      root: host.root,
+      root: opts.display ? opts.display.source : host.root,
       hostname: hn.ok ? hn.text.trim().split('\n')[0]! : null,
       kernel: facts.kernel().k?.raw ?? null,
       distro: d.name,
@@ -89,7 +91,17 @@ export function runChecks(host: Host, checks: CheckDef[] = CHECKS, opts: RunOpti
     profile,
     summary: { verdict: worstStatus(findings.map((f) => f.status)), exitCode: exitCodeForFindings(findings), counts, total: findings.length },
     waivers: policy.waivers,
-    inputProblems: [...host.notes, ...src.malformed, ...host.cuts, ...host.refused],
+    inputProblems: [...host.notes, ...src.malformed, ...host.cuts, ...host.refused].map((x) => (opts.display ? displayText(x, opts.display) : x)),
     findings,
+  };
+}
+
+/** A finding with every path into the temporary directory of an unpacked tarball renamed. */
+function displayFinding(f: Finding, d: DisplayRoot): Finding {
+  const t = (s: string) => displayText(s, d);
+  return {
+    ...f,
+    summary: t(f.summary),
+    evidence: f.evidence.map((e) => ({ ...e, what: t(e.what), value: e.value === null ? null : t(e.value), path: e.path === null ? null : t(e.path), ...(e.reason !== undefined ? { reason: t(e.reason) } : {}) })),
   };
 }

@@ -5,6 +5,7 @@
  * read, and a datum a snapshot did not collect comes back as not collected, never as a value.
  */
 import { execFileSync } from 'node:child_process';
+import { basename } from 'node:path';
 import type { Host } from '../host/host.js';
 import type { Evidence } from './model.js';
 import { parseSysctlA, sysctlKey } from './parse.js';
@@ -287,4 +288,32 @@ export class Sources {
 export function shorten(s: string, max = 300): string {
   const one = s.replace(/\s*\n\s*/g, ' | ');
   return one.length > max ? one.slice(0, max - 1) + '…' : one;
+}
+
+/**
+ * How paths under an unpacked sosreport tarball are shown. The Host reads from a private
+ * temporary directory that is removed when Lantern exits, so a path inside it would name nothing
+ * by the time anyone reads the report: they are named relative to the sosreport instead
+ * (`sosreport-db01-2026-11-20/proc/cmdline`), after the archive's top directory, or after the
+ * tarball's own name when the archive has no top directory.
+ */
+export interface DisplayRoot {
+  /** The real directory the Host reads (inside the temporary directory). */
+  root: string;
+  /** What stands for it in the output. */
+  label: string;
+  /** What the user named (the tarball), shown as the report's root. */
+  source: string;
+}
+
+export function unpackedDisplay(hostRoot: string, archive: string): DisplayRoot {
+  const top = basename(hostRoot);
+  const label = top.startsWith('lantern-sos-') ? basename(archive).replace(/\.(tar(\.(xz|gz|bz2|zst))?|tgz|txz)$/, '') : top;
+  return { root: hostRoot, label, source: archive };
+}
+
+/** Replace the temporary root by the label wherever a path to it appears in a text. */
+export function displayText(s: string, d: DisplayRoot): string {
+  if (!s.includes(d.root)) return s;
+  return s.split(d.root + '/').join(d.label + '/').split(d.root).join(d.label);
 }

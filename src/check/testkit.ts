@@ -23,6 +23,13 @@ export function copyFixture(name: string): string {
   return dir;
 }
 
+/** A private temporary directory (prefix e.g. "lantern-fix-"), removed at process exit like the copies. */
+export function tempDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  made.push(dir);
+  return dir;
+}
+
 process.on('exit', () => {
   for (const d of made) rmSync(d, { recursive: true, force: true });
 });

@@ -103,11 +103,75 @@ function releaseOutputFor(actionCommand: Command): void {
   process.stderr.off('error', onOutputError);
 }
 
+/** A command that only groups subcommands (`lantern`, `lantern baseline`): it has no action of its own. */
+function isGroup(cmd: Command): boolean {
+  return cmd.commands.length > 0 && !(cmd as unknown as { _actionHandler: unknown })._actionHandler;
+}
+
+function fullName(cmd: Command): string {
+  const names: string[] = [];
+  for (let c: Command | null = cmd; c; c = c.parent) names.unshift(c.name());
+  return names.join(' ');
+}
+
+/**
+ * Walk the words of argv down the command groups. Commander shows the top-level help for
+ * `lantern nosuch --help` (exit 0) and, for a group without its subcommand, its help on stderr
+ * with status 1; both are settled here before commander parses. Group commands take no option
+ * with a value, so every word that is not an option names a subcommand.
+ */
+function resolveGroups(program: Command, args: string[]): { cmd: Command; unknown?: string; bare: boolean } {
+  let cmd = program;
+  let options = false;
+  let i = 0;
+  for (; i < args.length && isGroup(cmd); i++) {
+    const word = args[i]!;
+    if (word === '--') break;
+    if (word.startsWith('-')) {
+      options = true;
+      continue;
+    }
+    if (word === 'help') return { cmd, bare: false };
+    const sub = cmd.commands.find((c) => c.name() === word || c.aliases().includes(word));
+    if (!sub) return { cmd, unknown: word, bare: false };
+    cmd = sub;
+  }
+  return { cmd, bare: !options && i === args.length };
+}
+
+/**
+ * Commands that read stdin when given no path. On a terminal they would wait without a word, so
+ * they say what they are waiting for (on stderr: stdout stays the command's own output).
+ */
+const STDIN_HINTS: Record<string, string> = {
+  analyze:
+    'lantern analyze: reading kernel log lines from standard input (end with Ctrl-D); name files instead, or pipe: journalctl -k -o short-precise | lantern analyze -',
+};
+
+function hintStdin(actionCommand: Command): void {
+  const hint = STDIN_HINTS[fullName(actionCommand).replace(/^\S+ /, '')];
+  if (hint && actionCommand.args.length === 0 && process.stdin.isTTY) process.stderr.write(hint + '\n');
+}
+
 export async function main(argv: string[]): Promise<void> {
   guardOutput();
   try {
     const program = await buildProgram(argv);
-    program.hook('preAction', (_self, actionCommand) => releaseOutputFor(actionCommand));
+    const at = resolveGroups(program, argv.slice(2));
+    if (at.unknown !== undefined) {
+      const known = at.cmd.commands.map((c) => c.name()).join(', ');
+      throw new CliError(`unknown command '${at.unknown}'${at.cmd === program ? '' : ` for '${fullName(at.cmd)}'`} (commands: ${known}; see ${fullName(at.cmd)} --help)`, EXIT.USAGE);
+    }
+    if (at.bare && isGroup(at.cmd)) {
+      // Asked what is there (`lantern`, `lantern baseline`): the help is the answer, on stdout
+      // so `lantern | less` shows it, with status 0, as `lantern --help` (docs/exit-codes.md).
+      process.stdout.write(at.cmd.helpInformation());
+      return;
+    }
+    program.hook('preAction', (_self, actionCommand) => {
+      releaseOutputFor(actionCommand);
+      hintStdin(actionCommand);
+    });
     await program.parseAsync(argv);
   } catch (err) {
     process.exitCode = exitCodeFor(err);

@@ -23,39 +23,58 @@ export const sysstat: CheckDef = {
     if (installed === false) return finding(this.id, this.title, 'warn', 'sysstat is not installed', ev, why, remedy);
     // Collecting: cron (RHEL 6/7), systemd timers (RHEL 8+, Debian), Debian's ENABLED switch, and data files.
     const reasons: string[] = [];
-    let collecting: boolean | null = null;
+    // On Debian and Ubuntu the cron job and the timer both run debian-sa1, which collects nothing
+    // unless /etc/default/sysstat says ENABLED="true" (the package's default is "false"): there an
+    // enabled schedule proves nothing without that file.
+    const gated = dist.family === 'debian';
+    let scheduled: boolean | null = null;
     const cron = f.src.get('cronSysstat');
     if (cron.ok) {
-      const active = cron.text.split('\n').some((l) => /^[^#].*\bsa1\b/.test(l.trim()));
+      const active = cron.text.split('\n').some((l) => /^[^#].*\b(sa1|debian-sa1)\b/.test(l.trim()));
       ev.push(f.src.evidence('/etc/cron.d/sysstat', cron, active ? 'sa1 scheduled' : 'no active sa1 line'));
-      if (active) collecting = true;
+      if (active) scheduled = true;
     }
     const timer = f.service(['sysstat-collect.timer', 'sysstat.service'], ['sysstat']);
     if (timer.enabled !== null) {
       ev.push(...timer.evidence.filter((e) => e.value !== null));
-      if (timer.enabled) collecting ??= true;
+      if (timer.enabled) scheduled ??= true;
+      else scheduled ??= false;
     }
+    let switchOn: boolean | null = null;
     const def = f.src.get('defaultSysstat');
     if (def.ok) {
       const en = parseShellVars(def.text).get('ENABLED');
       ev.push(f.src.evidence('ENABLED', def, en ?? '(unset)'));
-      if (en !== 'true') {
-        collecting = false;
-        reasons.push('/etc/default/sysstat ENABLED is not "true"');
+      switchOn = en === 'true';
+      if (!switchOn) reasons.push('/etc/default/sysstat ENABLED is not "true"');
+    } else if (gated) {
+      ev.push(f.src.evidence('/etc/default/sysstat ENABLED', def));
+      // Read on a live host and absent: debian-sa1 finds no ENABLED="true" and collects nothing.
+      if (!def.notCollected && f.src.kind === 'live') {
+        switchOn = false;
+        reasons.push('/etc/default/sysstat is missing (debian-sa1 collects only with ENABLED="true")');
       }
     }
     let dataFiles = 0;
+    let dataListed = false;
     for (const dir of ['/var/log/sa', '/var/log/sysstat']) {
       const names = f.src.list(dir);
       if (names) {
+        dataListed = true;
         const sa = names.filter((n) => /^sa\d\d$|^sa\d{8}$/.test(n));
         dataFiles += sa.length;
         ev.push({ what: `${dir} data files`, value: sa.length ? `${sa.length} (${sa.slice(-3).join(', ')})` : 'none', path: f.src.host.mapPath(dir) });
       }
     }
-    if (collecting === null && dataFiles > 0) collecting = true;
-    if (installed === null && collecting === null) return finding(this.id, this.title, 'unknown', 'no package list, sysstat files or schedule collected', ev.length ? ev : [{ what: 'sysstat', value: null, path: null, reason: 'not collected' }], why, remedy);
-    if (collecting === true) return finding(this.id, this.title, 'ok', `sysstat is collecting${dataFiles ? ` (${dataFiles} daily data files)` : ''}`, ev, why, null);
+    if (!dataListed) ev.push({ what: '/var/log/sa, /var/log/sysstat data files', value: null, path: null, reason: f.src.kind === 'live' ? 'no such directory' : 'not collected' });
+    const files = dataFiles ? ` (${dataFiles} daily data files)` : '';
+    if (switchOn === false) return finding(this.id, this.title, 'warn', `sysstat is installed but not collecting: ${reasons.join('; ')}${files ? `${files} from an earlier collection` : ''}`, ev, why, remedy);
+    if (scheduled === false) return finding(this.id, this.title, 'warn', `sysstat is installed but its collection is not scheduled (no sa1 cron job, timer not enabled)${files}`, ev, why, remedy);
+    // A schedule counts only where nothing else gates it, or where the gate was read and is on.
+    if (scheduled === true && (!gated || switchOn === true)) return finding(this.id, this.title, 'ok', `sysstat is collecting${files}`, ev, why, null);
+    if (dataFiles > 0) return finding(this.id, this.title, 'ok', `sysstat has collected: ${dataFiles} daily data files${gated && switchOn === null ? ' (/etc/default/sysstat not collected: the data files decide)' : ''}`, ev, why, null);
+    if (installed === null && scheduled === null) return finding(this.id, this.title, 'unknown', 'no package list, sysstat files or schedule collected', ev.length ? ev : [{ what: 'sysstat', value: null, path: null, reason: 'not collected' }], why, remedy);
+    if (gated && switchOn === null) return finding(this.id, this.title, 'unknown', `whether sysstat collects is unknown: ${scheduled ? 'its schedule is enabled, but ' : ''}/etc/default/sysstat (ENABLED) was not collected and no data files under /var/log/sysstat or /var/log/sa were`, ev, why, remedy);
     return finding(this.id, this.title, 'warn', `sysstat is installed but not collecting${reasons.length ? ': ' + reasons.join('; ') : ''}`, ev, why, remedy);
   },
 };
@@ -83,7 +102,10 @@ export const audit: CheckDef = {
     const remedy: Remedy = { kind: 'package', text: s.masked ? 'auditd.service is masked: unmask and enable it (ask first why it was masked).' : 'Install auditd and enable it at boot.', commands: [pkgInstall(dist, 'audit', 'auditd'), serviceEnable(dist, 'auditd.service', s.masked)], safe: true };
     const running = kernelOn ?? s.active;
     if (installed === false && running !== true) return finding(this.id, this.title, 'warn', 'auditd is not installed', ev, why, remedy);
-    if (running === true) return finding(this.id, this.title, s.enabled === false ? 'warn' : 'ok', s.enabled === false ? 'auditd is running but not enabled at boot' : 'auditd is running', ev, why, s.enabled === false ? remedy : null);
+    if (running === true && s.enabled === false) return finding(this.id, this.title, 'warn', 'auditd is running but not enabled at boot', ev, why, remedy);
+    // Running now says nothing about the next boot: ok only when the enablement was read too.
+    if (running === true && s.enabled === null) return finding(this.id, this.title, 'info', 'auditd is running; whether it starts at boot was not collected', ev, why, null);
+    if (running === true) return finding(this.id, this.title, 'ok', 'auditd is running and enabled at boot', ev, why, null);
     if (running === false) return finding(this.id, this.title, 'warn', 'auditd is installed but not running', ev, why, remedy);
     return finding(this.id, this.title, 'unknown', 'whether auditd runs was not collected', ev, why, remedy);
   },

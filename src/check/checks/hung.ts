@@ -36,6 +36,12 @@ function clusterTimeouts(f: Facts): { secs: number; what: string; ev: Evidence }
   return out;
 }
 
+/** A timeout this short reports a hang before any common fail-over (corosync tokens, watchdogs) acts. */
+export const SHORT_HUNG_TIMEOUT_SECS = 10;
+
+export const HUNG_TIMEOUT_TRADEOFF =
+  'A short timeout also reports tasks that are only slow (a SAN path fail-over, fsync on a busy array, an NFS server restart): those reports are noise in the log and use up kernel.hung_task_warnings, and with kernel.hung_task_panic=1 they panic a healthy server. Keep hung_task_panic=0 with a short timeout, and hung_task_warnings unlimited.';
+
 export const hungTimeout: CheckDef = {
   id: 'hung.timeout',
   title: 'hung-task detector on, and faster than fail-over',
@@ -59,9 +65,35 @@ export const hungTimeout: CheckDef = {
       const c = cluster.find((x) => x.secs === fastest)!;
       return finding(this.id, this.title, 'warn', `hung_task_timeout_secs=${v} is not shorter than the ${c.what} (${fastest} s): the node is fenced or reset before a hang is reported`, ev, why, remedy);
     }
-    return finding(this.id, this.title, 'ok', `hung tasks reported after ${v} s${fastest !== null ? ` (fastest fail-over timeout ${fastest} s)` : ''}`, ev, why, null);
+    if (fastest !== null) return finding(this.id, this.title, 'ok', `hung tasks reported after ${v} s (fastest fail-over timeout ${fastest} s)`, ev, why, null);
+    if (v <= SHORT_HUNG_TIMEOUT_SECS) return finding(this.id, this.title, 'ok', `hung tasks reported after ${v} s (no cluster or watchdog timeout found)`, ev, why, null);
+    // Nothing found that fails over sooner: not wrong, but the advice is a short timeout, so the
+    // report is written before a cluster, a watchdog or an impatient operator resets the box.
+    return finding(
+      this.id,
+      this.title,
+      'info',
+      `hung tasks reported only after ${v} s, and no cluster or watchdog timeout was found to compare with: a timeout of a few seconds (e.g. ${SHORT_HUNG_TIMEOUT_SECS}) reports a hang before anything fails over or someone power-cycles the server`,
+      ev,
+      why,
+      sysctlRemedy('kernel.hung_task_timeout_secs', String(SHORT_HUNG_TIMEOUT_SECS), `Report tasks stuck ${SHORT_HUNG_TIMEOUT_SECS} s in D state (see the trade-off).`, false),
+      HUNG_TIMEOUT_TRADEOFF,
+    );
   },
 };
+
+/** Reports left below which one incident (a stuck mount blocks dozens of tasks) can use them all up. */
+export const HUNG_WARNINGS_ENOUGH = 10000;
+
+/**
+ * The value that turns the countdown off. -1 ("report an infinite number of warnings") came with
+ * commit 270750dbc18a "hung_task: Display every hung task warning" (Linux 3.14, January 2014);
+ * before it the sysctl is unsigned and -1 is refused, so older or unknown kernels get 1000000,
+ * which every kernel accepts and no incident uses up.
+ */
+export function unlimitedHungWarnings(version: [number, number, number] | null): '-1' | '1000000' {
+  return version !== null && !versionBefore(version, [3, 14, 0]) ? '-1' : '1000000';
+}
 
 export const hungWarnings: CheckDef = {
   id: 'hung.warnings',
@@ -70,21 +102,30 @@ export const hungWarnings: CheckDef = {
     const why = 'kernel.hung_task_warnings counts down with each report and reporting stops at 0; the default 10 can be used up by one incident, hiding the next.';
     const d = f.src.sysctl('kernel.hung_task_warnings');
     const ev: Evidence[] = [f.src.evidence('kernel.hung_task_warnings', d)];
-    const k = f.kernel().k;
-    // -1 (unlimited) exists since 3.14 and RHEL 7.4 (3.10.0-548); older kernels take a large count.
-    const unlimited = k && versionBefore(k.version, [3, 10, 0]) ? '1000000' : '-1';
-    const remedy = sysctlRemedy('kernel.hung_task_warnings', unlimited, unlimited === '-1' ? 'Report every hung task (-1 = unlimited).' : 'Report many more hung tasks (this kernel predates the unlimited value -1).');
+    const k = f.kernel();
+    const unlimited = unlimitedHungWarnings(k.k?.version ?? null);
+    const remedy = sysctlRemedy(
+      'kernel.hung_task_warnings',
+      unlimited,
+      unlimited === '-1'
+        ? 'Report every hung task (-1 = unlimited, accepted since Linux 3.14).'
+        : `Report practically every hung task (1000000: ${k.k ? `kernel ${k.k.raw} predates` : 'the kernel version is unknown, and kernels before 3.14 refuse'} the unlimited value -1).`,
+    );
     if (!d.ok) return finding(this.id, this.title, 'unknown', d.reason, ev, why, null);
     const v = Number(d.text.trim());
     if (!Number.isFinite(v)) return finding(this.id, this.title, 'unknown', `unparseable value "${d.text.trim()}"`, ev, why, null);
     if (v === -1 || v >= 2 ** 31) return finding(this.id, this.title, 'ok', 'unlimited hung-task reports', ev, why, null);
+    ev.push(k.ev);
     const p = f.persisted('kernel.hung_task_warnings');
     const configured = p && Number.isFinite(Number(p.value)) ? Number(p.value) : 10;
     if (p) ev.push({ what: 'kernel.hung_task_warnings (persisted)', value: `${p.value} (${p.file}:${p.line})`, path: p.realPath });
     if (v === 0) return finding(this.id, this.title, 'warn', 'hung_task_warnings=0: no more hung-task reports until reboot', ev, why, remedy);
-    if (v < configured && configured > 0) return finding(this.id, this.title, 'info', `hung_task_warnings=${v} of ${configured}: ${configured - v} hung-task report(s) already since boot`, ev, why, remedy);
-    if (v < 10) return finding(this.id, this.title, 'warn', `only ${v} hung-task reports allowed`, ev, why, remedy);
-    return finding(this.id, this.title, 'ok', `${v} hung-task reports left`, ev, why, null);
+    // Plenty left, but counted down: hung tasks were already reported since boot, worth a look.
+    if (v >= HUNG_WARNINGS_ENOUGH && v < configured) return finding(this.id, this.title, 'info', `${v} hung-task reports left; ${configured - v} of ${configured} already used since boot (see the kernel log)`, ev, why, null);
+    if (v >= HUNG_WARNINGS_ENOUGH) return finding(this.id, this.title, 'ok', `${v} hung-task reports left`, ev, why, null);
+    const used = v < configured && configured > 0 ? `, ${configured - v} of ${configured} already used since boot` : '';
+    const dflt = v === 10 && !used ? ' (the kernel default)' : '';
+    return finding(this.id, this.title, 'warn', `only ${v} hung-task report(s) left${dflt}${used}: one incident can use them up and hide the next`, ev, why, remedy);
   },
 };
 

@@ -14,7 +14,7 @@ import {
   parseShellVars,
   recommendedCrashBytes,
 } from '../parse.js';
-import { cmdlineSet, pkgInstall, serviceEnable } from '../remedies.js';
+import { cmdlineSet, pkgInstall, serviceEnable, serviceRestart } from '../remedies.js';
 
 export const kdumpService: CheckDef = {
   id: 'kdump.service',
@@ -114,6 +114,8 @@ export const kdumpCrashkernel: CheckDef = {
     if (parsed.kind === 'invalid') return finding(this.id, this.title, 'warn', `crashkernel=${v} is malformed: ${parsed.reason}`, ev, why, remedy);
     if (parsed.kind === 'ranges' && parsed.bytes === null) return finding(this.id, this.title, 'fail', `crashkernel=${v} has no range matching this host's RAM: nothing is reserved`, ev, why, remedy);
     const size = parsed.kind === 'auto' ? 'auto' : formatBytes(parsed.kind === 'ranges' ? parsed.bytes! : parsed.bytes);
+    // Whether the next boot keeps it is half of this check: not found, it cannot be ok.
+    if (!next) return finding(this.id, this.title, 'info', `crashkernel=${v} (${size}) on the running command line; the next boot's configuration was not found (BLS entries, grub.conf, /etc/default/grub)`, ev, why, null);
     return finding(this.id, this.title, 'ok', `crashkernel=${v} (${size})`, ev, why, null);
   },
 };
@@ -224,7 +226,7 @@ export const kdumpTarget: CheckDef = {
         return finding(this.id, this.title, 'fail', 'kdump-tools is installed but disabled (USE_KDUMP is not 1)', ev, why, {
           kind: 'file',
           text: 'Set USE_KDUMP=1 in /etc/default/kdump-tools and restart kdump-tools.',
-          commands: [`sed -i -E 's/^#?[[:space:]]*USE_KDUMP=.*/USE_KDUMP=1/' /etc/default/kdump-tools`, 'systemctl restart kdump-tools.service'],
+          commands: [`sed -i -E 's/^#?[[:space:]]*USE_KDUMP=.*/USE_KDUMP=1/' /etc/default/kdump-tools`, serviceRestart(dist, 'kdump-tools.service')],
           safe: true,
         });
       return finding(this.id, this.title, 'ok', `vmcore goes to ${remote ?? `local ${dir}`}`, ev, why, null);

@@ -22,6 +22,8 @@ export const oomPanic: CheckDef = {
       '1': 'panic on system-wide OOM (a process is still killed for cpuset/mempolicy-confined OOM)',
       '2': 'always panic on OOM, even in a memory cgroup',
     };
+    // oom_dump_tasks=0 warns above: not collected, it cannot be ok.
+    if (v === '0' && !dump.ok) return finding(this.id, this.title, 'unknown', `vm.panic_on_oom=0: ${meaning['0']}; vm.oom_dump_tasks (whether the kill logs the task table): ${dump.reason}`, ev, why, null);
     if (v === '0') return finding(this.id, this.title, 'ok', `vm.panic_on_oom=0: ${meaning['0']}`, ev, why, null);
     if (v === '1' || v === '2') {
       const cl = crashLoaded(f);
@@ -67,13 +69,19 @@ export const oomExempt: CheckDef = {
     const remedy: Remedy = {
       kind: 'manual',
       text: 'Find what sets it (systemd OOMScoreAdjust= in the unit, or the start script) and remove it, or use a milder value such as -900 so the process stays killable as a last resort.',
-      commands: ['grep -rn "OOMScoreAdjust" /etc/systemd/system /usr/lib/systemd/system', 'systemctl show -p OOMScoreAdjust <unit>'],
+      // Without systemd as PID 1 only the init scripts and their defaults can set it.
+      commands:
+        f.distro().init === 'sysv'
+          ? ['grep -rnE "oom_(score_)?adj" /etc/init.d /etc/rc.d/init.d /etc/sysconfig /etc/default 2>/dev/null']
+          : ['grep -rn "OOMScoreAdjust" /etc/systemd/system /usr/lib/systemd/system', 'systemctl show -p OOMScoreAdjust <unit>'],
       safe: false,
     };
     if (apps.length) return finding(this.id, this.title, 'warn', `application processes excluded from the OOM killer: ${apps.join(', ')}${unexpected.length ? `; also ${unexpected.join(', ')}` : ''}${partial}`, ev, why, remedy);
     if (unexpected.length) return finding(this.id, this.title, 'warn', `unexpected processes excluded from the OOM killer: ${unexpected.join(', ')}${partial}`, ev, why, remedy);
-    if (p.exempt.length) return finding(this.id, this.title, 'ok', `${p.exempt.length} process(es) excluded, all expected system daemons (${[...groups.keys()].map(safeName).join(', ')})${partial}`, ev, why, null);
-    return finding(this.id, this.title, 'ok', `no process is excluded from the OOM killer (${p.scanned} scanned)${partial}`, ev, why, null);
+    // Processes the sosreport left out may be the exempt ones: a partial scan is not ok.
+    const clean = partial ? 'info' : 'ok';
+    if (p.exempt.length) return finding(this.id, this.title, clean, `${p.exempt.length} process(es) excluded, all expected system daemons (${[...groups.keys()].map(safeName).join(', ')})${partial}`, ev, why, null);
+    return finding(this.id, this.title, clean, `no process is excluded from the OOM killer (${p.scanned} scanned)${partial}`, ev, why, null);
   },
 };
 

@@ -1,7 +1,7 @@
 /** Boot messages and printk: quiet/rhgb, log buffer size, timestamps. */
 import { type CheckDef, finding, MiB } from './common.js';
 import type { Evidence, Remedy } from '../model.js';
-import { cmdlineValue, dmesgLogBufBytes, formatBytes, parseLoadavgThreads, parseSize } from '../parse.js';
+import { cmdlineValue, dmesgLogBufBytes, formatBytes, parseSize } from '../parse.js';
 import { cmdlineRemove, cmdlineSet } from '../remedies.js';
 
 export const bootQuiet: CheckDef = {
@@ -20,6 +20,7 @@ export const bootQuiet: CheckDef = {
     if (next) ev.push(next.ev);
     if (!found.length) {
       if (nextFound?.length) return finding(this.id, this.title, 'warn', `not on the running command line, but ${nextFound.join(' and ')} come back at the next boot (boot loader configuration)`, ev, why, { kind: 'cmdline', text: `Remove ${nextFound.join(' and ')} from the boot loader configuration.`, commands: cmdlineRemove(f.distro(), nextFound), safe: true });
+      if (!next) return finding(this.id, this.title, 'info', "neither quiet nor rhgb on the running command line; the next boot's configuration was not found (BLS entries, grub.conf, /etc/default/grub)", ev, why, null);
       return finding(this.id, this.title, 'ok', 'neither quiet nor rhgb on the command line', ev, why, null);
     }
     if (nextFound && nextFound.length === 0) return finding(this.id, this.title, 'info', `${found.join(' and ')} on the running command line, already removed for the next boot (reboot pending)`, ev, why, null);
@@ -34,6 +35,13 @@ export const bootQuiet: CheckDef = {
 
 /** Bytes a SysRq-T dump needs per thread: one header line plus a ~15-frame stack (Lantern's estimate). */
 export const SYSRQ_T_BYTES_PER_THREAD = 1536;
+
+/**
+ * The buffer must hold the dump of this many times the threads counted: the count is a moment
+ * (threads come and go, and a hang piles up blocked workers), and the remedy sizes for the same
+ * margin, so a host that applied it passes until its thread count doubles.
+ */
+export const LOGBUF_THREAD_MARGIN = 2;
 
 export const printkLogbuf: CheckDef = {
   id: 'printk.logbuf',
@@ -71,32 +79,23 @@ export const printkLogbuf: CheckDef = {
         ev.push({ ...cev!, value: `CONFIG_LOG_BUF_SHIFT=${shift}` });
       } else if (cev) ev.push(cev);
     }
-    let threads: number | null = null;
-    let threadsHow = '';
-    const la = f.src.get('loadavg');
-    if (la.ok && (threads = parseLoadavgThreads(la.text)) !== null) {
-      threadsHow = '/proc/loadavg';
-      ev.push(f.src.evidence('threads', la, String(threads)));
-    } else {
-      const ps = f.src.get('psThreads');
-      if (ps.ok) {
-        threads = Math.max(0, ps.text.trim().split('\n').length - 1);
-        threadsHow = 'ps -elfL';
-        ev.push(f.src.evidence('threads', ps, String(threads)));
-      }
-    }
+    const count = f.threadCount();
+    ev.push(...count.evidence);
+    const threads = count.threads;
     const dist = f.distro();
     if (bytes === null || threads === null) {
-      return finding(this.id, this.title, 'unknown', bytes === null ? 'log buffer size unknown: no log_buf_len=, boot message or kernel config' : 'thread count unknown: no /proc/loadavg or ps -elfL', ev, why, null);
+      return finding(this.id, this.title, 'unknown', bytes === null ? 'log buffer size unknown: no log_buf_len=, boot message or kernel config' : 'thread count unknown: no /proc/loadavg, /proc/<pid>/status or ps -elfL', ev, why, null);
     }
-    const needed = threads * SYSRQ_T_BYTES_PER_THREAD;
-    const estimate = `${threads} threads (${threadsHow}) × ${SYSRQ_T_BYTES_PER_THREAD} B ≈ ${formatBytes(needed)} needed; buffer ${formatBytes(bytes)} (${how})`;
+    const perDump = threads * SYSRQ_T_BYTES_PER_THREAD;
+    const needed = perDump * LOGBUF_THREAD_MARGIN;
+    const how2 = count.sources.length > 1 ? `the most of ${count.sources.map((x) => `${x.how} ${x.threads}`).join(', ')}` : count.sources[0]!.how;
+    const estimate = `${threads} threads (${how2}) × ${SYSRQ_T_BYTES_PER_THREAD} B ≈ ${formatBytes(perDump)} per SysRq-T dump, ${formatBytes(needed)} with room for ${LOGBUF_THREAD_MARGIN}× the threads; buffer ${formatBytes(bytes)} (${how})`;
     if (bytes >= needed) return finding(this.id, this.title, 'ok', estimate, ev, why, null);
     let want = 2 ** 20;
-    while (want < needed * 2) want *= 2;
-    return finding(this.id, this.title, 'warn', estimate, ev, why, {
+    while (want < needed) want *= 2;
+    return finding(this.id, this.title, 'warn', bytes >= perDump ? `${estimate}: today's dump fits, with no room for more threads` : estimate, ev, why, {
       kind: 'cmdline',
-      text: `Boot with log_buf_len=${want / MiB}M (a power of two with room for twice today's threads).`,
+      text: `Boot with log_buf_len=${want / MiB}M (a power of two with room for ${LOGBUF_THREAD_MARGIN}× today's threads).`,
       commands: cmdlineSet(dist, 'log_buf_len', `${want / MiB}M`),
       safe: true,
     });

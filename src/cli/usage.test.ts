@@ -1,0 +1,79 @@
+/**
+ * Usage conventions of the real CLI (docs/exit-codes.md): an unknown command is named with 64 even
+ * with --help; a command group without its subcommand prints its help on stdout with 0; a command
+ * that reads stdin says so when stdin is a terminal (a real pty from util-linux `script`).
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { test } from 'node:test';
+import { facilitySkip } from '../common/testenv.js';
+
+const BIN = fileURLToPath(new URL('../../bin/lantern.js', import.meta.url));
+
+function lantern(args: string[], input?: string) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' }, timeout: 60_000, input: input ?? '' });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+test('an unknown command is named, with 64, also with --help', () => {
+  for (const args of [['nosuch'], ['nosuch', '--help'], ['--help', 'nosuch'], ['nosuch', '-h']]) {
+    const r = lantern(args);
+    assert.equal(r.code, 64, args.join(' '));
+    assert.equal(r.out, '', 'no help on stdout for a typo');
+    assert.match(r.err, /^lantern: unknown command 'nosuch' \(commands: check, .*baseline.*; see lantern --help\)\n$/);
+  }
+  const b = lantern(['baseline', 'nosuch', '--help']);
+  assert.equal(b.code, 64);
+  assert.match(b.err, /^lantern: unknown command 'nosuch' for 'lantern baseline' \(commands: save, list, prune, show; see lantern baseline --help\)\n$/);
+  const n = lantern(['netconsole', 'lisen']);
+  assert.equal(n.code, 64);
+  assert.match(n.err, /unknown command 'lisen' for 'lantern netconsole' \(commands: listen, stats/);
+});
+
+test('a group without its subcommand: help on stdout, exit 0 (so `lantern | less` shows it)', () => {
+  for (const args of [[], ['baseline'], ['netconsole'], ['history']]) {
+    const r = lantern(args);
+    assert.equal(r.code, 0, args.join(' '));
+    assert.equal(r.err, '');
+    assert.match(r.out, new RegExp(`^Usage: lantern${args.length ? ' ' + args[0] : ''} \\[options\\] \\[command\\]\\n`));
+    assert.match(r.out, /Commands:/);
+  }
+  // Still as before: --help, help CMD, a real subcommand's --help, a command with an action of its own.
+  assert.equal(lantern(['--help']).code, 0);
+  assert.match(lantern(['help', 'check']).out, /^Usage: lantern check \[options\]/);
+  assert.match(lantern(['baseline', 'save', '--help']).out, /^Usage: lantern baseline save/);
+  const opt = lantern(['--bogus']);
+  assert.equal(opt.code, 64, 'an unknown option stays a usage error');
+});
+
+const noScript = existsSync('/usr/bin/script') ? undefined : 'util-linux script(1) not installed (needed for a real terminal)';
+
+test('analyze with no path on a terminal says that it reads stdin; not when piped or given -', { skip: facilitySkip(noScript) }, () => {
+  // script(1) runs lantern on a pty: stdin is a terminal; the Ctrl-D we type ends the input.
+  const cmd = `"${process.execPath}" "${BIN}" analyze`;
+  const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { encoding: 'utf8', input: '\x04', timeout: 60_000, env: { ...process.env, NO_COLOR: '1' } });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /lantern analyze: reading kernel log lines from standard input \(end with Ctrl-D\); name files instead, or pipe: journalctl -k -o short-precise \| lantern analyze -\r?\n/);
+  assert.match(r.stdout, /no incidents found/, 'then it reads stdin as before');
+  const dash = spawnSync('script', ['-qec', `${cmd} -`, '/dev/null'], { encoding: 'utf8', input: '\x04', timeout: 60_000 });
+  assert.doesNotMatch(dash.stdout, /reading kernel log lines/, '`-` names stdin on purpose');
+  const piped = lantern(['analyze'], '[    1.000000] Linux version 6.1.0\n');
+  assert.equal(piped.code, 0);
+  assert.equal(piped.err, '', 'no hint when stdin is a pipe');
+});
+
+test('diff before any baseline save says what to do (66)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'lantern-usage-'));
+  try {
+    const missing = join(dir, 'baselines');
+    const r = lantern(['diff', missing]);
+    assert.equal(r.code, 66);
+    assert.equal(r.err, `lantern: ${missing}: does not exist: no baseline saved yet? Save one first with: lantern baseline save\n`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
