@@ -39,6 +39,19 @@ const UDPLOGGER_RE = /^(\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)(\.\d{1,9})? (\
 const SHORT_FULL_RE = /^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) (\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)(\.\d{1,9})? ([A-Z][A-Za-z0-9+-]{0,5}) (\S+) ([^\s:[]+)(?:\[\d+\])?: ?(.*)$/;
 // journalctl -o short-monotonic: `[ 1234.567890] web01 kernel: …`.
 const SHORT_MONO_RE = /^([A-Za-z0-9][\w.-]*) ([^\s:[]+)(?:\[\d+\])?: ?(.*)$/;
+// Syslog without a host field (`Feb 23 03:28:16 kernel: mce: …`: rsyslog/syslog-ng templates without
+// %HOSTNAME%, busybox syslogd -S): after the stamp comes the program tag itself.
+const HOSTLESS_TAG_RE = /^([^\s:[]+)(?:\[\d+\])?: ?(.*)$/;
+// A kernel message after a prefix of no known envelope (container/VM log collectors, OpenWrt logread):
+// `2024-05-01T10:00:00.123456+0000 UTC kern.warn kernel: …`, `Thu May  2 10:00:00 2024 kern.warn kernel: …`.
+const KERNEL_TAG = ' kernel: ';
+const MAX_PREFIX_CHARS = 160;
+const PREFIX_ISO_RE = /^(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(\.\d{1,9})?(Z|[+-]\d\d:?\d\d)?(?: (UTC|GMT)\b)?/;
+const PREFIX_CTIME_RE = /^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) ([ \d]\d) (\d\d):(\d\d):(\d\d) (\d{4})/;
+// Hostless syslog whose message does not look like `tag: …` (`Feb 23 03:28:16 kernel:  schedule+0x29/0x70`).
+const PREFIX_SYSLOG_RE = /^(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) ([ \d]\d) (\d\d):(\d\d):(\d\d)(\.\d{1,9})?$/;
+// busybox syslogd: `May  2 10:00:00 host kern.warn kernel: …` (the facility.level between host and tag).
+const PREFIX_BUSYBOX_RE = /^(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) ([ \d]\d) (\d\d):(\d\d):(\d\d) (\S+) [a-z0-9]+\.[a-z]+$/;
 const DMESG_T_RE = /^\[(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) ([ \d]\d) (\d\d):(\d\d):(\d\d) (\d{4})\] ?(.*)$/;
 // Kernel-side prefixes inside any envelope.
 const LEVEL_RE = /^<(\d)>/;
@@ -148,9 +161,16 @@ export class Normalizer {
         const month = MONTHS[m[1]!]!;
         line.wall = naiveWall(this.yearFor(month), month, Number(m[2]!.trim()), +m[3]!, +m[4]!, +m[5]!, m[6]);
         line.wallText = raw.slice(0, 15 + (m[6]?.length ?? 0));
-        line.host = m[7]!;
-        line.kernel = m[8] === 'kernel';
-        body = m[9]!;
+        const hostless = m[7]!.endsWith(':') ? HOSTLESS_TAG_RE.exec(raw.slice(line.wallText.length + 1)) : null;
+        if (hostless) {
+          // The "host" is the program tag (`kernel:`): there is no host field.
+          line.kernel = hostless[1] === 'kernel';
+          body = hostless[2]!;
+        } else {
+          line.host = m[7]!;
+          line.kernel = m[8] === 'kernel';
+          body = m[9]!;
+        }
       }
     } else if (c0 === 91 /* [ */) {
       const m = DMESG_T_RE.exec(raw);
@@ -170,6 +190,11 @@ export class Normalizer {
         line.kernel = false;
         return line;
       }
+    }
+
+    if (body === raw && c0 !== 91 /* [ */ && c0 !== 60 /* < */ && c0 !== 123 /* { */) {
+      const k = raw.indexOf(KERNEL_TAG);
+      if (k > 0 && k <= MAX_PREFIX_CHARS) body = this.fromUnknownPrefix(raw.slice(0, k), raw.slice(k + KERNEL_TAG.length), line) ?? body;
     }
 
     if (line.wall === undefined && line.host === undefined) {
@@ -196,6 +221,36 @@ export class Normalizer {
     if (line.host) this.lastHost = line.host;
     else if (this.lastHost && line.wall) line.host = this.lastHost;
     return line;
+  }
+
+  /**
+   * A `kernel: ` tag after a prefix no envelope matched: the message is what follows the tag.
+   * The prefix must look like one (no `: ` in it, at most 6 words), so that kernel text which merely
+   * contains ` kernel: ` stays whole; its time is read when it starts with an ISO 8601, ctime or
+   * busybox syslog stamp.
+   */
+  private fromUnknownPrefix(prefix: string, rest: string, line: NormLine): string | undefined {
+    if (prefix.includes(': ') || prefix.split(' ').filter((w) => w !== '').length > 6) return undefined;
+    let m: RegExpExecArray | null;
+    if ((m = PREFIX_ISO_RE.exec(prefix))) {
+      line.wall = zonedWall(m[1]!, m[2]!, m[3]!, m[4]!, m[5]!, m[6]!, m[7], m[8] ?? (m[9] ? 'Z' : undefined));
+      line.wallText = m[0];
+    } else if ((m = PREFIX_CTIME_RE.exec(prefix))) {
+      const month = MONTHS[m[1]!]!;
+      line.wall = naiveWall(+m[6]!, month, Number(m[2]!.trim()), +m[3]!, +m[4]!, +m[5]!, undefined);
+      line.wallText = m[0];
+    } else if ((m = PREFIX_SYSLOG_RE.exec(prefix))) {
+      const month = MONTHS[m[1]!]!;
+      line.wall = naiveWall(this.yearFor(month), month, Number(m[2]!.trim()), +m[3]!, +m[4]!, +m[5]!, m[6]);
+      line.wallText = prefix;
+    } else if ((m = PREFIX_BUSYBOX_RE.exec(prefix))) {
+      const month = MONTHS[m[1]!]!;
+      line.wall = naiveWall(this.yearFor(month), month, Number(m[2]!.trim()), +m[3]!, +m[4]!, +m[5]!, undefined);
+      line.wallText = prefix.slice(0, 15);
+      line.host = m[6]!;
+    }
+    line.kernel = true;
+    return rest;
   }
 
   private fromRfc3339(m: RegExpExecArray, line: NormLine): string {
