@@ -199,11 +199,11 @@ interface SanitizerHeader {
 const ANYWHERE_HEADER_RE = /(?<=\s)(?:BUG: |WARNING: |general protection fault|Oops: |Kernel panic - not syncing|INFO: task |INFO: rcu|kernel BUG at |Unable to handle kernel |UBSAN: |Internal error: |divide error: |invalid opcode: |Watchdog detected hard LOCKUP|watchdog: BUG: soft lockup)/;
 const MAX_PREFIX_CHARS = 200;
 
-/** A regex for prefixes shaped like `p`: digit runs and space runs may vary in length, the rest is literal. */
+/** A regex for prefixes shaped like `p`: digit runs and space runs may vary in length (and a `[` may gain padding), the rest is literal. */
 function prefixShape(p: string): RegExp {
   const src = p.replace(/(\d+)|( +)|([^\d ]+)/g, (_all, d: string | undefined, sp: string | undefined, lit: string | undefined) =>
     d !== undefined ? '\\d+' : sp !== undefined ? ' +' : lit!.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&'),
-  );
+  ).replace(/\\\[(?: \+)?/g, '\\[ *'); // a padded kernel stamp `[  12.3]` widens to `[123.4]`
   return new RegExp('^' + src);
 }
 

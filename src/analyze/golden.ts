@@ -25,6 +25,9 @@ export interface ExpectedIncident {
   title: string;
   headline: string;
   kernelTime?: string;
+  /** Envelope files only (test/data/analyze/envelopes): the wall-clock text and host the line's envelope gave. */
+  wall?: string;
+  host?: string;
   task?: string;
   guiltyFrame?: string;
   oom?: { invoker?: unknown; constraint?: string; victim?: unknown };
@@ -50,12 +53,16 @@ export async function analyzeText(text: string, name: string): Promise<Incident[
 }
 
 /** The results part of a golden file for one incident (keys in the fixed order, absent ones left out). */
-export function expectedOf(inc: Incident): ExpectedIncident {
+export function expectedOf(inc: Incident, opts: GoldenOptions = {}): ExpectedIncident {
   const e: Record<string, unknown> = { kind: inc.kind };
   if (inc.subkind !== undefined) e['subkind'] = inc.subkind;
   e['title'] = inc.title;
   e['headline'] = inc.headline;
   if (inc.kernelTimeText !== undefined) e['kernelTime'] = inc.kernelTimeText;
+  if (opts.envelope) {
+    if (inc.wallText !== undefined) e['wall'] = inc.wallText;
+    if (inc.host !== undefined) e['host'] = inc.host;
+  }
   const task = mainTask(inc);
   if (task !== undefined) e['task'] = task;
   if (inc.guiltyFrame !== undefined) e['guiltyFrame'] = inc.guiltyFrame;
@@ -81,13 +88,21 @@ export function expectedOf(inc: Incident): ExpectedIncident {
  * A golden file's text with its results part replaced: every other top-level field (the
  * provenance) is kept with its value and position; `incidents` is added last when it was missing.
  */
-export function rewriteExpected(oldText: string, incidents: Incident[]): string {
+export function rewriteExpected(oldText: string, incidents: Incident[], opts: GoldenOptions = {}): string {
   const old = JSON.parse(oldText) as Record<string, unknown>;
   const out: Record<string, unknown> = {};
-  const results = incidents.map(expectedOf);
+  const results = incidents.map((i) => expectedOf(i, opts));
   for (const [k, v] of Object.entries(old)) out[k] = k === 'incidents' ? results : v;
   out['incidents'] = results;
   return JSON.stringify(out, null, 2) + '\n';
+}
+
+export interface GoldenOptions {
+  /**
+   * The directory holds logs in their own envelope (test/data/analyze/envelopes: hostless syslog,
+   * logread, collectors), analysed as they are rather than as dmesg-layout cases; results also name the wall time and host.
+   */
+  envelope?: boolean;
 }
 
 /** The format a case's results are taken from: the case file's own (dmesg). */
@@ -98,7 +113,7 @@ export const GOLDEN_FORMAT: CaseFormat = 'dmesg';
  * returns the cases whose file changed. A case without an expected file gets one only with
  * `createMissing` (its provenance must then be written by hand: `source` and `era` say `TODO`).
  */
-export async function updateCaseFiles(dir: string, createMissing = false): Promise<string[]> {
+export async function updateCaseFiles(dir: string, createMissing = false, opts: GoldenOptions = {}): Promise<string[]> {
   const changed: string[] = [];
   for (const c of readdirSync(dir).filter((f) => f.endsWith('.log')).sort()) {
     const expPath = join(dir, c.replace(/\.log$/, '.expected.json'));
@@ -110,8 +125,8 @@ export async function updateCaseFiles(dir: string, createMissing = false): Promi
       oldText = JSON.stringify({ case: c, era: 'TODO', source: 'TODO', incidents: [] });
     }
     const content = readFileSync(join(dir, c), 'utf8');
-    const got = await analyzeText(renderCase(content, GOLDEN_FORMAT), `${c}.${GOLDEN_FORMAT}`);
-    const newText = rewriteExpected(oldText, got);
+    const got = opts.envelope ? await analyzeText(content, c) : await analyzeText(renderCase(content, GOLDEN_FORMAT), `${c}.${GOLDEN_FORMAT}`);
+    const newText = rewriteExpected(oldText, got, opts);
     if (newText !== oldText) {
       writeFileSync(expPath, newText);
       changed.push(c);

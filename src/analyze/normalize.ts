@@ -31,8 +31,9 @@ const MONTHS: Record<string, number> = {
 };
 
 // Envelopes, anchored at line start. Hostnames and program names are \S+ (never used as paths).
+// An RFC 3339 host never starts with `[`: `2024-…Z [12345.678901] BUG: …` (kubectl logs --timestamps) is no syslog line.
 const SYSLOG_RE = /^(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) ([ \d]\d) (\d\d):(\d\d):(\d\d)(\.\d{1,9})? (\S+) ([^\s:[]+)(?:\[\d+\])?: ?(.*)$/;
-const RFC3339_RE = /^(?:<(\d{1,3})>(?:1 )?)?(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(\.\d{1,9})?(Z|[+-]\d\d:?\d\d)? (\S+) ([^\s:[]+)(?:\[\d+\])?: ?(.*)$/;
+const RFC3339_RE = /^(?:<(\d{1,3})>(?:1 )?)?(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(\.\d{1,9})?(Z|[+-]\d\d:?\d\d)? ([^\s[]\S*) ([^\s:[]+)(?:\[\d+\])?: ?(.*)$/;
 const NETCONSOLE_RE = /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(\.\d{1,9})?(Z|[+-]\d\d:?\d\d)? (\d{1,3}(?:\.\d{1,3}){3}|\[[0-9A-Fa-f:.]+\]):(\d{1,5}) ?(.*)$/;
 const UDPLOGGER_RE = /^(\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)(\.\d{1,9})? (\d{1,3}(?:\.\d{1,3}){3}|\[[0-9A-Fa-f:.]+\]|[0-9A-Fa-f:]+):(\d{1,5}) ?(.*)$/;
 // journalctl -o short-full: `Fri 2024-05-03 06:00:39 CEST web01 kernel: …` (zone as an abbreviation).
@@ -237,7 +238,7 @@ export class Normalizer {
     let m: RegExpExecArray | null;
     if ((m = PREFIX_ISO_RE.exec(prefix))) {
       line.wall = zonedWall(m[1]!, m[2]!, m[3]!, m[4]!, m[5]!, m[6]!, m[7], m[8] ?? (m[9] ? 'Z' : undefined));
-      line.wallText = m[0];
+      line.wallText = m[9] ? m[0].slice(0, -m[9].length - 1) : m[0];
     } else if ((m = PREFIX_CTIME_RE.exec(prefix))) {
       const month = MONTHS[m[1]!]!;
       line.wall = naiveWall(+m[6]!, month, Number(m[2]!.trim()), +m[3]!, +m[4]!, +m[5]!, undefined);
