@@ -53,8 +53,9 @@ const PREFIX_CTIME_RE = /^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) (Jan|Feb|Mar|Apr|May|J
 const PREFIX_SYSLOG_RE = /^(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) ([ \d]\d) (\d\d):(\d\d):(\d\d)(\.\d{1,9})?$/;
 // busybox syslogd: `May  2 10:00:00 host kern.warn kernel: …` (the facility.level between host and tag).
 const PREFIX_BUSYBOX_RE = /^(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) ([ \d]\d) (\d\d):(\d\d):(\d\d) (\S+) [a-z0-9]+\.[a-z]+$/;
-// Another program's line in those formats (`… daemon.info containerd[811]: …`): not a kernel line.
-const PREFIXED_OTHER_TAG_RE = /^(?:\d{4}-\d\d-\d\dT\S+(?: UTC| GMT)?|(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [ \d]\d \d\d:\d\d:\d\d \d{4}|(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [ \d]\d \d\d:\d\d:\d\d \S+) [a-z0-9]+\.[a-z]+ [^\s:[]+(?:\[\d+\])?: /;
+// Another program's line in those formats (`… daemon.info containerd[811]: …`, hostless
+// `May 12 15:39:04 dropbear[2211]: Password auth …`): not a kernel line.
+const PREFIXED_OTHER_TAG_RE = /^(?:\d{4}-\d\d-\d\dT\S+(?: UTC| GMT)?|(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [ \d]\d \d\d:\d\d:\d\d \d{4}|(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [ \d]\d \d\d:\d\d:\d\d \S+) [a-z0-9]+\.[a-z]+ [^\s:[]+(?:\[\d+\])?: |^(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [ \d]\d \d\d:\d\d:\d\d(?:\.\d{1,9})? [^\s:[]+(?:\[\d+\])?: /;
 const DMESG_T_RE = /^\[(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) ([ \d]\d) (\d\d):(\d\d):(\d\d) (\d{4})\] ?(.*)$/;
 // Kernel-side prefixes inside any envelope.
 const LEVEL_RE = /^<(\d)>/;
