@@ -372,6 +372,8 @@ export function detectFormat(lines: string[], fileName: string): LogFormat {
     else if (SYSLOG_RE.test(l)) bump(/^\S+ \d\d /.test(l) ? 'journal-short' : 'syslog');
     else if (SHORT_FULL_RE.test(l) || /^\[\s*\d+\.\d+\] [\w.-]+ kernel: /.test(l)) bump('journal-short');
     else if (DMESG_T_RE.test(l)) bump('dmesg-T');
+    else if (PREFIX_ISO_RE.test(l) && (l.includes(KERNEL_TAG) || PREFIXED_OTHER_TAG_RE.test(l))) bump('syslog-rfc3339');
+    else if (/^[A-Z]/.test(l) && (l.includes(KERNEL_TAG) || PREFIXED_OTHER_TAG_RE.test(l))) bump('syslog'); // hostless, busybox, logread
     else if (/^(?:<\d>)?\[\s*\d+\.\d+\]/.test(l)) bump('dmesg');
     else if (HOST_PREFIX_RE.test(l) || GLUED_LOGIN_RE.test(l)) {
       bump('serial');
