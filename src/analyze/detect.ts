@@ -336,7 +336,8 @@ export class Detector {
     if (m) {
       const inv = f.inc.tasks.find((t) => t.role === 'invoker');
       const comm = m[3] === undefined ? undefined : commOf(m[3]);
-      if (inv && (comm === undefined || comm === inv.comm.slice(0, 15) || inv.comm.startsWith(comm))) {
+      // Only a line naming the invoker's comm (the kernel keeps 15 characters of it) is taken from the other report.
+      if (inv && comm !== undefined && (comm === inv.comm.slice(0, 15) || inv.comm.startsWith(comm))) {
         inv.pid = Number(m[2]);
         if (f.inc.oom?.invoker) f.inc.oom.invoker.pid = inv.pid;
         f.inc.excerpt.push(text);
