@@ -7,6 +7,7 @@
  * Memory stays bounded per report: excerpts, frames and SysRq task lists are capped (and counted).
  */
 import type { Frame, Incident, IncidentKind, NormLine, OomDetails } from './model.js';
+import { timesOfPrefix } from './normalize.js';
 import { firstMeaningful, hangGuilty, isGenericFrame, lockupGuilty, normalizeSyscall, parseFrame, parseRip, stallGuilty } from './frames.js';
 
 export interface DetectorOptions {
@@ -320,9 +321,16 @@ export class Detector {
     if (!m || m.index === 0 || m.index > MAX_PREFIX_CHARS) return false;
     const prefix = text.slice(0, m.index);
     if (!/\d/.test(prefix) || /: $/.test(prefix)) return false;
+    const saved = { wall: line.wall, wallText: line.wallText };
     line.text = text.slice(m.index);
+    // The prefix's own times (`2024-…Z [ 9999.551802] `): the incident's time.
+    Object.assign(line, timesOfPrefix(prefix));
     if (!this.header(line, st)) {
       line.text = text;
+      line.wall = saved.wall;
+      line.wallText = saved.wallText;
+      delete line.kernelTime;
+      delete line.kernelTimeText;
       return false;
     }
     if (st.report) st.report.prefix = prefixShape(prefix);

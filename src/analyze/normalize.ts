@@ -104,6 +104,28 @@ function stripHostBrackets(ip: string): string {
   return ip.startsWith('[') ? ip.slice(1, -1) : ip;
 }
 
+/**
+ * The times an unknown prefix carries (the detector's second look, detect.ts headerAnywhere): a
+ * leading ISO 8601 or ctime stamp as the wall clock, a trailing `[ seconds.micros] ` as kernel time.
+ */
+export function timesOfPrefix(prefix: string): { wall?: WallTime; wallText?: string; kernelTime?: number; kernelTimeText?: string } {
+  const out: { wall?: WallTime; wallText?: string; kernelTime?: number; kernelTimeText?: string } = {};
+  let m: RegExpExecArray | null;
+  if ((m = PREFIX_ISO_RE.exec(prefix))) {
+    out.wall = zonedWall(m[1]!, m[2]!, m[3]!, m[4]!, m[5]!, m[6]!, m[7], m[8] ?? (m[9] ? 'Z' : undefined));
+    out.wallText = m[9] ? m[0].slice(0, -m[9].length - 1) : m[0];
+  } else if ((m = PREFIX_CTIME_RE.exec(prefix))) {
+    const month = MONTHS[m[1]!]!;
+    out.wall = naiveWall(+m[6]!, month, Number(m[2]!.trim()), +m[3]!, +m[4]!, +m[5]!, undefined);
+    out.wallText = m[0];
+  }
+  if ((m = /\[\s*(\d+\.\d+)\] $/.exec(prefix))) {
+    out.kernelTime = Number(m[1]);
+    out.kernelTimeText = m[1]!;
+  }
+  return out;
+}
+
 /** Turns lines of one input into NormLines. One instance per input file. */
 export class Normalizer {
   private lastHost: string | undefined;
