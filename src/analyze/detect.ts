@@ -278,9 +278,9 @@ export class Detector {
       if (line.text.startsWith('-- ')) return;
     }
     if (st.oomFragment && this.oomFragmentLine(st, line.text)) return;
-    const open = st.report;
-    if (open?.prefix) {
-      const p = open.prefix.exec(line.text);
+    const prefixed = st.report?.prefix;
+    if (prefixed) {
+      const p = prefixed.exec(line.text);
       if (p) line.text = line.text.slice(p[0].length);
     }
     const text = line.text;
