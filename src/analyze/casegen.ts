@@ -8,12 +8,12 @@ export const HOST = 'web01';
 export const NETCONSOLE_SENDER = '10.1.2.3';
 
 export type CaseFormat =
-  | 'dmesg' | 'dmesg-raw' | 'vmcore-dmesg' | 'dmesg-T' | 'syslog' | 'syslog-ktime' | 'syslog-rfc3339'
+  | 'dmesg' | 'dmesg-raw' | 'vmcore-dmesg' | 'dmesg-T' | 'syslog' | 'syslog-ktime' | 'syslog-rfc3339' | 'syslog-nohost' | 'busybox' | 'logread' | 'collector'
   | 'journal-short' | 'journal-short-iso' | 'journal-short-precise' | 'journal-short-full' | 'journal-short-monotonic' | 'journal-json'
   | 'netconsole' | 'netconsole-extended' | 'udplogger' | 'serial' | 'serial-multihost';
 
 export const CASE_FORMATS: CaseFormat[] = [
-  'dmesg', 'dmesg-raw', 'vmcore-dmesg', 'dmesg-T', 'syslog', 'syslog-ktime', 'syslog-rfc3339',
+  'dmesg', 'dmesg-raw', 'vmcore-dmesg', 'dmesg-T', 'syslog', 'syslog-ktime', 'syslog-rfc3339', 'syslog-nohost', 'busybox', 'logread', 'collector',
   'journal-short', 'journal-short-iso', 'journal-short-precise', 'journal-short-full', 'journal-short-monotonic', 'journal-json',
   'netconsole', 'netconsole-extended', 'udplogger', 'serial', 'serial-multihost',
 ];
@@ -27,6 +27,10 @@ export const FORMAT_TRAITS: Record<CaseFormat, { wall: boolean; kernelTime: bool
   syslog: { wall: true, kernelTime: false, host: HOST },
   'syslog-ktime': { wall: true, kernelTime: true, host: HOST },
   'syslog-rfc3339': { wall: true, kernelTime: false, host: HOST },
+  'syslog-nohost': { wall: true, kernelTime: false },
+  busybox: { wall: true, kernelTime: false, host: HOST },
+  logread: { wall: true, kernelTime: true },
+  collector: { wall: true, kernelTime: false },
   'journal-short': { wall: true, kernelTime: false, host: HOST },
   'journal-short-iso': { wall: true, kernelTime: false, host: HOST },
   'journal-short-precise': { wall: true, kernelTime: false, host: HOST },
@@ -131,6 +135,26 @@ export function renderCase(content: string, format: CaseFormat): string {
       case 'syslog-rfc3339':
         out.push(`<4>${isoLocal(ms, 120, true, true)} ${HOST} kernel: ${l.text}`);
         if (i % 3 === 1) out.push(`<30>${isoLocal(ms, 120, true, true)} ${HOST} CRON[4242]: (root) CMD (run-parts /etc/cron.hourly)`);
+        break;
+      case 'syslog-nohost':
+        // A syslog template without %HOSTNAME% (and ARM boards' syslogd): the tag follows the stamp.
+        out.push(`${syslogStamp(ms, false, false)} kernel: ${l.text}`);
+        if (i % 3 === 1) out.push(`${syslogStamp(ms, false, false)} dropbear[2211]: Password auth succeeded for 'root' from 10.0.0.9:52144`);
+        break;
+      case 'busybox':
+        // busybox syslogd: the facility.level between host and tag.
+        out.push(`${syslogStamp(ms, false, false)} ${HOST} kern.warn kernel: ${l.text}`);
+        if (i % 3 === 1) out.push(`${syslogStamp(ms, false, false)} ${HOST} daemon.info dnsmasq[1811]: query[A] example.org from 10.0.0.9`);
+        break;
+      case 'logread':
+        // OpenWrt logread: ctime stamp with year, facility.level, no host, the kernel stamp kept.
+        out.push(`${DAY[d.getUTCDay()]} ${syslogStamp(ms, false, false)} ${d.getUTCFullYear()} kern.warn kernel: ${withTs}`);
+        if (i % 3 === 1) out.push(`${DAY[d.getUTCDay()]} ${syslogStamp(ms, false, false)} ${d.getUTCFullYear()} daemon.notice netifd: Interface 'wan' is now up`);
+        break;
+      case 'collector':
+        // A container/VM log collector's line: ISO stamp with zone, zone name, facility.level, tag.
+        out.push(`${isoLocal(ms, 0, true, false)} UTC kern.warn kernel: ${l.text}`);
+        if (i % 3 === 1) out.push(`${isoLocal(ms, 0, true, false)} UTC daemon.info containerd[811]: shim disconnected id=4f2a`);
         break;
       case 'journal-short':
         out.push(`${syslogStamp(ms, true, false)} ${HOST} kernel: ${l.text}`);

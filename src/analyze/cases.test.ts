@@ -4,42 +4,29 @@
  * by casegen.ts (syslog, RFC 3339, journal short/iso/precise/json, dmesg -T, netconsole, udplogger,
  * serial with CR/ANSI/glued prompt, several hosts on one console …) with noise lines of other
  * programs or hosts interleaved. Each format must yield the same incidents, at the right time, on the right host.
+ *
+ * Golden files: `LANTERN_UPDATE=1 npm test -- analyze` (or, after `npx tsc -p tsconfig.json`,
+ * `LANTERN_UPDATE=1 node scripts/run-tests.mjs cases`) first rewrites the results part (`incidents`)
+ * of every case's .expected.json in the source tree from what the analyser finds in the case as
+ * written (dmesg format), keeping `case`, `era`, `source` and any other provenance field; then the
+ * tests below run against the rewritten files, in every format. Review the change with `git diff
+ * test/data/analyze/cases` before committing it: an unchanged case gives no diff (golden.ts).
+ * A new `<case>.log` without an expected file gets one, with `era`/`source` to fill in by hand.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
-import { Readable } from 'node:stream';
-import { Detector } from './detect.js';
-import { scanStream } from './scan.js';
+import { fileURLToPath } from 'node:url';
 import { mainTask } from './group.js';
-import type { Incident } from './model.js';
 import { CASE_FORMATS, FORMAT_TRAITS, renderCase, wallOfKernelTime, type CaseFormat } from './casegen.js';
+import { analyzeText, updateCaseFiles, type ExpectedIncident as Expected } from './golden.js';
 
+// From dist/analyze/, this is the source tree's test/data (not a copy under dist/).
 const dir = new URL('../../test/data/analyze/cases/', import.meta.url);
 
-async function analyzeText(text: string, name: string): Promise<Incident[]> {
-  const out: Incident[] = [];
-  const det = new Detector((i) => out.push(i));
-  // Feed in small chunks so that lines straddle chunk boundaries.
-  const buf = Buffer.from(text);
-  const chunks: Buffer[] = [];
-  for (let i = 0; i < buf.length; i += 777) chunks.push(buf.subarray(i, i + 777));
-  await scanStream(Readable.from(chunks), det, { name, refYear: 2024, refMonth: 11 });
-  det.finish();
-  return out;
-}
-
-interface Expected {
-  kind: string;
-  subkind?: string;
-  title: string;
-  headline: string;
-  kernelTime?: string;
-  task?: string;
-  guiltyFrame?: string;
-  partial: boolean;
-  oom?: { invoker?: unknown; constraint?: string; victim?: unknown };
-  sysrq?: { tasks: number; byState: Record<string, number>; blockedGroups: Array<{ count: number; frames: string[] }> };
+if (process.env['LANTERN_UPDATE'] === '1') {
+  const changed = await updateCaseFiles(fileURLToPath(dir), true);
+  console.log(`LANTERN_UPDATE: ${changed.length} case file(s) rewritten${changed.length ? ': ' + changed.join(', ') : ''}`);
 }
 
 const cases = readdirSync(dir).filter((f) => f.endsWith('.log')).sort();

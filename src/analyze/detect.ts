@@ -7,6 +7,7 @@
  * Memory stays bounded per report: excerpts, frames and SysRq task lists are capped (and counted).
  */
 import type { Frame, Incident, IncidentKind, NormLine, OomDetails } from './model.js';
+import { timesOfPrefix } from './normalize.js';
 import { firstMeaningful, hangGuilty, isGenericFrame, lockupGuilty, normalizeSyscall, parseFrame, parseRip, stallGuilty } from './frames.js';
 
 export interface DetectorOptions {
@@ -72,6 +73,7 @@ const ODEBUG_RE = /^ODEBUG: (\w+) (\w+) \(active state (\d+)\) (?:object: \S+ )?
 const USERCOPY_RE = /^(?:usercopy: |Bad or missing usercopy whitelist\? )([Kk]ernel memory (?:exposure|overwrite) attempt detected .*?)\s*$/;
 /** A WARN/BUG message printed before its header in 5.x+ (or right after it in ≤4.x). */
 const PREFACE_RE = /^(?:refcount_t: |list_(?:add|del) corruption|ODEBUG: |usercopy: |Bad or missing usercopy)/;
+const OOPS_TRAP_RE = /^Oops: (?:general protection fault|divide error|invalid opcode|stack segment|double fault)\b/;
 const TRAP_RE = /^(divide error|invalid opcode|stack segment|PANIC: double fault|double fault|Oops|Internal error): /;
 const WARN_OLD_RE = /^WARNING: at (\S+) ([\w.]+)\+0x/;
 const WARN_CPU_RE = /^WARNING: CPU: (\d+) PID: (\d+) at (\S+) ([\w.]+)\+0x/;
@@ -104,15 +106,19 @@ const MCE_CHECK_RE = /CPU (\d+): Machine Check(?: Exception)?: ?(\S+) Bank (\d+)
 const HW_ERROR_RE = /^(?:\{\d+\})?\[Hardware Error\]: (.+)$|^EDAC (\w+): (\d+ )?(CE|UE) (.*)$|^mce: \[Hardware Error\]: (.+)$/;
 const IO_ERROR_RE = /(?:^|: )(?:(critical )?(\w[\w ]*?) error, dev (\w[\w-]*), sector (\d+)|I\/O error, dev (\w[\w-]*), sector (\d+)|Buffer I\/O error on dev(?:ice)? (\w[\w-]*?),)/;
 const FS_ERROR_RE = /^(EXT[234]-fs|XFS|BTRFS)(?: (error|critical|warning))? \(device (\w[\w-]*?)\)(?:: ([\w]+)(?::\d+)?)?|^(EXT[234]-fs|XFS|BTRFS) \((\w[\w-]*?)\): (.*(?:Remounting filesystem read-only|Shutting down filesystem|Corruption|metadata I\/O error|error).*)$/;
-const SEGFAULT_RE = /^(.+?)\[(\d+)\]: segfault at ([0-9a-f]+) ip ([0-9a-f]+) sp ([0-9a-f]+) error (\d+)(?: in ([^\s[]+))?/;
+// ≤4.x printed ip/sp with %p: a NULL ip is `ip           (null)` (padded to the pointer width).
+const SEGFAULT_RE = /^(.+?)\[(\d+)\]: segfault at ([0-9a-f]+) ip (?:([0-9a-f]+)| *\(null\)) sp (?:[0-9a-f]+| *\(null\)) error (\d+)(?: in ([^\s[]+))?/;
 const TRAPS_RE = /^traps: (.+?)\[(\d+)\] (general protection fault|trap [\w ]+?|\w+ error)(?: ip| in|:)/;
 
 // ---- body patterns ----
 const END_TRACE_RE = /---\[ end (?:trace [0-9a-f]+|Kernel panic)/;
-const CPU_PID_RE = /CPU: (\d+) (?:UID: \d+ )?PID: (\d+)(?: Comm: (\S+))?/;
+// The comm (up to 15 characters: `StreamT~ns #577`, `Web Content`) may hold spaces: see commOf.
+const CPU_PID_RE = /CPU: (\d+) (?:UID: \d+ )?PID: (\d+)(?: Comm: (.+))?/;
 const CPU_PID_SPLIT_RE = /CPU: (\d+) (?:UID: \d+ )?PID: (\d+)\s*$/;
-const SPLIT_PID_TAIL_RE = /^(\d+) Comm: (\S+)/;
-const OLD_PID_RE = /^Pid: (\d+), comm: (\S+)/;
+const SPLIT_PID_TAIL_RE = /^(\d+) Comm: (.+)/;
+const OLD_PID_RE = /^Pid: (\d+), comm: (.+)/;
+/** What follows the comm on a `CPU: … Comm: C` / `Pid: N, comm: C` line (lib/dump_stack.c: taint, RHEL's kdump state). */
+const AFTER_COMM_RE = / +(?:Kdump: |Not tainted|Tainted: )/;
 const PROCESS_RE = /^Process (\S+) \(pid: (\d+)/;
 const NEW_TASK_RE = /^task:(.+?)\s+state:(\S)(?:\s+running task)?\s+stack:\s*(\d+)\s+pid:\s*(\d+)\s+(?:tgid:\s*(\d+)\s+)?ppid:\s*(\d+)/;
 const OLD_TASK_RE = /^(\S.{0,14}?)\s+([RSDTtXZPIKWN])(?: +running task +| *(?:[0-9a-f]{8,16} +)?)(\d+) +(\d+) +(\d+)(?: +\d+)*(?: +0x[0-9a-f]+| +\([\w-]+\))? *$/;
@@ -138,6 +144,11 @@ interface Stream {
   orphanTable?: { rows: number; largest?: { pid: number; comm: string; rssPages: number } };
   /** A WARN message printed before its header with no report open (5.x: `refcount_t: underflow; …`). */
   preface?: string;
+  /**
+   * An OOM header printed inside another report, held for the few lines until its invoker's
+   * `CPU: N PID: P Comm: C` line (4.x: after the `C cpuset=… mems_allowed=…` line), which is the invoker's, not the crash's.
+   */
+  oomFragment?: { inc: Incident; linesLeft: number };
 }
 
 interface OpenReport {
@@ -169,6 +180,8 @@ interface OpenReport {
   san?: SanitizerHeader;
   /** A sanitizer's allocation/free/origin stack started: its frames are not the report's stack. */
   otherStacks?: boolean;
+  /** The header was found after an unknown prefix (a collector's stamp): lines with a prefix of that shape lose it. */
+  prefix?: RegExp;
 }
 
 interface SanitizerHeader {
@@ -181,6 +194,18 @@ interface SanitizerHeader {
   func?: string;
   /** KASAN 4.x `… on address ADDR`: no function in the title. */
   noFunc?: boolean;
+}
+
+/** Headers syzkaller finds anywhere in a line: those whose first word starts the header (an OOM or segfault header starts with a comm). */
+const ANYWHERE_HEADER_RE = /(?<=\s)(?:BUG: |WARNING: |general protection fault|Oops: |Kernel panic - not syncing|INFO: task |INFO: rcu|kernel BUG at |Unable to handle kernel |UBSAN: |Internal error: |divide error: |invalid opcode: |Watchdog detected hard LOCKUP|watchdog: BUG: soft lockup)/;
+const MAX_PREFIX_CHARS = 200;
+
+/** A regex for prefixes shaped like `p`: digit runs and space runs may vary in length (and a `[` may gain padding), the rest is literal. */
+function prefixShape(p: string): RegExp {
+  const src = p.replace(/(\d+)|( +)|([^\d ]+)/g, (_all, d: string | undefined, sp: string | undefined, lit: string | undefined) =>
+    d !== undefined ? '\\d+' : sp !== undefined ? ' +' : lit!.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&'),
+  ).replace(/\\\[(?: \+)?/g, '\\[ *'); // a padded kernel stamp `[  12.3]` widens to `[123.4]`
+  return new RegExp('^' + src);
 }
 
 const TAIL_LINES = 20;
@@ -252,6 +277,12 @@ export class Detector {
       // A text separator line ends here; a JSON record with a new boot id is also a message.
       if (line.text.startsWith('-- ')) return;
     }
+    if (st.oomFragment && this.oomFragmentLine(st, line.text)) return;
+    const prefixed = st.report?.prefix;
+    if (prefixed) {
+      const p = prefixed.exec(line.text);
+      if (p) line.text = line.text.slice(p[0].length);
+    }
     const text = line.text;
     let rtc: RegExpExecArray | null;
     if (line.kernelTime !== undefined && (rtc = RTC_RE.exec(text))) {
@@ -267,10 +298,70 @@ export class Detector {
       // Another printk context interleaving before the report has its trace: ignore it for this report.
       if (!TRIGGER_RE.test(text)) return;
     }
-    if (TRIGGER_RE.test(text) && this.header(line, st)) return;
+    if (TRIGGER_RE.test(text)) {
+      if (this.header(line, st)) return;
+      if (!st.report && this.headerAnywhere(line, st)) return;
+    }
     if (st.pendingBoot) this.flushBoot(st);
     if (r) this.body(line, st, r);
     else this.orphanRow(st, text);
+  }
+
+  /**
+   * syzkaller finds oops headers anywhere in a line (pkg/report: a console or collector prefix
+   * before them). A line no envelope was recognised in (no stamp, no host; text as it came) that
+   * holds a trigger word gets a second look: the header may start after a prefix that holds a digit
+   * and is not a device's `name 0000:01:00.0: ` tag. The report then strips prefixes of the same shape
+   * from its lines. Only trigger lines reach this, so the prefilter keeps its speed.
+   */
+  private headerAnywhere(line: NormLine, st: Stream): boolean {
+    const text = line.text;
+    if (line.kernelTime !== undefined || line.host !== undefined || text !== line.raw) return false;
+    const m = ANYWHERE_HEADER_RE.exec(text);
+    if (!m || m.index === 0 || m.index > MAX_PREFIX_CHARS) return false;
+    const prefix = text.slice(0, m.index);
+    if (!/\d/.test(prefix) || /: $/.test(prefix)) return false;
+    const saved = { wall: line.wall, wallText: line.wallText };
+    line.text = text.slice(m.index);
+    // The prefix's own times (`2024-…Z [ 9999.551802] `): the incident's time.
+    Object.assign(line, timesOfPrefix(prefix));
+    if (!this.header(line, st)) {
+      line.text = text;
+      line.wall = saved.wall;
+      line.wallText = saved.wallText;
+      delete line.kernelTime;
+      delete line.kernelTimeText;
+      return false;
+    }
+    if (st.report) st.report.prefix = prefixShape(prefix);
+    return true;
+  }
+
+  /** A line while an interleaved OOM header waits for its invoker's pid; true when it was the invoker's line. */
+  private oomFragmentLine(st: Stream, text: string): boolean {
+    const f = st.oomFragment!;
+    const m = CPU_PID_RE.exec(text);
+    if (m) {
+      const inv = f.inc.tasks.find((t) => t.role === 'invoker');
+      const comm = m[3] === undefined ? undefined : commOf(m[3]);
+      // Only a line naming the invoker's comm (the kernel keeps 15 characters of it) is taken from the other report.
+      if (inv && comm !== undefined && (comm === inv.comm.slice(0, 15) || inv.comm.startsWith(comm))) {
+        inv.pid = Number(m[2]);
+        if (f.inc.oom?.invoker) f.inc.oom.invoker.pid = inv.pid;
+        f.inc.excerpt.push(text);
+        this.flushOomFragment(st);
+        return true;
+      }
+    }
+    if (--f.linesLeft <= 0) this.flushOomFragment(st);
+    return false;
+  }
+
+  private flushOomFragment(st: Stream): void {
+    const f = st.oomFragment;
+    if (!f) return;
+    st.oomFragment = undefined;
+    this.emit(f.inc);
   }
 
   /** Keeps the largest task of OOM table rows outside a report; any other line forgets them. */
@@ -405,6 +496,9 @@ export class Detector {
     let panicReason: string | undefined;
     let warnFunc: string | undefined;
     let san: SanitizerHeader | undefined;
+    // 6.x (arch/x86/kernel/dumpstack.c since 6.10) prefixes the trap's own line with `Oops: `
+    // (`Oops: general protection fault, probably for non-canonical address …`): title it as the 4.x form.
+    const trap = text.startsWith('Oops: ') && OOPS_TRAP_RE.test(text) ? text.slice(6) : text;
 
     if ((m = OOM_HEADER_RE.exec(text))) {
       const oom: OomDetails = { invoker: { comm: m[1]!.trim() }, gfpMask: m[2]!, order: Number(m[3]) };
@@ -416,7 +510,8 @@ export class Detector {
         frag.tasks.push({ role: 'invoker', comm: oom.invoker!.comm });
         frag.facts['oomScoreAdj'] = Number(m[4]);
         markPartial(frag, 'oom-killer header interleaved inside another report; no victim line follows it');
-        this.emit(frag);
+        this.flushOomFragment(st);
+        st.oomFragment = { inc: frag, linesLeft: 3 };
         r.inc.facts['interleaved'] = true;
         return true;
       }
@@ -474,7 +569,7 @@ export class Detector {
       mk('oops', isNull ? 'BUG: unable to handle kernel NULL pointer dereference' : 'BUG: unable to handle kernel paging request');
       inc!.subkind = isNull ? 'null_pointer_dereference' : 'paging_request';
       inc!.facts['faultAddress'] = m[2]!;
-    } else if (GPF_RE.test(text) && text.startsWith('general protection fault')) {
+    } else if (GPF_RE.test(trap) && trap.startsWith('general protection fault')) {
       mk('oops', 'general protection fault');
       inc!.subkind = 'general_protection_fault';
     } else if ((m = KBUG_RE.exec(text))) {
@@ -509,7 +604,7 @@ export class Detector {
         const at = / at (\S+:\d+)\s*$/.exec(what);
         if (at) inc!.facts['sourceLocation'] = at[1]!;
       }
-    } else if ((m = TRAP_RE.exec(text))) {
+    } else if ((m = TRAP_RE.exec(trap))) {
       const what = m[1] === 'PANIC: double fault' ? 'double fault' : m[1]!;
       mk('oops', what);
       inc!.subkind = what.replace(/ /g, '_').toLowerCase();
@@ -598,12 +693,13 @@ export class Detector {
         inc!.facts['filesystem'] = m[5]!;
       }
     } else if ((m = SEGFAULT_RE.exec(text))) {
-      const obj = m[7] ? m[7].replace(/\[.*$/, '') : undefined;
+      const obj = m[6] ? m[6].replace(/\[.*$/, '') : undefined;
       mk('segfault', `segfault: ${m[1]}${obj ? ` in ${obj}` : ''}`);
       inc!.tasks.push({ role: 'faulting', comm: m[1]!, pid: Number(m[2]) });
       inc!.facts['address'] = m[3]!;
-      inc!.facts['ip'] = m[4]!;
-      inc!.facts['error'] = Number(m[6]);
+      // `(null)`: the kernel printed a NULL instruction pointer.
+      inc!.facts['ip'] = m[4] ?? '0';
+      inc!.facts['error'] = Number(m[5]);
       if (obj) inc!.facts['object'] = obj;
     } else if ((m = TRAPS_RE.exec(text))) {
       mk('segfault', `${m[3]!.replace(/ \d+$/, '')}: ${m[1]}`);
@@ -732,7 +828,7 @@ export class Detector {
       const p = r.pidPrefix;
       r.pidPrefix = undefined;
       if ((m = SPLIT_PID_TAIL_RE.exec(text.trim()))) {
-        this.setCurrent(inc, m[2]!, Number(p.pid + m[1]), p.cpu);
+        this.setCurrent(inc, commOf(m[2]!), Number(p.pid + m[1]), p.cpu);
         return;
       }
       this.setCurrent(inc, undefined, Number(p.pid), p.cpu);
@@ -742,7 +838,7 @@ export class Detector {
       return;
     }
     if ((m = CPU_PID_RE.exec(text))) {
-      this.setCurrent(inc, m[3], Number(m[2]), Number(m[1]));
+      this.setCurrent(inc, m[3] === undefined ? undefined : commOf(m[3]), Number(m[2]), Number(m[1]));
       const t = /(?:Not tainted|Tainted: ([A-Z ]+?)) +(\S+) #/.exec(text);
       if (t) {
         if (t[1]) inc.facts['tainted'] = t[1].trim() ? t[1] : '';
@@ -752,7 +848,7 @@ export class Detector {
     }
     if ((m = OLD_PID_RE.exec(text)) || (m = PROCESS_RE.exec(text))) {
       const isOld = text.startsWith('Pid:');
-      this.setCurrent(inc, isOld ? m[2]! : m[1]!, Number(isOld ? m[1] : m[2]), undefined);
+      this.setCurrent(inc, isOld ? commOf(m[2]!) : m[1]!, Number(isOld ? m[1] : m[2]), undefined);
       return;
     }
     if ((m = TAINTED_RE.exec(text)) && inc.kind === 'hung_task') {
@@ -970,6 +1066,7 @@ export class Detector {
 
   /** Closes the stream's open report; `truncatedBy` marks it partial when it lacks its essential parts. */
   private close(st: Stream, truncatedBy?: string): void {
+    this.flushOomFragment(st);
     const r = st.report;
     if (!r) return;
     st.report = undefined;
@@ -1207,6 +1304,16 @@ const WARN_SKIP = /^(?:fast_)?dput$|^refcount_|^kobject_|^__warn|^warn_/;
 function markPartial(inc: Incident, why: string): void {
   inc.partial = true;
   if (!inc.partialReasons.includes(why)) inc.partialReasons.push(why);
+}
+
+/**
+ * The comm of a `… Comm: C Not tainted …` tail: everything before the taint marker, as a comm may
+ * hold spaces and `#`; without a marker (a line cut by the capture) the first word, as before.
+ */
+function commOf(rest: string): string {
+  const at = rest.search(AFTER_COMM_RE);
+  if (at > 0) return rest.slice(0, at).slice(0, 20);
+  return rest.trim().split(/\s+/)[0]!;
 }
 
 function cleanName(s: string): string {

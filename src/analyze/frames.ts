@@ -49,6 +49,19 @@ export function parseRip(text: string): { func: string; module?: string } | null
   return { func: cleanFunc(m[1]!), ...(m[2] ? { module: m[2] } : {}) };
 }
 
+/**
+ * Wait and lock helpers of well-known out-of-tree modules, skipped like the kernel's own
+ * (`schedule`, `mutex_lock`, `wait_for_completion`): a ZFS hang parks in SPL's condition variables
+ * (`cv_wait_common` ← `__cv_wait_io` ← `zio_wait`), so the answer is the ZFS function that waited.
+ * SPL (openzfs spl/module/spl-condvar.c, spl-taskq.c): `cv_wait_common`, `__cv_wait`, `__cv_wait_io`,
+ * `__cv_wait_idle`, `__cv_wait_sig`, `cv_timedwait_common`, `__cv_timedwait*`, `cv_timedwait_hires*`,
+ * `taskq_wait*`; ZFS: `txg_wait_synced*`, `txg_wait_open`, `zio_wait`, its reader/writer and range locks
+ * (`rrw_enter*`, `zfs_rangelock_enter*`).
+ */
+const OUT_OF_TREE_WAIT = [
+  '^_*cv_wait', '^_*cv_timedwait', '^taskq_wait', '^txg_wait_', '^zio_wait$', '^rrw_enter', '^zfs_rangelock_enter',
+];
+
 // Frames that never explain a report: reporting, scheduling, locking, allocation, generic helpers, entry code.
 const GENERIC_SKIP = new RegExp(
   [
@@ -74,6 +87,7 @@ const GENERIC_SKIP = new RegExp(
     '^process_one_work', '^ret_from_intr', '^retint_', '^apic_timer_interrupt', '^irq_exit', '^do_IRQ', '^common_interrupt',
     '^asm_', '^sysvec_', '^__sysvec', '^el0_', '^el1_', '^invoke_syscall', '^sysenter_', '^system_call',
     '^__fentry__', '^mcount', '^ftrace_', '^\\?\\?', '^bad_page$', '^free_pages_check',
+    ...OUT_OF_TREE_WAIT,
   ].join('|'),
 );
 

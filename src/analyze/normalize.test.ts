@@ -147,3 +147,48 @@ test('--since/--until values', () => {
   assert.throws(() => parseTimeBound('600', now), /boot\+600/);
   assert.throws(() => parseTimeBound('boot-5', now), /bad time/);
 });
+
+test('syslog without a host field: the tag follows the stamp, no host is made up', () => {
+  const n = norm();
+  const a = n.normalize('Feb 23 03:28:16 kernel: mce: [Hardware Error]: Machine check events logged', 1);
+  assert.equal(a.host, undefined);
+  assert.equal(a.kernel, true);
+  assert.equal(a.text, 'mce: [Hardware Error]: Machine check events logged');
+  assert.equal(a.wall?.iso, '2024-02-23T03:28:16');
+  const b = n.normalize('Feb 23 03:28:16 kernel: [ 1205.112255]  [<ffffffff8163ae49>] schedule+0x29/0x70', 2);
+  assert.equal(b.host, undefined);
+  assert.equal(b.kernelTimeText, '1205.112255');
+  assert.equal(b.text, ' [<ffffffff8163ae49>] schedule+0x29/0x70');
+  assert.equal(n.normalize('Feb 23 03:28:17 mcelog: Hardware event. This is not a software error.', 3).kernel, false);
+  assert.equal(n.normalize("Feb 23 03:28:17 dropbear[2211]: Password auth succeeded for 'root'", 4).kernel, false);
+});
+
+test('a kernel tag after a prefix of no known envelope: collectors, logread, busybox syslogd', () => {
+  const a = norm().normalize('2024-05-01T10:00:00.123456+0000 UTC kern.warn kernel: general protection fault: 0000 [#1] SMP PTI', 1);
+  assert.equal(a.text, 'general protection fault: 0000 [#1] SMP PTI');
+  assert.equal(a.kernel, true);
+  assert.equal(a.host, undefined);
+  assert.equal(new Date(a.wall!.ms).toISOString(), '2024-05-01T10:00:00.123Z');
+  assert.equal(a.wallText, '2024-05-01T10:00:00.123456+0000');
+  const b = norm().normalize('Sat Aug 30 12:16:47 2025 kern.alert kernel: [ 1120.994098] Unable to handle kernel NULL pointer dereference at virtual address 000000f0', 1);
+  assert.equal(b.kernelTimeText, '1120.994098');
+  assert.equal(b.wall?.iso, '2025-08-30T12:16:47');
+  assert.equal(b.text, 'Unable to handle kernel NULL pointer dereference at virtual address 000000f0');
+  const c = norm().normalize('May  2 10:02:12 nas kern.err kernel: INFO: task kworker/u8:2:97 blocked for more than 120 seconds.', 1);
+  assert.equal(c.host, 'nas');
+  assert.equal(c.text, 'INFO: task kworker/u8:2:97 blocked for more than 120 seconds.');
+  assert.equal(norm().normalize('2024-05-01T10:00:00.101223+0000 UTC daemon.info containerd[811]: shim disconnected', 1).kernel, false);
+  // Kernel text that merely contains ` kernel: ` after a tag of its own stays whole.
+  const d = norm().normalize('audit: type=1400 kernel: apparmor="DENIED"', 1);
+  assert.equal(d.text, 'audit: type=1400 kernel: apparmor="DENIED"');
+  // `kubectl logs --timestamps` is no RFC 3339 syslog line (a host never starts with `[`).
+  const e = norm().normalize('2024-05-01T10:00:00.123456789Z [12345.678901] BUG: x', 1);
+  assert.equal(e.kernel, true);
+  assert.equal(e.text, '2024-05-01T10:00:00.123456789Z [12345.678901] BUG: x');
+});
+
+test('formats of the new envelopes are named as syslog kinds', () => {
+  assert.equal(detectFormat(['Feb 23 03:28:16 kernel: Call Trace:', 'Feb 23 03:28:16 kernel: mce: x'], 'f'), 'syslog');
+  assert.equal(detectFormat(['Sat Aug 30 12:16:47 2025 kern.alert kernel: [ 1120.994098] x'], 'f'), 'syslog');
+  assert.equal(detectFormat(['2024-05-01T10:00:00.123456+0000 UTC kern.warn kernel: x'], 'f'), 'syslog-rfc3339');
+});

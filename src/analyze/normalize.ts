@@ -31,14 +31,31 @@ const MONTHS: Record<string, number> = {
 };
 
 // Envelopes, anchored at line start. Hostnames and program names are \S+ (never used as paths).
+// An RFC 3339 host never starts with `[`: `2024-…Z [12345.678901] BUG: …` (kubectl logs --timestamps) is no syslog line.
 const SYSLOG_RE = /^(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) ([ \d]\d) (\d\d):(\d\d):(\d\d)(\.\d{1,9})? (\S+) ([^\s:[]+)(?:\[\d+\])?: ?(.*)$/;
-const RFC3339_RE = /^(?:<(\d{1,3})>(?:1 )?)?(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(\.\d{1,9})?(Z|[+-]\d\d:?\d\d)? (\S+) ([^\s:[]+)(?:\[\d+\])?: ?(.*)$/;
+const RFC3339_RE = /^(?:<(\d{1,3})>(?:1 )?)?(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(\.\d{1,9})?(Z|[+-]\d\d:?\d\d)? ([^\s[]\S*) ([^\s:[]+)(?:\[\d+\])?: ?(.*)$/;
 const NETCONSOLE_RE = /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(\.\d{1,9})?(Z|[+-]\d\d:?\d\d)? (\d{1,3}(?:\.\d{1,3}){3}|\[[0-9A-Fa-f:.]+\]):(\d{1,5}) ?(.*)$/;
 const UDPLOGGER_RE = /^(\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)(\.\d{1,9})? (\d{1,3}(?:\.\d{1,3}){3}|\[[0-9A-Fa-f:.]+\]|[0-9A-Fa-f:]+):(\d{1,5}) ?(.*)$/;
 // journalctl -o short-full: `Fri 2024-05-03 06:00:39 CEST web01 kernel: …` (zone as an abbreviation).
 const SHORT_FULL_RE = /^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) (\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)(\.\d{1,9})? ([A-Z][A-Za-z0-9+-]{0,5}) (\S+) ([^\s:[]+)(?:\[\d+\])?: ?(.*)$/;
 // journalctl -o short-monotonic: `[ 1234.567890] web01 kernel: …`.
 const SHORT_MONO_RE = /^([A-Za-z0-9][\w.-]*) ([^\s:[]+)(?:\[\d+\])?: ?(.*)$/;
+// Syslog without a host field (`Feb 23 03:28:16 kernel: mce: …`: rsyslog/syslog-ng templates without
+// %HOSTNAME%, busybox syslogd -S): after the stamp comes the program tag itself.
+const HOSTLESS_TAG_RE = /^([^\s:[]+)(?:\[\d+\])?: ?(.*)$/;
+// A kernel message after a prefix of no known envelope (container/VM log collectors, OpenWrt logread):
+// `2024-05-01T10:00:00.123456+0000 UTC kern.warn kernel: …`, `Thu May  2 10:00:00 2024 kern.warn kernel: …`.
+const KERNEL_TAG = ' kernel: ';
+const MAX_PREFIX_CHARS = 160;
+const PREFIX_ISO_RE = /^(\d{4})-(\d\d)-(\d\d)[T ](\d\d):(\d\d):(\d\d)(\.\d{1,9})?(Z|[+-]\d\d:?\d\d)?(?: (UTC|GMT)\b)?/;
+const PREFIX_CTIME_RE = /^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) ([ \d]\d) (\d\d):(\d\d):(\d\d) (\d{4})/;
+// Hostless syslog whose message does not look like `tag: …` (`Feb 23 03:28:16 kernel:  schedule+0x29/0x70`).
+const PREFIX_SYSLOG_RE = /^(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) ([ \d]\d) (\d\d):(\d\d):(\d\d)(\.\d{1,9})?$/;
+// busybox syslogd: `May  2 10:00:00 host kern.warn kernel: …` (the facility.level between host and tag).
+const PREFIX_BUSYBOX_RE = /^(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) ([ \d]\d) (\d\d):(\d\d):(\d\d) (\S+) [a-z0-9]+\.[a-z]+$/;
+// Another program's line in those formats (`… daemon.info containerd[811]: …`, hostless
+// `May 12 15:39:04 dropbear[2211]: Password auth …`): not a kernel line.
+const PREFIXED_OTHER_TAG_RE = /^(?:\d{4}-\d\d-\d\dT\S+(?: UTC| GMT)?|(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [ \d]\d \d\d:\d\d:\d\d \d{4}|(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [ \d]\d \d\d:\d\d:\d\d \S+) [a-z0-9]+\.[a-z]+ [^\s:[]+(?:\[\d+\])?: |^(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [ \d]\d \d\d:\d\d:\d\d(?:\.\d{1,9})? [^\s:[]+(?:\[\d+\])?: /;
 const DMESG_T_RE = /^\[(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) ([ \d]\d) (\d\d):(\d\d):(\d\d) (\d{4})\] ?(.*)$/;
 // Kernel-side prefixes inside any envelope.
 const LEVEL_RE = /^<(\d)>/;
@@ -85,6 +102,28 @@ function zonedWall(y: string, mo: string, d: string, h: string, mi: string, s: s
 
 function stripHostBrackets(ip: string): string {
   return ip.startsWith('[') ? ip.slice(1, -1) : ip;
+}
+
+/**
+ * The times an unknown prefix carries (the detector's second look, detect.ts headerAnywhere): a
+ * leading ISO 8601 or ctime stamp as the wall clock, a trailing `[ seconds.micros] ` as kernel time.
+ */
+export function timesOfPrefix(prefix: string): { wall?: WallTime; wallText?: string; kernelTime?: number; kernelTimeText?: string } {
+  const out: { wall?: WallTime; wallText?: string; kernelTime?: number; kernelTimeText?: string } = {};
+  let m: RegExpExecArray | null;
+  if ((m = PREFIX_ISO_RE.exec(prefix))) {
+    out.wall = zonedWall(m[1]!, m[2]!, m[3]!, m[4]!, m[5]!, m[6]!, m[7], m[8] ?? (m[9] ? 'Z' : undefined));
+    out.wallText = m[9] ? m[0].slice(0, -m[9].length - 1) : m[0];
+  } else if ((m = PREFIX_CTIME_RE.exec(prefix))) {
+    const month = MONTHS[m[1]!]!;
+    out.wall = naiveWall(+m[6]!, month, Number(m[2]!.trim()), +m[3]!, +m[4]!, +m[5]!, undefined);
+    out.wallText = m[0];
+  }
+  if ((m = /\[\s*(\d+\.\d+)\] $/.exec(prefix))) {
+    out.kernelTime = Number(m[1]);
+    out.kernelTimeText = m[1]!;
+  }
+  return out;
 }
 
 /** Turns lines of one input into NormLines. One instance per input file. */
@@ -148,9 +187,16 @@ export class Normalizer {
         const month = MONTHS[m[1]!]!;
         line.wall = naiveWall(this.yearFor(month), month, Number(m[2]!.trim()), +m[3]!, +m[4]!, +m[5]!, m[6]);
         line.wallText = raw.slice(0, 15 + (m[6]?.length ?? 0));
-        line.host = m[7]!;
-        line.kernel = m[8] === 'kernel';
-        body = m[9]!;
+        const hostless = m[7]!.endsWith(':') ? HOSTLESS_TAG_RE.exec(raw.slice(line.wallText.length + 1)) : null;
+        if (hostless) {
+          // The "host" is the program tag (`kernel:`): there is no host field.
+          line.kernel = hostless[1] === 'kernel';
+          body = hostless[2]!;
+        } else {
+          line.host = m[7]!;
+          line.kernel = m[8] === 'kernel';
+          body = m[9]!;
+        }
       }
     } else if (c0 === 91 /* [ */) {
       const m = DMESG_T_RE.exec(raw);
@@ -170,6 +216,12 @@ export class Normalizer {
         line.kernel = false;
         return line;
       }
+    }
+
+    if (body === raw && c0 !== 91 /* [ */ && c0 !== 60 /* < */ && c0 !== 123 /* { */) {
+      const k = raw.indexOf(KERNEL_TAG);
+      if (k > 0 && k <= MAX_PREFIX_CHARS) body = this.fromUnknownPrefix(raw.slice(0, k), raw.slice(k + KERNEL_TAG.length), line) ?? body;
+      else if (PREFIXED_OTHER_TAG_RE.test(raw)) line.kernel = false;
     }
 
     if (line.wall === undefined && line.host === undefined) {
@@ -196,6 +248,36 @@ export class Normalizer {
     if (line.host) this.lastHost = line.host;
     else if (this.lastHost && line.wall) line.host = this.lastHost;
     return line;
+  }
+
+  /**
+   * A `kernel: ` tag after a prefix no envelope matched: the message is what follows the tag.
+   * The prefix must look like one (no `: ` in it, at most 6 words), so that kernel text which merely
+   * contains ` kernel: ` stays whole; its time is read when it starts with an ISO 8601, ctime or
+   * busybox syslog stamp.
+   */
+  private fromUnknownPrefix(prefix: string, rest: string, line: NormLine): string | undefined {
+    if (prefix.includes(': ') || prefix.split(' ').filter((w) => w !== '').length > 6) return undefined;
+    let m: RegExpExecArray | null;
+    if ((m = PREFIX_ISO_RE.exec(prefix))) {
+      line.wall = zonedWall(m[1]!, m[2]!, m[3]!, m[4]!, m[5]!, m[6]!, m[7], m[8] ?? (m[9] ? 'Z' : undefined));
+      line.wallText = m[9] ? m[0].slice(0, -m[9].length - 1) : m[0];
+    } else if ((m = PREFIX_CTIME_RE.exec(prefix))) {
+      const month = MONTHS[m[1]!]!;
+      line.wall = naiveWall(+m[6]!, month, Number(m[2]!.trim()), +m[3]!, +m[4]!, +m[5]!, undefined);
+      line.wallText = m[0];
+    } else if ((m = PREFIX_SYSLOG_RE.exec(prefix))) {
+      const month = MONTHS[m[1]!]!;
+      line.wall = naiveWall(this.yearFor(month), month, Number(m[2]!.trim()), +m[3]!, +m[4]!, +m[5]!, m[6]);
+      line.wallText = prefix;
+    } else if ((m = PREFIX_BUSYBOX_RE.exec(prefix))) {
+      const month = MONTHS[m[1]!]!;
+      line.wall = naiveWall(this.yearFor(month), month, Number(m[2]!.trim()), +m[3]!, +m[4]!, +m[5]!, undefined);
+      line.wallText = prefix.slice(0, 15);
+      line.host = m[6]!;
+    }
+    line.kernel = true;
+    return rest;
   }
 
   private fromRfc3339(m: RegExpExecArray, line: NormLine): string {
@@ -312,6 +394,8 @@ export function detectFormat(lines: string[], fileName: string): LogFormat {
     else if (SYSLOG_RE.test(l)) bump(/^\S+ \d\d /.test(l) ? 'journal-short' : 'syslog');
     else if (SHORT_FULL_RE.test(l) || /^\[\s*\d+\.\d+\] [\w.-]+ kernel: /.test(l)) bump('journal-short');
     else if (DMESG_T_RE.test(l)) bump('dmesg-T');
+    else if (PREFIX_ISO_RE.test(l) && (l.includes(KERNEL_TAG) || PREFIXED_OTHER_TAG_RE.test(l))) bump('syslog-rfc3339');
+    else if (/^[A-Z]/.test(l) && (l.includes(KERNEL_TAG) || PREFIXED_OTHER_TAG_RE.test(l))) bump('syslog'); // hostless, busybox, logread
     else if (/^(?:<\d>)?\[\s*\d+\.\d+\]/.test(l)) bump('dmesg');
     else if (HOST_PREFIX_RE.test(l) || GLUED_LOGIN_RE.test(l)) {
       bump('serial');
