@@ -244,7 +244,7 @@ test('a rotated log given as a directory is one input: the report cut by rotatio
   const dir = new URL('../../test/data/analyze/rotation/log', import.meta.url).pathname;
   const r = lantern([dir]);
   assert.equal(r.code, 0, r.err);
-  assert.match(r.out, /kern\.log\.2\.gz: syslog, 4 lines, 1 incidents \(gzip, rotation set .*kern\.log\)/);
+  assert.match(r.out, /kern\.log\.2\.gz: syslog, 4 lines, 1 incident \(gzip, rotation set .*kern\.log\)/);
   assert.match(r.out, /SUMMARY\n\s+hung_task\s+1\n/);
   assert.match(r.out, /INFO: task hung in fanotify_handle_event \[controller:1428\]  #1/);
   assert.doesNotMatch(r.out, /partial/);

@@ -92,13 +92,13 @@ export function renderText(res: AnalysisResult, p: Paint): string {
     if (i.compression && i.compression !== 'none') notes.push(i.compression);
     if (i.rotationSet) notes.push(`rotation set ${i.rotationSet}`);
     if (i.truncated) notes.push('truncated: read up to the cut');
-    if (i.malformedLines) notes.push(`${i.malformedLines} malformed lines`);
-    if (i.overlongLines) notes.push(`${i.overlongLines} overlong lines cut (${fmtBytes(i.overlongBytesCut)} dropped)`);
-    if (i.nulBytes) notes.push(`${i.nulBytes} NUL bytes in ${i.nulRuns} runs skipped`);
-    if (i.invalidUtf8Lines) notes.push(`${i.invalidUtf8Lines} lines with invalid UTF-8`);
-    if (i.partialIncidents) notes.push(`${i.partialIncidents} partial incidents`);
+    if (i.malformedLines) notes.push(count(i.malformedLines, 'malformed line'));
+    if (i.overlongLines) notes.push(`${count(i.overlongLines, 'overlong line')} cut (${fmtBytes(i.overlongBytesCut)} dropped)`);
+    if (i.nulBytes) notes.push(`${count(i.nulBytes, 'NUL byte')} in ${count(i.nulRuns, 'run')} skipped`);
+    if (i.invalidUtf8Lines) notes.push(`${count(i.invalidUtf8Lines, 'line')} with invalid UTF-8`);
+    if (i.partialIncidents) notes.push(count(i.partialIncidents, 'partial incident'));
     const err = i.error ? p.red(` error: ${i.error}`) : '';
-    out.push(`  ${i.name}: ${i.format}, ${i.lines} lines, ${i.incidents} incidents${notes.length ? ' (' + notes.join(', ') + ')' : ''}${err}`);
+    out.push(`  ${i.name}: ${i.format}, ${count(i.lines, 'line')}, ${count(i.incidents, 'incident')}${notes.length ? ' (' + notes.join(', ') + ')' : ''}${err}`);
   }
   if (c.filteredOut) out.push(`  ${c.filteredOut} incident${c.filteredOut === 1 ? '' : 's'} left out: ${filterReasons(c.filteredBy)}`);
   out.push('');
@@ -118,7 +118,7 @@ export function renderText(res: AnalysisResult, p: Paint): string {
     out.push('  ' + timelineLine(tl[i]!, p) + (run > 1 ? `  ×${run} until ${formatTime(tl[j - 1]!.time)}` : ''));
     i = j;
   }
-  if (c.timelineOmitted) out.push(`  … ${c.timelineOmitted} more incidents not listed (timeline cap)`);
+  if (c.timelineOmitted) out.push(`  … ${c.timelineOmitted} more ${c.timelineOmitted === 1 ? 'incident' : 'incidents'} not listed (timeline cap)`);
   out.push('');
   out.push(p.bold('DETAILS'));
   for (const g of c.groups) out.push(...groupDetails(g, p), '');
@@ -180,4 +180,9 @@ function fmtBytes(n: number): string {
   if (n < 1 << 20) return `${(n / 1024).toFixed(1)} KiB`;
   if (n < 1 << 30) return `${(n / (1 << 20)).toFixed(1)} MiB`;
   return `${(n / (1 << 30)).toFixed(2)} GiB`;
+}
+
+/** "1 line", "2 lines": counts in the text report read as English. */
+function count(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
 }
