@@ -97,6 +97,13 @@ function fieldReader(f: FieldFormat): (buf: Buffer, start: number, len: number, 
         out[name] = f.signed ? buf.readInt32LE(start + offset) : buf.readUInt32LE(start + offset);
       };
     case 8:
+      if (f.type.endsWith('*')) {
+        // A kernel pointer is above 2^53: as 16 hex digits (what /proc/kallsyms prints), exact.
+        return (buf, start, len, out) => {
+          check(f, offset + 8, len);
+          out[name] = buf.readUInt32LE(start + offset + 4).toString(16).padStart(8, '0') + buf.readUInt32LE(start + offset).toString(16).padStart(8, '0');
+        };
+      }
       // Exact below 2^53, which covers pids, codes, flags and handlers we use.
       return (buf, start, len, out) => {
         check(f, offset + 8, len);
