@@ -66,7 +66,7 @@ export function decodeStart(ts: number, pid: number, f: Record<string, FieldValu
     gfpFlags: num(f.gfp_flags),
     cacheItems: num(f.cache_items),
     delta: num(f.delta),
-    // `unsigned long` in the format, `long` in the kernel's arithmetic: a wrapped negative shows here.
+    // `unsigned long` in the format, `long` in the kernel's arithmetic (the decoder reads it signed).
     totalScan: asSigned64(num(f.total_scan)),
     priority: num(f.priority),
   };
