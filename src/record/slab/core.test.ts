@@ -142,3 +142,38 @@ test('[slab] slow durations, and the record line', () => {
     'slow shrink_slab pass 0.330 ms: super_cache_scan nid 0 nr_objects_to_shrink 0 cache_items 1063 delta 2126 total_scan 2126 priority 0 gfp_flags 0xcc0 -> unused_scan 0 new_scan 78 retval 1063 total_scan 78',
   );
 });
+
+test('the detector records an absurd pass even when fast, a slow one only above the threshold; missing tracepoints say so', async () => {
+  const { mkdtempSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { Store } = await import('../store/store.js');
+  const { Host } = await import('../../host/host.js');
+  const { SlabDetector, DEFAULT_SLAB, slabStatusText } = await import('./detector.js');
+  const dir = mkdtempSync(join(tmpdir(), 'lantern-slab-'));
+  const store = Store.open(join(dir, 'r.db'));
+  try {
+    const env = { store, host: new Host(), toWallUs: (ts: number) => ts / 1000, commOf: () => 'kswapd0' };
+    const det = new SlabDetector({ ...DEFAULT_SLAB, dentryIntervalMs: 0 }, env, true);
+    const ds = compileDecoder(fmt('mm_shrink_slab_start'));
+    const de = compileDecoder(fmt('mm_shrink_slab_end'));
+    const feed = (t0: number, total: bigint, durNs: number) => {
+      const sb = rawStart({ shr: SHR, shrink: SCAN, nid: 0, nr: 0n, gfp: 0xcc0n, cache: 100n, delta: 0n, total, prio: 0 });
+      const eb = rawEnd({ shr: SHR, shrink: SCAN, nid: 0, unused: 0n, fresh: 0n, ret: 0, total: 0n });
+      det.onEvent({ ts: t0, cpu: 0, name: 'mm_shrink_slab_start', commonPid: 77, fields: ds(sb, 0, sb.length) });
+      det.onEvent({ ts: t0 + durNs, cpu: 1, name: 'mm_shrink_slab_end', commonPid: 77, fields: de(eb, 0, eb.length) });
+    };
+    feed(1e9, -3n, 1000); // fast, negative
+    feed(2e9, 10n, 1000); // fast, sane: nothing
+    feed(3e9, 10n, 200e6); // slow, sane
+    const recs = det.poll();
+    assert.deepEqual(recs.map((r) => r.detail!.split(':')[0]), ['absurd shrink_slab counts (total_scan=-3 is negative), 0.001 ms', 'slow shrink_slab pass 200.000 ms']);
+    assert.ok(recs.every((r) => r.type === 'slab' && r.tid === 77 && r.comm === 'kswapd0'));
+    assert.deepEqual([det.status.passes, det.status.slow, det.status.absurd, det.status.unpaired], [3, 1, 1, 0]);
+    const missing = new SlabDetector({ ...DEFAULT_SLAB, dentryIntervalMs: 0 }, env, false);
+    assert.match(slabStatusText(missing.status), /^tracepoints missing: vmscan:mm_shrink_slab_start\/_end do not exist on this kernel/);
+  } finally {
+    store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
