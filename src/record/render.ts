@@ -66,7 +66,8 @@ export function eventJson(e: StoredEvent, domainName: (id: number) => string): R
   const base: Record<string, unknown> = { id: e.id, type: e.type, time: isoTime(e.time_us), time_us: e.time_us };
   if (e.type === 'lost') return { ...base, cpu: e.cpu, lost: e.lost, lost_unit: isStoreLoss(e) ? 'records' : 'events', detail: e.detail };
   if (e.type === 'dentry') return { ...base, detail: e.detail };
-  if (e.type === 'slab') return { ...base, pid: e.tid, comm: e.comm, cpu: e.cpu, detail: e.detail };
+  // A slab record keeps the shrinker's NUMA node in the cpu column.
+  if (e.type === 'slab') return { ...base, pid: e.tid, comm: e.comm, nid: e.cpu, detail: e.detail };
   Object.assign(base, {
     pid: e.pid,
     tid: e.tid,

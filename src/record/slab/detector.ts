@@ -199,6 +199,7 @@ export class SlabDetector {
     return {
       id: this.env.store.nextId(), type, timeUs, pid: tid, tid, ppid: 0, pstartUs: 0, ppstartUs: null, uid: null, program: null,
       comm, domainId: this.env.store.root, fromId: null, exitCode: null, signal: null, sigCode: null, senderPid: null, senderComm: null,
+      // cpu holds the NUMA node of a slab record (nid in --json): there is no other column for it.
       senderProgram: null, senderKind: null, reconstructed: false, cpu: nid, lost: null, detail, parentComm: null,
     };
   }
