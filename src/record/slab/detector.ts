@@ -87,7 +87,8 @@ export class SlabDetector {
   private samples: DentrySample[];
   private lastSampleMs = 0;
   private readonly kernel: [number, number, number] | null;
-  private warned = false;
+  /** 0: far, 1: within the margin, 2: past INT_MAX (on a kernel that overflows). */
+  private warnLevel = 0;
 
   constructor(readonly opts: SlabOptions, private readonly env: SlabEnv, attached: boolean) {
     const rel = env.host.readValue('/proc/sys/kernel/osrelease');
@@ -182,13 +183,13 @@ export class SlabDetector {
       this.status.dentry.readErrors++;
       this.status.dentry.lastError = `cannot store the sample: ${(e as Error).message}`;
     }
-    // Warn once per approach (again after the product fell back below the margin).
-    const warn = ov.affected && ov.close;
-    if (warn && !this.warned) {
+    // Warn once per approach and once more when it passes INT_MAX (again after it fell back below the margin).
+    const level = !ov.affected || !ov.close ? 0 : ov.distance < 0 ? 2 : 1;
+    if (level > this.warnLevel) {
       this.status.dentry.warnings++;
       this.out.push(this.blank('dentry', timeUs, 0, '', null, overflowDetail(sample, ov, this.status.dentry.kernel)));
     }
-    this.warned = warn;
+    this.warnLevel = level;
   }
 
   private record(p: ShrinkPass, detail: string): ProcessRecord {
@@ -222,7 +223,7 @@ export function dentryStatusText(d: SlabStatus['dentry']): string {
     const o = d.overflow;
     parts.push(
       `old-shrinker product ${o.product} = ${(o.fraction * 100).toFixed(2)}% of INT_MAX (${o.distance} to go)` +
-        (o.affected ? (o.close ? ' WARNING: close to the overflow' : '') : `; only kernels before 3.12 overflow, this is ${d.kernel ?? 'unknown'}: shown, not warned`),
+        (o.affected ? (o.distance < 0 ? ' WARNING: past INT_MAX, the old shrinker overflows' : o.close ? ' WARNING: close to the overflow' : '') : `; only kernels before 3.12 overflow, this is ${d.kernel ?? 'unknown'}: shown, not warned`),
     );
   }
   if (d.warnings) parts.push(`${d.warnings} warnings`);
