@@ -231,9 +231,16 @@ export function dentryStatusText(d: SlabStatus['dentry']): string {
   return parts.join('; ');
 }
 
+const SYMBOLS_TEXT: Record<SlabStatus['symbols'], string> = {
+  kallsyms: 'names from kallsyms',
+  zeroed: 'names unknown: /proc/kallsyms shows zeroed addresses',
+  unreadable: 'names unknown: /proc/kallsyms cannot be read',
+  unread: 'kallsyms not read yet (no pass recorded)',
+};
+
 /** The `slab` line of `record status`. */
 export function slabStatusText(s: SlabStatus): string {
   if (s.tracepoints === 'off') return 'shrink_slab tracepoints off';
   if (s.tracepoints === 'missing') return `tracepoints missing: ${s.note}`;
-  return `vmscan:mm_shrink_slab_start/_end attached; ${s.passes} passes, ${s.slow} slower than ${s.slowMs} ms, ${s.absurd} with absurd counts, ${s.unpaired} unpaired; names from ${s.symbols}`;
+  return `vmscan:mm_shrink_slab_start/_end attached; ${s.passes} passes, ${s.slow} slower than ${s.slowMs} ms, ${s.absurd} with absurd counts, ${s.unpaired} unpaired; ${SYMBOLS_TEXT[s.symbols]}`;
 }
