@@ -16,6 +16,8 @@ import { hungKmsgLines, domainNames, domainTree, HistoryCache, matchDomains, pri
 import { eventJson, isoTime, renderLine, senderText } from './render.js';
 import { signalName } from './process/signals.js';
 import { DEFAULT_HUNG, type HungOptions, type HungStatus } from './hung/detector.js';
+import { DEFAULT_SLAB, dentryStatusText, slabStatusText, type SlabOptions } from './slab/detector.js';
+import { parseDurationNs } from './slab/core.js';
 import { parseInterval, parseSysrqLetters } from './hung/core.js';
 
 function intOpt(name: string, min: number, max: number) {
@@ -38,6 +40,8 @@ interface ConfigFile {
   tracefs?: string;
   /** The [hung] section (see hungOptions). */
   hung?: Record<string, unknown>;
+  /** The [slab] section (see slabOptions). */
+  slab?: Record<string, unknown>;
 }
 
 function readConfig(path: string | undefined): ConfigFile {
@@ -53,7 +57,9 @@ function readConfig(path: string | undefined): ConfigFile {
     const sect = (doc.record ?? doc) as Record<string, unknown>;
     const hung = doc.hung;
     if (hung !== undefined && (typeof hung !== 'object' || hung === null || Array.isArray(hung))) throw new CliError(`config ${path}: [hung] must be a table`, EXIT.DATAERR);
-    return { ...(sect as ConfigFile), hung: hung as Record<string, unknown> | undefined };
+    const slab = doc.slab;
+    if (slab !== undefined && (typeof slab !== 'object' || slab === null || Array.isArray(slab))) throw new CliError(`config ${path}: [slab] must be a table`, EXIT.DATAERR);
+    return { ...(sect as ConfigFile), hung: hung as Record<string, unknown> | undefined, slab: slab as Record<string, unknown> | undefined };
   } catch (e) {
     throw new CliError(`config ${path}: ${(e as Error).message.split('\n')[0]}`, EXIT.DATAERR);
   }
@@ -63,6 +69,30 @@ function configInt(v: unknown, key: string, min: number, max: number): number | 
   if (v === undefined) return undefined;
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw new CliError(`config: ${key} must be an integer from ${min} to ${max}`, EXIT.DATAERR);
   return v;
+}
+
+const SLAB_KEYS = ['enabled', 'slow', 'tracepoints', 'dentry_interval', 'dentry_samples'];
+
+/** The slab detector's options from [slab] (and --no-slab); null when it is off. */
+export function slabOptions(cfg: Record<string, unknown> | undefined, flags: { slab?: boolean }): SlabOptions | null {
+  const c = cfg ?? {};
+  for (const k of Object.keys(c)) if (!SLAB_KEYS.includes(k)) throw new CliError(`config: unknown key [slab] ${k} (expected one of ${SLAB_KEYS.join(', ')})`, EXIT.DATAERR);
+  for (const k of ['enabled', 'tracepoints']) if (c[k] !== undefined && typeof c[k] !== 'boolean') throw new CliError(`config: [slab] ${k} must be true or false`, EXIT.DATAERR);
+  if (flags.slab === false || c.enabled === false) return null;
+  const o: SlabOptions = { ...DEFAULT_SLAB };
+  if (c.slow !== undefined) {
+    const ns = parseDurationNs(c.slow);
+    if (ns === null) throw new CliError('config: [slab] slow must be a duration like "100ms", "1us", "2s" (0 records every pass)', EXIT.DATAERR);
+    o.slowNs = ns;
+  }
+  if (c.tracepoints === false) o.tracepoints = false;
+  if (c.dentry_interval !== undefined) {
+    const ms = parseInterval(c.dentry_interval);
+    if (ms === null) throw new CliError('config: [slab] dentry_interval must be a duration like "60s", "5m" (0 turns the sampler off)', EXIT.DATAERR);
+    o.dentryIntervalMs = ms;
+  }
+  o.maxSamples = configInt(c.dentry_samples, '[slab] dentry_samples', 2, 1_000_000) ?? o.maxSamples;
+  return o;
 }
 
 const HUNG_KEYS = ['enabled', 'source', 'timeout', 'warnings', 'min_interval', 'sysrq', 'capture_secs'];
@@ -177,7 +207,7 @@ export function register(program: Command): void {
     .command('record')
     .description('record process history (exec, exit, fatal signals with their sender) from kernel tracepoints, into a local store')
     .addOption(storeOption())
-    .option('--config <file>', 'TOML config ([record] store, name, buffer_kb, poll_ms, retention_days, retention_mb, backlog_records, log, tracefs; [hung] enabled, source, timeout, warnings, min_interval, sysrq, capture_secs)')
+    .option('--config <file>', 'TOML config ([record] store, name, buffer_kb, poll_ms, retention_days, retention_mb, backlog_records, log, tracefs; [hung] enabled, source, timeout, warnings, min_interval, sysrq, capture_secs; [slab] enabled, slow, tracepoints, dentry_interval, dentry_samples)')
     .option('--name <name>', `recorder name; the tracefs instance is lantern.<name>.<pid> (default "${DEFAULT_OPTIONS.name}")`)
     .option('--buffer-kb <kib>', `per-CPU ring buffer size (default ${DEFAULT_OPTIONS.bufferKb})`, intOpt('--buffer-kb', 4, 1_048_576))
     .option('--poll-ms <ms>', `how often the per-CPU buffers are drained (default ${DEFAULT_OPTIONS.pollMs})`, intOpt('--poll-ms', 10, 10_000))
@@ -195,6 +225,7 @@ export function register(program: Command): void {
     .option('--hung-timeout <secs>', 'lower kernel.hung_task_timeout_secs to this (and raise hung_task_warnings) while recording; restored on exit, or at the next start after a crash', intOpt('--hung-timeout', 1, 86_400))
     .option('--hung-source <source>', 'hung-task reports from: auto (the tracepoint where present), tracepoint, kmsg')
     .option('--no-hung', 'turn the hung-task detector off (SysRq letters, D-state snapshot, kernel-log capture)')
+    .option('--no-slab', 'turn the slab-shrinker detector and the dentry-state sampler off')
     // `record status --store X`: options after a subcommand belong to the subcommand.
     .enablePositionalOptions()
     .addHelpText(
@@ -220,6 +251,8 @@ SIGHUP reopens --log. Needs root. Query with: lantern record status, lantern his
       };
       const hung = hungOptions(cfg.hung, { hung: opts.hung as boolean | undefined, hungTimeout: opts.hungTimeout as number | undefined, hungSource: opts.hungSource as string | undefined });
       if (hung) ro.hung = hung;
+      const slab = slabOptions(cfg.slab, { slab: opts.slab as boolean | undefined });
+      if (slab) ro.slab = slab;
       if (opts.print) ro.onLine = (line) => process.stdout.write(line + '\n');
       await runRecorder(ro, opts.duration as number | undefined);
     });
@@ -263,6 +296,8 @@ SIGHUP reopens --log. Needs root. Query with: lantern record status, lantern his
           `store      ${store.path}, ${mib(out.storeBytes)}${store.readMode === 'private-copy' ? ' (read from a private copy: no -shm beside it)' : ''}`,
           `memory     RSS ${mib(st.rssBytes)} (peak ${mib(st.peakRssBytes)}); buffer ${st.bufferKb} KiB/CPU, drained every ${st.pollMs} ms`,
           `hung       ${st.hung ? hungStatusText(st.hung) : 'detector off'}`,
+          `slab       ${st.slab ? slabStatusText(st.slab) : 'detector off'}`,
+          `dentry     ${st.slab ? dentryStatusText(st.slab.dentry) : 'sampler off'}`,
         ];
         process.stdout.write(lines.join('\n') + '\n');
         return true;

@@ -15,6 +15,7 @@ import { NON_FATAL_BY_DEFAULT } from './process/signals.js';
 import { Store } from './store/store.js';
 import { renderLine, STORE_LOSS_PREFIX } from './render.js';
 import { HungDetector, type HungEvidence, type HungOptions, type HungStatus } from './hung/detector.js';
+import { SLAB_EVENTS, SlabDetector, type SlabOptions, type SlabStatus } from './slab/detector.js';
 
 export interface RecorderOptions {
   storePath: string;
@@ -42,6 +43,8 @@ export interface RecorderOptions {
   host?: Host;
   /** The hung-task detector (src/record/hung/); off when absent. The CLI turns it on by default. */
   hung?: HungOptions;
+  /** The slab-shrinker detector and dentry sampler (src/record/slab/); off when absent. The CLI turns it on by default. */
+  slab?: SlabOptions;
   /** Where the recorder's one-line notices go (default stderr). */
   say?: (line: string) => void;
 }
@@ -141,6 +144,8 @@ export interface RecorderStatus {
   counters: Record<string, number>;
   /** The hung-task detector, when on. */
   hung?: HungStatus;
+  /** The slab-shrinker detector, when on. */
+  slab?: SlabStatus;
 }
 
 export class Recorder {
@@ -182,6 +187,7 @@ export class Recorder {
   private stopped = false;
   private readonly logName = (id: number) => this.store.name(id);
   readonly hung: HungDetector | null = null;
+  readonly slab: SlabDetector | null = null;
 
   private constructor(readonly opts: RecorderOptions, instance: TraceInstance, store: Store, host: Host) {
     this.instance = instance;
@@ -208,6 +214,15 @@ export class Recorder {
       }
       this.hung = new HungDetector(opts.hung, { store, model: this.model, host, sysrqHost, say }, source);
     }
+    if (opts.slab) {
+      const attached = SLAB_EVENTS.every((e) => instance.formats.has(e.event));
+      this.slab = new SlabDetector(opts.slab, {
+        store, host,
+        toWallUs: (ts) => this.clocks.toWallUs(ts),
+        commOf: (tid) => host.readHead(`/proc/${tid}/comm`, 64)?.trim() ?? this.model.procs.get(tid)?.comm ?? '',
+      }, attached);
+      if (opts.slab.tracepoints && !attached) (opts.say ?? ((l: string) => process.stderr.write(l + '\n')))(`lantern record: slab detector: ${this.slab.status.note}`);
+    }
   }
 
   /** Enable tracing first, then scan /proc, so no process falls between the two. */
@@ -224,6 +239,7 @@ export class Recorder {
       }
       const events = RECORD_EVENTS.map((e) => ({ ...e }));
       if (opts.hung && opts.hung.source !== 'kmsg') events.push({ ...HUNG_EVENT });
+      if (opts.slab?.tracepoints) for (const e of SLAB_EVENTS) events.push({ ...e });
       instance = TraceInstance.create({ name: opts.name, bufferKb: opts.bufferKb, events, tracefs: opts.tracefs, host });
       if (!instance.formats.has('task_newtask')) {
         // Older kernels: fall back to sched_process_fork (no clone flags, so threads look like forks).
@@ -311,13 +327,19 @@ export class Recorder {
     const raw: DecodedEvent[] = [];
     const drained = this.instance.drain(raw);
     // Hung-task reports go to the detector (they describe no process lifecycle step).
+    // …and so do shrinker passes (they go to the slab detector).
     let batch = raw;
-    if (this.hung) {
+    if (this.hung || this.slab) {
       batch = [];
+      const shrink: DecodedEvent[] = [];
       for (const ev of raw) {
-        if (ev.name === 'sched_process_hang') this.hung.onTracepoint(ev.fields);
+        if (this.hung && ev.name === 'sched_process_hang') this.hung.onTracepoint(ev.fields);
+        else if (this.slab && SlabDetector.takes(ev.name)) shrink.push(ev);
         else batch.push(ev);
       }
+      // In kernel order: a task may migrate between its start and its end (another CPU's pipe).
+      shrink.sort((a, b) => a.ts - b.ts);
+      for (const ev of shrink) this.slab!.onEvent(ev);
     }
     const lostRecords: ProcessRecord[] = [];
     for (const r of drained.results) {
@@ -359,6 +381,7 @@ export class Recorder {
       for (const r of h.records) out.push(r);
       evidence = h.evidence;
     }
+    if (this.slab) for (const r of this.slab.poll()) out.push(r);
     this.emit(out, final);
     this.writeEvidence(evidence);
     this.housekeeping();
@@ -552,6 +575,7 @@ export class Recorder {
       missingEvents: this.instance.missing,
       staleRemoved: this.instance.staleRemoved,
       counters: { ...this.model.counters },
+      ...(this.slab ? { slab: structuredClone(this.slab.status) } : {}),
       ...(this.hung ? { hung: { ...this.hung.status, kmsg: { ...this.hung.status.kmsg }, sysrq: { ...this.hung.status.sysrq }, timeout: { ...this.hung.status.timeout } } } : {}),
     };
   }

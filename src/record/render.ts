@@ -52,6 +52,10 @@ export function renderLine(e: StoredEvent, domainName: (id: number) => string, p
       return `${t} LOST ${e.lost === null ? 'an unknown number of' : e.lost} events on cpu ${e.cpu ?? '?'} (${e.detail ?? ''})`;
     case 'hung':
       return `${t} hung ${e.program ?? e.comm ?? '?'} pid=${e.pid} tid=${e.tid} comm=${e.comm ?? '?'}: ${e.detail ?? ''} ${domain}`;
+    case 'slab':
+      return `${t} slab pid=${e.tid} comm=${e.comm || '?'}: ${e.detail ?? ''}`;
+    case 'dentry':
+      return `${t} dentry: ${e.detail ?? ''}`;
     default:
       return `${t} ${e.type}`;
   }
@@ -61,6 +65,9 @@ export function renderLine(e: StoredEvent, domainName: (id: number) => string, p
 export function eventJson(e: StoredEvent, domainName: (id: number) => string): Record<string, unknown> {
   const base: Record<string, unknown> = { id: e.id, type: e.type, time: isoTime(e.time_us), time_us: e.time_us };
   if (e.type === 'lost') return { ...base, cpu: e.cpu, lost: e.lost, lost_unit: isStoreLoss(e) ? 'records' : 'events', detail: e.detail };
+  if (e.type === 'dentry') return { ...base, detail: e.detail };
+  // A slab record keeps the shrinker's NUMA node in the cpu column.
+  if (e.type === 'slab') return { ...base, pid: e.tid, comm: e.comm, nid: e.cpu, detail: e.detail };
   Object.assign(base, {
     pid: e.pid,
     tid: e.tid,

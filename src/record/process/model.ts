@@ -30,7 +30,7 @@ export interface TraceEvent {
 }
 
 /** `hung`: a hung-task report (src/record/hung/); the incident's evidence is in the store's hung_evidence and kmsg tables. */
-export type RecordType = 'exec' | 'exit' | 'signal' | 'lost' | 'hung';
+export type RecordType = 'exec' | 'exit' | 'signal' | 'lost' | 'hung' | 'slab' | 'dentry';
 
 export interface ProcessRecord {
   id: number;

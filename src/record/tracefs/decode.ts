@@ -33,12 +33,20 @@ const TWO27 = 134217728;
 
 export class DecodeError extends Error {}
 
+/**
+ * Fields the tracepoint declares unsigned but the kernel computes as signed: read signed, so a
+ * wrapped negative shows as the negative it was (shrink_slab's `long total_scan`, the
+ * "negative objects to delete" case), not as an inexact number near 2^64.
+ */
+const SIGNED_IN_KERNEL: Record<string, string[]> = { mm_shrink_slab_start: ['total_scan'] };
+
 /** Build a fast decoder for one event's records from its parsed format. */
 export function compileDecoder(format: EventFormat): RecordDecoder {
   const readers: Array<(buf: Buffer, start: number, len: number, out: Record<string, FieldValue>) => void> = [];
+  const signed = SIGNED_IN_KERNEL[format.name] ?? [];
   for (const f of format.fields) {
     if (f.name === 'common_type' || f.name === 'common_flags' || f.name === 'common_preempt_count') continue;
-    readers.push(fieldReader(f));
+    readers.push(fieldReader(signed.includes(f.name) ? { ...f, signed: true } : f));
   }
   return (buf, start, len) => {
     const out: Record<string, FieldValue> = {};
@@ -97,6 +105,13 @@ function fieldReader(f: FieldFormat): (buf: Buffer, start: number, len: number, 
         out[name] = f.signed ? buf.readInt32LE(start + offset) : buf.readUInt32LE(start + offset);
       };
     case 8:
+      if (f.type.endsWith('*')) {
+        // A kernel pointer is above 2^53: as 16 hex digits (what /proc/kallsyms prints), exact.
+        return (buf, start, len, out) => {
+          check(f, offset + 8, len);
+          out[name] = buf.readUInt32LE(start + offset + 4).toString(16).padStart(8, '0') + buf.readUInt32LE(start + offset).toString(16).padStart(8, '0');
+        };
+      }
       // Exact below 2^53, which covers pids, codes, flags and handlers we use.
       return (buf, start, len, out) => {
         check(f, offset + 8, len);
