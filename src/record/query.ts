@@ -286,3 +286,46 @@ export function pidHistory(store: Store, pid: number): ProcessView[] {
   }
   return views;
 }
+
+/** What the store knows of the process that held a pid at a given time (see processAt). */
+export type ProcessAt =
+  | { found: 'image'; startUs: number; chain: StoredEvent[] }
+  | { found: 'exited'; startUs: number; endUs: number }
+  | { found: 'none' };
+
+/**
+ * The process holding `pid` at wall-clock `atUs` and the exec chain of the image it ran then
+ * (oldest first). Pids are reused, so the process is the one with the latest start at or
+ * before the time; its image is its last exec at or before it. `slackUs` widens both bounds
+ * for clocks that disagree a little (audit's coarse clock is a tick behind, and a record made
+ * right after an exec may carry a time just before the exec's trace time). A process that
+ * forked but never exec'd has no record of its own until it ends: its image is then the one
+ * its end record points to; while it still runs the store cannot know it ('none').
+ */
+export function processAt(store: Store, pid: number, atUs: number, slackUs = 0): ProcessAt {
+  const limit = atUs + slackUs;
+  const row = store.db
+    .prepare("SELECT max(pstart_us) AS s FROM events WHERE pid = ? AND pstart_us <= ? AND type IN ('exec','exit','signal')")
+    .get(pid, limit) as { s: number | null };
+  if (row.s === null) return { found: 'none' };
+  const evs = store.db
+    .prepare("SELECT * FROM events WHERE pid = ? AND pstart_us = ? AND type IN ('exec','exit','signal') ORDER BY time_us, id")
+    .all(pid, row.s) as StoredEvent[];
+  const end = evs.find((e) => e.type !== 'exec');
+  if (end && end.time_us < atUs - slackUs) return { found: 'exited', startUs: row.s, endUs: end.time_us };
+  let image: StoredEvent | null = null;
+  for (const e of evs) if (e.type === 'exec' && e.time_us <= limit) image = e;
+  if (!image) {
+    // Not exec'd yet at that time: it ran the image it forked from, which its first record names.
+    const first = evs[0];
+    if (first && first.from_id !== null) image = first.type === 'exec' ? parentImage(store, first) : store.get(first.from_id);
+  }
+  if (!image) return { found: 'none' };
+  return { found: 'image', startUs: row.s, chain: execChain(store, image) };
+}
+
+/** The image an exec came from when that was another process's (its parent at fork), else null. */
+function parentImage(store: Store, e: StoredEvent): StoredEvent | null {
+  const from = e.from_id !== null ? store.get(e.from_id) : null;
+  return from && (from.pid !== e.pid || from.pstart_us !== e.pstart_us) ? from : null;
+}
