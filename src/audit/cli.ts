@@ -25,10 +25,10 @@ async function write(text: string): Promise<void> {
   if (!process.stdout.write(Buffer.from(text, 'latin1'))) await once(process.stdout, 'drain');
 }
 
-function openStore(path: string, explicit: boolean): Store | null {
+function openStore(path: string, explicit: boolean, useProc: boolean): Store | null {
   if (!existsSync(path)) {
     if (explicit) throw new CliError(`no record store at ${path} (is lantern record running? see --store)`, EXIT.NOINPUT);
-    process.stderr.write(`lantern audit enrich: no record store at ${path}: histories come from /proc only\n`);
+    process.stderr.write(`lantern audit enrich: no record store at ${path}: ${useProc ? 'histories come from /proc only' : 'every pid is unknown (--no-proc)'}\n`);
     return null;
   }
   return Store.openReadonly(path);
@@ -52,7 +52,7 @@ export function register(program: Command): void {
       // Open every input first: a bad name is one error before any output.
       const fds = new Map<string, number>();
       if (!opts.follow) for (const f of inputs) if (f !== '-' && !fds.has(f)) fds.set(f, openOrThrow(f));
-      const store = openStore(opts.store, cmd.getOptionValueSource('store') !== 'default');
+      const store = openStore(opts.store, cmd.getOptionValueSource('store') !== 'default', opts.proc);
       const enricher = new Enricher({ resolver: new StoreProcResolver(store, new Host(), opts.proc), settleMs: opts.settleMs });
       try {
         if (opts.follow) await runFollow(inputs[0]!, opts.pollMs, enricher);
