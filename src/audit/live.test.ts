@@ -11,7 +11,9 @@ import { exited, liveSkipReason, sleep, tempDir, uniqueName, waitFor } from '../
 import { auditSkipReason, startAuditd, type Auditd } from './auditd.testutil.js';
 import { stripHistory } from './enrich.js';
 import { Host } from '../host/host.js';
-import { StoreProcResolver } from './resolve.js';
+import { CLOCK_SLACK_US, StoreProcResolver } from './resolve.js';
+import { processAt } from '../record/query.js';
+import { Store } from '../record/store/store.js';
 
 const skip = liveSkipReason() ?? auditSkipReason();
 if (skip) console.log(`# skipping audit enrich live tests: ${skip}`);
@@ -85,6 +87,19 @@ test('a known chain bash -c \'sh -c "cat probe"\' opening a watched file: its au
     // The ancestors: this test's own process (node) is in the chain before bash.
     assert.ok(steps.slice(0, -3).some((s) => STEP.exec(s)?.[1] === 'node'), history);
     assert.deepEqual(steps.map((s) => stepTime(s)), [...steps.map((s) => stepTime(s))].sort((a, b) => a - b), 'times never go back');
+    // The pid at the record's time: not before the process started, not after it ended.
+    const pid = Number(/ pid=(\d+)/.exec(probeLine)![1]);
+    const recordUs = Number(/msg=audit\((\d+)\.(\d+):/.exec(probeLine)!.slice(1).join('')) * 1000;
+    const db = Store.openReadonly(store);
+    try {
+      const atRecord = processAt(db, pid, recordUs, CLOCK_SLACK_US);
+      assert.equal(atRecord.found, 'image');
+      if (atRecord.found === 'image') assert.equal(atRecord.chain[atRecord.chain.length - 1]!.comm, 'cat');
+      assert.notEqual(processAt(db, pid, recordUs - 3_600_000_000, CLOCK_SLACK_US).found, 'image', 'an hour earlier the pid was not this process');
+      assert.equal(processAt(db, pid, Date.now() * 1000 + 60_000_000, CLOCK_SLACK_US).found, 'exited', 'after cat ended');
+    } finally {
+      db.close();
+    }
     // Every line comes back; only lines with a pid gained the field; removing it gives the input.
     const inLines = input.toString('latin1').split('\n');
     const outLines = out.split('\n');
