@@ -57,11 +57,11 @@ export function register(program: Command): void {
       try {
         if (opts.follow) await runFollow(inputs[0]!, opts.pollMs, enricher);
         else {
-          for (const f of inputs) {
+          for (const [i, f] of inputs.entries()) {
             if (f === '-') for await (const c of process.stdin) await write(await enricher.push((c as Buffer).toString('latin1')));
             else for (const c of drain(fds.get(f)!)) await write(await enricher.push(c));
             // A last line without newline ends with its file: the next file starts a new line.
-            await write(await enricher.end());
+            await write(await enricher.end(i < inputs.length - 1));
           }
         }
       } finally {
@@ -81,7 +81,7 @@ async function runFollow(path: string, pollMs: number, enricher: Enricher): Prom
     for (;;) {
       const n = await f.next();
       if ('stopped' in n) break;
-      if ('boundary' in n) await write(await enricher.end());
+      if ('boundary' in n) await write(await enricher.end(true));
       else await write(await enricher.push(n.chunk));
     }
     await write(await enricher.end());

@@ -98,3 +98,13 @@ test('enricher: a line over the limit passes through unchanged, counted once; a 
   assert.equal(e.counts.passedThrough, 1);
   assert.deepEqual(sleeps, [1500]);
 });
+
+test('a file ending without newline is not glued to the next file: a newline is added only between inputs', async () => {
+  const e = new Enricher({ resolver: new FixedResolver({}), settleMs: 0 });
+  let out = await e.push('first\nno newline');
+  out += await e.end(true);
+  out += await e.push('type=CWD msg=audit(1.000:1): cwd="/"');
+  out += await e.end();
+  assert.equal(out, 'first\nno newline\ntype=CWD msg=audit(1.000:1): cwd="/"');
+  assert.equal(e.counts.lines, 3);
+});

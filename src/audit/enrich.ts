@@ -95,15 +95,20 @@ export class Enricher {
     return out;
   }
 
-  /** End of input (or of one file): the last line without a newline, unchanged in its ending. */
-  async end(): Promise<string> {
+  /**
+   * End of one file or of the input: its last line when it had no newline. When more input
+   * follows (the next file, the file after a rotation) that line is ended with a newline, so
+   * it is not glued to the next file's first record; at the very end it stays as it was.
+   */
+  async end(moreFollows = false): Promise<string> {
     const rest = this.pending;
     this.pending = '';
+    const nl = moreFollows ? '\n' : '';
     if (this.inLongLine) {
       this.inLongLine = false;
-      return rest;
+      return rest + nl;
     }
-    return rest.length ? this.line(rest) : '';
+    return rest.length ? (await this.line(rest)) + nl : '';
   }
 
   private async line(line: string): Promise<string> {
