@@ -2,10 +2,11 @@
  * A real auditd for tests: Debian's daemon in the foreground (`auditd -n`) as a child, with a
  * private config directory and log file, so the host's /etc/audit and /var/log/audit are never
  * touched. Rules are added with auditctl and removed on every path; the kernel's enabled flag
- * (auditd sets it to 1) is put back as found.
+ * (auditd sets it to 1) is put back as found. When the host already runs an audit daemon, that
+ * one is used instead (see useRunningAuditd).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { facilitySkip } from '../common/testenv.js';
 
@@ -32,7 +33,8 @@ function status(): Record<string, string> {
 }
 
 export interface Auditd {
-  child: ChildProcess;
+  /** Our own auditd; null when the host's running daemon is used. */
+  child: ChildProcess | null;
   log: string;
   stderr: () => string;
   /** Add a rule (auditctl -a …); it is deleted by stop(). */
@@ -44,7 +46,7 @@ export interface Auditd {
 
 export async function startAuditd(dir: string): Promise<Auditd> {
   const before = status();
-  if (before.pid && before.pid !== '0') throw new Error(`an audit daemon (pid ${before.pid}) already holds the kernel's audit socket; stop it to run these tests`);
+  if (before.pid && before.pid !== '0') return useRunningAuditd(dir, Number(before.pid));
   const conf = join(dir, 'conf');
   const plugins = join(dir, 'plugins');
   mkdirSync(conf, { recursive: true });
@@ -108,6 +110,52 @@ export async function startAuditd(dir: string): Promise<Auditd> {
         if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       }
       auditctl(['-e', before.enabled ?? '0']);
+    },
+  };
+}
+
+/**
+ * The host already runs an audit daemon (e.g. auditd.service started when the package was
+ * installed): only one can hold the audit socket, so that one is used. Its log is not ours to
+ * rotate, so the bytes it appends from now on are mirrored into `dir/audit.log`, and rotate()
+ * does to the mirror what auditd does to its log (rename to .1, a new file).
+ */
+function useRunningAuditd(dir: string, pid: number): Auditd {
+  const conf = existsSync('/etc/audit/auditd.conf') ? readFileSync('/etc/audit/auditd.conf', 'utf8') : '';
+  const source = /^\s*log_file\s*=\s*(\S+)/m.exec(conf)?.[1] ?? '/var/log/audit/audit.log';
+  const log = join(dir, 'audit.log');
+  writeFileSync(log, '');
+  const fd = openSync(source, 'r');
+  let offset = statSync(source).size;
+  const buf = Buffer.allocUnsafe(1 << 16);
+  const pump = () => {
+    for (;;) {
+      const n = readSync(fd, buf, 0, buf.length, offset);
+      if (n <= 0) break;
+      offset += n;
+      appendFileSync(log, buf.subarray(0, n));
+    }
+  };
+  const timer = setInterval(pump, 20);
+  const rules: string[][] = [];
+  return {
+    child: null,
+    log,
+    stderr: () => `(the host's auditd, pid ${pid}, logging to ${source})`,
+    addRule(rule) {
+      const r = auditctl(['-a', ...rule]);
+      if (r.status !== 0) throw new Error(`auditctl -a ${rule.join(' ')}: ${r.stderr.trim()}`);
+      rules.push(rule);
+    },
+    rotate() {
+      pump();
+      renameSync(log, `${log}.1`);
+      writeFileSync(log, '');
+    },
+    async stop() {
+      for (const rule of rules.splice(0)) auditctl(['-d', ...rule]);
+      clearInterval(timer);
+      closeSync(fd);
     },
   };
 }

@@ -5,7 +5,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { exited, liveSkipReason, sleep, tempDir, uniqueName, waitFor } from '../record/live.testutil.js';
 import { auditSkipReason, startAuditd, type Auditd } from './auditd.testutil.js';
@@ -159,7 +159,14 @@ test('--follow across auditd\'s own rotation (SIGUSR1): both files read, nothing
     enr.stdout!.setEncoding('latin1').on('data', (d) => (out += d));
     enr.stderr!.setEncoding('latin1').on('data', (d) => (err += d));
     // The follower must hold the first file before it rotates (node starts slowly on a busy machine).
-    await waitFor(() => /type=DAEMON_START /.test(out), 20_000, 'the follower to read the log');
+    const holdsLog = () => {
+      try {
+        return readdirSync(`/proc/${enr!.pid}/fd`).some((fd) => readlinkSync(`/proc/${enr!.pid}/fd/${fd}`) === auditd!.log);
+      } catch {
+        return false;
+      }
+    };
+    await waitFor(holdsLog, 20_000, 'the follower to open the log');
     const opens = async (n: number) => {
       for (let i = 0; i < n; i++) spawnSync('bash', ['-c', `sh -c "cat ${probe}"`]);
     };
