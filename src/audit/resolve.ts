@@ -5,8 +5,8 @@
  */
 import type { Host } from '../host/host.js';
 import { liveClocks, parseStat, type Clocks } from '../record/process/procfs.js';
-import { processAt } from '../record/query.js';
-import type { Store } from '../record/store/store.js';
+import { execChain, imageAt } from '../record/query.js';
+import type { Store, StoredEvent } from '../record/store/store.js';
 import type { HistoryStep } from './history.js';
 
 export type Resolution =
@@ -22,6 +22,8 @@ export type Resolution =
 export const CLOCK_SLACK_US = 20_000;
 /** Deepest /proc ancestry walked (a loop in a racing ppid chain must end). */
 const MAX_PROC_DEPTH = 1024;
+/** Chains kept in memory (a few hundred bytes each). */
+const MAX_CACHED_CHAINS = 10_000;
 
 export interface Resolver {
   resolve(pid: number, atUs: number): Resolution;
@@ -29,18 +31,30 @@ export interface Resolver {
 
 export class StoreProcResolver implements Resolver {
   private clocks: Clocks | null = null;
+  /** History steps by exec id: an image's chain never changes, and one image has many records. */
+  private readonly chains = new Map<number, HistoryStep[]>();
   constructor(private readonly store: Store | null, private readonly host: Host, private readonly useProc = true) {}
 
   resolve(pid: number, atUs: number): Resolution {
     let why = this.store ? 'not in the store' : 'no store';
     if (this.store) {
-      const at = processAt(this.store, pid, atUs, CLOCK_SLACK_US);
-      if (at.found === 'image') return { source: 'store', steps: at.chain.map((e) => ({ comm: e.comm ?? basename(e.program), timeUs: e.time_us })) };
+      const at = imageAt(this.store, pid, atUs, CLOCK_SLACK_US);
+      if (at.found === 'image') return { source: 'store', steps: this.chainOf(at.image) };
       if (at.found === 'exited') why = 'exited before the record (per the store)';
     }
     if (!this.useProc) return { source: 'unknown', why };
     const fromProc = this.procChain(pid, atUs);
     return fromProc ? { source: 'proc', steps: fromProc } : { source: 'unknown', why: `${why}; not a live process started before the record` };
+  }
+
+  private chainOf(image: StoredEvent): HistoryStep[] {
+    let steps = this.chains.get(image.id);
+    if (!steps) {
+      steps = execChain(this.store!, image).map((e) => ({ comm: e.comm ?? basename(e.program), timeUs: e.time_us }));
+      if (this.chains.size >= MAX_CACHED_CHAINS) this.chains.clear();
+      this.chains.set(image.id, steps);
+    }
+    return steps;
   }
 
   /**
