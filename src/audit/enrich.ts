@@ -24,20 +24,23 @@ export interface EnrichCounts {
   unknownPid: number;
   /** Records without a pid: unchanged. */
   noPid: number;
+  /** Records that already had the field (enriched before): unchanged. */
+  alreadyEnriched: number;
   /** Lines that are not audit records (or longer than MAX_LINE_BYTES): unchanged. */
   passedThrough: number;
 }
 
 export function emptyCounts(): EnrichCounts {
-  return { lines: 0, records: 0, fromStore: 0, fromProc: 0, unknownPid: 0, noPid: 0, passedThrough: 0 };
+  return { lines: 0, records: 0, fromStore: 0, fromProc: 0, unknownPid: 0, noPid: 0, alreadyEnriched: 0, passedThrough: 0 };
 }
 
-/** The stderr summary. records = fromStore + fromProc + unknownPid + noPid; lines = records + passedThrough. */
+/** The stderr summary. records = fromStore + fromProc + unknownPid + noPid + alreadyEnriched; lines = records + passedThrough. */
 export function summaryLine(c: EnrichCounts): string {
   return (
     `lantern audit enrich: ${c.lines} lines read: ${c.records} audit records ` +
     `(${c.fromStore + c.fromProc} enriched: ${c.fromStore} from the store, ${c.fromProc} from /proc; ` +
-    `${c.unknownPid} unknown pid; ${c.noPid} without pid, unchanged), ${c.passedThrough} other lines passed through`
+    `${c.unknownPid} unknown pid; ${c.noPid} without pid, unchanged` +
+    `${c.alreadyEnriched ? `; ${c.alreadyEnriched} already enriched, unchanged` : ''}), ${c.passedThrough} other lines passed through`
   );
 }
 
@@ -121,6 +124,11 @@ export class Enricher {
     this.counts.records++;
     if (rec.pid === null) {
       this.counts.noPid++;
+      return line;
+    }
+    if (rec.fields.includes(PROCESS_HISTORY_FIELD)) {
+      // Enriching an enriched log again (a re-run, a restarted follower) must not add a second one.
+      this.counts.alreadyEnriched++;
       return line;
     }
     const wait = rec.timeMs + this.opts.settleMs - this.now();

@@ -19,6 +19,8 @@ export interface AuditRecord {
   pid: number | null;
   /** Index in the line where the raw fields end: before the 0x1d of ENRICHED, or at the end. */
   rawEnd: number;
+  /** Names of its top-level fields (to see a record that was already enriched). */
+  fields: string[];
 }
 
 const HEAD = /^type=([A-Za-z0-9_]+) msg=audit\((\d{1,12})\.(\d{3}):(\d{1,20})\):/;
@@ -29,8 +31,9 @@ export function parseAuditRecord(line: string): AuditRecord | null {
   if (!m) return null;
   const sep = line.indexOf(ENRICHED_SEPARATOR);
   const rawEnd = sep >= 0 ? sep : line.length;
-  const pid = topLevelPid(line, m[0].length, rawEnd);
-  return { type: m[1]!, timeMs: Number(m[2]) * 1000 + Number(m[3]), serial: Number(m[4]), pid, rawEnd };
+  const fields: string[] = [];
+  const pid = topLevelPid(line, m[0].length, rawEnd, fields);
+  return { type: m[1]!, timeMs: Number(m[2]) * 1000 + Number(m[3]), serial: Number(m[4]), pid, rawEnd, fields };
 }
 
 /**
@@ -38,7 +41,7 @@ export function parseAuditRecord(line: string): AuditRecord | null {
  * quoted (USER_* records carry msg='op=… pid=…' with fields of their own, which are skipped).
  * A pid that is not a plain decimal (e.g. `pid=?`) counts as no pid.
  */
-function topLevelPid(line: string, from: number, to: number): number | null {
+function topLevelPid(line: string, from: number, to: number, names: string[]): number | null {
   let i = from;
   let pid: number | null = null;
   while (i < to) {
@@ -61,6 +64,7 @@ function topLevelPid(line: string, from: number, to: number): number | null {
       value = line.slice(i, end);
       i = end;
     }
+    names.push(name);
     if (name === 'pid' && pid === null && /^\d{1,10}$/.test(value)) pid = Number(value);
   }
   return pid;
