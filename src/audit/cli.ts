@@ -56,14 +56,7 @@ export function register(program: Command): void {
       const enricher = new Enricher({ resolver: new StoreProcResolver(store, new Host(), opts.proc), settleMs: opts.settleMs });
       try {
         if (opts.follow) await runFollow(inputs[0]!, opts.pollMs, enricher);
-        else {
-          for (const [i, f] of inputs.entries()) {
-            if (f === '-') for await (const c of process.stdin) await write(await enricher.push((c as Buffer).toString('latin1')));
-            else for (const c of drain(fds.get(f)!)) await write(await enricher.push(c));
-            // A last line without newline ends with its file: the next file starts a new line.
-            await write(await enricher.end(i < inputs.length - 1));
-          }
-        }
+        else await runFiles(inputs, fds, enricher);
       } finally {
         for (const fd of fds.values()) closeSync(fd);
         store?.close();
@@ -89,5 +82,42 @@ async function runFollow(path: string, pollMs: number, enricher: Enricher): Prom
     process.off('SIGTERM', stop);
     process.off('SIGINT', stop);
     if (f.events.rotations || f.events.truncations) process.stderr.write(`lantern audit enrich: followed ${path} across ${f.events.rotations} rotations, ${f.events.truncations} truncations\n`);
+  }
+}
+
+/**
+ * Each input in turn. SIGTERM/SIGINT (e.g. ending `tail -f audit.log | lantern audit enrich -`)
+ * stop the reading: what was read is written, the partial last line included, and the summary
+ * says how much that was.
+ */
+async function runFiles(inputs: string[], fds: Map<string, number>, enricher: Enricher): Promise<void> {
+  let stopped = false;
+  const stop = () => {
+    stopped = true;
+    process.stdin.pause();
+    process.stdin.emit('end');
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+  try {
+    for (const [i, f] of inputs.entries()) {
+      if (f === '-') {
+        for await (const c of process.stdin) {
+          await write(await enricher.push((c as Buffer).toString('latin1')));
+          if (stopped) break;
+        }
+      } else {
+        for (const c of drain(fds.get(f)!)) {
+          await write(await enricher.push(c));
+          if (stopped) break;
+        }
+      }
+      // A last line without newline ends with its file: the next file starts a new line.
+      await write(await enricher.end(!stopped && i < inputs.length - 1));
+      if (stopped) break;
+    }
+  } finally {
+    process.off('SIGTERM', stop);
+    process.off('SIGINT', stop);
   }
 }

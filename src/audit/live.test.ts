@@ -244,3 +244,23 @@ test('CLI: stdin "-", bad inputs are one line and a stable exit code', { skip: l
     cleanup();
   }
 });
+
+test('CLI: SIGTERM while reading stdin writes what was read (a partial line too) and the summary, exit 0', { skip: liveSkipReason() }, async (t) => {
+  const { dir, cleanup } = tempDir();
+  t.after(cleanup);
+  const empty = join(dir, 'empty.db');
+  Store.open(empty).close();
+  const child = spawn(process.execPath, [bin, 'audit', 'enrich', '--no-proc', '--store', empty, '-'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout!.setEncoding('latin1').on('data', (d) => (out += d));
+  child.stderr!.setEncoding('latin1').on('data', (d) => (err += d));
+  child.stdin!.write('type=SYSCALL msg=audit(1000000000.000:1): pid=1 key=(null)\npartial');
+  await waitFor(() => out.length > 0, 20_000, 'the first line');
+  child.kill('SIGTERM');
+  const end = await exited(child);
+  child.stdin!.destroy();
+  assert.equal(end.code, 0, err);
+  assert.equal(out, 'type=SYSCALL msg=audit(1000000000.000:1): pid=1 key=(null) proc_history=?\npartial');
+  assert.match(err, /2 lines read: 1 audit records .* 1 other lines passed through/);
+});
