@@ -42,9 +42,9 @@ export function register(program: Command): void {
     .argument('[file...]', 'audit log files (default: stdin, or with --follow the audit log)')
     .option('--follow', 'follow the file across rotation until SIGTERM/SIGINT')
     .addOption(new Option('--store <path>', 'record store (SQLite file)').default(DEFAULT_STORE).env('LANTERN_RECORD_STORE'))
-    .option('--settle-ms <ms>', 'resolve a record only once it is this old, so the recorder has stored its exec (default 1500)', intOpt('--settle-ms', 0, 60_000), 1500)
+    .option('--settle-ms <ms>', 'resolve a record only once it is this old, so the recorder has stored its exec', intOpt('--settle-ms', 0, 60_000), 1500)
     .option('--no-proc', 'do not fall back to /proc for pids the store does not know')
-    .option('--poll-ms <ms>', 'with --follow: how often the file is checked (default 200)', intOpt('--poll-ms', 10, 10_000), 200)
+    .option('--poll-ms <ms>', 'with --follow: how often the file is checked', intOpt('--poll-ms', 10, 10_000), 200)
     .action(async (files: string[], opts: { follow?: boolean; store: string; settleMs: number; proc: boolean; pollMs: number }, cmd: Command) => {
       if (opts.follow && files.length > 1) throw new CliError('--follow takes one file (or none for the audit log)', EXIT.USAGE);
       if (opts.follow && files[0] === '-') throw new CliError('--follow reads a file, not stdin (pipe into "lantern audit enrich -" instead)', EXIT.USAGE);
