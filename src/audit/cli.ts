@@ -9,6 +9,7 @@ import { Enricher, summaryLine } from './enrich.js';
 import { drain, follow, openOrThrow } from './follow.js';
 import { StoreProcResolver } from './resolve.js';
 import { closeSync } from 'node:fs';
+import { hostname } from 'node:os';
 
 export const DEFAULT_AUDIT_LOG = '/var/log/audit/audit.log';
 
@@ -53,7 +54,7 @@ export function register(program: Command): void {
       const fds = new Map<string, number>();
       if (!opts.follow) for (const f of inputs) if (f !== '-' && !fds.has(f)) fds.set(f, openOrThrow(f));
       const store = openStore(opts.store, cmd.getOptionValueSource('store') !== 'default', opts.proc);
-      const enricher = new Enricher({ resolver: new StoreProcResolver(store, new Host(), opts.proc), settleMs: opts.settleMs });
+      const enricher = new Enricher({ resolver: new StoreProcResolver(store, new Host(), opts.proc), settleMs: opts.settleMs, localNodes: localNodeNames() });
       try {
         if (opts.follow) await runFollow(inputs[0]!, opts.pollMs, enricher);
         else await runFiles(inputs, fds, enricher);
@@ -120,4 +121,10 @@ async function runFiles(inputs: string[], fds: Map<string, number>, enricher: En
     process.off('SIGTERM', stop);
     process.off('SIGINT', stop);
   }
+}
+
+/** The `node=` values auditd writes for this host (name_format HOSTNAME or FQD): the name, and its first label. */
+function localNodeNames(): string[] {
+  const h = hostname();
+  return [...new Set([h, h.split('.')[0]!])];
 }

@@ -82,7 +82,7 @@ test('enricher: every line comes back, records with a pid gain one field, counte
   assert.equal(lines.map(stripHistory).join('\n'), input, 'stripping the field gives back the input');
   assert.deepEqual(r.seen[0], [10, 1796291526599000]);
   const c = e.counts;
-  assert.deepEqual(c, { lines: 6, records: 5, fromStore: 2, fromProc: 1, unknownPid: 1, noPid: 1, alreadyEnriched: 0, passedThrough: 1 });
+  assert.deepEqual(c, { lines: 6, records: 5, fromStore: 2, fromProc: 1, unknownPid: 1, noPid: 1, alreadyEnriched: 0, otherNode: 0, passedThrough: 1 });
   assert.equal(c.records, c.fromStore + c.fromProc + c.unknownPid + c.noPid);
   assert.equal(c.lines, c.records + c.passedThrough);
   assert.match(summaryLine(c), /6 lines read: 5 audit records \(3 enriched: 2 from the store, 1 from \/proc; 1 unknown pid; 1 without pid, unchanged\), 1 other lines passed through/);
@@ -118,4 +118,16 @@ test('an enriched log enriched again comes out unchanged, counted as already enr
   assert.equal((await twice.push(first)) + (await twice.end()), first);
   assert.equal(twice.counts.alreadyEnriched, 1);
   assert.match(summaryLine(twice.counts), /1 already enriched, unchanged/);
+});
+
+test('node= prefixed records: this host is enriched, another host passes unchanged, counted', async () => {
+  const r = new FixedResolver({ 10: { source: 'store', steps: [{ comm: 'bash', timeUs: at('2026-12-03T09:00:00Z') }] } });
+  const e = new Enricher({ resolver: r, settleMs: 0, localNodes: ['here'] });
+  const ours = 'node=here type=SYSCALL msg=audit(1796291526.599:4): pid=10 key=(null)';
+  const theirs = 'node=there type=SYSCALL msg=audit(1796291526.599:4): pid=10 key=(null)';
+  const out = (await e.push(`${ours}\n${theirs}\n`)) + (await e.end());
+  assert.equal(out, `${ours} proc_history="bash(2026/12/03-09:00:00)"\n${theirs}\n`);
+  assert.equal(e.counts.otherNode, 1);
+  assert.equal(parseAuditRecord(theirs)!.node, 'there');
+  assert.match(summaryLine(e.counts), /1 from other hosts \(node=\), unchanged/);
 });

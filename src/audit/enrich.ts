@@ -26,26 +26,34 @@ export interface EnrichCounts {
   noPid: number;
   /** Records that already had the field (enriched before): unchanged. */
   alreadyEnriched: number;
+  /** Records with a pid from another host (`node=` not this host's name): unchanged. */
+  otherNode: number;
   /** Lines that are not audit records (or longer than MAX_LINE_BYTES): unchanged. */
   passedThrough: number;
 }
 
 export function emptyCounts(): EnrichCounts {
-  return { lines: 0, records: 0, fromStore: 0, fromProc: 0, unknownPid: 0, noPid: 0, alreadyEnriched: 0, passedThrough: 0 };
+  return { lines: 0, records: 0, fromStore: 0, fromProc: 0, unknownPid: 0, noPid: 0, alreadyEnriched: 0, otherNode: 0, passedThrough: 0 };
 }
 
-/** The stderr summary. records = fromStore + fromProc + unknownPid + noPid + alreadyEnriched; lines = records + passedThrough. */
+/** The stderr summary. records = fromStore + fromProc + unknownPid + noPid + alreadyEnriched + otherNode; lines = records + passedThrough. */
 export function summaryLine(c: EnrichCounts): string {
   return (
     `lantern audit enrich: ${c.lines} lines read: ${c.records} audit records ` +
     `(${c.fromStore + c.fromProc} enriched: ${c.fromStore} from the store, ${c.fromProc} from /proc; ` +
     `${c.unknownPid} unknown pid; ${c.noPid} without pid, unchanged` +
-    `${c.alreadyEnriched ? `; ${c.alreadyEnriched} already enriched, unchanged` : ''}), ${c.passedThrough} other lines passed through`
+    `${c.alreadyEnriched ? `; ${c.alreadyEnriched} already enriched, unchanged` : ''}` +
+    `${c.otherNode ? `; ${c.otherNode} from other hosts (node=), unchanged` : ''}), ${c.passedThrough} other lines passed through`
   );
 }
 
 export interface EnrichOptions {
   resolver: Resolver;
+  /**
+   * Names of this host (`node=` values whose pids are ours). A record from another node (a
+   * central log server's audit.log) must not get the history of a local process with its pid.
+   */
+  localNodes?: string[];
   /**
    * Wait until a record is this old before resolving it, so the recorder (which writes in
    * batches every poll) has stored the exec that precedes it. Old records do not wait.
@@ -124,6 +132,10 @@ export class Enricher {
     this.counts.records++;
     if (rec.pid === null) {
       this.counts.noPid++;
+      return line;
+    }
+    if (rec.node !== null && !(this.opts.localNodes ?? []).includes(rec.node)) {
+      this.counts.otherNode++;
       return line;
     }
     if (rec.fields.includes(PROCESS_HISTORY_FIELD)) {

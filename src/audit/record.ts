@@ -11,6 +11,8 @@
 export const ENRICHED_SEPARATOR = '\x1d';
 
 export interface AuditRecord {
+  /** `node=NAME` before the type (auditd's name_format, audisp-remote), or null. */
+  node: string | null;
   type: string;
   /** Record time from msg=audit(EPOCH.MS:SERIAL), ms since the epoch. */
   timeMs: number;
@@ -23,7 +25,7 @@ export interface AuditRecord {
   fields: string[];
 }
 
-const HEAD = /^type=([A-Za-z0-9_]+) msg=audit\((\d{1,12})\.(\d{3}):(\d{1,20})\):/;
+const HEAD = /^(?:node=(\S+) )?type=([A-Za-z0-9_]+) msg=audit\((\d{1,12})\.(\d{3}):(\d{1,20})\):/;
 
 /** The record in one line (without its newline), or null when the line is not an audit record. */
 export function parseAuditRecord(line: string): AuditRecord | null {
@@ -33,7 +35,7 @@ export function parseAuditRecord(line: string): AuditRecord | null {
   const rawEnd = sep >= 0 ? sep : line.length;
   const fields: string[] = [];
   const pid = topLevelPid(line, m[0].length, rawEnd, fields);
-  return { type: m[1]!, timeMs: Number(m[2]) * 1000 + Number(m[3]), serial: Number(m[4]), pid, rawEnd, fields };
+  return { node: m[1] ?? null, type: m[2]!, timeMs: Number(m[3]) * 1000 + Number(m[4]), serial: Number(m[5]), pid, rawEnd, fields };
 }
 
 /**
