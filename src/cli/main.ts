@@ -18,6 +18,7 @@ const CAPABILITIES: Record<string, () => Promise<Capability>> = {
   record: () => import('../record/cli.js'),
   analyze: () => import('../analyze/cli.js'),
   baseline: () => import('../baseline/cli.js'),
+  audit: () => import('../audit/cli.js'),
 };
 
 /** Which capability registers each top-level command. */
@@ -31,6 +32,7 @@ const COMMAND_OWNER: Record<string, string> = {
   baseline: 'baseline',
   diff: 'baseline',
   report: 'baseline',
+  audit: 'audit',
 };
 
 function version(): string {

@@ -1,4 +1,5 @@
 /** Queries over a record store for `lantern history` and `lantern events`. Pure given a Store. */
+import type Database from 'better-sqlite3';
 import { CliError, EXIT } from '../common/exit.js';
 import type { Store, StoredEvent } from './store/store.js';
 import type { RecordType } from './process/model.js';
@@ -300,4 +301,62 @@ export function pidHistory(store: Store, pid: number): ProcessView[] {
     });
   }
   return views;
+}
+
+/** What the store knows of the process that held a pid at a given time (see processAt). */
+export type ProcessAt =
+  | { found: 'image'; startUs: number; chain: StoredEvent[] }
+  | { found: 'exited'; startUs: number; endUs: number }
+  | { found: 'none' };
+
+export type ImageAt = { found: 'image'; startUs: number; image: StoredEvent } | { found: 'exited'; startUs: number; endUs: number } | { found: 'none' };
+
+/** Statements of imageAt, prepared once per store (a stream of audit records calls it per record). */
+const imageAtStatements = new WeakMap<Store, { start: Database.Statement; events: Database.Statement }>();
+
+/**
+ * The process holding `pid` at wall-clock `atUs` and the image it ran then. Pids are reused,
+ * so the process is the one with the latest start at or before the time; its image is its
+ * last exec at or before it. `slackUs` widens both bounds for clocks that disagree a little
+ * (audit's coarse clock is a tick behind, and a record made right after an exec may carry a
+ * time just before the exec's trace time). A process that forked but had not exec'd yet ran
+ * the image it forked from, which its first record points to; one that forked and still runs
+ * without an exec has no record of its own yet, so the store cannot know it ('none').
+ */
+export function imageAt(store: Store, pid: number, atUs: number, slackUs = 0): ImageAt {
+  let st = imageAtStatements.get(store);
+  if (!st) {
+    st = {
+      start: store.db.prepare("SELECT max(pstart_us) AS s FROM events WHERE pid = ? AND pstart_us <= ? AND type IN ('exec','exit','signal')"),
+      events: store.db.prepare("SELECT * FROM events WHERE pid = ? AND pstart_us = ? AND type IN ('exec','exit','signal') ORDER BY time_us, id"),
+    };
+    imageAtStatements.set(store, st);
+  }
+  const limit = atUs + slackUs;
+  const row = st.start.get(pid, limit) as { s: number | null };
+  if (row.s === null) return { found: 'none' };
+  const evs = st.events.all(pid, row.s) as StoredEvent[];
+  const end = evs.find((e) => e.type !== 'exec');
+  if (end && end.time_us < atUs - slackUs) return { found: 'exited', startUs: row.s, endUs: end.time_us };
+  let image: StoredEvent | null = null;
+  for (const e of evs) if (e.type === 'exec' && e.time_us <= limit) image = e;
+  if (!image) {
+    // Not exec'd yet at that time: it ran the image it forked from, which its first record names.
+    const first = evs[0];
+    if (first && first.from_id !== null) image = first.type === 'exec' ? parentImage(store, first) : store.get(first.from_id);
+  }
+  if (!image) return { found: 'none' };
+  return { found: 'image', startUs: row.s, image };
+}
+
+/** imageAt with the image's whole exec chain (oldest first). */
+export function processAt(store: Store, pid: number, atUs: number, slackUs = 0): ProcessAt {
+  const at = imageAt(store, pid, atUs, slackUs);
+  return at.found === 'image' ? { found: 'image', startUs: at.startUs, chain: execChain(store, at.image) } : at;
+}
+
+/** The image an exec came from when that was another process's (its parent at fork), else null. */
+function parentImage(store: Store, e: StoredEvent): StoredEvent | null {
+  const from = e.from_id !== null ? store.get(e.from_id) : null;
+  return from && (from.pid !== e.pid || from.pstart_us !== e.pstart_us) ? from : null;
 }
