@@ -25,10 +25,10 @@ if (chosen.length === 0) {
 const concurrency = process.env.LANTERN_TEST_CONCURRENCY ?? '2';
 // No test may hang the suite: on Node 20 this bounds each test file (10 min); past it the file fails, named.
 const timeoutMs = process.env.LANTERN_TEST_TIMEOUT_MS ?? '600000';
-// Test files that change the machine's global kernel state for a while (hung-task sysctls, a
-// frozen file system) run after the others, alone: a live-host test running beside them would
-// see the state move under it.
-const EXCLUSIVE = ['dist/record/hung/hung.test.js'];
+// Test files that change the machine's global kernel state for a while (hung-task sysctls and a
+// frozen file system; the audit subsystem's enabled flag, rules and daemon) run after the others,
+// alone: a live-host test beside them (check, baseline) would see that state move under it.
+const EXCLUSIVE = ['dist/record/hung/hung.test.js', 'dist/audit/live.test.js'];
 const phases = [
   { files: chosen.filter((f) => !EXCLUSIVE.includes(f)), concurrency },
   { files: chosen.filter((f) => EXCLUSIVE.includes(f)), concurrency: '1' },
