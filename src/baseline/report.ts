@@ -452,7 +452,8 @@ export function htmlEscape(s: string): string {
 
 const CSS = `body{font:15px/1.45 system-ui,sans-serif;max-width:72em;margin:2em auto;padding:0 1em;color:#222}
 h1{font-size:1.6em}h2{border-bottom:1px solid #ccc;margin-top:2em}h3{font-size:1.05em;margin-bottom:.3em}
-table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ddd;padding:.2em .5em;text-align:left;vertical-align:top;word-break:break-word}
+table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ddd;padding:.2em .5em;text-align:left;vertical-align:top;overflow-wrap:break-word}
+table{max-width:100%}
 pre{background:#f4f4f4;padding:.6em;overflow-x:auto}.fail{color:#b00;font-weight:bold}.warn{color:#a60}
 figure{margin:1em 0}figcaption{color:#555;font-size:.9em}`;
 
