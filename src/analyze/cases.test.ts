@@ -20,6 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { mainTask } from './group.js';
 import { CASE_FORMATS, FORMAT_TRAITS, renderCase, wallOfKernelTime, type CaseFormat } from './casegen.js';
 import { analyzeText, updateCaseFiles, type ExpectedIncident as Expected } from './golden.js';
+import { INCIDENT_KINDS } from './model.js';
 
 // From dist/analyze/, this is the source tree's test/data (not a copy under dist/).
 const dir = new URL('../../test/data/analyze/cases/', import.meta.url);
@@ -37,7 +38,7 @@ test('every incident kind has a case file', () => {
     const exp = JSON.parse(readFileSync(new URL(c.replace(/\.log$/, '.expected.json'), dir), 'utf8')) as { incidents: Expected[] };
     for (const e of exp.incidents) kinds.add(e.kind);
   }
-  for (const k of ['panic', 'oops', 'warning', 'hung_task', 'sysrq_show_state', 'oom_kill', 'soft_lockup', 'hard_lockup', 'rcu_stall', 'shrink_slab', 'mce', 'hw_error', 'io_error', 'fs_error', 'segfault', 'boot']) {
+  for (const k of INCIDENT_KINDS) {
     assert.ok(kinds.has(k), `no case for ${k}`);
   }
 });

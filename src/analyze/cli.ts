@@ -5,7 +5,7 @@ import { printJson } from '../common/json.js';
 import { paint } from '../common/term.js';
 import { analyzePaths } from './analyze.js';
 import type { Filters } from './group.js';
-import { INCIDENT_KINDS, type IncidentKind } from './model.js';
+import { INCIDENT_KINDS, isIncidentKind, type IncidentKind } from './model.js';
 import { renderText, toJson } from './render.js';
 
 interface AnalyzeCliOptions {
@@ -71,8 +71,12 @@ export function buildFilters(o: AnalyzeCliOptions): Filters {
     else f.untilMs = b.wallMs;
   }
   if (o.kind && o.kind.length) {
-    for (const k of o.kind) if (!INCIDENT_KINDS.includes(k as IncidentKind)) throw new CliError(`unknown kind '${k}': one of ${INCIDENT_KINDS.join(', ')}`, EXIT.USAGE);
-    f.kinds = new Set(o.kind as IncidentKind[]);
+    const kinds = new Set<IncidentKind>();
+    for (const k of o.kind) {
+      if (!isIncidentKind(k)) throw new CliError(`unknown kind '${k}': one of ${INCIDENT_KINDS.join(', ')}`, EXIT.USAGE);
+      kinds.add(k);
+    }
+    f.kinds = kinds;
   }
   if (o.host && o.host.length) f.hosts = new Set(o.host);
   return f;

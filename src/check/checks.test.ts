@@ -6,6 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { check, copyFixture, del, fixture, link, put, report } from './testkit.js';
+import { CHECKS } from './checks/index.js';
 
 const RHEL6 = fixture('rhel6');
 const RHEL9 = fixture('rhel9');
@@ -566,4 +567,15 @@ test('panic.settings: explained as info; suggests panic_on_oops=1 only when kdum
   const e = copyFixture('rhel9');
   for (const k of ['panic', 'panic_on_oops', 'softlockup_panic', 'watchdog_thresh', 'nmi_watchdog']) del(e, `/proc/sys/kernel/${k}`);
   assert.equal(check(e, 'panic.settings').status, 'unknown');
+});
+
+test('every finding carries its check\'s why (CheckDef.why), on every fixture', () => {
+  for (const name of ['rhel6', 'rhel9', 'debian12', 'sosreport', 'sosreport-debian12']) {
+    for (const f of report(fixture(name)).findings) {
+      const def = CHECKS.find((c) => c.id === f.id);
+      assert.ok(def, `${name}: finding ${f.id} names no check`);
+      assert.equal(f.why, def.why, `${name}: ${f.id}`);
+      assert.ok(def.why.length > 0, `${f.id} has an empty why`);
+    }
+  }
 });

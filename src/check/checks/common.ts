@@ -5,6 +5,8 @@ import type { Evidence, Finding, Remedy, Status } from '../model.js';
 export interface CheckDef {
   id: string;
   title: string;
+  /** Why the check matters: the same for every finding of the check, so it is data, not a run() local. */
+  why: string;
   run: (f: Facts) => Finding;
 }
 

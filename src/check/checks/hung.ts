@@ -45,8 +45,8 @@ export const HUNG_TIMEOUT_TRADEOFF =
 export const hungTimeout: CheckDef = {
   id: 'hung.timeout',
   title: 'hung-task detector on, and faster than fail-over',
+  why: 'khungtaskd reports tasks stuck in D state longer than kernel.hung_task_timeout_secs with their stacks; it is off at 0, and if a cluster fences the node sooner, the report is never written.',
   run(f) {
-    const why = 'khungtaskd reports tasks stuck in D state longer than kernel.hung_task_timeout_secs with their stacks; it is off at 0, and if a cluster fences the node sooner, the report is never written.';
     const d = f.src.sysctl('kernel.hung_task_timeout_secs');
     const ev: Evidence[] = [f.src.evidence('kernel.hung_task_timeout_secs', d)];
     const cluster = clusterTimeouts(f);
@@ -55,18 +55,18 @@ export const hungTimeout: CheckDef = {
     const target = fastest !== null ? Math.max(1, Math.floor(fastest / 2)) : 120;
     const remedy = sysctlRemedy('kernel.hung_task_timeout_secs', String(target), fastest !== null ? `Report hung tasks before this node is fenced or reset (half of the fastest timeout, ${fastest} s).` : 'Turn the hung-task detector on with the kernel default of 120 s (lower it to report sooner).');
     if (!d.ok) {
-      if (f.src.kind === 'live' && !d.notCollected) return finding(this.id, this.title, 'warn', 'no kernel.hung_task_timeout_secs: kernel built without CONFIG_DETECT_HUNG_TASK', ev, why, null);
-      return finding(this.id, this.title, 'unknown', d.reason, ev, why, null);
+      if (f.src.kind === 'live' && !d.notCollected) return finding(this.id, this.title, 'warn', 'no kernel.hung_task_timeout_secs: kernel built without CONFIG_DETECT_HUNG_TASK', ev, this.why, null);
+      return finding(this.id, this.title, 'unknown', d.reason, ev, this.why, null);
     }
     const v = Number(d.text.trim());
-    if (!Number.isFinite(v)) return finding(this.id, this.title, 'unknown', `unparseable value "${d.text.trim()}"`, ev, why, null);
-    if (v === 0) return finding(this.id, this.title, 'warn', 'hung-task detection is off (hung_task_timeout_secs=0)', ev, why, remedy);
+    if (!Number.isFinite(v)) return finding(this.id, this.title, 'unknown', `unparseable value "${d.text.trim()}"`, ev, this.why, null);
+    if (v === 0) return finding(this.id, this.title, 'warn', 'hung-task detection is off (hung_task_timeout_secs=0)', ev, this.why, remedy);
     if (fastest !== null && v >= fastest) {
       const c = cluster.find((x) => x.secs === fastest)!;
-      return finding(this.id, this.title, 'warn', `hung_task_timeout_secs=${v} is not shorter than the ${c.what} (${fastest} s): the node is fenced or reset before a hang is reported`, ev, why, remedy);
+      return finding(this.id, this.title, 'warn', `hung_task_timeout_secs=${v} is not shorter than the ${c.what} (${fastest} s): the node is fenced or reset before a hang is reported`, ev, this.why, remedy);
     }
-    if (fastest !== null) return finding(this.id, this.title, 'ok', `hung tasks reported after ${v} s (fastest fail-over timeout ${fastest} s)`, ev, why, null);
-    if (v <= SHORT_HUNG_TIMEOUT_SECS) return finding(this.id, this.title, 'ok', `hung tasks reported after ${v} s (no cluster or watchdog timeout found)`, ev, why, null);
+    if (fastest !== null) return finding(this.id, this.title, 'ok', `hung tasks reported after ${v} s (fastest fail-over timeout ${fastest} s)`, ev, this.why, null);
+    if (v <= SHORT_HUNG_TIMEOUT_SECS) return finding(this.id, this.title, 'ok', `hung tasks reported after ${v} s (no cluster or watchdog timeout found)`, ev, this.why, null);
     // Nothing found that fails over sooner: not wrong, but the advice is a short timeout, so the
     // report is written before a cluster, a watchdog or an impatient operator resets the box.
     return finding(
@@ -75,7 +75,7 @@ export const hungTimeout: CheckDef = {
       'info',
       `hung tasks reported only after ${v} s, and no cluster or watchdog timeout was found to compare with: a timeout of a few seconds (e.g. ${SHORT_HUNG_TIMEOUT_SECS}) reports a hang before anything fails over or someone power-cycles the server`,
       ev,
-      why,
+      this.why,
       sysctlRemedy('kernel.hung_task_timeout_secs', String(SHORT_HUNG_TIMEOUT_SECS), `Report tasks stuck ${SHORT_HUNG_TIMEOUT_SECS} s in D state (see the trade-off).`, false),
       HUNG_TIMEOUT_TRADEOFF,
     );
@@ -98,8 +98,8 @@ export function unlimitedHungWarnings(version: [number, number, number] | null):
 export const hungWarnings: CheckDef = {
   id: 'hung.warnings',
   title: 'hung-task warnings not exhausted',
+  why: 'kernel.hung_task_warnings counts down with each report and reporting stops at 0; the default 10 can be used up by one incident, hiding the next.',
   run(f) {
-    const why = 'kernel.hung_task_warnings counts down with each report and reporting stops at 0; the default 10 can be used up by one incident, hiding the next.';
     const d = f.src.sysctl('kernel.hung_task_warnings');
     const ev: Evidence[] = [f.src.evidence('kernel.hung_task_warnings', d)];
     const k = f.kernel();
@@ -111,43 +111,43 @@ export const hungWarnings: CheckDef = {
         ? 'Report every hung task (-1 = unlimited, accepted since Linux 3.14).'
         : `Report practically every hung task (1000000: ${k.k ? `kernel ${k.k.raw} predates` : 'the kernel version is unknown, and kernels before 3.14 refuse'} the unlimited value -1).`,
     );
-    if (!d.ok) return finding(this.id, this.title, 'unknown', d.reason, ev, why, null);
+    if (!d.ok) return finding(this.id, this.title, 'unknown', d.reason, ev, this.why, null);
     const v = Number(d.text.trim());
-    if (!Number.isFinite(v)) return finding(this.id, this.title, 'unknown', `unparseable value "${d.text.trim()}"`, ev, why, null);
-    if (v === -1 || v >= 2 ** 31) return finding(this.id, this.title, 'ok', 'unlimited hung-task reports', ev, why, null);
+    if (!Number.isFinite(v)) return finding(this.id, this.title, 'unknown', `unparseable value "${d.text.trim()}"`, ev, this.why, null);
+    if (v === -1 || v >= 2 ** 31) return finding(this.id, this.title, 'ok', 'unlimited hung-task reports', ev, this.why, null);
     ev.push(k.ev);
     const p = f.persisted('kernel.hung_task_warnings');
     const configured = p && Number.isFinite(Number(p.value)) ? Number(p.value) : 10;
     if (p) ev.push({ what: 'kernel.hung_task_warnings (persisted)', value: `${p.value} (${p.file}:${p.line})`, path: p.realPath });
-    if (v === 0) return finding(this.id, this.title, 'warn', 'hung_task_warnings=0: no more hung-task reports until reboot', ev, why, remedy);
+    if (v === 0) return finding(this.id, this.title, 'warn', 'hung_task_warnings=0: no more hung-task reports until reboot', ev, this.why, remedy);
     // Plenty left, but counted down: hung tasks were already reported since boot, worth a look.
-    if (v >= HUNG_WARNINGS_ENOUGH && v < configured) return finding(this.id, this.title, 'info', `${v} hung-task reports left; ${configured - v} of ${configured} already used since boot (see the kernel log)`, ev, why, null);
-    if (v >= HUNG_WARNINGS_ENOUGH) return finding(this.id, this.title, 'ok', `${v} hung-task reports left`, ev, why, null);
+    if (v >= HUNG_WARNINGS_ENOUGH && v < configured) return finding(this.id, this.title, 'info', `${v} hung-task reports left; ${configured - v} of ${configured} already used since boot (see the kernel log)`, ev, this.why, null);
+    if (v >= HUNG_WARNINGS_ENOUGH) return finding(this.id, this.title, 'ok', `${v} hung-task reports left`, ev, this.why, null);
     const used = v < configured && configured > 0 ? `, ${configured - v} of ${configured} already used since boot` : '';
     const dflt = v === 10 && !used ? ' (the kernel default)' : '';
-    return finding(this.id, this.title, 'warn', `only ${v} hung-task report(s) left${dflt}${used}: one incident can use them up and hide the next`, ev, why, remedy);
+    return finding(this.id, this.title, 'warn', `only ${v} hung-task report(s) left${dflt}${used}: one incident can use them up and hide the next`, ev, this.why, remedy);
   },
 };
 
 export const hungPanic: CheckDef = {
   id: 'hung.panic',
   title: 'hung_task_panic',
+  why: 'hung_task_panic=1 turns a hung task into a panic (and a vmcore with kdump); with a short timeout, an I/O stall on a busy SAN then reboots a healthy server.',
   run(f) {
-    const why = 'hung_task_panic=1 turns a hung task into a panic (and a vmcore with kdump); with a short timeout, an I/O stall on a busy SAN then reboots a healthy server.';
     const d = f.src.sysctl('kernel.hung_task_panic');
     const t = f.src.sysctl('kernel.hung_task_timeout_secs');
     const ev = [f.src.evidence('kernel.hung_task_panic', d), f.src.evidence('kernel.hung_task_timeout_secs', t)];
     if (!d.ok) {
-      if (f.src.kind === 'live' && !d.notCollected) return finding(this.id, this.title, 'info', 'no kernel.hung_task_panic (kernel without the hung-task detector)', ev, why, null);
-      return finding(this.id, this.title, 'unknown', d.reason, ev, why, null);
+      if (f.src.kind === 'live' && !d.notCollected) return finding(this.id, this.title, 'info', 'no kernel.hung_task_panic (kernel without the hung-task detector)', ev, this.why, null);
+      return finding(this.id, this.title, 'unknown', d.reason, ev, this.why, null);
     }
     const v = Number(d.text.trim());
     const timeout = num(t);
-    if (v === 0) return finding(this.id, this.title, 'ok', 'hung tasks are reported, not turned into panics (hung_task_panic=0)', ev, why, null);
+    if (v === 0) return finding(this.id, this.title, 'ok', 'hung tasks are reported, not turned into panics (hung_task_panic=0)', ev, this.why, null);
     const cl = crashLoaded(f);
     ev.push(cl.ev);
-    if (timeout !== null && timeout > 0 && timeout < 60) return finding(this.id, this.title, 'warn', `hung_task_panic=${v} with a ${timeout} s timeout: an I/O stall can panic the server`, ev, why, sysctlRemedy('kernel.hung_task_panic', '0', 'Report hung tasks without panicking (or raise the timeout).', false));
-    if (cl.loaded === false) return finding(this.id, this.title, 'warn', `hung_task_panic=${v} but no crash kernel is loaded: the panic leaves no vmcore`, ev, why, null);
-    return finding(this.id, this.title, 'info', `hung_task_panic=${v}: a hung task panics the server (with a vmcore if kdump works)`, ev, why, null);
+    if (timeout !== null && timeout > 0 && timeout < 60) return finding(this.id, this.title, 'warn', `hung_task_panic=${v} with a ${timeout} s timeout: an I/O stall can panic the server`, ev, this.why, sysctlRemedy('kernel.hung_task_panic', '0', 'Report hung tasks without panicking (or raise the timeout).', false));
+    if (cl.loaded === false) return finding(this.id, this.title, 'warn', `hung_task_panic=${v} but no crash kernel is loaded: the panic leaves no vmcore`, ev, this.why, null);
+    return finding(this.id, this.title, 'info', `hung_task_panic=${v}: a hung task panics the server (with a vmcore if kdump works)`, ev, this.why, null);
   },
 };

@@ -7,8 +7,8 @@ import { sysctlRemedy } from '../remedies.js';
 export const panicSettings: CheckDef = {
   id: 'panic.settings',
   title: 'what a panic, oops or lockup does',
+  why: 'These settings decide whether an oops or soft lockup becomes a panic (and so a vmcore with kdump) and whether the server reboots afterwards or stays stopped with the panic on its console.',
   run(f) {
-    const why = 'These settings decide whether an oops or soft lockup becomes a panic (and so a vmcore with kdump) and whether the server reboots afterwards or stays stopped with the panic on its console.';
     const keys = ['kernel.panic', 'kernel.panic_on_oops', 'kernel.softlockup_panic', 'kernel.watchdog_thresh', 'kernel.nmi_watchdog'];
     const vals = new Map<string, number | null>();
     const ev: Evidence[] = [];
@@ -17,7 +17,7 @@ export const panicSettings: CheckDef = {
       vals.set(k, num(d));
       ev.push(f.src.evidence(k, d));
     }
-    if ([...vals.values()].every((v) => v === null)) return finding(this.id, this.title, 'unknown', 'no panic sysctl collected', ev, why, null);
+    if ([...vals.values()].every((v) => v === null)) return finding(this.id, this.title, 'unknown', 'no panic sysctl collected', ev, this.why, null);
     const panic = vals.get('kernel.panic');
     const oops = vals.get('kernel.panic_on_oops');
     const parts: string[] = [];
@@ -31,7 +31,7 @@ export const panicSettings: CheckDef = {
     ev.push(cl.ev);
     // panic_on_oops=0 with working kdump wastes the chance of a vmcore of the first oops.
     if (oops === 0 && cl.loaded === true)
-      return finding(this.id, this.title, 'info', `${parts.join('; ')}; with kdump loaded, kernel.panic_on_oops=1 would capture a vmcore of the first oops`, ev, why, sysctlRemedy('kernel.panic_on_oops', '1', 'Panic (and so dump) on the first oops instead of running on with a damaged kernel.', false));
-    return finding(this.id, this.title, 'info', parts.join('; '), ev, why, null);
+      return finding(this.id, this.title, 'info', `${parts.join('; ')}; with kdump loaded, kernel.panic_on_oops=1 would capture a vmcore of the first oops`, ev, this.why, sysctlRemedy('kernel.panic_on_oops', '1', 'Panic (and so dump) on the first oops instead of running on with a damaged kernel.', false));
+    return finding(this.id, this.title, 'info', parts.join('; '), ev, this.why, null);
   },
 };

@@ -22,6 +22,7 @@ function sysrqMeaning(v: number): string {
 export const sysrqMask: CheckDef = {
   id: 'sysrq.mask',
   title: 'SysRq allows the dump functions (T/W/M)',
+  why: SYSRQ_WHY,
   run(f) {
     const { c, d: cd } = f.cmdline();
     const d = f.src.sysctl('kernel.sysrq');
@@ -29,31 +30,31 @@ export const sysrqMask: CheckDef = {
     const remedy = sysctlRemedy('kernel.sysrq', '1', 'Allow all SysRq functions (or 216 for dumps, sync, signals and reboot only), persistently and now.');
     if (c?.params.has('sysrq_always_enabled')) {
       ev.push(f.src.evidence('sysrq_always_enabled', cd, 'on the command line'));
-      return finding(this.id, this.title, 'ok', 'sysrq_always_enabled is on the command line (kernel.sysrq is ignored)', ev, SYSRQ_WHY, null, SYSRQ_TRADEOFF);
+      return finding(this.id, this.title, 'ok', 'sysrq_always_enabled is on the command line (kernel.sysrq is ignored)', ev, this.why, null, SYSRQ_TRADEOFF);
     }
     if (!d.ok) {
       if (f.src.kind === 'live' && !d.notCollected) {
         const cfg = f.kernelConfig().config;
-        if (cfg?.get('CONFIG_MAGIC_SYSRQ') === 'n') return finding(this.id, this.title, 'fail', 'this kernel is built without SysRq (CONFIG_MAGIC_SYSRQ is not set)', ev, SYSRQ_WHY, { kind: 'manual', text: 'Boot a kernel built with CONFIG_MAGIC_SYSRQ=y (every distribution kernel is).', commands: [], safe: false });
-        return finding(this.id, this.title, 'fail', `kernel.sysrq cannot be read: ${d.reason} (kernel likely built without SysRq)`, ev, SYSRQ_WHY, null);
+        if (cfg?.get('CONFIG_MAGIC_SYSRQ') === 'n') return finding(this.id, this.title, 'fail', 'this kernel is built without SysRq (CONFIG_MAGIC_SYSRQ is not set)', ev, this.why, { kind: 'manual', text: 'Boot a kernel built with CONFIG_MAGIC_SYSRQ=y (every distribution kernel is).', commands: [], safe: false });
+        return finding(this.id, this.title, 'fail', `kernel.sysrq cannot be read: ${d.reason} (kernel likely built without SysRq)`, ev, this.why, null);
       }
-      return finding(this.id, this.title, 'unknown', d.reason, ev, SYSRQ_WHY, remedy, SYSRQ_TRADEOFF);
+      return finding(this.id, this.title, 'unknown', d.reason, ev, this.why, remedy, SYSRQ_TRADEOFF);
     }
     const v = Number(d.text.trim());
-    if (!Number.isInteger(v) || v < 0) return finding(this.id, this.title, 'unknown', `kernel.sysrq value "${d.text.trim()}" is not a number`, ev, SYSRQ_WHY, remedy);
+    if (!Number.isInteger(v) || v < 0) return finding(this.id, this.title, 'unknown', `kernel.sysrq value "${d.text.trim()}" is not a number`, ev, this.why, remedy);
     if (sysrqAllowsDumps(v)) {
       const missing = v === 1 ? '' : [[16, 's'], [128, 'b']].filter(([b]) => !(v & (b as number))).map(([, k]) => k).join(', ');
-      return finding(this.id, this.title, 'ok', `kernel.sysrq=${sysrqMeaning(v)} allows SysRq-T/W/M${missing ? `; not ${missing}` : ''}`, ev, SYSRQ_WHY, null, SYSRQ_TRADEOFF);
+      return finding(this.id, this.title, 'ok', `kernel.sysrq=${sysrqMeaning(v)} allows SysRq-T/W/M${missing ? `; not ${missing}` : ''}`, ev, this.why, null, SYSRQ_TRADEOFF);
     }
-    return finding(this.id, this.title, 'warn', `kernel.sysrq=${sysrqMeaning(v)} does not allow SysRq-T/W/M from the console`, ev, SYSRQ_WHY, remedy, SYSRQ_TRADEOFF);
+    return finding(this.id, this.title, 'warn', `kernel.sysrq=${sysrqMeaning(v)} does not allow SysRq-T/W/M from the console`, ev, this.why, remedy, SYSRQ_TRADEOFF);
   },
 };
 
 export const sysrqPersisted: CheckDef = {
   id: 'sysrq.persisted',
   title: 'SysRq runtime value matches the persisted one',
+  why: 'A value set by hand with sysctl -w is lost at the next boot; the persisted value in sysctl.conf / sysctl.d is what the server will have after the crash you are preparing for.',
   run(f) {
-    const why = 'A value set by hand with sysctl -w is lost at the next boot; the persisted value in sysctl.conf / sysctl.d is what the server will have after the crash you are preparing for.';
     const d = f.src.sysctl('kernel.sysrq');
     const p = f.persisted('kernel.sysrq');
     const ps = f.persistedSysctls();
@@ -61,12 +62,12 @@ export const sysrqPersisted: CheckDef = {
     if (p) ev.push({ what: 'kernel.sysrq (persisted)', value: `${p.value} (${p.file}:${p.line})`, path: p.realPath });
     else ev.push({ what: 'kernel.sysrq (persisted)', value: ps.collected ? `not set in ${ps.files.length} file(s) read` : null, path: null, reason: ps.collected ? undefined : 'no sysctl configuration collected' });
     const remedy = sysctlRemedy('kernel.sysrq', d.ok && sysrqAllowsDumps(Number(d.text)) ? String(Number(d.text)) : '1', 'Persist the SysRq setting so it survives a reboot.');
-    if (!d.ok) return finding(this.id, this.title, 'unknown', `runtime value: ${d.reason}`, ev, why, null);
-    if (!ps.collected) return finding(this.id, this.title, 'unknown', 'sysctl configuration files not collected', ev, why, null);
+    if (!d.ok) return finding(this.id, this.title, 'unknown', `runtime value: ${d.reason}`, ev, this.why, null);
+    if (!ps.collected) return finding(this.id, this.title, 'unknown', 'sysctl configuration files not collected', ev, this.why, null);
     const rt = d.text.trim();
-    if (!p) return finding(this.id, this.title, sysrqAllowsDumps(Number(rt)) ? 'info' : 'warn', `kernel.sysrq=${rt} comes from the kernel default; no sysctl file sets it`, ev, why, sysrqAllowsDumps(Number(rt)) ? null : remedy);
-    if (sysctlValuesEqual(p.value, rt)) return finding(this.id, this.title, 'ok', `runtime and persisted kernel.sysrq agree (${rt}, ${p.file})`, ev, why, null);
+    if (!p) return finding(this.id, this.title, sysrqAllowsDumps(Number(rt)) ? 'info' : 'warn', `kernel.sysrq=${rt} comes from the kernel default; no sysctl file sets it`, ev, this.why, sysrqAllowsDumps(Number(rt)) ? null : remedy);
+    if (sysctlValuesEqual(p.value, rt)) return finding(this.id, this.title, 'ok', `runtime and persisted kernel.sysrq agree (${rt}, ${p.file})`, ev, this.why, null);
     const better = sysrqAllowsDumps(Number(rt)) && !sysrqAllowsDumps(Number(p.value));
-    return finding(this.id, this.title, 'warn', `runtime kernel.sysrq=${rt} but ${p.file}:${p.line} sets ${p.value}${better ? ': the next boot loses the dump functions' : ''}`, ev, why, better || sysrqAllowsDumps(Number(rt)) ? remedy : sysctlRemedy('kernel.sysrq', '1', 'Persist kernel.sysrq=1 and apply it now.'));
+    return finding(this.id, this.title, 'warn', `runtime kernel.sysrq=${rt} but ${p.file}:${p.line} sets ${p.value}${better ? ': the next boot loses the dump functions' : ''}`, ev, this.why, better || sysrqAllowsDumps(Number(rt)) ? remedy : sysctlRemedy('kernel.sysrq', '1', 'Persist kernel.sysrq=1 and apply it now.'));
   },
 };
