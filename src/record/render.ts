@@ -56,6 +56,8 @@ export function renderLine(e: StoredEvent, domainName: (id: number) => string, p
       return `${t} slab pid=${e.tid} comm=${e.comm || '?'}: ${e.detail ?? ''}`;
     case 'dentry':
       return `${t} dentry: ${e.detail ?? ''}`;
+    case 'rule':
+      return `${t} rule: ${e.detail ?? ''}`;
     default:
       return `${t} ${e.type}`;
   }
