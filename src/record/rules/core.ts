@@ -76,8 +76,8 @@ export function parseSignal(s: string): number | null {
 /** The trigger of `on`, or what was expected (a string). */
 export function parseTrigger(on: string): Trigger | string {
   const words = on.trim().split(/\s+/);
-  const head = words[0] ?? '';
-  if (NOT_BUILT[head]) return `${JSON.stringify(head)}: ${NOT_BUILT[head]} is not built in this recorder yet, so this rule could never fire (triggers: hung_task, oom_kill, signal, slow_slab)`;
+  const head = /^[A-Za-z_]*/.exec(on.trim())![0] || (words[0] ?? '');
+  if (NOT_BUILT[head]) return `cannot fire: ${NOT_BUILT[head]} (${head}) is not built in this recorder yet, so this rule could never fire (triggers: hung_task, oom_kill, signal, slow_slab)`;
   switch (head) {
     case 'hung_task':
     case 'oom_kill':
@@ -156,7 +156,7 @@ export function parseRules(value: unknown, text: string, file: string): Rule[] {
     for (const k of Object.keys(t)) if (!RULE_KEYS.includes(k)) fail(at(k), `${name}: unknown key ${k} (expected ${RULE_KEYS.join(', ')})`);
     if (typeof t.on !== 'string') return fail(header, `${name}: on = "TRIGGER" is required (hung_task, oom_kill, "signal NAME [program=PATH]", "slow_slab > DURATION")`);
     const trigger = parseTrigger(t.on);
-    if (typeof trigger === 'string') return fail(at('on'), `${name}: on = ${JSON.stringify(t.on)}: expected ${trigger}`);
+    if (typeof trigger === 'string') return fail(at('on'), `${name}: on = ${JSON.stringify(t.on)}: ${trigger.startsWith('cannot fire') ? trigger : `expected ${trigger}`}`);
     if (!Array.isArray(t.do) || t.do.length === 0) return fail(at('do'), `${name}: do = ["ACTION", …] is required (actions: "sysrq LETTERS", "snapshot", "log")`);
     const actions: Action[] = [];
     for (const a of t.do) {
