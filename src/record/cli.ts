@@ -435,7 +435,7 @@ SIGHUP reopens --log. Needs root. Query with: lantern record status, lantern his
     .addOption(storeOption())
     .option('--since <time>', 'from this time (ISO 8601, "now", or a duration ago: 10m, 2h, 3d)')
     .option('--until <time>', 'up to this time')
-    .option('--type <types...>', 'only these types: exec, exit, signal, lost, hung (comma-separated or repeated)')
+    .option('--type <types...>', 'only these types: exec, exit, signal, lost, hung, slab, dentry, rule (comma-separated or repeated)')
     .option('--domain <pattern>', 'only this domain and its subtree, or a glob over the full domain name ("*sshd*")')
     .option('--limit <n>', 'at most n events', intOpt('--limit', 1, 100_000_000))
     .option('--history', 'add each record\'s timestamped history (init(..)=>sh(..)) to text output')
