@@ -462,7 +462,7 @@ SIGHUP reopens --log. Needs root. Query with: lantern record status, lantern his
           }
           if (opts.json) {
             const j = eventJson(e, nameOf);
-            if (e.type === 'hung') {
+            if (e.type === 'hung' || e.type === 'rule') {
               const ev = store.hungEvidence(e.id);
               if (ev) j.evidence = { incident: ev.incident, snapshot: ev.snapshot, kmsg_records: ev.kmsg.length };
             }

@@ -83,6 +83,11 @@ test('a real SIGSEGV death fires its rule once: SysRq letter in the trigger file
     const ev = lantern(['events', '--store', storePath, '--type', 'rule']);
     assert.equal(ev.status, 0, ev.stderr);
     assert.match(ev.stdout, /rule: rule 1 \(record\.toml:1\) on = "signal SIGSEGV program=.*" fired on #\d+ \(signal\): sysrq w sent; log/);
+    const json = JSON.parse(lantern(['events', '--store', storePath, '--type', 'rule', '--json']).stdout.trim()) as Record<string, unknown>;
+    assert.equal(json.type, 'rule');
+    assert.equal(json.pid, first.pid);
+    assert.equal(typeof json.fired_on, 'number');
+    assert.match(String(json.detail), /sysrq w sent; log$/);
     const status = lantern(['record', 'status', '--store', storePath]);
     assert.equal(status.status, 0, status.stderr);
     assert.match(status.stdout, /rules      2 rules; SysRq to .*sysrq-trigger: 1 sent, 0 failed; 0 snapshots/);
