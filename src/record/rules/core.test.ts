@@ -103,3 +103,11 @@ test('matcher: signal numbers and program filter, oom kills, hung tasks, slab th
   assert.equal(matches(slow, rec('slab', { detail: pass(1.25) })), false);
   assert.equal(matches(slow, rec('dentry', { detail: '999.000 ms' })), false);
 });
+
+test('packaging/record.toml: no rules as shipped; its commented examples parse when uncommented', () => {
+  const text = readFileSync(new URL('../../../packaging/record.toml', import.meta.url), 'utf8');
+  assert.deepEqual(rulesOf(text), []);
+  const examples = text.slice(text.indexOf('# [[rule]]')).split('\n').map((l) => l.replace(/^# ?/, '')).join('\n');
+  const rules = rulesOf(examples);
+  assert.deepEqual(rules.map((r) => r.on), ['hung_task', 'signal SIGSEGV program=/usr/bin/java', 'slow_slab > 500ms', 'oom_kill']);
+});
