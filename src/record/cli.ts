@@ -86,7 +86,7 @@ function withRules(cfg: ConfigFile, doc: Record<string, unknown>, text: string, 
 export function rulesStatusText(r: RulesStatus): string {
   const head = `${r.rules.length} rule${r.rules.length === 1 ? '' : 's'}; SysRq to ${r.sysrqTrigger}: ${r.sysrqSent} sent, ${r.sysrqFailed} failed; ${r.snapshots} snapshots${r.evidenceLost ? `, ${r.evidenceLost} not stored` : ''}`;
   const each = r.rules.map(
-    (x) => `${x.where} on "${x.on}" do ${x.do.join(', ')}: ${x.matched} matched, ${x.acted} acted, ${x.suppressed} within min_interval ${x.minIntervalMs / 1000}s${x.lastActedUs ? ` (last ${isoTime(x.lastActedUs)})` : ''}`,
+    (x) => `${x.where} on "${x.on}" do ${x.do.join(', ')}: ${x.matched} matched, ${x.acted} acted, ${x.suppressed} within min_interval ${x.minIntervalMs / 1000}s${x.lastActedUs ? ` (last ${isoTime(x.lastActedUs)})` : ''}${x.note ? `; ${x.note}` : ''}`,
   );
   return [head, ...each].join('\n           ');
 }

@@ -17,6 +17,7 @@ import { renderLine, STORE_LOSS_PREFIX } from './render.js';
 import { HungDetector, type HungEvidence, type HungOptions, type HungStatus } from './hung/detector.js';
 import { SLAB_EVENTS, SlabDetector, type SlabOptions, type SlabStatus } from './slab/detector.js';
 import { RuleEngine, type RulesOptions, type RulesStatus } from './rules/engine.js';
+import type { Trigger } from './rules/core.js';
 
 export interface RecorderOptions {
   storePath: string;
@@ -238,8 +239,21 @@ export class Recorder {
           const p = this.model.procs.get(pid);
           return p ? store.name(p.domainId) : null;
         },
+        limitOf: (t) => this.ruleLimit(t),
       });
     }
+  }
+
+  /** What keeps a rule's trigger from firing on this recorder (said at start, shown in status), or null. */
+  private ruleLimit(t: Trigger): string | null {
+    if (t.kind === 'hung_task' && !this.hung) return 'cannot fire: the hung-task detector is off ([hung] enabled = false or --no-hung)';
+    if (t.kind === 'oom_kill' && !this.instance.formats.has('mark_victim')) return 'cannot fire: oom:mark_victim is absent on this kernel, so OOM kills are not told from other SIGKILLs';
+    if (t.kind === 'slow_slab') {
+      const slab = this.opts.slab;
+      if (!slab || !slab.tracepoints || !SLAB_EVENTS.every((e) => this.instance.formats.has(e.event))) return 'cannot fire: the shrink_slab tracepoints are not recorded ([slab] off, tracepoints = false, or absent on this kernel)';
+      if (slab.slowNs > t.thresholdNs) return `sees only passes of at least [slab] slow = ${slab.slowNs / 1e6} ms (shorter ones are not recorded)`;
+    }
+    return null;
   }
 
   /** Enable tracing first, then scan /proc, so no process falls between the two. */

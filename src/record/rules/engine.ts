@@ -10,7 +10,7 @@ import type { Store } from '../store/store.js';
 import { IncidentLimiter } from '../hung/core.js';
 import type { HungEvidence } from '../hung/detector.js';
 import { takeSnapshot } from '../hung/snapshot.js';
-import { actionText, matches, type Rule } from './core.js';
+import { actionText, matches, type Rule, type Trigger } from './core.js';
 
 export interface RulesOptions {
   rules: Rule[];
@@ -29,6 +29,8 @@ export interface RuleStatus {
   acted: number;
   suppressed: number;
   lastActedUs: number | null;
+  /** Why this rule cannot fire, or sees less, on this recorder (said once at start), or null. */
+  note: string | null;
 }
 
 export interface RulesStatus {
@@ -47,7 +49,11 @@ export class RuleEngine {
 
   constructor(
     readonly opts: RulesOptions,
-    private readonly env: { store: Store; host: Host; sysrqHost: Host; say: (line: string) => void; domainOf: (pid: number) => string | null },
+    private readonly env: {
+      store: Store; host: Host; sysrqHost: Host; say: (line: string) => void; domainOf: (pid: number) => string | null;
+      /** What of this recorder keeps a trigger from firing (a detector off, an event absent), or null. */
+      limitOf: (t: Trigger) => string | null;
+    },
   ) {
     this.limiters = opts.rules.map((r) => new IncidentLimiter(r.minIntervalMs));
     this.status = {
@@ -56,8 +62,9 @@ export class RuleEngine {
       sysrqFailed: 0,
       snapshots: 0,
       evidenceLost: 0,
-      rules: opts.rules.map((r) => ({ where: r.where, on: r.on, do: r.actions.map(actionText), minIntervalMs: r.minIntervalMs, matched: 0, acted: 0, suppressed: 0, lastActedUs: null })),
+      rules: opts.rules.map((r) => ({ where: r.where, on: r.on, do: r.actions.map(actionText), minIntervalMs: r.minIntervalMs, matched: 0, acted: 0, suppressed: 0, lastActedUs: null, note: env.limitOf(r.trigger) })),
     };
+    for (const r of this.status.rules) if (r.note) env.say(`lantern record: rule at ${r.where} on "${r.on}": ${r.note}`);
   }
 
   /** The `rule` records (and snapshots) for this tick's records; rule records themselves never match. */

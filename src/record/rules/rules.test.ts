@@ -44,7 +44,7 @@ test('a real SIGSEGV death fires its rule once: SysRq letter in the trigger file
   // The recorder names a program by its directory's real path and the name exec'd.
   const shFound = spawnSync('sh', ['-c', 'command -v sh'], { encoding: 'utf8' }).stdout.trim();
   const sh = join(realpathSync(dirname(shFound)), 'sh');
-  const text = `[[rule]]\non = "signal SIGSEGV program=${sh}"\ndo = ["sysrq w", "log"]\n\n[[rule]]\non = "signal 11 program=/no/such/program"\ndo = ["sysrq t"]\n`;
+  const text = `[[rule]]\non = "signal SIGSEGV program=${sh}"\ndo = ["sysrq w", "log"]\n\n[[rule]]\non = "signal 11 program=/no/such/program"\ndo = ["sysrq t"]\n\n[[rule]]\non = "hung_task"\ndo = ["log"]\n`;
   const rules = parseRules((parseToml(text) as Record<string, unknown>).rule, text, 'record.toml');
   const trigger = join(dir, 'sysrq-trigger');
   const said: string[] = [];
@@ -53,6 +53,8 @@ test('a real SIGSEGV death fires its rule once: SysRq letter in the trigger file
   try {
     rec = Recorder.start({ ...DEFAULT_OPTIONS, storePath, name: uniqueName('rule'), pollMs: 50, rules: { rules, sysrqTrigger: trigger, maxTasks: 200 }, say: (l) => said.push(l) });
     rec.run();
+    // The hung-task detector is off here: the hung_task rule is said, at start, to be unable to fire.
+    assert.deepEqual(said, ['lantern record: rule at record.toml:9 on "hung_task": cannot fire: the hung-task detector is off ([hung] enabled = false or --no-hung)']);
     const first = spawn(sh, ['-c', 'kill -SEGV $$'], { stdio: 'ignore' });
     assert.equal((await exited(first)).signal, 'SIGSEGV');
     await waitFor(() => rec!.rules!.status.rules[0]!.acted === 1, 10_000, 'the rule to act');
@@ -90,9 +92,10 @@ test('a real SIGSEGV death fires its rule once: SysRq letter in the trigger file
     assert.match(String(json.detail), /sysrq w sent; log$/);
     const status = lantern(['record', 'status', '--store', storePath]);
     assert.equal(status.status, 0, status.stderr);
-    assert.match(status.stdout, /rules      2 rules; SysRq to .*sysrq-trigger: 1 sent, 0 failed; 0 snapshots/);
+    assert.match(status.stdout, /rules      3 rules; SysRq to .*sysrq-trigger: 1 sent, 0 failed; 0 snapshots/);
     assert.match(status.stdout, /record\.toml:1 on "signal SIGSEGV program=.*" do sysrq w, log: 2 matched, 1 acted, 1 within min_interval 60s/);
     assert.match(status.stdout, /records .*rule 1/);
+    assert.match(status.stdout, /record\.toml:9 on "hung_task" do log: 0 matched, 0 acted, 0 within min_interval 60s; cannot fire: the hung-task detector is off/);
     console.log(`# events --type rule:\n# ${ev.stdout.trim()}\n# ${status.stdout.split('\n').filter((l) => /rules|record\.toml|records /.test(l)).join('\n# ')}`);
   } finally {
     rec?.stop();
