@@ -19,6 +19,8 @@ import { DEFAULT_HUNG, type HungOptions, type HungStatus } from './hung/detector
 import { DEFAULT_SLAB, dentryStatusText, slabStatusText, type SlabOptions } from './slab/detector.js';
 import { parseDurationNs } from './slab/core.js';
 import { parseInterval, parseSysrqLetters } from './hung/core.js';
+import { parseRules, RuleError, type Rule } from './rules/core.js';
+import type { RulesStatus } from './rules/engine.js';
 
 function intOpt(name: string, min: number, max: number) {
   return (v: string): number => {
@@ -42,6 +44,8 @@ interface ConfigFile {
   hung?: Record<string, unknown>;
   /** The [slab] section (see slabOptions). */
   slab?: Record<string, unknown>;
+  /** The [[rule]] tables, checked (src/record/rules/core.ts). */
+  rules?: Rule[];
 }
 
 function readConfig(path: string | undefined): ConfigFile {
@@ -52,17 +56,39 @@ function readConfig(path: string | undefined): ConfigFile {
   } catch (e) {
     throw new CliError(`cannot read config ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, EXIT.NOINPUT);
   }
+  let doc: Record<string, unknown>;
   try {
-    const doc = parseToml(text) as Record<string, unknown>;
+    doc = parseToml(text) as Record<string, unknown>;
     const sect = (doc.record ?? doc) as Record<string, unknown>;
     const hung = doc.hung;
     if (hung !== undefined && (typeof hung !== 'object' || hung === null || Array.isArray(hung))) throw new CliError(`config ${path}: [hung] must be a table`, EXIT.DATAERR);
     const slab = doc.slab;
     if (slab !== undefined && (typeof slab !== 'object' || slab === null || Array.isArray(slab))) throw new CliError(`config ${path}: [slab] must be a table`, EXIT.DATAERR);
-    return { ...(sect as ConfigFile), hung: hung as Record<string, unknown> | undefined, slab: slab as Record<string, unknown> | undefined };
+    const cfg: ConfigFile = { ...(sect as ConfigFile), hung: hung as Record<string, unknown> | undefined, slab: slab as Record<string, unknown> | undefined };
+    // Outside the catch below: a rule error already names file:line.
+    return withRules(cfg, doc, text, path);
   } catch (e) {
+    if (e instanceof CliError && e.message.startsWith(`config ${path}:`)) throw e;
     throw new CliError(`config ${path}: ${(e as Error).message.split('\n')[0]}`, EXIT.DATAERR);
   }
+}
+
+function withRules(cfg: ConfigFile, doc: Record<string, unknown>, text: string, path: string): ConfigFile {
+  try {
+    return { ...cfg, rules: parseRules(doc.rule, text, path) };
+  } catch (e) {
+    if (e instanceof RuleError) throw new CliError(`config ${e.message}`, EXIT.DATAERR);
+    throw e;
+  }
+}
+
+/** The `rules` lines of `record status`. */
+export function rulesStatusText(r: RulesStatus): string {
+  const head = `${r.rules.length} rule${r.rules.length === 1 ? '' : 's'}; SysRq to ${r.sysrqTrigger}: ${r.sysrqSent} sent, ${r.sysrqFailed} failed; ${r.snapshots} snapshots${r.evidenceLost ? `, ${r.evidenceLost} not stored` : ''}`;
+  const each = r.rules.map(
+    (x) => `${x.where} on "${x.on}" do ${x.do.join(', ')}: ${x.matched} matched, ${x.acted} acted, ${x.suppressed} within min_interval ${x.minIntervalMs / 1000}s${x.lastActedUs ? ` (last ${isoTime(x.lastActedUs)})` : ''}${x.note ? `; ${x.note}` : ''}`,
+  );
+  return [head, ...each].join('\n           ');
 }
 
 function configInt(v: unknown, key: string, min: number, max: number): number | undefined {
@@ -207,7 +233,7 @@ export function register(program: Command): void {
     .command('record')
     .description('record process history (exec, exit, fatal signals with their sender) from kernel tracepoints, into a local store')
     .addOption(storeOption())
-    .option('--config <file>', 'TOML config ([record] store, name, buffer_kb, poll_ms, retention_days, retention_mb, backlog_records, log, tracefs; [hung] enabled, source, timeout, warnings, min_interval, sysrq, capture_secs; [slab] enabled, slow, tracepoints, dentry_interval, dentry_samples)')
+    .option('--config <file>', 'TOML config ([record] store, name, buffer_kb, poll_ms, retention_days, retention_mb, backlog_records, log, tracefs; [hung] enabled, source, timeout, warnings, min_interval, sysrq, capture_secs; [slab] enabled, slow, tracepoints, dentry_interval, dentry_samples; [[rule]] on, do, min_interval)')
     .option('--name <name>', `recorder name; the tracefs instance is lantern.<name>.<pid> (default "${DEFAULT_OPTIONS.name}")`)
     .option('--buffer-kb <kib>', `per-CPU ring buffer size (default ${DEFAULT_OPTIONS.bufferKb})`, intOpt('--buffer-kb', 4, 1_048_576))
     .option('--poll-ms <ms>', `how often the per-CPU buffers are drained (default ${DEFAULT_OPTIONS.pollMs})`, intOpt('--poll-ms', 10, 10_000))
@@ -253,6 +279,7 @@ SIGHUP reopens --log. Needs root. Query with: lantern record status, lantern his
       if (hung) ro.hung = hung;
       const slab = slabOptions(cfg.slab, { slab: opts.slab as boolean | undefined });
       if (slab) ro.slab = slab;
+      if (cfg.rules?.length) ro.rules = { rules: cfg.rules, maxTasks: DEFAULT_HUNG.maxTasks };
       if (opts.print) ro.onLine = (line) => process.stdout.write(line + '\n');
       await runRecorder(ro, opts.duration as number | undefined);
     });
@@ -298,6 +325,7 @@ SIGHUP reopens --log. Needs root. Query with: lantern record status, lantern his
           `hung       ${st.hung ? hungStatusText(st.hung) : 'detector off'}`,
           `slab       ${st.slab ? slabStatusText(st.slab) : 'detector off'}`,
           `dentry     ${st.slab ? dentryStatusText(st.slab.dentry) : 'sampler off'}`,
+          `rules      ${st.rules ? rulesStatusText(st.rules) : 'none configured'}`,
         ];
         process.stdout.write(lines.join('\n') + '\n');
         return true;
@@ -407,7 +435,7 @@ SIGHUP reopens --log. Needs root. Query with: lantern record status, lantern his
     .addOption(storeOption())
     .option('--since <time>', 'from this time (ISO 8601, "now", or a duration ago: 10m, 2h, 3d)')
     .option('--until <time>', 'up to this time')
-    .option('--type <types...>', 'only these types: exec, exit, signal, lost, hung (comma-separated or repeated)')
+    .option('--type <types...>', 'only these types: exec, exit, signal, lost, hung, slab, dentry, rule (comma-separated or repeated)')
     .option('--domain <pattern>', 'only this domain and its subtree, or a glob over the full domain name ("*sshd*")')
     .option('--limit <n>', 'at most n events', intOpt('--limit', 1, 100_000_000))
     .option('--history', 'add each record\'s timestamped history (init(..)=>sh(..)) to text output')
@@ -434,7 +462,7 @@ SIGHUP reopens --log. Needs root. Query with: lantern record status, lantern his
           }
           if (opts.json) {
             const j = eventJson(e, nameOf);
-            if (e.type === 'hung') {
+            if (e.type === 'hung' || e.type === 'rule') {
               const ev = store.hungEvidence(e.id);
               if (ev) j.evidence = { incident: ev.incident, snapshot: ev.snapshot, kmsg_records: ev.kmsg.length };
             }

@@ -16,6 +16,8 @@ import { Store } from './store/store.js';
 import { renderLine, STORE_LOSS_PREFIX } from './render.js';
 import { HungDetector, type HungEvidence, type HungOptions, type HungStatus } from './hung/detector.js';
 import { SLAB_EVENTS, SlabDetector, type SlabOptions, type SlabStatus } from './slab/detector.js';
+import { RuleEngine, type RulesOptions, type RulesStatus } from './rules/engine.js';
+import type { Trigger } from './rules/core.js';
 
 export interface RecorderOptions {
   storePath: string;
@@ -45,6 +47,8 @@ export interface RecorderOptions {
   hung?: HungOptions;
   /** The slab-shrinker detector and dentry sampler (src/record/slab/); off when absent. The CLI turns it on by default. */
   slab?: SlabOptions;
+  /** Trigger rules ([[rule]] in the config, src/record/rules/); none when absent. */
+  rules?: RulesOptions;
   /** Where the recorder's one-line notices go (default stderr). */
   say?: (line: string) => void;
 }
@@ -146,6 +150,8 @@ export interface RecorderStatus {
   hung?: HungStatus;
   /** The slab-shrinker detector, when on. */
   slab?: SlabStatus;
+  /** The trigger rules, when any. */
+  rules?: RulesStatus;
 }
 
 export class Recorder {
@@ -188,6 +194,7 @@ export class Recorder {
   private readonly logName = (id: number) => this.store.name(id);
   readonly hung: HungDetector | null = null;
   readonly slab: SlabDetector | null = null;
+  readonly rules: RuleEngine | null = null;
 
   private constructor(readonly opts: RecorderOptions, instance: TraceInstance, store: Store, host: Host) {
     this.instance = instance;
@@ -223,6 +230,30 @@ export class Recorder {
       }, attached);
       if (opts.slab.tracepoints && !attached) (opts.say ?? ((l: string) => process.stderr.write(l + '\n')))(`lantern record: slab detector: ${this.slab.status.note}`);
     }
+    if (opts.rules && opts.rules.rules.length) {
+      const say = opts.say ?? ((line: string) => process.stderr.write(line + '\n'));
+      this.rules = new RuleEngine(opts.rules, {
+        store, host, say,
+        sysrqHost: opts.rules.sysrqTrigger ? new Host({ sysrqTrigger: opts.rules.sysrqTrigger }) : host,
+        domainOf: (pid) => {
+          const p = this.model.procs.get(pid);
+          return p ? store.name(p.domainId) : null;
+        },
+        limitOf: (t) => this.ruleLimit(t),
+      });
+    }
+  }
+
+  /** What keeps a rule's trigger from firing on this recorder (said at start, shown in status), or null. */
+  private ruleLimit(t: Trigger): string | null {
+    if (t.kind === 'hung_task' && !this.hung) return 'cannot fire: the hung-task detector is off ([hung] enabled = false or --no-hung)';
+    if (t.kind === 'oom_kill' && !this.instance.formats.has('mark_victim')) return 'cannot fire: oom:mark_victim is absent on this kernel, so OOM kills are not told from other SIGKILLs';
+    if (t.kind === 'slow_slab') {
+      const slab = this.opts.slab;
+      if (!slab || !slab.tracepoints || !SLAB_EVENTS.every((e) => this.instance.formats.has(e.event))) return 'cannot fire: the shrink_slab tracepoints are not recorded ([slab] off, tracepoints = false, or absent on this kernel)';
+      if (slab.slowNs > t.thresholdNs) return `sees only passes of at least [slab] slow = ${slab.slowNs / 1e6} ms (shorter ones are not recorded)`;
+    }
+    return null;
   }
 
   /** Enable tracing first, then scan /proc, so no process falls between the two. */
@@ -382,19 +413,26 @@ export class Recorder {
       evidence = h.evidence;
     }
     if (this.slab) for (const r of this.slab.poll()) out.push(r);
+    let ruleEvidence: HungEvidence[] = [];
+    if (this.rules) {
+      const fired = this.rules.run(out);
+      for (const r of fired.records) out.push(r);
+      ruleEvidence = fired.evidence;
+    }
     this.emit(out, final);
-    this.writeEvidence(evidence);
+    this.writeEvidence(evidence, this.hung?.status);
+    this.writeEvidence(ruleEvidence, this.rules?.status);
     this.housekeeping();
   }
 
-  /** A hung incident's snapshot and kernel-log capture; a failed write is counted (status hung.evidenceLost). */
-  private writeEvidence(list: HungEvidence[]): void {
+  /** A hung incident's (or a rule's) snapshot and kernel-log capture; a failed write is counted (status hung/rules.evidenceLost). */
+  private writeEvidence(list: HungEvidence[], counted: { evidenceLost: number } | undefined): void {
     for (const ev of list) {
       try {
         this.store.writeHungEvidence(ev);
       } catch (e) {
         this.storeFailed(e);
-        if (this.hung) this.hung.status.evidenceLost++;
+        if (counted) counted.evidenceLost++;
       }
     }
   }
@@ -576,6 +614,7 @@ export class Recorder {
       staleRemoved: this.instance.staleRemoved,
       counters: { ...this.model.counters },
       ...(this.slab ? { slab: structuredClone(this.slab.status) } : {}),
+      ...(this.rules ? { rules: structuredClone(this.rules.status) } : {}),
       ...(this.hung ? { hung: { ...this.hung.status, kmsg: { ...this.hung.status.kmsg }, sysrq: { ...this.hung.status.sysrq }, timeout: { ...this.hung.status.timeout } } } : {}),
     };
   }

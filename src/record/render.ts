@@ -56,6 +56,8 @@ export function renderLine(e: StoredEvent, domainName: (id: number) => string, p
       return `${t} slab pid=${e.tid} comm=${e.comm || '?'}: ${e.detail ?? ''}`;
     case 'dentry':
       return `${t} dentry: ${e.detail ?? ''}`;
+    case 'rule':
+      return `${t} rule: ${e.detail ?? ''}`;
     default:
       return `${t} ${e.type}`;
   }
@@ -93,6 +95,8 @@ export function eventJson(e: StoredEvent, domainName: (id: number) => string): R
   }
   if (e.type === 'exec' && e.detail) base.cmdline = e.detail;
   if (e.type === 'hung') base.detail = e.detail;
+  // A rule record carries the process of the record it fired on (from_id), and what it did.
+  if (e.type === 'rule') Object.assign(base, { fired_on: e.from_id, detail: e.detail });
   return base;
 }
 

@@ -30,7 +30,8 @@ export interface TraceEvent {
 }
 
 /** `hung`: a hung-task report (src/record/hung/); the incident's evidence is in the store's hung_evidence and kmsg tables. */
-export type RecordType = 'exec' | 'exit' | 'signal' | 'lost' | 'hung' | 'slab' | 'dentry';
+/** `rule`: a trigger rule acted (src/record/rules/); its fromId is the record it fired on. */
+export type RecordType = 'exec' | 'exit' | 'signal' | 'lost' | 'hung' | 'slab' | 'dentry' | 'rule';
 
 export interface ProcessRecord {
   id: number;
