@@ -219,15 +219,6 @@ function mib(n: number): string {
   return `${(n / 1048576).toFixed(1)} MiB`;
 }
 
-/** `lantern events | head` closes the pipe early: that is the reader's choice, not an error. */
-function quietOnClosedStdout(): void {
-  if (process.stdout.listenerCount('error') > 0) return;
-  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-    if (e.code === 'EPIPE') process.exit(0);
-    throw e;
-  });
-}
-
 export function register(program: Command): void {
   const record = program
     .command('record')
@@ -341,7 +332,6 @@ SIGHUP reopens --log. Needs root. Query with: lantern record status, lantern his
     .option('--depth <n>', 'show at most this many levels', intOpt('--depth', 0, 1_000_000))
     .option('--json', 'machine-readable output (nested)')
     .action((opts) => {
-      quietOnClosedStdout();
       queryStore(opts.store, (store) => {
         const root = domainTree(store);
         if (opts.json) {
@@ -360,7 +350,6 @@ SIGHUP reopens --log. Needs root. Query with: lantern record status, lantern his
     .addOption(storeOption())
     .option('--json', 'machine-readable output')
     .action((opts) => {
-      quietOnClosedStdout();
       queryStore(opts.store, (store) => {
         const names = domainNames(store);
         const rows = store
@@ -385,7 +374,6 @@ SIGHUP reopens --log. Needs root. Query with: lantern record status, lantern his
     .addOption(storeOption())
     .option('--json', 'machine-readable output')
     .action((pid: number, opts) => {
-      quietOnClosedStdout();
       queryStore(opts.store, (store) => {
         const views = pidHistory(store, pid);
         if (views.length === 0) throw new CliError(`no records for pid ${pid} in ${store.path}`, EXIT.DATAERR);
@@ -442,7 +430,6 @@ SIGHUP reopens --log. Needs root. Query with: lantern record status, lantern his
     .option('--kmsg', 'print the kernel-log records captured with each hung-task incident, in dmesg format (for lantern analyze -), instead of the records')
     .option('--json', 'one JSON object per line')
     .action((opts) => {
-      quietOnClosedStdout();
       const since = opts.since ? parseTimeArg(opts.since) : undefined;
       const until = opts.until ? parseTimeArg(opts.until) : undefined;
       const types = opts.type ? parseTypes(opts.type as string[]) : undefined;
