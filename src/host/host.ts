@@ -11,7 +11,7 @@
  */
 import { closeSync, constants as fsc, existsSync, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readlinkSync, readSync, realpathSync, statSync, writeSync } from 'node:fs';
 import { posix } from 'node:path';
-import { descriptorPath, entryKind, isInside, readEvidence, type EvidenceErrorCode } from '../common/evidence.js';
+import { descriptorPath, entryKind, isInside, readEvidence } from '../common/evidence.js';
 import { unpackSosreport, type UnpackLimits } from './archive.js';
 import { cutNote, readCapFor } from './caps.js';
 import { HostError, looksLikeHostRoot, looksLikeSosreport } from './roots.js';
@@ -161,19 +161,16 @@ export class Host {
     return { ok: true, path };
   }
 
-  /** All candidate real paths for a live path, primary first. */
-  candidates(livePath: string): string[] {
-    const clean = normaliseLive(livePath);
-    const out = [this.mapPath(clean)];
-    for (const alt of this.alternates.get(clean) ?? []) out.push(this.mapPath(alt));
-    return out;
+  /** A live path and its registered alternates (live-path form), primary first. */
+  private withAlternates(clean: string): string[] {
+    return [clean, ...(this.alternates.get(clean) ?? [])];
   }
 
   /** Read a whole (small) file as UTF-8 text. */
   readText(livePath: string): ReadResult {
     const clean = normaliseLive(livePath);
     let first: ReadResult | null = null;
-    for (const live of [clean, ...(this.alternates.get(clean) ?? [])]) {
+    for (const live of this.withAlternates(clean)) {
       const r = this.readOne(live, clean);
       if (r.ok) return r;
       if (!first || (first.code === 'ENOENT' && r.code !== 'ENOENT')) first = r;
@@ -224,7 +221,7 @@ export class Host {
 
   exists(livePath: string): boolean {
     const clean = normaliseLive(livePath);
-    return [clean, ...(this.alternates.get(clean) ?? [])].some((p) => this.statInside(p) !== null);
+    return this.withAlternates(clean).some((p) => this.statInside(p) !== null);
   }
 
   isDirectory(livePath: string): boolean {
@@ -338,7 +335,7 @@ export class Host {
     const cap = Math.min(maxBytes ?? readCapFor(live).maxBytes, this.maxReadBytes);
     const r = readEvidence(real, this.root === '/' ? { maxBytes: cap, kernelFs: KERNEL_FS_FILE.test(real) } : { maxBytes: cap, noFollow: true, within: this.root });
     if (!r.ok) {
-      const code = evidenceCode(r.code);
+      const code: ReadErrorCode = r.code;
       return this.refuse({ ok: false, code, reason: `${shown}: ${code === 'ENOENT' ? 'does not exist' : r.reason}`, path: real, livePath: shown });
     }
     const text = r.bytes.toString('utf8');
@@ -437,10 +434,6 @@ function writeNoFollow(path: string, value: string, flags: number, within: strin
   } finally {
     if (fd !== null) closeSync(fd);
   }
-}
-
-function evidenceCode(c: EvidenceErrorCode): ReadErrorCode {
-  return c;
 }
 
 function errCode(e: unknown): ReadErrorCode {
