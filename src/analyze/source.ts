@@ -20,7 +20,9 @@ import { createGunzip } from 'node:zlib';
 import { Readable } from 'node:stream';
 import { entryKind, openEvidence } from '../common/evidence.js';
 
-export type Compression = 'none' | 'gzip' | 'xz' | 'zstd' | 'bzip2';
+import { compressionOf, type Compression } from '../common/compression.js';
+
+export { compressionOf, type Compression };
 
 export interface InputFile {
   /** The name shown in reports (the path as given, or a path under a directory given). */
@@ -123,13 +125,6 @@ export function errText(e: unknown): string {
   return err?.message ?? String(e);
 }
 
-export function compressionOf(head: Buffer): Compression {
-  if (head.length >= 2 && head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
-  if (head.length >= 6 && head.subarray(0, 6).equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))) return 'xz';
-  if (head.length >= 4 && head.readUInt32LE(0) === 0xfd2fb528) return 'zstd';
-  if (head.length >= 3 && head.toString('latin1', 0, 3) === 'BZh') return 'bzip2';
-  return 'none';
-}
 
 /** How a decompressor (or the read under it) ended; null when it read to the end. */
 export interface InputFailure {

@@ -12,6 +12,7 @@ import { closeSync, mkdtempSync, openSync, readdirSync, readSync, rmSync, statSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { compressionOf, MAGIC_BYTES, type Compression } from '../common/compression.js';
 import { formatBytes } from '../common/evidence.js';
 import { HostError, looksLikeSosreport } from './roots.js';
 
@@ -57,24 +58,17 @@ function registerCleanup(): void {
 }
 
 /** The compression of an archive by its magic bytes (its name may lie). */
-function compressionOf(archive: string): 'xz' | 'gzip' | 'bzip2' | 'zstd' | 'none' {
-  const head = Buffer.alloc(6);
-  let n = 0;
+function archiveCompression(archive: string): Compression {
+  const head = Buffer.alloc(MAGIC_BYTES);
   let fd: number | null = null;
   try {
     fd = openSync(archive, 'r');
-    n = readSync(fd, head, 0, 6, 0);
+    return compressionOf(head.subarray(0, readSync(fd, head, 0, MAGIC_BYTES, 0)));
   } catch {
     return 'none';
   } finally {
     if (fd !== null) closeSync(fd);
   }
-  const h = head.subarray(0, n);
-  if (h.length >= 6 && h.equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))) return 'xz';
-  if (h.length >= 2 && h[0] === 0x1f && h[1] === 0x8b) return 'gzip';
-  if (h.length >= 3 && h.toString('latin1', 0, 3) === 'BZh') return 'bzip2';
-  if (h.length >= 4 && h.readUInt32LE(0) === 0xfd2fb528) return 'zstd';
-  return 'none';
 }
 
 export interface Unpacked {
@@ -101,7 +95,7 @@ export function unpackSosreport(archive: string, limits: Partial<UnpackLimits> =
     rmSync(dir, { recursive: true, force: true });
     throw new HostError(msg);
   };
-  const r = spawnSync(process.execPath, [CHILD, archive, dir, String(lim.maxBytes), String(lim.maxFiles), String(lim.maxRatio), compressionOf(archive)], {
+  const r = spawnSync(process.execPath, [CHILD, archive, dir, String(lim.maxBytes), String(lim.maxFiles), String(lim.maxRatio), archiveCompression(archive)], {
     stdio: ['ignore', 'pipe', 'pipe'],
     encoding: 'utf8',
     timeout: 30 * 60_000,
