@@ -2,6 +2,7 @@
  * Pure parsers for the files `lantern check` reads. No I/O: text in, values out.
  * Every parser is lenient: unparseable lines are skipped and counted, never thrown on.
  */
+import { parseSize } from '../common/size.js';
 
 export const INT_MAX = 2147483647;
 
@@ -59,13 +60,7 @@ export function cmdlineValue(c: Cmdline, key: string): string | undefined {
 /* ------------------------------------------------------------------ sizes */
 
 /** Parse a kernel memory size ("256M", "1G", "131072") to bytes; null when malformed. */
-export function parseSize(text: string): number | null {
-  const m = /^\s*(\d+)\s*([KMGTPE]?)i?B?\s*$/i.exec(text);
-  if (!m) return null;
-  const n = Number(m[1]);
-  const mult: Record<string, number> = { '': 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40, P: 2 ** 50, E: 2 ** 60 };
-  return n * mult[m[2]!.toUpperCase()]!;
-}
+export { parseSize };
 
 export function formatBytes(n: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];

@@ -140,13 +140,3 @@ function findSosRoot(dir: string): string | null {
   }
   return null;
 }
-
-/** Parse a size given on the command line: 4G, 512M, 1000000 (bytes). */
-export function parseSize(text: string): number | null {
-  const m = /^(\d+(?:\.\d+)?)\s*([KMGT]i?B?|B)?$/i.exec(text.trim());
-  if (!m) return null;
-  const unit = (m[2] ?? 'B').toUpperCase()[0]!;
-  const mult = { B: 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 }[unit as 'B'];
-  const n = Math.floor(Number(m[1]) * mult);
-  return Number.isFinite(n) && n > 0 ? n : null;
-}

@@ -1,6 +1,7 @@
 /** Command-line options shared by every command that opens a root (check, baseline save/diff/report). */
 import { InvalidArgumentError, Option } from 'commander';
-import { DEFAULT_UNPACK_LIMITS, parseSize, type UnpackLimits } from './archive.js';
+import { DEFAULT_UNPACK_LIMITS, type UnpackLimits } from './archive.js';
+import { parseSize } from '../common/size.js';
 import { formatBytes } from '../common/evidence.js';
 
 /** `--max-unpacked SIZE`: raises the size limit of a sosreport tarball and turns the ratio check off. */
@@ -10,7 +11,7 @@ export function maxUnpackedOption(): Option {
     `largest a sosreport tarball may unpack to (default ${formatBytes(DEFAULT_UNPACK_LIMITS.maxBytes)}, and no more than ${DEFAULT_UNPACK_LIMITS.maxRatio} times the tarball past 256 MiB); giving it turns the ratio check off. E.g. 20G`,
   ).argParser((v: string) => {
     const n = parseSize(v);
-    if (n === null) throw new InvalidArgumentError('a size such as 20G, 512M or 1000000');
+    if (n === null || n === 0) throw new InvalidArgumentError('a size such as 20G, 512M or 1000000');
     return n;
   });
 }
