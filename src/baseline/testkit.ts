@@ -1,6 +1,6 @@
 /** Test helpers for baseline tests: fixture paths, private copies, quick snapshots. (Used only by *.test.ts.) */
-import { cpSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync } from 'node:fs';
+import { tempDir } from '../common/testenv.js';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { fixture as checkFixture } from '../check/testkit.js';
@@ -21,12 +21,9 @@ export function fixture(name: string): string {
   return OURS.has(name) ? join(DATA, name) : checkFixture(name);
 }
 
-const made: string[] = [];
-
+/** A private temporary directory, removed at process exit. */
 export function tmpDir(tag: string): string {
-  const d = mkdtempSync(join(tmpdir(), `lantern-baseline-${tag}-`));
-  made.push(d);
-  return d;
+  return tempDir(`lantern-baseline-${tag}-`);
 }
 
 /** A private copy of a fixture (symlinks kept as they are), removed at process exit. */
@@ -35,10 +32,6 @@ export function copyFixture(name: string): string {
   cpSync(fixture(name), dir, { recursive: true, verbatimSymlinks: true });
   return dir;
 }
-
-process.on('exit', () => {
-  for (const d of made) rmSync(d, { recursive: true, force: true });
-});
 
 export function snap(root: string, now = new Date('2026-01-01T00:00:00Z')): Snapshot {
   return collectSnapshot(Host.open({ root }), { commands: false, version: 'test', now });

@@ -1,6 +1,6 @@
 /** Test helpers: copy a fixture tree to a temp dir, change one file, run one check. (Used only by *.test.ts.) */
-import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tempDir } from '../common/testenv.js';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Host } from '../host/host.js';
@@ -13,26 +13,15 @@ export function fixture(name: string): string {
   return join(DATA, name);
 }
 
-const made: string[] = [];
-
 /** A private copy of a fixture (symlinks kept as they are), removed at process exit. */
 export function copyFixture(name: string): string {
-  const dir = mkdtempSync(join(tmpdir(), `lantern-check-${name}-`));
-  made.push(dir);
+  const dir = tempDir(`lantern-check-${name}-`);
   cpSync(fixture(name), dir, { recursive: true, verbatimSymlinks: true });
   return dir;
 }
 
 /** A private temporary directory (prefix e.g. "lantern-fix-"), removed at process exit like the copies. */
-export function tempDir(prefix: string): string {
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  made.push(dir);
-  return dir;
-}
-
-process.on('exit', () => {
-  for (const d of made) rmSync(d, { recursive: true, force: true });
-});
+export { tempDir };
 
 export function put(root: string, livePath: string, text: string): void {
   const p = join(root, livePath);

@@ -4,28 +4,22 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { CliError, EXIT } from './exit.js';
 import { ClosedPipeError, ensureDirectory, ownDescriptor, pseudoFileSystem, writeOutput } from './output.js';
-import { facilitySkip } from './testenv.js';
+import { facilitySkip, tempDir } from './testenv.js';
 
 const isRoot = process.getuid?.() === 0;
 const needRoot = facilitySkip(isRoot ? undefined : 'needs root (mknod, mount)');
 
-const made: string[] = [];
-function tmp(tag: string): string {
-  const d = mkdtempSync(join(tmpdir(), `lantern-output-${tag}-`));
-  made.push(d);
-  return d;
-}
+const tmp = (tag: string): string => tempDir(`lantern-output-${tag}-`);
 const mounts: string[] = [];
 after(() => {
   for (const m of mounts.reverse()) spawnSync('umount', ['-l', m]);
-  for (const d of made) rmSync(d, { recursive: true, force: true });
 });
 
 function mknod(path: string, type: 'c' | 'b', major: number, minor: number): void {

@@ -6,6 +6,9 @@
  * there a missing facility is a failure that names it, never a silent skip.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 export const onCI = (): boolean => Boolean(process.env.CI) && process.env.CI !== 'false';
 
@@ -24,4 +27,16 @@ export function facilitySkip(reason: string | undefined): string | undefined {
 export function skipUnlessCI(t: { skip: (msg?: string) => void }, reason: string): void {
   if (onCI()) assert.fail(`CI must run this test, but: ${reason}`);
   t.skip(reason);
+}
+
+const tempDirs: string[] = [];
+
+/**
+ * A private temporary directory (prefix e.g. "lantern-host-"), removed when the test process
+ * exits: a run of the suite leaves nothing in $TMPDIR. Mounts inside must be undone before.
+ */
+export function tempDir(prefix: string): string {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  if (tempDirs.push(d) === 1) process.on('exit', () => tempDirs.forEach((t) => rmSync(t, { recursive: true, force: true })));
+  return d;
 }

@@ -1,29 +1,19 @@
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Host, HostError } from './host.js';
+import { tempDir } from '../common/testenv.js';
 
-const madeDirs: string[] = [];
-after(() => {
-  for (const d of madeDirs) rmSync(d, { recursive: true, force: true });
-});
-/** A temporary directory, removed when this file's tests end. */
-function tracked(prefix: string): string {
-  const d = mkdtempSync(join(tmpdir(), prefix));
-  madeDirs.push(d);
-  return d;
-}
 
 const SOS = fileURLToPath(new URL('../../test/data/check/sosreport', import.meta.url));
 const BIN = fileURLToPath(new URL('../../bin/lantern.js', import.meta.url));
 
 /** Pack the sosreport fixture the way sos does: one top directory, compressed. */
 function tarball(flag: string, ext: string): string {
-  const dir = tracked('lantern-sostar-');
+  const dir = tempDir('lantern-sostar-');
   const out = join(dir, `sosreport-db01-2026-11-20-abcdef.${ext}`);
   const r = spawnSync('tar', [flag, '-f', out, '-C', join(SOS, '..'), '--transform', 's,^sosreport,sosreport-db01-2026-11-20-abcdef,', 'sosreport']);
   assert.equal(r.status, 0, r.stderr?.toString());
@@ -53,7 +43,7 @@ test('lantern check --sosreport on a tarball gives the same findings as on the d
 });
 
 test('a file that is not a sosreport tarball gets one clear error', () => {
-  const dir = tracked('lantern-notsos-');
+  const dir = tempDir('lantern-notsos-');
   const txt = join(dir, 'notes.txt');
   writeFileSync(txt, 'hello');
   assert.throws(() => Host.open({ root: txt, requireSosreport: true }), (e: unknown) => e instanceof HostError && /not a sosreport directory or tarball/.test((e as Error).message));

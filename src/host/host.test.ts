@@ -1,23 +1,13 @@
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, mkdirSync, writeFileSync, symlinkSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync, symlinkSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Host, HostError } from './host.js';
+import { tempDir } from '../common/testenv.js';
 
-const madeDirs: string[] = [];
-after(() => {
-  for (const d of madeDirs) rmSync(d, { recursive: true, force: true });
-});
-/** A temporary directory, removed when this file's tests end. */
-function tracked(prefix: string): string {
-  const d = mkdtempSync(join(tmpdir(), prefix));
-  madeDirs.push(d);
-  return d;
-}
 
 function tree(): string {
-  const root = tracked('lantern-host-');
+  const root = tempDir('lantern-host-');
   mkdirSync(join(root, 'proc/sys/kernel'), { recursive: true });
   mkdirSync(join(root, 'etc/sysctl.d'), { recursive: true });
   writeFileSync(join(root, 'proc/cmdline'), 'BOOT_IMAGE=/vmlinuz root=/dev/sda1 quiet\n');
@@ -93,7 +83,7 @@ test('SysRq writes go to the configured trigger and only for known keys', () => 
 });
 
 test('Host.open gives one clear error for a path that is not a root', () => {
-  const dir = tracked('lantern-empty-');
+  const dir = tempDir('lantern-empty-');
   assert.throws(() => Host.open({ root: dir }), (e: unknown) => e instanceof HostError && /not a host root or sosreport/.test((e as Error).message));
   assert.throws(() => Host.open({ root: join(dir, 'missing') }), HostError);
   assert.throws(() => Host.open({ root: tree(), requireSosreport: true }), /not a sosreport/);

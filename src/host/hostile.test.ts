@@ -2,36 +2,24 @@
  * Hostile roots: trees and sosreports made by somebody else, as an attacker or a careless user
  * would make them. Real links, FIFOs, device nodes and tarballs (root: CI runs these as root).
  */
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Host, HostError, MAX_SYMLINK_HOPS } from './host.js';
 import { unpackSosreport } from './archive.js';
-import { skipUnlessCI } from '../common/testenv.js';
+import { skipUnlessCI, tempDir } from '../common/testenv.js';
 
 const BIN = fileURLToPath(new URL('../../bin/lantern.js', import.meta.url));
 const SOS = fileURLToPath(new URL('../../test/data/check/sosreport', import.meta.url));
 const isRoot = process.getuid?.() === 0;
 
-const made: string[] = [];
-after(() => {
-  for (const d of made) rmSync(d, { recursive: true, force: true });
-});
-
-/** A temporary directory, removed when the file's tests end. */
-function tmp(prefix: string): string {
-  const d = mkdtempSync(join(tmpdir(), prefix));
-  made.push(d);
-  return d;
-}
 
 /** A minimal copied root with the files `check` reads first. */
 function smallTree(): string {
-  const root = tmp('lantern-hostile-');
+  const root = tempDir('lantern-hostile-');
   mkdirSync(join(root, 'proc/sys/kernel'), { recursive: true });
   mkdirSync(join(root, 'etc'), { recursive: true });
   writeFileSync(join(root, 'proc/cmdline'), 'BOOT_IMAGE=/vmlinuz root=/dev/sda1 crashkernel=256M\n');
@@ -42,7 +30,7 @@ function smallTree(): string {
 
 /** An outside file whose content must never show up as the tree's evidence. */
 function outsideSecret(): string {
-  const dir = tmp('lantern-outside-');
+  const dir = tempDir('lantern-outside-');
   const f = join(dir, 'secret');
   writeFileSync(f, 'OUTSIDE-SECRET\n');
   return f;
@@ -94,7 +82,7 @@ test('a chain below the limit resolves inside the root; a loop is ELOOP', () => 
 });
 
 test('a chain on a directory never makes a copied tree report the machine running Lantern', () => {
-  const root = tmp('lantern-hostile-dir-');
+  const root = tempDir('lantern-hostile-dir-');
   mkdirSync(join(root, 'c'));
   const n = MAX_SYMLINK_HOPS + 3;
   for (let i = 1; i < n; i++) symlinkSync(`/c/d${i + 1}`, join(root, `c/d${i}`));
@@ -129,7 +117,7 @@ test('an opened file is checked to lie inside the root, whatever the path did', 
 
 test('writes never leave the root: setting files and configfs directories behind planted links', () => {
   const root = smallTree();
-  const outside = tmp('lantern-outside-w-');
+  const outside = tempDir('lantern-outside-w-');
   mkdirSync(join(root, 'sys/kernel'), { recursive: true });
   mkdirSync(join(root, 'c'));
   const n = MAX_SYMLINK_HOPS + 2;
@@ -186,7 +174,7 @@ test('a FIFO or a device node in a tree is refused before it is opened: no hang,
 
 test('a sosreport tarball with FIFOs and device nodes unpacks without them, and says so', { timeout: 60_000 }, (t) => {
   if (!isRoot) return skipUnlessCI(t, 'mknod needs root');
-  const work = tmp('lantern-sos-special-');
+  const work = tempDir('lantern-sos-special-');
   const top = join(work, 'sosreport-evil-2026-12-01');
   cpSync(SOS, top, { recursive: true });
   rmSync(join(top, 'proc/cmdline'), { force: true });
@@ -195,7 +183,7 @@ test('a sosreport tarball with FIFOs and device nodes unpacks without them, and 
   assert.equal(spawnSync('mknod', [join(top, 'etc/os-release'), 'c', '1', '11']).status, 0);
   const archive = join(work, 'sosreport-evil-2026-12-01.tar.xz');
   assert.equal(spawnSync('tar', ['-cJf', archive, '-C', work, 'sosreport-evil-2026-12-01']).status, 0);
-  const parent = tmp('lantern-unpack-');
+  const parent = tempDir('lantern-unpack-');
   const u = unpackSosreport(archive, {}, parent);
   assert.equal(existsSync(join(u.root, 'proc/cmdline')), false);
   assert.equal(existsSync(join(u.root, 'etc/os-release')), false);
@@ -225,7 +213,7 @@ test('an over-long datum is cut at its cap, fast, and the cut is reported', { ti
   assert.ok(Date.now() - start < 20_000, `check took ${Date.now() - start} ms`);
   const doc = JSON.parse(out.stdout) as { inputProblems: string[] };
   assert.match(doc.inputProblems.join('\n'), /\/proc\/cmdline: .* only the first 64 KiB read/);
-  const snap = join(tmp('lantern-cut-snap-'), 's.json');
+  const snap = join(tempDir('lantern-cut-snap-'), 's.json');
   const b = runLantern(['baseline', 'save', '--root', root, '--out', snap, '--no-commands']);
   assert.equal(b.status, 0, b.stderr);
   assert.ok(readFileSync(snap).length < 2 * 1024 * 1024, 'the snapshot holds the cut datum, not 50 MB');
@@ -237,7 +225,7 @@ test('an over-long datum is cut at its cap, fast, and the cut is reported', { ti
 
 /** A sosreport tarball with one big all-zero member: a few hundred KiB compressed. */
 function bomb(bytes: number): { archive: string; work: string } {
-  const work = tmp('lantern-bomb-');
+  const work = tempDir('lantern-bomb-');
   const top = join(work, 'sosreport-bomb-2026-12-01');
   cpSync(SOS, top, { recursive: true });
   const f = join(top, 'var/log/zeros');
@@ -253,7 +241,7 @@ function bomb(bytes: number): { archive: string; work: string } {
 
 test('an archive bomb is stopped by the ratio and size limits; nothing is left in the temp directory', { timeout: 120_000 }, () => {
   const { archive } = bomb(300 * 1024 * 1024);
-  const parent = tmp('lantern-bomb-tmp-');
+  const parent = tempDir('lantern-bomb-tmp-');
   const start = Date.now();
   assert.throws(() => unpackSosreport(archive, {}, parent), (e: unknown) => e instanceof HostError && /times its .* bytes \(a decompression bomb\?\).*--max-unpacked/.test((e as Error).message));
   assert.deepEqual(readdirSync(parent), [], 'the extraction directory was removed');
@@ -273,7 +261,7 @@ test('an archive bomb is stopped by the ratio and size limits; nothing is left i
 test('SIGINT and SIGTERM during the extraction remove the extraction directory', { timeout: 120_000 }, async () => {
   const { archive } = bomb(1536 * 1024 * 1024);
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
-    const parent = tmp('lantern-sig-tmp-');
+    const parent = tempDir('lantern-sig-tmp-');
     const child = spawn(process.execPath, [BIN, 'check', '--sosreport', archive, '--max-unpacked', '4G'], { env: { ...process.env, TMPDIR: parent }, stdio: 'ignore', detached: true });
     // Wait until the extraction is under way (its directory exists and is being filled).
     for (let i = 0; i < 400 && !(readdirSync(parent).length && readdirSync(join(parent, readdirSync(parent)[0]!)).length); i++) await new Promise((r) => setTimeout(r, 25));
