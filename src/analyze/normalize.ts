@@ -109,21 +109,26 @@ function stripHostBrackets(ip: string): string {
  * leading ISO 8601 or ctime stamp as the wall clock, a trailing `[ seconds.micros] ` as kernel time.
  */
 export function timesOfPrefix(prefix: string): { wall?: WallTime; wallText?: string; kernelTime?: number; kernelTimeText?: string } {
-  const out: { wall?: WallTime; wallText?: string; kernelTime?: number; kernelTimeText?: string } = {};
+  const out: { wall?: WallTime; wallText?: string; kernelTime?: number; kernelTimeText?: string } = { ...fullWallOfPrefix(prefix) };
   let m: RegExpExecArray | null;
-  if ((m = PREFIX_ISO_RE.exec(prefix))) {
-    out.wall = zonedWall(m[1]!, m[2]!, m[3]!, m[4]!, m[5]!, m[6]!, m[7], m[8] ?? (m[9] ? 'Z' : undefined));
-    out.wallText = m[9] ? m[0].slice(0, -m[9].length - 1) : m[0];
-  } else if ((m = PREFIX_CTIME_RE.exec(prefix))) {
-    const month = MONTHS[m[1]!]!;
-    out.wall = naiveWall(+m[6]!, month, Number(m[2]!.trim()), +m[3]!, +m[4]!, +m[5]!, undefined);
-    out.wallText = m[0];
-  }
   if ((m = /\[\s*(\d+\.\d+)\] $/.exec(prefix))) {
     out.kernelTime = Number(m[1]);
     out.kernelTimeText = m[1]!;
   }
   return out;
+}
+
+/** The wall clock of a prefix that starts with a stamp carrying its year: ISO 8601 or ctime. */
+function fullWallOfPrefix(prefix: string): { wall: WallTime; wallText: string } | null {
+  let m: RegExpExecArray | null;
+  if ((m = PREFIX_ISO_RE.exec(prefix))) {
+    return { wall: zonedWall(m[1]!, m[2]!, m[3]!, m[4]!, m[5]!, m[6]!, m[7], m[8] ?? (m[9] ? 'Z' : undefined)), wallText: m[9] ? m[0].slice(0, -m[9].length - 1) : m[0] };
+  }
+  if ((m = PREFIX_CTIME_RE.exec(prefix))) {
+    const month = MONTHS[m[1]!]!;
+    return { wall: naiveWall(+m[6]!, month, Number(m[2]!.trim()), +m[3]!, +m[4]!, +m[5]!, undefined), wallText: m[0] };
+  }
+  return null;
 }
 
 /** Turns lines of one input into NormLines. One instance per input file. */
@@ -259,13 +264,10 @@ export class Normalizer {
   private fromUnknownPrefix(prefix: string, rest: string, line: NormLine): string | undefined {
     if (prefix.includes(': ') || prefix.split(' ').filter((w) => w !== '').length > 6) return undefined;
     let m: RegExpExecArray | null;
-    if ((m = PREFIX_ISO_RE.exec(prefix))) {
-      line.wall = zonedWall(m[1]!, m[2]!, m[3]!, m[4]!, m[5]!, m[6]!, m[7], m[8] ?? (m[9] ? 'Z' : undefined));
-      line.wallText = m[9] ? m[0].slice(0, -m[9].length - 1) : m[0];
-    } else if ((m = PREFIX_CTIME_RE.exec(prefix))) {
-      const month = MONTHS[m[1]!]!;
-      line.wall = naiveWall(+m[6]!, month, Number(m[2]!.trim()), +m[3]!, +m[4]!, +m[5]!, undefined);
-      line.wallText = m[0];
+    const full = fullWallOfPrefix(prefix);
+    if (full) {
+      line.wall = full.wall;
+      line.wallText = full.wallText;
     } else if ((m = PREFIX_SYSLOG_RE.exec(prefix))) {
       const month = MONTHS[m[1]!]!;
       line.wall = naiveWall(this.yearFor(month), month, Number(m[2]!.trim()), +m[3]!, +m[4]!, +m[5]!, m[6]);
