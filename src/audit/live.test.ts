@@ -46,6 +46,31 @@ function probeRecords(text: string): Map<string, string> {
   return out;
 }
 
+/**
+ * A real recorder and auditd with the test's rule on a probe file in `dir`: start() brings them
+ * up in that order, stop() ends whatever was started (also after a start that failed half-way).
+ */
+function probeWatch(dir: string) {
+  const probe = join(dir, 'probe');
+  const store = join(dir, 'r.db');
+  let rec: ReturnType<typeof startRecorder> | undefined;
+  let auditd: Auditd | undefined;
+  return {
+    async start(): Promise<{ probe: string; store: string; auditd: Auditd }> {
+      writeFileSync(probe, 'probe\n');
+      rec = startRecorder(store);
+      await waitFor(() => /recording into/.test(rec!.stderr()), 20_000, 'the recorder to start');
+      auditd = await startAuditd(dir);
+      auditd.addRule(['always,exit', '-F', 'arch=b64', '-S', 'openat', '-F', `path=${probe}`, '-k', 'lantern-test']);
+      return { probe, store, auditd };
+    },
+    async stop(): Promise<void> {
+      await auditd?.stop();
+      await stopChild(rec?.child);
+    },
+  };
+}
+
 const HISTORY = /proc_history="([^"]*)"/;
 const STEP = /^(.+)\((\d{4})\/(\d\d)\/(\d\d)-(\d\d):(\d\d):(\d\d)\)$/;
 const stepTime = (s: string) => {
@@ -55,16 +80,9 @@ const stepTime = (s: string) => {
 
 test('a known chain bash -c \'sh -c "cat probe"\' opening a watched file: its audit record names the chain; ausearch and aureport read the output; stripping gives the input back', { skip, timeout: 120_000 }, async () => {
   const { dir, cleanup } = tempDir();
-  let auditd: Auditd | undefined;
-  let rec: ReturnType<typeof startRecorder> | undefined;
+  const watch = probeWatch(dir);
   try {
-    const probe = join(dir, 'probe');
-    writeFileSync(probe, 'probe\n');
-    const store = join(dir, 'r.db');
-    rec = startRecorder(store);
-    await waitFor(() => /recording into/.test(rec!.stderr()), 20_000, 'the recorder to start');
-    auditd = await startAuditd(dir);
-    auditd.addRule(['always,exit', '-F', 'arch=b64', '-S', 'openat', '-F', `path=${probe}`, '-k', 'lantern-test']);
+    const { probe, store, auditd } = await watch.start();
     const before = Date.now();
     const chain = spawnSync('bash', ['-c', `sh -c "cat ${probe}"`], { encoding: 'utf8' });
     assert.equal(chain.stdout, 'probe\n');
@@ -133,25 +151,17 @@ test('a known chain bash -c \'sh -c "cat probe"\' opening a watched file: its au
       assert.equal(b.stdout, a.stdout, `aureport ${args.join(' ')} reports the same`);
     }
   } finally {
-    await auditd?.stop();
-    await stopChild(rec?.child);
+    await watch.stop();
     cleanup();
   }
 });
 
 test('--follow across auditd\'s own rotation (SIGUSR1): both files read, nothing lost or doubled', { skip, timeout: 120_000 }, async () => {
   const { dir, cleanup } = tempDir();
-  let auditd: Auditd | undefined;
-  let rec: ReturnType<typeof startRecorder> | undefined;
+  const watch = probeWatch(dir);
   let enr: ChildProcess | undefined;
   try {
-    const probe = join(dir, 'probe');
-    writeFileSync(probe, 'probe\n');
-    const store = join(dir, 'r.db');
-    rec = startRecorder(store);
-    await waitFor(() => /recording into/.test(rec!.stderr()), 20_000, 'the recorder to start');
-    auditd = await startAuditd(dir);
-    auditd.addRule(['always,exit', '-F', 'arch=b64', '-S', 'openat', '-F', `path=${probe}`, '-k', 'lantern-test']);
+    const { probe, store, auditd } = await watch.start();
     await waitFor(() => existsSync(auditd!.log), 5000, 'the audit log');
     enr = spawn(process.execPath, [bin, 'audit', 'enrich', '--follow', auditd.log, '--store', store, '--settle-ms', '800', '--poll-ms', '50'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -198,8 +208,7 @@ test('--follow across auditd\'s own rotation (SIGUSR1): both files read, nothing
     assert.match(err, /lines read/);
   } finally {
     await stopChild(enr);
-    await auditd?.stop();
-    await stopChild(rec?.child);
+    await watch.stop();
     cleanup();
   }
 });
