@@ -14,7 +14,7 @@ test('telnet: negotiation, subnegotiation and commands removed; IAC IAC is 0xff;
   const input = b([IAC, WILL, 1, IAC, DO, 3], 'Linux ', [IAC, SB, 24, 1, IAC, IAC, 0x41, IAC, SE], 'ver', [IAC, 0xf1], 'sion ', [IAC, IAC], ' x\r', [0], 'y');
   assert.equal(t.strip(input).toString('latin1'), 'Linux version \xff x\ry');
   assert.deepEqual(seen, [[WILL, 1], [DO, 3]]);
-  assert.deepEqual(t.counters, { commands: 4, bytes: 6 + 9 + 2 + 1 });
+  assert.deepEqual(t.counters, { commands: 4, bytes: 6 + 9 + 2 + 1 + 1 });
   assert.deepEqual(refusal(WILL, 1), Buffer.from([IAC, DONT, 1]));
   assert.deepEqual(refusal(DO, 3), Buffer.from([IAC, WONT, 3]));
   assert.equal(refusal(WONT, 3), null, 'a refusal is never answered');

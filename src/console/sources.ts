@@ -156,8 +156,8 @@ function startClient(ctx: SourceContext): RunningSource {
       sock = null;
       const t = ctx.nowUs();
       if (connected && stream) {
-        counters.disconnects++;
-        stream.flush('disconnect', t);
+        if (!stopped) counters.disconnects++;
+        stream.flush(stopped ? 'shutdown' : 'disconnect', t);
         ctx.streams.delete(stream);
         if (!stopped) {
           if (gotData) backoff.reset();
@@ -237,7 +237,7 @@ async function startTcpServer(ctx: SourceContext): Promise<RunningSource> {
     s.on('close', () => {
       conns.delete(s);
       const now = ctx.nowUs();
-      counters.disconnects++;
+      if (!stopping) counters.disconnects++;
       stream.flush(stopping ? 'shutdown' : 'disconnect', now);
       ctx.streams.delete(stream);
       if (!stopping) stream.marker('disconnected', `connection from ${peer.slice(cfg.name.length + 1)} closed (${lastError || 'by the other end'})`, now);

@@ -30,7 +30,7 @@ const enum St {
 export interface TelnetCounters {
   /** IAC sequences removed (negotiations, subnegotiations, other commands). */
   commands: number;
-  /** Bytes removed from the stream: every byte of those sequences and the NUL of CR NUL. */
+  /** Bytes removed from the stream: every byte of those sequences, the first of IAC IAC, the NUL of CR NUL. */
   bytes: number;
 }
 
@@ -71,8 +71,7 @@ export class TelnetStripper {
           break;
         case St.Iac:
           if (b === IAC) {
-            // An escaped 0xFF: data (not a command; the IAC before it was counted as removed).
-            this.counters.bytes--;
+            // An escaped 0xFF: one data byte of the two (the first IAC is counted as removed).
             out[o++] = b;
             this.lastCr = false;
             this.st = St.Data;
