@@ -96,7 +96,7 @@ Exit codes: 0 stopped cleanly, 64 bad option or source, 65 bad config file, 66 c
       const p = paint();
       const age = Math.round((Date.now() - Date.parse(s.writtenAt)) / 1000);
       console.log(`console receiver pid ${s.pid} ${alive ? p.green('running') : p.red('not running')}, up ${s.uptimeSeconds} s, counters written ${age} s ago`);
-      const bad = new Set(['partialLines', 'disconnects', 'connectFailures', 'refused', 'peersEvicted', 'truncations', 'readErrors', 'writeErrors', 'fdErrors', 'linesLost', 'linesUnwritten', 'filesTerminated', 'stdoutDropped']);
+      const bad = new Set(['partialLines', 'disconnects', 'connectFailures', 'refused', 'peersEvicted', 'kernelDrops', 'truncatedDatagrams', 'truncations', 'readErrors', 'writeErrors', 'fdErrors', 'linesLost', 'linesUnwritten', 'filesTerminated', 'stdoutDropped']);
       for (const src of s.sources) {
         const c = src.counters;
         const warn = (k: keyof typeof c) => (bad.has(k) && c[k] > 0 ? p.yellow(`${k}=${c[k]}`) : `${k}=${c[k]}`);

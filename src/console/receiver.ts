@@ -195,6 +195,6 @@ export async function startConsole(cfg: ConsoleConfig, log: (line: string) => vo
 /** One log line with the counters that matter (SIGUSR1, the periodic log, exit). */
 export function consoleStatsLine(s: ConsoleStats): string {
   const c = s.counters;
-  const keys = ['bytesReceived', 'lines', 'partialLines', 'telnetCommands', 'connects', 'disconnects', 'connectFailures', 'truncations', 'rotations', 'linesWritten', 'linesQueued', 'linesUnwritten', 'writeErrors', 'linesLost', 'stdoutDropped'];
+  const keys = ['bytesReceived', 'lines', 'partialLines', 'telnetCommands', 'connects', 'disconnects', 'connectFailures', 'truncations', 'rotations', 'kernelDrops', 'linesWritten', 'linesQueued', 'linesUnwritten', 'writeErrors', 'linesLost', 'stdoutDropped'];
   return 'stats: ' + keys.map((k) => `${k}=${c[k] ?? 0}`).join(' ') + ` sources=${s.sources.length} buffered=${s.bufferedBytes}`;
 }

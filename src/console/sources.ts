@@ -7,8 +7,12 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import tty from 'node:tty';
-import { closeSync, constants as fsc, fstatSync, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, constants as fsc, fstatSync, openSync, readlinkSync, readSync, statSync } from 'node:fs';
 import { openEvidence } from '../common/evidence.js';
+import { Host } from '../host/host.js';
+import { forEachNativeDatagram, SenderTable } from '../netconsole/native-batch.js';
+import { loadNative } from '../netconsole/native.js';
+import { ownSocketInodes, readKernelDrops } from '../netconsole/procnet.js';
 import { CliError, EXIT } from '../common/exit.js';
 import type { SourceConfig } from './config.js';
 import { framingText } from './config.js';
@@ -271,18 +275,24 @@ function listenError(e: unknown, cfg: SourceConfig): CliError {
   return new CliError(`source ${cfg.name}: cannot listen on ${cfg.type === 'udp' ? 'udp' : 'tcp'} ${where(cfg)}: ${code}${hint}`, EXIT.UNAVAILABLE);
 }
 
-/** udp: converters in UDP mode; per-sender assembly (address and port), as netconsole legacy. */
-async function startUdp(ctx: SourceContext): Promise<RunningSource> {
+/** Receive buffer asked for a udp source's socket (forced past net.core.rmem_max by the native path as root). */
+const UDP_RCVBUF = 32 * 1024 * 1024;
+
+/**
+ * udp: converters in UDP mode; per-sender assembly (address and port), as netconsole legacy.
+ * The socket is read by netconsole's native receive path (recvmmsg in its own thread, the socket
+ * sized with SO_RCVBUFFORCE as root) when it is built, else by Node's dgram. The kernel's drops
+ * for the socket are read from /proc/net/udp* (kernelDrops): a loss before us is shown too.
+ */
+async function startUdp(ctx: SourceContext, host = new Host()): Promise<RunningSource> {
   const { cfg, counters } = ctx;
   const a = cfg.address!;
   // Insertion order is recency: a peer is moved to the end on each datagram; the first is the least recent.
   const peers = new Map<string, ConsoleStream>();
-  const sock = dgram.createSocket({ type: a.host.includes(':') ? 'udp6' : 'udp4', ipv6Only: false, recvBufferSize: 8 * 1024 * 1024 });
-  sock.on('message', (msg, rinfo) => {
-    const t = ctx.nowUs();
+  const datagram = (addr: string, port: number, msg: Buffer, t: number) => {
     counters.datagrams++;
-    const address = rinfo.address.replace(/^::ffff:(?=\d+\.)/, '');
-    const key = `${address}|${rinfo.port}`;
+    const address = addr.replace(/^::ffff:(?=\d+\.)/, '');
+    const key = `${address}|${port}`;
     let st = peers.get(key);
     if (st) peers.delete(key);
     else {
@@ -293,24 +303,86 @@ async function startUdp(ctx: SourceContext): Promise<RunningSource> {
         old.flush('evicted', t);
         ctx.streams.delete(old);
       }
-      st = new ConsoleStream(cfg.name, address, rinfo.port, peerLabel(cfg.name, address, rinfo.port), ctx.sink, counters, ctx.maxLineBytes, cfg.telnet);
+      st = new ConsoleStream(cfg.name, address, port, peerLabel(cfg.name, address, port), ctx.sink, counters, ctx.maxLineBytes, cfg.telnet);
       ctx.streams.add(st);
     }
     peers.set(key, st);
+    // (The payload may be a view of a batch buffer reused after this call: the stream copies what it keeps.)
     st.data(msg, t);
-  });
-  await new Promise<void>((resolve, reject) => {
-    sock.once('error', (e) => reject(listenError(e, cfg)));
-    sock.bind(a.port, a.host, () => {
-      sock.removeAllListeners('error');
-      sock.on('error', (e) => ctx.log(`${cfg.name}: udp socket error: ${errCode(e)}`));
-      resolve();
+  };
+  const inodes = new Set<number>();
+  let path: string;
+  let stopSocket: () => Promise<void>;
+  const nat = loadNative();
+  if ('mod' in nat) {
+    const mod = nat.mod;
+    let s: { fd: number; port: number; rcvbuf: number; forced: boolean };
+    try {
+      s = mod.openSocket(a.host.includes(':') ? 6 : 4, a.host, a.port, UDP_RCVBUF);
+    } catch (e) {
+      throw listenError(e, cfg);
+    }
+    const table = new SenderTable();
+    let ended!: () => void;
+    const done = new Promise<void>((r) => (ended = r));
+    const handle = mod.start([s.fd], { maxQueuedBytes: 64 * 1024 * 1024, preformat: 0 }, (ab, count, bytes, length) => {
+      if (ab === null) {
+        mod.closeFd(s.fd);
+        ended();
+        return;
+      }
+      forEachNativeDatagram(Buffer.from(ab, 0, length), count, table, (sender, timeUs, payload, truncated) => {
+        if (truncated) counters.truncatedDatagrams++;
+        datagram(sender.address, sender.port, payload, timeUs);
+      });
+      mod.ack(handle, bytes, ab);
     });
-  });
+    try {
+      const target = readlinkSync(`/proc/self/fd/${s.fd}`);
+      const m = /^socket:\[(\d+)\]$/.exec(target);
+      if (m) inodes.add(Number(m[1]));
+    } catch {
+      /* no procfs: kernelDrops stays unknown */
+    }
+    path = `native recvmmsg, receive buffer ${s.rcvbuf >> 20} MiB${s.forced ? ' (SO_RCVBUFFORCE)' : ''}`;
+    stopSocket = async () => {
+      mod.stop(handle);
+      await done;
+    };
+  } else {
+    const sock = dgram.createSocket({ type: a.host.includes(':') ? 'udp6' : 'udp4', ipv6Only: false, recvBufferSize: UDP_RCVBUF });
+    sock.on('message', (msg, rinfo) => datagram(rinfo.address, rinfo.port, msg, ctx.nowUs()));
+    await new Promise<void>((resolve, reject) => {
+      sock.once('error', (e) => reject(listenError(e, cfg)));
+      sock.bind(a.port, a.host, () => {
+        sock.removeAllListeners('error');
+        sock.on('error', (e) => ctx.log(`${cfg.name}: udp socket error: ${errCode(e)}`));
+        resolve();
+      });
+    });
+    for (const i of ownSocketInodes(host)) inodes.add(i);
+    path = `Node dgram (native receive path unavailable: ${nat.error}), receive buffer ${Math.floor(sock.getRecvBufferSize() / 2) >> 20} MiB`;
+    stopSocket = () => new Promise<void>((r) => sock.close(() => r()));
+  }
+  ctx.log(`${cfg.name}: udp ${where(cfg)}: ${path}`);
+  let lastDrops = 0;
+  const readDrops = () => {
+    if (inodes.size === 0) return;
+    const d = readKernelDrops(host, inodes).perPort[String(a.port)];
+    if (d !== undefined) lastDrops = d;
+    counters.kernelDrops = lastDrops;
+  };
+  const dropsTimer = setInterval(readDrops, 1000);
+  dropsTimer.unref();
   return {
-    state: () => `listening on udp ${where(cfg)}, ${peers.size} sender${peers.size === 1 ? '' : 's'}`,
+    state: () => {
+      readDrops();
+      return `listening on udp ${where(cfg)}, ${peers.size} sender${peers.size === 1 ? '' : 's'}`;
+    },
     async stop() {
-      await new Promise<void>((r) => sock.close(() => r()));
+      clearInterval(dropsTimer);
+      readDrops();
+      await stopSocket();
       for (const st of peers.values()) {
         st.flush('shutdown');
         ctx.streams.delete(st);

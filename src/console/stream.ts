@@ -30,6 +30,9 @@ export interface SourceCounters extends LineCounters {
   /** udp: datagrams received; peers evicted at max_peers (their partial line written first). */
   datagrams: number;
   peersEvicted: number;
+  /** udp: the kernel's receive-buffer drops for this source's socket (/proc/net/udp*), and datagrams cut at 64 KiB. */
+  kernelDrops: number;
+  truncatedDatagrams: number;
   /** file: truncations and rotations followed. */
   truncations: number;
   rotations: number;
@@ -49,6 +52,8 @@ export function newSourceCounters(): SourceCounters {
     refused: 0,
     datagrams: 0,
     peersEvicted: 0,
+    kernelDrops: 0,
+    truncatedDatagrams: 0,
     truncations: 0,
     rotations: 0,
     readErrors: 0,

@@ -56,6 +56,7 @@ test('udp: per-sender assembly of split, interleaved lines; two sources at once,
     const convs = doc.sources.find((s: { name: string }) => s.name === 'convs');
     assert.equal(convs.counters.datagrams, 7);
     assert.equal(convs.counters.lines, 5);
+    assert.equal(convs.counters.kernelDrops, 0, 'the kernel dropped nothing for our socket (/proc/net/udp)');
     assert.match(convs.state, /^listening on udp 127\.0\.0\.1:\d+, 3 senders$/);
     const human = spawnSync(process.execPath, [LANTERN, 'console', 'stats', '--state-dir', rx.state], { encoding: 'utf8', timeout: 30_000, env: { ...process.env, NO_COLOR: '1' } });
     assert.equal(human.status, 0, human.stderr);
