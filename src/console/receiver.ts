@@ -76,8 +76,32 @@ export async function startConsole(cfg: ConsoleConfig, log: (line: string) => vo
       log(`stdout closed (${e.code ?? e.message}): no longer copying lines to it (counted as stdoutDropped); the files go on`);
     });
   }
+  const direct = out.format === 'text' && !out.stdout && (out.perSender || out.combined);
   const sink: EventSink = {
     event(source: string, ev: RxEvent) {
+      // Text format, files only: plain lines are encoded straight into the files' queued bytes (as
+      // netconsole's pipeline does), no intermediate string.
+      if (direct && formatter.encodable(ev)) {
+        const day = formatter.clock.day(ev.timeUs);
+        const max = Formatter.encodedMax(ev);
+        const out1 = writer.reserve(out.perSender ? source : '', day, max);
+        if (out1) {
+          const start = out1.bytes;
+          const end = formatter.encodeText(ev, out1.data, start);
+          writer.commit(end < 0 ? 0 : end - start, end < 0 ? 0 : 1);
+          if (end >= 0) {
+            if (out.perSender && out.combined) {
+              const data = out1.data;
+              const out2 = writer.reserve('', day, end - start);
+              if (out2) {
+                data.copy(out2.data, out2.bytes, start, end);
+                writer.commit(end - start, 1);
+              } else writer.write('', { day, text: data.toString('utf8', start, end), lines: 1 });
+            }
+            return;
+          }
+        }
+      }
       const f = formatter.event(ev);
       if (out.perSender) writer.write(source, f);
       if (out.combined) writer.write('', f);

@@ -277,6 +277,12 @@ function listenError(e: unknown, cfg: SourceConfig): CliError {
 
 /** Receive buffer asked for a udp source's socket (forced past net.core.rmem_max by the native path as root). */
 const UDP_RCVBUF = 32 * 1024 * 1024;
+/**
+ * Most bytes of received datagrams the native receive thread may hold for this thread (entries of
+ * 80 bytes plus payloads): past it, it stops reading and the kernel buffer holds the rest. A burst
+ * of a million one-line datagrams is about 180 MiB.
+ */
+const UDP_MAX_QUEUED = 256 * 1024 * 1024;
 
 /**
  * udp: converters in UDP mode; per-sender assembly (address and port), as netconsole legacy.
@@ -287,26 +293,30 @@ const UDP_RCVBUF = 32 * 1024 * 1024;
 async function startUdp(ctx: SourceContext, host = new Host()): Promise<RunningSource> {
   const { cfg, counters } = ctx;
   const a = cfg.address!;
-  // Insertion order is recency: a peer is moved to the end on each datagram; the first is the least recent.
   const peers = new Map<string, ConsoleStream>();
-  const datagram = (addr: string, port: number, msg: Buffer, t: number) => {
-    counters.datagrams++;
+  /** The stream of a sender, made on its first datagram; at max_peers the least recently heard goes. */
+  const peerStream = (addr: string, port: number, t: number): ConsoleStream => {
     const address = addr.replace(/^::ffff:(?=\d+\.)/, '');
     const key = `${address}|${port}`;
     let st = peers.get(key);
-    if (st) peers.delete(key);
-    else {
-      if (peers.size >= cfg.maxPeers) {
-        const [oldKey, old] = peers.entries().next().value as [string, ConsoleStream];
-        peers.delete(oldKey);
-        counters.peersEvicted++;
-        old.flush('evicted', t);
-        ctx.streams.delete(old);
-      }
-      st = new ConsoleStream(cfg.name, address, port, peerLabel(cfg.name, address, port), ctx.sink, counters, ctx.maxLineBytes, cfg.telnet);
-      ctx.streams.add(st);
+    if (st) return st;
+    if (peers.size >= cfg.maxPeers) {
+      let oldest: ConsoleStream | null = null;
+      for (const p of peers.values()) if (!oldest || p.lastUs < oldest.lastUs) oldest = p;
+      peers.delete(`${oldest!.sender.address}|${oldest!.sender.port}`);
+      oldest!.closed = true;
+      counters.peersEvicted++;
+      oldest!.flush('evicted', t);
+      ctx.streams.delete(oldest!);
     }
+    st = new ConsoleStream(cfg.name, address, port, peerLabel(cfg.name, address, port), ctx.sink, counters, ctx.maxLineBytes, cfg.telnet);
+    ctx.streams.add(st);
     peers.set(key, st);
+    return st;
+  };
+  const datagram = (st: ConsoleStream, msg: Buffer, t: number) => {
+    counters.datagrams++;
+    st.lastUs = t;
     // (The payload may be a view of a batch buffer reused after this call: the stream copies what it keeps.)
     st.data(msg, t);
   };
@@ -323,9 +333,11 @@ async function startUdp(ctx: SourceContext, host = new Host()): Promise<RunningS
       throw listenError(e, cfg);
     }
     const table = new SenderTable();
+    // The table hands out one object per sender: its stream is found without building a key.
+    const bySender = new WeakMap<object, ConsoleStream>();
     let ended!: () => void;
     const done = new Promise<void>((r) => (ended = r));
-    const handle = mod.start([s.fd], { maxQueuedBytes: 64 * 1024 * 1024, preformat: 0 }, (ab, count, bytes, length) => {
+    const handle = mod.start([s.fd], { maxQueuedBytes: UDP_MAX_QUEUED, preformat: 0 }, (ab, count, bytes, length) => {
       if (ab === null) {
         mod.closeFd(s.fd);
         ended();
@@ -333,7 +345,9 @@ async function startUdp(ctx: SourceContext, host = new Host()): Promise<RunningS
       }
       forEachNativeDatagram(Buffer.from(ab, 0, length), count, table, (sender, timeUs, payload, truncated) => {
         if (truncated) counters.truncatedDatagrams++;
-        datagram(sender.address, sender.port, payload, timeUs);
+        let st = bySender.get(sender);
+        if (st === undefined || st.closed) bySender.set(sender, (st = peerStream(sender.address, sender.port, timeUs)));
+        datagram(st, payload, timeUs);
       });
       mod.ack(handle, bytes, ab);
     });
@@ -351,7 +365,10 @@ async function startUdp(ctx: SourceContext, host = new Host()): Promise<RunningS
     };
   } else {
     const sock = dgram.createSocket({ type: a.host.includes(':') ? 'udp6' : 'udp4', ipv6Only: false, recvBufferSize: UDP_RCVBUF });
-    sock.on('message', (msg, rinfo) => datagram(rinfo.address, rinfo.port, msg, ctx.nowUs()));
+    sock.on('message', (msg, rinfo) => {
+      const t = ctx.nowUs();
+      datagram(peerStream(rinfo.address, rinfo.port, t), msg, t);
+    });
     await new Promise<void>((resolve, reject) => {
       sock.once('error', (e) => reject(listenError(e, cfg)));
       sock.bind(a.port, a.host, () => {

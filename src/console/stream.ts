@@ -62,6 +62,10 @@ export function newSourceCounters(): SourceCounters {
 
 export class ConsoleStream {
   readonly sender: Sender;
+  /** When the last bytes came (udp: which peer is the least recently heard). */
+  lastUs = 0;
+  /** Evicted or ended: no more bytes go to it. */
+  closed = false;
   private readonly telnet: TelnetStripper | null;
   private readonly lines: LineAssembler;
   private telnetSeen: TelnetCounters = { commands: 0, bytes: 0 };
