@@ -190,3 +190,30 @@ test('file: appended to, truncated, rotated, removed and recreated: followed lik
     rx.kill();
   }
 });
+
+test('tty: a line missing at start (a USB adapter not plugged in yet) is waited for, then opened', { skip: facilitySkip(noSocat ?? noTermios) }, async () => {
+  const root = tempDir('console-tty4-');
+  const host = join(root, 'host');
+  const guest = join(root, 'guest');
+  const rx = new Rx(root);
+  let socat: Socat | null = null;
+  try {
+    await rx.start(`[source.usb0]\ntype = "tty"\npath = "${guest}"\nreconnect_min = "100ms"\nreconnect_max = "200ms"\n`);
+    const file = rx.file('usb0');
+    await waitFor('the waiting marker', () => read(file).includes('does not exist (yet)'), 10_000, () => rx.stderr);
+    socat = new Socat([`pty,raw,echo=0,link=${host}`, `pty,raw,echo=0,link=${guest}`]);
+    await waitFor('the open', () => read(file).includes('opened '), 10_000, () => read(file) + rx.stderr);
+    const fd = openSync(host, fsc.O_WRONLY | fsc.O_NOCTTY);
+    writeSync(fd, 'plugged in\r\n');
+    closeSync(fd);
+    await waitFor('the line', () => read(file).includes('plugged in'), 10_000, () => read(file));
+    assert.deepEqual(await rx.stop(), { code: 0, signal: null }, rx.stderr);
+    const got = bodies(read(file), 'usb0');
+    assert.equal(got[0], `-- lantern: ${guest} does not exist (yet); waiting for it --`);
+    assert.match(got[1]!, new RegExp(`^-- lantern: opened ${guest} at 115200 8N1 raw after \\d+ failed attempts? --$`));
+    assert.deepEqual(got.slice(2), ['plugged in']);
+  } finally {
+    rx.kill();
+    socat?.kill();
+  }
+});

@@ -504,15 +504,23 @@ async function startTty(ctx: SourceContext): Promise<RunningSource> {
     state = `waiting ${secs(ms)} to reopen`;
     timer = setTimeout(reopen, ms);
   };
-  // At start a missing or wrong device is a configuration error: say so and stop.
+  // At start a wrong device is a configuration error: say so and stop. A missing one may come
+  // (a USB adapter plugged in later, a pty not made yet): it is waited for, as after a hang-up.
   try {
     openLine();
+    attach();
   } catch (e) {
-    ctx.streams.delete(stream);
     const code = errCode(e);
-    throw new CliError(`source ${cfg.name}: cannot open ${cfg.path} as a serial line: ${code}${code === 'ENOTTY' ? ' (not a tty)' : ''}`, code === 'EACCES' ? EXIT.NOPERM : EXIT.UNAVAILABLE);
+    if (code !== 'ENOENT') {
+      ctx.streams.delete(stream);
+      throw new CliError(`source ${cfg.name}: cannot open ${cfg.path} as a serial line: ${code}${code === 'ENOTTY' ? ' (not a tty)' : ''}`, code === 'EACCES' ? EXIT.NOPERM : EXIT.UNAVAILABLE);
+    }
+    counters.connectFailures++;
+    failures++;
+    ctx.log(`${cfg.name}: ${cfg.path} does not exist (yet); waiting for it`);
+    stream.marker('disconnected', `${cfg.path} does not exist (yet); waiting for it`, ctx.nowUs());
+    schedule(backoff.take());
   }
-  attach();
   return {
     state: () => state,
     async stop() {
