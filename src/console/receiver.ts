@@ -37,7 +37,7 @@ export interface ConsoleStats {
 }
 
 /** Counters of the output side (the same names as netconsole's). */
-const OUTPUT_COUNTERS = ['linesAccepted', 'linesWritten', 'linesQueued', 'linesUnwritten', 'linesLost', 'bytesWritten', 'writeErrors', 'fdErrors', 'filesTerminated', 'reopened', 'stdoutDropped'] as const;
+const OUTPUT_COUNTERS = ['linesAccepted', 'linesWritten', 'linesQueued', 'linesUnwritten', 'linesLost', 'bytesWritten', 'writeErrors', 'fdErrors', 'filesTerminated', 'reopened', 'stdoutDropped', 'flowPauses'] as const;
 
 export function nowUs(): number {
   return Math.round((performance.timeOrigin + performance.now()) * 1000);
@@ -98,6 +98,7 @@ export async function startConsole(cfg: ConsoleConfig, log: (line: string) => vo
                 writer.commit(end - start, 1);
               } else writer.write('', { day, text: data.toString('utf8', start, end), lines: 1 });
             }
+            checkFlow();
             return;
           }
         }
@@ -109,10 +110,39 @@ export async function startConsole(cfg: ConsoleConfig, log: (line: string) => vo
         if (stdoutClosed || process.stdout.writableLength > stdoutLimit) stdoutDropped += f.lines;
         else process.stdout.write(f.text);
       }
+      checkFlow();
     },
   };
 
   const streams = new Set<ConsoleStream>();
+  // Back-pressure: past half of --max-buffer queued for the disk, readers pause; below a quarter they go on.
+  const high = out.maxBufferBytes / 2;
+  const low = out.maxBufferBytes / 4;
+  const readers = new Set<{ pause(): void; resume(): void }>();
+  let flowPauses = 0;
+  let flowTimer: NodeJS.Timeout | null = null;
+  const flow = {
+    paused: false,
+    register(r: { pause(): void; resume(): void }) {
+      readers.add(r);
+      if (flow.paused) r.pause();
+      return () => void readers.delete(r);
+    },
+  };
+  const checkFlow = () => {
+    if (!flow.paused && writer.buffered > high) {
+      flow.paused = true;
+      flowPauses++;
+      for (const r of readers) r.pause();
+      flowTimer = setInterval(() => {
+        if (writer.buffered >= low) return;
+        clearInterval(flowTimer!);
+        flowTimer = null;
+        flow.paused = false;
+        for (const r of [...readers]) r.resume();
+      }, 10);
+    }
+  };
   const running: Array<{ name: string; type: SourceType; description: string; counters: SourceCounters; src: RunningSource }> = [];
   const stopAll = async () => {
     for (const r of running.splice(0).reverse()) await r.src.stop();
@@ -120,7 +150,7 @@ export async function startConsole(cfg: ConsoleConfig, log: (line: string) => vo
   try {
     for (const s of cfg.sources) {
       const counters = newSourceCounters();
-      const src = await startSource({ cfg: s, counters, maxLineBytes: out.maxLineBytes, nowUs: clock, log, sink, streams });
+      const src = await startSource({ cfg: s, counters, maxLineBytes: out.maxLineBytes, nowUs: clock, log, sink, streams, flow });
       running.push({ name: s.name, type: s.type, description: describeSource(s), counters, src });
       log(`source ${s.name}: ${describeSource(s)}`);
     }
@@ -156,6 +186,7 @@ export async function startConsole(cfg: ConsoleConfig, log: (line: string) => vo
       filesTerminated: w.filesTerminated,
       reopened: w.reopened,
       stdoutDropped,
+      flowPauses,
     };
     return {
       version: 1,
@@ -204,6 +235,8 @@ export async function startConsole(cfg: ConsoleConfig, log: (line: string) => vo
       clearInterval(ticker);
       clearInterval(statsTimer);
       clearInterval(statsLogTimer);
+      if (flowTimer) clearInterval(flowTimer);
+      flow.paused = false;
       finalSources = [...running];
       await stopAll();
       // Anything still in progress (a stream not owned by a source any more) ends here too.

@@ -29,6 +29,20 @@ export interface SourceContext {
   sink: EventSink;
   /** Streams with a line in progress are ticked (partial timeout) from here. */
   streams: Set<ConsoleStream>;
+  /** Back-pressure from the writer: readers register to be paused while the disk is behind. */
+  flow: Flow;
+}
+
+/**
+ * While the writer holds more than its high-water mark, every reader that can wait is paused
+ * (TCP and Unix sockets, ttys: the other end or the kernel buffers; a followed file is simply read
+ * later; udp batches wait in the native receive path's queue), so a burst faster than the disk
+ * costs memory up to a bound and then waiting, not lines. receiver.ts drives it.
+ */
+export interface Flow {
+  readonly paused: boolean;
+  /** Calls pause() at once if paused now; returns the unregister function. */
+  register(r: { pause(): void; resume(): void }): () => void;
 }
 
 export interface RunningSource {
@@ -122,6 +136,7 @@ function startClient(ctx: SourceContext): RunningSource {
   /** Failures since the last connection: only the first is marked (a dead converter does not fill the log). */
   let failures = 0;
   let lastError = '';
+  let unflow = () => undefined as void;
   // The stream (and its label) lives across reconnects: one source, one line assembly; a line cut
   // by a disconnect is written partial before the marker.
   const persistent = new ConsoleStream(cfg.name, cfg.address ? cfg.address.host : cfg.path!, cfg.address ? cfg.address.port : 0, cfg.name, ctx.sink, counters, ctx.maxLineBytes, false);
@@ -142,6 +157,7 @@ function startClient(ctx: SourceContext): RunningSource {
       // A new stream per connection for telnet state (negotiation starts again); same label.
       stream = new ConsoleStream(cfg.name, persistent.sender.address, persistent.sender.port, cfg.name, ctx.sink, counters, ctx.maxLineBytes, cfg.telnet, negotiator((b) => s.write(b)));
       ctx.streams.add(stream);
+      unflow = ctx.flow.register({ pause: () => s.pause(), resume: () => s.resume() });
       const after = failures > 0 ? ` after ${failures} failed attempt${failures === 1 ? '' : 's'}` : '';
       state = `connected to ${target}`;
       stream.marker('connected', `connected to ${target}${after}`, ctx.nowUs());
@@ -158,6 +174,7 @@ function startClient(ctx: SourceContext): RunningSource {
     });
     s.on('close', () => {
       sock = null;
+      unflow();
       const t = ctx.nowUs();
       if (connected && stream) {
         if (!stopped) counters.disconnects++;
@@ -236,9 +253,11 @@ async function startTcpServer(ctx: SourceContext): Promise<RunningSource> {
     let lastError = '';
     let stopping = false;
     s.on('data', (b: Buffer) => stream.data(b, ctx.nowUs()));
+    const unflow = ctx.flow.register({ pause: () => s.pause(), resume: () => s.resume() });
     s.on('error', (e) => (lastError = errCode(e)));
     (s as net.Socket & { lanternStop?: () => void }).lanternStop = () => (stopping = true);
     s.on('close', () => {
+      unflow();
       conns.delete(s);
       const now = ctx.nowUs();
       if (!stopping) counters.disconnects++;
@@ -321,6 +340,7 @@ async function startUdp(ctx: SourceContext, host = new Host()): Promise<RunningS
     st.data(msg, t);
   };
   const inodes = new Set<number>();
+  let unflow = () => undefined as void;
   let path: string;
   let stopSocket: () => Promise<void>;
   const nat = loadNative();
@@ -337,20 +357,36 @@ async function startUdp(ctx: SourceContext, host = new Host()): Promise<RunningS
     const bySender = new WeakMap<object, ConsoleStream>();
     let ended!: () => void;
     const done = new Promise<void>((r) => (ended = r));
-    const handle = mod.start([s.fd], { maxQueuedBytes: UDP_MAX_QUEUED, preformat: 0 }, (ab, count, bytes, length) => {
-      if (ab === null) {
-        mod.closeFd(s.fd);
-        ended();
-        return;
-      }
-      forEachNativeDatagram(Buffer.from(ab, 0, length), count, table, (sender, timeUs, payload, truncated) => {
+    // Batches not yet taken while the writer is behind: unacknowledged, they count against the
+    // receive thread's bound, which then stops reading (the kernel buffer holds, then drops: kernelDrops).
+    const waiting: Array<{ ab: ArrayBuffer; count: number; bytes: number; length: number }> = [];
+    const take = (b: { ab: ArrayBuffer; count: number; bytes: number; length: number }) => {
+      forEachNativeDatagram(Buffer.from(b.ab, 0, b.length), b.count, table, (sender, timeUs, payload, truncated) => {
         if (truncated) counters.truncatedDatagrams++;
         let st = bySender.get(sender);
         if (st === undefined || st.closed) bySender.set(sender, (st = peerStream(sender.address, sender.port, timeUs)));
         datagram(st, payload, timeUs);
       });
-      mod.ack(handle, bytes, ab);
+      mod.ack(handle, b.bytes, b.ab);
+    };
+    const drainWaiting = () => {
+      while (waiting.length > 0 && !ctx.flow.paused) take(waiting.shift()!);
+    };
+    let closedFd = false;
+    const handle = mod.start([s.fd], { maxQueuedBytes: UDP_MAX_QUEUED, preformat: 0 }, (ab, count, bytes, length) => {
+      if (ab === null) {
+        // Stopped: what still waits is taken now (the writer drains it at exit).
+        for (const b of waiting.splice(0)) take(b);
+        if (!closedFd) mod.closeFd(s.fd);
+        closedFd = true;
+        ended();
+        return;
+      }
+      const b = { ab, count, bytes, length };
+      if (ctx.flow.paused || waiting.length > 0) waiting.push(b);
+      else take(b);
     });
+    unflow = ctx.flow.register({ pause: () => undefined, resume: drainWaiting });
     try {
       const target = readlinkSync(`/proc/self/fd/${s.fd}`);
       const m = /^socket:\[(\d+)\]$/.exec(target);
@@ -398,6 +434,7 @@ async function startUdp(ctx: SourceContext, host = new Host()): Promise<RunningS
     },
     async stop() {
       clearInterval(dropsTimer);
+      unflow();
       readDrops();
       await stopSocket();
       for (const st of peers.values()) {
@@ -428,6 +465,7 @@ async function startTty(ctx: SourceContext): Promise<RunningSource> {
   let stopped = false;
   let state = 'opening';
   let failures = 0;
+  let unflow = () => undefined as void;
 
   /** Opens and configures the line; throws with a code. */
   const openLine = (): void => {
@@ -452,6 +490,7 @@ async function startTty(ctx: SourceContext): Promise<RunningSource> {
       }
     }
     saved = null;
+    unflow();
     if (rs) rs.destroy(); // closes fd
     else if (fd >= 0) closeSync(fd);
     rs = null;
@@ -460,6 +499,7 @@ async function startTty(ctx: SourceContext): Promise<RunningSource> {
   const attach = () => {
     const r = new tty.ReadStream(fd);
     rs = r;
+    unflow = ctx.flow.register({ pause: () => r.pause(), resume: () => r.resume() });
     counters.connects++;
     const after = failures > 0 ? ` after ${failures} failed attempt${failures === 1 ? '' : 's'}` : '';
     state = `open at ${cfg.baud} ${framingText(cfg.framing)}`;
@@ -606,6 +646,11 @@ function startFile(ctx: SourceContext): RunningSource {
   const poll = () => {
     timer = null;
     if (stopped) return;
+    if (ctx.flow.paused) {
+      // The writer is behind: the file keeps what was appended; read it a little later.
+      timer = setTimeout(poll, 20);
+      return;
+    }
     let more = false;
     if (fd < 0) {
       if (open(!first || cfg.startAt === 'beginning')) {

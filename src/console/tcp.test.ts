@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { facilitySkip, tempDir } from '../common/testenv.js';
 import { Rx, Socat, bodies, dataFile, freeTcpPort, noSocat, read, today, waitFor } from './test-helpers.js';
@@ -116,6 +116,31 @@ test('tcp-listen: two converters connect at once; one stream per connection labe
     assert.equal(c.connects, 2);
     assert.equal(c.disconnects, 2);
     assert.equal(c.partialLines, 2);
+  } finally {
+    rx.kill();
+  }
+});
+
+test('back-pressure: a burst far faster than the writer may hold (max_buffer 512k) is paused, not dropped: every line written', { skip: facilitySkip(noSocat) }, async () => {
+  const root = tempDir('console-flow-');
+  const port = await freeTcpPort();
+  const rx = new Rx(root);
+  const burst = join(root, 'burst.raw');
+  const n = 100_000;
+  writeFileSync(burst, Array.from({ length: n }, (_, i) => `[ ${String(i).padStart(6)}.000000] line ${i} of the burst, as long as a kernel line usually is\r\n`).join(''));
+  try {
+    await rx.start(`max_buffer = "512k"\n[source.b]\ntype = "tcp-listen"\nlisten = "127.0.0.1:${port}"\n`);
+    const conv = new Socat(['-u', `OPEN:${burst}`, `TCP:127.0.0.1:${port}`]);
+    assert.equal(await conv.exit, 0, conv.stderr);
+    await waitFor('the whole burst', () => rx.stats().sources[0]!.counters.lines === n, 60_000, () => JSON.stringify(rx.stats().counters));
+    assert.deepEqual(await rx.stop(), { code: 0, signal: null }, rx.stderr);
+    const s = rx.stats().counters;
+    assert.equal(s.linesLost, 0);
+    assert.ok(s.flowPauses > 0, `the readers were paused (flowPauses ${s.flowPauses})`);
+    const text = read(rx.file('b'));
+    const got = text.split('\n').filter((l) => l.includes(' line '));
+    assert.equal(got.length, n);
+    for (let i = 0; i < n; i += 9973) assert.ok(got[i]!.endsWith(`line ${i} of the burst, as long as a kernel line usually is`), got[i]);
   } finally {
     rx.kill();
   }
