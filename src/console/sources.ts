@@ -137,8 +137,9 @@ function startClient(ctx: SourceContext): RunningSource {
   let failures = 0;
   let lastError = '';
   let unflow = () => undefined as void;
-  // The stream (and its label) lives across reconnects: one source, one line assembly; a line cut
-  // by a disconnect is written partial before the marker.
+  // Each connection gets a stream of its own (telnet state and line assembly start again; a line cut
+  // by a disconnect is written partial before the marker), all with the source's label; this one
+  // carries the markers written while there is no connection (cannot connect).
   const persistent = new ConsoleStream(cfg.name, cfg.address ? cfg.address.host : cfg.path!, cfg.address ? cfg.address.port : 0, cfg.name, ctx.sink, counters, ctx.maxLineBytes, false);
 
   const connect = () => {
@@ -170,7 +171,7 @@ function startClient(ctx: SourceContext): RunningSource {
     });
     // EPIPE is our refusal of a negotiation meeting a closed connection: the close is what matters.
     s.on('error', (e) => {
-      if (errCode(e) !== 'EPIPE' || !lastError) lastError = errCode(e) === 'EPIPE' ? '' : errCode(e);
+      if (errCode(e) !== 'EPIPE') lastError = errCode(e);
     });
     s.on('close', () => {
       sock = null;
