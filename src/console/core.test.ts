@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
+import { readFileSync } from 'node:fs';
 import { TelnetStripper, refusal, IAC, WILL, DO, DONT, WONT, SB, SE } from './telnet.js';
 import { LineAssembler, type ConsoleLine } from './lines.js';
 import { parseConsoleToml, resolveConsoleConfig, parseHostPort, parseFraming } from './config.js';
@@ -117,4 +118,14 @@ test('config: [source.NAME] tables, output settings, command-line source; errors
     [() => parseFraming('9N1', 'x'), /framing/],
   ];
   for (const [f, re] of bad) assert.throws(f, re);
+});
+
+test('docs/console.md: its sample configuration loads, one source of every type', () => {
+  const doc = readFileSync(new URL('../../docs/console.md', import.meta.url), 'utf8');
+  const m = /```toml\n([\s\S]*?)```/.exec(doc);
+  assert.ok(m, 'docs/console.md has a toml block');
+  const cfg = resolveConsoleConfig(parseConsoleToml(m[1]!, 'docs/console.md'), {});
+  assert.deepEqual(cfg.sources.map((s) => s.type).sort(), ['file', 'tcp', 'tcp-listen', 'tty', 'udp', 'unix']);
+  assert.equal(cfg.output.dir, '/var/log/console');
+  assert.equal(cfg.output.stateDir, '/run/lantern-console');
 });
