@@ -48,8 +48,8 @@ function assemble(chunks: Buffer[], max = 65536): { lines: ConsoleLine[]; a: Lin
   return { lines, a };
 }
 
-test('lines: CR LF, LF CR, LF and CR each end one line; CR LF CR LF is two; stamped when the end arrives', () => {
-  const { lines, a } = assemble([b('one\r'), b('\ntwo\n\rthree\nfour\rfive\r\n\r\nsix')]);
+test('lines: CR LF, LF CR, LF, CR and CR CR LF each end one line; CR LF CR LF is two; stamped when the end arrives', () => {
+  const { lines, a } = assemble([b('one\r'), b('\ntwo\n\rthree\nfour\rfive\r\r\n\r\nsix')]);
   assert.deepEqual(lines.map((l) => [l.text, l.timeUs, l.partial]), [
     ['one', 1000, null],
     ['two', 1001, null],

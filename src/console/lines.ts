@@ -4,7 +4,8 @@
  * A serial console ends its lines with CR LF (the kernel's serial drivers send "\r\n"), some
  * devices with LF CR, LF or CR alone. Each of these ends one line: CR and LF both end a line,
  * and the other one of the pair right after it is swallowed (so CR LF, LF CR, LF and CR are all
- * one line end, and CR LF CR LF is two). Backspace (0x08) and DEL (0x7f) erase the character
+ * one line end, and CR LF CR LF is two; more CRs before the LF, as a tty adding its own CR to a
+ * CR LF sends them, change nothing). Backspace (0x08) and DEL (0x7f) erase the character
  * before them, as the terminal would show it (a whole UTF-8 character; nothing at the start of
  * a line: counted). Everything else is kept and escaped later like netconsole's legacy text:
  * control bytes, escape sequences and invalid UTF-8 as \xNN (netconsole/text.ts).
@@ -84,6 +85,8 @@ export class LineAssembler {
           this.swallow = -1;
           continue;
         }
+        // CR CR LF (a line ending in CR LF sent through a tty that adds its own CR): one line end.
+        if (b === CR && this.swallow === LF) continue;
         this.swallow = b === CR ? LF : CR;
         this.end(timeUs, null);
         continue;
