@@ -15,6 +15,7 @@ type Capability = { register(program: Command): void };
 const CAPABILITIES: Record<string, () => Promise<Capability>> = {
   check: () => import('../check/cli.js'),
   netconsole: () => import('../netconsole/cli.js'),
+  console: () => import('../console/cli.js'),
   record: () => import('../record/cli.js'),
   analyze: () => import('../analyze/cli.js'),
   baseline: () => import('../baseline/cli.js'),
@@ -25,6 +26,7 @@ const CAPABILITIES: Record<string, () => Promise<Capability>> = {
 const COMMAND_OWNER: Record<string, string> = {
   check: 'check',
   netconsole: 'netconsole',
+  console: 'console',
   record: 'record',
   history: 'record',
   events: 'record',
@@ -74,7 +76,7 @@ export async function buildProgram(argv?: string[]): Promise<Command> {
  * Daemons decide themselves what a closed stdout means (stop the copy, keep receiving): the
  * one-shot rule below is taken off for them. Paths of commands as typed, without "lantern".
  */
-const DAEMONS = new Set(['netconsole listen', 'record']);
+const DAEMONS = new Set(['netconsole listen', 'console listen', 'record']);
 
 /**
  * stdout or stderr failed. A closed pipe (`lantern check | head -1`) ends a one-shot command as a

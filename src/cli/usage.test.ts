@@ -32,10 +32,13 @@ test('an unknown command is named, with 64, also with --help', () => {
   const n = lantern(['netconsole', 'lisen']);
   assert.equal(n.code, 64);
   assert.match(n.err, /unknown command 'lisen' for 'lantern netconsole' \(commands: listen, stats/);
+  const c = lantern(['console', 'lisen']);
+  assert.equal(c.code, 64);
+  assert.match(c.err, /unknown command 'lisen' for 'lantern console' \(commands: listen, stats; see lantern console --help\)/);
 });
 
 test('a group without its subcommand: help on stdout, exit 0 (so `lantern | less` shows it)', () => {
-  for (const args of [[], ['baseline'], ['netconsole'], ['history']]) {
+  for (const args of [[], ['baseline'], ['netconsole'], ['console'], ['history']]) {
     const r = lantern(args);
     assert.equal(r.code, 0, args.join(' '));
     assert.equal(r.err, '');

@@ -15,7 +15,8 @@ export interface Sender {
   label: string;
 }
 
-export type PartialReason = 'timeout' | 'max-length' | 'shutdown' | 'evicted';
+/** Why a line was written without its end; 'disconnect' is the console receiver's (its stream ended). */
+export type PartialReason = 'timeout' | 'max-length' | 'shutdown' | 'evicted' | 'disconnect';
 
 export type RxEvent =
   | { type: 'line'; sender: Sender; timeUs: number; text: string; partial: PartialReason | null; malformed: string | null }
@@ -29,7 +30,10 @@ export type RxEvent =
       /** Set when fragments never completed: what was missing. */
       incomplete: string | null;
     }
-  | { type: 'marker'; sender: Sender; timeUs: number; kind: 'gap' | 'restart' | 'late'; text: string; count: number };
+  | { type: 'marker'; sender: Sender; timeUs: number; kind: MarkerKind; text: string; count: number };
+
+/** netconsole's sequence markers, and the console receiver's stream markers (src/console). */
+export type MarkerKind = 'gap' | 'restart' | 'late' | 'connected' | 'disconnected' | 'truncated' | 'rotated';
 
 export interface DecoderOptions {
   /** Flush a partial legacy line after this much quiet (µs). */

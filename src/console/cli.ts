@@ -1,0 +1,184 @@
+/** `lantern console`: capture serial consoles (TCP, UDP, Unix socket, tty, followed file) as netconsole's receiver writes its logs. */
+import { Command, Option } from 'commander';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CliError, EXIT } from '../common/exit.js';
+import { printJson } from '../common/json.js';
+import { paint } from '../common/term.js';
+import { DEFAULT_CONFIG_PATH, DEFAULT_DIR, DEFAULT_STATE_DIR, parseConsoleToml, resolveConsoleConfig, type ConsoleCliOptions, type ConsoleConfig } from './config.js';
+import { consoleStatsLine, startConsole, type ConsoleReceiver, type ConsoleStats } from './receiver.js';
+
+export function register(program: Command): void {
+  const con = program
+    .command('console')
+    .description('capture serial consoles (converters over TCP/UDP, QEMU sockets, ttys, log files) as timestamped lines per source')
+    .addHelpText('after', '\nSubcommands: listen (the receiver), stats (its counters).\nSee docs/console.md.');
+
+  con
+    .command('listen')
+    .description('read every configured console source and write timestamped lines per source (netconsole listen\'s output)')
+    .option('-c, --config <file>', `TOML configuration with one [source.NAME] table per source (default ${DEFAULT_CONFIG_PATH} when it exists)`)
+    .option('-s, --source <spec>', 'one source instead of the file\'s: tcp:HOST:PORT, tcp-listen:[ADDR:]PORT, udp:[ADDR:]PORT, unix:PATH, tty:PATH, file:PATH')
+    .option('-n, --name <name>', 'name of the --source (its directory and label; default console)')
+    .option('--baud <rate>', 'tty: line speed (default 115200)')
+    .option('--framing <bits>', 'tty: data bits, parity, stop bits (default 8N1)')
+    .option('--telnet', 'strip telnet IAC negotiation (default for tcp and tcp-listen)')
+    .option('--no-telnet', 'take the bytes as they are (no telnet)')
+    .option('-d, --dir <dir>', `output directory (default ${DEFAULT_DIR})`)
+    .addOption(new Option('--format <format>', 'line format (default text)').choices(['text', 'json', 'udplogger']))
+    .option('--json', 'JSON lines (same as --format json)')
+    .addOption(new Option('--time <zone>', 'timestamps and day switching in UTC or local time (default utc)').choices(['utc', 'local']))
+    .option('--no-per-source', 'do not write <dir>/<source>/YYYY-MM-DD.log')
+    .option('--combined', 'also write every source into <dir>/YYYY-MM-DD.log')
+    .option('--stdout', 'also stream lines to standard output')
+    .option('--max-file-size <size>', 'switch to the next file (YYYY-MM-DD.N.log) at this size; 0 = by day only (default 100M)')
+    .option('--partial-timeout <time>', 'write a line without its end, marked partial, after this much quiet (default 10s)')
+    .option('--max-line <size>', 'write a line without its end, marked partial, at this length (default 64k)')
+    .option('--state-dir <dir>', `where stats.json is kept (default ${DEFAULT_STATE_DIR})`)
+    .option('--stats-interval <time>', 'rewrite stats.json this often (default 10s)')
+    .option('--stats-log-interval <time>', 'log a stats line to stderr this often (default 5m)')
+    .option('--max-buffer <size>', 'most bytes held in memory while the disk is slow or failing (default 64M)')
+    .option('--max-open-files <n>', 'most log files open at once (default 4096)')
+    .option('--idle-close <time>', 'close a log file unused for this long (default 60s)')
+    .option('--retry <time>', 'retry a failed write after this long (default 1s)')
+    .option('--file-mode <octal>', 'mode of created log files (default 0640)')
+    .addHelpText(
+      'after',
+      `
+Signals: SIGHUP reopens the log files (after logrotate), SIGUSR1 writes stats.json and logs the
+counters, SIGTERM/SIGINT write out every partial line and exit.
+Exit codes: 0 stopped cleanly, 64 bad option or source, 65 bad config file, 66 config file unreadable,
+69 a source cannot listen or open (or the termios addon is missing for a tty), 74 lines left unwritten,
+77 a device needs root.`,
+    )
+    .action(async (opts: ConsoleCliOptions & { config?: string; json?: boolean; perSource?: boolean }) => {
+      const cfgPath = opts.config ?? (opts.source === undefined && existsSync(DEFAULT_CONFIG_PATH) ? DEFAULT_CONFIG_PATH : null);
+      let file: ReturnType<typeof parseConsoleToml> | null = null;
+      if (cfgPath) {
+        let text: string;
+        try {
+          text = readFileSync(cfgPath, 'utf8');
+        } catch (e) {
+          throw new CliError(`${cfgPath}: cannot read (${(e as NodeJS.ErrnoException).code ?? e})`, EXIT.NOINPUT);
+        }
+        file = parseConsoleToml(text, cfgPath);
+      }
+      const { config: _c, json, perSource, ...rest } = opts;
+      const cli: ConsoleCliOptions = { ...rest };
+      if (json) cli.format = 'json';
+      // commander sets perSource to true unless --no-per-source: only the "no" is an option given.
+      if (perSource === false) cli.perSender = false;
+      await runListen(resolveConsoleConfig(file, cli, cfgPath ?? 'the command line'));
+    });
+
+  con
+    .command('stats')
+    .description("print the running console receiver's counters (from <state-dir>/stats.json)")
+    .option('--state-dir <dir>', `the receiver's state directory (default ${DEFAULT_STATE_DIR})`)
+    .option('--refresh', 'ask the receiver (SIGUSR1) to write fresh counters first')
+    .option('--json', 'print the stats document as JSON')
+    .action(async (opts: { stateDir?: string; refresh?: boolean; json?: boolean }) => {
+      const path = join(opts.stateDir ?? DEFAULT_STATE_DIR, 'stats.json');
+      let s = readStats(path);
+      const alive = isAlive(s.pid);
+      if (opts.refresh && alive) {
+        const before = s.writtenAt;
+        process.kill(s.pid, 'SIGUSR1');
+        for (let i = 0; i < 40 && s.writtenAt === before; i++) {
+          await new Promise((r) => setTimeout(r, 50));
+          s = readStats(path);
+        }
+      }
+      if (opts.json) {
+        printJson({ ...s, running: alive });
+        return;
+      }
+      const p = paint();
+      const age = Math.round((Date.now() - Date.parse(s.writtenAt)) / 1000);
+      console.log(`console receiver pid ${s.pid} ${alive ? p.green('running') : p.red('not running')}, up ${s.uptimeSeconds} s, counters written ${age} s ago`);
+      const bad = new Set(['partialLines', 'disconnects', 'connectFailures', 'refused', 'peersEvicted', 'kernelDrops', 'truncatedDatagrams', 'truncations', 'readErrors', 'writeErrors', 'fdErrors', 'linesLost', 'linesUnwritten', 'filesTerminated', 'stdoutDropped']);
+      for (const src of s.sources) {
+        const c = src.counters;
+        const warn = (k: keyof typeof c) => (bad.has(k) && c[k] > 0 ? p.yellow(`${k}=${c[k]}`) : `${k}=${c[k]}`);
+        console.log(`  ${src.name}: ${src.description}: ${src.state}`);
+        console.log(`    ${(['bytesReceived', 'lines', 'partialLines', 'telnetCommands', 'connects', 'disconnects', 'connectFailures'] as const).map(warn).join(' ')}`);
+      }
+      const width = Math.max(...Object.keys(s.counters).map((k) => k.length));
+      for (const [k, v] of Object.entries(s.counters)) console.log(`  ${k.padEnd(width)}  ${bad.has(k) && v > 0 ? p.yellow(String(v)) : String(v)}`);
+      console.log(`  ${'bufferedBytes'.padEnd(width)}  ${s.bufferedBytes}`);
+      for (const t of s.troubles) console.log(p.yellow(`  output trouble: ${t.stream}: ${t.error} since ${t.since}, ${t.queuedBytes} bytes queued, ${t.lostLines} lines lost`));
+    });
+}
+
+function readStats(path: string): ConsoleStats {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new CliError(`no stats at ${path} (${(e as NodeJS.ErrnoException).code ?? e}): is the console receiver running? (lantern console listen, or --state-dir)`, EXIT.NOINPUT);
+  }
+  try {
+    const s = JSON.parse(text) as ConsoleStats;
+    if (!Array.isArray(s.sources) || typeof s.counters !== 'object') throw new Error('shape');
+    return s;
+  } catch {
+    throw new CliError(`${path}: not a console stats document`, EXIT.DATAERR);
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+async function runListen(cfg: ConsoleConfig): Promise<void> {
+  const log = (line: string) => process.stderr.write(`lantern console: ${line}\n`);
+  // Signals that arrive while the sources start are held and acted on once it runs (as netconsole listen).
+  const handled = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGUSR1'] as const;
+  const held: NodeJS.Signals[] = [];
+  let dispatch: ((sig: NodeJS.Signals) => void) | null = null;
+  const onSignal = (sig: NodeJS.Signals) => (dispatch ? dispatch(sig) : held.push(sig));
+  const release = () => {
+    for (const s of handled) process.off(s, onSignal);
+  };
+  for (const s of handled) process.on(s, onSignal);
+  let rx: ConsoleReceiver;
+  try {
+    rx = await startConsole(cfg, log);
+  } catch (e) {
+    release();
+    throw e;
+  }
+  await new Promise<void>((resolve) => {
+    let stopping = false;
+    dispatch = (sig) => {
+      if (sig === 'SIGHUP') {
+        rx.reopen();
+        log('SIGHUP: reopening log files');
+      } else if (sig === 'SIGUSR1') {
+        rx.writeStatsFile();
+        log(consoleStatsLine(rx.snapshot()));
+      } else if (!stopping) {
+        stopping = true;
+        log(`${sig}: writing out partial lines and queued output`);
+        void rx.stop().then(({ unwritten }) => {
+          log(consoleStatsLine(rx.snapshot()));
+          if (unwritten > 0) {
+            log(`error: ${unwritten} lines could not be written before exit`);
+            process.exitCode = EXIT.IOERR;
+          }
+          release();
+          resolve();
+        });
+      } else {
+        release();
+        process.kill(process.pid, sig);
+      }
+    };
+    for (const sig of held.splice(0)) dispatch(sig);
+  });
+}
