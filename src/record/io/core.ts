@@ -144,6 +144,48 @@ export class RecentExits {
   }
 }
 
+/** What the matcher reads of the model's live processes (ProcessModel.procs). */
+export type LiveProcs = ReadonlyMap<number, ProcView>;
+
+/** What the matcher reads of the records the model made (its exit and signal records end a process). */
+export interface EndRecord {
+  type: string;
+  pid: number;
+  pstartUs: number;
+  ppid: number;
+  program: string | null;
+  comm: string;
+  domainId: number;
+}
+
+/**
+ * Matches exit records to processes as the recorder's stream goes by: told of every group exit
+ * the model handles (noteRecords), asked for the process of each exiting thread at the place
+ * its taskstats record takes in the stream (match). Either order of the two gives the process.
+ */
+export class ExitMatcher {
+  private readonly recent: RecentExits;
+  constructor(maxEntries?: number, keepNs?: number) {
+    this.recent = new RecentExits(maxEntries, keepNs);
+  }
+
+  noteRecords(records: EndRecord[], ts: number): void {
+    for (const r of records) {
+      if (r.type !== 'exit' && r.type !== 'signal') continue;
+      this.recent.add({ pid: r.pid, startUs: r.pstartUs, ppid: r.ppid, program: r.program, comm: r.comm, domainId: r.domainId }, ts);
+    }
+  }
+
+  match(e: IoExit, exitUs: number, live: LiveProcs): { view: ProcView | null; via: 'live' | 'exited' | 'unknown' } {
+    const tgid = e.tgid || e.tid;
+    return resolveProcess(e, exitUs, live.get(tgid), this.recent.get(tgid));
+  }
+
+  prune(nowTs: number): void {
+    this.recent.prune(nowTs);
+  }
+}
+
 /** The detail text of an `io` record (what `lantern events` shows; the numbers are also in the store's io_exit table). */
 export function ioDetail(e: Pick<IoExit, 'readBytes' | 'writeBytes' | 'cancelledWriteBytes' | 'readChars' | 'writeChars'>): string {
   return `read_bytes=${e.readBytes} write_bytes=${e.writeBytes} cancelled_write_bytes=${e.cancelledWriteBytes} rchar=${e.readChars} wchar=${e.writeChars}`;

@@ -9,7 +9,7 @@
 import type { ProcessModel, ProcessRecord } from '../process/model.js';
 import type { Store } from '../store/store.js';
 import type { DecodedEvent } from '../tracefs/decode.js';
-import { decodeEntries, didDiskIo, ioDetail, RecentExits, resolveProcess, type IoExit, type ProcView } from './core.js';
+import { decodeEntries, didDiskIo, ExitMatcher, ioDetail, type IoExit } from './core.js';
 import { loadTaskstats, type TaskstatsAddon } from './native.js';
 
 export interface IoOptions {
@@ -76,7 +76,7 @@ export class IoDetector {
   readonly status: IoStatus;
   private addon: TaskstatsAddon | null = null;
   private handle: object | null = null;
-  private readonly recent = new RecentExits();
+  private readonly matcher = new ExitMatcher();
   private taken = 0;
   private made = 0;
   private skippedHere = 0;
@@ -123,10 +123,7 @@ export class IoDetector {
 
   /** The model handled these records at trace time ts: a group's exit is remembered for records that come after it. */
   noteRecords(records: ProcessRecord[], ts: number): void {
-    for (const r of records) {
-      if (r.type !== 'exit' && r.type !== 'signal') continue;
-      this.recent.add({ pid: r.pid, startUs: r.pstartUs, ppid: r.ppid, program: r.program, comm: r.comm, domainId: r.domainId }, ts);
-    }
+    this.matcher.noteRecords(records, ts);
   }
 
   /** One exit record at its place in the stream: an `io` record, or null (no disk I/O). */
@@ -139,9 +136,7 @@ export class IoDetector {
     }
     const timeUs = this.env.toWallUs(ev.ts);
     const tgid = e.tgid || e.tid;
-    const p = this.env.model.procs.get(tgid);
-    const live: ProcView | null = p ? { pid: p.pid, startUs: p.startUs, ppid: p.ppid, program: p.program, comm: p.comm, domainId: p.domainId } : null;
-    const { view, via } = resolveProcess(e, timeUs, live, this.recent.get(tgid));
+    const { view, via } = this.matcher.match(e, timeUs, this.env.model.procs);
     if (via === 'unknown') this.status.unknownProcess++;
     if (via === 'exited') this.status.afterExit++;
     this.status.records++;
@@ -157,7 +152,7 @@ export class IoDetector {
 
   /** Counters from the addon; forget old exits. Called once per tick. */
   poll(): void {
-    this.recent.prune(this.env.nowTs());
+    this.matcher.prune(this.env.nowTs());
     if (!this.addon || !this.handle) return;
     this.refresh(this.addon.stats(this.handle));
   }
