@@ -169,6 +169,7 @@ export class Store implements DomainRegistry {
   /** INSERT of BULK_ROWS rows at once: one statement run per 50 records costs far less than 50 runs. */
   private bulkStmt: Database.Statement | null = null;
   private ioStmt: Database.Statement | null = null;
+  private ioBulkStmt: Database.Statement | null = null;
 
   private constructor(db: DB, path: string) {
     this.db = db;
@@ -388,7 +389,6 @@ export class Store implements DomainRegistry {
     const dupe = (this.dupeStmt ??= this.db.prepare("SELECT 1 FROM events WHERE pid = ? AND type = 'exec' AND abs(pstart_us - ?) < 1000000 LIMIT 1"));
     const bulk = (this.bulkStmt ??= this.db.prepare(`${INSERT_HEAD} ${Array(BULK_ROWS).fill(ROW_PLACEHOLDERS).join(',')}`));
     const withIo = records.some((r) => r.type === 'io' && r.io);
-    const io = withIo ? (this.ioStmt ??= this.db.prepare('INSERT OR IGNORE INTO io_exit(event_id, read_bytes, write_bytes, cancelled_write_bytes, read_chars, write_chars) VALUES(?, ?, ?, ?, ?, ?)')) : null;
     let n = 0;
     const tx = this.db.transaction((rows: ProcessRecord[]) => {
       for (const [id, d] of this.pendingDomains) this.domainInsert.run(id, d.parent, d.program);
@@ -417,12 +417,29 @@ export class Store implements DomainRegistry {
         }
       }
       flush();
-      if (io) for (const r of rows) if (r.type === 'io' && r.io) io.run(r.id, r.io.readBytes, r.io.writeBytes, r.io.cancelledWriteBytes, r.io.readChars, r.io.writeChars);
+      if (withIo) this.writeIo(rows);
     });
     tx(records);
     this.pendingDomains.clear(); // committed
     this.pendingKeys.clear();
     return n;
+  }
+
+  /** The io_exit rows of a batch's io records (inside write()'s transaction), BULK_ROWS at a time. */
+  private writeIo(rows: ProcessRecord[]): void {
+    const head = 'INSERT OR IGNORE INTO io_exit(event_id, read_bytes, write_bytes, cancelled_write_bytes, read_chars, write_chars) VALUES';
+    const one = (this.ioStmt ??= this.db.prepare(`${head} (?,?,?,?,?,?)`));
+    const bulk = (this.ioBulkStmt ??= this.db.prepare(`${head} ${Array(BULK_ROWS).fill('(?,?,?,?,?,?)').join(',')}`));
+    let args: number[] = [];
+    for (const r of rows) {
+      if (r.type !== 'io' || !r.io) continue;
+      args.push(r.id, r.io.readBytes, r.io.writeBytes, r.io.cancelledWriteBytes, r.io.readChars, r.io.writeChars);
+      if (args.length === BULK_ROWS * 6) {
+        bulk.run(args);
+        args = [];
+      }
+    }
+    for (let i = 0; i < args.length; i += 6) one.run(args.slice(i, i + 6));
   }
 
   setMeta(key: string, value: unknown): void {

@@ -7,7 +7,8 @@
  *   buffered <dir> <KiB>  buffered write + fsync; plus 256 KiB written and truncated before writeback (cancelled)
  *   threads <dir> <n>     n threads, thread i writes (i+1) * 512 KiB with O_DIRECT; thread 0 lives < 100 ms;
  *                         the main thread then writes 128 KiB buffered + fsync
- *   storm <dir> <n>       n children one after another (batches of 50); even ones write 4 KiB with O_DIRECT, odd ones none
+ *   storm <dir> <n> [k]   n children (batches of 50 at a time); every k-th (default 2) writes 4 KiB with O_DIRECT,
+ *                         the others none; prints `storm <n> cpu=<s>` (its own and its children's CPU)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -17,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -132,13 +134,15 @@ int main(int argc, char **argv) {
     for (long i = 1; i < n; i++) pthread_join(t[i], NULL);
     buffered_write(name, 128 * 1024, 1);
   } else if (!strcmp(argv[1], "storm")) {
+    long every = argc > 4 ? atol(argv[4]) : 2;
+    if (every < 1) every = 1;
     for (long i = 0; i < n;) {
       long batch = 0;
       for (; batch < 50 && i < n; batch++, i++) {
         pid_t p = fork();
         if (p < 0) die("fork");
         if (p == 0) {
-          if (i % 2 == 0) {
+          if (i % every == 0) {
             snprintf(name, sizeof name, "s.%d", getpid());
             direct_write(name, 4096, 0);
           }
@@ -147,7 +151,12 @@ int main(int argc, char **argv) {
       }
       while (batch-- > 0) wait(NULL);
     }
-    printf("storm %ld\n", n);
+    struct rusage self, kids;
+    getrusage(RUSAGE_SELF, &self);
+    getrusage(RUSAGE_CHILDREN, &kids);
+    double cpu = self.ru_utime.tv_sec + self.ru_stime.tv_sec + kids.ru_utime.tv_sec + kids.ru_stime.tv_sec +
+                 (self.ru_utime.tv_usec + self.ru_stime.tv_usec + kids.ru_utime.tv_usec + kids.ru_stime.tv_usec) / 1e6;
+    printf("storm %ld cpu=%.3f\n", n, cpu);
     return 0;
   } else {
     return 64;
