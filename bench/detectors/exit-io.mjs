@@ -12,6 +12,9 @@
 //
 //   node bench/detectors/exit-io.mjs                  3 rounds of 20,000 exits
 //   LANTERN_BENCH_EXITS=5000 LANTERN_BENCH_ROUNDS=5 node bench/detectors/exit-io.mjs
+//   LANTERN_BENCH_IO_EVERY=1000000 node bench/detectors/exit-io.mjs   only every n-th process writes
+//                                                    (the others are exits without I/O: skipped in the addon)
+//   LANTERN_BENCH_MODES=record,record+io               only these modes (nothing, record, record+io)
 //   node bench/detectors/exit-io.mjs --json           the results as one JSON object
 // bench/detectors/run.mjs calls runExitIo({ exits, rounds }) and prints its rows.
 import { spawn, spawnSync } from 'node:child_process';
@@ -59,9 +62,9 @@ async function startRecorder(store, name, io) {
   return { child, exited, stderr: () => err };
 }
 
-function storm(binPath, data, exits) {
+function storm(binPath, data, exits, every) {
   const t0 = process.hrtime.bigint();
-  const r = spawnSync(binPath, ['storm', data, String(exits), '1'], { encoding: 'utf8' });
+  const r = spawnSync(binPath, ['storm', data, String(exits), String(every)], { encoding: 'utf8' });
   const sec = Number(process.hrtime.bigint() - t0) / 1e9;
   const m = /^storm \d+ cpu=([\d.]+)$/m.exec(r.stdout ?? '');
   if (r.status !== 0 || !m) throw new Error(`storm failed: ${r.stderr || r.status}`);
@@ -69,9 +72,9 @@ function storm(binPath, data, exits) {
 }
 
 async function round(mode, ctx) {
-  const { bin: binPath, data, exits, dir } = ctx;
+  const { bin: binPath, data, exits, dir, every } = ctx;
   if (mode === 'nothing') {
-    const s = storm(binPath, data, exits);
+    const s = storm(binPath, data, exits, every);
     return { mode, rate: exits / s.sec, stormCpuPerExit: s.cpu / exits };
   }
   const store = join(dir, `${mode}-${ctx.n++}.db`);
@@ -79,7 +82,7 @@ async function round(mode, ctx) {
   try {
     await sleep(300); // past the start-up scan
     const cpu0 = cpuSeconds(rec.child.pid);
-    const s = storm(binPath, data, exits);
+    const s = storm(binPath, data, exits, every);
     await sleep(1000); // the recorder drains what the storm left (ticks every 250 ms)
     const cpu1 = cpuSeconds(rec.child.pid);
     rec.child.kill('SIGTERM');
@@ -101,7 +104,7 @@ async function round(mode, ctx) {
 }
 
 /** The benchmark: { exits, rounds, rows, detector } (see the top of this file). */
-export async function runExitIo({ exits = 20000, rounds = 3, modes = ['nothing', 'record', 'record+io'] } = {}) {
+export async function runExitIo({ exits = 20000, rounds = 3, modes = ['nothing', 'record', 'record+io'], every = 1 } = {}) {
   if (process.geteuid?.() !== 0) throw Object.assign(new Error('bench/detectors/exit-io needs root (tracefs, taskstats)'), { exitCode: 77 });
   if (!existsSync(join(root, 'dist/record/recorder.js'))) throw Object.assign(new Error('build first: npx tsc -p tsconfig.json'), { exitCode: 70 });
   if (spawnSync('gcc', ['--version']).status !== 0) throw Object.assign(new Error('gcc is needed to build the storm program'), { exitCode: 69 });
@@ -113,7 +116,7 @@ export async function runExitIo({ exits = 20000, rounds = 3, modes = ['nothing',
     const bin = join(dir, 'io-child');
     const cc = spawnSync('gcc', ['-O2', '-pthread', '-o', bin, source], { encoding: 'utf8' });
     if (cc.status !== 0) throw new Error(`gcc: ${cc.stderr}`);
-    const ctx = { bin, data, exits, dir, n: 0 };
+    const ctx = { bin, data, exits, dir, every, n: 0 };
     const results = Object.fromEntries(modes.map((m) => [m, []]));
     for (let r = 0; r < rounds; r++) {
       const order = modes.map((_, i) => modes[(i + r) % modes.length]);
@@ -143,7 +146,7 @@ export async function runExitIo({ exits = 20000, rounds = 3, modes = ['nothing',
       const slow = results.nothing?.length ? Array.from({ length: Math.min(n, results.nothing.length) }, (_, i) => (1 - results['record+io'][i].rate / results.nothing[i].rate) * 100) : [];
       detector = { cpuUsPerExit: spread(diffs), exitRateDropPct: slow.length ? spread(slow) : null };
     }
-    return { exits, rounds, rows, detector };
+    return { exits, rounds, every, rows, detector };
   } finally {
     rmSync(dir, { recursive: true, force: true });
     rmSync(data, { recursive: true, force: true });
@@ -155,7 +158,8 @@ const f0 = (s) => `${Math.round(s.median)} (${Math.round(s.min)}–${Math.round(
 
 /** The table the script prints (bench/detectors/run.mjs may print it too). */
 export function exitIoLines(res) {
-  const out = [`exit storm: ${res.exits} processes each writing 4 KiB with O_DIRECT, ${res.rounds} interleaved rounds; median (min–max)`];
+  const who = res.every === 1 ? 'each writing 4 KiB with O_DIRECT' : `every ${res.every}th writing 4 KiB with O_DIRECT, the others no I/O`;
+  const out = [`exit storm: ${res.exits} processes ${who}, ${res.rounds} interleaved rounds; median (min–max)`];
   out.push(['mode'.padEnd(10), 'exits/s'.padEnd(22), 'storm CPU µs/exit'.padEnd(20), 'recorder CPU µs/exit'.padEnd(22), 'lost'].join(' '));
   for (const r of res.rows) {
     const lost = r.mode === 'nothing' ? '' : r.mode === 'record+io' ? `${r.eventsLost} events, ${r.ioLost} of ${r.ioExits} exit records (${r.ioRecords} io records)${r.ioSource !== 'taskstats' ? ` — detector ${r.ioSource}: ${r.ioNote ?? ''}` : ''}` : `${r.eventsLost} events`;
@@ -169,7 +173,12 @@ export function exitIoLines(res) {
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   try {
-    const res = await runExitIo({ exits: Number(process.env.LANTERN_BENCH_EXITS ?? 20000), rounds: Number(process.env.LANTERN_BENCH_ROUNDS ?? 3) });
+    const res = await runExitIo({
+      exits: Number(process.env.LANTERN_BENCH_EXITS ?? 20000),
+      rounds: Number(process.env.LANTERN_BENCH_ROUNDS ?? 3),
+      every: Number(process.env.LANTERN_BENCH_IO_EVERY ?? 1),
+      ...(process.env.LANTERN_BENCH_MODES ? { modes: process.env.LANTERN_BENCH_MODES.split(',').map((m) => m.trim()) } : {}),
+    });
     if (process.argv.includes('--json')) console.log(JSON.stringify(res, null, 2));
     else console.log(exitIoLines(res).join('\n'));
   } catch (e) {
