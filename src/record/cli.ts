@@ -224,7 +224,9 @@ function queryStore(path: string, run: (store: Store) => boolean): void {
 /** The recorder's last line: what it saw, wrote and lost (kernel events and records alike). */
 export function exitLine(why: string, st: RecorderStatus, statusError: string | null): string {
   const seen = st.records === st.recordsSeen ? '' : ` written of ${st.recordsSeen} seen${st.duplicateRecords ? ` (${st.duplicateRecords} duplicates skipped)` : ''}`;
-  const parts = [`lantern record: ${why}; ${st.events} events, ${st.records} records${seen}, lost ${st.lost.stats} events, ${st.droppedRecords} records`];
+  // The I/O detector's lost exit notifications are said when there are any (record status always shows them).
+  const ioLost = st.io ? st.io.lostKernel + st.io.lostQueue : 0;
+  const parts = [`lantern record: ${why}; ${st.events} events, ${st.records} records${seen}, lost ${st.lost.stats} events, ${st.droppedRecords} records${ioLost ? `, ${ioLost} I/O exit records` : ''}`];
   if (st.droppedRecords > 0 || st.storeErrors > 0) {
     parts.push(
       ` (store: ${st.storeErrors} failed writes${st.lastStoreError ? `, last: ${st.lastStoreError}` : ''}; ${st.droppedOverBacklog} records dropped over the backlog bound of ${st.backlogRecords}, ${st.droppedAtExit} unwritten at exit)`,

@@ -2,7 +2,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { CliError } from '../../common/exit.js';
-import { ioOptions } from '../cli.js';
+import { exitLine, ioOptions } from '../cli.js';
+import type { RecorderStatus } from '../recorder.js';
 import { DEFAULT_IO, ioStatusText, type IoStatus } from './detector.js';
 import { parseGroupBy } from './cli.js';
 
@@ -33,4 +34,13 @@ test('record status io line: the counters, losses first-class; unavailable says 
     'taskstats exit records (cpus 0-1, receive buffer 1 KiB); 3001 thread exits: 450 with disk I/O recorded, 450 without I/O skipped, 2101 lost (2101 dropped by the kernel, 40 ENOBUFS; 0 over the queue bound), 0 waiting; 1 of unknown process, 300 matched after their process\'s exit',
   );
   assert.equal(ioStatusText({ ...s, source: 'unavailable', note: 'native/taskstats is not built' }), 'unavailable: native/taskstats is not built');
+});
+
+test('the recorder\'s exit line names lost I/O exit records when there are any', () => {
+  const io = { lostKernel: 0, lostQueue: 0 } as IoStatus;
+  const st = { events: 10, records: 5, recordsSeen: 5, duplicateRecords: 0, lost: { stats: 0 }, droppedRecords: 0, storeErrors: 0, logLinesLost: 0, io } as unknown as RecorderStatus;
+  assert.equal(exitLine('SIGTERM', st, null), 'lantern record: SIGTERM; 10 events, 5 records, lost 0 events, 0 records; instance removed');
+  io.lostKernel = 7;
+  io.lostQueue = 1;
+  assert.equal(exitLine('SIGTERM', st, null), 'lantern record: SIGTERM; 10 events, 5 records, lost 0 events, 0 records, 8 I/O exit records; instance removed');
 });
