@@ -534,7 +534,8 @@ static napi_value open_ts(napi_env env, napi_callback_info info) {
   if (!err) err = await_reply(r, r->seq, NULL);
   if (err) {
     free_ts(r);
-    return throw_errno(env, err, "registering for taskstats exit records (TASKSTATS_CMD_ATTR_REGISTER_CPUMASK)");
+    return throw_errno(env, err, err == EINVAL ? "registering for taskstats exit records was refused (the kernel takes listeners only from the initial user and pid namespaces, and CPUs it knows)"
+                                               : "registering for taskstats exit records (TASKSTATS_CMD_ATTR_REGISTER_CPUMASK)");
   }
   r->registered = 1;
   int fl = fcntl(r->fd, F_GETFL);

@@ -156,6 +156,22 @@ test('an exit storm into a tiny receive buffer: the kernel\'s drops are counted,
   }
 });
 
+test('in a pid namespace the kernel refuses the listener: the recorder says so once, records the rest, status says unavailable', { skip, timeout: 60_000 }, () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const store = join(dir, 'record.db');
+    const r = spawnSync('unshare', ['--pid', '--fork', process.execPath, LANTERN, 'record', '--store', store, '--name', uniqueName('iopn'), '--duration', '1', '--no-hung', '--no-slab'], { encoding: 'utf8', timeout: 30_000 });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /^lantern record: I\/O detector off: registering for taskstats exit records was refused \(the kernel takes listeners only from the initial user and pid namespaces, and CPUs it knows\): Invalid argument$/m);
+    assert.equal(r.stderr.match(/I\/O detector off/g)!.length, 1);
+    const st = spawnSync(process.execPath, [LANTERN, 'record', 'status', '--store', store], { encoding: 'utf8' });
+    assert.match(st.stdout, /^io +unavailable: registering for taskstats exit records was refused/m);
+    assert.match(st.stdout, /^records +exec \d+/m);
+  } finally {
+    cleanup();
+  }
+});
+
 test('top-io: a bad --by is a usage error (64); no store is 66', () => {
   const bad = spawnSync(process.execPath, [LANTERN, 'top-io', '--by', 'user'], { encoding: 'utf8' });
   assert.equal(bad.status, 64);
