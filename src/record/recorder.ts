@@ -236,14 +236,6 @@ export class Recorder {
       }, attached);
       if (opts.slab.tracepoints && !attached) (opts.say ?? ((l: string) => process.stderr.write(l + '\n')))(`lantern record: slab detector: ${this.slab.status.note}`);
     }
-    if (opts.io) {
-      this.io = new IoDetector(opts.io, {
-        store, model: this.model,
-        nowTs: () => this.clocks.nowTs(),
-        toWallUs: (ts) => this.clocks.toWallUs(ts),
-        say: opts.say ?? ((line: string) => process.stderr.write(line + '\n')),
-      });
-    }
     if (opts.rules && opts.rules.rules.length) {
       const say = opts.say ?? ((line: string) => process.stderr.write(line + '\n'));
       this.rules = new RuleEngine(opts.rules, {
@@ -254,6 +246,15 @@ export class Recorder {
           return p ? store.name(p.domainId) : null;
         },
         limitOf: (t) => this.ruleLimit(t),
+      });
+    }
+    // Last: it opens a netlink socket, and nothing after it here can throw and leave that open.
+    if (opts.io) {
+      this.io = new IoDetector(opts.io, {
+        store, model: this.model,
+        nowTs: () => this.clocks.nowTs(),
+        toWallUs: (ts) => this.clocks.toWallUs(ts),
+        say: opts.say ?? ((line: string) => process.stderr.write(line + '\n')),
       });
     }
   }
