@@ -30,6 +30,7 @@ const COMMAND_OWNER: Record<string, string> = {
   record: 'record',
   history: 'record',
   events: 'record',
+  'top-io': 'record',
   analyze: 'analyze',
   baseline: 'baseline',
   diff: 'baseline',

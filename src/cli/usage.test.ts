@@ -80,3 +80,17 @@ test('diff before any baseline save says what to do (66)', () => {
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('top-io: listed in lantern --help, its own --help on stdout with 0, a bad --by or --since is 64', () => {
+  assert.match(lantern(['--help']).out, /\n  top-io \[options\] +programs \(or domains\) ranked by the disk\s/);
+  const h = lantern(['top-io', '--help']);
+  assert.equal(h.code, 0);
+  assert.match(h.out, /^Usage: lantern top-io \[options\]\n/);
+  for (const o of ['--store <path>', '--since <time>', '--until <time>', '--by <what>', '--limit <n>', '--json']) assert.ok(h.out.includes(o), o);
+  const by = lantern(['top-io', '--by', 'uid']);
+  assert.equal(by.code, 64);
+  assert.match(by.err, /bad --by "uid": program or domain/);
+  const since = lantern(['top-io', '--since', 'yesterday', '--store', '/nonexistent.db']);
+  assert.equal(since.code, 64);
+  assert.match(lantern(['record', '--help']).out, /--no-io +turn the I\/O-at-exit detector \(taskstats/);
+});

@@ -13,7 +13,9 @@ import { DEFAULT_OPTIONS, Recorder, type RecorderOptions, type RecorderStatus } 
 import { damagedError, DEFAULT_STORE, Store, type StoredEvent } from './store/store.js';
 import { isLiveRecorder } from './tracefs/instance.js';
 import { hungKmsgLines, domainNames, domainTree, HistoryCache, matchDomains, priorImages, reconstructedMark, reconstructedNote, parseTimeArg, parseTypes, pidHistory, renderTree, type DomainNode } from './query.js';
-import { eventJson, isoTime, renderLine, senderText } from './render.js';
+import { eventIoJson, eventJson, isoTime, renderLine, senderText } from './render.js';
+import { DEFAULT_IO, ioStatusText, type IoOptions } from './io/detector.js';
+import { registerTopIo } from './io/cli.js';
 import { signalName } from './process/signals.js';
 import { DEFAULT_HUNG, type HungOptions, type HungStatus } from './hung/detector.js';
 import { DEFAULT_SLAB, dentryStatusText, slabStatusText, type SlabOptions } from './slab/detector.js';
@@ -44,6 +46,8 @@ interface ConfigFile {
   hung?: Record<string, unknown>;
   /** The [slab] section (see slabOptions). */
   slab?: Record<string, unknown>;
+  /** The [io] section (see ioOptions). */
+  io?: Record<string, unknown>;
   /** The [[rule]] tables, checked (src/record/rules/core.ts). */
   rules?: Rule[];
 }
@@ -64,7 +68,9 @@ function readConfig(path: string | undefined): ConfigFile {
     if (hung !== undefined && (typeof hung !== 'object' || hung === null || Array.isArray(hung))) throw new CliError(`config ${path}: [hung] must be a table`, EXIT.DATAERR);
     const slab = doc.slab;
     if (slab !== undefined && (typeof slab !== 'object' || slab === null || Array.isArray(slab))) throw new CliError(`config ${path}: [slab] must be a table`, EXIT.DATAERR);
-    const cfg: ConfigFile = { ...(sect as ConfigFile), hung: hung as Record<string, unknown> | undefined, slab: slab as Record<string, unknown> | undefined };
+    const io = doc.io;
+    if (io !== undefined && (typeof io !== 'object' || io === null || Array.isArray(io))) throw new CliError(`config ${path}: [io] must be a table`, EXIT.DATAERR);
+    const cfg: ConfigFile = { ...(sect as ConfigFile), hung: hung as Record<string, unknown> | undefined, slab: slab as Record<string, unknown> | undefined, io: io as Record<string, unknown> | undefined };
     // Outside the catch below: a rule error already names file:line.
     return withRules(cfg, doc, text, path);
   } catch (e) {
@@ -119,6 +125,21 @@ export function slabOptions(cfg: Record<string, unknown> | undefined, flags: { s
   }
   o.maxSamples = configInt(c.dentry_samples, '[slab] dentry_samples', 2, 1_000_000) ?? o.maxSamples;
   return o;
+}
+
+const IO_KEYS = ['enabled', 'rcvbuf_kb', 'max_queued'];
+
+/** The I/O-at-exit detector's options from [io] (and --no-io); null when it is off. */
+export function ioOptions(cfg: Record<string, unknown> | undefined, flags: { io?: boolean }): IoOptions | null {
+  const c = cfg ?? {};
+  for (const k of Object.keys(c)) if (!IO_KEYS.includes(k)) throw new CliError(`config: unknown key [io] ${k} (expected one of ${IO_KEYS.join(', ')})`, EXIT.DATAERR);
+  if (c.enabled !== undefined && typeof c.enabled !== 'boolean') throw new CliError('config: [io] enabled must be true or false', EXIT.DATAERR);
+  if (flags.io === false || c.enabled === false) return null;
+  const kb = configInt(c.rcvbuf_kb, '[io] rcvbuf_kb', 1, 1_048_576);
+  return {
+    rcvbufBytes: kb !== undefined ? kb * 1024 : DEFAULT_IO.rcvbufBytes,
+    maxQueued: configInt(c.max_queued, '[io] max_queued', 1, 100_000_000) ?? DEFAULT_IO.maxQueued,
+  };
 }
 
 const HUNG_KEYS = ['enabled', 'source', 'timeout', 'warnings', 'min_interval', 'sysrq', 'capture_secs'];
@@ -203,7 +224,9 @@ function queryStore(path: string, run: (store: Store) => boolean): void {
 /** The recorder's last line: what it saw, wrote and lost (kernel events and records alike). */
 export function exitLine(why: string, st: RecorderStatus, statusError: string | null): string {
   const seen = st.records === st.recordsSeen ? '' : ` written of ${st.recordsSeen} seen${st.duplicateRecords ? ` (${st.duplicateRecords} duplicates skipped)` : ''}`;
-  const parts = [`lantern record: ${why}; ${st.events} events, ${st.records} records${seen}, lost ${st.lost.stats} events, ${st.droppedRecords} records`];
+  // The I/O detector's lost exit notifications are said when there are any (record status always shows them).
+  const ioLost = st.io ? st.io.lostKernel + st.io.lostQueue : 0;
+  const parts = [`lantern record: ${why}; ${st.events} events, ${st.records} records${seen}, lost ${st.lost.stats} events, ${st.droppedRecords} records${ioLost ? `, ${ioLost} I/O exit records` : ''}`];
   if (st.droppedRecords > 0 || st.storeErrors > 0) {
     parts.push(
       ` (store: ${st.storeErrors} failed writes${st.lastStoreError ? `, last: ${st.lastStoreError}` : ''}; ${st.droppedOverBacklog} records dropped over the backlog bound of ${st.backlogRecords}, ${st.droppedAtExit} unwritten at exit)`,
@@ -224,7 +247,7 @@ export function register(program: Command): void {
     .command('record')
     .description('record process history (exec, exit, fatal signals with their sender) from kernel tracepoints, into a local store')
     .addOption(storeOption())
-    .option('--config <file>', 'TOML config ([record] store, name, buffer_kb, poll_ms, retention_days, retention_mb, backlog_records, log, tracefs; [hung] enabled, source, timeout, warnings, min_interval, sysrq, capture_secs; [slab] enabled, slow, tracepoints, dentry_interval, dentry_samples; [[rule]] on, do, min_interval)')
+    .option('--config <file>', 'TOML config ([record] store, name, buffer_kb, poll_ms, retention_days, retention_mb, backlog_records, log, tracefs; [hung] enabled, source, timeout, warnings, min_interval, sysrq, capture_secs; [slab] enabled, slow, tracepoints, dentry_interval, dentry_samples; [io] enabled, rcvbuf_kb, max_queued; [[rule]] on, do, min_interval)')
     .option('--name <name>', `recorder name; the tracefs instance is lantern.<name>.<pid> (default "${DEFAULT_OPTIONS.name}")`)
     .option('--buffer-kb <kib>', `per-CPU ring buffer size (default ${DEFAULT_OPTIONS.bufferKb})`, intOpt('--buffer-kb', 4, 1_048_576))
     .option('--poll-ms <ms>', `how often the per-CPU buffers are drained (default ${DEFAULT_OPTIONS.pollMs})`, intOpt('--poll-ms', 10, 10_000))
@@ -243,6 +266,7 @@ export function register(program: Command): void {
     .option('--hung-source <source>', 'hung-task reports from: auto (the tracepoint where present), tracepoint, kmsg')
     .option('--no-hung', 'turn the hung-task detector off (SysRq letters, D-state snapshot, kernel-log capture)')
     .option('--no-slab', 'turn the slab-shrinker detector and the dentry-state sampler off')
+    .option('--no-io', 'turn the I/O-at-exit detector (taskstats: disk I/O of each exiting thread) off')
     // `record status --store X`: options after a subcommand belong to the subcommand.
     .enablePositionalOptions()
     .addHelpText(
@@ -270,6 +294,8 @@ SIGHUP reopens --log. Needs root. Query with: lantern record status, lantern his
       if (hung) ro.hung = hung;
       const slab = slabOptions(cfg.slab, { slab: opts.slab as boolean | undefined });
       if (slab) ro.slab = slab;
+      const io = ioOptions(cfg.io, { io: opts.io as boolean | undefined });
+      if (io) ro.io = io;
       if (cfg.rules?.length) ro.rules = { rules: cfg.rules, maxTasks: DEFAULT_HUNG.maxTasks };
       if (opts.print) ro.onLine = (line) => process.stdout.write(line + '\n');
       await runRecorder(ro, opts.duration as number | undefined);
@@ -316,6 +342,7 @@ SIGHUP reopens --log. Needs root. Query with: lantern record status, lantern his
           `hung       ${st.hung ? hungStatusText(st.hung) : 'detector off'}`,
           `slab       ${st.slab ? slabStatusText(st.slab) : 'detector off'}`,
           `dentry     ${st.slab ? dentryStatusText(st.slab.dentry) : 'sampler off'}`,
+          `io         ${st.io ? ioStatusText(st.io) : 'detector off'}`,
           `rules      ${st.rules ? rulesStatusText(st.rules) : 'none configured'}`,
         ];
         process.stdout.write(lines.join('\n') + '\n');
@@ -417,13 +444,15 @@ SIGHUP reopens --log. Needs root. Query with: lantern record status, lantern his
       });
     });
 
+  registerTopIo(program, { storeOption, queryStore });
+
   program
     .command('events')
-    .description('recorded events: exec, exit, signal (fatal, with sender), lost, hung (hung-task reports)')
+    .description('recorded events: exec, exit, signal (fatal, with sender), lost, hung (hung-task reports), io (disk I/O of exiting threads)')
     .addOption(storeOption())
     .option('--since <time>', 'from this time (ISO 8601, "now", or a duration ago: 10m, 2h, 3d)')
     .option('--until <time>', 'up to this time')
-    .option('--type <types...>', 'only these types: exec, exit, signal, lost, hung, slab, dentry, rule (comma-separated or repeated)')
+    .option('--type <types...>', 'only these types: exec, exit, signal, lost, hung, slab, dentry, rule, io (comma-separated or repeated)')
     .option('--domain <pattern>', 'only this domain and its subtree, or a glob over the full domain name ("*sshd*")')
     .option('--limit <n>', 'at most n events', intOpt('--limit', 1, 100_000_000))
     .option('--history', 'add each record\'s timestamped history (init(..)=>sh(..)) to text output')
@@ -452,6 +481,10 @@ SIGHUP reopens --log. Needs root. Query with: lantern record status, lantern his
             if (e.type === 'hung' || e.type === 'rule') {
               const ev = store.hungEvidence(e.id);
               if (ev) j.evidence = { incident: ev.incident, snapshot: ev.snapshot, kmsg_records: ev.kmsg.length };
+            }
+            if (e.type === 'io') {
+              const io = store.ioOf(e.id);
+              if (io) j.io = eventIoJson(io);
             }
             if (e.type !== 'lost') {
               j.history = histories.of(e);

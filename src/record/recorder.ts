@@ -18,6 +18,7 @@ import { HungDetector, type HungEvidence, type HungOptions, type HungStatus } fr
 import { SLAB_EVENTS, SlabDetector, type SlabOptions, type SlabStatus } from './slab/detector.js';
 import { RuleEngine, type RulesOptions, type RulesStatus } from './rules/engine.js';
 import type { Trigger } from './rules/core.js';
+import { IO_EVENT, IoDetector, type IoEvent, type IoOptions, type IoStatus } from './io/detector.js';
 
 export interface RecorderOptions {
   storePath: string;
@@ -47,6 +48,8 @@ export interface RecorderOptions {
   hung?: HungOptions;
   /** The slab-shrinker detector and dentry sampler (src/record/slab/); off when absent. The CLI turns it on by default. */
   slab?: SlabOptions;
+  /** The I/O-at-exit detector (src/record/io/); off when absent. The CLI turns it on by default. */
+  io?: IoOptions;
   /** Trigger rules ([[rule]] in the config, src/record/rules/); none when absent. */
   rules?: RulesOptions;
   /** Where the recorder's one-line notices go (default stderr). */
@@ -152,6 +155,8 @@ export interface RecorderStatus {
   slab?: SlabStatus;
   /** The trigger rules, when any. */
   rules?: RulesStatus;
+  /** The I/O-at-exit detector, when on. */
+  io?: IoStatus;
 }
 
 export class Recorder {
@@ -195,6 +200,7 @@ export class Recorder {
   readonly hung: HungDetector | null = null;
   readonly slab: SlabDetector | null = null;
   readonly rules: RuleEngine | null = null;
+  readonly io: IoDetector | null = null;
 
   private constructor(readonly opts: RecorderOptions, instance: TraceInstance, store: Store, host: Host) {
     this.instance = instance;
@@ -240,6 +246,15 @@ export class Recorder {
           return p ? store.name(p.domainId) : null;
         },
         limitOf: (t) => this.ruleLimit(t),
+      });
+    }
+    // Last: it opens a netlink socket, and nothing after it here can throw and leave that open.
+    if (opts.io) {
+      this.io = new IoDetector(opts.io, {
+        store, model: this.model,
+        nowTs: () => this.clocks.nowTs(),
+        toWallUs: (ts) => this.clocks.toWallUs(ts),
+        say: opts.say ?? ((line: string) => process.stderr.write(line + '\n')),
       });
     }
   }
@@ -312,6 +327,7 @@ export class Recorder {
     } catch (e) {
       // Nothing may be left behind by a failed start.
       made?.hung?.finish();
+      made?.io?.close();
       instance.destroy();
       store.close();
       throw e;
@@ -395,6 +411,9 @@ export class Recorder {
         lostRecords.push(this.lostRecord(s.cpu, delta, 'per-cpu stats: overrun/dropped events'));
       }
     }
+    // Exit records of the I/O detector join the stream at the time they were received.
+    const ioEvents = this.io ? this.io.take() : [];
+    if (ioEvents.length) batch = batch.concat(ioEvents);
     if (batch.length) this.pending = this.pending.length ? this.pending.concat(batch) : batch;
     this.pending.sort((a, b) => a.ts - b.ts);
     const cutoff = final ? Infinity : nowTs - this.opts.holdMs * 1e6;
@@ -403,7 +422,15 @@ export class Recorder {
     let i = 0;
     const out: ProcessRecord[] = lostRecords;
     for (; i < this.pending.length && this.pending[i]!.ts <= cutoff; i++) {
-      for (const r of this.model.handle(this.pending[i]!)) out.push(r);
+      const ev = this.pending[i]!;
+      if (this.io && ev.name === IO_EVENT) {
+        const r = this.io.onEvent(ev as IoEvent);
+        if (r) out.push(r);
+        continue;
+      }
+      const made = this.model.handle(ev);
+      for (const r of made) out.push(r);
+      if (this.io && made.length) this.io.noteRecords(made, ev.ts);
     }
     this.pending = i === this.pending.length ? [] : this.pending.slice(i);
     let evidence: HungEvidence[] = [];
@@ -413,6 +440,7 @@ export class Recorder {
       evidence = h.evidence;
     }
     if (this.slab) for (const r of this.slab.poll()) out.push(r);
+    this.io?.poll();
     let ruleEvidence: HungEvidence[] = [];
     if (this.rules) {
       const fired = this.rules.run(out);
@@ -615,6 +643,7 @@ export class Recorder {
       counters: { ...this.model.counters },
       ...(this.slab ? { slab: structuredClone(this.slab.status) } : {}),
       ...(this.rules ? { rules: structuredClone(this.rules.status) } : {}),
+      ...(this.io ? { io: { ...this.io.status } } : {}),
       ...(this.hung ? { hung: { ...this.hung.status, kmsg: { ...this.hung.status.kmsg }, sysrq: { ...this.hung.status.sysrq }, timeout: { ...this.hung.status.timeout } } } : {}),
     };
   }
@@ -642,6 +671,7 @@ export class Recorder {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     try {
+      this.io?.close(); // what it received before is handed to the final tick
       this.tick(true);
     } finally {
       this.stopped = true;
@@ -666,6 +696,7 @@ export class Recorder {
     if (this.timer) clearInterval(this.timer);
     this.stopped = true;
     this.hung?.restoreSettings();
+    this.io?.close();
     this.instance.destroy();
   }
 }

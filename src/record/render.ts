@@ -58,6 +58,8 @@ export function renderLine(e: StoredEvent, domainName: (id: number) => string, p
       return `${t} dentry: ${e.detail ?? ''}`;
     case 'rule':
       return `${t} rule: ${e.detail ?? ''}`;
+    case 'io':
+      return `${t} io ${e.program ?? e.comm ?? '?'} pid=${e.pid} tid=${e.tid} ppid=${e.ppid} comm=${e.comm ?? '?'}: ${e.detail ?? ''} ${domain}`;
     default:
       return `${t} ${e.type}`;
   }
@@ -95,6 +97,8 @@ export function eventJson(e: StoredEvent, domainName: (id: number) => string): R
   }
   if (e.type === 'exec' && e.detail) base.cmdline = e.detail;
   if (e.type === 'hung') base.detail = e.detail;
+  // The byte counts themselves are added from the io_exit table by the caller (eventIoJson).
+  if (e.type === 'io') base.detail = e.detail;
   // A rule record carries the process of the record it fired on (from_id), and what it did.
   if (e.type === 'rule') Object.assign(base, { fired_on: e.from_id, detail: e.detail });
   return base;
@@ -103,4 +107,9 @@ export function eventJson(e: StoredEvent, domainName: (id: number) => string): R
 /** `init(2014/05/04-01:04:33)=>sh(2014/05/04-01:07:03)` from an exec chain, oldest first. */
 export function renderHistory(chain: Array<{ comm: string | null; program: string | null; time_us: number }>): string {
   return chain.map((c) => historyStep(c.comm ?? (c.program ? c.program.slice(c.program.lastIndexOf('/') + 1) : '?'), c.time_us)).join('=>');
+}
+
+/** The `io` member of an io record's JSON, from its io_exit row. */
+export function eventIoJson(io: { read_bytes: number; write_bytes: number; cancelled_write_bytes: number; read_chars: number; write_chars: number }): Record<string, number> {
+  return { read_bytes: io.read_bytes, write_bytes: io.write_bytes, cancelled_write_bytes: io.cancelled_write_bytes, rchar: io.read_chars, wchar: io.write_chars };
 }

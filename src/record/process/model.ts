@@ -31,7 +31,8 @@ export interface TraceEvent {
 
 /** `hung`: a hung-task report (src/record/hung/); the incident's evidence is in the store's hung_evidence and kmsg tables. */
 /** `rule`: a trigger rule acted (src/record/rules/); its fromId is the record it fired on. */
-export type RecordType = 'exec' | 'exit' | 'signal' | 'lost' | 'hung' | 'slab' | 'dentry' | 'rule';
+/** `io`: a thread that did disk I/O exited (src/record/io/); its byte counts are in the store's io_exit table. */
+export type RecordType = 'exec' | 'exit' | 'signal' | 'lost' | 'hung' | 'slab' | 'dentry' | 'rule' | 'io';
 
 export interface ProcessRecord {
   id: number;
@@ -67,6 +68,8 @@ export interface ProcessRecord {
   parentComm: string | null;
   /** For exec records: the programs this process exec'd before, since its fork (not stored). */
   priorImages?: string[];
+  /** For io records: the thread's task I/O accounting at exit (stored in io_exit). */
+  io?: { readBytes: number; writeBytes: number; cancelledWriteBytes: number; readChars: number; writeChars: number };
 }
 
 export interface ModelEnv {

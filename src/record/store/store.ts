@@ -62,6 +62,30 @@ CREATE TABLE IF NOT EXISTS kmsg(
 `;
 
 /**
+ * The I/O detector's byte counts, one row per `io` record (src/record/io/). Integers: SQLite's
+ * are 64-bit, and JavaScript's numbers are exact to 2^53 bytes (8 PiB) per thread.
+ */
+const IO_SCHEMA = `
+CREATE TABLE IF NOT EXISTS io_exit(
+  event_id INTEGER PRIMARY KEY,
+  read_bytes INTEGER NOT NULL,
+  write_bytes INTEGER NOT NULL,
+  cancelled_write_bytes INTEGER NOT NULL,
+  read_chars INTEGER NOT NULL,
+  write_chars INTEGER NOT NULL
+);
+`;
+
+/** One `io` record's byte counts as stored. */
+export interface StoredIo {
+  read_bytes: number;
+  write_bytes: number;
+  cancelled_write_bytes: number;
+  read_chars: number;
+  write_chars: number;
+}
+
+/**
  * PRAGMA user_version of the schema: 1 = events, domains, meta; 2 = plus hung_evidence and kmsg
  * (the hung-task detector). A writer's open creates what is missing (CREATE … IF NOT EXISTS),
  * so a version-1 store is migrated in place; readers of a version-1 store find no evidence.
@@ -144,6 +168,8 @@ export class Store implements DomainRegistry {
   private dupeStmt: Database.Statement | null = null;
   /** INSERT of BULK_ROWS rows at once: one statement run per 50 records costs far less than 50 runs. */
   private bulkStmt: Database.Statement | null = null;
+  private ioStmt: Database.Statement | null = null;
+  private ioBulkStmt: Database.Statement | null = null;
 
   private constructor(db: DB, path: string) {
     this.db = db;
@@ -186,6 +212,7 @@ export class Store implements DomainRegistry {
       }
       db.pragma('synchronous = NORMAL');
       db.exec(SCHEMA);
+      db.exec(IO_SCHEMA);
       if ((db.pragma('user_version', { simple: true }) as number) < SCHEMA_VERSION) db.pragma(`user_version = ${SCHEMA_VERSION}`);
       db.prepare('INSERT OR IGNORE INTO domains(id, parent, program) VALUES(1, 0, ?)').run(KERNEL_DOMAIN);
       return new Store(db, path);
@@ -361,6 +388,7 @@ export class Store implements DomainRegistry {
     if (records.length === 0 && this.pendingDomains.size === 0) return 0;
     const dupe = (this.dupeStmt ??= this.db.prepare("SELECT 1 FROM events WHERE pid = ? AND type = 'exec' AND abs(pstart_us - ?) < 1000000 LIMIT 1"));
     const bulk = (this.bulkStmt ??= this.db.prepare(`${INSERT_HEAD} ${Array(BULK_ROWS).fill(ROW_PLACEHOLDERS).join(',')}`));
+    const withIo = records.some((r) => r.type === 'io' && r.io);
     let n = 0;
     const tx = this.db.transaction((rows: ProcessRecord[]) => {
       for (const [id, d] of this.pendingDomains) this.domainInsert.run(id, d.parent, d.program);
@@ -389,11 +417,29 @@ export class Store implements DomainRegistry {
         }
       }
       flush();
+      if (withIo) this.writeIo(rows);
     });
     tx(records);
     this.pendingDomains.clear(); // committed
     this.pendingKeys.clear();
     return n;
+  }
+
+  /** The io_exit rows of a batch's io records (inside write()'s transaction), BULK_ROWS at a time. */
+  private writeIo(rows: ProcessRecord[]): void {
+    const head = 'INSERT OR IGNORE INTO io_exit(event_id, read_bytes, write_bytes, cancelled_write_bytes, read_chars, write_chars) VALUES';
+    const one = (this.ioStmt ??= this.db.prepare(`${head} (?,?,?,?,?,?)`));
+    const bulk = (this.ioBulkStmt ??= this.db.prepare(`${head} ${Array(BULK_ROWS).fill('(?,?,?,?,?,?)').join(',')}`));
+    let args: number[] = [];
+    for (const r of rows) {
+      if (r.type !== 'io' || !r.io) continue;
+      args.push(r.id, r.io.readBytes, r.io.writeBytes, r.io.cancelledWriteBytes, r.io.readChars, r.io.writeChars);
+      if (args.length === BULK_ROWS * 6) {
+        bulk.run(args);
+        args = [];
+      }
+    }
+    for (let i = 0; i < args.length; i += 6) one.run(args.slice(i, i + 6));
   }
 
   setMeta(key: string, value: unknown): void {
@@ -534,6 +580,33 @@ export class Store implements DomainRegistry {
   private deleteOrphanEvidence(): void {
     this.db.prepare('DELETE FROM hung_evidence WHERE event_id NOT IN (SELECT id FROM events)').run();
     this.db.prepare('DELETE FROM kmsg WHERE event_id NOT IN (SELECT id FROM events)').run();
+    if (this.hasTable('io_exit')) this.db.prepare('DELETE FROM io_exit WHERE event_id NOT IN (SELECT id FROM events)').run();
+  }
+
+  /** An io record's byte counts, or null (none, or a store from before the I/O detector). */
+  ioOf(eventId: number): StoredIo | null {
+    if (!this.hasTable('io_exit')) return null;
+    return (this.db.prepare('SELECT read_bytes, write_bytes, cancelled_write_bytes, read_chars, write_chars FROM io_exit WHERE event_id = ?').get(eventId) as StoredIo | undefined) ?? null;
+  }
+
+  /**
+   * Sums of the io records from sinceUs (to untilUs), per program (its path, or [comm] when the
+   * recorder did not know it) or per domain id; processes are told apart by (pid, start).
+   */
+  ioTotals(q: { by: 'program' | 'domain'; sinceUs?: number; untilUs?: number }): Array<{ key: string | number; processes: number; threads: number; read_bytes: number; write_bytes: number; cancelled_write_bytes: number }> {
+    if (!this.hasTable('io_exit')) return [];
+    const key = q.by === 'program' ? "coalesce(e.program, '[' || coalesce(e.comm, '?') || ']')" : 'e.domain_id';
+    const where = ["e.type = 'io'"];
+    const args: number[] = [];
+    if (q.sinceUs !== undefined) (where.push('e.time_us >= ?'), args.push(q.sinceUs));
+    if (q.untilUs !== undefined) (where.push('e.time_us <= ?'), args.push(q.untilUs));
+    return this.db
+      .prepare(
+        `SELECT ${key} AS key, count(DISTINCT e.pid || ':' || e.pstart_us) AS processes, count(*) AS threads, sum(i.read_bytes) AS read_bytes,
+         sum(i.write_bytes) AS write_bytes, sum(i.cancelled_write_bytes) AS cancelled_write_bytes
+         FROM events e JOIN io_exit i ON i.event_id = e.id WHERE ${where.join(' AND ')} GROUP BY ${key}`,
+      )
+      .all(...args) as Array<{ key: string | number; processes: number; threads: number; read_bytes: number; write_bytes: number; cancelled_write_bytes: number }>;
   }
 
   /** The evidence of one hung-task incident (snapshot JSON and captured kernel-log records), in one transaction. */

@@ -1,0 +1,248 @@
+#!/usr/bin/env node
+// bench/detectors/exit-io: the cost of lantern record's I/O-at-exit detector (taskstats exit
+// records). An exit storm (short processes forked 50 at a time, each writing 4 KiB with O_DIRECT;
+// test/data/record/io/io-child.c, compiled here with gcc) runs four ways, interleaved round by
+// round with the order rotating: with nothing recording, with `lantern record --no-io` (the
+// process recorder alone), with `lantern record` with the I/O detector on (hung and slab
+// detectors off in both), and with a bpftrace script printing the same per-task figures at
+// sched_process_exit (curtask->ioac, what SystemTap's example read; left out when bpftrace is not
+// installed). Figures are medians over rounds (min–max): exits/s, the storm's own CPU per exit
+// (the kernel's taskstats or BPF work runs in the exiting task), the tracer's CPU per exit
+// (utime+stime from /proc/<pid>/stat over the storm and a 1 s drain), the detector's share (the io
+// recorder's CPU minus the no-io recorder's of the same round), and what was lost (the kernel's
+// drops, exact, and the addon's queue; bpftrace's own count, and storm processes missing from its
+// output). Not a test: it asserts nothing.
+//
+//   node bench/detectors/exit-io.mjs                  3 rounds of 20,000 exits
+//   LANTERN_BENCH_EXITS=5000 LANTERN_BENCH_ROUNDS=5 node bench/detectors/exit-io.mjs
+//   LANTERN_BENCH_IO_EVERY=1000000 node bench/detectors/exit-io.mjs   only every n-th process writes
+//                                                    (the others are exits without I/O: skipped in the addon)
+//   LANTERN_BENCH_MODES=record,record+io               only these modes (nothing, record, record+io, bpftrace)
+//   node bench/detectors/exit-io.mjs --json           the results as one JSON object
+// bench/detectors/run.mjs calls runExitIo({ exits, rounds }) and prints its rows.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const lantern = join(root, 'bin/lantern.js');
+const source = join(root, 'test/data/record/io/io-child.c');
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function cpuSeconds(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return null;
+  }
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length ? s[Math.floor(s.length / 2)] : NaN;
+};
+const spread = (xs) => ({ median: median(xs), min: Math.min(...xs), max: Math.max(...xs) });
+
+/** Start `lantern record` and wait until it records. */
+async function startRecorder(store, name, io) {
+  const args = [lantern, 'record', '--store', store, '--name', name, '--no-hung', '--no-slab', ...(io ? [] : ['--no-io'])];
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  child.stderr.on('data', (d) => (err += d));
+  const exited = new Promise((r) => child.on('exit', (code) => r(code)));
+  for (let i = 0; i < 400 && !err.includes('recording into'); i++) {
+    if (child.exitCode !== null) break;
+    await sleep(25);
+  }
+  if (!err.includes('recording into')) {
+    child.kill('SIGKILL');
+    throw new Error(`lantern record did not start: ${err.trim()}`);
+  }
+  return { child, exited, stderr: () => err };
+}
+
+// Threads that did disk I/O, at their exit: the same figures as taskstats, from the task itself.
+const BT_SCRIPT = `tracepoint:sched:sched_process_exit /curtask->ioac.read_bytes + curtask->ioac.write_bytes + curtask->ioac.cancelled_write_bytes > 0/ {
+  printf("%d %d %d %s %llu %llu %llu\\n", pid, tid, curtask->real_parent->tgid, comm, curtask->ioac.read_bytes, curtask->ioac.write_bytes, curtask->ioac.cancelled_write_bytes);
+}`;
+
+const haveBpftrace = () => spawnSync('bpftrace', ['--version']).status === 0;
+
+/** bpftrace with the script, started when its BEGIN ran (every probe is attached by then). */
+async function startBpftrace(dir, n) {
+  const out = join(dir, `bt-${n}.out`);
+  const begun = join(dir, `bt-${n}.begun`);
+  const script = `BEGIN { system("touch ${begun}"); } ${BT_SCRIPT}`;
+  // The same room as the recorder's 4 MiB per CPU (bpftrace's default is 64 pages).
+  const child = spawn('bpftrace', ['--unsafe', '-o', out, '-e', script], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, BPFTRACE_PERF_RB_PAGES: '1024' } });
+  let err = '';
+  child.stderr.on('data', (d) => (err += d));
+  const exited = new Promise((r) => child.on('exit', r));
+  for (let i = 0; i < 1200 && !existsSync(begun); i++) {
+    if (child.exitCode !== null) break;
+    await sleep(25);
+  }
+  if (!existsSync(begun)) {
+    child.kill('SIGKILL');
+    throw new Error(`bpftrace did not start: ${err.trim()}`);
+  }
+  return { child, exited, out, stderr: () => err };
+}
+
+function storm(binPath, data, exits, every) {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(binPath, ['storm', data, String(exits), String(every)], { encoding: 'utf8' });
+  const sec = Number(process.hrtime.bigint() - t0) / 1e9;
+  const m = /^storm \d+ cpu=([\d.]+)$/m.exec(r.stdout ?? '');
+  if (r.status !== 0 || !m) throw new Error(`storm failed: ${r.stderr || r.status}`);
+  return { sec, cpu: Number(m[1]) };
+}
+
+async function round(mode, ctx) {
+  const { bin: binPath, data, exits, dir, every } = ctx;
+  if (mode === 'nothing') {
+    const s = storm(binPath, data, exits, every);
+    return { mode, rate: exits / s.sec, stormCpuPerExit: s.cpu / exits };
+  }
+  if (mode === 'bpftrace') {
+    const bt = await startBpftrace(dir, ctx.n++);
+    try {
+      const cpu0 = cpuSeconds(bt.child.pid);
+      const s = storm(binPath, data, exits, every);
+      await sleep(1000);
+      const cpu1 = cpuSeconds(bt.child.pid);
+      bt.child.kill('SIGINT');
+      await bt.exited;
+      const text = readFileSync(bt.out, 'utf8');
+      const lost = [...(text + bt.stderr()).matchAll(/Lost (\d+) events/g)].reduce((a, m) => a + Number(m[1]), 0);
+      // pid tid ppid comm read write cancelled: the storm's children write 4 KiB each.
+      const captured = text.split('\n').filter((l) => / io-child \d+ [1-9]\d* \d+$/.test(l)).length;
+      return { mode, rate: exits / s.sec, stormCpuPerExit: s.cpu / exits, recorderCpuPerExit: (cpu1 - cpu0) / exits, bt: { captured, lost } };
+    } finally {
+      if (bt.child.exitCode === null) bt.child.kill('SIGKILL');
+    }
+  }
+  const store = join(dir, `${mode}-${ctx.n++}.db`);
+  const rec = await startRecorder(store, `bench${process.pid}${ctx.n}`, mode === 'record+io');
+  try {
+    await sleep(300); // past the start-up scan
+    const cpu0 = cpuSeconds(rec.child.pid);
+    const s = storm(binPath, data, exits, every);
+    await sleep(1000); // the recorder drains what the storm left (ticks every 250 ms)
+    const cpu1 = cpuSeconds(rec.child.pid);
+    rec.child.kill('SIGTERM');
+    await rec.exited;
+    const st = JSON.parse(spawnSync(process.execPath, [lantern, 'record', 'status', '--store', store, '--json'], { encoding: 'utf8' }).stdout);
+    const io = st.io ?? null;
+    return {
+      mode,
+      rate: exits / s.sec,
+      stormCpuPerExit: s.cpu / exits,
+      recorderCpu: cpu1 - cpu0,
+      recorderCpuPerExit: (cpu1 - cpu0) / exits,
+      eventsLost: st.lost?.stats ?? 0,
+      io: io && { exits: io.exits, records: io.records, skippedNoIo: io.skippedNoIo, lost: io.lostKernel + io.lostQueue, lostKernel: io.lostKernel, lostQueue: io.lostQueue, source: io.source, note: io.note },
+    };
+  } finally {
+    if (rec.child.exitCode === null) rec.child.kill('SIGKILL');
+  }
+}
+
+/** The benchmark: { exits, rounds, rows, detector } (see the top of this file). */
+export async function runExitIo({ exits = 20000, rounds = 3, modes = ['nothing', 'record', 'record+io', ...(haveBpftrace() ? ['bpftrace'] : [])], every = 1 } = {}) {
+  if (process.geteuid?.() !== 0) throw Object.assign(new Error('bench/detectors/exit-io needs root (tracefs, taskstats)'), { exitCode: 77 });
+  if (!existsSync(join(root, 'dist/record/recorder.js'))) throw Object.assign(new Error('build first: npx tsc -p tsconfig.json'), { exitCode: 70 });
+  if (spawnSync('gcc', ['--version']).status !== 0) throw Object.assign(new Error('gcc is needed to build the storm program'), { exitCode: 69 });
+  const dir = mkdtempSync(join(tmpdir(), 'lantern-bench-exit-io-'));
+  // O_DIRECT needs a disk file system: the data goes under the repository's ignored bench/out/.
+  mkdirSync(join(root, 'bench/out'), { recursive: true });
+  const data = mkdtempSync(join(root, 'bench/out', 'exit-io-'));
+  try {
+    const bin = join(dir, 'io-child');
+    const cc = spawnSync('gcc', ['-O2', '-pthread', '-o', bin, source], { encoding: 'utf8' });
+    if (cc.status !== 0) throw new Error(`gcc: ${cc.stderr}`);
+    const ctx = { bin, data, exits, dir, every, n: 0 };
+    const results = Object.fromEntries(modes.map((m) => [m, []]));
+    for (let r = 0; r < rounds; r++) {
+      const order = modes.map((_, i) => modes[(i + r) % modes.length]);
+      for (const m of order) results[m].push(await round(m, ctx));
+    }
+    const rows = modes.map((m) => {
+      const rs = results[m];
+      const row = { mode: m, exitsPerSec: spread(rs.map((x) => x.rate)), stormCpuUsPerExit: spread(rs.map((x) => x.stormCpuPerExit * 1e6)) };
+      if (m !== 'nothing') row.recorderCpuUsPerExit = spread(rs.map((x) => x.recorderCpuPerExit * 1e6));
+      if (m === 'record' || m === 'record+io') row.eventsLost = rs.reduce((a, x) => a + x.eventsLost, 0);
+      if (m === 'bpftrace') {
+        // The storm's processes that did I/O (every `every`-th) against the lines bpftrace printed for them.
+        row.btExpected = rs.length * Math.ceil(exits / every);
+        row.btCaptured = rs.reduce((a, x) => a + x.bt.captured, 0);
+        row.btLost = rs.reduce((a, x) => a + x.bt.lost, 0);
+      }
+      if (m === 'record+io') {
+        row.ioRecords = rs.reduce((a, x) => a + (x.io?.records ?? 0), 0);
+        row.ioExits = rs.reduce((a, x) => a + (x.io?.exits ?? 0), 0);
+        row.ioLost = rs.reduce((a, x) => a + (x.io?.lost ?? 0), 0);
+        row.ioSource = rs[0]?.io?.source ?? 'off';
+        if (rs[0]?.io?.note) row.ioNote = rs[0].io.note;
+      }
+      return row;
+    });
+    // The detector's own cost: the io recorder minus the plain recorder, paired round by round.
+    let detector = null;
+    if (results.record?.length && results['record+io']?.length) {
+      const n = Math.min(results.record.length, results['record+io'].length);
+      const diffs = Array.from({ length: n }, (_, i) => (results['record+io'][i].recorderCpuPerExit - results.record[i].recorderCpuPerExit) * 1e6);
+      const slow = results.nothing?.length ? Array.from({ length: Math.min(n, results.nothing.length) }, (_, i) => (1 - results['record+io'][i].rate / results.nothing[i].rate) * 100) : [];
+      detector = { cpuUsPerExit: spread(diffs), exitRateDropPct: slow.length ? spread(slow) : null };
+      if (results.bpftrace?.length) detector.bpftraceCpuUsPerExit = spread(results.bpftrace.map((x) => x.recorderCpuPerExit * 1e6));
+    }
+    return { exits, rounds, every, rows, detector };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+    rmSync(data, { recursive: true, force: true });
+  }
+}
+
+const f1 = (s) => `${s.median.toFixed(1)} (${s.min.toFixed(1)}–${s.max.toFixed(1)})`;
+const f0 = (s) => `${Math.round(s.median)} (${Math.round(s.min)}–${Math.round(s.max)})`;
+
+/** The table the script prints (bench/detectors/run.mjs may print it too). */
+export function exitIoLines(res) {
+  const who = res.every === 1 ? 'each writing 4 KiB with O_DIRECT' : `every ${res.every}th writing 4 KiB with O_DIRECT, the others no I/O`;
+  const out = [`exit storm: ${res.exits} processes ${who}, ${res.rounds} interleaved rounds; median (min–max)`];
+  out.push(['mode'.padEnd(10), 'exits/s'.padEnd(22), 'storm CPU µs/exit'.padEnd(20), 'tracer CPU µs/exit'.padEnd(22), 'lost'].join(' '));
+  for (const r of res.rows) {
+    const lost = r.mode === 'nothing' ? '' : r.mode === 'bpftrace' ? `${r.btLost} events (its own count); ${r.btCaptured} of ${r.btExpected} storm processes printed` : r.mode === 'record+io' ? `${r.eventsLost} events, ${r.ioLost} of ${r.ioExits} exit records (${r.ioRecords} io records)${r.ioSource !== 'taskstats' ? ` — detector ${r.ioSource}: ${r.ioNote ?? ''}` : ''}` : `${r.eventsLost} events`;
+    out.push([r.mode.padEnd(10), f0(r.exitsPerSec).padEnd(22), f1(r.stormCpuUsPerExit).padEnd(20), (r.recorderCpuUsPerExit ? f1(r.recorderCpuUsPerExit) : '').padEnd(22), lost].join(' '));
+  }
+  if (res.detector) {
+    out.push(`goal: per-exit cost of the I/O detector: ${f1(res.detector.cpuUsPerExit)} µs of recorder CPU per exit (record+io minus record, same round)${res.detector.exitRateDropPct ? `; exits/s ${f1(res.detector.exitRateDropPct)} % below nothing` : ''}`);
+    if (res.detector.bpftraceCpuUsPerExit) {
+      const lan = res.detector.cpuUsPerExit.median;
+      const bt = res.detector.bpftraceCpuUsPerExit.median;
+      const versus = bt > 0 ? `${((lan / bt) * 100).toFixed(0)} % of it` : 'bpftrace measured 0 (its filter drops exits without I/O in the kernel; taskstats sends every exit)';
+      out.push(`goal: the I/O detector at most half of bpftrace's cost per exit: ${lan.toFixed(1)} vs ${bt.toFixed(1)} µs, ${versus} (${lan <= bt / 2 ? 'met' : 'not met'}; Lantern stores each record in SQLite with its process's domain, bpftrace prints a line to a file)`);
+    }
+  }
+  return out;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  try {
+    const res = await runExitIo({
+      exits: Number(process.env.LANTERN_BENCH_EXITS ?? 20000),
+      rounds: Number(process.env.LANTERN_BENCH_ROUNDS ?? 3),
+      every: Number(process.env.LANTERN_BENCH_IO_EVERY ?? 1),
+      ...(process.env.LANTERN_BENCH_MODES ? { modes: process.env.LANTERN_BENCH_MODES.split(',').map((m) => m.trim()) } : {}),
+    });
+    if (process.argv.includes('--json')) console.log(JSON.stringify(res, null, 2));
+    else console.log(exitIoLines(res).join('\n'));
+  } catch (e) {
+    console.log(`bench/detectors/exit-io: ${e.message}`);
+    process.exit(e.exitCode ?? 1);
+  }
+}

@@ -1,0 +1,241 @@
+/**
+ * The I/O-at-exit detector's pure core: the addon's entries decoded, the exiting thread matched
+ * to the process it belonged to in the recorder's process model (whichever of the taskstats
+ * record and the sched_process_exit tracepoint came first), and the `lantern top-io` ranking.
+ * No I/O here.
+ */
+
+/** Bytes per entry of native/taskstats (its layout is described at the top of taskstats.c). */
+export const ENTRY_BYTES = 120;
+
+/** One exiting thread as taskstats told it (struct taskstats, version 16 on Linux 6.18). */
+export interface IoExit {
+  tid: number;
+  /** Thread group id (ac_tgid; 0 when the kernel's structure predates version 12). */
+  tgid: number;
+  ppid: number;
+  /** ac_exitcode: the thread's wait status. */
+  exitCode: number;
+  uid: number;
+  version: number;
+  /** The kernel's structure was too short for the I/O fields (a kernel without them). */
+  shortStats: boolean;
+  comm: string;
+  readBytes: number;
+  writeBytes: number;
+  cancelledWriteBytes: number;
+  readChars: number;
+  writeChars: number;
+  /** ac_etime: the thread's life, µs. */
+  elapsedUs: number;
+  /** ac_btime64: the thread's start, s since the epoch. */
+  beginSec: number;
+  /** When the addon's thread received it, CLOCK_MONOTONIC ns. */
+  recvMonoNs: number;
+}
+
+/** Whole entries in buf (a partial tail, never produced by the addon, is not read). */
+export function decodeEntries(buf: Buffer): IoExit[] {
+  const out: IoExit[] = [];
+  for (let off = 0; off + ENTRY_BYTES <= buf.length; off += ENTRY_BYTES) {
+    const nul = buf.indexOf(0, off + 24);
+    const commEnd = nul < 0 || nul > off + 56 ? off + 56 : nul;
+    out.push({
+      tid: buf.readUInt32LE(off),
+      tgid: buf.readUInt32LE(off + 4),
+      ppid: buf.readUInt32LE(off + 8),
+      exitCode: buf.readUInt32LE(off + 12),
+      uid: buf.readUInt32LE(off + 16),
+      version: buf.readUInt16LE(off + 20),
+      shortStats: (buf[off + 22]! & 1) !== 0,
+      comm: buf.toString('utf8', off + 24, commEnd),
+      readBytes: buf.readDoubleLE(off + 56),
+      writeBytes: buf.readDoubleLE(off + 64),
+      cancelledWriteBytes: buf.readDoubleLE(off + 72),
+      readChars: buf.readDoubleLE(off + 80),
+      writeChars: buf.readDoubleLE(off + 88),
+      elapsedUs: buf.readDoubleLE(off + 96),
+      beginSec: buf.readDoubleLE(off + 104),
+      recvMonoNs: buf.readDoubleLE(off + 112),
+    });
+  }
+  return out;
+}
+
+/** The addon's layout, written (for tests of the decoder). */
+export function encodeEntries(list: IoExit[]): Buffer {
+  const buf = Buffer.alloc(list.length * ENTRY_BYTES);
+  list.forEach((e, i) => {
+    const off = i * ENTRY_BYTES;
+    buf.writeUInt32LE(e.tid, off);
+    buf.writeUInt32LE(e.tgid, off + 4);
+    buf.writeUInt32LE(e.ppid, off + 8);
+    buf.writeUInt32LE(e.exitCode, off + 12);
+    buf.writeUInt32LE(e.uid, off + 16);
+    buf.writeUInt16LE(e.version, off + 20);
+    buf[off + 22] = e.shortStats ? 1 : 0;
+    buf.write(e.comm, off + 24, 31, 'utf8');
+    [e.readBytes, e.writeBytes, e.cancelledWriteBytes, e.readChars, e.writeChars, e.elapsedUs, e.beginSec, e.recvMonoNs].forEach((v, k) => buf.writeDoubleLE(v, off + 56 + 8 * k));
+  });
+  return buf;
+}
+
+/** Disk I/O as the kernel's task I/O accounting counts it (/proc/<pid>/io read_bytes, write_bytes, cancelled_write_bytes). */
+export function didDiskIo(e: Pick<IoExit, 'readBytes' | 'writeBytes' | 'cancelledWriteBytes'>): boolean {
+  return e.readBytes > 0 || e.writeBytes > 0 || e.cancelledWriteBytes > 0;
+}
+
+/** What the process model knows of a process (live, or recently exited). */
+export interface ProcView {
+  pid: number;
+  startUs: number;
+  ppid: number;
+  program: string | null;
+  comm: string;
+  domainId: number;
+}
+
+/** A process started this long after a thread's start (clock rounding: /proc is in 10 ms ticks) is still taken as its own. */
+const START_SLOP_US = 1_000_000;
+
+/**
+ * The process an exiting thread belonged to. The taskstats record and the sched_process_exit
+ * tracepoint reach the recorder in either order: while the model still has the process (the
+ * record came first, or another thread of it lives on) it is `live`; once the model has handled
+ * the group's exit it is in `gone` (the exits the model recorded lately). A candidate that
+ * started after the thread did is a later process that reuses the pid, never this one.
+ */
+export function resolveProcess(e: IoExit, exitUs: number, live: ProcView | null | undefined, gone: ProcView | null | undefined): { view: ProcView | null; via: 'live' | 'exited' | 'unknown' } {
+  const threadStartUs = exitUs - e.elapsedUs;
+  const fits = (v: ProcView | null | undefined): v is ProcView => !!v && v.startUs <= threadStartUs + START_SLOP_US;
+  if (fits(live)) return { view: live, via: 'live' };
+  if (fits(gone)) return { view: gone, via: 'exited' };
+  return { view: null, via: 'unknown' };
+}
+
+/**
+ * Processes whose group exit the model handled lately, by pid (the last one of each pid),
+ * for taskstats records that arrive after the tracepoint. Bounded by count and age.
+ */
+export class RecentExits {
+  private readonly byPid = new Map<number, { view: ProcView; atTs: number }>();
+  constructor(private readonly maxEntries = 65_536, private readonly keepNs = 30e9) {}
+
+  add(view: ProcView, atTs: number): void {
+    this.byPid.delete(view.pid); // re-inserted last: the Map's order is the age order
+    this.byPid.set(view.pid, { view, atTs });
+    if (this.byPid.size > this.maxEntries) this.byPid.delete(this.byPid.keys().next().value!);
+  }
+
+  get(pid: number): ProcView | null {
+    return this.byPid.get(pid)?.view ?? null;
+  }
+
+  /** Forget what exited before nowTs − keep. */
+  prune(nowTs: number): void {
+    for (const [pid, v] of this.byPid) {
+      if (v.atTs >= nowTs - this.keepNs) break;
+      this.byPid.delete(pid);
+    }
+  }
+
+  get size(): number {
+    return this.byPid.size;
+  }
+}
+
+/** What the matcher reads of the model's live processes (ProcessModel.procs). */
+export type LiveProcs = ReadonlyMap<number, ProcView>;
+
+/** What the matcher reads of the records the model made (its exit and signal records end a process). */
+export interface EndRecord {
+  type: string;
+  pid: number;
+  pstartUs: number;
+  ppid: number;
+  program: string | null;
+  comm: string;
+  domainId: number;
+}
+
+/**
+ * Matches exit records to processes as the recorder's stream goes by: told of every group exit
+ * the model handles (noteRecords), asked for the process of each exiting thread at the place
+ * its taskstats record takes in the stream (match). Either order of the two gives the process.
+ */
+export class ExitMatcher {
+  private readonly recent: RecentExits;
+  constructor(maxEntries?: number, keepNs?: number) {
+    this.recent = new RecentExits(maxEntries, keepNs);
+  }
+
+  noteRecords(records: EndRecord[], ts: number): void {
+    for (const r of records) {
+      if (r.type !== 'exit' && r.type !== 'signal') continue;
+      this.recent.add({ pid: r.pid, startUs: r.pstartUs, ppid: r.ppid, program: r.program, comm: r.comm, domainId: r.domainId }, ts);
+    }
+  }
+
+  match(e: IoExit, exitUs: number, live: LiveProcs): { view: ProcView | null; via: 'live' | 'exited' | 'unknown' } {
+    const tgid = e.tgid || e.tid;
+    return resolveProcess(e, exitUs, live.get(tgid), this.recent.get(tgid));
+  }
+
+  prune(nowTs: number): void {
+    this.recent.prune(nowTs);
+  }
+}
+
+/** The detail text of an `io` record (what `lantern events` shows; the numbers are also in the store's io_exit table). */
+export function ioDetail(e: Pick<IoExit, 'readBytes' | 'writeBytes' | 'cancelledWriteBytes' | 'readChars' | 'writeChars'>): string {
+  return `read_bytes=${e.readBytes} write_bytes=${e.writeBytes} cancelled_write_bytes=${e.cancelledWriteBytes} rchar=${e.readChars} wchar=${e.writeChars}`;
+}
+
+/** `lantern top-io` groups by program (its path, or [comm] when unknown) or by domain. */
+export type IoGroupBy = 'program' | 'domain';
+
+/** One group's sums over its `io` records. */
+export interface IoTotal {
+  key: string;
+  processes: number;
+  threads: number;
+  readBytes: number;
+  writeBytes: number;
+  cancelledWriteBytes: number;
+}
+
+/** Ranking key: bytes the tasks read from and dirtied for the disk (cancelled writes are shown, not subtracted). */
+export function totalBytes(t: Pick<IoTotal, 'readBytes' | 'writeBytes'>): number {
+  return t.readBytes + t.writeBytes;
+}
+
+/** Largest total first; ties by name, so the order is stable. */
+export function rankIo(rows: IoTotal[], limit = Infinity): IoTotal[] {
+  return [...rows].sort((a, b) => totalBytes(b) - totalBytes(a) || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)).slice(0, limit);
+}
+
+/** 1536 → "1.5 KiB"; under 1 KiB in bytes. */
+export function formatBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
+  let v = n;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return u === 0 ? `${n} B` : `${v.toFixed(1)} ${units[u]}`;
+}
+
+/** The text table of `lantern top-io`. */
+export function renderTopIo(rows: IoTotal[], by: IoGroupBy): string[] {
+  const head = ['TOTAL', 'READ', 'WRITE', 'CANCELLED', 'PROCS', 'THREADS', by === 'program' ? 'PROGRAM' : 'DOMAIN'];
+  const cells = rows.map((r) => [formatBytes(totalBytes(r)), formatBytes(r.readBytes), formatBytes(r.writeBytes), formatBytes(r.cancelledWriteBytes), String(r.processes), String(r.threads), r.key]);
+  const widths = head.slice(0, -1).map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
+  const line = (c: string[]) => [...c.slice(0, -1).map((x, i) => x.padStart(widths[i]!)), c[c.length - 1]!].join('  ');
+  return [line(head), ...cells.map(line)];
+}
+
+/** The JSON shape of one ranked group. */
+export function topIoJson(r: IoTotal, by: IoGroupBy): Record<string, unknown> {
+  return { [by]: r.key, total_bytes: totalBytes(r), read_bytes: r.readBytes, write_bytes: r.writeBytes, cancelled_write_bytes: r.cancelledWriteBytes, processes: r.processes, threads: r.threads };
+}

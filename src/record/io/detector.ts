@@ -1,0 +1,190 @@
+/**
+ * The I/O-at-exit detector, driven by the recorder's tick: the taskstats addon's exit records
+ * (one per exiting thread, with the task I/O accounting counters /proc/<pid>/task/<tid>/io
+ * showed just before) become `io` records for the threads that did disk I/O. Each record is
+ * put into the recorder's event stream at the time it was received, so it meets the process
+ * model in kernel order; its process is the model's live one or, when the model has already
+ * handled the group's exit, the one it recorded exiting (core.ts resolveProcess).
+ */
+import type { ProcessModel, ProcessRecord } from '../process/model.js';
+import type { Store } from '../store/store.js';
+import type { DecodedEvent } from '../tracefs/decode.js';
+import { decodeEntries, didDiskIo, ExitMatcher, ioDetail, type IoExit } from './core.js';
+import { loadTaskstats, type TaskstatsAddon } from './native.js';
+
+export interface IoOptions {
+  /** The netlink socket's receive buffer, bytes (the kernel's minimum, ~2 KiB, applies). */
+  rcvbufBytes: number;
+  /** Exit records the addon keeps for the next tick; beyond, they are dropped and counted. */
+  maxQueued: number;
+}
+
+export const DEFAULT_IO: IoOptions = {
+  // 4 MiB holds ~9,000 exit notifications (~450 bytes each): 2 s of a 4,000 exits/s storm
+  // between two ticks of the receive thread even if it were starved.
+  rcvbufBytes: 4 << 20,
+  maxQueued: 262_144,
+};
+
+/** The name of the pseudo-event an exit record becomes in the recorder's stream. */
+export const IO_EVENT = 'taskstats_exit';
+
+export type IoEvent = DecodedEvent & { io: IoExit };
+
+export interface IoStatus {
+  source: 'taskstats' | 'unavailable';
+  /** Why it is unavailable. */
+  note: string | null;
+  rcvbufBytes: number;
+  forced: boolean;
+  cpumask: string;
+  /** Thread exits the kernel notified: received + lostKernel. */
+  exits: number;
+  /** Per-thread exit records received. */
+  received: number;
+  /** io records made (threads with disk I/O). */
+  records: number;
+  /** Threads without disk I/O (read_bytes, write_bytes and cancelled_write_bytes all 0): not stored. */
+  skippedNoIo: number;
+  /** Notifications the kernel dropped (socket buffer full), exact (sk_drops). */
+  lostKernel: number;
+  /** Records dropped by the addon's full queue. */
+  lostQueue: number;
+  /** Receives that reported ENOBUFS (each stands for one or more of lostKernel). */
+  enobufs: number;
+  /** Received, not yet made into records (the addon's queue and the recorder's hold-back). */
+  waiting: number;
+  parseErrors: number;
+  /** Records whose process the model did not know (domain <kernel>, program unknown). */
+  unknownProcess: number;
+  /** Records matched to a process whose exit the model had already handled. */
+  afterExit: number;
+  /** Per-process summaries (AGGR_TGID) received; their I/O is zero on Linux 6.18, the per-thread records carry it. */
+  groupRecords: number;
+}
+
+export interface IoEnv {
+  store: Store;
+  model: ProcessModel;
+  /** The trace clock now (ns). */
+  nowTs(): number;
+  toWallUs(ts: number): number;
+  say(line: string): void;
+}
+
+export class IoDetector {
+  readonly status: IoStatus;
+  private addon: TaskstatsAddon | null = null;
+  private handle: object | null = null;
+  private readonly matcher = new ExitMatcher();
+  private taken = 0;
+  private made = 0;
+  private skippedHere = 0;
+
+  constructor(readonly opts: IoOptions, private readonly env: IoEnv) {
+    this.status = {
+      source: 'unavailable', note: null, rcvbufBytes: 0, forced: false, cpumask: '',
+      exits: 0, received: 0, records: 0, skippedNoIo: 0, lostKernel: 0, lostQueue: 0, enobufs: 0, waiting: 0, parseErrors: 0, unknownProcess: 0, afterExit: 0, groupRecords: 0,
+    };
+    const loaded = loadTaskstats();
+    if ('error' in loaded) {
+      this.unavailable(loaded.error);
+      return;
+    }
+    try {
+      const o = loaded.mod.open({ rcvbuf: opts.rcvbufBytes, maxQueued: opts.maxQueued, skipNoIo: 1 });
+      this.addon = loaded.mod;
+      this.handle = o.handle;
+      Object.assign(this.status, { source: 'taskstats', rcvbufBytes: o.rcvbuf, forced: o.forced, cpumask: o.cpumask });
+    } catch (e) {
+      this.unavailable((e as Error).message);
+    }
+  }
+
+  private unavailable(why: string): void {
+    this.status.note = why;
+    this.env.say(`lantern record: I/O detector off: ${why}`);
+  }
+
+  get active(): boolean {
+    return this.handle !== null;
+  }
+
+  /** The exit records received since the last call, as events of the trace clock (to be merged into the recorder's stream). */
+  take(): IoEvent[] {
+    if (!this.addon || !this.handle) return [];
+    const entries = decodeEntries(this.addon.take(this.handle));
+    if (entries.length === 0) return [];
+    // Received on CLOCK_MONOTONIC; the trace clock is that plus the boot offset.
+    const offset = this.env.nowTs() - Number(process.hrtime.bigint());
+    this.taken += entries.length;
+    return entries.map((io) => ({ ts: io.recvMonoNs + offset, cpu: -1, name: IO_EVENT, commonPid: io.tid, fields: {}, io }));
+  }
+
+  /** The model handled these records at trace time ts: a group's exit is remembered for records that come after it. */
+  noteRecords(records: ProcessRecord[], ts: number): void {
+    this.matcher.noteRecords(records, ts);
+  }
+
+  /** One exit record at its place in the stream: an `io` record, or null (no disk I/O). */
+  onEvent(ev: IoEvent): ProcessRecord | null {
+    this.made++;
+    const e = ev.io;
+    if (e.shortStats || !didDiskIo(e)) {
+      this.skippedHere++;
+      return null;
+    }
+    const timeUs = this.env.toWallUs(ev.ts);
+    const tgid = e.tgid || e.tid;
+    const { view, via } = this.matcher.match(e, timeUs, this.env.model.procs);
+    if (via === 'unknown') this.status.unknownProcess++;
+    if (via === 'exited') this.status.afterExit++;
+    this.status.records++;
+    return {
+      id: this.env.store.nextId(), type: 'io', timeUs, pid: tgid, tid: e.tid, ppid: e.ppid,
+      pstartUs: view ? view.startUs : Math.round(timeUs - e.elapsedUs), ppstartUs: null, uid: e.uid,
+      program: view?.program ?? null, comm: e.comm, domainId: view?.domainId ?? this.env.store.root, fromId: null,
+      exitCode: null, signal: null, sigCode: null, senderPid: null, senderComm: null, senderProgram: null, senderKind: null,
+      reconstructed: false, cpu: null, lost: null, detail: ioDetail(e), parentComm: null,
+      io: { readBytes: e.readBytes, writeBytes: e.writeBytes, cancelledWriteBytes: e.cancelledWriteBytes, readChars: e.readChars, writeChars: e.writeChars },
+    };
+  }
+
+  /** Counters from the addon; forget old exits. Called once per tick. */
+  poll(): void {
+    this.matcher.prune(this.env.nowTs());
+    if (!this.addon || !this.handle) return;
+    this.refresh(this.addon.stats(this.handle));
+  }
+
+  private refresh(c: ReturnType<TaskstatsAddon['stats']>): void {
+    const s = this.status;
+    s.received = c.records;
+    if (c.drops >= 0) s.lostKernel = c.drops;
+    s.lostQueue = c.queueDrops;
+    s.enobufs = c.enobufs;
+    s.parseErrors = c.parseErrors;
+    s.groupRecords = c.groupRecords;
+    s.skippedNoIo = c.skippedNoIo + this.skippedHere;
+    s.exits = s.received + s.lostKernel;
+    s.waiting = c.queued + (this.taken - this.made);
+  }
+
+  /** Stop receiving (deregistered, socket closed); what was received is still handed out by take(). */
+  close(): void {
+    if (!this.addon || !this.handle) return;
+    this.addon.close(this.handle);
+    this.refresh(this.addon.stats(this.handle));
+  }
+}
+
+/** The `io` line of `record status`. */
+export function ioStatusText(s: IoStatus): string {
+  if (s.source === 'unavailable') return `unavailable: ${s.note ?? 'unknown reason'}`;
+  const lost = s.lostKernel + s.lostQueue;
+  return (
+    `taskstats exit records (cpus ${s.cpumask}, receive buffer ${Math.round(s.rcvbufBytes / 1024)} KiB${s.forced ? '' : ' (not forced: capped by net.core.rmem_max)'}); ` +
+    `${s.exits} thread exits: ${s.records} with disk I/O recorded, ${s.skippedNoIo} without I/O skipped, ${lost} lost (${s.lostKernel} dropped by the kernel, ${s.enobufs} ENOBUFS; ${s.lostQueue} over the queue bound), ${s.waiting} waiting` +
+    `${s.parseErrors ? `, ${s.parseErrors} undecodable` : ''}; ${s.unknownProcess} of unknown process, ${s.afterExit} matched after their process's exit`
+  );
+}
