@@ -1,0 +1,68 @@
+/**
+ * Edge: the network program running under bpftrace, its records decoded. Shared by the access
+ * source (source.ts) and `lantern who-sends`.
+ */
+import { Bpftrace } from '../../common/bpftrace.js';
+import { NET_STRLEN, netProgram, type NetProgramConfig } from './program.js';
+import { NetDecoder, type ExeRecord, type NetRecord } from './records.js';
+
+export interface NetProbeHandlers {
+  onRecord: (r: NetRecord) => void;
+  /** The executable of a process at its exec (a process that exec'd before the start has none). */
+  onExe?: (e: ExeRecord) => void;
+}
+
+/** Wall-clock microseconds for CLOCK_MONOTONIC microseconds (bpftrace's nsecs), anchored once at start. */
+export function monoToWall(): (monoUs: number) => number {
+  const offset = Date.now() * 1000 - Number(process.hrtime.bigint() / 1000n);
+  return (monoUs) => monoUs + offset;
+}
+
+export class NetProbe {
+  private constructor(
+    private readonly bt: Bpftrace,
+    readonly decoder: NetDecoder,
+  ) {}
+
+  static async start(cfg: NetProgramConfig, h: NetProbeHandlers): Promise<NetProbe> {
+    const decoder = new NetDecoder();
+    const bt = await Bpftrace.start({
+      program: netProgram({ ...cfg, excludePids: [...(cfg.excludePids ?? []), process.pid] }),
+      strlen: NET_STRLEN,
+      // Per-thread maps of calls in flight and the dedupe map: room for a busy server.
+      env: { BPFTRACE_MAP_KEYS_MAX: '65536' },
+      onPrintf: (text) => {
+        const r = decoder.feed(text);
+        if (!r) return;
+        if ('op' in r) h.onRecord(r);
+        else h.onExe?.(r);
+      },
+    });
+    return new NetProbe(bt, decoder);
+  }
+
+  /** Events the kernel dropped (the perf ring was full). */
+  get lost(): number {
+    return this.bt.status.lost;
+  }
+
+  get malformed(): number {
+    return this.decoder.counters.malformed + this.bt.status.malformed;
+  }
+
+  get pid(): number {
+    return this.bt.pid;
+  }
+
+  get ended(): boolean {
+    return this.bt.ended;
+  }
+
+  whenExited(): Promise<unknown> {
+    return this.bt.whenExited();
+  }
+
+  stop(): Promise<void> {
+    return this.bt.stop();
+  }
+}
