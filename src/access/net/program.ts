@@ -119,12 +119,11 @@ export const NET_STRLEN = 64;
  */
 const EXE_WALK = `$d0 = curtask->mm->exe_file->f_path.dentry; $d1 = $d0->d_parent; $d2 = $d1->d_parent; $d3 = $d2->d_parent;
       $d4 = $d3->d_parent; $d5 = $d4->d_parent;`;
-function exeProbes(pred: string): string[] {
-  const also = pred ? ` && ${pred.slice(1, -1)}` : '';
+function exeProbes(when: (extra?: string) => string): string[] {
   return [
-    `tracepoint:sched:sched_process_exec ${pred} { ${EXE_WALK}
+    `tracepoint:sched:sched_process_exec ${when()} { ${EXE_WALK}
     printf("X %d %llu 1 0 %s/%s/%s\\n", pid, curtask->start_boottime, str($d2->d_name.name), str($d1->d_name.name), str($d0->d_name.name)); }`,
-    `tracepoint:syscalls:sys_exit_execve, tracepoint:syscalls:sys_exit_execveat /args->ret == 0${also}/ { ${EXE_WALK}
+    `tracepoint:syscalls:sys_exit_execve, tracepoint:syscalls:sys_exit_execveat ${when('args->ret == 0')} { ${EXE_WALK}
     printf("X %d %llu 0 %d %s/%s/%s\\n", pid, curtask->start_boottime, $d5 == $d5->d_parent ? 2 : ($d5->d_parent == $d5->d_parent->d_parent ? 1 : 0), str($d5->d_name.name), str($d4->d_name.name), str($d3->d_name.name)); }`,
   ];
 }
@@ -152,11 +151,18 @@ function unixHalves(ptr: string, len: string): string {
         printf("U %d %d 1 %s\\n", tid, $abstract, str(uptr((int8 *)(${ptr} + $off + ${UNIX_HALF})), $n1)); } }`;
 }
 
+/** A bind to port 0 got its port from the kernel: the line names the port it got. */
+const BOUND_PORT = 'if ($ret == 0 && $port == 0) { $n = $sk->__sk_common.skc_num; $port = (uint16)((($n & 0xff) << 8) | ($n >> 8)); }';
+
 /** The bpftrace program for a configuration (pure; tests compare it and run it). */
 export function netProgram(cfg: NetProgramConfig): string {
   for (const op of cfg.ops) if (!NET_OPS.includes(op)) throw new RangeError(`unknown network operation ${String(op)}`);
   const excl = (cfg.excludePids ?? []).map((p) => checkInt(p, 1, 2 ** 22, 'pid'));
-  const pred = excl.length ? `/${excl.map((p) => `pid != ${p}`).join(' && ')}/` : '';
+  /** A probe's predicate: Lantern's own pids left out, and the probe's own condition. */
+  const when = (extra?: string) => {
+    const c = [...excl.map((p) => `pid != ${p}`), ...(extra ? [extra] : [])];
+    return c.length ? `/${c.join(' && ')}/` : '';
+  };
   const cond = filterCondition(cfg.filter);
   const out: string[] = [];
   const ops = new Set(cfg.ops);
@@ -164,11 +170,11 @@ export function netProgram(cfg: NetProgramConfig): string {
 
   if (ops.has('send')) {
     // Remember where this thread's explicit destination is; sock_send_length reads it.
-    out.push(`tracepoint:syscalls:sys_enter_sendto ${pred} { if (args->addr != 0) { @dst[tid] = (uint64)args->addr; } }`);
-    out.push(`tracepoint:syscalls:sys_enter_sendmsg ${pred} { $m = (struct user_msghdr *)uptr(args->msg); if ($m->msg_name != 0) { @dst[tid] = (uint64)$m->msg_name; } }`);
-    out.push(`tracepoint:syscalls:sys_enter_sendmmsg ${pred} { @mm[tid] = (uint64)args->mmsg; @mmi[tid] = 0; }`);
-    out.push(`tracepoint:syscalls:sys_exit_sendto, tracepoint:syscalls:sys_exit_sendmsg, tracepoint:syscalls:sys_exit_sendmmsg ${pred} { delete(@dst[tid]); delete(@mm[tid]); delete(@mmi[tid]); }`);
-    out.push(`tracepoint:sock:sock_send_length ${pred} {
+    out.push(`tracepoint:syscalls:sys_enter_sendto ${when()} { if (args->addr != 0) { @dst[tid] = (uint64)args->addr; } }`);
+    out.push(`tracepoint:syscalls:sys_enter_sendmsg ${when()} { $m = (struct user_msghdr *)uptr(args->msg); if ($m->msg_name != 0) { @dst[tid] = (uint64)$m->msg_name; } }`);
+    out.push(`tracepoint:syscalls:sys_enter_sendmmsg ${when()} { @mm[tid] = (uint64)args->mmsg; @mmi[tid] = 0; }`);
+    out.push(`tracepoint:syscalls:sys_exit_sendto, tracepoint:syscalls:sys_exit_sendmsg, tracepoint:syscalls:sys_exit_sendmmsg ${when()} { delete(@dst[tid]); delete(@mm[tid]); delete(@mmi[tid]); }`);
+    out.push(`tracepoint:sock:sock_send_length ${when()} {
     ${ZERO} $ret = args->ret; $now = nsecs; $sk = (struct sock *)args->sk; $proto = (uint16)args->protocol; $type = (uint16)$sk->sk_type;
     $ptr = @dst[tid];
     if (@mm[tid] != 0) { $h = (struct mmsghdr *)uptr(@mm[tid] + (uint64)@mmi[tid] * sizeof(struct mmsghdr)); $ptr = (uint64)$h->msg_hdr.msg_name; @mmi[tid] = @mmi[tid] + 1; }
@@ -185,22 +191,23 @@ export function netProgram(cfg: NetProgramConfig): string {
     for (const op of ['connect', 'bind'] as const) {
       if (!ops.has(op)) continue;
       const arg = op === 'connect' ? 'uservaddr' : 'umyaddr';
-      out.push(`tracepoint:syscalls:sys_enter_${op} ${pred} { @${op}_fd[tid] = args->fd + 1; @${op}_addr[tid] = (uint64)args->${arg}; @${op}_len[tid] = args->addrlen;
+      out.push(`tracepoint:syscalls:sys_enter_${op} ${when()} { @${op}_fd[tid] = args->fd + 1; @${op}_addr[tid] = (uint64)args->${arg}; @${op}_len[tid] = args->addrlen;
     ${cfg.unix ? unixHalves(`(uint64)args->${arg}`, 'args->addrlen') : ''} }`);
       const unix = cfg.unix ? `if ($fam == ${AF_UNIX}) { ${print(op)} }` : '';
       // connect is filtered like a send (who-sends names the TCP clients of a port); bind is not.
       const inetCond = op === 'connect' ? cond : `($fam == ${AF_INET} || $fam == ${AF_INET6})`;
-      out.push(`tracepoint:syscalls:sys_exit_${op} ${pred} /@${op}_fd[tid] != 0/ {
+      out.push(`tracepoint:syscalls:sys_exit_${op} ${when('@' + op + '_fd[tid] != 0')} {
     ${ZERO} $ret = args->ret; $now = nsecs; $ptr = @${op}_addr[tid]; ${socketOf(`(@${op}_fd[tid] - 1)`)}
     ${readSockaddr('$ptr')}
+    ${op === 'bind' ? BOUND_PORT : ''}
     ${unix}
     if (${inetCond}) { ${print(op)} }
     delete(@${op}_fd[tid]); delete(@${op}_addr[tid]); delete(@${op}_len[tid]); }`);
     }
   }
   if (ops.has('listen')) {
-    out.push(`tracepoint:syscalls:sys_enter_listen ${pred} { @listen_fd[tid] = args->fd + 1; }`);
-    out.push(`tracepoint:syscalls:sys_exit_listen ${pred} /@listen_fd[tid] != 0/ {
+    out.push(`tracepoint:syscalls:sys_enter_listen ${when()} { @listen_fd[tid] = args->fd + 1; }`);
+    out.push(`tracepoint:syscalls:sys_exit_listen ${when('@listen_fd[tid] != 0')} {
     ${ZERO} $ret = args->ret; $now = nsecs; ${socketOf('(@listen_fd[tid] - 1)')}
     $fam = $sk->__sk_common.skc_family; $n = $sk->__sk_common.skc_num; $port = (uint16)((($n & 0xff) << 8) | ($n >> 8));
     if ($fam == ${AF_INET}) { $a0 = $sk->__sk_common.skc_rcv_saddr; }
@@ -210,7 +217,7 @@ export function netProgram(cfg: NetProgramConfig): string {
     delete(@listen_fd[tid]); }`);
   }
   if (ops.has('accept')) {
-    out.push(`tracepoint:syscalls:sys_exit_accept, tracepoint:syscalls:sys_exit_accept4 ${pred} /args->ret >= 0/ {
+    out.push(`tracepoint:syscalls:sys_exit_accept, tracepoint:syscalls:sys_exit_accept4 ${when('args->ret >= 0')} {
     ${ZERO} $ret = 0; $now = nsecs; ${socketOf('args->ret')}
     $fam = $sk->__sk_common.skc_family; $port = $sk->__sk_common.skc_dport;
     if ($fam == ${AF_INET}) { $a0 = $sk->__sk_common.skc_daddr; }
@@ -218,7 +225,7 @@ export function netProgram(cfg: NetProgramConfig): string {
       $a2 = $sk->__sk_common.skc_v6_daddr.in6_u.u6_addr32[2]; $a3 = $sk->__sk_common.skc_v6_daddr.in6_u.u6_addr32[3]; }
     if ($fam == ${AF_INET} || $fam == ${AF_INET6}) { ${print('accept')} } }`);
   }
-  out.unshift(...exeProbes(pred));
+  out.unshift(...exeProbes(when));
   // Maps are cleared at the end so bpftrace prints none of them on exit.
   const maps = new Set([...out.join('\n').matchAll(/@(\w+)\[/g)].map((m) => m[1]!));
   out.push(`END { ${[...maps].map((m) => `clear(@${m});`).join(' ')} }`);
