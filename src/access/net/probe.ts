@@ -50,6 +50,11 @@ export class NetProbe {
     return this.decoder.counters.malformed + this.bt.status.malformed;
   }
 
+  /** What bpftrace said on stderr (for an error message). */
+  get stderr(): string {
+    return this.bt.stderr;
+  }
+
   get pid(): number {
     return this.bt.pid;
   }

@@ -14,7 +14,8 @@
  * or a path holding spaces cannot shift another field:
  *   N <kind> <tid> <pid> <uid> <ppid> <pstart_ns> <ktime_ns> <family> <socktype> <protocol> <a0> <a1> <a2> <a3> <port_be> <ret> <comm>
  *   U <tid> <ktime_ns> <unix path, the bytes after sun_path[0] when that byte is 0 (abstract)> <abstract 0|1>  — before its N record
- *   X <pid> <pstart_ns> <atroot 0|1> <exe path components, '/'-joined>                                   — once per process
+ *   X <pid> <pstart_ns> 0 <top: 2 root, 1 under the root, 0 cut> <three dentry names, '/'-joined>        — at each exec
+ *   X <pid> <pstart_ns> 1 <ppid> <the three deepest dentry names, '/'-joined>
  * a0..a3 are the address's 32-bit words as read from memory (IPv4: a0 only), port_be the port as read
  * (network order): byte order is undone in the parser, as bpftrace 0.17 has no bswap.
  */
@@ -122,7 +123,7 @@ const EXE_WALK = `$d0 = curtask->mm->exe_file->f_path.dentry; $d1 = $d0->d_paren
 function exeProbes(when: (extra?: string) => string): string[] {
   return [
     `tracepoint:sched:sched_process_exec ${when()} { ${EXE_WALK}
-    printf("X %d %llu 1 0 %s/%s/%s\\n", pid, curtask->start_boottime, str($d2->d_name.name), str($d1->d_name.name), str($d0->d_name.name)); }`,
+    printf("X %d %llu 1 %d %s/%s/%s\\n", pid, curtask->start_boottime, curtask->real_parent->tgid, str($d2->d_name.name), str($d1->d_name.name), str($d0->d_name.name)); }`,
     `tracepoint:syscalls:sys_exit_execve, tracepoint:syscalls:sys_exit_execveat ${when('args->ret == 0')} { ${EXE_WALK}
     printf("X %d %llu 0 %d %s/%s/%s\\n", pid, curtask->start_boottime, $d5 == $d5->d_parent ? 2 : ($d5->d_parent == $d5->d_parent->d_parent ? 1 : 0), str($d5->d_name.name), str($d4->d_name.name), str($d3->d_name.name)); }`,
   ];

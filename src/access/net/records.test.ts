@@ -64,8 +64,8 @@ test('exe paths from dentry names: shallow, deep at the root, cut', () => {
   assert.equal(exePath(1, 'root/.pyenv/versions', '3.11.7/bin/python3.11'), '/root/.pyenv/versions/3.11.7/bin/python3.11');
   assert.equal(exePath(0, 'a/b/c', 'd/e/f'), '…/a/b/c/d/e/f');
   const d = new NetDecoder();
-  assert.equal(d.feed('X 5 1000 1 0 usr/bin/cat'), null);
-  assert.deepEqual(d.feed('X 5 1000 0 2 /////'), { pid: 5, pstartUs: 1, path: '/usr/bin/cat' });
+  assert.equal(d.feed('X 5 1000 1 4 usr/bin/cat'), null);
+  assert.deepEqual(d.feed('X 5 1000 0 2 /////'), { pid: 5, ppid: 4, pstartUs: 1, path: '/usr/bin/cat' });
 });
 
 test('IPv6 text is RFC 5952; ports and errnos', () => {

@@ -35,6 +35,8 @@ export interface NetRecord {
 
 export interface ExeRecord {
   pid: number;
+  /** The parent at the exec. */
+  ppid: number;
   pstartUs: number;
   path: string;
 }
@@ -106,7 +108,7 @@ export function formatIPv6(b: ArrayLike<number>): string {
 
 const N_RE = /^N (\w+) (\d+) (\d+) (\d+) (\d+) (\d+) (\d+) (\d+) (\d+) (\d+) (\d+) (\d+) (\d+) (\d+) (\d+) (-?\d+) ([^]*)$/;
 const U_RE = /^U (\d+) ([01]) ([01]) ([^]*)$/;
-const X_RE = /^X (\d+) (\d+) ([01]) ([012]) ([^]*)$/;
+const X_RE = /^X (\d+) (\d+) ([01]) (\d+) ([^]*)$/;
 
 /**
  * Turns the program's records into NetRecords and ExeRecords. Stateful only in pairing: the unix
@@ -115,7 +117,7 @@ const X_RE = /^X (\d+) (\d+) ([01]) ([012]) ([^]*)$/;
 export class NetDecoder {
   readonly counters: DecodeCounters = { records: 0, exes: 0, malformed: 0, unixWithoutPath: 0 };
   private readonly unixByTid = new Map<number, { abstract: boolean; parts: string[] }>();
-  private readonly exeHalves = new Map<string, { top?: { flag: number; names: string }; bottom?: string }>();
+  private readonly exeHalves = new Map<string, { top?: { flag: number; names: string }; bottom?: { ppid: number; names: string } }>();
 
   /** One printf text; returns what it completed (nothing for a half record). */
   feed(text: string): NetRecord | ExeRecord | null {
@@ -188,15 +190,15 @@ export class NetDecoder {
     const key = `${m[1]}/${m[2]}`;
     const h = this.exeHalves.get(key) ?? {};
     if (m[3] === '0') h.top = { flag: Number(m[4]), names: m[5]! };
-    else h.bottom = m[5]!;
-    if (!h.top || h.bottom === undefined) {
+    else h.bottom = { ppid: Number(m[4]), names: m[5]! };
+    if (!h.top || !h.bottom) {
       this.exeHalves.set(key, h);
       if (this.exeHalves.size > 4096) this.exeHalves.delete(this.exeHalves.keys().next().value!);
       return null;
     }
     this.exeHalves.delete(key);
     this.counters.exes++;
-    return { pid: Number(m[1]), pstartUs: nsTextToUs(m[2]!), path: exePath(h.top.flag, h.top.names, h.bottom) };
+    return { pid: Number(m[1]), ppid: h.bottom.ppid, pstartUs: nsTextToUs(m[2]!), path: exePath(h.top.flag, h.top.names, h.bottom.names) };
   }
 }
 
