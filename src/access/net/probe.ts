@@ -3,7 +3,7 @@
  * source (source.ts) and `lantern who-sends`.
  */
 import { Bpftrace } from '../../common/bpftrace.js';
-import { NET_STRLEN, netProgram, type NetProgramConfig } from './program.js';
+import { NET_STRLEN, netProgram, READY_RECORD, type NetProgramConfig } from './program.js';
 import { NetDecoder, type ExeRecord, type NetRecord } from './records.js';
 
 export interface NetProbeHandlers {
@@ -26,18 +26,33 @@ export class NetProbe {
 
   static async start(cfg: NetProgramConfig, h: NetProbeHandlers): Promise<NetProbe> {
     const decoder = new NetDecoder();
+    let ready: () => void = () => undefined;
+    const readyP = new Promise<void>((r) => (ready = r));
     const bt = await Bpftrace.start({
       program: netProgram({ ...cfg, excludePids: [...(cfg.excludePids ?? []), process.pid] }),
       strlen: NET_STRLEN,
       // Per-thread maps of calls in flight and the dedupe map: room for a busy server.
       env: { BPFTRACE_MAP_KEYS_MAX: '65536' },
       onPrintf: (text) => {
+        if (text === READY_RECORD) return ready();
         const r = decoder.feed(text);
         if (!r) return;
         if ('op' in r) h.onRecord(r);
         else h.onExe?.(r);
       },
     });
+    // bpftrace reports "attached" before it attaches the probes; the program's BEGIN says when all are.
+    let timer: NodeJS.Timeout | undefined;
+    const outcome = await Promise.race([
+      readyP.then(() => 'ready' as const),
+      bt.whenExited().then(() => 'exited' as const),
+      new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), 60_000))),
+    ]);
+    clearTimeout(timer);
+    if (outcome !== 'ready') {
+      await bt.stop();
+      throw new Error(outcome === 'timeout' ? 'bpftrace did not attach its probes within 60 s' : `bpftrace ended while attaching: ${bt.stderr || 'no reason given'}`);
+    }
     return new NetProbe(bt, decoder);
   }
 

@@ -152,6 +152,9 @@ function unixHalves(ptr: string, len: string): string {
         printf("U %d %d 1 %s\\n", tid, $abstract, str(uptr((int8 *)(${ptr} + $off + ${UNIX_HALF})), $n1)); } }`;
 }
 
+/** The record the program prints once all its probes are attached. */
+export const READY_RECORD = 'R';
+
 /** A bind to port 0 got its port from the kernel: the line names the port it got. */
 const BOUND_PORT = 'if ($ret == 0 && $port == 0) { $n = $sk->__sk_common.skc_num; $port = (uint16)((($n & 0xff) << 8) | ($n >> 8)); }';
 
@@ -227,6 +230,8 @@ export function netProgram(cfg: NetProgramConfig): string {
     if ($fam == ${AF_INET} || $fam == ${AF_INET6}) { ${print('accept')} } }`);
   }
   out.unshift(...exeProbes(when));
+  // bpftrace says "attached" before it attaches; BEGIN runs once every probe is in place.
+  out.unshift(`BEGIN { printf("${READY_RECORD}\\n"); }`);
   // Maps are cleared at the end so bpftrace prints none of them on exit.
   const maps = new Set([...out.join('\n').matchAll(/@(\w+)\[/g)].map((m) => m[1]!));
   out.push(`END { ${[...maps].map((m) => `clear(@${m});`).join(' ')} }`);
