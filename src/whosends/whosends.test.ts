@@ -234,3 +234,42 @@ test('bad targets are one line and exit 64', () => {
     assert.match(r.stderr, /^lantern: [^\n]+\n$/, r.stderr);
   }
 });
+
+test('with lantern record running, the domain is the recorder\'s exec chain (--store)', { skip, timeout: 180_000 }, async () => {
+  const sender = buildSender();
+  const dir = tempDir('lantern-whosends-store-');
+  const store = join(dir, 'record.db');
+  const name = `ws${process.pid}${Math.floor(Math.random() * 1e5)}`;
+  const rec = spawn(process.execPath, [BIN, 'record', '--store', store, '--name', name, '--poll-ms', '50', '--buffer-kb', '512'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let recErr = '';
+  rec.stderr!.on('data', (d: Buffer) => (recErr += d.toString()));
+  const recExit = new Promise((res) => rec.once('exit', res));
+  const port = 43000 + Math.floor(Math.random() * 5000);
+  const socks = await udpListeners(port);
+  try {
+    const t0 = Date.now();
+    while (!/recording into/.test(recErr)) {
+      if (rec.exitCode !== null || Date.now() - t0 > 60_000) throw new Error(`lantern record did not start: ${recErr}`);
+      await sleep(50);
+    }
+    const r = await whoSends(['udp', `127.0.0.1:${port}`, '--json', '--store', store, '--settle-ms', '1500']);
+    assert.match(r.err(), new RegExp(`domains from the record store ${store.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+    // sh runs the sender as a child (no exec in place), so the chain ends ... sh sender.
+    const sh = spawnSync('sh', ['-c', `"${sender}" sendto 127.0.0.1 ${port}; true`], { encoding: 'utf8' });
+    assert.equal(sh.status, 0, sh.stderr);
+    const pid = Number(sh.stdout.trim());
+    await sleep(2500);
+    r.child.kill('SIGINT');
+    assert.equal((await r.exit).code, 0, r.err());
+    const { events } = parse(r.out());
+    const e = events.find((x) => x.pid === pid);
+    assert.ok(e, r.out());
+    assert.equal(e.domain_source, 'store', JSON.stringify(e));
+    assert.equal(e.program, sender);
+    assert.match(e.domain, new RegExp(`^<kernel> .*/sh ${sender.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`));
+  } finally {
+    socks.forEach((s) => s.close());
+    rec.kill('SIGTERM');
+    await recExit;
+  }
+});
