@@ -6,7 +6,7 @@
 import { Command, Option } from 'commander';
 import { existsSync } from 'node:fs';
 import { NetProbe, monoToWall } from '../access/net/probe.js';
-import type { NetRecord } from '../access/net/records.js';
+import type { NetRecord, SentCount } from '../access/net/records.js';
 import { findBpftrace } from '../common/bpftrace.js';
 import { CliError, EXIT } from '../common/exit.js';
 import { Host } from '../host/host.js';
@@ -87,11 +87,12 @@ export async function runWhoSends(protocol: string, spec: string, opts: Opts, ex
     }
   };
 
+  const counts: SentCount[] = [];
   let probe: NetProbe;
   try {
     probe = await NetProbe.start(
-      { ops: target.protocol === 'tcp' ? ['send', 'connect'] : ['send'], filter: targetFilter(target), unix: false, dedupeSends: false },
-      { onRecord: (record) => queue.push({ record, arrivedMs: Date.now() }), onExe: (e) => lineage.noteExe(e) },
+      { ops: target.protocol === 'tcp' ? ['send', 'connect'] : ['send'], filter: targetFilter(target), unix: false, dedupeSends: true },
+      { onRecord: (record) => queue.push({ record, arrivedMs: Date.now() }), onExe: (e) => lineage.noteExe(e), onSentCounts: (c) => counts.push(...c) },
     );
   } catch (e) {
     store?.close();
@@ -113,6 +114,7 @@ export async function runWhoSends(protocol: string, spec: string, opts: Opts, ex
   clearInterval(tick);
   await probe.stop();
   drain(true);
+  senders.applyCounts(counts);
   const totals = { target: `${target.protocol} ${what}`, seconds: (Date.now() - startedMs) / 1000, lost: probe.lost, malformed: probe.malformed };
   out(opts.json ? summaryJson(senders, totals) : summaryText(senders, totals).trimEnd());
   store?.close();

@@ -1,7 +1,7 @@
 /**
  * Pure: a who-sends event as a line (text or JSON) and the per-sender summary.
  */
-import type { NetRecord } from '../access/net/records.js';
+import type { NetRecord, SentCount } from '../access/net/records.js';
 import type { DomainSource, Lineage } from './lineage.js';
 
 export interface SendEvent {
@@ -70,15 +70,21 @@ export interface SenderSummary {
   destinations: string[];
 }
 
-/** Senders by process (pid and start time), in order of first appearance. */
+/**
+ * Senders by process (pid and start time), in order of first appearance. Events are what was
+ * printed (a process's first send to a destination, each connect); sends are what the kernel
+ * counted, once the counts arrive at the end (until then, the events).
+ */
 export class Senders {
   private readonly byProc = new Map<string, SenderSummary>();
   events = 0;
+  /** Sends the kernel counted for processes with no printed event (their first record was lost). */
+  unnamedSends = 0;
 
   add(e: SendEvent): void {
     this.events++;
     const r = e.record;
-    const key = `${r.pid}/${r.pstartUs}/${r.uid}`;
+    const key = `${r.pid}/${r.pstartUs}`;
     let s = this.byProc.get(key);
     if (!s) {
       s = { pid: r.pid, uid: r.uid, program: e.lineage.program, domain: e.lineage.domain, domainSource: e.lineage.source, sends: 0, connects: 0, failed: 0, firstUs: e.timeUs, lastUs: e.timeUs, destinations: [] };
@@ -90,6 +96,26 @@ export class Senders {
     s.lastUs = Math.max(s.lastUs, e.timeUs);
     const d = dest(r);
     if (!s.destinations.includes(d) && s.destinations.length < 16) s.destinations.push(d);
+  }
+
+  /** The kernel's counts of every send replace the event counts. */
+  applyCounts(counts: readonly SentCount[]): void {
+    const sums = new Map<string, { sends: number; failed: number }>();
+    for (const c of counts) {
+      const key = `${c.pid}/${c.pstartUs}`;
+      const t = sums.get(key) ?? sums.set(key, { sends: 0, failed: 0 }).get(key)!;
+      t.sends += c.count;
+      if (c.failed) t.failed += c.count;
+    }
+    for (const [key, t] of sums) {
+      const s = this.byProc.get(key);
+      if (!s) {
+        this.unnamedSends += t.sends;
+        continue;
+      }
+      s.sends = t.sends;
+      s.failed = t.failed;
+    }
   }
 
   get list(): SenderSummary[] {
@@ -110,7 +136,8 @@ export function summaryText(s: Senders, t: RunTotals): string {
   const list = s.list;
   const head =
     `who-sends ${t.target}: ${list.length} sender${list.length === 1 ? '' : 's'}, ${s.events} event${s.events === 1 ? '' : 's'} in ${t.seconds.toFixed(1)} s` +
-    `; ${t.lost} lost in the kernel${t.malformed ? `, ${t.malformed} unreadable records` : ''}`;
+    `, ${list.reduce((n, x) => n + x.sends, 0) + s.unnamedSends} sends; ${t.lost} lost in the kernel${t.malformed ? `, ${t.malformed} unreadable records` : ''}` +
+    (s.unnamedSends ? `; ${s.unnamedSends} sends by processes whose first record was lost` : '');
   if (!list.length) return head + '\n';
   const rows = list.map((x) => [
     String(x.pid),
@@ -136,6 +163,8 @@ export function summaryJson(s: Senders, t: RunTotals): string {
     target: t.target,
     seconds: Number(t.seconds.toFixed(3)),
     events: s.events,
+    sends: s.list.reduce((n, x) => n + x.sends, 0) + s.unnamedSends,
+    unnamed_sends: s.unnamedSends,
     lost: t.lost,
     malformed: t.malformed,
     senders: s.list.map((x) => ({

@@ -4,12 +4,14 @@
  */
 import { Bpftrace } from '../../common/bpftrace.js';
 import { NET_STRLEN, netProgram, READY_RECORD, type NetProgramConfig } from './program.js';
-import { NetDecoder, type ExeRecord, type NetRecord } from './records.js';
+import { NetDecoder, parseSentMap, type ExeRecord, type NetRecord, type SentCount } from './records.js';
 
 export interface NetProbeHandlers {
   onRecord: (r: NetRecord) => void;
   /** The executable of a process at its exec (a process that exec'd before the start has none). */
   onExe?: (e: ExeRecord) => void;
+  /** With dedupeSends: every send counted in the kernel, once, when the program ends. */
+  onSentCounts?: (counts: SentCount[]) => void;
 }
 
 /** Wall-clock microseconds for CLOCK_MONOTONIC microseconds (bpftrace's nsecs), anchored once at start. */
@@ -32,7 +34,14 @@ export class NetProbe {
       program: netProgram({ ...cfg, excludePids: [...(cfg.excludePids ?? []), process.pid] }),
       strlen: NET_STRLEN,
       // Per-thread maps of calls in flight and the dedupe map: room for a busy server.
-      env: { BPFTRACE_MAP_KEYS_MAX: '65536' },
+      // A 4 MiB ring per CPU (bpftrace's default is 256 KiB): a burst of sends is read, not lost.
+      env: { BPFTRACE_MAP_KEYS_MAX: '65536', BPFTRACE_PERF_RB_PAGES: '1024' },
+      onRecord: (type, data) => {
+        if (type !== 'map') return;
+        const { counts, malformed } = parseSentMap(data);
+        decoder.counters.malformed += malformed;
+        if (counts.length) h.onSentCounts?.(counts);
+      },
       onPrintf: (text) => {
         if (text === READY_RECORD) return ready();
         const r = decoder.feed(text);

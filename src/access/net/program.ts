@@ -41,8 +41,10 @@ export interface NetProgramConfig {
   /** Report unix-domain connect and bind too. */
   unix: boolean;
   /**
-   * Print a send only the first time a process sends to a destination (an in-kernel map keyed by
-   * pid, destination and socket type): the access lists need distinct accesses, not every packet.
+   * Print a send only the first time a process sends to a destination (successfully, or failing),
+   * and count every send in an in-kernel map (SENT_MAP, printed at the end): the access lists need
+   * distinct accesses, and who-sends the senders, not every packet of a storm (printing each one
+   * costs more than the send itself and loses most of them when the reader falls behind).
    */
   dedupeSends: boolean;
   /** Processes whose events are not reported (Lantern itself); validated integers. */
@@ -152,6 +154,10 @@ function unixHalves(ptr: string, len: string): string {
         printf("U %d %d 1 %s\\n", tid, $abstract, str(uptr((int8 *)(${ptr} + $off + ${UNIX_HALF})), $n1)); } }`;
 }
 
+/** The per-send counter map and its key (decoded by records.ts parseSentMap). */
+export const SENT_MAP = '@sent';
+const SENT_KEY = 'pid, curtask->start_boottime, $type, $fam, $a0, $a1, $a2, $a3, $port, $failed';
+
 /** The record the program prints once all its probes are attached. */
 export const READY_RECORD = 'R';
 
@@ -188,7 +194,7 @@ export function netProgram(cfg: NetProgramConfig): string {
       if ($fam == ${AF_INET6}) { $a0 = $sk->__sk_common.skc_v6_daddr.in6_u.u6_addr32[0]; $a1 = $sk->__sk_common.skc_v6_daddr.in6_u.u6_addr32[1];
         $a2 = $sk->__sk_common.skc_v6_daddr.in6_u.u6_addr32[2]; $a3 = $sk->__sk_common.skc_v6_daddr.in6_u.u6_addr32[3]; } }
     if ($port != 0 && ${cond}) {
-      ${cfg.dedupeSends ? `if (@sent[pid, $type, $fam, $a0, $a1, $a2, $a3, $port] == 0) { @sent[pid, $type, $fam, $a0, $a1, $a2, $a3, $port] = 1;` : 'if (1) {'}
+      ${cfg.dedupeSends ? `$failed = $ret < 0 ? 1 : 0; @sent[${SENT_KEY}]++; if (@sent[${SENT_KEY}] == 1) {` : 'if (1) {'}
       ${print('send')} } } }`);
   }
   {
@@ -234,6 +240,6 @@ export function netProgram(cfg: NetProgramConfig): string {
   out.unshift(`BEGIN { printf("${READY_RECORD}\\n"); }`);
   // Maps are cleared at the end so bpftrace prints none of them on exit.
   const maps = new Set([...out.join('\n').matchAll(/@(\w+)\[/g)].map((m) => m[1]!));
-  out.push(`END { ${[...maps].map((m) => `clear(@${m});`).join(' ')} }`);
+  out.push(`END { ${maps.has('sent') ? `print(${SENT_MAP}); ` : ''}${[...maps].map((m) => `clear(@${m});`).join(' ')} }`);
   return out.join('\n');
 }

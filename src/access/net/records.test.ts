@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { filterCondition, netProgram } from './program.js';
-import { errnoName, exePath, formatIPv6, NetDecoder, nsTextToUs, portFromWire, type NetRecord } from './records.js';
+import { errnoName, exePath, formatIPv6, NetDecoder, nsTextToUs, parseSentMap, portFromWire, type NetRecord } from './records.js';
 import { networkOperation } from './source.js';
 
 test('addresses and ports are decoded from the words as the kernel stored them', () => {
@@ -103,4 +103,12 @@ test('the program holds only validated numbers from the filter', () => {
   const p = netProgram({ ops: ['send'], unix: false, dedupeSends: false, filter: { port: 53 } });
   assert.doesNotMatch(p, /sys_enter_connect/);
   assert.match(p, /sock_send_length/);
+});
+
+test('the kernel send counter map decodes to counts per process, destination and outcome', () => {
+  const { counts, malformed } = parseSentMap({ '@sent': { '9,123456000,2,2,16777343,0,0,0,13568,0': 41, '9,123456000,2,2,16777343,0,0,0,13568,1': 1, 'bad,key': 3 } });
+  assert.equal(malformed, 1);
+  assert.deepEqual(counts[0], { pid: 9, pstartUs: 123456, sockType: 'dgram', family: 'inet', address: '127.0.0.1', port: 53, failed: false, count: 41 });
+  assert.equal(counts[1]!.failed, true);
+  assert.deepEqual(parseSentMap(null), { counts: [], malformed: 0 });
 });

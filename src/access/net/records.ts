@@ -216,3 +216,47 @@ export function exePath(flag: number, top: string, bottom: string): string {
 export function operandOf(r: NetRecord): string {
   return r.family === 'unix' ? (r.path ?? '?') : `${r.address} ${r.port}`;
 }
+
+/** Sends counted in the kernel for one process, destination and outcome. */
+export interface SentCount {
+  pid: number;
+  pstartUs: number;
+  sockType: SockType;
+  family: 'inet' | 'inet6' | 'other';
+  address: string;
+  port: number;
+  failed: boolean;
+  count: number;
+}
+
+/**
+ * The counter map as bpftrace prints it with -f json: `{"@sent": {"pid,start,type,fam,a0,a1,a2,a3,port,failed": n}}`.
+ * Keys that do not parse are counted in `malformed`.
+ */
+export function parseSentMap(data: unknown): { counts: SentCount[]; malformed: number } {
+  const counts: SentCount[] = [];
+  let malformed = 0;
+  const map = (data as Record<string, unknown> | null)?.['@sent'];
+  if (!map || typeof map !== 'object') return { counts, malformed };
+  for (const [key, value] of Object.entries(map as Record<string, unknown>)) {
+    const f = key.split(',');
+    if (f.length !== 10 || !f.every((x) => /^\d+$/.test(x)) || typeof value !== 'number') {
+      malformed++;
+      continue;
+    }
+    const n = f.map(Number);
+    const fam = n[3];
+    const words = n.slice(4, 8);
+    counts.push({
+      pid: n[0]!,
+      pstartUs: nsTextToUs(f[1]!),
+      sockType: sockTypeOf(n[2]!),
+      family: fam === AF_INET ? 'inet' : fam === AF_INET6 ? 'inet6' : 'other',
+      address: fam === AF_INET ? formatIPv4(bytesOf(words.slice(0, 1))) : fam === AF_INET6 ? formatIPv6(bytesOf(words)) : '',
+      port: portFromWire(n[8]!),
+      failed: n[9] === 1,
+      count: value,
+    });
+  }
+  return { counts, malformed };
+}
