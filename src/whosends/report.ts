@@ -66,6 +66,7 @@ export interface SenderSummary {
   connects: number;
   failed: number;
   firstUs: number;
+  /** The last printed event (a counted send after it has no time of its own). */
   lastUs: number;
   destinations: string[];
 }
@@ -146,12 +147,11 @@ export function summaryText(s: Senders, t: RunTotals): string {
     String(x.connects),
     String(x.failed),
     isoUs(x.firstUs).slice(11, 23),
-    isoUs(x.lastUs).slice(11, 23),
     x.program,
     x.destinations.join(','),
     x.domain + SOURCE_NOTE[x.domainSource],
   ]);
-  const header = ['PID', 'UID', 'SENDS', 'CONNECTS', 'FAILED', 'FIRST', 'LAST', 'PROGRAM', 'TO', 'DOMAIN'];
+  const header = ['PID', 'UID', 'SENDS', 'CONNECTS', 'FAILED', 'FIRST', 'PROGRAM', 'TO', 'DOMAIN'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const fmt = (r: string[]) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ');
   return [head, fmt(header), ...rows.map(fmt)].join('\n') + '\n';
@@ -177,7 +177,7 @@ export function summaryJson(s: Senders, t: RunTotals): string {
       connects: x.connects,
       failed: x.failed,
       first: isoUs(x.firstUs),
-      last: isoUs(x.lastUs),
+      last_event: isoUs(x.lastUs),
       destinations: x.destinations,
     })),
   });

@@ -190,7 +190,7 @@ test('text output names the sender as it happens; --for ends with the summary', 
     assert.ok(ev, r.out());
     assert.match(ev, new RegExp(`^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{6}Z pid=${pid} uid=0 program=${sender} comm=sender udp send 127\\.0\\.0\\.1:${port} domain=`));
     assert.match(r.out(), new RegExp(`^who-sends udp \\*:${port}: \\d+ senders?, \\d+ events? in \\d+\\.\\d s, \\d+ sends?; 0 lost in the kernel$`, 'm'));
-    assert.match(r.out(), /^PID +UID +SENDS +CONNECTS +FAILED +FIRST +LAST +PROGRAM +TO +DOMAIN$/m);
+    assert.match(r.out(), /^PID +UID +SENDS +CONNECTS +FAILED +FIRST +PROGRAM +TO +DOMAIN$/m);
   } finally {
     socks.forEach((s) => s.close());
   }
