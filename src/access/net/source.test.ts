@@ -15,7 +15,15 @@ import { startNetworkSource } from './source.js';
 
 const found = findBpftrace();
 const skip = facilitySkip(
-  process.getuid?.() !== 0 ? 'needs root (bpftrace)' : 'missing' in found ? found.missing : !existsSync('/sys/kernel/tracing/events/sock/sock_send_length') ? 'tracepoint sock:sock_send_length is not available' : undefined,
+  process.getuid?.() !== 0
+    ? 'needs root (bpftrace)'
+    : 'missing' in found
+      ? found.missing
+      : !existsSync('/sys/kernel/tracing/events/sock/sock_send_length')
+        ? 'tracepoint sock:sock_send_length is not available'
+        : spawnSync('python3', ['-c', '']).status !== 0
+          ? 'python3 is not installed (binds and connects unix datagram sockets)'
+          : undefined,
 );
 
 test('bind/listen/connect/accept, dgram send and unix bind/connect arrive as TOMOYO lines', { skip }, async () => {
