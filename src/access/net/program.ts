@@ -183,7 +183,9 @@ export function netProgram(cfg: NetProgramConfig): string {
     out.push(`tracepoint:syscalls:sys_enter_sendto ${when()} { if (args->addr != 0) { @dst[tid] = (uint64)args->addr; } }`);
     out.push(`tracepoint:syscalls:sys_enter_sendmsg ${when()} { $m = (struct user_msghdr *)uptr(args->msg); if ($m->msg_name != 0) { @dst[tid] = (uint64)$m->msg_name; } }`);
     out.push(`tracepoint:syscalls:sys_enter_sendmmsg ${when()} { @mm[tid] = (uint64)args->mmsg; @mmi[tid] = 0; }`);
-    out.push(`tracepoint:syscalls:sys_exit_sendto, tracepoint:syscalls:sys_exit_sendmsg, tracepoint:syscalls:sys_exit_sendmmsg ${when()} { delete(@dst[tid]); delete(@mm[tid]); delete(@mmi[tid]); }`);
+    // One delete per send on the hot path (a storm of sendto pays for each helper call).
+    out.push(`tracepoint:syscalls:sys_exit_sendto, tracepoint:syscalls:sys_exit_sendmsg ${when()} { delete(@dst[tid]); }`);
+    out.push(`tracepoint:syscalls:sys_exit_sendmmsg ${when()} { delete(@mm[tid]); delete(@mmi[tid]); }`);
     out.push(`tracepoint:sock:sock_send_length ${when()} {
     ${ZERO} $ret = args->ret; $now = nsecs; $sk = (struct sock *)args->sk; $proto = (uint16)args->protocol; $type = (uint16)$sk->sk_type;
     $ptr = @dst[tid];
