@@ -61,9 +61,20 @@ b = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); b.bind('\\0lantern-net-tes
 c = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); c.connect(${JSON.stringify(sockPath)}); c.connect('\\0lantern-net-test')
 try: c.connect(${JSON.stringify(join(dir, 'missing.sock'))})
 except FileNotFoundError: pass
+t = socket.socket(); t.bind(('127.0.0.1', 0)); t.listen(); busy = t.getsockname()[1]
+t2 = socket.socket()
+try: t2.bind(('127.0.0.1', busy))
+except OSError: pass
+t.close()
+t3 = socket.socket()
+try: t3.connect(('127.0.0.1', busy))
+except ConnectionRefusedError: pass
+print(busy, flush=True)
 `], { encoding: 'utf8', timeout: 20_000 });
     assert.equal(py.status, 0, py.stderr);
-    pid = Number(py.stdout.trim());
+    const [pidText, busyText] = py.stdout.trim().split('\n');
+    pid = Number(pidText);
+    const busy = Number(busyText);
     await new Promise((res) => setTimeout(res, 1000));
     const ops = (p?: number) => events.filter((e) => p === undefined || e.pid === p).map((e) => e.operation + (e.errno ? ` ${e.errno}` : ''));
     const all = ops();
@@ -84,6 +95,11 @@ except FileNotFoundError: pass
         'unix dgram connect @lantern-net-test',
         `unix dgram connect ${join(dir, 'missing.sock')} ENOENT`,
       ],
+    );
+    // Failed operations keep their errno (a blocking connect refused, a bind to a port in use).
+    assert.deepEqual(
+      ops(pid).filter((o) => o.includes(` ${busy}`)),
+      [`inet stream bind 127.0.0.1 ${busy}`, `inet stream listen 127.0.0.1 ${busy}`, `inet stream bind 127.0.0.1 ${busy} EADDRINUSE`, `inet stream connect 127.0.0.1 ${busy} ECONNREFUSED`],
     );
     assert.ok(events.every((e) => e.category === 'network' && e.pid > 0 && e.timeUs > 0));
     const py1 = events.find((e) => e.pid === pid)!;
