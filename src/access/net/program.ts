@@ -10,10 +10,18 @@
  * connect and bind read the caller's sockaddr at entry and print at exit with the result; listen and
  * accept read the socket's own addresses (accept: the peer of the new socket).
  *
+ * bpftrace 0.17 mixes up two probes on one tracepoint (seen here: one ran twice, the other never),
+ * so every tracepoint has one probe; and a probe's strings and printf arguments must fit the 512-byte
+ * BPF stack, so long strings are split over records of their own.
+ *
+ * A send is printed once per process, destination and outcome when dedupeSends is on; every send
+ * is counted in SENT_MAP, printed at the end.
+ *
  * Records (parsed by records.ts). Every record has at most one free string, and it is last, so a comm
  * or a path holding spaces cannot shift another field:
  *   N <kind> <tid> <pid> <uid> <ppid> <pstart_ns> <ktime_ns> <family> <socktype> <protocol> <a0> <a1> <a2> <a3> <port_be> <ret> <comm>
- *   U <tid> <ktime_ns> <unix path, the bytes after sun_path[0] when that byte is 0 (abstract)> <abstract 0|1>  — before its N record
+ *   U <tid> <abstract 0|1> <half 0|1> <up to UNIX_HALF bytes of the unix path>                     — at connect/bind entry
+ *   R                                                                                          — BEGIN: all probes attached
  *   X <pid> <pstart_ns> 0 <top: 2 root, 1 under the root, 0 cut> <three dentry names, '/'-joined>        — at each exec
  *   X <pid> <pstart_ns> 1 <ppid> <the three deepest dentry names, '/'-joined>
  * a0..a3 are the address's 32-bit words as read from memory (IPv4: a0 only), port_be the port as read
