@@ -42,7 +42,8 @@ interface Known {
 
 export class LineageResolver {
   private readonly exes = new Map<number, Known>();
-  private readonly cache = new Map<string, Lineage>();
+  /** Named processes by pid (with their start: a pid is reused); an exec forgets its process. */
+  private readonly cache = new Map<number, { pstartUs: number; lineage: Lineage }>();
 
   constructor(private readonly host: Host, private readonly store: Store | null) {}
 
@@ -51,14 +52,13 @@ export class LineageResolver {
     this.exes.delete(e.pid);
     this.exes.set(e.pid, { pstartUs: e.pstartUs, ppid: e.ppid, path: e.path });
     if (this.exes.size > MAX_REMEMBERED) this.exes.delete(this.exes.keys().next().value!);
-    for (const k of this.cache.keys()) if (k.startsWith(`${e.pid}/`)) this.cache.delete(k);
+    this.cache.delete(e.pid);
   }
 
   /** The sender's lineage from what is visible now (/proc and the exec records), cached per process. */
   fromNow(r: NetRecord): Lineage {
-    const key = `${r.pid}/${r.pstartUs}`;
-    const hit = this.cache.get(key);
-    if (hit) return hit;
+    const hit = this.cache.get(r.pid);
+    if (hit && hit.pstartUs === r.pstartUs) return hit.lineage;
     const programs: string[] = [];
     let complete = true;
     const self = this.programOf(r.pid, r.pstartUs) ?? this.programOf(r.ppid, null);
@@ -78,7 +78,7 @@ export class LineageResolver {
     }
     const l: Lineage = { program: programs[0]!, domain: [KERNEL_DOMAIN, ...programs.reverse()].join(' '), source: complete ? 'proc' : 'partial' };
     if (this.cache.size >= MAX_REMEMBERED) this.cache.clear();
-    this.cache.set(key, l);
+    this.cache.set(r.pid, { pstartUs: r.pstartUs, lineage: l });
     return l;
   }
 
