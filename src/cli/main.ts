@@ -20,6 +20,7 @@ const CAPABILITIES: Record<string, () => Promise<Capability>> = {
   analyze: () => import('../analyze/cli.js'),
   baseline: () => import('../baseline/cli.js'),
   audit: () => import('../audit/cli.js'),
+  whosends: () => import('../whosends/cli.js'),
 };
 
 /** Which capability registers each top-level command. */
@@ -36,6 +37,7 @@ const COMMAND_OWNER: Record<string, string> = {
   diff: 'baseline',
   report: 'baseline',
   audit: 'audit',
+  'who-sends': 'whosends',
 };
 
 function version(): string {

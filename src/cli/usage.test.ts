@@ -94,3 +94,16 @@ test('top-io: listed in lantern --help, its own --help on stdout with 0, a bad -
   assert.equal(since.code, 64);
   assert.match(lantern(['record', '--help']).out, /--no-io +turn the I\/O-at-exit detector \(taskstats/);
 });
+
+test('who-sends: a bad target is one line and 64 before anything is attached; --help names the forms and codes', () => {
+  const bad = lantern(['who-sends', 'udp', '1.2.3:53']);
+  assert.equal(bad.code, 64);
+  assert.equal(bad.out, '');
+  assert.equal(bad.err, 'lantern: who-sends: "1.2.3:53": not an IPv4 or IPv6 address: "1.2.3" (use ADDR:PORT, [V6ADDR]:PORT, an address or a port, e.g. 127.0.0.1:53, [::1]:53, 53)\n');
+  assert.equal(lantern(['who-sends', 'udp']).code, 64, 'the target is required');
+  const help = lantern(['who-sends', '--help']);
+  assert.equal(help.code, 0);
+  assert.match(help.out, /^Usage: lantern who-sends \[options\] <protocol> <target>\n/);
+  assert.match(help.out, /Exit codes: 0 done .*64 bad/s);
+  assert.match(lantern(['--help']).out, /who-sends/);
+});

@@ -101,8 +101,12 @@ export class Bpftrace {
   }
 
   /**
-   * Starts bpftrace and resolves once its probes are attached; rejects with bpftrace's own
+   * Starts bpftrace and resolves once it reports its probes (`attached_probes`); rejects with bpftrace's own
    * error text (first meaningful stderr lines) when it exits or times out first.
+   * bpftrace 0.17 reports `attached_probes` *before* it attaches them: a program with many probes
+   * misses events for a while after this resolves (seen with who-sends: the first sender of a test
+   * was missed). A caller that must not miss anything prints a record of its own in `BEGIN`, which
+   * runs once every probe is attached, and waits for it (src/access/net/probe.ts does).
    */
   static async start(opts: BpftraceOptions): Promise<Bpftrace> {
     const found = findBpftrace();
