@@ -19,6 +19,7 @@ const CAPABILITIES: Record<string, () => Promise<Capability>> = {
   analyze: () => import('../analyze/cli.js'),
   baseline: () => import('../baseline/cli.js'),
   audit: () => import('../audit/cli.js'),
+  forward: () => import('../forward/cli.js'),
 };
 
 /** Which capability registers each top-level command. */
@@ -33,6 +34,7 @@ const COMMAND_OWNER: Record<string, string> = {
   diff: 'baseline',
   report: 'baseline',
   audit: 'audit',
+  forward: 'forward',
 };
 
 function version(): string {
@@ -74,7 +76,7 @@ export async function buildProgram(argv?: string[]): Promise<Command> {
  * Daemons decide themselves what a closed stdout means (stop the copy, keep receiving): the
  * one-shot rule below is taken off for them. Paths of commands as typed, without "lantern".
  */
-const DAEMONS = new Set(['netconsole listen', 'record']);
+const DAEMONS = new Set(['netconsole listen', 'record', 'forward']);
 
 /**
  * stdout or stderr failed. A closed pipe (`lantern check | head -1`) ends a one-shot command as a
