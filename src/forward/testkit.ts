@@ -140,3 +140,74 @@ export async function startRsyslog(opts: { tls?: TlsFiles } = {}): Promise<Rsysl
   await r.start();
   return r;
 }
+
+/**
+ * A stand-in for Loki's push endpoint. Grafana Loki is not in Debian's archive (Debian's `loki`
+ * package is an unrelated genetics program) nor on npm, so the client is tested against the
+ * documented contract instead: `POST /loki/api/v1/push` with a JSON body of streams whose values
+ * are `[nanosecond-string, line]`, each stream in time order (Loki 2.x answers 400 "entry out of
+ * order" otherwise), 204 when stored; `answers` scripts 429/500/400 replies for the next pushes.
+ */
+export interface LokiStandIn {
+  port: number;
+  /** Stored lines per label set (JSON of the labels). */
+  streams: Map<string, [string, string][]>;
+  pushes: number;
+  answers: number[];
+  close(): Promise<void>;
+}
+
+export async function startLokiStandIn(port?: number): Promise<LokiStandIn> {
+  const { createServer: createHttp } = await import('node:http');
+  const li: LokiStandIn = { port: port ?? (await freePort()), streams: new Map(), pushes: 0, answers: [], close: async () => undefined };
+  const server = createHttp((req, res) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (d: string) => (body += d));
+    req.on('end', () => {
+      li.pushes++;
+      if (req.method !== 'POST' || req.url !== '/loki/api/v1/push' || !/application\/json/.test(req.headers['content-type'] ?? '')) {
+        res.writeHead(404).end('404 page not found\n');
+        return;
+      }
+      const scripted = li.answers.shift();
+      if (scripted !== undefined && scripted !== 204) {
+        res.writeHead(scripted).end(scripted === 429 ? 'Ingestion rate limit exceeded\n' : scripted === 400 ? 'entry for stream has timestamp too old\n' : 'internal error\n');
+        return;
+      }
+      let doc: { streams?: { stream?: Record<string, unknown>; values?: unknown[] }[] };
+      try {
+        doc = JSON.parse(body) as typeof doc;
+      } catch {
+        res.writeHead(400).end('error parsing push body\n');
+        return;
+      }
+      for (const s of doc.streams ?? []) {
+        const labels = s.stream ?? {};
+        if (Object.values(labels).some((v) => typeof v !== 'string') || Object.keys(labels).length === 0) {
+          res.writeHead(400).end('invalid labels\n');
+          return;
+        }
+        const key = JSON.stringify(labels);
+        const have = li.streams.get(key) ?? [];
+        for (const v of s.values ?? []) {
+          if (!Array.isArray(v) || typeof v[0] !== 'string' || !/^\d+$/.test(v[0]) || typeof v[1] !== 'string') {
+            res.writeHead(400).end('invalid entry\n');
+            return;
+          }
+          const last = have[have.length - 1];
+          if (last && BigInt(v[0]) < BigInt(last[0])) {
+            res.writeHead(400).end('entry out of order\n');
+            return;
+          }
+          have.push([v[0], v[1]]);
+        }
+        li.streams.set(key, have);
+      }
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((r) => server.listen(li.port, '127.0.0.1', r));
+  li.close = () => new Promise((r) => server.close(() => r()));
+  return li;
+}
