@@ -9,7 +9,7 @@ import { parseDuration } from '../netconsole/config.js';
 import { printJson } from '../common/json.js';
 import { createDestination, parseDestinationUrl } from './destination.js';
 import { DEFAULT_FORWARDER, Forwarder } from './forwarder.js';
-import { parseMetricsAddress, serveMetrics, type Metric } from './metrics.js';
+import { parseMetricsAddress, serveMetrics, type Metric } from '../common/metrics.js';
 
 export const DEFAULT_STATE_DIR = '/var/lib/lantern/forward';
 

@@ -9,7 +9,7 @@ import { parseReceiverLine, parseStamp } from './lines.js';
 import { octetFrame, syslogMessage } from './syslog.js';
 import { lokiBody } from './loki.js';
 import { backlogBytes, compareLogNames, readLines, skipToLimit, streamsOf } from './spool.js';
-import { exposition, parseMetricsAddress } from './metrics.js';
+import { exposition, parseMetricsAddress } from '../common/metrics.js';
 import { parseDestinationUrl } from './destination.js';
 import { appendLines } from './testkit.js';
 

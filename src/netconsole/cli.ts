@@ -8,6 +8,9 @@ import { paint } from '../common/term.js';
 import { DEFAULT_CONFIG_PATH, DEFAULTS, parseConfigToml, resolveConfig, type RawOptions } from './config.js';
 import { startReceiver, statsLine, type StatsSnapshot } from './receiver.js';
 import { registerSetup } from './setup-cli.js';
+import { netconsoleMetrics } from './metrics.js';
+import { serveMetrics } from '../common/metrics.js';
+import type { Server } from 'node:http';
 
 const collect = (v: string, prev: string[] | undefined) => [...(prev ?? []), v];
 
@@ -48,6 +51,7 @@ export function register(program: Command): void {
     .option('--idle-close <time>', 'close a log file unused for this long (default 60s)')
     .option('--retry <time>', 'retry a failed write after this long (default 1s)')
     .option('--file-mode <octal>', 'mode of created log files (default 0640)')
+    .option('--metrics <addr>', 'serve the counters in the Prometheus text format on ADDR:PORT (a bare port listens on 127.0.0.1)')
     .addHelpText(
       'after',
       `
@@ -156,10 +160,16 @@ async function runListen(cfg: ReturnType<typeof resolveConfig>): Promise<void> {
   };
   for (const s of handled) process.on(s, onSignal);
   let rx: Awaited<ReturnType<typeof startReceiver>>;
+  let metrics: Server | null = null;
   try {
     rx = await startReceiver(cfg, log);
+    if (cfg.metrics) {
+      const r = rx;
+      metrics = await serveMetrics(cfg.metrics, async () => netconsoleMetrics(await r.snapshot()));
+    }
   } catch (e) {
     release();
+    if (rx!) await rx.stop();
     throw e;
   }
   await new Promise<void>((resolve) => {
@@ -178,6 +188,7 @@ async function runListen(cfg: ReturnType<typeof resolveConfig>): Promise<void> {
       if (stopping) return;
       stopping = true;
       log(`${sig}: writing out partial lines and queued output`);
+      metrics?.close();
       void rx.stop().then(async ({ unwritten }) => {
         log(statsLine(await rx.snapshot()));
         if (unwritten > 0) {

@@ -5,6 +5,7 @@ import { BlockList, isIP } from 'node:net';
 import { parse as parseToml } from 'smol-toml';
 import { CliError, EXIT } from '../common/exit.js';
 import type { LineFormat } from './format.js';
+import { parseMetricsAddress } from '../common/metrics.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/lantern/netconsole.toml';
 
@@ -43,6 +44,8 @@ export interface ReceiverConfig {
   idleCloseMs: number;
   retryMs: number;
   fileMode: number;
+  /** Prometheus endpoint (`--metrics`), or null. */
+  metrics: { host: string; port: number } | null;
 }
 
 export const DEFAULTS: ReceiverConfig = {
@@ -72,6 +75,7 @@ export const DEFAULTS: ReceiverConfig = {
   idleCloseMs: 60_000,
   retryMs: 1_000,
   fileMode: 0o640,
+  metrics: null,
 };
 
 /** `32M`, `64k`, `1G`, `4096` → bytes. */
@@ -175,6 +179,7 @@ const KEYS: Record<string, string> = {
   idle_close: 'idleClose',
   retry: 'retry',
   file_mode: 'fileMode',
+  metrics: 'metrics',
 };
 
 /** TOML text → option values in commander's camelCase; unknown keys are a usage error. */
@@ -264,6 +269,7 @@ export function resolveConfig(...layers: RawOptions[]): ReceiverConfig {
     if (!Number.isInteger(m) || m < 0 || m > 0o666) throw new CliError(`--file-mode: expected an octal mode like 0640`, EXIT.USAGE);
     c.fileMode = m;
   }
+  if (o.metrics !== undefined) c.metrics = parseMetricsAddress(String(o.metrics));
   buildAllowList(c.allow); // validate early
   if (!c.perSender && !c.combined && !c.stdout) throw new CliError('no output: enable at least one of per-sender files, --combined or --stdout', EXIT.USAGE);
   return c;

@@ -5,7 +5,7 @@
  * counters as Metric tables and this file writes them out.
  */
 import { createServer, type Server } from 'node:http';
-import { CliError, EXIT } from '../common/exit.js';
+import { CliError, EXIT } from './exit.js';
 
 export interface Sample {
   labels?: Record<string, string>;
@@ -68,8 +68,8 @@ export function parseMetricsAddress(spec: string, what = '--metrics'): { host: s
 }
 
 /** Serves `GET /metrics` (and `/`) with what `collect` says at the time of each scrape. */
-export async function serveMetrics(addr: { host: string; port: number }, collect: () => Metric[]): Promise<Server> {
-  const server = createServer((req, res) => {
+export async function serveMetrics(addr: { host: string; port: number }, collect: () => Metric[] | Promise<Metric[]>): Promise<Server> {
+  const server = createServer(async (req, res) => {
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD' }).end();
       return;
@@ -81,7 +81,7 @@ export async function serveMetrics(addr: { host: string; port: number }, collect
     }
     let body: string;
     try {
-      body = exposition(collect());
+      body = exposition(await collect());
     } catch (e) {
       res.writeHead(500, { 'content-type': 'text/plain' }).end(`${(e as Error).message}\n`);
       return;
