@@ -44,6 +44,8 @@ export interface ReceiverConfig {
   idleCloseMs: number;
   retryMs: number;
   fileMode: number;
+  /** SO_REUSEPORT: share the port with other receivers (senders are hashed to one of them). */
+  reusePort: boolean;
   /** Prometheus endpoint (`--metrics`), or null. */
   metrics: { host: string; port: number } | null;
 }
@@ -76,6 +78,7 @@ export const DEFAULTS: ReceiverConfig = {
   retryMs: 1_000,
   fileMode: 0o640,
   metrics: null,
+  reusePort: false,
 };
 
 /** `32M`, `64k`, `1G`, `4096` → bytes. */
@@ -180,6 +183,7 @@ const KEYS: Record<string, string> = {
   retry: 'retry',
   file_mode: 'fileMode',
   metrics: 'metrics',
+  reuse_port: 'reusePort',
 };
 
 /** TOML text → option values in commander's camelCase; unknown keys are a usage error. */
@@ -269,6 +273,7 @@ export function resolveConfig(...layers: RawOptions[]): ReceiverConfig {
     if (!Number.isInteger(m) || m < 0 || m > 0o666) throw new CliError(`--file-mode: expected an octal mode like 0640`, EXIT.USAGE);
     c.fileMode = m;
   }
+  if (o.reusePort !== undefined) c.reusePort = bool(o.reusePort, '--reuse-port');
   if (o.metrics !== undefined) c.metrics = parseMetricsAddress(String(o.metrics));
   buildAllowList(c.allow); // validate early
   if (!c.perSender && !c.combined && !c.stdout) throw new CliError('no output: enable at least one of per-sender files, --combined or --stdout', EXIT.USAGE);
