@@ -1,6 +1,7 @@
 /** `lantern forward`: send a receiver's files on to rsyslog/syslog-ng or Loki, losing nothing while they restart. */
 import { Command, Option } from 'commander';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { createHash } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 import { CliError, EXIT } from '../common/exit.js';
 import { ensureDirectory } from '../common/output.js';
@@ -10,18 +11,24 @@ import { printJson } from '../common/json.js';
 import { createDestination, parseDestinationUrl } from './destination.js';
 import { DEFAULT_FORWARDER, Forwarder } from './forwarder.js';
 import { parseMetricsAddress, serveMetrics, type Metric } from '../common/metrics.js';
+import { storeSpool } from './store-source.js';
 
 export const DEFAULT_STATE_DIR = '/var/lib/lantern/forward';
 
 const collect = (v: string, prev: string[] | undefined) => [...(prev ?? []), v];
 
-/** The state file of one destination: its URL made into a file name (fixed, from the configuration). */
-export function stateFileName(url: string): string {
-  return `forward-${url.replace(/^[a-z+]+:\/\//, (m) => m.replace(/[^a-z]+/g, '-')).replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 200)}.json`;
+/**
+ * The state file of one destination and source: the URL made into a file name, and a short hash of
+ * the source's path (two receivers' directories forwarded to one collector keep two positions).
+ */
+export function stateFileName(url: string, source: string): string {
+  const tag = createHash('sha256').update(resolve(source)).digest('hex').slice(0, 10);
+  return `forward-${url.replace(/^[a-z+]+:\/\//, (m) => m.replace(/[^a-z]+/g, '-')).replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 200)}-${tag}.json`;
 }
 
 interface ForwardOptions {
   to?: string[];
+  store?: string;
   source: string;
   stateDir?: string;
   spoolLimit?: string;
@@ -61,7 +68,8 @@ export function register(program: Command): void {
   program
     .command('forward')
     .description("send a receiver's files (netconsole listen, console) on to rsyslog/syslog-ng (RFC 5424 over TCP or TLS) or Loki, with the kernel's facts as structured fields")
-    .argument('<dir>', "the receiver's output directory (e.g. /var/log/netconsole)")
+    .argument('[dir]', "the receiver's output directory (e.g. /var/log/netconsole)")
+    .option('--store <path>', "forward a recorder's records instead (lantern record's store, read-only; --source record)")
     .option('--to <url>', 'destination, repeatable: syslog+tcp://HOST:514, syslog+tls://HOST:6514, loki+http://HOST:3100', collect)
     .addOption(new Option('--source <name>', 'what the lines are (the `source` field and label)').choices(['netconsole', 'console', 'record', 'analyze']).default('netconsole'))
     .option('--state-dir <dir>', `where each destination's delivered position is kept (default ${DEFAULT_STATE_DIR})`)
@@ -84,9 +92,14 @@ packaging/systemd/lantern-forward.service). See docs/forward.md.
 Signals: SIGTERM/SIGINT let sent batches settle, save positions and exit.
 Exit codes: 0 ok, 64 bad option, 65 bad state file, 66 no such directory, 69 destination failed (--once) or metrics cannot listen, 74 state dir not writable.`,
     )
-    .action(async (dir: string, opts: ForwardOptions) => {
+    .action(async (dirArg: string | undefined, opts: ForwardOptions) => {
       if (!opts.to?.length) throw new CliError('forward: give at least one --to URL (e.g. --to syslog+tcp://127.0.0.1:514)', EXIT.USAGE);
-      if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new CliError(`${dir}: no such directory (the receiver's --dir)`, EXIT.NOINPUT);
+      if ((dirArg === undefined) === (opts.store === undefined)) throw new CliError("forward: give the receiver's directory or --store PATH (one of them)", EXIT.USAGE);
+      const dir = dirArg ?? '';
+      if (opts.store !== undefined) {
+        if (!existsSync(opts.store)) throw new CliError(`${opts.store}: no such store (lantern record --store)`, EXIT.NOINPUT);
+        if (opts.source === 'netconsole') opts.source = 'record';
+      } else if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new CliError(`${dir}: no such directory (the receiver's --dir)`, EXIT.NOINPUT);
       const spoolLimit = opts.spoolLimit !== undefined ? parseSize(opts.spoolLimit) : DEFAULT_FORWARDER.spoolLimit;
       if (spoolLimit === null || spoolLimit < 1) throw new CliError(`--spool-limit: not a size: ${JSON.stringify(opts.spoolLimit)} (use e.g. 256M, 4G)`, EXIT.USAGE);
       const timeoutMs = opts.timeout !== undefined ? parseDuration(opts.timeout, '--timeout') : 30_000;
@@ -102,7 +115,8 @@ Exit codes: 0 ok, 64 bad option, 65 bad state file, 66 no such directory, 69 des
           new Forwarder(createDestination({ url, ca: opts.ca, cert: opts.cert, key: opts.key, serverName: opts.serverName, source: opts.source, timeoutMs, settleMs }), {
             ...DEFAULT_FORWARDER,
             dir,
-            statePath: join(stateDir, stateFileName(url)),
+            ...(opts.store !== undefined ? { spool: storeSpool(opts.store) } : {}),
+            statePath: join(stateDir, stateFileName(url, opts.store ?? dir)),
             spoolLimit,
             say,
           }),

@@ -14,11 +14,13 @@ import { writeOutput } from '../common/output.js';
 import type { Destination, Outgoing } from './destination.js';
 import { SendError } from './destination.js';
 import { parseReceiverLine, type ForwardLine } from './lines.js';
-import { backlogBytes, compareLogNames, readLines, skipToLimit, streamsOf, type StreamPos } from './spool.js';
+import { compareLogNames, fileSpool, type Spool, type StreamPos } from './spool.js';
 
 export interface ForwarderOptions {
-  /** The receiver's output directory. */
+  /** The receiver's output directory (read through fileSpool unless `spool` is given). */
   dir: string;
+  /** Another source of lines (a recorder's store). */
+  spool?: Spool;
   /** Where the delivered positions are kept (one JSON file per destination). */
   statePath: string;
   /** Most bytes a destination may fall behind before the oldest unsent lines are skipped. */
@@ -97,6 +99,7 @@ export class Forwarder {
   private pendingNotes: Outgoing[] = [];
   private wake: (() => void) | null = null;
   private readonly now: () => number;
+  private readonly spool: Spool;
   /** Lines re-read after a broken connection: they were already sent once. */
   private resendUntil = new Map<string, StreamPos>();
 
@@ -105,6 +108,7 @@ export class Forwarder {
     private readonly opts: ForwarderOptions,
   ) {
     this.now = opts.now ?? Date.now;
+    this.spool = opts.spool ?? fileSpool(opts.dir);
     this.load();
     dest.onBroken = () => this.rewind();
   }
@@ -176,13 +180,13 @@ export class Forwarder {
     this.settle();
     let sentAny = false;
     let backlog = 0;
-    for (const stream of streamsOf(this.opts.dir)) {
+    for (const stream of this.spool.streams()) {
       if (this.stopped) break;
       if (!this.readPos.has(stream)) this.readPos.set(stream, this.delivered.get(stream) ?? null);
       let pos = this.readPos.get(stream) ?? null;
       // Only a settled stream may skip (skipping past unsettled lines would lose their resend).
       if (!this.inflight.some((f) => f.stream === stream)) {
-        const sk = skipToLimit(this.opts.dir, stream, pos, this.opts.spoolLimit);
+        const sk = this.spool.skip(stream, pos, this.opts.spoolLimit);
         if (sk.skippedLines > 0) {
           this.counters.skipped += sk.skippedLines;
           pos = sk.pos;
@@ -194,10 +198,10 @@ export class Forwarder {
           this.pendingNotes.push({ line: { timeUs: this.now() * 1000, sender: 'lantern', host: '', text, kind: 'note' }, id: `skip:${stream || '.'}/${pos?.file ?? ''}:${pos?.offset ?? 0}` });
         }
       }
-      const lines = readLines(this.opts.dir, stream, pos, this.opts.batchBytes).slice(0, this.opts.batchLines);
+      const lines = this.spool.read(stream, pos, this.opts.batchBytes).slice(0, this.opts.batchLines);
       if (lines.length === 0 && this.pendingNotes.length === 0) continue;
       const batch: Outgoing[] = [...this.pendingNotes];
-      for (const l of lines) batch.push({ line: parseReceiverLine(l.text), id: l.id });
+      for (const l of lines) batch.push({ line: l.line ?? parseReceiverLine(l.text), id: l.id });
       const last = lines.length ? lines[lines.length - 1]!.next : pos;
       try {
         await this.dest.send(batch);
@@ -244,7 +248,7 @@ export class Forwarder {
       }
     }
     // The spool depth: what is not delivered yet, in every stream (also after a failed send).
-    for (const stream of streamsOf(this.opts.dir)) backlog += backlogBytes(this.opts.dir, stream, this.delivered.get(stream) ?? null);
+    for (const stream of this.spool.streams()) backlog += this.spool.backlog(stream, this.delivered.get(stream) ?? null);
     this.counters.backlogBytes = backlog;
     this.saveState();
     return sentAny;
@@ -287,6 +291,7 @@ export class Forwarder {
     this.stopped = true;
     this.wake?.();
     await this.dest.close();
+    this.spool.close?.();
     this.settle(true);
     this.stateDirty = true;
     this.saveState(true);

@@ -187,3 +187,39 @@ test('lantern forward --once through the CLI; state survives a restart; bad opti
   assert.equal(down.status, 69, down.stderr);
   assert.match(down.stderr, /ECONNREFUSED.*the lines wait in the local files/);
 });
+
+test("lantern forward --store: a recorder's records reach rsyslog in id order with their severity, once", { skip }, async () => {
+  const { Store } = await import('../record/store/store.js');
+  const rs = await startRsyslog();
+  const base = tempDir('lantern-fwd-store-');
+  const db = join(base, 'record.db');
+  const store = Store.open(db);
+  const now = Date.now() * 1000;
+  const rec = (type: 'exec' | 'signal', i: number, extra: Record<string, unknown> = {}) => ({
+    id: store.nextId(), type, timeUs: now + i, pid: 1000 + i, tid: 1000 + i, ppid: 1, pstartUs: now + i, ppstartUs: null, uid: 0,
+    program: '/usr/bin/java', comm: 'java', domainId: store.intern(store.root, '/usr/bin/java'), fromId: null, exitCode: null, signal: null, sigCode: null,
+    senderPid: null, senderComm: null, senderProgram: null, senderKind: null, reconstructed: false, cpu: null, lost: null, detail: null, parentComm: 'init', ...extra,
+  });
+  store.write([rec('exec', 0), rec('signal', 1, { signal: 9, senderKind: 'kernel', detail: 'oom-killer' }), rec('signal', 2, { signal: 11, senderKind: 'kernel' })]);
+  const args = ['forward', '--store', db, '--to', `syslog+tcp://127.0.0.1:${rs.port}`, '--state-dir', join(base, 'state'), '--settle', '100ms', '--once', '--json'];
+  try {
+    const r1 = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r1.status, 0, r1.stderr);
+    assert.equal(JSON.parse(r1.stdout)[0].delivered, 3);
+    store.write([rec('exec', 3)]);
+    const r2 = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(JSON.parse(r2.stdout)[0].delivered, 4);
+    await until('4 at rsyslog', () => rs.lines().length >= 4);
+  } finally {
+    store.close();
+    await rs.stop();
+  }
+  const lines = rs.lines();
+  assert.equal(lines.length, 4, 'each record once');
+  assert.match(lines[0]!, /^\S+ lantern 6 \[lantern@32473 sender="[^"]+" source="record" seq="1" level="info" id="record:1"\] exec: starting \/usr\/bin\/java/);
+  assert.match(lines[1]!, / 3 \[.*level="err" id="record:2"\] signal oom-kill: killed \/usr\/bin\/java pid=1001 .*SIGKILL/);
+  assert.match(lines[2]!, / 4 \[.*id="record:3"\] signal: killed \/usr\/bin\/java pid=1002 .*SIGSEGV/);
+  const both = spawnSync(process.execPath, [BIN, 'forward', base, '--store', db, '--to', 'syslog+tcp://127.0.0.1:1'], { encoding: 'utf8' });
+  assert.equal(both.status, 64);
+  assert.match(both.stderr, /give the receiver's directory or --store PATH \(one of them\)/);
+});

@@ -42,6 +42,8 @@ export interface StreamPos {
 /** A line read from the spool, with its stable id and the position after it. */
 export interface SpoolLine {
   text: string;
+  /** Already in forwarded form (sources that are not receiver files). */
+  line?: import('./lines.js').ForwardLine;
   /** `<stream>/<file>:<offset>` — unique and stable across restarts (see syslog.ts). */
   id: string;
   next: StreamPos;
@@ -194,4 +196,23 @@ export function skipToLimit(dir: string, rel: string, pos: StreamPos | null, lim
     }
   }
   return { pos: cur, skippedLines, skippedBytes };
+}
+
+/** Where a forwarder reads: the receiver's files (fileSpool) or a recorder's store (store-source.ts). */
+export interface Spool {
+  streams(): string[];
+  read(stream: string, pos: StreamPos | null, maxBytes: number): SpoolLine[];
+  /** What is not delivered yet: bytes for receiver files, records for a store. */
+  backlog(stream: string, pos: StreamPos | null): number;
+  skip(stream: string, pos: StreamPos | null, limit: number): { pos: StreamPos | null; skippedLines: number; skippedBytes: number };
+  close?(): void;
+}
+
+export function fileSpool(dir: string): Spool {
+  return {
+    streams: () => streamsOf(dir),
+    read: (stream, pos, maxBytes) => readLines(dir, stream, pos, maxBytes),
+    backlog: (stream, pos) => backlogBytes(dir, stream, pos),
+    skip: (stream, pos, limit) => skipToLimit(dir, stream, pos, limit),
+  };
 }

@@ -53,7 +53,8 @@ export function syslogMessage(l: ForwardLine, id: string, o: SyslogOptions = DEF
   if (l.tag) params.push(`tag="${sdValue(l.tag)}"`);
   params.push(`id="${sdValue(id)}"`);
   const host = header(l.host || 'lantern', 255);
-  const app = l.kind === 'note' || l.kind === 'marker' ? 'lantern' : 'kernel';
+  // The kernel's own messages (netconsole, serial console) under `kernel`; Lantern's markers and its recorder under `lantern`.
+  const app = l.kind === 'note' || l.kind === 'marker' || (o.source !== 'netconsole' && o.source !== 'console') ? 'lantern' : 'kernel';
   return `<${facility * 8 + severity}>1 ${stamp(l.timeUs)} ${host} ${app} - ${header(o.source, 32)} [${o.sdId} ${params.join(' ')}] ${l.text}`;
 }
 
