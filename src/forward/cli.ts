@@ -99,7 +99,12 @@ Exit codes: 0 ok, 64 bad option, 65 bad state file, 66 no such directory, 69 des
       if (opts.store !== undefined) {
         if (!existsSync(opts.store)) throw new CliError(`${opts.store}: no such store (lantern record --store)`, EXIT.NOINPUT);
         if (opts.source === 'netconsole') opts.source = 'record';
-      } else if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new CliError(`${dir}: no such directory (the receiver's --dir)`, EXIT.NOINPUT);
+      } else if (existsSync(dir) && !statSync(dir).isDirectory()) throw new CliError(`${dir}: not a directory (the receiver's --dir)`, EXIT.NOINPUT);
+      else if (!existsSync(dir)) {
+        // The receiver makes its directory with its first line: a forwarder started first waits.
+        if (opts.once) throw new CliError(`${dir}: no such directory (the receiver's --dir)`, EXIT.NOINPUT);
+        process.stderr.write(`lantern forward: ${dir} does not exist yet: waiting for the receiver to create it\n`);
+      }
       const spoolLimit = opts.spoolLimit !== undefined ? parseSize(opts.spoolLimit) : DEFAULT_FORWARDER.spoolLimit;
       if (spoolLimit === null || spoolLimit < 1) throw new CliError(`--spool-limit: not a size: ${JSON.stringify(opts.spoolLimit)} (use e.g. 256M, 4G)`, EXIT.USAGE);
       const timeoutMs = opts.timeout !== undefined ? parseDuration(opts.timeout, '--timeout') : 30_000;

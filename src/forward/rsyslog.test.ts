@@ -223,3 +223,22 @@ test("lantern forward --store: a recorder's records reach rsyslog in id order wi
   assert.equal(both.status, 64);
   assert.match(both.stderr, /give the receiver's directory or --store PATH \(one of them\)/);
 });
+
+test('a forwarder started before its receiver waits for the directory, then sends', { skip }, async () => {
+  const rs = await startRsyslog();
+  const base = tempDir('lantern-fwd-wait-');
+  const dir = join(base, 'not-yet');
+  const d = spawn(process.execPath, [BIN, 'forward', dir, '--to', `syslog+tcp://127.0.0.1:${rs.port}`, '--state-dir', join(base, 'state'), '--settle', '100ms'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  d.stderr.on('data', (b: Buffer) => (err += b.toString()));
+  try {
+    await until('the waiting note', () => err.includes('does not exist yet: waiting for the receiver to create it'));
+    appendLines(dir, 10);
+    await until('10 at rsyslog', () => rs.lines().length >= 10);
+  } finally {
+    d.kill('SIGTERM');
+    await new Promise((r) => d.once('exit', r));
+    await rs.stop();
+  }
+  assert.equal(rs.lines().length, 10);
+});
