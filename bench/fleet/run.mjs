@@ -8,7 +8,7 @@
 // Reports numbers; asserts nothing. Env: FLEET_SENDERS (5000), FLEET_BG (20 lines each),
 // FLEET_BURST_SENDERS (200), FLEET_BURST_LINES (500), FLEET_ROUNDS (3).
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -116,8 +116,28 @@ async function round(receivers, tag) {
   const lines = c.reduce((a, x) => a + (x.lines ?? 0), 0);
   const drops = c.reduce((a, x) => a + (x.kernelDrops ?? 0), 0);
   const lokiCount = () => [...loki.streams.values()].reduce((a, v) => a + v.length, 0);
-  const rsCount = () => (existsSync(rs.out) ? readFileSync(rs.out, 'utf8').split('\n').length - 1 : 0);
-  await until(() => rsCount() >= lines && lokiCount() >= lines, 180_000);
+  // rsyslog's file is counted incrementally (re-reading 30 MB every poll would cost more CPU than the forwarder).
+  let rsSeen = 0;
+  let rsAt = 0;
+  const rsCount = () => {
+    if (!existsSync(rs.out)) return rsSeen;
+    const fd = openSync(rs.out, 'r');
+    try {
+      const buf = Buffer.alloc(1 << 20);
+      for (;;) {
+        const n = readSync(fd, buf, 0, buf.length, rsAt);
+        if (n <= 0) break;
+        const end = buf.lastIndexOf(0x0a, n - 1);
+        if (end < 0) break;
+        for (let i = 0; i <= end; i++) if (buf[i] === 0x0a) rsSeen++;
+        rsAt += end + 1;
+      }
+    } finally {
+      closeSync(fd);
+    }
+    return rsSeen;
+  };
+  for (const deadline = Date.now() + 180_000; Date.now() < deadline && !(rsCount() >= lines && lokiCount() >= lines); ) await sleep(250);
   const tFwd = Date.now();
   for (const f of fwd) f.kill('SIGTERM');
   for (const r of rx) r.p.kill('SIGTERM');
