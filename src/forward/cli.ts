@@ -12,6 +12,8 @@ import { createDestination, parseDestinationUrl } from './destination.js';
 import { DEFAULT_FORWARDER, Forwarder } from './forwarder.js';
 import { parseMetricsAddress, serveMetrics, type Metric } from '../common/metrics.js';
 import { storeSpool } from './store-source.js';
+import { analyzeSpool } from './analyze-source.js';
+import type { Spool } from './spool.js';
 
 export const DEFAULT_STATE_DIR = '/var/lib/lantern/forward';
 
@@ -29,6 +31,7 @@ export function stateFileName(url: string, source: string): string {
 interface ForwardOptions {
   to?: string[];
   store?: string;
+  analyze?: string[];
   source: string;
   stateDir?: string;
   spoolLimit?: string;
@@ -70,6 +73,7 @@ export function register(program: Command): void {
     .description("send a receiver's files (netconsole listen, console) on to rsyslog/syslog-ng (RFC 5424 over TCP or TLS) or Loki, with the kernel's facts as structured fields")
     .argument('[dir]', "the receiver's output directory (e.g. /var/log/netconsole)")
     .option('--store <path>', "forward a recorder's records instead (lantern record's store, read-only; --source record)")
+    .option('--analyze <files...>', 'forward the incidents lantern analyze finds in these kernel logs instead (then exit, as --once; --source analyze)')
     .option('--to <url>', 'destination, repeatable: syslog+tcp://HOST:514, syslog+tls://HOST:6514, loki+http://HOST:3100', collect)
     .addOption(new Option('--source <name>', 'what the lines are (the `source` field and label)').choices(['netconsole', 'console', 'record', 'analyze']).default('netconsole'))
     .option('--state-dir <dir>', `where each destination's delivered position is kept (default ${DEFAULT_STATE_DIR})`)
@@ -94,11 +98,23 @@ Exit codes: 0 ok, 64 bad option, 65 bad state file, 66 no such directory, 69 des
     )
     .action(async (dirArg: string | undefined, opts: ForwardOptions) => {
       if (!opts.to?.length) throw new CliError('forward: give at least one --to URL (e.g. --to syslog+tcp://127.0.0.1:514)', EXIT.USAGE);
-      if ((dirArg === undefined) === (opts.store === undefined)) throw new CliError("forward: give the receiver's directory or --store PATH (one of them)", EXIT.USAGE);
+      const sources = [dirArg !== undefined, opts.store !== undefined, opts.analyze !== undefined].filter(Boolean).length;
+      if (sources !== 1) throw new CliError("forward: give the receiver's directory, --store PATH or --analyze FILE... (one of them)", EXIT.USAGE);
+      let analyzed: Spool | null = null;
+      if (opts.analyze !== undefined) {
+        const { analyzePaths } = await import('../analyze/analyze.js');
+        const result = await analyzePaths(opts.analyze);
+        for (const i of result.inputs) if (i.error) process.stderr.write(`lantern forward: ${i.name}: ${i.error}\n`);
+        analyzed = analyzeSpool(result.collector.timeline);
+        if (opts.source === 'netconsole') opts.source = 'analyze';
+        opts.once = true;
+      }
       const dir = dirArg ?? '';
       if (opts.store !== undefined) {
         if (!existsSync(opts.store)) throw new CliError(`${opts.store}: no such store (lantern record --store)`, EXIT.NOINPUT);
         if (opts.source === 'netconsole') opts.source = 'record';
+      } else if (analyzed) {
+        // nothing to check: the inputs were read above
       } else if (existsSync(dir) && !statSync(dir).isDirectory()) throw new CliError(`${dir}: not a directory (the receiver's --dir)`, EXIT.NOINPUT);
       else if (!existsSync(dir)) {
         // The receiver makes its directory with its first line: a forwarder started first waits.
@@ -120,8 +136,8 @@ Exit codes: 0 ok, 64 bad option, 65 bad state file, 66 no such directory, 69 des
           new Forwarder(createDestination({ url, ca: opts.ca, cert: opts.cert, key: opts.key, serverName: opts.serverName, source: opts.source, timeoutMs, settleMs }), {
             ...DEFAULT_FORWARDER,
             dir,
-            ...(opts.store !== undefined ? { spool: storeSpool(opts.store) } : {}),
-            statePath: join(stateDir, stateFileName(url, opts.store ?? dir)),
+            ...(opts.store !== undefined ? { spool: storeSpool(opts.store) } : analyzed ? { spool: analyzed } : {}),
+            statePath: join(stateDir, stateFileName(url, opts.store ?? (opts.analyze ? `analyze:${[...opts.analyze].sort().map((f) => resolve(f)).join('\0')}` : dir))),
             spoolLimit,
             say,
           }),

@@ -242,3 +242,25 @@ test('a forwarder started before its receiver waits for the directory, then send
   }
   assert.equal(rs.lines().length, 10);
 });
+
+test('lantern forward --analyze: each incident once, with its kind, title and severity; a rerun sends nothing again', { skip }, async () => {
+  const rs = await startRsyslog();
+  const base = tempDir('lantern-fwd-analyze-');
+  const data = fileURLToPath(new URL('../../test/data/analyze/real/', import.meta.url));
+  const logs = [join(data, 'hung_task_01.log'), join(data, 'gpf_01.log')];
+  const args = ['forward', '--analyze', ...logs, '--to', `syslog+tcp://127.0.0.1:${rs.port}`, '--state-dir', join(base, 'state'), '--settle', '100ms', '--json'];
+  try {
+    const r1 = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(r1.status, 0, r1.stderr);
+    assert.equal(JSON.parse(r1.stdout)[0].delivered, 2);
+    const r2 = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(JSON.parse(r2.stdout)[0].delivered, 2, 'nothing new');
+    await until('2 at rsyslog', () => rs.lines().length >= 2);
+  } finally {
+    await rs.stop();
+  }
+  const lines = rs.lines();
+  assert.equal(lines.length, 2);
+  assert.ok(lines.some((l) => /^\S+ lantern 3 \[lantern@32473 .*source="analyze".*\] hung_task: INFO: task hung in tty_ldisc_hangup \(task getty:2986\) at .*hung_task_01\.log:1$/.test(l)), lines.join('\n'));
+  assert.ok(lines.some((l) => / lantern 2 \[.*\] oops: /.test(l)), lines.join('\n'));
+});
