@@ -221,7 +221,7 @@ test("lantern forward --store: a recorder's records reach rsyslog in id order wi
   assert.match(lines[2]!, / 4 \[.*id="record:3"\] signal: killed \/usr\/bin\/java pid=1002 .*SIGSEGV/);
   const both = spawnSync(process.execPath, [BIN, 'forward', base, '--store', db, '--to', 'syslog+tcp://127.0.0.1:1'], { encoding: 'utf8' });
   assert.equal(both.status, 64);
-  assert.match(both.stderr, /give the receiver's directory or --store PATH \(one of them\)/);
+  assert.match(both.stderr, /give the receiver's directory, --store PATH or --analyze FILE\.\.\. \(one of them\)/);
 });
 
 test('a forwarder started before its receiver waits for the directory, then sends', { skip }, async () => {
