@@ -32,6 +32,7 @@
  * use these bytes (src/netconsole/pipeline.ts) and otherwise decodes the raw payload as usual.
  * The rules mirror src/netconsole/extended.ts and format.ts; a property test pins them together.
  */
+#include <stdbool.h>
 #include <node_api.h>
 #include <errno.h>
 #include <stdio.h>
@@ -892,10 +893,12 @@ static int get_u32_prop(napi_env env, napi_value obj, const char *name, uint32_t
   return 0;
 }
 
-/* openSocket(family 4|6, address, port, rcvbuf) -> { fd, port, rcvbuf, forced } */
+/* openSocket(family 4|6, address, port, rcvbuf[, reusePort]) -> { fd, port, rcvbuf, forced }
+   reusePort: SO_REUSEPORT, so several receivers share one port and the kernel hashes each sender
+   (source address and port) to one of them: per-sender order and sequence tracking stay whole. */
 static napi_value open_socket(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
+  size_t argc = 5;
+  napi_value argv[5];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   uint32_t family = 0, port = 0, rcvbuf = 0;
   char addr[INET6_ADDRSTRLEN + 1];
@@ -931,6 +934,16 @@ static napi_value open_socket(napi_env env, napi_callback_info info) {
   if (want > 0) {
     if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &want, sizeof want) == 0) forced = 1;
     else setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &want, sizeof want);
+  }
+  bool reuse = false;
+  if (argc >= 5) napi_get_value_bool(env, argv[4], &reuse);
+  if (reuse) {
+    int one = 1;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
+      int err = errno;
+      close(fd);
+      return throw_errno(env, err, "SO_REUSEPORT");
+    }
   }
   if (family == 6) {
     int zero = 0; /* [::] takes IPv4 too, as Node's dgram does */

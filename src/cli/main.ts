@@ -21,6 +21,7 @@ const CAPABILITIES: Record<string, () => Promise<Capability>> = {
   baseline: () => import('../baseline/cli.js'),
   audit: () => import('../audit/cli.js'),
   whosends: () => import('../whosends/cli.js'),
+  forward: () => import('../forward/cli.js'),
 };
 
 /** Which capability registers each top-level command. */
@@ -38,6 +39,7 @@ const COMMAND_OWNER: Record<string, string> = {
   report: 'baseline',
   audit: 'audit',
   'who-sends': 'whosends',
+  forward: 'forward',
 };
 
 function version(): string {
@@ -79,7 +81,7 @@ export async function buildProgram(argv?: string[]): Promise<Command> {
  * Daemons decide themselves what a closed stdout means (stop the copy, keep receiving): the
  * one-shot rule below is taken off for them. Paths of commands as typed, without "lantern".
  */
-const DAEMONS = new Set(['netconsole listen', 'console listen', 'record']);
+const DAEMONS = new Set(['netconsole listen', 'console listen', 'record', 'forward']);
 
 /**
  * stdout or stderr failed. A closed pipe (`lantern check | head -1`) ends a one-shot command as a

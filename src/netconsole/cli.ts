@@ -6,8 +6,11 @@ import { CliError, EXIT } from '../common/exit.js';
 import { printJson } from '../common/json.js';
 import { paint } from '../common/term.js';
 import { DEFAULT_CONFIG_PATH, DEFAULTS, parseConfigToml, resolveConfig, type RawOptions } from './config.js';
-import { startReceiver, statsLine, type StatsSnapshot } from './receiver.js';
+import { mergeStats, startReceiver, statsLine, type StatsSnapshot } from './receiver.js';
 import { registerSetup } from './setup-cli.js';
+import { netconsoleMetrics } from './metrics.js';
+import { serveMetrics } from '../common/metrics.js';
+import type { Server } from 'node:http';
 
 const collect = (v: string, prev: string[] | undefined) => [...(prev ?? []), v];
 
@@ -48,6 +51,8 @@ export function register(program: Command): void {
     .option('--idle-close <time>', 'close a log file unused for this long (default 60s)')
     .option('--retry <time>', 'retry a failed write after this long (default 1s)')
     .option('--file-mode <octal>', 'mode of created log files (default 0640)')
+    .option('--reuse-port', 'share the port with other receivers (SO_REUSEPORT; the kernel hashes each sender to one of them; native receive path only)')
+    .option('--metrics <addr>', 'serve the counters in the Prometheus text format on ADDR:PORT (a bare port listens on 127.0.0.1)')
     .addHelpText(
       'after',
       `
@@ -81,30 +86,41 @@ failed to start (try --receiver dgram) or the pipeline thread died, 74 lines lef
     });
 
   nc.command('stats')
-    .description("print the running receiver's counters (from <state-dir>/stats.json)")
-    .option('--state-dir <dir>', `the receiver's state directory (default ${DEFAULTS.stateDir})`)
+    .description("print the running receiver's counters (from <state-dir>/stats.json); several --state-dir: receivers sharing a port, summed")
+    .option('--state-dir <dir>', `the receiver's state directory, repeatable for receivers sharing a port with --reuse-port (default ${DEFAULTS.stateDir})`, collect)
     .option('--refresh', 'ask the receiver (SIGUSR1) to write fresh counters first')
-    .option('--json', 'print the stats document as JSON')
-    .action(async (opts: { stateDir?: string; refresh?: boolean; json?: boolean }) => {
-      const path = join(opts.stateDir ?? DEFAULTS.stateDir, 'stats.json');
-      let s = readStats(path);
-      const alive = isAlive(s.pid);
-      if (opts.refresh && alive) {
-        const before = s.writtenAt;
-        process.kill(s.pid, 'SIGUSR1');
-        for (let i = 0; i < 40 && s.writtenAt === before; i++) {
-          await new Promise((r) => setTimeout(r, 50));
-          s = readStats(path);
+    .option('--json', 'print the stats document as JSON (several receivers: {receivers, total})')
+    .action(async (opts: { stateDir?: string[]; refresh?: boolean; json?: boolean }) => {
+      const dirs = opts.stateDir?.length ? opts.stateDir : [DEFAULTS.stateDir];
+      const docs: StatsSnapshot[] = [];
+      for (const d of dirs) {
+        const path = join(d, 'stats.json');
+        let s = readStats(path);
+        if (opts.refresh && isAlive(s.pid)) {
+          const before = s.writtenAt;
+          process.kill(s.pid, 'SIGUSR1');
+          for (let i = 0; i < 40 && s.writtenAt === before; i++) {
+            await new Promise((r) => setTimeout(r, 50));
+            s = readStats(path);
+          }
         }
+        docs.push(s);
       }
+      const merged = docs.length === 1 ? docs[0]! : mergeStats(docs);
       if (opts.json) {
-        printJson({ ...s, running: alive });
+        if (docs.length === 1) printJson({ ...merged, running: isAlive(merged.pid) });
+        else printJson({ receivers: docs.map((d) => ({ ...d, running: isAlive(d.pid) })), total: merged });
         return;
       }
       const p = paint();
-      const age = Math.round((Date.now() - Date.parse(s.writtenAt)) / 1000);
-      console.log(`receiver pid ${s.pid} ${alive ? p.green('running') : p.red('not running')}, up ${s.uptimeSeconds} s, counters written ${age} s ago`);
-      for (const l of s.listeners) console.log(`  listening ${l.listen}: receive buffer ${l.rcvbufGranted} of ${l.rcvbufRequested} bytes asked`);
+      for (const s of docs) {
+        const alive = isAlive(s.pid);
+        const age = Math.round((Date.now() - Date.parse(s.writtenAt)) / 1000);
+        console.log(`receiver pid ${s.pid} ${alive ? p.green('running') : p.red('not running')}, up ${s.uptimeSeconds} s, counters written ${age} s ago`);
+        for (const l of s.listeners) console.log(`  listening ${l.listen}: receive buffer ${l.rcvbufGranted} of ${l.rcvbufRequested} bytes asked`);
+      }
+      if (docs.length > 1) console.log(`${docs.length} receivers, counters summed:`);
+      const s = merged;
       const width = Math.max(...Object.keys(s.counters).map((k) => k.length));
       for (const [k, v] of Object.entries(s.counters)) {
         const bad = ['gaps', 'lostMessages', 'malformed', 'fragmentsEvicted', 'writeErrors', 'fdErrors', 'linesLost', 'linesUnwritten', 'filesTerminated', 'kernelDrops', 'stdoutDropped'].includes(k) && typeof v === 'number' && v > 0;
@@ -156,10 +172,16 @@ async function runListen(cfg: ReturnType<typeof resolveConfig>): Promise<void> {
   };
   for (const s of handled) process.on(s, onSignal);
   let rx: Awaited<ReturnType<typeof startReceiver>>;
+  let metrics: Server | null = null;
   try {
     rx = await startReceiver(cfg, log);
+    if (cfg.metrics) {
+      const r = rx;
+      metrics = await serveMetrics(cfg.metrics, async () => netconsoleMetrics(await r.snapshot()));
+    }
   } catch (e) {
     release();
+    if (rx!) await rx.stop();
     throw e;
   }
   await new Promise<void>((resolve) => {
@@ -178,6 +200,7 @@ async function runListen(cfg: ReturnType<typeof resolveConfig>): Promise<void> {
       if (stopping) return;
       stopping = true;
       log(`${sig}: writing out partial lines and queued output`);
+      metrics?.close();
       void rx.stop().then(async ({ unwritten }) => {
         log(statsLine(await rx.snapshot()));
         if (unwritten > 0) {

@@ -5,6 +5,7 @@ import { BlockList, isIP } from 'node:net';
 import { parse as parseToml } from 'smol-toml';
 import { CliError, EXIT } from '../common/exit.js';
 import type { LineFormat } from './format.js';
+import { parseMetricsAddress } from '../common/metrics.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/lantern/netconsole.toml';
 
@@ -43,6 +44,10 @@ export interface ReceiverConfig {
   idleCloseMs: number;
   retryMs: number;
   fileMode: number;
+  /** SO_REUSEPORT: share the port with other receivers (senders are hashed to one of them). */
+  reusePort: boolean;
+  /** Prometheus endpoint (`--metrics`), or null. */
+  metrics: { host: string; port: number } | null;
 }
 
 export const DEFAULTS: ReceiverConfig = {
@@ -72,6 +77,8 @@ export const DEFAULTS: ReceiverConfig = {
   idleCloseMs: 60_000,
   retryMs: 1_000,
   fileMode: 0o640,
+  metrics: null,
+  reusePort: false,
 };
 
 /** `32M`, `64k`, `1G`, `4096` → bytes. */
@@ -175,6 +182,8 @@ const KEYS: Record<string, string> = {
   idle_close: 'idleClose',
   retry: 'retry',
   file_mode: 'fileMode',
+  metrics: 'metrics',
+  reuse_port: 'reusePort',
 };
 
 /** TOML text → option values in commander's camelCase; unknown keys are a usage error. */
@@ -264,6 +273,8 @@ export function resolveConfig(...layers: RawOptions[]): ReceiverConfig {
     if (!Number.isInteger(m) || m < 0 || m > 0o666) throw new CliError(`--file-mode: expected an octal mode like 0640`, EXIT.USAGE);
     c.fileMode = m;
   }
+  if (o.reusePort !== undefined) c.reusePort = bool(o.reusePort, '--reuse-port');
+  if (o.metrics !== undefined) c.metrics = parseMetricsAddress(String(o.metrics));
   buildAllowList(c.allow); // validate early
   if (!c.perSender && !c.combined && !c.stdout) throw new CliError('no output: enable at least one of per-sender files, --combined or --stdout', EXIT.USAGE);
   return c;

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type dgram from 'node:dgram';
 import { skipUnlessCI } from '../common/testenv.js';
-import { Rx, freePort, send, sender, today, waitFor } from './test-helpers.js';
+import { Rx, freePort, send, sender, today, waitFor, unmount } from './test-helpers.js';
 
 const isRoot = process.getuid?.() === 0;
 
@@ -127,7 +127,7 @@ test('listen: disk full and enlarged (256k tmpfs): markers only between whole li
   } finally {
     if (rx.proc?.exitCode === null) rx.proc.kill('SIGKILL');
     await rx.exit;
-    spawnSync('umount', [mnt]);
+    await unmount(mnt);
     rmSync(root, { recursive: true, force: true });
   }
 });
@@ -189,7 +189,7 @@ test('listen: SIGTERM on a full disk: written + lost + unwritten = what arrived,
     s?.close();
     if (rx.proc?.exitCode === null) rx.proc.kill('SIGKILL');
     await rx.exit;
-    spawnSync('umount', [mnt]);
+    await unmount(mnt);
     rmSync(root, { recursive: true, force: true });
   }
 });

@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, renameSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LANTERN, Rx, dataFile, freePort, send, sender, today, waitFor } from './test-helpers.js';
+import { LANTERN, Rx, dataFile, freePort, send, sender, today, waitFor, unmount } from './test-helpers.js';
 
 const isRoot = process.getuid?.() === 0;
 
@@ -238,7 +238,7 @@ test('listen: disk full (ENOSPC on a small tmpfs): keeps receiving, holds lines,
   } finally {
     if (rx.proc.exitCode === null) rx.proc.kill('SIGKILL');
     await rx.exit;
-    spawnSync('umount', [mnt]);
+    await unmount(mnt);
     rmSync(root, { recursive: true, force: true });
   }
 });

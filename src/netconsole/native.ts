@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 
 export interface NativeRecv {
   ENTRY_BYTES: number;
-  openSocket(family: 4 | 6, address: string, port: number, rcvbuf: number): { fd: number; port: number; rcvbuf: number; forced: boolean };
+  openSocket(family: 4 | 6, address: string, port: number, rcvbuf: number, reusePort?: boolean): { fd: number; port: number; rcvbuf: number; forced: boolean };
   closeFd(fd: number): void;
   /** preformat 1: the addon formats plain lines in the text format, UTC (see native-batch.ts). */
   start(fds: number[], opts: { vlen?: number; slotBytes?: number; batchBytes?: number; maxQueuedBytes?: number; preformat?: 0 | 1 }, onBatch: (batch: ArrayBuffer | null, count: number, bytes: number, length: number) => void): object;

@@ -139,6 +139,8 @@ export async function startReceiver(cfg: ReceiverConfig, log: (line: string) => 
     } else if (cfg.receiver === 'native') throw new CliError(`--receiver native: the native receive path is unavailable: ${n.error}`, EXIT.UNAVAILABLE);
     else pathWhy = `Node dgram (native receive path unavailable: ${n.error})`;
   }
+  // Node 20's dgram cannot set SO_REUSEPORT (it only has exclusive/reuseAddr): sharding needs the native path.
+  if (cfg.reusePort && !nativeMod) throw new CliError(`--reuse-port needs the native receive path (${pathWhy})`, EXIT.UNAVAILABLE);
 
   // Decoding, formatting and writing run in a worker thread; this thread only reads sockets.
   // A small young generation keeps the resident size low: the garbage of a burst is short-lived.
@@ -276,7 +278,7 @@ export async function startReceiver(cfg: ReceiverConfig, log: (line: string) => 
     for (const a of cfg.listen) {
       if (nativeMod) {
         const mod = nativeMod;
-        const open = (x: ListenAddress) => mod.openSocket(x.family === 'udp6' ? 6 : 4, x.address, x.port, cfg.rcvbufBytes);
+        const open = (x: ListenAddress) => mod.openSocket(x.family === 'udp6' ? 6 : 4, x.address, x.port, cfg.rcvbufBytes, cfg.reusePort);
         let used = a;
         let s: ReturnType<NativeRecv['openSocket']>;
         try {
@@ -511,6 +513,32 @@ interface WorkerReply {
 }
 
 /** One log line with the counters that matter (SIGUSR1 and the periodic log). */
+/**
+ * Receivers sharing a port (--reuse-port) as one: counters and levels summed (an unknown counter
+ * stays unknown only when every receiver lacks it), listeners and troubles listed, the oldest start.
+ */
+export function mergeStats(docs: StatsSnapshot[]): StatsSnapshot {
+  const counters: Record<string, number | null> = {};
+  for (const d of docs)
+    for (const [k, v] of Object.entries(d.counters)) {
+      if (typeof v === 'number') counters[k] = (counters[k] ?? 0) + v;
+      else if (!(k in counters)) counters[k] = null;
+    }
+  const first = docs[0]!;
+  return {
+    ...first,
+    startedAt: docs.map((d) => d.startedAt).sort()[0]!,
+    writtenAt: docs.map((d) => d.writtenAt).sort()[0]!,
+    uptimeSeconds: Math.max(...docs.map((d) => d.uptimeSeconds)),
+    listeners: docs.flatMap((d) => d.listeners),
+    counters,
+    sendersTracked: docs.reduce((a, d) => a + d.sendersTracked, 0),
+    bufferedBytes: docs.reduce((a, d) => a + d.bufferedBytes, 0),
+    openFiles: docs.reduce((a, d) => a + d.openFiles, 0),
+    troubles: docs.flatMap((d) => d.troubles),
+  };
+}
+
 export function statsLine(s: StatsSnapshot): string {
   const c = s.counters;
   const keys = ['datagrams', 'bytes', 'lines', 'partialLines', 'gaps', 'lostMessages', 'restarts', 'malformed', 'disallowed', 'fragmentsExpired', 'fragmentsEvicted', 'linesWritten', 'linesQueued', 'linesUnwritten', 'writeErrors', 'fdErrors', 'linesLost', 'stdoutDropped', 'kernelDrops'];

@@ -128,3 +128,17 @@ export function send(s: dgram.Socket, port: number, payload: string | Buffer): P
   return new Promise((r, j) => s.send(payload, port, '127.0.0.1', (e) => (e ? j(e) : r())));
 }
 
+
+/**
+ * Unmount a test's tmpfs: retried while EBUSY (a process that just exited may still hold it for a
+ * moment on a loaded machine), lazily as the last resort, so no mount outlives the suite.
+ */
+export async function unmount(mnt: string): Promise<void> {
+  const { spawnSync } = await import('node:child_process');
+  for (let i = 0; i < 30; i++) {
+    const r = spawnSync('umount', [mnt], { encoding: 'utf8' });
+    if (r.status === 0 || /not mounted|no mount point/i.test(r.stderr)) return;
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  spawnSync('umount', ['-l', mnt]);
+}

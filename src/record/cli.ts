@@ -2,6 +2,8 @@
  * `lantern record` (the recorder daemon, and `record status`), `lantern history`
  * (tree, domains, pid) and `lantern events`.
  */
+import { parseMetricsAddress, serveMetrics } from '../common/metrics.js';
+import { recordMetrics } from './metrics.js';
 import { Command, Option } from 'commander';
 import { existsSync, readFileSync } from 'node:fs';
 import { parse as parseToml } from 'smol-toml';
@@ -267,6 +269,7 @@ export function register(program: Command): void {
     .option('--no-hung', 'turn the hung-task detector off (SysRq letters, D-state snapshot, kernel-log capture)')
     .option('--no-slab', 'turn the slab-shrinker detector and the dentry-state sampler off')
     .option('--no-io', 'turn the I/O-at-exit detector (taskstats: disk I/O of each exiting thread) off')
+    .option('--metrics <addr>', 'serve the status in the Prometheus text format on ADDR:PORT (a bare port listens on 127.0.0.1)')
     // `record status --store X`: options after a subcommand belong to the subcommand.
     .enablePositionalOptions()
     .addHelpText(
@@ -298,7 +301,7 @@ SIGHUP reopens --log. Needs root. Query with: lantern record status, lantern his
       if (io) ro.io = io;
       if (cfg.rules?.length) ro.rules = { rules: cfg.rules, maxTasks: DEFAULT_HUNG.maxTasks };
       if (opts.print) ro.onLine = (line) => process.stdout.write(line + '\n');
-      await runRecorder(ro, opts.duration as number | undefined);
+      await runRecorder(ro, opts.duration as number | undefined, opts.metrics !== undefined ? parseMetricsAddress(String(opts.metrics)) : null);
     });
 
   record
@@ -507,8 +510,17 @@ SIGHUP reopens --log. Needs root. Query with: lantern record status, lantern his
 
 
 /** Run until SIGTERM/SIGINT (or --duration), cleaning up the tracefs instance on every way out. */
-async function runRecorder(ro: RecorderOptions, durationSec?: number): Promise<void> {
+async function runRecorder(ro: RecorderOptions, durationSec?: number, metricsAt: { host: string; port: number } | null = null): Promise<void> {
   const rec = Recorder.start(ro);
+  let metrics: Awaited<ReturnType<typeof serveMetrics>> | null = null;
+  if (metricsAt) {
+    try {
+      metrics = await serveMetrics(metricsAt, () => recordMetrics(rec.status()));
+    } catch (e) {
+      rec.stop();
+      throw e;
+    }
+  }
   const st0 = rec.status();
   process.stderr.write(
     `lantern record: recording into ${ro.storePath} (instance ${rec.instance.dir}, ${st0.liveProcesses} processes reconstructed${
@@ -526,6 +538,7 @@ async function runRecorder(ro: RecorderOptions, durationSec?: number): Promise<v
       process.off('SIGHUP', onHup);
       process.off('uncaughtException', onCrash);
       if (timer) clearTimeout(timer);
+      metrics?.close();
       const st = rec.stop();
       process.stderr.write(exitLine(why, st, rec.statusError) + '\n');
       resolve();

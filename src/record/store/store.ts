@@ -134,6 +134,8 @@ export interface EventQuery {
   domainIds?: number[];
   pid?: number;
   limit?: number;
+  /** Only events with a larger id, in id order (a forwarder's cursor: ids grow as records are written). */
+  afterId?: number;
 }
 
 /** SQLite result codes that mean the file itself is damaged or is not a database. */
@@ -533,6 +535,12 @@ export class Store implements DomainRegistry {
     return doomed.length;
   }
 
+  /** The highest record id written (0 for an empty store): a forwarder's backlog is the ids above its cursor. */
+  lastId(): number {
+    const r = this.db.prepare('SELECT MAX(id) AS m FROM events').get() as { m: number | null };
+    return r.m ?? 0;
+  }
+
   query(q: EventQuery): StoredEvent[] {
     const { sql, args } = this.buildQuery(q);
     if (sql === null) return [];
@@ -566,13 +574,17 @@ export class Store implements DomainRegistry {
       where.push('pid = ?');
       args.push(q.pid);
     }
+    if (q.afterId !== undefined) {
+      where.push('id > ?');
+      args.push(q.afterId);
+    }
     if (q.domainIds) {
       if (q.domainIds.length === 0) return { sql: null, args };
       // One JSON parameter, however many domains match (works on read-only opens).
       args.push(JSON.stringify(q.domainIds));
       where.push('domain_id IN (SELECT value FROM json_each(?))');
     }
-    const sql = `SELECT * FROM events ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY time_us, id ${q.limit ? 'LIMIT ' + Math.floor(q.limit) : ''}`;
+    const sql = `SELECT * FROM events ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY ${q.afterId !== undefined ? 'id' : 'time_us, id'} ${q.limit ? 'LIMIT ' + Math.floor(q.limit) : ''}`;
     return { sql, args };
   }
 
