@@ -17,7 +17,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { mainTask } from './group.js';
+import { mainTask } from './model.js';
 import { CASE_FORMATS, FORMAT_TRAITS, renderCase, wallOfKernelTime, type CaseFormat } from './casegen.js';
 import { analyzeText, updateCaseFiles, type ExpectedIncident as Expected } from './golden.js';
 import { INCIDENT_KINDS } from './model.js';

@@ -1,23 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { rpmvercmp } from '../check/parse.js';
-import {
-  compareVersions,
-  cpuinfoCount,
-  cpuListCount,
-  enabledFromUnitFiles,
-  lscpuCount,
-  meminfoKiB,
-  parseDpkgL,
-  parseDpkgStatus,
-  parseModules,
-  parseMountL,
-  parseMounts,
-  parseRpmList,
-  parseRpmQf,
-  parseSysctlAll,
-  splitNvra,
-} from './parse.js';
+import { rpmvercmp } from '../host/formats/versions.js';
+import { parseDpkgL, parseDpkgStatus } from '../host/formats/dpkg.js';
+import { meminfoKiB } from '../host/formats/meminfo.js';
+import { parseRpmList, parseRpmQf, splitNvra } from '../host/formats/rpm.js';
+import { parseSysctlAll } from '../host/formats/sysctl.js';
+import { enabledFromUnitFiles } from '../host/formats/systemd-units.js';
+import { compareVersions } from '../host/formats/versions.js';
+import { cpuinfoCount, cpuListCount, lscpuCount, parseModules, parseMountL, parseMounts } from './parse.js';
 
 test('modules: /proc/modules and lsmod, bad lines counted', () => {
   const p = parseModules('xfs 2015232 2 - Live 0xffffffffc0700000\nvirtio_net 65536 0 - Live 0x0\ngarbage\n');

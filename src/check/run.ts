@@ -1,10 +1,10 @@
 /** Runs the checks over a host and assembles the report document (schema in docs/check.md). */
 import type { Host } from '../host/host.js';
 import { CHECKS, type CheckDef } from './checks/index.js';
-import { Facts } from './facts.js';
+import { Facts } from '../host/facts.js';
 import { countByStatus, exitCodeForFindings, type Finding, type Status, worstStatus } from './model.js';
 import { applyPolicy, type Profile, type WaiverReport } from './policy.js';
-import { type DisplayRoot, displayText, Sources, type SourcesOptions } from './sources.js';
+import { type DisplayRoot, displayText, Sources, type SourcesOptions } from '../host/sources.js';
 import type { Waiver } from './waivers.js';
 
 export const SCHEMA_VERSION = 1;

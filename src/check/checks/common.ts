@@ -1,5 +1,5 @@
 /** What every check module shares: the check type, the finding builder, and kdump state other checks consult. */
-import { type Facts } from '../facts.js';
+import { type Facts } from '../../host/facts.js';
 import type { Evidence, Finding, Remedy, Status } from '../model.js';
 
 export interface CheckDef {

@@ -1,7 +1,7 @@
 /** Console capture: serial console or netconsole. */
 import { type CheckDef, finding } from './common.js';
 import type { Evidence, Remedy } from '../model.js';
-import { parseShellVars } from '../parse.js';
+import { parseShellVars } from '../../host/formats/shell-vars.js';
 import { cmdlineAdd } from '../remedies.js';
 
 export const consoleCapture: CheckDef = {

@@ -1,7 +1,8 @@
 /** Resource history and system call auditing: sysstat, auditd. */
 import { type CheckDef, finding } from './common.js';
 import type { Evidence, Remedy } from '../model.js';
-import { parseAuditctlStatus, parseShellVars } from '../parse.js';
+import { parseShellVars } from '../../host/formats/shell-vars.js';
+import { parseAuditctlStatus } from '../parse.js';
 import { pkgInstall, serviceEnable } from '../remedies.js';
 
 export const sysstat: CheckDef = {

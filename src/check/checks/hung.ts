@@ -1,8 +1,10 @@
 /** Hung-task detector: timeout against fail-over timeouts, warnings left, panic. */
 import { type CheckDef, finding, crashLoaded } from './common.js';
-import { type Facts, num } from '../facts.js';
+import { type Facts, num } from '../../host/facts.js';
 import type { Evidence } from '../model.js';
-import { corosyncTokenMs, parseShellVars, versionBefore } from '../parse.js';
+import { versionBefore } from '../../host/formats/kernel.js';
+import { parseShellVars } from '../../host/formats/shell-vars.js';
+import { corosyncTokenMs } from '../parse.js';
 import { sysctlRemedy } from '../remedies.js';
 
 function clusterTimeouts(f: Facts): { secs: number; what: string; ev: Evidence }[] {

@@ -1,19 +1,11 @@
 /** kdump: service, crashkernel=, reservation, dump target. */
 import { type CheckDef, finding, MiB, crashLoaded, kdumpUnits } from './common.js';
-import { type Facts, num } from '../facts.js';
+import { type Facts, num } from '../../host/facts.js';
 import type { Evidence, Remedy } from '../model.js';
-import {
-  autoCrashBytes,
-  cmdlineValue,
-  dmesgCrashLines,
-  formatBytes,
-  iomemCrashBytes,
-  parseCrashkernel,
-  parseKdumpConf,
-  parseKdumpEstimate,
-  parseShellVars,
-  recommendedCrashBytes,
-} from '../parse.js';
+import { cmdlineValue } from '../../host/formats/cmdline.js';
+import { parseKdumpConf, parseKdumpEstimate } from '../../host/formats/kdump.js';
+import { parseShellVars } from '../../host/formats/shell-vars.js';
+import { autoCrashBytes, dmesgCrashLines, formatBytes, iomemCrashBytes, parseCrashkernel, recommendedCrashBytes } from '../parse.js';
 import { cmdlineSet, pkgInstall, serviceEnable, serviceRestart } from '../remedies.js';
 
 export const kdumpService: CheckDef = {

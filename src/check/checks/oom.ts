@@ -1,6 +1,6 @@
 /** OOM: panic_on_oom policy and processes excluded from the OOM killer. */
 import { type CheckDef, finding, crashLoaded } from './common.js';
-import { OOM_EXEMPT_EXPECTED } from '../facts.js';
+import { OOM_EXEMPT_EXPECTED } from '../../host/facts.js';
 import type { Evidence, Remedy } from '../model.js';
 import { sysctlRemedy } from '../remedies.js';
 

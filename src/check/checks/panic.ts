@@ -1,6 +1,6 @@
 /** What a panic, oops or lockup does. */
 import { type CheckDef, finding, crashLoaded } from './common.js';
-import { num } from '../facts.js';
+import { num } from '../../host/facts.js';
 import type { Evidence } from '../model.js';
 import { sysctlRemedy } from '../remedies.js';
 

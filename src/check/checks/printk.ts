@@ -1,7 +1,9 @@
 /** Boot messages and printk: quiet/rhgb, log buffer size, timestamps. */
 import { type CheckDef, finding, MiB } from './common.js';
 import type { Evidence, Remedy } from '../model.js';
-import { cmdlineValue, dmesgLogBufBytes, formatBytes, parseSize } from '../parse.js';
+import { cmdlineValue } from '../../host/formats/cmdline.js';
+import { dmesgLogBufBytes, formatBytes } from '../parse.js';
+import { parseSize } from '../parse.js';
 import { cmdlineRemove, cmdlineSet } from '../remedies.js';
 
 export const bootQuiet: CheckDef = {

@@ -1,7 +1,7 @@
 /** SysRq: the mask allows the dump functions, and it is persisted. */
 import { type CheckDef, finding } from './common.js';
 import type { Evidence } from '../model.js';
-import { sysctlValuesEqual } from '../parse.js';
+import { sysctlValuesEqual } from '../../host/formats/sysctl.js';
 import { sysctlRemedy } from '../remedies.js';
 
 const SYSRQ_WHY = 'On a hung server SysRq-T/W/M (task states, blocked tasks, memory) from the console or a serial BREAK are often the only way to see why it hangs; kernel.sysrq must allow the dump functions (bit 8) for that.';

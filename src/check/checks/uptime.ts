@@ -1,7 +1,9 @@
 /** Known uptime bugs (208.5 days). */
 import { type CheckDef, finding } from './common.js';
 import type { Evidence, Remedy } from '../model.js';
-import { parseBtime, parseProcUptime, parseUptimeCommand, rpmvercmp, versionBefore } from '../parse.js';
+import { versionBefore } from '../../host/formats/kernel.js';
+import { parseBtime, parseProcUptime, parseUptimeCommand } from '../../host/formats/proc.js';
+import { rpmvercmp } from '../../host/formats/versions.js';
 
 /** RHEL 6 kernels before this one have the 208.5-day sched_clock / cyc2ns problems (per the 2014 talk). */
 export const RHEL6_UPTIME_FIX = '358.23.2.el6';

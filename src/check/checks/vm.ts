@@ -1,7 +1,8 @@
 /** vm.vfs_cache_pressure and the old dcache shrinker overflow. */
 import { type CheckDef, finding } from './common.js';
 import type { Evidence } from '../model.js';
-import { INT_MAX, parseDentryState, shrinkerProduct, versionBefore } from '../parse.js';
+import { INT_MAX, parseDentryState, shrinkerProduct } from '../../host/formats/dentry-state.js';
+import { versionBefore } from '../../host/formats/kernel.js';
 import { sysctlRemedy } from '../remedies.js';
 
 export const vfsCachePressure: CheckDef = {
