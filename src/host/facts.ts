@@ -198,7 +198,7 @@ export class Facts {
           let opts = parseBlsEntry(pick.d.text).options ?? '';
           if (opts.includes('$')) {
             const env = this.src.file('/boot/grub2/grubenv');
-            opts = expandGrubVars(opts, env.ok ? parseGrubenv(env.text) : new Map());
+            opts = expandGrubVars(opts, env.ok ? parseGrubenv(env.text) : new Map<string, string>());
           }
           return { c: parseCmdline(opts), ev: { what: 'next boot (BLS entry options)', value: opts.trim(), path: pick.d.path } };
         }

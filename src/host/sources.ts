@@ -193,7 +193,8 @@ export class Sources {
 
   private resolve(spec: DatumSpec): Datum {
     const tried: string[] = [];
-    let firstReason: string | null = null;
+    // Set inside tryFile: declared so that the compiler does not narrow it to null at its uses.
+    let firstReason = null as string | null;
     let allMissing = true;
     const tryFile = (p: string): Datum | null => {
       const r = this.host.readText(p);
@@ -238,7 +239,7 @@ export class Sources {
       }
     }
     if (this.kind === 'live' && spec.cmd && this.opts.commands === false) {
-      return { ok: false, reason: `${firstReason ? firstReason + '; ' : ''}\`${spec.cmd.join(' ')}\` not run (--no-commands)`, tried, notCollected: false };
+      return { ok: false, reason: `${firstReason ? `${firstReason}; ` : ''}\`${spec.cmd.join(' ')}\` not run (--no-commands)`, tried, notCollected: false };
     }
     if (paths.length === 0) {
       const where = spec.cmd ? `a live command (${spec.cmd.join(' ')}) or sosreports` : 'sosreports';
