@@ -36,14 +36,22 @@ test('bytesThatFit: whole lines only; the rest starts the next file; a fresh fil
 
 test('bytesThatFit property: never splits a line, never leaves a fresh file empty, never passes the limit when it can help it', () => {
   fc.assert(
-    fc.property(fc.array(fc.string({ minLength: 0, maxLength: 12 }).map((s) => s.replace(/\n/g, ' ')), { minLength: 1, maxLength: 8 }), fc.nat(60), fc.integer({ min: 1, max: 60 }), (ls, size, max) => {
-      const buf = lines(...ls);
-      const n = bytesThatFit(size, buf, max);
-      assert.ok(n >= 0 && n <= buf.length);
-      if (n > 0 && n < buf.length) assert.equal(buf[n - 1], 10, 'cut after a newline');
-      if (size === 0) assert.ok(n > 0, 'a fresh file takes at least one line');
-      if (n > 0 && size + n > max) assert.equal(size, 0, 'only a fresh file goes past the limit');
-      if (n > 0 && size + n > max) assert.equal(buf.indexOf(10) + 1, n, 'and then with one line');
-    }),
+    fc.property(
+      fc.array(
+        fc.string({ minLength: 0, maxLength: 12 }).map((s) => s.replace(/\n/g, ' ')),
+        { minLength: 1, maxLength: 8 },
+      ),
+      fc.nat(60),
+      fc.integer({ min: 1, max: 60 }),
+      (ls, size, max) => {
+        const buf = lines(...ls);
+        const n = bytesThatFit(size, buf, max);
+        assert.ok(n >= 0 && n <= buf.length);
+        if (n > 0 && n < buf.length) assert.equal(buf[n - 1], 10, 'cut after a newline');
+        if (size === 0) assert.ok(n > 0, 'a fresh file takes at least one line');
+        if (n > 0 && size + n > max) assert.equal(size, 0, 'only a fresh file goes past the limit');
+        if (n > 0 && size + n > max) assert.equal(buf.indexOf(10) + 1, n, 'and then with one line');
+      },
+    ),
   );
 });

@@ -4,7 +4,8 @@ import type { ReportType } from './types.js';
 
 const SHRINK_RE = /shrink_slab: ([\w.]+)(?:\+0x[0-9a-f]+\/0x[0-9a-f]+)?(?: \[\w+\])? negative objects to delete nr=(-?\d+)/;
 const IO_ERROR_RE = /(?:^|: )(?:(critical )?(\w[\w ]*?) error, dev (\w[\w-]*), sector (\d+)|I\/O error, dev (\w[\w-]*), sector (\d+)|Buffer I\/O error on dev(?:ice)? (\w[\w-]*?),)/;
-const FS_ERROR_RE = /^(EXT[234]-fs|XFS|BTRFS)(?: (error|critical|warning))? \(device (\w[\w-]*?)\)(?:: ([\w]+)(?::\d+)?)?|^(EXT[234]-fs|XFS|BTRFS) \((\w[\w-]*?)\): (.*(?:Remounting filesystem read-only|Shutting down filesystem|Corruption|metadata I\/O error|error).*)$/;
+const FS_ERROR_RE =
+  /^(EXT[234]-fs|XFS|BTRFS)(?: (error|critical|warning))? \(device (\w[\w-]*?)\)(?:: ([\w]+)(?::\d+)?)?|^(EXT[234]-fs|XFS|BTRFS) \((\w[\w-]*?)\): (.*(?:Remounting filesystem read-only|Shutting down filesystem|Corruption|metadata I\/O error|error).*)$/;
 // ≤4.x printed ip/sp with %p: a NULL ip is `ip           (null)` (padded to the pointer width).
 const SEGFAULT_RE = /^(.+?)\[(\d+)\]: segfault at ([0-9a-f]+) ip (?:([0-9a-f]+)| *\(null\)) sp (?:[0-9a-f]+| *\(null\)) error (\d+)(?: in ([^\s[]+))?/;
 const TRAPS_RE = /^traps: (.+?)\[(\d+)\] (general protection fault|trap [\w ]+?|\w+ error)(?: ip| in|:)/;

@@ -112,7 +112,11 @@ export const HARD_LOCKUP: ReportType = {
     const after = r.sawNmiEnd && r.afterEoe.length ? firstMeaningful(r.afterEoe) : undefined;
     inc.guiltyFrame = after ?? t.ripFunc ?? t.first;
     inc.title = inc.guiltyFrame ? `hard LOCKUP in ${inc.guiltyFrame}` : 'hard LOCKUP';
-    if (r.afterEoe.length) inc.facts['framesAfterNmi'] = r.afterEoe.filter((f) => f.reliable).map((f) => f.func).join(' ');
+    if (r.afterEoe.length)
+      inc.facts['framesAfterNmi'] = r.afterEoe
+        .filter((f) => f.reliable)
+        .map((f) => f.func)
+        .join(' ');
   },
 };
 

@@ -8,7 +8,8 @@ import type { OpenReport, ReportType, TitleContext } from './types.js';
 
 const OOM_HEADER_RE = /^(.+?) invoked oom-killer: gfp_mask=(0x[0-9a-f]+(?:\([^)]*\))?),? (?:nodemask=\S+?,? )?order=(-?\d+),? (?:oom_adj=-?\d+,? )?oom_score_adj=(-?\d+)/;
 const OOM_CONSTRAINT_RE = /^oom-kill:constraint=(\w+),nodemask=[^,]*,cpuset=[^,]*,mems_allowed=[^,]*,(?:(global_oom)|oom_memcg=([^,]*)),task_memcg=([^,]*),task=(.+?),pid=(\d+),uid=(\d+)/;
-const OOM_KILLED_RE = /(?:^|: )Killed process (\d+),? (?:UID (\d+), )?\((.+?)\),? total-vm:(\d+)kB, anon-rss:(\d+)kB, file-rss:(\d+)kB(?:, shmem-rss:(\d+)kB)?(?:, UID:(\d+))?(?: pgtables:(\d+)kB)?(?: oom_score_adj:(-?\d+))?/;
+const OOM_KILLED_RE =
+  /(?:^|: )Killed process (\d+),? (?:UID (\d+), )?\((.+?)\),? total-vm:(\d+)kB, anon-rss:(\d+)kB, file-rss:(\d+)kB(?:, shmem-rss:(\d+)kB)?(?:, UID:(\d+))?(?: pgtables:(\d+)kB)?(?: oom_score_adj:(-?\d+))?/;
 const OOM_KILL_OLD_RE = /^(Out of memory|Memory cgroup out of memory): Kill process (\d+) \((.+?)\) score (\d+) or sacrifice child/;
 const OOM_MEMCG_TASK_RE = /^Task in (\S+) killed as a result of limit of (\S+)/;
 /** A row of the OOM task table: `[  pid]   uid  tgid total_vm      rss … name` (the columns between vary by era). */
@@ -68,7 +69,24 @@ function oomLine(r: OpenReport, text: string): void {
 const OOM = {
   kind: 'oom_kill',
   docRow: '`oom_kill`',
-  body: ['Mem-Info', 'Node \\d', 'active_anon', 'Free swap', 'Total swap', '\\d+ pages', '\\d+ total pagecache', 'Tasks state', '\\[\\s*pid\\s*\\]', '\\[\\s*\\d+\\]', 'lowmem_reserve', 'Swap cache', 'Unreclaimable', 'oom-kill:', 'oom_reaper', 'Memory cgroup'],
+  body: [
+    'Mem-Info',
+    'Node \\d',
+    'active_anon',
+    'Free swap',
+    'Total swap',
+    '\\d+ pages',
+    '\\d+ total pagecache',
+    'Tasks state',
+    '\\[\\s*pid\\s*\\]',
+    '\\[\\s*\\d+\\]',
+    'lowmem_reserve',
+    'Swap cache',
+    'Unreclaimable',
+    'oom-kill:',
+    'oom_reaper',
+    'Memory cgroup',
+  ],
   continues: (text: string, r: OpenReport) => !r.complete && isVictimLine(text),
   // An OOM report is many line shapes (Mem-Info, zones, task table): take all until the victim.
   takeAll(r: OpenReport, text: string, read: () => void) {

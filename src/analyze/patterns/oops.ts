@@ -28,7 +28,8 @@ const KMSAN_RE = /^KMSAN: ([a-z-]+) in ([\w.]+)/;
 /** KASAN's access line: `Read of size 8 at addr ffff… by task comm/pid` (≤4.x without `at addr`). */
 const KASAN_ACCESS_RE = /^(Read|Write) (?:of size (\d+)|at addr)/;
 /** Lines that start a stack which is not the report's own (allocation/free stacks of sanitizers). */
-const OTHER_STACK_RE = /^(?:Allocated by task|Freed by task|Last potentially related work creation|Second to last potentially related|The buggy address|Memory state around|Uninit was (?:created|stored)|Local variable .* created at|kfence-#\d+|(?:allocated|freed) by task \d+ on cpu)/;
+const OTHER_STACK_RE =
+  /^(?:Allocated by task|Freed by task|Last potentially related work creation|Second to last potentially related|The buggy address|Memory state around|Uninit was (?:created|stored)|Local variable .* created at|kfence-#\d+|(?:allocated|freed) by task \d+ on cpu)/;
 // `BUG: sleeping function called from invalid context at mm/slab.c:2960` → `… in_atomic(): 1, irqs_disabled(): 0, pid: 1234, name: foo`.
 const MIGHT_SLEEP_TASK_RE = /in_atomic\(\): \d+, irqs_disabled\(\): \d+, (?:non_block: \d+, )?pid: (\d+), name: (.+?)\s*$/;
 // syzkaller's extra skip for KASAN's free paths.
@@ -167,7 +168,7 @@ function sanitizerTitle(inc: Incident, san: SanitizerHeader, frames: Frame[]): v
   const skip = san.type === 'invalid-free' || san.type === 'invalid free' ? FREE_SKIP : undefined;
   const usable = (f: string | undefined) => f !== undefined && !isGenericFrame(f) && !(skip && skip.test(f));
   if (!san.noFunc) {
-    inc.guiltyFrame = usable(san.func) ? normalizeSyscall(san.func!) : firstMeaningful(frames, skip) ?? san.func;
+    inc.guiltyFrame = usable(san.func) ? normalizeSyscall(san.func!) : (firstMeaningful(frames, skip) ?? san.func);
   }
   let what: string;
   if (san.tool === 'KASAN') what = san.type === 'invalid-free' ? 'invalid-free' : `${san.type}${san.access ? ` ${san.access}` : ''}`;
@@ -234,7 +235,11 @@ export const BUG: ReportType = {
     if (!m || /^BUG: soft lockup/.test(text)) return undefined;
     const what = m[1]!;
     // Sanitizer headers went to SANITIZER before; cut the rest at its first colon or " in process".
-    const short = what.replace(/ \[.*$/, '').replace(/ in process .*$/, '').replace(/ at \S+:\d+\s*$/, '').replace(/:.*$/, '');
+    const short = what
+      .replace(/ \[.*$/, '')
+      .replace(/ in process .*$/, '')
+      .replace(/ at \S+:\d+\s*$/, '')
+      .replace(/:.*$/, '');
     const inc = ctx.incident(`BUG: ${sanitizeTitle(short)}`);
     inc.subkind = 'bug';
     const t = /^scheduling while atomic: (.+)\/(\d+)\/0x[0-9a-f]+/.exec(what);

@@ -18,19 +18,26 @@ function context(kind: ReportType['kind']): HeaderContext {
     open: undefined,
     orphanTable: undefined,
     maxSysrqTasks: 10,
-    incident: (title) => ({ kind, title, headline: '', file: 't', lineNo: 1, boot: 0, tasks: [], altFrames: [], frames: [], facts: {}, partial: false, partialReasons: [], excerpt: [], excerptOmitted: 0 }) as Incident,
+    incident: (title) =>
+      ({ kind, title, headline: '', file: 't', lineNo: 1, boot: 0, tasks: [], altFrames: [], frames: [], facts: {}, partial: false, partialReasons: [], excerpt: [], excerptOmitted: 0 }) as Incident,
   };
 }
 
 test('report types have unique names', () => {
   const names = REPORT_TYPES.map((t) => t.name);
-  assert.deepEqual(names.filter((n, i) => names.indexOf(n) !== i), []);
+  assert.deepEqual(
+    names.filter((n, i) => names.indexOf(n) !== i),
+    [],
+  );
 });
 
 for (const [i, type] of REPORT_TYPES.entries()) {
   test(`report type ${type.name}: its example passes the prefilter, and it is the first entry to read it`, () => {
     assert.ok(TRIGGER_RE.test(type.example), `${type.name}: example "${type.example}" holds no trigger word`);
-    assert.ok(type.triggers.some((w) => new RegExp(w).test(type.example)), `${type.name}: example holds none of its own triggers`);
+    assert.ok(
+      type.triggers.some((w) => new RegExp(w).test(type.example)),
+      `${type.name}: example holds none of its own triggers`,
+    );
     const earlier = REPORT_TYPES.slice(0, i).find((t) => t.header(type.example, context(t.kind)) !== undefined);
     assert.equal(earlier?.name, undefined, `${type.name}: an earlier entry reads its example`);
     const opened = type.header(type.example, context(type.kind));
@@ -46,7 +53,10 @@ test('the prefilter: capitals and punctuation in one set, lower-case words in th
 
 test('a report type whose header may follow an unknown prefix has it found there', () => {
   for (const type of REPORT_TYPES.filter((t) => t.anywhere)) {
-    assert.ok(type.anywhere!.some((s) => type.example.startsWith(s)), `${type.name}: its example starts with none of ${type.anywhere!.join(', ')}`);
+    assert.ok(
+      type.anywhere!.some((s) => type.example.startsWith(s)),
+      `${type.name}: its example starts with none of ${type.anywhere!.join(', ')}`,
+    );
     const m = ANYWHERE_HEADER_RE.exec(`2024-05-03T06:00:01.123Z stdout F ${type.example}`);
     assert.equal(m?.index, '2024-05-03T06:00:01.123Z stdout F '.length, type.name);
   }
@@ -59,7 +69,10 @@ const CASES = new URL('../../../test/data/analyze/cases/', import.meta.url);
 test('every report type names a row of the docs/analyze.md Incidents table that lists its kind', () => {
   const lines = DOC.split('\n');
   const section = lines.indexOf('### Incidents');
-  const rows = lines.slice(section).filter((l) => l.startsWith('| `')).map((l) => l.split('|')[1]!.trim());
+  const rows = lines
+    .slice(section)
+    .filter((l) => l.startsWith('| `'))
+    .map((l) => l.split('|')[1]!.trim());
   for (const type of REPORT_TYPES) {
     assert.ok(rows.includes(type.docRow), `${type.name}: no Incidents row whose first cell is "${type.docRow}"`);
     assert.ok(type.docRow.includes(`\`${type.kind}\``), `${type.name}: its row "${type.docRow}" does not name its kind`);
@@ -73,5 +86,9 @@ test('every report type opens a report in some case file', async () => {
     await scanStream(Readable.from([readFileSync(new URL(c, CASES))]), det, { name: c, refYear: 2024, refMonth: 11 });
     det.finish();
   }
-  assert.deepEqual(REPORT_TYPES.map((t) => t.name).filter((n) => !seen.has(n)), [], 'report types no case file opens');
+  assert.deepEqual(
+    REPORT_TYPES.map((t) => t.name).filter((n) => !seen.has(n)),
+    [],
+    'report types no case file opens',
+  );
 });

@@ -19,7 +19,10 @@ export function parseChkconfig(text: string): Parsed<Map<string, string[]>> {
       bad++;
       continue;
     }
-    map.set(m[1]!, [...m[2]!.matchAll(/([0-6]):on/g)].map((x) => x[1]!));
+    map.set(
+      m[1]!,
+      [...m[2]!.matchAll(/([0-6]):on/g)].map((x) => x[1]!),
+    );
   }
   return { value: map, bad };
 }

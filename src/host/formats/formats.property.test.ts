@@ -19,7 +19,29 @@ import { parseListUnits, parseUnitFiles } from './systemd-units.js';
 test('format parsers never throw on arbitrary input', () => {
   fc.assert(
     fc.property(fc.string({ maxLength: 300 }), (s) => {
-      for (const f of [parseChkconfig, parseCmdline, parseDentryState, parseDpkgL, parseDpkgStatus, parseGrubenv, parseBlsEntry, grubLegacyDefault, parseKdumpConf, parseKdumpEstimate, parseKernelConfig, parseKernelRelease, parseUptimeCommand, parsePsCommands, parseRpmList, parseRpmQf, parseShellVars, parseSysctlAll, parseListUnits, parseUnitFiles]) f(s);
+      for (const f of [
+        parseChkconfig,
+        parseCmdline,
+        parseDentryState,
+        parseDpkgL,
+        parseDpkgStatus,
+        parseGrubenv,
+        parseBlsEntry,
+        grubLegacyDefault,
+        parseKdumpConf,
+        parseKdumpEstimate,
+        parseKernelConfig,
+        parseKernelRelease,
+        parseUptimeCommand,
+        parsePsCommands,
+        parseRpmList,
+        parseRpmQf,
+        parseShellVars,
+        parseSysctlAll,
+        parseListUnits,
+        parseUnitFiles,
+      ])
+        f(s);
       grubDefaultArgs([s]);
       parseSysctlConf(s, '/x');
       meminfoKiB(s, 'MemTotal');

@@ -34,7 +34,10 @@ export function grubDefaultArgs(texts: string[]): string | null {
       if (!r) continue;
       seen = true;
       const value = r[2] ?? r[3] ?? r[4] ?? '';
-      vars.set(r[1]!, value.replace(/\$\{?(GRUB_CMDLINE_LINUX(?:_DEFAULT)?)\}?/g, (_, n: string) => vars.get(n) ?? ''));
+      vars.set(
+        r[1]!,
+        value.replace(/\$\{?(GRUB_CMDLINE_LINUX(?:_DEFAULT)?)\}?/g, (_, n: string) => vars.get(n) ?? ''),
+      );
     }
   }
   if (!seen) return null;

@@ -9,5 +9,13 @@ test('kernel releases and config', () => {
   assert.equal(parseKernelRelease('garbage'), null);
   assert.ok(versionBefore([4, 18, 0], [5, 0, 0]));
   const c = parseKernelConfig('CONFIG_MAGIC_SYSRQ=y\nCONFIG_LOG_BUF_SHIFT=17\n# CONFIG_KASAN is not set\nCONFIG_X="a"\n');
-  assert.deepEqual([...c], [['CONFIG_MAGIC_SYSRQ', 'y'], ['CONFIG_LOG_BUF_SHIFT', '17'], ['CONFIG_KASAN', 'n'], ['CONFIG_X', 'a']]);
+  assert.deepEqual(
+    [...c],
+    [
+      ['CONFIG_MAGIC_SYSRQ', 'y'],
+      ['CONFIG_LOG_BUF_SHIFT', '17'],
+      ['CONFIG_KASAN', 'n'],
+      ['CONFIG_X', 'a'],
+    ],
+  );
 });

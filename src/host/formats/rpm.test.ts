@@ -13,6 +13,12 @@ test('rpm: NVRA split, several kernels kept, bad line counted', () => {
   const s = parseRpmList('sysstat-11.7.3-9.el8.x86_64                  Tue Oct 10 2023\nsysstat-extra-1-1.noarch\n').value;
   assert.deepEqual([s.get('sysstat'), s.get('sysstat-extra')], [['11.7.3-9.el8'], ['1-1']]);
   const q = parseRpmQf('bash\t0:5.1.8-6.el9\nshadow-utils\t2:4.9-8.el9\nbad line\n');
-  assert.deepEqual([...q.value], [['bash', ['5.1.8-6.el9']], ['shadow-utils', ['2:4.9-8.el9']]]);
+  assert.deepEqual(
+    [...q.value],
+    [
+      ['bash', ['5.1.8-6.el9']],
+      ['shadow-utils', ['2:4.9-8.el9']],
+    ],
+  );
   assert.equal(q.bad, 1);
 });

@@ -2,7 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { enabledFromUnitFiles, maskedFromUnitFiles, parseListUnits, parseUnitFiles, UNIT_NAME, UNIT_TYPES } from './systemd-units.js';
 
-const LISTING = 'UNIT FILE STATE PRESET\nkdump.service enabled enabled\nfoo.timer enabled-runtime -\nbar.service disabled enabled\nbaz.socket static -\nvar-lib.mount enabled -\ndev-sdb.swap masked -\nsystemd-tmpfiles-clean.path masked-runtime -\nuser.slice static -\n\n8 unit files listed.\n';
+const LISTING =
+  'UNIT FILE STATE PRESET\nkdump.service enabled enabled\nfoo.timer enabled-runtime -\nbar.service disabled enabled\nbaz.socket static -\nvar-lib.mount enabled -\ndev-sdb.swap masked -\nsystemd-tmpfiles-clean.path masked-runtime -\nuser.slice static -\n\n8 unit files listed.\n';
 
 test('list-unit-files: every unit type, one state per unit', () => {
   const m = parseUnitFiles(LISTING);
@@ -17,7 +18,13 @@ test('list-unit-files: every unit type, one state per unit', () => {
 
 test('enabled and masked units are read from the same listing as the states', () => {
   assert.deepEqual(enabledFromUnitFiles(LISTING), ['foo.timer', 'kdump.service', 'var-lib.mount']);
-  assert.deepEqual([...maskedFromUnitFiles(LISTING)], [['dev-sdb.swap', 'masked'], ['systemd-tmpfiles-clean.path', 'masked-runtime']]);
+  assert.deepEqual(
+    [...maskedFromUnitFiles(LISTING)],
+    [
+      ['dev-sdb.swap', 'masked'],
+      ['systemd-tmpfiles-clean.path', 'masked-runtime'],
+    ],
+  );
 });
 
 test('list-units: active and sub state, the failed marker dropped, any unit type', () => {

@@ -23,7 +23,10 @@ export function parseUnitFiles(text: string): Map<string, string> {
 
 /** Units enabled by a link of their own: "enabled" (in /etc) and "enabled-runtime" (/run), sorted. */
 export function enabledFromUnitFiles(text: string): string[] {
-  return [...parseUnitFiles(text)].filter(([, st]) => st === 'enabled' || st === 'enabled-runtime').map(([u]) => u).sort();
+  return [...parseUnitFiles(text)]
+    .filter(([, st]) => st === 'enabled' || st === 'enabled-runtime')
+    .map(([u]) => u)
+    .sort();
 }
 
 export type MaskState = 'masked' | 'masked-runtime';
