@@ -17,10 +17,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { mainTask } from './group.js';
+import { mainTask } from './model.js';
 import { CASE_FORMATS, FORMAT_TRAITS, renderCase, wallOfKernelTime, type CaseFormat } from './casegen.js';
 import { analyzeText, updateCaseFiles, type ExpectedIncident as Expected } from './golden.js';
 import { INCIDENT_KINDS } from './model.js';
+import { REFINEMENTS } from './patterns/refinements.js';
 
 // From dist/analyze/, this is the source tree's test/data (not a copy under dist/).
 const dir = new URL('../../test/data/analyze/cases/', import.meta.url);
@@ -49,7 +50,8 @@ test('every syzkaller special title has a case file', () => {
     const exp = JSON.parse(readFileSync(new URL(c.replace(/\.log$/, '.expected.json'), dir), 'utf8')) as { incidents: Expected[] };
     for (const e of exp.incidents) if (e.subkind) subkinds.add(e.subkind);
   }
-  for (const k of ['kasan', 'kfence', 'kmsan', 'ubsan', 'odebug', 'usercopy', 'refcount', 'list_corruption', 'lockdep_circular', 'lockdep_recursive', 'scheduling_while_atomic', 'sleeping_in_atomic']) {
+  // The sanitizers and lockdep/atomic subkinds their entries give, and every refinement (patterns/refinements.ts).
+  for (const k of ['kasan', 'kfence', 'kmsan', 'ubsan', 'lockdep_circular', 'lockdep_recursive', 'scheduling_while_atomic', 'sleeping_in_atomic', ...REFINEMENTS.map((x) => x.subkind)]) {
     assert.ok(subkinds.has(k), `no case for ${k}`);
   }
 });

@@ -95,7 +95,7 @@ test('LineAssembler: every line once, overlong lines cut on a character boundary
   }
 });
 
-test('LineAssembler: property: lines, overlong and invalid counts are exact for any lines and any chunking', async () => {
+test('LineAssembler: property: lines, overlong and invalid counts are exact for any lines and any chunking', () => {
   const lineArb = fc.oneof(
     fc.string({ maxLength: 30 }).map((s) => Buffer.from(s.replace(/\n/g, ' '))),
     fc.integer({ min: 90, max: 400 }).map((n) => Buffer.alloc(n, 0x61)),

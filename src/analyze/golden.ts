@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { Detector } from './detect.js';
 import { scanStream } from './scan.js';
-import { mainTask } from './group.js';
+import { mainTask } from './model.js';
 import type { Incident } from './model.js';
 import { renderCase, type CaseFormat } from './casegen.js';
 

@@ -3,7 +3,7 @@
  * count and first/last times; every incident also gets a short timeline entry. Pure and bounded:
  * a group keeps its first incident in full, the timeline keeps at most `maxTimeline` entries.
  */
-import type { Incident, IncidentKind } from './model.js';
+import { mainTask, type Incident, type IncidentKind } from './model.js';
 
 export interface TimeRef {
   /** Wall clock (ISO 8601) when the log gave one. */
@@ -78,12 +78,6 @@ export function timeOf(inc: Incident): TimeRef {
   return t;
 }
 
-export function mainTask(inc: Incident): string | undefined {
-  const order = ['victim', 'blocked', 'stuck', 'faulting', 'current', 'invoker'];
-  const sorted = [...inc.tasks].sort((a, b) => order.indexOf(a.role) - order.indexOf(b.role));
-  const t = sorted[0];
-  return t ? `${t.comm}${t.pid !== undefined ? ':' + t.pid : ''}` : undefined;
-}
 
 export class Collector {
   readonly groups: Group[] = [];

@@ -153,3 +153,11 @@ export interface Incident {
   excerpt: string[];
   excerptOmitted: number;
 }
+
+/** The task an incident is about, as `comm:pid`: the victim, the blocked or stuck task, the faulting one, else the current one. */
+export function mainTask(inc: Incident): string | undefined {
+  const order = ['victim', 'blocked', 'stuck', 'faulting', 'current', 'invoker'];
+  const sorted = [...inc.tasks].sort((a, b) => order.indexOf(a.role) - order.indexOf(b.role));
+  const t = sorted[0];
+  return t ? `${t.comm}${t.pid !== undefined ? ':' + t.pid : ''}` : undefined;
+}

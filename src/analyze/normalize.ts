@@ -69,7 +69,6 @@ const HOST_PREFIX_RE = /^([A-Za-z0-9][A-Za-z0-9_.-]{0,62}): (?=(?:<\d>)?\[\s*\d+
 const JOURNAL_MARKER_RE = /^-- (?:Boot [0-9a-f]+|Reboot) --\s*$/;
 const JOURNAL_INFO_RE = /^-- (?:Logs begin at|No entries|Journal begins at)/;
 // ANSI CSI / OSC sequences and other C0 controls a serial console leaves behind.
-// eslint-disable-next-line no-control-regex
 const ANSI_RE = /\x1b(?:\[[0-9;?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)|[@-Z\\-_])|[\x00-\x08\x0b\x0c\x0e-\x1a\x1c-\x1f\x7f]/g;
 
 export interface NormalizerOptions {
@@ -350,7 +349,7 @@ export class Normalizer {
     let msg = rec['MESSAGE'];
     // journald stores non-UTF-8 messages as byte arrays.
     if (Array.isArray(msg)) msg = Buffer.from(msg.filter((b) => typeof b === 'number') as number[]).toString('utf8');
-    if (typeof msg !== 'string') msg = msg === null || msg === undefined ? '' : String(msg);
+    if (typeof msg !== 'string') msg = msg === null || msg === undefined ? '' : typeof msg === 'object' ? JSON.stringify(msg) : String(msg as number | boolean);
     const text = msg as string;
     const rt = Number(rec['__REALTIME_TIMESTAMP']);
     if (Number.isFinite(rt) && rt > 0) {

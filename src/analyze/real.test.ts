@@ -31,6 +31,8 @@ export async function incidentsOf(path: URL, name = 'x.log'): Promise<Incident[]
 }
 
 type Exp = Record<string, unknown>;
+/** A value of an expected file in a message. */
+const str = (v: unknown): string => (typeof v === 'string' ? v : JSON.stringify(v) ?? 'undefined');
 
 const DECIDED: Record<string, { guiltyFrame: string; title: string; why: string }> = {
   // RIP smp_call_function_many is itself an anchor: syzkaller names the family, not the variant.
@@ -64,21 +66,21 @@ test('the corpus is all there', () => {
 
 for (const f of files) {
   const exp = JSON.parse(readFileSync(new URL(f, dir), 'utf8')) as Exp;
-  test(`real log ${exp['id']} (${(exp['source'] as Exp)['repo']} ${(exp['source'] as Exp)['path']})`, async () => {
+  test(`real log ${str(exp['id'])} (${str((exp['source'] as Exp)['repo'])} ${str((exp['source'] as Exp)['path'])})`, async () => {
     const incs = await incidentsOf(new URL(exp['log_file'] as string, dir));
     const expected = exp['incidents'] as Exp[];
     for (const e of expected) {
       const kind = KIND_MAP[e['kind'] as string] ?? (e['kind'] as string);
       const inc = incs.find((i) => i.kind === kind && i.headline.trim() === (e['title'] as string).trim());
       assert.ok(inc, `no ${kind} incident titled ${JSON.stringify(e['title'])}; got ${JSON.stringify(incs.map((i) => [i.kind, i.headline]))}`);
-      const what = `${exp['id']} ${kind}`;
+      const what = `${str(exp['id'])} ${kind}`;
       if (e['timestamp'] !== null && e['timestamp'] !== undefined) {
-        assert.ok(inc.kernelTimeText === e['timestamp'] || inc.wallText === e['timestamp'], `${what}: time ${inc.kernelTimeText}/${inc.wallText} != ${e['timestamp']}`);
+        assert.ok(inc.kernelTimeText === e['timestamp'] || inc.wallText === e['timestamp'], `${what}: time ${inc.kernelTimeText}/${inc.wallText} != ${str(e['timestamp'])}`);
       }
       if (e['wallclock']) assert.equal(inc.wallText, e['wallclock'], `${what}: wall clock`);
       if (e['subkind'] && kind !== 'panic') assert.equal(inc.subkind, e['subkind'], `${what}: subkind`);
       if (e['subkind'] && kind === 'panic' && e['subkind'] !== 'hung_task_panic') assert.equal(inc.subkind, e['subkind'], `${what}: subkind`);
-      if (e['process'] !== undefined || e['pid'] !== undefined) assert.ok(hasTask(inc, e['process'], e['pid']), `${what}: task ${e['process']}:${e['pid']} not in ${JSON.stringify(inc.tasks)}`);
+      if (e['process'] !== undefined || e['pid'] !== undefined) assert.ok(hasTask(inc, e['process'], e['pid']), `${what}: task ${str(e['process'])}:${str(e['pid'])} not in ${JSON.stringify(inc.tasks)}`);
       if (e['cpu'] !== undefined) assert.equal(inc.cpu, e['cpu'], `${what}: cpu`);
       if (e['state'] !== undefined) assert.ok(inc.tasks.some((t) => t.state === e['state']), `${what}: state`);
       if (e['ppid'] !== undefined) assert.ok(inc.tasks.some((t) => t.ppid === e['ppid']), `${what}: ppid`);
@@ -109,7 +111,7 @@ for (const f of files) {
       if (e['frames_after_eoe']) assert.ok(String(inc.facts['framesAfterNmi']).startsWith((e['frames_after_eoe'] as string[]).join(' ')), `${what}: frames after <<EOE>>`);
       if (e['first_guilty_frame'] !== undefined) {
         const g = e['first_guilty_frame'] as string;
-        const basis = String(e['guilty_frame_basis'] ?? '');
+        const basis = str(e['guilty_frame_basis'] ?? '');
         const decided = DECIDED[exp['id'] as string];
         if (decided) {
           assert.equal(inc.guiltyFrame, decided.guiltyFrame, `${what}: guilty frame (syzkaller lockup rule: ${decided.why})`);
@@ -149,7 +151,7 @@ for (const f of files) {
     const ref = exp['reference'] as Exp | undefined;
     if (ref?.['syzkaller_title'] && ref['syzkaller_type'] !== 'REBOOT') {
       const titles = [ref['syzkaller_title'], ...((ref['syzkaller_alt_titles'] as string[]) ?? [])];
-      assert.ok(incs.some((i) => titles.includes(i.title)), `${exp['id']}: no incident titled like syzkaller ${JSON.stringify(titles)}; got ${JSON.stringify(incs.map((i) => i.title))}`);
+      assert.ok(incs.some((i) => titles.includes(i.title)), `${str(exp['id'])}: no incident titled like syzkaller ${JSON.stringify(titles)}; got ${JSON.stringify(incs.map((i) => i.title))}`);
     }
     if (ref?.['syzkaller_type'] === 'REBOOT') assert.ok(incs.some((i) => i.kind === 'boot'));
     const checks = exp['summary_checks'] as Exp | undefined;

@@ -7,6 +7,7 @@
  * skipped with one regex search for trigger words; only lines around a hit are normalised.
  */
 import { Detector, TRIGGER_LOWER, TRIGGER_UPPER } from './detect.js';
+import { PREFACE_ANYWHERE_RE } from './patterns/index.js';
 import { Normalizer, detectFormat, type LogFormat } from './normalize.js';
 import { JUDGE_SAMPLE_BYTES, LineAssembler, NulFilter, judgeContent } from './content.js';
 
@@ -48,8 +49,8 @@ const LOWER_G = new RegExp(TRIGGER_LOWER.source, 'g');
 const FORMAT_SAMPLE = 200;
 const HIGH_BYTE = /[\x80-\xff]/;
 /** An OOM task-table row in any envelope: `… [ 1804]    89  1804    25638        3 … qmgr`. */
-/** Lines that 5.x prints before a WARNING or `kernel BUG at` header and that name what went wrong. */
-const PREFACE_RAW = /refcount_t: |list_(?:add|del) corruption|ODEBUG: |usercopy: |Bad or missing usercopy|-{4,}\[ cut here \]-{4,}/;
+/** Lines that 5.x prints before a WARNING or `kernel BUG at` header and that name what went wrong (from the report types). */
+const PREFACE_RAW = PREFACE_ANYWHERE_RE;
 const TABLE_ROW_RAW = /\[\s*\d+\]\s+\d+\s+\d+\s+\d+\s+\d+\s.*\S\s*$/;
 
 export async function scanStream(chunks: AsyncIterable<Buffer | string>, detector: Detector, opts: ScanOptions): Promise<ScanResult> {

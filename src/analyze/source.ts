@@ -225,7 +225,7 @@ async function fromStream(src: Readable, first: Buffer): Promise<OpenedInput> {
   const bytes = Readable.from(replay(), { objectMode: false });
   if (compression === 'gzip') return gunzip(bytes, () => src.destroy());
   const opened = decompress(compression, bytes);
-  const close = opened.close;
+  const close = opened.close.bind(opened);
   return { ...opened, close: () => { close(); src.destroy(); } };
 }
 

@@ -8,32 +8,19 @@ import { copyFileSync, lstatSync, mkdtempSync, realpathSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
 import { CHECKS } from '../check/checks/index.js';
-import { Facts } from '../check/facts.js';
-import { parseUnitFiles } from '../check/parse.js';
+import { Facts } from '../host/facts.js';
+import { parseUnitFiles } from '../host/formats/systemd-units.js';
 import { runChecks } from '../check/run.js';
-import { type Datum, Sources } from '../check/sources.js';
+import { type Datum, Sources } from '../host/sources.js';
 import type { Host } from '../host/host.js';
 import { type MaskState, type Mount, ok, type Section, type Sections, type Snapshot, SNAPSHOT_SCHEMA_VERSION, type Units, unknown } from './model.js';
-import {
-  cpuinfoCount,
-  cpuListCount,
-  enabledFromUnitFiles,
-  maskedFromUnitFiles,
-  parseChkconfigList,
-  lscpuCount,
-  meminfoKiB,
-  parseDpkgL,
-  parseDpkgStatus,
-  parseModules,
-  parseMountL,
-  parseMounts,
-  parseRpmList,
-  parseRpmQf,
-  parseSysctlAll,
-  procStatCpuCount,
-  sysvStartService,
-  UNIT_NAME,
-} from './parse.js';
+import { parseChkconfigList, sysvStartService } from '../host/formats/chkconfig.js';
+import { parseDpkgL, parseDpkgStatus } from '../host/formats/dpkg.js';
+import { meminfoKiB } from '../host/formats/meminfo.js';
+import { parseRpmList, parseRpmQf } from '../host/formats/rpm.js';
+import { parseSysctlAll } from '../host/formats/sysctl.js';
+import { enabledFromUnitFiles, maskedFromUnitFiles, UNIT_NAME } from '../host/formats/systemd-units.js';
+import { cpuinfoCount, cpuListCount, lscpuCount, parseModules, parseMountL, parseMounts, procStatCpuCount } from './parse.js';
 
 export interface CollectOptions {
   /** Run fixed commands (rpm -qa, and check's own) on a live host. Default true. */

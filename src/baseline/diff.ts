@@ -4,9 +4,10 @@
  * are dropped and counted.
  */
 import { STATUS_RANK, type Status } from '../check/model.js';
-import { rpmvercmp, sysctlValuesEqual } from '../check/parse.js';
+import { sysctlValuesEqual } from '../host/formats/sysctl.js';
+import { rpmvercmp } from '../host/formats/versions.js';
 import { type Mount, type SectionName, type Sections, type Snapshot, SECTION_NAMES } from './model.js';
-import { compareVersions } from './parse.js';
+import { compareVersions } from '../host/formats/versions.js';
 import { unitChanges } from './units.js';
 
 export const DIFF_SCHEMA_VERSION = 1;

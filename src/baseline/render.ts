@@ -1,5 +1,5 @@
 /** Human output of `baseline show`, `baseline list` and `diff`. Pure: data in, text out. */
-import { printable } from '../check/render.js';
+import { printable } from '../common/term.js';
 import type { Paint } from '../common/term.js';
 import type { Change, DiffResult, SnapshotRef } from './diff.js';
 import { type SectionName, SECTION_NAMES, type Snapshot, type Units } from './model.js';

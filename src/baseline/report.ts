@@ -7,7 +7,7 @@
  */
 import { analyzePaths } from '../analyze/analyze.js';
 import { formatTime } from '../analyze/render.js';
-import { mainTask } from '../analyze/group.js';
+import { mainTask } from '../analyze/model.js';
 import type { Finding } from '../check/model.js';
 import type { DiffResult } from './diff.js';
 import type { Snapshot } from './model.js';

@@ -6,7 +6,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { check, copyFixture, del, fixture, link, put, report } from './testkit.js';
-import { CHECKS } from './checks/index.js';
+import { CHECKS, type CheckDef } from './checks/index.js';
+import { reporter } from './checks/common.js';
 
 const RHEL6 = fixture('rhel6');
 const RHEL9 = fixture('rhel9');
@@ -569,13 +570,24 @@ test('panic.settings: explained as info; suggests panic_on_oops=1 only when kdum
   assert.equal(check(e, 'panic.settings').status, 'unknown');
 });
 
-test('every finding carries its check\'s why (CheckDef.why), on every fixture', () => {
+test('every finding carries its check\'s title, why and (when it has one) trade-off, from the CheckDef, on every fixture', () => {
   for (const name of ['rhel6', 'rhel9', 'debian12', 'sosreport', 'sosreport-debian12']) {
     for (const f of report(fixture(name)).findings) {
       const def = CHECKS.find((c) => c.id === f.id);
       assert.ok(def, `${name}: finding ${f.id} names no check`);
       assert.equal(f.why, def.why, `${name}: ${f.id}`);
       assert.ok(def.why.length > 0, `${f.id} has an empty why`);
+      assert.equal(f.title, def.title, `${name}: ${f.id} title`);
+      if (f.tradeoff !== undefined) assert.equal(f.tradeoff, def.tradeoff, `${name}: ${f.id} tradeoff`);
     }
   }
+});
+
+test('reporter: a body says status, summary, evidence and remedy; the CheckDef gives the rest', () => {
+  const def: CheckDef = { id: 'x.y', title: 'T', why: 'W', tradeoff: 'TO', run: (r) => r.ok('s', []) };
+  const r = reporter(def);
+  assert.deepEqual(r.warn('s', [], null), { id: 'x.y', title: 'T', status: 'warn', summary: 's', evidence: [], why: 'W', remedy: null });
+  assert.equal(r.withTradeoff.fail('s', []).tradeoff, 'TO');
+  assert.equal(r.finding('info', 's', []).status, 'info');
+  assert.equal('tradeoff' in r.ok('s', []), false);
 });

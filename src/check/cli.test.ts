@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { copyFixture, fixture, put, tempDir } from './testkit.js';
+import type { CheckReport } from './run.js';
 
 const BIN = fileURLToPath(new URL('../../bin/lantern.js', import.meta.url));
 
@@ -18,7 +19,7 @@ function lantern(...args: string[]) {
 test('lantern check --json on this live machine: a valid document, exit 0/1/2', () => {
   const r = lantern('check', '--json');
   assert.ok([0, 1, 2].includes(r.code!), `exit ${r.code}: ${r.err}`);
-  const doc = JSON.parse(r.out);
+  const doc = JSON.parse(r.out) as CheckReport;
   assert.equal(doc.schemaVersion, 1);
   assert.equal(doc.host.kind, 'live');
   assert.equal(doc.findings.length, 20);
@@ -106,12 +107,12 @@ test('--fix-script sysctl steps are idempotent (run twice on a copy of sysctl.co
 test('--sosreport on the sosreport fixture, and a live run with --no-commands', () => {
   const r = lantern('check', '--sosreport', fixture('sosreport'), '--json');
   assert.equal(r.code, 1);
-  const doc = JSON.parse(r.out);
+  const doc = JSON.parse(r.out) as CheckReport;
   assert.equal(doc.host.kind, 'sosreport');
-  assert.equal(doc.findings.find((f: { id: string }) => f.id === 'printk.time').status, 'unknown');
+  assert.equal(doc.findings.find((f) => f.id === 'printk.time')?.status, 'unknown');
   const live = lantern('check', '--json', '--no-commands', '--only', 'printk,oom');
   assert.ok([0, 1, 2].includes(live.code!));
-  assert.equal(JSON.parse(live.out).findings.length, 4);
+  assert.equal((JSON.parse(live.out) as CheckReport).findings.length, 4);
 });
 
 test('--fix-script grub edits on Debian are idempotent and replace an existing value', () => {
@@ -147,11 +148,11 @@ test('check --sosreport on a tarball: evidence paths are named relative to the s
     assert.equal(t.status, 0, t.stderr);
     const r = lantern('check', '--sosreport', tarball, '--json');
     assert.ok([0, 1, 2].includes(r.code!), r.err);
-    const doc = JSON.parse(r.out);
+    const doc = JSON.parse(r.out) as CheckReport;
     assert.equal(doc.host.kind, 'sosreport');
     assert.equal(doc.host.root, tarball, 'the report names what the user gave');
     assert.doesNotMatch(r.out, /lantern-sos-/, 'no path into the temporary directory');
-    const paths = doc.findings.flatMap((f: { evidence: { path: string | null }[] }) => f.evidence.map((e) => e.path)).filter((p: string | null) => p !== null && !p.startsWith('command:'));
+    const paths = doc.findings.flatMap((f) => f.evidence.map((e) => e.path)).filter((p): p is string => p !== null && !p.startsWith('command:'));
     assert.ok(paths.length > 5);
     for (const p of paths) assert.ok(p.startsWith(`${top}/`), p);
     assert.ok(paths.includes(`${top}/proc/cmdline`));
@@ -167,7 +168,7 @@ test('check --sosreport on a tarball: evidence paths are named relative to the s
 
 test('check --sosreport on a directory keeps the real paths', () => {
   const r = lantern('check', '--sosreport', fixture('sosreport-debian12'), '--json');
-  const doc = JSON.parse(r.out);
+  const doc = JSON.parse(r.out) as CheckReport;
   assert.equal(doc.host.root, fixture('sosreport-debian12'));
   assert.ok(doc.findings.some((f: { evidence: { path: string | null }[] }) => f.evidence.some((e) => e.path === join(fixture('sosreport-debian12'), 'proc/cmdline'))));
 });

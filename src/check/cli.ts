@@ -11,7 +11,7 @@ import { CHECKS } from './checks/index.js';
 import { renderFixScript, renderHuman } from './render.js';
 import { PROFILES, type Profile } from './policy.js';
 import { runChecks, selectChecks } from './run.js';
-import { unpackedDisplay } from './sources.js';
+import { unpackedDisplay } from '../host/sources.js';
 import { parseWaiveArg, parseWaiverFile, type Waiver, WaiverFileError } from './waivers.js';
 
 /** The waiver file read (through the Host, so a --root tree brings its own) when --waivers is not given. */

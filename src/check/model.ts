@@ -15,16 +15,9 @@ export const STATUS_RANK: Record<Status, number> = { ok: 0, waived: 0, info: 1, 
 export const STATUS_ORDER: Status[] = ['fail', 'warn', 'waived', 'unknown', 'info', 'ok'];
 
 /** One piece of evidence: the value seen and the file (or command) it came from. */
-export interface Evidence {
-  /** What the value is, e.g. "kernel.sysrq (runtime)". */
-  what: string;
-  /** The value as read (trimmed, possibly shortened), or null when it could not be read. */
-  value: string | null;
-  /** The path actually read (on the machine running Lantern), or "command: <argv>"; null if nothing was read. */
-  path: string | null;
-  /** Why the value is missing, when it is. */
-  reason?: string;
-}
+import type { Evidence } from '../host/sources.js';
+
+export type { Evidence };
 
 export type RemedyKind = 'sysctl' | 'cmdline' | 'service' | 'package' | 'file' | 'manual';
 

@@ -4,15 +4,16 @@
  */
 import type { Evidence, Finding, FindingWaiver, Status } from './model.js';
 import type { Waiver } from './waivers.js';
+import { CHECKS } from './checks/index.js';
 
 export const PROFILES = ['minimal', 'standard', 'strict'] as const;
 export type Profile = (typeof PROFILES)[number];
 
 /**
- * Checks whose failures `minimal` keeps: the evidence of the next panic or hang (a crash dump,
- * SysRq dumps, messages leaving the box, the hung-task report). Group prefixes as for --only.
+ * Checks whose failures `minimal` keeps (`minimal: true` on their CheckDef): the evidence of the
+ * next panic or hang (a crash dump, SysRq dumps, messages leaving the box, the hung-task report).
  */
-export const MINIMAL_CHECKS = ['kdump', 'sysrq', 'console.capture', 'hung'];
+export const MINIMAL_CHECKS: readonly string[] = CHECKS.filter((c) => c.minimal).map((c) => c.id);
 
 export function inGroup(id: string, match: string): boolean {
   return id === match || id.startsWith(match + '.');
@@ -26,7 +27,7 @@ export function inGroup(id: string, match: string): boolean {
  */
 export function profileStatus(profile: Profile, id: string, status: Status): Status {
   if (profile === 'strict' && status === 'warn') return 'fail';
-  if (profile === 'minimal' && status === 'fail' && !MINIMAL_CHECKS.some((m) => inGroup(id, m))) return 'warn';
+  if (profile === 'minimal' && status === 'fail' && !MINIMAL_CHECKS.includes(id)) return 'warn';
   return status;
 }
 

@@ -4,7 +4,7 @@
  * idempotent: running it twice leaves the host as running it once.
  */
 import type { Remedy } from './model.js';
-import type { Distro } from './facts.js';
+import type { Distro } from '../host/facts.js';
 
 /** Persist a sysctl in /etc/sysctl.conf (applied last, also on RHEL 6) and apply it now. */
 export function sysctlRemedy(key: string, value: string, text: string, safe = true): Remedy {

@@ -3,11 +3,8 @@ import Table from 'cli-table3';
 import type { Paint } from '../common/term.js';
 import { type Finding, type FindingWaiver, type Status, STATUS_ORDER } from './model.js';
 import type { CheckReport } from './run.js';
+import { printable } from '../common/term.js';
 
-/** Keep host-derived text printable on one line (no terminal escapes, no newlines). */
-export function printable(s: string): string {
-  return s.replace(/[\x00-\x1f\x7f-\x9f]/g, '?');
-}
 
 function colourFor(p: Paint, s: Status): (t: string) => string {
   switch (s) {

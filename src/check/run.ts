@@ -1,10 +1,11 @@
 /** Runs the checks over a host and assembles the report document (schema in docs/check.md). */
 import type { Host } from '../host/host.js';
 import { CHECKS, type CheckDef } from './checks/index.js';
-import { Facts } from './facts.js';
+import { reporter } from './checks/common.js';
+import { Facts } from '../host/facts.js';
 import { countByStatus, exitCodeForFindings, type Finding, type Status, worstStatus } from './model.js';
 import { applyPolicy, type Profile, type WaiverReport } from './policy.js';
-import { type DisplayRoot, displayText, Sources, type SourcesOptions } from './sources.js';
+import { type DisplayRoot, displayText, Sources, type SourcesOptions } from '../host/sources.js';
 import type { Waiver } from './waivers.js';
 
 export const SCHEMA_VERSION = 1;
@@ -61,7 +62,7 @@ export function runChecks(host: Host, checks: CheckDef[] = CHECKS, opts: RunOpti
   const raw: Finding[] = [];
   for (const c of checks) {
     try {
-      raw.push(c.run(facts));
+      raw.push(c.run(reporter(c), facts));
     } catch (e) {
       // A bug in one check must not hide the others: report it as unknown with the reason.
       raw.push({ id: c.id, title: c.title, status: 'unknown', summary: `internal error in this check: ${(e as Error)?.message ?? String(e)}`, evidence: [], why: '', remedy: null });

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Host } from '../host/host.js';
-import { Sources } from './sources.js';
+import { Sources } from '../host/sources.js';
 import { check, copyFixture, del, fixture, put, report } from './testkit.js';
 
 test('sosreport is detected and reports its sos version', () => {

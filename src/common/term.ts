@@ -13,3 +13,8 @@ export type Paint = ReturnType<typeof pc.createColors>;
 export function paint(stream: NodeJS.WriteStream = process.stdout): Paint {
   return pc.createColors(useColour(stream));
 }
+
+/** Keep host-derived text printable on one line (no terminal escapes, no newlines). */
+export function printable(s: string): string {
+  return s.replace(/[\x00-\x1f\x7f-\x9f]/g, '?');
+}

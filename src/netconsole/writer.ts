@@ -114,6 +114,40 @@ export function fileName(day: string, index: number): string {
   return index === 0 ? `${day}.log` : `${day}.${index}.log`;
 }
 
+/*
+ * The rotation policy, pure: a file holds one day; past maxFileBytes (0: no limit) the day goes
+ * on in `<day>.1.log`, `<day>.2.log`, …; a line is never split, and a fresh file takes one line
+ * whatever its size. pump() and open() act on these answers.
+ */
+
+/** Whether `bytes` more make a non-empty file of `size` bytes longer than the limit. */
+export function overflows(size: number, bytes: number, maxFileBytes: number): boolean {
+  return maxFileBytes > 0 && size > 0 && size + bytes > maxFileBytes;
+}
+
+/**
+ * Before writing `bytes` bytes of `day` to the open file: keep writing to it, or close it and go
+ * on in the next index of the same day, or in the first file of the new day.
+ */
+export function rotation(open: { day: string; size: number }, day: string, bytes: number, maxFileBytes: number): 'keep' | 'next-index' | 'new-day' {
+  if (open.day !== day) return 'new-day';
+  return overflows(open.size, bytes, maxFileBytes) ? 'next-index' : 'keep';
+}
+
+/**
+ * How many bytes of `buf` (whole lines) go into a file of `size` bytes: all of it, the whole
+ * lines that fit (the rest starts the next file), or 0 when not one line fits and the file is
+ * not empty (the next file takes them).
+ */
+export function bytesThatFit(size: number, buf: Buffer, maxFileBytes: number): number {
+  if (!(maxFileBytes > 0 && size + buf.length > maxFileBytes)) return buf.length;
+  const room = maxFileBytes - size;
+  let cut = room > 0 ? buf.lastIndexOf(10, room - 1) + 1 : 0;
+  // Not even one line fits: a fresh file takes one line whatever its size.
+  if (cut <= 0 && size === 0) cut = buf.indexOf(10) + 1 || buf.length;
+  return Math.max(cut, 0);
+}
+
 export class Writer {
   readonly counters: WriterCounters = {
     linesAccepted: 0,
@@ -438,7 +472,7 @@ export class Writer {
       } catch {
         size = 0;
       }
-      if (this.opts.maxFileBytes > 0 && size > 0 && size + need > this.opts.maxFileBytes) {
+      if (overflows(size, need, this.opts.maxFileBytes)) {
         index++;
         continue;
       }
@@ -529,8 +563,9 @@ export class Writer {
         let buf = pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces);
 
         // Switch file by day or size.
-        if (s.fd && (s.fileDay !== first.day || (this.opts.maxFileBytes > 0 && s.fileSize > 0 && s.fileSize + buf.length > this.opts.maxFileBytes))) {
-          if (s.fileDay === first.day) s.fileIndex++;
+        const rotate = s.fd ? rotation({ day: s.fileDay ?? '', size: s.fileSize }, first.day, buf.length, this.opts.maxFileBytes) : 'keep';
+        if (rotate !== 'keep') {
+          if (rotate === 'next-index') s.fileIndex++;
           const keepIndex = s.fileIndex;
           const keepDay = s.fileDay;
           await this.closeStream(s);
@@ -547,21 +582,17 @@ export class Writer {
 
         // Respect the size limit: write the whole lines that fit; the rest goes to the next file.
         let nextFile: Buffer | null = null;
-        if (this.opts.maxFileBytes > 0 && s.fileSize + buf.length > this.opts.maxFileBytes) {
-          const room = this.opts.maxFileBytes - s.fileSize;
-          let cut = room > 0 ? buf.lastIndexOf(10, room - 1) + 1 : 0;
-          // Not even one line fits: a fresh file takes one line whatever its size.
-          if (cut <= 0 && s.fileSize === 0) cut = buf.indexOf(10) + 1 || buf.length;
-          if (cut > 0 && cut < buf.length) {
-            nextFile = Buffer.from(buf.subarray(cut));
-            buf = buf.subarray(0, cut);
-          } else if (cut <= 0) {
-            s.fileIndex++;
-            const keepDay = s.fileDay;
-            await this.closeStream(s);
-            s.fileDay = keepDay;
-            continue;
-          }
+        const cut = bytesThatFit(s.fileSize, buf, this.opts.maxFileBytes);
+        if (cut === 0 && buf.length > 0) {
+          s.fileIndex++;
+          const keepDay = s.fileDay;
+          await this.closeStream(s);
+          s.fileDay = keepDay;
+          continue;
+        }
+        if (cut < buf.length) {
+          nextFile = Buffer.from(buf.subarray(cut));
+          buf = buf.subarray(0, cut);
         }
 
         let off = 0;

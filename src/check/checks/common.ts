@@ -1,21 +1,48 @@
 /** What every check module shares: the check type, the finding builder, and kdump state other checks consult. */
-import { type Facts } from '../facts.js';
+import { type Facts } from '../../host/facts.js';
 import type { Evidence, Finding, Remedy, Status } from '../model.js';
 
 export interface CheckDef {
   id: string;
   title: string;
-  /** Why the check matters: the same for every finding of the check, so it is data, not a run() local. */
+  /** Why the check matters: the same for every finding of the check. */
   why: string;
-  run: (f: Facts) => Finding;
+  /** Where this check's advice contradicts common hardening advice, and the trade-off (on the findings that give that advice). */
+  tradeoff?: string;
+  /** A fail of this check stays a fail under `--profile minimal`: it is evidence of the next panic or hang (policy.ts). */
+  minimal?: boolean;
+  /** The decision: what the facts say, as one finding of `r`. */
+  run: (r: Reporter, f: Facts) => Finding;
+}
+
+type Say = (summary: string, evidence: Evidence[], remedy?: Remedy | null) => Finding;
+
+/** Findings of one check: its id, title and why come from the CheckDef; a body says only status, summary, evidence, remedy. */
+export interface Reporter {
+  ok: Say;
+  info: Say;
+  warn: Say;
+  fail: Say;
+  unknown: Say;
+  /** A status decided at run time. */
+  finding(status: Status, summary: string, evidence: Evidence[], remedy?: Remedy | null): Finding;
+  /** The same findings, carrying the check's trade-off (the advice they give is the contested one). */
+  withTradeoff: Omit<Reporter, 'withTradeoff'>;
 }
 
 export const MiB = 2 ** 20;
 
-export function finding(id: string, title: string, status: Status, summary: string, evidence: Evidence[], why: string, remedy: Remedy | null, tradeoff?: string): Finding {
-  const f: Finding = { id, title, status, summary, evidence, why, remedy };
-  if (tradeoff) f.tradeoff = tradeoff;
-  return f;
+export function reporter(def: CheckDef): Reporter {
+  const make = (tradeoff: string | undefined) => {
+    const finding = (status: Status, summary: string, evidence: Evidence[], remedy: Remedy | null = null): Finding => {
+      const f: Finding = { id: def.id, title: def.title, status, summary, evidence, why: def.why, remedy };
+      if (tradeoff) f.tradeoff = tradeoff;
+      return f;
+    };
+    const say = (status: Status): Say => (summary, evidence, remedy) => finding(status, summary, evidence, remedy);
+    return { ok: say('ok'), info: say('info'), warn: say('warn'), fail: say('fail'), unknown: say('unknown'), finding };
+  };
+  return { ...make(undefined), withTradeoff: make(def.tradeoff) };
 }
 
 export function kdumpUnits(f: Facts) {

@@ -1,14 +1,15 @@
 /** Console capture: serial console or netconsole. */
-import { type CheckDef, finding } from './common.js';
+import type { CheckDef } from './common.js';
 import type { Evidence, Remedy } from '../model.js';
-import { parseShellVars } from '../parse.js';
+import { parseShellVars } from '../../host/formats/shell-vars.js';
 import { cmdlineAdd } from '../remedies.js';
 
 export const consoleCapture: CheckDef = {
   id: 'console.capture',
   title: 'serial console or netconsole captures kernel messages',
   why: 'When the machine dies, messages still in memory are lost; a serial console or netconsole sends every kernel message off the box as it is printed (netconsole cannot capture early boot or kdump-time messages; serial can).',
-  run(f) {
+  minimal: true,
+  run(r, f) {
     const ev: Evidence[] = [];
     const dests: string[] = [];
     const notes: string[] = [];
@@ -79,10 +80,10 @@ export const consoleCapture: CheckDef = {
       commands: cmdlineAdd(dist, 'console=tty0 console=ttyS0,115200n8', 'console'),
       safe: false,
     };
-    if (dests.length) return finding(this.id, this.title, 'ok', `kernel messages go to ${[...new Set(dests)].join('; ')}${notes.length ? ` (${notes.join('; ')})` : ''}`, ev, this.why, null);
-    if (!c && !cons.ok) return finding(this.id, this.title, 'unknown', 'neither /proc/cmdline nor /proc/consoles collected', [f.src.evidence('/proc/cmdline', cd), f.src.evidence('/proc/consoles', cons)], this.why, remedy);
+    if (dests.length) return r.ok(`kernel messages go to ${[...new Set(dests)].join('; ')}${notes.length ? ` (${notes.join('; ')})` : ''}`, ev);
+    if (!c && !cons.ok) return r.unknown('neither /proc/cmdline nor /proc/consoles collected', [f.src.evidence('/proc/cmdline', cd), f.src.evidence('/proc/consoles', cons)], remedy);
     if (!ev.length) ev.push(f.src.evidence('kernel command line', cd, 'no console=ttyS… or netconsole='));
     const snapNote = f.src.kind === 'sosreport' ? ' (sosreports do not collect netconsole configfs targets)' : '';
-    return finding(this.id, this.title, 'warn', `no serial console or netconsole found${notes.length ? `; ${notes.join('; ')}` : ''}${snapNote}`, ev, this.why, remedy);
+    return r.warn(`no serial console or netconsole found${notes.length ? `; ${notes.join('; ')}` : ''}${snapNote}`, ev, remedy);
   },
 };

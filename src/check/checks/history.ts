@@ -1,14 +1,15 @@
 /** Resource history and system call auditing: sysstat, auditd. */
-import { type CheckDef, finding } from './common.js';
+import type { CheckDef } from './common.js';
 import type { Evidence, Remedy } from '../model.js';
-import { parseAuditctlStatus, parseShellVars } from '../parse.js';
+import { parseShellVars } from '../../host/formats/shell-vars.js';
+import { parseAuditctlStatus } from '../parse.js';
 import { pkgInstall, serviceEnable } from '../remedies.js';
 
 export const sysstat: CheckDef = {
   id: 'sysstat',
   title: 'sysstat (sar) installed and collecting',
   why: 'sar history shows what CPU, memory, I/O and paging did in the minutes before a hang or OOM; without it there is no record of the run-up.',
-  run(f) {
+  run(r, f) {
     const dist = f.distro();
     const ev: Evidence[] = [];
     const pkg = f.pkg(['sysstat']);
@@ -20,7 +21,7 @@ export const sysstat: CheckDef = {
     if (dist.family === 'debian') enableCmds.push(`sed -i -E 's/^ENABLED=.*/ENABLED="true"/' /etc/default/sysstat`);
     enableCmds.push(serviceEnable(dist, 'sysstat.service'));
     const remedy: Remedy = { kind: 'package', text: 'Install sysstat and enable its collection (every 10 minutes by default).', commands: enableCmds, safe: true };
-    if (installed === false) return finding(this.id, this.title, 'warn', 'sysstat is not installed', ev, this.why, remedy);
+    if (installed === false) return r.warn('sysstat is not installed', ev, remedy);
     // Collecting: cron (RHEL 6/7), systemd timers (RHEL 8+, Debian), Debian's ENABLED switch, and data files.
     const reasons: string[] = [];
     // On Debian and Ubuntu the cron job and the timer both run debian-sa1, which collects nothing
@@ -68,14 +69,14 @@ export const sysstat: CheckDef = {
     }
     if (!dataListed) ev.push({ what: '/var/log/sa, /var/log/sysstat data files', value: null, path: null, reason: f.src.kind === 'live' ? 'no such directory' : 'not collected' });
     const files = dataFiles ? ` (${dataFiles} daily data files)` : '';
-    if (switchOn === false) return finding(this.id, this.title, 'warn', `sysstat is installed but not collecting: ${reasons.join('; ')}${files ? `${files} from an earlier collection` : ''}`, ev, this.why, remedy);
-    if (scheduled === false) return finding(this.id, this.title, 'warn', `sysstat is installed but its collection is not scheduled (no sa1 cron job, timer not enabled)${files}`, ev, this.why, remedy);
+    if (switchOn === false) return r.warn(`sysstat is installed but not collecting: ${reasons.join('; ')}${files ? `${files} from an earlier collection` : ''}`, ev, remedy);
+    if (scheduled === false) return r.warn(`sysstat is installed but its collection is not scheduled (no sa1 cron job, timer not enabled)${files}`, ev, remedy);
     // A schedule counts only where nothing else gates it, or where the gate was read and is on.
-    if (scheduled === true && (!gated || switchOn === true)) return finding(this.id, this.title, 'ok', `sysstat is collecting${files}`, ev, this.why, null);
-    if (dataFiles > 0) return finding(this.id, this.title, 'ok', `sysstat has collected: ${dataFiles} daily data files${gated && switchOn === null ? ' (/etc/default/sysstat not collected: the data files decide)' : ''}`, ev, this.why, null);
-    if (installed === null && scheduled === null) return finding(this.id, this.title, 'unknown', 'no package list, sysstat files or schedule collected', ev.length ? ev : [{ what: 'sysstat', value: null, path: null, reason: 'not collected' }], this.why, remedy);
-    if (gated && switchOn === null) return finding(this.id, this.title, 'unknown', `whether sysstat collects is unknown: ${scheduled ? 'its schedule is enabled, but ' : ''}/etc/default/sysstat (ENABLED) was not collected and no data files under /var/log/sysstat or /var/log/sa were`, ev, this.why, remedy);
-    return finding(this.id, this.title, 'warn', `sysstat is installed but not collecting${reasons.length ? ': ' + reasons.join('; ') : ''}`, ev, this.why, remedy);
+    if (scheduled === true && (!gated || switchOn === true)) return r.ok(`sysstat is collecting${files}`, ev);
+    if (dataFiles > 0) return r.ok(`sysstat has collected: ${dataFiles} daily data files${gated && switchOn === null ? ' (/etc/default/sysstat not collected: the data files decide)' : ''}`, ev);
+    if (installed === null && scheduled === null) return r.unknown('no package list, sysstat files or schedule collected', ev.length ? ev : [{ what: 'sysstat', value: null, path: null, reason: 'not collected' }], remedy);
+    if (gated && switchOn === null) return r.unknown(`whether sysstat collects is unknown: ${scheduled ? 'its schedule is enabled, but ' : ''}/etc/default/sysstat (ENABLED) was not collected and no data files under /var/log/sysstat or /var/log/sa were`, ev, remedy);
+    return r.warn(`sysstat is installed but not collecting${reasons.length ? ': ' + reasons.join('; ') : ''}`, ev, remedy);
   },
 };
 
@@ -83,7 +84,7 @@ export const audit: CheckDef = {
   id: 'audit',
   title: 'system call auditing (auditd) running',
   why: 'The audit log records who ran what (execve, privilege changes, file access rules), which is how a reboot or a killed process is traced to the command that caused it.',
-  run(f) {
+  run(r, f) {
     const dist = f.distro();
     const s = f.service(['auditd.service'], ['auditd'], ['auditd']);
     const ev = [...s.evidence];
@@ -101,12 +102,12 @@ export const audit: CheckDef = {
     const installed = s.installed === true || !!bin || !!pkg.version ? true : pkg.version === false || s.installed === false ? false : null;
     const remedy: Remedy = { kind: 'package', text: s.masked ? 'auditd.service is masked: unmask and enable it (ask first why it was masked).' : 'Install auditd and enable it at boot.', commands: [pkgInstall(dist, 'audit', 'auditd'), serviceEnable(dist, 'auditd.service', s.masked)], safe: true };
     const running = kernelOn ?? s.active;
-    if (installed === false && running !== true) return finding(this.id, this.title, 'warn', 'auditd is not installed', ev, this.why, remedy);
-    if (running === true && s.enabled === false) return finding(this.id, this.title, 'warn', 'auditd is running but not enabled at boot', ev, this.why, remedy);
+    if (installed === false && running !== true) return r.warn('auditd is not installed', ev, remedy);
+    if (running === true && s.enabled === false) return r.warn('auditd is running but not enabled at boot', ev, remedy);
     // Running now says nothing about the next boot: ok only when the enablement was read too.
-    if (running === true && s.enabled === null) return finding(this.id, this.title, 'info', 'auditd is running; whether it starts at boot was not collected', ev, this.why, null);
-    if (running === true) return finding(this.id, this.title, 'ok', 'auditd is running and enabled at boot', ev, this.why, null);
-    if (running === false) return finding(this.id, this.title, 'warn', 'auditd is installed but not running', ev, this.why, remedy);
-    return finding(this.id, this.title, 'unknown', 'whether auditd runs was not collected', ev, this.why, remedy);
+    if (running === true && s.enabled === null) return r.info('auditd is running; whether it starts at boot was not collected', ev);
+    if (running === true) return r.ok('auditd is running and enabled at boot', ev);
+    if (running === false) return r.warn('auditd is installed but not running', ev, remedy);
+    return r.unknown('whether auditd runs was not collected', ev, remedy);
   },
 };

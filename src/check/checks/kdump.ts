@@ -1,26 +1,19 @@
 /** kdump: service, crashkernel=, reservation, dump target. */
-import { type CheckDef, finding, MiB, crashLoaded, kdumpUnits } from './common.js';
-import { type Facts, num } from '../facts.js';
+import { type CheckDef, MiB, crashLoaded, kdumpUnits } from './common.js';
+import { type Facts, num } from '../../host/facts.js';
 import type { Evidence, Remedy } from '../model.js';
-import {
-  autoCrashBytes,
-  cmdlineValue,
-  dmesgCrashLines,
-  formatBytes,
-  iomemCrashBytes,
-  parseCrashkernel,
-  parseKdumpConf,
-  parseKdumpEstimate,
-  parseShellVars,
-  recommendedCrashBytes,
-} from '../parse.js';
+import { cmdlineValue } from '../../host/formats/cmdline.js';
+import { parseKdumpConf, parseKdumpEstimate } from '../../host/formats/kdump.js';
+import { parseShellVars } from '../../host/formats/shell-vars.js';
+import { autoCrashBytes, dmesgCrashLines, formatBytes, iomemCrashBytes, parseCrashkernel, recommendedCrashBytes } from '../parse.js';
 import { cmdlineSet, pkgInstall, serviceEnable, serviceRestart } from '../remedies.js';
 
 export const kdumpService: CheckDef = {
   id: 'kdump.service',
   title: 'kdump service enabled and active',
   why: 'Without a running kdump service a panic leaves no vmcore: the only record of the crash is whatever reached a console.',
-  run(f) {
+  minimal: true,
+  run(r, f) {
     const { units, sysv } = kdumpUnits(f);
     const s = f.service(units, sysv);
     const cl = crashLoaded(f);
@@ -32,7 +25,7 @@ export const kdumpService: CheckDef = {
     const install = pkgInstall(d, d.rhelMajor !== null && d.rhelMajor >= 10 ? 'kdump-utils' : 'kexec-tools', 'kdump-tools');
     const remedy: Remedy = { kind: 'service', text: `Install kdump and enable the ${unit} so a crash kernel is loaded at every boot.`, commands: [install, serviceEnable(d, unit)], safe: true };
     if (s.masked && active !== true) {
-      return finding(this.id, this.title, 'fail', 'kdump is masked: systemd will not start it', ev, this.why, {
+      return r.fail('kdump is masked: systemd will not start it', ev, {
         kind: 'service',
         text: `Unmask and enable the ${unit} (someone masked it on purpose: ask why first).`,
         commands: [serviceEnable(d, unit, true)],
@@ -40,14 +33,14 @@ export const kdumpService: CheckDef = {
       });
     }
     if (s.installed === false || (s.installed === null && s.enabled === null && active === false)) {
-      return finding(this.id, this.title, 'fail', 'kdump is not installed', ev, this.why, remedy);
+      return r.fail('kdump is not installed', ev, remedy);
     }
-    if (s.enabled === null && active === null) return finding(this.id, this.title, 'unknown', 'cannot tell whether kdump is enabled or active: no service state collected', ev, this.why, remedy);
-    if (s.enabled === true && active === true) return finding(this.id, this.title, 'ok', 'kdump is enabled and a crash kernel is loaded', ev, this.why, null);
-    if (active === true) return finding(this.id, this.title, s.enabled === false ? 'warn' : 'info', s.enabled === false ? 'kdump is active now but not enabled at boot' : 'kdump is active; enablement unknown', ev, this.why, remedy);
-    if (s.enabled === true && active === false) return finding(this.id, this.title, 'fail', 'kdump is enabled but not active (no crash kernel loaded)', ev, this.why, { ...remedy, text: 'Start kdump and read why it failed (kdumpctl status / journalctl -u kdump); usually no crashkernel memory is reserved.', commands: [serviceEnable(d, unit)] });
-    if (active === null) return finding(this.id, this.title, s.enabled ? 'unknown' : 'fail', s.enabled ? 'kdump is enabled; whether it is active was not collected' : 'kdump is not enabled', ev, this.why, remedy);
-    return finding(this.id, this.title, 'fail', 'kdump is neither enabled nor active', ev, this.why, remedy);
+    if (s.enabled === null && active === null) return r.unknown('cannot tell whether kdump is enabled or active: no service state collected', ev, remedy);
+    if (s.enabled === true && active === true) return r.ok('kdump is enabled and a crash kernel is loaded', ev);
+    if (active === true) return r.finding(s.enabled === false ? 'warn' : 'info', s.enabled === false ? 'kdump is active now but not enabled at boot' : 'kdump is active; enablement unknown', ev, remedy);
+    if (s.enabled === true && active === false) return r.fail('kdump is enabled but not active (no crash kernel loaded)', ev, { ...remedy, text: 'Start kdump and read why it failed (kdumpctl status / journalctl -u kdump); usually no crashkernel memory is reserved.', commands: [serviceEnable(d, unit)] });
+    if (active === null) return r.finding(s.enabled ? 'unknown' : 'fail', s.enabled ? 'kdump is enabled; whether it is active was not collected' : 'kdump is not enabled', ev, remedy);
+    return r.fail('kdump is neither enabled nor active', ev, remedy);
   },
 };
 
@@ -85,7 +78,8 @@ export const kdumpCrashkernel: CheckDef = {
   id: 'kdump.crashkernel',
   title: 'crashkernel= on the kernel command line',
   why: 'The crash kernel can only be loaded into memory the running kernel reserved at boot with crashkernel=.',
-  run(f) {
+  minimal: true,
+  run(r, f) {
     const { c, d } = f.cmdline();
     const dist = f.distro();
     const ram = f.ram();
@@ -97,26 +91,26 @@ export const kdumpCrashkernel: CheckDef = {
       commands: value === null ? ['kdumpctl reset-crashkernel --kernel=ALL'] : cmdlineSet(dist, 'crashkernel', value),
       safe: false,
     };
-    if (!c || !d.ok) return finding(this.id, this.title, 'unknown', (d as { reason: string }).reason, [f.src.evidence('/proc/cmdline', d)], this.why, remedy);
+    if (!c || !d.ok) return r.unknown((d as { reason: string }).reason, [f.src.evidence('/proc/cmdline', d)], remedy);
     const v = cmdlineValue(c, 'crashkernel');
     const next = f.nextBoot();
     const nextV = next ? cmdlineValue(next.c, 'crashkernel') : undefined;
     if (v === undefined) {
       const ev0 = [f.src.evidence('crashkernel=', d, '(absent)')];
       if (next) ev0.push(next.ev);
-      if (nextV !== undefined) return finding(this.id, this.title, 'fail', `no crashkernel= on the running kernel command line; the next boot has crashkernel=${nextV} (reboot pending)`, ev0, this.why, { kind: 'manual', text: 'Reboot into the configured command line to reserve the crash kernel memory.', commands: [], safe: false });
-      return finding(this.id, this.title, 'fail', 'no crashkernel= on the running kernel command line', ev0, this.why, remedy);
+      if (nextV !== undefined) return r.fail(`no crashkernel= on the running kernel command line; the next boot has crashkernel=${nextV} (reboot pending)`, ev0, { kind: 'manual', text: 'Reboot into the configured command line to reserve the crash kernel memory.', commands: [], safe: false });
+      return r.fail('no crashkernel= on the running kernel command line', ev0, remedy);
     }
     const parsed = parseCrashkernel(v, ram.bytes);
     const ev = [f.src.evidence('crashkernel=', d, v), ram.ev];
     if (next) ev.push(next.ev);
-    if (next && nextV === undefined) return finding(this.id, this.title, 'warn', `crashkernel=${v} is on the running command line but missing from the next-boot configuration`, ev, this.why, remedy);
-    if (parsed.kind === 'invalid') return finding(this.id, this.title, 'warn', `crashkernel=${v} is malformed: ${parsed.reason}`, ev, this.why, remedy);
-    if (parsed.kind === 'ranges' && parsed.bytes === null) return finding(this.id, this.title, 'fail', `crashkernel=${v} has no range matching this host's RAM: nothing is reserved`, ev, this.why, remedy);
+    if (next && nextV === undefined) return r.warn(`crashkernel=${v} is on the running command line but missing from the next-boot configuration`, ev, remedy);
+    if (parsed.kind === 'invalid') return r.warn(`crashkernel=${v} is malformed: ${parsed.reason}`, ev, remedy);
+    if (parsed.kind === 'ranges' && parsed.bytes === null) return r.fail(`crashkernel=${v} has no range matching this host's RAM: nothing is reserved`, ev, remedy);
     const size = parsed.kind === 'auto' ? 'auto' : formatBytes(parsed.kind === 'ranges' ? parsed.bytes! : parsed.bytes);
     // Whether the next boot keeps it is half of this check: not found, it cannot be ok.
-    if (!next) return finding(this.id, this.title, 'info', `crashkernel=${v} (${size}) on the running command line; the next boot's configuration was not found (BLS entries, grub.conf, /etc/default/grub)`, ev, this.why, null);
-    return finding(this.id, this.title, 'ok', `crashkernel=${v} (${size})`, ev, this.why, null);
+    if (!next) return r.info(`crashkernel=${v} (${size}) on the running command line; the next boot's configuration was not found (BLS entries, grub.conf, /etc/default/grub)`, ev);
+    return r.ok(`crashkernel=${v} (${size})`, ev);
   },
 };
 
@@ -124,7 +118,8 @@ export const kdumpReserved: CheckDef = {
   id: 'kdump.reserved',
   title: 'crash kernel memory reserved, loaded, and large enough',
   why: 'crashkernel= on the command line does not guarantee a reservation; too small a reservation makes the crash kernel run out of memory and no vmcore is written.',
-  run(f) {
+  minimal: true,
+  run(r, f) {
     const ev: Evidence[] = [];
     let reserved: number | null = null;
     const size = f.src.get('kexecCrashSize');
@@ -165,13 +160,13 @@ export const kdumpReserved: CheckDef = {
       safe: false,
     };
     if (noKexec) {
-      return finding(this.id, this.title, 'fail', 'this kernel has no kexec/crash dump support (/sys/kernel/kexec_crash_size is absent)', ev, this.why, { kind: 'manual', text: 'Boot a kernel built with CONFIG_KEXEC and CONFIG_CRASH_DUMP (every distribution kernel is).', commands: [], safe: false });
+      return r.fail('this kernel has no kexec/crash dump support (/sys/kernel/kexec_crash_size is absent)', ev, { kind: 'manual', text: 'Boot a kernel built with CONFIG_KEXEC and CONFIG_CRASH_DUMP (every distribution kernel is).', commands: [], safe: false });
     }
     if (reserved === null) {
       const s = size as { reason?: string };
-      return finding(this.id, this.title, 'unknown', `reservation not collected: ${s.reason ?? 'no kexec_crash_size, /proc/iomem or boot message'}`, ev, this.why, null);
+      return r.unknown(`reservation not collected: ${s.reason ?? 'no kexec_crash_size, /proc/iomem or boot message'}`, ev);
     }
-    if (reserved === 0) return finding(this.id, this.title, 'fail', 'no memory is reserved for the crash kernel', ev, this.why, remedy);
+    if (reserved === 0) return r.fail('no memory is reserved for the crash kernel', ev, remedy);
     const cl = crashLoaded(f);
     ev.push(cl.ev, ...rec.ev);
     const { c } = f.cmdline();
@@ -182,11 +177,11 @@ export const kdumpReserved: CheckDef = {
         ? ` crashkernel=auto on RHEL ${dist.rhelMajor} reserves ${formatBytes(autoCrashBytes(dist.rhelMajor, ram)!)} for this RAM.`
         : '';
     if (rec.bytes !== null && reserved < rec.bytes) {
-      return finding(this.id, this.title, 'warn', `${formatBytes(reserved)} reserved, below the ${formatBytes(rec.bytes)} recommended (${rec.how}).${autoNote}`, ev, this.why, remedy);
+      return r.warn(`${formatBytes(reserved)} reserved, below the ${formatBytes(rec.bytes)} recommended (${rec.how}).${autoNote}`, ev, remedy);
     }
-    if (cl.loaded === false) return finding(this.id, this.title, 'fail', `${formatBytes(reserved)} reserved but no crash kernel is loaded`, ev, this.why, { kind: 'service', text: 'Start the kdump service so it loads the crash kernel.', commands: [serviceEnable(dist, dist.family === 'debian' ? 'kdump-tools.service' : 'kdump.service')], safe: true });
+    if (cl.loaded === false) return r.fail(`${formatBytes(reserved)} reserved but no crash kernel is loaded`, ev, { kind: 'service', text: 'Start the kdump service so it loads the crash kernel.', commands: [serviceEnable(dist, dist.family === 'debian' ? 'kdump-tools.service' : 'kdump.service')], safe: true });
     const loadedText = cl.loaded === true ? ', crash kernel loaded' : ' (whether a crash kernel is loaded was not collected)';
-    return finding(this.id, this.title, cl.loaded === true ? 'ok' : 'info', `${formatBytes(reserved)} reserved${rec.bytes !== null ? ` (recommended ${formatBytes(rec.bytes)})` : ''}${loadedText}`, ev, this.why, null);
+    return r.finding(cl.loaded === true ? 'ok' : 'info', `${formatBytes(reserved)} reserved${rec.bytes !== null ? ` (recommended ${formatBytes(rec.bytes)})` : ''}${loadedText}`, ev);
   },
 };
 
@@ -194,7 +189,8 @@ export const kdumpTarget: CheckDef = {
   id: 'kdump.target',
   title: 'dump target configured',
   why: 'kdump writes the vmcore to the target in its configuration; a missing or unusable target means the crash is captured and then lost.',
-  run(f) {
+  minimal: true,
+  run(r, f) {
     const dist = f.distro();
     const conf = f.src.get('kdumpConf');
     if (conf.ok) {
@@ -205,7 +201,7 @@ export const kdumpTarget: CheckDef = {
       const fa = k.options.get('failure_action') ?? k.options.get('default');
       if (fa) ev.push(f.src.evidence('failure_action', conf, fa));
       if (/^(cp|scp)\b/.test(k.options.get('core_collector') ?? '')) {
-        return finding(this.id, this.title, 'warn', `core_collector ${k.options.get('core_collector')} copies all of memory: the target needs free space of at least RAM size`, ev, this.why, {
+        return r.warn(`core_collector ${k.options.get('core_collector')} copies all of memory: the target needs free space of at least RAM size`, ev, {
           kind: 'file',
           text: 'Use makedumpfile in /etc/kdump.conf to write a filtered, compressed dump.',
           commands: [`sed -i -E 's/^core_collector[[:space:]].*/core_collector makedumpfile -l --message-level 7 -d 31/' /etc/kdump.conf`, serviceEnable(dist, 'kdump.service')],
@@ -213,7 +209,7 @@ export const kdumpTarget: CheckDef = {
         });
       }
       const where = k.target ? `${k.target.type} ${k.target.value}, path ${path}` : `local root file system, path ${path}`;
-      return finding(this.id, this.title, 'ok', `vmcore goes to ${where}`, ev, this.why, null);
+      return r.ok(`vmcore goes to ${where}`, ev);
     }
     const deb = f.src.get('kdumpToolsDefault');
     if (deb.ok) {
@@ -223,20 +219,20 @@ export const kdumpTarget: CheckDef = {
       const remote = v.get('SSH') ? `ssh ${v.get('SSH')}` : v.get('NFS') ? `nfs ${v.get('NFS')}` : null;
       const ev = [f.src.evidence('USE_KDUMP', deb, use ?? '(unset)'), f.src.evidence('dump target', deb, remote ?? `local ${dir}`)];
       if (use !== '1')
-        return finding(this.id, this.title, 'fail', 'kdump-tools is installed but disabled (USE_KDUMP is not 1)', ev, this.why, {
+        return r.fail('kdump-tools is installed but disabled (USE_KDUMP is not 1)', ev, {
           kind: 'file',
           text: 'Set USE_KDUMP=1 in /etc/default/kdump-tools and restart kdump-tools.',
           commands: [`sed -i -E 's/^#?[[:space:]]*USE_KDUMP=.*/USE_KDUMP=1/' /etc/default/kdump-tools`, serviceRestart(dist, 'kdump-tools.service')],
           safe: true,
         });
-      return finding(this.id, this.title, 'ok', `vmcore goes to ${remote ?? `local ${dir}`}`, ev, this.why, null);
+      return r.ok(`vmcore goes to ${remote ?? `local ${dir}`}`, ev);
     }
     const ev = [f.src.evidence('/etc/kdump.conf', conf), f.src.evidence('/etc/default/kdump-tools', deb)];
     {
       const svc = f.service(kdumpUnits(f).units, kdumpUnits(f).sysv);
       if (f.src.kind === 'live' || svc.installed === false) {
         ev.push(...svc.evidence);
-        return finding(this.id, this.title, 'fail', 'no kdump configuration (/etc/kdump.conf or /etc/default/kdump-tools)', ev, this.why, {
+        return r.fail('no kdump configuration (/etc/kdump.conf or /etc/default/kdump-tools)', ev, {
           kind: 'package',
           text: 'Install kdump; its package ships the configuration with a local /var/crash target.',
           commands: [pkgInstall(dist, 'kexec-tools', 'kdump-tools')],
@@ -244,6 +240,6 @@ export const kdumpTarget: CheckDef = {
         });
       }
     }
-    return finding(this.id, this.title, 'unknown', 'kdump configuration not collected', ev, this.why, null);
+    return r.unknown('kdump configuration not collected', ev);
   },
 };

@@ -1,6 +1,6 @@
 /** OOM: panic_on_oom policy and processes excluded from the OOM killer. */
-import { type CheckDef, finding, crashLoaded } from './common.js';
-import { OOM_EXEMPT_EXPECTED } from '../facts.js';
+import { type CheckDef, crashLoaded } from './common.js';
+import { OOM_EXEMPT_EXPECTED } from '../../host/facts.js';
 import type { Evidence, Remedy } from '../model.js';
 import { sysctlRemedy } from '../remedies.js';
 
@@ -8,14 +8,14 @@ export const oomPanic: CheckDef = {
   id: 'oom.panic',
   title: 'vm.panic_on_oom policy',
   why: 'panic_on_oom=0 lets the OOM killer kill one process and keeps the server up; 1 or 2 panic instead (for cluster fail-over), which only leaves evidence if kdump is working.',
-  run(f) {
+  run(r, f) {
     const d = f.src.sysctl('vm.panic_on_oom');
     const dump = f.src.sysctl('vm.oom_dump_tasks');
     const ev = [f.src.evidence('vm.panic_on_oom', d), f.src.evidence('vm.oom_dump_tasks', dump)];
-    if (!d.ok) return finding(this.id, this.title, 'unknown', d.reason, ev, this.why, null);
+    if (!d.ok) return r.unknown(d.reason, ev);
     const v = d.text.trim();
     if (dump.ok && dump.text.trim() === '0') {
-      return finding(this.id, this.title, 'warn', `vm.oom_dump_tasks=0: an OOM kill will not log the task table`, ev, this.why, sysctlRemedy('vm.oom_dump_tasks', '1', 'Log the task table (with oom_score_adj) at every OOM kill.'));
+      return r.warn(`vm.oom_dump_tasks=0: an OOM kill will not log the task table`, ev, sysctlRemedy('vm.oom_dump_tasks', '1', 'Log the task table (with oom_score_adj) at every OOM kill.'));
     }
     const meaning: Record<string, string> = {
       '0': 'the OOM killer kills a process; no panic',
@@ -23,15 +23,15 @@ export const oomPanic: CheckDef = {
       '2': 'always panic on OOM, even in a memory cgroup',
     };
     // oom_dump_tasks=0 warns above: not collected, it cannot be ok.
-    if (v === '0' && !dump.ok) return finding(this.id, this.title, 'unknown', `vm.panic_on_oom=0: ${meaning['0']}; vm.oom_dump_tasks (whether the kill logs the task table): ${dump.reason}`, ev, this.why, null);
-    if (v === '0') return finding(this.id, this.title, 'ok', `vm.panic_on_oom=0: ${meaning['0']}`, ev, this.why, null);
+    if (v === '0' && !dump.ok) return r.unknown(`vm.panic_on_oom=0: ${meaning['0']}; vm.oom_dump_tasks (whether the kill logs the task table): ${dump.reason}`, ev);
+    if (v === '0') return r.ok(`vm.panic_on_oom=0: ${meaning['0']}`, ev);
     if (v === '1' || v === '2') {
       const cl = crashLoaded(f);
       ev.push(cl.ev);
-      if (cl.loaded === false) return finding(this.id, this.title, 'warn', `vm.panic_on_oom=${v} (${meaning[v]}) but no crash kernel is loaded: an OOM panic leaves no vmcore`, ev, this.why, { kind: 'manual', text: 'Make kdump operational (see kdump.* findings) or set vm.panic_on_oom=0.', commands: [], safe: false });
-      return finding(this.id, this.title, 'info', `vm.panic_on_oom=${v}: ${meaning[v]}; with kdump the vmcore shows why memory ran out`, ev, this.why, null);
+      if (cl.loaded === false) return r.warn(`vm.panic_on_oom=${v} (${meaning[v]}) but no crash kernel is loaded: an OOM panic leaves no vmcore`, ev, { kind: 'manual', text: 'Make kdump operational (see kdump.* findings) or set vm.panic_on_oom=0.', commands: [], safe: false });
+      return r.info(`vm.panic_on_oom=${v}: ${meaning[v]}; with kdump the vmcore shows why memory ran out`, ev);
     }
-    return finding(this.id, this.title, 'unknown', `unexpected vm.panic_on_oom value "${v}"`, ev, this.why, null);
+    return r.unknown(`unexpected vm.panic_on_oom value "${v}"`, ev);
   },
 };
 
@@ -42,10 +42,10 @@ export const oomExempt: CheckDef = {
   id: 'oom.exempt',
   title: 'processes excluded from the OOM killer',
   why: 'A process with oom_score_adj -1000 (oom_adj -17) is never chosen by the OOM killer, and its children inherit that; if it is the one leaking memory the kernel kills everything else or panics with "no killable processes".',
-  run(f) {
+  run(r, f) {
     const p = f.processes();
     if (p.pids === null || p.scanned === 0) {
-      return finding(this.id, this.title, 'unknown', p.pids === null ? 'no per-process data (/proc/<pid>/oom_score_adj) in this root' : 'no process could be read', [{ what: '/proc/<pid>/oom_score_adj', value: null, path: null, reason: 'not collected' }], this.why, null);
+      return r.unknown(p.pids === null ? 'no per-process data (/proc/<pid>/oom_score_adj) in this root' : 'no process could be read', [{ what: '/proc/<pid>/oom_score_adj', value: null, path: null, reason: 'not collected' }]);
     }
     const groups = new Map<string, typeof p.exempt>();
     for (const e of p.exempt) {
@@ -76,12 +76,12 @@ export const oomExempt: CheckDef = {
           : ['grep -rn "OOMScoreAdjust" /etc/systemd/system /usr/lib/systemd/system', 'systemctl show -p OOMScoreAdjust <unit>'],
       safe: false,
     };
-    if (apps.length) return finding(this.id, this.title, 'warn', `application processes excluded from the OOM killer: ${apps.join(', ')}${unexpected.length ? `; also ${unexpected.join(', ')}` : ''}${partial}`, ev, this.why, remedy);
-    if (unexpected.length) return finding(this.id, this.title, 'warn', `unexpected processes excluded from the OOM killer: ${unexpected.join(', ')}${partial}`, ev, this.why, remedy);
+    if (apps.length) return r.warn(`application processes excluded from the OOM killer: ${apps.join(', ')}${unexpected.length ? `; also ${unexpected.join(', ')}` : ''}${partial}`, ev, remedy);
+    if (unexpected.length) return r.warn(`unexpected processes excluded from the OOM killer: ${unexpected.join(', ')}${partial}`, ev, remedy);
     // Processes the sosreport left out may be the exempt ones: a partial scan is not ok.
     const clean = partial ? 'info' : 'ok';
-    if (p.exempt.length) return finding(this.id, this.title, clean, `${p.exempt.length} process(es) excluded, all expected system daemons (${[...groups.keys()].map(safeName).join(', ')})${partial}`, ev, this.why, null);
-    return finding(this.id, this.title, clean, `no process is excluded from the OOM killer (${p.scanned} scanned)${partial}`, ev, this.why, null);
+    if (p.exempt.length) return r.finding(clean, `${p.exempt.length} process(es) excluded, all expected system daemons (${[...groups.keys()].map(safeName).join(', ')})${partial}`, ev);
+    return r.finding(clean, `no process is excluded from the OOM killer (${p.scanned} scanned)${partial}`, ev);
   },
 };
 

@@ -1,6 +1,6 @@
 /** What a panic, oops or lockup does. */
-import { type CheckDef, finding, crashLoaded } from './common.js';
-import { num } from '../facts.js';
+import { type CheckDef, crashLoaded } from './common.js';
+import { num } from '../../host/facts.js';
 import type { Evidence } from '../model.js';
 import { sysctlRemedy } from '../remedies.js';
 
@@ -8,7 +8,7 @@ export const panicSettings: CheckDef = {
   id: 'panic.settings',
   title: 'what a panic, oops or lockup does',
   why: 'These settings decide whether an oops or soft lockup becomes a panic (and so a vmcore with kdump) and whether the server reboots afterwards or stays stopped with the panic on its console.',
-  run(f) {
+  run(r, f) {
     const keys = ['kernel.panic', 'kernel.panic_on_oops', 'kernel.softlockup_panic', 'kernel.watchdog_thresh', 'kernel.nmi_watchdog'];
     const vals = new Map<string, number | null>();
     const ev: Evidence[] = [];
@@ -17,7 +17,7 @@ export const panicSettings: CheckDef = {
       vals.set(k, num(d));
       ev.push(f.src.evidence(k, d));
     }
-    if ([...vals.values()].every((v) => v === null)) return finding(this.id, this.title, 'unknown', 'no panic sysctl collected', ev, this.why, null);
+    if ([...vals.values()].every((v) => v === null)) return r.unknown('no panic sysctl collected', ev);
     const panic = vals.get('kernel.panic');
     const oops = vals.get('kernel.panic_on_oops');
     const parts: string[] = [];
@@ -31,7 +31,7 @@ export const panicSettings: CheckDef = {
     ev.push(cl.ev);
     // panic_on_oops=0 with working kdump wastes the chance of a vmcore of the first oops.
     if (oops === 0 && cl.loaded === true)
-      return finding(this.id, this.title, 'info', `${parts.join('; ')}; with kdump loaded, kernel.panic_on_oops=1 would capture a vmcore of the first oops`, ev, this.why, sysctlRemedy('kernel.panic_on_oops', '1', 'Panic (and so dump) on the first oops instead of running on with a damaged kernel.', false));
-    return finding(this.id, this.title, 'info', parts.join('; '), ev, this.why, null);
+      return r.info(`${parts.join('; ')}; with kdump loaded, kernel.panic_on_oops=1 would capture a vmcore of the first oops`, ev, sysctlRemedy('kernel.panic_on_oops', '1', 'Panic (and so dump) on the first oops instead of running on with a damaged kernel.', false));
+    return r.info(parts.join('; '), ev);
   },
 };

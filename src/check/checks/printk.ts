@@ -1,16 +1,18 @@
 /** Boot messages and printk: quiet/rhgb, log buffer size, timestamps. */
-import { type CheckDef, finding, MiB } from './common.js';
+import { type CheckDef, MiB } from './common.js';
 import type { Evidence, Remedy } from '../model.js';
-import { cmdlineValue, dmesgLogBufBytes, formatBytes, parseSize } from '../parse.js';
+import { cmdlineValue } from '../../host/formats/cmdline.js';
+import { dmesgLogBufBytes, formatBytes } from '../parse.js';
+import { parseSize } from '../parse.js';
 import { cmdlineRemove, cmdlineSet } from '../remedies.js';
 
 export const bootQuiet: CheckDef = {
   id: 'boot.quiet',
   title: 'boot messages not silenced (quiet, rhgb)',
   why: '"quiet" lowers the console log level so hung-task reports, SysRq output and oopses never reach the serial or VGA console; "rhgb" hides boot messages behind a splash screen.',
-  run(f) {
+  run(r, f) {
     const { c, d } = f.cmdline();
-    if (!c) return finding(this.id, this.title, 'unknown', (d as { reason: string }).reason, [f.src.evidence('/proc/cmdline', d)], this.why, null);
+    if (!c) return r.unknown((d as { reason: string }).reason, [f.src.evidence('/proc/cmdline', d)]);
     const found = ['quiet', 'rhgb'].filter((t) => c.params.has(t));
     const ev: Evidence[] = [f.src.evidence('kernel command line', d, c.tokens.join(' '))];
     const lvl = f.src.sysctl('kernel.printk');
@@ -19,12 +21,12 @@ export const bootQuiet: CheckDef = {
     const nextFound = next ? ['quiet', 'rhgb'].filter((t) => next.c.params.has(t)) : null;
     if (next) ev.push(next.ev);
     if (!found.length) {
-      if (nextFound?.length) return finding(this.id, this.title, 'warn', `not on the running command line, but ${nextFound.join(' and ')} come back at the next boot (boot loader configuration)`, ev, this.why, { kind: 'cmdline', text: `Remove ${nextFound.join(' and ')} from the boot loader configuration.`, commands: cmdlineRemove(f.distro(), nextFound), safe: true });
-      if (!next) return finding(this.id, this.title, 'info', "neither quiet nor rhgb on the running command line; the next boot's configuration was not found (BLS entries, grub.conf, /etc/default/grub)", ev, this.why, null);
-      return finding(this.id, this.title, 'ok', 'neither quiet nor rhgb on the command line', ev, this.why, null);
+      if (nextFound?.length) return r.warn(`not on the running command line, but ${nextFound.join(' and ')} come back at the next boot (boot loader configuration)`, ev, { kind: 'cmdline', text: `Remove ${nextFound.join(' and ')} from the boot loader configuration.`, commands: cmdlineRemove(f.distro(), nextFound), safe: true });
+      if (!next) return r.info("neither quiet nor rhgb on the running command line; the next boot's configuration was not found (BLS entries, grub.conf, /etc/default/grub)", ev);
+      return r.ok('neither quiet nor rhgb on the command line', ev);
     }
-    if (nextFound && nextFound.length === 0) return finding(this.id, this.title, 'info', `${found.join(' and ')} on the running command line, already removed for the next boot (reboot pending)`, ev, this.why, null);
-    return finding(this.id, this.title, 'warn', `${found.join(' and ')} on the kernel command line`, ev, this.why, {
+    if (nextFound && nextFound.length === 0) return r.info(`${found.join(' and ')} on the running command line, already removed for the next boot (reboot pending)`, ev);
+    return r.warn(`${found.join(' and ')} on the kernel command line`, ev, {
       kind: 'cmdline',
       text: `Remove ${found.join(' and ')} from the kernel command line of every kernel (effective at next boot); 'dmesg -n 8' raises the console level now.`,
       commands: [...cmdlineRemove(f.distro(), found), 'dmesg -n 8'],
@@ -47,7 +49,7 @@ export const printkLogbuf: CheckDef = {
   id: 'printk.logbuf',
   title: 'kernel log buffer holds a SysRq-T dump',
   why: 'SysRq-T prints every thread\'s stack into the kernel ring buffer; when the buffer is smaller than the dump, its beginning is overwritten before syslog or a console can save it.',
-  run(f) {
+  run(r, f) {
     const ev: Evidence[] = [];
     let bytes: number | null = null;
     let how = '';
@@ -84,16 +86,16 @@ export const printkLogbuf: CheckDef = {
     const threads = count.threads;
     const dist = f.distro();
     if (bytes === null || threads === null) {
-      return finding(this.id, this.title, 'unknown', bytes === null ? 'log buffer size unknown: no log_buf_len=, boot message or kernel config' : 'thread count unknown: no /proc/loadavg, /proc/<pid>/status or ps -elfL', ev, this.why, null);
+      return r.unknown(bytes === null ? 'log buffer size unknown: no log_buf_len=, boot message or kernel config' : 'thread count unknown: no /proc/loadavg, /proc/<pid>/status or ps -elfL', ev);
     }
     const perDump = threads * SYSRQ_T_BYTES_PER_THREAD;
     const needed = perDump * LOGBUF_THREAD_MARGIN;
     const how2 = count.sources.length > 1 ? `the most of ${count.sources.map((x) => `${x.how} ${x.threads}`).join(', ')}` : count.sources[0]!.how;
     const estimate = `${threads} threads (${how2}) × ${SYSRQ_T_BYTES_PER_THREAD} B ≈ ${formatBytes(perDump)} per SysRq-T dump, ${formatBytes(needed)} with room for ${LOGBUF_THREAD_MARGIN}× the threads; buffer ${formatBytes(bytes)} (${how})`;
-    if (bytes >= needed) return finding(this.id, this.title, 'ok', estimate, ev, this.why, null);
+    if (bytes >= needed) return r.ok(estimate, ev);
     let want = 2 ** 20;
     while (want < needed) want *= 2;
-    return finding(this.id, this.title, 'warn', bytes >= perDump ? `${estimate}: today's dump fits, with no room for more threads` : estimate, ev, this.why, {
+    return r.warn(bytes >= perDump ? `${estimate}: today's dump fits, with no room for more threads` : estimate, ev, {
       kind: 'cmdline',
       text: `Boot with log_buf_len=${want / MiB}M (a power of two with room for ${LOGBUF_THREAD_MARGIN}× today's threads).`,
       commands: cmdlineSet(dist, 'log_buf_len', `${want / MiB}M`),
@@ -106,7 +108,7 @@ export const printkTime: CheckDef = {
   id: 'printk.time',
   title: 'printk timestamps on',
   why: 'Without timestamps kernel messages cannot be ordered against application logs or each other across a hang (RHEL 6 shipped with them off).',
-  run(f) {
+  run(r, f) {
     const d = f.src.get('printkTime');
     const ev = [f.src.evidence('printk.time', d)];
     const dist = f.distro();
@@ -116,9 +118,9 @@ export const printkTime: CheckDef = {
       commands: ['echo Y > /sys/module/printk/parameters/time', ...cmdlineSet(dist, 'printk.time', '1')],
       safe: true,
     };
-    if (!d.ok) return finding(this.id, this.title, 'unknown', d.reason, ev, this.why, remedy);
+    if (!d.ok) return r.unknown(d.reason, ev, remedy);
     const v = d.text.trim();
-    if (/^(N|0|disabled?)$/i.test(v)) return finding(this.id, this.title, 'warn', `printk timestamps are off (${v})`, ev, this.why, remedy);
-    return finding(this.id, this.title, 'ok', `printk timestamps are on (${v})`, ev, this.why, null);
+    if (/^(N|0|disabled?)$/i.test(v)) return r.warn(`printk timestamps are off (${v})`, ev, remedy);
+    return r.ok(`printk timestamps are on (${v})`, ev);
   },
 };

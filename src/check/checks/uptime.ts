@@ -1,7 +1,9 @@
 /** Known uptime bugs (208.5 days). */
-import { type CheckDef, finding } from './common.js';
+import type { CheckDef } from './common.js';
 import type { Evidence, Remedy } from '../model.js';
-import { parseBtime, parseProcUptime, parseUptimeCommand, rpmvercmp, versionBefore } from '../parse.js';
+import { versionBefore } from '../../host/formats/kernel.js';
+import { parseBtime, parseProcUptime, parseUptimeCommand } from '../../host/formats/proc.js';
+import { rpmvercmp } from '../../host/formats/versions.js';
 
 /** RHEL 6 kernels before this one have the 208.5-day sched_clock / cyc2ns problems (per the 2014 talk). */
 export const RHEL6_UPTIME_FIX = '358.23.2.el6';
@@ -18,7 +20,7 @@ export const uptimeBugs: CheckDef = {
   id: 'uptime.bugs',
   title: 'known uptime bugs (208.5 days)',
   why: 'x86 kernels with the sched_clock overflow (RHEL 6 before 2.6.32-358.23.2.el6, upstream 2.6.28–3.1.4) can panic or hang at 208.5 days of uptime, or after a warm reboot of hardware powered on that long.',
-  run(f) {
+  run(r, f) {
     const ev: Evidence[] = [];
     const k = f.kernel();
     ev.push(k.ev);
@@ -38,7 +40,7 @@ export const uptimeBugs: CheckDef = {
     ev.push(f.src.evidence('uptime', up, secs !== null ? formatUptime(secs) : undefined));
     if (boot) ev.push({ what: 'boot time', value: boot.toISOString(), path: btime !== null && bt.ok ? bt.path : up.ok ? up.path : null });
     const upText = secs !== null ? `up ${formatUptime(secs)}${boot ? ` since ${boot.toISOString().replace(/\.\d+Z$/, 'Z')}` : ''}` : 'uptime unknown';
-    if (!k.k) return finding(this.id, this.title, 'unknown', `kernel release unknown; ${upText}`, ev, this.why, null);
+    if (!k.k) return r.unknown(`kernel release unknown; ${upText}`, ev);
     const rel = k.k;
     let affected: string | null = null;
     if (rel.rhelMajor === 6 && rel.version.join('.') === '2.6.32') {
@@ -48,9 +50,9 @@ export const uptimeBugs: CheckDef = {
       affected = `upstream kernel ${rel.raw} is in the affected range 2.6.28–3.1.4 (fixed in 3.1.5, 3.0.13, 2.6.32.50)`;
     }
     const remedy: Remedy = { kind: 'package', text: 'Update the kernel (RHEL 6: kernel-2.6.32-358.23.2.el6 or later) and reboot before 208 days of uptime.', commands: ['yum update -y kernel'], safe: false };
-    if (!affected) return finding(this.id, this.title, 'ok', `kernel ${rel.raw} is not affected; ${upText}`, ev, this.why, null);
-    if (secs !== null && secs >= (SCHED_CLOCK_DAYS - 30) * DAY) return finding(this.id, this.title, 'fail', `${affected}; ${upText}, close to or past ${SCHED_CLOCK_DAYS} days`, ev, this.why, remedy);
+    if (!affected) return r.ok(`kernel ${rel.raw} is not affected; ${upText}`, ev);
+    if (secs !== null && secs >= (SCHED_CLOCK_DAYS - 30) * DAY) return r.fail(`${affected}; ${upText}, close to or past ${SCHED_CLOCK_DAYS} days`, ev, remedy);
     const left = secs !== null ? `; ${(SCHED_CLOCK_DAYS - secs / DAY).toFixed(0)} days left` : '';
-    return finding(this.id, this.title, 'warn', `${affected}; ${upText}${left}`, ev, this.why, remedy);
+    return r.warn(`${affected}; ${upText}${left}`, ev, remedy);
   },
 };

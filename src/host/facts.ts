@@ -2,34 +2,20 @@
  * Facts several checks share (command line, kernel, RAM, distro, services, processes),
  * derived once per run from `Sources`. Each fact carries the evidence it came from.
  */
-import type { Evidence } from './model.js';
-import {
-  type Cmdline,
-  type KernelRelease,
-  dpkgListInstalled,
-  dpkgStatusInstalled,
-  expandGrubVars,
-  grubDefaultArgs,
-  grubLegacyDefault,
-  parseBlsEntry,
-  parseGrubenv,
-  rpmInstalled,
-  parseChkconfig,
-  parseCmdline,
-  parseKernelConfig,
-  parseKernelRelease,
-  parseLoadavgThreads,
-  parseListUnits,
-  parseMemTotal,
-  parseOsRelease,
-  parsePsCommands,
-  parseSysctlConf,
-  parseUnitFiles,
-  SYSCTL_DIRS,
-  sysctlApplyOrder,
-  sysctlKey,
-} from './parse.js';
-import type { Datum, Sources } from './sources.js';
+import { startsMultiUser, parseChkconfig } from './formats/chkconfig.js';
+import { parseDpkgL, parseDpkgStatus } from './formats/dpkg.js';
+import { expandGrubVars, grubDefaultArgs, grubLegacyDefault, parseBlsEntry, parseGrubenv } from './formats/grub.js';
+import { parseKernelConfig, parseKernelRelease, type KernelRelease } from './formats/kernel.js';
+import { memTotalBytes } from './formats/meminfo.js';
+import { parseRpmList } from './formats/rpm.js';
+import { parseOsRelease } from './formats/shell-vars.js';
+import { parseSysctlConf, SYSCTL_DIRS, sysctlApplyOrder, sysctlKey } from './formats/sysctl.js';
+import { parseListUnits, parseUnitFiles } from './formats/systemd-units.js';
+import { newestVersion, compareVersions } from './formats/versions.js';
+import { type Cmdline, parseCmdline } from './formats/cmdline.js';
+import { parseLoadavgThreads } from './formats/proc.js';
+import { parsePsCommands } from './formats/ps.js';
+import type { Datum, Evidence, Sources } from './sources.js';
 
 export type Family = 'rhel' | 'debian' | 'other';
 
@@ -133,7 +119,7 @@ export class Facts {
   ram(): { bytes: number | null; ev: Evidence } {
     return this.once('ram', () => {
       const d = this.src.get('meminfo');
-      const bytes = d.ok ? parseMemTotal(d.text) : null;
+      const bytes = d.ok ? memTotalBytes(d.text) : null;
       return { bytes, ev: this.src.evidence('MemTotal', d, d.ok ? (bytes === null ? 'unparseable' : `${Math.round(bytes / 2 ** 20)} MiB`) : undefined) };
     });
   }
@@ -212,7 +198,7 @@ export class Facts {
           let opts = parseBlsEntry(pick.d.text).options ?? '';
           if (opts.includes('$')) {
             const env = this.src.file('/boot/grub2/grubenv');
-            opts = expandGrubVars(opts, env.ok ? parseGrubenv(env.text) : new Map());
+            opts = expandGrubVars(opts, env.ok ? parseGrubenv(env.text) : new Map<string, string>());
           }
           return { c: parseCmdline(opts), ev: { what: 'next boot (BLS entry options)', value: opts.trim(), path: pick.d.path } };
         }
@@ -492,10 +478,11 @@ export class Facts {
     if (enabled !== true) {
       const ck = this.src.get('chkconfig');
       if (ck.ok) {
-        const m = parseChkconfig(ck.text);
+        const m = parseChkconfig(ck.text).value;
         for (const s of sysv) {
-          const on = m.get(s);
-          if (on === undefined) continue;
+          const runlevels = m.get(s);
+          if (runlevels === undefined) continue;
+          const on = startsMultiUser(runlevels);
           installed = true;
           enabled = on;
           evidence.push(this.src.evidence(`chkconfig ${s}`, ck, on ? 'on (runlevel 3/5)' : 'off'));
@@ -563,29 +550,23 @@ export class Facts {
     return { installed, enabled, active, masked, evidence };
   }
 
-  /** Whether a package is installed (dpkg status, dpkg -l, rpm): version string, false, or null when unknown. */
+  /** Whether a package is installed (dpkg status, dpkg -l, rpm): version string (the newest installed), false, or null when unknown. */
   pkg(names: string[]): { version: string | false | null; ev: Evidence | null } {
-    const ds = this.src.get('dpkgStatus');
-    if (ds.ok) {
+    const lists: [Datum, (text: string) => { value: Map<string, string[]> }][] = [
+      [this.src.get('dpkgStatus'), parseDpkgStatus],
+      [this.src.get('dpkgList'), parseDpkgL],
+      [this.src.get('rpmList'), parseRpmList],
+    ];
+    for (const [d, parse] of lists) {
+      if (!d.ok) continue;
+      const installed = parse(d.text).value;
       for (const n of names) {
-        const v = dpkgStatusInstalled(ds.text, n);
-        if (v !== null) return { version: v, ev: this.src.evidence(`package ${n}`, ds, v) };
+        const versions = [...(installed.get(n) ?? [])].sort(compareVersions);
+        const newest = newestVersion(versions);
+        if (newest !== null) return { version: newest, ev: this.src.evidence(`package ${n}`, d, versions.join(', ')) };
       }
     }
-    const dl = this.src.get('dpkgList');
-    if (dl.ok) {
-      for (const n of names) {
-        const v = dpkgListInstalled(dl.text, n);
-        if (v !== null) return { version: v, ev: this.src.evidence(`package ${n}`, dl, v) };
-      }
-    }
-    const rl = this.src.get('rpmList');
-    if (rl.ok) {
-      for (const n of names) {
-        const v = rpmInstalled(rl.text, n);
-        if (v.length) return { version: v[v.length - 1]!, ev: this.src.evidence(`package ${n}`, rl, v.join(', ')) };
-      }
-    }
+    const [ds, dl, rl] = lists.map(([d]) => d) as [Datum, Datum, Datum];
     const anyList = ds.ok ? ds : dl.ok ? dl : rl.ok ? rl : null;
     if (anyList) return { version: false, ev: this.src.evidence(`package ${names.join('/')}`, anyList, 'not installed') };
     return { version: null, ev: null };

@@ -1,14 +1,26 @@
 /**
- * The datum catalog (in the style of insights-core "specs"): each datum `lantern check` needs,
+ * The datum catalog (in the style of insights-core "specs"): each datum `lantern check` and `baseline` need,
  * with its live path or fixed command, and its ordered sosreport paths and manifest tags.
  * `Sources` is the thin edge that reads them through a `Host`: it records the path actually
  * read, and a datum a snapshot did not collect comes back as not collected, never as a value.
  */
 import { execFileSync } from 'node:child_process';
 import { basename } from 'node:path';
-import type { Host } from '../host/host.js';
-import type { Evidence } from './model.js';
-import { parseSysctlA, sysctlKey } from './parse.js';
+import type { Host } from './host.js';
+
+import { parseSysctlAll, sysctlKey } from './formats/sysctl.js';
+
+/** Where a value came from: what it is, as read, and the path or command read. */
+export interface Evidence {
+  /** What the value is, e.g. "kernel.sysrq (runtime)". */
+  what: string;
+  /** The value as read (trimmed, possibly shortened), or null when it could not be read. */
+  value: string | null;
+  /** The path actually read (on the machine running Lantern), or "command: <argv>"; null if nothing was read. */
+  path: string | null;
+  /** Why the value is missing, when it is. */
+  reason?: string;
+}
 
 export interface DatumSpec {
   /** Live path; also tried first in copied trees and sosreports (sos keeps absolute paths). */
@@ -163,7 +175,7 @@ export class Sources {
     if (!f.ok && this.kind === 'sosreport') {
       const all = this.get('sysctlA');
       if (all.ok) {
-        const v = parseSysctlA(all.text).get(k);
+        const v = parseSysctlAll(all.text).get(k);
         d = v !== undefined ? { ok: true, text: v, path: all.path } : { ok: false, reason: `${k} not in ${all.path} nor ${live}`, tried: [...f.tried, all.path], notCollected: true };
       } else {
         d = { ok: false, reason: `${k} not collected (${live}, sysctl -a)`, tried: [...f.tried, ...all.tried], notCollected: true };
@@ -181,7 +193,8 @@ export class Sources {
 
   private resolve(spec: DatumSpec): Datum {
     const tried: string[] = [];
-    let firstReason: string | null = null;
+    // Set inside tryFile: declared so that the compiler does not narrow it to null at its uses.
+    let firstReason = null as string | null;
     let allMissing = true;
     const tryFile = (p: string): Datum | null => {
       const r = this.host.readText(p);
@@ -226,7 +239,7 @@ export class Sources {
       }
     }
     if (this.kind === 'live' && spec.cmd && this.opts.commands === false) {
-      return { ok: false, reason: `${firstReason ? firstReason + '; ' : ''}\`${spec.cmd.join(' ')}\` not run (--no-commands)`, tried, notCollected: false };
+      return { ok: false, reason: `${firstReason ? `${firstReason}; ` : ''}\`${spec.cmd.join(' ')}\` not run (--no-commands)`, tried, notCollected: false };
     }
     if (paths.length === 0) {
       const where = spec.cmd ? `a live command (${spec.cmd.join(' ')}) or sosreports` : 'sosreports';
