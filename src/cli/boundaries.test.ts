@@ -24,6 +24,20 @@ interface Allowed {
 }
 
 const ALLOWED: readonly Allowed[] = [
+  { from: 'console/', to: 'netconsole/config.ts', why: "the console receiver keeps netconsole's output contract: the same output options and their parsers" },
+  { from: 'console/', to: 'netconsole/text.ts', why: 'the same escaping of control bytes and invalid UTF-8' },
+  { from: 'console/', to: 'netconsole/decoder.ts', why: 'the same line events and markers (types)' },
+  { from: 'console/', to: 'netconsole/format.ts', why: 'the same line formats (text, json, udplogger)' },
+  { from: 'console/', to: 'netconsole/writer.ts', why: 'the same per-day/size files, combined file, SIGHUP reopen' },
+  { from: 'console/', to: 'netconsole/native.ts', why: "UDP sources ride netconsole's native recvmmsg path" },
+  { from: 'console/', to: 'netconsole/native-batch.ts', why: 'and read its batches' },
+  { from: 'console/', to: 'netconsole/procnet.ts', why: "UDP kernel drops are read as netconsole reads them" },
+  { from: 'console/', to: 'netconsole/test-helpers.ts', why: "tests: UDP senders and waits of netconsole's tests" },
+  { from: 'forward/', to: 'analyze/', why: 'forward --analyze sends the incidents analyze finds' },
+  { from: 'forward/', to: 'record/', why: "forward --store sends the recorder's records (read-only store, its line renderer)" },
+  { from: 'forward/fleet.test.ts', to: 'netconsole/test-helpers.ts', why: 'tests: end to end through the real netconsole receiver' },
+  { from: 'whosends/', to: 'access/net/', why: 'who-sends is built on the network probe of the access lists' },
+  { from: 'whosends/', to: 'record/', why: "senders are named with the recorder's process history (store, procfs, domains)" },
   { from: 'baseline/report.ts', to: 'analyze/analyze.ts', why: 'the baseline report runs analyze over the logs it is given' },
   { from: 'baseline/report.ts', to: 'analyze/model.ts', why: 'and shows its incidents (model, main task)' },
   { from: 'baseline/report.ts', to: 'analyze/render.ts', why: "with analyze's time format" },

@@ -40,3 +40,16 @@ export function tempDir(prefix: string): string {
   if (tempDirs.push(d) === 1) process.on('exit', () => tempDirs.forEach((t) => rmSync(t, { recursive: true, force: true })));
   return d;
 }
+
+/** A TCP port on loopback that was free a moment ago (bound and released: a small race, fine for tests). */
+export async function freeTcpPort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
+  });
+}

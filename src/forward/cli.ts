@@ -6,7 +6,7 @@ import { existsSync, statSync } from 'node:fs';
 import { CliError, EXIT } from '../common/exit.js';
 import { ensureDirectory } from '../common/output.js';
 import { parseSize } from '../common/size.js';
-import { parseDuration } from '../netconsole/config.js';
+import { parseDuration } from '../common/duration.js';
 import { printJson } from '../common/json.js';
 import { createDestination, parseDestinationUrl } from './destination.js';
 import { DEFAULT_FORWARDER, Forwarder } from './forwarder.js';

@@ -5,21 +5,12 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { join } from 'node:path';
-import { tempDir } from '../common/testenv.js';
+import { freeTcpPort, tempDir } from '../common/testenv.js';
 
-/** A free TCP port on loopback (bound and released: a small race, fine for tests). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
+/** A free TCP port on loopback (see common/testenv). */
+export const freePort = freeTcpPort;
 
 /** Appends `n` extended-record lines (seq from `firstSeq`) of sender 10.0.0.5 to `<dir>/<day>.log`. */
 export function appendLines(dir: string, n: number, firstSeq = 0, day = '2026-11-26', file = `${day}.log`): string[] {

@@ -4,6 +4,10 @@
 import { BlockList, isIP } from 'node:net';
 import { parse as parseToml } from 'smol-toml';
 import { CliError, EXIT } from '../common/exit.js';
+import { parseDuration } from '../common/duration.js';
+
+/** Re-exported: the console receiver reads its durations with the same parser. */
+export { parseDuration };
 import type { LineFormat } from './format.js';
 import { parseMetricsAddress } from '../common/metrics.js';
 
@@ -90,14 +94,6 @@ export function parseSize(v: string | number, what: string): number {
   return Math.round(Number(m[1]) * mult);
 }
 
-/** `10s`, `500ms`, `5m`, `1h`, plain number = seconds → milliseconds. */
-export function parseDuration(v: string | number, what: string): number {
-  if (typeof v === 'number' && v >= 0) return Math.round(v * 1000);
-  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/.exec(String(v).trim());
-  if (!m) throw new CliError(`${what}: not a duration: ${JSON.stringify(v)} (use e.g. 10s, 500ms, 5m)`, EXIT.USAGE);
-  const mult = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h'];
-  return Math.round(Number(m[1]) * mult);
-}
 
 /** `6666`, `:6666`, `0.0.0.0:6666`, `[::]:6666`, `::1` (port defaults to 6666). */
 export function parseListen(spec: string): ListenAddress {

@@ -6,8 +6,7 @@ import { get } from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
-import { facilitySkip } from '../common/testenv.js';
-import { freePort } from '../forward/testkit.js';
+import { facilitySkip, freeTcpPort as freePort } from '../common/testenv.js';
 import { exited, liveSkipReason, tempDir, uniqueName, waitFor } from './live.testutil.js';
 
 const BIN = fileURLToPath(new URL('../../bin/lantern.js', import.meta.url));

@@ -10,7 +10,7 @@ import type { NetRecord, SentCount } from '../access/net/records.js';
 import { findBpftrace } from '../common/bpftrace.js';
 import { CliError, EXIT } from '../common/exit.js';
 import { Host } from '../host/host.js';
-import { parseDuration } from '../netconsole/config.js';
+import { parseDuration } from '../common/duration.js';
 import { damagedError, DEFAULT_STORE, isDamageError, Store } from '../record/store/store.js';
 import { LineageResolver, type Lineage } from './lineage.js';
 import { eventJson, eventLine, Senders, summaryJson, summaryText, type SendEvent } from './report.js';
