@@ -35,6 +35,13 @@ const MONTHS: Record<string, number> = {
 const SYSLOG_RE = /^(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) ([ \d]\d) (\d\d):(\d\d):(\d\d)(\.\d{1,9})? (\S+) ([^\s:[]+)(?:\[\d+\])?: ?(.*)$/;
 const RFC3339_RE = /^(?:<(\d{1,3})>(?:1 )?)?(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(\.\d{1,9})?(Z|[+-]\d\d:?\d\d)? ([^\s[]\S*) ([^\s:[]+)(?:\[\d+\])?: ?(.*)$/;
 const NETCONSOLE_RE = /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(\.\d{1,9})?(Z|[+-]\d\d:?\d\d)? (\d{1,3}(?:\.\d{1,3}){3}|\[[0-9A-Fa-f:.]+\]):(\d{1,5}) ?(.*)$/;
+/**
+ * `lantern console` captures: the netconsole layout with the console's source name (letters, digits,
+ * `._-`; `NAME/peer:port` for a converter that connected to a tcp-listen source) where netconsole
+ * has `address:port`. Tried after RFC3339_RE, so `TIME host tag: text` stays syslog, and never
+ * before a `facility.level` word (a collector's `TIME UTC kern.warn kernel: text`).
+ */
+const CONSOLE_RE = /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(\.\d{1,9})?(Z|[+-]\d\d:?\d\d)? ([A-Za-z0-9][A-Za-z0-9._-]{0,63})(?:\/\S+)? (?![a-z]+\.(?:emerg|alert|crit|err|warn|warning|notice|info|debug) )(.*)$/;
 const UDPLOGGER_RE = /^(\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)(\.\d{1,9})? (\d{1,3}(?:\.\d{1,3}){3}|\[[0-9A-Fa-f:.]+\]|[0-9A-Fa-f:]+):(\d{1,5}) ?(.*)$/;
 // journalctl -o short-full: `Fri 2024-05-03 06:00:39 CEST web01 kernel: …` (zone as an abbreviation).
 const SHORT_FULL_RE = /^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) (\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)(\.\d{1,9})? ([A-Z][A-Za-z0-9+-]{0,5}) (\S+) ([^\s:[]+)(?:\[\d+\])?: ?(.*)$/;
@@ -173,6 +180,11 @@ export class Normalizer {
         body = m[10]!;
       } else if ((m = RFC3339_RE.exec(raw))) {
         body = this.fromRfc3339(m, line);
+      } else if ((m = CONSOLE_RE.exec(raw))) {
+        line.wall = zonedWall(m[1]!, m[2]!, m[3]!, m[4]!, m[5]!, m[6]!, m[7], m[8]);
+        line.wallText = raw.slice(0, raw.indexOf(' '));
+        line.host = m[9]!;
+        body = m[10]!;
       }
     } else if (c0 === 60 /* < */ && /^<\d{1,3}>(?:1 )?\d{4}-/.test(raw)) {
       const m = RFC3339_RE.exec(raw);

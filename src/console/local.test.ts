@@ -43,9 +43,8 @@ test('unix: a QEMU-style chardev socket (server); SysRq-T with CR LF; the line w
   }
 });
 
-// lantern analyze knows netconsole's `<time> <address:port> <text>` lines, not yet a source
-// name in that place (src/analyze/normalize.ts, NETCONSOLE_RE): see docs/console.md, LIMITS.
-test('analyze: a SysRq-T captured from a serial source is read into its D-state tasks', { todo: 'analyze does not read a console source name as the sender yet (NETCONSOLE_RE takes address:port only)' }, () => {
+// lantern analyze reads `<time> <source name> <text>` console lines (CONSOLE_RE in src/analyze/normalize.ts).
+test('analyze: a SysRq-T captured from a serial source is read into its D-state tasks', () => {
   assert.ok(unixCapture, 'the unix test wrote its capture');
   const a = spawnSync(process.execPath, [LANTERN, 'analyze', '--json', unixCapture], { encoding: 'utf8', timeout: 60_000 });
   assert.equal(a.status, 0, a.stderr);
