@@ -19,6 +19,7 @@ const CAPABILITIES: Record<string, () => Promise<Capability>> = {
   analyze: () => import('../analyze/cli.js'),
   baseline: () => import('../baseline/cli.js'),
   audit: () => import('../audit/cli.js'),
+  access: () => import('../access/cli.js'),
 };
 
 /** Which capability registers each top-level command. */
@@ -33,6 +34,7 @@ const COMMAND_OWNER: Record<string, string> = {
   diff: 'baseline',
   report: 'baseline',
   audit: 'audit',
+  access: 'access',
 };
 
 function version(): string {

@@ -21,6 +21,7 @@ import { parseDurationNs } from './slab/core.js';
 import { parseInterval, parseSysrqLetters } from './hung/core.js';
 import { parseRules, RuleError, type Rule } from './rules/core.js';
 import type { RulesStatus } from './rules/engine.js';
+import { accessOptions, accessStatusText } from '../access/config.js';
 
 function intOpt(name: string, min: number, max: number) {
   return (v: string): number => {
@@ -46,6 +47,8 @@ interface ConfigFile {
   slab?: Record<string, unknown>;
   /** The [[rule]] tables, checked (src/record/rules/core.ts). */
   rules?: Rule[];
+  /** The [access] section (src/access/config.ts). */
+  access?: Record<string, unknown>;
 }
 
 function readConfig(path: string | undefined): ConfigFile {
@@ -64,7 +67,7 @@ function readConfig(path: string | undefined): ConfigFile {
     if (hung !== undefined && (typeof hung !== 'object' || hung === null || Array.isArray(hung))) throw new CliError(`config ${path}: [hung] must be a table`, EXIT.DATAERR);
     const slab = doc.slab;
     if (slab !== undefined && (typeof slab !== 'object' || slab === null || Array.isArray(slab))) throw new CliError(`config ${path}: [slab] must be a table`, EXIT.DATAERR);
-    const cfg: ConfigFile = { ...(sect as ConfigFile), hung: hung as Record<string, unknown> | undefined, slab: slab as Record<string, unknown> | undefined };
+    const cfg: ConfigFile = { ...(sect as ConfigFile), hung: hung as Record<string, unknown> | undefined, slab: slab as Record<string, unknown> | undefined, access: doc.access as Record<string, unknown> | undefined };
     // Outside the catch below: a rule error already names file:line.
     return withRules(cfg, doc, text, path);
   } catch (e) {
@@ -165,7 +168,7 @@ export function hungStatusText(h: HungStatus): string {
   ].join('\n           ');
 }
 
-function storeOption(): Option {
+export function storeOption(): Option {
   return new Option('--store <path>', 'record store (SQLite file)').default(DEFAULT_STORE).env('LANTERN_RECORD_STORE');
 }
 
@@ -180,7 +183,7 @@ function openForRead(path: string): Store {
  * page can hide rows without an error), so damage is never a stack trace nor a silent "no records".
  * `run` returns whether it found anything.
  */
-function queryStore(path: string, run: (store: Store) => boolean): void {
+export function queryStore(path: string, run: (store: Store) => boolean): void {
   const store = openForRead(path);
   try {
     let found: boolean;
@@ -243,6 +246,9 @@ export function register(program: Command): void {
     .option('--hung-source <source>', 'hung-task reports from: auto (the tracepoint where present), tracepoint, kmsg')
     .option('--no-hung', 'turn the hung-task detector off (SysRq letters, D-state snapshot, kernel-log capture)')
     .option('--no-slab', 'turn the slab-shrinker detector and the dentry-state sampler off')
+    .option('--access', 'keep per-domain access lists (files, failures with errno, env names; see lantern access)')
+    .option('--access-log', 'print each new access as it happens ([time] read /etc/x by comm(pid) programs…) and the per-domain summary at exit (implies --access)')
+    .option('--access-backend <names>', 'access backends: auto (default: fanotify + syscalls, and any other registered), or a comma-separated list (implies --access)')
     // `record status --store X`: options after a subcommand belong to the subcommand.
     .enablePositionalOptions()
     .addHelpText(
@@ -271,6 +277,11 @@ SIGHUP reopens --log. Needs root. Query with: lantern record status, lantern his
       const slab = slabOptions(cfg.slab, { slab: opts.slab as boolean | undefined });
       if (slab) ro.slab = slab;
       if (cfg.rules?.length) ro.rules = { rules: cfg.rules, maxTasks: DEFAULT_HUNG.maxTasks };
+      const access = accessOptions(cfg.access, { access: opts.access as boolean | undefined, accessLog: opts.accessLog as boolean | undefined, accessBackend: opts.accessBackend as string | undefined });
+      if (access) {
+        if (opts.accessLog) access.log = (line) => process.stdout.write(line + '\n');
+        ro.access = access;
+      }
       if (opts.print) ro.onLine = (line) => process.stdout.write(line + '\n');
       await runRecorder(ro, opts.duration as number | undefined);
     });
@@ -317,6 +328,7 @@ SIGHUP reopens --log. Needs root. Query with: lantern record status, lantern his
           `slab       ${st.slab ? slabStatusText(st.slab) : 'detector off'}`,
           `dentry     ${st.slab ? dentryStatusText(st.slab.dentry) : 'sampler off'}`,
           `rules      ${st.rules ? rulesStatusText(st.rules) : 'none configured'}`,
+          `access     ${st.access ? accessStatusText(st.access) : 'off (--access, or [access] enabled = true)'}`,
         ];
         process.stdout.write(lines.join('\n') + '\n');
         return true;
@@ -476,6 +488,13 @@ SIGHUP reopens --log. Needs root. Query with: lantern record status, lantern his
 /** Run until SIGTERM/SIGINT (or --duration), cleaning up the tracefs instance on every way out. */
 async function runRecorder(ro: RecorderOptions, durationSec?: number): Promise<void> {
   const rec = Recorder.start(ro);
+  try {
+    await rec.startAccess();
+  } catch (e) {
+    rec.stop();
+    throw new CliError(`lantern record: ${(e as Error).message}`, EXIT.UNAVAILABLE);
+  }
+  for (const b of rec.access?.report ?? []) process.stderr.write(`lantern record: access backend ${b.name} ${b.running ? 'running' : `not running (${b.error})`}\n`);
   const st0 = rec.status();
   process.stderr.write(
     `lantern record: recording into ${ro.storePath} (instance ${rec.instance.dir}, ${st0.liveProcesses} processes reconstructed${
@@ -485,15 +504,18 @@ async function runRecorder(ro: RecorderOptions, durationSec?: number): Promise<v
   rec.run();
   await new Promise<void>((resolve) => {
     let done = false;
-    const finish = (why: string) => {
+    const finish = async (why: string) => {
       if (done) return;
       done = true;
+      // The access backends first: nothing arrives after the final tick.
+      await rec.access?.stopSources();
       process.off('SIGTERM', onTerm);
       process.off('SIGINT', onInt);
       process.off('SIGHUP', onHup);
       process.off('uncaughtException', onCrash);
       if (timer) clearTimeout(timer);
       const st = rec.stop();
+      if (rec.opts.access?.log && rec.access) for (const l of rec.access.summary()) process.stdout.write(l + '\n');
       process.stderr.write(exitLine(why, st, rec.statusError) + '\n');
       resolve();
     };

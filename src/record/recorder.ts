@@ -18,6 +18,10 @@ import { HungDetector, type HungEvidence, type HungOptions, type HungStatus } fr
 import { SLAB_EVENTS, SlabDetector, type SlabOptions, type SlabStatus } from './slab/detector.js';
 import { RuleEngine, type RulesOptions, type RulesStatus } from './rules/engine.js';
 import type { Trigger } from './rules/core.js';
+import { AccessTracker, type AccessOptions, type AccessStatus } from '../access/tracker.js';
+import { startSources } from '../access/backend.js';
+import { ensureAccessTables, readAccess, readOverflow, toEntry, writeAccess } from './store/access.js';
+import { UNKNOWN_PROGRAM } from './process/domains.js';
 
 export interface RecorderOptions {
   storePath: string;
@@ -51,6 +55,8 @@ export interface RecorderOptions {
   rules?: RulesOptions;
   /** Where the recorder's one-line notices go (default stderr). */
   say?: (line: string) => void;
+  /** Access lists per domain (src/access/, issue #11); off when absent. Sources start with startAccess(). */
+  access?: AccessOptions;
 }
 
 export const DEFAULT_OPTIONS: Omit<RecorderOptions, 'storePath'> = {
@@ -152,6 +158,8 @@ export interface RecorderStatus {
   slab?: SlabStatus;
   /** The trigger rules, when any. */
   rules?: RulesStatus;
+  /** The access lists, when on. */
+  access?: AccessStatus;
 }
 
 export class Recorder {
@@ -195,6 +203,7 @@ export class Recorder {
   readonly hung: HungDetector | null = null;
   readonly slab: SlabDetector | null = null;
   readonly rules: RuleEngine | null = null;
+  readonly access: AccessTracker | null = null;
 
   private constructor(readonly opts: RecorderOptions, instance: TraceInstance, store: Store, host: Host) {
     this.instance = instance;
@@ -230,6 +239,20 @@ export class Recorder {
       }, attached);
       if (opts.slab.tracepoints && !attached) (opts.say ?? ((l: string) => process.stderr.write(l + '\n')))(`lantern record: slab detector: ${this.slab.status.note}`);
     }
+    if (opts.access) {
+      ensureAccessTables(store.db);
+      this.access = new AccessTracker(opts.access, {
+        liveDomain: (pid) => {
+          const p = this.model.procs.get(this.model.tidToTgid.get(pid) ?? pid);
+          return p ? { domainId: p.domainId, comm: p.comm } : null;
+        },
+        unknownDomain: () => store.intern(store.root, UNKNOWN_PROGRAM),
+        domainName: (id) => store.name(id),
+        readEnviron: (pid) => host.readHead(`/proc/${pid}/environ`, 65536),
+      });
+      // The lists go on from the last run: repeats merge, the per-domain bound holds.
+      this.access.lists.load(readAccess(store.db).map(toEntry), readOverflow(store.db));
+    }
     if (opts.rules && opts.rules.rules.length) {
       const say = opts.say ?? ((line: string) => process.stderr.write(line + '\n'));
       this.rules = new RuleEngine(opts.rules, {
@@ -242,6 +265,14 @@ export class Recorder {
         limitOf: (t) => this.ruleLimit(t),
       });
     }
+  }
+
+  /** Start the access backends (async: bpftrace attaches); what runs and what could not is in status. */
+  async startAccess(): Promise<void> {
+    if (!this.access) return;
+    const { sources, report } = await startSources(this.access.opts.backend, { emit: this.access.push, excludePids: [process.pid] });
+    this.access.sources = sources;
+    this.access.report = report;
   }
 
   /** What keeps a rule's trigger from firing on this recorder (said at start, shown in status), or null. */
@@ -418,6 +449,11 @@ export class Recorder {
       const fired = this.rules.run(out);
       for (const r of fired.records) out.push(r);
       ruleEvidence = fired.evidence;
+    }
+    if (this.access) {
+      this.access.noteRecords(out);
+      this.access.flush(final ? Infinity : this.clocks.toWallUs(cutoff));
+      this.access.persist((entries, overflow) => writeAccess(this.store.db, entries, overflow));
     }
     this.emit(out, final);
     this.writeEvidence(evidence, this.hung?.status);
@@ -615,6 +651,7 @@ export class Recorder {
       counters: { ...this.model.counters },
       ...(this.slab ? { slab: structuredClone(this.slab.status) } : {}),
       ...(this.rules ? { rules: structuredClone(this.rules.status) } : {}),
+      ...(this.access ? { access: this.access.status() } : {}),
       ...(this.hung ? { hung: { ...this.hung.status, kmsg: { ...this.hung.status.kmsg }, sysrq: { ...this.hung.status.sysrq }, timeout: { ...this.hung.status.timeout } } } : {}),
     };
   }
