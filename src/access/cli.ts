@@ -34,6 +34,12 @@ function entryJson(e: { line: string; errno: string; count: number; firstUs: num
   return { line: e.line, ...(e.errno ? { errno: e.errno } : {}), count: e.count, first: isoSecond(e.firstUs), last: isoSecond(e.lastUs) };
 }
 
+/** A subcommand's --store, or its parent's when only that one was given (`access --store X who-uses P`). */
+function storeOf(cmd: Command): string {
+  const parent = cmd.parent!;
+  return cmd.getOptionValueSource('store') === 'default' && parent.getOptionValueSource('store') !== 'default' ? (parent.opts().store as string) : (cmd.opts().store as string);
+}
+
 export function register(program: Command): void {
   const access = program
     .command('access')
@@ -42,6 +48,8 @@ export function register(program: Command): void {
     .addOption(storeOption())
     .option('--failed', 'the failed operations, with errno, count, first and last time')
     .option('--json', 'machine-readable output')
+    // `access who-uses P --store X`: options after a subcommand belong to the subcommand.
+    .enablePositionalOptions()
     .addHelpText('after', '\nAlso: lantern access files-of PROGRAM (what to collect), lantern access who-uses PATH (who reads or writes it).')
     .action((pattern: string | undefined, opts) => {
       queryStore(opts.store, (store) => {
@@ -70,8 +78,8 @@ export function register(program: Command): void {
     .argument('<program>', 'the program: full path (/usr/sbin/sshd) or base name (sshd)')
     .addOption(storeOption())
     .option('--json', 'machine-readable output')
-    .action((prog: string, opts) => {
-      queryStore(opts.store, (store) => {
+    .action((prog: string, opts, cmd: Command) => {
+      queryStore(storeOf(cmd), (store) => {
         const f = filesOf(prog, loadLists(store));
         if (f.domains.length === 0) throw new CliError(`no access list for a domain running ${prog} in ${store.path}`, EXIT.DATAERR);
         if (opts.json) printJson(f);
@@ -90,8 +98,8 @@ export function register(program: Command): void {
     .argument('<path>', 'absolute path as listed (proc:/self/… for procfs), or a glob')
     .addOption(storeOption())
     .option('--json', 'machine-readable output')
-    .action((path: string, opts) => {
-      queryStore(opts.store, (store) => {
+    .action((path: string, opts, cmd: Command) => {
+      queryStore(storeOf(cmd), (store) => {
         const rows = whoUses(path, loadLists(store));
         if (opts.json) printJson(rows.map((r) => ({ domain: r.domain, ...entryJson(r) })));
         else {
