@@ -40,6 +40,11 @@ function storeOf(cmd: Command): string {
   return cmd.getOptionValueSource('store') === 'default' && parent.getOptionValueSource('store') !== 'default' ? (parent.opts().store as string) : (cmd.opts().store as string);
 }
 
+/** --json given to the subcommand or to `access` before it. */
+function jsonOf(cmd: Command): boolean {
+  return Boolean(cmd.opts().json || cmd.parent!.opts().json);
+}
+
 export function register(program: Command): void {
   const access = program
     .command('access')
@@ -82,7 +87,7 @@ export function register(program: Command): void {
       queryStore(storeOf(cmd), (store) => {
         const f = filesOf(prog, loadLists(store));
         if (f.domains.length === 0) throw new CliError(`no access list for a domain running ${prog} in ${store.path}`, EXIT.DATAERR);
-        if (opts.json) printJson(f);
+        if (jsonOf(cmd)) printJson(f);
         else {
           const out = [`${prog}: ${f.domains.length} domain${f.domains.length === 1 ? '' : 's'}`, ...f.domains.map((d) => `  ${d}`)];
           for (const [op, paths] of Object.entries(f.byOp)) out.push(`${op}:`, ...paths.map((p) => `  ${p}`));
@@ -101,7 +106,7 @@ export function register(program: Command): void {
     .action((path: string, opts, cmd: Command) => {
       queryStore(storeOf(cmd), (store) => {
         const rows = whoUses(path, loadLists(store));
-        if (opts.json) printJson(rows.map((r) => ({ domain: r.domain, ...entryJson(r) })));
+        if (jsonOf(cmd)) printJson(rows.map((r) => ({ domain: r.domain, ...entryJson(r) })));
         else {
           const out: string[] = [];
           let last = '';
