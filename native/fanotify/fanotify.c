@@ -532,6 +532,18 @@ static napi_value stop(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* clockOffsetNs(): CLOCK_BOOTTIME - CLOCK_MONOTONIC now (time spent suspended), read back to back,
+   so a bpftrace nsecs (monotonic) is put on the boot clock exactly. */
+static napi_value clock_offset(napi_env env, napi_callback_info info) {
+  struct timespec m, b;
+  clock_gettime(CLOCK_MONOTONIC, &m);
+  clock_gettime(CLOCK_BOOTTIME, &b);
+  double off = ((double)b.tv_sec - (double)m.tv_sec) * 1e9 + ((double)b.tv_nsec - (double)m.tv_nsec);
+  napi_value out;
+  napi_create_double(env, off, &out);
+  return out;
+}
+
 static void set_num(napi_env env, napi_value o, const char *k, uint64_t v) {
   napi_value n;
   napi_create_double(env, (double)v, &n);
@@ -567,6 +579,7 @@ NAPI_MODULE_INIT() {
       {"ignore", NULL, ignore, NULL, NULL, NULL, napi_default, NULL},
       {"stop", NULL, stop, NULL, NULL, NULL, napi_default, NULL},
       {"stats", NULL, stats, NULL, NULL, NULL, napi_default, NULL},
+      {"clockOffsetNs", NULL, clock_offset, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

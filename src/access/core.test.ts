@@ -57,13 +57,13 @@ test('syscalls backend: program made of numbers only; exits decoded; flags, dfd,
   const prog = syscallProgram([42]);
   assert.match(prog, /tracepoint:syscalls:sys_exit_openat \/pid != 42\//);
   assert.match(prog, /args->ret < 0 \|\| \(\$r->dx & 1536\)/, 'openat prints failures and O_APPEND/O_TRUNC successes only');
-  const d = decodeExit('R 257 100 101 -13 -100 0 0 /etc/secret file');
+  const d = decodeExit('R 257 100 101 -13 -100 0 0 123456789 /etc/secret file');
   assert.ok(d && d.kind === 'R');
   assert.equal(d.exit.path, '/etc/secret file');
   assert.equal(decodeExit('garbage'), null);
   const dirs: ProcDirs = { cwd: '/srv/app', root: '/', fd: (n) => (n === 3 ? '/var/log/app.log' : n === 9 ? '/etc' : null) };
   const line = (t: string, dd = dirs) => {
-    const x = decodeExit(t);
+    const x = decodeExit(t.replace(/^(R(?: -?\d+){7}) /, '$1 5 '));
     assert.ok(x && x.kind === 'R');
     const a = toAccess(x.exit, dd, errnoName, 1);
     return a ? `${a.operation}${a.errno ? ' ' + a.errno : ''}${a.unresolved ? ' (unresolved)' : ''}` : null;

@@ -26,6 +26,7 @@ interface NativeFanotify {
   ignore(h: object, pid: number): void;
   stop(h: object): void;
   stats(h: object): FanotifyStats;
+  clockOffsetNs(): number;
 }
 
 export interface FanotifyStats {
@@ -88,6 +89,12 @@ export function mountsToMark(mounts: MountEntry[]): MountEntry[] {
   return [...byDev.values()];
 }
 
+/** CLOCK_BOOTTIME − CLOCK_MONOTONIC in ns (0 when the addon is not built: no suspend assumed). */
+export function bootMinusMonoNs(): number {
+  const l = loadFanotify();
+  return 'mod' in l ? l.mod.clockOffsetNs() : 0;
+}
+
 /** The op letters of native/fanotify's batches to TOMOYO operations. */
 const OPS: Record<string, string> = { r: 'read', w: 'write', x: 'execute', c: 'create', m: 'mkdir', u: 'unlink', d: 'rmdir', n: 'rename' };
 
@@ -114,7 +121,8 @@ export function decodeBatch(buf: Buffer, nowUs: number, out: (ev: AccessEvent) =
     let operation = `${op} ${linePath(path, pid)}`;
     if ((op === 'create' || op === 'mkdir') && extra) operation += ` ${extra}`;
     if (op === 'rename') operation += ` ${linePath(extra, pid)}`;
-    out({ timeUs: nowUs, pid, category: 'file', operation });
+    const bootUs = Number(f[i + 2]);
+    out({ timeUs: nowUs, ...(bootUs > 0 ? { bootNs: bootUs * 1000 } : {}), pid, category: 'file', operation });
   }
   return { records, unresolved, malformed };
 }

@@ -13,6 +13,7 @@ import { readlinkSync } from 'node:fs';
 import { constants } from 'node:os';
 import { Bpftrace } from '../common/bpftrace.js';
 import type { AccessEvent, AccessSource } from './event.js';
+import { bootMinusMonoNs } from './fanotify.js';
 import { decodeExit, hasSecondName, STRLEN, syscallProgram, toAccess, type ProcDirs, type SyscallExit } from './syscalls.js';
 
 const ERRNO_NAMES = new Map<number, string>();
@@ -51,6 +52,7 @@ export class SyscallSource implements AccessSource {
   unresolved = 0;
   malformed = 0;
   private pendingRename = new Map<number, SyscallExit>();
+  private readonly bootOffsetNs = bootMinusMonoNs();
 
   private constructor(private readonly bt: Bpftrace) {}
 
@@ -101,6 +103,7 @@ export class SyscallSource implements AccessSource {
     }
     const ev = toAccess(e, procDirs(e.pid), errnoName, Date.now() * 1000);
     if (!ev) return;
+    ev.bootNs = e.monoNs + this.bootOffsetNs;
     if (ev.unresolved) this.unresolved++;
     delete ev.unresolved;
     emit(ev);

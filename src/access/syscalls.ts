@@ -71,7 +71,7 @@ export const STRLEN = 200;
 
 /**
  * The bpftrace program. `exclude` are pids whose calls are not traced (the recorder itself): numbers
- * only, validated here, never event data. Each printf is `R nr pid tid ret dfd arg arg2 path`, a
+ * only, validated here, never event data. Each printf is `R nr pid tid ret dfd arg arg2 nsecs path`, a
  * rename's new name follows as `N pid tid dfd2 path`.
  */
 export function syscallProgram(exclude: number[]): string {
@@ -87,7 +87,7 @@ export function syscallProgram(exclude: number[]): string {
     let cond = 'args->ret < 0';
     if (s.successes === 'all') cond = '1';
     if (s.successes === 'open-flags') cond = `args->ret < 0 || (${arg} & ${O_APPEND | O_TRUNC})`;
-    const print = `printf("R ${s.nr} %d %d %d %d %d %d ${pathFmt}", pid, tid, args->ret, ${dfd}, ${arg}, ${arg2}, ${pathVal});`;
+    const print = `printf("R ${s.nr} %d %d %d %d %d %d %llu ${pathFmt}", pid, tid, args->ret, ${dfd}, ${arg}, ${arg2}, nsecs, ${pathVal});`;
     const second = s.path2 ? ` printf("N %d %d %d %s", pid, tid, ${s.dfd2 ? `(int32)$r->${s.dfd2}` : AT_FDCWD}, str(uptr($r->${s.path2})));` : '';
     if (s.successes === 'once') {
       // Reported once per (pid, fd, cmd) by the kernel side; forgotten every 10 s (an fd is reused).
@@ -108,6 +108,8 @@ export interface SyscallExit {
   dfd: number;
   arg: number;
   arg2: number;
+  /** CLOCK_MONOTONIC ns at the syscall's exit (bpftrace's nsecs). */
+  monoNs: number;
   /** The path as passed (or the fd, as a decimal string, for f* calls). */
   path: string;
   /** A rename's new name and its dfd, once its `N` line arrived. */
@@ -118,9 +120,9 @@ export interface SyscallExit {
 /** Decode an `R …` or `N …` printf; null when it is neither (counted by the caller). */
 export function decodeExit(text: string): { kind: 'R'; exit: SyscallExit } | { kind: 'N'; pid: number; tid: number; dfd: number; path: string } | null {
   if (text.startsWith('R ')) {
-    const m = /^R (\d+) (\d+) (\d+) (-?\d+) (-?\d+) (-?\d+) (-?\d+) ([\s\S]*)$/.exec(text);
+    const m = /^R (\d+) (\d+) (\d+) (-?\d+) (-?\d+) (-?\d+) (-?\d+) (\d+) ([\s\S]*)$/.exec(text);
     if (!m) return null;
-    return { kind: 'R', exit: { nr: +m[1]!, pid: +m[2]!, tid: +m[3]!, ret: +m[4]!, dfd: +m[5]!, arg: +m[6]!, arg2: +m[7]!, path: m[8]! } };
+    return { kind: 'R', exit: { nr: +m[1]!, pid: +m[2]!, tid: +m[3]!, ret: +m[4]!, dfd: +m[5]!, arg: +m[6]!, arg2: +m[7]!, monoNs: +m[8]!, path: m[9]! } };
   }
   if (text.startsWith('N ')) {
     const m = /^N (\d+) (\d+) (-?\d+) ([\s\S]*)$/.exec(text);

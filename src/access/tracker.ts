@@ -4,6 +4,10 @@
  * cut-off), then each is given the domain its pid had, deduplicated into the lists, optionally
  * logged, and the changes written to the store with the tick's records.
  *
+ * Order: an access is stamped on the trace clock (by the backend, or on arrival), and an exec of its
+ * pid after that time means it was made by the image before the exec, in the old domain (a shell's
+ * redirection opened before `exec cat`). The recorder tells each exec with its time (noteExec).
+ *
  * A pid is looked up in the live process table, then among processes that exited in the last
  * RECENT_MS (a short-lived `cat` is gone from the table before its accesses are attributed), and
  * otherwise goes to `<kernel> <unknown>`, counted. Nothing is dropped without a counter:
@@ -23,6 +27,10 @@ export interface TrackerEnv {
   domainName(id: number): string;
   /** /proc/<pid>/environ, or null (gone). */
   readEnviron(pid: number): string | null;
+  /** Now on the trace clock (CLOCK_BOOTTIME ns): stamps accesses that came without a time. */
+  nowTs(): number;
+  /** Trace-clock ns to wall-clock µs, the same conversion the process records use. */
+  toWallUs(ts: number): number;
 }
 
 export interface AccessOptions {
@@ -77,6 +85,8 @@ export class AccessTracker {
   readonly lists: AccessLists;
   private queue: AccessEvent[] = [];
   private readonly recent = new Map<number, { domainId: number; comm: string; untilMs: number }>();
+  /** Per pid, the execs of the last seconds: the domain and comm the pid had before each one. */
+  private readonly execs = new Map<number, Array<{ ts: number; domainId: number; comm: string }>>();
   sources: AccessSource[] = [];
   report: BackendReport[] = [];
   private readonly st = { received: 0, attributed: 0, queueDropped: 0, unknownPid: 0, envRead: 0, envMissed: 0, storeErrors: 0 };
@@ -91,6 +101,7 @@ export class AccessTracker {
   /** Sources call this (through SourceContext.emit). */
   readonly push = (ev: AccessEvent): void => {
     this.st.received++;
+    if (ev.bootNs === undefined) ev.bootNs = this.env.nowTs();
     if (this.queue.length >= this.opts.maxQueued) {
       this.st.queueDropped++;
       return;
@@ -116,15 +127,35 @@ export class AccessTracker {
     if (this.recent.size > 50_000) for (const [pid, v] of this.recent) if (v.untilMs < now) this.recent.delete(pid);
   }
 
-  /** Attribute every access stamped at or before `cutoffUs` (wall clock); later ones wait. */
-  flush(cutoffUs: number): void {
-    if (!this.queue.length) return;
+  /** The recorder is about to apply an exec of `pid` at trace time `ts`; `before` is its domain until then. */
+  noteExec(pid: number, ts: number, before: { domainId: number; comm: string } | null): void {
+    if (!before) return;
+    let list = this.execs.get(pid);
+    if (!list) this.execs.set(pid, (list = []));
+    list.push({ ts, ...before });
+    if (list.length > 16) list.shift();
+  }
+
+  /** The domain an access at trace time `ts` by `pid` was made in, from the execs after it. */
+  private beforeExec(pid: number, ts: number): { domainId: number; comm: string } | null {
+    const list = this.execs.get(pid);
+    if (!list) return null;
+    for (const x of list) if (x.ts > ts) return x; // the first exec after the access
+    return null;
+  }
+
+  /** Attribute every access stamped at or before `cutoffTs` (trace clock ns); later ones wait. */
+  flush(cutoffTs: number): void {
+    if (!this.queue.length) return this.forgetExecs(cutoffTs);
+    // Sources deliver in their own order; attribution goes by time.
+    this.queue.sort((a, b) => a.bootNs! - b.bootNs!);
     let i = 0;
     const q = this.queue;
     for (; i < q.length; i++) {
       const ev = q[i]!;
-      if (ev.timeUs > cutoffUs) break;
-      let who = this.env.liveDomain(ev.pid);
+      if (ev.bootNs! > cutoffTs) break;
+      ev.timeUs = this.env.toWallUs(ev.bootNs!);
+      let who = this.beforeExec(ev.pid, ev.bootNs!) ?? this.env.liveDomain(ev.pid);
       if (!who) {
         const r = this.recent.get(ev.pid);
         if (r) who = { domainId: r.domainId, comm: r.comm };
@@ -136,6 +167,20 @@ export class AccessTracker {
       this.attribute(who.domainId, ev.comm ?? who.comm, ev);
     }
     this.queue = i === q.length ? [] : q.slice(i);
+    this.forgetExecs(this.queue.length ? Math.min(cutoffTs, this.queue[0]!.bootNs!) : cutoffTs);
+  }
+
+  /** Execs older than every access still to come (less a margin for late backends) are not needed. */
+  private forgetExecs(beforeTs: number): void {
+    if (this.execs.size === 0 || !Number.isFinite(beforeTs)) {
+      if (!Number.isFinite(beforeTs)) this.execs.clear();
+      return;
+    }
+    const limit = beforeTs - 5e9;
+    for (const [pid, list] of this.execs) {
+      while (list.length && list[0]!.ts < limit) list.shift();
+      if (!list.length) this.execs.delete(pid);
+    }
   }
 
   private attribute(domainId: number, comm: string, ev: AccessEvent): void {

@@ -242,13 +242,12 @@ export class Recorder {
     if (opts.access) {
       ensureAccessTables(store.db);
       this.access = new AccessTracker(opts.access, {
-        liveDomain: (pid) => {
-          const p = this.model.procs.get(this.model.tidToTgid.get(pid) ?? pid);
-          return p ? { domainId: p.domainId, comm: p.comm } : null;
-        },
+        liveDomain: (pid) => this.liveDomain(pid),
         unknownDomain: () => store.intern(store.root, UNKNOWN_PROGRAM),
         domainName: (id) => store.name(id),
         readEnviron: (pid) => host.readHead(`/proc/${pid}/environ`, 65536),
+        nowTs: () => this.clocks.nowTs(),
+        toWallUs: (ts) => this.clocks.toWallUs(ts),
       });
       // The lists go on from the last run: repeats merge, the per-domain bound holds.
       this.access.lists.load(readAccess(store.db).map(toEntry), readOverflow(store.db));
@@ -265,6 +264,11 @@ export class Recorder {
         limitOf: (t) => this.ruleLimit(t),
       });
     }
+  }
+
+  private liveDomain(pid: number): { domainId: number; comm: string } | null {
+    const p = this.model.procs.get(this.model.tidToTgid.get(pid) ?? pid);
+    return p ? { domainId: p.domainId, comm: p.comm } : null;
   }
 
   /** Start the access backends (async: bpftrace attaches); what runs and what could not is in status. */
@@ -434,7 +438,10 @@ export class Recorder {
     let i = 0;
     const out: ProcessRecord[] = lostRecords;
     for (; i < this.pending.length && this.pending[i]!.ts <= cutoff; i++) {
-      for (const r of this.model.handle(this.pending[i]!)) out.push(r);
+      const ev = this.pending[i]!;
+      // Accesses made before this exec belong to the domain the pid has until it (src/access/tracker.ts).
+      if (this.access && ev.name === 'sched_process_exec') this.access.noteExec(Number(ev.fields.pid), ev.ts, this.liveDomain(Number(ev.fields.pid)));
+      for (const r of this.model.handle(ev)) out.push(r);
     }
     this.pending = i === this.pending.length ? [] : this.pending.slice(i);
     let evidence: HungEvidence[] = [];
@@ -452,7 +459,7 @@ export class Recorder {
     }
     if (this.access) {
       this.access.noteRecords(out);
-      this.access.flush(final ? Infinity : this.clocks.toWallUs(cutoff));
+      this.access.flush(cutoff);
       this.access.persist((entries, overflow) => writeAccess(this.store.db, entries, overflow));
     }
     this.emit(out, final);
