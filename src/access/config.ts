@@ -3,6 +3,7 @@
  * the `access` lines of `lantern record status` (pure).
  */
 import { CliError, EXIT } from '../common/exit.js';
+import { accessSources } from './backend.js';
 import { DEFAULT_ACCESS, type AccessOptions, type AccessStatus } from './tracker.js';
 
 const ACCESS_KEYS = ['enabled', 'backend', 'per_domain', 'env', 'max_queued'];
@@ -20,6 +21,9 @@ export function accessOptions(cfg: Record<string, unknown> | undefined, flags: {
     if (typeof backend !== 'string' || !/^[a-z0-9_-]+(,[a-z0-9_-]+)*$/.test(backend)) {
       throw new CliError(`bad access backend ${JSON.stringify(backend)}: auto, or names such as fanotify,syscalls`, flags.accessBackend !== undefined ? EXIT.USAGE : EXIT.DATAERR);
     }
+    const known = accessSources().map((d) => d.name);
+    const unknown = backend === 'auto' ? [] : backend.split(',').filter((n) => !known.includes(n));
+    if (unknown.length) throw new CliError(`unknown access backend ${unknown.join(', ')} (one of: auto, ${known.join(', ')})`, flags.accessBackend !== undefined ? EXIT.USAGE : EXIT.DATAERR);
     o.backend = backend;
   }
   for (const [key, field, min, max] of [['per_domain', 'perDomain', 1, 10_000_000], ['max_queued', 'maxQueued', 1000, 100_000_000]] as const) {
