@@ -135,13 +135,15 @@ const MODES = {
 
   async lantern(round) {
     const store = join(work, `lantern-${round}.db`);
-    const backend = process.env.BENCH_BACKEND ? ['--access-backend', process.env.BENCH_BACKEND] : [];
-    const child = spawn(process.execPath, [BIN, 'record', '--store', store, '--name', `bench${process.pid}`, '--access', ...backend, '--no-hung', '--no-slab'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    // BENCH_BACKEND: fanotify or syscalls alone, or `off` (the recorder without --access), to split the cost.
+    const only = process.env.BENCH_BACKEND;
+    const accessArgs = only === 'off' ? [] : ['--access', ...(only ? ['--access-backend', only] : [])];
+    const child = spawn(process.execPath, [BIN, 'record', '--store', store, '--name', `bench${process.pid}`, ...accessArgs, '--no-hung', '--no-slab'], { stdio: ['ignore', 'ignore', 'pipe'] });
     cleanup.push(() => child.kill('SIGKILL'));
     let err = '';
     child.stderr.on('data', (d) => (err += d));
     await waitFor(() => /recording into/.test(err) || child.exitCode !== null, 120_000, 'lantern record');
-    if (!/access backend fanotify running/.test(err)) throw new Error(`lantern record: ${err}`);
+    if (only !== 'off' && !/access backend \w+ running/.test(err)) throw new Error(`lantern record: ${err}`);
     await sleep(500);
     const pids = [child.pid, ...childPids(child.pid)];
     const c0 = cpuOf(pids);
@@ -152,6 +154,7 @@ const MODES = {
     await new Promise((r) => child.once('exit', r));
     cleanup.pop();
     const st = JSON.parse(spawnSync(process.execPath, [BIN, 'record', 'status', '--store', store, '--json'], { encoding: 'utf8' }).stdout);
+    if (only === 'off' || only === 'syscalls') return { rate, cpu, missed: 0, lost: 0, note: `BENCH_BACKEND=${only}: misses not counted` };
     const lists = JSON.parse(spawnSync(process.execPath, [BIN, 'access', '--store', store, '--json', `* ${stormBin}`], { encoding: 'utf8', maxBuffer: 64 << 20 }).stdout || '[]');
     const lines = new Set(lists.flatMap((d) => d.accesses.map((a) => a.line)));
     let missed = 0;
