@@ -8,7 +8,7 @@ import { decodeBatch, mountsToMark, parseMountinfo } from './fanotify.js';
 import { accessLogLine, ctimeUtc, renderDomain, summaryLines } from './render.js';
 import { filesOf, whoUses } from './query.js';
 import { accessOptions } from './config.js';
-import { envNames } from './tracker.js';
+import { AccessTracker, DEFAULT_ACCESS, envNames } from './tracker.js';
 import { errnoName } from './syscall-source.js';
 import type { AccessEvent } from './event.js';
 
@@ -153,4 +153,40 @@ test('options: [access] keys checked, flags turn it on, a backend name is checke
   assert.throws(() => accessOptions({ enabled: true, per_domain: 0 }, {}), /per_domain must be an integer/);
   assert.throws(() => accessOptions(undefined, { accessBackend: 'fan;rm' }), /bad access backend/);
   assert.deepEqual(envNames('PATH=/bin\0HOME=/root\0=x\0A B=1\0'), ['PATH', 'HOME', 'A\\040B']);
+});
+
+test('tracker: an access before an exec stays in the old domain, one after goes to the new; exited pids keep theirs; counters add up', () => {
+  const live = new Map<number, { domainId: number; comm: string }>([[7, { domainId: 3, comm: 'cat' }]]);
+  const names: Record<number, string> = { 2: '<kernel> /bin/sh', 3: '<kernel> /bin/sh /bin/cat', 4: '<kernel> <unknown>', 5: '<kernel> /usr/bin/env' };
+  const logged: string[] = [];
+  const t = new AccessTracker({ ...DEFAULT_ACCESS, env: true, log: (l) => logged.push(l) }, {
+    liveDomain: (pid) => live.get(pid) ?? null,
+    unknownDomain: () => 4,
+    domainName: (id) => names[id]!,
+    readEnviron: (pid) => (pid === 8 ? 'HOME=/root\0TERM=xterm\0' : null),
+    nowTs: () => 50_000,
+    toWallUs: (ts) => ts / 1000,
+  });
+  t.noteExec(7, 2_000, { domainId: 2, comm: 'sh' }); // pid 7 was sh until ts 2000, then cat
+  t.push({ timeUs: 0, bootNs: 1_000, pid: 7, category: 'file', operation: 'write /tmp/out' }); // the redirection, before the exec
+  t.push({ timeUs: 0, bootNs: 3_000, pid: 7, category: 'file', operation: 'read /etc/hosts' });
+  t.push({ timeUs: 0, bootNs: 4_000, pid: 9, category: 'file', operation: 'read /etc/passwd' }); // exited, below
+  t.push({ timeUs: 0, bootNs: 90_000, pid: 7, category: 'file', operation: 'read /late' }); // after the cut-off: waits
+  t.push({ timeUs: 0, pid: 99, category: 'file', operation: 'read /x' }); // no time: stamped now (50,000); unknown pid
+  t.noteRecords([
+    { type: 'exit', pid: 9, domainId: 5, comm: 'env', timeUs: 1 },
+    { type: 'exec', pid: 8, domainId: 5, comm: 'env', timeUs: 1 },
+  ]);
+  t.flush(60_000);
+  assert.deepEqual(t.lists.entries(2).map((e) => e.line), ['file write /tmp/out']);
+  assert.deepEqual(t.lists.entries(3).map((e) => e.line), ['file read /etc/hosts']);
+  assert.deepEqual(t.lists.entries(5).map((e) => e.line).sort(), ['file read /etc/passwd', 'misc env HOME', 'misc env TERM']);
+  assert.deepEqual(t.lists.entries(4).map((e) => e.line), ['file read /x']);
+  const st = t.status();
+  assert.equal(st.waiting, 1);
+  assert.equal(st.unknownPid, 1);
+  assert.equal(st.received, st.attributed + st.waiting + st.queueDropped);
+  assert.ok(logged.some((l) => /^\[.*\] write \/tmp\/out by sh\(7\) \/bin\/sh$/.test(l)), logged.join('\n'));
+  t.flush(Infinity);
+  assert.equal(t.status().waiting, 0);
 });
