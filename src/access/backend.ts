@@ -16,6 +16,8 @@ export interface SourceContext {
   emit(ev: AccessEvent): void;
   /** Pids whose accesses are not recorded (the recorder and its helpers). */
   excludePids: number[];
+  /** Record `file getattr` too ([access] getattr = true; off by default: most of the volume). */
+  getattr?: boolean;
 }
 
 export interface SourceDef {
@@ -28,7 +30,7 @@ export interface SourceDef {
 
 const REGISTRY: SourceDef[] = [
   { name: 'fanotify', covers: 'successful file accesses (read, write, create, unlink, rename, mkdir, rmdir, execute)', start: async (ctx) => FanotifySource.start(ctx.emit, { ignorePids: ctx.excludePids }) },
-  { name: 'syscalls', covers: 'failed file operations with errno; append, truncate, chmod, ioctl (bpftrace on syscall exits)', start: (ctx) => SyscallSource.start(ctx.emit, { excludePids: ctx.excludePids }) },
+  { name: 'syscalls', covers: 'failed file operations with errno; append, truncate, chmod, ioctl (bpftrace on syscall exits)', start: (ctx) => SyscallSource.start(ctx.emit, { excludePids: ctx.excludePids, getattr: ctx.getattr }) },
 ];
 
 /** Add a backend (e.g. the network side): `registerAccessSource({ name: 'net', covers: …, start })`. */

@@ -6,13 +6,13 @@ import { CliError, EXIT } from '../common/exit.js';
 import { accessSources } from './backend.js';
 import { DEFAULT_ACCESS, type AccessOptions, type AccessStatus } from './tracker.js';
 
-const ACCESS_KEYS = ['enabled', 'backend', 'per_domain', 'env', 'max_queued'];
+const ACCESS_KEYS = ['enabled', 'backend', 'per_domain', 'env', 'max_queued', 'getattr'];
 
 export function accessOptions(cfg: Record<string, unknown> | undefined, flags: { access?: boolean; accessLog?: boolean; accessBackend?: string }): AccessOptions | null {
   const c = cfg ?? {};
   if (typeof c !== 'object' || Array.isArray(c)) throw new CliError('config: [access] must be a table', EXIT.DATAERR);
   for (const k of Object.keys(c)) if (!ACCESS_KEYS.includes(k)) throw new CliError(`config: unknown key [access] ${k} (expected one of ${ACCESS_KEYS.join(', ')})`, EXIT.DATAERR);
-  for (const k of ['enabled', 'env']) if (c[k] !== undefined && typeof c[k] !== 'boolean') throw new CliError(`config: [access] ${k} must be true or false`, EXIT.DATAERR);
+  for (const k of ['enabled', 'env', 'getattr']) if (c[k] !== undefined && typeof c[k] !== 'boolean') throw new CliError(`config: [access] ${k} must be true or false`, EXIT.DATAERR);
   const on = flags.access === true || flags.accessLog === true || flags.accessBackend !== undefined || c.enabled === true;
   if (!on || flags.access === false) return null;
   const o: AccessOptions = { ...DEFAULT_ACCESS };
@@ -33,6 +33,7 @@ export function accessOptions(cfg: Record<string, unknown> | undefined, flags: {
     o[field] = v;
   }
   if (c.env === false) o.env = false;
+  if (c.getattr === true) o.getattr = true;
   return o;
 }
 

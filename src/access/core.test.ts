@@ -82,6 +82,10 @@ test('syscalls backend: program made of numbers only; exits decoded; flags, dfd,
   assert.equal(line('R 257 1 1 -2 -100 0 0 /etc/x', { cwd: '/', root: '/jail', fd: () => null }), 'read /jail/etc/x ENOENT', 'absolute inside a chroot');
   assert.equal(line('R 77 1 1 0 -100 0 0 4'), 'truncate ?/fd:4 (unresolved)');
   assert.equal(errnoName(49), 'EUNATCH');
+  assert.doesNotMatch(prog, /newfstatat/, 'getattr is off by default');
+  assert.match(syscallProgram([42], { getattr: true }), /sys_exit_newfstatat .*@ga\[pid, \$p\] == 0/);
+  assert.equal(line('R 262 1 1 0 -100 0 0 ../etc/passwd'), 'getattr /srv/etc/passwd');
+  assert.equal(line('R 262 1 1 0 3 4096 0 '), 'getattr /var/log/app.log', 'AT_EMPTY_PATH: the fd itself');
 });
 
 test('fanotify: batch records decoded (create mode, rename pair, procfs, unresolved counted); local filesystems chosen once per device', () => {
@@ -149,6 +153,7 @@ test('options: [access] keys checked, flags turn it on, a backend name is checke
   assert.equal(accessOptions({ enabled: true }, { access: false }), null);
   assert.equal(accessOptions(undefined, { accessLog: true })?.backend, 'auto');
   assert.equal(accessOptions({ enabled: true, per_domain: 10, backend: 'fanotify' }, {})?.perDomain, 10);
+  assert.equal(accessOptions({ enabled: true, getattr: true }, {})?.getattr, true);
   assert.throws(() => accessOptions({ bogus: 1 }, {}), /unknown key \[access\] bogus/);
   assert.throws(() => accessOptions({ enabled: true, per_domain: 0 }, {}), /per_domain must be an integer/);
   assert.throws(() => accessOptions(undefined, { accessBackend: 'fan;rm' }), /bad access backend/);

@@ -64,11 +64,11 @@ export class SyscallSource implements AccessSource {
     return this.bt.pid;
   }
 
-  static async start(emit: (ev: AccessEvent) => void, opts: { excludePids?: number[] } = {}): Promise<SyscallSource> {
+  static async start(emit: (ev: AccessEvent) => void, opts: { excludePids?: number[]; getattr?: boolean } = {}): Promise<SyscallSource> {
     let src: SyscallSource | null = null;
     const early: string[] = [];
     const bt = await Bpftrace.start({
-      program: syscallProgram([process.pid, ...(opts.excludePids ?? [])]),
+      program: syscallProgram([process.pid, ...(opts.excludePids ?? [])], { getattr: opts.getattr }),
       strlen: STRLEN,
       onPrintf: (text) => (src ? src.onLine(text, emit) : early.push(text)),
     });

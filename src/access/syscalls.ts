@@ -32,7 +32,9 @@ interface SyscallDef {
   /** A second value (ioctl cmd), register. */
   arg2?: string;
   /** Successes printed too (rare calls); otherwise failures only (opens: O_APPEND/O_TRUNC too). */
-  successes?: 'all' | 'open-flags' | 'once';
+  successes?: 'all' | 'open-flags' | 'once' | 'once-path';
+  /** Only with [access] getattr = true: stat calls are most of all file traffic. */
+  getattr?: boolean;
 }
 
 export const SYSCALLS: SyscallDef[] = [
@@ -56,6 +58,10 @@ export const SYSCALLS: SyscallDef[] = [
   { nr: 76, name: 'truncate', dfd: null, path: 'di', arg: null, successes: 'all' },
   { nr: 77, name: 'ftruncate', dfd: null, path: 'di', arg: null, byFd: true, successes: 'all' },
   { nr: 16, name: 'ioctl', dfd: null, path: 'di', arg: null, byFd: true, arg2: 'si', successes: 'once' },
+  { nr: 262, name: 'newfstatat', dfd: 'di', path: 'si', arg: 'r10', successes: 'once-path', getattr: true },
+  { nr: 332, name: 'statx', dfd: 'di', path: 'si', arg: 'dx', successes: 'once-path', getattr: true },
+  { nr: 4, name: 'newstat', dfd: null, path: 'di', arg: null, successes: 'once-path', getattr: true },
+  { nr: 6, name: 'newlstat', dfd: null, path: 'di', arg: null, successes: 'once-path', getattr: true },
 ];
 
 const O_WRONLY = 0o1;
@@ -74,11 +80,11 @@ export const STRLEN = 200;
  * only, validated here, never event data. Each printf is `R nr pid tid ret dfd arg arg2 nsecs path`, a
  * rename's new name follows as `N pid tid dfd2 path`.
  */
-export function syscallProgram(exclude: number[]): string {
+export function syscallProgram(exclude: number[], opts: { getattr?: boolean } = {}): string {
   for (const p of exclude) if (!Number.isInteger(p) || p < 0) throw new Error(`bad pid ${p}`);
   const notMe = exclude.length ? exclude.map((p) => `pid != ${p}`).join(' && ') : '1';
   const regs = '$r = (struct pt_regs *)((uint64)curtask->stack + 16384 - sizeof(struct pt_regs));';
-  const probes = SYSCALLS.map((s) => {
+  const probes = SYSCALLS.filter((s) => !s.getattr || opts.getattr).map((s) => {
     const dfd = s.dfd ? `(int32)$r->${s.dfd}` : String(AT_FDCWD);
     const arg = s.arg ? `$r->${s.arg}` : '0';
     const arg2 = s.arg2 ? `$r->${s.arg2}` : '0';
@@ -89,6 +95,10 @@ export function syscallProgram(exclude: number[]): string {
     if (s.successes === 'open-flags') cond = `args->ret < 0 || (${arg} & ${O_APPEND | O_TRUNC})`;
     const print = `printf("R ${s.nr} %d %d %d %d %d %d %llu ${pathFmt}", pid, tid, args->ret, ${dfd}, ${arg}, ${arg2}, nsecs, ${pathVal});`;
     const second = s.path2 ? ` printf("N %d %d %d %s", pid, tid, ${s.dfd2 ? `(int32)$r->${s.dfd2}` : AT_FDCWD}, str(uptr($r->${s.path2})));` : '';
+    if (s.successes === 'once-path') {
+      // getattr: once per (pid, path as passed) every 10 s, failures too (PATH lookups fail by the thousand).
+      return `tracepoint:syscalls:sys_exit_${s.name} /${notMe}/ { ${regs} $p = str(uptr($r->${s.path})); if (@ga[pid, $p] == 0) { @ga[pid, $p] = 1; printf("R ${s.nr} %d %d %d %d %d %d %llu %s", pid, tid, args->ret, ${dfd}, ${arg}, 0, nsecs, $p); } }`;
+    }
     if (s.successes === 'once') {
       // Reported once per (pid, fd, cmd) by the kernel side; forgotten every 10 s (an fd is reused).
       return `tracepoint:syscalls:sys_exit_${s.name} /${notMe}/ { ${regs} $k = ((uint64)pid << 32) | ((uint64)$r->${s.path} & 0xffff) | (((uint64)$r->${s.arg2} & 0xffff) << 16); if (args->ret < 0 || @once[$k] == 0) { @once[$k] = 1; ${print} } }`;
@@ -96,7 +106,8 @@ export function syscallProgram(exclude: number[]): string {
     return `tracepoint:syscalls:sys_exit_${s.name} /${notMe}/ { ${regs} if (${cond}) { ${print}${second} } }`;
   });
   // END clears the map so bpftrace does not print it at exit.
-  return [...probes, 'interval:s:10 { clear(@once); }', 'END { clear(@once); }'].join('\n');
+  const maps = opts.getattr ? '@once); clear(@ga' : '@once';
+  return [...probes, `interval:s:10 { clear(${maps}); }`, `END { clear(${maps}); }`].join('\n');
 }
 
 /** One decoded printf of the program. */
@@ -238,6 +249,13 @@ export function toAccess(e: SyscallExit, dirs: ProcDirs, errnoName: ErrnoNames, 
       break;
     case 'ftruncate':
       op = `truncate ${fdPath()}`;
+      break;
+    case 'newfstatat':
+    case 'statx':
+    case 'newstat':
+    case 'newlstat':
+      // AT_EMPTY_PATH with "": fstat of the dfd itself.
+      op = `getattr ${e.path === '' && e.dfd !== AT_FDCWD ? (dirs.fd(e.dfd) !== null ? linePath(dirs.fd(e.dfd)!, e.pid) : ((unresolved = true), `?/fd:${e.dfd}`)) : resolve(e.path, e.dfd)}`;
       break;
     case 'ioctl':
       op = `ioctl ${fdPath()} 0x${(e.arg2 >>> 0).toString(16).padStart(4, '0')}`;

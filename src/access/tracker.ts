@@ -41,6 +41,8 @@ export interface AccessOptions {
   maxQueued: number;
   /** Record `misc env NAME` for each exec (names only, never values). */
   env: boolean;
+  /** Record `file getattr PATH` (stat calls; off by default: most of all file traffic). */
+  getattr?: boolean;
   /** Print each new access as it happens (record --access-log). */
   log?: (line: string) => void;
 }

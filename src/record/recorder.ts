@@ -274,7 +274,7 @@ export class Recorder {
   /** Start the access backends (async: bpftrace attaches); what runs and what could not is in status. */
   async startAccess(): Promise<void> {
     if (!this.access) return;
-    const { sources, report } = await startSources(this.access.opts.backend, { emit: this.access.push, excludePids: [process.pid] });
+    const { sources, report } = await startSources(this.access.opts.backend, { emit: this.access.push, excludePids: [process.pid], getattr: this.access.opts.getattr });
     this.access.sources = sources;
     this.access.report = report;
   }
