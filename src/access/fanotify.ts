@@ -173,9 +173,13 @@ export class FanotifySource implements AccessSource {
         resolveEnd();
         return;
       }
-      const r = decodeBatch(batch, Date.now() * 1000, emit);
-      src!.unresolved += r.unresolved;
-      src!.malformed += r.malformed;
+      try {
+        const r = decodeBatch(batch, Date.now() * 1000, emit);
+        src!.unresolved += r.unresolved;
+        src!.malformed += r.malformed;
+      } catch {
+        src!.malformed++; // counted (status fanotify.malformed), never a crash of the recorder
+      }
     });
     src = new FanotifySource(mod, handle, endedP);
     for (const p of opts.ignorePids ?? []) mod.ignore(handle, p);

@@ -116,7 +116,7 @@ test('access lists: known programs, relative/absolute/chroot paths, EACCES and E
   writeFileSync(secret, 'x\n');
   chmodSync(secret, 0o000);
   const cfg = join(dir, 'record.toml');
-  writeFileSync(cfg, '[access]\nenabled = true\nper_domain = 40\n');
+  writeFileSync(cfg, '[access]\nenabled = true\nper_domain = 40\ngetattr = true\n');
   const store = join(dir, 'r.db');
 
   const rec = await startRecorder(store, ['--config', cfg, '--access-log']);
@@ -152,6 +152,7 @@ test('access lists: known programs, relative/absolute/chroot paths, EACCES and E
     `file create ${jail}/inroot 0640`, // inside the chroot: the real path
     `file write ${jail}/rel2`,
     `file execute ${acc}`,
+    `file getattr ${work}/rel`, // [access] getattr = true: a relative stat after chdir
   ]) {
     assert.ok(lines.has(want), `missing ${want}; have:\n${[...lines].sort().join('\n')}`);
   }

@@ -70,11 +70,20 @@ export class SyscallSource implements AccessSource {
     const bt = await Bpftrace.start({
       program: syscallProgram([process.pid, ...(opts.excludePids ?? [])], { getattr: opts.getattr }),
       strlen: STRLEN,
-      onPrintf: (text) => (src ? src.onLine(text, emit) : early.push(text)),
+      onPrintf: (text) => (src ? src.safeLine(text, emit) : early.push(text)),
     });
     src = new SyscallSource(bt);
-    for (const t of early) src.onLine(t, emit);
+    for (const t of early) src.safeLine(t, emit);
     return src;
+  }
+
+  /** A line that cannot be turned into an access is counted (status syscalls.malformed), never a crash of the recorder. */
+  private safeLine(text: string, emit: (ev: AccessEvent) => void): void {
+    try {
+      this.onLine(text, emit);
+    } catch {
+      this.malformed++;
+    }
   }
 
   private onLine(text: string, emit: (ev: AccessEvent) => void): void {

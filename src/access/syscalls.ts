@@ -255,7 +255,11 @@ export function toAccess(e: SyscallExit, dirs: ProcDirs, errnoName: ErrnoNames, 
     case 'newstat':
     case 'newlstat':
       // AT_EMPTY_PATH with "": fstat of the dfd itself.
-      op = `getattr ${e.path === '' && e.dfd !== AT_FDCWD ? (dirs.fd(e.dfd) !== null ? linePath(dirs.fd(e.dfd)!, e.pid) : ((unresolved = true), `?/fd:${e.dfd}`)) : resolve(e.path, e.dfd)}`;
+      if (e.path === '' && e.dfd !== AT_FDCWD) {
+        const p = dirs.fd(e.dfd);
+        if (p === null) unresolved = true;
+        op = `getattr ${p === null ? `?/fd:${e.dfd}` : linePath(p, e.pid)}`;
+      } else op = `getattr ${resolve(e.path, e.dfd)}`;
       break;
     case 'ioctl':
       op = `ioctl ${fdPath()} 0x${(e.arg2 >>> 0).toString(16).padStart(4, '0')}`;

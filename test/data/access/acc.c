@@ -3,7 +3,7 @@
    with a message when an operation that must succeed failed.
 
    acc ops DIR        in DIR (chdir, relative paths): create+write+truncate rel, read rel,
-                      append to DIR/app (absolute), chmod rel 0600, rename rel ren, truncate ren,
+                      append to DIR/app (absolute), stat rel, chmod rel 0600, rename rel ren, truncate ren,
                       unlink ren, mkdir sub 0750
    acc chroot DIR     chroot(DIR), chdir("/"): create /inroot (absolute inside), write ./rel2
    acc eacces PATH    open(PATH, O_RDONLY) must fail (run as nobody on a mode-000 file)
@@ -45,6 +45,8 @@ int main(int argc, char **argv) {
     close(fd);
     snprintf(buf, sizeof buf, "%s/app", arg);
     put(buf, O_CREAT | O_WRONLY | O_APPEND, "b\n");
+    struct stat st;
+    if (stat("rel", &st)) die("stat"); /* file getattr, when it is recorded */
     if (chmod("rel", 0600)) die("chmod");
     if (rename("rel", "ren")) die("rename");
     if (truncate("ren", 0)) die("truncate");
