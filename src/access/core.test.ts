@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import { absolutePath, encodeName, linePath, procName } from './path.js';
 import { AccessLists } from './lists.js';
 import { decodeExit, syscallProgram, toAccess, type ProcDirs } from './syscalls.js';
-import { decodeBatch, mountsToMark, parseMountinfo } from './fanotify.js';
+import { decodeBatch, loadFanotify, mountsToMark, parseMountinfo } from './fanotify.js';
 import { accessLogLine, ctimeUtc, renderDomain, summaryLines } from './render.js';
 import { filesOf, whoUses } from './query.js';
 import { accessOptions } from './config.js';
@@ -194,4 +194,11 @@ test('tracker: an access before an exec stays in the old domain, one after goes 
   assert.ok(logged.some((l) => /^\[.*\] write \/tmp\/out by sh\(7\) \/bin\/sh$/.test(l)), logged.join('\n'));
   t.flush(Infinity);
   assert.equal(t.status().waiting, 0);
+});
+
+test('native/fanotify is built on CI (npm ci runs scripts/build-native.mjs); off CI a missing addon is a clear message', () => {
+  const loaded = loadFanotify();
+  if (process.env.CI && process.env.CI !== 'false') assert.ok('mod' in loaded, `CI must build native/fanotify: ${'error' in loaded ? loaded.error : ''}`);
+  if ('error' in loaded) assert.match(loaded.error, /native\/fanotify is not built|cannot load|not Linux/);
+  else assert.equal(typeof loaded.mod.clockOffsetNs(), 'number');
 });
