@@ -13,6 +13,12 @@ export type AccessCategory = 'file' | 'network' | 'misc';
 export interface AccessEvent {
   /** Wall-clock time of the access, microseconds since the epoch. */
   timeUs: number;
+  /**
+   * When the backend knows it: the time on CLOCK_BOOTTIME (the recorder's trace clock), ns, so the
+   * access is ordered exactly against the execs of its process (an access just before an exec
+   * belongs to the old domain). Sources without it are stamped on arrival.
+   */
+  bootNs?: number;
   /** Process (thread-group) id that made the access. */
   pid: number;
   /** Thread id, when the backend knows it. */

@@ -13,7 +13,11 @@ import { parseUnitFiles } from '../host/formats/systemd-units.js';
 import { runChecks } from '../check/run.js';
 import { type Datum, Sources } from '../host/sources.js';
 import type { Host } from '../host/host.js';
-import { type MaskState, type Mount, ok, type Section, type Sections, type Snapshot, SNAPSHOT_SCHEMA_VERSION, type Units, unknown } from './model.js';
+import { existsSync } from 'node:fs';
+import { DEFAULT_STORE, Store } from '../record/store/store.js';
+import { hasAccessTables, readAccess } from '../record/store/access.js';
+import { domainNames } from '../record/query.js';
+import { type AccessDomains, type MaskState, type Mount, ok, type Section, type Sections, type Snapshot, SNAPSHOT_SCHEMA_VERSION, type Units, unknown } from './model.js';
 import { parseChkconfigList, sysvStartService } from '../host/formats/chkconfig.js';
 import { parseDpkgL, parseDpkgStatus } from '../host/formats/dpkg.js';
 import { meminfoKiB } from '../host/formats/meminfo.js';
@@ -29,6 +33,8 @@ export interface CollectOptions {
   now?: Date;
   /** The rpm binary for a copied tree's RPM database (tests point it elsewhere). Default "rpm". */
   rpmCommand?: string;
+  /** The record store whose access lists go into the snapshot (live hosts; default the recorder's). */
+  accessStore?: string;
 }
 
 /** Fixed argv for the live RHEL package list: never built from data. */
@@ -113,8 +119,35 @@ export function collectSnapshot(host: Host, opts: CollectOptions = {}): Snapshot
     takenAt: (opts.now ?? new Date()).toISOString(),
     host: { name, source: { kind: host.kind, root: host.root } },
     sections,
+    ...(host.kind === 'live' ? accessSection(opts.accessStore ?? DEFAULT_STORE) : {}),
     inputProblems: [...new Set(problems)],
   };
+}
+
+/**
+ * The domains and access lists of a live host's record store, when there is one with access lists
+ * (absent otherwise: a host that never recorded accesses has no such section, not an empty one).
+ */
+function accessSection(path: string): { access?: Section<AccessDomains> } {
+  if (!existsSync(path)) return {};
+  let store: Store | null = null;
+  try {
+    store = Store.openReadonly(path);
+    if (!hasAccessTables(store.db)) return {};
+    const names = domainNames(store);
+    const domains: Record<string, string[]> = {};
+    for (const r of readAccess(store.db)) {
+      if (r.errno) continue;
+      const name = names.get(r.domain_id) ?? store.name(r.domain_id);
+      (domains[name] ??= []).push(r.line);
+    }
+    for (const k of Object.keys(domains)) domains[k]!.sort();
+    return { access: ok({ store: path, domains: sortRecord(domains) }, [path]) };
+  } catch (e) {
+    return { access: unknown(`record store ${path} not readable: ${(e as Error).message.split('\n')[0]}`, [path]) };
+  } finally {
+    store?.close();
+  }
 }
 
 function fromFailed<T>(d: Datum): Section<T> {

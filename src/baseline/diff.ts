@@ -54,6 +54,8 @@ export interface DiffResult {
   baseline: SnapshotRef;
   current: SnapshotRef;
   sections: SectionDiff[];
+  /** Domains and access lists (lantern record --access), when both snapshots have them. */
+  access?: AccessDiff;
   ignored: { count: number; builtin: string[]; patterns: string[] };
   summary: { differences: number; worse: number; notCompared: number; exitCode: 0 | 1 | 2 };
 }
@@ -140,6 +142,51 @@ export interface DiffOptions {
   builtinIgnore?: boolean;
 }
 
+export interface AccessDiff {
+  changes: Change[];
+  /** Set when one side has no access lists, or could not read its store. */
+  notCompared?: string;
+}
+
+const lastProgram = (domain: string) => domain.slice(domain.lastIndexOf(' ') + 1);
+const parentDomain = (domain: string) => domain.slice(0, domain.lastIndexOf(' '));
+const WRITES = new Set(['write', 'append', 'create', 'truncate', 'unlink', 'rename', 'mkdir', 'rmdir', 'chmod']);
+
+/**
+ * What the recorder saw change between two snapshots: a new domain ("a new program runs under
+ * sshd"), a domain no longer recorded, and a new line in a domain both saw ("rsyslogd now writes a
+ * file it never wrote before"). Lines a domain no longer shows are left out: a list only grows
+ * while the store keeps it, so their absence says retention, not behaviour.
+ */
+export function diffAccess(base: Snapshot, cur: Snapshot): AccessDiff | undefined {
+  const a = base.access;
+  const b = cur.access;
+  if (!a && !b) return undefined;
+  if (!a || !b || a.status !== 'ok' || b.status !== 'ok') {
+    const why = (s: Snapshot['access'], side: string) => (!s ? `${side} has no access lists` : s.status !== 'ok' ? `${side}: ${s.reason}` : null);
+    return { changes: [], notCompared: [why(a, 'baseline'), why(b, 'current')].filter(Boolean).join('; ') };
+  }
+  const changes: Change[] = [];
+  const da = a.data.domains;
+  const db = b.data.domains;
+  for (const d of Object.keys(db).sort()) {
+    if (!(d in da)) {
+      const parent = parentDomain(d);
+      changes.push({ op: '+', key: d, note: parent in da || parent in db ? `a new program runs under ${lastProgram(parent)}: ${lastProgram(d)}` : 'new domain' });
+      continue;
+    }
+    const had = new Set(da[d]);
+    for (const line of db[d]!) {
+      if (had.has(line)) continue;
+      const [, op = '', ...rest] = line.split(' ');
+      const what = WRITES.has(op) ? `now ${op === 'write' ? 'writes' : op + 's'} ${rest[0] ?? ''}, never seen before` : `new: ${line}`;
+      changes.push({ op: '+', key: `${d}: ${line}`, note: `${lastProgram(d)} ${what}` });
+    }
+  }
+  for (const d of Object.keys(da).sort()) if (!(d in db)) changes.push({ op: '-', key: d, note: 'domain no longer recorded' });
+  return { changes };
+}
+
 export function diffSnapshots(base: Snapshot, cur: Snapshot, opts: DiffOptions = {}): DiffResult {
   const builtin = opts.builtinIgnore === false ? [] : VOLATILE_SYSCTLS;
   const rules: IgnoreRule[] = [...builtin.map((g) => ({ section: 'sysctls' as SectionName, pattern: g, re: globToRegExp(g) })), ...(opts.ignore ?? []).map(parseIgnore)];
@@ -165,7 +212,8 @@ export function diffSnapshots(base: Snapshot, cur: Snapshot, opts: DiffOptions =
     });
     sections.push({ section: name, changes: kept, ...(undetermined.length ? { undetermined } : {}), ...(notes.length ? { notes } : {}) });
   }
-  const differences = sections.reduce((n, s) => n + s.changes.length, 0);
+  const access = diffAccess(base, cur);
+  const differences = sections.reduce((n, s) => n + s.changes.length, 0) + (access?.changes.length ?? 0);
   const worse = sections.reduce((n, s) => n + s.changes.filter((c) => c.worse).length, 0);
   return {
     schemaVersion: DIFF_SCHEMA_VERSION,
@@ -173,6 +221,7 @@ export function diffSnapshots(base: Snapshot, cur: Snapshot, opts: DiffOptions =
     baseline: refOf(base),
     current: refOf(cur),
     sections,
+    ...(access ? { access } : {}),
     ignored: { count: ignoredCount, builtin: [...builtin], patterns: opts.ignore ?? [] },
     summary: { differences, worse, notCompared: sections.filter((s) => s.notCompared).length, exitCode: worse ? 2 : differences ? 1 : 0 },
   };

@@ -66,6 +66,18 @@ export type SectionName = keyof Sections;
 
 export const SECTION_NAMES: SectionName[] = ['kernel', 'cmdline', 'sysctls', 'modules', 'mounts', 'packages', 'units', 'memory', 'cpus', 'oomExempt', 'check'];
 
+/**
+ * The process-history domains `lantern record --access` saw, each with its successful access lines
+ * (failures are left out: they come and go). Absent: no record store with access lists was found
+ * (or an older lantern); it is never "no domains".
+ */
+export interface AccessDomains {
+  /** The record store read. */
+  store: string;
+  /** Domain (`<kernel> /sbin/init /usr/sbin/sshd`) -> sorted access lines (`file read /etc/ssh/sshd_config`). */
+  domains: Record<string, string[]>;
+}
+
 export interface Snapshot {
   schemaVersion: number;
   kind: 'lantern-snapshot';
@@ -73,6 +85,8 @@ export interface Snapshot {
   takenAt: string;
   host: { name: string | null; source: { kind: HostKind; root: string } };
   sections: Sections;
+  /** Domains and their access lists from the record store (issue #11), when one was found. */
+  access?: Section<AccessDomains>;
   /** Inputs that were present but malformed (counted, skipped). */
   inputProblems: string[];
 }
@@ -98,6 +112,11 @@ export function snapshotProblem(doc: unknown): string | null {
   if (typeof d.host.source.kind !== 'string' || typeof d.host.source.root !== 'string') return 'host source malformed';
   if (typeof d.takenAt !== 'string') return 'no takenAt';
   if (!Array.isArray(d.inputProblems)) return 'no inputProblems';
+  if (d.access !== undefined) {
+    const a = d.access as { status?: unknown; data?: { store?: unknown; domains?: unknown }; reason?: unknown };
+    if (a === null || typeof a !== 'object') return 'access malformed';
+    if (a.status === 'ok' ? !(a.data && typeof a.data.store === 'string' && recordOf(a.data.domains, strArray)) : typeof a.reason !== 'string') return 'access malformed';
+  }
   for (const name of SECTION_NAMES) {
     const s = (d.sections as unknown as Record<string, unknown>)[name];
     if (typeof s !== 'object' || s === null) return `section ${name} missing`;

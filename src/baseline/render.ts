@@ -131,6 +131,13 @@ export function renderDiff(d: DiffResult, p: Paint, limit = 0): string {
     if (shown.length < ordered.length) lines.push(p.dim(`  … ${ordered.length - shown.length} more (--limit 0 or --json for all)`));
     lines.push('');
   }
+  if (d.access?.changes.length) {
+    lines.push(p.bold(`domains and access lists (${sectionCounts(d.access.changes)})`));
+    for (const c of limit > 0 ? d.access.changes.slice(0, limit) : d.access.changes) lines.push(`  ${mark(c)} ${changeText(c)}`);
+    if (limit > 0 && d.access.changes.length > limit) lines.push(p.dim(`  … ${d.access.changes.length - limit} more (--limit 0 or --json for all)`));
+    lines.push('');
+  }
+  if (d.access?.notCompared) lines.push(p.dim(`domains and access lists not compared: ${printable(d.access.notCompared)}`), '');
   // A section read on one side only may hide a change; one unknown on both sides is just not collected.
   const oneSided = d.sections.filter((s) => s.notCompared && s.unknownOn !== 'both');
   const partly = d.sections.filter((s) => s.notes?.length);

@@ -22,6 +22,7 @@ const CAPABILITIES: Record<string, () => Promise<Capability>> = {
   audit: () => import('../audit/cli.js'),
   whosends: () => import('../whosends/cli.js'),
   forward: () => import('../forward/cli.js'),
+  access: () => import('../access/cli.js'),
 };
 
 /** Which capability registers each top-level command. */
@@ -40,6 +41,7 @@ const COMMAND_OWNER: Record<string, string> = {
   audit: 'audit',
   'who-sends': 'whosends',
   forward: 'forward',
+  access: 'access',
 };
 
 function version(): string {

@@ -69,6 +69,23 @@ test('analyze with no path on a terminal says that it reads stdin; not when pipe
   assert.equal(piped.err, '', 'no hint when stdin is a pipe');
 });
 
+test('access: no store is 66, a store without access lists 65, an unknown backend 64 before anything starts', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'lantern-usage-'));
+  try {
+    const missing = lantern(['access', '--store', join(dir, 'none.db')]);
+    assert.equal(missing.code, 66);
+    assert.match(missing.err, /^lantern: no record store at .*none\.db/);
+    assert.equal(lantern(['access', 'who-uses', '/etc/passwd', '--store', join(dir, 'none.db')]).code, 66, 'a subcommand takes --store after its name');
+    const bad = lantern(['record', '--store', join(dir, 'r.db'), '--access-backend', 'nosuch']);
+    assert.equal(bad.code, 64);
+    assert.match(bad.err, /unknown access backend nosuch \(one of: auto, fanotify, syscalls/);
+    assert.equal(existsSync(join(dir, 'r.db')), false, 'nothing was created');
+    assert.match(lantern(['access', '--help']).out, /^Usage: lantern access \[options\] \[command\] \[domain-pattern\]/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('diff before any baseline save says what to do (66)', () => {
   const dir = mkdtempSync(join(tmpdir(), 'lantern-usage-'));
   try {

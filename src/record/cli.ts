@@ -25,6 +25,7 @@ import { parseDurationNs } from './slab/core.js';
 import { parseInterval, parseSysrqLetters } from './hung/core.js';
 import { parseRules, RuleError, type Rule } from './rules/core.js';
 import type { RulesStatus } from './rules/engine.js';
+import { accessOptions, accessStatusText } from '../access/config.js';
 
 function intOpt(name: string, min: number, max: number) {
   return (v: string): number => {
@@ -52,6 +53,8 @@ interface ConfigFile {
   io?: Record<string, unknown>;
   /** The [[rule]] tables, checked (src/record/rules/core.ts). */
   rules?: Rule[];
+  /** The [access] section (src/access/config.ts). */
+  access?: Record<string, unknown>;
 }
 
 function readConfig(path: string | undefined): ConfigFile {
@@ -72,7 +75,7 @@ function readConfig(path: string | undefined): ConfigFile {
     if (slab !== undefined && (typeof slab !== 'object' || slab === null || Array.isArray(slab))) throw new CliError(`config ${path}: [slab] must be a table`, EXIT.DATAERR);
     const io = doc.io;
     if (io !== undefined && (typeof io !== 'object' || io === null || Array.isArray(io))) throw new CliError(`config ${path}: [io] must be a table`, EXIT.DATAERR);
-    const cfg: ConfigFile = { ...(sect as ConfigFile), hung: hung as Record<string, unknown> | undefined, slab: slab as Record<string, unknown> | undefined, io: io as Record<string, unknown> | undefined };
+    const cfg: ConfigFile = { ...(sect as ConfigFile), hung: hung as Record<string, unknown> | undefined, slab: slab as Record<string, unknown> | undefined, io: io as Record<string, unknown> | undefined, access: doc.access as Record<string, unknown> | undefined };
     // Outside the catch below: a rule error already names file:line.
     return withRules(cfg, doc, text, path);
   } catch (e) {
@@ -188,7 +191,7 @@ export function hungStatusText(h: HungStatus): string {
   ].join('\n           ');
 }
 
-function storeOption(): Option {
+export function storeOption(): Option {
   return new Option('--store <path>', 'record store (SQLite file)').default(DEFAULT_STORE).env('LANTERN_RECORD_STORE');
 }
 
@@ -203,7 +206,7 @@ function openForRead(path: string): Store {
  * page can hide rows without an error), so damage is never a stack trace nor a silent "no records".
  * `run` returns whether it found anything.
  */
-function queryStore(path: string, run: (store: Store) => boolean): void {
+export function queryStore(path: string, run: (store: Store) => boolean): void {
   const store = openForRead(path);
   try {
     let found: boolean;
@@ -249,7 +252,7 @@ export function register(program: Command): void {
     .command('record')
     .description('record process history (exec, exit, fatal signals with their sender) from kernel tracepoints, into a local store')
     .addOption(storeOption())
-    .option('--config <file>', 'TOML config ([record] store, name, buffer_kb, poll_ms, retention_days, retention_mb, backlog_records, log, tracefs; [hung] enabled, source, timeout, warnings, min_interval, sysrq, capture_secs; [slab] enabled, slow, tracepoints, dentry_interval, dentry_samples; [io] enabled, rcvbuf_kb, max_queued; [[rule]] on, do, min_interval)')
+    .option('--config <file>', 'TOML config ([record] store, name, buffer_kb, poll_ms, retention_days, retention_mb, backlog_records, log, tracefs; [hung] enabled, source, timeout, warnings, min_interval, sysrq, capture_secs; [slab] enabled, slow, tracepoints, dentry_interval, dentry_samples; [io] enabled, rcvbuf_kb, max_queued; [access] enabled, backend, per_domain, env, max_queued; [[rule]] on, do, min_interval)')
     .option('--name <name>', `recorder name; the tracefs instance is lantern.<name>.<pid> (default "${DEFAULT_OPTIONS.name}")`)
     .option('--buffer-kb <kib>', `per-CPU ring buffer size (default ${DEFAULT_OPTIONS.bufferKb})`, intOpt('--buffer-kb', 4, 1_048_576))
     .option('--poll-ms <ms>', `how often the per-CPU buffers are drained (default ${DEFAULT_OPTIONS.pollMs})`, intOpt('--poll-ms', 10, 10_000))
@@ -270,6 +273,9 @@ export function register(program: Command): void {
     .option('--no-slab', 'turn the slab-shrinker detector and the dentry-state sampler off')
     .option('--no-io', 'turn the I/O-at-exit detector (taskstats: disk I/O of each exiting thread) off')
     .option('--metrics <addr>', 'serve the status in the Prometheus text format on ADDR:PORT (a bare port listens on 127.0.0.1)')
+    .option('--access', 'keep per-domain access lists (files, failures with errno, env names; see lantern access)')
+    .option('--access-log', 'print each new access as it happens ([time] read /etc/x by comm(pid) programs…) and the per-domain summary at exit (implies --access)')
+    .option('--access-backend <names>', 'access backends: auto (default: fanotify + syscalls, and any other registered), or a comma-separated list (implies --access)')
     // `record status --store X`: options after a subcommand belong to the subcommand.
     .enablePositionalOptions()
     .addHelpText(
@@ -300,6 +306,11 @@ SIGHUP reopens --log. Needs root. Query with: lantern record status, lantern his
       const io = ioOptions(cfg.io, { io: opts.io as boolean | undefined });
       if (io) ro.io = io;
       if (cfg.rules?.length) ro.rules = { rules: cfg.rules, maxTasks: DEFAULT_HUNG.maxTasks };
+      const access = accessOptions(cfg.access, { access: opts.access as boolean | undefined, accessLog: opts.accessLog as boolean | undefined, accessBackend: opts.accessBackend as string | undefined });
+      if (access) {
+        if (opts.accessLog) access.log = (line) => process.stdout.write(line + '\n');
+        ro.access = access;
+      }
       if (opts.print) ro.onLine = (line) => process.stdout.write(line + '\n');
       await runRecorder(ro, opts.duration as number | undefined, opts.metrics !== undefined ? parseMetricsAddress(String(opts.metrics)) : null);
     });
@@ -347,6 +358,7 @@ SIGHUP reopens --log. Needs root. Query with: lantern record status, lantern his
           `dentry     ${st.slab ? dentryStatusText(st.slab.dentry) : 'sampler off'}`,
           `io         ${st.io ? ioStatusText(st.io) : 'detector off'}`,
           `rules      ${st.rules ? rulesStatusText(st.rules) : 'none configured'}`,
+          `access     ${st.access ? accessStatusText(st.access) : 'off (--access, or [access] enabled = true)'}`,
         ];
         process.stdout.write(lines.join('\n') + '\n');
         return true;
@@ -521,6 +533,13 @@ async function runRecorder(ro: RecorderOptions, durationSec?: number, metricsAt:
       throw e;
     }
   }
+  try {
+    await rec.startAccess();
+  } catch (e) {
+    rec.stop();
+    throw new CliError(`lantern record: ${(e as Error).message}`, EXIT.UNAVAILABLE);
+  }
+  for (const b of rec.access?.report ?? []) process.stderr.write(`lantern record: access backend ${b.name} ${b.running ? 'running' : `not running (${b.error})`}\n`);
   const st0 = rec.status();
   process.stderr.write(
     `lantern record: recording into ${ro.storePath} (instance ${rec.instance.dir}, ${st0.liveProcesses} processes reconstructed${
@@ -530,9 +549,11 @@ async function runRecorder(ro: RecorderOptions, durationSec?: number, metricsAt:
   rec.run();
   await new Promise<void>((resolve) => {
     let done = false;
-    const finish = (why: string) => {
+    const finish = async (why: string) => {
       if (done) return;
       done = true;
+      // The access backends first: nothing arrives after the final tick.
+      await rec.access?.stopSources();
       process.off('SIGTERM', onTerm);
       process.off('SIGINT', onInt);
       process.off('SIGHUP', onHup);
@@ -540,6 +561,7 @@ async function runRecorder(ro: RecorderOptions, durationSec?: number, metricsAt:
       if (timer) clearTimeout(timer);
       metrics?.close();
       const st = rec.stop();
+      if (rec.opts.access?.log && rec.access) for (const l of rec.access.summary()) process.stdout.write(l + '\n');
       process.stderr.write(exitLine(why, st, rec.statusError) + '\n');
       resolve();
     };

@@ -19,6 +19,10 @@ import { SLAB_EVENTS, SlabDetector, type SlabOptions, type SlabStatus } from './
 import { RuleEngine, type RulesOptions, type RulesStatus } from './rules/engine.js';
 import type { Trigger } from './rules/core.js';
 import { IO_EVENT, IoDetector, type IoEvent, type IoOptions, type IoStatus } from './io/detector.js';
+import { AccessTracker, type AccessOptions, type AccessStatus } from '../access/tracker.js';
+import { startSources } from '../access/backend.js';
+import { ensureAccessTables, readAccess, readOverflow, toEntry, writeAccess } from './store/access.js';
+import { UNKNOWN_PROGRAM } from './process/domains.js';
 
 export interface RecorderOptions {
   storePath: string;
@@ -54,6 +58,8 @@ export interface RecorderOptions {
   rules?: RulesOptions;
   /** Where the recorder's one-line notices go (default stderr). */
   say?: (line: string) => void;
+  /** Access lists per domain (src/access/, issue #11); off when absent. Sources start with startAccess(). */
+  access?: AccessOptions;
 }
 
 export const DEFAULT_OPTIONS: Omit<RecorderOptions, 'storePath'> = {
@@ -157,6 +163,8 @@ export interface RecorderStatus {
   rules?: RulesStatus;
   /** The I/O-at-exit detector, when on. */
   io?: IoStatus;
+  /** The access lists, when on. */
+  access?: AccessStatus;
 }
 
 export class Recorder {
@@ -201,6 +209,7 @@ export class Recorder {
   readonly slab: SlabDetector | null = null;
   readonly rules: RuleEngine | null = null;
   readonly io: IoDetector | null = null;
+  readonly access: AccessTracker | null = null;
 
   private constructor(readonly opts: RecorderOptions, instance: TraceInstance, store: Store, host: Host) {
     this.instance = instance;
@@ -236,6 +245,19 @@ export class Recorder {
       }, attached);
       if (opts.slab.tracepoints && !attached) (opts.say ?? ((l: string) => process.stderr.write(l + '\n')))(`lantern record: slab detector: ${this.slab.status.note}`);
     }
+    if (opts.access) {
+      ensureAccessTables(store.db);
+      this.access = new AccessTracker(opts.access, {
+        liveDomain: (pid) => this.liveDomain(pid),
+        unknownDomain: () => store.intern(store.root, UNKNOWN_PROGRAM),
+        domainName: (id) => store.name(id),
+        readEnviron: (pid) => host.readHead(`/proc/${pid}/environ`, 65536),
+        nowTs: () => this.clocks.nowTs(),
+        toWallUs: (ts) => this.clocks.toWallUs(ts),
+      });
+      // The lists go on from the last run: repeats merge, the per-domain bound holds.
+      this.access.lists.load(readAccess(store.db).map(toEntry), readOverflow(store.db));
+    }
     if (opts.rules && opts.rules.rules.length) {
       const say = opts.say ?? ((line: string) => process.stderr.write(line + '\n'));
       this.rules = new RuleEngine(opts.rules, {
@@ -257,6 +279,19 @@ export class Recorder {
         say: opts.say ?? ((line: string) => process.stderr.write(line + '\n')),
       });
     }
+  }
+
+  private liveDomain(pid: number): { domainId: number; comm: string } | null {
+    const p = this.model.procs.get(this.model.tidToTgid.get(pid) ?? pid);
+    return p ? { domainId: p.domainId, comm: p.comm } : null;
+  }
+
+  /** Start the access backends (async: bpftrace attaches); what runs and what could not is in status. */
+  async startAccess(): Promise<void> {
+    if (!this.access) return;
+    const { sources, report } = await startSources(this.access.opts.backend, { emit: this.access.push, excludePids: [process.pid], getattr: this.access.opts.getattr });
+    this.access.sources = sources;
+    this.access.report = report;
   }
 
   /** What keeps a rule's trigger from firing on this recorder (said at start, shown in status), or null. */
@@ -428,6 +463,8 @@ export class Recorder {
         if (r) out.push(r);
         continue;
       }
+      // Accesses made before this exec belong to the domain the pid has until it (src/access/tracker.ts).
+      if (this.access && ev.name === 'sched_process_exec') this.access.noteExec(Number(ev.fields.pid), ev.ts, this.liveDomain(Number(ev.fields.pid)));
       const made = this.model.handle(ev);
       for (const r of made) out.push(r);
       if (this.io && made.length) this.io.noteRecords(made, ev.ts);
@@ -446,6 +483,11 @@ export class Recorder {
       const fired = this.rules.run(out);
       for (const r of fired.records) out.push(r);
       ruleEvidence = fired.evidence;
+    }
+    if (this.access) {
+      this.access.noteRecords(out);
+      this.access.flush(cutoff);
+      this.access.persist((entries, overflow) => writeAccess(this.store.db, entries, overflow));
     }
     this.emit(out, final);
     this.writeEvidence(evidence, this.hung?.status);
@@ -644,6 +686,7 @@ export class Recorder {
       ...(this.slab ? { slab: structuredClone(this.slab.status) } : {}),
       ...(this.rules ? { rules: structuredClone(this.rules.status) } : {}),
       ...(this.io ? { io: { ...this.io.status } } : {}),
+      ...(this.access ? { access: this.access.status() } : {}),
       ...(this.hung ? { hung: { ...this.hung.status, kmsg: { ...this.hung.status.kmsg }, sysrq: { ...this.hung.status.sysrq }, timeout: { ...this.hung.status.timeout } } } : {}),
     };
   }

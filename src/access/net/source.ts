@@ -45,6 +45,10 @@ class NetworkSource implements AccessSource {
   readonly name = 'bpftrace';
   readonly blind = NETWORK_BLIND;
   constructor(private readonly probe: NetProbe) {}
+  /** bpftrace's pid: the file backends leave their own helpers out. */
+  get pid(): number {
+    return this.probe.pid;
+  }
   get lost(): number {
     return this.probe.lost;
   }

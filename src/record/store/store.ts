@@ -16,6 +16,7 @@ import { entryKind, openEvidence } from '../../common/evidence.js';
 import { CliError, EXIT } from '../../common/exit.js';
 import { KERNEL_DOMAIN, type DomainRegistry } from '../process/domains.js';
 import type { ProcessRecord, RecordType } from '../process/model.js';
+import { accessDomainIds } from './access.js';
 
 export const DEFAULT_STORE = '/var/lib/lantern/record.db';
 
@@ -525,6 +526,7 @@ export class Store implements DomainRegistry {
       }
     };
     for (const u of used) mark(u.id);
+    for (const id of accessDomainIds(this.db)) mark(id); // access lists name their domain
     for (const id of live) mark(id);
     const doomed = rows.filter((r) => !keep.has(r.id)).map((r) => r.id);
     if (doomed.length === 0) return 0;
