@@ -47,7 +47,10 @@
 
 typedef struct {
   __kernel_fsid_t fsid;
-  int fd; /* an O_RDONLY|O_DIRECTORY fd on the marked mount: open_by_handle_at's mount_fd */
+  /* Where it was marked. No fd is kept open on it: an open fd would pin the mount, and umount of
+     every marked filesystem would fail with EBUSY while the recorder runs. open_by_handle_at's
+     mount_fd is opened per lookup (checked to be the same filesystem) and closed again. */
+  char *path;
 } mount_t;
 
 typedef struct {
@@ -121,9 +124,20 @@ static void batch_put(batch_t *b, const char *s, size_t n) {
   b->data[b->len++] = '\0';
 }
 
+/* An fd on the marked filesystem with this fsid (caller closes), or -1: not marked, or
+   no longer mounted where it was marked (unmounted, or another filesystem there now). */
 static int mount_fd_of(reader_t *r, const __kernel_fsid_t *fsid) {
-  for (int i = 0; i < r->nmounts; i++)
-    if (memcmp(&r->mounts[i].fsid, fsid, sizeof *fsid) == 0) return r->mounts[i].fd;
+  for (int i = 0; i < r->nmounts; i++) {
+    if (memcmp(&r->mounts[i].fsid, fsid, sizeof *fsid) != 0) continue;
+    int fd = open(r->mounts[i].path, O_RDONLY | O_DIRECTORY | O_CLOEXEC); /* not O_PATH: open_by_handle_at refuses one */
+    if (fd < 0) return -1;
+    struct statfs sf;
+    if (fstatfs(fd, &sf) != 0 || memcmp(&sf.f_fsid, fsid, sizeof *fsid) != 0) {
+      close(fd);
+      return -1;
+    }
+    return fd;
+  }
   return -1;
 }
 
@@ -138,6 +152,7 @@ static const char *dir_path(reader_t *r, const __kernel_fsid_t *fsid, struct fil
   int mfd = mount_fd_of(r, fsid);
   if (mfd < 0) return NULL;
   int fd = open_by_handle_at(mfd, fh, O_PATH);
+  close(mfd);
   if (fd < 0) return NULL;
   char link[64], buf[PATH_MAX];
   snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
@@ -397,7 +412,7 @@ static void call_js(napi_env env, napi_value cb, void *ctx, void *data) {
 }
 
 static void free_reader(reader_t *r) {
-  for (int i = 0; i < r->nmounts; i++) close(r->mounts[i].fd);
+  for (int i = 0; i < r->nmounts; i++) free(r->mounts[i].path);
   forget_dirs(r);
   if (r->wake[0] >= 0) close(r->wake[0]);
   if (r->wake[1] >= 0) close(r->wake[1]);
@@ -492,8 +507,11 @@ static napi_value mark(napi_env env, napi_callback_info info) {
   else if (fanotify_mark(r->fan, FAN_MARK_ADD | FAN_MARK_FILESYSTEM, EVENT_MASK, AT_FDCWD, path) != 0) err = errno;
   if (!err) {
     memcpy(&r->mounts[r->nmounts].fsid, &sf.f_fsid, sizeof sf.f_fsid);
-    r->mounts[r->nmounts++].fd = fd;
-  } else if (fd >= 0) close(fd);
+    r->mounts[r->nmounts].path = strdup(path);
+    if (r->mounts[r->nmounts].path) r->nmounts++;
+    else err = ENOMEM;
+  }
+  if (fd >= 0) close(fd);
   pthread_mutex_unlock(&r->lock);
   if (!err) {
     napi_get_null(env, &out);

@@ -214,11 +214,15 @@ test('access: a SIGKILLed recorder leaves no bpftrace and no fanotify group; the
   const instance = /\(instance (\S+),/.exec(rec.err())?.[1];
   assert.ok(instance, rec.err());
   const again = await startRecorder(store, ['--access']);
-  // The killed recorder's tracefs instance is gone (removed by this start, or by another recorder
-  // of a test running beside this one: any start removes the instances of dead recorders).
-  assert.ok(!existsSync(instance), `${instance} was left behind: ${again.err()}`);
-  await sleep(500);
-  again.child.kill('SIGTERM');
+  try {
+    // The killed recorder's tracefs instance is gone (removed by this start, or by another recorder
+    // of a test running beside this one: any start removes the instances of dead recorders).
+    assert.ok(!existsSync(instance), `${instance} was left behind: ${again.err()}`);
+    await sleep(500);
+  } finally {
+    // Never left running: its fanotify group would go on watching every local filesystem.
+    again.child.kill('SIGTERM');
+  }
   assert.equal((await exited(again.child)).code, 0, again.err());
   const r = lantern(['access', '--store', store]);
   assert.equal(r.code, 0, r.err);
