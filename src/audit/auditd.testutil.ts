@@ -152,10 +152,11 @@ function useRunningAuditd(dir: string, pid: number): Auditd {
       renameSync(log, `${log}.1`);
       writeFileSync(log, '');
     },
-    async stop() {
+    stop() {
       for (const rule of rules.splice(0)) auditctl(['-d', ...rule]);
       clearInterval(timer);
       closeSync(fd);
+      return Promise.resolve();
     },
   };
 }

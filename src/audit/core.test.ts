@@ -90,7 +90,7 @@ test('enricher: every line comes back, records with a pid gain one field, counte
 
 test('enricher: a line over the limit passes through unchanged, counted once; a future record waits at most settle-ms', async () => {
   const sleeps: number[] = [];
-  const e = new Enricher({ resolver: new FixedResolver({}), settleMs: 1500, nowMs: () => 1_000_000, sleep: async (ms) => void sleeps.push(ms) });
+  const e = new Enricher({ resolver: new FixedResolver({}), settleMs: 1500, nowMs: () => 1_000_000, sleep: (ms) => { sleeps.push(ms); return Promise.resolve(); } });
   const big = 'x'.repeat((1 << 20) + 10);
   let out = await e.push(big.slice(0, 600_000));
   out += await e.push(big.slice(600_000) + '\ntype=SYSCALL msg=audit(999999999.000:1): pid=5\n');

@@ -177,14 +177,14 @@ test('--follow across auditd\'s own rotation (SIGUSR1): both files read, nothing
       }
     };
     await waitFor(holdsLog, 20_000, 'the follower to open the log');
-    const opens = async (n: number) => {
+    const opens = (n: number) => {
       for (let i = 0; i < n; i++) spawnSync('bash', ['-c', `sh -c "cat ${probe}"`]);
     };
-    await opens(3);
+    opens(3);
     await waitFor(() => probeRecords(readFileSync(auditd!.log, 'latin1')).size === 3, 10_000, 'three probe records');
     auditd.rotate();
     await waitFor(() => existsSync(`${auditd!.log}.1`) && existsSync(auditd!.log), 10_000, 'the rotation');
-    await opens(3);
+    opens(3);
     await waitFor(() => probeRecords(readFileSync(auditd!.log, 'latin1')).size === 3, 10_000, 'three probe records after rotation');
     await waitFor(() => probeRecords(out).size === 6, 20_000, 'six enriched probe records').catch(async (e) => {
       enr!.kill('SIGTERM');

@@ -31,19 +31,20 @@ export function sectionSize(s: Snapshot, name: SectionName): string {
     case 'cmdline':
       return `${(d.params as string[]).length} parameters`;
     case 'sysctls':
-      return `${Object.keys(d.values as object).length} values${d.skipped ? `, ${d.skipped} unreadable skipped` : ''}`;
+      // skipped is not checked on load (DATA_SHAPE): only a count is shown.
+      return `${Object.keys(d.values as object).length} values${typeof d.skipped === 'number' && d.skipped ? `, ${d.skipped} unreadable skipped` : ''}`;
     case 'modules':
       return `${(d.names as string[]).length} loaded`;
     case 'mounts':
       return `${(d.entries as unknown[]).length} mounted`;
     case 'packages':
-      return `${Object.keys(d.installed as object).length} installed (${d.format})`;
+      return `${Object.keys(d.installed as object).length} installed (${d.format as 'dpkg' | 'rpm'})`;
     case 'units':
       return unitCounts(d as never as Units);
     case 'memory':
-      return `MemTotal ${d.memTotalKiB ?? '?'} kB, SwapTotal ${d.swapTotalKiB ?? '?'} kB`;
+      return `MemTotal ${(d.memTotalKiB as number | null) ?? '?'} kB, SwapTotal ${(d.swapTotalKiB as number | null) ?? '?'} kB`;
     case 'cpus':
-      return `${d.count}`;
+      return String(d.count as number);
     case 'oomExempt':
       return `${(d.processes as unknown[]).length} process(es)`;
     case 'check': {

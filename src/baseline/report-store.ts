@@ -158,7 +158,8 @@ function nthNewestHungUs(store: Store, n: number): number {
   return r?.time_us ?? 0;
 }
 
-function cell(column: string, v: unknown): string {
+/** One SQLite value as table text (what a column can hold: INTEGER, REAL, TEXT, BLOB, NULL). */
+function cell(column: string, v: number | bigint | string | Buffer | null | undefined): string {
   if (v === null || v === undefined) return '';
   if (typeof v === 'number' && /_us$/.test(column) && v > 1e15) return new Date(Math.floor(v / 1000)).toISOString();
   if (Buffer.isBuffer(v)) return `(${v.length} bytes)`;

@@ -4,7 +4,7 @@
  * module for every Lantern daemon: the receivers, the forwarder and the recorder describe their
  * counters as Metric tables and this file writes them out.
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { CliError, EXIT } from './exit.js';
 
 export interface Sample {
@@ -69,7 +69,8 @@ export function parseMetricsAddress(spec: string, what = '--metrics'): { host: s
 
 /** Serves `GET /metrics` (and `/`) with what `collect` says at the time of each scrape. */
 export async function serveMetrics(addr: { host: string; port: number }, collect: () => Metric[] | Promise<Metric[]>): Promise<Server> {
-  const server = createServer(async (req, res) => {
+  // The handler answers every error of collect() itself (500), so nothing of it is left to reject.
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       res.writeHead(405, { allow: 'GET, HEAD' }).end();
       return;
@@ -88,7 +89,8 @@ export async function serveMetrics(addr: { host: string; port: number }, collect
     }
     res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'content-length': Buffer.byteLength(body) });
     res.end(req.method === 'HEAD' ? undefined : body);
-  });
+  };
+  const server = createServer((req, res) => void handle(req, res));
   server.keepAliveTimeout = 5000;
   server.headersTimeout = 10_000;
   server.requestTimeout = 10_000;

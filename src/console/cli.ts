@@ -52,18 +52,18 @@ Exit codes: 0 stopped cleanly, 64 bad option or source, 65 bad config file, 66 c
 77 a device needs root.`,
     )
     .action(async (opts: ConsoleCliOptions & { config?: string; json?: boolean; perSource?: boolean }) => {
-      const cfgPath = opts.config ?? (opts.source === undefined && existsSync(DEFAULT_CONFIG_PATH) ? DEFAULT_CONFIG_PATH : null);
+      const { config, json, perSource, ...rest } = opts;
+      const cfgPath = config ?? (rest.source === undefined && existsSync(DEFAULT_CONFIG_PATH) ? DEFAULT_CONFIG_PATH : null);
       let file: ReturnType<typeof parseConsoleToml> | null = null;
       if (cfgPath) {
         let text: string;
         try {
           text = readFileSync(cfgPath, 'utf8');
         } catch (e) {
-          throw new CliError(`${cfgPath}: cannot read (${(e as NodeJS.ErrnoException).code ?? e})`, EXIT.NOINPUT);
+          throw new CliError(`${cfgPath}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e as Error)})`, EXIT.NOINPUT);
         }
         file = parseConsoleToml(text, cfgPath);
       }
-      const { config: _c, json, perSource, ...rest } = opts;
       const cli: ConsoleCliOptions = { ...rest };
       if (json) cli.format = 'json';
       // commander sets perSource to true unless --no-per-source: only the "no" is an option given.
@@ -115,7 +115,7 @@ function readStats(path: string): ConsoleStats {
   try {
     text = readFileSync(path, 'utf8');
   } catch (e) {
-    throw new CliError(`no stats at ${path} (${(e as NodeJS.ErrnoException).code ?? e}): is the console receiver running? (lantern console listen, or --state-dir)`, EXIT.NOINPUT);
+    throw new CliError(`no stats at ${path} (${(e as NodeJS.ErrnoException).code ?? String(e as Error)}): is the console receiver running? (lantern console listen, or --state-dir)`, EXIT.NOINPUT);
   }
   try {
     const s = JSON.parse(text) as ConsoleStats;

@@ -155,7 +155,7 @@ export function resolveSource(name: string, raw: Record<string, unknown>, where:
   const at = `${where}: source ${name}`;
   checkName(name, where);
   for (const k of Object.keys(raw)) if (!SOURCE_KEYS.includes(k)) throw new CliError(`${at}: unknown setting ${JSON.stringify(k)} (known: ${SOURCE_KEYS.join(', ')})`, EXIT.USAGE);
-  const type = String(raw.type ?? '');
+  const type = typeof raw.type === 'string' ? raw.type : '';
   if (!(SOURCE_TYPES as readonly string[]).includes(type)) throw new CliError(`${at}: type ${JSON.stringify(raw.type ?? null)}: expected one of ${SOURCE_TYPES.join(', ')}`, EXIT.USAGE);
   const t = type as SourceType;
   const need = (key: string): string => {

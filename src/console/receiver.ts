@@ -37,7 +37,7 @@ export interface ConsoleStats {
 }
 
 /** Counters of the output side (the same names as netconsole's). */
-const OUTPUT_COUNTERS = ['linesAccepted', 'linesWritten', 'linesQueued', 'linesUnwritten', 'linesLost', 'bytesWritten', 'writeErrors', 'fdErrors', 'filesTerminated', 'reopened', 'stdoutDropped', 'flowPauses'] as const;
+type OutputCounter = 'linesAccepted' | 'linesWritten' | 'linesQueued' | 'linesUnwritten' | 'linesLost' | 'bytesWritten' | 'writeErrors' | 'fdErrors' | 'filesTerminated' | 'reopened' | 'stdoutDropped' | 'flowPauses';
 
 export function nowUs(): number {
   return Math.round((performance.timeOrigin + performance.now()) * 1000);
@@ -174,7 +174,7 @@ export async function startConsole(cfg: ConsoleConfig, log: (line: string) => vo
     const totals: Record<string, number> = {};
     for (const r of running.length ? running : finalSources) for (const [k, v] of Object.entries(r.counters)) totals[k] = (totals[k] ?? 0) + v;
     const w = writer.counters;
-    const o: Record<(typeof OUTPUT_COUNTERS)[number], number> = {
+    const o: Record<OutputCounter, number> = {
       linesAccepted: w.linesAccepted,
       linesWritten: w.linesWritten,
       linesQueued: writer.queuedLines,

@@ -451,7 +451,7 @@ async function startUdp(ctx: SourceContext, host = new Host()): Promise<RunningS
  * settings found are put back when it is closed. A hang-up (EIO: the other side of a pty went
  * away, a USB adapter unplugged) is marked, and the device is reopened with backoff.
  */
-async function startTty(ctx: SourceContext): Promise<RunningSource> {
+function startTty(ctx: SourceContext): Promise<RunningSource> {
   const { cfg, counters } = ctx;
   const loaded = loadTermios();
   if ('error' in loaded) throw new CliError(`source ${cfg.name}: cannot set the line of ${cfg.path}: ${loaded.error}`, EXIT.UNAVAILABLE);
@@ -562,17 +562,18 @@ async function startTty(ctx: SourceContext): Promise<RunningSource> {
     stream.marker('disconnected', `${cfg.path} does not exist (yet); waiting for it`, ctx.nowUs());
     schedule(backoff.take());
   }
-  return {
+  return Promise.resolve({
     state: () => state,
-    async stop() {
+    stop() {
       stopped = true;
       if (timer) clearTimeout(timer);
       stream.flush('shutdown');
       ctx.streams.delete(stream);
       release();
       state = 'stopped';
+      return Promise.resolve();
     },
-  };
+  });
 }
 
 /**
@@ -702,7 +703,7 @@ function startFile(ctx: SourceContext): RunningSource {
   poll();
   return {
     state: () => state,
-    async stop() {
+    stop() {
       stopped = true;
       if (timer) clearTimeout(timer);
       if (fd >= 0) drain(); // what was appended since the last poll
@@ -710,6 +711,7 @@ function startFile(ctx: SourceContext): RunningSource {
       ctx.streams.delete(stream);
       close();
       state = 'stopped';
+      return Promise.resolve();
     },
   };
 }

@@ -106,7 +106,7 @@ test('promtool check metrics accepts the forwarder metrics', { skip: facilitySki
   const { Forwarder } = await import('./forwarder.js');
   const dir = tempDir('lantern-fwd-metrics-');
   mkdirSync(join(dir, 'in'));
-  const dest = { name: 'syslog+tcp://127.0.0.1:1', settleMs: 0, onBroken: () => undefined, send: async () => undefined, close: async () => undefined };
+  const dest = { name: 'syslog+tcp://127.0.0.1:1', settleMs: 0, onBroken: () => undefined, send: () => Promise.resolve(), close: () => Promise.resolve() };
   const f = new Forwarder(dest, { dir: join(dir, 'in'), statePath: join(dir, 'state.json'), spoolLimit: 1e9, batchBytes: 1 << 20, batchLines: 100, pollMs: 10, backoffMinMs: 1, backoffMaxMs: 1, say: () => undefined });
   const r = spawnSync('promtool', ['check', 'metrics'], { input: exposition(forwardMetrics([f], Date.now())), encoding: 'utf8' });
   assert.equal(r.status, 0, r.stdout + r.stderr);

@@ -11,14 +11,13 @@
  * an exec is routine.
  */
 import { hostname } from 'node:os';
-import type { RecordType } from '../record/process/model.js';
 import { renderLine } from '../record/render.js';
 import { Store, type StoredEvent } from '../record/store/store.js';
 import type { ForwardLine } from './lines.js';
 import type { Spool, SpoolLine, StreamPos } from './spool.js';
 
-/** syslog severity of each record type (RFC 5424 numbers); types not listed: info. */
-export const RECORD_SEVERITY: Partial<Record<RecordType | string, number>> = {
+/** syslog severity of each stored type (RFC 5424 numbers): the recorder's record types and its slow_* ones; types not listed: info. */
+export const RECORD_SEVERITY: Partial<Record<string, number>> = {
   hung: 3,
   lost: 4,
   signal: 4,

@@ -150,7 +150,7 @@ export interface LokiStandIn {
 
 export async function startLokiStandIn(port?: number): Promise<LokiStandIn> {
   const { createServer: createHttp } = await import('node:http');
-  const li: LokiStandIn = { port: port ?? (await freePort()), streams: new Map(), pushes: 0, answers: [], close: async () => undefined };
+  const li: LokiStandIn = { port: port ?? (await freePort()), streams: new Map(), pushes: 0, answers: [], close: () => Promise.resolve() };
   const server = createHttp((req, res) => {
     let body = '';
     req.setEncoding('utf8');

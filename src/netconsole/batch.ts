@@ -35,7 +35,6 @@ export class BatchBuilder {
   /** Give a new (address, port) an id, introduced in this batch. Bounded: resets past 65536 senders. */
   introduce(address: string, port: number): number {
     let ports = this.ids.get(address);
-    let id: number;
     if (this.nextId >= 65536) {
       // Forget every id; the worker is told to do the same before this batch.
       this.ids.clear();
@@ -48,7 +47,7 @@ export class BatchBuilder {
       ports = new Map();
       this.ids.set(address, ports);
     }
-    id = this.nextId++;
+    const id = this.nextId++;
     ports.set(port, id);
     this.intros.push({ id, address, port });
     return id;

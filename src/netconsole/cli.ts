@@ -69,7 +69,7 @@ failed to start (try --receiver dgram) or the pipeline thread died, 74 lines lef
         try {
           text = readFileSync(cfgPath, 'utf8');
         } catch (e) {
-          throw new CliError(`${cfgPath}: cannot read (${(e as NodeJS.ErrnoException).code ?? e})`, EXIT.NOINPUT);
+          throw new CliError(`${cfgPath}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e as Error)})`, EXIT.NOINPUT);
         }
         layers.push(parseConfigToml(text, cfgPath));
       }
@@ -139,7 +139,7 @@ function readStats(path: string): StatsSnapshot {
   try {
     text = readFileSync(path, 'utf8');
   } catch (e) {
-    throw new CliError(`no stats at ${path} (${(e as NodeJS.ErrnoException).code ?? e}): is the receiver running? (lantern netconsole listen, or --state-dir)`, EXIT.NOINPUT);
+    throw new CliError(`no stats at ${path} (${(e as NodeJS.ErrnoException).code ?? String(e as Error)}): is the receiver running? (lantern netconsole listen, or --state-dir)`, EXIT.NOINPUT);
   }
   try {
     return JSON.parse(text) as StatsSnapshot;

@@ -215,6 +215,13 @@ function bool(v: unknown, what: string): boolean {
   throw new CliError(`${what}: expected true or false, got ${JSON.stringify(v)}`, EXIT.USAGE);
 }
 
+/** A setting read as text: a string, or a TOML number or boolean as String() writes it; a table, array or date is refused. */
+function text(v: unknown, what: string): string {
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  throw new CliError(`${what}: expected a string, got ${JSON.stringify(v)}`, EXIT.USAGE);
+}
+
 function int(v: unknown, what: string, min: number): number {
   const n = typeof v === 'number' ? v : Number(v);
   if (!Number.isInteger(n) || n < min) throw new CliError(`${what}: expected an integer >= ${min}, got ${JSON.stringify(v)}`, EXIT.USAGE);
@@ -228,14 +235,14 @@ export function resolveConfig(...layers: RawOptions[]): ReceiverConfig {
   const c: ReceiverConfig = { ...DEFAULTS };
   if (o.listen !== undefined) c.listen = list(o.listen).map(parseListen);
   if (c.listen.length === 0) throw new CliError('--listen: at least one address is needed', EXIT.USAGE);
-  if (o.dir !== undefined) c.dir = String(o.dir);
+  if (o.dir !== undefined) c.dir = text(o.dir, '--dir');
   if (o.format !== undefined) {
-    const f = String(o.format);
+    const f = text(o.format, '--format');
     if (f !== 'text' && f !== 'json' && f !== 'udplogger') throw new CliError(`--format: expected text, json or udplogger, got ${JSON.stringify(f)}`, EXIT.USAGE);
     c.format = f;
   }
   if (o.time !== undefined) {
-    const t = String(o.time);
+    const t = text(o.time, '--time');
     if (t !== 'utc' && t !== 'local') throw new CliError(`--time: expected utc or local, got ${JSON.stringify(t)}`, EXIT.USAGE);
     c.utc = t === 'utc';
   }
@@ -252,11 +259,11 @@ export function resolveConfig(...layers: RawOptions[]): ReceiverConfig {
   if (o.rcvbuf !== undefined) c.rcvbufBytes = parseSize(o.rcvbuf as string, '--rcvbuf');
   if (o.raiseRmemMax !== undefined) c.raiseRmemMax = bool(o.raiseRmemMax, '--raise-rmem-max');
   if (o.receiver !== undefined) {
-    const r = String(o.receiver);
+    const r = text(o.receiver, '--receiver');
     if (r !== 'auto' && r !== 'native' && r !== 'dgram') throw new CliError(`--receiver: expected auto, native or dgram, got ${JSON.stringify(r)}`, EXIT.USAGE);
     c.receiver = r;
   }
-  if (o.stateDir !== undefined) c.stateDir = String(o.stateDir);
+  if (o.stateDir !== undefined) c.stateDir = text(o.stateDir, '--state-dir');
   if (o.statsInterval !== undefined) c.statsIntervalMs = parseDuration(o.statsInterval as string, '--stats-interval');
   if (o.statsLogInterval !== undefined) c.statsLogIntervalMs = parseDuration(o.statsLogInterval as string, '--stats-log-interval');
   if (o.maxFragmentMemory !== undefined) c.maxFragBytes = parseSize(o.maxFragmentMemory as string, '--max-fragment-memory');
@@ -265,12 +272,12 @@ export function resolveConfig(...layers: RawOptions[]): ReceiverConfig {
   if (o.idleClose !== undefined) c.idleCloseMs = parseDuration(o.idleClose as string, '--idle-close');
   if (o.retry !== undefined) c.retryMs = parseDuration(o.retry as string, '--retry');
   if (o.fileMode !== undefined) {
-    const m = typeof o.fileMode === 'number' ? o.fileMode : parseInt(String(o.fileMode), 8);
+    const m = typeof o.fileMode === 'number' ? o.fileMode : typeof o.fileMode === 'string' ? parseInt(o.fileMode, 8) : NaN;
     if (!Number.isInteger(m) || m < 0 || m > 0o666) throw new CliError(`--file-mode: expected an octal mode like 0640`, EXIT.USAGE);
     c.fileMode = m;
   }
   if (o.reusePort !== undefined) c.reusePort = bool(o.reusePort, '--reuse-port');
-  if (o.metrics !== undefined) c.metrics = parseMetricsAddress(String(o.metrics));
+  if (o.metrics !== undefined) c.metrics = parseMetricsAddress(text(o.metrics, '--metrics'));
   buildAllowList(c.allow); // validate early
   if (!c.perSender && !c.combined && !c.stdout) throw new CliError('no output: enable at least one of per-sender files, --combined or --stdout', EXIT.USAGE);
   return c;

@@ -258,7 +258,7 @@ export class Decoder {
   tick(nowUs: number): void {
     for (const st of this.busy) {
       if (st.pendingBytes > 0 && nowUs - st.lastActivityUs >= this.opts.partialQuietUs) {
-        this.flushPending(st, 'timeout', nowUs);
+        this.flushPending(st, 'timeout');
       }
       for (const f of st.frags.values()) {
         if (nowUs - f.lastUs >= this.opts.fragTimeoutUs) this.giveUp(f, false);
@@ -281,10 +281,10 @@ export class Decoder {
   }
 
   /** Flush every partial line and incomplete message (shutdown). */
-  flushAll(nowUs: number): void {
+  flushAll(): void {
     for (const st of [...this.busy]) {
       for (const f of st.frags.values()) this.giveUp(f, false);
-      this.flushPending(st, 'shutdown', nowUs);
+      this.flushPending(st, 'shutdown');
       this.busy.delete(st);
     }
   }
@@ -293,7 +293,7 @@ export class Decoder {
     let ports = this.senders.get(address);
     let st = ports?.get(port);
     if (st) return st;
-    if (this.senderCount >= this.opts.maxSenders) this.evictOne(timeUs);
+    if (this.senderCount >= this.opts.maxSenders) this.evictOne();
     if (!ports) {
       ports = new Map();
       this.senders.set(address, ports);
@@ -315,7 +315,7 @@ export class Decoder {
   }
 
   /** Table full: drop the least recently active of the oldest few senders, flushing what it holds. */
-  private evictOne(nowUs: number): void {
+  private evictOne(): void {
     let victim: SenderState | null = null;
     let seen = 0;
     outer: for (const ports of this.senders.values()) {
@@ -326,7 +326,7 @@ export class Decoder {
     }
     if (!victim) return;
     for (const f of victim.frags.values()) this.giveUp(f, false);
-    this.flushPending(victim, 'evicted', nowUs);
+    this.flushPending(victim, 'evicted');
     this.busy.delete(victim);
     const ports = this.senders.get(victim.sender.address)!;
     ports.delete(victim.sender.port);
@@ -380,7 +380,7 @@ export class Decoder {
     }
   }
 
-  private flushPending(st: SenderState, reason: PartialReason, _nowUs: number): void {
+  private flushPending(st: SenderState, reason: PartialReason): void {
     if (st.pendingBytes === 0) return;
     const whole = Buffer.concat(st.pending);
     st.pending = [];

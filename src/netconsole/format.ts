@@ -134,7 +134,7 @@ function putText(out: Buffer, pos: number, text: string): number {
 function putUint(out: Buffer, pos: number, n: number): number {
   let digits = 1;
   for (let p = 10; p <= n; p *= 10) digits++;
-  let end = pos + digits;
+  const end = pos + digits;
   for (let i = end - 1; i >= pos; i--) {
     const q = Math.floor(n / 10);
     out[i] = 0x30 + (n - q * 10);

@@ -94,7 +94,7 @@ function checkWholeLines(text: string): number[] {
 function mountTmpfs(dir: string, size: string): string | null {
   mkdirSync(dir, { recursive: true });
   const m = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir]);
-  return m.status === 0 ? null : `cannot mount tmpfs: ${m.stderr}`;
+  return m.status === 0 ? null : `cannot mount tmpfs: ${m.stderr.toString()}`;
 }
 
 const line = (i: number) => `line ${String(i).padStart(5, '0')} ${'y'.repeat(80)}\n`;
@@ -212,7 +212,7 @@ test('listen: a flood of fake ncfrag fragments (each announcing 128 KiB) keeps m
     const rounds = 200;
     let sent = 0;
     for (let r = 0; r < rounds; r++) {
-      await Promise.all(socks.map((s, i) => send(s, rx.port, `6,${r},1,-,ncfrag=0/131072;${'f'.repeat(40)}`)));
+      await Promise.all(socks.map((s) => send(s, rx.port, `6,${r},1,-,ncfrag=0/131072;${'f'.repeat(40)}`)));
       sent += socks.length;
     }
     const c = await statsWhen(rx, (x) => (x.fragments ?? 0) + (x.kernelDrops ?? 0) >= sent, 'every fake fragment received or counted as dropped by the kernel', 60_000);

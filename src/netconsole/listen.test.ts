@@ -206,7 +206,7 @@ test('listen: disk full (ENOSPC on a small tmpfs): keeps receiving, holds lines,
   const mnt = join(root, 'mnt');
   mkdirSync(mnt);
   const m = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', mnt]);
-  if (m.status !== 0) return skipUnlessCI(t, `cannot mount tmpfs: ${m.stderr}`);
+  if (m.status !== 0) return skipUnlessCI(t, `cannot mount tmpfs: ${m.stderr.toString()}`);
   const rx = new Rx(root, await freePort());
   (rx as { dir: string }).dir = join(mnt, 'out');
   try {

@@ -70,15 +70,18 @@ test('native receive path is built on CI', { skip: !process.env.CI && mod === nu
 function sendFrom(type: 'udp4' | 'udp6', bindAddr: string, to: string, port: number, payloads: Buffer[]): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = dgram.createSocket(type);
-    s.bind(0, bindAddr, async () => {
+    const sendAll = async (): Promise<void> => {
+      for (const p of payloads) await new Promise<void>((r, j) => s.send(p, port, to, (e) => (e ? j(e) : r())));
+    };
+    s.bind(0, bindAddr, () => {
       const myPort = s.address().port;
-      try {
-        for (const p of payloads) await new Promise<void>((r, j) => s.send(p, port, to, (e) => (e ? j(e) : r())));
-      } catch (e) {
-        reject(e);
-      }
-      s.close();
-      resolve(myPort);
+      // sendAll rejects only with the Error a send reported.
+      void sendAll()
+        .catch((e: Error) => reject(e))
+        .finally(() => {
+          s.close();
+          resolve(myPort);
+        });
     });
   });
 }

@@ -289,7 +289,7 @@ export class Pipeline {
 
   async stop(): Promise<{ unwritten: number }> {
     clearInterval(this.ticker);
-    this.decoder.flushAll(this.nowUs());
+    this.decoder.flushAll();
     const r = await this.writer.drain(Math.max(2000, this.cfg.retryMs * 3));
     // In a worker thread stdout is forwarded to the main thread; give it a moment to pass on.
     // ('drain' is not dependable there: poll the backlog, for at most 2 s.)

@@ -70,7 +70,7 @@ function reference(payload: Buffer, peer: Peer, timeUs: number): { text: Buffer;
   let events = 0;
   const d = new Decoder(() => events++, DEFAULT_DECODER_OPTIONS, plain);
   d.datagram(addressText(peer), peer.port, payload, timeUs);
-  d.flushAll(timeUs);
+  d.flushAll();
   if (events > 0 || lines === 0) return null;
   return { text: out.subarray(0, pos), lines, header };
 }

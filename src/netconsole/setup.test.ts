@@ -245,7 +245,7 @@ exec "$@"`;
   return { code: r.status, ip: ipLine ?? '', out: rest.join('\n'), err: r.stderr };
 }
 
-test('setup on the live kernel (own network namespace): detects the address `ip addr` shows, v4 and v6', async (t) => {
+test('setup on the live kernel (own network namespace): detects the address `ip addr` shows, v4 and v6', (t) => {
   const why =
     process.getuid?.() !== 0
       ? 'needs root (network namespace)'
