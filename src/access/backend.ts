@@ -14,7 +14,7 @@ import { startNetworkSource } from './net/source.js';
 
 export interface SourceContext {
   /** Hand one access to the lists. */
-  emit(ev: AccessEvent): void;
+  emit: (ev: AccessEvent) => void;
   /** Pids whose accesses are not recorded (the recorder and its helpers). */
   excludePids: number[];
   /** Record `file getattr` too ([access] getattr = true; off by default: most of the volume). */
@@ -30,7 +30,7 @@ export interface SourceDef {
 }
 
 const REGISTRY: SourceDef[] = [
-  { name: 'fanotify', covers: 'successful file accesses (read, write, create, unlink, rename, mkdir, rmdir, execute)', start: async (ctx) => FanotifySource.start(ctx.emit, { ignorePids: ctx.excludePids }) },
+  { name: 'fanotify', covers: 'successful file accesses (read, write, create, unlink, rename, mkdir, rmdir, execute)', start: (ctx) => Promise.resolve(FanotifySource.start(ctx.emit, { ignorePids: ctx.excludePids })) },
   { name: 'syscalls', covers: 'failed file operations with errno; append, truncate, chmod, ioctl (bpftrace on syscall exits)', start: (ctx) => SyscallSource.start(ctx.emit, { excludePids: ctx.excludePids, getattr: ctx.getattr }) },
   { name: 'network', covers: 'inet and unix bind, listen, connect, accept, datagram sends, with errno on failures (bpftrace on syscall and sock tracepoints)', start: (ctx) => startNetworkSource({ excludePids: ctx.excludePids }, ctx.emit) },
 ];

@@ -173,12 +173,11 @@ export function toAccess(e: SyscallExit, dirs: ProcDirs, errnoName: ErrnoNames, 
   if (!def) return null;
   let unresolved = false;
   const resolve = (p: string, dfd: number): string => {
-    let base: string | null;
     if (p.startsWith('/')) {
       const abs = absolutePath(p, null, dirs.root ?? '/');
       return linePath(abs!, e.pid);
     }
-    base = dfd === AT_FDCWD ? dirs.cwd : dirs.fd(dfd);
+    const base = dfd === AT_FDCWD ? dirs.cwd : dirs.fd(dfd);
     const abs = absolutePath(p, base);
     if (abs === null) {
       unresolved = true;

@@ -123,7 +123,10 @@ export class AccessTracker {
           continue;
         }
         this.st.envRead++;
-        for (const name of envNames(block)) this.st.received++, this.attribute(r.domainId, r.comm, { timeUs: r.timeUs, pid: r.pid, category: 'misc', operation: `env ${name}` });
+        for (const name of envNames(block)) {
+          this.st.received++;
+          this.attribute(r.domainId, r.comm, { timeUs: r.timeUs, pid: r.pid, category: 'misc', operation: `env ${name}` });
+        }
       }
     }
     if (this.recent.size > 50_000) for (const [pid, v] of this.recent) if (v.untilMs < now) this.recent.delete(pid);
