@@ -8,10 +8,13 @@
 // Missed: Lantern keeps one line per (domain, file, operation): every storm process runs in the
 // one `… /storm` domain, so all FILES `file read DIR/tK` lines must be in that domain's list;
 // bpftrace and auditd print per open, so every (pid, file) pair must appear in their output.
-// Connect storm: the network source (src/access/net/) is not on this branch; when it is, add a
-// loopback connect storm in connectStorm() below (the hook) and the same four modes.
+// Connect storm: PROCS processes × CONNECTS UDP connect()s to 127.0.0.1 on PORTS ports
+// (connect.c), with nothing, with `lantern record --access-backend network`, with an auditd rule
+// on connect, and with bpftrace printing each connect; missed = (port) lines absent from the
+// storm's domain (Lantern) or (pid, port) pairs absent from the output (auditd, bpftrace).
 //
-// Env: BENCH_ROUNDS (3), BENCH_PROCS (4), BENCH_OPENS (50000 per process), BENCH_FILES (8).
+// Env: BENCH_ROUNDS (3), BENCH_PROCS (4), BENCH_OPENS (50000 per process), BENCH_FILES (8),
+// BENCH_CONNECTS (25000 per process), BENCH_PORTS (8), BENCH_STORMS (open,connect).
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -60,6 +63,10 @@ async function main() {
   for (let i = 0; i < FILES; i++) writeFileSync(join(dataDir, `t${i}`), 'x\n');
 
   const modes = { none: [], lantern: [], auditd: [], bpftrace: [] };
+  if (!STORMS.includes('open')) {
+    if (STORMS.includes('connect')) await connectStorm();
+    return;
+  }
   for (let r = 0; r < ROUNDS; r++) {
     for (const m of Object.keys(modes)) {
       if (ONLY && !ONLY.includes(m)) {
@@ -86,12 +93,110 @@ async function main() {
   if (!rows.lantern || !rows.bpftrace) return;
   console.log(`goal: nothing missed — lantern missed ${Math.max(...modes.lantern.map((x) => x.missed))} in the worst round, lost ${Math.max(...modes.lantern.map((x) => x.lost))}`);
   console.log(`goal: overhead at most half of bpftrace-printf's — lantern ${rows.lantern.over.toFixed(0)}% vs bpftrace ${rows.bpftrace.over.toFixed(0)}% (half: ${(rows.bpftrace.over / 2).toFixed(0)}%)`);
-  console.log('connect storm: not run (the network source is not on this branch; see connectStorm())');
+  if (STORMS.includes('connect')) await connectStorm();
 }
 
-/** The hook for the loopback connect storm once src/access/net/ registers its source. */
-export function connectStorm() {
-  return null;
+const CONNECTS = Number(process.env.BENCH_CONNECTS ?? 25000);
+const PORTS = Number(process.env.BENCH_PORTS ?? 8);
+const PORT0 = 40000 + (process.pid % 10000);
+const STORMS = (process.env.BENCH_STORMS ?? 'open,connect').split(',');
+
+function cstorm(bin) {
+  const r = spawnSync(bin, [String(PROCS), String(CONNECTS), String(PORT0), String(PORTS)], { encoding: 'utf8' });
+  return Number(r.stdout.trim().split(' ')[2]);
+}
+
+/** The loopback connect storm, the same four modes, interleaved. */
+async function connectStorm() {
+  const bin = join(work, 'cstorm');
+  const cc = spawnSync('gcc', ['-O2', '-o', bin, join(here, 'connect.c')], { encoding: 'utf8' });
+  if (cc.status !== 0) return die(`cannot build connect.c: ${cc.stderr}`);
+  const total = PROCS * CONNECTS;
+  const cmodes = {
+    async none() {
+      return { rate: cstorm(bin), cpu: 0, missed: 0, lost: 0 };
+    },
+    async lantern(round) {
+      const store = join(work, `lantern-c-${round}.db`);
+      const child = spawn(process.execPath, [BIN, 'record', '--store', store, '--name', `benchc${process.pid}`, '--access-backend', 'network', '--no-hung', '--no-slab'], { stdio: ['ignore', 'ignore', 'pipe'] });
+      cleanup.push(() => child.kill('SIGKILL'));
+      let err = '';
+      child.stderr.on('data', (d) => (err += d));
+      await waitFor(() => /recording into/.test(err) || child.exitCode !== null, 120_000, 'lantern record');
+      if (!/access backend network running/.test(err)) throw new Error(`lantern record: ${err}`);
+      await sleep(500);
+      const pids = [child.pid, ...childPids(child.pid)];
+      const c0 = cpuOf(pids);
+      const rate = cstorm(bin);
+      await sleep(1000);
+      const cpu = (cpuOf(pids) - c0) / TICK;
+      child.kill('SIGINT');
+      await new Promise((r) => child.once('exit', r));
+      cleanup.pop();
+      const st = JSON.parse(spawnSync(process.execPath, [BIN, 'record', 'status', '--store', store, '--json'], { encoding: 'utf8' }).stdout);
+      const lists = JSON.parse(spawnSync(process.execPath, [BIN, 'access', '--store', store, '--json', `* ${bin}`], { encoding: 'utf8', maxBuffer: 64 << 20 }).stdout || '[]');
+      const lines = new Set(lists.flatMap((d) => d.accesses.map((a) => a.line)));
+      let missed = 0;
+      for (let k = 0; k < PORTS; k++) if (!lines.has(`network inet dgram connect 127.0.0.1 ${PORT0 + k}`)) missed++;
+      const a = st.access;
+      return { rate, cpu, missed, lost: a.backends.reduce((s, b) => s + (b.lost ?? 0), 0) + a.queueDropped };
+    },
+    async auditd(round) {
+      const dir = join(work, `audit-c-${round}`);
+      spawnSync('mkdir', ['-p', dir]);
+      const ad = await startAuditd(dir);
+      cleanup.push(() => ad.stop());
+      const key = `lbenchc${process.pid}`;
+      ad.addRule(['always,exit', '-F', 'arch=b64', '-S', 'connect', '-F', `exe=${bin}`, '-k', key]);
+      await sleep(300);
+      const kaudit = spawnSync('pgrep', ['-x', 'kauditd'], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean).map(Number);
+      const pids = [...(ad.child ? [ad.child.pid] : []), ...kaudit];
+      const c0 = cpuOf(pids);
+      const rate = cstorm(bin);
+      await sleep(2000);
+      const cpu = (cpuOf(pids) - c0) / TICK;
+      await ad.stop();
+      cleanup.pop();
+      const text = existsSync(ad.log) ? readFileSync(ad.log, 'utf8') : '';
+      const records = text.split('\n').filter((l) => l.startsWith('type=SYSCALL') && l.includes(`key="${key}"`)).length;
+      return { rate, cpu, missed: records > 0 ? 0 : PORTS, lost: total - records };
+    },
+    async bpftrace(round) {
+      const out = join(work, `bt-c-${round}.txt`);
+      const child = spawn('/usr/bin/bpftrace', ['-o', out, '-e', 'tracepoint:syscalls:sys_enter_connect /comm == "cstorm"/ { $sa = (struct sockaddr_in *)uptr(args->uservaddr); printf("%d %d\\n", pid, ($sa->sin_port >> 8) | (($sa->sin_port & 0xff) << 8)); }'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      cleanup.push(() => child.kill('SIGKILL'));
+      const outText = () => (existsSync(out) ? readFileSync(out, 'utf8').slice(0, 200) : '');
+      await waitFor(() => /Attaching/.test(outText()) || child.exitCode !== null, 60_000, 'bpftrace');
+      const c0 = cpuTicks(child.pid);
+      const rate = cstorm(bin);
+      await sleep(1000);
+      const cpu = (cpuTicks(child.pid) - c0) / TICK;
+      child.kill('SIGINT');
+      await new Promise((r) => child.once('exit', r));
+      cleanup.pop();
+      const lines = readFileSync(out, 'utf8').split('\n').filter((l) => /^\d+ \d+$/.test(l));
+      const ports = new Set(lines.map((l) => l.split(' ')[1]));
+      return { rate, cpu, missed: Math.max(0, PORTS - ports.size), lost: total - lines.length };
+    },
+  };
+  const res = { none: [], lantern: [], auditd: [], bpftrace: [] };
+  for (let r = 0; r < ROUNDS; r++)
+    for (const m of Object.keys(res)) {
+      if (ONLY && !ONLY.includes(m)) continue;
+      const x = await cmodes[m](r);
+      res[m].push(x);
+      console.log(`round ${r + 1} ${m.padEnd(8)} ${Math.round(x.rate)} connects/s, tracer CPU ${x.cpu.toFixed(2)} s, missed ${x.missed}, lost ${x.lost}`);
+    }
+  const med = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const base = res.none.length ? med(res.none.map((x) => x.rate)) : NaN;
+  console.log('');
+  console.log(`connect storm: ${PROCS} processes × ${CONNECTS} UDP connects to ${PORTS} loopback ports = ${total}; ${ROUNDS} interleaved rounds, medians`);
+  console.log('mode       connects/s  overhead  tracer CPU s  missed  lost');
+  for (const [m, list] of Object.entries(res)) {
+    if (!list.length) continue;
+    const rate = med(list.map((x) => x.rate));
+    console.log(`${m.padEnd(9)} ${String(Math.round(rate)).padStart(10)}   ${m === 'none' ? '     -' : `${((1 - rate / base) * 100).toFixed(0).padStart(5)}%`}   ${med(list.map((x) => x.cpu)).toFixed(2).padStart(10)}  ${String(med(list.map((x) => x.missed))).padStart(6)}  ${String(med(list.map((x) => x.lost))).padStart(6)}`);
+  }
 }
 
 function storm() {
