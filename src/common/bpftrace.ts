@@ -15,7 +15,7 @@
  * - Lost events (`lost_events` records: the perf ring was full) are counted, never hidden.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 
 /** Where bpftrace is looked for (fixed, not $PATH: a root tool does not run what a user planted first in PATH). */
@@ -186,4 +186,34 @@ export class Bpftrace {
   async whenExited(): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
     return this.exited;
   }
+}
+
+/**
+ * bpftrace processes left by a dead owner: their program's first line starts with `markerPrefix`
+ * followed by the owner's pid (`// lantern record NAME pid 1234 latency`), and `ownerAlive(pid)`
+ * says no. Normally pdeathsig has already ended them; this catches a host without setpriv, or an
+ * owner that died between fork and exec. Only processes whose executable is bpftrace are taken.
+ */
+export function staleBpftrace(markerPrefix: string, ownerAlive: (pid: number) => boolean, proc = '/proc'): number[] {
+  const out: number[] = [];
+  let names: string[];
+  try {
+    names = readdirSync(proc).filter((n) => /^\d+$/.test(n));
+  } catch {
+    return out;
+  }
+  for (const n of names) {
+    let argv: string[];
+    try {
+      argv = readFileSync(`${proc}/${n}/cmdline`, 'latin1').split('\0');
+    } catch {
+      continue; // gone, or not ours to read
+    }
+    if (!BPFTRACE_PATHS.includes(argv[0] ?? '') && !/(^|\/)bpftrace$/.test(argv[0] ?? '')) continue;
+    const prog = argv[argv.indexOf('-e') + 1];
+    if (argv.indexOf('-e') < 0 || !prog?.startsWith(markerPrefix)) continue;
+    const m = /^(\d+)\b/.exec(prog.slice(markerPrefix.length));
+    if (m && !ownerAlive(Number(m[1]))) out.push(Number(n));
+  }
+  return out;
 }

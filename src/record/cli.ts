@@ -21,6 +21,8 @@ import { parseDurationNs } from './slab/core.js';
 import { parseInterval, parseSysrqLetters } from './hung/core.js';
 import { parseRules, RuleError, type Rule } from './rules/core.js';
 import type { RulesStatus } from './rules/engine.js';
+import { DEFAULT_SLOW_IO, DEFAULT_SLOW_STAT, parseThreshold, type SlowIoOptions, type SlowStatOptions } from './latency/core.js';
+import { slowIoText, slowStatText } from './latency/detector.js';
 
 function intOpt(name: string, min: number, max: number) {
   return (v: string): number => {
@@ -44,6 +46,9 @@ interface ConfigFile {
   hung?: Record<string, unknown>;
   /** The [slab] section (see slabOptions). */
   slab?: Record<string, unknown>;
+  /** The [slow_stat] and [slow_io] sections (see latencyOptions). */
+  slow_stat?: Record<string, unknown>;
+  slow_io?: Record<string, unknown>;
   /** The [[rule]] tables, checked (src/record/rules/core.ts). */
   rules?: Rule[];
 }
@@ -64,7 +69,14 @@ function readConfig(path: string | undefined): ConfigFile {
     if (hung !== undefined && (typeof hung !== 'object' || hung === null || Array.isArray(hung))) throw new CliError(`config ${path}: [hung] must be a table`, EXIT.DATAERR);
     const slab = doc.slab;
     if (slab !== undefined && (typeof slab !== 'object' || slab === null || Array.isArray(slab))) throw new CliError(`config ${path}: [slab] must be a table`, EXIT.DATAERR);
-    const cfg: ConfigFile = { ...(sect as ConfigFile), hung: hung as Record<string, unknown> | undefined, slab: slab as Record<string, unknown> | undefined };
+    for (const k of ['slow_stat', 'slow_io']) {
+      const v = doc[k];
+      if (v !== undefined && (typeof v !== 'object' || v === null || Array.isArray(v))) throw new CliError(`config ${path}: [${k}] must be a table`, EXIT.DATAERR);
+    }
+    const cfg: ConfigFile = {
+      ...(sect as ConfigFile), hung: hung as Record<string, unknown> | undefined, slab: slab as Record<string, unknown> | undefined,
+      slow_stat: doc.slow_stat as Record<string, unknown> | undefined, slow_io: doc.slow_io as Record<string, unknown> | undefined,
+    };
     // Outside the catch below: a rule error already names file:line.
     return withRules(cfg, doc, text, path);
   } catch (e) {
@@ -119,6 +131,52 @@ export function slabOptions(cfg: Record<string, unknown> | undefined, flags: { s
   }
   o.maxSamples = configInt(c.dentry_samples, '[slab] dentry_samples', 2, 1_000_000) ?? o.maxSamples;
   return o;
+}
+
+/** A threshold from a flag (exit 64) or the config (exit 65). */
+function threshold(v: unknown, what: string, minNs: number, fromFlag: boolean): number {
+  const ns = parseThreshold(v, minNs);
+  if (ns === null) {
+    throw new CliError(`${fromFlag ? 'bad' : 'config:'} ${what} ${JSON.stringify(v)}: a duration like "500ms", "1s", "2.5s" from ${minNs / 1e6} ms to 1 h`, fromFlag ? EXIT.USAGE : EXIT.DATAERR);
+  }
+  return ns;
+}
+
+/**
+ * [slow_stat] enabled, threshold and [slow_io] enabled, threshold, histogram_interval, and the
+ * flags --slow-stat T / --slow-io T (which turn them on). Off unless asked: they run bpftrace.
+ */
+export function latencyOptions(
+  c: { slow_stat?: Record<string, unknown>; slow_io?: Record<string, unknown> },
+  flags: { slowStat?: string; slowIo?: string },
+): { stat: SlowStatOptions | null; io: SlowIoOptions | null } | null {
+  const section = (name: 'slow_stat' | 'slow_io', keys: string[]) => {
+    const t = c[name] ?? {};
+    for (const k of Object.keys(t)) if (!keys.includes(k)) throw new CliError(`config: unknown key [${name}] ${k} (expected one of ${keys.join(', ')})`, EXIT.DATAERR);
+    if (t.enabled !== undefined && typeof t.enabled !== 'boolean') throw new CliError(`config: [${name}] enabled must be true or false`, EXIT.DATAERR);
+    return t;
+  };
+  const st = section('slow_stat', ['enabled', 'threshold']);
+  const io = section('slow_io', ['enabled', 'threshold', 'histogram_interval']);
+  let stat: SlowStatOptions | null = null;
+  if (flags.slowStat !== undefined || st.enabled === true) {
+    stat = { ...DEFAULT_SLOW_STAT };
+    if (flags.slowStat !== undefined) stat.thresholdNs = threshold(flags.slowStat, '--slow-stat', 1e6, true);
+    else if (st.threshold !== undefined) stat.thresholdNs = threshold(st.threshold, '[slow_stat] threshold', 1e6, false);
+  }
+  let blk: SlowIoOptions | null = null;
+  if (flags.slowIo !== undefined || io.enabled === true) {
+    blk = { ...DEFAULT_SLOW_IO };
+    // 0 is allowed here: every request recorded (tests, short investigations).
+    if (flags.slowIo !== undefined) blk.thresholdNs = threshold(flags.slowIo, '--slow-io', 0, true);
+    else if (io.threshold !== undefined) blk.thresholdNs = threshold(io.threshold, '[slow_io] threshold', 0, false);
+    if (io.histogram_interval !== undefined) {
+      const ms = parseInterval(io.histogram_interval);
+      if (ms === null || ms < 100 || ms > 3_600_000) throw new CliError('config: [slow_io] histogram_interval must be a duration like "5s", "1m" (100 ms to 1 h)', EXIT.DATAERR);
+      blk.histIntervalMs = ms;
+    }
+  }
+  return stat || blk ? { stat, io: blk } : null;
 }
 
 const HUNG_KEYS = ['enabled', 'source', 'timeout', 'warnings', 'min_interval', 'sysrq', 'capture_secs'];
@@ -224,7 +282,7 @@ export function register(program: Command): void {
     .command('record')
     .description('record process history (exec, exit, fatal signals with their sender) from kernel tracepoints, into a local store')
     .addOption(storeOption())
-    .option('--config <file>', 'TOML config ([record] store, name, buffer_kb, poll_ms, retention_days, retention_mb, backlog_records, log, tracefs; [hung] enabled, source, timeout, warnings, min_interval, sysrq, capture_secs; [slab] enabled, slow, tracepoints, dentry_interval, dentry_samples; [[rule]] on, do, min_interval)')
+    .option('--config <file>', 'TOML config ([record] store, name, buffer_kb, poll_ms, retention_days, retention_mb, backlog_records, log, tracefs; [hung] enabled, source, timeout, warnings, min_interval, sysrq, capture_secs; [slab] enabled, slow, tracepoints, dentry_interval, dentry_samples; [slow_stat] enabled, threshold; [slow_io] enabled, threshold, histogram_interval; [[rule]] on, do, min_interval)')
     .option('--name <name>', `recorder name; the tracefs instance is lantern.<name>.<pid> (default "${DEFAULT_OPTIONS.name}")`)
     .option('--buffer-kb <kib>', `per-CPU ring buffer size (default ${DEFAULT_OPTIONS.bufferKb})`, intOpt('--buffer-kb', 4, 1_048_576))
     .option('--poll-ms <ms>', `how often the per-CPU buffers are drained (default ${DEFAULT_OPTIONS.pollMs})`, intOpt('--poll-ms', 10, 10_000))
@@ -243,6 +301,8 @@ export function register(program: Command): void {
     .option('--hung-source <source>', 'hung-task reports from: auto (the tracepoint where present), tracepoint, kmsg')
     .option('--no-hung', 'turn the hung-task detector off (SysRq letters, D-state snapshot, kernel-log capture)')
     .option('--no-slab', 'turn the slab-shrinker detector and the dentry-state sampler off')
+    .option('--slow-stat <threshold>', 'record stat-family calls (stat, lstat, fstat, newfstatat, statx) at least this slow, e.g. 1s, 500ms (1 ms up; runs bpftrace)')
+    .option('--slow-io <threshold>', 'record block requests at least this slow from issue to completion, e.g. 1s (0 records every one; runs bpftrace); per-device percentiles in record status')
     // `record status --store X`: options after a subcommand belong to the subcommand.
     .enablePositionalOptions()
     .addHelpText(
@@ -270,6 +330,8 @@ SIGHUP reopens --log. Needs root. Query with: lantern record status, lantern his
       if (hung) ro.hung = hung;
       const slab = slabOptions(cfg.slab, { slab: opts.slab as boolean | undefined });
       if (slab) ro.slab = slab;
+      const latency = latencyOptions(cfg, { slowStat: opts.slowStat as string | undefined, slowIo: opts.slowIo as string | undefined });
+      if (latency) ro.latency = latency;
       if (cfg.rules?.length) ro.rules = { rules: cfg.rules, maxTasks: DEFAULT_HUNG.maxTasks };
       if (opts.print) ro.onLine = (line) => process.stdout.write(line + '\n');
       await runRecorder(ro, opts.duration as number | undefined);
@@ -316,6 +378,8 @@ SIGHUP reopens --log. Needs root. Query with: lantern record status, lantern his
           `hung       ${st.hung ? hungStatusText(st.hung) : 'detector off'}`,
           `slab       ${st.slab ? slabStatusText(st.slab) : 'detector off'}`,
           `dentry     ${st.slab ? dentryStatusText(st.slab.dentry) : 'sampler off'}`,
+          `slow_stat  ${st.latency?.stat ? slowStatText(st.latency) : 'detector off (--slow-stat or [slow_stat] enabled = true)'}`,
+          `slow_io    ${st.latency?.io ? slowIoText(st.latency) : 'detector off (--slow-io or [slow_io] enabled = true)'}`,
           `rules      ${st.rules ? rulesStatusText(st.rules) : 'none configured'}`,
         ];
         process.stdout.write(lines.join('\n') + '\n');
@@ -423,7 +487,7 @@ SIGHUP reopens --log. Needs root. Query with: lantern record status, lantern his
     .addOption(storeOption())
     .option('--since <time>', 'from this time (ISO 8601, "now", or a duration ago: 10m, 2h, 3d)')
     .option('--until <time>', 'up to this time')
-    .option('--type <types...>', 'only these types: exec, exit, signal, lost, hung, slab, dentry, rule (comma-separated or repeated)')
+    .option('--type <types...>', 'only these types: exec, exit, signal, lost, hung, slab, dentry, rule, slow_stat, slow_io (comma-separated or repeated)')
     .option('--domain <pattern>', 'only this domain and its subtree, or a glob over the full domain name ("*sshd*")')
     .option('--limit <n>', 'at most n events', intOpt('--limit', 1, 100_000_000))
     .option('--history', 'add each record\'s timestamped history (init(..)=>sh(..)) to text output')
@@ -476,6 +540,12 @@ SIGHUP reopens --log. Needs root. Query with: lantern record status, lantern his
 /** Run until SIGTERM/SIGINT (or --duration), cleaning up the tracefs instance on every way out. */
 async function runRecorder(ro: RecorderOptions, durationSec?: number): Promise<void> {
   const rec = Recorder.start(ro);
+  try {
+    await rec.attachLatency();
+  } catch (e) {
+    rec.stop();
+    throw new CliError(`slow stat/I/O detector: ${(e as Error).message.split('\n')[0]}`, EXIT.UNAVAILABLE);
+  }
   const st0 = rec.status();
   process.stderr.write(
     `lantern record: recording into ${ro.storePath} (instance ${rec.instance.dir}, ${st0.liveProcesses} processes reconstructed${
@@ -493,9 +563,12 @@ async function runRecorder(ro: RecorderOptions, durationSec?: number): Promise<v
       process.off('SIGHUP', onHup);
       process.off('uncaughtException', onCrash);
       if (timer) clearTimeout(timer);
-      const st = rec.stop();
-      process.stderr.write(exitLine(why, st, rec.statusError) + '\n');
-      resolve();
+      // bpftrace first (its last output reaches the final tick), then the recorder.
+      void rec.detachLatency().finally(() => {
+        const st = rec.stop();
+        process.stderr.write(exitLine(why, st, rec.statusError) + '\n');
+        resolve();
+      });
     };
     const onTerm = () => finish('SIGTERM');
     const onInt = () => finish('SIGINT');

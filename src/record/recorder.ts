@@ -18,6 +18,7 @@ import { HungDetector, type HungEvidence, type HungOptions, type HungStatus } fr
 import { SLAB_EVENTS, SlabDetector, type SlabOptions, type SlabStatus } from './slab/detector.js';
 import { RuleEngine, type RulesOptions, type RulesStatus } from './rules/engine.js';
 import type { Trigger } from './rules/core.js';
+import { LatencyDetector, type LatencyOptions, type LatencyStatus } from './latency/detector.js';
 
 export interface RecorderOptions {
   storePath: string;
@@ -47,6 +48,8 @@ export interface RecorderOptions {
   hung?: HungOptions;
   /** The slab-shrinker detector and dentry sampler (src/record/slab/); off when absent. The CLI turns it on by default. */
   slab?: SlabOptions;
+  /** Slow stat-family calls and slow block I/O (src/record/latency/, bpftrace); off when absent. Attached by attachLatency(). */
+  latency?: LatencyOptions;
   /** Trigger rules ([[rule]] in the config, src/record/rules/); none when absent. */
   rules?: RulesOptions;
   /** Where the recorder's one-line notices go (default stderr). */
@@ -152,6 +155,8 @@ export interface RecorderStatus {
   slab?: SlabStatus;
   /** The trigger rules, when any. */
   rules?: RulesStatus;
+  /** The slow stat / slow block I/O detector, when on. */
+  latency?: LatencyStatus;
 }
 
 export class Recorder {
@@ -195,6 +200,7 @@ export class Recorder {
   readonly hung: HungDetector | null = null;
   readonly slab: SlabDetector | null = null;
   readonly rules: RuleEngine | null = null;
+  private latencyDetector: LatencyDetector | null = null;
 
   private constructor(readonly opts: RecorderOptions, instance: TraceInstance, store: Store, host: Host) {
     this.instance = instance;
@@ -248,6 +254,11 @@ export class Recorder {
   private ruleLimit(t: Trigger): string | null {
     if (t.kind === 'hung_task' && !this.hung) return 'cannot fire: the hung-task detector is off ([hung] enabled = false or --no-hung)';
     if (t.kind === 'oom_kill' && !this.instance.formats.has('mark_victim')) return 'cannot fire: oom:mark_victim is absent on this kernel, so OOM kills are not told from other SIGKILLs';
+    if (t.kind === 'slow_stat' || t.kind === 'slow_io') {
+      const part = t.kind === 'slow_stat' ? this.opts.latency?.stat : this.opts.latency?.io;
+      if (!part) return `cannot fire: the ${t.kind} detector is off (--${t.kind.replace('_', '-')} or [${t.kind}] enabled = true)`;
+      if (part.thresholdNs > t.thresholdNs) return `sees only ${t.kind === 'slow_stat' ? 'calls' : 'requests'} of at least [${t.kind}] threshold = ${part.thresholdNs / 1e6} ms (shorter ones are not recorded)`;
+    }
     if (t.kind === 'slow_slab') {
       const slab = this.opts.slab;
       if (!slab || !slab.tracepoints || !SLAB_EVENTS.every((e) => this.instance.formats.has(e.event))) return 'cannot fire: the shrink_slab tracepoints are not recorded ([slab] off, tracepoints = false, or absent on this kernel)';
@@ -316,6 +327,28 @@ export class Recorder {
       store.close();
       throw e;
     }
+  }
+
+  /**
+   * Start the latency detector's bpftrace (after start(): it attaches asynchronously). Rejects
+   * with the reason when it cannot; the caller then stops the recorder (it was asked for).
+   */
+  async attachLatency(): Promise<void> {
+    if (!this.opts.latency || this.latencyDetector) return;
+    this.latencyDetector = await LatencyDetector.start(this.opts.latency, {
+      store: this.store, host: this.host, name: this.opts.name, ownerPid: process.pid, tracefs: this.instance.tracefs,
+      ownerAlive: (pid) => isLiveRecorder(this.host, pid),
+      procOf: (pid) => {
+        const p = this.model.procs.get(pid);
+        return p ? { program: p.program, comm: p.comm, domainId: p.domainId, ppid: p.ppid, pstartUs: p.startUs, ppstartUs: p.ppstartUs, uid: p.uid } : null;
+      },
+    });
+    this.writeStatus('running');
+  }
+
+  /** End the latency detector's bpftrace and take its last output (before stop(): its final tick stores it). */
+  async detachLatency(): Promise<void> {
+    await this.latencyDetector?.stop();
   }
 
   /** Start the drain timer. */
@@ -413,6 +446,10 @@ export class Recorder {
       evidence = h.evidence;
     }
     if (this.slab) for (const r of this.slab.poll()) out.push(r);
+    if (this.latencyDetector) {
+      this.latencyDetector.noteRecords(out);
+      for (const r of this.latencyDetector.poll()) out.push(r);
+    }
     let ruleEvidence: HungEvidence[] = [];
     if (this.rules) {
       const fired = this.rules.run(out);
@@ -615,6 +652,7 @@ export class Recorder {
       counters: { ...this.model.counters },
       ...(this.slab ? { slab: structuredClone(this.slab.status) } : {}),
       ...(this.rules ? { rules: structuredClone(this.rules.status) } : {}),
+      ...(this.latencyDetector ? { latency: structuredClone(this.latencyDetector.status) } : {}),
       ...(this.hung ? { hung: { ...this.hung.status, kmsg: { ...this.hung.status.kmsg }, sysrq: { ...this.hung.status.sysrq }, timeout: { ...this.hung.status.timeout } } } : {}),
     };
   }
@@ -645,6 +683,7 @@ export class Recorder {
       this.tick(true);
     } finally {
       this.stopped = true;
+      this.latencyDetector?.abort(); // ended already when detachLatency() ran first
       this.hung?.restoreSettings(); // also when the final tick failed
       this.instance.destroy();
     }
@@ -665,6 +704,7 @@ export class Recorder {
   abort(): void {
     if (this.timer) clearInterval(this.timer);
     this.stopped = true;
+    this.latencyDetector?.abort();
     this.hung?.restoreSettings();
     this.instance.destroy();
   }

@@ -31,7 +31,8 @@ export interface TraceEvent {
 
 /** `hung`: a hung-task report (src/record/hung/); the incident's evidence is in the store's hung_evidence and kmsg tables. */
 /** `rule`: a trigger rule acted (src/record/rules/); its fromId is the record it fired on. */
-export type RecordType = 'exec' | 'exit' | 'signal' | 'lost' | 'hung' | 'slab' | 'dentry' | 'rule';
+/** `slow_stat` / `slow_io`: a slow stat-family call / block request (src/record/latency/). */
+export type RecordType = 'exec' | 'exit' | 'signal' | 'lost' | 'hung' | 'slab' | 'dentry' | 'rule' | 'slow_stat' | 'slow_io';
 
 export interface ProcessRecord {
   id: number;
