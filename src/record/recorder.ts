@@ -448,7 +448,7 @@ export class Recorder {
     if (this.slab) for (const r of this.slab.poll()) out.push(r);
     if (this.latencyDetector) {
       this.latencyDetector.noteRecords(out);
-      for (const r of this.latencyDetector.poll()) out.push(r);
+      for (const r of this.latencyDetector.poll(this.opts.holdMs, final)) out.push(r);
     }
     let ruleEvidence: HungEvidence[] = [];
     if (this.rules) {

@@ -21,18 +21,21 @@ export interface StatCall {
   dfd: string;
 }
 
-const AT_FDCWD = -100;
+export const AT_FDCWD = -100;
 
 /** stat(2), lstat(2), fstat(2), fstatat(2) and statx(2) as x86-64/arm64 name their tracepoints. */
 export const STAT_CALLS: StatCall[] = [
   { name: 'newstat', call: 'stat', filename: '(uint64)args->filename', dfd: `(int64)${AT_FDCWD}` },
   { name: 'newlstat', call: 'lstat', filename: '(uint64)args->filename', dfd: `(int64)${AT_FDCWD}` },
-  { name: 'newfstat', call: 'fstat', filename: '(uint64)0', dfd: '(int64)args->fd' },
-  { name: 'newfstatat', call: 'newfstatat', filename: '(uint64)args->filename', dfd: '(int64)args->dfd' },
-  { name: 'statx', call: 'statx', filename: '(uint64)args->filename', dfd: '(int64)args->dfd' },
+  { name: 'newfstat', call: 'fstat', filename: '(uint64)0', dfd: '(int64)(int32)args->fd' },
+  { name: 'newfstatat', call: 'newfstatat', filename: '(uint64)args->filename', dfd: '(int64)(int32)args->dfd' },
+  { name: 'statx', call: 'statx', filename: '(uint64)args->filename', dfd: '(int64)(int32)args->dfd' },
 ];
 
 export const BLOCK_EVENTS = { start: 'block_io_start', issue: 'block_rq_issue', complete: 'block_rq_complete' } as const;
+
+/** What the program's BEGIN prints once every probe is attached (src/common/bpftrace.ts readyPrintf). */
+export const READY = 'lantern-latency-ready';
 
 /** The lowest threshold accepted (1 ms, the issue's floor) and the highest (1 h). */
 export const MIN_THRESHOLD_NS = 1e6;
@@ -78,7 +81,7 @@ function checkedNs(ns: number, what: string, min = MIN_THRESHOLD_NS): number {
  * exist here; `blockStart` says whether block_io_start (the submitter's context) exists.
  */
 export function latencyProgram(p: { marker: string; stat: SlowStatOptions | null; statCalls: StatCall[]; io: SlowIoOptions | null; blockStart: boolean }): string {
-  const out: string[] = [p.marker];
+  const out: string[] = [p.marker, `BEGIN { printf("${READY}\\n"); }`];
   if (p.stat) {
     const t = checkedNs(p.stat.thresholdNs, 'slow_stat threshold');
     p.statCalls.forEach((c, i) => {
@@ -86,7 +89,7 @@ export function latencyProgram(p: { marker: string; stat: SlowStatOptions | null
       // A thread is in one system call at a time: the value found is this call's enter (0 when it began before we attached).
       out.push(
         `tracepoint:syscalls:sys_exit_${c.name} { $v = @s[tid]; delete(@s[tid]); if ($v.0 != 0) { $d = nsecs - $v.0; if ($d >= ${t}) { ` +
-          `printf("S ${i} %d %d %d %d %d %d %rx %s\\n", nsecs, pid, tid, $d, args->ret, $v.2, buf(comm, 16), ${c.filename === '(uint64)0' ? '""' : 'str(uptr($v.1))'}); } } }`,
+          `printf("S ${i} %llu %d %d %llu %lld %lld %rx %s\\n", nsecs, pid, tid, $d, args->ret, $v.2, buf(comm, 16), ${c.filename === '(uint64)0' ? '""' : 'str(uptr($v.1))'}); } } }`,
       );
     });
   }
@@ -100,7 +103,7 @@ export function latencyProgram(p: { marker: string; stat: SlowStatOptions | null
     out.push(
       'tracepoint:block:block_rq_complete { $t = @bi[args->dev, args->sector]; if ($t != 0) { $d = nsecs - $t; ' +
         '@lat[args->dev] = hist($d / 1000); @max[args->dev] = max($d); ' +
-        `if ($d >= ${t}) { ${p.blockStart ? '$w = @bs[args->dev, args->sector]; ' : ''}printf("B %d %d %d %d %d %d %d %s %s\\n", nsecs, args->dev, args->sector, args->nr_sector, $d, args->error, ` +
+        `if ($d >= ${t}) { ${p.blockStart ? '$w = @bs[args->dev, args->sector]; ' : ''}printf("B %llu %d %llu %d %llu %d %d %s %s\\n", nsecs, args->dev, args->sector, args->nr_sector, $d, args->error, ` +
         `${p.blockStart ? '$w.0' : '0'}, args->rwbs, ${p.blockStart ? '$w.1' : '""'}); } ` +
         `delete(@bi[args->dev, args->sector]); } ${p.blockStart ? 'delete(@bs[args->dev, args->sector]); ' : ''}}`,
     );

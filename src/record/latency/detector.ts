@@ -9,7 +9,7 @@ import type { Host } from '../../host/host.js';
 import type { ProcessRecord } from '../process/model.js';
 import type { Store } from '../store/store.js';
 import {
-  BLOCK_EVENTS, deviceLatencies, ioDetail, latencyProgram, MAP_KEYS_MAX, markerPrefix, msText, parseIoLine, parseStatLine, programMarker, resolvedPath, STAT_CALLS, statDetail,
+  AT_FDCWD, BLOCK_EVENTS, READY, deviceLatencies, ioDetail, latencyProgram, MAP_KEYS_MAX, markerPrefix, msText, parseIoLine, parseStatLine, programMarker, resolvedPath, STAT_CALLS, statDetail,
   type DeviceLatency, type HistBucket, type SlowIoOptions, type SlowStatOptions, type StatCall,
 } from './core.js';
 
@@ -126,8 +126,10 @@ export class LatencyDetector {
     d.bt = await Bpftrace.start({
       program,
       strlen: 200,
+      lineBuffered: true,
+      readyPrintf: READY,
       env: { BPFTRACE_MAP_KEYS_MAX: String(MAP_KEYS_MAX) },
-      onPrintf: (t) => d.lines.push(t),
+      onPrintf: (t) => d.onPrintf(t),
       onRecord: (type, data) => d.onRecord(type, data),
     });
     d.status.bpftracePid = d.bt.pid;
@@ -139,6 +141,18 @@ export class LatencyDetector {
   }
 
   private stopping = false;
+  /** The directory a relative path was resolved against, read as its line arrived (the caller may be gone by the poll). */
+  private readonly bases = new Map<string, string | null>();
+
+  private onPrintf(text: string): void {
+    this.lines.push(text);
+    const s = text.startsWith('S ') ? parseStatLine(text, this.statCalls) : null;
+    if (s && !s.path.startsWith('/') && this.bases.size < 10_000) this.bases.set(text, this.dirOf(s.tid, s.dfd));
+  }
+
+  private dirOf(tid: number, dfd: number): string | null {
+    return this.env.host.readLink(`/proc/${tid}/${dfd === AT_FDCWD ? 'cwd' : `fd/${dfd}`}`);
+  }
 
   private onRecord(type: string, data: unknown): void {
     const d = data as Record<string, unknown> | null;
@@ -178,18 +192,31 @@ export class LatencyDetector {
     }
   }
 
-  /** The records made from what bpftrace printed since the last poll. */
-  poll(): ProcessRecord[] {
+  /**
+   * The records made from what bpftrace printed, up to `holdMs` ago (CLOCK_MONOTONIC): the
+   * recorder's model handles its kernel events that late, and a slow call's exec must be known
+   * first to name its program. `final` takes everything.
+   */
+  poll(holdMs: number, final = false): ProcessRecord[] {
     if (this.bt) {
       this.status.lost = this.bt.status.lost;
       this.status.malformed = this.bt.status.malformed;
       this.status.firstMalformed = this.bt.status.firstMalformed ?? null;
     }
+    const cutoff = final ? Infinity : Number(process.hrtime.bigint()) - (holdMs + 20) * 1e6;
+    // Lines arrive in kernel order per CPU only: take every line at or before the cutoff.
+    const keep: string[] = [];
     for (const line of this.lines.splice(0)) {
+      const end = Number((/^S \d+ (\d+) /.exec(line) ?? /^B (\d+) /.exec(line))?.[1] ?? 0);
+      if (end > cutoff) {
+        keep.push(line);
+        continue;
+      }
       if (line.startsWith('S ')) this.onStat(line);
       else if (line.startsWith('B ')) this.onIo(line);
       else this.malformedLine(line);
     }
+    this.lines.push(...keep);
     return this.out.splice(0);
   }
 
@@ -206,8 +233,9 @@ export class LatencyDetector {
     const s = parseStatLine(line, this.statCalls);
     if (!s || !this.status.stat) return this.malformedLine(line);
     this.status.stat.slow++;
-    const link = (which: 'cwd' | number) => this.env.host.readLink(`/proc/${s.tid}/${which === 'cwd' ? 'cwd' : `fd/${which}`}`);
-    const resolved = resolvedPath(s.path, s.dfd, link);
+    const early = this.bases.get(line);
+    this.bases.delete(line);
+    const resolved = resolvedPath(s.path, s.dfd, () => early ?? this.dirOf(s.tid, s.dfd));
     if (resolved === null) this.status.stat.unresolved++;
     this.out.push(this.record('slow_stat', s.endNs - s.durationNs, s.pid, s.tid, s.comm, statDetail(s, resolved)));
   }
