@@ -109,5 +109,5 @@ test('packaging/record.toml: no rules as shipped; its commented examples parse w
   assert.deepEqual(rulesOf(text), []);
   const examples = text.slice(text.indexOf('# [[rule]]')).split('\n').map((l) => l.replace(/^# ?/, '')).join('\n');
   const rules = rulesOf(examples);
-  assert.deepEqual(rules.map((r) => r.on), ['hung_task', 'signal SIGSEGV program=/usr/bin/java', 'slow_slab > 500ms', 'oom_kill']);
+  assert.deepEqual(rules.map((r) => r.on), ['hung_task', 'signal SIGSEGV program=/usr/bin/java', 'slow_slab > 500ms', 'slow_io > 2s', 'oom_kill']);
 });
