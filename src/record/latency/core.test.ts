@@ -71,6 +71,8 @@ test('percentiles of a log2 histogram: the bucket bound holding the rank; exact 
   assert.equal(percentileUs([], 0.5), null);
   const devs = deviceLatencies({ [String(254 * 2 ** 20)]: b }, { [String(254 * 2 ** 20)]: 70_000_123 }, (ma, mi) => (ma === 254 && mi === 0 ? 'vda' : null));
   assert.deepEqual(devs, [{ dev: '254:0', name: 'vda', requests: 100, p50Us: 64, p99Us: 2048, maxUs: 70000 }]);
+  const capped = deviceLatencies({ '1': b }, { '1': 1_500_000 }, () => null);
+  assert.equal(capped[0]!.p99Us, 1500, 'the p99 bucket bound (2048) is above the exact max');
 });
 
 test('thresholds: units required, 1 ms floor for stats (0 allowed where asked), 1 h ceiling', () => {

@@ -199,7 +199,7 @@ export interface DeviceLatency {
   dev: string;
   name: string | null;
   requests: number;
-  /** Upper bounds of the log2 bucket holding the percentile, µs. */
+  /** Upper bounds of the log2 bucket holding the percentile (at most the max), µs. */
   p50Us: number | null;
   p99Us: number | null;
   /** Exact, from the kernel's max(). */
@@ -225,9 +225,12 @@ export function deviceLatencies(hist: Record<string, HistBucket[]>, maxNs: Recor
   for (const [k, buckets] of Object.entries(hist)) {
     const { major, minor } = devNumbers(Number(k));
     const mx = maxNs[k];
+    const maxUs = mx === undefined ? null : Math.round(mx / 1000);
+    // A bucket's bound can pass the exact maximum: no percentile is above it.
+    const cap = (v: number | null) => (v === null || maxUs === null ? v : Math.min(v, Math.max(maxUs, 1)));
     out.push({
       dev: `${major}:${minor}`, name: nameOf(major, minor), requests: buckets.reduce((a, b) => a + b.count, 0),
-      p50Us: percentileUs(buckets, 0.5), p99Us: percentileUs(buckets, 0.99), maxUs: mx === undefined ? null : Math.round(mx / 1000),
+      p50Us: cap(percentileUs(buckets, 0.5)), p99Us: cap(percentileUs(buckets, 0.99)), maxUs,
     });
   }
   return out.sort((a, b) => a.dev.localeCompare(b.dev, undefined, { numeric: true }));

@@ -275,7 +275,7 @@ export class LatencyDetector {
 /** The `slow_stat` line of `record status`. */
 export function slowStatText(l: LatencyStatus): string {
   const s = l.stat!;
-  return `${l.backend} (pid ${l.bpftracePid ?? '-'}): ${s.calls.join(', ')} slower than ${s.thresholdMs} ms; ${s.slow} recorded${s.unresolved ? ` (${s.unresolved} paths not resolved)` : ''}, ${l.lost} lost${s.absent.length ? `; absent: ${s.absent.join(', ')}` : ''}${l.ended ? `; ${l.ended}` : ''}; cannot see: ${s.cannotSee}`;
+  return `${l.backend} (pid ${l.bpftracePid ?? '-'}): ${s.calls.join(', ')} slower than ${s.thresholdMs} ms; ${s.slow} recorded${s.unresolved ? ` (${s.unresolved} relative paths not resolved: the caller was gone)` : ''}, ${l.lost} lost${s.absent.length ? `; absent: ${s.absent.join(', ')}` : ''}${l.ended ? `; ${l.ended}` : ''}; cannot see: ${s.cannotSee}`;
 }
 
 function us(v: number | null): string {
