@@ -123,6 +123,14 @@ test('slow stats through FUSE: statx (coreutils stat) and newfstatat (fstatat, r
     } finally {
       store.close();
     }
+    // The same through the real CLI: events --type slow_stat and the status line.
+    const bin = new URL('../../../bin/lantern.js', import.meta.url).pathname;
+    const ev = spawnSync(process.execPath, [bin, 'events', '--store', join(dir, 'r.db'), '--type', 'slow_stat'], { encoding: 'utf8' });
+    assert.equal(ev.status, 0, ev.stderr);
+    assert.match(ev.stdout, new RegExp(`slow_stat /usr/bin/stat pid=${stat.pid} tid=${stat.pid} comm=stat: \\d+\\.\\d{3} ms statx\\(${JSON.stringify(join(mnt, 'slow')).replace(/[/.]/g, '\\$&')}\\) = 0 `));
+    const status = spawnSync(process.execPath, [bin, 'record', 'status', '--store', join(dir, 'r.db')], { encoding: 'utf8' });
+    assert.match(status.stdout, /^slow_stat  bpftrace \S+ \(pid \d+\): stat, lstat, fstat, newfstatat, statx slower than 400 ms; \d+ recorded/m);
+    assert.match(status.stdout, /^slow_io    detector off/m);
   } finally {
     if (rec && !stopped) rec.abort();
     if (isMounted(mnt)) spawnSync('fusermount3', ['-u', mnt], { stdio: 'ignore' });
