@@ -7,7 +7,7 @@ import { staleBpftrace } from '../../common/bpftrace.js';
 import { tempDir } from '../../common/testenv.js';
 import { matches, parseTrigger, type Trigger } from '../rules/core.js';
 import {
-  detailDurationNs, deviceLatencies, hexBytes, ioDetail, ioFields, latencyProgram, markerPrefix, parseIoLine, parseStatLine, parseThreshold, percentileUs, programMarker,
+  detailDurationNs, deviceLatencies, hexBytes, inProgressDetail, ioDetail, ioFields, latencyProgram, markerPrefix, parseIoLine, parseStatLine, parseThreshold, percentileUs, programMarker,
   resolvedPath, STAT_CALLS, statDetail, statFields,
 } from './core.js';
 
@@ -19,7 +19,10 @@ test('program: thresholds are checked numbers; only the parts asked for; one END
   assert.match(p, /block_io_start/);
   assert.equal(p.match(/^END /gm)!.length, 1);
   const statOnly = latencyProgram({ marker: '//', stat: { thresholdNs: 1e6 }, statCalls: STAT_CALLS.slice(3), io: null, blockStart: false });
-  assert.doesNotMatch(statOnly, /block|newstat|interval/);
+  assert.doesNotMatch(statOnly, /block|newstat/);
+  assert.match(statOnly, /^interval:ms:1000 \{ print\(@s\); \}$/m, 'calls in flight are printed');
+  const both = latencyProgram({ marker: '//', stat: { thresholdNs: 1e6 }, statCalls: STAT_CALLS, io: { thresholdNs: 0, histIntervalMs: 1000 }, blockStart: false });
+  assert.equal(both.match(/^interval:ms:1000 /gm)!.length, 1, 'one probe per interval');
   assert.throws(() => latencyProgram({ marker: '//', stat: { thresholdNs: 1e5 }, statCalls: STAT_CALLS, io: null, blockStart: false }), /slow_stat threshold must be/);
   assert.throws(() => latencyProgram({ marker: '//', stat: { thresholdNs: 1.5e6 + 0.5 }, statCalls: STAT_CALLS, io: null, blockStart: false }), /whole number/);
   assert.throws(() => latencyProgram({ marker: '//', stat: null, statCalls: [], io: { thresholdNs: 0, histIntervalMs: 10 }, blockStart: false }), /interval/);
@@ -38,6 +41,8 @@ test('stat lines: comm from %rx, a path with spaces, quotes and a newline stays 
   assert.equal(detail.includes('\n'), false, 'one line');
   assert.equal(detailDurationNs(detail), 2e9);
   assert.deepEqual(statFields(detail), { duration_ms: 2000, call: 'statx', path: 'a "b"\nc d', fd: null, resolved: '/mnt/a "b"\nc d', ret: 0 });
+  assert.deepEqual(statFields(inProgressDetail(1.5e9)), { duration_ms: 1500, in_progress: true });
+  assert.equal(detailDurationNs(inProgressDetail(1.5e9)), 1.5e9, 'rules see a call in flight');
   const fstat = statDetail({ ...s, call: 'fstat', path: '', dfd: 3, ret: -9 }, null);
   assert.deepEqual(statFields(fstat), { duration_ms: 2000, call: 'fstat', path: '', fd: 3, resolved: null, ret: -9 });
 });

@@ -37,6 +37,9 @@ export const BLOCK_EVENTS = { start: 'block_io_start', issue: 'block_rq_issue', 
 /** What the program's BEGIN prints once every probe is attached (src/common/bpftrace.ts readyPrintf). */
 export const READY = 'lantern-latency-ready';
 
+/** How often the map of stat calls in flight is printed (ms). */
+export const IN_FLIGHT_MS = 1000;
+
 /** The lowest threshold accepted (1 ms, the issue's floor) and the highest (1 h). */
 export const MIN_THRESHOLD_NS = 1e6;
 export const MAX_THRESHOLD_NS = 3600e9;
@@ -82,6 +85,7 @@ function checkedNs(ns: number, what: string, min = MIN_THRESHOLD_NS): number {
  */
 export function latencyProgram(p: { marker: string; stat: SlowStatOptions | null; statCalls: StatCall[]; io: SlowIoOptions | null; blockStart: boolean }): string {
   const out: string[] = [p.marker, `BEGIN { printf("${READY}\\n"); }`];
+  const intervals = new Map<number, string[]>();
   if (p.stat) {
     const t = checkedNs(p.stat.thresholdNs, 'slow_stat threshold');
     p.statCalls.forEach((c, i) => {
@@ -107,8 +111,11 @@ export function latencyProgram(p: { marker: string; stat: SlowStatOptions | null
         `${p.blockStart ? '$w.0' : '0'}, args->rwbs, ${p.blockStart ? '$w.1' : '""'}); } ` +
         `delete(@bi[args->dev, args->sector]); } ${p.blockStart ? 'delete(@bs[args->dev, args->sector]); ' : ''}}`,
     );
-    out.push(`interval:ms:${iv} { print(@lat); print(@max); }`);
+    intervals.set(iv, [...(intervals.get(iv) ?? []), 'print(@lat); print(@max);']);
   }
+  // Calls in flight, so one that never returns (a hung NFS server, a stuck FUSE daemon) is seen too.
+  if (p.stat) intervals.set(IN_FLIGHT_MS, [...(intervals.get(IN_FLIGHT_MS) ?? []), 'print(@s);']);
+  for (const [ms, body] of intervals) out.push(`interval:ms:${ms} { ${body.join(' ')} }`);
   // bpftrace prints every map at exit unless cleared: only the last histograms are wanted.
   const end: string[] = [];
   if (p.io) end.push('print(@lat); print(@max); clear(@lat); clear(@max); clear(@bi);', p.blockStart ? 'clear(@bs);' : '');
@@ -285,10 +292,20 @@ const JSON_STR = '"(?:[^"\\\\]|\\\\.)*"';
 const STAT_DETAIL = new RegExp(`^(\\d+\\.\\d{3}) ms (\\w+)\\((?:fd (-?\\d+)|(${JSON_STR}))\\)(?: -> (${JSON_STR}))? = (-?\\d+)$`);
 const IO_DETAIL = /^(\d+\.\d{3}) ms (\w+) \((\S+)\) (\d+) bytes at sector (\d+) on (\d+):(\d+)(?: \((\S+)\))?(?: error (-?\d+))?(; submitter not seen)?$/;
 
+const IN_PROGRESS = /^(\d+\.\d{3}) ms and counting: a stat-family call has not returned/;
+
+/** The detail of a call still in flight past the threshold (seen in the in-flight map; its path is known only when it returns). */
+export function inProgressDetail(durationNs: number): string {
+  return `${msText(durationNs)} and counting: a stat-family call has not returned (path and call are recorded when it does)`;
+}
+
 /** The fields of a slow_stat detail (for --json), read back from statDetail's form; null when it is not one. */
 export function statFields(detail: string | null): Record<string, unknown> | null {
   const m = detail ? STAT_DETAIL.exec(detail) : null;
-  if (!m) return null;
+  if (!m) {
+    const p = detail ? IN_PROGRESS.exec(detail) : null;
+    return p ? { duration_ms: Number(p[1]), in_progress: true } : null;
+  }
   const path = m[4] !== undefined ? (JSON.parse(m[4]) as string) : '';
   return {
     duration_ms: Number(m[1]), call: m[2], path, fd: m[3] !== undefined ? Number(m[3]) : null,

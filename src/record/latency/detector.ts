@@ -9,7 +9,7 @@ import type { Host } from '../../host/host.js';
 import type { ProcessRecord } from '../process/model.js';
 import type { Store } from '../store/store.js';
 import {
-  AT_FDCWD, BLOCK_EVENTS, READY, deviceLatencies, ioDetail, latencyProgram, MAP_KEYS_MAX, markerPrefix, msText, parseIoLine, parseStatLine, programMarker, resolvedPath, STAT_CALLS, statDetail,
+  AT_FDCWD, BLOCK_EVENTS, inProgressDetail, READY, deviceLatencies, ioDetail, latencyProgram, MAP_KEYS_MAX, markerPrefix, msText, parseIoLine, parseStatLine, programMarker, resolvedPath, STAT_CALLS, statDetail,
   type DeviceLatency, type HistBucket, type SlowIoOptions, type SlowStatOptions, type StatCall,
 } from './core.js';
 
@@ -57,6 +57,8 @@ export interface LatencyStatus {
     calls: string[];
     absent: string[];
     slow: number;
+    /** Calls seen in flight past the threshold (recorded before they return; again when they do). */
+    inProgress: number;
     unresolved: number;
     cannotSee: string;
   } | null;
@@ -72,7 +74,7 @@ export interface LatencyStatus {
 }
 
 const STAT_CANNOT_SEE =
-  'a call still in progress (reported when it returns; one that never returns is not), calls begun before the detector attached, the path of fstat (an fd: resolved from /proc at report time)';
+  'the path of a call still in flight (it is recorded when the call returns), calls begun before the detector attached, 32-bit (compat) calls';
 const IO_CANNOT_SEE =
   'requests issued before the detector attached; the task that dirtied page-cache data written back later (the submitter of writeback is the flusher); a front-merged request\'s submitter';
 
@@ -95,7 +97,7 @@ export class LatencyDetector {
     const absent = STAT_CALLS.filter((c) => !statCalls.includes(c)).map((c) => c.name);
     this.status = {
       backend: 'bpftrace', bpftracePid: null, probes: 0, lost: 0, malformed: 0, firstMalformed: null, staleKilled: [], ended: null,
-      stat: opts.stat ? { thresholdMs: opts.stat.thresholdNs / 1e6, calls: statCalls.map((c) => c.call), absent, slow: 0, unresolved: 0, cannotSee: STAT_CANNOT_SEE } : null,
+      stat: opts.stat ? { thresholdMs: opts.stat.thresholdNs / 1e6, calls: statCalls.map((c) => c.call), absent, slow: 0, inProgress: 0, unresolved: 0, cannotSee: STAT_CANNOT_SEE } : null,
       io: opts.io ? { thresholdMs: opts.io.thresholdNs / 1e6, submitter: 'none', slow: 0, submitterUnknown: 0, devices: [], histogramAtUs: null, cannotSee: IO_CANNOT_SEE } : null,
     };
   }
@@ -157,12 +159,36 @@ export class LatencyDetector {
   private onRecord(type: string, data: unknown): void {
     const d = data as Record<string, unknown> | null;
     if (!d || typeof d !== 'object') return;
+    if (type === 'map' && d['@s'] && typeof d['@s'] === 'object') return this.onInFlight(d['@s'] as Record<string, unknown>);
     if (type === 'hist' && d['@lat'] && typeof d['@lat'] === 'object') this.hist = d['@lat'] as Record<string, HistBucket[]>;
     else if (type === 'map' && d['@max'] && typeof d['@max'] === 'object') {
       this.maxNs = d['@max'] as Record<string, number>;
       this.refreshDevices();
     }
   }
+
+  /** Calls in flight (tid → [enter ns, filename pointer, dirfd]): one past the threshold is recorded once, while it lasts. */
+  private onInFlight(m: Record<string, unknown>): void {
+    if (!this.opts.stat || !this.status.stat) return;
+    const now = Number(process.hrtime.bigint());
+    const seen = new Set<string>();
+    for (const [tidText, v] of Object.entries(m)) {
+      const ts = Array.isArray(v) ? Number(v[0]) : NaN;
+      const tid = Number(tidText);
+      if (!Number.isSafeInteger(tid) || !Number.isFinite(ts) || ts <= 0) continue;
+      const key = `${tid}:${ts}`;
+      seen.add(key);
+      if (this.inFlightReported.has(key) || now - ts < this.opts.stat.thresholdNs) continue;
+      this.inFlightReported.add(key);
+      this.status.stat.inProgress++;
+      const tgid = Number(/^Tgid:\s+(\d+)/m.exec(this.env.host.readHead(`/proc/${tid}/status`, 512) ?? '')?.[1] ?? tid);
+      const comm = this.env.host.readHead(`/proc/${tid}/comm`, 64)?.trim() ?? '';
+      this.out.push(this.record('slow_stat', ts, tgid, tid, comm, inProgressDetail(now - ts)));
+    }
+    for (const k of this.inFlightReported) if (!seen.has(k)) this.inFlightReported.delete(k);
+  }
+
+  private readonly inFlightReported = new Set<string>();
 
   private refreshDevices(): void {
     if (!this.status.io) return;
@@ -275,7 +301,7 @@ export class LatencyDetector {
 /** The `slow_stat` line of `record status`. */
 export function slowStatText(l: LatencyStatus): string {
   const s = l.stat!;
-  return `${l.backend} (pid ${l.bpftracePid ?? '-'}): ${s.calls.join(', ')} slower than ${s.thresholdMs} ms; ${s.slow} recorded${s.unresolved ? ` (${s.unresolved} relative paths not resolved: the caller was gone)` : ''}, ${l.lost} lost${s.absent.length ? `; absent: ${s.absent.join(', ')}` : ''}${l.ended ? `; ${l.ended}` : ''}; cannot see: ${s.cannotSee}`;
+  return `${l.backend} (pid ${l.bpftracePid ?? '-'}): ${s.calls.join(', ')} slower than ${s.thresholdMs} ms; ${s.slow} recorded, ${s.inProgress ?? 0} seen still in flight${s.unresolved ? ` (${s.unresolved} relative paths not resolved: the caller was gone)` : ''}, ${l.lost} lost${s.absent.length ? `; absent: ${s.absent.join(', ')}` : ''}${l.ended ? `; ${l.ended}` : ''}; cannot see: ${s.cannotSee}`;
 }
 
 function us(v: number | null): string {

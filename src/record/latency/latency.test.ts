@@ -75,12 +75,15 @@ test('slow stats through FUSE: statx (coreutils stat) and newfstatat (fstatat, r
     assert.ok(existsSync(`/proc/${btPid}`));
 
     const stat = spawn('/usr/bin/stat', [join(mnt, 'slow')], { stdio: 'ignore' });
+    // getattr of /stuck sleeps 2.4 s: seen in flight (the map printed every second) before it returns.
+    const stuck = spawn('/usr/bin/stat', [join(mnt, 'stuck')], { stdio: 'ignore' });
     const statat = spawn(join(dir, 'statat'), ['slow'], { cwd: mnt, stdio: ['ignore', 'ignore', 'inherit'] });
     // A fast stat of the same kind must not be recorded.
     run('/usr/bin/stat', [dir]);
     assert.equal((await exited(stat)).code, 0);
     assert.equal((await exited(statat)).code, 0);
-    await waitFor(() => rec!.status().latency!.stat!.slow >= 2, 15_000, 'slow stats').catch((e) => { throw new Error(`${e.message}: ${JSON.stringify(rec!.status().latency?.stat)} ${JSON.stringify((rec as any).latencyDetector.lines)}`); });
+    assert.equal((await exited(stuck)).code, 0);
+    await waitFor(() => rec!.status().latency!.stat!.slow >= 3 && rec!.status().latency!.stat!.inProgress >= 1, 15_000, 'slow stats').catch((e) => { throw new Error(`${e.message}: ${JSON.stringify(rec!.status().latency?.stat)} ${JSON.stringify((rec as any).latencyDetector.lines)}`); });
     await sleep(200);
     await rec.detachLatency();
     const st = rec.stop();
@@ -95,8 +98,17 @@ test('slow stats through FUSE: statx (coreutils stat) and newfstatat (fstatat, r
     const store = Store.open(join(dir, 'r.db'), { readonly: true });
     try {
       const recs = store.query({ types: ['slow_stat'] }).map((e) => eventJson(e, (id) => store.name(id)));
-      const ofStat = recs.filter((r) => r.pid === stat.pid);
-      const ofStatat = recs.filter((r) => r.pid === statat.pid);
+      const ofStat = recs.filter((r) => r.pid === stat.pid && !r.in_progress);
+      const ofStuck = recs.filter((r) => r.pid === stuck.pid);
+      const inFlight = ofStuck.filter((r) => r.in_progress === true);
+      assert.ok(inFlight.length >= 1, JSON.stringify(ofStuck));
+      for (const r of inFlight) {
+        assert.equal(r.tid, stuck.pid);
+        assert.equal(r.program, '/usr/bin/stat');
+        assert.ok((r.duration_ms as number) >= 400 && (r.duration_ms as number) < 9600, String(r.duration_ms));
+      }
+      assert.ok(ofStuck.some((r) => r.call === 'statx' && r.path === join(mnt, 'stuck') && (r.duration_ms as number) >= 2400), 'and again when it returns');
+      const ofStatat = recs.filter((r) => r.pid === statat.pid && !r.in_progress);
       // stat does LOOKUP then GETATTR of /slow: each a getattr that sleeps (at least one slow statx).
       assert.ok(ofStat.length >= 1, JSON.stringify(recs));
       for (const r of ofStat) {

@@ -1,6 +1,6 @@
 /*
- * A FUSE file system whose getattr of /slow sleeps SLOWFS_MS milliseconds (default 600): a
- * reliable slow stat() for the latency detector's tests. Attributes are never cached, so every
+ * A FUSE file system whose getattr of /slow sleeps SLOWFS_MS milliseconds (default 600), and of
+ * /stuck four times as long: a reliable slow stat() for the latency detector's tests. Attributes are never cached, so every
  * stat reaches getattr. Build: gcc slowfs.c $(pkg-config fuse3 --cflags --libs); run:
  * SLOWFS_MS=600 ./slowfs -f -s MOUNTPOINT; unmount with fusermount3 -u MOUNTPOINT.
  */
@@ -30,8 +30,9 @@ static int sf_getattr(const char *path, struct stat *st, struct fuse_file_info *
     st->st_nlink = 2;
     return 0;
   }
-  if (strcmp(path, "/slow") == 0) {
-    struct timespec ts = { slow_ms / 1000, (slow_ms % 1000) * 1000000L };
+  if (strcmp(path, "/slow") == 0 || strcmp(path, "/stuck") == 0) {
+    long ms = strcmp(path, "/stuck") == 0 ? 4 * slow_ms : slow_ms;
+    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
     nanosleep(&ts, NULL);
     st->st_mode = S_IFREG | 0644;
     st->st_nlink = 1;
@@ -46,6 +47,7 @@ static int sf_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t o
   fill(buf, ".", NULL, 0, 0);
   fill(buf, "..", NULL, 0, 0);
   fill(buf, "slow", NULL, 0, 0);
+  fill(buf, "stuck", NULL, 0, 0);
   return 0;
 }
 
