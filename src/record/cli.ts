@@ -268,6 +268,10 @@ export function exitLine(why: string, st: RecorderStatus, statusError: string | 
     );
   }
   if (st.logLinesLost > 0) parts.push(`, ${st.logLinesLost} log lines not written`);
+  if (st.latency) {
+    const l = st.latency;
+    parts.push(`; bpftrace ${[l.stat ? `${l.stat.slow} slow stats` : '', l.io ? `${l.io.slow} slow requests` : ''].filter(Boolean).join(', ')}, ${l.lost} lost${l.malformed ? `, ${l.malformed} malformed lines` : ''}${l.ended ? ` (${l.ended})` : ''}, detached`);
+  }
   parts.push('; instance removed');
   if (statusError) parts.push(`; the final status could not be stored (${statusError})`);
   return parts.join('');
