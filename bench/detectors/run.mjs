@@ -85,7 +85,8 @@ async function runStorm() {
     const child = spawn(storm, [target, String(perWorker)], { stdio: ['ignore', 'pipe', 'ignore'] });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
-    ws.push({ done: new Promise((r) => child.on('exit', r)), out: () => out });
+    // 'close', not 'exit': the worker's one line may still be in the pipe when it has exited.
+    ws.push({ done: new Promise((r) => child.on('close', r)), out: () => out });
   }
   await Promise.all(ws.map((w) => w.done));
   const sec = Number(process.hrtime.bigint() - t0) / 1e9;
@@ -93,6 +94,7 @@ async function runStorm() {
   let cpu = 0;
   for (const w of ws) {
     const [n, c] = w.out().trim().split(' ').map(Number);
+    if (!Number.isFinite(n) || !Number.isFinite(c)) throw new Error(`a storm worker printed ${JSON.stringify(w.out())}`);
     calls += n;
     cpu += c;
   }
