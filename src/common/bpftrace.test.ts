@@ -72,3 +72,23 @@ test('bpftrace dies with a SIGKILLed parent (nothing stays attached)', { skip },
   while (existsSync(`/proc/${pid}`) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
   assert.ok(!existsSync(`/proc/${pid}`), 'bpftrace is gone after its parent was SIGKILLed');
 });
+
+test('readyPrintf: start() waits for the BEGIN line and swallows it; lineBuffered: a lone record arrives while bpftrace runs', { skip }, async () => {
+  const texts: string[] = [];
+  const bt = await Bpftrace.start({
+    program: 'BEGIN { printf("up\\n"); } tracepoint:syscalls:sys_enter_getppid /comm == "lantern-bt-r"/ { printf("r %d\\n", pid); }',
+    readyPrintf: 'up',
+    lineBuffered: true,
+    onPrintf: (t) => texts.push(t),
+  });
+  try {
+    // Right after start: probes are attached (BEGIN ran after them), so the first call is seen.
+    const r = spawnSync(process.execPath, ['-e', "process.title='lantern-bt-r'; require('child_process'); process.ppid"], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    for (let i = 0; i < 100 && !texts.some((t) => t.startsWith('r ')); i++) await new Promise((res) => setTimeout(res, 50));
+    assert.ok(texts.some((t) => t.startsWith('r ')), `one record, before the stop: ${JSON.stringify(texts)}`);
+    assert.equal(texts.includes('up'), false);
+  } finally {
+    await bt.stop();
+  }
+});

@@ -15,7 +15,7 @@
  * - Lost events (`lost_events` records: the perf ring was full) are counted, never hidden.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 
 /** Where bpftrace is looked for (fixed, not $PATH: a root tool does not run what a user planted first in PATH). */
@@ -47,6 +47,18 @@ export interface BpftraceOptions {
   strlen?: number;
   /** How long to wait for the probes to attach (verifier time included). Default 30 s. */
   attachTimeoutMs?: number;
+  /**
+   * Flush each output line at once (`-B line`). Without it bpftrace buffers a pipe fully, so a
+   * rare record (a slow call) may wait in its buffer until more output or the exit.
+   */
+  lineBuffered?: boolean;
+  /**
+   * A text the program's BEGIN probe printfs (e.g. `BEGIN { printf("ready\n"); }`): start()
+   * resolves only when it arrives, and it is not passed to onPrintf. bpftrace says
+   * `attached_probes` *before* it attaches them, and runs BEGIN after: without this, events of the
+   * first milliseconds (a test's first call) can be missed.
+   */
+  readyPrintf?: string;
   /** Extra environment for bpftrace (e.g. BPFTRACE_MAP_KEYS_MAX); never event data. */
   env?: Record<string, string>;
 }
@@ -70,6 +82,7 @@ const HARMLESS_STDERR = /couldn't set RLIMIT_MEMLOCK|ulimit -l/;
 export class Bpftrace {
   readonly status: BpftraceStatus = { probes: 0, lost: 0, printfs: 0, malformed: 0 };
   private stderrTail: string[] = [];
+  private ready = false;
   private exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   private exitInfo: { code: number | null; signal: NodeJS.Signals | null } | null = null;
 
@@ -112,7 +125,7 @@ export class Bpftrace {
     const found = findBpftrace();
     if ('missing' in found) throw new Error(found.missing);
     const setpriv = SETPRIV_PATHS.find((p) => existsSync(p));
-    const argv = ['-f', 'json', '-e', opts.program];
+    const argv = ['-f', 'json', ...(opts.lineBuffered ? ['-B', 'line'] : []), '-e', opts.program];
     const env = { ...process.env, ...(opts.env ?? {}), ...(opts.strlen ? { BPFTRACE_STRLEN: String(opts.strlen) } : {}) };
     const child = setpriv
       ? spawn(setpriv, ['--pdeathsig', 'KILL', '--', found.path, ...argv], { stdio: ['ignore', 'pipe', 'pipe'], env })
@@ -154,11 +167,16 @@ export class Bpftrace {
     }
     const { type, data } = rec;
     if (type === 'printf' && typeof data === 'string') {
+      if (this.opts.readyPrintf !== undefined && !this.ready && data.replace(/\n$/, '') === this.opts.readyPrintf) {
+        this.ready = true;
+        attached();
+        return;
+      }
       this.status.printfs++;
       this.opts.onPrintf(data.endsWith('\n') ? data.slice(0, -1) : data);
     } else if (type === 'attached_probes') {
       this.status.probes = Number((data as { probes?: unknown })?.probes) || 0;
-      attached();
+      if (this.opts.readyPrintf === undefined) attached();
     } else if (type === 'lost_events') {
       this.status.lost += Number((data as { events?: unknown })?.events) || 0;
     } else if (typeof type === 'string') {
@@ -190,4 +208,34 @@ export class Bpftrace {
   async whenExited(): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
     return this.exited;
   }
+}
+
+/**
+ * bpftrace processes left by a dead owner: their program's first line starts with `markerPrefix`
+ * followed by the owner's pid (`// lantern record NAME pid 1234 latency`), and `ownerAlive(pid)`
+ * says no. Normally pdeathsig has already ended them; this catches a host without setpriv, or an
+ * owner that died between fork and exec. Only processes whose executable is bpftrace are taken.
+ */
+export function staleBpftrace(markerPrefix: string, ownerAlive: (pid: number) => boolean, proc = '/proc'): number[] {
+  const out: number[] = [];
+  let names: string[];
+  try {
+    names = readdirSync(proc).filter((n) => /^\d+$/.test(n));
+  } catch {
+    return out;
+  }
+  for (const n of names) {
+    let argv: string[];
+    try {
+      argv = readFileSync(`${proc}/${n}/cmdline`, 'latin1').split('\0');
+    } catch {
+      continue; // gone, or not ours to read
+    }
+    if (!BPFTRACE_PATHS.includes(argv[0] ?? '') && !/(^|\/)bpftrace$/.test(argv[0] ?? '')) continue;
+    const prog = argv[argv.indexOf('-e') + 1];
+    if (argv.indexOf('-e') < 0 || !prog?.startsWith(markerPrefix)) continue;
+    const m = /^(\d+)\b/.exec(prog.slice(markerPrefix.length));
+    if (m && !ownerAlive(Number(m[1]))) out.push(Number(n));
+  }
+  return out;
 }

@@ -26,6 +26,8 @@ import { parseInterval, parseSysrqLetters } from './hung/core.js';
 import { parseRules, RuleError, type Rule } from './rules/core.js';
 import type { RulesStatus } from './rules/engine.js';
 import { accessOptions, accessStatusText } from '../access/config.js';
+import { DEFAULT_SLOW_IO, DEFAULT_SLOW_STAT, parseThreshold, type SlowIoOptions, type SlowStatOptions } from './latency/core.js';
+import { slowIoText, slowStatText } from './latency/detector.js';
 
 function intOpt(name: string, min: number, max: number) {
   return (v: string): number => {
@@ -51,6 +53,9 @@ interface ConfigFile {
   slab?: Record<string, unknown>;
   /** The [io] section (see ioOptions). */
   io?: Record<string, unknown>;
+  /** The [slow_stat] and [slow_io] sections (see latencyOptions). */
+  slow_stat?: Record<string, unknown>;
+  slow_io?: Record<string, unknown>;
   /** The [[rule]] tables, checked (src/record/rules/core.ts). */
   rules?: Rule[];
   /** The [access] section (src/access/config.ts). */
@@ -75,7 +80,15 @@ function readConfig(path: string | undefined): ConfigFile {
     if (slab !== undefined && (typeof slab !== 'object' || slab === null || Array.isArray(slab))) throw new CliError(`config ${path}: [slab] must be a table`, EXIT.DATAERR);
     const io = doc.io;
     if (io !== undefined && (typeof io !== 'object' || io === null || Array.isArray(io))) throw new CliError(`config ${path}: [io] must be a table`, EXIT.DATAERR);
-    const cfg: ConfigFile = { ...(sect as ConfigFile), hung: hung as Record<string, unknown> | undefined, slab: slab as Record<string, unknown> | undefined, io: io as Record<string, unknown> | undefined, access: doc.access as Record<string, unknown> | undefined };
+    for (const k of ['slow_stat', 'slow_io']) {
+      const v = doc[k];
+      if (v !== undefined && (typeof v !== 'object' || v === null || Array.isArray(v))) throw new CliError(`config ${path}: [${k}] must be a table`, EXIT.DATAERR);
+    }
+    const cfg: ConfigFile = {
+      ...(sect as ConfigFile), hung: hung as Record<string, unknown> | undefined, slab: slab as Record<string, unknown> | undefined,
+      slow_stat: doc.slow_stat as Record<string, unknown> | undefined, slow_io: doc.slow_io as Record<string, unknown> | undefined,
+      io: io as Record<string, unknown> | undefined, access: doc.access as Record<string, unknown> | undefined,
+    };
     // Outside the catch below: a rule error already names file:line.
     return withRules(cfg, doc, text, path);
   } catch (e) {
@@ -145,6 +158,52 @@ export function ioOptions(cfg: Record<string, unknown> | undefined, flags: { io?
     rcvbufBytes: kb !== undefined ? kb * 1024 : DEFAULT_IO.rcvbufBytes,
     maxQueued: configInt(c.max_queued, '[io] max_queued', 1, 100_000_000) ?? DEFAULT_IO.maxQueued,
   };
+}
+
+/** A threshold from a flag (exit 64) or the config (exit 65). */
+function threshold(v: unknown, what: string, minNs: number, fromFlag: boolean): number {
+  const ns = parseThreshold(v, minNs);
+  if (ns === null) {
+    throw new CliError(`${fromFlag ? 'bad' : 'config:'} ${what} ${JSON.stringify(v)}: a duration like "500ms", "1s", "2.5s" from ${minNs / 1e6} ms to 1 h`, fromFlag ? EXIT.USAGE : EXIT.DATAERR);
+  }
+  return ns;
+}
+
+/**
+ * [slow_stat] enabled, threshold and [slow_io] enabled, threshold, histogram_interval, and the
+ * flags --slow-stat T / --slow-io T (which turn them on). Off unless asked: they run bpftrace.
+ */
+export function latencyOptions(
+  c: { slow_stat?: Record<string, unknown>; slow_io?: Record<string, unknown> },
+  flags: { slowStat?: string; slowIo?: string },
+): { stat: SlowStatOptions | null; io: SlowIoOptions | null } | null {
+  const section = (name: 'slow_stat' | 'slow_io', keys: string[]) => {
+    const t = c[name] ?? {};
+    for (const k of Object.keys(t)) if (!keys.includes(k)) throw new CliError(`config: unknown key [${name}] ${k} (expected one of ${keys.join(', ')})`, EXIT.DATAERR);
+    if (t.enabled !== undefined && typeof t.enabled !== 'boolean') throw new CliError(`config: [${name}] enabled must be true or false`, EXIT.DATAERR);
+    return t;
+  };
+  const st = section('slow_stat', ['enabled', 'threshold']);
+  const io = section('slow_io', ['enabled', 'threshold', 'histogram_interval']);
+  let stat: SlowStatOptions | null = null;
+  if (flags.slowStat !== undefined || st.enabled === true) {
+    stat = { ...DEFAULT_SLOW_STAT };
+    if (flags.slowStat !== undefined) stat.thresholdNs = threshold(flags.slowStat, '--slow-stat', 1e6, true);
+    else if (st.threshold !== undefined) stat.thresholdNs = threshold(st.threshold, '[slow_stat] threshold', 1e6, false);
+  }
+  let blk: SlowIoOptions | null = null;
+  if (flags.slowIo !== undefined || io.enabled === true) {
+    blk = { ...DEFAULT_SLOW_IO };
+    // 0 is allowed here: every request recorded (tests, short investigations).
+    if (flags.slowIo !== undefined) blk.thresholdNs = threshold(flags.slowIo, '--slow-io', 0, true);
+    else if (io.threshold !== undefined) blk.thresholdNs = threshold(io.threshold, '[slow_io] threshold', 0, false);
+    if (io.histogram_interval !== undefined) {
+      const ms = parseInterval(io.histogram_interval);
+      if (ms === null || ms < 100 || ms > 3_600_000) throw new CliError('config: [slow_io] histogram_interval must be a duration like "5s", "1m" (100 ms to 1 h)', EXIT.DATAERR);
+      blk.histIntervalMs = ms;
+    }
+  }
+  return stat || blk ? { stat, io: blk } : null;
 }
 
 const HUNG_KEYS = ['enabled', 'source', 'timeout', 'warnings', 'min_interval', 'sysrq', 'capture_secs'];
@@ -238,6 +297,10 @@ export function exitLine(why: string, st: RecorderStatus, statusError: string | 
     );
   }
   if (st.logLinesLost > 0) parts.push(`, ${st.logLinesLost} log lines not written`);
+  if (st.latency) {
+    const l = st.latency;
+    parts.push(`; bpftrace ${[l.stat ? `${l.stat.slow} slow stats` : '', l.io ? `${l.io.slow} slow requests` : ''].filter(Boolean).join(', ')}, ${l.lost} lost${l.malformed ? `, ${l.malformed} malformed lines` : ''}${l.ended ? ` (${l.ended})` : ''}, detached`);
+  }
   parts.push('; instance removed');
   if (statusError) parts.push(`; the final status could not be stored (${statusError})`);
   return parts.join('');
@@ -252,7 +315,7 @@ export function register(program: Command): void {
     .command('record')
     .description('record process history (exec, exit, fatal signals with their sender) from kernel tracepoints, into a local store')
     .addOption(storeOption())
-    .option('--config <file>', 'TOML config ([record] store, name, buffer_kb, poll_ms, retention_days, retention_mb, backlog_records, log, tracefs; [hung] enabled, source, timeout, warnings, min_interval, sysrq, capture_secs; [slab] enabled, slow, tracepoints, dentry_interval, dentry_samples; [io] enabled, rcvbuf_kb, max_queued; [access] enabled, backend, per_domain, env, max_queued; [[rule]] on, do, min_interval)')
+    .option('--config <file>', 'TOML config ([record] store, name, buffer_kb, poll_ms, retention_days, retention_mb, backlog_records, log, tracefs; [hung] enabled, source, timeout, warnings, min_interval, sysrq, capture_secs; [slab] enabled, slow, tracepoints, dentry_interval, dentry_samples; [io] enabled, rcvbuf_kb, max_queued; [slow_stat] enabled, threshold; [slow_io] enabled, threshold, histogram_interval; [access] enabled, backend, per_domain, env, max_queued; [[rule]] on, do, min_interval)')
     .option('--name <name>', `recorder name; the tracefs instance is lantern.<name>.<pid> (default "${DEFAULT_OPTIONS.name}")`)
     .option('--buffer-kb <kib>', `per-CPU ring buffer size (default ${DEFAULT_OPTIONS.bufferKb})`, intOpt('--buffer-kb', 4, 1_048_576))
     .option('--poll-ms <ms>', `how often the per-CPU buffers are drained (default ${DEFAULT_OPTIONS.pollMs})`, intOpt('--poll-ms', 10, 10_000))
@@ -276,6 +339,8 @@ export function register(program: Command): void {
     .option('--access', 'keep per-domain access lists (files, failures with errno, env names; see lantern access)')
     .option('--access-log', 'print each new access as it happens ([time] read /etc/x by comm(pid) programs…) and the per-domain summary at exit (implies --access)')
     .option('--access-backend <names>', 'access backends: auto (default: fanotify + syscalls, and any other registered), or a comma-separated list (implies --access)')
+    .option('--slow-stat <threshold>', 'record stat-family calls (stat, lstat, fstat, newfstatat, statx) at least this slow, e.g. 1s, 500ms (1 ms up; runs bpftrace)')
+    .option('--slow-io <threshold>', 'record block requests at least this slow from issue to completion, e.g. 1s (0 records every one; runs bpftrace); per-device percentiles in record status')
     // `record status --store X`: options after a subcommand belong to the subcommand.
     .enablePositionalOptions()
     .addHelpText(
@@ -305,6 +370,8 @@ SIGHUP reopens --log. Needs root. Query with: lantern record status, lantern his
       if (slab) ro.slab = slab;
       const io = ioOptions(cfg.io, { io: opts.io as boolean | undefined });
       if (io) ro.io = io;
+      const latency = latencyOptions(cfg, { slowStat: opts.slowStat as string | undefined, slowIo: opts.slowIo as string | undefined });
+      if (latency) ro.latency = latency;
       if (cfg.rules?.length) ro.rules = { rules: cfg.rules, maxTasks: DEFAULT_HUNG.maxTasks };
       const access = accessOptions(cfg.access, { access: opts.access as boolean | undefined, accessLog: opts.accessLog as boolean | undefined, accessBackend: opts.accessBackend as string | undefined });
       if (access) {
@@ -357,6 +424,8 @@ SIGHUP reopens --log. Needs root. Query with: lantern record status, lantern his
           `slab       ${st.slab ? slabStatusText(st.slab) : 'detector off'}`,
           `dentry     ${st.slab ? dentryStatusText(st.slab.dentry) : 'sampler off'}`,
           `io         ${st.io ? ioStatusText(st.io) : 'detector off'}`,
+          `slow_stat  ${st.latency?.stat ? slowStatText(st.latency) : 'detector off (--slow-stat or [slow_stat] enabled = true)'}`,
+          `slow_io    ${st.latency?.io ? slowIoText(st.latency) : 'detector off (--slow-io or [slow_io] enabled = true)'}`,
           `rules      ${st.rules ? rulesStatusText(st.rules) : 'none configured'}`,
           `access     ${st.access ? accessStatusText(st.access) : 'off (--access, or [access] enabled = true)'}`,
         ];
@@ -467,7 +536,7 @@ SIGHUP reopens --log. Needs root. Query with: lantern record status, lantern his
     .addOption(storeOption())
     .option('--since <time>', 'from this time (ISO 8601, "now", or a duration ago: 10m, 2h, 3d)')
     .option('--until <time>', 'up to this time')
-    .option('--type <types...>', 'only these types: exec, exit, signal, lost, hung, slab, dentry, rule, io (comma-separated or repeated)')
+    .option('--type <types...>', 'only these types: exec, exit, signal, lost, hung, slab, dentry, rule, io, slow_stat, slow_io (comma-separated or repeated)')
     .option('--domain <pattern>', 'only this domain and its subtree, or a glob over the full domain name ("*sshd*")')
     .option('--limit <n>', 'at most n events', intOpt('--limit', 1, 100_000_000))
     .option('--history', 'add each record\'s timestamped history (init(..)=>sh(..)) to text output')
@@ -540,6 +609,12 @@ async function runRecorder(ro: RecorderOptions, durationSec?: number, metricsAt:
     throw new CliError(`lantern record: ${(e as Error).message}`, EXIT.UNAVAILABLE);
   }
   for (const b of rec.access?.report ?? []) process.stderr.write(`lantern record: access backend ${b.name} ${b.running ? 'running' : `not running (${b.error})`}\n`);
+  try {
+    await rec.attachLatency();
+  } catch (e) {
+    rec.stop();
+    throw new CliError(`slow stat/I/O detector: ${(e as Error).message.split('\n')[0]}`, EXIT.UNAVAILABLE);
+  }
   const st0 = rec.status();
   process.stderr.write(
     `lantern record: recording into ${ro.storePath} (instance ${rec.instance.dir}, ${st0.liveProcesses} processes reconstructed${
@@ -560,13 +635,15 @@ async function runRecorder(ro: RecorderOptions, durationSec?: number, metricsAt:
       process.off('uncaughtException', onCrash);
       if (timer) clearTimeout(timer);
       metrics?.close();
+      // bpftrace first (its last output reaches the final tick), then the recorder.
+      await rec.detachLatency().catch(() => undefined);
       const st = rec.stop();
       if (rec.opts.access?.log && rec.access) for (const l of rec.access.summary()) process.stdout.write(l + '\n');
       process.stderr.write(exitLine(why, st, rec.statusError) + '\n');
       resolve();
     };
-    const onTerm = () => finish('SIGTERM');
-    const onInt = () => finish('SIGINT');
+    const onTerm = () => void finish('SIGTERM');
+    const onInt = () => void finish('SIGINT');
     const onHup = () => rec.reopenLog();
     const onCrash = (err: Error) => {
       rec.abort();
@@ -577,6 +654,6 @@ async function runRecorder(ro: RecorderOptions, durationSec?: number, metricsAt:
     process.on('SIGINT', onInt);
     process.on('SIGHUP', onHup);
     process.on('uncaughtException', onCrash);
-    const timer = durationSec ? setTimeout(() => finish(`${durationSec}s elapsed`), durationSec * 1000) : null;
+    const timer = durationSec ? setTimeout(() => void finish(`${durationSec}s elapsed`), durationSec * 1000) : null;
   });
 }

@@ -145,7 +145,7 @@ export function parseTimeArg(text: string, nowMs = Date.now()): number {
   throw new CliError(`bad time ${JSON.stringify(text)}: use ISO 8601 (2026-11-26T17:00:00Z), "now", or a duration ago like 10m, 2h, 3d`, EXIT.USAGE);
 }
 
-export const RECORD_TYPES: RecordType[] = ['exec', 'exit', 'signal', 'lost', 'hung', 'slab', 'dentry', 'rule', 'io'];
+export const RECORD_TYPES: RecordType[] = ['exec', 'exit', 'signal', 'lost', 'hung', 'slab', 'dentry', 'rule', 'io', 'slow_stat', 'slow_io'];
 
 export function parseTypes(values: string[]): RecordType[] {
   const out: RecordType[] = [];

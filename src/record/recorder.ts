@@ -23,6 +23,7 @@ import { AccessTracker, type AccessOptions, type AccessStatus } from '../access/
 import { startSources } from '../access/backend.js';
 import { ensureAccessTables, readAccess, readOverflow, toEntry, writeAccess } from './store/access.js';
 import { UNKNOWN_PROGRAM } from './process/domains.js';
+import { LatencyDetector, type LatencyOptions, type LatencyStatus } from './latency/detector.js';
 
 export interface RecorderOptions {
   storePath: string;
@@ -54,6 +55,8 @@ export interface RecorderOptions {
   slab?: SlabOptions;
   /** The I/O-at-exit detector (src/record/io/); off when absent. The CLI turns it on by default. */
   io?: IoOptions;
+  /** Slow stat-family calls and slow block I/O (src/record/latency/, bpftrace); off when absent. Attached by attachLatency(). */
+  latency?: LatencyOptions;
   /** Trigger rules ([[rule]] in the config, src/record/rules/); none when absent. */
   rules?: RulesOptions;
   /** Where the recorder's one-line notices go (default stderr). */
@@ -165,6 +168,8 @@ export interface RecorderStatus {
   io?: IoStatus;
   /** The access lists, when on. */
   access?: AccessStatus;
+  /** The slow stat / slow block I/O detector, when on. */
+  latency?: LatencyStatus;
 }
 
 export class Recorder {
@@ -210,6 +215,7 @@ export class Recorder {
   readonly rules: RuleEngine | null = null;
   readonly io: IoDetector | null = null;
   readonly access: AccessTracker | null = null;
+  private latencyDetector: LatencyDetector | null = null;
 
   private constructor(readonly opts: RecorderOptions, instance: TraceInstance, store: Store, host: Host) {
     this.instance = instance;
@@ -298,6 +304,11 @@ export class Recorder {
   private ruleLimit(t: Trigger): string | null {
     if (t.kind === 'hung_task' && !this.hung) return 'cannot fire: the hung-task detector is off ([hung] enabled = false or --no-hung)';
     if (t.kind === 'oom_kill' && !this.instance.formats.has('mark_victim')) return 'cannot fire: oom:mark_victim is absent on this kernel, so OOM kills are not told from other SIGKILLs';
+    if (t.kind === 'slow_stat' || t.kind === 'slow_io') {
+      const part = t.kind === 'slow_stat' ? this.opts.latency?.stat : this.opts.latency?.io;
+      if (!part) return `cannot fire: the ${t.kind} detector is off (--${t.kind.replace('_', '-')} or [${t.kind}] enabled = true)`;
+      if (part.thresholdNs > t.thresholdNs) return `sees only ${t.kind === 'slow_stat' ? 'calls' : 'requests'} of at least [${t.kind}] threshold = ${part.thresholdNs / 1e6} ms (shorter ones are not recorded)`;
+    }
     if (t.kind === 'slow_slab') {
       const slab = this.opts.slab;
       if (!slab || !slab.tracepoints || !SLAB_EVENTS.every((e) => this.instance.formats.has(e.event))) return 'cannot fire: the shrink_slab tracepoints are not recorded ([slab] off, tracepoints = false, or absent on this kernel)';
@@ -367,6 +378,28 @@ export class Recorder {
       store.close();
       throw e;
     }
+  }
+
+  /**
+   * Start the latency detector's bpftrace (after start(): it attaches asynchronously). Rejects
+   * with the reason when it cannot; the caller then stops the recorder (it was asked for).
+   */
+  async attachLatency(): Promise<void> {
+    if (!this.opts.latency || this.latencyDetector) return;
+    this.latencyDetector = await LatencyDetector.start(this.opts.latency, {
+      store: this.store, host: this.host, name: this.opts.name, ownerPid: process.pid, tracefs: this.instance.tracefs,
+      ownerAlive: (pid) => isLiveRecorder(this.host, pid),
+      procOf: (pid) => {
+        const p = this.model.procs.get(pid);
+        return p ? { program: p.program, comm: p.comm, domainId: p.domainId, ppid: p.ppid, pstartUs: p.startUs, ppstartUs: p.ppstartUs, uid: p.uid } : null;
+      },
+    });
+    this.writeStatus('running');
+  }
+
+  /** End the latency detector's bpftrace and take its last output (before stop(): its final tick stores it). */
+  async detachLatency(): Promise<void> {
+    await this.latencyDetector?.stop();
   }
 
   /** Start the drain timer. */
@@ -478,6 +511,10 @@ export class Recorder {
     }
     if (this.slab) for (const r of this.slab.poll()) out.push(r);
     this.io?.poll();
+    if (this.latencyDetector) {
+      this.latencyDetector.noteRecords(out);
+      for (const r of this.latencyDetector.poll(this.opts.holdMs, final)) out.push(r);
+    }
     let ruleEvidence: HungEvidence[] = [];
     if (this.rules) {
       const fired = this.rules.run(out);
@@ -687,6 +724,7 @@ export class Recorder {
       ...(this.rules ? { rules: structuredClone(this.rules.status) } : {}),
       ...(this.io ? { io: { ...this.io.status } } : {}),
       ...(this.access ? { access: this.access.status() } : {}),
+      ...(this.latencyDetector ? { latency: structuredClone(this.latencyDetector.status) } : {}),
       ...(this.hung ? { hung: { ...this.hung.status, kmsg: { ...this.hung.status.kmsg }, sysrq: { ...this.hung.status.sysrq }, timeout: { ...this.hung.status.timeout } } } : {}),
     };
   }
@@ -718,6 +756,7 @@ export class Recorder {
       this.tick(true);
     } finally {
       this.stopped = true;
+      this.latencyDetector?.abort(); // ended already when detachLatency() ran first
       this.hung?.restoreSettings(); // also when the final tick failed
       this.instance.destroy();
     }
@@ -738,6 +777,7 @@ export class Recorder {
   abort(): void {
     if (this.timer) clearInterval(this.timer);
     this.stopped = true;
+    this.latencyDetector?.abort();
     this.hung?.restoreSettings();
     this.io?.close();
     this.instance.destroy();

@@ -2,6 +2,7 @@
 import { historyStep, logTime, shortDomain } from './process/domains.js';
 import { signalName, siCodeName } from './process/signals.js';
 import type { StoredEvent } from './store/store.js';
+import { ioFields, statFields } from './latency/core.js';
 
 /** Starts the detail of a `lost` record for records the store could not take (their count is in `lost`). */
 export const STORE_LOSS_PREFIX = 'store: ';
@@ -60,6 +61,9 @@ export function renderLine(e: StoredEvent, domainName: (id: number) => string, p
       return `${t} rule: ${e.detail ?? ''}`;
     case 'io':
       return `${t} io ${e.program ?? e.comm ?? '?'} pid=${e.pid} tid=${e.tid} ppid=${e.ppid} comm=${e.comm ?? '?'}: ${e.detail ?? ''} ${domain}`;
+    case 'slow_stat':
+    case 'slow_io':
+      return `${t} ${e.type} ${e.program ?? e.comm ?? '?'} pid=${e.pid} tid=${e.tid} comm=${e.comm || '?'}: ${e.detail ?? ''} ${domain}`;
     default:
       return `${t} ${e.type}`;
   }
@@ -99,6 +103,7 @@ export function eventJson(e: StoredEvent, domainName: (id: number) => string): R
   if (e.type === 'hung') base.detail = e.detail;
   // The byte counts themselves are added from the io_exit table by the caller (eventIoJson).
   if (e.type === 'io') base.detail = e.detail;
+  if (e.type === 'slow_stat' || e.type === 'slow_io') Object.assign(base, { detail: e.detail, ...((e.type === 'slow_stat' ? statFields : ioFields)(e.detail) ?? {}) });
   // A rule record carries the process of the record it fired on (from_id), and what it did.
   if (e.type === 'rule') Object.assign(base, { fired_on: e.from_id, detail: e.detail });
   return base;

@@ -31,8 +31,11 @@ export interface TraceEvent {
 
 /** `hung`: a hung-task report (src/record/hung/); the incident's evidence is in the store's hung_evidence and kmsg tables. */
 /** `rule`: a trigger rule acted (src/record/rules/); its fromId is the record it fired on. */
-/** `io`: a thread that did disk I/O exited (src/record/io/); its byte counts are in the store's io_exit table. */
-export type RecordType = 'exec' | 'exit' | 'signal' | 'lost' | 'hung' | 'slab' | 'dentry' | 'rule' | 'io';
+/**
+ * `io`: a thread that did disk I/O exited (src/record/io/); its byte counts are in the store's io_exit table.
+ * `slow_stat` / `slow_io`: a slow stat-family call / block request (src/record/latency/).
+ */
+export type RecordType = 'exec' | 'exit' | 'signal' | 'lost' | 'hung' | 'slab' | 'dentry' | 'rule' | 'io' | 'slow_stat' | 'slow_io';
 
 export interface ProcessRecord {
   id: number;

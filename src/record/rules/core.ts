@@ -2,6 +2,7 @@
  * Trigger rules (`[[rule]]` in record.toml): the parser and the matcher. Pure: no I/O.
  *
  *   on = "hung_task" | "oom_kill" | "signal NAME[,NAME…] [program=/abs/path]" | "slow_slab > 500ms"
+ *      | "slow_stat > 500ms" | "slow_io > 2s"
  *   do = ["sysrq LETTERS", "snapshot", "log"]
  *   min_interval = "1m"   (per rule: a match within this of the rule's last action does nothing)
  *
@@ -10,12 +11,13 @@
 import { HUNG_SYSRQ_LETTERS, parseInterval } from '../hung/core.js';
 import { signalName } from '../process/signals.js';
 import { parseDurationNs } from '../slab/core.js';
+import { detailDurationNs } from '../latency/core.js';
 
 export type Trigger =
   | { kind: 'hung_task' }
   | { kind: 'oom_kill' }
   | { kind: 'signal'; signals: number[]; program: string | null }
-  | { kind: 'slow_slab'; op: '>' | '>='; thresholdNs: number };
+  | { kind: 'slow_slab' | 'slow_stat' | 'slow_io'; op: '>' | '>='; thresholdNs: number };
 
 export type Action = { kind: 'sysrq'; letters: string[] } | { kind: 'snapshot' } | { kind: 'log' };
 
@@ -34,10 +36,7 @@ export const DEFAULT_RULE_INTERVAL_MS = 60_000;
 const RULE_KEYS = ['on', 'do', 'min_interval'];
 
 /** Detectors named in issue #10 that this recorder does not have: a rule on them could never fire, so it is refused. */
-const NOT_BUILT: Record<string, string> = {
-  slow_stat: 'the slow stat() detector',
-  slow_io: 'the slow block-I/O detector',
-};
+const NOT_BUILT: Record<string, string> = {};
 
 export class RuleError extends Error {}
 
@@ -77,7 +76,7 @@ export function parseSignal(s: string): number | null {
 export function parseTrigger(on: string): Trigger | string {
   const words = on.trim().split(/\s+/);
   const head = /^[A-Za-z_]*/.exec(on.trim())![0] || (words[0] ?? '');
-  if (NOT_BUILT[head]) return `cannot fire: ${NOT_BUILT[head]} (${head}) is not built in this recorder yet, so this rule could never fire (triggers: hung_task, oom_kill, signal, slow_slab)`;
+  if (NOT_BUILT[head]) return `cannot fire: ${NOT_BUILT[head]} (${head}) is not built in this recorder yet, so this rule could never fire (triggers: hung_task, oom_kill, signal, slow_slab, slow_stat, slow_io)`;
   switch (head) {
     case 'hung_task':
     case 'oom_kill':
@@ -101,13 +100,15 @@ export function parseTrigger(on: string): Trigger | string {
       }
       return { kind: 'signal', signals, program };
     }
-    case 'slow_slab': {
-      const m = /^slow_slab\s*(>=|>)\s*(\d+(?:\.\d+)?)\s*(ns|us|µs|ms|s)\s*$/.exec(on.trim());
-      if (!m) return 'slow_slab > DURATION with a unit, e.g. "slow_slab > 500ms" (units ns, us, ms, s)';
-      return { kind: 'slow_slab', op: m[1] as '>' | '>=', thresholdNs: parseDurationNs(`${m[2]}${m[3]}`)! };
+    case 'slow_slab':
+    case 'slow_stat':
+    case 'slow_io': {
+      const m = new RegExp(`^${head}\\s*(>=|>)\\s*(\\d+(?:\\.\\d+)?)\\s*(ns|us|µs|ms|s)\\s*$`).exec(on.trim());
+      if (!m) return `${head} > DURATION with a unit, e.g. "${head} > 500ms" (units ns, us, ms, s)`;
+      return { kind: head, op: m[1] as '>' | '>=', thresholdNs: parseDurationNs(`${m[2]}${m[3]}`)! };
     }
     default:
-      return `a trigger: hung_task, oom_kill, "signal NAME [program=PATH]" or "slow_slab > DURATION" (got ${JSON.stringify(head)})`;
+      return `a trigger: hung_task, oom_kill, "signal NAME [program=PATH]", "slow_slab > DURATION", "slow_stat > DURATION" or "slow_io > DURATION" (got ${JSON.stringify(head)})`;
   }
 }
 
@@ -154,7 +155,7 @@ export function parseRules(value: unknown, text: string, file: string): Rule[] {
     if (typeof r !== 'object' || r === null || Array.isArray(r)) return fail(header, `${name} must be a table`);
     const t = r as Record<string, unknown>;
     for (const k of Object.keys(t)) if (!RULE_KEYS.includes(k)) fail(at(k), `${name}: unknown key ${k} (expected ${RULE_KEYS.join(', ')})`);
-    if (typeof t.on !== 'string') return fail(header, `${name}: on = "TRIGGER" is required (hung_task, oom_kill, "signal NAME [program=PATH]", "slow_slab > DURATION")`);
+    if (typeof t.on !== 'string') return fail(header, `${name}: on = "TRIGGER" is required (hung_task, oom_kill, "signal NAME [program=PATH]", "slow_slab > DURATION", "slow_stat > DURATION", "slow_io > DURATION")`);
     const trigger = parseTrigger(t.on);
     if (typeof trigger === 'string') return fail(at('on'), `${name}: on = ${JSON.stringify(t.on)}: ${trigger.startsWith('cannot fire') ? trigger : `expected ${trigger}`}`);
     if (!Array.isArray(t.do) || t.do.length === 0) return fail(at('do'), `${name}: do = ["ACTION", …] is required (actions: "sysrq LETTERS", "snapshot", "log")`);
@@ -198,9 +199,11 @@ export function matches(t: Trigger, r: MatchInput): boolean {
       return r.type === 'signal' && r.detail === 'oom-killer';
     case 'signal':
       return r.type === 'signal' && r.signal !== null && t.signals.includes(r.signal) && (t.program === null || r.program === t.program);
-    case 'slow_slab': {
-      if (r.type !== 'slab') return false;
-      const ns = slabDurationNs(r.detail);
+    case 'slow_slab':
+    case 'slow_stat':
+    case 'slow_io': {
+      if (r.type !== (t.kind === 'slow_slab' ? 'slab' : t.kind)) return false;
+      const ns = t.kind === 'slow_slab' ? slabDurationNs(r.detail) : detailDurationNs(r.detail);
       return ns !== null && (t.op === '>' ? ns > t.thresholdNs : ns >= t.thresholdNs);
     }
   }

@@ -1,0 +1,121 @@
+/** The latency core: program generation from numbers only, printf parsing, percentiles, paths, details read back, rules. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { staleBpftrace } from '../../common/bpftrace.js';
+import { tempDir } from '../../common/testenv.js';
+import { matches, parseTrigger, type Trigger } from '../rules/core.js';
+import {
+  detailDurationNs, deviceLatencies, hexBytes, inProgressDetail, ioDetail, ioFields, latencyProgram, markerPrefix, parseIoLine, parseStatLine, parseThreshold, percentileUs, programMarker,
+  resolvedPath, STAT_CALLS, statDetail, statFields,
+} from './core.js';
+
+test('program: thresholds are checked numbers; only the parts asked for; one END; the marker first', () => {
+  const p = latencyProgram({ marker: programMarker('default', 42), stat: { thresholdNs: 5e8 }, statCalls: STAT_CALLS, io: { thresholdNs: 0, histIntervalMs: 5000 }, blockStart: true });
+  assert.equal(p.split('\n')[0], '// lantern record default pid 42 latency');
+  assert.equal(p.match(/sys_exit_/g)!.length, 5);
+  assert.equal(p.match(/\$d >= 500000000\)/g)!.length, 5);
+  assert.match(p, /block_io_start/);
+  assert.equal(p.match(/^END /gm)!.length, 1);
+  const statOnly = latencyProgram({ marker: '//', stat: { thresholdNs: 1e6 }, statCalls: STAT_CALLS.slice(3), io: null, blockStart: false });
+  assert.doesNotMatch(statOnly, /block|newstat/);
+  assert.match(statOnly, /^interval:ms:1000 \{ print\(@s\); \}$/m, 'calls in flight are printed');
+  const both = latencyProgram({ marker: '//', stat: { thresholdNs: 1e6 }, statCalls: STAT_CALLS, io: { thresholdNs: 0, histIntervalMs: 1000 }, blockStart: false });
+  assert.equal(both.match(/^interval:ms:1000 /gm)!.length, 1, 'one probe per interval');
+  assert.throws(() => latencyProgram({ marker: '//', stat: { thresholdNs: 1e5 }, statCalls: STAT_CALLS, io: null, blockStart: false }), /slow_stat threshold must be/);
+  assert.throws(() => latencyProgram({ marker: '//', stat: { thresholdNs: 1.5e6 + 0.5 }, statCalls: STAT_CALLS, io: null, blockStart: false }), /whole number/);
+  assert.throws(() => latencyProgram({ marker: '//', stat: null, statCalls: [], io: { thresholdNs: 0, histIntervalMs: 10 }, blockStart: false }), /interval/);
+  assert.throws(() => markerPrefix('a\nBEGIN { }'), /not letters/);
+});
+
+test('stat lines: comm from %rx, a path with spaces, quotes and a newline stays whole; bad lines are null', () => {
+  const comm = '\\x73\\x74\\x61\\x74\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00\\x00';
+  const s = parseStatLine(`S 4 1000 12 13 2000000000 0 -100 ${comm} a "b"\nc d`, STAT_CALLS)!;
+  assert.deepEqual(s, { call: 'statx', endNs: 1000, pid: 12, tid: 13, durationNs: 2e9, ret: 0, dfd: -100, comm: 'stat', path: 'a "b"\nc d' });
+  assert.equal(parseStatLine(`S 9 1 1 1 1 0 -100 ${comm} x`, STAT_CALLS), null, 'unknown call index');
+  assert.equal(parseStatLine('S 0 1 1 1 1 0 -100 zz x', STAT_CALLS), null);
+  assert.equal(hexBytes('\\x41\\x42'), 'AB');
+  assert.equal(hexBytes('AB'), null);
+  const detail = statDetail(s, '/mnt/a "b"\nc d');
+  assert.equal(detail.includes('\n'), false, 'one line');
+  assert.equal(detailDurationNs(detail), 2e9);
+  assert.deepEqual(statFields(detail), { duration_ms: 2000, call: 'statx', path: 'a "b"\nc d', fd: null, resolved: '/mnt/a "b"\nc d', ret: 0 });
+  assert.deepEqual(statFields(inProgressDetail(1.5e9)), { duration_ms: 1500, in_progress: true });
+  assert.equal(detailDurationNs(inProgressDetail(1.5e9)), 1.5e9, 'rules see a call in flight');
+  const fstat = statDetail({ ...s, call: 'fstat', path: '', dfd: 3, ret: -9 }, null);
+  assert.deepEqual(statFields(fstat), { duration_ms: 2000, call: 'fstat', path: '', fd: 3, resolved: null, ret: -9 });
+});
+
+test('paths: absolute as is, relative against the cwd or the dirfd, AT_EMPTY_PATH is the fd itself, unknown base null', () => {
+  const dirOf = (w: 'cwd' | number) => (w === 'cwd' ? '/srv' : w === 5 ? '/data' : w === 7 ? '/' : null);
+  assert.equal(resolvedPath('/etc/x', -100, dirOf), '/etc/x');
+  assert.equal(resolvedPath('a/b', -100, dirOf), '/srv/a/b');
+  assert.equal(resolvedPath('a', 5, dirOf), '/data/a');
+  assert.equal(resolvedPath('a', 7, dirOf), '/a');
+  assert.equal(resolvedPath('', 5, dirOf), '/data');
+  assert.equal(resolvedPath('a', 9, dirOf), null);
+});
+
+test('block lines, rwbs, device numbers; the detail read back for --json', () => {
+  const r = parseIoLine('B 99 7340033 2048 128 2500000000 0 4242 WS my dd')!;
+  assert.deepEqual(r, { endNs: 99, dev: 7340033, major: 7, minor: 1, sector: 2048, bytes: 65536, latencyNs: 2.5e9, error: 0, pid: 4242, rwbs: 'WS', comm: 'my dd' });
+  const d = ioDetail(r, 'loop1');
+  assert.equal(d, '2500.000 ms write (WS) 65536 bytes at sector 2048 on 7:1 (loop1)');
+  assert.deepEqual(ioFields(d), { latency_ms: 2500, op: 'write', rwbs: 'WS', bytes: 65536, sector: 2048, device: '7:1', device_name: 'loop1', error: 0, submitter_seen: true });
+  const e = ioDetail({ ...r, pid: 0, error: -5, rwbs: 'RA' }, null);
+  assert.deepEqual(ioFields(e), { latency_ms: 2500, op: 'read', rwbs: 'RA', bytes: 65536, sector: 2048, device: '7:1', device_name: null, error: -5, submitter_seen: false });
+  assert.equal(parseIoLine('B x'), null);
+});
+
+test('percentiles of a log2 histogram: the bucket bound holding the rank; exact max; devices named', () => {
+  const b = [{ min: 0, max: 1, count: 0 }, { min: 32, max: 63, count: 98 }, { min: 1024, max: 2047, count: 1 }, { min: 65536, max: 131071, count: 1 }];
+  assert.equal(percentileUs(b, 0.5), 64);
+  assert.equal(percentileUs(b, 0.99), 2048);
+  assert.equal(percentileUs(b, 1), 131072);
+  assert.equal(percentileUs([], 0.5), null);
+  const devs = deviceLatencies({ [String(254 * 2 ** 20)]: b }, { [String(254 * 2 ** 20)]: 70_000_123 }, (ma, mi) => (ma === 254 && mi === 0 ? 'vda' : null));
+  assert.deepEqual(devs, [{ dev: '254:0', name: 'vda', requests: 100, p50Us: 64, p99Us: 2048, maxUs: 70000 }]);
+  const capped = deviceLatencies({ '1': b }, { '1': 1_500_000 }, () => null);
+  assert.equal(capped[0]!.p99Us, 1500, 'the p99 bucket bound (2048) is above the exact max');
+});
+
+test('thresholds: units required, 1 ms floor for stats (0 allowed where asked), 1 h ceiling', () => {
+  assert.equal(parseThreshold('500ms'), 5e8);
+  assert.equal(parseThreshold('1.5s'), 1.5e9);
+  assert.equal(parseThreshold('999us'), null);
+  assert.equal(parseThreshold('0s', 0), 0);
+  assert.equal(parseThreshold('2h'), null);
+  assert.equal(parseThreshold('500'), null);
+  assert.equal(parseThreshold(5), null);
+});
+
+test('rules: slow_stat / slow_io compare the recorded duration; other types never match', () => {
+  const rec = (type: string, detail: string | null) => ({ type, signal: null, program: null, detail });
+  const st = parseTrigger('slow_stat > 500ms') as Trigger;
+  assert.deepEqual(st, { kind: 'slow_stat', op: '>', thresholdNs: 5e8 });
+  const s = parseStatLine('S 3 1 2 2 600000000 0 -100 \\x78 /x', STAT_CALLS)!;
+  assert.equal(matches(st, rec('slow_stat', statDetail(s, '/x'))), true);
+  assert.equal(matches(st, rec('slow_stat', statDetail({ ...s, durationNs: 5e8 }, '/x'))), false);
+  assert.equal(matches(parseTrigger('slow_stat >= 500ms') as Trigger, rec('slow_stat', statDetail({ ...s, durationNs: 5e8 }, '/x'))), true);
+  assert.equal(matches(st, rec('slow_io', statDetail(s, '/x'))), false);
+  const io = parseTrigger('slow_io > 2s') as Trigger;
+  const r = parseIoLine('B 1 7340033 0 8 2500000000 0 1 W dd')!;
+  assert.equal(matches(io, rec('slow_io', ioDetail(r, null))), true);
+  assert.equal(matches(io, rec('slow_io', ioDetail({ ...r, latencyNs: 1e9 }, null))), false);
+  assert.equal(matches(io, rec('slab', '3000.000 ms')), false);
+});
+
+test('stale bpftrace: a marked program whose owner is dead is found; a live owner\'s, another name\'s, or a non-bpftrace process is not', () => {
+  const proc = tempDir('lantern-lat-');
+  const put = (pid: number, argv: string[]) => {
+    mkdirSync(join(proc, String(pid)));
+    writeFileSync(join(proc, String(pid), 'cmdline'), argv.join('\0') + '\0');
+  };
+  put(100, ['/usr/bin/bpftrace', '-f', 'json', '-B', 'line', '-e', `${programMarker('default', 7)}\nBEGIN {}`]);
+  put(101, ['/usr/bin/bpftrace', '-f', 'json', '-e', `${programMarker('default', 8)}\nBEGIN {}`]);
+  put(102, ['/usr/bin/bpftrace', '-e', `${programMarker('other', 7)}\n`]);
+  put(103, ['/usr/bin/vim', '-e', `${programMarker('default', 7)}\n`]);
+  writeFileSync(join(proc, 'self'), '');
+  assert.deepEqual(staleBpftrace(markerPrefix('default'), (pid) => pid === 8, proc), [100]);
+});
