@@ -119,7 +119,8 @@ export class Bpftrace {
    * bpftrace 0.17 reports `attached_probes` *before* it attaches them: a program with many probes
    * misses events for a while after this resolves (seen with who-sends: the first sender of a test
    * was missed). A caller that must not miss anything prints a record of its own in `BEGIN`, which
-   * runs once every probe is attached, and waits for it (src/access/net/probe.ts does).
+   * runs once every probe is attached, and names it as `readyPrintf`: start() then resolves on it
+   * (the network probe and the latency detector do).
    */
   static async start(opts: BpftraceOptions): Promise<Bpftrace> {
     const found = findBpftrace();

@@ -28,11 +28,12 @@ export class NetProbe {
 
   static async start(cfg: NetProgramConfig, h: NetProbeHandlers): Promise<NetProbe> {
     const decoder = new NetDecoder();
-    let ready: () => void = () => undefined;
-    const readyP = new Promise<void>((r) => (ready = r));
     const bt = await Bpftrace.start({
       program: netProgram({ ...cfg, excludePids: [...(cfg.excludePids ?? []), process.pid] }),
       strlen: NET_STRLEN,
+      // bpftrace reports "attached" before it attaches the probes; the program's BEGIN says when all are.
+      readyPrintf: READY_RECORD,
+      attachTimeoutMs: 60_000,
       // Per-thread maps of calls in flight and the dedupe map: room for a busy server.
       // A 4 MiB ring per CPU (bpftrace's default is 256 KiB): a burst of sends is read, not lost.
       env: { BPFTRACE_MAP_KEYS_MAX: '65536', BPFTRACE_PERF_RB_PAGES: '1024' },
@@ -43,25 +44,12 @@ export class NetProbe {
         if (counts.length) h.onSentCounts?.(counts);
       },
       onPrintf: (text) => {
-        if (text === READY_RECORD) return ready();
         const r = decoder.feed(text);
         if (!r) return;
         if ('op' in r) h.onRecord(r);
         else h.onExe?.(r);
       },
     });
-    // bpftrace reports "attached" before it attaches the probes; the program's BEGIN says when all are.
-    let timer: NodeJS.Timeout | undefined;
-    const outcome = await Promise.race([
-      readyP.then(() => 'ready' as const),
-      bt.whenExited().then(() => 'exited' as const),
-      new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), 60_000))),
-    ]);
-    clearTimeout(timer);
-    if (outcome !== 'ready') {
-      await bt.stop();
-      throw new Error(outcome === 'timeout' ? 'bpftrace did not attach its probes within 60 s' : `bpftrace ended while attaching: ${bt.stderr || 'no reason given'}`);
-    }
     return new NetProbe(bt, decoder);
   }
 
