@@ -14,7 +14,7 @@ import { constants } from 'node:os';
 import { Bpftrace } from '../common/bpftrace.js';
 import type { AccessEvent, AccessSource } from './event.js';
 import { bootMinusMonoNs } from './fanotify.js';
-import { decodeExit, hasSecondName, STRLEN, syscallProgram, toAccess, type ProcDirs, type SyscallExit } from './syscalls.js';
+import { decodeExit, hasSecondName, STRLEN, SYSCALLS_READY, syscallProgram, toAccess, type ProcDirs, type SyscallExit } from './syscalls.js';
 
 const ERRNO_NAMES = new Map<number, string>();
 for (const [name, n] of Object.entries(constants.errno)) if (!ERRNO_NAMES.has(n)) ERRNO_NAMES.set(n, name);
@@ -70,6 +70,7 @@ export class SyscallSource implements AccessSource {
     const bt = await Bpftrace.start({
       program: syscallProgram([process.pid, ...(opts.excludePids ?? [])], { getattr: opts.getattr }),
       strlen: STRLEN,
+      readyPrintf: SYSCALLS_READY,
       onPrintf: (text) => (src ? src.safeLine(text, emit) : early.push(text)),
     });
     src = new SyscallSource(bt);

@@ -107,8 +107,12 @@ export function syscallProgram(exclude: number[], opts: { getattr?: boolean } = 
   });
   // END clears the map so bpftrace does not print it at exit.
   const maps = opts.getattr ? '@once); clear(@ga' : '@once';
-  return [...probes, `interval:s:10 { clear(${maps}); }`, `END { clear(${maps}); }`].join('\n');
+  // BEGIN runs once every probe is attached (bpftrace says "attached" before it attaches them).
+  return [`BEGIN { printf("${SYSCALLS_READY}"); }`, ...probes, `interval:s:10 { clear(${maps}); }`, `END { clear(${maps}); }`].join('\n');
 }
+
+/** The BEGIN record that says every probe is attached (see Bpftrace's readyPrintf). */
+export const SYSCALLS_READY = 'lantern-syscalls-ready';
 
 /** One decoded printf of the program. */
 export interface SyscallExit {
