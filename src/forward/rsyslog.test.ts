@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { createServer, type Socket } from 'node:net';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
@@ -263,4 +264,33 @@ test('lantern forward --analyze: each incident once, with its kind, title and se
   assert.equal(lines.length, 2);
   assert.ok(lines.some((l) => /^\S+ lantern 3 \[lantern@32473 .*source="analyze".*\] hung_task: INFO: task hung in tty_ldisc_hangup \(task getty:2986\) at .*hung_task_01\.log:1$/.test(l)), lines.join('\n'));
   assert.ok(lines.some((l) => / lantern 2 \[.*\] oops: /.test(l)), lines.join('\n'));
+});
+
+test('a state directory on a full disk: counted and said, forwarding goes on, the receiver files untouched', { skip: skip ?? (process.getuid?.() !== 0 ? 'needs root (tmpfs mount)' : undefined) }, async () => {
+  const rs = await startRsyslog();
+  const base = tempDir('lantern-fwd-full-');
+  const dir = join(base, 'in');
+  appendLines(dir, 100);
+  const stateDir = join(base, 'state');
+  mkdirSync(stateDir);
+  assert.equal(spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', stateDir]).status, 0);
+  const notes: string[] = [];
+  try {
+    // Fill the state directory's file system.
+    spawnSync('sh', ['-c', `cat /dev/zero > ${stateDir}/fill 2>/dev/null`]);
+    const dest = createDestination({ url: `syslog+tcp://127.0.0.1:${rs.port}`, source: 'netconsole', timeoutMs: 5000, settleMs: 100 });
+    const f = new Forwarder(dest, { ...DEFAULT_FORWARDER, dir, statePath: join(stateDir, 'state.json'), pollMs: 20, backoffMinMs: 50, backoffMaxMs: 200, say: (l) => notes.push(l) });
+    const run = f.run();
+    await until('100 at rsyslog', () => rs.lines().length >= 100);
+    await new Promise((r) => setTimeout(r, 800));
+    await f.stop();
+    await run;
+    assert.ok(f.counters.stateWriteErrors >= 1, 'the failed saves are counted');
+    assert.equal(f.counters.delivered, 100, 'forwarding went on');
+    assert.match(notes.join('\n'), /cannot save the delivered position .*forwarding goes on/);
+    assert.equal(readFileSync(join(dir, '2026-11-26.log'), 'utf8').split('\n').length - 1, 100, 'the receiver files are untouched');
+  } finally {
+    spawnSync('umount', ['-l', stateDir]);
+    await rs.stop();
+  }
 });
