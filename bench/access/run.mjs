@@ -172,7 +172,10 @@ async function connectStorm() {
       await sleep(1000);
       const cpu = (cpuTicks(child.pid) - c0) / TICK;
       child.kill('SIGINT');
+      // bpftrace can hang on SIGINT after a storm (seen once here): SIGKILL after 10 s.
+      const hard = setTimeout(() => child.kill('SIGKILL'), 10_000);
       await new Promise((r) => child.once('exit', r));
+      clearTimeout(hard);
       cleanup.pop();
       const lines = readFileSync(out, 'utf8').split('\n').filter((l) => /^\d+ \d+$/.test(l));
       const ports = new Set(lines.map((l) => l.split(' ')[1]));
