@@ -24,6 +24,10 @@ interface Allowed {
 }
 
 const ALLOWED: readonly Allowed[] = [
+  { from: 'access/', to: 'record/', why: "access lists are kept per process-history domain in the recorder's store (lantern access reads it)" },
+  { from: 'record/', to: 'access/', why: 'the recorder runs the access backends and keeps their lists (record --access)' },
+  { from: 'access/baseline.test.ts', to: 'baseline/', why: 'tests: a baseline of a store with access lists, and its diff' },
+  { from: 'baseline/collect.ts', to: 'record/', why: "a snapshot holds the domains and access lists of the recorder's store" },
   { from: 'console/', to: 'netconsole/config.ts', why: "the console receiver keeps netconsole's output contract: the same output options and their parsers" },
   { from: 'console/', to: 'netconsole/text.ts', why: 'the same escaping of control bytes and invalid UTF-8' },
   { from: 'console/', to: 'netconsole/decoder.ts', why: 'the same line events and markers (types)' },
