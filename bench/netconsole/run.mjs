@@ -300,7 +300,7 @@ async function benchUdplogger(burst, senders, port) {
 const rows = [];
 const goals = [];
 const rsyslogVersion = (spawnSync(rsyslogd, ['-v'], { encoding: 'utf8' }).stdout.split('\n')[0] ?? '').trim();
-console.log(`burst: ${LINES} lines of a SysRq-T task dump, half the senders legacy format, half extended; loopback; ${RCVBUF} receive buffer asked by both`);
+console.log(`burst: ${LINES} lines of a SysRq-T task dump, half the senders legacy format, half extended; loopback; ${RCVBUF} receive buffer asked by all three`);
 console.log(
   `node ${process.version}; ${rsyslogVersion}; ${readFileSync('/proc/sys/net/core/rmem_max', 'utf8').trim()} = net.core.rmem_max; ${ROUNDS} rounds, Lantern, rsyslog and udplogger taking turns`,
 );
