@@ -22,18 +22,21 @@ function makeBatches() {
   for (let s = 0; s < SENDERS; s++) {
     const ext = s >= SENDERS / 2;
     let ts = 1234_000_000 + s;
-    bySender.push(dumpLines(s, per).map((text, seq) => {
-      ts += 7;
-      const us = String(ts % 1e6).padStart(6, '0');
-      return Buffer.from(ext ? `6,${1000 + seq},${ts},-;${text}\n` : `[${String(Math.floor(ts / 1e6)).padStart(5)}.${us}] ${text}\n`);
-    }));
+    bySender.push(
+      dumpLines(s, per).map((text, seq) => {
+        ts += 7;
+        const us = String(ts % 1e6).padStart(6, '0');
+        return Buffer.from(ext ? `6,${1000 + seq},${ts},-;${text}\n` : `[${String(Math.floor(ts / 1e6)).padStart(5)}.${us}] ${text}\n`);
+      }),
+    );
   }
   const items = [];
   let t = Date.UTC(2026, 10, 26, 19, 0, 0) * 1000;
-  for (let i = 0; i < per; i++) for (let s = 0; s < SENDERS; s++) {
-    t += 3; // about 300,000 datagrams/s
-    items.push({ family: 4, address: Uint8Array.of(127, 0, 0, 1), port: 10000 + s, timeUs: t, payload: bySender[s][i] });
-  }
+  for (let i = 0; i < per; i++)
+    for (let s = 0; s < SENDERS; s++) {
+      t += 3; // about 300,000 datagrams/s
+      items.push({ family: 4, address: Uint8Array.of(127, 0, 0, 1), port: 10000 + s, timeUs: t, payload: bySender[s][i] });
+    }
   const batches = [];
   for (let i = 0; i < items.length; i += 1024) {
     const slice = items.slice(i, i + 1024);
@@ -58,7 +61,9 @@ for (let r = 0; r < ROUNDS; r++) {
   const cu = process.cpuUsage(c0);
   const cpu = cu.user + cu.system;
   const c = p.counters();
-  console.log(`round ${r + 1}: ${lines} lines, ${c.linesWritten} written; ingest ${(tIngest / lines).toFixed(2)} µs/line, incl. final writes ${(tAll / lines).toFixed(2)} µs/line; process CPU ${(cpu / lines).toFixed(2)} µs/line`);
+  console.log(
+    `round ${r + 1}: ${lines} lines, ${c.linesWritten} written; ingest ${(tIngest / lines).toFixed(2)} µs/line, incl. final writes ${(tAll / lines).toFixed(2)} µs/line; process CPU ${(cpu / lines).toFixed(2)} µs/line`,
+  );
   rmSync(dir, { recursive: true, force: true });
 }
 process.exit(0);

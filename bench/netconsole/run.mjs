@@ -1,8 +1,10 @@
 #!/usr/bin/env node
-// bench/netconsole: a SysRq-T burst over loopback against `lantern netconsole listen` and
-// against rsyslog's imudp writing to a file. Prints lines sent/written/lost (loss read from
+// bench/netconsole: a SysRq-T burst over loopback against `lantern netconsole listen`, against
+// rsyslog's imudp writing to a file and against udplogger (the talk's C netconsole receiver, compiled
+// from ../shared/anchors/udplogger/ into the temporary directory at run time, never copied here). Prints lines sent/written/lost (loss read from
 // the kernel's per-socket drop counters in /proc/net/udp), throughput and peak RSS.
-// Needs root (for --raise-rmem-max and rsyslog's SO_RCVBUFFORCE), gcc, rsyslog (apt-get install rsyslog).
+// Needs root (for --raise-rmem-max and rsyslog's SO_RCVBUFFORCE), gcc, rsyslog (apt-get install rsyslog);
+// udplogger's row is left out, saying why, when its source is not there (NC_BENCH_UDPLOGGER_SRC).
 // Asserts nothing. Env: NC_BENCH_LINES (default 300000), NC_BENCH_SENDERS (default 64,1000),
 // NC_BENCH_ROUNDS (default 3).
 import { spawn, spawnSync } from 'node:child_process';
@@ -33,6 +35,8 @@ need(spawnSync('gcc', ['--version']).status === 0, 'gcc is missing (apt-get inst
 const rsyslogd = ['/usr/sbin/rsyslogd', '/sbin/rsyslogd'].find(existsSync);
 need(rsyslogd, 'rsyslogd is missing (apt-get install rsyslog)');
 need(existsSync(join(repo, 'dist', 'netconsole', 'receiver.js')), 'not built: run npm run build');
+// udplogger lives outside the project (GPLv2, kept beside the repositories as a reference receiver).
+const UDPLOGGER_SRC = process.env.NC_BENCH_UDPLOGGER_SRC ?? join(repo, '..', 'shared', 'anchors', 'udplogger', 'udplogger.c');
 
 const work = mkdtempSync(join(tmpdir(), 'lantern-bench-netconsole-'));
 const started = [];
@@ -73,6 +77,24 @@ function makeBurst(senders) {
 const blast = join(work, 'blast');
 const cc = spawnSync('gcc', ['-O2', '-o', blast, join(here, 'blast.c')], { encoding: 'utf8' });
 need(cc.status === 0, `gcc failed: ${cc.stderr}`);
+// null when it cannot be built; its rows then say why instead of showing figures.
+const udplogger = join(work, 'udplogger');
+let udploggerMissing = null;
+if (!existsSync(UDPLOGGER_SRC)) udploggerMissing = `source not found at ${UDPLOGGER_SRC}`;
+else {
+  const u = spawnSync('gcc', ['-O2', '-o', udplogger, UDPLOGGER_SRC], { encoding: 'utf8' });
+  if (u.status !== 0) udploggerMissing = `gcc failed: ${u.stderr.split('\n')[0]}`;
+}
+// It prints its start-up line with printf to a pipe (fully buffered, lost on SIGTERM): stdbuf makes
+// it line-buffered so the line can serve as the readiness signal; without stdbuf, poll for the socket.
+const stdbuf = ['/usr/bin/stdbuf', '/bin/stdbuf'].find(existsSync);
+
+/** '256M' -> bytes (the form RCVBUF is given in, which udplogger's rbuf= wants as a plain number). */
+function bytesOf(size) {
+  const m = /^(\d+)([KMG]?)$/i.exec(size);
+  if (!m) throw new Error(`NC_BENCH_RCVBUF: not a size: ${size}`);
+  return Number(m[1]) * { '': 1, K: 1024, M: 1048576, G: 1073741824 }[m[2].toUpperCase()];
+}
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -163,6 +185,15 @@ async function waitOutput(proc, pattern, getText, ms = 10000) {
   }
 }
 
+/** Wait until a UDP socket is bound to `port` (for receivers that say nothing when ready). */
+async function waitSocket(proc, port, why, ms = 10000) {
+  const end = Date.now() + ms;
+  while (!readFileSync('/proc/net/udp', 'utf8').includes(`:${port.toString(16).toUpperCase().padStart(4, '0')} `)) {
+    if (proc.exitCode !== null || Date.now() > end) throw new Error(why());
+    await sleep(50);
+  }
+}
+
 function runBlast(port, burst, senders) {
   const t0 = Date.now();
   const r = spawnSync(blast, ['127.0.0.1', String(port), burst.file, String(senders)], { encoding: 'utf8' });
@@ -217,11 +248,7 @@ template(name="raw" type="string" string="%timegenerated:::date-rfc3339% %fromho
   let err = '';
   p.stderr.on('data', (d) => (err += d));
   // rsyslog prints nothing when it is ready: wait for its socket to appear.
-  const end = Date.now() + 10000;
-  while (!readFileSync('/proc/net/udp', 'utf8').includes(`:${port.toString(16).toUpperCase().padStart(4, '0')} `)) {
-    if (p.exitCode !== null || Date.now() > end) throw new Error(`rsyslogd did not start: ${err}`);
-    await sleep(50);
-  }
+  await waitSocket(p, port, () => `rsyslogd did not start: ${err}`);
   const cpu0 = cpuSeconds(p.pid);
   const s = runBlast(port, burst, senders);
   const [, tEnd, cpu1] = await settle(() => totalSize(dir), p.pid);
@@ -234,11 +261,50 @@ template(name="raw" type="string" string="%timegenerated:::date-rfc3339% %fromho
   return { name: 'rsyslog imudp -> omfile', sent: s.sent, senderRate: s.rate, written, drops, seconds: (tEnd - s.t0) / 1000, rss, cpu };
 }
 
+/**
+ * udplogger: `udplogger ip= port= dir= rbuf= clients=` writes `YYYY-MM-DD HH:MM:SS ip:port line` to
+ * dir/YYYY-MM-DD.log (local date; a burst across midnight makes two files, both counted). It has no
+ * signal handler and flushes its stdio buffer each time the socket runs dry, so once its file has stopped
+ * growing everything it received is on disk and SIGTERM loses nothing. It keeps up to `clients` senders
+ * (default 1024; datagrams from further ones are dropped without a count), so it is given at least one
+ * per sender of the burst.
+ */
+async function benchUdplogger(burst, senders, port) {
+  const dir = join(work, `udplogger-${senders}-${port}`);
+  mkdirSync(dir, { recursive: true });
+  const rbuf = Math.min(bytesOf(RCVBUF), 1 << 30); // its own upper bound is 1 GiB
+  const args = [`ip=127.0.0.1`, `port=${port}`, `dir=${dir}`, `rbuf=${rbuf}`, `clients=${Math.min(65536, Math.max(1024, senders))}`];
+  const p = stdbuf ? spawn(stdbuf, ['-oL', udplogger, ...args], { stdio: ['ignore', 'pipe', 'pipe'] }) : spawn(udplogger, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  started.push(p);
+  let out = '';
+  p.stdout.on('data', (d) => (out += d));
+  p.stderr.on('data', (d) => (out += d));
+  // The start-up line comes after bind() and after the log file is open.
+  if (stdbuf) await waitOutput(p, /^Started at /m, () => out);
+  else await waitSocket(p, port, () => `udplogger did not start: ${out}`);
+  const granted = /rbuf=(\d+)/.exec(out)?.[1];
+  const cpu0 = cpuSeconds(p.pid);
+  const s = runBlast(port, burst, senders);
+  const [, tEnd, cpu1] = await settle(() => totalSize(dir), p.pid);
+  const written = countLines(dir);
+  const rss = vmHWM(p.pid);
+  const cpu = cpu1 - cpu0;
+  const drops = udpDrops(port);
+  p.kill('SIGTERM');
+  await new Promise((r) => p.on('exit', r));
+  // getsockopt(SO_RCVBUF) reports twice what was set (the kernel's bookkeeping overhead).
+  const label = granted ? `rbuf ${(Number(granted) / 2 / 1048576).toFixed(0)} MiB` : `rbuf=${rbuf}`;
+  return { name: `udplogger (${label})`, sent: s.sent, senderRate: s.rate, written, drops, seconds: (tEnd - s.t0) / 1000, rss, cpu };
+}
+
 const rows = [];
 const goals = [];
 const rsyslogVersion = (spawnSync(rsyslogd, ['-v'], { encoding: 'utf8' }).stdout.split('\n')[0] ?? '').trim();
-console.log(`burst: ${LINES} lines of a SysRq-T task dump, half the senders legacy format, half extended; loopback; ${RCVBUF} receive buffer asked by both`);
-console.log(`node ${process.version}; ${rsyslogVersion}; ${readFileSync('/proc/sys/net/core/rmem_max', 'utf8').trim()} = net.core.rmem_max; ${ROUNDS} rounds, Lantern and rsyslog taking turns`);
+console.log(`burst: ${LINES} lines of a SysRq-T task dump, half the senders legacy format, half extended; loopback; ${RCVBUF} receive buffer asked by all three`);
+console.log(
+  `node ${process.version}; ${rsyslogVersion}; ${readFileSync('/proc/sys/net/core/rmem_max', 'utf8').trim()} = net.core.rmem_max; ${ROUNDS} rounds, Lantern, rsyslog and udplogger taking turns`,
+);
+console.log(`udplogger: ${udploggerMissing ? `not run (${udploggerMissing})` : `gcc -O2 ${UDPLOGGER_SRC}, built in the temporary directory`}`);
 
 /** The round with the median throughput, and the range over all rounds. */
 function median(runs) {
@@ -251,47 +317,66 @@ function median(runs) {
 let port = 26000;
 for (const senders of SENDER_COUNTS) {
   const burst = makeBurst(senders);
-  // Lantern and rsyslog take turns, so that a busy moment of the (shared) machine hits both.
+  // Lantern, rsyslog and udplogger take turns, so that a busy moment of the (shared) machine hits all.
   const ls = [];
   const rs = [];
+  const us = [];
+  let uFailed = udploggerMissing;
   for (let i = 0; i < ROUNDS; i++) {
     ls.push(await benchLantern(burst, senders, port++));
     rs.push(await benchRsyslog(burst, senders, port++));
+    if (!uFailed) {
+      try {
+        us.push(await benchUdplogger(burst, senders, port++));
+      } catch (e) {
+        uFailed = e.message.split('\n')[0];
+      }
+    }
   }
   const l = median(ls);
   const r = median(rs);
+  // A configuration udplogger cannot run in gets a row that says so rather than no row.
+  const u = uFailed ? { name: `udplogger: not run (${uFailed})`, failed: true } : median(us);
   // The first sender count also runs the pure-Node fallback (--receiver dgram) and Lantern's
   // defaults (no --rcvbuf / --raise-rmem-max: 32 MiB, forced past rmem_max by the native path as root), once.
   const g = senders === SENDER_COUNTS[0] ? await benchLantern(burst, senders, port++, 'dgram') : null;
   const d = senders === SENDER_COUNTS[0] ? await benchLantern(burst, senders, port++, 'defaults') : null;
-  for (const x of [l, g, r, d]) if (x) rows.push({ senders, ...x });
+  for (const x of [l, g, r, u, d]) if (x) rows.push({ senders, ...x });
   if (g) goals.push(`pure-Node fallback (--receiver dgram), ${senders} senders: lost ${g.sent - g.written}, ${Math.round(g.written / g.seconds)} lines/s`);
   if (senders === 64) {
-    goals.push(`goal: 0 lines lost with 64 senders: lantern lost at most ${l.lostMax} in ${ROUNDS} rounds; rsyslog at most ${r.lostMax}`);
-    goals.push(`goal: throughput >= rsyslog (median of ${ROUNDS}): lantern ${Math.round(l.written / l.seconds)} lines/s vs rsyslog ${Math.round(r.written / r.seconds)} lines/s; Lantern ahead in ${ls.filter((x, i) => x.written / x.seconds >= rs[i].written / rs[i].seconds).length} of ${ROUNDS} rounds`);
+    goals.push(`goal: 0 lines lost with 64 senders: lantern lost at most ${l.lostMax} in ${ROUNDS} rounds; rsyslog at most ${r.lostMax}; udplogger ${u.failed ? 'not run' : `at most ${u.lostMax}`}`);
+    goals.push(
+      `goal: throughput >= rsyslog (median of ${ROUNDS}): lantern ${Math.round(l.written / l.seconds)} lines/s vs rsyslog ${Math.round(r.written / r.seconds)} lines/s; Lantern ahead in ${ls.filter((x, i) => x.written / x.seconds >= rs[i].written / rs[i].seconds).length} of ${ROUNDS} rounds`,
+    );
   }
+  const perLine = (x) => (x.failed || x.cpu === null ? '?' : ((x.cpu * 1e6) / x.written).toFixed(2));
+  goals.push(`CPU µs/line, ${senders} senders (median rounds): lantern ${perLine(l)}, udplogger ${perLine(u)}, rsyslog ${perLine(r)}`);
   if (senders === 1000) goals.push(`goal: RSS < 150 MiB with 1000 senders: lantern peak RSS ${(Math.max(...ls.map((x) => x.rss ?? 0)) / 1048576).toFixed(1)} MiB (highest of ${ROUNDS} rounds)`);
 }
 
 const hdr = ['senders', 'receiver', 'lines sent', 'written', 'lost', 'kernel drops', 'sender rate/s', 'seconds', 'lines/s', 'range of rounds', 'CPU µs/line', 'peak RSS'];
-const table = rows.map((x) => [
-  String(x.senders),
-  x.name,
-  String(x.sent),
-  String(x.written),
-  String(x.sent - x.written),
-  String(x.drops),
-  String(x.senderRate),
-  x.seconds.toFixed(2),
-  String(Math.round(x.written / x.seconds)),
-  x.range ?? '',
-  x.cpu === null ? '?' : ((x.cpu * 1e6) / x.written).toFixed(2),
-  x.rss ? `${(x.rss / 1048576).toFixed(1)} MiB` : '?',
-]);
+const table = rows.map((x) =>
+  x.failed
+    ? [String(x.senders), x.name, ...Array(hdr.length - 2).fill('-')]
+    : [
+        String(x.senders),
+        x.name,
+        String(x.sent),
+        String(x.written),
+        String(x.sent - x.written),
+        String(x.drops),
+        String(x.senderRate),
+        x.seconds.toFixed(2),
+        String(Math.round(x.written / x.seconds)),
+        x.range ?? '',
+        x.cpu === null ? '?' : ((x.cpu * 1e6) / x.written).toFixed(2),
+        x.rss ? `${(x.rss / 1048576).toFixed(1)} MiB` : '?',
+      ],
+);
 const widths = hdr.map((h, i) => Math.max(h.length, ...table.map((r) => r[i].length)));
 console.log(hdr.map((h, i) => h.padEnd(widths[i])).join('  '));
 for (const r of table) console.log(r.map((c, i) => c.padEnd(widths[i])).join('  '));
-console.log('(Lantern and rsyslog rows: the round with the median lines/s; range: lines/s of the slowest and fastest round.');
+console.log('(Lantern, rsyslog and udplogger rows: the round with the median lines/s; range: lines/s of the slowest and fastest round.');
 console.log(' seconds: from the first datagram sent until the last line reached the file; lost = sent - written;');
 console.log(' CPU µs/line: user+system CPU of the receiver process, all threads, from the burst to the last write / lines written)');
 for (const g of goals) console.log(g);
