@@ -47,7 +47,10 @@ test('proctable: the OOM scan and the thread count share one /proc listing and r
   const f = new Facts(src);
   const p = f.processes();
   const t = f.threadCount();
-  assert.deepEqual(src.lists.filter((l) => l === '/proc'), ['/proc']);
+  assert.deepEqual(
+    src.lists.filter((l) => l === '/proc'),
+    ['/proc'],
+  );
   for (const [path, n] of counts(src.reads)) assert.equal(n, 1, `${path} read ${n} times`);
   assert.ok(src.reads.includes('/proc/200/status'), 'the exempt process has its status read (for PPid), once');
   assert.equal(p.pids, 5);
@@ -61,7 +64,10 @@ test('proctable: the OOM scan and the thread count share one /proc listing and r
     ],
   );
   assert.deepEqual([...p.names].sort(), ['java', 'multipathd', 'old-daemon', 'systemd']);
-  assert.deepEqual(t.sources.find((s) => s.how.startsWith('Threads:')), { how: 'Threads: in /proc/<pid>/status (4 processes)', threads: 310 });
+  assert.deepEqual(
+    t.sources.find((s) => s.how.startsWith('Threads:')),
+    { how: 'Threads: in /proc/<pid>/status (4 processes)', threads: 310 },
+  );
   // Asked again, nothing more is read.
   const before = src.reads.length;
   f.processes();
@@ -90,7 +96,10 @@ test('proctable: on the live host one pass finds a child process and counts its 
     assert.equal(f.procTable().status(pid)?.threads, '1');
     assert.equal(f.procTable().status(pid)?.ppid, process.pid);
     assert.ok(p.scanned > 1 && (th.threads ?? 0) >= p.scanned);
-    assert.deepEqual(src.lists.filter((l) => l === '/proc'), ['/proc']);
+    assert.deepEqual(
+      src.lists.filter((l) => l === '/proc'),
+      ['/proc'],
+    );
     for (const [path, n] of counts(src.reads)) assert.equal(n, 1, `${path} read ${n} times`);
   } finally {
     child.kill('SIGKILL');
