@@ -83,4 +83,5 @@ const w = Math.max(...rows.map((r) => r.label.length));
 console.log(`${'what'.padEnd(w)}  median ms   min ms   max ms`);
 for (const r of rows) console.log(`${r.label.padEnd(w)}  ${r.median.toFixed(0).padStart(9)}  ${r.min.toFixed(0).padStart(7)}  ${r.max.toFixed(0).padStart(7)}`);
 console.log(`\nprocesses scanned by oom.exempt: ${scanned}; runs per row: ${runs} (cat loop: 1); peak RSS of this process: ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`);
-console.log(`goal: full run on a live host with ${procs} processes under 1 s: ${(full.median / 1000).toFixed(2)} s median wall time (${full.median < 1000 ? 'met' : 'NOT met'})`);
+// Goal of issue 16: at most 0.3 s (it was under 1 s before).
+console.log(`goal: full run on a live host with ${procs} processes in at most 0.3 s: ${(full.median / 1000).toFixed(2)} s median wall time (${full.median <= 300 ? 'met' : 'NOT met'})`);

@@ -15,6 +15,7 @@ import { newestVersion, compareVersions } from './formats/versions.js';
 import { type Cmdline, parseCmdline } from './formats/cmdline.js';
 import { parseLoadavgThreads } from './formats/proc.js';
 import { parsePsCommands } from './formats/ps.js';
+import { type PidStatus, ProcTable } from './proctable.js';
 import type { Datum, Evidence, Sources } from './sources.js';
 
 export type Family = 'rhel' | 'debian' | 'other';
@@ -257,6 +258,11 @@ export class Facts {
     return this.persistedSysctls().settings.get(sysctlKey(key)) ?? null;
   }
 
+  /** The process table of this run: /proc listed once, each /proc/<pid> file read at most once (proctable.ts). */
+  procTable(): ProcTable {
+    return this.once('proctable', () => new ProcTable(this.src));
+  }
+
   /**
    * Scan the process table: every /proc/<pid>/oom_score_adj (or oom_adj), and the command
    * name of each process. Synchronous small reads: thousands of them take well under a second.
@@ -265,8 +271,8 @@ export class Facts {
     return this.once('procs', () => {
       const names = new Set<string>();
       const exempt: ExemptProcess[] = [];
-      const entries = this.src.list('/proc');
-      const pidDirs = (entries ?? []).filter((e) => /^\d+$/.test(e));
+      const table = this.procTable();
+      const pidDirs = table.pids();
       let scanned = 0;
       let unreadable = 0;
       for (const pid of pidDirs) {
@@ -274,21 +280,21 @@ export class Facts {
         let value: number | null = null;
         let legacy = false;
         let path = `${base}/oom_score_adj`;
-        const adj = this.src.value(path);
+        const adj = table.value(pid, 'oom_score_adj');
         if (adj !== null) value = Number(adj);
         else {
           path = `${base}/oom_adj`;
-          const old = this.src.value(path);
+          const old = table.value(pid, 'oom_adj');
           if (old !== null) {
             value = Number(old);
             legacy = true;
           }
         }
-        let comm = this.src.value(`${base}/comm`);
-        let status: string | null = null;
+        let comm = table.value(pid, 'comm');
+        let status: PidStatus | null = null;
         if (comm === null || (value !== null && isExempt(value, legacy))) {
-          status = this.src.value(`${base}/status`);
-          comm ??= status ? (/^Name:\s*(.*)$/m.exec(status)?.[1] ?? null) : null;
+          status = table.status(pid);
+          comm ??= status ? status.name : null;
         }
         if (value === null && comm === null) {
           unreadable++;
@@ -297,7 +303,7 @@ export class Facts {
         scanned++;
         if (comm) names.add(comm);
         if (value !== null && Number.isFinite(value) && isExempt(value, legacy)) {
-          const ppid = status ? Number(/^PPid:\s*(\d+)/m.exec(status)?.[1] ?? NaN) : NaN;
+          const ppid = status ? status.ppid : NaN;
           exempt.push({ pid: Number(pid), comm: comm ?? '?', ppid: Number.isFinite(ppid) ? ppid : null, value, legacy, path: this.src.host.mapPath(path) });
         }
       }
@@ -331,11 +337,11 @@ export class Facts {
       } else evidence.push(this.src.evidence('threads (/proc/loadavg)', la, la.ok ? 'unparseable' : undefined));
       let sum = 0;
       let read = 0;
-      const pids = (this.src.list('/proc') ?? []).filter((e) => /^\d+$/.test(e));
+      const table = this.procTable();
+      const pids = table.pids();
       for (const pid of pids) {
-        const st = this.src.value(`/proc/${pid}/status`);
-        const n = st === null ? null : /^Threads:\s*(\d+)/m.exec(st)?.[1];
-        if (n === null || n === undefined) continue;
+        const n = table.status(pid)?.threads ?? null;
+        if (n === null) continue;
         sum += Number(n);
         read++;
       }

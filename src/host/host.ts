@@ -11,7 +11,7 @@
  */
 import { closeSync, constants as fsc, existsSync, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readlinkSync, readSync, realpathSync, statSync, writeSync } from 'node:fs';
 import { posix } from 'node:path';
-import { descriptorPath, entryKind, isInside, readEvidence } from '../common/evidence.js';
+import { descriptorPath, entryKind, type EvidenceRead, isInside, openEvidence, readEvidence } from '../common/evidence.js';
 import { unpackSosreport, type UnpackLimits } from './archive.js';
 import { cutNote, readCapFor } from './caps.js';
 import { HostError, looksLikeHostRoot, looksLikeSosreport } from './roots.js';
@@ -65,6 +65,45 @@ let headBuf = Buffer.allocUnsafe(4096);
  * root/, cwd/: those are magic links into the real file system, where FIFOs and devices live.
  */
 const KERNEL_FS_FILE = /^\/sys\/|^\/proc\/sys\/|^\/proc\/(?:\d+\/|self\/|thread-self\/)?[a-z_]+$/;
+
+/** Shared read buffer of readKernelFile (single-threaded: never used concurrently); grows to the largest cap used. */
+let kernelBuf = Buffer.allocUnsafe(64 * 1024);
+
+/**
+ * readEvidence for a live /proc or /sys file (KERNEL_FS_FILE): the same guarantees (regular file
+ * by fstat after open, O_NONBLOCK, at most `cap` bytes, cut noted), read into one reused buffer.
+ * The per-process scans read tens of thousands of these files per run, and a fresh 64 KiB buffer
+ * each (plus its copies) cost more than the reads themselves in garbage collection.
+ */
+function readKernelFile(path: string, cap: number): EvidenceRead {
+  const opened = openEvidence(path, { kernelFs: true });
+  if (!opened.ok) return opened;
+  const { fd } = opened;
+  try {
+    if (kernelBuf.length < cap + 1) kernelBuf = Buffer.allocUnsafe(cap + 1);
+    let total = 0;
+    for (;;) {
+      const n = readSync(fd, kernelBuf, total, cap + 1 - total, null);
+      if (n === 0) break;
+      total += n;
+      if (total > cap) {
+        let size = total;
+        try {
+          size = Math.max(total, fstatSync(fd).size);
+        } catch {
+          /* keep what was counted */
+        }
+        return { ok: true, bytes: Buffer.from(kernelBuf.subarray(0, cap)), cut: size };
+      }
+    }
+    return { ok: true, bytes: Buffer.from(kernelBuf.subarray(0, total)), cut: null };
+  } catch (e) {
+    const code = errCode(e);
+    return { ok: false, code: code === 'EACCES' || code === 'ENOENT' || code === 'EISDIR' ? code : 'EIO', reason: describe(code, e) };
+  } finally {
+    closeSync(fd);
+  }
+}
 
 /** The only places writeSetting() may write. */
 const WRITABLE_PREFIXES = ['/proc/sys/', '/sys/kernel/config/'];
@@ -333,7 +372,8 @@ export class Host {
     const real = res.path;
     if (!res.ok) return this.refuse({ ok: false, code: 'ELOOP', reason: res.reason, path: real, livePath: shown });
     const cap = Math.min(maxBytes ?? readCapFor(live).maxBytes, this.maxReadBytes);
-    const r = readEvidence(real, this.root === '/' ? { maxBytes: cap, kernelFs: KERNEL_FS_FILE.test(real) } : { maxBytes: cap, noFollow: true, within: this.root });
+    const kernelFs = this.root === '/' && KERNEL_FS_FILE.test(real);
+    const r = kernelFs ? readKernelFile(real, cap) : readEvidence(real, this.root === '/' ? { maxBytes: cap } : { maxBytes: cap, noFollow: true, within: this.root });
     if (!r.ok) {
       const code: ReadErrorCode = r.code;
       return this.refuse({ ok: false, code, reason: `${shown}: ${code === 'ENOENT' ? 'does not exist' : r.reason}`, path: real, livePath: shown });

@@ -1,0 +1,118 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Host } from './host.js';
+import { Facts } from './facts.js';
+import { Sources } from './sources.js';
+import { parsePidStatus } from './proctable.js';
+import { tempDir } from '../common/testenv.js';
+
+/** Sources that remember every path it read or listed, to show what the scans touch. */
+class CountingSources extends Sources {
+  readonly reads: string[] = [];
+  readonly lists: string[] = [];
+  override value(livePath: string): string | null {
+    this.reads.push(livePath);
+    return super.value(livePath);
+  }
+  override list(livePath: string): string[] | null {
+    this.lists.push(livePath);
+    return super.list(livePath);
+  }
+}
+
+function procTree(): string {
+  const root = tempDir('lantern-proctable-');
+  const proc = (pid: number, files: Record<string, string>) => {
+    mkdirSync(join(root, 'proc', String(pid)), { recursive: true });
+    for (const [n, t] of Object.entries(files)) writeFileSync(join(root, 'proc', String(pid), n), t);
+  };
+  proc(1, { oom_score_adj: '0\n', comm: 'systemd\n', status: 'Name:\tsystemd\nPPid:\t0\nThreads:\t1\n' });
+  proc(200, { oom_score_adj: '-1000\n', comm: 'multipathd\n', status: 'Name:\tmultipathd\nPPid:\t1\nThreads:\t7\n' });
+  // no comm: the name comes from status
+  proc(300, { oom_adj: '-17\n', status: 'Name:\told-daemon\nPPid:\t1\nThreads:\t2\n' });
+  // nothing readable but a status (a thread count, no OOM value)
+  proc(400, { status: 'Name:\tjava\nPPid:\t1\nThreads:\t300\n' });
+  mkdirSync(join(root, 'proc', '500'));
+  mkdirSync(join(root, 'etc'), { recursive: true });
+  return root;
+}
+
+const counts = (xs: string[]) => [...xs.reduce((m, x) => m.set(x, (m.get(x) ?? 0) + 1), new Map<string, number>())];
+
+test('proctable: the OOM scan and the thread count share one /proc listing and read each /proc/<pid> file at most once', () => {
+  const src = new CountingSources(new Host({ root: procTree() }));
+  const f = new Facts(src);
+  const p = f.processes();
+  const t = f.threadCount();
+  assert.deepEqual(
+    src.lists.filter((l) => l === '/proc'),
+    ['/proc'],
+  );
+  for (const [path, n] of counts(src.reads)) assert.equal(n, 1, `${path} read ${n} times`);
+  assert.ok(src.reads.includes('/proc/200/status'), 'the exempt process has its status read (for PPid), once');
+  assert.equal(p.pids, 5);
+  assert.equal(p.scanned, 4);
+  assert.equal(p.unreadable, 1);
+  assert.deepEqual(
+    p.exempt.map((e) => [e.pid, e.comm, e.ppid, e.value, e.legacy]),
+    [
+      [200, 'multipathd', 1, -1000, false],
+      [300, 'old-daemon', 1, -17, true],
+    ],
+  );
+  assert.deepEqual([...p.names].sort(), ['java', 'multipathd', 'old-daemon', 'systemd']);
+  assert.deepEqual(
+    t.sources.find((s) => s.how.startsWith('Threads:')),
+    { how: 'Threads: in /proc/<pid>/status (4 processes)', threads: 310 },
+  );
+  // Asked again, nothing more is read.
+  const before = src.reads.length;
+  f.processes();
+  f.threadCount();
+  f.procTable().status('200');
+  assert.equal(src.reads.length, before);
+});
+
+test('proctable: parsePidStatus takes Name, PPid and Threads as the scans always did', () => {
+  assert.deepEqual(parsePidStatus('Name:\tkworker/0:1\nUmask:\t0000\nState:\tI (idle)\nPPid:\t2\nThreads:\t1'), { name: 'kworker/0:1', ppid: 2, threads: '1' });
+  assert.deepEqual(parsePidStatus('Name:\ta b\nPid:\t7'), { name: 'a b', ppid: NaN, threads: null });
+  assert.deepEqual(parsePidStatus(''), { name: null, ppid: NaN, threads: null });
+});
+
+test('proctable: on the live host one pass finds a child process and counts its threads, each file read once', async () => {
+  const child = spawn('sleep', ['30'], { stdio: 'ignore' });
+  try {
+    await new Promise((r) => child.once('spawn', r));
+    const src = new CountingSources(new Host());
+    const f = new Facts(src);
+    const p = f.processes();
+    const th = f.threadCount();
+    const pid = String(child.pid);
+    assert.ok(f.procTable().pids().includes(pid));
+    assert.ok(p.names.has('sleep'));
+    assert.equal(f.procTable().status(pid)?.threads, '1');
+    assert.equal(f.procTable().status(pid)?.ppid, process.pid);
+    assert.ok(p.scanned > 1 && (th.threads ?? 0) >= p.scanned);
+    assert.deepEqual(
+      src.lists.filter((l) => l === '/proc'),
+      ['/proc'],
+    );
+    for (const [path, n] of counts(src.reads)) assert.equal(n, 1, `${path} read ${n} times`);
+  } finally {
+    child.kill('SIGKILL');
+  }
+});
+
+test('host: a live /proc file read into the shared buffer keeps the cap (cut, noted) and whole files stay whole', () => {
+  const h = new Host({ maxReadBytes: 16 });
+  const r = h.readText('/proc/self/status');
+  assert.ok(r.ok && r.text.length === 16 && r.text.startsWith('Name:') && (r.cut ?? 0) > 16);
+  assert.equal(h.cuts.length, 1);
+  const whole = new Host().readText('/proc/self/status');
+  assert.ok(whole.ok && /\nThreads:\s+\d+/.test(whole.text) && whole.cut === undefined);
+  const gone = new Host().readText('/proc/999999999/status');
+  assert.ok(!gone.ok && gone.code === 'ENOENT');
+});
