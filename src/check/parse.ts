@@ -6,7 +6,7 @@
  */
 import { parseSize } from '../common/size.js';
 
-// src/record/slab reads these from here; they are formats now, re-exported until it imports host/formats.
+// Formats now (src/host/formats/); re-exported for check's own modules.
 export { INT_MAX, parseDentryState, shrinkerProduct, type DentryState } from '../host/formats/dentry-state.js';
 export { parseKernelRelease, versionBefore, type KernelRelease } from '../host/formats/kernel.js';
 

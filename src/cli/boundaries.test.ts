@@ -54,11 +54,7 @@ const ALLOWED: readonly Allowed[] = [
   { from: 'baseline/report-store.ts', to: 'record/', why: "the report reads the recorder's event store (events, processes, signals)" },
   { from: 'baseline/reportkit.ts', to: 'record/', why: 'tests: the report kit writes a recorder store to read' },
   { from: 'audit/', to: 'record/', why: "audit joins audit trails to the recorder's store and process history" },
-  {
-    from: 'record/slab/',
-    to: 'check/parse.ts',
-    why: 'to remove: the kernel release and dentry-state parsers are host/formats/{kernel,dentry-state}.ts now (check/parse.ts re-exports them until record imports them there)',
-  },
+
 ];
 
 function sources(dir: string): string[] {

@@ -342,7 +342,7 @@ function listing(dir: string): string {
   return readdirSync(dir).sort().map((n) => `${n}:${statSync(join(dir, n)).size}`).join(' ');
 }
 
-test('queries open the store read-only: no -wal/-shm next to it, and a store on read-only media can be queried', { timeout: 90_000 }, async (t) => {
+test('queries open the store read-only: no -wal/-shm next to it, and a store on read-only media can be queried', { timeout: 90_000 }, (t) => {
   if (process.geteuid?.() !== 0) return skipUnlessCI(t, 'needs root to mount a tmpfs and remount it read-only');
   const { dir, cleanup } = tempDir();
   const mnt = join(dir, 'media');

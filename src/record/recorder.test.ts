@@ -201,7 +201,7 @@ test('fatal signals: victim, signal and sender for SIGTERM, SIGKILL and SIGSEGV'
   }
 });
 
-test('lost events are reported, never silent: tiny buffer, nobody reading for a moment', { skip, timeout: 60_000 }, async () => {
+test('lost events are reported, never silent: tiny buffer, nobody reading for a moment', { skip, timeout: 60_000 }, () => {
   const { dir, cleanup } = tempDir();
   // Not run(): no timer drains the buffer while the storm runs.
   const rec = Recorder.start({ ...DEFAULT_OPTIONS, storePath: join(dir, 'record.db'), name: uniqueName('lost'), bufferKb: 4 });

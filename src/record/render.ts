@@ -65,7 +65,7 @@ export function renderLine(e: StoredEvent, domainName: (id: number) => string, p
     case 'slow_io':
       return `${t} ${e.type} ${e.program ?? e.comm ?? '?'} pid=${e.pid} tid=${e.tid} comm=${e.comm || '?'}: ${e.detail ?? ''} ${domain}`;
     default:
-      return `${t} ${e.type}`;
+      return `${t} ${String(e.type)}`;
   }
 }
 

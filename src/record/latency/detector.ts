@@ -114,7 +114,7 @@ export class LatencyDetector {
     const version = bpftraceVersion(found.path);
     d.status.backend = `bpftrace ${version ?? '(version unknown)'}`;
     // A predecessor killed where pdeathsig could not reach its bpftrace: end that first.
-    for (const pid of staleBpftrace(markerPrefix(env.name), env.ownerAlive)) {
+    for (const pid of staleBpftrace(markerPrefix(env.name), (pid) => env.ownerAlive(pid))) {
       try {
         process.kill(pid, 'SIGKILL');
         d.status.staleKilled.push(pid);

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { parseEventFormat } from '../tracefs/format.js';
 import { compileDecoder } from '../tracefs/decode.js';
-import { INT_MAX } from '../../check/parse.js';
+import { join } from 'node:path';
+import { INT_MAX } from '../../host/formats/dentry-state.js';
 import { absurdCounts, decodeEnd, decodeStart, dentryOverflow, dentryTrend, Kallsyms, parseDurationNs, passDetail, pushBounded, ShrinkPairer, type DentrySample } from './core.js';
 import { dentryStatusText, overflowDetail } from './detector.js';
 
@@ -146,7 +147,6 @@ test('[slab] slow durations, and the record line', () => {
 test('the detector records an absurd pass even when fast, a slow one only above the threshold; missing tracepoints say so', async () => {
   const { mkdtempSync, rmSync } = await import('node:fs');
   const { tmpdir } = await import('node:os');
-  const { join } = await import('node:path');
   const { Store } = await import('../store/store.js');
   const { Host } = await import('../../host/host.js');
   const { SlabDetector, DEFAULT_SLAB, slabStatusText } = await import('./detector.js');

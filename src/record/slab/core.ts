@@ -2,9 +2,11 @@
  * Pure core of the slab-shrinker detector: pairing vmscan:mm_shrink_slab_start/_end per task,
  * the slow-pass and absurd-count rules, kernel symbol lookup in /proc/kallsyms text, and the
  * dentry-state series (trend, distance to the old dcache shrinker's int overflow). The
- * overflow arithmetic itself is check's (src/check/parse.ts): one implementation.
+ * overflow arithmetic itself is the shared format module's (src/host/formats/dentry-state.ts), used by
+ * check too: one implementation.
  */
-import { INT_MAX, parseDentryState, shrinkerProduct, versionBefore, type DentryState } from '../../check/parse.js';
+import { INT_MAX, parseDentryState, shrinkerProduct, type DentryState } from '../../host/formats/dentry-state.js';
+import { versionBefore } from '../../host/formats/kernel.js';
 import type { FieldValue } from '../tracefs/decode.js';
 
 export { parseDentryState };

@@ -7,7 +7,7 @@
  * that still computes it). Every read goes through the Host.
  */
 import type { Host } from '../../host/host.js';
-import { parseKernelRelease } from '../../check/parse.js';
+import { parseKernelRelease } from '../../host/formats/kernel.js';
 import type { ProcessRecord } from '../process/model.js';
 import type { Store } from '../store/store.js';
 import type { DecodedEvent } from '../tracefs/decode.js';

@@ -612,8 +612,14 @@ export class Store implements DomainRegistry {
     const key = q.by === 'program' ? "coalesce(e.program, '[' || coalesce(e.comm, '?') || ']')" : 'e.domain_id';
     const where = ["e.type = 'io'"];
     const args: number[] = [];
-    if (q.sinceUs !== undefined) (where.push('e.time_us >= ?'), args.push(q.sinceUs));
-    if (q.untilUs !== undefined) (where.push('e.time_us <= ?'), args.push(q.untilUs));
+    if (q.sinceUs !== undefined) {
+      where.push('e.time_us >= ?');
+      args.push(q.sinceUs);
+    }
+    if (q.untilUs !== undefined) {
+      where.push('e.time_us <= ?');
+      args.push(q.untilUs);
+    }
     return this.db
       .prepare(
         `SELECT ${key} AS key, count(DISTINCT e.pid || ':' || e.pstart_us) AS processes, count(*) AS threads, sum(i.read_bytes) AS read_bytes,
