@@ -29,7 +29,10 @@ function purpose(dir, name) {
 }
 
 const addons = existsSync(nativeDir)
-  ? readdirSync(nativeDir, { withFileTypes: true }).filter((d) => d.isDirectory() && existsSync(join(nativeDir, d.name, 'binding.gyp'))).map((d) => d.name).sort()
+  ? readdirSync(nativeDir, { withFileTypes: true })
+      .filter((d) => d.isDirectory() && existsSync(join(nativeDir, d.name, 'binding.gyp')))
+      .map((d) => d.name)
+      .sort()
   : [];
 
 for (const name of addons) {
@@ -44,7 +47,12 @@ for (const name of addons) {
     if (!process.env.npm_config_nodedir && existsSync('/usr/include/node/node_api.h')) args.push('--nodedir=/usr');
     const r = spawnSync(process.execPath, args, { cwd: dir, encoding: 'utf8', timeout: 300_000 });
     if (r.status !== 0) {
-      const why = `${r.stderr ?? ''}${r.stdout ?? ''}`.split('\n').filter((l) => /error/i.test(l)).slice(0, 1).join('').trim();
+      const why = `${r.stderr ?? ''}${r.stdout ?? ''}`
+        .split('\n')
+        .filter((l) => /error/i.test(l))
+        .slice(0, 1)
+        .join('')
+        .trim();
       throw new Error(`node-gyp exited ${r.status ?? r.signal}${why ? `: ${why}` : ''}`);
     }
     console.log(`lantern: built native/${name} (${what})`);

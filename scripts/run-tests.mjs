@@ -36,10 +36,14 @@ const phases = [
 const totals = { pass: 0, fail: 0, skipped: 0 };
 let status = 0;
 for (const phase of phases) {
-  const child = spawn(process.execPath, ['--enable-source-maps', '--test', `--test-concurrency=${phase.concurrency}`, `--test-timeout=${timeoutMs}`, ...(process.stdout.isTTY ? ['--test-reporter=spec'] : []), ...phase.files], {
-    cwd: root,
-    stdio: ['inherit', 'pipe', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--enable-source-maps', '--test', `--test-concurrency=${phase.concurrency}`, `--test-timeout=${timeoutMs}`, ...(process.stdout.isTTY ? ['--test-reporter=spec'] : []), ...phase.files],
+    {
+      cwd: root,
+      stdio: ['inherit', 'pipe', 'inherit'],
+    },
+  );
   // Passed through as it comes; the tail is kept for the runner's own summary.
   let tail = '';
   child.stdout.on('data', (d) => {

@@ -33,7 +33,11 @@ if (process.geteuid?.() !== 0) {
   console.log('bench/access needs root (fanotify, tracefs, audit)');
   process.exit(1);
 }
-for (const [p, what] of [['/usr/bin/bpftrace', 'bpftrace'], ['/usr/sbin/auditd', 'auditd'], ['/usr/bin/gcc', 'gcc']]) {
+for (const [p, what] of [
+  ['/usr/bin/bpftrace', 'bpftrace'],
+  ['/usr/sbin/auditd', 'auditd'],
+  ['/usr/bin/gcc', 'gcc'],
+]) {
   if (!existsSync(p)) {
     console.log(`bench/access needs ${what} (apt-get install -y ${what})`);
     process.exit(1);
@@ -88,11 +92,17 @@ async function main() {
     const rate = med(list.map((x) => x.rate));
     const over = m === 'none' ? 0 : (1 - rate / base) * 100;
     rows[m] = { rate, over };
-    console.log(`${m.padEnd(9)} ${String(Math.round(rate)).padStart(8)}   ${m === 'none' ? '     -' : `${over.toFixed(0).padStart(5)}%`}   ${med(list.map((x) => x.cpu)).toFixed(2).padStart(10)}  ${String(med(list.map((x) => x.missed))).padStart(6)}  ${String(med(list.map((x) => x.lost))).padStart(4)}`);
+    console.log(
+      `${m.padEnd(9)} ${String(Math.round(rate)).padStart(8)}   ${m === 'none' ? '     -' : `${over.toFixed(0).padStart(5)}%`}   ${med(list.map((x) => x.cpu))
+        .toFixed(2)
+        .padStart(10)}  ${String(med(list.map((x) => x.missed))).padStart(6)}  ${String(med(list.map((x) => x.lost))).padStart(4)}`,
+    );
   }
   if (!rows.lantern || !rows.bpftrace) return;
   console.log(`goal: nothing missed — lantern missed ${Math.max(...modes.lantern.map((x) => x.missed))} in the worst round, lost ${Math.max(...modes.lantern.map((x) => x.lost))}`);
-  console.log(`goal: overhead at most half of bpftrace-printf's — lantern ${rows.lantern.over.toFixed(0)}% vs bpftrace ${rows.bpftrace.over.toFixed(0)}% (half: ${(rows.bpftrace.over / 2).toFixed(0)}%)`);
+  console.log(
+    `goal: overhead at most half of bpftrace-printf's — lantern ${rows.lantern.over.toFixed(0)}% vs bpftrace ${rows.bpftrace.over.toFixed(0)}% (half: ${(rows.bpftrace.over / 2).toFixed(0)}%)`,
+  );
   if (STORMS.includes('connect')) await connectStorm();
 }
 
@@ -118,7 +128,9 @@ async function connectStorm() {
     },
     async lantern(round) {
       const store = join(work, `lantern-c-${round}.db`);
-      const child = spawn(process.execPath, [BIN, 'record', '--store', store, '--name', `benchc${process.pid}`, '--access-backend', 'network', '--no-hung', '--no-slab'], { stdio: ['ignore', 'ignore', 'pipe'] });
+      const child = spawn(process.execPath, [BIN, 'record', '--store', store, '--name', `benchc${process.pid}`, '--access-backend', 'network', '--no-hung', '--no-slab'], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
       cleanup.push(() => child.kill('SIGKILL'));
       let err = '';
       child.stderr.on('data', (d) => (err += d));
@@ -163,7 +175,16 @@ async function connectStorm() {
     },
     async bpftrace(round) {
       const out = join(work, `bt-c-${round}.txt`);
-      const child = spawn('/usr/bin/bpftrace', ['-o', out, '-e', 'tracepoint:syscalls:sys_enter_connect /comm == "cstorm"/ { $sa = (struct sockaddr_in *)uptr(args->uservaddr); printf("%d %d\\n", pid, ($sa->sin_port >> 8) | (($sa->sin_port & 0xff) << 8)); }'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(
+        '/usr/bin/bpftrace',
+        [
+          '-o',
+          out,
+          '-e',
+          'tracepoint:syscalls:sys_enter_connect /comm == "cstorm"/ { $sa = (struct sockaddr_in *)uptr(args->uservaddr); printf("%d %d\\n", pid, ($sa->sin_port >> 8) | (($sa->sin_port & 0xff) << 8)); }',
+        ],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      );
       cleanup.push(() => child.kill('SIGKILL'));
       const outText = () => (existsSync(out) ? readFileSync(out, 'utf8').slice(0, 200) : '');
       await waitFor(() => /Attaching/.test(outText()) || child.exitCode !== null, 60_000, 'bpftrace');
@@ -177,7 +198,9 @@ async function connectStorm() {
       await new Promise((r) => child.once('exit', r));
       clearTimeout(hard);
       cleanup.pop();
-      const lines = readFileSync(out, 'utf8').split('\n').filter((l) => /^\d+ \d+$/.test(l));
+      const lines = readFileSync(out, 'utf8')
+        .split('\n')
+        .filter((l) => /^\d+ \d+$/.test(l));
       const ports = new Set(lines.map((l) => l.split(' ')[1]));
       return { rate, cpu, missed: Math.max(0, PORTS - ports.size), lost: total - lines.length };
     },
@@ -198,7 +221,11 @@ async function connectStorm() {
   for (const [m, list] of Object.entries(res)) {
     if (!list.length) continue;
     const rate = med(list.map((x) => x.rate));
-    console.log(`${m.padEnd(9)} ${String(Math.round(rate)).padStart(10)}   ${m === 'none' ? '     -' : `${((1 - rate / base) * 100).toFixed(0).padStart(5)}%`}   ${med(list.map((x) => x.cpu)).toFixed(2).padStart(10)}  ${String(med(list.map((x) => x.missed))).padStart(6)}  ${String(med(list.map((x) => x.lost))).padStart(6)}`);
+    console.log(
+      `${m.padEnd(9)} ${String(Math.round(rate)).padStart(10)}   ${m === 'none' ? '     -' : `${((1 - rate / base) * 100).toFixed(0).padStart(5)}%`}   ${med(list.map((x) => x.cpu))
+        .toFixed(2)
+        .padStart(10)}  ${String(med(list.map((x) => x.missed))).padStart(6)}  ${String(med(list.map((x) => x.lost))).padStart(6)}`,
+    );
   }
 }
 
@@ -220,7 +247,10 @@ function cpuTicks(pid) {
 
 function childPids(pid) {
   const r = spawnSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' });
-  return r.stdout.split('\n').map((s) => Number(s.trim())).filter((n) => n > 0);
+  return r.stdout
+    .split('\n')
+    .map((s) => Number(s.trim()))
+    .filter((n) => n > 0);
 }
 
 const TICK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
@@ -310,7 +340,9 @@ const MODES = {
   async bpftrace(round) {
     const out = join(work, `bt-${round}.txt`);
     // -o: bpftrace writes the file itself (a pipe to this process would be the bottleneck).
-    const child = spawn('/usr/bin/bpftrace', ['-o', out, '-e', 'tracepoint:syscalls:sys_enter_openat /comm == "storm"/ { printf("%d %s %s\\n", pid, comm, str(args->filename)); }'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('/usr/bin/bpftrace', ['-o', out, '-e', 'tracepoint:syscalls:sys_enter_openat /comm == "storm"/ { printf("%d %s %s\\n", pid, comm, str(args->filename)); }'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     cleanup.push(() => child.kill('SIGKILL'));
     let err = '';
     child.stderr.on('data', (d) => (err += d));

@@ -14,7 +14,7 @@ const root = new URL('../../', import.meta.url).pathname;
 const args = process.argv.slice(2);
 const sizeMb = Number(args[args.indexOf('--size-mb') + 1] ?? 0) || Number(process.env.BENCH_ANALYZE_MB ?? 1024);
 const keep = args.includes('--keep');
-const formatArg = args.includes('--format') ? args[args.indexOf('--format') + 1] : process.env.BENCH_ANALYZE_FORMAT ?? 'syslog';
+const formatArg = args.includes('--format') ? args[args.indexOf('--format') + 1] : (process.env.BENCH_ANALYZE_FORMAT ?? 'syslog');
 if (formatArg !== 'syslog' && formatArg !== 'dmesg') {
   console.error(`bench/analyze: --format must be syslog or dmesg, not ${formatArg}`);
   process.exit(64);
@@ -66,7 +66,8 @@ const noise = [
   (i) => `sshd[${2000 + (i % 30000)}]: pam_unix(sshd:session): session opened for user deploy(uid=1001) by (uid=0)`,
   (i) => `CRON[${3000 + (i % 20000)}]: (root) CMD (/usr/lib/sysstat/sa1 1 1)`,
   (i) => `NetworkManager[812]: <info>  [${1714700000 + i}.${i % 1000}] dhcp4 (ens192): state changed new lease, address=10.20.1.${i % 250}`,
-  (i) => `kernel: [${(i / 10).toFixed(6).padStart(12, ' ')}] audit: type=1400 audit(${1714700000 + i}.${i % 1000}:${i}): apparmor="DENIED" operation="open" profile="snap.lxd" name="/proc/${i % 4000}/mountinfo" pid=${i % 4000} comm="lxd" requested_mask="r" denied_mask="r" fsuid=0 ouid=0`,
+  (i) =>
+    `kernel: [${(i / 10).toFixed(6).padStart(12, ' ')}] audit: type=1400 audit(${1714700000 + i}.${i % 1000}:${i}): apparmor="DENIED" operation="open" profile="snap.lxd" name="/proc/${i % 4000}/mountinfo" pid=${i % 4000} comm="lxd" requested_mask="r" denied_mask="r" fsuid=0 ouid=0`,
   (i) => `kernel: [${(i / 10).toFixed(6).padStart(12, ' ')}] e1000e 0000:00:19.0 eno1: NIC Link is Up 1000 Mbps Full Duplex, Flow Control: Rx/Tx`,
   (i) => `rsyslogd[701]: imjournal: ${i % 500} messages lost due to rate-limiting (5000 allowed within 30 seconds)`,
   (i) => `postgres[${4100 + (i % 50)}]: [${i % 9}-1] LOG:  checkpoint complete: wrote ${i % 5000} buffers (${(i % 100) / 10}%); 0 WAL file(s) added`,
@@ -77,11 +78,13 @@ const noise = [
 // logging, audit, NICs, USB, TCP), none of it an incident.
 const ktime = (i) => `[${(i / 10).toFixed(6).padStart(12, ' ')}]`;
 const kernelNoise = [
-  (i) => `audit: type=1400 audit(${1714700000 + i}.${i % 1000}:${i}): apparmor="DENIED" operation="open" profile="snap.lxd" name="/proc/${i % 4000}/mountinfo" pid=${i % 4000} comm="lxd" requested_mask="r" denied_mask="r" fsuid=0 ouid=0`,
-  (i) => `IN=ens192 OUT= MAC=00:50:56:a1:${p2(i % 100)}:0c:00:50:56:a1:2b:3c:08:00 SRC=10.20.${i % 250}.${(i * 7) % 250} DST=10.20.1.15 LEN=60 TOS=0x00 PREC=0x00 TTL=64 ID=${i % 65535} DF PROTO=TCP SPT=${30000 + (i % 30000)} DPT=5432 WINDOW=29200 RES=0x00 SYN URGP=0`,
-  (i) => `docker0: port ${1 + (i % 8)}(veth${(i * 2654435761 % 0xfffffff).toString(16)}) entered forwarding state`,
-  (i) => `device veth${(i * 2654435761 % 0xfffffff).toString(16)} entered promiscuous mode`,
-  (i) => `IPv6: ADDRCONF(NETDEV_CHANGE): veth${(i * 40503 % 0xfffffff).toString(16)}: link becomes ready`,
+  (i) =>
+    `audit: type=1400 audit(${1714700000 + i}.${i % 1000}:${i}): apparmor="DENIED" operation="open" profile="snap.lxd" name="/proc/${i % 4000}/mountinfo" pid=${i % 4000} comm="lxd" requested_mask="r" denied_mask="r" fsuid=0 ouid=0`,
+  (i) =>
+    `IN=ens192 OUT= MAC=00:50:56:a1:${p2(i % 100)}:0c:00:50:56:a1:2b:3c:08:00 SRC=10.20.${i % 250}.${(i * 7) % 250} DST=10.20.1.15 LEN=60 TOS=0x00 PREC=0x00 TTL=64 ID=${i % 65535} DF PROTO=TCP SPT=${30000 + (i % 30000)} DPT=5432 WINDOW=29200 RES=0x00 SYN URGP=0`,
+  (i) => `docker0: port ${1 + (i % 8)}(veth${((i * 2654435761) % 0xfffffff).toString(16)}) entered forwarding state`,
+  (i) => `device veth${((i * 2654435761) % 0xfffffff).toString(16)} entered promiscuous mode`,
+  (i) => `IPv6: ADDRCONF(NETDEV_CHANGE): veth${((i * 40503) % 0xfffffff).toString(16)}: link becomes ready`,
   (i) => `e1000e 0000:00:19.0 eno1: NIC Link is Up 1000 Mbps Full Duplex, Flow Control: Rx/Tx`,
   (i) => `usb 1-${1 + (i % 4)}: new high-speed USB device number ${i % 127} using xhci_hcd`,
   (i) => `TCP: request_sock_TCP: Possible SYN flooding on port ${8000 + (i % 100)}. Sending cookies.  Check SNMP counters.`,
@@ -108,9 +111,7 @@ while (written < target) {
   let blockBytes = 0;
   while (blockBytes < 1 << 20) {
     ms += 37;
-    const line = DMESG
-      ? `${ktime(i)} ${kernelNoise[(i * 7 + (i >> 3)) % kernelNoise.length](i)}\n`
-      : `${stamp(ms)} ${HOSTNAME} ${noise[(i * 7 + (i >> 3)) % noise.length](i)}\n`;
+    const line = DMESG ? `${ktime(i)} ${kernelNoise[(i * 7 + (i >> 3)) % kernelNoise.length](i)}\n` : `${stamp(ms)} ${HOSTNAME} ${noise[(i * 7 + (i >> 3)) % noise.length](i)}\n`;
     i++;
     parts.push(line);
     blockBytes += line.length;
@@ -131,7 +132,9 @@ while (written < target) {
 }
 closeSync(fd);
 const bytes = statSync(file).size;
-console.log(`generated ${(bytes / (1 << 20)).toFixed(0)} MiB ${DMESG ? 'dmesg' : 'syslog'} file (${i} noise lines, ${embedded} embedded incident reports) in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+console.log(
+  `generated ${(bytes / (1 << 20)).toFixed(0)} MiB ${DMESG ? 'dmesg' : 'syslog'} file (${i} noise lines, ${embedded} embedded incident reports) in ${((Date.now() - t0) / 1000).toFixed(1)} s`,
+);
 
 // ---- run ----
 function run(cmd, argv, env = {}) {
@@ -165,7 +168,9 @@ const lantern = await run(process.execPath, [join(root, 'bin/lantern.js'), 'anal
 let summary = '';
 try {
   const doc = JSON.parse(lantern.out);
-  summary = `${doc.summary.incidents} incidents in ${doc.summary.groups} groups (${Object.entries(doc.summary.byKind).map(([k, v]) => `${k} ${v}`).join(', ')})`;
+  summary = `${doc.summary.incidents} incidents in ${doc.summary.groups} groups (${Object.entries(doc.summary.byKind)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ')})`;
 } catch {
   summary = `could not parse output (exit ${lantern.code}): ${lantern.err.slice(0, 200)}`;
 }

@@ -108,7 +108,11 @@ for (const r of rows) console.log(`${r.label.padEnd(w)}  ${r.median.toFixed(0).p
 const shNoise = (shDiff.last.stdout.match(/^[<>] /gm) ?? []).length;
 const sysctls = s1.sections.sysctls.status === 'ok' ? Object.keys(s1.sections.sysctls.data.values).length : 0;
 console.log(`\nsnapshot: ${(statSync(a).size / 1024).toFixed(0)} KiB JSON (${sysctls} sysctls); shell snapshot: ${(statSync(sa).size / 1024).toFixed(0)} KiB text`);
-console.log(`unchanged host, two snapshots moments apart: lantern diff reports ${diffRow.last.status === 0 ? 0 : '≥1'} difference(s) (${d.ignored.count} volatile hidden; exit ${diffRow.last.status}); diff a b prints ${shNoise} changed line(s) of noise`);
+console.log(
+  `unchanged host, two snapshots moments apart: lantern diff reports ${diffRow.last.status === 0 ? 0 : '≥1'} difference(s) (${d.ignored.count} volatile hidden; exit ${diffRow.last.status}); diff a b prints ${shNoise} changed line(s) of noise`,
+);
 console.log(rpmNote);
 console.log(`runs per row: ${runs}; peak RSS of this process (in-process rows): ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB`);
-console.log(`goal: save + diff on a live host in about a second: ${((rows[0].median + diffRow.median) / 1000).toFixed(2)} s (shell: ${((rows[4].median + shDiff.median) / 1000).toFixed(2)} s, with no check findings and no noise control)`);
+console.log(
+  `goal: save + diff on a live host in about a second: ${((rows[0].median + diffRow.median) / 1000).toFixed(2)} s (shell: ${((rows[4].median + shDiff.median) / 1000).toFixed(2)} s, with no check findings and no noise control)`,
+);

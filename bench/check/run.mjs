@@ -48,7 +48,22 @@ const rows = [];
 const full = timeIt('lantern check --json (all 20 checks)', [process.execPath, BIN, 'check', '--json']);
 rows.push(full);
 // Profiles and waivers are applied to 20 findings after the checks ran: this row should match the one above.
-rows.push(timeIt('  same, --profile strict --waivers FILE --waive x2', [process.execPath, BIN, 'check', '--json', '--profile', 'strict', '--waivers', WAIVERS, '--waive', 'kdump=bench', '--waive', 'sysrq.mask=bench']));
+rows.push(
+  timeIt('  same, --profile strict --waivers FILE --waive x2', [
+    process.execPath,
+    BIN,
+    'check',
+    '--json',
+    '--profile',
+    'strict',
+    '--waivers',
+    WAIVERS,
+    '--waive',
+    'kdump=bench',
+    '--waive',
+    'sysrq.mask=bench',
+  ]),
+);
 rows.push(timeIt('lantern check --json --only oom.exempt', [process.execPath, BIN, 'check', '--json', '--only', 'oom.exempt']));
 rows.push(timeIt('node -e 0 (Node start-up alone)', [process.execPath, '-e', '0']));
 rows.push(timeIt('sh: cat /proc/*/oom_score_adj (one cat per process)', ['sh', '-c', 'for p in /proc/[0-9]*; do cat "$p/oom_score_adj"; done 2>/dev/null | grep -c -- -1000'], 1));

@@ -123,7 +123,13 @@ async function portOpen(port, proto) {
   const hex = `:${port.toString(16).toUpperCase().padStart(4, '0')} `;
   const files = proto === 'tcp' ? ['/proc/net/tcp', '/proc/net/tcp6'] : ['/proc/net/udp', '/proc/net/udp6'];
   const end = Date.now() + 15000;
-  while (!files.some((f) => readFileSync(f, 'utf8').split('\n').some((l) => l.includes(hex) && (proto === 'udp' || / 0A /.test(l))))) {
+  while (
+    !files.some((f) =>
+      readFileSync(f, 'utf8')
+        .split('\n')
+        .some((l) => l.includes(hex) && (proto === 'udp' || / 0A /.test(l))),
+    )
+  ) {
     if (Date.now() > end) throw new Error(`nothing listens on ${proto} ${port}`);
     await sleep(20);
   }
@@ -160,7 +166,16 @@ async function measure(name, proto, start) {
   await stop();
   const written = countBurstLines(dir);
   const seconds = (tEnd - t0) / 1000;
-  return { name, proto, written, lost: expectedBurstLines - written, counted: counted ? counted() : null, seconds, rate: written / seconds, cpuUsPerLine: ((cpu1 - cpu0) * 1e6) / Math.max(1, written) };
+  return {
+    name,
+    proto,
+    written,
+    lost: expectedBurstLines - written,
+    counted: counted ? counted() : null,
+    seconds,
+    rate: written / seconds,
+    cpuUsPerLine: ((cpu1 - cpu0) * 1e6) / Math.max(1, written),
+  };
 }
 
 const spawnKept = (cmd, args, opts = {}) => {
@@ -207,8 +222,12 @@ const socatTs = (proto) => async (port, dir) => {
 const rsyslog = (proto) => async (port, dir) => {
   mkdirSync(join(dir, 'work'), { recursive: true });
   const conf = join(dir, 'rsyslog.conf');
-  const input = proto === 'tcp' ? `module(load="imtcp")\ninput(type="imtcp" address="127.0.0.1" port="${port}")` : `module(load="imudp")\ninput(type="imudp" address="127.0.0.1" port="${port}" rcvbufSize="32m")`;
-  writeFileSync(conf, `global(workDirectory="${dir}/work")\n${input}\ntemplate(name="raw" type="string" string="%timegenerated:::date-rfc3339% %fromhost-ip% %rawmsg%\\n")\n*.* action(type="omfile" file="${dir}/out.log" template="raw")\n`);
+  const input =
+    proto === 'tcp' ? `module(load="imtcp")\ninput(type="imtcp" address="127.0.0.1" port="${port}")` : `module(load="imudp")\ninput(type="imudp" address="127.0.0.1" port="${port}" rcvbufSize="32m")`;
+  writeFileSync(
+    conf,
+    `global(workDirectory="${dir}/work")\n${input}\ntemplate(name="raw" type="string" string="%timegenerated:::date-rfc3339% %fromhost-ip% %rawmsg%\\n")\n*.* action(type="omfile" file="${dir}/out.log" template="raw")\n`,
+  );
   const p = spawnKept(rsyslogd, ['-n', '-f', conf, '-i', join(dir, 'rsyslogd.pid')]);
   return { procs: [p], stop: async () => (p.kill('SIGTERM'), await ended(p)) };
 };
@@ -234,11 +253,22 @@ for (const proto of ['tcp', 'udp'].filter((p) => SCENARIOS.includes(p))) {
   }
   for (const [name, rs] of results) {
     const m = median(rs, 'rate');
-    rows.push({ ...m, countedMax: rs.every((r) => r.counted === null) ? '-' : Math.max(...rs.map((r) => r.counted ?? 0)), scenario: proto === 'tcp' ? 'TCP, 1 source' : `UDP, ${UDP_SENDERS} sources`, lostMax: Math.max(...rs.map((r) => r.lost)), range: `${Math.round(Math.min(...rs.map((r) => r.rate)))}..${Math.round(Math.max(...rs.map((r) => r.rate)))}`, name });
+    rows.push({
+      ...m,
+      countedMax: rs.every((r) => r.counted === null) ? '-' : Math.max(...rs.map((r) => r.counted ?? 0)),
+      scenario: proto === 'tcp' ? 'TCP, 1 source' : `UDP, ${UDP_SENDERS} sources`,
+      lostMax: Math.max(...rs.map((r) => r.lost)),
+      range: `${Math.round(Math.min(...rs.map((r) => r.rate)))}..${Math.round(Math.max(...rs.map((r) => r.rate)))}`,
+      name,
+    });
   }
 }
 const pad = (s, n) => String(s).padEnd(n);
 console.log(`\n${pad('scenario', 16)}${pad('receiver', 30)}${pad('written', 10)}${pad('lost', 9)}${pad('counted', 9)}${pad('lines/s', 10)}${pad('range', 20)}CPU µs/line`);
-for (const r of rows) console.log(`${pad(r.scenario, 16)}${pad(r.name, 30)}${pad(r.written, 10)}${pad(r.lostMax, 9)}${pad(r.countedMax, 9)}${pad(Math.round(r.rate), 10)}${pad(r.range, 20)}${r.cpuUsPerLine.toFixed(2)}`);
-console.log(`\n(median round by lines/s; lost: the most of any round; counted: the most the receiver itself reported lost (Lantern's kernelDrops + linesLost + linesUnwritten); CPU: user + system of the receiving processes, from the first byte to the last line written)`);
-for (const r of rows.filter((x) => x.name.startsWith('lantern'))) console.log(`goal: ${r.scenario}: lantern console ${Math.round(r.rate)} lines/s, ${r.cpuUsPerLine.toFixed(2)} µs CPU per line, ${r.lostMax} lost`);
+for (const r of rows)
+  console.log(`${pad(r.scenario, 16)}${pad(r.name, 30)}${pad(r.written, 10)}${pad(r.lostMax, 9)}${pad(r.countedMax, 9)}${pad(Math.round(r.rate), 10)}${pad(r.range, 20)}${r.cpuUsPerLine.toFixed(2)}`);
+console.log(
+  `\n(median round by lines/s; lost: the most of any round; counted: the most the receiver itself reported lost (Lantern's kernelDrops + linesLost + linesUnwritten); CPU: user + system of the receiving processes, from the first byte to the last line written)`,
+);
+for (const r of rows.filter((x) => x.name.startsWith('lantern')))
+  console.log(`goal: ${r.scenario}: lantern console ${Math.round(r.rate)} lines/s, ${r.cpuUsPerLine.toFixed(2)} µs CPU per line, ${r.lostMax} lost`);

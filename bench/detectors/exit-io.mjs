@@ -145,7 +145,16 @@ async function round(mode, ctx) {
       recorderCpu: cpu1 - cpu0,
       recorderCpuPerExit: (cpu1 - cpu0) / exits,
       eventsLost: st.lost?.stats ?? 0,
-      io: io && { exits: io.exits, records: io.records, skippedNoIo: io.skippedNoIo, lost: io.lostKernel + io.lostQueue, lostKernel: io.lostKernel, lostQueue: io.lostQueue, source: io.source, note: io.note },
+      io: io && {
+        exits: io.exits,
+        records: io.records,
+        skippedNoIo: io.skippedNoIo,
+        lost: io.lostKernel + io.lostQueue,
+        lostKernel: io.lostKernel,
+        lostQueue: io.lostQueue,
+        source: io.source,
+        note: io.note,
+      },
     };
   } finally {
     if (rec.child.exitCode === null) rec.child.kill('SIGKILL');
@@ -216,16 +225,27 @@ export function exitIoLines(res) {
   const out = [`exit storm: ${res.exits} processes ${who}, ${res.rounds} interleaved rounds; median (min–max)`];
   out.push(['mode'.padEnd(10), 'exits/s'.padEnd(22), 'storm CPU µs/exit'.padEnd(20), 'tracer CPU µs/exit'.padEnd(22), 'lost'].join(' '));
   for (const r of res.rows) {
-    const lost = r.mode === 'nothing' ? '' : r.mode === 'bpftrace' ? `${r.btLost} events (its own count); ${r.btCaptured} of ${r.btExpected} storm processes printed` : r.mode === 'record+io' ? `${r.eventsLost} events, ${r.ioLost} of ${r.ioExits} exit records (${r.ioRecords} io records)${r.ioSource !== 'taskstats' ? ` — detector ${r.ioSource}: ${r.ioNote ?? ''}` : ''}` : `${r.eventsLost} events`;
+    const lost =
+      r.mode === 'nothing'
+        ? ''
+        : r.mode === 'bpftrace'
+          ? `${r.btLost} events (its own count); ${r.btCaptured} of ${r.btExpected} storm processes printed`
+          : r.mode === 'record+io'
+            ? `${r.eventsLost} events, ${r.ioLost} of ${r.ioExits} exit records (${r.ioRecords} io records)${r.ioSource !== 'taskstats' ? ` — detector ${r.ioSource}: ${r.ioNote ?? ''}` : ''}`
+            : `${r.eventsLost} events`;
     out.push([r.mode.padEnd(10), f0(r.exitsPerSec).padEnd(22), f1(r.stormCpuUsPerExit).padEnd(20), (r.recorderCpuUsPerExit ? f1(r.recorderCpuUsPerExit) : '').padEnd(22), lost].join(' '));
   }
   if (res.detector) {
-    out.push(`goal: per-exit cost of the I/O detector: ${f1(res.detector.cpuUsPerExit)} µs of recorder CPU per exit (record+io minus record, same round)${res.detector.exitRateDropPct ? `; exits/s ${f1(res.detector.exitRateDropPct)} % below nothing` : ''}`);
+    out.push(
+      `goal: per-exit cost of the I/O detector: ${f1(res.detector.cpuUsPerExit)} µs of recorder CPU per exit (record+io minus record, same round)${res.detector.exitRateDropPct ? `; exits/s ${f1(res.detector.exitRateDropPct)} % below nothing` : ''}`,
+    );
     if (res.detector.bpftraceCpuUsPerExit) {
       const lan = res.detector.cpuUsPerExit.median;
       const bt = res.detector.bpftraceCpuUsPerExit.median;
       const versus = bt > 0 ? `${((lan / bt) * 100).toFixed(0)} % of it` : 'bpftrace measured 0 (its filter drops exits without I/O in the kernel; taskstats sends every exit)';
-      out.push(`goal: the I/O detector at most half of bpftrace's cost per exit: ${lan.toFixed(1)} vs ${bt.toFixed(1)} µs, ${versus} (${lan <= bt / 2 ? 'met' : 'not met'}; Lantern stores each record in SQLite with its process's domain, bpftrace prints a line to a file)`);
+      out.push(
+        `goal: the I/O detector at most half of bpftrace's cost per exit: ${lan.toFixed(1)} vs ${bt.toFixed(1)} µs, ${versus} (${lan <= bt / 2 ? 'met' : 'not met'}; Lantern stores each record in SQLite with its process's domain, bpftrace prints a line to a file)`,
+      );
     }
   }
   return out;

@@ -160,7 +160,13 @@ async function withLantern(detector = true) {
 }
 
 const RUN = { nothing: withNothing, lantern: () => withLantern(true), recorder: () => withLantern(false), bpftrace: () => withBt(BT_LATENCY), floor: () => withBt(BT_FLOOR) };
-const LABEL = { nothing: 'nothing attached', lantern: 'lantern --slow-stat 1s', recorder: 'lantern record (no detector)', bpftrace: 'bpftrace hist (same latency)', floor: 'bpftrace empty probes (floor)' };
+const LABEL = {
+  nothing: 'nothing attached',
+  lantern: 'lantern --slow-stat 1s',
+  recorder: 'lantern record (no detector)',
+  bpftrace: 'bpftrace hist (same latency)',
+  floor: 'bpftrace empty probes (floor)',
+};
 const results = Object.fromEntries(MODES.map((m) => [m, []]));
 
 try {
@@ -201,15 +207,39 @@ try {
     const lost = xs.reduce((a, x) => a + (x.lost ?? 0), 0);
     summary[m] = { rate, cpu, ov, pct };
     console.log(
-      `${LABEL[m].padEnd(32)}${(k(rate) + span(xs.map((x) => x.rate), k)).padEnd(22)}${(ns(cpu) + span(xs.map((x) => x.cpuPerCallNs), ns)).padEnd(20)}${(m === 'nothing' || ov === null ? '-' : ns(ov) + span(xs.map((x) => x.overheadNs), ns)).padEnd(22)}${(m === 'nothing' || pct === null ? '-' : `${pct.toFixed(1)}%`).padEnd(16)}${(tc === null ? '-' : tc.toFixed(2)).padEnd(14)}${m === 'nothing' ? '-' : lost}`,
+      `${LABEL[m].padEnd(32)}${(
+        k(rate) +
+        span(
+          xs.map((x) => x.rate),
+          k,
+        )
+      ).padEnd(22)}${(
+        ns(cpu) +
+        span(
+          xs.map((x) => x.cpuPerCallNs),
+          ns,
+        )
+      ).padEnd(20)}${(m === 'nothing' || ov === null
+        ? '-'
+        : ns(ov) +
+          span(
+            xs.map((x) => x.overheadNs),
+            ns,
+          )
+      ).padEnd(22)}${(m === 'nothing' || pct === null ? '-' : `${pct.toFixed(1)}%`).padEnd(16)}${(tc === null ? '-' : tc.toFixed(2)).padEnd(14)}${m === 'nothing' ? '-' : lost}`,
     );
   }
   if (summary.lantern && summary.bpftrace && summary.nothing) {
     const ratio = summary.lantern.ov / summary.bpftrace.ov;
     console.log('');
-    console.log(`goal: Lantern's overhead at most half of bpftrace's: lantern ${ns(summary.lantern.ov)} ns/call vs bpftrace ${ns(summary.bpftrace.ov)} ns/call = ${(ratio * 100).toFixed(0)}% (${ratio <= 0.5 ? 'met' : 'not met'})`);
+    console.log(
+      `goal: Lantern's overhead at most half of bpftrace's: lantern ${ns(summary.lantern.ov)} ns/call vs bpftrace ${ns(summary.bpftrace.ov)} ns/call = ${(ratio * 100).toFixed(0)}% (${ratio <= 0.5 ? 'met' : 'not met'})`,
+    );
     if (summary.recorder) console.log(`recorder alone (no detector) costs ${ns(summary.recorder.ov)} ns/call: the detector's own share is ${ns(summary.lantern.ov - summary.recorder.ov)} ns/call`);
-    if (summary.floor) console.log(`floor: empty BPF programs on the two tracepoints cost ${ns(summary.floor.ov)} ns/call; above it lantern adds ${ns(summary.lantern.ov - summary.floor.ov)}, bpftrace ${ns(summary.bpftrace.ov - summary.floor.ov)}`);
+    if (summary.floor)
+      console.log(
+        `floor: empty BPF programs on the two tracepoints cost ${ns(summary.floor.ov)} ns/call; above it lantern adds ${ns(summary.lantern.ov - summary.floor.ov)}, bpftrace ${ns(summary.bpftrace.ov - summary.floor.ov)}`,
+      );
   }
 } finally {
   rmSync(dir, { recursive: true, force: true });

@@ -74,7 +74,23 @@ async function round(receivers, tag) {
   const port = await kit.freePort();
   const rx = [];
   for (let i = 0; i < receivers; i++) {
-    const args = [BIN, 'netconsole', 'listen', '-l', `127.0.0.1:${port}`, '-d', join(root, `out${i}`), '--state-dir', join(root, `state${i}`), '--combined', '--receiver', 'native', '--max-open-files', '8192', ...(receivers > 1 ? ['--reuse-port'] : [])];
+    const args = [
+      BIN,
+      'netconsole',
+      'listen',
+      '-l',
+      `127.0.0.1:${port}`,
+      '-d',
+      join(root, `out${i}`),
+      '--state-dir',
+      join(root, `state${i}`),
+      '--combined',
+      '--receiver',
+      'native',
+      '--max-open-files',
+      '8192',
+      ...(receivers > 1 ? ['--reuse-port'] : []),
+    ];
     const p = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     p.stderr.on('data', (d) => (err += d));
@@ -83,7 +99,11 @@ async function round(receivers, tag) {
     rx.push({ p, dir: join(root, `out${i}`), state: join(root, `state${i}`) });
   }
   const fwd = rx.map((r, i) =>
-    spawn(process.execPath, [BIN, 'forward', r.dir, '--to', `syslog+tcp://127.0.0.1:${rs.port}`, '--to', `loki+http://127.0.0.1:${loki.port}`, '--state-dir', join(root, `fwd${i}`), '--settle', '500ms'], { stdio: 'ignore' }),
+    spawn(
+      process.execPath,
+      [BIN, 'forward', r.dir, '--to', `syslog+tcp://127.0.0.1:${rs.port}`, '--to', `loki+http://127.0.0.1:${loki.port}`, '--state-dir', join(root, `fwd${i}`), '--settle', '500ms'],
+      { stdio: 'ignore' },
+    ),
   );
   const rssBefore = rx.reduce((a, r) => a + statusKb(r.p.pid, 'VmRSS'), 0);
   const cpuBefore = rx.map((r) => procStat(r.p.pid));
@@ -137,7 +157,7 @@ async function round(receivers, tag) {
     }
     return rsSeen;
   };
-  for (const deadline = Date.now() + 180_000; Date.now() < deadline && !(rsCount() >= lines && lokiCount() >= lines); ) await sleep(250);
+  for (const deadline = Date.now() + 180_000; Date.now() < deadline && !(rsCount() >= lines && lokiCount() >= lines);) await sleep(250);
   const tFwd = Date.now();
   for (const f of fwd) f.kill('SIGTERM');
   for (const r of rx) r.p.kill('SIGTERM');
@@ -163,7 +183,9 @@ async function round(receivers, tag) {
   return result;
 }
 
-console.log(`fleet: ${SENDERS} senders (127.1.x.y) × ${BG} background lines + a synchronized burst of ${BURST_SENDERS} senders × ${BURST_LINES} lines = ${TOTAL} lines per round; ${ROUNDS} interleaved rounds`);
+console.log(
+  `fleet: ${SENDERS} senders (127.1.x.y) × ${BG} background lines + a synchronized burst of ${BURST_SENDERS} senders × ${BURST_LINES} lines = ${TOTAL} lines per round; ${ROUNDS} interleaved rounds`,
+);
 const configs = [
   { name: '1 receiver', n: 1 },
   { name: '2 receivers (--reuse-port)', n: 2 },
@@ -173,13 +195,19 @@ for (let r = 0; r < ROUNDS; r++)
   for (const c of r % 2 ? [...configs].reverse() : configs) {
     const x = await round(c.n, c.n === 1 ? 'one' : 'two');
     results[c.name].push(x);
-    console.log(`  round ${r + 1} ${c.name}: ${x.rate} datagrams/s, ${x.lines}/${x.sent} lines (${x.drops} kernel drops), ${x.cpuUsPerLine.toFixed(2)} µs CPU/line, RSS ${x.hwmMiB.toFixed(0)} MiB, forward lag ${x.fwdLagS.toFixed(1)} s (rsyslog ${x.atRsyslog}, Loki ${x.atLoki})`);
+    console.log(
+      `  round ${r + 1} ${c.name}: ${x.rate} datagrams/s, ${x.lines}/${x.sent} lines (${x.drops} kernel drops), ${x.cpuUsPerLine.toFixed(2)} µs CPU/line, RSS ${x.hwmMiB.toFixed(0)} MiB, forward lag ${x.fwdLagS.toFixed(1)} s (rsyslog ${x.atRsyslog}, Loki ${x.atLoki})`,
+    );
   }
 const col = (name, f, d = 1) => median(results[name].map(f)).toFixed(d);
-console.log('\n| configuration | datagrams/s sent | lines lost | kernel drops | receiver CPU µs/line | peak RSS MiB (all receivers) | KiB per sender | receive lag s | forward lag s (rsyslog + Loki) |');
+console.log(
+  '\n| configuration | datagrams/s sent | lines lost | kernel drops | receiver CPU µs/line | peak RSS MiB (all receivers) | KiB per sender | receive lag s | forward lag s (rsyslog + Loki) |',
+);
 console.log('|---|---|---|---|---|---|---|---|---|');
 for (const c of configs)
-  console.log(`| ${c.name} | ${col(c.name, (x) => x.rate, 0)} | ${col(c.name, (x) => x.lost, 0)} | ${col(c.name, (x) => x.drops, 0)} | ${col(c.name, (x) => x.cpuUsPerLine, 2)} | ${col(c.name, (x) => x.hwmMiB, 0)} | ${col(c.name, (x) => x.perSenderKiB, 2)} | ${col(c.name, (x) => x.rxLagS, 1)} | ${col(c.name, (x) => x.fwdLagS, 1)} |`);
+  console.log(
+    `| ${c.name} | ${col(c.name, (x) => x.rate, 0)} | ${col(c.name, (x) => x.lost, 0)} | ${col(c.name, (x) => x.drops, 0)} | ${col(c.name, (x) => x.cpuUsPerLine, 2)} | ${col(c.name, (x) => x.hwmMiB, 0)} | ${col(c.name, (x) => x.perSenderKiB, 2)} | ${col(c.name, (x) => x.rxLagS, 1)} | ${col(c.name, (x) => x.fwdLagS, 1)} |`,
+  );
 const one = results['1 receiver'];
 const cpu = median(one.map((x) => x.cpuUsPerLine));
 console.log(`\nOne receiver's CPU ceiling on this machine: about ${Math.round(1e6 / cpu).toLocaleString('en')} lines/s per core at ${cpu.toFixed(2)} µs/line.`);

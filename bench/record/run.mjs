@@ -164,7 +164,11 @@ async function withBpftrace() {
   if (!ready()) {
     child.kill('SIGINT');
     // bpftrace 0.17 always warns about RLIMIT_MEMLOCK: not the reason.
-    const why = err.trim().split('\n').filter((l) => l && !/RLIMIT_MEMLOCK/.test(l)).pop();
+    const why = err
+      .trim()
+      .split('\n')
+      .filter((l) => l && !/RLIMIT_MEMLOCK/.test(l))
+      .pop();
     console.log(`(bpftrace failed to start: ${why ?? (child.exitCode !== null ? `exit ${child.exitCode}` : `BEGIN not reached after ${attachSec.toFixed(0)} s`)})`);
     return null;
   }
@@ -202,7 +206,18 @@ async function withBpftrace() {
   for (const p of forked) if (exited.has(p)) exitsOfForked++;
   // bpftrace reports perf-buffer loss as "Lost N events" (stdout in 0.17, stderr in newer ones).
   const lost = [...(err + text).matchAll(/Lost (\d+) events/g)].reduce((n, m) => n + Number(m[1]), 0);
-  return { name: 'bpftrace printing', ...s, captured: execd.size, lost, rss, cpu, forked: forked.size, exitsOfForked, stopped: end ? (end.signal ?? `exit ${end.code}`) : 'SIGKILL after 60 s', attachSec };
+  return {
+    name: 'bpftrace printing',
+    ...s,
+    captured: execd.size,
+    lost,
+    rss,
+    cpu,
+    forked: forked.size,
+    exitsOfForked,
+    stopped: end ? (end.signal ?? `exit ${end.code}`) : 'SIGKILL after 60 s',
+    attachSec,
+  };
 }
 
 const fmt = (n, d = 0) => (n === null || n === undefined ? '-' : Number(n).toFixed(d));
@@ -252,13 +267,23 @@ try {
       // Paired with this round's baseline: the load of other users at that moment hits both.
       r.overhead = m === 'nothing' ? null : (1 - r.rate / base.rate) * 100;
       r.cpuPerExec = ((r.workCpu + (r.cpu ?? 0)) / expected) * 1e6;
-      r.cpuOverhead = m === 'nothing' ? null : (r.cpuPerExec / (base.workCpu / expected * 1e6) - 1) * 100;
+      r.cpuOverhead = m === 'nothing' ? null : (r.cpuPerExec / ((base.workCpu / expected) * 1e6) - 1) * 100;
       (byMode.get(m) ?? byMode.set(m, []).get(m)).push(r);
     }
-    console.log(`round ${round + 1}/${ROUNDS}: ${order.filter(([m]) => got.has(m)).map(([m]) => { const r = got.get(m); return `${r.name} ${fmt(r.rate)}/s${r.cpu !== null ? ` (tracer ${fmt((r.cpu / expected) * 1e6)} µs/exec${r.attachSec !== undefined ? `, ready in ${fmt(r.attachSec, 1)} s` : ''})` : ''}`; }).join(', ')}`);
+    console.log(
+      `round ${round + 1}/${ROUNDS}: ${order
+        .filter(([m]) => got.has(m))
+        .map(([m]) => {
+          const r = got.get(m);
+          return `${r.name} ${fmt(r.rate)}/s${r.cpu !== null ? ` (tracer ${fmt((r.cpu / expected) * 1e6)} µs/exec${r.attachSec !== undefined ? `, ready in ${fmt(r.attachSec, 1)} s` : ''})` : ''}`;
+        })
+        .join(', ')}`,
+    );
     const bt = got.get('bpftrace');
     if (bt && bt.captured < expected) {
-      console.log(`  bpftrace missed ${expected - bt.captured} execs: ${bt.forked}/${expected} forks and ${bt.exitsOfForked} exits of them printed, "Lost" reported ${bt.lost}, stopped by ${bt.stopped}`);
+      console.log(
+        `  bpftrace missed ${expected - bt.captured} execs: ${bt.forked}/${expected} forks and ${bt.exitsOfForked} exits of them printed, "Lost" reported ${bt.lost}, stopped by ${bt.stopped}`,
+      );
     }
   }
   if (dead.has('bpftrace') && MODES.includes('bpftrace')) console.log('(bpftrace not available: apt-get install bpftrace to compare)');
@@ -279,25 +304,42 @@ try {
     rows.push([
       a.name,
       spread(rs.map((r) => r.rate)),
-      m === 'nothing' ? '-' : spread(rs.map((r) => r.overhead), 1),
+      m === 'nothing'
+        ? '-'
+        : spread(
+            rs.map((r) => r.overhead),
+            1,
+          ),
       spread(rs.map((r) => (r.workCpu / expected) * 1e6)),
       rs[0].cpu === null ? '-' : spread(rs.map((r) => (r.cpu / expected) * 1e6)),
-      m === 'nothing' ? '-' : spread(rs.map((r) => r.cpuOverhead), 1),
+      m === 'nothing'
+        ? '-'
+        : spread(
+            rs.map((r) => r.cpuOverhead),
+            1,
+          ),
       a.captured === null ? '-' : `${a.captured}/${expected * rs.length}`,
       fmt(a.lost),
       mib(a.rss),
     ]);
   }
-  console.log('figures: median over rounds (min–max); overheads paired with the same round\'s baseline');
+  console.log("figures: median over rounds (min–max); overheads paired with the same round's baseline");
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => String(r[i]).length)));
   for (const r of rows) console.log(r.map((c, i) => (i === 0 ? String(c).padEnd(widths[i]) : String(c).padStart(widths[i]))).join('  '));
   const lantern = agg.get('lantern');
   const bt = agg.get('bpftrace');
-  if (lantern) console.log(`goal: 0 events lost and missed: lantern lost ${lantern.lost}, missed ${expected * lantern.rounds - lantern.captured} execs (exits recorded ${lantern.exits}/${expected * lantern.rounds})`);
+  if (lantern)
+    console.log(
+      `goal: 0 events lost and missed: lantern lost ${lantern.lost}, missed ${expected * lantern.rounds - lantern.captured} execs (exits recorded ${lantern.exits}/${expected * lantern.rounds})`,
+    );
   if (lantern && bt) {
     const ratio = (l, b) => (b > 0 ? fmt(l / b, 2) : '- (bpftrace not above the baseline)');
-    console.log(`goal: lantern overhead at most half of bpftrace's (execs/s, median): lantern ${fmt(lantern.overhead, 1)} %, bpftrace ${fmt(bt.overhead, 1)} % (ratio ${ratio(lantern.overhead, bt.overhead)})`);
-    console.log(`goal: lantern overhead at most half of bpftrace's (CPU per exec, median): lantern ${fmt(lantern.cpuOverhead, 1)} %, bpftrace ${fmt(bt.cpuOverhead, 1)} % (ratio ${ratio(lantern.cpuOverhead, bt.cpuOverhead)})`);
+    console.log(
+      `goal: lantern overhead at most half of bpftrace's (execs/s, median): lantern ${fmt(lantern.overhead, 1)} %, bpftrace ${fmt(bt.overhead, 1)} % (ratio ${ratio(lantern.overhead, bt.overhead)})`,
+    );
+    console.log(
+      `goal: lantern overhead at most half of bpftrace's (CPU per exec, median): lantern ${fmt(lantern.cpuOverhead, 1)} %, bpftrace ${fmt(bt.cpuOverhead, 1)} % (ratio ${ratio(lantern.cpuOverhead, bt.cpuOverhead)})`,
+    );
     const lt = median(byMode.get('lantern').map((r) => r.cpu / expected));
     const btc = median(byMode.get('bpftrace').map((r) => r.cpu / expected));
     console.log(`goal: tracer's own CPU per exec (median): lantern ${fmt(lt * 1e6)} µs, bpftrace ${fmt(btc * 1e6)} µs (ratio ${fmt(lt / btc, 2)})`);

@@ -92,7 +92,8 @@ async function startTracer(mode) {
   }
   // bpftrace printing every send with its destination port, as an administrator would write it.
   const out = join(work, 'bt.out');
-  const prog = 'tracepoint:syscalls:sys_enter_sendto /args->addr != 0/ { $sa = (struct sockaddr_in *)uptr(args->addr); printf("%d %s %d\\n", pid, comm, $sa->sin_port); } BEGIN { printf("ready\\n"); }';
+  const prog =
+    'tracepoint:syscalls:sys_enter_sendto /args->addr != 0/ { $sa = (struct sockaddr_in *)uptr(args->addr); printf("%d %s %d\\n", pid, comm, $sa->sin_port); } BEGIN { printf("ready\\n"); }';
   const child = spawn('sh', ['-c', `exec "${bpftrace}" -e '${prog}' > "${out}" 2> "${out}.err"`], { stdio: 'ignore' });
   const exit = new Promise((r) => child.once('exit', r));
   while (!(existsSync(out) && readFileSync(out, 'utf8').includes('ready'))) {
@@ -132,7 +133,9 @@ for (let round = 0; round < ROUNDS; round++) {
   }
   for (const mode of MODES) results[mode].push({ ...rows[mode], base });
   baselines.push(base);
-  console.log(`round ${round + 1}: ${order.map((m) => `${m} ${Math.round(rows[m].rate)}/s${rows[m].events !== null ? ` (${rows[m].events} printed, ${rows[m].counted} counted, ${rows[m].lost} lost)` : ''}`).join(', ')}`);
+  console.log(
+    `round ${round + 1}: ${order.map((m) => `${m} ${Math.round(rows[m].rate)}/s${rows[m].events !== null ? ` (${rows[m].events} printed, ${rows[m].counted} counted, ${rows[m].lost} lost)` : ''}`).join(', ')}`,
+  );
 }
 
 const median = (xs) => {
@@ -150,7 +153,7 @@ console.log(`${'mode'.padEnd(52)} ${'sends/s'.padStart(10)} ${'overhead'.padStar
 for (const mode of MODES) {
   const rs = results[mode];
   const rate = median(rs.map((r) => r.rate));
-  const over = mode === 'nothing' ? '' : `${(median(rs.map((r) => (1 - r.rate / r.base) * 100))).toFixed(0)} %`;
+  const over = mode === 'nothing' ? '' : `${median(rs.map((r) => (1 - r.rate / r.base) * 100)).toFixed(0)} %`;
   const exp = mode === 'nothing' ? '' : mode === 'other' ? '0' : String(expected);
   console.log(
     `${label[mode].padEnd(52)} ${String(Math.round(rate)).padStart(10)} ${over.padStart(9)} ${(mode === 'nothing' ? '' : String(median(rs.map((r) => r.events)))).padStart(9)} ${(mode === 'nothing' ? '' : String(median(rs.map((r) => r.counted)))).padStart(9)} ${exp.padStart(9)} ${(mode === 'nothing' ? '' : String(median(rs.map((r) => r.lost)))).padStart(8)}`,

@@ -30,9 +30,21 @@ export interface SourceDef {
 }
 
 const REGISTRY: SourceDef[] = [
-  { name: 'fanotify', covers: 'successful file accesses (read, write, create, unlink, rename, mkdir, rmdir, execute)', start: (ctx) => Promise.resolve(FanotifySource.start(ctx.emit, { ignorePids: ctx.excludePids })) },
-  { name: 'syscalls', covers: 'failed file operations with errno; append, truncate, chmod, ioctl (bpftrace on syscall exits)', start: (ctx) => SyscallSource.start(ctx.emit, { excludePids: ctx.excludePids, getattr: ctx.getattr }) },
-  { name: 'network', covers: 'inet and unix bind, listen, connect, accept, datagram sends, with errno on failures (bpftrace on syscall and sock tracepoints)', start: (ctx) => startNetworkSource({ excludePids: ctx.excludePids }, ctx.emit) },
+  {
+    name: 'fanotify',
+    covers: 'successful file accesses (read, write, create, unlink, rename, mkdir, rmdir, execute)',
+    start: (ctx) => Promise.resolve(FanotifySource.start(ctx.emit, { ignorePids: ctx.excludePids })),
+  },
+  {
+    name: 'syscalls',
+    covers: 'failed file operations with errno; append, truncate, chmod, ioctl (bpftrace on syscall exits)',
+    start: (ctx) => SyscallSource.start(ctx.emit, { excludePids: ctx.excludePids, getattr: ctx.getattr }),
+  },
+  {
+    name: 'network',
+    covers: 'inet and unix bind, listen, connect, accept, datagram sends, with errno on failures (bpftrace on syscall and sock tracepoints)',
+    start: (ctx) => startNetworkSource({ excludePids: ctx.excludePids }, ctx.emit),
+  },
 ];
 
 /** Add a backend (e.g. the network side): `registerAccessSource({ name: 'net', covers: …, start })`. */
@@ -56,7 +68,13 @@ export interface BackendReport {
  * of names (each must start). Returns what runs, and what did not with why.
  */
 export async function startSources(choice: string, ctx: SourceContext): Promise<{ sources: AccessSource[]; report: BackendReport[] }> {
-  const names = choice === 'auto' ? REGISTRY.map((d) => d.name) : choice.split(',').map((s) => s.trim()).filter(Boolean);
+  const names =
+    choice === 'auto'
+      ? REGISTRY.map((d) => d.name)
+      : choice
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean);
   const unknown = names.filter((n) => !REGISTRY.some((d) => d.name === n));
   if (unknown.length) throw new Error(`unknown access backend ${unknown.join(', ')} (one of: auto, ${REGISTRY.map((d) => d.name).join(', ')})`);
   const sources: AccessSource[] = [];

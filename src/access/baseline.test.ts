@@ -16,7 +16,16 @@ import { Store } from '../record/store/store.js';
 import { ensureAccessTables, writeAccess } from '../record/store/access.js';
 import type { AccessEntry } from './lists.js';
 
-const plain = { bold: (s: string) => s, red: (s: string) => s, green: (s: string) => s, yellow: (s: string) => s, magenta: (s: string) => s, dim: (s: string) => s, cyan: (s: string) => s, enabled: false };
+const plain = {
+  bold: (s: string) => s,
+  red: (s: string) => s,
+  green: (s: string) => s,
+  yellow: (s: string) => s,
+  magenta: (s: string) => s,
+  dim: (s: string) => s,
+  cyan: (s: string) => s,
+  enabled: false,
+};
 
 function storeWith(path: string, lists: Record<string, string[]>): void {
   const s = Store.open(path);
@@ -33,7 +42,7 @@ function storeWith(path: string, lists: Record<string, string[]>): void {
   s.close();
 }
 
-test('baseline: a live snapshot holds the store\'s domains and success lines; diff names new programs and new writes', { timeout: 120_000 }, () => {
+test("baseline: a live snapshot holds the store's domains and success lines; diff names new programs and new writes", { timeout: 120_000 }, () => {
   const dir = tempDir('lantern-access-baseline-');
   const before = join(dir, 'before.db');
   const after = join(dir, 'after.db');

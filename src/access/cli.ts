@@ -48,7 +48,7 @@ function jsonOf(cmd: Command): boolean {
 export function register(program: Command): void {
   const access = program
     .command('access')
-    .description('per-domain access lists kept by lantern record --access, in TOMOYO\'s layout (files, failed operations with errno, env names)')
+    .description("per-domain access lists kept by lantern record --access, in TOMOYO's layout (files, failed operations with errno, env names)")
     .argument('[domain-pattern]', 'a domain and its subtree ("<kernel> /usr/sbin/sshd"), or a glob over the full name ("*sshd*")')
     .addOption(storeOption())
     .option('--failed', 'the failed operations, with errno, count, first and last time')

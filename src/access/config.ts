@@ -26,7 +26,10 @@ export function accessOptions(cfg: Record<string, unknown> | undefined, flags: {
     if (unknown.length) throw new CliError(`unknown access backend ${unknown.join(', ')} (one of: auto, ${known.join(', ')})`, flags.accessBackend !== undefined ? EXIT.USAGE : EXIT.DATAERR);
     o.backend = backend;
   }
-  for (const [key, field, min, max] of [['per_domain', 'perDomain', 1, 10_000_000], ['max_queued', 'maxQueued', 1000, 100_000_000]] as const) {
+  for (const [key, field, min, max] of [
+    ['per_domain', 'perDomain', 1, 10_000_000],
+    ['max_queued', 'maxQueued', 1000, 100_000_000],
+  ] as const) {
     const v = c[key];
     if (v === undefined) continue;
     if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw new CliError(`config: [access] ${key} must be an integer from ${min} to ${max}`, EXIT.DATAERR);

@@ -90,10 +90,15 @@ test('syscalls backend: program made of numbers only; exits decoded; flags, dfd,
 
 test('fanotify: batch records decoded (create mode, rename pair, procfs, unresolved counted); local filesystems chosen once per device', () => {
   const rec = (...f: string[]) => f.map((x) => x + '\0').join('');
-  const buf = Buffer.from(rec('c', '5', '1', '/var/run/sshd.pid', '0644') + rec('n', '5', '1', '/a b', '/c') + rec('r', '5', '1', '/proc/5/status', '') + rec('u', '6', '1', '', 'gone') + rec('?', 'x', '1', '/', ''));
+  const buf = Buffer.from(
+    rec('c', '5', '1', '/var/run/sshd.pid', '0644') + rec('n', '5', '1', '/a b', '/c') + rec('r', '5', '1', '/proc/5/status', '') + rec('u', '6', '1', '', 'gone') + rec('?', 'x', '1', '/', ''),
+  );
   const out: AccessEvent[] = [];
   const r = decodeBatch(buf, 7, (e) => out.push(e));
-  assert.deepEqual(out.map((e) => e.operation), ['create /var/run/sshd.pid 0644', 'rename /a\\040b /c', 'read proc:/self/status']);
+  assert.deepEqual(
+    out.map((e) => e.operation),
+    ['create /var/run/sshd.pid 0644', 'rename /a\\040b /c', 'read proc:/self/status'],
+  );
   assert.deepEqual(r, { records: 4, unresolved: 1, malformed: 1 });
   const mi = [
     '22 1 254:0 / / rw,relatime shared:1 - ext4 /dev/vda rw',
@@ -102,11 +107,14 @@ test('fanotify: batch records decoded (create mode, rename pair, procfs, unresol
     '25 22 254:0 /srv /mnt/bind\\040x rw shared:1 - ext4 /dev/vda rw',
     '26 22 0:40 / /mnt/nfs rw - nfs4 srv:/x rw',
   ].join('\n');
-  assert.deepEqual(mountsToMark(parseMountinfo(mi)).map((m) => `${m.mountPoint} ${m.fsType}`), ['/ ext4', '/tmp tmpfs']);
+  assert.deepEqual(
+    mountsToMark(parseMountinfo(mi)).map((m) => `${m.mountPoint} ${m.fsType}`),
+    ['/ ext4', '/tmp tmpfs'],
+  );
   assert.equal(parseMountinfo(mi)[3]!.mountPoint, '/mnt/bind x');
 });
 
-test('render: TOMOYO layout numbered and sorted, failures with errno and times, the talk\'s log line and summary', () => {
+test("render: TOMOYO layout numbered and sorted, failures with errno and times, the talk's log line and summary", () => {
   const l = new AccessLists({ perDomain: 10 });
   l.add(2, ev('read /etc/rsyslog.conf', undefined, Date.UTC(2014, 4, 5, 13, 44, 38) * 1000));
   l.add(2, ev('append /var/log/messages'));
@@ -145,7 +153,10 @@ test('queries: files-of by path or base name over every domain of the program; w
   assert.deepEqual(f.byOp, { create: ['/var/run/sshd.pid'], read: ['/etc/ssh/moduli', '/etc/ssh/sshd_config'] });
   assert.equal(filesOf('/usr/sbin/sshd', lists).domains.length, 2);
   assert.equal(filesOf('ssh', lists).domains.length, 0);
-  assert.deepEqual(whoUses('/etc/ssh/*', lists).map((r) => `${r.line}${r.errno ? ' ' + r.errno : ''}`), ['file read /etc/ssh/sshd_config', 'file read /etc/ssh/moduli', 'file read /etc/ssh/ssh_host_key EACCES']);
+  assert.deepEqual(
+    whoUses('/etc/ssh/*', lists).map((r) => `${r.line}${r.errno ? ' ' + r.errno : ''}`),
+    ['file read /etc/ssh/sshd_config', 'file read /etc/ssh/moduli', 'file read /etc/ssh/ssh_host_key EACCES'],
+  );
 });
 
 test('options: [access] keys checked, flags turn it on, a backend name is checked before anything runs; env names only', () => {
@@ -164,14 +175,17 @@ test('tracker: an access before an exec stays in the old domain, one after goes 
   const live = new Map<number, { domainId: number; comm: string }>([[7, { domainId: 3, comm: 'cat' }]]);
   const names: Record<number, string> = { 2: '<kernel> /bin/sh', 3: '<kernel> /bin/sh /bin/cat', 4: '<kernel> <unknown>', 5: '<kernel> /usr/bin/env' };
   const logged: string[] = [];
-  const t = new AccessTracker({ ...DEFAULT_ACCESS, env: true, log: (l) => logged.push(l) }, {
-    liveDomain: (pid) => live.get(pid) ?? null,
-    unknownDomain: () => 4,
-    domainName: (id) => names[id]!,
-    readEnviron: (pid) => (pid === 8 ? 'HOME=/root\0TERM=xterm\0' : null),
-    nowTs: () => 50_000,
-    toWallUs: (ts) => ts / 1000,
-  });
+  const t = new AccessTracker(
+    { ...DEFAULT_ACCESS, env: true, log: (l) => logged.push(l) },
+    {
+      liveDomain: (pid) => live.get(pid) ?? null,
+      unknownDomain: () => 4,
+      domainName: (id) => names[id]!,
+      readEnviron: (pid) => (pid === 8 ? 'HOME=/root\0TERM=xterm\0' : null),
+      nowTs: () => 50_000,
+      toWallUs: (ts) => ts / 1000,
+    },
+  );
   t.noteExec(7, 2_000, { domainId: 2, comm: 'sh' }); // pid 7 was sh until ts 2000, then cat
   t.push({ timeUs: 0, bootNs: 1_000, pid: 7, category: 'file', operation: 'write /tmp/out' }); // the redirection, before the exec
   t.push({ timeUs: 0, bootNs: 3_000, pid: 7, category: 'file', operation: 'read /etc/hosts' });
@@ -183,15 +197,33 @@ test('tracker: an access before an exec stays in the old domain, one after goes 
     { type: 'exec', pid: 8, domainId: 5, comm: 'env', timeUs: 1 },
   ]);
   t.flush(60_000);
-  assert.deepEqual(t.lists.entries(2).map((e) => e.line), ['file write /tmp/out']);
-  assert.deepEqual(t.lists.entries(3).map((e) => e.line), ['file read /etc/hosts']);
-  assert.deepEqual(t.lists.entries(5).map((e) => e.line).sort(), ['file read /etc/passwd', 'misc env HOME', 'misc env TERM']);
-  assert.deepEqual(t.lists.entries(4).map((e) => e.line), ['file read /x']);
+  assert.deepEqual(
+    t.lists.entries(2).map((e) => e.line),
+    ['file write /tmp/out'],
+  );
+  assert.deepEqual(
+    t.lists.entries(3).map((e) => e.line),
+    ['file read /etc/hosts'],
+  );
+  assert.deepEqual(
+    t.lists
+      .entries(5)
+      .map((e) => e.line)
+      .sort(),
+    ['file read /etc/passwd', 'misc env HOME', 'misc env TERM'],
+  );
+  assert.deepEqual(
+    t.lists.entries(4).map((e) => e.line),
+    ['file read /x'],
+  );
   const st = t.status();
   assert.equal(st.waiting, 1);
   assert.equal(st.unknownPid, 1);
   assert.equal(st.received, st.attributed + st.waiting + st.queueDropped);
-  assert.ok(logged.some((l) => /^\[.*\] write \/tmp\/out by sh\(7\) \/bin\/sh$/.test(l)), logged.join('\n'));
+  assert.ok(
+    logged.some((l) => /^\[.*\] write \/tmp\/out by sh\(7\) \/bin\/sh$/.test(l)),
+    logged.join('\n'),
+  );
   t.flush(Infinity);
   assert.equal(t.status().waiting, 0);
 });

@@ -158,7 +158,10 @@ test('access lists: known programs, relative/absolute/chroot paths, EACCES and E
   }
   assert.ok(lines.has('misc env LANTERN_ACCESS_TEST') && lines.has('misc env PATH'), 'env names of the exec');
 
-  const failed = JSON.parse(lantern(['access', '--store', store, '--json', '--failed', `*${acc}`]).out) as Array<{ domain: string; accesses: Array<{ line: string; errno: string; count: number; first: string; last: string }> }>;
+  const failed = JSON.parse(lantern(['access', '--store', store, '--json', '--failed', `*${acc}`]).out) as Array<{
+    domain: string;
+    accesses: Array<{ line: string; errno: string; count: number; first: string; last: string }>;
+  }>;
   const f = failed.flatMap((d) => d.accesses.map((a) => `${a.line} ${a.errno}`));
   assert.ok(f.includes(`file read ${secret} EACCES`), f.join('\n'));
   assert.ok(f.includes(`file execute ${flood} ETXTBSY`), f.join('\n'));
@@ -183,7 +186,10 @@ test('access lists: known programs, relative/absolute/chroot paths, EACCES and E
   assert.match(byName.out, new RegExp(`^append:\\n  ${work}/app$`, 'm'));
 
   const who = JSON.parse(lantern(['access', 'who-uses', `${work}/rel`, '--store', store, '--json']).out) as Array<{ domain: string; line: string }>;
-  assert.ok(who.some((r) => r.line === `file read ${work}/rel` && r.domain.endsWith(acc)), JSON.stringify(who));
+  assert.ok(
+    who.some((r) => r.line === `file read ${work}/rel` && r.domain.endsWith(acc)),
+    JSON.stringify(who),
+  );
   const glob = JSON.parse(lantern(['access', 'who-uses', `${secret.slice(0, -5)}*`, '--store', store, '--json']).out) as Array<{ errno?: string }>;
   assert.ok(glob.some((r) => r.errno === 'EACCES'));
 

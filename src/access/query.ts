@@ -48,7 +48,14 @@ export function filesOf(program: string, lists: Array<{ domain: string; entries:
 /** A glob over a path (`*` any run of characters, `?` one) or the exact path. */
 function pathMatcher(pattern: string): (p: string) => boolean {
   if (!/[*?]/.test(pattern)) return (p) => p === pattern;
-  const re = new RegExp('^' + pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.') + '$');
+  const re = new RegExp(
+    '^' +
+      pattern
+        .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+        .replace(/\*/g, '.*')
+        .replace(/\?/g, '.') +
+      '$',
+  );
   return (p) => re.test(p);
 }
 

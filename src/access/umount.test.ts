@@ -24,7 +24,9 @@ test('record --access: a filesystem it marked can be unmounted while it runs', {
   assert.equal(spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mnt]).status, 0);
   let mounted = true;
   writeFileSync(join(mnt, 'f'), 'x');
-  const rec = spawn(process.execPath, [BIN, 'record', '--store', join(dir, 'r.db'), '--name', uniqueName('umount'), '--access-backend', 'fanotify', '--no-hung', '--no-slab'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const rec = spawn(process.execPath, [BIN, 'record', '--store', join(dir, 'r.db'), '--name', uniqueName('umount'), '--access-backend', 'fanotify', '--no-hung', '--no-slab'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let err = '';
   rec.stderr.on('data', (d: Buffer) => (err += d.toString()));
   try {

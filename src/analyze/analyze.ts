@@ -85,8 +85,19 @@ export async function analyzePaths(paths: string[], opts: AnalyzeOptions = {}): 
 
 function emptyReport(name: string): InputReport {
   return {
-    name, format: 'unreadable', bytes: 0, lines: 0, kernelLines: 0, malformedLines: 0, overlongLines: 0, overlongBytesCut: 0,
-    invalidUtf8Lines: 0, nulBytes: 0, nulRuns: 0, incidents: 0, partialIncidents: 0,
+    name,
+    format: 'unreadable',
+    bytes: 0,
+    lines: 0,
+    kernelLines: 0,
+    malformedLines: 0,
+    overlongLines: 0,
+    overlongBytesCut: 0,
+    invalidUtf8Lines: 0,
+    nulBytes: 0,
+    nulRuns: 0,
+    incidents: 0,
+    partialIncidents: 0,
   };
 }
 

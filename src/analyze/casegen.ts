@@ -8,14 +8,52 @@ export const HOST = 'web01';
 export const NETCONSOLE_SENDER = '10.1.2.3';
 
 export type CaseFormat =
-  | 'dmesg' | 'dmesg-raw' | 'vmcore-dmesg' | 'dmesg-T' | 'syslog' | 'syslog-ktime' | 'syslog-rfc3339' | 'syslog-nohost' | 'busybox' | 'logread' | 'collector'
-  | 'journal-short' | 'journal-short-iso' | 'journal-short-precise' | 'journal-short-full' | 'journal-short-monotonic' | 'journal-json'
-  | 'netconsole' | 'netconsole-extended' | 'udplogger' | 'serial' | 'serial-multihost';
+  | 'dmesg'
+  | 'dmesg-raw'
+  | 'vmcore-dmesg'
+  | 'dmesg-T'
+  | 'syslog'
+  | 'syslog-ktime'
+  | 'syslog-rfc3339'
+  | 'syslog-nohost'
+  | 'busybox'
+  | 'logread'
+  | 'collector'
+  | 'journal-short'
+  | 'journal-short-iso'
+  | 'journal-short-precise'
+  | 'journal-short-full'
+  | 'journal-short-monotonic'
+  | 'journal-json'
+  | 'netconsole'
+  | 'netconsole-extended'
+  | 'udplogger'
+  | 'serial'
+  | 'serial-multihost';
 
 export const CASE_FORMATS: CaseFormat[] = [
-  'dmesg', 'dmesg-raw', 'vmcore-dmesg', 'dmesg-T', 'syslog', 'syslog-ktime', 'syslog-rfc3339', 'syslog-nohost', 'busybox', 'logread', 'collector',
-  'journal-short', 'journal-short-iso', 'journal-short-precise', 'journal-short-full', 'journal-short-monotonic', 'journal-json',
-  'netconsole', 'netconsole-extended', 'udplogger', 'serial', 'serial-multihost',
+  'dmesg',
+  'dmesg-raw',
+  'vmcore-dmesg',
+  'dmesg-T',
+  'syslog',
+  'syslog-ktime',
+  'syslog-rfc3339',
+  'syslog-nohost',
+  'busybox',
+  'logread',
+  'collector',
+  'journal-short',
+  'journal-short-iso',
+  'journal-short-precise',
+  'journal-short-full',
+  'journal-short-monotonic',
+  'journal-json',
+  'netconsole',
+  'netconsole-extended',
+  'udplogger',
+  'serial',
+  'serial-multihost',
 ];
 
 /** Formats whose lines carry a wall-clock time, and the host they name. */
@@ -166,7 +204,9 @@ export function renderCase(content: string, format: CaseFormat): string {
         out.push(`${syslogStamp(ms, true, true)} ${HOST} kernel: ${l.text}`);
         break;
       case 'journal-short-full':
-        out.push(`${DAY[d.getUTCDay()]} ${d.getUTCFullYear()}-${p2(d.getUTCMonth() + 1)}-${p2(d.getUTCDate())} ${p2(d.getUTCHours())}:${p2(d.getUTCMinutes())}:${p2(d.getUTCSeconds())} UTC ${HOST} kernel: ${l.text}`);
+        out.push(
+          `${DAY[d.getUTCDay()]} ${d.getUTCFullYear()}-${p2(d.getUTCMonth() + 1)}-${p2(d.getUTCDate())} ${p2(d.getUTCHours())}:${p2(d.getUTCMinutes())}:${p2(d.getUTCSeconds())} UTC ${HOST} kernel: ${l.text}`,
+        );
         break;
       case 'journal-short-monotonic':
         // journalctl prints the monotonic time of every entry; a line without a kernel stamp has none here.
@@ -186,7 +226,17 @@ export function renderCase(content: string, format: CaseFormat): string {
         };
         if (l.tsNum !== undefined) rec['_SOURCE_MONOTONIC_TIMESTAMP'] = String(Math.round(l.tsNum * 1e6));
         out.push(JSON.stringify(rec));
-        if (i % 5 === 2) out.push(JSON.stringify({ __REALTIME_TIMESTAMP: String(ms * 1000), _BOOT_ID: bootId, _TRANSPORT: 'journal', SYSLOG_IDENTIFIER: 'sshd', _HOSTNAME: HOST, MESSAGE: 'Connection closed by 10.0.0.9 port 52144' }));
+        if (i % 5 === 2)
+          out.push(
+            JSON.stringify({
+              __REALTIME_TIMESTAMP: String(ms * 1000),
+              _BOOT_ID: bootId,
+              _TRANSPORT: 'journal',
+              SYSLOG_IDENTIFIER: 'sshd',
+              _HOSTNAME: HOST,
+              MESSAGE: 'Connection closed by 10.0.0.9 port 52144',
+            }),
+          );
         break;
       }
       case 'netconsole':

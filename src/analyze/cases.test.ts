@@ -31,7 +31,9 @@ if (process.env['LANTERN_UPDATE'] === '1') {
   console.log(`LANTERN_UPDATE: ${changed.length} case file(s) rewritten${changed.length ? ': ' + changed.join(', ') : ''}`);
 }
 
-const cases = readdirSync(dir).filter((f) => f.endsWith('.log')).sort();
+const cases = readdirSync(dir)
+  .filter((f) => f.endsWith('.log'))
+  .sort();
 
 test('every incident kind has a case file', () => {
   const kinds = new Set<string>();
@@ -85,7 +87,10 @@ for (const c of cases) {
         if (e.sysrq) {
           assert.equal(inc.sysrq?.tasks, e.sysrq.tasks, `${what}: sysrq tasks`);
           assert.deepEqual(inc.sysrq?.byState, e.sysrq.byState);
-          assert.deepEqual(inc.sysrq?.blockedGroups.map((g) => ({ count: g.count, frames: g.frames })), e.sysrq.blockedGroups);
+          assert.deepEqual(
+            inc.sysrq?.blockedGroups.map((g) => ({ count: g.count, frames: g.frames })),
+            e.sysrq.blockedGroups,
+          );
         }
         if (traits.kernelTime && e.kernelTime !== undefined) assert.equal(inc.kernelTime?.toFixed(6), Number(e.kernelTime).toFixed(6), `${what}: kernel time`);
         if (!traits.kernelTime) assert.equal(inc.kernelTime, undefined);

@@ -65,7 +65,10 @@ test('--json: stable schema with schemaVersion, groups with counts and first/las
   assert.deepEqual(nginx.hosts, ['web01']);
   for (const key of ['kind', 'title', 'headline', 'time', 'tasks', 'altFrames', 'frames', 'facts', 'partial', 'partialReasons', 'excerpt']) assert.ok(key in nginx.example, key);
   assert.equal(doc.timeline.length, 3);
-  assert.deepEqual(doc.timeline.map((e) => e.task), ['nginx:23451', 'python3:9912', 'nginx:23502']);
+  assert.deepEqual(
+    doc.timeline.map((e) => e.task),
+    ['nginx:23451', 'python3:9912', 'nginx:23502'],
+  );
 });
 
 test('directories are read recursively; gzip is decompressed; binary files are skipped with a reason', () => {
@@ -87,7 +90,10 @@ test('directories are read recursively; gzip is decompressed; binary files are s
   assert.equal(doc.timeline.find((e) => e.kind === 'hung_task')!.host, '10.1.2.3');
 });
 
-for (const [prog, ext, pkg] of [['xz', 'xz', 'xz-utils'], ['zstd', 'zst', 'zstd']] as const) {
+for (const [prog, ext, pkg] of [
+  ['xz', 'xz', 'xz-utils'],
+  ['zstd', 'zst', 'zstd'],
+] as const) {
   test(`${prog}-compressed input via the system decompressor`, (t) => {
     if (!hasProgram(prog)) {
       skipUnlessCI(t, `${prog} is not installed (apt-get install ${pkg}; listed in .ci/packages)`);
@@ -134,8 +140,7 @@ test('--kind, --host, --since, --until filter; undated incidents are counted whe
   const p = join(tmp, 'multi.log');
   writeFileSync(
     p,
-    renderCase(readFileSync(join(cases, 'io_fs_errors_6.x.log'), 'utf8'), 'syslog-ktime') +
-      renderCase(readFileSync(join(cases, 'segfault_6.x.log'), 'utf8'), 'syslog').replace(/web01/g, 'web02'),
+    renderCase(readFileSync(join(cases, 'io_fs_errors_6.x.log'), 'utf8'), 'syslog-ktime') + renderCase(readFileSync(join(cases, 'segfault_6.x.log'), 'utf8'), 'syslog').replace(/web01/g, 'web02'),
   );
   // Classic syslog stamps have no year: it comes from the file's mtime.
   utimesSync(p, new Date('2024-06-01T00:00:00Z'), new Date('2024-06-01T00:00:00Z'));
@@ -156,7 +161,10 @@ test('--since/--until boot+N filter boot-relative incidents by kernel time; the 
   let r = lantern(['--json', '--since', 'boot+1432', '--until', 'boot+30m', log]);
   assert.equal(r.code, 0, r.err);
   let doc = JSON.parse(r.out) as JsonDoc & { summary: { filteredBy: Record<string, number> } };
-  assert.deepEqual(doc.timeline.map((e) => e.time.kernel), ['1432.090262', '1432.174341', '1432.309388']);
+  assert.deepEqual(
+    doc.timeline.map((e) => e.time.kernel),
+    ['1432.090262', '1432.174341', '1432.309388'],
+  );
   assert.equal(doc.summary.filteredOut, 2);
   assert.deepEqual(doc.summary.filteredBy, { kind: 0, host: 0, beforeSince: 2, afterUntil: 0, noWallClock: 0, noKernelTime: 0 });
   r = lantern(['--until', 'boot+1432.1', log]);

@@ -55,7 +55,13 @@ export function parseTimeBound(value: string, now: Date = new Date()): TimeBound
 }
 
 function collect(value: string, previous: string[] = []): string[] {
-  return [...previous, ...value.split(',').map((s) => s.trim()).filter(Boolean)];
+  return [
+    ...previous,
+    ...value
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  ];
 }
 
 export function buildFilters(o: AnalyzeCliOptions): Filters {

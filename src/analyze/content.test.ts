@@ -50,12 +50,7 @@ test('judgeContent: journal, ELF and binary records are refused, also without th
 });
 
 test('NulFilter: runs are dropped and counted; a hole inside a line ends it; chunk boundaries change nothing', () => {
-  const input = Buffer.concat([
-    Buffer.from('line one\nline tw'),
-    Buffer.alloc(HOLE_MIN_BYTES * 4),
-    Buffer.from('May  3 next boot\n\0short\0run\n'),
-    Buffer.alloc(10),
-  ]);
+  const input = Buffer.concat([Buffer.from('line one\nline tw'), Buffer.alloc(HOLE_MIN_BYTES * 4), Buffer.from('May  3 next boot\n\0short\0run\n'), Buffer.alloc(10)]);
   const expected = 'line one\nline tw\nMay  3 next boot\nshortrun\n';
   for (let size = 1; size <= input.length; size++) {
     const f = new NulFilter();
@@ -121,12 +116,7 @@ test('LineAssembler: property: lines, overlong and invalid counts are exact for 
 test('scan: a panic after a crash hole in the first 4 KiB is found; lines and NUL runs are counted', async () => {
   const incs: Incident[] = [];
   const det = new Detector((i) => incs.push(i));
-  const data = Buffer.concat([
-    Buffer.from('[    1.000000] eth0: link up\n[    2.000000] eth0: link'),
-    Buffer.alloc(8192),
-    readFileSync(new URL('panic_01.log', real)),
-    Buffer.alloc(3000),
-  ]);
+  const data = Buffer.concat([Buffer.from('[    1.000000] eth0: link up\n[    2.000000] eth0: link'), Buffer.alloc(8192), readFileSync(new URL('panic_01.log', real)), Buffer.alloc(3000)]);
   const res = await scanStream(Readable.from([data]), det, { name: 't', refYear: 2024, refMonth: 0 });
   det.finish();
   assert.equal(res.nulBytes, 8192 + 3000);

@@ -15,7 +15,6 @@ export const HOLE_MIN_BYTES = 16;
 
 export type Judgement = { binary: false } | { binary: true; reason: string };
 
-
 /**
  * Binary or text, from the first bytes of the content. Known binary formats go by their magic;
  * anything else by proportion: runs of NUL are set aside (a crashed log has a few long ones),

@@ -72,9 +72,11 @@ const MAX_PREFIX_CHARS = 200;
 
 /** A regex for prefixes shaped like `p`: digit runs and space runs may vary in length (and a `[` may gain padding), the rest is literal. */
 function prefixShape(p: string): RegExp {
-  const src = p.replace(/(\d+)|( +)|([^\d ]+)/g, (_all, d: string | undefined, sp: string | undefined, lit: string | undefined) =>
-    d !== undefined ? '\\d+' : sp !== undefined ? ' +' : lit!.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&'),
-  ).replace(/\\\[(?: \+)?/g, '\\[ *'); // a padded kernel stamp `[  12.3]` widens to `[123.4]`
+  const src = p
+    .replace(/(\d+)|( +)|([^\d ]+)/g, (_all, d: string | undefined, sp: string | undefined, lit: string | undefined) =>
+      d !== undefined ? '\\d+' : sp !== undefined ? ' +' : lit!.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&'),
+    )
+    .replace(/\\\[(?: \+)?/g, '\\[ *'); // a padded kernel stamp `[  12.3]` widens to `[123.4]`
   return new RegExp('^' + src);
 }
 
@@ -302,7 +304,20 @@ export class Detector {
   }
 
   private open(st: Stream, type: ReportType, inc: Incident, line: NormLine): OpenReport {
-    const r: OpenReport = { type, inc, lastLineNo: line.lineNo, lastSeen: this.stats.lines, lines: 1, inTrace: false, nonBody: 0, allFrames: [], afterEoe: [], sawEoe: false, sawNmiEnd: false, tail: [] };
+    const r: OpenReport = {
+      type,
+      inc,
+      lastLineNo: line.lineNo,
+      lastSeen: this.stats.lines,
+      lines: 1,
+      inTrace: false,
+      nonBody: 0,
+      allFrames: [],
+      afterEoe: [],
+      sawEoe: false,
+      sawNmiEnd: false,
+      tail: [],
+    };
     if (line.caller) r.caller = line.caller;
     st.report = r;
     this.openCount++;

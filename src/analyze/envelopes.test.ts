@@ -21,7 +21,9 @@ if (process.env['LANTERN_UPDATE'] === '1') {
   console.log(`LANTERN_UPDATE: ${changed.length} envelope file(s) rewritten${changed.length ? ': ' + changed.join(', ') : ''}`);
 }
 
-const logs = readdirSync(dir).filter((f) => f.endsWith('.log')).sort();
+const logs = readdirSync(dir)
+  .filter((f) => f.endsWith('.log'))
+  .sort();
 
 test('the envelope files are all there', () => {
   assert.deepEqual(logs, ['busybox_hung_task.log', 'collector_gpf.log', 'kubectl_timestamps_oops.log', 'logread_arm_oops.log', 'syslog_nohost_mce.log']);
@@ -32,7 +34,10 @@ for (const f of logs) {
     const exp = JSON.parse(readFileSync(new URL(f.replace(/\.log$/, '.expected.json'), dir), 'utf8')) as ExpectedFile;
     assert.ok(typeof exp['source'] === 'string' && exp['source'] !== 'TODO', `${f}: no source`);
     const got = await analyzeText(readFileSync(new URL(f, dir), 'utf8'), f);
-    assert.deepEqual(got.map((i) => expectedOf(i, { envelope: true })), exp.incidents);
+    assert.deepEqual(
+      got.map((i) => expectedOf(i, { envelope: true })),
+      exp.incidents,
+    );
   });
 }
 
@@ -46,5 +51,8 @@ test('a header is looked for after a prefix only where no envelope was recognise
     '2024-05-01T10:00:00.101223+0000 UTC daemon.info containerd[811]: BUG: shim disconnected',
   ];
   const got = await analyzeText(lines.join('\n') + '\n', 'mixed.log');
-  assert.deepEqual(got.map((i) => i.title), []);
+  assert.deepEqual(
+    got.map((i) => i.title),
+    [],
+  );
 });

@@ -76,7 +76,9 @@ test(
 );
 
 test('rewriting the current results of every case gives the file byte for byte', async () => {
-  const logs = readdirSync(casesDir).filter((f) => f.endsWith('.log')).sort();
+  const logs = readdirSync(casesDir)
+    .filter((f) => f.endsWith('.log'))
+    .sort();
   assert.ok(logs.length >= 40);
   for (const c of logs) {
     const text = readFileSync(join(casesDir, c.replace(/\.log$/, '.expected.json')), 'utf8');

@@ -115,7 +115,9 @@ export const GOLDEN_FORMAT: CaseFormat = 'dmesg';
  */
 export async function updateCaseFiles(dir: string, createMissing = false, opts: GoldenOptions = {}): Promise<string[]> {
   const changed: string[] = [];
-  for (const c of readdirSync(dir).filter((f) => f.endsWith('.log')).sort()) {
+  for (const c of readdirSync(dir)
+    .filter((f) => f.endsWith('.log'))
+    .sort()) {
     const expPath = join(dir, c.replace(/\.log$/, '.expected.json'));
     let oldText: string;
     try {

@@ -78,7 +78,6 @@ export function timeOf(inc: Incident): TimeRef {
   return t;
 }
 
-
 export class Collector {
   readonly groups: Group[] = [];
   private readonly byKey = new Map<string, Group>();

@@ -149,7 +149,10 @@ test("a truncated or corrupt .bz2 gives bzip2's own diagnosis and keeps what it 
   assert.match(inp.error!, /^bzip2 -dc failed \(exit 2\): (Data integrity error when decompressing\.|Compressed file ends unexpectedly)$/);
 });
 
-for (const [prog, pkg, message] of [['xz', 'xz-utils', 'xz -dc failed (exit 1): Unexpected end of input'], ['zstd', 'zstd', 'zstd -dc failed (exit 1): Read error (39) : premature end']] as const) {
+for (const [prog, pkg, message] of [
+  ['xz', 'xz-utils', 'xz -dc failed (exit 1): Unexpected end of input'],
+  ['zstd', 'zstd', 'zstd -dc failed (exit 1): Read error (39) : premature end'],
+] as const) {
   test(`a truncated ${prog} file keeps what was decompressed, marked truncated with ${prog}'s diagnosis`, (t) => {
     if (!hasProgram(prog)) {
       skipUnlessCI(t, `${prog} is not installed (apt-get install ${pkg}; listed in .ci/packages)`);
@@ -316,7 +319,10 @@ test('binary files are refused by content: a real core dump, wtmp from utmpdump,
   const dir = join(tmp, 'binary');
   mkdirSync(dir);
   // wtmp in its real format, written by util-linux.
-  const rows = Array.from({ length: 200 }, (_, i) => `[7] [${String(1000 + i).padStart(5, '0')}] [ts/0] [root    ] [pts/0       ] [10.0.0.1            ] [10.0.0.1       ] [2024-05-03T06:00:00,000000+00:00]\n`).join('');
+  const rows = Array.from(
+    { length: 200 },
+    (_, i) => `[7] [${String(1000 + i).padStart(5, '0')}] [ts/0] [root    ] [pts/0       ] [10.0.0.1            ] [10.0.0.1       ] [2024-05-03T06:00:00,000000+00:00]\n`,
+  ).join('');
   const wtmp = spawnSync('utmpdump', ['-r'], { input: rows });
   if (wtmp.status !== 0 || wtmp.stdout.length === 0) {
     skipUnlessCI(t, 'utmpdump (util-linux) is not installed');
@@ -325,7 +331,11 @@ test('binary files are refused by content: a real core dump, wtmp from utmpdump,
   writeFileSync(join(dir, 'wtmp'), wtmp.stdout);
   writeFileSync(join(dir, 'system.journal'), journalLike(300));
   writeFileSync(join(dir, 'nomagic.journal~'), journalLike(300, false));
-  const journals = existsSync('/var/log/journal') ? readdirSync('/var/log/journal', { recursive: true }).map(String).filter((n) => n.endsWith('.journal')) : [];
+  const journals = existsSync('/var/log/journal')
+    ? readdirSync('/var/log/journal', { recursive: true })
+        .map(String)
+        .filter((n) => n.endsWith('.journal'))
+    : [];
   if (journals.length) copyFileSync(join('/var/log/journal', journals[0]!), join(dir, 'real.journal'));
   const r = lantern(['--json', dir]);
   assert.equal(r.code, 66, r.err);
@@ -370,7 +380,10 @@ test('a log with the zero runs a crash leaves (one in the first 4 KiB) is read, 
   ]);
   const p = join(tmp, 'crashed.log');
   writeFileSync(p, log);
-  for (const [args, input] of [[[p], undefined], [['-'], gzipSync(log)]] as const) {
+  for (const [args, input] of [
+    [[p], undefined],
+    [['-'], gzipSync(log)],
+  ] as const) {
     const r = lantern(['--json', ...args], input === undefined ? {} : { input });
     assert.equal(r.code, 0, r.err);
     const inp = doc(r).inputs[0]!;
@@ -390,7 +403,10 @@ test('a 200 MB line without newline is one line, one overlong line, with bounded
   const t0 = Date.now();
   const r = spawnSync(
     process.execPath,
-    ['-e', `process.on('exit', () => process.stderr.write('maxRSS=' + process.resourceUsage().maxRSS + '\\n')); process.argv = [process.argv[0], 'lantern', 'analyze', '--json', ${JSON.stringify(p)}]; import(${JSON.stringify(bin)});`],
+    [
+      '-e',
+      `process.on('exit', () => process.stderr.write('maxRSS=' + process.resourceUsage().maxRSS + '\\n')); process.argv = [process.argv[0], 'lantern', 'analyze', '--json', ${JSON.stringify(p)}]; import(${JSON.stringify(bin)});`,
+    ],
     { encoding: 'utf8', timeout: 60000 },
   );
   const ms = Date.now() - t0;

@@ -30,6 +30,18 @@ test('a plumbing RIP (a spin lock) is skipped; syscalls are normalised; no ancho
 });
 
 test('the watchdog timer interrupt printed without `?` marks is not the lockup', () => {
-  const frames = fr('watchdog_timer_fn', '__hrtimer_run_queues', 'hrtimer_interrupt', '__sysvec_apic_timer_interrupt', 'sysvec_apic_timer_interrupt', 'asm_sysvec_apic_timer_interrupt', 'isolate_migratepages', 'compact_zone', 'kcompactd', 'kthread', 'ret_from_fork');
+  const frames = fr(
+    'watchdog_timer_fn',
+    '__hrtimer_run_queues',
+    'hrtimer_interrupt',
+    '__sysvec_apic_timer_interrupt',
+    'sysvec_apic_timer_interrupt',
+    'asm_sysvec_apic_timer_interrupt',
+    'isolate_migratepages',
+    'compact_zone',
+    'kcompactd',
+    'kthread',
+    'ret_from_fork',
+  );
   assert.equal(lockupGuilty('isolate_migratepages_block', frames), 'kcompactd');
 });

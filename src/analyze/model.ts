@@ -46,8 +46,22 @@ export interface NormLine {
  * `--kind` check and the tests that require a case file and a docs/analyze.md row for each kind.
  */
 export const INCIDENT_KINDS = [
-  'panic', 'oops', 'warning', 'hung_task', 'sysrq_show_state', 'oom_kill', 'soft_lockup', 'hard_lockup',
-  'rcu_stall', 'shrink_slab', 'mce', 'hw_error', 'io_error', 'fs_error', 'segfault', 'boot',
+  'panic',
+  'oops',
+  'warning',
+  'hung_task',
+  'sysrq_show_state',
+  'oom_kill',
+  'soft_lockup',
+  'hard_lockup',
+  'rcu_stall',
+  'shrink_slab',
+  'mce',
+  'hw_error',
+  'io_error',
+  'fs_error',
+  'segfault',
+  'boot',
 ] as const;
 
 export type IncidentKind = (typeof INCIDENT_KINDS)[number];

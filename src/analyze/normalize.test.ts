@@ -129,7 +129,10 @@ test('frames: x86 with address, symbolised, ARM, 2.6 module prefix, unreliable, 
 });
 
 test('titles lose addresses, numbers, CPU ids and offsets', () => {
-  assert.equal(sanitizeTitle('bad page state in process foo pfn:1a2b3c4d at mm/page_alloc.c:1234 CPU#3 free_pages+0x1/0x2'), 'bad page state in process foo pfn:ADDR at mm/page_alloc.c:LINE CPU free_pages');
+  assert.equal(
+    sanitizeTitle('bad page state in process foo pfn:1a2b3c4d at mm/page_alloc.c:1234 CPU#3 free_pages+0x1/0x2'),
+    'bad page state in process foo pfn:ADDR at mm/page_alloc.c:LINE CPU free_pages',
+  );
 });
 
 test('--since/--until values', () => {

@@ -13,21 +13,21 @@
  */
 import type { NormLine, WallTime } from './model.js';
 
-export type LogFormat =
-  | 'dmesg'
-  | 'dmesg-raw'
-  | 'dmesg-T'
-  | 'syslog'
-  | 'syslog-rfc3339'
-  | 'journal-json'
-  | 'journal-short'
-  | 'netconsole'
-  | 'udplogger'
-  | 'serial'
-  | 'unknown';
+export type LogFormat = 'dmesg' | 'dmesg-raw' | 'dmesg-T' | 'syslog' | 'syslog-rfc3339' | 'journal-json' | 'journal-short' | 'netconsole' | 'udplogger' | 'serial' | 'unknown';
 
 const MONTHS: Record<string, number> = {
-  Jan: 0, Feb: 1, Mar: 2, Apr: 3, May: 4, Jun: 5, Jul: 6, Aug: 7, Sep: 8, Oct: 9, Nov: 10, Dec: 11,
+  Jan: 0,
+  Feb: 1,
+  Mar: 2,
+  Apr: 3,
+  May: 4,
+  Jun: 5,
+  Jul: 6,
+  Aug: 7,
+  Sep: 8,
+  Oct: 9,
+  Nov: 10,
+  Dec: 11,
 };
 
 // Envelopes, anchored at line start. Hostnames and program names are \S+ (never used as paths).
@@ -41,7 +41,8 @@ const NETCONSOLE_RE = /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(\.\d{1,9})?(Z
  * has `address:port`. Tried after RFC3339_RE, so `TIME host tag: text` stays syslog, and never
  * before a `facility.level` word (a collector's `TIME UTC kern.warn kernel: text`).
  */
-const CONSOLE_RE = /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(\.\d{1,9})?(Z|[+-]\d\d:?\d\d)? ([A-Za-z0-9][A-Za-z0-9._-]{0,63})(?:\/\S+)? (?![a-z]+\.(?:emerg|alert|crit|err|warn|warning|notice|info|debug) )(.*)$/;
+const CONSOLE_RE =
+  /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(\.\d{1,9})?(Z|[+-]\d\d:?\d\d)? ([A-Za-z0-9][A-Za-z0-9._-]{0,63})(?:\/\S+)? (?![a-z]+\.(?:emerg|alert|crit|err|warn|warning|notice|info|debug) )(.*)$/;
 const UDPLOGGER_RE = /^(\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)(\.\d{1,9})? (\d{1,3}(?:\.\d{1,3}){3}|\[[0-9A-Fa-f:.]+\]|[0-9A-Fa-f:]+):(\d{1,5}) ?(.*)$/;
 // journalctl -o short-full: `Fri 2024-05-03 06:00:39 CEST web01 kernel: …` (zone as an abbreviation).
 const SHORT_FULL_RE = /^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) (\d{4})-(\d\d)-(\d\d) (\d\d):(\d\d):(\d\d)(\.\d{1,9})? ([A-Z][A-Za-z0-9+-]{0,5}) (\S+) ([^\s:[]+)(?:\[\d+\])?: ?(.*)$/;
@@ -62,7 +63,8 @@ const PREFIX_SYSLOG_RE = /^(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) ([ 
 const PREFIX_BUSYBOX_RE = /^(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) ([ \d]\d) (\d\d):(\d\d):(\d\d) (\S+) [a-z0-9]+\.[a-z]+$/;
 // Another program's line in those formats (`… daemon.info containerd[811]: …`, hostless
 // `May 12 15:39:04 dropbear[2211]: Password auth …`): not a kernel line.
-const PREFIXED_OTHER_TAG_RE = /^(?:\d{4}-\d\d-\d\dT\S+(?: UTC| GMT)?|(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [ \d]\d \d\d:\d\d:\d\d \d{4}|(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [ \d]\d \d\d:\d\d:\d\d \S+) [a-z0-9]+\.[a-z]+ [^\s:[]+(?:\[\d+\])?: |^(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [ \d]\d \d\d:\d\d:\d\d(?:\.\d{1,9})? [^\s:[]+(?:\[\d+\])?: /;
+const PREFIXED_OTHER_TAG_RE =
+  /^(?:\d{4}-\d\d-\d\dT\S+(?: UTC| GMT)?|(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [ \d]\d \d\d:\d\d:\d\d \d{4}|(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [ \d]\d \d\d:\d\d:\d\d \S+) [a-z0-9]+\.[a-z]+ [^\s:[]+(?:\[\d+\])?: |^(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [ \d]\d \d\d:\d\d:\d\d(?:\.\d{1,9})? [^\s:[]+(?:\[\d+\])?: /;
 const DMESG_T_RE = /^\[(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) ([ \d]\d) (\d\d):(\d\d):(\d\d) (\d{4})\] ?(.*)$/;
 // Kernel-side prefixes inside any envelope.
 const LEVEL_RE = /^<(\d)>/;
@@ -408,7 +410,8 @@ export function detectFormat(lines: string[], fileName: string): LogFormat {
     else if (SHORT_FULL_RE.test(l) || /^\[\s*\d+\.\d+\] [\w.-]+ kernel: /.test(l)) bump('journal-short');
     else if (DMESG_T_RE.test(l)) bump('dmesg-T');
     else if (PREFIX_ISO_RE.test(l) && (l.includes(KERNEL_TAG) || PREFIXED_OTHER_TAG_RE.test(l))) bump('syslog-rfc3339');
-    else if (/^[A-Z]/.test(l) && (l.includes(KERNEL_TAG) || PREFIXED_OTHER_TAG_RE.test(l))) bump('syslog'); // hostless, busybox, logread
+    else if (/^[A-Z]/.test(l) && (l.includes(KERNEL_TAG) || PREFIXED_OTHER_TAG_RE.test(l)))
+      bump('syslog'); // hostless, busybox, logread
     else if (/^(?:<\d>)?\[\s*\d+\.\d+\]/.test(l)) bump('dmesg');
     else if (HOST_PREFIX_RE.test(l) || GLUED_LOGIN_RE.test(l)) {
       bump('serial');

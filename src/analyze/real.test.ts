@@ -32,7 +32,7 @@ export async function incidentsOf(path: URL, name = 'x.log'): Promise<Incident[]
 
 type Exp = Record<string, unknown>;
 /** A value of an expected file in a message. */
-const str = (v: unknown): string => (typeof v === 'string' ? v : JSON.stringify(v) ?? 'undefined');
+const str = (v: unknown): string => (typeof v === 'string' ? v : (JSON.stringify(v) ?? 'undefined'));
 
 const DECIDED: Record<string, { guiltyFrame: string; title: string; why: string }> = {
   // RIP smp_call_function_many is itself an anchor: syzkaller names the family, not the variant.
@@ -58,7 +58,9 @@ function hasTask(inc: Incident, comm: unknown, pid: unknown): boolean {
   return inc.tasks.some((t) => (comm === undefined || t.comm === comm) && (pid === undefined || t.pid === pid));
 }
 
-const files = readdirSync(dir).filter((f) => f.endsWith('.expected.json')).sort();
+const files = readdirSync(dir)
+  .filter((f) => f.endsWith('.expected.json'))
+  .sort();
 
 test('the corpus is all there', () => {
   assert.equal(files.length, 29);
@@ -80,13 +82,25 @@ for (const f of files) {
       if (e['wallclock']) assert.equal(inc.wallText, e['wallclock'], `${what}: wall clock`);
       if (e['subkind'] && kind !== 'panic') assert.equal(inc.subkind, e['subkind'], `${what}: subkind`);
       if (e['subkind'] && kind === 'panic' && e['subkind'] !== 'hung_task_panic') assert.equal(inc.subkind, e['subkind'], `${what}: subkind`);
-      if (e['process'] !== undefined || e['pid'] !== undefined) assert.ok(hasTask(inc, e['process'], e['pid']), `${what}: task ${str(e['process'])}:${str(e['pid'])} not in ${JSON.stringify(inc.tasks)}`);
+      if (e['process'] !== undefined || e['pid'] !== undefined)
+        assert.ok(hasTask(inc, e['process'], e['pid']), `${what}: task ${str(e['process'])}:${str(e['pid'])} not in ${JSON.stringify(inc.tasks)}`);
       if (e['cpu'] !== undefined) assert.equal(inc.cpu, e['cpu'], `${what}: cpu`);
-      if (e['state'] !== undefined) assert.ok(inc.tasks.some((t) => t.state === e['state']), `${what}: state`);
-      if (e['ppid'] !== undefined) assert.ok(inc.tasks.some((t) => t.ppid === e['ppid']), `${what}: ppid`);
+      if (e['state'] !== undefined)
+        assert.ok(
+          inc.tasks.some((t) => t.state === e['state']),
+          `${what}: state`,
+        );
+      if (e['ppid'] !== undefined)
+        assert.ok(
+          inc.tasks.some((t) => t.ppid === e['ppid']),
+          `${what}: ppid`,
+        );
       if (e['running_task']) {
         const rt = e['running_task'] as Exp;
-        assert.ok(inc.tasks.some((t) => t.comm === rt['comm'] && t.pid === rt['pid'] && t.ppid === rt['ppid'] && t.state === rt['state']), `${what}: running task`);
+        assert.ok(
+          inc.tasks.some((t) => t.comm === rt['comm'] && t.pid === rt['pid'] && t.ppid === rt['ppid'] && t.state === rt['state']),
+          `${what}: running task`,
+        );
       }
       if (e['blocked_seconds'] !== undefined) assert.equal(inc.facts['blockedSeconds'], e['blocked_seconds']);
       if (e['io_wait']) assert.equal(inc.subkind, 'io_wait');
@@ -145,13 +159,20 @@ for (const f of files) {
         if (e['file_rss_kb'] !== undefined) assert.equal(o.victim?.fileRssKb, e['file_rss_kb']);
         if (e['shmem_rss_kb'] !== undefined) assert.equal(o.victim?.shmemRssKb, e['shmem_rss_kb']);
         if (e['free_swap_kb'] !== undefined) assert.equal(o.memory?.freeSwapKb, e['free_swap_kb']);
-        if (e['killed_line']) assert.ok(inc.excerpt.some((l) => l.includes(e['killed_line'] as string)), `${what}: killed line in excerpt`);
+        if (e['killed_line'])
+          assert.ok(
+            inc.excerpt.some((l) => l.includes(e['killed_line'] as string)),
+            `${what}: killed line in excerpt`,
+          );
       }
     }
     const ref = exp['reference'] as Exp | undefined;
     if (ref?.['syzkaller_title'] && ref['syzkaller_type'] !== 'REBOOT') {
       const titles = [ref['syzkaller_title'], ...((ref['syzkaller_alt_titles'] as string[]) ?? [])];
-      assert.ok(incs.some((i) => titles.includes(i.title)), `${str(exp['id'])}: no incident titled like syzkaller ${JSON.stringify(titles)}; got ${JSON.stringify(incs.map((i) => i.title))}`);
+      assert.ok(
+        incs.some((i) => titles.includes(i.title)),
+        `${str(exp['id'])}: no incident titled like syzkaller ${JSON.stringify(titles)}; got ${JSON.stringify(incs.map((i) => i.title))}`,
+      );
     }
     if (ref?.['syzkaller_type'] === 'REBOOT') assert.ok(incs.some((i) => i.kind === 'boot'));
     const checks = exp['summary_checks'] as Exp | undefined;
@@ -160,14 +181,22 @@ for (const f of files) {
       const last = incs.filter((i) => i.kind === 'hung_task' || i.kind === 'panic').pop();
       assert.equal(last?.kind, 'panic');
     }
-    if (checks?.['reboot_message']) assert.ok(incs.some((i) => i.excerpt.some((l) => l.includes(checks['reboot_message'] as string))), 'reboot message kept in an excerpt');
+    if (checks?.['reboot_message'])
+      assert.ok(
+        incs.some((i) => i.excerpt.some((l) => l.includes(checks['reboot_message'] as string))),
+        'reboot message kept in an excerpt',
+      );
     // must_not
     if (expected.some((e) => e['must_not_double_count_replayed_line'])) assert.equal(incs.filter((i) => i.kind === 'hung_task').length, 1);
     for (const mn of (exp['must_not'] as string[] | undefined) ?? []) {
       if (/mcelog/.test(mn)) assert.ok(!incs.some((i) => i.excerpt.some((l) => /mcelog\[/.test(l))), mn);
       else if (/report any panic/.test(mn)) {
         const bad = incs.filter((i) => ['panic', 'oops', 'hung_task', 'oom_kill', 'soft_lockup', 'hard_lockup', 'rcu_stall', 'mce'].includes(i.kind));
-        assert.deepEqual(bad.map((i) => i.title), [], mn);
+        assert.deepEqual(
+          bad.map((i) => i.title),
+          [],
+          mn,
+        );
       } else assert.fail(`must_not not understood by this test: ${mn}`);
     }
     for (const oe of (exp['other_events'] as Exp[] | undefined) ?? []) {

@@ -52,7 +52,13 @@ function incidentJson(inc: Incident): Record<string, unknown> {
   if (inc.subkind) o['subkind'] = inc.subkind;
   o['title'] = inc.title;
   o['headline'] = inc.headline;
-  o['time'] = { ...(inc.wall ? { wall: inc.wall.iso, wallZoned: inc.wall.zoned } : {}), ...(inc.kernelTimeText ? { kernel: inc.kernelTimeText } : {}), boot: inc.boot, file: inc.file, line: inc.lineNo };
+  o['time'] = {
+    ...(inc.wall ? { wall: inc.wall.iso, wallZoned: inc.wall.zoned } : {}),
+    ...(inc.kernelTimeText ? { kernel: inc.kernelTimeText } : {}),
+    boot: inc.boot,
+    file: inc.file,
+    line: inc.lineNo,
+  };
   if (inc.host !== undefined) o['host'] = inc.host;
   if (inc.cpu !== undefined) o['cpu'] = inc.cpu;
   o['tasks'] = inc.tasks;
@@ -86,7 +92,11 @@ export function renderText(res: AnalysisResult, p: Paint): string {
   const total = c.groups.reduce((n, g) => n + g.count, 0);
   const lines = res.inputs.reduce((n, i) => n + i.lines, 0);
   const bytes = res.inputs.reduce((n, i) => n + i.bytes, 0);
-  out.push(p.bold(`lantern analyze: ${res.inputs.length} input${res.inputs.length === 1 ? '' : 's'}, ${lines} lines (${fmtBytes(bytes)}), ${total} incident${total === 1 ? '' : 's'} in ${c.groups.length} group${c.groups.length === 1 ? '' : 's'}`));
+  out.push(
+    p.bold(
+      `lantern analyze: ${res.inputs.length} input${res.inputs.length === 1 ? '' : 's'}, ${lines} lines (${fmtBytes(bytes)}), ${total} incident${total === 1 ? '' : 's'} in ${c.groups.length} group${c.groups.length === 1 ? '' : 's'}`,
+    ),
+  );
   for (const i of res.inputs) {
     const notes: string[] = [];
     if (i.compression && i.compression !== 'none') notes.push(i.compression);
@@ -111,7 +121,7 @@ export function renderText(res: AnalysisResult, p: Paint): string {
   out.push(p.bold('TIMELINE'));
   // Runs of the same group (a disk failing, a flood of segfaults) take one line.
   const tl = c.sortedTimeline();
-  for (let i = 0; i < tl.length; ) {
+  for (let i = 0; i < tl.length;) {
     let j = i + 1;
     while (j < tl.length && tl[j]!.group === tl[i]!.group && tl[j]!.host === tl[i]!.host) j++;
     const run = j - i;
@@ -150,20 +160,39 @@ function groupDetails(g: Group, p: Paint): string[] {
   if (inc.tasks.length) o.push(`    tasks: ${inc.tasks.map((t) => `${t.role} ${t.comm}${t.pid !== undefined ? ':' + t.pid : ''}${t.state ? ' state ' + t.state : ''}`).join('; ')}`);
   if (inc.cpu !== undefined) o.push(`    cpu: ${inc.cpu}`);
   if (inc.guiltyFrame) o.push(`    guilty frame: ${inc.guiltyFrame}${inc.rip && inc.rip !== inc.guiltyFrame ? `   (RIP ${inc.rip})` : ''}`);
-  if (inc.frames.length) o.push(`    stack: ${inc.frames.slice(0, 8).map((f) => f.func).join(' ← ')}${inc.frames.length > 8 ? ' ← …' : ''}`);
+  if (inc.frames.length)
+    o.push(
+      `    stack: ${inc.frames
+        .slice(0, 8)
+        .map((f) => f.func)
+        .join(' ← ')}${inc.frames.length > 8 ? ' ← …' : ''}`,
+    );
   const facts = Object.entries(inc.facts);
   if (facts.length) o.push(`    facts: ${facts.map(([k, v]) => `${k}=${v}`).join(', ')}`);
   if (inc.oom) {
     const m = inc.oom;
     if (m.invoker) o.push(`    invoked by: ${m.invoker.comm}${m.invoker.pid !== undefined ? ':' + m.invoker.pid : ''} gfp_mask=${m.gfpMask ?? '?'} order=${m.order ?? '?'}`);
     if (m.constraint) o.push(`    constraint: ${m.constraint}${m.cgroup ? ' ' + m.cgroup : ''}`);
-    if (m.victim) o.push(`    victim: ${m.victim.comm}:${m.victim.pid}${m.victim.anonRssKb !== undefined ? ` anon-rss ${m.victim.anonRssKb} kB file-rss ${m.victim.fileRssKb} kB` : ''}${m.victim.oomScoreAdj !== undefined ? ` oom_score_adj ${m.victim.oomScoreAdj}` : ''}${m.victim.score !== undefined ? ` score ${m.victim.score}` : ''}`);
-    if (m.memory) o.push(`    memory: ${Object.entries(m.memory).map(([k, v]) => `${k}=${v}`).join(', ')}`);
-    if (m.taskTableRows) o.push(`    task table: ${m.taskTableRows} tasks${m.largestRssTask ? `, largest RSS ${m.largestRssTask.comm}:${m.largestRssTask.pid} (${m.largestRssTask.rssPages} pages)` : ''}`);
+    if (m.victim)
+      o.push(
+        `    victim: ${m.victim.comm}:${m.victim.pid}${m.victim.anonRssKb !== undefined ? ` anon-rss ${m.victim.anonRssKb} kB file-rss ${m.victim.fileRssKb} kB` : ''}${m.victim.oomScoreAdj !== undefined ? ` oom_score_adj ${m.victim.oomScoreAdj}` : ''}${m.victim.score !== undefined ? ` score ${m.victim.score}` : ''}`,
+      );
+    if (m.memory)
+      o.push(
+        `    memory: ${Object.entries(m.memory)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(', ')}`,
+      );
+    if (m.taskTableRows)
+      o.push(`    task table: ${m.taskTableRows} tasks${m.largestRssTask ? `, largest RSS ${m.largestRssTask.comm}:${m.largestRssTask.pid} (${m.largestRssTask.rssPages} pages)` : ''}`);
   }
   if (inc.sysrq) {
     const s = inc.sysrq;
-    o.push(`    tasks dumped: ${s.tasks} (${Object.entries(s.byState).map(([k, v]) => `${v} ${k}`).join(', ')})`);
+    o.push(
+      `    tasks dumped: ${s.tasks} (${Object.entries(s.byState)
+        .map(([k, v]) => `${v} ${k}`)
+        .join(', ')})`,
+    );
     for (const bg of s.blockedGroups) o.push(`    ${bg.count} task${bg.count === 1 ? '' : 's'} blocked in ${bg.frames.join(' ← ') || '(no stack)'}   e.g. ${bg.examples.join(', ')}`);
   }
   if (inc.partial) o.push(p.yellow(`    partial: ${inc.partialReasons.join('; ')}`));

@@ -59,7 +59,9 @@ test('two hosts interleaved on one stream keep one report each', async () => {
 });
 
 test('random bytes, random lines and mangled real logs never throw', async () => {
-  const corpus = readdirSync(real).filter((n) => n.endsWith('.log')).map((f) => readFileSync(new URL(f, real), 'utf8'));
+  const corpus = readdirSync(real)
+    .filter((n) => n.endsWith('.log'))
+    .map((f) => readFileSync(new URL(f, real), 'utf8'));
   await fc.assert(
     fc.asyncProperty(fc.uint8Array({ maxLength: 3000 }), fc.integer({ min: 1, max: 600 }), async (bytes, chunk) => {
       // Random bytes are mostly judged binary: a refusal with a reason is the one allowed error.
@@ -114,7 +116,10 @@ test('memory stays bounded: excerpts, frames and SysRq task lists are capped but
   assert.equal(s.byState['D'], 5000);
   assert.ok(s.kept.length <= 200);
   assert.equal(s.blockedGroups.length, 3);
-  assert.equal(s.blockedGroups.reduce((n, g) => n + g.count, 0), 5000);
+  assert.equal(
+    s.blockedGroups.reduce((n, g) => n + g.count, 0),
+    5000,
+  );
   assert.ok(incs[0]!.excerpt.length <= 102);
   assert.ok(incs[0]!.excerptOmitted > 200000);
   assert.ok(incs[0]!.frames.length <= 32);
@@ -124,7 +129,12 @@ test('an overlong line is cut and counted, not held', async () => {
   const incs: Incident[] = [];
   const det = new Detector((i) => incs.push(i));
   const long = 'x'.repeat(3 << 20);
-  const res = await scanStream(Readable.from([Buffer.from(`[ 1.000000] BUG: soft lockup - CPU#0 stuck for 22s! [a:1]${long}\n`)]), det, { name: 't', refYear: 2024, refMonth: 0, maxLineChars: 1 << 16 });
+  const res = await scanStream(Readable.from([Buffer.from(`[ 1.000000] BUG: soft lockup - CPU#0 stuck for 22s! [a:1]${long}\n`)]), det, {
+    name: 't',
+    refYear: 2024,
+    refMonth: 0,
+    maxLineChars: 1 << 16,
+  });
   det.finish();
   assert.equal(res.overlongLines, 1);
   assert.equal(incs[0]!.kind, 'soft_lockup');
@@ -163,7 +173,10 @@ test('timeline: an undated incident keeps its place among the dated ones of its 
   );
   const c = new Collector();
   for (const i of incs) c.add(i);
-  assert.deepEqual(c.sortedTimeline().map((e) => e.kind), ['boot', 'soft_lockup']);
+  assert.deepEqual(
+    c.sortedTimeline().map((e) => e.kind),
+    ['boot', 'soft_lockup'],
+  );
 });
 
 test('a panic right after an oops names it', async () => {
@@ -178,11 +191,18 @@ test('sanitizer titles follow syzkaller (bug type and access, no `BUG: `) and dr
       '[ 1.3]  dump_stack+0x1/0x2\n[ 1.4]  kasan_report+0x1/0x2\n[ 1.5]  tcp_retransmit_timer+0x2a/0x50\n[ 1.6]  tcp_write_timer_handler+0x1/0x2\n' +
       '[ 2.0] BUG: scheduling while atomic: swapper/0/0/0x00000100\n[ 2.1] Call Trace:\n[ 2.2]  dump_stack+0x1/0x2\n[ 2.3]  __schedule_bug+0x1/0x2\n[ 2.4]  acme_poll+0x1/0x2 [acme]\n',
   );
-  assert.deepEqual(incs.map((i) => i.title), ['KASAN: use-after-free Read in tcp_retransmit_timer', 'BUG: scheduling while atomic in acme_poll']);
+  assert.deepEqual(
+    incs.map((i) => i.title),
+    ['KASAN: use-after-free Read in tcp_retransmit_timer', 'BUG: scheduling while atomic in acme_poll'],
+  );
 });
 
 test('a report of a host that went quiet is closed after 5000 lines of other hosts', async () => {
-  const lines = ['May  3 06:00:00 alpha kernel: INFO: task df:77 blocked for more than 120 seconds.', 'May  3 06:00:00 alpha kernel: Call Trace:', 'May  3 06:00:00 alpha kernel:  fuse_simple_request+0x1/0x2'];
+  const lines = [
+    'May  3 06:00:00 alpha kernel: INFO: task df:77 blocked for more than 120 seconds.',
+    'May  3 06:00:00 alpha kernel: Call Trace:',
+    'May  3 06:00:00 alpha kernel:  fuse_simple_request+0x1/0x2',
+  ];
   for (let i = 0; i < 7000; i++) lines.push(`May  3 06:00:01 beta kernel: e1000e: eth0 link up ${i}`);
   const incs: Incident[] = [];
   const det = new Detector((i) => incs.push(i));
@@ -203,7 +223,23 @@ test('adversarial long lines full of header words finish quickly', async () => {
 
 test('sanitizer and debug headers with arbitrary tails never throw and give titles without addresses', async () => {
   const heads = ['BUG: KASAN: ', 'BUG: KFENCE: ', 'BUG: KMSAN: ', 'BUG: KCSAN: ', 'UBSAN: ', 'ODEBUG: ', 'usercopy: '];
-  const word = fc.constantFrom('use-after-free', 'in', 'on address', 'read', 'write', 'invalid free', 'acme_fn+0x1/0x2', '0xffffffffc0123456', 'ffff888012345678', 'x.c:12:3', '[acme]', '', ' ', ':', '(offset 4, size 8)!');
+  const word = fc.constantFrom(
+    'use-after-free',
+    'in',
+    'on address',
+    'read',
+    'write',
+    'invalid free',
+    'acme_fn+0x1/0x2',
+    '0xffffffffc0123456',
+    'ffff888012345678',
+    'x.c:12:3',
+    '[acme]',
+    '',
+    ' ',
+    ':',
+    '(offset 4, size 8)!',
+  );
   await fc.assert(
     fc.asyncProperty(fc.constantFrom(...heads), fc.array(word, { maxLength: 6 }), fc.boolean(), async (head, words, withTrace) => {
       const lines = [`[ 1.000000] ${head}${words.join(' ')}`, '[ 1.000001] Read of size 8 at addr ffff888012345678 by task a/1'];

@@ -29,12 +29,10 @@ test('rotation suffixes: .N, .N.gz, -YYYYMMDD, -YYYYMMDD.xz; addresses are not r
 test('a set is ordered oldest first and takes the place of its first member', () => {
   const names = ['/l/syslog', '/l/messages', '/l/syslog.1', '/l/messages-20240108', '/l/other.log', '/l/messages-20240101.gz', '/l/syslog.10.gz', '/l/syslog.2.gz', '-'];
   const sets = groupRotations(names, (n) => (n === '-' ? null : n));
-  assert.deepEqual(sets.map((s) => s.items), [
-    ['/l/syslog.10.gz', '/l/syslog.2.gz', '/l/syslog.1', '/l/syslog'],
-    ['/l/messages-20240101.gz', '/l/messages-20240108', '/l/messages'],
-    ['/l/other.log'],
-    ['-'],
-  ]);
+  assert.deepEqual(
+    sets.map((s) => s.items),
+    [['/l/syslog.10.gz', '/l/syslog.2.gz', '/l/syslog.1', '/l/syslog'], ['/l/messages-20240101.gz', '/l/messages-20240108', '/l/messages'], ['/l/other.log'], ['-']],
+  );
   // Files of the same name in different directories are different logs.
   assert.equal(groupRotations(['/a/kern.log', '/b/kern.log.1'], (n) => n).length, 2);
   // A numbered piece missing in between is a gap.
@@ -78,10 +76,16 @@ test('an incident cut by rotation (kern.log.2.gz | kern.log.1 | kern.log) is one
     assert.equal(g.example.guiltyFrame, 'fanotify_handle_event');
     assert.ok(g.example.file.endsWith('kern.log.2.gz'), 'the incident starts in the oldest piece');
     assert.ok(g.example.frames.length >= 8, 'frames from the later pieces are in the report');
-    assert.deepEqual(res.inputs.map((i) => i.name.slice(logDir.length).replace(/^\//, '')), ['kern.log.2.gz', 'kern.log.1', 'kern.log']);
+    assert.deepEqual(
+      res.inputs.map((i) => i.name.slice(logDir.length).replace(/^\//, '')),
+      ['kern.log.2.gz', 'kern.log.1', 'kern.log'],
+    );
     assert.ok(res.inputs.every((i) => i.rotationSet === join(logDir, 'kern.log')));
     // Counted for the piece where the incident starts.
-    assert.deepEqual(res.inputs.map((i) => i.incidents), [1, 0, 0]);
+    assert.deepEqual(
+      res.inputs.map((i) => i.incidents),
+      [1, 0, 0],
+    );
   }
 });
 

@@ -77,9 +77,7 @@ export function groupRotations<T>(items: T[], pathOf: (item: T) => string | null
     set.items.push({ item, piece });
   }
   return sets.map((s) => {
-    const sorted = s.items
-      .map((x, i) => ({ ...x, i }))
-      .sort((a, b) => (a.piece && b.piece ? olderFirst(a.piece, b.piece) || a.i - b.i : a.i - b.i));
+    const sorted = s.items.map((x, i) => ({ ...x, i })).sort((a, b) => (a.piece && b.piece ? olderFirst(a.piece, b.piece) || a.i - b.i : a.i - b.i));
     const gapsBefore: number[] = [];
     for (let i = 1; i < sorted.length; i++) {
       const prev = sorted[i - 1]!.piece;

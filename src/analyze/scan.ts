@@ -57,7 +57,15 @@ export async function scanStream(chunks: AsyncIterable<Buffer | string>, detecto
   const normalizer = new Normalizer({ file: opts.name, refYear: opts.refYear, refMonth: opts.refMonth });
   const maxLine = opts.maxLineChars ?? 1 << 16;
   const res: ScanResult = {
-    format: 'unknown', bytes: 0, lines: 0, malformedLines: 0, overlongLines: 0, overlongBytesCut: 0, invalidUtf8Lines: 0, nulBytes: 0, nulRuns: 0,
+    format: 'unknown',
+    bytes: 0,
+    lines: 0,
+    malformedLines: 0,
+    overlongLines: 0,
+    overlongBytesCut: 0,
+    invalidUtf8Lines: 0,
+    nulBytes: 0,
+    nulRuns: 0,
   };
   const sample: string[] = [];
   const nul = new NulFilter();
@@ -140,7 +148,7 @@ export async function scanStream(chunks: AsyncIterable<Buffer | string>, detecto
           }
         }
         lineNo += countLines(s, pos, bs);
-        for (pos = bs; pos < ls; ) {
+        for (pos = bs; pos < ls;) {
           const nl = s.indexOf('\n', pos);
           lineNo++;
           detector.feed(normalizer.normalize(lineText(s, buf, pos, nl), lineNo));

@@ -125,7 +125,6 @@ export function errText(e: unknown): string {
   return err?.message ?? String(e);
 }
 
-
 /** How a decompressor (or the read under it) ended; null when it read to the end. */
 export interface InputFailure {
   message: string;
@@ -226,7 +225,13 @@ async function fromStream(src: Readable, first: Buffer): Promise<OpenedInput> {
   if (compression === 'gzip') return gunzip(bytes, () => src.destroy());
   const opened = decompress(compression, bytes);
   const close = opened.close.bind(opened);
-  return { ...opened, close: () => { close(); src.destroy(); } };
+  return {
+    ...opened,
+    close: () => {
+      close();
+      src.destroy();
+    },
+  };
 }
 
 function plain(src: AsyncIterable<Buffer | string>, compression: Compression, destroy: () => void): OpenedInput {
@@ -242,7 +247,15 @@ function plain(src: AsyncIterable<Buffer | string>, compression: Compression, de
       settle(failure);
     }
   }
-  return { stream: chunks(), compression, done, close: () => { destroy(); settle(failure); } };
+  return {
+    stream: chunks(),
+    compression,
+    done,
+    close: () => {
+      destroy();
+      settle(failure);
+    },
+  };
 }
 
 function gunzip(src: Readable, alsoClose?: () => void): OpenedInput {
@@ -266,7 +279,17 @@ function gunzip(src: Readable, alsoClose?: () => void): OpenedInput {
       settle(failure);
     }
   }
-  return { stream: chunks(), compression: 'gzip', done, close: () => { src.destroy(); z.destroy(); alsoClose?.(); settle(failure); } };
+  return {
+    stream: chunks(),
+    compression: 'gzip',
+    done,
+    close: () => {
+      src.destroy();
+      z.destroy();
+      alsoClose?.();
+      settle(failure);
+    },
+  };
 }
 
 /** Runs the system decompressor on a descriptor or a stream given as its standard input. */
@@ -325,7 +348,11 @@ function decompress(compression: 'xz' | 'zstd' | 'bzip2', input: number | Readab
  * an unrelated errno: the first line is the diagnosis.)
  */
 export function decompressorMessage(cmd: string, stderr: string): string {
-  const line = stderr.split('\n').map((l) => l.trim()).find((l) => l.length > 0) ?? 'no message';
+  const line =
+    stderr
+      .split('\n')
+      .map((l) => l.trim())
+      .find((l) => l.length > 0) ?? 'no message';
   return line
     .replace(new RegExp(`^${cmd}: `), '')
     .replace(/^\(stdin\): /, '')

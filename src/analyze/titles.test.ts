@@ -26,7 +26,7 @@ async function run(text: string): Promise<Incident[]> {
   return incs;
 }
 
-test('a real syzbot lockdep report gets syzbot\'s title, the acquiring task and the lock', async () => {
+test("a real syzbot lockdep report gets syzbot's title, the acquiring task and the lock", async () => {
   const incs = await run(readFileSync(new URL('lockdep_syzbot_ocfs2.log', titles), 'utf8'));
   assert.equal(incs.length, 1);
   const i = incs[0]!;
@@ -50,11 +50,18 @@ test('a lockdep report cut before its backtrace is kept, partial, with its title
 
 test('a new report header inside an unfinished lockdep report ends it', async () => {
   const lockdep = readFileSync(new URL('lockdep_recursive_3.10.log', cases), 'utf8').split('\n').slice(0, 12);
-  const incs = await run([...lockdep, '[  611.300000] BUG: soft lockup - CPU#3 stuck for 22s! [nfsd:1874]', '[  611.300001] Call Trace:', '[  611.300002]  [<ffffffffc06b2f5e>] nfsd_lookup_dentry+0xbe/0x3f0 [nfsd]'].join('\n'));
-  assert.deepEqual(incs.map((i) => [i.title, i.partial]), [
-    ['possible deadlock in nfsd_lookup_dentry', true],
-    ['BUG: soft lockup in nfsd_lookup_dentry', false],
-  ]);
+  const incs = await run(
+    [...lockdep, '[  611.300000] BUG: soft lockup - CPU#3 stuck for 22s! [nfsd:1874]', '[  611.300001] Call Trace:', '[  611.300002]  [<ffffffffc06b2f5e>] nfsd_lookup_dentry+0xbe/0x3f0 [nfsd]'].join(
+      '\n',
+    ),
+  );
+  assert.deepEqual(
+    incs.map((i) => [i.title, i.partial]),
+    [
+      ['possible deadlock in nfsd_lookup_dentry', true],
+      ['BUG: soft lockup in nfsd_lookup_dentry', false],
+    ],
+  );
 });
 
 test('the WARN message printed before its header (5.x) is kept, in every input format', async () => {
@@ -144,7 +151,10 @@ test('KFENCE and KCSAN title shapes', async () => {
       '[ 3.000002]  acme_write+0x1/0x2',
     ].join('\n'),
   );
-  assert.deepEqual(incs.map((i) => i.title), ['KFENCE: out-of-bounds write in acme_fill', 'KFENCE: invalid free in acme_release', 'KCSAN: data-race in acme_read / acme_write']);
+  assert.deepEqual(
+    incs.map((i) => i.title),
+    ['KFENCE: out-of-bounds write in acme_fill', 'KFENCE: invalid free in acme_release', 'KCSAN: data-race in acme_read / acme_write'],
+  );
 });
 
 test('UBSAN 4.x `Undefined behaviour in file:line` is titled `UBSAN: undefined-behaviour in F`', async () => {
@@ -153,7 +163,7 @@ test('UBSAN 4.x `Undefined behaviour in file:line` is titled `UBSAN: undefined-b
       '[ 7.000000] ================================================================================',
       '[ 7.000001] UBSAN: Undefined behaviour in drivers/acme/acme.c:123:9',
       '[ 7.000002] signed integer overflow:',
-      '[ 7.000003] 2147483647 + 1 cannot be represented in type \'int\'',
+      "[ 7.000003] 2147483647 + 1 cannot be represented in type 'int'",
       '[ 7.000004] CPU: 0 PID: 1 Comm: swapper/0 Not tainted 4.19.0 #1',
       '[ 7.000005] Call Trace:',
       '[ 7.000006]  dump_stack+0x1/0x2',
@@ -166,7 +176,10 @@ test('UBSAN 4.x `Undefined behaviour in file:line` is titled `UBSAN: undefined-b
       '[ 8.000000] acme 0000:01:00.0: probe done',
     ].join('\n'),
   );
-  assert.deepEqual(incs.map((i) => [i.kind, i.subkind, i.title, i.facts['sourceLocation'], i.partial]), [['warning', 'ubsan', 'UBSAN: undefined-behaviour in acme_count', 'drivers/acme/acme.c:123:9', false]]);
+  assert.deepEqual(
+    incs.map((i) => [i.kind, i.subkind, i.title, i.facts['sourceLocation'], i.partial]),
+    [['warning', 'ubsan', 'UBSAN: undefined-behaviour in acme_count', 'drivers/acme/acme.c:123:9', false]],
+  );
 });
 
 test('UBSAN detail lines and the KASAN object cache are kept as facts, in every input format', async () => {
@@ -175,7 +188,10 @@ test('UBSAN detail lines and the KASAN object cache are kept as facts, in every 
   for (const format of CASE_FORMATS) {
     const u = (await run(renderCase(shift, format))).find((i) => i.subkind === 'ubsan');
     assert.equal(u?.facts['detail'], "shift exponent 64 is too large for 64-bit type 'long long unsigned int'", `UBSAN as ${format}`);
-    assert.ok(u?.excerpt.some((l) => l.includes('shift exponent 64')), `UBSAN excerpt as ${format}`);
+    assert.ok(
+      u?.excerpt.some((l) => l.includes('shift exponent 64')),
+      `UBSAN excerpt as ${format}`,
+    );
     const k = (await run(renderCase(uaf, format))).find((i) => i.subkind === 'kasan');
     assert.equal(k?.facts['slabCache'], 'nfsd4_delegations', `KASAN as ${format}`);
   }
@@ -196,7 +212,8 @@ test('the usercopy WARN (whitelist fallback, 4.16+) is `WARNING: bad usercopy in
       '[ 9.000009] ---[ end trace 0123456789abcdef ]---',
     ].join('\n'),
   );
-  assert.deepEqual(incs.map((i) => [i.title, i.subkind, i.facts['usercopy']]), [
-    ['WARNING: bad usercopy in acme_set_config', 'usercopy', "Kernel memory overwrite attempt detected to SLAB object 'acme_cache' (offset 16, size 8)!"],
-  ]);
+  assert.deepEqual(
+    incs.map((i) => [i.title, i.subkind, i.facts['usercopy']]),
+    [['WARNING: bad usercopy in acme_set_config', 'usercopy', "Kernel memory overwrite attempt detected to SLAB object 'acme_cache' (offset 16, size 8)!"]],
+  );
 });

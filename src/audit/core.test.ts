@@ -9,12 +9,12 @@ import type { Resolution, Resolver } from './resolve.js';
 const data = (f: string) => readFileSync(new URL(`../../test/data/audit/${f}`, import.meta.url), 'latin1');
 const at = (iso: string) => Date.parse(iso) * 1000;
 
-test('parses time, serial and the top-level pid; ppid and pids inside msg=\'…\' do not count', () => {
+test("parses time, serial and the top-level pid; ppid and pids inside msg='…' do not count", () => {
   const sys = parseAuditRecord('type=SYSCALL msg=audit(1796291526.599:4): arch=c000003e ppid=1823 pid=1824 comm="a pid=9" key=(null)')!;
   assert.deepEqual([sys.type, sys.timeMs, sys.serial, sys.pid], ['SYSCALL', 1796291526599, 4, 1824]);
   const user = parseAuditRecord(data('user-msg.log').trimEnd())!;
   assert.equal(user.pid, 4242);
-  const inner = parseAuditRecord("type=USER_CMD msg=audit(1.000:1): uid=0 msg='cwd=\"/\" pid=77 res=success'")!;
+  const inner = parseAuditRecord('type=USER_CMD msg=audit(1.000:1): uid=0 msg=\'cwd="/" pid=77 res=success\'')!;
   assert.equal(inner.pid, null);
   assert.equal(parseAuditRecord('type=PATH msg=audit(1.5:1): item=0')?.pid ?? 'not a record', 'not a record', 'ms must have 3 digits');
   assert.equal(parseAuditRecord('Dec  3 09:50:01 host sshd[1]: pid=3'), null);
@@ -65,7 +65,7 @@ test('enricher: every line comes back, records with a pid gain one field, counte
     'type=SYSCALL msg=audit(1796291526.599:4): arch=c000003e pid=10 key=(null)',
     'type=CWD msg=audit(1796291526.599:4): cwd="/root"',
     'garbage \xff\xfe not a record',
-    'type=USER_LOGIN msg=audit(1796291527.000:5): pid=11 uid=0 msg=\'op=login res=success\'',
+    "type=USER_LOGIN msg=audit(1796291527.000:5): pid=11 uid=0 msg='op=login res=success'",
     'type=SYSCALL msg=audit(1796291528.000:6): pid=12 key=(null)',
     'type=SYSCALL msg=audit(1796291529.000:7): pid=10 no newline at the end',
   ].join('\n');
@@ -90,7 +90,15 @@ test('enricher: every line comes back, records with a pid gain one field, counte
 
 test('enricher: a line over the limit passes through unchanged, counted once; a future record waits at most settle-ms', async () => {
   const sleeps: number[] = [];
-  const e = new Enricher({ resolver: new FixedResolver({}), settleMs: 1500, nowMs: () => 1_000_000, sleep: (ms) => { sleeps.push(ms); return Promise.resolve(); } });
+  const e = new Enricher({
+    resolver: new FixedResolver({}),
+    settleMs: 1500,
+    nowMs: () => 1_000_000,
+    sleep: (ms) => {
+      sleeps.push(ms);
+      return Promise.resolve();
+    },
+  });
   const big = 'x'.repeat((1 << 20) + 10);
   let out = await e.push(big.slice(0, 600_000));
   out += await e.push(big.slice(600_000) + '\ntype=SYSCALL msg=audit(999999999.000:1): pid=5\n');

@@ -78,85 +78,102 @@ const stepTime = (s: string) => {
   return Date.UTC(+m[2]!, +m[3]! - 1, +m[4]!, +m[5]!, +m[6]!, +m[7]!);
 };
 
-test('a known chain bash -c \'sh -c "cat probe"\' opening a watched file: its audit record names the chain; ausearch and aureport read the output; stripping gives the input back', { skip, timeout: 120_000 }, async () => {
-  const { dir, cleanup } = tempDir();
-  const watch = probeWatch(dir);
-  try {
-    const { probe, store, auditd } = await watch.start();
-    const before = Date.now();
-    const chain = spawnSync('bash', ['-c', `sh -c "cat ${probe}"`], { encoding: 'utf8' });
-    assert.equal(chain.stdout, 'probe\n');
-    await waitFor(() => existsSync(auditd!.log) && probeRecords(readFileSync(auditd!.log, 'latin1')).size === 1, 10_000, 'the probe record in the audit log');
-    await sleep(600); // the recorder's next write of the exec records
-    const input = readFileSync(auditd.log);
-    const r = lantern(['audit', 'enrich', '--store', store, auditd.log]);
-    assert.equal(r.status, 0, r.stderr);
-    const out = r.stdout;
-    const probeLine = [...probeRecords(out).values()][0]!;
-    const history = HISTORY.exec(probeLine)?.[1];
-    assert.ok(history, `the probe record has a history: ${probeLine}`);
-    const steps = history.split('=>');
-    const tail = steps.slice(-3);
-    assert.deepEqual(tail.map((s) => STEP.exec(s)?.[1]), ['bash', 'sh', 'cat'], history);
-    for (const s of tail) {
-      const t = stepTime(s);
-      assert.ok(t >= Math.floor(before / 1000) * 1000 - 1000 && t <= Date.now(), `plausible exec time in ${s}`);
-    }
-    // The ancestors: this test's own process (node) is in the chain before bash.
-    assert.ok(steps.slice(0, -3).some((s) => STEP.exec(s)?.[1] === 'node'), history);
-    assert.deepEqual(steps.map((s) => stepTime(s)), [...steps.map((s) => stepTime(s))].sort((a, b) => a - b), 'times never go back');
-    // The pid at the record's time: not before the process started, not after it ended.
-    const pid = Number(/ pid=(\d+)/.exec(probeLine)![1]);
-    const recordUs = Number(/msg=audit\((\d+)\.(\d+):/.exec(probeLine)!.slice(1).join('')) * 1000;
-    const db = Store.openReadonly(store);
+test(
+  'a known chain bash -c \'sh -c "cat probe"\' opening a watched file: its audit record names the chain; ausearch and aureport read the output; stripping gives the input back',
+  { skip, timeout: 120_000 },
+  async () => {
+    const { dir, cleanup } = tempDir();
+    const watch = probeWatch(dir);
     try {
-      const atRecord = processAt(db, pid, recordUs, CLOCK_SLACK_US);
-      assert.equal(atRecord.found, 'image');
-      if (atRecord.found === 'image') assert.equal(atRecord.chain[atRecord.chain.length - 1]!.comm, 'cat');
-      assert.notEqual(processAt(db, pid, recordUs - 3_600_000_000, CLOCK_SLACK_US).found, 'image', 'an hour earlier the pid was not this process');
-      assert.equal(processAt(db, pid, Date.now() * 1000 + 60_000_000, CLOCK_SLACK_US).found, 'exited', 'after cat ended');
+      const { probe, store, auditd } = await watch.start();
+      const before = Date.now();
+      const chain = spawnSync('bash', ['-c', `sh -c "cat ${probe}"`], { encoding: 'utf8' });
+      assert.equal(chain.stdout, 'probe\n');
+      await waitFor(() => existsSync(auditd!.log) && probeRecords(readFileSync(auditd!.log, 'latin1')).size === 1, 10_000, 'the probe record in the audit log');
+      await sleep(600); // the recorder's next write of the exec records
+      const input = readFileSync(auditd.log);
+      const r = lantern(['audit', 'enrich', '--store', store, auditd.log]);
+      assert.equal(r.status, 0, r.stderr);
+      const out = r.stdout;
+      const probeLine = [...probeRecords(out).values()][0]!;
+      const history = HISTORY.exec(probeLine)?.[1];
+      assert.ok(history, `the probe record has a history: ${probeLine}`);
+      const steps = history.split('=>');
+      const tail = steps.slice(-3);
+      assert.deepEqual(
+        tail.map((s) => STEP.exec(s)?.[1]),
+        ['bash', 'sh', 'cat'],
+        history,
+      );
+      for (const s of tail) {
+        const t = stepTime(s);
+        assert.ok(t >= Math.floor(before / 1000) * 1000 - 1000 && t <= Date.now(), `plausible exec time in ${s}`);
+      }
+      // The ancestors: this test's own process (node) is in the chain before bash.
+      assert.ok(
+        steps.slice(0, -3).some((s) => STEP.exec(s)?.[1] === 'node'),
+        history,
+      );
+      assert.deepEqual(
+        steps.map((s) => stepTime(s)),
+        [...steps.map((s) => stepTime(s))].sort((a, b) => a - b),
+        'times never go back',
+      );
+      // The pid at the record's time: not before the process started, not after it ended.
+      const pid = Number(/ pid=(\d+)/.exec(probeLine)![1]);
+      const recordUs = Number(/msg=audit\((\d+)\.(\d+):/.exec(probeLine)!.slice(1).join('')) * 1000;
+      const db = Store.openReadonly(store);
+      try {
+        const atRecord = processAt(db, pid, recordUs, CLOCK_SLACK_US);
+        assert.equal(atRecord.found, 'image');
+        if (atRecord.found === 'image') assert.equal(atRecord.chain[atRecord.chain.length - 1]!.comm, 'cat');
+        assert.notEqual(processAt(db, pid, recordUs - 3_600_000_000, CLOCK_SLACK_US).found, 'image', 'an hour earlier the pid was not this process');
+        assert.equal(processAt(db, pid, Date.now() * 1000 + 60_000_000, CLOCK_SLACK_US).found, 'exited', 'after cat ended');
+      } finally {
+        db.close();
+      }
+      // Every line comes back; only lines with a pid gained the field; removing it gives the input.
+      const inLines = input.toString('latin1').split('\n');
+      const outLines = out.split('\n');
+      assert.equal(outLines.length, inLines.length);
+      assert.equal(outLines.map(stripHistory).join('\n'), input.toString('latin1'));
+      assert.deepEqual(Buffer.from(outLines.map(stripHistory).join('\n'), 'latin1'), input, 'byte for byte');
+      for (let i = 0; i < inLines.length; i++) if (!/ pid=\d/.test(inLines[i]!.split('\x1d')[0]!)) assert.equal(outLines[i], inLines[i]);
+      const sum = /(\d+) lines read: (\d+) audit records \((\d+) enriched: (\d+) from the store, (\d+) from \/proc; (\d+) unknown pid; (\d+) without pid, unchanged\), (\d+) other lines/.exec(
+        r.stderr,
+      );
+      assert.ok(sum, r.stderr);
+      const [lines, records, , st, pr, unk, nopid, other] = sum.slice(1).map(Number);
+      assert.equal(lines, inLines.length - 1, 'the final newline ends the last line');
+      assert.equal(records, st! + pr! + unk! + nopid!);
+      assert.equal(lines, records! + other!);
+      assert.ok(st! >= 1);
+
+      // ausearch and aureport parse the enriched log as they parse the original.
+      const enriched = join(dir, 'enriched.log');
+      writeFileSync(enriched, Buffer.from(out, 'latin1'));
+      const orig = spawnSync('ausearch', ['-if', auditd.log, '-k', 'lantern-test', '--raw'], { encoding: 'latin1' });
+      const ours = spawnSync('ausearch', ['-if', enriched, '-k', 'lantern-test', '--raw'], { encoding: 'latin1' });
+      assert.equal(ours.status, 0, ours.stderr);
+      assert.equal(ours.stdout.split('\n').map(stripHistory).join('\n'), orig.stdout, 'ausearch finds the same event');
+      assert.match(ours.stdout, /proc_history="[^"]*=>cat\(/);
+      const byPid = spawnSync('ausearch', ['-if', enriched, '-p', /pid=(\d+)/.exec(probeLine.replace(/ppid=\d+/, ''))![1]!, '-i'], { encoding: 'latin1' });
+      assert.equal(byPid.status, 0, byPid.stderr);
+      assert.match(byPid.stdout, /proc_history=.*cat\(/, 'ausearch -i shows the field');
+      for (const args of [[], ['-x'], ['-k'], ['-p'], ['--summary']]) {
+        const a: ReturnType<typeof spawnSync> = spawnSync('aureport', ['-if', auditd.log, ...args], { encoding: 'latin1' });
+        const b = spawnSync('aureport', ['-if', enriched, ...args], { encoding: 'latin1' });
+        assert.equal(b.status, a.status, `aureport ${args.join(' ')}: ${b.stderr}`);
+        assert.equal(b.stdout, a.stdout, `aureport ${args.join(' ')} reports the same`);
+      }
     } finally {
-      db.close();
+      await watch.stop();
+      cleanup();
     }
-    // Every line comes back; only lines with a pid gained the field; removing it gives the input.
-    const inLines = input.toString('latin1').split('\n');
-    const outLines = out.split('\n');
-    assert.equal(outLines.length, inLines.length);
-    assert.equal(outLines.map(stripHistory).join('\n'), input.toString('latin1'));
-    assert.deepEqual(Buffer.from(outLines.map(stripHistory).join('\n'), 'latin1'), input, 'byte for byte');
-    for (let i = 0; i < inLines.length; i++) if (!/ pid=\d/.test(inLines[i]!.split('\x1d')[0]!)) assert.equal(outLines[i], inLines[i]);
-    const sum = /(\d+) lines read: (\d+) audit records \((\d+) enriched: (\d+) from the store, (\d+) from \/proc; (\d+) unknown pid; (\d+) without pid, unchanged\), (\d+) other lines/.exec(r.stderr);
-    assert.ok(sum, r.stderr);
-    const [lines, records, , st, pr, unk, nopid, other] = sum.slice(1).map(Number);
-    assert.equal(lines, inLines.length - 1, 'the final newline ends the last line');
-    assert.equal(records, st! + pr! + unk! + nopid!);
-    assert.equal(lines, records! + other!);
-    assert.ok(st! >= 1);
+  },
+);
 
-    // ausearch and aureport parse the enriched log as they parse the original.
-    const enriched = join(dir, 'enriched.log');
-    writeFileSync(enriched, Buffer.from(out, 'latin1'));
-    const orig = spawnSync('ausearch', ['-if', auditd.log, '-k', 'lantern-test', '--raw'], { encoding: 'latin1' });
-    const ours = spawnSync('ausearch', ['-if', enriched, '-k', 'lantern-test', '--raw'], { encoding: 'latin1' });
-    assert.equal(ours.status, 0, ours.stderr);
-    assert.equal(ours.stdout.split('\n').map(stripHistory).join('\n'), orig.stdout, 'ausearch finds the same event');
-    assert.match(ours.stdout, /proc_history="[^"]*=>cat\(/);
-    const byPid = spawnSync('ausearch', ['-if', enriched, '-p', /pid=(\d+)/.exec(probeLine.replace(/ppid=\d+/, ''))![1]!, '-i'], { encoding: 'latin1' });
-    assert.equal(byPid.status, 0, byPid.stderr);
-    assert.match(byPid.stdout, /proc_history=.*cat\(/, 'ausearch -i shows the field');
-    for (const args of [[], ['-x'], ['-k'], ['-p'], ['--summary']]) {
-      const a: ReturnType<typeof spawnSync> = spawnSync('aureport', ['-if', auditd.log, ...args], { encoding: 'latin1' });
-      const b = spawnSync('aureport', ['-if', enriched, ...args], { encoding: 'latin1' });
-      assert.equal(b.status, a.status, `aureport ${args.join(' ')}: ${b.stderr}`);
-      assert.equal(b.stdout, a.stdout, `aureport ${args.join(' ')} reports the same`);
-    }
-  } finally {
-    await watch.stop();
-    cleanup();
-  }
-});
-
-test('--follow across auditd\'s own rotation (SIGUSR1): both files read, nothing lost or doubled', { skip, timeout: 120_000 }, async () => {
+test("--follow across auditd's own rotation (SIGUSR1): both files read, nothing lost or doubled", { skip, timeout: 120_000 }, async () => {
   const { dir, cleanup } = tempDir();
   const watch = probeWatch(dir);
   let enr: ChildProcess | undefined;

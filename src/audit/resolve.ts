@@ -9,10 +9,7 @@ import { execChain, imageAt } from '../record/query.js';
 import type { Store, StoredEvent } from '../record/store/store.js';
 import type { HistoryStep } from './history.js';
 
-export type Resolution =
-  | { source: 'store'; steps: HistoryStep[] }
-  | { source: 'proc'; steps: HistoryStep[] }
-  | { source: 'unknown'; why: string };
+export type Resolution = { source: 'store'; steps: HistoryStep[] } | { source: 'proc'; steps: HistoryStep[] } | { source: 'unknown'; why: string };
 
 /**
  * Slack between the audit clock and the recorder's: audit stamps a record with the coarse
@@ -33,7 +30,11 @@ export class StoreProcResolver implements Resolver {
   private clocks: Clocks | null = null;
   /** History steps by exec id: an image's chain never changes, and one image has many records. */
   private readonly chains = new Map<number, HistoryStep[]>();
-  constructor(private readonly store: Store | null, private readonly host: Host, private readonly useProc = true) {}
+  constructor(
+    private readonly store: Store | null,
+    private readonly host: Host,
+    private readonly useProc = true,
+  ) {}
 
   resolve(pid: number, atUs: number): Resolution {
     let why = this.store ? 'not in the store' : 'no store';

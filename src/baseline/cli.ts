@@ -66,7 +66,9 @@ export function register(program: Command): void {
       const path = saveSnapshot(s, opts.out, opts.dir);
       if (opts.json) printJson(s);
       else {
-        const unknown = Object.entries(s.sections).filter(([, v]) => v.status !== 'ok').map(([k]) => k);
+        const unknown = Object.entries(s.sections)
+          .filter(([, v]) => v.status !== 'ok')
+          .map(([k]) => k);
         process.stdout.write(`saved ${path}${unknown.length ? ` (unknown: ${unknown.join(', ')})` : ''}\n`);
       }
     });

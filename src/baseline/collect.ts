@@ -210,7 +210,9 @@ function collectSysctls(host: Host, src: Sources, problems: string[]): Sections[
     }
   }
   if (!fromFiles && !fromSysctlA) {
-    return unknown(host.kind === 'sosreport' ? 'neither /proc/sys nor sos_commands/kernel/sysctl_-a collected in this sosreport' : `no readable sysctl under ${host.mapPath('/proc/sys')}`, [host.mapPath('/proc/sys')]);
+    return unknown(host.kind === 'sosreport' ? 'neither /proc/sys nor sos_commands/kernel/sysctl_-a collected in this sosreport' : `no readable sysctl under ${host.mapPath('/proc/sys')}`, [
+      host.mapPath('/proc/sys'),
+    ]);
   }
   const notes: string[] = [];
   if (skipped.length) notes.push(`${skipped.length} write-only or unreadable sysctl(s) skipped`);
@@ -292,11 +294,29 @@ export const RPM_DB_DIRS = ['/var/lib/rpm', '/usr/lib/sysimage/rpm'];
  * and its indexes), ndb. A fixed list, so no name from the tree ever becomes a path here.
  */
 export const RPM_DB_FILES = [
-  'rpmdb.sqlite', 'rpmdb.sqlite-wal',
-  'Packages', 'Name', 'Basenames', 'Group', 'Requirename', 'Providename', 'Conflictname', 'Obsoletename', 'Triggername',
-  'Dirnames', 'Installtid', 'Sigmd5', 'Sha1header', 'Filetriggername', 'Transfiletriggername', 'Recommendname',
-  'Suggestname', 'Supplementname', 'Enhancename',
-  'Packages.db', 'Index.db',
+  'rpmdb.sqlite',
+  'rpmdb.sqlite-wal',
+  'Packages',
+  'Name',
+  'Basenames',
+  'Group',
+  'Requirename',
+  'Providename',
+  'Conflictname',
+  'Obsoletename',
+  'Triggername',
+  'Dirnames',
+  'Installtid',
+  'Sigmd5',
+  'Sha1header',
+  'Filetriggername',
+  'Transfiletriggername',
+  'Recommendname',
+  'Suggestname',
+  'Supplementname',
+  'Enhancename',
+  'Packages.db',
+  'Index.db',
 ];
 const RPM_DB_MAIN = ['rpmdb.sqlite', 'Packages', 'Packages.db'];
 
@@ -343,8 +363,17 @@ export function rpmTreeSection(host: Host, problems: string[], tried: string[] =
     return ok({ format: 'rpm', installed: sortRecord(Object.fromEntries(p.value)) }, [label]);
   } catch (e) {
     const err = e as NodeJS.ErrnoException & { status?: number | null; stderr?: string | Buffer };
-    const stderr = String(err.stderr ?? '').split('\n').find((l) => /^error:/.test(l));
-    const why = err.code === 'ENOENT' && err.syscall?.startsWith('spawn') ? `${rpm} not installed` : err.code === 'ETIMEDOUT' ? 'timed out' : err.status != null ? `exit status ${err.status}${stderr ? `: ${stderr}` : ''}` : (err.message ?? String(e));
+    const stderr = String(err.stderr ?? '')
+      .split('\n')
+      .find((l) => /^error:/.test(l));
+    const why =
+      err.code === 'ENOENT' && err.syscall?.startsWith('spawn')
+        ? `${rpm} not installed`
+        : err.code === 'ETIMEDOUT'
+          ? 'timed out'
+          : err.status != null
+            ? `exit status ${err.status}${stderr ? `: ${stderr}` : ''}`
+            : (err.message ?? String(e));
     return unknown(`rpm could not read the RPM database in ${realDir}: ${why}`, tried);
   } finally {
     rmSync(copy, { recursive: true, force: true });
@@ -422,7 +451,10 @@ function collectUnits(host: Host, src: Sources, problems: string[]): Sections['u
   sources.push(...sysv.sources);
   if (sysv.reason) notes.push(sysv.reason);
   if (enabled === null && !sysv.sources.length) {
-    return unknown(`no /etc/systemd/system and no SysV runlevel directories${host.kind === 'sosreport' ? ', no systemctl list-unit-files or chkconfig --list either' : ''} (not a systemd or SysV host?)`, tried);
+    return unknown(
+      `no /etc/systemd/system and no SysV runlevel directories${host.kind === 'sosreport' ? ', no systemctl list-unit-files or chkconfig --list either' : ''} (not a systemd or SysV host?)`,
+      tried,
+    );
   }
   if (enabled === null) notes.push('no /etc/systemd/system: not a systemd host, SysV start links only');
   const data: Units = { enabled: sortRecord(enabled ?? {}) };

@@ -28,11 +28,14 @@ test('rhel9 variant: sysctl, cmdline, modules and units changes are reported wit
   del(t, '/etc/systemd/system/multi-user.target.wants/sshd.service');
   link(t, '/etc/systemd/system/multi-user.target.wants/nginx.service', '/usr/lib/systemd/system/nginx.service');
   const d = diffSnapshots(base, snap(t));
-  assert.deepEqual(changes(d, 'sysctls'), [
-    { op: '~', key: 'kernel.panic', old: '0', new: '10' },
-    { op: '+', key: 'kernel.shmmax', new: '68719476736' },
-    { op: '-', key: 'kernel.nmi_watchdog', old: '1' },
-  ].sort((a, b) => a.key.localeCompare(b.key)));
+  assert.deepEqual(
+    changes(d, 'sysctls'),
+    [
+      { op: '~', key: 'kernel.panic', old: '0', new: '10' },
+      { op: '+', key: 'kernel.shmmax', new: '68719476736' },
+      { op: '-', key: 'kernel.nmi_watchdog', old: '1' },
+    ].sort((a, b) => a.key.localeCompare(b.key)),
+  );
   const c = changes(d, 'cmdline');
   assert.ok(c.some((x) => x.op === '~' && x.key === 'crashkernel' && x.new === 'crashkernel=512M'));
   assert.ok(c.some((x) => x.op === '+' && x.key === 'nosmt'));
@@ -40,7 +43,10 @@ test('rhel9 variant: sysctl, cmdline, modules and units changes are reported wit
   assert.ok(m.some((x) => x.op === '+' && x.key === 'nf_tables' && x.note === 'loaded'));
   assert.ok(m.some((x) => x.op === '-' && x.key === 'mlx5_core' && x.note === 'unloaded'));
   const u = changes(d, 'units');
-  assert.deepEqual(u.map((x) => `${x.op}${x.key}`), ['+nginx.service', '-sshd.service']);
+  assert.deepEqual(
+    u.map((x) => `${x.op}${x.key}`),
+    ['+nginx.service', '-sshd.service'],
+  );
   assert.equal(d.summary.exitCode, 1);
 });
 
@@ -51,9 +57,18 @@ test('debian12 variant: packages installed, removed, upgraded, downgraded', () =
   put(t, '/var/lib/dpkg/status', status);
   const d = diffSnapshots(base, snap(t));
   const p = changes(d, 'packages');
-  assert.deepEqual(p.find((x) => x.key === 'kdump-tools'), { op: '~', key: 'kdump-tools', old: '1:1.8.1', new: '1:1.8.2', note: 'upgraded' });
-  assert.deepEqual(p.find((x) => x.key === 'nginx'), { op: '+', key: 'nginx', new: '1.22.1-9', note: 'installed' });
-  assert.deepEqual(p.find((x) => x.key === 'sysstat'), { op: '-', key: 'sysstat', old: '12.6.1-1', note: 'removed' });
+  assert.deepEqual(
+    p.find((x) => x.key === 'kdump-tools'),
+    { op: '~', key: 'kdump-tools', old: '1:1.8.1', new: '1:1.8.2', note: 'upgraded' },
+  );
+  assert.deepEqual(
+    p.find((x) => x.key === 'nginx'),
+    { op: '+', key: 'nginx', new: '1.22.1-9', note: 'installed' },
+  );
+  assert.deepEqual(
+    p.find((x) => x.key === 'sysstat'),
+    { op: '-', key: 'sysstat', old: '12.6.1-1', note: 'removed' },
+  );
   const back = diffSnapshots(snap(t), base);
   assert.equal(changes(back, 'packages').find((x) => x.key === 'kdump-tools')?.note, 'downgraded');
 });
@@ -106,19 +121,29 @@ test('built-in ignore list hides volatile sysctls; --no-builtin-ignore shows the
   assert.equal(d.ignored.count, 3);
   assert.equal(d.summary.exitCode, 0);
   const all = diffSnapshots(base, cur, { builtinIgnore: false });
-  assert.deepEqual(changes(all, 'sysctls').map((c) => c.key), ['fs.dentry-state', 'kernel.ns_last_pid', 'kernel.random.uuid']);
+  assert.deepEqual(
+    changes(all, 'sysctls').map((c) => c.key),
+    ['fs.dentry-state', 'kernel.ns_last_pid', 'kernel.random.uuid'],
+  );
 });
 
 test('--ignore globs, optionally limited to one section', () => {
   const base = snap(fixture('debian12'));
   const t = copyFixture('debian12');
   put(t, '/proc/sys/kernel/panic', '10\n');
-  put(t, '/var/lib/dpkg/status', 'Package: kdump-tools\nStatus: install ok installed\nVersion: 1:1.8.1\n\nPackage: panic-tools\nStatus: install ok installed\nVersion: 1\n\nPackage: sysstat\nStatus: install ok installed\nVersion: 12.6.1-1\n');
+  put(
+    t,
+    '/var/lib/dpkg/status',
+    'Package: kdump-tools\nStatus: install ok installed\nVersion: 1:1.8.1\n\nPackage: panic-tools\nStatus: install ok installed\nVersion: 1\n\nPackage: sysstat\nStatus: install ok installed\nVersion: 12.6.1-1\n',
+  );
   const cur = snap(t);
   assert.equal(diffSnapshots(base, cur, { ignore: ['kernel.*'] }).summary.differences, 1);
   assert.equal(diffSnapshots(base, cur, { ignore: ['*panic*'] }).summary.differences, 0);
   const onlyPkgs = diffSnapshots(base, cur, { ignore: ['packages:*panic*'] });
-  assert.deepEqual(changes(onlyPkgs, 'sysctls').map((c) => c.key), ['kernel.panic']);
+  assert.deepEqual(
+    changes(onlyPkgs, 'sysctls').map((c) => c.key),
+    ['kernel.panic'],
+  );
   assert.equal(changes(onlyPkgs, 'packages').length, 0);
   assert.equal(diffSnapshots(base, cur, { ignore: ['sysctl:kernel.pan?c'] }).summary.differences, 1);
 });

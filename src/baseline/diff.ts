@@ -323,12 +323,7 @@ const COMPARE: Comparers = {
   cmdline: (a, b) => cmdlineChanges(a.params, b.params),
   sysctls: (a, b) => keyed(new Map(Object.entries(a.values)), new Map(Object.entries(b.values)), (v) => v, sysctlValuesEqual),
   modules: (a, b) => keyed(setMap(a.names), setMap(b.names), (v) => v).map(({ op, key }) => ({ op, key, note: op === '+' ? 'loaded' : 'unloaded' })),
-  mounts: (a, b) =>
-    keyed(
-      mountKeyed(a.entries),
-      mountKeyed(b.entries),
-      (m) => `${m.device} ${m.fstype} ${m.options}`,
-    ),
+  mounts: (a, b) => keyed(mountKeyed(a.entries), mountKeyed(b.entries), (m) => `${m.device} ${m.fstype} ${m.options}`),
   packages: (a, b) =>
     keyed(new Map(Object.entries(a.installed)), new Map(Object.entries(b.installed)), (v) => v.join(' '), undefined, versionNote).map((c) =>
       c.op === '+' ? { ...c, note: 'installed' } : c.op === '-' ? { ...c, note: 'removed' } : c,
@@ -348,7 +343,10 @@ const COMPARE: Comparers = {
       for (const p of ps) m.set(p.comm, (m.get(p.comm) ?? 0) + 1);
       return m;
     };
-    return keyed(count(a.processes), count(b.processes), (n) => `${n} process(es)`).map((c) => ({ ...c, note: c.op === '+' ? 'now exempt from the OOM killer' : c.op === '-' ? 'no longer exempt' : 'count changed' }));
+    return keyed(count(a.processes), count(b.processes), (n) => `${n} process(es)`).map((c) => ({
+      ...c,
+      note: c.op === '+' ? 'now exempt from the OOM killer' : c.op === '-' ? 'no longer exempt' : 'count changed',
+    }));
   },
   check: (a, b) => {
     const fa = new Map(a.findings.map((f) => [f.id, f] as const));
@@ -363,7 +361,14 @@ const COMPARE: Comparers = {
         out.push({ op: '-', key: id, old: `${x.status}: ${x.summary}`, note: 'no longer checked' });
       } else if (x.status !== y.status && (x.status === 'unknown' || y.status === 'unknown') && y.status !== 'fail') {
         // "Could not tell" on one side (often a sosreport that lacks the file) is not a change of the host.
-        out.push({ op: '~', key: id, old: `${x.status}: ${x.summary}`, new: `${y.status}: ${y.summary}`, note: y.status === 'unknown' ? 'not determined now' : 'not determined in the baseline', undetermined: true });
+        out.push({
+          op: '~',
+          key: id,
+          old: `${x.status}: ${x.summary}`,
+          new: `${y.status}: ${y.summary}`,
+          note: y.status === 'unknown' ? 'not determined now' : 'not determined in the baseline',
+          undetermined: true,
+        });
       } else if (x.status !== y.status) {
         out.push({ op: '~', key: id, old: `${x.status}: ${x.summary}`, new: `${y.status}: ${y.summary}`, note: statusNote(x.status, y.status), ...(y.status === 'fail' ? { worse: true } : {}) });
       }

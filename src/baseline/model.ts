@@ -11,9 +11,7 @@ export const SNAPSHOT_SCHEMA_VERSION = 1;
  * One datum of the snapshot: either read (with every path or command it came from) or
  * unknown with the reason, never silently absent.
  */
-export type Section<T> =
-  | { status: 'ok'; sources: string[]; data: T; notes?: string[] }
-  | { status: 'unknown'; reason: string; tried: string[] };
+export type Section<T> = { status: 'ok'; sources: string[]; data: T; notes?: string[] } | { status: 'unknown'; reason: string; tried: string[] };
 
 export interface Mount {
   device: string;
@@ -161,8 +159,5 @@ const DATA_SHAPE: Record<SectionName, (d: Record<string, unknown>) => string | n
   memory: (d) => (isNumOrNull(d.memTotalKiB) && isNumOrNull(d.swapTotalKiB) ? null : 'totals are not numbers'),
   cpus: (d) => (isNum(d.count) ? null : 'count is not a number'),
   oomExempt: (d) => (arrayOf(d.processes, (p) => isStr(p.comm) && isNum(p.pid) && isNum(p.value)) ? null : 'processes malformed'),
-  check: (d) =>
-    arrayOf(d.findings, (f) => isStr(f.id) && isStr(f.status) && isStr(f.summary)) && typeof d.summary === 'object' && d.summary !== null
-      ? null
-      : 'findings malformed',
+  check: (d) => (arrayOf(d.findings, (f) => isStr(f.id) && isStr(f.status) && isStr(f.summary)) && typeof d.summary === 'object' && d.summary !== null ? null : 'findings malformed'),
 };

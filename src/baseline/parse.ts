@@ -89,4 +89,3 @@ export function lscpuCount(text: string): number | null {
   const m = /^CPU\(s\):\s*(\d+)/m.exec(text);
   return m ? Number(m[1]) : null;
 }
-

@@ -86,7 +86,9 @@ export function renderShow(s: Snapshot, p: Paint): string {
 
 export function renderList(dir: string, snaps: ListedSnapshot[], skipped: { file: string; reason: string }[], p: Paint): string {
   if (!snaps.length && !skipped.length) return `no snapshots in ${printable(dir)}\n`;
-  const lines = snaps.map((s) => `${s.takenAt}  ${printable(s.host ?? '?').padEnd(20)}  ${s.source.padEnd(9)}  ${printable(s.kernel ?? '?').padEnd(28)}  check ${s.verdict ?? '?'}  ${printable(s.file)}`);
+  const lines = snaps.map(
+    (s) => `${s.takenAt}  ${printable(s.host ?? '?').padEnd(20)}  ${s.source.padEnd(9)}  ${printable(s.kernel ?? '?').padEnd(28)}  check ${s.verdict ?? '?'}  ${printable(s.file)}`,
+  );
   for (const x of skipped) lines.push(p.yellow(`skipped ${printable(x.file)}: ${printable(x.reason)}`));
   return lines.join('\n') + '\n';
 }

@@ -30,7 +30,18 @@ async function chromiumRun(url: string, extra: string[], timeoutMs = 90_000): Pr
   const profile = mkdtempSync(join(tmpdir(), 'lantern-chromium-'));
   try {
     // Root needs --no-sandbox; every host resolves nowhere but 127.0.0.1, where the probe listens (an IP literal is mapped too).
-    const args = ['--headless', '--no-sandbox', '--disable-gpu', `--user-data-dir=${profile}`, '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1', '--no-first-run', '--disable-extensions', '--disable-background-networking', ...extra, url];
+    const args = [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      `--user-data-dir=${profile}`,
+      '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1',
+      '--no-first-run',
+      '--disable-extensions',
+      '--disable-background-networking',
+      ...extra,
+      url,
+    ];
     const child = spawn('chromium', args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     let out = '';
     let err = '';

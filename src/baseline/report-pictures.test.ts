@@ -82,8 +82,18 @@ test('timeline SVG: one mark per incident, a line per reboot, lanes and legend e
   assert.ok(!/\b(href|on\w+)=/.test(svg), 'no links, no handlers');
   assert.ok(svg.includes('&lt;img src=http://127.0.0.1:9/probe&gt;'));
   assert.ok(svg.includes('data-kind="a&quot;b&#39;c&amp;amp;d?[31m?"'));
-  assert.deepEqual(niceTicks(Date.parse('2026-02-04T00:07:00Z'), Date.parse('2026-02-04T16:02:00Z')).map((t) => new Date(t).toISOString().slice(11, 16)), ['02:00', '04:00', '06:00', '08:00', '10:00', '12:00', '14:00', '16:00']);
-  const tree = treeSvg({ type: 'tree', title: 't', rows: [{ depth: 0, label: '<kernel>', parent: -1 }, { depth: 1, label: h.svgBreak, parent: 0, note: h.quotes }] });
+  assert.deepEqual(
+    niceTicks(Date.parse('2026-02-04T00:07:00Z'), Date.parse('2026-02-04T16:02:00Z')).map((t) => new Date(t).toISOString().slice(11, 16)),
+    ['02:00', '04:00', '06:00', '08:00', '10:00', '12:00', '14:00', '16:00'],
+  );
+  const tree = treeSvg({
+    type: 'tree',
+    title: 't',
+    rows: [
+      { depth: 0, label: '<kernel>', parent: -1 },
+      { depth: 1, label: h.svgBreak, parent: 0, note: h.quotes },
+    ],
+  });
   assert.ok(!tree.includes('<script') && tree.includes('&lt;kernel&gt;'));
 });
 
@@ -97,7 +107,10 @@ test('report --store: deaths, OOM kills and the domain tree in every format; hun
   assert.deepEqual(unreadInputs(logs!), []);
   const base = { snapshot: snap(fixture('debian12')), baseline: null, diff: null, logs, now: new Date('2026-03-01T00:00:00Z') };
   const doc = buildReport({ ...base, store: readStore(withHung) });
-  assert.deepEqual(doc.sections.map((s) => s.id), ['glance', 'host', 'incidents', 'store', 'action', 'units', 'gaps']);
+  assert.deepEqual(
+    doc.sections.map((s) => s.id),
+    ['glance', 'host', 'incidents', 'store', 'action', 'units', 'gaps'],
+  );
   const html = renderHtml(doc);
   // Two timelines (incidents by host, deaths by program) and one tree.
   assert.equal(html.match(/<svg /g)?.length, 3);

@@ -148,7 +148,15 @@ function hungTasks(store: Store): StoreFacts['hung'] {
   const sample = newest.slice(-MAX_HUNG_ROWS).map((e) => {
     const ev = store.hungEvidence(e.id);
     const tasks = (ev?.snapshot as { dTasks?: unknown[] } | null | undefined)?.dTasks;
-    return [cell('time_us', e.time_us), String(e.pid ?? ''), e.comm ?? '', e.domain_id !== null ? (names.get(e.domain_id) ?? `domain ${e.domain_id}`) : '', e.detail ?? '', ev ? String(tasks?.length ?? 0) : 'none', ev ? String(ev.kmsg.length) : 'none'];
+    return [
+      cell('time_us', e.time_us),
+      String(e.pid ?? ''),
+      e.comm ?? '',
+      e.domain_id !== null ? (names.get(e.domain_id) ?? `domain ${e.domain_id}`) : '',
+      e.detail ?? '',
+      ev ? String(tasks?.length ?? 0) : 'none',
+      ev ? String(ev.kmsg.length) : 'none',
+    ];
   });
   return { table: 'hung', rows, columns, sample };
 }

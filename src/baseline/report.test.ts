@@ -23,7 +23,10 @@ test('markdown report: host summary, findings needing action with remedy, differ
   const base = snap(fixture('debian12'));
   const cur = snap(hostileTree());
   const doc = buildReport({ snapshot: cur, baseline: base, diff: diffSnapshots(base, cur), logs: null, now: new Date('2026-03-01T00:00:00Z') });
-  assert.deepEqual(doc.sections.map((s) => s.id), ['glance', 'host', 'action', 'units', 'differences', 'gaps']);
+  assert.deepEqual(
+    doc.sections.map((s) => s.id),
+    ['glance', 'host', 'action', 'units', 'differences', 'gaps'],
+  );
   const md = renderMarkdown(doc);
   assert.match(md, /^# Lantern report: web03\n/);
   assert.match(md, /## At a glance\n\n- Readiness: \d+ fail, \d+ warn/);
@@ -70,11 +73,14 @@ test('a failing section does not cost the rest of the report; sections are indep
     throw new Error('boom');
   };
   const doc = buildReport(input, [REPORT_SECTIONS[0]!, broken, REPORT_SECTIONS[1]!]);
-  assert.deepEqual(doc.sections.map((s) => s.id), ['glance', 'error', 'host']);
+  assert.deepEqual(
+    doc.sections.map((s) => s.id),
+    ['glance', 'error', 'host'],
+  );
   assert.match(renderMarkdown(doc), /internal error in broken: boom/);
 });
 
-test('--logs: the analyser\'s incidents, grouped, with the inputs it read', async () => {
+test("--logs: the analyser's incidents, grouped, with the inputs it read", async () => {
   const logs = await analyzeLogs([join(DATA, 'logs/oom_01.log'), join(DATA, 'logs/hung_task_01.log'), join(DATA, 'logs/panic_01.log'), join(DATA, 'logs/noincident_iso_01.log')]);
   assert.ok(logs);
   const kinds = logs.groups.map((g) => g.kind);
@@ -96,7 +102,9 @@ test('lantern report CLI: --logs (one missing), --format html --out, --baseline'
   const dir = tmpDir('report');
   const base = join(dir, 'base.json');
   assert.equal(spawnSync(process.execPath, [BIN, 'baseline', 'save', '--sosreport', fixture('sosreport-debian'), '--out', base]).status, 0);
-  const r = spawnSync(process.execPath, [BIN, 'report', '--sosreport', fixture('sosreport-debian'), '--baseline', base, '--logs', join(DATA, 'logs/oom_01.log'), join(dir, 'missing.log')], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [BIN, 'report', '--sosreport', fixture('sosreport-debian'), '--baseline', base, '--logs', join(DATA, 'logs/oom_01.log'), join(dir, 'missing.log')], {
+    encoding: 'utf8',
+  });
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /## Kernel incidents in the logs/);
   assert.match(r.stdout, /- Logs: 1 kernel incident\(s\) in 1 group\(s\) \(oom\\_kill\), from 1 of 2 input\(s\)\./);
@@ -116,7 +124,10 @@ test('units in the report: masked, masked-runtime and SysV-enabled rows in md, h
   del(t, '/etc/rc.d/rc3.d/S10network');
   const cur = snap(t);
   const doc = buildReport({ snapshot: cur, baseline: base, diff: diffSnapshots(base, cur), logs: null, now: new Date('2026-03-01T00:00:00Z') });
-  assert.deepEqual(doc.sections.map((s) => s.id), ['glance', 'host', 'action', 'units', 'differences', 'gaps']);
+  assert.deepEqual(
+    doc.sections.map((s) => s.id),
+    ['glance', 'host', 'action', 'units', 'differences', 'gaps'],
+  );
   const md = renderMarkdown(doc);
   assert.match(md, /\| units \| 7 enabled, 3 masked, 1 SysV-enabled \|/);
   // kdump.service is masked: named at a glance; sshd and tuned capture no evidence, so they are not.

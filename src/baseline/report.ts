@@ -117,7 +117,9 @@ export function glanceSection({ snapshot: s, diff, logs, store }: ReportInput): 
   }
   if (store) {
     const oom = store.deaths.filter((d) => d.oom).length;
-    items.push(`Recorder store: ${store.deathsTotal} signal death(s), ${oom}${store.deathsTotal > store.deaths.length ? '+' : ''} of them OOM kills, ${store.hung.table ? `${store.hung.rows} hung-task record(s)` : 'no hung-task records in this store'}; see "Deaths in the recorder store".`);
+    items.push(
+      `Recorder store: ${store.deathsTotal} signal death(s), ${oom}${store.deathsTotal > store.deaths.length ? '+' : ''} of them OOM kills, ${store.hung.table ? `${store.hung.rows} hung-task record(s)` : 'no hung-task records in this store'}; see "Deaths in the recorder store".`,
+    );
   }
   return { id: 'glance', title: 'At a glance', blocks: [{ kind: 'list', items }] };
 }
@@ -137,7 +139,10 @@ export function hostSummarySection({ snapshot: s }: ReportInput): ReportSection 
 }
 
 function findingBlocks(f: Finding): Block[] {
-  const blocks: Block[] = [{ kind: 'subheading', text: `${f.status.toUpperCase()} ${f.id}: ${f.title}` }, { kind: 'para', text: f.summary }];
+  const blocks: Block[] = [
+    { kind: 'subheading', text: `${f.status.toUpperCase()} ${f.id}: ${f.title}` },
+    { kind: 'para', text: f.summary },
+  ];
   if (f.why) blocks.push({ kind: 'para', text: `Why it matters: ${f.why}` });
   if (f.remedy) {
     blocks.push({ kind: 'para', text: `What to do: ${f.remedy.text}${f.remedy.safe ? '' : ' (review before running: needs a reboot, reserves memory or stops a process)'}` });
@@ -171,7 +176,10 @@ export function unitsSection({ snapshot: s }: ReportInput): ReportSection | null
   if (u.status !== 'ok') return null;
   const rows = unitRows(u.data);
   const blocks: Block[] = [
-    { kind: 'para', text: `${unitCounts(u.data)}. A masked unit (symlinked to /dev/null) cannot be started at all, not even as a dependency; masked-runtime lasts until reboot. A SysV-enabled service has start (S) links in the runlevel directories, as chkconfig sets them.` },
+    {
+      kind: 'para',
+      text: `${unitCounts(u.data)}. A masked unit (symlinked to /dev/null) cannot be started at all, not even as a dependency; masked-runtime lasts until reboot. A SysV-enabled service has start (S) links in the runlevel directories, as chkconfig sets them.`,
+    },
   ];
   const notRecorded = [u.data.masked ? '' : 'masked units', u.data.sysv ? '' : 'SysV start links'].filter(Boolean);
   if (notRecorded.length) blocks.push({ kind: 'para', text: `Not recorded in this snapshot: ${notRecorded.join(', ')}.` });
@@ -186,7 +194,10 @@ export function unitsSection({ snapshot: s }: ReportInput): ReportSection | null
 export function differencesSection({ diff, baseline }: ReportInput): ReportSection | null {
   if (!diff || !baseline) return null;
   const blocks: Block[] = [
-    { kind: 'para', text: `Compared with the baseline of ${diff.baseline.host ?? 'unknown host'} taken ${diff.baseline.takenAt} (${diff.baseline.source}): ${diff.summary.differences} difference(s), ${diff.summary.worse} readiness finding(s) became fail, ${diff.ignored.count} volatile or ignored change(s) hidden.` },
+    {
+      kind: 'para',
+      text: `Compared with the baseline of ${diff.baseline.host ?? 'unknown host'} taken ${diff.baseline.takenAt} (${diff.baseline.source}): ${diff.summary.differences} difference(s), ${diff.summary.worse} readiness finding(s) became fail, ${diff.ignored.count} volatile or ignored change(s) hidden.`,
+    },
   ];
   for (const sd of diff.sections) {
     if (!sd.changes.length) continue;
@@ -237,7 +248,10 @@ export function timelineChart(logs: LogIncidents): { chart: TimelineChart | null
     const span = mine.length ? ` from ${mine[0]!.when} to ${mine[mine.length - 1]!.when}` : '';
     words.push(`${lane}: ${mine.length} incident(s)${byKind.length ? ` (${byKind.map(([k, n]) => `${n} ${k}`).join(', ')})` : ''}${span}; ${nBoots} reboot(s) logged`);
   }
-  if (notDrawn) words.push(`${notDrawn} dated incident(s) or reboot(s) not drawn or counted above: the picture shows the first ${MAX_LANES} host(s) and ${MAX_MARKS} mark(s)${allLanes.length > lanes.length ? `; hosts left out: ${allLanes.slice(MAX_LANES, MAX_LANES + 20).join(', ')}${allLanes.length > MAX_LANES + 20 ? ', …' : ''}` : ''}.`);
+  if (notDrawn)
+    words.push(
+      `${notDrawn} dated incident(s) or reboot(s) not drawn or counted above: the picture shows the first ${MAX_LANES} host(s) and ${MAX_MARKS} mark(s)${allLanes.length > lanes.length ? `; hosts left out: ${allLanes.slice(MAX_LANES, MAX_LANES + 20).join(', ')}${allLanes.length > MAX_LANES + 20 ? ', …' : ''}` : ''}.`,
+    );
   if (undated) words.push(`${undated} incident(s) without a wall-clock time (kernel seconds only) are not in the picture; the table lists them.`);
   if (logs.timelineOmitted) words.push(`${logs.timelineOmitted} incident(s) beyond the analyser's timeline cap are neither drawn nor listed here; lantern analyze --json has them.`);
   if (!dated.length) return { chart: null, words };
@@ -263,7 +277,10 @@ export function logsSection({ logs }: ReportInput): ReportSection | null {
   if (unread.length) blocks.push({ kind: 'para', text: `Not read (${unread.length} of ${logs.inputs.length} input(s)), so incidents they hold are missing here: ${unread.join(', ')}.` });
   if (!read) blocks.push({ kind: 'para', text: 'No log input could be read: this report says nothing about kernel incidents.' });
   else if (!logs.groups.length)
-    blocks.push({ kind: 'para', text: `No kernel incident (panic, oops, BUG, WARNING, hung task, lockup, RCU stall, OOM kill, MCE, I/O error, reboot) in the ${read} log input(s) read${unread.length ? ` (${unread.length} not read, above)` : ''}.` });
+    blocks.push({
+      kind: 'para',
+      text: `No kernel incident (panic, oops, BUG, WARNING, hung task, lockup, RCU stall, OOM kill, MCE, I/O error, reboot) in the ${read} log input(s) read${unread.length ? ` (${unread.length} not read, above)` : ''}.`,
+    });
   else {
     blocks.push({
       kind: 'table',
@@ -288,9 +305,13 @@ export function storeSection({ store }: ReportInput): ReportSection | null {
   if (!store) return null;
   const blocks: Block[] = [];
   const span = store.firstUs !== null && store.lastUs !== null ? `, ${isoUs(store.firstUs)} to ${isoUs(store.lastUs)}` : '';
-  blocks.push({ kind: 'para', text: `Store ${store.path}: ${store.records} record(s)${span}; ${store.deathsTotal} process(es) died of a signal, ${store.deaths.filter((d) => d.oom).length} of those listed killed by the OOM killer.` });
+  blocks.push({
+    kind: 'para',
+    text: `Store ${store.path}: ${store.records} record(s)${span}; ${store.deathsTotal} process(es) died of a signal, ${store.deaths.filter((d) => d.oom).length} of those listed killed by the OOM killer.`,
+  });
   if (store.deaths.length) {
-    if (store.deathsTotal > store.deaths.length) blocks.push({ kind: 'para', text: `The newest ${store.deaths.length} of ${store.deathsTotal} deaths are listed; lantern events --type signal --store ${store.path} has all.` });
+    if (store.deathsTotal > store.deaths.length)
+      blocks.push({ kind: 'para', text: `The newest ${store.deaths.length} of ${store.deathsTotal} deaths are listed; lantern events --type signal --store ${store.path} has all.` });
     blocks.push({ kind: 'subheading', text: 'Signal deaths and OOM kills' });
     const lanes = [...new Set(store.deaths.map((d) => d.program))];
     const legend = [...new Set(store.deaths.map(deathKind))];
@@ -330,7 +351,10 @@ function deathKind(d: StoreFacts['deaths'][number]): string {
 }
 
 function isoUs(us: number): string {
-  return new Date(Math.floor(us / 1000)).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+  return new Date(Math.floor(us / 1000))
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d+Z$/, 'Z');
 }
 
 export function dataGapsSection({ snapshot: s }: ReportInput): ReportSection | null {
@@ -405,9 +429,11 @@ export function mdInline(s: string): string {
 
 /** Markdown: backslash-escape everything that could become markup or raw HTML. */
 export function mdEscape(s: string): string {
-  return mdInline(s)
-    // Only at the start can these begin a heading, list, quote or numbered item.
-    .replace(/^(\s*)([#+=>-]|\d+\.)/, '$1\\$2');
+  return (
+    mdInline(s)
+      // Only at the start can these begin a heading, list, quote or numbered item.
+      .replace(/^(\s*)([#+=>-]|\d+\.)/, '$1\\$2')
+  );
 }
 
 function mdFence(text: string): string {
@@ -523,8 +549,25 @@ export function renderText(doc: ReportDoc): string {
           break;
         case 'table': {
           const w = b.head.map((_, i) => Math.min(40, Math.max(b.head[i]!.length, ...b.rows.map((r) => line(r[i] ?? '').length))));
-          if (b.head.some((h) => h)) out.push('  ' + b.head.map((h, i) => h.padEnd(w[i]!)).join('  ').trimEnd());
-          out.push(...b.rows.map((r) => '  ' + r.map((c, i) => (i === r.length - 1 ? line(c) : line(c).padEnd(w[i]!))).join('  ').trimEnd()), '');
+          if (b.head.some((h) => h))
+            out.push(
+              '  ' +
+                b.head
+                  .map((h, i) => h.padEnd(w[i]!))
+                  .join('  ')
+                  .trimEnd(),
+            );
+          out.push(
+            ...b.rows.map(
+              (r) =>
+                '  ' +
+                r
+                  .map((c, i) => (i === r.length - 1 ? line(c) : line(c).padEnd(w[i]!)))
+                  .join('  ')
+                  .trimEnd(),
+            ),
+            '',
+          );
           break;
         }
       }

@@ -45,9 +45,28 @@ export function writeDeathStore(path: string, probe: string, opts: { hung?: bool
   const recs: ProcessRecord[] = [];
   const rec = (r: Partial<ProcessRecord> & Pick<ProcessRecord, 'type' | 'pid' | 'comm' | 'domainId'>): ProcessRecord => {
     const full: ProcessRecord = {
-      id: store.nextId(), timeUs: t0 + recs.length * 60_000_000, tid: r.pid, ppid: 1, pstartUs: t0 + r.pid, ppstartUs: null, uid: 0, program: null, fromId: null,
-      exitCode: null, signal: null, sigCode: null, senderPid: null, senderComm: null, senderProgram: null, senderKind: null, reconstructed: false, cpu: null, lost: null,
-      detail: null, parentComm: null, ...r,
+      id: store.nextId(),
+      timeUs: t0 + recs.length * 60_000_000,
+      tid: r.pid,
+      ppid: 1,
+      pstartUs: t0 + r.pid,
+      ppstartUs: null,
+      uid: 0,
+      program: null,
+      fromId: null,
+      exitCode: null,
+      signal: null,
+      sigCode: null,
+      senderPid: null,
+      senderComm: null,
+      senderProgram: null,
+      senderKind: null,
+      reconstructed: false,
+      cpu: null,
+      lost: null,
+      detail: null,
+      parentComm: null,
+      ...r,
     };
     recs.push(full);
     return full;
@@ -58,20 +77,63 @@ export function writeDeathStore(path: string, probe: string, opts: { hung?: bool
   const bash = rec({ type: 'exec', pid: 900, ppid: 800, comm: 'bash', program: '/bin/bash', domainId: bashD, fromId: sshd.id, parentComm: 'sshd' });
   const serverD = store.intern(bashD, '/opt/app/server');
   const server = rec({ type: 'exec', pid: 1000, ppid: 900, comm: 'server', program: '/opt/app/server', domainId: serverD, fromId: bash.id, parentComm: 'bash' });
-  rec({ type: 'signal', pid: 1000, comm: 'server', program: '/opt/app/server', domainId: serverD, fromId: server.id, signal: 11, sigCode: 1, senderKind: 'kernel', senderPid: 1000, senderComm: 'server' });
+  rec({
+    type: 'signal',
+    pid: 1000,
+    comm: 'server',
+    program: '/opt/app/server',
+    domainId: serverD,
+    fromId: server.id,
+    signal: 11,
+    sigCode: 1,
+    senderKind: 'kernel',
+    senderPid: 1000,
+    senderComm: 'server',
+  });
   const javaD = store.intern(bashD, '/usr/bin/java');
   const java = rec({ type: 'exec', pid: 1100, ppid: 900, comm: 'java', program: '/usr/bin/java', domainId: javaD, fromId: bash.id, parentComm: 'bash' });
-  rec({ type: 'signal', pid: 1100, comm: 'java', program: '/usr/bin/java', domainId: javaD, fromId: java.id, signal: 9, sigCode: 0x80, senderKind: 'kernel', senderPid: 77, senderComm: 'kswapd0', detail: 'oom-killer' });
+  rec({
+    type: 'signal',
+    pid: 1100,
+    comm: 'java',
+    program: '/usr/bin/java',
+    domainId: javaD,
+    fromId: java.id,
+    signal: 9,
+    sigCode: 0x80,
+    senderKind: 'kernel',
+    senderPid: 77,
+    senderComm: 'kswapd0',
+    detail: 'oom-killer',
+  });
   const evilProgram = `/opt/${h.svgBreak}`;
   const evilD = store.intern(bashD, evilProgram);
   const evil = rec({ type: 'exec', pid: 1200, ppid: 900, comm: h.img.slice(0, 15), program: evilProgram, domainId: evilD, fromId: bash.id, parentComm: 'bash' });
-  rec({ type: 'signal', pid: 1200, comm: h.quotes, program: evilProgram, domainId: evilD, fromId: evil.id, signal: 15, sigCode: 0, senderKind: 'process', senderPid: 1300, senderComm: h.img, senderProgram: '/usr/bin/kill' });
+  rec({
+    type: 'signal',
+    pid: 1200,
+    comm: h.quotes,
+    program: evilProgram,
+    domainId: evilD,
+    fromId: evil.id,
+    signal: 15,
+    sigCode: 0,
+    senderKind: 'process',
+    senderPid: 1300,
+    senderComm: h.img,
+    senderProgram: '/usr/bin/kill',
+  });
   // A hung-task record as the recorder's detector writes it (type 'hung' + its evidence row).
   const hung = opts.hung ? rec({ type: 'hung', pid: 4242, comm: h.img.slice(0, 15), program: '/usr/bin/writer', domainId: bashD, detail: 'blocked for more than 120 s (tracepoint)' }) : null;
   store.write(recs);
   if (hung) {
     const dTask = { pid: 4242, tid: 4242, comm: h.img.slice(0, 15), state: 'D (disk sleep)', wchan: 'percpu_rwsem_wait', stack: null, cmdline: 'sh -c echo x > /mnt/f', domain: null };
-    store.writeHungEvidence({ eventId: hung.id, incident: 1, snapshot: { atUs: hung.timeUs, dTasks: [dTask], dTasksOmitted: 0, files: {}, unreadable: [] }, kmsg: [{ seq: 1, tsUs: 4_904_445_285, level: 3, facility: 0, text: `INFO: task ${h.img.slice(0, 15)}:4242 blocked for more than 120 seconds.` }] });
+    store.writeHungEvidence({
+      eventId: hung.id,
+      incident: 1,
+      snapshot: { atUs: hung.timeUs, dTasks: [dTask], dTasksOmitted: 0, files: {}, unreadable: [] },
+      kmsg: [{ seq: 1, tsUs: 4_904_445_285, level: 3, facility: 0, text: `INFO: task ${h.img.slice(0, 15)}:4242 blocked for more than 120 seconds.` }],
+    });
   }
   store.close();
   return { deaths: 3, oom: 1 };

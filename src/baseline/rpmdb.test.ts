@@ -33,7 +33,9 @@ function packages(): Record<string, string> {
   const top = tmpDir('rpmbuild');
   built = {};
   for (const ver of ['1.0', '1.1']) {
-    execFileSync('rpmbuild', ['-bb', '--quiet', '--define', `fixver ${ver}`, '--define', `_topdir ${top}`, '--define', `_rpmdir ${join(top, 'out')}`, join(DATA, 'rpm/lantern-fixture.spec')], { stdio: 'ignore' });
+    execFileSync('rpmbuild', ['-bb', '--quiet', '--define', `fixver ${ver}`, '--define', `_topdir ${top}`, '--define', `_rpmdir ${join(top, 'out')}`, join(DATA, 'rpm/lantern-fixture.spec')], {
+      stdio: 'ignore',
+    });
     built[ver] = join(top, 'out', 'noarch', `lantern-fixture-${ver}-1.el9.noarch.rpm`);
   }
   return built;
@@ -95,7 +97,7 @@ test('lantern diff --root: a package upgraded in a copied RHEL tree', (t) => {
   assert.equal(back.changes[0]?.note, 'downgraded');
 });
 
-test('a damaged RPM database: unknown with rpm\'s own error, the other sections still read', (t) => {
+test("a damaged RPM database: unknown with rpm's own error, the other sections still read", (t) => {
   if (RPM_MISSING) return skipUnlessCI(t, RPM_MISSING);
   const tree = copyFixture('rhel9');
   // A BDB "Packages" file (RHEL <= 8) that is not a database.

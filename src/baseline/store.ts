@@ -102,7 +102,9 @@ export interface ListedSnapshot {
 export function listSnapshots(dir: string): { snapshots: ListedSnapshot[]; skipped: { file: string; reason: string }[] } {
   let names: string[];
   try {
-    names = readdirSync(dir).filter((n) => n.endsWith('.json')).sort();
+    names = readdirSync(dir)
+      .filter((n) => n.endsWith('.json'))
+      .sort();
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return { snapshots: [], skipped: [] };
@@ -116,7 +118,14 @@ export function listSnapshots(dir: string): { snapshots: ListedSnapshot[]; skipp
       const s = loadSnapshot(file);
       const k = s.sections.kernel;
       const c = s.sections.check;
-      snapshots.push({ file, host: s.host.name, takenAt: s.takenAt, source: s.host.source.kind, kernel: k.status === 'ok' ? k.data.release : null, verdict: c.status === 'ok' && typeof c.data.summary?.verdict === 'string' ? c.data.summary.verdict : null });
+      snapshots.push({
+        file,
+        host: s.host.name,
+        takenAt: s.takenAt,
+        source: s.host.source.kind,
+        kernel: k.status === 'ok' ? k.data.release : null,
+        verdict: c.status === 'ok' && typeof c.data.summary?.verdict === 'string' ? c.data.summary.verdict : null,
+      });
     } catch (e) {
       skipped.push({ file, reason: (e as Error).message.replace(file + ': ', '') });
     }

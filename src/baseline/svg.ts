@@ -177,7 +177,9 @@ export function timelineSvg(c: TimelineChart): string {
     const y = laneY.get(l.lane);
     if (y === undefined) continue;
     const lxp = x(l.ms).toFixed(1);
-    out.push(`<line class="reboot" x1="${lxp}" y1="${y - LANE_H / 2 + 2}" x2="${lxp}" y2="${y + LANE_H / 2 - 2}" stroke="#555" stroke-width="2" stroke-dasharray="4 2"><title>${xmlEscape(l.label)}</title></line>`);
+    out.push(
+      `<line class="reboot" x1="${lxp}" y1="${y - LANE_H / 2 + 2}" x2="${lxp}" y2="${y + LANE_H / 2 - 2}" stroke="#555" stroke-width="2" stroke-dasharray="4 2"><title>${xmlEscape(l.label)}</title></line>`,
+    );
   }
   for (const m of c.marks) {
     const y = laneY.get(m.lane);
@@ -209,7 +211,9 @@ export function treeSvg(c: TreeChart): string {
     const hot = r.note !== undefined;
     out.push(`<circle cx="${x + 2}" cy="${y}" r="3" fill="${hot ? '#D55E00' : '#0072B2'}"/>`);
     const label = clip(r.label, 90);
-    out.push(`<text class="${hot ? 'node involved' : 'node'}" x="${x + 9}" y="${y + 4}" fill="${hot ? '#b00' : '#222'}"${hot ? ' font-weight="bold"' : ''}>${xmlEscape(label)}${hot ? `<tspan fill="#b00" font-weight="normal">  ${xmlEscape(clip(r.note!, 80))}</tspan>` : ''}<title>${xmlEscape(r.label)}</title></text>`);
+    out.push(
+      `<text class="${hot ? 'node involved' : 'node'}" x="${x + 9}" y="${y + 4}" fill="${hot ? '#b00' : '#222'}"${hot ? ' font-weight="bold"' : ''}>${xmlEscape(label)}${hot ? `<tspan fill="#b00" font-weight="normal">  ${xmlEscape(clip(r.note!, 80))}</tspan>` : ''}<title>${xmlEscape(r.label)}</title></text>`,
+    );
   });
   out.push('</svg>');
   return out.join('\n');

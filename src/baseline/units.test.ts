@@ -26,7 +26,12 @@ function unitLines(d: ReturnType<typeof diffSnapshots>): string[] {
   const text = renderDiff(d, noColour);
   const at = text.indexOf('units (');
   assert.ok(at >= 0, text);
-  return text.slice(at).split('\n\n')[0]!.split('\n').slice(1).map((l) => l.trim());
+  return text
+    .slice(at)
+    .split('\n\n')[0]!
+    .split('\n')
+    .slice(1)
+    .map((l) => l.trim());
 }
 
 test('chkconfig --list: RHEL 6 services with the runlevels they start in; off services and xinetd left out', () => {
@@ -47,7 +52,13 @@ test('chkconfig --list: RHEL 6 services with the runlevels they start in; off se
 
 test('list-unit-files: masked and masked-runtime; SysV start link names', () => {
   const m = maskedFromUnitFiles(readFileSync(join(DATA, 'sosreport-rhel7/sos_commands/systemd/systemctl_list-unit-files'), 'utf8'));
-  assert.deepEqual([...m], [['kdump.service', 'masked'], ['tuned.service', 'masked-runtime']]);
+  assert.deepEqual(
+    [...m],
+    [
+      ['kdump.service', 'masked'],
+      ['tuned.service', 'masked-runtime'],
+    ],
+  );
   assert.equal(sysvStartService('S26kdump'), 'kdump');
   assert.equal(sysvStartService('S01hwclock.sh'), 'hwclock.sh');
   assert.equal(sysvStartService('K90network'), null);
@@ -171,7 +182,10 @@ test('odd start link names in a runlevel directory are counted as input problems
   put(t, '/etc/rc.d/rc3.d/S99bad name', '');
   const s = snap(t);
   assert.deepEqual(units(s).sysv, { auditd: ['3'], kdump: ['3'], sysstat: ['3'] });
-  assert.ok(s.inputProblems.some((p) => /rc3\.d: 1 start link\(s\) with a name no init script has/.test(p)), JSON.stringify(s.inputProblems));
+  assert.ok(
+    s.inputProblems.some((p) => /rc3\.d: 1 start link\(s\) with a name no init script has/.test(p)),
+    JSON.stringify(s.inputProblems),
+  );
 });
 
 test('live host: masks and SysV start links match what the directories hold', () => {

@@ -34,7 +34,8 @@ export function unitRows(d: Units): UnitRow[] {
   for (const u of names) {
     const state = systemdState(d, u, true)!;
     const by = d.enabled[u] ?? [];
-    const detail = state === 'enabled' ? by.join(', ') : state === 'masked-runtime' ? `until reboot${by.length ? `; still wanted by ${by.join(', ')}` : ''}` : by.length ? `still wanted by ${by.join(', ')}` : '';
+    const detail =
+      state === 'enabled' ? by.join(', ') : state === 'masked-runtime' ? `until reboot${by.length ? `; still wanted by ${by.join(', ')}` : ''}` : by.length ? `still wanted by ${by.join(', ')}` : '';
     rows.push({ unit: u, state, detail });
   }
   for (const [s, levels] of Object.entries(d.sysv ?? {})) rows.push({ unit: s, state: 'sysv-enabled', detail: runlevelText(levels) });

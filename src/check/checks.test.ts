@@ -179,7 +179,10 @@ test('boot.quiet: quiet and rhgb flagged as exact tokens only', () => {
 test('printk.logbuf: estimate from threads against config, cmdline and boot-message sizes, with room for twice the threads', () => {
   const ok = check(RHEL9, 'printk.logbuf');
   assert.equal(ok.status, 'ok');
-  assert.match(ok.summary, /^320 threads \(the most of \/proc\/loadavg 320, Threads: in \/proc\/<pid>\/status \(8 processes\) 8\) × 1536 B ≈ 480 KiB per SysRq-T dump, 960 KiB with room for 2× the threads; buffer 1 MiB \(CONFIG_LOG_BUF_SHIFT=20\)$/);
+  assert.match(
+    ok.summary,
+    /^320 threads \(the most of \/proc\/loadavg 320, Threads: in \/proc\/<pid>\/status \(8 processes\) 8\) × 1536 B ≈ 480 KiB per SysRq-T dump, 960 KiB with room for 2× the threads; buffer 1 MiB \(CONFIG_LOG_BUF_SHIFT=20\)$/,
+  );
   assert.ok(ok.evidence.some((e) => e.what === 'threads (/proc/loadavg, 4th field)' && e.value === '320'));
   assert.ok(ok.evidence.some((e) => /sum of Threads: over 8 of 8 \/proc\/<pid>\/status/.test(e.what) && e.value === '8'));
   const w = check(DEB, 'printk.logbuf');
@@ -206,7 +209,10 @@ test('printk.logbuf: a copied root without /proc/loadavg counts Threads: over /p
   const f = check(t, 'printk.logbuf');
   assert.equal(f.status, 'ok', '308 threads × 1536 B × 2 = 924 KiB fits 1 MiB');
   assert.match(f.summary, /^308 threads \(Threads: in \/proc\/<pid>\/status \(9 processes\)\)/);
-  assert.ok(f.evidence.some((e) => e.what === 'threads (/proc/loadavg)' && e.value === null), 'the missing loadavg is shown');
+  assert.ok(
+    f.evidence.some((e) => e.what === 'threads (/proc/loadavg)' && e.value === null),
+    'the missing loadavg is shown',
+  );
   // The momentary count of loadavg (132) and the status sum (400) disagree: the larger is used.
   put(t, '/proc/loadavg', '0.00 0.01 0.05 1/132 4242\n');
   put(t, '/proc/4242/status', 'Name:\tjava\nPid:\t4242\nPPid:\t1\nThreads:\t392\n');
@@ -466,7 +472,10 @@ test('service remedies follow PID 1: systemctl under systemd, chkconfig (RHEL 6)
   const cmds = r.findings.flatMap((f) => f.remedy?.commands ?? []);
   assert.ok(!cmds.some((c) => /systemctl/.test(c)), cmds.join('\n'));
   assert.ok(cmds.includes('chkconfig auditd on && service auditd start'), cmds.join('\n'));
-  assert.ok(cmds.some((c) => c.startsWith('grep -rnE "oom_(score_)?adj" /etc/init.d')), 'OOM exemptions looked for in init scripts');
+  assert.ok(
+    cmds.some((c) => c.startsWith('grep -rnE "oom_(score_)?adj" /etc/init.d')),
+    'OOM exemptions looked for in init scripts',
+  );
   // A Debian sosreport whose ps shows /sbin/init is still systemd: sos ran its systemd plugin.
   assert.ok(check(SOS_DEB, 'audit').remedy!.commands.includes('systemctl enable --now auditd.service'));
   const sosSysv = copyFixture('sosreport-debian12');
@@ -504,7 +513,10 @@ test('a snapshot that collected nothing gives unknown (or a real fail/warn), nev
   put(t, '/sos_commands/.keep', '');
   const r = report(t);
   const oks = r.findings.filter((f) => f.status === 'ok');
-  assert.deepEqual(oks.map((f) => f.id), []);
+  assert.deepEqual(
+    oks.map((f) => f.id),
+    [],
+  );
   for (const f of r.findings) assert.equal(f.status, 'unknown', `${f.id}: ${f.summary}`);
 });
 
@@ -539,7 +551,11 @@ test('next boot: BLS entry of the running kernel, $kernelopts from grubenv, grub
   assert.match(k.summary, /missing from the next-boot configuration/);
   // RHEL 6: quiet/rhgb removed in grub.conf but not rebooted yet
   const t6 = copyFixture('rhel6');
-  put(t6, '/boot/grub/grub.conf', 'default=0\ntimeout=5\ntitle Red Hat Enterprise Linux Server (2.6.32-358.el6.x86_64)\n\troot (hd0,0)\n\tkernel /vmlinuz-2.6.32-358.el6.x86_64 ro root=/dev/mapper/vg_db01-lv_root crashkernel=auto\n');
+  put(
+    t6,
+    '/boot/grub/grub.conf',
+    'default=0\ntimeout=5\ntitle Red Hat Enterprise Linux Server (2.6.32-358.el6.x86_64)\n\troot (hd0,0)\n\tkernel /vmlinuz-2.6.32-358.el6.x86_64 ro root=/dev/mapper/vg_db01-lv_root crashkernel=auto\n',
+  );
   const i = check(t6, 'boot.quiet');
   assert.equal(i.status, 'info');
   assert.match(i.summary, /reboot pending/);
@@ -570,7 +586,7 @@ test('panic.settings: explained as info; suggests panic_on_oops=1 only when kdum
   assert.equal(check(e, 'panic.settings').status, 'unknown');
 });
 
-test('every finding carries its check\'s title, why and (when it has one) trade-off, from the CheckDef, on every fixture', () => {
+test("every finding carries its check's title, why and (when it has one) trade-off, from the CheckDef, on every fixture", () => {
   for (const name of ['rhel6', 'rhel9', 'debian12', 'sosreport', 'sosreport-debian12']) {
     for (const f of report(fixture(name)).findings) {
       const def = CHECKS.find((c) => c.id === f.id);

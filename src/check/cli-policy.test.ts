@@ -56,10 +56,13 @@ test('--waive on a fixture: waived findings are shown, carry the waiver, and lea
   assert.match(k.summary, /256 MiB reserved, below the 288 MiB recommended/, 'still evaluated');
   assert.deepEqual(k.waiver, { match: 'kdump.reserved', reason: '256 MiB proven by a test crash', by: null, where: '--waive', expires: null, state: 'applied', waivedStatus: 'warn' });
   assert.equal(byId(r.doc, 'sysrq.persisted').status, 'ok', 'a group waiver leaves ok findings alone');
-  assert.deepEqual(r.doc.waivers.map((w) => [w.match, w.state, w.findings]), [
-    ['kdump.reserved', 'applied', ['kdump.reserved']],
-    ['sysrq', 'applied', ['sysrq.mask']],
-  ]);
+  assert.deepEqual(
+    r.doc.waivers.map((w) => [w.match, w.state, w.findings]),
+    [
+      ['kdump.reserved', 'applied', ['kdump.reserved']],
+      ['sysrq', 'applied', ['sysrq.mask']],
+    ],
+  );
   // Without waivers the same tree says warn.
   assert.equal(lantern('check', '--root', fixture('rhel9')).code, 1);
 });
@@ -73,13 +76,20 @@ test('waiver file: applied, expired (reported, not applied) and unknown id (repo
   const p = byId(r.doc, 'waivers');
   assert.equal(p.status, 'warn');
   assert.match(p.summary, /2 waivers to review: audit expired 2020-01-31 \(.*fleet\.toml:16\); kdmup\.service names no check \(.*fleet\.toml:23\)/);
-  assert.deepEqual(r.doc.waivers.map((w) => w.state), ['applied', 'applied', 'expired', 'unknown-id']);
+  assert.deepEqual(
+    r.doc.waivers.map((w) => w.state),
+    ['applied', 'applied', 'expired', 'unknown-id'],
+  );
   assert.equal(r.doc.summary.total, 21);
 
   const t = lantern('check', '--root', fixture('rhel9'), '--waivers', FLEET);
   assert.equal(t.code, 1);
   const rows = tableRows(t.out);
-  assert.deepEqual(rows.slice(0, 3).map((x) => x.status), ['WARN', 'WAIVED', 'WAIVED'], 'waived right after the open problems');
+  assert.deepEqual(
+    rows.slice(0, 3).map((x) => x.status),
+    ['WARN', 'WAIVED', 'WAIVED'],
+    'waived right after the open problems',
+  );
   const text = (id: string) => rows.find((x) => x.id === id)!.text;
   assert.match(text('sysrq.mask'), /— waived, was warn by secops@example\.com \(.*fleet\.toml:4\): CIS 1\.5\.x policy/);
   assert.match(text('kdump.reserved'), /— waived, was warn by j\.doe until 2099-12-31 \(/);
@@ -107,7 +117,10 @@ test('default waiver file /etc/lantern/check-waivers.toml is read through the Ho
   const other = tempDir('lantern-waivers-');
   copyFileSync(FLEET, join(other, 'w.toml'));
   const replaced = json('--root', tree, '--waivers', join(other, 'w.toml'));
-  assert.ok(replaced.doc.waivers.every((w) => w.where.startsWith(join(other, 'w.toml'))), 'only the given file is read');
+  assert.ok(
+    replaced.doc.waivers.every((w) => w.where.startsWith(join(other, 'w.toml'))),
+    'only the given file is read',
+  );
   // A default file that is there but unreadable (a directory here) is an error, not "no waivers".
   const dir = copyFixture('rhel9');
   mkdirSync(join(dir, 'etc/lantern/check-waivers.toml'), { recursive: true });

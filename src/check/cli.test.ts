@@ -36,8 +36,14 @@ test('lantern check --json on this live machine: a valid document, exit 0/1/2', 
 test('human output: table grouped by severity, summary line, exit code by worst status', () => {
   const r = lantern('check', '--root', fixture('rhel9'));
   assert.equal(r.code, 1);
-  const rows = r.out.split('\n').filter((l) => /^│ (FAIL|WARN|UNKNOWN|INFO|OK)/.test(l)).map((l) => l.split('│')[1]!.trim());
-  assert.deepEqual(rows, [...rows].sort((a, b) => ['FAIL', 'WARN', 'UNKNOWN', 'INFO', 'OK'].indexOf(a) - ['FAIL', 'WARN', 'UNKNOWN', 'INFO', 'OK'].indexOf(b)));
+  const rows = r.out
+    .split('\n')
+    .filter((l) => /^│ (FAIL|WARN|UNKNOWN|INFO|OK)/.test(l))
+    .map((l) => l.split('│')[1]!.trim());
+  assert.deepEqual(
+    rows,
+    [...rows].sort((a, b) => ['FAIL', 'WARN', 'UNKNOWN', 'INFO', 'OK'].indexOf(a) - ['FAIL', 'WARN', 'UNKNOWN', 'INFO', 'OK'].indexOf(b)),
+  );
   assert.match(r.out, /lantern check: 0 fail, 2 warn, 0 unknown, 2 info, 16 ok — tree .*rhel9 \(app02\.example\.com, kernel 5\.14\.0/);
   assert.doesNotMatch(r.out, /\x1b\[/, 'no colour when not a TTY');
   const forced = spawnSync(process.execPath, [BIN, 'check', '--root', fixture('rhel9'), '--only', 'sysrq.mask'], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '', FORCE_COLOR: '1' } });

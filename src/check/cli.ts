@@ -82,7 +82,11 @@ export function register(program: Command): void {
     .option('--fix-script', 'print an idempotent shell script with the safe remedies (never applied by lantern)')
     .option('-v, --verbose', 'human output: also print why each check matters and the evidence it read')
     .option('--no-commands', 'on a live host, read files only (do not run dmesg, systemctl, rpm, auditctl, zcat)')
-    .addOption(new Option('--profile <name>', 'which checks fail and which only warn: minimal (only kdump, sysrq, console.capture, hung can fail), standard, strict (every warn fails)').choices([...PROFILES]).default('standard'))
+    .addOption(
+      new Option('--profile <name>', 'which checks fail and which only warn: minimal (only kdump, sysrq, console.capture, hung can fail), standard, strict (every warn fails)')
+        .choices([...PROFILES])
+        .default('standard'),
+    )
     .option('--waive <id[=reason]>', 'accept the findings of this check id or group (repeatable): shown as waived, not counted in the exit status', (v: string, prev: string[] = []) => [...prev, v])
     .option('--waivers <file>', `waiver file (TOML, docs/check.md); default ${DEFAULT_WAIVERS} under the root, when present`)
     .option('--no-waivers', 'ignore the waiver file (--waive still applies)')
@@ -98,7 +102,13 @@ host root or sosreport, or the waiver file cannot be read.`,
     .action((opts: CheckOptions) => {
       if (opts.root !== undefined && opts.sosreport !== undefined) throw new CliError('--root and --sosreport are mutually exclusive', EXIT.USAGE);
       if (opts.json && opts.fixScript) throw new CliError('--json and --fix-script are mutually exclusive', EXIT.USAGE);
-      const only = opts.only !== undefined ? opts.only.split(',').map((s) => s.trim()).filter(Boolean) : null;
+      const only =
+        opts.only !== undefined
+          ? opts.only
+              .split(',')
+              .map((s) => s.trim())
+              .filter(Boolean)
+          : null;
       if (only !== null && only.length === 0) throw new CliError('--only needs at least one check id', EXIT.USAGE);
       const sel = selectChecks(only);
       if (sel.unknown.length) throw new CliError(`unknown check id(s): ${sel.unknown.join(', ')} (known: ${CHECKS.map((c) => c.id).join(', ')})`, EXIT.USAGE);

@@ -114,7 +114,8 @@ export function iomemCrashBytes(text: string): { bytes: number; zeroed: boolean 
     found = true;
     const start = parseInt(m[1]!, 16);
     const end = parseInt(m[2]!, 16);
-    if (start === 0 && end === 0) zeroed = true; // addresses hidden from non-root (4.15+)
+    if (start === 0 && end === 0)
+      zeroed = true; // addresses hidden from non-root (4.15+)
     else total += end - start + 1;
   }
   return found ? { bytes: total, zeroed } : null;
@@ -169,4 +170,3 @@ export function corosyncTokenMs(text: string): number | null {
   if (m) return Number(m[1]);
   return /^\s*totem\s*\{/m.test(text) ? 1000 : null;
 }
-

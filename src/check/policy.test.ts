@@ -44,7 +44,10 @@ test('profiles: the table in docs/check.md', () => {
 test('a waived warn/fail keeps its evaluation, gets status waived and leaves the exit code', () => {
   const findings = [f('kdump.service', 'fail'), f('kdump.target', 'fail'), f('sysrq.mask', 'warn'), f('audit', 'ok')];
   const r = applyPolicy(findings, 'standard', [w('kdump', { reason: 'small VM', by: 'ops' }), w('audit')], IDS, NOW);
-  assert.deepEqual(r.findings.map((x) => x.status), ['waived', 'waived', 'warn', 'ok']);
+  assert.deepEqual(
+    r.findings.map((x) => x.status),
+    ['waived', 'waived', 'warn', 'ok'],
+  );
   const k = r.findings[0]!;
   assert.equal(k.checkStatus, 'fail');
   assert.equal(k.summary, 'kdump.service is fail', 'still evaluated and shown');
@@ -69,8 +72,14 @@ test('expired and unknown-id waivers do not apply and are reported as one warn f
   const p = r.findings.find((x) => x.id === WAIVERS_FINDING_ID)!;
   assert.equal(p.status, 'warn');
   assert.match(p.summary, /2 waivers to review: sysrq\.mask expired 2026-11-25 \(w\.toml:4\); kdmup\.service names no check \(w\.toml:9\)/);
-  assert.deepEqual(p.evidence.map((e) => e.path), ['w.toml:4', 'w.toml:9']);
-  assert.deepEqual(r.waivers.map((x) => x.state), ['expired', 'unknown-id']);
+  assert.deepEqual(
+    p.evidence.map((e) => e.path),
+    ['w.toml:4', 'w.toml:9'],
+  );
+  assert.deepEqual(
+    r.waivers.map((x) => x.state),
+    ['expired', 'unknown-id'],
+  );
   // Valid through the last day: the same waiver applies on its expiry day.
   const onTheDay = applyPolicy([f('sysrq.mask', 'warn')], 'standard', [expired], IDS, new Date('2026-11-25T23:59:59Z'));
   assert.equal(onTheDay.findings[0]!.status, 'waived');
@@ -79,10 +88,13 @@ test('expired and unknown-id waivers do not apply and are reported as one warn f
 
 test('profile first, then the waiver: strict turns a warn into a fail, the waiver records the fail', () => {
   const r = applyPolicy([f('sysstat', 'warn'), f('audit', 'warn')], 'strict', [w('audit')], IDS, NOW);
-  assert.deepEqual(r.findings.map((x) => [x.status, x.checkStatus, x.waiver?.waivedStatus]), [
-    ['fail', 'warn', undefined],
-    ['waived', 'warn', 'fail'],
-  ]);
+  assert.deepEqual(
+    r.findings.map((x) => [x.status, x.checkStatus, x.waiver?.waivedStatus]),
+    [
+      ['fail', 'warn', undefined],
+      ['waived', 'warn', 'fail'],
+    ],
+  );
 });
 
 test('precedence: --waive over the file, an exact id over a group; --only leaves other waivers not-selected', () => {
@@ -90,14 +102,20 @@ test('precedence: --waive over the file, an exact id over a group; --only leaves
   const exact = w('kdump.service', { fromFile: true, where: 'f:5', reason: 'exact in file' });
   const cli = w('kdump', { reason: 'group on the command line' });
   const r = applyPolicy([f('kdump.service', 'fail'), f('kdump.target', 'fail')], 'standard', [file, exact, cli], IDS, NOW);
-  assert.deepEqual(r.findings.map((x) => x.waiver?.reason), ['group on the command line', 'group on the command line']);
+  assert.deepEqual(
+    r.findings.map((x) => x.waiver?.reason),
+    ['group on the command line', 'group on the command line'],
+  );
   const r2 = applyPolicy([f('kdump.service', 'fail')], 'standard', [file, exact], IDS, NOW);
   assert.equal(r2.findings[0]!.waiver?.reason, 'exact in file');
   const r3 = applyPolicy([f('kdump.service', 'fail')], 'standard', [w('audit')], IDS, NOW);
   assert.equal(r3.waivers[0]!.state, 'not-selected');
   // An expired waiver of a check that did not run is listed, but is no problem of this run.
   const r4 = applyPolicy([f('kdump.service', 'fail')], 'standard', [w('audit', { expires: '2020-01-31', expiresAt: Date.parse('2020-02-01T00:00:00Z') }), w('kdmup')], IDS, NOW);
-  assert.deepEqual(r4.waivers.map((x) => x.state), ['expired', 'unknown-id']);
+  assert.deepEqual(
+    r4.waivers.map((x) => x.state),
+    ['expired', 'unknown-id'],
+  );
   assert.match(r4.findings.find((x) => x.id === WAIVERS_FINDING_ID)!.summary, /^1 waiver to review: kdmup names no check/);
 });
 
@@ -123,10 +141,13 @@ test('waiver file: the fleet example parses with lines, people and expiry dates'
   assert.equal(ws[2]!.expiresAt, Date.parse('2020-02-01T00:00:00Z'));
   assert.deepEqual(parseWaiverFile('# nothing accepted yet\n', 'x'), []);
   const inline = parseWaiverFile('waiver = [{ id = "audit", reason = "r", expires = "2027-03-01" }, { id = "sysstat", reason = "r", expires = 2027-03-01T12:00:00Z }]', 'x');
-  assert.deepEqual(inline.map((x) => [x.where, x.expires, x.expiresAt]), [
-    ['x waiver #1', '2027-03-01', Date.parse('2027-03-02T00:00:00Z')],
-    ['x waiver #2', '2027-03-01T12:00:00.000Z', Date.parse('2027-03-01T12:00:00Z')],
-  ]);
+  assert.deepEqual(
+    inline.map((x) => [x.where, x.expires, x.expiresAt]),
+    [
+      ['x waiver #1', '2027-03-01', Date.parse('2027-03-02T00:00:00Z')],
+      ['x waiver #2', '2027-03-01T12:00:00.000Z', Date.parse('2027-03-01T12:00:00Z')],
+    ],
+  );
 });
 
 test('waiver file errors name the file and line: syntax, missing reason, bad date, unknown key', () => {
@@ -138,7 +159,11 @@ test('waiver file errors name the file and line: syntax, missing reason, bad dat
   ];
   for (const [name, re] of cases) {
     const text = readFileSync(fixture(`waivers/${name}`), 'utf8');
-    assert.throws(() => parseWaiverFile(text, name), (e: unknown) => e instanceof WaiverFileError && re.test(e.message) && !e.message.includes('\n'), name);
+    assert.throws(
+      () => parseWaiverFile(text, name),
+      (e: unknown) => e instanceof WaiverFileError && re.test(e.message) && !e.message.includes('\n'),
+      name,
+    );
   }
   assert.throws(() => parseWaiverFile('skip-test = "KRNL-6000"', 'l'), /unknown key "skip-test"/);
   assert.throws(() => parseWaiverFile('waiver = "audit"', 'l'), /array of tables/);

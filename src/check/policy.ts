@@ -118,7 +118,12 @@ function waiverProblemsFinding(problems: WaiverReport[]): Finding {
     summary: `${n} waiver${n === 1 ? '' : 's'} to review: ${problems.map((p) => `${describe(p)} (${p.where})`).join('; ')}`,
     evidence,
     why: 'A waiver accepts a known gap for a while; an expired one no longer hides its finding, and one that names no check (a typo, or a check renamed) hides nothing while its author believes it does.',
-    remedy: { kind: 'file', text: 'Renew (a new expires date, after review) or remove expired waivers; correct or remove waivers whose id names no check (lantern check --help lists the ids).', commands: [], safe: false },
+    remedy: {
+      kind: 'file',
+      text: 'Renew (a new expires date, after review) or remove expired waivers; correct or remove waivers whose id names no check (lantern check --help lists the ids).',
+      commands: [],
+      safe: false,
+    },
     checkStatus: 'warn',
   };
 }

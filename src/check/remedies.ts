@@ -54,10 +54,7 @@ export function serviceRestart(d: Distro, unit: string): string {
 export function cmdlineAdd(d: Distro, args: string, key: string): string[] {
   if (d.family === 'rhel') return [`grubby --update-kernel=ALL --args="${args}"`];
   if (d.family === 'debian')
-    return [
-      `grep -qE '^GRUB_CMDLINE_LINUX(_DEFAULT)?=.*\\b${key}=' /etc/default/grub || sed -i -E 's/^GRUB_CMDLINE_LINUX_DEFAULT="/&${args} /' /etc/default/grub`,
-      'update-grub',
-    ];
+    return [`grep -qE '^GRUB_CMDLINE_LINUX(_DEFAULT)?=.*\\b${key}=' /etc/default/grub || sed -i -E 's/^GRUB_CMDLINE_LINUX_DEFAULT="/&${args} /' /etc/default/grub`, 'update-grub'];
   return [`# add ${args} to the kernel command line in your boot loader configuration`];
 }
 
@@ -82,7 +79,6 @@ export function cmdlineSet(d: Distro, key: string, value: string): string[] {
 /** Remove kernel parameters (flags) for every installed kernel (applies at next boot). */
 export function cmdlineRemove(d: Distro, flags: string[]): string[] {
   if (d.family === 'rhel') return [`grubby --update-kernel=ALL --remove-args="${flags.join(' ')}"`];
-  if (d.family === 'debian')
-    return [`sed -i -E '/^GRUB_CMDLINE_LINUX(_DEFAULT)?=/{${flags.map((f) => `s/(["[:space:]])${f}([[:space:]"])/\\1\\2/g`).join(';')}}' /etc/default/grub`, 'update-grub'];
+  if (d.family === 'debian') return [`sed -i -E '/^GRUB_CMDLINE_LINUX(_DEFAULT)?=/{${flags.map((f) => `s/(["[:space:]])${f}([[:space:]"])/\\1\\2/g`).join(';')}}' /etc/default/grub`, 'update-grub'];
   return [`# remove ${flags.join(' ')} from the kernel command line in your boot loader configuration`];
 }

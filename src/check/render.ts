@@ -5,7 +5,6 @@ import { type Finding, type FindingWaiver, type Status, STATUS_ORDER } from './m
 import type { CheckReport } from './run.js';
 import { printable } from '../common/term.js';
 
-
 function colourFor(p: Paint, s: Status): (t: string) => string {
   switch (s) {
     case 'fail':
@@ -26,7 +25,10 @@ function colourFor(p: Paint, s: Status): (t: string) => string {
 export function summaryLine(r: CheckReport): string {
   const c = r.summary.counts;
   const where = r.host.kind === 'live' ? 'live host' : `${r.host.kind} ${r.host.root}`;
-  const who = [r.host.hostname, r.host.kernel ? `kernel ${r.host.kernel}` : null].filter(Boolean).map((x) => printable(x!)).join(', ');
+  const who = [r.host.hostname, r.host.kernel ? `kernel ${r.host.kernel}` : null]
+    .filter(Boolean)
+    .map((x) => printable(x!))
+    .join(', ');
   // waived and the profile only when used, so the line of a plain run stays as it was.
   const waived = c.waived ? `, ${c.waived} waived` : '';
   const profile = r.profile !== 'standard' ? `; profile ${r.profile}` : '';
@@ -52,7 +54,9 @@ function findingText(r: CheckReport, f: Finding): string {
 
 /** Evidence lines of one finding: "what = value  (path)" or "what: reason". */
 function evidenceLines(f: CheckReport['findings'][number]): string[] {
-  return f.evidence.map((e) => (e.value !== null ? `${printable(e.what)} = ${printable(e.value)}${e.path ? `  (${printable(e.path)})` : ''}` : `${printable(e.what)}: ${printable(e.reason ?? 'not available')}`));
+  return f.evidence.map((e) =>
+    e.value !== null ? `${printable(e.what)} = ${printable(e.value)}${e.path ? `  (${printable(e.path)})` : ''}` : `${printable(e.what)}: ${printable(e.reason ?? 'not available')}`,
+  );
 }
 
 export function renderHuman(r: CheckReport, p: Paint, width = 120, verbose = false): string {
@@ -89,9 +93,12 @@ export function renderHuman(r: CheckReport, p: Paint, width = 120, verbose = fal
       if (f.tradeoff) out.push(`      note: ${printable(f.tradeoff)}`);
     }
   }
-  if (r.inputProblems.length) out.push('', `Input problems (malformed parts skipped, over-long data cut, special files and link chains refused): ${r.inputProblems.length}`, ...r.inputProblems.map((x) => `  ${printable(x)}`));
+  if (r.inputProblems.length)
+    out.push('', `Input problems (malformed parts skipped, over-long data cut, special files and link chains refused): ${r.inputProblems.length}`, ...r.inputProblems.map((x) => `  ${printable(x)}`));
   out.push('', summaryLine(r));
-  out.push(verbose ? 'Run with --fix-script for a shell script of the safe remedies.' : 'Run with -v for evidence and reasons, --json for machines, --fix-script for a shell script of the safe remedies.');
+  out.push(
+    verbose ? 'Run with --fix-script for a shell script of the safe remedies.' : 'Run with -v for evidence and reasons, --json for machines, --fix-script for a shell script of the safe remedies.',
+  );
   return out.join('\n') + '\n';
 }
 

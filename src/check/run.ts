@@ -70,7 +70,13 @@ export function runChecks(host: Host, checks: CheckDef[] = CHECKS, opts: RunOpti
   }
   const now = opts.now ?? new Date();
   const profile = opts.profile ?? 'standard';
-  const policy = applyPolicy(raw, profile, opts.waivers ?? [], CHECKS.map((c) => c.id), now);
+  const policy = applyPolicy(
+    raw,
+    profile,
+    opts.waivers ?? [],
+    CHECKS.map((c) => c.id),
+    now,
+  );
   const findings = opts.display ? policy.findings.map((f) => displayFinding(f, opts.display!)) : policy.findings;
   const hn = src.get('hostname');
   const sosv = host.kind === 'sosreport' ? src.get('sosVersion') : null;
@@ -103,6 +109,12 @@ function displayFinding(f: Finding, d: DisplayRoot): Finding {
   return {
     ...f,
     summary: t(f.summary),
-    evidence: f.evidence.map((e) => ({ ...e, what: t(e.what), value: e.value === null ? null : t(e.value), path: e.path === null ? null : t(e.path), ...(e.reason !== undefined ? { reason: t(e.reason) } : {}) })),
+    evidence: f.evidence.map((e) => ({
+      ...e,
+      what: t(e.what),
+      value: e.value === null ? null : t(e.value),
+      path: e.path === null ? null : t(e.path),
+      ...(e.reason !== undefined ? { reason: t(e.reason) } : {}),
+    })),
   };
 }

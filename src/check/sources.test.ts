@@ -52,7 +52,10 @@ test('historic alternates: sos_commands/general/uptime and startup/chkconfig_--l
   assert.equal(k.status, 'ok');
   assert.ok(k.evidence.some((e) => /startup\/chkconfig_--list$/.test(e.path ?? '')));
   const r = check(t, 'kdump.reserved');
-  assert.ok(r.evidence.some((e) => e.what === '/proc/iomem Crash kernel' && e.value === '160 MiB'), 'reservation from proc/iomem when kexec_crash_size is missing');
+  assert.ok(
+    r.evidence.some((e) => e.what === '/proc/iomem Crash kernel' && e.value === '160 MiB'),
+    'reservation from proc/iomem when kexec_crash_size is missing',
+  );
 });
 
 test('not collected is reported with the paths tried; a malformed manifest is counted, not fatal', () => {
@@ -85,7 +88,11 @@ function readRel(rel: string, root: string): string {
 
 test('kdumpctl estimate (sos >= 4.10) sets the recommendation; boot messages give the size when nothing else was collected', () => {
   const t = copyFixture('sosreport');
-  put(t, '/sos_commands/kdump/kdumpctl_estimate', 'Encrypted kdump target requires extra memory, assuming using the keyslot with minimum memory requirement\n   Reserved crashkernel:    160M\n   Recommended crashkernel: 256M\n\n   Kernel image size:   47M\n   Kernel modules size: 8M\n   Initramfs size:      20M\n   Runtime reservation: 64M\n   Large modules: <none>\nWARNING: Current crashkernel size is lower than recommended size 256M.\n');
+  put(
+    t,
+    '/sos_commands/kdump/kdumpctl_estimate',
+    'Encrypted kdump target requires extra memory, assuming using the keyslot with minimum memory requirement\n   Reserved crashkernel:    160M\n   Recommended crashkernel: 256M\n\n   Kernel image size:   47M\n   Kernel modules size: 8M\n   Initramfs size:      20M\n   Runtime reservation: 64M\n   Large modules: <none>\nWARNING: Current crashkernel size is lower than recommended size 256M.\n',
+  );
   const f = check(t, 'kdump.reserved');
   assert.equal(f.status, 'warn');
   assert.match(f.summary, /below the 256 MiB recommended \(kdumpctl estimate\)/);

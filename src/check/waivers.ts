@@ -113,6 +113,14 @@ export function parseWaiverFile(text: string, name: string): Waiver[] {
       if (typeof x === 'string') throw new WaiverFileError(`${at}: ${x}`);
       ({ expires, expiresAt } = x);
     }
-    return { match: e.id.trim(), reason: e.reason.trim(), by: typeof e.by === 'string' && e.by.trim() ? e.by.trim() : null, expires, expiresAt, where: line !== null ? `${name}:${line}` : `${name} waiver #${i + 1}`, fromFile: true };
+    return {
+      match: e.id.trim(),
+      reason: e.reason.trim(),
+      by: typeof e.by === 'string' && e.by.trim() ? e.by.trim() : null,
+      expires,
+      expiresAt,
+      where: line !== null ? `${name}:${line}` : `${name} waiver #${i + 1}`,
+      fromFile: true,
+    };
   });
 }

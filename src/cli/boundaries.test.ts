@@ -35,7 +35,7 @@ const ALLOWED: readonly Allowed[] = [
   { from: 'console/', to: 'netconsole/writer.ts', why: 'the same per-day/size files, combined file, SIGHUP reopen' },
   { from: 'console/', to: 'netconsole/native.ts', why: "UDP sources ride netconsole's native recvmmsg path" },
   { from: 'console/', to: 'netconsole/native-batch.ts', why: 'and read its batches' },
-  { from: 'console/', to: 'netconsole/procnet.ts', why: "UDP kernel drops are read as netconsole reads them" },
+  { from: 'console/', to: 'netconsole/procnet.ts', why: 'UDP kernel drops are read as netconsole reads them' },
   { from: 'console/', to: 'netconsole/test-helpers.ts', why: "tests: UDP senders and waits of netconsole's tests" },
   { from: 'forward/', to: 'analyze/', why: 'forward --analyze sends the incidents analyze finds' },
   { from: 'forward/', to: 'record/', why: "forward --store sends the recorder's records (read-only store, its line renderer)" },
@@ -54,7 +54,6 @@ const ALLOWED: readonly Allowed[] = [
   { from: 'baseline/report-store.ts', to: 'record/', why: "the report reads the recorder's event store (events, processes, signals)" },
   { from: 'baseline/reportkit.ts', to: 'record/', why: 'tests: the report kit writes a recorder store to read' },
   { from: 'audit/', to: 'record/', why: "audit joins audit trails to the recorder's store and process history" },
-
 ];
 
 function sources(dir: string): string[] {

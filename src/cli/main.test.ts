@@ -88,7 +88,7 @@ test('stdout on a full disk is not a closed pipe: one line and 74', () => {
   assert.equal(r.status, 74);
 });
 
-test('a reader that takes everything: the command\'s own exit status is kept', () => {
+test("a reader that takes everything: the command's own exit status is kept", () => {
   const r = piped(['check', '--root', RHEL9], 'cat >/dev/null');
   assert.equal(r.err, '');
   assert.notEqual(r.code, 141);

@@ -155,8 +155,7 @@ function resolveGroups(program: Command, args: string[]): { cmd: Command; unknow
  * they say what they are waiting for (on stderr: stdout stays the command's own output).
  */
 const STDIN_HINTS: Record<string, string> = {
-  analyze:
-    'lantern analyze: reading kernel log lines from standard input (end with Ctrl-D); name files instead, or pipe: journalctl -k -o short-precise | lantern analyze -',
+  analyze: 'lantern analyze: reading kernel log lines from standard input (end with Ctrl-D); name files instead, or pipe: journalctl -k -o short-precise | lantern analyze -',
 };
 
 function hintStdin(actionCommand: Command): void {

@@ -43,10 +43,7 @@ test('printf records arrive one per call, escaped paths intact', { skip }, async
 });
 
 test('a program bpftrace refuses is a clear error naming its reason', { skip }, async () => {
-  await assert.rejects(
-    Bpftrace.start({ program: 'tracepoint:syscalls:sys_enter_no_such_call { printf("x\\n"); }', onPrintf: () => undefined }),
-    /bpftrace refused the program: .*\S/,
-  );
+  await assert.rejects(Bpftrace.start({ program: 'tracepoint:syscalls:sys_enter_no_such_call { printf("x\\n"); }', onPrintf: () => undefined }), /bpftrace refused the program: .*\S/);
 });
 
 test('bpftrace dies with a SIGKILLed parent (nothing stays attached)', { skip }, async () => {
@@ -86,7 +83,10 @@ test('readyPrintf: start() waits for the BEGIN line and swallows it; lineBuffere
     const r = spawnSync(process.execPath, ['-e', "process.title='lantern-bt-r'; require('child_process'); process.ppid"], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
     for (let i = 0; i < 100 && !texts.some((t) => t.startsWith('r ')); i++) await new Promise((res) => setTimeout(res, 50));
-    assert.ok(texts.some((t) => t.startsWith('r ')), `one record, before the stop: ${JSON.stringify(texts)}`);
+    assert.ok(
+      texts.some((t) => t.startsWith('r ')),
+      `one record, before the stop: ${JSON.stringify(texts)}`,
+    );
     assert.equal(texts.includes('up'), false);
   } finally {
     await bt.stop();

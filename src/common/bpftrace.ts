@@ -153,7 +153,12 @@ export class Bpftrace {
     if (outcome === 'attached') return bt;
     if (outcome === 'timeout') await bt.stop();
     else await new Promise((r) => setImmediate(r)); // let the last stderr lines arrive
-    const why = bt.stderr.split('\n').filter((l) => l.trim()).slice(0, 3).join(' / ') || `exit ${bt.exitInfo?.code ?? bt.exitInfo?.signal ?? '?'}`;
+    const why =
+      bt.stderr
+        .split('\n')
+        .filter((l) => l.trim())
+        .slice(0, 3)
+        .join(' / ') || `exit ${bt.exitInfo?.code ?? bt.exitInfo?.signal ?? '?'}`;
     throw new Error(outcome === 'timeout' ? `bpftrace did not attach its probes within ${timeoutMs / 1000} s` : `bpftrace refused the program: ${why}`);
   }
 

@@ -18,9 +18,7 @@ import { closeSync, constants as fsc, fstatSync, lstatSync, openSync, readlinkSy
 
 export type EvidenceErrorCode = 'ENOENT' | 'EACCES' | 'EISDIR' | 'NOTREGULAR' | 'TOOBIG' | 'ELOOP' | 'ESCAPE' | 'EIO';
 
-export type EvidenceRead =
-  | { ok: true; bytes: Buffer; /** the file's size when it was longer than the cap and was cut */ cut: number | null }
-  | { ok: false; code: EvidenceErrorCode; reason: string };
+export type EvidenceRead = { ok: true; bytes: Buffer; /** the file's size when it was longer than the cap and was cut */ cut: number | null } | { ok: false; code: EvidenceErrorCode; reason: string };
 
 export interface EvidenceReadOptions {
   /** Largest number of bytes returned. */
@@ -53,7 +51,10 @@ const minor = (dev: number): number => (dev & 0xff) | ((dev >>> 12) & ~0xff);
 const OPEN_FLAGS = fsc.O_RDONLY | fsc.O_NONBLOCK | fsc.O_NOCTTY;
 
 /** Open a regular file for reading under the guarantees above; the caller closes the descriptor. */
-export function openEvidence(path: string, opts: { noFollow?: boolean; within?: string; kernelFs?: boolean } = {}): { ok: true; fd: number; stat: Stats } | { ok: false; code: EvidenceErrorCode; reason: string } {
+export function openEvidence(
+  path: string,
+  opts: { noFollow?: boolean; within?: string; kernelFs?: boolean } = {},
+): { ok: true; fd: number; stat: Stats } | { ok: false; code: EvidenceErrorCode; reason: string } {
   // The live /proc and /sys hold no FIFOs or devices (their files open without side effects):
   // there the check after open is enough, and the hot per-process scans save a stat per file.
   if (!opts.kernelFs) {

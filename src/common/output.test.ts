@@ -153,7 +153,10 @@ test('a FIFO with a reader gets every byte (more than a pipe buffer) and stays a
   // A reader that leaves early: the closed pipe, not a crash.
   const quitter = spawn('sh', ['-c', 'head -c 10 "$1" > /dev/null', 'sh', p], { stdio: 'ignore' });
   const gone = new Promise((r) => quitter.on('exit', r));
-  assert.throws(() => writeOutput(p, Buffer.alloc(4 << 20), { fifoReaderWaitMs: 20_000 }), (e) => e instanceof ClosedPipeError);
+  assert.throws(
+    () => writeOutput(p, Buffer.alloc(4 << 20), { fifoReaderWaitMs: 20_000 }),
+    (e) => e instanceof ClosedPipeError,
+  );
   await gone;
   assert.ok(lstatSync(p).isFIFO());
 });
@@ -229,7 +232,7 @@ test('ensureDirectory: one component at a time, each new one 0750; a file or dan
   assert.ok(statSync(join(d, 'real', 'sub')).isDirectory());
 });
 
-test('the process\'s own descriptor names', () => {
+test("the process's own descriptor names", () => {
   assert.equal(ownDescriptor('/dev/stdout'), 1);
   assert.equal(ownDescriptor('/dev/stderr'), 2);
   assert.equal(ownDescriptor('/dev/fd/7'), 7);

@@ -16,9 +16,9 @@ export function register(program: Command): void {
 
   con
     .command('listen')
-    .description('read every configured console source and write timestamped lines per source (netconsole listen\'s output)')
+    .description("read every configured console source and write timestamped lines per source (netconsole listen's output)")
     .option('-c, --config <file>', `TOML configuration with one [source.NAME] table per source (default ${DEFAULT_CONFIG_PATH} when it exists)`)
-    .option('-s, --source <spec>', 'one source instead of the file\'s: tcp:HOST:PORT, tcp-listen:[ADDR:]PORT, udp:[ADDR:]PORT, unix:PATH, tty:PATH, file:PATH')
+    .option('-s, --source <spec>', "one source instead of the file's: tcp:HOST:PORT, tcp-listen:[ADDR:]PORT, udp:[ADDR:]PORT, unix:PATH, tty:PATH, file:PATH")
     .option('-n, --name <name>', 'name of the --source (its directory and label; default console)')
     .option('--baud <rate>', 'tty: line speed (default 115200)')
     .option('--framing <bits>', 'tty: data bits, parity, stop bits (default 8N1)')
@@ -96,7 +96,23 @@ Exit codes: 0 stopped cleanly, 64 bad option or source, 65 bad config file, 66 c
       const p = paint();
       const age = Math.round((Date.now() - Date.parse(s.writtenAt)) / 1000);
       console.log(`console receiver pid ${s.pid} ${alive ? p.green('running') : p.red('not running')}, up ${s.uptimeSeconds} s, counters written ${age} s ago`);
-      const bad = new Set(['partialLines', 'disconnects', 'connectFailures', 'refused', 'peersEvicted', 'kernelDrops', 'truncatedDatagrams', 'truncations', 'readErrors', 'writeErrors', 'fdErrors', 'linesLost', 'linesUnwritten', 'filesTerminated', 'stdoutDropped']);
+      const bad = new Set([
+        'partialLines',
+        'disconnects',
+        'connectFailures',
+        'refused',
+        'peersEvicted',
+        'kernelDrops',
+        'truncatedDatagrams',
+        'truncations',
+        'readErrors',
+        'writeErrors',
+        'fdErrors',
+        'linesLost',
+        'linesUnwritten',
+        'filesTerminated',
+        'stdoutDropped',
+      ]);
       for (const src of s.sources) {
         const c = src.counters;
         const warn = (k: keyof typeof c) => (bad.has(k) && c[k] > 0 ? p.yellow(`${k}=${c[k]}`) : `${k}=${c[k]}`);

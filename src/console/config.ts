@@ -60,7 +60,10 @@ export interface ConsoleConfig {
 }
 
 /** Baud rates termios knows (Bxxx constants of Linux). */
-export const BAUD_RATES = [50, 75, 110, 134, 150, 200, 300, 600, 1200, 1800, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400, 460800, 500000, 576000, 921600, 1000000, 1152000, 1500000, 2000000, 2500000, 3000000, 3500000, 4000000];
+export const BAUD_RATES = [
+  50, 75, 110, 134, 150, 200, 300, 600, 1200, 1800, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400, 460800, 500000, 576000, 921600, 1000000, 1152000, 1500000, 2000000, 2500000, 3000000,
+  3500000, 4000000,
+];
 
 /** Output settings in the file: netconsole's keys minus the UDP receive path's. */
 const OUTPUT_KEYS: Record<string, string> = {
@@ -219,7 +222,10 @@ export function parseSourceSpec(spec: string): Record<string, unknown> {
   const type = i > 0 ? spec.slice(0, i) : '';
   const rest = i > 0 ? spec.slice(i + 1) : '';
   if (!(SOURCE_TYPES as readonly string[]).includes(type) || rest === '') {
-    throw new CliError(`--source ${JSON.stringify(spec)}: expected TYPE:WHERE, TYPE one of ${SOURCE_TYPES.join(', ')} (tcp:10.0.0.5:7001, tcp-listen:7001, udp:0.0.0.0:7002, unix:/run/qemu/vm1.sock, tty:/dev/ttyS1, file:/var/log/libvirt/qemu/vm1-console.log)`, EXIT.USAGE);
+    throw new CliError(
+      `--source ${JSON.stringify(spec)}: expected TYPE:WHERE, TYPE one of ${SOURCE_TYPES.join(', ')} (tcp:10.0.0.5:7001, tcp-listen:7001, udp:0.0.0.0:7002, unix:/run/qemu/vm1.sock, tty:/dev/ttyS1, file:/var/log/libvirt/qemu/vm1-console.log)`,
+      EXIT.USAGE,
+    );
   }
   const key = type === 'tcp' ? 'connect' : type === 'tcp-listen' || type === 'udp' ? 'listen' : 'path';
   return { type, [key]: rest };

@@ -14,7 +14,10 @@ test('telnet: negotiation, subnegotiation and commands removed; IAC IAC is 0xff;
   const t = new TelnetStripper((v, o) => seen.push([v, o]));
   const input = b([IAC, WILL, 1, IAC, DO, 3], 'Linux ', [IAC, SB, 24, 1, IAC, IAC, 0x41, IAC, SE], 'ver', [IAC, 0xf1], 'sion ', [IAC, IAC], ' x\r', [0], 'y');
   assert.equal(t.strip(input).toString('latin1'), 'Linux version \xff x\ry');
-  assert.deepEqual(seen, [[WILL, 1], [DO, 3]]);
+  assert.deepEqual(seen, [
+    [WILL, 1],
+    [DO, 3],
+  ]);
   assert.deepEqual(t.counters, { commands: 4, bytes: 6 + 9 + 2 + 1 + 1 });
   assert.deepEqual(refusal(WILL, 1), Buffer.from([IAC, DONT, 1]));
   assert.deepEqual(refusal(DO, 3), Buffer.from([IAC, WONT, 3]));
@@ -50,14 +53,17 @@ function assemble(chunks: Buffer[], max = 65536): { lines: ConsoleLine[]; a: Lin
 
 test('lines: CR LF, LF CR, LF, CR and CR CR LF each end one line; CR LF CR LF is two; stamped when the end arrives', () => {
   const { lines, a } = assemble([b('one\r'), b('\ntwo\n\rthree\nfour\rfive\r\r\n\r\nsix')]);
-  assert.deepEqual(lines.map((l) => [l.text, l.timeUs, l.partial]), [
-    ['one', 1000, null],
-    ['two', 1001, null],
-    ['three', 1001, null],
-    ['four', 1001, null],
-    ['five', 1001, null],
-    ['', 1001, null],
-  ]);
+  assert.deepEqual(
+    lines.map((l) => [l.text, l.timeUs, l.partial]),
+    [
+      ['one', 1000, null],
+      ['two', 1001, null],
+      ['three', 1001, null],
+      ['four', 1001, null],
+      ['five', 1001, null],
+      ['', 1001, null],
+    ],
+  );
   a.flush('shutdown');
   assert.deepEqual(lines.at(-1), { text: 'six', timeUs: 1001, partial: 'shutdown' });
   assert.equal(a.counters.lines, 6);
@@ -66,20 +72,33 @@ test('lines: CR LF, LF CR, LF, CR and CR CR LF each end one line; CR LF CR LF is
 
 test('lines: backspace and DEL erase a character (whole UTF-8), nothing at a line start (counted); controls and bad UTF-8 escaped', () => {
   const { lines, a } = assemble([b('\x08logni\x08\x08in: r\xc3\xa9\x7fe\x08oot\r\n'), b('\x1b[0mok \x00\xff\xc3\r\n')]);
-  assert.deepEqual(lines.map((l) => l.text), ['login: root', '\\x1b[0mok \\x00\\xff\\xc3']);
+  assert.deepEqual(
+    lines.map((l) => l.text),
+    ['login: root', '\\x1b[0mok \\x00\\xff\\xc3'],
+  );
   assert.equal(a.counters.erasures, 5);
   assert.equal(a.counters.erasuresAtStart, 1);
 });
 
 test('lines: a line at max_line is written partial (max-length) and the rest goes on', () => {
   const { lines } = assemble([b('x'.repeat(2500) + '\n')], 1024);
-  assert.deepEqual(lines.map((l) => [l.text.length, l.partial]), [[1024, 'max-length'], [1024, 'max-length'], [452, null]]);
+  assert.deepEqual(
+    lines.map((l) => [l.text.length, l.partial]),
+    [
+      [1024, 'max-length'],
+      [1024, 'max-length'],
+      [452, null],
+    ],
+  );
 });
 
 test('lines: every byte is a line byte, a terminator or an erasure (property)', () => {
   fc.assert(
     fc.property(fc.array(fc.uint8Array({ maxLength: 200 }), { maxLength: 8 }), (chunks) => {
-      const { lines, a } = assemble(chunks.map((c) => Buffer.from(c)), 64);
+      const { lines, a } = assemble(
+        chunks.map((c) => Buffer.from(c)),
+        64,
+      );
       a.flush('shutdown');
       const total = chunks.reduce((n, c) => n + c.length, 0);
       assert.equal(a.counters.bytes, total);
@@ -99,11 +118,21 @@ test('config: [source.NAME] tables, output settings, command-line source; errors
   assert.equal(cfg.output.combined, true);
   assert.equal(cfg.output.partialTimeoutMs, 2000);
   assert.equal(cfg.output.stateDir, '/run/lantern-console');
-  assert.deepEqual(cfg.sources.map((s) => [s.name, s.type, s.telnet]), [['vm1', 'tcp', true], ['ttyS1', 'tty', false], ['conv', 'udp', false]]);
+  assert.deepEqual(
+    cfg.sources.map((s) => [s.name, s.type, s.telnet]),
+    [
+      ['vm1', 'tcp', true],
+      ['ttyS1', 'tty', false],
+      ['conv', 'udp', false],
+    ],
+  );
   assert.deepEqual(cfg.sources[1]!.framing, { dataBits: 7, parity: 'even', stopBits: 1 });
   assert.deepEqual(cfg.sources[2]!.address, { host: '::', port: 7002 });
   const one = resolveConsoleConfig(file, { source: 'unix:/run/q.sock', name: 'q' });
-  assert.deepEqual(one.sources.map((s) => [s.name, s.type, s.path]), [['q', 'unix', '/run/q.sock']]);
+  assert.deepEqual(
+    one.sources.map((s) => [s.name, s.type, s.path]),
+    [['q', 'unix', '/run/q.sock']],
+  );
   const bad: Array<[() => unknown, RegExp]> = [
     [() => parseConsoleToml('[source.a]\ntype = "tcp"\nconect = "x:1"\n', 'f').sources.map((s) => resolveConsoleConfig({ output: {}, sources: [s] }, {})), /unknown setting "conect"/],
     [() => resolveConsoleConfig({ output: {}, sources: [{ name: '../etc', raw: { type: 'file', path: '/x' } }] }, {}), /source name "\.\.\/etc"/],
@@ -111,7 +140,20 @@ test('config: [source.NAME] tables, output settings, command-line source; errors
     [() => resolveConsoleConfig(null, { source: 'serial:/dev/ttyS0' }), /expected TYPE:WHERE/],
     [() => resolveConsoleConfig(null, {}), /no source/],
     [() => resolveConsoleConfig(null, { source: 'file:relative.log' }), /absolute path/],
-    [() => resolveConsoleConfig({ output: {}, sources: [{ name: 'a', raw: { type: 'tcp', connect: 'h:1' } }, { name: 'A', raw: { type: 'tcp', connect: 'h:2' } }] }, {}), /two sources named "A"/],
+    [
+      () =>
+        resolveConsoleConfig(
+          {
+            output: {},
+            sources: [
+              { name: 'a', raw: { type: 'tcp', connect: 'h:1' } },
+              { name: 'A', raw: { type: 'tcp', connect: 'h:2' } },
+            ],
+          },
+          {},
+        ),
+      /two sources named "A"/,
+    ],
     [() => parseConsoleToml('listen = "x"', 'f'), /unknown setting "listen"/],
     [() => parseConsoleToml('[source', 'f'), /not valid TOML/],
     [() => parseHostPort('0.0.0.0', 'x', true), /expected HOST:PORT/],

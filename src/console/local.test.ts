@@ -27,7 +27,12 @@ test('unix: a QEMU-style chardev socket (server); SysRq-T with CR LF; the line w
     await qemu.listening();
     await rx.start(`partial_timeout = "30s"\n[source.vm7]\ntype = "unix"\npath = "${sock}"\n`);
     const file = rx.file('vm7');
-    await waitFor('the burst', () => read(file).includes('sshd'), 10_000, () => read(file) + rx.stderr);
+    await waitFor(
+      'the burst',
+      () => read(file).includes('sshd'),
+      10_000,
+      () => read(file) + rx.stderr,
+    );
     await new Promise((r) => setTimeout(r, 100));
     assert.deepEqual(await rx.stop(), { code: 0, signal: null }, rx.stderr);
     assert.deepEqual(bodies(read(file), 'vm7'), [`-- lantern: connected to ${sock} --`, ...sysrq, '[partial: shutdown] [ 7000.200000] sysrq: no end']);
@@ -53,7 +58,13 @@ test('analyze: a SysRq-T captured from a serial source is read into its D-state 
   assert.ok(show, a.stdout.slice(0, 2000));
   assert.equal(show.sysrq.tasks, 6);
   assert.deepEqual(show.sysrq.byState, { S: 1, D: 4, R: 1 });
-  assert.deepEqual(show.sysrq.blockedGroups.map((g: { count: number; frames: string[] }) => [g.count, g.frames[0]]), [[3, 'rwsem_down_read_failed'], [1, 'jbd2_journal_commit_transaction']]);
+  assert.deepEqual(
+    show.sysrq.blockedGroups.map((g: { count: number; frames: string[] }) => [g.count, g.frames[0]]),
+    [
+      [3, 'rwsem_down_read_failed'],
+      [1, 'jbd2_journal_commit_transaction'],
+    ],
+  );
 });
 
 const termios = loadTermios();
@@ -68,55 +79,84 @@ function lineSettings(path: string) {
   }
 }
 
-test('tty: a pty pair as the serial line: termios set (speed, framing, raw) and restored; lines, erasures, quiet partial; hang-up and reopen marked', { skip: facilitySkip(noSocat ?? noTermios) }, async () => {
-  const root = tempDir('console-tty-');
-  const host = join(root, 'host');
-  const guest = join(root, 'guest');
-  const pair = () => new Socat([`pty,raw,echo=0,link=${host}`, `pty,raw,echo=0,link=${guest}`]);
-  let socat = pair();
-  const rx = new Rx(root);
-  const send = (text: string) => {
-    const fd = openSync(host, fsc.O_WRONLY | fsc.O_NOCTTY);
-    writeSync(fd, Buffer.from(text, 'latin1'));
-    closeSync(fd);
-  };
-  try {
-    await waitFor('the pty pair', () => existsSync(host) && existsSync(guest) && /starting data transfer loop/.test(socat.stderr), 10_000, () => socat.stderr);
-    await rx.start(`partial_timeout = "300ms"\n[source.ttyS1]\ntype = "tty"\npath = "${guest}"\nbaud = 9600\nframing = "8N2"\nreconnect_min = "100ms"\nreconnect_max = "400ms"\n`);
-    // (A pty keeps speed and stop bits but, since Linux 6.x, always reports 8 bits and no parity.)
-    assert.deepEqual(lineSettings(guest), { baud: 9600, dataBits: 8, parity: 'none', stopBits: 2, raw: true });
-    const file = rx.file('ttyS1');
-    send('[    0.000000] Linux version 6.1.0\r\n[    0.1] ok\r');
-    send('\nlogin: rooot\x08\x7f\x08ot\r\nno end yet');
-    await waitFor('the quiet partial', () => read(file).includes('[partial: timeout] no end yet'), 10_000, () => read(file) + rx.stderr);
-    // The line's other end goes away (the pty master closes): a hang-up, then it comes back.
-    socat.proc.kill('SIGTERM');
-    await socat.exit;
-    await waitFor('the hang-up marker', () => read(file).includes('hung up'), 10_000, () => read(file) + rx.stderr);
-    socat = pair();
-    await waitFor('the reopen', () => (read(file).match(/opened /g) ?? []).length === 2, 15_000, () => read(file) + rx.stderr + socat.stderr);
-    send('after the reopen\r\n');
-    await waitFor('the line after the reopen', () => read(file).includes('after the reopen'), 10_000, () => read(file));
-    const during = lineSettings(guest);
-    assert.equal(during.baud, 9600, 'set again on the new line');
-    assert.deepEqual(await rx.stop(), { code: 0, signal: null }, rx.stderr);
-    const got = bodies(read(file), 'ttyS1');
-    assert.equal(got[0], `-- lantern: opened ${guest} at 9600 8N2 raw --`);
-    assert.deepEqual(got.slice(1, 5), ['[    0.000000] Linux version 6.1.0', '[    0.1] ok', 'login: root', '[partial: timeout] no end yet']);
-    assert.match(got[5]!, new RegExp(`^-- lantern: ${guest} hung up \\((EIO|end of file)\\); reopening in 100 ms --$`));
-    assert.match(got[6]!, new RegExp(`^-- lantern: opened ${guest} at 9600 8N2 raw( after \\d+ failed attempts?)? --$`));
-    assert.deepEqual(got.slice(7), ['after the reopen']);
-    const c = rx.stats().sources[0]!.counters;
-    assert.equal(c.erasures, 3);
-    assert.equal(c.connects, 2);
-    assert.equal(c.disconnects, 1);
-    assert.equal(c.partialLines, 1);
-    assert.equal(c.lines, 4);
-  } finally {
-    rx.kill();
-    socat.kill();
-  }
-});
+test(
+  'tty: a pty pair as the serial line: termios set (speed, framing, raw) and restored; lines, erasures, quiet partial; hang-up and reopen marked',
+  { skip: facilitySkip(noSocat ?? noTermios) },
+  async () => {
+    const root = tempDir('console-tty-');
+    const host = join(root, 'host');
+    const guest = join(root, 'guest');
+    const pair = () => new Socat([`pty,raw,echo=0,link=${host}`, `pty,raw,echo=0,link=${guest}`]);
+    let socat = pair();
+    const rx = new Rx(root);
+    const send = (text: string) => {
+      const fd = openSync(host, fsc.O_WRONLY | fsc.O_NOCTTY);
+      writeSync(fd, Buffer.from(text, 'latin1'));
+      closeSync(fd);
+    };
+    try {
+      await waitFor(
+        'the pty pair',
+        () => existsSync(host) && existsSync(guest) && /starting data transfer loop/.test(socat.stderr),
+        10_000,
+        () => socat.stderr,
+      );
+      await rx.start(`partial_timeout = "300ms"\n[source.ttyS1]\ntype = "tty"\npath = "${guest}"\nbaud = 9600\nframing = "8N2"\nreconnect_min = "100ms"\nreconnect_max = "400ms"\n`);
+      // (A pty keeps speed and stop bits but, since Linux 6.x, always reports 8 bits and no parity.)
+      assert.deepEqual(lineSettings(guest), { baud: 9600, dataBits: 8, parity: 'none', stopBits: 2, raw: true });
+      const file = rx.file('ttyS1');
+      send('[    0.000000] Linux version 6.1.0\r\n[    0.1] ok\r');
+      send('\nlogin: rooot\x08\x7f\x08ot\r\nno end yet');
+      await waitFor(
+        'the quiet partial',
+        () => read(file).includes('[partial: timeout] no end yet'),
+        10_000,
+        () => read(file) + rx.stderr,
+      );
+      // The line's other end goes away (the pty master closes): a hang-up, then it comes back.
+      socat.proc.kill('SIGTERM');
+      await socat.exit;
+      await waitFor(
+        'the hang-up marker',
+        () => read(file).includes('hung up'),
+        10_000,
+        () => read(file) + rx.stderr,
+      );
+      socat = pair();
+      await waitFor(
+        'the reopen',
+        () => (read(file).match(/opened /g) ?? []).length === 2,
+        15_000,
+        () => read(file) + rx.stderr + socat.stderr,
+      );
+      send('after the reopen\r\n');
+      await waitFor(
+        'the line after the reopen',
+        () => read(file).includes('after the reopen'),
+        10_000,
+        () => read(file),
+      );
+      const during = lineSettings(guest);
+      assert.equal(during.baud, 9600, 'set again on the new line');
+      assert.deepEqual(await rx.stop(), { code: 0, signal: null }, rx.stderr);
+      const got = bodies(read(file), 'ttyS1');
+      assert.equal(got[0], `-- lantern: opened ${guest} at 9600 8N2 raw --`);
+      assert.deepEqual(got.slice(1, 5), ['[    0.000000] Linux version 6.1.0', '[    0.1] ok', 'login: root', '[partial: timeout] no end yet']);
+      assert.match(got[5]!, new RegExp(`^-- lantern: ${guest} hung up \\((EIO|end of file)\\); reopening in 100 ms --$`));
+      assert.match(got[6]!, new RegExp(`^-- lantern: opened ${guest} at 9600 8N2 raw( after \\d+ failed attempts?)? --$`));
+      assert.deepEqual(got.slice(7), ['after the reopen']);
+      const c = rx.stats().sources[0]!.counters;
+      assert.equal(c.erasures, 3);
+      assert.equal(c.connects, 2);
+      assert.equal(c.disconnects, 1);
+      assert.equal(c.partialLines, 1);
+      assert.equal(c.lines, 4);
+    } finally {
+      rx.kill();
+      socat.kill();
+    }
+  },
+);
 
 test('tty: the settings found on the line are put back at exit', { skip: facilitySkip(noSocat ?? noTermios) }, async () => {
   const root = tempDir('console-tty2-');
@@ -125,7 +165,12 @@ test('tty: the settings found on the line are put back at exit', { skip: facilit
   const socat = new Socat([`pty,raw,echo=0,link=${host}`, `pty,link=${guest}`]); // the guest end cooked, as a pty starts
   const rx = new Rx(root);
   try {
-    await waitFor('the pty pair', () => existsSync(guest) && /starting data transfer loop/.test(socat.stderr), 10_000, () => socat.stderr);
+    await waitFor(
+      'the pty pair',
+      () => existsSync(guest) && /starting data transfer loop/.test(socat.stderr),
+      10_000,
+      () => socat.stderr,
+    );
     const before = lineSettings(guest);
     assert.equal(before.raw, false);
     await rx.start(`[source.s]\ntype = "tty"\npath = "${guest}"\nbaud = 115200\n`);
@@ -156,7 +201,13 @@ test('file: appended to, truncated, rotated, removed and recreated: followed lik
   try {
     await rx.start(`partial_timeout = "30s"\n[source.vm3]\ntype = "file"\npath = "${log}"\npoll = "50ms"\n`);
     const file = rx.file('vm3');
-    const until = (what: string, text: string) => waitFor(what, () => read(file).includes(text), 10_000, () => read(file) + rx.stderr);
+    const until = (what: string, text: string) =>
+      waitFor(
+        what,
+        () => read(file).includes(text),
+        10_000,
+        () => read(file) + rx.stderr,
+      );
     appendFileSync(log, 'one\r\ntwo\r\nthr');
     appendFileSync(log, 'ee\r\n');
     await until('the appended lines', 'three');
@@ -199,13 +250,28 @@ test('tty: a line missing at start (a USB adapter not plugged in yet) is waited 
   try {
     await rx.start(`[source.usb0]\ntype = "tty"\npath = "${guest}"\nreconnect_min = "100ms"\nreconnect_max = "200ms"\n`);
     const file = rx.file('usb0');
-    await waitFor('the waiting marker', () => read(file).includes('does not exist (yet)'), 10_000, () => rx.stderr);
+    await waitFor(
+      'the waiting marker',
+      () => read(file).includes('does not exist (yet)'),
+      10_000,
+      () => rx.stderr,
+    );
     socat = new Socat([`pty,raw,echo=0,link=${host}`, `pty,raw,echo=0,link=${guest}`]);
-    await waitFor('the open', () => read(file).includes('opened '), 10_000, () => read(file) + rx.stderr);
+    await waitFor(
+      'the open',
+      () => read(file).includes('opened '),
+      10_000,
+      () => read(file) + rx.stderr,
+    );
     const fd = openSync(host, fsc.O_WRONLY | fsc.O_NOCTTY);
     writeSync(fd, 'plugged in\r\n');
     closeSync(fd);
-    await waitFor('the line', () => read(file).includes('plugged in'), 10_000, () => read(file));
+    await waitFor(
+      'the line',
+      () => read(file).includes('plugged in'),
+      10_000,
+      () => read(file),
+    );
     assert.deepEqual(await rx.stop(), { code: 0, signal: null }, rx.stderr);
     const got = bodies(read(file), 'usb0');
     assert.equal(got[0], `-- lantern: ${guest} does not exist (yet); waiting for it --`);

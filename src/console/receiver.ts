@@ -37,7 +37,8 @@ export interface ConsoleStats {
 }
 
 /** Counters of the output side (the same names as netconsole's). */
-type OutputCounter = 'linesAccepted' | 'linesWritten' | 'linesQueued' | 'linesUnwritten' | 'linesLost' | 'bytesWritten' | 'writeErrors' | 'fdErrors' | 'filesTerminated' | 'reopened' | 'stdoutDropped' | 'flowPauses';
+type OutputCounter =
+  'linesAccepted' | 'linesWritten' | 'linesQueued' | 'linesUnwritten' | 'linesLost' | 'bytesWritten' | 'writeErrors' | 'fdErrors' | 'filesTerminated' | 'reopened' | 'stdoutDropped' | 'flowPauses';
 
 export function nowUs(): number {
   return Math.round((performance.timeOrigin + performance.now()) * 1000);
@@ -164,10 +165,13 @@ export async function startConsole(cfg: ConsoleConfig, log: (line: string) => vo
 
   // Lines that never end: written partial after the quiet time.
   const quietUs = out.partialTimeoutMs * 1000;
-  const ticker = setInterval(() => {
-    const t = clock();
-    for (const s of streams) s.tick(t, quietUs);
-  }, Math.max(20, Math.min(250, out.partialTimeoutMs / 4)));
+  const ticker = setInterval(
+    () => {
+      const t = clock();
+      for (const s of streams) s.tick(t, quietUs);
+    },
+    Math.max(20, Math.min(250, out.partialTimeoutMs / 4)),
+  );
 
   const snapshot = (): ConsoleStats => {
     const now = new Date();
@@ -252,6 +256,23 @@ export async function startConsole(cfg: ConsoleConfig, log: (line: string) => vo
 /** One log line with the counters that matter (SIGUSR1, the periodic log, exit). */
 export function consoleStatsLine(s: ConsoleStats): string {
   const c = s.counters;
-  const keys = ['bytesReceived', 'lines', 'partialLines', 'telnetCommands', 'connects', 'disconnects', 'connectFailures', 'truncations', 'rotations', 'kernelDrops', 'linesWritten', 'linesQueued', 'linesUnwritten', 'writeErrors', 'linesLost', 'stdoutDropped'];
+  const keys = [
+    'bytesReceived',
+    'lines',
+    'partialLines',
+    'telnetCommands',
+    'connects',
+    'disconnects',
+    'connectFailures',
+    'truncations',
+    'rotations',
+    'kernelDrops',
+    'linesWritten',
+    'linesQueued',
+    'linesUnwritten',
+    'writeErrors',
+    'linesLost',
+    'stdoutDropped',
+  ];
   return 'stats: ' + keys.map((k) => `${k}=${c[k] ?? 0}`).join(' ') + ` sources=${s.sources.length} buffered=${s.bufferedBytes}`;
 }

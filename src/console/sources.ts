@@ -110,7 +110,10 @@ function negotiator(write: (b: Buffer) => void): (verb: number, option: number) 
  */
 class Backoff {
   private next: number;
-  constructor(private readonly min: number, private readonly max: number) {
+  constructor(
+    private readonly min: number,
+    private readonly max: number,
+  ) {
     this.next = min;
   }
   take(): number {
@@ -156,7 +159,17 @@ function startClient(ctx: SourceContext): RunningSource {
       counters.connects++;
       s.setKeepAlive(true, 30_000);
       // A new stream per connection for telnet state (negotiation starts again); same label.
-      stream = new ConsoleStream(cfg.name, persistent.sender.address, persistent.sender.port, cfg.name, ctx.sink, counters, ctx.maxLineBytes, cfg.telnet, negotiator((b) => s.write(b)));
+      stream = new ConsoleStream(
+        cfg.name,
+        persistent.sender.address,
+        persistent.sender.port,
+        cfg.name,
+        ctx.sink,
+        counters,
+        ctx.maxLineBytes,
+        cfg.telnet,
+        negotiator((b) => s.write(b)),
+      );
       ctx.streams.add(stream);
       unflow = ctx.flow.register({ pause: () => s.pause(), resume: () => s.resume() });
       const after = failures > 0 ? ` after ${failures} failed attempt${failures === 1 ? '' : 's'}` : '';
@@ -248,7 +261,17 @@ async function startTcpServer(ctx: SourceContext): Promise<RunningSource> {
     conns.add(s);
     counters.connects++;
     const address = (s.remoteAddress ?? '?').replace(/^::ffff:(?=\d+\.)/, '');
-    const stream = new ConsoleStream(cfg.name, address, s.remotePort ?? 0, peer, ctx.sink, counters, ctx.maxLineBytes, cfg.telnet, negotiator((b) => s.write(b)));
+    const stream = new ConsoleStream(
+      cfg.name,
+      address,
+      s.remotePort ?? 0,
+      peer,
+      ctx.sink,
+      counters,
+      ctx.maxLineBytes,
+      cfg.telnet,
+      negotiator((b) => s.write(b)),
+    );
     ctx.streams.add(stream);
     stream.marker('connected', `connection from ${peer.slice(cfg.name.length + 1)}`, t);
     let lastError = '';
@@ -492,7 +515,8 @@ function startTty(ctx: SourceContext): Promise<RunningSource> {
     }
     saved = null;
     unflow();
-    if (rs) rs.destroy(); // closes fd
+    if (rs)
+      rs.destroy(); // closes fd
     else if (fd >= 0) closeSync(fd);
     rs = null;
     fd = -1;

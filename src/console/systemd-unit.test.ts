@@ -63,7 +63,10 @@ test('systemd unit: paths are the defaults; ExecStart captures, ExecReload reope
   mkdirSync(bin);
   symlinkSync(LANTERN, join(bin, 'lantern'));
   const argv = exec.map((w, i) => (i === exec.indexOf('--config') + 1 ? cfg : w));
-  const caps = (unit.get('CapabilityBoundingSet') ?? '').split(/\s+/).filter(Boolean).map((c) => '+' + c.replace(/^CAP_/, '').toLowerCase());
+  const caps = (unit.get('CapabilityBoundingSet') ?? '')
+    .split(/\s+/)
+    .filter(Boolean)
+    .map((c) => '+' + c.replace(/^CAP_/, '').toLowerCase());
   const setpriv = isRoot && spawnSync('setpriv', ['--version']).status === 0;
   const cmd = setpriv ? ['setpriv', '--no-new-privs', '--bounding-set', ['-all', ...caps].join(','), '--', ...argv] : argv;
   const proc = spawn(cmd[0]!, cmd.slice(1), { env: { PATH: `${bin}:${dirname(process.execPath)}:/usr/sbin:/usr/bin:/sbin:/bin`, LANG: 'C.UTF-8' }, stdio: ['ignore', 'ignore', 'pipe'] });
@@ -71,16 +74,39 @@ test('systemd unit: paths are the defaults; ExecStart captures, ExecReload reope
   proc.stderr!.on('data', (d) => (stderr += d));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => proc.on('exit', (code, signal) => r({ code, signal })));
   try {
-    await waitFor('the receiver', () => existsSync(join(state, 'stats.json')), 15_000, () => stderr);
+    await waitFor(
+      'the receiver',
+      () => existsSync(join(state, 'stats.json')),
+      15_000,
+      () => stderr,
+    );
     const out = join(logs, 'guest', `${today()}.log`);
     appendFileSync(watched, 'before the rotation\n');
-    await waitFor('the first line', () => read(out).includes('before the rotation'), 10_000, () => stderr);
+    await waitFor(
+      'the first line',
+      () => read(out).includes('before the rotation'),
+      10_000,
+      () => stderr,
+    );
     renameSync(out, `${out}.1`);
-    const reload = unit.get('ExecReload')!.split(/\s+/).map((w) => (w === '$MAINPID' ? String(proc.pid) : w));
+    const reload = unit
+      .get('ExecReload')!
+      .split(/\s+/)
+      .map((w) => (w === '$MAINPID' ? String(proc.pid) : w));
     assert.equal(spawnSync(reload[0]!, reload.slice(1)).status, 0);
-    await waitFor('SIGHUP handled', () => stderr.includes('SIGHUP: reopening log files'), 10_000, () => stderr);
+    await waitFor(
+      'SIGHUP handled',
+      () => stderr.includes('SIGHUP: reopening log files'),
+      10_000,
+      () => stderr,
+    );
     appendFileSync(watched, 'after the rotation\nno end');
-    await waitFor('the line after', () => read(out).includes('after the rotation'), 10_000, () => stderr);
+    await waitFor(
+      'the line after',
+      () => read(out).includes('after the rotation'),
+      10_000,
+      () => stderr,
+    );
     proc.kill((unit.get('KillSignal') ?? 'SIGTERM') as NodeJS.Signals);
     const end = await Promise.race([exited, new Promise<null>((r) => setTimeout(() => r(null), Number(unit.get('TimeoutStopSec') ?? 90) * 1000).unref())]);
     assert.deepEqual(end, { code: 0, signal: null }, stderr);

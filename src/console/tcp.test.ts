@@ -26,13 +26,23 @@ test('tcp client: a socat converter sends boot log, telnet negotiation and SysRq
     await rx.start(`partial_timeout = "30s"\n[source.vm1]\ntype = "tcp"\nconnect = "127.0.0.1:${port}"\nreconnect_min = "100ms"\nreconnect_max = "1s"\n`);
     const file = rx.file('vm1');
     // The first converter is gone (it sent its part and closed); our reconnects are refused.
-    await waitFor('the first failed reconnect', () => read(file).includes('cannot connect'), 10_000, () => read(file) + rx.stderr);
+    await waitFor(
+      'the first failed reconnect',
+      () => read(file).includes('cannot connect'),
+      10_000,
+      () => read(file) + rx.stderr,
+    );
     assert.equal(await conv1.exit, 0, conv1.stderr);
     // Our refusals of its negotiation (WILL ECHO, WILL SGA, DO TTYPE), once each; nothing else was sent.
     assert.deepEqual([...readFileSync(replies1)], [0xff, 0xfe, 1, 0xff, 0xfe, 3, 0xff, 0xfc, 24]);
     // The converter comes back and stays connected: the last line, without its end, is written at SIGTERM.
     conv2 = new Socat([`TCP-LISTEN:${port},reuseaddr,bind=127.0.0.1`, `OPEN:${dataFile('converter-2.raw')},ignoreeof!!CREATE:${join(root, 'replies-2.bin')}`]);
-    await waitFor('the second part', () => read(file).includes('localhost login: root'), 15_000, () => read(file) + rx.stderr);
+    await waitFor(
+      'the second part',
+      () => read(file).includes('localhost login: root'),
+      15_000,
+      () => read(file) + rx.stderr,
+    );
     await new Promise((r) => setTimeout(r, 200));
     const stopped = await rx.stop();
     assert.deepEqual(stopped, { code: 0, signal: null }, rx.stderr);
@@ -78,7 +88,6 @@ test('tcp client: a socat converter sends boot log, telnet negotiation and SysRq
     assert.equal(s.counters.linesWritten, expected.length);
     assert.equal(s.counters.linesAccepted, s.counters.linesWritten + s.counters.linesLost + s.counters.linesQueued + s.counters.linesUnwritten);
     assert.equal(s.counters.linesLost, 0);
-
   } finally {
     rx.kill();
     conv1.kill();
@@ -95,12 +104,22 @@ test('tcp-listen: two converters connect at once; one stream per connection labe
     const conv = [1, 2].map((n) => new Socat([`OPEN:${dataFile(`converter-${n}.raw`)}!!CREATE:${join(root, `r${n}.bin`)}`, `TCP:127.0.0.1:${port}`]));
     for (const c of conv) assert.equal(await c.exit, 0, c.stderr);
     const file = rx.file('rack4');
-    await waitFor('both connections closed', () => (read(file).match(/closed \(by the other end\)/g) ?? []).length === 2, 10_000, () => read(file) + rx.stderr);
+    await waitFor(
+      'both connections closed',
+      () => (read(file).match(/closed \(by the other end\)/g) ?? []).length === 2,
+      10_000,
+      () => read(file) + rx.stderr,
+    );
     assert.deepEqual(await rx.stop(), { code: 0, signal: null }, rx.stderr);
     const text = read(file);
     const peers = [...new Set([...text.matchAll(/^\S+ (rack4\/127\.0\.0\.1:\d+) /gm)].map((m) => m[1]!))];
     assert.equal(peers.length, 2, text);
-    const byPeer = peers.map((p) => text.split('\n').filter((l) => l.includes(` ${p} `)).map((l) => l.slice(l.indexOf(` ${p} `) + p.length + 2)));
+    const byPeer = peers.map((p) =>
+      text
+        .split('\n')
+        .filter((l) => l.includes(` ${p} `))
+        .map((l) => l.slice(l.indexOf(` ${p} `) + p.length + 2)),
+    );
     // Each connection is its own stream: its lines in order, its partial line written at its close.
     const first = byPeer.find((b) => b.some((l) => l.startsWith('SeaBIOS') || l.includes('SeaBIOS')))!;
     const second = byPeer.find((b) => b !== first)!;
@@ -132,7 +151,12 @@ test('back-pressure: a burst far faster than the writer may hold (max_buffer 512
     await rx.start(`max_buffer = "512k"\n[source.b]\ntype = "tcp-listen"\nlisten = "127.0.0.1:${port}"\n`);
     const conv = new Socat(['-u', `OPEN:${burst}`, `TCP:127.0.0.1:${port}`]);
     assert.equal(await conv.exit, 0, conv.stderr);
-    await waitFor('the whole burst', () => rx.stats().sources[0]!.counters.lines === n, 60_000, () => JSON.stringify(rx.stats().counters));
+    await waitFor(
+      'the whole burst',
+      () => rx.stats().sources[0]!.counters.lines === n,
+      60_000,
+      () => JSON.stringify(rx.stats().counters),
+    );
     assert.deepEqual(await rx.stop(), { code: 0, signal: null }, rx.stderr);
     const s = rx.stats().counters;
     assert.equal(s.linesLost, 0);

@@ -25,7 +25,10 @@ test('termios addon: configure a pty (raw, 57600, 8N2), query it, restore what w
     assert.deepEqual(mod.query(master), { baud: 57600, dataBits: 8, parity: 'none', stopBits: 2, raw: true });
     mod.restore(master, saved);
     assert.deepEqual(mod.query(master), before);
-    assert.throws(() => mod.configure(master, 12345, 8, 'none', 1), (e: NodeJS.ErrnoException) => e.code === 'EINVAL');
+    assert.throws(
+      () => mod.configure(master, 12345, 8, 'none', 1),
+      (e: NodeJS.ErrnoException) => e.code === 'EINVAL',
+    );
   } finally {
     closeSync(master);
   }
@@ -33,7 +36,10 @@ test('termios addon: configure a pty (raw, 57600, 8N2), query it, restore what w
   writeFileSync(f, '');
   const fd = openSync(f, 'r');
   try {
-    assert.throws(() => mod.configure(fd, 9600, 8, 'none', 1), (e: NodeJS.ErrnoException) => e.code === 'ENOTTY' && /tcgetattr/.test(e.message));
+    assert.throws(
+      () => mod.configure(fd, 9600, 8, 'none', 1),
+      (e: NodeJS.ErrnoException) => e.code === 'ENOTTY' && /tcgetattr/.test(e.message),
+    );
   } finally {
     closeSync(fd);
   }

@@ -57,7 +57,12 @@ export class Rx {
     this.proc.stderr!.on('data', (d) => (this.stderr += d));
     this.proc.stdout!.resume();
     this.exit = new Promise((r) => this.proc.on('exit', (code, signal) => r({ code, signal })));
-    await waitFor('the receiver to start', () => existsSync(join(this.state, 'stats.json')) || this.proc.exitCode !== null, 15_000, () => this.stderr);
+    await waitFor(
+      'the receiver to start',
+      () => existsSync(join(this.state, 'stats.json')) || this.proc.exitCode !== null,
+      15_000,
+      () => this.stderr,
+    );
     if (this.proc.exitCode !== null) throw new Error(`receiver exited ${this.proc.exitCode}: ${this.stderr}`);
   }
   file(source: string): string {
@@ -89,7 +94,12 @@ export class Socat {
     this.exit = new Promise((r) => this.proc.on('exit', (c) => r(c)));
   }
   async listening(): Promise<void> {
-    await waitFor('socat to listen', () => /listening on/.test(this.stderr), 10_000, () => this.stderr);
+    await waitFor(
+      'socat to listen',
+      () => /listening on/.test(this.stderr),
+      10_000,
+      () => this.stderr,
+    );
   }
   kill(): void {
     if (this.proc.exitCode === null && this.proc.signalCode === null) this.proc.kill('SIGKILL');

@@ -30,13 +30,35 @@ test('udp: per-sender assembly of split, interleaved lines; two sources at once,
   try {
     await rx.start(`combined = true\npartial_timeout = "30s"\n[source.convs]\ntype = "udp"\nlisten = "127.0.0.1:${port}"\n[source.guest]\ntype = "file"\npath = "${follow}"\npoll = "50ms"\n`);
     const label = (i: number) => `convs/127.0.0.1:${senders[i]!.address().port}`;
-    for (const [i, t] of [[0, '[ 1.0] sender zero, '], [1, '[ 2.0] sender one'], [0, 'first line\r\n[ 1.1] second'], [2, 'three\r\n'], [1, ' line\r\n'], [0, ' line\r\n']] as Array<[number, string]>) await send(i, t);
+    for (const [i, t] of [
+      [0, '[ 1.0] sender zero, '],
+      [1, '[ 2.0] sender one'],
+      [0, 'first line\r\n[ 1.1] second'],
+      [2, 'three\r\n'],
+      [1, ' line\r\n'],
+      [0, ' line\r\n'],
+    ] as Array<[number, string]>)
+      await send(i, t);
     appendFileSync(follow, 'guest line\n');
     const file = rx.file('convs');
-    await waitFor('the udp lines', () => (read(file).match(/\n/g) ?? []).length === 4 && read(rx.file('guest')).includes('guest line'), 10_000, () => read(file) + rx.stderr);
-    const lines = read(file).split('\n').slice(0, -1).map((l) => l.replace(/^\S+Z /, ''));
-    assert.deepEqual(lines, [`${label(2)} three`, `${label(1)} [ 2.0] sender one line`, `${label(0)} [ 1.0] sender zero, first line`, `${label(0)} [ 1.1] second line`].sort((a, b) => lines.indexOf(a) - lines.indexOf(b)));
-    assert.deepEqual(lines.filter((l) => l.startsWith(label(0))), [`${label(0)} [ 1.0] sender zero, first line`, `${label(0)} [ 1.1] second line`]);
+    await waitFor(
+      'the udp lines',
+      () => (read(file).match(/\n/g) ?? []).length === 4 && read(rx.file('guest')).includes('guest line'),
+      10_000,
+      () => read(file) + rx.stderr,
+    );
+    const lines = read(file)
+      .split('\n')
+      .slice(0, -1)
+      .map((l) => l.replace(/^\S+Z /, ''));
+    assert.deepEqual(
+      lines,
+      [`${label(2)} three`, `${label(1)} [ 2.0] sender one line`, `${label(0)} [ 1.0] sender zero, first line`, `${label(0)} [ 1.1] second line`].sort((a, b) => lines.indexOf(a) - lines.indexOf(b)),
+    );
+    assert.deepEqual(
+      lines.filter((l) => l.startsWith(label(0))),
+      [`${label(0)} [ 1.0] sender zero, first line`, `${label(0)} [ 1.1] second line`],
+    );
     const combined = join(rx.logs, `${today()}.log`);
     assert.equal(read(combined).split('\n').length - 1, 5, 'both sources in the combined file');
 
@@ -45,7 +67,12 @@ test('udp: per-sender assembly of split, interleaved lines; two sources at once,
     rx.proc.kill('SIGHUP');
     await waitFor('SIGHUP handled', () => rx.stderr.includes('SIGHUP: reopening log files'));
     await send(2, 'after the rotation\r\n');
-    await waitFor('the new file', () => read(file).includes('after the rotation'), 10_000, () => rx.stderr);
+    await waitFor(
+      'the new file',
+      () => read(file).includes('after the rotation'),
+      10_000,
+      () => rx.stderr,
+    );
     assert.ok(!read(`${file}.1`).includes('after the rotation'));
 
     // stats: the document and the human view, from the running receiver.
@@ -85,11 +112,24 @@ test('--json: one object per line with time, sender, type, partial, text; marker
   try {
     await rx.start(`[source.f]\ntype = "file"\npath = "${follow}"\nstart_at = "beginning"\npoll = "50ms"\n`, ['--json']);
     appendFileSync(follow, Buffer.from('caf\xc3\xa9 \x1b[1mbold\n', 'latin1'));
-    await waitFor('two lines', () => (read(rx.file('f')).match(/\n/g) ?? []).length === 2, 10_000, () => rx.stderr);
+    await waitFor(
+      'two lines',
+      () => (read(rx.file('f')).match(/\n/g) ?? []).length === 2,
+      10_000,
+      () => rx.stderr,
+    );
     writeFileSync(follow, 'y\n');
-    await waitFor('the truncation', () => read(rx.file('f')).includes('"marker"'), 10_000, () => rx.stderr);
+    await waitFor(
+      'the truncation',
+      () => read(rx.file('f')).includes('"marker"'),
+      10_000,
+      () => rx.stderr,
+    );
     assert.deepEqual(await rx.stop(), { code: 0, signal: null }, rx.stderr);
-    const docs = readFileSync(rx.file('f'), 'utf8').split('\n').slice(0, -1).map((l) => JSON.parse(l));
+    const docs = readFileSync(rx.file('f'), 'utf8')
+      .split('\n')
+      .slice(0, -1)
+      .map((l) => JSON.parse(l));
     assert.deepEqual(docs.map((d) => [d.sender, d.type, d.partial ?? null, d.text]).slice(0, 3), [
       ['f', 'line', null, 'x'],
       ['f', 'line', null, 'café \\x1b[1mbold'],

@@ -25,7 +25,10 @@ const collect = (v: string, prev: string[] | undefined) => [...(prev ?? []), v];
  */
 export function stateFileName(url: string, source: string): string {
   const tag = createHash('sha256').update(resolve(source)).digest('hex').slice(0, 10);
-  return `forward-${url.replace(/^[a-z+]+:\/\//, (m) => m.replace(/[^a-z]+/g, '-')).replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 200)}-${tag}.json`;
+  return `forward-${url
+    .replace(/^[a-z+]+:\/\//, (m) => m.replace(/[^a-z]+/g, '-'))
+    .replace(/[^A-Za-z0-9._-]+/g, '_')
+    .slice(0, 200)}-${tag}.json`;
 }
 
 interface ForwardOptions {
@@ -62,7 +65,9 @@ export function forwardMetrics(forwarders: Forwarder[], nowMs: number): Metric[]
     per('Connections to the destination that broke.', 'lantern_forward_broken_connections_total', 'counter', (f) => f.counters.broken),
     per('Times the delivered position could not be saved.', 'lantern_forward_state_write_errors_total', 'counter', (f) => f.counters.stateWriteErrors),
     per('Bytes of receiver lines not yet delivered (the spool depth).', 'lantern_forward_backlog_bytes', 'gauge', (f) => f.counters.backlogBytes),
-    per('Seconds since the receive time of the newest delivered line.', 'lantern_forward_lag_seconds', 'gauge', (f) => (f.counters.lastDeliveredUs ? Math.max(0, nowMs / 1000 - f.counters.lastDeliveredUs / 1e6) : 0)),
+    per('Seconds since the receive time of the newest delivered line.', 'lantern_forward_lag_seconds', 'gauge', (f) =>
+      f.counters.lastDeliveredUs ? Math.max(0, nowMs / 1000 - f.counters.lastDeliveredUs / 1e6) : 0,
+    ),
     per('1 while the destination takes lines, 0 while sends fail.', 'lantern_forward_up', 'gauge', (f) => 1 - f.counters.failing),
   ];
 }
@@ -137,7 +142,19 @@ Exit codes: 0 ok, 64 bad option, 65 bad state file, 66 no such directory, 69 des
             ...DEFAULT_FORWARDER,
             dir,
             ...(opts.store !== undefined ? { spool: storeSpool(opts.store) } : analyzed ? { spool: analyzed } : {}),
-            statePath: join(stateDir, stateFileName(url, opts.store ?? (opts.analyze ? `analyze:${[...opts.analyze].sort().map((f) => resolve(f)).join('\0')}` : dir))),
+            statePath: join(
+              stateDir,
+              stateFileName(
+                url,
+                opts.store ??
+                  (opts.analyze
+                    ? `analyze:${[...opts.analyze]
+                        .sort()
+                        .map((f) => resolve(f))
+                        .join('\0')}`
+                    : dir),
+              ),
+            ),
             spoolLimit,
             say,
           }),
@@ -159,7 +176,11 @@ Exit codes: 0 ok, 64 bad option, 65 bad state file, 66 no such directory, 69 des
         server?.close();
         const failed = forwarders.filter((f) => f.counters.failing || f.counters.backlogBytes > 0);
         if (opts.json) printJson(forwarders.map((f) => ({ destination: f.dest.name, ...f.counters })));
-        else for (const f of forwarders) say(`lantern forward: ${f.dest.name}: ${f.counters.delivered} delivered, ${f.counters.resent} resent, ${f.counters.rejected} rejected, ${f.counters.skipped} skipped, ${f.counters.backlogBytes} bytes waiting`);
+        else
+          for (const f of forwarders)
+            say(
+              `lantern forward: ${f.dest.name}: ${f.counters.delivered} delivered, ${f.counters.resent} resent, ${f.counters.rejected} rejected, ${f.counters.skipped} skipped, ${f.counters.backlogBytes} bytes waiting`,
+            );
         if (failed.length) process.exitCode = EXIT.UNAVAILABLE;
         return;
       }

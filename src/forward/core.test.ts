@@ -28,7 +28,9 @@ test('receiver text lines read back into their fields', () => {
   assert.deepEqual([partial.tag, partial.text], ['partial: quiet 10s', 'half a li']);
   const zone = parseStamp('2026-11-26T18:48:34.000000+01:00');
   assert.equal(zone, Date.UTC(2026, 10, 26, 17, 48, 34) * 1000);
-  const json = parseReceiverLine(JSON.stringify({ time: '2026-11-26T17:48:34.000002Z', sender: '10.0.0.5:6665', address: '10.0.0.5', type: 'record', facility: 0, level: 3, seq: 9, ts_usec: 5, text: 'x' }));
+  const json = parseReceiverLine(
+    JSON.stringify({ time: '2026-11-26T17:48:34.000002Z', sender: '10.0.0.5:6665', address: '10.0.0.5', type: 'record', facility: 0, level: 3, seq: 9, ts_usec: 5, text: 'x' }),
+  );
   assert.deepEqual([json.kind, json.level, json.seq, json.ktimeUs, json.host], ['record', 3, 9, 5, '10.0.0.5']);
   assert.equal(parseReceiverLine('garbage').kind, 'unparsed');
 });
@@ -36,7 +38,10 @@ test('receiver text lines read back into their fields', () => {
 test('RFC 5424 message with escaped structured data and octet-counting frame', () => {
   const l = parseReceiverLine('2026-11-26T17:48:34.123456Z 10.0.0.5:6665 <3>#7 [    1.000000] disk "sda" failed] \\ hard');
   const m = syslogMessage(l, './2026-11-26.log:0');
-  assert.equal(m, '<3>1 2026-11-26T17:48:34.123456Z 10.0.0.5 kernel - netconsole [lantern@32473 sender="10.0.0.5:6665" source="netconsole" seq="7" ktime="1.000000" level="err" id="./2026-11-26.log:0"] disk "sda" failed] \\ hard');
+  assert.equal(
+    m,
+    '<3>1 2026-11-26T17:48:34.123456Z 10.0.0.5 kernel - netconsole [lantern@32473 sender="10.0.0.5:6665" source="netconsole" seq="7" ktime="1.000000" level="err" id="./2026-11-26.log:0"] disk "sda" failed] \\ hard',
+  );
   const f = octetFrame('é');
   assert.equal(f, '2 é', 'length in bytes, not characters');
   const sd = syslogMessage({ timeUs: 0, sender: 'a"]\\b', host: 'h o', text: 't', kind: 'line' }, 'i');
@@ -48,10 +53,21 @@ test('Loki body: few labels, the rest in the line, streams keep order', () => {
   const a = parseReceiverLine('2026-11-26T17:48:34.000001Z 10.0.0.5:6665 <6>#1 [    1.000000] one');
   const b = parseReceiverLine('2026-11-26T17:48:34.000002Z 10.0.0.6:6665 <3>#2 [    2.000000] two');
   const c = parseReceiverLine('2026-11-26T17:48:34.000003Z 10.0.0.5:6665 <6>#3 [    3.000000] three');
-  const body = lokiBody([{ line: a, id: '1' }, { line: b, id: '2' }, { line: c, id: '3' }], 'netconsole', 0);
+  const body = lokiBody(
+    [
+      { line: a, id: '1' },
+      { line: b, id: '2' },
+      { line: c, id: '3' },
+    ],
+    'netconsole',
+    0,
+  );
   assert.equal(body.streams.length, 2);
   assert.deepEqual(body.streams[0]!.stream, { host: '10.0.0.5', source: 'netconsole', level: 'info' });
-  assert.deepEqual(body.streams[0]!.values.map((v) => JSON.parse(v[1]).seq), [1, 3]);
+  assert.deepEqual(
+    body.streams[0]!.values.map((v) => JSON.parse(v[1]).seq),
+    [1, 3],
+  );
   assert.equal(body.streams[0]!.values[0]![0], String((Date.UTC(2026, 10, 26, 17, 48, 34) * 1000 + 1) * 1000));
 });
 
@@ -107,7 +123,17 @@ test('promtool check metrics accepts the forwarder metrics', { skip: facilitySki
   const dir = tempDir('lantern-fwd-metrics-');
   mkdirSync(join(dir, 'in'));
   const dest = { name: 'syslog+tcp://127.0.0.1:1', settleMs: 0, onBroken: () => undefined, send: () => Promise.resolve(), close: () => Promise.resolve() };
-  const f = new Forwarder(dest, { dir: join(dir, 'in'), statePath: join(dir, 'state.json'), spoolLimit: 1e9, batchBytes: 1 << 20, batchLines: 100, pollMs: 10, backoffMinMs: 1, backoffMaxMs: 1, say: () => undefined });
+  const f = new Forwarder(dest, {
+    dir: join(dir, 'in'),
+    statePath: join(dir, 'state.json'),
+    spoolLimit: 1e9,
+    batchBytes: 1 << 20,
+    batchLines: 100,
+    pollMs: 10,
+    backoffMinMs: 1,
+    backoffMaxMs: 1,
+    say: () => undefined,
+  });
   const r = spawnSync('promtool', ['check', 'metrics'], { input: exposition(forwardMetrics([f], Date.now())), encoding: 'utf8' });
   assert.equal(r.status, 0, r.stdout + r.stderr);
 });

@@ -73,11 +73,16 @@ test('netconsole listen → Prometheus scrape + lantern forward → rsyslog: eve
     }
     assert.equal(value, '2000', 'Prometheus scraped the receiver');
     // lantern forward sends the combined file to rsyslog.
-    fwd = spawn(process.execPath, [BIN, 'forward', rx.dir, '--to', `syslog+tcp://127.0.0.1:${rs.port}`, '--state-dir', join(root, 'fwd'), '--settle', '200ms'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    fwd = spawn(process.execPath, [BIN, 'forward', rx.dir, '--to', `syslog+tcp://127.0.0.1:${rs.port}`, '--state-dir', join(root, 'fwd'), '--settle', '200ms'], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     await waitFor('2000 lines at rsyslog', () => rs.lines().filter((l) => l.includes('fleet line')).length >= total, 30_000);
     const lines = rs.lines().filter((l) => l.includes('fleet line'));
     assert.equal(lines.length, total);
-    assert.match(lines[0]!, /^127\.0\.0\.1 kernel 6 \[lantern@32473 sender="127\.0\.0\.1:\d+" source="netconsole" seq="0" ktime="0\.001000" level="info" id="\.\/\d{4}-\d{2}-\d{2}\.log:\d+"\] fleet line 0$/);
+    assert.match(
+      lines[0]!,
+      /^127\.0\.0\.1 kernel 6 \[lantern@32473 sender="127\.0\.0\.1:\d+" source="netconsole" seq="0" ktime="0\.001000" level="info" id="\.\/\d{4}-\d{2}-\d{2}\.log:\d+"\] fleet line 0$/,
+    );
   } finally {
     fwd?.kill('SIGTERM');
     prom?.kill('SIGTERM');

@@ -131,7 +131,8 @@ export class Forwarder {
     for (const [k, v] of Object.entries(st.streams)) {
       if (v && typeof v.file === 'string' && Number.isSafeInteger(v.offset) && v.offset >= 0) this.delivered.set(k, { file: v.file, offset: v.offset });
     }
-    for (const [k, v] of Object.entries(st.counters ?? {})) if (typeof v === 'number' && k in this.counters && k !== 'backlogBytes' && k !== 'failing') (this.counters as unknown as Record<string, number>)[k] = v;
+    for (const [k, v] of Object.entries(st.counters ?? {}))
+      if (typeof v === 'number' && k in this.counters && k !== 'backlogBytes' && k !== 'failing') (this.counters as unknown as Record<string, number>)[k] = v;
   }
 
   private saveState(force = false): void {
@@ -145,7 +146,8 @@ export class Forwarder {
       this.stateSavedAt = t;
     } catch (e) {
       this.counters.stateWriteErrors++;
-      if (this.counters.stateWriteErrors === 1 || this.counters.stateWriteErrors % 1000 === 0) this.opts.say(`lantern forward: ${this.dest.name}: cannot save the delivered position (${(e as Error).message}); forwarding goes on, a restart would resend from the last saved one`);
+      if (this.counters.stateWriteErrors === 1 || this.counters.stateWriteErrors % 1000 === 0)
+        this.opts.say(`lantern forward: ${this.dest.name}: cannot save the delivered position (${(e as Error).message}); forwarding goes on, a restart would resend from the last saved one`);
       this.stateSavedAt = t;
     }
   }

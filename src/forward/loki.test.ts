@@ -84,6 +84,9 @@ test('Loki down mid-burst and back on the same port: every line delivered exactl
   await loki.close();
   const seqs = stored.map((v) => JSON.parse(v[1]).seq as number);
   assert.equal(seqs.length, 10_000, 'no line lost, none twice');
-  assert.deepEqual(seqs, [...seqs].sort((a, b) => a - b));
+  assert.deepEqual(
+    seqs,
+    [...seqs].sort((a, b) => a - b),
+  );
   assert.ok(f.counters.sendErrors >= 1);
 });

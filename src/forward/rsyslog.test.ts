@@ -58,7 +58,10 @@ test('rsyslog receives every line as RFC 5424 with the kernel facts as structure
   }
   const lines = rs.lines();
   assert.equal(lines.length, 1000);
-  assert.equal(lines[0], '10.0.0.5 kernel 6 [lantern@32473 sender="10.0.0.5:6665" source="netconsole" seq="0" ktime="501.000000" level="info" id="./2026-11-26.log:0"] line 0: e1000e: eth0 NIC Link is Up');
+  assert.equal(
+    lines[0],
+    '10.0.0.5 kernel 6 [lantern@32473 sender="10.0.0.5:6665" source="netconsole" seq="0" ktime="501.000000" level="info" id="./2026-11-26.log:0"] line 0: e1000e: eth0 NIC Link is Up',
+  );
   assert.match(lines[999]!, /seq="999"/);
   assert.equal(f.counters.backlogBytes, 0);
 });
@@ -184,7 +187,10 @@ test('lantern forward --once through the CLI; state survives a restart; bad opti
   const bad = spawnSync(process.execPath, [BIN, 'forward', dir, '--to', 'udp://x'], { encoding: 'utf8' });
   assert.equal(bad.status, 64);
   assert.equal(bad.stderr, 'lantern: --to: unsupported scheme "udp:" (expected syslog+tcp, syslog+tls, loki+http or loki+https)\n');
-  const down = spawnSync(process.execPath, [BIN, 'forward', dir, '--to', `syslog+tcp://127.0.0.1:${await freePort()}`, '--state-dir', join(base, 's2'), '--once', '--timeout', '1s'], { encoding: 'utf8', timeout: 60_000 });
+  const down = spawnSync(process.execPath, [BIN, 'forward', dir, '--to', `syslog+tcp://127.0.0.1:${await freePort()}`, '--state-dir', join(base, 's2'), '--once', '--timeout', '1s'], {
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
   assert.equal(down.status, 69, down.stderr);
   assert.match(down.stderr, /ECONNREFUSED.*the lines wait in the local files/);
 });
@@ -197,9 +203,32 @@ test("lantern forward --store: a recorder's records reach rsyslog in id order wi
   const store = Store.open(db);
   const now = Date.now() * 1000;
   const rec = (type: 'exec' | 'signal', i: number, extra: Record<string, unknown> = {}) => ({
-    id: store.nextId(), type, timeUs: now + i, pid: 1000 + i, tid: 1000 + i, ppid: 1, pstartUs: now + i, ppstartUs: null, uid: 0,
-    program: '/usr/bin/java', comm: 'java', domainId: store.intern(store.root, '/usr/bin/java'), fromId: null, exitCode: null, signal: null, sigCode: null,
-    senderPid: null, senderComm: null, senderProgram: null, senderKind: null, reconstructed: false, cpu: null, lost: null, detail: null, parentComm: 'init', ...extra,
+    id: store.nextId(),
+    type,
+    timeUs: now + i,
+    pid: 1000 + i,
+    tid: 1000 + i,
+    ppid: 1,
+    pstartUs: now + i,
+    ppstartUs: null,
+    uid: 0,
+    program: '/usr/bin/java',
+    comm: 'java',
+    domainId: store.intern(store.root, '/usr/bin/java'),
+    fromId: null,
+    exitCode: null,
+    signal: null,
+    sigCode: null,
+    senderPid: null,
+    senderComm: null,
+    senderProgram: null,
+    senderKind: null,
+    reconstructed: false,
+    cpu: null,
+    lost: null,
+    detail: null,
+    parentComm: 'init',
+    ...extra,
   });
   store.write([rec('exec', 0), rec('signal', 1, { signal: 9, senderKind: 'kernel', detail: 'oom-killer' }), rec('signal', 2, { signal: 11, senderKind: 'kernel' })]);
   const args = ['forward', '--store', db, '--to', `syslog+tcp://127.0.0.1:${rs.port}`, '--state-dir', join(base, 'state'), '--settle', '100ms', '--once', '--json'];
@@ -229,7 +258,9 @@ test('a forwarder started before its receiver waits for the directory, then send
   const rs = await startRsyslog();
   const base = tempDir('lantern-fwd-wait-');
   const dir = join(base, 'not-yet');
-  const d = spawn(process.execPath, [BIN, 'forward', dir, '--to', `syslog+tcp://127.0.0.1:${rs.port}`, '--state-dir', join(base, 'state'), '--settle', '100ms'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const d = spawn(process.execPath, [BIN, 'forward', dir, '--to', `syslog+tcp://127.0.0.1:${rs.port}`, '--state-dir', join(base, 'state'), '--settle', '100ms'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let err = '';
   d.stderr.on('data', (b: Buffer) => (err += b.toString()));
   try {
@@ -262,35 +293,45 @@ test('lantern forward --analyze: each incident once, with its kind, title and se
   }
   const lines = rs.lines();
   assert.equal(lines.length, 2);
-  assert.ok(lines.some((l) => /^\S+ lantern 3 \[lantern@32473 .*source="analyze".*\] hung_task: INFO: task hung in tty_ldisc_hangup \(task getty:2986\) at .*hung_task_01\.log:1$/.test(l)), lines.join('\n'));
-  assert.ok(lines.some((l) => / lantern 2 \[.*\] oops: /.test(l)), lines.join('\n'));
+  assert.ok(
+    lines.some((l) => /^\S+ lantern 3 \[lantern@32473 .*source="analyze".*\] hung_task: INFO: task hung in tty_ldisc_hangup \(task getty:2986\) at .*hung_task_01\.log:1$/.test(l)),
+    lines.join('\n'),
+  );
+  assert.ok(
+    lines.some((l) => / lantern 2 \[.*\] oops: /.test(l)),
+    lines.join('\n'),
+  );
 });
 
-test('a state directory on a full disk: counted and said, forwarding goes on, the receiver files untouched', { skip: skip ?? (process.getuid?.() !== 0 ? 'needs root (tmpfs mount)' : undefined) }, async () => {
-  const rs = await startRsyslog();
-  const base = tempDir('lantern-fwd-full-');
-  const dir = join(base, 'in');
-  appendLines(dir, 100);
-  const stateDir = join(base, 'state');
-  mkdirSync(stateDir);
-  assert.equal(spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', stateDir]).status, 0);
-  const notes: string[] = [];
-  try {
-    // Fill the state directory's file system.
-    spawnSync('sh', ['-c', `cat /dev/zero > ${stateDir}/fill 2>/dev/null`]);
-    const dest = createDestination({ url: `syslog+tcp://127.0.0.1:${rs.port}`, source: 'netconsole', timeoutMs: 5000, settleMs: 100 });
-    const f = new Forwarder(dest, { ...DEFAULT_FORWARDER, dir, statePath: join(stateDir, 'state.json'), pollMs: 20, backoffMinMs: 50, backoffMaxMs: 200, say: (l) => notes.push(l) });
-    const run = f.run();
-    await until('100 at rsyslog', () => rs.lines().length >= 100);
-    await new Promise((r) => setTimeout(r, 800));
-    await f.stop();
-    await run;
-    assert.ok(f.counters.stateWriteErrors >= 1, 'the failed saves are counted');
-    assert.equal(f.counters.delivered, 100, 'forwarding went on');
-    assert.match(notes.join('\n'), /cannot save the delivered position .*forwarding goes on/);
-    assert.equal(readFileSync(join(dir, '2026-11-26.log'), 'utf8').split('\n').length - 1, 100, 'the receiver files are untouched');
-  } finally {
-    spawnSync('umount', ['-l', stateDir]);
-    await rs.stop();
-  }
-});
+test(
+  'a state directory on a full disk: counted and said, forwarding goes on, the receiver files untouched',
+  { skip: skip ?? (process.getuid?.() !== 0 ? 'needs root (tmpfs mount)' : undefined) },
+  async () => {
+    const rs = await startRsyslog();
+    const base = tempDir('lantern-fwd-full-');
+    const dir = join(base, 'in');
+    appendLines(dir, 100);
+    const stateDir = join(base, 'state');
+    mkdirSync(stateDir);
+    assert.equal(spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', stateDir]).status, 0);
+    const notes: string[] = [];
+    try {
+      // Fill the state directory's file system.
+      spawnSync('sh', ['-c', `cat /dev/zero > ${stateDir}/fill 2>/dev/null`]);
+      const dest = createDestination({ url: `syslog+tcp://127.0.0.1:${rs.port}`, source: 'netconsole', timeoutMs: 5000, settleMs: 100 });
+      const f = new Forwarder(dest, { ...DEFAULT_FORWARDER, dir, statePath: join(stateDir, 'state.json'), pollMs: 20, backoffMinMs: 50, backoffMaxMs: 200, say: (l) => notes.push(l) });
+      const run = f.run();
+      await until('100 at rsyslog', () => rs.lines().length >= 100);
+      await new Promise((r) => setTimeout(r, 800));
+      await f.stop();
+      await run;
+      assert.ok(f.counters.stateWriteErrors >= 1, 'the failed saves are counted');
+      assert.equal(f.counters.delivered, 100, 'forwarding went on');
+      assert.match(notes.join('\n'), /cannot save the delivered position .*forwarding goes on/);
+      assert.equal(readFileSync(join(dir, '2026-11-26.log'), 'utf8').split('\n').length - 1, 100, 'the receiver files are untouched');
+    } finally {
+      spawnSync('umount', ['-l', stateDir]);
+      await rs.stop();
+    }
+  },
+);

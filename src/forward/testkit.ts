@@ -43,7 +43,8 @@ export const RSYSLOGD = '/usr/sbin/rsyslogd';
 /** What is missing to run a private rsyslogd, or undefined. */
 export function rsyslogMissing(tls = false): string | undefined {
   if (!existsSync(RSYSLOGD)) return 'rsyslog is not installed (apt install rsyslog)';
-  if (tls && !existsSync('/usr/lib/x86_64-linux-gnu/rsyslog/lmnsd_gtls.so') && !spawnSync('sh', ['-c', 'ls /usr/lib/*/rsyslog/lmnsd_gtls.so']).stdout?.length) return 'rsyslog-gnutls is not installed (apt install rsyslog-gnutls)';
+  if (tls && !existsSync('/usr/lib/x86_64-linux-gnu/rsyslog/lmnsd_gtls.so') && !spawnSync('sh', ['-c', 'ls /usr/lib/*/rsyslog/lmnsd_gtls.so']).stdout?.length)
+    return 'rsyslog-gnutls is not installed (apt install rsyslog-gnutls)';
   if (tls && !existsSync('/usr/bin/openssl')) return 'openssl is not installed';
   return undefined;
 }

@@ -7,7 +7,6 @@ import { fileURLToPath } from 'node:url';
 import { Host, HostError } from './host.js';
 import { tempDir } from '../common/testenv.js';
 
-
 const SOS = fileURLToPath(new URL('../../test/data/check/sosreport', import.meta.url));
 const BIN = fileURLToPath(new URL('../../bin/lantern.js', import.meta.url));
 
@@ -22,7 +21,10 @@ function tarball(flag: string, ext: string): string {
 
 test('a sosreport tarball (.tar.xz, .tar.gz) is unpacked and read like the directory', () => {
   const fromDir = Host.open({ root: SOS, requireSosreport: true });
-  for (const [flag, ext] of [['-cJ', 'tar.xz'], ['-cz', 'tar.gz']] as const) {
+  for (const [flag, ext] of [
+    ['-cJ', 'tar.xz'],
+    ['-cz', 'tar.gz'],
+  ] as const) {
     const host = Host.open({ root: tarball(flag, ext), requireSosreport: true });
     assert.equal(host.kind, 'sosreport');
     assert.match(host.root, /lantern-sos-.*\/sosreport-db01-2026-11-20-abcdef$/);
@@ -46,7 +48,10 @@ test('a file that is not a sosreport tarball gets one clear error', () => {
   const dir = tempDir('lantern-notsos-');
   const txt = join(dir, 'notes.txt');
   writeFileSync(txt, 'hello');
-  assert.throws(() => Host.open({ root: txt, requireSosreport: true }), (e: unknown) => e instanceof HostError && /not a sosreport directory or tarball/.test((e as Error).message));
+  assert.throws(
+    () => Host.open({ root: txt, requireSosreport: true }),
+    (e: unknown) => e instanceof HostError && /not a sosreport directory or tarball/.test((e as Error).message),
+  );
   const broken = join(dir, 'sosreport-broken.tar.xz');
   writeFileSync(broken, 'not really xz');
   assert.throws(() => Host.open({ root: broken, requireSosreport: true }), /cannot extract/);

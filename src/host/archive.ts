@@ -114,7 +114,9 @@ export function unpackSosreport(archive: string, limits: Partial<UnpackLimits> =
     return fail(`${archive}: cannot extract (${(r.stderr || r.error?.message || `exit ${r.status}`).trim().split('\n').pop()})`);
   }
   if (!outcome.ok && outcome.kind === 'limit') {
-    fail(`${archive}: not unpacked: ${outcome.error}; limits: ${formatBytes(lim.maxBytes)}, ${lim.maxFiles.toLocaleString('en-US')} members, ratio ${lim.maxRatio || 'off'} (raise with --max-unpacked SIZE)`);
+    fail(
+      `${archive}: not unpacked: ${outcome.error}; limits: ${formatBytes(lim.maxBytes)}, ${lim.maxFiles.toLocaleString('en-US')} members, ratio ${lim.maxRatio || 'off'} (raise with --max-unpacked SIZE)`,
+    );
   }
   const root = findSosRoot(dir);
   // A truncated or odd archive: keep what was extracted when it is a sosreport, and say so.

@@ -28,7 +28,11 @@ export const READ_CAPS: readonly ReadCap[] = [
   { match: /^\/etc\/os-release$|^\/usr\/lib\/os-release$|^\/etc\/[a-z]+[-_](release|version)$/, maxBytes: 64 * KiB, why: 'release files are a few lines' },
   { match: /^\/var\/lib\/dpkg\/status$/, maxBytes: 256 * MiB, why: 'dpkg status of a large desktop is ~10 MiB' },
   { match: /^\/etc\//, maxBytes: 8 * MiB, why: 'configuration files; the largest common ones (e.g. a hosts file of a cluster) are a few MiB' },
-  { match: /^\/sos_commands\/|^\/installed-rpms$|^\/var\/log\//, maxBytes: 256 * MiB, why: 'command output and logs in a sosreport: sos itself cuts logs at 25 MiB by default; ps/rpm lists of large hosts are tens of MiB' },
+  {
+    match: /^\/sos_commands\/|^\/installed-rpms$|^\/var\/log\//,
+    maxBytes: 256 * MiB,
+    why: 'command output and logs in a sosreport: sos itself cuts logs at 25 MiB by default; ps/rpm lists of large hosts are tens of MiB',
+  },
 ];
 
 /** Anything not matched above. */

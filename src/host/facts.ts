@@ -70,22 +70,7 @@ export interface PersistedSysctl {
 }
 
 /** Kernel threads and daemons that legitimately (or unavoidably) run with OOM_SCORE_ADJ_MIN. */
-export const OOM_EXEMPT_EXPECTED = new Set([
-  'systemd',
-  'init',
-  'auditd',
-  'systemd-udevd',
-  'udevd',
-  'multipathd',
-  'iscsid',
-  'iscsiuio',
-  'dmeventd',
-  'lvmetad',
-  'corosync',
-  'sbd',
-  'watchdog',
-  'kdump',
-]);
+export const OOM_EXEMPT_EXPECTED = new Set(['systemd', 'init', 'auditd', 'systemd-udevd', 'udevd', 'multipathd', 'iscsid', 'iscsiuio', 'dmeventd', 'lvmetad', 'corosync', 'sbd', 'watchdog', 'kdump']);
 
 export class Facts {
   private memo = new Map<string, unknown>();
@@ -194,7 +179,9 @@ export class Facts {
       const entries = (this.src.list('/boot/loader/entries') ?? []).filter((n) => /^[\w.+~-]+\.conf$/.test(n));
       if (entries.length) {
         const parsed = entries.map((n) => ({ n, d: this.src.file(`/boot/loader/entries/${n}`) })).filter((e) => e.d.ok);
-        const pick = parsed.find((e) => e.d.ok && running !== null && (parseBlsEntry(e.d.text).version === running || (parseBlsEntry(e.d.text).linux ?? '').endsWith(`vmlinuz-${running}`))) ?? parsed[parsed.length - 1];
+        const pick =
+          parsed.find((e) => e.d.ok && running !== null && (parseBlsEntry(e.d.text).version === running || (parseBlsEntry(e.d.text).linux ?? '').endsWith(`vmlinuz-${running}`))) ??
+          parsed[parsed.length - 1];
         if (pick && pick.d.ok) {
           let opts = parseBlsEntry(pick.d.text).options ?? '';
           if (opts.includes('$')) {
@@ -368,7 +355,8 @@ export class Facts {
    */
   initSystem(): { init: 'systemd' | 'sysv' | null; ev: Evidence } {
     return this.once('init', () => {
-      if (this.src.host.isDirectory('/run/systemd/system')) return { init: 'systemd' as const, ev: { what: 'init system', value: 'systemd (/run/systemd/system exists)', path: this.src.host.mapPath('/run/systemd/system') } };
+      if (this.src.host.isDirectory('/run/systemd/system'))
+        return { init: 'systemd' as const, ev: { what: 'init system', value: 'systemd (/run/systemd/system exists)', path: this.src.host.mapPath('/run/systemd/system') } };
       const comm = this.src.file('/proc/1/comm');
       if (comm.ok) {
         const c = comm.text.trim();
@@ -440,7 +428,7 @@ export class Facts {
         const st = m.get(u);
         if (st === undefined) continue;
         installed = true;
-        enabled = st === 'enabled' || st === 'static' || st === 'alias' ? true : enabled ?? false;
+        enabled = st === 'enabled' || st === 'static' || st === 'alias' ? true : (enabled ?? false);
         if (st === 'masked' || st === 'masked-runtime') masked = true;
         evidence.push(this.src.evidence(`${u} unit file state`, uf, st));
       }
@@ -578,7 +566,6 @@ export class Facts {
     return { version: null, ev: null };
   }
 }
-
 
 export function isExempt(value: number, legacy: boolean): boolean {
   return legacy ? value <= -17 : value <= -1000;

@@ -5,7 +5,6 @@ import { join } from 'node:path';
 import { Host, HostError } from './host.js';
 import { tempDir } from '../common/testenv.js';
 
-
 function tree(): string {
   const root = tempDir('lantern-host-');
   mkdirSync(join(root, 'proc/sys/kernel'), { recursive: true });
@@ -84,7 +83,10 @@ test('SysRq writes go to the configured trigger and only for known keys', () => 
 
 test('Host.open gives one clear error for a path that is not a root', () => {
   const dir = tempDir('lantern-empty-');
-  assert.throws(() => Host.open({ root: dir }), (e: unknown) => e instanceof HostError && /not a host root or sosreport/.test((e as Error).message));
+  assert.throws(
+    () => Host.open({ root: dir }),
+    (e: unknown) => e instanceof HostError && /not a host root or sosreport/.test((e as Error).message),
+  );
   assert.throws(() => Host.open({ root: join(dir, 'missing') }), HostError);
   assert.throws(() => Host.open({ root: tree(), requireSosreport: true }), /not a sosreport/);
 });

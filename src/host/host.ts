@@ -29,9 +29,7 @@ export type ReadErrorCode = 'ENOENT' | 'EACCES' | 'NOTCOLLECTED' | 'EISDIR' | 'E
 /** The most symbolic links one resolution follows, as the kernel's MAXSYMLINKS. */
 export const MAX_SYMLINK_HOPS = 40;
 
-export type ListResult =
-  | { ok: true; entries: string[]; path: string; livePath: string }
-  | { ok: false; reason: string; code: ReadErrorCode; path: string | null; livePath: string };
+export type ListResult = { ok: true; entries: string[]; path: string; livePath: string } | { ok: false; reason: string; code: ReadErrorCode; path: string | null; livePath: string };
 
 export interface HostOptions {
   /** Where the host's `/` is. Default `/`. */

@@ -16,7 +16,6 @@ const BIN = fileURLToPath(new URL('../../bin/lantern.js', import.meta.url));
 const SOS = fileURLToPath(new URL('../../test/data/check/sosreport', import.meta.url));
 const isRoot = process.getuid?.() === 0;
 
-
 /** A minimal copied root with the files `check` reads first. */
 function smallTree(): string {
   const root = tempDir('lantern-hostile-');
@@ -243,7 +242,10 @@ test('an archive bomb is stopped by the ratio and size limits; nothing is left i
   const { archive } = bomb(300 * 1024 * 1024);
   const parent = tempDir('lantern-bomb-tmp-');
   const start = Date.now();
-  assert.throws(() => unpackSosreport(archive, {}, parent), (e: unknown) => e instanceof HostError && /times its .* bytes \(a decompression bomb\?\).*--max-unpacked/.test((e as Error).message));
+  assert.throws(
+    () => unpackSosreport(archive, {}, parent),
+    (e: unknown) => e instanceof HostError && /times its .* bytes \(a decompression bomb\?\).*--max-unpacked/.test((e as Error).message),
+  );
   assert.deepEqual(readdirSync(parent), [], 'the extraction directory was removed');
   assert.ok(Date.now() - start < 30_000);
   assert.throws(() => unpackSosreport(archive, { maxBytes: 10 * 1024 * 1024, maxRatio: 0 }, parent), /more than 10,485,760 bytes unpacked/);

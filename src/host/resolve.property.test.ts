@@ -31,9 +31,7 @@ const NAMES = ['a', 'b', 'c', 'etc', 'proc', 'x'];
 const name = fc.constantFrom(...NAMES);
 const relPath = fc.array(fc.oneof({ weight: 6, arbitrary: name }, { weight: 2, arbitrary: fc.constant('..') }, { weight: 1, arbitrary: fc.constant('.') }), { minLength: 1, maxLength: 5 });
 
-type Entry =
-  | { kind: 'dir' | 'file' | 'fifo' | 'chardev' }
-  | { kind: 'link'; target: { abs: boolean; parts: string[] } | { outside: 'secret' | 'fifo' | 'sub' | 'dir' | 'root' } };
+type Entry = { kind: 'dir' | 'file' | 'fifo' | 'chardev' } | { kind: 'link'; target: { abs: boolean; parts: string[] } | { outside: 'secret' | 'fifo' | 'sub' | 'dir' | 'root' } };
 
 const entry: fc.Arbitrary<Entry> = fc.oneof(
   { weight: 3, arbitrary: fc.constant({ kind: 'dir' as const }) },
@@ -41,7 +39,10 @@ const entry: fc.Arbitrary<Entry> = fc.oneof(
   { weight: 1, arbitrary: fc.constant({ kind: 'fifo' as const }) },
   { weight: 1, arbitrary: fc.constant({ kind: 'chardev' as const }) },
   { weight: 4, arbitrary: fc.record({ kind: fc.constant('link' as const), target: fc.record({ abs: fc.boolean(), parts: relPath }) }) },
-  { weight: 2, arbitrary: fc.record({ kind: fc.constant('link' as const), target: fc.record({ outside: fc.constantFrom('secret' as const, 'fifo' as const, 'sub' as const, 'dir' as const, 'root' as const) }) }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({ kind: fc.constant('link' as const), target: fc.record({ outside: fc.constantFrom('secret' as const, 'fifo' as const, 'sub' as const, 'dir' as const, 'root' as const) }) }),
+  },
 );
 
 /** Entries keyed by their path inside the tree (parents made as directories first). */

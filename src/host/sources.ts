@@ -99,9 +99,7 @@ export const CATALOG = {
 
 export type DatumId = keyof typeof CATALOG;
 
-export type Datum =
-  | { ok: true; text: string; path: string }
-  | { ok: false; reason: string; tried: string[]; notCollected: boolean };
+export type Datum = { ok: true; text: string; path: string } | { ok: false; reason: string; tried: string[]; notCollected: boolean };
 
 export interface SourcesOptions {
   /** Run the catalog's live commands (dmesg, systemctl ...) on a live host. Default true. */
@@ -138,9 +136,7 @@ export class Sources {
     const hit = this.cache.get('file:' + livePath);
     if (hit) return hit;
     const r = this.host.readText(livePath);
-    const d: Datum = r.ok
-      ? { ok: true, text: r.text, path: r.path }
-      : { ok: false, reason: r.reason, tried: [r.path ?? livePath], notCollected: r.code === 'NOTCOLLECTED' };
+    const d: Datum = r.ok ? { ok: true, text: r.text, path: r.path } : { ok: false, reason: r.reason, tried: [r.path ?? livePath], notCollected: r.code === 'NOTCOLLECTED' };
     this.cache.set('file:' + livePath, d);
     return d;
   }
@@ -266,7 +262,10 @@ export class Sources {
           const m = new Map<string, string[]>();
           for (const [k, v] of Object.entries(doc.tag_summary ?? {})) {
             const list = Array.isArray(v) ? v : [v];
-            m.set(k, list.filter((x): x is string => typeof x === 'string' && !x.split('/').includes('..')));
+            m.set(
+              k,
+              list.filter((x): x is string => typeof x === 'string' && !x.split('/').includes('..')),
+            );
           }
           this.manifestTags = m;
         } catch {
@@ -328,5 +327,9 @@ export function unpackedDisplay(hostRoot: string, archive: string): DisplayRoot 
 /** Replace the temporary root by the label wherever a path to it appears in a text. */
 export function displayText(s: string, d: DisplayRoot): string {
   if (!s.includes(d.root)) return s;
-  return s.split(d.root + '/').join(d.label + '/').split(d.root).join(d.label);
+  return s
+    .split(d.root + '/')
+    .join(d.label + '/')
+    .split(d.root)
+    .join(d.label);
 }

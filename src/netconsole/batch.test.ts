@@ -19,5 +19,8 @@ test('batches: datagrams and sender ids survive the trip to the pipeline thread'
     [c, 1.5e15 + 1, ''],
     [a, 1.5e15 + 2, 'two\n'],
   ]);
-  assert.deepEqual(t.intros.map((i) => i.address), ['10.0.0.1', '::1']);
+  assert.deepEqual(
+    t.intros.map((i) => i.address),
+    ['10.0.0.1', '::1'],
+  );
 });

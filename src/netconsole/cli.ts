@@ -123,7 +123,10 @@ failed to start (try --receiver dgram) or the pipeline thread died, 74 lines lef
       const s = merged;
       const width = Math.max(...Object.keys(s.counters).map((k) => k.length));
       for (const [k, v] of Object.entries(s.counters)) {
-        const bad = ['gaps', 'lostMessages', 'malformed', 'fragmentsEvicted', 'writeErrors', 'fdErrors', 'linesLost', 'linesUnwritten', 'filesTerminated', 'kernelDrops', 'stdoutDropped'].includes(k) && typeof v === 'number' && v > 0;
+        const bad =
+          ['gaps', 'lostMessages', 'malformed', 'fragmentsEvicted', 'writeErrors', 'fdErrors', 'linesLost', 'linesUnwritten', 'filesTerminated', 'kernelDrops', 'stdoutDropped'].includes(k) &&
+          typeof v === 'number' &&
+          v > 0;
         console.log(`  ${k.padEnd(width)}  ${bad ? p.yellow(String(v)) : String(v ?? 'unknown')}`);
       }
       console.log(`  ${'sendersTracked'.padEnd(width)}  ${s.sendersTracked}`);

@@ -58,7 +58,10 @@ rcvbuf = "64M"
   assert.throws(() => resolveConfig({ perSender: false }), /no output/);
   // A text setting is a string (a TOML number is read as its digits); a table or array is refused, never "[object Object]".
   assert.equal(resolveConfig(parseConfigToml('metrics = 9464\n', 'x.toml')).metrics?.port, 9464);
-  assert.throws(() => resolveConfig(parseConfigToml('dir = { a = 1 }\n', 'x.toml')), (e: unknown) => e instanceof CliError && /^--dir: expected a string, got \{"a":1\}$/.test(e.message));
+  assert.throws(
+    () => resolveConfig(parseConfigToml('dir = { a = 1 }\n', 'x.toml')),
+    (e: unknown) => e instanceof CliError && /^--dir: expected a string, got \{"a":1\}$/.test(e.message),
+  );
   assert.throws(() => resolveConfig(parseConfigToml('state_dir = ["/x"]\n', 'x.toml')), /--state-dir: expected a string/);
   // the sample configuration shipped in packaging/ is valid
   const sample = readFileSync(new URL('../../packaging/netconsole.toml', import.meta.url), 'utf8');

@@ -94,7 +94,6 @@ export function parseSize(v: string | number, what: string): number {
   return Math.round(Number(m[1]) * mult);
 }
 
-
 /** `6666`, `:6666`, `0.0.0.0:6666`, `[::]:6666`, `::1` (port defaults to 6666). */
 export function parseListen(spec: string): ListenAddress {
   const s = spec.trim();
@@ -204,7 +203,11 @@ export function parseConfigToml(text: string, path: string): RawOptions {
 
 function list(v: unknown): string[] {
   if (Array.isArray(v)) return v.map(String);
-  if (typeof v === 'string') return v.split(',').map((s) => s.trim()).filter(Boolean);
+  if (typeof v === 'string')
+    return v
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
   return [];
 }
 

@@ -108,11 +108,20 @@ test('legacy: partial line flushed after the quiet time, at the maximum length, 
   dec.tick(T0 + 1_000_000);
   assert.equal(events.length, 0);
   dec.tick(T0 + 2_000_000);
-  assert.deepEqual(events.map((e) => e.type === 'line' && [e.text, e.partial, e.sender.label]), [['no ne', 'timeout', '[::1]:5000']]);
+  assert.deepEqual(
+    events.map((e) => e.type === 'line' && [e.text, e.partial, e.sender.label]),
+    [['no ne', 'timeout', '[::1]:5000']],
+  );
   dec.datagram('::1', 5000, Buffer.from('0123456789abc'), T0 + 3_000_000);
-  assert.deepEqual(events.slice(1).map((e) => e.type === 'line' && [e.text, e.partial]), [['0123456789', 'max-length']]);
+  assert.deepEqual(
+    events.slice(1).map((e) => e.type === 'line' && [e.text, e.partial]),
+    [['0123456789', 'max-length']],
+  );
   dec.flushAll();
-  assert.deepEqual(events.slice(2).map((e) => e.type === 'line' && [e.text, e.partial]), [['abc', 'shutdown']]);
+  assert.deepEqual(
+    events.slice(2).map((e) => e.type === 'line' && [e.text, e.partial]),
+    [['abc', 'shutdown']],
+  );
   assert.equal(dec.counters.partialLines, 3);
 });
 
@@ -270,8 +279,7 @@ test('format: text, json and udplogger lines', () => {
   assert.equal(text.event(events[0]!).text, '2026-05-28T20:26:40.123456Z 10.0.0.5:6665 [   12.345678] e1000e: eth0 NIC Link is Up\n');
   assert.equal(
     text.event(events[1]!).text,
-    '2026-05-28T20:26:40.123457Z [::1]:6665 <6>#444 [  501.151268] netconsole: network logging started\n' +
-      '2026-05-28T20:26:40.123457Z [::1]:6665 <6>#444 [  501.151268]  SUBSYSTEM=net\n',
+    '2026-05-28T20:26:40.123457Z [::1]:6665 <6>#444 [  501.151268] netconsole: network logging started\n' + '2026-05-28T20:26:40.123457Z [::1]:6665 <6>#444 [  501.151268]  SUBSYSTEM=net\n',
   );
   assert.equal(text.event(events[0]!).day, '2026-05-28');
   const json = JSON.parse(new Formatter('json', true).event(events[1]!).text);

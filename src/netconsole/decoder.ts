@@ -225,7 +225,20 @@ export class Decoder {
    * Markers for a sequence gap or restart before the first record are emitted as usual, before
    * the caller writes.
    */
-  preformatted(address: string, port: number, kind: 1 | 2, count: number, bytes: number, lines: number, firstUs: number, lastUs: number, firstSeq: number, firstTs: number, lastSeq: number, lastTs: number): boolean {
+  preformatted(
+    address: string,
+    port: number,
+    kind: 1 | 2,
+    count: number,
+    bytes: number,
+    lines: number,
+    firstUs: number,
+    lastUs: number,
+    firstSeq: number,
+    firstTs: number,
+    lastSeq: number,
+    lastTs: number,
+  ): boolean {
     const st = this.state(address, port, firstUs);
     if (kind === 1) {
       if (st.pendingBytes !== 0) return false;
@@ -565,5 +578,8 @@ function addPiece(pieces: FragPiece[], offset: number, buf: Buffer, from: number
 /** A complete message's pieces (they cover [0, total) exactly) as one buffer. */
 function joinPieces(pieces: FragPiece[], total: number): Buffer {
   if (pieces.length === 1) return pieces[0]!.data;
-  return Buffer.concat(pieces.map((p) => p.data), total);
+  return Buffer.concat(
+    pieces.map((p) => p.data),
+    total,
+  );
 }

@@ -20,10 +20,7 @@ export interface ExtendedHeader {
   frag: { offset: number; total: number } | null;
 }
 
-export type ExtendedParse =
-  | { kind: 'extended'; header: ExtendedHeader; bodyStart: number }
-  | { kind: 'legacy' }
-  | { kind: 'malformed'; reason: string };
+export type ExtendedParse = { kind: 'extended'; header: ExtendedHeader; bodyStart: number } | { kind: 'legacy' } | { kind: 'malformed'; reason: string };
 
 /** Longest header we look for a `;` in: release (<= 64) + numbers + caller + ncfrag fit easily. */
 export const MAX_HEADER = 256;

@@ -127,7 +127,9 @@ test('listen: a SIGTERM that arrives while the receiver is still starting is hel
   const root = mkdtempSync(join(tmpdir(), 'lantern-nc-early-'));
   try {
     const port = await freePort();
-    const proc = spawn(process.execPath, [LANTERN, 'netconsole', 'listen', '-l', `127.0.0.1:${port}`, '-d', join(root, 'out'), '--state-dir', join(root, 'state')], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const proc = spawn(process.execPath, [LANTERN, 'netconsole', 'listen', '-l', `127.0.0.1:${port}`, '-d', join(root, 'out'), '--state-dir', join(root, 'state')], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     let stderr = '';
     proc.stderr!.on('data', (d) => (stderr += d));
     const exit = new Promise<[number | null, NodeJS.Signals | null]>((r) => proc.on('exit', (c, s) => r([c, s])));

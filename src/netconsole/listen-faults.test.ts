@@ -43,41 +43,42 @@ async function statsWhen(rx: Rx, cond: (c: Record<string, number | null>) => boo
   return c;
 }
 
-for (const receiver of ['auto', 'dgram']) test(`listen --stdout | head -1 (--receiver ${receiver}): the closed pipe stops the stdout copy only; the receiver goes on writing its files and counts what stdout missed`, async () => {
-  const root = mkdtempSync(join(tmpdir(), 'nc-epipe-'));
-  const head = spawn('head', ['-1'], { stdio: ['pipe', 'pipe', 'inherit'] });
-  let headOut = '';
-  head.stdout!.on('data', (d) => (headOut += d));
-  const headExit = new Promise((r) => head.on('exit', r));
-  const rx = new Rx(root, await freePort());
-  try {
-    await rx.start(['--stdout', '--receiver', receiver], [], head.stdin!);
-    // Only the receiver holds the pipe's write end now: head's exit closes the pipe for real.
-    head.stdin!.destroy();
-    const s = await sender();
-    await send(s, rx.port, 'line 1 to both\n');
-    await headExit;
-    assert.match(headOut, / line 1 to both\n$/);
-    const n = 50;
-    for (let i = 2; i <= n + 1; i++) await send(s, rx.port, `line ${i} to the file\n`);
-    const c = await statsWhen(rx, (x) => x.linesWritten === n + 1 && x.stdoutDropped === n, 'every line in the file, the rest counted as dropped from stdout');
-    assert.equal(rx.proc.exitCode, null, 'still running');
-    assert.equal(c.lines, n + 1);
-    assert.match(rx.stderr, /stdout closed \(EPIPE\): no longer copying lines to it/);
-    assert.doesNotMatch(rx.stderr, /Unhandled|    at /);
-    const file = readFileSync(join(rx.dir, '127.0.0.1', `${today()}.log`), 'utf8');
-    assert.equal(file.split('\n').filter(Boolean).length, n + 1);
-    s.close();
-    assert.equal(await rx.stop(), 0, rx.stderr);
-    const last = exitLine(rx.stderr);
-    assert.equal(last.stdoutDropped, n);
-    assert.equal(last.linesWritten, n + 1);
-  } finally {
-    if (rx.proc?.exitCode === null) rx.proc.kill('SIGKILL');
-    head.kill('SIGKILL');
-    rmSync(root, { recursive: true, force: true });
-  }
-});
+for (const receiver of ['auto', 'dgram'])
+  test(`listen --stdout | head -1 (--receiver ${receiver}): the closed pipe stops the stdout copy only; the receiver goes on writing its files and counts what stdout missed`, async () => {
+    const root = mkdtempSync(join(tmpdir(), 'nc-epipe-'));
+    const head = spawn('head', ['-1'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    let headOut = '';
+    head.stdout!.on('data', (d) => (headOut += d));
+    const headExit = new Promise((r) => head.on('exit', r));
+    const rx = new Rx(root, await freePort());
+    try {
+      await rx.start(['--stdout', '--receiver', receiver], [], head.stdin!);
+      // Only the receiver holds the pipe's write end now: head's exit closes the pipe for real.
+      head.stdin!.destroy();
+      const s = await sender();
+      await send(s, rx.port, 'line 1 to both\n');
+      await headExit;
+      assert.match(headOut, / line 1 to both\n$/);
+      const n = 50;
+      for (let i = 2; i <= n + 1; i++) await send(s, rx.port, `line ${i} to the file\n`);
+      const c = await statsWhen(rx, (x) => x.linesWritten === n + 1 && x.stdoutDropped === n, 'every line in the file, the rest counted as dropped from stdout');
+      assert.equal(rx.proc.exitCode, null, 'still running');
+      assert.equal(c.lines, n + 1);
+      assert.match(rx.stderr, /stdout closed \(EPIPE\): no longer copying lines to it/);
+      assert.doesNotMatch(rx.stderr, /Unhandled|    at /);
+      const file = readFileSync(join(rx.dir, '127.0.0.1', `${today()}.log`), 'utf8');
+      assert.equal(file.split('\n').filter(Boolean).length, n + 1);
+      s.close();
+      assert.equal(await rx.stop(), 0, rx.stderr);
+      const last = exitLine(rx.stderr);
+      assert.equal(last.stdoutDropped, n);
+      assert.equal(last.linesWritten, n + 1);
+    } finally {
+      if (rx.proc?.exitCode === null) rx.proc.kill('SIGKILL');
+      head.kill('SIGKILL');
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
 
 /** Every line of a sender's files: whole lines of ours (a numbered line or a marker), in order, each once. */
 function checkWholeLines(text: string): number[] {
@@ -116,7 +117,11 @@ test('listen: disk full and enlarged (256k tmpfs): markers only between whole li
     assert.equal(spawnSync('mount', ['-o', 'remount,size=4m', mnt]).status, 0);
     const c = await statsWhen(rx, (x) => x.linesWritten === n, 'every line written after the remount', 30_000);
     const got = checkWholeLines(rx.senderFiles('127.0.0.1'));
-    assert.deepEqual(got, Array.from({ length: n }, (_, i) => i), 'every line once, in order');
+    assert.deepEqual(
+      got,
+      Array.from({ length: n }, (_, i) => i),
+      'every line once, in order',
+    );
     assert.match(rx.senderFiles('127.0.0.1'), /lantern -- output failed \(ENOSPC\)/);
     assert.equal(c.lines, n);
     assert.equal(c.linesAccepted, n);
@@ -162,7 +167,11 @@ test('listen: SIGTERM on a full disk: written + lost + unwritten = what arrived,
     const text = rx.senderFiles('127.0.0.1');
     const got = checkWholeLines(text);
     assert.equal(got.length, last.linesWritten, 'the lines counted as written are the lines in the file');
-    assert.deepEqual(got, [...got].sort((a, b) => a - b), 'in order');
+    assert.deepEqual(
+      got,
+      [...got].sort((a, b) => a - b),
+      'in order',
+    );
 
     // A predecessor killed in the middle of a line (simulated: the file ends without a newline):
     // the next start ends that line first.
@@ -244,7 +253,10 @@ test('listen: a flood of fake ncfrag fragments (each announcing 128 KiB) keeps m
     assert.equal(f.fragmentBytes, 0);
     const last = exitLine(rx.stderr);
     assert.equal(last.fragmentsEvicted, f.fragmentsEvicted);
-    const incomplete = rx.senderFiles('127.0.0.1').split('\n').filter((l) => l.includes(`${'f'.repeat(40)} [...]`));
+    const incomplete = rx
+      .senderFiles('127.0.0.1')
+      .split('\n')
+      .filter((l) => l.includes(`${'f'.repeat(40)} [...]`));
     assert.equal(incomplete.length, f.fragmentsExpired);
   } finally {
     for (const s of socks) s.unref();

@@ -232,7 +232,11 @@ test('listen: disk full (ENOSPC on a small tmpfs): keeps receiving, holds lines,
     const text = rx.senderFiles('127.0.0.1');
     assert.match(rx.stderr, /cannot write .*: ENOSPC .*holding lines in memory/);
     const got = text.match(/ line (\d{5}) /g)!.map((x) => Number(x.trim().split(' ')[1]));
-    assert.deepEqual(got, Array.from({ length: n }, (_, i) => i), 'every line once, in order');
+    assert.deepEqual(
+      got,
+      Array.from({ length: n }, (_, i) => i),
+      'every line once, in order',
+    );
     s.close();
     assert.equal(await rx.stop(), 0);
   } finally {
@@ -253,11 +257,7 @@ test('listen: file-descriptor exhaustion (EMFILE under a lowered limit) closes i
     // 60 senders with distinct loopback addresses: 60 directories, 60 open files wanted.
     const socks = await Promise.all(Array.from({ length: 60 }, (_, i) => sender(`127.0.1.${i + 1}`)));
     for (let round = 0; round < 3; round++) for (const [i, s] of socks.entries()) await send(s, rx.port, `sender ${i} round ${round}\n`);
-    await waitFor(
-      'every sender written',
-      () => socks.every((_, i) => (rx.senderFiles(`127.0.1.${i + 1}`).match(/round/g)?.length ?? 0) === 3),
-      30_000,
-    );
+    await waitFor('every sender written', () => socks.every((_, i) => (rx.senderFiles(`127.0.1.${i + 1}`).match(/round/g)?.length ?? 0) === 3), 30_000);
     for (const s of socks) s.close();
     assert.equal(await rx.stop(), 0);
     // The counters written at the stop, when every log file is closed: while they are open the
@@ -290,8 +290,14 @@ test('listen: IPv6 listener, udplogger format in the combined file, and `lantern
     await waitFor('both lines', () => rx.file(`${day}.log`).split('\n').length >= 3);
     const lines = rx.file(`${day}.log`).trim().split('\n');
     const p6 = s6.address().port;
-    assert.ok(lines.some((l) => new RegExp(`^\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d \\[::1\\]:${p6} 6,7,8000000,-;over IPv6$`).test(l)), lines.join('\n'));
-    assert.ok(lines.some((l) => /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d 127\.0\.0\.1:\d+ over IPv4$/.test(l)), lines.join('\n'));
+    assert.ok(
+      lines.some((l) => new RegExp(`^\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d \\[::1\\]:${p6} 6,7,8000000,-;over IPv6$`).test(l)),
+      lines.join('\n'),
+    );
+    assert.ok(
+      lines.some((l) => /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d 127\.0\.0\.1:\d+ over IPv4$/.test(l)),
+      lines.join('\n'),
+    );
     assert.ok(!existsSync(join(rx.dir, '127.0.0.1')), 'no per-sender directories');
 
     const stats = spawnSync(process.execPath, [LANTERN, 'netconsole', 'stats', '--state-dir', rx.state, '--refresh'], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });

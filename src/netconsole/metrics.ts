@@ -13,7 +13,7 @@ const GAUGES: Record<string, string> = {
   sendersTracked: 'Senders whose line state is kept now.',
   bufferedBytes: 'Bytes held in memory for the files (slow or failing disk).',
   openFiles: 'Log files open now.',
-  kernelQueuedBytes: 'Bytes waiting in the sockets\' kernel receive queues now.',
+  kernelQueuedBytes: "Bytes waiting in the sockets' kernel receive queues now.",
 };
 
 /** Help texts of the totals users alert on; the rest get a generic one naming the counter. */
@@ -34,9 +34,7 @@ export function snake(name: string): string {
 }
 
 export function netconsoleMetrics(s: StatsSnapshot): Metric[] {
-  const out: Metric[] = [
-    { name: 'lantern_netconsole_uptime_seconds', help: 'Seconds since the receiver started.', type: 'gauge', samples: [{ value: s.uptimeSeconds }] },
-  ];
+  const out: Metric[] = [{ name: 'lantern_netconsole_uptime_seconds', help: 'Seconds since the receiver started.', type: 'gauge', samples: [{ value: s.uptimeSeconds }] }];
   const levels: Record<string, number | null> = { ...s.counters, sendersTracked: s.sendersTracked, bufferedBytes: s.bufferedBytes, openFiles: s.openFiles };
   for (const [k, v] of Object.entries(levels)) {
     if (typeof v !== 'number' || !Number.isFinite(v)) continue; // unknown on this kernel: not exported rather than 0

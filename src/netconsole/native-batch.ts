@@ -141,7 +141,12 @@ export interface NativeDatagram {
  * (Tests and tools; Pipeline.ingestNative walks the same layout itself, with the preformatted
  * runs, because a callback per datagram is what its hot loop must not pay.)
  */
-export function forEachNativeDatagram(buf: Buffer, count: number, senders: SenderTable, fn: (sender: NativeSender, timeUs: number, payload: Buffer, truncated: boolean, wireLength: number) => void): void {
+export function forEachNativeDatagram(
+  buf: Buffer,
+  count: number,
+  senders: SenderTable,
+  fn: (sender: NativeSender, timeUs: number, payload: Buffer, truncated: boolean, wireLength: number) => void,
+): void {
   const base = count * ENTRY_BYTES;
   if (base > buf.length) return;
   for (let i = 0; i < count; i++) {
@@ -158,7 +163,9 @@ export function forEachNativeDatagram(buf: Buffer, count: number, senders: Sende
  * Builds a batch in the addon's layout (tests and benchmarks: the pure side without the addon).
  * `run` on an item with `pre` starts a run of that many items (default 1; 0 = inside a run).
  */
-export function encodeNativeBatch(items: Array<{ family: 4 | 6; address: Uint8Array; port: number; timeUs: number; payload: Uint8Array; wireLength?: number; pre?: Preformatted | null; run?: number }>): Buffer {
+export function encodeNativeBatch(
+  items: Array<{ family: 4 | 6; address: Uint8Array; port: number; timeUs: number; payload: Uint8Array; wireLength?: number; pre?: Preformatted | null; run?: number }>,
+): Buffer {
   const rawBytes = items.reduce((n, x) => n + x.payload.length, 0);
   const textBytes = items.reduce((n, x) => n + (x.pre ? x.pre.text.length : 0), 0);
   const base = items.length * ENTRY_BYTES;
@@ -189,8 +196,14 @@ export function encodeNativeBatch(items: Array<{ family: 4 | 6; address: Uint8Ar
       buf.writeDoubleLE(x.pre.tsUsec, e + PF_TS);
       if (run > 0) {
         const members = items.slice(i, i + run);
-        buf.writeUInt32LE(members.reduce((n, m) => n + (m.pre?.lines ?? 0), 0), e + PF_RUN_LINES);
-        buf.writeUInt32LE(members.reduce((n, m) => n + m.payload.length, 0), e + PF_RUN_BYTES);
+        buf.writeUInt32LE(
+          members.reduce((n, m) => n + (m.pre?.lines ?? 0), 0),
+          e + PF_RUN_LINES,
+        );
+        buf.writeUInt32LE(
+          members.reduce((n, m) => n + m.payload.length, 0),
+          e + PF_RUN_BYTES,
+        );
       }
       buf.set(x.pre.text, base + textOff);
       textOff += x.pre.text.length;

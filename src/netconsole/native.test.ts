@@ -115,11 +115,23 @@ test('native receiver: v4 and v6 datagrams in batches with sender, length and tr
   m.closeFd(s4.fd);
   m.closeFd(s6.fd);
   assert.equal(got.length, 23, JSON.stringify(got));
-  assert.deepEqual(got.filter((g) => g[0].startsWith('127.0.0.1|m')).map((g) => g[0].slice(10, 14)), small.map((b) => b.toString().slice(0, 4)));
+  assert.deepEqual(
+    got.filter((g) => g[0].startsWith('127.0.0.1|m')).map((g) => g[0].slice(10, 14)),
+    small.map((b) => b.toString().slice(0, 4)),
+  );
   assert.ok(got.every((g) => (g[0].startsWith('::1|') ? g[1] === p6 : g[1] === p4)));
-  assert.deepEqual(got.find((g) => g[0] === '127.0.0.1|BBBBB'), ['127.0.0.1|BBBBB', p4, 1024, 2000, true]);
-  assert.deepEqual(got.find((g) => g[0] === '127.0.0.1|'), ['127.0.0.1|', p4, 0, 0, false]);
-  assert.deepEqual(got.find((g) => g[0].startsWith('::1|')), ['::1|six\n', p6, 4, 4, false]);
+  assert.deepEqual(
+    got.find((g) => g[0] === '127.0.0.1|BBBBB'),
+    ['127.0.0.1|BBBBB', p4, 1024, 2000, true],
+  );
+  assert.deepEqual(
+    got.find((g) => g[0] === '127.0.0.1|'),
+    ['127.0.0.1|', p4, 0, 0, false],
+  );
+  assert.deepEqual(
+    got.find((g) => g[0].startsWith('::1|')),
+    ['::1|six\n', p6, 4, 4, false],
+  );
   assert.ok(batches >= 1 && batches <= 23);
   assert.equal(m.stats(handle).lostBatches, 0);
 });
@@ -181,7 +193,10 @@ test('native receiver: a batch buffer given back with ack() carries a later batc
   m.stop(handle);
   await end;
   m.closeFd(s4.fd);
-  assert.deepEqual(got.map((g) => g.text), ['one\n', 'two\n', 'three\n', 'four\n']);
+  assert.deepEqual(
+    got.map((g) => g.text),
+    ['one\n', 'two\n', 'three\n', 'four\n'],
+  );
   assert.equal(got[1]!.ab, got[0]!.ab, 'the buffer given back carried the next batch');
   assert.equal(got[2]!.ab, got[0]!.ab);
   assert.notEqual(got[3]!.ab, got[2]!.ab, 'a buffer kept by JavaScript is never written again');
@@ -190,8 +205,14 @@ test('native receiver: a batch buffer given back with ack() carries a later batc
 test('native receiver: stop wakes an idle receive thread at once; bind errors carry the errno code', { skip: mod ? false : missing }, async () => {
   const m = mod!;
   const s4 = m.openSocket(4, '127.0.0.1', 0, 65536);
-  assert.throws(() => m.openSocket(4, '127.0.0.1', s4.port, 65536), (e: NodeJS.ErrnoException) => e.code === 'EADDRINUSE');
-  assert.throws(() => m.openSocket(4, 'not-an-address', 1, 65536), (e: NodeJS.ErrnoException) => e.code === 'EINVAL');
+  assert.throws(
+    () => m.openSocket(4, '127.0.0.1', s4.port, 65536),
+    (e: NodeJS.ErrnoException) => e.code === 'EADDRINUSE',
+  );
+  assert.throws(
+    () => m.openSocket(4, 'not-an-address', 1, 65536),
+    (e: NodeJS.ErrnoException) => e.code === 'EINVAL',
+  );
   let ended!: () => void;
   const end = new Promise<void>((r) => (ended = r));
   const handle = m.start([s4.fd], {}, (ab) => ab === null && ended());
@@ -206,7 +227,9 @@ async function runListen(env: Record<string, string>, extra: string[] = []): Pro
   const root = mkdtempSync(join(tmpdir(), 'lantern-nc-native-'));
   const port = await freePort();
   return new Promise((resolve) => {
-    const p = spawn(process.execPath, [LANTERN, 'netconsole', 'listen', '-l', `127.0.0.1:${port}`, '-d', join(root, 'out'), '--state-dir', join(root, 'state'), ...extra], { env: { ...process.env, ...env, NO_COLOR: '1' } });
+    const p = spawn(process.execPath, [LANTERN, 'netconsole', 'listen', '-l', `127.0.0.1:${port}`, '-d', join(root, 'out'), '--state-dir', join(root, 'state'), ...extra], {
+      env: { ...process.env, ...env, NO_COLOR: '1' },
+    });
     let stderr = '';
     p.stderr.on('data', (d) => {
       stderr += d;

@@ -11,7 +11,11 @@ export interface NativeRecv {
   openSocket(family: 4 | 6, address: string, port: number, rcvbuf: number, reusePort?: boolean): { fd: number; port: number; rcvbuf: number; forced: boolean };
   closeFd(fd: number): void;
   /** preformat 1: the addon formats plain lines in the text format, UTC (see native-batch.ts). */
-  start(fds: number[], opts: { vlen?: number; slotBytes?: number; batchBytes?: number; maxQueuedBytes?: number; preformat?: 0 | 1 }, onBatch: (batch: ArrayBuffer | null, count: number, bytes: number, length: number) => void): object;
+  start(
+    fds: number[],
+    opts: { vlen?: number; slotBytes?: number; batchBytes?: number; maxQueuedBytes?: number; preformat?: 0 | 1 },
+    onBatch: (batch: ArrayBuffer | null, count: number, bytes: number, length: number) => void,
+  ): object;
   /**
    * JS has processed a batch: `bytes` as onBatch gave them (the receive thread may read on).
    * Giving back the batch's ArrayBuffer lets the addon reuse it: no view of it may be kept.

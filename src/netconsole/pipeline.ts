@@ -66,15 +66,19 @@ export class Pipeline {
       line: (sender, timeUs, buf, start, end) => this.plainLine(sender, timeUs, null, buf, start, end),
       record: (sender, timeUs, header, buf, start, end) => this.plainLine(sender, timeUs, header, buf, start, end),
     };
-    this.decoder = new Decoder((ev) => this.onEvent(ev), {
-      ...DEFAULT_DECODER_OPTIONS,
-      partialQuietUs: cfg.partialTimeoutMs * 1000,
-      maxLineBytes: cfg.maxLineBytes,
-      fragTimeoutUs: cfg.fragTimeoutMs * 1000,
-      maxFragBytes: cfg.maxFragBytes,
-      maxSenders: cfg.maxSenders,
-      senderIdleUs: cfg.senderIdleMs * 1000,
-    }, this.direct ? plain : null);
+    this.decoder = new Decoder(
+      (ev) => this.onEvent(ev),
+      {
+        ...DEFAULT_DECODER_OPTIONS,
+        partialQuietUs: cfg.partialTimeoutMs * 1000,
+        maxLineBytes: cfg.maxLineBytes,
+        fragTimeoutUs: cfg.fragTimeoutMs * 1000,
+        maxFragBytes: cfg.maxFragBytes,
+        maxSenders: cfg.maxSenders,
+        senderIdleUs: cfg.senderIdleMs * 1000,
+      },
+      this.direct ? plain : null,
+    );
     const tickMs = Math.max(20, Math.min(250, cfg.partialTimeoutMs / 4, cfg.fragTimeoutMs / 4));
     this.ticker = setInterval(() => this.decoder.tick(this.nowUs()), tickMs);
   }
@@ -194,7 +198,20 @@ export class Pipeline {
         if (
           to <= batch.length &&
           (kind === 1 || rec) &&
-          this.decoder.preformatted(sender.address, sender.port, kind, run, batch.readUInt32LE(e + PF_RUN_BYTES), lines, timeUs, batch.readDoubleLE(l + 32), rec ? batch.readDoubleLE(e + PF_SEQ) : 0, rec ? batch.readDoubleLE(e + PF_TS) : 0, rec ? batch.readDoubleLE(l + PF_SEQ) : 0, rec ? batch.readDoubleLE(l + PF_TS) : 0)
+          this.decoder.preformatted(
+            sender.address,
+            sender.port,
+            kind,
+            run,
+            batch.readUInt32LE(e + PF_RUN_BYTES),
+            lines,
+            timeUs,
+            batch.readDoubleLE(l + 32),
+            rec ? batch.readDoubleLE(e + PF_SEQ) : 0,
+            rec ? batch.readDoubleLE(e + PF_TS) : 0,
+            rec ? batch.readDoubleLE(l + PF_SEQ) : 0,
+            rec ? batch.readDoubleLE(l + PF_TS) : 0,
+          )
         ) {
           this.received += run;
           this.putText(sender.address, timeUs, batch, from, to, lines);
@@ -218,7 +235,8 @@ export class Pipeline {
       if ((batch[e + 13]! & FLAG_TRUNCATED) !== 0) {
         // Only a datagram larger than the receive slot (64 KiB, more than UDP carries) gets here.
         this.truncated++;
-        if (!this.truncatedLogged) this.log(`warning: a datagram of ${batch.readUInt32LE(e + 8)} bytes from ${sender.address}:${sender.port} was truncated to ${len} bytes (counted as truncated; its first bytes are kept)`);
+        if (!this.truncatedLogged)
+          this.log(`warning: a datagram of ${batch.readUInt32LE(e + 8)} bytes from ${sender.address}:${sender.port} was truncated to ${len} bytes (counted as truncated; its first bytes are kept)`);
         this.truncatedLogged = true;
       }
       this.decoder.datagram(sender.address, sender.port, batch.subarray(off, off + len), timeUs);

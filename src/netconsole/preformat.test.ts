@@ -97,8 +97,14 @@ const extendedPayload = fc
   });
 const legacyPayload = fc
   .record({ lines: fc.array(textBytes, { minLength: 1, maxLength: 4 }), end: fc.constantFrom('\n', '\n', '') })
-  .map((r) => Buffer.concat([...r.lines.map((l, i) => Buffer.concat([Buffer.from(`[${String(i).padStart(5)}.000001] `), Buffer.from(l), Buffer.from(i < r.lines.length - 1 ? '\n' : '')])), Buffer.from(r.end)]));
-const anyPayload = fc.oneof(extendedPayload, legacyPayload, fc.uint8Array({ maxLength: 300 }).map((b) => Buffer.from(b)));
+  .map((r) =>
+    Buffer.concat([...r.lines.map((l, i) => Buffer.concat([Buffer.from(`[${String(i).padStart(5)}.000001] `), Buffer.from(l), Buffer.from(i < r.lines.length - 1 ? '\n' : '')])), Buffer.from(r.end)]),
+  );
+const anyPayload = fc.oneof(
+  extendedPayload,
+  legacyPayload,
+  fc.uint8Array({ maxLength: 300 }).map((b) => Buffer.from(b)),
+);
 const peer: fc.Arbitrary<Peer> = fc.oneof(
   fc.record({ family: fc.constant<Family>(4), address: fc.uint8Array({ minLength: 4, maxLength: 4 }), port: fc.integer({ min: 0, max: 65535 }) }),
   fc.record({ family: fc.constant<Family>(6), address: fc.uint8Array({ minLength: 16, maxLength: 16 }), port: fc.integer({ min: 0, max: 65535 }) }),
@@ -107,7 +113,10 @@ const peer: fc.Arbitrary<Peer> = fc.oneof(
     address: fc.uint8Array({ minLength: 4, maxLength: 4 }).map((v4) => Uint8Array.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, ...v4])),
     port: fc.integer({ min: 0, max: 65535 }),
   }),
-  fc.constantFrom<Peer>({ family: 6, address: Buffer.from('00000000000000000000000000000001', 'hex'), port: 6665 }, { family: 6, address: Buffer.from('20010db8000000000000000000000000', 'hex'), port: 1 }),
+  fc.constantFrom<Peer>(
+    { family: 6, address: Buffer.from('00000000000000000000000000000001', 'hex'), port: 6665 },
+    { family: 6, address: Buffer.from('20010db8000000000000000000000000', 'hex'), port: 1 },
+  ),
 );
 // Receive times from 1970 to 2200, and the odd second and day boundary.
 const time = fc.oneof(fc.integer({ min: 0, max: 7_258_118_400_000_000 }), fc.constantFrom(1_764_201_599_999_999, 1_764_201_600_000_000, 951_782_400_000_000));
@@ -282,8 +291,16 @@ test('preformat: a pipeline taking preformatted runs writes and counts exactly w
       const fast = parts.map(fixRuns);
       for (const part of fast) for (const x of part) if (x.run > 1) longRuns++;
       const slow = parts.map((part) => part.map((x) => ({ ...x, pre: null, run: 0 })));
-      const a = await runPipeline(fast.map((b) => encodeNativeBatch(b)), fast.map((b) => b.length), combined);
-      const b = await runPipeline(slow.map((x) => encodeNativeBatch(x)), slow.map((x) => x.length), combined);
+      const a = await runPipeline(
+        fast.map((b) => encodeNativeBatch(b)),
+        fast.map((b) => b.length),
+        combined,
+      );
+      const b = await runPipeline(
+        slow.map((x) => encodeNativeBatch(x)),
+        slow.map((x) => x.length),
+        combined,
+      );
       assert.deepEqual(a.files, b.files);
       assert.deepEqual(a.counters, b.counters);
     }),
@@ -306,7 +323,10 @@ test('preformat: runs that start late, after a gap, after a restart or behind a 
   for (const [name, payloads] of Object.entries(cases)) {
     const dgs = payloads.map((p, i) => ({ peer: 0, payload: Buffer.from(p), timeUs: 1_764_178_200_000_000 + i }));
     const fast = withRuns(m, peers, dgs);
-    assert.ok(fast.some((x) => x.run > 1), `${name}: a run formed`);
+    assert.ok(
+      fast.some((x) => x.run > 1),
+      `${name}: a run formed`,
+    );
     const slow = fast.map((x) => ({ ...x, pre: null, run: 0 }));
     const a = await runPipeline([encodeNativeBatch(fast)], [fast.length], false);
     const b = await runPipeline([encodeNativeBatch(slow)], [slow.length], false);
@@ -369,8 +389,16 @@ test('preformat: real batches from the addon (runs formed by the receive path) g
     for (let i = 0; i < b.count; i++) c[i * ENTRY_BYTES + PF_KIND] = 0;
     return c;
   });
-  const a = await runPipeline(batches.map((b) => b.buf), batches.map((b) => b.count), true);
-  const b = await runPipeline(plain, batches.map((x) => x.count), true);
+  const a = await runPipeline(
+    batches.map((b) => b.buf),
+    batches.map((b) => b.count),
+    true,
+  );
+  const b = await runPipeline(
+    plain,
+    batches.map((x) => x.count),
+    true,
+  );
   assert.deepEqual(a.files, b.files);
   assert.deepEqual(a.counters, b.counters);
   assert.ok(Object.values(a.files).join('').includes('-- lantern: gap: 10 messages lost (seq 50..59) --'));
@@ -384,7 +412,10 @@ test('preformat: a run from a sender outside the allow-list is dropped whole and
   ];
   const dgs = [0, 0, 0, 1, 1, 1, 1, 0].map((peer, i) => ({ peer, payload: Buffer.from(`6,${i},${1000 + i},-;line ${i}\n`), timeUs: 1_764_178_200_000_000 + i }));
   const items = withRuns(m, peers, dgs);
-  assert.ok(items.some((x) => x.peer === 1 && x.run === 4), 'the disallowed sender sent a run');
+  assert.ok(
+    items.some((x) => x.peer === 1 && x.run === 4),
+    'the disallowed sender sent a run',
+  );
   const dir = mkdtempSync(join(tmpdir(), 'lantern-nc-pre-'));
   const p = new Pipeline(resolveConfig({ dir, allow: ['10.0.0.0/8'] }), () => 1_764_178_200_000_000);
   p.ingestNative(encodeNativeBatch(items), items.length);
@@ -395,7 +426,10 @@ test('preformat: a run from a sender outside the allow-list is dropped whole and
   assert.equal(c.disallowed, 4);
   assert.equal(c.received, 4);
   assert.equal(c.linesWritten, 5); // its 4 records and a gap marker (seqs 3..6 are in the other sender's datagrams)
-  assert.deepEqual(Object.keys(files).map((f) => f.split('/')[1]), ['10.0.0.5']);
+  assert.deepEqual(
+    Object.keys(files).map((f) => f.split('/')[1]),
+    ['10.0.0.5'],
+  );
 });
 
 test('preformat: an IPv6 sender label matches the decoder label', () => {

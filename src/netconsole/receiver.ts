@@ -343,12 +343,17 @@ export async function startReceiver(cfg: ReceiverConfig, log: (line: string) => 
       for (const fd of nativeFds) nativeMod.closeFd(fd);
       stopping = true;
       await worker.terminate();
-      throw new CliError(`the native receive path failed to start: ${err}; run with --receiver dgram (receiver = "dgram" in the configuration file) to receive with Node's dgram instead`, EXIT.SOFTWARE);
+      throw new CliError(
+        `the native receive path failed to start: ${err}; run with --receiver dgram (receiver = "dgram" in the configuration file) to receive with Node's dgram instead`,
+        EXIT.SOFTWARE,
+      );
     }
   }
   log(`receive path: ${pathWhy}`);
   for (const l of listeners) {
-    log(`listening on ${l.listen}${l.listen.startsWith('[::]') ? ' (IPv6 and IPv4)' : ''}; receive buffer ${mib(l.rcvbufGranted)} granted of ${mib(l.rcvbufRequested)} asked${l.rcvbufForced ? ' (SO_RCVBUFFORCE)' : ''}`);
+    log(
+      `listening on ${l.listen}${l.listen.startsWith('[::]') ? ' (IPv6 and IPv4)' : ''}; receive buffer ${mib(l.rcvbufGranted)} granted of ${mib(l.rcvbufRequested)} asked${l.rcvbufForced ? ' (SO_RCVBUFFORCE)' : ''}`,
+    );
   }
   const smallest = Math.min(...listeners.map((l) => l.rcvbufGranted));
   if (smallest < cfg.rcvbufBytes) {
@@ -541,7 +546,27 @@ export function mergeStats(docs: StatsSnapshot[]): StatsSnapshot {
 
 export function statsLine(s: StatsSnapshot): string {
   const c = s.counters;
-  const keys = ['datagrams', 'bytes', 'lines', 'partialLines', 'gaps', 'lostMessages', 'restarts', 'malformed', 'disallowed', 'fragmentsExpired', 'fragmentsEvicted', 'linesWritten', 'linesQueued', 'linesUnwritten', 'writeErrors', 'fdErrors', 'linesLost', 'stdoutDropped', 'kernelDrops'];
+  const keys = [
+    'datagrams',
+    'bytes',
+    'lines',
+    'partialLines',
+    'gaps',
+    'lostMessages',
+    'restarts',
+    'malformed',
+    'disallowed',
+    'fragmentsExpired',
+    'fragmentsEvicted',
+    'linesWritten',
+    'linesQueued',
+    'linesUnwritten',
+    'writeErrors',
+    'fdErrors',
+    'linesLost',
+    'stdoutDropped',
+    'kernelDrops',
+  ];
   return 'stats: ' + keys.map((k) => `${k}=${c[k] ?? 'unknown'}`).join(' ') + ` senders=${s.sendersTracked} buffered=${s.bufferedBytes}`;
 }
 

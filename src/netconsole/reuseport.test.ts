@@ -28,13 +28,17 @@ test('two receivers share a port: each sender whole in one of them, in order; st
   try {
     for (let i = 0; i < per; i++) for (const s of socks) await send(s, port, `6,${i},${1000 * i},-;shard line ${i}\n`);
     const lines = () => [a, b].reduce((n, r) => n + (r.stats().lines ?? 0), 0);
-    await waitFor('every line written', () => {
-      try {
-        return [a, b].every((r) => existsSync(join(r.state, 'stats.json'))) && (a.proc.kill('SIGUSR1'), b.proc.kill('SIGUSR1'), lines() === senders * per);
-      } catch {
-        return false;
-      }
-    }, 20_000);
+    await waitFor(
+      'every line written',
+      () => {
+        try {
+          return [a, b].every((r) => existsSync(join(r.state, 'stats.json'))) && (a.proc.kill('SIGUSR1'), b.proc.kill('SIGUSR1'), lines() === senders * per);
+        } catch {
+          return false;
+        }
+      },
+      20_000,
+    );
   } finally {
     for (const s of socks) s.close();
   }
@@ -49,7 +53,15 @@ test('two receivers share a port: each sender whole in one of them, in order; st
   // Senders here share 127.0.0.1, so they share a per-address directory: group by the sender label (address:port).
   const bySender = (r: Rx) => {
     const m = new Map<string, number[]>();
-    const text = existsSync(r.dir) ? readdirSync(r.dir).flatMap((d) => readdirSync(join(r.dir, d)).sort().map((f) => readFileSync(join(r.dir, d, f), 'utf8'))).join('') : '';
+    const text = existsSync(r.dir)
+      ? readdirSync(r.dir)
+          .flatMap((d) =>
+            readdirSync(join(r.dir, d))
+              .sort()
+              .map((f) => readFileSync(join(r.dir, d, f), 'utf8')),
+          )
+          .join('')
+      : '';
     assert.doesNotMatch(text, /-- lantern: .*(lost|restart)/, 'no false gap markers');
     for (const x of text.matchAll(/^\S+ (127\.0\.0\.1:\d+) <6>#(\d+) /gm)) {
       const l = m.get(x[1]!) ?? [];
@@ -62,12 +74,21 @@ test('two receivers share a port: each sender whole in one of them, in order; st
   const sb = bySender(b);
   assert.equal(sa.size + sb.size, senders, 'each sender in exactly one receiver');
   assert.ok(sa.size > 0 && sb.size > 0, `both receivers got senders (${sa.size} / ${sb.size})`);
-  for (const [label, seqs] of [...sa, ...sb]) assert.deepEqual(seqs, Array.from({ length: per }, (_, i) => i), `sender ${label}: all ${per} records, in order`);
+  for (const [label, seqs] of [...sa, ...sb])
+    assert.deepEqual(
+      seqs,
+      Array.from({ length: per }, (_, i) => i),
+      `sender ${label}: all ${per} records, in order`,
+    );
 });
 
 test('--reuse-port on the dgram path is one clear line (Node 20 dgram cannot set SO_REUSEPORT)', async () => {
   const root = tempDir('lantern-reuse-');
-  const r = spawnSync(process.execPath, [LANTERN, 'netconsole', 'listen', '-l', `127.0.0.1:${await freePort()}`, '-d', join(root, 'o'), '--state-dir', join(root, 's'), '--reuse-port', '--receiver', 'dgram'], { encoding: 'utf8', timeout: 30_000 });
+  const r = spawnSync(
+    process.execPath,
+    [LANTERN, 'netconsole', 'listen', '-l', `127.0.0.1:${await freePort()}`, '-d', join(root, 'o'), '--state-dir', join(root, 's'), '--reuse-port', '--receiver', 'dgram'],
+    { encoding: 'utf8', timeout: 30_000 },
+  );
   assert.equal(r.status, 69);
   assert.match(r.stderr, /lantern: --reuse-port needs the native receive path \(Node dgram/);
 });

@@ -142,8 +142,14 @@ test('setup: local addresses from real /proc/net/fib_trie, /proc/net/route and /
     { ip: '203.0.113.9', prefixLen: 24 },
   ]);
   const v6 = parseIfInet6(read(FIX_DEBIAN, 'if_inet6'));
-  assert.deepEqual(v6.find((a) => a.dev === 'eth0' && a.scope === 0), { ip: 'fd00::2', prefixLen: 64, scope: 0, flags: 0x82, dev: 'eth0' });
-  assert.deepEqual(v6.find((a) => a.dev === 'lo'), { ip: '::1', prefixLen: 128, scope: 0x10, flags: 0x80, dev: 'lo' });
+  assert.deepEqual(
+    v6.find((a) => a.dev === 'eth0' && a.scope === 0),
+    { ip: 'fd00::2', prefixLen: 64, scope: 0, flags: 0x82, dev: 'eth0' },
+  );
+  assert.deepEqual(
+    v6.find((a) => a.dev === 'lo'),
+    { ip: '::1', prefixLen: 128, scope: 0x10, flags: 0x80, dev: 'lo' },
+  );
   assert.equal(v6.find((a) => a.dev === 'eth0' && a.scope === 0x20)!.ip, 'fe80::fc:ff:fe00:1');
   // Garbage lines are skipped, not fatal.
   assert.deepEqual(fibTrieLocalAddresses('Main:\n  |-- not-an-ip\n     /32 host LOCAL\n'), []);
@@ -153,7 +159,15 @@ test('setup: local addresses from real /proc/net/fib_trie, /proc/net/route and /
 function planOf(root: string, ...args: string[]) {
   const r = lantern('--root', root, '--json', ...args);
   assert.equal(r.code, 0, r.err);
-  return JSON.parse(r.out) as { localIp: string | null; localIpSource: string; localIpNote: string; localIpFiles: string[]; attributes: Array<[string, string]>; bootParameter: string; moduleParameter: string };
+  return JSON.parse(r.out) as {
+    localIp: string | null;
+    localIpSource: string;
+    localIpNote: string;
+    localIpFiles: string[];
+    attributes: Array<[string, string]>;
+    bootParameter: string;
+    moduleParameter: string;
+  };
 }
 
 test('setup: the source address is detected from a copied tree, written to configfs and the parameters, and said where from', () => {
@@ -161,7 +175,10 @@ test('setup: the source address is detected from a copied tree, written to confi
   assert.equal(v4.localIp, '192.0.2.2');
   assert.equal(v4.localIpSource, 'detected');
   assert.deepEqual(v4.localIpFiles, [join(FIX_DEBIAN, 'proc/net/fib_trie'), join(FIX_DEBIAN, 'proc/net/route')]);
-  assert.deepEqual(v4.attributes.map((a) => a[0]), ['dev_name', 'local_port', 'remote_port', 'local_ip', 'remote_ip', 'remote_mac', 'extended', 'enabled']);
+  assert.deepEqual(
+    v4.attributes.map((a) => a[0]),
+    ['dev_name', 'local_port', 'remote_port', 'local_ip', 'remote_ip', 'remote_mac', 'extended', 'enabled'],
+  );
   assert.deepEqual(v4.attributes[3], ['local_ip', '192.0.2.2']);
   assert.equal(v4.bootParameter, 'netconsole=+6665@192.0.2.2/eth0,6666@10.9.8.7/02:fc:00:00:00:05');
   assert.equal(v4.moduleParameter, 'modprobe netconsole netconsole=+6665@192.0.2.2/eth0,6666@10.9.8.7/02:fc:00:00:00:05');
@@ -183,7 +200,7 @@ test('setup: the source address is detected from a copied tree, written to confi
   assert.deepEqual(given.localIpFiles, []);
 });
 
-test('setup: several addresses: the one on the next hop\'s or receiver\'s subnet; otherwise left to the kernel, and said so', () => {
+test("setup: several addresses: the one on the next hop's or receiver's subnet; otherwise left to the kernel, and said so", () => {
   // t0 has 198.51.100.7/24 and 203.0.113.9/24; the default route goes via 198.51.100.1.
   assert.equal(planOf(FIX_TWO, '-r', '203.0.113.50', '--remote-mac', '02:00:00:00:00:01').localIp, '203.0.113.9');
   const viaGw = planOf(FIX_TWO, '-r', '10.9.8.7', '--remote-mac', '02:00:00:00:00:01');
@@ -204,7 +221,10 @@ test('setup: several addresses: the one on the next hop\'s or receiver\'s subnet
 test('setup: no address, or files missing from a tree: the kernel picks, the output says so and why', () => {
   const none = planOf(FIX_DEBIAN, '-r', '10.1.1.1', '--dev', 'ifb0', '--remote-mac', '02:00:00:00:00:01');
   assert.equal(none.localIp, null);
-  assert.match(none.localIpNote, /^not detected: no usable IPv4 address of ifb0 in .*; the kernel takes ifb0's primary IPv4 address when the target is enabled \(it refuses the target if there is none\)$/);
+  assert.match(
+    none.localIpNote,
+    /^not detected: no usable IPv4 address of ifb0 in .*; the kernel takes ifb0's primary IPv4 address when the target is enabled \(it refuses the target if there is none\)$/,
+  );
   const root = tree(); // routes and neighbours, but no fib_trie and no if_inet6
   try {
     const p = planOf(root, '-r', '10.9.8.7');
@@ -240,7 +260,11 @@ ip link set lt1 up
 ${setup}
 echo "IP:$(ip -o addr show dev lt0 | tr '\\n' '|')"
 exec "$@"`;
-  const r = spawnSync('unshare', ['--net', '--mount', '--', 'sh', '-c', script, 'sh', process.execPath, LANTERN, 'netconsole', 'setup', ...args], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' }, timeout: 20_000 });
+  const r = spawnSync('unshare', ['--net', '--mount', '--', 'sh', '-c', script, 'sh', process.execPath, LANTERN, 'netconsole', 'setup', ...args], {
+    encoding: 'utf8',
+    env: { ...process.env, NO_COLOR: '1' },
+    timeout: 20_000,
+  });
   const [ipLine, ...rest] = (r.stdout ?? '').split('\n');
   return { code: r.status, ip: ipLine ?? '', out: rest.join('\n'), err: r.stderr };
 }

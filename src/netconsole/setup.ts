@@ -76,7 +76,7 @@ export function routeV4(text: string, dest: string): Route | null {
     if (!(flags & 1)) continue; // RTF_UP
     const net = ipv4ToInt(hexLeToIpv4(f[1]!));
     const mask = ipv4ToInt(hexLeToIpv4(f[7]!));
-    if (((d & mask) >>> 0) !== net) continue;
+    if ((d & mask) >>> 0 !== net) continue;
     const prefixLen = mask.toString(2).replace(/0/g, '').length;
     if (best && best.prefixLen >= prefixLen) continue;
     const gw = hexLeToIpv4(f[2]!);
@@ -105,7 +105,11 @@ function compressV6(hex32: string): string {
 /** Longest-prefix match in /proc/net/ipv6_route. */
 export function routeV6(text: string, dest: string): Route | null {
   const d = expandV6(dest);
-  const bits = (hex: string) => hex.split('').map((c) => parseInt(c, 16).toString(2).padStart(4, '0')).join('');
+  const bits = (hex: string) =>
+    hex
+      .split('')
+      .map((c) => parseInt(c, 16).toString(2).padStart(4, '0'))
+      .join('');
   const db = bits(d);
   let best: Route | null = null;
   for (const line of text.split('\n')) {
@@ -126,7 +130,7 @@ export function routeV6(text: string, dest: string): Route | null {
 export function arpLookup(text: string, ip: string, dev: string): string | null {
   for (const line of text.split('\n').slice(1)) {
     const f = line.trim().split(/\s+/);
-    if (f.length >= 6 && f[0] === ip && f[5] === dev && f[3] !== '00:00:00:00:00:00' && (parseInt(f[2]!, 16) & 2)) return f[3]!.toLowerCase();
+    if (f.length >= 6 && f[0] === ip && f[5] === dev && f[3] !== '00:00:00:00:00:00' && parseInt(f[2]!, 16) & 2) return f[3]!.toLowerCase();
   }
   return null;
 }
@@ -178,7 +182,7 @@ export function ipv4AddressesOf(fibTrie: string, routeText: string, dev: string)
   const out: LocalAddress[] = [];
   for (const ip of fibTrieLocalAddresses(fibTrie)) {
     const n = ipv4ToInt(ip);
-    const best = links.filter((r) => ((n & r.mask) >>> 0) === r.net).sort((a, b) => b.prefixLen - a.prefixLen)[0];
+    const best = links.filter((r) => (n & r.mask) >>> 0 === r.net).sort((a, b) => b.prefixLen - a.prefixLen)[0];
     if (best) out.push({ ip, prefixLen: best.prefixLen });
   }
   return out;
@@ -209,9 +213,13 @@ export function parseIfInet6(text: string): Inet6Address[] {
 function inPrefix(fam: 4 | 6, ip: string, a: LocalAddress): boolean {
   if (fam === 4) {
     const mask = a.prefixLen === 0 ? 0 : (0xffffffff << (32 - a.prefixLen)) >>> 0;
-    return ((ipv4ToInt(ip) & mask) >>> 0) === ((ipv4ToInt(a.ip) & mask) >>> 0);
+    return (ipv4ToInt(ip) & mask) >>> 0 === (ipv4ToInt(a.ip) & mask) >>> 0;
   }
-  const bits = (hex: string) => hex.split('').map((c) => parseInt(c, 16).toString(2).padStart(4, '0')).join('');
+  const bits = (hex: string) =>
+    hex
+      .split('')
+      .map((c) => parseInt(c, 16).toString(2).padStart(4, '0'))
+      .join('');
   return bits(expandV6(ip)).slice(0, a.prefixLen) === bits(expandV6(a.ip)).slice(0, a.prefixLen);
 }
 
@@ -232,7 +240,10 @@ export interface LocalIpDetection {
  * nothing is detected and the choice stays with the kernel.
  */
 export function detectLocalIp(host: Host, fam: 4 | 6, dev: string, remoteIp: string, nextHop: string): LocalIpDetection {
-  const kernelPicks = fam === 4 ? `the kernel takes ${dev}'s primary IPv4 address when the target is enabled` : `the kernel takes ${dev}'s first ${isLinkLocal6(remoteIp) ? 'link-local' : 'non-link-local'} IPv6 address when the target is enabled`;
+  const kernelPicks =
+    fam === 4
+      ? `the kernel takes ${dev}'s primary IPv4 address when the target is enabled`
+      : `the kernel takes ${dev}'s first ${isLinkLocal6(remoteIp) ? 'link-local' : 'non-link-local'} IPv6 address when the target is enabled`;
   let candidates: LocalAddress[];
   let files: string[];
   if (fam === 4) {
@@ -254,9 +265,18 @@ export function detectLocalIp(host: Host, fam: 4 | 6, dev: string, remoteIp: str
   const list = candidates.map((c) => `${c.ip}/${c.prefixLen}`).join(', ');
   for (const target of nextHop === remoteIp ? [remoteIp] : [nextHop, remoteIp]) {
     const near = candidates.filter((c) => inPrefix(fam, target, c));
-    if (near.length === 1) return { ip: near[0]!.ip, files, note: `detected on ${dev} from ${from}: of its addresses ${list}, the one on the subnet of ${target === nextHop && nextHop !== remoteIp ? 'the next hop' : 'the receiver'} ${target}` };
+    if (near.length === 1)
+      return {
+        ip: near[0]!.ip,
+        files,
+        note: `detected on ${dev} from ${from}: of its addresses ${list}, the one on the subnet of ${target === nextHop && nextHop !== remoteIp ? 'the next hop' : 'the receiver'} ${target}`,
+      };
   }
-  return { ip: null, files, note: `not detected: ${dev} has several IPv${fam} addresses (${list}), none alone on the receiver's or next hop's subnet, and ${from} ${files.length > 1 ? 'do' : 'does'} not show which one the kernel takes; ${kernelPicks}; give --local-ip to choose` };
+  return {
+    ip: null,
+    files,
+    note: `not detected: ${dev} has several IPv${fam} addresses (${list}), none alone on the receiver's or next hop's subnet, and ${from} ${files.length > 1 ? 'do' : 'does'} not show which one the kernel takes; ${kernelPicks}; give --local-ip to choose`,
+  };
 }
 
 const MAC_RE = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i;
@@ -288,7 +308,8 @@ export function planSetup(host: Host, req: SetupRequest, neigh6?: (ip: string, d
     throw new CliError(`interface ${dev} does not exist (this host has: ${known.join(', ') || 'none'})`, EXIT.UNAVAILABLE);
   }
   if (dev === 'lo') warnings.push('the interface is lo: netconsole cannot send through the loopback device');
-  if (route && route.iface !== dev) warnings.push(`the routing table sends ${req.remoteIp} through ${route.iface}, not ${dev}: netconsole does no routing, make sure the next hop is reachable on ${dev}`);
+  if (route && route.iface !== dev)
+    warnings.push(`the routing table sends ${req.remoteIp} through ${route.iface}, not ${dev}: netconsole does no routing, make sure the next hop is reachable on ${dev}`);
   const nextHop = route && route.iface === dev && route.gateway ? route.gateway : req.remoteIp;
 
   let mac = req.remoteMac?.toLowerCase() ?? null;
@@ -300,8 +321,7 @@ export function planSetup(host: Host, req: SetupRequest, neigh6?: (ip: string, d
     if (mac === null) {
       mac = BROADCAST;
       warnings.push(
-        `no neighbour entry for ${nextHop} on ${dev}: using broadcast ${BROADCAST} (loads the segment; switches may drop it). ` +
-          `Ping ${nextHop} once and run setup again, or give --remote-mac`,
+        `no neighbour entry for ${nextHop} on ${dev}: using broadcast ${BROADCAST} (loads the segment; switches may drop it). ` + `Ping ${nextHop} once and run setup again, or give --remote-mac`,
       );
     }
   }
@@ -395,7 +415,7 @@ export function applySetup(host: Host, plan: SetupPlan): string[] {
         done.push('release: not supported by this kernel, skipped');
         continue;
       }
-      throw new CliError(`cannot write ${k}: ${w.reason}${k === 'enabled' ? ' (see dmesg for netconsole\'s reason)' : ''}`, EXIT.IOERR);
+      throw new CliError(`cannot write ${k}: ${w.reason}${k === 'enabled' ? " (see dmesg for netconsole's reason)" : ''}`, EXIT.IOERR);
     }
     done.push(`${k} = ${v}`);
   }

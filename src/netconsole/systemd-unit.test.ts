@@ -58,7 +58,7 @@ test('systemd unit: systemd-analyze verify accepts lantern-netconsole.service wi
   assert.equal(r.status, 0, r.stderr);
 });
 
-test('systemd unit: the unit\'s ExecStart receives over loopback; ExecReload (SIGHUP) reopens rotated files; SIGTERM flushes and exits 0', async () => {
+test("systemd unit: the unit's ExecStart receives over loopback; ExecReload (SIGHUP) reopens rotated files; SIGTERM flushes and exits 0", async () => {
   const unit = serviceSection(readFileSync(UNIT, 'utf8'));
   const exec = words(unit.get('ExecStart')!);
   const cfgAt = exec.indexOf('--config');
@@ -91,9 +91,14 @@ test('systemd unit: the unit\'s ExecStart receives over loopback; ExecReload (SI
     symlinkSync(LANTERN, join(bin, 'lantern'));
     const argv = exec.map((w, i) => (i === cfgAt + 1 ? cfgPath : w));
     // As root, the unit's NoNewPrivileges and CapabilityBoundingSet through setpriv (util-linux).
-    const caps = (unit.get('CapabilityBoundingSet') ?? '').split(/\s+/).filter(Boolean).map((c) => '+' + c.replace(/^CAP_/, '').toLowerCase());
+    const caps = (unit.get('CapabilityBoundingSet') ?? '')
+      .split(/\s+/)
+      .filter(Boolean)
+      .map((c) => '+' + c.replace(/^CAP_/, '').toLowerCase());
     const setpriv = isRoot && spawnSync('setpriv', ['--version']).status === 0;
-    const cmd = setpriv ? ['setpriv', ...(unit.get('NoNewPrivileges') === 'yes' ? ['--no-new-privs'] : []), ...(caps.length ? ['--bounding-set', ['-all', ...caps].join(',')] : []), '--', ...argv] : argv;
+    const cmd = setpriv
+      ? ['setpriv', ...(unit.get('NoNewPrivileges') === 'yes' ? ['--no-new-privs'] : []), ...(caps.length ? ['--bounding-set', ['-all', ...caps].join(',')] : []), '--', ...argv]
+      : argv;
     const rmemBefore = readFileSync('/proc/sys/net/core/rmem_max', 'utf8').trim();
 
     const proc = spawn(cmd[0]!, cmd.slice(1), {

@@ -128,7 +128,6 @@ export function send(s: dgram.Socket, port: number, payload: string | Buffer): P
   return new Promise((r, j) => s.send(payload, port, '127.0.0.1', (e) => (e ? j(e) : r())));
 }
 
-
 /**
  * Unmount a test's tmpfs: retried while EBUSY (a process that just exited may still hold it for a
  * moment on a loaded machine), lazily as the last resort, so no mount outlives the suite.

@@ -347,7 +347,7 @@ export class Writer {
 
   /** Over the memory bound: drop this stream's oldest queued chunks (newest lines matter most after a crash). */
   private shed(s: Stream): void {
-    const victims = s.pending.length > 1 ? s : this.largestStream() ?? s;
+    const victims = s.pending.length > 1 ? s : (this.largestStream() ?? s);
     while (this.bufferedBytes > this.opts.maxBufferedBytes) {
       // Chunks taken by a write in progress stay; the oldest of the rest go.
       const idx = victims.pending.findIndex((c) => !c.sealed);

@@ -65,7 +65,10 @@ test('SIGTERM: flushes, removes its instance, exits 0; the store answers queries
     // Only this test's window: on a busy machine the store holds many other processes.
     const ev = lantern(['events', '--store', store, '--type', 'exit', '--json', '--since', new Date(testStart).toISOString()]);
     assert.equal(ev.status, 0, ev.stderr);
-    const exits = ev.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    const exits = ev.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     const e42 = exits.find((e) => e.exit_code === 42);
     assert.ok(e42, 'the exit 42 is there');
     assert.match(e42.domain, /^<kernel> .*sh$/);
@@ -78,8 +81,14 @@ test('SIGTERM: flushes, removes its instance, exits 0; the store answers queries
     assert.match(tree.stdout, /\[(?:\d+ )?from \/proc\]$/m);
     const domains = lantern(['history', 'domains', '--store', store, '--json']);
     const drows = JSON.parse(domains.stdout) as Array<{ domain: string; execs: number; reconstructed: number }>;
-    assert.ok(drows.some((r) => r.domain === e42.domain && r.reconstructed === 0), 'the traced sh: no reconstructed execs');
-    assert.ok(drows.some((r) => r.reconstructed > 0 && r.reconstructed <= r.execs), 'the processes running at start are counted as reconstructed');
+    assert.ok(
+      drows.some((r) => r.domain === e42.domain && r.reconstructed === 0),
+      'the traced sh: no reconstructed execs',
+    );
+    assert.ok(
+      drows.some((r) => r.reconstructed > 0 && r.reconstructed <= r.execs),
+      'the processes running at start are counted as reconstructed',
+    );
     const pid = lantern(['history', 'pid', String(e42.pid), '--store', store]);
     assert.match(pid.stdout, /end +exit code 42/);
     // The part of the history from before the recorder started is marked reconstructed: this test
@@ -101,7 +110,10 @@ test('SIGTERM: flushes, removes its instance, exits 0; the store answers queries
     const db = Store.open(store, { readonly: true });
     try {
       // In the store: the reconstructed exec rows carry reconstructed = 1, traced ones 0.
-      assert.deepEqual(db.query({ pid: process.pid, types: ['exec'] }).map((r) => r.reconstructed), [1]);
+      assert.deepEqual(
+        db.query({ pid: process.pid, types: ['exec'] }).map((r) => r.reconstructed),
+        [1],
+      );
       const traced = db.query({ pid: e42.pid, types: ['exec'] });
       assert.ok(traced.length >= 1 && traced.every((r) => r.reconstructed === 0));
     } finally {
@@ -236,9 +248,31 @@ test('a reader that stops early (lantern events | head) ends the command quietly
     const recs: ProcessRecord[] = [];
     for (let i = 0; i < 20_000; i++) {
       recs.push({
-        id: store.nextId(), type: 'exec', timeUs: now + i, pid: 1000 + i, tid: 1000 + i, ppid: 1, pstartUs: now + i, ppstartUs: null, uid: 0,
-        program: '/bin/true', comm: 'true', domainId: store.intern(store.root, '/bin/true'), fromId: null, exitCode: null, signal: null, sigCode: null,
-        senderPid: null, senderComm: null, senderProgram: null, senderKind: null, reconstructed: false, cpu: null, lost: null, detail: null, parentComm: 'init',
+        id: store.nextId(),
+        type: 'exec',
+        timeUs: now + i,
+        pid: 1000 + i,
+        tid: 1000 + i,
+        ppid: 1,
+        pstartUs: now + i,
+        ppstartUs: null,
+        uid: 0,
+        program: '/bin/true',
+        comm: 'true',
+        domainId: store.intern(store.root, '/bin/true'),
+        fromId: null,
+        exitCode: null,
+        signal: null,
+        sigCode: null,
+        senderPid: null,
+        senderComm: null,
+        senderProgram: null,
+        senderKind: null,
+        reconstructed: false,
+        cpu: null,
+        lost: null,
+        detail: null,
+        parentComm: 'init',
       });
     }
     store.write(recs);
@@ -263,17 +297,69 @@ function buildStore(path: string, n: number, keepOpen = false): Store {
   const recs: ProcessRecord[] = [];
   for (let i = 0; i < n; i++) {
     recs.push({
-      id: store.nextId(), type: 'exec', timeUs: now - n + i, pid: 1000 + i, tid: 1000 + i, ppid: 1, pstartUs: now - n + i, ppstartUs: null, uid: 0,
-      program: '/bin/true', comm: 'true', domainId: store.intern(store.intern(store.root, '/sbin/init'), `/bin/true${i % 50}`), fromId: null, exitCode: null, signal: null,
-      sigCode: null, senderPid: null, senderComm: null, senderProgram: null, senderKind: null, reconstructed: false, cpu: null, lost: null, detail: null, parentComm: 'init',
+      id: store.nextId(),
+      type: 'exec',
+      timeUs: now - n + i,
+      pid: 1000 + i,
+      tid: 1000 + i,
+      ppid: 1,
+      pstartUs: now - n + i,
+      ppstartUs: null,
+      uid: 0,
+      program: '/bin/true',
+      comm: 'true',
+      domainId: store.intern(store.intern(store.root, '/sbin/init'), `/bin/true${i % 50}`),
+      fromId: null,
+      exitCode: null,
+      signal: null,
+      sigCode: null,
+      senderPid: null,
+      senderComm: null,
+      senderProgram: null,
+      senderKind: null,
+      reconstructed: false,
+      cpu: null,
+      lost: null,
+      detail: null,
+      parentComm: 'init',
     });
   }
   store.write(recs);
   store.setMeta('status', {
-    state: 'stopped', pid: 1, name: 'x', instance: '/nonexistent', tracefs: '/sys/kernel/tracing', store: path, startedUs: now, updatedUs: now, events: n, eventsPerSec: 0,
-    records: n, lost: { stats: 0, markers: 0, markerEvents: 0, perCpu: {} }, decodeErrors: 0, recordsSeen: n, duplicateRecords: 0, storeErrors: 0, lastStoreError: null,
-    unwrittenRecords: 0, droppedRecords: 0, droppedOverBacklog: 0, droppedAtExit: 0, backlogRecords: 100000, logLinesLost: 0, liveProcesses: 0, liveThreads: 0,
-    storeBytes: 0, rssBytes: 0, peakRssBytes: 0, bufferKb: 4096, pollMs: 250, enabledEvents: [], missingEvents: [], staleRemoved: [], counters: {},
+    state: 'stopped',
+    pid: 1,
+    name: 'x',
+    instance: '/nonexistent',
+    tracefs: '/sys/kernel/tracing',
+    store: path,
+    startedUs: now,
+    updatedUs: now,
+    events: n,
+    eventsPerSec: 0,
+    records: n,
+    lost: { stats: 0, markers: 0, markerEvents: 0, perCpu: {} },
+    decodeErrors: 0,
+    recordsSeen: n,
+    duplicateRecords: 0,
+    storeErrors: 0,
+    lastStoreError: null,
+    unwrittenRecords: 0,
+    droppedRecords: 0,
+    droppedOverBacklog: 0,
+    droppedAtExit: 0,
+    backlogRecords: 100000,
+    logLinesLost: 0,
+    liveProcesses: 0,
+    liveThreads: 0,
+    storeBytes: 0,
+    rssBytes: 0,
+    peakRssBytes: 0,
+    bufferKb: 4096,
+    pollMs: 250,
+    enabledEvents: [],
+    missingEvents: [],
+    staleRemoved: [],
+    counters: {},
   });
   if (!keepOpen) store.close();
   return store;
@@ -339,7 +425,10 @@ test('a damaged store: one clear error with quick_check\'s finding (exit 65), ne
 
 /** Everything in a directory, with sizes, to prove a query changed nothing beside the store. */
 function listing(dir: string): string {
-  return readdirSync(dir).sort().map((n) => `${n}:${statSync(join(dir, n)).size}`).join(' ');
+  return readdirSync(dir)
+    .sort()
+    .map((n) => `${n}:${statSync(join(dir, n)).size}`)
+    .join(' ');
 }
 
 test('queries open the store read-only: no -wal/-shm next to it, and a store on read-only media can be queried', { timeout: 90_000 }, (t) => {
@@ -362,7 +451,10 @@ test('queries open the store read-only: no -wal/-shm next to it, and a store on 
     mkdirSync(join(mnt, 'killed'));
     const writer = spawnSync(
       process.execPath,
-      ['--input-type=module', '-e', `import { Store } from '${storeMod}';
+      [
+        '--input-type=module',
+        '-e',
+        `import { Store } from '${storeMod}';
         const s = Store.open(${JSON.stringify(join(mnt, 'killed', 'r.db'))});
         s.db.pragma('wal_autocheckpoint = 0');
         const now = Date.now() * 1000;
@@ -371,7 +463,8 @@ test('queries open the store read-only: no -wal/-shm next to it, and a store on 
           program: '/bin/killed', comm: 'killed', domainId: d, fromId: null, exitCode: 9, signal: null, sigCode: null, senderPid: null, senderComm: null, senderProgram: null,
           senderKind: null, reconstructed: false, cpu: null, lost: null, detail: null, parentComm: 'init' })));
         s.setMeta('status', { state: 'running', pid: process.pid });
-        process.kill(process.pid, 'SIGKILL');`],
+        process.kill(process.pid, 'SIGKILL');`,
+      ],
       { encoding: 'utf8' },
     );
     assert.equal(writer.signal, 'SIGKILL', writer.stderr);
@@ -383,7 +476,10 @@ test('queries open the store read-only: no -wal/-shm next to it, and a store on 
     const exits9 = (d: string) => {
       const r = lantern(['events', '--store', join(mnt, d, 'r.db'), '--type', 'exit', '--json']);
       assert.equal(r.status, 0, `${d}: ${r.stderr}`);
-      return r.stdout.trim().split('\n').filter((l) => l && JSON.parse(l).exit_code === 9).length;
+      return r.stdout
+        .trim()
+        .split('\n')
+        .filter((l) => l && JSON.parse(l).exit_code === 9).length;
     };
     const check = (medium: string) => {
       for (const d of ['clean', 'killed', 'copied']) {
@@ -400,7 +496,13 @@ test('queries open the store read-only: no -wal/-shm next to it, and a store on 
       // The records only in the -wal are read, with or without the -shm.
       assert.equal(exits9('killed'), 300, medium);
       assert.equal(exits9('copied'), 300, medium);
-      assert.equal(lantern(['events', '--store', join(mnt, 'clean', 'r.db')]).stdout.trim().split('\n').length, 200, medium);
+      assert.equal(
+        lantern(['events', '--store', join(mnt, 'clean', 'r.db')])
+          .stdout.trim()
+          .split('\n').length,
+        200,
+        medium,
+      );
       const st = lantern(['record', 'status', '--store', join(mnt, 'clean', 'r.db')]);
       assert.equal(st.status, 0, st.stderr);
       assert.match(st.stdout, /^backlog +0 records waiting \(bound 100000\); lost 0 /m);
@@ -421,7 +523,13 @@ test('queries open the store read-only: no -wal/-shm next to it, and a store on 
       assert.throws(() => writeFileSync(join(bind, 'probe'), 'x'), /EROFS/);
       const r = lantern(['events', '--store', join(bind, 'r.db'), '--type', 'exit']);
       assert.equal(r.status, 0, r.stderr);
-      assert.equal(r.stdout.trim().split('\n').filter((l) => /code=9 /.test(l)).length, 300);
+      assert.equal(
+        r.stdout
+          .trim()
+          .split('\n')
+          .filter((l) => /code=9 /.test(l)).length,
+        300,
+      );
       assert.equal(listing(join(mnt, 'copied')), before);
     } finally {
       spawnSync('umount', [bind]);

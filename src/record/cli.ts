@@ -14,7 +14,21 @@ import { Host } from '../host/host.js';
 import { DEFAULT_OPTIONS, Recorder, type RecorderOptions, type RecorderStatus } from './recorder.js';
 import { damagedError, DEFAULT_STORE, Store, type StoredEvent } from './store/store.js';
 import { isLiveRecorder } from './tracefs/instance.js';
-import { hungKmsgLines, domainNames, domainTree, HistoryCache, matchDomains, priorImages, reconstructedMark, reconstructedNote, parseTimeArg, parseTypes, pidHistory, renderTree, type DomainNode } from './query.js';
+import {
+  hungKmsgLines,
+  domainNames,
+  domainTree,
+  HistoryCache,
+  matchDomains,
+  priorImages,
+  reconstructedMark,
+  reconstructedNote,
+  parseTimeArg,
+  parseTypes,
+  pidHistory,
+  renderTree,
+  type DomainNode,
+} from './query.js';
 import { eventIoJson, eventJson, isoTime, renderLine, senderText } from './render.js';
 import { DEFAULT_IO, ioStatusText, type IoOptions } from './io/detector.js';
 import { registerTopIo } from './io/cli.js';
@@ -85,9 +99,13 @@ function readConfig(path: string | undefined): ConfigFile {
       if (v !== undefined && (typeof v !== 'object' || v === null || Array.isArray(v))) throw new CliError(`config ${path}: [${k}] must be a table`, EXIT.DATAERR);
     }
     const cfg: ConfigFile = {
-      ...(sect as ConfigFile), hung: hung as Record<string, unknown> | undefined, slab: slab as Record<string, unknown> | undefined,
-      slow_stat: doc.slow_stat as Record<string, unknown> | undefined, slow_io: doc.slow_io as Record<string, unknown> | undefined,
-      io: io as Record<string, unknown> | undefined, access: doc.access as Record<string, unknown> | undefined,
+      ...(sect as ConfigFile),
+      hung: hung as Record<string, unknown> | undefined,
+      slab: slab as Record<string, unknown> | undefined,
+      slow_stat: doc.slow_stat as Record<string, unknown> | undefined,
+      slow_io: doc.slow_io as Record<string, unknown> | undefined,
+      io: io as Record<string, unknown> | undefined,
+      access: doc.access as Record<string, unknown> | undefined,
     };
     // Outside the catch below: a rule error already names file:line.
     return withRules(cfg, doc, text, path);
@@ -110,7 +128,8 @@ function withRules(cfg: ConfigFile, doc: Record<string, unknown>, text: string, 
 export function rulesStatusText(r: RulesStatus): string {
   const head = `${r.rules.length} rule${r.rules.length === 1 ? '' : 's'}; SysRq to ${r.sysrqTrigger}: ${r.sysrqSent} sent, ${r.sysrqFailed} failed; ${r.snapshots} snapshots${r.evidenceLost ? `, ${r.evidenceLost} not stored` : ''}`;
   const each = r.rules.map(
-    (x) => `${x.where} on "${x.on}" do ${x.do.join(', ')}: ${x.matched} matched, ${x.acted} acted, ${x.suppressed} within min_interval ${x.minIntervalMs / 1000}s${x.lastActedUs ? ` (last ${isoTime(x.lastActedUs)})` : ''}${x.note ? `; ${x.note}` : ''}`,
+    (x) =>
+      `${x.where} on "${x.on}" do ${x.do.join(', ')}: ${x.matched} matched, ${x.acted} acted, ${x.suppressed} within min_interval ${x.minIntervalMs / 1000}s${x.lastActedUs ? ` (last ${isoTime(x.lastActedUs)})` : ''}${x.note ? `; ${x.note}` : ''}`,
   );
   return [head, ...each].join('\n           ');
 }
@@ -217,7 +236,8 @@ export function hungOptions(cfg: Record<string, unknown> | undefined, flags: { h
   const o: HungOptions = { ...DEFAULT_HUNG };
   const source = flags.hungSource ?? c.source;
   if (source !== undefined) {
-    if (source !== 'auto' && source !== 'tracepoint' && source !== 'kmsg') throw new CliError(`bad hung source ${JSON.stringify(source)}: auto, tracepoint or kmsg`, flags.hungSource !== undefined ? EXIT.USAGE : EXIT.DATAERR);
+    if (source !== 'auto' && source !== 'tracepoint' && source !== 'kmsg')
+      throw new CliError(`bad hung source ${JSON.stringify(source)}: auto, tracepoint or kmsg`, flags.hungSource !== undefined ? EXIT.USAGE : EXIT.DATAERR);
     o.source = source;
   }
   o.timeoutSecs = flags.hungTimeout ?? configInt(c.timeout, '[hung] timeout', 1, 86_400) ?? null;
@@ -239,10 +259,17 @@ export function hungOptions(cfg: Record<string, unknown> | undefined, flags: { h
 /** The `hung` line of `record status`. */
 export function hungStatusText(h: HungStatus): string {
   const src = h.source === 'tracepoint' ? 'tracepoint sched:sched_process_hang' : `kmsg (${h.kmsg.path})`;
-  const sysrq = h.sysrq.available
-    ? `SysRq ${h.sysrq.letters.join(',')} to ${h.sysrq.trigger}: ${h.sysrq.sent} sent, ${h.sysrq.failed} failed`
-    : `SysRq unavailable (${h.sysrq.note ?? 'off'})`;
-  const timeout = h.timeout.secs === null ? 'hung_task_timeout_secs left alone' : `hung_task_timeout_secs ${h.timeout.secs} while recording (${h.timeout.active ? 'in force' : 'restored'}${h.timeout.original ? `; original ${Object.entries(h.timeout.original).map(([k, v]) => `${k.slice(k.lastIndexOf('/') + 1)}=${v}`).join(' ')}` : ''})`;
+  const sysrq = h.sysrq.available ? `SysRq ${h.sysrq.letters.join(',')} to ${h.sysrq.trigger}: ${h.sysrq.sent} sent, ${h.sysrq.failed} failed` : `SysRq unavailable (${h.sysrq.note ?? 'off'})`;
+  const timeout =
+    h.timeout.secs === null
+      ? 'hung_task_timeout_secs left alone'
+      : `hung_task_timeout_secs ${h.timeout.secs} while recording (${h.timeout.active ? 'in force' : 'restored'}${
+          h.timeout.original
+            ? `; original ${Object.entries(h.timeout.original)
+                .map(([k, v]) => `${k.slice(k.lastIndexOf('/') + 1)}=${v}`)
+                .join(' ')}`
+            : ''
+        })`;
   return [
     `${src}; ${h.reports} reports: ${h.incidents} incidents acted on, ${h.suppressed} within min_interval, ${h.oldSkipped} old kmsg records skipped`,
     `${sysrq}; ${h.snapshots} snapshots; kmsg ${h.kmsg.open ? `${h.kmsg.captured} records captured` : `not read${h.kmsg.note ? ` (${h.kmsg.note})` : ''}`}${h.kmsg.lostReads ? `, ${h.kmsg.lostReads} overwritten before read` : ''}${h.kmsg.captureCut ? `, ${h.kmsg.captureCut} beyond the capture bound` : ''}${h.evidenceLost ? `; ${h.evidenceLost} evidence writes failed` : ''}`,
@@ -290,7 +317,9 @@ export function exitLine(why: string, st: RecorderStatus, statusError: string | 
   const seen = st.records === st.recordsSeen ? '' : ` written of ${st.recordsSeen} seen${st.duplicateRecords ? ` (${st.duplicateRecords} duplicates skipped)` : ''}`;
   // The I/O detector's lost exit notifications are said when there are any (record status always shows them).
   const ioLost = st.io ? st.io.lostKernel + st.io.lostQueue : 0;
-  const parts = [`lantern record: ${why}; ${st.events} events, ${st.records} records${seen}, lost ${st.lost.stats} events, ${st.droppedRecords} records${ioLost ? `, ${ioLost} I/O exit records` : ''}`];
+  const parts = [
+    `lantern record: ${why}; ${st.events} events, ${st.records} records${seen}, lost ${st.lost.stats} events, ${st.droppedRecords} records${ioLost ? `, ${ioLost} I/O exit records` : ''}`,
+  ];
   if (st.droppedRecords > 0 || st.storeErrors > 0) {
     parts.push(
       ` (store: ${st.storeErrors} failed writes${st.lastStoreError ? `, last: ${st.lastStoreError}` : ''}; ${st.droppedOverBacklog} records dropped over the backlog bound of ${st.backlogRecords}, ${st.droppedAtExit} unwritten at exit)`,
@@ -299,7 +328,9 @@ export function exitLine(why: string, st: RecorderStatus, statusError: string | 
   if (st.logLinesLost > 0) parts.push(`, ${st.logLinesLost} log lines not written`);
   if (st.latency) {
     const l = st.latency;
-    parts.push(`; bpftrace ${[l.stat ? `${l.stat.slow} slow stats` : '', l.io ? `${l.io.slow} slow requests` : ''].filter(Boolean).join(', ')}, ${l.lost} lost${l.malformed ? `, ${l.malformed} malformed lines` : ''}${l.ended ? ` (${l.ended})` : ''}, detached`);
+    parts.push(
+      `; bpftrace ${[l.stat ? `${l.stat.slow} slow stats` : '', l.io ? `${l.io.slow} slow requests` : ''].filter(Boolean).join(', ')}, ${l.lost} lost${l.malformed ? `, ${l.malformed} malformed lines` : ''}${l.ended ? ` (${l.ended})` : ''}, detached`,
+    );
   }
   parts.push('; instance removed');
   if (statusError) parts.push(`; the final status could not be stored (${statusError})`);
@@ -315,7 +346,10 @@ export function register(program: Command): void {
     .command('record')
     .description('record process history (exec, exit, fatal signals with their sender) from kernel tracepoints, into a local store')
     .addOption(storeOption())
-    .option('--config <file>', 'TOML config ([record] store, name, buffer_kb, poll_ms, retention_days, retention_mb, backlog_records, log, tracefs; [hung] enabled, source, timeout, warnings, min_interval, sysrq, capture_secs; [slab] enabled, slow, tracepoints, dentry_interval, dentry_samples; [io] enabled, rcvbuf_kb, max_queued; [slow_stat] enabled, threshold; [slow_io] enabled, threshold, histogram_interval; [access] enabled, backend, per_domain, env, max_queued; [[rule]] on, do, min_interval)')
+    .option(
+      '--config <file>',
+      'TOML config ([record] store, name, buffer_kb, poll_ms, retention_days, retention_mb, backlog_records, log, tracefs; [hung] enabled, source, timeout, warnings, min_interval, sysrq, capture_secs; [slab] enabled, slow, tracepoints, dentry_interval, dentry_samples; [io] enabled, rcvbuf_kb, max_queued; [slow_stat] enabled, threshold; [slow_io] enabled, threshold, histogram_interval; [access] enabled, backend, per_domain, env, max_queued; [[rule]] on, do, min_interval)',
+    )
     .option('--name <name>', `recorder name; the tracefs instance is lantern.<name>.<pid> (default "${DEFAULT_OPTIONS.name}")`)
     .option('--buffer-kb <kib>', `per-CPU ring buffer size (default ${DEFAULT_OPTIONS.bufferKb})`, intOpt('--buffer-kb', 4, 1_048_576))
     .option('--poll-ms <ms>', `how often the per-CPU buffers are drained (default ${DEFAULT_OPTIONS.pollMs})`, intOpt('--poll-ms', 10, 10_000))
@@ -330,7 +364,11 @@ export function register(program: Command): void {
     .option('--print', 'print one line per record on stdout')
     .option('--duration <seconds>', 'stop after this many seconds (default: until SIGTERM/SIGINT)', intOpt('--duration', 1, 100_000_000))
     .option('--tracefs <dir>', 'tracefs mount point (default: found, or mounted at /sys/kernel/tracing)')
-    .option('--hung-timeout <secs>', 'lower kernel.hung_task_timeout_secs to this (and raise hung_task_warnings) while recording; restored on exit, or at the next start after a crash', intOpt('--hung-timeout', 1, 86_400))
+    .option(
+      '--hung-timeout <secs>',
+      'lower kernel.hung_task_timeout_secs to this (and raise hung_task_warnings) while recording; restored on exit, or at the next start after a crash',
+      intOpt('--hung-timeout', 1, 86_400),
+    )
     .option('--hung-source <source>', 'hung-task reports from: auto (the tracepoint where present), tracepoint, kmsg')
     .option('--no-hung', 'turn the hung-task detector off (SysRq letters, D-state snapshot, kernel-log capture)')
     .option('--no-slab', 'turn the slab-shrinker detector and the dentry-state sampler off')
@@ -373,7 +411,11 @@ SIGHUP reopens --log. Needs root. Query with: lantern record status, lantern his
       const latency = latencyOptions(cfg, { slowStat: opts.slowStat as string | undefined, slowIo: opts.slowIo as string | undefined });
       if (latency) ro.latency = latency;
       if (cfg.rules?.length) ro.rules = { rules: cfg.rules, maxTasks: DEFAULT_HUNG.maxTasks };
-      const access = accessOptions(cfg.access, { access: opts.access as boolean | undefined, accessLog: opts.accessLog as boolean | undefined, accessBackend: opts.accessBackend as string | undefined });
+      const access = accessOptions(cfg.access, {
+        access: opts.access as boolean | undefined,
+        accessLog: opts.accessLog as boolean | undefined,
+        accessBackend: opts.accessBackend as string | undefined,
+      });
       if (access) {
         if (opts.accessLog) access.log = (line) => process.stdout.write(line + '\n');
         ro.access = access;
@@ -408,7 +450,9 @@ SIGHUP reopens --log. Needs root. Query with: lantern record status, lantern his
         const dropped = st.droppedRecords ?? 0;
         const lines = [
           `recorder   ${running ? c.green('running') : c.yellow('not running')} (pid ${st.pid}, name ${st.name}, since ${isoTime(st.startedUs)}, last update ${isoTime(st.updatedUs)})`,
-          ...(st.state === 'running' && !running ? [`note       ${c.yellow('the recorder ended without storing a final status (killed, or the store was full): the figures are as of the last update')}`] : []),
+          ...(st.state === 'running' && !running
+            ? [`note       ${c.yellow('the recorder ended without storing a final status (killed, or the store was full): the figures are as of the last update')}`]
+            : []),
           `instance   ${st.instance}${running ? '' : ' (removed)'}`,
           `events     ${st.enabledEvents.join(' ')}${st.missingEvents.length ? ` (absent: ${st.missingEvents.join(' ')})` : ''}`,
           `rate       ${st.eventsPerSec} events/s; ${st.events} events since start`,
@@ -417,7 +461,11 @@ SIGHUP reopens --log. Needs root. Query with: lantern record status, lantern his
             st.storeErrors ? c.red(`${st.storeErrors} failed store writes`) : '0 failed store writes'
           }${st.lastStoreError ? ` (last: ${st.lastStoreError})` : ''}${st.logLinesLost ? `; ${st.logLinesLost} log lines not written` : ''}`,
           `processes  ${st.liveProcesses} live, ${st.liveThreads} threads; unknown-origin ${st.counters.unknownProcess ?? 0}, pid reuse ${st.counters.pidReuse ?? 0}`,
-          `records    ${Object.entries(counts).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}`,
+          `records    ${
+            Object.entries(counts)
+              .map(([k, v]) => `${k} ${v}`)
+              .join(', ') || 'none'
+          }`,
           `store      ${store.path}, ${mib(out.storeBytes)}${store.readMode === 'private-copy' ? ' (read from a private copy: no -shm beside it)' : ''}`,
           `memory     RSS ${mib(st.rssBytes)} (peak ${mib(st.peakRssBytes)}); buffer ${st.bufferKb} KiB/CPU, drained every ${st.pollMs} ms`,
           `hung       ${st.hung ? hungStatusText(st.hung) : 'detector off'}`,
@@ -509,7 +557,11 @@ SIGHUP reopens --log. Needs root. Query with: lantern record status, lantern his
           return true;
         }
         const endText = (e: StoredEvent | null): string =>
-          !e ? 'no exit recorded (running, or recorder stopped)' : e.type === 'signal' ? `killed by ${signalName(e.signal ?? 0)} at ${isoTime(e.time_us)} (tid ${e.tid}) from ${senderText(e)}` : `exit code ${e.exit_code ?? 'unknown'} at ${isoTime(e.time_us)}`;
+          !e
+            ? 'no exit recorded (running, or recorder stopped)'
+            : e.type === 'signal'
+              ? `killed by ${signalName(e.signal ?? 0)} at ${isoTime(e.time_us)} (tid ${e.tid}) from ${senderText(e)}`
+              : `exit code ${e.exit_code ?? 'unknown'} at ${isoTime(e.time_us)}`;
         const out: string[] = [];
         for (const v of views) {
           out.push(`pid ${v.pid} started ${v.startUs ? isoTime(v.startUs) : '?'}${v.reconstructed ? ' (reconstructed from /proc)' : ''}`);
@@ -521,7 +573,8 @@ SIGHUP reopens --log. Needs root. Query with: lantern record status, lantern his
           for (const i of v.images) out.push(`  exec      ${isoTime(i.time_us)} ${i.program}${i.detail ? `  [${i.detail}]` : ''}`);
           for (const h of v.hung) out.push(`  hung      ${isoTime(h.time_us)} tid ${h.tid} (${h.comm ?? '?'}): ${h.detail ?? ''}`);
           out.push(`  end       ${endText(v.end)}`);
-          for (const c of v.children) out.push(`  child     ${c.pid} ${c.program ?? '?'}: ${c.end ? (c.end.type === 'signal' ? signalName(c.end.signal ?? 0) : `exit ${c.end.exit_code ?? '?'}`) : 'no exit recorded'}`);
+          for (const c of v.children)
+            out.push(`  child     ${c.pid} ${c.program ?? '?'}: ${c.end ? (c.end.type === 'signal' ? signalName(c.end.signal ?? 0) : `exit ${c.end.exit_code ?? '?'}`) : 'no exit recorded'}`);
         }
         process.stdout.write(out.join('\n') + '\n');
         return true;
@@ -539,7 +592,7 @@ SIGHUP reopens --log. Needs root. Query with: lantern record status, lantern his
     .option('--type <types...>', 'only these types: exec, exit, signal, lost, hung, slab, dentry, rule, io, slow_stat, slow_io (comma-separated or repeated)')
     .option('--domain <pattern>', 'only this domain and its subtree, or a glob over the full domain name ("*sshd*")')
     .option('--limit <n>', 'at most n events', intOpt('--limit', 1, 100_000_000))
-    .option('--history', 'add each record\'s timestamped history (init(..)=>sh(..)) to text output')
+    .option('--history', "add each record's timestamped history (init(..)=>sh(..)) to text output")
     .option('--kmsg', 'print the kernel-log records captured with each hung-task incident, in dmesg format (for lantern analyze -), instead of the records')
     .option('--json', 'one JSON object per line')
     .action((opts) => {
@@ -588,7 +641,6 @@ SIGHUP reopens --log. Needs root. Query with: lantern record status, lantern his
       });
     });
 }
-
 
 /** Run until SIGTERM/SIGINT (or --duration), cleaning up the tracefs instance on every way out. */
 async function runRecorder(ro: RecorderOptions, durationSec?: number, metricsAt: { host: string; port: number } | null = null): Promise<void> {

@@ -26,7 +26,9 @@ function scrape(port: number): Promise<string> {
 test('lantern record --metrics serves its counters; promtool accepts them', { skip }, async () => {
   const { dir, cleanup } = tempDir();
   const port = await freePort();
-  const child = spawn(process.execPath, [BIN, 'record', '--store', join(dir, 'r.db'), '--name', uniqueName('metrics'), '--metrics', `127.0.0.1:${port}`, '--duration', '60'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [BIN, 'record', '--store', join(dir, 'r.db'), '--name', uniqueName('metrics'), '--metrics', `127.0.0.1:${port}`, '--duration', '60'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let err = '';
   child.stderr.on('data', (d: Buffer) => (err += d.toString()));
   try {

@@ -108,7 +108,10 @@ export function domainNames(store: Store): Map<number, string> {
 
 /** Glob (`*`, `?`) to a RegExp over the whole domain name. */
 export function globToRegExp(glob: string): RegExp {
-  const re = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  const re = glob
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.');
   return new RegExp(`^${re}$`);
 }
 
@@ -205,7 +208,10 @@ export function reconstructedNote(steps: number): string {
  */
 export class HistoryCache {
   private readonly byExec = new Map<number, { text: string; reconstructed: number }>();
-  constructor(private readonly store: Store, private readonly max = 100_000) {}
+  constructor(
+    private readonly store: Store,
+    private readonly max = 100_000,
+  ) {}
 
   of(e: StoredEvent): string {
     return this.entry(e).text;
@@ -273,9 +279,7 @@ export function pidHistory(store: Store, pid: number): ProcessView[] {
     const images = evs.filter((e) => e.type === 'exec');
     const end = evs.find((e) => e.type === 'exit' || e.type === 'signal') ?? null;
     const last = images[images.length - 1] ?? end ?? evs[0]!;
-    const kids = store.db
-      .prepare("SELECT * FROM events WHERE ppid = ? AND ppstart_us = ? AND type IN ('exec','exit','signal') ORDER BY time_us, id")
-      .all(pid, start) as StoredEvent[];
+    const kids = store.db.prepare("SELECT * FROM events WHERE ppid = ? AND ppstart_us = ? AND type IN ('exec','exit','signal') ORDER BY time_us, id").all(pid, start) as StoredEvent[];
     const children = new Map<string, { pid: number; startUs: number | null; program: string | null; end: StoredEvent | null }>();
     for (const k of kids) {
       const key = `${k.pid}/${k.pstart_us}`;
@@ -304,10 +308,7 @@ export function pidHistory(store: Store, pid: number): ProcessView[] {
 }
 
 /** What the store knows of the process that held a pid at a given time (see processAt). */
-export type ProcessAt =
-  | { found: 'image'; startUs: number; chain: StoredEvent[] }
-  | { found: 'exited'; startUs: number; endUs: number }
-  | { found: 'none' };
+export type ProcessAt = { found: 'image'; startUs: number; chain: StoredEvent[] } | { found: 'exited'; startUs: number; endUs: number } | { found: 'none' };
 
 export type ImageAt = { found: 'image'; startUs: number; image: StoredEvent } | { found: 'exited'; startUs: number; endUs: number } | { found: 'none' };
 

@@ -58,7 +58,11 @@ test('a known tree: domains follow exec chains, ancestry and exit codes are righ
       const node = realpathSync(process.execPath);
       const [outer] = pidHistory(store, child.pid!);
       assert.ok(outer, 'the spawned script was recorded');
-      assert.deepEqual(outer.images.map((i) => i.program), [a, b], 'exec without fork is a transition in the same pid');
+      assert.deepEqual(
+        outer.images.map((i) => i.program),
+        [a, b],
+        'exec without fork is a transition in the same pid',
+      );
       assert.deepEqual(priorImages(store, outer.images[1]!), [a]);
       assert.match(
         renderLine(outer.images[1]!, (id) => store.name(id), priorImages(store, outer.images[1]!)),
@@ -119,7 +123,10 @@ test('uid of a short-lived process that changed its uid before exec comes from t
     const store = Store.open(join(dir, 'record.db'), { readonly: true });
     try {
       const execOfTrue = (pid: number) => store.query({ pid, types: ['exec'] }).filter((e) => e.program === truePath);
-      for (const [what, pid] of [['setpriv', viaSetpriv.pid!], ['python3 os.setuid', viaPython.pid!]] as const) {
+      for (const [what, pid] of [
+        ['setpriv', viaSetpriv.pid!],
+        ['python3 os.setuid', viaPython.pid!],
+      ] as const) {
         const rows = execOfTrue(pid);
         assert.equal(rows.length, 1, `${what}: one exec of ${truePath} by pid ${pid}`);
         assert.equal(rows[0]!.uid, nobody, `${what}: the exec after the uid change is by nobody`);
@@ -215,7 +222,10 @@ test('lost events are reported, never silent: tiny buffer, nobody reading for a 
     try {
       const lost = store.query({ types: ['lost'] });
       assert.ok(lost.length > 0, 'lost records are stored');
-      assert.equal(lost.filter((l) => /stats/.test(l.detail ?? '')).reduce((n, l) => n + (l.lost ?? 0), 0), st.lost.stats);
+      assert.equal(
+        lost.filter((l) => /stats/.test(l.detail ?? '')).reduce((n, l) => n + (l.lost ?? 0), 0),
+        st.lost.stats,
+      );
       assert.equal(store.getMeta<{ lost: { stats: number } }>('status')!.lost.stats, st.lost.stats);
     } finally {
       store.close();
@@ -229,10 +239,21 @@ test('lost events are reported, never silent: tiny buffer, nobody reading for a 
 test('a missing kernel event is a clear error naming it; nothing is left behind', { skip }, () => {
   const name = uniqueName('missing');
   assert.throws(
-    () => TraceInstance.create({ name, bufferKb: 64, events: [{ system: 'sched', event: 'sched_process_exec' }, { system: 'nosuch', event: 'no_such_event' }] }),
+    () =>
+      TraceInstance.create({
+        name,
+        bufferKb: 64,
+        events: [
+          { system: 'sched', event: 'sched_process_exec' },
+          { system: 'nosuch', event: 'no_such_event' },
+        ],
+      }),
     (e: unknown) => e instanceof CliError && e.exitCode === EXIT.UNAVAILABLE && /nosuch\/no_such_event/.test(e.message),
   );
-  assert.throws(() => TraceInstance.create({ name: 'bad/name', bufferKb: 64, events: [] }), (e: unknown) => e instanceof CliError && e.exitCode === EXIT.USAGE);
+  assert.throws(
+    () => TraceInstance.create({ name: 'bad/name', bufferKb: 64, events: [] }),
+    (e: unknown) => e instanceof CliError && e.exitCode === EXIT.USAGE,
+  );
   assert.throws(
     () => TraceInstance.create({ name, bufferKb: 64, events: [], tracefs: '/nonexistent-tracefs' }),
     (e: unknown) => e instanceof CliError,
@@ -263,11 +284,20 @@ test('exec from a thread, a deep exec chain and a wide fan-out', { skip, timeout
       assert.equal(last.program, join(realpathSync('/bin'), 'true'));
       assert.notEqual(last.tid, threaded.pid, 'the exec came from a thread (old_pid)');
       const tEnd = store.query({ pid: threaded.pid!, types: ['exit', 'signal'] });
-      assert.deepEqual(tEnd.map((e) => [e.type, e.exit_code]), [['exit', 0]]);
+      assert.deepEqual(
+        tEnd.map((e) => [e.type, e.exit_code]),
+        [['exit', 0]],
+      );
       const deepExecs = store.query({ types: ['exec'] }).filter((e) => e.program === deep);
       assert.equal(deepExecs.length, 61);
       const deepest = deepExecs[deepExecs.length - 1]!;
-      assert.equal(store.name(deepest.domain_id!).split(' ').filter((p) => p === deep).length, 61);
+      assert.equal(
+        store
+          .name(deepest.domain_id!)
+          .split(' ')
+          .filter((p) => p === deep).length,
+        61,
+      );
       const deepEnds = store.query({ types: ['exit'] }).filter((e) => e.program === deep);
       assert.equal(deepEnds.length, 61);
       assert.ok(deepEnds.every((e) => e.exit_code === 3));
@@ -304,7 +334,10 @@ test('a failing store write is counted and retried, records are not lost', { ski
     assert.equal(st.droppedRecords, 0);
     const store = Store.open(join(dir, 'record.db'), { readonly: true });
     try {
-      assert.deepEqual(store.query({ pid: p.pid!, types: ['exit'] }).map((e) => e.exit_code), [21]);
+      assert.deepEqual(
+        store.query({ pid: p.pid!, types: ['exit'] }).map((e) => e.exit_code),
+        [21],
+      );
     } finally {
       store.close();
     }
@@ -314,7 +347,7 @@ test('a failing store write is counted and retried, records are not lost', { ski
   }
 });
 
-test('an OOM kill is attributed to the kernel\'s OOM killer', { skip, timeout: 60_000 }, async (t) => {
+test("an OOM kill is attributed to the kernel's OOM killer", { skip, timeout: 60_000 }, async (t) => {
   const cg = smallMemcg(uniqueName('oom'), 48 * 1024 * 1024);
   if ('reason' in cg) {
     skipUnlessCI(t, cg.reason);
@@ -452,17 +485,31 @@ test('a full disk: the recorder survives, keeps a bounded backlog, counts every 
       // What was counted as written is in the store, with one loss record per run of drops.
       const markers = store.query({ types: ['lost'] }).filter((l) => /records dropped while the store could not be written/.test(l.detail ?? ''));
       assert.ok(markers.length >= 1);
-      assert.match(renderLine(markers[0]!, (id) => store.name(id)), /LOST \d+ records \(store: \d+ records dropped while the store could not be written \(backlog bound 300\)\)$/);
+      assert.match(
+        renderLine(markers[0]!, (id) => store.name(id)),
+        /LOST \d+ records \(store: \d+ records dropped while the store could not be written \(backlog bound 300\)\)$/,
+      );
       assert.equal(eventJson(markers[0]!, (id) => store.name(id)).lost_unit, 'records');
-      assert.equal(markers.reduce((n, l) => n + (l.lost ?? 0), 0), droppedBeforeStop, 'the loss is in the store too');
+      assert.equal(
+        markers.reduce((n, l) => n + (l.lost ?? 0), 0),
+        droppedBeforeStop,
+        'the loss is in the store too',
+      );
       const total = Object.values(store.counts()).reduce((a, b) => a + b, 0);
       assert.equal(total, first.records + st.records + markers.length, 'rows in the store = records counted as written (+ the loss markers)');
-      assert.deepEqual(store.query({ pid: later.pid!, types: ['exit'] }).map((e) => e.exit_code), [32], 'written after the disk grew');
+      assert.deepEqual(
+        store.query({ pid: later.pid!, types: ['exit'] }).map((e) => e.exit_code),
+        [32],
+        'written after the disk grew',
+      );
       // Domains made while the disk was full were written with the records that use them.
       const unnamed = store.query({ types: ['exec'] }).filter((e) => store.name(e.domain_id!).includes('<?>'));
       assert.deepEqual(unnamed, []);
       // (The storm's own exec was among the oldest, dropped; its children's domains run through it.)
-      assert.ok(store.query({ types: ['exec'] }).some((e) => store.name(e.domain_id!).includes(` ${storm} `)), 'a domain first met on the full disk is named');
+      assert.ok(
+        store.query({ types: ['exec'] }).some((e) => store.name(e.domain_id!).includes(` ${storm} `)),
+        'a domain first met on the full disk is named',
+      );
     } finally {
       store.close();
     }

@@ -217,7 +217,12 @@ export class Recorder {
   readonly access: AccessTracker | null = null;
   private latencyDetector: LatencyDetector | null = null;
 
-  private constructor(readonly opts: RecorderOptions, instance: TraceInstance, store: Store, host: Host) {
+  private constructor(
+    readonly opts: RecorderOptions,
+    instance: TraceInstance,
+    store: Store,
+    host: Host,
+  ) {
     this.instance = instance;
     this.store = store;
     this.host = host;
@@ -244,11 +249,16 @@ export class Recorder {
     }
     if (opts.slab) {
       const attached = SLAB_EVENTS.every((e) => instance.formats.has(e.event));
-      this.slab = new SlabDetector(opts.slab, {
-        store, host,
-        toWallUs: (ts) => this.clocks.toWallUs(ts),
-        commOf: (tid) => host.readHead(`/proc/${tid}/comm`, 64)?.trim() ?? this.model.procs.get(tid)?.comm ?? '',
-      }, attached);
+      this.slab = new SlabDetector(
+        opts.slab,
+        {
+          store,
+          host,
+          toWallUs: (ts) => this.clocks.toWallUs(ts),
+          commOf: (tid) => host.readHead(`/proc/${tid}/comm`, 64)?.trim() ?? this.model.procs.get(tid)?.comm ?? '',
+        },
+        attached,
+      );
       if (opts.slab.tracepoints && !attached) (opts.say ?? ((l: string) => process.stderr.write(l + '\n')))(`lantern record: slab detector: ${this.slab.status.note}`);
     }
     if (opts.access) {
@@ -267,7 +277,9 @@ export class Recorder {
     if (opts.rules && opts.rules.rules.length) {
       const say = opts.say ?? ((line: string) => process.stderr.write(line + '\n'));
       this.rules = new RuleEngine(opts.rules, {
-        store, host, say,
+        store,
+        host,
+        say,
         sysrqHost: opts.rules.sysrqTrigger ? new Host({ sysrqTrigger: opts.rules.sysrqTrigger }) : host,
         domainOf: (pid) => {
           const p = this.model.procs.get(pid);
@@ -279,7 +291,8 @@ export class Recorder {
     // Last: it opens a netlink socket, and nothing after it here can throw and leave that open.
     if (opts.io) {
       this.io = new IoDetector(opts.io, {
-        store, model: this.model,
+        store,
+        model: this.model,
         nowTs: () => this.clocks.nowTs(),
         toWallUs: (ts) => this.clocks.toWallUs(ts),
         say: opts.say ?? ((line: string) => process.stderr.write(line + '\n')),
@@ -307,11 +320,13 @@ export class Recorder {
     if (t.kind === 'slow_stat' || t.kind === 'slow_io') {
       const part = t.kind === 'slow_stat' ? this.opts.latency?.stat : this.opts.latency?.io;
       if (!part) return `cannot fire: the ${t.kind} detector is off (--${t.kind.replace('_', '-')} or [${t.kind}] enabled = true)`;
-      if (part.thresholdNs > t.thresholdNs) return `sees only ${t.kind === 'slow_stat' ? 'calls' : 'requests'} of at least [${t.kind}] threshold = ${part.thresholdNs / 1e6} ms (shorter ones are not recorded)`;
+      if (part.thresholdNs > t.thresholdNs)
+        return `sees only ${t.kind === 'slow_stat' ? 'calls' : 'requests'} of at least [${t.kind}] threshold = ${part.thresholdNs / 1e6} ms (shorter ones are not recorded)`;
     }
     if (t.kind === 'slow_slab') {
       const slab = this.opts.slab;
-      if (!slab || !slab.tracepoints || !SLAB_EVENTS.every((e) => this.instance.formats.has(e.event))) return 'cannot fire: the shrink_slab tracepoints are not recorded ([slab] off, tracepoints = false, or absent on this kernel)';
+      if (!slab || !slab.tracepoints || !SLAB_EVENTS.every((e) => this.instance.formats.has(e.event)))
+        return 'cannot fire: the shrink_slab tracepoints are not recorded ([slab] off, tracepoints = false, or absent on this kernel)';
       if (slab.slowNs > t.thresholdNs) return `sees only passes of at least [slab] slow = ${slab.slowNs / 1e6} ms (shorter ones are not recorded)`;
     }
     return null;
@@ -387,7 +402,11 @@ export class Recorder {
   async attachLatency(): Promise<void> {
     if (!this.opts.latency || this.latencyDetector) return;
     this.latencyDetector = await LatencyDetector.start(this.opts.latency, {
-      store: this.store, host: this.host, name: this.opts.name, ownerPid: process.pid, tracefs: this.instance.tracefs,
+      store: this.store,
+      host: this.host,
+      name: this.opts.name,
+      ownerPid: process.pid,
+      tracefs: this.instance.tracefs,
       ownerAlive: (pid) => isLiveRecorder(this.host, pid),
       procOf: (pid) => {
         const p = this.model.procs.get(pid);
@@ -547,9 +566,31 @@ export class Recorder {
   private lostRecord(cpu: number | null, count: number | null, detail: string): ProcessRecord {
     const nowUs = Date.now() * 1000;
     return {
-      id: this.store.nextId(), type: 'lost', timeUs: nowUs, pid: 0, tid: 0, ppid: 0, pstartUs: 0, ppstartUs: null, uid: null, program: null,
-      comm: '', domainId: this.store.root, fromId: null, exitCode: null, signal: null, sigCode: null, senderPid: null, senderComm: null,
-      senderProgram: null, senderKind: null, reconstructed: false, cpu, lost: count, detail, parentComm: null,
+      id: this.store.nextId(),
+      type: 'lost',
+      timeUs: nowUs,
+      pid: 0,
+      tid: 0,
+      ppid: 0,
+      pstartUs: 0,
+      ppstartUs: null,
+      uid: null,
+      program: null,
+      comm: '',
+      domainId: this.store.root,
+      fromId: null,
+      exitCode: null,
+      signal: null,
+      sigCode: null,
+      senderPid: null,
+      senderComm: null,
+      senderProgram: null,
+      senderKind: null,
+      reconstructed: false,
+      cpu,
+      lost: count,
+      detail,
+      parentComm: null,
     };
   }
 
@@ -616,10 +657,31 @@ export class Recorder {
     for (const r of records) {
       const line = renderLine(
         {
-          id: r.id, type: r.type, time_us: r.timeUs, pid: r.pid, tid: r.tid, ppid: r.ppid, pstart_us: r.pstartUs, ppstart_us: r.ppstartUs, uid: r.uid,
-          program: r.program, comm: r.comm, parent_comm: r.parentComm, domain_id: r.domainId, from_id: r.fromId, exit_code: r.exitCode,
-          signal: r.signal, sig_code: r.sigCode, sender_pid: r.senderPid, sender_comm: r.senderComm, sender_program: r.senderProgram,
-          sender_kind: r.senderKind, reconstructed: r.reconstructed ? 1 : 0, cpu: r.cpu, lost: r.lost, detail: r.detail,
+          id: r.id,
+          type: r.type,
+          time_us: r.timeUs,
+          pid: r.pid,
+          tid: r.tid,
+          ppid: r.ppid,
+          pstart_us: r.pstartUs,
+          ppstart_us: r.ppstartUs,
+          uid: r.uid,
+          program: r.program,
+          comm: r.comm,
+          parent_comm: r.parentComm,
+          domain_id: r.domainId,
+          from_id: r.fromId,
+          exit_code: r.exitCode,
+          signal: r.signal,
+          sig_code: r.sigCode,
+          sender_pid: r.senderPid,
+          sender_comm: r.senderComm,
+          sender_program: r.senderProgram,
+          sender_kind: r.senderKind,
+          reconstructed: r.reconstructed ? 1 : 0,
+          cpu: r.cpu,
+          lost: r.lost,
+          detail: r.detail,
         },
         this.logName,
         r.priorImages,

@@ -130,11 +130,16 @@ export function register(program: Command): void {
     .option('--for <duration>', 'stop after this long (10s, 500ms, 5m); default: until Ctrl-C or SIGTERM')
     .option('--json', 'one JSON object per event, then one summary object')
     .addOption(new Option('--store <path>', 'record store of lantern record, read only, for exact domains (else /proc at the time)').default(DEFAULT_STORE).env('LANTERN_RECORD_STORE'))
-    .option('--settle-ms <ms>', 'with a store: name a sender only once its event is this old, so the recorder has stored its exec', (v) => {
-      const n = Number(v);
-      if (!/^\d+$/.test(v) || n > 60_000) throw new CliError(`--settle-ms: not a number of milliseconds in 0..60000: ${JSON.stringify(v)}`, EXIT.USAGE);
-      return n;
-    }, 1500)
+    .option(
+      '--settle-ms <ms>',
+      'with a store: name a sender only once its event is this old, so the recorder has stored its exec',
+      (v) => {
+        const n = Number(v);
+        if (!/^\d+$/.test(v) || n > 60_000) throw new CliError(`--settle-ms: not a number of milliseconds in 0..60000: ${JSON.stringify(v)}`, EXIT.USAGE);
+        return n;
+      },
+      1500,
+    )
     .addHelpText(
       'after',
       `

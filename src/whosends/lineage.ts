@@ -45,7 +45,10 @@ export class LineageResolver {
   /** Named processes by pid (with their start: a pid is reused); an exec forgets its process. */
   private readonly cache = new Map<number, { pstartUs: number; lineage: Lineage }>();
 
-  constructor(private readonly host: Host, private readonly store: Store | null) {}
+  constructor(
+    private readonly host: Host,
+    private readonly store: Store | null,
+  ) {}
 
   /** An exec the probe saw: the process's program from then on. */
   noteExe(e: ExeRecord): void {

@@ -88,7 +88,19 @@ export class Senders {
     const key = `${r.pid}/${r.pstartUs}`;
     let s = this.byProc.get(key);
     if (!s) {
-      s = { pid: r.pid, uid: r.uid, program: e.lineage.program, domain: e.lineage.domain, domainSource: e.lineage.source, sends: 0, connects: 0, failed: 0, firstUs: e.timeUs, lastUs: e.timeUs, destinations: [] };
+      s = {
+        pid: r.pid,
+        uid: r.uid,
+        program: e.lineage.program,
+        domain: e.lineage.domain,
+        domainSource: e.lineage.source,
+        sends: 0,
+        connects: 0,
+        failed: 0,
+        firstUs: e.timeUs,
+        lastUs: e.timeUs,
+        destinations: [],
+      };
       this.byProc.set(key, s);
     }
     if (r.op === 'connect') s.connects++;

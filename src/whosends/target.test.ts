@@ -37,18 +37,39 @@ test('bad targets are usage errors (64) that say what is wrong', () => {
     ['udp', '[fe80::1%eth0]:53', /not an IPv4 or IPv6 address/],
     ['sctp', '53', /protocol must be udp or tcp/],
   ] as const) {
-    assert.throws(() => parseTarget(p, s), (e: unknown) => e instanceof CliError && e.exitCode === 64 && why.test(e.message) && !e.message.includes('\n'), `${p} ${s}`);
+    assert.throws(
+      () => parseTarget(p, s),
+      (e: unknown) => e instanceof CliError && e.exitCode === 64 && why.test(e.message) && !e.message.includes('\n'),
+      `${p} ${s}`,
+    );
   }
 });
 
 const rec = (over: Partial<NetRecord> = {}): NetRecord => ({
-  op: 'send', tid: 7, pid: 7, uid: 1000, ppid: 1, pstartUs: 5, monoUs: 0, family: 'inet', sockType: 'dgram', protocol: 'udp', address: '127.0.0.1', port: 53, ret: 7, comm: 'dig', ...over,
+  op: 'send',
+  tid: 7,
+  pid: 7,
+  uid: 1000,
+  ppid: 1,
+  pstartUs: 5,
+  monoUs: 0,
+  family: 'inet',
+  sockType: 'dgram',
+  protocol: 'udp',
+  address: '127.0.0.1',
+  port: 53,
+  ret: 7,
+  comm: 'dig',
+  ...over,
 });
 
 test('event lines and the summary', () => {
   const lineage = { program: '/usr/bin/dig', domain: '<kernel> /sbin/init /usr/bin/bash /usr/bin/dig', source: 'proc' as const };
   const e = { timeUs: Date.UTC(2026, 11, 3, 11, 52, 1) * 1000 + 123456, record: rec(), lineage };
-  assert.equal(eventLine(e), '2026-12-03T11:52:01.123456Z pid=7 uid=1000 program=/usr/bin/dig comm=dig udp send 127.0.0.1:53 domain="<kernel> /sbin/init /usr/bin/bash /usr/bin/dig" (domain from /proc)');
+  assert.equal(
+    eventLine(e),
+    '2026-12-03T11:52:01.123456Z pid=7 uid=1000 program=/usr/bin/dig comm=dig udp send 127.0.0.1:53 domain="<kernel> /sbin/init /usr/bin/bash /usr/bin/dig" (domain from /proc)',
+  );
   const odd = eventLine({ ...e, record: rec({ comm: 'a b"c', family: 'inet6', address: '::1', errno: 'ECONNREFUSED' }) });
   assert.match(odd, /comm="a b\\"c" udp send \[::1\]:53 ECONNREFUSED /);
   const j = JSON.parse(eventJson(e));

@@ -24,8 +24,9 @@ export function ipv4Bytes(s: string): Uint8Array {
 /** 16 bytes of a valid IPv6 text (net.isIPv6 said so): `::` runs and a trailing IPv4 part. */
 export function ipv6Bytes(s: string): Uint8Array {
   // A trailing a.b.c.d is two groups.
-  const text = s.replace(/(\d+)\.(\d+)\.(\d+)\.(\d+)$/, (_m, a: string, b: string, c: string, d: string) =>
-    `${((Number(a) << 8) | Number(b)).toString(16)}:${((Number(c) << 8) | Number(d)).toString(16)}`,
+  const text = s.replace(
+    /(\d+)\.(\d+)\.(\d+)\.(\d+)$/,
+    (_m, a: string, b: string, c: string, d: string) => `${((Number(a) << 8) | Number(b)).toString(16)}:${((Number(c) << 8) | Number(d)).toString(16)}`,
   );
   const [head, rest] = text.split('::') as [string, string | undefined];
   const groups = (x: string | undefined) => (x ? x.split(':').map((h) => parseInt(h, 16)) : []);

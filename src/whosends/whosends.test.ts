@@ -74,7 +74,10 @@ function send(sender: string, args: string[], asUser = false): number {
 
 async function udpListeners(port: number): Promise<Socket[]> {
   const socks: Socket[] = [];
-  for (const [type, addr] of [['udp4', '127.0.0.1'], ['udp6', '::1']] as const) {
+  for (const [type, addr] of [
+    ['udp4', '127.0.0.1'],
+    ['udp6', '::1'],
+  ] as const) {
     for (const p of [port, port + 1, port + 2]) {
       const s = createSocket(type);
       s.on('message', () => undefined);
@@ -91,7 +94,11 @@ async function udpListeners(port: number): Promise<Socket[]> {
 type Ev = { type: string; pid: number; uid: number; program: string; port: number; address: string; domain: string; domain_source: string; errno: string | null; protocol: string };
 
 function parse(out: string): { events: Ev[]; summary: { senders: Array<{ pid: number; sends: number; connects: number; program: string }>; lost: number; malformed: number } } {
-  const lines = out.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Ev & { type: string });
+  const lines = out
+    .trim()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Ev & { type: string });
   const summary = lines.find((l) => l.type === 'summary') as unknown as ReturnType<typeof parse>['summary'];
   assert.ok(summary, `a summary line: ${out.slice(-500)}`);
   return { events: lines.filter((l) => l.type !== 'summary'), summary };
@@ -158,13 +165,23 @@ test('short-lived UDP senders (sendto, send, write, sendmsg, sendmmsg; IPv4 and 
     check(b.events, p6.sendto, 1);
     check(b.events, p6.send, 1);
     check(b.events, p6.sendmmsg, 1);
-    assert.ok(a.events.every((e) => e.port === port && e.address === '127.0.0.1'), 'no other port, no other address');
+    assert.ok(
+      a.events.every((e) => e.port === port && e.address === '127.0.0.1'),
+      'no other port, no other address',
+    );
     assert.ok(b.events.every((e) => e.port === port && e.address === '::1'));
     const t = c.events.filter((e) => e.pid === pTcp);
-    assert.deepEqual(t.map((e) => e.type), ['connect', 'send']);
+    assert.deepEqual(
+      t.map((e) => e.type),
+      ['connect', 'send'],
+    );
     check(c.events, pTcp, 1);
     // The summary has one row per sender process, with its counts.
-    for (const pid of Object.values(p4)) assert.ok(a.summary.senders.some((s) => s.pid === pid && s.program === sender), `summary row for ${pid}`);
+    for (const pid of Object.values(p4))
+      assert.ok(
+        a.summary.senders.some((s) => s.pid === pid && s.program === sender),
+        `summary row for ${pid}`,
+      );
     // The kernel counted both sends of sendmmsg to the target (and not the one elsewhere).
     assert.equal(a.summary.senders.find((s) => s.pid === p4.sendmmsg)?.sends, 2);
     assert.equal(b.summary.senders.find((s) => s.pid === p6.sendmmsg)?.sends, 2);
@@ -229,7 +246,13 @@ test('a SIGKILLed who-sends leaves no bpftrace behind; a closed pipe ends it qui
 });
 
 test('bad targets are one line and exit 64', () => {
-  for (const args of [['udp', '1.2.3:53'], ['udp', '[::1]:0'], ['icmp', '53'], ['tcp', '127.0.0.1:'], ['udp', '127.0.0.1:53', '--for', 'soon']]) {
+  for (const args of [
+    ['udp', '1.2.3:53'],
+    ['udp', '[::1]:0'],
+    ['icmp', '53'],
+    ['tcp', '127.0.0.1:'],
+    ['udp', '127.0.0.1:53', '--for', 'soon'],
+  ]) {
     const r = spawnSync(process.execPath, [BIN, 'who-sends', ...args], { encoding: 'utf8' });
     assert.equal(r.status, 64, args.join(' '));
     assert.equal(r.stdout, '');
@@ -237,7 +260,7 @@ test('bad targets are one line and exit 64', () => {
   }
 });
 
-test('with lantern record running, the domain is the recorder\'s exec chain (--store)', { skip, timeout: 180_000 }, async () => {
+test("with lantern record running, the domain is the recorder's exec chain (--store)", { skip, timeout: 180_000 }, async () => {
   const sender = buildSender();
   const dir = tempDir('lantern-whosends-store-');
   const store = join(dir, 'record.db');

@@ -53,7 +53,11 @@ const net = require('net'), dgram = require('dgram');
     assert.equal(r.status, 0, r.stderr);
     const { port } = JSON.parse(r.stdout) as { port: number };
     // unix datagram sockets through Python (Node has no unix dgram): bind a path, bind an abstract name, connect to both, and to a missing path.
-    const py = spawnSync('python3', ['-c', `
+    const py = spawnSync(
+      'python3',
+      [
+        '-c',
+        `
 import socket, os
 print(os.getpid(), flush=True)
 a = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); a.bind(${JSON.stringify(sockPath)})
@@ -70,7 +74,10 @@ t3 = socket.socket()
 try: t3.connect(('127.0.0.1', busy))
 except ConnectionRefusedError: pass
 print(busy, flush=True)
-`], { encoding: 'utf8', timeout: 20_000 });
+`,
+      ],
+      { encoding: 'utf8', timeout: 20_000 },
+    );
     assert.equal(py.status, 0, py.stderr);
     const [pidText, busyText] = py.stdout.trim().split('\n');
     pid = Number(pidText);
@@ -78,14 +85,16 @@ print(busy, flush=True)
     await new Promise((res) => setTimeout(res, 1000));
     const ops = (p?: number) => events.filter((e) => p === undefined || e.pid === p).map((e) => e.operation + (e.errno ? ` ${e.errno}` : ''));
     const all = ops();
-    for (const want of [
-      `inet stream bind 127.0.0.1 ${port}`,
-      `inet stream listen 127.0.0.1 ${port}`,
-      `inet stream connect 127.0.0.1 ${port}`,
-      'inet dgram send 127.0.0.1 40999',
-    ]) assert.ok(all.includes(want), `${want} in ${JSON.stringify(all.filter((o) => o.includes('127.0.0.1')))}`);
-    assert.ok(all.some((o) => new RegExp(`^inet stream accept 127\\.0\\.0\\.1 \\d+$`).test(o)), 'accept names the peer');
-    assert.ok(all.some((o) => /^inet stream listen ::1 \d+$/.test(o)), 'IPv6 listen');
+    for (const want of [`inet stream bind 127.0.0.1 ${port}`, `inet stream listen 127.0.0.1 ${port}`, `inet stream connect 127.0.0.1 ${port}`, 'inet dgram send 127.0.0.1 40999'])
+      assert.ok(all.includes(want), `${want} in ${JSON.stringify(all.filter((o) => o.includes('127.0.0.1')))}`);
+    assert.ok(
+      all.some((o) => new RegExp(`^inet stream accept 127\\.0\\.0\\.1 \\d+$`).test(o)),
+      'accept names the peer',
+    );
+    assert.ok(
+      all.some((o) => /^inet stream listen ::1 \d+$/.test(o)),
+      'IPv6 listen',
+    );
     assert.deepEqual(
       ops(pid).filter((o) => o.startsWith('unix')),
       [

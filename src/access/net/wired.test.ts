@@ -23,7 +23,9 @@ test('record --access-backend network: a client connect lands in its domain list
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as { port: number }).port;
   const store = join(dir, 'r.db');
-  const rec = spawn(process.execPath, [BIN, 'record', '--store', store, '--name', uniqueName('netacc'), '--access-backend', 'network', '--no-hung', '--no-slab'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const rec = spawn(process.execPath, [BIN, 'record', '--store', store, '--name', uniqueName('netacc'), '--access-backend', 'network', '--no-hung', '--no-slab'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let err = '';
   rec.stderr.on('data', (d: Buffer) => (err += d.toString()));
   try {

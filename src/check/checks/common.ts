@@ -39,7 +39,10 @@ export function reporter(def: CheckDef): Reporter {
       if (tradeoff) f.tradeoff = tradeoff;
       return f;
     };
-    const say = (status: Status): Say => (summary, evidence, remedy) => finding(status, summary, evidence, remedy);
+    const say =
+      (status: Status): Say =>
+      (summary, evidence, remedy) =>
+        finding(status, summary, evidence, remedy);
     return { ok: say('ok'), info: say('info'), warn: say('warn'), fail: say('fail'), unknown: say('unknown'), finding };
   };
   return { ...make(undefined), withTradeoff: make(def.tradeoff) };
@@ -61,6 +64,7 @@ export function crashLoaded(f: Facts): { loaded: boolean | null; ev: Evidence } 
   const show = f.src.get('kdumpConfigShow');
   if (show.ok) return { loaded: /ready to kdump/i.test(show.text) ? true : /not ready/i.test(show.text) ? false : null, ev: f.src.evidence('kdump-config show', show) };
   // Live host without the file: the kernel has no kexec support at all.
-  if (f.src.kind === 'live' && !d.notCollected && /does not exist/.test(d.reason)) return { loaded: false, ev: { what: 'kexec_crash_loaded', value: null, path: null, reason: `${d.reason} (kernel without kexec/crash dump support)` } };
+  if (f.src.kind === 'live' && !d.notCollected && /does not exist/.test(d.reason))
+    return { loaded: false, ev: { what: 'kexec_crash_loaded', value: null, path: null, reason: `${d.reason} (kernel without kexec/crash dump support)` } };
   return { loaded: null, ev: f.src.evidence('kexec_crash_loaded', d) };
 }

@@ -74,8 +74,14 @@ export const sysstat: CheckDef = {
     // A schedule counts only where nothing else gates it, or where the gate was read and is on.
     if (scheduled === true && (!gated || switchOn === true)) return r.ok(`sysstat is collecting${files}`, ev);
     if (dataFiles > 0) return r.ok(`sysstat has collected: ${dataFiles} daily data files${gated && switchOn === null ? ' (/etc/default/sysstat not collected: the data files decide)' : ''}`, ev);
-    if (installed === null && scheduled === null) return r.unknown('no package list, sysstat files or schedule collected', ev.length ? ev : [{ what: 'sysstat', value: null, path: null, reason: 'not collected' }], remedy);
-    if (gated && switchOn === null) return r.unknown(`whether sysstat collects is unknown: ${scheduled ? 'its schedule is enabled, but ' : ''}/etc/default/sysstat (ENABLED) was not collected and no data files under /var/log/sysstat or /var/log/sa were`, ev, remedy);
+    if (installed === null && scheduled === null)
+      return r.unknown('no package list, sysstat files or schedule collected', ev.length ? ev : [{ what: 'sysstat', value: null, path: null, reason: 'not collected' }], remedy);
+    if (gated && switchOn === null)
+      return r.unknown(
+        `whether sysstat collects is unknown: ${scheduled ? 'its schedule is enabled, but ' : ''}/etc/default/sysstat (ENABLED) was not collected and no data files under /var/log/sysstat or /var/log/sa were`,
+        ev,
+        remedy,
+      );
     return r.warn(`sysstat is installed but not collecting${reasons.length ? ': ' + reasons.join('; ') : ''}`, ev, remedy);
   },
 };
@@ -100,7 +106,12 @@ export const audit: CheckDef = {
     const pkg = f.pkg(['audit', 'auditd']);
     if (pkg.ev) ev.push(pkg.ev);
     const installed = s.installed === true || !!bin || !!pkg.version ? true : pkg.version === false || s.installed === false ? false : null;
-    const remedy: Remedy = { kind: 'package', text: s.masked ? 'auditd.service is masked: unmask and enable it (ask first why it was masked).' : 'Install auditd and enable it at boot.', commands: [pkgInstall(dist, 'audit', 'auditd'), serviceEnable(dist, 'auditd.service', s.masked)], safe: true };
+    const remedy: Remedy = {
+      kind: 'package',
+      text: s.masked ? 'auditd.service is masked: unmask and enable it (ask first why it was masked).' : 'Install auditd and enable it at boot.',
+      commands: [pkgInstall(dist, 'audit', 'auditd'), serviceEnable(dist, 'auditd.service', s.masked)],
+      safe: true,
+    };
     const running = kernelOn ?? s.active;
     if (installed === false && running !== true) return r.warn('auditd is not installed', ev, remedy);
     if (running === true && s.enabled === false) return r.warn('auditd is running but not enabled at boot', ev, remedy);

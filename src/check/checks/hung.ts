@@ -19,7 +19,8 @@ function clusterTimeouts(f: Facts): { secs: number; what: string; ev: Evidence }
   if (wd.ok && /^\s*watchdog-device\s*=/m.test(wd.text)) {
     const t = Number(/^\s*watchdog-timeout\s*=\s*(\d+)/m.exec(wd.text)?.[1] ?? 60);
     const svc = f.service(['watchdog.service'], ['watchdog'], ['watchdog']);
-    if (svc.enabled === true || svc.active === true || (svc.enabled === null && svc.active === null)) out.push({ secs: t, what: 'watchdog daemon timeout', ev: f.src.evidence('watchdog-timeout', wd, `${t} s`) });
+    if (svc.enabled === true || svc.active === true || (svc.enabled === null && svc.active === null))
+      out.push({ secs: t, what: 'watchdog daemon timeout', ev: f.src.evidence('watchdog-timeout', wd, `${t} s`) });
   }
   const sc = f.src.get('systemdSystemConf');
   if (sc.ok) {
@@ -57,7 +58,13 @@ export const hungTimeout: CheckDef = {
     ev.push(...cluster.map((c) => c.ev));
     const fastest = cluster.length ? Math.min(...cluster.map((c) => c.secs)) : null;
     const target = fastest !== null ? Math.max(1, Math.floor(fastest / 2)) : 120;
-    const remedy = sysctlRemedy('kernel.hung_task_timeout_secs', String(target), fastest !== null ? `Report hung tasks before this node is fenced or reset (half of the fastest timeout, ${fastest} s).` : 'Turn the hung-task detector on with the kernel default of 120 s (lower it to report sooner).');
+    const remedy = sysctlRemedy(
+      'kernel.hung_task_timeout_secs',
+      String(target),
+      fastest !== null
+        ? `Report hung tasks before this node is fenced or reset (half of the fastest timeout, ${fastest} s).`
+        : 'Turn the hung-task detector on with the kernel default of 120 s (lower it to report sooner).',
+    );
     if (!d.ok) {
       if (f.src.kind === 'live' && !d.notCollected) return r.warn('no kernel.hung_task_timeout_secs: kernel built without CONFIG_DETECT_HUNG_TASK', ev);
       return r.unknown(d.reason, ev);
@@ -147,7 +154,12 @@ export const hungPanic: CheckDef = {
     if (v === 0) return r.ok('hung tasks are reported, not turned into panics (hung_task_panic=0)', ev);
     const cl = crashLoaded(f);
     ev.push(cl.ev);
-    if (timeout !== null && timeout > 0 && timeout < 60) return r.warn(`hung_task_panic=${v} with a ${timeout} s timeout: an I/O stall can panic the server`, ev, sysctlRemedy('kernel.hung_task_panic', '0', 'Report hung tasks without panicking (or raise the timeout).', false));
+    if (timeout !== null && timeout > 0 && timeout < 60)
+      return r.warn(
+        `hung_task_panic=${v} with a ${timeout} s timeout: an I/O stall can panic the server`,
+        ev,
+        sysctlRemedy('kernel.hung_task_panic', '0', 'Report hung tasks without panicking (or raise the timeout).', false),
+      );
     if (cl.loaded === false) return r.warn(`hung_task_panic=${v} but no crash kernel is loaded: the panic leaves no vmcore`, ev);
     return r.info(`hung_task_panic=${v}: a hung task panics the server (with a vmcore if kdump works)`, ev);
   },

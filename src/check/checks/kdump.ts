@@ -37,8 +37,14 @@ export const kdumpService: CheckDef = {
     }
     if (s.enabled === null && active === null) return r.unknown('cannot tell whether kdump is enabled or active: no service state collected', ev, remedy);
     if (s.enabled === true && active === true) return r.ok('kdump is enabled and a crash kernel is loaded', ev);
-    if (active === true) return r.finding(s.enabled === false ? 'warn' : 'info', s.enabled === false ? 'kdump is active now but not enabled at boot' : 'kdump is active; enablement unknown', ev, remedy);
-    if (s.enabled === true && active === false) return r.fail('kdump is enabled but not active (no crash kernel loaded)', ev, { ...remedy, text: 'Start kdump and read why it failed (kdumpctl status / journalctl -u kdump); usually no crashkernel memory is reserved.', commands: [serviceEnable(d, unit)] });
+    if (active === true)
+      return r.finding(s.enabled === false ? 'warn' : 'info', s.enabled === false ? 'kdump is active now but not enabled at boot' : 'kdump is active; enablement unknown', ev, remedy);
+    if (s.enabled === true && active === false)
+      return r.fail('kdump is enabled but not active (no crash kernel loaded)', ev, {
+        ...remedy,
+        text: 'Start kdump and read why it failed (kdumpctl status / journalctl -u kdump); usually no crashkernel memory is reserved.',
+        commands: [serviceEnable(d, unit)],
+      });
     if (active === null) return r.finding(s.enabled ? 'unknown' : 'fail', s.enabled ? 'kdump is enabled; whether it is active was not collected' : 'kdump is not enabled', ev, remedy);
     return r.fail('kdump is neither enabled nor active', ev, remedy);
   },
@@ -98,7 +104,13 @@ export const kdumpCrashkernel: CheckDef = {
     if (v === undefined) {
       const ev0 = [f.src.evidence('crashkernel=', d, '(absent)')];
       if (next) ev0.push(next.ev);
-      if (nextV !== undefined) return r.fail(`no crashkernel= on the running kernel command line; the next boot has crashkernel=${nextV} (reboot pending)`, ev0, { kind: 'manual', text: 'Reboot into the configured command line to reserve the crash kernel memory.', commands: [], safe: false });
+      if (nextV !== undefined)
+        return r.fail(`no crashkernel= on the running kernel command line; the next boot has crashkernel=${nextV} (reboot pending)`, ev0, {
+          kind: 'manual',
+          text: 'Reboot into the configured command line to reserve the crash kernel memory.',
+          commands: [],
+          safe: false,
+        });
       return r.fail('no crashkernel= on the running kernel command line', ev0, remedy);
     }
     const parsed = parseCrashkernel(v, ram.bytes);
@@ -160,7 +172,12 @@ export const kdumpReserved: CheckDef = {
       safe: false,
     };
     if (noKexec) {
-      return r.fail('this kernel has no kexec/crash dump support (/sys/kernel/kexec_crash_size is absent)', ev, { kind: 'manual', text: 'Boot a kernel built with CONFIG_KEXEC and CONFIG_CRASH_DUMP (every distribution kernel is).', commands: [], safe: false });
+      return r.fail('this kernel has no kexec/crash dump support (/sys/kernel/kexec_crash_size is absent)', ev, {
+        kind: 'manual',
+        text: 'Boot a kernel built with CONFIG_KEXEC and CONFIG_CRASH_DUMP (every distribution kernel is).',
+        commands: [],
+        safe: false,
+      });
     }
     if (reserved === null) {
       const s = size as { reason?: string };
@@ -179,7 +196,13 @@ export const kdumpReserved: CheckDef = {
     if (rec.bytes !== null && reserved < rec.bytes) {
       return r.warn(`${formatBytes(reserved)} reserved, below the ${formatBytes(rec.bytes)} recommended (${rec.how}).${autoNote}`, ev, remedy);
     }
-    if (cl.loaded === false) return r.fail(`${formatBytes(reserved)} reserved but no crash kernel is loaded`, ev, { kind: 'service', text: 'Start the kdump service so it loads the crash kernel.', commands: [serviceEnable(dist, dist.family === 'debian' ? 'kdump-tools.service' : 'kdump.service')], safe: true });
+    if (cl.loaded === false)
+      return r.fail(`${formatBytes(reserved)} reserved but no crash kernel is loaded`, ev, {
+        kind: 'service',
+        text: 'Start the kdump service so it loads the crash kernel.',
+        commands: [serviceEnable(dist, dist.family === 'debian' ? 'kdump-tools.service' : 'kdump.service')],
+        safe: true,
+      });
     const loadedText = cl.loaded === true ? ', crash kernel loaded' : ' (whether a crash kernel is loaded was not collected)';
     return r.finding(cl.loaded === true ? 'ok' : 'info', `${formatBytes(reserved)} reserved${rec.bytes !== null ? ` (recommended ${formatBytes(rec.bytes)})` : ''}${loadedText}`, ev);
   },
@@ -197,7 +220,11 @@ export const kdumpTarget: CheckDef = {
       const k = parseKdumpConf(conf.text);
       const path = k.path ?? '/var/crash';
       const collector = k.options.get('core_collector') ?? 'makedumpfile -l --message-level 7 -d 31 (default)';
-      const ev = [f.src.evidence('kdump.conf target', conf, k.target ? `${k.target.type} ${k.target.value}` : '(none: local root file system)'), f.src.evidence('kdump.conf path', conf, path), f.src.evidence('core_collector', conf, collector)];
+      const ev = [
+        f.src.evidence('kdump.conf target', conf, k.target ? `${k.target.type} ${k.target.value}` : '(none: local root file system)'),
+        f.src.evidence('kdump.conf path', conf, path),
+        f.src.evidence('core_collector', conf, collector),
+      ];
       const fa = k.options.get('failure_action') ?? k.options.get('default');
       if (fa) ev.push(f.src.evidence('failure_action', conf, fa));
       if (/^(cp|scp)\b/.test(k.options.get('core_collector') ?? '')) {

@@ -28,7 +28,13 @@ export const oomPanic: CheckDef = {
     if (v === '1' || v === '2') {
       const cl = crashLoaded(f);
       ev.push(cl.ev);
-      if (cl.loaded === false) return r.warn(`vm.panic_on_oom=${v} (${meaning[v]}) but no crash kernel is loaded: an OOM panic leaves no vmcore`, ev, { kind: 'manual', text: 'Make kdump operational (see kdump.* findings) or set vm.panic_on_oom=0.', commands: [], safe: false });
+      if (cl.loaded === false)
+        return r.warn(`vm.panic_on_oom=${v} (${meaning[v]}) but no crash kernel is loaded: an OOM panic leaves no vmcore`, ev, {
+          kind: 'manual',
+          text: 'Make kdump operational (see kdump.* findings) or set vm.panic_on_oom=0.',
+          commands: [],
+          safe: false,
+        });
       return r.info(`vm.panic_on_oom=${v}: ${meaning[v]}; with kdump the vmcore shows why memory ran out`, ev);
     }
     return r.unknown(`unexpected vm.panic_on_oom value "${v}"`, ev);
@@ -36,7 +42,8 @@ export const oomPanic: CheckDef = {
 };
 
 /** Processes that should never be exempt from the OOM killer: applications and databases. */
-const APPLICATION_RE = /^(java|postgres|postmaster|mysqld|mariadbd|mongod|redis-server|oracle|ora_\w+|tnslsnr|beam\.smp|node|python\d*(\.\d+)?|ruby|php-fpm|httpd|nginx|elasticsearch|memcached|sqlservr|db2sysc|hdbindexserver)$/;
+const APPLICATION_RE =
+  /^(java|postgres|postmaster|mysqld|mariadbd|mongod|redis-server|oracle|ora_\w+|tnslsnr|beam\.smp|node|python\d*(\.\d+)?|ruby|php-fpm|httpd|nginx|elasticsearch|memcached|sqlservr|db2sysc|hdbindexserver)$/;
 
 export const oomExempt: CheckDef = {
   id: 'oom.exempt',
@@ -45,7 +52,9 @@ export const oomExempt: CheckDef = {
   run(r, f) {
     const p = f.processes();
     if (p.pids === null || p.scanned === 0) {
-      return r.unknown(p.pids === null ? 'no per-process data (/proc/<pid>/oom_score_adj) in this root' : 'no process could be read', [{ what: '/proc/<pid>/oom_score_adj', value: null, path: null, reason: 'not collected' }]);
+      return r.unknown(p.pids === null ? 'no per-process data (/proc/<pid>/oom_score_adj) in this root' : 'no process could be read', [
+        { what: '/proc/<pid>/oom_score_adj', value: null, path: null, reason: 'not collected' },
+      ]);
     }
     const groups = new Map<string, typeof p.exempt>();
     for (const e of p.exempt) {

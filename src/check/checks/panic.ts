@@ -21,7 +21,8 @@ export const panicSettings: CheckDef = {
     const panic = vals.get('kernel.panic');
     const oops = vals.get('kernel.panic_on_oops');
     const parts: string[] = [];
-    if (panic !== null && panic !== undefined) parts.push(panic === 0 ? 'a panic leaves the server stopped (kernel.panic=0)' : panic < 0 ? 'a panic reboots at once' : `a panic reboots after ${panic} s`);
+    if (panic !== null && panic !== undefined)
+      parts.push(panic === 0 ? 'a panic leaves the server stopped (kernel.panic=0)' : panic < 0 ? 'a panic reboots at once' : `a panic reboots after ${panic} s`);
     if (oops !== null && oops !== undefined) parts.push(oops ? 'an oops panics' : 'an oops kills only the task (panic_on_oops=0)');
     const soft = vals.get('kernel.softlockup_panic');
     if (soft !== null && soft !== undefined) parts.push(soft ? 'a soft lockup panics' : 'soft lockups are reported only');
@@ -31,7 +32,11 @@ export const panicSettings: CheckDef = {
     ev.push(cl.ev);
     // panic_on_oops=0 with working kdump wastes the chance of a vmcore of the first oops.
     if (oops === 0 && cl.loaded === true)
-      return r.info(`${parts.join('; ')}; with kdump loaded, kernel.panic_on_oops=1 would capture a vmcore of the first oops`, ev, sysctlRemedy('kernel.panic_on_oops', '1', 'Panic (and so dump) on the first oops instead of running on with a damaged kernel.', false));
+      return r.info(
+        `${parts.join('; ')}; with kdump loaded, kernel.panic_on_oops=1 would capture a vmcore of the first oops`,
+        ev,
+        sysctlRemedy('kernel.panic_on_oops', '1', 'Panic (and so dump) on the first oops instead of running on with a damaged kernel.', false),
+      );
     return r.info(parts.join('; '), ev);
   },
 };

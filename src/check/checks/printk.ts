@@ -21,7 +21,13 @@ export const bootQuiet: CheckDef = {
     const nextFound = next ? ['quiet', 'rhgb'].filter((t) => next.c.params.has(t)) : null;
     if (next) ev.push(next.ev);
     if (!found.length) {
-      if (nextFound?.length) return r.warn(`not on the running command line, but ${nextFound.join(' and ')} come back at the next boot (boot loader configuration)`, ev, { kind: 'cmdline', text: `Remove ${nextFound.join(' and ')} from the boot loader configuration.`, commands: cmdlineRemove(f.distro(), nextFound), safe: true });
+      if (nextFound?.length)
+        return r.warn(`not on the running command line, but ${nextFound.join(' and ')} come back at the next boot (boot loader configuration)`, ev, {
+          kind: 'cmdline',
+          text: `Remove ${nextFound.join(' and ')} from the boot loader configuration.`,
+          commands: cmdlineRemove(f.distro(), nextFound),
+          safe: true,
+        });
       if (!next) return r.info("neither quiet nor rhgb on the running command line; the next boot's configuration was not found (BLS entries, grub.conf, /etc/default/grub)", ev);
       return r.ok('neither quiet nor rhgb on the command line', ev);
     }
@@ -48,7 +54,7 @@ export const LOGBUF_THREAD_MARGIN = 2;
 export const printkLogbuf: CheckDef = {
   id: 'printk.logbuf',
   title: 'kernel log buffer holds a SysRq-T dump',
-  why: 'SysRq-T prints every thread\'s stack into the kernel ring buffer; when the buffer is smaller than the dump, its beginning is overwritten before syslog or a console can save it.',
+  why: "SysRq-T prints every thread's stack into the kernel ring buffer; when the buffer is smaller than the dump, its beginning is overwritten before syslog or a console can save it.",
   run(r, f) {
     const ev: Evidence[] = [];
     let bytes: number | null = null;

@@ -34,7 +34,14 @@ export const uptimeBugs: CheckDef = {
     else if (secs !== null && f.src.kind === 'live') boot = new Date(Date.now() - secs * 1000);
     else if (secs !== null) {
       const date = f.src.get('date');
-      const when = date.ok ? Date.parse(date.text.trim().split('\n')[0]!.replace(/\s+[A-Z]{3,4}\s+(\d{4})$/, ' $1')) : NaN;
+      const when = date.ok
+        ? Date.parse(
+            date.text
+              .trim()
+              .split('\n')[0]!
+              .replace(/\s+[A-Z]{3,4}\s+(\d{4})$/, ' $1'),
+          )
+        : NaN;
       if (Number.isFinite(when)) boot = new Date(when - secs * 1000);
     }
     ev.push(f.src.evidence('uptime', up, secs !== null ? formatUptime(secs) : undefined));
@@ -46,10 +53,21 @@ export const uptimeBugs: CheckDef = {
     if (rel.rhelMajor === 6 && rel.version.join('.') === '2.6.32') {
       const release = rel.release.replace(/\.(x86_64|i686)$/, '');
       if (rpmvercmp(release, RHEL6_UPTIME_FIX) < 0) affected = `RHEL 6 kernel ${rel.raw} is older than 2.6.32-${RHEL6_UPTIME_FIX} (fix per the talk)`;
-    } else if (rel.rhelMajor === null && !versionBefore(rel.version, [2, 6, 28]) && versionBefore(rel.version, [3, 1, 5]) && !(rel.version[0] === 3 && rel.version[1] === 0 && rel.version[2] >= 13) && !(rel.version.join('.') === '2.6.32' && Number(/^(\d+)/.exec(rel.release)?.[1] ?? 0) >= 50)) {
+    } else if (
+      rel.rhelMajor === null &&
+      !versionBefore(rel.version, [2, 6, 28]) &&
+      versionBefore(rel.version, [3, 1, 5]) &&
+      !(rel.version[0] === 3 && rel.version[1] === 0 && rel.version[2] >= 13) &&
+      !(rel.version.join('.') === '2.6.32' && Number(/^(\d+)/.exec(rel.release)?.[1] ?? 0) >= 50)
+    ) {
       affected = `upstream kernel ${rel.raw} is in the affected range 2.6.28–3.1.4 (fixed in 3.1.5, 3.0.13, 2.6.32.50)`;
     }
-    const remedy: Remedy = { kind: 'package', text: 'Update the kernel (RHEL 6: kernel-2.6.32-358.23.2.el6 or later) and reboot before 208 days of uptime.', commands: ['yum update -y kernel'], safe: false };
+    const remedy: Remedy = {
+      kind: 'package',
+      text: 'Update the kernel (RHEL 6: kernel-2.6.32-358.23.2.el6 or later) and reboot before 208 days of uptime.',
+      commands: ['yum update -y kernel'],
+      safe: false,
+    };
     if (!affected) return r.ok(`kernel ${rel.raw} is not affected; ${upText}`, ev);
     if (secs !== null && secs >= (SCHED_CLOCK_DAYS - 30) * DAY) return r.fail(`${affected}; ${upText}, close to or past ${SCHED_CLOCK_DAYS} days`, ev, remedy);
     const left = secs !== null ? `; ${(SCHED_CLOCK_DAYS - secs / DAY).toFixed(0)} days left` : '';

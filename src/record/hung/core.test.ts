@@ -32,9 +32,18 @@ test('old-record rule: never act twice on a seq of this boot; the backlog only w
 test('once per incident: reports within min_interval are the same incident', () => {
   let next = 10;
   const lim = new IncidentLimiter(5000);
-  assert.deepEqual(lim.decide(1000, () => next++), { act: true, incident: 10 });
-  assert.deepEqual(lim.decide(5999, () => next++), { act: false, incident: 10 });
-  assert.deepEqual(lim.decide(6000, () => next++), { act: true, incident: 11 });
+  assert.deepEqual(
+    lim.decide(1000, () => next++),
+    { act: true, incident: 10 },
+  );
+  assert.deepEqual(
+    lim.decide(5999, () => next++),
+    { act: false, incident: 10 },
+  );
+  assert.deepEqual(
+    lim.decide(6000, () => next++),
+    { act: true, incident: 11 },
+  );
   const every = new IncidentLimiter(0);
   assert.equal(every.decide(1, () => 1).act, true);
   assert.equal(every.decide(1, () => 2).act, true);

@@ -281,10 +281,31 @@ export class HungDetector {
     const decision = this.limiter.decide(nowMs, () => id);
     const what = `${r.blockedSecs === null ? 'blocked (duration not in the kernel log)' : `blocked for more than ${r.blockedSecs} s`} (${r.source}${r.seq !== null ? ` seq ${r.seq}` : ''})`;
     const record: ProcessRecord = {
-      id, type: 'hung', timeUs: nowMs * 1000, pid: tgid, tid: r.tid, ppid: proc?.ppid ?? 0, pstartUs: proc?.startUs ?? 0, ppstartUs: proc?.ppstartUs ?? null,
-      uid: proc?.uid ?? null, program: proc?.program ?? null, comm: r.comm, domainId: proc?.domainId ?? store.root, fromId: proc?.lastExecId ?? null,
-      exitCode: null, signal: null, sigCode: null, senderPid: null, senderComm: null, senderProgram: null, senderKind: null, reconstructed: false,
-      cpu: null, lost: null, detail: null, parentComm: null,
+      id,
+      type: 'hung',
+      timeUs: nowMs * 1000,
+      pid: tgid,
+      tid: r.tid,
+      ppid: proc?.ppid ?? 0,
+      pstartUs: proc?.startUs ?? 0,
+      ppstartUs: proc?.ppstartUs ?? null,
+      uid: proc?.uid ?? null,
+      program: proc?.program ?? null,
+      comm: r.comm,
+      domainId: proc?.domainId ?? store.root,
+      fromId: proc?.lastExecId ?? null,
+      exitCode: null,
+      signal: null,
+      sigCode: null,
+      senderPid: null,
+      senderComm: null,
+      senderProgram: null,
+      senderKind: null,
+      reconstructed: false,
+      cpu: null,
+      lost: null,
+      detail: null,
+      parentComm: null,
     };
     if (!decision.act) {
       this.status.suppressed++;
@@ -305,10 +326,14 @@ export class HungDetector {
       this.status.sysrq.failed += failed.length;
       if (failed.length) this.sayOnce(`SysRq to ${this.status.sysrq.trigger} failed (${failed.join('; ')}); the snapshot is still taken`);
     }
-    const snapshot = takeSnapshot(this.env.host, (pid) => {
-      const p = model.procs.get(pid);
-      return p ? store.name(p.domainId) : null;
-    }, this.opts.maxTasks);
+    const snapshot = takeSnapshot(
+      this.env.host,
+      (pid) => {
+        const p = model.procs.get(pid);
+        return p ? store.name(p.domainId) : null;
+      },
+      this.opts.maxTasks,
+    );
     this.status.snapshots++;
     const sysrqText = sent.length ? `SysRq ${sent.join(',')} sent` : this.status.sysrq.available ? `SysRq failed` : 'SysRq unavailable';
     record.detail = `${what}; incident; ${sysrqText}; snapshot of ${snapshot.dTasks.length} D task${snapshot.dTasks.length === 1 ? '' : 's'}${snapshot.dTasksOmitted ? ` (+${snapshot.dTasksOmitted} omitted)` : ''}`;
@@ -320,7 +345,7 @@ export class HungDetector {
 
   private closeDue(nowMs: number, records: ProcessRecord[]): HungEvidence[] {
     const done: HungEvidence[] = [];
-    for (let i = 0; i < this.open.length; ) {
+    for (let i = 0; i < this.open.length;) {
       const inc = this.open[i]!;
       if (inc.untilMs > nowMs) {
         i++;

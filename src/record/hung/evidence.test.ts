@@ -12,9 +12,31 @@ import { tempDir } from '../live.testutil.js';
 
 function hungRecord(store: Store, timeUs: number): ProcessRecord {
   return {
-    id: store.nextId(), type: 'hung', timeUs, pid: 42, tid: 43, ppid: 1, pstartUs: 1, ppstartUs: null, uid: 0, program: '/usr/bin/sh', comm: 'sh', domainId: store.root,
-    fromId: null, exitCode: null, signal: null, sigCode: null, senderPid: null, senderComm: null, senderProgram: null, senderKind: null, reconstructed: false,
-    cpu: null, lost: null, detail: 'blocked for more than 2 s (kmsg seq 7); incident', parentComm: null,
+    id: store.nextId(),
+    type: 'hung',
+    timeUs,
+    pid: 42,
+    tid: 43,
+    ppid: 1,
+    pstartUs: 1,
+    ppstartUs: null,
+    uid: 0,
+    program: '/usr/bin/sh',
+    comm: 'sh',
+    domainId: store.root,
+    fromId: null,
+    exitCode: null,
+    signal: null,
+    sigCode: null,
+    senderPid: null,
+    senderComm: null,
+    senderProgram: null,
+    senderKind: null,
+    reconstructed: false,
+    cpu: null,
+    lost: null,
+    detail: 'blocked for more than 2 s (kmsg seq 7); incident',
+    parentComm: null,
   };
 }
 
@@ -26,7 +48,12 @@ test('evidence is stored beside its hung record, read back in dmesg format, and 
     const now = hungRecord(store, Date.now() * 1000);
     store.write([old, now]);
     for (const r of [old, now]) {
-      store.writeHungEvidence({ eventId: r.id, incident: r.id, snapshot: { dTasks: [{ tid: 43 }] }, kmsg: [{ seq: 7, tsUs: 3949661955, level: 3, facility: 0, text: 'INFO: task sh:43 blocked for more than 2 seconds.' }] });
+      store.writeHungEvidence({
+        eventId: r.id,
+        incident: r.id,
+        snapshot: { dTasks: [{ tid: 43 }] },
+        kmsg: [{ seq: 7, tsUs: 3949661955, level: 3, facility: 0, text: 'INFO: task sh:43 blocked for more than 2 seconds.' }],
+      });
     }
     const got = store.query({ types: ['hung'] });
     assert.equal(got.length, 2);

@@ -74,7 +74,11 @@ function loopFs(dir: string) {
       spawnSync('umount', [mnt], { stdio: 'ignore', timeout: 30_000 });
       // mount -o loop detaches on umount; a loop device still holding the image is detached here.
       const held = spawnSync('losetup', ['-j', img], { encoding: 'utf8' }).stdout;
-      for (const dev of held.split('\n').map((l) => l.split(':')[0]!).filter(Boolean)) spawnSync('losetup', ['-d', dev], { stdio: 'ignore' });
+      for (const dev of held
+        .split('\n')
+        .map((l) => l.split(':')[0]!)
+        .filter(Boolean))
+        spawnSync('losetup', ['-d', dev], { stdio: 'ignore' });
     },
   };
 }
@@ -133,7 +137,10 @@ test('a writer blocked by fsfreeze trips the lowered timeout: SysRq letters, D-s
       assert.match(task.domain!, /\/sh$/);
       for (const f of ['/proc/meminfo', '/proc/slabinfo', '/proc/sys/fs/dentry-state', '/proc/loadavg']) assert.ok(snap.files[f], `${f} in the snapshot`);
       const lines = hungKmsgLines(store, acted[0]!);
-      assert.ok(lines.some((l) => l.includes(`INFO: task sh:${wpid} blocked for more than`)), lines.join('\n'));
+      assert.ok(
+        lines.some((l) => l.includes(`INFO: task sh:${wpid} blocked for more than`)),
+        lines.join('\n'),
+      );
       assert.match(reports.find((r) => r.id !== acted[0]!.id)!.detail!, /same incident as #\d+/);
       const [view] = pidHistory(store, wpid);
       assert.ok(view!.hung.length >= 2, 'history pid shows the reports');
@@ -143,7 +150,12 @@ test('a writer blocked by fsfreeze trips the lowered timeout: SysRq letters, D-s
     const storePath = join(dir, 'record.db');
     const events = lantern(['events', '--store', storePath, '--type', 'hung']);
     assert.equal(events.status, 0, events.stderr);
-    assert.match(events.stdout, new RegExp(`hung \\S*sh pid=${wpid} tid=${wpid} comm=sh: (?:blocked for more than \\d+ s|blocked \\(duration not in the kernel log\\)) \\(tracepoint\\); incident; SysRq w,t sent; snapshot of \\d+ D tasks?`));
+    assert.match(
+      events.stdout,
+      new RegExp(
+        `hung \\S*sh pid=${wpid} tid=${wpid} comm=sh: (?:blocked for more than \\d+ s|blocked \\(duration not in the kernel log\\)) \\(tracepoint\\); incident; SysRq w,t sent; snapshot of \\d+ D tasks?`,
+      ),
+    );
     const history = lantern(['history', 'pid', String(wpid), '--store', storePath]);
     assert.match(history.stdout, /  hung      \S+ tid \d+ \(sh\): blocked/);
     const kmsg = lantern(['events', '--store', storePath, '--type', 'hung', '--kmsg']);
@@ -195,7 +207,11 @@ test('kmsg source: an injected report is acted on once; after a restart old seqs
     const store = Store.open(storePath, { readonly: true });
     try {
       const got = mine(store);
-      assert.deepEqual(got.map((e) => e.pid), [4_000_001, 4_000_002, 4_000_003], 'each report acted on exactly once');
+      assert.deepEqual(
+        got.map((e) => e.pid),
+        [4_000_001, 4_000_002, 4_000_003],
+        'each report acted on exactly once',
+      );
       for (const e of got) assert.match(e.detail!, /blocked for more than 120 s \(kmsg seq \d+\); incident; SysRq w,t sent/);
       assert.ok(hungKmsgLines(store, got[1]!).some((l) => l.endsWith(`INFO: task ${tag}:4000002 blocked for more than 120 seconds.`)));
     } finally {

@@ -44,7 +44,10 @@ export function restoreStale(store: MetaStore, host: Host): { pid: number; resto
 
 export class HungSysctls {
   private saved: Record<string, string> | null = null;
-  constructor(private readonly store: MetaStore, private readonly host: Host) {}
+  constructor(
+    private readonly store: MetaStore,
+    private readonly host: Host,
+  ) {}
 
   /** Save the originals in the store first (so a crash can be repaired), then lower/raise. */
   apply(timeoutSecs: number, warnings: number): { ok: true; before: Record<string, string> } | { ok: false; reason: string } {
@@ -59,7 +62,10 @@ export class HungSysctls {
     // warnings: -1 is "unlimited"; keep it when it is already, otherwise raise to at least `warnings`.
     const curWarn = Number(values[HUNG_WARNINGS]);
     const newWarn = curWarn < 0 ? curWarn : Math.max(curWarn, warnings);
-    for (const [p, v] of [[HUNG_TIMEOUT, String(timeoutSecs)], [HUNG_WARNINGS, String(newWarn)]] as const) {
+    for (const [p, v] of [
+      [HUNG_TIMEOUT, String(timeoutSecs)],
+      [HUNG_WARNINGS, String(newWarn)],
+    ] as const) {
       const w = this.host.writeSetting(p, v);
       if (!w.ok) {
         this.restore();

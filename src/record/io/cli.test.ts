@@ -12,7 +12,11 @@ test('[io]: on by default, off by enabled = false or --no-io; rcvbuf_kb and max_
   assert.equal(ioOptions({ enabled: false }, {}), null);
   assert.equal(ioOptions({}, { io: false }), null);
   assert.deepEqual(ioOptions({ rcvbuf_kb: 1, max_queued: 10 }, {}), { rcvbufBytes: 1024, maxQueued: 10 });
-  const bad = (cfg: Record<string, unknown>, re: RegExp) => assert.throws(() => ioOptions(cfg, {}), (e: unknown) => e instanceof CliError && e.exitCode === 65 && re.test(e.message));
+  const bad = (cfg: Record<string, unknown>, re: RegExp) =>
+    assert.throws(
+      () => ioOptions(cfg, {}),
+      (e: unknown) => e instanceof CliError && e.exitCode === 65 && re.test(e.message),
+    );
   bad({ rcvbuf: 4 }, /unknown key \[io\] rcvbuf \(expected one of enabled, rcvbuf_kb, max_queued\)/);
   bad({ enabled: 'yes' }, /\[io\] enabled must be true or false/);
   bad({ rcvbuf_kb: 0 }, /\[io\] rcvbuf_kb must be an integer from 1 to 1048576/);
@@ -21,22 +25,40 @@ test('[io]: on by default, off by enabled = false or --no-io; rcvbuf_kb and max_
 
 test('top-io --by: program or domain', () => {
   assert.equal(parseGroupBy('domain'), 'domain');
-  assert.throws(() => parseGroupBy('user'), (e: unknown) => e instanceof CliError && e.exitCode === 64);
+  assert.throws(
+    () => parseGroupBy('user'),
+    (e: unknown) => e instanceof CliError && e.exitCode === 64,
+  );
 });
 
 test('record status io line: the counters, losses first-class; unavailable says why', () => {
   const s: IoStatus = {
-    source: 'taskstats', note: null, rcvbufBytes: 1152, forced: true, cpumask: '0-1', exits: 3001, received: 900, records: 450, skippedNoIo: 450,
-    lostKernel: 2101, lostQueue: 0, enobufs: 40, waiting: 0, parseErrors: 0, unknownProcess: 1, afterExit: 300, groupRecords: 0,
+    source: 'taskstats',
+    note: null,
+    rcvbufBytes: 1152,
+    forced: true,
+    cpumask: '0-1',
+    exits: 3001,
+    received: 900,
+    records: 450,
+    skippedNoIo: 450,
+    lostKernel: 2101,
+    lostQueue: 0,
+    enobufs: 40,
+    waiting: 0,
+    parseErrors: 0,
+    unknownProcess: 1,
+    afterExit: 300,
+    groupRecords: 0,
   };
   assert.equal(
     ioStatusText(s),
-    'taskstats exit records (cpus 0-1, receive buffer 1 KiB); 3001 thread exits: 450 with disk I/O recorded, 450 without I/O skipped, 2101 lost (2101 dropped by the kernel, 40 ENOBUFS; 0 over the queue bound), 0 waiting; 1 of unknown process, 300 matched after their process\'s exit',
+    "taskstats exit records (cpus 0-1, receive buffer 1 KiB); 3001 thread exits: 450 with disk I/O recorded, 450 without I/O skipped, 2101 lost (2101 dropped by the kernel, 40 ENOBUFS; 0 over the queue bound), 0 waiting; 1 of unknown process, 300 matched after their process's exit",
   );
   assert.equal(ioStatusText({ ...s, source: 'unavailable', note: 'native/taskstats is not built' }), 'unavailable: native/taskstats is not built');
 });
 
-test('the recorder\'s exit line names lost I/O exit records when there are any', () => {
+test("the recorder's exit line names lost I/O exit records when there are any", () => {
   const io = { lostKernel: 0, lostQueue: 0 } as IoStatus;
   const st = { events: 10, records: 5, recordsSeen: 5, duplicateRecords: 0, lost: { stats: 0 }, droppedRecords: 0, storeErrors: 0, logLinesLost: 0, io } as unknown as RecorderStatus;
   assert.equal(exitLine('SIGTERM', st, null), 'lantern record: SIGTERM; 10 events, 5 records, lost 0 events, 0 records; instance removed');

@@ -50,7 +50,11 @@ recorded. Exit 0 also when nothing is recorded (then it says so on stderr).`,
         const names = by === 'domain' ? domainNames(store) : null;
         const rows: IoTotal[] = store.ioTotals({ by, sinceUs: since, untilUs: until }).map((r) => ({
           key: names ? (names.get(Number(r.key)) ?? store.name(Number(r.key))) : String(r.key),
-          processes: r.processes, threads: r.threads, readBytes: r.read_bytes, writeBytes: r.write_bytes, cancelledWriteBytes: r.cancelled_write_bytes,
+          processes: r.processes,
+          threads: r.threads,
+          readBytes: r.read_bytes,
+          writeBytes: r.write_bytes,
+          cancelledWriteBytes: r.cancelled_write_bytes,
         }));
         const ranked = rankIo(rows, opts.limit ?? 20);
         if (opts.json) printJson(ranked.map((r) => topIoJson(r, by)));

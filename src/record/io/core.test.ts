@@ -2,11 +2,42 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { MemoryDomains } from '../process/domains.js';
 import { ProcessModel, type ProcessRecord, type TraceEvent } from '../process/model.js';
-import { decodeEntries, didDiskIo, encodeEntries, ENTRY_BYTES, ExitMatcher, formatBytes, ioDetail, rankIo, RecentExits, renderTopIo, resolveProcess, topIoJson, totalBytes, type IoExit, type IoTotal } from './core.js';
+import {
+  decodeEntries,
+  didDiskIo,
+  encodeEntries,
+  ENTRY_BYTES,
+  ExitMatcher,
+  formatBytes,
+  ioDetail,
+  rankIo,
+  RecentExits,
+  renderTopIo,
+  resolveProcess,
+  topIoJson,
+  totalBytes,
+  type IoExit,
+  type IoTotal,
+} from './core.js';
 
 const exitOf = (over: Partial<IoExit> = {}): IoExit => ({
-  tid: 200, tgid: 200, ppid: 1, exitCode: 0, uid: 0, version: 16, shortStats: false, comm: 'app',
-  readBytes: 4096, writeBytes: 8192, cancelledWriteBytes: 0, readChars: 10, writeChars: 20, elapsedUs: 1000, beginSec: 1_700_000_000, recvMonoNs: 5e9, ...over,
+  tid: 200,
+  tgid: 200,
+  ppid: 1,
+  exitCode: 0,
+  uid: 0,
+  version: 16,
+  shortStats: false,
+  comm: 'app',
+  readBytes: 4096,
+  writeBytes: 8192,
+  cancelledWriteBytes: 0,
+  readChars: 10,
+  writeChars: 20,
+  elapsedUs: 1000,
+  beginSec: 1_700_000_000,
+  recvMonoNs: 5e9,
+  ...over,
 });
 
 test('entries: the addon layout reads back field by field; a partial tail is not read; comm stops at NUL or 32 bytes', () => {
@@ -121,8 +152,14 @@ const tot = (key: string, r: number, w: number, c = 0): IoTotal => ({ key, proce
 
 test('top-io: ranked by read + write bytes, ties by name, limited; text table and JSON', () => {
   const rows = [tot('/usr/bin/b', 10, 10), tot('/usr/bin/a', 0, 20), tot('/usr/bin/big', 1 << 20, 1 << 21, 4096), tot('[kworker]', 1, 0)];
-  assert.deepEqual(rankIo(rows).map((r) => r.key), ['/usr/bin/big', '/usr/bin/a', '/usr/bin/b', '[kworker]']);
-  assert.deepEqual(rankIo(rows, 2).map((r) => r.key), ['/usr/bin/big', '/usr/bin/a']);
+  assert.deepEqual(
+    rankIo(rows).map((r) => r.key),
+    ['/usr/bin/big', '/usr/bin/a', '/usr/bin/b', '[kworker]'],
+  );
+  assert.deepEqual(
+    rankIo(rows, 2).map((r) => r.key),
+    ['/usr/bin/big', '/usr/bin/a'],
+  );
   assert.equal(totalBytes(rows[2]!), 3 << 20);
   assert.deepEqual(renderTopIo(rankIo(rows, 2), 'program'), [
     '  TOTAL     READ    WRITE  CANCELLED  PROCS  THREADS  PROGRAM',

@@ -119,7 +119,10 @@ export function resolveProcess(e: IoExit, exitUs: number, live: ProcView | null 
  */
 export class RecentExits {
   private readonly byPid = new Map<number, { view: ProcView; atTs: number }>();
-  constructor(private readonly maxEntries = 65_536, private readonly keepNs = 30e9) {}
+  constructor(
+    private readonly maxEntries = 65_536,
+    private readonly keepNs = 30e9,
+  ) {}
 
   add(view: ProcView, atTs: number): void {
     this.byPid.delete(view.pid); // re-inserted last: the Map's order is the age order

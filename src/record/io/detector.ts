@@ -81,10 +81,28 @@ export class IoDetector {
   private made = 0;
   private skippedHere = 0;
 
-  constructor(readonly opts: IoOptions, private readonly env: IoEnv) {
+  constructor(
+    readonly opts: IoOptions,
+    private readonly env: IoEnv,
+  ) {
     this.status = {
-      source: 'unavailable', note: null, rcvbufBytes: 0, forced: false, cpumask: '',
-      exits: 0, received: 0, records: 0, skippedNoIo: 0, lostKernel: 0, lostQueue: 0, enobufs: 0, waiting: 0, parseErrors: 0, unknownProcess: 0, afterExit: 0, groupRecords: 0,
+      source: 'unavailable',
+      note: null,
+      rcvbufBytes: 0,
+      forced: false,
+      cpumask: '',
+      exits: 0,
+      received: 0,
+      records: 0,
+      skippedNoIo: 0,
+      lostKernel: 0,
+      lostQueue: 0,
+      enobufs: 0,
+      waiting: 0,
+      parseErrors: 0,
+      unknownProcess: 0,
+      afterExit: 0,
+      groupRecords: 0,
     };
     const loaded = loadTaskstats();
     if ('error' in loaded) {
@@ -141,11 +159,31 @@ export class IoDetector {
     if (via === 'exited') this.status.afterExit++;
     this.status.records++;
     return {
-      id: this.env.store.nextId(), type: 'io', timeUs, pid: tgid, tid: e.tid, ppid: e.ppid,
-      pstartUs: view ? view.startUs : Math.round(timeUs - e.elapsedUs), ppstartUs: null, uid: e.uid,
-      program: view?.program ?? null, comm: e.comm, domainId: view?.domainId ?? this.env.store.root, fromId: null,
-      exitCode: null, signal: null, sigCode: null, senderPid: null, senderComm: null, senderProgram: null, senderKind: null,
-      reconstructed: false, cpu: null, lost: null, detail: ioDetail(e), parentComm: null,
+      id: this.env.store.nextId(),
+      type: 'io',
+      timeUs,
+      pid: tgid,
+      tid: e.tid,
+      ppid: e.ppid,
+      pstartUs: view ? view.startUs : Math.round(timeUs - e.elapsedUs),
+      ppstartUs: null,
+      uid: e.uid,
+      program: view?.program ?? null,
+      comm: e.comm,
+      domainId: view?.domainId ?? this.env.store.root,
+      fromId: null,
+      exitCode: null,
+      signal: null,
+      sigCode: null,
+      senderPid: null,
+      senderComm: null,
+      senderProgram: null,
+      senderKind: null,
+      reconstructed: false,
+      cpu: null,
+      lost: null,
+      detail: ioDetail(e),
+      parentComm: null,
       io: { readBytes: e.readBytes, writeBytes: e.writeBytes, cancelledWriteBytes: e.cancelledWriteBytes, readChars: e.readChars, writeChars: e.writeChars },
     };
   }

@@ -34,10 +34,29 @@ test('the taskstats addon is built on CI', { skip: !onCI() && missing ? `${missi
   assert.ok(!missing, `CI must build native/taskstats (npm ci runs scripts/build-native.mjs): ${missing}`);
 });
 
-interface Report { tid: number; tgid: number; ms: number; read_bytes: number; write_bytes: number; cancelled_write_bytes: number }
+interface Report {
+  tid: number;
+  tgid: number;
+  ms: number;
+  read_bytes: number;
+  write_bytes: number;
+  cancelled_write_bytes: number;
+}
 
 function reports(out: string): Report[] {
-  return out.split('\n').filter((l) => l.startsWith('io ')).map((l) => Object.fromEntries(l.slice(3).split(' ').map((kv) => kv.split('=')).map(([k, v]) => [k, Number(v)])) as unknown as Report);
+  return out
+    .split('\n')
+    .filter((l) => l.startsWith('io '))
+    .map(
+      (l) =>
+        Object.fromEntries(
+          l
+            .slice(3)
+            .split(' ')
+            .map((kv) => kv.split('='))
+            .map(([k, v]) => [k, Number(v)]),
+        ) as unknown as Report,
+    );
 }
 
 function workDirs(): { bin: string; data: string; cleanup: () => void } {
@@ -51,7 +70,7 @@ function workDirs(): { bin: string; data: string; cleanup: () => void } {
 
 const within5 = (got: number, want: number) => Math.abs(got - want) <= 0.05 * want;
 
-test('exit records equal each thread\'s /proc io within 5 %: O_DIRECT, buffered + fsync, truncated writes, threads (one < 100 ms)', { skip, timeout: 60_000 }, async () => {
+test("exit records equal each thread's /proc io within 5 %: O_DIRECT, buffered + fsync, truncated writes, threads (one < 100 ms)", { skip, timeout: 60_000 }, async () => {
   const w = workDirs();
   const { dir, cleanup } = tempDir();
   const storePath = join(dir, 'record.db');
@@ -61,7 +80,11 @@ test('exit records equal each thread\'s /proc io within 5 %: O_DIRECT, buffered 
     rec.run();
     assert.equal(rec.io!.status.source, 'taskstats', rec.io!.status.note ?? '');
     const got: Report[] = [];
-    for (const args of [['direct', w.data, '4096'], ['buffered', w.data, '2048'], ['threads', w.data, '4']]) {
+    for (const args of [
+      ['direct', w.data, '4096'],
+      ['buffered', w.data, '2048'],
+      ['threads', w.data, '4'],
+    ]) {
       got.push(...reports(execFileSync(w.bin, args, { encoding: 'utf8' })));
     }
     assert.equal(got.length, 2 + 5);
@@ -86,7 +109,9 @@ test('exit records equal each thread\'s /proc io within 5 %: O_DIRECT, buffered 
         assert.equal(e.pstart_us, exec.pstart_us);
       }
       // The cases the figures are about.
-      const direct = got[0]!, buffered = got[1]!, short = got.find((r) => r.ms < 100 && r.tid !== r.tgid)!;
+      const direct = got[0]!,
+        buffered = got[1]!,
+        short = got.find((r) => r.ms < 100 && r.tid !== r.tgid)!;
       assert.ok(direct.read_bytes >= 4 << 20 && direct.write_bytes >= 4 << 20);
       assert.ok(buffered.write_bytes >= 2 << 20 && buffered.cancelled_write_bytes > 0);
       assert.ok(short, 'a thread that lived under 100 ms');
@@ -97,7 +122,10 @@ test('exit records equal each thread\'s /proc io within 5 %: O_DIRECT, buffered 
     // lantern events and top-io over this store.
     const ev = spawnSync(process.execPath, [LANTERN, 'events', '--store', storePath, '--type', 'io', '--json'], { encoding: 'utf8' });
     assert.equal(ev.status, 0, ev.stderr);
-    const lines = ev.stdout.trim().split('\n').map((l) => JSON.parse(l) as { tid: number; program: string; io: { write_bytes: number } });
+    const lines = ev.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { tid: number; program: string; io: { write_bytes: number } });
     const mine = lines.filter((l) => tids.has(l.tid));
     assert.equal(mine.length, tids.size);
     assert.ok(mine.every((l) => l.program === w.bin && l.io.write_bytes > 0));
@@ -120,7 +148,7 @@ test('exit records equal each thread\'s /proc io within 5 %: O_DIRECT, buffered 
   assert.equal(st.io!.exits, st.io!.records + st.io!.skippedNoIo + st.io!.lostKernel + st.io!.lostQueue + st.io!.parseErrors);
 });
 
-test('an exit storm into a tiny receive buffer: the kernel\'s drops are counted, and stored + skipped + lost = exits notified', { skip, timeout: 60_000 }, async () => {
+test("an exit storm into a tiny receive buffer: the kernel's drops are counted, and stored + skipped + lost = exits notified", { skip, timeout: 60_000 }, async () => {
   const w = workDirs();
   const { dir, cleanup } = tempDir();
   const storePath = join(dir, 'record.db');
@@ -160,9 +188,15 @@ test('in a pid namespace the kernel refuses the listener: the recorder says so o
   const { dir, cleanup } = tempDir();
   try {
     const store = join(dir, 'record.db');
-    const r = spawnSync('unshare', ['--pid', '--fork', process.execPath, LANTERN, 'record', '--store', store, '--name', uniqueName('iopn'), '--duration', '1', '--no-hung', '--no-slab'], { encoding: 'utf8', timeout: 30_000 });
+    const r = spawnSync('unshare', ['--pid', '--fork', process.execPath, LANTERN, 'record', '--store', store, '--name', uniqueName('iopn'), '--duration', '1', '--no-hung', '--no-slab'], {
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
     assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stderr, /^lantern record: I\/O detector off: registering for taskstats exit records was refused \(the kernel takes listeners only from the initial user and pid namespaces, and CPUs it knows\): Invalid argument$/m);
+    assert.match(
+      r.stderr,
+      /^lantern record: I\/O detector off: registering for taskstats exit records was refused \(the kernel takes listeners only from the initial user and pid namespaces, and CPUs it knows\): Invalid argument$/m,
+    );
     assert.equal(r.stderr.match(/I\/O detector off/g)!.length, 1);
     const st = spawnSync(process.execPath, [LANTERN, 'record', 'status', '--store', store], { encoding: 'utf8' });
     assert.match(st.stdout, /^io +unavailable: registering for taskstats exit records was refused/m);

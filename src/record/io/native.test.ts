@@ -25,7 +25,21 @@ function attr(type: number, payload: Buffer): Buffer {
   return b;
 }
 
-interface Fields { pid: number; tgid: number; ppid: number; comm: string; read: number; write: number; cancelled: number; rchar: number; wchar: number; etime: number; btime: number; exitcode: number; uid: number }
+interface Fields {
+  pid: number;
+  tgid: number;
+  ppid: number;
+  comm: string;
+  read: number;
+  write: number;
+  cancelled: number;
+  rchar: number;
+  wchar: number;
+  etime: number;
+  btime: number;
+  exitcode: number;
+  uid: number;
+}
 
 function stats(m: TaskstatsAddon, f: Fields, size = m.STATS_LAYOUT.size): Buffer {
   const L = m.STATS_LAYOUT;
@@ -63,9 +77,23 @@ function message(m: TaskstatsAddon, f: Fields, opts: { size?: number; group?: bo
   return Buffer.concat([h, body]);
 }
 
-const F: Fields = { pid: 4214, tgid: 4213, ppid: 4164, comm: 'io-child', read: 4194304, write: 4222976, cancelled: 262144, rchar: 4198400, wchar: 4194304, etime: 2400, btime: 1796298062, exitcode: 0, uid: 1000 };
+const F: Fields = {
+  pid: 4214,
+  tgid: 4213,
+  ppid: 4164,
+  comm: 'io-child',
+  read: 4194304,
+  write: 4222976,
+  cancelled: 262144,
+  rchar: 4198400,
+  wchar: 4194304,
+  etime: 2400,
+  btime: 1796298062,
+  exitcode: 0,
+  uid: 1000,
+};
 
-test('parser: a kernel-shaped record reads back; a newer kernel\'s longer structure too', { skip }, () => {
+test("parser: a kernel-shaped record reads back; a newer kernel's longer structure too", { skip }, () => {
   const m = mod!;
   for (const size of [m.STATS_LAYOUT.size, m.STATS_LAYOUT.size + 64]) {
     const r = m.parse(message(m, F, { size }), FAMILY, 1);
@@ -87,7 +115,7 @@ test('parser: group summaries counted, no-I/O threads skipped, two messages in o
   assert.deepEqual(m.parse(message(m, F, { family: 30 }), FAMILY, 1).messages, 0);
 });
 
-test('parser: an older kernel\'s structure without the I/O fields is flagged; one without the identity is an error', { skip }, () => {
+test("parser: an older kernel's structure without the I/O fields is flagged; one without the identity is an error", { skip }, () => {
   const m = mod!;
   const short = m.parse(message(m, F, { size: m.STATS_LAYOUT.read_bytes }), FAMILY, 1);
   assert.deepEqual([short.records, short.parseErrors], [1, 0]);

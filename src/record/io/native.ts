@@ -42,7 +42,25 @@ export interface TaskstatsAddon {
   /** The receive thread's parser on given bytes (tests). */
   parse(datagram: Buffer, familyId: number, skipNoIo: 0 | 1): { entries: Buffer; messages: number; records: number; skippedNoIo: number; groupRecords: number; parseErrors: number };
   /** Field offsets in the addon's struct taskstats (its header's version), and its size. */
-  STATS_LAYOUT: Record<'version' | 'ac_exitcode' | 'ac_comm' | 'ac_uid' | 'ac_pid' | 'ac_ppid' | 'ac_btime' | 'ac_etime' | 'read_char' | 'write_char' | 'read_bytes' | 'write_bytes' | 'cancelled_write_bytes' | 'ac_btime64' | 'ac_tgid' | 'size', number>;
+  STATS_LAYOUT: Record<
+    | 'version'
+    | 'ac_exitcode'
+    | 'ac_comm'
+    | 'ac_uid'
+    | 'ac_pid'
+    | 'ac_ppid'
+    | 'ac_btime'
+    | 'ac_etime'
+    | 'read_char'
+    | 'write_char'
+    | 'read_bytes'
+    | 'write_bytes'
+    | 'cancelled_write_bytes'
+    | 'ac_btime64'
+    | 'ac_tgid'
+    | 'size',
+    number
+  >;
 }
 
 export const TASKSTATS_ADDON = fileURLToPath(new URL('../../../native/taskstats/build/Release/taskstats.node', import.meta.url));

@@ -8,10 +8,33 @@ import { Store } from '../store/store.js';
 
 function ioRecord(store: Store, over: Partial<ProcessRecord> & { io?: ProcessRecord['io'] }): ProcessRecord {
   return {
-    id: store.nextId(), type: 'io', timeUs: 1_800_000_000_000_000, pid: 10, tid: 10, ppid: 1, pstartUs: 1_799_000_000_000_000, ppstartUs: null, uid: 0,
-    program: '/usr/bin/app', comm: 'app', domainId: store.root, fromId: null, exitCode: null, signal: null, sigCode: null, senderPid: null, senderComm: null,
-    senderProgram: null, senderKind: null, reconstructed: false, cpu: null, lost: null, detail: 'read_bytes=1 …', parentComm: null,
-    io: { readBytes: 100, writeBytes: 1000, cancelledWriteBytes: 10, readChars: 5, writeChars: 6 }, ...over,
+    id: store.nextId(),
+    type: 'io',
+    timeUs: 1_800_000_000_000_000,
+    pid: 10,
+    tid: 10,
+    ppid: 1,
+    pstartUs: 1_799_000_000_000_000,
+    ppstartUs: null,
+    uid: 0,
+    program: '/usr/bin/app',
+    comm: 'app',
+    domainId: store.root,
+    fromId: null,
+    exitCode: null,
+    signal: null,
+    sigCode: null,
+    senderPid: null,
+    senderComm: null,
+    senderProgram: null,
+    senderKind: null,
+    reconstructed: false,
+    cpu: null,
+    lost: null,
+    detail: 'read_bytes=1 …',
+    parentComm: null,
+    io: { readBytes: 100, writeBytes: 1000, cancelledWriteBytes: 10, readChars: 5, writeChars: 6 },
+    ...over,
   };
 }
 
@@ -33,7 +56,10 @@ test('io_exit rows go with their records (also 50 at a time), sums per program a
       { key: '[kworker]', processes: 1, threads: 1, read_bytes: 7, write_bytes: 0, cancelled_write_bytes: 0 },
     ]);
     const byDomain = store.ioTotals({ by: 'domain' });
-    assert.deepEqual(byDomain.map((r) => [store.name(Number(r.key)), r.threads]).sort(), [['<kernel> /usr/bin/app', 120], ['<kernel>', 1]]);
+    assert.deepEqual(byDomain.map((r) => [store.name(Number(r.key)), r.threads]).sort(), [
+      ['<kernel> /usr/bin/app', 120],
+      ['<kernel>', 1],
+    ]);
     assert.deepEqual(store.ioTotals({ by: 'program', sinceUs: 1_900_000_000_000_000 }), []);
     assert.equal(store.retain({ maxAgeUs: 1, nowUs: 1_800_000_000_000_002 }), 122);
     assert.equal((store.db.prepare('SELECT count(*) AS n FROM io_exit').get() as { n: number }).n, 0);

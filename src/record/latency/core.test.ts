@@ -7,8 +7,23 @@ import { staleBpftrace } from '../../common/bpftrace.js';
 import { tempDir } from '../../common/testenv.js';
 import { matches, parseTrigger, type Trigger } from '../rules/core.js';
 import {
-  detailDurationNs, deviceLatencies, hexBytes, inProgressDetail, ioDetail, ioFields, latencyProgram, markerPrefix, parseIoLine, parseStatLine, parseThreshold, percentileUs, programMarker,
-  resolvedPath, STAT_CALLS, statDetail, statFields,
+  detailDurationNs,
+  deviceLatencies,
+  hexBytes,
+  inProgressDetail,
+  ioDetail,
+  ioFields,
+  latencyProgram,
+  markerPrefix,
+  parseIoLine,
+  parseStatLine,
+  parseThreshold,
+  percentileUs,
+  programMarker,
+  resolvedPath,
+  STAT_CALLS,
+  statDetail,
+  statFields,
 } from './core.js';
 
 test('program: thresholds are checked numbers; only the parts asked for; one END; the marker first', () => {
@@ -69,7 +84,12 @@ test('block lines, rwbs, device numbers; the detail read back for --json', () =>
 });
 
 test('percentiles of a log2 histogram: the bucket bound holding the rank; exact max; devices named', () => {
-  const b = [{ min: 0, max: 1, count: 0 }, { min: 32, max: 63, count: 98 }, { min: 1024, max: 2047, count: 1 }, { min: 65536, max: 131071, count: 1 }];
+  const b = [
+    { min: 0, max: 1, count: 0 },
+    { min: 32, max: 63, count: 98 },
+    { min: 1024, max: 2047, count: 1 },
+    { min: 65536, max: 131071, count: 1 },
+  ];
   assert.equal(percentileUs(b, 0.5), 64);
   assert.equal(percentileUs(b, 0.99), 2048);
   assert.equal(percentileUs(b, 1), 131072);
@@ -106,7 +126,7 @@ test('rules: slow_stat / slow_io compare the recorded duration; other types neve
   assert.equal(matches(io, rec('slab', '3000.000 ms')), false);
 });
 
-test('stale bpftrace: a marked program whose owner is dead is found; a live owner\'s, another name\'s, or a non-bpftrace process is not', () => {
+test("stale bpftrace: a marked program whose owner is dead is found; a live owner's, another name's, or a non-bpftrace process is not", () => {
   const proc = tempDir('lantern-lat-');
   const put = (pid: number, argv: string[]) => {
     mkdirSync(join(proc, String(pid)));
@@ -117,5 +137,8 @@ test('stale bpftrace: a marked program whose owner is dead is found; a live owne
   put(102, ['/usr/bin/bpftrace', '-e', `${programMarker('other', 7)}\n`]);
   put(103, ['/usr/bin/vim', '-e', `${programMarker('default', 7)}\n`]);
   writeFileSync(join(proc, 'self'), '');
-  assert.deepEqual(staleBpftrace(markerPrefix('default'), (pid) => pid === 8, proc), [100]);
+  assert.deepEqual(
+    staleBpftrace(markerPrefix('default'), (pid) => pid === 8, proc),
+    [100],
+  );
 });

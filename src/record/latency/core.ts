@@ -236,8 +236,12 @@ export function deviceLatencies(hist: Record<string, HistBucket[]>, maxNs: Recor
     // A bucket's bound can pass the exact maximum: no percentile is above it.
     const cap = (v: number | null) => (v === null || maxUs === null ? v : Math.min(v, Math.max(maxUs, 1)));
     out.push({
-      dev: `${major}:${minor}`, name: nameOf(major, minor), requests: buckets.reduce((a, b) => a + b.count, 0),
-      p50Us: cap(percentileUs(buckets, 0.5)), p99Us: cap(percentileUs(buckets, 0.99)), maxUs,
+      dev: `${major}:${minor}`,
+      name: nameOf(major, minor),
+      requests: buckets.reduce((a, b) => a + b.count, 0),
+      p50Us: cap(percentileUs(buckets, 0.5)),
+      p99Us: cap(percentileUs(buckets, 0.99)),
+      maxUs,
     });
   }
   return out.sort((a, b) => a.dev.localeCompare(b.dev, undefined, { numeric: true }));
@@ -268,8 +272,10 @@ export function statDetail(s: SlowStat, resolved: string | null): string {
 }
 
 export function ioDetail(r: SlowIo, devName: string | null): string {
-  return `${msText(r.latencyNs)} ${rwbsText(r.rwbs)} (${r.rwbs}) ${r.bytes} bytes at sector ${r.sector} on ${r.major}:${r.minor}${devName ? ` (${devName})` : ''}${r.error ? ` error ${r.error}` : ''}` +
-    `${r.pid ? '' : '; submitter not seen'}`;
+  return (
+    `${msText(r.latencyNs)} ${rwbsText(r.rwbs)} (${r.rwbs}) ${r.bytes} bytes at sector ${r.sector} on ${r.major}:${r.minor}${devName ? ` (${devName})` : ''}${r.error ? ` error ${r.error}` : ''}` +
+    `${r.pid ? '' : '; submitter not seen'}`
+  );
 }
 
 /** The duration a slow_stat / slow_io detail starts with, ns (null when none). */
@@ -308,8 +314,12 @@ export function statFields(detail: string | null): Record<string, unknown> | nul
   }
   const path = m[4] !== undefined ? (JSON.parse(m[4]) as string) : '';
   return {
-    duration_ms: Number(m[1]), call: m[2], path, fd: m[3] !== undefined ? Number(m[3]) : null,
-    resolved: m[5] !== undefined ? (JSON.parse(m[5]) as string) : path.startsWith('/') ? path : null, ret: Number(m[6]),
+    duration_ms: Number(m[1]),
+    call: m[2],
+    path,
+    fd: m[3] !== undefined ? Number(m[3]) : null,
+    resolved: m[5] !== undefined ? (JSON.parse(m[5]) as string) : path.startsWith('/') ? path : null,
+    ret: Number(m[6]),
   };
 }
 
@@ -318,7 +328,14 @@ export function ioFields(detail: string | null): Record<string, unknown> | null 
   const m = detail ? IO_DETAIL.exec(detail) : null;
   if (!m) return null;
   return {
-    latency_ms: Number(m[1]), op: m[2], rwbs: m[3], bytes: Number(m[4]), sector: Number(m[5]), device: `${m[6]}:${m[7]}`, device_name: m[8] ?? null,
-    error: m[9] !== undefined ? Number(m[9]) : 0, submitter_seen: m[10] === undefined,
+    latency_ms: Number(m[1]),
+    op: m[2],
+    rwbs: m[3],
+    bytes: Number(m[4]),
+    sector: Number(m[5]),
+    device: `${m[6]}:${m[7]}`,
+    device_name: m[8] ?? null,
+    error: m[9] !== undefined ? Number(m[9]) : 0,
+    submitter_seen: m[10] === undefined,
   };
 }

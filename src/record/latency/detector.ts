@@ -9,8 +9,27 @@ import type { Host } from '../../host/host.js';
 import type { ProcessRecord } from '../process/model.js';
 import type { Store } from '../store/store.js';
 import {
-  AT_FDCWD, BLOCK_EVENTS, inProgressDetail, READY, deviceLatencies, ioDetail, latencyProgram, MAP_KEYS_MAX, markerPrefix, msText, parseIoLine, parseStatLine, programMarker, resolvedPath, STAT_CALLS, statDetail,
-  type DeviceLatency, type HistBucket, type SlowIoOptions, type SlowStatOptions, type StatCall,
+  AT_FDCWD,
+  BLOCK_EVENTS,
+  inProgressDetail,
+  READY,
+  deviceLatencies,
+  ioDetail,
+  latencyProgram,
+  MAP_KEYS_MAX,
+  markerPrefix,
+  msText,
+  parseIoLine,
+  parseStatLine,
+  programMarker,
+  resolvedPath,
+  STAT_CALLS,
+  statDetail,
+  type DeviceLatency,
+  type HistBucket,
+  type SlowIoOptions,
+  type SlowStatOptions,
+  type StatCall,
 } from './core.js';
 
 export interface LatencyOptions {
@@ -73,10 +92,9 @@ export interface LatencyStatus {
   } | null;
 }
 
-const STAT_CANNOT_SEE =
-  'the path of a call still in flight (it is recorded when the call returns), calls begun before the detector attached, 32-bit (compat) calls';
+const STAT_CANNOT_SEE = 'the path of a call still in flight (it is recorded when the call returns), calls begun before the detector attached, 32-bit (compat) calls';
 const IO_CANNOT_SEE =
-  'requests issued before the detector attached; the task that dirtied page-cache data written back later (the submitter of writeback is the flusher); a front-merged request\'s submitter';
+  "requests issued before the detector attached; the task that dirtied page-cache data written back later (the submitter of writeback is the flusher); a front-merged request's submitter";
 
 /** Records kept for pids that exited a moment ago, so a slow call reported after the exit still names its program. */
 const RECENT_EXITS = 4096;
@@ -93,10 +111,21 @@ export class LatencyDetector {
   /** Wall-clock µs minus CLOCK_MONOTONIC µs (bpftrace's nsecs is CLOCK_MONOTONIC, like process.hrtime). */
   private readonly wallMinusMonoUs = Date.now() * 1000 - Number(process.hrtime.bigint() / 1000n);
 
-  private constructor(readonly opts: LatencyOptions, private readonly env: LatencyEnv, private readonly statCalls: StatCall[]) {
+  private constructor(
+    readonly opts: LatencyOptions,
+    private readonly env: LatencyEnv,
+    private readonly statCalls: StatCall[],
+  ) {
     const absent = STAT_CALLS.filter((c) => !statCalls.includes(c)).map((c) => c.name);
     this.status = {
-      backend: 'bpftrace', bpftracePid: null, probes: 0, lost: 0, malformed: 0, firstMalformed: null, staleKilled: [], ended: null,
+      backend: 'bpftrace',
+      bpftracePid: null,
+      probes: 0,
+      lost: 0,
+      malformed: 0,
+      firstMalformed: null,
+      staleKilled: [],
+      ended: null,
       stat: opts.stat ? { thresholdMs: opts.stat.thresholdNs / 1e6, calls: statCalls.map((c) => c.call), absent, slow: 0, inProgress: 0, unresolved: 0, cannotSee: STAT_CANNOT_SEE } : null,
       io: opts.io ? { thresholdMs: opts.io.thresholdNs / 1e6, submitter: 'none', slow: 0, submitterUnknown: 0, devices: [], histogramAtUs: null, cannotSee: IO_CANNOT_SEE } : null,
     };
@@ -277,10 +306,31 @@ export class LatencyDetector {
   private record(type: 'slow_stat' | 'slow_io', startMonoNs: number, pid: number, tid: number, comm: string, detail: string): ProcessRecord {
     const p = pid ? this.proc(pid) : null;
     return {
-      id: this.env.store.nextId(), type, timeUs: Math.round(startMonoNs / 1000 + this.wallMinusMonoUs), pid, tid, ppid: p?.ppid ?? 0, pstartUs: p?.pstartUs ?? 0,
-      ppstartUs: p?.ppstartUs ?? null, uid: p?.uid ?? null, program: p?.program ?? null, comm: comm || p?.comm || '', domainId: p?.domainId ?? this.env.store.root,
-      fromId: null, exitCode: null, signal: null, sigCode: null, senderPid: null, senderComm: null, senderProgram: null, senderKind: null,
-      reconstructed: false, cpu: null, lost: null, detail, parentComm: null,
+      id: this.env.store.nextId(),
+      type,
+      timeUs: Math.round(startMonoNs / 1000 + this.wallMinusMonoUs),
+      pid,
+      tid,
+      ppid: p?.ppid ?? 0,
+      pstartUs: p?.pstartUs ?? 0,
+      ppstartUs: p?.ppstartUs ?? null,
+      uid: p?.uid ?? null,
+      program: p?.program ?? null,
+      comm: comm || p?.comm || '',
+      domainId: p?.domainId ?? this.env.store.root,
+      fromId: null,
+      exitCode: null,
+      signal: null,
+      sigCode: null,
+      senderPid: null,
+      senderComm: null,
+      senderProgram: null,
+      senderKind: null,
+      reconstructed: false,
+      cpu: null,
+      lost: null,
+      detail,
+      parentComm: null,
     };
   }
 

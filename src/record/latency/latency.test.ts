@@ -44,7 +44,9 @@ function run(cmd: string, args: string[], opts: { cwd?: string } = {}): string {
 }
 
 function isMounted(dir: string): boolean {
-  return readFileSync('/proc/self/mounts', 'utf8').split('\n').some((l) => l.split(' ')[1] === dir);
+  return readFileSync('/proc/self/mounts', 'utf8')
+    .split('\n')
+    .some((l) => l.split(' ')[1] === dir);
 }
 
 test('slow stats through FUSE: statx (coreutils stat) and newfstatat (fstatat, relative path) recorded with pid, program, path; a slow_stat rule fires', { skip, timeout: 90_000 }, async () => {
@@ -65,7 +67,11 @@ test('slow stats through FUSE: statx (coreutils stat) and newfstatat (fstatat, r
     const rules = parseRules((parseToml(text) as Record<string, unknown>).rule, text, 'r.toml');
     const said: string[] = [];
     rec = Recorder.start({
-      ...DEFAULT_OPTIONS, storePath: join(dir, 'r.db'), name: uniqueName('lat'), pollMs: 50, say: (l) => said.push(l),
+      ...DEFAULT_OPTIONS,
+      storePath: join(dir, 'r.db'),
+      name: uniqueName('lat'),
+      pollMs: 50,
+      say: (l) => said.push(l),
       latency: { stat: { thresholdNs: 400e6 }, io: null },
       rules: { rules, maxTasks: 10, sysrqTrigger: join(dir, 'sysrq-trigger') },
     });
@@ -83,7 +89,9 @@ test('slow stats through FUSE: statx (coreutils stat) and newfstatat (fstatat, r
     assert.equal((await exited(stat)).code, 0);
     assert.equal((await exited(statat)).code, 0);
     assert.equal((await exited(stuck)).code, 0);
-    await waitFor(() => rec!.status().latency!.stat!.slow >= 3 && rec!.status().latency!.stat!.inProgress >= 1, 15_000, 'slow stats').catch((e) => { throw new Error(`${e.message}: ${JSON.stringify(rec!.status().latency?.stat)} ${JSON.stringify((rec as unknown as { latencyDetector: { lines: unknown } }).latencyDetector.lines)}`); });
+    await waitFor(() => rec!.status().latency!.stat!.slow >= 3 && rec!.status().latency!.stat!.inProgress >= 1, 15_000, 'slow stats').catch((e) => {
+      throw new Error(`${e.message}: ${JSON.stringify(rec!.status().latency?.stat)} ${JSON.stringify((rec as unknown as { latencyDetector: { lines: unknown } }).latencyDetector.lines)}`);
+    });
     await sleep(200);
     await rec.detachLatency();
     const st = rec.stop();
@@ -93,7 +101,10 @@ test('slow stats through FUSE: statx (coreutils stat) and newfstatat (fstatat, r
     assert.equal(st.latency!.malformed, 0, st.latency!.firstMalformed ?? '');
     assert.ok(st.rules!.rules[0]!.acted >= 1);
     assert.match(readFileSync(join(dir, 'sysrq-trigger'), 'utf8'), /^t+$/);
-    assert.ok(said.some((l) => /rule 1 .* fired on #\d+ \(slow_stat\)/.test(l)), said.join('\n'));
+    assert.ok(
+      said.some((l) => /rule 1 .* fired on #\d+ \(slow_stat\)/.test(l)),
+      said.join('\n'),
+    );
 
     const store = Store.open(join(dir, 'r.db'), { readonly: true });
     try {
@@ -107,7 +118,10 @@ test('slow stats through FUSE: statx (coreutils stat) and newfstatat (fstatat, r
         assert.equal(r.program, '/usr/bin/stat');
         assert.ok((r.duration_ms as number) >= 400 && (r.duration_ms as number) < 9600, String(r.duration_ms));
       }
-      assert.ok(ofStuck.some((r) => r.call === 'statx' && r.path === join(mnt, 'stuck') && (r.duration_ms as number) >= 2400), 'and again when it returns');
+      assert.ok(
+        ofStuck.some((r) => r.call === 'statx' && r.path === join(mnt, 'stuck') && (r.duration_ms as number) >= 2400),
+        'and again when it returns',
+      );
       const ofStatat = recs.filter((r) => r.pid === statat.pid && !r.in_progress);
       // stat does LOOKUP then GETATTR of /slow: each a getattr that sleeps (at least one slow statx).
       assert.ok(ofStat.length >= 1, JSON.stringify(recs));
@@ -139,7 +153,10 @@ test('slow stats through FUSE: statx (coreutils stat) and newfstatat (fstatat, r
     const bin = new URL('../../../bin/lantern.js', import.meta.url).pathname;
     const ev = spawnSync(process.execPath, [bin, 'events', '--store', join(dir, 'r.db'), '--type', 'slow_stat'], { encoding: 'utf8' });
     assert.equal(ev.status, 0, ev.stderr);
-    assert.match(ev.stdout, new RegExp(`slow_stat /usr/bin/stat pid=${stat.pid} tid=${stat.pid} comm=stat: \\d+\\.\\d{3} ms statx\\(${JSON.stringify(join(mnt, 'slow')).replace(/[/.]/g, '\\$&')}\\) = 0 `));
+    assert.match(
+      ev.stdout,
+      new RegExp(`slow_stat /usr/bin/stat pid=${stat.pid} tid=${stat.pid} comm=stat: \\d+\\.\\d{3} ms statx\\(${JSON.stringify(join(mnt, 'slow')).replace(/[/.]/g, '\\$&')}\\) = 0 `),
+    );
     const status = spawnSync(process.execPath, [bin, 'record', 'status', '--store', join(dir, 'r.db')], { encoding: 'utf8' });
     assert.match(status.stdout, /^slow_stat  bpftrace \S+ \(pid \d+\): stat, lstat, fstat, newfstatat, statx slower than 400 ms; \d+ recorded/m);
     assert.match(status.stdout, /^slow_io    detector off/m);
@@ -152,7 +169,7 @@ test('slow stats through FUSE: statx (coreutils stat) and newfstatat (fstatat, r
   }
 });
 
-test('slow I/O with the threshold at 0: O_DIRECT writes on a loop device recorded with the device and dd\'s pid; per-device percentiles', { skip, timeout: 90_000 }, async () => {
+test("slow I/O with the threshold at 0: O_DIRECT writes on a loop device recorded with the device and dd's pid; per-device percentiles", { skip, timeout: 90_000 }, async () => {
   const { dir, cleanup } = tempDir();
   const img = join(dir, 'fs.img');
   const mnt = join(dir, 'mnt');
@@ -185,7 +202,10 @@ test('slow I/O with the threshold at 0: O_DIRECT writes on a loop device recorde
       const mine = recs.filter((r) => r.device === devText && r.pid === dd.pid && r.op === 'write');
       // 20 writes of 64 KiB (the loop device may split them): all 1,310,720 bytes by dd.
       assert.ok(mine.length >= 20, JSON.stringify(recs.slice(0, 5)));
-      assert.equal(mine.reduce((a, r) => a + (r.bytes as number), 0), 20 * 65536);
+      assert.equal(
+        mine.reduce((a, r) => a + (r.bytes as number), 0),
+        20 * 65536,
+      );
       for (const r of mine) {
         assert.equal(r.comm, 'dd');
         assert.equal(r.device_name, d.name);
@@ -198,7 +218,11 @@ test('slow I/O with the threshold at 0: O_DIRECT writes on a loop device recorde
     if (rec && !stopped) rec.abort();
     spawnSync('umount', [mnt], { stdio: 'ignore', timeout: 30_000 });
     const held = spawnSync('losetup', ['-j', img], { encoding: 'utf8' }).stdout ?? '';
-    for (const l of held.split('\n').map((x) => x.split(':')[0]!).filter(Boolean)) spawnSync('losetup', ['-d', l], { stdio: 'ignore' });
+    for (const l of held
+      .split('\n')
+      .map((x) => x.split(':')[0]!)
+      .filter(Boolean))
+      spawnSync('losetup', ['-d', l], { stdio: 'ignore' });
     cleanup();
   }
 });

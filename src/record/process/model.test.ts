@@ -15,7 +15,18 @@ function setup(scan: Partial<ScannedProcess>[] = [{ pid: 1, ppid: 0, exe: '/sbin
     credsTraced: env.credsTraced,
   });
   const seeded = model.seed(
-    scan.map((s) => ({ pid: s.pid!, ppid: s.ppid ?? 0, startTs: 0, startUs: 1_600_000_000_000_000, comm: s.comm ?? 'x', exe: s.exe ?? null, cmdline: '', uid: 0, tids: s.tids ?? [s.pid!], scannedTs: 0 })),
+    scan.map((s) => ({
+      pid: s.pid!,
+      ppid: s.ppid ?? 0,
+      startTs: 0,
+      startUs: 1_600_000_000_000_000,
+      comm: s.comm ?? 'x',
+      exe: s.exe ?? null,
+      cmdline: '',
+      uid: 0,
+      tids: s.tids ?? [s.pid!],
+      scannedTs: 0,
+    })),
   );
   let ts = 1000;
   const out: ProcessRecord[] = [];
@@ -62,7 +73,10 @@ test('domains follow exec chains through forks (TOMOYO naming)', () => {
   assert.equal(m.seeded[0]!.reconstructed, true);
   assert.equal(execs[0]!.parentComm, 'init');
   // The log line lists what this pid ran before since its fork.
-  assert.deepEqual(execs.map((r) => r.priorImages), [[], [], ['/etc/rc.d/rc']]);
+  assert.deepEqual(
+    execs.map((r) => r.priorImages),
+    [[], [], ['/etc/rc.d/rc']],
+  );
 });
 
 test('exit codes come from exit_group, and survive the SIGKILLs that zap other threads', () => {
@@ -97,7 +111,7 @@ test('SIGTERM with no handler: the delivered SIGKILL is traced back to the SIGTE
   assert.equal(rec!.senderKind, 'process');
 });
 
-test('SIGSEGV from a fault is the kernel in the victim\'s own context; thread that faulted is kept', () => {
+test("SIGSEGV from a fault is the kernel in the victim's own context; thread that faulted is kept", () => {
   const m = setup();
   m.fork(1, 400);
   m.exec(400, '/usr/bin/crasher');
@@ -193,14 +207,20 @@ test('seeding from /proc orders parents first and handles events that predate th
     { pid: 2, ppid: 0, exe: null, comm: 'kthreadd' },
     { pid: 20, ppid: 1, exe: '/usr/sbin/sshd', comm: 'sshd' },
   ]);
-  assert.deepEqual(m.seeded.map((r) => r.pid), [1, 20, 30]);
+  assert.deepEqual(
+    m.seeded.map((r) => r.pid),
+    [1, 20, 30],
+  );
   assert.equal(m.domains.name(m.seeded[2]!.domainId), '<kernel> /sbin/init /usr/sbin/sshd /usr/bin/bash');
   assert.equal(m.model.tidToTgid.get(31), 30);
   // A thread exit of the scanned process maps to its group.
   m.exit(31, false);
   assert.equal(m.model.procs.get(30)!.threads.size, 0);
   // Sweep drops what is gone.
-  assert.equal(m.model.sweep((pid) => pid !== 20), 1);
+  assert.equal(
+    m.model.sweep((pid) => pid !== 20),
+    1,
+  );
   assert.equal(m.model.procs.has(20), false);
 });
 

@@ -289,8 +289,24 @@ export class ProcessModel {
     this.counters.unknownProcess++;
     const domainId = this.env.domains.intern(this.env.domains.root, UNKNOWN_PROGRAM);
     const p: Proc = {
-      pid, startTs: ts, startUs: this.env.toWallUs(ts), ppid: 0, ppstartUs: null, comm, program: null, domainId, lastExecId: null,
-      uid: null, uidKnown: false, reconstructed: false, knownSinceTs: ts, threads: new Set(), exitCode: null, fatal: null, signals: [], threadExitCodes: null,
+      pid,
+      startTs: ts,
+      startUs: this.env.toWallUs(ts),
+      ppid: 0,
+      ppstartUs: null,
+      comm,
+      program: null,
+      domainId,
+      lastExecId: null,
+      uid: null,
+      uidKnown: false,
+      reconstructed: false,
+      knownSinceTs: ts,
+      threads: new Set(),
+      exitCode: null,
+      fatal: null,
+      signals: [],
+      threadExitCodes: null,
     };
     this.procs.set(pid, p);
     return p;

@@ -59,7 +59,10 @@ export class LiveClocks implements Clocks {
   private bootOffsetNs = 0;
   private wallOffsetUs = 0;
   /** `traceClock` is the instance's clock: with `mono` there is no boot offset to add. */
-  constructor(private readonly host: Host, private readonly traceClock = 'boot') {
+  constructor(
+    private readonly host: Host,
+    private readonly traceClock = 'boot',
+  ) {
     this.refresh();
   }
 
@@ -148,7 +151,10 @@ export class ProgramNamer {
   private readonly dirCache = new Map<string, string>();
   /** Absolute exec'd names already resolved: an exec storm runs the same few programs. */
   private readonly absCache = new Map<string, string>();
-  constructor(private readonly host: Host, private readonly maxCache = 10_000) {}
+  constructor(
+    private readonly host: Host,
+    private readonly maxCache = 10_000,
+  ) {}
 
   name(pid: number, filename: string): string {
     if (filename === '') return '<empty>';

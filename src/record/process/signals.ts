@@ -1,11 +1,37 @@
 /** Linux signal numbers (x86_64 / generic), names, default actions and si_code meanings. Pure. */
 
 const NAMES: Record<number, string> = {
-  1: 'SIGHUP', 2: 'SIGINT', 3: 'SIGQUIT', 4: 'SIGILL', 5: 'SIGTRAP', 6: 'SIGABRT', 7: 'SIGBUS', 8: 'SIGFPE',
-  9: 'SIGKILL', 10: 'SIGUSR1', 11: 'SIGSEGV', 12: 'SIGUSR2', 13: 'SIGPIPE', 14: 'SIGALRM', 15: 'SIGTERM',
-  16: 'SIGSTKFLT', 17: 'SIGCHLD', 18: 'SIGCONT', 19: 'SIGSTOP', 20: 'SIGTSTP', 21: 'SIGTTIN', 22: 'SIGTTOU',
-  23: 'SIGURG', 24: 'SIGXCPU', 25: 'SIGXFSZ', 26: 'SIGVTALRM', 27: 'SIGPROF', 28: 'SIGWINCH', 29: 'SIGIO',
-  30: 'SIGPWR', 31: 'SIGSYS',
+  1: 'SIGHUP',
+  2: 'SIGINT',
+  3: 'SIGQUIT',
+  4: 'SIGILL',
+  5: 'SIGTRAP',
+  6: 'SIGABRT',
+  7: 'SIGBUS',
+  8: 'SIGFPE',
+  9: 'SIGKILL',
+  10: 'SIGUSR1',
+  11: 'SIGSEGV',
+  12: 'SIGUSR2',
+  13: 'SIGPIPE',
+  14: 'SIGALRM',
+  15: 'SIGTERM',
+  16: 'SIGSTKFLT',
+  17: 'SIGCHLD',
+  18: 'SIGCONT',
+  19: 'SIGSTOP',
+  20: 'SIGTSTP',
+  21: 'SIGTTIN',
+  22: 'SIGTTOU',
+  23: 'SIGURG',
+  24: 'SIGXCPU',
+  25: 'SIGXFSZ',
+  26: 'SIGVTALRM',
+  27: 'SIGPROF',
+  28: 'SIGWINCH',
+  29: 'SIGIO',
+  30: 'SIGPWR',
+  31: 'SIGSYS',
 };
 
 export function signalName(sig: number): string {
@@ -31,11 +57,16 @@ export function senderKindOf(code: number): 'process' | 'kernel' {
 
 export function siCodeName(code: number, sig: number): string {
   switch (code) {
-    case 0: return 'SI_USER';
-    case -1: return 'SI_QUEUE';
-    case -2: return 'SI_TIMER';
-    case -6: return 'SI_TKILL';
-    case 0x80: return 'SI_KERNEL';
+    case 0:
+      return 'SI_USER';
+    case -1:
+      return 'SI_QUEUE';
+    case -2:
+      return 'SI_TIMER';
+    case -6:
+      return 'SI_TKILL';
+    case 0x80:
+      return 'SI_KERNEL';
     default:
       if (sig === 11 && code === 1) return 'SEGV_MAPERR';
       if (sig === 11 && code === 2) return 'SEGV_ACCERR';

@@ -12,14 +12,21 @@ function rulesOf(text: string, file = 'record.toml') {
 }
 
 function fails(text: string, re: RegExp): void {
-  assert.throws(() => rulesOf(text), (e: unknown) => e instanceof RuleError && re.test(e.message), `expected ${re}`);
+  assert.throws(
+    () => rulesOf(text),
+    (e: unknown) => e instanceof RuleError && re.test(e.message),
+    `expected ${re}`,
+  );
 }
 
 test('the documented example rules parse, with file:line of each [[rule]]', () => {
   const text = readFileSync(dataFile, 'utf8');
   const rules = rulesOf(text, '/etc/lantern/record.toml');
   assert.equal(rules.length, 4);
-  assert.deepEqual(rules.map((r) => r.where), ['/etc/lantern/record.toml:5', '/etc/lantern/record.toml:9', '/etc/lantern/record.toml:14', '/etc/lantern/record.toml:18']);
+  assert.deepEqual(
+    rules.map((r) => r.where),
+    ['/etc/lantern/record.toml:5', '/etc/lantern/record.toml:9', '/etc/lantern/record.toml:14', '/etc/lantern/record.toml:18'],
+  );
   assert.deepEqual(rules[0]!.trigger, { kind: 'hung_task' });
   assert.deepEqual(rules[0]!.actions, [{ kind: 'sysrq', letters: ['t', 'w'] }, { kind: 'snapshot' }, { kind: 'log' }]);
   assert.deepEqual(rules[1]!.trigger, { kind: 'signal', signals: [11], program: '/usr/bin/java' });
@@ -89,12 +96,16 @@ test('matcher: signal numbers and program filter, oom kills, hung tasks, slab th
   assert.equal(matches(parseTrigger('hung_task') as Trigger, rec('rule')), false);
   // The slab record's detail as the slab detector writes it.
   const pass = (ms: number) =>
-    passDetail('slow', {
-      start: { shr: '0x1', shrink: '0xffffffff81000000', nid: 0, nrObjectsToShrink: 1, gfpFlags: 0xcc0, cacheItems: 10, delta: 1, totalScan: 1, priority: 12 },
-      end: null,
-      durationNs: ms * 1e6,
-      pid: 1,
-    } as unknown as Parameters<typeof passDetail>[1], 'super_cache_scan');
+    passDetail(
+      'slow',
+      {
+        start: { shr: '0x1', shrink: '0xffffffff81000000', nid: 0, nrObjectsToShrink: 1, gfpFlags: 0xcc0, cacheItems: 10, delta: 1, totalScan: 1, priority: 12 },
+        end: null,
+        durationNs: ms * 1e6,
+        pid: 1,
+      } as unknown as Parameters<typeof passDetail>[1],
+      'super_cache_scan',
+    );
   assert.equal(slabDurationNs(pass(612.5)), 612.5e6);
   const slow = parseTrigger('slow_slab > 500ms') as Trigger;
   assert.equal(matches(slow, rec('slab', { detail: pass(612.5) })), true);
@@ -107,7 +118,14 @@ test('matcher: signal numbers and program filter, oom kills, hung tasks, slab th
 test('packaging/record.toml: no rules as shipped; its commented examples parse when uncommented', () => {
   const text = readFileSync(new URL('../../../packaging/record.toml', import.meta.url), 'utf8');
   assert.deepEqual(rulesOf(text), []);
-  const examples = text.slice(text.indexOf('# [[rule]]')).split('\n').map((l) => l.replace(/^# ?/, '')).join('\n');
+  const examples = text
+    .slice(text.indexOf('# [[rule]]'))
+    .split('\n')
+    .map((l) => l.replace(/^# ?/, ''))
+    .join('\n');
   const rules = rulesOf(examples);
-  assert.deepEqual(rules.map((r) => r.on), ['hung_task', 'signal SIGSEGV program=/usr/bin/java', 'slow_slab > 500ms', 'slow_io > 2s', 'oom_kill']);
+  assert.deepEqual(
+    rules.map((r) => r.on),
+    ['hung_task', 'signal SIGSEGV program=/usr/bin/java', 'slow_slab > 500ms', 'slow_io > 2s', 'oom_kill'],
+  );
 });

@@ -14,10 +14,7 @@ import { parseDurationNs } from '../slab/core.js';
 import { detailDurationNs } from '../latency/core.js';
 
 export type Trigger =
-  | { kind: 'hung_task' }
-  | { kind: 'oom_kill' }
-  | { kind: 'signal'; signals: number[]; program: string | null }
-  | { kind: 'slow_slab' | 'slow_stat' | 'slow_io'; op: '>' | '>='; thresholdNs: number };
+  { kind: 'hung_task' } | { kind: 'oom_kill' } | { kind: 'signal'; signals: number[]; program: string | null } | { kind: 'slow_slab' | 'slow_stat' | 'slow_io'; op: '>' | '>='; thresholdNs: number };
 
 export type Action = { kind: 'sysrq'; letters: string[] } | { kind: 'snapshot' } | { kind: 'log' };
 
@@ -76,7 +73,8 @@ export function parseSignal(s: string): number | null {
 export function parseTrigger(on: string): Trigger | string {
   const words = on.trim().split(/\s+/);
   const head = /^[A-Za-z_]*/.exec(on.trim())![0] || (words[0] ?? '');
-  if (NOT_BUILT[head]) return `cannot fire: ${NOT_BUILT[head]} (${head}) is not built in this recorder yet, so this rule could never fire (triggers: hung_task, oom_kill, signal, slow_slab, slow_stat, slow_io)`;
+  if (NOT_BUILT[head])
+    return `cannot fire: ${NOT_BUILT[head]} (${head}) is not built in this recorder yet, so this rule could never fire (triggers: hung_task, oom_kill, signal, slow_slab, slow_stat, slow_io)`;
   switch (head) {
     case 'hung_task':
     case 'oom_kill':
@@ -155,7 +153,8 @@ export function parseRules(value: unknown, text: string, file: string): Rule[] {
     if (typeof r !== 'object' || r === null || Array.isArray(r)) return fail(header, `${name} must be a table`);
     const t = r as Record<string, unknown>;
     for (const k of Object.keys(t)) if (!RULE_KEYS.includes(k)) fail(at(k), `${name}: unknown key ${k} (expected ${RULE_KEYS.join(', ')})`);
-    if (typeof t.on !== 'string') return fail(header, `${name}: on = "TRIGGER" is required (hung_task, oom_kill, "signal NAME [program=PATH]", "slow_slab > DURATION", "slow_stat > DURATION", "slow_io > DURATION")`);
+    if (typeof t.on !== 'string')
+      return fail(header, `${name}: on = "TRIGGER" is required (hung_task, oom_kill, "signal NAME [program=PATH]", "slow_slab > DURATION", "slow_stat > DURATION", "slow_io > DURATION")`);
     const trigger = parseTrigger(t.on);
     if (typeof trigger === 'string') return fail(at('on'), `${name}: on = ${JSON.stringify(t.on)}: ${trigger.startsWith('cannot fire') ? trigger : `expected ${trigger}`}`);
     if (!Array.isArray(t.do) || t.do.length === 0) return fail(at('do'), `${name}: do = ["ACTION", …] is required (actions: "sysrq LETTERS", "snapshot", "log")`);

@@ -50,7 +50,11 @@ export class RuleEngine {
   constructor(
     readonly opts: RulesOptions,
     private readonly env: {
-      store: Store; host: Host; sysrqHost: Host; say: (line: string) => void; domainOf: (pid: number) => string | null;
+      store: Store;
+      host: Host;
+      sysrqHost: Host;
+      say: (line: string) => void;
+      domainOf: (pid: number) => string | null;
       /** What of this recorder keeps a trigger from firing (a detector off, an event absent), or null. */
       limitOf: (t: Trigger) => string | null;
     },
@@ -62,7 +66,17 @@ export class RuleEngine {
       sysrqFailed: 0,
       snapshots: 0,
       evidenceLost: 0,
-      rules: opts.rules.map((r) => ({ where: r.where, on: r.on, do: r.actions.map(actionText), minIntervalMs: r.minIntervalMs, matched: 0, acted: 0, suppressed: 0, lastActedUs: null, note: env.limitOf(r.trigger) })),
+      rules: opts.rules.map((r) => ({
+        where: r.where,
+        on: r.on,
+        do: r.actions.map(actionText),
+        minIntervalMs: r.minIntervalMs,
+        matched: 0,
+        acted: 0,
+        suppressed: 0,
+        lastActedUs: null,
+        note: env.limitOf(r.trigger),
+      })),
     };
     for (const r of this.status.rules) if (r.note) env.say(`lantern record: rule at ${r.where} on "${r.on}": ${r.note}`);
   }
@@ -106,7 +120,15 @@ export class RuleEngine {
         }
         const detail = `rule ${rule.index} (${rule.where}) on = "${rule.on}" fired on #${rec.id} (${rec.type}): ${done.join('; ')}`;
         const r: ProcessRecord = {
-          ...rec, id, type: 'rule', timeUs: nowMs * 1000, fromId: rec.id, cpu: null, lost: null, detail, priorImages: undefined,
+          ...rec,
+          id,
+          type: 'rule',
+          timeUs: nowMs * 1000,
+          fromId: rec.id,
+          cpu: null,
+          lost: null,
+          detail,
+          priorImages: undefined,
         };
         out.push(r);
         if (snapshot) evidence.push({ eventId: id, incident: id, snapshot, kmsg: [] });

@@ -96,7 +96,12 @@ test('a real SIGSEGV death fires its rule once: SysRq letter in the trigger file
     assert.match(status.stdout, /record\.toml:1 on "signal SIGSEGV program=.*" do sysrq w, log: 2 matched, 1 acted, 1 within min_interval 60s/);
     assert.match(status.stdout, /records .*rule 1/);
     assert.match(status.stdout, /record\.toml:9 on "hung_task" do log: 0 matched, 0 acted, 0 within min_interval 60s; cannot fire: the hung-task detector is off/);
-    console.log(`# events --type rule:\n# ${ev.stdout.trim()}\n# ${status.stdout.split('\n').filter((l) => /rules|record\.toml|records /.test(l)).join('\n# ')}`);
+    console.log(
+      `# events --type rule:\n# ${ev.stdout.trim()}\n# ${status.stdout
+        .split('\n')
+        .filter((l) => /rules|record\.toml|records /.test(l))
+        .join('\n# ')}`,
+    );
   } finally {
     rec?.stop();
     cleanup();

@@ -18,7 +18,10 @@ test('[slab] keys: defaults, durations, off, and clear errors', () => {
   assert.deepEqual(slabOptions({ slow: '1us', dentry_interval: '10s', dentry_samples: 100, tracepoints: false }, {}), { slowNs: 1000, dentryIntervalMs: 10_000, maxSamples: 100, tracepoints: false });
   assert.equal(slabOptions({ enabled: false }, {}), null);
   assert.equal(slabOptions({}, { slab: false }), null);
-  assert.throws(() => slabOptions({ slow: 'soon' }, {}), (e: Error & { exitCode?: number }) => /\[slab\] slow must be a duration/.test(e.message) && e.exitCode === EXIT.DATAERR);
+  assert.throws(
+    () => slabOptions({ slow: 'soon' }, {}),
+    (e: Error & { exitCode?: number }) => /\[slab\] slow must be a duration/.test(e.message) && e.exitCode === EXIT.DATAERR,
+  );
   assert.throws(() => slabOptions({ slowness: 1 }, {}), /unknown key \[slab\] slowness/);
   assert.throws(() => slabOptions({ dentry_samples: 1 }, {}), /dentry_samples must be an integer from 2/);
 });
@@ -36,7 +39,10 @@ test('record with [slab] slow = "0": status shows passes and the dentry trend; e
     const st = lantern(['record', 'status', '--store', store]);
     assert.equal(st.status, 0, st.stderr);
     assert.match(st.stdout, /^slab {7}vmscan:mm_shrink_slab_start\/_end attached; [1-9]\d* passes, [1-9]\d* slower than 0 ms, \d+ with absurd counts, \d+ unpaired; names from kallsyms$/m);
-    assert.match(st.stdout, /^dentry {5}every 0\.3 s, \d+ samples; nr_dentry \d+ nr_unused \d+; unused \d+ -> \d+ \([+-]\d+\/h\); old-shrinker product \d+ = [\d.]+% of INT_MAX \(\d+ to go\); only kernels before 3\.12 overflow/m);
+    assert.match(
+      st.stdout,
+      /^dentry {5}every 0\.3 s, \d+ samples; nr_dentry \d+ nr_unused \d+; unused \d+ -> \d+ \([+-]\d+\/h\); old-shrinker product \d+ = [\d.]+% of INT_MAX \(\d+ to go\); only kernels before 3\.12 overflow/m,
+    );
     const ev = lantern(['events', '--store', store, '--type', 'slab', '--limit', '3']);
     assert.equal(ev.status, 0, ev.stderr);
     assert.match(ev.stdout, /^\[\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d\] slab pid=\d+ comm=\S+: slow shrink_slab pass [\d.]+ ms: \w+ nid \d+/m);

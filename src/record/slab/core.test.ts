@@ -72,7 +72,7 @@ test('absurd-count rule: negatives anywhere, or a scan above twice the cache; sa
   assert.match(absurdCounts(start(0n, 100n, 0n), { ...end, newScan: -9 })!, /new_scan=-9/);
 });
 
-test('pairing per task: the end closes its own task\'s start; orphans are counted', () => {
+test("pairing per task: the end closes its own task's start; orphans are counted", () => {
   const p = new ShrinkPairer(2);
   const s = (pid: number, ts: number, shr = 'a') => ({ ts, pid, shr, shrink: 'f', nid: 0, nrObjectsToShrink: 0, gfpFlags: 0, cacheItems: 1, delta: 0, totalScan: 0, priority: 0 });
   const e = (pid: number, ts: number, shr = 'a') => ({ ts, pid, shr, shrink: 'f', nid: 0, unusedScan: 0, newScan: 0, retval: 0, totalScan: 0 });
@@ -99,7 +99,7 @@ test('kallsyms: nearest text symbol at or below; zeroed addresses say so', () =>
   assert.equal(Kallsyms.parse('0000000000000000 t super_cache_scan\n0000000000000000 T other_fn\n').zeroed, true);
 });
 
-test('dentry arithmetic is check\'s: distance to INT_MAX, warned only before 3.12', () => {
+test("dentry arithmetic is check's: distance to INT_MAX, warned only before 3.12", () => {
   const old = dentryOverflow(20_000_000, 10_000, [2, 6, 32]);
   assert.equal(old.product, 200_000 * 10_000);
   assert.equal(old.distance, INT_MAX - 2_000_000_000);
@@ -119,13 +119,29 @@ test('dentry arithmetic is check\'s: distance to INT_MAX, warned only before 3.1
 test('dentry trend over a bounded series, and its status line', () => {
   const list: DentrySample[] = [];
   for (let i = 0; i < 5; i++) pushBounded(list, { timeUs: i * 1800e6, nrDentry: 0, nrUnused: 1000 + i * 500, nrNegative: null, pressure: 100 }, 3);
-  assert.deepEqual(list.map((s) => s.nrUnused), [2000, 2500, 3000]);
+  assert.deepEqual(
+    list.map((s) => s.nrUnused),
+    [2000, 2500, 3000],
+  );
   const t = dentryTrend(list)!;
   assert.deepEqual([t.samples, t.firstUnused, t.lastUnused, t.perHour], [3, 2000, 3000, 1000]);
   assert.equal(dentryTrend([list[0]!])!.perHour, null);
   assert.equal(dentryTrend([]), null);
-  const line = dentryStatusText({ intervalMs: 60_000, samples: 3, readErrors: 0, lastError: null, last: list[2]!, trend: t, overflow: dentryOverflow(3000, 100, [6, 18, 44]), kernel: '6.18.44', warnings: 0 });
-  assert.match(line, /every 60 s, 3 samples; nr_dentry 0 nr_unused 3000; unused 2000 -> 3000 \(\+1000\/h\); old-shrinker product 3000 = 0\.00% of INT_MAX \(2147480647 to go\); only kernels before 3\.12 overflow, this is 6\.18\.44: shown, not warned/);
+  const line = dentryStatusText({
+    intervalMs: 60_000,
+    samples: 3,
+    readErrors: 0,
+    lastError: null,
+    last: list[2]!,
+    trend: t,
+    overflow: dentryOverflow(3000, 100, [6, 18, 44]),
+    kernel: '6.18.44',
+    warnings: 0,
+  });
+  assert.match(
+    line,
+    /every 60 s, 3 samples; nr_dentry 0 nr_unused 3000; unused 2000 -> 3000 \(\+1000\/h\); old-shrinker product 3000 = 0\.00% of INT_MAX \(2147480647 to go\); only kernels before 3\.12 overflow, this is 6\.18\.44: shown, not warned/,
+  );
 });
 
 test('[slab] slow durations, and the record line', () => {
@@ -167,7 +183,10 @@ test('the detector records an absurd pass even when fast, a slow one only above 
     feed(2e9, 10n, 1000); // fast, sane: nothing
     feed(3e9, 10n, 200e6); // slow, sane
     const recs = det.poll();
-    assert.deepEqual(recs.map((r) => r.detail!.split(':')[0]), ['absurd shrink_slab counts (total_scan=-3 is negative), 0.001 ms', 'slow shrink_slab pass 200.000 ms']);
+    assert.deepEqual(
+      recs.map((r) => r.detail!.split(':')[0]),
+      ['absurd shrink_slab counts (total_scan=-3 is negative), 0.001 ms', 'slow shrink_slab pass 200.000 ms'],
+    );
     assert.ok(recs.every((r) => r.type === 'slab' && r.tid === 77 && r.comm === 'kswapd0'));
     assert.deepEqual([det.status.passes, det.status.slow, det.status.absurd, det.status.unpaired], [3, 1, 1, 0]);
     const missing = new SlabDetector({ ...DEFAULT_SLAB, dentryIntervalMs: 0 }, env, false);

@@ -63,7 +63,11 @@ const ptr = (v: FieldValue | undefined): string => (typeof v === 'string' ? v : 
 
 export function decodeStart(ts: number, pid: number, f: Record<string, FieldValue>): ShrinkStart {
   return {
-    ts, pid, shr: ptr(f.shr), shrink: ptr(f.shrink), nid: num(f.nid),
+    ts,
+    pid,
+    shr: ptr(f.shr),
+    shrink: ptr(f.shrink),
+    nid: num(f.nid),
     nrObjectsToShrink: num(f.nr_objects_to_shrink),
     gfpFlags: num(f.gfp_flags),
     cacheItems: num(f.cache_items),
@@ -76,8 +80,15 @@ export function decodeStart(ts: number, pid: number, f: Record<string, FieldValu
 
 export function decodeEnd(ts: number, pid: number, f: Record<string, FieldValue>): ShrinkEnd {
   return {
-    ts, pid, shr: ptr(f.shr), shrink: f.shrink === undefined ? null : ptr(f.shrink), nid: num(f.nid),
-    unusedScan: num(f.unused_scan), newScan: num(f.new_scan), retval: num(f.retval), totalScan: num(f.total_scan),
+    ts,
+    pid,
+    shr: ptr(f.shr),
+    shrink: f.shrink === undefined ? null : ptr(f.shrink),
+    nid: num(f.nid),
+    unusedScan: num(f.unused_scan),
+    newScan: num(f.new_scan),
+    retval: num(f.retval),
+    totalScan: num(f.total_scan),
   };
 }
 
@@ -142,7 +153,11 @@ export function absurdCounts(start: ShrinkStart, end: ShrinkEnd | null): string 
 
 /** Kernel text symbols, sorted by address (fixed-width hex compares as the numbers do). */
 export class Kallsyms {
-  private constructor(private readonly addrs: string[], private readonly names: string[], readonly zeroed: boolean) {}
+  private constructor(
+    private readonly addrs: string[],
+    private readonly names: string[],
+    readonly zeroed: boolean,
+  ) {}
 
   static parse(text: string): Kallsyms {
     const rows: [string, string][] = [];
@@ -159,7 +174,11 @@ export class Kallsyms {
       rows.push([m[1]!.toLowerCase(), m[3]!]);
     }
     rows.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-    return new Kallsyms(rows.map((r) => r[0]), rows.map((r) => r[1]), total > 0 && zeros === total);
+    return new Kallsyms(
+      rows.map((r) => r[0]),
+      rows.map((r) => r[1]),
+      total > 0 && zeros === total,
+    );
   }
 
   /** The function holding addr (16 hex digits): its name, or null when below every symbol. */
@@ -238,7 +257,11 @@ export function dentryTrend(samples: DentrySample[]): DentryTrend | null {
   const b = samples[samples.length - 1]!;
   const spanUs = b.timeUs - a.timeUs;
   return {
-    samples: samples.length, firstUs: a.timeUs, lastUs: b.timeUs, firstUnused: a.nrUnused, lastUnused: b.nrUnused,
+    samples: samples.length,
+    firstUs: a.timeUs,
+    lastUs: b.timeUs,
+    firstUnused: a.nrUnused,
+    lastUnused: b.nrUnused,
     perHour: samples.length >= 2 && spanUs > 0 ? Math.round(((b.nrUnused - a.nrUnused) * 3600e6) / spanUs) : null,
   };
 }

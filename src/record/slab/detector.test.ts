@@ -29,7 +29,10 @@ test('old kernel: a dentry record when the product nears INT_MAX, once per appro
       for (const r of det.poll((t += 1000))) seen.push(`${r.type}: ${r.detail}`);
     }
     assert.equal(seen.length, 4, seen.join('\n'));
-    assert.match(seen[0]!, /^dentry: dcache shrinker overflow close: floor\(nr_unused 20000000 \/ 100\) \* vfs_cache_pressure 10000 = 2000000000, 93\.1% of INT_MAX 2147483647 \(147483647 to go\); kernel 2\.6\.32-358\.el6\.x86_64 is before 3\.12/);
+    assert.match(
+      seen[0]!,
+      /^dentry: dcache shrinker overflow close: floor\(nr_unused 20000000 \/ 100\) \* vfs_cache_pressure 10000 = 2000000000, 93\.1% of INT_MAX 2147483647 \(147483647 to go\); kernel 2\.6\.32-358\.el6\.x86_64 is before 3\.12/,
+    );
     assert.match(seen[1]!, /overflow passed: floor\(nr_unused 22000000 \/ 100\) \* vfs_cache_pressure 10000 = 2200000000, 102\.4% of INT_MAX 2147483647 \(-52516353 to go\)/);
     assert.match(seen[2]!, /overflow close: floor\(nr_unused 20500000/, 'again after it fell back below the margin');
     assert.match(seen[3]!, /overflow passed: floor\(nr_unused 30000000/);

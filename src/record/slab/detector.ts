@@ -13,8 +13,21 @@ import type { Store } from '../store/store.js';
 import type { DecodedEvent } from '../tracefs/decode.js';
 import type { EventSpec } from '../tracefs/instance.js';
 import {
-  absurdCounts, decodeEnd, decodeStart, dentryOverflow, dentryTrend, Kallsyms, parseDentryState, passDetail, pushBounded, sampleOf, ShrinkPairer,
-  type DentryOverflow, type DentrySample, type DentryTrend, type ShrinkPass,
+  absurdCounts,
+  decodeEnd,
+  decodeStart,
+  dentryOverflow,
+  dentryTrend,
+  Kallsyms,
+  parseDentryState,
+  passDetail,
+  pushBounded,
+  sampleOf,
+  ShrinkPairer,
+  type DentryOverflow,
+  type DentrySample,
+  type DentryTrend,
+  type ShrinkPass,
 } from './core.js';
 
 export interface SlabOptions {
@@ -90,7 +103,11 @@ export class SlabDetector {
   /** 0: far, 1: within the margin, 2: past INT_MAX (on a kernel that overflows). */
   private warnLevel = 0;
 
-  constructor(readonly opts: SlabOptions, private readonly env: SlabEnv, attached: boolean) {
+  constructor(
+    readonly opts: SlabOptions,
+    private readonly env: SlabEnv,
+    attached: boolean,
+  ) {
     const rel = env.host.readValue('/proc/sys/kernel/osrelease');
     const k = rel.ok ? parseKernelRelease(rel.text) : null;
     this.kernel = k ? k.version : null;
@@ -106,9 +123,22 @@ export class SlabDetector {
       tracepoints: !opts.tracepoints ? 'off' : attached ? 'attached' : 'missing',
       note: opts.tracepoints && !attached ? 'vmscan:mm_shrink_slab_start/_end do not exist on this kernel (no shrinker passes are seen; the dentry sampler still runs)' : null,
       slowMs: opts.slowNs / 1e6,
-      passes: 0, slow: 0, absurd: 0, unpaired: 0,
+      passes: 0,
+      slow: 0,
+      absurd: 0,
+      unpaired: 0,
       symbols: 'unread',
-      dentry: { intervalMs: opts.dentryIntervalMs, samples: prev.length, readErrors: 0, lastError: null, last: prev.at(-1) ?? null, trend: dentryTrend(prev), overflow: null, kernel: k ? k.raw : null, warnings: 0 },
+      dentry: {
+        intervalMs: opts.dentryIntervalMs,
+        samples: prev.length,
+        readErrors: 0,
+        lastError: null,
+        last: prev.at(-1) ?? null,
+        trend: dentryTrend(prev),
+        overflow: null,
+        kernel: k ? k.raw : null,
+        warnings: 0,
+      },
     };
   }
 
@@ -170,7 +200,13 @@ export class SlabDetector {
     const pressure = p.ok ? Number(p.text) : Number.NaN;
     if (!state || !Number.isFinite(pressure)) {
       this.status.dentry.readErrors++;
-      this.status.dentry.lastError = !d.ok ? `${DENTRY_STATE}: ${d.reason}` : !state ? `${DENTRY_STATE}: not four numbers` : !p.ok ? `${CACHE_PRESSURE}: ${p.reason}` : `${CACHE_PRESSURE}: not a number`;
+      this.status.dentry.lastError = !d.ok
+        ? `${DENTRY_STATE}: ${d.reason}`
+        : !state
+          ? `${DENTRY_STATE}: not four numbers`
+          : !p.ok
+            ? `${CACHE_PRESSURE}: ${p.reason}`
+            : `${CACHE_PRESSURE}: not a number`;
       return;
     }
     const sample = sampleOf(state, pressure, timeUs);
@@ -198,10 +234,32 @@ export class SlabDetector {
 
   private blank(type: 'slab' | 'dentry', timeUs: number, tid: number, comm: string, nid: number | null, detail: string): ProcessRecord {
     return {
-      id: this.env.store.nextId(), type, timeUs, pid: tid, tid, ppid: 0, pstartUs: 0, ppstartUs: null, uid: null, program: null,
-      comm, domainId: this.env.store.root, fromId: null, exitCode: null, signal: null, sigCode: null, senderPid: null, senderComm: null,
+      id: this.env.store.nextId(),
+      type,
+      timeUs,
+      pid: tid,
+      tid,
+      ppid: 0,
+      pstartUs: 0,
+      ppstartUs: null,
+      uid: null,
+      program: null,
+      comm,
+      domainId: this.env.store.root,
+      fromId: null,
+      exitCode: null,
+      signal: null,
+      sigCode: null,
+      senderPid: null,
+      senderComm: null,
       // cpu holds the NUMA node of a slab record (nid in --json): there is no other column for it.
-      senderProgram: null, senderKind: null, reconstructed: false, cpu: nid, lost: null, detail, parentComm: null,
+      senderProgram: null,
+      senderKind: null,
+      reconstructed: false,
+      cpu: nid,
+      lost: null,
+      detail,
+      parentComm: null,
     };
   }
 }
@@ -223,7 +281,13 @@ export function dentryStatusText(d: SlabStatus['dentry']): string {
     const o = d.overflow;
     parts.push(
       `old-shrinker product ${o.product} = ${(o.fraction * 100).toFixed(2)}% of INT_MAX (${o.distance} to go)` +
-        (o.affected ? (o.distance < 0 ? ' WARNING: past INT_MAX, the old shrinker overflows' : o.close ? ' WARNING: close to the overflow' : '') : `; only kernels before 3.12 overflow, this is ${d.kernel ?? 'unknown'}: shown, not warned`),
+        (o.affected
+          ? o.distance < 0
+            ? ' WARNING: past INT_MAX, the old shrinker overflows'
+            : o.close
+              ? ' WARNING: close to the overflow'
+              : ''
+          : `; only kernels before 3.12 overflow, this is ${d.kernel ?? 'unknown'}: shown, not warned`),
     );
   }
   if (d.warnings) parts.push(`${d.warnings} warnings`);

@@ -14,9 +14,7 @@ import { liveSkipReason, sleep, tempDir, tracefsRoot, uniqueName, waitFor } from
 import { DENTRY_META, DEFAULT_SLAB } from './detector.js';
 import type { DentrySample } from './core.js';
 
-const skip =
-  liveSkipReason() ??
-  facilitySkip(existsSync(join(tracefsRoot(), 'events/vmscan/mm_shrink_slab_start')) ? undefined : 'the kernel has no vmscan:mm_shrink_slab_start tracepoint');
+const skip = liveSkipReason() ?? facilitySkip(existsSync(join(tracefsRoot(), 'events/vmscan/mm_shrink_slab_start')) ? undefined : 'the kernel has no vmscan:mm_shrink_slab_start tracepoint');
 if (skip) console.log(`# skipping live slab tests: ${skip}`);
 
 test('drop_caches: every shrinker pass recorded with a symbol name and numeric counts; dentry samples stored', { skip, timeout: 30_000 }, async () => {
@@ -47,12 +45,21 @@ test('drop_caches: every shrinker pass recorded with a symbol name and numeric c
     assert.ok(slab.length >= 1);
     const names = new Set<string>();
     for (const e of slab) {
-      const m = /^slow shrink_slab pass (\d+\.\d{3}) ms: (\S+) nid (-?\d+) nr_objects_to_shrink (-?\d+) cache_items (\d+) delta (\d+) total_scan (-?\d+) priority (-?\d+) gfp_flags 0x[0-9a-f]+ -> unused_scan (-?\d+) new_scan (-?\d+) retval (-?\d+) total_scan (-?\d+)$/.exec(e.detail ?? '');
+      const m =
+        /^slow shrink_slab pass (\d+\.\d{3}) ms: (\S+) nid (-?\d+) nr_objects_to_shrink (-?\d+) cache_items (\d+) delta (\d+) total_scan (-?\d+) priority (-?\d+) gfp_flags 0x[0-9a-f]+ -> unused_scan (-?\d+) new_scan (-?\d+) retval (-?\d+) total_scan (-?\d+)$/.exec(
+          e.detail ?? '',
+        );
       assert.ok(m, `record line: ${e.detail}`);
       names.add(m[2]!);
     }
-    assert.ok([...names].every((n) => n === 'unknown' || /^[A-Za-z_][A-Za-z0-9_.]*$/.test(n)), [...names].join(' '));
-    assert.ok([...names].some((n) => /super_cache_scan|_scan|_count/.test(n)), `shrinker names look like symbols: ${[...names].join(' ')}`);
+    assert.ok(
+      [...names].every((n) => n === 'unknown' || /^[A-Za-z_][A-Za-z0-9_.]*$/.test(n)),
+      [...names].join(' '),
+    );
+    assert.ok(
+      [...names].some((n) => /super_cache_scan|_scan|_count/.test(n)),
+      `shrinker names look like symbols: ${[...names].join(' ')}`,
+    );
     const samples = store.getMeta<DentrySample[]>(DENTRY_META)!;
     assert.equal(samples.length, 5, 'bounded to maxSamples');
     for (const s of samples) assert.ok(Number.isInteger(s.nrUnused) && Number.isInteger(s.nrDentry) && s.pressure >= 0);

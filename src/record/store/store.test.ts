@@ -50,13 +50,7 @@ test('records round-trip; domains as a trie; tree and domain matching', () => {
     assert.deepEqual([sig[0]!.pid, sig[0]!.signal, sig[0]!.sender_pid, sig[0]!.sender_comm, sig[0]!.sender_program], [11, 15, 12, 'kill', '/bin/kill']);
     assert.equal(store.name(sig[0]!.domain_id!), '<kernel> /sbin/init /bin/sh /bin/sleep');
     const tree = renderTree(domainTree(store));
-    assert.deepEqual(tree, [
-      '0 <kernel>  (4 in subtree)',
-      '1   /sbin/init  (4 in subtree)  [from /proc]',
-      '1     /bin/sh  (3 in subtree)',
-      '1       /bin/kill',
-      '1       /bin/sleep',
-    ]);
+    assert.deepEqual(tree, ['0 <kernel>  (4 in subtree)', '1   /sbin/init  (4 in subtree)  [from /proc]', '1     /bin/sh  (3 in subtree)', '1       /bin/kill', '1       /bin/sleep']);
     const names = domainNames(store);
     assert.equal(matchDomains(names, '<kernel> /sbin/init /bin/sh').length, 3, 'a domain and its subtree');
     assert.equal(matchDomains(names, '*sleep').length, 1);
@@ -70,7 +64,13 @@ test('pid history: images, end, children, timestamped history', () => {
     populate(store, Date.UTC(2014, 4, 4, 1, 4, 33) * 1000);
     const [sh] = pidHistory(store, 10);
     assert.equal(sh!.domain, '<kernel> /sbin/init /bin/sh');
-    assert.deepEqual(sh!.children.map((c) => [c.pid, c.program, c.end?.type]), [[11, '/bin/sleep', 'signal'], [12, '/bin/kill', 'exit']]);
+    assert.deepEqual(
+      sh!.children.map((c) => [c.pid, c.program, c.end?.type]),
+      [
+        [11, '/bin/sleep', 'signal'],
+        [12, '/bin/kill', 'exit'],
+      ],
+    );
     const [sleep] = pidHistory(store, 11);
     assert.match(sleep!.history, /^init\(2014\/05\/04-00:47:53\)=>sh\(2014\/05\/04-01:04:33\)=>sleep\(2014\/05\/04-01:04:33\)$/);
     assert.equal(sleep!.end!.signal, 15);
@@ -105,9 +105,31 @@ test('retention by age and by size', () => {
     const recs: ProcessRecord[] = [];
     for (let i = 0; i < 3000; i++) {
       recs.push({
-        id: store.nextId(), type: 'exec', timeUs: now + i, pid: 50_000 + i, tid: 50_000 + i, ppid: 1, pstartUs: now + i, ppstartUs: null, uid: 0,
-        program: '/bin/true', comm: 'true', domainId: template.domain_id!, fromId: null, exitCode: null, signal: null, sigCode: null, senderPid: null,
-        senderComm: null, senderProgram: null, senderKind: null, reconstructed: false, cpu: null, lost: null, detail: 'x'.repeat(400), parentComm: 'init',
+        id: store.nextId(),
+        type: 'exec',
+        timeUs: now + i,
+        pid: 50_000 + i,
+        tid: 50_000 + i,
+        ppid: 1,
+        pstartUs: now + i,
+        ppstartUs: null,
+        uid: 0,
+        program: '/bin/true',
+        comm: 'true',
+        domainId: template.domain_id!,
+        fromId: null,
+        exitCode: null,
+        signal: null,
+        sigCode: null,
+        senderPid: null,
+        senderComm: null,
+        senderProgram: null,
+        senderKind: null,
+        reconstructed: false,
+        cpu: null,
+        lost: null,
+        detail: 'x'.repeat(400),
+        parentComm: 'init',
       });
     }
     store.write(recs);
@@ -131,7 +153,7 @@ test('read-only open of a missing or foreign file is a clear error', () => {
 });
 
 test('time and type arguments', () => {
-  const now = Date.UTC(2026, 0, 1) ;
+  const now = Date.UTC(2026, 0, 1);
   assert.equal(parseTimeArg('10m', now), (now - 600_000) * 1000);
   assert.equal(parseTimeArg('2026-01-01T00:00:00Z', now), now * 1000);
   assert.equal(parseTimeArg('now', now), now * 1000);
@@ -164,9 +186,31 @@ test('batched writes: 50-row statements and the remainder store every field; rec
   withStore((store) => {
     const dom = store.intern(store.root, '/usr/bin/true');
     const rec = (i: number, reconstructed = false): ProcessRecord => ({
-      id: store.nextId(), type: i % 2 ? 'exit' : 'exec', timeUs: 1_700_000_000_000_000 + i, pid: 1000 + i, tid: 1000 + i, ppid: 1, pstartUs: 1_700_000_000_000_000 + i * 2_000_000,
-      ppstartUs: null, uid: i, program: '/usr/bin/true', comm: 'true', domainId: dom, fromId: null, exitCode: i % 2 ? i % 256 : null, signal: null, sigCode: null,
-      senderPid: null, senderComm: null, senderProgram: null, senderKind: null, reconstructed, cpu: null, lost: null, detail: `row ${i}`, parentComm: 'sh',
+      id: store.nextId(),
+      type: i % 2 ? 'exit' : 'exec',
+      timeUs: 1_700_000_000_000_000 + i,
+      pid: 1000 + i,
+      tid: 1000 + i,
+      ppid: 1,
+      pstartUs: 1_700_000_000_000_000 + i * 2_000_000,
+      ppstartUs: null,
+      uid: i,
+      program: '/usr/bin/true',
+      comm: 'true',
+      domainId: dom,
+      fromId: null,
+      exitCode: i % 2 ? i % 256 : null,
+      signal: null,
+      sigCode: null,
+      senderPid: null,
+      senderComm: null,
+      senderProgram: null,
+      senderKind: null,
+      reconstructed,
+      cpu: null,
+      lost: null,
+      detail: `row ${i}`,
+      parentComm: 'sh',
     });
     const first = Array.from({ length: 123 }, (_, i) => rec(i));
     assert.equal(store.write(first), 123);

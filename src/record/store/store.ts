@@ -409,9 +409,31 @@ export class Store implements DomainRegistry {
           if (dupe.get(r.pid, r.pstartUs)) continue;
         }
         pending.push(
-          r.id, r.type, Math.round(r.timeUs), r.pid, r.tid, r.ppid, Math.round(r.pstartUs), r.ppstartUs === null ? null : Math.round(r.ppstartUs),
-          r.uid, r.program, r.comm, r.parentComm, r.domainId, r.fromId, r.exitCode, r.signal, r.sigCode, r.senderPid, r.senderComm,
-          r.senderProgram, r.senderKind, r.reconstructed ? 1 : 0, r.cpu, r.lost, r.detail,
+          r.id,
+          r.type,
+          Math.round(r.timeUs),
+          r.pid,
+          r.tid,
+          r.ppid,
+          Math.round(r.pstartUs),
+          r.ppstartUs === null ? null : Math.round(r.ppstartUs),
+          r.uid,
+          r.program,
+          r.comm,
+          r.parentComm,
+          r.domainId,
+          r.fromId,
+          r.exitCode,
+          r.signal,
+          r.sigCode,
+          r.senderPid,
+          r.senderComm,
+          r.senderProgram,
+          r.senderKind,
+          r.reconstructed ? 1 : 0,
+          r.cpu,
+          r.lost,
+          r.detail,
         );
         if (++pendingRows === BULK_ROWS) {
           n += bulk.run(pending).changes;
@@ -607,7 +629,11 @@ export class Store implements DomainRegistry {
    * Sums of the io records from sinceUs (to untilUs), per program (its path, or [comm] when the
    * recorder did not know it) or per domain id; processes are told apart by (pid, start).
    */
-  ioTotals(q: { by: 'program' | 'domain'; sinceUs?: number; untilUs?: number }): Array<{ key: string | number; processes: number; threads: number; read_bytes: number; write_bytes: number; cancelled_write_bytes: number }> {
+  ioTotals(q: {
+    by: 'program' | 'domain';
+    sinceUs?: number;
+    untilUs?: number;
+  }): Array<{ key: string | number; processes: number; threads: number; read_bytes: number; write_bytes: number; cancelled_write_bytes: number }> {
     if (!this.hasTable('io_exit')) return [];
     const key = q.by === 'program' ? "coalesce(e.program, '[' || coalesce(e.comm, '?') || ']')" : 'e.domain_id';
     const where = ["e.type = 'io'"];
@@ -655,7 +681,13 @@ export class Store implements DomainRegistry {
       snapshot = null;
     }
     const kmsg = this.hasTable('kmsg')
-      ? (this.db.prepare('SELECT seq, ts_us, level, facility, text FROM kmsg WHERE event_id = ? ORDER BY seq').all(eventId) as Array<{ seq: number; ts_us: number; level: number; facility: number; text: string }>)
+      ? (this.db.prepare('SELECT seq, ts_us, level, facility, text FROM kmsg WHERE event_id = ? ORDER BY seq').all(eventId) as Array<{
+          seq: number;
+          ts_us: number;
+          level: number;
+          facility: number;
+          text: string;
+        }>)
       : [];
     return { incident: row.incident, snapshot, kmsg };
   }
@@ -688,7 +720,10 @@ function quickCheck(db: DB): string | null {
     const rows = db.pragma('quick_check(20)', { simple: false }) as Array<{ quick_check: string }>;
     if (rows.length === 1 && rows[0]!.quick_check === 'ok') return null;
     // One line: its first findings (a row can hold several lines; the header line says nothing).
-    const found = rows.flatMap((r) => r.quick_check.split('\n')).map((l) => l.trim()).filter((l) => l && !/^\*\*\* in database \w+ \*\*\*$/.test(l));
+    const found = rows
+      .flatMap((r) => r.quick_check.split('\n'))
+      .map((l) => l.trim())
+      .filter((l) => l && !/^\*\*\* in database \w+ \*\*\*$/.test(l));
     return found.slice(0, 3).join('; ') + (found.length > 3 ? `; and ${found.length >= 20 ? 'at least ' : ''}${found.length - 3} more` : '');
   } catch (e) {
     return (e as Error).message;
@@ -728,7 +763,7 @@ function copyEvidence(from: string, to: string): void {
     for (;;) {
       const n = readSync(opened.fd, buf, 0, buf.length, null);
       if (n === 0) break;
-      for (let off = 0; off < n; ) off += writeSync(out, buf, off, n - off);
+      for (let off = 0; off < n;) off += writeSync(out, buf, off, n - off);
     }
   } finally {
     closeSync(out);

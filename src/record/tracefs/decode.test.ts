@@ -27,7 +27,10 @@ test('format files: fields, data_loc strings, fixed char arrays, ids', () => {
   const exit = parseEventFormat(read('sched_process_exit.format'));
   const comm = exit.fields.find((f) => f.name === 'comm')!;
   assert.deepEqual([comm.offset, comm.size, comm.isString, comm.arrayLength], [8, 16, true, 16]);
-  assert.ok(exit.fields.some((f) => f.name === 'group_dead'), 'kernel 6.18 has group_dead');
+  assert.ok(
+    exit.fields.some((f) => f.name === 'group_dead'),
+    'kernel 6.18 has group_dead',
+  );
   const eg = parseEventFormat(read('sys_enter_exit_group.format'));
   const code = eg.fields.find((f) => f.name === 'error_code')!;
   assert.deepEqual([code.offset, code.size], [16, 8]);
@@ -57,9 +60,24 @@ test('decodes a real trace_pipe_raw page', () => {
   assert.deepEqual(
     out.map((e) => e.name),
     [
-      'sched_process_exec', 'task_newtask', 'sched_process_exec', 'task_newtask', 'sched_process_exec', 'sys_enter_exit_group',
-      'sched_process_exit', 'task_newtask', 'sched_process_exec', 'signal_generate', 'signal_deliver', 'sched_process_exit',
-      'task_newtask', 'sched_process_exec', 'sys_enter_exit_group', 'sched_process_exit', 'sys_enter_exit_group', 'sched_process_exit',
+      'sched_process_exec',
+      'task_newtask',
+      'sched_process_exec',
+      'task_newtask',
+      'sched_process_exec',
+      'sys_enter_exit_group',
+      'sched_process_exit',
+      'task_newtask',
+      'sched_process_exec',
+      'signal_generate',
+      'signal_deliver',
+      'sched_process_exit',
+      'task_newtask',
+      'sched_process_exec',
+      'sys_enter_exit_group',
+      'sched_process_exit',
+      'sys_enter_exit_group',
+      'sched_process_exit',
     ],
   );
   for (let i = 1; i < out.length; i++) assert.ok(out[i]!.ts >= out[i - 1]!.ts, 'timestamps ascend within a page');
@@ -109,12 +127,20 @@ test('synthetic page: time extend, absolute stamp, padding, type_len 0, loss mar
   pad.writeUInt32LE(12); // array[0] = bytes after the 4-byte header, itself included
   const page = buildPage(
     [
-      hdr(11, 100), newtask(10),                       // small record, delta 100
-      hdr(30, 5), ext,                                 // time extend: +5 + 2<<27
-      hdr(0, 7), lenWord, newtask(11),                 // long form record, delta 7
-      hdr(29, 1), pad, Buffer.alloc(8),                // discarded event: skipped, delta ignored
-      hdr(31, 1000), abs,                              // absolute timestamp 1000
-      hdr(11, 1), newtask(12),
+      hdr(11, 100),
+      newtask(10), // small record, delta 100
+      hdr(30, 5),
+      ext, // time extend: +5 + 2<<27
+      hdr(0, 7),
+      lenWord,
+      newtask(11), // long form record, delta 7
+      hdr(29, 1),
+      pad,
+      Buffer.alloc(8), // discarded event: skipped, delta ignored
+      hdr(31, 1000),
+      abs, // absolute timestamp 1000
+      hdr(11, 1),
+      newtask(12),
     ],
     5_000_000_000,
     0x80000000 | 0x40000000,
@@ -124,7 +150,10 @@ test('synthetic page: time extend, absolute stamp, padding, type_len 0, loss mar
   const r = decodePage(page, page.length, parseHeaderPage(read('header_page')), parseHeaderEvent(read('header_event')), types, 1, out);
   assert.equal(r.missed, 3);
   assert.equal(r.bad, 0);
-  assert.deepEqual(out.map((e) => e.fields.pid), [10, 11, 12]);
+  assert.deepEqual(
+    out.map((e) => e.fields.pid),
+    [10, 11, 12],
+  );
   assert.equal(out[0]!.ts, 5_000_000_100);
   assert.equal(out[1]!.ts, 5_000_000_100 + 5 + 2 * 2 ** 27 + 7);
   assert.equal(out[2]!.ts, 1001);

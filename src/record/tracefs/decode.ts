@@ -109,7 +109,15 @@ function fieldReader(f: FieldFormat): (buf: Buffer, start: number, len: number, 
         // A kernel pointer is above 2^53: as 16 hex digits (what /proc/kallsyms prints), exact.
         return (buf, start, len, out) => {
           check(f, offset + 8, len);
-          out[name] = buf.readUInt32LE(start + offset + 4).toString(16).padStart(8, '0') + buf.readUInt32LE(start + offset).toString(16).padStart(8, '0');
+          out[name] =
+            buf
+              .readUInt32LE(start + offset + 4)
+              .toString(16)
+              .padStart(8, '0') +
+            buf
+              .readUInt32LE(start + offset)
+              .toString(16)
+              .padStart(8, '0');
         };
       }
       // Exact below 2^53, which covers pids, codes, flags and handlers we use.
@@ -150,15 +158,7 @@ export interface PageResult {
  * Never throws on bad bytes: it counts them and stops at the first, because after a corrupt
  * header the rest of the page cannot be framed.
  */
-export function decodePage(
-  page: Buffer,
-  pageLen: number,
-  layout: PageLayout,
-  header: EventHeaderLayout,
-  types: Map<number, EventType>,
-  cpu: number,
-  out: DecodedEvent[],
-): PageResult {
+export function decodePage(page: Buffer, pageLen: number, layout: PageLayout, header: EventHeaderLayout, types: Map<number, EventType>, cpu: number, out: DecodedEvent[]): PageResult {
   const result: PageResult = { missed: 0, events: 0, unknown: 0, bad: 0 };
   if (pageLen < layout.dataOffset) {
     result.bad++;

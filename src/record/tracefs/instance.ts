@@ -64,10 +64,7 @@ export function findTracefs(host = new Host(), allowMount = true): string {
     spawnSync('mount', ['-t', 'tracefs', 'nodev', '/sys/kernel/tracing'], { stdio: 'ignore', timeout: 10_000 });
     if (host.exists('/sys/kernel/tracing/instances')) return '/sys/kernel/tracing';
   }
-  throw new CliError(
-    `tracefs is not available (looked in ${TRACEFS_CANDIDATES.join(', ')}; mount -t tracefs nodev /sys/kernel/tracing failed or the kernel lacks CONFIG_FTRACE)`,
-    EXIT.UNAVAILABLE,
-  );
+  throw new CliError(`tracefs is not available (looked in ${TRACEFS_CANDIDATES.join(', ')}; mount -t tracefs nodev /sys/kernel/tracing failed or the kernel lacks CONFIG_FTRACE)`, EXIT.UNAVAILABLE);
 }
 
 export function requireRoot(): void {
@@ -183,7 +180,10 @@ export class TraceInstance {
     this.page = Buffer.alloc(this.pageSize);
     const cpuList = host.list(posix.join(tracefs, 'per_cpu'));
     this.cpus = cpuList.ok
-      ? cpuList.entries.filter((e) => /^cpu\d+$/.test(e)).map((e) => Number(e.slice(3))).sort((a, b) => a - b)
+      ? cpuList.entries
+          .filter((e) => /^cpu\d+$/.test(e))
+          .map((e) => Number(e.slice(3)))
+          .sort((a, b) => a - b)
       : [];
   }
 

@@ -92,7 +92,10 @@ console.log(JSON.stringify({ mountedBefore, mountedAfter, tracefs: st.tracefs, i
     assert.equal(out.lost, 0);
     // The host saw nothing: same tracefs mounts, and the instance (one tracefs for all mounts) is gone.
     assert.deepEqual(hostTracefsMounts(), before);
-    assert.deepEqual(readdirSync(join(tracefsRoot(), 'instances')).filter((d) => d.startsWith(`lantern.${name}.`)), []);
+    assert.deepEqual(
+      readdirSync(join(tracefsRoot(), 'instances')).filter((d) => d.startsWith(`lantern.${name}.`)),
+      [],
+    );
   } finally {
     cleanup();
   }
