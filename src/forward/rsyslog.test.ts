@@ -335,3 +335,31 @@ test(
     }
   },
 );
+
+test('TLS with a client certificate: a collector that requires one takes the lines with --cert/--key, refuses them without', { skip: skipTls }, async () => {
+  const tls = makeTls(tempDir('lantern-tls-client-'));
+  const rs = await startRsyslog({ tls, requireClientCert: true });
+  const base = tempDir('lantern-fwd-client-');
+  const dir = join(base, 'in');
+  appendLines(dir, 20);
+  const to = `syslog+tls://127.0.0.1:${rs.port}`;
+  try {
+    const without = spawnSync(process.execPath, [BIN, 'forward', dir, '--to', to, '--ca', tls.ca, '--state-dir', join(base, 's1'), '--once', '--timeout', '2s', '--settle', '200ms'], {
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    assert.equal(without.status, 69, without.stderr);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(rs.lines().length, 0, 'nothing accepted without a client certificate');
+    const withCert = spawnSync(
+      process.execPath,
+      [BIN, 'forward', dir, '--to', to, '--ca', tls.ca, '--cert', tls.clientCert, '--key', tls.clientKey, '--state-dir', join(base, 's2'), '--once', '--settle', '200ms'],
+      { encoding: 'utf8', timeout: 60_000 },
+    );
+    assert.equal(withCert.status, 0, withCert.stderr);
+    await until('20 lines over mutual TLS', () => rs.lines().length >= 20);
+  } finally {
+    await rs.stop();
+  }
+  assert.equal(rs.lines().length, 20);
+});

@@ -54,6 +54,9 @@ export interface TlsFiles {
   cert: string;
   key: string;
   otherCa: string;
+  /** A client certificate and key signed by the same CA (for a collector that asks for one). */
+  clientCert: string;
+  clientKey: string;
 }
 
 /** A throwaway CA and a server certificate for 127.0.0.1 (and a second, unrelated CA). */
@@ -67,11 +70,20 @@ export function makeTls(dir: string): TlsFiles {
   run(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1']);
   writeFileSync(join(dir, 'san.ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost\n');
   run(['x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', '-days', '2', '-extfile', 'san.ext']);
-  return { ca: join(dir, 'ca.pem'), cert: join(dir, 'server.pem'), key: join(dir, 'server.key'), otherCa: join(dir, 'other.pem') };
+  run(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'client.key', '-out', 'client.csr', '-subj', '/CN=lantern-forwarder']);
+  run(['x509', '-req', '-in', 'client.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'client.pem', '-days', '2']);
+  return {
+    ca: join(dir, 'ca.pem'),
+    cert: join(dir, 'server.pem'),
+    key: join(dir, 'server.key'),
+    otherCa: join(dir, 'other.pem'),
+    clientCert: join(dir, 'client.pem'),
+    clientKey: join(dir, 'client.key'),
+  };
 }
 
 /** A private rsyslogd on loopback: imtcp (or gtls with `tls`) → one file with SD and message. */
-export async function startRsyslog(opts: { tls?: TlsFiles } = {}): Promise<Rsyslog> {
+export async function startRsyslog(opts: { tls?: TlsFiles; requireClientCert?: boolean } = {}): Promise<Rsyslog> {
   const dir = tempDir('lantern-rsyslog-');
   const port = await freePort();
   const out = join(dir, 'out.log');
@@ -83,7 +95,7 @@ export async function startRsyslog(opts: { tls?: TlsFiles } = {}): Promise<Rsysl
       tls
         ? `global(workDirectory="${dir}" DefaultNetstreamDriver="gtls" DefaultNetstreamDriverCAFile="${tls.ca}" DefaultNetstreamDriverCertFile="${tls.cert}" DefaultNetstreamDriverKeyFile="${tls.key}")`
         : `global(workDirectory="${dir}")`,
-      tls ? 'module(load="imtcp" StreamDriver.Name="gtls" StreamDriver.Mode="1" StreamDriver.AuthMode="anon")' : 'module(load="imtcp")',
+      tls ? `module(load="imtcp" StreamDriver.Name="gtls" StreamDriver.Mode="1" StreamDriver.AuthMode="${opts.requireClientCert ? 'x509/certvalid' : 'anon'}")` : 'module(load="imtcp")',
       `input(type="imtcp" port="${port}" address="127.0.0.1")`,
       'template(name="t" type="string" string="%hostname% %app-name% %syslogseverity% %structured-data% %msg%\\n")',
       `action(type="omfile" file="${out}" template="t")`,
