@@ -585,7 +585,7 @@ SIGHUP reopens --log. Needs root. Query with: lantern record status, lantern his
 
   program
     .command('events')
-    .description('recorded events: exec, exit, signal (fatal, with sender), lost, hung (hung-task reports), io (disk I/O of exiting threads)')
+    .description('recorded events: exec, exit, signal (fatal, with sender), lost, hung (hung-task reports), io (disk I/O of exiting threads), slow_stat, slow_io, slab, dentry, rule')
     .addOption(storeOption())
     .option('--since <time>', 'from this time (ISO 8601, "now", or a duration ago: 10m, 2h, 3d)')
     .option('--until <time>', 'up to this time')
