@@ -551,6 +551,7 @@ SIGHUP reopens --log. Needs root. Query with: lantern record status, lantern his
               images: v.images.map((i) => eventJson(i, names)),
               end: v.end ? eventJson(v.end, names) : null,
               hung: v.hung.map((h) => eventJson(h, names)),
+              detected: v.detected.map((d) => eventJson(d, names)),
               children: v.children.map((c) => ({ pid: c.pid, start: c.startUs ? isoTime(c.startUs) : null, program: c.program, end: c.end ? eventJson(c.end, names) : null })),
             })),
           );
@@ -572,6 +573,7 @@ SIGHUP reopens --log. Needs root. Query with: lantern record status, lantern his
           if (v.reconstructedSteps > 0) out.push(`  note      ${reconstructedNote(v.reconstructedSteps)}`);
           for (const i of v.images) out.push(`  exec      ${isoTime(i.time_us)} ${i.program}${i.detail ? `  [${i.detail}]` : ''}`);
           for (const h of v.hung) out.push(`  hung      ${isoTime(h.time_us)} tid ${h.tid} (${h.comm ?? '?'}): ${h.detail ?? ''}`);
+          for (const d of v.detected) out.push(`  ${d.type.padEnd(9)} ${isoTime(d.time_us)} tid ${d.tid} (${d.comm ?? '?'}): ${d.detail ?? ''}`);
           out.push(`  end       ${endText(v.end)}`);
           for (const c of v.children)
             out.push(`  child     ${c.pid} ${c.program ?? '?'}: ${c.end ? (c.end.type === 'signal' ? signalName(c.end.signal ?? 0) : `exit ${c.end.exit_code ?? '?'}`) : 'no exit recorded'}`);

@@ -263,10 +263,15 @@ export interface ProcessView {
   end: StoredEvent | null;
   /** Hung-task reports of this process (its tasks blocked in D state), oldest first. */
   hung: StoredEvent[];
+  /** The detectors' records of this process: disk I/O at exit, slow stat() calls, slow block I/O. */
+  detected: StoredEvent[];
   children: Array<{ pid: number; startUs: number | null; program: string | null; end: StoredEvent | null }>;
 }
 
 /** Everything recorded about one pid: each process that held it (by start time), newest first. */
+/** Record types a detector writes about a process (shown with its history). */
+const DETECTED_TYPES: ReadonlySet<string> = new Set(['io', 'slow_stat', 'slow_io']);
+
 export function pidHistory(store: Store, pid: number): ProcessView[] {
   const rows = store.query({ pid });
   const byStart = new Map<number, StoredEvent[]>();
@@ -301,6 +306,7 @@ export function pidHistory(store: Store, pid: number): ProcessView[] {
       images,
       end,
       hung: evs.filter((e) => e.type === 'hung'),
+      detected: evs.filter((e) => DETECTED_TYPES.has(e.type)),
       children: [...children.values()],
     });
   }
