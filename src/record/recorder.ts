@@ -7,7 +7,7 @@
 import { Host } from '../host/host.js';
 import { closeSync, openSync, writeSync } from 'node:fs';
 import type { DecodedEvent } from './tracefs/decode.js';
-import { isLiveRecorder, requireRoot, TraceInstance, type EventSpec } from './tracefs/instance.js';
+import { isLiveRecorder, procPid, requireRoot, TraceInstance, type EventSpec } from './tracefs/instance.js';
 import { CliError, EXIT } from '../common/exit.js';
 import { ProcessModel, type ProcessRecord } from './process/model.js';
 import { isAlive, liveClocks, ProgramNamer, scanProc, uidOf, type Clocks } from './process/procfs.js';
@@ -341,7 +341,7 @@ export class Recorder {
     try {
       // One writer per store: record ids are allocated by the writer.
       const prev = store.getMeta<RecorderStatus>('status');
-      if (prev && prev.state === 'running' && prev.pid !== process.pid && isLiveRecorder(host, prev.pid)) {
+      if (prev && prev.state === 'running' && prev.pid !== procPid() && isLiveRecorder(host, prev.pid)) {
         throw new CliError(`store ${opts.storePath} is being written by the recorder running as pid ${prev.pid} (name ${prev.name})`, EXIT.UNAVAILABLE);
       }
       const events = RECORD_EVENTS.map((e) => ({ ...e }));
@@ -405,7 +405,7 @@ export class Recorder {
       store: this.store,
       host: this.host,
       name: this.opts.name,
-      ownerPid: process.pid,
+      ownerPid: procPid(),
       tracefs: this.instance.tracefs,
       ownerAlive: (pid) => isLiveRecorder(this.host, pid),
       procOf: (pid) => {
@@ -749,7 +749,7 @@ export class Recorder {
     if (rss > this.peakRss) this.peakRss = rss;
     return {
       state,
-      pid: process.pid,
+      pid: procPid(),
       name: this.opts.name,
       instance: this.instance.dir,
       tracefs: this.instance.tracefs,

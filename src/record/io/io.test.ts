@@ -198,6 +198,10 @@ test('in a pid namespace the kernel refuses the listener: the recorder says so o
       /^lantern record: I\/O detector off: registering for taskstats exit records was refused \(the kernel takes listeners only from the initial user and pid namespaces, and CPUs it knows\): Invalid argument$/m,
     );
     assert.equal(r.stderr.match(/I\/O detector off/g)!.length, 1);
+    // Its tracefs instance is named with its pid as /proc sees it, not the namespace's 1: a recorder
+    // outside would take `lantern.NAME.1` for a dead recorder's and remove it under this one.
+    const owner = Number(/\(instance \S+\.(\d+),/.exec(r.stderr)?.[1]);
+    assert.ok(owner > 1, r.stderr);
     const st = spawnSync(process.execPath, [LANTERN, 'record', 'status', '--store', store], { encoding: 'utf8' });
     assert.match(st.stdout, /^io +unavailable: registering for taskstats exit records was refused/m);
     assert.match(st.stdout, /^records +exec \d+/m);

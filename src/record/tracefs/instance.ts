@@ -7,7 +7,7 @@
  * Reads of tracefs text files go through the Host; control writes (mkdir, echo 1 > enable)
  * are here because the Host is deliberately read-only.
  */
-import { closeSync, constants as fsc, mkdirSync, openSync, readSync, rmdirSync, writeFileSync } from 'node:fs';
+import { closeSync, constants as fsc, mkdirSync, openSync, readlinkSync, readSync, rmdirSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { posix } from 'node:path';
 import { CliError, EXIT } from '../../common/exit.js';
@@ -129,7 +129,21 @@ export function removeInstanceDir(dir: string): boolean {
  * Remove instances left by recorders that no longer run (killed with SIGKILL, crashed).
  * Returns the directory names removed. Refuses to start over a live recorder of the same name.
  */
-export function cleanStaleInstances(tracefs: string, name: string, host: Host, selfPid = process.pid): string[] {
+/**
+ * This process's pid as /proc (and so every other recorder) sees it. In a pid namespace
+ * `process.pid` is the namespace's number: an instance named with it looks, to a recorder outside,
+ * like the instance of a dead process (or of a live stranger), and was removed under a live recorder.
+ */
+export function procPid(): number {
+  try {
+    const n = Number(readlinkSync('/proc/self'));
+    return Number.isInteger(n) && n > 0 ? n : process.pid;
+  } catch {
+    return process.pid;
+  }
+}
+
+export function cleanStaleInstances(tracefs: string, name: string, host: Host, selfPid = procPid()): string[] {
   const list = host.list(posix.join(tracefs, 'instances'));
   if (!list.ok) return [];
   const removed: string[] = [];
@@ -203,7 +217,7 @@ export class TraceInstance {
       }
     }
     const stale = cleanStaleInstances(tracefs, opts.name, host);
-    const dirName = instanceDirName(opts.name, opts.ownerPid ?? process.pid);
+    const dirName = instanceDirName(opts.name, opts.ownerPid ?? procPid());
     const dir = posix.join(tracefs, 'instances', dirName);
     try {
       mkdirSync(dir);
