@@ -182,9 +182,17 @@ test('short-lived UDP senders (sendto, send, write, sendmsg, sendmmsg; IPv4 and 
         a.summary.senders.some((s) => s.pid === pid && s.program === sender),
         `summary row for ${pid}`,
       );
-    // The kernel counted both sends of sendmmsg to the target (and not the one elsewhere).
-    assert.equal(a.summary.senders.find((s) => s.pid === p4.sendmmsg)?.sends, 2);
-    assert.equal(b.summary.senders.find((s) => s.pid === p6.sendmmsg)?.sends, 2);
+    // The kernel counted the sends of sendmmsg to the target, never the one elsewhere. Each
+    // message's address is read from the caller's mmsghdr array inside a tracepoint, where a page
+    // that is not resident cannot be faulted in: on a loaded machine one read can fail and that
+    // message goes uncounted (seen once on CI; docs/who-sends.md, LIMITS). Never more than 2.
+    for (const [s, pid] of [
+      [a, p4.sendmmsg],
+      [b, p6.sendmmsg],
+    ] as const) {
+      const n = s.summary.senders.find((x) => x.pid === pid)?.sends ?? 0;
+      assert.ok(n >= 1 && n <= 2, `sendmmsg sends counted: ${n}`);
+    }
     assert.equal(c.summary.senders.find((s) => s.pid === pTcp)?.connects, 1);
     for (const s of [a, b, c]) assert.equal(s.summary.malformed, 0);
   } finally {
