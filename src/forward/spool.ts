@@ -112,9 +112,13 @@ export function backlogBytes(dir: string, rel: string, pos: StreamPos | null): n
 function readAt(path: string, offset: number, maxBytes: number): Buffer {
   const fd = openSync(path, C.O_RDONLY | C.O_NOFOLLOW | C.O_NONBLOCK);
   try {
-    if (!fstatSync(fd).isFile()) return Buffer.alloc(0);
-    const buf = Buffer.allocUnsafe(maxBytes);
-    const n = readSync(fd, buf, 0, maxBytes, offset);
+    const st = fstatSync(fd);
+    if (!st.isFile()) return Buffer.alloc(0);
+    // No bigger than what is there: a caught-up forwarder polls an unchanged file every tick.
+    const len = Math.min(maxBytes, Math.max(0, st.size - offset));
+    if (len === 0) return Buffer.alloc(0);
+    const buf = Buffer.allocUnsafe(len);
+    const n = readSync(fd, buf, 0, len, offset);
     return buf.subarray(0, n);
   } finally {
     closeSync(fd);
@@ -137,13 +141,14 @@ export function readLines(dir: string, rel: string, pos: StreamPos | null, maxBy
     const file = files[i]!;
     const newest = i === files.length - 1;
     let data: Buffer;
-    const want = Math.max(budget, MAX_LINE_READ);
     try {
-      data = readAt(join(dir, rel, file), offset, want);
+      data = readAt(join(dir, rel, file), offset, budget);
+      // A line longer than the batch: read on up to the longest line a receiver writes.
+      if (data.length === budget && budget < MAX_LINE_READ && data.indexOf(0x0a) < 0) data = readAt(join(dir, rel, file), offset, MAX_LINE_READ);
     } catch {
       continue; // rotated away or unreadable: the next file goes on
     }
-    if (data.length === want && data.indexOf(0x0a) < 0) {
+    if (data.length === Math.max(budget, MAX_LINE_READ) && data.indexOf(0x0a) < 0) {
       // A "line" longer than any the receiver writes (it caps lines far below this): sent in
       // pieces rather than stalling the stream forever.
       out.push({ text: data.toString('utf8'), id: `${rel || '.'}/${file}:${offset}`, next: { file, offset: offset + data.length } });
