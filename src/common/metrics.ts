@@ -37,6 +37,11 @@ function value(n: number): string {
   return String(n);
 }
 
+/** A status field's camelCase name as a metric name part: `linesWritten` → `lines_written`. */
+export function snake(name: string): string {
+  return name.replace(/[A-Z]/g, (c) => '_' + c.toLowerCase()).replace(/[^a-z0-9_]/g, '_');
+}
+
 const NAME_RE = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 const LABEL_RE = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 

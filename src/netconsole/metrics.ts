@@ -4,7 +4,7 @@
  * every other counter of the stats document is exported as `lantern_netconsole_<name>_total`, so a
  * counter added to the pipeline appears on the endpoint without an edit here.
  */
-import type { Metric } from '../common/metrics.js';
+import { snake, type Metric } from '../common/metrics.js';
 import type { StatsSnapshot } from './receiver.js';
 
 /** Levels, not totals. */
@@ -28,10 +28,6 @@ const HELP: Record<string, string> = {
   writeErrors: 'Failed writes (retried).',
   malformed: 'Datagrams that were not netconsole.',
 };
-
-export function snake(name: string): string {
-  return name.replace(/[A-Z]/g, (c) => '_' + c.toLowerCase()).replace(/[^a-z0-9_]/g, '_');
-}
 
 export function netconsoleMetrics(s: StatsSnapshot): Metric[] {
   const out: Metric[] = [{ name: 'lantern_netconsole_uptime_seconds', help: 'Seconds since the receiver started.', type: 'gauge', samples: [{ value: s.uptimeSeconds }] }];

@@ -4,7 +4,7 @@
  * rules, and the ones added later) export their numeric counters generically as
  * `lantern_record_<detector>_<name>`, so a new detector's counters appear without an edit here.
  */
-import type { Metric } from '../common/metrics.js';
+import { snake, type Metric } from '../common/metrics.js';
 import type { RecorderStatus } from './recorder.js';
 
 type Field = { help: string; type: 'counter' | 'gauge'; value: (s: RecorderStatus) => number };
@@ -32,10 +32,6 @@ const UNITS: [RegExp, string, number][] = [
   [/Secs?$/, '_seconds', 1],
   [/Kb$/, '_bytes', 1024],
 ];
-
-function snake(name: string): string {
-  return name.replace(/[A-Z]/g, (c) => '_' + c.toLowerCase()).replace(/[^a-z0-9_]/g, '_');
-}
 
 export function recordMetrics(s: RecorderStatus): Metric[] {
   const out: Metric[] = Object.entries(FIELDS).map(([name, f]) => ({ name: `lantern_record_${name}`, help: f.help, type: f.type, samples: [{ value: f.value(s) }] }));
