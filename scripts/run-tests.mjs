@@ -34,6 +34,10 @@ const phases = [
   { files: chosen.filter((f) => EXCLUSIVE.includes(f)), concurrency: '1' },
 ].filter((p) => p.files.length);
 const totals = { pass: 0, fail: 0, skipped: 0 };
+// A CI log is often read from its end only: the failures are listed again there, each with the
+// first lines of what the runner said about it.
+const failures = [];
+const FAILURE_LINES = 30;
 let status = 0;
 for (const phase of phases) {
   const child = spawn(
@@ -44,11 +48,23 @@ for (const phase of phases) {
       stdio: ['inherit', 'pipe', 'inherit'],
     },
   );
-  // Passed through as it comes; the tail is kept for the runner's own summary.
+  // Passed through as it comes; the tail is kept for the runner's own summary, and every
+  // failure's block (its name and the runner's YAML: error, location, stack) for the closing list.
   let tail = '';
+  let pending = '';
+  let block = null;
   child.stdout.on('data', (d) => {
     process.stdout.write(d);
     tail = (tail + d.toString()).slice(-4096);
+    const lines = (pending + d.toString()).split('\n');
+    pending = lines.pop() ?? '';
+    for (const line of lines) {
+      if (/^\s*not ok \d+/.test(line)) {
+        block = { lines: [line.trim()] };
+        failures.push(block);
+      } else if (block && /^\s*(?:ok \d+|# Subtest:|1\.\.\d+)/.test(line)) block = null;
+      else if (block && block.lines.length < FAILURE_LINES) block.lines.push(line);
+    }
   });
   const code = await new Promise((res) => child.on('close', (c) => res(c)));
   // The summary (TAP "# pass N", spec "ℹ pass N"): added up over the phases.
@@ -57,6 +73,10 @@ for (const phase of phases) {
     if (m) totals[k] += Number(m[1]);
   }
   if (code !== 0) status = code ?? 1;
+}
+if (failures.length) {
+  console.log(`\n# ${failures.length} failed (a parent test that failed because a subtest did is listed too):`);
+  for (const f of failures) console.log(f.lines.map((l) => `#   ${l}`).join('\n'));
 }
 if (phases.length > 1) console.log(`lantern: ${totals.pass} passed, ${totals.fail} failed, ${totals.skipped} skipped`);
 process.exit(status);
