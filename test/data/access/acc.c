@@ -9,7 +9,9 @@
    acc eacces PATH    open(PATH, O_RDONLY) must fail (run as nobody on a mode-000 file)
    acc etxtbsy PATH   keep PATH open for writing, fork a child that execs it (ETXTBSY)
    acc flood DIR N    create and write N files DIR/f0..f(N-1)
-   Every mode then waits 300 ms, so /proc/<pid>/cwd is still there when the tracer's line is read. */
+   Every mode then waits 300 ms, so /proc/<pid>/cwd is still there when the tracer's line is read;
+   with a last argument `hold` it waits instead until its standard input closes (the test closes it
+   once the recorder has read every line that needed the cwd: on a busy machine 300 ms is not enough). */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -83,6 +85,11 @@ int main(int argc, char **argv) {
   } else {
     return 2;
   }
-  usleep(300000);
+  if (!strcmp(argv[argc - 1], "hold")) {
+    while (read(0, buf, sizeof buf) > 0) {
+    }
+  } else {
+    usleep(300000);
+  }
   return 0;
 }
