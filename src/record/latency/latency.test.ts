@@ -90,7 +90,8 @@ test('slow stats through FUSE: statx (coreutils stat) and newfstatat (fstatat, r
     assert.equal((await exited(statat)).code, 0);
     assert.equal((await exited(stuck)).code, 0);
     await waitFor(() => rec!.status().latency!.stat!.slow >= 3 && rec!.status().latency!.stat!.inProgress >= 1, 15_000, 'slow stats').catch((e) => {
-      throw new Error(`${e.message}: ${JSON.stringify(rec!.status().latency?.stat)} ${JSON.stringify((rec as unknown as { latencyDetector: { lines: unknown } }).latencyDetector.lines)}`);
+      // The whole detector status (lost, malformed and its first line), to tell a lost record from one never printed.
+      throw new Error(`${e.message}: ${JSON.stringify(rec!.status().latency)} ${JSON.stringify((rec as unknown as { latencyDetector: { lines: unknown } }).latencyDetector.lines)}`);
     });
     await sleep(200);
     await rec.detachLatency();
