@@ -18,7 +18,7 @@ export function register(program: Command): void {
     .command('listen')
     .description("read every configured console source and write timestamped lines per source (netconsole listen's output)")
     .option('-c, --config <file>', `TOML configuration with one [source.NAME] table per source (default ${DEFAULT_CONFIG_PATH} when it exists)`)
-    .option('-s, --source <spec>', "one source instead of the file's: tcp:HOST:PORT, tcp-listen:[ADDR:]PORT, udp:[ADDR:]PORT, unix:PATH, tty:PATH, file:PATH")
+    .option('-s, --source <spec>', "one source instead of the file's: tcp:HOST:PORT, tcp-listen:[ADDR:]PORT, udp:[ADDR:]PORT, unix:PATH, unix-listen:PATH, tty:PATH, file:PATH")
     .option('-n, --name <name>', 'name of the --source (its directory and label; default console)')
     .option('--baud <rate>', 'tty: line speed (default 115200)')
     .option('--framing <bits>', 'tty: data bits, parity, stop bits (default 8N1)')

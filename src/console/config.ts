@@ -14,8 +14,8 @@ export const DEFAULT_CONFIG_PATH = '/etc/lantern/console.toml';
 export const DEFAULT_DIR = '/var/log/console';
 export const DEFAULT_STATE_DIR = '/run/lantern-console';
 
-export type SourceType = 'tcp' | 'tcp-listen' | 'udp' | 'unix' | 'tty' | 'file';
-export const SOURCE_TYPES: readonly SourceType[] = ['tcp', 'tcp-listen', 'udp', 'unix', 'tty', 'file'];
+export type SourceType = 'tcp' | 'tcp-listen' | 'udp' | 'unix' | 'unix-listen' | 'tty' | 'file';
+export const SOURCE_TYPES: readonly SourceType[] = ['tcp', 'tcp-listen', 'udp', 'unix', 'unix-listen', 'tty', 'file'];
 
 export interface HostPort {
   host: string;
@@ -183,7 +183,7 @@ export function resolveSource(name: string, raw: Record<string, unknown>, where:
   };
   if (t === 'tcp') src.address = parseHostPort(need('connect'), `${at}: connect`, false);
   if (t === 'tcp-listen' || t === 'udp') src.address = parseHostPort(need('listen'), `${at}: listen`, true);
-  if (t === 'unix' || t === 'tty' || t === 'file') {
+  if (t === 'unix' || t === 'unix-listen' || t === 'tty' || t === 'file') {
     const p = need('path');
     if (!p.startsWith('/')) throw new CliError(`${at}: path ${JSON.stringify(p)}: give an absolute path`, EXIT.USAGE);
     src.path = p;
@@ -194,7 +194,7 @@ export function resolveSource(name: string, raw: Record<string, unknown>, where:
   };
   only('connect', ['tcp']);
   only('listen', ['tcp-listen', 'udp']);
-  only('path', ['unix', 'tty', 'file']);
+  only('path', ['unix', 'unix-listen', 'tty', 'file']);
   if (raw.telnet !== undefined) src.telnet = bool(raw.telnet, `${at}: telnet`);
   if (only('reconnect_min', ['tcp', 'unix', 'tty'])) src.reconnectMinMs = Math.max(10, parseDuration(raw.reconnect_min as string, `${at}: reconnect_min`));
   if (only('reconnect_max', ['tcp', 'unix', 'tty'])) src.reconnectMaxMs = parseDuration(raw.reconnect_max as string, `${at}: reconnect_max`);
@@ -205,7 +205,7 @@ export function resolveSource(name: string, raw: Record<string, unknown>, where:
     src.baud = b;
   }
   if (only('framing', ['tty'])) src.framing = parseFraming(String(raw.framing), at);
-  if (only('max_connections', ['tcp-listen'])) src.maxConnections = int(raw.max_connections, `${at}: max_connections`, 1, 65536);
+  if (only('max_connections', ['tcp-listen', 'unix-listen'])) src.maxConnections = int(raw.max_connections, `${at}: max_connections`, 1, 65536);
   if (only('max_peers', ['udp'])) src.maxPeers = int(raw.max_peers, `${at}: max_peers`, 1, 1 << 20);
   if (only('start_at', ['file'])) {
     const s = String(raw.start_at);
@@ -216,14 +216,14 @@ export function resolveSource(name: string, raw: Record<string, unknown>, where:
   return src;
 }
 
-/** `tcp:HOST:PORT`, `tcp-listen:[ADDR:]PORT`, `udp:[ADDR:]PORT`, `unix:PATH`, `tty:PATH`, `file:PATH`. */
+/** `tcp:HOST:PORT`, `tcp-listen:[ADDR:]PORT`, `udp:[ADDR:]PORT`, `unix:PATH`, `unix-listen:PATH`, `tty:PATH`, `file:PATH`. */
 export function parseSourceSpec(spec: string): Record<string, unknown> {
   const i = spec.indexOf(':');
   const type = i > 0 ? spec.slice(0, i) : '';
   const rest = i > 0 ? spec.slice(i + 1) : '';
   if (!(SOURCE_TYPES as readonly string[]).includes(type) || rest === '') {
     throw new CliError(
-      `--source ${JSON.stringify(spec)}: expected TYPE:WHERE, TYPE one of ${SOURCE_TYPES.join(', ')} (tcp:10.0.0.5:7001, tcp-listen:7001, udp:0.0.0.0:7002, unix:/run/qemu/vm1.sock, tty:/dev/ttyS1, file:/var/log/libvirt/qemu/vm1-console.log)`,
+      `--source ${JSON.stringify(spec)}: expected TYPE:WHERE, TYPE one of ${SOURCE_TYPES.join(', ')} (tcp:10.0.0.5:7001, tcp-listen:7001, udp:0.0.0.0:7002, unix:/run/qemu/vm1.sock, unix-listen:/run/lantern/vm2.sock, tty:/dev/ttyS1, file:/var/log/libvirt/qemu/vm1-console.log)`,
       EXIT.USAGE,
     );
   }

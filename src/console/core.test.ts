@@ -167,7 +167,7 @@ test('docs/console.md: its sample configuration loads, one source of every type'
   const m = /```toml\n([\s\S]*?)```/.exec(doc);
   assert.ok(m, 'docs/console.md has a toml block');
   const cfg = resolveConsoleConfig(parseConsoleToml(m[1]!, 'docs/console.md'), {});
-  assert.deepEqual(cfg.sources.map((s) => s.type).sort(), ['file', 'tcp', 'tcp-listen', 'tty', 'udp', 'unix']);
+  assert.deepEqual(cfg.sources.map((s) => s.type).sort(), ['file', 'tcp', 'tcp-listen', 'tty', 'udp', 'unix', 'unix-listen']);
   assert.equal(cfg.output.dir, '/var/log/console');
   assert.equal(cfg.output.stateDir, '/run/lantern-console');
 });

@@ -7,7 +7,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, closeSync, constants as fsc, existsSync, openSync, readFileSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { appendFileSync, closeSync, constants as fsc, existsSync, lstatSync, openSync, readFileSync, renameSync, rmSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
+import net from 'node:net';
 import { join } from 'node:path';
 import { facilitySkip, tempDir } from '../common/testenv.js';
 import { loadTermios } from './termios.js';
@@ -45,6 +46,106 @@ test('unix: a QEMU-style chardev socket (server); SysRq-T with CR LF; the line w
   } finally {
     rx.kill();
     qemu.kill();
+  }
+});
+
+test('unix-listen: QEMU chardev sockets in client mode connect to us; one stream per connection, labelled NAME/cN; the socket is removed at exit', { skip: facilitySkip(noSocat) }, async () => {
+  const root = tempDir('console-unixl-');
+  const sock = join(root, 'vm8.serial');
+  const stream = join(root, 'stream.raw');
+  writeFileSync(
+    stream,
+    sysrq
+      .slice(0, 20)
+      .map((l) => l + '\r\n')
+      .join('') + '[ 7000.300000] cut by the disconnect',
+  );
+  const rx = new Rx(root);
+  let second: net.Socket | null = null;
+  try {
+    await rx.start(`[source.vm8]\ntype = "unix-listen"\npath = "${sock}"\n`);
+    assert.ok(lstatSync(sock).isSocket());
+    const file = rx.file('vm8');
+    // The first "guest" sends its burst and goes away mid-line; the second stays connected.
+    const qemu = new Socat(['-u', `OPEN:${stream}`, `UNIX-CONNECT:${sock}`]);
+    assert.equal(await qemu.exit, 0, qemu.stderr);
+    second = net.connect({ path: sock });
+    await new Promise((r) => second!.once('connect', r));
+    second.write('[ 7001.000000] second guest\r\n');
+    await waitFor(
+      'both connections',
+      () => read(file).includes('second guest') && read(file).includes('cut by the disconnect'),
+      10_000,
+      () => read(file) + rx.stderr,
+    );
+    assert.deepEqual(await rx.stop(), { code: 0, signal: null }, rx.stderr);
+    const lines = read(file).split('\n').slice(0, -1);
+    const of = (label: string) => lines.filter((l) => l.split(' ')[1] === label).map((l) => l.slice(l.indexOf(' ', l.indexOf(' ') + 1) + 1));
+    assert.deepEqual(of('vm8/c1'), [
+      '-- lantern: connection from c1 --',
+      ...sysrq.slice(0, 20),
+      '[partial: disconnect] [ 7000.300000] cut by the disconnect',
+      '-- lantern: connection from c1 closed (by the other end) --',
+    ]);
+    assert.deepEqual(of('vm8/c2'), ['-- lantern: connection from c2 --', '[ 7001.000000] second guest']);
+    const c = rx.stats().sources[0]!.counters;
+    assert.equal(c.connects, 2);
+    assert.equal(c.disconnects, 1);
+    assert.equal(existsSync(sock), false, 'the socket is removed when the receiver stops');
+  } finally {
+    second?.destroy();
+    rx.kill();
+  }
+});
+
+test('unix-listen: a socket nobody listens on is replaced; a live one, a file, a link or a device node at the path is refused (69) and left as it was', { skip: facilitySkip(noSocat) }, async () => {
+  const root = tempDir('console-unixr-');
+  const sock = join(root, 'x.sock');
+  const listenOnce = (): { code: number | null; err: string } => {
+    const r = spawnSync(process.execPath, [LANTERN, 'console', 'listen', '-s', `unix-listen:${sock}`, '-n', 'x', '--dir', join(root, 'log'), '--state-dir', join(root, 'state')], {
+      encoding: 'utf8',
+      timeout: 20_000,
+    });
+    return { code: r.status, err: r.stderr };
+  };
+  // A receiver killed with SIGKILL leaves its socket: the next start removes it and listens.
+  const stale = new Socat([`UNIX-LISTEN:${sock}`, 'OPEN:/dev/null']);
+  await stale.listening();
+  stale.proc.kill('SIGKILL');
+  await stale.exit;
+  assert.ok(lstatSync(sock).isSocket(), 'the killed listener left its socket');
+  const rx = new Rx(root);
+  try {
+    await rx.start(`[source.x]\ntype = "unix-listen"\npath = "${sock}"\n`);
+    // While it listens, a second receiver on the same path is refused and the first keeps its socket.
+    const busy = listenOnce();
+    assert.equal(busy.code, 69, busy.err);
+    assert.match(busy.err, /another process listens on it/);
+    const c = net.connect({ path: sock });
+    await new Promise((r, j) => (c.once('connect', r), c.once('error', j)));
+    c.destroy();
+    assert.deepEqual(await rx.stop(), { code: 0, signal: null }, rx.stderr);
+  } finally {
+    rx.kill();
+  }
+  const outside = join(root, 'outside.txt');
+  writeFileSync(outside, 'keep\n');
+  for (const [what, make] of [
+    ['a regular file', () => writeFileSync(sock, 'keep\n')],
+    ['a link', () => symlinkSync(outside, sock)],
+    ['a dangling link', () => symlinkSync(join(root, 'nowhere'), sock)],
+    ['a device node', () => spawnSync('mknod', [sock, 'c', '1', '3'])],
+  ] as const) {
+    rmSync(sock, { force: true });
+    make();
+    const before = lstatSync(sock);
+    const r = listenOnce();
+    assert.equal(r.code, 69, `${what}: ${r.err}`);
+    assert.match(r.err, /exists and is not a socket \(not replaced\)/, what);
+    const after = lstatSync(sock);
+    assert.equal(after.ino, before.ino, `${what} left in place`);
+    assert.equal(readFileSync(outside, 'utf8'), 'keep\n');
+    assert.equal(existsSync(join(root, 'nowhere')), false, 'nothing made through the dangling link');
   }
 });
 

@@ -7,7 +7,7 @@
 import dgram from 'node:dgram';
 import net from 'node:net';
 import tty from 'node:tty';
-import { closeSync, constants as fsc, fstatSync, openSync, readlinkSync, readSync, statSync } from 'node:fs';
+import { closeSync, constants as fsc, fstatSync, lstatSync, openSync, readlinkSync, readSync, statSync, unlinkSync, type Stats } from 'node:fs';
 import { openEvidence } from '../common/evidence.js';
 import { Host } from '../host/host.js';
 import { forEachNativeDatagram, SenderTable } from '../netconsole/native-batch.js';
@@ -69,6 +69,8 @@ export function describeSource(cfg: SourceConfig): string {
       return `udp on ${where(cfg)}, one stream per sender`;
     case 'unix':
       return `unix socket ${where(cfg)}${cfg.telnet ? ' (telnet)' : ''}`;
+    case 'unix-listen':
+      return `unix socket server on ${where(cfg)}${cfg.telnet ? ' (telnet)' : ''}, one stream per connection`;
     case 'tty':
       return `tty ${where(cfg)} at ${cfg.baud} ${framingText(cfg.framing)}`;
     case 'file':
@@ -82,7 +84,8 @@ export async function startSource(ctx: SourceContext): Promise<RunningSource> {
     case 'unix':
       return startClient(ctx);
     case 'tcp-listen':
-      return startTcpServer(ctx);
+    case 'unix-listen':
+      return startServer(ctx);
     case 'udp':
       return startUdp(ctx);
     case 'tty':
@@ -245,13 +248,19 @@ function peerLabel(name: string, address: string, port: number): string {
   return `${name}/${a.includes(':') ? `[${a}]` : a}:${port}`;
 }
 
-/** tcp-listen: converters connect to us; each connection is its own stream, labelled NAME/peer. */
-async function startTcpServer(ctx: SourceContext): Promise<RunningSource> {
+/**
+ * tcp-listen (converters connect to us) and unix-listen (QEMU/libvirt `chardev socket,server=off`
+ * connects to us): each connection is its own stream, labelled NAME/peer — the peer's address and
+ * port, or for a Unix socket (whose peers have no name) `cN`, the Nth connection since start.
+ */
+async function startServer(ctx: SourceContext): Promise<RunningSource> {
   const { cfg, counters } = ctx;
   const conns = new Set<net.Socket>();
+  let accepted = 0;
   const server = net.createServer((s) => {
     const t = ctx.nowUs();
-    const peer = peerLabel(cfg.name, s.remoteAddress ?? '?', s.remotePort ?? 0);
+    accepted++;
+    const peer = cfg.type === 'unix-listen' ? `${cfg.name}/c${accepted}` : peerLabel(cfg.name, s.remoteAddress ?? '?', s.remotePort ?? 0);
     if (conns.size >= cfg.maxConnections) {
       counters.refused++;
       ctx.log(`${cfg.name}: refused a connection from ${peer.slice(cfg.name.length + 1)}: max_connections (${cfg.maxConnections}) reached`);
@@ -260,11 +269,11 @@ async function startTcpServer(ctx: SourceContext): Promise<RunningSource> {
     }
     conns.add(s);
     counters.connects++;
-    const address = (s.remoteAddress ?? '?').replace(/^::ffff:(?=\d+\.)/, '');
+    const address = cfg.type === 'unix-listen' ? cfg.path! : (s.remoteAddress ?? '?').replace(/^::ffff:(?=\d+\.)/, '');
     const stream = new ConsoleStream(
       cfg.name,
       address,
-      s.remotePort ?? 0,
+      cfg.type === 'unix-listen' ? accepted : (s.remotePort ?? 0),
       peer,
       ctx.sink,
       counters,
@@ -290,7 +299,8 @@ async function startTcpServer(ctx: SourceContext): Promise<RunningSource> {
       if (!stopping) stream.marker('disconnected', `connection from ${peer.slice(cfg.name.length + 1)} closed (${lastError || 'by the other end'})`, now);
     });
   });
-  await listen(server, cfg);
+  if (cfg.type === 'unix-listen') await listenUnix(server, cfg);
+  else await listen(server, cfg);
   return {
     state: () => `listening on ${where(cfg)}, ${conns.size} connection${conns.size === 1 ? '' : 's'}`,
     async stop() {
@@ -309,6 +319,39 @@ function listen(server: net.Server, cfg: SourceConfig): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     server.once('error', (e) => reject(listenError(e, cfg)));
     server.listen({ host: a.host, port: a.port, ipv6Only: false }, () => resolve());
+  });
+}
+
+/**
+ * A Unix socket server at the configured path. Whatever is there is never replaced: a socket
+ * nobody listens on (left by a receiver that was killed) is removed first; a socket somebody
+ * listens on, or anything that is not a socket (a file, a link, a device node), is an error. bind()
+ * itself never follows a link planted after the check: it fails on any existing name (EADDRINUSE).
+ */
+async function listenUnix(server: net.Server, cfg: SourceConfig): Promise<void> {
+  const path = cfg.path!;
+  let st: Stats | null = null;
+  try {
+    st = lstatSync(path);
+  } catch (e) {
+    if (errCode(e) !== 'ENOENT') throw new CliError(`source ${cfg.name}: cannot listen on unix ${path}: ${errCode(e)}`, EXIT.UNAVAILABLE);
+  }
+  if (st && !st.isSocket()) throw new CliError(`source ${cfg.name}: cannot listen on unix ${path}: it exists and is not a socket (not replaced)`, EXIT.UNAVAILABLE);
+  if (st) {
+    const answered = await new Promise<boolean>((resolve) => {
+      const probe = net.connect({ path });
+      probe.once('connect', () => {
+        probe.destroy();
+        resolve(true);
+      });
+      probe.once('error', () => resolve(false));
+    });
+    if (answered) throw new CliError(`source ${cfg.name}: cannot listen on unix ${path}: another process listens on it (another receiver is running?)`, EXIT.UNAVAILABLE);
+    unlinkSync(path);
+  }
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (e) => reject(new CliError(`source ${cfg.name}: cannot listen on unix ${path}: ${errCode(e)}`, EXIT.UNAVAILABLE)));
+    server.listen({ path }, () => resolve());
   });
 }
 
