@@ -53,3 +53,15 @@ export async function freeTcpPort(): Promise<number> {
     });
   });
 }
+
+/**
+ * Wait (polling every 20 ms) until `cond` holds; past `ms`, fail naming `what` and, when given,
+ * what `detail` says then (the log or the file the test was watching).
+ */
+export async function waitFor(what: string, cond: () => boolean, ms = 10_000, detail: () => string = () => ''): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}${detail ? `\n${detail()}` : ''}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

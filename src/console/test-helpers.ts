@@ -1,28 +1,15 @@
 /** Helpers of the console tests (not used at run time): a real receiver child, real socat converters. */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { join } from 'node:path';
 
 export const LANTERN = new URL('../../bin/lantern.js', import.meta.url).pathname;
 export const dataFile = (name: string): string => new URL(`../../test/data/console/${name}`, import.meta.url).pathname;
 export const noSocat = spawnSync('socat', ['-V']).error ? 'socat is not installed (Debian package socat)' : undefined;
 
-export async function waitFor(what: string, cond: () => boolean, ms = 10_000, detail: () => string = () => ''): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}\n${detail()}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+import { freeTcpPort, waitFor } from '../common/testenv.js';
 
-export async function freeTcpPort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  const p = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return p;
-}
+export { freeTcpPort, waitFor };
 
 export const read = (p: string): string => (existsSync(p) ? readFileSync(p, 'latin1') : '');
 

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { tempDir } from '../common/testenv.js';
+import { tempDir, waitFor } from '../common/testenv.js';
 import { createDestination } from './destination.js';
 import { DEFAULT_FORWARDER, Forwarder } from './forwarder.js';
 import { appendLines, startLokiStandIn } from './testkit.js';
@@ -14,14 +14,6 @@ import { appendLines, startLokiStandIn } from './testkit.js';
 function forwarder(dir: string, port: number, notes: string[]): Forwarder {
   const dest = createDestination({ url: `loki+http://127.0.0.1:${port}`, source: 'netconsole', timeoutMs: 2000, settleMs: 0 });
   return new Forwarder(dest, { ...DEFAULT_FORWARDER, dir, statePath: join(dir, '..', 'state.json'), batchLines: 500, pollMs: 20, backoffMinMs: 20, backoffMaxMs: 200, say: (l) => notes.push(l) });
-}
-
-async function until(what: string, cond: () => boolean, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 test('Loki: one stream per host and level, facts in the line; 429 and 500 retried; 400 rejected and counted', async () => {
@@ -33,7 +25,7 @@ test('Loki: one stream per host and level, facts in the line; 429 and 500 retrie
   loki.answers.push(429, 500);
   const run = f.run();
   try {
-    await until('1200 delivered', () => f.counters.delivered === 1200);
+    await waitFor('1200 delivered', () => f.counters.delivered === 1200, 20_000);
   } finally {
     await f.stop();
     await run;
@@ -68,14 +60,14 @@ test('Loki down mid-burst and back on the same port: every line delivered exactl
     for (let i = 0; i < 20; i++) {
       appendLines(dir, 500, i * 500);
       if (i === 5) {
-        await until('some delivered', () => f.counters.delivered > 0);
+        await waitFor('some delivered', () => f.counters.delivered > 0, 20_000);
         for (const v of loki.streams.values()) stored.push(...v);
         await loki.close();
       }
       if (i === 12) loki = await startLokiStandIn(port);
       await new Promise((r) => setTimeout(r, 30));
     }
-    await until('10000 delivered', () => f.counters.delivered === 10_000, 30_000);
+    await waitFor('10000 delivered', () => f.counters.delivered === 10_000, 30_000);
   } finally {
     await f.stop();
     await run;

@@ -10,7 +10,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
-import { facilitySkip, tempDir } from '../common/testenv.js';
+import { facilitySkip, tempDir, waitFor } from '../common/testenv.js';
 import { createDestination } from './destination.js';
 import { DEFAULT_FORWARDER, Forwarder } from './forwarder.js';
 import { appendLines, freePort, makeTls, rsyslogMissing, startRsyslog, type Rsyslog } from './testkit.js';
@@ -22,14 +22,6 @@ const skipTls = facilitySkip(rsyslogMissing(true));
 function forwarder(dir: string, url: string, extra: Partial<{ ca: string; settleMs: number; timeoutMs: number }> = {}, notes: string[] = []): Forwarder {
   const dest = createDestination({ url, source: 'netconsole', timeoutMs: extra.timeoutMs ?? 5000, settleMs: extra.settleMs ?? 300, ca: extra.ca });
   return new Forwarder(dest, { ...DEFAULT_FORWARDER, dir, statePath: join(dir, '..', `state-${Math.random()}.json`), pollMs: 20, backoffMinMs: 50, backoffMaxMs: 500, say: (l) => notes.push(l) });
-}
-
-async function until(what: string, cond: () => boolean, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 /** Distinct `id` values rsyslog received (duplicates of an at-least-once resend count once). */
@@ -49,8 +41,8 @@ test('rsyslog receives every line as RFC 5424 with the kernel facts as structure
   const f = forwarder(dir, `syslog+tcp://127.0.0.1:${rs.port}`);
   const run = f.run();
   try {
-    await until('1000 lines at rsyslog', () => rs.lines().length >= 1000);
-    await until('settled', () => f.counters.delivered === 1000);
+    await waitFor('1000 lines at rsyslog', () => rs.lines().length >= 1000, 20_000);
+    await waitFor('settled', () => f.counters.delivered === 1000, 20_000);
   } finally {
     await f.stop();
     await run;
@@ -81,8 +73,8 @@ test('rsyslog stopped and started mid-burst: every line arrives (at least once),
       if (i === 25) await rs.start();
       await new Promise((r) => setTimeout(r, 50));
     }
-    await until('every line delivered', () => f.counters.delivered === total && f.counters.backlogBytes === 0, 60_000);
-    await until('every id at rsyslog', () => ids(rs).size === total, 30_000);
+    await waitFor('every line delivered', () => f.counters.delivered === total && f.counters.backlogBytes === 0, 60_000);
+    await waitFor('every id at rsyslog', () => ids(rs).size === total, 30_000);
   } finally {
     await f.stop();
     await run;
@@ -109,7 +101,7 @@ test('TLS: the right CA delivers; a wrong CA is a clear error, the lines wait', 
     await wrong.stop();
     const right = forwarder(dir, `syslog+tls://127.0.0.1:${rs.port}`, { ca: tls.ca });
     const run = right.run();
-    await until('50 lines over TLS', () => rs.lines().length >= 50);
+    await waitFor('50 lines over TLS', () => rs.lines().length >= 50, 20_000);
     await right.stop();
     await run;
   } finally {
@@ -135,13 +127,13 @@ test('a collector that accepts and never reads: the send times out, lines wait i
   const f = forwarder(dir, `syslog+tcp://127.0.0.1:${port}`, { timeoutMs: 1000, settleMs: 100 }, notes);
   const run = f.run();
   try {
-    await until('a timed-out send', () => f.counters.sendErrors >= 1, 15_000);
+    await waitFor('a timed-out send', () => f.counters.sendErrors >= 1, 15_000);
     assert.ok(f.counters.backlogBytes > 0, 'the lines wait');
     assert.ok(f.counters.delivered < 40_000);
     assert.match(notes.join('\n'), /did not take \d+ bytes within 1 s/);
     reading = true;
     for (const s of socks) s.resume();
-    await until('all delivered', () => f.counters.delivered === 40_000, 60_000);
+    await waitFor('all delivered', () => f.counters.delivered === 40_000, 60_000);
   } finally {
     await f.stop();
     await run;
@@ -166,12 +158,12 @@ test('lantern forward --once through the CLI; state survives a restart; bad opti
     const r2 = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 60_000 });
     assert.equal(r2.status, 0, r2.stderr);
     assert.equal(JSON.parse(r2.stdout)[0].delivered, 500, 'counters carry over; only the 200 new lines were sent');
-    await until('500 at rsyslog', () => rs.lines().length >= 500);
+    await waitFor('500 at rsyslog', () => rs.lines().length >= 500, 20_000);
     assert.equal(rs.lines().length, 500, 'nothing sent twice');
     // A daemon run stops on SIGTERM with its position saved.
     appendLines(dir, 100, 500);
     const d = spawn(process.execPath, [BIN, ...args.filter((a) => a !== '--once' && a !== '--json')], { stdio: ['ignore', 'pipe', 'pipe'] });
-    await until('600 at rsyslog', () => rs.lines().length >= 600);
+    await waitFor('600 at rsyslog', () => rs.lines().length >= 600, 20_000);
     await new Promise((r) => setTimeout(r, 400));
     const code = await new Promise<number | null>((resolve) => {
       d.once('exit', (c) => resolve(c));
@@ -239,7 +231,7 @@ test("lantern forward --store: a recorder's records reach rsyslog in id order wi
     store.write([rec('exec', 3)]);
     const r2 = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 60_000 });
     assert.equal(JSON.parse(r2.stdout)[0].delivered, 4);
-    await until('4 at rsyslog', () => rs.lines().length >= 4);
+    await waitFor('4 at rsyslog', () => rs.lines().length >= 4, 20_000);
   } finally {
     store.close();
     await rs.stop();
@@ -264,9 +256,9 @@ test('a forwarder started before its receiver waits for the directory, then send
   let err = '';
   d.stderr.on('data', (b: Buffer) => (err += b.toString()));
   try {
-    await until('the waiting note', () => err.includes('does not exist yet: waiting for the receiver to create it'));
+    await waitFor('the waiting note', () => err.includes('does not exist yet: waiting for the receiver to create it'), 20_000);
     appendLines(dir, 10);
-    await until('10 at rsyslog', () => rs.lines().length >= 10);
+    await waitFor('10 at rsyslog', () => rs.lines().length >= 10, 20_000);
   } finally {
     d.kill('SIGTERM');
     await new Promise((r) => d.once('exit', r));
@@ -287,7 +279,7 @@ test('lantern forward --analyze: each incident once, with its kind, title and se
     assert.equal(JSON.parse(r1.stdout)[0].delivered, 2);
     const r2 = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 60_000 });
     assert.equal(JSON.parse(r2.stdout)[0].delivered, 2, 'nothing new');
-    await until('2 at rsyslog', () => rs.lines().length >= 2);
+    await waitFor('2 at rsyslog', () => rs.lines().length >= 2, 20_000);
   } finally {
     await rs.stop();
   }
@@ -321,7 +313,7 @@ test(
       const dest = createDestination({ url: `syslog+tcp://127.0.0.1:${rs.port}`, source: 'netconsole', timeoutMs: 5000, settleMs: 100 });
       const f = new Forwarder(dest, { ...DEFAULT_FORWARDER, dir, statePath: join(stateDir, 'state.json'), pollMs: 20, backoffMinMs: 50, backoffMaxMs: 200, say: (l) => notes.push(l) });
       const run = f.run();
-      await until('100 at rsyslog', () => rs.lines().length >= 100);
+      await waitFor('100 at rsyslog', () => rs.lines().length >= 100, 20_000);
       await new Promise((r) => setTimeout(r, 800));
       await f.stop();
       await run;
@@ -357,7 +349,7 @@ test('TLS with a client certificate: a collector that requires one takes the lin
       { encoding: 'utf8', timeout: 60_000 },
     );
     assert.equal(withCert.status, 0, withCert.stderr);
-    await until('20 lines over mutual TLS', () => rs.lines().length >= 20);
+    await waitFor('20 lines over mutual TLS', () => rs.lines().length >= 20, 20_000);
   } finally {
     await rs.stop();
   }
