@@ -18,6 +18,8 @@ import { hungKmsgLines, pidHistory } from '../query.js';
 import { DEFAULT_HUNG, type HungOptions } from './detector.js';
 import { HUNG_TIMEOUT, HUNG_WARNINGS } from './sysctl.js';
 import type { HungSnapshot } from './snapshot.js';
+import { parseRules } from '../rules/core.js';
+import { parse as parseToml } from 'smol-toml';
 import { exited, liveSkipReason, sleep, tempDir, uniqueName, waitFor } from '../live.testutil.js';
 
 const bin = new URL('../../../bin/lantern.js', import.meta.url).pathname;
@@ -99,7 +101,19 @@ test('a writer blocked by fsfreeze trips the lowered timeout: SysRq letters, D-s
   let rec: Recorder | null = null;
   let writer: ReturnType<typeof spawn> | null = null;
   try {
-    rec = Recorder.start({ ...DEFAULT_OPTIONS, storePath: join(dir, 'record.db'), name: uniqueName('hung'), pollMs: 50, hung: hungOpts(dir, { timeoutSecs: 2 }), say: () => {} });
+    // A trigger rule on the same reports (record.toml [[rule]]): its own SysRq letter, once per min_interval.
+    const ruleText = '[[rule]]\non = "hung_task"\ndo = ["sysrq m", "log"]\n';
+    const rules = parseRules((parseToml(ruleText) as Record<string, unknown>).rule, ruleText, 'record.toml');
+    const said: string[] = [];
+    rec = Recorder.start({
+      ...DEFAULT_OPTIONS,
+      storePath: join(dir, 'record.db'),
+      name: uniqueName('hung'),
+      pollMs: 50,
+      hung: hungOpts(dir, { timeoutSecs: 2 }),
+      rules: { rules, maxTasks: 10, sysrqTrigger: join(dir, 'rule-sysrq-trigger') },
+      say: (l) => said.push(l),
+    });
     rec.run();
     assert.equal(rec.hung!.status.source, 'tracepoint');
     assert.equal(readSysctl(HUNG_TIMEOUT), '2', 'timeout lowered while recording');
@@ -120,6 +134,13 @@ test('a writer blocked by fsfreeze trips the lowered timeout: SysRq letters, D-s
     assert.equal(st.incidents, 1, 'one action for the incident');
     assert.ok(st.suppressed >= 1);
     assert.equal(readFileSync(join(dir, 'sysrq-trigger'), 'utf8'), 'wt', 'the configured letters, once');
+    const rule = rec.status('stopped').rules!.rules[0]!;
+    assert.ok(rule.matched >= 2 && rule.acted === 1, `the hung_task rule matched every report, acted once: ${JSON.stringify(rule)}`);
+    assert.equal(readFileSync(join(dir, 'rule-sysrq-trigger'), 'utf8'), 'm', "the rule's letter, once");
+    assert.ok(
+      said.some((l) => /rule 1 .* fired on #\d+ \(hung\)/.test(l)),
+      said.join('\n'),
+    );
 
     const store = Store.open(join(dir, 'record.db'), { readonly: true });
     try {
