@@ -15,6 +15,8 @@ import { CliError, EXIT } from '../common/exit.js';
 import { historyOf, pidHistory, priorImages } from './query.js';
 import { eventJson, renderLine } from './render.js';
 import { exited, liveSkipReason, sleep, smallMemcg, tempDir, uniqueName, waitFor } from './live.testutil.js';
+import { parseRules } from './rules/core.js';
+import { parse as parseToml } from 'smol-toml';
 
 const skip = liveSkipReason();
 /** This test process's comm as the kernel knows it ("node", or "nodejs" on some distributions). */
@@ -354,13 +356,20 @@ test("an OOM kill is attributed to the kernel's OOM killer", { skip, timeout: 60
     return;
   }
   const { dir, cleanup } = tempDir();
-  const rec = startRecorder(dir, 'oom');
+  // A trigger rule on OOM kills (record.toml [[rule]]), with its SysRq letter on a trigger file.
+  const ruleText = '[[rule]]\non = "oom_kill"\ndo = ["sysrq m", "log"]\n';
+  const said: string[] = [];
+  const rec = startRecorder(dir, 'oom', {
+    rules: { rules: parseRules((parseToml(ruleText) as Record<string, unknown>).rule, ruleText, 'record.toml'), maxTasks: 10, sysrqTrigger: join(dir, 'sysrq-trigger') },
+    say: (l: string) => said.push(l),
+  });
   try {
     // The shell moves itself into the small cgroup, then becomes a python that wants 256 MiB.
     const hog = spawn('sh', ['-c', `echo $$ > "${cg.procs}" && exec python3 -c "x = b'x' * (256 * 1024 * 1024)"`], { stdio: 'ignore' });
     assert.equal((await exited(hog)).signal, 'SIGKILL');
-    await sleep(200);
+    await waitFor(() => said.some((l) => /rule 1 .* fired on #\d+ \(signal\)/.test(l)), 10_000, `the oom_kill rule to fire: ${said.join('\n')}`);
     rec.stop();
+    assert.equal(readFileSync(join(dir, 'sysrq-trigger'), 'utf8'), 'm', "the oom_kill rule's letter");
     const store = Store.open(join(dir, 'record.db'), { readonly: true });
     try {
       const [end] = store.query({ pid: hog.pid!, types: ['signal', 'exit'] });
