@@ -1,7 +1,7 @@
 /** Test helpers for the report's pictures: a recorder store with deaths, a hostile kernel log. (Used only by *.test.ts.) */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ProcessRecord } from '../record/process/model.js';
+import { newRecord, type ProcessRecord } from '../record/process/model.js';
 import { Store } from '../record/store/store.js';
 import { DATA } from './testkit.js';
 
@@ -44,30 +44,15 @@ export function writeDeathStore(path: string, probe: string, opts: { hung?: bool
   const t0 = Date.parse('2026-02-04T15:00:00Z') * 1000;
   const recs: ProcessRecord[] = [];
   const rec = (r: Partial<ProcessRecord> & Pick<ProcessRecord, 'type' | 'pid' | 'comm' | 'domainId'>): ProcessRecord => {
-    const full: ProcessRecord = {
+    const full = newRecord({
       id: store.nextId(),
       timeUs: t0 + recs.length * 60_000_000,
       tid: r.pid,
       ppid: 1,
       pstartUs: t0 + r.pid,
-      ppstartUs: null,
       uid: 0,
-      program: null,
-      fromId: null,
-      exitCode: null,
-      signal: null,
-      sigCode: null,
-      senderPid: null,
-      senderComm: null,
-      senderProgram: null,
-      senderKind: null,
-      reconstructed: false,
-      cpu: null,
-      lost: null,
-      detail: null,
-      parentComm: null,
       ...r,
-    };
+    });
     recs.push(full);
     return full;
   };

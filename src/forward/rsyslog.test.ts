@@ -14,6 +14,7 @@ import { facilitySkip, tempDir, waitFor } from '../common/testenv.js';
 import { createDestination } from './destination.js';
 import { DEFAULT_FORWARDER, Forwarder } from './forwarder.js';
 import { appendLines, freePort, makeTls, rsyslogMissing, startRsyslog, type Rsyslog } from './testkit.js';
+import type { ProcessRecord } from '../record/process/model.js';
 
 const BIN = fileURLToPath(new URL('../../bin/lantern.js', import.meta.url));
 const skip = facilitySkip(rsyslogMissing());
@@ -189,39 +190,28 @@ test('lantern forward --once through the CLI; state survives a restart; bad opti
 
 test("lantern forward --store: a recorder's records reach rsyslog in id order with their severity, once", { skip }, async () => {
   const { Store } = await import('../record/store/store.js');
+  const { newRecord } = await import('../record/process/model.js');
   const rs = await startRsyslog();
   const base = tempDir('lantern-fwd-store-');
   const db = join(base, 'record.db');
   const store = Store.open(db);
   const now = Date.now() * 1000;
-  const rec = (type: 'exec' | 'signal', i: number, extra: Record<string, unknown> = {}) => ({
-    id: store.nextId(),
-    type,
-    timeUs: now + i,
-    pid: 1000 + i,
-    tid: 1000 + i,
-    ppid: 1,
-    pstartUs: now + i,
-    ppstartUs: null,
-    uid: 0,
-    program: '/usr/bin/java',
-    comm: 'java',
-    domainId: store.intern(store.root, '/usr/bin/java'),
-    fromId: null,
-    exitCode: null,
-    signal: null,
-    sigCode: null,
-    senderPid: null,
-    senderComm: null,
-    senderProgram: null,
-    senderKind: null,
-    reconstructed: false,
-    cpu: null,
-    lost: null,
-    detail: null,
-    parentComm: 'init',
-    ...extra,
-  });
+  const rec = (type: 'exec' | 'signal', i: number, extra: Partial<ProcessRecord> = {}) =>
+    newRecord({
+      id: store.nextId(),
+      type,
+      timeUs: now + i,
+      pid: 1000 + i,
+      tid: 1000 + i,
+      ppid: 1,
+      pstartUs: now + i,
+      uid: 0,
+      program: '/usr/bin/java',
+      comm: 'java',
+      domainId: store.intern(store.root, '/usr/bin/java'),
+      parentComm: 'init',
+      ...extra,
+    });
   store.write([rec('exec', 0), rec('signal', 1, { signal: 9, senderKind: 'kernel', detail: 'oom-killer' }), rec('signal', 2, { signal: 11, senderKind: 'kernel' })]);
   const args = ['forward', '--store', db, '--to', `syslog+tcp://127.0.0.1:${rs.port}`, '--state-dir', join(base, 'state'), '--settle', '100ms', '--once', '--json'];
   try {

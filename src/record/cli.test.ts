@@ -10,7 +10,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { exited, liveSkipReason, tempDir, tracefsRoot, uniqueName, waitFor } from './live.testutil.js';
 import { Store } from './store/store.js';
-import type { ProcessRecord } from './process/model.js';
+import { newRecord, type ProcessRecord } from './process/model.js';
 
 const skip = liveSkipReason();
 if (skip) console.log(`# skipping recorder CLI tests: ${skip}`);
@@ -248,33 +248,22 @@ test('a reader that stops early (lantern events | head) ends the command quietly
     const now = Date.now() * 1000;
     const recs: ProcessRecord[] = [];
     for (let i = 0; i < 20_000; i++) {
-      recs.push({
-        id: store.nextId(),
-        type: 'exec',
-        timeUs: now + i,
-        pid: 1000 + i,
-        tid: 1000 + i,
-        ppid: 1,
-        pstartUs: now + i,
-        ppstartUs: null,
-        uid: 0,
-        program: '/bin/true',
-        comm: 'true',
-        domainId: store.intern(store.root, '/bin/true'),
-        fromId: null,
-        exitCode: null,
-        signal: null,
-        sigCode: null,
-        senderPid: null,
-        senderComm: null,
-        senderProgram: null,
-        senderKind: null,
-        reconstructed: false,
-        cpu: null,
-        lost: null,
-        detail: null,
-        parentComm: 'init',
-      });
+      recs.push(
+        newRecord({
+          id: store.nextId(),
+          type: 'exec',
+          timeUs: now + i,
+          pid: 1000 + i,
+          tid: 1000 + i,
+          ppid: 1,
+          pstartUs: now + i,
+          uid: 0,
+          program: '/bin/true',
+          comm: 'true',
+          domainId: store.intern(store.root, '/bin/true'),
+          parentComm: 'init',
+        }),
+      );
     }
     store.write(recs);
     store.close();
@@ -297,33 +286,22 @@ function buildStore(path: string, n: number, keepOpen = false): Store {
   const now = Date.now() * 1000;
   const recs: ProcessRecord[] = [];
   for (let i = 0; i < n; i++) {
-    recs.push({
-      id: store.nextId(),
-      type: 'exec',
-      timeUs: now - n + i,
-      pid: 1000 + i,
-      tid: 1000 + i,
-      ppid: 1,
-      pstartUs: now - n + i,
-      ppstartUs: null,
-      uid: 0,
-      program: '/bin/true',
-      comm: 'true',
-      domainId: store.intern(store.intern(store.root, '/sbin/init'), `/bin/true${i % 50}`),
-      fromId: null,
-      exitCode: null,
-      signal: null,
-      sigCode: null,
-      senderPid: null,
-      senderComm: null,
-      senderProgram: null,
-      senderKind: null,
-      reconstructed: false,
-      cpu: null,
-      lost: null,
-      detail: null,
-      parentComm: 'init',
-    });
+    recs.push(
+      newRecord({
+        id: store.nextId(),
+        type: 'exec',
+        timeUs: now - n + i,
+        pid: 1000 + i,
+        tid: 1000 + i,
+        ppid: 1,
+        pstartUs: now - n + i,
+        uid: 0,
+        program: '/bin/true',
+        comm: 'true',
+        domainId: store.intern(store.intern(store.root, '/sbin/init'), `/bin/true${i % 50}`),
+        parentComm: 'init',
+      }),
+    );
   }
   store.write(recs);
   store.setMeta('status', {

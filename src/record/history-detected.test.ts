@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
 import { tempDir } from '../common/testenv.js';
-import type { ProcessRecord } from './process/model.js';
+import { newRecord, type ProcessRecord } from './process/model.js';
 import { Store } from './store/store.js';
 
 const BIN = fileURLToPath(new URL('../../bin/lantern.js', import.meta.url));
@@ -16,33 +16,23 @@ test('history pid lists io, slow_stat and slow_io records beside the exec and ex
   const store = Store.open(db);
   const now = Date.now() * 1000;
   const domain = store.intern(store.root, '/usr/bin/java');
-  const rec = (type: ProcessRecord['type'], i: number, detail: string | null = null): ProcessRecord => ({
-    id: store.nextId(),
-    type,
-    timeUs: now + i,
-    pid: 4242,
-    tid: 4242 + (type === 'slow_io' ? 1 : 0),
-    ppid: 1,
-    pstartUs: now,
-    ppstartUs: null,
-    uid: 0,
-    program: '/usr/bin/java',
-    comm: 'java',
-    domainId: domain,
-    fromId: null,
-    exitCode: type === 'exit' ? 0 : null,
-    signal: null,
-    sigCode: null,
-    senderPid: null,
-    senderComm: null,
-    senderProgram: null,
-    senderKind: null,
-    reconstructed: false,
-    cpu: null,
-    lost: null,
-    detail,
-    parentComm: 'init',
-  });
+  const rec = (type: ProcessRecord['type'], i: number, detail: string | null = null): ProcessRecord =>
+    newRecord({
+      id: store.nextId(),
+      type,
+      timeUs: now + i,
+      pid: 4242,
+      tid: 4242 + (type === 'slow_io' ? 1 : 0),
+      ppid: 1,
+      pstartUs: now,
+      uid: 0,
+      program: '/usr/bin/java',
+      comm: 'java',
+      domainId: domain,
+      exitCode: type === 'exit' ? 0 : null,
+      detail,
+      parentComm: 'init',
+    });
   store.write([
     rec('exec', 0),
     rec('slow_stat', 1, 'statx /mnt/nfs/x 1.20 s ret 0'),

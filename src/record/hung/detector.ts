@@ -10,7 +10,7 @@
 import { existsSync } from 'node:fs';
 import { CliError, EXIT } from '../../common/exit.js';
 import type { Host } from '../../host/host.js';
-import type { ProcessModel, ProcessRecord } from '../process/model.js';
+import { newRecord, type ProcessModel, type ProcessRecord } from '../process/model.js';
 import type { Store } from '../store/store.js';
 import { DEFAULT_HUNG_SYSRQ, IncidentLimiter, kmsgVerdict, matchHungLine, type HungReport, type KmsgRecord } from './core.js';
 import { DEFAULT_KMSG, KmsgReader } from './kmsg.js';
@@ -280,7 +280,7 @@ export class HungDetector {
     const id = store.nextId();
     const decision = this.limiter.decide(nowMs, () => id);
     const what = `${r.blockedSecs === null ? 'blocked (duration not in the kernel log)' : `blocked for more than ${r.blockedSecs} s`} (${r.source}${r.seq !== null ? ` seq ${r.seq}` : ''})`;
-    const record: ProcessRecord = {
+    const record = newRecord({
       id,
       type: 'hung',
       timeUs: nowMs * 1000,
@@ -294,19 +294,7 @@ export class HungDetector {
       comm: r.comm,
       domainId: proc?.domainId ?? store.root,
       fromId: proc?.lastExecId ?? null,
-      exitCode: null,
-      signal: null,
-      sigCode: null,
-      senderPid: null,
-      senderComm: null,
-      senderProgram: null,
-      senderKind: null,
-      reconstructed: false,
-      cpu: null,
-      lost: null,
-      detail: null,
-      parentComm: null,
-    };
+    });
     if (!decision.act) {
       this.status.suppressed++;
       record.detail = `${what}; same incident as #${decision.incident} (within min_interval ${this.opts.minIntervalMs / 1000}s): no action`;

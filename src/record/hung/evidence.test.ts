@@ -7,11 +7,11 @@ import { SCHEMA_VERSION, Store } from '../store/store.js';
 import { hungKmsgLines } from '../query.js';
 import { hungOptions } from '../cli.js';
 import { CliError, EXIT } from '../../common/exit.js';
-import type { ProcessRecord } from '../process/model.js';
+import { newRecord, type ProcessRecord } from '../process/model.js';
 import { tempDir } from '../live.testutil.js';
 
 function hungRecord(store: Store, timeUs: number): ProcessRecord {
-  return {
+  return newRecord({
     id: store.nextId(),
     type: 'hung',
     timeUs,
@@ -19,25 +19,12 @@ function hungRecord(store: Store, timeUs: number): ProcessRecord {
     tid: 43,
     ppid: 1,
     pstartUs: 1,
-    ppstartUs: null,
     uid: 0,
     program: '/usr/bin/sh',
     comm: 'sh',
     domainId: store.root,
-    fromId: null,
-    exitCode: null,
-    signal: null,
-    sigCode: null,
-    senderPid: null,
-    senderComm: null,
-    senderProgram: null,
-    senderKind: null,
-    reconstructed: false,
-    cpu: null,
-    lost: null,
     detail: 'blocked for more than 2 s (kmsg seq 7); incident',
-    parentComm: null,
-  };
+  });
 }
 
 test('evidence is stored beside its hung record, read back in dmesg format, and retained with it', () => {

@@ -75,6 +75,38 @@ export interface ProcessRecord {
   io?: { readBytes: number; writeBytes: number; cancelledWriteBytes: number; readChars: number; writeChars: number };
 }
 
+/** What every record needs; the rest of a ProcessRecord may be left to `newRecord`. */
+export type RecordCore = Pick<ProcessRecord, 'id' | 'type' | 'timeUs' | 'pid' | 'comm' | 'domainId'> & Partial<ProcessRecord>;
+
+/**
+ * A record with every field a detector does not know empty (null; `tid` = `pid`, `ppid` and
+ * `pstartUs` 0, not reconstructed): one place for the record's shape, for detectors and tests.
+ */
+export function newRecord(fields: RecordCore): ProcessRecord {
+  return {
+    tid: fields.pid,
+    ppid: 0,
+    pstartUs: 0,
+    ppstartUs: null,
+    uid: null,
+    program: null,
+    fromId: null,
+    exitCode: null,
+    signal: null,
+    sigCode: null,
+    senderPid: null,
+    senderComm: null,
+    senderProgram: null,
+    senderKind: null,
+    reconstructed: false,
+    cpu: null,
+    lost: null,
+    detail: null,
+    parentComm: null,
+    ...fields,
+  };
+}
+
 export interface ModelEnv {
   domains: DomainRegistry;
   /** Allocates record ids (the store's primary keys) so records can link to each other before they are written. */

@@ -8,7 +8,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import { Host } from '../../host/host.js';
-import type { ProcessRecord } from '../process/model.js';
+import { newRecord, type ProcessRecord } from '../process/model.js';
 import { Store } from '../store/store.js';
 import { tempDir } from '../live.testutil.js';
 import { parseRules } from './core.js';
@@ -33,7 +33,7 @@ function engine(dir: string, text: string, trigger = join(dir, 'sysrq-trigger'))
 }
 
 function record(store: Store, type: ProcessRecord['type'], over: Partial<ProcessRecord> = {}): ProcessRecord {
-  return {
+  return newRecord({
     id: store.nextId(),
     type,
     timeUs: Date.now() * 1000,
@@ -41,26 +41,12 @@ function record(store: Store, type: ProcessRecord['type'], over: Partial<Process
     tid: 4242,
     ppid: 1,
     pstartUs: 1,
-    ppstartUs: null,
     uid: 0,
     program: '/usr/bin/java',
     comm: 'java',
     domainId: store.root,
-    fromId: null,
-    exitCode: null,
-    signal: null,
-    sigCode: null,
-    senderPid: null,
-    senderComm: null,
-    senderProgram: null,
-    senderKind: null,
-    reconstructed: false,
-    cpu: null,
-    lost: null,
-    detail: null,
-    parentComm: null,
     ...over,
-  };
+  });
 }
 
 test('hung_task, oom_kill, slow_slab: actions in order, outcomes in the rule record, snapshot evidence; rate limit per rule, again after min_interval', () => {

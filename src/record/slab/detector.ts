@@ -8,7 +8,7 @@
  */
 import type { Host } from '../../host/host.js';
 import { parseKernelRelease } from '../../host/formats/kernel.js';
-import type { ProcessRecord } from '../process/model.js';
+import { newRecord, type ProcessRecord } from '../process/model.js';
 import type { Store } from '../store/store.js';
 import type { DecodedEvent } from '../tracefs/decode.js';
 import type { EventSpec } from '../tracefs/instance.js';
@@ -233,34 +233,8 @@ export class SlabDetector {
   }
 
   private blank(type: 'slab' | 'dentry', timeUs: number, tid: number, comm: string, nid: number | null, detail: string): ProcessRecord {
-    return {
-      id: this.env.store.nextId(),
-      type,
-      timeUs,
-      pid: tid,
-      tid,
-      ppid: 0,
-      pstartUs: 0,
-      ppstartUs: null,
-      uid: null,
-      program: null,
-      comm,
-      domainId: this.env.store.root,
-      fromId: null,
-      exitCode: null,
-      signal: null,
-      sigCode: null,
-      senderPid: null,
-      senderComm: null,
-      // cpu holds the NUMA node of a slab record (nid in --json): there is no other column for it.
-      senderProgram: null,
-      senderKind: null,
-      reconstructed: false,
-      cpu: nid,
-      lost: null,
-      detail,
-      parentComm: null,
-    };
+    // cpu holds the NUMA node of a slab record (nid in --json): there is no other column for it.
+    return newRecord({ id: this.env.store.nextId(), type, timeUs, pid: tid, comm, domainId: this.env.store.root, cpu: nid, detail });
   }
 }
 
