@@ -94,13 +94,13 @@ test('the program holds only validated numbers from the filter', () => {
   assert.throws(() => filterCondition({ port: 70000 }), /port must be an integer/);
   assert.throws(() => filterCondition({ port: 1.5 }), /port/);
   assert.throws(() => filterCondition({ address: new Uint8Array(5) }), /4 or 16 bytes/);
-  assert.throws(() => netProgram({ ops: ['send'], unix: false, dedupeSends: false, excludePids: [-1] }), /pid/);
-  assert.throws(() => netProgram({ ops: ['send; system("x")' as never], unix: false, dedupeSends: false }), /unknown network operation/);
+  assert.throws(() => netProgram({ ops: ['send'], unix: false, dedupe: false, countSends: false, excludePids: [-1] }), /pid/);
+  assert.throws(() => netProgram({ ops: ['send; system("x")' as never], unix: false, dedupe: false, countSends: false }), /unknown network operation/);
   const c = filterCondition({ protocol: 'udp', port: 53, address: Uint8Array.of(127, 0, 0, 1) });
   assert.match(c, /\$proto == 17/);
   assert.match(c, /\$port == 13568/);
   assert.match(c, /\$a0 == 16777343/);
-  const p = netProgram({ ops: ['send'], unix: false, dedupeSends: false, filter: { port: 53 } });
+  const p = netProgram({ ops: ['send'], unix: false, dedupe: false, countSends: false, filter: { port: 53 } });
   assert.doesNotMatch(p, /sys_enter_connect/);
   assert.match(p, /sock_send_length/);
 });
