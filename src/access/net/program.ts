@@ -135,8 +135,7 @@ function readSockaddr(ptr: string): string {
 /** The sock's own (`rcv_saddr`, with skc_num) or peer (`daddr`, with skc_dport) address into $a0..$a3 $port. */
 function sockAddress(which: 'local' | 'peer'): string {
   const [v4, v6] = which === 'local' ? ['skc_rcv_saddr', 'skc_v6_rcv_saddr'] : ['skc_daddr', 'skc_v6_daddr'];
-  const port =
-    which === 'local' ? '$n = $sk->__sk_common.skc_num; $port = (uint16)((($n & 0xff) << 8) | ($n >> 8));' : '$port = $sk->__sk_common.skc_dport;';
+  const port = which === 'local' ? '$n = $sk->__sk_common.skc_num; $port = (uint16)((($n & 0xff) << 8) | ($n >> 8));' : '$port = $sk->__sk_common.skc_dport;';
   return `${port}
     if ($fam == ${AF_INET}) { $a0 = $sk->__sk_common.${v4}; }
     if ($fam == ${AF_INET6}) { $a0 = $sk->__sk_common.${v6}.in6_u.u6_addr32[0]; $a1 = $sk->__sk_common.${v6}.in6_u.u6_addr32[1];

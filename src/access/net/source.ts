@@ -75,8 +75,10 @@ export interface NetworkStats {
 class NetworkSource implements AccessSource {
   readonly name = 'network';
   readonly blind = NETWORK_BLIND;
-  withoutLine = 0;
-  constructor(private readonly probe: NetProbe) {}
+  constructor(
+    private readonly probe: NetProbe,
+    private readonly tally: { withoutLine: number },
+  ) {}
   /** bpftrace's pid: the file backends leave their own helpers out. */
   get pid(): number {
     return this.probe.pid;
@@ -100,7 +102,7 @@ class NetworkSource implements AccessSource {
       duplicates,
       printedMapFull,
       records,
-      withoutLine: this.withoutLine,
+      withoutLine: this.tally.withoutLine,
       // The kernel's counts lag by up to a second while running; exact once stopped.
       unreceived: Math.max(0, printed + printedMapFull - records),
       lostEvents: this.probe.lost,
@@ -119,21 +121,17 @@ class NetworkSource implements AccessSource {
  */
 export async function startNetworkSource(opts: NetworkSourceOptions, onEvent: (e: AccessEvent) => void): Promise<AccessSource & { stats(): NetworkStats }> {
   const wall = monoToWall();
-  let source: NetworkSource | undefined;
-  let early = 0;
+  const tally = { withoutLine: 0 };
   const probe = await NetProbe.start(
     { ops: NET_OPS, unix: true, dedupe: !opts.everyAccess, countSends: false, dgramSendsOnly: true, excludePids: opts.excludePids },
     {
       onRecord: (r) => {
         const e = networkEvent(r, wall(r.monoUs));
         if (e) onEvent(e);
-        else if (source) source.withoutLine++;
-        else early++;
+        else tally.withoutLine++;
       },
     },
     opts.mapKeys,
   );
-  source = new NetworkSource(probe);
-  source.withoutLine = early;
-  return source;
+  return new NetworkSource(probe, tally);
 }

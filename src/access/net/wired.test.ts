@@ -67,7 +67,10 @@ for i in range(100):
     access: { backends: { name: string; lost?: number }[]; detail: Record<string, number> };
   };
   const d = st.access.detail;
-  assert.deepEqual(st.access.backends.map((b) => [b.name, b.lost]), [['network', 0]]);
+  assert.deepEqual(
+    st.access.backends.map((b) => [b.name, b.lost]),
+    [['network', 0]],
+  );
   assert.ok(d['network.duplicates']! >= 198, `the repeats stayed in the kernel: ${JSON.stringify(d)}`);
   assert.equal(d['network.seen'], d['network.printed']! + d['network.duplicates']! + (d['network.printedMapFull'] ?? 0), JSON.stringify(d));
   assert.equal(d['network.printed']! + (d['network.printedMapFull'] ?? 0), d['network.records'], JSON.stringify(d));
