@@ -341,6 +341,10 @@ export function netProgram(cfg: NetProgramConfig): string {
     ${ZERO} $ret = 0; ${socketOf('args->ret')}
     ${sockOp('accept')} }`);
   }
+  // A thread killed inside a call never reaches its exit probe: its entry would stay (and a later
+  // thread with its tid could take it for its own); each thread's exit removes what it left.
+  const perThread = [...new Set([...out.join('\n').matchAll(/@(\w+)\[tid\]/g)].map((m) => m[1]!))];
+  if (perThread.length) out.push(`tracepoint:sched:sched_process_exit { ${perThread.map((m) => `delete(@${m}[tid]);`).join(' ')} }`);
   if (cfg.exes) out.unshift(...exeProbes(when));
   // bpftrace says "attached" before it attaches; BEGIN runs once every probe is in place.
   out.unshift(`BEGIN { printf("${READY_RECORD}\\n"); }`);
