@@ -14,6 +14,8 @@ import { test } from 'node:test';
 import { findBpftrace } from '../../common/bpftrace.js';
 import { facilitySkip, freeTcpPort, tempDir } from '../../common/testenv.js';
 import type { AccessEvent } from '../event.js';
+import { NetProbe } from './probe.js';
+import type { NetRecord, SentCount } from './records.js';
 import { startNetworkSource, type NetworkStats } from './source.js';
 
 const REPEAT = fileURLToPath(new URL('../../../test/data/access/net/repeat.py', import.meta.url));
@@ -121,4 +123,49 @@ for round in range(3):
   const s = src.stats();
   assert.ok(s.printedMapFull > 0, `printed because the map was full: ${JSON.stringify(s)}`);
   assertAccount(s);
+});
+
+test("who-sends' configuration: every connect printed, sends counted; a full count map prints the sends it cannot count", { skip }, async () => {
+  const records: NetRecord[] = [];
+  const sent: SentCount[] = [];
+  // 16 entries: the program's 40 destinations do not fit the per-send count map.
+  const probe = await NetProbe.start(
+    { ops: ['send', 'connect'], unix: false, dedupe: false, countSends: true, exes: true, filter: { address: Uint8Array.of(127, 0, 0, 1) } },
+    { onRecord: (r) => records.push(r), onSentCounts: (c) => sent.push(...c) },
+    16,
+  );
+  const base = 43000 + (process.pid % 1000) * 20;
+  let pid: number;
+  try {
+    const r = spawnSync(
+      'python3',
+      [
+        '-c',
+        `import os, socket
+print(os.getpid(), flush=True)
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+for round in range(3):
+    for p in range(${base}, ${base + 40}):
+        u.sendto(b'x', ('127.0.0.1', p))
+for i in range(5):
+    c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); c.connect(('127.0.0.1', ${base})); c.close()`,
+      ],
+      { encoding: 'utf8', timeout: 30_000 },
+    );
+    assert.equal(r.status, 0, r.stderr);
+    pid = Number(r.stdout.trim());
+    await new Promise((res) => setTimeout(res, 1500));
+  } finally {
+    await probe.stop();
+  }
+  const mine = records.filter((r) => r.pid === pid);
+  assert.equal(mine.filter((r) => r.op === 'connect').length, 5, 'each connect printed');
+  const printedPorts = new Set(mine.filter((r) => r.op === 'send').map((r) => r.port));
+  for (let p = base; p < base + 40; p++) assert.ok(printedPorts.has(p), `a send to ${p} printed`);
+  const counted = sent.filter((c) => c.pid === pid).reduce((n, c) => n + c.count, 0);
+  const printedUncounted = mine.filter((r) => r.op === 'send' && !sent.some((c) => c.pid === pid && c.port === r.port)).length;
+  assert.equal(counted + printedUncounted, 120, `120 sends: ${counted} counted + ${printedUncounted} printed past the full map`);
+  const c = probe.counts;
+  assert.equal(c.connect.duplicate, 0, 'connects are not deduplicated');
+  assert.ok(c.send.printedMapFull > 0, JSON.stringify(c.send));
 });
