@@ -22,7 +22,7 @@
  * printed every second and at the end. Without it (who-sends' connects) every call is printed and
  * counted. who-sends' sends (`countSends`) are printed once per process, destination and outcome
  * and each one is counted in SENT_MAP, printed at the end.
-
+ *
  * Records (parsed by records.ts). Every record has at most one free string, and it is last, so a comm
  * or a path holding spaces cannot shift another field:
  *   N <kind> <tid> <pid> <uid> <ppid> <pstart_ns> <ktime_ns> <family> <socktype> <protocol> <a0> <a1> <a2> <a3> <port_be> <ret> <comm>
@@ -181,6 +181,9 @@ const SUN_PATH = 108;
 type Mem = 'user' | 'kernel';
 const at = (mem: Mem, cast: string, ptr: string) => (mem === 'user' ? `(${cast})uptr(${ptr})` : `(${cast})(${ptr})`);
 
+/** 0x8080808080808080 (a literal that large does not parse in bpftrace 0.17). */
+const HIGH_BITS = '(0x80808080 << 32 | 0x80808080)';
+
 /**
  * A unix address at `sa` (a struct sockaddr_un of `len` bytes, family included) into $abstract,
  * $off (where the name starts) and $un (its bytes), and a 64-bit FNV-1a-style hash of those bytes,
@@ -190,9 +193,6 @@ const at = (mem: Mem, cast: string, ptr: string) => (mem === 'user' ? `(${cast})
  * byte (found a word at a time: the lowest high bit of (w - 0x01…) & ~w & 0x80… marks it), as
  * callers pass sizeof(struct sockaddr_un) with whatever follows the name (seen: nscd lookups).
  */
-/** 0x8080808080808080 (a literal that large does not parse in bpftrace 0.17). */
-const HIGH_BITS = '(0x80808080 << 32 | 0x80808080)';
-
 function unixName(mem: Mem, sa: string, len: string): string {
   const words: string[] = [];
   for (let i = 0; i < Math.ceil(SUN_PATH / 8); i++) {
