@@ -91,7 +91,7 @@ export async function runWhoSends(protocol: string, spec: string, opts: Opts, ex
   let probe: NetProbe;
   try {
     probe = await NetProbe.start(
-      { ops: target.protocol === 'tcp' ? ['send', 'connect'] : ['send'], filter: targetFilter(target), unix: false, dedupeSends: true },
+      { ops: target.protocol === 'tcp' ? ['send', 'connect'] : ['send'], filter: targetFilter(target), unix: false, dedupe: false, countSends: true, exes: true },
       { onRecord: (record) => queue.push({ record, arrivedMs: Date.now() }), onExe: (e) => lineage.noteExe(e), onSentCounts: (c) => counts.push(...c) },
     );
   } catch (e) {

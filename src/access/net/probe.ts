@@ -4,13 +4,13 @@
  */
 import { Bpftrace } from '../../common/bpftrace.js';
 import { NET_STRLEN, netProgram, READY_RECORD, type NetProgramConfig } from './program.js';
-import { NetDecoder, parseSentMap, type ExeRecord, type NetRecord, type SentCount } from './records.js';
+import { emptyNetCounts, NetDecoder, parseNetCounts, parseSentMap, type ExeRecord, type NetCounts, type NetRecord, type SentCount } from './records.js';
 
 export interface NetProbeHandlers {
   onRecord: (r: NetRecord) => void;
   /** The executable of a process at its exec (a process that exec'd before the start has none). */
   onExe?: (e: ExeRecord) => void;
-  /** With dedupeSends: every send counted in the kernel, once, when the program ends. */
+  /** With countSends: every send counted in the kernel, once, when the program ends. */
   onSentCounts?: (counts: SentCount[]) => void;
 }
 
@@ -24,10 +24,21 @@ export class NetProbe {
   private constructor(
     private readonly bt: Bpftrace,
     readonly decoder: NetDecoder,
+    private readonly seen: { counts: NetCounts },
   ) {}
 
-  static async start(cfg: NetProgramConfig, h: NetProbeHandlers): Promise<NetProbe> {
+  /**
+   * What the kernel saw, per operation and outcome, as of its last print (every second, and at
+   * the end): printed + duplicates + printedMapFull is every call the probes followed.
+   */
+  get counts(): NetCounts {
+    return this.seen.counts;
+  }
+
+  /** `mapKeys`: entries per map (dedupe and calls in flight); tests make it small to fill the dedupe map. */
+  static async start(cfg: NetProgramConfig, h: NetProbeHandlers, mapKeys = 65536): Promise<NetProbe> {
     const decoder = new NetDecoder();
+    const seen = { counts: emptyNetCounts() };
     const bt = await Bpftrace.start({
       program: netProgram({ ...cfg, excludePids: [...(cfg.excludePids ?? []), process.pid] }),
       strlen: NET_STRLEN,
@@ -36,9 +47,15 @@ export class NetProbe {
       attachTimeoutMs: 60_000,
       // Per-thread maps of calls in flight and the dedupe map: room for a busy server.
       // A 4 MiB ring per CPU (bpftrace's default is 256 KiB): a burst of sends is read, not lost.
-      env: { BPFTRACE_MAP_KEYS_MAX: '65536', BPFTRACE_PERF_RB_PAGES: '1024' },
+      env: { BPFTRACE_MAP_KEYS_MAX: String(mapKeys), BPFTRACE_PERF_RB_PAGES: '1024' },
       onRecord: (type, data) => {
         if (type !== 'map') return;
+        const net = parseNetCounts(data);
+        if (net) {
+          decoder.counters.malformed += net.malformed;
+          seen.counts = net.counts;
+          return;
+        }
         const { counts, malformed } = parseSentMap(data);
         decoder.counters.malformed += malformed;
         if (counts.length) h.onSentCounts?.(counts);
@@ -50,7 +67,7 @@ export class NetProbe {
         else h.onExe?.(r);
       },
     });
-    return new NetProbe(bt, decoder);
+    return new NetProbe(bt, decoder, seen);
   }
 
   /** Events the kernel dropped (the perf ring was full). */

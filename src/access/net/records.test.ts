@@ -1,8 +1,8 @@
 /** The pure half of the network backend: program text from numbers only, and the record decoder. */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { filterCondition, netProgram } from './program.js';
-import { errnoName, exePath, formatIPv6, NetDecoder, nsTextToUs, parseSentMap, portFromWire, type NetRecord } from './records.js';
+import { filterCondition, NET_OPS, netProgram } from './program.js';
+import { emptyNetCounts, errnoName, exePath, formatIPv6, NetDecoder, nsTextToUs, parseNetCounts, parseSentMap, portFromWire, type NetRecord } from './records.js';
 import { networkOperation } from './source.js';
 
 test('addresses and ports are decoded from the words as the kernel stored them', () => {
@@ -94,13 +94,13 @@ test('the program holds only validated numbers from the filter', () => {
   assert.throws(() => filterCondition({ port: 70000 }), /port must be an integer/);
   assert.throws(() => filterCondition({ port: 1.5 }), /port/);
   assert.throws(() => filterCondition({ address: new Uint8Array(5) }), /4 or 16 bytes/);
-  assert.throws(() => netProgram({ ops: ['send'], unix: false, dedupeSends: false, excludePids: [-1] }), /pid/);
-  assert.throws(() => netProgram({ ops: ['send; system("x")' as never], unix: false, dedupeSends: false }), /unknown network operation/);
+  assert.throws(() => netProgram({ ops: ['send'], unix: false, dedupe: false, countSends: false, excludePids: [-1] }), /pid/);
+  assert.throws(() => netProgram({ ops: ['send; system("x")' as never], unix: false, dedupe: false, countSends: false }), /unknown network operation/);
   const c = filterCondition({ protocol: 'udp', port: 53, address: Uint8Array.of(127, 0, 0, 1) });
   assert.match(c, /\$proto == 17/);
   assert.match(c, /\$port == 13568/);
   assert.match(c, /\$a0 == 16777343/);
-  const p = netProgram({ ops: ['send'], unix: false, dedupeSends: false, filter: { port: 53 } });
+  const p = netProgram({ ops: ['send'], unix: false, dedupe: false, countSends: false, filter: { port: 53 } });
   assert.doesNotMatch(p, /sys_enter_connect/);
   assert.match(p, /sock_send_length/);
 });
@@ -111,4 +111,28 @@ test('the kernel send counter map decodes to counts per process, destination and
   assert.deepEqual(counts[0], { pid: 9, pstartUs: 123456, sockType: 'dgram', family: 'inet', address: '127.0.0.1', port: 53, failed: false, count: 41 });
   assert.equal(counts[1]!.failed, true);
   assert.deepEqual(parseSentMap(null), { counts: [], malformed: 0 });
+});
+
+test('the kernel counter map decodes to counts per operation and outcome; bad keys are counted', () => {
+  const r = parseNetCounts({ '@netcount': { '1,0': 2, '1,1': 99998, '4,2': 1, '9,0': 5, 'x,1': 1, '0,0': -1 } })!;
+  assert.equal(r.malformed, 3);
+  assert.deepEqual(r.counts.connect, { printed: 2, duplicate: 99998, printedMapFull: 0 });
+  assert.deepEqual(r.counts.accept, { printed: 0, duplicate: 0, printedMapFull: 1 });
+  assert.deepEqual(r.counts.send, emptyNetCounts().send);
+  assert.equal(parseNetCounts({ '@sent': {} }), null, 'another map is not the counter map');
+  assert.deepEqual(parseNetCounts({ '@netcount': {} }), { counts: emptyNetCounts(), malformed: 0 });
+});
+
+test('the access program dedupes in the kernel and skips what has no line; who-sends prints every connect', () => {
+  const access = netProgram({ ops: NET_OPS, unix: true, dedupe: true, countSends: false, dgramSendsOnly: true });
+  assert.match(access, /@seen\[pid, curtask->start_boottime, \(uint64\)curtask->mm, 1,/, 'connect keyed by process image');
+  assert.match(access, /clear\(@seen\)/, 'a full map is emptied');
+  assert.match(access, /if \(\$type == 2\)/, 'datagram sends only');
+  assert.doesNotMatch(access, /sched_process_exec|@sent/, 'no exec records, no per-send counts');
+  assert.match(access, /struct unix_sock/, 'unix listen and accept');
+  const who = netProgram({ ops: ['send', 'connect'], unix: false, dedupe: false, countSends: true, exes: true, filter: { protocol: 'tcp', port: 25 } });
+  assert.doesNotMatch(who, /@seen/, 'who-sends: no dedupe map');
+  assert.match(who, /@sent\[/);
+  assert.match(who, /sched_process_exec/);
+  assert.match(who, /@netcount\[1, 0\] = count\(\); printf\("N %s/, 'every connect printed and counted');
 });

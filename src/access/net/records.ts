@@ -3,7 +3,7 @@
  * No I/O: bpftrace's text in, typed records out; anything that does not parse is counted.
  */
 import { constants } from 'node:os';
-import { AF_INET, AF_INET6, AF_UNIX, IPPROTO_TCP, IPPROTO_UDP, NET_OPS, UNIX_HALF, type NetOp } from './program.js';
+import { AF_INET, AF_INET6, AF_UNIX, IPPROTO_TCP, IPPROTO_UDP, NET_OPS, NET_OUTCOMES, NETCOUNT_MAP, UNIX_HALF, type NetOp, type NetOutcome } from './program.js';
 
 export type SockType = 'stream' | 'dgram' | 'seqpacket' | 'raw' | 'other';
 
@@ -257,6 +257,37 @@ export function parseSentMap(data: unknown): { counts: SentCount[]; malformed: n
       failed: n[9] === 1,
       count: value,
     });
+  }
+  return { counts, malformed };
+}
+
+/** What the probes saw, per operation and outcome: printed (first occurrences), duplicates kept in the kernel, printed again as the dedupe map was full. */
+export type NetCounts = Record<NetOp, Record<NetOutcome, number>>;
+
+export function emptyNetCounts(): NetCounts {
+  return Object.fromEntries(NET_OPS.map((op) => [op, Object.fromEntries(NET_OUTCOMES.map((o) => [o, 0]))])) as NetCounts;
+}
+
+/**
+ * The per-CPU counter map as bpftrace prints it (summed over the CPUs) with -f json:
+ * `{"@netcount": {"1,0": 5, "1,1": 99995}}` (operation index, outcome index). The counts are totals
+ * since the start, so each print replaces the last. Keys that do not parse are counted.
+ */
+export function parseNetCounts(data: unknown): { counts: NetCounts; malformed: number } | null {
+  const map = (data as Record<string, unknown> | null)?.[NETCOUNT_MAP];
+  if (map === undefined) return null;
+  const counts = emptyNetCounts();
+  let malformed = 0;
+  if (!map || typeof map !== 'object') return { counts, malformed };
+  for (const [key, value] of Object.entries(map as Record<string, unknown>)) {
+    const m = /^(\d+),(\d+)$/.exec(key);
+    const op = m ? NET_OPS[Number(m[1])] : undefined;
+    const outcome = m ? NET_OUTCOMES[Number(m[2])] : undefined;
+    if (!op || !outcome || typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+      malformed++;
+      continue;
+    }
+    counts[op][outcome] = value;
   }
   return { counts, malformed };
 }

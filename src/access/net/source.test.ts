@@ -33,7 +33,7 @@ test('bind/listen/connect/accept, dgram send and unix bind/connect arrive as TOM
   const src = await startNetworkSource({}, (e) => events.push(e));
   let pid = 0;
   try {
-    assert.equal(src.name, 'bpftrace');
+    assert.equal(src.name, 'network');
     const script = `
 const net = require('net'), dgram = require('dgram');
 (async () => {
