@@ -41,6 +41,8 @@ export interface InputReport {
 export interface AnalysisResult {
   inputs: InputReport[];
   collector: Collector;
+  /** Blocks whose trigger search ran on a worker thread (0: small run, or --jobs 1). Not in the output. */
+  workerBlocks: number;
 }
 
 export interface AnalyzeOptions {
@@ -54,6 +56,8 @@ export interface AnalyzeOptions {
    * does not depend on it.
    */
   jobs?: number;
+  /** Bytes a run reads before it starts the workers (default POOL_MIN_BYTES; 0, for tests: every block to the workers). */
+  poolMinBytes?: number;
 }
 
 /** The default --jobs: the CPUs this process may use. */
@@ -66,13 +70,13 @@ export async function analyzePaths(paths: string[], opts: AnalyzeOptions = {}): 
   const collector = new Collector(opts.filters ?? {});
   const inputs: InputReport[] = skipped.map((s) => ({ ...emptyReport(s.name), error: s.reason }));
   const jobs = opts.jobs ?? defaultJobs();
-  const pool = jobs > 1 ? new LazyPool(jobs) : null;
+  const pool = jobs > 1 ? new LazyPool(jobs, opts.poolMinBytes) : null;
   try {
     await analyzeSets(files, collector, inputs, opts, pool ?? INLINE_INDEXER, jobs);
   } finally {
     await pool?.close();
   }
-  return { inputs, collector };
+  return { inputs, collector, workerBlocks: pool?.workerBlocks ?? 0 };
 }
 
 async function analyzeSets(files: InputFile[], collector: Collector, inputs: InputReport[], opts: AnalyzeOptions, indexer: BlockIndexer, jobs: number): Promise<void> {

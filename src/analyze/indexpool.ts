@@ -139,7 +139,8 @@ export class LazyPool implements BlockIndexer {
   index(block: Buffer): BlockIndex | Promise<BlockIndex> {
     this.seen += block.length;
     if (this.pool === null && this.threads > 1 && this.seen >= this.minBytes) this.pool = new IndexPool(this.threads);
-    return this.pool?.ready() ? this.pool.index(block) : indexBlock(block);
+    // minBytes 0 (tests): every block goes to the workers, even before one is running.
+    return this.pool !== null && (this.minBytes === 0 || this.pool.ready()) ? this.pool.index(block) : indexBlock(block);
   }
 
   /** Blocks indexed on workers (0: the run was too small, or --jobs 1). */
