@@ -71,6 +71,8 @@ export async function analyzePaths(paths: string[], opts: AnalyzeOptions = {}): 
   const inputs: InputReport[] = skipped.map((s) => ({ ...emptyReport(s.name), error: s.reason }));
   const jobs = opts.jobs ?? defaultJobs();
   const pool = jobs > 1 ? new LazyPool(jobs, opts.poolMinBytes) : null;
+  // Regular files say their size: a large run starts its workers while the first blocks are read.
+  pool?.expect(files.reduce((n, f) => n + (f.size ?? 0), 0));
   try {
     await analyzeSets(files, collector, inputs, opts, pool ?? INLINE_INDEXER, jobs);
   } finally {

@@ -123,8 +123,9 @@ export class IndexPool implements BlockIndexer {
 export const POOL_MIN_BYTES = 32 << 20;
 
 /**
- * Indexes on this thread until the run has read POOL_MIN_BYTES, then starts `threads` workers
- * and hands them the blocks once one is running (until then, still here). Shared by every input
+ * Indexes on this thread until the run has read POOL_MIN_BYTES (or is known to be that large:
+ * expect()), then starts `threads` workers and hands them the blocks once one is running (until
+ * then, still here). Shared by every input
  * of a run; close() when the run is done.
  */
 export class LazyPool implements BlockIndexer {
@@ -136,9 +137,14 @@ export class LazyPool implements BlockIndexer {
     private readonly minBytes = POOL_MIN_BYTES,
   ) {}
 
+  /** The run will read at least `bytes` (its regular files): start the workers now if that is enough. */
+  expect(bytes: number): void {
+    if (this.pool === null && this.threads > 1 && bytes >= this.minBytes) this.pool = new IndexPool(this.threads);
+  }
+
   index(block: Buffer): BlockIndex | Promise<BlockIndex> {
     this.seen += block.length;
-    if (this.pool === null && this.threads > 1 && this.seen >= this.minBytes) this.pool = new IndexPool(this.threads);
+    this.expect(this.seen);
     // minBytes 0 (tests): every block goes to the workers, even before one is running.
     return this.pool !== null && (this.minBytes === 0 || this.pool.ready()) ? this.pool.index(block) : indexBlock(block);
   }

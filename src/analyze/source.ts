@@ -32,6 +32,8 @@ export interface InputFile {
   /** A regular file (positioned reads), a FIFO or pipe named as input, or stdin (streams). */
   kind: 'file' | 'fifo' | 'stdin';
   mtime?: Date;
+  /** Size on disk, for regular files (compressed ones: of the compressed bytes). */
+  size?: number;
 }
 
 export interface SkippedInput {
@@ -71,7 +73,7 @@ export async function expandInputs(paths: string[]): Promise<{ files: InputFile[
           skipped.push({ name: p, reason: ent.isSymbolicLink() ? 'dangling symbolic link' : errText(e) });
           continue;
         }
-        if (st.isFile()) files.push({ name: p, path: p, kind: 'file', mtime: st.mtime });
+        if (st.isFile()) files.push({ name: p, path: p, kind: 'file', mtime: st.mtime, size: st.size });
         else if (st.isDirectory()) skipped.push({ name: p, reason: 'symbolic link to a directory (not followed)' });
         else skipped.push({ name: p, reason: `symbolic link to a ${entryKind(st)} (not read: in a directory only regular files are read)` });
       } else {
@@ -99,7 +101,7 @@ export async function expandInputs(paths: string[]): Promise<{ files: InputFile[
       continue;
     }
     if (st.isDirectory()) await walk(p, 0);
-    else if (st.isFile()) files.push({ name: p, path: p, kind: 'file', mtime: st.mtime });
+    else if (st.isFile()) files.push({ name: p, path: p, kind: 'file', mtime: st.mtime, size: st.size });
     // /dev/stdin, /dev/fd/0: the descriptor this process already holds, read as stdin.
     else if (isOurStdin(st)) files.push({ name: p, path: null, kind: 'stdin' });
     else if (st.isFIFO()) files.push({ name: p, path: p, kind: 'fifo' });
