@@ -125,7 +125,10 @@ test('jobs: the CLI on a 40 MiB log (plain, gzip, stdin): --jobs 2 prints what -
   }
 });
 
-test('jobs: --jobs takes a whole number from 1 to 64; anything else is a usage error', () => {
+test('jobs: --jobs is in the help; it takes a whole number from 1 to 64; anything else is a usage error', () => {
+  const help = spawnSync(process.execPath, [LANTERN, 'analyze', '--help'], { encoding: 'utf8' });
+  assert.equal(help.status, 0);
+  assert.match(help.stdout, /--jobs <n> +worker threads searching large inputs for trigger words\s+\(default: the number of CPUs; 1: none\)/);
   for (const bad of ['0', '-1', '2.5', 'many', '65']) {
     const r = spawnSync(process.execPath, [LANTERN, 'analyze', '--jobs', bad, DATA], { encoding: 'utf8' });
     assert.equal(r.status, 64, bad);
@@ -184,5 +187,8 @@ test('jobs: the block index is the line-by-line one, for any lines (trigger word
     }),
     { numRuns: 150 },
   );
+  // A line longer than a search piece (64 KiB), with trigger words at its start and end.
+  const long = Buffer.from(`a\nBUG x ${'y'.repeat(100_000)} segfault at 0\nKernel panic\n${'z '.repeat(40_000)}\nok traps: \n`, 'latin1');
+  assert.deepEqual(indexBlock(long), referenceIndex(long));
   assert.ok(caseFiles().length > 20);
 });
