@@ -153,7 +153,7 @@ async function analyzeOne(f: InputFile, detector: Detector, opts: AnalyzeOptions
       refMonth: ref.getUTCMonth(),
       indexer,
       // Enough blocks read ahead to keep every worker busy while the detector waits for the next.
-      maxQueuedBlocks: 4 * jobs,
+      maxQueuedBlocks: Math.min(4 * jobs, 32),
       ...(opts.onProgress ? { onProgress: (b: number) => opts.onProgress!(f.name, b) } : {}),
     });
   } catch (e) {
