@@ -15,7 +15,10 @@ import fc from 'fast-check';
 import { analyzePaths } from './analyze.js';
 import { indexBlock, type BlockIndex } from './blockindex.js';
 import type { CaseFormat } from './casegen.js';
-import { IndexPool } from './indexpool.js';
+import { IndexPool, type BlockIndexer } from './indexpool.js';
+import { Detector } from './detect.js';
+import { scanStream } from './scan.js';
+import { Readable } from 'node:stream';
 import { boundaryLog, caseFiles } from './jobsgen.js';
 import { TRIGGER_LOWER, TRIGGER_UPPER } from './patterns/index.js';
 import { toJson } from './render.js';
@@ -106,6 +109,7 @@ test('jobs: the CLI on a 40 MiB log (plain, gzip, stdin): --jobs 2 prints what -
     const log = boundaryLog(40 << 20, 'syslog');
     writeFileSync(file, log);
     writeFileSync(join(dir, 'messages.gz'), gzipSync(log, { level: 1 }));
+    const outs = new Map<string, string>();
     for (const [name, args, stdin] of [
       ['plain', [file], undefined],
       ['gzip', [join(dir, 'messages.gz')], undefined],
@@ -113,6 +117,7 @@ test('jobs: the CLI on a 40 MiB log (plain, gzip, stdin): --jobs 2 prints what -
     ] as const) {
       const one = await runCli(['--json', '--jobs', '1', ...args], stdin);
       const two = await runCli(['--json', '--jobs', '2', ...args], stdin);
+      outs.set(name, two.out.toString());
       assert.equal(one.code, 0, `${name}: ${one.err}`);
       assert.equal(two.code, 0, `${name}: ${two.err}`);
       assert.ok(one.out.length > 1000, name);
@@ -120,6 +125,17 @@ test('jobs: the CLI on a 40 MiB log (plain, gzip, stdin): --jobs 2 prints what -
       // Flat memory: the read-ahead and the workers' heaps are bounded (the 2 GiB figure is in docs/analyze.md).
       if (two.peakKb) assert.ok(two.peakKb < 200 * 1024, `${name}: peak RSS ${two.peakKb} kB`);
     }
+    // Three readers (a file read into one reused buffer, zlib, a pipe): the same incidents.
+    const incidents = (name: string) => {
+      const groups = JSON.stringify((JSON.parse(outs.get(name)!) as { groups: unknown[] }).groups);
+      return groups
+        .replaceAll(`"file":${JSON.stringify(join(dir, 'messages.gz'))}`, '"file":"F"')
+        .replaceAll(`"file":${JSON.stringify(file)}`, '"file":"F"')
+        .replaceAll('"file":"-"', '"file":"F"');
+    };
+    assert.ok(incidents('plain').includes('"file":"F"'));
+    assert.ok(incidents('gzip') === incidents('plain'), 'gzip and plain file differ');
+    assert.ok(incidents('stdin') === incidents('plain'), 'stdin and plain file differ');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -151,6 +167,30 @@ test('jobs: a worker that dies part way loses nothing: its blocks are indexed on
   } finally {
     await pool.close();
   }
+});
+
+test('jobs: blocks indexed late and out of order (random delays), with any read-ahead, feed the detector as indexed at once', async () => {
+  const log = boundaryLog(6 << 20, 'syslog');
+  const run = async (indexer: BlockIndexer | undefined, maxQueuedBlocks: number) => {
+    const incidents: string[] = [];
+    const det = new Detector((inc) => incidents.push(JSON.stringify(inc)));
+    // Chunks of odd sizes, as a pipe delivers them.
+    const chunks = Array.from({ length: Math.ceil(log.length / 300_007) }, (_, i) => log.subarray(i * 300_007, (i + 1) * 300_007));
+    const res = await scanStream(Readable.from(chunks), det, { name: 't', refYear: 2024, refMonth: 11, maxQueuedBlocks, ...(indexer ? { indexer } : {}) });
+    det.finish();
+    return JSON.stringify({ res, incidents });
+  };
+  let seed = 7;
+  const slow: BlockIndexer = {
+    index: (block) => {
+      const idx = indexBlock(block);
+      seed = (seed * 1103515245 + 12345) >>> 0;
+      return new Promise((r) => setTimeout(() => r(idx), seed % 7));
+    },
+  };
+  const expected = await run(undefined, 1);
+  assert.ok(expected.length > 10_000);
+  for (const q of [1, 2, 5, 32]) assert.equal(await run(slow, q), expected, `read-ahead ${q}`);
 });
 
 /** The index by its definition: line by line, the first trigger word of each line holding one. */

@@ -57,6 +57,31 @@ const FORMAT_SAMPLE = 200;
 const PREFACE_RAW = PREFACE_ANYWHERE_RE;
 const TABLE_ROW_RAW = /\[\s*\d+\]\s+\d+\s+\d+\s+\d+\s+\d+\s.*\S\s*$/;
 
+/** Buffers of a block ring beyond the queued blocks: the one being built, the one being fed, margin. */
+const RING_SPARE = 3;
+const RING_SLOT_BYTES = (1 << 20) + (80 << 10);
+
+/**
+ * Where the line assembler builds its blocks: `slots` buffers reused in turn, so that a large
+ * input makes no garbage per block (on a thread that allocates little else, V8 collected such
+ * garbage only every ~64 MiB). Safe because a block is fed, and dropped, before `slots` more are
+ * built: at most maxQueued wait in the queue (and the worker gets a copy).
+ */
+function blockRing(slots: number): (bytes: number) => Buffer {
+  const ring: Buffer[] = [];
+  let next = 0;
+  return (bytes) => {
+    const i = next;
+    next = (next + 1) % slots;
+    let slot = ring[i];
+    if (slot === undefined || slot.length < bytes) {
+      slot = Buffer.allocUnsafeSlow(Math.max(bytes, RING_SLOT_BYTES));
+      ring[i] = slot;
+    }
+    return slot.subarray(0, bytes);
+  };
+}
+
 /** The last line end at or before `from` (-1: none; a negative `from` looks nowhere, unlike Buffer's). */
 function lastNewline(buf: Buffer, from: number): number {
   return from < 0 ? -1 : buf.lastIndexOf(10, from);
@@ -78,10 +103,10 @@ export async function scanStream(chunks: AsyncIterable<Buffer | string>, detecto
   };
   const sample: string[] = [];
   const nul = new NulFilter();
-  const assembler = new LineAssembler(maxLine);
   const indexer = opts.indexer ?? INLINE_INDEXER;
   // Indexed at once, a block is fed at once; indexed elsewhere, a few are read ahead meanwhile.
   const maxQueued = indexer === INLINE_INDEXER ? 1 : Math.max(1, opts.maxQueuedBlocks ?? 8);
+  const assembler = new LineAssembler(maxLine, blockRing(maxQueued + RING_SPARE));
   /** Line number of the last line of the blocks fed so far. */
   let lineNo = 0;
 
@@ -193,7 +218,8 @@ export async function scanStream(chunks: AsyncIterable<Buffer | string>, detecto
       const data = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
       if (pending === null) await feed(data);
       else {
-        pending.push(data);
+        // A copy: the reader may fill the chunk's buffer again (source.ts reusedReads).
+        pending.push(Buffer.from(data));
         pendingBytes += data.length;
         if (pendingBytes >= JUDGE_SAMPLE_BYTES) await judge();
       }
