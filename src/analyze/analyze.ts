@@ -9,6 +9,8 @@ import { Collector, type Filters } from './group.js';
 import type { LogFormat } from './normalize.js';
 import { NotTextError, scanStream } from './scan.js';
 import { groupRotations } from './rotation.js';
+import { availableParallelism } from 'node:os';
+import { INLINE_INDEXER, LazyPool, type BlockIndexer } from './indexpool.js';
 import { errText, expandInputs, openInput, type Compression, type InputFile } from './source.js';
 
 export interface InputReport {
@@ -39,6 +41,8 @@ export interface InputReport {
 export interface AnalysisResult {
   inputs: InputReport[];
   collector: Collector;
+  /** Blocks whose trigger search ran on a worker thread (0: small run, or --jobs 1). Not in the output. */
+  workerBlocks: number;
 }
 
 export interface AnalyzeOptions {
@@ -46,12 +50,38 @@ export interface AnalyzeOptions {
   /** Called with (input name, bytes read so far) while scanning. */
   onProgress?: (name: string, bytes: number) => void;
   now?: Date;
+  /**
+   * Worker threads for the prefilter's trigger search (default: the CPUs this process may use);
+   * 1 keeps everything on the main thread. Runs smaller than POOL_MIN_BYTES use none. The output
+   * does not depend on it.
+   */
+  jobs?: number;
+  /** Bytes a run reads before it starts the workers (default POOL_MIN_BYTES; 0, for tests: every block to the workers). */
+  poolMinBytes?: number;
+}
+
+/** The default --jobs: the CPUs this process may use. */
+export function defaultJobs(): number {
+  return Math.max(1, availableParallelism());
 }
 
 export async function analyzePaths(paths: string[], opts: AnalyzeOptions = {}): Promise<AnalysisResult> {
   const { files, skipped } = await expandInputs(paths.length ? paths : ['-']);
   const collector = new Collector(opts.filters ?? {});
   const inputs: InputReport[] = skipped.map((s) => ({ ...emptyReport(s.name), error: s.reason }));
+  const jobs = opts.jobs ?? defaultJobs();
+  const pool = jobs > 1 ? new LazyPool(jobs, opts.poolMinBytes) : null;
+  // Regular files say their size: a large run starts its workers while the first blocks are read.
+  pool?.expect(files.reduce((n, f) => n + (f.size ?? 0), 0));
+  try {
+    await analyzeSets(files, collector, inputs, opts, pool ?? INLINE_INDEXER, jobs);
+  } finally {
+    await pool?.close();
+  }
+  return { inputs, collector, workerBlocks: pool?.workerBlocks ?? 0 };
+}
+
+async function analyzeSets(files: InputFile[], collector: Collector, inputs: InputReport[], opts: AnalyzeOptions, indexer: BlockIndexer, jobs: number): Promise<void> {
   for (const set of groupRotations(files, (f) => f.path)) {
     // One detector per set: what is open at the end of one piece continues in the next.
     // Incidents are counted for the piece where they start (a report may close in a later piece).
@@ -68,7 +98,7 @@ export async function analyzePaths(paths: string[], opts: AnalyzeOptions = {}): 
       // A piece is missing (rotated away, not copied): a report cannot continue across the gap.
       if (set.gapsBefore.includes(n)) detector.finish(`a piece of the rotated log before ${f.name} is missing`);
       if (set.items.length > 1) collector.setInputUnit(f.name, set.key!);
-      const rep = await analyzeOne(f, detector, opts);
+      const rep = await analyzeOne(f, detector, opts, indexer, jobs);
       if (set.items.length > 1) rep.rotationSet = set.key!;
       reports.push(rep);
     }
@@ -80,7 +110,6 @@ export async function analyzePaths(paths: string[], opts: AnalyzeOptions = {}): 
     }
     inputs.push(...reports);
   }
-  return { inputs, collector };
 }
 
 function emptyReport(name: string): InputReport {
@@ -101,7 +130,7 @@ function emptyReport(name: string): InputReport {
   };
 }
 
-async function analyzeOne(f: InputFile, detector: Detector, opts: AnalyzeOptions): Promise<InputReport> {
+async function analyzeOne(f: InputFile, detector: Detector, opts: AnalyzeOptions, indexer: BlockIndexer, jobs: number): Promise<InputReport> {
   const rep = emptyReport(f.name);
   const ref = f.mtime ?? opts.now ?? new Date();
   // The detector may be shared by the pieces of a rotation set: count this file's share.
@@ -122,6 +151,9 @@ async function analyzeOne(f: InputFile, detector: Detector, opts: AnalyzeOptions
       name: f.name,
       refYear: ref.getUTCFullYear(),
       refMonth: ref.getUTCMonth(),
+      indexer,
+      // Enough blocks read ahead to keep every worker busy while the detector waits for the next.
+      maxQueuedBlocks: Math.min(4 * jobs, 32),
       ...(opts.onProgress ? { onProgress: (b: number) => opts.onProgress!(f.name, b) } : {}),
     });
   } catch (e) {

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { CliError, EXIT } from '../common/exit.js';
 import { printJson } from '../common/json.js';
 import { paint } from '../common/term.js';
-import { analyzePaths } from './analyze.js';
+import { analyzePaths, defaultJobs } from './analyze.js';
 import type { Filters } from './group.js';
 import { INCIDENT_KINDS, isIncidentKind, type IncidentKind } from './model.js';
 import { renderText, toJson } from './render.js';
@@ -14,6 +14,15 @@ interface AnalyzeCliOptions {
   until?: string;
   kind?: string[];
   host?: string[];
+  jobs?: string;
+}
+
+/** Parses --jobs: a whole number of threads, 1 to 64. */
+export function parseJobs(value: string | undefined): number {
+  if (value === undefined) return defaultJobs();
+  const v = value.trim();
+  if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > 64) throw new CliError(`bad --jobs '${value}': a whole number from 1 to 64`, EXIT.USAGE);
+  return Number(v);
 }
 
 /** Parses --since/--until: ISO 8601 (a zone-less value is read like zone-less log stamps, as UTC), or a relative `-2h`/`30m ago`. */
@@ -98,9 +107,11 @@ export function register(program: Command): void {
     .option('--until <time>', 'only incidents at or before this time (same forms as --since)')
     .option('--kind <kind>', `only these kinds (repeat or comma-separate): ${INCIDENT_KINDS.join(', ')}`, collect)
     .option('--host <host>', 'only incidents from this host (repeat or comma-separate)', collect)
+    .option('--jobs <n>', 'worker threads searching large inputs for trigger words (default: the number of CPUs; 1: none); the output is the same for any value')
     .addHelpText('after', '\nExit status: 0 analysed (with or without incidents), 64 usage error, 66 no input could be read.\nSee docs/analyze.md for the formats, kinds and the --json schema.')
     .action(async (paths: string[], o: AnalyzeCliOptions) => {
       const filters = buildFilters(o);
+      const jobs = parseJobs(o.jobs);
       const tty = Boolean(process.stderr.isTTY);
       let lastTick = 0;
       const onProgress = tty
@@ -111,7 +122,7 @@ export function register(program: Command): void {
             process.stderr.write(`\r\x1b[Kanalyze: ${name.slice(-50)} ${(bytes / (1 << 20)).toFixed(0)} MiB`);
           }
         : undefined;
-      const res = await analyzePaths(paths, { filters, ...(onProgress ? { onProgress } : {}) });
+      const res = await analyzePaths(paths, { filters, jobs, ...(onProgress ? { onProgress } : {}) });
       if (tty && lastTick) process.stderr.write('\r\x1b[K');
       const readable = res.inputs.filter((i) => i.format !== 'unreadable');
       for (const i of res.inputs) {

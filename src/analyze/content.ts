@@ -118,9 +118,16 @@ export class LineAssembler {
   /** Inside an overlong line whose kept part was passed on: drop bytes up to its line end. */
   private dropping = false;
 
-  constructor(private readonly maxLine: number) {}
+  /**
+   * alloc: where a block that joins the carried partial line to a chunk is built (default: a new
+   * Buffer each time; scan.ts passes a ring of reused buffers, so the blocks are no garbage).
+   */
+  constructor(
+    private readonly maxLine: number,
+    private readonly alloc: (bytes: number) => Buffer = (n) => Buffer.allocUnsafe(n),
+  ) {}
 
-  /** Bytes in; a block of whole lines out (empty when the chunk completed no line). */
+  /** Bytes in; a block of whole lines out (empty when the chunk completed no line). Keeps no reference to `chunk`. */
   push(chunk: Buffer): Buffer {
     let data = chunk;
     if (this.dropping) {
@@ -134,11 +141,24 @@ export class LineAssembler {
       data = data.subarray(nl + 1);
       if (data.length === 0) return EMPTY;
     }
-    const buf = this.carry ? Buffer.concat([this.carry, data]) : data;
+    let whole: Buffer;
+    let tail: Buffer;
+    const lastInData = data.lastIndexOf(10);
+    if (lastInData !== -1) {
+      // The carried line and the chunk's whole lines, copied once into one block: nothing
+      // returned refers to the chunk, which its reader may then fill again.
+      const carried = this.carry?.length ?? 0;
+      whole = this.alloc(carried + lastInData + 1);
+      if (this.carry) this.carry.copy(whole, 0);
+      data.copy(whole, carried, 0, lastInData + 1);
+      tail = data.subarray(lastInData + 1);
+    } else {
+      const buf = this.carry ? Buffer.concat([this.carry, data]) : data;
+      const last = buf.lastIndexOf(10);
+      whole = last === -1 ? EMPTY : buf.subarray(0, last + 1);
+      tail = buf.subarray(last + 1);
+    }
     this.carry = null;
-    const last = buf.lastIndexOf(10);
-    const whole = last === -1 ? EMPTY : buf.subarray(0, last + 1);
-    const tail = buf.subarray(last + 1);
     const parts: Buffer[] = [];
     if (whole.length) parts.push(this.capLines(whole));
     if (tail.length > this.maxLine) {

@@ -11,7 +11,7 @@
  * a directory only regular files (and links to them) are read, the rest is listed as skipped.
  * Unreadable inputs are reported and skipped, never fatal on their own.
  */
-import { closeSync, constants as fsc, createReadStream, fstatSync, openSync, promises as fsp, readlinkSync, readSync, type Stats } from 'node:fs';
+import { close, closeSync, constants as fsc, createReadStream, fstatSync, openSync, promises as fsp, read, readlinkSync, readSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { Socket } from 'node:net';
@@ -32,6 +32,8 @@ export interface InputFile {
   /** A regular file (positioned reads), a FIFO or pipe named as input, or stdin (streams). */
   kind: 'file' | 'fifo' | 'stdin';
   mtime?: Date;
+  /** Size on disk, for regular files (compressed ones: of the compressed bytes). */
+  size?: number;
 }
 
 export interface SkippedInput {
@@ -71,7 +73,7 @@ export async function expandInputs(paths: string[]): Promise<{ files: InputFile[
           skipped.push({ name: p, reason: ent.isSymbolicLink() ? 'dangling symbolic link' : errText(e) });
           continue;
         }
-        if (st.isFile()) files.push({ name: p, path: p, kind: 'file', mtime: st.mtime });
+        if (st.isFile()) files.push({ name: p, path: p, kind: 'file', mtime: st.mtime, size: st.size });
         else if (st.isDirectory()) skipped.push({ name: p, reason: 'symbolic link to a directory (not followed)' });
         else skipped.push({ name: p, reason: `symbolic link to a ${entryKind(st)} (not read: in a directory only regular files are read)` });
       } else {
@@ -99,7 +101,7 @@ export async function expandInputs(paths: string[]): Promise<{ files: InputFile[
       continue;
     }
     if (st.isDirectory()) await walk(p, 0);
-    else if (st.isFile()) files.push({ name: p, path: p, kind: 'file', mtime: st.mtime });
+    else if (st.isFile()) files.push({ name: p, path: p, kind: 'file', mtime: st.mtime, size: st.size });
     // /dev/stdin, /dev/fd/0: the descriptor this process already holds, read as stdin.
     else if (isOurStdin(st)) files.push({ name: p, path: null, kind: 'stdin' });
     else if (st.isFIFO()) files.push({ name: p, path: p, kind: 'fifo' });
@@ -183,9 +185,54 @@ function openRegular(path: string): OpenedInput {
     closeSync(fd);
     return opened;
   }
+  if (compression === 'none') {
+    const r = reusedReads(fd);
+    return plain(r.chunks, compression, r.stop);
+  }
   const src = createReadStream('', { fd, start: 0, highWaterMark: READ_CHUNK, autoClose: true });
   if (compression === 'gzip') return gunzip(src);
   return plain(src, compression, () => src.destroy());
+}
+
+/**
+ * A plain regular file, read front to back into one buffer used again for every chunk: a large
+ * file makes no garbage per MiB. The consumer (scan.ts) copies what it keeps of a chunk before it
+ * asks for the next. The descriptor is closed at the end, on an error, or when stopped.
+ */
+function reusedReads(fd: number): { chunks: AsyncGenerator<Buffer>; stop: () => void } {
+  let started = false;
+  let stopped = false;
+  let closed = false;
+  const closeFd = () => {
+    if (closed) return;
+    closed = true;
+    close(fd, () => {
+      /* nothing more to do with it */
+    });
+  };
+  async function* chunks(): AsyncGenerator<Buffer> {
+    started = true;
+    const buf = Buffer.allocUnsafeSlow(READ_CHUNK);
+    let pos = 0;
+    try {
+      while (!stopped) {
+        const n = await new Promise<number>((resolve, reject) => read(fd, buf, 0, READ_CHUNK, pos, (e, got) => (e ? reject(e) : resolve(got))));
+        if (n === 0 || stopped) return;
+        pos += n;
+        yield buf.subarray(0, n);
+      }
+    } finally {
+      closeFd();
+    }
+  }
+  return {
+    chunks: chunks(),
+    stop: () => {
+      stopped = true;
+      // A read in flight closes it when it returns; a generator never started has nothing in flight.
+      if (!started) closeFd();
+    },
+  };
 }
 
 /** A stream (pipe, FIFO, stdin): its first bytes decide the compression, then are read again. */
