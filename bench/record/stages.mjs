@@ -21,7 +21,8 @@ const EXECS = Number(process.env.LANTERN_BENCH_EXECS ?? 20000);
 const WORKERS = Number(process.env.LANTERN_BENCH_WORKERS ?? 2);
 const REPEAT = Number(process.env.LANTERN_BENCH_REPEAT ?? 5);
 /** Records per store batch: one 250 ms poll of a storm of ~4,000 execs/s (2 records each). */
-const BATCH = Number(process.env.LANTERN_BENCH_BATCH ?? 2000);
+const BATCHES = (process.env.LANTERN_BENCH_BATCH ?? '2000').split(',').map(Number);
+const BATCH = BATCHES[0];
 if (process.geteuid?.() !== 0) {
   console.log('bench/record/stages needs root (tracefs)');
   process.exit(77);
@@ -127,7 +128,18 @@ function replay(cap, round) {
   });
   store.close();
   rmSync(storePath, { force: true });
+  // Other batch sizes (LANTERN_BENCH_BATCH=2000,8000): the same records again into a fresh store.
+  const other = {};
+  for (const b of BATCHES.slice(1)) {
+    const s2 = Store.open(storePath);
+    other[`store/${b}`] = cpuUs(() => {
+      for (let i = 0; i < records.length; i += b) s2.write(records.slice(i, i + b));
+    }).us;
+    s2.close();
+    rmSync(storePath, { force: true });
+  }
   return {
+    ...other,
     decode: decoded.us,
     merge: merged.us,
     model: modelled.us,
@@ -150,6 +162,7 @@ try {
   const r0 = runs[0];
   console.log(`per replay: ${r0.events} events (${(r0.events / expected).toFixed(2)} per exec), ${r0.records} records (${r0.execs} exec), ${r0.written} written`);
   const stages = ['decode', 'merge', 'model', 'store'];
+  const extra = BATCHES.slice(1).map((b) => `store/${b}`);
   const rows = [['stage', 'µs/exec median', 'min–max']];
   let total = 0;
   for (const s of stages) {
@@ -158,6 +171,10 @@ try {
     rows.push([s, median(per).toFixed(2), `${Math.min(...per).toFixed(2)}–${Math.max(...per).toFixed(2)}`]);
   }
   rows.push(['total (sum of medians)', total.toFixed(2), '']);
+  for (const s of extra) {
+    const per = runs.map((r) => r[s] / expected);
+    rows.push([`${s} (batches of ${s.slice(6)})`, median(per).toFixed(2), `${Math.min(...per).toFixed(2)}–${Math.max(...per).toFixed(2)}`]);
+  }
   const w = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
   for (const r of rows) console.log(r.map((c, i) => (i ? c.padStart(w[i]) : c.padEnd(w[i]))).join('  '));
 } finally {
