@@ -732,9 +732,10 @@ export class Recorder {
 
   private housekeeping(): void {
     const nowMs = Date.now();
-    const rss = process.memoryUsage.rss();
-    if (rss > this.peakRss) this.peakRss = rss;
     if (nowMs - this.lastStatus.atMs >= 1000) {
+      // Once a second, not per poll: rss() reads /proc/self/statm (status() samples it too).
+      const rss = process.memoryUsage.rss();
+      if (rss > this.peakRss) this.peakRss = rss;
       const ev = this.model.counters.events;
       this.eventsPerSec = ((ev - this.lastStatus.events) * 1000) / (nowMs - this.lastStatus.atMs);
       this.lastStatus = { atMs: nowMs, events: ev };
