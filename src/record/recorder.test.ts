@@ -315,7 +315,7 @@ test('exec from a thread, a deep exec chain and a wide fan-out', { skip, timeout
 
 test('a failing store write is counted and retried, records are not lost', { skip, timeout: 60_000 }, async () => {
   const { dir, cleanup } = tempDir();
-  // flushMs 0: this tick writes (by default records wait up to a second for the next flush).
+  // flushMs 0 (the default, said here because the test relies on it): this tick writes.
   const rec = Recorder.start({ ...DEFAULT_OPTIONS, storePath: join(dir, 'record.db'), name: uniqueName('disk'), flushMs: 0 });
   try {
     const realWrite = rec.store.write.bind(rec.store);
