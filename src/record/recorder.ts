@@ -662,7 +662,8 @@ export class Recorder {
 
   private keepUnwritten(batch: ProcessRecord[]): void {
     const over = batch.length - this.opts.backlogRecords;
-    this.unwritten = over > 0 ? batch.slice(over) : batch;
+    // Owned: emit() appends to it in place, and a tick's own array may still be held by the detectors.
+    this.unwritten = over > 0 ? batch.slice(over) : batch === this.unwritten ? batch : batch.slice();
     if (over > 0) {
       this.droppedOverBacklog += over;
       this.droppedUnmarked += over;
