@@ -317,7 +317,8 @@ test('exec from a thread, a deep exec chain and a wide fan-out', { skip, timeout
 
 test('a failing store write is counted and retried, records are not lost', { skip, timeout: 60_000 }, async () => {
   const { dir, cleanup } = tempDir();
-  const rec = Recorder.start({ ...DEFAULT_OPTIONS, storePath: join(dir, 'record.db'), name: uniqueName('disk') });
+  // flushMs 0 (the default, said here because the test relies on it): this tick writes.
+  const rec = Recorder.start({ ...DEFAULT_OPTIONS, storePath: join(dir, 'record.db'), name: uniqueName('disk'), flushMs: 0 });
   try {
     const realWrite = rec.store.write.bind(rec.store);
     rec.store.write = () => {
@@ -433,6 +434,67 @@ function assertAccounted(st: RecorderStatus, when: string): void {
   assert.equal(st.droppedRecords, st.droppedOverBacklog + st.droppedAtExit, when);
   assert.ok(st.unwrittenRecords <= st.backlogRecords, `${when}: backlog ${st.unwrittenRecords} within its bound ${st.backlogRecords}`);
 }
+
+test('records are held for one flush (flushMs), counted as waiting meanwhile, and all written at stop', { skip, timeout: 60_000 }, async () => {
+  const { dir, cleanup } = tempDir();
+  const storePath = join(dir, 'record.db');
+  // A flush interval far beyond the test: only the stop (SIGTERM's path) writes these records.
+  const rec = Recorder.start({ ...DEFAULT_OPTIONS, storePath, name: uniqueName('flush'), pollMs: 50, flushMs: 3_600_000 });
+  let pid = 0;
+  try {
+    const p = spawn('sh', ['-c', 'exit 23'], { stdio: 'ignore' });
+    pid = p.pid!;
+    assert.equal((await exited(p)).code, 23);
+    await sleep(150);
+    rec.tick();
+    const held = rec.status();
+    assert.ok(held.unwrittenRecords >= 1, `the exit waits for the flush: ${held.unwrittenRecords}`);
+    assert.equal(held.storeErrors, 0);
+    assertAccounted(held, 'held');
+    const reader = Store.open(storePath, { readonly: true });
+    try {
+      assert.deepEqual(reader.query({ pid: p.pid!, types: ['exit'] }), [], 'not in the store before the flush');
+    } finally {
+      reader.close();
+    }
+    const st = rec.stop();
+    assert.equal(st.unwrittenRecords, 0);
+    assert.equal(st.droppedRecords, 0);
+    assertAccounted(st, 'stopped');
+  } finally {
+    rec.stop();
+  }
+  const store = Store.open(storePath, { readonly: true });
+  try {
+    assert.deepEqual(
+      store.query({ pid, types: ['exit'] }).map((e) => e.exit_code),
+      [23],
+    );
+  } finally {
+    store.close();
+    cleanup();
+  }
+});
+
+test('held records are written once they reach the backlog bound, before any could be dropped', { skip, timeout: 60_000 }, async () => {
+  const { dir, cleanup } = tempDir();
+  const storePath = join(dir, 'record.db');
+  const rec = Recorder.start({ ...DEFAULT_OPTIONS, storePath, name: uniqueName('flushn'), pollMs: 50, flushMs: 3_600_000, backlogRecords: 20 });
+  try {
+    const s = spawn('sh', ['-c', 'i=0; while [ $i -lt 30 ]; do /bin/true; i=$((i+1)); done; exit 24'], { stdio: 'ignore' });
+    assert.equal((await exited(s)).code, 24);
+    await sleep(150);
+    rec.tick();
+    const st = rec.status();
+    assert.equal(st.droppedRecords, 0, 'nothing dropped: the bound triggered a write');
+    assert.ok(st.records >= 60, `written: ${st.records}`);
+    assert.ok(st.unwrittenRecords < 20);
+    assertAccounted(st, 'after the storm');
+  } finally {
+    rec.stop();
+    cleanup();
+  }
+});
 
 test('a full disk: the recorder survives, keeps a bounded backlog, counts every drop, writes again when the disk grows', { skip, timeout: 120_000 }, async (t) => {
   const { dir, cleanup } = tempDir();

@@ -43,6 +43,13 @@ export interface RecorderOptions {
    * this the oldest are dropped and counted as lost.
    */
   backlogRecords: number;
+  /**
+   * Records are written to the store at most this often, ms (one transaction each; sooner when
+   * MAX_HELD_RECORDS or the backlog bound is reached). What a crash (SIGKILL, power loss) may
+   * lose: the records of the last flushMs + holdMs + pollMs; SIGTERM/SIGINT write everything.
+   * 0 (the default) writes at every poll.
+   */
+  flushMs: number;
   /** Text log of records (one line each); reopened on SIGHUP by the CLI. */
   logPath?: string;
   /** Also write each record's line here (e.g. stdout with --print). */
@@ -70,6 +77,9 @@ export const DEFAULT_OPTIONS: Omit<RecorderOptions, 'storePath'> = {
   bufferKb: 4096,
   pollMs: 250,
   holdMs: 50,
+  // Every poll: holding a second of records measured no lower CPU in the whole recorder on the
+  // exec storm (the held records outlive young-generation GCs) and +10-15 MiB RSS; see docs/record.md.
+  flushMs: 0,
   retentionDays: 90,
   retentionMb: 1024,
   sweepMs: 300_000,
@@ -77,6 +87,9 @@ export const DEFAULT_OPTIONS: Omit<RecorderOptions, 'storePath'> = {
   // a busy server.
   backlogRecords: 100_000,
 };
+
+/** Records held for one flush at most (~1 s of a 20,000 records/s storm): a bigger transaction buys nothing more. */
+const MAX_HELD_RECORDS = 20_000;
 
 /** While the store fails, retry after --poll-ms, doubling up to this (each retry rebuilds the whole backlog's transaction). */
 const MAX_RETRY_MS = 4000;
@@ -184,7 +197,10 @@ export class Recorder {
   private readonly statsBase = new Map<number, number>();
   private readonly lost: LostSummary = { stats: 0, markers: 0, markerEvents: 0, perCpu: {} };
   private decodeErrors = 0;
+  /** Records not in the store yet: held for the next flush, or kept after a failed write (owned: appended to in place). */
   private unwritten: ProcessRecord[] = [];
+  /** When the oldest record in `unwritten` arrived (Date.now()). */
+  private heldSinceMs = 0;
   /** Pids whose group exit is among the events being processed this tick. */
   private readonly exiting = new Set<number>();
   private storeErrors = 0;
@@ -381,7 +397,7 @@ export class Recorder {
       }
       for (const s of instance.stats(host)) rec.statsBase.set(s.cpu, s.overrun + s.dropped);
       const seeded = rec.model.seed(scanProc(host, rec.clocks));
-      rec.emit(seeded);
+      rec.emit(seeded, false, true);
       rec.retain();
       rec.writeStatus('running');
       return rec;
@@ -545,7 +561,8 @@ export class Recorder {
       this.access.flush(cutoff);
       this.access.persist((entries, overflow) => writeAccess(this.store.db, entries, overflow));
     }
-    this.emit(out, final);
+    // Evidence rows refer to their record: it is written first, this tick.
+    this.emit(out, final, evidence.length > 0 || ruleEvidence.length > 0);
     this.writeEvidence(evidence, this.hung?.status);
     this.writeEvidence(ruleEvidence, this.rules?.status);
     this.housekeeping();
@@ -597,13 +614,25 @@ export class Recorder {
   /**
    * Write records; when the store fails (disk full, I/O error) keep them in memory, at most
    * backlogRecords (the oldest beyond are dropped and counted), and retry with a growing delay:
-   * counted and reported, never a crash. `force` tries at once (the final flush).
+   * counted and reported, never a crash. Records are held and written together at most every
+   * flushMs when that is set (fewer, bigger transactions; 0, the default, writes every poll),
+   * sooner when they approach the backlog bound. `now` writes this tick (records that evidence
+   * rows refer to); `force` tries at once even while a failed write waits to be retried (the
+   * final flush). Text lines (--log, --print) are written at once either way.
    */
-  private emit(records: ProcessRecord[], force = false): void {
+  private emit(records: ProcessRecord[], force = false, now = false): void {
     this.recordsSeen += records.length;
     if (records.length || this.unwritten.length) {
-      const batch = this.unwritten.length ? this.unwritten.concat(records) : records;
-      if (this.unwritten.length && !force && Date.now() < this.retryAtMs) this.keepUnwritten(batch);
+      const nowMs = Date.now();
+      if (!this.unwritten.length) this.heldSinceMs = nowMs;
+      let batch = records;
+      if (this.unwritten.length) {
+        batch = this.unwritten;
+        for (const r of records) batch.push(r);
+      }
+      const failing = this.retryDelayMs > 0;
+      const due = force || now || nowMs - this.heldSinceMs >= this.opts.flushMs || batch.length >= Math.min(MAX_HELD_RECORDS, this.opts.backlogRecords);
+      if (!due || (failing && !force && nowMs < this.retryAtMs)) this.keepUnwritten(batch);
       else this.tryWrite(batch);
     }
     this.writeLines(records);
@@ -633,7 +662,8 @@ export class Recorder {
 
   private keepUnwritten(batch: ProcessRecord[]): void {
     const over = batch.length - this.opts.backlogRecords;
-    this.unwritten = over > 0 ? batch.slice(over) : batch;
+    // Owned: emit() appends to it in place, and a tick's own array may still be held by the detectors.
+    this.unwritten = over > 0 ? batch.slice(over) : batch === this.unwritten ? batch : batch.slice();
     if (over > 0) {
       this.droppedOverBacklog += over;
       this.droppedUnmarked += over;
@@ -705,9 +735,10 @@ export class Recorder {
 
   private housekeeping(): void {
     const nowMs = Date.now();
-    const rss = process.memoryUsage.rss();
-    if (rss > this.peakRss) this.peakRss = rss;
     if (nowMs - this.lastStatus.atMs >= 1000) {
+      // Once a second, not per poll: rss() reads /proc/self/statm (status() samples it too).
+      const rss = process.memoryUsage.rss();
+      if (rss > this.peakRss) this.peakRss = rss;
       const ev = this.model.counters.events;
       this.eventsPerSec = ((ev - this.lastStatus.events) * 1000) / (nowMs - this.lastStatus.atMs);
       this.lastStatus = { atMs: nowMs, events: ev };
