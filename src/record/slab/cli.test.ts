@@ -5,7 +5,7 @@ import { writeFileSync } from 'node:fs';
 import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { EXIT } from '../../common/exit.js';
-import { exited, liveSkipReason, sleep, tempDir, uniqueName } from '../live.testutil.js';
+import { exited, liveSkipReason, sleep, tempDir, uniqueName, waitFor } from '../live.testutil.js';
 import { slabOptions } from '../cli.js';
 import { DEFAULT_SLAB } from './detector.js';
 
@@ -32,10 +32,15 @@ test('record with [slab] slow = "0": status shows passes and the dentry trend; e
     const store = join(dir, 'r.db');
     const cfg = join(dir, 'c.toml');
     writeFileSync(cfg, '[slab]\nslow = "0"\ndentry_interval = "300ms"\n');
-    const child = spawn(process.execPath, [bin, 'record', '--store', store, '--config', cfg, '--name', uniqueName('slabcli'), '--no-hung', '--poll-ms', '50', '--duration', '2'], { stdio: 'ignore' });
-    await sleep(1000);
+    const child = spawn(process.execPath, [bin, 'record', '--store', store, '--config', cfg, '--name', uniqueName('slabcli'), '--no-hung', '--poll-ms', '50'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr!.on('data', (d) => (err += d));
+    // Shrinker passes are made only once the tracepoints are attached (a fixed wait missed them on a busy machine).
+    await waitFor(() => /recording into/.test(err) || child.exitCode !== null, 20_000, 'the recorder to start');
     writeFileSync('/proc/sys/vm/drop_caches', '2');
-    assert.equal((await exited(child)).code, 0);
+    await sleep(1000); // two dentry samples (every 0.3 s) after the passes
+    child.kill('SIGINT');
+    assert.equal((await exited(child)).code, 0, err);
     const st = lantern(['record', 'status', '--store', store]);
     assert.equal(st.status, 0, st.stderr);
     assert.match(st.stdout, /^slab {7}vmscan:mm_shrink_slab_start\/_end attached; [1-9]\d* passes, [1-9]\d* slower than 0 ms, \d+ with absurd counts, \d+ unpaired; names from kallsyms$/m);
