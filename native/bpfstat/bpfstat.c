@@ -12,9 +12,11 @@
  *   sys_enter: ctx[0] = struct pt_regs *, ctx[1] = syscall id. An id outside the watched set
  *     returns at once (two compares per call: no helper, no map). A watched one reads si, di and
  *     cs from the pt_regs (one bpf_probe_read_kernel), skips 32-bit callers (cs != __USER_CS: the
- *     ids mean other calls there), and stores {start ns, di, si, id} under pid_tgid in a hash map.
+ *     ids mean other calls there), and writes {start ns, di, si, id} into the thread's entry of a
+ *     hash map keyed by pid_tgid (in place; inserted at the thread's first call only).
  *   sys_exit: ctx[1] = return value; the id is orig_ax in the pt_regs (one read). A watched id
- *     looks up and deletes its start, adds the duration to a per-CPU log2 histogram and call
+ *     looks up its start and sets it to 0 (the entry stays, idle: no delete, no lock; the entries
+ *     of exited threads are removed from user space with forget()), adds the duration to a per-CPU log2 histogram and call
  *     counter, and only at or above the threshold reserves a ring-buffer record (pid_tgid, start,
  *     duration, return value, di, si, id, comm, the path read with bpf_probe_read_user_str: the
  *     caller's buffer is still there at the exit). Fast calls never leave the kernel.
@@ -282,7 +284,7 @@ static int raw_tp_open(const char *tp, int prog_fd) {
   return (int)sys_bpf(BPF_RAW_TRACEPOINT_OPEN, &a);
 }
 
-enum { L_MATCH, L_OUT, L_FAIL_READ, L_FAIL_START, L_COUNT, L_UNPAIRED, L_LOST, L_SI, L_DI, L_READ, L_NOPATH, L_SUBMIT };
+enum { L_MATCH, L_OUT, L_FAIL_READ, L_FAIL_START, L_COUNT, L_UNPAIRED, L_LOST, L_SI, L_DI, L_READ, L_NOPATH, L_SUBMIT, L_INSERT };
 
 /* counters[idx] += 1 on this CPU (idx a constant); jumps to L_OUT. Clobbers r0-r5. */
 static void count_and_out(asm_t *a, int counters_fd, int idx) {
@@ -327,6 +329,23 @@ static void build_enter(asm_t *a, const int *nrs, int nn, int start_fd, int coun
   emit(a, STX_MEM(BPF_DW, R10, R7, -56));
   emit(a, CALL(BPF_FUNC_get_current_pid_tgid));
   emit(a, STX_MEM(BPF_DW, R10, R0, -88));
+  {
+    /* A thread's entry stays (start 0 while idle): written in place, no bucket lock, no allocation. */
+    ld_map(a, R1, start_fd);
+    emit(a, MOV64_REG(R2, R10));
+    emit(a, ALU64_IMM(BPF_ADD, R2, -88));
+    emit(a, CALL(BPF_FUNC_map_lookup_elem));
+    jump(a, JMP_IMM(BPF_JEQ, R0, 0), L_INSERT);
+    emit(a, LDX_MEM(BPF_DW, R1, R10, -72));
+    emit(a, STX_MEM(BPF_DW, R0, R1, 8));
+    emit(a, LDX_MEM(BPF_DW, R1, R10, -64));
+    emit(a, STX_MEM(BPF_DW, R0, R1, 16));
+    emit(a, STX_MEM(BPF_DW, R0, R7, 24));
+    emit(a, LDX_MEM(BPF_DW, R1, R10, -80));
+    emit(a, STX_MEM(BPF_DW, R0, R1, 0));
+    jump(a, JA, L_OUT);
+    label(a, L_INSERT);
+  }
   ld_map(a, R1, start_fd);
   emit(a, MOV64_REG(R2, R10));
   emit(a, ALU64_IMM(BPF_ADD, R2, -88));
@@ -370,15 +389,14 @@ static void build_exit(asm_t *a, const int *nrs, const int *path_regs, int nn, i
   emit(a, CALL(BPF_FUNC_map_lookup_elem));
   jump(a, JMP_IMM(BPF_JEQ, R0, 0), L_UNPAIRED);
   emit(a, LDX_MEM(BPF_DW, R1, R0, 0));
+  jump(a, JMP_IMM(BPF_JEQ, R1, 0), L_UNPAIRED); /* idle entry: this call's enter was not seen */
   emit(a, STX_MEM(BPF_DW, R10, R1, -64)); /* start */
   emit(a, LDX_MEM(BPF_DW, R1, R0, 8));
   emit(a, STX_MEM(BPF_DW, R10, R1, -56)); /* di */
   emit(a, LDX_MEM(BPF_DW, R1, R0, 16));
   emit(a, STX_MEM(BPF_DW, R10, R1, -48)); /* si */
-  ld_map(a, R1, start_fd);
-  emit(a, MOV64_REG(R2, R10));
-  emit(a, ALU64_IMM(BPF_ADD, R2, -32));
-  emit(a, CALL(BPF_FUNC_map_delete_elem));
+  /* Idle again (not deleted: a delete takes the bucket lock and frees the element; forget() removes exited threads' entries). */
+  emit(a, ST_MEM(BPF_DW, R0, 0, 0));
   emit(a, CALL(BPF_FUNC_ktime_get_ns));
   emit(a, LDX_MEM(BPF_DW, R1, R10, -64));
   emit(a, ALU64_REG(BPF_SUB, R0, R1));
@@ -721,46 +739,78 @@ static napi_value take(napi_env env, napi_callback_info info) {
   return b;
 }
 
-/* inFlight(handle) → Buffer of the calls in the start map (INFLIGHT bytes each). */
+/* inFlight(handle) → Buffer of every entry of the start map (INFLIGHT bytes each; start 0: the thread is idle). */
 static napi_value in_flight(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   st_t *s = get_handle(env, info, argv, 1);
   if (!s) return NULL;
-  size_t cap = 64, n = 0;
-  uint8_t *out = malloc(cap * INFLIGHT);
-  if (!out) return throw_errno(env, ENOMEM, "inFlight");
-  uint64_t key = 0, next = 0, val[4];
+  uint32_t cap = s->entries;
+  uint64_t *keys = malloc((size_t)cap * 8), *vals = malloc((size_t)cap * 32);
+  uint8_t *out = malloc((size_t)cap * INFLIGHT);
+  if (!keys || !vals || !out) {
+    free(keys);
+    free(vals);
+    free(out);
+    return throw_errno(env, ENOMEM, "inFlight");
+  }
+  size_t n = 0;
+  uint64_t token = 0;
   int first = 1;
-  /* Bounded: entries deleted meanwhile can restart the walk from the first key. */
-  for (uint32_t steps = 0; steps < 2 * s->entries + 16; steps++) {
+  /* BPF_MAP_LOOKUP_BATCH: a few system calls for the whole map, not two per entry. */
+  while (n < cap) {
     union bpf_attr a;
     memset(&a, 0, sizeof a);
-    a.map_fd = (uint32_t)s->start_fd;
-    a.key = first ? 0 : (uint64_t)(uintptr_t)&key;
-    a.next_key = (uint64_t)(uintptr_t)&next;
-    if (sys_bpf(BPF_MAP_GET_NEXT_KEY, &a) < 0) break;
-    first = 0;
-    key = next;
-    memset(&a, 0, sizeof a);
-    a.map_fd = (uint32_t)s->start_fd;
-    a.key = (uint64_t)(uintptr_t)&key;
-    a.value = (uint64_t)(uintptr_t)val;
-    if (sys_bpf(BPF_MAP_LOOKUP_ELEM, &a) < 0) continue; /* returned meanwhile */
-    if (n == cap) {
-      if (cap >= s->entries) break;
-      uint8_t *m = realloc(out, cap * 2 * INFLIGHT);
-      if (!m) break;
-      out = m;
-      cap *= 2;
+    a.batch.map_fd = (uint32_t)s->start_fd;
+    a.batch.in_batch = first ? 0 : (uint64_t)(uintptr_t)&token;
+    a.batch.out_batch = (uint64_t)(uintptr_t)&token;
+    a.batch.keys = (uint64_t)(uintptr_t)keys;
+    a.batch.values = (uint64_t)(uintptr_t)vals;
+    a.batch.count = cap - (uint32_t)n;
+    long r = sys_bpf(BPF_MAP_LOOKUP_BATCH, &a);
+    int err = r < 0 ? errno : 0;
+    if (r < 0 && err != ENOENT) {
+      free(keys);
+      free(vals);
+      free(out);
+      return throw_errno(env, err, "inFlight: BPF_MAP_LOOKUP_BATCH");
     }
-    uint64_t e[5] = {key, val[0], val[1], val[2], val[3]};
-    memcpy(out + n * INFLIGHT, e, INFLIGHT);
-    n++;
+    for (uint32_t i = 0; i < a.batch.count && n < cap; i++, n++) {
+      uint64_t e[5] = {keys[i], vals[i * 4], vals[i * 4 + 1], vals[i * 4 + 2], vals[i * 4 + 3]};
+      memcpy(out + n * INFLIGHT, e, INFLIGHT);
+    }
+    if (err == ENOENT) break; /* the end */
+    first = 0;
   }
   napi_value b;
   napi_create_buffer_copy(env, n * INFLIGHT, n ? (void *)out : (void *)"", NULL, &b);
+  free(keys);
+  free(vals);
   free(out);
   return b;
+}
+
+/* forget(handle, Buffer of u64 pid_tgid keys) → how many entries were removed (exited threads). */
+static napi_value forget(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  st_t *s = get_handle(env, info, argv, 2);
+  if (!s) return NULL;
+  void *data = NULL;
+  size_t len = 0;
+  bool is_buf = false;
+  if (napi_is_buffer(env, argv[1], &is_buf) != napi_ok || !is_buf || napi_get_buffer_info(env, argv[1], &data, &len) != napi_ok) return throw_msg(env, EINVAL, "forget: a Buffer of keys expected");
+  double removed = 0;
+  for (size_t off = 0; off + 8 <= len; off += 8) {
+    uint64_t key;
+    memcpy(&key, (uint8_t *)data + off, 8);
+    union bpf_attr a;
+    memset(&a, 0, sizeof a);
+    a.map_fd = (uint32_t)s->start_fd;
+    a.key = (uint64_t)(uintptr_t)&key;
+    if (sys_bpf(BPF_MAP_DELETE_ELEM, &a) == 0) removed++;
+  }
+  napi_value v;
+  napi_create_double(env, removed, &v);
+  return v;
 }
 
 /* stats(handle) → the counters summed over CPUs, the histogram (log2 ns buckets) and taken. */
@@ -857,6 +907,7 @@ NAPI_MODULE_INIT() {
       {"open", NULL, open_st, NULL, NULL, NULL, napi_default, NULL},
       {"take", NULL, take, NULL, NULL, NULL, napi_default, NULL},
       {"inFlight", NULL, in_flight, NULL, NULL, NULL, napi_default, NULL},
+      {"forget", NULL, forget, NULL, NULL, NULL, napi_default, NULL},
       {"stats", NULL, stats, NULL, NULL, NULL, napi_default, NULL},
       {"close", NULL, close_st, NULL, NULL, NULL, napi_default, NULL},
       {"progIds", NULL, prog_ids, NULL, NULL, NULL, napi_default, NULL},

@@ -186,7 +186,7 @@ export function parseRawStat(buf: Buffer, off: number, byId: ReadonlyMap<number,
   };
 }
 
-/** One in-flight entry: thread, process, start (CLOCK_MONOTONIC ns) and the call, null when not a watched one. */
+/** One entry of the map of calls: thread, process, start (CLOCK_MONOTONIC ns; 0 while the thread is idle) and the call, null when not a watched one. */
 export function parseRawInFlight(buf: Buffer, off: number, byId: ReadonlyMap<number, StatCall>): { pid: number; tid: number; startNs: number; call: StatCall } | null {
   const call = byId.get(Number(buf.readBigUInt64LE(off + 32)));
   if (!call) return null;

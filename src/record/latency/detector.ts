@@ -123,6 +123,9 @@ export interface LatencyStatus {
     /** raw_tp backend: slow calls whose path could not be read (not resident), or was cut at RAW_PATH_BYTES - 1 bytes. */
     pathsUnread?: number;
     pathsCut?: number;
+    /** raw_tp backend: threads with an entry in the map of calls (one each, idle between calls), and entries of exited threads removed. */
+    tracked?: number;
+    forgotten?: number;
     cannotSee: string;
   } | null;
   io: {
@@ -252,6 +255,7 @@ export class LatencyDetector {
   /** Slow calls taken from the ring, waiting for the poll's cutoff (with the directory a relative path names, read as they arrived). */
   private readonly rawPending: Array<{ s: SlowStat; base: string | null | undefined }> = [];
   private lastInFlightNs = 0;
+  private forgotten = 0;
   private rawMalformed = 0;
 
   /** Take the ring's records now (a relative path's directory is read while the caller likely still runs), and every IN_FLIGHT_MS the calls in flight. */
@@ -273,9 +277,19 @@ export class LatencyDetector {
       this.lastInFlightNs = now;
       const fl = raw.inFlight();
       const calls: Array<{ pid: number; tid: number; startNs: number }> = [];
+      // Every thread that made a watched call keeps its entry (idle: start 0); an exited thread's is removed here.
+      const gone: Buffer[] = [];
       for (let off = 0; off + RAW_INFLIGHT_BYTES <= fl.length; off += RAW_INFLIGHT_BYTES) {
         const c = parseRawInFlight(fl, off, raw.byId);
-        if (c) calls.push(c);
+        if (c && c.startNs > 0) calls.push(c);
+        const pid = fl.readUInt32LE(off + 4);
+        const tid = fl.readUInt32LE(off);
+        if (gone.length < MAX_FORGET && !this.env.host.exists(`/proc/${pid}/task/${tid}`)) gone.push(fl.subarray(off, off + 8));
+      }
+      if (gone.length) this.forgotten += raw.forget(Buffer.concat(gone));
+      if (this.status.stat) {
+        this.status.stat.tracked = fl.length / RAW_INFLIGHT_BYTES - gone.length;
+        this.status.stat.forgotten = this.forgotten;
       }
       this.onInFlightCalls(calls, now);
     }
@@ -529,7 +543,7 @@ export function slowStatText(l: LatencyStatus): string {
   const who = raw ? `raw_tp sys_enter/sys_exit (native/bpfstat, BPF programs ${(l.progIds ?? []).join(', ')})` : `${l.backend} (pid ${l.bpftracePid ?? '-'})`;
   const timed =
     raw && s.timed !== undefined
-      ? `; ${s.timed} calls timed in the kernel (p50 <= ${us(s.p50Us ?? null)}, p99 <= ${us(s.p99Us ?? null)}), ${s.unpaired ?? 0} unpaired${s.startFailed ? ` (${s.startFailed} starts not stored: map full)` : ''}`
+      ? `; ${s.timed} calls timed in the kernel (p50 <= ${us(s.p50Us ?? null)}, p99 <= ${us(s.p99Us ?? null)}), ${s.unpaired ?? 0} unpaired, ${s.tracked ?? 0} threads tracked${s.startFailed ? ` (${s.startFailed} starts not stored: map full)` : ''}`
       : '';
   const paths = `${s.pathsUnread ? `, ${s.pathsUnread} paths unreadable` : ''}${s.pathsCut ? `, ${s.pathsCut} paths cut at ${RAW_PATH_BYTES - 1} bytes` : ''}`;
   return (
@@ -554,6 +568,8 @@ export function slowIoText(l: LatencyStatus): string {
 const RAW_TAKE_MS = 100;
 const DEFAULT_RING_BYTES = 256 * 1024;
 const START_ENTRIES = 65536;
+/** Exited threads' entries removed per scan at most (one /proc lookup each). */
+const MAX_FORGET = 20_000;
 
 /** The raw_tp backend (native/bpfstat): the addon's handle, the watched calls by syscall id. */
 class RawStat {
@@ -585,6 +601,11 @@ class RawStat {
 
   inFlight(): Buffer {
     return this.closed ? Buffer.alloc(0) : this.mod.inFlight(this.handle);
+  }
+
+  /** Removes the entries of these pid_tgid keys (u64 each); how many were there. */
+  forget(keys: Buffer): number {
+    return this.closed ? 0 : this.mod.forget(this.handle, keys);
   }
 
   stats(): ReturnType<BpfstatAddon['stats']> | null {

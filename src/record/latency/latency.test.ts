@@ -114,6 +114,7 @@ for (const backend of ['raw_tp', 'bpftrace'] as const)
         await waitFor(() => rec!.status().latency!.stat!.slow >= 3 && rec!.status().latency!.stat!.inProgress >= 1, 15_000, 'slow stats').catch((e) => {
           throw new Error(`${e.message}: ${JSON.stringify(rec!.status().latency?.stat)} ${JSON.stringify((rec as unknown as { latencyDetector: { lines: unknown } }).latencyDetector.lines)}`);
         });
+        if (backend === 'raw_tp') await waitFor(() => (rec!.status().latency!.stat!.forgotten ?? 0) >= 1, 5000, "the exited stat processes' entries to be removed");
         await sleep(200);
         await rec.detachLatency();
         const st = rec.stop();
@@ -191,7 +192,7 @@ for (const backend of ['raw_tp', 'bpftrace'] as const)
         else
           assert.match(
             status.stdout,
-            /^slow_stat  raw_tp sys_enter\/sys_exit \(native\/bpfstat, BPF programs \d+, \d+\): stat, lstat, fstat, newfstatat, statx slower than 400 ms; [1-9]\d* recorded, [1-9]\d* seen still in flight, 0 lost; \d+ calls timed in the kernel \(p50 <= .*, p99 <= .*\), \d+ unpaired; backend: LANTERN_SLOW_STAT_BACKEND=raw_tp;/m,
+            /^slow_stat  raw_tp sys_enter\/sys_exit \(native\/bpfstat, BPF programs \d+, \d+\): stat, lstat, fstat, newfstatat, statx slower than 400 ms; [1-9]\d* recorded, [1-9]\d* seen still in flight, 0 lost; \d+ calls timed in the kernel \(p50 <= .*, p99 <= .*\), \d+ unpaired, \d+ threads tracked; backend: LANTERN_SLOW_STAT_BACKEND=raw_tp;/m,
           );
         assert.match(status.stdout, /^slow_io    detector off/m);
       } finally {

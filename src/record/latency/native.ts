@@ -37,8 +37,10 @@ export interface BpfstatAddon {
   open(opts: { calls: string[]; thresholdNs: number; entries?: number; ringBytes?: number }): { handle: object; progIds: number[]; ringBytes: number; entries: number; cpus: number };
   /** The records in the ring (REC_BYTES each), consumed. */
   take(handle: object): Buffer;
-  /** The calls in flight now (INFLIGHT_BYTES each). */
+  /** Every thread's entry in the map of calls (INFLIGHT_BYTES each; start 0: idle). */
   inFlight(handle: object): Buffer;
+  /** Removes the entries of these pid_tgid keys (u64 each, little endian); how many were there. */
+  forget(handle: object, keys: Buffer): number;
   stats(handle: object): BpfstatCounters;
   /** Detaches and closes every fd; idempotent. */
   close(handle: object): void;

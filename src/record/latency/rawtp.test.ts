@@ -97,6 +97,15 @@ test('ring full: slow calls not recorded are counted as lost, slow = taken + los
         }
         return out;
       };
+      // The child's thread keeps an idle entry (start 0) until forget() removes it (the detector does for exited threads).
+      const entries = m.inFlight(o.handle);
+      const key = Buffer.alloc(8);
+      key.writeBigUInt64LE((BigInt(first.pid) << 32n) | BigInt(first.pid));
+      const idx = Array.from({ length: entries.length / m.INFLIGHT_BYTES }, (_, i) => i).find((i) => entries.subarray(i * m.INFLIGHT_BYTES, i * m.INFLIGHT_BYTES + 8).equals(key));
+      assert.ok(idx !== undefined, "the child's entry");
+      assert.equal(entries.readBigUInt64LE(idx * m.INFLIGHT_BYTES + 8), 0n, 'idle');
+      assert.equal(m.forget(o.handle, key), 1);
+      assert.equal(m.forget(o.handle, key), 0, 'gone');
       const got = ours(m.take(o.handle), first.pid);
       const s2 = m.stats(o.handle);
       assert.ok(got.length >= 1 && got.length <= 12, String(got.length));
