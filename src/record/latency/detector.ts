@@ -209,7 +209,14 @@ export class LatencyDetector {
       if (raw) {
         d.status.backend = 'raw_tp';
         d.status.progIds = raw.progIds;
-        d.rawTimer = setInterval(() => d.takeRaw(), RAW_TAKE_MS);
+        d.rawTimer = setInterval(() => {
+          try {
+            d.takeRaw();
+          } catch (e) {
+            // Not expected (the fds are ours); say it in status rather than crash the recorder.
+            d.status.ended ??= `raw_tp backend: ${(e as Error).message.split('\n')[0]}`;
+          }
+        }, RAW_TAKE_MS);
         d.rawTimer.unref();
       }
       if (!btStat && !opts.io) return d;
