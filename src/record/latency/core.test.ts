@@ -11,6 +11,12 @@ import {
   deviceLatencies,
   hexBytes,
   inProgressDetail,
+  log2PercentileNs,
+  parseRawInFlight,
+  parseRawStat,
+  RAW_INFLIGHT_BYTES,
+  RAW_PATH_BYTES,
+  RAW_REC_BYTES,
   ioDetail,
   ioFields,
   latencyProgram,
@@ -141,4 +147,54 @@ test("stale bpftrace: a marked program whose owner is dead is found; a live owne
     staleBpftrace(markerPrefix('default'), (pid) => pid === 8, proc),
     [100],
   );
+});
+
+test('raw_tp ring records: pid/tid from pid_tgid, the dfd by call, the path up to its NUL, unread and cut paths flagged; unknown ids refused', () => {
+  const byId = new Map([
+    [262, STAT_CALLS.find((c) => c.name === 'newfstatat')!],
+    [4, STAT_CALLS.find((c) => c.name === 'newstat')!],
+    [5, STAT_CALLS.find((c) => c.name === 'newfstat')!],
+  ]);
+  const rec = (o: { id: number; di: bigint; got: number; path: string; comm?: string; ret?: bigint }) => {
+    const b = Buffer.alloc(RAW_REC_BYTES, 0x55); // garbage after the NULs, as a reused ring slot holds
+    b.writeBigUInt64LE((1234n << 32n) | 1240n, 0);
+    b.writeBigUInt64LE(5_000_000_000n, 8);
+    b.writeBigUInt64LE(1_500_000_000n, 16);
+    b.writeBigInt64LE(o.ret ?? 0n, 24);
+    b.writeBigUInt64LE(o.di, 32);
+    b.writeUInt32LE(o.id, 48);
+    b.writeInt32LE(o.got, 52);
+    b.fill(0, 56, 72).write(o.comm ?? 'stat', 56);
+    b.write(o.path + '\0', 72);
+    return b;
+  };
+  const at = parseRawStat(rec({ id: 262, di: 0xffffff9cn, got: 5, path: 'slow' }), 0, byId)!;
+  assert.deepEqual(at, { call: 'newfstatat', endNs: 6.5e9, pid: 1234, tid: 1240, durationNs: 1.5e9, ret: 0, dfd: -100, comm: 'stat', path: 'slow' });
+  assert.equal(statDetail(at, '/mnt/slow'), '1500.000 ms newfstatat("slow") -> "/mnt/slow" = 0');
+  assert.equal(parseRawStat(rec({ id: 4, di: 0x7ffc0000n, got: 4, path: '/ab' }), 0, byId)!.dfd, -100, 'stat(2): relative to the cwd');
+  const fstat = parseRawStat(rec({ id: 5, di: 3n, got: 0, path: '', ret: -9n }), 0, byId)!;
+  assert.equal(statDetail(fstat, null), '1500.000 ms fstat(fd 3) = -9');
+  const unread = parseRawStat(rec({ id: 262, di: 3n, got: -14, path: '' }), 0, byId)!;
+  assert.equal(unread.pathUnread, true);
+  assert.equal(statDetail(unread, null), '1500.000 ms newfstatat("") = 0', 'never `fd 3`: the call took a path');
+  const long = 'x'.repeat(RAW_PATH_BYTES - 1);
+  const cut = parseRawStat(rec({ id: 262, di: 3n, got: RAW_PATH_BYTES, path: long }), 0, byId)!;
+  assert.equal(cut.path, long);
+  assert.equal(cut.pathCut, true);
+  assert.equal(parseRawStat(rec({ id: 999, di: 0n, got: 0, path: '' }), 0, byId), null);
+  assert.equal(parseRawStat(Buffer.alloc(RAW_REC_BYTES - 1), 0, byId), null, 'a short buffer');
+  const fl = Buffer.alloc(RAW_INFLIGHT_BYTES);
+  fl.writeBigUInt64LE((7n << 32n) | 9n, 0);
+  fl.writeBigUInt64LE(42n, 8);
+  fl.writeBigUInt64LE(262n, 32);
+  assert.deepEqual(parseRawInFlight(fl, 0, byId), { pid: 7, tid: 9, startNs: 42, call: byId.get(262) });
+});
+
+test('log2 histogram percentiles: the upper bound of the bucket holding the rank', () => {
+  const h = new Array<number>(64).fill(0);
+  assert.equal(log2PercentileNs(h, 0.5), null);
+  h[10] = 98; // [1024, 2048) ns
+  h[20] = 2; // [~1 ms, ~2 ms)
+  assert.equal(log2PercentileNs(h, 0.5), 2048);
+  assert.equal(log2PercentileNs(h, 0.99), 2 ** 21);
 });

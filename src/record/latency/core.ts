@@ -136,6 +136,75 @@ export interface SlowStat {
   comm: string;
   /** As passed ('' for fstat, or an AT_EMPTY_PATH call on an fd). */
   path: string;
+  /** The raw_tp backend could not read the caller's path (path is ''; the detail says so). */
+  pathUnread?: boolean;
+  /** The path was longer than the backend copies (RAW_PATH_BYTES - 1 bytes kept). */
+  pathCut?: boolean;
+}
+
+/**
+ * The raw_tp backend's ring record (native/bpfstat/bpfstat.c has the same table):
+ *    0 u64 pid_tgid   8 u64 start ns   16 u64 duration ns   24 s64 return value   32 u64 di   40 u64 si
+ *   48 u32 syscall id   52 s32 path read result (bytes with the NUL; < 0 an error; 0 no path)
+ *   56 char[16] comm   72 char[RAW_PATH_BYTES] path
+ */
+export const RAW_REC_BYTES = 328;
+export const RAW_PATH_BYTES = 256;
+/** In-flight entry: 0 u64 pid_tgid, 8 u64 start ns, 16 u64 di, 24 u64 si, 32 u64 syscall id. */
+export const RAW_INFLIGHT_BYTES = 40;
+
+/** Where a stat-family call's directory fd is (x86-64 argument registers): fstatat/statx di, fstat di (its fd), stat/lstat none. */
+function rawDfd(name: string, di: bigint): number {
+  if (name === 'newstat' || name === 'newlstat') return AT_FDCWD;
+  return Number(BigInt.asIntN(32, di));
+}
+
+/** One ring record at `off`, or null when its syscall id is not a watched call (counted as malformed by the caller). */
+export function parseRawStat(buf: Buffer, off: number, byId: ReadonlyMap<number, StatCall>): SlowStat | null {
+  if (off + RAW_REC_BYTES > buf.length) return null;
+  const call = byId.get(buf.readUInt32LE(off + 48));
+  if (!call) return null;
+  const pidTgid = buf.readBigUInt64LE(off);
+  const start = buf.readBigUInt64LE(off + 8);
+  const dur = buf.readBigUInt64LE(off + 16);
+  const got = buf.readInt32LE(off + 52);
+  const commEnd = buf.indexOf(0, off + 56);
+  const comm = buf.toString('utf8', off + 56, commEnd >= 0 && commEnd < off + 72 ? commEnd : off + 72);
+  const pathLen = got > 0 ? Math.min(got - 1, RAW_PATH_BYTES - 1) : 0;
+  return {
+    call: call.call,
+    endNs: Number(start + dur),
+    pid: Number(pidTgid >> 32n),
+    tid: Number(pidTgid & 0xffffffffn),
+    durationNs: Number(dur),
+    ret: Number(buf.readBigInt64LE(off + 24)),
+    dfd: rawDfd(call.name, buf.readBigUInt64LE(off + 32)),
+    comm,
+    path: buf.toString('utf8', off + 72, off + 72 + pathLen),
+    ...(got < 0 && call.filename !== '(uint64)0' ? { pathUnread: true } : {}),
+    ...(got >= RAW_PATH_BYTES ? { pathCut: true } : {}),
+  };
+}
+
+/** One entry of the map of calls: thread, process, start (CLOCK_MONOTONIC ns; 0 while the thread is idle) and the call, null when not a watched one. */
+export function parseRawInFlight(buf: Buffer, off: number, byId: ReadonlyMap<number, StatCall>): { pid: number; tid: number; startNs: number; call: StatCall } | null {
+  const call = byId.get(Number(buf.readBigUInt64LE(off + 32)));
+  if (!call) return null;
+  const pidTgid = buf.readBigUInt64LE(off);
+  return { pid: Number(pidTgid >> 32n), tid: Number(pidTgid & 0xffffffffn), startNs: Number(buf.readBigUInt64LE(off + 8)), call };
+}
+
+/** A percentile of the kernel's log2 histogram of paired calls (bucket i: [2^i, 2^(i+1)) ns): the bucket's upper bound, ns (an over-estimate by < 2x). */
+export function log2PercentileNs(hist: number[], q: number): number | null {
+  const total = hist.reduce((a, b) => a + b, 0);
+  if (total === 0) return null;
+  const rank = Math.ceil(q * total);
+  let seen = 0;
+  for (let i = 0; i < hist.length; i++) {
+    seen += hist[i]!;
+    if (seen >= rank) return 2 ** (i + 1);
+  }
+  return 2 ** hist.length;
 }
 
 /** `\x62\x61…` (bpftrace's %rx of a 16-byte buffer) → the text before the first NUL. */
@@ -266,7 +335,8 @@ export function resolvedPath(path: string, dfd: number, dirOf: (which: 'cwd' | n
 
 /** The detail of a slow_stat record: duration first (rules read it), the path JSON-quoted (it may hold anything). */
 export function statDetail(s: SlowStat, resolved: string | null): string {
-  const where = s.path === '' ? `fd ${s.dfd}` : JSON.stringify(s.path);
+  // An unread path stays a quoted string (never `fd N`: the call took a path); the status counts them.
+  const where = s.path === '' && !s.pathUnread ? `fd ${s.dfd}` : JSON.stringify(s.path);
   const res = resolved !== null && resolved !== s.path ? ` -> ${JSON.stringify(resolved)}` : '';
   return `${msText(s.durationNs)} ${s.call}(${where})${res} = ${s.ret}`;
 }

@@ -1,0 +1,10 @@
+{
+  "targets": [
+    {
+      "target_name": "bpfstat",
+      "sources": ["bpfstat.c"],
+      "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers"],
+      "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"]
+    }
+  ]
+}

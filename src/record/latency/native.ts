@@ -1,0 +1,74 @@
+/**
+ * Loader of the optional bpfstat addon (native/bpfstat, built by scripts/build-native.mjs at
+ * install): the slow-stat detector's raw-tracepoint backend. Without it the detector runs on
+ * bpftrace and `record status` says why.
+ */
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+/** The kernel-side counters, summed over CPUs (native/bpfstat/bpfstat.c says how they add up). */
+export interface BpfstatCounters {
+  /** Stat-family calls paired (enter seen, exit seen) and timed. */
+  calls: number;
+  /** Of them, at or above the threshold: written to the ring or lost. */
+  slow: number;
+  /** Slow calls whose ring-buffer reservation failed (ring full): not recorded. */
+  lost: number;
+  /** Exits of watched calls without a start (begun before attach, or the start map was full). */
+  unpaired: number;
+  /** Starts not stored (the map of calls in flight was full). */
+  startFailed: number;
+  /** pt_regs reads that failed (the call was not timed). */
+  readFailed: number;
+  /** Records taken from the ring by this process. */
+  taken: number;
+  /** Paired calls by duration: bucket i holds [2^i, 2^(i+1)) ns (bucket 0 also 0 ns). */
+  hist: number[];
+}
+
+export interface BpfstatAddon {
+  /** Tracepoint name (syscalls:sys_enter_<name>) → this architecture's syscall id; -1 where unsupported. */
+  CALL_IDS: Record<string, number>;
+  REC_BYTES: number;
+  PATH_BYTES: number;
+  INFLIGHT_BYTES: number;
+  /** Creates the maps, loads and attaches both programs; throws a one-line error (the verifier's last lines on a refused load). */
+  open(opts: { calls: string[]; thresholdNs: number; entries?: number; ringBytes?: number }): { handle: object; progIds: number[]; ringBytes: number; entries: number; cpus: number };
+  /** The records in the ring (REC_BYTES each), consumed. */
+  take(handle: object): Buffer;
+  /** Every thread's entry in the map of calls (INFLIGHT_BYTES each; start 0: idle). */
+  inFlight(handle: object): Buffer;
+  /** Removes the entries of these pid_tgid keys (u64 each, little endian); how many were there. */
+  forget(handle: object, keys: Buffer): number;
+  stats(handle: object): BpfstatCounters;
+  /** Detaches and closes every fd; idempotent. */
+  close(handle: object): void;
+  /** Every BPF program id loaded on this machine (BPF_PROG_GET_NEXT_ID). */
+  progIds(): number[];
+  /** Throws what a verifier refusal looks like (tests). */
+  loadBroken(): never;
+}
+
+export const BPFSTAT_ADDON = fileURLToPath(new URL('../../../native/bpfstat/build/Release/bpfstat.node', import.meta.url));
+
+const cache = new Map<string, { mod: BpfstatAddon } | { error: string }>();
+
+/** The addon, or why it cannot be used. LANTERN_BPFSTAT_ADDON names another build (tests point it at a missing one). */
+export function loadBpfstat(): { mod: BpfstatAddon } | { error: string } {
+  const path = process.env.LANTERN_BPFSTAT_ADDON || BPFSTAT_ADDON;
+  const hit = cache.get(path);
+  if (hit) return hit;
+  let r: { mod: BpfstatAddon } | { error: string };
+  if (process.platform !== 'linux') r = { error: `not Linux (${process.platform})` };
+  else if (!existsSync(path)) r = { error: `native/bpfstat is not built (${path} missing; npm install builds it, or run: node scripts/build-native.mjs)` };
+  else {
+    try {
+      r = { mod: createRequire(import.meta.url)(path) as BpfstatAddon };
+    } catch (e) {
+      r = { error: `cannot load ${path}: ${(e as Error).message.split('\n')[0]}` };
+    }
+  }
+  cache.set(path, r);
+  return r;
+}
