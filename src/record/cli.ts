@@ -41,7 +41,7 @@ import { parseRules, RuleError, type Rule } from './rules/core.js';
 import type { RulesStatus } from './rules/engine.js';
 import { accessOptions, accessStatusText } from '../access/config.js';
 import { DEFAULT_SLOW_IO, DEFAULT_SLOW_STAT, parseThreshold, type SlowIoOptions, type SlowStatOptions } from './latency/core.js';
-import { slowIoText, slowStatText } from './latency/detector.js';
+import { slowIoText, slowStatText, statBackendChoice } from './latency/detector.js';
 
 function intOpt(name: string, min: number, max: number) {
   return (v: string): number => {
@@ -190,7 +190,8 @@ function threshold(v: unknown, what: string, minNs: number, fromFlag: boolean): 
 
 /**
  * [slow_stat] enabled, threshold and [slow_io] enabled, threshold, histogram_interval, and the
- * flags --slow-stat T / --slow-io T (which turn them on). Off unless asked: they run bpftrace.
+ * flags --slow-stat T / --slow-io T (which turn them on). Off unless asked: slow stats run a
+ * raw_tp BPF program (bpftrace when it cannot load), slow I/O runs bpftrace.
  */
 export function latencyOptions(
   c: { slow_stat?: Record<string, unknown>; slow_io?: Record<string, unknown> },
@@ -207,6 +208,12 @@ export function latencyOptions(
   let stat: SlowStatOptions | null = null;
   if (flags.slowStat !== undefined || st.enabled === true) {
     stat = { ...DEFAULT_SLOW_STAT };
+    // The backend override (environment) is checked here, so a bad value is a usage error at start.
+    try {
+      statBackendChoice();
+    } catch (e) {
+      throw new CliError((e as Error).message, EXIT.USAGE);
+    }
     if (flags.slowStat !== undefined) stat.thresholdNs = threshold(flags.slowStat, '--slow-stat', 1e6, true);
     else if (st.threshold !== undefined) stat.thresholdNs = threshold(st.threshold, '[slow_stat] threshold', 1e6, false);
   }
@@ -329,7 +336,7 @@ export function exitLine(why: string, st: RecorderStatus, statusError: string | 
   if (st.latency) {
     const l = st.latency;
     parts.push(
-      `; bpftrace ${[l.stat ? `${l.stat.slow} slow stats` : '', l.io ? `${l.io.slow} slow requests` : ''].filter(Boolean).join(', ')}, ${l.lost} lost${l.malformed ? `, ${l.malformed} malformed lines` : ''}${l.ended ? ` (${l.ended})` : ''}, detached`,
+      `; latency (${l.backend}) ${[l.stat ? `${l.stat.slow} slow stats` : '', l.io ? `${l.io.slow} slow requests` : ''].filter(Boolean).join(', ')}, ${l.lost} lost${l.malformed ? `, ${l.malformed} malformed lines` : ''}${l.ended ? ` (${l.ended})` : ''}, detached`,
     );
   }
   parts.push('; instance removed');
@@ -377,7 +384,10 @@ export function register(program: Command): void {
     .option('--access', 'keep per-domain access lists (files, failures with errno, env names; see lantern access)')
     .option('--access-log', 'print each new access as it happens ([time] read /etc/x by comm(pid) programs…) and the per-domain summary at exit (implies --access)')
     .option('--access-backend <names>', 'access backends: auto (default: fanotify + syscalls, and any other registered), or a comma-separated list (implies --access)')
-    .option('--slow-stat <threshold>', 'record stat-family calls (stat, lstat, fstat, newfstatat, statx) at least this slow, e.g. 1s, 500ms (1 ms up; runs bpftrace)')
+    .option(
+      '--slow-stat <threshold>',
+      'record stat-family calls (stat, lstat, fstat, newfstatat, statx) at least this slow, e.g. 1s, 500ms (1 ms up; a raw_tp BPF program, bpftrace when it cannot load)',
+    )
     .option('--slow-io <threshold>', 'record block requests at least this slow from issue to completion, e.g. 1s (0 records every one; runs bpftrace); per-device percentiles in record status')
     // `record status --store X`: options after a subcommand belong to the subcommand.
     .enablePositionalOptions()

@@ -26,7 +26,7 @@ test('latency options: off unless asked; flags win; defaults; 0s only for slow_i
   code(() => latencyOptions({ slow_io: { enabled: true, histogram_interval: '10ms' } }, {}), /histogram_interval/, EXIT.DATAERR);
 });
 
-test('the real CLI: a bad --slow-stat is exit 64, a bad [slow_io] section exit 65, one line each, before anything is started', () => {
+test('the real CLI: a bad --slow-stat or LANTERN_SLOW_STAT_BACKEND is exit 64, a bad [slow_io] section exit 65, one line each, before anything is started', () => {
   const { dir, cleanup } = tempDir();
   try {
     const r = lantern(['record', '--store', join(dir, 'r.db'), '--slow-stat', '100us']);
@@ -41,6 +41,13 @@ test('the real CLI: a bad --slow-stat is exit 64, a bad [slow_io] section exit 6
     const r3 = lantern(['record', '--config', cfg, '--store', join(dir, 'r.db')]);
     assert.equal(r3.status, EXIT.DATAERR, r3.stderr);
     assert.equal(r3.stderr, 'lantern: config: [slow_io] threshold "fast": a duration like "500ms", "1s", "2.5s" from 0 ms to 1 h\n');
+    const r4 = spawnSync(process.execPath, [bin, 'record', '--store', join(dir, 'r.db'), '--slow-stat', '1s'], {
+      encoding: 'utf8',
+      timeout: 30_000,
+      env: { ...process.env, LANTERN_SLOW_STAT_BACKEND: 'fast' },
+    });
+    assert.equal(r4.status, EXIT.USAGE, r4.stderr);
+    assert.equal(r4.stderr, 'lantern: LANTERN_SLOW_STAT_BACKEND="fast": expected auto, raw_tp or bpftrace\n');
   } finally {
     cleanup();
   }
