@@ -16,6 +16,9 @@ export interface PipelineCounters {
   [k: string]: number;
 }
 
+/** Bytes of the stdout chunk (--stdout): one write per chunk or per turn of the event loop. */
+const STDOUT_CHUNK = 256 * 1024;
+
 export class Pipeline {
   readonly decoder: Decoder;
   readonly writer: Writer;
@@ -27,6 +30,17 @@ export class Pipeline {
   /** The reader of stdout went away (EPIPE, seen by the main thread): no more copies. */
   private stdoutClosed = false;
   private readonly stdoutLimit: number;
+  /**
+   * --stdout: lines collected here and written as one chunk per turn of the event loop. In a
+   * worker every process.stdout.write() is a message to the main thread: one per line cost
+   * several µs each; one per batch is noise.
+   */
+  private stdoutChunk: Buffer = Buffer.allocUnsafe(STDOUT_CHUNK);
+  private stdoutUsed = 0;
+  private stdoutLines = 0;
+  private stdoutFlushQueued = false;
+  /** Files are written (per sender and/or combined); false: --stdout is the only output. */
+  private readonly files: boolean;
   private readonly ticker: NodeJS.Timeout;
   // Native receive path: the checks the dgram path does on the reading thread happen here.
   private readonly nativeSenders = new SenderTable();
@@ -38,7 +52,7 @@ export class Pipeline {
   readWaits = 0;
   /** Native path: batches of datagrams lost to a failed memory allocation (never seen in practice). */
   lostBatches = 0;
-  /** Lines may take the direct path (encodeDirect): text format, files only. */
+  /** Lines may take the direct path (encodeDirect): text format, to files and/or stdout. */
   private readonly direct: boolean;
 
   constructor(
@@ -47,7 +61,8 @@ export class Pipeline {
     private readonly log: (text: string) => void = () => undefined,
   ) {
     this.allow = buildAllowList(cfg.allow);
-    this.direct = cfg.format === 'text' && !cfg.stdout && (cfg.perSender || cfg.combined);
+    this.files = cfg.perSender || cfg.combined;
+    this.direct = cfg.format === 'text';
     this.formatter = new Formatter(cfg.format, cfg.utc);
     this.stdoutLimit = Math.max(1 << 20, cfg.maxBufferBytes / 4);
     this.writer = new Writer({
@@ -101,6 +116,13 @@ export class Pipeline {
     if (!this.formatter.encodable(ev)) return false;
     const day = this.formatter.clock.day(ev.timeUs);
     const max = Formatter.encodedMax(ev);
+    if (!this.files) {
+      const data = this.stdoutRoom(max);
+      const end = this.formatter.encodeText(ev, data, this.stdoutUsed);
+      if (end < 0) return false;
+      this.stdoutCommit(end - this.stdoutUsed, 1);
+      return true;
+    }
     const first = this.cfg.perSender ? this.dirOf(ev.sender.address) : '';
     const out = this.writer.reserve(first, day, max);
     if (!out) return false;
@@ -108,19 +130,32 @@ export class Pipeline {
     const end = this.formatter.encodeText(ev, out.data, start);
     this.writer.commit(end < 0 ? 0 : end - start, end < 0 ? 0 : 1);
     if (end < 0) return false;
-    if (this.cfg.perSender && this.cfg.combined) this.putBytes('', day, out.data, start, end, 1);
+    this.copies(day, out.data, start, end, 1);
     return true;
+  }
+
+  /** A line just encoded into the first output: copied to the combined file (after a sender's) and to stdout. */
+  private copies(day: string, data: Buffer, start: number, end: number, lines: number): void {
+    if (this.cfg.perSender && this.cfg.combined) this.putBytes('', day, data, start, end, lines);
+    if (this.cfg.stdout) this.stdoutBytes(data, start, end, lines);
   }
 
   /** A plain line's bytes copied straight behind its encoded head: no string at all (see PlainSink). */
   private plainLine(sender: Sender, timeUs: number, header: ExtendedHeader | null, buf: Buffer, start: number, end: number): boolean {
     if (!this.formatter.headEncodable(timeUs, header)) return false;
     const day = this.formatter.clock.day(timeUs);
-    const first = this.cfg.perSender ? this.dirOf(sender.address) : '';
-    const out = this.writer.reserve(first, day, 160 + 3 * (sender.label.length + (header ? header.flag.length : 0)) + (end - start));
-    if (!out) return false;
-    const from = out.bytes;
-    const data = out.data;
+    const max = 160 + 3 * (sender.label.length + (header ? header.flag.length : 0)) + (end - start);
+    let from: number;
+    let data: Buffer;
+    if (this.files) {
+      const out = this.writer.reserve(this.cfg.perSender ? this.dirOf(sender.address) : '', day, max);
+      if (!out) return false;
+      from = out.bytes;
+      data = out.data;
+    } else {
+      data = this.stdoutRoom(max);
+      from = this.stdoutUsed;
+    }
     let p = this.formatter.encodeHead(sender, timeUs, header, data, from);
     const n = end - start;
     // Short copies are cheaper in JavaScript than through a native call.
@@ -128,8 +163,12 @@ export class Pipeline {
     else buf.copy(data, p, start, end);
     p += n;
     data[p++] = 0x0a;
+    if (!this.files) {
+      this.stdoutCommit(p - from, 1);
+      return true;
+    }
     this.writer.commit(p - from, 1);
-    if (this.cfg.perSender && this.cfg.combined) this.putBytes('', day, data, from, p, 1);
+    this.copies(day, data, from, p, 1);
     return true;
   }
 
@@ -138,11 +177,57 @@ export class Pipeline {
     const f = this.formatter.event(ev);
     if (this.cfg.perSender) this.writer.write(this.dirOf(ev.sender.address), f);
     if (this.cfg.combined) this.writer.write('', f);
-    if (this.cfg.stdout) {
-      // stdout may be a slow pipe: bounded like the files, the excess is counted.
-      if (this.stdoutClosed || process.stdout.writableLength > this.stdoutLimit) this.stdoutDropped += f.lines;
-      else process.stdout.write(f.text);
+    if (this.cfg.stdout) this.stdoutText(f.text, f.lines);
+  }
+
+  /** Room for `max` more bytes at stdoutUsed in the stdout chunk (a full chunk goes out first). */
+  private stdoutRoom(max: number): Buffer {
+    if (this.stdoutUsed + max > this.stdoutChunk.length) {
+      this.flushStdout();
+      if (max > this.stdoutChunk.length) this.stdoutChunk = Buffer.allocUnsafe(max);
     }
+    return this.stdoutChunk;
+  }
+
+  private stdoutCommit(bytes: number, lines: number): void {
+    this.stdoutUsed += bytes;
+    this.stdoutLines += lines;
+    if (!this.stdoutFlushQueued) {
+      this.stdoutFlushQueued = true;
+      setImmediate(() => this.flushStdout());
+    }
+  }
+
+  private stdoutBytes(buf: Buffer, start: number, end: number, lines: number): void {
+    const n = end - start;
+    const data = this.stdoutRoom(n);
+    const at = this.stdoutUsed;
+    if (n < 512) for (let i = 0; i < n; i++) data[at + i] = buf[start + i]!;
+    else buf.copy(data, at, start, end);
+    this.stdoutCommit(n, lines);
+  }
+
+  private stdoutText(text: string, lines: number): void {
+    const max = 3 * text.length;
+    const data = this.stdoutRoom(max);
+    this.stdoutCommit(data.write(text, this.stdoutUsed, 'utf8'), lines);
+  }
+
+  /**
+   * The stdout chunk to process.stdout. stdout may be a slow pipe: bounded like the files, a
+   * chunk that finds it more than stdoutLimit behind (or closed) is counted as dropped, by lines.
+   */
+  private flushStdout(): void {
+    this.stdoutFlushQueued = false;
+    if (this.stdoutUsed === 0) return;
+    if (this.stdoutClosed || process.stdout.writableLength > this.stdoutLimit) this.stdoutDropped += this.stdoutLines;
+    else {
+      // The stream keeps the chunk until written: a new one for what comes next.
+      process.stdout.write(this.stdoutChunk.subarray(0, this.stdoutUsed));
+      this.stdoutChunk = Buffer.allocUnsafe(STDOUT_CHUNK);
+    }
+    this.stdoutUsed = 0;
+    this.stdoutLines = 0;
   }
 
   /** One batch from the receiving thread: first learn new senders, then decode in order. */
@@ -248,6 +333,7 @@ export class Pipeline {
     const day = this.formatter.clock.day(timeUs);
     if (this.cfg.perSender) this.putBytes(this.dirOf(address), day, buf, from, to, lines);
     if (this.cfg.combined) this.putBytes('', day, buf, from, to, lines);
+    if (this.cfg.stdout) this.stdoutBytes(buf, from, to, lines);
   }
 
   /**
@@ -308,6 +394,7 @@ export class Pipeline {
   async stop(): Promise<{ unwritten: number }> {
     clearInterval(this.ticker);
     this.decoder.flushAll();
+    this.flushStdout();
     const r = await this.writer.drain(Math.max(2000, this.cfg.retryMs * 3));
     // In a worker thread stdout is forwarded to the main thread; give it a moment to pass on.
     // ('drain' is not dependable there: poll the backlog, for at most 2 s.)
