@@ -9,7 +9,8 @@ import { Formatter } from './format.js';
 import { Writer, senderDirName } from './writer.js';
 import type { ReceiverConfig } from './config.js';
 import { forEachDatagram, type SenderIntro } from './batch.js';
-import { ENTRY_BYTES, FLAG_TRUNCATED, PF_KIND, PF_LENGTH, PF_LINES, PF_OFFSET, PF_RUN, PF_RUN_BYTES, PF_RUN_LINES, PF_SEQ, PF_TS, SenderTable } from './native-batch.js';
+import { ENTRY_BYTES, FLAG_TRUNCATED, PF_KIND, PF_LENGTH, PF_LINES, PF_OFFSET, PF_RUN, PF_RUN_BYTES, PF_RUN_LINES, PF_SEQ, PF_TS, PF_ZONE, SenderTable } from './native-batch.js';
+import type { PreformatFormat } from './native.js';
 import { buildAllowList, isAllowed } from './config.js';
 
 export interface PipelineCounters {
@@ -241,12 +242,23 @@ export class Pipeline {
   }
 
   /**
-   * The native receive thread may preformat plain lines (text format, UTC, files only: the
-   * same lines plainLine() writes); then ingestNative() copies those bytes when the sender's
-   * state allows (Decoder.preformatted) instead of decoding the datagram here.
+   * The native receive thread preformats plain lines in the output format (text, udplogger or
+   * JSON; UTC or local time): the same bytes plainLine() or Formatter.event() write for them;
+   * then ingestNative() copies those bytes when the sender's state allows (Decoder.preformatted)
+   * and the stamps' zone offset is this thread's own for their time, instead of decoding the
+   * datagram here.
    */
-  get nativePreformat(): boolean {
-    return this.direct && this.cfg.utc;
+  get nativePreformat(): PreformatFormat {
+    return this.cfg.format === 'text' ? 1 : this.cfg.format === 'udplogger' ? 2 : 3;
+  }
+
+  /**
+   * Whether a preformatted entry's stamps were written in this clock's zone offset: with local
+   * time the addon's C library and this thread's Date could disagree (another tz database,
+   * around a transition); then the datagram is decoded here and nothing changes in the output.
+   */
+  private zoneAgrees(batch: Buffer, e: number, timeUs: number): boolean {
+    return batch.readInt8(e + PF_ZONE) * 15 === this.formatter.clock.offsetMinutes(timeUs);
   }
 
   /** One batch from the native receive path (see native-batch.ts for the layout). */
@@ -280,9 +292,12 @@ export class Pipeline {
         const to = base + batch.readUInt32LE(l + PF_OFFSET) + batch.readUInt32LE(l + PF_LENGTH);
         const lines = batch.readUInt32LE(e + PF_RUN_LINES);
         const rec = kind === 2;
+        const lastUs = batch.readDoubleLE(l + 32);
         if (
           to <= batch.length &&
           (kind === 1 || rec) &&
+          this.zoneAgrees(batch, e, timeUs) &&
+          this.zoneAgrees(batch, l, lastUs) &&
           this.decoder.preformatted(
             sender.address,
             sender.port,
@@ -291,7 +306,7 @@ export class Pipeline {
             batch.readUInt32LE(e + PF_RUN_BYTES),
             lines,
             timeUs,
-            batch.readDoubleLE(l + 32),
+            lastUs,
             rec ? batch.readDoubleLE(e + PF_SEQ) : 0,
             rec ? batch.readDoubleLE(e + PF_TS) : 0,
             rec ? batch.readDoubleLE(l + PF_SEQ) : 0,
@@ -312,7 +327,7 @@ export class Pipeline {
         const lines = batch.readUInt16LE(e + PF_LINES);
         const seq = kind === 2 ? batch.readDoubleLE(e + PF_SEQ) : 0;
         const ts = kind === 2 ? batch.readDoubleLE(e + PF_TS) : 0;
-        if (to <= batch.length && this.decoder.preformatted(sender.address, sender.port, kind, 1, len, lines, timeUs, timeUs, seq, ts, seq, ts)) {
+        if (to <= batch.length && this.zoneAgrees(batch, e, timeUs) && this.decoder.preformatted(sender.address, sender.port, kind, 1, len, lines, timeUs, timeUs, seq, ts, seq, ts)) {
           this.putText(sender.address, timeUs, batch, from, to, lines);
           continue;
         }
