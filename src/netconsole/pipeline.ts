@@ -12,6 +12,7 @@ import { forEachDatagram, type SenderIntro } from './batch.js';
 import { ENTRY_BYTES, FLAG_TRUNCATED, PF_KIND, PF_LENGTH, PF_LINES, PF_OFFSET, PF_RUN, PF_RUN_BYTES, PF_RUN_LINES, PF_SEQ, PF_TS, PF_ZONE, SenderTable } from './native-batch.js';
 import type { PreformatFormat } from './native.js';
 import { buildAllowList, isAllowed } from './config.js';
+import { write as fsWrite } from 'node:fs';
 
 export interface PipelineCounters {
   [k: string]: number;
@@ -28,18 +29,23 @@ export class Pipeline {
   private readonly dirs = new Map<string, string>();
   /** Lines not copied to stdout: it fell behind (bounded like the files) or was closed. */
   private stdoutDropped = 0;
-  /** The reader of stdout went away (EPIPE, seen by the main thread): no more copies. */
+  /** The reader of stdout went away (EPIPE): no more copies. */
   private stdoutClosed = false;
   private readonly stdoutLimit: number;
   /**
-   * --stdout: lines collected here and written as one chunk per turn of the event loop. In a
-   * worker every process.stdout.write() is a message to the main thread: one per line cost
-   * several µs each; one per batch is noise.
+   * --stdout: lines collected here and written to file descriptor 1 as one chunk per turn of the
+   * event loop, by this thread itself (fs.write: one chunk at a time on the thread pool). Through
+   * process.stdout every write in a worker is a message to the main thread, which then writes it:
+   * one per line cost several µs each, and even one per chunk kept the main thread busy.
    */
   private stdoutChunk: Buffer = Buffer.allocUnsafe(STDOUT_CHUNK);
   private stdoutUsed = 0;
   private stdoutLines = 0;
   private stdoutFlushQueued = false;
+  /** Chunks waiting for fd 1 (the first one is being written), and their bytes. */
+  private readonly stdoutQueue: Array<{ buf: Buffer; lines: number }> = [];
+  private stdoutQueuedBytes = 0;
+  private stdoutWriting = false;
   /** Files are written (per sender and/or combined); false: --stdout is the only output. */
   private readonly files: boolean;
   private readonly ticker: NodeJS.Timeout;
@@ -215,20 +221,58 @@ export class Pipeline {
   }
 
   /**
-   * The stdout chunk to process.stdout. stdout may be a slow pipe: bounded like the files, a
-   * chunk that finds it more than stdoutLimit behind (or closed) is counted as dropped, by lines.
+   * The stdout chunk to fd 1. stdout may be a slow pipe: bounded like the files, a chunk that
+   * finds more than stdoutLimit bytes still waiting (or stdout closed) is counted as dropped, by lines.
    */
   private flushStdout(): void {
     this.stdoutFlushQueued = false;
     if (this.stdoutUsed === 0) return;
-    if (this.stdoutClosed || process.stdout.writableLength > this.stdoutLimit) this.stdoutDropped += this.stdoutLines;
+    if (this.stdoutClosed || this.stdoutQueuedBytes > this.stdoutLimit) this.stdoutDropped += this.stdoutLines;
     else {
-      // The stream keeps the chunk until written: a new one for what comes next.
-      process.stdout.write(this.stdoutChunk.subarray(0, this.stdoutUsed));
+      // The write keeps the chunk until done: a new one for what comes next.
+      this.stdoutQueue.push({ buf: this.stdoutChunk.subarray(0, this.stdoutUsed), lines: this.stdoutLines });
+      this.stdoutQueuedBytes += this.stdoutUsed;
       this.stdoutChunk = Buffer.allocUnsafe(STDOUT_CHUNK);
+      this.pumpStdout();
     }
     this.stdoutUsed = 0;
     this.stdoutLines = 0;
+  }
+
+  /** Writes the first waiting chunk (the rest of it after a short write), then the next. */
+  private pumpStdout(): void {
+    if (this.stdoutWriting || this.stdoutQueue.length === 0) return;
+    this.stdoutWriting = true;
+    const c = this.stdoutQueue[0]!;
+    fsWrite(1, c.buf, 0, c.buf.length, null, (err, n) => {
+      this.stdoutWriting = false;
+      if (err) {
+        // A non-blocking pipe that is full: try again shortly (the queue's bound still holds).
+        if (err.code === 'EAGAIN') {
+          setTimeout(() => this.pumpStdout(), 5);
+          return;
+        }
+        this.stdoutClosedBy(err);
+        return;
+      }
+      this.stdoutQueuedBytes -= n;
+      if (n < c.buf.length) c.buf = c.buf.subarray(n);
+      else this.stdoutQueue.shift();
+      this.pumpStdout();
+    });
+  }
+
+  /**
+   * stdout's reader went away (EPIPE: `listen --stdout | head -1`) or writing it failed: the copy
+   * stops for good, every line not delivered is counted; the files are not affected.
+   */
+  private stdoutClosedBy(err: NodeJS.ErrnoException): void {
+    if (this.stdoutClosed) return;
+    for (const c of this.stdoutQueue) this.stdoutDropped += c.lines;
+    this.stdoutQueue.length = 0;
+    this.stdoutQueuedBytes = 0;
+    this.stdoutClosed = true;
+    this.log(`stdout closed (${err.code ?? err.message}): no longer copying lines to it (counted as stdoutDropped); the files go on`);
   }
 
   /** One batch from the receiving thread: first learn new senders, then decode in order. */
@@ -411,11 +455,12 @@ export class Pipeline {
     this.decoder.flushAll();
     this.flushStdout();
     const r = await this.writer.drain(Math.max(2000, this.cfg.retryMs * 3));
-    // In a worker thread stdout is forwarded to the main thread; give it a moment to pass on.
-    // ('drain' is not dependable there: poll the backlog, for at most 2 s.)
-    for (let waited = 0; this.cfg.stdout && !this.stdoutClosed && process.stdout.writableLength > 0 && waited < 2000; waited += 10) {
+    // The stdout chunks still waiting for fd 1 get at most 2 s; what is left then is counted as dropped.
+    for (let waited = 0; this.cfg.stdout && !this.stdoutClosed && this.stdoutQueue.length > 0 && waited < 2000; waited += 10) {
       await new Promise((res) => setTimeout(res, 10));
     }
+    for (const c of this.stdoutQueue) this.stdoutDropped += c.lines;
+    this.stdoutQueue.length = 0;
     return r;
   }
 }
