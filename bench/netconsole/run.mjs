@@ -9,7 +9,7 @@
 // on the same burst: --time local, --json, --format udplogger and --stdout (files and a copy on
 // standard output, redirected to a file); NC_BENCH_OUTPUTS picks them (default local,json,udplogger,stdout; '' none).
 // Asserts nothing. Env: NC_BENCH_LINES (default 300000), NC_BENCH_SENDERS (default 64,1000),
-// NC_BENCH_ROUNDS (default 3), NC_BENCH_QUIET_MS (default 2000: how long a file must stop growing).
+// NC_BENCH_ROUNDS (default 3), NC_BENCH_QUIET_MS (default 1500: how long a file must stop growing).
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -25,7 +25,12 @@ const RCVBUF = process.env.NC_BENCH_RCVBUF ?? '256M';
 // Rounds per receiver and sender count (the median is shown): one burst lasts about half a second
 // on a shared 2-core machine, where one run alone says little.
 const ROUNDS = Math.max(1, Number(process.env.NC_BENCH_ROUNDS ?? 3));
-const QUIET_MS = Math.max(500, Number(process.env.NC_BENCH_QUIET_MS ?? 2000));
+const QUIET_MS = Math.max(500, Number(process.env.NC_BENCH_QUIET_MS ?? 1500));
+// Every receiver first gets a warm-up burst of this many lines (0: none), written before the measured
+// burst starts: the figures are then a running receiver's, not those of its first seconds (for
+// Lantern's JavaScript the first burst includes compiling the hot path; the warm-up's own CPU per
+// line is shown as 'cold'). The same for all three receivers.
+const WARMUP = Math.max(0, Number(process.env.NC_BENCH_WARMUP ?? 100_000));
 /** The non-default outputs, each a row beside the default one: listen options and what the row is called. */
 const OUTPUTS = {
   local: { args: ['--time', 'local'], label: '--time local' },
@@ -66,11 +71,11 @@ process.on('exit', () => {
 // ---- the burst: a SysRq-T task dump (sysrq-dump.mjs), one printk line per datagram ----
 
 /** Write the blast file: [u16 sender][u16 len][payload]; senders below half send legacy, the rest extended. */
-function makeBurst(senders) {
+function makeBurst(senders, lines = LINES, name = 'burst') {
   const parts = [];
   let total = 0;
-  const per = Math.floor(LINES / senders);
-  const extra = LINES - per * senders;
+  const per = Math.floor(lines / senders);
+  const extra = lines - per * senders;
   for (let s = 0; s < senders; s++) {
     const lines = dumpLines(s, per + (s < extra ? 1 : 0));
     const extended = s >= senders / 2;
@@ -87,7 +92,7 @@ function makeBurst(senders) {
       total++;
     });
   }
-  const file = join(work, `burst-${senders}.bin`);
+  const file = join(work, `${name}-${senders}.bin`);
   writeFileSync(file, Buffer.concat(parts));
   return { file, total };
 }
@@ -227,6 +232,19 @@ function runBlast(port, burst, senders) {
 }
 
 /**
+ * The warm-up burst (burst.warm) into a started receiver, waited for until its output stops
+ * growing: lines it wrote (count()), the kernel drops so far, and its CPU per line ('cold').
+ */
+async function warmUp(port, burst, senders, pid, size, count) {
+  if (!burst.warm) return { lines: 0, drops: 0, cold: null };
+  const c0 = cpuSeconds(pid);
+  runBlast(port, burst.warm, senders);
+  const [, , c1] = await settle(size, pid, Math.min(QUIET_MS, 1000));
+  const lines = count();
+  return { lines, drops: udpDrops(port), cold: c0 === null || c1 === null || lines === 0 ? null : ((c1 - c0) * 1e6) / lines };
+}
+
+/**
  * variant: 'native' (default receive path and output), 'dgram' (--receiver dgram), 'defaults' (no
  * buffer options), or one of OUTPUTS (the native path with that output).
  */
@@ -247,23 +265,27 @@ async function benchLantern(burst, senders, port, variant = 'native') {
   p.stderr.on('data', (d) => (err += d));
   await waitOutput(p, /writing /, () => err);
   const granted = /receive buffer (\S+ MiB) granted/.exec(err)?.[1];
-  const cpu0 = cpuSeconds(p.pid);
   const path = /receive path: native/.test(err) ? 'native' : 'dgram';
-  const s = runBlast(port, burst, senders);
   // Receiver lines (markers, notes) are not the burst's: text/udplogger ' -- lantern: ' and ' lantern -- ', JSON their types.
   const isData = variant === 'json' ? (l) => !l.includes('"type":"marker"') && !l.includes('"type":"lantern"') : (l) => !l.includes(' -- lantern: ') && !l.includes(' lantern -- ');
   const size = () => totalSize(dir) + (stdoutFile ? statSync(stdoutFile).size : 0);
-  const [, tEnd, cpu1] = await settle(size, p.pid);
-  let written = countLines(dir, isData);
   // With --stdout a line counts as written when it reached both the file and standard output.
-  if (stdoutFile) written = Math.min(written, countText(readFileSync(stdoutFile, 'latin1'), isData));
+  const count = () => {
+    const n = countLines(dir, isData);
+    return stdoutFile ? Math.min(n, countText(readFileSync(stdoutFile, 'latin1'), isData)) : n;
+  };
+  const w = await warmUp(port, burst, senders, p.pid, size, count);
+  const cpu0 = cpuSeconds(p.pid);
+  const s = runBlast(port, burst, senders);
+  const [, tEnd, cpu1] = await settle(size, p.pid);
+  const written = count() - w.lines;
   const rss = vmHWM(p.pid);
   const cpu = cpu1 - cpu0;
-  const drops = udpDrops(port);
+  const drops = udpDrops(port) - w.drops;
   p.kill('SIGTERM');
   await new Promise((r) => p.on('exit', r));
   const name = output ? `lantern ${path} ${output.label}` : `lantern ${path} (rcvbuf ${granted}${raise ? '' : ', defaults'})`;
-  return { name, sent: s.sent, senderRate: s.rate, written, drops, seconds: (tEnd - s.t0) / 1000, rss, cpu };
+  return { name, sent: s.sent, senderRate: s.rate, written, drops, seconds: (tEnd - s.t0) / 1000, rss, cpu, cold: w.cold };
 }
 
 async function benchRsyslog(burst, senders, port) {
@@ -286,16 +308,24 @@ template(name="raw" type="string" string="%timegenerated:::date-rfc3339% %fromho
   p.stderr.on('data', (d) => (err += d));
   // rsyslog prints nothing when it is ready: wait for its socket to appear.
   await waitSocket(p, port, () => `rsyslogd did not start: ${err}`);
+  const w = await warmUp(
+    port,
+    burst,
+    senders,
+    p.pid,
+    () => totalSize(dir),
+    () => countLines(dir),
+  );
   const cpu0 = cpuSeconds(p.pid);
   const s = runBlast(port, burst, senders);
   const [, tEnd, cpu1] = await settle(() => totalSize(dir), p.pid);
-  const written = countLines(dir);
+  const written = countLines(dir) - w.lines;
   const rss = vmHWM(p.pid);
   const cpu = cpu1 - cpu0;
-  const drops = udpDrops(port);
+  const drops = udpDrops(port) - w.drops;
   p.kill('SIGTERM');
   await new Promise((r) => p.on('exit', r));
-  return { name: 'rsyslog imudp -> omfile', sent: s.sent, senderRate: s.rate, written, drops, seconds: (tEnd - s.t0) / 1000, rss, cpu };
+  return { name: 'rsyslog imudp -> omfile', sent: s.sent, senderRate: s.rate, written, drops, seconds: (tEnd - s.t0) / 1000, rss, cpu, cold: w.cold };
 }
 
 /**
@@ -320,25 +350,35 @@ async function benchUdplogger(burst, senders, port) {
   if (stdbuf) await waitOutput(p, /^Started at /m, () => out);
   else await waitSocket(p, port, () => `udplogger did not start: ${out}`);
   const granted = /rbuf=(\d+)/.exec(out)?.[1];
+  const w = await warmUp(
+    port,
+    burst,
+    senders,
+    p.pid,
+    () => totalSize(dir),
+    () => countLines(dir),
+  );
   const cpu0 = cpuSeconds(p.pid);
   const s = runBlast(port, burst, senders);
   const [, tEnd, cpu1] = await settle(() => totalSize(dir), p.pid);
-  const written = countLines(dir);
+  const written = countLines(dir) - w.lines;
   const rss = vmHWM(p.pid);
   const cpu = cpu1 - cpu0;
-  const drops = udpDrops(port);
+  const drops = udpDrops(port) - w.drops;
   p.kill('SIGTERM');
   await new Promise((r) => p.on('exit', r));
   // getsockopt(SO_RCVBUF) reports twice what was set (the kernel's bookkeeping overhead).
   const label = granted ? `rbuf ${(Number(granted) / 2 / 1048576).toFixed(0)} MiB` : `rbuf=${rbuf}`;
-  return { name: `udplogger (${label})`, sent: s.sent, senderRate: s.rate, written, drops, seconds: (tEnd - s.t0) / 1000, rss, cpu };
+  return { name: `udplogger (${label})`, sent: s.sent, senderRate: s.rate, written, drops, seconds: (tEnd - s.t0) / 1000, rss, cpu, cold: w.cold };
 }
 
 const t00 = Date.now();
 const rows = [];
 const goals = [];
 const rsyslogVersion = (spawnSync(rsyslogd, ['-v'], { encoding: 'utf8' }).stdout.split('\n')[0] ?? '').trim();
-console.log(`burst: ${LINES} lines of a SysRq-T task dump, half the senders legacy format, half extended; loopback; ${RCVBUF} receive buffer asked by all three`);
+console.log(
+  `burst: ${LINES} lines of a SysRq-T task dump, half the senders legacy format, half extended; loopback; ${RCVBUF} receive buffer asked by all three; ${WARMUP ? `each receiver warmed up first with a ${WARMUP}-line burst` : 'no warm-up burst'}`,
+);
 console.log(
   `node ${process.version}; ${rsyslogVersion}; ${readFileSync('/proc/sys/net/core/rmem_max', 'utf8').trim()} = net.core.rmem_max; ${ROUNDS} rounds, Lantern (default output${OUTPUT_NAMES.length ? ` and ${OUTPUT_NAMES.join(', ')}` : ''}), rsyslog and udplogger taking turns`,
 );
@@ -350,6 +390,11 @@ const machineCpu0 = machineCpuSeconds();
 function machineCpuSeconds() {
   const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
   return (f[0] + f[1] + f[2] + f[5] + f[6] + f[7]) / 100;
+}
+
+function medianOf(values) {
+  const v = values.filter((x) => x !== null && x !== undefined).sort((a, b) => a - b);
+  return v.length ? v[Math.floor(v.length / 2)] : null;
 }
 
 const cpuPerLine = (x) => (x.cpu === null ? null : (x.cpu * 1e6) / x.written);
@@ -370,12 +415,14 @@ function median(runs) {
     cpuMedian: cpus.length ? cpus[Math.floor(cpus.length / 2)] : null,
     cpuRange: cpus.length > 1 ? `${cpus[0].toFixed(2)}..${cpus[cpus.length - 1].toFixed(2)}` : '',
     rssMax: Math.max(...runs.map((x) => x.rss ?? 0)),
+    coldMedian: medianOf(runs.map((x) => x.cold)),
   };
 }
 
 let port = 26000;
 for (const senders of SENDER_COUNTS) {
   const burst = makeBurst(senders);
+  if (WARMUP > 0) burst.warm = makeBurst(senders, WARMUP, 'warmup');
   // Lantern (each output), rsyslog and udplogger take turns, so that a busy moment of the (shared) machine hits all.
   const ls = [];
   const rs = [];
@@ -427,7 +474,23 @@ goals.push(
   `machine: load average ${load0} before, ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')} after; the CPUs were ${((100 * machineCpu) / (((Date.now() - t00) / 1000) * cpus().length)).toFixed(0)}% busy over the run (this benchmark included, ${cpus().length} CPUs)`,
 );
 
-const hdr = ['senders', 'receiver', 'lines sent', 'written', 'lost', 'kernel drops', 'sender rate/s', 'seconds', 'lines/s', 'range of rounds', 'CPU µs/line', 'CPU median', 'CPU range', 'peak RSS'];
+const hdr = [
+  'senders',
+  'receiver',
+  'lines sent',
+  'written',
+  'lost',
+  'kernel drops',
+  'sender rate/s',
+  'seconds',
+  'lines/s',
+  'range of rounds',
+  'CPU µs/line',
+  'CPU median',
+  'CPU range',
+  'cold',
+  'peak RSS',
+];
 const table = rows.map((x) =>
   x.failed
     ? [String(x.senders), x.name, ...Array(hdr.length - 2).fill('-')]
@@ -445,6 +508,7 @@ const table = rows.map((x) =>
         x.cpu === null ? '?' : ((x.cpu * 1e6) / x.written).toFixed(2),
         x.cpuMedian === null || x.cpuMedian === undefined ? '' : x.cpuMedian.toFixed(2),
         x.cpuRange ?? '',
+        x.coldMedian !== null && x.coldMedian !== undefined ? x.coldMedian.toFixed(2) : x.cold !== null && x.cold !== undefined ? x.cold.toFixed(2) : '',
         x.rss ? `${(x.rss / 1048576).toFixed(1)} MiB` : '?',
       ],
 );
@@ -454,5 +518,6 @@ for (const r of table) console.log(r.map((c, i) => c.padEnd(widths[i])).join('  
 console.log('(Lantern, rsyslog and udplogger rows: the round with the median lines/s; range: lines/s of the slowest and fastest round.');
 console.log(' seconds: from the first datagram sent until the last line reached the file; lost = sent - written;');
 console.log(' CPU µs/line: user+system CPU of the receiver process, all threads, from the burst to the last write / lines written,');
-console.log(' of the median round; CPU median / range: the same over all rounds; peak RSS: of the median round)');
+console.log(' of the median round; CPU median / range: the same over all rounds; cold: CPU µs/line of the warm-up burst, median of the rounds;');
+console.log(' peak RSS: of the median round, warm-up included)');
 for (const g of goals) console.log(g);

@@ -263,7 +263,7 @@ static batch_t *emit(receiver_t *r, batch_t *b) {
 /* Most bytes put_time() writes (its cached prefix is cut at 31, then 6 digits, `+hh:mm `). */
 #define TIME_MAX 46
 /* JSON: most bytes around a line's text besides the time and twice the label (address, sender). */
-#define JSON_LINE_MAX 128
+#define JSON_LINE_MAX 104
 #define JSON_RECORD_MAX 256
 /* Boot times from here on go to JavaScript (its floor(ts / 1e6) is exact far beyond this). */
 #define MAX_PF_TS 1000000000000000ULL
@@ -473,15 +473,17 @@ static char *put_bytes(char *p, const void *b, size_t n) {
 
 /* Bytes of plain text (printable ASCII and tab: pf_scan() checked) as a JSON string's inside. */
 static char *put_json_text(char *p, const uint8_t *b, size_t n) {
-  for (size_t i = 0; i < n; i++) {
-    uint8_t c = b[i];
-    if (c == '"' || c == '\\') {
-      *p++ = '\\';
-      *p++ = (char)c;
-    } else if (c == '\t') {
-      *p++ = '\\';
-      *p++ = 't';
-    } else *p++ = (char)c;
+  size_t i = 0;
+  while (i < n) {
+    /* the bytes up to the next one JSON escapes, in one copy (most lines have none) */
+    size_t j = i;
+    while (j < n && b[j] != '"' && b[j] != '\\' && b[j] != '\t') j++;
+    memcpy(p, b + i, j - i);
+    p += j - i;
+    if (j == n) break;
+    *p++ = '\\';
+    *p++ = b[j] == '\t' ? 't' : (char)b[j];
+    i = j + 1;
   }
   return p;
 }
