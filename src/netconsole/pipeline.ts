@@ -20,6 +20,8 @@ export interface PipelineCounters {
 
 /** Bytes of the stdout chunk (--stdout): one write per chunk or per turn of the event loop. */
 const STDOUT_CHUNK = 256 * 1024;
+/** Most bytes waiting for stdout before further lines are dropped from it (and counted). */
+const STDOUT_LIMIT = 4 * 1024 * 1024;
 
 export class Pipeline {
   readonly decoder: Decoder;
@@ -71,7 +73,7 @@ export class Pipeline {
     this.files = cfg.perSender || cfg.combined;
     this.direct = cfg.format === 'text';
     this.formatter = new Formatter(cfg.format, cfg.utc);
-    this.stdoutLimit = Math.max(1 << 20, cfg.maxBufferBytes / 4);
+    this.stdoutLimit = STDOUT_LIMIT;
     this.writer = new Writer({
       dir: cfg.dir,
       maxFileBytes: cfg.maxFileBytes,
