@@ -363,13 +363,19 @@ static size_t uint_digits(uint64_t v) {
 
 /* Decides whether a datagram is preformatted and how many bytes that takes (label_len: the
    sender label's length). Sets pf->kind to PF_NONE when JavaScript must decode it. */
+/* Bytes JSON escapes in plain text (`"`, `\`, tab: each takes one byte more). */
+static size_t json_escapes(const uint8_t *b, size_t n) {
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++) k += b[i] == '"' || b[i] == '\\' || b[i] == '\t';
+  return k;
+}
+
 static void pf_scan(const uint8_t *b, size_t n, size_t label_len, int format, pf_scan_t *pf) {
   pf->kind = PF_NONE;
   if (n == 0) return;
   /* receive time `YYYY-MM-DDTHH:MM:SS.uuuuuuZ ` + label + ` ` (text, udplogger), or a JSON object's
-     fields around the text, whose bytes JSON may double (`\"`, `\\`, `\t`) */
+     fields around the text, whose escaped bytes (`\"`, `\\`, `\t`) take one more each */
   size_t head = format == PF_JSON ? TIME_MAX + JSON_LINE_MAX + 2 * label_len : TIME_MAX + label_len + 1;
-  size_t mult = format == PF_JSON ? 2 : 1;
   int c = classify(b, n, pf);
   if (c == 0) {
     if (b[n - 1] != '\n') return; /* ends in a partial line: the sender's state decides */
@@ -381,7 +387,7 @@ static void pf_scan(const uint8_t *b, size_t n, size_t label_len, int format, pf
     if (lines > 65535) return;
     pf->kind = PF_LINES;
     pf->lines = lines;
-    pf->size = mult * n + (size_t)lines * head;
+    pf->size = n + (format == PF_JSON ? json_escapes(b, n) : 0) + (size_t)lines * head;
     return;
   }
   if (c < 0 || pf->ts >= MAX_PF_TS) return;
@@ -397,7 +403,7 @@ static void pf_scan(const uint8_t *b, size_t n, size_t label_len, int format, pf
   pf->lines = 1;
   pf->text_end = e;
   /* `<255>#` seq flag ` [` %5u `.` 6 digits `] `; udplogger's `255,seq,ts,flag;` is shorter; JSON's fields at most JSON_RECORD_MAX */
-  if (format == PF_JSON) pf->size = TIME_MAX + JSON_RECORD_MAX + 2 * label_len + 2 * (e - s);
+  if (format == PF_JSON) pf->size = TIME_MAX + JSON_RECORD_MAX + 2 * label_len + (e - s) + json_escapes(b + s, e - s);
   else pf->size = head + 6 + uint_digits(pf->seq) + (pf->flag != '-') + 2 + 5 + uint_digits(pf->ts / 1000000) + 1 + 6 + 2 + (e - s) + 1;
 }
 
@@ -565,7 +571,7 @@ static size_t pf_write(receiver_t *r, const pf_scan_t *pf, const uint8_t *b, siz
       const uint8_t *nl = memchr(b + pos, '\n', n - pos);
       if (!nl) return (size_t)-1;
       size_t end = (size_t)(nl - b);
-      if ((size_t)((const char *)out_end - p) < head + (json ? 2 : 1) * (end - pos) + 1) return (size_t)-1;
+      if ((size_t)((const char *)out_end - p) < head + (end - pos) + (json ? json_escapes(b + pos, end - pos) : 0) + 1) return (size_t)-1;
       p = put_head(r, p, time_us, label, label_len, 0);
       if (json) {
         p = PUT_LIT(p, ",\"partial\":null,\"malformed\":null,\"text\":\"");
