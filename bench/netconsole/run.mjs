@@ -9,7 +9,8 @@
 // on the same burst: --time local, --json, --format udplogger and --stdout (files and a copy on
 // standard output, redirected to a file); NC_BENCH_OUTPUTS picks them (default local,json,udplogger,stdout; '' none).
 // Asserts nothing. Env: NC_BENCH_LINES (default 300000), NC_BENCH_SENDERS (default 64,1000),
-// NC_BENCH_ROUNDS (default 3), NC_BENCH_QUIET_MS (default 1500: how long a file must stop growing).
+// NC_BENCH_ROUNDS (default 3), NC_BENCH_QUIET_MS (default 1500: how long a file must stop growing),
+// NC_BENCH_WARMUP (default 100000: lines of the warm-up burst each receiver gets first; 0 none).
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
