@@ -14,7 +14,8 @@
  *   14 u16 sender port                                          16 u8[16] sender address (v4 in the first 4)
  *   32 f64 receive time, µs since the epoch (when the receive thread read it, see take_messages)
  *   40 u32 preformatted offset (payload area)                   44 u32 preformatted length
- *   48 u8 preformat kind (0 none, 1 plain legacy lines, 2 plain extended record)  49 u8 0
+ *   48 u8 preformat kind (0 none, 1 plain legacy lines, 2 plain extended record)
+ *   49 i8 the time zone's offset from UTC in quarter hours the texts were written with (0: UTC)
  *   50 u16 lines in the preformatted bytes                      52 u32 run length (see below)
  *   56 f64 extended sequence number                             64 f64 extended boot time (µs)
  *   72 u32 lines in the run                                     76 u32 raw payload bytes of the run
@@ -24,7 +25,9 @@
  * contiguous, and the first entry carries the run's length (others 0) and totals, so the
  * common case of a burst costs JavaScript one step and one copy per run instead of per line.
  *
- * Preformatting (optional, `preformat: 1`): the text format of `lantern netconsole listen` (UTC) for
+ * Preformatting (optional, `preformat: 1` text, `2` udplogger, `3` JSON; `localTime: 1` for local time
+ * stamps, whose offset each entry carries so that JavaScript can check it against its own clock): the
+ * output format of `lantern netconsole listen` for
  * the common case, done here because it is a pure function of the datagram, its sender and its
  * receive time: a legacy datagram of whole printable lines, or an extended record of one printable line
  * without release prefix, fragments or dictionary. Everything that needs a sender's state (a
@@ -67,11 +70,18 @@ typedef struct batch {
   struct batch *next; /* free list */
 } batch_t;
 
-/* UTC second formatting cache of the receive thread (`YYYY-MM-DDTHH:MM:SS.`). */
+/* Per-second formatting cache of the preformatting (UTC, or local time with --time local). */
 typedef struct clock_cache {
   int64_t sec;
-  char iso[32];
+  char iso[32];   /* `YYYY-MM-DDTHH:MM:SS.` */
   size_t len;
+  char plain[32]; /* udplogger's `YYYY-MM-DD HH:MM:SS` */
+  size_t plain_len;
+  char zone[8];   /* `Z`, or the local offset `+01:00` (also `+00:00`) */
+  size_t zone_len;
+  int quarters;   /* the offset from UTC in quarter hours (entry byte 49) */
+  int ok;         /* the offset is whole quarter hours (else JavaScript formats these lines) */
+  int64_t day;    /* days since the epoch in that zone (a run stays in one) */
 } clock_cache_t;
 
 typedef struct pf_scan {
@@ -108,12 +118,14 @@ typedef struct receiver {
   batch_t *free_batches;  /* emptied batches for reuse (under lock) */
   int free_count;
   uint64_t lost_batches;  /* batches lost to a failed allocation (reported by stats()) */
-  int preformat;          /* 1: preformat the text format in UTC (see the top of this file) */
+  int preformat;          /* 0 none, else the format (PF_TEXT, PF_UDPLOGGER, PF_JSON; see the top of this file) */
+  int local_time;         /* 1: local time stamps and days (--time local), else UTC */
   clock_cache_t clock;
   /* JS thread only (call_js): the preformatting's sender label cache and per-entry scans. */
   uint8_t label_entry[ENTRY]; /* whose label `label` is */
   char label[64];
   size_t label_len;       /* 0: none yet */
+  size_t addr_off, addr_len, port_off; /* the address and the port inside label (JSON writes them) */
   pf_scan_t *scans;       /* MAX_BATCH_ENTRIES */
   /* JS thread only: ArrayBuffers JS handed back with ack(), reused for the next batches so a
      burst does not churn multi-megabyte allocations (and the heap does not grow with them). */
@@ -244,8 +256,15 @@ static batch_t *emit(receiver_t *r, batch_t *b) {
 #define PF_LINES 1
 #define PF_RECORD 2
 #define MAX_SAFE 9007199254740991ULL
-/* Most bytes put_time() writes (its cached prefix is cut at 31, then 6 digits, `Z `). */
-#define TIME_MAX 40
+/* The output formats preformatting writes (start()'s `preformat`). */
+#define PF_TEXT 1
+#define PF_UDPLOGGER 2
+#define PF_JSON 3
+/* Most bytes put_time() writes (its cached prefix is cut at 31, then 6 digits, `+hh:mm `). */
+#define TIME_MAX 46
+/* JSON: most bytes around a line's text besides the time and twice the label (address, sender). */
+#define JSON_LINE_MAX 104
+#define JSON_RECORD_MAX 256
 /* Boot times from here on go to JavaScript (its floor(ts / 1e6) is exact far beyond this). */
 #define MAX_PF_TS 1000000000000000ULL
 
@@ -344,11 +363,19 @@ static size_t uint_digits(uint64_t v) {
 
 /* Decides whether a datagram is preformatted and how many bytes that takes (label_len: the
    sender label's length). Sets pf->kind to PF_NONE when JavaScript must decode it. */
-static void pf_scan(const uint8_t *b, size_t n, size_t label_len, pf_scan_t *pf) {
+/* Bytes JSON escapes in plain text (`"`, `\`, tab: each takes one byte more). */
+static size_t json_escapes(const uint8_t *b, size_t n) {
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++) k += b[i] == '"' || b[i] == '\\' || b[i] == '\t';
+  return k;
+}
+
+static void pf_scan(const uint8_t *b, size_t n, size_t label_len, int format, pf_scan_t *pf) {
   pf->kind = PF_NONE;
   if (n == 0) return;
-  /* receive time `YYYY-MM-DDTHH:MM:SS.uuuuuuZ ` + label + ` ` */
-  size_t head = TIME_MAX + label_len + 1;
+  /* receive time `YYYY-MM-DDTHH:MM:SS.uuuuuuZ ` + label + ` ` (text, udplogger), or a JSON object's
+     fields around the text, whose escaped bytes (`\"`, `\\`, `\t`) take one more each */
+  size_t head = format == PF_JSON ? TIME_MAX + JSON_LINE_MAX + 2 * label_len : TIME_MAX + label_len + 1;
   int c = classify(b, n, pf);
   if (c == 0) {
     if (b[n - 1] != '\n') return; /* ends in a partial line: the sender's state decides */
@@ -360,7 +387,7 @@ static void pf_scan(const uint8_t *b, size_t n, size_t label_len, pf_scan_t *pf)
     if (lines > 65535) return;
     pf->kind = PF_LINES;
     pf->lines = lines;
-    pf->size = n + (size_t)lines * head;
+    pf->size = n + (format == PF_JSON ? json_escapes(b, n) : 0) + (size_t)lines * head;
     return;
   }
   if (c < 0 || pf->ts >= MAX_PF_TS) return;
@@ -375,8 +402,9 @@ static void pf_scan(const uint8_t *b, size_t n, size_t label_len, pf_scan_t *pf)
   pf->kind = PF_RECORD;
   pf->lines = 1;
   pf->text_end = e;
-  /* `<255>#` seq flag ` [` %5u `.` 6 digits `] ` */
-  pf->size = head + 6 + uint_digits(pf->seq) + (pf->flag != '-') + 2 + 5 + uint_digits(pf->ts / 1000000) + 1 + 6 + 2 + (e - s) + 1;
+  /* `<255>#` seq flag ` [` %5u `.` 6 digits `] `; udplogger's `255,seq,ts,flag;` is shorter; JSON's fields at most JSON_RECORD_MAX */
+  if (format == PF_JSON) pf->size = TIME_MAX + JSON_RECORD_MAX + 2 * label_len + (e - s) + json_escapes(b + s, e - s);
+  else pf->size = head + 6 + uint_digits(pf->seq) + (pf->flag != '-') + 2 + 5 + uint_digits(pf->ts / 1000000) + 1 + 6 + 2 + (e - s) + 1;
 }
 
 static char *put_uint(char *p, uint64_t v) {
@@ -398,21 +426,93 @@ static char *put_six(char *p, uint32_t v) {
   return p + 6;
 }
 
-/* `YYYY-MM-DDTHH:MM:SS.uuuuuuZ ` for a receive time (µs since the epoch, UTC). */
-static char *put_time(receiver_t *r, char *p, int64_t time_us) {
+/* The clock cache at the second of time_us: UTC or local time as JavaScript's Clock writes it
+   (format.ts): `YYYY-MM-DDTHH:MM:SS.`, `YYYY-MM-DD HH:MM:SS`, and the zone `Z` / `+hh:mm`. */
+static void clock_at(receiver_t *r, int64_t time_us) {
   int64_t sec = time_us / 1000000;
-  if (sec != r->clock.sec) {
-    time_t t = (time_t)sec;
-    struct tm tm;
+  if (sec == r->clock.sec) return;
+  time_t t = (time_t)sec;
+  struct tm tm;
+  long off = 0;
+  r->clock.ok = 1;
+  if (r->local_time) {
+    if (!localtime_r(&t, &tm)) {
+      memset(&tm, 0, sizeof tm);
+      r->clock.ok = 0;
+    }
+    off = tm.tm_gmtoff;
+    /* Offsets in whole quarter hours only (every zone in use today): one signed byte carries them. */
+    if (off % 900 != 0 || off > 18 * 3600 || off < -18 * 3600) r->clock.ok = 0;
+    long a = off < 0 ? -off / 60 : off / 60;
+    snprintf(r->clock.zone, sizeof r->clock.zone, "%c%02ld:%02ld", off >= 0 ? '+' : '-', (a / 60) % 100, a % 60);
+    r->clock.zone_len = 6;
+  } else {
     gmtime_r(&t, &tm);
-    int len = snprintf(r->clock.iso, sizeof r->clock.iso, "%d-%02d-%02dT%02d:%02d:%02d.", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-    r->clock.len = len > 0 && (size_t)len < sizeof r->clock.iso ? (size_t)len : 0;
-    r->clock.sec = sec;
+    r->clock.zone[0] = 'Z';
+    r->clock.zone_len = 1;
   }
+  r->clock.quarters = (int)(off / 900);
+  r->clock.day = (sec + off) >= 0 ? (sec + off) / 86400 : -1;
+  int len = snprintf(r->clock.iso, sizeof r->clock.iso, "%d-%02d-%02dT%02d:%02d:%02d.", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+  r->clock.len = len > 0 && (size_t)len < sizeof r->clock.iso ? (size_t)len : 0;
+  len = snprintf(r->clock.plain, sizeof r->clock.plain, "%d-%02d-%02d %02d:%02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+  r->clock.plain_len = len > 0 && (size_t)len < sizeof r->clock.plain ? (size_t)len : 0;
+  if (!r->clock.len || !r->clock.plain_len) r->clock.ok = 0;
+  r->clock.sec = sec;
+}
+
+/* `YYYY-MM-DDTHH:MM:SS.uuuuuu` + zone for a receive time (µs since the epoch); clock_at() was called. */
+static char *put_iso(receiver_t *r, char *p, int64_t time_us) {
   memcpy(p, r->clock.iso, r->clock.len);
   p += r->clock.len;
   p = put_six(p, (uint32_t)(time_us % 1000000));
-  *p++ = 'Z';
+  memcpy(p, r->clock.zone, r->clock.zone_len);
+  return p + r->clock.zone_len;
+}
+
+static char *put_bytes(char *p, const void *b, size_t n) {
+  memcpy(p, b, n);
+  return p + n;
+}
+
+#define PUT_LIT(p, s) put_bytes((p), (s), sizeof(s) - 1)
+
+/* Bytes of plain text (printable ASCII and tab: pf_scan() checked) as a JSON string's inside. */
+static char *put_json_text(char *p, const uint8_t *b, size_t n) {
+  size_t i = 0;
+  while (i < n) {
+    /* the bytes up to the next one JSON escapes, in one copy (most lines have none) */
+    size_t j = i;
+    while (j < n && b[j] != '"' && b[j] != '\\' && b[j] != '\t') j++;
+    memcpy(p, b + i, j - i);
+    p += j - i;
+    if (j == n) break;
+    *p++ = '\\';
+    *p++ = b[j] == '\t' ? 't' : (char)b[j];
+    i = j + 1;
+  }
+  return p;
+}
+
+/* Everything of a line before its text: text `<time> <label> `, udplogger `<plain time> <label> `,
+   JSON `{"time":"…","sender":"…","address":"…","port":N,"type":"line"|"record"` (the rest
+   is the caller's). clock_at() was called. */
+static char *put_head(receiver_t *r, char *p, int64_t time_us, const char *label, size_t label_len, int record) {
+  if (r->preformat == PF_JSON) {
+    p = PUT_LIT(p, "{\"time\":\"");
+    p = put_iso(r, p, time_us);
+    p = PUT_LIT(p, "\",\"sender\":\"");
+    p = put_bytes(p, label, label_len);
+    p = PUT_LIT(p, "\",\"address\":\"");
+    p = put_bytes(p, label + r->addr_off, r->addr_len);
+    p = PUT_LIT(p, "\",\"port\":");
+    p = put_bytes(p, label + r->port_off, label_len - r->port_off);
+    return record ? PUT_LIT(p, ",\"type\":\"record\"") : PUT_LIT(p, ",\"type\":\"line\"");
+  }
+  if (r->preformat == PF_UDPLOGGER) p = put_bytes(p, r->clock.plain, r->clock.plain_len);
+  else p = put_iso(r, p, time_us);
+  *p++ = ' ';
+  p = put_bytes(p, label, label_len);
   *p++ = ' ';
   return p;
 }
@@ -441,50 +541,95 @@ static size_t addr_label(int family, const uint8_t *a, uint16_t port, char *buf)
   return (size_t)snprintf(buf, 64, "[%s]:%u", addr, port);
 }
 
+/* Where the address and the port sit in a label (`1.2.3.4:6665`, `[2001:db8::1]:6665`), for JSON. */
+static void label_parts(receiver_t *r, const char *label, size_t len) {
+  size_t colon = len;
+  while (colon > 0 && label[colon - 1] != ':') colon--;
+  /* colon: just after the last ':' (the port's first digit) */
+  r->port_off = colon;
+  if (len && label[0] == '[') {
+    r->addr_off = 1;
+    r->addr_len = colon >= 3 ? colon - 3 : 0;
+  } else {
+    r->addr_off = 0;
+    r->addr_len = colon ? colon - 1 : 0;
+  }
+}
+
 /* Writes the formatted lines of a scanned datagram at out; returns the bytes written, or
    (size_t)-1 when they would not fit before out_end (cannot happen when the scan is right:
    a guard, so that a mistake costs the fast path and never memory). */
 static size_t pf_write(receiver_t *r, const pf_scan_t *pf, const uint8_t *b, size_t n, const char *label, size_t label_len, int64_t time_us, uint8_t *out, const uint8_t *out_end) {
   char *p = (char *)out;
+  clock_at(r, time_us);
+  if (!r->clock.ok) return (size_t)-1;
+  int json = r->preformat == PF_JSON;
   if (pf->kind == PF_LINES) {
+    size_t head = json ? TIME_MAX + JSON_LINE_MAX + 2 * label_len : TIME_MAX + label_len + 1;
     size_t pos = 0;
     while (pos < n) {
       const uint8_t *nl = memchr(b + pos, '\n', n - pos);
       if (!nl) return (size_t)-1;
       size_t end = (size_t)(nl - b);
-      if ((size_t)((const char *)out_end - p) < TIME_MAX + label_len + 1 + (end - pos) + 1) return (size_t)-1;
-      p = put_time(r, p, time_us);
-      memcpy(p, label, label_len);
-      p += label_len;
-      *p++ = ' ';
-      memcpy(p, b + pos, end - pos);
-      p += end - pos;
+      if ((size_t)((const char *)out_end - p) < head + (end - pos) + (json ? json_escapes(b + pos, end - pos) : 0) + 1) return (size_t)-1;
+      p = put_head(r, p, time_us, label, label_len, 0);
+      if (json) {
+        p = PUT_LIT(p, ",\"partial\":null,\"malformed\":null,\"text\":\"");
+        p = put_json_text(p, b + pos, end - pos);
+        p = PUT_LIT(p, "\"}");
+      } else p = put_bytes(p, b + pos, end - pos);
       *p++ = '\n';
       pos = end + 1;
     }
   } else {
     if ((size_t)((const char *)out_end - p) < pf->size) return (size_t)-1;
-    p = put_time(r, p, time_us);
-    memcpy(p, label, label_len);
-    p += label_len;
-    *p++ = ' ';
-    *p++ = '<';
-    p = put_uint(p, pf->prefix);
-    *p++ = '>';
-    *p++ = '#';
-    p = put_uint(p, pf->seq);
-    if (pf->flag != '-') *p++ = (char)pf->flag;
-    *p++ = ' ';
-    *p++ = '[';
-    uint64_t ks = pf->ts / 1000000;
-    for (size_t d = uint_digits(ks); d < 5; d++) *p++ = ' ';
-    p = put_uint(p, ks);
-    *p++ = '.';
-    p = put_six(p, (uint32_t)(pf->ts % 1000000));
-    *p++ = ']';
-    *p++ = ' ';
-    memcpy(p, b + pf->text_start, pf->text_end - pf->text_start);
-    p += pf->text_end - pf->text_start;
+    p = put_head(r, p, time_us, label, label_len, 1);
+    const uint8_t *text = b + pf->text_start;
+    size_t text_len = pf->text_end - pf->text_start;
+    if (json) {
+      /* {…,"type":"record","release":null,"facility":F,"level":L,"seq":S,"ts_usec":T,"flag":"-","incomplete":null,"text":"…","dict":[]} */
+      p = PUT_LIT(p, ",\"release\":null,\"facility\":");
+      p = put_uint(p, pf->prefix >> 3);
+      p = PUT_LIT(p, ",\"level\":");
+      p = put_uint(p, pf->prefix & 7);
+      p = PUT_LIT(p, ",\"seq\":");
+      p = put_uint(p, pf->seq);
+      p = PUT_LIT(p, ",\"ts_usec\":");
+      p = put_uint(p, pf->ts);
+      p = PUT_LIT(p, ",\"flag\":\"");
+      p = put_json_text(p, &pf->flag, 1);
+      p = PUT_LIT(p, "\",\"incomplete\":null,\"text\":\"");
+      p = put_json_text(p, text, text_len);
+      p = PUT_LIT(p, "\",\"dict\":[]}");
+    } else if (r->preformat == PF_UDPLOGGER) {
+      /* the kernel's header as udplogger keeps it: prefix,seq,ts,flag; */
+      p = put_uint(p, pf->prefix);
+      *p++ = ',';
+      p = put_uint(p, pf->seq);
+      *p++ = ',';
+      p = put_uint(p, pf->ts);
+      *p++ = ',';
+      *p++ = (char)pf->flag;
+      *p++ = ';';
+      p = put_bytes(p, text, text_len);
+    } else {
+      *p++ = '<';
+      p = put_uint(p, pf->prefix);
+      *p++ = '>';
+      *p++ = '#';
+      p = put_uint(p, pf->seq);
+      if (pf->flag != '-') *p++ = (char)pf->flag;
+      *p++ = ' ';
+      *p++ = '[';
+      uint64_t ks = pf->ts / 1000000;
+      for (size_t d = uint_digits(ks); d < 5; d++) *p++ = ' ';
+      p = put_uint(p, ks);
+      *p++ = '.';
+      p = put_six(p, (uint32_t)(pf->ts % 1000000));
+      *p++ = ']';
+      *p++ = ' ';
+      p = put_bytes(p, text, text_len);
+    }
     *p++ = '\n';
   }
   return (size_t)(p - (char *)out);
@@ -543,6 +688,7 @@ static size_t entry_label(receiver_t *r, const uint8_t *e) {
   memcpy(&port, e + 14, 2);
   r->label_len = addr_label(e[12], e + 16, port, r->label);
   if (r->label_len >= 64) r->label_len = 0;
+  label_parts(r, r->label, r->label_len);
   memcpy(r->label_entry, e, ENTRY);
   return r->label_len;
 }
@@ -561,7 +707,7 @@ static size_t preformat_size(receiver_t *r, const batch_t *b) {
     uint32_t off, len;
     memcpy(&off, e, 4);
     memcpy(&len, e + 4, 4);
-    pf_scan(b->payload + off, len, label_len, pf);
+    pf_scan(b->payload + off, len, label_len, r->preformat, pf);
     if (pf->kind != PF_NONE) total += pf->size;
   }
   return total;
@@ -600,6 +746,7 @@ static void preformat_write(receiver_t *r, const batch_t *b, uint8_t *entries, u
     memcpy(e + 40, &foff, 4);
     memcpy(e + 44, &flen, 4);
     e[48] = (uint8_t)pf->kind;
+    e[49] = (uint8_t)(int8_t)r->clock.quarters; /* pf_write() left the clock at time_us */
     memcpy(e + 50, &lines, 2);
     if (pf->kind == PF_RECORD) {
       double seq = (double)pf->seq, ts = (double)pf->ts;
@@ -607,9 +754,9 @@ static void preformat_write(receiver_t *r, const batch_t *b, uint8_t *entries, u
       memcpy(e + 64, &ts, 8);
     }
     used += flen;
-    int64_t day = time_us / 86400000000LL;
+    int64_t day = r->clock.day; /* in the zone of the stamps: a run stays in one file of one day */
     uint8_t *first = run_first >= 0 ? entries + (size_t)run_first * ENTRY : NULL;
-    int goes_on = first && run_kind == pf->kind && run_day == day && same_entry_sender(e, first) && (pf->kind == PF_LINES || (pf->seq == run_seq + 1 && pf->ts >= run_ts));
+    int goes_on = first && run_kind == pf->kind && run_day == day && first[49] == e[49] && same_entry_sender(e, first) && (pf->kind == PF_LINES || (pf->seq == run_seq + 1 && pf->ts >= run_ts));
     if (goes_on) {
       uint32_t count, total_lines, raw;
       memcpy(&count, first + 52, 4);
@@ -1021,7 +1168,11 @@ static napi_value start(napi_env env, napi_callback_info info) {
   get_u32_prop(env, argv[1], "maxQueuedBytes", 64u << 20, &maxq);
   uint32_t preformat = 0;
   get_u32_prop(env, argv[1], "preformat", 0, &preformat);
-  r->preformat = preformat == 1;
+  r->preformat = preformat >= PF_TEXT && preformat <= PF_JSON ? (int)preformat : 0;
+  uint32_t local_time = 0;
+  get_u32_prop(env, argv[1], "localTime", 0, &local_time);
+  r->local_time = local_time == 1;
+  if (r->local_time) tzset(); /* localtime_r() need not read TZ itself */
   r->clock.sec = -1;
   if (vlen < 1) vlen = 1;
   if (vlen > 4096) vlen = 4096;
@@ -1129,8 +1280,8 @@ static napi_value stats(napi_env env, napi_callback_info info) {
    the receive thread's preformatting of one datagram (the property tests compare it with the
    JavaScript decoder and formatter). */
 static napi_value preformat_one(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5];
+  size_t argc = 6;
+  napi_value argv[6];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   void *data = NULL, *abytes = NULL;
   size_t len = 0, alen = 0;
@@ -1146,11 +1297,21 @@ static napi_value preformat_one(napi_env env, napi_callback_info info) {
   receiver_t r;
   memset(&r, 0, sizeof r);
   r.clock.sec = -1;
+  r.preformat = PF_TEXT;
+  if (argc >= 6) {
+    uint32_t v = PF_TEXT, lt = 0;
+    get_u32_prop(env, argv[5], "preformat", PF_TEXT, &v);
+    get_u32_prop(env, argv[5], "localTime", 0, &lt);
+    if (v >= PF_TEXT && v <= PF_JSON) r.preformat = (int)v;
+    r.local_time = lt == 1;
+    if (r.local_time) tzset();
+  }
   char label[64];
   size_t label_len = addr_label((int)family, abytes, (uint16_t)port, label);
+  if (label_len < 64) label_parts(&r, label, label_len);
   pf_scan_t pf;
   pf.kind = PF_NONE;
-  if (label_len < 64) pf_scan(data, len, label_len, &pf);
+  if (label_len < 64) pf_scan(data, len, label_len, r.preformat, &pf);
   napi_value out, v;
   if (pf.kind == PF_NONE) {
     napi_get_null(env, &out);
@@ -1174,6 +1335,8 @@ static napi_value preformat_one(napi_env env, napi_callback_info info) {
   napi_set_named_property(env, out, "tsUsec", v);
   napi_create_uint32(env, (uint32_t)pf.size, &v);
   napi_set_named_property(env, out, "reserved", v);
+  napi_create_int32(env, r.clock.quarters, &v);
+  napi_set_named_property(env, out, "zoneQuarters", v);
   napi_create_buffer_copy(env, n, buf, NULL, &v);
   napi_set_named_property(env, out, "text", v);
   free(buf);

@@ -31,6 +31,7 @@ export class Clock {
   private cachedPlain = '';
   private cachedDay = '';
   private cachedZone = 'Z';
+  private cachedOffsetMinutes = 0;
 
   constructor(readonly utc: boolean) {}
 
@@ -45,6 +46,7 @@ export class Clock {
       mi = d.getUTCMinutes();
       s = d.getUTCSeconds();
       this.cachedZone = 'Z';
+      this.cachedOffsetMinutes = 0;
     } else {
       y = d.getFullYear();
       mo = d.getMonth() + 1;
@@ -53,6 +55,7 @@ export class Clock {
       mi = d.getMinutes();
       s = d.getSeconds();
       const off = -d.getTimezoneOffset();
+      this.cachedOffsetMinutes = off;
       const a = Math.abs(off);
       this.cachedZone = (off >= 0 ? '+' : '-') + pad2(Math.floor(a / 60)) + ':' + pad2(a % 60);
     }
@@ -85,6 +88,13 @@ export class Clock {
     const sec = Math.floor(timeUs / 1e6);
     if (sec !== this.cachedSec) this.fill(sec);
     return this.cachedIso;
+  }
+
+  /** Minutes the stamps of timeUs's second are ahead of UTC (0 in UTC; the zone suffix's value). */
+  offsetMinutes(timeUs: number): number {
+    const sec = Math.floor(timeUs / 1e6);
+    if (sec !== this.cachedSec) this.fill(sec);
+    return this.cachedOffsetMinutes;
   }
 
   /** Zone suffix of the last second formatted: `Z` or `+01:00`. */

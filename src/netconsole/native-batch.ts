@@ -5,7 +5,8 @@
  *   8 u32 length on the wire (> stored: truncated)              12 u8 family (4|6)  13 u8 flags (1 = truncated)
  *  14 u16 sender port   16 u8[16] sender address (IPv4 in the first 4 bytes)   32 f64 receive time (µs)
  *  40 u32 preformatted offset (payload area)  44 u32 preformatted length  48 u8 preformat kind
- *     (0 none, 1 plain legacy lines, 2 plain extended record)  50 u16 lines preformatted
+ *     (0 none, 1 plain legacy lines, 2 plain extended record)  49 i8 zone offset of the texts'
+ *     stamps in quarter hours (0: UTC)  50 u16 lines preformatted
  *  52 u32 run length (first entry of a run; 0 elsewhere)
  *  56 f64 extended seq  64 f64 extended boot time (µs)  (preformat kind 2 only)
  *  72 u32 lines of the run  76 u32 raw payload bytes of the run  (first entry of a run)
@@ -19,6 +20,7 @@ export const FLAG_TRUNCATED = 1;
 export const PF_OFFSET = 40;
 export const PF_LENGTH = 44;
 export const PF_KIND = 48;
+export const PF_ZONE = 49;
 export const PF_LINES = 50;
 export const PF_RUN = 52;
 export const PF_SEQ = 56;
@@ -29,6 +31,8 @@ export const PF_RUN_BYTES = 76;
 /** What the receive thread preformatted of a datagram (encodeNativeBatch, tests). */
 export interface Preformatted {
   kind: 1 | 2;
+  /** The stamps' offset from UTC in quarter hours (default 0). */
+  zoneQuarters?: number;
   lines: number;
   seq: number;
   tsUsec: number;
@@ -190,6 +194,7 @@ export function encodeNativeBatch(
       buf.writeUInt32LE(textOff, e + PF_OFFSET);
       buf.writeUInt32LE(x.pre.text.length, e + PF_LENGTH);
       buf[e + PF_KIND] = x.pre.kind;
+      buf.writeInt8(x.pre.zoneQuarters ?? 0, e + PF_ZONE);
       buf.writeUInt16LE(x.pre.lines, e + PF_LINES);
       buf.writeUInt32LE(run, e + PF_RUN);
       buf.writeDoubleLE(x.pre.seq, e + PF_SEQ);

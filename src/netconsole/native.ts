@@ -6,14 +6,17 @@ import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
+/** What the addon preformats: 0 nothing, 1 the text format, 2 udplogger's, 3 JSON (pipeline.ts picks). */
+export type PreformatFormat = 0 | 1 | 2 | 3;
+
 export interface NativeRecv {
   ENTRY_BYTES: number;
   openSocket(family: 4 | 6, address: string, port: number, rcvbuf: number, reusePort?: boolean): { fd: number; port: number; rcvbuf: number; forced: boolean };
   closeFd(fd: number): void;
-  /** preformat 1: the addon formats plain lines in the text format, UTC (see native-batch.ts). */
+  /** preformat 1|2|3: the addon formats plain lines as text, udplogger or JSON; localTime 1: local stamps (see native-batch.ts). */
   start(
     fds: number[],
-    opts: { vlen?: number; slotBytes?: number; batchBytes?: number; maxQueuedBytes?: number; preformat?: 0 | 1 },
+    opts: { vlen?: number; slotBytes?: number; batchBytes?: number; maxQueuedBytes?: number; preformat?: PreformatFormat; localTime?: 0 | 1 },
     onBatch: (batch: ArrayBuffer | null, count: number, bytes: number, length: number) => void,
   ): object;
   /**
@@ -24,7 +27,14 @@ export interface NativeRecv {
   stop(handle: object): void;
   stats(handle: object): { queuedBytes: number; waits: number; lostBatches: number };
   /** The receive thread's preformatting of one datagram (tests); reserved = bytes it set aside. */
-  preformat(payload: Buffer, family: 4 | 6, address: Buffer, port: number, timeUs: number): { kind: 1 | 2; lines: number; seq: number; tsUsec: number; reserved: number; text: Buffer } | null;
+  preformat(
+    payload: Buffer,
+    family: 4 | 6,
+    address: Buffer,
+    port: number,
+    timeUs: number,
+    opts?: { preformat?: PreformatFormat; localTime?: 0 | 1 },
+  ): { kind: 1 | 2; lines: number; seq: number; tsUsec: number; reserved: number; zoneQuarters: number; text: Buffer } | null;
 }
 
 /** Where the addon is built (from dist/netconsole/ or src/netconsole/). */

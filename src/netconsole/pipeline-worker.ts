@@ -79,7 +79,7 @@ function startNative(fds: number[], maxQueuedBytes: number): void {
   let ended!: () => void;
   const endedP = new Promise<void>((r) => (ended = r));
   try {
-    const handle = l.mod.start(fds, { maxQueuedBytes, preformat: pipeline.nativePreformat ? 1 : 0 }, (ab, count, bytes, length) => {
+    const handle = l.mod.start(fds, { maxQueuedBytes, preformat: pipeline.nativePreformat, localTime: cfg.utc ? 0 : 1 }, (ab, count, bytes, length) => {
       if (ab === null) {
         // The receive thread has stopped: nothing more comes from these sockets.
         for (const fd of fds) l.mod.closeFd(fd);

@@ -139,6 +139,93 @@ test('preformat: the addon writes exactly what the JavaScript decoder and format
   );
 });
 
+/** What Formatter.event() writes for one datagram from a fresh sender, or null when the decoder makes markers or nothing. */
+function eventReference(payload: Buffer, peer: Peer, timeUs: number, format: 'text' | 'udplogger' | 'json', utc: boolean): { text: string; lines: number } | null {
+  const f = new Formatter(format, utc);
+  let text = '';
+  let lines = 0;
+  let other = false;
+  const d = new Decoder(
+    (ev) => {
+      if (ev.type === 'marker') other = true;
+      const out = f.event(ev);
+      text += out.text;
+      lines += out.lines;
+    },
+    DEFAULT_DECODER_OPTIONS,
+    null,
+  );
+  d.datagram(addressText(peer), peer.port, payload, timeUs);
+  d.flushAll();
+  return other || lines === 0 ? null : { text: Buffer.from(text, 'utf8').toString('latin1'), lines };
+}
+
+for (const [format, code] of [
+  ['text', 1],
+  ['udplogger', 2],
+  ['json', 3],
+] as const)
+  test(`preformat --format ${format}, UTC and local time in zones of whole, half and quarter hours: exactly what Formatter.event() writes`, { skip }, () => {
+    const m = mod!;
+    const before = process.env.TZ;
+    try {
+      for (const zone of ['UTC', 'Europe/Berlin', 'America/St_Johns', 'Asia/Kathmandu', 'Australia/Lord_Howe']) {
+        process.env.TZ = zone;
+        let taken = 0;
+        fc.assert(
+          fc.property(anyPayload, peer, time, fc.boolean(), (payload, p, t, utc) => {
+            const got = m.preformat(payload, p.family, Buffer.from(p.address), p.port, t, { preformat: code, localTime: utc ? 0 : 1 });
+            if (got === null) return;
+            taken++;
+            const want = eventReference(payload, p, t, format, utc);
+            assert.ok(want, `addon preformatted a datagram the decoder does not write as plain lines: ${JSON.stringify(payload.toString('latin1'))}`);
+            assert.equal(got.text.toString('latin1'), want.text);
+            assert.ok(got.text.length <= got.reserved, 'the room set aside is enough');
+            assert.equal(got.lines, want.lines);
+            const minutes = new Formatter(format, utc).clock.offsetMinutes(t);
+            assert.ok(got.zoneQuarters * 15 === minutes, `the zone offset it carries (${got.zoneQuarters} quarter hours) is the one it wrote (${minutes} minutes)`);
+          }),
+          { numRuns: 3000 },
+        );
+        assert.ok(taken > 300, `the fast path was exercised in ${zone} (${taken})`);
+      }
+    } finally {
+      if (before === undefined) delete process.env.TZ;
+      else process.env.TZ = before;
+    }
+  });
+
+test('preformat --json: every byte value in a line and in a record, and every flag byte, parses back with JSON.parse to what the decoder read', { skip }, () => {
+  const m = mod!;
+  const p: Peer = { family: 6, address: Buffer.from('20010db8000000000000000000000007', 'hex'), port: 6665 };
+  let taken = 0;
+  for (let b = 0; b < 256; b++) {
+    const payloads = [Buffer.from([0x61, b, 0x22, b, 0x5c, 0x62, 0x0a]), Buffer.concat([Buffer.from('6,1,2,-;a'), Buffer.from([b, 0x22, b]), Buffer.from('b\n')])];
+    if (b > 0x20 && b < 0x7f && b !== 0x2c && b !== 0x3b) payloads.push(Buffer.from(`6,1,2,${String.fromCharCode(b)};flag\n`));
+    for (const payload of payloads) {
+      const got = m.preformat(payload, p.family, Buffer.from(p.address), p.port, 1_764_178_114_123_456, { preformat: 3 });
+      const want = eventReference(payload, p, 1_764_178_114_123_456, 'json', true);
+      if (got === null) {
+        assert.ok(!((b >= 0x20 && b < 0x7f && b !== 0x5c) || b === 0x09) || payload.includes(0x5c, 8), `byte ${b} is plain: preformatted`);
+        continue;
+      }
+      taken++;
+      const text = got.text.toString('latin1');
+      assert.equal(text, want!.text, `byte ${b}`);
+      // (A newline byte makes two lines, each one object.)
+      const parsed = text
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { text: string; flag?: string })
+        .map((o) => o.text + (o.flag ?? ''));
+      const decoded: string[] = [];
+      new Decoder((ev) => decoded.push(ev.type === 'marker' ? '' : ev.text + (ev.type === 'record' ? ev.header.flag : '')), DEFAULT_DECODER_OPTIONS, null).datagram('2001:db8::7', 6665, payload, 1);
+      assert.deepEqual(parsed, decoded, `byte ${b}`);
+    }
+  }
+  assert.ok(taken >= 2 * 94, `the printable bytes and tab took the fast path (${taken})`);
+});
+
 test('preformat: the usual lines of a burst take the fast path (v4, v6, mapped senders)', { skip }, () => {
   const m = mod!;
   const peers: Peer[] = [

@@ -571,7 +571,8 @@ export function statsLine(s: StatsSnapshot): string {
 }
 
 /**
- * --stdout: the pipeline thread's stdout copied to ours. When our reader goes away (EPIPE:
+ * --stdout: the pipeline thread writes its lines to fd 1 itself (pipeline.ts); anything else it
+ * writes to its process.stdout is copied to ours here. When our reader goes away (EPIPE:
  * `listen --stdout | head -1`), the copy stops for good, the pipeline thread is told to stop
  * writing there, and every line not delivered is counted; the files are not affected.
  */
