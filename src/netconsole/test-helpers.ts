@@ -44,13 +44,9 @@ export async function freePort(): Promise<number> {
 }
 
 export const LANTERN = new URL('../../bin/lantern.js', import.meta.url).pathname;
-export async function waitFor(what: string, cond: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+import { waitFor } from '../common/testenv.js';
+
+export { waitFor };
 
 /** A real `lantern netconsole listen` child process with its output and state directories under `root`. */
 export class Rx {
