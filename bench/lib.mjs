@@ -1,5 +1,6 @@
 // Helpers shared by the benchmarks (plain ESM, no build step).
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 
 /** Run argv `n` times; wall-clock median/min/max in ms, and the last run's result. */
 export function timeCommand(label, argv, n) {
@@ -13,3 +14,21 @@ export function timeCommand(label, argv, n) {
   times.sort((a, b) => a - b);
   return { label, median: times[Math.floor(times.length / 2)], min: times[0], max: times[times.length - 1], last };
 }
+
+/** Clock ticks per second of /proc/<pid>/stat's times (USER_HZ; 100 on Linux unless getconf says otherwise). */
+const TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout?.trim()) || 100;
+
+/** CPU seconds a process has used (utime + stime of /proc/<pid>/stat); 0 once it is gone. */
+export function cpuSeconds(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the comm, which may hold spaces and parentheses: the last ')' ends it.
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / TICKS;
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU seconds of several processes together. */
+export const cpuSecondsOf = (pids) => pids.reduce((a, p) => a + cpuSeconds(p), 0);

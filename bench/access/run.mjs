@@ -22,6 +22,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cpuSeconds, cpuSecondsOf } from '../lib.mjs';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const repo = join(here, '..', '..');
@@ -140,10 +141,10 @@ async function connectStorm() {
       if (!/access backend network running/.test(err)) throw new Error(`lantern record: ${err}`);
       await sleep(500);
       const pids = [child.pid, ...childPids(child.pid)];
-      const c0 = cpuOf(pids);
+      const c0 = cpuSecondsOf(pids);
       const rate = cstorm(bin);
       await sleep(1000);
-      const cpu = (cpuOf(pids) - c0) / TICK;
+      const cpu = cpuSecondsOf(pids) - c0;
       child.kill('SIGINT');
       await new Promise((r) => child.once('exit', r));
       cleanup.pop();
@@ -167,10 +168,10 @@ async function connectStorm() {
       await sleep(300);
       const kaudit = spawnSync('pgrep', ['-x', 'kauditd'], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean).map(Number);
       const pids = [...(ad.child ? [ad.child.pid] : []), ...kaudit];
-      const c0 = cpuOf(pids);
+      const c0 = cpuSecondsOf(pids);
       const rate = cstorm(bin);
       await sleep(2000);
-      const cpu = (cpuOf(pids) - c0) / TICK;
+      const cpu = cpuSecondsOf(pids) - c0;
       await ad.stop();
       cleanup.pop();
       const text = existsSync(ad.log) ? readFileSync(ad.log, 'utf8') : '';
@@ -192,10 +193,10 @@ async function connectStorm() {
       cleanup.push(() => child.kill('SIGKILL'));
       const outText = () => (existsSync(out) ? readFileSync(out, 'utf8').slice(0, 200) : '');
       await waitFor(() => /Attaching/.test(outText()) || child.exitCode !== null, 60_000, 'bpftrace');
-      const c0 = cpuTicks(child.pid);
+      const c0 = cpuSeconds(child.pid);
       const rate = cstorm(bin);
       await sleep(1000);
-      const cpu = (cpuTicks(child.pid) - c0) / TICK;
+      const cpu = cpuSeconds(child.pid) - c0;
       child.kill('SIGINT');
       // bpftrace can hang on SIGINT after a storm (seen once here): SIGKILL after 10 s.
       const hard = setTimeout(() => child.kill('SIGKILL'), 10_000);
@@ -239,16 +240,6 @@ function storm() {
   return rate;
 }
 
-function cpuTicks(pid) {
-  try {
-    const s = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-    return Number(f[11]) + Number(f[12]); // utime + stime
-  } catch {
-    return 0;
-  }
-}
-
 function childPids(pid) {
   const r = spawnSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' });
   return r.stdout
@@ -256,9 +247,6 @@ function childPids(pid) {
     .map((s) => Number(s.trim()))
     .filter((n) => n > 0);
 }
-
-const TICK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
-const cpuOf = (pids) => pids.reduce((a, p) => a + cpuTicks(p), 0);
 
 async function waitFor(cond, ms, what) {
   const t0 = Date.now();
@@ -288,10 +276,10 @@ const MODES = {
     if (only !== 'off' && !/access backend \w+ running/.test(err)) throw new Error(`lantern record: ${err}`);
     await sleep(500);
     const pids = [child.pid, ...childPids(child.pid)];
-    const c0 = cpuOf(pids);
+    const c0 = cpuSecondsOf(pids);
     const rate = storm();
     await sleep(1000); // let the recorder drain what the storm left queued
-    const cpu = (cpuOf(pids) - c0) / TICK;
+    const cpu = cpuSecondsOf(pids) - c0;
     child.kill('SIGINT');
     await new Promise((r) => child.once('exit', r));
     cleanup.pop();
@@ -316,10 +304,10 @@ const MODES = {
     await sleep(300);
     const pids = ad.child ? [ad.child.pid] : [];
     const kaudit = spawnSync('pgrep', ['-x', 'kauditd'], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean).map(Number);
-    const c0 = cpuOf([...pids, ...kaudit]);
+    const c0 = cpuSecondsOf([...pids, ...kaudit]);
     const rate = storm();
     await sleep(2000);
-    const cpu = (cpuOf([...pids, ...kaudit]) - c0) / TICK;
+    const cpu = cpuSecondsOf([...pids, ...kaudit]) - c0;
     await ad.stop();
     cleanup.pop();
     const seen = new Set();
@@ -352,10 +340,10 @@ const MODES = {
     child.stderr.on('data', (d) => (err += d));
     const outText = () => (existsSync(out) ? readFileSync(out, 'utf8').slice(0, 200) : '');
     await waitFor(() => /Attaching/.test(outText()) || child.exitCode !== null, 60_000, 'bpftrace');
-    const c0 = cpuTicks(child.pid);
+    const c0 = cpuSeconds(child.pid);
     const rate = storm();
     await sleep(1000);
-    const cpu = (cpuTicks(child.pid) - c0) / TICK;
+    const cpu = cpuSeconds(child.pid) - c0;
     child.kill('SIGINT');
     await new Promise((r) => child.once('exit', r));
     cleanup.pop();

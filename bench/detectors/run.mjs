@@ -27,6 +27,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { cpuSeconds, cpuSecondsOf } from '../lib.mjs';
 
 const here = new URL('./', import.meta.url).pathname;
 const root = new URL('../../', import.meta.url).pathname;
@@ -61,16 +62,6 @@ const cc = spawnSync('gcc', ['-O2', '-o', storm, join(here, 'statstorm.c')], { e
 if (cc.status !== 0) {
   console.log(`cannot build the stat storm: ${cc.stderr}`);
   process.exit(70);
-}
-
-function cpuSeconds(pid) {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / 100;
-  } catch {
-    return 0;
-  }
 }
 
 function childrenOf(pid) {
@@ -154,10 +145,10 @@ async function withLantern(detector = true, backend = 'auto') {
   if (!/recording into/.test(err)) throw new Error(`lantern record did not start: ${err}`);
   await sleep(500);
   const pids = [child.pid, ...childrenOf(child.pid)];
-  const c0 = pids.reduce((a, p) => a + cpuSeconds(p), 0);
+  const c0 = cpuSecondsOf(pids);
   const s = await runStorm();
   await sleep(300);
-  const tracerCpu = pids.reduce((a, p) => a + cpuSeconds(p), 0) - c0;
+  const tracerCpu = cpuSecondsOf(pids) - c0;
   child.kill('SIGTERM');
   await gone;
   const st = JSON.parse(spawnSync(process.execPath, [bin, 'record', 'status', '--store', store, '--json'], { encoding: 'utf8' }).stdout);

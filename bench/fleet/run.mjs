@@ -12,6 +12,7 @@ import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readSync, r
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cpuSeconds } from '../lib.mjs';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const repo = join(here, '..', '..');
@@ -41,15 +42,6 @@ if (cc.status !== 0) {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const median = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
-function procStat(pid) {
-  try {
-    const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
-    return (Number(rest[11]) + Number(rest[12])) / 100; // utime + stime, seconds (USER_HZ 100)
-  } catch {
-    return 0;
-  }
-}
 function statusKb(pid, key) {
   try {
     const m = new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -106,7 +98,7 @@ async function round(receivers, tag) {
     ),
   );
   const rssBefore = rx.reduce((a, r) => a + statusKb(r.p.pid, 'VmRSS'), 0);
-  const cpuBefore = rx.map((r) => procStat(r.p.pid));
+  const cpuBefore = rx.map((r) => cpuSeconds(r.p.pid));
   const t0 = Date.now();
   // One socket per sender: the fleet needs SENDERS descriptors (this machine's hard limit is 20,000).
   const out = spawnSync(fleetBin, [String(port), String(SENDERS), String(BG), String(BURST_SENDERS), String(BURST_LINES)], { encoding: 'utf8' });
@@ -131,7 +123,7 @@ async function round(receivers, tag) {
   await sleep(300);
   c = stats();
   const tRx = Date.now();
-  const cpu = rx.reduce((a, r, i) => a + procStat(r.p.pid) - cpuBefore[i], 0);
+  const cpu = rx.reduce((a, r, i) => a + cpuSeconds(r.p.pid) - cpuBefore[i], 0);
   const hwm = rx.reduce((a, r) => a + statusKb(r.p.pid, 'VmHWM'), 0);
   const lines = c.reduce((a, x) => a + (x.lines ?? 0), 0);
   const drops = c.reduce((a, x) => a + (x.kernelDrops ?? 0), 0);
