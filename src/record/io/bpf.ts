@@ -115,36 +115,33 @@ export interface BpfSource {
   ringBytes: number;
   take(): Buffer;
   stats(): BpfexitCounters;
-  /** Detach; the next take() drains the ring and releases it. */
+  /** Detach, drain the ring, close every descriptor; take() still hands out what was drained. */
   close(): void;
 }
 
 /** Loads and attaches the program; throws an Error with a one-line message (the verifier's last words included). */
 export function openBpfSource(mod: BpfexitAddon, offsets: ExitOffsets, ringBytes: number): BpfSource {
   const o = mod.open({ offsets, ringBytes });
-  let closed = false;
-  let released = false;
-  let last: BpfexitCounters | null = null;
+  let tail: Buffer | null = null;
   return {
     progId: o.progId,
     ringBytes: o.ringBytes,
     take() {
-      if (released) return Buffer.alloc(0);
-      const b = mod.take(o.handle);
-      if (closed) {
-        last = mod.stats(o.handle);
-        mod.release(o.handle);
-        released = true;
-      }
+      if (tail === null) return mod.take(o.handle);
+      const b = tail;
+      tail = Buffer.alloc(0);
       return b;
     },
     stats() {
-      return released ? last! : mod.stats(o.handle);
+      return mod.stats(o.handle);
     },
     close() {
-      if (closed) return;
-      closed = true;
+      if (tail !== null) return;
+      // Detached first (the final counters are read after), then the ring drained and every
+      // descriptor closed at once: nothing stays open waiting for a take() that may never come.
       mod.close(o.handle);
+      tail = mod.take(o.handle);
+      mod.release(o.handle);
     },
   };
 }
