@@ -239,21 +239,31 @@ export class Btf {
     return out;
   }
 
-  /** A named member of a struct/union, looked for also inside its anonymous structs and unions. */
-  private member(id: number, name: string, depth = 0): { bitOffset: number; bitfieldSize: number; type: number } | null {
-    if (depth > 32) throw new BtfError(`BTF type ${id}: anonymous members nested too deep`);
-    for (const m of this.members(id)) {
-      if (m.nameOff !== 0) {
-        if (this.str(m.nameOff) === name) return { bitOffset: m.bitOffset, bitfieldSize: m.bitfieldSize, type: m.type };
-        continue;
+  /**
+   * A named member of a struct/union, looked for also inside its anonymous structs and unions.
+   * Damaged input can make those nest into themselves: the walk skips a type already on its
+   * path and gives up after a bounded number of steps, so it always ends.
+   */
+  private member(id: number, name: string, path: number[] = [], budget = { steps: 100_000 }): { bitOffset: number; bitfieldSize: number; type: number } | null {
+    if (path.length > 32) throw new BtfError(`BTF type ${id}: anonymous members nested too deep`);
+    path.push(id);
+    try {
+      for (const m of this.members(id)) {
+        if (--budget.steps < 0) throw new BtfError(`BTF type ${path[0]}: too many anonymous members to search for ${name}`);
+        if (m.nameOff !== 0) {
+          if (this.str(m.nameOff) === name) return { bitOffset: m.bitOffset, bitfieldSize: m.bitfieldSize, type: m.type };
+          continue;
+        }
+        const inner = this.resolve(m.type);
+        const k = inner === 0 ? 0 : this.kindOf(inner);
+        if ((k !== KIND.STRUCT && k !== KIND.UNION) || path.includes(inner)) continue;
+        const found = this.member(inner, name, path, budget);
+        if (found) return { ...found, bitOffset: m.bitOffset + found.bitOffset };
       }
-      const inner = this.resolve(m.type);
-      const k = inner === 0 ? 0 : this.kindOf(inner);
-      if (k !== KIND.STRUCT && k !== KIND.UNION) continue;
-      const found = this.member(inner, name, depth + 1);
-      if (found) return { ...found, bitOffset: m.bitOffset + found.bitOffset };
+      return null;
+    } finally {
+      path.pop();
     }
-    return null;
   }
 
   /**
