@@ -212,6 +212,38 @@ test("an exit storm into a tiny receive buffer: the kernel's drops are counted, 
   }
 });
 
+test('bpf: an exit storm into a one-page ring through the recorder: stored + skipped + lost (ring full) = exits the program saw', { skip: bpfSkip, timeout: 60_000 }, async () => {
+  const w = workDirs();
+  const { dir, cleanup } = tempDir();
+  const storePath = join(dir, 'record.db');
+  const rec = Recorder.start({ ...DEFAULT_OPTIONS, storePath, name: uniqueName('iosb'), pollMs: 50, io: { ...DEFAULT_IO, source: 'bpf', ringBytes: 4096 }, say: () => {} });
+  let st: RecorderStatus | null = null;
+  const N = 3000;
+  try {
+    rec.run();
+    assert.equal(rec.io!.status.source, 'bpf', rec.io!.status.note ?? '');
+    assert.match(execFileSync(w.bin, ['storm', w.data, String(N)], { encoding: 'utf8' }), new RegExp(`^storm ${N} cpu=[\\d.]+\n$`));
+    await waitFor(() => rec.io!.status.exits >= N, 10_000, 'the program saw the storm');
+    st = rec.stop();
+  } finally {
+    if (!st) rec.abort();
+    w.cleanup();
+    if (!st) cleanup();
+  }
+  const io = st.io!;
+  console.log(`# bpf storm of ${N}: ${io.exits} exits seen, ${io.records} stored, ${io.skippedNoIo} without I/O, ${io.lostKernel} lost (ring full)`);
+  assert.equal(io.waiting, 0);
+  assert.equal(io.exits, io.records + io.skippedNoIo + io.lostKernel + io.parseErrors, JSON.stringify(io));
+  assert.ok(io.records + io.lostKernel >= N / 2, 'every other child wrote');
+  const store = Store.open(storePath, { readonly: true });
+  try {
+    assert.equal(store.counts().io ?? 0, io.records, 'every io record made is in the store');
+  } finally {
+    store.close();
+    cleanup();
+  }
+});
+
 /** Runs `lantern record` for a second in a new pid namespace (unshare --pid --fork). */
 function recordInPidNs(dir: string, name: string): { stderr: string; store: string } {
   const store = join(dir, `${name}.db`);
