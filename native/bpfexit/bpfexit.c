@@ -645,6 +645,8 @@ static napi_value release(napi_env env, napi_callback_info info) {
   bx_t *b = get_bx(env, info);
   if (!b) return NULL;
   b->closed = 1;
+  uint64_t c[NCOUNTERS];
+  if (b->counters_fd >= 0 && read_counters(b, c) == 0) memcpy(b->final_counts, c, sizeof c); /* released without close() */
   close_fds(b);
   return NULL;
 }
