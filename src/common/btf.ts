@@ -93,8 +93,9 @@ interface Member {
 }
 
 export class Btf {
-  /** Byte offset of each type's struct btf_type in `types`, by id (index 0: void, unused). */
-  private readonly at: number[] = [0];
+  /** Byte offset of each type's struct btf_type in `types`, by id (index 0: void, unused); one typed array, not 130,000 array slots for the GC. */
+  private at: Uint32Array = new Uint32Array(1);
+  private ids = 1;
   private readonly types: Buffer;
   private readonly strings: Buffer;
   private byName: Map<string, number[]> | null = null;
@@ -131,22 +132,27 @@ export class Btf {
 
   private walk(): void {
     const t = this.types;
+    // Every type takes at least 12 bytes: an upper bound on the ids.
+    const at = new Uint32Array(Math.floor(t.length / TYPE_HEAD) + 1);
+    let n = 1;
     let off = 0;
     while (off < t.length) {
-      if (t.length - off < TYPE_HEAD) throw new BtfError(`BTF type ${this.at.length} is cut: ${t.length - off} bytes left of a 12-byte type`);
+      if (t.length - off < TYPE_HEAD) throw new BtfError(`BTF type ${n} is cut: ${t.length - off} bytes left of a 12-byte type`);
       const info = t.readUInt32LE(off + 4);
       const kind = (info >>> 24) & 0x1f;
       const extra = extraBytes(kind, info & 0xffff);
-      if (extra < 0) throw new BtfError(`BTF type ${this.at.length} has unknown kind ${kind}`);
-      if (t.length - off - TYPE_HEAD < extra) throw new BtfError(`BTF type ${this.at.length} is cut: its ${extra} bytes of members run past the type section`);
-      this.at.push(off);
+      if (extra < 0) throw new BtfError(`BTF type ${n} has unknown kind ${kind}`);
+      if (t.length - off - TYPE_HEAD < extra) throw new BtfError(`BTF type ${n} is cut: its ${extra} bytes of members run past the type section`);
+      at[n++] = off;
       off += TYPE_HEAD + extra;
     }
+    this.at = at;
+    this.ids = n;
   }
 
   /** Type ids: 1 … count. */
   get count(): number {
-    return this.at.length - 1;
+    return this.ids - 1;
   }
 
   private str(off: number): string {
@@ -157,7 +163,7 @@ export class Btf {
   }
 
   private head(id: number): { nameOff: number; kind: number; vlen: number; kindFlag: boolean; sizeOrType: number; off: number } {
-    if (!Number.isInteger(id) || id < 1 || id >= this.at.length) throw new BtfError(`BTF type id ${id} does not exist (1 to ${this.count})`);
+    if (!Number.isInteger(id) || id < 1 || id >= this.ids) throw new BtfError(`BTF type id ${id} does not exist (1 to ${this.count})`);
     const off = this.at[id]!;
     const info = this.types.readUInt32LE(off + 4);
     return { nameOff: this.types.readUInt32LE(off), kind: (info >>> 24) & 0x1f, vlen: info & 0xffff, kindFlag: info >>> 31 === 1, sizeOrType: this.types.readUInt32LE(off + 8), off };
@@ -175,7 +181,7 @@ export class Btf {
   idsNamed(name: string): number[] {
     if (!this.byName) {
       this.byName = new Map();
-      for (let id = 1; id < this.at.length; id++) {
+      for (let id = 1; id < this.ids; id++) {
         const nameOff = this.types.readUInt32LE(this.at[id]!);
         if (nameOff === 0) continue;
         const n = this.str(nameOff);
@@ -193,7 +199,7 @@ export class Btf {
    */
   findStruct(name: string, kind: number = KIND.STRUCT): number | null {
     const want = Buffer.from(name + '\0', 'latin1');
-    for (let id = 1; id < this.at.length; id++) {
+    for (let id = 1; id < this.ids; id++) {
       const off = this.at[id]!;
       if (((this.types.readUInt32LE(off + 4) >>> 24) & 0x1f) !== kind) continue;
       const nameOff = this.types.readUInt32LE(off);
