@@ -1,12 +1,15 @@
 #!/usr/bin/env node
-// bench/detectors/exit-io: the cost of lantern record's I/O-at-exit detector (taskstats exit
-// records). An exit storm (short processes forked 50 at a time, each writing 4 KiB with O_DIRECT;
-// test/data/record/io/io-child.c, compiled here with gcc) runs four ways, interleaved round by
-// round with the order rotating: with nothing recording, with `lantern record --no-io` (the
-// process recorder alone), with `lantern record` with the I/O detector on (hung and slab
-// detectors off in both), and with a bpftrace script printing the same per-task figures at
+// bench/detectors/exit-io: the cost of lantern record's I/O-at-exit detector, on each of its two
+// sources. An exit storm (short processes forked 50 at a time, each writing 4 KiB with O_DIRECT;
+// test/data/record/io/io-child.c, compiled here with gcc) runs five ways, interleaved round by
+// round with the order rotating: with nothing recording, with the process recorder alone (no I/O
+// detector), with the I/O detector on its in-kernel source (record+io: native/bpfexit, the
+// default), with it on taskstats (record+io:ts, the fallback), and with a bpftrace script
+// printing the same per-task figures at
 // sched_process_exit (curtask->ioac, what SystemTap's example read; left out when bpftrace is not
-// installed). Figures are medians over rounds (min–max): exits/s, the storm's own CPU per exit
+// installed). The three recorder modes run the same recorder (src/record/recorder.ts, what
+// `lantern record --no-hung --no-slab` runs) from a small runner below, because the source is an
+// option of the detector that `lantern record` does not offer as a flag. Figures are medians over rounds (min–max): exits/s, the storm's own CPU per exit
 // (the kernel's taskstats or BPF work runs in the exiting task), the tracer's CPU per exit
 // (utime+stime from /proc/<pid>/stat over the storm and a 1 s drain), the detector's share (the io
 // recorder's CPU minus the no-io recorder's of the same round), and what was lost (the kernel's
@@ -17,7 +20,7 @@
 //   LANTERN_BENCH_EXITS=5000 LANTERN_BENCH_ROUNDS=5 node bench/detectors/exit-io.mjs
 //   LANTERN_BENCH_IO_EVERY=1000000 node bench/detectors/exit-io.mjs   only every n-th process writes
 //                                                    (the others are exits without I/O: skipped in the addon)
-//   LANTERN_BENCH_MODES=record,record+io               only these modes (nothing, record, record+io, bpftrace)
+//   LANTERN_BENCH_MODES=record,record+io               only these modes (nothing, record, record+io, record+io:ts, bpftrace)
 //   node bench/detectors/exit-io.mjs --json           the results as one JSON object
 // bench/detectors/run.mjs calls runExitIo({ exits, rounds }) and prints its rows.
 import { spawn, spawnSync } from 'node:child_process';
@@ -47,9 +50,20 @@ const median = (xs) => {
 };
 const spread = (xs) => ({ median: median(xs), min: Math.min(...xs), max: Math.max(...xs) });
 
-/** Start `lantern record` and wait until it records. */
+// The recorder as `lantern record --no-hung --no-slab [--no-io]` starts it, with the I/O source chosen.
+const RUNNER = `
+const [store, name, io] = process.argv.slice(1);
+const { DEFAULT_OPTIONS, Recorder } = await import(${JSON.stringify(pathToFileURL(join(root, 'dist/record/recorder.js')).href)});
+const { DEFAULT_IO } = await import(${JSON.stringify(pathToFileURL(join(root, 'dist/record/io/detector.js')).href)});
+const rec = Recorder.start({ ...DEFAULT_OPTIONS, storePath: store, name, ...(io === 'off' ? {} : { io: { ...DEFAULT_IO, source: io } }) });
+process.stderr.write('recording into ' + store + ' (io ' + (rec.io ? rec.io.status.source : 'off') + ')\\n');
+rec.run();
+process.on('SIGTERM', () => { rec.stop(); process.exit(0); });
+`;
+
+/** Start the recorder (io: off, auto, taskstats) and wait until it records. */
 async function startRecorder(store, name, io) {
-  const args = [lantern, 'record', '--store', store, '--name', name, '--no-hung', '--no-slab', ...(io ? [] : ['--no-io'])];
+  const args = ['--input-type=module', '-e', RUNNER, store, name, io];
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   child.stderr.on('data', (d) => (err += d));
@@ -127,7 +141,7 @@ async function round(mode, ctx) {
     }
   }
   const store = join(dir, `${mode}-${ctx.n++}.db`);
-  const rec = await startRecorder(store, `bench${process.pid}${ctx.n}`, mode === 'record+io');
+  const rec = await startRecorder(store, `bench${process.pid}${ctx.n}`, mode === 'record' ? 'off' : mode === 'record+io:ts' ? 'taskstats' : 'auto');
   try {
     await sleep(300); // past the start-up scan
     const cpu0 = cpuSeconds(rec.child.pid);
@@ -162,7 +176,7 @@ async function round(mode, ctx) {
 }
 
 /** The benchmark: { exits, rounds, rows, detector } (see the top of this file). */
-export async function runExitIo({ exits = 20000, rounds = 3, modes = ['nothing', 'record', 'record+io', ...(haveBpftrace() ? ['bpftrace'] : [])], every = 1 } = {}) {
+export async function runExitIo({ exits = 20000, rounds = 3, modes = ['nothing', 'record', 'record+io', 'record+io:ts', ...(haveBpftrace() ? ['bpftrace'] : [])], every = 1 } = {}) {
   if (process.geteuid?.() !== 0) throw Object.assign(new Error('bench/detectors/exit-io needs root (tracefs, taskstats)'), { exitCode: 77 });
   if (!existsSync(join(root, 'dist/record/recorder.js'))) throw Object.assign(new Error('build first: npx tsc -p tsconfig.json'), { exitCode: 70 });
   if (spawnSync('gcc', ['--version']).status !== 0) throw Object.assign(new Error('gcc is needed to build the storm program'), { exitCode: 69 });
@@ -184,14 +198,14 @@ export async function runExitIo({ exits = 20000, rounds = 3, modes = ['nothing',
       const rs = results[m];
       const row = { mode: m, exitsPerSec: spread(rs.map((x) => x.rate)), stormCpuUsPerExit: spread(rs.map((x) => x.stormCpuPerExit * 1e6)) };
       if (m !== 'nothing') row.recorderCpuUsPerExit = spread(rs.map((x) => x.recorderCpuPerExit * 1e6));
-      if (m === 'record' || m === 'record+io') row.eventsLost = rs.reduce((a, x) => a + x.eventsLost, 0);
+      if (m.startsWith('record')) row.eventsLost = rs.reduce((a, x) => a + x.eventsLost, 0);
       if (m === 'bpftrace') {
         // The storm's processes that did I/O (every `every`-th) against the lines bpftrace printed for them.
         row.btExpected = rs.length * Math.ceil(exits / every);
         row.btCaptured = rs.reduce((a, x) => a + x.bt.captured, 0);
         row.btLost = rs.reduce((a, x) => a + x.bt.lost, 0);
       }
-      if (m === 'record+io') {
+      if (m.startsWith('record+io')) {
         row.ioRecords = rs.reduce((a, x) => a + (x.io?.records ?? 0), 0);
         row.ioExits = rs.reduce((a, x) => a + (x.io?.exits ?? 0), 0);
         row.ioLost = rs.reduce((a, x) => a + (x.io?.lost ?? 0), 0);
@@ -200,16 +214,22 @@ export async function runExitIo({ exits = 20000, rounds = 3, modes = ['nothing',
       }
       return row;
     });
-    // The detector's own cost: the io recorder minus the plain recorder, paired round by round.
-    let detector = null;
-    if (results.record?.length && results['record+io']?.length) {
-      const n = Math.min(results.record.length, results['record+io'].length);
-      const diffs = Array.from({ length: n }, (_, i) => (results['record+io'][i].recorderCpuPerExit - results.record[i].recorderCpuPerExit) * 1e6);
-      const slow = results.nothing?.length ? Array.from({ length: Math.min(n, results.nothing.length) }, (_, i) => (1 - results['record+io'][i].rate / results.nothing[i].rate) * 100) : [];
-      detector = { cpuUsPerExit: spread(diffs), exitRateDropPct: slow.length ? spread(slow) : null };
-      if (results.bpftrace?.length) detector.bpftraceCpuUsPerExit = spread(results.bpftrace.map((x) => x.recorderCpuPerExit * 1e6));
-    }
-    return { exits, rounds, every, rows, detector };
+    // The detector's own cost: the io recorder minus the plain recorder, paired round by round;
+    // the storm's extra CPU (the kernel's work at each exit, in the exiting task) beside it.
+    const cost = (mode) => {
+      const io = results[mode];
+      if (!results.record?.length || !io?.length) return null;
+      const n = Math.min(results.record.length, io.length);
+      const diffs = Array.from({ length: n }, (_, i) => (io[i].recorderCpuPerExit - results.record[i].recorderCpuPerExit) * 1e6);
+      const storm = Array.from({ length: n }, (_, i) => (io[i].stormCpuPerExit - results.record[i].stormCpuPerExit) * 1e6);
+      const slow = results.nothing?.length ? Array.from({ length: Math.min(n, results.nothing.length) }, (_, i) => (1 - io[i].rate / results.nothing[i].rate) * 100) : [];
+      const c = { source: io[0]?.io?.source ?? 'off', cpuUsPerExit: spread(diffs), stormCpuUsPerExit: spread(storm), exitRateDropPct: slow.length ? spread(slow) : null };
+      if (results.bpftrace?.length) c.bpftraceCpuUsPerExit = spread(results.bpftrace.map((x) => x.recorderCpuPerExit * 1e6));
+      return c;
+    };
+    const detector = cost('record+io');
+    const fallback = cost('record+io:ts');
+    return { exits, rounds, every, rows, detector, fallback };
   } finally {
     rmSync(dir, { recursive: true, force: true });
     rmSync(data, { recursive: true, force: true });
@@ -223,30 +243,35 @@ const f0 = (s) => `${Math.round(s.median)} (${Math.round(s.min)}–${Math.round(
 export function exitIoLines(res) {
   const who = res.every === 1 ? 'each writing 4 KiB with O_DIRECT' : `every ${res.every}th writing 4 KiB with O_DIRECT, the others no I/O`;
   const out = [`exit storm: ${res.exits} processes ${who}, ${res.rounds} interleaved rounds; median (min–max)`];
-  out.push(['mode'.padEnd(10), 'exits/s'.padEnd(22), 'storm CPU µs/exit'.padEnd(20), 'tracer CPU µs/exit'.padEnd(22), 'lost'].join(' '));
+  out.push(['mode'.padEnd(13), 'exits/s'.padEnd(22), 'storm CPU µs/exit'.padEnd(20), 'tracer CPU µs/exit'.padEnd(22), 'lost'].join(' '));
   for (const r of res.rows) {
     const lost =
       r.mode === 'nothing'
         ? ''
         : r.mode === 'bpftrace'
           ? `${r.btLost} events (its own count); ${r.btCaptured} of ${r.btExpected} storm processes printed`
-          : r.mode === 'record+io'
-            ? `${r.eventsLost} events, ${r.ioLost} of ${r.ioExits} exit records (${r.ioRecords} io records)${r.ioSource !== 'taskstats' ? ` — detector ${r.ioSource}: ${r.ioNote ?? ''}` : ''}`
+          : r.mode.startsWith('record+io')
+            ? `${r.eventsLost} events, ${r.ioLost} of ${r.ioExits} exit records (${r.ioRecords} io records; source ${r.ioSource}${r.ioNote ? `: ${r.ioNote}` : ''})`
             : `${r.eventsLost} events`;
-    out.push([r.mode.padEnd(10), f0(r.exitsPerSec).padEnd(22), f1(r.stormCpuUsPerExit).padEnd(20), (r.recorderCpuUsPerExit ? f1(r.recorderCpuUsPerExit) : '').padEnd(22), lost].join(' '));
+    out.push([r.mode.padEnd(13), f0(r.exitsPerSec).padEnd(22), f1(r.stormCpuUsPerExit).padEnd(20), (r.recorderCpuUsPerExit ? f1(r.recorderCpuUsPerExit) : '').padEnd(22), lost].join(' '));
   }
-  if (res.detector) {
+  for (const [d, mode] of [
+    [res.detector, 'record+io'],
+    [res.fallback, 'record+io:ts'],
+  ]) {
+    if (!d) continue;
     out.push(
-      `goal: per-exit cost of the I/O detector: ${f1(res.detector.cpuUsPerExit)} µs of recorder CPU per exit (record+io minus record, same round)${res.detector.exitRateDropPct ? `; exits/s ${f1(res.detector.exitRateDropPct)} % below nothing` : ''}`,
+      `cost of the I/O detector on ${d.source} (${mode} minus record, same round): ${f1(d.cpuUsPerExit)} µs of recorder CPU per exit, storm ${f1(d.stormCpuUsPerExit)} µs CPU per exit more${d.exitRateDropPct ? `; exits/s ${f1(d.exitRateDropPct)} % below nothing` : ''}`,
     );
-    if (res.detector.bpftraceCpuUsPerExit) {
-      const lan = res.detector.cpuUsPerExit.median;
-      const bt = res.detector.bpftraceCpuUsPerExit.median;
-      const versus = bt > 0 ? `${((lan / bt) * 100).toFixed(0)} % of it` : 'bpftrace measured 0 (its filter drops exits without I/O in the kernel; taskstats sends every exit)';
-      out.push(
-        `goal: the I/O detector at most half of bpftrace's cost per exit: ${lan.toFixed(1)} vs ${bt.toFixed(1)} µs, ${versus} (${lan <= bt / 2 ? 'met' : 'not met'}; Lantern stores each record in SQLite with its process's domain, bpftrace prints a line to a file)`,
-      );
-    }
+  }
+  const d = res.detector;
+  if (d?.bpftraceCpuUsPerExit) {
+    const lan = d.cpuUsPerExit.median;
+    const bt = d.bpftraceCpuUsPerExit.median;
+    const versus = bt > 0 ? `${((lan / bt) * 100).toFixed(0)} % of it` : 'bpftrace measured 0';
+    out.push(
+      `goal: the I/O detector (source ${d.source}) at most half of bpftrace's cost per exit: ${lan.toFixed(1)} vs ${bt.toFixed(1)} µs, ${versus} (${lan <= bt / 2 ? 'met' : 'not met'}; Lantern stores each record in SQLite with its process's domain, bpftrace prints a line to a file)`,
+    );
   }
   return out;
 }

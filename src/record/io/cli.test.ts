@@ -35,6 +35,9 @@ test('record status io line: the counters, losses first-class; unavailable says 
   const s: IoStatus = {
     source: 'taskstats',
     note: null,
+    bpfNote: null,
+    progId: 0,
+    ringBytes: 0,
     rcvbufBytes: 1152,
     forced: true,
     cpumask: '0-1',
@@ -56,6 +59,14 @@ test('record status io line: the counters, losses first-class; unavailable says 
     "taskstats exit records (cpus 0-1, receive buffer 1 KiB); 3001 thread exits: 450 with disk I/O recorded, 450 without I/O skipped, 2101 lost (2101 dropped by the kernel, 40 ENOBUFS; 0 over the queue bound), 0 waiting; 1 of unknown process, 300 matched after their process's exit",
   );
   assert.equal(ioStatusText({ ...s, source: 'unavailable', note: 'native/taskstats is not built' }), 'unavailable: native/taskstats is not built');
+  assert.match(
+    ioStatusText({ ...s, bpfNote: 'no kernel BTF at /x (ENOENT)' }),
+    /0 waiting; 1 of unknown process, 300 matched after their process's exit; in-kernel source unavailable: no kernel BTF at \/x \(ENOENT\)$/,
+  );
+  assert.equal(
+    ioStatusText({ ...s, source: 'bpf', progId: 42, ringBytes: 4 << 20, exits: 3001, records: 450, skippedNoIo: 2550, lostKernel: 1 }),
+    "in-kernel BPF program (raw_tp sched_process_exit, prog id 42, ring buffer 4096 KiB); 3001 thread exits: 450 with disk I/O recorded, 2550 without I/O skipped in the kernel, 1 lost (ring buffer full), 0 waiting; 1 of unknown process, 300 matched after their process's exit",
+  );
 });
 
 test("the recorder's exit line names lost I/O exit records when there are any", () => {

@@ -164,28 +164,61 @@ export interface EndRecord {
 /**
  * Matches exit records to processes as the recorder's stream goes by: told of every group exit
  * the model handles (noteRecords), asked for the process of each exiting thread at the place
- * its taskstats record takes in the stream (match). Either order of the two gives the process.
+ * its exit record takes in the stream (match). Either order of the two gives the process.
+ *
+ * Every process exit is noted, but only the few whose exit record comes after the group's exit
+ * are looked up; so an exit is only queued (an array push), and the queue goes into the by-pid
+ * index when a lookup needs it. Most exits did no disk I/O and are never looked up: they cost
+ * the push, not a Map update (measured ~1 µs per exit with the index kept up to date).
  */
 export class ExitMatcher {
   private readonly recent: RecentExits;
-  constructor(maxEntries?: number, keepNs?: number) {
+  private queue: Array<{ r: EndRecord; ts: number }> = [];
+  private head = 0;
+  constructor(
+    private readonly maxEntries = 65_536,
+    private readonly keepNs = 30e9,
+  ) {
     this.recent = new RecentExits(maxEntries, keepNs);
   }
 
   noteRecords(records: EndRecord[], ts: number): void {
-    for (const r of records) {
-      if (r.type !== 'exit' && r.type !== 'signal') continue;
+    for (const r of records) if (r.type === 'exit' || r.type === 'signal') this.queue.push({ r, ts });
+  }
+
+  /** The queued exits into the index, in order (the index keeps the last of each pid). */
+  private flush(): void {
+    for (let i = this.head; i < this.queue.length; i++) {
+      const { r, ts } = this.queue[i]!;
       this.recent.add({ pid: r.pid, startUs: r.pstartUs, ppid: r.ppid, program: r.program, comm: r.comm, domainId: r.domainId }, ts);
     }
+    this.queue = [];
+    this.head = 0;
   }
 
   match(e: IoExit, exitUs: number, live: LiveProcs): { view: ProcView | null; via: 'live' | 'exited' | 'unknown' } {
     const tgid = e.tgid || e.tid;
-    return resolveProcess(e, exitUs, live.get(tgid), this.recent.get(tgid));
+    const l = live.get(tgid);
+    const first = resolveProcess(e, exitUs, l, null);
+    if (first.via === 'live') return first;
+    this.flush();
+    return resolveProcess(e, exitUs, l, this.recent.get(tgid));
   }
 
+  /** Forget exits older than now − keep, and queued ones beyond the count bound (the oldest). */
   prune(nowTs: number): void {
+    while (this.head < this.queue.length && this.queue[this.head]!.ts < nowTs - this.keepNs) this.head++;
+    if (this.queue.length - this.head > this.maxEntries) this.head = this.queue.length - this.maxEntries;
+    if (this.head > 4096 && this.head * 2 > this.queue.length) {
+      this.queue = this.queue.slice(this.head);
+      this.head = 0;
+    }
     this.recent.prune(nowTs);
+  }
+
+  /** Exits remembered (queued or indexed; a pid exited twice may count twice while queued). */
+  get size(): number {
+    return this.queue.length - this.head + this.recent.size;
   }
 }
 

@@ -1,7 +1,10 @@
 /**
- * The I/O-at-exit detector, driven by the recorder's tick: the taskstats addon's exit records
- * (one per exiting thread, with the task I/O accounting counters /proc/<pid>/task/<tid>/io
- * showed just before) become `io` records for the threads that did disk I/O. Each record is
+ * The I/O-at-exit detector, driven by the recorder's tick: exit records (one per exiting thread,
+ * with the task I/O accounting counters /proc/<pid>/task/<tid>/io showed just before) become
+ * `io` records for the threads that did disk I/O. Two sources give the same entries: the
+ * in-kernel one (native/bpfexit, bpf.ts: a raw_tp program on sched_process_exit that drops the
+ * threads without disk I/O in the kernel) and, when it cannot run (addon missing, no BTF, load
+ * refused), the taskstats addon (one netlink message per exiting thread, filtered here). Each record is
  * put into the recorder's event stream at the time it was received, so it meets the process
  * model in kernel order; its process is the model's live one or, when the model has already
  * handled the group's exit, the one it recorded exiting (core.ts resolveProcess).
@@ -11,12 +14,24 @@ import type { Store } from '../store/store.js';
 import type { DecodedEvent } from '../tracefs/decode.js';
 import { decodeEntries, didDiskIo, ExitMatcher, ioDetail, type IoExit } from './core.js';
 import { loadTaskstats, type TaskstatsAddon } from './native.js';
+import { kernelExitOffsets, loadBpfexit, openBpfSource, type BpfexitCounters, type BpfSource } from './bpf.js';
+import { VMLINUX_BTF } from '../../common/btf.js';
+
+/** auto: the in-kernel source, else taskstats; bpf or taskstats: that one only. */
+export type IoSourceChoice = 'auto' | 'bpf' | 'taskstats';
+export const IO_SOURCES: readonly IoSourceChoice[] = ['auto', 'bpf', 'taskstats'];
 
 export interface IoOptions {
   /** The netlink socket's receive buffer, bytes (the kernel's minimum, ~2 KiB, applies). */
   rcvbufBytes: number;
   /** Exit records the addon keeps for the next tick; beyond, they are dropped and counted. */
   maxQueued: number;
+  /** Which source (default auto: the in-kernel one, else taskstats). */
+  source?: IoSourceChoice;
+  /** The in-kernel source's ring buffer, bytes (a power of two; default DEFAULT_RING_BYTES). */
+  ringBytes?: number;
+  /** Where the kernel's BTF is read (the structure offsets of the in-kernel source; default /sys/kernel/btf/vmlinux). */
+  btfPath?: string;
 }
 
 export const DEFAULT_IO: IoOptions = {
@@ -26,27 +41,36 @@ export const DEFAULT_IO: IoOptions = {
   maxQueued: 262_144,
 };
 
+/** The in-kernel source's ring buffer: 4 MiB holds ~40,000 records (104 bytes each), 10 s of 4,000 exits/s with disk I/O. */
+export const DEFAULT_RING_BYTES = 4 << 20;
+
 /** The name of the pseudo-event an exit record becomes in the recorder's stream. */
 export const IO_EVENT = 'taskstats_exit';
 
 export type IoEvent = DecodedEvent & { io: IoExit };
 
 export interface IoStatus {
-  source: 'taskstats' | 'unavailable';
+  /** bpf: the in-kernel program (native/bpfexit); taskstats: the netlink exit records. */
+  source: 'bpf' | 'taskstats' | 'unavailable';
   /** Why it is unavailable. */
   note: string | null;
+  /** Why the in-kernel source is not the one running (null when it runs, or was not asked for). */
+  bpfNote: string | null;
+  /** The in-kernel program's id (bpftool prog show id N) and its ring buffer's bytes. */
+  progId: number;
+  ringBytes: number;
   rcvbufBytes: number;
   forced: boolean;
   cpumask: string;
-  /** Thread exits the kernel notified: received + lostKernel. */
+  /** Thread exits the kernel notified (taskstats: received + lostKernel; bpf: the program's runs). */
   exits: number;
-  /** Per-thread exit records received. */
+  /** Per-thread exit records received (bpf: records put into the ring, i.e. with disk I/O). */
   received: number;
   /** io records made (threads with disk I/O). */
   records: number;
   /** Threads without disk I/O (read_bytes, write_bytes and cancelled_write_bytes all 0): not stored. */
   skippedNoIo: number;
-  /** Notifications the kernel dropped (socket buffer full), exact (sk_drops). */
+  /** Notifications the kernel dropped (socket buffer full), exact (sk_drops); bpf: ring buffer full. */
   lostKernel: number;
   /** Records dropped by the addon's full queue. */
   lostQueue: number;
@@ -76,6 +100,7 @@ export class IoDetector {
   readonly status: IoStatus;
   private addon: TaskstatsAddon | null = null;
   private handle: object | null = null;
+  private bpf: BpfSource | null = null;
   private readonly matcher = new ExitMatcher();
   private taken = 0;
   private made = 0;
@@ -88,6 +113,9 @@ export class IoDetector {
     this.status = {
       source: 'unavailable',
       note: null,
+      bpfNote: null,
+      progId: 0,
+      ringBytes: 0,
       rcvbufBytes: 0,
       forced: false,
       cpumask: '',
@@ -104,9 +132,19 @@ export class IoDetector {
       afterExit: 0,
       groupRecords: 0,
     };
+    const choice = opts.source ?? 'auto';
+    if (choice !== 'taskstats') {
+      const why = this.openBpf(opts);
+      if (why === null) return;
+      this.status.bpfNote = why;
+      if (choice === 'bpf') {
+        this.unavailable(`in-kernel source: ${why}`);
+        return;
+      }
+    }
     const loaded = loadTaskstats();
     if ('error' in loaded) {
-      this.unavailable(loaded.error);
+      this.unavailable(this.status.bpfNote ? `in-kernel source: ${this.status.bpfNote}; taskstats: ${loaded.error}` : loaded.error);
       return;
     }
     try {
@@ -114,9 +152,25 @@ export class IoDetector {
       this.addon = loaded.mod;
       this.handle = o.handle;
       Object.assign(this.status, { source: 'taskstats', rcvbufBytes: o.rcvbuf, forced: o.forced, cpumask: o.cpumask });
+      if (this.status.bpfNote) this.env.say(`lantern record: I/O detector on taskstats (in-kernel source unavailable: ${this.status.bpfNote})`);
     } catch (e) {
-      this.unavailable((e as Error).message);
+      this.unavailable(this.status.bpfNote ? `in-kernel source: ${this.status.bpfNote}; taskstats: ${(e as Error).message}` : (e as Error).message);
     }
+  }
+
+  /** Opens the in-kernel source; null when it runs, else why not (one line). */
+  private openBpf(opts: IoOptions): string | null {
+    const loaded = loadBpfexit();
+    if ('error' in loaded) return loaded.error;
+    const k = kernelExitOffsets(opts.btfPath ?? VMLINUX_BTF);
+    if ('error' in k) return k.error;
+    try {
+      this.bpf = openBpfSource(loaded.mod, k.offsets, opts.ringBytes ?? DEFAULT_RING_BYTES);
+    } catch (e) {
+      return (e as Error).message.split('\n')[0]!;
+    }
+    Object.assign(this.status, { source: 'bpf', progId: this.bpf.progId, ringBytes: this.bpf.ringBytes });
+    return null;
   }
 
   private unavailable(why: string): void {
@@ -125,15 +179,18 @@ export class IoDetector {
   }
 
   get active(): boolean {
-    return this.handle !== null;
+    return this.handle !== null || this.bpf !== null;
   }
 
   /** The exit records received since the last call, as events of the trace clock (to be merged into the recorder's stream). */
   take(): IoEvent[] {
-    if (!this.addon || !this.handle) return [];
-    const entries = decodeEntries(this.addon.take(this.handle));
+    let raw: Buffer;
+    if (this.bpf) raw = this.bpf.take();
+    else if (this.addon && this.handle) raw = this.addon.take(this.handle);
+    else return [];
+    const entries = decodeEntries(raw);
     if (entries.length === 0) return [];
-    // Received on CLOCK_MONOTONIC; the trace clock is that plus the boot offset.
+    // Received (bpf: exited) on CLOCK_MONOTONIC; the trace clock is that plus the boot offset.
     const offset = this.env.nowTs() - Number(process.hrtime.bigint());
     this.taken += entries.length;
     return entries.map((io) => ({ ts: io.recvMonoNs + offset, cpu: -1, name: IO_EVENT, commonPid: io.tid, fields: {}, io }));
@@ -191,8 +248,20 @@ export class IoDetector {
   /** Counters from the addon; forget old exits. Called once per tick. */
   poll(): void {
     this.matcher.prune(this.env.nowTs());
-    if (!this.addon || !this.handle) return;
-    this.refresh(this.addon.stats(this.handle));
+    if (this.bpf) this.refreshBpf(this.bpf.stats());
+    else if (this.addon && this.handle) this.refresh(this.addon.stats(this.handle));
+  }
+
+  /** seen = skipped in the kernel + lost (ring full) + submitted; submitted = consumed + malformed + in the ring. */
+  private refreshBpf(c: BpfexitCounters): void {
+    const s = this.status;
+    s.exits = c.seen;
+    s.received = c.submitted;
+    s.lostKernel = c.lost;
+    s.lostQueue = 0;
+    s.parseErrors = c.malformed;
+    s.skippedNoIo = c.skippedNoIo + this.skippedHere;
+    s.waiting = Math.max(0, c.submitted - c.consumed - c.malformed) + (this.taken - this.made);
   }
 
   private refresh(c: ReturnType<TaskstatsAddon['stats']>): void {
@@ -210,6 +279,11 @@ export class IoDetector {
 
   /** Stop receiving (deregistered, socket closed); what was received is still handed out by take(). */
   close(): void {
+    if (this.bpf) {
+      this.bpf.close();
+      this.refreshBpf(this.bpf.stats());
+      return;
+    }
     if (!this.addon || !this.handle) return;
     this.addon.close(this.handle);
     this.refresh(this.addon.stats(this.handle));
@@ -220,9 +294,16 @@ export class IoDetector {
 export function ioStatusText(s: IoStatus): string {
   if (s.source === 'unavailable') return `unavailable: ${s.note ?? 'unknown reason'}`;
   const lost = s.lostKernel + s.lostQueue;
+  const tail = `${s.parseErrors ? `, ${s.parseErrors} undecodable` : ''}; ${s.unknownProcess} of unknown process, ${s.afterExit} matched after their process's exit`;
+  if (s.source === 'bpf') {
+    return (
+      `in-kernel BPF program (raw_tp sched_process_exit, prog id ${s.progId}, ring buffer ${Math.round(s.ringBytes / 1024)} KiB); ` +
+      `${s.exits} thread exits: ${s.records} with disk I/O recorded, ${s.skippedNoIo} without I/O skipped in the kernel, ${lost} lost (ring buffer full), ${s.waiting} waiting${tail}`
+    );
+  }
   return (
     `taskstats exit records (cpus ${s.cpumask}, receive buffer ${Math.round(s.rcvbufBytes / 1024)} KiB${s.forced ? '' : ' (not forced: capped by net.core.rmem_max)'}); ` +
     `${s.exits} thread exits: ${s.records} with disk I/O recorded, ${s.skippedNoIo} without I/O skipped, ${lost} lost (${s.lostKernel} dropped by the kernel, ${s.enobufs} ENOBUFS; ${s.lostQueue} over the queue bound), ${s.waiting} waiting` +
-    `${s.parseErrors ? `, ${s.parseErrors} undecodable` : ''}; ${s.unknownProcess} of unknown process, ${s.afterExit} matched after their process's exit`
+    `${tail}${s.bpfNote ? `; in-kernel source unavailable: ${s.bpfNote}` : ''}`
   );
 }

@@ -17,11 +17,14 @@ import { facilitySkip, onCI } from '../../common/testenv.js';
 import { DEFAULT_OPTIONS, Recorder, type RecorderStatus } from '../recorder.js';
 import { Store } from '../store/store.js';
 import { liveSkipReason, tempDir, uniqueName, waitFor } from '../live.testutil.js';
-import { DEFAULT_IO } from './detector.js';
+import { DEFAULT_IO, type IoSourceChoice } from './detector.js';
 import { loadTaskstats } from './native.js';
+import { loadBpfexit } from './bpf.js';
 
 const SOURCE = fileURLToPath(new URL('../../../test/data/record/io/io-child.c', import.meta.url));
 const LANTERN = fileURLToPath(new URL('../../../bin/lantern.js', import.meta.url));
+const RECORDER = new URL('../recorder.js', import.meta.url).href;
+const DETECTOR = new URL('./detector.js', import.meta.url).href;
 // O_DIRECT needs a disk file system (tmpfs refuses it): the repository's ignored test/artifacts/.
 const ARTIFACTS = process.env.LANTERN_IO_TEST_DIR ?? fileURLToPath(new URL('../../../test/artifacts/', import.meta.url));
 const loaded = loadTaskstats();
@@ -29,6 +32,19 @@ const missing = 'error' in loaded ? loaded.error : undefined;
 const gcc = spawnSync('gcc', ['--version']).status === 0 ? undefined : 'gcc is not installed (it compiles the test children)';
 const skip = liveSkipReason() ?? facilitySkip(missing ?? gcc);
 if (skip) console.log(`# skipping live io tests: ${skip}`);
+const bpfLoaded = loadBpfexit();
+const bpfMissing = 'error' in bpfLoaded ? bpfLoaded.error : undefined;
+const bpfSkip = skip ?? facilitySkip(bpfMissing);
+
+test('the bpfexit addon is built on CI', { skip: !onCI() && bpfMissing ? `${bpfMissing} (CI requires it)` : false }, () => {
+  assert.ok(!bpfMissing, `CI must build native/bpfexit (npm ci runs scripts/build-native.mjs): ${bpfMissing}`);
+});
+
+/** The record status line of each source, up to its loss figure (which must be 0 here). */
+const STATUS_LINE: Record<'bpf' | 'taskstats', RegExp> = {
+  taskstats: /^io +taskstats exit records \(cpus [0-9,-]+, receive buffer \d+ KiB\); \d+ thread exits: \d+ with disk I\/O recorded, \d+ without I\/O skipped, 0 lost/m,
+  bpf: /^io +in-kernel BPF program \(raw_tp sched_process_exit, prog id \d+, ring buffer \d+ KiB\); \d+ thread exits: \d+ with disk I\/O recorded, \d+ without I\/O skipped in the kernel, 0 lost \(ring buffer full\), 0 waiting/m,
+};
 
 test('the taskstats addon is built on CI', { skip: !onCI() && missing ? `${missing} (CI requires it)` : false }, () => {
   assert.ok(!missing, `CI must build native/taskstats (npm ci runs scripts/build-native.mjs): ${missing}`);
@@ -70,15 +86,25 @@ function workDirs(): { bin: string; data: string; cleanup: () => void } {
 
 const within5 = (got: number, want: number) => Math.abs(got - want) <= 0.05 * want;
 
-test("exit records equal each thread's /proc io within 5 %: O_DIRECT, buffered + fsync, truncated writes, threads (one < 100 ms)", { skip, timeout: 60_000 }, async () => {
+for (const source of ['bpf', 'taskstats'] as const) {
+  test(
+    `${source}: exit records equal each thread's /proc io within 5 %: O_DIRECT, buffered + fsync, truncated writes, threads (one < 100 ms)`,
+    { skip: source === 'bpf' ? bpfSkip : skip, timeout: 60_000 },
+    () => agreement(source),
+  );
+}
+
+async function agreement(source: 'bpf' | 'taskstats'): Promise<void> {
   const w = workDirs();
   const { dir, cleanup } = tempDir();
   const storePath = join(dir, 'record.db');
-  const rec = Recorder.start({ ...DEFAULT_OPTIONS, storePath, name: uniqueName('io'), pollMs: 50, io: { ...DEFAULT_IO }, say: () => {} });
+  // auto picks the in-kernel source when it can: the bpf case runs the default.
+  const choice: IoSourceChoice = source === 'bpf' ? 'auto' : 'taskstats';
+  const rec = Recorder.start({ ...DEFAULT_OPTIONS, storePath, name: uniqueName('io'), pollMs: 50, io: { ...DEFAULT_IO, source: choice }, say: () => {} });
   let st: RecorderStatus | null = null;
   try {
     rec.run();
-    assert.equal(rec.io!.status.source, 'taskstats', rec.io!.status.note ?? '');
+    assert.equal(rec.io!.status.source, source, `${rec.io!.status.note ?? ''} ${rec.io!.status.bpfNote ?? ''}`);
     const got: Report[] = [];
     for (const args of [
       ['direct', w.data, '4096'],
@@ -138,7 +164,9 @@ test("exit records equal each thread's /proc io within 5 %: O_DIRECT, buffered +
     assert.match(byDomain.stdout, /^ +TOTAL +READ +WRITE +CANCELLED +PROCS +THREADS +DOMAIN\n/);
     assert.ok(byDomain.stdout.includes(` ${w.bin}\n`));
     const status = spawnSync(process.execPath, [LANTERN, 'record', 'status', '--store', storePath], { encoding: 'utf8' });
-    assert.match(status.stdout, /^io +taskstats exit records \(cpus [0-9,-]+, receive buffer \d+ KiB\); \d+ thread exits: \d+ with disk I\/O recorded, \d+ without I\/O skipped, 0 lost/m);
+    assert.match(status.stdout, STATUS_LINE[source]);
+    const json = spawnSync(process.execPath, [LANTERN, 'record', 'status', '--store', storePath, '--json'], { encoding: 'utf8' });
+    assert.equal((JSON.parse(json.stdout) as { io: { source: string } }).io.source, source);
   } finally {
     if (!st) rec.abort();
     w.cleanup();
@@ -146,13 +174,13 @@ test("exit records equal each thread's /proc io within 5 %: O_DIRECT, buffered +
   }
   assert.equal(st.io!.waiting, 0);
   assert.equal(st.io!.exits, st.io!.records + st.io!.skippedNoIo + st.io!.lostKernel + st.io!.lostQueue + st.io!.parseErrors);
-});
+}
 
 test("an exit storm into a tiny receive buffer: the kernel's drops are counted, and stored + skipped + lost = exits notified", { skip, timeout: 60_000 }, async () => {
   const w = workDirs();
   const { dir, cleanup } = tempDir();
   const storePath = join(dir, 'record.db');
-  const rec = Recorder.start({ ...DEFAULT_OPTIONS, storePath, name: uniqueName('iost'), pollMs: 50, io: { ...DEFAULT_IO, rcvbufBytes: 1024 }, say: () => {} });
+  const rec = Recorder.start({ ...DEFAULT_OPTIONS, storePath, name: uniqueName('iost'), pollMs: 50, io: { ...DEFAULT_IO, source: 'taskstats', rcvbufBytes: 1024 }, say: () => {} });
   let st: RecorderStatus | null = null;
   const N = 3000;
   try {
@@ -184,31 +212,96 @@ test("an exit storm into a tiny receive buffer: the kernel's drops are counted, 
   }
 });
 
-test('in a pid namespace the kernel refuses the listener: the recorder says so once, records the rest, status says unavailable', { skip, timeout: 60_000 }, () => {
+test('bpf: an exit storm into a one-page ring through the recorder: stored + skipped + lost (ring full) = exits the program saw', { skip: bpfSkip, timeout: 60_000 }, async () => {
+  const w = workDirs();
   const { dir, cleanup } = tempDir();
+  const storePath = join(dir, 'record.db');
+  const rec = Recorder.start({ ...DEFAULT_OPTIONS, storePath, name: uniqueName('iosb'), pollMs: 50, io: { ...DEFAULT_IO, source: 'bpf', ringBytes: 4096 }, say: () => {} });
+  let st: RecorderStatus | null = null;
+  const N = 3000;
   try {
-    const store = join(dir, 'record.db');
-    const r = spawnSync('unshare', ['--pid', '--fork', process.execPath, LANTERN, 'record', '--store', store, '--name', uniqueName('iopn'), '--duration', '1', '--no-hung', '--no-slab'], {
-      encoding: 'utf8',
-      timeout: 30_000,
-    });
-    assert.equal(r.status, 0, r.stderr);
-    assert.match(
-      r.stderr,
-      /^lantern record: I\/O detector off: registering for taskstats exit records was refused \(the kernel takes listeners only from the initial user and pid namespaces, and CPUs it knows\): Invalid argument$/m,
-    );
-    assert.equal(r.stderr.match(/I\/O detector off/g)!.length, 1);
-    // Its tracefs instance is named with its pid as /proc sees it, not the namespace's 1: a recorder
-    // outside would take `lantern.NAME.1` for a dead recorder's and remove it under this one.
-    const owner = Number(/\(instance \S+\.(\d+),/.exec(r.stderr)?.[1]);
-    assert.ok(owner > 1, r.stderr);
-    const st = spawnSync(process.execPath, [LANTERN, 'record', 'status', '--store', store], { encoding: 'utf8' });
-    assert.match(st.stdout, /^io +unavailable: registering for taskstats exit records was refused/m);
-    assert.match(st.stdout, /^records +exec \d+/m);
+    rec.run();
+    assert.equal(rec.io!.status.source, 'bpf', rec.io!.status.note ?? '');
+    assert.match(execFileSync(w.bin, ['storm', w.data, String(N)], { encoding: 'utf8' }), new RegExp(`^storm ${N} cpu=[\\d.]+\n$`));
+    await waitFor(() => rec.io!.status.exits >= N, 10_000, 'the program saw the storm');
+    st = rec.stop();
   } finally {
+    if (!st) rec.abort();
+    w.cleanup();
+    if (!st) cleanup();
+  }
+  const io = st.io!;
+  console.log(`# bpf storm of ${N}: ${io.exits} exits seen, ${io.records} stored, ${io.skippedNoIo} without I/O, ${io.lostKernel} lost (ring full)`);
+  assert.equal(io.waiting, 0);
+  assert.equal(io.exits, io.records + io.skippedNoIo + io.lostKernel + io.parseErrors, JSON.stringify(io));
+  assert.ok(io.records + io.lostKernel >= N / 2, 'every other child wrote');
+  const store = Store.open(storePath, { readonly: true });
+  try {
+    assert.equal(store.counts().io ?? 0, io.records, 'every io record made is in the store');
+  } finally {
+    store.close();
     cleanup();
   }
 });
+
+/** Runs `lantern record` for a second in a new pid namespace (unshare --pid --fork). */
+function recordInPidNs(dir: string, name: string): { stderr: string; store: string } {
+  const store = join(dir, `${name}.db`);
+  const r = spawnSync('unshare', ['--pid', '--fork', process.execPath, LANTERN, 'record', '--store', store, '--name', uniqueName(name), '--duration', '1', '--no-hung', '--no-slab'], {
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
+  assert.equal(r.status, 0, r.stderr);
+  // Its tracefs instance is named with its pid as /proc sees it, not the namespace's 1: a recorder
+  // outside would take `lantern.NAME.1` for a dead recorder's and remove it under this one.
+  const owner = Number(/\(instance \S+\.(\d+),/.exec(r.stderr)?.[1]);
+  assert.ok(owner > 1, r.stderr);
+  return { stderr: r.stderr, store };
+}
+
+test(
+  'in a pid namespace the in-kernel source runs (BPF does not care); the taskstats fallback is refused there: said once, the rest recorded, status says unavailable',
+  { skip, timeout: 60_000 },
+  () => {
+    const { dir, cleanup } = tempDir();
+    try {
+      if (!bpfMissing) {
+        const bpf = recordInPidNs(dir, 'iopb');
+        assert.doesNotMatch(bpf.stderr, /I\/O detector off/);
+        const st = spawnSync(process.execPath, [LANTERN, 'record', 'status', '--store', bpf.store], { encoding: 'utf8' });
+        assert.match(st.stdout, STATUS_LINE.bpf);
+      }
+      // The fallback alone, as a host without the addon or BTF would run it (source chosen in the options).
+      const ts = spawnSync(
+        'unshare',
+        [
+          '--pid',
+          '--fork',
+          process.execPath,
+          '--input-type=module',
+          '-e',
+          `import { DEFAULT_OPTIONS, Recorder } from ${JSON.stringify(RECORDER)};
+         import { DEFAULT_IO } from ${JSON.stringify(DETECTOR)};
+         const rec = Recorder.start({ ...DEFAULT_OPTIONS, storePath: ${JSON.stringify(join(dir, 'iopn.db'))}, name: ${JSON.stringify(uniqueName('iopn'))}, io: { ...DEFAULT_IO, source: 'taskstats' }, say: (l) => process.stderr.write(l + '\\n') });
+         rec.run();
+         setTimeout(() => { const st = rec.stop(); process.stdout.write(JSON.stringify(st.io)); }, 500);`,
+        ],
+        { encoding: 'utf8', timeout: 30_000 },
+      );
+      assert.equal(ts.status, 0, ts.stderr);
+      assert.match(
+        ts.stderr,
+        /^lantern record: I\/O detector off: registering for taskstats exit records was refused \(the kernel takes listeners only from the initial user and pid namespaces, and CPUs it knows\): Invalid argument$/m,
+      );
+      assert.equal(ts.stderr.match(/I\/O detector off/g)!.length, 1);
+      const st = spawnSync(process.execPath, [LANTERN, 'record', 'status', '--store', join(dir, 'iopn.db')], { encoding: 'utf8' });
+      assert.match(st.stdout, /^io +unavailable: registering for taskstats exit records was refused/m);
+      assert.match(st.stdout, /^records +exec \d+/m);
+    } finally {
+      cleanup();
+    }
+  },
+);
 
 test('top-io: a bad --by is a usage error (64); no store is 66', () => {
   const bad = spawnSync(process.execPath, [LANTERN, 'top-io', '--by', 'user'], { encoding: 'utf8' });

@@ -1,0 +1,11 @@
+{
+  "targets": [
+    {
+      "target_name": "bpfexit",
+      "sources": ["bpfexit.c"],
+      "cflags": ["-O2", "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-missing-field-initializers"],
+      "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"],
+      "libraries": ["-lm"]
+    }
+  ]
+}
