@@ -28,21 +28,12 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { cpuSeconds } from '../lib.mjs';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const lantern = join(root, 'bin/lantern.js');
 const source = join(root, 'test/data/record/io/io-child.c');
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function cpuSeconds(pid) {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / 100;
-  } catch {
-    return null;
-  }
-}
 
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
