@@ -30,7 +30,7 @@ import {
   type DomainNode,
 } from './query.js';
 import { eventIoJson, eventJson, isoTime, renderLine, senderText } from './render.js';
-import { DEFAULT_IO, ioStatusText, type IoOptions } from './io/detector.js';
+import { DEFAULT_IO, IO_SOURCES, ioStatusText, type IoOptions, type IoSourceChoice } from './io/detector.js';
 import { registerTopIo } from './io/cli.js';
 import { signalName } from './process/signals.js';
 import { DEFAULT_HUNG, type HungOptions, type HungStatus } from './hung/detector.js';
@@ -164,7 +164,7 @@ export function slabOptions(cfg: Record<string, unknown> | undefined, flags: { s
   return o;
 }
 
-const IO_KEYS = ['enabled', 'rcvbuf_kb', 'max_queued'];
+const IO_KEYS = ['enabled', 'source', 'ring_kb', 'rcvbuf_kb', 'max_queued'];
 
 /** The I/O-at-exit detector's options from [io] (and --no-io); null when it is off. */
 export function ioOptions(cfg: Record<string, unknown> | undefined, flags: { io?: boolean }): IoOptions | null {
@@ -173,9 +173,15 @@ export function ioOptions(cfg: Record<string, unknown> | undefined, flags: { io?
   if (c.enabled !== undefined && typeof c.enabled !== 'boolean') throw new CliError('config: [io] enabled must be true or false', EXIT.DATAERR);
   if (flags.io === false || c.enabled === false) return null;
   const kb = configInt(c.rcvbuf_kb, '[io] rcvbuf_kb', 1, 1_048_576);
+  if (c.source !== undefined && !(IO_SOURCES as readonly unknown[]).includes(c.source)) throw new CliError(`config: [io] source must be one of ${IO_SOURCES.join(', ')}`, EXIT.DATAERR);
+  const ringKb = configInt(c.ring_kb, '[io] ring_kb', 4, 1_048_576);
+  // The kernel's ring buffer is a power of two of pages.
+  if (ringKb !== undefined && (ringKb & (ringKb - 1)) !== 0) throw new CliError(`config: [io] ring_kb must be a power of two (4, 8, … 1048576), got ${ringKb}`, EXIT.DATAERR);
   return {
     rcvbufBytes: kb !== undefined ? kb * 1024 : DEFAULT_IO.rcvbufBytes,
     maxQueued: configInt(c.max_queued, '[io] max_queued', 1, 100_000_000) ?? DEFAULT_IO.maxQueued,
+    ...(c.source !== undefined ? { source: c.source as IoSourceChoice } : {}),
+    ...(ringKb !== undefined ? { ringBytes: ringKb * 1024 } : {}),
   };
 }
 

@@ -7,17 +7,21 @@ import type { RecorderStatus } from '../recorder.js';
 import { DEFAULT_IO, ioStatusText, type IoStatus } from './detector.js';
 import { parseGroupBy } from './cli.js';
 
-test('[io]: on by default, off by enabled = false or --no-io; rcvbuf_kb and max_queued checked', () => {
+test('[io]: on by default, off by enabled = false or --no-io; source, ring_kb, rcvbuf_kb and max_queued checked', () => {
   assert.deepEqual(ioOptions(undefined, {}), DEFAULT_IO);
   assert.equal(ioOptions({ enabled: false }, {}), null);
   assert.equal(ioOptions({}, { io: false }), null);
   assert.deepEqual(ioOptions({ rcvbuf_kb: 1, max_queued: 10 }, {}), { rcvbufBytes: 1024, maxQueued: 10 });
+  assert.deepEqual(ioOptions({ source: 'taskstats', ring_kb: 64 }, {}), { ...DEFAULT_IO, source: 'taskstats', ringBytes: 65536 });
   const bad = (cfg: Record<string, unknown>, re: RegExp) =>
     assert.throws(
       () => ioOptions(cfg, {}),
       (e: unknown) => e instanceof CliError && e.exitCode === 65 && re.test(e.message),
     );
-  bad({ rcvbuf: 4 }, /unknown key \[io\] rcvbuf \(expected one of enabled, rcvbuf_kb, max_queued\)/);
+  bad({ rcvbuf: 4 }, /unknown key \[io\] rcvbuf \(expected one of enabled, source, ring_kb, rcvbuf_kb, max_queued\)/);
+  bad({ source: 'ebpf' }, /\[io\] source must be one of auto, bpf, taskstats/);
+  bad({ ring_kb: 100 }, /\[io\] ring_kb must be a power of two/);
+  bad({ ring_kb: 2 }, /\[io\] ring_kb must be an integer from 4/);
   bad({ enabled: 'yes' }, /\[io\] enabled must be true or false/);
   bad({ rcvbuf_kb: 0 }, /\[io\] rcvbuf_kb must be an integer from 1 to 1048576/);
   bad({ max_queued: 1.5 }, /\[io\] max_queued must be an integer/);
