@@ -9,7 +9,7 @@ import { closeSync, openSync, writeSync } from 'node:fs';
 import type { DecodedEvent } from './tracefs/decode.js';
 import { isLiveRecorder, procPid, requireRoot, TraceInstance, type EventSpec } from './tracefs/instance.js';
 import { CliError, EXIT } from '../common/exit.js';
-import { ProcessModel, type ProcessRecord } from './process/model.js';
+import { newRecord, ProcessModel, type ProcessRecord } from './process/model.js';
 import { isAlive, liveClocks, ProgramNamer, scanProc, uidOf, type Clocks } from './process/procfs.js';
 import { NON_FATAL_BY_DEFAULT } from './process/signals.js';
 import { Store } from './store/store.js';
@@ -582,7 +582,7 @@ export class Recorder {
 
   private lostRecord(cpu: number | null, count: number | null, detail: string): ProcessRecord {
     const nowUs = Date.now() * 1000;
-    return {
+    return newRecord({
       id: this.store.nextId(),
       type: 'lost',
       timeUs: nowUs,
@@ -590,25 +590,12 @@ export class Recorder {
       tid: 0,
       ppid: 0,
       pstartUs: 0,
-      ppstartUs: null,
-      uid: null,
-      program: null,
       comm: '',
       domainId: this.store.root,
-      fromId: null,
-      exitCode: null,
-      signal: null,
-      sigCode: null,
-      senderPid: null,
-      senderComm: null,
-      senderProgram: null,
-      senderKind: null,
-      reconstructed: false,
       cpu,
       lost: count,
       detail,
-      parentComm: null,
-    };
+    });
   }
 
   /**

@@ -9,7 +9,7 @@
  * model in kernel order; its process is the model's live one or, when the model has already
  * handled the group's exit, the one it recorded exiting (core.ts resolveProcess).
  */
-import type { ProcessModel, ProcessRecord } from '../process/model.js';
+import { newRecord, type ProcessModel, type ProcessRecord } from '../process/model.js';
 import type { Store } from '../store/store.js';
 import type { DecodedEvent } from '../tracefs/decode.js';
 import { decodeEntries, didDiskIo, ExitMatcher, ioDetail, type IoExit } from './core.js';
@@ -215,7 +215,7 @@ export class IoDetector {
     if (via === 'unknown') this.status.unknownProcess++;
     if (via === 'exited') this.status.afterExit++;
     this.status.records++;
-    return {
+    return newRecord({
       id: this.env.store.nextId(),
       type: 'io',
       timeUs,
@@ -223,26 +223,13 @@ export class IoDetector {
       tid: e.tid,
       ppid: e.ppid,
       pstartUs: view ? view.startUs : Math.round(timeUs - e.elapsedUs),
-      ppstartUs: null,
       uid: e.uid,
       program: view?.program ?? null,
       comm: e.comm,
       domainId: view?.domainId ?? this.env.store.root,
-      fromId: null,
-      exitCode: null,
-      signal: null,
-      sigCode: null,
-      senderPid: null,
-      senderComm: null,
-      senderProgram: null,
-      senderKind: null,
-      reconstructed: false,
-      cpu: null,
-      lost: null,
       detail: ioDetail(e),
-      parentComm: null,
       io: { readBytes: e.readBytes, writeBytes: e.writeBytes, cancelledWriteBytes: e.cancelledWriteBytes, readChars: e.readChars, writeChars: e.writeChars },
-    };
+    });
   }
 
   /** Counters from the addon; forget old exits. Called once per tick. */

@@ -9,7 +9,7 @@
  */
 import { Bpftrace, bpftraceVersion, findBpftrace, staleBpftrace } from '../../common/bpftrace.js';
 import type { Host } from '../../host/host.js';
-import type { ProcessRecord } from '../process/model.js';
+import { newRecord, type ProcessRecord } from '../process/model.js';
 import type { Store } from '../store/store.js';
 import {
   AT_FDCWD,
@@ -480,7 +480,7 @@ export class LatencyDetector {
 
   private record(type: 'slow_stat' | 'slow_io', startMonoNs: number, pid: number, tid: number, comm: string, detail: string): ProcessRecord {
     const p = pid ? this.proc(pid) : null;
-    return {
+    return newRecord({
       id: this.env.store.nextId(),
       type,
       timeUs: Math.round(startMonoNs / 1000 + this.wallMinusMonoUs),
@@ -493,20 +493,8 @@ export class LatencyDetector {
       program: p?.program ?? null,
       comm: comm || p?.comm || '',
       domainId: p?.domainId ?? this.env.store.root,
-      fromId: null,
-      exitCode: null,
-      signal: null,
-      sigCode: null,
-      senderPid: null,
-      senderComm: null,
-      senderProgram: null,
-      senderKind: null,
-      reconstructed: false,
-      cpu: null,
-      lost: null,
       detail,
-      parentComm: null,
-    };
+    });
   }
 
   /** End bpftrace (SIGINT: it prints its last histograms) and the raw_tp programs (detached, ring drained), then take what they gave. */

@@ -287,6 +287,7 @@ export class ProcessModel {
   }
 
   private blank(type: RecordType, timeUs: number, p: Proc): ProcessRecord {
+    // A literal, not newRecord(): two records per exec, and one shape for every record of the model.
     return {
       id: this.env.nextId(),
       type,
