@@ -18,7 +18,7 @@ export function timeCommand(label, argv, n) {
 /** Clock ticks per second of /proc/<pid>/stat's times (USER_HZ; 100 on Linux unless getconf says otherwise). */
 const TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout?.trim()) || 100;
 
-/** CPU seconds a process has used (utime + stime of /proc/<pid>/stat); 0 once it is gone. */
+/** CPU seconds a process has used, all threads (utime + stime of /proc/<pid>/stat); null once it is gone. */
 export function cpuSeconds(pid) {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -26,9 +26,9 @@ export function cpuSeconds(pid) {
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return (Number(f[11]) + Number(f[12])) / TICKS;
   } catch {
-    return 0;
+    return null;
   }
 }
 
-/** CPU seconds of several processes together. */
-export const cpuSecondsOf = (pids) => pids.reduce((a, p) => a + cpuSeconds(p), 0);
+/** CPU seconds of several processes together (one gone counts 0). */
+export const cpuSecondsOf = (pids) => pids.reduce((a, p) => a + (cpuSeconds(p) ?? 0), 0);

@@ -17,6 +17,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { dumpLines } from './sysrq-dump.mjs';
+import { cpuSeconds } from '../lib.mjs';
 
 const here = new URL('.', import.meta.url).pathname;
 const repo = join(here, '..', '..');
@@ -131,16 +132,6 @@ function vmHWM(pid) {
   }
 }
 
-/** CPU seconds (user + system, all threads) the process has used so far. */
-function cpuSeconds(pid) {
-  try {
-    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
-  } catch {
-    return null;
-  }
-}
-
 /** Kernel drops and queue for the UDP socket(s) bound to `port` (from /proc/net/udp and udp6). */
 function udpDrops(port) {
   let drops = 0;
@@ -246,6 +237,24 @@ async function warmUp(port, burst, senders, pid, size, count) {
 }
 
 /**
+ * One receiver's round, the same for every receiver: the warm-up, then the burst, waited for until
+ * the output (size()) stops growing; its lines (count()), CPU, peak RSS and kernel drops, the
+ * warm-up's taken off. The receiver is stopped (SIGTERM) at the end.
+ */
+async function measure(p, port, burst, senders, size, count) {
+  const w = await warmUp(port, burst, senders, p.pid, size, count);
+  const cpu0 = cpuSeconds(p.pid);
+  const s = runBlast(port, burst, senders);
+  const [, tEnd, cpu1] = await settle(size, p.pid);
+  const written = count() - w.lines;
+  const rss = vmHWM(p.pid);
+  const drops = udpDrops(port) - w.drops;
+  p.kill('SIGTERM');
+  await new Promise((r) => p.on('exit', r));
+  return { sent: s.sent, senderRate: s.rate, written, drops, seconds: (tEnd - s.t0) / 1000, rss, cpu: cpu1 - cpu0, cold: w.cold };
+}
+
+/**
  * variant: 'native' (default receive path and output), 'dgram' (--receiver dgram), 'defaults' (no
  * buffer options), or one of OUTPUTS (the native path with that output).
  */
@@ -275,18 +284,9 @@ async function benchLantern(burst, senders, port, variant = 'native') {
     const n = countLines(dir, isData);
     return stdoutFile ? Math.min(n, countText(readFileSync(stdoutFile, 'latin1'), isData)) : n;
   };
-  const w = await warmUp(port, burst, senders, p.pid, size, count);
-  const cpu0 = cpuSeconds(p.pid);
-  const s = runBlast(port, burst, senders);
-  const [, tEnd, cpu1] = await settle(size, p.pid);
-  const written = count() - w.lines;
-  const rss = vmHWM(p.pid);
-  const cpu = cpu1 - cpu0;
-  const drops = udpDrops(port) - w.drops;
-  p.kill('SIGTERM');
-  await new Promise((r) => p.on('exit', r));
+  const m = await measure(p, port, burst, senders, size, count);
   const name = output ? `lantern ${path} ${output.label}` : `lantern ${path} (rcvbuf ${granted}${raise ? '' : ', defaults'})`;
-  return { name, sent: s.sent, senderRate: s.rate, written, drops, seconds: (tEnd - s.t0) / 1000, rss, cpu, cold: w.cold };
+  return { name, ...m };
 }
 
 async function benchRsyslog(burst, senders, port) {
@@ -309,24 +309,15 @@ template(name="raw" type="string" string="%timegenerated:::date-rfc3339% %fromho
   p.stderr.on('data', (d) => (err += d));
   // rsyslog prints nothing when it is ready: wait for its socket to appear.
   await waitSocket(p, port, () => `rsyslogd did not start: ${err}`);
-  const w = await warmUp(
+  const m = await measure(
+    p,
     port,
     burst,
     senders,
-    p.pid,
     () => totalSize(dir),
     () => countLines(dir),
   );
-  const cpu0 = cpuSeconds(p.pid);
-  const s = runBlast(port, burst, senders);
-  const [, tEnd, cpu1] = await settle(() => totalSize(dir), p.pid);
-  const written = countLines(dir) - w.lines;
-  const rss = vmHWM(p.pid);
-  const cpu = cpu1 - cpu0;
-  const drops = udpDrops(port) - w.drops;
-  p.kill('SIGTERM');
-  await new Promise((r) => p.on('exit', r));
-  return { name: 'rsyslog imudp -> omfile', sent: s.sent, senderRate: s.rate, written, drops, seconds: (tEnd - s.t0) / 1000, rss, cpu, cold: w.cold };
+  return { name: 'rsyslog imudp -> omfile', ...m };
 }
 
 /**
@@ -351,26 +342,17 @@ async function benchUdplogger(burst, senders, port) {
   if (stdbuf) await waitOutput(p, /^Started at /m, () => out);
   else await waitSocket(p, port, () => `udplogger did not start: ${out}`);
   const granted = /rbuf=(\d+)/.exec(out)?.[1];
-  const w = await warmUp(
+  const m = await measure(
+    p,
     port,
     burst,
     senders,
-    p.pid,
     () => totalSize(dir),
     () => countLines(dir),
   );
-  const cpu0 = cpuSeconds(p.pid);
-  const s = runBlast(port, burst, senders);
-  const [, tEnd, cpu1] = await settle(() => totalSize(dir), p.pid);
-  const written = countLines(dir) - w.lines;
-  const rss = vmHWM(p.pid);
-  const cpu = cpu1 - cpu0;
-  const drops = udpDrops(port) - w.drops;
-  p.kill('SIGTERM');
-  await new Promise((r) => p.on('exit', r));
   // getsockopt(SO_RCVBUF) reports twice what was set (the kernel's bookkeeping overhead).
   const label = granted ? `rbuf ${(Number(granted) / 2 / 1048576).toFixed(0)} MiB` : `rbuf=${rbuf}`;
-  return { name: `udplogger (${label})`, sent: s.sent, senderRate: s.rate, written, drops, seconds: (tEnd - s.t0) / 1000, rss, cpu, cold: w.cold };
+  return { name: `udplogger (${label})`, ...m };
 }
 
 const t00 = Date.now();
