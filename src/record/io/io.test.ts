@@ -17,7 +17,7 @@ import { facilitySkip, onCI } from '../../common/testenv.js';
 import { DEFAULT_OPTIONS, Recorder, type RecorderStatus } from '../recorder.js';
 import { Store } from '../store/store.js';
 import { liveSkipReason, tempDir, uniqueName, waitFor } from '../live.testutil.js';
-import { DEFAULT_IO, type IoSourceChoice } from './detector.js';
+import { DEFAULT_IO, type IoOptions, type IoSourceChoice } from './detector.js';
 import { loadTaskstats } from './native.js';
 import { loadBpfexit } from './bpf.js';
 
@@ -176,24 +176,36 @@ async function agreement(source: 'bpf' | 'taskstats'): Promise<void> {
   assert.equal(st.io!.exits, st.io!.records + st.io!.skippedNoIo + st.io!.lostKernel + st.io!.lostQueue + st.io!.parseErrors);
 }
 
-test("an exit storm into a tiny receive buffer: the kernel's drops are counted, and stored + skipped + lost = exits notified", { skip, timeout: 60_000 }, async () => {
+/**
+ * A recorder with these I/O options through a storm of `n` exiting children (half of them write),
+ * stopped once the detector has seen them all; `started` checks the detector first. The store's
+ * directory is left for the caller (cleanup), removed on failure.
+ */
+async function recorderStorm(tag: string, io: IoOptions, n: number, what: string, started: (rec: Recorder) => void): Promise<{ st: RecorderStatus; storePath: string; cleanup: () => void }> {
   const w = workDirs();
   const { dir, cleanup } = tempDir();
   const storePath = join(dir, 'record.db');
-  const rec = Recorder.start({ ...DEFAULT_OPTIONS, storePath, name: uniqueName('iost'), pollMs: 50, io: { ...DEFAULT_IO, source: 'taskstats', rcvbufBytes: 1024 }, say: () => {} });
+  const rec = Recorder.start({ ...DEFAULT_OPTIONS, storePath, name: uniqueName(tag), pollMs: 50, io, say: () => {} });
   let st: RecorderStatus | null = null;
-  const N = 3000;
   try {
     rec.run();
-    assert.ok(rec.io!.status.rcvbufBytes < 8192, `tiny buffer: ${rec.io!.status.rcvbufBytes}`);
-    assert.match(execFileSync(w.bin, ['storm', w.data, String(N)], { encoding: 'utf8' }), new RegExp(`^storm ${N} cpu=[\\d.]+\n$`));
-    await waitFor(() => rec.io!.status.exits >= N, 10_000, 'the storm notified');
+    started(rec);
+    assert.match(execFileSync(w.bin, ['storm', w.data, String(n)], { encoding: 'utf8' }), new RegExp(`^storm ${n} cpu=[\\d.]+\n$`));
+    await waitFor(() => rec.io!.status.exits >= n, 10_000, what);
     st = rec.stop();
   } finally {
     if (!st) rec.abort();
     w.cleanup();
     if (!st) cleanup();
   }
+  return { st, storePath, cleanup };
+}
+
+test("an exit storm into a tiny receive buffer: the kernel's drops are counted, and stored + skipped + lost = exits notified", { skip, timeout: 60_000 }, async () => {
+  const N = 3000;
+  const { st, storePath, cleanup } = await recorderStorm('iost', { ...DEFAULT_IO, source: 'taskstats', rcvbufBytes: 1024 }, N, 'the storm notified', (rec) =>
+    assert.ok(rec.io!.status.rcvbufBytes < 8192, `tiny buffer: ${rec.io!.status.rcvbufBytes}`),
+  );
   const io = st.io!;
   console.log(`# storm of ${N}: ${io.exits} exits notified, ${io.records} stored, ${io.skippedNoIo} without I/O, ${io.lostKernel} dropped by the kernel (${io.enobufs} ENOBUFS)`);
   assert.ok(io.lostKernel > 0, `a 1 KiB buffer cannot take ${N} exits: lost ${io.lostKernel}`);
@@ -213,23 +225,10 @@ test("an exit storm into a tiny receive buffer: the kernel's drops are counted, 
 });
 
 test('bpf: an exit storm into a one-page ring through the recorder: stored + skipped + lost (ring full) = exits the program saw', { skip: bpfSkip, timeout: 60_000 }, async () => {
-  const w = workDirs();
-  const { dir, cleanup } = tempDir();
-  const storePath = join(dir, 'record.db');
-  const rec = Recorder.start({ ...DEFAULT_OPTIONS, storePath, name: uniqueName('iosb'), pollMs: 50, io: { ...DEFAULT_IO, source: 'bpf', ringBytes: 4096 }, say: () => {} });
-  let st: RecorderStatus | null = null;
   const N = 3000;
-  try {
-    rec.run();
-    assert.equal(rec.io!.status.source, 'bpf', rec.io!.status.note ?? '');
-    assert.match(execFileSync(w.bin, ['storm', w.data, String(N)], { encoding: 'utf8' }), new RegExp(`^storm ${N} cpu=[\\d.]+\n$`));
-    await waitFor(() => rec.io!.status.exits >= N, 10_000, 'the program saw the storm');
-    st = rec.stop();
-  } finally {
-    if (!st) rec.abort();
-    w.cleanup();
-    if (!st) cleanup();
-  }
+  const { st, storePath, cleanup } = await recorderStorm('iosb', { ...DEFAULT_IO, source: 'bpf', ringBytes: 4096 }, N, 'the program saw the storm', (rec) =>
+    assert.equal(rec.io!.status.source, 'bpf', rec.io!.status.note ?? ''),
+  );
   const io = st.io!;
   console.log(`# bpf storm of ${N}: ${io.exits} exits seen, ${io.records} stored, ${io.skippedNoIo} without I/O, ${io.lostKernel} lost (ring full)`);
   assert.equal(io.waiting, 0);

@@ -3,11 +3,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { tempDir } from '../../common/testenv.js';
-import type { ProcessRecord } from '../process/model.js';
+import { newRecord, type ProcessRecord } from '../process/model.js';
 import { Store } from '../store/store.js';
 
 function ioRecord(store: Store, over: Partial<ProcessRecord> & { io?: ProcessRecord['io'] }): ProcessRecord {
-  return {
+  return newRecord({
     id: store.nextId(),
     type: 'io',
     timeUs: 1_800_000_000_000_000,
@@ -15,27 +15,14 @@ function ioRecord(store: Store, over: Partial<ProcessRecord> & { io?: ProcessRec
     tid: 10,
     ppid: 1,
     pstartUs: 1_799_000_000_000_000,
-    ppstartUs: null,
     uid: 0,
     program: '/usr/bin/app',
     comm: 'app',
     domainId: store.root,
-    fromId: null,
-    exitCode: null,
-    signal: null,
-    sigCode: null,
-    senderPid: null,
-    senderComm: null,
-    senderProgram: null,
-    senderKind: null,
-    reconstructed: false,
-    cpu: null,
-    lost: null,
     detail: 'read_bytes=1 …',
-    parentComm: null,
     io: { readBytes: 100, writeBytes: 1000, cancelledWriteBytes: 10, readChars: 5, writeChars: 6 },
     ...over,
-  };
+  });
 }
 
 test('io_exit rows go with their records (also 50 at a time), sums per program and domain, retention deletes both', () => {
