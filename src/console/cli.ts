@@ -3,6 +3,7 @@ import { Command, Option } from 'commander';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CliError, EXIT } from '../common/exit.js';
+import { holdSignals, isAlive } from '../common/daemon.js';
 import { printJson } from '../common/json.js';
 import { paint } from '../common/term.js';
 import { DEFAULT_CONFIG_PATH, DEFAULT_DIR, DEFAULT_STATE_DIR, parseConsoleToml, resolveConsoleConfig, type ConsoleCliOptions, type ConsoleConfig } from './config.js';
@@ -142,59 +143,34 @@ function readStats(path: string): ConsoleStats {
   }
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 async function runListen(cfg: ConsoleConfig): Promise<void> {
   const log = (line: string) => process.stderr.write(`lantern console: ${line}\n`);
   // Signals that arrive while the sources start are held and acted on once it runs (as netconsole listen).
-  const handled = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGUSR1'] as const;
-  const held: NodeJS.Signals[] = [];
-  let dispatch: ((sig: NodeJS.Signals) => void) | null = null;
-  const onSignal = (sig: NodeJS.Signals) => (dispatch ? dispatch(sig) : held.push(sig));
-  const release = () => {
-    for (const s of handled) process.off(s, onSignal);
-  };
-  for (const s of handled) process.on(s, onSignal);
+  const signals = holdSignals();
   let rx: ConsoleReceiver;
   try {
     rx = await startConsole(cfg, log);
   } catch (e) {
-    release();
+    signals.release();
     throw e;
   }
-  await new Promise<void>((resolve) => {
-    let stopping = false;
-    dispatch = (sig) => {
-      if (sig === 'SIGHUP') {
-        rx.reopen();
-        log('SIGHUP: reopening log files');
-      } else if (sig === 'SIGUSR1') {
-        rx.writeStatsFile();
-        log(consoleStatsLine(rx.snapshot()));
-      } else if (!stopping) {
-        stopping = true;
-        log(`${sig}: writing out partial lines and queued output`);
-        void rx.stop().then(({ unwritten }) => {
-          log(consoleStatsLine(rx.snapshot()));
-          if (unwritten > 0) {
-            log(`error: ${unwritten} lines could not be written before exit`);
-            process.exitCode = EXIT.IOERR;
-          }
-          release();
-          resolve();
-        });
-      } else {
-        release();
-        process.kill(process.pid, sig);
+  await signals.serve({
+    reopen() {
+      rx.reopen();
+      log('SIGHUP: reopening log files');
+    },
+    stats() {
+      rx.writeStatsFile();
+      log(consoleStatsLine(rx.snapshot()));
+    },
+    async stop(sig) {
+      log(`${sig}: writing out partial lines and queued output`);
+      const { unwritten } = await rx.stop();
+      log(consoleStatsLine(rx.snapshot()));
+      if (unwritten > 0) {
+        log(`error: ${unwritten} lines could not be written before exit`);
+        process.exitCode = EXIT.IOERR;
       }
-    };
-    for (const sig of held.splice(0)) dispatch(sig);
+    },
   });
 }

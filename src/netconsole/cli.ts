@@ -3,6 +3,7 @@ import { Command, Option } from 'commander';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CliError, EXIT } from '../common/exit.js';
+import { holdSignals, isAlive } from '../common/daemon.js';
 import { printJson } from '../common/json.js';
 import { paint } from '../common/term.js';
 import { DEFAULT_CONFIG_PATH, DEFAULTS, parseConfigToml, resolveConfig, type RawOptions } from './config.js';
@@ -151,29 +152,11 @@ function readStats(path: string): StatsSnapshot {
   }
 }
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 async function runListen(cfg: ReturnType<typeof resolveConfig>): Promise<void> {
   const log = (line: string) => process.stderr.write(`lantern netconsole: ${line}\n`);
-  // One set of signal listeners from before the start to the end: a signal that arrives while the
-  // receiver starts (sockets, worker, files) is held and acted on once it runs, so an early SIGTERM
-  // still flushes. (Removing a listener and adding another would drop a signal libuv has caught
-  // but not yet delivered.)
-  const handled = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGUSR1'] as const;
-  const held: NodeJS.Signals[] = [];
-  let dispatch: ((sig: NodeJS.Signals) => void) | null = null;
-  const onSignal = (sig: NodeJS.Signals) => (dispatch ? dispatch(sig) : held.push(sig));
-  const release = () => {
-    for (const s of handled) process.off(s, onSignal);
-  };
-  for (const s of handled) process.on(s, onSignal);
+  // A signal that arrives while the receiver starts (sockets, worker, files) is held and acted on
+  // once it runs, so an early SIGTERM still flushes (common/daemon).
+  const signals = holdSignals();
   let rx: Awaited<ReturnType<typeof startReceiver>>;
   let metrics: Server | null = null;
   try {
@@ -183,47 +166,30 @@ async function runListen(cfg: ReturnType<typeof resolveConfig>): Promise<void> {
       metrics = await serveMetrics(cfg.metrics, async () => netconsoleMetrics(await r.snapshot()));
     }
   } catch (e) {
-    release();
+    signals.release();
     if (rx!) await rx.stop();
     throw e;
   }
-  await new Promise<void>((resolve) => {
-    const onHup = () => {
+  await signals.serve({
+    reopen() {
       rx.reopen();
       log('SIGHUP: reopening log files');
-    };
-    const onUsr1 = () => {
+    },
+    stats() {
       void rx.snapshot().then(async (snap) => {
         await rx.writeStatsFile();
         log(statsLine(snap));
       });
-    };
-    let stopping = false;
-    const onStop = (sig: string) => {
-      if (stopping) return;
-      stopping = true;
+    },
+    async stop(sig) {
       log(`${sig}: writing out partial lines and queued output`);
       metrics?.close();
-      void rx.stop().then(async ({ unwritten }) => {
-        log(statsLine(await rx.snapshot()));
-        if (unwritten > 0) {
-          log(`error: ${unwritten} lines could not be written before exit`);
-          process.exitCode = EXIT.IOERR;
-        }
-        release();
-        resolve();
-      });
-    };
-    dispatch = (sig) => {
-      if (sig === 'SIGHUP') onHup();
-      else if (sig === 'SIGUSR1') onUsr1();
-      else if (!stopping) onStop(sig);
-      else {
-        // A second SIGTERM/SIGINT while flushing: stop now, as the default action would.
-        release();
-        process.kill(process.pid, sig);
+      const { unwritten } = await rx.stop();
+      log(statsLine(await rx.snapshot()));
+      if (unwritten > 0) {
+        log(`error: ${unwritten} lines could not be written before exit`);
+        process.exitCode = EXIT.IOERR;
       }
-    };
-    for (const sig of held.splice(0)) dispatch(sig);
+    },
   });
 }
