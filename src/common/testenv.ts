@@ -6,7 +6,8 @@
  * there a missing facility is a failure that names it, never a silent skip.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { findBpftrace } from './bpftrace.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -64,4 +65,16 @@ export async function waitFor(what: string, cond: () => boolean, ms = 10_000, de
     if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}${detail ? `\n${detail()}` : ''}`);
     await new Promise((r) => setTimeout(r, 20));
   }
+}
+
+/**
+ * Why a bpftrace test cannot run here, or undefined: not root, no bpftrace, or one of these
+ * tracepoints (`sock:sock_send_length`) absent from tracefs. For facilitySkip.
+ */
+export function bpftraceMissing(tracepoints: string[] = []): string | undefined {
+  if (process.getuid?.() !== 0) return 'needs root (bpftrace)';
+  const found = findBpftrace();
+  if ('missing' in found) return found.missing;
+  const absent = tracepoints.find((tp) => !existsSync(`/sys/kernel/tracing/events/${tp.replace(':', '/')}`));
+  return absent ? `tracepoint ${absent} is not available` : undefined;
 }

@@ -13,23 +13,11 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
-import { findBpftrace } from '../common/bpftrace.js';
-import { facilitySkip, tempDir } from '../common/testenv.js';
+import { bpftraceMissing, facilitySkip, tempDir } from '../common/testenv.js';
 
 const BIN = fileURLToPath(new URL('../../bin/lantern.js', import.meta.url));
 const SENDER_C = fileURLToPath(new URL('../../test/data/whosends/sender.c', import.meta.url));
-const found = findBpftrace();
-const skip = facilitySkip(
-  process.getuid?.() !== 0
-    ? 'needs root (bpftrace)'
-    : 'missing' in found
-      ? found.missing
-      : !existsSync('/usr/bin/gcc') && !existsSync('/usr/bin/cc')
-        ? 'gcc is not installed (builds the test sender)'
-        : !existsSync('/sys/kernel/tracing/events/sock/sock_send_length')
-          ? 'tracepoint sock:sock_send_length is not available'
-          : undefined,
-);
+const skip = facilitySkip(bpftraceMissing(['sock:sock_send_length']) ?? (!existsSync('/usr/bin/gcc') && !existsSync('/usr/bin/cc') ? 'gcc is not installed (builds the test sender)' : undefined));
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 

@@ -8,29 +8,16 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { test } from 'node:test';
-import { findBpftrace } from '../../common/bpftrace.js';
-import { facilitySkip, freeTcpPort, tempDir } from '../../common/testenv.js';
+import { bpftraceMissing, facilitySkip, freeTcpPort, tempDir } from '../../common/testenv.js';
 import type { AccessEvent } from '../event.js';
 import { NetProbe } from './probe.js';
 import type { NetRecord, SentCount } from './records.js';
 import { startNetworkSource, type NetworkStats } from './source.js';
 
 const REPEAT = fileURLToPath(new URL('../../../test/data/access/net/repeat.py', import.meta.url));
-const found = findBpftrace();
-const skip = facilitySkip(
-  process.getuid?.() !== 0
-    ? 'needs root (bpftrace)'
-    : 'missing' in found
-      ? found.missing
-      : !existsSync('/sys/kernel/tracing/events/sock/sock_send_length')
-        ? 'tracepoint sock:sock_send_length is not available'
-        : spawnSync('python3', ['-c', '']).status !== 0
-          ? 'python3 is not installed (the known program)'
-          : undefined,
-);
+const skip = facilitySkip(bpftraceMissing(['sock:sock_send_length']) ?? (spawnSync('python3', ['-c', '']).status !== 0 ? 'python3 is not installed (the known program)' : undefined));
 
 const line = (e: AccessEvent) => `${e.operation}${e.errno ? ` ${e.errno}` : ''}`;
 

@@ -5,25 +5,14 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { findBpftrace } from '../../common/bpftrace.js';
-import { facilitySkip, tempDir } from '../../common/testenv.js';
+import { bpftraceMissing, facilitySkip, tempDir } from '../../common/testenv.js';
 import type { AccessEvent } from '../event.js';
 import { startNetworkSource } from './source.js';
 
-const found = findBpftrace();
 const skip = facilitySkip(
-  process.getuid?.() !== 0
-    ? 'needs root (bpftrace)'
-    : 'missing' in found
-      ? found.missing
-      : !existsSync('/sys/kernel/tracing/events/sock/sock_send_length')
-        ? 'tracepoint sock:sock_send_length is not available'
-        : spawnSync('python3', ['-c', '']).status !== 0
-          ? 'python3 is not installed (binds and connects unix datagram sockets)'
-          : undefined,
+  bpftraceMissing(['sock:sock_send_length']) ?? (spawnSync('python3', ['-c', '']).status !== 0 ? 'python3 is not installed (binds and connects unix datagram sockets)' : undefined),
 );
 
 test('bind/listen/connect/accept, dgram send and unix bind/connect arrive as TOMOYO lines', { skip }, async () => {
