@@ -44,6 +44,8 @@ export interface AccessSource {
   readonly blind: readonly string[];
   /** Events lost by the backend (queue overflow, lost samples), counted, never silent. */
   readonly lost: number;
+  /** The backend's own counters, shown in `lantern record status` and at the end of `--access-log` as `NAME.KEY`. */
+  stats?(): Readonly<Record<string, number>>;
   /** Detach everything it attached (probes, marks, rules, mounts); safe to call twice. */
   stop(): Promise<void>;
 }

@@ -29,7 +29,7 @@ interface NativeFanotify {
   clockOffsetNs(): number;
 }
 
-export interface FanotifyStats {
+export type FanotifyStats = {
   events: number;
   records: number;
   merged: number;
@@ -40,7 +40,7 @@ export interface FanotifyStats {
   dirEvents: number;
   readErrors: number;
   marks: number;
-}
+};
 
 export const NATIVE_PATH = fileURLToPath(new URL('../../native/fanotify/build/Release/lantern_fanotify.node', import.meta.url));
 
@@ -155,8 +155,9 @@ export class FanotifySource implements AccessSource {
     return this.mod.stats(this.handle).overflows;
   }
 
-  stats(): FanotifyStats {
-    return this.mod.stats(this.handle);
+  /** The reader thread's counters, and the directories unresolved and records malformed here. */
+  stats(): FanotifyStats & { unresolvedPaths: number; malformed: number } {
+    return { ...this.mod.stats(this.handle), unresolvedPaths: this.unresolved, malformed: this.malformed };
   }
 
   /** Start: a fanotify group, the local filesystems marked, the reader thread running. */

@@ -155,6 +155,10 @@ test('access lists: known programs, relative/absolute/chroot paths, EACCES and E
   // --access-log: one line per new access in the talk's form, and the per-domain summary at exit.
   assert.match(rec.out(), new RegExp(`^\\[\\w{3} \\w{3} [ \\d]\\d \\d\\d:\\d\\d:\\d\\d \\d{4}\\] append ${work}/app by acc\\(\\d+\\) .*${acc}$`, 'm'));
   assert.match(rec.out(), /^domain: <kernel> .*\/acc$/m);
+  // ... and the account of what arrived, with each backend's own counters.
+  assert.match(rec.out(), /^account: fanotify: running; lost \d+/m);
+  assert.match(rec.out(), /^ +\d+ accesses received: \d+ attributed/m);
+  assert.match(rec.out(), /fanotify\.records \d+/);
 
   const lists = JSON.parse(lantern(['access', '--store', store, '--json', `*${acc}`]).out) as Array<{ domain: string; overflow: number; accesses: Array<{ line: string; count: number }> }>;
   const lines = new Set(lists.flatMap((d) => d.accesses.map((a) => a.line)));

@@ -56,6 +56,10 @@ export class SyscallSource implements AccessSource {
 
   private constructor(private readonly bt: Bpftrace) {}
 
+  stats(): { unresolvedPaths: number; malformed: number } {
+    return { unresolvedPaths: this.unresolved, malformed: this.malformed };
+  }
+
   get lost(): number {
     return this.bt.status.lost;
   }

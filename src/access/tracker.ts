@@ -218,12 +218,7 @@ export class AccessTracker {
 
   status(): AccessStatus {
     const detail: Record<string, number> = {};
-    for (const s of this.sources) {
-      const anyS = s as unknown as { stats?: () => Record<string, number>; unresolved?: number; malformed?: number };
-      if (anyS.stats) for (const [k, v] of Object.entries(anyS.stats())) detail[`${s.name}.${k}`] = v;
-      if (typeof anyS.unresolved === 'number') detail[`${s.name}.unresolvedPaths`] = anyS.unresolved;
-      if (typeof anyS.malformed === 'number') detail[`${s.name}.malformed`] = anyS.malformed;
-    }
+    for (const s of this.sources) for (const [k, v] of Object.entries(s.stats?.() ?? {})) detail[`${s.name}.${k}`] = v;
     return {
       backends: this.report.map((r) => {
         const s = this.sources.find((x) => x.name === r.name);

@@ -708,7 +708,8 @@ async function runRecorder(ro: RecorderOptions, durationSec?: number, metricsAt:
       // bpftrace first (its last output reaches the final tick), then the recorder.
       await rec.detachLatency().catch(() => undefined);
       const st = rec.stop();
-      if (rec.opts.access?.log && rec.access) for (const l of rec.access.summary()) process.stdout.write(l + '\n');
+      // The lists, then their account (every backend's counters: what arrived, merged, lost), as record status shows it.
+      if (rec.opts.access?.log && rec.access) for (const l of [...rec.access.summary(), `account: ${accessStatusText(rec.access.status())}`]) process.stdout.write(l + '\n');
       process.stderr.write(exitLine(why, st, rec.statusError) + '\n');
       resolve();
     };

@@ -49,7 +49,7 @@ export function networkEvent(r: NetRecord, timeUs: number): AccessEvent | null {
 }
 
 /** The account of one network source (every figure a total since the start). */
-export interface NetworkStats {
+export type NetworkStats = {
   /** Calls the probes followed (kernel counts, as of bpftrace's last print: every second and at the end). */
   seen: number;
   /** First occurrences the kernel printed. */
@@ -70,9 +70,9 @@ export interface NetworkStats {
   malformed: number;
   /** unix records whose path record did not arrive. */
   unixWithoutPath: number;
-}
+};
 
-class NetworkSource implements AccessSource {
+export class NetworkSource implements AccessSource {
   readonly name = 'network';
   readonly blind = NETWORK_BLIND;
   constructor(
@@ -119,7 +119,7 @@ class NetworkSource implements AccessSource {
  * Starts the network source; resolves once the probes are attached. Rejects with bpftrace's own
  * reason when it is missing or refuses the program.
  */
-export async function startNetworkSource(opts: NetworkSourceOptions, onEvent: (e: AccessEvent) => void): Promise<AccessSource & { stats(): NetworkStats }> {
+export async function startNetworkSource(opts: NetworkSourceOptions, onEvent: (e: AccessEvent) => void): Promise<NetworkSource> {
   const wall = monoToWall();
   const tally = { withoutLine: 0 };
   const probe = await NetProbe.start(
