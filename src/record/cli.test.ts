@@ -44,12 +44,16 @@ test('SIGTERM: flushes, removes its instance, exits 0; the store answers queries
     await new Promise((r) => setTimeout(r, 1300)); // the status is refreshed every second
     const live = JSON.parse(lantern(['record', 'status', '--store', store, '--json']).stdout);
     assert.deepEqual([live.state, live.running, live.pid, live.instance], ['running', true, d.child.pid, instanceDir(name, d.child.pid!)]);
-    assert.equal(live.lost.stats, 0);
+    // The recorder sees the whole machine: another test's exec storm on a starved CPU can overrun the
+    // ring (seen on a loaded machine: 8659 events). Losses are not this test's subject; that they are
+    // counted, and the same everywhere they are shown, is.
+    assert.ok(Number.isInteger(live.lost.stats) && live.lost.stats >= 0);
     assert.ok(live.liveProcesses > 0 && live.events > 0);
     d.child.kill('SIGTERM');
     assert.deepEqual(await exited(d.child), { code: 0, signal: null });
     assert.equal(existsSync(instanceDir(name, d.child.pid!)), false, 'instance removed');
-    assert.match(d.stderr(), /SIGTERM; \d+ events, \d+ records, lost 0 events, 0 records; instance removed\n/);
+    const exitLost = /SIGTERM; \d+ events, \d+ records, lost (\d+) events, 0 records; instance removed\n/.exec(d.stderr());
+    assert.ok(exitLost, d.stderr());
 
     const status = lantern(['record', 'status', '--store', store, '--json']);
     assert.equal(status.status, 0, status.stderr);
@@ -57,10 +61,11 @@ test('SIGTERM: flushes, removes its instance, exits 0; the store answers queries
     assert.equal(st.state, 'stopped');
     assert.equal(st.running, false);
     assert.ok(st.events > 0);
+    assert.equal(st.lost.stats, Number(exitLost[1]), 'the exit line and the stored status count the same losses');
     assert.ok(st.enabledEvents.includes('sched_process_exec'));
     const text = lantern(['record', 'status', '--store', store]);
     assert.match(text.stdout, /^recorder +not running/m);
-    assert.match(text.stdout, /^lost +0 /m);
+    assert.match(text.stdout, new RegExp(`^lost +${st.lost.stats} `, 'm'));
 
     // Only this test's window: on a busy machine the store holds many other processes.
     const ev = lantern(['events', '--store', store, '--type', 'exit', '--json', '--since', new Date(testStart).toISOString()]);
