@@ -3,22 +3,26 @@
  * bytes, in C: the JavaScript path runs two V8 regular expressions over latin1 strings, which
  * cost more than grep's whole run. The words come from JavaScript (the pattern table in
  * src/analyze/patterns is the one place that knows them); this file knows none.
- *   create(words: string[], scalar?: boolean) -> matcher
- *     words of 3 to 1024 bytes (latin1), none holding a line end; scalar: never SSSE3 (tests)
+ *   create(words: string[], simd?: 'avx2' | 'ssse3' | 'none') -> matcher
+ *     words of 3 to 1024 bytes (latin1), none holding a line end; simd: the most the search may
+ *     use (tests run each level; default: what the CPU has)
  *   index(matcher, bytes: Uint8Array) -> { newlines, hits: Int32Array, hitLines: Int32Array }
  *     newlines: the '\n' bytes of the block; for each line holding a word, in order, the offset
  *     of the leftmost word starting in it (hits) and the line's index in the block (hitLines):
  *     exactly what blockindex.ts's JavaScript search computes (tested on the same inputs).
- *   info(matcher) -> { words, simd }
+ *   info(matcher) -> { words, simd: 'avx2' | 'ssse3' | 'none' }
  * Every byte is a byte: NULs, invalid UTF-8 and bytes >= 0x80 are matched literally, as the
  * latin1 strings of the JavaScript path do.
  *
  * The search is a "Teddy" filter (as in Hyperscan and Rust's aho-corasick): the words are put in
  * 8 buckets; for each of a word's first 4 bytes, two 16-entry tables (low and high nibble) say
- * which buckets have a word with that nibble there; SSSE3's pshufb looks 16 positions up at once,
- * and the AND over the 4 bytes leaves, per position, the buckets whose words may start there.
- * Those few positions are compared exactly with the bucket's words. Without SSSE3 (or off x86-64)
- * the same tables are read one position at a time: the same answer, slower.
+ * which buckets have a word with that nibble there; pshufb looks 32 (AVX2) or 16 (SSSE3)
+ * positions up at once, and the AND over the 4 bytes leaves, per position, the buckets whose
+ * words may start there. Those few positions are compared exactly with the bucket's words.
+ * Without SSSE3 (or off x86-64) the same tables are read one position at a time: the same
+ * answer, ~10x slower. Line ends are counted 16 bytes at a time (SSE2) between hits.
+ * Measured here (2.3 GHz Xeon, loaded machine): ~2.3-3.1 GB/s on the bench's syslog with AVX2
+ * (~2 GB/s SSSE3), against ~0.35 GB/s for the JavaScript search.
  */
 #include <node_api.h>
 #include <stdint.h>
@@ -45,6 +49,7 @@ typedef struct {
   /* lo[k][x]: buckets with a word whose byte k has low nibble x; hi[k][x]: high nibble. */
   uint8_t lo[PREFIX][16] __attribute__((aligned(16)));
   uint8_t hi[PREFIX][16] __attribute__((aligned(16)));
+  /* 2: AVX2, 1: SSSE3, 0: neither (or create(words, true)). */
   int simd;
   /* Hits of the block being indexed (grown as needed, reused). */
   int32_t *hits, *lines;
@@ -214,11 +219,43 @@ __attribute__((target("ssse3"))) static size_t find_ssse3(const matcher *m, cons
   }
   return find_scalar(m, s, i, n);
 }
+
+/* The same filter over 32 positions per round (pshufb looks up within each 16-byte lane: the
+ * tables are in both lanes). */
+__attribute__((target("avx2"))) static size_t find_avx2(const matcher *m, const uint8_t *s, size_t i, size_t n) {
+  const __m256i nib = _mm256_set1_epi8(0x0f);
+  const __m256i zero = _mm256_setzero_si256();
+  __m256i lo[PREFIX], hi[PREFIX];
+  for (int k = 0; k < PREFIX; k++) {
+    lo[k] = _mm256_broadcastsi128_si256(_mm_load_si128((const __m128i *)m->lo[k]));
+    hi[k] = _mm256_broadcastsi128_si256(_mm_load_si128((const __m128i *)m->hi[k]));
+  }
+  while (i + 32 + PREFIX - 1 <= n) {
+    __m256i c = _mm256_set1_epi8((char)0xff);
+    for (int k = 0; k < PREFIX; k++) {
+      __m256i v = _mm256_loadu_si256((const __m256i *)(s + i + k));
+      c = _mm256_and_si256(c, _mm256_and_si256(_mm256_shuffle_epi8(lo[k], _mm256_and_si256(v, nib)), _mm256_shuffle_epi8(hi[k], _mm256_and_si256(_mm256_srli_epi16(v, 4), nib))));
+    }
+    unsigned bits = ~(unsigned)_mm256_movemask_epi8(_mm256_cmpeq_epi8(c, zero));
+    if (bits) {
+      uint8_t cb[32];
+      _mm256_storeu_si256((__m256i *)cb, c);
+      while (bits) {
+        int k = __builtin_ctz(bits);
+        bits &= bits - 1;
+        if (verify(m, s, i + k, n, cb[k])) return i + k;
+      }
+    }
+    i += 32;
+  }
+  return find_ssse3(m, s, i, n);
+}
 #endif
 
 static size_t find(const matcher *m, const uint8_t *s, size_t i, size_t n) {
 #if defined(__x86_64__)
-  if (m->simd) return find_ssse3(m, s, i, n);
+  if (m->simd == 2) return find_avx2(m, s, i, n);
+  if (m->simd == 1) return find_ssse3(m, s, i, n);
 #endif
   return find_scalar(m, s, i, n);
 }
@@ -331,11 +368,24 @@ static napi_value create(napi_env env, napi_callback_info info) {
   }
 #if defined(__x86_64__)
   __builtin_cpu_init();
-  m->simd = __builtin_cpu_supports("ssse3");
+  m->simd = __builtin_cpu_supports("avx2") ? 2 : __builtin_cpu_supports("ssse3") ? 1 : 0;
 #endif
-  bool scalar = false;
-  if (argc > 1) napi_get_value_bool(env, argv[1], &scalar);
-  if (scalar) m->simd = 0;
+  if (argc > 1) {
+    char want[8] = {0};
+    size_t wl = 0;
+    napi_valuetype t;
+    napi_typeof(env, argv[1], &t);
+    if (t != napi_undefined) {
+      if (t != napi_string || napi_get_value_string_utf8(env, argv[1], want, sizeof want, &wl) != napi_ok) wl = 0;
+      int cap = !strcmp(want, "avx2") ? 2 : !strcmp(want, "ssse3") ? 1 : !strcmp(want, "none") ? 0 : -1;
+      if (cap < 0) {
+        matcher_free(m);
+        napi_throw_type_error(env, NULL, "create: simd must be 'avx2', 'ssse3' or 'none'");
+        return NULL;
+      }
+      if (m->simd > cap) m->simd = cap;
+    }
+  }
   napi_value ext;
   if (napi_create_external(env, m, finalize, NULL, &ext) != napi_ok) {
     matcher_free(m);
@@ -404,7 +454,7 @@ static napi_value info(napi_env env, napi_callback_info cbinfo) {
   napi_create_object(env, &out);
   napi_create_uint32(env, (uint32_t)m->nwords, &v);
   napi_set_named_property(env, out, "words", v);
-  napi_get_boolean(env, m->simd != 0, &v);
+  napi_create_string_utf8(env, m->simd == 2 ? "avx2" : m->simd == 1 ? "ssse3" : "none", NAPI_AUTO_LENGTH, &v);
   napi_set_named_property(env, out, "simd", v);
   return out;
 }

@@ -18,7 +18,7 @@ import { TRIGGER_SEARCH, indexBlock, indexBlockJs, literalsOf, triggerWords, typ
 import { fallbackNote } from './cli.js';
 import { boundaryLog } from './jobsgen.js';
 import { TRIGGER_LOWER, TRIGGER_RE, TRIGGER_UPPER } from './patterns/index.js';
-import { loadTriggerScan, type TriggerScanAddon } from './triggerscan.js';
+import { loadTriggerScan, type SimdLevel, type TriggerScanAddon } from './triggerscan.js';
 
 const LANTERN = new URL('../../bin/lantern.js', import.meta.url).pathname;
 const DATA = new URL('../../test/data/analyze/', import.meta.url).pathname;
@@ -28,12 +28,16 @@ const mod: TriggerScanAddon | null = 'mod' in loaded ? loaded.mod : null;
 const missing = 'error' in loaded ? `native trigger search not built: ${loaded.error}` : '';
 const skip = mod ? false : missing;
 
-/** The addon's index without SIMD (the path of a machine without SSSE3). */
-const scalarIndex = (() => {
-  if (!mod) return null;
-  const m = mod.create(triggerWords(), true);
-  return (b: Buffer): BlockIndex => mod.index(m, b);
-})();
+/**
+ * The addon's index at each SIMD level this CPU has (AVX2, SSSE3 only, none: the paths of older
+ * or other machines); the default one is indexBlock's.
+ */
+const levels: [SimdLevel, (b: Buffer) => BlockIndex][] = mod
+  ? (['avx2', 'ssse3', 'none'] as const).flatMap((level) => {
+      const m = mod.create(triggerWords(), level);
+      return mod.info(m).simd === level ? [[level, (b: Buffer): BlockIndex => mod.index(m, b)] as [SimdLevel, (b: Buffer) => BlockIndex]] : [];
+    })
+  : [];
 
 const plain = (i: BlockIndex) => ({ newlines: i.newlines, hits: [...i.hits], hitLines: [...i.hitLines] });
 
@@ -52,7 +56,7 @@ function assertSame(block: Buffer, what: string, cut = 0): void {
   for (const [n, b] of blocks.entries()) {
     const js = plain(indexBlockJs(b));
     assert.deepEqual(plain(indexBlock(b)), js, `${what} (block ${n})`);
-    assert.deepEqual(plain(scalarIndex!(b)), js, `${what} (block ${n}, no SIMD)`);
+    for (const [level, index] of levels) assert.deepEqual(plain(index(b)), js, `${what} (block ${n}, SIMD ${level})`);
   }
 }
 
@@ -109,7 +113,13 @@ test('triggerscan: the addon refuses words it cannot search, and bytes that are 
   assert.throws(() => m.create([7 as unknown as string]), /must be a string/);
   assert.throws(() => m.index(m.create(['abc']), 'abc' as unknown as Uint8Array), /Buffer or Uint8Array/);
   assert.throws(() => m.index({}, Buffer.from('abc')), /matcher/);
+  assert.throws(() => m.create(['abc'], 'sse9' as SimdLevel), /simd must be/);
   assert.equal(m.info(m.create(triggerWords())).words, triggerWords().length);
+  assert.equal(m.info(m.create(['abc'], 'none')).simd, 'none');
+  // The levels tested: at least the portable one, and on x86-64 the SSSE3 one (every x86-64 CPU
+  // of the last 15 years has it).
+  assert.ok(levels.some(([l]) => l === 'none'));
+  if (process.arch === 'x64') assert.ok(levels.some(([l]) => l === 'ssse3'));
 });
 
 test('triggerscan: the same block index on every case file, the real logs and generated logs', { skip }, () => {

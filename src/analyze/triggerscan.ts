@@ -7,11 +7,14 @@ import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
+export type SimdLevel = 'avx2' | 'ssse3' | 'none';
+
 /** What native/triggerscan/triggerscan.c exports (its header comment has the contract). */
 export interface TriggerScanAddon {
-  create(words: string[], scalar?: boolean): object;
+  /** simd: the most the search may use (default: what the CPU has). */
+  create(words: string[], simd?: SimdLevel): object;
   index(matcher: object, bytes: Uint8Array): { newlines: number; hits: Int32Array; hitLines: Int32Array };
-  info(matcher: object): { words: number; simd: boolean };
+  info(matcher: object): { words: number; simd: SimdLevel };
 }
 
 /** Where the addon is built (from dist/analyze/ or src/analyze/). */
