@@ -186,34 +186,38 @@ static size_t find_scalar(const matcher *m, const uint8_t *s, size_t i, size_t n
 }
 
 #if defined(__x86_64__)
+/* The first candidate of a round (bits: its candidate positions, lowest first; buckets: theirs)
+ * where a word starts, as an offset in the round, or -1. Lowest first: the first found is the leftmost. */
+static inline int first_word(const matcher *m, const uint8_t *s, size_t i, size_t n, unsigned bits, const uint8_t *buckets) {
+  while (bits) {
+    int k = __builtin_ctz(bits);
+    bits &= bits - 1;
+    if (verify(m, s, i + k, n, buckets[k])) return k;
+  }
+  return -1;
+}
+
 __attribute__((target("ssse3"))) static size_t find_ssse3(const matcher *m, const uint8_t *s, size_t i, size_t n) {
   const __m128i nib = _mm_set1_epi8(0x0f);
   const __m128i zero = _mm_setzero_si128();
-  const __m128i lo0 = _mm_load_si128((const __m128i *)m->lo[0]), hi0 = _mm_load_si128((const __m128i *)m->hi[0]);
-  const __m128i lo1 = _mm_load_si128((const __m128i *)m->lo[1]), hi1 = _mm_load_si128((const __m128i *)m->hi[1]);
-  const __m128i lo2 = _mm_load_si128((const __m128i *)m->lo[2]), hi2 = _mm_load_si128((const __m128i *)m->hi[2]);
-  const __m128i lo3 = _mm_load_si128((const __m128i *)m->lo[3]), hi3 = _mm_load_si128((const __m128i *)m->hi[3]);
+  __m128i lo[PREFIX], hi[PREFIX];
+  for (int k = 0; k < PREFIX; k++) {
+    lo[k] = _mm_load_si128((const __m128i *)m->lo[k]);
+    hi[k] = _mm_load_si128((const __m128i *)m->hi[k]);
+  }
   /* 16 start positions per round; the loads reach PREFIX - 1 bytes beyond them. */
   while (i + 16 + PREFIX - 1 <= n) {
-    __m128i v0 = _mm_loadu_si128((const __m128i *)(s + i));
-    __m128i v1 = _mm_loadu_si128((const __m128i *)(s + i + 1));
-    __m128i v2 = _mm_loadu_si128((const __m128i *)(s + i + 2));
-    __m128i v3 = _mm_loadu_si128((const __m128i *)(s + i + 3));
-    __m128i c0 = _mm_and_si128(_mm_shuffle_epi8(lo0, _mm_and_si128(v0, nib)), _mm_shuffle_epi8(hi0, _mm_and_si128(_mm_srli_epi16(v0, 4), nib)));
-    __m128i c1 = _mm_and_si128(_mm_shuffle_epi8(lo1, _mm_and_si128(v1, nib)), _mm_shuffle_epi8(hi1, _mm_and_si128(_mm_srli_epi16(v1, 4), nib)));
-    __m128i c2 = _mm_and_si128(_mm_shuffle_epi8(lo2, _mm_and_si128(v2, nib)), _mm_shuffle_epi8(hi2, _mm_and_si128(_mm_srli_epi16(v2, 4), nib)));
-    __m128i c3 = _mm_and_si128(_mm_shuffle_epi8(lo3, _mm_and_si128(v3, nib)), _mm_shuffle_epi8(hi3, _mm_and_si128(_mm_srli_epi16(v3, 4), nib)));
-    __m128i c = _mm_and_si128(_mm_and_si128(c0, c1), _mm_and_si128(c2, c3));
+    __m128i c = _mm_set1_epi8((char)0xff);
+    for (int k = 0; k < PREFIX; k++) {
+      __m128i v = _mm_loadu_si128((const __m128i *)(s + i + k));
+      c = _mm_and_si128(c, _mm_and_si128(_mm_shuffle_epi8(lo[k], _mm_and_si128(v, nib)), _mm_shuffle_epi8(hi[k], _mm_and_si128(_mm_srli_epi16(v, 4), nib))));
+    }
     unsigned bits = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(c, zero)) ^ 0xffffu;
     if (bits) {
-      uint8_t cb[16];
-      _mm_storeu_si128((__m128i *)cb, c);
-      /* Lowest position first: the first word found is the leftmost. */
-      while (bits) {
-        int k = __builtin_ctz(bits);
-        bits &= bits - 1;
-        if (verify(m, s, i + k, n, cb[k])) return i + k;
-      }
+      uint8_t buckets[16];
+      _mm_storeu_si128((__m128i *)buckets, c);
+      int k = first_word(m, s, i, n, bits, buckets);
+      if (k >= 0) return i + (size_t)k;
     }
     i += 16;
   }
@@ -238,13 +242,10 @@ __attribute__((target("avx2"))) static size_t find_avx2(const matcher *m, const 
     }
     unsigned bits = ~(unsigned)_mm256_movemask_epi8(_mm256_cmpeq_epi8(c, zero));
     if (bits) {
-      uint8_t cb[32];
-      _mm256_storeu_si256((__m256i *)cb, c);
-      while (bits) {
-        int k = __builtin_ctz(bits);
-        bits &= bits - 1;
-        if (verify(m, s, i + k, n, cb[k])) return i + k;
-      }
+      uint8_t buckets[32];
+      _mm256_storeu_si256((__m256i *)buckets, c);
+      int k = first_word(m, s, i, n, bits, buckets);
+      if (k >= 0) return i + (size_t)k;
     }
     i += 32;
   }

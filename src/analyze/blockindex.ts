@@ -106,7 +106,10 @@ export function literalsOf(source: string): string[] {
         if (source[i] !== ')') fail('an unclosed group');
         i++;
       } else if ('.*+?{}^$]'.includes(c)) atom = fail(`'${c}'`);
-      else ((atom = [char(c)]), i++);
+      else {
+        atom = [char(c)];
+        i++;
+      }
       if (source[i] === '?') {
         i++;
         atom = ['', ...atom];
