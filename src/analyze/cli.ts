@@ -105,7 +105,7 @@ export function buildFilters(o: AnalyzeCliOptions): Filters {
  */
 export function fallbackNote(search: TriggerSearch, bytes: number): string | null {
   if (search.native !== null || search.forced || bytes < POOL_MIN_BYTES) return null;
-  return `lantern analyze: note: the trigger search ran in JavaScript, at about half the speed: ${search.fallbackReason}\n`;
+  return `lantern analyze: note: the trigger search ran in JavaScript (2-4x slower): ${search.fallbackReason}\n`;
 }
 
 export function register(program: Command): void {
@@ -118,7 +118,7 @@ export function register(program: Command): void {
     .option('--until <time>', 'only incidents at or before this time (same forms as --since)')
     .option('--kind <kind>', `only these kinds (repeat or comma-separate): ${INCIDENT_KINDS.join(', ')}`, collect)
     .option('--host <host>', 'only incidents from this host (repeat or comma-separate)', collect)
-    .option('--jobs <n>', 'worker threads searching large inputs for trigger words (default: the number of CPUs; 1: none); the output is the same for any value')
+    .option('--jobs <n>', 'worker threads searching large inputs for trigger words (default: 1 = none with the native search, else the number of CPUs); the output is the same for any value')
     .addHelpText('after', '\nExit status: 0 analysed (with or without incidents), 64 usage error, 66 no input could be read.\nSee docs/analyze.md for the formats, kinds and the --json schema.')
     .action(async (paths: string[], o: AnalyzeCliOptions) => {
       const filters = buildFilters(o);

@@ -10,11 +10,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import fc from 'fast-check';
 import { TRIGGER_SEARCH, indexBlock, indexBlockJs, literalsOf, triggerWords, type BlockIndex } from './blockindex.js';
+import { defaultJobs } from './analyze.js';
 import { fallbackNote } from './cli.js';
 import { boundaryLog } from './jobsgen.js';
 import { TRIGGER_LOWER, TRIGGER_RE, TRIGGER_UPPER } from './patterns/index.js';
@@ -201,9 +202,15 @@ test('triggerscan: lantern analyze prints the same --json with the native and th
   }
 });
 
+test('triggerscan: --jobs defaults to 1 with the native search (workers cost it more than they save), to the CPUs without', () => {
+  const js = { native: null, fallbackReason: 'x', forced: false };
+  assert.equal(defaultJobs({ native: () => indexBlockJs(Buffer.alloc(0)), fallbackReason: '', forced: false }), 1);
+  assert.equal(defaultJobs(js), Math.max(1, availableParallelism()));
+});
+
 test('triggerscan: a large run on the JavaScript search says why, once; a small or requested one says nothing', () => {
   const missingAddon = { native: null, fallbackReason: 'native/triggerscan not built (x missing)', forced: false };
-  assert.equal(fallbackNote(missingAddon, 64 << 20), 'lantern analyze: note: the trigger search ran in JavaScript, at about half the speed: native/triggerscan not built (x missing)\n');
+  assert.equal(fallbackNote(missingAddon, 64 << 20), 'lantern analyze: note: the trigger search ran in JavaScript (2-4x slower): native/triggerscan not built (x missing)\n');
   assert.equal(fallbackNote(missingAddon, 1 << 20), null);
   assert.equal(fallbackNote({ ...missingAddon, forced: true }, 64 << 20), null);
   assert.equal(fallbackNote({ native: () => indexBlockJs(Buffer.alloc(0)), fallbackReason: '', forced: false }, 64 << 20), null);
