@@ -28,7 +28,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#if defined(__x86_64__)
+/* The SIMD rounds are x86-64's (any other machine, or -DTRIGGERSCAN_PORTABLE, builds the portable search). */
+#if defined(__x86_64__) && !defined(TRIGGERSCAN_PORTABLE)
+#define X86_SIMD 1
 #include <immintrin.h>
 #endif
 
@@ -185,7 +187,7 @@ static size_t find_scalar(const matcher *m, const uint8_t *s, size_t i, size_t n
   return n;
 }
 
-#if defined(__x86_64__)
+#if defined(X86_SIMD)
 /* The first candidate of a round (bits: its candidate positions, lowest first; buckets: theirs)
  * where a word starts, as an offset in the round, or -1. Lowest first: the first found is the leftmost. */
 static inline int first_word(const matcher *m, const uint8_t *s, size_t i, size_t n, unsigned bits, const uint8_t *buckets) {
@@ -254,7 +256,7 @@ __attribute__((target("avx2"))) static size_t find_avx2(const matcher *m, const 
 #endif
 
 static size_t find(const matcher *m, const uint8_t *s, size_t i, size_t n) {
-#if defined(__x86_64__)
+#if defined(X86_SIMD)
   if (m->simd == 2) return find_avx2(m, s, i, n);
   if (m->simd == 1) return find_ssse3(m, s, i, n);
 #endif
@@ -264,7 +266,7 @@ static size_t find(const matcher *m, const uint8_t *s, size_t i, size_t n) {
 /* '\n' bytes in s[0, n). */
 static size_t count_newlines(const uint8_t *s, size_t n) {
   size_t c = 0, i = 0;
-#if defined(__SSE2__)
+#if defined(X86_SIMD)
   const __m128i nl = _mm_set1_epi8('\n');
   const __m128i zero = _mm_setzero_si128();
   while (i + 16 <= n) {
@@ -367,7 +369,7 @@ static napi_value create(napi_env env, napi_callback_info info) {
     napi_throw_error(env, NULL, "create: out of memory");
     return NULL;
   }
-#if defined(__x86_64__)
+#if defined(X86_SIMD)
   __builtin_cpu_init();
   m->simd = __builtin_cpu_supports("avx2") ? 2 : __builtin_cpu_supports("ssse3") ? 1 : 0;
 #endif
