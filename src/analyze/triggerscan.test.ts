@@ -26,7 +26,7 @@ const DATA = new URL('../../test/data/analyze/', import.meta.url).pathname;
 const SHARED_LOGS = new URL('../../../shared/kernel-logs/', import.meta.url).pathname;
 const loaded = loadTriggerScan();
 const mod: TriggerScanAddon | null = 'mod' in loaded ? loaded.mod : null;
-const missing = 'error' in loaded ? `native trigger search not built: ${loaded.error}` : '';
+const missing = 'error' in loaded ? `native trigger search unavailable: native/triggerscan ${loaded.error}` : '';
 const skip = mod ? false : missing;
 
 /**
