@@ -191,7 +191,15 @@ test('triggerscan: lantern analyze prints the same --json with the native and th
   try {
     const big = join(dir, 'boundaries.log');
     writeFileSync(big, boundaryLog(40 << 20, 'syslog'));
-    const runs: string[][] = [[join(DATA, 'cases')], [join(DATA, 'real')], ...(existsSync(SHARED_LOGS) ? [[SHARED_LOGS]] : []), ['--jobs', '1', big], ['--jobs', '2', big]];
+    // The case logs among hostile lines (NUL runs, invalid UTF-8, latin1 bytes, words cut short
+    // or run together), past several 1 MiB read chunks.
+    const hostile = join(dir, 'hostile.log');
+    const noise = ['\0\0\0\0 BUG', 'Kernel pan\xffic', '\xc3\x28 segfault a', 'oom-kill:oom-kill:', '\xe2\x82 WARNING', 'x'.repeat(5000) + 'traps: ', '\r'];
+    const cases = logsIn(join(DATA, 'cases')).map((f) => readFileSync(f, 'latin1'));
+    const parts: string[] = [];
+    for (let i = 0; parts.join('').length < 3 << 20; i++) parts.push(noise[i % noise.length]! + '\n', cases[i % cases.length]!);
+    writeFileSync(hostile, Buffer.from(parts.join(''), 'latin1'));
+    const runs: string[][] = [[join(DATA, 'cases')], [join(DATA, 'real')], ...(existsSync(SHARED_LOGS) ? [[SHARED_LOGS]] : []), ['--jobs', '1', big], ['--jobs', '2', big], [hostile]];
     for (const args of runs) {
       const js = analyze(args, 'js');
       assert.ok(JSON.parse(js).summary.incidents > 0, args.join(' '));
