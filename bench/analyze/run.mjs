@@ -2,8 +2,10 @@
 // bench/analyze: `lantern analyze --json` on a generated syslog file (realistic noise with embedded
 // kernel incidents) beside `grep -E` with the equivalent set of trigger patterns on the same file,
 // on one core (--jobs 1) and on all of them (--jobs N, default the CPUs), in interleaved rounds.
-// Prints medians of wall time, MB/s, peak RSS and the goals of issue 16. Asserts nothing.
-// Usage: node bench/analyze/run.mjs [--size-mb N] [--format syslog|dmesg] [--rounds N] [--jobs N] [--keep]
+// Also `--jobs 1` on the JavaScript trigger search (LANTERN_ANALYZE_SEARCH=js: the fallback when
+// native/triggerscan is not built), unless --no-js. Prints medians of wall time, MB/s, peak RSS
+// and the goals of issue 16. Asserts nothing.
+// Usage: node bench/analyze/run.mjs [--size-mb N] [--format syslog|dmesg] [--rounds N] [--jobs N] [--no-js] [--keep]
 //   (default 1024 MiB of syslog; --format dmesg writes `dmesg` output instead: `[  sec.usec] text`
 //   kernel lines only, the input of a vmcore-dmesg or a saved dmesg; needs dist/: npm run build)
 import { mkdtempSync, rmSync, openSync, writeSync, closeSync, statSync, readFileSync, statfsSync, existsSync } from 'node:fs';
@@ -15,6 +17,7 @@ const root = new URL('../../', import.meta.url).pathname;
 const args = process.argv.slice(2);
 const sizeMb = Number(args[args.indexOf('--size-mb') + 1] ?? 0) || Number(process.env.BENCH_ANALYZE_MB ?? 1024);
 const keep = args.includes('--keep');
+const withJs = !args.includes('--no-js');
 const ROUNDS = Number(args[args.indexOf('--rounds') + 1] ?? 0) || Number(process.env.BENCH_ANALYZE_ROUNDS ?? 3);
 const JOBS = Number(args[args.indexOf('--jobs') + 1] ?? 0) || availableParallelism();
 const loadBefore = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
@@ -32,6 +35,11 @@ if (!existsSync(join(root, 'dist/analyze/cli.js'))) {
 // The same trigger words lantern's prefilter uses (src/analyze/detect.ts), as one POSIX ERE.
 const { TRIGGER_UPPER, TRIGGER_LOWER } = await import(join(root, 'dist/analyze/detect.js'));
 const GREP_PATTERN = `${TRIGGER_UPPER.source}|${TRIGGER_LOWER.source}`.replace(/\(\?:/g, '(').replace(/\\\//g, '/');
+// Which trigger search the lantern rows use (the same addon file the children load).
+const { TRIGGER_SEARCH } = await import(join(root, 'dist/analyze/blockindex.js'));
+const { loadTriggerScan } = await import(join(root, 'dist/analyze/triggerscan.js'));
+const addon = loadTriggerScan().mod;
+const searchUsed = TRIGGER_SEARCH.native ? `native/triggerscan (SIMD: ${addon.info(addon.create(['abc'])).simd})` : `JavaScript (${TRIGGER_SEARCH.fallbackReason})`;
 
 const dir = mkdtempSync(join(tmpdir(), 'lantern-bench-analyze-'));
 const file = join(dir, DMESG ? 'dmesg.txt' : 'messages');
@@ -184,6 +192,9 @@ const tools = [
   { name: 'grep -E -c (LC_ALL=C)', cmd: 'grep', argv: grepArgs, env: { LC_ALL: 'C' } },
   { name: 'lantern analyze --jobs 1', cmd: process.execPath, argv: [join(root, 'bin/lantern.js'), 'analyze', '--json', '--jobs', '1', file] },
   { name: `lantern analyze --jobs ${JOBS}`, cmd: process.execPath, argv: [join(root, 'bin/lantern.js'), 'analyze', '--json', '--jobs', String(JOBS), file] },
+  ...(withJs
+    ? [{ name: 'lantern analyze --jobs 1, JS search', cmd: process.execPath, argv: [join(root, 'bin/lantern.js'), 'analyze', '--json', '--jobs', '1', file], env: { LANTERN_ANALYZE_SEARCH: 'js' } }]
+    : []),
 ];
 const results = tools.map(() => []);
 for (let r = 0; r < ROUNDS; r++) {
@@ -201,7 +212,7 @@ const stat = (rs) => ({
   peakKb: Math.max(...rs.map((r) => r.peakKb)),
   last: rs[rs.length - 1],
 });
-const [grep, single, multi] = results.map(stat);
+const [grep, single, multi, js] = results.map(stat);
 let summary = '';
 try {
   const doc = JSON.parse(single.last.out);
@@ -212,20 +223,24 @@ try {
   summary = `could not parse output (exit ${single.last.code}): ${single.last.err.slice(0, 200)}`;
 }
 const identical = results[1].every((r) => r.out === results[1][0].out) && results[2].every((r) => r.out === results[1][0].out);
+const identicalJs = withJs && results[3].every((r) => r.out === results[1][0].out);
 const mbps = (r) => bytes / (1 << 20) / r.secs;
 const row = (name, r, extra) =>
   console.log(
-    `${name.padEnd(28)} ${r.secs.toFixed(2).padStart(8)} s ${`${r.min.toFixed(2)}..${r.max.toFixed(2)}`.padStart(12)} ${mbps(r).toFixed(0).padStart(7)} MB/s ${r.cpu.toFixed(2).padStart(7)} s ${(r.peakKb / 1024).toFixed(0).padStart(7)} MiB  ${extra}`,
+    `${name.padEnd(36)} ${r.secs.toFixed(2).padStart(8)} s ${`${r.min.toFixed(2)}..${r.max.toFixed(2)}`.padStart(12)} ${mbps(r).toFixed(0).padStart(7)} MB/s ${r.cpu.toFixed(2).padStart(7)} s ${(r.peakKb / 1024).toFixed(0).padStart(7)} MiB  ${extra}`,
   );
 console.log(`\n${ROUNDS} interleaved rounds, medians; load average before: ${loadBefore}, after: ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`);
-console.log(`${'tool'.padEnd(28)} ${'wall'.padStart(10)} ${'min..max'.padStart(12)} ${'throughput'.padStart(12)} ${'CPU'.padStart(9)} ${'peak RSS'.padStart(11)}  result`);
+console.log(`trigger search: ${searchUsed}`);
+console.log(`${'tool'.padEnd(36)} ${'wall'.padStart(10)} ${'min..max'.padStart(12)} ${'throughput'.padStart(12)} ${'CPU'.padStart(9)} ${'peak RSS'.padStart(11)}  result`);
 row(tools[0].name, grep, `${grep.last.out.trim()} matching lines`);
 row(tools[1].name, single, summary);
 row(tools[2].name, multi, identical ? 'output identical to --jobs 1 (every round)' : 'OUTPUT DIFFERS from --jobs 1');
+if (withJs) row(tools[3].name, js, identicalJs ? 'output identical to --jobs 1 (every round)' : 'OUTPUT DIFFERS from --jobs 1');
 const ratio = single.secs / grep.secs;
 const ratioMulti = multi.secs / grep.secs;
 // CPU seconds are less disturbed by the other users of the machine than wall time: shown beside it.
 console.log(`\ngoal: one core within 1.5x of grep's time: ${ratio.toFixed(2)}x ${ratio <= 1.5 ? '(met)' : '(NOT met)'} (CPU time: ${(single.cpu / grep.cpu).toFixed(2)}x)`);
+if (withJs) console.log(`      the JavaScript search (fallback): ${(js.secs / grep.secs).toFixed(2)}x (CPU time: ${(js.cpu / grep.cpu).toFixed(2)}x)`);
 console.log(`goal: ${JOBS} jobs at most grep's wall time: ${ratioMulti.toFixed(2)}x ${ratioMulti <= 1 ? '(met)' : '(NOT met)'}`);
 console.log(
   `goal: flat memory (<= 200 MiB for 2 GiB): peak RSS ${(single.peakKb / 1024).toFixed(0)} MiB (1 job), ${(multi.peakKb / 1024).toFixed(0)} MiB (${JOBS} jobs) for ${(bytes / (1 << 20)).toFixed(0)} MiB`,

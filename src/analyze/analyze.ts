@@ -10,6 +10,7 @@ import type { LogFormat } from './normalize.js';
 import { NotTextError, scanStream } from './scan.js';
 import { groupRotations } from './rotation.js';
 import { availableParallelism } from 'node:os';
+import { TRIGGER_SEARCH, type TriggerSearch } from './blockindex.js';
 import { INLINE_INDEXER, LazyPool, type BlockIndexer } from './indexpool.js';
 import { errText, expandInputs, openInput, type Compression, type InputFile } from './source.js';
 
@@ -60,9 +61,15 @@ export interface AnalyzeOptions {
   poolMinBytes?: number;
 }
 
-/** The default --jobs: the CPUs this process may use. */
-export function defaultJobs(): number {
-  return Math.max(1, availableParallelism());
+/**
+ * The default --jobs. With the native trigger search, 1: the search (~0.35 ms/MiB) is then less
+ * than the rest of the main thread's work, and workers cost more (a copy and two messages per
+ * block, an isolate each) than they take off it: --jobs 2 was slower in wall and CPU time than
+ * --jobs 1 in every paired run here (docs/analyze.md, BENCHMARK). With the JavaScript search, the
+ * CPUs this process may use.
+ */
+export function defaultJobs(search: TriggerSearch = TRIGGER_SEARCH): number {
+  return search.native !== null ? 1 : Math.max(1, availableParallelism());
 }
 
 export async function analyzePaths(paths: string[], opts: AnalyzeOptions = {}): Promise<AnalysisResult> {

@@ -4,6 +4,8 @@ import { CliError, EXIT } from '../common/exit.js';
 import { printJson } from '../common/json.js';
 import { paint } from '../common/term.js';
 import { analyzePaths, defaultJobs } from './analyze.js';
+import { TRIGGER_SEARCH, type TriggerSearch } from './blockindex.js';
+import { POOL_MIN_BYTES } from './indexpool.js';
 import type { Filters } from './group.js';
 import { INCIDENT_KINDS, isIncidentKind, type IncidentKind } from './model.js';
 import { renderText, toJson } from './render.js';
@@ -97,6 +99,15 @@ export function buildFilters(o: AnalyzeCliOptions): Filters {
   return f;
 }
 
+/**
+ * The line telling a user of a large run that the trigger search ran in JavaScript because the
+ * addon is missing (null: it did not, it was asked for, or the run was small enough not to matter).
+ */
+export function fallbackNote(search: TriggerSearch, bytes: number): string | null {
+  if (search.native !== null || search.forced || bytes < POOL_MIN_BYTES) return null;
+  return `lantern analyze: note: the trigger search ran in JavaScript (2-4x slower): ${search.fallbackReason}\n`;
+}
+
 export function register(program: Command): void {
   program
     .command('analyze')
@@ -107,7 +118,7 @@ export function register(program: Command): void {
     .option('--until <time>', 'only incidents at or before this time (same forms as --since)')
     .option('--kind <kind>', `only these kinds (repeat or comma-separate): ${INCIDENT_KINDS.join(', ')}`, collect)
     .option('--host <host>', 'only incidents from this host (repeat or comma-separate)', collect)
-    .option('--jobs <n>', 'worker threads searching large inputs for trigger words (default: the number of CPUs; 1: none); the output is the same for any value')
+    .option('--jobs <n>', 'worker threads searching large inputs for trigger words (default: 1 = none with the native search, else the number of CPUs); the output is the same for any value')
     .addHelpText('after', '\nExit status: 0 analysed (with or without incidents), 64 usage error, 66 no input could be read.\nSee docs/analyze.md for the formats, kinds and the --json schema.')
     .action(async (paths: string[], o: AnalyzeCliOptions) => {
       const filters = buildFilters(o);
@@ -128,6 +139,11 @@ export function register(program: Command): void {
       for (const i of res.inputs) {
         if (i.error) process.stderr.write(`lantern analyze: ${i.name}: ${i.error}${i.truncated ? ` (truncated: the ${i.lines} lines before the cut were analysed)` : ''}\n`);
       }
+      const note = fallbackNote(
+        TRIGGER_SEARCH,
+        res.inputs.reduce((n, i) => n + i.bytes, 0),
+      );
+      if (note) process.stderr.write(note);
       if (readable.length === 0) throw new CliError('no input could be read', EXIT.NOINPUT);
       if (o.json) printJson(toJson(res));
       else process.stdout.write(renderText(res, paint(process.stdout)));

@@ -195,9 +195,12 @@ function openRegular(path: string): OpenedInput {
 }
 
 /**
- * A plain regular file, read front to back into one buffer used again for every chunk: a large
- * file makes no garbage per MiB. The consumer (scan.ts) copies what it keeps of a chunk before it
- * asks for the next. The descriptor is closed at the end, on an error, or when stopped.
+ * A plain regular file, read front to back into two buffers used in turn: the next chunk is read
+ * into one while the consumer (scan.ts) works on the other, so the main thread does not wait for
+ * the copy from the page cache (~90 ms per 256 MiB here, a fifth of the run with the native
+ * trigger search); a large file makes no garbage per MiB. The consumer copies what it keeps of a
+ * chunk before it asks for the next (the one after it reuses the buffer). The descriptor is closed
+ * at the end, on an error, or when stopped, once no read is in flight.
  */
 function reusedReads(fd: number): { chunks: AsyncGenerator<Buffer>; stop: () => void } {
   let started = false;
@@ -210,18 +213,30 @@ function reusedReads(fd: number): { chunks: AsyncGenerator<Buffer>; stop: () => 
       /* nothing more to do with it */
     });
   };
+  const readAt = (buf: Buffer, pos: number) => {
+    const p = new Promise<number>((resolve, reject) => read(fd, buf, 0, READ_CHUNK, pos, (e, got) => (e ? reject(e) : resolve(got))));
+    // Its failure is seen when awaited, after the consumer is done with the chunk before it.
+    p.catch(() => {});
+    return p;
+  };
   async function* chunks(): AsyncGenerator<Buffer> {
     started = true;
-    const buf = Buffer.allocUnsafeSlow(READ_CHUNK);
+    const bufs = [Buffer.allocUnsafeSlow(READ_CHUNK), Buffer.allocUnsafeSlow(READ_CHUNK)];
     let pos = 0;
+    let k = 0;
+    let next = readAt(bufs[0]!, 0);
     try {
       while (!stopped) {
-        const n = await new Promise<number>((resolve, reject) => read(fd, buf, 0, READ_CHUNK, pos, (e, got) => (e ? reject(e) : resolve(got))));
+        const n = await next;
         if (n === 0 || stopped) return;
         pos += n;
-        yield buf.subarray(0, n);
+        const chunk = bufs[k]!.subarray(0, n);
+        k ^= 1;
+        next = readAt(bufs[k]!, pos);
+        yield chunk;
       }
     } finally {
+      await next.catch(() => 0);
       closeFd();
     }
   }
