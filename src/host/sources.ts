@@ -143,8 +143,7 @@ export class Sources {
 
   /** Uncached small read for the per-process scan (thousands of files). */
   value(livePath: string): string | null {
-    const r = this.host.readText(livePath);
-    return r.ok ? r.text.trim() : null;
+    return this.host.readSmallValue(livePath);
   }
 
   list(livePath: string): string[] | null {
