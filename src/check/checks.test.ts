@@ -607,3 +607,22 @@ test('reporter: a body says status, summary, evidence and remedy; the CheckDef g
   assert.equal(r.finding('info', 's', []).status, 'info');
   assert.equal('tradeoff' in r.ok('s', []), false);
 });
+
+test('processTable hints: a check that says it reads the process table does', async () => {
+  const { Host } = await import('../host/host.js');
+  const { Sources } = await import('../host/sources.js');
+  const { Facts } = await import('../host/facts.js');
+  const hinted = CHECKS.filter((c) => c.processTable);
+  assert.deepEqual(
+    hinted.map((c) => [c.id, c.processTable]),
+    [
+      ['printk.logbuf', 'threads'],
+      ['oom.exempt', 'processes'],
+    ],
+  );
+  for (const c of hinted) {
+    const f = new Facts(new Sources(new Host({ root: RHEL9 })));
+    c.run(reporter(c), f);
+    assert.ok(f.procTable().reads > 0, `${c.id} read no /proc/<pid> file`);
+  }
+});

@@ -7,6 +7,7 @@ import { countByStatus, exitCodeForFindings, type Finding, type Status, worstSta
 import { applyPolicy, type Profile, type WaiverReport } from './policy.js';
 import { type DisplayRoot, displayText, Sources, type SourcesOptions } from '../host/sources.js';
 import type { Waiver } from './waivers.js';
+import type { ProcTableOptions } from '../host/proctable.js';
 
 export const SCHEMA_VERSION = 1;
 
@@ -47,7 +48,7 @@ export function selectChecks(only: string[] | null): { checks: CheckDef[]; unkno
   return { checks: CHECKS.filter((c) => chosen.has(c)), unknown };
 }
 
-export interface RunOptions extends SourcesOptions {
+export interface RunOptions extends SourcesOptions, ProcTableOptions {
   version?: string;
   now?: Date;
   profile?: Profile;
@@ -58,15 +59,23 @@ export interface RunOptions extends SourcesOptions {
 
 export function runChecks(host: Host, checks: CheckDef[] = CHECKS, opts: RunOptions = {}): CheckReport {
   const src = new Sources(host, opts);
-  const facts = new Facts(src);
+  const facts = new Facts(src, { scanWorkerFrom: opts.scanWorkerFrom });
   const raw: Finding[] = [];
-  for (const c of checks) {
-    try {
-      raw.push(c.run(reporter(c), facts));
-    } catch (e) {
-      // A bug in one check must not hide the others: report it as unknown with the reason.
-      raw.push({ id: c.id, title: c.title, status: 'unknown', summary: `internal error in this check: ${(e as Error)?.message ?? String(e)}`, evidence: [], why: '', remedy: null });
+  try {
+    // The process table is read ahead (on a helper thread when large) while the first checks run their commands.
+    const table = checks.map((c) => c.processTable);
+    if (table.includes('processes')) facts.prefetch('processes');
+    else if (table.includes('threads')) facts.prefetch('threads');
+    for (const c of checks) {
+      try {
+        raw.push(c.run(reporter(c), facts));
+      } catch (e) {
+        // A bug in one check must not hide the others: report it as unknown with the reason.
+        raw.push({ id: c.id, title: c.title, status: 'unknown', summary: `internal error in this check: ${(e as Error)?.message ?? String(e)}`, evidence: [], why: '', remedy: null });
+      }
     }
+  } finally {
+    facts.close();
   }
   const now = opts.now ?? new Date();
   const profile = opts.profile ?? 'standard';

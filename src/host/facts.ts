@@ -15,7 +15,7 @@ import { newestVersion, compareVersions } from './formats/versions.js';
 import { type Cmdline, parseCmdline } from './formats/cmdline.js';
 import { parseLoadavgThreads } from './formats/proc.js';
 import { parsePsCommands } from './formats/ps.js';
-import { ProcTable } from './proctable.js';
+import { PROCESS_FILES, ProcTable, type ProcTableOptions, THREAD_FILES } from './proctable.js';
 import type { Datum, Evidence, Sources } from './sources.js';
 
 export type Family = 'rhel' | 'debian' | 'other';
@@ -75,7 +75,23 @@ export const OOM_EXEMPT_EXPECTED = new Set(['systemd', 'init', 'auditd', 'system
 export class Facts {
   private memo = new Map<string, unknown>();
 
-  constructor(readonly src: Sources) {}
+  constructor(
+    readonly src: Sources,
+    private readonly opts: ProcTableOptions = {},
+  ) {}
+
+  /**
+   * Start reading the process table ahead (on a helper thread, for a large table: scan.ts), for
+   * checks about to ask processes() or threadCount(). close() stops it.
+   */
+  prefetch(what: 'processes' | 'threads'): void {
+    this.procTable().prefetch(what === 'processes' ? PROCESS_FILES : THREAD_FILES);
+  }
+
+  /** Stop what runs ahead (the helper thread of the process table): at the end of the run, whatever happened in it. */
+  close(): void {
+    if (this.memo.has('proctable')) this.procTable().close();
+  }
 
   private once<T>(key: string, f: () => T): T {
     if (!this.memo.has(key)) this.memo.set(key, f());
@@ -247,7 +263,7 @@ export class Facts {
 
   /** The process table of this run: /proc listed once, each /proc/<pid> file read at most once (proctable.ts). */
   procTable(): ProcTable {
-    return this.once('proctable', () => new ProcTable(this.src));
+    return this.once('proctable', () => new ProcTable(this.src, this.opts));
   }
 
   /**
@@ -261,6 +277,7 @@ export class Facts {
       const exempt: ExemptProcess[] = [];
       const table = this.procTable();
       const pidDirs = table.pids();
+      table.fill(PROCESS_FILES);
       let scanned = 0;
       let unreadable = 0;
       for (const pid of pidDirs) {
@@ -331,6 +348,7 @@ export class Facts {
       let fromStatus = 0;
       const table = this.procTable();
       const pids = table.pids();
+      table.fill(THREAD_FILES);
       for (const pid of pids) {
         const stat = table.stat(pid);
         if (stat) {

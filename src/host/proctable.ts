@@ -11,7 +11,17 @@
  * it is read first, and comm and status only where stat cannot be read (a copied tree or a
  * fixture that holds no stat), so such roots are read exactly as before.
  */
+import { type ChunkResult, type FileChains, SCAN_WORKER_FROM, ScanHelper, type ScanJob } from './scan.js';
 import type { Sources } from './sources.js';
+
+/** What the OOM-exempt scan reads of every process (oom_adj only where oom_score_adj is missing), and the thread count. */
+export const PROCESS_FILES: FileChains = [['oom_score_adj', 'oom_adj'], ['stat']];
+export const THREAD_FILES: FileChains = [['stat']];
+
+export interface ProcTableOptions {
+  /** Fewest processes for which a helper thread reads half of the table (scan.ts); Infinity: never. */
+  scanWorkerFrom?: number;
+}
 
 /** The fields of /proc/<pid>/status the checks use, parsed as the scans always did. */
 export interface PidStatus {
@@ -65,8 +75,81 @@ export class ProcTable {
   private readonly stats = new Map<string, PidStat | null>();
   /** Files actually read (each once): for tests and the benchmark. */
   reads = 0;
+  /** Chains read for every pid already (by fill). */
+  private readonly filled = new Set<string>();
+  private helper: ScanHelper | null = null;
+  private pending: ScanJob | null = null;
+  /** Chunks of the table the helper thread read (scan.ts): for tests and the benchmark. */
+  helperChunks = 0;
 
-  constructor(private readonly src: Sources) {}
+  constructor(
+    private readonly src: Sources,
+    private readonly opts: ProcTableOptions = {},
+  ) {}
+
+  /**
+   * Start reading `chains` of every process on the helper thread now, for a table large enough
+   * (scan.ts), while the main thread goes on with other checks; fill() takes it over. Does nothing
+   * for a small table: its files are read one by one when asked, as they always were.
+   */
+  prefetch(chains: FileChains): void {
+    if (this.pending || !this.large()) return;
+    const todo = chains.filter((c) => !this.filled.has(c.join()));
+    if (!todo.length) return;
+    this.helper ??= ScanHelper.start(this.src.host);
+    if (this.helper) this.pending = this.helper.begin(this.pids(), todo);
+  }
+
+  /**
+   * Read `chains` of every process at once, on two threads, when the table is large; a small
+   * table is left to the one-by-one reads of value(), stat() and status(). Each file is still
+   * read at most once, and the notes of the reads come in pid order.
+   */
+  fill(chains: FileChains): void {
+    if (!this.large()) return;
+    if (this.pending) this.finish(this.pending);
+    const todo = chains.filter((c) => !this.filled.has(c.join()));
+    if (todo.length) {
+      this.helper ??= ScanHelper.start(this.src.host);
+      if (this.helper) this.finish(this.helper.begin(this.pids(), todo));
+    }
+    this.close();
+  }
+
+  /** Stop the helper thread, if one runs (idempotent; the run ends, or a check failed). */
+  close(): void {
+    this.helper?.close();
+    this.helper = null;
+    this.pending = null;
+  }
+
+  private large(): boolean {
+    return this.pids().length >= (this.opts.scanWorkerFrom ?? SCAN_WORKER_FROM);
+  }
+
+  private finish(job: ScanJob): void {
+    this.pending = null;
+    const before = this.helper!.helperChunks;
+    const results = this.helper!.finish(this.src.host, job);
+    this.helperChunks += this.helper!.helperChunks - before;
+    results.forEach((r, i) => this.ingest(job, i, r));
+    for (const c of job.chains) this.filled.add(c.join());
+  }
+
+  private ingest(job: ScanJob, index: number, r: ChunkResult): void {
+    const first = index * job.chunk;
+    r.texts.forEach((row, k) => {
+      const pid = job.pids[first + k]!;
+      for (let j = 0; j < row.length; j += 2) {
+        const file = row[j]!;
+        const text = row[j + 1] ?? null;
+        this.reads++;
+        if (file === 'stat') this.stats.set(pid, text === null ? null : parsePidStat(text));
+        else this.values.set(`${pid}/${file}`, text);
+      }
+    });
+    this.src.host.addNotes(r);
+  }
 
   /** The numeric entries of /proc, in listing order (one listing per run); [] when /proc cannot be listed. */
   pids(): string[] {

@@ -11,6 +11,12 @@ export interface CheckDef {
   tradeoff?: string;
   /** A fail of this check stays a fail under `--profile minimal`: it is evidence of the next panic or hang (policy.ts). */
   minimal?: boolean;
+  /**
+   * The check reads the process table on every run (Facts.processes, or only threadCount): the
+   * run starts reading it ahead, on a helper thread for a large table, before the checks run.
+   * A hint: a check that reads it without saying so still gets it, only later.
+   */
+  processTable?: 'processes' | 'threads';
   /** The decision: what the facts say, as one finding of `r`. */
   run: (r: Reporter, f: Facts) => Finding;
 }
