@@ -626,3 +626,24 @@ test('processTable hints: a check that says it reads the process table does', as
     assert.ok(f.procTable().reads > 0, `${c.id} read no /proc/<pid> file`);
   }
 });
+
+test('commands hints: a check that names live commands reads them on every run (here, on the live host)', async () => {
+  const { Host } = await import('../host/host.js');
+  const { Sources } = await import('../host/sources.js');
+  const { Facts } = await import('../host/facts.js');
+  type Id = Parameters<InstanceType<typeof Sources>['get']>[0];
+  class Recording extends Sources {
+    readonly asked = new Set<Id>();
+    override get(id: Id) {
+      this.asked.add(id);
+      return super.get(id);
+    }
+  }
+  const hinted = CHECKS.filter((c) => c.commands?.length);
+  assert.ok(hinted.length >= 4);
+  for (const c of hinted) {
+    const src = new Recording(new Host());
+    c.run(reporter(c), new Facts(src));
+    for (const id of c.commands!) assert.ok(src.asked.has(id), `${c.id} did not read ${id}`);
+  }
+});

@@ -62,10 +62,13 @@ export function runChecks(host: Host, checks: CheckDef[] = CHECKS, opts: RunOpti
   const facts = new Facts(src, { scanWorkerFrom: opts.scanWorkerFrom });
   const raw: Finding[] = [];
   try {
-    // The process table is read ahead (on a helper thread when large) while the first checks run their commands.
+    // With a large process table, the commands start ahead on a helper thread and the table is read
+    // on two threads meanwhile (host/helper.ts); a small one is read as the checks ask.
     const table = checks.map((c) => c.processTable);
-    if (table.includes('processes')) facts.prefetch('processes');
-    else if (table.includes('threads')) facts.prefetch('threads');
+    facts.prefetch(
+      table.includes('processes') ? 'processes' : table.includes('threads') ? 'threads' : null,
+      checks.flatMap((c) => c.commands ?? []),
+    );
     for (const c of checks) {
       try {
         raw.push(c.run(reporter(c), facts));

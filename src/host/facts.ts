@@ -16,7 +16,7 @@ import { type Cmdline, parseCmdline } from './formats/cmdline.js';
 import { parseLoadavgThreads } from './formats/proc.js';
 import { parsePsCommands } from './formats/ps.js';
 import { PROCESS_FILES, ProcTable, type ProcTableOptions, THREAD_FILES } from './proctable.js';
-import type { Datum, Evidence, Sources } from './sources.js';
+import type { Datum, DatumId, Evidence, Sources } from './sources.js';
 
 export type Family = 'rhel' | 'debian' | 'other';
 
@@ -81,11 +81,20 @@ export class Facts {
   ) {}
 
   /**
-   * Start reading the process table ahead (on a helper thread, for a large table: scan.ts), for
-   * checks about to ask processes() or threadCount(). close() stops it.
+   * For a large process table (helper.ts): start the live commands the checks will ask for on a
+   * helper thread, all at once, and read the table now on two threads while they run (`read`:
+   * false only starts it, for tests). A small table is left as it was: read file by file when
+   * asked, the commands run when asked.
    */
-  prefetch(what: 'processes' | 'threads'): void {
-    this.procTable().prefetch(what === 'processes' ? PROCESS_FILES : THREAD_FILES);
+  prefetch(what: 'processes' | 'threads' | null, commands: DatumId[] = [], read = true): void {
+    const table = this.procTable();
+    if (!table.large()) return;
+    const helper = table.helperThread();
+    if (helper) this.src.startCommands(helper, commands);
+    if (what === null) return;
+    const files = what === 'processes' ? PROCESS_FILES : THREAD_FILES;
+    table.prefetch(files);
+    if (read) table.fill(files);
   }
 
   /** Stop what runs ahead (the helper thread of the process table): at the end of the run, whatever happened in it. */

@@ -11,7 +11,7 @@
  * it is read first, and comm and status only where stat cannot be read (a copied tree or a
  * fixture that holds no stat), so such roots are read exactly as before.
  */
-import { type ChunkResult, type FileChains, SCAN_WORKER_FROM, ScanHelper, type ScanJob } from './scan.js';
+import { type ChunkResult, type FileChains, HostHelper, SCAN_WORKER_FROM, type ScanJob } from './helper.js';
 import type { Sources } from './sources.js';
 
 /** What the OOM-exempt scan reads of every process (oom_adj only where oom_score_adj is missing), and the thread count. */
@@ -19,7 +19,7 @@ export const PROCESS_FILES: FileChains = [['oom_score_adj', 'oom_adj'], ['stat']
 export const THREAD_FILES: FileChains = [['stat']];
 
 export interface ProcTableOptions {
-  /** Fewest processes for which a helper thread reads half of the table (scan.ts); Infinity: never. */
+  /** Fewest processes for which a helper thread reads half of the table (helper.ts); Infinity: never. */
   scanWorkerFrom?: number;
 }
 
@@ -77,9 +77,9 @@ export class ProcTable {
   reads = 0;
   /** Chains read for every pid already (by fill). */
   private readonly filled = new Set<string>();
-  private helper: ScanHelper | null = null;
+  private helper: HostHelper | null = null;
   private pending: ScanJob | null = null;
-  /** Chunks of the table the helper thread read (scan.ts): for tests and the benchmark. */
+  /** Chunks of the table the helper thread read (helper.ts): for tests and the benchmark. */
   helperChunks = 0;
 
   constructor(
@@ -89,15 +89,15 @@ export class ProcTable {
 
   /**
    * Start reading `chains` of every process on the helper thread now, for a table large enough
-   * (scan.ts), while the main thread goes on with other checks; fill() takes it over. Does nothing
+   * (helper.ts), while the main thread goes on with other checks; fill() takes it over. Does nothing
    * for a small table: its files are read one by one when asked, as they always were.
    */
   prefetch(chains: FileChains): void {
     if (this.pending || !this.large()) return;
     const todo = chains.filter((c) => !this.filled.has(c.join()));
     if (!todo.length) return;
-    this.helper ??= ScanHelper.start(this.src.host);
-    if (this.helper) this.pending = this.helper.begin(this.pids(), todo);
+    const helper = this.helperThread();
+    if (helper) this.pending = helper.begin(this.pids(), todo);
   }
 
   /**
@@ -110,8 +110,8 @@ export class ProcTable {
     if (this.pending) this.finish(this.pending);
     const todo = chains.filter((c) => !this.filled.has(c.join()));
     if (todo.length) {
-      this.helper ??= ScanHelper.start(this.src.host);
-      if (this.helper) this.finish(this.helper.begin(this.pids(), todo));
+      const helper = this.helperThread();
+      if (helper) this.finish(helper.begin(this.pids(), todo));
     }
     this.close();
   }
@@ -123,7 +123,14 @@ export class ProcTable {
     this.pending = null;
   }
 
-  private large(): boolean {
+  /** The helper thread of this table (started on first use), for the run's commands to share; null when none can start. */
+  helperThread(): HostHelper | null {
+    this.helper ??= HostHelper.start(this.src.host);
+    return this.helper;
+  }
+
+  /** Whether the table is large enough to be read on two threads (ProcTableOptions.scanWorkerFrom). */
+  large(): boolean {
     return this.pids().length >= (this.opts.scanWorkerFrom ?? SCAN_WORKER_FROM);
   }
 

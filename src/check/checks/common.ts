@@ -1,5 +1,6 @@
 /** What every check module shares: the check type, the finding builder, and kdump state other checks consult. */
 import { type Facts } from '../../host/facts.js';
+import type { DatumId } from '../../host/sources.js';
 import type { Evidence, Finding, Remedy, Status } from '../model.js';
 
 export interface CheckDef {
@@ -17,6 +18,11 @@ export interface CheckDef {
    * A hint: a check that reads it without saying so still gets it, only later.
    */
   processTable?: 'processes' | 'threads';
+  /**
+   * Live commands (catalog data) the check reads on every run: with a large process table they
+   * are started ahead, all at once, on the helper thread (host/helper.ts). A hint as above.
+   */
+  commands?: DatumId[];
   /** The decision: what the facts say, as one finding of `r`. */
   run: (r: Reporter, f: Facts) => Finding;
 }

@@ -1,5 +1,5 @@
 /**
- * The process table read on two threads (scan.ts): the same table, the same notes, in the same
+ * The helper thread of a run (helper.ts): the process table read on two threads: the same table, the same notes, in the same
  * order, as one thread reading alone; the helper thread stopped on every path, never keeping the
  * process alive. Real trees of /proc/<pid> directories (FIFOs and links among them) and the live /proc.
  */
@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Host } from './host.js';
 import { Facts } from './facts.js';
-import { Sources } from './sources.js';
+import { commandDatum, Sources } from './sources.js';
+import { HostHelper } from './helper.js';
 import { runChecks } from '../check/run.js';
 import { CHECKS } from '../check/checks/index.js';
 import { tempDir } from '../common/testenv.js';
@@ -63,7 +64,7 @@ test('scan: two threads read the same table as one, with the same notes in the s
   for (const wait of [400, 0]) {
     const two = new Host({ root, maxReadBytes: 2048 });
     const f = new Facts(new Sources(two), { scanWorkerFrom: 1 });
-    f.prefetch('processes');
+    f.prefetch('processes', [], false);
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, wait);
     const p = f.processes();
     const t = f.threadCount();
@@ -93,7 +94,7 @@ test('scan: two threads read the same table as one, with the same notes in the s
 
 test('scan: on the live host the helper thread and the main thread share the table', () => {
   const two = new Facts(new Sources(new Host()), { scanWorkerFrom: 1 });
-  two.prefetch('threads');
+  two.prefetch('threads', [], false);
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 400);
   const t = two.threadCount();
   const p = two.processes();
@@ -115,7 +116,7 @@ test('scan: a started helper thread never keeps the process alive, and a failing
   const left = node(`
     import { Host } from ${JSON.stringify(HOST_JS)}; import { Facts } from ${JSON.stringify(FACTS_JS)}; import { Sources } from ${JSON.stringify(SOURCES_JS)};
     const f = new Facts(new Sources(new Host({ root: ${JSON.stringify(root)} })), { scanWorkerFrom: 1 });
-    f.prefetch('processes');
+    f.prefetch('processes', [], false);
     console.log('prefetched');`);
   assert.equal(left.status, 0, left.stderr);
   assert.match(left.stdout, /prefetched/);
@@ -144,7 +145,7 @@ test('scan: SIGINT while the helper thread reads ends the process at once (defau
         `${handler}
         import { Host } from ${JSON.stringify(HOST_JS)}; import { Facts } from ${JSON.stringify(FACTS_JS)}; import { Sources } from ${JSON.stringify(SOURCES_JS)};
         const f = new Facts(new Sources(new Host({ root: ${JSON.stringify(root)} })), { scanWorkerFrom: 1 });
-        f.prefetch('processes');
+        f.prefetch('processes', [], false);
         process.stdout.write('prefetched\\n');
         setTimeout(() => {}, 60_000);`,
       ],
@@ -158,4 +159,45 @@ test('scan: SIGINT while the helper thread reads ends the process at once (defau
     if (handler) assert.equal(code, 130);
     else assert.equal(signal, 'SIGINT');
   }
+});
+
+test('helper: live commands run on the helper thread end as they would in the main thread (output, exit status, missing program, timeout)', () => {
+  const helper = HostHelper.start(new Host())!;
+  const req = (key: string, argv: string[], timeoutMs = 5000) => ({ key, argv, timeoutMs, maxBuffer: 1 << 20, env: { ...process.env, LC_ALL: 'C' } });
+  helper.startCommands([
+    req('out', ['sh', '-c', 'echo hello; echo to-stderr >&2']),
+    req('fail', ['sh', '-c', 'echo partial; exit 3']),
+    req('rpm', ['rpm', '-q', 'lantern-no-such-package-x']),
+    req('missing', ['lantern-no-such-program']),
+    req('slow', ['sleep', '30'], 300),
+  ]);
+  const t0 = Date.now();
+  assert.deepEqual(commandDatum(['sh', '-c', 'x'], helper.command('out')!), { ok: true, text: 'hello\n', path: 'command: sh -c x' });
+  assert.deepEqual(commandDatum(['sh'], helper.command('fail')!), { ok: false, reason: 'sh: exit status 3', tried: ['command: sh'], notCollected: false });
+  assert.equal(helper.command('fail')!.stdout, 'partial\n');
+  assert.equal(commandDatum(['lantern-no-such-program'], helper.command('missing')!).ok, false);
+  assert.match((commandDatum(['lantern-no-such-program'], helper.command('missing')!) as { reason: string }).reason, /lantern-no-such-program not installed$/);
+  assert.match((commandDatum(['sleep', '30'], helper.command('slow')!) as { reason: string }).reason, /: timed out$/);
+  assert.ok(Date.now() - t0 < 10_000);
+  assert.equal(helper.command('never started'), null);
+  helper.close();
+  // Outcomes stay readable once the thread is gone.
+  assert.equal(helper.command('out')!.stdout, 'hello\n');
+});
+
+test('helper: on the live host the catalog commands started ahead give the data the checks read', () => {
+  const ids = ['dmesg', 'listUnits', 'rpmList', 'auditctlStatus', 'chkconfig'] as const;
+  const ahead = new Sources(new Host());
+  const f = new Facts(ahead, { scanWorkerFrom: 1 });
+  f.prefetch('processes', [...ids]);
+  const alone = new Sources(new Host());
+  for (const id of ids) {
+    const a = ahead.get(id);
+    const b = alone.get(id);
+    // dmesg may gain a line between the two runs: compare what can be compared.
+    assert.equal(a.ok, b.ok, id);
+    if (a.ok && b.ok) assert.equal(a.path, b.path);
+    else assert.deepEqual(a, b, id);
+  }
+  f.close();
 });

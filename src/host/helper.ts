@@ -1,7 +1,11 @@
 /**
- * Reading the process table on two threads. With thousands of processes the /proc/<pid> files
- * are most of a `check` run, and nearly all of it is the kernel building them: a helper thread
- * (scan-worker.ts) reading half of them halves the wall time on a machine with a second core.
+ * A helper thread for a run on a large process table. With thousands of processes the
+ * /proc/<pid> files are most of a `check` run, and nearly all of it is the kernel building them;
+ * the live commands (dmesg, systemctl ...) are the next part, spent waiting on other processes.
+ * The helper thread (helper-worker.ts) starts the commands a run will ask for, all at once, and
+ * reads part of the table, while the main thread reads the rest: the commands' processes and the
+ * two threads use both cores of a small machine instead of one after the other on one.
+ *
  * The pids are cut into chunks; the main thread and the helper claim chunks from one shared
  * counter (whoever is free takes the next), and the main thread takes the results in chunk
  * order, so the table, and the notes the reads leave (cut or refused files), come out as one
@@ -13,7 +17,7 @@
  * a table of at least `SCAN_WORKER_FROM` processes (a sosreport holds at most 2048) and is
  * terminated when the table is read, when the run ends, and on any error; it is unref'd, so it
  * never keeps the process alive. Without it (it failed to start, or stopped answering) the main
- * thread reads every chunk itself.
+ * thread reads every chunk itself, and runs a command itself that the helper did not answer.
  */
 import { MessageChannel, type MessagePort, receiveMessageOnPort, Worker } from 'node:worker_threads';
 import type { Host } from './host.js';
@@ -41,6 +45,22 @@ export interface ScanJob {
   next: Int32Array;
 }
 
+/** A live command for the helper to run (Sources decides which and how). */
+export interface CommandRequest {
+  key: string;
+  argv: string[];
+  timeoutMs: number;
+  maxBuffer: number;
+  env: NodeJS.ProcessEnv;
+}
+
+/** How a command ended, as execFileSync would tell it (errorCode: ENOENT, ETIMEDOUT, ENOBUFS ..., null when it ran to its exit). */
+export interface CommandOutcome {
+  stdout: string;
+  status: number | null;
+  errorCode: string | null;
+}
+
 /** What one chunk read: per pid, [file, text, file, text, ...] (text null: unreadable), and the notes the reads left. */
 export interface ChunkResult {
   texts: (string | null)[][];
@@ -66,12 +86,13 @@ export function readChunk(host: Host, job: Omit<ScanJob, 'id' | 'next'>, index: 
   return { texts, ...host.takeNotesSince(mark) };
 }
 
-/** The helper thread of one Host, while a scan is running. */
-export class ScanHelper {
+/** The helper thread of one Host, while a run needs it. */
+export class HostHelper {
   private readonly worker: Worker;
   private readonly port: MessagePort;
   private readonly signal = new Int32Array(new SharedArrayBuffer(4));
   private readonly arrived = new Map<string, ChunkResult>();
+  private readonly commands = new Map<string, { request: CommandRequest; outcome: CommandOutcome | null }>();
   private jobs = 0;
   private closed = false;
   /** Chunks the helper thread read (of every pass): for tests and the benchmark. */
@@ -80,7 +101,7 @@ export class ScanHelper {
   private constructor(host: Host) {
     const { port1, port2 } = new MessageChannel();
     this.port = port1;
-    this.worker = new Worker(new URL('./scan-worker.js', import.meta.url), {
+    this.worker = new Worker(new URL('./helper-worker.js', import.meta.url), {
       workerData: { root: host.root, kind: host.kind, maxReadBytes: host.readLimit, port: port2, signal: this.signal },
       transferList: [port2],
       // Its own stdout and stderr would be flushed through this thread's event loop: it has nothing to say.
@@ -93,9 +114,9 @@ export class ScanHelper {
   }
 
   /** A helper for this Host, or null when none can be started. */
-  static start(host: Host): ScanHelper | null {
+  static start(host: Host): HostHelper | null {
     try {
-      return new ScanHelper(host);
+      return new HostHelper(host);
     } catch {
       return null;
     }
@@ -104,8 +125,32 @@ export class ScanHelper {
   /** Start a pass; the helper begins claiming chunks as soon as it is up. */
   begin(pids: string[], chains: FileChains): ScanJob {
     const job: ScanJob = { id: ++this.jobs, pids, chains, chunk: CHUNK, next: new Int32Array(new SharedArrayBuffer(4)) };
-    if (!this.closed) this.port.postMessage(job);
+    if (!this.closed) this.port.postMessage({ job });
     return job;
+  }
+
+  /** Start these commands on the helper thread, all at once. */
+  startCommands(requests: CommandRequest[]): void {
+    if (this.closed || !requests.length) return;
+    for (const r of requests) this.commands.set(r.key, { request: r, outcome: null });
+    this.port.postMessage({ commands: requests });
+  }
+
+  /**
+   * How a started command ended, waiting for it (at most its timeout and a margin); null when it
+   * was not started here or the helper did not answer (the caller then runs it itself).
+   */
+  command(key: string): CommandOutcome | null {
+    const c = this.commands.get(key);
+    if (!c) return null;
+    const until = Date.now() + c.request.timeoutMs + STALL_MS;
+    while (c.outcome === null && !this.closed && Date.now() < until) {
+      const seen = Atomics.load(this.signal, 0);
+      this.drain(0);
+      if (c.outcome !== null) break;
+      Atomics.wait(this.signal, 0, seen, Math.min(50, Math.max(1, until - Date.now())));
+    }
+    return c.outcome;
   }
 
   /**
@@ -140,20 +185,28 @@ export class ScanHelper {
     return results as ChunkResult[];
   }
 
-  /** Take the messages that arrived; true when any did. */
+  /** Take the messages that arrived (chunks of job `jobId`, command outcomes); true when any did. */
   private drain(jobId: number): boolean {
     let any = false;
     for (let m = receiveMessageOnPort(this.port); m; m = receiveMessageOnPort(this.port)) {
-      const r = m.message as ChunkResult & { job: number; index: number };
       any = true;
-      if (r.job === jobId) this.arrived.set(`${r.job}/${r.index}`, { texts: r.texts, cuts: r.cuts, refused: r.refused });
+      const msg = m.message as (ChunkResult & { job: number; index: number }) | { command: string; outcome: CommandOutcome };
+      if ('command' in msg) {
+        const c = this.commands.get(msg.command);
+        if (c) c.outcome = msg.outcome;
+      } else if (msg.job === jobId) this.arrived.set(`${msg.job}/${msg.index}`, { texts: msg.texts, cuts: msg.cuts, refused: msg.refused });
     }
     return any;
   }
 
-  /** Stop the helper thread (idempotent). */
+  /**
+   * Stop the helper thread (idempotent). Commands it still runs are waited for first (at most their
+   * timeout), so none is left running without its timeout, and their outcomes are kept.
+   */
   close(): void {
     if (this.closed) return;
+    // Outcomes stay readable (command()) after the thread is gone.
+    for (const key of this.commands.keys()) this.command(key);
     this.closed = true;
     this.port.close();
     void this.worker.terminate();
