@@ -7,7 +7,6 @@ import { countByStatus, exitCodeForFindings, type Finding, type Status, worstSta
 import { applyPolicy, type Profile, type WaiverReport } from './policy.js';
 import { type DisplayRoot, displayText, Sources, type SourcesOptions } from '../host/sources.js';
 import type { Waiver } from './waivers.js';
-import type { ProcTableOptions } from '../host/proctable.js';
 
 export const SCHEMA_VERSION = 1;
 
@@ -48,7 +47,7 @@ export function selectChecks(only: string[] | null): { checks: CheckDef[]; unkno
   return { checks: CHECKS.filter((c) => chosen.has(c)), unknown };
 }
 
-export interface RunOptions extends SourcesOptions, ProcTableOptions {
+export interface RunOptions extends SourcesOptions {
   version?: string;
   now?: Date;
   profile?: Profile;
@@ -59,26 +58,15 @@ export interface RunOptions extends SourcesOptions, ProcTableOptions {
 
 export function runChecks(host: Host, checks: CheckDef[] = CHECKS, opts: RunOptions = {}): CheckReport {
   const src = new Sources(host, opts);
-  const facts = new Facts(src, { scanWorkerFrom: opts.scanWorkerFrom });
+  const facts = new Facts(src);
   const raw: Finding[] = [];
-  try {
-    // With a large process table, the commands start ahead on a helper thread and the table is read
-    // on two threads meanwhile (host/helper.ts); a small one is read as the checks ask.
-    const table = checks.map((c) => c.processTable);
-    facts.prefetch(
-      table.includes('processes') ? 'processes' : table.includes('threads') ? 'threads' : null,
-      checks.flatMap((c) => c.commands ?? []),
-    );
-    for (const c of checks) {
-      try {
-        raw.push(c.run(reporter(c), facts));
-      } catch (e) {
-        // A bug in one check must not hide the others: report it as unknown with the reason.
-        raw.push({ id: c.id, title: c.title, status: 'unknown', summary: `internal error in this check: ${(e as Error)?.message ?? String(e)}`, evidence: [], why: '', remedy: null });
-      }
+  for (const c of checks) {
+    try {
+      raw.push(c.run(reporter(c), facts));
+    } catch (e) {
+      // A bug in one check must not hide the others: report it as unknown with the reason.
+      raw.push({ id: c.id, title: c.title, status: 'unknown', summary: `internal error in this check: ${(e as Error)?.message ?? String(e)}`, evidence: [], why: '', remedy: null });
     }
-  } finally {
-    facts.close();
   }
   const now = opts.now ?? new Date();
   const profile = opts.profile ?? 'standard';

@@ -15,8 +15,8 @@ import { newestVersion, compareVersions } from './formats/versions.js';
 import { type Cmdline, parseCmdline } from './formats/cmdline.js';
 import { parseLoadavgThreads } from './formats/proc.js';
 import { parsePsCommands } from './formats/ps.js';
-import { PROCESS_FILES, ProcTable, type ProcTableOptions, THREAD_FILES } from './proctable.js';
-import type { Datum, DatumId, Evidence, Sources } from './sources.js';
+import { ProcTable } from './proctable.js';
+import type { Datum, Evidence, Sources } from './sources.js';
 
 export type Family = 'rhel' | 'debian' | 'other';
 
@@ -75,32 +75,7 @@ export const OOM_EXEMPT_EXPECTED = new Set(['systemd', 'init', 'auditd', 'system
 export class Facts {
   private memo = new Map<string, unknown>();
 
-  constructor(
-    readonly src: Sources,
-    private readonly opts: ProcTableOptions = {},
-  ) {}
-
-  /**
-   * For a large process table (helper.ts): start the live commands the checks will ask for on a
-   * helper thread, all at once, and read the table now on two threads while they run (`read`:
-   * false only starts it, for tests). A small table is left as it was: read file by file when
-   * asked, the commands run when asked.
-   */
-  prefetch(what: 'processes' | 'threads' | null, commands: DatumId[] = [], read = true): void {
-    const table = this.procTable();
-    if (!table.large()) return;
-    const helper = table.helperThread();
-    if (helper) this.src.startCommands(helper, commands);
-    if (what === null) return;
-    const files = what === 'processes' ? PROCESS_FILES : THREAD_FILES;
-    table.prefetch(files);
-    if (read) table.fill(files);
-  }
-
-  /** Stop what runs ahead (the helper thread of the process table): at the end of the run, whatever happened in it. */
-  close(): void {
-    if (this.memo.has('proctable')) this.procTable().close();
-  }
+  constructor(readonly src: Sources) {}
 
   private once<T>(key: string, f: () => T): T {
     if (!this.memo.has(key)) this.memo.set(key, f());
@@ -272,7 +247,7 @@ export class Facts {
 
   /** The process table of this run: /proc listed once, each /proc/<pid> file read at most once (proctable.ts). */
   procTable(): ProcTable {
-    return this.once('proctable', () => new ProcTable(this.src, this.opts));
+    return this.once('proctable', () => new ProcTable(this.src));
   }
 
   /**
@@ -286,7 +261,6 @@ export class Facts {
       const exempt: ExemptProcess[] = [];
       const table = this.procTable();
       const pidDirs = table.pids();
-      table.fill(PROCESS_FILES);
       let scanned = 0;
       let unreadable = 0;
       for (const pid of pidDirs) {
@@ -357,7 +331,6 @@ export class Facts {
       let fromStatus = 0;
       const table = this.procTable();
       const pids = table.pids();
-      table.fill(THREAD_FILES);
       for (const pid of pids) {
         const stat = table.stat(pid);
         if (stat) {

@@ -169,27 +169,6 @@ export class Host {
     return host;
   }
 
-  /** The largest read as configured (HostOptions.maxReadBytes): a helper thread's Host on the same root is made with it. */
-  get readLimit(): number {
-    return this.maxReadBytes;
-  }
-
-  /** Where the notes (cuts, refused) stand now: takeNotesSince(mark) takes the ones added after it. */
-  noteMark(): { cuts: number; refused: number } {
-    return { cuts: this.cuts.length, refused: this.refused.length };
-  }
-
-  /** Take out the notes added since `mark`, to be put back in another order (addNotes), or by another thread's Host. */
-  takeNotesSince(mark: { cuts: number; refused: number }): { cuts: string[]; refused: string[] } {
-    return { cuts: this.cuts.splice(mark.cuts), refused: this.refused.splice(mark.refused) };
-  }
-
-  /** Add notes taken from a Host on this root (each once, as the reads themselves note them). */
-  addNotes(notes: { cuts: string[]; refused: string[] }): void {
-    for (const c of notes.cuts) if (!this.cuts.includes(c)) this.cuts.push(c);
-    for (const r of notes.refused) if (!this.refused.includes(r)) this.refused.push(r);
-  }
-
   get isLive(): boolean {
     return this.kind === 'live';
   }

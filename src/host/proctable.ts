@@ -11,17 +11,7 @@
  * it is read first, and comm and status only where stat cannot be read (a copied tree or a
  * fixture that holds no stat), so such roots are read exactly as before.
  */
-import { type ChunkResult, type FileChains, HostHelper, SCAN_WORKER_FROM, type ScanJob } from './helper.js';
 import type { Sources } from './sources.js';
-
-/** What the OOM-exempt scan reads of every process (oom_adj only where oom_score_adj is missing), and the thread count. */
-export const PROCESS_FILES: FileChains = [['oom_score_adj', 'oom_adj'], ['stat']];
-export const THREAD_FILES: FileChains = [['stat']];
-
-export interface ProcTableOptions {
-  /** Fewest processes for which a helper thread reads half of the table (helper.ts); Infinity: never. */
-  scanWorkerFrom?: number;
-}
 
 /** The fields of /proc/<pid>/status the checks use, parsed as the scans always did. */
 export interface PidStatus {
@@ -75,88 +65,8 @@ export class ProcTable {
   private readonly stats = new Map<string, PidStat | null>();
   /** Files actually read (each once): for tests and the benchmark. */
   reads = 0;
-  /** Chains read for every pid already (by fill). */
-  private readonly filled = new Set<string>();
-  private helper: HostHelper | null = null;
-  private pending: ScanJob | null = null;
-  /** Chunks of the table the helper thread read (helper.ts): for tests and the benchmark. */
-  helperChunks = 0;
 
-  constructor(
-    private readonly src: Sources,
-    private readonly opts: ProcTableOptions = {},
-  ) {}
-
-  /**
-   * Start reading `chains` of every process on the helper thread now, for a table large enough
-   * (helper.ts), while the main thread goes on with other checks; fill() takes it over. Does nothing
-   * for a small table: its files are read one by one when asked, as they always were.
-   */
-  prefetch(chains: FileChains): void {
-    if (this.pending || !this.large()) return;
-    const todo = chains.filter((c) => !this.filled.has(c.join()));
-    if (!todo.length) return;
-    const helper = this.helperThread();
-    if (helper) this.pending = helper.begin(this.pids(), todo);
-  }
-
-  /**
-   * Read `chains` of every process at once, on two threads, when the table is large; a small
-   * table is left to the one-by-one reads of value(), stat() and status(). Each file is still
-   * read at most once, and the notes of the reads come in pid order.
-   */
-  fill(chains: FileChains): void {
-    if (!this.large()) return;
-    if (this.pending) this.finish(this.pending);
-    const todo = chains.filter((c) => !this.filled.has(c.join()));
-    if (todo.length) {
-      const helper = this.helperThread();
-      if (helper) this.finish(helper.begin(this.pids(), todo));
-    }
-    this.close();
-  }
-
-  /** Stop the helper thread, if one runs (idempotent; the run ends, or a check failed). */
-  close(): void {
-    this.helper?.close();
-    this.helper = null;
-    this.pending = null;
-  }
-
-  /** The helper thread of this table (started on first use), for the run's commands to share; null when none can start. */
-  helperThread(): HostHelper | null {
-    this.helper ??= HostHelper.start(this.src.host);
-    return this.helper;
-  }
-
-  /** Whether the table is large enough to be read on two threads (ProcTableOptions.scanWorkerFrom). */
-  large(): boolean {
-    return this.pids().length >= (this.opts.scanWorkerFrom ?? SCAN_WORKER_FROM);
-  }
-
-  private finish(job: ScanJob): void {
-    this.pending = null;
-    const before = this.helper!.helperChunks;
-    const results = this.helper!.finish(this.src.host, job);
-    this.helperChunks += this.helper!.helperChunks - before;
-    results.forEach((r, i) => this.ingest(job, i, r));
-    for (const c of job.chains) this.filled.add(c.join());
-  }
-
-  private ingest(job: ScanJob, index: number, r: ChunkResult): void {
-    const first = index * job.chunk;
-    r.texts.forEach((row, k) => {
-      const pid = job.pids[first + k]!;
-      for (let j = 0; j < row.length; j += 2) {
-        const file = row[j]!;
-        const text = row[j + 1] ?? null;
-        this.reads++;
-        if (file === 'stat') this.stats.set(pid, text === null ? null : parsePidStat(text));
-        else this.values.set(`${pid}/${file}`, text);
-      }
-    });
-    this.src.host.addNotes(r);
-  }
+  constructor(private readonly src: Sources) {}
 
   /** The numeric entries of /proc, in listing order (one listing per run); [] when /proc cannot be listed. */
   pids(): string[] {

@@ -7,7 +7,6 @@
 import { execFileSync } from 'node:child_process';
 import { basename } from 'node:path';
 import type { Host } from './host.js';
-import type { CommandOutcome, HostHelper } from './helper.js';
 
 import { parseSysctlAll, sysctlKey } from './formats/sysctl.js';
 
@@ -111,8 +110,6 @@ export interface SourcesOptions {
 export class Sources {
   private readonly cache = new Map<string, Datum>();
   private manifestTags: Map<string, string[]> | null | undefined;
-  /** The helper thread running some of the live commands ahead (startCommands). */
-  private helper: HostHelper | null = null;
   /** Inputs that were present but malformed, counted so the report can say so. */
   readonly malformed: string[] = [];
 
@@ -132,19 +129,6 @@ export class Sources {
     const d = this.resolve(CATALOG[id] as DatumSpec);
     this.cache.set(id, d);
     return d;
-  }
-
-  /**
-   * Start the live commands of these data on a helper thread, all at once, to be taken when the
-   * checks ask (run() waits for them there, and runs one itself that the helper did not answer).
-   * Only on a live host with commands allowed, as resolve() would run them.
-   */
-  startCommands(helper: HostHelper, ids: DatumId[]): void {
-    if (this.kind !== 'live' || this.opts.commands === false) return;
-    const argvs = [...new Set(ids)].map((id) => (CATALOG[id] as DatumSpec).cmd).filter((c): c is string[] => c !== undefined);
-    if (!argvs.length) return;
-    this.helper = helper;
-    helper.startCommands(argvs.map((argv) => ({ key: argv.join('\0'), argv, timeoutMs: this.timeoutMs, maxBuffer: COMMAND_MAX_BUFFER, env: commandEnv() })));
   }
 
   /** Read one file by its live path (for paths built at run time: drop-ins, /proc/<pid>/...). */
@@ -291,45 +275,25 @@ export class Sources {
     return this.manifestTags?.get(tag) ?? [];
   }
 
-  private get timeoutMs(): number {
-    return this.opts.commandTimeoutMs ?? 3000;
-  }
-
   private run(argv: string[]): Datum {
-    const ahead = this.helper?.command(argv.join('\0')) ?? null;
-    if (ahead) return commandDatum(argv, ahead);
+    const label = 'command: ' + argv.join(' ');
     try {
       const out = execFileSync(argv[0]!, argv.slice(1), {
         encoding: 'utf8',
-        timeout: this.timeoutMs,
-        maxBuffer: COMMAND_MAX_BUFFER,
+        timeout: this.opts.commandTimeoutMs ?? 3000,
+        maxBuffer: 32 * 1024 * 1024,
         stdio: ['ignore', 'pipe', 'pipe'],
-        env: commandEnv(),
+        env: { ...process.env, LC_ALL: 'C', SYSTEMD_COLORS: '0' },
       });
-      return commandDatum(argv, { stdout: out, status: 0, errorCode: null });
+      return { ok: true, text: out, path: label };
     } catch (e) {
       const err = e as NodeJS.ErrnoException & { stdout?: string; status?: number | null };
-      return commandDatum(argv, { stdout: typeof err.stdout === 'string' ? err.stdout : '', status: err.status ?? null, errorCode: typeof err.code === 'string' ? err.code : null });
+      // rpm -q exits non-zero when one of the packages is absent but still prints the rest.
+      if (argv[0] === 'rpm' && typeof err.stdout === 'string' && err.stdout.trim()) return { ok: true, text: err.stdout, path: label };
+      const why = err.code === 'ENOENT' ? `${argv[0]} not installed` : err.code === 'ETIMEDOUT' ? 'timed out' : `exit status ${err.status ?? '?'}`;
+      return { ok: false, reason: `${argv.join(' ')}: ${why}`, tried: [label], notCollected: false };
     }
   }
-}
-
-/** Most output a live command may give (more: it is stopped and counts as failed). */
-const COMMAND_MAX_BUFFER = 32 * 1024 * 1024;
-
-/** The environment of a live command: the caller's, with C messages and no colours. */
-function commandEnv(): NodeJS.ProcessEnv {
-  return { ...process.env, LC_ALL: 'C', SYSTEMD_COLORS: '0' };
-}
-
-/** A live command's datum from how it ended, whether it ran here (execFileSync) or on the helper thread. */
-export function commandDatum(argv: string[], o: CommandOutcome): Datum {
-  const label = 'command: ' + argv.join(' ');
-  if (o.errorCode === null && o.status === 0) return { ok: true, text: o.stdout, path: label };
-  // rpm -q exits non-zero when one of the packages is absent but still prints the rest.
-  if (argv[0] === 'rpm' && o.stdout.trim()) return { ok: true, text: o.stdout, path: label };
-  const why = o.errorCode === 'ENOENT' ? `${argv[0]} not installed` : o.errorCode === 'ETIMEDOUT' ? 'timed out' : `exit status ${o.status ?? '?'}`;
-  return { ok: false, reason: `${argv.join(' ')}: ${why}`, tried: [label], notCollected: false };
 }
 
 export function shorten(s: string, max = 300): string {

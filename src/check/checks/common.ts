@@ -1,6 +1,5 @@
 /** What every check module shares: the check type, the finding builder, and kdump state other checks consult. */
 import { type Facts } from '../../host/facts.js';
-import type { DatumId } from '../../host/sources.js';
 import type { Evidence, Finding, Remedy, Status } from '../model.js';
 
 export interface CheckDef {
@@ -12,17 +11,6 @@ export interface CheckDef {
   tradeoff?: string;
   /** A fail of this check stays a fail under `--profile minimal`: it is evidence of the next panic or hang (policy.ts). */
   minimal?: boolean;
-  /**
-   * The check reads the process table on every run (Facts.processes, or only threadCount): the
-   * run starts reading it ahead, on a helper thread for a large table, before the checks run.
-   * A hint: a check that reads it without saying so still gets it, only later.
-   */
-  processTable?: 'processes' | 'threads';
-  /**
-   * Live commands (catalog data) the check reads on every run: with a large process table they
-   * are started ahead, all at once, on the helper thread (host/helper.ts). A hint as above.
-   */
-  commands?: DatumId[];
   /** The decision: what the facts say, as one finding of `r`. */
   run: (r: Reporter, f: Facts) => Finding;
 }
