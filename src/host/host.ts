@@ -76,7 +76,7 @@ type KernelRead = { ok: true; text: string; cut: number | null } | { ok: false; 
  * and a fresh 64 KiB buffer each (plus its copies) cost more than the reads themselves in
  * garbage collection.
  */
-function readKernelFile(path: string, cap: number): KernelRead {
+function readKernelFile(path: string, cap: number, wholeInOneRead = false): KernelRead {
   const opened = openEvidence(path, { kernelFs: true });
   if (!opened.ok) return opened;
   const { fd } = opened;
@@ -87,6 +87,8 @@ function readKernelFile(path: string, cap: number): KernelRead {
       const n = readSync(fd, kernelBuf, total, cap + 1 - total, null);
       if (n === 0) break;
       total += n;
+      // A read shorter than asked was the whole file: no second read to be told so.
+      if (wholeInOneRead && total <= cap) break;
       if (total > cap) {
         let size = total;
         try {
@@ -107,7 +109,14 @@ function readKernelFile(path: string, cap: number): KernelRead {
 }
 
 /** A file directly below a live /proc/<pid>: the per-process scans' files, already in normal form. */
-const LIVE_PID_FILE = /^\/proc\/\d+\/[a-z_]+$/;
+const LIVE_PID_FILE = /^\/proc\/\d+\/([a-z_]+)$/;
+
+/**
+ * /proc/<pid> files the kernel gives whole to one read large enough (seq_file single_open: stat,
+ * status, comm; a formatted buffer: oom_score_adj, oom_adj), so a shorter read is their end. Not
+ * cmdline or environ: those come a page per read.
+ */
+const WHOLE_IN_ONE_READ = new Set(['stat', 'status', 'comm', 'oom_score_adj', 'oom_adj']);
 
 /** The only places writeSetting() may write. */
 const WRITABLE_PREFIXES = ['/proc/sys/', '/sys/kernel/config/'];
@@ -269,9 +278,10 @@ export class Host {
    * form, no alternates) and the result objects.
    */
   readSmallValue(livePath: string): string | null {
-    if (this.root === '/' && LIVE_PID_FILE.test(livePath)) {
+    const pidFile = this.root === '/' ? LIVE_PID_FILE.exec(livePath) : null;
+    if (pidFile) {
       const cap = Math.min(readCapFor(livePath).maxBytes, this.maxReadBytes);
-      const r = readKernelFile(livePath, cap);
+      const r = readKernelFile(livePath, cap, WHOLE_IN_ONE_READ.has(pidFile[1]!));
       if (!r.ok) {
         if (r.code === 'NOTREGULAR' || r.code === 'ELOOP' || r.code === 'ESCAPE') this.refuse({ ok: false, code: r.code, reason: `${livePath}: ${r.reason}` });
         return null;

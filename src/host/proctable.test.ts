@@ -178,3 +178,19 @@ test('host: a live /proc file read into the shared buffer keeps the cap (cut, no
   const gone = new Host().readText('/proc/999999999/status');
   assert.ok(!gone.ok && gone.code === 'ENOENT');
 });
+
+test('host: readSmallValue of a live /proc/<pid> file is readValue, in one read for the files the kernel gives whole, and keeps the cap', () => {
+  const h = new Host();
+  for (const f of ['stat', 'status', 'comm', 'oom_score_adj', 'cmdline', 'environ', 'limits']) {
+    const v = h.readValue(`/proc/${process.pid}/${f}`);
+    assert.ok(v.ok);
+    // stat's times move between two reads: compare up to them.
+    const cut = (s: string | null) => (f === 'stat' ? s?.split(' ').slice(0, 13).join(' ') : f === 'status' ? s?.replace(/^(VmHWM|VmRSS|RssAnon|RssFile|voluntary_ctxt_switches|nonvoluntary_ctxt_switches):.*$/gm, '') : s);
+    assert.equal(cut(h.readSmallValue(`/proc/${process.pid}/${f}`)), cut(v.text), f);
+  }
+  const small = new Host({ maxReadBytes: 16 });
+  assert.equal(small.readSmallValue(`/proc/${process.pid}/status`)?.length, 16);
+  assert.equal(small.cuts.length, 1);
+  assert.match(small.cuts[0]!, new RegExp(`^/proc/${process.pid}/status: [\\d,]+ bytes, only the first 16 bytes read`));
+  assert.equal(h.readSmallValue('/proc/999999999/stat'), null);
+});
