@@ -8,7 +8,7 @@ import { Host } from '../host/host.js';
 import { maxUnpackedOption, unpackLimitsFrom } from '../host/options.js';
 import { CHECKS } from './checks/index.js';
 import { PROFILES, type Profile } from './policy.js';
-import { runChecks, selectChecks } from './run.js';
+import { runChecksAhead, selectChecks } from './run.js';
 import { unpackedDisplay } from '../host/sources.js';
 import type { Waiver } from './waivers.js';
 
@@ -133,7 +133,7 @@ host root or sosreport, or the waiver file cannot be read.`,
       const waivers = [...cliWaivers, ...(await loadWaiverFile(host, opts.waivers))];
       // A tarball was unpacked into a temporary directory that is gone after the run: name paths after the sosreport.
       const display = opts.sosreport !== undefined && isFile(opts.sosreport) ? unpackedDisplay(host.root, opts.sosreport) : undefined;
-      const report = runChecks(host, sel.checks, { version: version(), commands: opts.commands !== false, profile: opts.profile ?? 'standard', waivers, display });
+      const report = await runChecksAhead(host, sel.checks, { version: version(), commands: opts.commands !== false, profile: opts.profile ?? 'standard', waivers, display });
       if (opts.json) printJson(report);
       else {
         const [{ renderFixScript, renderHuman }, { paint }] = await renderModule();
