@@ -72,7 +72,9 @@ export async function runChecksAhead(host: Host, checks: CheckDef[] = CHECKS, op
   const src = new Sources(host, opts);
   const facts = new Facts(src);
   if (host.isLive) {
-    const commands = src.startCommands(checks.flatMap((c) => c.commands ?? []));
+    // zcat of /proc/config.gz only where kernelConfig() would run it (no /boot/config-<release>).
+    const ids = checks.flatMap((c) => c.commands ?? []).filter((id) => id !== 'procConfigGz' || facts.needsProcConfigGz());
+    const commands = src.startCommands(ids);
     const table = checks.map((c) => c.processTable);
     try {
       if (table.includes('processes')) facts.processes();

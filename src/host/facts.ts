@@ -110,18 +110,31 @@ export class Facts {
     });
   }
 
+  /** /boot/config-<release> of the running kernel; null when the release is unknown or not a safe file name. */
+  private bootConfig(): { release: string; d: Datum } | null {
+    const k = this.kernel().k;
+    // The release becomes part of a path: accept only what a kernel release looks like.
+    if (!k || !/^[\w.+~-]+$/.test(k.raw) || k.raw.includes('..')) return null;
+    return { release: k.raw, d: this.src.file(`/boot/config-${k.raw}`) };
+  }
+
+  /** Whether kernelConfig() would run `zcat /proc/config.gz`: a live host without /boot/config-<release>. */
+  needsProcConfigGz(): boolean {
+    const b = this.bootConfig();
+    return b !== null && !b.d.ok && this.src.kind === 'live';
+  }
+
   kernelConfig(): { config: Map<string, string> | null; ev: Evidence | null } {
     return this.once('kconfig', () => {
-      const k = this.kernel().k;
-      // The release becomes part of a path: accept only what a kernel release looks like.
-      if (!k || !/^[\w.+~-]+$/.test(k.raw) || k.raw.includes('..')) return { config: null, ev: null };
-      const d = this.src.file(`/boot/config-${k.raw}`);
-      if (!d.ok && this.src.kind === 'live') {
+      const b = this.bootConfig();
+      if (!b) return { config: null, ev: null };
+      const { release, d } = b;
+      if (this.needsProcConfigGz()) {
         const z = this.src.get('procConfigGz');
         if (z.ok) return { config: parseKernelConfig(z.text), ev: { what: 'kernel config', value: '/proc/config.gz', path: z.path } };
       }
       if (!d.ok) return { config: null, ev: this.src.evidence('kernel config', d) };
-      return { config: parseKernelConfig(d.text), ev: { what: 'kernel config', value: `/boot/config-${k.raw}`, path: d.path } };
+      return { config: parseKernelConfig(d.text), ev: { what: 'kernel config', value: `/boot/config-${release}`, path: d.path } };
     });
   }
 

@@ -5,7 +5,8 @@
  * read, and a datum a snapshot did not collect comes back as not collected, never as a value.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { basename } from 'node:path';
+import { basename, delimiter, join } from 'node:path';
+import { accessSync, constants as fsc } from 'node:fs';
 import type { Host } from './host.js';
 
 import { parseSysctlAll, sysctlKey } from './formats/sysctl.js';
@@ -309,6 +310,7 @@ export class Sources {
   private run(argv: string[]): Datum {
     const ahead = this.outcomes.get(commandKey(argv));
     if (ahead) return commandDatum(argv, ahead);
+    if (!onPath(argv[0]!)) return commandDatum(argv, { stdout: '', status: null, errorCode: 'ENOENT' });
     try {
       const out = execFileSync(argv[0]!, argv.slice(1), {
         encoding: 'utf8',
@@ -342,6 +344,23 @@ function commandEnv(): NodeJS.ProcessEnv {
   return { ...process.env, LC_ALL: 'C', SYSTEMD_COLORS: '0' };
 }
 
+/**
+ * Whether a program name is found as exec would find it (a name with a slash as it is, else in
+ * each PATH directory, /usr/bin:/bin without PATH) and may be executed: a program that is not
+ * installed (chkconfig on Debian) is told without forking this process to find out.
+ */
+function onPath(program: string): boolean {
+  const dirs = program.includes('/') ? [''] : (process.env.PATH ?? '/usr/bin:/bin').split(delimiter).map((d) => d || '.');
+  return dirs.some((d) => {
+    try {
+      accessSync(d ? join(d, program) : program, fsc.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
 /** A live command's datum from how it ended, whether it ran when asked (execFileSync) or ahead (runCommand). */
 export function commandDatum(argv: string[], o: CommandOutcome): Datum {
   const label = 'command: ' + argv.join(' ');
@@ -358,6 +377,7 @@ export function commandDatum(argv: string[], o: CommandOutcome): Datum {
  * and dropped, SIGTERM at the timeout (ETIMEDOUT). Never rejects.
  */
 export function runCommand(argv: string[], timeoutMs: number): Promise<CommandOutcome> {
+  if (!onPath(argv[0]!)) return Promise.resolve({ stdout: '', status: null, errorCode: 'ENOENT' });
   return new Promise((resolve) => {
     const out: Buffer[] = [];
     let size = 0;

@@ -14,7 +14,8 @@ export interface CheckDef {
   minimal?: boolean;
   /**
    * Hints for `runChecksAhead` on a live host: the live commands (catalog data) the check reads on
-   * every run, started all at once before the checks run, and the part of the process table it
+   * every run (`procConfigGz`: may read, started only where /boot has no config for the running
+   * kernel), started all at once before the checks run, and the part of the process table it
    * reads (Facts.processes, or only threadCount), read while they run. A check that reads more
    * still gets it, only when it asks.
    */
