@@ -574,21 +574,22 @@ export class Facts {
 
   /** Whether a package is installed (dpkg status, dpkg -l, rpm): version string (the newest installed), false, or null when unknown. */
   pkg(names: string[]): { version: string | false | null; ev: Evidence | null } {
-    const lists: [Datum, (text: string) => { value: Map<string, string[]> }][] = [
-      [this.src.get('dpkgStatus'), parseDpkgStatus],
-      [this.src.get('dpkgList'), parseDpkgL],
-      [this.src.get('rpmList'), parseRpmList],
+    const lists: [string, Datum, (text: string) => { value: Map<string, string[]> }][] = [
+      ['dpkgStatus', this.src.get('dpkgStatus'), parseDpkgStatus],
+      ['dpkgList', this.src.get('dpkgList'), parseDpkgL],
+      ['rpmList', this.src.get('rpmList'), parseRpmList],
     ];
-    for (const [d, parse] of lists) {
+    for (const [id, d, parse] of lists) {
       if (!d.ok) continue;
-      const installed = parse(d.text).value;
+      // Parsed once per run: several checks ask (a dpkg status file is ~1 MB).
+      const installed = this.once(`installed:${id}`, () => parse(d.text).value);
       for (const n of names) {
         const versions = [...(installed.get(n) ?? [])].sort(compareVersions);
         const newest = newestVersion(versions);
         if (newest !== null) return { version: newest, ev: this.src.evidence(`package ${n}`, d, versions.join(', ')) };
       }
     }
-    const [ds, dl, rl] = lists.map(([d]) => d) as [Datum, Datum, Datum];
+    const [ds, dl, rl] = lists.map(([, d]) => d) as [Datum, Datum, Datum];
     const anyList = ds.ok ? ds : dl.ok ? dl : rl.ok ? rl : null;
     if (anyList) return { version: false, ev: this.src.evidence(`package ${names.join('/')}`, anyList, 'not installed') };
     return { version: null, ev: null };
