@@ -136,7 +136,10 @@ test('proctable: a /proc/<pid>/stat that is a FIFO or a link out of the root is 
   const t = f.threadCount();
   assert.deepEqual([...p.names].sort(), ['java', 'multipathd', 'old-daemon', 'systemd']);
   assert.equal(t.sources.find((s) => s.how.includes('/proc/<pid>/'))?.threads, 310);
-  assert.ok(host.refused.some((r) => r.startsWith('/proc/200/stat: is a FIFO')), JSON.stringify(host.refused));
+  assert.ok(
+    host.refused.some((r) => r.startsWith('/proc/200/stat: is a FIFO')),
+    JSON.stringify(host.refused),
+  );
   assert.ok(!JSON.stringify(p).includes('OUTSIDE'));
 });
 
@@ -156,7 +159,10 @@ test('proctable: on the live host one pass finds a child process and counts its 
     assert.ok(src.reads.includes(`/proc/${pid}/stat`) && !src.reads.includes(`/proc/${pid}/comm`) && !src.reads.includes(`/proc/${pid}/status`));
     assert.equal(f.procTable().status(pid)?.threads, '1');
     assert.equal(f.procTable().status(pid)?.ppid, process.pid);
-    assert.ok(th.sources.some((s) => s.how.startsWith('num_threads in /proc/<pid>/stat (')), JSON.stringify(th.sources));
+    assert.ok(
+      th.sources.some((s) => s.how.startsWith('num_threads in /proc/<pid>/stat (')),
+      JSON.stringify(th.sources),
+    );
     assert.ok(p.scanned > 1 && (th.threads ?? 0) >= p.scanned);
     assert.deepEqual(
       src.lists.filter((l) => l === '/proc'),
