@@ -40,6 +40,18 @@ function procTree(): string {
   return root;
 }
 
+/** What procTree()'s scan finds, whichever files it came from: the two exempt processes and the four names. */
+function assertTreeScan(p: ReturnType<Facts['processes']>): void {
+  assert.deepEqual(
+    p.exempt.map((e) => [e.pid, e.comm, e.ppid, e.value, e.legacy]),
+    [
+      [200, 'multipathd', 1, -1000, false],
+      [300, 'old-daemon', 1, -17, true],
+    ],
+  );
+  assert.deepEqual([...p.names].sort(), ['java', 'multipathd', 'old-daemon', 'systemd']);
+}
+
 const counts = (xs: string[]) => [...xs.reduce((m, x) => m.set(x, (m.get(x) ?? 0) + 1), new Map<string, number>())];
 
 test('proctable: the OOM scan and the thread count share one /proc listing and read each /proc/<pid> file at most once', () => {
@@ -56,14 +68,7 @@ test('proctable: the OOM scan and the thread count share one /proc listing and r
   assert.equal(p.pids, 5);
   assert.equal(p.scanned, 4);
   assert.equal(p.unreadable, 1);
-  assert.deepEqual(
-    p.exempt.map((e) => [e.pid, e.comm, e.ppid, e.value, e.legacy]),
-    [
-      [200, 'multipathd', 1, -1000, false],
-      [300, 'old-daemon', 1, -17, true],
-    ],
-  );
-  assert.deepEqual([...p.names].sort(), ['java', 'multipathd', 'old-daemon', 'systemd']);
+  assertTreeScan(p);
   assert.deepEqual(
     t.sources.find((s) => s.how.startsWith('Threads:')),
     { how: 'Threads: in /proc/<pid>/status (4 processes)', threads: 310 },
@@ -108,14 +113,7 @@ test('proctable: where /proc/<pid>/stat is there, name, parent and threads come 
   for (const [path, n] of counts(src.reads)) assert.equal(n, 1, `${path} read ${n} times`);
   assert.ok(!src.reads.includes('/proc/1/comm') && !src.reads.includes('/proc/200/comm') && !src.reads.includes('/proc/200/status') && !src.reads.includes('/proc/1/status'));
   assert.ok(src.reads.includes('/proc/300/status') && src.reads.includes('/proc/400/status'));
-  assert.deepEqual(
-    p.exempt.map((e) => [e.pid, e.comm, e.ppid, e.value, e.legacy]),
-    [
-      [200, 'multipathd', 1, -1000, false],
-      [300, 'old-daemon', 1, -17, true],
-    ],
-  );
-  assert.deepEqual([...p.names].sort(), ['java', 'multipathd', 'old-daemon', 'systemd']);
+  assertTreeScan(p);
   // 1 + 9 from stat, 2 + 300 from status: the label names both files.
   assert.deepEqual(
     t.sources.find((s) => s.how.includes('/proc/<pid>/')),

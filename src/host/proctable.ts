@@ -97,21 +97,20 @@ export class ProcTable {
 
   /** /proc/<pid>/stat, parsed; null when unreadable or not in its format. Read at most once. */
   stat(pid: string): PidStat | null {
-    if (this.stats.has(pid)) return this.stats.get(pid)!;
-    this.reads++;
-    const text = this.src.value(`/proc/${pid}/stat`);
-    const st = text === null ? null : parsePidStat(text);
-    this.stats.set(pid, st);
-    return st;
+    return this.parsed(this.stats, pid, 'stat', parsePidStat);
   }
 
   /** /proc/<pid>/status, parsed; null when unreadable. Read at most once. */
   status(pid: string): PidStatus | null {
-    if (this.statuses.has(pid)) return this.statuses.get(pid)!;
+    return this.parsed(this.statuses, pid, 'status', parsePidStatus);
+  }
+
+  private parsed<T>(kept: Map<string, T | null>, pid: string, file: string, parse: (text: string) => T | null): T | null {
+    if (kept.has(pid)) return kept.get(pid)!;
     this.reads++;
-    const text = this.src.value(`/proc/${pid}/status`);
-    const st = text === null ? null : parsePidStatus(text);
-    this.statuses.set(pid, st);
-    return st;
+    const text = this.src.value(`/proc/${pid}/${file}`);
+    const v = text === null ? null : parse(text);
+    kept.set(pid, v);
+    return v;
   }
 }
