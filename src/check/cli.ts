@@ -4,15 +4,18 @@ import { readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { CliError, EXIT } from '../common/exit.js';
 import { printJson } from '../common/json.js';
-import { paint } from '../common/term.js';
 import { Host } from '../host/host.js';
 import { maxUnpackedOption, unpackLimitsFrom } from '../host/options.js';
 import { CHECKS } from './checks/index.js';
-import { renderFixScript, renderHuman } from './render.js';
 import { PROFILES, type Profile } from './policy.js';
-import { runChecks, selectChecks } from './run.js';
+import { runChecksAhead, selectChecks } from './run.js';
 import { unpackedDisplay } from '../host/sources.js';
-import { parseWaiveArg, parseWaiverFile, type Waiver, WaiverFileError } from './waivers.js';
+import type { Waiver } from './waivers.js';
+
+// Loaded only when used (start-up is a third of a live run): the TOML parser for waivers, the
+// table and colour modules for human output. `check --json` without waivers needs neither.
+const waiverModule = () => import('./waivers.js');
+const renderModule = () => Promise.all([import('./render.js'), import('../common/term.js')]);
 
 /** The waiver file read (through the Host, so a --root tree brings its own) when --waivers is not given. */
 export const DEFAULT_WAIVERS = '/etc/lantern/check-waivers.toml';
@@ -37,7 +40,7 @@ interface CheckOptions {
  * host's root when present. A file that is there but cannot be read is an error, not "no
  * waivers": that would turn accepted findings back into failures without saying why.
  */
-function loadWaiverFile(host: Host, opt: string | false | undefined): Waiver[] {
+async function loadWaiverFile(host: Host, opt: string | false | undefined): Promise<Waiver[]> {
   if (opt === false) return [];
   const explicit = opt !== undefined;
   const src = explicit ? new Host({ root: '/' }) : host;
@@ -46,6 +49,7 @@ function loadWaiverFile(host: Host, opt: string | false | undefined): Waiver[] {
     if (!explicit && (r.code === 'ENOENT' || r.code === 'NOTCOLLECTED')) return [];
     throw new CliError(`waiver file ${r.reason}`, EXIT.NOINPUT);
   }
+  const { parseWaiverFile, WaiverFileError } = await waiverModule();
   try {
     return parseWaiverFile(r.text, r.path);
   } catch (e) {
@@ -99,7 +103,7 @@ Exit status (waived findings do not count): 0 nothing at warn or fail, 1 at leas
 2 at least one fail, 64 usage error, 65 the waiver file is not valid, 66 the root is not a
 host root or sosreport, or the waiver file cannot be read.`,
     )
-    .action((opts: CheckOptions) => {
+    .action(async (opts: CheckOptions) => {
       if (opts.root !== undefined && opts.sosreport !== undefined) throw new CliError('--root and --sosreport are mutually exclusive', EXIT.USAGE);
       if (opts.json && opts.fixScript) throw new CliError('--json and --fix-script are mutually exclusive', EXIT.USAGE);
       const only =
@@ -117,19 +121,25 @@ host root or sosreport, or the waiver file cannot be read.`,
       if (host.kind === 'tree' && !host.isDirectory('/etc') && !host.isDirectory('/proc')) {
         throw new CliError(`${host.root}: not a host root or sosreport (no etc/ or proc/ inside)`, EXIT.NOINPUT);
       }
-      let cliWaivers: Waiver[];
-      try {
-        cliWaivers = (opts.waive ?? []).map(parseWaiveArg);
-      } catch (e) {
-        throw new CliError((e as Error).message, EXIT.USAGE);
+      let cliWaivers: Waiver[] = [];
+      if (opts.waive?.length) {
+        const { parseWaiveArg } = await waiverModule();
+        try {
+          cliWaivers = opts.waive.map(parseWaiveArg);
+        } catch (e) {
+          throw new CliError((e as Error).message, EXIT.USAGE);
+        }
       }
-      const waivers = [...cliWaivers, ...loadWaiverFile(host, opts.waivers)];
+      const waivers = [...cliWaivers, ...(await loadWaiverFile(host, opts.waivers))];
       // A tarball was unpacked into a temporary directory that is gone after the run: name paths after the sosreport.
       const display = opts.sosreport !== undefined && isFile(opts.sosreport) ? unpackedDisplay(host.root, opts.sosreport) : undefined;
-      const report = runChecks(host, sel.checks, { version: version(), commands: opts.commands !== false, profile: opts.profile ?? 'standard', waivers, display });
+      const report = await runChecksAhead(host, sel.checks, { version: version(), commands: opts.commands !== false, profile: opts.profile ?? 'standard', waivers, display });
       if (opts.json) printJson(report);
-      else if (opts.fixScript) process.stdout.write(renderFixScript(report));
-      else process.stdout.write(renderHuman(report, paint(process.stdout), process.stdout.columns ?? 120, opts.verbose === true));
+      else {
+        const [{ renderFixScript, renderHuman }, { paint }] = await renderModule();
+        if (opts.fixScript) process.stdout.write(renderFixScript(report));
+        else process.stdout.write(renderHuman(report, paint(process.stdout), process.stdout.columns ?? 120, opts.verbose === true));
+      }
       process.exitCode = report.summary.exitCode;
     });
 }

@@ -58,7 +58,37 @@ export interface RunOptions extends SourcesOptions {
 
 export function runChecks(host: Host, checks: CheckDef[] = CHECKS, opts: RunOptions = {}): CheckReport {
   const src = new Sources(host, opts);
+  return runWith(src, new Facts(src), checks, opts);
+}
+
+/**
+ * runChecks for the command line: on a live host, the live commands the checks name
+ * (CheckDef.commands) are started first, all at once, and the process table they name
+ * (CheckDef.processTable) is read while they run: the commands' processes use the second core
+ * while this thread reads /proc, instead of this thread waiting on each in turn. Then the checks
+ * run as in runChecks, on the data already there. Other roots run no commands: runChecks.
+ */
+export async function runChecksAhead(host: Host, checks: CheckDef[] = CHECKS, opts: RunOptions = {}): Promise<CheckReport> {
+  const src = new Sources(host, opts);
   const facts = new Facts(src);
+  if (host.isLive) {
+    // zcat of /proc/config.gz only where kernelConfig() would run it (no /boot/config-<release>).
+    const ids = checks.flatMap((c) => c.commands ?? []).filter((id) => id !== 'procConfigGz' || facts.needsProcConfigGz());
+    const commands = src.startCommands(ids);
+    const table = checks.map((c) => c.processTable);
+    try {
+      if (table.includes('processes')) facts.processes();
+      if (table.includes('threads')) facts.threadCount();
+    } catch {
+      // Read again by the check that asks, which reports the error as its own finding.
+    }
+    await commands;
+  }
+  return runWith(src, facts, checks, opts);
+}
+
+function runWith(src: Sources, facts: Facts, checks: CheckDef[], opts: RunOptions): CheckReport {
+  const host = src.host;
   const raw: Finding[] = [];
   for (const c of checks) {
     try {

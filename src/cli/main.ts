@@ -7,7 +7,7 @@ import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { CliError, EXIT } from '../common/exit.js';
 import { ClosedPipeError } from '../common/output.js';
-import { HostError } from '../host/host.js';
+import { HostError } from '../host/roots.js';
 
 type Capability = { register(program: Command): void };
 

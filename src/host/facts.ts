@@ -15,7 +15,7 @@ import { newestVersion, compareVersions } from './formats/versions.js';
 import { type Cmdline, parseCmdline } from './formats/cmdline.js';
 import { parseLoadavgThreads } from './formats/proc.js';
 import { parsePsCommands } from './formats/ps.js';
-import { type PidStatus, ProcTable } from './proctable.js';
+import { ProcTable } from './proctable.js';
 import type { Datum, Evidence, Sources } from './sources.js';
 
 export type Family = 'rhel' | 'debian' | 'other';
@@ -110,18 +110,31 @@ export class Facts {
     });
   }
 
+  /** /boot/config-<release> of the running kernel; null when the release is unknown or not a safe file name. */
+  private bootConfig(): { release: string; d: Datum } | null {
+    const k = this.kernel().k;
+    // The release becomes part of a path: accept only what a kernel release looks like.
+    if (!k || !/^[\w.+~-]+$/.test(k.raw) || k.raw.includes('..')) return null;
+    return { release: k.raw, d: this.src.file(`/boot/config-${k.raw}`) };
+  }
+
+  /** Whether kernelConfig() would run `zcat /proc/config.gz`: a live host without /boot/config-<release>. */
+  needsProcConfigGz(): boolean {
+    const b = this.bootConfig();
+    return b !== null && !b.d.ok && this.src.kind === 'live';
+  }
+
   kernelConfig(): { config: Map<string, string> | null; ev: Evidence | null } {
     return this.once('kconfig', () => {
-      const k = this.kernel().k;
-      // The release becomes part of a path: accept only what a kernel release looks like.
-      if (!k || !/^[\w.+~-]+$/.test(k.raw) || k.raw.includes('..')) return { config: null, ev: null };
-      const d = this.src.file(`/boot/config-${k.raw}`);
-      if (!d.ok && this.src.kind === 'live') {
+      const b = this.bootConfig();
+      if (!b) return { config: null, ev: null };
+      const { release, d } = b;
+      if (this.needsProcConfigGz()) {
         const z = this.src.get('procConfigGz');
         if (z.ok) return { config: parseKernelConfig(z.text), ev: { what: 'kernel config', value: '/proc/config.gz', path: z.path } };
       }
       if (!d.ok) return { config: null, ev: this.src.evidence('kernel config', d) };
-      return { config: parseKernelConfig(d.text), ev: { what: 'kernel config', value: `/boot/config-${k.raw}`, path: d.path } };
+      return { config: parseKernelConfig(d.text), ev: { what: 'kernel config', value: `/boot/config-${release}`, path: d.path } };
     });
   }
 
@@ -252,7 +265,8 @@ export class Facts {
 
   /**
    * Scan the process table: every /proc/<pid>/oom_score_adj (or oom_adj), and the command
-   * name of each process. Synchronous small reads: thousands of them take well under a second.
+   * name of each process (from stat; comm, and status for the parent of an exempt process, where
+   * stat is missing). Synchronous small reads: 10,000 processes take about a tenth of a second.
    */
   processes(): ProcessScan {
     return this.once('procs', () => {
@@ -277,11 +291,14 @@ export class Facts {
             legacy = true;
           }
         }
-        let comm = table.value(pid, 'comm');
-        let status: PidStatus | null = null;
-        if (comm === null || (value !== null && isExempt(value, legacy))) {
-          status = table.status(pid);
+        // stat gives name and parent in one file; comm and status only where it is missing.
+        const stat = table.stat(pid);
+        let comm = stat ? stat.name : table.value(pid, 'comm');
+        let ppid = stat ? stat.ppid : NaN;
+        if (stat === null && (comm === null || (value !== null && isExempt(value, legacy)))) {
+          const status = table.status(pid);
           comm ??= status ? status.name : null;
+          ppid = status ? status.ppid : NaN;
         }
         if (value === null && comm === null) {
           unreadable++;
@@ -290,7 +307,6 @@ export class Facts {
         scanned++;
         if (comm) names.add(comm);
         if (value !== null && Number.isFinite(value) && isExempt(value, legacy)) {
-          const ppid = status ? status.ppid : NaN;
           exempt.push({ pid: Number(pid), comm: comm ?? '?', ppid: Number.isFinite(ppid) ? ppid : null, value, legacy, path: this.src.host.mapPath(path) });
         }
       }
@@ -308,7 +324,8 @@ export class Facts {
 
   /**
    * How many threads the host runs, from every source the root has: /proc/loadavg's 4th field
-   * (runnable/total), the sum of `Threads:` over /proc/<pid>/status, and a sosreport's
+   * (runnable/total), the sum of the thread counts of /proc/<pid>/stat (`Threads:` of
+   * /proc/<pid>/status where stat is missing), and a sosreport's
    * `ps -elfL` (one line per thread). Each is a moment, taken at a different one: the largest
    * is kept, since a SysRq-T dump prints every thread there is.
    */
@@ -323,18 +340,29 @@ export class Facts {
         evidence.push(this.src.evidence('threads (/proc/loadavg, 4th field)', la, String(fromLoadavg)));
       } else evidence.push(this.src.evidence('threads (/proc/loadavg)', la, la.ok ? 'unparseable' : undefined));
       let sum = 0;
-      let read = 0;
+      let fromStat = 0;
+      let fromStatus = 0;
       const table = this.procTable();
       const pids = table.pids();
       for (const pid of pids) {
+        const stat = table.stat(pid);
+        if (stat) {
+          sum += Number(stat.threads);
+          fromStat++;
+          continue;
+        }
         const n = table.status(pid)?.threads ?? null;
         if (n === null) continue;
         sum += Number(n);
-        read++;
+        fromStatus++;
       }
+      const read = fromStat + fromStatus;
       if (read) {
-        sources.push({ how: `Threads: in /proc/<pid>/status (${read} processes)`, threads: sum });
-        evidence.push({ what: `threads (sum of Threads: over ${read} of ${pids.length} /proc/<pid>/status)`, value: String(sum), path: this.src.host.mapPath('/proc') });
+        // Named after the files the count came from: stat on a live host, status in a copied tree without stat.
+        const field = fromStat && fromStatus ? 'num_threads or Threads:' : fromStat ? 'num_threads' : 'Threads:';
+        const files = fromStat && fromStatus ? '/proc/<pid>/stat or status' : fromStat ? '/proc/<pid>/stat' : '/proc/<pid>/status';
+        sources.push({ how: `${field} in ${files} (${read} processes)`, threads: sum });
+        evidence.push({ what: `threads (sum of ${field} over ${read} of ${pids.length} ${files})`, value: String(sum), path: this.src.host.mapPath('/proc') });
       }
       const ps = this.src.get('psThreads');
       if (ps.ok) {
@@ -546,21 +574,22 @@ export class Facts {
 
   /** Whether a package is installed (dpkg status, dpkg -l, rpm): version string (the newest installed), false, or null when unknown. */
   pkg(names: string[]): { version: string | false | null; ev: Evidence | null } {
-    const lists: [Datum, (text: string) => { value: Map<string, string[]> }][] = [
-      [this.src.get('dpkgStatus'), parseDpkgStatus],
-      [this.src.get('dpkgList'), parseDpkgL],
-      [this.src.get('rpmList'), parseRpmList],
+    const lists: [string, Datum, (text: string) => { value: Map<string, string[]> }][] = [
+      ['dpkgStatus', this.src.get('dpkgStatus'), parseDpkgStatus],
+      ['dpkgList', this.src.get('dpkgList'), parseDpkgL],
+      ['rpmList', this.src.get('rpmList'), parseRpmList],
     ];
-    for (const [d, parse] of lists) {
+    for (const [id, d, parse] of lists) {
       if (!d.ok) continue;
-      const installed = parse(d.text).value;
+      // Parsed once per run: several checks ask (a dpkg status file is ~1 MB).
+      const installed = this.once(`installed:${id}`, () => parse(d.text).value);
       for (const n of names) {
         const versions = [...(installed.get(n) ?? [])].sort(compareVersions);
         const newest = newestVersion(versions);
         if (newest !== null) return { version: newest, ev: this.src.evidence(`package ${n}`, d, versions.join(', ')) };
       }
     }
-    const [ds, dl, rl] = lists.map(([d]) => d) as [Datum, Datum, Datum];
+    const [ds, dl, rl] = lists.map(([, d]) => d) as [Datum, Datum, Datum];
     const anyList = ds.ok ? ds : dl.ok ? dl : rl.ok ? rl : null;
     if (anyList) return { version: false, ev: this.src.evidence(`package ${names.join('/')}`, anyList, 'not installed') };
     return { version: null, ev: null };

@@ -11,7 +11,7 @@
  */
 import { closeSync, constants as fsc, existsSync, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readlinkSync, readSync, realpathSync, statSync, writeSync } from 'node:fs';
 import { posix } from 'node:path';
-import { descriptorPath, entryKind, type EvidenceRead, isInside, openEvidence, readEvidence } from '../common/evidence.js';
+import { descriptorPath, entryKind, type EvidenceErrorCode, type EvidenceRead, isInside, openEvidence, readEvidence } from '../common/evidence.js';
 import { unpackSosreport, type UnpackLimits } from './archive.js';
 import { cutNote, readCapFor } from './caps.js';
 import { HostError, looksLikeHostRoot, looksLikeSosreport } from './roots.js';
@@ -67,13 +67,16 @@ const KERNEL_FS_FILE = /^\/sys\/|^\/proc\/sys\/|^\/proc\/(?:\d+\/|self\/|thread-
 /** Shared read buffer of readKernelFile (single-threaded: never used concurrently); grows to the largest cap used. */
 let kernelBuf = Buffer.allocUnsafe(64 * 1024);
 
+type KernelRead = { ok: true; text: string; cut: number | null } | { ok: false; code: EvidenceErrorCode; reason: string };
+
 /**
  * readEvidence for a live /proc or /sys file (KERNEL_FS_FILE): the same guarantees (regular file
- * by fstat after open, O_NONBLOCK, at most `cap` bytes, cut noted), read into one reused buffer.
- * The per-process scans read tens of thousands of these files per run, and a fresh 64 KiB buffer
- * each (plus its copies) cost more than the reads themselves in garbage collection.
+ * by fstat after open, O_NONBLOCK, at most `cap` bytes, cut noted), read into one reused buffer
+ * and decoded from there. The per-process scans read tens of thousands of these files per run,
+ * and a fresh 64 KiB buffer each (plus its copies) cost more than the reads themselves in
+ * garbage collection.
  */
-function readKernelFile(path: string, cap: number): EvidenceRead {
+function readKernelFile(path: string, cap: number, wholeInOneRead = false): KernelRead {
   const opened = openEvidence(path, { kernelFs: true });
   if (!opened.ok) return opened;
   const { fd } = opened;
@@ -84,6 +87,8 @@ function readKernelFile(path: string, cap: number): EvidenceRead {
       const n = readSync(fd, kernelBuf, total, cap + 1 - total, null);
       if (n === 0) break;
       total += n;
+      // A read shorter than asked was the whole file: no second read to be told so.
+      if (wholeInOneRead && total <= cap) break;
       if (total > cap) {
         let size = total;
         try {
@@ -91,10 +96,10 @@ function readKernelFile(path: string, cap: number): EvidenceRead {
         } catch {
           /* keep what was counted */
         }
-        return { ok: true, bytes: Buffer.from(kernelBuf.subarray(0, cap)), cut: size };
+        return { ok: true, text: kernelBuf.toString('utf8', 0, cap), cut: size };
       }
     }
-    return { ok: true, bytes: Buffer.from(kernelBuf.subarray(0, total)), cut: null };
+    return { ok: true, text: kernelBuf.toString('utf8', 0, total), cut: null };
   } catch (e) {
     const code = errCode(e);
     return { ok: false, code: code === 'EACCES' || code === 'ENOENT' || code === 'EISDIR' ? code : 'EIO', reason: describe(code, e) };
@@ -102,6 +107,16 @@ function readKernelFile(path: string, cap: number): EvidenceRead {
     closeSync(fd);
   }
 }
+
+/** A file directly below a live /proc/<pid>: the per-process scans' files, already in normal form. */
+const LIVE_PID_FILE = /^\/proc\/\d+\/([a-z_]+)$/;
+
+/**
+ * /proc/<pid> files the kernel gives whole to one read large enough (seq_file single_open: stat,
+ * status, comm; a formatted buffer: oom_score_adj, oom_adj), so a shorter read is their end. Not
+ * cmdline or environ: those come a page per read.
+ */
+const WHOLE_IN_ONE_READ = new Set(['stat', 'status', 'comm', 'oom_score_adj', 'oom_adj']);
 
 /** The only places writeSetting() may write. */
 const WRITABLE_PREFIXES = ['/proc/sys/', '/sys/kernel/config/'];
@@ -256,6 +271,28 @@ export class Host {
     return r.ok ? { ...r, text: r.text.trim() } : r;
   }
 
+  /**
+   * readValue's text, or null when the file cannot be read: for the per-process scans, tens of
+   * thousands of small files per run. The same guarantees, caps and notes as readValue; a file
+   * directly below a live /proc/<pid> skips the path handling (it is a kernel file in normal
+   * form, no alternates) and the result objects.
+   */
+  readSmallValue(livePath: string): string | null {
+    const pidFile = this.root === '/' ? LIVE_PID_FILE.exec(livePath) : null;
+    if (pidFile) {
+      const cap = Math.min(readCapFor(livePath).maxBytes, this.maxReadBytes);
+      const r = readKernelFile(livePath, cap, WHOLE_IN_ONE_READ.has(pidFile[1]!));
+      if (!r.ok) {
+        if (r.code === 'NOTREGULAR' || r.code === 'ELOOP' || r.code === 'ESCAPE') this.refuse({ ok: false, code: r.code, reason: `${livePath}: ${r.reason}` });
+        return null;
+      }
+      if (r.cut !== null) this.noteCut(livePath, r.cut, cap);
+      return r.text.trim();
+    }
+    const r = this.readText(livePath);
+    return r.ok ? r.text.trim() : null;
+  }
+
   exists(livePath: string): boolean {
     const clean = normaliseLive(livePath);
     return this.withAlternates(clean).some((p) => this.statInside(p) !== null);
@@ -371,18 +408,20 @@ export class Host {
     if (!res.ok) return this.refuse({ ok: false, code: 'ELOOP', reason: res.reason, path: real, livePath: shown });
     const cap = Math.min(maxBytes ?? readCapFor(live).maxBytes, this.maxReadBytes);
     const kernelFs = this.root === '/' && KERNEL_FS_FILE.test(real);
-    const r = kernelFs ? readKernelFile(real, cap) : readEvidence(real, this.root === '/' ? { maxBytes: cap } : { maxBytes: cap, noFollow: true, within: this.root });
+    const r = kernelFs ? readKernelFile(real, cap) : textOf(readEvidence(real, this.root === '/' ? { maxBytes: cap } : { maxBytes: cap, noFollow: true, within: this.root }));
     if (!r.ok) {
       const code: ReadErrorCode = r.code;
       return this.refuse({ ok: false, code, reason: `${shown}: ${code === 'ENOENT' ? 'does not exist' : r.reason}`, path: real, livePath: shown });
     }
-    const text = r.bytes.toString('utf8');
+    const { text } = r;
     if (r.cut === null) return { ok: true, text, path: real, livePath: shown };
-    if (maxBytes === undefined) {
-      const note = cutNote(live, r.cut, cap);
-      if (!this.cuts.includes(note)) this.cuts.push(note);
-    }
+    if (maxBytes === undefined) this.noteCut(live, r.cut, cap);
     return { ok: true, text, path: real, livePath: shown, cut: r.cut };
+  }
+
+  private noteCut(live: string, size: number, cap: number): void {
+    const note = cutNote(live, size, cap);
+    if (!this.cuts.includes(note)) this.cuts.push(note);
   }
 
   /** Note a refusal that says something about the root (not a plain absence), once per path. */
@@ -426,6 +465,11 @@ export class Host {
     }
     return cur;
   }
+}
+
+/** readEvidence's bytes as UTF-8 text. */
+function textOf(r: EvidenceRead): KernelRead {
+  return r.ok ? { ok: true, text: r.bytes.toString('utf8'), cut: r.cut } : r;
 }
 
 function normaliseLive(p: string): string {

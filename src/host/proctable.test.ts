@@ -1,12 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Host } from './host.js';
 import { Facts } from './facts.js';
 import { Sources } from './sources.js';
-import { parsePidStatus } from './proctable.js';
+import { parsePidStat, parsePidStatus } from './proctable.js';
 import { tempDir } from '../common/testenv.js';
 
 /** Sources that remember every path it read or listed, to show what the scans touch. */
@@ -40,6 +40,18 @@ function procTree(): string {
   return root;
 }
 
+/** What procTree()'s scan finds, whichever files it came from: the two exempt processes and the four names. */
+function assertTreeScan(p: ReturnType<Facts['processes']>): void {
+  assert.deepEqual(
+    p.exempt.map((e) => [e.pid, e.comm, e.ppid, e.value, e.legacy]),
+    [
+      [200, 'multipathd', 1, -1000, false],
+      [300, 'old-daemon', 1, -17, true],
+    ],
+  );
+  assert.deepEqual([...p.names].sort(), ['java', 'multipathd', 'old-daemon', 'systemd']);
+}
+
 const counts = (xs: string[]) => [...xs.reduce((m, x) => m.set(x, (m.get(x) ?? 0) + 1), new Map<string, number>())];
 
 test('proctable: the OOM scan and the thread count share one /proc listing and read each /proc/<pid> file at most once', () => {
@@ -56,14 +68,7 @@ test('proctable: the OOM scan and the thread count share one /proc listing and r
   assert.equal(p.pids, 5);
   assert.equal(p.scanned, 4);
   assert.equal(p.unreadable, 1);
-  assert.deepEqual(
-    p.exempt.map((e) => [e.pid, e.comm, e.ppid, e.value, e.legacy]),
-    [
-      [200, 'multipathd', 1, -1000, false],
-      [300, 'old-daemon', 1, -17, true],
-    ],
-  );
-  assert.deepEqual([...p.names].sort(), ['java', 'multipathd', 'old-daemon', 'systemd']);
+  assertTreeScan(p);
   assert.deepEqual(
     t.sources.find((s) => s.how.startsWith('Threads:')),
     { how: 'Threads: in /proc/<pid>/status (4 processes)', threads: 310 },
@@ -82,6 +87,60 @@ test('proctable: parsePidStatus takes Name, PPid and Threads as the scans always
   assert.deepEqual(parsePidStatus(''), { name: null, ppid: NaN, threads: null });
 });
 
+test('proctable: parsePidStat takes the name (parentheses and spaces in it), the parent and the thread count', () => {
+  // Field 20 of a real line (a kernel 6.x sleep): "... 0 0 20 0 1 0 ...".
+  const line = (name: string, ppid: string, threads: string) => `4711 (${name}) S ${ppid} 4711 4711 0 -1 4194304 90 0 0 0 0 0 0 0 20 0 ${threads} 0 2237 8413184 224 18446744073709551615`;
+  assert.deepEqual(parsePidStat(line('sleep', '1', '1')), { name: 'sleep', ppid: 1, threads: '1' });
+  assert.deepEqual(parsePidStat(line('a) S 9 (b', '77', '12')), { name: 'a) S 9 (b', ppid: 77, threads: '12' });
+  assert.deepEqual(parsePidStat(line(' padded ', '2', '3')), { name: 'padded', ppid: 2, threads: '3' });
+  assert.deepEqual(parsePidStat(line('', '2', '3')), { name: '', ppid: 2, threads: '3' });
+  // Not stat's format: the scans fall back to comm and status.
+  for (const bad of ['', 'sleep', '4711 (sleep S 1', '4711 (sleep) S', line('x', '-', '1'), line('x', '1', 'many'), '4711 (sleep)S 1 2 3']) assert.equal(parsePidStat(bad), null, JSON.stringify(bad));
+});
+
+test('proctable: where /proc/<pid>/stat is there, name, parent and threads come from it, and comm and status are not read', () => {
+  const root = procTree();
+  const statLine = (pid: number, name: string, ppid: number, threads: number) =>
+    `${pid} (${name}) S ${ppid} ${pid} ${pid} 0 -1 4194304 90 0 0 0 0 0 0 0 20 0 ${threads} 0 2237 8413184 224 18446744073709551615\n`;
+  writeFileSync(join(root, 'proc/1/stat'), statLine(1, 'systemd', 0, 1));
+  writeFileSync(join(root, 'proc/200/stat'), statLine(200, 'multipathd', 1, 9));
+  // an unparseable stat: comm and status as before
+  writeFileSync(join(root, 'proc/400/stat'), 'garbage\n');
+  const src = new CountingSources(new Host({ root }));
+  const f = new Facts(src);
+  const p = f.processes();
+  const t = f.threadCount();
+  for (const [path, n] of counts(src.reads)) assert.equal(n, 1, `${path} read ${n} times`);
+  assert.ok(!src.reads.includes('/proc/1/comm') && !src.reads.includes('/proc/200/comm') && !src.reads.includes('/proc/200/status') && !src.reads.includes('/proc/1/status'));
+  assert.ok(src.reads.includes('/proc/300/status') && src.reads.includes('/proc/400/status'));
+  assertTreeScan(p);
+  // 1 + 9 from stat, 2 + 300 from status: the label names both files.
+  assert.deepEqual(
+    t.sources.find((s) => s.how.includes('/proc/<pid>/')),
+    { how: 'num_threads or Threads: in /proc/<pid>/stat or status (4 processes)', threads: 312 },
+  );
+  assert.ok(t.evidence.some((e) => e.what === 'threads (sum of num_threads or Threads: over 4 of 5 /proc/<pid>/stat or status)' && e.value === '312'));
+});
+
+test('proctable: a /proc/<pid>/stat that is a FIFO or a link out of the root is refused and noted, and the scan goes on with comm and status', () => {
+  const root = procTree();
+  const outside = tempDir('lantern-proctable-outside-');
+  writeFileSync(join(outside, 'stat'), '1 (OUTSIDE) S 0 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 999 0\n');
+  symlinkSync(join(outside, 'stat'), join(root, 'proc/1/stat'));
+  spawnSync('mkfifo', [join(root, 'proc/200/stat')]);
+  const host = new Host({ root });
+  const f = new Facts(new Sources(host));
+  const p = f.processes();
+  const t = f.threadCount();
+  assert.deepEqual([...p.names].sort(), ['java', 'multipathd', 'old-daemon', 'systemd']);
+  assert.equal(t.sources.find((s) => s.how.includes('/proc/<pid>/'))?.threads, 310);
+  assert.ok(
+    host.refused.some((r) => r.startsWith('/proc/200/stat: is a FIFO')),
+    JSON.stringify(host.refused),
+  );
+  assert.ok(!JSON.stringify(p).includes('OUTSIDE'));
+});
+
 test('proctable: on the live host one pass finds a child process and counts its threads, each file read once', async () => {
   const child = spawn('sleep', ['30'], { stdio: 'ignore' });
   try {
@@ -93,8 +152,15 @@ test('proctable: on the live host one pass finds a child process and counts its 
     const pid = String(child.pid);
     assert.ok(f.procTable().pids().includes(pid));
     assert.ok(p.names.has('sleep'));
+    assert.deepEqual(f.procTable().stat(pid), { name: 'sleep', ppid: process.pid, threads: '1' });
+    // The live scan reads stat, not comm or status (those only for a process gone before its stat was read).
+    assert.ok(src.reads.includes(`/proc/${pid}/stat`) && !src.reads.includes(`/proc/${pid}/comm`) && !src.reads.includes(`/proc/${pid}/status`));
     assert.equal(f.procTable().status(pid)?.threads, '1');
     assert.equal(f.procTable().status(pid)?.ppid, process.pid);
+    assert.ok(
+      th.sources.some((s) => s.how.startsWith('num_threads in /proc/<pid>/stat (')),
+      JSON.stringify(th.sources),
+    );
     assert.ok(p.scanned > 1 && (th.threads ?? 0) >= p.scanned);
     assert.deepEqual(
       src.lists.filter((l) => l === '/proc'),
@@ -115,4 +181,29 @@ test('host: a live /proc file read into the shared buffer keeps the cap (cut, no
   assert.ok(whole.ok && /\nThreads:\s+\d+/.test(whole.text) && whole.cut === undefined);
   const gone = new Host().readText('/proc/999999999/status');
   assert.ok(!gone.ok && gone.code === 'ENOENT');
+});
+
+test('host: readSmallValue of a live /proc/<pid> file is readValue, in one read for the files the kernel gives whole, and keeps the cap', () => {
+  const h = new Host();
+  for (const f of ['stat', 'status', 'comm', 'oom_score_adj', 'cmdline', 'environ', 'limits']) {
+    const v = h.readValue(`/proc/${process.pid}/${f}`);
+    assert.ok(v.ok);
+    // This process's times and memory move between two reads: compare what does not (stat's
+    // first fields, status's line names and first lines).
+    const cut = (s: string | null) =>
+      f === 'stat'
+        ? s?.split(' ').slice(0, 9).join(' ')
+        : f === 'status'
+          ? s
+              ?.split('\n')
+              .map((l, i) => (i < 7 ? l : l.split(':')[0]))
+              .join('\n')
+          : s;
+    assert.equal(cut(h.readSmallValue(`/proc/${process.pid}/${f}`)), cut(v.text), f);
+  }
+  const small = new Host({ maxReadBytes: 16 });
+  assert.equal(small.readSmallValue(`/proc/${process.pid}/status`)?.length, 16);
+  assert.equal(small.cuts.length, 1);
+  assert.match(small.cuts[0]!, new RegExp(`^/proc/${process.pid}/status: [\\d,]+ bytes, only the first 16 bytes read`));
+  assert.equal(h.readSmallValue('/proc/999999999/stat'), null);
 });

@@ -1,9 +1,15 @@
 /**
  * The process table of one run, read once: the /proc listing and each /proc/<pid> file the
- * checks ask for (oom_score_adj, oom_adj, comm, status), every one read at most once and kept
- * for the rest of the run. The OOM-exempt scan and the thread count both walk it, so a host with
- * 10,000 processes costs one pass over /proc, not two. Reads go through the Host (regular files
- * only, capped, never blocking); /proc/<pid>/status is kept parsed, not as text.
+ * checks ask for (oom_score_adj, oom_adj, stat, and comm and status where stat is missing),
+ * every one read at most once and kept for the rest of the run. The OOM-exempt scan and the
+ * thread count both walk it, so a host with 10,000 processes costs one pass over /proc, not two.
+ * Reads go through the Host (regular files only, capped, never blocking); stat and status are
+ * kept parsed, not as text.
+ *
+ * /proc/<pid>/stat gives the name, the parent and the thread count in one file, for less kernel
+ * work than comm and status together (the kernel builds all of status, ~1.5 KiB, for one line):
+ * it is read first, and comm and status only where stat cannot be read (a copied tree or a
+ * fixture that holds no stat), so such roots are read exactly as before.
  */
 import type { Sources } from './sources.js';
 
@@ -17,6 +23,16 @@ export interface PidStatus {
   threads: string | null;
 }
 
+/** The fields of /proc/<pid>/stat the checks use. */
+export interface PidStat {
+  /** The command name (field 2, between the first '(' and the last ')'), trimmed as /proc/<pid>/comm is read. */
+  name: string;
+  /** Field 4. */
+  ppid: number;
+  /** Field 20 (num_threads), as text. */
+  threads: string;
+}
+
 /** Parse the (trimmed) text of /proc/<pid>/status; pure. */
 export function parsePidStatus(text: string): PidStatus {
   return {
@@ -26,10 +42,38 @@ export function parsePidStatus(text: string): PidStatus {
   };
 }
 
+/**
+ * Parse the (trimmed) text of /proc/<pid>/stat; null when it is not in that format. The name
+ * may hold spaces and parentheses: it ends at the last ')', and the fields after it are counted
+ * from there (field 3, the state, is the first).
+ */
+export function parsePidStat(text: string): PidStat | null {
+  const open = text.indexOf('(');
+  const close = text.lastIndexOf(')');
+  if (open < 0 || close < open || text.charCodeAt(close + 1) !== 32) return null;
+  // Walk the spaces rather than split the line: this runs once per process, 10,000 times a run.
+  let ppid = '';
+  let threads = '';
+  let start = close + 2;
+  for (let field = 3; field <= 20; field++) {
+    let end = text.indexOf(' ', start);
+    if (end < 0) end = text.length;
+    if (field === 4) ppid = text.slice(start, end);
+    else if (field === 20) threads = text.slice(start, end);
+    start = end + 1;
+    if (start > text.length && field < 20) return null;
+  }
+  if (!DIGITS.test(ppid) || !DIGITS.test(threads)) return null;
+  return { name: text.slice(open + 1, close).trim(), ppid: Number(ppid), threads };
+}
+
+const DIGITS = /^\d+$/;
+
 export class ProcTable {
   private listing: string[] | undefined;
   private readonly values = new Map<string, string | null>();
   private readonly statuses = new Map<string, PidStatus | null>();
+  private readonly stats = new Map<string, PidStat | null>();
   /** Files actually read (each once): for tests and the benchmark. */
   reads = 0;
 
@@ -51,13 +95,22 @@ export class ProcTable {
     return v;
   }
 
+  /** /proc/<pid>/stat, parsed; null when unreadable or not in its format. Read at most once. */
+  stat(pid: string): PidStat | null {
+    return this.parsed(this.stats, pid, 'stat', parsePidStat);
+  }
+
   /** /proc/<pid>/status, parsed; null when unreadable. Read at most once. */
   status(pid: string): PidStatus | null {
-    if (this.statuses.has(pid)) return this.statuses.get(pid)!;
+    return this.parsed(this.statuses, pid, 'status', parsePidStatus);
+  }
+
+  private parsed<T>(kept: Map<string, T | null>, pid: string, file: string, parse: (text: string) => T | null): T | null {
+    if (kept.has(pid)) return kept.get(pid)!;
     this.reads++;
-    const text = this.src.value(`/proc/${pid}/status`);
-    const st = text === null ? null : parsePidStatus(text);
-    this.statuses.set(pid, st);
-    return st;
+    const text = this.src.value(`/proc/${pid}/${file}`);
+    const v = text === null ? null : parse(text);
+    kept.set(pid, v);
+    return v;
   }
 }

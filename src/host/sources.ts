@@ -4,8 +4,9 @@
  * `Sources` is the thin edge that reads them through a `Host`: it records the path actually
  * read, and a datum a snapshot did not collect comes back as not collected, never as a value.
  */
-import { execFileSync } from 'node:child_process';
-import { basename } from 'node:path';
+import { execFileSync, spawn } from 'node:child_process';
+import { basename, delimiter, join } from 'node:path';
+import { accessSync, constants as fsc } from 'node:fs';
 import type { Host } from './host.js';
 
 import { parseSysctlAll, sysctlKey } from './formats/sysctl.js';
@@ -110,6 +111,9 @@ export interface SourcesOptions {
 export class Sources {
   private readonly cache = new Map<string, Datum>();
   private manifestTags: Map<string, string[]> | null | undefined;
+  /** Live commands started ahead (startCommands), by argv: run() takes their outcome instead of running them again. */
+  private readonly ahead = new Map<string, Promise<CommandOutcome>>();
+  private readonly outcomes = new Map<string, CommandOutcome>();
   /** Inputs that were present but malformed, counted so the report can say so. */
   readonly malformed: string[] = [];
 
@@ -131,6 +135,30 @@ export class Sources {
     return d;
   }
 
+  /**
+   * Start the live commands of these data now, all at once, without waiting (spawn, never a
+   * shell; output capped, killed at the timeout): they run while the caller reads the process
+   * table, instead of one after the other when the checks ask. Only on a live host with commands
+   * allowed, as resolve() would run them. The promise settles when all have ended; run() then
+   * takes their outcome (and runs one itself that was not started here).
+   */
+  startCommands(ids: DatumId[]): Promise<void> {
+    if (this.kind !== 'live' || this.opts.commands === false) return Promise.resolve();
+    for (const id of new Set(ids)) {
+      const argv = (CATALOG[id] as DatumSpec).cmd;
+      if (!argv || this.ahead.has(commandKey(argv))) continue;
+      const key = commandKey(argv);
+      this.ahead.set(
+        key,
+        runCommand(argv, this.timeoutMs).then((o) => {
+          this.outcomes.set(key, o);
+          return o;
+        }),
+      );
+    }
+    return Promise.all(this.ahead.values()).then(() => undefined);
+  }
+
   /** Read one file by its live path (for paths built at run time: drop-ins, /proc/<pid>/...). */
   file(livePath: string): Datum {
     const hit = this.cache.get('file:' + livePath);
@@ -143,8 +171,7 @@ export class Sources {
 
   /** Uncached small read for the per-process scan (thousands of files). */
   value(livePath: string): string | null {
-    const r = this.host.readText(livePath);
-    return r.ok ? r.text.trim() : null;
+    return this.host.readSmallValue(livePath);
   }
 
   list(livePath: string): string[] | null {
@@ -276,25 +303,111 @@ export class Sources {
     return this.manifestTags?.get(tag) ?? [];
   }
 
+  private get timeoutMs(): number {
+    return this.opts.commandTimeoutMs ?? 3000;
+  }
+
   private run(argv: string[]): Datum {
-    const label = 'command: ' + argv.join(' ');
+    const ahead = this.outcomes.get(commandKey(argv));
+    if (ahead) return commandDatum(argv, ahead);
+    if (!onPath(argv[0]!)) return commandDatum(argv, { stdout: '', status: null, errorCode: 'ENOENT' });
     try {
       const out = execFileSync(argv[0]!, argv.slice(1), {
         encoding: 'utf8',
-        timeout: this.opts.commandTimeoutMs ?? 3000,
-        maxBuffer: 32 * 1024 * 1024,
+        timeout: this.timeoutMs,
+        maxBuffer: COMMAND_MAX_BUFFER,
         stdio: ['ignore', 'pipe', 'pipe'],
-        env: { ...process.env, LC_ALL: 'C', SYSTEMD_COLORS: '0' },
+        env: commandEnv(),
       });
-      return { ok: true, text: out, path: label };
+      return commandDatum(argv, { stdout: out, status: 0, errorCode: null });
     } catch (e) {
       const err = e as NodeJS.ErrnoException & { stdout?: string; status?: number | null };
-      // rpm -q exits non-zero when one of the packages is absent but still prints the rest.
-      if (argv[0] === 'rpm' && typeof err.stdout === 'string' && err.stdout.trim()) return { ok: true, text: err.stdout, path: label };
-      const why = err.code === 'ENOENT' ? `${argv[0]} not installed` : err.code === 'ETIMEDOUT' ? 'timed out' : `exit status ${err.status ?? '?'}`;
-      return { ok: false, reason: `${argv.join(' ')}: ${why}`, tried: [label], notCollected: false };
+      return commandDatum(argv, { stdout: typeof err.stdout === 'string' ? err.stdout : '', status: err.status ?? null, errorCode: typeof err.code === 'string' ? err.code : null });
     }
   }
+}
+
+/** How a live command ended, as execFileSync tells it (errorCode: ENOENT, ETIMEDOUT, ENOBUFS ..., null when it ran to its exit). */
+export interface CommandOutcome {
+  stdout: string;
+  status: number | null;
+  errorCode: string | null;
+}
+
+/** Most output a live command may give (more: it is stopped and counts as failed). */
+const COMMAND_MAX_BUFFER = 32 * 1024 * 1024;
+
+const commandKey = (argv: string[]) => argv.join('\0');
+
+/** The environment of a live command: the caller's, with C messages and no colours. */
+function commandEnv(): NodeJS.ProcessEnv {
+  return { ...process.env, LC_ALL: 'C', SYSTEMD_COLORS: '0' };
+}
+
+/**
+ * Whether a program name is found as exec would find it (a name with a slash as it is, else in
+ * each PATH directory, /usr/bin:/bin without PATH) and may be executed: a program that is not
+ * installed (chkconfig on Debian) is told without forking this process to find out.
+ */
+function onPath(program: string): boolean {
+  const dirs = program.includes('/') ? [''] : (process.env.PATH ?? '/usr/bin:/bin').split(delimiter).map((d) => d || '.');
+  return dirs.some((d) => {
+    try {
+      accessSync(d ? join(d, program) : program, fsc.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** A live command's datum from how it ended, whether it ran when asked (execFileSync) or ahead (runCommand). */
+export function commandDatum(argv: string[], o: CommandOutcome): Datum {
+  const label = 'command: ' + argv.join(' ');
+  if (o.errorCode === null && o.status === 0) return { ok: true, text: o.stdout, path: label };
+  // rpm -q exits non-zero when one of the packages is absent but still prints the rest.
+  if (argv[0] === 'rpm' && o.stdout.trim()) return { ok: true, text: o.stdout, path: label };
+  const why = o.errorCode === 'ENOENT' ? `${argv[0]} not installed` : o.errorCode === 'ETIMEDOUT' ? 'timed out' : `exit status ${o.status ?? '?'}`;
+  return { ok: false, reason: `${argv.join(' ')}: ${why}`, tried: [label], notCollected: false };
+}
+
+/**
+ * Run a fixed argv without waiting (spawn, never a shell), as execFileSync would: stdin closed,
+ * stdout kept up to COMMAND_MAX_BUFFER (past it the command is stopped: ENOBUFS), stderr read
+ * and dropped, SIGTERM at the timeout (ETIMEDOUT). Never rejects.
+ */
+export function runCommand(argv: string[], timeoutMs: number): Promise<CommandOutcome> {
+  if (!onPath(argv[0]!)) return Promise.resolve({ stdout: '', status: null, errorCode: 'ENOENT' });
+  return new Promise((resolve) => {
+    const out: Buffer[] = [];
+    let size = 0;
+    let errorCode: string | null = null;
+    let child;
+    try {
+      child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: commandEnv() });
+    } catch (e) {
+      resolve({ stdout: '', status: null, errorCode: (e as NodeJS.ErrnoException).code ?? 'EIO' });
+      return;
+    }
+    const stop = (code: string) => {
+      errorCode ??= code;
+      child.kill('SIGTERM');
+    };
+    const timer = setTimeout(() => stop('ETIMEDOUT'), timeoutMs);
+    child.stdout.on('data', (b: Buffer) => {
+      size += b.length;
+      if (size > COMMAND_MAX_BUFFER) stop('ENOBUFS');
+      else out.push(b);
+    });
+    child.stderr.resume();
+    child.on('error', (e: NodeJS.ErrnoException) => {
+      errorCode ??= e.code ?? 'EIO';
+    });
+    child.on('close', (status: number | null) => {
+      clearTimeout(timer);
+      resolve({ stdout: Buffer.concat(out).toString('utf8'), status: errorCode === null ? status : null, errorCode });
+    });
+  });
 }
 
 export function shorten(s: string, max = 300): string {

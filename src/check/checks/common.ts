@@ -1,5 +1,6 @@
 /** What every check module shares: the check type, the finding builder, and kdump state other checks consult. */
 import { type Facts } from '../../host/facts.js';
+import type { DatumId } from '../../host/sources.js';
 import type { Evidence, Finding, Remedy, Status } from '../model.js';
 
 export interface CheckDef {
@@ -11,6 +12,15 @@ export interface CheckDef {
   tradeoff?: string;
   /** A fail of this check stays a fail under `--profile minimal`: it is evidence of the next panic or hang (policy.ts). */
   minimal?: boolean;
+  /**
+   * Hints for `runChecksAhead` on a live host: the live commands (catalog data) the check reads on
+   * every run (`procConfigGz`: may read, started only where /boot has no config for the running
+   * kernel), started all at once before the checks run, and the part of the process table it
+   * reads (Facts.processes, or only threadCount), read while they run. A check that reads more
+   * still gets it, only when it asks.
+   */
+  commands?: DatumId[];
+  processTable?: 'processes' | 'threads';
   /** The decision: what the facts say, as one finding of `r`. */
   run: (r: Reporter, f: Facts) => Finding;
 }

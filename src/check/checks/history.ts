@@ -8,6 +8,7 @@ import { pkgInstall, serviceEnable } from '../remedies.js';
 export const sysstat: CheckDef = {
   id: 'sysstat',
   title: 'sysstat (sar) installed and collecting',
+  commands: ['rpmList'],
   why: 'sar history shows what CPU, memory, I/O and paging did in the minutes before a hang or OOM; without it there is no record of the run-up.',
   run(r, f) {
     const dist = f.distro();
@@ -89,6 +90,7 @@ export const sysstat: CheckDef = {
 export const audit: CheckDef = {
   id: 'audit',
   title: 'system call auditing (auditd) running',
+  commands: ['listUnits', 'auditctlStatus', 'rpmList'],
   why: 'The audit log records who ran what (execve, privilege changes, file access rules), which is how a reboot or a killed process is traced to the command that caused it.',
   run(r, f) {
     const dist = f.distro();

@@ -11,6 +11,7 @@ import { cmdlineSet, pkgInstall, serviceEnable, serviceRestart } from '../remedi
 export const kdumpService: CheckDef = {
   id: 'kdump.service',
   title: 'kdump service enabled and active',
+  commands: ['listUnits'],
   why: 'Without a running kdump service a panic leaves no vmcore: the only record of the crash is whatever reached a console.',
   minimal: true,
   run(r, f) {
@@ -129,6 +130,7 @@ export const kdumpCrashkernel: CheckDef = {
 export const kdumpReserved: CheckDef = {
   id: 'kdump.reserved',
   title: 'crash kernel memory reserved, loaded, and large enough',
+  commands: ['dmesg'],
   why: 'crashkernel= on the command line does not guarantee a reservation; too small a reservation makes the crash kernel run out of memory and no vmcore is written.',
   minimal: true,
   run(r, f) {

@@ -48,6 +48,7 @@ const APPLICATION_RE =
 export const oomExempt: CheckDef = {
   id: 'oom.exempt',
   title: 'processes excluded from the OOM killer',
+  processTable: 'processes',
   why: 'A process with oom_score_adj -1000 (oom_adj -17) is never chosen by the OOM killer, and its children inherit that; if it is the one leaking memory the kernel kills everything else or panics with "no killable processes".',
   run(r, f) {
     const p = f.processes();

@@ -54,6 +54,8 @@ export const LOGBUF_THREAD_MARGIN = 2;
 export const printkLogbuf: CheckDef = {
   id: 'printk.logbuf',
   title: 'kernel log buffer holds a SysRq-T dump',
+  commands: ['dmesg', 'procConfigGz'],
+  processTable: 'threads',
   why: "SysRq-T prints every thread's stack into the kernel ring buffer; when the buffer is smaller than the dump, its beginning is overwritten before syslog or a console can save it.",
   run(r, f) {
     const ev: Evidence[] = [];

@@ -37,6 +37,7 @@ function sysrqMeaning(v: number): string {
 export const sysrqMask: CheckDef = {
   id: 'sysrq.mask',
   title: 'SysRq allows the dump functions (T/W/M)',
+  commands: ['procConfigGz'],
   why: SYSRQ_WHY,
   tradeoff: SYSRQ_TRADEOFF,
   minimal: true,
