@@ -8,7 +8,8 @@
 import { isIP } from 'node:net';
 import { parse as parseToml } from 'smol-toml';
 import { CliError, EXIT } from '../common/exit.js';
-import { parseDuration, resolveConfig as resolveOutput, type RawOptions, type ReceiverConfig } from '../netconsole/config.js';
+import { parseDuration } from '../common/duration.js';
+import { resolveConfig as resolveOutput, type RawOptions, type ReceiverConfig } from '../netconsole/config.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/lantern/console.toml';
 export const DEFAULT_DIR = '/var/log/console';
@@ -196,8 +197,8 @@ export function resolveSource(name: string, raw: Record<string, unknown>, where:
   only('listen', ['tcp-listen', 'udp']);
   only('path', ['unix', 'unix-listen', 'tty', 'file']);
   if (raw.telnet !== undefined) src.telnet = bool(raw.telnet, `${at}: telnet`);
-  if (only('reconnect_min', ['tcp', 'unix', 'tty'])) src.reconnectMinMs = Math.max(10, parseDuration(raw.reconnect_min as string, `${at}: reconnect_min`));
-  if (only('reconnect_max', ['tcp', 'unix', 'tty'])) src.reconnectMaxMs = parseDuration(raw.reconnect_max as string, `${at}: reconnect_max`);
+  if (only('reconnect_min', ['tcp', 'unix', 'tty'])) src.reconnectMinMs = Math.max(10, parseDuration(raw.reconnect_min, `${at}: reconnect_min`));
+  if (only('reconnect_max', ['tcp', 'unix', 'tty'])) src.reconnectMaxMs = parseDuration(raw.reconnect_max, `${at}: reconnect_max`);
   src.reconnectMaxMs = Math.max(src.reconnectMaxMs, src.reconnectMinMs);
   if (only('baud', ['tty'])) {
     const b = int(raw.baud, `${at}: baud`, 1, 4_000_000);
@@ -212,7 +213,7 @@ export function resolveSource(name: string, raw: Record<string, unknown>, where:
     if (s !== 'end' && s !== 'beginning') throw new CliError(`${at}: start_at: expected "end" or "beginning"`, EXIT.USAGE);
     src.startAt = s;
   }
-  if (only('poll', ['file'])) src.pollMs = Math.max(10, parseDuration(raw.poll as string, `${at}: poll`));
+  if (only('poll', ['file'])) src.pollMs = Math.max(10, parseDuration(raw.poll, `${at}: poll`));
   return src;
 }
 

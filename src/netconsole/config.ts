@@ -5,9 +5,7 @@ import { BlockList, isIP } from 'node:net';
 import { parse as parseToml } from 'smol-toml';
 import { CliError, EXIT } from '../common/exit.js';
 import { parseDuration } from '../common/duration.js';
-
-/** Re-exported: the console receiver reads its durations with the same parser. */
-export { parseDuration };
+import { parseSizeOption } from '../common/size.js';
 import type { LineFormat } from './format.js';
 import { parseMetricsAddress } from '../common/metrics.js';
 
@@ -84,15 +82,6 @@ export const DEFAULTS: ReceiverConfig = {
   metrics: null,
   reusePort: false,
 };
-
-/** `32M`, `64k`, `1G`, `4096` → bytes. */
-export function parseSize(v: string | number, what: string): number {
-  if (typeof v === 'number' && Number.isInteger(v) && v >= 0) return v;
-  const m = /^(\d+(?:\.\d+)?)\s*([kmg]i?b?|b)?$/i.exec(String(v).trim());
-  if (!m) throw new CliError(`${what}: not a size: ${JSON.stringify(v)} (use e.g. 65536, 64k, 32M, 1G)`, EXIT.USAGE);
-  const mult = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[(m[2] ?? '').toLowerCase().charAt(0) as '' | 'b' | 'k' | 'm' | 'g'];
-  return Math.round(Number(m[1]) * mult);
-}
 
 /** `6666`, `:6666`, `0.0.0.0:6666`, `[::]:6666`, `::1` (port defaults to 6666). */
 export function parseListen(spec: string): ListenAddress {
@@ -252,14 +241,14 @@ export function resolveConfig(...layers: RawOptions[]): ReceiverConfig {
   if (o.perSender !== undefined) c.perSender = bool(o.perSender, '--per-sender');
   if (o.combined !== undefined) c.combined = bool(o.combined, '--combined');
   if (o.stdout !== undefined) c.stdout = bool(o.stdout, '--stdout');
-  if (o.maxFileSize !== undefined) c.maxFileBytes = parseSize(o.maxFileSize as string, '--max-file-size');
-  if (o.partialTimeout !== undefined) c.partialTimeoutMs = parseDuration(o.partialTimeout as string, '--partial-timeout');
-  if (o.maxLine !== undefined) c.maxLineBytes = Math.max(1024, parseSize(o.maxLine as string, '--max-line'));
-  if (o.fragTimeout !== undefined) c.fragTimeoutMs = parseDuration(o.fragTimeout as string, '--frag-timeout');
+  if (o.maxFileSize !== undefined) c.maxFileBytes = parseSizeOption(o.maxFileSize, '--max-file-size');
+  if (o.partialTimeout !== undefined) c.partialTimeoutMs = parseDuration(o.partialTimeout, '--partial-timeout');
+  if (o.maxLine !== undefined) c.maxLineBytes = Math.max(1024, parseSizeOption(o.maxLine, '--max-line'));
+  if (o.fragTimeout !== undefined) c.fragTimeoutMs = parseDuration(o.fragTimeout, '--frag-timeout');
   if (o.maxSenders !== undefined) c.maxSenders = int(o.maxSenders, '--max-senders', 1);
-  if (o.senderIdle !== undefined) c.senderIdleMs = parseDuration(o.senderIdle as string, '--sender-idle');
+  if (o.senderIdle !== undefined) c.senderIdleMs = parseDuration(o.senderIdle, '--sender-idle');
   if (o.allow !== undefined) c.allow = list(o.allow);
-  if (o.rcvbuf !== undefined) c.rcvbufBytes = parseSize(o.rcvbuf as string, '--rcvbuf');
+  if (o.rcvbuf !== undefined) c.rcvbufBytes = parseSizeOption(o.rcvbuf, '--rcvbuf');
   if (o.raiseRmemMax !== undefined) c.raiseRmemMax = bool(o.raiseRmemMax, '--raise-rmem-max');
   if (o.receiver !== undefined) {
     const r = text(o.receiver, '--receiver');
@@ -267,13 +256,13 @@ export function resolveConfig(...layers: RawOptions[]): ReceiverConfig {
     c.receiver = r;
   }
   if (o.stateDir !== undefined) c.stateDir = text(o.stateDir, '--state-dir');
-  if (o.statsInterval !== undefined) c.statsIntervalMs = parseDuration(o.statsInterval as string, '--stats-interval');
-  if (o.statsLogInterval !== undefined) c.statsLogIntervalMs = parseDuration(o.statsLogInterval as string, '--stats-log-interval');
-  if (o.maxFragmentMemory !== undefined) c.maxFragBytes = parseSize(o.maxFragmentMemory as string, '--max-fragment-memory');
-  if (o.maxBuffer !== undefined) c.maxBufferBytes = parseSize(o.maxBuffer as string, '--max-buffer');
+  if (o.statsInterval !== undefined) c.statsIntervalMs = parseDuration(o.statsInterval, '--stats-interval');
+  if (o.statsLogInterval !== undefined) c.statsLogIntervalMs = parseDuration(o.statsLogInterval, '--stats-log-interval');
+  if (o.maxFragmentMemory !== undefined) c.maxFragBytes = parseSizeOption(o.maxFragmentMemory, '--max-fragment-memory');
+  if (o.maxBuffer !== undefined) c.maxBufferBytes = parseSizeOption(o.maxBuffer, '--max-buffer');
   if (o.maxOpenFiles !== undefined) c.maxOpenFiles = int(o.maxOpenFiles, '--max-open-files', 2);
-  if (o.idleClose !== undefined) c.idleCloseMs = parseDuration(o.idleClose as string, '--idle-close');
-  if (o.retry !== undefined) c.retryMs = parseDuration(o.retry as string, '--retry');
+  if (o.idleClose !== undefined) c.idleCloseMs = parseDuration(o.idleClose, '--idle-close');
+  if (o.retry !== undefined) c.retryMs = parseDuration(o.retry, '--retry');
   if (o.fileMode !== undefined) {
     const m = typeof o.fileMode === 'number' ? o.fileMode : typeof o.fileMode === 'string' ? parseInt(o.fileMode, 8) : NaN;
     if (!Number.isInteger(m) || m < 0 || m > 0o666) throw new CliError(`--file-mode: expected an octal mode like 0640`, EXIT.USAGE);
