@@ -28,9 +28,9 @@ test('duration: every accepted spelling, in ms', () => {
     [0, 0],
   ];
   for (const [v, ms] of cases) {
-    assert.equal(durationMs(v), ms, String(v));
-    assert.equal(parseDuration(v, '--x'), ms, String(v));
-    assert.equal(parseInterval(v), ms, String(v));
+    assert.equal(durationMs(v), ms, String(JSON.stringify(v)));
+    assert.equal(parseDuration(v, '--x'), ms, String(JSON.stringify(v)));
+    assert.equal(parseInterval(v), ms, String(JSON.stringify(v)));
   }
 });
 
@@ -60,12 +60,12 @@ test('duration: refused spellings, with one message naming the setting', () => {
     );
   }
   for (const v of [-1, Number.NaN, Infinity, true, null, undefined, ['5s'], { s: 5 }]) {
-    assert.equal(durationMs(v), null, String(v));
-    assert.equal(parseDurationNs(v), null, String(v));
+    assert.equal(durationMs(v), null, String(JSON.stringify(v)));
+    assert.equal(parseDurationNs(v), null, String(JSON.stringify(v)));
     assert.throws(
       () => parseDuration(v, 'source tty: poll'),
       (e: unknown) => e instanceof CliError && e.exitCode === EXIT.USAGE && e.message === `source tty: poll: not a duration: ${JSON.stringify(v)} (use e.g. 10s, 500ms, 5m)`,
-      String(v),
+      String(JSON.stringify(v)),
     );
   }
 });

@@ -61,7 +61,7 @@ test('size: refused spellings, with one message naming the setting', () => {
     assert.throws(
       () => parseSizeOption(v, 'max_buffer'),
       (e: unknown) => e instanceof CliError && e.exitCode === EXIT.USAGE && e.message === `max_buffer: not a size: ${JSON.stringify(v)} (use e.g. 65536, 64k, 32M, 1G)`,
-      String(v),
+      String(JSON.stringify(v)),
     );
   }
 });

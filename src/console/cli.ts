@@ -1,13 +1,13 @@
 /** `lantern console`: capture serial consoles (TCP, UDP, Unix socket, tty, followed file) as netconsole's receiver writes its logs. */
 import { Command, Option } from 'commander';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { CliError, EXIT } from '../common/exit.js';
-import { holdSignals, isAlive } from '../common/daemon.js';
+import { holdSignals, isAlive, readConfigText, serveReceiver } from '../common/daemon.js';
 import { printJson } from '../common/json.js';
 import { paint } from '../common/term.js';
 import { DEFAULT_CONFIG_PATH, DEFAULT_DIR, DEFAULT_STATE_DIR, parseConsoleToml, resolveConsoleConfig, type ConsoleCliOptions, type ConsoleConfig } from './config.js';
 import { consoleStatsLine, startConsole, type ConsoleReceiver, type ConsoleStats } from './receiver.js';
+import { printOutputTroubles, readStatsFile, refreshedStats } from '../netconsole/stats-file.js';
 
 export function register(program: Command): void {
   const con = program
@@ -55,16 +55,7 @@ Exit codes: 0 stopped cleanly, 64 bad option or source, 65 bad config file, 66 c
     .action(async (opts: ConsoleCliOptions & { config?: string; json?: boolean; perSource?: boolean }) => {
       const { config, json, perSource, ...rest } = opts;
       const cfgPath = config ?? (rest.source === undefined && existsSync(DEFAULT_CONFIG_PATH) ? DEFAULT_CONFIG_PATH : null);
-      let file: ReturnType<typeof parseConsoleToml> | null = null;
-      if (cfgPath) {
-        let text: string;
-        try {
-          text = readFileSync(cfgPath, 'utf8');
-        } catch (e) {
-          throw new CliError(`${cfgPath}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e as Error)})`, EXIT.NOINPUT);
-        }
-        file = parseConsoleToml(text, cfgPath);
-      }
+      const file = cfgPath ? parseConsoleToml(readConfigText(cfgPath), cfgPath) : null;
       const cli: ConsoleCliOptions = { ...rest };
       if (json) cli.format = 'json';
       // commander sets perSource to true unless --no-per-source: only the "no" is an option given.
@@ -79,17 +70,9 @@ Exit codes: 0 stopped cleanly, 64 bad option or source, 65 bad config file, 66 c
     .option('--refresh', 'ask the receiver (SIGUSR1) to write fresh counters first')
     .option('--json', 'print the stats document as JSON')
     .action(async (opts: { stateDir?: string; refresh?: boolean; json?: boolean }) => {
-      const path = join(opts.stateDir ?? DEFAULT_STATE_DIR, 'stats.json');
-      let s = readStats(path);
+      const read = () => readStats(join(opts.stateDir ?? DEFAULT_STATE_DIR, 'stats.json'));
+      const s = opts.refresh ? await refreshedStats(read) : read();
       const alive = isAlive(s.pid);
-      if (opts.refresh && alive) {
-        const before = s.writtenAt;
-        process.kill(s.pid, 'SIGUSR1');
-        for (let i = 0; i < 40 && s.writtenAt === before; i++) {
-          await new Promise((r) => setTimeout(r, 50));
-          s = readStats(path);
-        }
-      }
       if (opts.json) {
         printJson({ ...s, running: alive });
         return;
@@ -123,24 +106,16 @@ Exit codes: 0 stopped cleanly, 64 bad option or source, 65 bad config file, 66 c
       const width = Math.max(...Object.keys(s.counters).map((k) => k.length));
       for (const [k, v] of Object.entries(s.counters)) console.log(`  ${k.padEnd(width)}  ${bad.has(k) && v > 0 ? p.yellow(String(v)) : String(v)}`);
       console.log(`  ${'bufferedBytes'.padEnd(width)}  ${s.bufferedBytes}`);
-      for (const t of s.troubles) console.log(p.yellow(`  output trouble: ${t.stream}: ${t.error} since ${t.since}, ${t.queuedBytes} bytes queued, ${t.lostLines} lines lost`));
+      printOutputTroubles(s.troubles, p);
     });
 }
 
 function readStats(path: string): ConsoleStats {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new CliError(`no stats at ${path} (${(e as NodeJS.ErrnoException).code ?? String(e as Error)}): is the console receiver running? (lantern console listen, or --state-dir)`, EXIT.NOINPUT);
-  }
-  try {
-    const s = JSON.parse(text) as ConsoleStats;
-    if (!Array.isArray(s.sources) || typeof s.counters !== 'object') throw new Error('shape');
-    return s;
-  } catch {
-    throw new CliError(`${path}: not a console stats document`, EXIT.DATAERR);
-  }
+  return readStatsFile<ConsoleStats>(
+    path,
+    { who: 'console receiver', command: 'lantern console listen', doc: 'a console stats document' },
+    (d) => Array.isArray(d.sources) && typeof d.counters === 'object',
+  );
 }
 
 async function runListen(cfg: ConsoleConfig): Promise<void> {
@@ -154,23 +129,15 @@ async function runListen(cfg: ConsoleConfig): Promise<void> {
     signals.release();
     throw e;
   }
-  await signals.serve({
-    reopen() {
-      rx.reopen();
-      log('SIGHUP: reopening log files');
-    },
-    stats() {
+  await serveReceiver(signals, log, {
+    reopen: () => rx.reopen(),
+    statsNow() {
       rx.writeStatsFile();
-      log(consoleStatsLine(rx.snapshot()));
+      return consoleStatsLine(rx.snapshot());
     },
-    async stop(sig) {
-      log(`${sig}: writing out partial lines and queued output`);
+    async stop() {
       const { unwritten } = await rx.stop();
-      log(consoleStatsLine(rx.snapshot()));
-      if (unwritten > 0) {
-        log(`error: ${unwritten} lines could not be written before exit`);
-        process.exitCode = EXIT.IOERR;
-      }
+      return { unwritten, statsLine: consoleStatsLine(rx.snapshot()) };
     },
   });
 }

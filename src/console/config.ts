@@ -6,10 +6,9 @@
  * on the command line (`--source tcp:HOST:PORT --name NAME`).
  */
 import { isIP } from 'node:net';
-import { parse as parseToml } from 'smol-toml';
 import { CliError, EXIT } from '../common/exit.js';
 import { parseDuration } from '../common/duration.js';
-import { resolveConfig as resolveOutput, type RawOptions, type ReceiverConfig } from '../netconsole/config.js';
+import { bool, OUTPUT_KEYS as NETCONSOLE_OUTPUT_KEYS, parseTomlFile, resolveConfig as resolveOutput, type RawOptions, type ReceiverConfig } from '../netconsole/config.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/lantern/console.toml';
 export const DEFAULT_DIR = '/var/log/console';
@@ -66,26 +65,8 @@ export const BAUD_RATES = [
   3500000, 4000000,
 ];
 
-/** Output settings in the file: netconsole's keys minus the UDP receive path's. */
-const OUTPUT_KEYS: Record<string, string> = {
-  dir: 'dir',
-  format: 'format',
-  time: 'time',
-  per_source: 'perSender',
-  combined: 'combined',
-  stdout: 'stdout',
-  max_file_size: 'maxFileSize',
-  partial_timeout: 'partialTimeout',
-  max_line: 'maxLine',
-  state_dir: 'stateDir',
-  stats_interval: 'statsInterval',
-  stats_log_interval: 'statsLogInterval',
-  max_buffer: 'maxBuffer',
-  max_open_files: 'maxOpenFiles',
-  idle_close: 'idleClose',
-  retry: 'retry',
-  file_mode: 'fileMode',
-};
+/** Output settings in the file: netconsole's (not its UDP receive path's), `per_sender` named `per_source` here. */
+const OUTPUT_KEYS: Readonly<Record<string, string>> = Object.fromEntries(Object.entries(NETCONSOLE_OUTPUT_KEYS).map(([k, v]) => [k === 'per_sender' ? 'per_source' : k, v]));
 
 const SOURCE_KEYS = ['type', 'connect', 'listen', 'path', 'telnet', 'reconnect_min', 'reconnect_max', 'baud', 'framing', 'max_connections', 'max_peers', 'start_at', 'poll'];
 
@@ -139,13 +120,6 @@ export function parseFraming(v: string, what: string): Framing {
 
 export function framingText(f: Framing): string {
   return `${f.dataBits}${f.parity === 'none' ? 'N' : f.parity === 'even' ? 'E' : 'O'}${f.stopBits}`;
-}
-
-function bool(v: unknown, what: string): boolean {
-  if (typeof v === 'boolean') return v;
-  if (v === 'true' || v === 'yes') return true;
-  if (v === 'false' || v === 'no') return false;
-  throw new CliError(`${what}: expected true or false, got ${JSON.stringify(v)}`, EXIT.USAGE);
 }
 
 function int(v: unknown, what: string, min: number, max: number): number {
@@ -242,12 +216,7 @@ export interface ConsoleCliOptions extends RawOptions {
 
 /** TOML text → output options (camelCase, as netconsole's) and source tables. */
 export function parseConsoleToml(text: string, path: string): { output: RawOptions; sources: Array<{ name: string; raw: Record<string, unknown> }> } {
-  let doc: Record<string, unknown>;
-  try {
-    doc = parseToml(text) as Record<string, unknown>;
-  } catch (e) {
-    throw new CliError(`${path}: not valid TOML: ${(e as Error).message.split('\n')[0]}`, EXIT.DATAERR);
-  }
+  const doc = parseTomlFile(text, path);
   const output: RawOptions = {};
   const sources: Array<{ name: string; raw: Record<string, unknown> }> = [];
   for (const [k, v] of Object.entries(doc)) {

@@ -1,13 +1,13 @@
 /** `lantern netconsole`: receive kernel messages sent over UDP by netconsole; set up the sender side. */
 import { Command, Option } from 'commander';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { CliError, EXIT } from '../common/exit.js';
-import { holdSignals, isAlive } from '../common/daemon.js';
+import { holdSignals, isAlive, readConfigText, serveReceiver } from '../common/daemon.js';
 import { printJson } from '../common/json.js';
 import { paint } from '../common/term.js';
 import { DEFAULT_CONFIG_PATH, DEFAULTS, parseConfigToml, resolveConfig, type RawOptions } from './config.js';
 import { mergeStats, startReceiver, statsLine, type StatsSnapshot } from './receiver.js';
+import { printOutputTroubles, readStatsFile, refreshedStats } from './stats-file.js';
 import { registerSetup } from './setup-cli.js';
 import { netconsoleMetrics } from './metrics.js';
 import { serveMetrics } from '../common/metrics.js';
@@ -65,15 +65,7 @@ failed to start (try --receiver dgram) or the pipeline thread died, 74 lines lef
     .action(async (opts: RawOptions & { config?: string; json?: boolean }) => {
       const layers: RawOptions[] = [];
       const cfgPath = opts.config ?? (existsSync(DEFAULT_CONFIG_PATH) ? DEFAULT_CONFIG_PATH : null);
-      if (cfgPath) {
-        let text: string;
-        try {
-          text = readFileSync(cfgPath, 'utf8');
-        } catch (e) {
-          throw new CliError(`${cfgPath}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e as Error)})`, EXIT.NOINPUT);
-        }
-        layers.push(parseConfigToml(text, cfgPath));
-      }
+      if (cfgPath) layers.push(parseConfigToml(readConfigText(cfgPath), cfgPath));
       const cli: RawOptions = { ...opts };
       delete cli.config;
       delete cli.json;
@@ -95,17 +87,8 @@ failed to start (try --receiver dgram) or the pipeline thread died, 74 lines lef
       const dirs = opts.stateDir?.length ? opts.stateDir : [DEFAULTS.stateDir];
       const docs: StatsSnapshot[] = [];
       for (const d of dirs) {
-        const path = join(d, 'stats.json');
-        let s = readStats(path);
-        if (opts.refresh && isAlive(s.pid)) {
-          const before = s.writtenAt;
-          process.kill(s.pid, 'SIGUSR1');
-          for (let i = 0; i < 40 && s.writtenAt === before; i++) {
-            await new Promise((r) => setTimeout(r, 50));
-            s = readStats(path);
-          }
-        }
-        docs.push(s);
+        const read = () => readStats(join(d, 'stats.json'));
+        docs.push(opts.refresh ? await refreshedStats(read) : read());
       }
       const merged = docs.length === 1 ? docs[0]! : mergeStats(docs);
       if (opts.json) {
@@ -132,24 +115,18 @@ failed to start (try --receiver dgram) or the pipeline thread died, 74 lines lef
       }
       console.log(`  ${'sendersTracked'.padEnd(width)}  ${s.sendersTracked}`);
       console.log(`  ${'bufferedBytes'.padEnd(width)}  ${s.bufferedBytes}`);
-      for (const t of s.troubles) console.log(p.yellow(`  output trouble: ${t.stream}: ${t.error} since ${t.since}, ${t.queuedBytes} bytes queued, ${t.lostLines} lines lost`));
+      printOutputTroubles(s.troubles, p);
     });
 
   registerSetup(nc);
 }
 
 function readStats(path: string): StatsSnapshot {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new CliError(`no stats at ${path} (${(e as NodeJS.ErrnoException).code ?? String(e as Error)}): is the receiver running? (lantern netconsole listen, or --state-dir)`, EXIT.NOINPUT);
-  }
-  try {
-    return JSON.parse(text) as StatsSnapshot;
-  } catch {
-    throw new CliError(`${path}: not a stats document`, EXIT.DATAERR);
-  }
+  return readStatsFile<StatsSnapshot>(
+    path,
+    { who: 'receiver', command: 'lantern netconsole listen', doc: 'a stats document' },
+    (d) => Array.isArray(d.listeners) && !!d.counters && typeof d.counters === 'object',
+  );
 }
 
 async function runListen(cfg: ReturnType<typeof resolveConfig>): Promise<void> {
@@ -170,26 +147,17 @@ async function runListen(cfg: ReturnType<typeof resolveConfig>): Promise<void> {
     if (rx!) await rx.stop();
     throw e;
   }
-  await signals.serve({
-    reopen() {
-      rx.reopen();
-      log('SIGHUP: reopening log files');
+  await serveReceiver(signals, log, {
+    reopen: () => rx.reopen(),
+    async statsNow() {
+      const snap = await rx.snapshot();
+      await rx.writeStatsFile();
+      return statsLine(snap);
     },
-    stats() {
-      void rx.snapshot().then(async (snap) => {
-        await rx.writeStatsFile();
-        log(statsLine(snap));
-      });
-    },
-    async stop(sig) {
-      log(`${sig}: writing out partial lines and queued output`);
+    async stop() {
       metrics?.close();
       const { unwritten } = await rx.stop();
-      log(statsLine(await rx.snapshot()));
-      if (unwritten > 0) {
-        log(`error: ${unwritten} lines could not be written before exit`);
-        process.exitCode = EXIT.IOERR;
-      }
+      return { unwritten, statsLine: statsLine(await rx.snapshot()) };
     },
   });
 }

@@ -139,8 +139,11 @@ export function isAllowed(list: BlockList, address: string): boolean {
 /** Option values as they come from the TOML file or commander (strings, numbers, booleans, lists). */
 export type RawOptions = Record<string, unknown>;
 
-const KEYS: Record<string, string> = {
-  listen: 'listen',
+/**
+ * The output settings (files, format, buffering, stats), file key → option: netconsole's, and
+ * `lantern console`'s too (its per-source directories are `per_source` there).
+ */
+export const OUTPUT_KEYS: Readonly<Record<string, string>> = {
   dir: 'dir',
   format: 'format',
   time: 'time',
@@ -150,14 +153,6 @@ const KEYS: Record<string, string> = {
   max_file_size: 'maxFileSize',
   partial_timeout: 'partialTimeout',
   max_line: 'maxLine',
-  frag_timeout: 'fragTimeout',
-  max_fragment_memory: 'maxFragmentMemory',
-  max_senders: 'maxSenders',
-  sender_idle: 'senderIdle',
-  allow: 'allow',
-  rcvbuf: 'rcvbuf',
-  raise_rmem_max: 'raiseRmemMax',
-  receiver: 'receiver',
   state_dir: 'stateDir',
   stats_interval: 'statsInterval',
   stats_log_interval: 'statsLogInterval',
@@ -166,18 +161,37 @@ const KEYS: Record<string, string> = {
   idle_close: 'idleClose',
   retry: 'retry',
   file_mode: 'fileMode',
+};
+
+/** The UDP receive path's settings: netconsole's only. */
+const RECEIVE_KEYS: Readonly<Record<string, string>> = {
+  listen: 'listen',
+  frag_timeout: 'fragTimeout',
+  max_fragment_memory: 'maxFragmentMemory',
+  max_senders: 'maxSenders',
+  sender_idle: 'senderIdle',
+  allow: 'allow',
+  rcvbuf: 'rcvbuf',
+  raise_rmem_max: 'raiseRmemMax',
+  receiver: 'receiver',
   metrics: 'metrics',
   reuse_port: 'reusePort',
 };
 
-/** TOML text → option values in commander's camelCase; unknown keys are a usage error. */
-export function parseConfigToml(text: string, path: string): RawOptions {
-  let doc: Record<string, unknown>;
+const KEYS: Readonly<Record<string, string>> = { ...RECEIVE_KEYS, ...OUTPUT_KEYS };
+
+/** A configuration file's TOML; one that is not TOML is exit 65 (DATAERR), with the parser's first line. */
+export function parseTomlFile(text: string, path: string): Record<string, unknown> {
   try {
-    doc = parseToml(text) as Record<string, unknown>;
+    return parseToml(text) as Record<string, unknown>;
   } catch (e) {
     throw new CliError(`${path}: not valid TOML: ${(e as Error).message.split('\n')[0]}`, EXIT.DATAERR);
   }
+}
+
+/** TOML text → option values in commander's camelCase; unknown keys are a usage error. */
+export function parseConfigToml(text: string, path: string): RawOptions {
+  const doc = parseTomlFile(text, path);
   // Settings may sit at the top level or under a [netconsole] table.
   const nested = doc['netconsole'];
   const src = nested && typeof nested === 'object' && !Array.isArray(nested) ? (nested as Record<string, unknown>) : doc;
@@ -200,7 +214,8 @@ function list(v: unknown): string[] {
   return [];
 }
 
-function bool(v: unknown, what: string): boolean {
+/** A yes/no setting: a TOML or commander boolean, or true/yes/1, false/no/0 (console's sources read theirs here too). */
+export function bool(v: unknown, what: string): boolean {
   if (typeof v === 'boolean') return v;
   if (v === 'true' || v === 'yes' || v === '1') return true;
   if (v === 'false' || v === 'no' || v === '0') return false;
