@@ -82,6 +82,10 @@ export interface RunningReceiver {
   stop(): Promise<{ unwritten: number; statsLine: string }>;
 }
 
+/** What `serveReceiver` does on each signal, for a receiver's --help. */
+export const RECEIVER_SIGNALS_HELP = `Signals: SIGHUP reopens the log files (after logrotate), SIGUSR1 writes stats.json and logs the
+counters, SIGTERM/SIGINT write out every partial line and exit.`;
+
 /**
  * Drive a started receiver by its signals until it stops: SIGHUP reopens the log files, SIGUSR1
  * writes and logs the counters, SIGTERM/SIGINT flush and stop; lines left unwritten then are

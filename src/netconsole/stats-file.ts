@@ -105,6 +105,13 @@ export async function refreshedStats<T extends StatsHead>(read: () => T): Promis
   return s;
 }
 
+/** A `stats` command's counter table, `bad` ones above 0 in yellow, then the `extra` figures (not counters) aligned with them. */
+export function printCounters(counters: Record<string, number | null>, bad: ReadonlySet<string>, p: { yellow(s: string): string }, extra: Record<string, number>): void {
+  const width = Math.max(...Object.keys(counters).map((k) => k.length));
+  for (const [k, v] of Object.entries(counters)) console.log(`  ${k.padEnd(width)}  ${bad.has(k) && typeof v === 'number' && v > 0 ? p.yellow(String(v)) : String(v ?? 'unknown')}`);
+  for (const [k, v] of Object.entries(extra)) console.log(`  ${k.padEnd(width)}  ${v}`);
+}
+
 /** The `output trouble:` lines of a `stats` command. */
 export function printOutputTroubles(troubles: OutputTrouble[], p: { yellow(s: string): string }): void {
   for (const t of troubles) console.log(p.yellow(`  output trouble: ${t.stream}: ${t.error} since ${t.since}, ${t.queuedBytes} bytes queued, ${t.lostLines} lines lost`));
