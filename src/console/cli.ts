@@ -7,8 +7,8 @@ import { printJson } from '../common/json.js';
 import { paint } from '../common/term.js';
 import { DEFAULT_CONFIG_PATH, DEFAULT_DIR, DEFAULT_STATE_DIR, parseConsoleToml, resolveConsoleConfig, type ConsoleCliOptions, type ConsoleConfig } from './config.js';
 import { consoleStatsLine, startConsole, type ConsoleReceiver, type ConsoleStats } from './receiver.js';
-import { addFileOptions, addFormatOptions, addStateOptions } from '../netconsole/output-options.js';
-import { printCounters, printOutputTroubles, readStatsFile, refreshedStats } from '../netconsole/stats-file.js';
+import { addFileOptions, addFormatOptions, addStateOptions } from '../common/output-options.js';
+import { printCounters, printOutputTroubles, readStatsFile, refreshedStats } from '../common/stats-file.js';
 
 export function register(program: Command): void {
   const con = program

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { RxEvent } from '../netconsole/decoder.js';
 import { Formatter } from '../netconsole/format.js';
 import { Writer } from '../netconsole/writer.js';
-import { statsFileWriter, statsHead, troublesOf, type OutputTrouble, type StatsHead } from '../netconsole/stats-file.js';
+import { statsFileWriter, statsHead, troublesOf, type OutputTrouble, type StatsHead } from '../common/stats-file.js';
 import type { ConsoleConfig, SourceType } from './config.js';
 import { describeSource, startSource, type RunningSource } from './sources.js';
 import { ConsoleStream, newSourceCounters, type EventSink, type SourceCounters } from './stream.js';

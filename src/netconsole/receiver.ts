@@ -16,7 +16,7 @@ import { BatchBuilder } from './batch.js';
 import { buildAllowList, isAllowed, type ListenAddress, type ReceiverConfig } from './config.js';
 import { ownSocketInodes, readKernelDrops } from './procnet.js';
 import { loadNative, type NativeRecv } from './native.js';
-import { statsFileWriter, statsHead, troublesOf, type OutputTrouble, type StatsHead } from './stats-file.js';
+import { statsFileWriter, statsHead, troublesOf, type OutputTrouble, type StatsHead } from '../common/stats-file.js';
 
 export interface ListenerInfo {
   listen: string;

@@ -6,8 +6,8 @@
  */
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { isAlive } from '../common/daemon.js';
-import { CliError, EXIT } from '../common/exit.js';
+import { isAlive } from './daemon.js';
+import { CliError, EXIT } from './exit.js';
 
 /** An output stream in trouble (the writer's `troubles()`), as the document shows it. */
 export interface OutputTrouble {

@@ -1,6 +1,6 @@
 /**
  * The output options `netconsole listen` and `console listen` share: the same flags, help and
- * meaning (read by config.ts's resolveConfig under OUTPUT_KEYS), for lines from a `sender` or a
+ * meaning (read by netconsole/config.ts's resolveConfig under OUTPUT_KEYS), for lines from a `sender` or a
  * `source`. In two groups, so each command keeps its own options where they belong in its help.
  */
 import { Option, type Command } from 'commander';
