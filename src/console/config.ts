@@ -8,7 +8,7 @@
 import { isIP } from 'node:net';
 import { CliError, EXIT } from '../common/exit.js';
 import { parseDuration } from '../common/duration.js';
-import { bool, OUTPUT_KEYS as NETCONSOLE_OUTPUT_KEYS, parseTomlFile, resolveConfig as resolveOutput, type RawOptions, type ReceiverConfig } from '../netconsole/config.js';
+import { OUTPUT_KEYS as NETCONSOLE_OUTPUT_KEYS, parseTomlFile, resolveConfig as resolveOutput, settingBool, settingInt, type RawOptions, type ReceiverConfig } from '../netconsole/config.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/lantern/console.toml';
 export const DEFAULT_DIR = '/var/log/console';
@@ -122,12 +122,6 @@ export function framingText(f: Framing): string {
   return `${f.dataBits}${f.parity === 'none' ? 'N' : f.parity === 'even' ? 'E' : 'O'}${f.stopBits}`;
 }
 
-function int(v: unknown, what: string, min: number, max: number): number {
-  const n = typeof v === 'number' ? v : Number(v);
-  if (!Number.isInteger(n) || n < min || n > max) throw new CliError(`${what}: expected an integer ${min}..${max}, got ${JSON.stringify(v)}`, EXIT.USAGE);
-  return n;
-}
-
 /** One source from its settings (a TOML table, or the command line's). */
 export function resolveSource(name: string, raw: Record<string, unknown>, where: string): SourceConfig {
   const at = `${where}: source ${name}`;
@@ -170,18 +164,18 @@ export function resolveSource(name: string, raw: Record<string, unknown>, where:
   only('connect', ['tcp']);
   only('listen', ['tcp-listen', 'udp']);
   only('path', ['unix', 'unix-listen', 'tty', 'file']);
-  if (raw.telnet !== undefined) src.telnet = bool(raw.telnet, `${at}: telnet`);
+  if (raw.telnet !== undefined) src.telnet = settingBool(raw.telnet, `${at}: telnet`);
   if (only('reconnect_min', ['tcp', 'unix', 'tty'])) src.reconnectMinMs = Math.max(10, parseDuration(raw.reconnect_min, `${at}: reconnect_min`));
   if (only('reconnect_max', ['tcp', 'unix', 'tty'])) src.reconnectMaxMs = parseDuration(raw.reconnect_max, `${at}: reconnect_max`);
   src.reconnectMaxMs = Math.max(src.reconnectMaxMs, src.reconnectMinMs);
   if (only('baud', ['tty'])) {
-    const b = int(raw.baud, `${at}: baud`, 1, 4_000_000);
+    const b = settingInt(raw.baud, `${at}: baud`, 1, 4_000_000);
     if (!BAUD_RATES.includes(b)) throw new CliError(`${at}: baud ${b}: not a termios rate (e.g. 9600, 38400, 115200)`, EXIT.USAGE);
     src.baud = b;
   }
   if (only('framing', ['tty'])) src.framing = parseFraming(String(raw.framing), at);
-  if (only('max_connections', ['tcp-listen', 'unix-listen'])) src.maxConnections = int(raw.max_connections, `${at}: max_connections`, 1, 65536);
-  if (only('max_peers', ['udp'])) src.maxPeers = int(raw.max_peers, `${at}: max_peers`, 1, 1 << 20);
+  if (only('max_connections', ['tcp-listen', 'unix-listen'])) src.maxConnections = settingInt(raw.max_connections, `${at}: max_connections`, 1, 65536);
+  if (only('max_peers', ['udp'])) src.maxPeers = settingInt(raw.max_peers, `${at}: max_peers`, 1, 1 << 20);
   if (only('start_at', ['file'])) {
     const s = String(raw.start_at);
     if (s !== 'end' && s !== 'beginning') throw new CliError(`${at}: start_at: expected "end" or "beginning"`, EXIT.USAGE);

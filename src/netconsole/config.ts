@@ -215,7 +215,7 @@ function list(v: unknown): string[] {
 }
 
 /** A yes/no setting: a TOML or commander boolean, or true/yes/1, false/no/0 (console's sources read theirs here too). */
-export function bool(v: unknown, what: string): boolean {
+export function settingBool(v: unknown, what: string): boolean {
   if (typeof v === 'boolean') return v;
   if (v === 'true' || v === 'yes' || v === '1') return true;
   if (v === 'false' || v === 'no' || v === '0') return false;
@@ -229,9 +229,10 @@ function text(v: unknown, what: string): string {
   throw new CliError(`${what}: expected a string, got ${JSON.stringify(v)}`, EXIT.USAGE);
 }
 
-function int(v: unknown, what: string, min: number): number {
+/** A whole-number setting in min..max (a TOML number or its text); console's sources read theirs here too. */
+export function settingInt(v: unknown, what: string, min: number, max = Infinity): number {
   const n = typeof v === 'number' ? v : Number(v);
-  if (!Number.isInteger(n) || n < min) throw new CliError(`${what}: expected an integer >= ${min}, got ${JSON.stringify(v)}`, EXIT.USAGE);
+  if (!Number.isInteger(n) || n < min || n > max) throw new CliError(`${what}: expected an integer ${max === Infinity ? `>= ${min}` : `${min}..${max}`}, got ${JSON.stringify(v)}`, EXIT.USAGE);
   return n;
 }
 
@@ -253,18 +254,18 @@ export function resolveConfig(...layers: RawOptions[]): ReceiverConfig {
     if (t !== 'utc' && t !== 'local') throw new CliError(`--time: expected utc or local, got ${JSON.stringify(t)}`, EXIT.USAGE);
     c.utc = t === 'utc';
   }
-  if (o.perSender !== undefined) c.perSender = bool(o.perSender, '--per-sender');
-  if (o.combined !== undefined) c.combined = bool(o.combined, '--combined');
-  if (o.stdout !== undefined) c.stdout = bool(o.stdout, '--stdout');
+  if (o.perSender !== undefined) c.perSender = settingBool(o.perSender, '--per-sender');
+  if (o.combined !== undefined) c.combined = settingBool(o.combined, '--combined');
+  if (o.stdout !== undefined) c.stdout = settingBool(o.stdout, '--stdout');
   if (o.maxFileSize !== undefined) c.maxFileBytes = parseSizeOption(o.maxFileSize, '--max-file-size');
   if (o.partialTimeout !== undefined) c.partialTimeoutMs = parseDuration(o.partialTimeout, '--partial-timeout');
   if (o.maxLine !== undefined) c.maxLineBytes = Math.max(1024, parseSizeOption(o.maxLine, '--max-line'));
   if (o.fragTimeout !== undefined) c.fragTimeoutMs = parseDuration(o.fragTimeout, '--frag-timeout');
-  if (o.maxSenders !== undefined) c.maxSenders = int(o.maxSenders, '--max-senders', 1);
+  if (o.maxSenders !== undefined) c.maxSenders = settingInt(o.maxSenders, '--max-senders', 1);
   if (o.senderIdle !== undefined) c.senderIdleMs = parseDuration(o.senderIdle, '--sender-idle');
   if (o.allow !== undefined) c.allow = list(o.allow);
   if (o.rcvbuf !== undefined) c.rcvbufBytes = parseSizeOption(o.rcvbuf, '--rcvbuf');
-  if (o.raiseRmemMax !== undefined) c.raiseRmemMax = bool(o.raiseRmemMax, '--raise-rmem-max');
+  if (o.raiseRmemMax !== undefined) c.raiseRmemMax = settingBool(o.raiseRmemMax, '--raise-rmem-max');
   if (o.receiver !== undefined) {
     const r = text(o.receiver, '--receiver');
     if (r !== 'auto' && r !== 'native' && r !== 'dgram') throw new CliError(`--receiver: expected auto, native or dgram, got ${JSON.stringify(r)}`, EXIT.USAGE);
@@ -275,7 +276,7 @@ export function resolveConfig(...layers: RawOptions[]): ReceiverConfig {
   if (o.statsLogInterval !== undefined) c.statsLogIntervalMs = parseDuration(o.statsLogInterval, '--stats-log-interval');
   if (o.maxFragmentMemory !== undefined) c.maxFragBytes = parseSizeOption(o.maxFragmentMemory, '--max-fragment-memory');
   if (o.maxBuffer !== undefined) c.maxBufferBytes = parseSizeOption(o.maxBuffer, '--max-buffer');
-  if (o.maxOpenFiles !== undefined) c.maxOpenFiles = int(o.maxOpenFiles, '--max-open-files', 2);
+  if (o.maxOpenFiles !== undefined) c.maxOpenFiles = settingInt(o.maxOpenFiles, '--max-open-files', 2);
   if (o.idleClose !== undefined) c.idleCloseMs = parseDuration(o.idleClose, '--idle-close');
   if (o.retry !== undefined) c.retryMs = parseDuration(o.retry, '--retry');
   if (o.fileMode !== undefined) {
@@ -283,7 +284,7 @@ export function resolveConfig(...layers: RawOptions[]): ReceiverConfig {
     if (!Number.isInteger(m) || m < 0 || m > 0o666) throw new CliError(`--file-mode: expected an octal mode like 0640`, EXIT.USAGE);
     c.fileMode = m;
   }
-  if (o.reusePort !== undefined) c.reusePort = bool(o.reusePort, '--reuse-port');
+  if (o.reusePort !== undefined) c.reusePort = settingBool(o.reusePort, '--reuse-port');
   if (o.metrics !== undefined) c.metrics = parseMetricsAddress(text(o.metrics, '--metrics'));
   buildAllowList(c.allow); // validate early
   if (!c.perSender && !c.combined && !c.stdout) throw new CliError('no output: enable at least one of per-sender files, --combined or --stdout', EXIT.USAGE);
