@@ -1,13 +1,14 @@
 /** `lantern console`: capture serial consoles (TCP, UDP, Unix socket, tty, followed file) as netconsole's receiver writes its logs. */
-import { Command, Option } from 'commander';
-import { existsSync, readFileSync } from 'node:fs';
+import { Command } from 'commander';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { CliError, EXIT } from '../common/exit.js';
-import { holdSignals, isAlive } from '../common/daemon.js';
+import { holdSignals, isAlive, readConfigText, RECEIVER_SIGNALS_HELP, serveReceiver } from '../common/daemon.js';
 import { printJson } from '../common/json.js';
 import { paint } from '../common/term.js';
 import { DEFAULT_CONFIG_PATH, DEFAULT_DIR, DEFAULT_STATE_DIR, parseConsoleToml, resolveConsoleConfig, type ConsoleCliOptions, type ConsoleConfig } from './config.js';
 import { consoleStatsLine, startConsole, type ConsoleReceiver, type ConsoleStats } from './receiver.js';
+import { addFileOptions, addFormatOptions, addStateOptions } from '../common/output-options.js';
+import { printCounters, printOutputTroubles, readStatsFile, refreshedStats } from '../common/stats-file.js';
 
 export function register(program: Command): void {
   const con = program
@@ -15,7 +16,7 @@ export function register(program: Command): void {
     .description('capture serial consoles (converters over TCP/UDP, QEMU sockets, ttys, log files) as timestamped lines per source')
     .addHelpText('after', '\nSubcommands: listen (the receiver), stats (its counters).\nSee docs/console.md.');
 
-  con
+  const listen = con
     .command('listen')
     .description("read every configured console source and write timestamped lines per source (netconsole listen's output)")
     .option('-c, --config <file>', `TOML configuration with one [source.NAME] table per source (default ${DEFAULT_CONFIG_PATH} when it exists)`)
@@ -24,30 +25,14 @@ export function register(program: Command): void {
     .option('--baud <rate>', 'tty: line speed (default 115200)')
     .option('--framing <bits>', 'tty: data bits, parity, stop bits (default 8N1)')
     .option('--telnet', 'strip telnet IAC negotiation (default for tcp and tcp-listen)')
-    .option('--no-telnet', 'take the bytes as they are (no telnet)')
-    .option('-d, --dir <dir>', `output directory (default ${DEFAULT_DIR})`)
-    .addOption(new Option('--format <format>', 'line format (default text)').choices(['text', 'json', 'udplogger']))
-    .option('--json', 'JSON lines (same as --format json)')
-    .addOption(new Option('--time <zone>', 'timestamps and day switching in UTC or local time (default utc)').choices(['utc', 'local']))
-    .option('--no-per-source', 'do not write <dir>/<source>/YYYY-MM-DD.log')
-    .option('--combined', 'also write every source into <dir>/YYYY-MM-DD.log')
-    .option('--stdout', 'also stream lines to standard output')
-    .option('--max-file-size <size>', 'switch to the next file (YYYY-MM-DD.N.log) at this size; 0 = by day only (default 100M)')
-    .option('--partial-timeout <time>', 'write a line without its end, marked partial, after this much quiet (default 10s)')
-    .option('--max-line <size>', 'write a line without its end, marked partial, at this length (default 64k)')
-    .option('--state-dir <dir>', `where stats.json is kept (default ${DEFAULT_STATE_DIR})`)
-    .option('--stats-interval <time>', 'rewrite stats.json this often (default 10s)')
-    .option('--stats-log-interval <time>', 'log a stats line to stderr this often (default 5m)')
-    .option('--max-buffer <size>', 'most bytes held in memory while the disk is slow or failing (default 64M)')
-    .option('--max-open-files <n>', 'most log files open at once (default 4096)')
-    .option('--idle-close <time>', 'close a log file unused for this long (default 60s)')
-    .option('--retry <time>', 'retry a failed write after this long (default 1s)')
-    .option('--file-mode <octal>', 'mode of created log files (default 0640)')
+    .option('--no-telnet', 'take the bytes as they are (no telnet)');
+  addFormatOptions(listen, DEFAULT_DIR).option('--no-per-source', 'do not write <dir>/<source>/YYYY-MM-DD.log');
+  addFileOptions(listen, 'source');
+  addStateOptions(listen, DEFAULT_STATE_DIR)
     .addHelpText(
       'after',
       `
-Signals: SIGHUP reopens the log files (after logrotate), SIGUSR1 writes stats.json and logs the
-counters, SIGTERM/SIGINT write out every partial line and exit.
+${RECEIVER_SIGNALS_HELP}
 Exit codes: 0 stopped cleanly, 64 bad option or source, 65 bad config file, 66 config file unreadable,
 69 a source cannot listen or open (or the termios addon is missing for a tty), 74 lines left unwritten,
 77 a device needs root.`,
@@ -55,16 +40,7 @@ Exit codes: 0 stopped cleanly, 64 bad option or source, 65 bad config file, 66 c
     .action(async (opts: ConsoleCliOptions & { config?: string; json?: boolean; perSource?: boolean }) => {
       const { config, json, perSource, ...rest } = opts;
       const cfgPath = config ?? (rest.source === undefined && existsSync(DEFAULT_CONFIG_PATH) ? DEFAULT_CONFIG_PATH : null);
-      let file: ReturnType<typeof parseConsoleToml> | null = null;
-      if (cfgPath) {
-        let text: string;
-        try {
-          text = readFileSync(cfgPath, 'utf8');
-        } catch (e) {
-          throw new CliError(`${cfgPath}: cannot read (${(e as NodeJS.ErrnoException).code ?? String(e as Error)})`, EXIT.NOINPUT);
-        }
-        file = parseConsoleToml(text, cfgPath);
-      }
+      const file = cfgPath ? parseConsoleToml(readConfigText(cfgPath), cfgPath) : null;
       const cli: ConsoleCliOptions = { ...rest };
       if (json) cli.format = 'json';
       // commander sets perSource to true unless --no-per-source: only the "no" is an option given.
@@ -79,17 +55,9 @@ Exit codes: 0 stopped cleanly, 64 bad option or source, 65 bad config file, 66 c
     .option('--refresh', 'ask the receiver (SIGUSR1) to write fresh counters first')
     .option('--json', 'print the stats document as JSON')
     .action(async (opts: { stateDir?: string; refresh?: boolean; json?: boolean }) => {
-      const path = join(opts.stateDir ?? DEFAULT_STATE_DIR, 'stats.json');
-      let s = readStats(path);
+      const read = () => readStats(join(opts.stateDir ?? DEFAULT_STATE_DIR, 'stats.json'));
+      const s = opts.refresh ? await refreshedStats(read) : read();
       const alive = isAlive(s.pid);
-      if (opts.refresh && alive) {
-        const before = s.writtenAt;
-        process.kill(s.pid, 'SIGUSR1');
-        for (let i = 0; i < 40 && s.writtenAt === before; i++) {
-          await new Promise((r) => setTimeout(r, 50));
-          s = readStats(path);
-        }
-      }
       if (opts.json) {
         printJson({ ...s, running: alive });
         return;
@@ -120,27 +88,17 @@ Exit codes: 0 stopped cleanly, 64 bad option or source, 65 bad config file, 66 c
         console.log(`  ${src.name}: ${src.description}: ${src.state}`);
         console.log(`    ${(['bytesReceived', 'lines', 'partialLines', 'telnetCommands', 'connects', 'disconnects', 'connectFailures'] as const).map(warn).join(' ')}`);
       }
-      const width = Math.max(...Object.keys(s.counters).map((k) => k.length));
-      for (const [k, v] of Object.entries(s.counters)) console.log(`  ${k.padEnd(width)}  ${bad.has(k) && v > 0 ? p.yellow(String(v)) : String(v)}`);
-      console.log(`  ${'bufferedBytes'.padEnd(width)}  ${s.bufferedBytes}`);
-      for (const t of s.troubles) console.log(p.yellow(`  output trouble: ${t.stream}: ${t.error} since ${t.since}, ${t.queuedBytes} bytes queued, ${t.lostLines} lines lost`));
+      printCounters(s.counters, bad, p, { bufferedBytes: s.bufferedBytes });
+      printOutputTroubles(s.troubles, p);
     });
 }
 
 function readStats(path: string): ConsoleStats {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new CliError(`no stats at ${path} (${(e as NodeJS.ErrnoException).code ?? String(e as Error)}): is the console receiver running? (lantern console listen, or --state-dir)`, EXIT.NOINPUT);
-  }
-  try {
-    const s = JSON.parse(text) as ConsoleStats;
-    if (!Array.isArray(s.sources) || typeof s.counters !== 'object') throw new Error('shape');
-    return s;
-  } catch {
-    throw new CliError(`${path}: not a console stats document`, EXIT.DATAERR);
-  }
+  return readStatsFile<ConsoleStats>(
+    path,
+    { who: 'console receiver', command: 'lantern console listen', doc: 'a console stats document' },
+    (d) => Array.isArray(d.sources) && typeof d.counters === 'object',
+  );
 }
 
 async function runListen(cfg: ConsoleConfig): Promise<void> {
@@ -154,23 +112,15 @@ async function runListen(cfg: ConsoleConfig): Promise<void> {
     signals.release();
     throw e;
   }
-  await signals.serve({
-    reopen() {
-      rx.reopen();
-      log('SIGHUP: reopening log files');
-    },
-    stats() {
+  await serveReceiver(signals, log, {
+    reopen: () => rx.reopen(),
+    statsNow() {
       rx.writeStatsFile();
-      log(consoleStatsLine(rx.snapshot()));
+      return consoleStatsLine(rx.snapshot());
     },
-    async stop(sig) {
-      log(`${sig}: writing out partial lines and queued output`);
+    async stop() {
       const { unwritten } = await rx.stop();
-      log(consoleStatsLine(rx.snapshot()));
-      if (unwritten > 0) {
-        log(`error: ${unwritten} lines could not be written before exit`);
-        process.exitCode = EXIT.IOERR;
-      }
+      return { unwritten, statsLine: consoleStatsLine(rx.snapshot()) };
     },
   });
 }

@@ -6,9 +6,9 @@
  * on the command line (`--source tcp:HOST:PORT --name NAME`).
  */
 import { isIP } from 'node:net';
-import { parse as parseToml } from 'smol-toml';
 import { CliError, EXIT } from '../common/exit.js';
-import { parseDuration, resolveConfig as resolveOutput, type RawOptions, type ReceiverConfig } from '../netconsole/config.js';
+import { parseDuration } from '../common/duration.js';
+import { OUTPUT_KEYS as NETCONSOLE_OUTPUT_KEYS, parseTomlFile, resolveConfig as resolveOutput, settingBool, settingInt, type RawOptions, type ReceiverConfig } from '../netconsole/config.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/lantern/console.toml';
 export const DEFAULT_DIR = '/var/log/console';
@@ -65,26 +65,8 @@ export const BAUD_RATES = [
   3500000, 4000000,
 ];
 
-/** Output settings in the file: netconsole's keys minus the UDP receive path's. */
-const OUTPUT_KEYS: Record<string, string> = {
-  dir: 'dir',
-  format: 'format',
-  time: 'time',
-  per_source: 'perSender',
-  combined: 'combined',
-  stdout: 'stdout',
-  max_file_size: 'maxFileSize',
-  partial_timeout: 'partialTimeout',
-  max_line: 'maxLine',
-  state_dir: 'stateDir',
-  stats_interval: 'statsInterval',
-  stats_log_interval: 'statsLogInterval',
-  max_buffer: 'maxBuffer',
-  max_open_files: 'maxOpenFiles',
-  idle_close: 'idleClose',
-  retry: 'retry',
-  file_mode: 'fileMode',
-};
+/** Output settings in the file: netconsole's (not its UDP receive path's), `per_sender` named `per_source` here. */
+const OUTPUT_KEYS: Readonly<Record<string, string>> = Object.fromEntries(Object.entries(NETCONSOLE_OUTPUT_KEYS).map(([k, v]) => [k === 'per_sender' ? 'per_source' : k, v]));
 
 const SOURCE_KEYS = ['type', 'connect', 'listen', 'path', 'telnet', 'reconnect_min', 'reconnect_max', 'baud', 'framing', 'max_connections', 'max_peers', 'start_at', 'poll'];
 
@@ -140,19 +122,6 @@ export function framingText(f: Framing): string {
   return `${f.dataBits}${f.parity === 'none' ? 'N' : f.parity === 'even' ? 'E' : 'O'}${f.stopBits}`;
 }
 
-function bool(v: unknown, what: string): boolean {
-  if (typeof v === 'boolean') return v;
-  if (v === 'true' || v === 'yes') return true;
-  if (v === 'false' || v === 'no') return false;
-  throw new CliError(`${what}: expected true or false, got ${JSON.stringify(v)}`, EXIT.USAGE);
-}
-
-function int(v: unknown, what: string, min: number, max: number): number {
-  const n = typeof v === 'number' ? v : Number(v);
-  if (!Number.isInteger(n) || n < min || n > max) throw new CliError(`${what}: expected an integer ${min}..${max}, got ${JSON.stringify(v)}`, EXIT.USAGE);
-  return n;
-}
-
 /** One source from its settings (a TOML table, or the command line's). */
 export function resolveSource(name: string, raw: Record<string, unknown>, where: string): SourceConfig {
   const at = `${where}: source ${name}`;
@@ -195,24 +164,24 @@ export function resolveSource(name: string, raw: Record<string, unknown>, where:
   only('connect', ['tcp']);
   only('listen', ['tcp-listen', 'udp']);
   only('path', ['unix', 'unix-listen', 'tty', 'file']);
-  if (raw.telnet !== undefined) src.telnet = bool(raw.telnet, `${at}: telnet`);
-  if (only('reconnect_min', ['tcp', 'unix', 'tty'])) src.reconnectMinMs = Math.max(10, parseDuration(raw.reconnect_min as string, `${at}: reconnect_min`));
-  if (only('reconnect_max', ['tcp', 'unix', 'tty'])) src.reconnectMaxMs = parseDuration(raw.reconnect_max as string, `${at}: reconnect_max`);
+  if (raw.telnet !== undefined) src.telnet = settingBool(raw.telnet, `${at}: telnet`);
+  if (only('reconnect_min', ['tcp', 'unix', 'tty'])) src.reconnectMinMs = Math.max(10, parseDuration(raw.reconnect_min, `${at}: reconnect_min`));
+  if (only('reconnect_max', ['tcp', 'unix', 'tty'])) src.reconnectMaxMs = parseDuration(raw.reconnect_max, `${at}: reconnect_max`);
   src.reconnectMaxMs = Math.max(src.reconnectMaxMs, src.reconnectMinMs);
   if (only('baud', ['tty'])) {
-    const b = int(raw.baud, `${at}: baud`, 1, 4_000_000);
+    const b = settingInt(raw.baud, `${at}: baud`, 1, 4_000_000);
     if (!BAUD_RATES.includes(b)) throw new CliError(`${at}: baud ${b}: not a termios rate (e.g. 9600, 38400, 115200)`, EXIT.USAGE);
     src.baud = b;
   }
   if (only('framing', ['tty'])) src.framing = parseFraming(String(raw.framing), at);
-  if (only('max_connections', ['tcp-listen', 'unix-listen'])) src.maxConnections = int(raw.max_connections, `${at}: max_connections`, 1, 65536);
-  if (only('max_peers', ['udp'])) src.maxPeers = int(raw.max_peers, `${at}: max_peers`, 1, 1 << 20);
+  if (only('max_connections', ['tcp-listen', 'unix-listen'])) src.maxConnections = settingInt(raw.max_connections, `${at}: max_connections`, 1, 65536);
+  if (only('max_peers', ['udp'])) src.maxPeers = settingInt(raw.max_peers, `${at}: max_peers`, 1, 1 << 20);
   if (only('start_at', ['file'])) {
     const s = String(raw.start_at);
     if (s !== 'end' && s !== 'beginning') throw new CliError(`${at}: start_at: expected "end" or "beginning"`, EXIT.USAGE);
     src.startAt = s;
   }
-  if (only('poll', ['file'])) src.pollMs = Math.max(10, parseDuration(raw.poll as string, `${at}: poll`));
+  if (only('poll', ['file'])) src.pollMs = Math.max(10, parseDuration(raw.poll, `${at}: poll`));
   return src;
 }
 
@@ -241,12 +210,7 @@ export interface ConsoleCliOptions extends RawOptions {
 
 /** TOML text → output options (camelCase, as netconsole's) and source tables. */
 export function parseConsoleToml(text: string, path: string): { output: RawOptions; sources: Array<{ name: string; raw: Record<string, unknown> }> } {
-  let doc: Record<string, unknown>;
-  try {
-    doc = parseToml(text) as Record<string, unknown>;
-  } catch (e) {
-    throw new CliError(`${path}: not valid TOML: ${(e as Error).message.split('\n')[0]}`, EXIT.DATAERR);
-  }
+  const doc = parseTomlFile(text, path);
   const output: RawOptions = {};
   const sources: Array<{ name: string; raw: Record<string, unknown> }> = [];
   for (const [k, v] of Object.entries(doc)) {

@@ -5,11 +5,11 @@
  * in STATE_DIR/stats.json. Console rates are low (a 115200-baud line carries ~11 KB/s), so it all
  * runs on one thread; the writer's queue keeps a slow disk from stalling the sources.
  */
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RxEvent } from '../netconsole/decoder.js';
 import { Formatter } from '../netconsole/format.js';
 import { Writer } from '../netconsole/writer.js';
+import { statsFileWriter, statsHead, troublesOf, type OutputTrouble, type StatsHead } from '../common/stats-file.js';
 import type { ConsoleConfig, SourceType } from './config.js';
 import { describeSource, startSource, type RunningSource } from './sources.js';
 import { ConsoleStream, newSourceCounters, type EventSink, type SourceCounters } from './stream.js';
@@ -22,18 +22,13 @@ export interface SourceStats {
   counters: SourceCounters;
 }
 
-export interface ConsoleStats {
-  version: 1;
-  pid: number;
-  startedAt: string;
-  writtenAt: string;
-  uptimeSeconds: number;
+export interface ConsoleStats extends StatsHead {
   sources: SourceStats[];
   /** The sources' counters added up, and the output's. */
   counters: Record<string, number>;
   bufferedBytes: number;
   openFiles: number;
-  troubles: Array<{ stream: string; error: string; since: string; queuedBytes: number; lostLines: number }>;
+  troubles: OutputTrouble[];
 }
 
 /** Counters of the output side (the same names as netconsole's). */
@@ -193,32 +188,17 @@ export async function startConsole(cfg: ConsoleConfig, log: (line: string) => vo
       flowPauses,
     };
     return {
-      version: 1,
-      pid: process.pid,
-      startedAt: startedAt.toISOString(),
-      writtenAt: now.toISOString(),
-      uptimeSeconds: Math.round((now.getTime() - startedAt.getTime()) / 1000),
+      ...statsHead(startedAt, now),
       sources: (running.length ? running : finalSources).map((r) => ({ name: r.name, type: r.type, description: r.description, state: r.src.state(), counters: { ...r.counters } })),
       counters: { ...totals, ...o },
       bufferedBytes: writer.buffered,
       openFiles: writer.openFiles,
-      troubles: writer.troubles().map((t) => ({ stream: t.stream, error: t.error, since: new Date(t.sinceUs / 1000).toISOString(), queuedBytes: t.queuedBytes, lostLines: t.lostLines })),
+      troubles: troublesOf(writer.troubles()),
     };
   };
   let finalSources: typeof running = [];
-  let statsWarned = false;
-  const writeStatsFile = () => {
-    const path = join(out.stateDir, 'stats.json');
-    try {
-      mkdirSync(out.stateDir, { recursive: true, mode: 0o755 });
-      const tmp = `${path}.${process.pid}.tmp`;
-      writeFileSync(tmp, JSON.stringify(snapshot(), null, 2) + '\n');
-      renameSync(tmp, path);
-    } catch (e) {
-      if (!statsWarned) log(`warning: cannot write ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} (stats stay available on SIGUSR1)`);
-      statsWarned = true;
-    }
-  };
+  const writeDoc = statsFileWriter(out.stateDir, log);
+  const writeStatsFile = () => writeDoc(snapshot);
   writeStatsFile();
   const statsTimer = setInterval(writeStatsFile, out.statsIntervalMs);
   let lastLogged = '';

@@ -107,6 +107,23 @@ function negotiator(write: (b: Buffer) => void): (verb: number, option: number) 
   };
 }
 
+/** The stream of one socket connection (tcp, unix, either side): telnet negotiation answered on that socket, ticked from ctx.streams. */
+function connectionStream(ctx: SourceContext, s: net.Socket, address: string, port: number, label: string): ConsoleStream {
+  const stream = new ConsoleStream(
+    ctx.cfg.name,
+    address,
+    port,
+    label,
+    ctx.sink,
+    ctx.counters,
+    ctx.maxLineBytes,
+    ctx.cfg.telnet,
+    negotiator((b) => s.write(b)),
+  );
+  ctx.streams.add(stream);
+  return stream;
+}
+
 /**
  * Retry with capped exponential backoff: min, 2·min, … up to max; back to min after a
  * connection that delivered data or lasted a while.
@@ -162,18 +179,7 @@ function startClient(ctx: SourceContext): RunningSource {
       counters.connects++;
       s.setKeepAlive(true, 30_000);
       // A new stream per connection for telnet state (negotiation starts again); same label.
-      stream = new ConsoleStream(
-        cfg.name,
-        persistent.sender.address,
-        persistent.sender.port,
-        cfg.name,
-        ctx.sink,
-        counters,
-        ctx.maxLineBytes,
-        cfg.telnet,
-        negotiator((b) => s.write(b)),
-      );
-      ctx.streams.add(stream);
+      stream = connectionStream(ctx, s, persistent.sender.address, persistent.sender.port, cfg.name);
       unflow = ctx.flow.register({ pause: () => s.pause(), resume: () => s.resume() });
       const after = failures > 0 ? ` after ${failures} failed attempt${failures === 1 ? '' : 's'}` : '';
       state = `connected to ${target}`;
@@ -270,18 +276,7 @@ async function startServer(ctx: SourceContext): Promise<RunningSource> {
     conns.add(s);
     counters.connects++;
     const address = cfg.type === 'unix-listen' ? cfg.path! : (s.remoteAddress ?? '?').replace(/^::ffff:(?=\d+\.)/, '');
-    const stream = new ConsoleStream(
-      cfg.name,
-      address,
-      cfg.type === 'unix-listen' ? accepted : (s.remotePort ?? 0),
-      peer,
-      ctx.sink,
-      counters,
-      ctx.maxLineBytes,
-      cfg.telnet,
-      negotiator((b) => s.write(b)),
-    );
-    ctx.streams.add(stream);
+    const stream = connectionStream(ctx, s, address, cfg.type === 'unix-listen' ? accepted : (s.remotePort ?? 0), peer);
     stream.marker('connected', `connection from ${peer.slice(cfg.name.length + 1)}`, t);
     let lastError = '';
     let stopping = false;

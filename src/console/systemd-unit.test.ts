@@ -13,25 +13,9 @@ import { dirname, join } from 'node:path';
 import { facilitySkip, tempDir } from '../common/testenv.js';
 import { DEFAULT_CONFIG_PATH, DEFAULT_DIR, DEFAULT_STATE_DIR } from './config.js';
 import { LANTERN, read, today, waitFor } from './test-helpers.js';
+import { asTheUnitStarts, serviceSection, unitWords } from '../netconsole/test-helpers.js';
 
 const UNIT = new URL('../../packaging/systemd/lantern-console.service', import.meta.url).pathname;
-const isRoot = process.getuid?.() === 0;
-
-function serviceSection(text: string): Map<string, string> {
-  const out = new Map<string, string>();
-  let section = '';
-  for (const raw of text.split('\n')) {
-    const line = raw.trim();
-    if (!line || line.startsWith('#')) continue;
-    const s = /^\[(.+)\]$/.exec(line);
-    if (s) section = s[1]!;
-    else if (section === 'Service') {
-      const eq = line.indexOf('=');
-      if (eq > 0) out.set(line.slice(0, eq).trim(), line.slice(eq + 1).trim());
-    }
-  }
-  return out;
-}
 
 const noAnalyze = spawnSync('systemd-analyze', ['--version']).error ? 'systemd-analyze is not installed (Debian package systemd)' : undefined;
 
@@ -48,7 +32,7 @@ test('systemd unit: paths are the defaults; ExecStart captures, ExecReload reope
   assert.deepEqual(unit.get('ReadWritePaths')!.split(/\s+/).sort(), [DEFAULT_DIR, DEFAULT_STATE_DIR].sort());
   assert.equal(`/run/${unit.get('RuntimeDirectory')}`, DEFAULT_STATE_DIR);
   assert.equal(`/var/log/${unit.get('LogsDirectory')}`, DEFAULT_DIR);
-  const exec = unit.get('ExecStart')!.split(/\s+/);
+  const exec = unitWords(unit.get('ExecStart')!);
   assert.equal(exec[0], '/usr/bin/env');
   assert.equal(exec[exec.indexOf('--config') + 1], DEFAULT_CONFIG_PATH);
 
@@ -63,12 +47,7 @@ test('systemd unit: paths are the defaults; ExecStart captures, ExecReload reope
   mkdirSync(bin);
   symlinkSync(LANTERN, join(bin, 'lantern'));
   const argv = exec.map((w, i) => (i === exec.indexOf('--config') + 1 ? cfg : w));
-  const caps = (unit.get('CapabilityBoundingSet') ?? '')
-    .split(/\s+/)
-    .filter(Boolean)
-    .map((c) => '+' + c.replace(/^CAP_/, '').toLowerCase());
-  const setpriv = isRoot && spawnSync('setpriv', ['--version']).status === 0;
-  const cmd = setpriv ? ['setpriv', '--no-new-privs', '--bounding-set', ['-all', ...caps].join(','), '--', ...argv] : argv;
+  const cmd = asTheUnitStarts(unit, argv);
   const proc = spawn(cmd[0]!, cmd.slice(1), { env: { PATH: `${bin}:${dirname(process.execPath)}:/usr/sbin:/usr/bin:/sbin:/bin`, LANG: 'C.UTF-8' }, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   proc.stderr!.on('data', (d) => (stderr += d));

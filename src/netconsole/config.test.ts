@@ -2,7 +2,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { buildAllowList, isAllowed, parseConfigToml, parseDuration, parseListen, parseSize, resolveConfig } from './config.js';
+import { buildAllowList, isAllowed, parseConfigToml, parseListen, resolveConfig } from './config.js';
+import { parseDuration } from '../common/duration.js';
+import { parseSizeOption as parseSize } from '../common/size.js';
 import { CliError } from '../common/exit.js';
 
 test('config: sizes, durations, listen addresses, allow-list', () => {

@@ -5,9 +5,7 @@ import { BlockList, isIP } from 'node:net';
 import { parse as parseToml } from 'smol-toml';
 import { CliError, EXIT } from '../common/exit.js';
 import { parseDuration } from '../common/duration.js';
-
-/** Re-exported: the console receiver reads its durations with the same parser. */
-export { parseDuration };
+import { parseSizeOption } from '../common/size.js';
 import type { LineFormat } from './format.js';
 import { parseMetricsAddress } from '../common/metrics.js';
 
@@ -85,15 +83,6 @@ export const DEFAULTS: ReceiverConfig = {
   reusePort: false,
 };
 
-/** `32M`, `64k`, `1G`, `4096` → bytes. */
-export function parseSize(v: string | number, what: string): number {
-  if (typeof v === 'number' && Number.isInteger(v) && v >= 0) return v;
-  const m = /^(\d+(?:\.\d+)?)\s*([kmg]i?b?|b)?$/i.exec(String(v).trim());
-  if (!m) throw new CliError(`${what}: not a size: ${JSON.stringify(v)} (use e.g. 65536, 64k, 32M, 1G)`, EXIT.USAGE);
-  const mult = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[(m[2] ?? '').toLowerCase().charAt(0) as '' | 'b' | 'k' | 'm' | 'g'];
-  return Math.round(Number(m[1]) * mult);
-}
-
 /** `6666`, `:6666`, `0.0.0.0:6666`, `[::]:6666`, `::1` (port defaults to 6666). */
 export function parseListen(spec: string): ListenAddress {
   const s = spec.trim();
@@ -150,8 +139,11 @@ export function isAllowed(list: BlockList, address: string): boolean {
 /** Option values as they come from the TOML file or commander (strings, numbers, booleans, lists). */
 export type RawOptions = Record<string, unknown>;
 
-const KEYS: Record<string, string> = {
-  listen: 'listen',
+/**
+ * The output settings (files, format, buffering, stats), file key → option: netconsole's, and
+ * `lantern console`'s too (its per-source directories are `per_source` there).
+ */
+export const OUTPUT_KEYS: Readonly<Record<string, string>> = {
   dir: 'dir',
   format: 'format',
   time: 'time',
@@ -161,14 +153,6 @@ const KEYS: Record<string, string> = {
   max_file_size: 'maxFileSize',
   partial_timeout: 'partialTimeout',
   max_line: 'maxLine',
-  frag_timeout: 'fragTimeout',
-  max_fragment_memory: 'maxFragmentMemory',
-  max_senders: 'maxSenders',
-  sender_idle: 'senderIdle',
-  allow: 'allow',
-  rcvbuf: 'rcvbuf',
-  raise_rmem_max: 'raiseRmemMax',
-  receiver: 'receiver',
   state_dir: 'stateDir',
   stats_interval: 'statsInterval',
   stats_log_interval: 'statsLogInterval',
@@ -177,18 +161,37 @@ const KEYS: Record<string, string> = {
   idle_close: 'idleClose',
   retry: 'retry',
   file_mode: 'fileMode',
+};
+
+/** The UDP receive path's settings: netconsole's only. */
+const RECEIVE_KEYS: Readonly<Record<string, string>> = {
+  listen: 'listen',
+  frag_timeout: 'fragTimeout',
+  max_fragment_memory: 'maxFragmentMemory',
+  max_senders: 'maxSenders',
+  sender_idle: 'senderIdle',
+  allow: 'allow',
+  rcvbuf: 'rcvbuf',
+  raise_rmem_max: 'raiseRmemMax',
+  receiver: 'receiver',
   metrics: 'metrics',
   reuse_port: 'reusePort',
 };
 
-/** TOML text → option values in commander's camelCase; unknown keys are a usage error. */
-export function parseConfigToml(text: string, path: string): RawOptions {
-  let doc: Record<string, unknown>;
+const KEYS: Readonly<Record<string, string>> = { ...RECEIVE_KEYS, ...OUTPUT_KEYS };
+
+/** A configuration file's TOML; one that is not TOML is exit 65 (DATAERR), with the parser's first line. */
+export function parseTomlFile(text: string, path: string): Record<string, unknown> {
   try {
-    doc = parseToml(text) as Record<string, unknown>;
+    return parseToml(text) as Record<string, unknown>;
   } catch (e) {
     throw new CliError(`${path}: not valid TOML: ${(e as Error).message.split('\n')[0]}`, EXIT.DATAERR);
   }
+}
+
+/** TOML text → option values in commander's camelCase; unknown keys are a usage error. */
+export function parseConfigToml(text: string, path: string): RawOptions {
+  const doc = parseTomlFile(text, path);
   // Settings may sit at the top level or under a [netconsole] table.
   const nested = doc['netconsole'];
   const src = nested && typeof nested === 'object' && !Array.isArray(nested) ? (nested as Record<string, unknown>) : doc;
@@ -211,7 +214,8 @@ function list(v: unknown): string[] {
   return [];
 }
 
-function bool(v: unknown, what: string): boolean {
+/** A yes/no setting: a TOML or commander boolean, or true/yes/1, false/no/0 (console's sources read theirs here too). */
+export function settingBool(v: unknown, what: string): boolean {
   if (typeof v === 'boolean') return v;
   if (v === 'true' || v === 'yes' || v === '1') return true;
   if (v === 'false' || v === 'no' || v === '0') return false;
@@ -225,9 +229,10 @@ function text(v: unknown, what: string): string {
   throw new CliError(`${what}: expected a string, got ${JSON.stringify(v)}`, EXIT.USAGE);
 }
 
-function int(v: unknown, what: string, min: number): number {
+/** A whole-number setting in min..max (a TOML number or its text); console's sources read theirs here too. */
+export function settingInt(v: unknown, what: string, min: number, max = Infinity): number {
   const n = typeof v === 'number' ? v : Number(v);
-  if (!Number.isInteger(n) || n < min) throw new CliError(`${what}: expected an integer >= ${min}, got ${JSON.stringify(v)}`, EXIT.USAGE);
+  if (!Number.isInteger(n) || n < min || n > max) throw new CliError(`${what}: expected an integer ${max === Infinity ? `>= ${min}` : `${min}..${max}`}, got ${JSON.stringify(v)}`, EXIT.USAGE);
   return n;
 }
 
@@ -249,37 +254,37 @@ export function resolveConfig(...layers: RawOptions[]): ReceiverConfig {
     if (t !== 'utc' && t !== 'local') throw new CliError(`--time: expected utc or local, got ${JSON.stringify(t)}`, EXIT.USAGE);
     c.utc = t === 'utc';
   }
-  if (o.perSender !== undefined) c.perSender = bool(o.perSender, '--per-sender');
-  if (o.combined !== undefined) c.combined = bool(o.combined, '--combined');
-  if (o.stdout !== undefined) c.stdout = bool(o.stdout, '--stdout');
-  if (o.maxFileSize !== undefined) c.maxFileBytes = parseSize(o.maxFileSize as string, '--max-file-size');
-  if (o.partialTimeout !== undefined) c.partialTimeoutMs = parseDuration(o.partialTimeout as string, '--partial-timeout');
-  if (o.maxLine !== undefined) c.maxLineBytes = Math.max(1024, parseSize(o.maxLine as string, '--max-line'));
-  if (o.fragTimeout !== undefined) c.fragTimeoutMs = parseDuration(o.fragTimeout as string, '--frag-timeout');
-  if (o.maxSenders !== undefined) c.maxSenders = int(o.maxSenders, '--max-senders', 1);
-  if (o.senderIdle !== undefined) c.senderIdleMs = parseDuration(o.senderIdle as string, '--sender-idle');
+  if (o.perSender !== undefined) c.perSender = settingBool(o.perSender, '--per-sender');
+  if (o.combined !== undefined) c.combined = settingBool(o.combined, '--combined');
+  if (o.stdout !== undefined) c.stdout = settingBool(o.stdout, '--stdout');
+  if (o.maxFileSize !== undefined) c.maxFileBytes = parseSizeOption(o.maxFileSize, '--max-file-size');
+  if (o.partialTimeout !== undefined) c.partialTimeoutMs = parseDuration(o.partialTimeout, '--partial-timeout');
+  if (o.maxLine !== undefined) c.maxLineBytes = Math.max(1024, parseSizeOption(o.maxLine, '--max-line'));
+  if (o.fragTimeout !== undefined) c.fragTimeoutMs = parseDuration(o.fragTimeout, '--frag-timeout');
+  if (o.maxSenders !== undefined) c.maxSenders = settingInt(o.maxSenders, '--max-senders', 1);
+  if (o.senderIdle !== undefined) c.senderIdleMs = parseDuration(o.senderIdle, '--sender-idle');
   if (o.allow !== undefined) c.allow = list(o.allow);
-  if (o.rcvbuf !== undefined) c.rcvbufBytes = parseSize(o.rcvbuf as string, '--rcvbuf');
-  if (o.raiseRmemMax !== undefined) c.raiseRmemMax = bool(o.raiseRmemMax, '--raise-rmem-max');
+  if (o.rcvbuf !== undefined) c.rcvbufBytes = parseSizeOption(o.rcvbuf, '--rcvbuf');
+  if (o.raiseRmemMax !== undefined) c.raiseRmemMax = settingBool(o.raiseRmemMax, '--raise-rmem-max');
   if (o.receiver !== undefined) {
     const r = text(o.receiver, '--receiver');
     if (r !== 'auto' && r !== 'native' && r !== 'dgram') throw new CliError(`--receiver: expected auto, native or dgram, got ${JSON.stringify(r)}`, EXIT.USAGE);
     c.receiver = r;
   }
   if (o.stateDir !== undefined) c.stateDir = text(o.stateDir, '--state-dir');
-  if (o.statsInterval !== undefined) c.statsIntervalMs = parseDuration(o.statsInterval as string, '--stats-interval');
-  if (o.statsLogInterval !== undefined) c.statsLogIntervalMs = parseDuration(o.statsLogInterval as string, '--stats-log-interval');
-  if (o.maxFragmentMemory !== undefined) c.maxFragBytes = parseSize(o.maxFragmentMemory as string, '--max-fragment-memory');
-  if (o.maxBuffer !== undefined) c.maxBufferBytes = parseSize(o.maxBuffer as string, '--max-buffer');
-  if (o.maxOpenFiles !== undefined) c.maxOpenFiles = int(o.maxOpenFiles, '--max-open-files', 2);
-  if (o.idleClose !== undefined) c.idleCloseMs = parseDuration(o.idleClose as string, '--idle-close');
-  if (o.retry !== undefined) c.retryMs = parseDuration(o.retry as string, '--retry');
+  if (o.statsInterval !== undefined) c.statsIntervalMs = parseDuration(o.statsInterval, '--stats-interval');
+  if (o.statsLogInterval !== undefined) c.statsLogIntervalMs = parseDuration(o.statsLogInterval, '--stats-log-interval');
+  if (o.maxFragmentMemory !== undefined) c.maxFragBytes = parseSizeOption(o.maxFragmentMemory, '--max-fragment-memory');
+  if (o.maxBuffer !== undefined) c.maxBufferBytes = parseSizeOption(o.maxBuffer, '--max-buffer');
+  if (o.maxOpenFiles !== undefined) c.maxOpenFiles = settingInt(o.maxOpenFiles, '--max-open-files', 2);
+  if (o.idleClose !== undefined) c.idleCloseMs = parseDuration(o.idleClose, '--idle-close');
+  if (o.retry !== undefined) c.retryMs = parseDuration(o.retry, '--retry');
   if (o.fileMode !== undefined) {
     const m = typeof o.fileMode === 'number' ? o.fileMode : typeof o.fileMode === 'string' ? parseInt(o.fileMode, 8) : NaN;
     if (!Number.isInteger(m) || m < 0 || m > 0o666) throw new CliError(`--file-mode: expected an octal mode like 0640`, EXIT.USAGE);
     c.fileMode = m;
   }
-  if (o.reusePort !== undefined) c.reusePort = bool(o.reusePort, '--reuse-port');
+  if (o.reusePort !== undefined) c.reusePort = settingBool(o.reusePort, '--reuse-port');
   if (o.metrics !== undefined) c.metrics = parseMetricsAddress(text(o.metrics, '--metrics'));
   buildAllowList(c.allow); // validate early
   if (!c.perSender && !c.combined && !c.stdout) throw new CliError('no output: enable at least one of per-sender files, --combined or --stdout', EXIT.USAGE);

@@ -7,7 +7,6 @@
  * a slow or failing disk never holds up reading the sockets.
  */
 import dgram from 'node:dgram';
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Host } from '../host/host.js';
@@ -17,6 +16,7 @@ import { BatchBuilder } from './batch.js';
 import { buildAllowList, isAllowed, type ListenAddress, type ReceiverConfig } from './config.js';
 import { ownSocketInodes, readKernelDrops } from './procnet.js';
 import { loadNative, type NativeRecv } from './native.js';
+import { statsFileWriter, statsHead, troublesOf, type OutputTrouble, type StatsHead } from '../common/stats-file.js';
 
 export interface ListenerInfo {
   listen: string;
@@ -28,12 +28,7 @@ export interface ListenerInfo {
   rcvbufForced?: boolean;
 }
 
-export interface StatsSnapshot {
-  version: 1;
-  pid: number;
-  startedAt: string;
-  writtenAt: string;
-  uptimeSeconds: number;
+export interface StatsSnapshot extends StatsHead {
   listeners: ListenerInfo[];
   /** 'native' (recvmmsg in its own thread) or 'dgram' (Node). */
   receivePath?: 'native' | 'dgram';
@@ -42,7 +37,7 @@ export interface StatsSnapshot {
   sendersTracked: number;
   bufferedBytes: number;
   openFiles: number;
-  troubles: Array<{ stream: string; error: string; since: string; queuedBytes: number; lostLines: number }>;
+  troubles: OutputTrouble[];
 }
 
 export interface Receiver {
@@ -405,11 +400,7 @@ export async function startReceiver(cfg: ReceiverConfig, log: (line: string) => 
     const c = (lastCounters = reply.counters ?? lastCounters);
     const now = new Date();
     return {
-      version: 1,
-      pid: process.pid,
-      startedAt: startedAt.toISOString(),
-      writtenAt: now.toISOString(),
-      uptimeSeconds: Math.round((now.getTime() - startedAt.getTime()) / 1000),
+      ...statsHead(startedAt, now),
       listeners,
       receivePath: nativeMod ? 'native' : 'dgram',
       rmemMax,
@@ -450,24 +441,12 @@ export async function startReceiver(cfg: ReceiverConfig, log: (line: string) => 
       sendersTracked: c.sendersTracked ?? 0,
       bufferedBytes: c.bufferedBytes ?? 0,
       openFiles: c.openFiles ?? 0,
-      troubles: (reply.troubles ?? []).map((t) => ({ stream: t.stream, error: t.error, since: new Date(t.sinceUs / 1000).toISOString(), queuedBytes: t.queuedBytes, lostLines: t.lostLines })),
+      troubles: troublesOf(reply.troubles ?? []),
     };
   };
 
-  let statsWarned = false;
-  const writeStatsFile = async (snap?: StatsSnapshot) => {
-    const path = join(cfg.stateDir, 'stats.json');
-    try {
-      const doc = snap ?? (await snapshot());
-      mkdirSync(cfg.stateDir, { recursive: true, mode: 0o755 });
-      const tmp = `${path}.${process.pid}.tmp`;
-      writeFileSync(tmp, JSON.stringify(doc, null, 2) + '\n');
-      renameSync(tmp, path);
-    } catch (e) {
-      if (!statsWarned) log(`warning: cannot write ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} (stats stay available on SIGUSR1)`);
-      statsWarned = true;
-    }
-  };
+  const writeDoc = statsFileWriter(cfg.stateDir, log);
+  const writeStatsFile = async (snap?: StatsSnapshot) => writeDoc(snap ?? (await snapshot()));
   await writeStatsFile();
   const statsTimer = setInterval(() => void writeStatsFile(), cfg.statsIntervalMs);
   let lastLogged = '';

@@ -17,35 +17,11 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { facilitySkip } from '../common/testenv.js';
 import { parseConfigToml, resolveConfig } from './config.js';
-import { freePort } from './test-helpers.js';
+import { asTheUnitStarts, freePort, serviceSection, unitWords } from './test-helpers.js';
 
 const UNIT = new URL('../../packaging/systemd/lantern-netconsole.service', import.meta.url).pathname;
 const SAMPLE = new URL('../../packaging/netconsole.toml', import.meta.url).pathname;
 const LANTERN = new URL('../../bin/lantern.js', import.meta.url).pathname;
-const isRoot = process.getuid?.() === 0;
-
-/** The [Service] settings of a unit file (last assignment wins, as in systemd for these keys). */
-function serviceSection(text: string): Map<string, string> {
-  const out = new Map<string, string>();
-  let section = '';
-  for (const raw of text.split('\n')) {
-    const line = raw.trim();
-    if (!line || line.startsWith('#') || line.startsWith(';')) continue;
-    const s = /^\[(.+)\]$/.exec(line);
-    if (s) section = s[1]!;
-    else if (section === 'Service') {
-      const eq = line.indexOf('=');
-      if (eq > 0) out.set(line.slice(0, eq).trim(), line.slice(eq + 1).trim());
-    }
-  }
-  return out;
-}
-
-/** A command line of the unit as argv; only plain words are expected (no quoting, no specifiers). */
-function words(cmd: string): string[] {
-  assert.ok(!/["'\\%]/.test(cmd) && !/^[-@+!:]/.test(cmd), `unit command uses quoting, specifiers or prefixes this test does not model: ${cmd}`);
-  return cmd.split(/\s+/);
-}
 
 const noAnalyze = spawnSync('systemd-analyze', ['--version']).error ? 'systemd-analyze is not installed (Debian package systemd)' : undefined;
 
@@ -60,7 +36,7 @@ test('systemd unit: systemd-analyze verify accepts lantern-netconsole.service wi
 
 test("systemd unit: the unit's ExecStart receives over loopback; ExecReload (SIGHUP) reopens rotated files; SIGTERM flushes and exits 0", async () => {
   const unit = serviceSection(readFileSync(UNIT, 'utf8'));
-  const exec = words(unit.get('ExecStart')!);
+  const exec = unitWords(unit.get('ExecStart')!);
   const cfgAt = exec.indexOf('--config');
   assert.ok(cfgAt > 0, 'ExecStart names its configuration file');
   assert.equal(exec[0], '/usr/bin/env');
@@ -90,15 +66,7 @@ test("systemd unit: the unit's ExecStart receives over loopback; ExecReload (SIG
     mkdirSync(bin);
     symlinkSync(LANTERN, join(bin, 'lantern'));
     const argv = exec.map((w, i) => (i === cfgAt + 1 ? cfgPath : w));
-    // As root, the unit's NoNewPrivileges and CapabilityBoundingSet through setpriv (util-linux).
-    const caps = (unit.get('CapabilityBoundingSet') ?? '')
-      .split(/\s+/)
-      .filter(Boolean)
-      .map((c) => '+' + c.replace(/^CAP_/, '').toLowerCase());
-    const setpriv = isRoot && spawnSync('setpriv', ['--version']).status === 0;
-    const cmd = setpriv
-      ? ['setpriv', ...(unit.get('NoNewPrivileges') === 'yes' ? ['--no-new-privs'] : []), ...(caps.length ? ['--bounding-set', ['-all', ...caps].join(',')] : []), '--', ...argv]
-      : argv;
+    const cmd = asTheUnitStarts(unit, argv);
     const rmemBefore = readFileSync('/proc/sys/net/core/rmem_max', 'utf8').trim();
 
     const proc = spawn(cmd[0]!, cmd.slice(1), {
@@ -139,7 +107,7 @@ test("systemd unit: the unit's ExecStart receives over loopback; ExecReload (SIG
 
       // logrotate renames, then the unit's ExecReload runs with $MAINPID.
       renameSync(v4Log, `${v4Log}.1`);
-      const reload = words(unit.get('ExecReload')!).map((w) => (w === '$MAINPID' ? String(proc.pid) : w));
+      const reload = unitWords(unit.get('ExecReload')!).map((w) => (w === '$MAINPID' ? String(proc.pid) : w));
       const k = spawnSync(reload[0]!, reload.slice(1));
       assert.equal(k.status, 0, `ExecReload ${reload.join(' ')} failed`);
       await waitFor('SIGHUP handled', () => stderr.includes('SIGHUP: reopening log files'));

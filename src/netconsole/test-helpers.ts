@@ -1,7 +1,7 @@
 /** Helpers shared by the netconsole tests (not used at run time). */
 import assert from 'node:assert/strict';
 import dgram from 'node:dgram';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
@@ -136,4 +136,37 @@ export async function unmount(mnt: string): Promise<void> {
     await new Promise((res) => setTimeout(res, 100));
   }
   spawnSync('umount', ['-l', mnt]);
+}
+
+/** The [Service] settings of a unit file (last assignment wins, as in systemd for these keys; `#` and `;` start comments). */
+export function serviceSection(text: string): Map<string, string> {
+  const out = new Map<string, string>();
+  let section = '';
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (!line || line.startsWith('#') || line.startsWith(';')) continue;
+    const s = /^\[(.+)\]$/.exec(line);
+    if (s) section = s[1]!;
+    else if (section === 'Service') {
+      const eq = line.indexOf('=');
+      if (eq > 0) out.set(line.slice(0, eq).trim(), line.slice(eq + 1).trim());
+    }
+  }
+  return out;
+}
+
+/** A command line of the unit as argv; only plain words are expected (no quoting, no specifiers). */
+export function unitWords(cmd: string): string[] {
+  assert.ok(!/["'\\%]/.test(cmd) && !/^[-@+!:]/.test(cmd), `unit command uses quoting, specifiers or prefixes this test does not model: ${cmd}`);
+  return cmd.split(/\s+/);
+}
+
+/** `argv` as the unit would have systemd start it: as root, its NoNewPrivileges and CapabilityBoundingSet applied through setpriv (util-linux). */
+export function asTheUnitStarts(unit: Map<string, string>, argv: string[]): string[] {
+  const caps = (unit.get('CapabilityBoundingSet') ?? '')
+    .split(/\s+/)
+    .filter(Boolean)
+    .map((c) => '+' + c.replace(/^CAP_/, '').toLowerCase());
+  const setpriv = process.getuid?.() === 0 && spawnSync('setpriv', ['--version']).status === 0;
+  return setpriv ? ['setpriv', ...(unit.get('NoNewPrivileges') === 'yes' ? ['--no-new-privs'] : []), ...(caps.length ? ['--bounding-set', ['-all', ...caps].join(',')] : []), '--', ...argv] : argv;
 }

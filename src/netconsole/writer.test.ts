@@ -5,8 +5,24 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writer, fileName, senderDirName } from './writer.js';
+import { Writer, fileName, senderDirName, type WriterOptions } from './writer.js';
 import { Formatter } from './format.js';
+
+/** A writer's options as these tests use them (text lines, small retry): `dir` and what a test changes. */
+function writerOptions(dir: string, f: Formatter, changes: Partial<WriterOptions> = {}): WriterOptions {
+  return {
+    dir,
+    maxFileBytes: 0,
+    maxBufferedBytes: 1 << 20,
+    maxOpenFiles: 4,
+    idleCloseMs: 60_000,
+    retryMs: 50,
+    fileMode: 0o640,
+    note: (t, text) => f.note(t, text),
+    now: () => Date.now() * 1000,
+    ...changes,
+  };
+}
 
 test('paths: sender directories come from the address only; file names by day and index', () => {
   assert.equal(senderDirName('10.0.0.5'), '10.0.0.5');
@@ -23,17 +39,7 @@ test('writer: switches files by size and by day, never splits a line, counts wha
   const dir = mkdtempSync(join(tmpdir(), 'nc-writer-'));
   try {
     const f = new Formatter('text', true);
-    const w = new Writer({
-      dir,
-      maxFileBytes: 1000,
-      maxBufferedBytes: 1 << 20,
-      maxOpenFiles: 4,
-      idleCloseMs: 60_000,
-      retryMs: 50,
-      fileMode: 0o640,
-      note: (t, text) => f.note(t, text),
-      now: () => Date.now() * 1000,
-    });
+    const w = new Writer(writerOptions(dir, f, { maxFileBytes: 1000 }));
     const line = (day: string, i: number) => ({ day, text: `${day} line ${String(i).padStart(3, '0')} ${'z'.repeat(80)}\n`, lines: 1 });
     for (let i = 0; i < 30; i++) w.write('10.0.0.1', line('2026-11-26', i));
     await new Promise((r) => setTimeout(r, 100));
@@ -61,17 +67,7 @@ test('writer: over the memory bound the oldest queued lines are dropped, counted
   const dir = mkdtempSync(join(tmpdir(), 'nc-writer-'));
   try {
     const f = new Formatter('text', true);
-    const w = new Writer({
-      dir,
-      maxFileBytes: 0,
-      maxBufferedBytes: 2000,
-      maxOpenFiles: 4,
-      idleCloseMs: 60_000,
-      retryMs: 50,
-      fileMode: 0o640,
-      note: (t, text) => f.note(t, text),
-      now: () => Date.now() * 1000,
-    });
+    const w = new Writer(writerOptions(dir, f, { maxBufferedBytes: 2000 }));
     // 100 lines of 100 bytes queued in one go: only the newest ~2000 bytes can stay.
     for (let i = 0; i < 100; i++) w.write('', { day: '2026-11-26', text: `line ${String(i).padStart(3, '0')} ${'q'.repeat(90)}\n`, lines: 1 });
     await w.drain(2000);
@@ -90,18 +86,7 @@ test('writer: a file not ending in a newline gets one before the first line; a F
   try {
     const f = new Formatter('text', true);
     const troubles: string[] = [];
-    const opts = {
-      dir,
-      maxFileBytes: 0,
-      maxBufferedBytes: 1 << 20,
-      maxOpenFiles: 4,
-      idleCloseMs: 60_000,
-      retryMs: 50,
-      fileMode: 0o640,
-      note: (t: number, text: string) => f.note(t, text),
-      now: () => Date.now() * 1000,
-      onTrouble: (t: string) => troubles.push(t),
-    };
+    const opts = writerOptions(dir, f, { onTrouble: (t: string) => troubles.push(t) });
     writeFileSync(join(dir, '2026-11-26.log'), 'whole line\nhalf a li');
     const w = new Writer(opts);
     w.write('', { day: '2026-11-26', text: 'next line\n', lines: 1 });

@@ -58,7 +58,12 @@ test('stat state, dmesg rendering, intervals, SysRq letters', () => {
   assert.equal(parseInterval('5m'), 300_000);
   assert.equal(parseInterval('500ms'), 500);
   assert.equal(parseInterval(30), 30_000);
+  assert.equal(parseInterval('1h'), 3_600_000);
+  assert.equal(parseInterval(' 30 s '), 30_000);
+  assert.equal(parseInterval('90'), 90_000, 'a bare number is seconds here');
   assert.equal(parseInterval('soon'), null);
+  assert.equal(parseInterval('5min'), null);
+  assert.equal(parseInterval(-1), null);
   assert.deepEqual(parseSysrqLetters(['w', 't', 'w']), ['w', 't']);
   assert.deepEqual(parseSysrqLetters('t,m'), ['t', 'm']);
   assert.match(parseSysrqLetters(['b']) as string, /one of/, 'reboot is never a hung-task action');

@@ -4,6 +4,7 @@
  * /proc/<pid>/stat, and the dmesg text rendering of captured records (what `lantern analyze` reads).
  * No I/O here.
  */
+import { durationMs } from '../../common/duration.js';
 
 /** One /dev/kmsg record (Documentation/ABI/testing/dev-kmsg). */
 export interface KmsgRecord {
@@ -112,15 +113,12 @@ export function dmesgLine(rec: { tsUs: number; text: string }): string {
   return `[${String(sec).padStart(5)}.${String(usec).padStart(6, '0')}] ${rec.text.replace(/[\r\n]+/g, ' ')}`;
 }
 
-/** `"5m"`, `"30s"`, `"1h"`, `"500ms"` or a number of seconds, to ms. Null when it is none of these. */
-export function parseInterval(v: unknown): number | null {
-  if (typeof v === 'number') return Number.isFinite(v) && v >= 0 ? Math.round(v * 1000) : null;
-  if (typeof v !== 'string') return null;
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(v);
-  if (!m) return null;
-  const mult = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h'];
-  return Math.round(Number(m[1]) * mult);
-}
+/**
+ * `"5m"`, `"30s"`, `"1h"`, `"500ms"` or a number of seconds, to ms; null when it is none of these.
+ * The recorder's intervals (`[hung] min_interval`, `[slab] dentry_interval`, rules' `min_interval`):
+ * common/duration's grammar, a bare number being seconds.
+ */
+export const parseInterval: (v: unknown) => number | null = durationMs;
 
 /** SysRq letters Lantern may send for a hung task: dumps only, never a reboot, sync, kill or crash. */
 export const HUNG_SYSRQ_LETTERS = ['t', 'w', 'm', 'l', 'd', 'p', 'q'];

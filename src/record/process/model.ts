@@ -79,17 +79,24 @@ export interface ProcessRecord {
 export type RecordCore = Pick<ProcessRecord, 'id' | 'type' | 'timeUs' | 'pid' | 'comm' | 'domainId'> & Partial<ProcessRecord>;
 
 /**
- * A record with every field a detector does not know empty (null; `tid` = `pid`, `ppid` and
- * `pstartUs` 0, not reconstructed): one place for the record's shape, for detectors and tests.
+ * The one literal of a record: every field, in one order, so that every record (the model's two per
+ * exec and every detector's) has one shape; the fields the caller does not know are empty (null;
+ * `tid` = `pid`, `ppid` and `pstartUs` 0).
  */
-export function newRecord(fields: RecordCore): ProcessRecord {
+function emptyRecord(id: number, type: RecordType, timeUs: number, pid: number, comm: string, domainId: number): ProcessRecord {
   return {
-    tid: fields.pid,
+    id,
+    type,
+    timeUs,
+    pid,
+    tid: pid,
     ppid: 0,
     pstartUs: 0,
     ppstartUs: null,
     uid: null,
     program: null,
+    comm,
+    domainId,
     fromId: null,
     exitCode: null,
     signal: null,
@@ -103,8 +110,15 @@ export function newRecord(fields: RecordCore): ProcessRecord {
     lost: null,
     detail: null,
     parentComm: null,
-    ...fields,
   };
+}
+
+/**
+ * A record with every field a detector does not know empty (`ppid` and `pstartUs` 0, not
+ * reconstructed): one place for the record's shape, for detectors and tests.
+ */
+export function newRecord(fields: RecordCore): ProcessRecord {
+  return Object.assign(emptyRecord(fields.id, fields.type, fields.timeUs, fields.pid, fields.comm, fields.domainId), fields);
 }
 
 export interface ModelEnv {
@@ -287,34 +301,16 @@ export class ProcessModel {
   }
 
   private blank(type: RecordType, timeUs: number, p: Proc): ProcessRecord {
-    // A literal, not newRecord(): two records per exec, and one shape for every record of the model.
-    return {
-      id: this.env.nextId(),
-      type,
-      timeUs,
-      pid: p.pid,
-      tid: p.pid,
-      ppid: p.ppid,
-      pstartUs: p.startUs,
-      ppstartUs: p.ppstartUs,
-      uid: p.uid,
-      program: p.program,
-      comm: p.comm,
-      domainId: p.domainId,
-      fromId: p.lastExecId,
-      exitCode: null,
-      signal: null,
-      sigCode: null,
-      senderPid: null,
-      senderComm: null,
-      senderProgram: null,
-      senderKind: null,
-      reconstructed: false,
-      cpu: null,
-      lost: null,
-      detail: null,
-      parentComm: null,
-    };
+    // Two records per exec: the literal, then the process's fields set in place (no spread, no
+    // copy of a fields object), one shape for every record (bench/record/stages, model stage).
+    const r = emptyRecord(this.env.nextId(), type, timeUs, p.pid, p.comm, p.domainId);
+    r.ppid = p.ppid;
+    r.pstartUs = p.startUs;
+    r.ppstartUs = p.ppstartUs;
+    r.uid = p.uid;
+    r.program = p.program;
+    r.fromId = p.lastExecId;
+    return r;
   }
 
   /** A process we hear about without having seen it start: give it an honest unknown origin. */

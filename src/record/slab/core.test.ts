@@ -150,7 +150,11 @@ test('[slab] slow durations, and the record line', () => {
   assert.equal(parseDurationNs('0'), 0);
   assert.equal(parseDurationNs('2s'), 2e9);
   assert.equal(parseDurationNs(250), 250e6);
+  assert.equal(parseDurationNs('250µs'), 250_000);
+  assert.equal(parseDurationNs('250'), 250e6, 'a bare number is ms here');
+  assert.equal(parseDurationNs('1m'), 60e9, "common/duration's grammar: minutes too");
   assert.equal(parseDurationNs('fast'), null);
+  assert.equal(parseDurationNs('5M'), null);
   assert.equal(parseDurationNs(-1), null);
   const start = { ts: 0, pid: 1, shr: 'a', shrink: 'f', nid: 0, nrObjectsToShrink: 0, gfpFlags: 0xcc0, cacheItems: 1063, delta: 2126, totalScan: 2126, priority: 0 };
   const end = { ts: 330_000, pid: 1, shr: 'a', shrink: 'f', nid: 0, unusedScan: 0, newScan: 78, retval: 1063, totalScan: 78 };

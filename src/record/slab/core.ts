@@ -7,6 +7,7 @@
  */
 import { INT_MAX, parseDentryState, shrinkerProduct, type DentryState } from '../../host/formats/dentry-state.js';
 import { versionBefore } from '../../host/formats/kernel.js';
+import { durationIn } from '../../common/duration.js';
 import type { FieldValue } from '../tracefs/decode.js';
 
 export { parseDentryState };
@@ -277,12 +278,10 @@ export function sampleOf(state: DentryState, pressure: number, timeUs: number): 
   return { timeUs, nrDentry: state.nrDentry, nrUnused: state.nrUnused, nrNegative: state.nrNegative, pressure };
 }
 
-/** `[slab] slow`: "100ms", "1us", "250µs", "2s", "0", or a number of milliseconds; ns, or null when malformed. */
+/**
+ * `[slab] slow`: "100ms", "1us", "250µs", "2s", "0", or a number of milliseconds (a shrinker pass
+ * is counted in ms, so a bare number here is ms, not seconds as elsewhere); ns, or null when malformed.
+ */
 export function parseDurationNs(v: unknown): number | null {
-  if (typeof v === 'number') return Number.isFinite(v) && v >= 0 ? Math.round(v * 1e6) : null;
-  if (typeof v !== 'string') return null;
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(ns|us|µs|ms|s)?\s*$/.exec(v);
-  if (!m) return null;
-  const mult = { ns: 1, us: 1e3, µs: 1e3, ms: 1e6, s: 1e9 }[(m[2] ?? 'ms') as 'ns' | 'us' | 'µs' | 'ms' | 's'];
-  return Math.round(Number(m[1]) * mult);
+  return durationIn(v, 'ms', 'ns');
 }

@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Store } from './store.js';
-import { ProcessModel, type ProcessRecord } from '../process/model.js';
+import { newRecord, ProcessModel, type ProcessRecord } from '../process/model.js';
 
 import { domainNames, domainTree, HistoryCache, matchDomains, parseTimeArg, parseTypes, pidHistory, renderTree, historyOf } from '../query.js';
 import { CliError } from '../../common/exit.js';
@@ -104,33 +104,22 @@ test('retention by age and by size', () => {
     const template = store.query({ types: ['exec'] })[0]!;
     const recs: ProcessRecord[] = [];
     for (let i = 0; i < 3000; i++) {
-      recs.push({
-        id: store.nextId(),
-        type: 'exec',
-        timeUs: now + i,
-        pid: 50_000 + i,
-        tid: 50_000 + i,
-        ppid: 1,
-        pstartUs: now + i,
-        ppstartUs: null,
-        uid: 0,
-        program: '/bin/true',
-        comm: 'true',
-        domainId: template.domain_id!,
-        fromId: null,
-        exitCode: null,
-        signal: null,
-        sigCode: null,
-        senderPid: null,
-        senderComm: null,
-        senderProgram: null,
-        senderKind: null,
-        reconstructed: false,
-        cpu: null,
-        lost: null,
-        detail: 'x'.repeat(400),
-        parentComm: 'init',
-      });
+      recs.push(
+        newRecord({
+          id: store.nextId(),
+          type: 'exec',
+          timeUs: now + i,
+          pid: 50_000 + i,
+          ppid: 1,
+          pstartUs: now + i,
+          uid: 0,
+          program: '/bin/true',
+          comm: 'true',
+          domainId: template.domain_id!,
+          detail: 'x'.repeat(400),
+          parentComm: 'init',
+        }),
+      );
     }
     store.write(recs);
     const big = store.sizeBytes();
@@ -185,33 +174,23 @@ test('domains nothing uses any more are pruned; live ones and ancestors stay', (
 test('batched writes: 50-row statements and the remainder store every field; reconstructed duplicates are skipped', () => {
   withStore((store) => {
     const dom = store.intern(store.root, '/usr/bin/true');
-    const rec = (i: number, reconstructed = false): ProcessRecord => ({
-      id: store.nextId(),
-      type: i % 2 ? 'exit' : 'exec',
-      timeUs: 1_700_000_000_000_000 + i,
-      pid: 1000 + i,
-      tid: 1000 + i,
-      ppid: 1,
-      pstartUs: 1_700_000_000_000_000 + i * 2_000_000,
-      ppstartUs: null,
-      uid: i,
-      program: '/usr/bin/true',
-      comm: 'true',
-      domainId: dom,
-      fromId: null,
-      exitCode: i % 2 ? i % 256 : null,
-      signal: null,
-      sigCode: null,
-      senderPid: null,
-      senderComm: null,
-      senderProgram: null,
-      senderKind: null,
-      reconstructed,
-      cpu: null,
-      lost: null,
-      detail: `row ${i}`,
-      parentComm: 'sh',
-    });
+    const rec = (i: number, reconstructed = false): ProcessRecord =>
+      newRecord({
+        id: store.nextId(),
+        type: i % 2 ? 'exit' : 'exec',
+        timeUs: 1_700_000_000_000_000 + i,
+        pid: 1000 + i,
+        ppid: 1,
+        pstartUs: 1_700_000_000_000_000 + i * 2_000_000,
+        uid: i,
+        program: '/usr/bin/true',
+        comm: 'true',
+        domainId: dom,
+        exitCode: i % 2 ? i % 256 : null,
+        reconstructed,
+        detail: `row ${i}`,
+        parentComm: 'sh',
+      });
     const first = Array.from({ length: 123 }, (_, i) => rec(i));
     assert.equal(store.write(first), 123);
     // A restart re-seeds a process already stored (same pid and start): skipped, in the middle of a batch.
