@@ -171,6 +171,27 @@ uint32_t prog_id(int fd) {
   return sys_bpf(BPF_OBJ_GET_INFO_BY_FD, &at) == 0 ? info.id : 0;
 }
 
+int prog_run_stats(int fd, uint64_t *run_ns, uint64_t *run_cnt) {
+  struct bpf_prog_info info;
+  memset(&info, 0, sizeof info);
+  union bpf_attr at;
+  memset(&at, 0, sizeof at);
+  at.info.bpf_fd = (uint32_t)fd;
+  at.info.info_len = sizeof info;
+  at.info.info = (uint64_t)(uintptr_t)&info;
+  if (sys_bpf(BPF_OBJ_GET_INFO_BY_FD, &at) != 0) return -1;
+  *run_ns = info.run_time_ns;
+  *run_cnt = info.run_cnt;
+  return 0;
+}
+
+int enable_run_stats(void) {
+  union bpf_attr at;
+  memset(&at, 0, sizeof at);
+  at.enable_stats.type = BPF_STATS_RUN_TIME;
+  return (int)sys_bpf(BPF_ENABLE_STATS, &at);
+}
+
 int possible_cpus(void) {
   FILE *f = fopen("/sys/devices/system/cpu/possible", "re");
   if (!f) return -1;

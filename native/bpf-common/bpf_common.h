@@ -81,6 +81,10 @@ void load_error(char *out, size_t out_len, const char *what, int err, const char
 int raw_tp_open(const char *tp, int prog_fd);
 /* The kernel's id of a loaded program, 0 when unknown. */
 uint32_t prog_id(int fd);
+/* The kernel's run count and run time of a loaded program (counted only while run statistics are on), 0 or -1. */
+int prog_run_stats(int fd, uint64_t *run_ns, uint64_t *run_cnt);
+/* Turns the kernel's BPF run statistics on for as long as the returned fd is open (BPF_ENABLE_STATS), or -1. */
+int enable_run_stats(void);
 /* CPUs a per-CPU map has a slot for (the highest in /sys/devices/system/cpu/possible, plus one), or -1. */
 int possible_cpus(void);
 /* sum[w] = the words of a per-CPU array's key 0 (ncpus × words u64) summed over CPUs; 0 or -1 with errno. */

@@ -55,6 +55,7 @@ enum { F_TRUNCATED = 1, F_UNREADABLE = 2, F_NO_MM = 4 };
 
 typedef struct be {
   int counters_fd, scratch_fd, prog_fd, link_fd;
+  int stats_fd; /* run statistics on (open({ runStats: 1 }): benchmarks), else -1 */
   bpf_ring_t ring;
   uint32_t prog_id;
   int ncpus;
@@ -65,7 +66,7 @@ typedef struct be {
 
 static void close_fds(be_t *b) {
   /* The link first: the program stops running before its maps go. */
-  int *fds[] = {&b->link_fd, &b->prog_fd, &b->scratch_fd, &b->counters_fd};
+  int *fds[] = {&b->link_fd, &b->prog_fd, &b->scratch_fd, &b->counters_fd, &b->stats_fd};
   for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++) {
     if (*fds[i] >= 0) close(*fds[i]);
     *fds[i] = -1;
@@ -230,7 +231,8 @@ static be_t *get_be(napi_env env, napi_callback_info info) {
   return get_external(env, info, argv, 1, "bpfenv");
 }
 
-/* open({ offsets: { mm, env_start, env_end }, ringBytes? }) -> { handle, progId, ringBytes, cpus, insns } */
+/* open({ offsets: { mm, env_start, env_end }, ringBytes?, runStats? }) -> { handle, progId, ringBytes, cpus, insns }
+   runStats: the kernel's run statistics on while the handle is open (stats() then has runNs, runCount). */
 static napi_value open_be(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1], offv;
@@ -267,10 +269,16 @@ static napi_value open_be(napi_env env, napi_callback_info info) {
     free(b), free(log), free(a);
     return throw_error(env, ENOMEM, "open: out of memory", NULL);
   }
-  b->counters_fd = b->scratch_fd = b->ring.fd = b->prog_fd = b->link_fd = -1;
+  b->counters_fd = b->scratch_fd = b->ring.fd = b->prog_fd = b->link_fd = b->stats_fd = -1;
   char msg[1024];
   int err = 0;
   const char *with_log = NULL, *step = "";
+  double run_stats = 0;
+  if (get_opt_double(env, argv[0], "runStats", &run_stats) == 1 && run_stats != 0 && (b->stats_fd = enable_run_stats()) < 0) {
+    err = errno;
+    snprintf(msg, sizeof msg, "BPF_ENABLE_STATS refused: %s", strerror(err));
+    goto fail;
+  }
   if ((b->ncpus = possible_cpus()) < 0) {
     err = EIO;
     snprintf(msg, sizeof msg, "cannot read /sys/devices/system/cpu/possible");
@@ -358,6 +366,11 @@ static napi_value stats(napi_env env, napi_callback_info info) {
   set_num(env, o, "taken", (double)b->taken);
   set_num(env, o, "malformed", (double)b->malformed);
   set_num(env, o, "attached", b->link_fd >= 0 ? 1 : 0);
+  uint64_t run_ns = 0, run_cnt = 0;
+  if (b->stats_fd >= 0 && b->prog_fd >= 0 && prog_run_stats(b->prog_fd, &run_ns, &run_cnt) == 0) {
+    set_num(env, o, "runNs", (double)run_ns);
+    set_num(env, o, "runCount", (double)run_cnt);
+  }
   return o;
 }
 
@@ -374,7 +387,8 @@ static napi_value close_handle(napi_env env, napi_callback_info info) {
   }
   b->link_fd = -1;
   if (b->prog_fd >= 0) close(b->prog_fd);
-  b->prog_fd = -1;
+  if (b->stats_fd >= 0) close(b->stats_fd);
+  b->prog_fd = b->stats_fd = -1;
   uint64_t c[NCOUNTERS];
   if (read_counters(b, c) == 0) memcpy(b->final_counts, c, sizeof c);
   if (b->counters_fd >= 0) close(b->counters_fd);

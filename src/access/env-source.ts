@@ -32,13 +32,16 @@ export interface BpfenvCounters {
   taken: number;
   malformed: number;
   attached: 0 | 1;
+  /** With open({ runStats: 1 }): the kernel's run time and run count of the program. */
+  runNs?: number;
+  runCount?: number;
 }
 
 export interface BpfenvAddon {
   CAP_BYTES: number;
   ENTRY_HEAD_BYTES: number;
   PROG_NAME: string;
-  open(opts: { offsets: EnvOffsets; ringBytes?: number }): { handle: object; progId: number; ringBytes: number; cpus: number; insns: number };
+  open(opts: { offsets: EnvOffsets; ringBytes?: number; runStats?: 0 | 1 }): { handle: object; progId: number; ringBytes: number; cpus: number; insns: number };
   take(handle: object): Buffer;
   stats(handle: object): BpfenvCounters;
   /** Detaches and reads the final counters; take() still drains the ring once. */
