@@ -179,7 +179,9 @@ async function envStorm() {
       `${name.padEnd(7)} bpfenv  ${String(Math.round(rate)).padStart(9)}   ${((1 - rate / base) * 100).toFixed(1).padStart(5)}%  ${med(perExec).toFixed(0).padStart(15)}  ${String(records).padStart(7)}  ${String(lost).padStart(4)}`,
     );
   }
-  console.log("(program ns/exec: the kernel's run time of the program over its runs, every exec on the machine; records and lost: summed over the rounds)");
+  console.log(
+    "(program ns/exec: the kernel's run time of the program over its runs, every exec on the machine; records and lost: summed over the rounds; the 4 MiB ring taken every 250 ms, as the recorder does)",
+  );
 }
 
 function cstorm(bin) {
