@@ -162,6 +162,7 @@ export class AccessTracker {
     private readonly env: TrackerEnv,
   ) {
     this.lists = new AccessLists({ perDomain: opts.perDomain });
+    if (!opts.env) this.envSourceText = 'off ([access] env = false)';
   }
 
   /** Sources call this (through SourceContext.emit). */
