@@ -10,15 +10,17 @@
  * raw tracepoint hands the program the pt_regs pointer and the id, nothing more.
  *
  *   sys_enter: ctx[0] = struct pt_regs *, ctx[1] = syscall id. An id outside the watched set
- *     returns at once (two compares per call: no helper, no map). A watched one reads si, di and
- *     cs from the pt_regs (one bpf_probe_read_kernel), skips 32-bit callers (cs != __USER_CS: the
- *     ids mean other calls there), and writes {start ns, di, si, id} into the thread's entry of a
- *     hash map keyed by pid_tgid (in place; inserted at the thread's first call only).
- *   sys_exit: ctx[1] = return value; the id is orig_ax in the pt_regs (one read). A watched id
- *     looks up its start and sets it to 0 (the entry stays, idle: no delete, no lock; the entries
- *     of exited threads are removed from user space with forget()), adds the duration to a
+ *     returns at once (two compares per call: no helper, no map). A watched one reads nothing
+ *     from the pt_regs and writes {start ns, 0, 0, id} into the thread's entry of a hash map
+ *     keyed by pid_tgid (in place; inserted at the thread's first call only).
+ *   sys_exit: ctx[1] = return value; the id is orig_ax in the pt_regs (one read, with cs). A
+ *     watched id looks up its start and sets it to 0 (the entry stays, idle: no delete, no lock;
+ *     the entries of exited threads are removed from user space with forget()), skips 32-bit
+ *     callers (cs != __USER_CS: the ids mean other calls there; their enter was stored, as the
+ *     enter does not read cs), adds the duration to a
  *     per-CPU log2 histogram (its sum is the count of timed calls), and only at or above the
- *     threshold reserves a ring-buffer record (pid_tgid, start,
+ *     threshold reads di and si from the pt_regs (x86-64 writes only ax back: they are still the
+ *     caller's) and reserves a ring-buffer record (pid_tgid, start,
  *     duration, return value, di, si, id, comm, the path read with bpf_probe_read_user_str: the
  *     caller's buffer is still there at the exit). Fast calls never leave the kernel.
  *
@@ -40,7 +42,8 @@
  *    0 u64 pid_tgid   8 u64 start ns (CLOCK_MONOTONIC)   16 u64 duration ns   24 s64 return value
  *   32 u64 di        40 u64 si   48 u32 syscall id   52 s32 path read result (bytes with NUL, <0 error, 0 none)
  *   56 char[16] comm  72 char[PATH] path (NUL-terminated when the read result is > 0)
- * In-flight entry (inFlight(), INFLIGHT bytes): 0 u64 pid_tgid 8 u64 start 16 u64 di 24 u64 si 32 u64 id
+ * In-flight entry (inFlight(), INFLIGHT bytes): 0 u64 pid_tgid 8 u64 start 16 u64 0 24 u64 0 32 u64 id
+ * (the two zero words were di and si, read at the enter until the exit read them instead).
  */
 #include "bpf_common.h"
 
@@ -88,6 +91,7 @@ typedef struct st {
   bpf_ring_t ring;
   int enter_fd, exit_fd;
   int enter_link, exit_link;
+  int stats_fd; /* the kernel's run statistics on (open({ runStats: 1 }): benchmarks), else -1 */
   uint32_t enter_id, exit_id;
   uint32_t entries;
   uint64_t taken, malformed;
@@ -96,7 +100,7 @@ typedef struct st {
 } st_t;
 
 static void close_all(st_t *s) {
-  int *fds[] = {&s->enter_link, &s->exit_link, &s->enter_fd, &s->exit_fd, &s->start_fd, &s->counters_fd};
+  int *fds[] = {&s->enter_link, &s->exit_link, &s->enter_fd, &s->exit_fd, &s->start_fd, &s->counters_fd, &s->stats_fd};
   for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++) {
     if (*fds[i] >= 0) close(*fds[i]);
     *fds[i] = -1;
@@ -117,23 +121,17 @@ static void build_enter(bpf_asm_t *a, const int *nrs, int nn, int start_fd, int 
   emit(a, MOV64_IMM(R0, 0));
   emit(a, EXIT);
   label(a, L_MATCH);
-  /* si, di, orig_ax, ip, cs: fp-40 .. fp-1 */
-  emit(a, MOV64_REG(R1, R10));
-  emit(a, ALU64_IMM(BPF_ADD, R1, -40));
-  emit(a, MOV64_IMM(R2, REGS_CS + 8 - REGS_SI));
-  emit(a, LDX_MEM(BPF_DW, R3, R6, 0));
-  emit(a, ALU64_IMM(BPF_ADD, R3, REGS_SI));
-  emit(a, CALL(BPF_FUNC_probe_read_kernel));
-  jump(a, JMP_IMM(BPF_JNE, R0, 0), L_FAIL_READ);
-  emit(a, LDX_MEM(BPF_DW, R1, R10, -40 + (REGS_CS - REGS_SI)));
-  jump(a, JMP_IMM(BPF_JNE, R1, USER_CS), L_OUT);
-  /* value at fp-80: start, di, si, id */
+  /*
+   * No pt_regs read here: di and si are still the caller's at the exit (x86-64 writes only ax
+   * back), so the exit reads them for a slow call only; and a 32-bit caller (whose ids mean other
+   * calls) is told at the exit by cs, where its entry is made idle again. One helper call less
+   * on every watched call (issue #10's cost).
+   * value at fp-80: start, di (0), si (0), id
+   */
   emit(a, CALL(BPF_FUNC_ktime_get_ns));
   emit(a, STX_MEM(BPF_DW, R10, R0, -80));
-  emit(a, LDX_MEM(BPF_DW, R1, R10, -40 + (REGS_DI - REGS_SI)));
-  emit(a, STX_MEM(BPF_DW, R10, R1, -72));
-  emit(a, LDX_MEM(BPF_DW, R1, R10, -40));
-  emit(a, STX_MEM(BPF_DW, R10, R1, -64));
+  emit(a, ST_MEM(BPF_DW, R10, -72, 0));
+  emit(a, ST_MEM(BPF_DW, R10, -64, 0));
   emit(a, STX_MEM(BPF_DW, R10, R7, -56));
   emit(a, CALL(BPF_FUNC_get_current_pid_tgid));
   emit(a, STX_MEM(BPF_DW, R10, R0, -88));
@@ -144,10 +142,6 @@ static void build_enter(bpf_asm_t *a, const int *nrs, int nn, int start_fd, int 
     emit(a, ALU64_IMM(BPF_ADD, R2, -88));
     emit(a, CALL(BPF_FUNC_map_lookup_elem));
     jump(a, JMP_IMM(BPF_JEQ, R0, 0), L_INSERT);
-    emit(a, LDX_MEM(BPF_DW, R1, R10, -72));
-    emit(a, STX_MEM(BPF_DW, R0, R1, 8));
-    emit(a, LDX_MEM(BPF_DW, R1, R10, -64));
-    emit(a, STX_MEM(BPF_DW, R0, R1, 16));
     emit(a, STX_MEM(BPF_DW, R0, R7, 24));
     emit(a, LDX_MEM(BPF_DW, R1, R10, -80));
     emit(a, STX_MEM(BPF_DW, R0, R1, 0));
@@ -163,8 +157,6 @@ static void build_enter(bpf_asm_t *a, const int *nrs, int nn, int start_fd, int 
   emit(a, CALL(BPF_FUNC_map_update_elem));
   jump(a, JMP_IMM(BPF_JNE, R0, 0), L_FAIL_START);
   jump(a, JA, L_OUT);
-  label(a, L_FAIL_READ);
-  count_and_jump(a, counters_fd, C_READ_FAILED, L_OUT);
   label(a, L_FAIL_START);
   count_and_jump(a, counters_fd, C_START_FAILED, L_OUT);
 }
@@ -179,15 +171,13 @@ static void build_exit(bpf_asm_t *a, const int *nrs, const int *path_regs, int n
   emit(a, LDX_MEM(BPF_DW, R3, R6, 0));
   emit(a, ALU64_IMM(BPF_ADD, R3, REGS_ORIG_AX));
   emit(a, CALL(BPF_FUNC_probe_read_kernel));
-  jump(a, JMP_IMM(BPF_JNE, R0, 0), L_OUT);
+  jump(a, JMP_IMM(BPF_JNE, R0, 0), L_FAIL_READ);
   emit(a, LDX_MEM(BPF_DW, R7, R10, -24)); /* id */
   for (int i = 0; i < nn; i++) jump(a, JMP_IMM(BPF_JEQ, R7, nrs[i]), L_MATCH);
   label(a, L_OUT);
   emit(a, MOV64_IMM(R0, 0));
   emit(a, EXIT);
   label(a, L_MATCH);
-  emit(a, LDX_MEM(BPF_DW, R1, R10, -24 + (REGS_CS - REGS_ORIG_AX)));
-  jump(a, JMP_IMM(BPF_JNE, R1, USER_CS), L_OUT);
   emit(a, STX_MEM(BPF_DW, R10, R7, -72)); /* id */
   emit(a, CALL(BPF_FUNC_get_current_pid_tgid));
   emit(a, STX_MEM(BPF_DW, R10, R0, -32)); /* key */
@@ -199,12 +189,11 @@ static void build_exit(bpf_asm_t *a, const int *nrs, const int *path_regs, int n
   emit(a, LDX_MEM(BPF_DW, R1, R0, 0));
   jump(a, JMP_IMM(BPF_JEQ, R1, 0), L_UNPAIRED); /* idle entry: this call's enter was not seen */
   emit(a, STX_MEM(BPF_DW, R10, R1, -64)); /* start */
-  emit(a, LDX_MEM(BPF_DW, R1, R0, 8));
-  emit(a, STX_MEM(BPF_DW, R10, R1, -56)); /* di */
-  emit(a, LDX_MEM(BPF_DW, R1, R0, 16));
-  emit(a, STX_MEM(BPF_DW, R10, R1, -48)); /* si */
   /* Idle again (not deleted: a delete takes the bucket lock and frees the element; forget() removes exited threads' entries). */
   emit(a, ST_MEM(BPF_DW, R0, 0, 0));
+  /* A 32-bit caller's call (its ids mean other calls): its entry is idle again, nothing else. */
+  emit(a, LDX_MEM(BPF_DW, R1, R10, -24 + (REGS_CS - REGS_ORIG_AX)));
+  jump(a, JMP_IMM(BPF_JNE, R1, USER_CS), L_OUT);
   emit(a, CALL(BPF_FUNC_ktime_get_ns));
   emit(a, LDX_MEM(BPF_DW, R1, R10, -64));
   emit(a, ALU64_REG(BPF_SUB, R0, R1));
@@ -232,6 +221,11 @@ static void build_exit(bpf_asm_t *a, const int *nrs, const int *path_regs, int n
   jump(a, JMP_REG(BPF_JLT, R9, R1), L_OUT);
   emit(a, MOV64_IMM(R1, 1));
   emit(a, ATOMIC_ADD64(R8, R1, C_SLOW * 8));
+  /* A slow call: its arguments from the pt_regs (di fp-56, si fp-48; zero when the read fails). */
+  emit(a, LDX_MEM(BPF_DW, R3, R6, 0));
+  probe_read(a, R10, -56, 8, R3, REGS_DI);
+  emit(a, LDX_MEM(BPF_DW, R3, R6, 0));
+  probe_read(a, R10, -48, 8, R3, REGS_SI);
   ld_map(a, R1, ring_fd);
   emit(a, MOV64_IMM(R2, REC));
   emit(a, MOV64_IMM(R3, 0));
@@ -302,6 +296,8 @@ static void build_exit(bpf_asm_t *a, const int *nrs, const int *path_regs, int n
   jump(a, JA, L_OUT);
   label(a, L_UNPAIRED);
   count_and_jump(a, counters_fd, C_UNPAIRED, L_OUT);
+  label(a, L_FAIL_READ);
+  count_and_jump(a, counters_fd, C_READ_FAILED, L_OUT);
 }
 #endif
 
@@ -326,7 +322,8 @@ static int load(const bpf_asm_t *a, const char *name, char *log, char *why, size
   return fd;
 }
 
-/* open({ calls: string[], thresholdNs, entries?, ringBytes? }) → { handle, progIds, ringBytes, entries } */
+/* open({ calls: string[], thresholdNs, entries?, ringBytes?, runStats? }) → { handle, progIds, ringBytes, entries }
+   runStats: 1 turns the kernel's run statistics on while the handle is open (stats() then has each program's run time and count). */
 static napi_value open_st(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -372,7 +369,7 @@ static napi_value open_st(napi_env env, napi_callback_info info) {
 
   st_t *s = calloc(1, sizeof *s);
   if (!s) return throw_errno(env, ENOMEM, "open");
-  s->start_fd = s->counters_fd = s->ring.fd = s->enter_fd = s->exit_fd = s->enter_link = s->exit_link = -1;
+  s->start_fd = s->counters_fd = s->ring.fd = s->enter_fd = s->exit_fd = s->enter_link = s->exit_link = s->stats_fd = -1;
   s->entries = (uint32_t)entries;
   char why[1024] = "";
   char *log = NULL;
@@ -383,6 +380,12 @@ static napi_value open_st(napi_env env, napi_callback_info info) {
   if (!a || !log) {
     err = ENOMEM;
     step = "open";
+    goto fail;
+  }
+  double run_stats = 0;
+  if (get_opt_double(env, argv[0], "runStats", &run_stats) == 1 && run_stats != 0 && (s->stats_fd = enable_run_stats()) < 0) {
+    err = errno;
+    step = "BPF_ENABLE_STATS";
     goto fail;
   }
   s->ncpus = possible_cpus();
@@ -574,6 +577,13 @@ static napi_value stats(napi_env env, napi_callback_info info) {
   set_num(env, o, "startFailed", (double)sum[C_START_FAILED]);
   set_num(env, o, "readFailed", (double)sum[C_READ_FAILED]);
   set_num(env, o, "taken", (double)s->taken);
+  uint64_t ns[2], cnt[2];
+  if (s->stats_fd >= 0 && prog_run_stats(s->enter_fd, &ns[0], &cnt[0]) == 0 && prog_run_stats(s->exit_fd, &ns[1], &cnt[1]) == 0) {
+    set_num(env, o, "enterRunNs", (double)ns[0]);
+    set_num(env, o, "enterRuns", (double)cnt[0]);
+    set_num(env, o, "exitRunNs", (double)ns[1]);
+    set_num(env, o, "exitRuns", (double)cnt[1]);
+  }
   napi_create_array_with_length(env, HIST_BUCKETS, &hist);
   for (int i = 0; i < HIST_BUCKETS; i++) {
     napi_create_double(env, (double)sum[C_HIST + i], &x);

@@ -19,12 +19,17 @@ export interface BpfstatCounters {
   unpaired: number;
   /** Starts not stored (the map of calls in flight was full). */
   startFailed: number;
-  /** pt_regs reads that failed (the call was not timed). */
+  /** pt_regs reads at a system call exit that failed (that call, if watched, was not timed). */
   readFailed: number;
   /** Records taken from the ring by this process. */
   taken: number;
   /** Paired calls by duration: bucket i holds [2^i, 2^(i+1)) ns (bucket 0 also 0 ns). */
   hist: number[];
+  /** With open({ runStats: 1 }): the kernel's run time (ns) and run count of each program. */
+  enterRunNs?: number;
+  enterRuns?: number;
+  exitRunNs?: number;
+  exitRuns?: number;
 }
 
 export interface BpfstatAddon {
@@ -34,7 +39,7 @@ export interface BpfstatAddon {
   PATH_BYTES: number;
   INFLIGHT_BYTES: number;
   /** Creates the maps, loads and attaches both programs; throws a one-line error (the verifier's last lines on a refused load). */
-  open(opts: { calls: string[]; thresholdNs: number; entries?: number; ringBytes?: number }): { handle: object; progIds: number[]; ringBytes: number; entries: number; cpus: number };
+  open(opts: { calls: string[]; thresholdNs: number; entries?: number; ringBytes?: number; runStats?: 0 | 1 }): { handle: object; progIds: number[]; ringBytes: number; entries: number; cpus: number };
   /** The records in the ring (REC_BYTES each), consumed. */
   take(handle: object): Buffer;
   /** Every thread's entry in the map of calls (INFLIGHT_BYTES each; start 0: idle). */
