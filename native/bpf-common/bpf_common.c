@@ -91,10 +91,13 @@ int asm_finish(bpf_asm_t *a) {
 
 long sys_bpf(int cmd, union bpf_attr *attr) { return syscall(__NR_bpf, cmd, attr, sizeof *attr); }
 
-int map_create(int type, const char *name, uint32_t key, uint32_t value, uint32_t entries) {
+int map_create(int type, const char *name, uint32_t key, uint32_t value, uint32_t entries) { return map_create_flags(type, name, key, value, entries, 0); }
+
+int map_create_flags(int type, const char *name, uint32_t key, uint32_t value, uint32_t entries, uint32_t flags) {
   union bpf_attr at;
   memset(&at, 0, sizeof at);
   at.map_type = type;
+  at.map_flags = flags;
   at.key_size = key;
   at.value_size = value;
   at.max_entries = entries;

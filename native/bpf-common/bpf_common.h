@@ -71,6 +71,8 @@ int asm_finish(bpf_asm_t *a);
 /* ---- the bpf() system call ---- */
 long sys_bpf(int cmd, union bpf_attr *attr);
 int map_create(int type, const char *name, uint32_t key, uint32_t value, uint32_t entries);
+/* map_create with map_flags (BPF_F_MMAPABLE, …). */
+int map_create_flags(int type, const char *name, uint32_t key, uint32_t value, uint32_t entries, uint32_t flags);
 /*
  * Loads a's program. On refusal loads it again with the verifier log into log (log_len bytes,
  * NUL-terminated; may be NULL) and returns -1 with errno the first refusal's.

@@ -11,11 +11,12 @@
  *
  *   sys_enter: ctx[0] = struct pt_regs *, ctx[1] = syscall id. An id outside the watched set
  *     returns at once (two compares per call: no helper, no map). A watched one reads nothing
- *     from the pt_regs and writes {start ns, 0, 0, id} into the thread's entry of a hash map
- *     keyed by pid_tgid (in place; inserted at the thread's first call only).
+ *     from the pt_regs and writes {start ns, pid_tgid, 0, id} into the thread's slot of an array
+ *     (slot = tid & mask; the lookup is inlined by the verifier: no hashing, no helper call; the
+ *     array is mmap'd, so inFlight() and forget() read and clear it without a system call).
  *   sys_exit: ctx[1] = return value; the id is orig_ax in the pt_regs (one read, with cs). A
- *     watched id looks up its start and sets it to 0 (the entry stays, idle: no delete, no lock;
- *     the entries of exited threads are removed from user space with forget()), skips 32-bit
+ *     watched id takes its start from its slot (when the slot is its own) and sets it to 0 (the
+ *     slot stays this thread's, idle; forget() clears the slots of exited threads), skips 32-bit
  *     callers (cs != __USER_CS: the ids mean other calls there; their enter was stored, as the
  *     enter does not read cs), adds the duration to a
  *     per-CPU log2 histogram (its sum is the count of timed calls), and only at or above the
@@ -26,8 +27,9 @@
  *
  * Counters (per CPU, summed by stats()) add up: slow = records written to the ring + lost (a
  * reservation that failed: ring full), and the records written = taken by take() + still in the
- * ring. A call whose enter was not seen (begun before attach, or the start map was full:
- * startFailed) is counted as unpaired at its exit.
+ * ring. A call whose enter was not seen (begun before attach, or its slot held another thread's
+ * call in flight: startFailed — tids equal modulo the slots, not on a machine whose pid_max fits
+ * in them) is counted as unpaired at its exit.
  *
  * Every fd (3 maps, 2 programs, 2 links) is closed on every path: on a failed open, at close(),
  * in the finalizer, and by the kernel when the process dies (a link's fd closing detaches the
@@ -42,7 +44,8 @@
  *    0 u64 pid_tgid   8 u64 start ns (CLOCK_MONOTONIC)   16 u64 duration ns   24 s64 return value
  *   32 u64 di        40 u64 si   48 u32 syscall id   52 s32 path read result (bytes with NUL, <0 error, 0 none)
  *   56 char[16] comm  72 char[PATH] path (NUL-terminated when the read result is > 0)
- * In-flight entry (inFlight(), INFLIGHT bytes): 0 u64 pid_tgid 8 u64 start 16 u64 0 24 u64 0 32 u64 id
+ * Slot of the array (SLOT bytes): 0 u64 start (0: idle) 8 u64 pid_tgid (0: unused) 16 u64 0 24 u64 id
+ * In-flight entry (inFlight(), INFLIGHT bytes, one per used slot): 0 u64 pid_tgid 8 u64 start 16 u64 0 24 u64 0 32 u64 id
  * (the two zero words were di and si, read at the enter until the exit read them instead).
  */
 #include "bpf_common.h"
@@ -51,11 +54,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #define PATH_BYTES 256
 #define REC 328 /* 72 + PATH_BYTES */
 #define INFLIGHT 40
+#define SLOT 32
 #define HIST_BUCKETS 64
 #define LOG_BYTES (256 * 1024)
 
@@ -93,7 +98,8 @@ typedef struct st {
   int enter_link, exit_link;
   int stats_fd; /* the kernel's run statistics on (open({ runStats: 1 }): benchmarks), else -1 */
   uint32_t enter_id, exit_id;
-  uint32_t entries;
+  uint32_t entries; /* slots of the array of calls in flight (a power of two) */
+  uint64_t *slots;  /* the array, mmap'd: SLOT bytes each {start, pid_tgid, 0, id} */
   uint64_t taken, malformed;
   int ncpus;
   int closed;
@@ -106,14 +112,22 @@ static void close_all(st_t *s) {
     *fds[i] = -1;
   }
   ring_close(&s->ring);
+  if (s->slots) munmap(s->slots, (size_t)s->entries * SLOT);
+  s->slots = NULL;
   s->closed = 1;
 }
 
 enum { L_MATCH, L_OUT, L_FAIL_READ, L_FAIL_START, L_COUNT, L_UNPAIRED, L_LOST, L_SI, L_DI, L_READ, L_NOPATH, L_SUBMIT, L_INSERT };
 
 #if ARCH_OK
-/* sys_enter: a watched id stores {start, di, si, id} under pid_tgid. */
-static void build_enter(bpf_asm_t *a, const int *nrs, int nn, int start_fd, int counters_fd) {
+/*
+ * sys_enter: a watched id stores {start, pid_tgid, 0, id} in the thread's slot of the array of
+ * calls (slot = tid & mask): an array lookup the verifier inlines (no hashing, no helper call).
+ * A slot holding another live thread's call in flight (tids equal modulo the slots; not on a
+ * machine whose pid_max fits) is left alone and counted as startFailed: that call's exit then
+ * counts unpaired.
+ */
+static void build_enter(bpf_asm_t *a, const int *nrs, int nn, int start_fd, int counters_fd, uint32_t mask) {
   emit(a, MOV64_REG(R6, R1));
   emit(a, LDX_MEM(BPF_DW, R7, R6, 8)); /* id */
   for (int i = 0; i < nn; i++) jump(a, JMP_IMM(BPF_JEQ, R7, nrs[i]), L_MATCH);
@@ -124,45 +138,35 @@ static void build_enter(bpf_asm_t *a, const int *nrs, int nn, int start_fd, int 
   /*
    * No pt_regs read here: di and si are still the caller's at the exit (x86-64 writes only ax
    * back), so the exit reads them for a slow call only; and a 32-bit caller (whose ids mean other
-   * calls) is told at the exit by cs, where its entry is made idle again. One helper call less
-   * on every watched call (issue #10's cost).
-   * value at fp-80: start, di (0), si (0), id
+   * calls) is told at the exit by cs, where its slot is made idle again (issue #10's cost).
    */
-  emit(a, CALL(BPF_FUNC_ktime_get_ns));
-  emit(a, STX_MEM(BPF_DW, R10, R0, -80));
-  emit(a, ST_MEM(BPF_DW, R10, -72, 0));
-  emit(a, ST_MEM(BPF_DW, R10, -64, 0));
-  emit(a, STX_MEM(BPF_DW, R10, R7, -56));
   emit(a, CALL(BPF_FUNC_get_current_pid_tgid));
-  emit(a, STX_MEM(BPF_DW, R10, R0, -88));
-  {
-    /* A thread's entry stays (start 0 while idle): written in place, no bucket lock, no allocation. */
-    ld_map(a, R1, start_fd);
-    emit(a, MOV64_REG(R2, R10));
-    emit(a, ALU64_IMM(BPF_ADD, R2, -88));
-    emit(a, CALL(BPF_FUNC_map_lookup_elem));
-    jump(a, JMP_IMM(BPF_JEQ, R0, 0), L_INSERT);
-    emit(a, STX_MEM(BPF_DW, R0, R7, 24));
-    emit(a, LDX_MEM(BPF_DW, R1, R10, -80));
-    emit(a, STX_MEM(BPF_DW, R0, R1, 0));
-    jump(a, JA, L_OUT);
-    label(a, L_INSERT);
-  }
+  emit(a, MOV64_REG(R8, R0));
+  emit(a, ALU64_IMM(BPF_AND, R0, (int32_t)mask));
+  emit(a, STX_MEM(BPF_W, R10, R0, -8));
   ld_map(a, R1, start_fd);
   emit(a, MOV64_REG(R2, R10));
-  emit(a, ALU64_IMM(BPF_ADD, R2, -88));
-  emit(a, MOV64_REG(R3, R10));
-  emit(a, ALU64_IMM(BPF_ADD, R3, -80));
-  emit(a, MOV64_IMM(R4, BPF_ANY));
-  emit(a, CALL(BPF_FUNC_map_update_elem));
-  jump(a, JMP_IMM(BPF_JNE, R0, 0), L_FAIL_START);
+  emit(a, ALU64_IMM(BPF_ADD, R2, -8));
+  emit(a, CALL(BPF_FUNC_map_lookup_elem));
+  jump(a, JMP_IMM(BPF_JEQ, R0, 0), L_OUT); /* never: the index is masked */
+  emit(a, MOV64_REG(R9, R0));
+  emit(a, LDX_MEM(BPF_DW, R1, R9, 0));
+  jump(a, JMP_IMM(BPF_JEQ, R1, 0), L_INSERT); /* idle */
+  emit(a, LDX_MEM(BPF_DW, R1, R9, 8));
+  jump(a, JMP_REG(BPF_JEQ, R1, R8), L_INSERT); /* this thread's (an exit not seen) */
+  jump(a, JA, L_FAIL_START);
+  label(a, L_INSERT);
+  emit(a, STX_MEM(BPF_DW, R9, R8, 8));
+  emit(a, STX_MEM(BPF_DW, R9, R7, 24));
+  emit(a, CALL(BPF_FUNC_ktime_get_ns));
+  emit(a, STX_MEM(BPF_DW, R9, R0, 0)); /* the start last: a reader sees a call only once it is whole */
   jump(a, JA, L_OUT);
   label(a, L_FAIL_START);
   count_and_jump(a, counters_fd, C_START_FAILED, L_OUT);
 }
 
 /* sys_exit: pair, count, histogram; a slow call goes to the ring with its comm and path. */
-static void build_exit(bpf_asm_t *a, const int *nrs, const int *path_regs, int nn, int start_fd, int counters_fd, int ring_fd, uint64_t threshold_ns) {
+static void build_exit(bpf_asm_t *a, const int *nrs, const int *path_regs, int nn, int start_fd, int counters_fd, int ring_fd, uint64_t threshold_ns, uint32_t mask) {
   emit(a, MOV64_REG(R6, R1));
   /* orig_ax, ip, cs: fp-24 .. fp-1 */
   emit(a, MOV64_REG(R1, R10));
@@ -180,16 +184,21 @@ static void build_exit(bpf_asm_t *a, const int *nrs, const int *path_regs, int n
   label(a, L_MATCH);
   emit(a, STX_MEM(BPF_DW, R10, R7, -72)); /* id */
   emit(a, CALL(BPF_FUNC_get_current_pid_tgid));
-  emit(a, STX_MEM(BPF_DW, R10, R0, -32)); /* key */
+  emit(a, STX_MEM(BPF_DW, R10, R0, -32)); /* pid_tgid */
+  emit(a, ALU64_IMM(BPF_AND, R0, (int32_t)mask));
+  emit(a, STX_MEM(BPF_W, R10, R0, -36)); /* the slot */
   ld_map(a, R1, start_fd);
   emit(a, MOV64_REG(R2, R10));
-  emit(a, ALU64_IMM(BPF_ADD, R2, -32));
+  emit(a, ALU64_IMM(BPF_ADD, R2, -36));
   emit(a, CALL(BPF_FUNC_map_lookup_elem));
   jump(a, JMP_IMM(BPF_JEQ, R0, 0), L_UNPAIRED);
   emit(a, LDX_MEM(BPF_DW, R1, R0, 0));
-  jump(a, JMP_IMM(BPF_JEQ, R1, 0), L_UNPAIRED); /* idle entry: this call's enter was not seen */
+  jump(a, JMP_IMM(BPF_JEQ, R1, 0), L_UNPAIRED); /* idle slot: this call's enter was not seen */
+  emit(a, LDX_MEM(BPF_DW, R2, R0, 8));
+  emit(a, LDX_MEM(BPF_DW, R3, R10, -32));
+  jump(a, JMP_REG(BPF_JNE, R2, R3), L_UNPAIRED); /* another thread's call (its slot was taken) */
   emit(a, STX_MEM(BPF_DW, R10, R1, -64)); /* start */
-  /* Idle again (not deleted: a delete takes the bucket lock and frees the element; forget() removes exited threads' entries). */
+  /* Idle again (the owner stays: inFlight() lists it, forget() clears the slots of exited threads). */
   emit(a, ST_MEM(BPF_DW, R0, 0, 0));
   /* A 32-bit caller's call (its ids mean other calls): its entry is idle again, nothing else. */
   emit(a, LDX_MEM(BPF_DW, R1, R10, -24 + (REGS_CS - REGS_ORIG_AX)));
@@ -370,7 +379,9 @@ static napi_value open_st(napi_env env, napi_callback_info info) {
   st_t *s = calloc(1, sizeof *s);
   if (!s) return throw_errno(env, ENOMEM, "open");
   s->start_fd = s->counters_fd = s->ring.fd = s->enter_fd = s->exit_fd = s->enter_link = s->exit_link = s->stats_fd = -1;
-  s->entries = (uint32_t)entries;
+  /* Slots: a power of two (the index is tid & mask); at least pid_max of most machines (32768) by default. */
+  s->entries = 1;
+  while (s->entries < (uint32_t)entries) s->entries <<= 1;
   char why[1024] = "";
   char *log = NULL;
   int err = 0;
@@ -400,14 +411,21 @@ static napi_value open_st(napi_env env, napi_callback_info info) {
     step = what;             \
     goto fail;               \
   }
-  TRY(s->start_fd = map_create(BPF_MAP_TYPE_HASH, "lantern_st_start", 8, 32, s->entries), "BPF_MAP_CREATE (hash of calls in flight)");
+  TRY(s->start_fd = map_create_flags(BPF_MAP_TYPE_ARRAY, "lantern_st_start", 4, SLOT, s->entries, BPF_F_MMAPABLE), "BPF_MAP_CREATE (array of calls in flight)");
+  s->slots = mmap(NULL, (size_t)s->entries * SLOT, PROT_READ | PROT_WRITE, MAP_SHARED, s->start_fd, 0);
+  if (s->slots == MAP_FAILED) {
+    s->slots = NULL;
+    err = errno;
+    step = "mmap of the array of calls in flight";
+    goto fail;
+  }
   TRY(s->counters_fd = map_create(BPF_MAP_TYPE_PERCPU_ARRAY, "lantern_st_count", 4, COUNTER_WORDS * 8, 1), "BPF_MAP_CREATE (per-CPU counters)");
   if (ring_open(&s->ring, "lantern_st_ring", rb, &step) < 0) {
     err = errno;
     goto fail;
   }
   asm_reset(a);
-  build_enter(a, nrs, nn, s->start_fd, s->counters_fd);
+  build_enter(a, nrs, nn, s->start_fd, s->counters_fd, s->entries - 1);
   if (asm_finish(a) < 0) {
     err = E2BIG;
     step = "assembling sys_enter";
@@ -418,7 +436,7 @@ static napi_value open_st(napi_env env, napi_callback_info info) {
     goto fail;
   }
   asm_reset(a);
-  build_exit(a, nrs, path_regs, nn, s->start_fd, s->counters_fd, s->ring.fd, (uint64_t)threshold);
+  build_exit(a, nrs, path_regs, nn, s->start_fd, s->counters_fd, s->ring.fd, (uint64_t)threshold, s->entries - 1);
   if (asm_finish(a) < 0) {
     err = E2BIG;
     step = "assembling sys_exit";
@@ -485,57 +503,31 @@ static napi_value take(napi_env env, napi_callback_info info) {
   return ring_take(env, &s->ring, cap, copy_rec, NULL, &s->taken, &s->malformed);
 }
 
-/* inFlight(handle) → Buffer of every entry of the start map (INFLIGHT bytes each; start 0: the thread is idle). */
+/* inFlight(handle) → Buffer of every used slot of the array of calls (INFLIGHT bytes each; start 0: the thread is idle). */
 static napi_value in_flight(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   st_t *s = get_handle(env, info, argv, 1);
   if (!s) return NULL;
-  uint32_t cap = s->entries;
-  uint64_t *keys = malloc((size_t)cap * 8), *vals = malloc((size_t)cap * 32);
-  uint8_t *out = malloc((size_t)cap * INFLIGHT);
-  if (!keys || !vals || !out) {
-    free(keys);
-    free(vals);
-    free(out);
-    return throw_errno(env, ENOMEM, "inFlight");
-  }
+  /* The array is mmap'd: read in place, no system call (the program may be writing a slot meanwhile: a torn one is read again next time). */
+  size_t used = 0;
+  for (uint32_t i = 0; i < s->entries; i++) used += __atomic_load_n(&s->slots[i * 4 + 1], __ATOMIC_RELAXED) != 0;
+  uint8_t *out = malloc(used ? used * INFLIGHT : 1);
+  if (!out) return throw_errno(env, ENOMEM, "inFlight");
   size_t n = 0;
-  uint64_t token = 0;
-  int first = 1;
-  /* BPF_MAP_LOOKUP_BATCH: a few system calls for the whole map, not two per entry. */
-  while (n < cap) {
-    union bpf_attr a;
-    memset(&a, 0, sizeof a);
-    a.batch.map_fd = (uint32_t)s->start_fd;
-    a.batch.in_batch = first ? 0 : (uint64_t)(uintptr_t)&token;
-    a.batch.out_batch = (uint64_t)(uintptr_t)&token;
-    a.batch.keys = (uint64_t)(uintptr_t)keys;
-    a.batch.values = (uint64_t)(uintptr_t)vals;
-    a.batch.count = cap - (uint32_t)n;
-    long r = sys_bpf(BPF_MAP_LOOKUP_BATCH, &a);
-    int err = r < 0 ? errno : 0;
-    if (r < 0 && err != ENOENT) {
-      free(keys);
-      free(vals);
-      free(out);
-      return throw_errno(env, err, "inFlight: BPF_MAP_LOOKUP_BATCH");
-    }
-    for (uint32_t i = 0; i < a.batch.count && n < cap; i++, n++) {
-      uint64_t e[5] = {keys[i], vals[i * 4], vals[i * 4 + 1], vals[i * 4 + 2], vals[i * 4 + 3]};
-      memcpy(out + n * INFLIGHT, e, INFLIGHT);
-    }
-    if (err == ENOENT) break; /* the end */
-    first = 0;
+  for (uint32_t i = 0; i < s->entries && n < used; i++) {
+    const uint64_t *v = &s->slots[i * 4];
+    uint64_t owner = __atomic_load_n(&v[1], __ATOMIC_RELAXED);
+    if (!owner) continue;
+    uint64_t e[5] = {owner, __atomic_load_n(&v[0], __ATOMIC_ACQUIRE), 0, 0, __atomic_load_n(&v[3], __ATOMIC_RELAXED)};
+    memcpy(out + n++ * INFLIGHT, e, INFLIGHT);
   }
   napi_value b;
   napi_create_buffer_copy(env, n * INFLIGHT, n ? (void *)out : (void *)"", NULL, &b);
-  free(keys);
-  free(vals);
   free(out);
   return b;
 }
 
-/* forget(handle, Buffer of u64 pid_tgid keys) → how many entries were removed (exited threads). */
+/* forget(handle, Buffer of u64 pid_tgid keys) → how many slots were cleared (exited threads'). */
 static napi_value forget(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   st_t *s = get_handle(env, info, argv, 2);
@@ -548,11 +540,12 @@ static napi_value forget(napi_env env, napi_callback_info info) {
   for (size_t off = 0; off + 8 <= len; off += 8) {
     uint64_t key;
     memcpy(&key, (uint8_t *)data + off, 8);
-    union bpf_attr a;
-    memset(&a, 0, sizeof a);
-    a.map_fd = (uint32_t)s->start_fd;
-    a.key = (uint64_t)(uintptr_t)&key;
-    if (sys_bpf(BPF_MAP_DELETE_ELEM, &a) == 0) removed++;
+    uint64_t *v = &s->slots[(key & (s->entries - 1)) * 4];
+    /* Only the exited thread's own slot (a new thread of that tid may have taken it since). */
+    if (key && __atomic_compare_exchange_n(&v[1], &key, 0, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+      __atomic_store_n(&v[0], 0, __ATOMIC_RELEASE);
+      removed++;
+    }
   }
   napi_value v;
   napi_create_double(env, removed, &v);

@@ -17,7 +17,7 @@ export interface BpfstatCounters {
   lost: number;
   /** Exits of watched calls without a start (begun before attach, or the start map was full). */
   unpaired: number;
-  /** Starts not stored (the map of calls in flight was full). */
+  /** Starts not stored (the thread's slot in the array of calls held another thread's call: tids equal modulo the slots). */
   startFailed: number;
   /** pt_regs reads at a system call exit that failed (that call, if watched, was not timed). */
   readFailed: number;
