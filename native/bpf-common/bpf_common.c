@@ -106,9 +106,15 @@ int map_create_flags(int type, const char *name, uint32_t key, uint32_t value, u
 }
 
 int prog_load(const bpf_asm_t *a, int prog_type, const char *name, const char *license, char *log, size_t log_len) {
+  return prog_load_attach(a, prog_type, 0, 0, name, license, log, log_len);
+}
+
+int prog_load_attach(const bpf_asm_t *a, int prog_type, int attach_type, uint32_t attach_btf_id, const char *name, const char *license, char *log, size_t log_len) {
   union bpf_attr at;
   memset(&at, 0, sizeof at);
   at.prog_type = prog_type;
+  at.expected_attach_type = attach_type;
+  at.attach_btf_id = attach_btf_id;
   at.insns = (uint64_t)(uintptr_t)a->ins;
   at.insn_cnt = (uint32_t)a->n;
   at.license = (uint64_t)(uintptr_t)license;

@@ -78,8 +78,11 @@ int map_create_flags(int type, const char *name, uint32_t key, uint32_t value, u
  * NUL-terminated; may be NULL) and returns -1 with errno the first refusal's.
  */
 int prog_load(const bpf_asm_t *a, int prog_type, const char *name, const char *license, char *log, size_t log_len);
+/* prog_load for a program attached by BTF id (tp_btf: BPF_PROG_TYPE_TRACING, BPF_TRACE_RAW_TP, the btf_trace_<tp> typedef's id). */
+int prog_load_attach(const bpf_asm_t *a, int prog_type, int attach_type, uint32_t attach_btf_id, const char *name, const char *license, char *log, size_t log_len);
 /* One line for a refused load: "<what>: <strerror(err)>; verifier: <the log's last lines, ' | ' between>". */
 void load_error(char *out, size_t out_len, const char *what, int err, const char *log);
+/* Attaches a raw_tp program to tracepoint tp, or (tp NULL) a tp_btf program to the tracepoint of its BTF id. */
 int raw_tp_open(const char *tp, int prog_fd);
 /* The kernel's id of a loaded program, 0 when unknown. */
 uint32_t prog_id(int fd);

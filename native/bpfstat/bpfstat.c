@@ -96,6 +96,8 @@ typedef struct st {
   bpf_ring_t ring;
   int enter_fd, exit_fd;
   int enter_link, exit_link;
+  int exit_btf;       /* the exit program is tp_btf (else raw_tp) */
+  char exit_note[512]; /* why tp_btf was refused, when it was */
   int stats_fd; /* the kernel's run statistics on (open({ runStats: 1 }): benchmarks), else -1 */
   uint32_t enter_id, exit_id;
   uint32_t entries; /* slots of the array of calls in flight (a power of two) */
@@ -166,16 +168,35 @@ static void build_enter(bpf_asm_t *a, const int *nrs, int nn, int start_fd, int 
 }
 
 /* sys_exit: pair, count, histogram; a slow call goes to the ring with its comm and path. */
-static void build_exit(bpf_asm_t *a, const int *nrs, const int *path_regs, int nn, int start_fd, int counters_fd, int ring_fd, uint64_t threshold_ns, uint32_t mask) {
-  emit(a, MOV64_REG(R6, R1));
-  /* orig_ax, ip, cs: fp-24 .. fp-1 */
-  emit(a, MOV64_REG(R1, R10));
-  emit(a, ALU64_IMM(BPF_ADD, R1, -24));
-  emit(a, MOV64_IMM(R2, REGS_CS + 8 - REGS_ORIG_AX));
+/* fp+dst = the pt_regs' word at off: a direct load when ctx[0] is a BTF pointer (tp_btf), else bpf_probe_read_kernel (zero on failure). */
+static void regs_word(bpf_asm_t *a, int btf, int dst, int off) {
   emit(a, LDX_MEM(BPF_DW, R3, R6, 0));
-  emit(a, ALU64_IMM(BPF_ADD, R3, REGS_ORIG_AX));
-  emit(a, CALL(BPF_FUNC_probe_read_kernel));
-  jump(a, JMP_IMM(BPF_JNE, R0, 0), L_FAIL_READ);
+  if (btf) {
+    emit(a, LDX_MEM(BPF_DW, R1, R3, off));
+    emit(a, STX_MEM(BPF_DW, R10, R1, dst));
+  } else probe_read(a, R10, dst, 8, R3, off);
+}
+
+/*
+ * btf: the program is tp_btf (BPF_PROG_TYPE_TRACING on btf_trace_sys_exit): ctx[0] is a typed
+ * struct pt_regs pointer and orig_ax, cs, di, si are plain loads (the verifier guards them), not
+ * a helper call on every system call exit.
+ */
+static void build_exit(bpf_asm_t *a, const int *nrs, const int *path_regs, int nn, int start_fd, int counters_fd, int ring_fd, uint64_t threshold_ns, uint32_t mask, int btf) {
+  emit(a, MOV64_REG(R6, R1));
+  /* orig_ax fp-24, cs fp-8 */
+  if (btf) {
+    regs_word(a, 1, -24, REGS_ORIG_AX);
+    regs_word(a, 1, -8, REGS_CS);
+  } else {
+    emit(a, MOV64_REG(R1, R10));
+    emit(a, ALU64_IMM(BPF_ADD, R1, -24));
+    emit(a, MOV64_IMM(R2, REGS_CS + 8 - REGS_ORIG_AX));
+    emit(a, LDX_MEM(BPF_DW, R3, R6, 0));
+    emit(a, ALU64_IMM(BPF_ADD, R3, REGS_ORIG_AX));
+    emit(a, CALL(BPF_FUNC_probe_read_kernel));
+    jump(a, JMP_IMM(BPF_JNE, R0, 0), L_FAIL_READ);
+  }
   emit(a, LDX_MEM(BPF_DW, R7, R10, -24)); /* id */
   for (int i = 0; i < nn; i++) jump(a, JMP_IMM(BPF_JEQ, R7, nrs[i]), L_MATCH);
   label(a, L_OUT);
@@ -231,10 +252,8 @@ static void build_exit(bpf_asm_t *a, const int *nrs, const int *path_regs, int n
   emit(a, MOV64_IMM(R1, 1));
   emit(a, ATOMIC_ADD64(R8, R1, C_SLOW * 8));
   /* A slow call: its arguments from the pt_regs (di fp-56, si fp-48; zero when the read fails). */
-  emit(a, LDX_MEM(BPF_DW, R3, R6, 0));
-  probe_read(a, R10, -56, 8, R3, REGS_DI);
-  emit(a, LDX_MEM(BPF_DW, R3, R6, 0));
-  probe_read(a, R10, -48, 8, R3, REGS_SI);
+  regs_word(a, btf, -56, REGS_DI);
+  regs_word(a, btf, -48, REGS_SI);
   ld_map(a, R1, ring_fd);
   emit(a, MOV64_IMM(R2, REC));
   emit(a, MOV64_IMM(R3, 0));
@@ -305,8 +324,10 @@ static void build_exit(bpf_asm_t *a, const int *nrs, const int *path_regs, int n
   jump(a, JA, L_OUT);
   label(a, L_UNPAIRED);
   count_and_jump(a, counters_fd, C_UNPAIRED, L_OUT);
-  label(a, L_FAIL_READ);
-  count_and_jump(a, counters_fd, C_READ_FAILED, L_OUT);
+  if (!btf) {
+    label(a, L_FAIL_READ);
+    count_and_jump(a, counters_fd, C_READ_FAILED, L_OUT);
+  }
 }
 #endif
 
@@ -341,10 +362,11 @@ static napi_value open_st(napi_env env, napi_callback_info info) {
 #if !ARCH_OK
   return throw_error(env, ENOTSUP, "bpfstat: only x86-64 is supported (pt_regs offsets and syscall numbers)", NULL);
 #else
-  double threshold = 0, entries = 65536, ring = 256 * 1024;
+  double threshold = 0, entries = 65536, ring = 256 * 1024, exit_btf = 0;
   if (get_opt_double(env, argv[0], "thresholdNs", &threshold) != 1 || threshold < 0 || threshold > 1e13) return throw_error(env, EINVAL, "open: thresholdNs must be a number of ns from 0 to 1e13", NULL);
   if (get_opt_double(env, argv[0], "entries", &entries) < 0 || entries < 1 || entries > (1 << 22)) return throw_error(env, EINVAL, "open: entries must be from 1 to 4194304", NULL);
   if (get_opt_double(env, argv[0], "ringBytes", &ring) < 0) return throw_error(env, EINVAL, "open: ringBytes must be a number", NULL);
+  if (get_opt_double(env, argv[0], "exitBtfId", &exit_btf) < 0 || exit_btf < 0 || exit_btf > 0xffffffffu) return throw_error(env, EINVAL, "open: exitBtfId must be a BTF type id", NULL);
   long page = sysconf(_SC_PAGESIZE);
   uint32_t rb = (uint32_t)ring;
   if (ring < page || ring > (1 << 30) || (rb & (rb - 1)) != 0) return throw_error(env, EINVAL, "open: ringBytes must be a power of 2, at least a page, at most 1 GiB", NULL);
@@ -435,21 +457,35 @@ static napi_value open_st(napi_env env, napi_callback_info info) {
     err = errno;
     goto fail;
   }
-  asm_reset(a);
-  build_exit(a, nrs, path_regs, nn, s->start_fd, s->counters_fd, s->ring.fd, (uint64_t)threshold, s->entries - 1);
-  if (asm_finish(a) < 0) {
-    err = E2BIG;
-    step = "assembling sys_exit";
-    goto fail;
+  /* The exit on tp_btf when the kernel's BTF id of btf_trace_sys_exit is given; raw_tp when that is refused (or not given). */
+  if (exit_btf > 0) {
+    asm_reset(a);
+    build_exit(a, nrs, path_regs, nn, s->start_fd, s->counters_fd, s->ring.fd, (uint64_t)threshold, s->entries - 1, 1);
+    if (asm_finish(a) == 0 && (s->exit_fd = prog_load_attach(a, BPF_PROG_TYPE_TRACING, BPF_TRACE_RAW_TP, (uint32_t)exit_btf, "lantern_st_exit", "GPL", log, LOG_BYTES)) >= 0) {
+      s->exit_btf = 1;
+    } else {
+      char why_btf[512];
+      load_error(why_btf, sizeof why_btf, "tp_btf", errno, log);
+      snprintf(s->exit_note, sizeof s->exit_note, "%s", why_btf);
+    }
   }
-  if ((s->exit_fd = load(a, "lantern_st_exit", log, why, sizeof why)) < 0) {
-    err = errno;
-    goto fail;
+  if (s->exit_fd < 0) {
+    asm_reset(a);
+    build_exit(a, nrs, path_regs, nn, s->start_fd, s->counters_fd, s->ring.fd, (uint64_t)threshold, s->entries - 1, 0);
+    if (asm_finish(a) < 0) {
+      err = E2BIG;
+      step = "assembling sys_exit";
+      goto fail;
+    }
+    if ((s->exit_fd = load(a, "lantern_st_exit", log, why, sizeof why)) < 0) {
+      err = errno;
+      goto fail;
+    }
   }
   s->enter_id = prog_id(s->enter_fd);
   s->exit_id = prog_id(s->exit_fd);
   /* Exit first: a call entered once sys_enter is on finds its exit program already there. */
-  TRY(s->exit_link = raw_tp_open("sys_exit", s->exit_fd), "BPF_RAW_TRACEPOINT_OPEN sys_exit");
+  TRY(s->exit_link = raw_tp_open(s->exit_btf ? NULL : "sys_exit", s->exit_fd), "BPF_RAW_TRACEPOINT_OPEN sys_exit");
   TRY(s->enter_link = raw_tp_open("sys_enter", s->enter_fd), "BPF_RAW_TRACEPOINT_OPEN sys_enter");
 #undef TRY
   free(a);
@@ -467,6 +503,12 @@ static napi_value open_st(napi_env env, napi_callback_info info) {
   set_num(env, o, "ringBytes", rb);
   set_num(env, o, "entries", s->entries);
   set_num(env, o, "cpus", s->ncpus);
+  napi_create_string_utf8(env, s->exit_btf ? "tp_btf" : "raw_tp", NAPI_AUTO_LENGTH, &v);
+  napi_set_named_property(env, o, "exitAttach", v);
+  if (s->exit_note[0]) {
+    napi_create_string_utf8(env, s->exit_note, NAPI_AUTO_LENGTH, &v);
+    napi_set_named_property(env, o, "exitNote", v);
+  }
   return o;
 fail:
   free(a);
