@@ -1,1 +1,0 @@
-cmd_Release/obj.target/bpfenv.node := g++ -o Release/obj.target/bpfenv.node -shared -pthread -rdynamic -m64  -Wl,-soname=bpfenv.node -Wl,--start-group Release/obj.target/bpfenv/bpfenv.o Release/obj.target/bpfenv/../bpf-common/bpf_common.o -Wl,--end-group 
