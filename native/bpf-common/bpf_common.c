@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 /* ---- assembler ---- */
@@ -169,26 +170,25 @@ int raw_tp_open(const char *tp, int prog_fd) {
   return (int)sys_bpf(BPF_RAW_TRACEPOINT_OPEN, &at);
 }
 
-uint32_t prog_id(int fd) {
-  struct bpf_prog_info info;
-  memset(&info, 0, sizeof info);
+/* The kernel's bpf_prog_info of a loaded program: 0, or -1 with errno. */
+static int prog_info(int fd, struct bpf_prog_info *info) {
+  memset(info, 0, sizeof *info);
   union bpf_attr at;
   memset(&at, 0, sizeof at);
   at.info.bpf_fd = (uint32_t)fd;
-  at.info.info_len = sizeof info;
-  at.info.info = (uint64_t)(uintptr_t)&info;
-  return sys_bpf(BPF_OBJ_GET_INFO_BY_FD, &at) == 0 ? info.id : 0;
+  at.info.info_len = sizeof *info;
+  at.info.info = (uint64_t)(uintptr_t)info;
+  return sys_bpf(BPF_OBJ_GET_INFO_BY_FD, &at) == 0 ? 0 : -1;
+}
+
+uint32_t prog_id(int fd) {
+  struct bpf_prog_info info;
+  return prog_info(fd, &info) == 0 ? info.id : 0;
 }
 
 int prog_run_stats(int fd, uint64_t *run_ns, uint64_t *run_cnt) {
   struct bpf_prog_info info;
-  memset(&info, 0, sizeof info);
-  union bpf_attr at;
-  memset(&at, 0, sizeof at);
-  at.info.bpf_fd = (uint32_t)fd;
-  at.info.info_len = sizeof info;
-  at.info.info = (uint64_t)(uintptr_t)&info;
-  if (sys_bpf(BPF_OBJ_GET_INFO_BY_FD, &at) != 0) return -1;
+  if (prog_info(fd, &info) != 0) return -1;
   *run_ns = info.run_time_ns;
   *run_cnt = info.run_cnt;
   return 0;
@@ -320,6 +320,101 @@ napi_value ring_take(napi_env env, bpf_ring_t *r, size_t cap, ring_convert conv,
   napi_status st = napi_create_buffer_copy(env, n, n ? (void *)buf : (void *)"", NULL, &out);
   free(buf);
   if (st != napi_ok) return throw_errno(env, ENOMEM, "take");
+  return out;
+}
+
+/* ---- one raw_tp program with per-CPU counters and a ring ---- */
+
+void op_init(bpf_oneprog_t *p, int ncounters) {
+  memset(p, 0, sizeof *p);
+  p->counters_fd = p->prog_fd = p->link_fd = p->ring.fd = -1;
+  p->ncounters = ncounters > OP_MAX_COUNTERS ? OP_MAX_COUNTERS : ncounters;
+}
+
+int op_counters_open(bpf_oneprog_t *p, const char *map_name, char *msg, size_t msg_len) {
+  if ((p->ncpus = possible_cpus()) < 0) {
+    errno = EIO;
+    snprintf(msg, msg_len, "cannot read /sys/devices/system/cpu/possible");
+    return -1;
+  }
+  p->counters_fd = map_create(BPF_MAP_TYPE_PERCPU_ARRAY, map_name, 4, sizeof(uint64_t) * (uint32_t)p->ncounters, 1);
+  if (p->counters_fd < 0) {
+    int err = errno;
+    snprintf(msg, msg_len, "BPF_MAP_CREATE (per-CPU counters) refused: %s", strerror(err));
+    errno = err;
+    return -1;
+  }
+  return 0;
+}
+
+int op_counters(bpf_oneprog_t *p, uint64_t *out) {
+  if (p->counters_fd < 0) {
+    memcpy(out, p->final_counts, sizeof(uint64_t) * (size_t)p->ncounters);
+    return 0;
+  }
+  return percpu_sum(p->counters_fd, p->ncpus, p->ncounters, out);
+}
+
+int op_load_attach(bpf_oneprog_t *p, const bpf_asm_t *a, const char *name, const char *license, const char *tp, char *log, size_t log_len, char *msg, size_t msg_len, const char **with_log) {
+  p->prog_fd = prog_load(a, BPF_PROG_TYPE_RAW_TRACEPOINT, name, license, log, log_len);
+  if (p->prog_fd < 0) {
+    int err = errno;
+    load_error(msg, msg_len, "BPF_PROG_LOAD of the raw_tp program refused", err, log);
+    *with_log = log;
+    errno = err;
+    return -1;
+  }
+  p->prog_id = prog_id(p->prog_fd);
+  p->link_fd = raw_tp_open(tp, p->prog_fd);
+  if (p->link_fd < 0) {
+    int err = errno;
+    snprintf(msg, msg_len, "BPF_RAW_TRACEPOINT_OPEN %s refused: %s", tp, strerror(err));
+    errno = err;
+    return -1;
+  }
+  return 0;
+}
+
+void op_detach(bpf_oneprog_t *p) {
+  if (p->closed) return;
+  p->closed = 1;
+  if (p->link_fd >= 0) {
+    close(p->link_fd);
+    /* The probe is unregistered now, but a run that began just before may still be finishing
+       on another CPU (the kernel waits for it only before freeing the program): let it count. */
+    struct timespec pause = {0, 20 * 1000 * 1000};
+    nanosleep(&pause, NULL);
+  }
+  p->link_fd = -1;
+  if (p->prog_fd >= 0) close(p->prog_fd);
+  p->prog_fd = -1;
+  uint64_t c[OP_MAX_COUNTERS];
+  if (op_counters(p, c) == 0) memcpy(p->final_counts, c, sizeof(uint64_t) * (size_t)p->ncounters);
+  if (p->counters_fd >= 0) close(p->counters_fd);
+  p->counters_fd = -1;
+}
+
+void op_close_all(bpf_oneprog_t *p) {
+  p->closed = 1;
+  uint64_t c[OP_MAX_COUNTERS];
+  if (p->counters_fd >= 0 && op_counters(p, c) == 0) memcpy(p->final_counts, c, sizeof(uint64_t) * (size_t)p->ncounters); /* released without close() */
+  /* The link first: the program stops running before its maps go. */
+  if (p->link_fd >= 0) close(p->link_fd);
+  if (p->prog_fd >= 0) close(p->prog_fd);
+  ring_close(&p->ring);
+  if (p->counters_fd >= 0) close(p->counters_fd);
+  p->link_fd = p->prog_fd = p->counters_fd = -1;
+}
+
+napi_value op_result(napi_env env, bpf_oneprog_t *p, void *data, napi_finalize fin, int ninsns) {
+  napi_value out, handle;
+  napi_create_object(env, &out);
+  if (napi_create_external(env, data, fin, NULL, &handle) != napi_ok) return throw_error(env, ENOMEM, "open: cannot create the handle", NULL);
+  napi_set_named_property(env, out, "handle", handle);
+  set_num(env, out, "progId", p->prog_id);
+  set_num(env, out, "ringBytes", (double)p->ring.bytes);
+  set_num(env, out, "cpus", p->ncpus);
+  set_num(env, out, "insns", ninsns);
   return out;
 }
 

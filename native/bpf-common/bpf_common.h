@@ -122,6 +122,36 @@ typedef size_t (*ring_convert)(void *ctx, const uint8_t *rec, uint32_t size, uin
  */
 napi_value ring_take(napi_env env, bpf_ring_t *r, size_t cap, ring_convert conv, void *ctx, uint64_t *taken, uint64_t *malformed);
 
+/*
+ * ---- one raw_tp program with per-CPU counters and a ring (native/bpfexit, native/bpfenv) ----
+ * open: op_init, the maps (op_counters_open, ring_open), the program, op_load_attach, op_result.
+ * close(): op_detach (the program stops; the final counters are kept; take() can still drain the
+ * ring once); release(): op_close_all. The kernel closes every fd of a killed process: the link
+ * goes, the program is detached.
+ */
+#define OP_MAX_COUNTERS 8
+typedef struct bpf_oneprog {
+  int counters_fd, prog_fd, link_fd;
+  bpf_ring_t ring;
+  uint32_t prog_id;
+  int ncpus, ncounters;
+  uint64_t final_counts[OP_MAX_COUNTERS]; /* read by op_detach, after the program stopped */
+  int closed;
+} bpf_oneprog_t;
+void op_init(bpf_oneprog_t *p, int ncounters);
+/* The CPUs and the per-CPU counter array; 0, or -1 with errno and msg said. */
+int op_counters_open(bpf_oneprog_t *p, const char *map_name, char *msg, size_t msg_len);
+/* The counters summed over CPUs (the final ones after op_detach); 0 or -1 with errno. */
+int op_counters(bpf_oneprog_t *p, uint64_t *out);
+/* Loads a's raw_tp program and attaches it to tp; 0, or -1 with errno, msg said and *with_log the verifier's log on a refusal. */
+int op_load_attach(bpf_oneprog_t *p, const bpf_asm_t *a, const char *name, const char *license, const char *tp, char *log, size_t log_len, char *msg, size_t msg_len, const char **with_log);
+/* Detach (the link closed, a run in progress given 20 ms), close the program, keep the final counters, close the counter map. */
+void op_detach(bpf_oneprog_t *p);
+/* Every fd closed and the ring unmapped (the final counters read first if op_detach did not run). */
+void op_close_all(bpf_oneprog_t *p);
+/* { handle (an external of data, freed by fin), progId, ringBytes, cpus, insns }, or NULL with an error thrown. */
+napi_value op_result(napi_env env, bpf_oneprog_t *p, void *data, napi_finalize fin, int ninsns);
+
 /* ---- N-API ---- */
 /* Throws an Error: code the errno's name, .errno, and .verifierLog when log is given. Returns NULL. */
 napi_value throw_error(napi_env env, int err, const char *msg, const char *log);

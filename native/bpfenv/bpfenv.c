@@ -54,32 +54,22 @@ enum { F_TRUNCATED = 1, F_UNREADABLE = 2, F_NO_MM = 4 };
 #define LOG_BYTES (256 * 1024)
 
 typedef struct be {
-  int counters_fd, scratch_fd, prog_fd, link_fd;
+  bpf_oneprog_t op; /* counters (seen, submitted, lost, noScratch), program, link, ring */
+  int scratch_fd;
   int stats_fd; /* run statistics on (open({ runStats: 1 }): benchmarks), else -1 */
-  bpf_ring_t ring;
-  uint32_t prog_id;
-  int ncpus;
   uint64_t taken, malformed;
-  uint64_t final_counts[NCOUNTERS]; /* read at close, after the detach */
-  int closed;
 } be_t;
 
-static void close_fds(be_t *b) {
-  /* The link first: the program stops running before its maps go. */
-  int *fds[] = {&b->link_fd, &b->prog_fd, &b->scratch_fd, &b->counters_fd, &b->stats_fd};
-  for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++) {
-    if (*fds[i] >= 0) close(*fds[i]);
-    *fds[i] = -1;
-  }
-  ring_close(&b->ring);
+/* The addon's own fds (the scratch map, the statistics), after the program is detached. */
+static void close_own(be_t *b) {
+  if (b->scratch_fd >= 0) close(b->scratch_fd);
+  if (b->stats_fd >= 0) close(b->stats_fd);
+  b->scratch_fd = b->stats_fd = -1;
 }
 
-static int read_counters(be_t *b, uint64_t out[NCOUNTERS]) {
-  if (b->counters_fd < 0) {
-    memcpy(out, b->final_counts, sizeof b->final_counts);
-    return 0;
-  }
-  return percpu_sum(b->counters_fd, b->ncpus, NCOUNTERS, out);
+static void close_fds(be_t *b) {
+  op_close_all(&b->op);
+  close_own(b);
 }
 
 /* ---- the program ---- */
@@ -269,7 +259,8 @@ static napi_value open_be(napi_env env, napi_callback_info info) {
     free(b), free(log), free(a);
     return throw_error(env, ENOMEM, "open: out of memory", NULL);
   }
-  b->counters_fd = b->scratch_fd = b->ring.fd = b->prog_fd = b->link_fd = b->stats_fd = -1;
+  op_init(&b->op, NCOUNTERS);
+  b->scratch_fd = b->stats_fd = -1;
   char msg[1024];
   int err = 0;
   const char *with_log = NULL, *step = "";
@@ -279,57 +270,38 @@ static napi_value open_be(napi_env env, napi_callback_info info) {
     snprintf(msg, sizeof msg, "BPF_ENABLE_STATS refused: %s", strerror(err));
     goto fail;
   }
-  if ((b->ncpus = possible_cpus()) < 0) {
-    err = EIO;
-    snprintf(msg, sizeof msg, "cannot read /sys/devices/system/cpu/possible");
-    goto fail;
-  }
-  if ((b->counters_fd = map_create(BPF_MAP_TYPE_PERCPU_ARRAY, "lantern_envc", 4, sizeof(uint64_t) * NCOUNTERS, 1)) < 0 ||
-      (b->scratch_fd = map_create(BPF_MAP_TYPE_ARRAY, "lantern_envs", 4, HDR + CAP, (uint32_t)b->ncpus)) < 0) {
+  if (op_counters_open(&b->op, "lantern_envc", msg, sizeof msg) < 0) {
     err = errno;
-    snprintf(msg, sizeof msg, "BPF_MAP_CREATE (%s) refused: %s", b->counters_fd < 0 ? "per-CPU counters" : "scratch records", strerror(err));
     goto fail;
   }
-  if (ring_open(&b->ring, "lantern_envr", (uint32_t)ring, &step) < 0) {
+  if ((b->scratch_fd = map_create(BPF_MAP_TYPE_ARRAY, "lantern_envs", 4, HDR + CAP, (uint32_t)b->op.ncpus)) < 0) {
+    err = errno;
+    snprintf(msg, sizeof msg, "BPF_MAP_CREATE (scratch records) refused: %s", strerror(err));
+    goto fail;
+  }
+  if (ring_open(&b->op.ring, "lantern_envr", (uint32_t)ring, &step) < 0) {
     err = errno;
     snprintf(msg, sizeof msg, "%s (%.0f bytes) refused: %s", step, ring, strerror(err));
     goto fail;
   }
-  if (build_prog(a, &o, b->counters_fd, b->scratch_fd, b->ring.fd) != 0) {
+  if (build_prog(a, &o, b->op.counters_fd, b->scratch_fd, b->op.ring.fd) != 0) {
     err = EINVAL;
     snprintf(msg, sizeof msg, "the program does not assemble (too long or a label unset)");
     goto fail;
   }
   /* "Dual MIT/GPL": the probe-read and ring-buffer helpers are GPL-only. */
-  b->prog_fd = prog_load(a, BPF_PROG_TYPE_RAW_TRACEPOINT, PROG_NAME, "Dual MIT/GPL", log, LOG_BYTES);
-  if (b->prog_fd < 0) {
+  if (op_load_attach(&b->op, a, PROG_NAME, "Dual MIT/GPL", TP_NAME, log, LOG_BYTES, msg, sizeof msg, &with_log) < 0) {
     err = errno;
-    load_error(msg, sizeof msg, "BPF_PROG_LOAD of the raw_tp program refused", err, log);
-    with_log = log;
-    goto fail;
-  }
-  b->prog_id = prog_id(b->prog_fd);
-  b->link_fd = raw_tp_open(TP_NAME, b->prog_fd);
-  if (b->link_fd < 0) {
-    err = errno;
-    snprintf(msg, sizeof msg, "BPF_RAW_TRACEPOINT_OPEN %s refused: %s", TP_NAME, strerror(err));
     goto fail;
   }
   int ninsns = a->n;
   free(log);
   free(a);
-  napi_value out, handle;
-  napi_create_object(env, &out);
-  if (napi_create_external(env, b, finalize, NULL, &handle) != napi_ok) {
+  napi_value out = op_result(env, &b->op, b, finalize, ninsns);
+  if (!out) {
     close_fds(b);
     free(b);
-    return throw_error(env, ENOMEM, "open: cannot create the handle", NULL);
   }
-  napi_set_named_property(env, out, "handle", handle);
-  set_num(env, out, "progId", b->prog_id);
-  set_num(env, out, "ringBytes", (double)b->ring.bytes);
-  set_num(env, out, "cpus", b->ncpus);
-  set_num(env, out, "insns", ninsns);
   return out;
 fail:
   close_fds(b);
@@ -347,8 +319,8 @@ static napi_value take(napi_env env, napi_callback_info info) {
   be_t *b = get_be(env, info);
   if (!b) return NULL;
   /* An entry is never longer than its record's place in the ring (8-byte header + HDR + block). */
-  size_t cap = (size_t)ring_pending(&b->ring) + ENTRY_HEAD + 1;
-  return ring_take(env, &b->ring, cap, convert, NULL, &b->taken, &b->malformed);
+  size_t cap = (size_t)ring_pending(&b->op.ring) + ENTRY_HEAD + 1;
+  return ring_take(env, &b->op.ring, cap, convert, NULL, &b->taken, &b->malformed);
 }
 
 /* stats(handle) -> { seen, submitted, lost, noScratch, taken, malformed, attached } (see the top of this file). */
@@ -356,7 +328,7 @@ static napi_value stats(napi_env env, napi_callback_info info) {
   be_t *b = get_be(env, info);
   if (!b) return NULL;
   uint64_t c[NCOUNTERS];
-  if (read_counters(b, c) != 0) return throw_errno(env, errno, "stats: BPF_MAP_LOOKUP_ELEM of the counters");
+  if (op_counters(&b->op, c) != 0) return throw_errno(env, errno, "stats: BPF_MAP_LOOKUP_ELEM of the counters");
   napi_value o;
   napi_create_object(env, &o);
   set_num(env, o, "seen", (double)c[C_SEEN]);
@@ -365,9 +337,9 @@ static napi_value stats(napi_env env, napi_callback_info info) {
   set_num(env, o, "noScratch", (double)c[C_NO_SCRATCH]);
   set_num(env, o, "taken", (double)b->taken);
   set_num(env, o, "malformed", (double)b->malformed);
-  set_num(env, o, "attached", b->link_fd >= 0 ? 1 : 0);
+  set_num(env, o, "attached", b->op.link_fd >= 0 ? 1 : 0);
   uint64_t run_ns = 0, run_cnt = 0;
-  if (b->stats_fd >= 0 && b->prog_fd >= 0 && prog_run_stats(b->prog_fd, &run_ns, &run_cnt) == 0) {
+  if (b->stats_fd >= 0 && b->op.prog_fd >= 0 && prog_run_stats(b->op.prog_fd, &run_ns, &run_cnt) == 0) {
     set_num(env, o, "runNs", (double)run_ns);
     set_num(env, o, "runCount", (double)run_cnt);
   }
@@ -377,34 +349,16 @@ static napi_value stats(napi_env env, napi_callback_info info) {
 /* close(handle): detach, read the final counters, close all but the ring (take() drains it once more). Idempotent. */
 static napi_value close_handle(napi_env env, napi_callback_info info) {
   be_t *b = get_be(env, info);
-  if (!b || b->closed) return NULL;
-  b->closed = 1;
-  if (b->link_fd >= 0) {
-    close(b->link_fd);
-    /* Unregistered now, but a run that began just before may still be finishing on another CPU. */
-    struct timespec pause = {0, 20 * 1000 * 1000};
-    nanosleep(&pause, NULL);
-  }
-  b->link_fd = -1;
-  if (b->prog_fd >= 0) close(b->prog_fd);
-  if (b->stats_fd >= 0) close(b->stats_fd);
-  b->prog_fd = b->stats_fd = -1;
-  uint64_t c[NCOUNTERS];
-  if (read_counters(b, c) == 0) memcpy(b->final_counts, c, sizeof c);
-  if (b->counters_fd >= 0) close(b->counters_fd);
-  if (b->scratch_fd >= 0) close(b->scratch_fd);
-  b->counters_fd = b->scratch_fd = -1;
+  if (!b) return NULL;
+  op_detach(&b->op);
+  close_own(b);
   return NULL;
 }
 
 /* release(handle): every descriptor closed and the ring unmapped (after the last take()). */
 static napi_value release(napi_env env, napi_callback_info info) {
   be_t *b = get_be(env, info);
-  if (!b) return NULL;
-  b->closed = 1;
-  uint64_t c[NCOUNTERS];
-  if (b->counters_fd >= 0 && read_counters(b, c) == 0) memcpy(b->final_counts, c, sizeof c);
-  close_fds(b);
+  if (b) close_fds(b);
   return NULL;
 }
 

@@ -55,31 +55,9 @@
 /* ---- the handle ---- */
 
 typedef struct bx {
-  int counters_fd, prog_fd, link_fd;
-  bpf_ring_t ring;
-  uint32_t prog_id;
-  int ncpus;
+  bpf_oneprog_t op; /* counters (seen, skipped, lost, submitted), program, link, ring */
   uint64_t consumed, malformed;
-  int closed;
-  uint64_t final_counts[NCOUNTERS]; /* read at close, after the detach */
 } bx_t;
-
-static void close_fds(bx_t *b) {
-  /* The link first: the program stops running before its maps go. */
-  if (b->link_fd >= 0) close(b->link_fd);
-  if (b->prog_fd >= 0) close(b->prog_fd);
-  ring_close(&b->ring);
-  if (b->counters_fd >= 0) close(b->counters_fd);
-  b->link_fd = b->prog_fd = b->counters_fd = -1;
-}
-
-static int read_counters(bx_t *b, uint64_t out[NCOUNTERS]) {
-  if (b->counters_fd < 0) {
-    memcpy(out, b->final_counts, sizeof b->final_counts);
-    return 0;
-  }
-  return percpu_sum(b->counters_fd, b->ncpus, NCOUNTERS, out);
-}
 
 /* ---- specific: the program ---- */
 
@@ -174,7 +152,7 @@ static int get_int(napi_env env, napi_value o, const char *k, int64_t *out) {
 
 static void finalize(napi_env env, void *data, void *hint) {
   bx_t *b = data;
-  close_fds(b);
+  op_close_all(&b->op);
   free(b);
 }
 
@@ -219,65 +197,40 @@ static napi_value open_bx(napi_env env, napi_callback_info info) {
     free(b), free(log), free(a);
     return throw_error(env, ENOMEM, "open: out of memory", NULL);
   }
-  b->counters_fd = b->ring.fd = b->prog_fd = b->link_fd = -1;
+  op_init(&b->op, NCOUNTERS);
   char msg[1024];
   int err = 0;
-  const char *with_log = NULL;
-  if ((b->ncpus = possible_cpus()) < 0) {
-    err = EIO;
-    snprintf(msg, sizeof msg, "cannot read /sys/devices/system/cpu/possible");
-    goto fail;
-  }
-  b->counters_fd = map_create(BPF_MAP_TYPE_PERCPU_ARRAY, "lantern_ioexc", 4, sizeof(uint64_t) * NCOUNTERS, 1);
-  if (b->counters_fd < 0) {
+  const char *with_log = NULL, *step = "";
+  if (op_counters_open(&b->op, "lantern_ioexc", msg, sizeof msg) < 0) {
     err = errno;
-    snprintf(msg, sizeof msg, "BPF_MAP_CREATE (per-CPU counters) refused: %s", strerror(err));
     goto fail;
   }
-  const char *step = "";
-  if (ring_open(&b->ring, "lantern_ioexr", (uint32_t)ring, &step) < 0) {
+  if (ring_open(&b->op.ring, "lantern_ioexr", (uint32_t)ring, &step) < 0) {
     err = errno;
     snprintf(msg, sizeof msg, "%s (ring buffer of %lld bytes) refused: %s", step, (long long)ring, strerror(err));
     goto fail;
   }
-  if (build_prog(a, &o, b->counters_fd, b->ring.fd, broken != 0) != 0) {
+  if (build_prog(a, &o, b->op.counters_fd, b->op.ring.fd, broken != 0) != 0) {
     err = EINVAL;
     snprintf(msg, sizeof msg, "the program does not assemble (too long or a label unset)");
     goto fail;
   }
   /* "Dual MIT/GPL": the probe-read and ring-buffer helpers are GPL-only. */
-  b->prog_fd = prog_load(a, BPF_PROG_TYPE_RAW_TRACEPOINT, PROG_NAME, "Dual MIT/GPL", log, LOG_BYTES);
-  if (b->prog_fd < 0) {
+  if (op_load_attach(&b->op, a, PROG_NAME, "Dual MIT/GPL", TP_NAME, log, LOG_BYTES, msg, sizeof msg, &with_log) < 0) {
     err = errno;
-    load_error(msg, sizeof msg, "BPF_PROG_LOAD of the raw_tp program refused", err, log);
-    with_log = log;
-    goto fail;
-  }
-  b->prog_id = prog_id(b->prog_fd);
-  b->link_fd = raw_tp_open(TP_NAME, b->prog_fd);
-  if (b->link_fd < 0) {
-    err = errno;
-    snprintf(msg, sizeof msg, "BPF_RAW_TRACEPOINT_OPEN %s refused: %s", TP_NAME, strerror(err));
     goto fail;
   }
   int ninsns = a->n;
   free(log);
   free(a);
-  napi_value out, handle;
-  napi_create_object(env, &out);
-  if (napi_create_external(env, b, finalize, NULL, &handle) != napi_ok) {
-    close_fds(b);
+  napi_value out = op_result(env, &b->op, b, finalize, ninsns);
+  if (!out) {
+    op_close_all(&b->op);
     free(b);
-    return throw_error(env, ENOMEM, "open: cannot create the handle", NULL);
   }
-  napi_set_named_property(env, out, "handle", handle);
-  set_num(env, out, "progId", b->prog_id);
-  set_num(env, out, "ringBytes", (double)b->ring.bytes);
-  set_num(env, out, "cpus", b->ncpus);
-  set_num(env, out, "insns", ninsns);
   return out;
 fail:
-  close_fds(b);
+  op_close_all(&b->op);
   free(b);
   free(a);
   {
@@ -334,8 +287,8 @@ static napi_value take(napi_env env, napi_callback_info info) {
   bx_t *b = get_bx(env, info);
   if (!b) return NULL;
   take_ctx_t t = {mono_ns(CLOCK_MONOTONIC), mono_ns(CLOCK_REALTIME)};
-  size_t cap = (size_t)(ring_pending(&b->ring) / (BPF_RINGBUF_HDR_SZ + REC) + 1) * ENTRY;
-  return ring_take(env, &b->ring, cap, convert, &t, &b->consumed, &b->malformed);
+  size_t cap = (size_t)(ring_pending(&b->op.ring) / (BPF_RINGBUF_HDR_SZ + REC) + 1) * ENTRY;
+  return ring_take(env, &b->op.ring, cap, convert, &t, &b->consumed, &b->malformed);
 }
 
 /* stats(handle) -> { seen, skippedNoIo, lost, submitted, consumed, malformed } (see the top of this file). */
@@ -343,7 +296,7 @@ static napi_value stats(napi_env env, napi_callback_info info) {
   bx_t *b = get_bx(env, info);
   if (!b) return NULL;
   uint64_t c[NCOUNTERS];
-  if (read_counters(b, c) != 0) return throw_error(env, errno, "stats: BPF_MAP_LOOKUP_ELEM of the counters failed", NULL);
+  if (op_counters(&b->op, c) != 0) return throw_error(env, errno, "stats: BPF_MAP_LOOKUP_ELEM of the counters failed", NULL);
   napi_value o;
   napi_create_object(env, &o);
   set_num(env, o, "seen", (double)c[0]);
@@ -352,7 +305,7 @@ static napi_value stats(napi_env env, napi_callback_info info) {
   set_num(env, o, "submitted", (double)c[3]);
   set_num(env, o, "consumed", (double)b->consumed);
   set_num(env, o, "malformed", (double)b->malformed);
-  set_num(env, o, "attached", b->link_fd >= 0 ? 1 : 0);
+  set_num(env, o, "attached", b->op.link_fd >= 0 ? 1 : 0);
   return o;
 }
 
@@ -360,33 +313,14 @@ static napi_value stats(napi_env env, napi_callback_info info) {
    mapping, which take() still drains once. Idempotent. */
 static napi_value close_handle(napi_env env, napi_callback_info info) {
   bx_t *b = get_bx(env, info);
-  if (!b || b->closed) return NULL;
-  b->closed = 1;
-  if (b->link_fd >= 0) {
-    close(b->link_fd);
-    /* The probe is unregistered now, but a run that began just before may still be finishing
-       on another CPU (the kernel waits for it only before freeing the program): let it count. */
-    struct timespec pause = {0, 20 * 1000 * 1000};
-    nanosleep(&pause, NULL);
-  }
-  b->link_fd = -1;
-  if (b->prog_fd >= 0) close(b->prog_fd);
-  b->prog_fd = -1;
-  uint64_t c[NCOUNTERS];
-  if (read_counters(b, c) == 0) memcpy(b->final_counts, c, sizeof c);
-  close(b->counters_fd);
-  b->counters_fd = -1;
+  if (b) op_detach(&b->op);
   return NULL;
 }
 
 /* release(handle): unmap the ring and close its descriptor (after the last take()). */
 static napi_value release(napi_env env, napi_callback_info info) {
   bx_t *b = get_bx(env, info);
-  if (!b) return NULL;
-  b->closed = 1;
-  uint64_t c[NCOUNTERS];
-  if (b->counters_fd >= 0 && read_counters(b, c) == 0) memcpy(b->final_counts, c, sizeof c); /* released without close() */
-  close_fds(b);
+  if (b) op_close_all(&b->op);
   return NULL;
 }
 

@@ -51,6 +51,23 @@ function bpfFds(): string[] {
   return out;
 }
 
+/**
+ * Builds dir/rawstat (N raw stat(2) system calls on a path: glibc's stat() is newfstatat, so
+ * nothing else on the machine makes these) and dir/target; returns the target's path.
+ */
+function buildRawstat(dir: string): string {
+  writeFileSync(
+    join(dir, 'rawstat.c'),
+    '#include <stdlib.h>\n#include <sys/stat.h>\n#include <sys/syscall.h>\n#include <unistd.h>\n' +
+      'int main(int c, char **v) { struct stat st; int n = atoi(v[2]); for (int i = 0; i < n; i++) if (syscall(SYS_stat, v[1], &st) != 0) return 1; return 0; }\n',
+  );
+  const cc = spawnSync('gcc', ['-O1', '-o', join(dir, 'rawstat'), join(dir, 'rawstat.c')], { encoding: 'utf8' });
+  assert.equal(cc.status, 0, cc.stderr);
+  const target = join(dir, 'target');
+  writeFileSync(target, 'x');
+  return target;
+}
+
 test('a program the verifier refuses: the error is one line with the verifier log', { skip: live ?? (mod ? false : facilitySkip(missing)) }, () => {
   assert.throws(
     () => mod!.loadBroken(),
@@ -65,16 +82,7 @@ test('ring full: slow calls not recorded are counted as lost, slow = taken + los
   const { dir, cleanup } = tempDir();
   const m = mod!;
   try {
-    // The raw stat(2) system call: glibc's stat() is newfstatat, so nothing else on the machine makes these.
-    writeFileSync(
-      join(dir, 'rawstat.c'),
-      '#include <stdlib.h>\n#include <sys/stat.h>\n#include <sys/syscall.h>\n#include <unistd.h>\n' +
-        'int main(int c, char **v) { struct stat st; int n = atoi(v[2]); for (int i = 0; i < n; i++) if (syscall(SYS_stat, v[1], &st) != 0) return 1; return 0; }\n',
-    );
-    const cc = spawnSync('gcc', ['-O1', '-o', join(dir, 'rawstat'), join(dir, 'rawstat.c')], { encoding: 'utf8' });
-    assert.equal(cc.status, 0, cc.stderr);
-    const target = join(dir, 'target');
-    writeFileSync(target, 'x');
+    const target = buildRawstat(dir);
     // One page of ring: 12 records (336 bytes with the header) fit.
     const o = m.open({ calls: ['newstat'], thresholdNs: 0, ringBytes: 4096 });
     const byId = new Map([[m.CALL_IDS.newstat!, STAT_CALLS.find((c) => c.name === 'newstat')!]]);
@@ -140,15 +148,7 @@ test('the exit program: tp_btf where the kernel BTF names sys_exit, raw_tp when 
   const { dir, cleanup } = tempDir();
   const m = mod!;
   try {
-    writeFileSync(
-      join(dir, 'rawstat.c'),
-      '#include <stdlib.h>\n#include <sys/stat.h>\n#include <sys/syscall.h>\n#include <unistd.h>\n' +
-        'int main(int c, char **v) { struct stat st; int n = atoi(v[2]); for (int i = 0; i < n; i++) if (syscall(SYS_stat, v[1], &st) != 0) return 1; return 0; }\n',
-    );
-    const cc = spawnSync('gcc', ['-O1', '-o', join(dir, 'rawstat'), join(dir, 'rawstat.c')], { encoding: 'utf8' });
-    assert.equal(cc.status, 0, cc.stderr);
-    const target = join(dir, 'target');
-    writeFileSync(target, 'x');
+    const target = buildRawstat(dir);
     const byId = new Map([[m.CALL_IDS.newstat!, STAT_CALLS.find((c) => c.name === 'newstat')!]]);
     for (const [exitBtfId, want] of [
       [undefined, 'tp_btf'],
