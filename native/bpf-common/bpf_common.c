@@ -418,6 +418,18 @@ napi_value op_result(napi_env env, bpf_oneprog_t *p, void *data, napi_finalize f
   return out;
 }
 
+void op_exports(napi_env env, napi_value exports, napi_callback open, napi_callback take, napi_callback stats, napi_callback close, napi_callback release, const char *prog_name) {
+  napi_property_descriptor props[] = {
+      {"open", NULL, open, NULL, NULL, NULL, napi_default, NULL},   {"take", NULL, take, NULL, NULL, NULL, napi_default, NULL},
+      {"stats", NULL, stats, NULL, NULL, NULL, napi_default, NULL}, {"close", NULL, close, NULL, NULL, NULL, napi_default, NULL},
+      {"release", NULL, release, NULL, NULL, NULL, napi_default, NULL}, {"progExists", NULL, js_prog_exists, NULL, NULL, NULL, napi_default, NULL},
+  };
+  napi_value v;
+  napi_create_string_utf8(env, prog_name, NAPI_AUTO_LENGTH, &v);
+  napi_set_named_property(env, exports, "PROG_NAME", v);
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+}
+
 /* ---- N-API ---- */
 
 static const char *errno_name(int err) {

@@ -151,6 +151,8 @@ void op_detach(bpf_oneprog_t *p);
 void op_close_all(bpf_oneprog_t *p);
 /* { handle (an external of data, freed by fin), progId, ringBytes, cpus, insns }, or NULL with an error thrown. */
 napi_value op_result(napi_env env, bpf_oneprog_t *p, void *data, napi_finalize fin, int ninsns);
+/* The exports such an addon has: open, take, stats, close, release (its own) and progExists; PROG_NAME. */
+void op_exports(napi_env env, napi_value exports, napi_callback open, napi_callback take, napi_callback stats, napi_callback close, napi_callback release, const char *prog_name);
 
 /* ---- N-API ---- */
 /* Throws an Error: code the errno's name, .errno, and .verifierLog when log is given. Returns NULL. */

@@ -325,16 +325,9 @@ static napi_value release(napi_env env, napi_callback_info info) {
 }
 
 NAPI_MODULE_INIT() {
-  napi_property_descriptor props[] = {
-      {"open", NULL, open_bx, NULL, NULL, NULL, napi_default, NULL},   {"take", NULL, take, NULL, NULL, NULL, napi_default, NULL},
-      {"stats", NULL, stats, NULL, NULL, NULL, napi_default, NULL},    {"close", NULL, close_handle, NULL, NULL, NULL, napi_default, NULL},
-      {"release", NULL, release, NULL, NULL, NULL, napi_default, NULL}, {"progExists", NULL, js_prog_exists, NULL, NULL, NULL, napi_default, NULL},
-  };
   napi_value v;
   napi_create_uint32(env, ENTRY, &v);
   napi_set_named_property(env, exports, "ENTRY_BYTES", v);
-  napi_create_string_utf8(env, PROG_NAME, NAPI_AUTO_LENGTH, &v);
-  napi_set_named_property(env, exports, "PROG_NAME", v);
-  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  op_exports(env, exports, open_bx, take, stats, close_handle, release, PROG_NAME);
   return exports;
 }
