@@ -2,7 +2,8 @@
 // Builds Lantern's optional native addons (every native/<name>/ that has a binding.gyp) with the
 // node-gyp that ships inside npm. Never fails the install: on any failure it prints one line per
 // addon and the capability that uses it falls back (or says, at run time, what it cannot do).
-// Each addon says what it is for in native/<name>/PURPOSE (one line), printed here.
+// Each addon says what it is for in native/<name>/PURPOSE (one line), printed here. A folder without
+// a binding.gyp (native/bpf-common) is shared source that addons compile in through their own binding.gyp.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';

@@ -15,8 +15,13 @@
 // Lantern's lost: ring losses, queue drops and printed records that never arrived; its round line
 // shows the kernel's account (seen = printed + duplicates + printed on a full map).
 //
+// Exec storm (env): BENCH_EXECS `/bin/true` execs in a shell loop, with nothing and with the
+// env-name program (native/bpfenv) attached, with a small and a 4 KiB environment; the program's
+// own per-exec cost is the kernel's run time / run count (BPF_ENABLE_STATS, held while measured).
+//
 // Env: BENCH_ROUNDS (3), BENCH_PROCS (4), BENCH_OPENS (50000 per process), BENCH_FILES (8),
-// BENCH_CONNECTS (25000 per process), BENCH_PORTS (8), BENCH_STORMS (open,connect).
+// BENCH_CONNECTS (25000 per process), BENCH_PORTS (8), BENCH_EXECS (2000),
+// BENCH_STORMS (open,connect,env).
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -72,6 +77,7 @@ async function main() {
   const modes = { none: [], lantern: [], auditd: [], bpftrace: [] };
   if (!STORMS.includes('open')) {
     if (STORMS.includes('connect')) await connectStorm();
+    if (STORMS.includes('env')) await envStorm();
     return;
   }
   for (let r = 0; r < ROUNDS; r++) {
@@ -101,18 +107,82 @@ async function main() {
         .padStart(10)}  ${String(med(list.map((x) => x.missed))).padStart(6)}  ${String(med(list.map((x) => x.lost))).padStart(4)}`,
     );
   }
-  if (!rows.lantern || !rows.bpftrace) return;
+  if (!rows.lantern || !rows.bpftrace) {
+    if (STORMS.includes('connect')) await connectStorm();
+    if (STORMS.includes('env')) await envStorm();
+    return;
+  }
   console.log(`goal: nothing missed — lantern missed ${Math.max(...modes.lantern.map((x) => x.missed))} in the worst round, lost ${Math.max(...modes.lantern.map((x) => x.lost))}`);
   console.log(
     `goal: overhead at most half of bpftrace-printf's — lantern ${rows.lantern.over.toFixed(0)}% vs bpftrace ${rows.bpftrace.over.toFixed(0)}% (half: ${(rows.bpftrace.over / 2).toFixed(0)}%)`,
   );
   if (STORMS.includes('connect')) await connectStorm();
+  if (STORMS.includes('env')) await envStorm();
 }
 
 const CONNECTS = Number(process.env.BENCH_CONNECTS ?? 25000);
 const PORTS = Number(process.env.BENCH_PORTS ?? 8);
 const PORT0 = 40000 + (process.pid % 10000);
-const STORMS = (process.env.BENCH_STORMS ?? 'open,connect').split(',');
+const STORMS = (process.env.BENCH_STORMS ?? 'open,connect,env').split(',');
+const EXECS = Number(process.env.BENCH_EXECS ?? 2000);
+
+/** EXECS execs of /bin/true with `vars` (name → value) as the whole environment; execs/s. `during` runs every 250 ms (the recorder's tick). */
+async function execStorm(vars, during = () => {}) {
+  const t0 = process.hrtime.bigint();
+  const child = spawn('/bin/sh', ['-c', `i=0; while [ $i -lt ${EXECS} ]; do /bin/true; i=$((i+1)); done`], { env: vars, stdio: 'ignore' });
+  const timer = setInterval(during, 250);
+  const code = await new Promise((r) => child.once('exit', r));
+  clearInterval(timer);
+  if (code !== 0) throw new Error(`exec storm: sh exited ${code}`);
+  return EXECS / (Number(process.hrtime.bigint() - t0) / 1e9);
+}
+
+/** The env-name program's cost per exec: execs/s without and with it, and its own run time per exec. */
+async function envStorm() {
+  const { loadBpfenv, kernelEnvOffsets } = await import(join(repo, 'dist', 'access', 'env-source.js'));
+  const loaded = loadBpfenv();
+  if ('error' in loaded) return die(loaded.error);
+  const off = kernelEnvOffsets();
+  if ('error' in off) return die(off.error);
+  const mod = loaded.mod;
+  const envs = { small: { PATH: '/usr/bin:/bin', LANG: 'C' }, '4KiB': { PATH: '/usr/bin:/bin' } };
+  for (let k = 0; k < 64; k++) envs['4KiB'][`BENCH_VAR_${k}`] = 'x'.repeat(56);
+  console.log('');
+  console.log(`exec storm: ${EXECS} execs of /bin/true from a shell loop; ${ROUNDS} interleaved rounds, medians`);
+  console.log('env     mode      execs/s  overhead  program ns/exec  records  lost');
+  const med = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  for (const [name, vars] of Object.entries(envs)) {
+    const none = [];
+    const on = [];
+    const perExec = [];
+    let records = 0;
+    let lost = 0;
+    for (let r = 0; r < ROUNDS; r++) {
+      none.push(await execStorm(vars));
+      const o = mod.open({ offsets: off.offsets, runStats: 1 });
+      try {
+        on.push(await execStorm(vars, () => mod.take(o.handle)));
+        const st = mod.stats(o.handle);
+        perExec.push(st.runCount ? st.runNs / st.runCount : NaN);
+        records += st.submitted;
+        lost += st.lost;
+      } finally {
+        mod.close(o.handle);
+        mod.take(o.handle);
+        mod.release(o.handle);
+      }
+    }
+    const base = med(none);
+    const rate = med(on);
+    console.log(`${name.padEnd(7)} none    ${String(Math.round(base)).padStart(9)}        -`);
+    console.log(
+      `${name.padEnd(7)} bpfenv  ${String(Math.round(rate)).padStart(9)}   ${((1 - rate / base) * 100).toFixed(1).padStart(5)}%  ${med(perExec).toFixed(0).padStart(15)}  ${String(records).padStart(7)}  ${String(lost).padStart(4)}`,
+    );
+  }
+  console.log(
+    "(program ns/exec: the kernel's run time of the program over its runs, every exec on the machine; records and lost: summed over the rounds; the 4 MiB ring taken every 250 ms, as the recorder does)",
+  );
+}
 
 function cstorm(bin) {
   const r = spawnSync(bin, [String(PROCS), String(CONNECTS), String(PORT0), String(PORTS)], { encoding: 'utf8' });

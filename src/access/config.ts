@@ -4,9 +4,9 @@
  */
 import { CliError, EXIT } from '../common/exit.js';
 import { accessSources } from './backend.js';
-import { DEFAULT_ACCESS, type AccessOptions, type AccessStatus } from './tracker.js';
+import { DEFAULT_ACCESS, ENV_SOURCES, type AccessOptions, type AccessStatus, type EnvSourceChoice } from './tracker.js';
 
-const ACCESS_KEYS = ['enabled', 'backend', 'per_domain', 'env', 'max_queued', 'getattr'];
+const ACCESS_KEYS = ['enabled', 'backend', 'per_domain', 'env', 'env_source', 'max_queued', 'getattr'];
 
 export function accessOptions(cfg: Record<string, unknown> | undefined, flags: { access?: boolean; accessLog?: boolean; accessBackend?: string }): AccessOptions | null {
   const c = cfg ?? {};
@@ -36,6 +36,11 @@ export function accessOptions(cfg: Record<string, unknown> | undefined, flags: {
     o[field] = v;
   }
   if (c.env === false) o.env = false;
+  if (c.env_source !== undefined) {
+    if (typeof c.env_source !== 'string' || !(ENV_SOURCES as readonly string[]).includes(c.env_source))
+      throw new CliError(`config: [access] env_source must be one of ${ENV_SOURCES.join(', ')}`, EXIT.DATAERR);
+    o.envSource = c.env_source as EnvSourceChoice;
+  }
   if (c.getattr === true) o.getattr = true;
   return o;
 }
@@ -50,7 +55,13 @@ export function accessStatusText(a: AccessStatus): string {
   lines.push(
     `${a.received} accesses received: ${a.attributed} attributed (${a.added} new lines, ${a.merged} repeats, ${a.overflow} over the per-domain limit of ${a.perDomain}), ${a.waiting} waiting, ${a.queueDropped} dropped over the queue bound; ${a.unknownPid} of unknown pid`,
   );
-  lines.push(`${a.entries} lines in ${a.domains} domains; env read at ${a.envRead} execs, ${a.envMissed} gone before; ${a.storeErrors} failed store writes`);
+  lines.push(`${a.entries} lines in ${a.domains} domains; ${a.storeErrors} failed store writes`);
+  lines.push(`env names: ${a.envSource}`);
+  const k = a.envKernelCounters;
+  lines.push(
+    `${a.envExecs} execs: env read at ${a.envRead} (${a.envKernel} in the kernel, ${a.envTruncated} of them cut at the cap; ${a.envProc} from /proc), ${a.envMissed} gone before, ${a.envWaiting} waiting` +
+      (k ? `; kernel: ${k.seen} execs seen, ${k.submitted} records, ${k.lost} lost (ring full); ${a.envPending} records pending, ${a.envUnmatched} without an exec record` : ''),
+  );
   const d = Object.entries(a.detail).filter(([, v]) => v);
   if (d.length) lines.push(d.map(([k, v]) => `${k} ${v}`).join(', '));
   return lines.join('\n           ');

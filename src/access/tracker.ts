@@ -12,12 +12,22 @@
  * RECENT_MS (a short-lived `cat` is gone from the table before its accesses are attributed), and
  * otherwise goes to `<kernel> <unknown>`, counted. Nothing is dropped without a counter:
  * received = attributed + waiting + queueDropped, attributed = lists.events.
+ *
+ * `misc env NAME`: the names of each exec's environment, given to the domain of the model's exec
+ * record. From the in-kernel source (env-source.ts) when it runs: its record of the exec (same
+ * tgid, the closest time within ENV_MATCH_US) arrives before the model's exec record in practice
+ * (the model holds events holdMs), but either may come first: an exec record without its env
+ * record waits ENV_WAIT_MS, an env record without its exec record ENV_KEEP_NS (then counted
+ * unmatched). Without it, or for an exec the kernel could not read (or whose record the full
+ * ring lost), /proc/<pid>/environ is read, which a short-lived process has left already.
+ * Counted: execs = envRead + envMissed + envWaiting; envRead = envKernel + envProc.
  */
 import type { AccessEvent, AccessSource } from './event.js';
 import { AccessLists, type AccessEntry } from './lists.js';
 import { accessLogLine, summaryLines, type DomainList } from './render.js';
 import { encodeName } from './path.js';
 import type { BackendReport } from './backend.js';
+import { ENV_NO_MM, ENV_TRUNCATED, ENV_UNREADABLE, openEnvSource, type BpfenvCounters, type EnvRecord, type EnvSource } from './env-source.js';
 
 export interface TrackerEnv {
   /** The live process's domain and comm, or null. */
@@ -41,11 +51,16 @@ export interface AccessOptions {
   maxQueued: number;
   /** Record `misc env NAME` for each exec (names only, never values). */
   env: boolean;
+  /** Where the names come from: `auto` (in the kernel at the exec, else /proc), `bpf` (that or an error), `proc`. */
+  envSource?: EnvSourceChoice;
   /** Record `file getattr PATH` (stat calls; off by default: most of all file traffic). */
   getattr?: boolean;
   /** Print each new access as it happens (record --access-log). */
   log?: (line: string) => void;
 }
+
+export const ENV_SOURCES = ['auto', 'bpf', 'proc'] as const;
+export type EnvSourceChoice = (typeof ENV_SOURCES)[number];
 
 export const DEFAULT_ACCESS: AccessOptions = { backend: 'auto', perDomain: 2048, maxQueued: 500_000, env: true };
 
@@ -62,8 +77,25 @@ export interface AccessStatus {
   entries: number;
   domains: number;
   perDomain: number;
+  /** Which env source runs, in words (and why not the kernel's, when it is /proc). */
+  envSource: string;
+  /** Exec records of the model while env is on: envRead + envMissed + envWaiting. */
+  envExecs: number;
   envRead: number;
+  /** Of envRead: names from the in-kernel record, and from /proc/<pid>/environ. */
+  envKernel: number;
+  envProc: number;
+  /** Of envKernel: blocks longer than the cap (the first names kept). */
+  envTruncated: number;
   envMissed: number;
+  /** Exec records waiting for their in-kernel record. */
+  envWaiting: number;
+  /** In-kernel records not (yet) given to an exec record: pending, and expired without one. */
+  envPending: number;
+  envUnmatched: number;
+  /** The in-kernel program's id and counters (seen = submitted + lost + noScratch), when it runs. */
+  envProgId?: number;
+  envKernelCounters?: BpfenvCounters;
   storeErrors: number;
   /** Backend counters (fanotify merged/unresolved, syscalls unresolved, …). */
   detail: Record<string, number>;
@@ -71,6 +103,14 @@ export interface AccessStatus {
 
 const RECENT_MS = 10_000;
 const MAX_ENV_NAMES = 256;
+/** The model's exec and the kernel's env record are stamped in the same tracepoint call: µs apart. */
+const ENV_MATCH_US = 2_000;
+/** An exec record waits this long for its in-kernel record (then /proc, then missed). */
+const ENV_WAIT_MS = 1_000;
+/** An in-kernel record waits this long (trace clock) for its exec record. */
+const ENV_KEEP_NS = 30e9;
+/** Beyond this many in-kernel records waiting (an exec storm the model lags behind), they wait 5 s, not 30. */
+const MAX_ENV_PENDING = 50_000;
 
 /** The names of a NUL-separated environment block (pure): `PATH`, `HOME`, … (encoded like paths). */
 export function envNames(block: string): string[] {
@@ -83,6 +123,8 @@ export function envNames(block: string): string[] {
   return [...out];
 }
 
+type ExecRecord = { pid: number; domainId: number; comm: string; timeUs: number };
+
 export class AccessTracker {
   readonly lists: AccessLists;
   private queue: AccessEvent[] = [];
@@ -91,13 +133,36 @@ export class AccessTracker {
   private readonly execs = new Map<number, Array<{ ts: number; domainId: number; comm: string }>>();
   sources: AccessSource[] = [];
   report: BackendReport[] = [];
-  private readonly st = { received: 0, attributed: 0, queueDropped: 0, unknownPid: 0, envRead: 0, envMissed: 0, storeErrors: 0 };
+  private readonly st = {
+    received: 0,
+    attributed: 0,
+    queueDropped: 0,
+    unknownPid: 0,
+    envExecs: 0,
+    envRead: 0,
+    envKernel: 0,
+    envProc: 0,
+    envTruncated: 0,
+    envMissed: 0,
+    envUnmatched: 0,
+    storeErrors: 0,
+  };
+  private envSource: EnvSource | null = null;
+  private envSourceText = '/proc/<pid>/environ at the exec record';
+  /** Exec records before this wall time (the start scan's) have no in-kernel record: /proc. */
+  private envSinceUs = Infinity;
+  /** In-kernel records by tgid, oldest first. */
+  private readonly envByPid = new Map<number, EnvRecord[]>();
+  private envPending = 0;
+  private envWaiting: Array<{ r: ExecRecord; untilMs: number }> = [];
+  private envStopping = false;
 
   constructor(
     readonly opts: AccessOptions,
     private readonly env: TrackerEnv,
   ) {
     this.lists = new AccessLists({ perDomain: opts.perDomain });
+    if (!opts.env) this.envSourceText = 'off ([access] env = false)';
   }
 
   /** Sources call this (through SourceContext.emit). */
@@ -111,25 +176,120 @@ export class AccessTracker {
     this.queue.push(ev);
   };
 
+  /**
+   * Start the env source the options ask for: `auto` tries the kernel's and says why not; `bpf`
+   * throws that reason; `proc` (or env off) reads /proc. `open` is for tests (another BTF, ring size).
+   */
+  startEnv(open: () => { source: EnvSource } | { error: string } = () => openEnvSource()): void {
+    const choice = this.opts.envSource ?? 'auto';
+    if (!this.opts.env || choice === 'proc' || this.envSource) return;
+    const r = open();
+    if ('error' in r) {
+      if (choice === 'bpf') throw new Error(`env source bpf: ${r.error}`);
+      this.envSourceText = `/proc/<pid>/environ at the exec record (in-kernel source unavailable: ${r.error})`;
+      return;
+    }
+    this.useEnvSource(r.source);
+  }
+
+  /** Names from this source from now on (exec records of earlier processes: /proc). */
+  useEnvSource(source: EnvSource): void {
+    this.envSource = source;
+    this.envSourceText = source.describe;
+    this.envSinceUs = this.env.toWallUs(this.env.nowTs());
+  }
+
   /** The model's records of this tick: exits keep their domain a while; execs give env names. */
   noteRecords(records: Array<{ type: string; pid: number; domainId: number; comm: string; timeUs: number }>): void {
     const now = Date.now();
+    if (this.opts.env && this.envSource) this.takeEnv();
     for (const r of records) {
       if (r.type === 'exit' || r.type === 'signal') this.recent.set(r.pid, { domainId: r.domainId, comm: r.comm, untilMs: now + RECENT_MS });
       else if (r.type === 'exec' && this.opts.env) {
-        const block = this.env.readEnviron(r.pid);
-        if (!block) {
-          this.st.envMissed++;
-          continue;
-        }
-        this.st.envRead++;
-        for (const name of envNames(block)) {
-          this.st.received++;
-          this.attribute(r.domainId, r.comm, { timeUs: r.timeUs, pid: r.pid, category: 'misc', operation: `env ${name}` });
-        }
+        this.st.envExecs++;
+        if (!this.envSource || r.timeUs < this.envSinceUs) this.envFromProc(r);
+        else if (!this.envFromKernel(r)) this.envWaiting.push({ r, untilMs: now + ENV_WAIT_MS });
       }
     }
+    if (this.envWaiting.length) this.retryWaiting(now, this.envStopping);
     if (this.recent.size > 50_000) for (const [pid, v] of this.recent) if (v.untilMs < now) this.recent.delete(pid);
+  }
+
+  /** The source's new records into envByPid; records too old for any exec record to come are unmatched. */
+  private takeEnv(): void {
+    for (const e of this.envSource!.take()) {
+      let list = this.envByPid.get(e.tgid);
+      if (!list) this.envByPid.set(e.tgid, (list = []));
+      list.push(e);
+      this.envPending++;
+    }
+    if (!this.envPending) return;
+    // An exec storm the model lags behind: keep 5 s of records rather than 30 (still more than holdMs).
+    const limit = this.env.nowTs() - (this.envPending > MAX_ENV_PENDING ? 5e9 : ENV_KEEP_NS);
+    for (const [pid, list] of this.envByPid) {
+      let k = 0;
+      while (k < list.length && list[k]!.bootNs < limit) k++;
+      if (k) {
+        list.splice(0, k);
+        this.envPending -= k;
+        this.st.envUnmatched += k;
+      }
+      if (!list.length) this.envByPid.delete(pid);
+    }
+  }
+
+  /** Gives r the names of its in-kernel record; false when there is none (yet). */
+  private envFromKernel(r: ExecRecord): boolean {
+    const list = this.envByPid.get(r.pid);
+    if (!list) return false;
+    let best = -1;
+    let bestGap = ENV_MATCH_US;
+    for (let k = 0; k < list.length; k++) {
+      const gap = Math.abs(this.env.toWallUs(list[k]!.bootNs) - r.timeUs);
+      if (gap <= bestGap) [best, bestGap] = [k, gap];
+    }
+    if (best < 0) return false;
+    const [e] = list.splice(best, 1);
+    this.envPending--;
+    if (!list.length) this.envByPid.delete(r.pid);
+    // The kernel could not read this image's block: /proc may still hold it.
+    if (e!.flags & (ENV_UNREADABLE | ENV_NO_MM)) this.envFromProc(r);
+    else {
+      this.st.envRead++;
+      this.st.envKernel++;
+      if (e!.flags & ENV_TRUNCATED) this.st.envTruncated++;
+      this.envLines(r, e!.names);
+    }
+    return true;
+  }
+
+  /** Exec records still without their in-kernel record: matched now, or past their wait (or `all`, at stop) read from /proc. */
+  private retryWaiting(now: number, all: boolean): void {
+    const still: Array<{ r: ExecRecord; untilMs: number }> = [];
+    for (const w of this.envWaiting) {
+      if (this.envFromKernel(w.r)) continue;
+      if (all || w.untilMs <= now) this.envFromProc(w.r);
+      else still.push(w);
+    }
+    this.envWaiting = still;
+  }
+
+  private envFromProc(r: ExecRecord): void {
+    const block = this.env.readEnviron(r.pid);
+    if (!block) {
+      this.st.envMissed++;
+      return;
+    }
+    this.st.envRead++;
+    this.st.envProc++;
+    this.envLines(r, block);
+  }
+
+  private envLines(r: ExecRecord, block: string): void {
+    for (const name of envNames(block)) {
+      this.st.received++;
+      this.attribute(r.domainId, r.comm, { timeUs: r.timeUs, pid: r.pid, category: 'misc', operation: `env ${name}` });
+    }
   }
 
   /** The recorder is about to apply an exec of `pid` at trace time `ts`; `before` is its domain until then. */
@@ -206,7 +366,10 @@ export class AccessTracker {
     }
   }
 
+  /** Stop the backends and the env source (its last records stay for the final tick, which also ends every wait). */
   async stopSources(): Promise<void> {
+    this.envSource?.close();
+    this.envStopping = true;
     await Promise.all(this.sources.map((s) => s.stop().catch(() => undefined)));
   }
 
@@ -225,6 +388,10 @@ export class AccessTracker {
         return s ? { ...r, blind: s.blind, lost: s.lost } : r;
       }),
       ...this.st,
+      envSource: this.envSourceText,
+      envWaiting: this.envWaiting.length,
+      envPending: this.envPending,
+      ...(this.envSource ? { envProgId: this.envSource.progId, envKernelCounters: this.envSource.stats() } : {}),
       waiting: this.queue.length,
       added: this.lists.counters.added,
       merged: this.lists.counters.merged,

@@ -324,6 +324,8 @@ export class Recorder {
   /** Start the access backends (async: bpftrace attaches); what runs and what could not is in status. */
   async startAccess(): Promise<void> {
     if (!this.access) return;
+    // The env names' in-kernel source first: the execs from now on give their names at the exec.
+    this.access.startEnv();
     const { sources, report } = await startSources(this.access.opts.backend, { emit: this.access.push, excludePids: [process.pid], getattr: this.access.opts.getattr });
     this.access.sources = sources;
     this.access.report = report;

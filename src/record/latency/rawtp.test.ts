@@ -51,6 +51,23 @@ function bpfFds(): string[] {
   return out;
 }
 
+/**
+ * Builds dir/rawstat (N raw stat(2) system calls on a path: glibc's stat() is newfstatat, so
+ * nothing else on the machine makes these) and dir/target; returns the target's path.
+ */
+function buildRawstat(dir: string): string {
+  writeFileSync(
+    join(dir, 'rawstat.c'),
+    '#include <stdlib.h>\n#include <sys/stat.h>\n#include <sys/syscall.h>\n#include <unistd.h>\n' +
+      'int main(int c, char **v) { struct stat st; int n = atoi(v[2]); for (int i = 0; i < n; i++) if (syscall(SYS_stat, v[1], &st) != 0) return 1; return 0; }\n',
+  );
+  const cc = spawnSync('gcc', ['-O1', '-o', join(dir, 'rawstat'), join(dir, 'rawstat.c')], { encoding: 'utf8' });
+  assert.equal(cc.status, 0, cc.stderr);
+  const target = join(dir, 'target');
+  writeFileSync(target, 'x');
+  return target;
+}
+
 test('a program the verifier refuses: the error is one line with the verifier log', { skip: live ?? (mod ? false : facilitySkip(missing)) }, () => {
   assert.throws(
     () => mod!.loadBroken(),
@@ -65,16 +82,7 @@ test('ring full: slow calls not recorded are counted as lost, slow = taken + los
   const { dir, cleanup } = tempDir();
   const m = mod!;
   try {
-    // The raw stat(2) system call: glibc's stat() is newfstatat, so nothing else on the machine makes these.
-    writeFileSync(
-      join(dir, 'rawstat.c'),
-      '#include <stdlib.h>\n#include <sys/stat.h>\n#include <sys/syscall.h>\n#include <unistd.h>\n' +
-        'int main(int c, char **v) { struct stat st; int n = atoi(v[2]); for (int i = 0; i < n; i++) if (syscall(SYS_stat, v[1], &st) != 0) return 1; return 0; }\n',
-    );
-    const cc = spawnSync('gcc', ['-O1', '-o', join(dir, 'rawstat'), join(dir, 'rawstat.c')], { encoding: 'utf8' });
-    assert.equal(cc.status, 0, cc.stderr);
-    const target = join(dir, 'target');
-    writeFileSync(target, 'x');
+    const target = buildRawstat(dir);
     // One page of ring: 12 records (336 bytes with the header) fit.
     const o = m.open({ calls: ['newstat'], thresholdNs: 0, ringBytes: 4096 });
     const byId = new Map([[m.CALL_IDS.newstat!, STAT_CALLS.find((c) => c.name === 'newstat')!]]);
@@ -131,6 +139,43 @@ test('ring full: slow calls not recorded are counted as lost, slow = taken + los
     }
     assert.deepEqual(bpfFds(), [], 'close() closed every BPF fd');
     assert.throws(() => m.take(o.handle), /handle is closed/);
+  } finally {
+    cleanup();
+  }
+});
+
+test('the exit program: tp_btf where the kernel BTF names sys_exit, raw_tp when told so or refused; both time calls and read the path at the exit', { skip, timeout: 60_000 }, async () => {
+  const { dir, cleanup } = tempDir();
+  const m = mod!;
+  try {
+    const target = buildRawstat(dir);
+    const byId = new Map([[m.CALL_IDS.newstat!, STAT_CALLS.find((c) => c.name === 'newstat')!]]);
+    for (const [exitBtfId, want] of [
+      [undefined, 'tp_btf'],
+      [0, 'raw_tp'],
+      [1, 'raw_tp'], // not btf_trace_sys_exit: the kernel refuses tp_btf, raw_tp serves
+    ] as const) {
+      const o = m.open({ calls: ['newstat'], thresholdNs: 0, ...(exitBtfId === undefined ? {} : { exitBtfId }) });
+      try {
+        assert.equal(o.exitAttach, want, o.exitNote);
+        if (exitBtfId === 1) assert.match(o.exitNote ?? '', /^tp_btf: /);
+        const c = spawn(join(dir, 'rawstat'), [target, '5'], { stdio: 'ignore' });
+        assert.equal((await exited(c)).code, 0);
+        const b = m.take(o.handle);
+        const ours = [];
+        for (let off = 0; off < b.length; off += m.REC_BYTES) {
+          const r = parseRawStat(b, off, byId)!;
+          if (r.pid === c.pid) ours.push(r);
+        }
+        assert.equal(ours.length, 5, `${want}: 5 slow calls`);
+        for (const r of ours) assert.deepEqual([r.call, r.path, r.ret], ['stat', target, 0]);
+        const st = m.stats(o.handle);
+        assert.equal(st.readFailed, 0);
+      } finally {
+        m.close(o.handle);
+      }
+    }
+    assert.deepEqual(bpfFds(), [], 'every BPF fd closed');
   } finally {
     cleanup();
   }
