@@ -175,12 +175,19 @@ test('access lists: known programs, relative/absolute/chroot paths, EACCES and E
     `file mkdir ${work}/sub 0750`,
     `file create ${jail}/inroot 0640`, // inside the chroot: the real path
     `file write ${jail}/rel2`,
-    `file execute ${acc}`,
     `file getattr ${work}/rel`, // [access] getattr = true: a relative stat after chdir
   ]) {
     assert.ok(lines.has(want), `missing ${want}; have:\n${[...lines].sort().join('\n')}`);
   }
   assert.ok(lines.has('misc env LANTERN_ACCESS_TEST') && lines.has('misc env PATH'), 'env names of the exec');
+  // `file execute` is the caller's, as in TOMOYO: setpriv's domain executed acc, acc's own lists do not say it.
+  assert.ok(!lines.has(`file execute ${acc}`), "the execute is not in the started image's domain");
+  const setpriv = JSON.parse(lantern(['access', '--store', store, '--json', '*setpriv']).out) as typeof lists;
+  const executed = (JSON.parse(lantern(['access', '--store', store, '--json']).out) as typeof lists).filter((d) => d.accesses.some((a) => a.line === `file execute ${acc}`)).map((d) => d.domain);
+  assert.ok(
+    setpriv.some((d) => d.accesses.some((a) => a.line === `file execute ${acc}`)),
+    `file execute ${acc} is in: ${JSON.stringify(executed)}`,
+  );
 
   const failed = JSON.parse(lantern(['access', '--store', store, '--json', '--failed', `*${acc}`]).out) as Array<{
     domain: string;

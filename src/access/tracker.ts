@@ -7,6 +7,10 @@
  * Order: an access is stamped on the trace clock (by the backend, or on arrival), and an exec of its
  * pid after that time means it was made by the image before the exec, in the old domain (a shell's
  * redirection opened before `exec cat`). The recorder tells each exec with its time (noteExec).
+ * `file execute PATH` belongs, as in TOMOYO, to the domain that called execve, not to the image it
+ * starts: fanotify stamps it when read, mostly just after the exec it opened the file for, so an
+ * execute stamped after an exec of its pid whose file name has PATH's last component (within
+ * EXEC_MATCH_NS) goes to the domain before that exec.
  *
  * A pid is looked up in the live process table, then among processes that exited in the last
  * RECENT_MS (a short-lived `cat` is gone from the table before its accesses are attributed), and
@@ -102,6 +106,10 @@ export interface AccessStatus {
 }
 
 const RECENT_MS = 10_000;
+/** How long after its exec a `file execute` event may be stamped and still go to the caller (fanotify's reader lags by ~1 ms; a loaded machine by more). */
+const EXEC_MATCH_NS = 2e9;
+/** The ELF dynamic loader's file names (glibc `ld-linux-x86-64.so.2`, `ld-linux-aarch64.so.1`, `ld64.so.2`; musl `ld-musl-x86_64.so.1`; `ld-2.31.so`, the file older glibc's link names). */
+const LOADER_RE = /^ld(?:-linux[-\w]*|64|-musl-\w+|-\d+(?:\.\d+)*)?\.so(?:\.\d+)*$/;
 const MAX_ENV_NAMES = 256;
 /** The model's exec and the kernel's env record are stamped in the same tracepoint call: µs apart. */
 const ENV_MATCH_US = 2_000;
@@ -130,7 +138,7 @@ export class AccessTracker {
   private queue: AccessEvent[] = [];
   private readonly recent = new Map<number, { domainId: number; comm: string; untilMs: number }>();
   /** Per pid, the execs of the last seconds: the domain and comm the pid had before each one. */
-  private readonly execs = new Map<number, Array<{ ts: number; domainId: number; comm: string }>>();
+  private readonly execs = new Map<number, Array<{ ts: number; domainId: number; comm: string; file?: string }>>();
   sources: AccessSource[] = [];
   report: BackendReport[] = [];
   private readonly st = {
@@ -292,12 +300,15 @@ export class AccessTracker {
     }
   }
 
-  /** The recorder is about to apply an exec of `pid` at trace time `ts`; `before` is its domain until then. */
-  noteExec(pid: number, ts: number, before: { domainId: number; comm: string } | null): void {
+  /**
+   * The recorder is about to apply an exec of `pid` at trace time `ts`; `before` is its domain until
+   * then, `file` the file name the exec was given (the tracepoint's, as passed).
+   */
+  noteExec(pid: number, ts: number, before: { domainId: number; comm: string } | null, file?: string): void {
     if (!before) return;
     let list = this.execs.get(pid);
     if (!list) this.execs.set(pid, (list = []));
-    list.push({ ts, ...before });
+    list.push({ ts, ...before, file });
     if (list.length > 16) list.shift();
   }
 
@@ -306,6 +317,30 @@ export class AccessTracker {
     const list = this.execs.get(pid);
     if (!list) return null;
     for (const x of list) if (x.ts > ts) return x; // the first exec after the access
+    return null;
+  }
+
+  /**
+   * For a successful `file execute PATH` stamped after the exec it was for: the domain before the
+   * latest exec of its pid, at most EXEC_MATCH_NS earlier, whose file name ends in PATH's last
+   * component (the names differ above it: `/bin/true` is passed, `/usr/bin/true` reported); the
+   * dynamic loader (`ld-linux-x86-64.so.2`, opened by the kernel for the image) goes with the latest
+   * exec. Another name (a file that failed to run after it was opened, a script's interpreter)
+   * stays with the live image.
+   */
+  private execCaller(ev: AccessEvent): { domainId: number; comm: string } | null {
+    if (ev.errno || ev.category !== 'file' || !ev.operation.startsWith('execute ')) return null;
+    const list = this.execs.get(ev.pid);
+    if (!list) return null;
+    const path = ev.operation.slice('execute '.length);
+    const base = path.slice(path.lastIndexOf('/') + 1);
+    const loader = LOADER_RE.test(base);
+    for (let k = list.length - 1; k >= 0; k--) {
+      const x = list[k]!;
+      if (x.ts > ev.bootNs! || ev.bootNs! - x.ts > EXEC_MATCH_NS) continue;
+      const f = x.file ?? '';
+      if (loader || f.slice(f.lastIndexOf('/') + 1) === base) return x;
+    }
     return null;
   }
 
@@ -320,7 +355,7 @@ export class AccessTracker {
       const ev = q[i]!;
       if (ev.bootNs! > cutoffTs) break;
       ev.timeUs = this.env.toWallUs(ev.bootNs!);
-      let who = this.beforeExec(ev.pid, ev.bootNs!) ?? this.env.liveDomain(ev.pid);
+      let who = this.beforeExec(ev.pid, ev.bootNs!) ?? this.execCaller(ev) ?? this.env.liveDomain(ev.pid);
       if (!who) {
         const r = this.recent.get(ev.pid);
         if (r) who = { domainId: r.domainId, comm: r.comm };

@@ -534,7 +534,7 @@ export class Recorder {
         continue;
       }
       // Accesses made before this exec belong to the domain the pid has until it (src/access/tracker.ts).
-      if (this.access && ev.name === 'sched_process_exec') this.access.noteExec(Number(ev.fields.pid), ev.ts, this.liveDomain(Number(ev.fields.pid)));
+      if (this.access && ev.name === 'sched_process_exec') this.access.noteExec(Number(ev.fields.pid), ev.ts, this.liveDomain(Number(ev.fields.pid)), String(ev.fields.filename ?? ''));
       const made = this.model.handle(ev);
       for (const r of made) out.push(r);
       if (this.io && made.length) this.io.noteRecords(made, ev.ts);
