@@ -233,7 +233,15 @@ test("tracker: a file execute goes to the domain that called execve (TOMOYO's), 
   const live = new Map<number, { domainId: number; comm: string }>([[7, { domainId: 6, comm: 'tool' }]]);
   const t = new AccessTracker(
     { ...DEFAULT_ACCESS, env: false },
-    { liveDomain: (pid) => live.get(pid) ?? null, unknownDomain: () => 4, domainName: (id) => String(id), readEnviron: () => null, nowTs: () => 50_000, toWallUs: (ts) => ts / 1000 },
+    {
+      liveDomain: (pid) => live.get(pid) ?? null,
+      unknownDomain: () => 4,
+      domainName: (id) => String(id),
+      readEnviron: () => null,
+      readLink: (path) => ({ '/bin/cat': '../usr/lib/cat', '/usr/lib/cat': '/usr/libexec/cat-real' })[path] ?? null,
+      nowTs: () => 50_000,
+      toWallUs: (ts) => ts / 1000,
+    },
   );
   t.noteExec(7, 2_000, { domainId: 2, comm: 'sh' }, '/bin/cat');
   t.noteExec(7, 5_000, { domainId: 3, comm: 'cat' }, './tool');
@@ -242,11 +250,12 @@ test("tracker: a file execute goes to the domain that called execve (TOMOYO's), 
   t.push({ timeUs: 0, bootNs: 6_000, pid: 7, category: 'file', operation: 'execute /work/tool' }); // cat's, by the name's last part
   t.push({ timeUs: 0, bootNs: 6_000, pid: 7, category: 'file', operation: 'execute /lib64/ld-linux-x86-64.so.2' }); // the loader: with the latest exec (cat's)
   t.push({ timeUs: 0, bootNs: 6_000, pid: 7, category: 'file', operation: 'execute /usr/bin/bash' }); // no exec of that name (a script's interpreter): the live image's
+  t.push({ timeUs: 0, bootNs: 6_000, pid: 7, category: 'file', operation: 'execute /usr/libexec/cat-real' }); // the file /bin/cat links to: sh's
   t.push({ timeUs: 0, bootNs: 6_000, pid: 7, category: 'file', operation: 'execute /work/tool', errno: 'EACCES' }); // a failure is the caller's own: live
   t.push({ timeUs: 0, bootNs: 6_000, pid: 7, category: 'file', operation: 'read /work/tool.conf' }); // not an execute: the live image's
   t.flush(60_000);
   const lines = (id: number) => t.lists.entries(id).map((e) => e.line + (e.errno ? ` ${e.errno}` : ''));
-  assert.deepEqual(lines(2), ['file execute /usr/bin/cat']);
+  assert.deepEqual(lines(2).sort(), ['file execute /usr/bin/cat', 'file execute /usr/libexec/cat-real']);
   assert.deepEqual(lines(3).sort(), ['file execute /lib64/ld-linux-x86-64.so.2', 'file execute /work/tool']);
   assert.deepEqual(lines(6).sort(), ['file execute /usr/bin/bash', 'file execute /work/tool EACCES', 'file read /work/tool.conf']);
 });

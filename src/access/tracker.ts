@@ -26,6 +26,7 @@
  * ring lost), /proc/<pid>/environ is read, which a short-lived process has left already.
  * Counted: execs = envRead + envMissed + envWaiting; envRead = envKernel + envProc.
  */
+import { posix } from 'node:path';
 import type { AccessEvent, AccessSource } from './event.js';
 import { AccessLists, type AccessEntry } from './lists.js';
 import { accessLogLine, summaryLines, type DomainList } from './render.js';
@@ -39,6 +40,8 @@ export interface TrackerEnv {
   /** The `<kernel> <unknown>` domain. */
   unknownDomain(): number;
   domainName(id: number): string;
+  /** A symbolic link's target (`dash` for /usr/bin/sh), or null when the path is not a link. */
+  readLink?: (path: string) => string | null;
   /** /proc/<pid>/environ, or null (gone). */
   readEnviron(pid: number): string | null;
   /** Now on the trace clock (CLOCK_BOOTTIME ns): stamps accesses that came without a time. */
@@ -323,7 +326,8 @@ export class AccessTracker {
   /**
    * For a successful `file execute PATH` stamped after the exec it was for: the domain before the
    * latest exec of its pid, at most EXEC_MATCH_NS earlier, whose file name ends in PATH's last
-   * component (the names differ above it: `/bin/true` is passed, `/usr/bin/true` reported); the
+   * component, or a link's on the way (the names differ above it: `/bin/true` is passed,
+   * `/usr/bin/true` reported; `/bin/sh` is passed, `/usr/bin/dash` reported); the
    * dynamic loader (`ld-linux-x86-64.so.2`, opened by the kernel for the image) goes with the latest
    * exec. Another name (a file that failed to run after it was opened, a script's interpreter)
    * stays with the live image.
@@ -338,10 +342,22 @@ export class AccessTracker {
     for (let k = list.length - 1; k >= 0; k--) {
       const x = list[k]!;
       if (x.ts > ev.bootNs! || ev.bootNs! - x.ts > EXEC_MATCH_NS) continue;
-      const f = x.file ?? '';
-      if (loader || f.slice(f.lastIndexOf('/') + 1) === base) return x;
+      if (loader || this.namesOf(x.file ?? '').includes(base)) return x;
     }
     return null;
+  }
+
+  /** The last components an exec's file name goes by: its own, then its links' (`sh`, `dash`), at most 4 deep. */
+  private namesOf(file: string): string[] {
+    const names = [file.slice(file.lastIndexOf('/') + 1)];
+    let path = file;
+    for (let depth = 0; depth < 4 && path.startsWith('/') && this.env.readLink; depth++) {
+      const target = this.env.readLink(path);
+      if (!target) break;
+      path = posix.resolve(posix.dirname(path), target);
+      names.push(path.slice(path.lastIndexOf('/') + 1));
+    }
+    return names;
   }
 
   /** Attribute every access stamped at or before `cutoffTs` (trace clock ns); later ones wait. */

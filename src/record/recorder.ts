@@ -284,6 +284,7 @@ export class Recorder {
         unknownDomain: () => store.intern(store.root, UNKNOWN_PROGRAM),
         domainName: (id) => store.name(id),
         readEnviron: (pid) => host.readHead(`/proc/${pid}/environ`, 65536),
+        readLink: (path) => host.readLink(path),
         nowTs: () => this.clocks.nowTs(),
         toWallUs: (ts) => this.clocks.toWallUs(ts),
       });
