@@ -95,6 +95,8 @@ export interface LatencyStatus {
   statBackendNote?: string | null;
   /** The raw_tp backend's program ids (sys_enter, sys_exit). */
   progIds?: number[];
+  /** raw_tp backend: how the exit program is attached (tp_btf where the kernel's BTF allows). */
+  exitAttach?: 'tp_btf' | 'raw_tp';
   bpftracePid: number | null;
   probes: number;
   /** printf records the kernel dropped (perf ring full): slow calls or requests not recorded. */
@@ -209,6 +211,7 @@ export class LatencyDetector {
       if (raw) {
         d.status.backend = 'raw_tp';
         d.status.progIds = raw.progIds;
+        d.status.exitAttach = raw.exitAttach;
         d.rawTimer = setInterval(() => {
           try {
             d.takeRaw();
@@ -535,7 +538,7 @@ function usOf(ns: number | null): number | null {
 export function slowStatText(l: LatencyStatus): string {
   const s = l.stat!;
   const raw = l.statBackend === 'raw_tp';
-  const who = raw ? `raw_tp sys_enter/sys_exit (native/bpfstat, BPF programs ${(l.progIds ?? []).join(', ')})` : `${l.backend} (pid ${l.bpftracePid ?? '-'})`;
+  const who = raw ? `raw_tp sys_enter, ${l.exitAttach ?? 'raw_tp'} sys_exit (native/bpfstat, BPF programs ${(l.progIds ?? []).join(', ')})` : `${l.backend} (pid ${l.bpftracePid ?? '-'})`;
   const timed =
     raw && s.timed !== undefined
       ? `; ${s.timed} calls timed in the kernel (p50 <= ${us(s.p50Us ?? null)}, p99 <= ${us(s.p99Us ?? null)}), ${s.unpaired ?? 0} unpaired, ${s.tracked ?? 0} threads tracked${s.startFailed ? ` (${s.startFailed} starts not stored: map full)` : ''}`
@@ -575,6 +578,7 @@ class RawStat {
     readonly calls: StatCall[],
     readonly byId: ReadonlyMap<number, StatCall>,
     readonly progIds: number[],
+    readonly exitAttach: 'tp_btf' | 'raw_tp',
   ) {}
 
   /** Loads and attaches both programs; throws one line (the addon missing, EPERM, the verifier's words). */
@@ -587,7 +591,7 @@ class RawStat {
     const calls = STAT_CALLS.filter((c) => (mod.CALL_IDS[c.name] ?? -1) >= 0);
     if (calls.length === 0) throw new Error('native/bpfstat knows no stat-family syscall ids on this architecture');
     const o = mod.open({ calls: calls.map((c) => c.name), thresholdNs, entries: START_ENTRIES, ringBytes });
-    return new RawStat(mod, o.handle, calls, new Map(calls.map((c) => [mod.CALL_IDS[c.name]!, c])), o.progIds);
+    return new RawStat(mod, o.handle, calls, new Map(calls.map((c) => [mod.CALL_IDS[c.name]!, c])), o.progIds, o.exitAttach);
   }
 
   take(): Buffer {

@@ -193,7 +193,7 @@ for (const backend of ['raw_tp', 'bpftrace'] as const)
         else
           assert.match(
             status.stdout,
-            /^slow_stat  raw_tp sys_enter\/sys_exit \(native\/bpfstat, BPF programs \d+, \d+\): stat, lstat, fstat, newfstatat, statx slower than 400 ms; [1-9]\d* recorded, [1-9]\d* seen still in flight, 0 lost; \d+ calls timed in the kernel \(p50 <= .*, p99 <= .*\), \d+ unpaired, \d+ threads tracked; backend: LANTERN_SLOW_STAT_BACKEND=raw_tp;/m,
+            /^slow_stat  raw_tp sys_enter, (?:tp_btf|raw_tp) sys_exit \(native\/bpfstat, BPF programs \d+, \d+\): stat, lstat, fstat, newfstatat, statx slower than 400 ms; [1-9]\d* recorded, [1-9]\d* seen still in flight, 0 lost; \d+ calls timed in the kernel \(p50 <= .*, p99 <= .*\), \d+ unpaired, \d+ threads tracked; backend: LANTERN_SLOW_STAT_BACKEND=raw_tp;/m,
           );
         assert.match(status.stdout, /^slow_io    detector off/m);
       } finally {
