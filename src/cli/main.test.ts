@@ -19,13 +19,22 @@ const RHEL9 = join(DATA, 'check/rhel9');
 const dir = mkdtempSync(join(tmpdir(), 'lantern-pipe-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 
-/** Run `lantern ARGS | READER` in bash; the lantern side's exit status, its stderr, the reader's output. */
+/**
+ * A pipe whose reader is gone before lantern starts: `lantern ARGS | true` races `true`'s exit
+ * against the first write (a loaded machine ran `true` late, the write fitted the pipe: exit 0).
+ */
+const CLOSED_PIPE = `import os, subprocess, sys
+r, w = os.pipe(); os.close(r)
+with open(os.environ['ERR'], 'w') as e: c = subprocess.call(sys.argv[1:], stdout=w, stderr=e)
+print('rc=%d' % (128 - c if c < 0 else c))`;
+
+/** Run `lantern ARGS | READER` in bash (READER `true`: a pipe already closed); the lantern side's exit status, its stderr, the reader's output. */
 function piped(args: string[], reader: string): { code: number; err: string; out: string } {
   const errFile = join(dir, `err-${Math.random().toString(36).slice(2)}`);
-  const script = `"$NODE" "$BIN" "$@" 2>"$ERR" | ${reader}; echo "rc=\${PIPESTATUS[0]}"`;
+  const script = reader === 'true' ? `exec python3 -c "$CLOSED_PIPE" "$NODE" "$BIN" "$@"` : `"$NODE" "$BIN" "$@" 2>"$ERR" | ${reader}; echo "rc=\${PIPESTATUS[0]}"`;
   const r = spawnSync('bash', ['-c', script, 'bash', ...args], {
     encoding: 'utf8',
-    env: { ...process.env, NO_COLOR: '1', NODE: process.execPath, BIN, ERR: errFile },
+    env: { ...process.env, NO_COLOR: '1', NODE: process.execPath, BIN, ERR: errFile, CLOSED_PIPE },
     timeout: 120_000,
   });
   const m = /rc=(\d+)\n$/.exec(r.stdout);
