@@ -10,10 +10,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { readdirSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { facilitySkip, onCI, tempDir } from '../common/testenv.js';
+import { bpfFds, facilitySkip, onCI, tempDir } from '../common/testenv.js';
 import { exited, liveSkipReason, uniqueName, waitFor } from '../record/live.testutil.js';
 import { AccessTracker, DEFAULT_ACCESS } from './tracker.js';
 import { accessOptions, accessStatusText } from './config.js';
@@ -136,20 +135,6 @@ test('env source choice: auto falls back to /proc and says why; bpf is an error 
   assert.deepEqual(decodeEnvEntries(e), [{ bootNs: 123e9, tgid: 7, tid: 8, flags: 1, blockBytes: 99999, names: 'A=\0' }]);
   assert.deepEqual(decodeEnvEntries(e.subarray(0, 34)), [], 'a cut entry ends the list');
 });
-
-/** This process's BPF fds (maps, programs, links). */
-function bpfFds(): string[] {
-  const out: string[] = [];
-  for (const fd of readdirSync('/proc/self/fd')) {
-    try {
-      const l = readlinkSync(`/proc/self/fd/${fd}`);
-      if (/^anon_inode:(bpf|\[bpf)/.test(l)) out.push(l);
-    } catch {
-      /* closed meanwhile (readdir's own fd) */
-    }
-  }
-  return out;
-}
 
 test('real kernel: 200 short-lived execs all leave their names; a block over the cap is cut, its first names kept; no value reaches JavaScript; every fd closed', { skip, timeout: 60_000 }, () => {
   const before = bpfFds().length;

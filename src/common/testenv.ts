@@ -6,7 +6,7 @@
  * there a missing facility is a failure that names it, never a silent skip.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { findBpftrace } from './bpftrace.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -77,4 +77,18 @@ export function bpftraceMissing(tracepoints: string[] = []): string | undefined 
   if ('missing' in found) return found.missing;
   const absent = tracepoints.find((tp) => !existsSync(`/sys/kernel/tracing/events/${tp.replace(':', '/')}`));
   return absent ? `tracepoint ${absent} is not available` : undefined;
+}
+
+/** This process's BPF fds (maps, programs, links): what a test of a BPF addon expects back to its count after close. */
+export function bpfFds(): string[] {
+  const out: string[] = [];
+  for (const fd of readdirSync('/proc/self/fd')) {
+    try {
+      const l = readlinkSync(`/proc/self/fd/${fd}`);
+      if (/^anon_inode:(bpf|\[bpf)/.test(l)) out.push(l);
+    } catch {
+      /* closed meanwhile (readdir's own fd) */
+    }
+  }
+  return out;
 }

@@ -8,9 +8,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { readdirSync, readlinkSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { facilitySkip, onCI } from '../../common/testenv.js';
+import { bpfFds, facilitySkip, onCI } from '../../common/testenv.js';
 import { findBpftrace } from '../../common/bpftrace.js';
 import { DEFAULT_OPTIONS, Recorder } from '../recorder.js';
 import { exited, liveSkipReason, tempDir, tracefsRoot, uniqueName, waitFor } from '../live.testutil.js';
@@ -36,20 +36,6 @@ test('the backend choice: auto by default, raw_tp or bpftrace by LANTERN_SLOW_ST
   assert.equal(statBackendChoice('bpftrace'), 'bpftrace');
   assert.throws(() => statBackendChoice('fast'), /^Error: LANTERN_SLOW_STAT_BACKEND="fast": expected auto, raw_tp or bpftrace$/);
 });
-
-/** This process's BPF fds (maps, programs, links). */
-function bpfFds(): string[] {
-  const out: string[] = [];
-  for (const fd of readdirSync('/proc/self/fd')) {
-    try {
-      const l = readlinkSync(`/proc/self/fd/${fd}`);
-      if (/^anon_inode:(bpf|\[bpf)/.test(l)) out.push(l);
-    } catch {
-      /* closed meanwhile (readdir's own fd) */
-    }
-  }
-  return out;
-}
 
 /**
  * Builds dir/rawstat (N raw stat(2) system calls on a path: glibc's stat() is newfstatat, so
