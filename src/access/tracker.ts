@@ -337,27 +337,28 @@ export class AccessTracker {
     const list = this.execs.get(ev.pid);
     if (!list) return null;
     const path = ev.operation.slice('execute '.length);
-    const base = path.slice(path.lastIndexOf('/') + 1);
+    const base = posix.basename(path);
     const loader = LOADER_RE.test(base);
     for (let k = list.length - 1; k >= 0; k--) {
       const x = list[k]!;
       if (x.ts > ev.bootNs! || ev.bootNs! - x.ts > EXEC_MATCH_NS) continue;
-      if (loader || this.namesOf(x.file ?? '').includes(base)) return x;
+      if (loader || this.goesBy(x.file ?? '', base)) return x;
     }
     return null;
   }
 
-  /** The last components an exec's file name goes by: its own, then its links' (`sh`, `dash`), at most 4 deep. */
-  private namesOf(file: string): string[] {
-    const names = [file.slice(file.lastIndexOf('/') + 1)];
+  /**
+   * Whether an exec's file name goes by `base` as its last component: its own, or a link's on the
+   * way (`sh` -> `dash`), at most 4 deep; links are read only when the names so far differ.
+   */
+  private goesBy(file: string, base: string): boolean {
     let path = file;
-    for (let depth = 0; depth < 4 && path.startsWith('/') && this.env.readLink; depth++) {
-      const target = this.env.readLink(path);
-      if (!target) break;
+    for (let depth = 0; posix.basename(path) !== base; depth++) {
+      const target = depth < 4 && path.startsWith('/') ? this.env.readLink?.(path) : null;
+      if (!target) return false;
       path = posix.resolve(posix.dirname(path), target);
-      names.push(path.slice(path.lastIndexOf('/') + 1));
     }
-    return names;
+    return true;
   }
 
   /** Attribute every access stamped at or before `cutoffTs` (trace clock ns); later ones wait. */
