@@ -102,7 +102,9 @@ print(busy, flush=True)
       [`inet stream bind 127.0.0.1 ${busy}`, `inet stream listen 127.0.0.1 ${busy}`, `inet stream bind 127.0.0.1 ${busy} EADDRINUSE`, `inet stream connect 127.0.0.1 ${busy} ECONNREFUSED`],
     );
     assert.ok(events.every((e) => e.category === 'network' && e.pid > 0 && e.timeUs > 0));
-    const py1 = events.find((e) => e.pid === pid)!;
+    // The script's own bind names its program. Not the pid's first event: on a busy machine an earlier
+    // process may have had the same pid in this window (seen on CI: a bash's nscd connect).
+    const py1 = events.find((e) => e.pid === pid && e.operation === `unix dgram bind ${sockPath}`)!;
     assert.equal(py1.comm, 'python3');
     assert.ok(Math.abs(py1.timeUs / 1000 - Date.now()) < 10_000, 'wall-clock time');
   } finally {
