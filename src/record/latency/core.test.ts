@@ -41,7 +41,7 @@ test('program: thresholds are checked numbers; only the parts asked for; one END
   assert.equal(p.match(/^END /gm)!.length, 1);
   const statOnly = latencyProgram({ marker: '//', stat: { thresholdNs: 1e6 }, statCalls: STAT_CALLS.slice(3), io: null, blockStart: false });
   assert.doesNotMatch(statOnly, /block|newstat/);
-  assert.match(statOnly, /^interval:ms:1000 \{ print\(@s\); \}$/m, 'calls in flight are printed');
+  assert.match(statOnly, /^interval:ms:1000 \{ print\(@s\); print\(@full\); \}$/m, 'calls in flight are printed, and the enters the full map refused');
   const both = latencyProgram({ marker: '//', stat: { thresholdNs: 1e6 }, statCalls: STAT_CALLS, io: { thresholdNs: 0, histIntervalMs: 1000 }, blockStart: false });
   assert.equal(both.match(/^interval:ms:1000 /gm)!.length, 1, 'one probe per interval');
   assert.throws(() => latencyProgram({ marker: '//', stat: { thresholdNs: 1e5 }, statCalls: STAT_CALLS, io: null, blockStart: false }), /slow_stat threshold must be/);

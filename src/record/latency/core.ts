@@ -89,8 +89,10 @@ export function latencyProgram(p: { marker: string; stat: SlowStatOptions | null
   if (p.stat) {
     const t = checkedNs(p.stat.thresholdNs, 'slow_stat threshold');
     p.statCalls.forEach((c, i) => {
-      out.push(`tracepoint:syscalls:sys_enter_${c.name} { @s[tid] = (nsecs, ${c.filename}, ${c.dfd}); }`);
-      // A thread is in one system call at a time: the value found is this call's enter (0 when it began before we attached).
+      // An update the full map refuses leaves no entry: looked up again, counted (@full), printed with the calls in flight.
+      out.push(`tracepoint:syscalls:sys_enter_${c.name} { @s[tid] = (nsecs, ${c.filename}, ${c.dfd}); $c = @s[tid]; if ($c.0 == 0) { @full = count(); } }`);
+      // A thread is in one system call at a time: the value found is this call's enter (0 when it began
+      // before we attached, or the map was full).
       out.push(
         `tracepoint:syscalls:sys_exit_${c.name} { $v = @s[tid]; delete(@s[tid]); if ($v.0 != 0) { $d = nsecs - $v.0; if ($d >= ${t}) { ` +
           `printf("S ${i} %llu %d %d %llu %lld %lld %rx %s\\n", nsecs, pid, tid, $d, args->ret, $v.2, buf(comm, 16), ${c.filename === '(uint64)0' ? '""' : 'str(uptr($v.1))'}); } } }`,
@@ -103,7 +105,7 @@ export function latencyProgram(p: { marker: string; stat: SlowStatOptions | null
     if (!Number.isSafeInteger(iv) || iv < 100 || iv > 3_600_000) throw new Error('slow_io histogram interval must be a whole number of ms from 100 to 3600000');
     // The submitter: block_io_start runs in the context that turned the bio into a request.
     if (p.blockStart) out.push('tracepoint:block:block_io_start { @bs[args->dev, args->sector] = (pid, comm); }');
-    out.push('tracepoint:block:block_rq_issue { @bi[args->dev, args->sector] = nsecs; }');
+    out.push('tracepoint:block:block_rq_issue { @bi[args->dev, args->sector] = nsecs; if (@bi[args->dev, args->sector] == 0) { @iofull = count(); } }');
     out.push(
       'tracepoint:block:block_rq_complete { $t = @bi[args->dev, args->sector]; if ($t != 0) { $d = nsecs - $t; ' +
         '@lat[args->dev] = hist($d / 1000); @max[args->dev] = max($d); ' +
@@ -111,13 +113,14 @@ export function latencyProgram(p: { marker: string; stat: SlowStatOptions | null
         `${p.blockStart ? '$w.0' : '0'}, args->rwbs, ${p.blockStart ? '$w.1' : '""'}); } ` +
         `delete(@bi[args->dev, args->sector]); } ${p.blockStart ? 'delete(@bs[args->dev, args->sector]); ' : ''}}`,
     );
-    intervals.set(iv, [...(intervals.get(iv) ?? []), 'print(@lat); print(@max);']);
+    intervals.set(iv, [...(intervals.get(iv) ?? []), 'print(@lat); print(@max); print(@iofull);']);
   }
   // Calls in flight, so one that never returns (a hung NFS server, a stuck FUSE daemon) is seen too.
-  if (p.stat) intervals.set(IN_FLIGHT_MS, [...(intervals.get(IN_FLIGHT_MS) ?? []), 'print(@s);']);
+  if (p.stat) intervals.set(IN_FLIGHT_MS, [...(intervals.get(IN_FLIGHT_MS) ?? []), 'print(@s); print(@full);']);
   for (const [ms, body] of intervals) out.push(`interval:ms:${ms} { ${body.join(' ')} }`);
   // bpftrace prints every map at exit unless cleared: only the last histograms are wanted.
   const end: string[] = [];
+  // @full and @iofull are left for that print: the final counts (a print() in END would be read after a clear()).
   if (p.io) end.push('print(@lat); print(@max); clear(@lat); clear(@max); clear(@bi);', p.blockStart ? 'clear(@bs);' : '');
   if (p.stat) end.push('clear(@s);');
   out.push(`END { ${end.filter(Boolean).join(' ')} }`);

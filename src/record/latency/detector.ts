@@ -62,6 +62,8 @@ export interface LatencyOptions {
   statBackend?: StatBackendChoice;
   /** The raw_tp backend's ring buffer (bytes, a power of 2; default 256 KiB). */
   statRingBytes?: number;
+  /** bpftrace backend: entries its maps hold (default MAP_KEYS_MAX; tests make it small to fill it). */
+  mapKeysMax?: number;
 }
 
 /** What the recorder knows of a process (live, or exited a moment ago). */
@@ -119,7 +121,7 @@ export interface LatencyStatus {
     timed?: number;
     p50Us?: number | null;
     p99Us?: number | null;
-    /** raw_tp backend: exits without a seen start (begun before attach; or startFailed: the map was full). */
+    /** Exits without a seen start (raw_tp: begun before attach, or startFailed); startFailed: enters the map of calls could not hold (both backends). */
     unpaired?: number;
     startFailed?: number;
     /** raw_tp backend: slow calls whose path could not be read (not resident), or was cut at RAW_PATH_BYTES - 1 bytes. */
@@ -137,6 +139,8 @@ export interface LatencyStatus {
     submitterUnknown: number;
     devices: DeviceLatency[];
     histogramAtUs: number | null;
+    /** Requests whose issue the map of requests in flight could not hold (full): not timed. */
+    issueFailed?: number;
     cannotSee: string;
   } | null;
 }
@@ -244,7 +248,7 @@ export class LatencyDetector {
         strlen: 200,
         lineBuffered: true,
         readyPrintf: READY,
-        env: { BPFTRACE_MAP_KEYS_MAX: String(MAP_KEYS_MAX) },
+        env: { BPFTRACE_MAP_KEYS_MAX: String(opts.mapKeysMax ?? MAP_KEYS_MAX) },
         onPrintf: (t) => d.onPrintf(t),
         onRecord: (type, data) => d.onRecord(type, data),
       });
@@ -323,6 +327,10 @@ export class LatencyDetector {
     const d = data as Record<string, unknown> | null;
     if (!d || typeof d !== 'object') return;
     if (type === 'map' && d['@s'] && typeof d['@s'] === 'object') return this.onInFlight(d['@s'] as Record<string, unknown>);
+    // Enters and issues the full maps refused (their calls and requests are not timed), printed every
+    // second and once more at exit; the counts only grow.
+    if (type === 'map' && typeof d['@full'] === 'number' && this.status.stat && !this.raw) this.status.stat.startFailed = Math.max(this.status.stat.startFailed ?? 0, d['@full']);
+    if (type === 'map' && typeof d['@iofull'] === 'number' && this.status.io) this.status.io.issueFailed = Math.max(this.status.io.issueFailed ?? 0, d['@iofull']);
     if (type === 'hist' && d['@lat'] && typeof d['@lat'] === 'object') this.hist = d['@lat'] as Record<string, HistBucket[]>;
     else if (type === 'map' && d['@max'] && typeof d['@max'] === 'object') {
       this.maxNs = d['@max'] as Record<string, number>;
@@ -447,7 +455,6 @@ export class LatencyDetector {
   }
 
   private rawLost = 0;
-
   /** The raw_tp backend's kernel counters into the status (lost: ring reservations that failed). */
   private rawStats(): void {
     if (!this.raw || !this.status.stat) return;
@@ -542,7 +549,9 @@ export function slowStatText(l: LatencyStatus): string {
   const timed =
     raw && s.timed !== undefined
       ? `; ${s.timed} calls timed in the kernel (p50 <= ${us(s.p50Us ?? null)}, p99 <= ${us(s.p99Us ?? null)}), ${s.unpaired ?? 0} unpaired, ${s.tracked ?? 0} threads tracked${s.startFailed ? ` (${s.startFailed} starts not stored: map full)` : ''}`
-      : '';
+      : s.startFailed
+        ? `; ${s.startFailed} calls not timed (map of calls full)`
+        : '';
   const paths = `${s.pathsUnread ? `, ${s.pathsUnread} paths unreadable` : ''}${s.pathsCut ? `, ${s.pathsCut} paths cut at ${RAW_PATH_BYTES - 1} bytes` : ''}`;
   return (
     `${who}: ${s.calls.join(', ')} slower than ${s.thresholdMs} ms; ${s.slow} recorded, ${s.inProgress ?? 0} seen still in flight${s.unresolved ? ` (${s.unresolved} relative paths not resolved: the caller was gone)` : ''}${paths}, ${l.lost} lost` +
@@ -557,7 +566,7 @@ function us(v: number | null): string {
 /** The `slow_io` lines of `record status` (per device: requests, p50, p99 as log2 bucket bounds, exact max). */
 export function slowIoText(l: LatencyStatus): string {
   const s = l.io!;
-  const head = `${l.backend}: block_rq_issue -> block_rq_complete slower than ${s.thresholdMs} ms; ${s.slow} recorded (${s.submitterUnknown} without a submitter), ${l.lost} lost; submitter from ${s.submitter}${l.ended ? `; ${l.ended}` : ''}`;
+  const head = `${l.backend}: block_rq_issue -> block_rq_complete slower than ${s.thresholdMs} ms; ${s.slow} recorded (${s.submitterUnknown} without a submitter), ${l.lost} lost${s.issueFailed ? `, ${s.issueFailed} requests not timed (map of requests full)` : ''}; submitter from ${s.submitter}${l.ended ? `; ${l.ended}` : ''}`;
   const devs = s.devices.map((d) => `${d.dev}${d.name ? ` ${d.name}` : ''}: ${d.requests} requests, p50 <= ${us(d.p50Us)}, p99 <= ${us(d.p99Us)}, max ${us(d.maxUs)}`);
   return [head, ...devs, `cannot see: ${s.cannotSee}`].join('\n           ');
 }

@@ -206,6 +206,61 @@ for (const backend of ['raw_tp', 'bpftrace'] as const)
     },
   );
 
+test('bpftrace backend with a map of one call: a stuck stat holds it, the enters refused meanwhile are counted as not timed', { skip, timeout: 60_000 }, async () => {
+  const { dir, cleanup } = tempDir();
+  const mnt = join(dir, 'mnt');
+  mkdirSync(mnt);
+  let fs: ChildProcess | null = null;
+  let rec: Recorder | null = null;
+  let stopped = false;
+  try {
+    const fuse = run('pkg-config', ['fuse3', '--cflags', '--libs']).trim().split(/\s+/);
+    run('gcc', ['-O1', '-o', join(dir, 'slowfs'), join(DATA, 'slowfs.c'), ...fuse]);
+    fs = spawn(join(dir, 'slowfs'), ['-f', '-s', mnt], { env: { ...process.env, SLOWFS_MS: '600' }, stdio: 'ignore' });
+    await waitFor(() => isMounted(mnt), 10_000, 'the FUSE mount');
+    rec = Recorder.start({
+      ...DEFAULT_OPTIONS,
+      storePath: join(dir, 'r.db'),
+      name: uniqueName('latfull'),
+      pollMs: 50,
+      latency: { stat: { thresholdNs: 400e6 }, io: null, statBackend: 'bpftrace', mapKeysMax: 1 },
+    });
+    await rec.attachLatency();
+    rec.run();
+    // getattr of /stuck sleeps 2.4 s: its statx holds the map's only entry; every stat-family call
+    // entered meanwhile (ten coreutils stats make dozens) is refused an entry.
+    const stuck = spawn('/usr/bin/stat', [join(mnt, 'stuck')], { stdio: 'ignore' });
+    await sleep(500);
+    for (let i = 0; i < 10; i++) run('/usr/bin/stat', [dir]);
+    assert.equal((await exited(stuck)).code, 0);
+    await waitFor(
+      () => rec!.status().latency!.stat!.slow >= 1 && (rec!.status().latency!.stat!.startFailed ?? 0) >= 10,
+      10_000,
+      `the stuck stat recorded and the refused enters counted: ${JSON.stringify(rec.status().latency)}`,
+    );
+    await rec.detachLatency();
+    const st = rec.stop();
+    stopped = true;
+    assert.ok((st.latency!.stat!.startFailed ?? 0) >= 10, JSON.stringify(st.latency));
+    assert.equal(st.latency!.lost, 0);
+    const store = Store.open(join(dir, 'r.db'), { readonly: true });
+    try {
+      assert.ok(store.query({ types: ['slow_stat'] }).some((e) => e.pid === stuck.pid));
+    } finally {
+      store.close();
+    }
+    const bin = new URL('../../../bin/lantern.js', import.meta.url).pathname;
+    const status = spawnSync(process.execPath, [bin, 'record', 'status', '--store', join(dir, 'r.db')], { encoding: 'utf8' });
+    assert.match(status.stdout, /^slow_stat  bpftrace .*; [1-9]\d+ calls not timed \(map of calls full\);/m);
+  } finally {
+    if (rec && !stopped) rec.abort();
+    if (isMounted(mnt)) spawnSync('fusermount3', ['-u', mnt], { stdio: 'ignore' });
+    if (fs && fs.exitCode === null) fs.kill('SIGKILL');
+    if (isMounted(mnt)) spawnSync('umount', ['-l', mnt], { stdio: 'ignore' });
+    cleanup();
+  }
+});
+
 test("slow I/O with the threshold at 0: O_DIRECT writes on a loop device recorded with the device and dd's pid; per-device percentiles", { skip, timeout: 90_000 }, async () => {
   const { dir, cleanup } = tempDir();
   const img = join(dir, 'fs.img');
