@@ -55,6 +55,8 @@ function fmtAddr(a: ListenAddress): string {
 // The pipeline thread's young generation: 24 MiB (about 8 MiB semi-spaces) halves the time
 // spent in scavenges against 8 MiB in a 300,000-datagram burst, for about 10 MiB more RSS.
 const YOUNG_GEN_MB = Number(process.env.LANTERN_NC_YOUNG_MB ?? 24);
+/** The pipeline thread's old generation (MiB), when set: tests make the pipeline alone run out of heap. */
+const PIPELINE_HEAP_MB = process.env.LANTERN_NC_PIPELINE_HEAP_MB ? Number(process.env.LANTERN_NC_PIPELINE_HEAP_MB) : undefined;
 
 /** Most bytes of undecoded datagrams handed to the pipeline thread before reading pauses. */
 const MAX_IN_FLIGHT = 16 * 1024 * 1024;
@@ -140,7 +142,11 @@ export async function startReceiver(cfg: ReceiverConfig, log: (line: string) => 
   // Decoding, formatting and writing run in a worker thread; this thread only reads sockets.
   // A small young generation keeps the resident size low: the garbage of a burst is short-lived.
   // With --stdout the thread's stdout is copied here by hand: see copyStdout.
-  const worker = new Worker(new URL('./pipeline-worker.js', import.meta.url), { workerData: { cfg }, stdout: cfg.stdout, resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GEN_MB } });
+  const worker = new Worker(new URL('./pipeline-worker.js', import.meta.url), {
+    workerData: { cfg },
+    stdout: cfg.stdout,
+    resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GEN_MB, ...(PIPELINE_HEAP_MB ? { maxOldGenerationSizeMb: PIPELINE_HEAP_MB } : {}) },
+  });
   const stdoutCopy = cfg.stdout ? copyStdout(worker, log) : null;
   let workerError: Error | null = null;
   let stopping = false;

@@ -531,6 +531,7 @@ test('a full disk: the recorder survives, keeps a bounded backlog, counts every 
     // storm's own records may all be dropped by now: every process on the machine adds to the
     // 300-record backlog, and on a busy machine other tests' execs push the storm's out.)
     const late = script(dir, 'late-on-full.sh', '/bin/true; /bin/true; exit 34');
+    const dropsBeforeLate = rec.status().droppedOverBacklog;
     const s3 = spawn(late, [], { stdio: 'ignore' });
     assert.equal((await exited(s3)).code, 34);
     const exit34 = new RegExp(`^\\S+ \\S+ exit \\S+ pid=${s3.pid} .*code=34 `);
@@ -584,10 +585,13 @@ test('a full disk: the recorder survives, keeps a bounded backlog, counts every 
       // Domains made while the disk was full were written with the records that use them.
       const unnamed = store.query({ types: ['exec'] }).filter((e) => store.name(e.domain_id!).includes('<?>'));
       assert.deepEqual(unnamed, []);
-      assert.ok(
-        store.query({ types: ['exec'] }).some((e) => store.name(e.domain_id!).includes(` ${late} `)),
-        'a domain first met on the full disk is named',
-      );
+      // The late script's exec can only be missing when the backlog dropped records after it began:
+      // on a busy machine (seen on CI) other tests' execs may push all of it out before the disk grows.
+      const lateNamed = store.query({ types: ['exec'] }).some((e) => store.name(e.domain_id!).includes(` ${late} `));
+      if (!lateNamed) {
+        assert.ok(droppedBeforeStop > dropsBeforeLate, `the late script's exec is missing though nothing was dropped after it (${dropsBeforeLate} drops before it, ${droppedBeforeStop} after)`);
+        console.log(`# note: the late script's records were pushed out of the backlog (${droppedBeforeStop - dropsBeforeLate} drops after it began); its domain is not checked`);
+      }
     } finally {
       store.close();
     }
