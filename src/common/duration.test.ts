@@ -48,6 +48,12 @@ test("duration: the bare number is the reader's unit (seconds for intervals, ms 
   assert.equal(durationIn('90s', 's', 'm'), 2, 'rounded in the unit asked for');
 });
 
+test('duration: a reader whose bare number has no unit takes only spellings with one', () => {
+  assert.equal(durationIn('500ms', null, 'ns'), 5e8);
+  assert.equal(durationIn(' 1h ', null, 'ms'), 3_600_000);
+  for (const v of ['500', '0', ' 2.5 ', 500, 0]) assert.equal(durationIn(v, null, 'ns'), null, String(JSON.stringify(v)));
+});
+
 test('duration: refused spellings, with one message naming the setting', () => {
   for (const v of ['', 'soon', 'fast', '-1', '-5s', '1.', '.5s', '5 m s', '5min', '10sec', '1d', '5S', '5M', '1H', '10s5', '1e3', 'ms', '0x10']) {
     assert.equal(durationMs(v), null, v);

@@ -15,8 +15,10 @@ const DURATION = /^\s*(\d+(?:\.\d+)?)\s*(ns|us|µs|ms|s|m|h)?\s*$/;
 /**
  * The one reading of a duration: `v` (text, or a number counted in `bare`, as a TOML number is)
  * in units of `into`, rounded; null when it is not a duration (negative, not finite, unknown unit).
+ * `bare` null: a unit must be written (a bare number, in text or TOML, is not a duration), where a
+ * setting's bare number has never had a unit.
  */
-export function durationIn(v: unknown, bare: DurationUnit, into: DurationUnit): number | null {
+export function durationIn(v: unknown, bare: DurationUnit | null, into: DurationUnit): number | null {
   let n: number;
   let unit = bare;
   if (typeof v === 'number') {
@@ -28,6 +30,7 @@ export function durationIn(v: unknown, bare: DurationUnit, into: DurationUnit): 
     n = Number(m[1]);
     if (m[2] !== undefined) unit = m[2] as DurationUnit;
   } else return null;
+  if (unit === null) return null;
   // The factor first: 1.5 s in ms is 1.5 * 1000, the same rounding as a reader written for ms.
   return Math.round(n * (UNIT_NS[unit] / UNIT_NS[into]));
 }

@@ -5,9 +5,9 @@
  * netconsole/config.ts); the sources are ours: one `[source.NAME]` table each, or one source given
  * on the command line (`--source tcp:HOST:PORT --name NAME`).
  */
-import { isIP } from 'node:net';
 import { CliError, EXIT } from '../common/exit.js';
 import { parseDuration } from '../common/duration.js';
+import { parseEndpoint } from '../common/endpoint.js';
 import { OUTPUT_KEYS as NETCONSOLE_OUTPUT_KEYS, parseTomlFile, resolveConfig as resolveOutput, settingBool, settingInt, type RawOptions, type ReceiverConfig } from '../netconsole/config.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/lantern/console.toml';
@@ -82,33 +82,13 @@ export function checkName(name: string, where: string): string {
   return name;
 }
 
-/** `host:port`, `[v6]:port`; a missing host is the wildcard (listeners) or an error (tcp). */
+/** `host:port`, `[v6]:port`; a missing host (`7000`, `:7000`) is the wildcard (listeners) or an error (tcp). */
 export function parseHostPort(spec: string, what: string, listening: boolean): HostPort {
-  const s = spec.trim();
-  let host: string;
-  let portStr: string;
-  const v6 = /^\[([^\]]+)\]:(\d+)$/.exec(s);
-  if (v6) {
-    host = v6[1]!;
-    portStr = v6[2]!;
-  } else if (/^:?\d+$/.test(s)) {
-    host = '';
-    portStr = s.replace(/^:/, '');
-  } else {
-    const i = s.lastIndexOf(':');
-    if (i <= 0 || s.indexOf(':') !== i) throw new CliError(`${what} ${JSON.stringify(spec)}: expected HOST:PORT (IPv6 as [ADDR]:PORT)`, EXIT.USAGE);
-    host = s.slice(0, i);
-    portStr = s.slice(i + 1);
-  }
-  const port = Number(portStr);
-  if (!/^\d+$/.test(portStr) || port < 1 || port > 65535) throw new CliError(`${what} ${JSON.stringify(spec)}: port must be 1..65535`, EXIT.USAGE);
-  if (host === '') {
-    if (!listening) throw new CliError(`${what} ${JSON.stringify(spec)}: which host? (HOST:PORT)`, EXIT.USAGE);
-    host = '::';
-  }
-  if (listening && !isIP(host)) throw new CliError(`${what} ${JSON.stringify(spec)}: listen on an IP address (0.0.0.0:PORT, [::]:PORT)`, EXIT.USAGE);
-  if (!listening && !isIP(host) && !/^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})$/.test(host)) throw new CliError(`${what} ${JSON.stringify(spec)}: not a host name or address`, EXIT.USAGE);
-  return { host, port };
+  const e = listening
+    ? parseEndpoint(spec, { what, hint: 'expected HOST:PORT or PORT, HOST an IP address, IPv6 as [ADDR]:PORT', barePort: true, bareAddress: false, hostNames: false, zones: true })
+    : parseEndpoint(spec, { what, hint: 'expected HOST:PORT, IPv6 as [ADDR]:PORT', barePort: false, bareAddress: false, hostNames: true, zones: true });
+  // bareAddress is false: a port is always there.
+  return { host: e.host ?? '::', port: e.port! };
 }
 
 export function parseFraming(v: string, what: string): Framing {

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { TelnetStripper, refusal, IAC, WILL, DO, DONT, WONT, SB, SE } from './telnet.js';
 import { LineAssembler, type ConsoleLine } from './lines.js';
 import { parseConsoleToml, resolveConsoleConfig, parseHostPort, parseFraming } from './config.js';
+import { checkEndpointCases } from '../common/endpoint-cases.js';
 
 const b = (...parts: Array<string | number[]>) => Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p, 'latin1') : Buffer.from(p))));
 
@@ -160,6 +161,15 @@ test('config: [source.NAME] tables, output settings, command-line source; errors
     [() => parseFraming('9N1', 'x'), /framing/],
   ];
   for (const [f, re] of bad) assert.throws(f, re);
+});
+
+test('listen and connect: the spellings of the shared ADDRESS:PORT table', () => {
+  for (const listening of [true, false]) {
+    checkEndpointCases(listening ? 'console listen' : 'console connect', (s) => {
+      const h = parseHostPort(s, `source a: ${listening ? 'listen' : 'connect'}`, listening);
+      return `${h.host} ${h.port}`;
+    });
+  }
 });
 
 test('docs/console.md: its sample configuration loads, one source of every type', () => {

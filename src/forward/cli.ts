@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 import { CliError, EXIT } from '../common/exit.js';
 import { ensureDirectory } from '../common/output.js';
-import { parseSize } from '../common/size.js';
+import { parseSizeOption } from '../common/size.js';
 import { parseDuration } from '../common/duration.js';
 import { printJson } from '../common/json.js';
 import { createDestination, parseDestinationUrl } from './destination.js';
@@ -126,8 +126,8 @@ Exit codes: 0 ok, 64 bad option, 65 bad state file, 66 no such directory, 69 des
         if (opts.once) throw new CliError(`${dir}: no such directory (the receiver's --dir)`, EXIT.NOINPUT);
         process.stderr.write(`lantern forward: ${dir} does not exist yet: waiting for the receiver to create it\n`);
       }
-      const spoolLimit = opts.spoolLimit !== undefined ? parseSize(opts.spoolLimit) : DEFAULT_FORWARDER.spoolLimit;
-      if (spoolLimit === null || spoolLimit < 1) throw new CliError(`--spool-limit: not a size: ${JSON.stringify(opts.spoolLimit)} (use e.g. 256M, 4G)`, EXIT.USAGE);
+      const spoolLimit = opts.spoolLimit !== undefined ? parseSizeOption(opts.spoolLimit, '--spool-limit') : DEFAULT_FORWARDER.spoolLimit;
+      if (spoolLimit < 1) throw new CliError('--spool-limit: must be at least 1 byte (use e.g. 256M, 4G)', EXIT.USAGE);
       const timeoutMs = opts.timeout !== undefined ? parseDuration(opts.timeout, '--timeout') : 30_000;
       const settleMs = opts.settle !== undefined ? parseDuration(opts.settle, '--settle') : 2000;
       if (timeoutMs < 1) throw new CliError('--timeout: must be more than 0', EXIT.USAGE);

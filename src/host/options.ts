@@ -1,7 +1,8 @@
 /** Command-line options shared by every command that opens a root (check, baseline save/diff/report). */
-import { InvalidArgumentError, Option } from 'commander';
+import { Option } from 'commander';
 import { DEFAULT_UNPACK_LIMITS, type UnpackLimits } from './archive.js';
-import { parseSize } from '../common/size.js';
+import { parseSizeOption } from '../common/size.js';
+import { CliError, EXIT } from '../common/exit.js';
 import { formatBytes } from '../common/evidence.js';
 
 /** `--max-unpacked SIZE`: raises the size limit of a sosreport tarball and turns the ratio check off. */
@@ -10,8 +11,8 @@ export function maxUnpackedOption(): Option {
     '--max-unpacked <size>',
     `largest a sosreport tarball may unpack to (default ${formatBytes(DEFAULT_UNPACK_LIMITS.maxBytes)}, and no more than ${DEFAULT_UNPACK_LIMITS.maxRatio} times the tarball past 256 MiB); giving it turns the ratio check off. E.g. 20G`,
   ).argParser((v: string) => {
-    const n = parseSize(v);
-    if (n === null || n === 0) throw new InvalidArgumentError('a size such as 20G, 512M or 1000000');
+    const n = parseSizeOption(v, '--max-unpacked');
+    if (n === 0) throw new CliError('--max-unpacked: must be more than 0 (use e.g. 20G, 512M)', EXIT.USAGE);
     return n;
   });
 }

@@ -6,6 +6,7 @@ import { parse as parseToml } from 'smol-toml';
 import { CliError, EXIT } from '../common/exit.js';
 import { parseDuration } from '../common/duration.js';
 import { parseSizeOption } from '../common/size.js';
+import { parseEndpoint } from '../common/endpoint.js';
 import type { LineFormat } from './format.js';
 import { parseMetricsAddress } from '../common/metrics.js';
 
@@ -83,33 +84,11 @@ export const DEFAULTS: ReceiverConfig = {
   reusePort: false,
 };
 
-/** `6666`, `:6666`, `0.0.0.0:6666`, `[::]:6666`, `::1` (port defaults to 6666). */
+/** `6666`, `:6666`, `0.0.0.0:6666`, `[::]:6666`, `::1`, `[::1]` (port defaults to 6666, address to `::`). */
 export function parseListen(spec: string): ListenAddress {
-  const s = spec.trim();
-  let address: string;
-  let portStr: string | undefined;
-  const v6 = /^\[([^\]]+)\](?::(\d+))?$/.exec(s);
-  if (v6) {
-    address = v6[1]!;
-    portStr = v6[2];
-  } else if (/^\d+$/.test(s)) {
-    address = '::';
-    portStr = s;
-  } else if (s.startsWith(':') && /^:\d+$/.test(s)) {
-    address = '::';
-    portStr = s.slice(1);
-  } else if (isIP(s) === 6) {
-    address = s;
-  } else {
-    const i = s.lastIndexOf(':');
-    address = i >= 0 ? s.slice(0, i) : s;
-    portStr = i >= 0 ? s.slice(i + 1) : undefined;
-  }
-  const port = portStr === undefined ? 6666 : Number(portStr);
-  const fam = isIP(address);
-  if (!fam) throw new CliError(`--listen ${JSON.stringify(spec)}: not an IP address (use e.g. 0.0.0.0:6666, [::]:6666, 6666)`, EXIT.USAGE);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new CliError(`--listen ${JSON.stringify(spec)}: port must be 1..65535`, EXIT.USAGE);
-  return { address, port, family: fam === 4 ? 'udp4' : 'udp6' };
+  const e = parseEndpoint(spec, { what: '--listen', hint: 'use e.g. 0.0.0.0:6666, [::]:6666, 6666', barePort: true, bareAddress: true, hostNames: false, zones: true });
+  const address = e.host ?? '::';
+  return { address, port: e.port ?? 6666, family: e.family === 4 ? 'udp4' : 'udp6' };
 }
 
 /** Build a BlockList (used as an allow-list) from addresses and CIDRs; throws a usage error on a bad entry. */

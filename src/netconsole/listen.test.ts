@@ -329,7 +329,7 @@ test('listen: bad options and a port in use are clear errors with stable exit co
   assert.equal(bad.status, 64);
   const badListen = run('-l', 'receiver.example:6666');
   assert.equal(badListen.status, 64);
-  assert.match(badListen.stderr, /not an IP address/);
+  assert.match(badListen.stderr, /not an IPv4 or IPv6 address/);
   const root = mkdtempSync(join(tmpdir(), 'nc-inuse-'));
   const busy = dgram.createSocket('udp4');
   await new Promise<void>((r) => busy.bind(0, '127.0.0.1', () => r()));

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { CliError } from '../common/exit.js';
+import { checkEndpointCases } from '../common/endpoint-cases.js';
 import type { NetRecord } from '../access/net/records.js';
 import { eventJson, eventLine, Senders, summaryText } from './report.js';
 import { ipv6Bytes, parseTarget, targetText } from './target.js';
@@ -23,6 +24,10 @@ test('targets: address and port, IPv6 in brackets, a whole address, a port', () 
   assert.equal(targetText(parseTarget('tcp', ':53')), '*:53');
   assert.deepEqual([...ipv6Bytes('::ffff:127.0.0.1')].slice(10), [0xff, 0xff, 127, 0, 0, 1]);
   assert.deepEqual([...ipv6Bytes('fe80::1:2')], [0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 2]);
+});
+
+test('targets: the spellings of the shared ADDRESS:PORT table', () => {
+  checkEndpointCases('who-sends', (s) => targetText(parseTarget('udp', s)));
 });
 
 test('bad targets are usage errors (64) that say what is wrong', () => {

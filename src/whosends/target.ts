@@ -3,8 +3,8 @@
  * a whole address (`127.0.0.1`, `::1`, `[::1]`) or just a port (`53`, `:53`). Checked to the
  * byte and the number before anything reaches the probe program (it holds only numbers).
  */
-import { isIPv4, isIPv6 } from 'node:net';
 import { CliError, EXIT } from '../common/exit.js';
+import { parseEndpoint } from '../common/endpoint.js';
 import { formatIPv4, formatIPv6 } from '../access/net/records.js';
 import type { NetFilter } from '../access/net/program.js';
 
@@ -41,27 +41,14 @@ export function ipv6Bytes(s: string): Uint8Array {
   return out;
 }
 
-function bad(spec: string, why: string): CliError {
-  return new CliError(`who-sends: ${JSON.stringify(spec)}: ${why} (use ADDR:PORT, [V6ADDR]:PORT, an address or a port, e.g. 127.0.0.1:53, [::1]:53, 53)`, EXIT.USAGE);
-}
-
-function portOf(spec: string, text: string): number {
-  if (!/^\d{1,5}$/.test(text)) throw bad(spec, `not a port: ${JSON.stringify(text)}`);
-  const n = Number(text);
-  if (n < 1 || n > 65535) throw bad(spec, `port ${n} is not in 1..65535`);
-  return n;
-}
-
-function addressOf(spec: string, text: string): { bytes: Uint8Array; text: string } {
-  if (isIPv4(text)) {
-    const bytes = ipv4Bytes(text);
+/** An address's bytes, which the probe compares, and its text as the decoder prints it. */
+function addressBytes(host: string, family: 4 | 6): { bytes: Uint8Array; text: string } {
+  if (family === 4) {
+    const bytes = ipv4Bytes(host);
     return { bytes, text: formatIPv4(bytes) };
   }
-  if (isIPv6(text) && !text.includes('%')) {
-    const bytes = ipv6Bytes(text);
-    return { bytes, text: formatIPv6(bytes) };
-  }
-  throw bad(spec, `not an IPv4 or IPv6 address: ${JSON.stringify(text)}`);
+  const bytes = ipv6Bytes(host);
+  return { bytes, text: formatIPv6(bytes) };
 }
 
 export function parseProtocol(p: string): 'udp' | 'tcp' {
@@ -71,34 +58,22 @@ export function parseProtocol(p: string): 'udp' | 'tcp' {
 
 export function parseTarget(protocol: string, spec: string): Target {
   const proto = parseProtocol(protocol);
-  const s = spec.trim();
-  if (s === '') throw bad(spec, 'empty');
-  let addr: string | undefined;
-  let port: string | undefined;
-  const br = /^\[([^\]]*)\](?::(.*))?$/.exec(s);
-  if (br) {
-    addr = br[1]!;
-    port = br[2];
-    if (port === '') throw bad(spec, 'no port after the colon');
-  } else if (/^:?\d+$/.test(s)) {
-    port = s.replace(/^:/, '');
-  } else if ((s.match(/:/g) ?? []).length >= 2) {
-    addr = s; // a bare IPv6 address: its colons are not a port separator
-  } else {
-    const i = s.lastIndexOf(':');
-    if (i >= 0) {
-      addr = s.slice(0, i);
-      port = s.slice(i + 1);
-      if (port === '') throw bad(spec, 'no port after the colon');
-    } else addr = s;
-  }
+  const e = parseEndpoint(spec, {
+    what: 'who-sends:',
+    hint: 'use ADDR:PORT, [V6ADDR]:PORT, an address or a port, e.g. 127.0.0.1:53, [::1]:53, 53',
+    barePort: true,
+    bareAddress: true,
+    hostNames: false,
+    zones: false,
+  });
   const t: Target = { protocol: proto };
-  if (addr !== undefined) {
-    const a = addressOf(spec, addr);
+  // hostNames is false: a host is always an address, with its family.
+  if (e.host !== null) {
+    const a = addressBytes(e.host, e.family!);
     t.address = a.bytes;
     t.addressText = a.text;
   }
-  if (port !== undefined) t.port = portOf(spec, port);
+  if (e.port !== null) t.port = e.port;
   return t;
 }
 

@@ -112,6 +112,10 @@ test('thresholds: units required, 1 ms floor for stats (0 allowed where asked), 
   assert.equal(parseThreshold('999us'), null);
   assert.equal(parseThreshold('0s', 0), 0);
   assert.equal(parseThreshold('2h'), null);
+  assert.equal(parseThreshold('1h'), 3600e9, 'the documented top ("from 1ms to 1h")');
+  assert.equal(parseThreshold('10m'), 600e9);
+  assert.equal(parseThreshold('1ms'), 1e6);
+  assert.equal(parseThreshold(' 250 µs ', 0), 250e3);
   assert.equal(parseThreshold('500'), null);
   assert.equal(parseThreshold(5), null);
 });

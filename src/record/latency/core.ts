@@ -8,6 +8,7 @@
  * (str() at the exit: the caller's buffer is still there) and reaches user space; fast calls
  * never leave the kernel.
  */
+import { durationIn } from '../../common/duration.js';
 
 /** A stat-family system call this kernel may trace, and how its enter event names the path and the directory fd. */
 export interface StatCall {
@@ -357,14 +358,14 @@ export function detailDurationNs(detail: string | null): number | null {
   return m ? Math.round(Number(m[1]) * 1e6) : null;
 }
 
-/** A duration for thresholds: "500ms", "1s", "2.5s", "1500us"; null when not one, or outside [min, 1 h]. */
+/**
+ * A duration for thresholds, the common grammar with its unit written: "500ms", "1s", "2.5s",
+ * "1500us", "10m", "1h"; ns, or null when not one (a bare number: no unit was ever implied), or
+ * outside [min, 1 h].
+ */
 export function parseThreshold(v: unknown, minNs = MIN_THRESHOLD_NS): number | null {
-  if (typeof v !== 'string') return null;
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(ns|us|µs|ms|s)\s*$/.exec(v);
-  if (!m) return null;
-  const mult = { ns: 1, us: 1e3, µs: 1e3, ms: 1e6, s: 1e9 }[m[2] as 'ns'];
-  const ns = Math.round(Number(m[1]) * mult);
-  return ns >= minNs && ns <= MAX_THRESHOLD_NS ? ns : null;
+  const ns = typeof v === 'string' ? durationIn(v, null, 'ns') : null;
+  return ns !== null && ns >= minNs && ns <= MAX_THRESHOLD_NS ? ns : null;
 }
 
 const JSON_STR = '"(?:[^"\\\\]|\\\\.)*"';
