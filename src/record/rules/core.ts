@@ -10,7 +10,7 @@
  */
 import { HUNG_SYSRQ_LETTERS, parseInterval } from '../hung/core.js';
 import { signalName } from '../process/signals.js';
-import { parseDurationNs } from '../slab/core.js';
+import { durationIn } from '../../common/duration.js';
 import { detailDurationNs } from '../latency/core.js';
 
 export type Trigger =
@@ -97,9 +97,11 @@ export function parseTrigger(on: string): Trigger | string {
     case 'slow_slab':
     case 'slow_stat':
     case 'slow_io': {
-      const m = new RegExp(`^${head}\\s*(>=|>)\\s*(\\d+(?:\\.\\d+)?)\\s*(ns|us|µs|ms|s)\\s*$`).exec(on.trim());
-      if (!m) return `${head} > DURATION with a unit, e.g. "${head} > 500ms" (units ns, us, ms, s)`;
-      return { kind: head, op: m[1] as '>' | '>=', thresholdNs: parseDurationNs(`${m[2]}${m[3]}`)! };
+      // The duration in the common grammar (common/duration.ts), a unit required.
+      const m = new RegExp(`^${head}\\s*(>=|>)\\s*(\\S.*)$`).exec(on.trim());
+      const ns = m ? durationIn(m[2], null, 'ns') : null;
+      if (!m || ns === null) return `${head} > DURATION with a unit, e.g. "${head} > 500ms" (units ns, us, ms, s, m, h)`;
+      return { kind: head, op: m[1] as '>' | '>=', thresholdNs: ns };
     }
     default:
       return `a trigger: hung_task, oom_kill, "signal NAME [program=PATH]", "slow_slab > DURATION", "slow_stat > DURATION" or "slow_io > DURATION" (got ${JSON.stringify(head)})`;
