@@ -6,6 +6,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { CliError, EXIT } from './exit.js';
+import { parseEndpoint } from './endpoint.js';
 
 export interface Sample {
   labels?: Record<string, string>;
@@ -62,14 +63,9 @@ export function exposition(metrics: Metric[]): string {
 
 /** `9464`, `127.0.0.1:9464`, `[::1]:9464`, `0.0.0.0:9464` (a bare port listens on loopback). */
 export function parseMetricsAddress(spec: string, what = '--metrics'): { host: string; port: number } {
-  const s = spec.trim();
-  const v6 = /^\[([^\]]+)\]:(\d{1,5})$/.exec(s);
-  const v4 = /^([^:[\]]+):(\d{1,5})$/.exec(s);
-  const bare = /^(\d{1,5})$/.exec(s);
-  const [host, port] = v6 ? [v6[1]!, v6[2]!] : v4 ? [v4[1]!, v4[2]!] : bare ? ['127.0.0.1', bare[1]!] : [null, null];
-  const n = Number(port);
-  if (host === null || !Number.isInteger(n) || n < 1 || n > 65535) throw new CliError(`${what}: expected ADDR:PORT or PORT (e.g. 127.0.0.1:9464), got ${JSON.stringify(spec)}`, EXIT.USAGE);
-  return { host, port: n };
+  // The common splitter (common/endpoint.ts); a bare port is served on loopback only.
+  const e = parseEndpoint(spec, { what, hint: 'expected ADDR:PORT or PORT, e.g. 127.0.0.1:9464, [::1]:9464, 9464', barePort: true, bareAddress: false, hostNames: true, zones: false });
+  return { host: e.host ?? '127.0.0.1', port: e.port! };
 }
 
 /** Serves `GET /metrics` (and `/`) with what `collect` says at the time of each scrape. */

@@ -109,7 +109,7 @@ test('metrics exposition escapes and names; addresses parse; bad URLs are one cl
   assert.equal(text, '# HELP lantern_x_total a\\\\b\\nc\n# TYPE lantern_x_total counter\nlantern_x_total{d="q\\"\\n\\\\"} 3\n');
   assert.deepEqual(parseMetricsAddress('9464'), { host: '127.0.0.1', port: 9464 });
   assert.deepEqual(parseMetricsAddress('[::1]:9'), { host: '::1', port: 9 });
-  assert.throws(() => parseMetricsAddress('host:99999'), /--metrics: expected ADDR:PORT/);
+  assert.throws(() => parseMetricsAddress('host:99999'), /--metrics "host:99999": port 99999 is not in 1..65535 \(expected ADDR:PORT/);
   assert.deepEqual(parseDestinationUrl('syslog+tls://[::1]'), { kind: 'syslog-tls', host: '::1', port: 6514, path: '/loki/api/v1/push' });
   assert.throws(() => parseDestinationUrl('udp://x'), /unsupported scheme "udp:"/);
   assert.throws(() => parseDestinationUrl('nonsense'), /not a URL/);

@@ -49,5 +49,5 @@ test('lantern record --metrics serves its counters; promtool accepts them', { sk
   }
   const bad = spawnSync(process.execPath, [BIN, 'record', '--metrics', 'nonsense'], { encoding: 'utf8' });
   assert.equal(bad.status, 64);
-  assert.match(bad.stderr, /^lantern: --metrics: expected ADDR:PORT or PORT/);
+  assert.match(bad.stderr, /^lantern: --metrics "[^"]*": .*\(expected ADDR:PORT or PORT/);
 });
