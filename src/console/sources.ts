@@ -19,6 +19,7 @@ import { framingText } from './config.js';
 import { ConsoleStream, type EventSink, type SourceCounters } from './stream.js';
 import { refusal } from './telnet.js';
 import { loadTermios } from './termios.js';
+import type { TtyState } from './tty-state.js';
 
 export interface SourceContext {
   cfg: SourceConfig;
@@ -31,6 +32,8 @@ export interface SourceContext {
   streams: Set<ConsoleStream>;
   /** Back-pressure from the writer: readers register to be paused while the disk is behind. */
   flow: Flow;
+  /** tty: where a line's settings are kept before they are changed (put back after a crash). */
+  ttyState: TtyState;
 }
 
 /**
@@ -536,8 +539,12 @@ function startTty(ctx: SourceContext): Promise<RunningSource> {
     if (!st.isCharacterDevice()) throw Object.assign(new Error(`${cfg.path} is not a character device`), { code: 'ENOTTY' });
     fd = openSync(cfg.path!, fsc.O_RDWR | fsc.O_NOCTTY | fsc.O_NONBLOCK);
     try {
+      // The settings found go to disk before anything changes: a receiver killed from here on is
+      // undone by the next start (tty-state.ts).
+      ctx.ttyState.remember(cfg.name, cfg.path!, fstatSync(fd).rdev, termios.current(fd));
       saved = termios.configure(fd, cfg.baud, cfg.framing.dataBits, cfg.framing.parity, cfg.framing.stopBits);
     } catch (e) {
+      ctx.ttyState.forget(cfg.path!);
       closeSync(fd);
       fd = -1;
       throw e;
@@ -550,6 +557,8 @@ function startTty(ctx: SourceContext): Promise<RunningSource> {
       } catch {
         /* hung up: nothing to restore on a gone device */
       }
+      // Put back, or gone with its device: either way there is nothing left to undo.
+      ctx.ttyState.forget(cfg.path!);
     }
     saved = null;
     unflow();
