@@ -15,7 +15,7 @@ import { loadNative } from '../netconsole/native.js';
 import { ownSocketInodes, readKernelDrops } from '../netconsole/procnet.js';
 import { CliError, EXIT } from '../common/exit.js';
 import type { SourceConfig } from './config.js';
-import { framingText } from './config.js';
+import { framingText, sourceWhere as where } from './config.js';
 import { ConsoleStream, type EventSink, type SourceCounters } from './stream.js';
 import { refusal } from './telnet.js';
 import { loadTermios } from './termios.js';
@@ -56,30 +56,6 @@ export interface RunningSource {
 
 const errCode = (e: unknown): string => (e as NodeJS.ErrnoException)?.code ?? (e as Error)?.message ?? String(e);
 const secs = (ms: number): string => (ms < 1000 ? `${ms} ms` : `${+(ms / 1000).toFixed(1)} s`);
-
-function where(cfg: SourceConfig): string {
-  if (cfg.address) return cfg.address.host.includes(':') ? `[${cfg.address.host}]:${cfg.address.port}` : `${cfg.address.host}:${cfg.address.port}`;
-  return cfg.path!;
-}
-
-export function describeSource(cfg: SourceConfig): string {
-  switch (cfg.type) {
-    case 'tcp':
-      return `tcp client to ${where(cfg)}${cfg.telnet ? ' (telnet)' : ''}`;
-    case 'tcp-listen':
-      return `tcp server on ${where(cfg)}${cfg.telnet ? ' (telnet)' : ''}, one stream per connection`;
-    case 'udp':
-      return `udp on ${where(cfg)}, one stream per sender`;
-    case 'unix':
-      return `unix socket ${where(cfg)}${cfg.telnet ? ' (telnet)' : ''}`;
-    case 'unix-listen':
-      return `unix socket server on ${where(cfg)}${cfg.telnet ? ' (telnet)' : ''}, one stream per connection`;
-    case 'tty':
-      return `tty ${where(cfg)} at ${cfg.baud} ${framingText(cfg.framing)}`;
-    case 'file':
-      return `file ${where(cfg)} (followed across truncation and rotation)`;
-  }
-}
 
 export async function startSource(ctx: SourceContext): Promise<RunningSource> {
   switch (ctx.cfg.type) {
