@@ -1,11 +1,13 @@
 /*
  * termios for the console receiver's tty sources: Node can read a tty but cannot set its baud
- * rate or framing. Two calls, nothing else:
+ * rate or framing. Four calls, nothing else:
  *   configure(fd, baud, dataBits, parity, stopBits) -> Buffer (the settings before, to restore)
  *     raw mode (cfmakeraw: no echo, no line editing, no signals, no CR/NL translation), the
  *     given speed in and out, CSIZE/PARENB/PARODD/CSTOPB as asked, CLOCAL (no modem control
  *     lines needed), CREAD, no hardware or software flow control; VMIN 1, VTIME 0.
  *   restore(fd, saved) puts the settings back (the line is left as it was found).
+ *   current(fd) -> Buffer: the settings now, untouched (kept on disk before configure, so a
+ *     receiver killed with the line configured can be undone by the next start).
  * Errors throw with `code` set to the errno name (ENOTTY, EBADF, EINVAL, EIO, ...).
  */
 #include <node_api.h>
@@ -62,6 +64,7 @@ static napi_value configure(napi_env env, napi_callback_info info) {
   if (speed_of(baud, &speed) != 0) return throw_errno(env, "baud rate", EINVAL);
 
   struct termios before, t;
+  memset(&before, 0, sizeof before); /* no stack bytes in the padding of what is handed out (and kept on disk) */
   if (tcgetattr(fd, &before) != 0) return throw_errno(env, "tcgetattr", errno);
   t = before;
   cfmakeraw(&t);
@@ -102,6 +105,22 @@ static napi_value restore(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+static napi_value current(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 1) { napi_throw_type_error(env, NULL, "current(fd)"); return NULL; }
+  int32_t fd;
+  napi_get_value_int32(env, argv[0], &fd);
+  struct termios t;
+  memset(&t, 0, sizeof t);
+  if (tcgetattr(fd, &t) != 0) return throw_errno(env, "tcgetattr", errno);
+  napi_value out;
+  void *data;
+  napi_create_buffer_copy(env, sizeof t, &t, &data, &out);
+  return out;
+}
+
 /* The speed and framing the line has now (for the start-up log and the tests). */
 static napi_value query(napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -135,8 +154,9 @@ static napi_value init(napi_env env, napi_value exports) {
     {"configure", NULL, configure, NULL, NULL, NULL, napi_default, NULL},
     {"restore", NULL, restore, NULL, NULL, NULL, napi_default, NULL},
     {"query", NULL, query, NULL, NULL, NULL, napi_default, NULL},
+    {"current", NULL, current, NULL, NULL, NULL, napi_default, NULL},
   };
-  napi_define_properties(env, exports, 3, props);
+  napi_define_properties(env, exports, 4, props);
   return exports;
 }
 

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { copyFixture, fixture, put, tempDir } from './testkit.js';
 import type { CheckReport } from './run.js';
+import { CHECKS } from './checks/index.js';
 
 const BIN = fileURLToPath(new URL('../../bin/lantern.js', import.meta.url));
 
@@ -22,7 +23,7 @@ test('lantern check --json on this live machine: a valid document, exit 0/1/2', 
   const doc = JSON.parse(r.out) as CheckReport;
   assert.equal(doc.schemaVersion, 1);
   assert.equal(doc.host.kind, 'live');
-  assert.equal(doc.findings.length, 20);
+  assert.equal(doc.findings.length, CHECKS.length);
   assert.equal(doc.summary.exitCode, r.code);
   const statuses = new Set(['ok', 'info', 'warn', 'fail', 'unknown']);
   for (const f of doc.findings) {
@@ -44,7 +45,7 @@ test('human output: table grouped by severity, summary line, exit code by worst 
     rows,
     [...rows].sort((a, b) => ['FAIL', 'WARN', 'UNKNOWN', 'INFO', 'OK'].indexOf(a) - ['FAIL', 'WARN', 'UNKNOWN', 'INFO', 'OK'].indexOf(b)),
   );
-  assert.match(r.out, /lantern check: 0 fail, 2 warn, 0 unknown, 2 info, 16 ok — tree .*rhel9 \(app02\.example\.com, kernel 5\.14\.0/);
+  assert.match(r.out, /lantern check: 0 fail, 2 warn, 0 unknown, 3 info, 16 ok — tree .*rhel9 \(app02\.example\.com, kernel 5\.14\.0/);
   assert.doesNotMatch(r.out, /\x1b\[/, 'no colour when not a TTY');
   const forced = spawnSync(process.execPath, [BIN, 'check', '--root', fixture('rhel9'), '--only', 'sysrq.mask'], { encoding: 'utf8', env: { ...process.env, NO_COLOR: '', FORCE_COLOR: '1' } });
   assert.match(forced.stdout, /\x1b\[33mWARN/, 'FORCE_COLOR paints as a TTY would');

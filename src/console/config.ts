@@ -239,3 +239,29 @@ export function resolveConsoleConfig(file: ReturnType<typeof parseConsoleToml> |
   }
   return { output, sources };
 }
+
+/** Where a source reads: its address (`[v6]:port`) or path. */
+export function sourceWhere(cfg: SourceConfig): string {
+  if (cfg.address) return cfg.address.host.includes(':') ? `[${cfg.address.host}]:${cfg.address.port}` : `${cfg.address.host}:${cfg.address.port}`;
+  return cfg.path!;
+}
+
+/** A source in words (the start-up log, stats, `lantern check`'s console.receivers). */
+export function describeSource(cfg: SourceConfig): string {
+  switch (cfg.type) {
+    case 'tcp':
+      return `tcp client to ${sourceWhere(cfg)}${cfg.telnet ? ' (telnet)' : ''}`;
+    case 'tcp-listen':
+      return `tcp server on ${sourceWhere(cfg)}${cfg.telnet ? ' (telnet)' : ''}, one stream per connection`;
+    case 'udp':
+      return `udp on ${sourceWhere(cfg)}, one stream per sender`;
+    case 'unix':
+      return `unix socket ${sourceWhere(cfg)}${cfg.telnet ? ' (telnet)' : ''}`;
+    case 'unix-listen':
+      return `unix socket server on ${sourceWhere(cfg)}${cfg.telnet ? ' (telnet)' : ''}, one stream per connection`;
+    case 'tty':
+      return `tty ${sourceWhere(cfg)} at ${cfg.baud} ${framingText(cfg.framing)}`;
+    case 'file':
+      return `file ${sourceWhere(cfg)} (followed across truncation and rotation)`;
+  }
+}

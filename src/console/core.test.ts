@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import { readFileSync } from 'node:fs';
 import { TelnetStripper, refusal, IAC, WILL, DO, DONT, WONT, SB, SE } from './telnet.js';
 import { LineAssembler, type ConsoleLine } from './lines.js';
-import { parseConsoleToml, resolveConsoleConfig, parseHostPort, parseFraming } from './config.js';
+import { DEFAULT_DIR, DEFAULT_STATE_DIR, parseConsoleToml, resolveConsoleConfig, parseHostPort, parseFraming } from './config.js';
 import { checkEndpointCases } from '../common/endpoint-cases.js';
 
 const b = (...parts: Array<string | number[]>) => Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p, 'latin1') : Buffer.from(p))));
@@ -180,4 +180,12 @@ test('docs/console.md: its sample configuration loads, one source of every type'
   assert.deepEqual(cfg.sources.map((s) => s.type).sort(), ['file', 'tcp', 'tcp-listen', 'tty', 'udp', 'unix', 'unix-listen']);
   assert.equal(cfg.output.dir, '/var/log/console');
   assert.equal(cfg.output.stateDir, '/run/lantern-console');
+});
+
+test("packaging/console.toml: the sample the service reads loads, one source of every type, the service's paths", () => {
+  const path = new URL('../../packaging/console.toml', import.meta.url);
+  const cfg = resolveConsoleConfig(parseConsoleToml(readFileSync(path, 'utf8'), 'packaging/console.toml'), {});
+  assert.deepEqual(cfg.sources.map((s) => s.type).sort(), ['file', 'tcp', 'tcp-listen', 'tty', 'udp', 'unix', 'unix-listen']);
+  assert.equal(cfg.output.dir, DEFAULT_DIR);
+  assert.equal(cfg.output.stateDir, DEFAULT_STATE_DIR);
 });

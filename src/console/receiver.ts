@@ -10,8 +10,10 @@ import type { RxEvent } from '../netconsole/decoder.js';
 import { Formatter } from '../netconsole/format.js';
 import { Writer } from '../netconsole/writer.js';
 import { statsFileWriter, statsHead, troublesOf, type OutputTrouble, type StatsHead } from '../common/stats-file.js';
-import type { ConsoleConfig, SourceType } from './config.js';
-import { describeSource, startSource, type RunningSource } from './sources.js';
+import { describeSource, type ConsoleConfig, type SourceType } from './config.js';
+import { startSource, type RunningSource } from './sources.js';
+import { loadTermios } from './termios.js';
+import { TtyState } from './tty-state.js';
 import { ConsoleStream, newSourceCounters, type EventSink, type SourceCounters } from './stream.js';
 
 export interface SourceStats {
@@ -143,10 +145,16 @@ export async function startConsole(cfg: ConsoleConfig, log: (line: string) => vo
   const stopAll = async () => {
     for (const r of running.splice(0).reverse()) await r.src.stop();
   };
+  // A predecessor killed with tty lines configured: their settings go back before any line is taken again.
+  const ttyState = new TtyState(out.stateDir, log);
+  if (ttyState.staleLines.length) {
+    const t = loadTermios();
+    ttyState.restoreStale('mod' in t ? t.mod : null);
+  }
   try {
     for (const s of cfg.sources) {
       const counters = newSourceCounters();
-      const src = await startSource({ cfg: s, counters, maxLineBytes: out.maxLineBytes, nowUs: clock, log, sink, streams, flow });
+      const src = await startSource({ cfg: s, counters, maxLineBytes: out.maxLineBytes, nowUs: clock, log, sink, streams, flow, ttyState });
       running.push({ name: s.name, type: s.type, description: describeSource(s), counters, src });
       log(`source ${s.name}: ${describeSource(s)}`);
     }

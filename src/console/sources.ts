@@ -15,10 +15,11 @@ import { loadNative } from '../netconsole/native.js';
 import { ownSocketInodes, readKernelDrops } from '../netconsole/procnet.js';
 import { CliError, EXIT } from '../common/exit.js';
 import type { SourceConfig } from './config.js';
-import { framingText } from './config.js';
+import { framingText, sourceWhere as where } from './config.js';
 import { ConsoleStream, type EventSink, type SourceCounters } from './stream.js';
 import { refusal } from './telnet.js';
 import { loadTermios } from './termios.js';
+import type { TtyState } from './tty-state.js';
 
 export interface SourceContext {
   cfg: SourceConfig;
@@ -31,6 +32,8 @@ export interface SourceContext {
   streams: Set<ConsoleStream>;
   /** Back-pressure from the writer: readers register to be paused while the disk is behind. */
   flow: Flow;
+  /** tty: where a line's settings are kept before they are changed (put back after a crash). */
+  ttyState: TtyState;
 }
 
 /**
@@ -53,30 +56,6 @@ export interface RunningSource {
 
 const errCode = (e: unknown): string => (e as NodeJS.ErrnoException)?.code ?? (e as Error)?.message ?? String(e);
 const secs = (ms: number): string => (ms < 1000 ? `${ms} ms` : `${+(ms / 1000).toFixed(1)} s`);
-
-function where(cfg: SourceConfig): string {
-  if (cfg.address) return cfg.address.host.includes(':') ? `[${cfg.address.host}]:${cfg.address.port}` : `${cfg.address.host}:${cfg.address.port}`;
-  return cfg.path!;
-}
-
-export function describeSource(cfg: SourceConfig): string {
-  switch (cfg.type) {
-    case 'tcp':
-      return `tcp client to ${where(cfg)}${cfg.telnet ? ' (telnet)' : ''}`;
-    case 'tcp-listen':
-      return `tcp server on ${where(cfg)}${cfg.telnet ? ' (telnet)' : ''}, one stream per connection`;
-    case 'udp':
-      return `udp on ${where(cfg)}, one stream per sender`;
-    case 'unix':
-      return `unix socket ${where(cfg)}${cfg.telnet ? ' (telnet)' : ''}`;
-    case 'unix-listen':
-      return `unix socket server on ${where(cfg)}${cfg.telnet ? ' (telnet)' : ''}, one stream per connection`;
-    case 'tty':
-      return `tty ${where(cfg)} at ${cfg.baud} ${framingText(cfg.framing)}`;
-    case 'file':
-      return `file ${where(cfg)} (followed across truncation and rotation)`;
-  }
-}
 
 export async function startSource(ctx: SourceContext): Promise<RunningSource> {
   switch (ctx.cfg.type) {
@@ -536,8 +515,12 @@ function startTty(ctx: SourceContext): Promise<RunningSource> {
     if (!st.isCharacterDevice()) throw Object.assign(new Error(`${cfg.path} is not a character device`), { code: 'ENOTTY' });
     fd = openSync(cfg.path!, fsc.O_RDWR | fsc.O_NOCTTY | fsc.O_NONBLOCK);
     try {
+      // The settings found go to disk before anything changes: a receiver killed from here on is
+      // undone by the next start (tty-state.ts).
+      ctx.ttyState.remember(cfg.name, cfg.path!, fstatSync(fd).rdev, termios.current(fd));
       saved = termios.configure(fd, cfg.baud, cfg.framing.dataBits, cfg.framing.parity, cfg.framing.stopBits);
     } catch (e) {
+      ctx.ttyState.forget(cfg.path!);
       closeSync(fd);
       fd = -1;
       throw e;
@@ -550,6 +533,8 @@ function startTty(ctx: SourceContext): Promise<RunningSource> {
       } catch {
         /* hung up: nothing to restore on a gone device */
       }
+      // Put back, or gone with its device: either way there is nothing left to undo.
+      ctx.ttyState.forget(cfg.path!);
     }
     saved = null;
     unflow();

@@ -14,14 +14,18 @@ const loaded = loadTermios();
 const mod: Termios | null = 'mod' in loaded ? loaded.mod : null;
 const missing = 'error' in loaded ? `termios addon not built: ${loaded.error}` : undefined;
 
-test('termios addon: configure a pty (raw, 57600, 8N2), query it, restore what was there', { skip: facilitySkip(missing) }, () => {
+test('termios addon: configure a pty (raw, 57600, 8N2), query it, restore what was there; current() is what configure found', { skip: facilitySkip(missing) }, () => {
   assert.ok(mod, missing);
   // A fresh pty from /dev/ptmx: its slave end is the "serial line".
   const master = openSync('/dev/ptmx', fsc.O_RDWR | fsc.O_NOCTTY);
   try {
     // (The master end carries the pair's termios: enough for the addon's calls, no unlockpt needed.)
     const before = mod.query(master);
+    const found = mod.current(master);
     const saved = mod.configure(master, 57600, 8, 'none', 2);
+    // What current() gives (kept on disk before a change) is what configure() found, byte for byte.
+    assert.deepEqual(saved, found);
+    assert.notDeepEqual(mod.current(master), found);
     assert.deepEqual(mod.query(master), { baud: 57600, dataBits: 8, parity: 'none', stopBits: 2, raw: true });
     mod.restore(master, saved);
     assert.deepEqual(mod.query(master), before);

@@ -18,6 +18,8 @@ export interface Termios {
   /** Raw mode with this speed and framing; returns the settings before (for restore). */
   configure(fd: number, baud: number, dataBits: number, parity: string, stopBits: number): Buffer;
   restore(fd: number, saved: Buffer): void;
+  /** The settings now, as configure's return (kept on disk before a change: tty-state.ts). */
+  current(fd: number): Buffer;
   query(fd: number): LineSettings;
 }
 

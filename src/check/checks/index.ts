@@ -8,6 +8,7 @@ import { kdumpService, kdumpCrashkernel, kdumpReserved, kdumpTarget } from './kd
 import { sysrqMask, sysrqPersisted } from './sysrq.js';
 import { bootQuiet, printkLogbuf, printkTime } from './printk.js';
 import { consoleCapture } from './console.js';
+import { consoleReceivers } from './receivers.js';
 import { oomPanic, oomExempt } from './oom.js';
 import { hungTimeout, hungWarnings, hungPanic } from './hung.js';
 import { panicSettings } from './panic.js';
@@ -29,6 +30,7 @@ export const CHECKS: CheckDef[] = [
   printkLogbuf,
   printkTime,
   consoleCapture,
+  consoleReceivers,
   oomPanic,
   oomExempt,
   hungTimeout,
