@@ -37,6 +37,12 @@ const ALLOWED: readonly Allowed[] = [
   { from: 'console/', to: 'netconsole/native-batch.ts', why: 'and read its batches' },
   { from: 'console/', to: 'netconsole/procnet.ts', why: 'UDP kernel drops are read as netconsole reads them' },
   { from: 'console/', to: 'netconsole/test-helpers.ts', why: "tests: UDP senders and waits of netconsole's tests" },
+  {
+    from: 'check/checks/receivers.ts',
+    to: 'console/config.ts',
+    why: "console.receivers reads a console server's configuration with the receiver's own parser (one parser per format: the receiver's messages)",
+  },
+  { from: 'check/checks/receivers.ts', to: 'netconsole/config.ts', why: "and a netconsole receiver's, the same way" },
   { from: 'forward/', to: 'analyze/', why: 'forward --analyze sends the incidents analyze finds' },
   { from: 'forward/', to: 'record/', why: "forward --store sends the recorder's records (read-only store, its line renderer)" },
   { from: 'forward/fleet.test.ts', to: 'netconsole/test-helpers.ts', why: 'tests: end to end through the real netconsole receiver' },

@@ -78,3 +78,10 @@ function addressOf(text: string, bracketed: boolean, rules: EndpointRules, fail:
   if (rules.hostNames && !bracketed && HOST_NAME.test(text)) return { host: text, family: null };
   throw fail(`${rules.hostNames ? 'not a host name or address' : 'not an IPv4 or IPv6 address'}: ${JSON.stringify(text)}`);
 }
+
+/** `9464`, `127.0.0.1:9464`, `[::1]:9464`, `0.0.0.0:9464` (a bare port listens on loopback). */
+export function parseMetricsAddress(spec: string, what = '--metrics'): { host: string; port: number } {
+  // The common splitter (common/endpoint.ts); a bare port is served on loopback only.
+  const e = parseEndpoint(spec, { what, hint: 'expected ADDR:PORT or PORT, e.g. 127.0.0.1:9464, [::1]:9464, 9464', barePort: true, bareAddress: false, hostNames: true, zones: false });
+  return { host: e.host ?? '127.0.0.1', port: e.port! };
+}

@@ -6,7 +6,6 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { CliError, EXIT } from './exit.js';
-import { parseEndpoint } from './endpoint.js';
 
 export interface Sample {
   labels?: Record<string, string>;
@@ -61,12 +60,7 @@ export function exposition(metrics: Metric[]): string {
   return out;
 }
 
-/** `9464`, `127.0.0.1:9464`, `[::1]:9464`, `0.0.0.0:9464` (a bare port listens on loopback). */
-export function parseMetricsAddress(spec: string, what = '--metrics'): { host: string; port: number } {
-  // The common splitter (common/endpoint.ts); a bare port is served on loopback only.
-  const e = parseEndpoint(spec, { what, hint: 'expected ADDR:PORT or PORT, e.g. 127.0.0.1:9464, [::1]:9464, 9464', barePort: true, bareAddress: false, hostNames: true, zones: false });
-  return { host: e.host ?? '127.0.0.1', port: e.port! };
-}
+export { parseMetricsAddress } from './endpoint.js';
 
 /** Serves `GET /metrics` (and `/`) with what `collect` says at the time of each scrape. */
 export async function serveMetrics(addr: { host: string; port: number }, collect: () => Metric[] | Promise<Metric[]>): Promise<Server> {

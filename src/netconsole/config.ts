@@ -8,7 +8,7 @@ import { parseDuration } from '../common/duration.js';
 import { parseSizeOption } from '../common/size.js';
 import { parseEndpoint } from '../common/endpoint.js';
 import type { LineFormat } from './format.js';
-import { parseMetricsAddress } from '../common/metrics.js';
+import { parseMetricsAddress } from '../common/endpoint.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/lantern/netconsole.toml';
 

@@ -1,86 +1,49 @@
 /**
  * Console receivers configured on this host (the receiving side of console.capture): the sources
  * of `lantern console listen` and the addresses of `lantern netconsole listen`, from their packaged
- * configuration files (the `--config` of packaging/systemd/lantern-{console,netconsole}.service,
- * tested to agree), read through the Host.
- *
- * Only what names a source is read here (a source's type and its connect/listen/path; netconsole's
- * listen); the receivers' own parsers (console/config.ts, netconsole/config.ts) are not imported:
- * check imports no other capability (src/cli/boundaries.test.ts). A file that is not TOML, or a
- * source without a type or an address, is a warn: the receiver would not start with it.
+ * configuration files, read through the Host and parsed by the receivers' own parsers (so a file
+ * the receiver would refuse is reported with the receiver's own message).
  */
-import { parse as parseToml } from 'smol-toml';
 import type { CheckDef } from './common.js';
 import type { Evidence, Remedy } from '../model.js';
 import type { Datum } from '../../host/sources.js';
+import { CliError } from '../../common/exit.js';
+import { DEFAULT_CONFIG_PATH as CONSOLE_CONFIG, describeSource, parseConsoleToml, resolveConsoleConfig, sourceWhere } from '../../console/config.js';
+import { DEFAULT_CONFIG_PATH as NETCONSOLE_CONFIG, parseConfigToml, resolveConfig, type ListenAddress } from '../../netconsole/config.js';
 
-/** The receivers' packaged configuration files (DEFAULT_CONFIG_PATH of console/config.ts and netconsole/config.ts). */
-export const CONSOLE_CONFIG = '/etc/lantern/console.toml';
-export const NETCONSOLE_CONFIG = '/etc/lantern/netconsole.toml';
-/** Where netconsole listen listens without a listen setting. */
-const NETCONSOLE_DEFAULT_LISTEN = '[::]:6666';
-
-/** Each console source type and the setting that says where it reads (docs/console.md, Sources). */
-export const SOURCE_WHERE: Readonly<Record<string, string>> = {
-  tcp: 'connect',
-  'tcp-listen': 'listen',
-  udp: 'listen',
-  unix: 'path',
-  'unix-listen': 'path',
-  tty: 'path',
-  file: 'path',
-};
+interface Receiver {
+  /** The command, as the summary names it. */
+  command: string;
+  config: string;
+  unit: string;
+  /** What the configuration says the receiver reads. Throws CliError as the receiver would. */
+  sources(text: string, path: string): Source[];
+}
 
 interface Source {
-  /** For the summary: `db2-ilo (tcp 10.1.8.22:7001)`, `udp [::]:6666`. */
+  /** `db2-ilo: tcp 10.1.8.22:7001`-style text for the summary (name, type, address or path). */
   short: string;
+  /** The evidence: what and its value in words. */
   what: string;
   value: string;
 }
 
-/** A problem the receiver would refuse to start with, thrown by the readers below. */
-class Refused extends Error {}
+const listenText = (l: ListenAddress): string => `${l.address.includes(':') ? `[${l.address}]` : l.address}:${l.port}`;
 
-const isTable = (v: unknown): v is Record<string, unknown> => !!v && typeof v === 'object' && !Array.isArray(v) && !(v instanceof Date);
-
-function toml(text: string, path: string): Record<string, unknown> {
-  try {
-    return parseToml(text) as Record<string, unknown>;
-  } catch (e) {
-    throw new Refused(`${path}: not valid TOML: ${(e as Error).message.split('\n')[0]}`);
-  }
-}
-
-function consoleSources(text: string, path: string): Source[] {
-  const doc = toml(text, path);
-  const tables = doc['source'];
-  if (tables !== undefined && !isTable(tables)) throw new Refused(`${path}: source: expected tables [source.NAME]`);
-  const out: Source[] = [];
-  for (const [name, raw] of Object.entries(tables ?? {})) {
-    if (!isTable(raw)) throw new Refused(`${path}: source.${name}: expected a table [source.${name}]`);
-    const type = typeof raw['type'] === 'string' ? raw['type'] : '';
-    const key = SOURCE_WHERE[type];
-    if (!key) throw new Refused(`${path}: source ${name}: type ${JSON.stringify(raw['type'] ?? null)}: expected one of ${Object.keys(SOURCE_WHERE).join(', ')}`);
-    const where = raw[key];
-    if (typeof where !== 'string' || where === '') throw new Refused(`${path}: source ${name}: a ${type} source needs ${key} = "…"`);
-    out.push({ short: `${name} (${type} ${where})`, what: `source ${name}`, value: `${type}, ${key} ${where}` });
-  }
-  if (!out.length) throw new Refused(`${path}: no [source.NAME] table: the receiver has nothing to read`);
-  return out;
-}
-
-function netconsoleListen(text: string, path: string): Source[] {
-  const doc = toml(text, path);
-  const nested = doc['netconsole'];
-  const v = (isTable(nested) ? nested : doc)['listen'];
-  const list = v === undefined ? [NETCONSOLE_DEFAULT_LISTEN] : Array.isArray(v) ? v.map(String) : typeof v === 'string' ? v.split(',').map((s) => s.trim()) : null;
-  if (!list || !list.filter(Boolean).length) throw new Refused(`${path}: listen: expected one or more addresses, got ${JSON.stringify(v)}`);
-  return list.filter(Boolean).map((l) => ({ short: `udp ${l}`, what: 'listen', value: `udp ${l}${v === undefined ? ' (the default)' : ''}` }));
-}
-
-const RECEIVERS = [
-  { command: 'lantern console', config: CONSOLE_CONFIG, unit: 'lantern-console.service', sources: consoleSources },
-  { command: 'lantern netconsole', config: NETCONSOLE_CONFIG, unit: 'lantern-netconsole.service', sources: netconsoleListen },
+const RECEIVERS: Receiver[] = [
+  {
+    command: 'lantern console',
+    config: CONSOLE_CONFIG,
+    unit: 'lantern-console.service',
+    sources: (text, path) =>
+      resolveConsoleConfig(parseConsoleToml(text, path), {}, path).sources.map((s) => ({ short: `${s.name} (${s.type} ${sourceWhere(s)})`, what: `source ${s.name}`, value: describeSource(s) })),
+  },
+  {
+    command: 'lantern netconsole',
+    config: NETCONSOLE_CONFIG,
+    unit: 'lantern-netconsole.service',
+    sources: (text, path) => resolveConfig(parseConfigToml(text, path)).listen.map((l) => ({ short: `udp ${listenText(l)}`, what: 'listen', value: `udp ${listenText(l)}` })),
+  },
 ];
 
 const absent = (d: Datum): boolean => !d.ok && (d.notCollected || /does not exist/.test(d.reason));
@@ -106,7 +69,7 @@ export const consoleReceivers: CheckDef = {
       try {
         sources = rx.sources(d.text, rx.config);
       } catch (e) {
-        if (!(e instanceof Refused)) throw e;
+        if (!(e instanceof CliError)) throw e;
         broken.push(`${rx.command} would not start: ${e.message}`);
         ev.push({ what: `${rx.command} configuration`, value: null, path: d.path, reason: e.message });
         continue;
@@ -121,7 +84,7 @@ export const consoleReceivers: CheckDef = {
     if (broken.length) {
       const remedy: Remedy = {
         kind: 'file',
-        text: 'Correct the configuration file (`lantern console listen -c FILE` or `lantern netconsole listen -c FILE` names every problem it has, one at a time).',
+        text: 'Correct the configuration file; the receiver prints the same message and exits (64/65) until it is fixed.',
         commands: [],
         safe: false,
       };
