@@ -225,7 +225,7 @@ test('fallback: no BTF, or a BTF without task_struct, runs taskstats and says wh
   }
 });
 
-test('a load the verifier gave up with EAGAIN (a signal was pending, e.g. a profiler\'s) is tried again; other errors and a lasting EAGAIN are thrown', () => {
+test("a load the verifier gave up with EAGAIN (a signal was pending, e.g. a profiler's) is tried again; other errors and a lasting EAGAIN are thrown", () => {
   const offsets = {} as ExitOffsets;
   const failing = (codes: string[]) => {
     let calls = 0;
