@@ -21,6 +21,9 @@
 //   LANTERN_BENCH_IO_EVERY=1000000 node bench/detectors/exit-io.mjs   only every n-th process writes
 //                                                    (the others are exits without I/O: skipped in the addon)
 //   LANTERN_BENCH_MODES=record,record+io               only these modes (nothing, record, record+io, record+io:ts, bpftrace)
+//   LANTERN_BENCH_WARMUP=5000 node bench/detectors/exit-io.mjs   each tracer first sees an unmeasured storm of
+//                                                    5000 exits (then 1 s of drain): the figures are those of a
+//                                                    tracer that has run a while (JIT-compiled), not of one just started
 //   node bench/detectors/exit-io.mjs --json           the results as one JSON object
 // bench/detectors/run.mjs calls runExitIo({ exits, rounds }) and prints its rows.
 import { spawn, spawnSync } from 'node:child_process';
@@ -107,6 +110,13 @@ function storm(binPath, data, exits, every) {
   return { sec, cpu: Number(m[1]) };
 }
 
+/** The unmeasured storm a tracer sees first (LANTERN_BENCH_WARMUP), then its drain. */
+async function warmUp(ctx) {
+  if (!ctx.warmup) return;
+  storm(ctx.bin, ctx.data, ctx.warmup, ctx.every);
+  await sleep(1000);
+}
+
 async function round(mode, ctx) {
   const { bin: binPath, data, exits, dir, every } = ctx;
   if (mode === 'nothing') {
@@ -116,6 +126,7 @@ async function round(mode, ctx) {
   if (mode === 'bpftrace') {
     const bt = await startBpftrace(dir, ctx.n++);
     try {
+      await warmUp(ctx);
       const cpu0 = cpuSeconds(bt.child.pid);
       const s = storm(binPath, data, exits, every);
       await sleep(1000);
@@ -135,6 +146,7 @@ async function round(mode, ctx) {
   const rec = await startRecorder(store, `bench${process.pid}${ctx.n}`, mode === 'record' ? 'off' : mode === 'record+io:ts' ? 'taskstats' : 'auto');
   try {
     await sleep(300); // past the start-up scan
+    await warmUp(ctx);
     const cpu0 = cpuSeconds(rec.child.pid);
     const s = storm(binPath, data, exits, every);
     await sleep(1000); // the recorder drains what the storm left (ticks every 250 ms)
@@ -167,7 +179,7 @@ async function round(mode, ctx) {
 }
 
 /** The benchmark: { exits, rounds, rows, detector } (see the top of this file). */
-export async function runExitIo({ exits = 20000, rounds = 3, modes = ['nothing', 'record', 'record+io', 'record+io:ts', ...(haveBpftrace() ? ['bpftrace'] : [])], every = 1 } = {}) {
+export async function runExitIo({ exits = 20000, rounds = 3, modes = ['nothing', 'record', 'record+io', 'record+io:ts', ...(haveBpftrace() ? ['bpftrace'] : [])], every = 1, warmup = 0 } = {}) {
   if (process.geteuid?.() !== 0) throw Object.assign(new Error('bench/detectors/exit-io needs root (tracefs, taskstats)'), { exitCode: 77 });
   if (!existsSync(join(root, 'dist/record/recorder.js'))) throw Object.assign(new Error('build first: npx tsc -p tsconfig.json'), { exitCode: 70 });
   if (spawnSync('gcc', ['--version']).status !== 0) throw Object.assign(new Error('gcc is needed to build the storm program'), { exitCode: 69 });
@@ -179,7 +191,7 @@ export async function runExitIo({ exits = 20000, rounds = 3, modes = ['nothing',
     const bin = join(dir, 'io-child');
     const cc = spawnSync('gcc', ['-O2', '-pthread', '-o', bin, source], { encoding: 'utf8' });
     if (cc.status !== 0) throw new Error(`gcc: ${cc.stderr}`);
-    const ctx = { bin, data, exits, dir, every, n: 0 };
+    const ctx = { bin, data, exits, dir, every, warmup, n: 0 };
     const results = Object.fromEntries(modes.map((m) => [m, []]));
     for (let r = 0; r < rounds; r++) {
       const order = modes.map((_, i) => modes[(i + r) % modes.length]);
@@ -192,7 +204,7 @@ export async function runExitIo({ exits = 20000, rounds = 3, modes = ['nothing',
       if (m.startsWith('record')) row.eventsLost = rs.reduce((a, x) => a + x.eventsLost, 0);
       if (m === 'bpftrace') {
         // The storm's processes that did I/O (every `every`-th) against the lines bpftrace printed for them.
-        row.btExpected = rs.length * Math.ceil(exits / every);
+        row.btExpected = rs.length * (Math.ceil(exits / every) + (warmup ? Math.ceil(warmup / every) : 0));
         row.btCaptured = rs.reduce((a, x) => a + x.bt.captured, 0);
         row.btLost = rs.reduce((a, x) => a + x.bt.lost, 0);
       }
@@ -220,7 +232,7 @@ export async function runExitIo({ exits = 20000, rounds = 3, modes = ['nothing',
     };
     const detector = cost('record+io');
     const fallback = cost('record+io:ts');
-    return { exits, rounds, every, rows, detector, fallback };
+    return { exits, rounds, every, warmup, rows, detector, fallback };
   } finally {
     rmSync(dir, { recursive: true, force: true });
     rmSync(data, { recursive: true, force: true });
@@ -233,7 +245,8 @@ const f0 = (s) => `${Math.round(s.median)} (${Math.round(s.min)}–${Math.round(
 /** The table the script prints (bench/detectors/run.mjs may print it too). */
 export function exitIoLines(res) {
   const who = res.every === 1 ? 'each writing 4 KiB with O_DIRECT' : `every ${res.every}th writing 4 KiB with O_DIRECT, the others no I/O`;
-  const out = [`exit storm: ${res.exits} processes ${who}, ${res.rounds} interleaved rounds; median (min–max)`];
+  const warm = res.warmup ? `, each tracer after an unmeasured storm of ${res.warmup}` : '';
+  const out = [`exit storm: ${res.exits} processes ${who}, ${res.rounds} interleaved rounds${warm}; median (min–max)`];
   out.push(['mode'.padEnd(13), 'exits/s'.padEnd(22), 'storm CPU µs/exit'.padEnd(20), 'tracer CPU µs/exit'.padEnd(22), 'lost'].join(' '));
   for (const r of res.rows) {
     const lost =
@@ -273,6 +286,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
       exits: Number(process.env.LANTERN_BENCH_EXITS ?? 20000),
       rounds: Number(process.env.LANTERN_BENCH_ROUNDS ?? 3),
       every: Number(process.env.LANTERN_BENCH_IO_EVERY ?? 1),
+      warmup: Number(process.env.LANTERN_BENCH_WARMUP ?? 0),
       ...(process.env.LANTERN_BENCH_MODES ? { modes: process.env.LANTERN_BENCH_MODES.split(',').map((m) => m.trim()) } : {}),
     });
     if (process.argv.includes('--json')) console.log(JSON.stringify(res, null, 2));

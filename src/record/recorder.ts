@@ -19,6 +19,7 @@ import { SLAB_EVENTS, SlabDetector, type SlabOptions, type SlabStatus } from './
 import { RuleEngine, type RulesOptions, type RulesStatus } from './rules/engine.js';
 import type { Trigger } from './rules/core.js';
 import { IO_EVENT, IoDetector, type IoEvent, type IoOptions, type IoStatus } from './io/detector.js';
+import { ioDetail } from './io/core.js';
 import { AccessTracker, type AccessOptions, type AccessStatus } from '../access/tracker.js';
 import { startSources } from '../access/backend.js';
 import { ensureAccessTables, readAccess, readOverflow, toEntry, writeAccess } from './store/access.js';
@@ -701,7 +702,8 @@ export class Recorder {
           reconstructed: r.reconstructed ? 1 : 0,
           cpu: r.cpu,
           lost: r.lost,
-          detail: r.detail,
+          // An io record's text is made from its numbers only for a line (the store keeps the numbers).
+          detail: r.detail ?? (r.type === 'io' && r.io ? ioDetail(r.io) : null),
         },
         this.logName,
         r.priorImages,

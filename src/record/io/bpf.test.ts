@@ -224,3 +224,27 @@ test('fallback: no BTF, or a BTF without task_struct, runs taskstats and says wh
     }
   }
 });
+
+test("a load the verifier gave up with EAGAIN (a signal was pending, e.g. a profiler's) is tried again; other errors and a lasting EAGAIN are thrown", () => {
+  const offsets = {} as ExitOffsets;
+  const failing = (codes: string[]) => {
+    let calls = 0;
+    const mod = {
+      open: () => {
+        const code = codes[calls++];
+        if (code) throw Object.assign(new Error(`BPF_PROG_LOAD refused (${code})`), { code });
+        return { handle: {}, progId: 7, ringBytes: 4096, cpus: 1, insns: 1 };
+      },
+    } as unknown as BpfexitAddon;
+    return { mod, calls: () => calls };
+  };
+  const twice = failing(['EAGAIN', 'EAGAIN']);
+  assert.equal(openBpfSource(twice.mod, offsets, 4096).progId, 7);
+  assert.equal(twice.calls(), 3);
+  const perm = failing(['EPERM']);
+  assert.throws(() => openBpfSource(perm.mod, offsets, 4096), /EPERM/);
+  assert.equal(perm.calls(), 1);
+  const always = failing(Array(10).fill('EAGAIN'));
+  assert.throws(() => openBpfSource(always.mod, offsets, 4096), /EAGAIN/);
+  assert.equal(always.calls(), 5);
+});

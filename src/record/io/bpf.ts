@@ -109,6 +109,23 @@ export function kernelExitOffsets(btfPath = VMLINUX_BTF): { offsets: ExitOffsets
   }
 }
 
+/** Loads tried when the verifier gives up with EAGAIN (as libbpf does). */
+const LOAD_ATTEMPTS = 5;
+
+/**
+ * The verifier stops with EAGAIN when a signal is pending for the loading thread (seen with
+ * `node --cpu-prof`, whose SIGPROF arrives every sampling interval): the load is tried again.
+ */
+function openRetrying(mod: BpfexitAddon, offsets: ExitOffsets, ringBytes: number): ReturnType<BpfexitAddon['open']> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return mod.open({ offsets, ringBytes });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EAGAIN' || attempt >= LOAD_ATTEMPTS) throw e;
+    }
+  }
+}
+
 /** An open in-kernel source: what the detector calls, the same shape as the taskstats one. */
 export interface BpfSource {
   progId: number;
@@ -121,7 +138,7 @@ export interface BpfSource {
 
 /** Loads and attaches the program; throws an Error with a one-line message (the verifier's last words included). */
 export function openBpfSource(mod: BpfexitAddon, offsets: ExitOffsets, ringBytes: number): BpfSource {
-  const o = mod.open({ offsets, ringBytes });
+  const o = openRetrying(mod, offsets, ringBytes);
   let tail: Buffer | null = null;
   return {
     progId: o.progId,

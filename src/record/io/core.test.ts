@@ -47,6 +47,10 @@ test('entries: the addon layout reads back field by field; a partial tail is not
   assert.deepEqual(decodeEntries(buf), list);
   assert.deepEqual(decodeEntries(buf.subarray(0, 2 * ENTRY_BYTES - 1)), list.slice(0, 1));
   assert.deepEqual(decodeEntries(Buffer.alloc(0)), []);
+  // Read through typed views: a buffer that does not start on an 8-byte boundary reads the same.
+  const shifted = Buffer.alloc(buf.length + 1);
+  buf.copy(shifted, 1);
+  assert.deepEqual(decodeEntries(shifted.subarray(1)), list);
 });
 
 test('disk I/O is any of read_bytes, write_bytes, cancelled_write_bytes; detail names the kernel fields', () => {

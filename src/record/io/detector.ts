@@ -12,7 +12,7 @@
 import { newRecord, type ProcessModel, type ProcessRecord } from '../process/model.js';
 import type { Store } from '../store/store.js';
 import type { DecodedEvent } from '../tracefs/decode.js';
-import { decodeEntries, didDiskIo, ExitMatcher, ioDetail, type IoExit } from './core.js';
+import { decodeEntries, didDiskIo, ExitMatcher, type IoExit } from './core.js';
 import { loadTaskstats, type TaskstatsAddon } from './native.js';
 import { kernelExitOffsets, loadBpfexit, openBpfSource, type BpfexitCounters, type BpfSource } from './bpf.js';
 import { VMLINUX_BTF } from '../../common/btf.js';
@@ -48,6 +48,9 @@ export const DEFAULT_RING_BYTES = 4 << 20;
 export const IO_EVENT = 'taskstats_exit';
 
 export type IoEvent = DecodedEvent & { io: IoExit };
+
+/** An exit record has no tracepoint fields: one shared empty object (nothing writes to it). */
+const NO_FIELDS: DecodedEvent['fields'] = Object.freeze({});
 
 export interface IoStatus {
   /** bpf: the in-kernel program (native/bpfexit); taskstats: the netlink exit records. */
@@ -193,7 +196,12 @@ export class IoDetector {
     // Received (bpf: exited) on CLOCK_MONOTONIC; the trace clock is that plus the boot offset.
     const offset = this.env.nowTs() - Number(process.hrtime.bigint());
     this.taken += entries.length;
-    return entries.map((io) => ({ ts: io.recvMonoNs + offset, cpu: -1, name: IO_EVENT, commonPid: io.tid, fields: {}, io }));
+    const out = new Array<IoEvent>(entries.length);
+    for (let i = 0; i < entries.length; i++) {
+      const io = entries[i]!;
+      out[i] = { ts: io.recvMonoNs + offset, cpu: -1, name: IO_EVENT, commonPid: io.tid, fields: NO_FIELDS, io };
+    }
+    return out;
   }
 
   /** The model handled these records at trace time ts: a group's exit is remembered for records that come after it. */
@@ -227,7 +235,7 @@ export class IoDetector {
       program: view?.program ?? null,
       comm: e.comm,
       domainId: view?.domainId ?? this.env.store.root,
-      detail: ioDetail(e),
+      // No detail text: the store composes it from the numbers when it is read (IO_DETAIL_FIELDS).
       io: { readBytes: e.readBytes, writeBytes: e.writeBytes, cancelledWriteBytes: e.cancelledWriteBytes, readChars: e.readChars, writeChars: e.writeChars },
     });
   }

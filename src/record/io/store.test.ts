@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { tempDir } from '../../common/testenv.js';
 import { newRecord, type ProcessRecord } from '../process/model.js';
 import { Store } from '../store/store.js';
+import { ioDetail } from './core.js';
 
 function ioRecord(store: Store, over: Partial<ProcessRecord> & { io?: ProcessRecord['io'] }): ProcessRecord {
   return newRecord({
@@ -52,5 +53,53 @@ test('io_exit rows go with their records (also 50 at a time), sums per program a
     assert.equal((store.db.prepare('SELECT count(*) AS n FROM io_exit').get() as { n: number }).n, 0);
   } finally {
     store.close();
+  }
+});
+
+test('an io record stored without its detail reads back with the text ioDetail makes of its numbers (query, iterate, get); a stored detail is kept', () => {
+  const dir = tempDir('lantern-io-store-');
+  const store = Store.open(join(dir, 'r.db'));
+  try {
+    const io = { readBytes: 2 ** 40, writeBytes: 4096, cancelledWriteBytes: 0, readChars: 9_007_199_254_740_991, writeChars: 12 };
+    const bare = ioRecord(store, { detail: null, io });
+    const told = ioRecord(store, { detail: 'read_bytes=1 (as written)' });
+    const exit = ioRecord(store, { type: 'exit', detail: null, io: undefined });
+    assert.equal(store.write([bare, told, exit]), 3);
+    const want = ioDetail(io);
+    assert.equal(want, 'read_bytes=1099511627776 write_bytes=4096 cancelled_write_bytes=0 rchar=9007199254740991 wchar=12');
+    assert.deepEqual(
+      store.query({}).map((e) => e.detail),
+      [want, 'read_bytes=1 (as written)', null],
+    );
+    assert.deepEqual(
+      [...store.iterate({ types: ['io'] })].map((e) => e.detail),
+      [want, 'read_bytes=1 (as written)'],
+    );
+    assert.equal(store.get(bare.id)!.detail, want);
+    // Every column, in the table's order (what SELECT * gives): the JSON and text of a query keep their shape.
+    const cols = (store.db.prepare('SELECT * FROM events LIMIT 1').columns() as Array<{ name: string }>).map((c) => c.name);
+    assert.deepEqual(Object.keys(store.get(bare.id)!), cols);
+  } finally {
+    store.close();
+  }
+});
+
+test('a store without io_exit (from before the I/O detector) is still read', () => {
+  const dir = tempDir('lantern-io-store-');
+  const path = join(dir, 'r.db');
+  const store = Store.open(path);
+  const exit = ioRecord(store, { type: 'exit', detail: 'gone', io: undefined });
+  store.write([exit]);
+  store.db.exec('DROP TABLE io_exit');
+  store.close();
+  const ro = Store.open(path, { readonly: true });
+  try {
+    assert.deepEqual(
+      ro.query({}).map((e) => [e.type, e.detail]),
+      [['exit', 'gone']],
+    );
+    assert.equal(ro.ioOf(exit.id), null);
+  } finally {
+    ro.close();
   }
 });

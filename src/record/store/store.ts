@@ -17,6 +17,7 @@ import { CliError, EXIT } from '../../common/exit.js';
 import { KERNEL_DOMAIN, type DomainRegistry } from '../process/domains.js';
 import type { ProcessRecord, RecordType } from '../process/model.js';
 import { accessDomainIds } from './access.js';
+import { IO_DETAIL_FIELDS } from '../io/core.js';
 
 export const DEFAULT_STORE = '/var/lib/lantern/record.db';
 
@@ -88,15 +89,32 @@ export interface StoredIo {
 
 /**
  * PRAGMA user_version of the schema: 1 = events, domains, meta; 2 = plus hung_evidence and kmsg
- * (the hung-task detector). A writer's open creates what is missing (CREATE … IF NOT EXISTS),
- * so a version-1 store is migrated in place; readers of a version-1 store find no evidence.
+ * (the hung-task detector); 3 = io records may be stored without their detail text, which a
+ * read composes from their io_exit row (EVENT_COLUMNS; the tables are those of version 2). A
+ * writer's open creates what is missing (CREATE … IF NOT EXISTS), so an older store is migrated
+ * in place; readers of a version-1 store find no evidence; io records stored with a detail keep it.
  */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 const INSERT_HEAD = `INSERT OR IGNORE INTO events(id,type,time_us,pid,tid,ppid,pstart_us,ppstart_us,uid,program,comm,parent_comm,domain_id,from_id,
   exit_code,signal,sig_code,sender_pid,sender_comm,sender_program,sender_kind,reconstructed,cpu,lost,detail) VALUES`;
 const ROW_COLUMNS = 25;
+
+/** The columns of events, in table order (what `SELECT *` gives). */
+const EVENT_COLUMN_NAMES = INSERT_HEAD.slice(INSERT_HEAD.indexOf('(') + 1, INSERT_HEAD.indexOf(')'))
+  .split(',')
+  .map((c) => c.trim());
+
+/**
+ * What a read selects from events: every column, an io record's missing detail composed from
+ * its io_exit row (the text of ioDetail, src/record/io/core.ts), so the recorder's hot path
+ * stores no text that the numbers beside it already hold.
+ */
+const IO_DETAIL_SQL = `CASE WHEN events.detail IS NULL AND events.type = 'io' THEN (SELECT ${IO_DETAIL_FIELDS.map(([label, , column]) => `'${label}=' || io.${column}`).join(" || ' ' || ")} FROM io_exit io WHERE io.event_id = events.id) ELSE events.detail END AS detail`;
+const EVENT_COLUMNS = EVENT_COLUMN_NAMES.map((c) => (c === 'detail' ? IO_DETAIL_SQL : `events.${c}`)).join(', ');
 const ROW_PLACEHOLDERS = `(${Array(ROW_COLUMNS).fill('?').join(',')})`;
+/** Columns of an io_exit row. */
+const IO_COLUMNS = 6;
 /** 50 × 25 = 1,250 parameters, well under SQLite's limit (32,766 since 3.32). */
 const BULK_ROWS = 50;
 
@@ -176,6 +194,10 @@ export class Store implements DomainRegistry {
   private readonly bulkArgs: unknown[] = new Array<unknown>(BULK_ROWS * ROW_COLUMNS).fill(null);
   private ioStmt: Database.Statement | null = null;
   private ioBulkStmt: Database.Statement | null = null;
+  /** The bound values of one bulk io_exit INSERT, reused (spread into the call, as bulkArgs). */
+  private readonly ioArgs: number[] = new Array<number>(BULK_ROWS * IO_COLUMNS).fill(0);
+  /** The column list of reads (EVENT_COLUMNS; plain `*` in a store without io_exit). */
+  private readonly selectColumns: string;
 
   private constructor(db: DB, path: string) {
     this.db = db;
@@ -190,6 +212,7 @@ export class Store implements DomainRegistry {
     // damaged store: keep the batch (its records are worth more than one domain name).
     this.domainInsert = db.prepare('INSERT INTO domains(id, parent, program) VALUES(?, ?, ?) ON CONFLICT DO NOTHING');
     this.domainGet = db.prepare('SELECT parent, program FROM domains WHERE id = ?');
+    this.selectColumns = this.hasTable('io_exit') ? EVENT_COLUMNS : '*';
   }
 
   /** Open (creating when writable) a store. Read-only opens: see openReadonly. */
@@ -461,16 +484,23 @@ export class Store implements DomainRegistry {
     const head = 'INSERT OR IGNORE INTO io_exit(event_id, read_bytes, write_bytes, cancelled_write_bytes, read_chars, write_chars) VALUES';
     const one = (this.ioStmt ??= this.db.prepare(`${head} (?,?,?,?,?,?)`));
     const bulk = (this.ioBulkStmt ??= this.db.prepare(`${head} ${Array(BULK_ROWS).fill('(?,?,?,?,?,?)').join(',')}`));
-    let args: number[] = [];
+    const args = this.ioArgs;
+    let k = 0;
     for (const r of rows) {
-      if (r.type !== 'io' || !r.io) continue;
-      args.push(r.id, r.io.readBytes, r.io.writeBytes, r.io.cancelledWriteBytes, r.io.readChars, r.io.writeChars);
-      if (args.length === BULK_ROWS * 6) {
-        bulk.run(args);
-        args = [];
+      const io = r.io;
+      if (r.type !== 'io' || !io) continue;
+      args[k++] = r.id;
+      args[k++] = io.readBytes;
+      args[k++] = io.writeBytes;
+      args[k++] = io.cancelledWriteBytes;
+      args[k++] = io.readChars;
+      args[k++] = io.writeChars;
+      if (k === args.length) {
+        bulk.run(...args);
+        k = 0;
       }
     }
-    for (let i = 0; i < args.length; i += 6) one.run(args.slice(i, i + 6));
+    for (let i = 0; i < k; i += IO_COLUMNS) one.run(...args.slice(i, i + IO_COLUMNS));
   }
 
   setMeta(key: string, value: unknown): void {
@@ -614,7 +644,7 @@ export class Store implements DomainRegistry {
       args.push(JSON.stringify(q.domainIds));
       where.push('domain_id IN (SELECT value FROM json_each(?))');
     }
-    const sql = `SELECT * FROM events ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY ${q.afterId !== undefined ? 'id' : 'time_us, id'} ${q.limit ? 'LIMIT ' + Math.floor(q.limit) : ''}`;
+    const sql = `SELECT ${this.selectColumns} FROM events ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY ${q.afterId !== undefined ? 'id' : 'time_us, id'} ${q.limit ? 'LIMIT ' + Math.floor(q.limit) : ''}`;
     return { sql, args };
   }
 
@@ -699,7 +729,7 @@ export class Store implements DomainRegistry {
   }
 
   get(id: number): StoredEvent | null {
-    return (this.db.prepare('SELECT * FROM events WHERE id = ?').get(id) as StoredEvent | undefined) ?? null;
+    return (this.db.prepare(`SELECT ${this.selectColumns} FROM events WHERE id = ?`).get(id) as StoredEvent | undefined) ?? null;
   }
 
   /** Every domain with its number of exec records (processes that entered it). */
