@@ -4,6 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { isIP } from 'node:net';
 import { Host } from '../host/host.js';
 import { CliError, EXIT } from '../common/exit.js';
+import { parseEndpoint } from '../common/endpoint.js';
 import { printJson } from '../common/json.js';
 import { paint } from '../common/term.js';
 import { applySetup, planSetup } from './setup.js';
@@ -58,14 +59,21 @@ export function registerSetup(nc: Command): void {
         root?: string;
         json?: boolean;
       }) => {
-        const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(opts.remote) ?? (isIP(opts.remote) ? [opts.remote, opts.remote, undefined] : /^([^:]+)(?::(\d+))?$/.exec(opts.remote));
-        if (!m) throw new CliError(`--remote ${JSON.stringify(opts.remote)}: expected ip or ip:port`, EXIT.USAGE);
+        // The common splitter: an address (netconsole's configfs takes no names), its port optional.
+        const remote = parseEndpoint(opts.remote, {
+          what: '--remote',
+          hint: 'expected IP or IP:PORT, e.g. 10.0.0.2, 10.0.0.2:6666, [fd00::2]:6666',
+          barePort: false,
+          bareAddress: true,
+          hostNames: false,
+          zones: false,
+        });
         const host = opts.root ? Host.open({ root: opts.root }) : new Host();
         const plan = planSetup(
           host,
           {
-            remoteIp: m[1]!,
-            remotePort: m[2] ? port(m[2], '--remote') : 6666,
+            remoteIp: remote.host!,
+            remotePort: remote.port ?? 6666,
             localPort: port(opts.localPort, '--local-port'),
             name: opts.name,
             dev: opts.dev ?? null,

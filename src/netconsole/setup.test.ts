@@ -160,6 +160,8 @@ function planOf(root: string, ...args: string[]) {
   const r = lantern('--root', root, '--json', ...args);
   assert.equal(r.code, 0, r.err);
   return JSON.parse(r.out) as {
+    remoteIp: string;
+    remotePort: number;
     localIp: string | null;
     localIpSource: string;
     localIpNote: string;
@@ -327,4 +329,21 @@ test("setup on the live host's own network: the detected source address is the o
     assert.equal(plan.localIpNote, `detected on ${route.iface} from /proc/net/fib_trie and /proc/net/route`);
   } else if (listed.length === 0) assert.equal(plan.localIpSource, 'kernel');
   else assert.ok(plan.localIp === null || listed.includes(plan.localIp), `${plan.localIp} is one of ${listed.join(', ')}`);
+});
+
+test('setup --remote: the common address splitter (port default 6666); a name, a zone or a bad port is one line, exit 64', () => {
+  assert.equal(planOf(FIX_DEBIAN, '-r', '10.1.2.3', '--remote-mac', '02:00:00:00:00:01').remotePort, 6666);
+  assert.equal(planOf(FIX_DEBIAN, '-r', '10.1.2.3:6700', '--remote-mac', '02:00:00:00:00:01').remotePort, 6700);
+  assert.equal(planOf(FIX_DEBIAN, '-r', 'fd00::2', '--remote-mac', '02:00:00:00:00:01').remoteIp, 'fd00::2');
+  for (const [bad, why] of [
+    ['web1', 'not an IPv4 or IPv6 address'],
+    ['[fe80::1%eth0]:6666', 'without a zone index'],
+    ['10.1.2.3:0', 'port 0 is not in 1..65535'],
+    ['10.1.2.3:', 'no port after the colon'],
+  ]) {
+    const r = lantern('--root', FIX_DEBIAN, '-r', bad!, '--remote-mac', '02:00:00:00:00:01');
+    assert.equal(r.code, 64, `${bad}: ${r.err}`);
+    assert.equal(r.err.trim().split('\n').length, 1, r.err);
+    assert.ok(r.err.startsWith(`lantern: --remote ${JSON.stringify(bad)}: `) && r.err.includes(why!), r.err);
+  }
 });
