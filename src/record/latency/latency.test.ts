@@ -51,6 +51,30 @@ function isMounted(dir: string): boolean {
     .some((l) => l.split(' ')[1] === dir);
 }
 
+/**
+ * The FUSE file system whose getattr sleeps (test/data/latency/slowfs.c; /slow 600 ms, /stuck 2.4 s)
+ * at DIR/mnt: mount() compiles and mounts it, unmount() undoes it (for `finally`: also after a failed mount()).
+ */
+function slowFs(dir: string): { mnt: string; mount: () => Promise<void>; unmount: () => void } {
+  const mnt = join(dir, 'mnt');
+  mkdirSync(mnt);
+  let fs: ChildProcess | null = null;
+  return {
+    mnt,
+    async mount() {
+      const fuse = run('pkg-config', ['fuse3', '--cflags', '--libs']).trim().split(/\s+/);
+      run('gcc', ['-O1', '-o', join(dir, 'slowfs'), join(DATA, 'slowfs.c'), ...fuse]);
+      fs = spawn(join(dir, 'slowfs'), ['-f', '-s', mnt], { env: { ...process.env, SLOWFS_MS: '600' }, stdio: 'ignore' });
+      await waitFor(() => isMounted(mnt), 10_000, 'the FUSE mount');
+    },
+    unmount() {
+      if (isMounted(mnt)) spawnSync('fusermount3', ['-u', mnt], { stdio: 'ignore' });
+      if (fs && fs.exitCode === null) fs.kill('SIGKILL');
+      if (isMounted(mnt)) spawnSync('umount', ['-l', mnt], { stdio: 'ignore' });
+    },
+  };
+}
+
 const bpfstat = loadBpfstat();
 const rawSkip = skip ?? facilitySkip('error' in bpfstat ? `native/bpfstat not built: ${bpfstat.error}` : undefined);
 
@@ -65,17 +89,13 @@ for (const backend of ['raw_tp', 'bpftrace'] as const)
     { skip: backend === 'raw_tp' ? rawSkip : skip, timeout: 90_000 },
     async () => {
       const { dir, cleanup } = tempDir();
-      const mnt = join(dir, 'mnt');
-      mkdirSync(mnt);
-      let fs: ChildProcess | null = null;
+      const slow = slowFs(dir);
+      const mnt = slow.mnt;
       let rec: Recorder | null = null;
       let stopped = false;
       try {
-        const fuse = run('pkg-config', ['fuse3', '--cflags', '--libs']).trim().split(/\s+/);
-        run('gcc', ['-O1', '-o', join(dir, 'slowfs'), join(DATA, 'slowfs.c'), ...fuse]);
+        await slow.mount();
         run('gcc', ['-O1', '-o', join(dir, 'statat'), join(DATA, 'statat.c')]);
-        fs = spawn(join(dir, 'slowfs'), ['-f', '-s', mnt], { env: { ...process.env, SLOWFS_MS: '600' }, stdio: 'ignore' });
-        await waitFor(() => isMounted(mnt), 10_000, 'the FUSE mount');
 
         const text = '[[rule]]\non = "slow_stat > 400ms"\ndo = ["sysrq t", "log"]\nmin_interval = "0s"\n';
         const rules = parseRules((parseToml(text) as Record<string, unknown>).rule, text, 'r.toml');
@@ -198,9 +218,7 @@ for (const backend of ['raw_tp', 'bpftrace'] as const)
         assert.match(status.stdout, /^slow_io    detector off/m);
       } finally {
         if (rec && !stopped) rec.abort();
-        if (isMounted(mnt)) spawnSync('fusermount3', ['-u', mnt], { stdio: 'ignore' });
-        if (fs && fs.exitCode === null) fs.kill('SIGKILL');
-        if (isMounted(mnt)) spawnSync('umount', ['-l', mnt], { stdio: 'ignore' });
+        slow.unmount();
         cleanup();
       }
     },
@@ -208,16 +226,11 @@ for (const backend of ['raw_tp', 'bpftrace'] as const)
 
 test('bpftrace backend with a map of one call: a stuck stat holds it, the enters refused meanwhile are counted as not timed', { skip, timeout: 60_000 }, async () => {
   const { dir, cleanup } = tempDir();
-  const mnt = join(dir, 'mnt');
-  mkdirSync(mnt);
-  let fs: ChildProcess | null = null;
+  const slow = slowFs(dir);
   let rec: Recorder | null = null;
   let stopped = false;
   try {
-    const fuse = run('pkg-config', ['fuse3', '--cflags', '--libs']).trim().split(/\s+/);
-    run('gcc', ['-O1', '-o', join(dir, 'slowfs'), join(DATA, 'slowfs.c'), ...fuse]);
-    fs = spawn(join(dir, 'slowfs'), ['-f', '-s', mnt], { env: { ...process.env, SLOWFS_MS: '600' }, stdio: 'ignore' });
-    await waitFor(() => isMounted(mnt), 10_000, 'the FUSE mount');
+    await slow.mount();
     rec = Recorder.start({
       ...DEFAULT_OPTIONS,
       storePath: join(dir, 'r.db'),
@@ -229,7 +242,7 @@ test('bpftrace backend with a map of one call: a stuck stat holds it, the enters
     rec.run();
     // getattr of /stuck sleeps 2.4 s: its statx holds the map's only entry; every stat-family call
     // entered meanwhile (ten coreutils stats make dozens) is refused an entry.
-    const stuck = spawn('/usr/bin/stat', [join(mnt, 'stuck')], { stdio: 'ignore' });
+    const stuck = spawn('/usr/bin/stat', [join(slow.mnt, 'stuck')], { stdio: 'ignore' });
     await sleep(500);
     for (let i = 0; i < 10; i++) run('/usr/bin/stat', [dir]);
     assert.equal((await exited(stuck)).code, 0);
@@ -254,9 +267,7 @@ test('bpftrace backend with a map of one call: a stuck stat holds it, the enters
     assert.match(status.stdout, /^slow_stat  bpftrace .*; [1-9]\d+ calls not timed \(map of calls full\);/m);
   } finally {
     if (rec && !stopped) rec.abort();
-    if (isMounted(mnt)) spawnSync('fusermount3', ['-u', mnt], { stdio: 'ignore' });
-    if (fs && fs.exitCode === null) fs.kill('SIGKILL');
-    if (isMounted(mnt)) spawnSync('umount', ['-l', mnt], { stdio: 'ignore' });
+    slow.unmount();
     cleanup();
   }
 });
