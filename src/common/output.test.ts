@@ -243,3 +243,30 @@ test("the process's own descriptor names", () => {
   assert.equal(ownDescriptor('dev/stdout'), null);
   assert.throws(() => writeOutput('/dev/fd/987', 'x'), ioerr(/descriptor 987 is not open/));
 });
+
+test(
+  'regularFileOnly (state files): a device node, FIFO, link or descriptor name at the path is refused, untouched; a regular file is replaced; sync: false still writes whole',
+  { skip: needRoot },
+  () => {
+    const d = tmp('regular');
+    const opts = { regularFileOnly: true, sync: false };
+    const nul = join(d, 'null');
+    mknod(nul, 'c', 1, 3);
+    assert.throws(() => writeOutput(nul, 'x', opts), ioerr(/null: is a character device 1:3; only a regular file is written here \(not replaced\)/));
+    assert.ok(lstatSync(nul).isCharacterDevice());
+    const fifo = join(d, 'fifo');
+    mkfifo(fifo);
+    assert.throws(() => writeOutput(fifo, 'x', opts), ioerr(/is a FIFO; only a regular file/));
+    const tonull = join(d, 'tonull');
+    symlinkSync(nul, tonull);
+    assert.throws(() => writeOutput(tonull, 'x', opts), ioerr(/is a symbolic link; only a regular file/));
+    assert.ok(lstatSync(tonull).isSymbolicLink());
+    assert.throws(() => writeOutput('/dev/stdout', 'x', opts), ioerr(/names a descriptor; only a regular file/));
+    const state = join(d, 'state.json');
+    assert.equal(writeOutput(state, 'one\n', { ...opts, mode: 0o600 }), 'created');
+    assert.equal(statSync(state).mode & 0o777, 0o600);
+    assert.equal(writeOutput(state, 'two\n', opts), 'replaced');
+    assert.equal(readFileSync(state, 'utf8'), 'two\n');
+    assert.deepEqual(readdirSync(d).sort(), ['fifo', 'null', 'state.json', 'tonull']);
+  },
+);

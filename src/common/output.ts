@@ -54,6 +54,18 @@ export interface WriteOutputOptions {
   fifoReaderWaitMs?: number;
   /** Test hook: the temporary names to try, in order (default: random ones). */
   tempNames?: () => string;
+  /**
+   * Only a regular file (or nothing) may be at `path`: a device node, a FIFO, a symbolic link or
+   * one of the process's own descriptor names there is refused, not written into or through. For
+   * the state files Lantern names itself (a crash record, a stats document), where anything but
+   * its own file at that name was put there by someone else.
+   */
+  regularFileOnly?: boolean;
+  /**
+   * fsync the file and its directory before and after it is moved into place (default true). A
+   * document rewritten every few seconds must be whole, not durable: false spares the disk.
+   */
+  sync?: boolean;
 }
 
 /** How many temporary names are tried before giving up (each taken one means someone plants them). */
@@ -109,6 +121,7 @@ export function writeOutput(path: string, data: string | Uint8Array, opts: Write
   const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
   const fd = ownDescriptor(path);
   if (fd !== null) {
+    if (opts.regularFileOnly) throw new CliError(`${path}: names a descriptor; only a regular file is written here (not written)`, EXIT.IOERR);
     writeToDescriptor(path, fd, bytes);
     return 'descriptor';
   }
@@ -119,6 +132,7 @@ export function writeOutput(path: string, data: string | Uint8Array, opts: Write
     if (errno(e) !== 'ENOENT') throw cannot(path, 'write', e);
     st = null;
   }
+  if (st !== null && !st.isFile() && opts.regularFileOnly) throw new CliError(`${path}: is a ${entryKind(st)}; only a regular file is written here (not replaced)`, EXIT.IOERR);
   if (st !== null && st.isSymbolicLink()) {
     let target: Stats | null = null;
     try {
@@ -182,11 +196,11 @@ function writeViaTemporary(path: string, dir: string, bytes: Uint8Array, old: St
   try {
     writeAll(fd, bytes, path);
     fchmodSync(fd, old !== null ? old.mode & 0o777 : (opts.mode ?? 0o640));
-    fsyncSync(fd);
+    if (opts.sync !== false) fsyncSync(fd);
     closeSync(fd);
     open = false;
     const way = old === null ? placeNew(tmp, path) : placeOver(tmp, path);
-    syncDirectory(dir);
+    if (opts.sync !== false) syncDirectory(dir);
     return way;
   } catch (e) {
     if (open) closeSync(fd);

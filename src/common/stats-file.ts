@@ -4,10 +4,11 @@
  * commands. One place for the document's common head, its output troubles, how it is written,
  * read and refreshed; each receiver adds its own counters.
  */
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isAlive } from './daemon.js';
 import { CliError, EXIT } from './exit.js';
+import { writeOutput } from './output.js';
 
 /** An output stream in trouble (the writer's `troubles()`), as the document shows it. */
 export interface OutputTrouble {
@@ -43,8 +44,8 @@ export function troublesOf(list: Array<{ stream: string; error: string; sinceUs:
 }
 
 /**
- * A function that writes a document (or what `doc()` makes) to STATE_DIR/stats.json (temporary file,
- * then rename: a reader never sees half a document). A failure, making the document included, is
+ * A function that writes a document (or what `doc()` makes) to STATE_DIR/stats.json (common/output:
+ * temporary file, then rename: a reader never sees half a document; nothing but a regular file there is replaced). A failure, making the document included, is
  * logged once and never stops the receiver: the counters stay available on SIGUSR1.
  */
 export function statsFileWriter(stateDir: string, log: (line: string) => void): (doc: StatsHead | (() => StatsHead)) => void {
@@ -54,11 +55,13 @@ export function statsFileWriter(stateDir: string, log: (line: string) => void): 
     try {
       const text = JSON.stringify(typeof doc === 'function' ? doc() : doc, null, 2) + '\n';
       mkdirSync(stateDir, { recursive: true, mode: 0o755 });
-      const tmp = `${path}.${process.pid}.tmp`;
-      writeFileSync(tmp, text);
-      renameSync(tmp, path);
+      // The common writer: a temporary file that is never a planted link, moved over our own
+      // regular file only; not fsync'd (rewritten every interval: whole, not durable).
+      writeOutput(path, text, { mode: 0o644, regularFileOnly: true, sync: false });
     } catch (e) {
-      if (!warned) log(`warning: cannot write ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} (stats stay available on SIGUSR1)`);
+      // The writer's refusals name the path and why; anything else (making the document) is said here.
+      const why = e instanceof CliError ? e.message : `cannot write ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`;
+      if (!warned) log(`warning: ${why} (stats stay available on SIGUSR1)`);
       warned = true;
     }
   };

@@ -15,7 +15,7 @@
  */
 import { closeSync, constants as fsc, fstatSync, lstatSync, openSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { entryKind, readEvidence } from '../common/evidence.js';
+import { readEvidence } from '../common/evidence.js';
 import { ensureDirectory, writeOutput } from '../common/output.js';
 import type { Termios } from './termios.js';
 
@@ -187,17 +187,10 @@ export class TtyState {
         if (st.isFile()) unlinkSync(this.path);
         return;
       }
-      // writeOutput writes *into* a device node or FIFO found at the name: only a regular file or nothing is ours.
-      let st;
-      try {
-        st = lstatSync(this.path);
-      } catch {
-        st = null;
-      }
-      if (st && !st.isFile()) throw new Error(`it is a ${entryKind(st)} now (not replaced)`);
       ensureDirectory(this.stateDir, 0o755);
       const doc: TtyStateDoc = { version: 1, pid: process.pid, lines: [...this.lines.values()] };
-      writeOutput(this.path, JSON.stringify(doc, null, 2) + '\n', { mode: 0o600 });
+      // Only our own regular file or nothing: a device node, FIFO or link at the name is refused.
+      writeOutput(this.path, JSON.stringify(doc, null, 2) + '\n', { mode: 0o600, regularFileOnly: true });
     } catch (e) {
       if (!this.warnedWrite) this.log(`warning: cannot keep ${this.path} (${(e as Error).message}): tty settings changed now are not put back after a crash`);
       this.warnedWrite = true;
