@@ -6,9 +6,8 @@ import { parse as parseToml } from 'smol-toml';
 import { CliError, EXIT } from '../common/exit.js';
 import { parseDuration } from '../common/duration.js';
 import { parseSizeOption } from '../common/size.js';
-import { parseEndpoint } from '../common/endpoint.js';
+import { parseEndpoint, parseMetricsAddress } from '../common/endpoint.js';
 import type { LineFormat } from './format.js';
-import { parseMetricsAddress } from '../common/endpoint.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/lantern/netconsole.toml';
 
