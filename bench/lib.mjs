@@ -4,15 +4,26 @@ import { readFileSync } from 'node:fs';
 
 /** Run argv `n` times; wall-clock median/min/max in ms, and the last run's result. */
 export function timeCommand(label, argv, n) {
-  const times = [];
-  let last = null;
+  return timeInterleaved([{ label, argv }], n)[0];
+}
+
+/**
+ * Run each command n times, taking turns (A B C A B C ...), so that a machine whose speed drifts
+ * during the run weighs on every row alike; `env` adds variables to one command's environment.
+ */
+export function timeInterleaved(commands, n) {
+  const runs = commands.map(() => ({ times: [], last: null }));
   for (let i = 0; i < n; i++) {
-    const s = process.hrtime.bigint();
-    last = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
-    times.push(Number(process.hrtime.bigint() - s) / 1e6);
+    commands.forEach((c, j) => {
+      const s = process.hrtime.bigint();
+      runs[j].last = spawnSync(c.argv[0], c.argv.slice(1), { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024, env: c.env ? { ...process.env, ...c.env } : process.env });
+      runs[j].times.push(Number(process.hrtime.bigint() - s) / 1e6);
+    });
   }
-  times.sort((a, b) => a - b);
-  return { label, median: times[Math.floor(times.length / 2)], min: times[0], max: times[times.length - 1], last };
+  return commands.map((c, j) => {
+    const times = runs[j].times.sort((a, b) => a - b);
+    return { label: c.label, median: times[Math.floor(times.length / 2)], min: times[0], max: times[times.length - 1], last: runs[j].last };
+  });
 }
 
 /** Clock ticks per second of /proc/<pid>/stat's times (USER_HZ; 100 on Linux unless getconf says otherwise). */

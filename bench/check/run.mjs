@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { timeCommand } from '../lib.mjs';
+import { timeCommand, timeInterleaved } from '../lib.mjs';
 
 const BIN = fileURLToPath(new URL('../../bin/lantern.js', import.meta.url));
 const WAIVERS = fileURLToPath(new URL('../../test/data/check/waivers/fleet.toml', import.meta.url));
@@ -48,9 +48,17 @@ console.log(`processes during the benchmark: ${procs} (spawned in ${((Date.now()
 const timeIt = (label, argv, n = runs) => timeCommand(label, argv, n);
 
 const rows = [];
-const full = timeIt('lantern check --json (all 20 checks)', [process.execPath, BIN, 'check', '--json']);
-rows.push(full);
-// Profiles and waivers are applied to 20 findings after the checks ran: this row should match the one above.
+const checkCount = (await import('../../dist/check/checks/index.js')).CHECKS.length;
+// The full run and the same without the native per-process reads (native/kernfile), taking turns.
+const [full, noAddon] = timeInterleaved(
+  [
+    { label: `lantern check --json (all ${checkCount} checks)`, argv: [process.execPath, BIN, 'check', '--json'] },
+    { label: '  same, without native/kernfile (LANTERN_NO_KERNFILE=1)', argv: [process.execPath, BIN, 'check', '--json'], env: { LANTERN_NO_KERNFILE: '1' } },
+  ],
+  runs,
+);
+rows.push(full, noAddon);
+// Profiles and waivers are applied to the findings after the checks ran: this row should match the one above.
 rows.push(
   timeIt('  same, --profile strict --waivers FILE --waive x2', [
     process.execPath,

@@ -74,8 +74,11 @@ export async function runChecksAhead(host: Host, checks: CheckDef[] = CHECKS, op
   if (host.isLive) {
     // zcat of /proc/config.gz only where kernelConfig() would run it (no /boot/config-<release>).
     const ids = checks.flatMap((c) => c.commands ?? []).filter((id) => id !== 'procConfigGz' || facts.needsProcConfigGz());
-    const commands = src.startCommands(ids);
     const table = checks.map((c) => c.processTable);
+    // The process table is read by other threads while this one starts the commands.
+    const scan = table.includes('processes') ? facts.prefetchProcesses().catch(() => undefined) : undefined;
+    const commands = src.startCommands(ids);
+    await scan;
     try {
       if (table.includes('processes')) facts.processes();
       if (table.includes('threads')) facts.threadCount();

@@ -62,7 +62,7 @@ export function openEvidence(
     try {
       pre = opts.noFollow ? lstatSync(path) : statSync(path);
     } catch (e) {
-      return failure(e);
+      return evidenceFailure(e);
     }
     if (pre.isSymbolicLink()) return { ok: false, code: 'ELOOP', reason: 'is a symbolic link (not followed)' };
     if (pre.isDirectory()) return { ok: false, code: 'EISDIR', reason: 'is a directory' };
@@ -72,7 +72,7 @@ export function openEvidence(
   try {
     fd = openSync(path, OPEN_FLAGS | (opts.noFollow ? fsc.O_NOFOLLOW : 0));
   } catch (e) {
-    return failure(e);
+    return evidenceFailure(e);
   }
   try {
     const st = fstatSync(fd);
@@ -87,7 +87,7 @@ export function openEvidence(
     return { ok: true, fd, stat: st };
   } catch (e) {
     closeSync(fd);
-    return failure(e);
+    return evidenceFailure(e);
   }
 }
 
@@ -99,7 +99,7 @@ export function readEvidence(path: string, opts: EvidenceReadOptions): EvidenceR
   try {
     return readCapped(fd, opts.maxBytes, opts.whenLonger ?? 'cut');
   } catch (e) {
-    return failure(e);
+    return evidenceFailure(e);
   } finally {
     closeSync(fd);
   }
@@ -151,7 +151,8 @@ export function formatBytes(n: number): string {
   return `${n} bytes`;
 }
 
-function failure(e: unknown): { ok: false; code: EvidenceErrorCode; reason: string } {
+/** What a failed open or stat means as evidence (code and reason); also for errors from native reads. */
+export function evidenceFailure(e: unknown): { ok: false; code: EvidenceErrorCode; reason: string } {
   const err = e as NodeJS.ErrnoException;
   switch (err?.code) {
     case 'ENOENT':

@@ -30,7 +30,7 @@
  * Only the last component is checked: a link among the directories of the path is followed, as
  * the user's own layout (/var/lib → /data/var/lib) must keep working.
  */
-import { randomBytes } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { closeSync, constants as fsc, fchmodSync, fstatSync, fsyncSync, linkSync, lstatSync, mkdirSync, openSync, renameSync, statfsSync, statSync, type Stats, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join, normalize, resolve } from 'node:path';
 import { entryKind } from './evidence.js';
@@ -265,7 +265,15 @@ function createTemporary(path: string, dir: string, names: () => string): { fd: 
 function randomTempName(name: string): () => string {
   let stem = name;
   while (Buffer.byteLength(stem) > NAME_MAX - 18) stem = stem.slice(0, -1);
-  return () => `.${stem}.${randomBytes(6).toString('hex')}.tmp`;
+  return () => `.${stem}.${randomHex(6)}.tmp`;
+}
+
+let randomBytes: ((n: number) => Buffer) | undefined;
+
+/** node:crypto is loaded at the first temporary name: every command imports this module, few write through a temporary file (~5 ms of start-up). */
+function randomHex(bytes: number): string {
+  randomBytes ??= (createRequire(import.meta.url)('node:crypto') as typeof import('node:crypto')).randomBytes;
+  return randomBytes(bytes).toString('hex');
 }
 
 function syncDirectory(dir: string): void {

@@ -10,10 +10,12 @@
  * nothing could be, so a missing datum becomes an "unknown" finding instead of a crash.
  */
 import { closeSync, constants as fsc, existsSync, fstatSync, lstatSync, mkdirSync, openSync, readdirSync, readlinkSync, readSync, realpathSync, statSync, writeSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { posix } from 'node:path';
-import { descriptorPath, entryKind, type EvidenceErrorCode, type EvidenceRead, isInside, openEvidence, readEvidence } from '../common/evidence.js';
+import { descriptorPath, entryKind, type EvidenceRead, isInside, openEvidence, readEvidence } from '../common/evidence.js';
 import { unpackSosreport, type UnpackLimits } from './archive.js';
 import { cutNote, readCapFor } from './caps.js';
+import { kernelReadResult, kernfile, type KernelRead, type KernfileAddon, type KernfileResult } from './kernfile.js';
 import { HostError, looksLikeHostRoot, looksLikeSosreport } from './roots.js';
 
 export { HostError, looksLikeHostRoot, looksLikeSosreport };
@@ -67,8 +69,6 @@ const KERNEL_FS_FILE = /^\/sys\/|^\/proc\/sys\/|^\/proc\/(?:\d+\/|self\/|thread-
 /** Shared read buffer of readKernelFile (single-threaded: never used concurrently); grows to the largest cap used. */
 let kernelBuf = Buffer.allocUnsafe(64 * 1024);
 
-type KernelRead = { ok: true; text: string; cut: number | null } | { ok: false; code: EvidenceErrorCode; reason: string };
-
 /**
  * readEvidence for a live /proc or /sys file (KERNEL_FS_FILE): the same guarantees (regular file
  * by fstat after open, O_NONBLOCK, at most `cap` bytes, cut noted), read into one reused buffer
@@ -76,7 +76,9 @@ type KernelRead = { ok: true; text: string; cut: number | null } | { ok: false; 
  * and a fresh 64 KiB buffer each (plus its copies) cost more than the reads themselves in
  * garbage collection.
  */
-function readKernelFile(path: string, cap: number, wholeInOneRead = false): KernelRead {
+export function readKernelFile(path: string, cap: number, wholeInOneRead = false, native: KernfileAddon | null = kernfile()): KernelRead {
+  // The addon does the same in one call; this is the fallback where it is not built (and, with native = null, the tests' reference).
+  if (native) return kernelReadResult(path, native.read(path, cap, wholeInOneRead));
   const opened = openEvidence(path, { kernelFs: true });
   if (!opened.ok) return opened;
   const { fd } = opened;
@@ -110,6 +112,19 @@ function readKernelFile(path: string, cap: number, wholeInOneRead = false): Kern
 
 /** A file directly below a live /proc/<pid>: the per-process scans' files, already in normal form. */
 const LIVE_PID_FILE = /^\/proc\/\d+\/([a-z_]+)$/;
+const PID = /^\d+$/;
+const PID_FILE_NAME = /^[a-z_]+$/;
+
+/** One batch of readPidValues: files of one cap and read mode, each file's paths in pid order, file after file. */
+interface PidBatch {
+  cap: number;
+  whole: boolean;
+  files: string[];
+  paths: string[];
+}
+
+/** Threads of a batch read of /proc (readPidValues): two cores halve it; more contend in the kernel. */
+const SCAN_THREADS = Math.min(2, availableParallelism());
 
 /**
  * /proc/<pid> files the kernel gives whole to one read large enough (seq_file single_open: stat,
@@ -281,16 +296,70 @@ export class Host {
     const pidFile = this.root === '/' ? LIVE_PID_FILE.exec(livePath) : null;
     if (pidFile) {
       const cap = Math.min(readCapFor(livePath).maxBytes, this.maxReadBytes);
-      const r = readKernelFile(livePath, cap, WHOLE_IN_ONE_READ.has(pidFile[1]!));
-      if (!r.ok) {
-        if (r.code === 'NOTREGULAR' || r.code === 'ELOOP' || r.code === 'ESCAPE') this.refuse({ ok: false, code: r.code, reason: `${livePath}: ${r.reason}` });
-        return null;
-      }
-      if (r.cut !== null) this.noteCut(livePath, r.cut, cap);
-      return r.text.trim();
+      return this.smallValueOf(livePath, readKernelFile(livePath, cap, WHOLE_IN_ONE_READ.has(pidFile[1]!)), cap);
     }
     const r = this.readText(livePath);
     return r.ok ? r.text.trim() : null;
+  }
+
+  /**
+   * readSmallValue of `/proc/<pid>/<file>` for each pid and file, all at once: the native addon
+   * reads them with both cores (the scan is the kernel building each file). Null where that does
+   * not apply (not the live host, the addon not built, a name that is not a plain /proc/<pid>
+   * file): the caller then reads them one by one. The same guarantees, caps and notes as
+   * readSmallValue. Files of one cap and read mode go in one batch.
+   */
+  readPidValues(pids: readonly string[], files: readonly string[]): Map<string, (string | null)[]> | null {
+    const plan = this.pidBatches(pids, files);
+    if (!plan) return null;
+    const out = new Map<string, (string | null)[]>();
+    for (const b of plan.batches) this.takeBatch(b, plan.native.readMany(b.paths, b.cap, b.whole, SCAN_THREADS), pids.length, out);
+    return out;
+  }
+
+  /** readPidValues on a thread of libuv's pool: the caller starts other work (the check's commands) meanwhile. */
+  async readPidValuesAsync(pids: readonly string[], files: readonly string[]): Promise<Map<string, (string | null)[]> | null> {
+    const plan = this.pidBatches(pids, files);
+    if (!plan) return null;
+    const out = new Map<string, (string | null)[]>();
+    for (const b of plan.batches) this.takeBatch(b, await plan.native.readManyAsync(b.paths, b.cap, b.whole, SCAN_THREADS), pids.length, out);
+    return out;
+  }
+
+  private pidBatches(pids: readonly string[], files: readonly string[]) {
+    const native = this.root === '/' ? kernfile() : null;
+    if (!native || !files.every((f) => PID_FILE_NAME.test(f)) || !pids.every((p) => PID.test(p))) return null;
+    const batches = new Map<string, PidBatch>();
+    for (const file of files) {
+      const cap = Math.min(readCapFor(`/proc/1/${file}`).maxBytes, this.maxReadBytes);
+      const whole = WHOLE_IN_ONE_READ.has(file);
+      const key = `${cap}/${whole}`;
+      const b = batches.get(key) ?? batches.set(key, { cap, whole, files: [], paths: [] }).get(key)!;
+      b.files.push(file);
+      for (const p of pids) b.paths.push(`/proc/${p}/${file}`);
+    }
+    return { native, batches: [...batches.values()] };
+  }
+
+  private takeBatch(b: PidBatch, raw: KernfileResult[], perFile: number, out: Map<string, (string | null)[]>): void {
+    b.files.forEach((file, j) => {
+      const values: (string | null)[] = new Array(perFile);
+      for (let i = 0; i < perFile; i++) {
+        const path = b.paths[j * perFile + i]!;
+        values[i] = this.smallValueOf(path, kernelReadResult(path, raw[j * perFile + i]!), b.cap);
+      }
+      out.set(file, values);
+    });
+  }
+
+  /** A per-process file's read as readSmallValue returns it, its refusal or cut noted. */
+  private smallValueOf(livePath: string, r: KernelRead, cap: number): string | null {
+    if (!r.ok) {
+      if (r.code === 'NOTREGULAR' || r.code === 'ELOOP' || r.code === 'ESCAPE') this.refuse({ ok: false, code: r.code, reason: `${livePath}: ${r.reason}` });
+      return null;
+    }
+    if (r.cut !== null) this.noteCut(livePath, r.cut, cap);
+    return r.text.trim();
   }
 
   exists(livePath: string): boolean {

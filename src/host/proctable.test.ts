@@ -17,6 +17,11 @@ class CountingSources extends Sources {
     this.reads.push(livePath);
     return super.value(livePath);
   }
+  override pidValues(pids: readonly string[], files: readonly string[]): Map<string, (string | null)[]> | null {
+    const got = super.pidValues(pids, files);
+    if (got) for (const f of files) for (const p of pids) this.reads.push(`/proc/${p}/${f}`);
+    return got;
+  }
   override list(livePath: string): string[] | null {
     this.lists.push(livePath);
     return super.list(livePath);
@@ -98,7 +103,7 @@ test('proctable: parsePidStat takes the name (parentheses and spaces in it), the
   for (const bad of ['', 'sleep', '4711 (sleep S 1', '4711 (sleep) S', line('x', '-', '1'), line('x', '1', 'many'), '4711 (sleep)S 1 2 3']) assert.equal(parsePidStat(bad), null, JSON.stringify(bad));
 });
 
-test('proctable: where /proc/<pid>/stat is there, name, parent and threads come from it, and comm and status are not read', () => {
+test('proctable: comm names a process, stat gives the parent of an exempt one and the thread count; status only where stat is missing or unparseable', () => {
   const root = procTree();
   const statLine = (pid: number, name: string, ppid: number, threads: number) =>
     `${pid} (${name}) S ${ppid} ${pid} ${pid} 0 -1 4194304 90 0 0 0 0 0 0 0 20 0 ${threads} 0 2237 8413184 224 18446744073709551615\n`;
@@ -111,7 +116,8 @@ test('proctable: where /proc/<pid>/stat is there, name, parent and threads come 
   const p = f.processes();
   const t = f.threadCount();
   for (const [path, n] of counts(src.reads)) assert.equal(n, 1, `${path} read ${n} times`);
-  assert.ok(!src.reads.includes('/proc/1/comm') && !src.reads.includes('/proc/200/comm') && !src.reads.includes('/proc/200/status') && !src.reads.includes('/proc/1/status'));
+  assert.ok(src.reads.includes('/proc/1/comm') && src.reads.includes('/proc/200/comm') && src.reads.includes('/proc/200/stat'));
+  assert.ok(!src.reads.includes('/proc/200/status') && !src.reads.includes('/proc/1/status'));
   assert.ok(src.reads.includes('/proc/300/status') && src.reads.includes('/proc/400/status'));
   assertTreeScan(p);
   // 1 + 9 from stat, 2 + 300 from status: the label names both files.
@@ -152,14 +158,16 @@ test('proctable: on the live host one pass finds a child process and counts its 
     const pid = String(child.pid);
     assert.ok(f.procTable().pids().includes(pid));
     assert.ok(p.names.has('sleep'));
+    // The live scan reads oom_score_adj and comm of every process, not stat or status (those only
+    // for an exempt process's parent, or a process whose comm is gone); the thread count is loadavg's.
+    assert.ok(src.reads.includes(`/proc/${pid}/comm`) && src.reads.includes(`/proc/${pid}/oom_score_adj`));
+    assert.ok(!src.reads.includes(`/proc/${pid}/stat`) && !src.reads.includes(`/proc/${pid}/status`));
     assert.deepEqual(f.procTable().stat(pid), { name: 'sleep', ppid: process.pid, threads: '1' });
-    // The live scan reads stat, not comm or status (those only for a process gone before its stat was read).
-    assert.ok(src.reads.includes(`/proc/${pid}/stat`) && !src.reads.includes(`/proc/${pid}/comm`) && !src.reads.includes(`/proc/${pid}/status`));
     assert.equal(f.procTable().status(pid)?.threads, '1');
     assert.equal(f.procTable().status(pid)?.ppid, process.pid);
-    assert.ok(
-      th.sources.some((s) => s.how.startsWith('num_threads in /proc/<pid>/stat (')),
-      JSON.stringify(th.sources),
+    assert.deepEqual(
+      th.sources.map((s) => s.how),
+      ['/proc/loadavg'],
     );
     assert.ok(p.scanned > 1 && (th.threads ?? 0) >= p.scanned);
     assert.deepEqual(

@@ -169,6 +169,16 @@ export class Sources {
     return d;
   }
 
+  /** value() of /proc/<pid>/<file> for each pid and file at once, or null where the Host cannot batch them (host.ts readPidValues). */
+  pidValues(pids: readonly string[], files: readonly string[]): Map<string, (string | null)[]> | null {
+    return this.host.readPidValues(pids, files);
+  }
+
+  /** pidValues while the event loop runs (the check's commands start meanwhile). */
+  pidValuesAsync(pids: readonly string[], files: readonly string[]): Promise<Map<string, (string | null)[]> | null> {
+    return this.host.readPidValuesAsync(pids, files);
+  }
+
   /** Uncached small read for the per-process scan (thousands of files). */
   value(livePath: string): string | null {
     return this.host.readSmallValue(livePath);

@@ -1,0 +1,340 @@
+/*
+ * One call per small kernel file, for the Host's reads of the live /proc and /sys (src/host/host.ts
+ * readKernelFile): `lantern check` reads two files of every process, 20,000 on a host with 10,000
+ * processes, and Node's openSync + fstatSync + readSync + closeSync cost about as much again as
+ * the kernel's own work on them (four calls, a Stats object and an exception per missing file).
+ *
+ *   read(path, cap, wholeInOneRead) -> string | [string, size] | number
+ *
+ * The same guarantees as the JavaScript path, in the same order: open O_RDONLY | O_NONBLOCK |
+ * O_NOCTTY | O_CLOEXEC (never blocks, never becomes the controlling terminal), fstat on the open
+ * descriptor and nothing read unless it is a regular file, at most cap bytes returned.
+ *   string           the whole file (at most cap bytes), decoded as UTF-8
+ *   [string, size]   the file was longer than cap: its first cap bytes, and its size (the bytes
+ *                    counted, or st_size when larger)
+ *   number < 0       -errno of the open or fstat that failed, -(errno + 4096) of a failed read
+ *   number >= 0      not a regular file: its st_mode & S_IFMT (nothing was read)
+ * wholeInOneRead: a read shorter than asked is the file's end (seq_file single_open files such
+ * as /proc/<pid>/stat give themselves whole), so no second read is made to be told so.
+ *
+ *   readMany(paths, cap, wholeInOneRead, threads) -> array of read()'s results, in order
+ *
+ * The same for many files, read by up to `threads` threads (this one included): the per-process
+ * scan is kernel work (building each file), which a second core halves. The threads only open,
+ * read and close into their own memory; JavaScript values are made on this thread afterwards.
+ * Error results of a failed read (not open or fstat) are -(errno + 4096), in both calls.
+ *
+ *   readManyAsync(paths, cap, wholeInOneRead, threads) -> Promise of readMany's array
+ *
+ * The same on a thread of libuv's pool (with its helpers), so the JavaScript thread can start the
+ * check's commands meanwhile.
+ */
+#include <node_api.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static napi_value number(napi_env env, double v) {
+  napi_value out;
+  napi_create_double(env, v, &out);
+  return out;
+}
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
+
+#define READ_PHASE 4096
+
+/* One buffer for read(), grown to the largest cap + 1 asked; calls come from one JavaScript thread. */
+static char *buf;
+static size_t buf_size;
+
+/*
+ * Open, check and read one file into `into` (cap + 1 bytes of room). Returns the bytes read
+ * (cap + 1 means longer than cap), or a result code as above through *code (then returns -1).
+ */
+static ssize_t read_into(const char *path, char *into, size_t cap, bool whole, double *size, double *code) {
+  int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+  if (fd < 0) {
+    *code = -errno;
+    return -1;
+  }
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    *code = -errno;
+    close(fd);
+    return -1;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    *code = st.st_mode & S_IFMT;
+    close(fd);
+    return -1;
+  }
+  size_t total = 0;
+  for (;;) {
+    ssize_t n = read(fd, into + total, cap + 1 - total);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      *code = -(errno + READ_PHASE);
+      close(fd);
+      return -1;
+    }
+    if (n == 0) break;
+    total += (size_t)n;
+    if (whole && total <= cap) break;
+    if (total > cap) break;
+  }
+  close(fd);
+  *size = (double)total;
+  if (total > cap && (double)st.st_size > *size) *size = (double)st.st_size;
+  return (ssize_t)total;
+}
+
+/* read()'s JavaScript result for bytes read (or a code). */
+static napi_value result_of(napi_env env, const char *data, ssize_t total, size_t cap, double size, double code) {
+  if (total < 0) return number(env, code);
+  napi_value text;
+  if (napi_create_string_utf8(env, data, (size_t)total > cap ? cap : (size_t)total, &text) != napi_ok) return NULL;
+  if ((size_t)total <= cap) return text;
+  napi_value pair;
+  napi_create_array_with_length(env, 2, &pair);
+  napi_set_element(env, pair, 0, text);
+  napi_set_element(env, pair, 1, number(env, size));
+  return pair;
+}
+
+static napi_value read_file(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 3) {
+    napi_throw_type_error(env, NULL, "read(path, cap, wholeInOneRead)");
+    return NULL;
+  }
+  char path[4096];
+  size_t plen;
+  if (napi_get_value_string_utf8(env, argv[0], path, sizeof path, &plen) != napi_ok || plen >= sizeof path - 1) {
+    napi_throw_type_error(env, NULL, "read: path must be a string shorter than 4095 bytes");
+    return NULL;
+  }
+  int64_t cap64;
+  bool whole = false;
+  napi_get_value_int64(env, argv[1], &cap64);
+  napi_get_value_bool(env, argv[2], &whole);
+  if (cap64 < 0 || cap64 > (1 << 30)) {
+    napi_throw_range_error(env, NULL, "read: cap out of range");
+    return NULL;
+  }
+  size_t cap = (size_t)cap64;
+  if (buf_size < cap + 1) {
+    char *grown = realloc(buf, cap + 1);
+    if (!grown) return number(env, -ENOMEM);
+    buf = grown;
+    buf_size = cap + 1;
+  }
+
+  double size = 0, code = 0;
+  ssize_t total = read_into(path, buf, cap, whole, &size, &code);
+  return result_of(env, buf, total, cap, size, code);
+}
+
+/* One file of readMany: its path, then what its read gave. */
+struct entry {
+  char *path;
+  char *data;
+  ssize_t total;
+  double size, code;
+};
+
+struct batch {
+  struct entry *entries;
+  size_t count, cap;
+  bool whole;
+  int threads;
+  atomic_size_t next;
+  /* readManyAsync only: */
+  napi_deferred deferred;
+  napi_async_work work;
+};
+
+/* Entries are claimed in runs of 32 from a shared counter: both threads stay busy to the end. */
+static void *read_batch(void *arg) {
+  struct batch *b = arg;
+  char *scratch = malloc(b->cap + 1);
+  for (;;) {
+    size_t from = atomic_fetch_add(&b->next, 32);
+    if (from >= b->count) break;
+    size_t to = from + 32 < b->count ? from + 32 : b->count;
+    for (size_t i = from; i < to; i++) {
+      struct entry *e = &b->entries[i];
+      if (!scratch) {
+        e->total = -1;
+        e->code = -ENOMEM;
+        continue;
+      }
+      e->total = read_into(e->path, scratch, b->cap, b->whole, &e->size, &e->code);
+      if (e->total > 0) {
+        e->data = malloc((size_t)e->total);
+        if (e->data) memcpy(e->data, scratch, (size_t)e->total);
+        else {
+          e->total = -1;
+          e->code = -ENOMEM;
+        }
+      }
+    }
+  }
+  free(scratch);
+  return NULL;
+}
+
+/* Read every entry with b->threads threads, the calling one included. Touches no JavaScript value. */
+static void run_batch(struct batch *b) {
+  pthread_t helpers[8];
+  int started = 0;
+  /* No helper thread for a small batch: starting one costs more than it saves. */
+  for (int t = 1; t < b->threads && b->count >= 256; t++)
+    if (pthread_create(&helpers[started], NULL, read_batch, b) == 0) started++;
+  read_batch(b);
+  for (int t = 0; t < started; t++) pthread_join(helpers[t], NULL);
+}
+
+static void free_batch(struct batch *b) {
+  for (size_t i = 0; i < b->count; i++) {
+    free(b->entries[i].path);
+    free(b->entries[i].data);
+  }
+  free(b->entries);
+  free(b);
+}
+
+/* The arguments of readMany / readManyAsync as a batch to run; NULL with an exception pending. */
+static struct batch *batch_of(napi_env env, napi_callback_info info, const char *usage) {
+  size_t argc = 4;
+  napi_value argv[4];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  bool is_array = false;
+  if (argc < 4 || napi_is_array(env, argv[0], &is_array) != napi_ok || !is_array) {
+    napi_throw_type_error(env, NULL, usage);
+    return NULL;
+  }
+  uint32_t count;
+  int64_t cap64;
+  int32_t threads;
+  bool whole = false;
+  napi_get_array_length(env, argv[0], &count);
+  napi_get_value_int64(env, argv[1], &cap64);
+  napi_get_value_bool(env, argv[2], &whole);
+  napi_get_value_int32(env, argv[3], &threads);
+  if (cap64 < 0 || cap64 > (1 << 24)) {
+    napi_throw_range_error(env, NULL, "readMany: cap out of range");
+    return NULL;
+  }
+  struct batch *b = calloc(1, sizeof *b);
+  if (b) b->entries = calloc(count ? count : 1, sizeof(struct entry));
+  if (!b || !b->entries) {
+    free(b);
+    napi_throw_error(env, "ENOMEM", "readMany: out of memory");
+    return NULL;
+  }
+  b->count = count;
+  b->cap = (size_t)cap64;
+  b->whole = whole;
+  b->threads = threads < 1 ? 1 : threads > 8 ? 8 : threads;
+  atomic_init(&b->next, 0);
+  for (uint32_t i = 0; i < count; i++) {
+    napi_value v;
+    char path[4096];
+    size_t plen;
+    napi_get_element(env, argv[0], i, &v);
+    if (napi_get_value_string_utf8(env, v, path, sizeof path, &plen) != napi_ok || plen >= sizeof path - 1) {
+      free_batch(b);
+      napi_throw_type_error(env, NULL, "readMany: each path must be a string shorter than 4095 bytes");
+      return NULL;
+    }
+    b->entries[i].path = strdup(path);
+    if (!b->entries[i].path) {
+      free_batch(b);
+      napi_throw_error(env, "ENOMEM", "readMany: out of memory");
+      return NULL;
+    }
+  }
+  return b;
+}
+
+/* The batch's results as read() gives each, in order; NULL with an exception pending. */
+static napi_value batch_results(napi_env env, struct batch *b) {
+  napi_value out;
+  if (napi_create_array_with_length(env, b->count, &out) != napi_ok) return NULL;
+  for (size_t i = 0; i < b->count; i++) {
+    struct entry *e = &b->entries[i];
+    napi_value v = result_of(env, e->data ? e->data : "", e->total, b->cap, e->size, e->code);
+    if (!v) return NULL;
+    napi_set_element(env, out, (uint32_t)i, v);
+  }
+  return out;
+}
+
+static napi_value read_many(napi_env env, napi_callback_info info) {
+  struct batch *b = batch_of(env, info, "readMany(paths, cap, wholeInOneRead, threads)");
+  if (!b) return NULL;
+  run_batch(b);
+  napi_value out = batch_results(env, b);
+  free_batch(b);
+  return out;
+}
+
+static void execute_batch(napi_env env, void *data) {
+  run_batch(data);
+}
+
+static void complete_batch(napi_env env, napi_status status, void *data) {
+  struct batch *b = data;
+  napi_value out = status == napi_ok ? batch_results(env, b) : NULL;
+  if (out) napi_resolve_deferred(env, b->deferred, out);
+  else {
+    napi_value err = NULL, msg;
+    bool pending = false;
+    napi_is_exception_pending(env, &pending);
+    if (pending) napi_get_and_clear_last_exception(env, &err);
+    if (!err) {
+      napi_create_string_utf8(env, "readManyAsync: the batch was cancelled or its results could not be made", NAPI_AUTO_LENGTH, &msg);
+      napi_create_error(env, NULL, msg, &err);
+    }
+    napi_reject_deferred(env, b->deferred, err);
+  }
+  napi_delete_async_work(env, b->work);
+  free_batch(b);
+}
+
+/* readMany on a worker of libuv's pool (and its helper threads): the event loop runs meanwhile. */
+static napi_value read_many_async(napi_env env, napi_callback_info info) {
+  struct batch *b = batch_of(env, info, "readManyAsync(paths, cap, wholeInOneRead, threads)");
+  if (!b) return NULL;
+  napi_value promise, name;
+  napi_create_promise(env, &b->deferred, &promise);
+  napi_create_string_utf8(env, "kernfile.readManyAsync", NAPI_AUTO_LENGTH, &name);
+  if (napi_create_async_work(env, NULL, name, execute_batch, complete_batch, b, &b->work) != napi_ok || napi_queue_async_work(env, b->work) != napi_ok) {
+    napi_value msg, err;
+    napi_create_string_utf8(env, "readManyAsync: cannot queue the batch", NAPI_AUTO_LENGTH, &msg);
+    napi_create_error(env, NULL, msg, &err);
+    napi_reject_deferred(env, b->deferred, err);
+    free_batch(b);
+  }
+  return promise;
+}
+
+static napi_value init(napi_env env, napi_value exports) {
+  napi_value fn;
+  napi_create_function(env, "read", NAPI_AUTO_LENGTH, read_file, NULL, &fn);
+  napi_set_named_property(env, exports, "read", fn);
+  napi_create_function(env, "readMany", NAPI_AUTO_LENGTH, read_many, NULL, &fn);
+  napi_set_named_property(env, exports, "readMany", fn);
+  napi_create_function(env, "readManyAsync", NAPI_AUTO_LENGTH, read_many_async, NULL, &fn);
+  napi_set_named_property(env, exports, "readManyAsync", fn);
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)
