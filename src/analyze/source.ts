@@ -21,6 +21,7 @@ import { Readable } from 'node:stream';
 import { entryKind, openEvidence } from '../common/evidence.js';
 
 import { compressionOf, type Compression } from '../common/compression.js';
+import { OWNER_FILE } from '../common/dir-claim.js';
 
 export { compressionOf, type Compression };
 
@@ -64,6 +65,8 @@ export async function expandInputs(paths: string[]): Promise<{ files: InputFile[
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     for (const ent of entries) {
       const p = join(dir, ent.name);
+      // A receiver's claim on its directory (common/dir-claim) is not a log.
+      if (ent.name === OWNER_FILE) continue;
       if (ent.isDirectory()) await walk(p, depth + 1);
       else if (ent.isFile() || ent.isSymbolicLink()) {
         let st;

@@ -3,6 +3,8 @@ import { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { holdSignals, isAlive, readConfigText, RECEIVER_SIGNALS_HELP, serveReceiver } from '../common/daemon.js';
+import { claimDirectories } from '../common/dir-claim.js';
+import { Host } from '../host/host.js';
 import { printJson } from '../common/json.js';
 import { paint } from '../common/term.js';
 import { DEFAULT_CONFIG_PATH, DEFAULT_DIR, DEFAULT_STATE_DIR, parseConsoleToml, resolveConsoleConfig, type ConsoleCliOptions, type ConsoleConfig } from './config.js';
@@ -34,7 +36,8 @@ export function register(program: Command): void {
       `
 ${RECEIVER_SIGNALS_HELP}
 Exit codes: 0 stopped cleanly, 64 bad option or source, 65 bad config file, 66 config file unreadable,
-69 a source cannot listen or open (or the termios addon is missing for a tty), 74 lines left unwritten,
+69 a source cannot listen or open (or the termios addon is missing for a tty), or the dir or state_dir
+is held by a running receiver, 74 lines left unwritten,
 77 a device needs root.`,
     )
     .action(async (opts: ConsoleCliOptions & { config?: string; json?: boolean; perSource?: boolean }) => {
@@ -103,6 +106,24 @@ function readStats(path: string): ConsoleStats {
 
 async function runListen(cfg: ConsoleConfig): Promise<void> {
   const log = (line: string) => process.stderr.write(`lantern console: ${line}\n`);
+  // One receiver per directory (common/dir-claim): a second one on the same dir or state_dir is refused.
+  const releaseDirs = claimDirectories(
+    [
+      { dir: cfg.output.dir, option: '--dir (dir =)', mode: 0o750 },
+      { dir: cfg.output.stateDir, option: '--state-dir (state_dir =)' },
+    ],
+    'lantern console listen',
+    log,
+    new Host(),
+  );
+  try {
+    await serveListen(cfg, log);
+  } finally {
+    releaseDirs();
+  }
+}
+
+async function serveListen(cfg: ConsoleConfig, log: (line: string) => void): Promise<void> {
   // Signals that arrive while the sources start are held and acted on once it runs (as netconsole listen).
   const signals = holdSignals();
   let rx: ConsoleReceiver;

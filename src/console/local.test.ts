@@ -101,8 +101,9 @@ test('unix-listen: QEMU chardev sockets in client mode connect to us; one stream
 test('unix-listen: a socket nobody listens on is replaced; a live one, a file, a link or a device node at the path is refused (69) and left as it was', { skip: facilitySkip(noSocat) }, async () => {
   const root = tempDir('console-unixr-');
   const sock = join(root, 'x.sock');
+  // Its own directories (one receiver per directory is refused before the socket is looked at).
   const listenOnce = (): { code: number | null; err: string } => {
-    const r = spawnSync(process.execPath, [LANTERN, 'console', 'listen', '-s', `unix-listen:${sock}`, '-n', 'x', '--dir', join(root, 'log'), '--state-dir', join(root, 'state')], {
+    const r = spawnSync(process.execPath, [LANTERN, 'console', 'listen', '-s', `unix-listen:${sock}`, '-n', 'x', '--dir', join(root, 'log2'), '--state-dir', join(root, 'state2')], {
       encoding: 'utf8',
       timeout: 20_000,
     });

@@ -95,10 +95,12 @@ test('proctable: parsePidStatus takes Name, PPid and Threads as the scans always
 test('proctable: parsePidStat takes the name (parentheses and spaces in it), the parent and the thread count', () => {
   // Field 20 of a real line (a kernel 6.x sleep): "... 0 0 20 0 1 0 ...".
   const line = (name: string, ppid: string, threads: string) => `4711 (${name}) S ${ppid} 4711 4711 0 -1 4194304 90 0 0 0 0 0 0 0 20 0 ${threads} 0 2237 8413184 224 18446744073709551615`;
-  assert.deepEqual(parsePidStat(line('sleep', '1', '1')), { name: 'sleep', ppid: 1, threads: '1' });
-  assert.deepEqual(parsePidStat(line('a) S 9 (b', '77', '12')), { name: 'a) S 9 (b', ppid: 77, threads: '12' });
-  assert.deepEqual(parsePidStat(line(' padded ', '2', '3')), { name: 'padded', ppid: 2, threads: '3' });
-  assert.deepEqual(parsePidStat(line('', '2', '3')), { name: '', ppid: 2, threads: '3' });
+  assert.deepEqual(parsePidStat(line('sleep', '1', '1')), { name: 'sleep', ppid: 1, threads: '1', startTicks: 2237 });
+  assert.deepEqual(parsePidStat(line('a) S 9 (b', '77', '12')), { name: 'a) S 9 (b', ppid: 77, threads: '12', startTicks: 2237 });
+  assert.deepEqual(parsePidStat(line(' padded ', '2', '3')), { name: 'padded', ppid: 2, threads: '3', startTicks: 2237 });
+  assert.deepEqual(parsePidStat(line('', '2', '3')), { name: '', ppid: 2, threads: '3', startTicks: 2237 });
+  // A line that stops after field 20 still names the process; its start is unknown.
+  assert.deepEqual(parsePidStat('4711 (x) S 1 4711 4711 0 -1 4194304 90 0 0 0 0 0 0 0 20 0 1'), { name: 'x', ppid: 1, threads: '1', startTicks: NaN });
   // Not stat's format: the scans fall back to comm and status.
   for (const bad of ['', 'sleep', '4711 (sleep S 1', '4711 (sleep) S', line('x', '-', '1'), line('x', '1', 'many'), '4711 (sleep)S 1 2 3']) assert.equal(parsePidStat(bad), null, JSON.stringify(bad));
 });
@@ -162,7 +164,8 @@ test('proctable: on the live host one pass finds a child process and counts its 
     // for an exempt process's parent, or a process whose comm is gone); the thread count is loadavg's.
     assert.ok(src.reads.includes(`/proc/${pid}/comm`) && src.reads.includes(`/proc/${pid}/oom_score_adj`));
     assert.ok(!src.reads.includes(`/proc/${pid}/stat`) && !src.reads.includes(`/proc/${pid}/status`));
-    assert.deepEqual(f.procTable().stat(pid), { name: 'sleep', ppid: process.pid, threads: '1' });
+    assert.deepEqual({ ...f.procTable().stat(pid), startTicks: 0 }, { name: 'sleep', ppid: process.pid, threads: '1', startTicks: 0 });
+    assert.ok((f.procTable().stat(pid)?.startTicks ?? 0) > 0);
     assert.equal(f.procTable().status(pid)?.threads, '1');
     assert.equal(f.procTable().status(pid)?.ppid, process.pid);
     assert.deepEqual(

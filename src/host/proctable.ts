@@ -31,6 +31,8 @@ export interface PidStat {
   ppid: number;
   /** Field 20 (num_threads), as text. */
   threads: string;
+  /** Field 22 (starttime, clock ticks after boot): with the pid, which process this is; NaN when the line stops before it. */
+  startTicks: number;
 }
 
 /** Parse the (trimmed) text of /proc/<pid>/status; pure. */
@@ -54,17 +56,19 @@ export function parsePidStat(text: string): PidStat | null {
   // Walk the spaces rather than split the line: this runs once per process, 10,000 times a run.
   let ppid = '';
   let threads = '';
+  let startTicks = '';
   let start = close + 2;
-  for (let field = 3; field <= 20; field++) {
+  for (let field = 3; field <= 22 && start <= text.length; field++) {
     let end = text.indexOf(' ', start);
     if (end < 0) end = text.length;
     if (field === 4) ppid = text.slice(start, end);
     else if (field === 20) threads = text.slice(start, end);
+    else if (field === 22) startTicks = text.slice(start, end);
     start = end + 1;
     if (start > text.length && field < 20) return null;
   }
   if (!DIGITS.test(ppid) || !DIGITS.test(threads)) return null;
-  return { name: text.slice(open + 1, close).trim(), ppid: Number(ppid), threads };
+  return { name: text.slice(open + 1, close).trim(), ppid: Number(ppid), threads, startTicks: DIGITS.test(startTicks) ? Number(startTicks) : NaN };
 }
 
 const DIGITS = /^\d+$/;

@@ -3,6 +3,8 @@ import { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { holdSignals, isAlive, readConfigText, RECEIVER_SIGNALS_HELP, serveReceiver } from '../common/daemon.js';
+import { claimDirectories } from '../common/dir-claim.js';
+import { Host } from '../host/host.js';
 import { printJson } from '../common/json.js';
 import { paint } from '../common/term.js';
 import { DEFAULT_CONFIG_PATH, DEFAULTS, parseConfigToml, resolveConfig, type RawOptions } from './config.js';
@@ -47,7 +49,8 @@ export function register(program: Command): void {
       'after',
       `
 ${RECEIVER_SIGNALS_HELP}
-Exit codes: 0 stopped cleanly, 64 bad option, 65 bad config file, 69 cannot listen, 70 the receive path
+Exit codes: 0 stopped cleanly, 64 bad option, 65 bad config file, 69 cannot listen or --dir/--state-dir
+held by a running receiver, 70 the receive path
 failed to start (try --receiver dgram) or the pipeline thread died, 74 lines left unwritten.`,
     )
     .action(async (opts: RawOptions & { config?: string; json?: boolean }) => {
@@ -110,6 +113,24 @@ function readStats(path: string): StatsSnapshot {
 
 async function runListen(cfg: ReturnType<typeof resolveConfig>): Promise<void> {
   const log = (line: string) => process.stderr.write(`lantern netconsole: ${line}\n`);
+  // One receiver per directory (common/dir-claim): a second one on the same --dir or --state-dir is refused.
+  const releaseDirs = claimDirectories(
+    [
+      { dir: cfg.dir, option: '--dir (dir =)', mode: 0o750 },
+      { dir: cfg.stateDir, option: '--state-dir (state_dir =)' },
+    ],
+    'lantern netconsole listen',
+    log,
+    new Host(),
+  );
+  try {
+    await serveListen(cfg, log);
+  } finally {
+    releaseDirs();
+  }
+}
+
+async function serveListen(cfg: ReturnType<typeof resolveConfig>, log: (line: string) => void): Promise<void> {
   // A signal that arrives while the receiver starts (sockets, worker, files) is held and acted on
   // once it runs, so an early SIGTERM still flushes (common/daemon).
   const signals = holdSignals();

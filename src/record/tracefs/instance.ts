@@ -7,7 +7,8 @@
  * Reads of tracefs text files go through the Host; control writes (mkdir, echo 1 > enable)
  * are here because the Host is deliberately read-only.
  */
-import { closeSync, constants as fsc, mkdirSync, openSync, readlinkSync, readSync, rmdirSync, writeFileSync } from 'node:fs';
+import { procPid } from '../../common/proc-pid.js';
+import { closeSync, constants as fsc, mkdirSync, openSync, readSync, rmdirSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { posix } from 'node:path';
 import { CliError, EXIT } from '../../common/exit.js';
@@ -129,19 +130,9 @@ export function removeInstanceDir(dir: string): boolean {
  * Remove instances left by recorders that no longer run (killed with SIGKILL, crashed).
  * Returns the directory names removed. Refuses to start over a live recorder of the same name.
  */
-/**
- * This process's pid as /proc (and so every other recorder) sees it. In a pid namespace
- * `process.pid` is the namespace's number: an instance named with it looks, to a recorder outside,
- * like the instance of a dead process (or of a live stranger), and was removed under a live recorder.
- */
-export function procPid(): number {
-  try {
-    const n = Number(readlinkSync('/proc/self'));
-    return Number.isInteger(n) && n > 0 ? n : process.pid;
-  } catch {
-    return process.pid;
-  }
-}
+// The instance is named with procPid() (common/proc-pid.ts): with process.pid, in a pid namespace, it
+// looked to a recorder outside like the instance of a dead process and was removed under a live recorder.
+export { procPid };
 
 export function cleanStaleInstances(tracefs: string, name: string, host: Host, selfPid = procPid()): string[] {
   const list = host.list(posix.join(tracefs, 'instances'));
