@@ -12,8 +12,7 @@ import { parsePidStat } from '../host/proctable.js';
 import { claimDirectories, OWNER_FILE } from './dir-claim.js';
 import { CliError, EXIT } from './exit.js';
 import { procPid } from './proc-pid.js';
-import { tempDir, waitFor } from './testenv.js';
-import { freePort as freeUdpPort } from '../netconsole/test-helpers.js';
+import { freeUdpPort, tempDir, waitFor } from './testenv.js';
 
 const LANTERN = new URL('../../bin/lantern.js', import.meta.url).pathname;
 const host = new Host();

@@ -42,6 +42,16 @@ export function tempDir(prefix: string): string {
   return d;
 }
 
+/** A UDP port on 127.0.0.1 that was free a moment ago (bound, read, released). */
+export async function freeUdpPort(): Promise<number> {
+  const { createSocket } = await import('node:dgram');
+  const s = createSocket('udp4');
+  await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
+  const p = s.address().port;
+  s.close();
+  return p;
+}
+
 /** A TCP port on loopback that was free a moment ago (bound and released: a small race, fine for tests). */
 export async function freeTcpPort(): Promise<number> {
   const { createServer } = await import('node:net');

@@ -34,14 +34,8 @@ export function kernelEscape(buf: Buffer): string {
   return s;
 }
 
-/** A UDP port on 127.0.0.1 that was free a moment ago (bound, read, released). */
-export async function freePort(): Promise<number> {
-  const s = dgram.createSocket('udp4');
-  await new Promise<void>((r) => s.bind(0, '127.0.0.1', () => r()));
-  const p = s.address().port;
-  s.close();
-  return p;
-}
+/** A UDP port on 127.0.0.1 that was free a moment ago (common/testenv). */
+export { freeUdpPort as freePort } from '../common/testenv.js';
 
 export const LANTERN = new URL('../../bin/lantern.js', import.meta.url).pathname;
 import { waitFor } from '../common/testenv.js';
