@@ -28,10 +28,20 @@
  *
  * The same on a thread of libuv's pool (with its helpers), so the JavaScript thread can start the
  * check's commands meanwhile.
+ *
+ *   readPidsAsync(dir, files, cap, wholeInOneRead, threads) -> Promise of [pids, results]
+ *
+ * The same for files[j] of every process: `dir` (the live "/proc") is listed on the pool's thread
+ * too, so the JavaScript thread neither lists 10,000 entries nor builds and hands over 20,000
+ * paths. pids: the all-digit names of dir, sorted as JavaScript sorts strings (byte order for
+ * digits); results: readMany's array for the paths dir/pid/file, file by file (all pids of
+ * files[0] first). A dir that cannot be listed gives [[], []].
  */
+#include <dirent.h>
 #include <node_api.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -158,7 +168,53 @@ struct batch {
   /* readManyAsync only: */
   napi_deferred deferred;
   napi_async_work work;
+  /* readPidsAsync only: the directory, the file names, and the pids found (set on the pool's thread). */
+  char *dir;
+  char **files;
+  size_t nfiles;
+  char **pids;
+  size_t npids;
 };
+
+static int compare_names(const void *a, const void *b) {
+  return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* List b->dir's all-digit entries and make b->entries of b->files for each; false when out of memory. */
+static bool list_pids(struct batch *b) {
+  DIR *d = opendir(b->dir);
+  if (!d) return true; /* nothing to read: [[], []] */
+  size_t room = 1024;
+  b->pids = malloc(room * sizeof *b->pids);
+  struct dirent *de = NULL;
+  while (b->pids && (de = readdir(d))) {
+    const char *n = de->d_name;
+    size_t len = strspn(n, "0123456789");
+    if (len == 0 || n[len] != '\0' || len > 20) continue;
+    if (b->npids == room) {
+      char **more = realloc(b->pids, (room *= 2) * sizeof *b->pids);
+      if (!more) break;
+      b->pids = more;
+    }
+    if (!(b->pids[b->npids] = strdup(n))) break;
+    b->npids++;
+  }
+  closedir(d);
+  if (!b->pids || de) return false;
+  qsort(b->pids, b->npids, sizeof *b->pids, compare_names);
+  b->count = b->npids * b->nfiles;
+  b->entries = calloc(b->count ? b->count : 1, sizeof(struct entry));
+  if (!b->entries) return false;
+  for (size_t j = 0; j < b->nfiles; j++)
+    for (size_t i = 0; i < b->npids; i++) {
+      size_t need = strlen(b->dir) + strlen(b->pids[i]) + strlen(b->files[j]) + 3;
+      char *path = malloc(need);
+      if (!path) return false;
+      snprintf(path, need, "%s/%s/%s", b->dir, b->pids[i], b->files[j]);
+      b->entries[j * b->npids + i].path = path;
+    }
+  return true;
+}
 
 /* Entries are claimed in runs of 32 from a shared counter: both threads stay busy to the end. */
 static void *read_batch(void *arg) {
@@ -202,11 +258,16 @@ static void run_batch(struct batch *b) {
 }
 
 static void free_batch(struct batch *b) {
-  for (size_t i = 0; i < b->count; i++) {
+  for (size_t i = 0; b->entries && i < b->count; i++) {
     free(b->entries[i].path);
     free(b->entries[i].data);
   }
   free(b->entries);
+  for (size_t i = 0; i < b->nfiles; i++) free(b->files[i]);
+  free(b->files);
+  for (size_t i = 0; i < b->npids; i++) free(b->pids[i]);
+  free(b->pids);
+  free(b->dir);
   free(b);
 }
 
@@ -326,6 +387,110 @@ static napi_value read_many_async(napi_env env, napi_callback_info info) {
   return promise;
 }
 
+/* A string argument copied out, at most 255 bytes (a directory or a file name); NULL when it is not one. */
+static char *short_string(napi_env env, napi_value v) {
+  char text[256];
+  size_t len;
+  if (napi_get_value_string_utf8(env, v, text, sizeof text, &len) != napi_ok || len >= sizeof text - 1 || len == 0) return NULL;
+  return strdup(text);
+}
+
+static void execute_pids(napi_env env, void *data) {
+  struct batch *b = data;
+  if (!list_pids(b)) b->threads = -1; /* out of memory: rejected on completion */
+  else run_batch(b);
+}
+
+static void complete_pids(napi_env env, napi_status status, void *data) {
+  struct batch *b = data;
+  napi_value out = NULL, pids, results;
+  if (status == napi_ok && b->threads > 0 && napi_create_array_with_length(env, b->npids, &pids) == napi_ok) {
+    bool ok = true;
+    for (size_t i = 0; ok && i < b->npids; i++) {
+      napi_value v;
+      ok = napi_create_string_utf8(env, b->pids[i], NAPI_AUTO_LENGTH, &v) == napi_ok && napi_set_element(env, pids, (uint32_t)i, v) == napi_ok;
+    }
+    results = ok ? batch_results(env, b) : NULL;
+    if (results && napi_create_array_with_length(env, 2, &out) == napi_ok) {
+      napi_set_element(env, out, 0, pids);
+      napi_set_element(env, out, 1, results);
+    } else out = NULL;
+  }
+  if (out) napi_resolve_deferred(env, b->deferred, out);
+  else {
+    napi_value err = NULL, msg;
+    bool pending = false;
+    napi_is_exception_pending(env, &pending);
+    if (pending) napi_get_and_clear_last_exception(env, &err);
+    if (!err) {
+      napi_create_string_utf8(env, "readPidsAsync: out of memory, cancelled, or its results could not be made", NAPI_AUTO_LENGTH, &msg);
+      napi_create_error(env, NULL, msg, &err);
+    }
+    napi_reject_deferred(env, b->deferred, err);
+  }
+  napi_delete_async_work(env, b->work);
+  free_batch(b);
+}
+
+static napi_value read_pids_async(napi_env env, napi_callback_info info) {
+  const char *usage = "readPidsAsync(dir, files, cap, wholeInOneRead, threads)";
+  size_t argc = 5;
+  napi_value argv[5];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  bool is_array = false;
+  uint32_t nfiles = 0;
+  if (argc < 5 || napi_is_array(env, argv[1], &is_array) != napi_ok || !is_array || napi_get_array_length(env, argv[1], &nfiles) != napi_ok || nfiles == 0 || nfiles > 16) {
+    napi_throw_type_error(env, NULL, usage);
+    return NULL;
+  }
+  int64_t cap64;
+  int32_t threads;
+  bool whole = false;
+  napi_get_value_int64(env, argv[2], &cap64);
+  napi_get_value_bool(env, argv[3], &whole);
+  napi_get_value_int32(env, argv[4], &threads);
+  if (cap64 < 0 || cap64 > (1 << 24)) {
+    napi_throw_range_error(env, NULL, "readPidsAsync: cap out of range");
+    return NULL;
+  }
+  struct batch *b = calloc(1, sizeof *b);
+  if (b) b->files = calloc(nfiles, sizeof *b->files);
+  if (!b || !b->files) {
+    free(b);
+    napi_throw_error(env, "ENOMEM", "readPidsAsync: out of memory");
+    return NULL;
+  }
+  b->nfiles = nfiles;
+  b->dir = short_string(env, argv[0]);
+  bool ok = b->dir != NULL;
+  for (uint32_t j = 0; ok && j < nfiles; j++) {
+    napi_value v;
+    napi_get_element(env, argv[1], j, &v);
+    b->files[j] = short_string(env, v);
+    ok = b->files[j] && !strchr(b->files[j], '/');
+  }
+  if (!ok) {
+    free_batch(b);
+    napi_throw_type_error(env, NULL, "readPidsAsync: dir and each file name must be non-empty strings under 255 bytes, the names without '/'");
+    return NULL;
+  }
+  b->cap = (size_t)cap64;
+  b->whole = whole;
+  b->threads = threads < 1 ? 1 : threads > 8 ? 8 : threads;
+  atomic_init(&b->next, 0);
+  napi_value promise, name;
+  napi_create_promise(env, &b->deferred, &promise);
+  napi_create_string_utf8(env, "kernfile.readPidsAsync", NAPI_AUTO_LENGTH, &name);
+  if (napi_create_async_work(env, NULL, name, execute_pids, complete_pids, b, &b->work) != napi_ok || napi_queue_async_work(env, b->work) != napi_ok) {
+    napi_value msg, err;
+    napi_create_string_utf8(env, "readPidsAsync: cannot queue the batch", NAPI_AUTO_LENGTH, &msg);
+    napi_create_error(env, NULL, msg, &err);
+    napi_reject_deferred(env, b->deferred, err);
+    free_batch(b);
+  }
+  return promise;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   napi_value fn;
   napi_create_function(env, "read", NAPI_AUTO_LENGTH, read_file, NULL, &fn);
@@ -334,6 +499,8 @@ static napi_value init(napi_env env, napi_value exports) {
   napi_set_named_property(env, exports, "readMany", fn);
   napi_create_function(env, "readManyAsync", NAPI_AUTO_LENGTH, read_many_async, NULL, &fn);
   napi_set_named_property(env, exports, "readManyAsync", fn);
+  napi_create_function(env, "readPidsAsync", NAPI_AUTO_LENGTH, read_pids_async, NULL, &fn);
+  napi_set_named_property(env, exports, "readPidsAsync", fn);
   return exports;
 }
 

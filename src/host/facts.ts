@@ -15,7 +15,7 @@ import { newestVersion, compareVersions } from './formats/versions.js';
 import { type Cmdline, parseCmdline } from './formats/cmdline.js';
 import { parseLoadavgThreads } from './formats/proc.js';
 import { parsePsCommands } from './formats/ps.js';
-import { ProcTable } from './proctable.js';
+import { PROCESS_FILES, ProcTable } from './proctable.js';
 import type { Datum, Evidence, Sources } from './sources.js';
 
 export type Family = 'rhel' | 'debian' | 'other';
@@ -612,8 +612,6 @@ export class Facts {
   }
 }
 
-/** The files processes() reads of every process (others only for some). */
-const PROCESS_FILES = ['oom_score_adj', 'comm'];
 
 export function isExempt(value: number, legacy: boolean): boolean {
   return legacy ? value <= -17 : value <= -1000;

@@ -326,6 +326,23 @@ export class Host {
     return out;
   }
 
+  /**
+   * The live process table in one call: /proc listed and these files of every process read, both
+   * on libuv's pool, so this thread neither lists /proc nor builds the paths (`lantern check`
+   * starts it before its modules load). The pids as list('/proc') gives its all-digit entries,
+   * the values as readPidValues. Null where readPidValues would be null, or where the files do not
+   * share one cap and read mode (one batch): the caller then lists and reads as before.
+   */
+  async readProcTableAsync(files: readonly string[]): Promise<{ pids: string[]; values: Map<string, (string | null)[]> } | null> {
+    const plan = this.pidBatches([], files);
+    if (!plan || plan.batches.length !== 1 || typeof plan.native.readPidsAsync !== 'function') return null;
+    const b = plan.batches[0]!;
+    const [pids, raw] = await plan.native.readPidsAsync('/proc', b.files, b.cap, b.whole, SCAN_THREADS);
+    const out = new Map<string, (string | null)[]>();
+    this.takeBatch(b, raw, pids.length, out, (j, i) => `/proc/${pids[i]}/${b.files[j]}`);
+    return { pids, values: out };
+  }
+
   private pidBatches(pids: readonly string[], files: readonly string[]) {
     const native = this.root === '/' ? kernfile() : null;
     if (!native || !files.every((f) => PID_FILE_NAME.test(f)) || !pids.every((p) => PID.test(p))) return null;
@@ -341,11 +358,11 @@ export class Host {
     return { native, batches: [...batches.values()] };
   }
 
-  private takeBatch(b: PidBatch, raw: KernfileResult[], perFile: number, out: Map<string, (string | null)[]>): void {
+  private takeBatch(b: PidBatch, raw: KernfileResult[], perFile: number, out: Map<string, (string | null)[]>, pathOf = (j: number, i: number) => b.paths[j * perFile + i]!): void {
     b.files.forEach((file, j) => {
       const values: (string | null)[] = new Array(perFile);
       for (let i = 0; i < perFile; i++) {
-        const path = b.paths[j * perFile + i]!;
+        const path = pathOf(j, i);
         values[i] = this.smallValueOf(path, kernelReadResult(path, raw[j * perFile + i]!), b.cap);
       }
       out.set(file, values);

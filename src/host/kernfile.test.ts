@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { facilitySkip, tempDir } from '../common/testenv.js';
 import { Host, readKernelFile } from './host.js';
@@ -124,3 +124,45 @@ test('host: readPidValues and readPidValuesAsync are readSmallValue of each pid 
   assert.equal(cut[0]!.length, 3);
   assert.equal(small.cuts.length, 1);
 });
+
+test(
+  "kernfile: readPidsAsync lists a directory and reads each all-digit entry's files on the pool, as a listing and readMany would; Host.readProcTableAsync is list + readPidValues",
+  { skip },
+  async () => {
+    const native = kernfile()!;
+    // A directory of its own, so the listing holds still: digit names with files, others skipped.
+    const dir = tempDir('kernfile-pids-');
+    for (const name of ['10', '9', '100', 'self', '1x', '007']) {
+      mkdirSync(join(dir, name));
+      writeFileSync(join(dir, name, 'a'), `a of ${name}\n`);
+    }
+    writeFileSync(join(dir, '12'), 'a file, not a process directory');
+    mkfifoAt(join(dir, '9', 'b'));
+    const [pids, raw] = await native.readPidsAsync(dir, ['a', 'b'], 4096, true, 2);
+    assert.deepEqual(pids, ['007', '10', '100', '12', '9'], 'all-digit names, sorted as JavaScript sorts strings');
+    const paths = ['a', 'b'].flatMap((f) => pids.map((p) => `${dir}/${p}/${f}`));
+    assert.deepEqual(raw, native.readMany(paths, 4096, true, 1));
+    assert.equal(raw[0], 'a of 007\n');
+    assert.equal(typeof raw[pids.length + 4], 'number', 'the FIFO: not read (its S_IFMT)');
+    assert.ok((raw[pids.length + 4] as number) > 0);
+    assert.deepEqual(await native.readPidsAsync(join(dir, 'nowhere'), ['a'], 4096, true, 2), [[], []]);
+    for (const bad of [() => native.readPidsAsync(dir, [], 4096, true, 2), () => native.readPidsAsync(dir, ['a/b'], 4096, true, 2), () => native.readPidsAsync(dir, ['a'], -1, true, 2)])
+      assert.throws(bad);
+    // The live table: the same pids as the listing (processes come and go between the two: compare
+    // the ones both saw) and the values readPidValues gives.
+    const host = new Host();
+    const table = (await host.readProcTableAsync(['oom_score_adj', 'comm']))!;
+    const listed = new Set((host.list('/proc') as { entries: string[] }).entries.filter((e) => /^\d+$/.test(e)));
+    const both = table.pids.filter((p) => listed.has(p));
+    assert.ok(both.length > table.pids.length * 0.9 && both.includes('1') && both.includes(String(process.pid)));
+    const i = table.pids.indexOf(String(process.pid));
+    assert.equal(table.values.get('comm')![i], host.readSmallValue(`/proc/${process.pid}/comm`));
+    assert.equal(table.values.get('oom_score_adj')![i], host.readSmallValue(`/proc/${process.pid}/oom_score_adj`));
+    assert.equal(await new Host({ root: tempDir('kernfile-root-') }).readProcTableAsync(['comm']), null, 'not the live host');
+    assert.equal(await host.readProcTableAsync(['comm', 'limits']), null, 'files of two read modes: not one batch');
+  },
+);
+
+function mkfifoAt(path: string): void {
+  assert.equal(spawnSync('mkfifo', [path]).status, 0);
+}

@@ -21,6 +21,8 @@ export interface KernfileAddon {
   readMany(paths: string[], cap: number, wholeInOneRead: boolean, threads: number): KernfileResult[];
   /** readMany on a thread of libuv's pool. */
   readManyAsync(paths: string[], cap: number, wholeInOneRead: boolean, threads: number): Promise<KernfileResult[]>;
+  /** `dir` listed and `dir/<pid>/<file>` of each all-digit entry read, on libuv's pool: [pids sorted, results file by file]. */
+  readPidsAsync(dir: string, files: string[], cap: number, wholeInOneRead: boolean, threads: number): Promise<[string[], KernfileResult[]]>;
 }
 
 export type KernelRead = { ok: true; text: string; cut: number | null } | { ok: false; code: EvidenceErrorCode; reason: string };

@@ -6,7 +6,9 @@ import { join } from 'node:path';
 import { Host } from './host.js';
 import { Facts } from './facts.js';
 import { Sources } from './sources.js';
-import { parsePidStat, parsePidStatus } from './proctable.js';
+import { parsePidStat, parsePidStatus, PROCESS_FILES, ProcTable, startEarlyScan } from './proctable.js';
+import { kernfileMissing } from './kernfile.js';
+import { facilitySkip } from '../common/testenv.js';
 import { tempDir } from '../common/testenv.js';
 
 /** Sources that remember every path it read or listed, to show what the scans touch. */
@@ -199,15 +201,19 @@ test('host: readSmallValue of a live /proc/<pid> file is readValue, in one read 
   for (const f of ['stat', 'status', 'comm', 'oom_score_adj', 'cmdline', 'environ', 'limits']) {
     const v = h.readValue(`/proc/${process.pid}/${f}`);
     assert.ok(v.ok);
-    // This process's times and memory move between two reads: compare what does not (stat's
-    // first fields, status's line names and first lines).
+    // This process's state, times and memory move between two reads: compare what does not
+    // (stat's first fields but the state, status's line names and first lines but State:).
     const cut = (s: string | null) =>
       f === 'stat'
-        ? s?.split(' ').slice(0, 9).join(' ')
+        ? s
+            ?.split(' ')
+            .slice(0, 9)
+            .map((x, i) => (i === 2 ? '?' : x))
+            .join(' ')
         : f === 'status'
           ? s
               ?.split('\n')
-              .map((l, i) => (i < 7 ? l : l.split(':')[0]))
+              .map((l, i) => (i < 7 && !l.startsWith('State:') ? l : l.split(':')[0]))
               .join('\n')
           : s;
     assert.equal(cut(h.readSmallValue(`/proc/${process.pid}/${f}`)), cut(v.text), f);
@@ -218,3 +224,35 @@ test('host: readSmallValue of a live /proc/<pid> file is readValue, in one read 
   assert.match(small.cuts[0]!, new RegExp(`^/proc/${process.pid}/status: [\\d,]+ bytes, only the first 16 bytes read`));
   assert.equal(h.readSmallValue('/proc/999999999/stat'), null);
 });
+
+test(
+  "proctable: an early scan of the live table is taken by the first live ProcTable that asks for its files (listing, values and the early Host's notes), not by a copied tree's",
+  { skip: facilitySkip(kernfileMissing()) },
+  async () => {
+    // A 1-byte cap on the early Host: its values and its cut notes show which Host read them.
+    const earlyHost = new Host({ maxReadBytes: 1 });
+    assert.equal(startEarlyScan(earlyHost, PROCESS_FILES), true);
+    assert.equal(startEarlyScan(new Host(), PROCESS_FILES), false, 'one early scan at a time');
+    const root = tempDir('early-tree-');
+    mkdirSync(join(root, 'proc', '7'), { recursive: true });
+    mkdirSync(join(root, 'etc'));
+    writeFileSync(join(root, 'proc', '7', 'comm'), 'tree\n');
+    writeFileSync(join(root, 'proc', '7', 'oom_score_adj'), '0\n');
+    const tree = new ProcTable(new Sources(new Host({ root }), {}));
+    await tree.prefetchAsync(PROCESS_FILES);
+    assert.deepEqual(tree.pids(), ['7']);
+    assert.equal(tree.value('7', 'comm'), 'tree', 'the tree reads its own files');
+    const live = new Host();
+    const table = new ProcTable(new Sources(live, {}));
+    await table.prefetchAsync(PROCESS_FILES);
+    assert.ok(table.pids().includes('1'));
+    assert.equal(table.value('1', 'oom_score_adj')!.length, 1);
+    assert.equal(table.value('1', 'comm')!.length, 1, "the early Host's 1-byte cap");
+    assert.equal(table.reads, table.pids().length * 2);
+    assert.ok(live.cuts.length > 0 && live.cuts.every((c) => earlyHost.cuts.includes(c)), "the early Host's notes are the run's");
+    // Taken once: the next live table reads for itself.
+    const next = new ProcTable(new Sources(new Host(), {}));
+    await next.prefetchAsync(PROCESS_FILES);
+    assert.ok(next.value('1', 'comm')!.length > 1);
+  },
+);

@@ -11,7 +11,41 @@
  * it is read first, and comm and status only where stat cannot be read (a copied tree or a
  * fixture that holds no stat), so such roots are read exactly as before.
  */
+import type { Host } from './host.js';
 import type { Sources } from './sources.js';
+
+/** The files the OOM scan reads of every process (Facts.processes()); others only for some. */
+export const PROCESS_FILES: readonly string[] = ['oom_score_adj', 'comm'];
+
+/** A scan of the live process table started before the run that uses it (startEarlyScan). */
+interface EarlyScan {
+  host: Host;
+  files: string;
+  table: ReturnType<Host['readProcTableAsync']>;
+}
+let early: EarlyScan | null = null;
+
+/**
+ * Start reading these files of every process of the live host now, on other threads, for the
+ * ProcTable of a run that is about to begin: `lantern check` starts it before its ~30 ms of
+ * modules load, so the kernel's work on 20,000 /proc files overlaps the loading. The first live
+ * ProcTable whose prefetchAsync asks for the same files takes its listing and values, as if it had
+ * read them itself (a process that exits after the listing reads as null either way). Nothing
+ * starts off the live host or while another early scan waits; where the Host cannot batch (no
+ * native/kernfile) the run reads the table as before. Whether a scan was started.
+ */
+export function startEarlyScan(host: Host, files: readonly string[]): boolean {
+  if (!host.isLive || early) return false;
+  early = { host, files: files.join('\0'), table: host.readProcTableAsync(files).catch(() => null) };
+  return true;
+}
+
+function takeEarlyScan(host: Host, files: readonly string[]): EarlyScan | null {
+  if (!early || !host.isLive || early.files !== files.join('\0')) return null;
+  const e = early;
+  early = null;
+  return e;
+}
 
 /** The fields of /proc/<pid>/status the checks use, parsed as the scans always did. */
 export interface PidStatus {
@@ -102,6 +136,17 @@ export class ProcTable {
 
   /** prefetch() while the event loop runs: the caller starts other work meanwhile. */
   async prefetchAsync(files: readonly string[]): Promise<void> {
+    if (this.listing === undefined) {
+      // The live table in one call (listed and read on other threads), started early or now.
+      const e = takeEarlyScan(this.src.host, files);
+      const table = await (e ? e.table : this.src.host.isLive ? this.src.procTableAsync(files) : null);
+      // What an early Host noted (a capped read, a refused path) is this run's to show.
+      if (e) for (const k of ['cuts', 'refused', 'notes'] as const) for (const n of e.host[k]) if (!this.src.host[k].includes(n)) this.src.host[k].push(n);
+      if (table && this.listing === undefined) {
+        this.listing = table.pids;
+        return this.keep({ pids: table.pids, files: [...files] }, table.values);
+      }
+    }
     const todo = this.unread(files);
     if (todo) this.keep(todo, await this.src.pidValuesAsync(todo.pids, todo.files));
   }

@@ -174,6 +174,11 @@ export class Sources {
     return this.host.readPidValues(pids, files);
   }
 
+  /** The live process table listed and read in one call (Host.readProcTableAsync). */
+  procTableAsync(files: readonly string[]): ReturnType<Host['readProcTableAsync']> {
+    return this.host.readProcTableAsync(files);
+  }
+
   /** pidValues while the event loop runs (the check's commands start meanwhile). */
   pidValuesAsync(pids: readonly string[], files: readonly string[]): Promise<Map<string, (string | null)[]> | null> {
     return this.host.readPidValuesAsync(pids, files);
