@@ -612,7 +612,6 @@ export class Facts {
   }
 }
 
-
 export function isExempt(value: number, legacy: boolean): boolean {
   return legacy ? value <= -17 : value <= -1000;
 }
