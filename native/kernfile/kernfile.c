@@ -351,9 +351,8 @@ static void execute_batch(napi_env env, void *data) {
   run_batch(data);
 }
 
-static void complete_batch(napi_env env, napi_status status, void *data) {
-  struct batch *b = data;
-  napi_value out = status == napi_ok ? batch_results(env, b) : NULL;
+/* Resolve the batch's promise with out, or reject it (the pending exception, else `fallback`); then free it. */
+static void settle_batch(napi_env env, struct batch *b, napi_value out, const char *fallback) {
   if (out) napi_resolve_deferred(env, b->deferred, out);
   else {
     napi_value err = NULL, msg;
@@ -361,7 +360,7 @@ static void complete_batch(napi_env env, napi_status status, void *data) {
     napi_is_exception_pending(env, &pending);
     if (pending) napi_get_and_clear_last_exception(env, &err);
     if (!err) {
-      napi_create_string_utf8(env, "readManyAsync: the batch was cancelled or its results could not be made", NAPI_AUTO_LENGTH, &msg);
+      napi_create_string_utf8(env, fallback, NAPI_AUTO_LENGTH, &msg);
       napi_create_error(env, NULL, msg, &err);
     }
     napi_reject_deferred(env, b->deferred, err);
@@ -370,21 +369,30 @@ static void complete_batch(napi_env env, napi_status status, void *data) {
   free_batch(b);
 }
 
-/* readMany on a worker of libuv's pool (and its helper threads): the event loop runs meanwhile. */
-static napi_value read_many_async(napi_env env, napi_callback_info info) {
-  struct batch *b = batch_of(env, info, "readManyAsync(paths, cap, wholeInOneRead, threads)");
-  if (!b) return NULL;
-  napi_value promise, name;
+/* The promise of b, run by `execute` on libuv's pool and settled by `complete` (rejected at once when it cannot be queued). */
+static napi_value queue_batch(napi_env env, struct batch *b, const char *name, napi_async_execute_callback execute, napi_async_complete_callback complete) {
+  napi_value promise, resource;
   napi_create_promise(env, &b->deferred, &promise);
-  napi_create_string_utf8(env, "kernfile.readManyAsync", NAPI_AUTO_LENGTH, &name);
-  if (napi_create_async_work(env, NULL, name, execute_batch, complete_batch, b, &b->work) != napi_ok || napi_queue_async_work(env, b->work) != napi_ok) {
+  napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &resource);
+  if (napi_create_async_work(env, NULL, resource, execute, complete, b, &b->work) != napi_ok || napi_queue_async_work(env, b->work) != napi_ok) {
     napi_value msg, err;
-    napi_create_string_utf8(env, "readManyAsync: cannot queue the batch", NAPI_AUTO_LENGTH, &msg);
+    napi_create_string_utf8(env, "kernfile: cannot queue the batch", NAPI_AUTO_LENGTH, &msg);
     napi_create_error(env, NULL, msg, &err);
     napi_reject_deferred(env, b->deferred, err);
     free_batch(b);
   }
   return promise;
+}
+
+static void complete_batch(napi_env env, napi_status status, void *data) {
+  struct batch *b = data;
+  settle_batch(env, b, status == napi_ok ? batch_results(env, b) : NULL, "readManyAsync: the batch was cancelled or its results could not be made");
+}
+
+/* readMany on a worker of libuv's pool (and its helper threads): the event loop runs meanwhile. */
+static napi_value read_many_async(napi_env env, napi_callback_info info) {
+  struct batch *b = batch_of(env, info, "readManyAsync(paths, cap, wholeInOneRead, threads)");
+  return b ? queue_batch(env, b, "kernfile.readManyAsync", execute_batch, complete_batch) : NULL;
 }
 
 /* A string argument copied out, at most 255 bytes (a directory or a file name); NULL when it is not one. */
@@ -416,20 +424,7 @@ static void complete_pids(napi_env env, napi_status status, void *data) {
       napi_set_element(env, out, 1, results);
     } else out = NULL;
   }
-  if (out) napi_resolve_deferred(env, b->deferred, out);
-  else {
-    napi_value err = NULL, msg;
-    bool pending = false;
-    napi_is_exception_pending(env, &pending);
-    if (pending) napi_get_and_clear_last_exception(env, &err);
-    if (!err) {
-      napi_create_string_utf8(env, "readPidsAsync: out of memory, cancelled, or its results could not be made", NAPI_AUTO_LENGTH, &msg);
-      napi_create_error(env, NULL, msg, &err);
-    }
-    napi_reject_deferred(env, b->deferred, err);
-  }
-  napi_delete_async_work(env, b->work);
-  free_batch(b);
+  settle_batch(env, b, out, "readPidsAsync: out of memory, cancelled, or its results could not be made");
 }
 
 static napi_value read_pids_async(napi_env env, napi_callback_info info) {
@@ -478,17 +473,7 @@ static napi_value read_pids_async(napi_env env, napi_callback_info info) {
   b->whole = whole;
   b->threads = threads < 1 ? 1 : threads > 8 ? 8 : threads;
   atomic_init(&b->next, 0);
-  napi_value promise, name;
-  napi_create_promise(env, &b->deferred, &promise);
-  napi_create_string_utf8(env, "kernfile.readPidsAsync", NAPI_AUTO_LENGTH, &name);
-  if (napi_create_async_work(env, NULL, name, execute_pids, complete_pids, b, &b->work) != napi_ok || napi_queue_async_work(env, b->work) != napi_ok) {
-    napi_value msg, err;
-    napi_create_string_utf8(env, "readPidsAsync: cannot queue the batch", NAPI_AUTO_LENGTH, &msg);
-    napi_create_error(env, NULL, msg, &err);
-    napi_reject_deferred(env, b->deferred, err);
-    free_batch(b);
-  }
-  return promise;
+  return queue_batch(env, b, "kernfile.readPidsAsync", execute_pids, complete_pids);
 }
 
 static napi_value init(napi_env env, napi_value exports) {
