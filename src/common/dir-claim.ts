@@ -66,7 +66,8 @@ function parseOwner(text: string): Owner | null {
  */
 export function claimDirectories(requests: ClaimRequest[], command: string, log: (line: string) => void, host: Host): () => void {
   // -1: a start /proc could not give (the file still names the pid).
-  const self: Owner = { pid: procPid(), startTicks: startTicksOf(host, procPid()) ?? -1, command };
+  const pid = procPid();
+  const self: Owner = { pid, startTicks: startTicksOf(host, pid) ?? -1, command };
   const taken: string[] = [];
   const release = () => {
     for (const path of taken.splice(0)) {
@@ -140,4 +141,25 @@ function claimOne(path: string, req: ClaimRequest, self: Owner, host: Host, log:
     return;
   }
   throw new CliError(`${path}: could not be claimed in 3 tries (another receiver starting on ${req.dir} at the same time?)`, EXIT.IOERR);
+}
+
+/**
+ * A receiver's run (`netconsole listen`, `console listen`) with its output and state directories
+ * claimed: refused (exit 69) when a running receiver holds either, released when `serve` ends.
+ */
+export async function serveClaimed(dirs: { dir: string; stateDir: string }, command: string, log: (line: string) => void, host: Host, serve: () => Promise<void>): Promise<void> {
+  const release = claimDirectories(
+    [
+      { dir: dirs.dir, option: '--dir (dir =)', mode: 0o750 },
+      { dir: dirs.stateDir, option: '--state-dir (state_dir =)' },
+    ],
+    command,
+    log,
+    host,
+  );
+  try {
+    await serve();
+  } finally {
+    release();
+  }
 }

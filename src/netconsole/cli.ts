@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { holdSignals, isAlive, readConfigText, RECEIVER_SIGNALS_HELP, serveReceiver } from '../common/daemon.js';
-import { claimDirectories } from '../common/dir-claim.js';
+import { serveClaimed } from '../common/dir-claim.js';
 import { Host } from '../host/host.js';
 import { printJson } from '../common/json.js';
 import { paint } from '../common/term.js';
@@ -114,20 +114,7 @@ function readStats(path: string): StatsSnapshot {
 async function runListen(cfg: ReturnType<typeof resolveConfig>): Promise<void> {
   const log = (line: string) => process.stderr.write(`lantern netconsole: ${line}\n`);
   // One receiver per directory (common/dir-claim): a second one on the same --dir or --state-dir is refused.
-  const releaseDirs = claimDirectories(
-    [
-      { dir: cfg.dir, option: '--dir (dir =)', mode: 0o750 },
-      { dir: cfg.stateDir, option: '--state-dir (state_dir =)' },
-    ],
-    'lantern netconsole listen',
-    log,
-    new Host(),
-  );
-  try {
-    await serveListen(cfg, log);
-  } finally {
-    releaseDirs();
-  }
+  await serveClaimed(cfg, 'lantern netconsole listen', log, new Host(), () => serveListen(cfg, log));
 }
 
 async function serveListen(cfg: ReturnType<typeof resolveConfig>, log: (line: string) => void): Promise<void> {
