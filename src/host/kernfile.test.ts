@@ -13,27 +13,10 @@ import { join } from 'node:path';
 import { facilitySkip, tempDir } from '../common/testenv.js';
 import { Host, readKernelFile } from './host.js';
 import { kernelReadResult, kernfile, kernfileMissing } from './kernfile.js';
+import { steadyProcText } from './proc.testutil.js';
 
 const missing = kernfileMissing();
 const skip = facilitySkip(missing);
-
-/** What moves between two reads of a process's file (times, memory) is left out: stat's first 9 fields, status's line names. */
-// The parts of a file that do not change between two reads of a process: the
-// state (R while this test runs, S a moment later) and the counters do.
-function steady(file: string, text: string): string {
-  if (file === 'stat')
-    return text
-      .split(' ')
-      .slice(0, 9)
-      .map((f, i) => (i === 2 ? '?' : f))
-      .join(' ');
-  if (file === 'status')
-    return text
-      .split('\n')
-      .map((l, i) => (i < 7 && !l.startsWith('State:') ? l : l.split(':')[0]))
-      .join('\n');
-  return text;
-}
 
 test('kernfile: the per-process files read as the JavaScript path reads them, whole and cut, and their errors', { skip }, () => {
   const native = kernfile()!;
@@ -44,7 +27,7 @@ test('kernfile: the per-process files read as the JavaScript path reads them, wh
       const a = readKernelFile(path, 1 << 20, whole, native);
       const b = readKernelFile(path, 1 << 20, whole, null);
       assert.ok(a.ok && b.ok, file);
-      assert.equal(steady(file, a.text), steady(file, b.text), file);
+      assert.equal(steadyProcText(file, a.text), steadyProcText(file, b.text), file);
       assert.equal(a.cut, null);
     }
     // Cut at 1 byte: the first byte and the size counted (a /proc file's st_size is 0).
@@ -112,7 +95,7 @@ test('host: readPidValues and readPidValuesAsync are readSmallValue of each pid 
   const pids = [String(process.pid), '999999999', '1'];
   const files = ['comm', 'oom_score_adj', 'stat'];
   const expected = new Map(files.map((f) => [f, pids.map((p) => host.readSmallValue(`/proc/${p}/${f}`))]));
-  const steadyAll = (m: Map<string, (string | null)[]> | null) => m && new Map([...m].map(([f, v]) => [f, v.map((t) => (t === null ? null : steady(f, t)))]));
+  const steadyAll = (m: Map<string, (string | null)[]> | null) => m && new Map([...m].map(([f, v]) => [f, v.map((t) => (t === null ? null : steadyProcText(f, t)))]));
   assert.deepEqual(steadyAll(host.readPidValues(pids, files)), steadyAll(expected));
   assert.deepEqual(steadyAll(await host.readPidValuesAsync(pids, files)), steadyAll(expected));
   assert.equal(host.readPidValues(['self'], ['comm']), null);

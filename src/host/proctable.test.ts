@@ -8,6 +8,7 @@ import { Facts } from './facts.js';
 import { Sources } from './sources.js';
 import { parsePidStat, parsePidStatus, PROCESS_FILES, ProcTable, startEarlyScan } from './proctable.js';
 import { kernfileMissing } from './kernfile.js';
+import { steadyProcText } from './proc.testutil.js';
 import { facilitySkip } from '../common/testenv.js';
 import { tempDir } from '../common/testenv.js';
 
@@ -201,21 +202,8 @@ test('host: readSmallValue of a live /proc/<pid> file is readValue, in one read 
   for (const f of ['stat', 'status', 'comm', 'oom_score_adj', 'cmdline', 'environ', 'limits']) {
     const v = h.readValue(`/proc/${process.pid}/${f}`);
     assert.ok(v.ok);
-    // This process's state, times and memory move between two reads: compare what does not
-    // (stat's first fields but the state, status's line names and first lines but State:).
-    const cut = (s: string | null) =>
-      f === 'stat'
-        ? s
-            ?.split(' ')
-            .slice(0, 9)
-            .map((x, i) => (i === 2 ? '?' : x))
-            .join(' ')
-        : f === 'status'
-          ? s
-              ?.split('\n')
-              .map((l, i) => (i < 7 && !l.startsWith('State:') ? l : l.split(':')[0]))
-              .join('\n')
-          : s;
+    // This process's state, times and memory move between two reads: compare what does not.
+    const cut = (t: string | null) => (t === null ? t : steadyProcText(f, t));
     assert.equal(cut(h.readSmallValue(`/proc/${process.pid}/${f}`)), cut(v.text), f);
   }
   const small = new Host({ maxReadBytes: 16 });
